@@ -1,0 +1,111 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	"github.com/whisper-health/whisper/internal/pulid"
+)
+
+// Channel is a conversation. Its last_seq is the sequence number of its
+// newest message, assigned under the channel row's lock in the send
+// transaction, so a member's unread count is last_seq minus their read mark.
+type Channel struct {
+	ent.Schema
+}
+
+// Mixin of the Channel.
+func (Channel) Mixin() []ent.Mixin {
+	return []ent.Mixin{pulid.MixinWithPrefix("ch"), TimeMixin{}, PrivacyMixin{}}
+}
+
+// Fields of the Channel.
+func (Channel) Fields() []ent.Field {
+	skip := entgql.Skip(entgql.SkipAll)
+	return []ent.Field{
+		field.Enum("kind").
+			Values("ALERT", "ARRIVAL", "INDIVIDUAL", "GROUP", "CUSTOM_GROUP", "PATIENT").
+			Immutable().
+			Annotations(entgql.Type("ChannelKind")),
+		field.String("name").MaxLen(200).Default(""),
+		field.String("topic").Optional().Nillable().MaxLen(200),
+		field.String("patient_id").GoType(pulid.ID("")).Optional().Nillable().Annotations(skip),
+		field.String("security_group_id").GoType(pulid.ID("")).Optional().Nillable().Annotations(skip),
+		field.String("unique_key").Optional().Nillable().Unique().MaxLen(600).Annotations(skip).
+			Comment("identity of channels that must exist once: a user pair, a security group, the alert channel, a member set"),
+		field.Int64("last_seq").Default(0).NonNegative().Annotations(skip),
+		field.Int("message_count").Default(0).NonNegative(),
+		field.Time("last_activity_at").Default(now).Annotations(entgql.OrderField("LAST_ACTIVITY_AT")),
+	}
+}
+
+// Edges of the Channel.
+func (Channel) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("patient", Patient.Type).Field("patient_id").Unique(),
+		edge.To("security_group", SecurityGroup.Type).Field("security_group_id").Unique().
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		edge.To("members", User.Type).Through("memberships", ChannelMember.Type),
+		edge.To("messages", Message.Type).Annotations(entgql.Skip(entgql.SkipAll)),
+	}
+}
+
+// Indexes of the Channel.
+func (Channel) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("kind", "last_activity_at"),
+		index.Fields("patient_id"),
+	}
+}
+
+// Annotations of the Channel.
+func (Channel) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}
+
+// ChannelMember is one user's membership of one channel, with their read mark.
+type ChannelMember struct {
+	ent.Schema
+}
+
+// Mixin of the ChannelMember.
+func (ChannelMember) Mixin() []ent.Mixin {
+	return []ent.Mixin{pulid.MixinWithPrefix("cm"), TimeMixin{}, PrivacyMixin{}}
+}
+
+// Fields of the ChannelMember.
+func (ChannelMember) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("channel_id").GoType(pulid.ID("")),
+		field.String("user_id").GoType(pulid.ID("")),
+		field.Int64("last_read_seq").Default(0).NonNegative().
+			Comment("sequence number of the newest message this member has read"),
+		field.Time("hidden_at").Optional().Nillable().
+			Comment("set when the member closes the channel; cleared by new activity"),
+	}
+}
+
+// Edges of the ChannelMember.
+func (ChannelMember) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("channel", Channel.Type).Field("channel_id").Unique().Required(),
+		edge.To("user", User.Type).Field("user_id").Unique().Required(),
+	}
+}
+
+// Indexes of the ChannelMember.
+func (ChannelMember) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("channel_id", "user_id").Unique(),
+		index.Fields("user_id"),
+	}
+}
+
+// Annotations of the ChannelMember.
+func (ChannelMember) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+}

@@ -1,0 +1,192 @@
+package schema
+
+import (
+	"entgo.io/ent"
+	"entgo.io/ent/schema/mixin"
+
+	"github.com/whisper-health/whisper/ent/privacy"
+	"github.com/whisper-health/whisper/internal/rule"
+	"github.com/whisper-health/whisper/internal/viewer"
+)
+
+// This file is the access-control table of Whisper: who may read and write
+// each entity. Every entity mixes in PrivacyMixin (no viewer → deny, system
+// worker → allow), then its own policy, which always ends in deny.
+
+// PrivacyMixin is mixed into every entity.
+type PrivacyMixin struct {
+	mixin.Schema
+}
+
+// Policy of the PrivacyMixin.
+func (PrivacyMixin) Policy() ent.Policy {
+	return privacy.Policy{
+		Query:    privacy.QueryPolicy{rule.DenyIfNoViewer(), rule.AllowIfSystem()},
+		Mutation: privacy.MutationPolicy{rule.DenyIfNoViewer(), rule.AllowIfSystem()},
+	}
+}
+
+// staffOrIntegration may read the practice directory (users, groups,
+// patients, bookings).
+var staffOrIntegration = []viewer.Permission{
+	viewer.AccessWhisper, viewer.DirectoryManage, viewer.Integration,
+	viewer.WhisperAdmin, viewer.PatientConnectManage,
+}
+
+// Policy of the User.
+func (User) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.AllowIfPermission(staffOrIntegration...),
+			rule.FilterUsersToSelf(),
+			privacy.AlwaysDenyRule(),
+		},
+		Mutation: privacy.MutationPolicy{
+			rule.AllowIfPermission(viewer.DirectoryManage),
+			rule.AllowIfSelfUpdate(),
+			privacy.AlwaysDenyRule(),
+		},
+	}
+}
+
+// Policy of the SecurityGroup.
+func (SecurityGroup) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.AllowIfPermission(staffOrIntegration...),
+			privacy.AlwaysDenyRule(),
+		},
+		Mutation: privacy.MutationPolicy{
+			rule.AllowIfPermission(viewer.DirectoryManage),
+			privacy.AlwaysDenyRule(),
+		},
+	}
+}
+
+// Policy of the Session: sign-in itself runs as the auth worker; users may
+// list and revoke their own sessions.
+func (Session) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.FilterSessionsToOwner(),
+			privacy.AlwaysDenyRule(),
+		},
+		Mutation: privacy.MutationPolicy{
+			rule.AllowIfOwnSessionUpdate(),
+			privacy.AlwaysDenyRule(),
+		},
+	}
+}
+
+// Policy of the APIKey.
+func (APIKey) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.AllowIfPermission(viewer.DirectoryManage),
+			privacy.AlwaysDenyRule(),
+		},
+		Mutation: privacy.MutationPolicy{
+			rule.AllowIfPermission(viewer.DirectoryManage),
+			privacy.AlwaysDenyRule(),
+		},
+	}
+}
+
+// Policy of the Setting: server internals, workers only.
+func (Setting) Policy() ent.Policy {
+	return privacy.Policy{
+		Query:    privacy.QueryPolicy{privacy.AlwaysDenyRule()},
+		Mutation: privacy.MutationPolicy{privacy.AlwaysDenyRule()},
+	}
+}
+
+// Policy of the Patient.
+func (Patient) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.AllowIfPermission(staffOrIntegration...),
+			rule.FilterPatientsToSelf(),
+			privacy.AlwaysDenyRule(),
+		},
+		Mutation: privacy.MutationPolicy{
+			rule.AllowIfPermission(viewer.Integration, viewer.DirectoryManage),
+			privacy.AlwaysDenyRule(),
+		},
+	}
+}
+
+// Policy of the BookingType.
+func (BookingType) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.AllowIfPermission(staffOrIntegration...),
+			privacy.AlwaysDenyRule(),
+		},
+		Mutation: privacy.MutationPolicy{
+			rule.AllowIfPermission(viewer.Integration, viewer.DirectoryManage),
+			privacy.AlwaysDenyRule(),
+		},
+	}
+}
+
+// Policy of the Booking.
+func (Booking) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.AllowIfPermission(staffOrIntegration...),
+			privacy.AlwaysDenyRule(),
+		},
+		Mutation: privacy.MutationPolicy{
+			rule.AllowIfPermission(viewer.Integration, viewer.DirectoryManage),
+			privacy.AlwaysDenyRule(),
+		},
+	}
+}
+
+// Policy of the Channel. Writes go through the messenger, which runs them as
+// the viewer once the messenger's rules exist; until then only workers write.
+func (Channel) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.FilterChannelsToVisible(),
+			privacy.AlwaysDenyRule(),
+		},
+		Mutation: privacy.MutationPolicy{privacy.AlwaysDenyRule()},
+	}
+}
+
+// Policy of the ChannelMember.
+func (ChannelMember) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.FilterMembershipsToVisible(),
+			privacy.AlwaysDenyRule(),
+		},
+		Mutation: privacy.MutationPolicy{privacy.AlwaysDenyRule()},
+	}
+}
+
+// Policy of the Message.
+func (Message) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.FilterMessagesToVisible(),
+			privacy.AlwaysDenyRule(),
+		},
+		Mutation: privacy.MutationPolicy{privacy.AlwaysDenyRule()},
+	}
+}
+
+// Policy of the Label: each user's labels are their own.
+func (Label) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.FilterLabelsToOwner(),
+			privacy.AlwaysDenyRule(),
+		},
+		Mutation: privacy.MutationPolicy{
+			rule.AllowIfLabelOwner(),
+			privacy.AlwaysDenyRule(),
+		},
+	}
+}

@@ -1,0 +1,8 @@
+// Package whisper is the root of the Whisper messaging service; the service
+// itself is in ./server. This file holds the code generation entry point:
+// `go generate ./...` regenerates ent (from ent/schema) and then gqlgen (from
+// schema.graphql and the ent.graphql that ent writes).
+package whisper
+
+//go:generate go run -mod=mod ./ent/entc.go
+//go:generate go tool gqlgen generate --config gqlgen.yml

@@ -1,0 +1,281 @@
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/coder/websocket"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/whisper-health/whisper/internal/apperr"
+	"github.com/whisper-health/whisper/internal/auth"
+	"github.com/whisper-health/whisper/internal/throttle"
+	"github.com/whisper-health/whisper/internal/viewer"
+)
+
+// HandlerConfig tunes the GraphQL endpoint. Zero values take the defaults.
+type HandlerConfig struct {
+	// Introspection enables schema introspection (off in production).
+	Introspection bool
+	// MaxDepth is the deepest selection allowed (default 12).
+	MaxDepth int
+	// MaxComplexity is the highest query cost allowed (default 5000).
+	MaxComplexity int
+	// MaxBodyBytes bounds a request body and a websocket message (default 1 MiB).
+	MaxBodyBytes int64
+	// ParserTokenLimit bounds the tokens in one query document (default 15000).
+	ParserTokenLimit int
+	// OperationTimeout bounds one query or mutation over HTTP (default 30 s).
+	OperationTimeout time.Duration
+	// WebsocketOrigins are host patterns (e.g. "app.example.com",
+	// "localhost:*") whose pages may open websockets; same-origin is always
+	// allowed.
+	WebsocketOrigins []string
+	// InitTimeout is how long a websocket may wait before connection_init
+	// (default 10 s).
+	InitTimeout time.Duration
+	// PingInterval is how often the server pings websocket clients
+	// (default 25 s); a client that stops answering is dropped.
+	PingInterval time.Duration
+	// Extensions are added to the gqlgen server (metrics, for instance).
+	Extensions []graphql.HandlerExtension
+}
+
+func (c *HandlerConfig) defaults() {
+	if c.MaxDepth == 0 {
+		c.MaxDepth = 12
+	}
+	if c.MaxComplexity == 0 {
+		c.MaxComplexity = 5000
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.ParserTokenLimit == 0 {
+		c.ParserTokenLimit = 15000
+	}
+	if c.OperationTimeout == 0 {
+		c.OperationTimeout = 30 * time.Second
+	}
+	if c.InitTimeout == 0 {
+		c.InitTimeout = 10 * time.Second
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = 25 * time.Second
+	}
+}
+
+// Handler serves /graphql over POST, GET and websockets.
+type Handler struct {
+	srv  *handler.Server
+	auth *auth.Service
+	log  *slog.Logger
+	cfg  HandlerConfig
+
+	drainCtx    context.Context
+	drain       context.CancelFunc
+	initFails   *throttle.Limiter
+	sockets     sync.WaitGroup
+	socketCount atomic.Int64
+}
+
+// NewHandler builds the GraphQL endpoint over r.
+func NewHandler(r *Resolver, cfg HandlerConfig) *Handler {
+	cfg.defaults()
+	h := &Handler{auth: r.Auth, log: r.Log, cfg: cfg, initFails: throttle.New(10, time.Minute)}
+	h.drainCtx, h.drain = context.WithCancel(context.Background())
+
+	srv := handler.New(NewSchema(r))
+	readLimit := cfg.MaxBodyBytes
+	srv.AddTransport(transport.Websocket{
+		Implementation: transport.CoderWebsocketImplementation{
+			AcceptOptions: websocket.AcceptOptions{OriginPatterns: cfg.WebsocketOrigins},
+		},
+		InitFunc:              h.initSocket,
+		InitTimeout:           cfg.InitTimeout,
+		KeepAlivePingInterval: cfg.PingInterval, // legacy graphql-ws keep-alive
+		PingPongInterval:      cfg.PingInterval, // graphql-transport-ws ping/pong
+		PayloadReadLimit:      &readLimit,
+	})
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetParserTokenLimit(cfg.ParserTokenLimit)
+	if cfg.Introspection {
+		srv.Use(extension.Introspection{})
+	} else {
+		srv.SetDisableSuggestion(true)
+	}
+	srv.Use(queryLimits{maxDepth: cfg.MaxDepth, maxComplexity: cfg.MaxComplexity})
+	for _, ext := range cfg.Extensions {
+		srv.Use(ext)
+	}
+	srv.AroundFields(markResolverErrors)
+	srv.SetErrorPresenter(presentError(r.Log))
+	srv.SetRecoverFunc(recoverPanic(r.Log))
+	h.srv = srv
+	return h
+}
+
+// Server exposes the gqlgen server, so the caller can add extensions such
+// as metrics.
+func (h *Handler) Server() *handler.Server { return h.srv }
+
+// ServeHTTP authenticates the request (HTTP: the Authorization header;
+// websockets: the connection_init payload) and runs the operation.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := withClient(r.Context(), auth.Meta{UserAgent: r.UserAgent(), IP: clientIP(r)})
+	if isWebsocket(r) {
+		h.sockets.Add(1)
+		h.socketCount.Add(1)
+		defer func() {
+			h.socketCount.Add(-1)
+			h.sockets.Done()
+		}()
+		h.srv.ServeHTTP(w, r.WithContext(ctx))
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes)
+	if bearer, ok := bearerToken(r.Header.Get("Authorization")); ok {
+		v, _, err := h.auth.Authenticate(ctx, bearer)
+		if err != nil {
+			status := http.StatusUnauthorized
+			if _, safe := apperr.As(err); !safe {
+				h.log.ErrorContext(ctx, "authenticating request", "err", err)
+				status = http.StatusServiceUnavailable
+			}
+			writeError(w, status, err)
+			return
+		}
+		ctx = viewer.NewContext(ctx, v)
+	} else if r.Header.Get("Authorization") != "" {
+		writeError(w, http.StatusUnauthorized, apperr.New(apperr.Unauthenticated, "Authorization header must be \"Bearer <token>\""))
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.OperationTimeout)
+	defer cancel()
+	h.srv.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// initSocket authenticates a websocket from its connection_init payload. The
+// context it returns ends when the access token expires, when the session
+// is revoked, or when the server drains; the socket then closes.
+func (h *Handler) initSocket(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+	ip := clientFromContext(ctx).IP
+	reject := func(err error) (context.Context, *transport.InitPayload, error) {
+		h.initFails.Fail(ip, time.Now())
+		return transport.WithWebsocketCloseCode(ctx, 4403), nil, err
+	}
+	if h.initFails.Blocked(ip, time.Now()) {
+		return transport.WithWebsocketCloseCode(ctx, 4429), nil, apperr.New(apperr.Unauthenticated, "too many failed connection attempts; try again later")
+	}
+	bearer, ok := bearerToken(payload.Authorization())
+	if !ok {
+		return reject(apperr.New(apperr.Unauthenticated, "connection_init must carry {\"Authorization\": \"Bearer <token>\"}"))
+	}
+	v, expires, err := h.auth.Authenticate(ctx, bearer)
+	if err != nil {
+		if _, safe := apperr.As(err); !safe {
+			err = apperr.New(apperr.Unauthenticated, "could not authenticate")
+		}
+		return reject(err)
+	}
+	ctx = viewer.NewContext(ctx, v)
+	ctx = transport.AppendCloseReason(ctx, "session ended: token expired, session revoked, or server shutting down")
+	ctx, cancel := context.WithCancel(ctx)
+	if !expires.IsZero() {
+		var cancelDeadline context.CancelFunc
+		ctx, cancelDeadline = context.WithDeadline(ctx, expires)
+		context.AfterFunc(ctx, cancelDeadline)
+	}
+	stopDrain := context.AfterFunc(h.drainCtx, cancel)
+	context.AfterFunc(ctx, func() { stopDrain() })
+	if v.SessionID != "" {
+		revoked, stopWatch := h.auth.Watch(v.SessionID)
+		go func() {
+			defer stopWatch()
+			select {
+			case <-revoked:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
+	return ctx, nil, nil
+}
+
+// Drain closes every open websocket (clients reconnect to another replica)
+// and waits for them to finish, or for ctx to end.
+func (h *Handler) Drain(ctx context.Context) {
+	h.drain()
+	done := make(chan struct{})
+	go func() {
+		h.sockets.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// OpenSockets reports how many websockets are open.
+func (h *Handler) OpenSockets() int { return int(h.socketCount.Load()) }
+
+func isWebsocket(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+func bearerToken(h string) (string, bool) {
+	const prefix = "bearer "
+	if len(h) <= len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+		return "", false
+	}
+	tok := strings.TrimSpace(h[len(prefix):])
+	return tok, tok != ""
+}
+
+// writeError answers a request that never reached GraphQL execution.
+func writeError(w http.ResponseWriter, status int, err error) {
+	code, msg := apperr.Internal, "internal error"
+	if e, ok := apperr.As(err); ok {
+		code, msg = e.Code, e.Message
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"errors": []map[string]any{{"message": msg, "extensions": map[string]any{"code": code}}},
+	})
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+type clientKey struct{}
+
+func withClient(ctx context.Context, m auth.Meta) context.Context {
+	return context.WithValue(ctx, clientKey{}, m)
+}
+
+func clientFromContext(ctx context.Context) auth.Meta {
+	m, _ := ctx.Value(clientKey{}).(auth.Meta)
+	return m
+}

@@ -1,0 +1,85 @@
+package graph
+
+import (
+	"context"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/whisper-health/whisper/ent/patient"
+	"github.com/whisper-health/whisper/ent/predicate"
+	"github.com/whisper-health/whisper/ent/user"
+	"github.com/whisper-health/whisper/graph/model"
+	"github.com/whisper-health/whisper/internal/apperr"
+	"github.com/whisper-health/whisper/internal/auth"
+	"github.com/whisper-health/whisper/internal/viewer"
+)
+
+// staffViewer returns the signed-in user or service account, or the error
+// that says why there is none.
+func staffViewer(ctx context.Context) (*viewer.Viewer, error) {
+	v := viewer.FromContext(ctx)
+	switch {
+	case v == nil:
+		return nil, apperr.New(apperr.Unauthenticated, "sign in first")
+	case !v.IsUser():
+		return nil, apperr.New(apperr.Forbidden, "only staff users have a profile")
+	}
+	return v, nil
+}
+
+func authPayload(t *auth.Tokens) *model.AuthPayload {
+	return &model.AuthPayload{
+		AccessToken:  t.AccessToken,
+		RefreshToken: t.RefreshToken,
+		ExpiresAt:    t.ExpiresAt,
+		User:         t.User,
+	}
+}
+
+// searchWords splits a search box into words (at most five, so a pasted
+// paragraph cannot build a huge query).
+func searchWords(search *string) []string {
+	if search == nil {
+		return nil
+	}
+	words := strings.Fields(*search)
+	if len(words) > 5 {
+		words = words[:5]
+	}
+	return words
+}
+
+// userSearch matches users whose name or email contains every word.
+func userSearch(search *string) predicate.User {
+	var ps []predicate.User
+	for _, w := range searchWords(search) {
+		ps = append(ps, user.Or(user.NameContainsFold(w), user.EmailContainsFold(w)))
+	}
+	return user.And(ps...)
+}
+
+// patientSearch matches patients whose names or patient number contain
+// every word.
+func patientSearch(search *string) predicate.Patient {
+	var ps []predicate.Patient
+	for _, w := range searchWords(search) {
+		ps = append(ps, patient.Or(
+			patient.FirstNameContainsFold(w),
+			patient.LastNameContainsFold(w),
+			patient.PatientNumberContainsFold(w),
+		))
+	}
+	return patient.And(ps...)
+}
+
+// initials returns the upper-cased first letters of the given names.
+func initials(names ...string) string {
+	var b strings.Builder
+	for _, n := range names {
+		if r, _ := utf8.DecodeRuneInString(strings.TrimSpace(n)); r != utf8.RuneError {
+			b.WriteRune(unicode.ToUpper(r))
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,26 @@
+// Package graph is Whisper's GraphQL edge: resolvers (thin: one ent chain or
+// one call into a domain package), error classification, query limits and
+// the handler that serves them over HTTP and websockets.
+package graph
+
+import (
+	"log/slog"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/whisper-health/whisper/ent"
+	"github.com/whisper-health/whisper/graph/generated"
+	"github.com/whisper-health/whisper/internal/auth"
+)
+
+// Resolver is the one wiring point of the GraphQL layer.
+type Resolver struct {
+	Client *ent.Client
+	Auth   *auth.Service
+	Log    *slog.Logger
+}
+
+// NewSchema returns the executable schema over r.
+func NewSchema(r *Resolver) graphql.ExecutableSchema {
+	return generated.NewExecutableSchema(generated.Config{Resolvers: r})
+}

@@ -1,0 +1,638 @@
+// Package auth owns sign-in and credentials: password hashing, short-lived
+// signed access tokens, rotating refresh tokens bound to revocable sessions,
+// integration API keys, and turning a bearer credential into a viewer.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/whisper-health/whisper/ent"
+	"github.com/whisper-health/whisper/ent/apikey"
+	"github.com/whisper-health/whisper/ent/session"
+	"github.com/whisper-health/whisper/ent/setting"
+	"github.com/whisper-health/whisper/ent/user"
+	"github.com/whisper-health/whisper/internal/apperr"
+	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/throttle"
+	"github.com/whisper-health/whisper/internal/viewer"
+)
+
+// Config tunes the auth service. Zero values take the documented defaults.
+type Config struct {
+	// Secret signs access tokens (HMAC-SHA256); at least 32 bytes.
+	Secret []byte
+	// AccessTTL is how long an access token lives (default 15 minutes).
+	AccessTTL time.Duration
+	// RefreshTTL is how long a session lives without being refreshed
+	// (default 30 days).
+	RefreshTTL time.Duration
+	// MaxFailures is how many wrong passwords in a row lock an account
+	// (default 5).
+	MaxFailures int
+	// LockFor is how long a locked account refuses sign-in (default 15 minutes).
+	LockFor time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+const (
+	issuer   = "whisper"
+	audience = "whisper-api"
+	// APIKeyPrefix starts every integration API key.
+	APIKeyPrefix = "wk_"
+	// refreshPrefix starts every refresh token.
+	refreshPrefix = "wr_"
+)
+
+// Errors shown to clients. A wrong password and an unknown email share one.
+var (
+	ErrInvalidCredentials = apperr.New(apperr.Unauthenticated, "invalid email or password")
+	ErrThrottled          = apperr.New(apperr.Unauthenticated, "too many failed sign-in attempts; try again later")
+	ErrInvalidToken       = apperr.New(apperr.Unauthenticated, "invalid or expired token")
+	ErrSessionRevoked     = apperr.New(apperr.Unauthenticated, "session has been revoked")
+)
+
+// Service signs users in and authenticates requests.
+type Service struct {
+	client  *ent.Client
+	cfg     Config
+	log     *slog.Logger
+	unknown *throttle.Limiter
+
+	mu       sync.Mutex
+	watchers map[pulid.ID]map[chan struct{}]struct{}
+}
+
+// New returns an auth service over client.
+func New(client *ent.Client, cfg Config, log *slog.Logger) (*Service, error) {
+	if len(cfg.Secret) < 32 {
+		return nil, errors.New("token secret must be at least 32 bytes")
+	}
+	if cfg.AccessTTL <= 0 {
+		cfg.AccessTTL = 15 * time.Minute
+	}
+	if cfg.RefreshTTL <= 0 {
+		cfg.RefreshTTL = 30 * 24 * time.Hour
+	}
+	if cfg.MaxFailures <= 0 {
+		cfg.MaxFailures = 5
+	}
+	if cfg.LockFor <= 0 {
+		cfg.LockFor = 15 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{
+		client:   client,
+		cfg:      cfg,
+		log:      log,
+		unknown:  throttle.New(cfg.MaxFailures, cfg.LockFor),
+		watchers: map[pulid.ID]map[chan struct{}]struct{}{},
+	}, nil
+}
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
+
+// system returns the privileged context sign-in runs in: before a credential
+// is checked there is no viewer to act as.
+func system(ctx context.Context) context.Context {
+	return viewer.NewSystemContext(ctx, "auth")
+}
+
+// Tokens is what a successful sign-in or refresh returns.
+type Tokens struct {
+	AccessToken  string
+	RefreshToken string
+	ExpiresAt    time.Time
+	User         *ent.User
+}
+
+// Meta describes the client signing in, for the session list.
+type Meta struct {
+	UserAgent string
+	IP        string
+}
+
+// NormalizeEmail is the form emails are stored and compared in.
+func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// Login checks an email and password and opens a session.
+func (s *Service) Login(ctx context.Context, email, password string, meta Meta) (*Tokens, error) {
+	email = NormalizeEmail(email)
+	now := s.now()
+	sctx := system(ctx)
+	u, err := s.client.User.Query().
+		Where(user.Email(email), user.KindEQ(user.KindSTAFF)).
+		Only(sctx)
+	if ent.IsNotFound(err) {
+		if s.unknown.Blocked(email, now) {
+			return nil, ErrThrottled
+		}
+		CheckPassword(dummyHash(), password)
+		s.unknown.Fail(email, now)
+		return nil, ErrInvalidCredentials
+	}
+	if err != nil {
+		return nil, fmt.Errorf("finding user: %w", err)
+	}
+	if u.LockedUntil != nil && now.Before(*u.LockedUntil) {
+		return nil, ErrThrottled
+	}
+	if !u.Active || u.PasswordHash == "" || !CheckPassword(u.PasswordHash, password) {
+		if err := s.recordFailure(sctx, u, now); err != nil {
+			return nil, err
+		}
+		return nil, ErrInvalidCredentials
+	}
+	if u.FailedLogins > 0 || u.LockedUntil != nil {
+		if err := s.client.User.UpdateOne(u).SetFailedLogins(0).ClearLockedUntil().Exec(sctx); err != nil {
+			return nil, fmt.Errorf("clearing failed sign-ins: %w", err)
+		}
+	}
+	secret, hash, err := newRefreshSecret()
+	if err != nil {
+		return nil, err
+	}
+	sess, err := s.client.Session.Create().
+		SetUserID(u.ID).
+		SetRefreshHash(hash).
+		SetExpiresAt(now.Add(s.cfg.RefreshTTL)).
+		SetLastUsedAt(now).
+		SetUserAgent(truncate(meta.UserAgent, 512)).
+		SetIPAddress(truncate(meta.IP, 64)).
+		Save(sctx)
+	if err != nil {
+		return nil, fmt.Errorf("creating session: %w", err)
+	}
+	s.log.InfoContext(ctx, "signed in", "user", u.ID, "session", sess.ID)
+	return s.issue(u, sess, secret, now)
+}
+
+// recordFailure counts a wrong password; enough in a row lock the account.
+func (s *Service) recordFailure(ctx context.Context, u *ent.User, now time.Time) error {
+	fails := u.FailedLogins + 1
+	upd := s.client.User.UpdateOne(u).SetFailedLogins(fails)
+	if fails >= s.cfg.MaxFailures {
+		upd = upd.SetFailedLogins(0).SetLockedUntil(now.Add(s.cfg.LockFor))
+		s.log.WarnContext(ctx, "account locked after failed sign-ins", "user", u.ID)
+	}
+	if err := upd.Exec(ctx); err != nil {
+		return fmt.Errorf("recording failed sign-in: %w", err)
+	}
+	return nil
+}
+
+// Refresh rotates a refresh token. Presenting a token that was already
+// rotated means it leaked (or a client raced itself): the session is revoked.
+func (s *Service) Refresh(ctx context.Context, token string, meta Meta) (*Tokens, error) {
+	sid, gen, secret, ok := parseRefresh(token)
+	if !ok {
+		return nil, ErrInvalidToken
+	}
+	now := s.now()
+	sctx := system(ctx)
+	sess, err := s.client.Session.Get(sctx, sid)
+	if ent.IsNotFound(err) {
+		return nil, ErrInvalidToken
+	}
+	if err != nil {
+		return nil, fmt.Errorf("finding session: %w", err)
+	}
+	if sess.RevokedAt != nil {
+		return nil, ErrSessionRevoked
+	}
+	if now.After(sess.ExpiresAt) {
+		return nil, ErrInvalidToken
+	}
+	if gen < sess.RefreshGeneration {
+		if err := s.revoke(sctx, sess.ID, "refresh token reuse"); err != nil {
+			return nil, err
+		}
+		s.log.WarnContext(ctx, "refresh token reused; session revoked", "session", sess.ID)
+		return nil, ErrSessionRevoked
+	}
+	if gen != sess.RefreshGeneration || !hashEqual(sess.RefreshHash, hashSecret(secret)) {
+		return nil, ErrInvalidToken
+	}
+	newSecret, newHash, err := newRefreshSecret()
+	if err != nil {
+		return nil, err
+	}
+	// The generation check makes rotation a compare-and-swap: of two
+	// concurrent refreshes with one token, exactly one wins.
+	n, err := s.client.Session.Update().
+		Where(session.ID(sess.ID), session.RefreshGeneration(gen), session.RevokedAtIsNil()).
+		SetRefreshHash(newHash).
+		SetRefreshGeneration(gen + 1).
+		SetLastUsedAt(now).
+		SetExpiresAt(now.Add(s.cfg.RefreshTTL)).
+		SetUserAgent(truncate(meta.UserAgent, 512)).
+		SetIPAddress(truncate(meta.IP, 64)).
+		Save(sctx)
+	if err != nil {
+		return nil, fmt.Errorf("rotating refresh token: %w", err)
+	}
+	if n != 1 {
+		if err := s.revoke(sctx, sess.ID, "refresh token reuse"); err != nil {
+			return nil, err
+		}
+		return nil, ErrSessionRevoked
+	}
+	sess.RefreshGeneration = gen + 1
+	u, err := s.client.User.Get(sctx, sess.UserID)
+	if err != nil {
+		return nil, fmt.Errorf("loading session user: %w", err)
+	}
+	if !u.Active {
+		return nil, ErrInvalidToken
+	}
+	return s.issue(u, sess, newSecret, now)
+}
+
+// Logout revokes the viewer's current session.
+func (s *Service) Logout(ctx context.Context) error {
+	v := viewer.FromContext(ctx)
+	if v == nil || v.SessionID == "" {
+		return apperr.New(apperr.Unauthenticated, "not signed in with a session")
+	}
+	return s.revoke(system(ctx), v.SessionID, "logout")
+}
+
+// RevokeSession revokes one of the viewer's own sessions.
+func (s *Service) RevokeSession(ctx context.Context, id pulid.ID) (*ent.Session, error) {
+	// The viewer's own context: the session policy only finds and updates
+	// the viewer's own sessions, so a foreign id is NOT_FOUND.
+	sess, err := s.client.Session.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if sess.RevokedAt == nil {
+		sess, err = s.client.Session.UpdateOne(sess).
+			SetRevokedAt(s.now()).
+			SetRevokedReason("revoked by user").
+			Save(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.notifyRevoked(id)
+	}
+	return sess, nil
+}
+
+func (s *Service) revoke(ctx context.Context, id pulid.ID, reason string) error {
+	err := s.client.Session.Update().
+		Where(session.ID(id), session.RevokedAtIsNil()).
+		SetRevokedAt(s.now()).
+		SetRevokedReason(reason).
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("revoking session: %w", err)
+	}
+	s.notifyRevoked(id)
+	return nil
+}
+
+// Watch returns a channel closed when the session is revoked in this
+// process, and a function to stop watching. Websocket connections use it to
+// close at logout.
+func (s *Service) Watch(id pulid.ID) (<-chan struct{}, func()) {
+	ch := make(chan struct{})
+	s.mu.Lock()
+	if s.watchers[id] == nil {
+		s.watchers[id] = map[chan struct{}]struct{}{}
+	}
+	s.watchers[id][ch] = struct{}{}
+	s.mu.Unlock()
+	return ch, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if _, ok := s.watchers[id][ch]; ok {
+			delete(s.watchers[id], ch)
+			if len(s.watchers[id]) == 0 {
+				delete(s.watchers, id)
+			}
+		}
+	}
+}
+
+func (s *Service) notifyRevoked(id pulid.ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ch := range s.watchers[id] {
+		close(ch)
+	}
+	delete(s.watchers, id)
+}
+
+type claims struct {
+	SessionID pulid.ID `json:"sid"`
+	jwt.RegisteredClaims
+}
+
+func (s *Service) issue(u *ent.User, sess *ent.Session, secret string, now time.Time) (*Tokens, error) {
+	exp := now.Add(s.cfg.AccessTTL)
+	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims{
+		SessionID: sess.ID,
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    issuer,
+			Audience:  jwt.ClaimStrings{audience},
+			Subject:   string(u.ID),
+			IssuedAt:  jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now.Add(-time.Minute)),
+			ExpiresAt: jwt.NewNumericDate(exp),
+		},
+	})
+	signed, err := tok.SignedString(s.cfg.Secret)
+	if err != nil {
+		return nil, fmt.Errorf("signing access token: %w", err)
+	}
+	refresh := refreshPrefix + string(sess.ID) + "." + strconv.Itoa(sess.RefreshGeneration) + "." + secret
+	return &Tokens{AccessToken: signed, RefreshToken: refresh, ExpiresAt: exp, User: u}, nil
+}
+
+// Authenticate turns a bearer credential (access token or API key) into a
+// viewer, and returns when the credential stops being valid (zero for API
+// keys, which live until revoked).
+func (s *Service) Authenticate(ctx context.Context, bearer string) (*viewer.Viewer, time.Time, error) {
+	if strings.HasPrefix(bearer, APIKeyPrefix) {
+		v, err := s.authenticateKey(ctx, bearer)
+		return v, time.Time{}, err
+	}
+	var c claims
+	_, err := jwt.ParseWithClaims(bearer, &c, func(*jwt.Token) (any, error) { return s.cfg.Secret, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuer(issuer),
+		jwt.WithAudience(audience),
+		jwt.WithTimeFunc(s.cfg.Now),
+	)
+	if err != nil {
+		return nil, time.Time{}, ErrInvalidToken
+	}
+	sctx := system(ctx)
+	sess, err := s.client.Session.Get(sctx, c.SessionID)
+	if ent.IsNotFound(err) {
+		return nil, time.Time{}, ErrInvalidToken
+	}
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("loading session: %w", err)
+	}
+	if sess.RevokedAt != nil {
+		return nil, time.Time{}, ErrSessionRevoked
+	}
+	if string(sess.UserID) != c.Subject {
+		return nil, time.Time{}, ErrInvalidToken
+	}
+	v, err := s.userViewer(sctx, sess.UserID)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	v.SessionID = sess.ID
+	return v, c.ExpiresAt.Time, nil
+}
+
+func (s *Service) authenticateKey(ctx context.Context, key string) (*viewer.Viewer, error) {
+	sctx := system(ctx)
+	k, err := s.client.APIKey.Query().Where(apikey.KeyHash(hashSecret(key))).Only(sctx)
+	if ent.IsNotFound(err) {
+		return nil, ErrInvalidToken
+	}
+	if err != nil {
+		return nil, fmt.Errorf("finding api key: %w", err)
+	}
+	if k.RevokedAt != nil {
+		return nil, ErrInvalidToken
+	}
+	v, err := s.userViewer(sctx, k.UserID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) > time.Minute {
+		// Best effort: last-used is informational and must not fail a request.
+		if err := s.client.APIKey.UpdateOne(k).SetLastUsedAt(now).Exec(sctx); err != nil {
+			s.log.WarnContext(ctx, "recording api key use", "key", k.ID, "err", err)
+		}
+	}
+	return v, nil
+}
+
+// userViewer loads a user's effective permissions.
+func (s *Service) userViewer(ctx context.Context, id pulid.ID) (*viewer.Viewer, error) {
+	u, err := s.client.User.Query().Where(user.ID(id)).WithSecurityGroups().Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, ErrInvalidToken
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading user: %w", err)
+	}
+	if !u.Active {
+		return nil, apperr.New(apperr.Unauthenticated, "account is deactivated")
+	}
+	kind := viewer.Staff
+	if u.Kind == user.KindSERVICE {
+		kind = viewer.Service
+	}
+	return &viewer.Viewer{Kind: kind, UserID: u.ID, Perms: EffectivePermissions(u)}, nil
+}
+
+// EffectivePermissions is the union of a user's direct grants and the
+// permissions of the security groups loaded on u.
+func EffectivePermissions(u *ent.User) map[viewer.Permission]bool {
+	perms := map[viewer.Permission]bool{}
+	for _, p := range u.Permissions {
+		perms[viewer.Permission(p)] = true
+	}
+	for _, g := range u.Edges.SecurityGroups {
+		for _, p := range g.Permissions {
+			perms[viewer.Permission(p)] = true
+		}
+	}
+	return perms
+}
+
+// CreateAPIKey makes a new key for a service account and returns it; only its
+// hash is stored. It runs as the viewer: the APIKey policy requires
+// DIRECTORY_MANAGE.
+func (s *Service) CreateAPIKey(ctx context.Context, serviceAccount pulid.ID, name string) (string, *ent.APIKey, error) {
+	key, err := NewAPIKey()
+	if err != nil {
+		return "", nil, err
+	}
+	k, err := s.StoreAPIKey(ctx, serviceAccount, name, key)
+	return key, k, err
+}
+
+// StoreAPIKey records a given key for a service account (used by the demo,
+// whose key is fixed).
+func (s *Service) StoreAPIKey(ctx context.Context, serviceAccount pulid.ID, name, key string) (*ent.APIKey, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return nil, apperr.Invalid("name", "name must not be empty")
+	}
+	u, err := s.client.User.Get(ctx, serviceAccount)
+	if err != nil {
+		return nil, err
+	}
+	if u.Kind != user.KindSERVICE {
+		return nil, apperr.Invalid("serviceAccountID", "API keys belong to service accounts, not to staff users")
+	}
+	return s.client.APIKey.Create().
+		SetUserID(u.ID).
+		SetName(name).
+		SetKeyHash(hashSecret(key)).
+		SetKeyPrefix(key[:min(len(key), 10)]).
+		Save(ctx)
+}
+
+// RevokeAPIKey revokes a key (DIRECTORY_MANAGE, by policy).
+func (s *Service) RevokeAPIKey(ctx context.Context, id pulid.ID) (*ent.APIKey, error) {
+	k, err := s.client.APIKey.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if k.RevokedAt != nil {
+		return k, nil
+	}
+	return s.client.APIKey.UpdateOne(k).SetRevokedAt(s.now()).Save(ctx)
+}
+
+// NewAPIKey returns a fresh random API key.
+func NewAPIKey() (string, error) {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("reading randomness: %w", err)
+	}
+	return APIKeyPrefix + base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// LoadOrCreateSecret returns the token-signing secret kept in the database,
+// creating it on first use. Replicas starting together agree on one secret:
+// the insert is conditional and every replica reads back the stored value.
+func LoadOrCreateSecret(ctx context.Context, client *ent.Client) ([]byte, error) {
+	const key = "token_secret"
+	sctx := viewer.NewSystemContext(ctx, "token secret bootstrap")
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("reading randomness: %w", err)
+	}
+	err := client.Setting.Create().
+		SetID(key).
+		SetValue(hex.EncodeToString(b)).
+		OnConflictColumns(setting.FieldID).
+		DoNothing().
+		Exec(sctx)
+	// DoNothing reports ErrNoRows on PostgreSQL when the row existed.
+	if err != nil && !errors.Is(err, errNoRows) && !strings.Contains(err.Error(), "no rows in result set") {
+		return nil, fmt.Errorf("storing token secret: %w", err)
+	}
+	st, err := client.Setting.Get(sctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("loading token secret: %w", err)
+	}
+	secret, err := hex.DecodeString(st.Value)
+	if err != nil || len(secret) < 32 {
+		return nil, errors.New("stored token secret is malformed")
+	}
+	return secret, nil
+}
+
+var errNoRows = errors.New("sql: no rows in result set")
+
+func newRefreshSecret() (secret, hash string, err error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", fmt.Errorf("reading randomness: %w", err)
+	}
+	secret = base64.RawURLEncoding.EncodeToString(b)
+	return secret, hashSecret(secret), nil
+}
+
+func parseRefresh(tok string) (sid pulid.ID, gen int, secret string, ok bool) {
+	rest, found := strings.CutPrefix(tok, refreshPrefix)
+	if !found {
+		return "", 0, "", false
+	}
+	parts := strings.Split(rest, ".")
+	if len(parts) != 3 {
+		return "", 0, "", false
+	}
+	sid = pulid.ID(parts[0])
+	gen, err := strconv.Atoi(parts[1])
+	if err != nil || gen < 0 || !sid.Valid() || parts[2] == "" {
+		return "", 0, "", false
+	}
+	return sid, gen, parts[2], true
+}
+
+func hashSecret(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func hashEqual(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// HashAPIKey is how API keys are stored: a SHA-256, since keys are random
+// and long, so no slow hash is needed.
+func HashAPIKey(key string) string { return hashSecret(key) }
+
+// Permissions returns a user's effective permissions, loading their
+// security groups as the caller (whose policy decides what is visible).
+func (s *Service) Permissions(ctx context.Context, u *ent.User) ([]viewer.Permission, error) {
+	groups := u.Edges.SecurityGroups
+	if groups == nil {
+		var err error
+		if groups, err = u.QuerySecurityGroups().All(ctx); err != nil {
+			return nil, err
+		}
+	}
+	names := append([]string(nil), u.Permissions...)
+	for _, g := range groups {
+		names = append(names, g.Permissions...)
+	}
+	return viewer.SortedPermissions(names), nil
+}
+
+// CreateServiceAccount creates an integration service account. It runs as
+// the viewer: the User policy requires DIRECTORY_MANAGE.
+func (s *Service) CreateServiceAccount(ctx context.Context, name, email string, perms []viewer.Permission) (*ent.User, error) {
+	name, email = strings.TrimSpace(name), NormalizeEmail(email)
+	if name == "" {
+		return nil, apperr.Invalid("name", "name must not be empty")
+	}
+	if !strings.Contains(email, "@") {
+		return nil, apperr.Invalid("email", "email must be an address")
+	}
+	names := make([]string, len(perms))
+	for i, p := range perms {
+		names[i] = string(p)
+	}
+	return s.client.User.Create().
+		SetKind(user.KindSERVICE).
+		SetName(name).
+		SetEmail(email).
+		SetPermissions(names).
+		Save(ctx)
+}
