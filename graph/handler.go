@@ -123,6 +123,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *Handler {
 	for _, ext := range cfg.Extensions {
 		srv.Use(ext)
 	}
+	srv.AroundRootFields(signInContext)
 	srv.AroundFields(markResolverErrors)
 	srv.SetErrorPresenter(presentError(r.Log))
 	srv.SetRecoverFunc(recoverPanic(r.Log))
@@ -278,4 +279,14 @@ func withClient(ctx context.Context, m auth.Meta) context.Context {
 func clientFromContext(ctx context.Context) auth.Meta {
 	m, _ := ctx.Value(clientKey{}).(auth.Meta)
 	return m
+}
+
+// signInContext runs the sign-in mutations in a pending-viewer context, so the
+// user they return can be read as that user (see viewer.NewPendingContext).
+func signInContext(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+	switch graphql.GetRootFieldContext(ctx).Field.Name {
+	case "login", "refreshSession":
+		ctx = viewer.NewPendingContext(ctx)
+	}
+	return next(ctx)
 }

@@ -180,7 +180,7 @@ func (s *Service) Login(ctx context.Context, email, password string, meta Meta) 
 		return nil, fmt.Errorf("creating session: %w", err)
 	}
 	s.log.InfoContext(ctx, "signed in", "user", u.ID, "session", sess.ID)
-	return s.issue(u, sess, secret, now)
+	return s.issue(ctx, u, sess, secret, now)
 }
 
 // recordFailure counts a wrong password; enough in a row lock the account.
@@ -261,7 +261,7 @@ func (s *Service) Refresh(ctx context.Context, token string, meta Meta) (*Tokens
 	if !u.Active {
 		return nil, ErrInvalidToken
 	}
-	return s.issue(u, sess, newSecret, now)
+	return s.issue(ctx, u, sess, newSecret, now)
 }
 
 // Logout revokes the viewer's current session.
@@ -344,7 +344,15 @@ type claims struct {
 	jwt.RegisteredClaims
 }
 
-func (s *Service) issue(u *ent.User, sess *ent.Session, secret string, now time.Time) (*Tokens, error) {
+// issue signs the tokens of a session and, when ctx is a pending sign-in
+// context, makes the signed-in user its viewer.
+func (s *Service) issue(ctx context.Context, u *ent.User, sess *ent.Session, secret string, now time.Time) (*Tokens, error) {
+	v, err := s.userViewer(system(ctx), u.ID)
+	if err != nil {
+		return nil, err
+	}
+	v.SessionID = sess.ID
+	viewer.SetPending(ctx, v)
 	exp := now.Add(s.cfg.AccessTTL)
 	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims{
 		SessionID: sess.ID,

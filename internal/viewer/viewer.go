@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/whisper-health/whisper/internal/pulid"
 )
@@ -115,6 +116,8 @@ func (v *Viewer) PermissionList() []Permission {
 
 type ctxKey struct{}
 
+type pendingKey struct{}
+
 // NewContext returns ctx acting as v.
 func NewContext(ctx context.Context, v *Viewer) context.Context {
 	return context.WithValue(ctx, ctxKey{}, v)
@@ -122,8 +125,35 @@ func NewContext(ctx context.Context, v *Viewer) context.Context {
 
 // FromContext returns the viewer of ctx, or nil when there is none.
 func FromContext(ctx context.Context) *Viewer {
-	v, _ := ctx.Value(ctxKey{}).(*Viewer)
-	return v
+	if v, ok := ctx.Value(ctxKey{}).(*Viewer); ok {
+		return v
+	}
+	if p, ok := ctx.Value(pendingKey{}).(*atomic.Pointer[Viewer]); ok {
+		return p.Load()
+	}
+	return nil
+}
+
+// NewPendingContext returns an anonymous context whose viewer is set later,
+// once, by SetPending. A sign-in mutation runs in one, so that the rest of
+// its own response (the user's groups, permissions) is read as the user who
+// has just proven who they are.
+func NewPendingContext(ctx context.Context) context.Context {
+	if FromContext(ctx) != nil {
+		return ctx
+	}
+	return context.WithValue(ctx, pendingKey{}, new(atomic.Pointer[Viewer]))
+}
+
+// SetPending sets the viewer of a pending context; it does nothing when ctx
+// is not pending or its viewer is already set.
+func SetPending(ctx context.Context, v *Viewer) {
+	if _, ok := ctx.Value(ctxKey{}).(*Viewer); ok {
+		return
+	}
+	if p, ok := ctx.Value(pendingKey{}).(*atomic.Pointer[Viewer]); ok {
+		p.CompareAndSwap(nil, v)
+	}
 }
 
 // NewSystemContext returns a privileged context for a background worker or

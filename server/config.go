@@ -1,0 +1,215 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything the service reads from its environment and flags.
+// Each field has an environment variable and a flag; a flag given on the
+// command line wins over the variable.
+type Config struct {
+	Addr            string        // WHISPER_ADDR, -addr
+	DatabaseURL     string        // DATABASE_URL, -database-url
+	Demo            bool          // WHISPER_DEMO, -demo
+	Production      bool          // WHISPER_PRODUCTION, -production
+	CORSOrigins     []string      // WHISPER_CORS_ORIGINS, -cors-origins
+	TokenSecret     string        // WHISPER_TOKEN_SECRET, -token-secret
+	Introspection   bool          // WHISPER_INTROSPECTION, -introspection
+	Explorer        bool          // WHISPER_EXPLORER, -explorer
+	LogLevel        slog.Level    // WHISPER_LOG_LEVEL, -log-level
+	LogFormat       string        // WHISPER_LOG_FORMAT, -log-format
+	AccessTokenTTL  time.Duration // WHISPER_ACCESS_TOKEN_TTL, -access-token-ttl
+	RefreshTokenTTL time.Duration // WHISPER_REFRESH_TOKEN_TTL, -refresh-token-ttl
+	MaxBodyBytes    int64         // WHISPER_MAX_BODY_BYTES, -max-body-bytes
+	MaxDepth        int           // WHISPER_MAX_DEPTH, -max-depth
+	MaxComplexity   int           // WHISPER_MAX_COMPLEXITY, -max-complexity
+	ShutdownTimeout time.Duration // WHISPER_SHUTDOWN_TIMEOUT, -shutdown-timeout
+}
+
+// setting describes one configuration knob for the loader and the README.
+type setting struct {
+	env, flag, def, usage string
+}
+
+var settings = []setting{
+	{"WHISPER_ADDR", "addr", ":8080", "listen address"},
+	{"DATABASE_URL", "database-url", "", "postgres://… for PostgreSQL; empty, sqlite:<path> or file:<path> for SQLite (default whisper.db)"},
+	{"WHISPER_DEMO", "demo", "false", "load the demo practice into an empty database"},
+	{"WHISPER_PRODUCTION", "production", "false", "production mode: no demo, introspection and explorer off unless enabled, explicit CORS origins and token secret required"},
+	{"WHISPER_CORS_ORIGINS", "cors-origins", "", "comma-separated origins allowed to call the API from a browser (default outside production: http://localhost:*, http://127.0.0.1:*)"},
+	{"WHISPER_TOKEN_SECRET", "token-secret", "", "secret (32+ characters) that signs access tokens; outside production, generated and kept in the database when unset"},
+	{"WHISPER_INTROSPECTION", "introspection", "", "allow schema introspection (default: on, off in production)"},
+	{"WHISPER_EXPLORER", "explorer", "", "serve the GraphiQL explorer at / (default: on, off in production)"},
+	{"WHISPER_LOG_LEVEL", "log-level", "info", "debug, info, warn or error"},
+	{"WHISPER_LOG_FORMAT", "log-format", "text", "text or json"},
+	{"WHISPER_ACCESS_TOKEN_TTL", "access-token-ttl", "15m", "lifetime of an access token"},
+	{"WHISPER_REFRESH_TOKEN_TTL", "refresh-token-ttl", "720h", "lifetime of an idle session"},
+	{"WHISPER_MAX_BODY_BYTES", "max-body-bytes", "1048576", "largest request body or websocket message"},
+	{"WHISPER_MAX_DEPTH", "max-depth", "12", "deepest query nesting allowed"},
+	{"WHISPER_MAX_COMPLEXITY", "max-complexity", "5000", "highest query cost allowed (connections count per requested item)"},
+	{"WHISPER_SHUTDOWN_TIMEOUT", "shutdown-timeout", "20s", "how long in-flight requests may take to finish on SIGTERM"},
+}
+
+// LoadConfig reads the configuration from args and the environment. The
+// error names the variable or flag at fault, in one line.
+func LoadConfig(args []string, getenv func(string) string) (Config, error) {
+	raw := map[string]string{}
+	source := map[string]string{}
+	fs := flag.NewFlagSet("whisper", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	for _, s := range settings {
+		raw[s.flag] = s.def
+		source[s.flag] = s.env
+		if v, ok := lookup(getenv, s.env); ok {
+			raw[s.flag] = v
+		}
+		fs.Func(s.flag, s.usage+" ("+s.env+")", func(v string) error {
+			raw[s.flag] = v
+			source[s.flag] = "-" + s.flag
+			return nil
+		})
+	}
+	// Boolean flags may be given bare (-demo).
+	args = slices.Clone(args)
+	for i, a := range args {
+		for _, b := range []string{"demo", "production", "introspection", "explorer"} {
+			if a == "-"+b || a == "--"+b {
+				args[i] = a + "=true"
+			}
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+
+	var c Config
+	var errs []error
+	bad := func(name, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{source[name]}, a...)...))
+	}
+	parseBool := func(name string) bool {
+		b, err := strconv.ParseBool(raw[name])
+		if err != nil {
+			bad(name, "must be true or false, got %q", raw[name])
+		}
+		return b
+	}
+	parseDuration := func(name string) time.Duration {
+		d, err := time.ParseDuration(raw[name])
+		if err != nil || d <= 0 {
+			bad(name, "must be a positive duration such as 15m or 720h, got %q", raw[name])
+		}
+		return d
+	}
+	parseInt := func(name string) int64 {
+		n, err := strconv.ParseInt(raw[name], 10, 64)
+		if err != nil || n <= 0 {
+			bad(name, "must be a positive whole number, got %q", raw[name])
+		}
+		return n
+	}
+
+	c.Addr = raw["addr"]
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil {
+		bad("addr", "must be host:port or :port, got %q", c.Addr)
+	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		bad("addr", "port must be a number from 0 to 65535, got %q", port)
+	}
+	c.DatabaseURL = raw["database-url"]
+	if u := c.DatabaseURL; u != "" && !hasAnyPrefix(u, "postgres://", "postgresql://", "sqlite:", "file:") {
+		bad("database-url", "must start with postgres://, postgresql://, sqlite: or file:")
+	}
+	c.Demo = parseBool("demo")
+	c.Production = parseBool("production")
+	for _, o := range strings.Split(raw["cors-origins"], ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			if o != "*" && !hasAnyPrefix(o, "http://", "https://") {
+				bad("cors-origins", "origin %q must start with http:// or https://", o)
+			}
+			c.CORSOrigins = append(c.CORSOrigins, strings.TrimSuffix(o, "/"))
+		}
+	}
+	c.TokenSecret = raw["token-secret"]
+	if c.TokenSecret != "" && len(c.TokenSecret) < 32 {
+		bad("token-secret", "must be at least 32 characters")
+	}
+	c.Introspection, c.Explorer = !c.Production, !c.Production
+	if raw["introspection"] != "" {
+		c.Introspection = parseBool("introspection")
+	}
+	if raw["explorer"] != "" {
+		c.Explorer = parseBool("explorer")
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(raw["log-level"])); err != nil {
+		bad("log-level", "must be debug, info, warn or error, got %q", raw["log-level"])
+	}
+	c.LogFormat = raw["log-format"]
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("log-format", "must be text or json, got %q", c.LogFormat)
+	}
+	c.AccessTokenTTL = parseDuration("access-token-ttl")
+	c.RefreshTokenTTL = parseDuration("refresh-token-ttl")
+	c.MaxBodyBytes = parseInt("max-body-bytes")
+	c.MaxDepth = int(parseInt("max-depth"))
+	c.MaxComplexity = int(parseInt("max-complexity"))
+	c.ShutdownTimeout = parseDuration("shutdown-timeout")
+
+	if c.Production {
+		switch {
+		case c.Demo:
+			bad("demo", "the demo practice cannot be loaded in production mode")
+		case len(c.CORSOrigins) == 0:
+			bad("cors-origins", "production mode needs the allowed origins listed explicitly")
+		case slices.Contains(c.CORSOrigins, "*"):
+			bad("cors-origins", "production mode does not allow the * origin")
+		case c.TokenSecret == "":
+			bad("token-secret", "production mode needs a token secret of at least 32 characters")
+		}
+	} else if len(c.CORSOrigins) == 0 {
+		c.CORSOrigins = []string{"http://localhost:*", "http://127.0.0.1:*"}
+	}
+	if len(errs) > 0 {
+		return Config{}, errs[0]
+	}
+	return c, nil
+}
+
+// WebsocketOrigins turns the CORS origins into the host patterns the
+// websocket origin check uses.
+func (c Config) WebsocketOrigins() []string {
+	var out []string
+	for _, o := range c.CORSOrigins {
+		if o == "*" {
+			out = append(out, "*")
+			continue
+		}
+		out = append(out, o[strings.Index(o, "://")+3:])
+	}
+	return out
+}
+
+func lookup(getenv func(string) string, name string) (string, bool) {
+	v := getenv(name)
+	return v, v != ""
+}
+
+func hasAnyPrefix(s string, prefixes ...string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+

@@ -1,0 +1,212 @@
+// Command server runs Whisper: the GraphQL API (HTTP and websockets), the
+// GraphiQL explorer, health, readiness and metrics endpoints, on SQLite by
+// default or PostgreSQL via DATABASE_URL.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/cors"
+
+	"github.com/whisper-health/whisper/graph"
+	"github.com/whisper-health/whisper/internal/auth"
+	"github.com/whisper-health/whisper/internal/demo"
+	"github.com/whisper-health/whisper/internal/store"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg, err := LoadConfig(os.Args[1:], os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "whisper: configuration:", err)
+		os.Exit(2)
+	}
+	app, err := Start(ctx, cfg, os.Stdout)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "whisper:", err)
+		os.Exit(1)
+	}
+	<-ctx.Done()
+	stop()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := app.Shutdown(shutdownCtx); err != nil {
+		fmt.Fprintln(os.Stderr, "whisper: shutdown:", err)
+		os.Exit(1)
+	}
+}
+
+// App is a running Whisper server.
+type App struct {
+	cfg      Config
+	log      *slog.Logger
+	db       *store.DB
+	gql      *graph.Handler
+	http     *http.Server
+	listener net.Listener
+	served   chan error
+}
+
+// Start opens the database, brings its schema up to date, loads the demo
+// when asked, and starts serving. It returns once the listener is bound.
+func Start(ctx context.Context, cfg Config, stdout io.Writer) (*App, error) {
+	log := newLogger(cfg, stdout)
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	app := &App{cfg: cfg, log: log, db: db, served: make(chan error, 1)}
+	if err := app.start(ctx, stdout); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return app, nil
+}
+
+func (a *App) start(ctx context.Context, stdout io.Writer) error {
+	cfg, log := a.cfg, a.log
+	if err := a.db.Migrate(ctx); err != nil {
+		return err
+	}
+	log.Info("database ready", "source", a.db.Source)
+
+	secret := []byte(cfg.TokenSecret)
+	if len(secret) == 0 {
+		var err error
+		if secret, err = auth.LoadOrCreateSecret(ctx, a.db.Client); err != nil {
+			return err
+		}
+	}
+	authSvc, err := auth.New(a.db.Client, auth.Config{
+		Secret:     secret,
+		AccessTTL:  cfg.AccessTokenTTL,
+		RefreshTTL: cfg.RefreshTokenTTL,
+	}, log)
+	if err != nil {
+		return err
+	}
+
+	var demoLoaded *demo.Result
+	if cfg.Demo {
+		if demoLoaded, err = demo.Load(ctx, a.db.Client, time.Now()); err != nil {
+			return fmt.Errorf("loading demo practice: %w", err)
+		}
+		if !demoLoaded.Loaded {
+			log.Warn("demo practice not loaded: the database already has data")
+		}
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := newMetrics(reg)
+
+	a.gql = graph.NewHandler(&graph.Resolver{Client: a.db.Client, Auth: authSvc, Log: log}, graph.HandlerConfig{
+		Introspection:    cfg.Introspection,
+		MaxDepth:         cfg.MaxDepth,
+		MaxComplexity:    cfg.MaxComplexity,
+		MaxBodyBytes:     cfg.MaxBodyBytes,
+		WebsocketOrigins: cfg.WebsocketOrigins(),
+		Extensions:       []graphql.HandlerExtension{metrics},
+	})
+	metrics.openSockets = a.gql.OpenSockets
+
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", a.gql)
+	if cfg.Explorer {
+		mux.Handle("GET /{$}", playground.Handler("Whisper", "/graphql"))
+	}
+	live := func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") }
+	mux.HandleFunc("GET /livez", live)
+	mux.HandleFunc("GET /healthz", live)
+	mux.HandleFunc("GET /readyz", a.ready)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+
+	corsMW := cors.New(cors.Options{
+		AllowedOrigins:   cfg.CORSOrigins,
+		AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodOptions},
+		AllowedHeaders:   []string{"Authorization", "Content-Type", "X-Request-ID"},
+		ExposedHeaders:   []string{"X-Request-ID"},
+		AllowCredentials: false,
+		MaxAge:           600,
+	})
+	a.http = &http.Server{
+		Handler:           withRequestLog(log, metrics, corsMW.Handler(mux)),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.Background() },
+	}
+	a.listener, err = net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
+	}
+	go func() { a.served <- a.http.Serve(a.listener) }()
+
+	url := "http://" + displayAddr(a.listener.Addr())
+	log.Info("whisper listening", "url", url, "graphql", url+"/graphql", "production", cfg.Production)
+	if demoLoaded != nil && demoLoaded.Loaded {
+		fmt.Fprintf(stdout, "\nWhisper demo practice is ready at %s (GraphQL: %s/graphql)\n", url, url)
+		fmt.Fprintf(stdout, "  sign in with any of these, password %q:\n", demo.Password)
+		for _, u := range demoLoaded.Users {
+			fmt.Fprintf(stdout, "    %-24s %s\n", u.Email, u.Name)
+		}
+		fmt.Fprintf(stdout, "  integration API key: %s  (Authorization: Bearer %s)\n\n", demo.IntegrationKey, demo.IntegrationKey)
+	}
+	return nil
+}
+
+// URL is the base URL the server listens on.
+func (a *App) URL() string { return "http://" + displayAddr(a.listener.Addr()) }
+
+// ready answers 200 when the database answers and its schema is current.
+func (a *App) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.db.Ping(ctx); err != nil {
+		a.log.WarnContext(r.Context(), "readiness check failed", "err", err)
+		http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = io.WriteString(w, "ok\n")
+}
+
+// Shutdown stops in order: stop accepting and let in-flight requests finish,
+// close the websockets (clients reconnect elsewhere), then close the
+// database.
+func (a *App) Shutdown(ctx context.Context) error {
+	a.log.Info("shutting down")
+	errc := make(chan error, 1)
+	go func() { errc <- a.http.Shutdown(ctx) }()
+	a.gql.Drain(ctx)
+	err := <-errc
+	if serveErr := <-a.served; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		err = errors.Join(err, serveErr)
+	}
+	return errors.Join(err, a.db.Close())
+}
+
+func displayAddr(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || tcp.IP.IsUnspecified() {
+		if ok {
+			return fmt.Sprintf("localhost:%d", tcp.Port)
+		}
+	}
+	return addr.String()
+}
