@@ -27,10 +27,7 @@ func (e *resolverError) Unwrap() error { return e.err }
 func markResolverErrors(ctx context.Context, next graphql.Resolver) (any, error) {
 	res, err := next(ctx)
 	if err != nil {
-		var gqlErr *gqlerror.Error
-		if !errors.As(err, &gqlErr) {
-			err = &resolverError{err}
-		}
+		err = &resolverError{err}
 	}
 	return res, err
 }
@@ -46,19 +43,27 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 				out.Path = gqlErr.Path
 			}
 			out.Locations = gqlErr.Locations
-			if gqlErr.Err == nil {
-				// Parse, validation and limit errors raised by gqlgen about
-				// the query text: the client's to fix.
-				out.Message = gqlErr.Message
-				out.Extensions = map[string]any{"code": apperr.BadUserInput}
-				if c, ok := gqlErr.Extensions["code"].(apperr.Code); ok {
-					out.Extensions["code"] = c
-				}
-				return out
-			}
-			err = gqlErr.Err
 		}
-		code, msg := classify(ctx, err)
+		code, msg, known := classify(ctx, err)
+		switch {
+		case known:
+		case gqlErr != nil && gqlErr.Err == nil:
+			// Parse, validation and limit errors that gqlgen raises about
+			// the query text: the client's to fix.
+			code, msg = apperr.BadUserInput, gqlErr.Message
+			if c, ok := gqlErr.Extensions["code"].(apperr.Code); ok {
+				code = c
+			}
+		case isResolverError(err):
+			code, msg = apperr.Internal, "internal error"
+		default:
+			// Raised by gqlgen while coercing arguments (a malformed Time, an
+			// unknown enum value): the message names the type, not the data.
+			code, msg = apperr.BadUserInput, err.Error()
+			if gqlErr != nil && gqlErr.Err != nil {
+				msg = gqlErr.Err.Error()
+			}
+		}
 		if code == apperr.Internal {
 			log.ErrorContext(ctx, "internal error", "path", out.Path.String(), "err", err)
 		}
@@ -71,38 +76,38 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 	}
 }
 
-// classify maps an error to a code and a message safe to show.
-func classify(ctx context.Context, err error) (apperr.Code, string) {
+func isResolverError(err error) bool {
+	var re *resolverError
+	return errors.As(err, &re)
+}
+
+// classify maps the errors we know — ours, and ent's — to a code and a
+// message safe to show.
+func classify(ctx context.Context, err error) (code apperr.Code, msg string, known bool) {
 	if e, ok := apperr.As(err); ok {
-		return e.Code, e.Message
+		return e.Code, e.Message, true
 	}
 	var ve *ent.ValidationError
 	var nf *ent.NotFoundError
 	var nse *ent.NotSingularError
 	switch {
 	case errors.As(err, &nf):
-		return apperr.NotFound, "not found"
+		return apperr.NotFound, "not found", true
 	case errors.Is(err, privacy.Deny):
 		if viewer.FromContext(ctx) == nil {
-			return apperr.Unauthenticated, "sign in first"
+			return apperr.Unauthenticated, "sign in first", true
 		}
-		return apperr.Forbidden, "you do not have permission to do this"
+		return apperr.Forbidden, "you do not have permission to do this", true
 	case errors.As(err, &ve):
-		return apperr.BadUserInput, fmt.Sprintf("invalid value for %s", ve.Name)
+		return apperr.BadUserInput, fmt.Sprintf("invalid value for %s", ve.Name), true
 	case ent.IsConstraintError(err):
-		return apperr.Conflict, "conflicts with an existing record"
+		return apperr.Conflict, "conflicts with an existing record", true
 	case errors.As(err, &nse):
-		return apperr.Internal, "internal error"
+		return apperr.Internal, "internal error", true
 	case errors.Is(err, context.DeadlineExceeded):
-		return apperr.Internal, "the operation took too long"
+		return apperr.Internal, "the operation took too long", true
 	}
-	var re *resolverError
-	if !errors.As(err, &re) {
-		// Raised by gqlgen while coercing arguments (a malformed Time, an
-		// unknown enum value): the message names the type, not the data.
-		return apperr.BadUserInput, err.Error()
-	}
-	return apperr.Internal, "internal error"
+	return "", "", false
 }
 
 // recoverPanic turns a panic in a resolver into an INTERNAL error, logging

@@ -212,4 +212,3 @@ func hasAnyPrefix(s string, prefixes ...string) bool {
 	}
 	return false
 }
-

@@ -85,11 +85,14 @@ func (id ID) String() string { return string(id) }
 // that an unknown or malformed id yields NOT_FOUND from the lookup rather than
 // a parse error that would tell an attacker which ids are well formed.
 func (id *ID) UnmarshalGQL(v any) error {
-	s, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("id must be a string")
+	switch s := v.(type) {
+	case string:
+		*id = ID(s)
+	case ID:
+		*id = s
+	default:
+		return fmt.Errorf("an ID must be a string")
 	}
-	*id = ID(s)
 	return nil
 }
 

@@ -1,0 +1,177 @@
+package graph_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/whisper-health/whisper/graph"
+	"github.com/whisper-health/whisper/internal/auth"
+	"github.com/whisper-health/whisper/internal/demo"
+	"github.com/whisper-health/whisper/internal/store"
+	"github.com/whisper-health/whisper/internal/testdb"
+)
+
+// clock is a settable test clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// env is a real Whisper GraphQL endpoint over a fresh database holding the
+// demo practice.
+type env struct {
+	t     *testing.T
+	db    *store.DB
+	auth  *auth.Service
+	clock *clock
+	srv   *httptest.Server
+	gql   *graph.Handler
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	db := testdb.Open(t)
+	ctx := context.Background()
+	if _, err := demo.Load(ctx, db.Client, time.Now()); err != nil {
+		t.Fatalf("loading demo: %v", err)
+	}
+	clk := &clock{t: time.Now()}
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	a, err := auth.New(db.Client, auth.Config{Secret: bytes.Repeat([]byte("k"), 32), Now: clk.Now}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := graph.NewHandler(&graph.Resolver{Client: db.Client, Auth: a, Log: log}, graph.HandlerConfig{
+		Introspection: true,
+		MaxDepth:      8,
+		MaxComplexity: 2000,
+		MaxBodyBytes:  64 << 10,
+		InitTimeout:   2 * time.Second,
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", h)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return &env{t: t, db: db, auth: a, clock: clk, srv: srv, gql: h}
+}
+
+// gqlError is one entry of a GraphQL response's errors.
+type gqlError struct {
+	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+func (e gqlError) Code() string { s, _ := e.Extensions["code"].(string); return s }
+
+type response struct {
+	Status int
+	Data   json.RawMessage `json:"data"`
+	Errors []gqlError      `json:"errors"`
+}
+
+// do posts a GraphQL operation with an optional bearer token.
+func (e *env) do(token, query string, vars map[string]any) response {
+	e.t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("posting query: %v", err)
+	}
+	defer res.Body.Close()
+	var r response
+	raw, _ := io.ReadAll(res.Body)
+	if err := json.Unmarshal(raw, &r); err != nil {
+		e.t.Fatalf("decoding response (status %d): %v: %s", res.StatusCode, err, raw)
+	}
+	r.Status = res.StatusCode
+	return r
+}
+
+// ok runs an operation that must succeed and decodes its data into out.
+func (e *env) ok(token, query string, vars map[string]any, out any) {
+	e.t.Helper()
+	r := e.do(token, query, vars)
+	if len(r.Errors) > 0 {
+		e.t.Fatalf("unexpected errors: %+v", r.Errors)
+	}
+	if out != nil {
+		if err := json.Unmarshal(r.Data, out); err != nil {
+			e.t.Fatalf("decoding data: %v", err)
+		}
+	}
+}
+
+// fails runs an operation that must fail with code and returns the error.
+func (e *env) fails(token, query string, vars map[string]any, code string) gqlError {
+	e.t.Helper()
+	r := e.do(token, query, vars)
+	if len(r.Errors) == 0 {
+		e.t.Fatalf("got data %s, want a %s error", r.Data, code)
+	}
+	if got := r.Errors[0].Code(); got != code {
+		e.t.Fatalf("got error code %s (%q), want %s", got, r.Errors[0].Message, code)
+	}
+	return r.Errors[0]
+}
+
+type tokens struct {
+	AccessToken  string `json:"accessToken"`
+	RefreshToken string `json:"refreshToken"`
+	User         struct {
+		ID string `json:"id"`
+	} `json:"user"`
+}
+
+const loginMutation = `mutation($e: String!, $p: String!) {
+  login(email: $e, password: $p) { accessToken refreshToken expiresAt user { id } }
+}`
+
+// login signs a demo user in.
+func (e *env) login(email string) tokens {
+	e.t.Helper()
+	var out struct{ Login tokens }
+	e.ok("", loginMutation, map[string]any{"e": email, "p": demo.Password}, &out)
+	return out.Login
+}
+
+// with returns e bound to a subtest's t, so failures are reported there.
+func (e *env) with(t *testing.T) *env {
+	c := *e
+	c.t = t
+	return &c
+}
+
+// testWriter sends server logs to the test log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
