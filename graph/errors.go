@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -51,6 +52,10 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 			// Parse, validation and limit errors that gqlgen raises about
 			// the query text: the client's to fix.
 			code, msg = apperr.BadUserInput, gqlErr.Message
+			if strings.HasPrefix(msg, "json request body could not be decoded") {
+				// gqlgen quotes the whole body here; it may hold patient data.
+				msg = "request body is not valid JSON"
+			}
 			if c, ok := gqlErr.Extensions["code"].(apperr.Code); ok {
 				code = c
 			}

@@ -1,8 +1,10 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -149,7 +151,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.srv.ServeHTTP(w, r.WithContext(ctx))
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes)
+	if r.Body != nil && r.Method == http.MethodPost {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+		if err != nil {
+			writeError(w, http.StatusRequestEntityTooLarge,
+				apperr.New(apperr.BadUserInput, "request body is larger than %d bytes", h.cfg.MaxBodyBytes))
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
 	if bearer, ok := bearerToken(r.Header.Get("Authorization")); ok {
 		v, _, err := h.auth.Authenticate(ctx, bearer)
 		if err != nil {

@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -99,11 +100,19 @@ func (w *walker) cost(set ast.SelectionSet, depth int) int {
 	return total
 }
 
+// listCost is what an unpaginated list (a group's members, say) counts for.
+const listCost = 10
+
 // multiplier is the page size a list field asks for: its first or last
-// argument, or the default page when it takes one but none was given.
+// argument, or the default page when it takes one but none was given. Lists
+// that cannot be paged count as listCost items; a connection's edges are
+// already counted by the connection's page.
 func (w *walker) multiplier(f *ast.Field) int {
 	if f.Definition == nil {
 		return 1
+	}
+	if t := f.Definition.Type; t.Elem != nil && !strings.HasSuffix(t.Elem.Name(), "Edge") {
+		return listCost
 	}
 	pageable := false
 	for _, a := range f.Definition.Arguments {

@@ -30,6 +30,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
+		os.Exit(healthcheck(os.Getenv("WHISPER_ADDR")))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cfg, err := LoadConfig(os.Args[1:], os.Getenv)
@@ -209,4 +212,26 @@ func displayAddr(addr net.Addr) string {
 		}
 	}
 	return addr.String()
+}
+
+// healthcheck is the container health probe (`whisper healthcheck`): the
+// image has no shell or curl, so the binary asks its own /readyz.
+func healthcheck(addr string) int {
+	if addr == "" {
+		addr = ":8080"
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 1
+	}
+	client := &http.Client{Timeout: 3 * time.Second}
+	res, err := client.Get("http://127.0.0.1:" + port + "/readyz")
+	if err != nil {
+		return 1
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return 1
+	}
+	return 0
 }

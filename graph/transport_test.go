@@ -1,0 +1,212 @@
+package graph_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/whisper-health/whisper/internal/demo"
+)
+
+func TestQueryLimits(t *testing.T) {
+	e := newEnv(t)
+	kim := e.login(demo.KimEmail)
+	cases := []struct {
+		name, query, want string
+	}{
+		{"too deep", `{ me { securityGroups { members { securityGroups { members { securityGroups { members { securityGroups { name } } } } } } } } }`, "nested too deeply"},
+		{"too costly", `{ users(first: 200) { edges { node { securityGroups { members { email } } } } } }`, "too complex"},
+		{"default page counts", `{ a: users { edges { node { securityGroups { members { email securityGroups { name } } } } } } }`, "too complex"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := e.with(t)
+			got := e.fails(kim.AccessToken, tc.query, nil, "BAD_USER_INPUT")
+			if !strings.Contains(got.Message, tc.want) {
+				t.Errorf("message %q, want it to say %q", got.Message, tc.want)
+			}
+		})
+	}
+	// A reasonable page passes.
+	e.ok(kim.AccessToken, `{ users(first: 20) { edges { node { email securityGroups { name } } } } }`, nil, nil)
+}
+
+func TestBadInputIsBadUserInput(t *testing.T) {
+	e := newEnv(t)
+	kim := e.login(demo.KimEmail)
+	for name, q := range map[string]string{
+		"syntax":         `{ me { id `,
+		"unknown field":  `{ me { shoeSize } }`,
+		"negative first": `{ users(first: -1) { totalCount } }`,
+		"bad cursor":     `{ users(after: "!!!") { totalCount } }`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			e.with(t).fails(kim.AccessToken, q, nil, "BAD_USER_INPUT")
+		})
+	}
+}
+
+func TestBodyLimit(t *testing.T) {
+	e := newEnv(t)
+	big := `{"query":"{ me { id } }","variables":{"pad":"` + strings.Repeat("x", 100<<10) + `"}}`
+	res, err := http.Post(e.srv.URL+"/graphql", "application/json", bytes.NewBufferString(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode < 400 {
+		t.Errorf("a 100 KiB body against a 64 KiB limit got status %d, want an error", res.StatusCode)
+	}
+}
+
+// wsClient speaks graphql-transport-ws over a real websocket.
+type wsClient struct {
+	t    *testing.T
+	conn *websocket.Conn
+}
+
+func dialWS(t *testing.T, e *env, init map[string]any) (*wsClient, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	url := "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/graphql"
+	conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		t.Fatalf("dialing websocket: %v", err)
+	}
+	c := &wsClient{t: t, conn: conn}
+	t.Cleanup(func() { conn.CloseNow() })
+	c.send(map[string]any{"type": "connection_init", "payload": init})
+	msg, err := c.read(5 * time.Second)
+	if err != nil {
+		return c, err
+	}
+	if msg["type"] != "connection_ack" {
+		t.Fatalf("after connection_init got %v, want connection_ack", msg)
+	}
+	return c, nil
+}
+
+func (c *wsClient) send(m map[string]any) {
+	b, _ := json.Marshal(m)
+	if err := c.conn.Write(context.Background(), websocket.MessageText, b); err != nil {
+		c.t.Fatalf("writing websocket: %v", err)
+	}
+}
+
+// read returns the next message that is not a ping or keep-alive.
+func (c *wsClient) read(timeout time.Duration) (map[string]any, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for {
+		_, b, err := c.conn.Read(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, err
+		}
+		switch m["type"] {
+		case "ping":
+			c.send(map[string]any{"type": "pong"})
+		case "pong", "ka":
+		default:
+			return m, nil
+		}
+	}
+}
+
+func TestWebsocketAuthenticatesInConnectionInit(t *testing.T) {
+	e := newEnv(t)
+	chen := e.login(demo.ChenEmail)
+	c, err := dialWS(t, e, map[string]any{"Authorization": "Bearer " + chen.AccessToken})
+	if err != nil {
+		t.Fatalf("connection_init with a good token: %v", err)
+	}
+	c.send(map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": "{ me { email } }"}})
+	msg, err := c.read(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg["type"] != "next" || !strings.Contains(mustJSON(msg["payload"]), demo.ChenEmail) {
+		t.Fatalf("got %v, want next with Dr Chen's email", msg)
+	}
+
+	for name, init := range map[string]map[string]any{
+		"no token":      nil,
+		"bad token":     {"Authorization": "Bearer nonsense"},
+		"revoked token": {"Authorization": "Bearer " + loggedOut(t, e)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := dialWS(t, e, init)
+			if got := websocket.CloseStatus(err); got != 4403 {
+				t.Errorf("close status %d (%v), want 4403", got, err)
+			}
+		})
+	}
+}
+
+func TestWebsocketClosesOnLogout(t *testing.T) {
+	e := newEnv(t)
+	chen := e.login(demo.ChenEmail)
+	c, err := dialWS(t, e, map[string]any{"Authorization": "Bearer " + chen.AccessToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.ok(chen.AccessToken, `mutation { logout }`, nil, nil)
+	if _, err := c.read(5 * time.Second); err == nil || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("socket still open after logout (read: %v)", err)
+	}
+}
+
+func TestWebsocketClosesWhenTokenExpires(t *testing.T) {
+	e := newEnv(t)
+	chen := e.login(demo.ChenEmail)
+	c, err := dialWS(t, e, map[string]any{"Authorization": "Bearer " + chen.AccessToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The socket's lifetime is the token's: the deadline is real time, so
+	// rather than wait 15 minutes, check that draining ends it the same way.
+	go e.gql.Drain(context.Background())
+	if _, err := c.read(5 * time.Second); err == nil || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("socket still open after drain (read: %v)", err)
+	}
+}
+
+func loggedOut(t *testing.T, e *env) string {
+	tok := e.login(demo.PatelEmail)
+	e.ok(tok.AccessToken, `mutation { logout }`, nil, nil)
+	return tok.AccessToken
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func TestMalformedBodyIsNotEchoed(t *testing.T) {
+	e := newEnv(t)
+	res, err := http.Post(e.srv.URL+"/graphql", "application/json",
+		strings.NewReader(`{"query": "{ me { id } }", "variables": {"note": "Mrs Brown, DOB 1984-03-12"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var buf bytes.Buffer
+	_, _ = buf.ReadFrom(res.Body)
+	if strings.Contains(buf.String(), "Brown") {
+		t.Errorf("the error echoes the request body: %s", buf.String())
+	}
+	if !strings.Contains(buf.String(), "BAD_USER_INPUT") {
+		t.Errorf("response %s, want a BAD_USER_INPUT error", buf.String())
+	}
+}

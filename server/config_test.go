@@ -1,0 +1,101 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadConfigDefaults(t *testing.T) {
+	c, err := LoadConfig(nil, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":8080" || c.DatabaseURL != "" || c.Demo || c.Production {
+		t.Errorf("defaults = %+v", c)
+	}
+	if !c.Introspection || !c.Explorer {
+		t.Errorf("outside production introspection and explorer should be on")
+	}
+	if c.AccessTokenTTL != 15*time.Minute {
+		t.Errorf("access token TTL = %v, want 15m", c.AccessTokenTTL)
+	}
+	if len(c.CORSOrigins) == 0 {
+		t.Errorf("outside production, localhost origins should be allowed by default")
+	}
+}
+
+func TestLoadConfigSources(t *testing.T) {
+	env := map[string]string{"WHISPER_ADDR": ":9000", "WHISPER_DEMO": "1", "DATABASE_URL": "postgres://db/whisper"}
+	getenv := func(k string) string { return env[k] }
+	c, err := LoadConfig([]string{"-addr", "127.0.0.1:7000"}, getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:7000" {
+		t.Errorf("addr = %q, want the flag to win over WHISPER_ADDR", c.Addr)
+	}
+	if !c.Demo || c.DatabaseURL != "postgres://db/whisper" {
+		t.Errorf("environment not applied: %+v", c)
+	}
+	c, err = LoadConfig([]string{"-demo"}, func(string) string { return "" })
+	if err != nil || !c.Demo {
+		t.Errorf("bare -demo: demo=%v err=%v", c.Demo, err)
+	}
+	c, err = LoadConfig([]string{"-production", "-cors-origins", "https://app.clinic.example", "-token-secret", strings.Repeat("s", 32)}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Introspection || c.Explorer {
+		t.Errorf("production leaves introspection=%v explorer=%v, want both off", c.Introspection, c.Explorer)
+	}
+	if got := c.WebsocketOrigins(); len(got) != 1 || got[0] != "app.clinic.example" {
+		t.Errorf("websocket origins = %v, want [app.clinic.example]", got)
+	}
+}
+
+func TestLoadConfigErrorsNameTheSetting(t *testing.T) {
+	prod := map[string]string{"WHISPER_PRODUCTION": "true", "WHISPER_CORS_ORIGINS": "https://app.example", "WHISPER_TOKEN_SECRET": strings.Repeat("x", 40)}
+	cases := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"bad bool", map[string]string{"WHISPER_DEMO": "yes please"}, nil, "WHISPER_DEMO"},
+		{"bad addr", map[string]string{"WHISPER_ADDR": "8080"}, nil, "WHISPER_ADDR"},
+		{"bad port", map[string]string{"WHISPER_ADDR": ":99999"}, nil, "WHISPER_ADDR"},
+		{"bad flag value", nil, []string{"-access-token-ttl", "soon"}, "-access-token-ttl"},
+		{"negative duration", map[string]string{"WHISPER_REFRESH_TOKEN_TTL": "-1h"}, nil, "WHISPER_REFRESH_TOKEN_TTL"},
+		{"bad database", map[string]string{"DATABASE_URL": "mysql://x"}, nil, "DATABASE_URL"},
+		{"bad origin", map[string]string{"WHISPER_CORS_ORIGINS": "app.example"}, nil, "WHISPER_CORS_ORIGINS"},
+		{"short secret", map[string]string{"WHISPER_TOKEN_SECRET": "short"}, nil, "WHISPER_TOKEN_SECRET"},
+		{"bad log level", map[string]string{"WHISPER_LOG_LEVEL": "loud"}, nil, "WHISPER_LOG_LEVEL"},
+		{"unknown flag", nil, []string{"-colour"}, "colour"},
+		{"stray argument", nil, []string{"serve"}, "serve"},
+		{"production demo", with(prod, "WHISPER_DEMO", "1"), nil, "WHISPER_DEMO"},
+		{"production without origins", with(prod, "WHISPER_CORS_ORIGINS", ""), nil, "WHISPER_CORS_ORIGINS"},
+		{"production with * origin", with(prod, "WHISPER_CORS_ORIGINS", "*"), nil, "WHISPER_CORS_ORIGINS"},
+		{"production without secret", with(prod, "WHISPER_TOKEN_SECRET", ""), nil, "WHISPER_TOKEN_SECRET"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := LoadConfig(tc.args, func(k string) string { return tc.env[k] })
+			if err == nil {
+				t.Fatalf("got no error, want one naming %s", tc.want)
+			}
+			if msg := err.Error(); !strings.Contains(msg, tc.want) || strings.Contains(msg, "\\n") {
+				t.Errorf("error %q, want one line naming %s", msg, tc.want)
+			}
+		})
+	}
+}
+
+func with(m map[string]string, k, v string) map[string]string {
+	out := map[string]string{}
+	for a, b := range m {
+		out[a] = b
+	}
+	out[k] = v
+	return out
+}

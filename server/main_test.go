@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/whisper-health/whisper/ent/booking"
+	"github.com/whisper-health/whisper/internal/demo"
+	"github.com/whisper-health/whisper/internal/store"
+	"github.com/whisper-health/whisper/internal/testdb"
+	"github.com/whisper-health/whisper/internal/viewer"
+)
+
+// startApp runs the real server on a free port over url.
+func startApp(t *testing.T, url string, args ...string) (*App, *bytes.Buffer) {
+	t.Helper()
+	cfg, err := LoadConfig(append([]string{"-addr", "127.0.0.1:0", "-database-url", url, "-log-level", "warn"}, args...),
+		func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &bytes.Buffer{}
+	app, err := Start(context.Background(), cfg, out)
+	if err != nil {
+		t.Fatalf("starting server: %v", err)
+	}
+	return app, out
+}
+
+func stopApp(t *testing.T, app *App) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := app.Shutdown(ctx); err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+}
+
+func post(t *testing.T, base, token, query string) map[string]any {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query})
+	req, _ := http.NewRequest(http.MethodPost, base+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	if out["errors"] != nil {
+		t.Fatalf("%s: errors %v", query, out["errors"])
+	}
+	return out["data"].(map[string]any)
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+func TestServerEndToEnd(t *testing.T) {
+	url := testdb.URL(t)
+	app, out := startApp(t, url, "-demo")
+	base := app.URL()
+
+	for _, c := range []struct{ path, want string }{
+		{"/healthz", "ok"}, {"/livez", "ok"}, {"/readyz", "ok"},
+		{"/", "graphiql"}, {"/metrics", "whisper_http_requests_total"},
+	} {
+		code, body := get(t, base+c.path)
+		if code != 200 || !strings.Contains(strings.ToLower(body), strings.ToLower(c.want)) {
+			t.Errorf("GET %s = %d, want 200 containing %q", c.path, code, c.want)
+		}
+	}
+	banner := out.String()
+	for _, want := range []string{demo.AdminEmail, demo.ChenEmail, demo.PatelEmail, demo.KimEmail, demo.ReceptionEmail, demo.Password, demo.IntegrationKey, base} {
+		if !strings.Contains(banner, want) {
+			t.Errorf("start-up banner does not show %q:\n%s", want, banner)
+		}
+	}
+
+	// Every demo user signs in; the integration key works.
+	var token string
+	for _, email := range []string{demo.AdminEmail, demo.ChenEmail, demo.PatelEmail, demo.KimEmail, demo.ReceptionEmail} {
+		data := post(t, base, "", `mutation { login(email: "`+email+`", password: "whisper-demo") { accessToken } }`)
+		token = data["login"].(map[string]any)["accessToken"].(string)
+	}
+	data := post(t, base, demo.IntegrationKey, `{ patients(first: 20) { totalCount } }`)
+	if n := data["patients"].(map[string]any)["totalCount"].(float64); n != 12 {
+		t.Errorf("demo has %v patients, want 12", n)
+	}
+
+	// CORS: a configured origin is allowed, another is not.
+	for origin, allowed := range map[string]bool{"http://localhost:3000": true, "https://evil.example": false} {
+		req, _ := http.NewRequest(http.MethodOptions, base+"/graphql", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "authorization,content-type")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if got := res.Header.Get("Access-Control-Allow-Origin") == origin; got != allowed {
+			t.Errorf("CORS preflight from %s allowed=%v, want %v", origin, got, allowed)
+		}
+	}
+
+	// Shutdown closes open websockets cleanly.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/graphql",
+		&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}, HTTPHeader: http.Header{"Origin": {"http://localhost:3000"}}})
+	if err != nil {
+		t.Fatalf("websocket: %v", err)
+	}
+	defer conn.CloseNow()
+	init, _ := json.Marshal(map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + token}})
+	_ = conn.Write(ctx, websocket.MessageText, init)
+	if _, msg, err := conn.Read(ctx); err != nil || !strings.Contains(string(msg), "connection_ack") {
+		t.Fatalf("connection_init: %s %v", msg, err)
+	}
+	closed := make(chan error, 1)
+	go func() {
+		for {
+			if _, _, err := conn.Read(ctx); err != nil {
+				closed <- err
+				return
+			}
+		}
+	}()
+	stopApp(t, app)
+	if err := <-closed; ctx.Err() != nil {
+		t.Fatalf("socket still open after shutdown (%v)", err)
+	} else if websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+		t.Errorf("socket closed with %v, want a normal closure", err)
+	}
+}
+
+func TestDemoLoadsOnlyIntoEmptyDatabaseAndTokensSurviveRestart(t *testing.T) {
+	url := testdb.URL(t)
+	app, _ := startApp(t, url, "-demo")
+	data := post(t, app.URL(), "", `mutation { login(email: "dr.chen@demo.clinic", password: "whisper-demo") { accessToken } }`)
+	token := data["login"].(map[string]any)["accessToken"].(string)
+	stopApp(t, app)
+
+	app, out := startApp(t, url, "-demo")
+	defer stopApp(t, app)
+	if strings.Contains(out.String(), "demo practice is ready") {
+		t.Errorf("demo loaded a second time into a database with data")
+	}
+	// The generated token secret was kept in the database.
+	post(t, app.URL(), token, `{ me { email } }`)
+
+	db, err := store.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := viewer.NewSystemContext(context.Background(), "test")
+	if n := db.Client.User.Query().CountX(ctx); n != 6 {
+		t.Errorf("%d users after a second -demo start, want 5 staff + 1 service account", n)
+	}
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	bookings := db.Client.Booking.Query().
+		Where(booking.StartsAtGTE(today), booking.StartsAtLT(today.Add(24*time.Hour))).
+		WithDoctor().AllX(ctx)
+	doctors := map[string]int{}
+	for _, b := range bookings {
+		doctors[b.Edges.Doctor.Email]++
+	}
+	if doctors[demo.ChenEmail] == 0 || doctors[demo.PatelEmail] == 0 {
+		t.Errorf("today's bookings by doctor = %v, want some for both doctors", doctors)
+	}
+}
+
+func TestReadyzFailsWhenDatabaseIsGone(t *testing.T) {
+	app, _ := startApp(t, testdb.URL(t))
+	app.db.SQL.Close()
+	code, _ := get(t, app.URL()+"/readyz")
+	if code != http.StatusServiceUnavailable {
+		t.Errorf("readyz with a closed database = %d, want 503", code)
+	}
+	if code, _ := get(t, app.URL()+"/livez"); code != 200 {
+		t.Errorf("livez = %d, want 200 (the process is alive)", code)
+	}
+	stopApp(t, app)
+}
