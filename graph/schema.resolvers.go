@@ -7,12 +7,10 @@ package graph
 
 import (
 	"context"
-	"time"
 
 	"entgo.io/contrib/entgql"
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/securitygroup"
-	"github.com/whisper-health/whisper/ent/session"
 	"github.com/whisper-health/whisper/ent/user"
 	"github.com/whisper-health/whisper/graph/generated"
 	"github.com/whisper-health/whisper/graph/model"
@@ -130,10 +128,7 @@ func (r *queryResolver) Patients(ctx context.Context, search *string, first *int
 
 // Sessions is the resolver for the sessions field.
 func (r *queryResolver) Sessions(ctx context.Context) ([]*ent.Session, error) {
-	return r.Client.Session.Query().
-		Where(session.RevokedAtIsNil(), session.ExpiresAtGT(time.Now())).
-		Order(ent.Desc(session.FieldLastUsedAt)).
-		All(ctx)
+	return r.Auth.ActiveSessions(ctx)
 }
 
 // Permissions is the resolver for the permissions field.

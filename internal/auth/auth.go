@@ -644,3 +644,13 @@ func (s *Service) CreateServiceAccount(ctx context.Context, name, email string, 
 		SetPermissions(names).
 		Save(ctx)
 }
+
+// ActiveSessions lists the viewer's sessions that are neither revoked nor
+// expired, most recently used first (the Session policy limits the query to
+// the viewer's own).
+func (s *Service) ActiveSessions(ctx context.Context) ([]*ent.Session, error) {
+	return s.client.Session.Query().
+		Where(session.RevokedAtIsNil(), session.ExpiresAtGT(s.now())).
+		Order(ent.Desc(session.FieldLastUsedAt)).
+		All(ctx)
+}
