@@ -27,8 +27,9 @@ type BookingType struct {
 	// Name holds the value of the "name" field.
 	Name string `json:"name,omitempty"`
 	// DurationMinutes holds the value of the "duration_minutes" field.
-	DurationMinutes int `json:"duration_minutes,omitempty"`
-	selectValues    sql.SelectValues
+	DurationMinutes                  int `json:"duration_minutes,omitempty"`
+	program_completing_booking_types *pulid.ID
+	selectValues                     sql.SelectValues
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -44,6 +45,8 @@ func (*BookingType) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullString)
 		case bookingtype.FieldCreatedAt, bookingtype.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
+		case bookingtype.ForeignKeys[0]: // program_completing_booking_types
+			values[i] = &sql.NullScanner{S: new(pulid.ID)}
 		default:
 			values[i] = new(sql.UnknownType)
 		}
@@ -95,6 +98,13 @@ func (_m *BookingType) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field duration_minutes", values[i])
 			} else if value.Valid {
 				_m.DurationMinutes = int(value.Int64)
+			}
+		case bookingtype.ForeignKeys[0]:
+			if value, ok := values[i].(*sql.NullScanner); !ok {
+				return fmt.Errorf("unexpected type %T for field program_completing_booking_types", values[i])
+			} else if value.Valid {
+				_m.program_completing_booking_types = new(pulid.ID)
+				*_m.program_completing_booking_types = *value.S.(*pulid.ID)
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])

@@ -25,6 +25,7 @@ type BookingTypeQuery struct {
 	order      []bookingtype.OrderOption
 	inters     []Interceptor
 	predicates []predicate.BookingType
+	withFKs    bool
 	loadTotal  []func(context.Context, []*BookingType) error
 	modifiers  []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
@@ -344,9 +345,13 @@ func (_q *BookingTypeQuery) prepareQuery(ctx context.Context) error {
 
 func (_q *BookingTypeQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*BookingType, error) {
 	var (
-		nodes = []*BookingType{}
-		_spec = _q.querySpec()
+		nodes   = []*BookingType{}
+		withFKs = _q.withFKs
+		_spec   = _q.querySpec()
 	)
+	if withFKs {
+		_spec.Node.Columns = append(_spec.Node.Columns, bookingtype.ForeignKeys...)
+	}
 	_spec.ScanValues = func(columns []string) ([]any, error) {
 		return (*BookingType).scanValues(nil, columns)
 	}

@@ -20,9 +20,12 @@ import (
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/patient"
+	"github.com/whisper-health/whisper/ent/program"
+	"github.com/whisper-health/whisper/ent/programaction"
 	"github.com/whisper-health/whisper/ent/securitygroup"
 	"github.com/whisper-health/whisper/ent/session"
 	"github.com/whisper-health/whisper/ent/setting"
+	"github.com/whisper-health/whisper/ent/template"
 	"github.com/whisper-health/whisper/ent/user"
 )
 
@@ -92,9 +95,12 @@ func checkColumn(t, c string) error {
 			label.Table:         label.ValidColumn,
 			message.Table:       message.ValidColumn,
 			patient.Table:       patient.ValidColumn,
+			program.Table:       program.ValidColumn,
+			programaction.Table: programaction.ValidColumn,
 			securitygroup.Table: securitygroup.ValidColumn,
 			session.Table:       session.ValidColumn,
 			setting.Table:       setting.ValidColumn,
+			template.Table:      template.ValidColumn,
 			user.Table:          user.ValidColumn,
 		})
 	})

@@ -12,9 +12,12 @@ import (
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/patient"
 	"github.com/whisper-health/whisper/ent/predicate"
+	"github.com/whisper-health/whisper/ent/program"
+	"github.com/whisper-health/whisper/ent/programaction"
 	"github.com/whisper-health/whisper/ent/securitygroup"
 	"github.com/whisper-health/whisper/ent/session"
 	"github.com/whisper-health/whisper/ent/setting"
+	"github.com/whisper-health/whisper/ent/template"
 	"github.com/whisper-health/whisper/ent/user"
 
 	"entgo.io/ent/dialect/sql"
@@ -25,7 +28,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 12)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 15)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -203,6 +206,53 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   program.Table,
+			Columns: program.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: program.FieldID,
+			},
+		},
+		Type: "Program",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			program.FieldCreatedAt:      {Type: field.TypeTime, Column: program.FieldCreatedAt},
+			program.FieldUpdatedAt:      {Type: field.TypeTime, Column: program.FieldUpdatedAt},
+			program.FieldName:           {Type: field.TypeString, Column: program.FieldName},
+			program.FieldType:           {Type: field.TypeEnum, Column: program.FieldType},
+			program.FieldCycles:         {Type: field.TypeInt, Column: program.FieldCycles},
+			program.FieldFrequencyEvery: {Type: field.TypeInt, Column: program.FieldFrequencyEvery},
+			program.FieldFrequencyUnit:  {Type: field.TypeEnum, Column: program.FieldFrequencyUnit},
+			program.FieldCompletion:     {Type: field.TypeEnum, Column: program.FieldCompletion},
+			program.FieldEnabled:        {Type: field.TypeBool, Column: program.FieldEnabled},
+		},
+	}
+	graph.Nodes[9] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   programaction.Table,
+			Columns: programaction.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: programaction.FieldID,
+			},
+		},
+		Type: "ProgramAction",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			programaction.FieldCreatedAt:        {Type: field.TypeTime, Column: programaction.FieldCreatedAt},
+			programaction.FieldUpdatedAt:        {Type: field.TypeTime, Column: programaction.FieldUpdatedAt},
+			programaction.FieldProgramID:        {Type: field.TypeString, Column: programaction.FieldProgramID},
+			programaction.FieldPosition:         {Type: field.TypeInt, Column: programaction.FieldPosition},
+			programaction.FieldType:             {Type: field.TypeEnum, Column: programaction.FieldType},
+			programaction.FieldTemplateID:       {Type: field.TypeString, Column: programaction.FieldTemplateID},
+			programaction.FieldSaveReplyContent: {Type: field.TypeBool, Column: programaction.FieldSaveReplyContent},
+			programaction.FieldLetterOption:     {Type: field.TypeEnum, Column: programaction.FieldLetterOption},
+			programaction.FieldOffset:           {Type: field.TypeInt, Column: programaction.FieldOffset},
+			programaction.FieldUnit:             {Type: field.TypeEnum, Column: programaction.FieldUnit},
+			programaction.FieldRelation:         {Type: field.TypeEnum, Column: programaction.FieldRelation},
+			programaction.FieldPauseOnError:     {Type: field.TypeBool, Column: programaction.FieldPauseOnError},
+		},
+	}
+	graph.Nodes[10] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   securitygroup.Table,
 			Columns: securitygroup.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -218,7 +268,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			securitygroup.FieldPermissions: {Type: field.TypeJSON, Column: securitygroup.FieldPermissions},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -242,7 +292,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldIPAddress:         {Type: field.TypeString, Column: session.FieldIPAddress},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   setting.Table,
 			Columns: setting.Columns,
@@ -258,7 +308,26 @@ var schemaGraph = func() *sqlgraph.Schema {
 			setting.FieldValue:     {Type: field.TypeString, Column: setting.FieldValue},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   template.Table,
+			Columns: template.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: template.FieldID,
+			},
+		},
+		Type: "Template",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			template.FieldCreatedAt: {Type: field.TypeTime, Column: template.FieldCreatedAt},
+			template.FieldUpdatedAt: {Type: field.TypeTime, Column: template.FieldUpdatedAt},
+			template.FieldKind:      {Type: field.TypeEnum, Column: template.FieldKind},
+			template.FieldName:      {Type: field.TypeString, Column: template.FieldName},
+			template.FieldSubject:   {Type: field.TypeString, Column: template.FieldSubject},
+			template.FieldBody:      {Type: field.TypeString, Column: template.FieldBody},
+		},
+	}
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -539,6 +608,54 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Patient",
 		"Booking",
+	)
+	graph.MustAddE(
+		"actions",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   program.ActionsTable,
+			Columns: []string{program.ActionsColumn},
+			Bidi:    false,
+		},
+		"Program",
+		"ProgramAction",
+	)
+	graph.MustAddE(
+		"completing_booking_types",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   program.CompletingBookingTypesTable,
+			Columns: []string{program.CompletingBookingTypesColumn},
+			Bidi:    false,
+		},
+		"Program",
+		"BookingType",
+	)
+	graph.MustAddE(
+		"program",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   programaction.ProgramTable,
+			Columns: []string{programaction.ProgramColumn},
+			Bidi:    false,
+		},
+		"ProgramAction",
+		"Program",
+	)
+	graph.MustAddE(
+		"template",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   programaction.TemplateTable,
+			Columns: []string{programaction.TemplateColumn},
+			Bidi:    false,
+		},
+		"ProgramAction",
+		"Template",
 	)
 	graph.MustAddE(
 		"members",
@@ -1603,6 +1720,247 @@ func (f *PatientFilter) WhereHasBookingsWith(preds ...predicate.Booking) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ProgramQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ProgramQuery builder.
+func (_q *ProgramQuery) Filter() *ProgramFilter {
+	return &ProgramFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ProgramMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ProgramMutation builder.
+func (m *ProgramMutation) Filter() *ProgramFilter {
+	return &ProgramFilter{config: m.config, predicateAdder: m}
+}
+
+// ProgramFilter provides a generic filtering capability at runtime for ProgramQuery.
+type ProgramFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ProgramFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ProgramFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(program.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ProgramFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(program.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ProgramFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(program.FieldUpdatedAt))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *ProgramFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(program.FieldName))
+}
+
+// WhereType applies the entql string predicate on the type field.
+func (f *ProgramFilter) WhereType(p entql.StringP) {
+	f.Where(p.Field(program.FieldType))
+}
+
+// WhereCycles applies the entql int predicate on the cycles field.
+func (f *ProgramFilter) WhereCycles(p entql.IntP) {
+	f.Where(p.Field(program.FieldCycles))
+}
+
+// WhereFrequencyEvery applies the entql int predicate on the frequency_every field.
+func (f *ProgramFilter) WhereFrequencyEvery(p entql.IntP) {
+	f.Where(p.Field(program.FieldFrequencyEvery))
+}
+
+// WhereFrequencyUnit applies the entql string predicate on the frequency_unit field.
+func (f *ProgramFilter) WhereFrequencyUnit(p entql.StringP) {
+	f.Where(p.Field(program.FieldFrequencyUnit))
+}
+
+// WhereCompletion applies the entql string predicate on the completion field.
+func (f *ProgramFilter) WhereCompletion(p entql.StringP) {
+	f.Where(p.Field(program.FieldCompletion))
+}
+
+// WhereEnabled applies the entql bool predicate on the enabled field.
+func (f *ProgramFilter) WhereEnabled(p entql.BoolP) {
+	f.Where(p.Field(program.FieldEnabled))
+}
+
+// WhereHasActions applies a predicate to check if query has an edge actions.
+func (f *ProgramFilter) WhereHasActions() {
+	f.Where(entql.HasEdge("actions"))
+}
+
+// WhereHasActionsWith applies a predicate to check if query has an edge actions with a given conditions (other predicates).
+func (f *ProgramFilter) WhereHasActionsWith(preds ...predicate.ProgramAction) {
+	f.Where(entql.HasEdgeWith("actions", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCompletingBookingTypes applies a predicate to check if query has an edge completing_booking_types.
+func (f *ProgramFilter) WhereHasCompletingBookingTypes() {
+	f.Where(entql.HasEdge("completing_booking_types"))
+}
+
+// WhereHasCompletingBookingTypesWith applies a predicate to check if query has an edge completing_booking_types with a given conditions (other predicates).
+func (f *ProgramFilter) WhereHasCompletingBookingTypesWith(preds ...predicate.BookingType) {
+	f.Where(entql.HasEdgeWith("completing_booking_types", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ProgramActionQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ProgramActionQuery builder.
+func (_q *ProgramActionQuery) Filter() *ProgramActionFilter {
+	return &ProgramActionFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ProgramActionMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ProgramActionMutation builder.
+func (m *ProgramActionMutation) Filter() *ProgramActionFilter {
+	return &ProgramActionFilter{config: m.config, predicateAdder: m}
+}
+
+// ProgramActionFilter provides a generic filtering capability at runtime for ProgramActionQuery.
+type ProgramActionFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ProgramActionFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ProgramActionFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(programaction.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ProgramActionFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(programaction.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ProgramActionFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(programaction.FieldUpdatedAt))
+}
+
+// WhereProgramID applies the entql string predicate on the program_id field.
+func (f *ProgramActionFilter) WhereProgramID(p entql.StringP) {
+	f.Where(p.Field(programaction.FieldProgramID))
+}
+
+// WherePosition applies the entql int predicate on the position field.
+func (f *ProgramActionFilter) WherePosition(p entql.IntP) {
+	f.Where(p.Field(programaction.FieldPosition))
+}
+
+// WhereType applies the entql string predicate on the type field.
+func (f *ProgramActionFilter) WhereType(p entql.StringP) {
+	f.Where(p.Field(programaction.FieldType))
+}
+
+// WhereTemplateID applies the entql string predicate on the template_id field.
+func (f *ProgramActionFilter) WhereTemplateID(p entql.StringP) {
+	f.Where(p.Field(programaction.FieldTemplateID))
+}
+
+// WhereSaveReplyContent applies the entql bool predicate on the save_reply_content field.
+func (f *ProgramActionFilter) WhereSaveReplyContent(p entql.BoolP) {
+	f.Where(p.Field(programaction.FieldSaveReplyContent))
+}
+
+// WhereLetterOption applies the entql string predicate on the letter_option field.
+func (f *ProgramActionFilter) WhereLetterOption(p entql.StringP) {
+	f.Where(p.Field(programaction.FieldLetterOption))
+}
+
+// WhereOffset applies the entql int predicate on the offset field.
+func (f *ProgramActionFilter) WhereOffset(p entql.IntP) {
+	f.Where(p.Field(programaction.FieldOffset))
+}
+
+// WhereUnit applies the entql string predicate on the unit field.
+func (f *ProgramActionFilter) WhereUnit(p entql.StringP) {
+	f.Where(p.Field(programaction.FieldUnit))
+}
+
+// WhereRelation applies the entql string predicate on the relation field.
+func (f *ProgramActionFilter) WhereRelation(p entql.StringP) {
+	f.Where(p.Field(programaction.FieldRelation))
+}
+
+// WherePauseOnError applies the entql bool predicate on the pause_on_error field.
+func (f *ProgramActionFilter) WherePauseOnError(p entql.BoolP) {
+	f.Where(p.Field(programaction.FieldPauseOnError))
+}
+
+// WhereHasProgram applies a predicate to check if query has an edge program.
+func (f *ProgramActionFilter) WhereHasProgram() {
+	f.Where(entql.HasEdge("program"))
+}
+
+// WhereHasProgramWith applies a predicate to check if query has an edge program with a given conditions (other predicates).
+func (f *ProgramActionFilter) WhereHasProgramWith(preds ...predicate.Program) {
+	f.Where(entql.HasEdgeWith("program", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasTemplate applies a predicate to check if query has an edge template.
+func (f *ProgramActionFilter) WhereHasTemplate() {
+	f.Where(entql.HasEdge("template"))
+}
+
+// WhereHasTemplateWith applies a predicate to check if query has an edge template with a given conditions (other predicates).
+func (f *ProgramActionFilter) WhereHasTemplateWith(preds ...predicate.Template) {
+	f.Where(entql.HasEdgeWith("template", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *SecurityGroupQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1631,7 +1989,7 @@ type SecurityGroupFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SecurityGroupFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1705,7 +2063,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1814,7 +2172,7 @@ type SettingFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SettingFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1838,6 +2196,76 @@ func (f *SettingFilter) WhereUpdatedAt(p entql.TimeP) {
 // WhereValue applies the entql string predicate on the value field.
 func (f *SettingFilter) WhereValue(p entql.StringP) {
 	f.Where(p.Field(setting.FieldValue))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *TemplateQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the TemplateQuery builder.
+func (_q *TemplateQuery) Filter() *TemplateFilter {
+	return &TemplateFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *TemplateMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the TemplateMutation builder.
+func (m *TemplateMutation) Filter() *TemplateFilter {
+	return &TemplateFilter{config: m.config, predicateAdder: m}
+}
+
+// TemplateFilter provides a generic filtering capability at runtime for TemplateQuery.
+type TemplateFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *TemplateFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *TemplateFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(template.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *TemplateFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(template.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *TemplateFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(template.FieldUpdatedAt))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *TemplateFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(template.FieldKind))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *TemplateFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(template.FieldName))
+}
+
+// WhereSubject applies the entql string predicate on the subject field.
+func (f *TemplateFilter) WhereSubject(p entql.StringP) {
+	f.Where(p.Field(template.FieldSubject))
+}
+
+// WhereBody applies the entql string predicate on the body field.
+func (f *TemplateFilter) WhereBody(p entql.StringP) {
+	f.Where(p.Field(template.FieldBody))
 }
 
 // addPredicate implements the predicateAdder interface.
@@ -1869,7 +2297,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -20,9 +20,12 @@ import (
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/patient"
 	"github.com/whisper-health/whisper/ent/predicate"
+	"github.com/whisper-health/whisper/ent/program"
+	"github.com/whisper-health/whisper/ent/programaction"
 	"github.com/whisper-health/whisper/ent/securitygroup"
 	"github.com/whisper-health/whisper/ent/session"
 	"github.com/whisper-health/whisper/ent/setting"
+	"github.com/whisper-health/whisper/ent/template"
 	"github.com/whisper-health/whisper/ent/user"
 	"github.com/whisper-health/whisper/internal/pulid"
 )
@@ -44,9 +47,12 @@ const (
 	TypeLabel         = "Label"
 	TypeMessage       = "Message"
 	TypePatient       = "Patient"
+	TypeProgram       = "Program"
+	TypeProgramAction = "ProgramAction"
 	TypeSecurityGroup = "SecurityGroup"
 	TypeSession       = "Session"
 	TypeSetting       = "Setting"
+	TypeTemplate      = "Template"
 	TypeUser          = "User"
 )
 
@@ -8164,6 +8170,2193 @@ func (m *PatientMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Patient edge %s", name)
 }
 
+// ProgramMutation represents an operation that mutates the Program nodes in the graph.
+type ProgramMutation struct {
+	config
+	op                              Op
+	typ                             string
+	id                              *pulid.ID
+	created_at                      *time.Time
+	updated_at                      *time.Time
+	name                            *string
+	_type                           *program.Type
+	cycles                          *int
+	addcycles                       *int
+	frequency_every                 *int
+	addfrequency_every              *int
+	frequency_unit                  *program.FrequencyUnit
+	completion                      *program.Completion
+	enabled                         *bool
+	clearedFields                   map[string]struct{}
+	actions                         map[pulid.ID]struct{}
+	removedactions                  map[pulid.ID]struct{}
+	clearedactions                  bool
+	completing_booking_types        map[pulid.ID]struct{}
+	removedcompleting_booking_types map[pulid.ID]struct{}
+	clearedcompleting_booking_types bool
+	done                            bool
+	oldValue                        func(context.Context) (*Program, error)
+	predicates                      []predicate.Program
+}
+
+var _ ent.Mutation = (*ProgramMutation)(nil)
+
+// programOption allows management of the mutation configuration using functional options.
+type programOption func(*ProgramMutation)
+
+// newProgramMutation creates new mutation for the Program entity.
+func newProgramMutation(c config, op Op, opts ...programOption) *ProgramMutation {
+	m := &ProgramMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeProgram,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withProgramID sets the ID field of the mutation.
+func withProgramID(id pulid.ID) programOption {
+	return func(m *ProgramMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Program
+		)
+		m.oldValue = func(ctx context.Context) (*Program, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Program.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withProgram sets the old Program of the mutation.
+func withProgram(node *Program) programOption {
+	return func(m *ProgramMutation) {
+		m.oldValue = func(context.Context) (*Program, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ProgramMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ProgramMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Program entities.
+func (m *ProgramMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ProgramMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ProgramMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Program.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ProgramMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ProgramMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Program entity.
+// If the Program object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProgramMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ProgramMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *ProgramMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *ProgramMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Program entity.
+// If the Program object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProgramMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *ProgramMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetName sets the "name" field.
+func (m *ProgramMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *ProgramMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the Program entity.
+// If the Program object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProgramMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *ProgramMutation) ResetName() {
+	m.name = nil
+}
+
+// SetType sets the "type" field.
+func (m *ProgramMutation) SetType(pr program.Type) {
+	m._type = &pr
+}
+
+// GetType returns the value of the "type" field in the mutation.
+func (m *ProgramMutation) GetType() (r program.Type, exists bool) {
+	v := m._type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldType returns the old "type" field's value of the Program entity.
+// If the Program object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProgramMutation) OldType(ctx context.Context) (v program.Type, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldType: %w", err)
+	}
+	return oldValue.Type, nil
+}
+
+// ResetType resets all changes to the "type" field.
+func (m *ProgramMutation) ResetType() {
+	m._type = nil
+}
+
+// SetCycles sets the "cycles" field.
+func (m *ProgramMutation) SetCycles(i int) {
+	m.cycles = &i
+	m.addcycles = nil
+}
+
+// Cycles returns the value of the "cycles" field in the mutation.
+func (m *ProgramMutation) Cycles() (r int, exists bool) {
+	v := m.cycles
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCycles returns the old "cycles" field's value of the Program entity.
+// If the Program object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProgramMutation) OldCycles(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCycles is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCycles requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCycles: %w", err)
+	}
+	return oldValue.Cycles, nil
+}
+
+// AddCycles adds i to the "cycles" field.
+func (m *ProgramMutation) AddCycles(i int) {
+	if m.addcycles != nil {
+		*m.addcycles += i
+	} else {
+		m.addcycles = &i
+	}
+}
+
+// AddedCycles returns the value that was added to the "cycles" field in this mutation.
+func (m *ProgramMutation) AddedCycles() (r int, exists bool) {
+	v := m.addcycles
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCycles resets all changes to the "cycles" field.
+func (m *ProgramMutation) ResetCycles() {
+	m.cycles = nil
+	m.addcycles = nil
+}
+
+// SetFrequencyEvery sets the "frequency_every" field.
+func (m *ProgramMutation) SetFrequencyEvery(i int) {
+	m.frequency_every = &i
+	m.addfrequency_every = nil
+}
+
+// FrequencyEvery returns the value of the "frequency_every" field in the mutation.
+func (m *ProgramMutation) FrequencyEvery() (r int, exists bool) {
+	v := m.frequency_every
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFrequencyEvery returns the old "frequency_every" field's value of the Program entity.
+// If the Program object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProgramMutation) OldFrequencyEvery(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFrequencyEvery is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFrequencyEvery requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFrequencyEvery: %w", err)
+	}
+	return oldValue.FrequencyEvery, nil
+}
+
+// AddFrequencyEvery adds i to the "frequency_every" field.
+func (m *ProgramMutation) AddFrequencyEvery(i int) {
+	if m.addfrequency_every != nil {
+		*m.addfrequency_every += i
+	} else {
+		m.addfrequency_every = &i
+	}
+}
+
+// AddedFrequencyEvery returns the value that was added to the "frequency_every" field in this mutation.
+func (m *ProgramMutation) AddedFrequencyEvery() (r int, exists bool) {
+	v := m.addfrequency_every
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearFrequencyEvery clears the value of the "frequency_every" field.
+func (m *ProgramMutation) ClearFrequencyEvery() {
+	m.frequency_every = nil
+	m.addfrequency_every = nil
+	m.clearedFields[program.FieldFrequencyEvery] = struct{}{}
+}
+
+// FrequencyEveryCleared returns if the "frequency_every" field was cleared in this mutation.
+func (m *ProgramMutation) FrequencyEveryCleared() bool {
+	_, ok := m.clearedFields[program.FieldFrequencyEvery]
+	return ok
+}
+
+// ResetFrequencyEvery resets all changes to the "frequency_every" field.
+func (m *ProgramMutation) ResetFrequencyEvery() {
+	m.frequency_every = nil
+	m.addfrequency_every = nil
+	delete(m.clearedFields, program.FieldFrequencyEvery)
+}
+
+// SetFrequencyUnit sets the "frequency_unit" field.
+func (m *ProgramMutation) SetFrequencyUnit(pu program.FrequencyUnit) {
+	m.frequency_unit = &pu
+}
+
+// FrequencyUnit returns the value of the "frequency_unit" field in the mutation.
+func (m *ProgramMutation) FrequencyUnit() (r program.FrequencyUnit, exists bool) {
+	v := m.frequency_unit
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFrequencyUnit returns the old "frequency_unit" field's value of the Program entity.
+// If the Program object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProgramMutation) OldFrequencyUnit(ctx context.Context) (v *program.FrequencyUnit, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFrequencyUnit is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFrequencyUnit requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFrequencyUnit: %w", err)
+	}
+	return oldValue.FrequencyUnit, nil
+}
+
+// ClearFrequencyUnit clears the value of the "frequency_unit" field.
+func (m *ProgramMutation) ClearFrequencyUnit() {
+	m.frequency_unit = nil
+	m.clearedFields[program.FieldFrequencyUnit] = struct{}{}
+}
+
+// FrequencyUnitCleared returns if the "frequency_unit" field was cleared in this mutation.
+func (m *ProgramMutation) FrequencyUnitCleared() bool {
+	_, ok := m.clearedFields[program.FieldFrequencyUnit]
+	return ok
+}
+
+// ResetFrequencyUnit resets all changes to the "frequency_unit" field.
+func (m *ProgramMutation) ResetFrequencyUnit() {
+	m.frequency_unit = nil
+	delete(m.clearedFields, program.FieldFrequencyUnit)
+}
+
+// SetCompletion sets the "completion" field.
+func (m *ProgramMutation) SetCompletion(pr program.Completion) {
+	m.completion = &pr
+}
+
+// Completion returns the value of the "completion" field in the mutation.
+func (m *ProgramMutation) Completion() (r program.Completion, exists bool) {
+	v := m.completion
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCompletion returns the old "completion" field's value of the Program entity.
+// If the Program object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProgramMutation) OldCompletion(ctx context.Context) (v program.Completion, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCompletion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCompletion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCompletion: %w", err)
+	}
+	return oldValue.Completion, nil
+}
+
+// ResetCompletion resets all changes to the "completion" field.
+func (m *ProgramMutation) ResetCompletion() {
+	m.completion = nil
+}
+
+// SetEnabled sets the "enabled" field.
+func (m *ProgramMutation) SetEnabled(b bool) {
+	m.enabled = &b
+}
+
+// Enabled returns the value of the "enabled" field in the mutation.
+func (m *ProgramMutation) Enabled() (r bool, exists bool) {
+	v := m.enabled
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEnabled returns the old "enabled" field's value of the Program entity.
+// If the Program object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProgramMutation) OldEnabled(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEnabled is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEnabled requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEnabled: %w", err)
+	}
+	return oldValue.Enabled, nil
+}
+
+// ResetEnabled resets all changes to the "enabled" field.
+func (m *ProgramMutation) ResetEnabled() {
+	m.enabled = nil
+}
+
+// AddActionIDs adds the "actions" edge to the ProgramAction entity by ids.
+func (m *ProgramMutation) AddActionIDs(ids ...pulid.ID) {
+	if m.actions == nil {
+		m.actions = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		m.actions[ids[i]] = struct{}{}
+	}
+}
+
+// ClearActions clears the "actions" edge to the ProgramAction entity.
+func (m *ProgramMutation) ClearActions() {
+	m.clearedactions = true
+}
+
+// ActionsCleared reports if the "actions" edge to the ProgramAction entity was cleared.
+func (m *ProgramMutation) ActionsCleared() bool {
+	return m.clearedactions
+}
+
+// RemoveActionIDs removes the "actions" edge to the ProgramAction entity by IDs.
+func (m *ProgramMutation) RemoveActionIDs(ids ...pulid.ID) {
+	if m.removedactions == nil {
+		m.removedactions = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.actions, ids[i])
+		m.removedactions[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedActions returns the removed IDs of the "actions" edge to the ProgramAction entity.
+func (m *ProgramMutation) RemovedActionsIDs() (ids []pulid.ID) {
+	for id := range m.removedactions {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ActionsIDs returns the "actions" edge IDs in the mutation.
+func (m *ProgramMutation) ActionsIDs() (ids []pulid.ID) {
+	for id := range m.actions {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetActions resets all changes to the "actions" edge.
+func (m *ProgramMutation) ResetActions() {
+	m.actions = nil
+	m.clearedactions = false
+	m.removedactions = nil
+}
+
+// AddCompletingBookingTypeIDs adds the "completing_booking_types" edge to the BookingType entity by ids.
+func (m *ProgramMutation) AddCompletingBookingTypeIDs(ids ...pulid.ID) {
+	if m.completing_booking_types == nil {
+		m.completing_booking_types = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		m.completing_booking_types[ids[i]] = struct{}{}
+	}
+}
+
+// ClearCompletingBookingTypes clears the "completing_booking_types" edge to the BookingType entity.
+func (m *ProgramMutation) ClearCompletingBookingTypes() {
+	m.clearedcompleting_booking_types = true
+}
+
+// CompletingBookingTypesCleared reports if the "completing_booking_types" edge to the BookingType entity was cleared.
+func (m *ProgramMutation) CompletingBookingTypesCleared() bool {
+	return m.clearedcompleting_booking_types
+}
+
+// RemoveCompletingBookingTypeIDs removes the "completing_booking_types" edge to the BookingType entity by IDs.
+func (m *ProgramMutation) RemoveCompletingBookingTypeIDs(ids ...pulid.ID) {
+	if m.removedcompleting_booking_types == nil {
+		m.removedcompleting_booking_types = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.completing_booking_types, ids[i])
+		m.removedcompleting_booking_types[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedCompletingBookingTypes returns the removed IDs of the "completing_booking_types" edge to the BookingType entity.
+func (m *ProgramMutation) RemovedCompletingBookingTypesIDs() (ids []pulid.ID) {
+	for id := range m.removedcompleting_booking_types {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// CompletingBookingTypesIDs returns the "completing_booking_types" edge IDs in the mutation.
+func (m *ProgramMutation) CompletingBookingTypesIDs() (ids []pulid.ID) {
+	for id := range m.completing_booking_types {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetCompletingBookingTypes resets all changes to the "completing_booking_types" edge.
+func (m *ProgramMutation) ResetCompletingBookingTypes() {
+	m.completing_booking_types = nil
+	m.clearedcompleting_booking_types = false
+	m.removedcompleting_booking_types = nil
+}
+
+// Where appends a list predicates to the ProgramMutation builder.
+func (m *ProgramMutation) Where(ps ...predicate.Program) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ProgramMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ProgramMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Program, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ProgramMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ProgramMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Program).
+func (m *ProgramMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ProgramMutation) Fields() []string {
+	fields := make([]string, 0, 9)
+	if m.created_at != nil {
+		fields = append(fields, program.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, program.FieldUpdatedAt)
+	}
+	if m.name != nil {
+		fields = append(fields, program.FieldName)
+	}
+	if m._type != nil {
+		fields = append(fields, program.FieldType)
+	}
+	if m.cycles != nil {
+		fields = append(fields, program.FieldCycles)
+	}
+	if m.frequency_every != nil {
+		fields = append(fields, program.FieldFrequencyEvery)
+	}
+	if m.frequency_unit != nil {
+		fields = append(fields, program.FieldFrequencyUnit)
+	}
+	if m.completion != nil {
+		fields = append(fields, program.FieldCompletion)
+	}
+	if m.enabled != nil {
+		fields = append(fields, program.FieldEnabled)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ProgramMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case program.FieldCreatedAt:
+		return m.CreatedAt()
+	case program.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case program.FieldName:
+		return m.Name()
+	case program.FieldType:
+		return m.GetType()
+	case program.FieldCycles:
+		return m.Cycles()
+	case program.FieldFrequencyEvery:
+		return m.FrequencyEvery()
+	case program.FieldFrequencyUnit:
+		return m.FrequencyUnit()
+	case program.FieldCompletion:
+		return m.Completion()
+	case program.FieldEnabled:
+		return m.Enabled()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ProgramMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case program.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case program.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case program.FieldName:
+		return m.OldName(ctx)
+	case program.FieldType:
+		return m.OldType(ctx)
+	case program.FieldCycles:
+		return m.OldCycles(ctx)
+	case program.FieldFrequencyEvery:
+		return m.OldFrequencyEvery(ctx)
+	case program.FieldFrequencyUnit:
+		return m.OldFrequencyUnit(ctx)
+	case program.FieldCompletion:
+		return m.OldCompletion(ctx)
+	case program.FieldEnabled:
+		return m.OldEnabled(ctx)
+	}
+	return nil, fmt.Errorf("unknown Program field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ProgramMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case program.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case program.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case program.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case program.FieldType:
+		v, ok := value.(program.Type)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetType(v)
+		return nil
+	case program.FieldCycles:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCycles(v)
+		return nil
+	case program.FieldFrequencyEvery:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFrequencyEvery(v)
+		return nil
+	case program.FieldFrequencyUnit:
+		v, ok := value.(program.FrequencyUnit)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFrequencyUnit(v)
+		return nil
+	case program.FieldCompletion:
+		v, ok := value.(program.Completion)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCompletion(v)
+		return nil
+	case program.FieldEnabled:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEnabled(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Program field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ProgramMutation) AddedFields() []string {
+	var fields []string
+	if m.addcycles != nil {
+		fields = append(fields, program.FieldCycles)
+	}
+	if m.addfrequency_every != nil {
+		fields = append(fields, program.FieldFrequencyEvery)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ProgramMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case program.FieldCycles:
+		return m.AddedCycles()
+	case program.FieldFrequencyEvery:
+		return m.AddedFrequencyEvery()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ProgramMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case program.FieldCycles:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCycles(v)
+		return nil
+	case program.FieldFrequencyEvery:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFrequencyEvery(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Program numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ProgramMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(program.FieldFrequencyEvery) {
+		fields = append(fields, program.FieldFrequencyEvery)
+	}
+	if m.FieldCleared(program.FieldFrequencyUnit) {
+		fields = append(fields, program.FieldFrequencyUnit)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ProgramMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ProgramMutation) ClearField(name string) error {
+	switch name {
+	case program.FieldFrequencyEvery:
+		m.ClearFrequencyEvery()
+		return nil
+	case program.FieldFrequencyUnit:
+		m.ClearFrequencyUnit()
+		return nil
+	}
+	return fmt.Errorf("unknown Program nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ProgramMutation) ResetField(name string) error {
+	switch name {
+	case program.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case program.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case program.FieldName:
+		m.ResetName()
+		return nil
+	case program.FieldType:
+		m.ResetType()
+		return nil
+	case program.FieldCycles:
+		m.ResetCycles()
+		return nil
+	case program.FieldFrequencyEvery:
+		m.ResetFrequencyEvery()
+		return nil
+	case program.FieldFrequencyUnit:
+		m.ResetFrequencyUnit()
+		return nil
+	case program.FieldCompletion:
+		m.ResetCompletion()
+		return nil
+	case program.FieldEnabled:
+		m.ResetEnabled()
+		return nil
+	}
+	return fmt.Errorf("unknown Program field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ProgramMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.actions != nil {
+		edges = append(edges, program.EdgeActions)
+	}
+	if m.completing_booking_types != nil {
+		edges = append(edges, program.EdgeCompletingBookingTypes)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ProgramMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case program.EdgeActions:
+		ids := make([]ent.Value, 0, len(m.actions))
+		for id := range m.actions {
+			ids = append(ids, id)
+		}
+		return ids
+	case program.EdgeCompletingBookingTypes:
+		ids := make([]ent.Value, 0, len(m.completing_booking_types))
+		for id := range m.completing_booking_types {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ProgramMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.removedactions != nil {
+		edges = append(edges, program.EdgeActions)
+	}
+	if m.removedcompleting_booking_types != nil {
+		edges = append(edges, program.EdgeCompletingBookingTypes)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ProgramMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case program.EdgeActions:
+		ids := make([]ent.Value, 0, len(m.removedactions))
+		for id := range m.removedactions {
+			ids = append(ids, id)
+		}
+		return ids
+	case program.EdgeCompletingBookingTypes:
+		ids := make([]ent.Value, 0, len(m.removedcompleting_booking_types))
+		for id := range m.removedcompleting_booking_types {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ProgramMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedactions {
+		edges = append(edges, program.EdgeActions)
+	}
+	if m.clearedcompleting_booking_types {
+		edges = append(edges, program.EdgeCompletingBookingTypes)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ProgramMutation) EdgeCleared(name string) bool {
+	switch name {
+	case program.EdgeActions:
+		return m.clearedactions
+	case program.EdgeCompletingBookingTypes:
+		return m.clearedcompleting_booking_types
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ProgramMutation) ClearEdge(name string) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown Program unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ProgramMutation) ResetEdge(name string) error {
+	switch name {
+	case program.EdgeActions:
+		m.ResetActions()
+		return nil
+	case program.EdgeCompletingBookingTypes:
+		m.ResetCompletingBookingTypes()
+		return nil
+	}
+	return fmt.Errorf("unknown Program edge %s", name)
+}
+
+// ProgramActionMutation represents an operation that mutates the ProgramAction nodes in the graph.
+type ProgramActionMutation struct {
+	config
+	op                 Op
+	typ                string
+	id                 *pulid.ID
+	created_at         *time.Time
+	updated_at         *time.Time
+	position           *int
+	addposition        *int
+	_type              *programaction.Type
+	save_reply_content *bool
+	letter_option      *programaction.LetterOption
+	_offset            *int
+	add_offset         *int
+	unit               *programaction.Unit
+	relation           *programaction.Relation
+	pause_on_error     *bool
+	clearedFields      map[string]struct{}
+	program            *pulid.ID
+	clearedprogram     bool
+	template           *pulid.ID
+	clearedtemplate    bool
+	done               bool
+	oldValue           func(context.Context) (*ProgramAction, error)
+	predicates         []predicate.ProgramAction
+}
+
+var _ ent.Mutation = (*ProgramActionMutation)(nil)
+
+// programactionOption allows management of the mutation configuration using functional options.
+type programactionOption func(*ProgramActionMutation)
+
+// newProgramActionMutation creates new mutation for the ProgramAction entity.
+func newProgramActionMutation(c config, op Op, opts ...programactionOption) *ProgramActionMutation {
+	m := &ProgramActionMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeProgramAction,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withProgramActionID sets the ID field of the mutation.
+func withProgramActionID(id pulid.ID) programactionOption {
+	return func(m *ProgramActionMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ProgramAction
+		)
+		m.oldValue = func(ctx context.Context) (*ProgramAction, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ProgramAction.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withProgramAction sets the old ProgramAction of the mutation.
+func withProgramAction(node *ProgramAction) programactionOption {
+	return func(m *ProgramActionMutation) {
+		m.oldValue = func(context.Context) (*ProgramAction, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ProgramActionMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ProgramActionMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of ProgramAction entities.
+func (m *ProgramActionMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ProgramActionMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ProgramActionMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ProgramAction.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ProgramActionMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ProgramActionMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ProgramAction entity.
+// If the ProgramAction object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProgramActionMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ProgramActionMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *ProgramActionMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *ProgramActionMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the ProgramAction entity.
+// If the ProgramAction object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProgramActionMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *ProgramActionMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetProgramID sets the "program_id" field.
+func (m *ProgramActionMutation) SetProgramID(pu pulid.ID) {
+	m.program = &pu
+}
+
+// ProgramID returns the value of the "program_id" field in the mutation.
+func (m *ProgramActionMutation) ProgramID() (r pulid.ID, exists bool) {
+	v := m.program
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProgramID returns the old "program_id" field's value of the ProgramAction entity.
+// If the ProgramAction object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProgramActionMutation) OldProgramID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProgramID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProgramID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProgramID: %w", err)
+	}
+	return oldValue.ProgramID, nil
+}
+
+// ResetProgramID resets all changes to the "program_id" field.
+func (m *ProgramActionMutation) ResetProgramID() {
+	m.program = nil
+}
+
+// SetPosition sets the "position" field.
+func (m *ProgramActionMutation) SetPosition(i int) {
+	m.position = &i
+	m.addposition = nil
+}
+
+// Position returns the value of the "position" field in the mutation.
+func (m *ProgramActionMutation) Position() (r int, exists bool) {
+	v := m.position
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPosition returns the old "position" field's value of the ProgramAction entity.
+// If the ProgramAction object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProgramActionMutation) OldPosition(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPosition is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPosition requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPosition: %w", err)
+	}
+	return oldValue.Position, nil
+}
+
+// AddPosition adds i to the "position" field.
+func (m *ProgramActionMutation) AddPosition(i int) {
+	if m.addposition != nil {
+		*m.addposition += i
+	} else {
+		m.addposition = &i
+	}
+}
+
+// AddedPosition returns the value that was added to the "position" field in this mutation.
+func (m *ProgramActionMutation) AddedPosition() (r int, exists bool) {
+	v := m.addposition
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPosition resets all changes to the "position" field.
+func (m *ProgramActionMutation) ResetPosition() {
+	m.position = nil
+	m.addposition = nil
+}
+
+// SetType sets the "type" field.
+func (m *ProgramActionMutation) SetType(pr programaction.Type) {
+	m._type = &pr
+}
+
+// GetType returns the value of the "type" field in the mutation.
+func (m *ProgramActionMutation) GetType() (r programaction.Type, exists bool) {
+	v := m._type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldType returns the old "type" field's value of the ProgramAction entity.
+// If the ProgramAction object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProgramActionMutation) OldType(ctx context.Context) (v programaction.Type, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldType: %w", err)
+	}
+	return oldValue.Type, nil
+}
+
+// ResetType resets all changes to the "type" field.
+func (m *ProgramActionMutation) ResetType() {
+	m._type = nil
+}
+
+// SetTemplateID sets the "template_id" field.
+func (m *ProgramActionMutation) SetTemplateID(pu pulid.ID) {
+	m.template = &pu
+}
+
+// TemplateID returns the value of the "template_id" field in the mutation.
+func (m *ProgramActionMutation) TemplateID() (r pulid.ID, exists bool) {
+	v := m.template
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTemplateID returns the old "template_id" field's value of the ProgramAction entity.
+// If the ProgramAction object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProgramActionMutation) OldTemplateID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTemplateID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTemplateID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTemplateID: %w", err)
+	}
+	return oldValue.TemplateID, nil
+}
+
+// ClearTemplateID clears the value of the "template_id" field.
+func (m *ProgramActionMutation) ClearTemplateID() {
+	m.template = nil
+	m.clearedFields[programaction.FieldTemplateID] = struct{}{}
+}
+
+// TemplateIDCleared returns if the "template_id" field was cleared in this mutation.
+func (m *ProgramActionMutation) TemplateIDCleared() bool {
+	_, ok := m.clearedFields[programaction.FieldTemplateID]
+	return ok
+}
+
+// ResetTemplateID resets all changes to the "template_id" field.
+func (m *ProgramActionMutation) ResetTemplateID() {
+	m.template = nil
+	delete(m.clearedFields, programaction.FieldTemplateID)
+}
+
+// SetSaveReplyContent sets the "save_reply_content" field.
+func (m *ProgramActionMutation) SetSaveReplyContent(b bool) {
+	m.save_reply_content = &b
+}
+
+// SaveReplyContent returns the value of the "save_reply_content" field in the mutation.
+func (m *ProgramActionMutation) SaveReplyContent() (r bool, exists bool) {
+	v := m.save_reply_content
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSaveReplyContent returns the old "save_reply_content" field's value of the ProgramAction entity.
+// If the ProgramAction object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProgramActionMutation) OldSaveReplyContent(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSaveReplyContent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSaveReplyContent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSaveReplyContent: %w", err)
+	}
+	return oldValue.SaveReplyContent, nil
+}
+
+// ResetSaveReplyContent resets all changes to the "save_reply_content" field.
+func (m *ProgramActionMutation) ResetSaveReplyContent() {
+	m.save_reply_content = nil
+}
+
+// SetLetterOption sets the "letter_option" field.
+func (m *ProgramActionMutation) SetLetterOption(po programaction.LetterOption) {
+	m.letter_option = &po
+}
+
+// LetterOption returns the value of the "letter_option" field in the mutation.
+func (m *ProgramActionMutation) LetterOption() (r programaction.LetterOption, exists bool) {
+	v := m.letter_option
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLetterOption returns the old "letter_option" field's value of the ProgramAction entity.
+// If the ProgramAction object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProgramActionMutation) OldLetterOption(ctx context.Context) (v *programaction.LetterOption, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLetterOption is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLetterOption requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLetterOption: %w", err)
+	}
+	return oldValue.LetterOption, nil
+}
+
+// ClearLetterOption clears the value of the "letter_option" field.
+func (m *ProgramActionMutation) ClearLetterOption() {
+	m.letter_option = nil
+	m.clearedFields[programaction.FieldLetterOption] = struct{}{}
+}
+
+// LetterOptionCleared returns if the "letter_option" field was cleared in this mutation.
+func (m *ProgramActionMutation) LetterOptionCleared() bool {
+	_, ok := m.clearedFields[programaction.FieldLetterOption]
+	return ok
+}
+
+// ResetLetterOption resets all changes to the "letter_option" field.
+func (m *ProgramActionMutation) ResetLetterOption() {
+	m.letter_option = nil
+	delete(m.clearedFields, programaction.FieldLetterOption)
+}
+
+// SetOffset sets the "offset" field.
+func (m *ProgramActionMutation) SetOffset(i int) {
+	m._offset = &i
+	m.add_offset = nil
+}
+
+// Offset returns the value of the "offset" field in the mutation.
+func (m *ProgramActionMutation) Offset() (r int, exists bool) {
+	v := m._offset
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOffset returns the old "offset" field's value of the ProgramAction entity.
+// If the ProgramAction object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProgramActionMutation) OldOffset(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOffset is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOffset requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOffset: %w", err)
+	}
+	return oldValue.Offset, nil
+}
+
+// AddOffset adds i to the "offset" field.
+func (m *ProgramActionMutation) AddOffset(i int) {
+	if m.add_offset != nil {
+		*m.add_offset += i
+	} else {
+		m.add_offset = &i
+	}
+}
+
+// AddedOffset returns the value that was added to the "offset" field in this mutation.
+func (m *ProgramActionMutation) AddedOffset() (r int, exists bool) {
+	v := m.add_offset
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetOffset resets all changes to the "offset" field.
+func (m *ProgramActionMutation) ResetOffset() {
+	m._offset = nil
+	m.add_offset = nil
+}
+
+// SetUnit sets the "unit" field.
+func (m *ProgramActionMutation) SetUnit(pr programaction.Unit) {
+	m.unit = &pr
+}
+
+// Unit returns the value of the "unit" field in the mutation.
+func (m *ProgramActionMutation) Unit() (r programaction.Unit, exists bool) {
+	v := m.unit
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUnit returns the old "unit" field's value of the ProgramAction entity.
+// If the ProgramAction object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProgramActionMutation) OldUnit(ctx context.Context) (v programaction.Unit, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUnit is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUnit requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUnit: %w", err)
+	}
+	return oldValue.Unit, nil
+}
+
+// ResetUnit resets all changes to the "unit" field.
+func (m *ProgramActionMutation) ResetUnit() {
+	m.unit = nil
+}
+
+// SetRelation sets the "relation" field.
+func (m *ProgramActionMutation) SetRelation(pr programaction.Relation) {
+	m.relation = &pr
+}
+
+// Relation returns the value of the "relation" field in the mutation.
+func (m *ProgramActionMutation) Relation() (r programaction.Relation, exists bool) {
+	v := m.relation
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRelation returns the old "relation" field's value of the ProgramAction entity.
+// If the ProgramAction object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProgramActionMutation) OldRelation(ctx context.Context) (v programaction.Relation, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRelation is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRelation requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRelation: %w", err)
+	}
+	return oldValue.Relation, nil
+}
+
+// ResetRelation resets all changes to the "relation" field.
+func (m *ProgramActionMutation) ResetRelation() {
+	m.relation = nil
+}
+
+// SetPauseOnError sets the "pause_on_error" field.
+func (m *ProgramActionMutation) SetPauseOnError(b bool) {
+	m.pause_on_error = &b
+}
+
+// PauseOnError returns the value of the "pause_on_error" field in the mutation.
+func (m *ProgramActionMutation) PauseOnError() (r bool, exists bool) {
+	v := m.pause_on_error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPauseOnError returns the old "pause_on_error" field's value of the ProgramAction entity.
+// If the ProgramAction object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProgramActionMutation) OldPauseOnError(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPauseOnError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPauseOnError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPauseOnError: %w", err)
+	}
+	return oldValue.PauseOnError, nil
+}
+
+// ResetPauseOnError resets all changes to the "pause_on_error" field.
+func (m *ProgramActionMutation) ResetPauseOnError() {
+	m.pause_on_error = nil
+}
+
+// ClearProgram clears the "program" edge to the Program entity.
+func (m *ProgramActionMutation) ClearProgram() {
+	m.clearedprogram = true
+	m.clearedFields[programaction.FieldProgramID] = struct{}{}
+}
+
+// ProgramCleared reports if the "program" edge to the Program entity was cleared.
+func (m *ProgramActionMutation) ProgramCleared() bool {
+	return m.clearedprogram
+}
+
+// ProgramIDs returns the "program" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ProgramID instead. It exists only for internal usage by the builders.
+func (m *ProgramActionMutation) ProgramIDs() (ids []pulid.ID) {
+	if id := m.program; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetProgram resets all changes to the "program" edge.
+func (m *ProgramActionMutation) ResetProgram() {
+	m.program = nil
+	m.clearedprogram = false
+}
+
+// ClearTemplate clears the "template" edge to the Template entity.
+func (m *ProgramActionMutation) ClearTemplate() {
+	m.clearedtemplate = true
+	m.clearedFields[programaction.FieldTemplateID] = struct{}{}
+}
+
+// TemplateCleared reports if the "template" edge to the Template entity was cleared.
+func (m *ProgramActionMutation) TemplateCleared() bool {
+	return m.TemplateIDCleared() || m.clearedtemplate
+}
+
+// TemplateIDs returns the "template" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TemplateID instead. It exists only for internal usage by the builders.
+func (m *ProgramActionMutation) TemplateIDs() (ids []pulid.ID) {
+	if id := m.template; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTemplate resets all changes to the "template" edge.
+func (m *ProgramActionMutation) ResetTemplate() {
+	m.template = nil
+	m.clearedtemplate = false
+}
+
+// Where appends a list predicates to the ProgramActionMutation builder.
+func (m *ProgramActionMutation) Where(ps ...predicate.ProgramAction) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ProgramActionMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ProgramActionMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ProgramAction, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ProgramActionMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ProgramActionMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ProgramAction).
+func (m *ProgramActionMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ProgramActionMutation) Fields() []string {
+	fields := make([]string, 0, 12)
+	if m.created_at != nil {
+		fields = append(fields, programaction.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, programaction.FieldUpdatedAt)
+	}
+	if m.program != nil {
+		fields = append(fields, programaction.FieldProgramID)
+	}
+	if m.position != nil {
+		fields = append(fields, programaction.FieldPosition)
+	}
+	if m._type != nil {
+		fields = append(fields, programaction.FieldType)
+	}
+	if m.template != nil {
+		fields = append(fields, programaction.FieldTemplateID)
+	}
+	if m.save_reply_content != nil {
+		fields = append(fields, programaction.FieldSaveReplyContent)
+	}
+	if m.letter_option != nil {
+		fields = append(fields, programaction.FieldLetterOption)
+	}
+	if m._offset != nil {
+		fields = append(fields, programaction.FieldOffset)
+	}
+	if m.unit != nil {
+		fields = append(fields, programaction.FieldUnit)
+	}
+	if m.relation != nil {
+		fields = append(fields, programaction.FieldRelation)
+	}
+	if m.pause_on_error != nil {
+		fields = append(fields, programaction.FieldPauseOnError)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ProgramActionMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case programaction.FieldCreatedAt:
+		return m.CreatedAt()
+	case programaction.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case programaction.FieldProgramID:
+		return m.ProgramID()
+	case programaction.FieldPosition:
+		return m.Position()
+	case programaction.FieldType:
+		return m.GetType()
+	case programaction.FieldTemplateID:
+		return m.TemplateID()
+	case programaction.FieldSaveReplyContent:
+		return m.SaveReplyContent()
+	case programaction.FieldLetterOption:
+		return m.LetterOption()
+	case programaction.FieldOffset:
+		return m.Offset()
+	case programaction.FieldUnit:
+		return m.Unit()
+	case programaction.FieldRelation:
+		return m.Relation()
+	case programaction.FieldPauseOnError:
+		return m.PauseOnError()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ProgramActionMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case programaction.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case programaction.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case programaction.FieldProgramID:
+		return m.OldProgramID(ctx)
+	case programaction.FieldPosition:
+		return m.OldPosition(ctx)
+	case programaction.FieldType:
+		return m.OldType(ctx)
+	case programaction.FieldTemplateID:
+		return m.OldTemplateID(ctx)
+	case programaction.FieldSaveReplyContent:
+		return m.OldSaveReplyContent(ctx)
+	case programaction.FieldLetterOption:
+		return m.OldLetterOption(ctx)
+	case programaction.FieldOffset:
+		return m.OldOffset(ctx)
+	case programaction.FieldUnit:
+		return m.OldUnit(ctx)
+	case programaction.FieldRelation:
+		return m.OldRelation(ctx)
+	case programaction.FieldPauseOnError:
+		return m.OldPauseOnError(ctx)
+	}
+	return nil, fmt.Errorf("unknown ProgramAction field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ProgramActionMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case programaction.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case programaction.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case programaction.FieldProgramID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProgramID(v)
+		return nil
+	case programaction.FieldPosition:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPosition(v)
+		return nil
+	case programaction.FieldType:
+		v, ok := value.(programaction.Type)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetType(v)
+		return nil
+	case programaction.FieldTemplateID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTemplateID(v)
+		return nil
+	case programaction.FieldSaveReplyContent:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSaveReplyContent(v)
+		return nil
+	case programaction.FieldLetterOption:
+		v, ok := value.(programaction.LetterOption)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLetterOption(v)
+		return nil
+	case programaction.FieldOffset:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOffset(v)
+		return nil
+	case programaction.FieldUnit:
+		v, ok := value.(programaction.Unit)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUnit(v)
+		return nil
+	case programaction.FieldRelation:
+		v, ok := value.(programaction.Relation)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRelation(v)
+		return nil
+	case programaction.FieldPauseOnError:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPauseOnError(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ProgramAction field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ProgramActionMutation) AddedFields() []string {
+	var fields []string
+	if m.addposition != nil {
+		fields = append(fields, programaction.FieldPosition)
+	}
+	if m.add_offset != nil {
+		fields = append(fields, programaction.FieldOffset)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ProgramActionMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case programaction.FieldPosition:
+		return m.AddedPosition()
+	case programaction.FieldOffset:
+		return m.AddedOffset()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ProgramActionMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case programaction.FieldPosition:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPosition(v)
+		return nil
+	case programaction.FieldOffset:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddOffset(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ProgramAction numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ProgramActionMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(programaction.FieldTemplateID) {
+		fields = append(fields, programaction.FieldTemplateID)
+	}
+	if m.FieldCleared(programaction.FieldLetterOption) {
+		fields = append(fields, programaction.FieldLetterOption)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ProgramActionMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ProgramActionMutation) ClearField(name string) error {
+	switch name {
+	case programaction.FieldTemplateID:
+		m.ClearTemplateID()
+		return nil
+	case programaction.FieldLetterOption:
+		m.ClearLetterOption()
+		return nil
+	}
+	return fmt.Errorf("unknown ProgramAction nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ProgramActionMutation) ResetField(name string) error {
+	switch name {
+	case programaction.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case programaction.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case programaction.FieldProgramID:
+		m.ResetProgramID()
+		return nil
+	case programaction.FieldPosition:
+		m.ResetPosition()
+		return nil
+	case programaction.FieldType:
+		m.ResetType()
+		return nil
+	case programaction.FieldTemplateID:
+		m.ResetTemplateID()
+		return nil
+	case programaction.FieldSaveReplyContent:
+		m.ResetSaveReplyContent()
+		return nil
+	case programaction.FieldLetterOption:
+		m.ResetLetterOption()
+		return nil
+	case programaction.FieldOffset:
+		m.ResetOffset()
+		return nil
+	case programaction.FieldUnit:
+		m.ResetUnit()
+		return nil
+	case programaction.FieldRelation:
+		m.ResetRelation()
+		return nil
+	case programaction.FieldPauseOnError:
+		m.ResetPauseOnError()
+		return nil
+	}
+	return fmt.Errorf("unknown ProgramAction field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ProgramActionMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.program != nil {
+		edges = append(edges, programaction.EdgeProgram)
+	}
+	if m.template != nil {
+		edges = append(edges, programaction.EdgeTemplate)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ProgramActionMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case programaction.EdgeProgram:
+		if id := m.program; id != nil {
+			return []ent.Value{*id}
+		}
+	case programaction.EdgeTemplate:
+		if id := m.template; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ProgramActionMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ProgramActionMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ProgramActionMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedprogram {
+		edges = append(edges, programaction.EdgeProgram)
+	}
+	if m.clearedtemplate {
+		edges = append(edges, programaction.EdgeTemplate)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ProgramActionMutation) EdgeCleared(name string) bool {
+	switch name {
+	case programaction.EdgeProgram:
+		return m.clearedprogram
+	case programaction.EdgeTemplate:
+		return m.clearedtemplate
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ProgramActionMutation) ClearEdge(name string) error {
+	switch name {
+	case programaction.EdgeProgram:
+		m.ClearProgram()
+		return nil
+	case programaction.EdgeTemplate:
+		m.ClearTemplate()
+		return nil
+	}
+	return fmt.Errorf("unknown ProgramAction unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ProgramActionMutation) ResetEdge(name string) error {
+	switch name {
+	case programaction.EdgeProgram:
+		m.ResetProgram()
+		return nil
+	case programaction.EdgeTemplate:
+		m.ResetTemplate()
+		return nil
+	}
+	return fmt.Errorf("unknown ProgramAction edge %s", name)
+}
+
 // SecurityGroupMutation represents an operation that mutates the SecurityGroup nodes in the graph.
 type SecurityGroupMutation struct {
 	config
@@ -10269,6 +12462,630 @@ func (m *SettingMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *SettingMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Setting edge %s", name)
+}
+
+// TemplateMutation represents an operation that mutates the Template nodes in the graph.
+type TemplateMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *pulid.ID
+	created_at    *time.Time
+	updated_at    *time.Time
+	kind          *template.Kind
+	name          *string
+	subject       *string
+	body          *string
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*Template, error)
+	predicates    []predicate.Template
+}
+
+var _ ent.Mutation = (*TemplateMutation)(nil)
+
+// templateOption allows management of the mutation configuration using functional options.
+type templateOption func(*TemplateMutation)
+
+// newTemplateMutation creates new mutation for the Template entity.
+func newTemplateMutation(c config, op Op, opts ...templateOption) *TemplateMutation {
+	m := &TemplateMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeTemplate,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withTemplateID sets the ID field of the mutation.
+func withTemplateID(id pulid.ID) templateOption {
+	return func(m *TemplateMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Template
+		)
+		m.oldValue = func(ctx context.Context) (*Template, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Template.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withTemplate sets the old Template of the mutation.
+func withTemplate(node *Template) templateOption {
+	return func(m *TemplateMutation) {
+		m.oldValue = func(context.Context) (*Template, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m TemplateMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m TemplateMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Template entities.
+func (m *TemplateMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *TemplateMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *TemplateMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Template.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *TemplateMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *TemplateMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Template entity.
+// If the Template object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TemplateMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *TemplateMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *TemplateMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *TemplateMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Template entity.
+// If the Template object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TemplateMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *TemplateMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *TemplateMutation) SetKind(t template.Kind) {
+	m.kind = &t
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *TemplateMutation) Kind() (r template.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the Template entity.
+// If the Template object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TemplateMutation) OldKind(ctx context.Context) (v template.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *TemplateMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetName sets the "name" field.
+func (m *TemplateMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *TemplateMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the Template entity.
+// If the Template object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TemplateMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *TemplateMutation) ResetName() {
+	m.name = nil
+}
+
+// SetSubject sets the "subject" field.
+func (m *TemplateMutation) SetSubject(s string) {
+	m.subject = &s
+}
+
+// Subject returns the value of the "subject" field in the mutation.
+func (m *TemplateMutation) Subject() (r string, exists bool) {
+	v := m.subject
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSubject returns the old "subject" field's value of the Template entity.
+// If the Template object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TemplateMutation) OldSubject(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSubject is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSubject requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSubject: %w", err)
+	}
+	return oldValue.Subject, nil
+}
+
+// ClearSubject clears the value of the "subject" field.
+func (m *TemplateMutation) ClearSubject() {
+	m.subject = nil
+	m.clearedFields[template.FieldSubject] = struct{}{}
+}
+
+// SubjectCleared returns if the "subject" field was cleared in this mutation.
+func (m *TemplateMutation) SubjectCleared() bool {
+	_, ok := m.clearedFields[template.FieldSubject]
+	return ok
+}
+
+// ResetSubject resets all changes to the "subject" field.
+func (m *TemplateMutation) ResetSubject() {
+	m.subject = nil
+	delete(m.clearedFields, template.FieldSubject)
+}
+
+// SetBody sets the "body" field.
+func (m *TemplateMutation) SetBody(s string) {
+	m.body = &s
+}
+
+// Body returns the value of the "body" field in the mutation.
+func (m *TemplateMutation) Body() (r string, exists bool) {
+	v := m.body
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBody returns the old "body" field's value of the Template entity.
+// If the Template object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TemplateMutation) OldBody(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBody is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBody requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBody: %w", err)
+	}
+	return oldValue.Body, nil
+}
+
+// ResetBody resets all changes to the "body" field.
+func (m *TemplateMutation) ResetBody() {
+	m.body = nil
+}
+
+// Where appends a list predicates to the TemplateMutation builder.
+func (m *TemplateMutation) Where(ps ...predicate.Template) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the TemplateMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *TemplateMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Template, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *TemplateMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *TemplateMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Template).
+func (m *TemplateMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *TemplateMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.created_at != nil {
+		fields = append(fields, template.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, template.FieldUpdatedAt)
+	}
+	if m.kind != nil {
+		fields = append(fields, template.FieldKind)
+	}
+	if m.name != nil {
+		fields = append(fields, template.FieldName)
+	}
+	if m.subject != nil {
+		fields = append(fields, template.FieldSubject)
+	}
+	if m.body != nil {
+		fields = append(fields, template.FieldBody)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *TemplateMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case template.FieldCreatedAt:
+		return m.CreatedAt()
+	case template.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case template.FieldKind:
+		return m.Kind()
+	case template.FieldName:
+		return m.Name()
+	case template.FieldSubject:
+		return m.Subject()
+	case template.FieldBody:
+		return m.Body()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *TemplateMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case template.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case template.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case template.FieldKind:
+		return m.OldKind(ctx)
+	case template.FieldName:
+		return m.OldName(ctx)
+	case template.FieldSubject:
+		return m.OldSubject(ctx)
+	case template.FieldBody:
+		return m.OldBody(ctx)
+	}
+	return nil, fmt.Errorf("unknown Template field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TemplateMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case template.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case template.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case template.FieldKind:
+		v, ok := value.(template.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case template.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case template.FieldSubject:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSubject(v)
+		return nil
+	case template.FieldBody:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBody(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Template field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *TemplateMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *TemplateMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TemplateMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown Template numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *TemplateMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(template.FieldSubject) {
+		fields = append(fields, template.FieldSubject)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *TemplateMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *TemplateMutation) ClearField(name string) error {
+	switch name {
+	case template.FieldSubject:
+		m.ClearSubject()
+		return nil
+	}
+	return fmt.Errorf("unknown Template nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *TemplateMutation) ResetField(name string) error {
+	switch name {
+	case template.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case template.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case template.FieldKind:
+		m.ResetKind()
+		return nil
+	case template.FieldName:
+		m.ResetName()
+		return nil
+	case template.FieldSubject:
+		m.ResetSubject()
+		return nil
+	case template.FieldBody:
+		m.ResetBody()
+		return nil
+	}
+	return fmt.Errorf("unknown Template field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *TemplateMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *TemplateMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *TemplateMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *TemplateMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *TemplateMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *TemplateMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *TemplateMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown Template unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *TemplateMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown Template edge %s", name)
 }
 
 // UserMutation represents an operation that mutates the User nodes in the graph.

@@ -14,8 +14,11 @@ import (
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/patient"
+	"github.com/whisper-health/whisper/ent/program"
+	"github.com/whisper-health/whisper/ent/programaction"
 	"github.com/whisper-health/whisper/ent/securitygroup"
 	"github.com/whisper-health/whisper/ent/session"
+	"github.com/whisper-health/whisper/ent/template"
 	"github.com/whisper-health/whisper/ent/user"
 	"github.com/whisper-health/whisper/internal/pulid"
 )
@@ -30,8 +33,11 @@ var prefixTables = map[string]string{
 	"lb": label.Table,
 	"ms": message.Table,
 	"pa": patient.Table,
+	"pg": program.Table,
+	"pn": programaction.Table,
 	"sg": securitygroup.Table,
 	"se": session.Table,
+	"tp": template.Table,
 	"us": user.Table,
 }
 

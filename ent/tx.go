@@ -30,12 +30,18 @@ type Tx struct {
 	Message *MessageClient
 	// Patient is the client for interacting with the Patient builders.
 	Patient *PatientClient
+	// Program is the client for interacting with the Program builders.
+	Program *ProgramClient
+	// ProgramAction is the client for interacting with the ProgramAction builders.
+	ProgramAction *ProgramActionClient
 	// SecurityGroup is the client for interacting with the SecurityGroup builders.
 	SecurityGroup *SecurityGroupClient
 	// Session is the client for interacting with the Session builders.
 	Session *SessionClient
 	// Setting is the client for interacting with the Setting builders.
 	Setting *SettingClient
+	// Template is the client for interacting with the Template builders.
+	Template *TemplateClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 
@@ -177,9 +183,12 @@ func (tx *Tx) init() {
 	tx.Label = NewLabelClient(tx.config)
 	tx.Message = NewMessageClient(tx.config)
 	tx.Patient = NewPatientClient(tx.config)
+	tx.Program = NewProgramClient(tx.config)
+	tx.ProgramAction = NewProgramActionClient(tx.config)
 	tx.SecurityGroup = NewSecurityGroupClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.Setting = NewSettingClient(tx.config)
+	tx.Template = NewTemplateClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/whisper-health/whisper/ent/booking"
+	"github.com/whisper-health/whisper/ent/program"
 	"github.com/whisper-health/whisper/internal/demo"
 	"github.com/whisper-health/whisper/internal/store"
 	"github.com/whisper-health/whisper/internal/testdb"
@@ -191,6 +192,11 @@ func TestDemoLoadsOnlyIntoEmptyDatabaseAndTokensSurviveRestart(t *testing.T) {
 	}
 	if doctors[demo.ChenEmail] == 0 || doctors[demo.PatelEmail] == 0 {
 		t.Errorf("today's bookings by doctor = %v, want some for both doctors", doctors)
+	}
+	recall := db.Client.Program.Query().Where(program.Name(demo.RecallProgramName)).WithActions().OnlyX(ctx)
+	if recall.Type != program.TypeRECALL || !recall.Enabled || len(recall.Edges.Actions) != 2 {
+		t.Errorf("demo recall program = %s enabled=%v with %d actions, want an enabled RECALL with SMS + letter",
+			recall.Type, recall.Enabled, len(recall.Edges.Actions))
 	}
 }
 

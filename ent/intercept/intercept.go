@@ -17,9 +17,12 @@ import (
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/patient"
 	"github.com/whisper-health/whisper/ent/predicate"
+	"github.com/whisper-health/whisper/ent/program"
+	"github.com/whisper-health/whisper/ent/programaction"
 	"github.com/whisper-health/whisper/ent/securitygroup"
 	"github.com/whisper-health/whisper/ent/session"
 	"github.com/whisper-health/whisper/ent/setting"
+	"github.com/whisper-health/whisper/ent/template"
 	"github.com/whisper-health/whisper/ent/user"
 )
 
@@ -295,6 +298,60 @@ func (f TraversePatient) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.PatientQuery", q)
 }
 
+// The ProgramFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ProgramFunc func(context.Context, *ent.ProgramQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ProgramFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ProgramQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ProgramQuery", q)
+}
+
+// The TraverseProgram type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseProgram func(context.Context, *ent.ProgramQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseProgram) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseProgram) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ProgramQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ProgramQuery", q)
+}
+
+// The ProgramActionFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ProgramActionFunc func(context.Context, *ent.ProgramActionQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ProgramActionFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ProgramActionQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ProgramActionQuery", q)
+}
+
+// The TraverseProgramAction type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseProgramAction func(context.Context, *ent.ProgramActionQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseProgramAction) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseProgramAction) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ProgramActionQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ProgramActionQuery", q)
+}
+
 // The SecurityGroupFunc type is an adapter to allow the use of ordinary function as a Querier.
 type SecurityGroupFunc func(context.Context, *ent.SecurityGroupQuery) (ent.Value, error)
 
@@ -376,6 +433,33 @@ func (f TraverseSetting) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.SettingQuery", q)
 }
 
+// The TemplateFunc type is an adapter to allow the use of ordinary function as a Querier.
+type TemplateFunc func(context.Context, *ent.TemplateQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f TemplateFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.TemplateQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.TemplateQuery", q)
+}
+
+// The TraverseTemplate type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseTemplate func(context.Context, *ent.TemplateQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseTemplate) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseTemplate) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.TemplateQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.TemplateQuery", q)
+}
+
 // The UserFunc type is an adapter to allow the use of ordinary function as a Querier.
 type UserFunc func(context.Context, *ent.UserQuery) (ent.Value, error)
 
@@ -422,12 +506,18 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.MessageQuery, predicate.Message, message.OrderOption]{typ: ent.TypeMessage, tq: q}, nil
 	case *ent.PatientQuery:
 		return &query[*ent.PatientQuery, predicate.Patient, patient.OrderOption]{typ: ent.TypePatient, tq: q}, nil
+	case *ent.ProgramQuery:
+		return &query[*ent.ProgramQuery, predicate.Program, program.OrderOption]{typ: ent.TypeProgram, tq: q}, nil
+	case *ent.ProgramActionQuery:
+		return &query[*ent.ProgramActionQuery, predicate.ProgramAction, programaction.OrderOption]{typ: ent.TypeProgramAction, tq: q}, nil
 	case *ent.SecurityGroupQuery:
 		return &query[*ent.SecurityGroupQuery, predicate.SecurityGroup, securitygroup.OrderOption]{typ: ent.TypeSecurityGroup, tq: q}, nil
 	case *ent.SessionQuery:
 		return &query[*ent.SessionQuery, predicate.Session, session.OrderOption]{typ: ent.TypeSession, tq: q}, nil
 	case *ent.SettingQuery:
 		return &query[*ent.SettingQuery, predicate.Setting, setting.OrderOption]{typ: ent.TypeSetting, tq: q}, nil
+	case *ent.TemplateQuery:
+		return &query[*ent.TemplateQuery, predicate.Template, template.OrderOption]{typ: ent.TypeTemplate, tq: q}, nil
 	case *ent.UserQuery:
 		return &query[*ent.UserQuery, predicate.User, user.OrderOption]{typ: ent.TypeUser, tq: q}, nil
 	default:

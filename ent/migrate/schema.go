@@ -92,12 +92,21 @@ var (
 		{Name: "external_id", Type: field.TypeString, Unique: true, Nullable: true, Size: 200},
 		{Name: "name", Type: field.TypeString, Size: 200},
 		{Name: "duration_minutes", Type: field.TypeInt, Default: 15},
+		{Name: "program_completing_booking_types", Type: field.TypeString, Nullable: true, Size: 28},
 	}
 	// BookingTypesTable holds the schema information for the "booking_types" table.
 	BookingTypesTable = &schema.Table{
 		Name:       "booking_types",
 		Columns:    BookingTypesColumns,
 		PrimaryKey: []*schema.Column{BookingTypesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "booking_types_programs_completing_booking_types",
+				Columns:    []*schema.Column{BookingTypesColumns[6]},
+				RefColumns: []*schema.Column{ProgramsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
 	}
 	// ChannelsColumns holds the columns for the "channels" table.
 	ChannelsColumns = []*schema.Column{
@@ -325,6 +334,68 @@ var (
 			},
 		},
 	}
+	// ProgramsColumns holds the columns for the "programs" table.
+	ProgramsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 28},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Size: 200},
+		{Name: "type", Type: field.TypeEnum, Enums: []string{"GENERAL", "RECALL", "PROGRAM", "BOOKING", "REFERRAL"}},
+		{Name: "cycles", Type: field.TypeInt, Default: 1},
+		{Name: "frequency_every", Type: field.TypeInt, Nullable: true},
+		{Name: "frequency_unit", Type: field.TypeEnum, Nullable: true, Enums: []string{"DAYS", "WEEKS", "MONTHS"}},
+		{Name: "completion", Type: field.TypeEnum, Enums: []string{"IGNORE", "ANY", "SELECTED"}, Default: "IGNORE"},
+		{Name: "enabled", Type: field.TypeBool, Default: false},
+	}
+	// ProgramsTable holds the schema information for the "programs" table.
+	ProgramsTable = &schema.Table{
+		Name:       "programs",
+		Columns:    ProgramsColumns,
+		PrimaryKey: []*schema.Column{ProgramsColumns[0]},
+	}
+	// ProgramActionsColumns holds the columns for the "program_actions" table.
+	ProgramActionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 28},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "position", Type: field.TypeInt},
+		{Name: "type", Type: field.TypeEnum, Enums: []string{"SMS", "EMAIL", "LETTER_TO_PATIENT", "LETTER_TO_GP", "PAUSE"}},
+		{Name: "save_reply_content", Type: field.TypeBool, Default: false},
+		{Name: "letter_option", Type: field.TypeEnum, Nullable: true, Enums: []string{"MAIL", "EPOST", "SAVE_FILE"}},
+		{Name: "offset", Type: field.TypeInt, Default: 0},
+		{Name: "unit", Type: field.TypeEnum, Enums: []string{"DAYS", "WEEKS", "MONTHS"}, Default: "DAYS"},
+		{Name: "relation", Type: field.TypeEnum, Enums: []string{"BEFORE", "ON", "AFTER"}, Default: "ON"},
+		{Name: "pause_on_error", Type: field.TypeBool, Default: true},
+		{Name: "program_id", Type: field.TypeString, Size: 28},
+		{Name: "template_id", Type: field.TypeString, Nullable: true, Size: 28},
+	}
+	// ProgramActionsTable holds the schema information for the "program_actions" table.
+	ProgramActionsTable = &schema.Table{
+		Name:       "program_actions",
+		Columns:    ProgramActionsColumns,
+		PrimaryKey: []*schema.Column{ProgramActionsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "program_actions_programs_actions",
+				Columns:    []*schema.Column{ProgramActionsColumns[11]},
+				RefColumns: []*schema.Column{ProgramsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "program_actions_templates_template",
+				Columns:    []*schema.Column{ProgramActionsColumns[12]},
+				RefColumns: []*schema.Column{TemplatesColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "programaction_program_id_position",
+				Unique:  false,
+				Columns: []*schema.Column{ProgramActionsColumns[11], ProgramActionsColumns[3]},
+			},
+		},
+	}
 	// SecurityGroupsColumns holds the columns for the "security_groups" table.
 	SecurityGroupsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 28},
@@ -387,6 +458,22 @@ var (
 		Name:       "settings",
 		Columns:    SettingsColumns,
 		PrimaryKey: []*schema.Column{SettingsColumns[0]},
+	}
+	// TemplatesColumns holds the columns for the "templates" table.
+	TemplatesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 28},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"SMS", "EMAIL", "LETTER"}},
+		{Name: "name", Type: field.TypeString, Size: 200},
+		{Name: "subject", Type: field.TypeString, Nullable: true, Size: 300},
+		{Name: "body", Type: field.TypeString, Size: 2147483647},
+	}
+	// TemplatesTable holds the schema information for the "templates" table.
+	TemplatesTable = &schema.Table{
+		Name:       "templates",
+		Columns:    TemplatesColumns,
+		PrimaryKey: []*schema.Column{TemplatesColumns[0]},
 	}
 	// UsersColumns holds the columns for the "users" table.
 	UsersColumns = []*schema.Column{
@@ -482,9 +569,12 @@ var (
 		LabelsTable,
 		MessagesTable,
 		PatientsTable,
+		ProgramsTable,
+		ProgramActionsTable,
 		SecurityGroupsTable,
 		SessionsTable,
 		SettingsTable,
+		TemplatesTable,
 		UsersTable,
 		LabelMessagesTable,
 		UserSecurityGroupsTable,
@@ -496,6 +586,7 @@ func init() {
 	BookingsTable.ForeignKeys[0].RefTable = UsersTable
 	BookingsTable.ForeignKeys[1].RefTable = BookingTypesTable
 	BookingsTable.ForeignKeys[2].RefTable = PatientsTable
+	BookingTypesTable.ForeignKeys[0].RefTable = ProgramsTable
 	ChannelsTable.ForeignKeys[0].RefTable = PatientsTable
 	ChannelsTable.ForeignKeys[1].RefTable = SecurityGroupsTable
 	ChannelMembersTable.ForeignKeys[0].RefTable = ChannelsTable
@@ -506,6 +597,8 @@ func init() {
 	MessagesTable.ForeignKeys[2].RefTable = PatientsTable
 	MessagesTable.ForeignKeys[3].RefTable = MessagesTable
 	PatientsTable.ForeignKeys[0].RefTable = MessagesTable
+	ProgramActionsTable.ForeignKeys[0].RefTable = ProgramsTable
+	ProgramActionsTable.ForeignKeys[1].RefTable = TemplatesTable
 	SessionsTable.ForeignKeys[0].RefTable = UsersTable
 	LabelMessagesTable.ForeignKeys[0].RefTable = LabelsTable
 	LabelMessagesTable.ForeignKeys[1].RefTable = MessagesTable

@@ -30,6 +30,12 @@ type Message func(*sql.Selector)
 // Patient is the predicate function for patient builders.
 type Patient func(*sql.Selector)
 
+// Program is the predicate function for program builders.
+type Program func(*sql.Selector)
+
+// ProgramAction is the predicate function for programaction builders.
+type ProgramAction func(*sql.Selector)
+
 // SecurityGroup is the predicate function for securitygroup builders.
 type SecurityGroup func(*sql.Selector)
 
@@ -38,6 +44,9 @@ type Session func(*sql.Selector)
 
 // Setting is the predicate function for setting builders.
 type Setting func(*sql.Selector)
+
+// Template is the predicate function for template builders.
+type Template func(*sql.Selector)
 
 // User is the predicate function for user builders.
 type User func(*sql.Selector)

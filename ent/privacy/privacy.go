@@ -303,6 +303,54 @@ func (f PatientMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutatio
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PatientMutation", m)
 }
 
+// The ProgramQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ProgramQueryRuleFunc func(context.Context, *ent.ProgramQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ProgramQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ProgramQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ProgramQuery", q)
+}
+
+// The ProgramMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ProgramMutationRuleFunc func(context.Context, *ent.ProgramMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ProgramMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ProgramMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ProgramMutation", m)
+}
+
+// The ProgramActionQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ProgramActionQueryRuleFunc func(context.Context, *ent.ProgramActionQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ProgramActionQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ProgramActionQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ProgramActionQuery", q)
+}
+
+// The ProgramActionMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ProgramActionMutationRuleFunc func(context.Context, *ent.ProgramActionMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ProgramActionMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ProgramActionMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ProgramActionMutation", m)
+}
+
 // The SecurityGroupQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type SecurityGroupQueryRuleFunc func(context.Context, *ent.SecurityGroupQuery) error
@@ -373,6 +421,30 @@ func (f SettingMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutatio
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SettingMutation", m)
+}
+
+// The TemplateQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type TemplateQueryRuleFunc func(context.Context, *ent.TemplateQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f TemplateQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.TemplateQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.TemplateQuery", q)
+}
+
+// The TemplateMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type TemplateMutationRuleFunc func(context.Context, *ent.TemplateMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f TemplateMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.TemplateMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.TemplateMutation", m)
 }
 
 // The UserQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -450,11 +522,17 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.PatientQuery:
 		return q.Filter(), nil
+	case *ent.ProgramQuery:
+		return q.Filter(), nil
+	case *ent.ProgramActionQuery:
+		return q.Filter(), nil
 	case *ent.SecurityGroupQuery:
 		return q.Filter(), nil
 	case *ent.SessionQuery:
 		return q.Filter(), nil
 	case *ent.SettingQuery:
+		return q.Filter(), nil
+	case *ent.TemplateQuery:
 		return q.Filter(), nil
 	case *ent.UserQuery:
 		return q.Filter(), nil
@@ -481,11 +559,17 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.PatientMutation:
 		return m.Filter(), nil
+	case *ent.ProgramMutation:
+		return m.Filter(), nil
+	case *ent.ProgramActionMutation:
+		return m.Filter(), nil
 	case *ent.SecurityGroupMutation:
 		return m.Filter(), nil
 	case *ent.SessionMutation:
 		return m.Filter(), nil
 	case *ent.SettingMutation:
+		return m.Filter(), nil
+	case *ent.TemplateMutation:
 		return m.Filter(), nil
 	case *ent.UserMutation:
 		return m.Filter(), nil

@@ -14,10 +14,13 @@ import (
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/patient"
+	"github.com/whisper-health/whisper/ent/program"
+	"github.com/whisper-health/whisper/ent/programaction"
 	"github.com/whisper-health/whisper/ent/schema"
 	"github.com/whisper-health/whisper/ent/securitygroup"
 	"github.com/whisper-health/whisper/ent/session"
 	"github.com/whisper-health/whisper/ent/setting"
+	"github.com/whisper-health/whisper/ent/template"
 	"github.com/whisper-health/whisper/ent/user"
 	"github.com/whisper-health/whisper/internal/pulid"
 
@@ -507,6 +510,120 @@ func init() {
 	patient.DefaultID = patientDescID.Default.(func() pulid.ID)
 	// patient.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	patient.IDValidator = patientDescID.Validators[0].(func(string) error)
+	programMixin := schema.Program{}.Mixin()
+	program.Policy = privacy.NewPolicies(programMixin[2], schema.Program{})
+	program.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := program.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	programMixinFields0 := programMixin[0].Fields()
+	_ = programMixinFields0
+	programMixinFields1 := programMixin[1].Fields()
+	_ = programMixinFields1
+	programFields := schema.Program{}.Fields()
+	_ = programFields
+	// programDescCreatedAt is the schema descriptor for created_at field.
+	programDescCreatedAt := programMixinFields1[0].Descriptor()
+	// program.DefaultCreatedAt holds the default value on creation for the created_at field.
+	program.DefaultCreatedAt = programDescCreatedAt.Default.(func() time.Time)
+	// programDescUpdatedAt is the schema descriptor for updated_at field.
+	programDescUpdatedAt := programMixinFields1[1].Descriptor()
+	// program.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	program.DefaultUpdatedAt = programDescUpdatedAt.Default.(func() time.Time)
+	// program.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	program.UpdateDefaultUpdatedAt = programDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// programDescName is the schema descriptor for name field.
+	programDescName := programFields[0].Descriptor()
+	// program.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	program.NameValidator = func() func(string) error {
+		validators := programDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// programDescCycles is the schema descriptor for cycles field.
+	programDescCycles := programFields[2].Descriptor()
+	// program.DefaultCycles holds the default value on creation for the cycles field.
+	program.DefaultCycles = programDescCycles.Default.(int)
+	// program.CyclesValidator is a validator for the "cycles" field. It is called by the builders before save.
+	program.CyclesValidator = programDescCycles.Validators[0].(func(int) error)
+	// programDescFrequencyEvery is the schema descriptor for frequency_every field.
+	programDescFrequencyEvery := programFields[3].Descriptor()
+	// program.FrequencyEveryValidator is a validator for the "frequency_every" field. It is called by the builders before save.
+	program.FrequencyEveryValidator = programDescFrequencyEvery.Validators[0].(func(int) error)
+	// programDescEnabled is the schema descriptor for enabled field.
+	programDescEnabled := programFields[6].Descriptor()
+	// program.DefaultEnabled holds the default value on creation for the enabled field.
+	program.DefaultEnabled = programDescEnabled.Default.(bool)
+	// programDescID is the schema descriptor for id field.
+	programDescID := programMixinFields0[0].Descriptor()
+	// program.DefaultID holds the default value on creation for the id field.
+	program.DefaultID = programDescID.Default.(func() pulid.ID)
+	// program.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	program.IDValidator = programDescID.Validators[0].(func(string) error)
+	programactionMixin := schema.ProgramAction{}.Mixin()
+	programaction.Policy = privacy.NewPolicies(programactionMixin[2], schema.ProgramAction{})
+	programaction.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := programaction.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	programactionMixinFields0 := programactionMixin[0].Fields()
+	_ = programactionMixinFields0
+	programactionMixinFields1 := programactionMixin[1].Fields()
+	_ = programactionMixinFields1
+	programactionFields := schema.ProgramAction{}.Fields()
+	_ = programactionFields
+	// programactionDescCreatedAt is the schema descriptor for created_at field.
+	programactionDescCreatedAt := programactionMixinFields1[0].Descriptor()
+	// programaction.DefaultCreatedAt holds the default value on creation for the created_at field.
+	programaction.DefaultCreatedAt = programactionDescCreatedAt.Default.(func() time.Time)
+	// programactionDescUpdatedAt is the schema descriptor for updated_at field.
+	programactionDescUpdatedAt := programactionMixinFields1[1].Descriptor()
+	// programaction.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	programaction.DefaultUpdatedAt = programactionDescUpdatedAt.Default.(func() time.Time)
+	// programaction.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	programaction.UpdateDefaultUpdatedAt = programactionDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// programactionDescPosition is the schema descriptor for position field.
+	programactionDescPosition := programactionFields[1].Descriptor()
+	// programaction.PositionValidator is a validator for the "position" field. It is called by the builders before save.
+	programaction.PositionValidator = programactionDescPosition.Validators[0].(func(int) error)
+	// programactionDescSaveReplyContent is the schema descriptor for save_reply_content field.
+	programactionDescSaveReplyContent := programactionFields[4].Descriptor()
+	// programaction.DefaultSaveReplyContent holds the default value on creation for the save_reply_content field.
+	programaction.DefaultSaveReplyContent = programactionDescSaveReplyContent.Default.(bool)
+	// programactionDescOffset is the schema descriptor for offset field.
+	programactionDescOffset := programactionFields[6].Descriptor()
+	// programaction.DefaultOffset holds the default value on creation for the offset field.
+	programaction.DefaultOffset = programactionDescOffset.Default.(int)
+	// programaction.OffsetValidator is a validator for the "offset" field. It is called by the builders before save.
+	programaction.OffsetValidator = programactionDescOffset.Validators[0].(func(int) error)
+	// programactionDescPauseOnError is the schema descriptor for pause_on_error field.
+	programactionDescPauseOnError := programactionFields[9].Descriptor()
+	// programaction.DefaultPauseOnError holds the default value on creation for the pause_on_error field.
+	programaction.DefaultPauseOnError = programactionDescPauseOnError.Default.(bool)
+	// programactionDescID is the schema descriptor for id field.
+	programactionDescID := programactionMixinFields0[0].Descriptor()
+	// programaction.DefaultID holds the default value on creation for the id field.
+	programaction.DefaultID = programactionDescID.Default.(func() pulid.ID)
+	// programaction.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	programaction.IDValidator = programactionDescID.Validators[0].(func(string) error)
 	securitygroupMixin := schema.SecurityGroup{}.Mixin()
 	securitygroup.Policy = privacy.NewPolicies(securitygroupMixin[2], schema.SecurityGroup{})
 	securitygroup.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -643,6 +760,64 @@ func init() {
 			return nil
 		}
 	}()
+	templateMixin := schema.Template{}.Mixin()
+	template.Policy = privacy.NewPolicies(templateMixin[2], schema.Template{})
+	template.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := template.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	templateMixinFields0 := templateMixin[0].Fields()
+	_ = templateMixinFields0
+	templateMixinFields1 := templateMixin[1].Fields()
+	_ = templateMixinFields1
+	templateFields := schema.Template{}.Fields()
+	_ = templateFields
+	// templateDescCreatedAt is the schema descriptor for created_at field.
+	templateDescCreatedAt := templateMixinFields1[0].Descriptor()
+	// template.DefaultCreatedAt holds the default value on creation for the created_at field.
+	template.DefaultCreatedAt = templateDescCreatedAt.Default.(func() time.Time)
+	// templateDescUpdatedAt is the schema descriptor for updated_at field.
+	templateDescUpdatedAt := templateMixinFields1[1].Descriptor()
+	// template.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	template.DefaultUpdatedAt = templateDescUpdatedAt.Default.(func() time.Time)
+	// template.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	template.UpdateDefaultUpdatedAt = templateDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// templateDescName is the schema descriptor for name field.
+	templateDescName := templateFields[1].Descriptor()
+	// template.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	template.NameValidator = func() func(string) error {
+		validators := templateDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// templateDescSubject is the schema descriptor for subject field.
+	templateDescSubject := templateFields[2].Descriptor()
+	// template.SubjectValidator is a validator for the "subject" field. It is called by the builders before save.
+	template.SubjectValidator = templateDescSubject.Validators[0].(func(string) error)
+	// templateDescBody is the schema descriptor for body field.
+	templateDescBody := templateFields[3].Descriptor()
+	// template.BodyValidator is a validator for the "body" field. It is called by the builders before save.
+	template.BodyValidator = templateDescBody.Validators[0].(func(string) error)
+	// templateDescID is the schema descriptor for id field.
+	templateDescID := templateMixinFields0[0].Descriptor()
+	// template.DefaultID holds the default value on creation for the id field.
+	template.DefaultID = templateDescID.Default.(func() pulid.ID)
+	// template.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	template.IDValidator = templateDescID.Validators[0].(func(string) error)
 	userMixin := schema.User{}.Mixin()
 	user.Policy = privacy.NewPolicies(userMixin[2], schema.User{})
 	user.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -190,3 +190,27 @@ func (Label) Policy() ent.Policy {
 		},
 	}
 }
+
+// outreachPolicy lets program managers configure Patient Connect; staff may
+// read programs (to see what a patient is enrolled in).
+func outreachPolicy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.AllowIfPermission(viewer.PatientConnectManage, viewer.AccessWhisper),
+			privacy.AlwaysDenyRule(),
+		},
+		Mutation: privacy.MutationPolicy{
+			rule.AllowIfPermission(viewer.PatientConnectManage),
+			privacy.AlwaysDenyRule(),
+		},
+	}
+}
+
+// Policy of the Template.
+func (Template) Policy() ent.Policy { return outreachPolicy() }
+
+// Policy of the Program.
+func (Program) Policy() ent.Policy { return outreachPolicy() }
+
+// Policy of the ProgramAction.
+func (ProgramAction) Policy() ent.Policy { return outreachPolicy() }

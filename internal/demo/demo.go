@@ -196,6 +196,9 @@ func load(ctx context.Context, c *ent.Client, now time.Time) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating booking type: %w", err)
 	}
+	if err := loadRecall(ctx, c, recall); err != nil {
+		return nil, err
+	}
 	chen, patel := res.Users[1], res.Users[2]
 	day := time.Date(now.Year(), now.Month(), now.Day(), 9, 0, 0, 0, time.UTC)
 	for i := 0; i < 8; i++ {
@@ -217,4 +220,56 @@ func load(ctx context.Context, c *ent.Client, now time.Time) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// RecallProgramName names the demo's Recall program.
+const RecallProgramName = "Annual health check recall"
+
+// loadRecall creates the demo's Recall program: an SMS two weeks before the
+// proposed booking date and a letter on the day, completed by a Recall
+// Review booking.
+func loadRecall(ctx context.Context, c *ent.Client, completes *ent.BookingType) error {
+	sms, err := c.Template.Create().
+		SetKind("SMS").
+		SetName("Recall reminder (SMS)").
+		SetBody("Hi {{patient.firstName}}, it's time for your annual health check at {{practice.name}}. Reply YES and we will call you to book, or call us on {{practice.phone}}.").
+		Save(ctx)
+	if err != nil {
+		return fmt.Errorf("creating demo SMS template: %w", err)
+	}
+	letter, err := c.Template.Create().
+		SetKind("LETTER").
+		SetName("Recall letter").
+		SetSubject("Your annual health check").
+		SetBody("Dear {{patient.firstName}} {{patient.lastName}},\n\nOur records show you are due for your annual health check. Please call {{practice.phone}} to make a booking.\n\nKind regards,\n{{practice.name}}").
+		Save(ctx)
+	if err != nil {
+		return fmt.Errorf("creating demo letter template: %w", err)
+	}
+	prog, err := c.Program.Create().
+		SetName(RecallProgramName).
+		SetType("RECALL").
+		SetCycles(3).
+		SetFrequencyEvery(12).
+		SetFrequencyUnit("MONTHS").
+		SetCompletion("SELECTED").
+		AddCompletingBookingTypes(completes).
+		SetEnabled(true).
+		Save(ctx)
+	if err != nil {
+		return fmt.Errorf("creating demo recall program: %w", err)
+	}
+	if _, err := c.ProgramAction.Create().
+		SetProgramID(prog.ID).SetPosition(0).SetType("SMS").SetTemplateID(sms.ID).
+		SetSaveReplyContent(true).SetOffset(2).SetUnit("WEEKS").SetRelation("BEFORE").SetPauseOnError(false).
+		Save(ctx); err != nil {
+		return fmt.Errorf("creating demo recall SMS action: %w", err)
+	}
+	if _, err := c.ProgramAction.Create().
+		SetProgramID(prog.ID).SetPosition(1).SetType("LETTER_TO_PATIENT").SetTemplateID(letter.ID).
+		SetLetterOption("SAVE_FILE").SetOffset(0).SetUnit("DAYS").SetRelation("ON").SetPauseOnError(true).
+		Save(ctx); err != nil {
+		return fmt.Errorf("creating demo recall letter action: %w", err)
+	}
+	return nil
 }
