@@ -210,3 +210,26 @@ func TestMalformedBodyIsNotEchoed(t *testing.T) {
 		t.Errorf("response %s, want a BAD_USER_INPUT error", buf.String())
 	}
 }
+
+func TestLegacyGraphQLWSProtocol(t *testing.T) {
+	e := newEnv(t)
+	chen := e.login(demo.ChenEmail)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.srv.URL, "http")+"/graphql",
+		&websocket.DialOptions{Subprotocols: []string{"graphql-ws"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	c := &wsClient{t: t, conn: conn}
+	c.send(map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + chen.AccessToken}})
+	if msg, err := c.read(5 * time.Second); err != nil || msg["type"] != "connection_ack" {
+		t.Fatalf("legacy init: %v %v, want connection_ack", msg, err)
+	}
+	c.send(map[string]any{"id": "1", "type": "start", "payload": map[string]any{"query": "{ me { email } }"}})
+	msg, err := c.read(5 * time.Second)
+	if err != nil || msg["type"] != "data" || !strings.Contains(mustJSON(msg["payload"]), demo.ChenEmail) {
+		t.Fatalf("legacy query: %v %v, want data with Dr Chen's email", msg, err)
+	}
+}

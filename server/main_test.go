@@ -93,6 +93,11 @@ func TestServerEndToEnd(t *testing.T) {
 			t.Errorf("GET %s = %d, want 200 containing %q", c.path, code, c.want)
 		}
 	}
+	req, _ := http.NewRequest(http.MethodGet, base+"/healthz", nil)
+	req.Header.Set("X-Request-ID", "trace-abc-123")
+	if res, err := http.DefaultClient.Do(req); err != nil || res.Header.Get("X-Request-ID") != "trace-abc-123" {
+		t.Errorf("X-Request-ID not echoed: %v", err)
+	}
 	banner := out.String()
 	for _, want := range []string{demo.AdminEmail, demo.ChenEmail, demo.PatelEmail, demo.KimEmail, demo.ReceptionEmail, demo.Password, demo.IntegrationKey, base} {
 		if !strings.Contains(banner, want) {

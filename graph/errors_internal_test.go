@@ -1,0 +1,47 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/whisper-health/whisper/ent"
+	"github.com/whisper-health/whisper/ent/privacy"
+	"github.com/whisper-health/whisper/internal/apperr"
+	"github.com/whisper-health/whisper/internal/viewer"
+)
+
+func TestPresentError(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	present := presentError(log)
+	staff := viewer.NewContext(context.Background(), &viewer.Viewer{Kind: viewer.Staff, UserID: "us01JD3F4M5X8Q9R2T6V7W8Y9Z0A"})
+	panicked := recoverPanic(log)(staff, "index out of range: patient Brown")
+	cases := []struct {
+		name     string
+		ctx      context.Context
+		err      error
+		code     apperr.Code
+		mustHide string
+	}{
+		{"app error", staff, apperr.Invalid("body", "body is too long"), apperr.BadUserInput, ""},
+		{"not found", staff, &resolverError{&ent.NotFoundError{}}, apperr.NotFound, ""},
+		{"denied", staff, &resolverError{privacy.Denyf("viewer is not a member of ch123")}, apperr.Forbidden, "ch123"},
+		{"denied anonymous", context.Background(), &resolverError{privacy.Deny}, apperr.Unauthenticated, ""},
+		{"internal", staff, &resolverError{errors.New(`pq: duplicate key value violates "users_email_key" (dr@x)`)}, apperr.Internal, "pq:"},
+		{"panic", staff, panicked, apperr.Internal, "Brown"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := present(tc.ctx, tc.err)
+			if got.Extensions["code"] != tc.code {
+				t.Errorf("code = %v, want %s", got.Extensions["code"], tc.code)
+			}
+			if tc.mustHide != "" && strings.Contains(got.Message, tc.mustHide) {
+				t.Errorf("message %q leaks %q", got.Message, tc.mustHide)
+			}
+		})
+	}
+}
