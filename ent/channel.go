@@ -26,7 +26,7 @@ type Channel struct {
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
 	// Kind holds the value of the "kind" field.
 	Kind channel.Kind `json:"kind,omitempty"`
-	// Name holds the value of the "name" field.
+	// custom groups' own name; other kinds are named per viewer
 	Name string `json:"name,omitempty"`
 	// Topic holds the value of the "topic" field.
 	Topic *string `json:"topic,omitempty"`
@@ -58,17 +58,29 @@ type ChannelEdges struct {
 	Members []*User `json:"members,omitempty"`
 	// Messages holds the value of the messages edge.
 	Messages []*Message `json:"messages,omitempty"`
+	// CustomUsers holds the value of the custom_users edge.
+	CustomUsers []*User `json:"custom_users,omitempty"`
+	// CustomGroups holds the value of the custom_groups edge.
+	CustomGroups []*SecurityGroup `json:"custom_groups,omitempty"`
+	// IncludedIn holds the value of the included_in edge.
+	IncludedIn []*Channel `json:"included_in,omitempty"`
+	// CustomChannels holds the value of the custom_channels edge.
+	CustomChannels []*Channel `json:"custom_channels,omitempty"`
 	// Memberships holds the value of the memberships edge.
 	Memberships []*ChannelMember `json:"memberships,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [5]bool
+	loadedTypes [9]bool
 	// totalCount holds the count of the edges above.
-	totalCount [2]map[string]int
+	totalCount [3]map[string]int
 
-	namedMembers     map[string][]*User
-	namedMessages    map[string][]*Message
-	namedMemberships map[string][]*ChannelMember
+	namedMembers        map[string][]*User
+	namedMessages       map[string][]*Message
+	namedCustomUsers    map[string][]*User
+	namedCustomGroups   map[string][]*SecurityGroup
+	namedIncludedIn     map[string][]*Channel
+	namedCustomChannels map[string][]*Channel
+	namedMemberships    map[string][]*ChannelMember
 }
 
 // PatientOrErr returns the Patient value or an error if the edge
@@ -111,10 +123,46 @@ func (e ChannelEdges) MessagesOrErr() ([]*Message, error) {
 	return nil, &NotLoadedError{edge: "messages"}
 }
 
+// CustomUsersOrErr returns the CustomUsers value or an error if the edge
+// was not loaded in eager-loading.
+func (e ChannelEdges) CustomUsersOrErr() ([]*User, error) {
+	if e.loadedTypes[4] {
+		return e.CustomUsers, nil
+	}
+	return nil, &NotLoadedError{edge: "custom_users"}
+}
+
+// CustomGroupsOrErr returns the CustomGroups value or an error if the edge
+// was not loaded in eager-loading.
+func (e ChannelEdges) CustomGroupsOrErr() ([]*SecurityGroup, error) {
+	if e.loadedTypes[5] {
+		return e.CustomGroups, nil
+	}
+	return nil, &NotLoadedError{edge: "custom_groups"}
+}
+
+// IncludedInOrErr returns the IncludedIn value or an error if the edge
+// was not loaded in eager-loading.
+func (e ChannelEdges) IncludedInOrErr() ([]*Channel, error) {
+	if e.loadedTypes[6] {
+		return e.IncludedIn, nil
+	}
+	return nil, &NotLoadedError{edge: "included_in"}
+}
+
+// CustomChannelsOrErr returns the CustomChannels value or an error if the edge
+// was not loaded in eager-loading.
+func (e ChannelEdges) CustomChannelsOrErr() ([]*Channel, error) {
+	if e.loadedTypes[7] {
+		return e.CustomChannels, nil
+	}
+	return nil, &NotLoadedError{edge: "custom_channels"}
+}
+
 // MembershipsOrErr returns the Memberships value or an error if the edge
 // was not loaded in eager-loading.
 func (e ChannelEdges) MembershipsOrErr() ([]*ChannelMember, error) {
-	if e.loadedTypes[4] {
+	if e.loadedTypes[8] {
 		return e.Memberships, nil
 	}
 	return nil, &NotLoadedError{edge: "memberships"}
@@ -259,6 +307,26 @@ func (_m *Channel) QueryMessages() *MessageQuery {
 	return NewChannelClient(_m.config).QueryMessages(_m)
 }
 
+// QueryCustomUsers queries the "custom_users" edge of the Channel entity.
+func (_m *Channel) QueryCustomUsers() *UserQuery {
+	return NewChannelClient(_m.config).QueryCustomUsers(_m)
+}
+
+// QueryCustomGroups queries the "custom_groups" edge of the Channel entity.
+func (_m *Channel) QueryCustomGroups() *SecurityGroupQuery {
+	return NewChannelClient(_m.config).QueryCustomGroups(_m)
+}
+
+// QueryIncludedIn queries the "included_in" edge of the Channel entity.
+func (_m *Channel) QueryIncludedIn() *ChannelQuery {
+	return NewChannelClient(_m.config).QueryIncludedIn(_m)
+}
+
+// QueryCustomChannels queries the "custom_channels" edge of the Channel entity.
+func (_m *Channel) QueryCustomChannels() *ChannelQuery {
+	return NewChannelClient(_m.config).QueryCustomChannels(_m)
+}
+
 // QueryMemberships queries the "memberships" edge of the Channel entity.
 func (_m *Channel) QueryMemberships() *ChannelMemberQuery {
 	return NewChannelClient(_m.config).QueryMemberships(_m)
@@ -376,6 +444,102 @@ func (_m *Channel) appendNamedMessages(name string, edges ...*Message) {
 		_m.Edges.namedMessages[name] = []*Message{}
 	} else {
 		_m.Edges.namedMessages[name] = append(_m.Edges.namedMessages[name], edges...)
+	}
+}
+
+// NamedCustomUsers returns the CustomUsers named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Channel) NamedCustomUsers(name string) ([]*User, error) {
+	if _m.Edges.namedCustomUsers == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedCustomUsers[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Channel) appendNamedCustomUsers(name string, edges ...*User) {
+	if _m.Edges.namedCustomUsers == nil {
+		_m.Edges.namedCustomUsers = make(map[string][]*User)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedCustomUsers[name] = []*User{}
+	} else {
+		_m.Edges.namedCustomUsers[name] = append(_m.Edges.namedCustomUsers[name], edges...)
+	}
+}
+
+// NamedCustomGroups returns the CustomGroups named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Channel) NamedCustomGroups(name string) ([]*SecurityGroup, error) {
+	if _m.Edges.namedCustomGroups == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedCustomGroups[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Channel) appendNamedCustomGroups(name string, edges ...*SecurityGroup) {
+	if _m.Edges.namedCustomGroups == nil {
+		_m.Edges.namedCustomGroups = make(map[string][]*SecurityGroup)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedCustomGroups[name] = []*SecurityGroup{}
+	} else {
+		_m.Edges.namedCustomGroups[name] = append(_m.Edges.namedCustomGroups[name], edges...)
+	}
+}
+
+// NamedIncludedIn returns the IncludedIn named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Channel) NamedIncludedIn(name string) ([]*Channel, error) {
+	if _m.Edges.namedIncludedIn == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedIncludedIn[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Channel) appendNamedIncludedIn(name string, edges ...*Channel) {
+	if _m.Edges.namedIncludedIn == nil {
+		_m.Edges.namedIncludedIn = make(map[string][]*Channel)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedIncludedIn[name] = []*Channel{}
+	} else {
+		_m.Edges.namedIncludedIn[name] = append(_m.Edges.namedIncludedIn[name], edges...)
+	}
+}
+
+// NamedCustomChannels returns the CustomChannels named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Channel) NamedCustomChannels(name string) ([]*Channel, error) {
+	if _m.Edges.namedCustomChannels == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedCustomChannels[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Channel) appendNamedCustomChannels(name string, edges ...*Channel) {
+	if _m.Edges.namedCustomChannels == nil {
+		_m.Edges.namedCustomChannels = make(map[string][]*Channel)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedCustomChannels[name] = []*Channel{}
+	} else {
+		_m.Edges.namedCustomChannels[name] = append(_m.Edges.namedCustomChannels[name], edges...)
 	}
 }
 

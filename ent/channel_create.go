@@ -229,6 +229,66 @@ func (_c *ChannelCreate) AddMessages(v ...*Message) *ChannelCreate {
 	return _c.AddMessageIDs(ids...)
 }
 
+// AddCustomUserIDs adds the "custom_users" edge to the User entity by IDs.
+func (_c *ChannelCreate) AddCustomUserIDs(ids ...pulid.ID) *ChannelCreate {
+	_c.mutation.AddCustomUserIDs(ids...)
+	return _c
+}
+
+// AddCustomUsers adds the "custom_users" edges to the User entity.
+func (_c *ChannelCreate) AddCustomUsers(v ...*User) *ChannelCreate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddCustomUserIDs(ids...)
+}
+
+// AddCustomGroupIDs adds the "custom_groups" edge to the SecurityGroup entity by IDs.
+func (_c *ChannelCreate) AddCustomGroupIDs(ids ...pulid.ID) *ChannelCreate {
+	_c.mutation.AddCustomGroupIDs(ids...)
+	return _c
+}
+
+// AddCustomGroups adds the "custom_groups" edges to the SecurityGroup entity.
+func (_c *ChannelCreate) AddCustomGroups(v ...*SecurityGroup) *ChannelCreate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddCustomGroupIDs(ids...)
+}
+
+// AddIncludedInIDs adds the "included_in" edge to the Channel entity by IDs.
+func (_c *ChannelCreate) AddIncludedInIDs(ids ...pulid.ID) *ChannelCreate {
+	_c.mutation.AddIncludedInIDs(ids...)
+	return _c
+}
+
+// AddIncludedIn adds the "included_in" edges to the Channel entity.
+func (_c *ChannelCreate) AddIncludedIn(v ...*Channel) *ChannelCreate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddIncludedInIDs(ids...)
+}
+
+// AddCustomChannelIDs adds the "custom_channels" edge to the Channel entity by IDs.
+func (_c *ChannelCreate) AddCustomChannelIDs(ids ...pulid.ID) *ChannelCreate {
+	_c.mutation.AddCustomChannelIDs(ids...)
+	return _c
+}
+
+// AddCustomChannels adds the "custom_channels" edges to the Channel entity.
+func (_c *ChannelCreate) AddCustomChannels(v ...*Channel) *ChannelCreate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddCustomChannelIDs(ids...)
+}
+
 // AddMembershipIDs adds the "memberships" edge to the ChannelMember entity by IDs.
 func (_c *ChannelCreate) AddMembershipIDs(ids ...pulid.ID) *ChannelCreate {
 	_c.mutation.AddMembershipIDs(ids...)
@@ -520,6 +580,70 @@ func (_c *ChannelCreate) createSpec() (*Channel, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(message.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.CustomUsersIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   channel.CustomUsersTable,
+			Columns: channel.CustomUsersPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(user.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.CustomGroupsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   channel.CustomGroupsTable,
+			Columns: channel.CustomGroupsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(securitygroup.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.IncludedInIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   channel.IncludedInTable,
+			Columns: channel.IncludedInPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.CustomChannelsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   channel.CustomChannelsTable,
+			Columns: channel.CustomChannelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

@@ -27,20 +27,28 @@ import (
 // ChannelQuery is the builder for querying Channel entities.
 type ChannelQuery struct {
 	config
-	ctx                  *QueryContext
-	order                []channel.OrderOption
-	inters               []Interceptor
-	predicates           []predicate.Channel
-	withPatient          *PatientQuery
-	withSecurityGroup    *SecurityGroupQuery
-	withMembers          *UserQuery
-	withMessages         *MessageQuery
-	withMemberships      *ChannelMemberQuery
-	loadTotal            []func(context.Context, []*Channel) error
-	modifiers            []func(*sql.Selector)
-	withNamedMembers     map[string]*UserQuery
-	withNamedMessages    map[string]*MessageQuery
-	withNamedMemberships map[string]*ChannelMemberQuery
+	ctx                     *QueryContext
+	order                   []channel.OrderOption
+	inters                  []Interceptor
+	predicates              []predicate.Channel
+	withPatient             *PatientQuery
+	withSecurityGroup       *SecurityGroupQuery
+	withMembers             *UserQuery
+	withMessages            *MessageQuery
+	withCustomUsers         *UserQuery
+	withCustomGroups        *SecurityGroupQuery
+	withIncludedIn          *ChannelQuery
+	withCustomChannels      *ChannelQuery
+	withMemberships         *ChannelMemberQuery
+	loadTotal               []func(context.Context, []*Channel) error
+	modifiers               []func(*sql.Selector)
+	withNamedMembers        map[string]*UserQuery
+	withNamedMessages       map[string]*MessageQuery
+	withNamedCustomUsers    map[string]*UserQuery
+	withNamedCustomGroups   map[string]*SecurityGroupQuery
+	withNamedIncludedIn     map[string]*ChannelQuery
+	withNamedCustomChannels map[string]*ChannelQuery
+	withNamedMemberships    map[string]*ChannelMemberQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -158,6 +166,94 @@ func (_q *ChannelQuery) QueryMessages() *MessageQuery {
 			sqlgraph.From(channel.Table, channel.FieldID, selector),
 			sqlgraph.To(message.Table, message.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, channel.MessagesTable, channel.MessagesColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryCustomUsers chains the current query on the "custom_users" edge.
+func (_q *ChannelQuery) QueryCustomUsers() *UserQuery {
+	query := (&UserClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(channel.Table, channel.FieldID, selector),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, false, channel.CustomUsersTable, channel.CustomUsersPrimaryKey...),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryCustomGroups chains the current query on the "custom_groups" edge.
+func (_q *ChannelQuery) QueryCustomGroups() *SecurityGroupQuery {
+	query := (&SecurityGroupClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(channel.Table, channel.FieldID, selector),
+			sqlgraph.To(securitygroup.Table, securitygroup.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, false, channel.CustomGroupsTable, channel.CustomGroupsPrimaryKey...),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryIncludedIn chains the current query on the "included_in" edge.
+func (_q *ChannelQuery) QueryIncludedIn() *ChannelQuery {
+	query := (&ChannelClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(channel.Table, channel.FieldID, selector),
+			sqlgraph.To(channel.Table, channel.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, channel.IncludedInTable, channel.IncludedInPrimaryKey...),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryCustomChannels chains the current query on the "custom_channels" edge.
+func (_q *ChannelQuery) QueryCustomChannels() *ChannelQuery {
+	query := (&ChannelClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(channel.Table, channel.FieldID, selector),
+			sqlgraph.To(channel.Table, channel.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, false, channel.CustomChannelsTable, channel.CustomChannelsPrimaryKey...),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -374,16 +470,20 @@ func (_q *ChannelQuery) Clone() *ChannelQuery {
 		return nil
 	}
 	return &ChannelQuery{
-		config:            _q.config,
-		ctx:               _q.ctx.Clone(),
-		order:             append([]channel.OrderOption{}, _q.order...),
-		inters:            append([]Interceptor{}, _q.inters...),
-		predicates:        append([]predicate.Channel{}, _q.predicates...),
-		withPatient:       _q.withPatient.Clone(),
-		withSecurityGroup: _q.withSecurityGroup.Clone(),
-		withMembers:       _q.withMembers.Clone(),
-		withMessages:      _q.withMessages.Clone(),
-		withMemberships:   _q.withMemberships.Clone(),
+		config:             _q.config,
+		ctx:                _q.ctx.Clone(),
+		order:              append([]channel.OrderOption{}, _q.order...),
+		inters:             append([]Interceptor{}, _q.inters...),
+		predicates:         append([]predicate.Channel{}, _q.predicates...),
+		withPatient:        _q.withPatient.Clone(),
+		withSecurityGroup:  _q.withSecurityGroup.Clone(),
+		withMembers:        _q.withMembers.Clone(),
+		withMessages:       _q.withMessages.Clone(),
+		withCustomUsers:    _q.withCustomUsers.Clone(),
+		withCustomGroups:   _q.withCustomGroups.Clone(),
+		withIncludedIn:     _q.withIncludedIn.Clone(),
+		withCustomChannels: _q.withCustomChannels.Clone(),
+		withMemberships:    _q.withMemberships.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -432,6 +532,50 @@ func (_q *ChannelQuery) WithMessages(opts ...func(*MessageQuery)) *ChannelQuery 
 		opt(query)
 	}
 	_q.withMessages = query
+	return _q
+}
+
+// WithCustomUsers tells the query-builder to eager-load the nodes that are connected to
+// the "custom_users" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ChannelQuery) WithCustomUsers(opts ...func(*UserQuery)) *ChannelQuery {
+	query := (&UserClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withCustomUsers = query
+	return _q
+}
+
+// WithCustomGroups tells the query-builder to eager-load the nodes that are connected to
+// the "custom_groups" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ChannelQuery) WithCustomGroups(opts ...func(*SecurityGroupQuery)) *ChannelQuery {
+	query := (&SecurityGroupClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withCustomGroups = query
+	return _q
+}
+
+// WithIncludedIn tells the query-builder to eager-load the nodes that are connected to
+// the "included_in" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ChannelQuery) WithIncludedIn(opts ...func(*ChannelQuery)) *ChannelQuery {
+	query := (&ChannelClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withIncludedIn = query
+	return _q
+}
+
+// WithCustomChannels tells the query-builder to eager-load the nodes that are connected to
+// the "custom_channels" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ChannelQuery) WithCustomChannels(opts ...func(*ChannelQuery)) *ChannelQuery {
+	query := (&ChannelClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withCustomChannels = query
 	return _q
 }
 
@@ -530,11 +674,15 @@ func (_q *ChannelQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Chan
 	var (
 		nodes       = []*Channel{}
 		_spec       = _q.querySpec()
-		loadedTypes = [5]bool{
+		loadedTypes = [9]bool{
 			_q.withPatient != nil,
 			_q.withSecurityGroup != nil,
 			_q.withMembers != nil,
 			_q.withMessages != nil,
+			_q.withCustomUsers != nil,
+			_q.withCustomGroups != nil,
+			_q.withIncludedIn != nil,
+			_q.withCustomChannels != nil,
 			_q.withMemberships != nil,
 		}
 	)
@@ -585,6 +733,34 @@ func (_q *ChannelQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Chan
 			return nil, err
 		}
 	}
+	if query := _q.withCustomUsers; query != nil {
+		if err := _q.loadCustomUsers(ctx, query, nodes,
+			func(n *Channel) { n.Edges.CustomUsers = []*User{} },
+			func(n *Channel, e *User) { n.Edges.CustomUsers = append(n.Edges.CustomUsers, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withCustomGroups; query != nil {
+		if err := _q.loadCustomGroups(ctx, query, nodes,
+			func(n *Channel) { n.Edges.CustomGroups = []*SecurityGroup{} },
+			func(n *Channel, e *SecurityGroup) { n.Edges.CustomGroups = append(n.Edges.CustomGroups, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withIncludedIn; query != nil {
+		if err := _q.loadIncludedIn(ctx, query, nodes,
+			func(n *Channel) { n.Edges.IncludedIn = []*Channel{} },
+			func(n *Channel, e *Channel) { n.Edges.IncludedIn = append(n.Edges.IncludedIn, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withCustomChannels; query != nil {
+		if err := _q.loadCustomChannels(ctx, query, nodes,
+			func(n *Channel) { n.Edges.CustomChannels = []*Channel{} },
+			func(n *Channel, e *Channel) { n.Edges.CustomChannels = append(n.Edges.CustomChannels, e) }); err != nil {
+			return nil, err
+		}
+	}
 	if query := _q.withMemberships; query != nil {
 		if err := _q.loadMemberships(ctx, query, nodes,
 			func(n *Channel) { n.Edges.Memberships = []*ChannelMember{} },
@@ -603,6 +779,34 @@ func (_q *ChannelQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Chan
 		if err := _q.loadMessages(ctx, query, nodes,
 			func(n *Channel) { n.appendNamedMessages(name) },
 			func(n *Channel, e *Message) { n.appendNamedMessages(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedCustomUsers {
+		if err := _q.loadCustomUsers(ctx, query, nodes,
+			func(n *Channel) { n.appendNamedCustomUsers(name) },
+			func(n *Channel, e *User) { n.appendNamedCustomUsers(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedCustomGroups {
+		if err := _q.loadCustomGroups(ctx, query, nodes,
+			func(n *Channel) { n.appendNamedCustomGroups(name) },
+			func(n *Channel, e *SecurityGroup) { n.appendNamedCustomGroups(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedIncludedIn {
+		if err := _q.loadIncludedIn(ctx, query, nodes,
+			func(n *Channel) { n.appendNamedIncludedIn(name) },
+			func(n *Channel, e *Channel) { n.appendNamedIncludedIn(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedCustomChannels {
+		if err := _q.loadCustomChannels(ctx, query, nodes,
+			func(n *Channel) { n.appendNamedCustomChannels(name) },
+			func(n *Channel, e *Channel) { n.appendNamedCustomChannels(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -773,6 +977,250 @@ func (_q *ChannelQuery) loadMessages(ctx context.Context, query *MessageQuery, n
 			return fmt.Errorf(`unexpected referenced foreign-key "channel_id" returned %v for node %v`, fk, n.ID)
 		}
 		assign(node, n)
+	}
+	return nil
+}
+func (_q *ChannelQuery) loadCustomUsers(ctx context.Context, query *UserQuery, nodes []*Channel, init func(*Channel), assign func(*Channel, *User)) error {
+	edgeIDs := make([]driver.Value, len(nodes))
+	byID := make(map[pulid.ID]*Channel)
+	nids := make(map[pulid.ID]map[*Channel]struct{})
+	for i, node := range nodes {
+		edgeIDs[i] = node.ID
+		byID[node.ID] = node
+		if init != nil {
+			init(node)
+		}
+	}
+	query.Where(func(s *sql.Selector) {
+		joinT := sql.Table(channel.CustomUsersTable)
+		s.Join(joinT).On(s.C(user.FieldID), joinT.C(channel.CustomUsersPrimaryKey[1]))
+		s.Where(sql.InValues(joinT.C(channel.CustomUsersPrimaryKey[0]), edgeIDs...))
+		columns := s.SelectedColumns()
+		s.Select(joinT.C(channel.CustomUsersPrimaryKey[0]))
+		s.AppendSelect(columns...)
+		s.SetDistinct(false)
+	})
+	if err := query.prepareQuery(ctx); err != nil {
+		return err
+	}
+	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
+		return query.sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
+			assign := spec.Assign
+			values := spec.ScanValues
+			spec.ScanValues = func(columns []string) ([]any, error) {
+				values, err := values(columns[1:])
+				if err != nil {
+					return nil, err
+				}
+				return append([]any{new(pulid.ID)}, values...), nil
+			}
+			spec.Assign = func(columns []string, values []any) error {
+				outValue := *values[0].(*pulid.ID)
+				inValue := *values[1].(*pulid.ID)
+				if nids[inValue] == nil {
+					nids[inValue] = map[*Channel]struct{}{byID[outValue]: {}}
+					return assign(columns[1:], values[1:])
+				}
+				nids[inValue][byID[outValue]] = struct{}{}
+				return nil
+			}
+		})
+	})
+	neighbors, err := withInterceptors[[]*User](ctx, query, qr, query.inters)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected "custom_users" node returned %v`, n.ID)
+		}
+		for kn := range nodes {
+			assign(kn, n)
+		}
+	}
+	return nil
+}
+func (_q *ChannelQuery) loadCustomGroups(ctx context.Context, query *SecurityGroupQuery, nodes []*Channel, init func(*Channel), assign func(*Channel, *SecurityGroup)) error {
+	edgeIDs := make([]driver.Value, len(nodes))
+	byID := make(map[pulid.ID]*Channel)
+	nids := make(map[pulid.ID]map[*Channel]struct{})
+	for i, node := range nodes {
+		edgeIDs[i] = node.ID
+		byID[node.ID] = node
+		if init != nil {
+			init(node)
+		}
+	}
+	query.Where(func(s *sql.Selector) {
+		joinT := sql.Table(channel.CustomGroupsTable)
+		s.Join(joinT).On(s.C(securitygroup.FieldID), joinT.C(channel.CustomGroupsPrimaryKey[1]))
+		s.Where(sql.InValues(joinT.C(channel.CustomGroupsPrimaryKey[0]), edgeIDs...))
+		columns := s.SelectedColumns()
+		s.Select(joinT.C(channel.CustomGroupsPrimaryKey[0]))
+		s.AppendSelect(columns...)
+		s.SetDistinct(false)
+	})
+	if err := query.prepareQuery(ctx); err != nil {
+		return err
+	}
+	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
+		return query.sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
+			assign := spec.Assign
+			values := spec.ScanValues
+			spec.ScanValues = func(columns []string) ([]any, error) {
+				values, err := values(columns[1:])
+				if err != nil {
+					return nil, err
+				}
+				return append([]any{new(pulid.ID)}, values...), nil
+			}
+			spec.Assign = func(columns []string, values []any) error {
+				outValue := *values[0].(*pulid.ID)
+				inValue := *values[1].(*pulid.ID)
+				if nids[inValue] == nil {
+					nids[inValue] = map[*Channel]struct{}{byID[outValue]: {}}
+					return assign(columns[1:], values[1:])
+				}
+				nids[inValue][byID[outValue]] = struct{}{}
+				return nil
+			}
+		})
+	})
+	neighbors, err := withInterceptors[[]*SecurityGroup](ctx, query, qr, query.inters)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected "custom_groups" node returned %v`, n.ID)
+		}
+		for kn := range nodes {
+			assign(kn, n)
+		}
+	}
+	return nil
+}
+func (_q *ChannelQuery) loadIncludedIn(ctx context.Context, query *ChannelQuery, nodes []*Channel, init func(*Channel), assign func(*Channel, *Channel)) error {
+	edgeIDs := make([]driver.Value, len(nodes))
+	byID := make(map[pulid.ID]*Channel)
+	nids := make(map[pulid.ID]map[*Channel]struct{})
+	for i, node := range nodes {
+		edgeIDs[i] = node.ID
+		byID[node.ID] = node
+		if init != nil {
+			init(node)
+		}
+	}
+	query.Where(func(s *sql.Selector) {
+		joinT := sql.Table(channel.IncludedInTable)
+		s.Join(joinT).On(s.C(channel.FieldID), joinT.C(channel.IncludedInPrimaryKey[0]))
+		s.Where(sql.InValues(joinT.C(channel.IncludedInPrimaryKey[1]), edgeIDs...))
+		columns := s.SelectedColumns()
+		s.Select(joinT.C(channel.IncludedInPrimaryKey[1]))
+		s.AppendSelect(columns...)
+		s.SetDistinct(false)
+	})
+	if err := query.prepareQuery(ctx); err != nil {
+		return err
+	}
+	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
+		return query.sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
+			assign := spec.Assign
+			values := spec.ScanValues
+			spec.ScanValues = func(columns []string) ([]any, error) {
+				values, err := values(columns[1:])
+				if err != nil {
+					return nil, err
+				}
+				return append([]any{new(pulid.ID)}, values...), nil
+			}
+			spec.Assign = func(columns []string, values []any) error {
+				outValue := *values[0].(*pulid.ID)
+				inValue := *values[1].(*pulid.ID)
+				if nids[inValue] == nil {
+					nids[inValue] = map[*Channel]struct{}{byID[outValue]: {}}
+					return assign(columns[1:], values[1:])
+				}
+				nids[inValue][byID[outValue]] = struct{}{}
+				return nil
+			}
+		})
+	})
+	neighbors, err := withInterceptors[[]*Channel](ctx, query, qr, query.inters)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected "included_in" node returned %v`, n.ID)
+		}
+		for kn := range nodes {
+			assign(kn, n)
+		}
+	}
+	return nil
+}
+func (_q *ChannelQuery) loadCustomChannels(ctx context.Context, query *ChannelQuery, nodes []*Channel, init func(*Channel), assign func(*Channel, *Channel)) error {
+	edgeIDs := make([]driver.Value, len(nodes))
+	byID := make(map[pulid.ID]*Channel)
+	nids := make(map[pulid.ID]map[*Channel]struct{})
+	for i, node := range nodes {
+		edgeIDs[i] = node.ID
+		byID[node.ID] = node
+		if init != nil {
+			init(node)
+		}
+	}
+	query.Where(func(s *sql.Selector) {
+		joinT := sql.Table(channel.CustomChannelsTable)
+		s.Join(joinT).On(s.C(channel.FieldID), joinT.C(channel.CustomChannelsPrimaryKey[1]))
+		s.Where(sql.InValues(joinT.C(channel.CustomChannelsPrimaryKey[0]), edgeIDs...))
+		columns := s.SelectedColumns()
+		s.Select(joinT.C(channel.CustomChannelsPrimaryKey[0]))
+		s.AppendSelect(columns...)
+		s.SetDistinct(false)
+	})
+	if err := query.prepareQuery(ctx); err != nil {
+		return err
+	}
+	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
+		return query.sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
+			assign := spec.Assign
+			values := spec.ScanValues
+			spec.ScanValues = func(columns []string) ([]any, error) {
+				values, err := values(columns[1:])
+				if err != nil {
+					return nil, err
+				}
+				return append([]any{new(pulid.ID)}, values...), nil
+			}
+			spec.Assign = func(columns []string, values []any) error {
+				outValue := *values[0].(*pulid.ID)
+				inValue := *values[1].(*pulid.ID)
+				if nids[inValue] == nil {
+					nids[inValue] = map[*Channel]struct{}{byID[outValue]: {}}
+					return assign(columns[1:], values[1:])
+				}
+				nids[inValue][byID[outValue]] = struct{}{}
+				return nil
+			}
+		})
+	})
+	neighbors, err := withInterceptors[[]*Channel](ctx, query, qr, query.inters)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected "custom_channels" node returned %v`, n.ID)
+		}
+		for kn := range nodes {
+			assign(kn, n)
+		}
 	}
 	return nil
 }
@@ -957,6 +1405,62 @@ func (_q *ChannelQuery) WithNamedMessages(name string, opts ...func(*MessageQuer
 		_q.withNamedMessages = make(map[string]*MessageQuery)
 	}
 	_q.withNamedMessages[name] = query
+	return _q
+}
+
+// WithNamedCustomUsers tells the query-builder to eager-load the nodes that are connected to the "custom_users"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *ChannelQuery) WithNamedCustomUsers(name string, opts ...func(*UserQuery)) *ChannelQuery {
+	query := (&UserClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedCustomUsers == nil {
+		_q.withNamedCustomUsers = make(map[string]*UserQuery)
+	}
+	_q.withNamedCustomUsers[name] = query
+	return _q
+}
+
+// WithNamedCustomGroups tells the query-builder to eager-load the nodes that are connected to the "custom_groups"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *ChannelQuery) WithNamedCustomGroups(name string, opts ...func(*SecurityGroupQuery)) *ChannelQuery {
+	query := (&SecurityGroupClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedCustomGroups == nil {
+		_q.withNamedCustomGroups = make(map[string]*SecurityGroupQuery)
+	}
+	_q.withNamedCustomGroups[name] = query
+	return _q
+}
+
+// WithNamedIncludedIn tells the query-builder to eager-load the nodes that are connected to the "included_in"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *ChannelQuery) WithNamedIncludedIn(name string, opts ...func(*ChannelQuery)) *ChannelQuery {
+	query := (&ChannelClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedIncludedIn == nil {
+		_q.withNamedIncludedIn = make(map[string]*ChannelQuery)
+	}
+	_q.withNamedIncludedIn[name] = query
+	return _q
+}
+
+// WithNamedCustomChannels tells the query-builder to eager-load the nodes that are connected to the "custom_channels"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *ChannelQuery) WithNamedCustomChannels(name string, opts ...func(*ChannelQuery)) *ChannelQuery {
+	query := (&ChannelClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedCustomChannels == nil {
+		_q.withNamedCustomChannels = make(map[string]*ChannelQuery)
+	}
+	_q.withNamedCustomChannels[name] = query
 	return _q
 }
 

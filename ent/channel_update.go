@@ -231,6 +231,66 @@ func (_u *ChannelUpdate) AddMessages(v ...*Message) *ChannelUpdate {
 	return _u.AddMessageIDs(ids...)
 }
 
+// AddCustomUserIDs adds the "custom_users" edge to the User entity by IDs.
+func (_u *ChannelUpdate) AddCustomUserIDs(ids ...pulid.ID) *ChannelUpdate {
+	_u.mutation.AddCustomUserIDs(ids...)
+	return _u
+}
+
+// AddCustomUsers adds the "custom_users" edges to the User entity.
+func (_u *ChannelUpdate) AddCustomUsers(v ...*User) *ChannelUpdate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddCustomUserIDs(ids...)
+}
+
+// AddCustomGroupIDs adds the "custom_groups" edge to the SecurityGroup entity by IDs.
+func (_u *ChannelUpdate) AddCustomGroupIDs(ids ...pulid.ID) *ChannelUpdate {
+	_u.mutation.AddCustomGroupIDs(ids...)
+	return _u
+}
+
+// AddCustomGroups adds the "custom_groups" edges to the SecurityGroup entity.
+func (_u *ChannelUpdate) AddCustomGroups(v ...*SecurityGroup) *ChannelUpdate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddCustomGroupIDs(ids...)
+}
+
+// AddIncludedInIDs adds the "included_in" edge to the Channel entity by IDs.
+func (_u *ChannelUpdate) AddIncludedInIDs(ids ...pulid.ID) *ChannelUpdate {
+	_u.mutation.AddIncludedInIDs(ids...)
+	return _u
+}
+
+// AddIncludedIn adds the "included_in" edges to the Channel entity.
+func (_u *ChannelUpdate) AddIncludedIn(v ...*Channel) *ChannelUpdate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddIncludedInIDs(ids...)
+}
+
+// AddCustomChannelIDs adds the "custom_channels" edge to the Channel entity by IDs.
+func (_u *ChannelUpdate) AddCustomChannelIDs(ids ...pulid.ID) *ChannelUpdate {
+	_u.mutation.AddCustomChannelIDs(ids...)
+	return _u
+}
+
+// AddCustomChannels adds the "custom_channels" edges to the Channel entity.
+func (_u *ChannelUpdate) AddCustomChannels(v ...*Channel) *ChannelUpdate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddCustomChannelIDs(ids...)
+}
+
 // AddMembershipIDs adds the "memberships" edge to the ChannelMember entity by IDs.
 func (_u *ChannelUpdate) AddMembershipIDs(ids ...pulid.ID) *ChannelUpdate {
 	_u.mutation.AddMembershipIDs(ids...)
@@ -303,6 +363,90 @@ func (_u *ChannelUpdate) RemoveMessages(v ...*Message) *ChannelUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveMessageIDs(ids...)
+}
+
+// ClearCustomUsers clears all "custom_users" edges to the User entity.
+func (_u *ChannelUpdate) ClearCustomUsers() *ChannelUpdate {
+	_u.mutation.ClearCustomUsers()
+	return _u
+}
+
+// RemoveCustomUserIDs removes the "custom_users" edge to User entities by IDs.
+func (_u *ChannelUpdate) RemoveCustomUserIDs(ids ...pulid.ID) *ChannelUpdate {
+	_u.mutation.RemoveCustomUserIDs(ids...)
+	return _u
+}
+
+// RemoveCustomUsers removes "custom_users" edges to User entities.
+func (_u *ChannelUpdate) RemoveCustomUsers(v ...*User) *ChannelUpdate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveCustomUserIDs(ids...)
+}
+
+// ClearCustomGroups clears all "custom_groups" edges to the SecurityGroup entity.
+func (_u *ChannelUpdate) ClearCustomGroups() *ChannelUpdate {
+	_u.mutation.ClearCustomGroups()
+	return _u
+}
+
+// RemoveCustomGroupIDs removes the "custom_groups" edge to SecurityGroup entities by IDs.
+func (_u *ChannelUpdate) RemoveCustomGroupIDs(ids ...pulid.ID) *ChannelUpdate {
+	_u.mutation.RemoveCustomGroupIDs(ids...)
+	return _u
+}
+
+// RemoveCustomGroups removes "custom_groups" edges to SecurityGroup entities.
+func (_u *ChannelUpdate) RemoveCustomGroups(v ...*SecurityGroup) *ChannelUpdate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveCustomGroupIDs(ids...)
+}
+
+// ClearIncludedIn clears all "included_in" edges to the Channel entity.
+func (_u *ChannelUpdate) ClearIncludedIn() *ChannelUpdate {
+	_u.mutation.ClearIncludedIn()
+	return _u
+}
+
+// RemoveIncludedInIDs removes the "included_in" edge to Channel entities by IDs.
+func (_u *ChannelUpdate) RemoveIncludedInIDs(ids ...pulid.ID) *ChannelUpdate {
+	_u.mutation.RemoveIncludedInIDs(ids...)
+	return _u
+}
+
+// RemoveIncludedIn removes "included_in" edges to Channel entities.
+func (_u *ChannelUpdate) RemoveIncludedIn(v ...*Channel) *ChannelUpdate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveIncludedInIDs(ids...)
+}
+
+// ClearCustomChannels clears all "custom_channels" edges to the Channel entity.
+func (_u *ChannelUpdate) ClearCustomChannels() *ChannelUpdate {
+	_u.mutation.ClearCustomChannels()
+	return _u
+}
+
+// RemoveCustomChannelIDs removes the "custom_channels" edge to Channel entities by IDs.
+func (_u *ChannelUpdate) RemoveCustomChannelIDs(ids ...pulid.ID) *ChannelUpdate {
+	_u.mutation.RemoveCustomChannelIDs(ids...)
+	return _u
+}
+
+// RemoveCustomChannels removes "custom_channels" edges to Channel entities.
+func (_u *ChannelUpdate) RemoveCustomChannels(v ...*Channel) *ChannelUpdate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveCustomChannelIDs(ids...)
 }
 
 // ClearMemberships clears all "memberships" edges to the ChannelMember entity.
@@ -618,6 +762,186 @@ func (_u *ChannelUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.CustomUsersCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   channel.CustomUsersTable,
+			Columns: channel.CustomUsersPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(user.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedCustomUsersIDs(); len(nodes) > 0 && !_u.mutation.CustomUsersCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   channel.CustomUsersTable,
+			Columns: channel.CustomUsersPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(user.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.CustomUsersIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   channel.CustomUsersTable,
+			Columns: channel.CustomUsersPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(user.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.CustomGroupsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   channel.CustomGroupsTable,
+			Columns: channel.CustomGroupsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(securitygroup.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedCustomGroupsIDs(); len(nodes) > 0 && !_u.mutation.CustomGroupsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   channel.CustomGroupsTable,
+			Columns: channel.CustomGroupsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(securitygroup.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.CustomGroupsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   channel.CustomGroupsTable,
+			Columns: channel.CustomGroupsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(securitygroup.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.IncludedInCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   channel.IncludedInTable,
+			Columns: channel.IncludedInPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedIncludedInIDs(); len(nodes) > 0 && !_u.mutation.IncludedInCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   channel.IncludedInTable,
+			Columns: channel.IncludedInPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.IncludedInIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   channel.IncludedInTable,
+			Columns: channel.IncludedInPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.CustomChannelsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   channel.CustomChannelsTable,
+			Columns: channel.CustomChannelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedCustomChannelsIDs(); len(nodes) > 0 && !_u.mutation.CustomChannelsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   channel.CustomChannelsTable,
+			Columns: channel.CustomChannelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.CustomChannelsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   channel.CustomChannelsTable,
+			Columns: channel.CustomChannelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	if _u.mutation.MembershipsCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -881,6 +1205,66 @@ func (_u *ChannelUpdateOne) AddMessages(v ...*Message) *ChannelUpdateOne {
 	return _u.AddMessageIDs(ids...)
 }
 
+// AddCustomUserIDs adds the "custom_users" edge to the User entity by IDs.
+func (_u *ChannelUpdateOne) AddCustomUserIDs(ids ...pulid.ID) *ChannelUpdateOne {
+	_u.mutation.AddCustomUserIDs(ids...)
+	return _u
+}
+
+// AddCustomUsers adds the "custom_users" edges to the User entity.
+func (_u *ChannelUpdateOne) AddCustomUsers(v ...*User) *ChannelUpdateOne {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddCustomUserIDs(ids...)
+}
+
+// AddCustomGroupIDs adds the "custom_groups" edge to the SecurityGroup entity by IDs.
+func (_u *ChannelUpdateOne) AddCustomGroupIDs(ids ...pulid.ID) *ChannelUpdateOne {
+	_u.mutation.AddCustomGroupIDs(ids...)
+	return _u
+}
+
+// AddCustomGroups adds the "custom_groups" edges to the SecurityGroup entity.
+func (_u *ChannelUpdateOne) AddCustomGroups(v ...*SecurityGroup) *ChannelUpdateOne {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddCustomGroupIDs(ids...)
+}
+
+// AddIncludedInIDs adds the "included_in" edge to the Channel entity by IDs.
+func (_u *ChannelUpdateOne) AddIncludedInIDs(ids ...pulid.ID) *ChannelUpdateOne {
+	_u.mutation.AddIncludedInIDs(ids...)
+	return _u
+}
+
+// AddIncludedIn adds the "included_in" edges to the Channel entity.
+func (_u *ChannelUpdateOne) AddIncludedIn(v ...*Channel) *ChannelUpdateOne {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddIncludedInIDs(ids...)
+}
+
+// AddCustomChannelIDs adds the "custom_channels" edge to the Channel entity by IDs.
+func (_u *ChannelUpdateOne) AddCustomChannelIDs(ids ...pulid.ID) *ChannelUpdateOne {
+	_u.mutation.AddCustomChannelIDs(ids...)
+	return _u
+}
+
+// AddCustomChannels adds the "custom_channels" edges to the Channel entity.
+func (_u *ChannelUpdateOne) AddCustomChannels(v ...*Channel) *ChannelUpdateOne {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddCustomChannelIDs(ids...)
+}
+
 // AddMembershipIDs adds the "memberships" edge to the ChannelMember entity by IDs.
 func (_u *ChannelUpdateOne) AddMembershipIDs(ids ...pulid.ID) *ChannelUpdateOne {
 	_u.mutation.AddMembershipIDs(ids...)
@@ -953,6 +1337,90 @@ func (_u *ChannelUpdateOne) RemoveMessages(v ...*Message) *ChannelUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveMessageIDs(ids...)
+}
+
+// ClearCustomUsers clears all "custom_users" edges to the User entity.
+func (_u *ChannelUpdateOne) ClearCustomUsers() *ChannelUpdateOne {
+	_u.mutation.ClearCustomUsers()
+	return _u
+}
+
+// RemoveCustomUserIDs removes the "custom_users" edge to User entities by IDs.
+func (_u *ChannelUpdateOne) RemoveCustomUserIDs(ids ...pulid.ID) *ChannelUpdateOne {
+	_u.mutation.RemoveCustomUserIDs(ids...)
+	return _u
+}
+
+// RemoveCustomUsers removes "custom_users" edges to User entities.
+func (_u *ChannelUpdateOne) RemoveCustomUsers(v ...*User) *ChannelUpdateOne {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveCustomUserIDs(ids...)
+}
+
+// ClearCustomGroups clears all "custom_groups" edges to the SecurityGroup entity.
+func (_u *ChannelUpdateOne) ClearCustomGroups() *ChannelUpdateOne {
+	_u.mutation.ClearCustomGroups()
+	return _u
+}
+
+// RemoveCustomGroupIDs removes the "custom_groups" edge to SecurityGroup entities by IDs.
+func (_u *ChannelUpdateOne) RemoveCustomGroupIDs(ids ...pulid.ID) *ChannelUpdateOne {
+	_u.mutation.RemoveCustomGroupIDs(ids...)
+	return _u
+}
+
+// RemoveCustomGroups removes "custom_groups" edges to SecurityGroup entities.
+func (_u *ChannelUpdateOne) RemoveCustomGroups(v ...*SecurityGroup) *ChannelUpdateOne {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveCustomGroupIDs(ids...)
+}
+
+// ClearIncludedIn clears all "included_in" edges to the Channel entity.
+func (_u *ChannelUpdateOne) ClearIncludedIn() *ChannelUpdateOne {
+	_u.mutation.ClearIncludedIn()
+	return _u
+}
+
+// RemoveIncludedInIDs removes the "included_in" edge to Channel entities by IDs.
+func (_u *ChannelUpdateOne) RemoveIncludedInIDs(ids ...pulid.ID) *ChannelUpdateOne {
+	_u.mutation.RemoveIncludedInIDs(ids...)
+	return _u
+}
+
+// RemoveIncludedIn removes "included_in" edges to Channel entities.
+func (_u *ChannelUpdateOne) RemoveIncludedIn(v ...*Channel) *ChannelUpdateOne {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveIncludedInIDs(ids...)
+}
+
+// ClearCustomChannels clears all "custom_channels" edges to the Channel entity.
+func (_u *ChannelUpdateOne) ClearCustomChannels() *ChannelUpdateOne {
+	_u.mutation.ClearCustomChannels()
+	return _u
+}
+
+// RemoveCustomChannelIDs removes the "custom_channels" edge to Channel entities by IDs.
+func (_u *ChannelUpdateOne) RemoveCustomChannelIDs(ids ...pulid.ID) *ChannelUpdateOne {
+	_u.mutation.RemoveCustomChannelIDs(ids...)
+	return _u
+}
+
+// RemoveCustomChannels removes "custom_channels" edges to Channel entities.
+func (_u *ChannelUpdateOne) RemoveCustomChannels(v ...*Channel) *ChannelUpdateOne {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveCustomChannelIDs(ids...)
 }
 
 // ClearMemberships clears all "memberships" edges to the ChannelMember entity.
@@ -1291,6 +1759,186 @@ func (_u *ChannelUpdateOne) sqlSave(ctx context.Context) (_node *Channel, err er
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(message.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.CustomUsersCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   channel.CustomUsersTable,
+			Columns: channel.CustomUsersPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(user.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedCustomUsersIDs(); len(nodes) > 0 && !_u.mutation.CustomUsersCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   channel.CustomUsersTable,
+			Columns: channel.CustomUsersPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(user.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.CustomUsersIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   channel.CustomUsersTable,
+			Columns: channel.CustomUsersPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(user.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.CustomGroupsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   channel.CustomGroupsTable,
+			Columns: channel.CustomGroupsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(securitygroup.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedCustomGroupsIDs(); len(nodes) > 0 && !_u.mutation.CustomGroupsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   channel.CustomGroupsTable,
+			Columns: channel.CustomGroupsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(securitygroup.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.CustomGroupsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   channel.CustomGroupsTable,
+			Columns: channel.CustomGroupsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(securitygroup.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.IncludedInCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   channel.IncludedInTable,
+			Columns: channel.IncludedInPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedIncludedInIDs(); len(nodes) > 0 && !_u.mutation.IncludedInCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   channel.IncludedInTable,
+			Columns: channel.IncludedInPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.IncludedInIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   channel.IncludedInTable,
+			Columns: channel.IncludedInPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.CustomChannelsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   channel.CustomChannelsTable,
+			Columns: channel.CustomChannelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedCustomChannelsIDs(); len(nodes) > 0 && !_u.mutation.CustomChannelsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   channel.CustomChannelsTable,
+			Columns: channel.CustomChannelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.CustomChannelsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   channel.CustomChannelsTable,
+			Columns: channel.CustomChannelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

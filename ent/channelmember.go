@@ -30,8 +30,6 @@ type ChannelMember struct {
 	UserID pulid.ID `json:"user_id,omitempty"`
 	// sequence number of the newest message this member has read
 	LastReadSeq int64 `json:"last_read_seq,omitempty"`
-	// set when the member closes the channel; cleared by new activity
-	HiddenAt *time.Time `json:"hidden_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ChannelMemberQuery when eager-loading is set.
 	Edges        ChannelMemberEdges `json:"edges"`
@@ -82,7 +80,7 @@ func (*ChannelMember) scanValues(columns []string) ([]any, error) {
 			values[i] = new(pulid.ID)
 		case channelmember.FieldLastReadSeq:
 			values[i] = new(sql.NullInt64)
-		case channelmember.FieldCreatedAt, channelmember.FieldUpdatedAt, channelmember.FieldHiddenAt:
+		case channelmember.FieldCreatedAt, channelmember.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -134,13 +132,6 @@ func (_m *ChannelMember) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field last_read_seq", values[i])
 			} else if value.Valid {
 				_m.LastReadSeq = value.Int64
-			}
-		case channelmember.FieldHiddenAt:
-			if value, ok := values[i].(*sql.NullTime); !ok {
-				return fmt.Errorf("unexpected type %T for field hidden_at", values[i])
-			} else if value.Valid {
-				_m.HiddenAt = new(time.Time)
-				*_m.HiddenAt = value.Time
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -202,11 +193,6 @@ func (_m *ChannelMember) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("last_read_seq=")
 	builder.WriteString(fmt.Sprintf("%v", _m.LastReadSeq))
-	builder.WriteString(", ")
-	if v := _m.HiddenAt; v != nil {
-		builder.WriteString("hidden_at=")
-		builder.WriteString(v.Format(time.ANSIC))
-	}
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -80,20 +80,6 @@ func (_c *ChannelMemberCreate) SetNillableLastReadSeq(v *int64) *ChannelMemberCr
 	return _c
 }
 
-// SetHiddenAt sets the "hidden_at" field.
-func (_c *ChannelMemberCreate) SetHiddenAt(v time.Time) *ChannelMemberCreate {
-	_c.mutation.SetHiddenAt(v)
-	return _c
-}
-
-// SetNillableHiddenAt sets the "hidden_at" field if the given value is not nil.
-func (_c *ChannelMemberCreate) SetNillableHiddenAt(v *time.Time) *ChannelMemberCreate {
-	if v != nil {
-		_c.SetHiddenAt(*v)
-	}
-	return _c
-}
-
 // SetID sets the "id" field.
 func (_c *ChannelMemberCreate) SetID(v pulid.ID) *ChannelMemberCreate {
 	_c.mutation.SetID(v)
@@ -264,10 +250,6 @@ func (_c *ChannelMemberCreate) createSpec() (*ChannelMember, *sqlgraph.CreateSpe
 		_spec.SetField(channelmember.FieldLastReadSeq, field.TypeInt64, value)
 		_node.LastReadSeq = value
 	}
-	if value, ok := _c.mutation.HiddenAt(); ok {
-		_spec.SetField(channelmember.FieldHiddenAt, field.TypeTime, value)
-		_node.HiddenAt = &value
-	}
 	if nodes := _c.mutation.ChannelIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -408,24 +390,6 @@ func (u *ChannelMemberUpsert) AddLastReadSeq(v int64) *ChannelMemberUpsert {
 	return u
 }
 
-// SetHiddenAt sets the "hidden_at" field.
-func (u *ChannelMemberUpsert) SetHiddenAt(v time.Time) *ChannelMemberUpsert {
-	u.Set(channelmember.FieldHiddenAt, v)
-	return u
-}
-
-// UpdateHiddenAt sets the "hidden_at" field to the value that was provided on create.
-func (u *ChannelMemberUpsert) UpdateHiddenAt() *ChannelMemberUpsert {
-	u.SetExcluded(channelmember.FieldHiddenAt)
-	return u
-}
-
-// ClearHiddenAt clears the value of the "hidden_at" field.
-func (u *ChannelMemberUpsert) ClearHiddenAt() *ChannelMemberUpsert {
-	u.SetNull(channelmember.FieldHiddenAt)
-	return u
-}
-
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -537,27 +501,6 @@ func (u *ChannelMemberUpsertOne) AddLastReadSeq(v int64) *ChannelMemberUpsertOne
 func (u *ChannelMemberUpsertOne) UpdateLastReadSeq() *ChannelMemberUpsertOne {
 	return u.Update(func(s *ChannelMemberUpsert) {
 		s.UpdateLastReadSeq()
-	})
-}
-
-// SetHiddenAt sets the "hidden_at" field.
-func (u *ChannelMemberUpsertOne) SetHiddenAt(v time.Time) *ChannelMemberUpsertOne {
-	return u.Update(func(s *ChannelMemberUpsert) {
-		s.SetHiddenAt(v)
-	})
-}
-
-// UpdateHiddenAt sets the "hidden_at" field to the value that was provided on create.
-func (u *ChannelMemberUpsertOne) UpdateHiddenAt() *ChannelMemberUpsertOne {
-	return u.Update(func(s *ChannelMemberUpsert) {
-		s.UpdateHiddenAt()
-	})
-}
-
-// ClearHiddenAt clears the value of the "hidden_at" field.
-func (u *ChannelMemberUpsertOne) ClearHiddenAt() *ChannelMemberUpsertOne {
-	return u.Update(func(s *ChannelMemberUpsert) {
-		s.ClearHiddenAt()
 	})
 }
 
@@ -839,27 +782,6 @@ func (u *ChannelMemberUpsertBulk) AddLastReadSeq(v int64) *ChannelMemberUpsertBu
 func (u *ChannelMemberUpsertBulk) UpdateLastReadSeq() *ChannelMemberUpsertBulk {
 	return u.Update(func(s *ChannelMemberUpsert) {
 		s.UpdateLastReadSeq()
-	})
-}
-
-// SetHiddenAt sets the "hidden_at" field.
-func (u *ChannelMemberUpsertBulk) SetHiddenAt(v time.Time) *ChannelMemberUpsertBulk {
-	return u.Update(func(s *ChannelMemberUpsert) {
-		s.SetHiddenAt(v)
-	})
-}
-
-// UpdateHiddenAt sets the "hidden_at" field to the value that was provided on create.
-func (u *ChannelMemberUpsertBulk) UpdateHiddenAt() *ChannelMemberUpsertBulk {
-	return u.Update(func(s *ChannelMemberUpsert) {
-		s.UpdateHiddenAt()
-	})
-}
-
-// ClearHiddenAt clears the value of the "hidden_at" field.
-func (u *ChannelMemberUpsertBulk) ClearHiddenAt() *ChannelMemberUpsertBulk {
-	return u.Update(func(s *ChannelMemberUpsert) {
-		s.ClearHiddenAt()
 	})
 }
 

@@ -87,26 +87,6 @@ func (_u *ChannelMemberUpdate) AddLastReadSeq(v int64) *ChannelMemberUpdate {
 	return _u
 }
 
-// SetHiddenAt sets the "hidden_at" field.
-func (_u *ChannelMemberUpdate) SetHiddenAt(v time.Time) *ChannelMemberUpdate {
-	_u.mutation.SetHiddenAt(v)
-	return _u
-}
-
-// SetNillableHiddenAt sets the "hidden_at" field if the given value is not nil.
-func (_u *ChannelMemberUpdate) SetNillableHiddenAt(v *time.Time) *ChannelMemberUpdate {
-	if v != nil {
-		_u.SetHiddenAt(*v)
-	}
-	return _u
-}
-
-// ClearHiddenAt clears the value of the "hidden_at" field.
-func (_u *ChannelMemberUpdate) ClearHiddenAt() *ChannelMemberUpdate {
-	_u.mutation.ClearHiddenAt()
-	return _u
-}
-
 // SetChannel sets the "channel" edge to the Channel entity.
 func (_u *ChannelMemberUpdate) SetChannel(v *Channel) *ChannelMemberUpdate {
 	return _u.SetChannelID(v.ID)
@@ -218,12 +198,6 @@ func (_u *ChannelMemberUpdate) sqlSave(ctx context.Context) (_node int, err erro
 	}
 	if value, ok := _u.mutation.AddedLastReadSeq(); ok {
 		_spec.AddField(channelmember.FieldLastReadSeq, field.TypeInt64, value)
-	}
-	if value, ok := _u.mutation.HiddenAt(); ok {
-		_spec.SetField(channelmember.FieldHiddenAt, field.TypeTime, value)
-	}
-	if _u.mutation.HiddenAtCleared() {
-		_spec.ClearField(channelmember.FieldHiddenAt, field.TypeTime)
 	}
 	if _u.mutation.ChannelCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -357,26 +331,6 @@ func (_u *ChannelMemberUpdateOne) SetNillableLastReadSeq(v *int64) *ChannelMembe
 // AddLastReadSeq adds value to the "last_read_seq" field.
 func (_u *ChannelMemberUpdateOne) AddLastReadSeq(v int64) *ChannelMemberUpdateOne {
 	_u.mutation.AddLastReadSeq(v)
-	return _u
-}
-
-// SetHiddenAt sets the "hidden_at" field.
-func (_u *ChannelMemberUpdateOne) SetHiddenAt(v time.Time) *ChannelMemberUpdateOne {
-	_u.mutation.SetHiddenAt(v)
-	return _u
-}
-
-// SetNillableHiddenAt sets the "hidden_at" field if the given value is not nil.
-func (_u *ChannelMemberUpdateOne) SetNillableHiddenAt(v *time.Time) *ChannelMemberUpdateOne {
-	if v != nil {
-		_u.SetHiddenAt(*v)
-	}
-	return _u
-}
-
-// ClearHiddenAt clears the value of the "hidden_at" field.
-func (_u *ChannelMemberUpdateOne) ClearHiddenAt() *ChannelMemberUpdateOne {
-	_u.mutation.ClearHiddenAt()
 	return _u
 }
 
@@ -521,12 +475,6 @@ func (_u *ChannelMemberUpdateOne) sqlSave(ctx context.Context) (_node *ChannelMe
 	}
 	if value, ok := _u.mutation.AddedLastReadSeq(); ok {
 		_spec.AddField(channelmember.FieldLastReadSeq, field.TypeInt64, value)
-	}
-	if value, ok := _u.mutation.HiddenAt(); ok {
-		_spec.SetField(channelmember.FieldHiddenAt, field.TypeTime, value)
-	}
-	if _u.mutation.HiddenAtCleared() {
-		_spec.ClearField(channelmember.FieldHiddenAt, field.TypeTime)
 	}
 	if _u.mutation.ChannelCleared() {
 		edge := &sqlgraph.EdgeSpec{

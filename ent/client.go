@@ -17,12 +17,14 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/whisper-health/whisper/ent/apikey"
+	"github.com/whisper-health/whisper/ent/autoreplysent"
 	"github.com/whisper-health/whisper/ent/booking"
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/message"
+	"github.com/whisper-health/whisper/ent/outboxmessage"
 	"github.com/whisper-health/whisper/ent/patient"
 	"github.com/whisper-health/whisper/ent/program"
 	"github.com/whisper-health/whisper/ent/programaction"
@@ -42,6 +44,8 @@ type Client struct {
 	Schema *migrate.Schema
 	// APIKey is the client for interacting with the APIKey builders.
 	APIKey *APIKeyClient
+	// AutoReplySent is the client for interacting with the AutoReplySent builders.
+	AutoReplySent *AutoReplySentClient
 	// Booking is the client for interacting with the Booking builders.
 	Booking *BookingClient
 	// BookingType is the client for interacting with the BookingType builders.
@@ -54,6 +58,8 @@ type Client struct {
 	Label *LabelClient
 	// Message is the client for interacting with the Message builders.
 	Message *MessageClient
+	// OutboxMessage is the client for interacting with the OutboxMessage builders.
+	OutboxMessage *OutboxMessageClient
 	// Patient is the client for interacting with the Patient builders.
 	Patient *PatientClient
 	// Program is the client for interacting with the Program builders.
@@ -82,12 +88,14 @@ func NewClient(opts ...Option) *Client {
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.APIKey = NewAPIKeyClient(c.config)
+	c.AutoReplySent = NewAutoReplySentClient(c.config)
 	c.Booking = NewBookingClient(c.config)
 	c.BookingType = NewBookingTypeClient(c.config)
 	c.Channel = NewChannelClient(c.config)
 	c.ChannelMember = NewChannelMemberClient(c.config)
 	c.Label = NewLabelClient(c.config)
 	c.Message = NewMessageClient(c.config)
+	c.OutboxMessage = NewOutboxMessageClient(c.config)
 	c.Patient = NewPatientClient(c.config)
 	c.Program = NewProgramClient(c.config)
 	c.ProgramAction = NewProgramActionClient(c.config)
@@ -189,12 +197,14 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		ctx:           ctx,
 		config:        cfg,
 		APIKey:        NewAPIKeyClient(cfg),
+		AutoReplySent: NewAutoReplySentClient(cfg),
 		Booking:       NewBookingClient(cfg),
 		BookingType:   NewBookingTypeClient(cfg),
 		Channel:       NewChannelClient(cfg),
 		ChannelMember: NewChannelMemberClient(cfg),
 		Label:         NewLabelClient(cfg),
 		Message:       NewMessageClient(cfg),
+		OutboxMessage: NewOutboxMessageClient(cfg),
 		Patient:       NewPatientClient(cfg),
 		Program:       NewProgramClient(cfg),
 		ProgramAction: NewProgramActionClient(cfg),
@@ -223,12 +233,14 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		ctx:           ctx,
 		config:        cfg,
 		APIKey:        NewAPIKeyClient(cfg),
+		AutoReplySent: NewAutoReplySentClient(cfg),
 		Booking:       NewBookingClient(cfg),
 		BookingType:   NewBookingTypeClient(cfg),
 		Channel:       NewChannelClient(cfg),
 		ChannelMember: NewChannelMemberClient(cfg),
 		Label:         NewLabelClient(cfg),
 		Message:       NewMessageClient(cfg),
+		OutboxMessage: NewOutboxMessageClient(cfg),
 		Patient:       NewPatientClient(cfg),
 		Program:       NewProgramClient(cfg),
 		ProgramAction: NewProgramActionClient(cfg),
@@ -266,9 +278,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIKey, c.Booking, c.BookingType, c.Channel, c.ChannelMember, c.Label,
-		c.Message, c.Patient, c.Program, c.ProgramAction, c.SecurityGroup, c.Session,
-		c.Setting, c.Template, c.User,
+		c.APIKey, c.AutoReplySent, c.Booking, c.BookingType, c.Channel, c.ChannelMember,
+		c.Label, c.Message, c.OutboxMessage, c.Patient, c.Program, c.ProgramAction,
+		c.SecurityGroup, c.Session, c.Setting, c.Template, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -278,9 +290,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIKey, c.Booking, c.BookingType, c.Channel, c.ChannelMember, c.Label,
-		c.Message, c.Patient, c.Program, c.ProgramAction, c.SecurityGroup, c.Session,
-		c.Setting, c.Template, c.User,
+		c.APIKey, c.AutoReplySent, c.Booking, c.BookingType, c.Channel, c.ChannelMember,
+		c.Label, c.Message, c.OutboxMessage, c.Patient, c.Program, c.ProgramAction,
+		c.SecurityGroup, c.Session, c.Setting, c.Template, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -291,6 +303,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
 	case *APIKeyMutation:
 		return c.APIKey.mutate(ctx, m)
+	case *AutoReplySentMutation:
+		return c.AutoReplySent.mutate(ctx, m)
 	case *BookingMutation:
 		return c.Booking.mutate(ctx, m)
 	case *BookingTypeMutation:
@@ -303,6 +317,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Label.mutate(ctx, m)
 	case *MessageMutation:
 		return c.Message.mutate(ctx, m)
+	case *OutboxMessageMutation:
+		return c.OutboxMessage.mutate(ctx, m)
 	case *PatientMutation:
 		return c.Patient.mutate(ctx, m)
 	case *ProgramMutation:
@@ -471,6 +487,140 @@ func (c *APIKeyClient) mutate(ctx context.Context, m *APIKeyMutation) (Value, er
 		return (&APIKeyDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown APIKey mutation op: %q", m.Op())
+	}
+}
+
+// AutoReplySentClient is a client for the AutoReplySent schema.
+type AutoReplySentClient struct {
+	config
+}
+
+// NewAutoReplySentClient returns a client for the AutoReplySent from the given config.
+func NewAutoReplySentClient(c config) *AutoReplySentClient {
+	return &AutoReplySentClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `autoreplysent.Hooks(f(g(h())))`.
+func (c *AutoReplySentClient) Use(hooks ...Hook) {
+	c.hooks.AutoReplySent = append(c.hooks.AutoReplySent, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `autoreplysent.Intercept(f(g(h())))`.
+func (c *AutoReplySentClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AutoReplySent = append(c.inters.AutoReplySent, interceptors...)
+}
+
+// Create returns a builder for creating a AutoReplySent entity.
+func (c *AutoReplySentClient) Create() *AutoReplySentCreate {
+	mutation := newAutoReplySentMutation(c.config, OpCreate)
+	return &AutoReplySentCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AutoReplySent entities.
+func (c *AutoReplySentClient) CreateBulk(builders ...*AutoReplySentCreate) *AutoReplySentCreateBulk {
+	return &AutoReplySentCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AutoReplySentClient) MapCreateBulk(slice any, setFunc func(*AutoReplySentCreate, int)) *AutoReplySentCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AutoReplySentCreateBulk{err: fmt.Errorf("calling to AutoReplySentClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AutoReplySentCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AutoReplySentCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AutoReplySent.
+func (c *AutoReplySentClient) Update() *AutoReplySentUpdate {
+	mutation := newAutoReplySentMutation(c.config, OpUpdate)
+	return &AutoReplySentUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AutoReplySentClient) UpdateOne(_m *AutoReplySent) *AutoReplySentUpdateOne {
+	mutation := newAutoReplySentMutation(c.config, OpUpdateOne, withAutoReplySent(_m))
+	return &AutoReplySentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AutoReplySentClient) UpdateOneID(id pulid.ID) *AutoReplySentUpdateOne {
+	mutation := newAutoReplySentMutation(c.config, OpUpdateOne, withAutoReplySentID(id))
+	return &AutoReplySentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AutoReplySent.
+func (c *AutoReplySentClient) Delete() *AutoReplySentDelete {
+	mutation := newAutoReplySentMutation(c.config, OpDelete)
+	return &AutoReplySentDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AutoReplySentClient) DeleteOne(_m *AutoReplySent) *AutoReplySentDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AutoReplySentClient) DeleteOneID(id pulid.ID) *AutoReplySentDeleteOne {
+	builder := c.Delete().Where(autoreplysent.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AutoReplySentDeleteOne{builder}
+}
+
+// Query returns a query builder for AutoReplySent.
+func (c *AutoReplySentClient) Query() *AutoReplySentQuery {
+	return &AutoReplySentQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAutoReplySent},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AutoReplySent entity by its id.
+func (c *AutoReplySentClient) Get(ctx context.Context, id pulid.ID) (*AutoReplySent, error) {
+	return c.Query().Where(autoreplysent.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AutoReplySentClient) GetX(ctx context.Context, id pulid.ID) *AutoReplySent {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *AutoReplySentClient) Hooks() []Hook {
+	hooks := c.hooks.AutoReplySent
+	return append(hooks[:len(hooks):len(hooks)], autoreplysent.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *AutoReplySentClient) Interceptors() []Interceptor {
+	return c.inters.AutoReplySent
+}
+
+func (c *AutoReplySentClient) mutate(ctx context.Context, m *AutoReplySentMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AutoReplySentCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AutoReplySentUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AutoReplySentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AutoReplySentDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AutoReplySent mutation op: %q", m.Op())
 	}
 }
 
@@ -955,6 +1105,70 @@ func (c *ChannelClient) QueryMessages(_m *Channel) *MessageQuery {
 			sqlgraph.From(channel.Table, channel.FieldID, id),
 			sqlgraph.To(message.Table, message.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, channel.MessagesTable, channel.MessagesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCustomUsers queries the custom_users edge of a Channel.
+func (c *ChannelClient) QueryCustomUsers(_m *Channel) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(channel.Table, channel.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, false, channel.CustomUsersTable, channel.CustomUsersPrimaryKey...),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCustomGroups queries the custom_groups edge of a Channel.
+func (c *ChannelClient) QueryCustomGroups(_m *Channel) *SecurityGroupQuery {
+	query := (&SecurityGroupClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(channel.Table, channel.FieldID, id),
+			sqlgraph.To(securitygroup.Table, securitygroup.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, false, channel.CustomGroupsTable, channel.CustomGroupsPrimaryKey...),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryIncludedIn queries the included_in edge of a Channel.
+func (c *ChannelClient) QueryIncludedIn(_m *Channel) *ChannelQuery {
+	query := (&ChannelClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(channel.Table, channel.FieldID, id),
+			sqlgraph.To(channel.Table, channel.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, channel.IncludedInTable, channel.IncludedInPrimaryKey...),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCustomChannels queries the custom_channels edge of a Channel.
+func (c *ChannelClient) QueryCustomChannels(_m *Channel) *ChannelQuery {
+	query := (&ChannelClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(channel.Table, channel.FieldID, id),
+			sqlgraph.To(channel.Table, channel.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, false, channel.CustomChannelsTable, channel.CustomChannelsPrimaryKey...),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -1582,6 +1796,140 @@ func (c *MessageClient) mutate(ctx context.Context, m *MessageMutation) (Value, 
 	}
 }
 
+// OutboxMessageClient is a client for the OutboxMessage schema.
+type OutboxMessageClient struct {
+	config
+}
+
+// NewOutboxMessageClient returns a client for the OutboxMessage from the given config.
+func NewOutboxMessageClient(c config) *OutboxMessageClient {
+	return &OutboxMessageClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `outboxmessage.Hooks(f(g(h())))`.
+func (c *OutboxMessageClient) Use(hooks ...Hook) {
+	c.hooks.OutboxMessage = append(c.hooks.OutboxMessage, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `outboxmessage.Intercept(f(g(h())))`.
+func (c *OutboxMessageClient) Intercept(interceptors ...Interceptor) {
+	c.inters.OutboxMessage = append(c.inters.OutboxMessage, interceptors...)
+}
+
+// Create returns a builder for creating a OutboxMessage entity.
+func (c *OutboxMessageClient) Create() *OutboxMessageCreate {
+	mutation := newOutboxMessageMutation(c.config, OpCreate)
+	return &OutboxMessageCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of OutboxMessage entities.
+func (c *OutboxMessageClient) CreateBulk(builders ...*OutboxMessageCreate) *OutboxMessageCreateBulk {
+	return &OutboxMessageCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *OutboxMessageClient) MapCreateBulk(slice any, setFunc func(*OutboxMessageCreate, int)) *OutboxMessageCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &OutboxMessageCreateBulk{err: fmt.Errorf("calling to OutboxMessageClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*OutboxMessageCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &OutboxMessageCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for OutboxMessage.
+func (c *OutboxMessageClient) Update() *OutboxMessageUpdate {
+	mutation := newOutboxMessageMutation(c.config, OpUpdate)
+	return &OutboxMessageUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *OutboxMessageClient) UpdateOne(_m *OutboxMessage) *OutboxMessageUpdateOne {
+	mutation := newOutboxMessageMutation(c.config, OpUpdateOne, withOutboxMessage(_m))
+	return &OutboxMessageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *OutboxMessageClient) UpdateOneID(id pulid.ID) *OutboxMessageUpdateOne {
+	mutation := newOutboxMessageMutation(c.config, OpUpdateOne, withOutboxMessageID(id))
+	return &OutboxMessageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for OutboxMessage.
+func (c *OutboxMessageClient) Delete() *OutboxMessageDelete {
+	mutation := newOutboxMessageMutation(c.config, OpDelete)
+	return &OutboxMessageDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *OutboxMessageClient) DeleteOne(_m *OutboxMessage) *OutboxMessageDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *OutboxMessageClient) DeleteOneID(id pulid.ID) *OutboxMessageDeleteOne {
+	builder := c.Delete().Where(outboxmessage.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &OutboxMessageDeleteOne{builder}
+}
+
+// Query returns a query builder for OutboxMessage.
+func (c *OutboxMessageClient) Query() *OutboxMessageQuery {
+	return &OutboxMessageQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeOutboxMessage},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a OutboxMessage entity by its id.
+func (c *OutboxMessageClient) Get(ctx context.Context, id pulid.ID) (*OutboxMessage, error) {
+	return c.Query().Where(outboxmessage.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *OutboxMessageClient) GetX(ctx context.Context, id pulid.ID) *OutboxMessage {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *OutboxMessageClient) Hooks() []Hook {
+	hooks := c.hooks.OutboxMessage
+	return append(hooks[:len(hooks):len(hooks)], outboxmessage.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *OutboxMessageClient) Interceptors() []Interceptor {
+	return c.inters.OutboxMessage
+}
+
+func (c *OutboxMessageClient) mutate(ctx context.Context, m *OutboxMessageMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&OutboxMessageCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&OutboxMessageUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&OutboxMessageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&OutboxMessageDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown OutboxMessage mutation op: %q", m.Op())
+	}
+}
+
 // PatientClient is a client for the Patient schema.
 type PatientClient struct {
 	config
@@ -2181,6 +2529,22 @@ func (c *SecurityGroupClient) QueryMembers(_m *SecurityGroup) *UserQuery {
 			sqlgraph.From(securitygroup.Table, securitygroup.FieldID, id),
 			sqlgraph.To(user.Table, user.FieldID),
 			sqlgraph.Edge(sqlgraph.M2M, true, securitygroup.MembersTable, securitygroup.MembersPrimaryKey...),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCustomGroupChannels queries the custom_group_channels edge of a SecurityGroup.
+func (c *SecurityGroupClient) QueryCustomGroupChannels(_m *SecurityGroup) *ChannelQuery {
+	query := (&ChannelClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(securitygroup.Table, securitygroup.FieldID, id),
+			sqlgraph.To(channel.Table, channel.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, securitygroup.CustomGroupChannelsTable, securitygroup.CustomGroupChannelsPrimaryKey...),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -2788,6 +3152,22 @@ func (c *UserClient) QueryAPIKeys(_m *User) *APIKeyQuery {
 	return query
 }
 
+// QueryCustomGroupChannels queries the custom_group_channels edge of a User.
+func (c *UserClient) QueryCustomGroupChannels(_m *User) *ChannelQuery {
+	query := (&ChannelClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(channel.Table, channel.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, user.CustomGroupChannelsTable, user.CustomGroupChannelsPrimaryKey...),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // QueryChannels queries the channels edge of a User.
 func (c *UserClient) QueryChannels(_m *User) *ChannelQuery {
 	query := (&ChannelClient{config: c.config}).Query()
@@ -2849,14 +3229,14 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIKey, Booking, BookingType, Channel, ChannelMember, Label, Message, Patient,
-		Program, ProgramAction, SecurityGroup, Session, Setting, Template,
-		User []ent.Hook
+		APIKey, AutoReplySent, Booking, BookingType, Channel, ChannelMember, Label,
+		Message, OutboxMessage, Patient, Program, ProgramAction, SecurityGroup,
+		Session, Setting, Template, User []ent.Hook
 	}
 	inters struct {
-		APIKey, Booking, BookingType, Channel, ChannelMember, Label, Message, Patient,
-		Program, ProgramAction, SecurityGroup, Session, Setting, Template,
-		User []ent.Interceptor
+		APIKey, AutoReplySent, Booking, BookingType, Channel, ChannelMember, Label,
+		Message, OutboxMessage, Patient, Program, ProgramAction, SecurityGroup,
+		Session, Setting, Template, User []ent.Interceptor
 	}
 )
 

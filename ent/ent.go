@@ -13,12 +13,14 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/whisper-health/whisper/ent/apikey"
+	"github.com/whisper-health/whisper/ent/autoreplysent"
 	"github.com/whisper-health/whisper/ent/booking"
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/message"
+	"github.com/whisper-health/whisper/ent/outboxmessage"
 	"github.com/whisper-health/whisper/ent/patient"
 	"github.com/whisper-health/whisper/ent/program"
 	"github.com/whisper-health/whisper/ent/programaction"
@@ -88,12 +90,14 @@ func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			apikey.Table:        apikey.ValidColumn,
+			autoreplysent.Table: autoreplysent.ValidColumn,
 			booking.Table:       booking.ValidColumn,
 			bookingtype.Table:   bookingtype.ValidColumn,
 			channel.Table:       channel.ValidColumn,
 			channelmember.Table: channelmember.ValidColumn,
 			label.Table:         label.ValidColumn,
 			message.Table:       message.ValidColumn,
+			outboxmessage.Table: outboxmessage.ValidColumn,
 			patient.Table:       patient.ValidColumn,
 			program.Table:       program.ValidColumn,
 			programaction.Table: programaction.ValidColumn,

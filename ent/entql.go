@@ -4,12 +4,14 @@ package ent
 
 import (
 	"github.com/whisper-health/whisper/ent/apikey"
+	"github.com/whisper-health/whisper/ent/autoreplysent"
 	"github.com/whisper-health/whisper/ent/booking"
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/message"
+	"github.com/whisper-health/whisper/ent/outboxmessage"
 	"github.com/whisper-health/whisper/ent/patient"
 	"github.com/whisper-health/whisper/ent/predicate"
 	"github.com/whisper-health/whisper/ent/program"
@@ -28,7 +30,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 15)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 17)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -52,6 +54,23 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[1] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   autoreplysent.Table,
+			Columns: autoreplysent.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: autoreplysent.FieldID,
+			},
+		},
+		Type: "AutoReplySent",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			autoreplysent.FieldChannelID: {Type: field.TypeString, Column: autoreplysent.FieldChannelID},
+			autoreplysent.FieldUserID:    {Type: field.TypeString, Column: autoreplysent.FieldUserID},
+			autoreplysent.FieldDay:       {Type: field.TypeString, Column: autoreplysent.FieldDay},
+			autoreplysent.FieldCreatedAt: {Type: field.TypeTime, Column: autoreplysent.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[2] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   booking.Table,
 			Columns: booking.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -71,7 +90,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			booking.FieldStatus:        {Type: field.TypeEnum, Column: booking.FieldStatus},
 		},
 	}
-	graph.Nodes[2] = &sqlgraph.Node{
+	graph.Nodes[3] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   bookingtype.Table,
 			Columns: bookingtype.Columns,
@@ -89,7 +108,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			bookingtype.FieldDurationMinutes: {Type: field.TypeInt, Column: bookingtype.FieldDurationMinutes},
 		},
 	}
-	graph.Nodes[3] = &sqlgraph.Node{
+	graph.Nodes[4] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   channel.Table,
 			Columns: channel.Columns,
@@ -113,7 +132,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			channel.FieldLastActivityAt:  {Type: field.TypeTime, Column: channel.FieldLastActivityAt},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   channelmember.Table,
 			Columns: channelmember.Columns,
@@ -129,10 +148,9 @@ var schemaGraph = func() *sqlgraph.Schema {
 			channelmember.FieldChannelID:   {Type: field.TypeString, Column: channelmember.FieldChannelID},
 			channelmember.FieldUserID:      {Type: field.TypeString, Column: channelmember.FieldUserID},
 			channelmember.FieldLastReadSeq: {Type: field.TypeInt64, Column: channelmember.FieldLastReadSeq},
-			channelmember.FieldHiddenAt:    {Type: field.TypeTime, Column: channelmember.FieldHiddenAt},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   label.Table,
 			Columns: label.Columns,
@@ -149,7 +167,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			label.FieldName:      {Type: field.TypeString, Column: label.FieldName},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   message.Table,
 			Columns: message.Columns,
@@ -170,9 +188,37 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldClientMessageID: {Type: field.TypeString, Column: message.FieldClientMessageID},
 			message.FieldReplyToID:       {Type: field.TypeString, Column: message.FieldReplyToID},
 			message.FieldCreatedAt:       {Type: field.TypeTime, Column: message.FieldCreatedAt},
+			message.FieldTxid:            {Type: field.TypeInt64, Column: message.FieldTxid},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   outboxmessage.Table,
+			Columns: outboxmessage.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: outboxmessage.FieldID,
+			},
+		},
+		Type: "OutboxMessage",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			outboxmessage.FieldCreatedAt:      {Type: field.TypeTime, Column: outboxmessage.FieldCreatedAt},
+			outboxmessage.FieldUpdatedAt:      {Type: field.TypeTime, Column: outboxmessage.FieldUpdatedAt},
+			outboxmessage.FieldChannel:        {Type: field.TypeEnum, Column: outboxmessage.FieldChannel},
+			outboxmessage.FieldRecipient:      {Type: field.TypeString, Column: outboxmessage.FieldRecipient},
+			outboxmessage.FieldSubject:        {Type: field.TypeString, Column: outboxmessage.FieldSubject},
+			outboxmessage.FieldBody:           {Type: field.TypeString, Column: outboxmessage.FieldBody},
+			outboxmessage.FieldStatus:         {Type: field.TypeEnum, Column: outboxmessage.FieldStatus},
+			outboxmessage.FieldAttempts:       {Type: field.TypeInt, Column: outboxmessage.FieldAttempts},
+			outboxmessage.FieldNextAttemptAt:  {Type: field.TypeTime, Column: outboxmessage.FieldNextAttemptAt},
+			outboxmessage.FieldLastError:      {Type: field.TypeString, Column: outboxmessage.FieldLastError},
+			outboxmessage.FieldIdempotencyKey: {Type: field.TypeString, Column: outboxmessage.FieldIdempotencyKey},
+			outboxmessage.FieldProviderRef:    {Type: field.TypeString, Column: outboxmessage.FieldProviderRef},
+			outboxmessage.FieldCauseMessageID: {Type: field.TypeString, Column: outboxmessage.FieldCauseMessageID},
+			outboxmessage.FieldSentAt:         {Type: field.TypeTime, Column: outboxmessage.FieldSentAt},
+		},
+	}
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   patient.Table,
 			Columns: patient.Columns,
@@ -204,7 +250,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			patient.FieldPortalPasswordHash: {Type: field.TypeString, Column: patient.FieldPortalPasswordHash},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   program.Table,
 			Columns: program.Columns,
@@ -226,7 +272,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			program.FieldEnabled:        {Type: field.TypeBool, Column: program.FieldEnabled},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   programaction.Table,
 			Columns: programaction.Columns,
@@ -251,7 +297,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			programaction.FieldPauseOnError:     {Type: field.TypeBool, Column: programaction.FieldPauseOnError},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   securitygroup.Table,
 			Columns: securitygroup.Columns,
@@ -268,7 +314,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			securitygroup.FieldPermissions: {Type: field.TypeJSON, Column: securitygroup.FieldPermissions},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -292,7 +338,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldIPAddress:         {Type: field.TypeString, Column: session.FieldIPAddress},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   setting.Table,
 			Columns: setting.Columns,
@@ -308,7 +354,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			setting.FieldValue:     {Type: field.TypeString, Column: setting.FieldValue},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   template.Table,
 			Columns: template.Columns,
@@ -327,7 +373,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			template.FieldBody:      {Type: field.TypeString, Column: template.FieldBody},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -338,23 +384,27 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "User",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			user.FieldCreatedAt:            {Type: field.TypeTime, Column: user.FieldCreatedAt},
-			user.FieldUpdatedAt:            {Type: field.TypeTime, Column: user.FieldUpdatedAt},
-			user.FieldKind:                 {Type: field.TypeEnum, Column: user.FieldKind},
-			user.FieldName:                 {Type: field.TypeString, Column: user.FieldName},
-			user.FieldEmail:                {Type: field.TypeString, Column: user.FieldEmail},
-			user.FieldMobile:               {Type: field.TypeString, Column: user.FieldMobile},
-			user.FieldJobTitle:             {Type: field.TypeString, Column: user.FieldJobTitle},
-			user.FieldActive:               {Type: field.TypeBool, Column: user.FieldActive},
-			user.FieldPasswordHash:         {Type: field.TypeString, Column: user.FieldPasswordHash},
-			user.FieldPermissions:          {Type: field.TypeJSON, Column: user.FieldPermissions},
-			user.FieldFailedLogins:         {Type: field.TypeInt, Column: user.FieldFailedLogins},
-			user.FieldLockedUntil:          {Type: field.TypeTime, Column: user.FieldLockedUntil},
-			user.FieldOpenOnNewMessage:     {Type: field.TypeBool, Column: user.FieldOpenOnNewMessage},
-			user.FieldKeepHidden:           {Type: field.TypeBool, Column: user.FieldKeepHidden},
-			user.FieldNeverReceiveDirect:   {Type: field.TypeBool, Column: user.FieldNeverReceiveDirect},
-			user.FieldOpenOnStartup:        {Type: field.TypeBool, Column: user.FieldOpenOnStartup},
-			user.FieldPatientArrivedAlerts: {Type: field.TypeBool, Column: user.FieldPatientArrivedAlerts},
+			user.FieldCreatedAt:             {Type: field.TypeTime, Column: user.FieldCreatedAt},
+			user.FieldUpdatedAt:             {Type: field.TypeTime, Column: user.FieldUpdatedAt},
+			user.FieldKind:                  {Type: field.TypeEnum, Column: user.FieldKind},
+			user.FieldName:                  {Type: field.TypeString, Column: user.FieldName},
+			user.FieldEmail:                 {Type: field.TypeString, Column: user.FieldEmail},
+			user.FieldMobile:                {Type: field.TypeString, Column: user.FieldMobile},
+			user.FieldJobTitle:              {Type: field.TypeString, Column: user.FieldJobTitle},
+			user.FieldActive:                {Type: field.TypeBool, Column: user.FieldActive},
+			user.FieldPasswordHash:          {Type: field.TypeString, Column: user.FieldPasswordHash},
+			user.FieldPermissions:           {Type: field.TypeJSON, Column: user.FieldPermissions},
+			user.FieldFailedLogins:          {Type: field.TypeInt, Column: user.FieldFailedLogins},
+			user.FieldLockedUntil:           {Type: field.TypeTime, Column: user.FieldLockedUntil},
+			user.FieldOpenOnNewMessage:      {Type: field.TypeBool, Column: user.FieldOpenOnNewMessage},
+			user.FieldKeepHidden:            {Type: field.TypeBool, Column: user.FieldKeepHidden},
+			user.FieldNeverReceiveDirect:    {Type: field.TypeBool, Column: user.FieldNeverReceiveDirect},
+			user.FieldOpenOnStartup:         {Type: field.TypeBool, Column: user.FieldOpenOnStartup},
+			user.FieldPatientArrivedAlerts:  {Type: field.TypeBool, Column: user.FieldPatientArrivedAlerts},
+			user.FieldStaffAutoReply:        {Type: field.TypeString, Column: user.FieldStaffAutoReply},
+			user.FieldStaffAutoReplyUntil:   {Type: field.TypeTime, Column: user.FieldStaffAutoReplyUntil},
+			user.FieldPatientAutoReply:      {Type: field.TypeString, Column: user.FieldPatientAutoReply},
+			user.FieldPatientAutoReplyUntil: {Type: field.TypeTime, Column: user.FieldPatientAutoReplyUntil},
 		},
 	}
 	graph.MustAddE(
@@ -452,6 +502,54 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Channel",
 		"Message",
+	)
+	graph.MustAddE(
+		"custom_users",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   channel.CustomUsersTable,
+			Columns: channel.CustomUsersPrimaryKey,
+			Bidi:    false,
+		},
+		"Channel",
+		"User",
+	)
+	graph.MustAddE(
+		"custom_groups",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   channel.CustomGroupsTable,
+			Columns: channel.CustomGroupsPrimaryKey,
+			Bidi:    false,
+		},
+		"Channel",
+		"SecurityGroup",
+	)
+	graph.MustAddE(
+		"included_in",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   channel.IncludedInTable,
+			Columns: channel.IncludedInPrimaryKey,
+			Bidi:    false,
+		},
+		"Channel",
+		"Channel",
+	)
+	graph.MustAddE(
+		"custom_channels",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: false,
+			Table:   channel.CustomChannelsTable,
+			Columns: channel.CustomChannelsPrimaryKey,
+			Bidi:    false,
+		},
+		"Channel",
+		"Channel",
 	)
 	graph.MustAddE(
 		"memberships",
@@ -670,6 +768,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"User",
 	)
 	graph.MustAddE(
+		"custom_group_channels",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   securitygroup.CustomGroupChannelsTable,
+			Columns: securitygroup.CustomGroupChannelsPrimaryKey,
+			Bidi:    false,
+		},
+		"SecurityGroup",
+		"Channel",
+	)
+	graph.MustAddE(
 		"user",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -716,6 +826,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"User",
 		"APIKey",
+	)
+	graph.MustAddE(
+		"custom_group_channels",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   user.CustomGroupChannelsTable,
+			Columns: user.CustomGroupChannelsPrimaryKey,
+			Bidi:    false,
+		},
+		"User",
+		"Channel",
 	)
 	graph.MustAddE(
 		"channels",
@@ -845,6 +967,66 @@ func (f *APIKeyFilter) WhereHasUserWith(preds ...predicate.User) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *AutoReplySentQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the AutoReplySentQuery builder.
+func (_q *AutoReplySentQuery) Filter() *AutoReplySentFilter {
+	return &AutoReplySentFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *AutoReplySentMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the AutoReplySentMutation builder.
+func (m *AutoReplySentMutation) Filter() *AutoReplySentFilter {
+	return &AutoReplySentFilter{config: m.config, predicateAdder: m}
+}
+
+// AutoReplySentFilter provides a generic filtering capability at runtime for AutoReplySentQuery.
+type AutoReplySentFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *AutoReplySentFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *AutoReplySentFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(autoreplysent.FieldID))
+}
+
+// WhereChannelID applies the entql string predicate on the channel_id field.
+func (f *AutoReplySentFilter) WhereChannelID(p entql.StringP) {
+	f.Where(p.Field(autoreplysent.FieldChannelID))
+}
+
+// WhereUserID applies the entql string predicate on the user_id field.
+func (f *AutoReplySentFilter) WhereUserID(p entql.StringP) {
+	f.Where(p.Field(autoreplysent.FieldUserID))
+}
+
+// WhereDay applies the entql string predicate on the day field.
+func (f *AutoReplySentFilter) WhereDay(p entql.StringP) {
+	f.Where(p.Field(autoreplysent.FieldDay))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *AutoReplySentFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(autoreplysent.FieldCreatedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *BookingQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -873,7 +1055,7 @@ type BookingFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *BookingFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -995,7 +1177,7 @@ type BookingTypeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *BookingTypeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1060,7 +1242,7 @@ type ChannelFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ChannelFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1182,6 +1364,62 @@ func (f *ChannelFilter) WhereHasMessagesWith(preds ...predicate.Message) {
 	})))
 }
 
+// WhereHasCustomUsers applies a predicate to check if query has an edge custom_users.
+func (f *ChannelFilter) WhereHasCustomUsers() {
+	f.Where(entql.HasEdge("custom_users"))
+}
+
+// WhereHasCustomUsersWith applies a predicate to check if query has an edge custom_users with a given conditions (other predicates).
+func (f *ChannelFilter) WhereHasCustomUsersWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("custom_users", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCustomGroups applies a predicate to check if query has an edge custom_groups.
+func (f *ChannelFilter) WhereHasCustomGroups() {
+	f.Where(entql.HasEdge("custom_groups"))
+}
+
+// WhereHasCustomGroupsWith applies a predicate to check if query has an edge custom_groups with a given conditions (other predicates).
+func (f *ChannelFilter) WhereHasCustomGroupsWith(preds ...predicate.SecurityGroup) {
+	f.Where(entql.HasEdgeWith("custom_groups", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasIncludedIn applies a predicate to check if query has an edge included_in.
+func (f *ChannelFilter) WhereHasIncludedIn() {
+	f.Where(entql.HasEdge("included_in"))
+}
+
+// WhereHasIncludedInWith applies a predicate to check if query has an edge included_in with a given conditions (other predicates).
+func (f *ChannelFilter) WhereHasIncludedInWith(preds ...predicate.Channel) {
+	f.Where(entql.HasEdgeWith("included_in", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCustomChannels applies a predicate to check if query has an edge custom_channels.
+func (f *ChannelFilter) WhereHasCustomChannels() {
+	f.Where(entql.HasEdge("custom_channels"))
+}
+
+// WhereHasCustomChannelsWith applies a predicate to check if query has an edge custom_channels with a given conditions (other predicates).
+func (f *ChannelFilter) WhereHasCustomChannelsWith(preds ...predicate.Channel) {
+	f.Where(entql.HasEdgeWith("custom_channels", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // WhereHasMemberships applies a predicate to check if query has an edge memberships.
 func (f *ChannelFilter) WhereHasMemberships() {
 	f.Where(entql.HasEdge("memberships"))
@@ -1225,7 +1463,7 @@ type ChannelMemberFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ChannelMemberFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1259,11 +1497,6 @@ func (f *ChannelMemberFilter) WhereUserID(p entql.StringP) {
 // WhereLastReadSeq applies the entql int64 predicate on the last_read_seq field.
 func (f *ChannelMemberFilter) WhereLastReadSeq(p entql.Int64P) {
 	f.Where(p.Field(channelmember.FieldLastReadSeq))
-}
-
-// WhereHiddenAt applies the entql time.Time predicate on the hidden_at field.
-func (f *ChannelMemberFilter) WhereHiddenAt(p entql.TimeP) {
-	f.Where(p.Field(channelmember.FieldHiddenAt))
 }
 
 // WhereHasChannel applies a predicate to check if query has an edge channel.
@@ -1323,7 +1556,7 @@ type LabelFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LabelFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1411,7 +1644,7 @@ type MessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1470,6 +1703,11 @@ func (f *MessageFilter) WhereReplyToID(p entql.StringP) {
 // WhereCreatedAt applies the entql time.Time predicate on the created_at field.
 func (f *MessageFilter) WhereCreatedAt(p entql.TimeP) {
 	f.Where(p.Field(message.FieldCreatedAt))
+}
+
+// WhereTxid applies the entql int64 predicate on the txid field.
+func (f *MessageFilter) WhereTxid(p entql.Int64P) {
+	f.Where(p.Field(message.FieldTxid))
 }
 
 // WhereHasChannel applies a predicate to check if query has an edge channel.
@@ -1571,6 +1809,116 @@ func (f *MessageFilter) WhereHasLabelsWith(preds ...predicate.Label) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *OutboxMessageQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the OutboxMessageQuery builder.
+func (_q *OutboxMessageQuery) Filter() *OutboxMessageFilter {
+	return &OutboxMessageFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *OutboxMessageMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the OutboxMessageMutation builder.
+func (m *OutboxMessageMutation) Filter() *OutboxMessageFilter {
+	return &OutboxMessageFilter{config: m.config, predicateAdder: m}
+}
+
+// OutboxMessageFilter provides a generic filtering capability at runtime for OutboxMessageQuery.
+type OutboxMessageFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *OutboxMessageFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *OutboxMessageFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(outboxmessage.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *OutboxMessageFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(outboxmessage.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *OutboxMessageFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(outboxmessage.FieldUpdatedAt))
+}
+
+// WhereChannel applies the entql string predicate on the channel field.
+func (f *OutboxMessageFilter) WhereChannel(p entql.StringP) {
+	f.Where(p.Field(outboxmessage.FieldChannel))
+}
+
+// WhereRecipient applies the entql string predicate on the recipient field.
+func (f *OutboxMessageFilter) WhereRecipient(p entql.StringP) {
+	f.Where(p.Field(outboxmessage.FieldRecipient))
+}
+
+// WhereSubject applies the entql string predicate on the subject field.
+func (f *OutboxMessageFilter) WhereSubject(p entql.StringP) {
+	f.Where(p.Field(outboxmessage.FieldSubject))
+}
+
+// WhereBody applies the entql string predicate on the body field.
+func (f *OutboxMessageFilter) WhereBody(p entql.StringP) {
+	f.Where(p.Field(outboxmessage.FieldBody))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *OutboxMessageFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(outboxmessage.FieldStatus))
+}
+
+// WhereAttempts applies the entql int predicate on the attempts field.
+func (f *OutboxMessageFilter) WhereAttempts(p entql.IntP) {
+	f.Where(p.Field(outboxmessage.FieldAttempts))
+}
+
+// WhereNextAttemptAt applies the entql time.Time predicate on the next_attempt_at field.
+func (f *OutboxMessageFilter) WhereNextAttemptAt(p entql.TimeP) {
+	f.Where(p.Field(outboxmessage.FieldNextAttemptAt))
+}
+
+// WhereLastError applies the entql string predicate on the last_error field.
+func (f *OutboxMessageFilter) WhereLastError(p entql.StringP) {
+	f.Where(p.Field(outboxmessage.FieldLastError))
+}
+
+// WhereIdempotencyKey applies the entql string predicate on the idempotency_key field.
+func (f *OutboxMessageFilter) WhereIdempotencyKey(p entql.StringP) {
+	f.Where(p.Field(outboxmessage.FieldIdempotencyKey))
+}
+
+// WhereProviderRef applies the entql string predicate on the provider_ref field.
+func (f *OutboxMessageFilter) WhereProviderRef(p entql.StringP) {
+	f.Where(p.Field(outboxmessage.FieldProviderRef))
+}
+
+// WhereCauseMessageID applies the entql string predicate on the cause_message_id field.
+func (f *OutboxMessageFilter) WhereCauseMessageID(p entql.StringP) {
+	f.Where(p.Field(outboxmessage.FieldCauseMessageID))
+}
+
+// WhereSentAt applies the entql time.Time predicate on the sent_at field.
+func (f *OutboxMessageFilter) WhereSentAt(p entql.TimeP) {
+	f.Where(p.Field(outboxmessage.FieldSentAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *PatientQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1599,7 +1947,7 @@ type PatientFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PatientFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1748,7 +2096,7 @@ type ProgramFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProgramFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1861,7 +2209,7 @@ type ProgramActionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProgramActionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1989,7 +2337,7 @@ type SecurityGroupFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SecurityGroupFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2034,6 +2382,20 @@ func (f *SecurityGroupFilter) WhereHasMembersWith(preds ...predicate.User) {
 	})))
 }
 
+// WhereHasCustomGroupChannels applies a predicate to check if query has an edge custom_group_channels.
+func (f *SecurityGroupFilter) WhereHasCustomGroupChannels() {
+	f.Where(entql.HasEdge("custom_group_channels"))
+}
+
+// WhereHasCustomGroupChannelsWith applies a predicate to check if query has an edge custom_group_channels with a given conditions (other predicates).
+func (f *SecurityGroupFilter) WhereHasCustomGroupChannelsWith(preds ...predicate.Channel) {
+	f.Where(entql.HasEdgeWith("custom_group_channels", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *SessionQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -2063,7 +2425,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2172,7 +2534,7 @@ type SettingFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SettingFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2227,7 +2589,7 @@ type TemplateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TemplateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2297,7 +2659,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2393,6 +2755,26 @@ func (f *UserFilter) WherePatientArrivedAlerts(p entql.BoolP) {
 	f.Where(p.Field(user.FieldPatientArrivedAlerts))
 }
 
+// WhereStaffAutoReply applies the entql string predicate on the staff_auto_reply field.
+func (f *UserFilter) WhereStaffAutoReply(p entql.StringP) {
+	f.Where(p.Field(user.FieldStaffAutoReply))
+}
+
+// WhereStaffAutoReplyUntil applies the entql time.Time predicate on the staff_auto_reply_until field.
+func (f *UserFilter) WhereStaffAutoReplyUntil(p entql.TimeP) {
+	f.Where(p.Field(user.FieldStaffAutoReplyUntil))
+}
+
+// WherePatientAutoReply applies the entql string predicate on the patient_auto_reply field.
+func (f *UserFilter) WherePatientAutoReply(p entql.StringP) {
+	f.Where(p.Field(user.FieldPatientAutoReply))
+}
+
+// WherePatientAutoReplyUntil applies the entql time.Time predicate on the patient_auto_reply_until field.
+func (f *UserFilter) WherePatientAutoReplyUntil(p entql.TimeP) {
+	f.Where(p.Field(user.FieldPatientAutoReplyUntil))
+}
+
 // WhereHasSecurityGroups applies a predicate to check if query has an edge security_groups.
 func (f *UserFilter) WhereHasSecurityGroups() {
 	f.Where(entql.HasEdge("security_groups"))
@@ -2429,6 +2811,20 @@ func (f *UserFilter) WhereHasAPIKeys() {
 // WhereHasAPIKeysWith applies a predicate to check if query has an edge api_keys with a given conditions (other predicates).
 func (f *UserFilter) WhereHasAPIKeysWith(preds ...predicate.APIKey) {
 	f.Where(entql.HasEdgeWith("api_keys", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCustomGroupChannels applies a predicate to check if query has an edge custom_group_channels.
+func (f *UserFilter) WhereHasCustomGroupChannels() {
+	f.Where(entql.HasEdge("custom_group_channels"))
+}
+
+// WhereHasCustomGroupChannelsWith applies a predicate to check if query has an edge custom_group_channels with a given conditions (other predicates).
+func (f *UserFilter) WhereHasCustomGroupChannelsWith(preds ...predicate.Channel) {
+	f.Where(entql.HasEdgeWith("custom_group_channels", sqlgraph.WrapFunc(func(s *sql.Selector) {
 		for _, p := range preds {
 			p(s)
 		}

@@ -308,6 +308,19 @@ func (_q *ChannelQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 			_q.WithNamedMembers(alias, func(wq *UserQuery) {
 				*wq = *query
 			})
+
+		case "customChannels":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ChannelClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, channelImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedCustomChannels(alias, func(wq *ChannelQuery) {
+				*wq = *query
+			})
 		case "createdAt":
 			if _, ok := fieldSeen[channel.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, channel.FieldCreatedAt)
@@ -317,11 +330,6 @@ func (_q *ChannelQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 			if _, ok := fieldSeen[channel.FieldKind]; !ok {
 				selectedFields = append(selectedFields, channel.FieldKind)
 				fieldSeen[channel.FieldKind] = struct{}{}
-			}
-		case "name":
-			if _, ok := fieldSeen[channel.FieldName]; !ok {
-				selectedFields = append(selectedFields, channel.FieldName)
-				fieldSeen[channel.FieldName] = struct{}{}
 			}
 		case "topic":
 			if _, ok := fieldSeen[channel.FieldTopic]; !ok {
@@ -702,6 +710,11 @@ func (_q *MessageQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 			_q.WithNamedLabels(alias, func(wq *LabelQuery) {
 				*wq = *query
 			})
+		case "seq":
+			if _, ok := fieldSeen[message.FieldSeq]; !ok {
+				selectedFields = append(selectedFields, message.FieldSeq)
+				fieldSeen[message.FieldSeq] = struct{}{}
+			}
 		case "kind":
 			if _, ok := fieldSeen[message.FieldKind]; !ok {
 				selectedFields = append(selectedFields, message.FieldKind)
@@ -756,6 +769,28 @@ func newMessagePaginateArgs(rv map[string]any) *messagePaginateArgs {
 	}
 	if v := rv[beforeField]; v != nil {
 		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &MessageOrder{Field: &MessageOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithMessageOrder(order))
+			}
+		case *MessageOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithMessageOrder(v))
+			}
+		}
 	}
 	return args
 }

@@ -52,10 +52,24 @@ func (_m *Channel) Members(ctx context.Context) (result []*User, err error) {
 	return result, err
 }
 
+func (_m *Channel) CustomChannels(ctx context.Context) (result []*Channel, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedCustomChannels(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.CustomChannelsOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryCustomChannels().All(ctx)
+	}
+	return result, err
+}
+
 func (_m *Label) Messages(
-	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int,
+	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *MessageOrder,
 ) (*MessageConnection, error) {
-	opts := []MessagePaginateOption{}
+	opts := []MessagePaginateOption{
+		WithMessageOrder(orderBy),
+	}
 	alias := graphql.GetFieldContext(ctx).Field.Alias
 	totalCount, hasTotalCount := _m.Edges.totalCount[0][alias]
 	if nodes, err := _m.NamedMessages(alias); err == nil || hasTotalCount {

@@ -1535,6 +1535,53 @@ func (_m *MessageQuery) Paginate(
 	return conn, nil
 }
 
+var (
+	// MessageOrderFieldSeq orders Message by seq.
+	MessageOrderFieldSeq = &MessageOrderField{
+		Value: func(_m *Message) (ent.Value, error) {
+			return _m.Seq, nil
+		},
+		column: message.FieldSeq,
+		toTerm: message.BySeq,
+		toCursor: func(_m *Message) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Seq,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f MessageOrderField) String() string {
+	var str string
+	switch f.column {
+	case MessageOrderFieldSeq.column:
+		str = "SEQ"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f MessageOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *MessageOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("MessageOrderField %T must be a string", v)
+	}
+	switch str {
+	case "SEQ":
+		*f = *MessageOrderFieldSeq
+	default:
+		return fmt.Errorf("%s is not a valid MessageOrderField", str)
+	}
+	return nil
+}
+
 // MessageOrderField defines the ordering field of Message.
 type MessageOrderField struct {
 	// Value extracts the ordering value from the given Message.

@@ -23,7 +23,7 @@ type Message struct {
 	ID pulid.ID `json:"id,omitempty"`
 	// ChannelID holds the value of the "channel_id" field.
 	ChannelID pulid.ID `json:"channel_id,omitempty"`
-	// Seq holds the value of the "seq" field.
+	// position in the channel: 1, 2, 3, … in the order messages committed
 	Seq int64 `json:"seq,omitempty"`
 	// Kind holds the value of the "kind" field.
 	Kind message.Kind `json:"kind,omitempty"`
@@ -41,6 +41,8 @@ type Message struct {
 	ReplyToID *pulid.ID `json:"reply_to_id,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
+	// the writing transaction: with the id, the commit-ordered position of the live stream (see internal/live)
+	Txid int64 `json:"txid,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the MessageQuery when eager-loading is set.
 	Edges        MessageEdges `json:"edges"`
@@ -156,7 +158,7 @@ func (*Message) scanValues(columns []string) ([]any, error) {
 			values[i] = new(pulid.ID)
 		case message.FieldSms:
 			values[i] = new(sql.NullBool)
-		case message.FieldSeq:
+		case message.FieldSeq, message.FieldTxid:
 			values[i] = new(sql.NullInt64)
 		case message.FieldKind, message.FieldBody, message.FieldClientMessageID:
 			values[i] = new(sql.NullString)
@@ -246,6 +248,12 @@ func (_m *Message) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field created_at", values[i])
 			} else if value.Valid {
 				_m.CreatedAt = value.Time
+			}
+		case message.FieldTxid:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field txid", values[i])
+			} else if value.Valid {
+				_m.Txid = value.Int64
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -355,6 +363,9 @@ func (_m *Message) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	builder.WriteString("txid=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Txid))
 	builder.WriteByte(')')
 	return builder.String()
 }

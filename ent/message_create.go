@@ -144,6 +144,20 @@ func (_c *MessageCreate) SetNillableCreatedAt(v *time.Time) *MessageCreate {
 	return _c
 }
 
+// SetTxid sets the "txid" field.
+func (_c *MessageCreate) SetTxid(v int64) *MessageCreate {
+	_c.mutation.SetTxid(v)
+	return _c
+}
+
+// SetNillableTxid sets the "txid" field if the given value is not nil.
+func (_c *MessageCreate) SetNillableTxid(v *int64) *MessageCreate {
+	if v != nil {
+		_c.SetTxid(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *MessageCreate) SetID(v pulid.ID) *MessageCreate {
 	_c.mutation.SetID(v)
@@ -275,6 +289,10 @@ func (_c *MessageCreate) defaults() error {
 		v := message.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
+	if _, ok := _c.mutation.Txid(); !ok {
+		v := message.DefaultTxid
+		_c.mutation.SetTxid(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if message.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized message.DefaultID (forgotten import ent/runtime?)")
@@ -324,6 +342,9 @@ func (_c *MessageCreate) check() error {
 	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		return &ValidationError{Name: "created_at", err: errors.New(`ent: missing required field "Message.created_at"`)}
+	}
+	if _, ok := _c.mutation.Txid(); !ok {
+		return &ValidationError{Name: "txid", err: errors.New(`ent: missing required field "Message.txid"`)}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := message.IDValidator(string(v)); err != nil {
@@ -392,6 +413,10 @@ func (_c *MessageCreate) createSpec() (*Message, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(message.FieldCreatedAt, field.TypeTime, value)
 		_node.CreatedAt = value
+	}
+	if value, ok := _c.mutation.Txid(); ok {
+		_spec.SetField(message.FieldTxid, field.TypeInt64, value)
+		_node.Txid = value
 	}
 	if nodes := _c.mutation.ChannelIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -607,6 +632,9 @@ func (u *MessageUpsertOne) UpdateNewValues() *MessageUpsertOne {
 		}
 		if _, exists := u.create.mutation.CreatedAt(); exists {
 			s.SetIgnore(message.FieldCreatedAt)
+		}
+		if _, exists := u.create.mutation.Txid(); exists {
+			s.SetIgnore(message.FieldTxid)
 		}
 	}))
 	return u
@@ -851,6 +879,9 @@ func (u *MessageUpsertBulk) UpdateNewValues() *MessageUpsertBulk {
 			}
 			if _, exists := b.mutation.CreatedAt(); exists {
 				s.SetIgnore(message.FieldCreatedAt)
+			}
+			if _, exists := b.mutation.Txid(); exists {
+				s.SetIgnore(message.FieldTxid)
 			}
 		}
 	}))

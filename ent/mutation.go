@@ -12,12 +12,14 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/whisper-health/whisper/ent/apikey"
+	"github.com/whisper-health/whisper/ent/autoreplysent"
 	"github.com/whisper-health/whisper/ent/booking"
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/message"
+	"github.com/whisper-health/whisper/ent/outboxmessage"
 	"github.com/whisper-health/whisper/ent/patient"
 	"github.com/whisper-health/whisper/ent/predicate"
 	"github.com/whisper-health/whisper/ent/program"
@@ -40,12 +42,14 @@ const (
 
 	// Node types.
 	TypeAPIKey        = "APIKey"
+	TypeAutoReplySent = "AutoReplySent"
 	TypeBooking       = "Booking"
 	TypeBookingType   = "BookingType"
 	TypeChannel       = "Channel"
 	TypeChannelMember = "ChannelMember"
 	TypeLabel         = "Label"
 	TypeMessage       = "Message"
+	TypeOutboxMessage = "OutboxMessage"
 	TypePatient       = "Patient"
 	TypeProgram       = "Program"
 	TypeProgramAction = "ProgramAction"
@@ -859,6 +863,500 @@ func (m *APIKeyMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown APIKey edge %s", name)
+}
+
+// AutoReplySentMutation represents an operation that mutates the AutoReplySent nodes in the graph.
+type AutoReplySentMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *pulid.ID
+	channel_id    *pulid.ID
+	user_id       *pulid.ID
+	day           *string
+	created_at    *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*AutoReplySent, error)
+	predicates    []predicate.AutoReplySent
+}
+
+var _ ent.Mutation = (*AutoReplySentMutation)(nil)
+
+// autoreplysentOption allows management of the mutation configuration using functional options.
+type autoreplysentOption func(*AutoReplySentMutation)
+
+// newAutoReplySentMutation creates new mutation for the AutoReplySent entity.
+func newAutoReplySentMutation(c config, op Op, opts ...autoreplysentOption) *AutoReplySentMutation {
+	m := &AutoReplySentMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeAutoReplySent,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withAutoReplySentID sets the ID field of the mutation.
+func withAutoReplySentID(id pulid.ID) autoreplysentOption {
+	return func(m *AutoReplySentMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *AutoReplySent
+		)
+		m.oldValue = func(ctx context.Context) (*AutoReplySent, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().AutoReplySent.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withAutoReplySent sets the old AutoReplySent of the mutation.
+func withAutoReplySent(node *AutoReplySent) autoreplysentOption {
+	return func(m *AutoReplySentMutation) {
+		m.oldValue = func(context.Context) (*AutoReplySent, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m AutoReplySentMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m AutoReplySentMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of AutoReplySent entities.
+func (m *AutoReplySentMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *AutoReplySentMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *AutoReplySentMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().AutoReplySent.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetChannelID sets the "channel_id" field.
+func (m *AutoReplySentMutation) SetChannelID(pu pulid.ID) {
+	m.channel_id = &pu
+}
+
+// ChannelID returns the value of the "channel_id" field in the mutation.
+func (m *AutoReplySentMutation) ChannelID() (r pulid.ID, exists bool) {
+	v := m.channel_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannelID returns the old "channel_id" field's value of the AutoReplySent entity.
+// If the AutoReplySent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AutoReplySentMutation) OldChannelID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannelID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannelID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannelID: %w", err)
+	}
+	return oldValue.ChannelID, nil
+}
+
+// ResetChannelID resets all changes to the "channel_id" field.
+func (m *AutoReplySentMutation) ResetChannelID() {
+	m.channel_id = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *AutoReplySentMutation) SetUserID(pu pulid.ID) {
+	m.user_id = &pu
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *AutoReplySentMutation) UserID() (r pulid.ID, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the AutoReplySent entity.
+// If the AutoReplySent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AutoReplySentMutation) OldUserID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *AutoReplySentMutation) ResetUserID() {
+	m.user_id = nil
+}
+
+// SetDay sets the "day" field.
+func (m *AutoReplySentMutation) SetDay(s string) {
+	m.day = &s
+}
+
+// Day returns the value of the "day" field in the mutation.
+func (m *AutoReplySentMutation) Day() (r string, exists bool) {
+	v := m.day
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDay returns the old "day" field's value of the AutoReplySent entity.
+// If the AutoReplySent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AutoReplySentMutation) OldDay(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDay is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDay requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDay: %w", err)
+	}
+	return oldValue.Day, nil
+}
+
+// ResetDay resets all changes to the "day" field.
+func (m *AutoReplySentMutation) ResetDay() {
+	m.day = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *AutoReplySentMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *AutoReplySentMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the AutoReplySent entity.
+// If the AutoReplySent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AutoReplySentMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *AutoReplySentMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// Where appends a list predicates to the AutoReplySentMutation builder.
+func (m *AutoReplySentMutation) Where(ps ...predicate.AutoReplySent) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the AutoReplySentMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *AutoReplySentMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.AutoReplySent, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *AutoReplySentMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *AutoReplySentMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (AutoReplySent).
+func (m *AutoReplySentMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *AutoReplySentMutation) Fields() []string {
+	fields := make([]string, 0, 4)
+	if m.channel_id != nil {
+		fields = append(fields, autoreplysent.FieldChannelID)
+	}
+	if m.user_id != nil {
+		fields = append(fields, autoreplysent.FieldUserID)
+	}
+	if m.day != nil {
+		fields = append(fields, autoreplysent.FieldDay)
+	}
+	if m.created_at != nil {
+		fields = append(fields, autoreplysent.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *AutoReplySentMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case autoreplysent.FieldChannelID:
+		return m.ChannelID()
+	case autoreplysent.FieldUserID:
+		return m.UserID()
+	case autoreplysent.FieldDay:
+		return m.Day()
+	case autoreplysent.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *AutoReplySentMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case autoreplysent.FieldChannelID:
+		return m.OldChannelID(ctx)
+	case autoreplysent.FieldUserID:
+		return m.OldUserID(ctx)
+	case autoreplysent.FieldDay:
+		return m.OldDay(ctx)
+	case autoreplysent.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown AutoReplySent field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AutoReplySentMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case autoreplysent.FieldChannelID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannelID(v)
+		return nil
+	case autoreplysent.FieldUserID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case autoreplysent.FieldDay:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDay(v)
+		return nil
+	case autoreplysent.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AutoReplySent field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *AutoReplySentMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *AutoReplySentMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AutoReplySentMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown AutoReplySent numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *AutoReplySentMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *AutoReplySentMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *AutoReplySentMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown AutoReplySent nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *AutoReplySentMutation) ResetField(name string) error {
+	switch name {
+	case autoreplysent.FieldChannelID:
+		m.ResetChannelID()
+		return nil
+	case autoreplysent.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case autoreplysent.FieldDay:
+		m.ResetDay()
+		return nil
+	case autoreplysent.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown AutoReplySent field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *AutoReplySentMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *AutoReplySentMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *AutoReplySentMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *AutoReplySentMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *AutoReplySentMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *AutoReplySentMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *AutoReplySentMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown AutoReplySent unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *AutoReplySentMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown AutoReplySent edge %s", name)
 }
 
 // BookingMutation represents an operation that mutates the Booking nodes in the graph.
@@ -2367,37 +2865,49 @@ func (m *BookingTypeMutation) ResetEdge(name string) error {
 // ChannelMutation represents an operation that mutates the Channel nodes in the graph.
 type ChannelMutation struct {
 	config
-	op                    Op
-	typ                   string
-	id                    *pulid.ID
-	created_at            *time.Time
-	updated_at            *time.Time
-	kind                  *channel.Kind
-	name                  *string
-	topic                 *string
-	unique_key            *string
-	last_seq              *int64
-	addlast_seq           *int64
-	message_count         *int
-	addmessage_count      *int
-	last_activity_at      *time.Time
-	clearedFields         map[string]struct{}
-	patient               *pulid.ID
-	clearedpatient        bool
-	security_group        *pulid.ID
-	clearedsecurity_group bool
-	members               map[pulid.ID]struct{}
-	removedmembers        map[pulid.ID]struct{}
-	clearedmembers        bool
-	messages              map[pulid.ID]struct{}
-	removedmessages       map[pulid.ID]struct{}
-	clearedmessages       bool
-	memberships           map[pulid.ID]struct{}
-	removedmemberships    map[pulid.ID]struct{}
-	clearedmemberships    bool
-	done                  bool
-	oldValue              func(context.Context) (*Channel, error)
-	predicates            []predicate.Channel
+	op                     Op
+	typ                    string
+	id                     *pulid.ID
+	created_at             *time.Time
+	updated_at             *time.Time
+	kind                   *channel.Kind
+	name                   *string
+	topic                  *string
+	unique_key             *string
+	last_seq               *int64
+	addlast_seq            *int64
+	message_count          *int
+	addmessage_count       *int
+	last_activity_at       *time.Time
+	clearedFields          map[string]struct{}
+	patient                *pulid.ID
+	clearedpatient         bool
+	security_group         *pulid.ID
+	clearedsecurity_group  bool
+	members                map[pulid.ID]struct{}
+	removedmembers         map[pulid.ID]struct{}
+	clearedmembers         bool
+	messages               map[pulid.ID]struct{}
+	removedmessages        map[pulid.ID]struct{}
+	clearedmessages        bool
+	custom_users           map[pulid.ID]struct{}
+	removedcustom_users    map[pulid.ID]struct{}
+	clearedcustom_users    bool
+	custom_groups          map[pulid.ID]struct{}
+	removedcustom_groups   map[pulid.ID]struct{}
+	clearedcustom_groups   bool
+	included_in            map[pulid.ID]struct{}
+	removedincluded_in     map[pulid.ID]struct{}
+	clearedincluded_in     bool
+	custom_channels        map[pulid.ID]struct{}
+	removedcustom_channels map[pulid.ID]struct{}
+	clearedcustom_channels bool
+	memberships            map[pulid.ID]struct{}
+	removedmemberships     map[pulid.ID]struct{}
+	clearedmemberships     bool
+	done                   bool
+	oldValue               func(context.Context) (*Channel, error)
+	predicates             []predicate.Channel
 }
 
 var _ ent.Mutation = (*ChannelMutation)(nil)
@@ -3154,6 +3664,222 @@ func (m *ChannelMutation) ResetMessages() {
 	m.removedmessages = nil
 }
 
+// AddCustomUserIDs adds the "custom_users" edge to the User entity by ids.
+func (m *ChannelMutation) AddCustomUserIDs(ids ...pulid.ID) {
+	if m.custom_users == nil {
+		m.custom_users = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		m.custom_users[ids[i]] = struct{}{}
+	}
+}
+
+// ClearCustomUsers clears the "custom_users" edge to the User entity.
+func (m *ChannelMutation) ClearCustomUsers() {
+	m.clearedcustom_users = true
+}
+
+// CustomUsersCleared reports if the "custom_users" edge to the User entity was cleared.
+func (m *ChannelMutation) CustomUsersCleared() bool {
+	return m.clearedcustom_users
+}
+
+// RemoveCustomUserIDs removes the "custom_users" edge to the User entity by IDs.
+func (m *ChannelMutation) RemoveCustomUserIDs(ids ...pulid.ID) {
+	if m.removedcustom_users == nil {
+		m.removedcustom_users = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.custom_users, ids[i])
+		m.removedcustom_users[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedCustomUsers returns the removed IDs of the "custom_users" edge to the User entity.
+func (m *ChannelMutation) RemovedCustomUsersIDs() (ids []pulid.ID) {
+	for id := range m.removedcustom_users {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// CustomUsersIDs returns the "custom_users" edge IDs in the mutation.
+func (m *ChannelMutation) CustomUsersIDs() (ids []pulid.ID) {
+	for id := range m.custom_users {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetCustomUsers resets all changes to the "custom_users" edge.
+func (m *ChannelMutation) ResetCustomUsers() {
+	m.custom_users = nil
+	m.clearedcustom_users = false
+	m.removedcustom_users = nil
+}
+
+// AddCustomGroupIDs adds the "custom_groups" edge to the SecurityGroup entity by ids.
+func (m *ChannelMutation) AddCustomGroupIDs(ids ...pulid.ID) {
+	if m.custom_groups == nil {
+		m.custom_groups = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		m.custom_groups[ids[i]] = struct{}{}
+	}
+}
+
+// ClearCustomGroups clears the "custom_groups" edge to the SecurityGroup entity.
+func (m *ChannelMutation) ClearCustomGroups() {
+	m.clearedcustom_groups = true
+}
+
+// CustomGroupsCleared reports if the "custom_groups" edge to the SecurityGroup entity was cleared.
+func (m *ChannelMutation) CustomGroupsCleared() bool {
+	return m.clearedcustom_groups
+}
+
+// RemoveCustomGroupIDs removes the "custom_groups" edge to the SecurityGroup entity by IDs.
+func (m *ChannelMutation) RemoveCustomGroupIDs(ids ...pulid.ID) {
+	if m.removedcustom_groups == nil {
+		m.removedcustom_groups = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.custom_groups, ids[i])
+		m.removedcustom_groups[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedCustomGroups returns the removed IDs of the "custom_groups" edge to the SecurityGroup entity.
+func (m *ChannelMutation) RemovedCustomGroupsIDs() (ids []pulid.ID) {
+	for id := range m.removedcustom_groups {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// CustomGroupsIDs returns the "custom_groups" edge IDs in the mutation.
+func (m *ChannelMutation) CustomGroupsIDs() (ids []pulid.ID) {
+	for id := range m.custom_groups {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetCustomGroups resets all changes to the "custom_groups" edge.
+func (m *ChannelMutation) ResetCustomGroups() {
+	m.custom_groups = nil
+	m.clearedcustom_groups = false
+	m.removedcustom_groups = nil
+}
+
+// AddIncludedInIDs adds the "included_in" edge to the Channel entity by ids.
+func (m *ChannelMutation) AddIncludedInIDs(ids ...pulid.ID) {
+	if m.included_in == nil {
+		m.included_in = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		m.included_in[ids[i]] = struct{}{}
+	}
+}
+
+// ClearIncludedIn clears the "included_in" edge to the Channel entity.
+func (m *ChannelMutation) ClearIncludedIn() {
+	m.clearedincluded_in = true
+}
+
+// IncludedInCleared reports if the "included_in" edge to the Channel entity was cleared.
+func (m *ChannelMutation) IncludedInCleared() bool {
+	return m.clearedincluded_in
+}
+
+// RemoveIncludedInIDs removes the "included_in" edge to the Channel entity by IDs.
+func (m *ChannelMutation) RemoveIncludedInIDs(ids ...pulid.ID) {
+	if m.removedincluded_in == nil {
+		m.removedincluded_in = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.included_in, ids[i])
+		m.removedincluded_in[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedIncludedIn returns the removed IDs of the "included_in" edge to the Channel entity.
+func (m *ChannelMutation) RemovedIncludedInIDs() (ids []pulid.ID) {
+	for id := range m.removedincluded_in {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// IncludedInIDs returns the "included_in" edge IDs in the mutation.
+func (m *ChannelMutation) IncludedInIDs() (ids []pulid.ID) {
+	for id := range m.included_in {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetIncludedIn resets all changes to the "included_in" edge.
+func (m *ChannelMutation) ResetIncludedIn() {
+	m.included_in = nil
+	m.clearedincluded_in = false
+	m.removedincluded_in = nil
+}
+
+// AddCustomChannelIDs adds the "custom_channels" edge to the Channel entity by ids.
+func (m *ChannelMutation) AddCustomChannelIDs(ids ...pulid.ID) {
+	if m.custom_channels == nil {
+		m.custom_channels = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		m.custom_channels[ids[i]] = struct{}{}
+	}
+}
+
+// ClearCustomChannels clears the "custom_channels" edge to the Channel entity.
+func (m *ChannelMutation) ClearCustomChannels() {
+	m.clearedcustom_channels = true
+}
+
+// CustomChannelsCleared reports if the "custom_channels" edge to the Channel entity was cleared.
+func (m *ChannelMutation) CustomChannelsCleared() bool {
+	return m.clearedcustom_channels
+}
+
+// RemoveCustomChannelIDs removes the "custom_channels" edge to the Channel entity by IDs.
+func (m *ChannelMutation) RemoveCustomChannelIDs(ids ...pulid.ID) {
+	if m.removedcustom_channels == nil {
+		m.removedcustom_channels = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.custom_channels, ids[i])
+		m.removedcustom_channels[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedCustomChannels returns the removed IDs of the "custom_channels" edge to the Channel entity.
+func (m *ChannelMutation) RemovedCustomChannelsIDs() (ids []pulid.ID) {
+	for id := range m.removedcustom_channels {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// CustomChannelsIDs returns the "custom_channels" edge IDs in the mutation.
+func (m *ChannelMutation) CustomChannelsIDs() (ids []pulid.ID) {
+	for id := range m.custom_channels {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetCustomChannels resets all changes to the "custom_channels" edge.
+func (m *ChannelMutation) ResetCustomChannels() {
+	m.custom_channels = nil
+	m.clearedcustom_channels = false
+	m.removedcustom_channels = nil
+}
+
 // AddMembershipIDs adds the "memberships" edge to the ChannelMember entity by ids.
 func (m *ChannelMutation) AddMembershipIDs(ids ...pulid.ID) {
 	if m.memberships == nil {
@@ -3565,7 +4291,7 @@ func (m *ChannelMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *ChannelMutation) AddedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 9)
 	if m.patient != nil {
 		edges = append(edges, channel.EdgePatient)
 	}
@@ -3577,6 +4303,18 @@ func (m *ChannelMutation) AddedEdges() []string {
 	}
 	if m.messages != nil {
 		edges = append(edges, channel.EdgeMessages)
+	}
+	if m.custom_users != nil {
+		edges = append(edges, channel.EdgeCustomUsers)
+	}
+	if m.custom_groups != nil {
+		edges = append(edges, channel.EdgeCustomGroups)
+	}
+	if m.included_in != nil {
+		edges = append(edges, channel.EdgeIncludedIn)
+	}
+	if m.custom_channels != nil {
+		edges = append(edges, channel.EdgeCustomChannels)
 	}
 	if m.memberships != nil {
 		edges = append(edges, channel.EdgeMemberships)
@@ -3608,6 +4346,30 @@ func (m *ChannelMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case channel.EdgeCustomUsers:
+		ids := make([]ent.Value, 0, len(m.custom_users))
+		for id := range m.custom_users {
+			ids = append(ids, id)
+		}
+		return ids
+	case channel.EdgeCustomGroups:
+		ids := make([]ent.Value, 0, len(m.custom_groups))
+		for id := range m.custom_groups {
+			ids = append(ids, id)
+		}
+		return ids
+	case channel.EdgeIncludedIn:
+		ids := make([]ent.Value, 0, len(m.included_in))
+		for id := range m.included_in {
+			ids = append(ids, id)
+		}
+		return ids
+	case channel.EdgeCustomChannels:
+		ids := make([]ent.Value, 0, len(m.custom_channels))
+		for id := range m.custom_channels {
+			ids = append(ids, id)
+		}
+		return ids
 	case channel.EdgeMemberships:
 		ids := make([]ent.Value, 0, len(m.memberships))
 		for id := range m.memberships {
@@ -3620,12 +4382,24 @@ func (m *ChannelMutation) AddedIDs(name string) []ent.Value {
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *ChannelMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 9)
 	if m.removedmembers != nil {
 		edges = append(edges, channel.EdgeMembers)
 	}
 	if m.removedmessages != nil {
 		edges = append(edges, channel.EdgeMessages)
+	}
+	if m.removedcustom_users != nil {
+		edges = append(edges, channel.EdgeCustomUsers)
+	}
+	if m.removedcustom_groups != nil {
+		edges = append(edges, channel.EdgeCustomGroups)
+	}
+	if m.removedincluded_in != nil {
+		edges = append(edges, channel.EdgeIncludedIn)
+	}
+	if m.removedcustom_channels != nil {
+		edges = append(edges, channel.EdgeCustomChannels)
 	}
 	if m.removedmemberships != nil {
 		edges = append(edges, channel.EdgeMemberships)
@@ -3649,6 +4423,30 @@ func (m *ChannelMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case channel.EdgeCustomUsers:
+		ids := make([]ent.Value, 0, len(m.removedcustom_users))
+		for id := range m.removedcustom_users {
+			ids = append(ids, id)
+		}
+		return ids
+	case channel.EdgeCustomGroups:
+		ids := make([]ent.Value, 0, len(m.removedcustom_groups))
+		for id := range m.removedcustom_groups {
+			ids = append(ids, id)
+		}
+		return ids
+	case channel.EdgeIncludedIn:
+		ids := make([]ent.Value, 0, len(m.removedincluded_in))
+		for id := range m.removedincluded_in {
+			ids = append(ids, id)
+		}
+		return ids
+	case channel.EdgeCustomChannels:
+		ids := make([]ent.Value, 0, len(m.removedcustom_channels))
+		for id := range m.removedcustom_channels {
+			ids = append(ids, id)
+		}
+		return ids
 	case channel.EdgeMemberships:
 		ids := make([]ent.Value, 0, len(m.removedmemberships))
 		for id := range m.removedmemberships {
@@ -3661,7 +4459,7 @@ func (m *ChannelMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *ChannelMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 9)
 	if m.clearedpatient {
 		edges = append(edges, channel.EdgePatient)
 	}
@@ -3673,6 +4471,18 @@ func (m *ChannelMutation) ClearedEdges() []string {
 	}
 	if m.clearedmessages {
 		edges = append(edges, channel.EdgeMessages)
+	}
+	if m.clearedcustom_users {
+		edges = append(edges, channel.EdgeCustomUsers)
+	}
+	if m.clearedcustom_groups {
+		edges = append(edges, channel.EdgeCustomGroups)
+	}
+	if m.clearedincluded_in {
+		edges = append(edges, channel.EdgeIncludedIn)
+	}
+	if m.clearedcustom_channels {
+		edges = append(edges, channel.EdgeCustomChannels)
 	}
 	if m.clearedmemberships {
 		edges = append(edges, channel.EdgeMemberships)
@@ -3692,6 +4502,14 @@ func (m *ChannelMutation) EdgeCleared(name string) bool {
 		return m.clearedmembers
 	case channel.EdgeMessages:
 		return m.clearedmessages
+	case channel.EdgeCustomUsers:
+		return m.clearedcustom_users
+	case channel.EdgeCustomGroups:
+		return m.clearedcustom_groups
+	case channel.EdgeIncludedIn:
+		return m.clearedincluded_in
+	case channel.EdgeCustomChannels:
+		return m.clearedcustom_channels
 	case channel.EdgeMemberships:
 		return m.clearedmemberships
 	}
@@ -3728,6 +4546,18 @@ func (m *ChannelMutation) ResetEdge(name string) error {
 	case channel.EdgeMessages:
 		m.ResetMessages()
 		return nil
+	case channel.EdgeCustomUsers:
+		m.ResetCustomUsers()
+		return nil
+	case channel.EdgeCustomGroups:
+		m.ResetCustomGroups()
+		return nil
+	case channel.EdgeIncludedIn:
+		m.ResetIncludedIn()
+		return nil
+	case channel.EdgeCustomChannels:
+		m.ResetCustomChannels()
+		return nil
 	case channel.EdgeMemberships:
 		m.ResetMemberships()
 		return nil
@@ -3745,7 +4575,6 @@ type ChannelMemberMutation struct {
 	updated_at       *time.Time
 	last_read_seq    *int64
 	addlast_read_seq *int64
-	hidden_at        *time.Time
 	clearedFields    map[string]struct{}
 	channel          *pulid.ID
 	clearedchannel   bool
@@ -4060,55 +4889,6 @@ func (m *ChannelMemberMutation) ResetLastReadSeq() {
 	m.addlast_read_seq = nil
 }
 
-// SetHiddenAt sets the "hidden_at" field.
-func (m *ChannelMemberMutation) SetHiddenAt(t time.Time) {
-	m.hidden_at = &t
-}
-
-// HiddenAt returns the value of the "hidden_at" field in the mutation.
-func (m *ChannelMemberMutation) HiddenAt() (r time.Time, exists bool) {
-	v := m.hidden_at
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldHiddenAt returns the old "hidden_at" field's value of the ChannelMember entity.
-// If the ChannelMember object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *ChannelMemberMutation) OldHiddenAt(ctx context.Context) (v *time.Time, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldHiddenAt is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldHiddenAt requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldHiddenAt: %w", err)
-	}
-	return oldValue.HiddenAt, nil
-}
-
-// ClearHiddenAt clears the value of the "hidden_at" field.
-func (m *ChannelMemberMutation) ClearHiddenAt() {
-	m.hidden_at = nil
-	m.clearedFields[channelmember.FieldHiddenAt] = struct{}{}
-}
-
-// HiddenAtCleared returns if the "hidden_at" field was cleared in this mutation.
-func (m *ChannelMemberMutation) HiddenAtCleared() bool {
-	_, ok := m.clearedFields[channelmember.FieldHiddenAt]
-	return ok
-}
-
-// ResetHiddenAt resets all changes to the "hidden_at" field.
-func (m *ChannelMemberMutation) ResetHiddenAt() {
-	m.hidden_at = nil
-	delete(m.clearedFields, channelmember.FieldHiddenAt)
-}
-
 // ClearChannel clears the "channel" edge to the Channel entity.
 func (m *ChannelMemberMutation) ClearChannel() {
 	m.clearedchannel = true
@@ -4197,7 +4977,7 @@ func (m *ChannelMemberMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ChannelMemberMutation) Fields() []string {
-	fields := make([]string, 0, 6)
+	fields := make([]string, 0, 5)
 	if m.created_at != nil {
 		fields = append(fields, channelmember.FieldCreatedAt)
 	}
@@ -4212,9 +4992,6 @@ func (m *ChannelMemberMutation) Fields() []string {
 	}
 	if m.last_read_seq != nil {
 		fields = append(fields, channelmember.FieldLastReadSeq)
-	}
-	if m.hidden_at != nil {
-		fields = append(fields, channelmember.FieldHiddenAt)
 	}
 	return fields
 }
@@ -4234,8 +5011,6 @@ func (m *ChannelMemberMutation) Field(name string) (ent.Value, bool) {
 		return m.UserID()
 	case channelmember.FieldLastReadSeq:
 		return m.LastReadSeq()
-	case channelmember.FieldHiddenAt:
-		return m.HiddenAt()
 	}
 	return nil, false
 }
@@ -4255,8 +5030,6 @@ func (m *ChannelMemberMutation) OldField(ctx context.Context, name string) (ent.
 		return m.OldUserID(ctx)
 	case channelmember.FieldLastReadSeq:
 		return m.OldLastReadSeq(ctx)
-	case channelmember.FieldHiddenAt:
-		return m.OldHiddenAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown ChannelMember field %s", name)
 }
@@ -4300,13 +5073,6 @@ func (m *ChannelMemberMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetLastReadSeq(v)
-		return nil
-	case channelmember.FieldHiddenAt:
-		v, ok := value.(time.Time)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetHiddenAt(v)
 		return nil
 	}
 	return fmt.Errorf("unknown ChannelMember field %s", name)
@@ -4352,11 +5118,7 @@ func (m *ChannelMemberMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *ChannelMemberMutation) ClearedFields() []string {
-	var fields []string
-	if m.FieldCleared(channelmember.FieldHiddenAt) {
-		fields = append(fields, channelmember.FieldHiddenAt)
-	}
-	return fields
+	return nil
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -4369,11 +5131,6 @@ func (m *ChannelMemberMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *ChannelMemberMutation) ClearField(name string) error {
-	switch name {
-	case channelmember.FieldHiddenAt:
-		m.ClearHiddenAt()
-		return nil
-	}
 	return fmt.Errorf("unknown ChannelMember nullable field %s", name)
 }
 
@@ -4395,9 +5152,6 @@ func (m *ChannelMemberMutation) ResetField(name string) error {
 		return nil
 	case channelmember.FieldLastReadSeq:
 		m.ResetLastReadSeq()
-		return nil
-	case channelmember.FieldHiddenAt:
-		m.ResetHiddenAt()
 		return nil
 	}
 	return fmt.Errorf("unknown ChannelMember field %s", name)
@@ -5141,6 +5895,8 @@ type MessageMutation struct {
 	sms                   *bool
 	client_message_id     *string
 	created_at            *time.Time
+	txid                  *int64
+	addtxid               *int64
 	clearedFields         map[string]struct{}
 	channel               *pulid.ID
 	clearedchannel        bool
@@ -5700,6 +6456,62 @@ func (m *MessageMutation) ResetCreatedAt() {
 	m.created_at = nil
 }
 
+// SetTxid sets the "txid" field.
+func (m *MessageMutation) SetTxid(i int64) {
+	m.txid = &i
+	m.addtxid = nil
+}
+
+// Txid returns the value of the "txid" field in the mutation.
+func (m *MessageMutation) Txid() (r int64, exists bool) {
+	v := m.txid
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTxid returns the old "txid" field's value of the Message entity.
+// If the Message object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessageMutation) OldTxid(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTxid is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTxid requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTxid: %w", err)
+	}
+	return oldValue.Txid, nil
+}
+
+// AddTxid adds i to the "txid" field.
+func (m *MessageMutation) AddTxid(i int64) {
+	if m.addtxid != nil {
+		*m.addtxid += i
+	} else {
+		m.addtxid = &i
+	}
+}
+
+// AddedTxid returns the value that was added to the "txid" field in this mutation.
+func (m *MessageMutation) AddedTxid() (r int64, exists bool) {
+	v := m.addtxid
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTxid resets all changes to the "txid" field.
+func (m *MessageMutation) ResetTxid() {
+	m.txid = nil
+	m.addtxid = nil
+}
+
 // ClearChannel clears the "channel" edge to the Channel entity.
 func (m *MessageMutation) ClearChannel() {
 	m.clearedchannel = true
@@ -6004,7 +6816,7 @@ func (m *MessageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *MessageMutation) Fields() []string {
-	fields := make([]string, 0, 10)
+	fields := make([]string, 0, 11)
 	if m.channel != nil {
 		fields = append(fields, message.FieldChannelID)
 	}
@@ -6035,6 +6847,9 @@ func (m *MessageMutation) Fields() []string {
 	if m.created_at != nil {
 		fields = append(fields, message.FieldCreatedAt)
 	}
+	if m.txid != nil {
+		fields = append(fields, message.FieldTxid)
+	}
 	return fields
 }
 
@@ -6063,6 +6878,8 @@ func (m *MessageMutation) Field(name string) (ent.Value, bool) {
 		return m.ReplyToID()
 	case message.FieldCreatedAt:
 		return m.CreatedAt()
+	case message.FieldTxid:
+		return m.Txid()
 	}
 	return nil, false
 }
@@ -6092,6 +6909,8 @@ func (m *MessageMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldReplyToID(ctx)
 	case message.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
+	case message.FieldTxid:
+		return m.OldTxid(ctx)
 	}
 	return nil, fmt.Errorf("unknown Message field %s", name)
 }
@@ -6171,6 +6990,13 @@ func (m *MessageMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCreatedAt(v)
 		return nil
+	case message.FieldTxid:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTxid(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Message field %s", name)
 }
@@ -6182,6 +7008,9 @@ func (m *MessageMutation) AddedFields() []string {
 	if m.addseq != nil {
 		fields = append(fields, message.FieldSeq)
 	}
+	if m.addtxid != nil {
+		fields = append(fields, message.FieldTxid)
+	}
 	return fields
 }
 
@@ -6192,6 +7021,8 @@ func (m *MessageMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case message.FieldSeq:
 		return m.AddedSeq()
+	case message.FieldTxid:
+		return m.AddedTxid()
 	}
 	return nil, false
 }
@@ -6207,6 +7038,13 @@ func (m *MessageMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddSeq(v)
+		return nil
+	case message.FieldTxid:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTxid(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Message numeric field %s", name)
@@ -6291,6 +7129,9 @@ func (m *MessageMutation) ResetField(name string) error {
 		return nil
 	case message.FieldCreatedAt:
 		m.ResetCreatedAt()
+		return nil
+	case message.FieldTxid:
+		m.ResetTxid()
 		return nil
 	}
 	return fmt.Errorf("unknown Message field %s", name)
@@ -6502,6 +7343,1174 @@ func (m *MessageMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Message edge %s", name)
+}
+
+// OutboxMessageMutation represents an operation that mutates the OutboxMessage nodes in the graph.
+type OutboxMessageMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *pulid.ID
+	created_at       *time.Time
+	updated_at       *time.Time
+	channel          *outboxmessage.Channel
+	recipient        *string
+	subject          *string
+	body             *string
+	status           *outboxmessage.Status
+	attempts         *int
+	addattempts      *int
+	next_attempt_at  *time.Time
+	last_error       *string
+	idempotency_key  *string
+	provider_ref     *string
+	cause_message_id *pulid.ID
+	sent_at          *time.Time
+	clearedFields    map[string]struct{}
+	done             bool
+	oldValue         func(context.Context) (*OutboxMessage, error)
+	predicates       []predicate.OutboxMessage
+}
+
+var _ ent.Mutation = (*OutboxMessageMutation)(nil)
+
+// outboxmessageOption allows management of the mutation configuration using functional options.
+type outboxmessageOption func(*OutboxMessageMutation)
+
+// newOutboxMessageMutation creates new mutation for the OutboxMessage entity.
+func newOutboxMessageMutation(c config, op Op, opts ...outboxmessageOption) *OutboxMessageMutation {
+	m := &OutboxMessageMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeOutboxMessage,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withOutboxMessageID sets the ID field of the mutation.
+func withOutboxMessageID(id pulid.ID) outboxmessageOption {
+	return func(m *OutboxMessageMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *OutboxMessage
+		)
+		m.oldValue = func(ctx context.Context) (*OutboxMessage, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().OutboxMessage.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withOutboxMessage sets the old OutboxMessage of the mutation.
+func withOutboxMessage(node *OutboxMessage) outboxmessageOption {
+	return func(m *OutboxMessageMutation) {
+		m.oldValue = func(context.Context) (*OutboxMessage, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m OutboxMessageMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m OutboxMessageMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of OutboxMessage entities.
+func (m *OutboxMessageMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *OutboxMessageMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *OutboxMessageMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().OutboxMessage.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *OutboxMessageMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *OutboxMessageMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the OutboxMessage entity.
+// If the OutboxMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxMessageMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *OutboxMessageMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *OutboxMessageMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *OutboxMessageMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the OutboxMessage entity.
+// If the OutboxMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxMessageMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *OutboxMessageMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetChannel sets the "channel" field.
+func (m *OutboxMessageMutation) SetChannel(o outboxmessage.Channel) {
+	m.channel = &o
+}
+
+// Channel returns the value of the "channel" field in the mutation.
+func (m *OutboxMessageMutation) Channel() (r outboxmessage.Channel, exists bool) {
+	v := m.channel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannel returns the old "channel" field's value of the OutboxMessage entity.
+// If the OutboxMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxMessageMutation) OldChannel(ctx context.Context) (v outboxmessage.Channel, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannel: %w", err)
+	}
+	return oldValue.Channel, nil
+}
+
+// ResetChannel resets all changes to the "channel" field.
+func (m *OutboxMessageMutation) ResetChannel() {
+	m.channel = nil
+}
+
+// SetRecipient sets the "recipient" field.
+func (m *OutboxMessageMutation) SetRecipient(s string) {
+	m.recipient = &s
+}
+
+// Recipient returns the value of the "recipient" field in the mutation.
+func (m *OutboxMessageMutation) Recipient() (r string, exists bool) {
+	v := m.recipient
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRecipient returns the old "recipient" field's value of the OutboxMessage entity.
+// If the OutboxMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxMessageMutation) OldRecipient(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRecipient is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRecipient requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRecipient: %w", err)
+	}
+	return oldValue.Recipient, nil
+}
+
+// ResetRecipient resets all changes to the "recipient" field.
+func (m *OutboxMessageMutation) ResetRecipient() {
+	m.recipient = nil
+}
+
+// SetSubject sets the "subject" field.
+func (m *OutboxMessageMutation) SetSubject(s string) {
+	m.subject = &s
+}
+
+// Subject returns the value of the "subject" field in the mutation.
+func (m *OutboxMessageMutation) Subject() (r string, exists bool) {
+	v := m.subject
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSubject returns the old "subject" field's value of the OutboxMessage entity.
+// If the OutboxMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxMessageMutation) OldSubject(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSubject is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSubject requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSubject: %w", err)
+	}
+	return oldValue.Subject, nil
+}
+
+// ClearSubject clears the value of the "subject" field.
+func (m *OutboxMessageMutation) ClearSubject() {
+	m.subject = nil
+	m.clearedFields[outboxmessage.FieldSubject] = struct{}{}
+}
+
+// SubjectCleared returns if the "subject" field was cleared in this mutation.
+func (m *OutboxMessageMutation) SubjectCleared() bool {
+	_, ok := m.clearedFields[outboxmessage.FieldSubject]
+	return ok
+}
+
+// ResetSubject resets all changes to the "subject" field.
+func (m *OutboxMessageMutation) ResetSubject() {
+	m.subject = nil
+	delete(m.clearedFields, outboxmessage.FieldSubject)
+}
+
+// SetBody sets the "body" field.
+func (m *OutboxMessageMutation) SetBody(s string) {
+	m.body = &s
+}
+
+// Body returns the value of the "body" field in the mutation.
+func (m *OutboxMessageMutation) Body() (r string, exists bool) {
+	v := m.body
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBody returns the old "body" field's value of the OutboxMessage entity.
+// If the OutboxMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxMessageMutation) OldBody(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBody is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBody requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBody: %w", err)
+	}
+	return oldValue.Body, nil
+}
+
+// ResetBody resets all changes to the "body" field.
+func (m *OutboxMessageMutation) ResetBody() {
+	m.body = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *OutboxMessageMutation) SetStatus(o outboxmessage.Status) {
+	m.status = &o
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *OutboxMessageMutation) Status() (r outboxmessage.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the OutboxMessage entity.
+// If the OutboxMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxMessageMutation) OldStatus(ctx context.Context) (v outboxmessage.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *OutboxMessageMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetAttempts sets the "attempts" field.
+func (m *OutboxMessageMutation) SetAttempts(i int) {
+	m.attempts = &i
+	m.addattempts = nil
+}
+
+// Attempts returns the value of the "attempts" field in the mutation.
+func (m *OutboxMessageMutation) Attempts() (r int, exists bool) {
+	v := m.attempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAttempts returns the old "attempts" field's value of the OutboxMessage entity.
+// If the OutboxMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxMessageMutation) OldAttempts(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAttempts is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAttempts requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAttempts: %w", err)
+	}
+	return oldValue.Attempts, nil
+}
+
+// AddAttempts adds i to the "attempts" field.
+func (m *OutboxMessageMutation) AddAttempts(i int) {
+	if m.addattempts != nil {
+		*m.addattempts += i
+	} else {
+		m.addattempts = &i
+	}
+}
+
+// AddedAttempts returns the value that was added to the "attempts" field in this mutation.
+func (m *OutboxMessageMutation) AddedAttempts() (r int, exists bool) {
+	v := m.addattempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAttempts resets all changes to the "attempts" field.
+func (m *OutboxMessageMutation) ResetAttempts() {
+	m.attempts = nil
+	m.addattempts = nil
+}
+
+// SetNextAttemptAt sets the "next_attempt_at" field.
+func (m *OutboxMessageMutation) SetNextAttemptAt(t time.Time) {
+	m.next_attempt_at = &t
+}
+
+// NextAttemptAt returns the value of the "next_attempt_at" field in the mutation.
+func (m *OutboxMessageMutation) NextAttemptAt() (r time.Time, exists bool) {
+	v := m.next_attempt_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNextAttemptAt returns the old "next_attempt_at" field's value of the OutboxMessage entity.
+// If the OutboxMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxMessageMutation) OldNextAttemptAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNextAttemptAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNextAttemptAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNextAttemptAt: %w", err)
+	}
+	return oldValue.NextAttemptAt, nil
+}
+
+// ResetNextAttemptAt resets all changes to the "next_attempt_at" field.
+func (m *OutboxMessageMutation) ResetNextAttemptAt() {
+	m.next_attempt_at = nil
+}
+
+// SetLastError sets the "last_error" field.
+func (m *OutboxMessageMutation) SetLastError(s string) {
+	m.last_error = &s
+}
+
+// LastError returns the value of the "last_error" field in the mutation.
+func (m *OutboxMessageMutation) LastError() (r string, exists bool) {
+	v := m.last_error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastError returns the old "last_error" field's value of the OutboxMessage entity.
+// If the OutboxMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxMessageMutation) OldLastError(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastError: %w", err)
+	}
+	return oldValue.LastError, nil
+}
+
+// ClearLastError clears the value of the "last_error" field.
+func (m *OutboxMessageMutation) ClearLastError() {
+	m.last_error = nil
+	m.clearedFields[outboxmessage.FieldLastError] = struct{}{}
+}
+
+// LastErrorCleared returns if the "last_error" field was cleared in this mutation.
+func (m *OutboxMessageMutation) LastErrorCleared() bool {
+	_, ok := m.clearedFields[outboxmessage.FieldLastError]
+	return ok
+}
+
+// ResetLastError resets all changes to the "last_error" field.
+func (m *OutboxMessageMutation) ResetLastError() {
+	m.last_error = nil
+	delete(m.clearedFields, outboxmessage.FieldLastError)
+}
+
+// SetIdempotencyKey sets the "idempotency_key" field.
+func (m *OutboxMessageMutation) SetIdempotencyKey(s string) {
+	m.idempotency_key = &s
+}
+
+// IdempotencyKey returns the value of the "idempotency_key" field in the mutation.
+func (m *OutboxMessageMutation) IdempotencyKey() (r string, exists bool) {
+	v := m.idempotency_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdempotencyKey returns the old "idempotency_key" field's value of the OutboxMessage entity.
+// If the OutboxMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxMessageMutation) OldIdempotencyKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdempotencyKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdempotencyKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdempotencyKey: %w", err)
+	}
+	return oldValue.IdempotencyKey, nil
+}
+
+// ResetIdempotencyKey resets all changes to the "idempotency_key" field.
+func (m *OutboxMessageMutation) ResetIdempotencyKey() {
+	m.idempotency_key = nil
+}
+
+// SetProviderRef sets the "provider_ref" field.
+func (m *OutboxMessageMutation) SetProviderRef(s string) {
+	m.provider_ref = &s
+}
+
+// ProviderRef returns the value of the "provider_ref" field in the mutation.
+func (m *OutboxMessageMutation) ProviderRef() (r string, exists bool) {
+	v := m.provider_ref
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProviderRef returns the old "provider_ref" field's value of the OutboxMessage entity.
+// If the OutboxMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxMessageMutation) OldProviderRef(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProviderRef is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProviderRef requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProviderRef: %w", err)
+	}
+	return oldValue.ProviderRef, nil
+}
+
+// ClearProviderRef clears the value of the "provider_ref" field.
+func (m *OutboxMessageMutation) ClearProviderRef() {
+	m.provider_ref = nil
+	m.clearedFields[outboxmessage.FieldProviderRef] = struct{}{}
+}
+
+// ProviderRefCleared returns if the "provider_ref" field was cleared in this mutation.
+func (m *OutboxMessageMutation) ProviderRefCleared() bool {
+	_, ok := m.clearedFields[outboxmessage.FieldProviderRef]
+	return ok
+}
+
+// ResetProviderRef resets all changes to the "provider_ref" field.
+func (m *OutboxMessageMutation) ResetProviderRef() {
+	m.provider_ref = nil
+	delete(m.clearedFields, outboxmessage.FieldProviderRef)
+}
+
+// SetCauseMessageID sets the "cause_message_id" field.
+func (m *OutboxMessageMutation) SetCauseMessageID(pu pulid.ID) {
+	m.cause_message_id = &pu
+}
+
+// CauseMessageID returns the value of the "cause_message_id" field in the mutation.
+func (m *OutboxMessageMutation) CauseMessageID() (r pulid.ID, exists bool) {
+	v := m.cause_message_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCauseMessageID returns the old "cause_message_id" field's value of the OutboxMessage entity.
+// If the OutboxMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxMessageMutation) OldCauseMessageID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCauseMessageID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCauseMessageID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCauseMessageID: %w", err)
+	}
+	return oldValue.CauseMessageID, nil
+}
+
+// ClearCauseMessageID clears the value of the "cause_message_id" field.
+func (m *OutboxMessageMutation) ClearCauseMessageID() {
+	m.cause_message_id = nil
+	m.clearedFields[outboxmessage.FieldCauseMessageID] = struct{}{}
+}
+
+// CauseMessageIDCleared returns if the "cause_message_id" field was cleared in this mutation.
+func (m *OutboxMessageMutation) CauseMessageIDCleared() bool {
+	_, ok := m.clearedFields[outboxmessage.FieldCauseMessageID]
+	return ok
+}
+
+// ResetCauseMessageID resets all changes to the "cause_message_id" field.
+func (m *OutboxMessageMutation) ResetCauseMessageID() {
+	m.cause_message_id = nil
+	delete(m.clearedFields, outboxmessage.FieldCauseMessageID)
+}
+
+// SetSentAt sets the "sent_at" field.
+func (m *OutboxMessageMutation) SetSentAt(t time.Time) {
+	m.sent_at = &t
+}
+
+// SentAt returns the value of the "sent_at" field in the mutation.
+func (m *OutboxMessageMutation) SentAt() (r time.Time, exists bool) {
+	v := m.sent_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSentAt returns the old "sent_at" field's value of the OutboxMessage entity.
+// If the OutboxMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxMessageMutation) OldSentAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSentAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSentAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSentAt: %w", err)
+	}
+	return oldValue.SentAt, nil
+}
+
+// ClearSentAt clears the value of the "sent_at" field.
+func (m *OutboxMessageMutation) ClearSentAt() {
+	m.sent_at = nil
+	m.clearedFields[outboxmessage.FieldSentAt] = struct{}{}
+}
+
+// SentAtCleared returns if the "sent_at" field was cleared in this mutation.
+func (m *OutboxMessageMutation) SentAtCleared() bool {
+	_, ok := m.clearedFields[outboxmessage.FieldSentAt]
+	return ok
+}
+
+// ResetSentAt resets all changes to the "sent_at" field.
+func (m *OutboxMessageMutation) ResetSentAt() {
+	m.sent_at = nil
+	delete(m.clearedFields, outboxmessage.FieldSentAt)
+}
+
+// Where appends a list predicates to the OutboxMessageMutation builder.
+func (m *OutboxMessageMutation) Where(ps ...predicate.OutboxMessage) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the OutboxMessageMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *OutboxMessageMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.OutboxMessage, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *OutboxMessageMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *OutboxMessageMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (OutboxMessage).
+func (m *OutboxMessageMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *OutboxMessageMutation) Fields() []string {
+	fields := make([]string, 0, 14)
+	if m.created_at != nil {
+		fields = append(fields, outboxmessage.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, outboxmessage.FieldUpdatedAt)
+	}
+	if m.channel != nil {
+		fields = append(fields, outboxmessage.FieldChannel)
+	}
+	if m.recipient != nil {
+		fields = append(fields, outboxmessage.FieldRecipient)
+	}
+	if m.subject != nil {
+		fields = append(fields, outboxmessage.FieldSubject)
+	}
+	if m.body != nil {
+		fields = append(fields, outboxmessage.FieldBody)
+	}
+	if m.status != nil {
+		fields = append(fields, outboxmessage.FieldStatus)
+	}
+	if m.attempts != nil {
+		fields = append(fields, outboxmessage.FieldAttempts)
+	}
+	if m.next_attempt_at != nil {
+		fields = append(fields, outboxmessage.FieldNextAttemptAt)
+	}
+	if m.last_error != nil {
+		fields = append(fields, outboxmessage.FieldLastError)
+	}
+	if m.idempotency_key != nil {
+		fields = append(fields, outboxmessage.FieldIdempotencyKey)
+	}
+	if m.provider_ref != nil {
+		fields = append(fields, outboxmessage.FieldProviderRef)
+	}
+	if m.cause_message_id != nil {
+		fields = append(fields, outboxmessage.FieldCauseMessageID)
+	}
+	if m.sent_at != nil {
+		fields = append(fields, outboxmessage.FieldSentAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *OutboxMessageMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case outboxmessage.FieldCreatedAt:
+		return m.CreatedAt()
+	case outboxmessage.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case outboxmessage.FieldChannel:
+		return m.Channel()
+	case outboxmessage.FieldRecipient:
+		return m.Recipient()
+	case outboxmessage.FieldSubject:
+		return m.Subject()
+	case outboxmessage.FieldBody:
+		return m.Body()
+	case outboxmessage.FieldStatus:
+		return m.Status()
+	case outboxmessage.FieldAttempts:
+		return m.Attempts()
+	case outboxmessage.FieldNextAttemptAt:
+		return m.NextAttemptAt()
+	case outboxmessage.FieldLastError:
+		return m.LastError()
+	case outboxmessage.FieldIdempotencyKey:
+		return m.IdempotencyKey()
+	case outboxmessage.FieldProviderRef:
+		return m.ProviderRef()
+	case outboxmessage.FieldCauseMessageID:
+		return m.CauseMessageID()
+	case outboxmessage.FieldSentAt:
+		return m.SentAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *OutboxMessageMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case outboxmessage.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case outboxmessage.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case outboxmessage.FieldChannel:
+		return m.OldChannel(ctx)
+	case outboxmessage.FieldRecipient:
+		return m.OldRecipient(ctx)
+	case outboxmessage.FieldSubject:
+		return m.OldSubject(ctx)
+	case outboxmessage.FieldBody:
+		return m.OldBody(ctx)
+	case outboxmessage.FieldStatus:
+		return m.OldStatus(ctx)
+	case outboxmessage.FieldAttempts:
+		return m.OldAttempts(ctx)
+	case outboxmessage.FieldNextAttemptAt:
+		return m.OldNextAttemptAt(ctx)
+	case outboxmessage.FieldLastError:
+		return m.OldLastError(ctx)
+	case outboxmessage.FieldIdempotencyKey:
+		return m.OldIdempotencyKey(ctx)
+	case outboxmessage.FieldProviderRef:
+		return m.OldProviderRef(ctx)
+	case outboxmessage.FieldCauseMessageID:
+		return m.OldCauseMessageID(ctx)
+	case outboxmessage.FieldSentAt:
+		return m.OldSentAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown OutboxMessage field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *OutboxMessageMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case outboxmessage.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case outboxmessage.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case outboxmessage.FieldChannel:
+		v, ok := value.(outboxmessage.Channel)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannel(v)
+		return nil
+	case outboxmessage.FieldRecipient:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRecipient(v)
+		return nil
+	case outboxmessage.FieldSubject:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSubject(v)
+		return nil
+	case outboxmessage.FieldBody:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBody(v)
+		return nil
+	case outboxmessage.FieldStatus:
+		v, ok := value.(outboxmessage.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case outboxmessage.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAttempts(v)
+		return nil
+	case outboxmessage.FieldNextAttemptAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNextAttemptAt(v)
+		return nil
+	case outboxmessage.FieldLastError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastError(v)
+		return nil
+	case outboxmessage.FieldIdempotencyKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdempotencyKey(v)
+		return nil
+	case outboxmessage.FieldProviderRef:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProviderRef(v)
+		return nil
+	case outboxmessage.FieldCauseMessageID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCauseMessageID(v)
+		return nil
+	case outboxmessage.FieldSentAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSentAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown OutboxMessage field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *OutboxMessageMutation) AddedFields() []string {
+	var fields []string
+	if m.addattempts != nil {
+		fields = append(fields, outboxmessage.FieldAttempts)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *OutboxMessageMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case outboxmessage.FieldAttempts:
+		return m.AddedAttempts()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *OutboxMessageMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case outboxmessage.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAttempts(v)
+		return nil
+	}
+	return fmt.Errorf("unknown OutboxMessage numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *OutboxMessageMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(outboxmessage.FieldSubject) {
+		fields = append(fields, outboxmessage.FieldSubject)
+	}
+	if m.FieldCleared(outboxmessage.FieldLastError) {
+		fields = append(fields, outboxmessage.FieldLastError)
+	}
+	if m.FieldCleared(outboxmessage.FieldProviderRef) {
+		fields = append(fields, outboxmessage.FieldProviderRef)
+	}
+	if m.FieldCleared(outboxmessage.FieldCauseMessageID) {
+		fields = append(fields, outboxmessage.FieldCauseMessageID)
+	}
+	if m.FieldCleared(outboxmessage.FieldSentAt) {
+		fields = append(fields, outboxmessage.FieldSentAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *OutboxMessageMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *OutboxMessageMutation) ClearField(name string) error {
+	switch name {
+	case outboxmessage.FieldSubject:
+		m.ClearSubject()
+		return nil
+	case outboxmessage.FieldLastError:
+		m.ClearLastError()
+		return nil
+	case outboxmessage.FieldProviderRef:
+		m.ClearProviderRef()
+		return nil
+	case outboxmessage.FieldCauseMessageID:
+		m.ClearCauseMessageID()
+		return nil
+	case outboxmessage.FieldSentAt:
+		m.ClearSentAt()
+		return nil
+	}
+	return fmt.Errorf("unknown OutboxMessage nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *OutboxMessageMutation) ResetField(name string) error {
+	switch name {
+	case outboxmessage.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case outboxmessage.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case outboxmessage.FieldChannel:
+		m.ResetChannel()
+		return nil
+	case outboxmessage.FieldRecipient:
+		m.ResetRecipient()
+		return nil
+	case outboxmessage.FieldSubject:
+		m.ResetSubject()
+		return nil
+	case outboxmessage.FieldBody:
+		m.ResetBody()
+		return nil
+	case outboxmessage.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case outboxmessage.FieldAttempts:
+		m.ResetAttempts()
+		return nil
+	case outboxmessage.FieldNextAttemptAt:
+		m.ResetNextAttemptAt()
+		return nil
+	case outboxmessage.FieldLastError:
+		m.ResetLastError()
+		return nil
+	case outboxmessage.FieldIdempotencyKey:
+		m.ResetIdempotencyKey()
+		return nil
+	case outboxmessage.FieldProviderRef:
+		m.ResetProviderRef()
+		return nil
+	case outboxmessage.FieldCauseMessageID:
+		m.ResetCauseMessageID()
+		return nil
+	case outboxmessage.FieldSentAt:
+		m.ResetSentAt()
+		return nil
+	}
+	return fmt.Errorf("unknown OutboxMessage field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *OutboxMessageMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *OutboxMessageMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *OutboxMessageMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *OutboxMessageMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *OutboxMessageMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *OutboxMessageMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *OutboxMessageMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown OutboxMessage unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *OutboxMessageMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown OutboxMessage edge %s", name)
 }
 
 // PatientMutation represents an operation that mutates the Patient nodes in the graph.
@@ -10360,21 +12369,24 @@ func (m *ProgramActionMutation) ResetEdge(name string) error {
 // SecurityGroupMutation represents an operation that mutates the SecurityGroup nodes in the graph.
 type SecurityGroupMutation struct {
 	config
-	op                Op
-	typ               string
-	id                *pulid.ID
-	created_at        *time.Time
-	updated_at        *time.Time
-	name              *string
-	permissions       *[]string
-	appendpermissions []string
-	clearedFields     map[string]struct{}
-	members           map[pulid.ID]struct{}
-	removedmembers    map[pulid.ID]struct{}
-	clearedmembers    bool
-	done              bool
-	oldValue          func(context.Context) (*SecurityGroup, error)
-	predicates        []predicate.SecurityGroup
+	op                           Op
+	typ                          string
+	id                           *pulid.ID
+	created_at                   *time.Time
+	updated_at                   *time.Time
+	name                         *string
+	permissions                  *[]string
+	appendpermissions            []string
+	clearedFields                map[string]struct{}
+	members                      map[pulid.ID]struct{}
+	removedmembers               map[pulid.ID]struct{}
+	clearedmembers               bool
+	custom_group_channels        map[pulid.ID]struct{}
+	removedcustom_group_channels map[pulid.ID]struct{}
+	clearedcustom_group_channels bool
+	done                         bool
+	oldValue                     func(context.Context) (*SecurityGroup, error)
+	predicates                   []predicate.SecurityGroup
 }
 
 var _ ent.Mutation = (*SecurityGroupMutation)(nil)
@@ -10708,6 +12720,60 @@ func (m *SecurityGroupMutation) ResetMembers() {
 	m.removedmembers = nil
 }
 
+// AddCustomGroupChannelIDs adds the "custom_group_channels" edge to the Channel entity by ids.
+func (m *SecurityGroupMutation) AddCustomGroupChannelIDs(ids ...pulid.ID) {
+	if m.custom_group_channels == nil {
+		m.custom_group_channels = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		m.custom_group_channels[ids[i]] = struct{}{}
+	}
+}
+
+// ClearCustomGroupChannels clears the "custom_group_channels" edge to the Channel entity.
+func (m *SecurityGroupMutation) ClearCustomGroupChannels() {
+	m.clearedcustom_group_channels = true
+}
+
+// CustomGroupChannelsCleared reports if the "custom_group_channels" edge to the Channel entity was cleared.
+func (m *SecurityGroupMutation) CustomGroupChannelsCleared() bool {
+	return m.clearedcustom_group_channels
+}
+
+// RemoveCustomGroupChannelIDs removes the "custom_group_channels" edge to the Channel entity by IDs.
+func (m *SecurityGroupMutation) RemoveCustomGroupChannelIDs(ids ...pulid.ID) {
+	if m.removedcustom_group_channels == nil {
+		m.removedcustom_group_channels = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.custom_group_channels, ids[i])
+		m.removedcustom_group_channels[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedCustomGroupChannels returns the removed IDs of the "custom_group_channels" edge to the Channel entity.
+func (m *SecurityGroupMutation) RemovedCustomGroupChannelsIDs() (ids []pulid.ID) {
+	for id := range m.removedcustom_group_channels {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// CustomGroupChannelsIDs returns the "custom_group_channels" edge IDs in the mutation.
+func (m *SecurityGroupMutation) CustomGroupChannelsIDs() (ids []pulid.ID) {
+	for id := range m.custom_group_channels {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetCustomGroupChannels resets all changes to the "custom_group_channels" edge.
+func (m *SecurityGroupMutation) ResetCustomGroupChannels() {
+	m.custom_group_channels = nil
+	m.clearedcustom_group_channels = false
+	m.removedcustom_group_channels = nil
+}
+
 // Where appends a list predicates to the SecurityGroupMutation builder.
 func (m *SecurityGroupMutation) Where(ps ...predicate.SecurityGroup) {
 	m.predicates = append(m.predicates, ps...)
@@ -10901,9 +12967,12 @@ func (m *SecurityGroupMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *SecurityGroupMutation) AddedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 2)
 	if m.members != nil {
 		edges = append(edges, securitygroup.EdgeMembers)
+	}
+	if m.custom_group_channels != nil {
+		edges = append(edges, securitygroup.EdgeCustomGroupChannels)
 	}
 	return edges
 }
@@ -10918,15 +12987,24 @@ func (m *SecurityGroupMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case securitygroup.EdgeCustomGroupChannels:
+		ids := make([]ent.Value, 0, len(m.custom_group_channels))
+		for id := range m.custom_group_channels {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *SecurityGroupMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 2)
 	if m.removedmembers != nil {
 		edges = append(edges, securitygroup.EdgeMembers)
+	}
+	if m.removedcustom_group_channels != nil {
+		edges = append(edges, securitygroup.EdgeCustomGroupChannels)
 	}
 	return edges
 }
@@ -10941,15 +13019,24 @@ func (m *SecurityGroupMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case securitygroup.EdgeCustomGroupChannels:
+		ids := make([]ent.Value, 0, len(m.removedcustom_group_channels))
+		for id := range m.removedcustom_group_channels {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *SecurityGroupMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 2)
 	if m.clearedmembers {
 		edges = append(edges, securitygroup.EdgeMembers)
+	}
+	if m.clearedcustom_group_channels {
+		edges = append(edges, securitygroup.EdgeCustomGroupChannels)
 	}
 	return edges
 }
@@ -10960,6 +13047,8 @@ func (m *SecurityGroupMutation) EdgeCleared(name string) bool {
 	switch name {
 	case securitygroup.EdgeMembers:
 		return m.clearedmembers
+	case securitygroup.EdgeCustomGroupChannels:
+		return m.clearedcustom_group_channels
 	}
 	return false
 }
@@ -10978,6 +13067,9 @@ func (m *SecurityGroupMutation) ResetEdge(name string) error {
 	switch name {
 	case securitygroup.EdgeMembers:
 		m.ResetMembers()
+		return nil
+	case securitygroup.EdgeCustomGroupChannels:
+		m.ResetCustomGroupChannels()
 		return nil
 	}
 	return fmt.Errorf("unknown SecurityGroup edge %s", name)
@@ -13091,47 +15183,54 @@ func (m *TemplateMutation) ResetEdge(name string) error {
 // UserMutation represents an operation that mutates the User nodes in the graph.
 type UserMutation struct {
 	config
-	op                     Op
-	typ                    string
-	id                     *pulid.ID
-	created_at             *time.Time
-	updated_at             *time.Time
-	kind                   *user.Kind
-	name                   *string
-	email                  *string
-	mobile                 *string
-	job_title              *string
-	active                 *bool
-	password_hash          *string
-	permissions            *[]string
-	appendpermissions      []string
-	failed_logins          *int
-	addfailed_logins       *int
-	locked_until           *time.Time
-	open_on_new_message    *bool
-	keep_hidden            *bool
-	never_receive_direct   *bool
-	open_on_startup        *bool
-	patient_arrived_alerts *bool
-	clearedFields          map[string]struct{}
-	security_groups        map[pulid.ID]struct{}
-	removedsecurity_groups map[pulid.ID]struct{}
-	clearedsecurity_groups bool
-	sessions               map[pulid.ID]struct{}
-	removedsessions        map[pulid.ID]struct{}
-	clearedsessions        bool
-	api_keys               map[pulid.ID]struct{}
-	removedapi_keys        map[pulid.ID]struct{}
-	clearedapi_keys        bool
-	channels               map[pulid.ID]struct{}
-	removedchannels        map[pulid.ID]struct{}
-	clearedchannels        bool
-	memberships            map[pulid.ID]struct{}
-	removedmemberships     map[pulid.ID]struct{}
-	clearedmemberships     bool
-	done                   bool
-	oldValue               func(context.Context) (*User, error)
-	predicates             []predicate.User
+	op                           Op
+	typ                          string
+	id                           *pulid.ID
+	created_at                   *time.Time
+	updated_at                   *time.Time
+	kind                         *user.Kind
+	name                         *string
+	email                        *string
+	mobile                       *string
+	job_title                    *string
+	active                       *bool
+	password_hash                *string
+	permissions                  *[]string
+	appendpermissions            []string
+	failed_logins                *int
+	addfailed_logins             *int
+	locked_until                 *time.Time
+	open_on_new_message          *bool
+	keep_hidden                  *bool
+	never_receive_direct         *bool
+	open_on_startup              *bool
+	patient_arrived_alerts       *bool
+	staff_auto_reply             *string
+	staff_auto_reply_until       *time.Time
+	patient_auto_reply           *string
+	patient_auto_reply_until     *time.Time
+	clearedFields                map[string]struct{}
+	security_groups              map[pulid.ID]struct{}
+	removedsecurity_groups       map[pulid.ID]struct{}
+	clearedsecurity_groups       bool
+	sessions                     map[pulid.ID]struct{}
+	removedsessions              map[pulid.ID]struct{}
+	clearedsessions              bool
+	api_keys                     map[pulid.ID]struct{}
+	removedapi_keys              map[pulid.ID]struct{}
+	clearedapi_keys              bool
+	custom_group_channels        map[pulid.ID]struct{}
+	removedcustom_group_channels map[pulid.ID]struct{}
+	clearedcustom_group_channels bool
+	channels                     map[pulid.ID]struct{}
+	removedchannels              map[pulid.ID]struct{}
+	clearedchannels              bool
+	memberships                  map[pulid.ID]struct{}
+	removedmemberships           map[pulid.ID]struct{}
+	clearedmemberships           bool
+	done                         bool
+	oldValue                     func(context.Context) (*User, error)
+	predicates                   []predicate.User
 }
 
 var _ ent.Mutation = (*UserMutation)(nil)
@@ -13951,6 +16050,202 @@ func (m *UserMutation) ResetPatientArrivedAlerts() {
 	m.patient_arrived_alerts = nil
 }
 
+// SetStaffAutoReply sets the "staff_auto_reply" field.
+func (m *UserMutation) SetStaffAutoReply(s string) {
+	m.staff_auto_reply = &s
+}
+
+// StaffAutoReply returns the value of the "staff_auto_reply" field in the mutation.
+func (m *UserMutation) StaffAutoReply() (r string, exists bool) {
+	v := m.staff_auto_reply
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStaffAutoReply returns the old "staff_auto_reply" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldStaffAutoReply(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStaffAutoReply is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStaffAutoReply requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStaffAutoReply: %w", err)
+	}
+	return oldValue.StaffAutoReply, nil
+}
+
+// ClearStaffAutoReply clears the value of the "staff_auto_reply" field.
+func (m *UserMutation) ClearStaffAutoReply() {
+	m.staff_auto_reply = nil
+	m.clearedFields[user.FieldStaffAutoReply] = struct{}{}
+}
+
+// StaffAutoReplyCleared returns if the "staff_auto_reply" field was cleared in this mutation.
+func (m *UserMutation) StaffAutoReplyCleared() bool {
+	_, ok := m.clearedFields[user.FieldStaffAutoReply]
+	return ok
+}
+
+// ResetStaffAutoReply resets all changes to the "staff_auto_reply" field.
+func (m *UserMutation) ResetStaffAutoReply() {
+	m.staff_auto_reply = nil
+	delete(m.clearedFields, user.FieldStaffAutoReply)
+}
+
+// SetStaffAutoReplyUntil sets the "staff_auto_reply_until" field.
+func (m *UserMutation) SetStaffAutoReplyUntil(t time.Time) {
+	m.staff_auto_reply_until = &t
+}
+
+// StaffAutoReplyUntil returns the value of the "staff_auto_reply_until" field in the mutation.
+func (m *UserMutation) StaffAutoReplyUntil() (r time.Time, exists bool) {
+	v := m.staff_auto_reply_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStaffAutoReplyUntil returns the old "staff_auto_reply_until" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldStaffAutoReplyUntil(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStaffAutoReplyUntil is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStaffAutoReplyUntil requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStaffAutoReplyUntil: %w", err)
+	}
+	return oldValue.StaffAutoReplyUntil, nil
+}
+
+// ClearStaffAutoReplyUntil clears the value of the "staff_auto_reply_until" field.
+func (m *UserMutation) ClearStaffAutoReplyUntil() {
+	m.staff_auto_reply_until = nil
+	m.clearedFields[user.FieldStaffAutoReplyUntil] = struct{}{}
+}
+
+// StaffAutoReplyUntilCleared returns if the "staff_auto_reply_until" field was cleared in this mutation.
+func (m *UserMutation) StaffAutoReplyUntilCleared() bool {
+	_, ok := m.clearedFields[user.FieldStaffAutoReplyUntil]
+	return ok
+}
+
+// ResetStaffAutoReplyUntil resets all changes to the "staff_auto_reply_until" field.
+func (m *UserMutation) ResetStaffAutoReplyUntil() {
+	m.staff_auto_reply_until = nil
+	delete(m.clearedFields, user.FieldStaffAutoReplyUntil)
+}
+
+// SetPatientAutoReply sets the "patient_auto_reply" field.
+func (m *UserMutation) SetPatientAutoReply(s string) {
+	m.patient_auto_reply = &s
+}
+
+// PatientAutoReply returns the value of the "patient_auto_reply" field in the mutation.
+func (m *UserMutation) PatientAutoReply() (r string, exists bool) {
+	v := m.patient_auto_reply
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPatientAutoReply returns the old "patient_auto_reply" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldPatientAutoReply(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPatientAutoReply is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPatientAutoReply requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPatientAutoReply: %w", err)
+	}
+	return oldValue.PatientAutoReply, nil
+}
+
+// ClearPatientAutoReply clears the value of the "patient_auto_reply" field.
+func (m *UserMutation) ClearPatientAutoReply() {
+	m.patient_auto_reply = nil
+	m.clearedFields[user.FieldPatientAutoReply] = struct{}{}
+}
+
+// PatientAutoReplyCleared returns if the "patient_auto_reply" field was cleared in this mutation.
+func (m *UserMutation) PatientAutoReplyCleared() bool {
+	_, ok := m.clearedFields[user.FieldPatientAutoReply]
+	return ok
+}
+
+// ResetPatientAutoReply resets all changes to the "patient_auto_reply" field.
+func (m *UserMutation) ResetPatientAutoReply() {
+	m.patient_auto_reply = nil
+	delete(m.clearedFields, user.FieldPatientAutoReply)
+}
+
+// SetPatientAutoReplyUntil sets the "patient_auto_reply_until" field.
+func (m *UserMutation) SetPatientAutoReplyUntil(t time.Time) {
+	m.patient_auto_reply_until = &t
+}
+
+// PatientAutoReplyUntil returns the value of the "patient_auto_reply_until" field in the mutation.
+func (m *UserMutation) PatientAutoReplyUntil() (r time.Time, exists bool) {
+	v := m.patient_auto_reply_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPatientAutoReplyUntil returns the old "patient_auto_reply_until" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldPatientAutoReplyUntil(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPatientAutoReplyUntil is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPatientAutoReplyUntil requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPatientAutoReplyUntil: %w", err)
+	}
+	return oldValue.PatientAutoReplyUntil, nil
+}
+
+// ClearPatientAutoReplyUntil clears the value of the "patient_auto_reply_until" field.
+func (m *UserMutation) ClearPatientAutoReplyUntil() {
+	m.patient_auto_reply_until = nil
+	m.clearedFields[user.FieldPatientAutoReplyUntil] = struct{}{}
+}
+
+// PatientAutoReplyUntilCleared returns if the "patient_auto_reply_until" field was cleared in this mutation.
+func (m *UserMutation) PatientAutoReplyUntilCleared() bool {
+	_, ok := m.clearedFields[user.FieldPatientAutoReplyUntil]
+	return ok
+}
+
+// ResetPatientAutoReplyUntil resets all changes to the "patient_auto_reply_until" field.
+func (m *UserMutation) ResetPatientAutoReplyUntil() {
+	m.patient_auto_reply_until = nil
+	delete(m.clearedFields, user.FieldPatientAutoReplyUntil)
+}
+
 // AddSecurityGroupIDs adds the "security_groups" edge to the SecurityGroup entity by ids.
 func (m *UserMutation) AddSecurityGroupIDs(ids ...pulid.ID) {
 	if m.security_groups == nil {
@@ -14113,6 +16408,60 @@ func (m *UserMutation) ResetAPIKeys() {
 	m.removedapi_keys = nil
 }
 
+// AddCustomGroupChannelIDs adds the "custom_group_channels" edge to the Channel entity by ids.
+func (m *UserMutation) AddCustomGroupChannelIDs(ids ...pulid.ID) {
+	if m.custom_group_channels == nil {
+		m.custom_group_channels = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		m.custom_group_channels[ids[i]] = struct{}{}
+	}
+}
+
+// ClearCustomGroupChannels clears the "custom_group_channels" edge to the Channel entity.
+func (m *UserMutation) ClearCustomGroupChannels() {
+	m.clearedcustom_group_channels = true
+}
+
+// CustomGroupChannelsCleared reports if the "custom_group_channels" edge to the Channel entity was cleared.
+func (m *UserMutation) CustomGroupChannelsCleared() bool {
+	return m.clearedcustom_group_channels
+}
+
+// RemoveCustomGroupChannelIDs removes the "custom_group_channels" edge to the Channel entity by IDs.
+func (m *UserMutation) RemoveCustomGroupChannelIDs(ids ...pulid.ID) {
+	if m.removedcustom_group_channels == nil {
+		m.removedcustom_group_channels = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.custom_group_channels, ids[i])
+		m.removedcustom_group_channels[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedCustomGroupChannels returns the removed IDs of the "custom_group_channels" edge to the Channel entity.
+func (m *UserMutation) RemovedCustomGroupChannelsIDs() (ids []pulid.ID) {
+	for id := range m.removedcustom_group_channels {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// CustomGroupChannelsIDs returns the "custom_group_channels" edge IDs in the mutation.
+func (m *UserMutation) CustomGroupChannelsIDs() (ids []pulid.ID) {
+	for id := range m.custom_group_channels {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetCustomGroupChannels resets all changes to the "custom_group_channels" edge.
+func (m *UserMutation) ResetCustomGroupChannels() {
+	m.custom_group_channels = nil
+	m.clearedcustom_group_channels = false
+	m.removedcustom_group_channels = nil
+}
+
 // AddChannelIDs adds the "channels" edge to the Channel entity by ids.
 func (m *UserMutation) AddChannelIDs(ids ...pulid.ID) {
 	if m.channels == nil {
@@ -14255,7 +16604,7 @@ func (m *UserMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UserMutation) Fields() []string {
-	fields := make([]string, 0, 17)
+	fields := make([]string, 0, 21)
 	if m.created_at != nil {
 		fields = append(fields, user.FieldCreatedAt)
 	}
@@ -14307,6 +16656,18 @@ func (m *UserMutation) Fields() []string {
 	if m.patient_arrived_alerts != nil {
 		fields = append(fields, user.FieldPatientArrivedAlerts)
 	}
+	if m.staff_auto_reply != nil {
+		fields = append(fields, user.FieldStaffAutoReply)
+	}
+	if m.staff_auto_reply_until != nil {
+		fields = append(fields, user.FieldStaffAutoReplyUntil)
+	}
+	if m.patient_auto_reply != nil {
+		fields = append(fields, user.FieldPatientAutoReply)
+	}
+	if m.patient_auto_reply_until != nil {
+		fields = append(fields, user.FieldPatientAutoReplyUntil)
+	}
 	return fields
 }
 
@@ -14349,6 +16710,14 @@ func (m *UserMutation) Field(name string) (ent.Value, bool) {
 		return m.OpenOnStartup()
 	case user.FieldPatientArrivedAlerts:
 		return m.PatientArrivedAlerts()
+	case user.FieldStaffAutoReply:
+		return m.StaffAutoReply()
+	case user.FieldStaffAutoReplyUntil:
+		return m.StaffAutoReplyUntil()
+	case user.FieldPatientAutoReply:
+		return m.PatientAutoReply()
+	case user.FieldPatientAutoReplyUntil:
+		return m.PatientAutoReplyUntil()
 	}
 	return nil, false
 }
@@ -14392,6 +16761,14 @@ func (m *UserMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldOpenOnStartup(ctx)
 	case user.FieldPatientArrivedAlerts:
 		return m.OldPatientArrivedAlerts(ctx)
+	case user.FieldStaffAutoReply:
+		return m.OldStaffAutoReply(ctx)
+	case user.FieldStaffAutoReplyUntil:
+		return m.OldStaffAutoReplyUntil(ctx)
+	case user.FieldPatientAutoReply:
+		return m.OldPatientAutoReply(ctx)
+	case user.FieldPatientAutoReplyUntil:
+		return m.OldPatientAutoReplyUntil(ctx)
 	}
 	return nil, fmt.Errorf("unknown User field %s", name)
 }
@@ -14520,6 +16897,34 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetPatientArrivedAlerts(v)
 		return nil
+	case user.FieldStaffAutoReply:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStaffAutoReply(v)
+		return nil
+	case user.FieldStaffAutoReplyUntil:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStaffAutoReplyUntil(v)
+		return nil
+	case user.FieldPatientAutoReply:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPatientAutoReply(v)
+		return nil
+	case user.FieldPatientAutoReplyUntil:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPatientAutoReplyUntil(v)
+		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)
 }
@@ -14580,6 +16985,18 @@ func (m *UserMutation) ClearedFields() []string {
 	if m.FieldCleared(user.FieldLockedUntil) {
 		fields = append(fields, user.FieldLockedUntil)
 	}
+	if m.FieldCleared(user.FieldStaffAutoReply) {
+		fields = append(fields, user.FieldStaffAutoReply)
+	}
+	if m.FieldCleared(user.FieldStaffAutoReplyUntil) {
+		fields = append(fields, user.FieldStaffAutoReplyUntil)
+	}
+	if m.FieldCleared(user.FieldPatientAutoReply) {
+		fields = append(fields, user.FieldPatientAutoReply)
+	}
+	if m.FieldCleared(user.FieldPatientAutoReplyUntil) {
+		fields = append(fields, user.FieldPatientAutoReplyUntil)
+	}
 	return fields
 }
 
@@ -14608,6 +17025,18 @@ func (m *UserMutation) ClearField(name string) error {
 		return nil
 	case user.FieldLockedUntil:
 		m.ClearLockedUntil()
+		return nil
+	case user.FieldStaffAutoReply:
+		m.ClearStaffAutoReply()
+		return nil
+	case user.FieldStaffAutoReplyUntil:
+		m.ClearStaffAutoReplyUntil()
+		return nil
+	case user.FieldPatientAutoReply:
+		m.ClearPatientAutoReply()
+		return nil
+	case user.FieldPatientAutoReplyUntil:
+		m.ClearPatientAutoReplyUntil()
 		return nil
 	}
 	return fmt.Errorf("unknown User nullable field %s", name)
@@ -14668,13 +17097,25 @@ func (m *UserMutation) ResetField(name string) error {
 	case user.FieldPatientArrivedAlerts:
 		m.ResetPatientArrivedAlerts()
 		return nil
+	case user.FieldStaffAutoReply:
+		m.ResetStaffAutoReply()
+		return nil
+	case user.FieldStaffAutoReplyUntil:
+		m.ResetStaffAutoReplyUntil()
+		return nil
+	case user.FieldPatientAutoReply:
+		m.ResetPatientAutoReply()
+		return nil
+	case user.FieldPatientAutoReplyUntil:
+		m.ResetPatientAutoReplyUntil()
+		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *UserMutation) AddedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.security_groups != nil {
 		edges = append(edges, user.EdgeSecurityGroups)
 	}
@@ -14683,6 +17124,9 @@ func (m *UserMutation) AddedEdges() []string {
 	}
 	if m.api_keys != nil {
 		edges = append(edges, user.EdgeAPIKeys)
+	}
+	if m.custom_group_channels != nil {
+		edges = append(edges, user.EdgeCustomGroupChannels)
 	}
 	if m.channels != nil {
 		edges = append(edges, user.EdgeChannels)
@@ -14715,6 +17159,12 @@ func (m *UserMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case user.EdgeCustomGroupChannels:
+		ids := make([]ent.Value, 0, len(m.custom_group_channels))
+		for id := range m.custom_group_channels {
+			ids = append(ids, id)
+		}
+		return ids
 	case user.EdgeChannels:
 		ids := make([]ent.Value, 0, len(m.channels))
 		for id := range m.channels {
@@ -14733,7 +17183,7 @@ func (m *UserMutation) AddedIDs(name string) []ent.Value {
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *UserMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.removedsecurity_groups != nil {
 		edges = append(edges, user.EdgeSecurityGroups)
 	}
@@ -14742,6 +17192,9 @@ func (m *UserMutation) RemovedEdges() []string {
 	}
 	if m.removedapi_keys != nil {
 		edges = append(edges, user.EdgeAPIKeys)
+	}
+	if m.removedcustom_group_channels != nil {
+		edges = append(edges, user.EdgeCustomGroupChannels)
 	}
 	if m.removedchannels != nil {
 		edges = append(edges, user.EdgeChannels)
@@ -14774,6 +17227,12 @@ func (m *UserMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case user.EdgeCustomGroupChannels:
+		ids := make([]ent.Value, 0, len(m.removedcustom_group_channels))
+		for id := range m.removedcustom_group_channels {
+			ids = append(ids, id)
+		}
+		return ids
 	case user.EdgeChannels:
 		ids := make([]ent.Value, 0, len(m.removedchannels))
 		for id := range m.removedchannels {
@@ -14792,7 +17251,7 @@ func (m *UserMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *UserMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.clearedsecurity_groups {
 		edges = append(edges, user.EdgeSecurityGroups)
 	}
@@ -14801,6 +17260,9 @@ func (m *UserMutation) ClearedEdges() []string {
 	}
 	if m.clearedapi_keys {
 		edges = append(edges, user.EdgeAPIKeys)
+	}
+	if m.clearedcustom_group_channels {
+		edges = append(edges, user.EdgeCustomGroupChannels)
 	}
 	if m.clearedchannels {
 		edges = append(edges, user.EdgeChannels)
@@ -14821,6 +17283,8 @@ func (m *UserMutation) EdgeCleared(name string) bool {
 		return m.clearedsessions
 	case user.EdgeAPIKeys:
 		return m.clearedapi_keys
+	case user.EdgeCustomGroupChannels:
+		return m.clearedcustom_group_channels
 	case user.EdgeChannels:
 		return m.clearedchannels
 	case user.EdgeMemberships:
@@ -14849,6 +17313,9 @@ func (m *UserMutation) ResetEdge(name string) error {
 		return nil
 	case user.EdgeAPIKeys:
 		m.ResetAPIKeys()
+		return nil
+	case user.EdgeCustomGroupChannels:
+		m.ResetCustomGroupChannels()
 		return nil
 	case user.EdgeChannels:
 		m.ResetChannels()

@@ -7,12 +7,14 @@ import (
 	"fmt"
 
 	"github.com/whisper-health/whisper/ent/apikey"
+	"github.com/whisper-health/whisper/ent/autoreplysent"
 	"github.com/whisper-health/whisper/ent/booking"
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/message"
+	"github.com/whisper-health/whisper/ent/outboxmessage"
 	"github.com/whisper-health/whisper/ent/patient"
 	"github.com/whisper-health/whisper/ent/program"
 	"github.com/whisper-health/whisper/ent/programaction"
@@ -26,12 +28,14 @@ import (
 // prefixTables maps pulid prefixes to table names.
 var prefixTables = map[string]string{
 	"ak": apikey.Table,
+	"ar": autoreplysent.Table,
 	"bk": booking.Table,
 	"bt": bookingtype.Table,
 	"ch": channel.Table,
 	"cm": channelmember.Table,
 	"lb": label.Table,
 	"ms": message.Table,
+	"ob": outboxmessage.Table,
 	"pa": patient.Table,
 	"pg": program.Table,
 	"pn": programaction.Table,

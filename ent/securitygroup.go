@@ -37,13 +37,16 @@ type SecurityGroup struct {
 type SecurityGroupEdges struct {
 	// Members holds the value of the members edge.
 	Members []*User `json:"members,omitempty"`
+	// CustomGroupChannels holds the value of the custom_group_channels edge.
+	CustomGroupChannels []*Channel `json:"custom_group_channels,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [1]bool
+	loadedTypes [2]bool
 	// totalCount holds the count of the edges above.
 	totalCount [1]map[string]int
 
-	namedMembers map[string][]*User
+	namedMembers             map[string][]*User
+	namedCustomGroupChannels map[string][]*Channel
 }
 
 // MembersOrErr returns the Members value or an error if the edge
@@ -53,6 +56,15 @@ func (e SecurityGroupEdges) MembersOrErr() ([]*User, error) {
 		return e.Members, nil
 	}
 	return nil, &NotLoadedError{edge: "members"}
+}
+
+// CustomGroupChannelsOrErr returns the CustomGroupChannels value or an error if the edge
+// was not loaded in eager-loading.
+func (e SecurityGroupEdges) CustomGroupChannelsOrErr() ([]*Channel, error) {
+	if e.loadedTypes[1] {
+		return e.CustomGroupChannels, nil
+	}
+	return nil, &NotLoadedError{edge: "custom_group_channels"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -133,6 +145,11 @@ func (_m *SecurityGroup) QueryMembers() *UserQuery {
 	return NewSecurityGroupClient(_m.config).QueryMembers(_m)
 }
 
+// QueryCustomGroupChannels queries the "custom_group_channels" edge of the SecurityGroup entity.
+func (_m *SecurityGroup) QueryCustomGroupChannels() *ChannelQuery {
+	return NewSecurityGroupClient(_m.config).QueryCustomGroupChannels(_m)
+}
+
 // Update returns a builder for updating this SecurityGroup.
 // Note that you need to call SecurityGroup.Unwrap() before calling this method if this SecurityGroup
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -192,6 +209,30 @@ func (_m *SecurityGroup) appendNamedMembers(name string, edges ...*User) {
 		_m.Edges.namedMembers[name] = []*User{}
 	} else {
 		_m.Edges.namedMembers[name] = append(_m.Edges.namedMembers[name], edges...)
+	}
+}
+
+// NamedCustomGroupChannels returns the CustomGroupChannels named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *SecurityGroup) NamedCustomGroupChannels(name string) ([]*Channel, error) {
+	if _m.Edges.namedCustomGroupChannels == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedCustomGroupChannels[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *SecurityGroup) appendNamedCustomGroupChannels(name string, edges ...*Channel) {
+	if _m.Edges.namedCustomGroupChannels == nil {
+		_m.Edges.namedCustomGroupChannels = make(map[string][]*Channel)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedCustomGroupChannels[name] = []*Channel{}
+	} else {
+		_m.Edges.namedCustomGroupChannels[name] = append(_m.Edges.namedCustomGroupChannels[name], edges...)
 	}
 }
 

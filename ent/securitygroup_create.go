@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/securitygroup"
 	"github.com/whisper-health/whisper/ent/user"
 	"github.com/whisper-health/whisper/internal/pulid"
@@ -92,6 +93,21 @@ func (_c *SecurityGroupCreate) AddMembers(v ...*User) *SecurityGroupCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddMemberIDs(ids...)
+}
+
+// AddCustomGroupChannelIDs adds the "custom_group_channels" edge to the Channel entity by IDs.
+func (_c *SecurityGroupCreate) AddCustomGroupChannelIDs(ids ...pulid.ID) *SecurityGroupCreate {
+	_c.mutation.AddCustomGroupChannelIDs(ids...)
+	return _c
+}
+
+// AddCustomGroupChannels adds the "custom_group_channels" edges to the Channel entity.
+func (_c *SecurityGroupCreate) AddCustomGroupChannels(v ...*Channel) *SecurityGroupCreate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddCustomGroupChannelIDs(ids...)
 }
 
 // Mutation returns the SecurityGroupMutation object of the builder.
@@ -237,6 +253,22 @@ func (_c *SecurityGroupCreate) createSpec() (*SecurityGroup, *sqlgraph.CreateSpe
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(user.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.CustomGroupChannelsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   securitygroup.CustomGroupChannelsTable,
+			Columns: securitygroup.CustomGroupChannelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

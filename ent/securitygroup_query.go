@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/predicate"
 	"github.com/whisper-health/whisper/ent/securitygroup"
 	"github.com/whisper-health/whisper/ent/user"
@@ -23,14 +24,16 @@ import (
 // SecurityGroupQuery is the builder for querying SecurityGroup entities.
 type SecurityGroupQuery struct {
 	config
-	ctx              *QueryContext
-	order            []securitygroup.OrderOption
-	inters           []Interceptor
-	predicates       []predicate.SecurityGroup
-	withMembers      *UserQuery
-	loadTotal        []func(context.Context, []*SecurityGroup) error
-	modifiers        []func(*sql.Selector)
-	withNamedMembers map[string]*UserQuery
+	ctx                          *QueryContext
+	order                        []securitygroup.OrderOption
+	inters                       []Interceptor
+	predicates                   []predicate.SecurityGroup
+	withMembers                  *UserQuery
+	withCustomGroupChannels      *ChannelQuery
+	loadTotal                    []func(context.Context, []*SecurityGroup) error
+	modifiers                    []func(*sql.Selector)
+	withNamedMembers             map[string]*UserQuery
+	withNamedCustomGroupChannels map[string]*ChannelQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -82,6 +85,28 @@ func (_q *SecurityGroupQuery) QueryMembers() *UserQuery {
 			sqlgraph.From(securitygroup.Table, securitygroup.FieldID, selector),
 			sqlgraph.To(user.Table, user.FieldID),
 			sqlgraph.Edge(sqlgraph.M2M, true, securitygroup.MembersTable, securitygroup.MembersPrimaryKey...),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryCustomGroupChannels chains the current query on the "custom_group_channels" edge.
+func (_q *SecurityGroupQuery) QueryCustomGroupChannels() *ChannelQuery {
+	query := (&ChannelClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(securitygroup.Table, securitygroup.FieldID, selector),
+			sqlgraph.To(channel.Table, channel.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, securitygroup.CustomGroupChannelsTable, securitygroup.CustomGroupChannelsPrimaryKey...),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -276,12 +301,13 @@ func (_q *SecurityGroupQuery) Clone() *SecurityGroupQuery {
 		return nil
 	}
 	return &SecurityGroupQuery{
-		config:      _q.config,
-		ctx:         _q.ctx.Clone(),
-		order:       append([]securitygroup.OrderOption{}, _q.order...),
-		inters:      append([]Interceptor{}, _q.inters...),
-		predicates:  append([]predicate.SecurityGroup{}, _q.predicates...),
-		withMembers: _q.withMembers.Clone(),
+		config:                  _q.config,
+		ctx:                     _q.ctx.Clone(),
+		order:                   append([]securitygroup.OrderOption{}, _q.order...),
+		inters:                  append([]Interceptor{}, _q.inters...),
+		predicates:              append([]predicate.SecurityGroup{}, _q.predicates...),
+		withMembers:             _q.withMembers.Clone(),
+		withCustomGroupChannels: _q.withCustomGroupChannels.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -297,6 +323,17 @@ func (_q *SecurityGroupQuery) WithMembers(opts ...func(*UserQuery)) *SecurityGro
 		opt(query)
 	}
 	_q.withMembers = query
+	return _q
+}
+
+// WithCustomGroupChannels tells the query-builder to eager-load the nodes that are connected to
+// the "custom_group_channels" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *SecurityGroupQuery) WithCustomGroupChannels(opts ...func(*ChannelQuery)) *SecurityGroupQuery {
+	query := (&ChannelClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withCustomGroupChannels = query
 	return _q
 }
 
@@ -384,8 +421,9 @@ func (_q *SecurityGroupQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([
 	var (
 		nodes       = []*SecurityGroup{}
 		_spec       = _q.querySpec()
-		loadedTypes = [1]bool{
+		loadedTypes = [2]bool{
 			_q.withMembers != nil,
+			_q.withCustomGroupChannels != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -416,10 +454,26 @@ func (_q *SecurityGroupQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([
 			return nil, err
 		}
 	}
+	if query := _q.withCustomGroupChannels; query != nil {
+		if err := _q.loadCustomGroupChannels(ctx, query, nodes,
+			func(n *SecurityGroup) { n.Edges.CustomGroupChannels = []*Channel{} },
+			func(n *SecurityGroup, e *Channel) {
+				n.Edges.CustomGroupChannels = append(n.Edges.CustomGroupChannels, e)
+			}); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedMembers {
 		if err := _q.loadMembers(ctx, query, nodes,
 			func(n *SecurityGroup) { n.appendNamedMembers(name) },
 			func(n *SecurityGroup, e *User) { n.appendNamedMembers(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedCustomGroupChannels {
+		if err := _q.loadCustomGroupChannels(ctx, query, nodes,
+			func(n *SecurityGroup) { n.appendNamedCustomGroupChannels(name) },
+			func(n *SecurityGroup, e *Channel) { n.appendNamedCustomGroupChannels(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -485,6 +539,67 @@ func (_q *SecurityGroupQuery) loadMembers(ctx context.Context, query *UserQuery,
 		nodes, ok := nids[n.ID]
 		if !ok {
 			return fmt.Errorf(`unexpected "members" node returned %v`, n.ID)
+		}
+		for kn := range nodes {
+			assign(kn, n)
+		}
+	}
+	return nil
+}
+func (_q *SecurityGroupQuery) loadCustomGroupChannels(ctx context.Context, query *ChannelQuery, nodes []*SecurityGroup, init func(*SecurityGroup), assign func(*SecurityGroup, *Channel)) error {
+	edgeIDs := make([]driver.Value, len(nodes))
+	byID := make(map[pulid.ID]*SecurityGroup)
+	nids := make(map[pulid.ID]map[*SecurityGroup]struct{})
+	for i, node := range nodes {
+		edgeIDs[i] = node.ID
+		byID[node.ID] = node
+		if init != nil {
+			init(node)
+		}
+	}
+	query.Where(func(s *sql.Selector) {
+		joinT := sql.Table(securitygroup.CustomGroupChannelsTable)
+		s.Join(joinT).On(s.C(channel.FieldID), joinT.C(securitygroup.CustomGroupChannelsPrimaryKey[0]))
+		s.Where(sql.InValues(joinT.C(securitygroup.CustomGroupChannelsPrimaryKey[1]), edgeIDs...))
+		columns := s.SelectedColumns()
+		s.Select(joinT.C(securitygroup.CustomGroupChannelsPrimaryKey[1]))
+		s.AppendSelect(columns...)
+		s.SetDistinct(false)
+	})
+	if err := query.prepareQuery(ctx); err != nil {
+		return err
+	}
+	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
+		return query.sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
+			assign := spec.Assign
+			values := spec.ScanValues
+			spec.ScanValues = func(columns []string) ([]any, error) {
+				values, err := values(columns[1:])
+				if err != nil {
+					return nil, err
+				}
+				return append([]any{new(pulid.ID)}, values...), nil
+			}
+			spec.Assign = func(columns []string, values []any) error {
+				outValue := *values[0].(*pulid.ID)
+				inValue := *values[1].(*pulid.ID)
+				if nids[inValue] == nil {
+					nids[inValue] = map[*SecurityGroup]struct{}{byID[outValue]: {}}
+					return assign(columns[1:], values[1:])
+				}
+				nids[inValue][byID[outValue]] = struct{}{}
+				return nil
+			}
+		})
+	})
+	neighbors, err := withInterceptors[[]*Channel](ctx, query, qr, query.inters)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected "custom_group_channels" node returned %v`, n.ID)
 		}
 		for kn := range nodes {
 			assign(kn, n)
@@ -623,6 +738,20 @@ func (_q *SecurityGroupQuery) WithNamedMembers(name string, opts ...func(*UserQu
 		_q.withNamedMembers = make(map[string]*UserQuery)
 	}
 	_q.withNamedMembers[name] = query
+	return _q
+}
+
+// WithNamedCustomGroupChannels tells the query-builder to eager-load the nodes that are connected to the "custom_group_channels"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *SecurityGroupQuery) WithNamedCustomGroupChannels(name string, opts ...func(*ChannelQuery)) *SecurityGroupQuery {
+	query := (&ChannelClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedCustomGroupChannels == nil {
+		_q.withNamedCustomGroupChannels = make(map[string]*ChannelQuery)
+	}
+	_q.withNamedCustomGroupChannels[name] = query
 	return _q
 }
 

@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
+	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/predicate"
 	"github.com/whisper-health/whisper/ent/securitygroup"
 	"github.com/whisper-health/whisper/ent/user"
@@ -85,6 +86,21 @@ func (_u *SecurityGroupUpdate) AddMembers(v ...*User) *SecurityGroupUpdate {
 	return _u.AddMemberIDs(ids...)
 }
 
+// AddCustomGroupChannelIDs adds the "custom_group_channels" edge to the Channel entity by IDs.
+func (_u *SecurityGroupUpdate) AddCustomGroupChannelIDs(ids ...pulid.ID) *SecurityGroupUpdate {
+	_u.mutation.AddCustomGroupChannelIDs(ids...)
+	return _u
+}
+
+// AddCustomGroupChannels adds the "custom_group_channels" edges to the Channel entity.
+func (_u *SecurityGroupUpdate) AddCustomGroupChannels(v ...*Channel) *SecurityGroupUpdate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddCustomGroupChannelIDs(ids...)
+}
+
 // Mutation returns the SecurityGroupMutation object of the builder.
 func (_u *SecurityGroupUpdate) Mutation() *SecurityGroupMutation {
 	return _u.mutation
@@ -109,6 +125,27 @@ func (_u *SecurityGroupUpdate) RemoveMembers(v ...*User) *SecurityGroupUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveMemberIDs(ids...)
+}
+
+// ClearCustomGroupChannels clears all "custom_group_channels" edges to the Channel entity.
+func (_u *SecurityGroupUpdate) ClearCustomGroupChannels() *SecurityGroupUpdate {
+	_u.mutation.ClearCustomGroupChannels()
+	return _u
+}
+
+// RemoveCustomGroupChannelIDs removes the "custom_group_channels" edge to Channel entities by IDs.
+func (_u *SecurityGroupUpdate) RemoveCustomGroupChannelIDs(ids ...pulid.ID) *SecurityGroupUpdate {
+	_u.mutation.RemoveCustomGroupChannelIDs(ids...)
+	return _u
+}
+
+// RemoveCustomGroupChannels removes "custom_group_channels" edges to Channel entities.
+func (_u *SecurityGroupUpdate) RemoveCustomGroupChannels(v ...*Channel) *SecurityGroupUpdate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveCustomGroupChannelIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -243,6 +280,51 @@ func (_u *SecurityGroupUpdate) sqlSave(ctx context.Context) (_node int, err erro
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.CustomGroupChannelsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   securitygroup.CustomGroupChannelsTable,
+			Columns: securitygroup.CustomGroupChannelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedCustomGroupChannelsIDs(); len(nodes) > 0 && !_u.mutation.CustomGroupChannelsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   securitygroup.CustomGroupChannelsTable,
+			Columns: securitygroup.CustomGroupChannelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.CustomGroupChannelsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   securitygroup.CustomGroupChannelsTable,
+			Columns: securitygroup.CustomGroupChannelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -318,6 +400,21 @@ func (_u *SecurityGroupUpdateOne) AddMembers(v ...*User) *SecurityGroupUpdateOne
 	return _u.AddMemberIDs(ids...)
 }
 
+// AddCustomGroupChannelIDs adds the "custom_group_channels" edge to the Channel entity by IDs.
+func (_u *SecurityGroupUpdateOne) AddCustomGroupChannelIDs(ids ...pulid.ID) *SecurityGroupUpdateOne {
+	_u.mutation.AddCustomGroupChannelIDs(ids...)
+	return _u
+}
+
+// AddCustomGroupChannels adds the "custom_group_channels" edges to the Channel entity.
+func (_u *SecurityGroupUpdateOne) AddCustomGroupChannels(v ...*Channel) *SecurityGroupUpdateOne {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddCustomGroupChannelIDs(ids...)
+}
+
 // Mutation returns the SecurityGroupMutation object of the builder.
 func (_u *SecurityGroupUpdateOne) Mutation() *SecurityGroupMutation {
 	return _u.mutation
@@ -342,6 +439,27 @@ func (_u *SecurityGroupUpdateOne) RemoveMembers(v ...*User) *SecurityGroupUpdate
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveMemberIDs(ids...)
+}
+
+// ClearCustomGroupChannels clears all "custom_group_channels" edges to the Channel entity.
+func (_u *SecurityGroupUpdateOne) ClearCustomGroupChannels() *SecurityGroupUpdateOne {
+	_u.mutation.ClearCustomGroupChannels()
+	return _u
+}
+
+// RemoveCustomGroupChannelIDs removes the "custom_group_channels" edge to Channel entities by IDs.
+func (_u *SecurityGroupUpdateOne) RemoveCustomGroupChannelIDs(ids ...pulid.ID) *SecurityGroupUpdateOne {
+	_u.mutation.RemoveCustomGroupChannelIDs(ids...)
+	return _u
+}
+
+// RemoveCustomGroupChannels removes "custom_group_channels" edges to Channel entities.
+func (_u *SecurityGroupUpdateOne) RemoveCustomGroupChannels(v ...*Channel) *SecurityGroupUpdateOne {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveCustomGroupChannelIDs(ids...)
 }
 
 // Where appends a list predicates to the SecurityGroupUpdate builder.
@@ -499,6 +617,51 @@ func (_u *SecurityGroupUpdateOne) sqlSave(ctx context.Context) (_node *SecurityG
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(user.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.CustomGroupChannelsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   securitygroup.CustomGroupChannelsTable,
+			Columns: securitygroup.CustomGroupChannelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedCustomGroupChannelsIDs(); len(nodes) > 0 && !_u.mutation.CustomGroupChannelsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   securitygroup.CustomGroupChannelsTable,
+			Columns: securitygroup.CustomGroupChannelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.CustomGroupChannelsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   securitygroup.CustomGroupChannelsTable,
+			Columns: securitygroup.CustomGroupChannelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

@@ -16,6 +16,8 @@ type Tx struct {
 	config
 	// APIKey is the client for interacting with the APIKey builders.
 	APIKey *APIKeyClient
+	// AutoReplySent is the client for interacting with the AutoReplySent builders.
+	AutoReplySent *AutoReplySentClient
 	// Booking is the client for interacting with the Booking builders.
 	Booking *BookingClient
 	// BookingType is the client for interacting with the BookingType builders.
@@ -28,6 +30,8 @@ type Tx struct {
 	Label *LabelClient
 	// Message is the client for interacting with the Message builders.
 	Message *MessageClient
+	// OutboxMessage is the client for interacting with the OutboxMessage builders.
+	OutboxMessage *OutboxMessageClient
 	// Patient is the client for interacting with the Patient builders.
 	Patient *PatientClient
 	// Program is the client for interacting with the Program builders.
@@ -176,12 +180,14 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.APIKey = NewAPIKeyClient(tx.config)
+	tx.AutoReplySent = NewAutoReplySentClient(tx.config)
 	tx.Booking = NewBookingClient(tx.config)
 	tx.BookingType = NewBookingTypeClient(tx.config)
 	tx.Channel = NewChannelClient(tx.config)
 	tx.ChannelMember = NewChannelMemberClient(tx.config)
 	tx.Label = NewLabelClient(tx.config)
 	tx.Message = NewMessageClient(tx.config)
+	tx.OutboxMessage = NewOutboxMessageClient(tx.config)
 	tx.Patient = NewPatientClient(tx.config)
 	tx.Program = NewProgramClient(tx.config)
 	tx.ProgramAction = NewProgramActionClient(tx.config)

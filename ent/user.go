@@ -53,6 +53,14 @@ type User struct {
 	OpenOnStartup bool `json:"open_on_startup,omitempty"`
 	// PatientArrivedAlerts holds the value of the "patient_arrived_alerts" field.
 	PatientArrivedAlerts bool `json:"patient_arrived_alerts,omitempty"`
+	// StaffAutoReply holds the value of the "staff_auto_reply" field.
+	StaffAutoReply *string `json:"staff_auto_reply,omitempty"`
+	// StaffAutoReplyUntil holds the value of the "staff_auto_reply_until" field.
+	StaffAutoReplyUntil *time.Time `json:"staff_auto_reply_until,omitempty"`
+	// PatientAutoReply holds the value of the "patient_auto_reply" field.
+	PatientAutoReply *string `json:"patient_auto_reply,omitempty"`
+	// PatientAutoReplyUntil holds the value of the "patient_auto_reply_until" field.
+	PatientAutoReplyUntil *time.Time `json:"patient_auto_reply_until,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the UserQuery when eager-loading is set.
 	Edges        UserEdges `json:"edges"`
@@ -67,21 +75,24 @@ type UserEdges struct {
 	Sessions []*Session `json:"sessions,omitempty"`
 	// APIKeys holds the value of the api_keys edge.
 	APIKeys []*APIKey `json:"api_keys,omitempty"`
+	// CustomGroupChannels holds the value of the custom_group_channels edge.
+	CustomGroupChannels []*Channel `json:"custom_group_channels,omitempty"`
 	// Channels holds the value of the channels edge.
 	Channels []*Channel `json:"channels,omitempty"`
 	// Memberships holds the value of the memberships edge.
 	Memberships []*ChannelMember `json:"memberships,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [5]bool
+	loadedTypes [6]bool
 	// totalCount holds the count of the edges above.
 	totalCount [1]map[string]int
 
-	namedSecurityGroups map[string][]*SecurityGroup
-	namedSessions       map[string][]*Session
-	namedAPIKeys        map[string][]*APIKey
-	namedChannels       map[string][]*Channel
-	namedMemberships    map[string][]*ChannelMember
+	namedSecurityGroups      map[string][]*SecurityGroup
+	namedSessions            map[string][]*Session
+	namedAPIKeys             map[string][]*APIKey
+	namedCustomGroupChannels map[string][]*Channel
+	namedChannels            map[string][]*Channel
+	namedMemberships         map[string][]*ChannelMember
 }
 
 // SecurityGroupsOrErr returns the SecurityGroups value or an error if the edge
@@ -111,10 +122,19 @@ func (e UserEdges) APIKeysOrErr() ([]*APIKey, error) {
 	return nil, &NotLoadedError{edge: "api_keys"}
 }
 
+// CustomGroupChannelsOrErr returns the CustomGroupChannels value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) CustomGroupChannelsOrErr() ([]*Channel, error) {
+	if e.loadedTypes[3] {
+		return e.CustomGroupChannels, nil
+	}
+	return nil, &NotLoadedError{edge: "custom_group_channels"}
+}
+
 // ChannelsOrErr returns the Channels value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) ChannelsOrErr() ([]*Channel, error) {
-	if e.loadedTypes[3] {
+	if e.loadedTypes[4] {
 		return e.Channels, nil
 	}
 	return nil, &NotLoadedError{edge: "channels"}
@@ -123,7 +143,7 @@ func (e UserEdges) ChannelsOrErr() ([]*Channel, error) {
 // MembershipsOrErr returns the Memberships value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) MembershipsOrErr() ([]*ChannelMember, error) {
-	if e.loadedTypes[4] {
+	if e.loadedTypes[5] {
 		return e.Memberships, nil
 	}
 	return nil, &NotLoadedError{edge: "memberships"}
@@ -142,9 +162,9 @@ func (*User) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case user.FieldFailedLogins:
 			values[i] = new(sql.NullInt64)
-		case user.FieldKind, user.FieldName, user.FieldEmail, user.FieldMobile, user.FieldJobTitle, user.FieldPasswordHash:
+		case user.FieldKind, user.FieldName, user.FieldEmail, user.FieldMobile, user.FieldJobTitle, user.FieldPasswordHash, user.FieldStaffAutoReply, user.FieldPatientAutoReply:
 			values[i] = new(sql.NullString)
-		case user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldLockedUntil:
+		case user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldLockedUntil, user.FieldStaffAutoReplyUntil, user.FieldPatientAutoReplyUntil:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -274,6 +294,34 @@ func (_m *User) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.PatientArrivedAlerts = value.Bool
 			}
+		case user.FieldStaffAutoReply:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field staff_auto_reply", values[i])
+			} else if value.Valid {
+				_m.StaffAutoReply = new(string)
+				*_m.StaffAutoReply = value.String
+			}
+		case user.FieldStaffAutoReplyUntil:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field staff_auto_reply_until", values[i])
+			} else if value.Valid {
+				_m.StaffAutoReplyUntil = new(time.Time)
+				*_m.StaffAutoReplyUntil = value.Time
+			}
+		case user.FieldPatientAutoReply:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field patient_auto_reply", values[i])
+			} else if value.Valid {
+				_m.PatientAutoReply = new(string)
+				*_m.PatientAutoReply = value.String
+			}
+		case user.FieldPatientAutoReplyUntil:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field patient_auto_reply_until", values[i])
+			} else if value.Valid {
+				_m.PatientAutoReplyUntil = new(time.Time)
+				*_m.PatientAutoReplyUntil = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -300,6 +348,11 @@ func (_m *User) QuerySessions() *SessionQuery {
 // QueryAPIKeys queries the "api_keys" edge of the User entity.
 func (_m *User) QueryAPIKeys() *APIKeyQuery {
 	return NewUserClient(_m.config).QueryAPIKeys(_m)
+}
+
+// QueryCustomGroupChannels queries the "custom_group_channels" edge of the User entity.
+func (_m *User) QueryCustomGroupChannels() *ChannelQuery {
+	return NewUserClient(_m.config).QueryCustomGroupChannels(_m)
 }
 
 // QueryChannels queries the "channels" edge of the User entity.
@@ -390,6 +443,26 @@ func (_m *User) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("patient_arrived_alerts=")
 	builder.WriteString(fmt.Sprintf("%v", _m.PatientArrivedAlerts))
+	builder.WriteString(", ")
+	if v := _m.StaffAutoReply; v != nil {
+		builder.WriteString("staff_auto_reply=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.StaffAutoReplyUntil; v != nil {
+		builder.WriteString("staff_auto_reply_until=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.PatientAutoReply; v != nil {
+		builder.WriteString("patient_auto_reply=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.PatientAutoReplyUntil; v != nil {
+		builder.WriteString("patient_auto_reply_until=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }
@@ -463,6 +536,30 @@ func (_m *User) appendNamedAPIKeys(name string, edges ...*APIKey) {
 		_m.Edges.namedAPIKeys[name] = []*APIKey{}
 	} else {
 		_m.Edges.namedAPIKeys[name] = append(_m.Edges.namedAPIKeys[name], edges...)
+	}
+}
+
+// NamedCustomGroupChannels returns the CustomGroupChannels named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedCustomGroupChannels(name string) ([]*Channel, error) {
+	if _m.Edges.namedCustomGroupChannels == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedCustomGroupChannels[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedCustomGroupChannels(name string, edges ...*Channel) {
+	if _m.Edges.namedCustomGroupChannels == nil {
+		_m.Edges.namedCustomGroupChannels = make(map[string][]*Channel)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedCustomGroupChannels[name] = []*Channel{}
+	} else {
+		_m.Edges.namedCustomGroupChannels[name] = append(_m.Edges.namedCustomGroupChannels[name], edges...)
 	}
 }
 

@@ -243,6 +243,62 @@ func (_c *UserCreate) SetNillablePatientArrivedAlerts(v *bool) *UserCreate {
 	return _c
 }
 
+// SetStaffAutoReply sets the "staff_auto_reply" field.
+func (_c *UserCreate) SetStaffAutoReply(v string) *UserCreate {
+	_c.mutation.SetStaffAutoReply(v)
+	return _c
+}
+
+// SetNillableStaffAutoReply sets the "staff_auto_reply" field if the given value is not nil.
+func (_c *UserCreate) SetNillableStaffAutoReply(v *string) *UserCreate {
+	if v != nil {
+		_c.SetStaffAutoReply(*v)
+	}
+	return _c
+}
+
+// SetStaffAutoReplyUntil sets the "staff_auto_reply_until" field.
+func (_c *UserCreate) SetStaffAutoReplyUntil(v time.Time) *UserCreate {
+	_c.mutation.SetStaffAutoReplyUntil(v)
+	return _c
+}
+
+// SetNillableStaffAutoReplyUntil sets the "staff_auto_reply_until" field if the given value is not nil.
+func (_c *UserCreate) SetNillableStaffAutoReplyUntil(v *time.Time) *UserCreate {
+	if v != nil {
+		_c.SetStaffAutoReplyUntil(*v)
+	}
+	return _c
+}
+
+// SetPatientAutoReply sets the "patient_auto_reply" field.
+func (_c *UserCreate) SetPatientAutoReply(v string) *UserCreate {
+	_c.mutation.SetPatientAutoReply(v)
+	return _c
+}
+
+// SetNillablePatientAutoReply sets the "patient_auto_reply" field if the given value is not nil.
+func (_c *UserCreate) SetNillablePatientAutoReply(v *string) *UserCreate {
+	if v != nil {
+		_c.SetPatientAutoReply(*v)
+	}
+	return _c
+}
+
+// SetPatientAutoReplyUntil sets the "patient_auto_reply_until" field.
+func (_c *UserCreate) SetPatientAutoReplyUntil(v time.Time) *UserCreate {
+	_c.mutation.SetPatientAutoReplyUntil(v)
+	return _c
+}
+
+// SetNillablePatientAutoReplyUntil sets the "patient_auto_reply_until" field if the given value is not nil.
+func (_c *UserCreate) SetNillablePatientAutoReplyUntil(v *time.Time) *UserCreate {
+	if v != nil {
+		_c.SetPatientAutoReplyUntil(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *UserCreate) SetID(v pulid.ID) *UserCreate {
 	_c.mutation.SetID(v)
@@ -300,6 +356,21 @@ func (_c *UserCreate) AddAPIKeys(v ...*APIKey) *UserCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddAPIKeyIDs(ids...)
+}
+
+// AddCustomGroupChannelIDs adds the "custom_group_channels" edge to the Channel entity by IDs.
+func (_c *UserCreate) AddCustomGroupChannelIDs(ids ...pulid.ID) *UserCreate {
+	_c.mutation.AddCustomGroupChannelIDs(ids...)
+	return _c
+}
+
+// AddCustomGroupChannels adds the "custom_group_channels" edges to the Channel entity.
+func (_c *UserCreate) AddCustomGroupChannels(v ...*Channel) *UserCreate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddCustomGroupChannelIDs(ids...)
 }
 
 // AddChannelIDs adds the "channels" edge to the Channel entity by IDs.
@@ -493,6 +564,16 @@ func (_c *UserCreate) check() error {
 	if _, ok := _c.mutation.PatientArrivedAlerts(); !ok {
 		return &ValidationError{Name: "patient_arrived_alerts", err: errors.New(`ent: missing required field "User.patient_arrived_alerts"`)}
 	}
+	if v, ok := _c.mutation.StaffAutoReply(); ok {
+		if err := user.StaffAutoReplyValidator(v); err != nil {
+			return &ValidationError{Name: "staff_auto_reply", err: fmt.Errorf(`ent: validator failed for field "User.staff_auto_reply": %w`, err)}
+		}
+	}
+	if v, ok := _c.mutation.PatientAutoReply(); ok {
+		if err := user.PatientAutoReplyValidator(v); err != nil {
+			return &ValidationError{Name: "patient_auto_reply", err: fmt.Errorf(`ent: validator failed for field "User.patient_auto_reply": %w`, err)}
+		}
+	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := user.IDValidator(string(v)); err != nil {
 			return &ValidationError{Name: "id", err: fmt.Errorf(`ent: validator failed for field "User.id": %w`, err)}
@@ -602,6 +683,22 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 		_spec.SetField(user.FieldPatientArrivedAlerts, field.TypeBool, value)
 		_node.PatientArrivedAlerts = value
 	}
+	if value, ok := _c.mutation.StaffAutoReply(); ok {
+		_spec.SetField(user.FieldStaffAutoReply, field.TypeString, value)
+		_node.StaffAutoReply = &value
+	}
+	if value, ok := _c.mutation.StaffAutoReplyUntil(); ok {
+		_spec.SetField(user.FieldStaffAutoReplyUntil, field.TypeTime, value)
+		_node.StaffAutoReplyUntil = &value
+	}
+	if value, ok := _c.mutation.PatientAutoReply(); ok {
+		_spec.SetField(user.FieldPatientAutoReply, field.TypeString, value)
+		_node.PatientAutoReply = &value
+	}
+	if value, ok := _c.mutation.PatientAutoReplyUntil(); ok {
+		_spec.SetField(user.FieldPatientAutoReplyUntil, field.TypeTime, value)
+		_node.PatientAutoReplyUntil = &value
+	}
 	if nodes := _c.mutation.SecurityGroupsIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2M,
@@ -643,6 +740,22 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(apikey.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.CustomGroupChannelsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   user.CustomGroupChannelsTable,
+			Columns: user.CustomGroupChannelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {
@@ -957,6 +1070,78 @@ func (u *UserUpsert) UpdatePatientArrivedAlerts() *UserUpsert {
 	return u
 }
 
+// SetStaffAutoReply sets the "staff_auto_reply" field.
+func (u *UserUpsert) SetStaffAutoReply(v string) *UserUpsert {
+	u.Set(user.FieldStaffAutoReply, v)
+	return u
+}
+
+// UpdateStaffAutoReply sets the "staff_auto_reply" field to the value that was provided on create.
+func (u *UserUpsert) UpdateStaffAutoReply() *UserUpsert {
+	u.SetExcluded(user.FieldStaffAutoReply)
+	return u
+}
+
+// ClearStaffAutoReply clears the value of the "staff_auto_reply" field.
+func (u *UserUpsert) ClearStaffAutoReply() *UserUpsert {
+	u.SetNull(user.FieldStaffAutoReply)
+	return u
+}
+
+// SetStaffAutoReplyUntil sets the "staff_auto_reply_until" field.
+func (u *UserUpsert) SetStaffAutoReplyUntil(v time.Time) *UserUpsert {
+	u.Set(user.FieldStaffAutoReplyUntil, v)
+	return u
+}
+
+// UpdateStaffAutoReplyUntil sets the "staff_auto_reply_until" field to the value that was provided on create.
+func (u *UserUpsert) UpdateStaffAutoReplyUntil() *UserUpsert {
+	u.SetExcluded(user.FieldStaffAutoReplyUntil)
+	return u
+}
+
+// ClearStaffAutoReplyUntil clears the value of the "staff_auto_reply_until" field.
+func (u *UserUpsert) ClearStaffAutoReplyUntil() *UserUpsert {
+	u.SetNull(user.FieldStaffAutoReplyUntil)
+	return u
+}
+
+// SetPatientAutoReply sets the "patient_auto_reply" field.
+func (u *UserUpsert) SetPatientAutoReply(v string) *UserUpsert {
+	u.Set(user.FieldPatientAutoReply, v)
+	return u
+}
+
+// UpdatePatientAutoReply sets the "patient_auto_reply" field to the value that was provided on create.
+func (u *UserUpsert) UpdatePatientAutoReply() *UserUpsert {
+	u.SetExcluded(user.FieldPatientAutoReply)
+	return u
+}
+
+// ClearPatientAutoReply clears the value of the "patient_auto_reply" field.
+func (u *UserUpsert) ClearPatientAutoReply() *UserUpsert {
+	u.SetNull(user.FieldPatientAutoReply)
+	return u
+}
+
+// SetPatientAutoReplyUntil sets the "patient_auto_reply_until" field.
+func (u *UserUpsert) SetPatientAutoReplyUntil(v time.Time) *UserUpsert {
+	u.Set(user.FieldPatientAutoReplyUntil, v)
+	return u
+}
+
+// UpdatePatientAutoReplyUntil sets the "patient_auto_reply_until" field to the value that was provided on create.
+func (u *UserUpsert) UpdatePatientAutoReplyUntil() *UserUpsert {
+	u.SetExcluded(user.FieldPatientAutoReplyUntil)
+	return u
+}
+
+// ClearPatientAutoReplyUntil clears the value of the "patient_auto_reply_until" field.
+func (u *UserUpsert) ClearPatientAutoReplyUntil() *UserUpsert {
+	u.SetNull(user.FieldPatientAutoReplyUntil)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -1260,6 +1445,90 @@ func (u *UserUpsertOne) SetPatientArrivedAlerts(v bool) *UserUpsertOne {
 func (u *UserUpsertOne) UpdatePatientArrivedAlerts() *UserUpsertOne {
 	return u.Update(func(s *UserUpsert) {
 		s.UpdatePatientArrivedAlerts()
+	})
+}
+
+// SetStaffAutoReply sets the "staff_auto_reply" field.
+func (u *UserUpsertOne) SetStaffAutoReply(v string) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetStaffAutoReply(v)
+	})
+}
+
+// UpdateStaffAutoReply sets the "staff_auto_reply" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateStaffAutoReply() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateStaffAutoReply()
+	})
+}
+
+// ClearStaffAutoReply clears the value of the "staff_auto_reply" field.
+func (u *UserUpsertOne) ClearStaffAutoReply() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearStaffAutoReply()
+	})
+}
+
+// SetStaffAutoReplyUntil sets the "staff_auto_reply_until" field.
+func (u *UserUpsertOne) SetStaffAutoReplyUntil(v time.Time) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetStaffAutoReplyUntil(v)
+	})
+}
+
+// UpdateStaffAutoReplyUntil sets the "staff_auto_reply_until" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateStaffAutoReplyUntil() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateStaffAutoReplyUntil()
+	})
+}
+
+// ClearStaffAutoReplyUntil clears the value of the "staff_auto_reply_until" field.
+func (u *UserUpsertOne) ClearStaffAutoReplyUntil() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearStaffAutoReplyUntil()
+	})
+}
+
+// SetPatientAutoReply sets the "patient_auto_reply" field.
+func (u *UserUpsertOne) SetPatientAutoReply(v string) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetPatientAutoReply(v)
+	})
+}
+
+// UpdatePatientAutoReply sets the "patient_auto_reply" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdatePatientAutoReply() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdatePatientAutoReply()
+	})
+}
+
+// ClearPatientAutoReply clears the value of the "patient_auto_reply" field.
+func (u *UserUpsertOne) ClearPatientAutoReply() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearPatientAutoReply()
+	})
+}
+
+// SetPatientAutoReplyUntil sets the "patient_auto_reply_until" field.
+func (u *UserUpsertOne) SetPatientAutoReplyUntil(v time.Time) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetPatientAutoReplyUntil(v)
+	})
+}
+
+// UpdatePatientAutoReplyUntil sets the "patient_auto_reply_until" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdatePatientAutoReplyUntil() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdatePatientAutoReplyUntil()
+	})
+}
+
+// ClearPatientAutoReplyUntil clears the value of the "patient_auto_reply_until" field.
+func (u *UserUpsertOne) ClearPatientAutoReplyUntil() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearPatientAutoReplyUntil()
 	})
 }
 
@@ -1733,6 +2002,90 @@ func (u *UserUpsertBulk) SetPatientArrivedAlerts(v bool) *UserUpsertBulk {
 func (u *UserUpsertBulk) UpdatePatientArrivedAlerts() *UserUpsertBulk {
 	return u.Update(func(s *UserUpsert) {
 		s.UpdatePatientArrivedAlerts()
+	})
+}
+
+// SetStaffAutoReply sets the "staff_auto_reply" field.
+func (u *UserUpsertBulk) SetStaffAutoReply(v string) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetStaffAutoReply(v)
+	})
+}
+
+// UpdateStaffAutoReply sets the "staff_auto_reply" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateStaffAutoReply() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateStaffAutoReply()
+	})
+}
+
+// ClearStaffAutoReply clears the value of the "staff_auto_reply" field.
+func (u *UserUpsertBulk) ClearStaffAutoReply() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearStaffAutoReply()
+	})
+}
+
+// SetStaffAutoReplyUntil sets the "staff_auto_reply_until" field.
+func (u *UserUpsertBulk) SetStaffAutoReplyUntil(v time.Time) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetStaffAutoReplyUntil(v)
+	})
+}
+
+// UpdateStaffAutoReplyUntil sets the "staff_auto_reply_until" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateStaffAutoReplyUntil() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateStaffAutoReplyUntil()
+	})
+}
+
+// ClearStaffAutoReplyUntil clears the value of the "staff_auto_reply_until" field.
+func (u *UserUpsertBulk) ClearStaffAutoReplyUntil() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearStaffAutoReplyUntil()
+	})
+}
+
+// SetPatientAutoReply sets the "patient_auto_reply" field.
+func (u *UserUpsertBulk) SetPatientAutoReply(v string) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetPatientAutoReply(v)
+	})
+}
+
+// UpdatePatientAutoReply sets the "patient_auto_reply" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdatePatientAutoReply() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdatePatientAutoReply()
+	})
+}
+
+// ClearPatientAutoReply clears the value of the "patient_auto_reply" field.
+func (u *UserUpsertBulk) ClearPatientAutoReply() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearPatientAutoReply()
+	})
+}
+
+// SetPatientAutoReplyUntil sets the "patient_auto_reply_until" field.
+func (u *UserUpsertBulk) SetPatientAutoReplyUntil(v time.Time) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetPatientAutoReplyUntil(v)
+	})
+}
+
+// UpdatePatientAutoReplyUntil sets the "patient_auto_reply_until" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdatePatientAutoReplyUntil() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdatePatientAutoReplyUntil()
+	})
+}
+
+// ClearPatientAutoReplyUntil clears the value of the "patient_auto_reply_until" field.
+func (u *UserUpsertBulk) ClearPatientAutoReplyUntil() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearPatientAutoReplyUntil()
 	})
 }
 

@@ -27,22 +27,24 @@ import (
 // UserQuery is the builder for querying User entities.
 type UserQuery struct {
 	config
-	ctx                     *QueryContext
-	order                   []user.OrderOption
-	inters                  []Interceptor
-	predicates              []predicate.User
-	withSecurityGroups      *SecurityGroupQuery
-	withSessions            *SessionQuery
-	withAPIKeys             *APIKeyQuery
-	withChannels            *ChannelQuery
-	withMemberships         *ChannelMemberQuery
-	loadTotal               []func(context.Context, []*User) error
-	modifiers               []func(*sql.Selector)
-	withNamedSecurityGroups map[string]*SecurityGroupQuery
-	withNamedSessions       map[string]*SessionQuery
-	withNamedAPIKeys        map[string]*APIKeyQuery
-	withNamedChannels       map[string]*ChannelQuery
-	withNamedMemberships    map[string]*ChannelMemberQuery
+	ctx                          *QueryContext
+	order                        []user.OrderOption
+	inters                       []Interceptor
+	predicates                   []predicate.User
+	withSecurityGroups           *SecurityGroupQuery
+	withSessions                 *SessionQuery
+	withAPIKeys                  *APIKeyQuery
+	withCustomGroupChannels      *ChannelQuery
+	withChannels                 *ChannelQuery
+	withMemberships              *ChannelMemberQuery
+	loadTotal                    []func(context.Context, []*User) error
+	modifiers                    []func(*sql.Selector)
+	withNamedSecurityGroups      map[string]*SecurityGroupQuery
+	withNamedSessions            map[string]*SessionQuery
+	withNamedAPIKeys             map[string]*APIKeyQuery
+	withNamedCustomGroupChannels map[string]*ChannelQuery
+	withNamedChannels            map[string]*ChannelQuery
+	withNamedMemberships         map[string]*ChannelMemberQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -138,6 +140,28 @@ func (_q *UserQuery) QueryAPIKeys() *APIKeyQuery {
 			sqlgraph.From(user.Table, user.FieldID, selector),
 			sqlgraph.To(apikey.Table, apikey.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, user.APIKeysTable, user.APIKeysColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryCustomGroupChannels chains the current query on the "custom_group_channels" edge.
+func (_q *UserQuery) QueryCustomGroupChannels() *ChannelQuery {
+	query := (&ChannelClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, selector),
+			sqlgraph.To(channel.Table, channel.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, user.CustomGroupChannelsTable, user.CustomGroupChannelsPrimaryKey...),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -376,16 +400,17 @@ func (_q *UserQuery) Clone() *UserQuery {
 		return nil
 	}
 	return &UserQuery{
-		config:             _q.config,
-		ctx:                _q.ctx.Clone(),
-		order:              append([]user.OrderOption{}, _q.order...),
-		inters:             append([]Interceptor{}, _q.inters...),
-		predicates:         append([]predicate.User{}, _q.predicates...),
-		withSecurityGroups: _q.withSecurityGroups.Clone(),
-		withSessions:       _q.withSessions.Clone(),
-		withAPIKeys:        _q.withAPIKeys.Clone(),
-		withChannels:       _q.withChannels.Clone(),
-		withMemberships:    _q.withMemberships.Clone(),
+		config:                  _q.config,
+		ctx:                     _q.ctx.Clone(),
+		order:                   append([]user.OrderOption{}, _q.order...),
+		inters:                  append([]Interceptor{}, _q.inters...),
+		predicates:              append([]predicate.User{}, _q.predicates...),
+		withSecurityGroups:      _q.withSecurityGroups.Clone(),
+		withSessions:            _q.withSessions.Clone(),
+		withAPIKeys:             _q.withAPIKeys.Clone(),
+		withCustomGroupChannels: _q.withCustomGroupChannels.Clone(),
+		withChannels:            _q.withChannels.Clone(),
+		withMemberships:         _q.withMemberships.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -423,6 +448,17 @@ func (_q *UserQuery) WithAPIKeys(opts ...func(*APIKeyQuery)) *UserQuery {
 		opt(query)
 	}
 	_q.withAPIKeys = query
+	return _q
+}
+
+// WithCustomGroupChannels tells the query-builder to eager-load the nodes that are connected to
+// the "custom_group_channels" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithCustomGroupChannels(opts ...func(*ChannelQuery)) *UserQuery {
+	query := (&ChannelClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withCustomGroupChannels = query
 	return _q
 }
 
@@ -532,10 +568,11 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 	var (
 		nodes       = []*User{}
 		_spec       = _q.querySpec()
-		loadedTypes = [5]bool{
+		loadedTypes = [6]bool{
 			_q.withSecurityGroups != nil,
 			_q.withSessions != nil,
 			_q.withAPIKeys != nil,
+			_q.withCustomGroupChannels != nil,
 			_q.withChannels != nil,
 			_q.withMemberships != nil,
 		}
@@ -582,6 +619,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 			return nil, err
 		}
 	}
+	if query := _q.withCustomGroupChannels; query != nil {
+		if err := _q.loadCustomGroupChannels(ctx, query, nodes,
+			func(n *User) { n.Edges.CustomGroupChannels = []*Channel{} },
+			func(n *User, e *Channel) { n.Edges.CustomGroupChannels = append(n.Edges.CustomGroupChannels, e) }); err != nil {
+			return nil, err
+		}
+	}
 	if query := _q.withChannels; query != nil {
 		if err := _q.loadChannels(ctx, query, nodes,
 			func(n *User) { n.Edges.Channels = []*Channel{} },
@@ -614,6 +658,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 		if err := _q.loadAPIKeys(ctx, query, nodes,
 			func(n *User) { n.appendNamedAPIKeys(name) },
 			func(n *User, e *APIKey) { n.appendNamedAPIKeys(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedCustomGroupChannels {
+		if err := _q.loadCustomGroupChannels(ctx, query, nodes,
+			func(n *User) { n.appendNamedCustomGroupChannels(name) },
+			func(n *User, e *Channel) { n.appendNamedCustomGroupChannels(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -757,6 +808,67 @@ func (_q *UserQuery) loadAPIKeys(ctx context.Context, query *APIKeyQuery, nodes 
 			return fmt.Errorf(`unexpected referenced foreign-key "user_id" returned %v for node %v`, fk, n.ID)
 		}
 		assign(node, n)
+	}
+	return nil
+}
+func (_q *UserQuery) loadCustomGroupChannels(ctx context.Context, query *ChannelQuery, nodes []*User, init func(*User), assign func(*User, *Channel)) error {
+	edgeIDs := make([]driver.Value, len(nodes))
+	byID := make(map[pulid.ID]*User)
+	nids := make(map[pulid.ID]map[*User]struct{})
+	for i, node := range nodes {
+		edgeIDs[i] = node.ID
+		byID[node.ID] = node
+		if init != nil {
+			init(node)
+		}
+	}
+	query.Where(func(s *sql.Selector) {
+		joinT := sql.Table(user.CustomGroupChannelsTable)
+		s.Join(joinT).On(s.C(channel.FieldID), joinT.C(user.CustomGroupChannelsPrimaryKey[0]))
+		s.Where(sql.InValues(joinT.C(user.CustomGroupChannelsPrimaryKey[1]), edgeIDs...))
+		columns := s.SelectedColumns()
+		s.Select(joinT.C(user.CustomGroupChannelsPrimaryKey[1]))
+		s.AppendSelect(columns...)
+		s.SetDistinct(false)
+	})
+	if err := query.prepareQuery(ctx); err != nil {
+		return err
+	}
+	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
+		return query.sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
+			assign := spec.Assign
+			values := spec.ScanValues
+			spec.ScanValues = func(columns []string) ([]any, error) {
+				values, err := values(columns[1:])
+				if err != nil {
+					return nil, err
+				}
+				return append([]any{new(pulid.ID)}, values...), nil
+			}
+			spec.Assign = func(columns []string, values []any) error {
+				outValue := *values[0].(*pulid.ID)
+				inValue := *values[1].(*pulid.ID)
+				if nids[inValue] == nil {
+					nids[inValue] = map[*User]struct{}{byID[outValue]: {}}
+					return assign(columns[1:], values[1:])
+				}
+				nids[inValue][byID[outValue]] = struct{}{}
+				return nil
+			}
+		})
+	})
+	neighbors, err := withInterceptors[[]*Channel](ctx, query, qr, query.inters)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected "custom_group_channels" node returned %v`, n.ID)
+		}
+		for kn := range nodes {
+			assign(kn, n)
+		}
 	}
 	return nil
 }
@@ -1010,6 +1122,20 @@ func (_q *UserQuery) WithNamedAPIKeys(name string, opts ...func(*APIKeyQuery)) *
 		_q.withNamedAPIKeys = make(map[string]*APIKeyQuery)
 	}
 	_q.withNamedAPIKeys[name] = query
+	return _q
+}
+
+// WithNamedCustomGroupChannels tells the query-builder to eager-load the nodes that are connected to the "custom_group_channels"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithNamedCustomGroupChannels(name string, opts ...func(*ChannelQuery)) *UserQuery {
+	query := (&ChannelClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedCustomGroupChannels == nil {
+		_q.withNamedCustomGroupChannels = make(map[string]*ChannelQuery)
+	}
+	_q.withNamedCustomGroupChannels[name] = query
 	return _q
 }
 

@@ -273,6 +273,86 @@ func (_u *UserUpdate) SetNillablePatientArrivedAlerts(v *bool) *UserUpdate {
 	return _u
 }
 
+// SetStaffAutoReply sets the "staff_auto_reply" field.
+func (_u *UserUpdate) SetStaffAutoReply(v string) *UserUpdate {
+	_u.mutation.SetStaffAutoReply(v)
+	return _u
+}
+
+// SetNillableStaffAutoReply sets the "staff_auto_reply" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableStaffAutoReply(v *string) *UserUpdate {
+	if v != nil {
+		_u.SetStaffAutoReply(*v)
+	}
+	return _u
+}
+
+// ClearStaffAutoReply clears the value of the "staff_auto_reply" field.
+func (_u *UserUpdate) ClearStaffAutoReply() *UserUpdate {
+	_u.mutation.ClearStaffAutoReply()
+	return _u
+}
+
+// SetStaffAutoReplyUntil sets the "staff_auto_reply_until" field.
+func (_u *UserUpdate) SetStaffAutoReplyUntil(v time.Time) *UserUpdate {
+	_u.mutation.SetStaffAutoReplyUntil(v)
+	return _u
+}
+
+// SetNillableStaffAutoReplyUntil sets the "staff_auto_reply_until" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableStaffAutoReplyUntil(v *time.Time) *UserUpdate {
+	if v != nil {
+		_u.SetStaffAutoReplyUntil(*v)
+	}
+	return _u
+}
+
+// ClearStaffAutoReplyUntil clears the value of the "staff_auto_reply_until" field.
+func (_u *UserUpdate) ClearStaffAutoReplyUntil() *UserUpdate {
+	_u.mutation.ClearStaffAutoReplyUntil()
+	return _u
+}
+
+// SetPatientAutoReply sets the "patient_auto_reply" field.
+func (_u *UserUpdate) SetPatientAutoReply(v string) *UserUpdate {
+	_u.mutation.SetPatientAutoReply(v)
+	return _u
+}
+
+// SetNillablePatientAutoReply sets the "patient_auto_reply" field if the given value is not nil.
+func (_u *UserUpdate) SetNillablePatientAutoReply(v *string) *UserUpdate {
+	if v != nil {
+		_u.SetPatientAutoReply(*v)
+	}
+	return _u
+}
+
+// ClearPatientAutoReply clears the value of the "patient_auto_reply" field.
+func (_u *UserUpdate) ClearPatientAutoReply() *UserUpdate {
+	_u.mutation.ClearPatientAutoReply()
+	return _u
+}
+
+// SetPatientAutoReplyUntil sets the "patient_auto_reply_until" field.
+func (_u *UserUpdate) SetPatientAutoReplyUntil(v time.Time) *UserUpdate {
+	_u.mutation.SetPatientAutoReplyUntil(v)
+	return _u
+}
+
+// SetNillablePatientAutoReplyUntil sets the "patient_auto_reply_until" field if the given value is not nil.
+func (_u *UserUpdate) SetNillablePatientAutoReplyUntil(v *time.Time) *UserUpdate {
+	if v != nil {
+		_u.SetPatientAutoReplyUntil(*v)
+	}
+	return _u
+}
+
+// ClearPatientAutoReplyUntil clears the value of the "patient_auto_reply_until" field.
+func (_u *UserUpdate) ClearPatientAutoReplyUntil() *UserUpdate {
+	_u.mutation.ClearPatientAutoReplyUntil()
+	return _u
+}
+
 // AddSecurityGroupIDs adds the "security_groups" edge to the SecurityGroup entity by IDs.
 func (_u *UserUpdate) AddSecurityGroupIDs(ids ...pulid.ID) *UserUpdate {
 	_u.mutation.AddSecurityGroupIDs(ids...)
@@ -316,6 +396,21 @@ func (_u *UserUpdate) AddAPIKeys(v ...*APIKey) *UserUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.AddAPIKeyIDs(ids...)
+}
+
+// AddCustomGroupChannelIDs adds the "custom_group_channels" edge to the Channel entity by IDs.
+func (_u *UserUpdate) AddCustomGroupChannelIDs(ids ...pulid.ID) *UserUpdate {
+	_u.mutation.AddCustomGroupChannelIDs(ids...)
+	return _u
+}
+
+// AddCustomGroupChannels adds the "custom_group_channels" edges to the Channel entity.
+func (_u *UserUpdate) AddCustomGroupChannels(v ...*Channel) *UserUpdate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddCustomGroupChannelIDs(ids...)
 }
 
 // AddChannelIDs adds the "channels" edge to the Channel entity by IDs.
@@ -414,6 +509,27 @@ func (_u *UserUpdate) RemoveAPIKeys(v ...*APIKey) *UserUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveAPIKeyIDs(ids...)
+}
+
+// ClearCustomGroupChannels clears all "custom_group_channels" edges to the Channel entity.
+func (_u *UserUpdate) ClearCustomGroupChannels() *UserUpdate {
+	_u.mutation.ClearCustomGroupChannels()
+	return _u
+}
+
+// RemoveCustomGroupChannelIDs removes the "custom_group_channels" edge to Channel entities by IDs.
+func (_u *UserUpdate) RemoveCustomGroupChannelIDs(ids ...pulid.ID) *UserUpdate {
+	_u.mutation.RemoveCustomGroupChannelIDs(ids...)
+	return _u
+}
+
+// RemoveCustomGroupChannels removes "custom_group_channels" edges to Channel entities.
+func (_u *UserUpdate) RemoveCustomGroupChannels(v ...*Channel) *UserUpdate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveCustomGroupChannelIDs(ids...)
 }
 
 // ClearChannels clears all "channels" edges to the Channel entity.
@@ -527,6 +643,16 @@ func (_u *UserUpdate) check() error {
 			return &ValidationError{Name: "failed_logins", err: fmt.Errorf(`ent: validator failed for field "User.failed_logins": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.StaffAutoReply(); ok {
+		if err := user.StaffAutoReplyValidator(v); err != nil {
+			return &ValidationError{Name: "staff_auto_reply", err: fmt.Errorf(`ent: validator failed for field "User.staff_auto_reply": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.PatientAutoReply(); ok {
+		if err := user.PatientAutoReplyValidator(v); err != nil {
+			return &ValidationError{Name: "patient_auto_reply", err: fmt.Errorf(`ent: validator failed for field "User.patient_auto_reply": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -615,6 +741,30 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.PatientArrivedAlerts(); ok {
 		_spec.SetField(user.FieldPatientArrivedAlerts, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.StaffAutoReply(); ok {
+		_spec.SetField(user.FieldStaffAutoReply, field.TypeString, value)
+	}
+	if _u.mutation.StaffAutoReplyCleared() {
+		_spec.ClearField(user.FieldStaffAutoReply, field.TypeString)
+	}
+	if value, ok := _u.mutation.StaffAutoReplyUntil(); ok {
+		_spec.SetField(user.FieldStaffAutoReplyUntil, field.TypeTime, value)
+	}
+	if _u.mutation.StaffAutoReplyUntilCleared() {
+		_spec.ClearField(user.FieldStaffAutoReplyUntil, field.TypeTime)
+	}
+	if value, ok := _u.mutation.PatientAutoReply(); ok {
+		_spec.SetField(user.FieldPatientAutoReply, field.TypeString, value)
+	}
+	if _u.mutation.PatientAutoReplyCleared() {
+		_spec.ClearField(user.FieldPatientAutoReply, field.TypeString)
+	}
+	if value, ok := _u.mutation.PatientAutoReplyUntil(); ok {
+		_spec.SetField(user.FieldPatientAutoReplyUntil, field.TypeTime, value)
+	}
+	if _u.mutation.PatientAutoReplyUntilCleared() {
+		_spec.ClearField(user.FieldPatientAutoReplyUntil, field.TypeTime)
 	}
 	if _u.mutation.SecurityGroupsCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -744,6 +894,51 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(apikey.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.CustomGroupChannelsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   user.CustomGroupChannelsTable,
+			Columns: user.CustomGroupChannelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedCustomGroupChannelsIDs(); len(nodes) > 0 && !_u.mutation.CustomGroupChannelsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   user.CustomGroupChannelsTable,
+			Columns: user.CustomGroupChannelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.CustomGroupChannelsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   user.CustomGroupChannelsTable,
+			Columns: user.CustomGroupChannelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {
@@ -1121,6 +1316,86 @@ func (_u *UserUpdateOne) SetNillablePatientArrivedAlerts(v *bool) *UserUpdateOne
 	return _u
 }
 
+// SetStaffAutoReply sets the "staff_auto_reply" field.
+func (_u *UserUpdateOne) SetStaffAutoReply(v string) *UserUpdateOne {
+	_u.mutation.SetStaffAutoReply(v)
+	return _u
+}
+
+// SetNillableStaffAutoReply sets the "staff_auto_reply" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableStaffAutoReply(v *string) *UserUpdateOne {
+	if v != nil {
+		_u.SetStaffAutoReply(*v)
+	}
+	return _u
+}
+
+// ClearStaffAutoReply clears the value of the "staff_auto_reply" field.
+func (_u *UserUpdateOne) ClearStaffAutoReply() *UserUpdateOne {
+	_u.mutation.ClearStaffAutoReply()
+	return _u
+}
+
+// SetStaffAutoReplyUntil sets the "staff_auto_reply_until" field.
+func (_u *UserUpdateOne) SetStaffAutoReplyUntil(v time.Time) *UserUpdateOne {
+	_u.mutation.SetStaffAutoReplyUntil(v)
+	return _u
+}
+
+// SetNillableStaffAutoReplyUntil sets the "staff_auto_reply_until" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableStaffAutoReplyUntil(v *time.Time) *UserUpdateOne {
+	if v != nil {
+		_u.SetStaffAutoReplyUntil(*v)
+	}
+	return _u
+}
+
+// ClearStaffAutoReplyUntil clears the value of the "staff_auto_reply_until" field.
+func (_u *UserUpdateOne) ClearStaffAutoReplyUntil() *UserUpdateOne {
+	_u.mutation.ClearStaffAutoReplyUntil()
+	return _u
+}
+
+// SetPatientAutoReply sets the "patient_auto_reply" field.
+func (_u *UserUpdateOne) SetPatientAutoReply(v string) *UserUpdateOne {
+	_u.mutation.SetPatientAutoReply(v)
+	return _u
+}
+
+// SetNillablePatientAutoReply sets the "patient_auto_reply" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillablePatientAutoReply(v *string) *UserUpdateOne {
+	if v != nil {
+		_u.SetPatientAutoReply(*v)
+	}
+	return _u
+}
+
+// ClearPatientAutoReply clears the value of the "patient_auto_reply" field.
+func (_u *UserUpdateOne) ClearPatientAutoReply() *UserUpdateOne {
+	_u.mutation.ClearPatientAutoReply()
+	return _u
+}
+
+// SetPatientAutoReplyUntil sets the "patient_auto_reply_until" field.
+func (_u *UserUpdateOne) SetPatientAutoReplyUntil(v time.Time) *UserUpdateOne {
+	_u.mutation.SetPatientAutoReplyUntil(v)
+	return _u
+}
+
+// SetNillablePatientAutoReplyUntil sets the "patient_auto_reply_until" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillablePatientAutoReplyUntil(v *time.Time) *UserUpdateOne {
+	if v != nil {
+		_u.SetPatientAutoReplyUntil(*v)
+	}
+	return _u
+}
+
+// ClearPatientAutoReplyUntil clears the value of the "patient_auto_reply_until" field.
+func (_u *UserUpdateOne) ClearPatientAutoReplyUntil() *UserUpdateOne {
+	_u.mutation.ClearPatientAutoReplyUntil()
+	return _u
+}
+
 // AddSecurityGroupIDs adds the "security_groups" edge to the SecurityGroup entity by IDs.
 func (_u *UserUpdateOne) AddSecurityGroupIDs(ids ...pulid.ID) *UserUpdateOne {
 	_u.mutation.AddSecurityGroupIDs(ids...)
@@ -1164,6 +1439,21 @@ func (_u *UserUpdateOne) AddAPIKeys(v ...*APIKey) *UserUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.AddAPIKeyIDs(ids...)
+}
+
+// AddCustomGroupChannelIDs adds the "custom_group_channels" edge to the Channel entity by IDs.
+func (_u *UserUpdateOne) AddCustomGroupChannelIDs(ids ...pulid.ID) *UserUpdateOne {
+	_u.mutation.AddCustomGroupChannelIDs(ids...)
+	return _u
+}
+
+// AddCustomGroupChannels adds the "custom_group_channels" edges to the Channel entity.
+func (_u *UserUpdateOne) AddCustomGroupChannels(v ...*Channel) *UserUpdateOne {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddCustomGroupChannelIDs(ids...)
 }
 
 // AddChannelIDs adds the "channels" edge to the Channel entity by IDs.
@@ -1262,6 +1552,27 @@ func (_u *UserUpdateOne) RemoveAPIKeys(v ...*APIKey) *UserUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveAPIKeyIDs(ids...)
+}
+
+// ClearCustomGroupChannels clears all "custom_group_channels" edges to the Channel entity.
+func (_u *UserUpdateOne) ClearCustomGroupChannels() *UserUpdateOne {
+	_u.mutation.ClearCustomGroupChannels()
+	return _u
+}
+
+// RemoveCustomGroupChannelIDs removes the "custom_group_channels" edge to Channel entities by IDs.
+func (_u *UserUpdateOne) RemoveCustomGroupChannelIDs(ids ...pulid.ID) *UserUpdateOne {
+	_u.mutation.RemoveCustomGroupChannelIDs(ids...)
+	return _u
+}
+
+// RemoveCustomGroupChannels removes "custom_group_channels" edges to Channel entities.
+func (_u *UserUpdateOne) RemoveCustomGroupChannels(v ...*Channel) *UserUpdateOne {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveCustomGroupChannelIDs(ids...)
 }
 
 // ClearChannels clears all "channels" edges to the Channel entity.
@@ -1388,6 +1699,16 @@ func (_u *UserUpdateOne) check() error {
 			return &ValidationError{Name: "failed_logins", err: fmt.Errorf(`ent: validator failed for field "User.failed_logins": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.StaffAutoReply(); ok {
+		if err := user.StaffAutoReplyValidator(v); err != nil {
+			return &ValidationError{Name: "staff_auto_reply", err: fmt.Errorf(`ent: validator failed for field "User.staff_auto_reply": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.PatientAutoReply(); ok {
+		if err := user.PatientAutoReplyValidator(v); err != nil {
+			return &ValidationError{Name: "patient_auto_reply", err: fmt.Errorf(`ent: validator failed for field "User.patient_auto_reply": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -1493,6 +1814,30 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 	}
 	if value, ok := _u.mutation.PatientArrivedAlerts(); ok {
 		_spec.SetField(user.FieldPatientArrivedAlerts, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.StaffAutoReply(); ok {
+		_spec.SetField(user.FieldStaffAutoReply, field.TypeString, value)
+	}
+	if _u.mutation.StaffAutoReplyCleared() {
+		_spec.ClearField(user.FieldStaffAutoReply, field.TypeString)
+	}
+	if value, ok := _u.mutation.StaffAutoReplyUntil(); ok {
+		_spec.SetField(user.FieldStaffAutoReplyUntil, field.TypeTime, value)
+	}
+	if _u.mutation.StaffAutoReplyUntilCleared() {
+		_spec.ClearField(user.FieldStaffAutoReplyUntil, field.TypeTime)
+	}
+	if value, ok := _u.mutation.PatientAutoReply(); ok {
+		_spec.SetField(user.FieldPatientAutoReply, field.TypeString, value)
+	}
+	if _u.mutation.PatientAutoReplyCleared() {
+		_spec.ClearField(user.FieldPatientAutoReply, field.TypeString)
+	}
+	if value, ok := _u.mutation.PatientAutoReplyUntil(); ok {
+		_spec.SetField(user.FieldPatientAutoReplyUntil, field.TypeTime, value)
+	}
+	if _u.mutation.PatientAutoReplyUntilCleared() {
+		_spec.ClearField(user.FieldPatientAutoReplyUntil, field.TypeTime)
 	}
 	if _u.mutation.SecurityGroupsCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1622,6 +1967,51 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(apikey.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.CustomGroupChannelsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   user.CustomGroupChannelsTable,
+			Columns: user.CustomGroupChannelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedCustomGroupChannelsIDs(); len(nodes) > 0 && !_u.mutation.CustomGroupChannelsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   user.CustomGroupChannelsTable,
+			Columns: user.CustomGroupChannelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.CustomGroupChannelsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   user.CustomGroupChannelsTable,
+			Columns: user.CustomGroupChannelsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(channel.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

@@ -23,6 +23,12 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []pulid.ID) ([]ent.Noder,
 	return r.Client.Noders(ctx, ids, ent.WithNodeType(ent.IDToType))
 }
 
+// Channel returns generated.ChannelResolver implementation.
+func (r *Resolver) Channel() generated.ChannelResolver { return &channelResolver{r} }
+
+// Message returns generated.MessageResolver implementation.
+func (r *Resolver) Message() generated.MessageResolver { return &messageResolver{r} }
+
 // Patient returns generated.PatientResolver implementation.
 func (r *Resolver) Patient() generated.PatientResolver { return &patientResolver{r} }
 
@@ -36,6 +42,8 @@ func (r *Resolver) SecurityGroup() generated.SecurityGroupResolver { return &sec
 func (r *Resolver) User() generated.UserResolver { return &userResolver{r} }
 
 type (
+	channelResolver       struct{ *Resolver }
+	messageResolver       struct{ *Resolver }
 	patientResolver       struct{ *Resolver }
 	queryResolver         struct{ *Resolver }
 	securityGroupResolver struct{ *Resolver }

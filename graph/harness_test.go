@@ -16,6 +16,8 @@ import (
 	"github.com/whisper-health/whisper/graph"
 	"github.com/whisper-health/whisper/internal/auth"
 	"github.com/whisper-health/whisper/internal/demo"
+	"github.com/whisper-health/whisper/internal/messenger"
+	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/store"
 	"github.com/whisper-health/whisper/internal/testdb"
 )
@@ -62,10 +64,12 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := graph.NewHandler(&graph.Resolver{Client: db.Client, Auth: a, Log: log}, graph.HandlerConfig{
+	bus := pubsub.NewMemory()
+	msgr := messenger.New(db.Client, bus, log, messenger.Config{Postgres: testdb.Postgres(), Now: clk.Now})
+	h := graph.NewHandler(&graph.Resolver{Client: db.Client, Auth: a, Messenger: msgr, Log: log}, graph.HandlerConfig{
 		Introspection: true,
 		MaxDepth:      8,
-		MaxComplexity: 2000,
+		MaxComplexity: 5000,
 		MaxBodyBytes:  64 << 10,
 		InitTimeout:   2 * time.Second,
 	})

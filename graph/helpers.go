@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/whisper-health/whisper/graph/model"
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/auth"
+	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
 
@@ -82,4 +84,26 @@ func initials(names ...string) string {
 		}
 	}
 	return b.String()
+}
+
+func autoReplyChange(in *model.AutoReplyInput) *messenger.AutoReplyChange {
+	if in == nil {
+		return nil
+	}
+	return &messenger.AutoReplyChange{Text: in.Text, Until: in.Until}
+}
+
+func autoReply(text *string, until *time.Time) *model.AutoReply {
+	if text == nil || *text == "" {
+		return nil
+	}
+	return &model.AutoReply{Text: *text, Until: until}
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
 }

@@ -11,13 +11,15 @@ import (
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/graph/generated"
 	"github.com/whisper-health/whisper/internal/auth"
+	"github.com/whisper-health/whisper/internal/messenger"
 )
 
 // Resolver is the one wiring point of the GraphQL layer.
 type Resolver struct {
-	Client *ent.Client
-	Auth   *auth.Service
-	Log    *slog.Logger
+	Client    *ent.Client
+	Auth      *auth.Service
+	Messenger *messenger.Service
+	Log       *slog.Logger
 }
 
 // NewSchema returns the executable schema over r.

@@ -7,16 +7,57 @@ package graph
 
 import (
 	"context"
+	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/whisper-health/whisper/ent"
+	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/securitygroup"
 	"github.com/whisper-health/whisper/ent/user"
 	"github.com/whisper-health/whisper/graph/generated"
 	"github.com/whisper-health/whisper/graph/model"
+	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
+
+// Name is the resolver for the name field.
+func (r *channelResolver) Name(ctx context.Context, obj *ent.Channel) (string, error) {
+	return r.Messenger.Name(ctx, obj)
+}
+
+// UnreadCount is the resolver for the unreadCount field.
+func (r *channelResolver) UnreadCount(ctx context.Context, obj *ent.Channel) (int, error) {
+	return r.Messenger.Unread(ctx, obj)
+}
+
+// LastMessage is the resolver for the lastMessage field.
+func (r *channelResolver) LastMessage(ctx context.Context, obj *ent.Channel) (*ent.Message, error) {
+	return r.Messenger.LastMessage(ctx, obj)
+}
+
+// Counterpart is the resolver for the counterpart field.
+func (r *channelResolver) Counterpart(ctx context.Context, obj *ent.Channel) (*ent.User, error) {
+	return r.Messenger.Counterpart(ctx, obj)
+}
+
+// SecurityGroup is the resolver for the securityGroup field.
+func (r *channelResolver) SecurityGroup(ctx context.Context, obj *ent.Channel) (*ent.SecurityGroup, error) {
+	if obj.SecurityGroupID == nil {
+		return nil, nil
+	}
+	return obj.QuerySecurityGroup().Only(ctx)
+}
+
+// Cursor is the resolver for the cursor field.
+func (r *messageResolver) Cursor(ctx context.Context, obj *ent.Message) (string, error) {
+	return messenger.CursorOf(obj).String(), nil
+}
+
+// Notify is the resolver for the notify field.
+func (r *messageResolver) Notify(ctx context.Context, obj *ent.Message) (bool, error) {
+	return r.Messenger.Notify(ctx, obj)
+}
 
 // Login is the resolver for the login field.
 func (r *mutationResolver) Login(ctx context.Context, email string, password string) (*model.AuthPayload, error) {
@@ -51,17 +92,15 @@ func (r *mutationResolver) RevokeSession(ctx context.Context, id pulid.ID) (*ent
 
 // UpdatePreferences is the resolver for the updatePreferences field.
 func (r *mutationResolver) UpdatePreferences(ctx context.Context, input model.PreferencesInput) (*ent.User, error) {
-	v, err := staffViewer(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return r.Client.User.UpdateOneID(v.UserID).
-		SetNillableOpenOnNewMessage(input.OpenOnNewMessage).
-		SetNillableKeepHidden(input.KeepHidden).
-		SetNillableNeverReceiveDirect(input.NeverReceiveDirect).
-		SetNillableOpenOnStartup(input.OpenOnStartup).
-		SetNillablePatientArrivedAlerts(input.PatientArrivedAlerts).
-		Save(ctx)
+	return r.Messenger.UpdatePreferences(ctx, messenger.PreferencesChange{
+		OpenOnNewMessage:     input.OpenOnNewMessage,
+		KeepHidden:           input.KeepHidden,
+		NeverReceiveDirect:   input.NeverReceiveDirect,
+		OpenOnStartup:        input.OpenOnStartup,
+		PatientArrivedAlerts: input.PatientArrivedAlerts,
+		StaffAutoReply:       autoReplyChange(input.StaffAutoReply),
+		PatientAutoReply:     autoReplyChange(input.PatientAutoReply),
+	})
 }
 
 // CreateServiceAccount is the resolver for the createServiceAccount field.
@@ -81,6 +120,90 @@ func (r *mutationResolver) CreateAPIKey(ctx context.Context, serviceAccountID pu
 // RevokeAPIKey is the resolver for the revokeAPIKey field.
 func (r *mutationResolver) RevokeAPIKey(ctx context.Context, id pulid.ID) (*ent.APIKey, error) {
 	return r.Auth.RevokeAPIKey(ctx, id)
+}
+
+// OpenConversation is the resolver for the openConversation field.
+func (r *mutationResolver) OpenConversation(ctx context.Context, input model.OpenConversationInput) (*ent.Channel, error) {
+	return r.Messenger.Open(ctx, messenger.OpenInput{
+		UserIDs:          input.UserIDs,
+		SecurityGroupIDs: input.SecurityGroupIDs,
+		ChannelIDs:       input.ChannelIDs,
+		Name:             input.Name,
+	})
+}
+
+// UpdateCustomGroup is the resolver for the updateCustomGroup field.
+func (r *mutationResolver) UpdateCustomGroup(ctx context.Context, input model.UpdateCustomGroupInput) (*ent.Channel, error) {
+	return r.Messenger.UpdateCustomGroup(ctx, messenger.UpdateInput{
+		ChannelID:              input.ChannelID,
+		Name:                   input.Name,
+		AddUserIDs:             input.AddUserIDs,
+		RemoveUserIDs:          input.RemoveUserIDs,
+		AddSecurityGroupIDs:    input.AddSecurityGroupIDs,
+		RemoveSecurityGroupIDs: input.RemoveSecurityGroupIDs,
+		AddChannelIDs:          input.AddChannelIDs,
+		RemoveChannelIDs:       input.RemoveChannelIDs,
+	})
+}
+
+// SendMessage is the resolver for the sendMessage field.
+func (r *mutationResolver) SendMessage(ctx context.Context, input model.SendMessageInput) (*ent.Message, error) {
+	return r.Messenger.Send(ctx, messenger.SendInput{
+		ChannelID:       input.ChannelID,
+		Body:            input.Body,
+		SMS:             input.Sms != nil && *input.Sms,
+		PatientIDs:      input.PatientIDs,
+		ReplyToID:       input.ReplyToID,
+		ClientMessageID: input.ClientMessageID,
+	})
+}
+
+// ReplyToMessage is the resolver for the replyToMessage field.
+func (r *mutationResolver) ReplyToMessage(ctx context.Context, input model.ReplyToMessageInput) (*ent.Message, error) {
+	return r.Messenger.Reply(ctx, input.MessageID, input.Body, input.ToAll != nil && *input.ToAll)
+}
+
+// MarkChannelRead is the resolver for the markChannelRead field.
+func (r *mutationResolver) MarkChannelRead(ctx context.Context, channelID pulid.ID) (*ent.Channel, error) {
+	return r.Messenger.MarkRead(ctx, channelID)
+}
+
+// MarkMessageUnread is the resolver for the markMessageUnread field.
+func (r *mutationResolver) MarkMessageUnread(ctx context.Context, messageID pulid.ID) (*ent.Channel, error) {
+	return r.Messenger.MarkUnread(ctx, messageID)
+}
+
+// CreateLabel is the resolver for the createLabel field.
+func (r *mutationResolver) CreateLabel(ctx context.Context, name string) (*ent.Label, error) {
+	return r.Messenger.CreateLabel(ctx, name)
+}
+
+// RenameLabel is the resolver for the renameLabel field.
+func (r *mutationResolver) RenameLabel(ctx context.Context, id pulid.ID, name string) (*ent.Label, error) {
+	return r.Messenger.RenameLabel(ctx, id, name)
+}
+
+// DeleteLabel is the resolver for the deleteLabel field.
+func (r *mutationResolver) DeleteLabel(ctx context.Context, id pulid.ID) (bool, error) {
+	if err := r.Messenger.DeleteLabel(ctx, id); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// LabelMessage is the resolver for the labelMessage field.
+func (r *mutationResolver) LabelMessage(ctx context.Context, messageID pulid.ID, labelID pulid.ID) (*ent.Message, error) {
+	return r.Messenger.LabelMessage(ctx, messageID, labelID, true)
+}
+
+// UnlabelMessage is the resolver for the unlabelMessage field.
+func (r *mutationResolver) UnlabelMessage(ctx context.Context, messageID pulid.ID, labelID pulid.ID) (*ent.Message, error) {
+	return r.Messenger.LabelMessage(ctx, messageID, labelID, false)
+}
+
+// UpdateSecurityGroupMembers is the resolver for the updateSecurityGroupMembers field.
+func (r *mutationResolver) UpdateSecurityGroupMembers(ctx context.Context, input model.UpdateSecurityGroupMembersInput) (*ent.SecurityGroup, error) {
+	return r.Messenger.UpdateSecurityGroupMembers(ctx, input.SecurityGroupID, input.AddUserIDs, input.RemoveUserIDs)
 }
 
 // Initials is the resolver for the initials field.
@@ -131,9 +254,73 @@ func (r *queryResolver) Sessions(ctx context.Context) ([]*ent.Session, error) {
 	return r.Auth.ActiveSessions(ctx)
 }
 
+// Channels is the resolver for the channels field.
+func (r *queryResolver) Channels(ctx context.Context, filter *model.ChannelFilter, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.ChannelConnection, error) {
+	var f messenger.ListFilter
+	if filter != nil {
+		f = messenger.ListFilter{
+			Kinds:         filter.Kinds,
+			Search:        deref(filter.Search),
+			IncludeHidden: deref(filter.IncludeHidden),
+			UnreadOnly:    deref(filter.UnreadOnly),
+		}
+	}
+	first, last, err := page(first, last)
+	if err != nil {
+		return nil, err
+	}
+	q, err := r.Messenger.ChannelList(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	return q.Paginate(ctx, after, first, before, last,
+		ent.WithChannelOrder(&ent.ChannelOrder{Field: ent.ChannelOrderFieldLastActivityAt, Direction: entgql.OrderDirectionDesc}))
+}
+
+// Messages is the resolver for the messages field.
+func (r *queryResolver) Messages(ctx context.Context, channelID pulid.ID, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.MessageConnection, error) {
+	if first == nil && last == nil {
+		n := DefaultPageSize
+		last = &n
+	}
+	first, last, err := page(first, last)
+	if err != nil {
+		return nil, err
+	}
+	q, err := r.Messenger.Messages(ctx, channelID)
+	if err != nil {
+		return nil, err
+	}
+	return q.Paginate(ctx, after, first, before, last,
+		ent.WithMessageOrder(&ent.MessageOrder{Field: ent.MessageOrderFieldSeq, Direction: entgql.OrderDirectionAsc}))
+}
+
+// Labels is the resolver for the labels field.
+func (r *queryResolver) Labels(ctx context.Context) ([]*ent.Label, error) {
+	if _, err := staffViewer(ctx); err != nil {
+		return nil, err
+	}
+	return r.Client.Label.Query().Order(ent.Asc(label.FieldName)).All(ctx)
+}
+
 // Permissions is the resolver for the permissions field.
 func (r *securityGroupResolver) Permissions(ctx context.Context, obj *ent.SecurityGroup) ([]viewer.Permission, error) {
 	return viewer.SortedPermissions(obj.Permissions), nil
+}
+
+// MessageAdded is the resolver for the messageAdded field.
+func (r *subscriptionResolver) MessageAdded(ctx context.Context, channelID *pulid.ID, after *string) (<-chan *ent.Message, error) {
+	panic(fmt.Errorf("not implemented: MessageAdded - messageAdded"))
+}
+
+// UnreadBadge is the resolver for the unreadBadge field.
+func (r *subscriptionResolver) UnreadBadge(ctx context.Context) (<-chan *model.UnreadBadge, error) {
+	panic(fmt.Errorf("not implemented: UnreadBadge - unreadBadge"))
+}
+
+// ChannelUpdated is the resolver for the channelUpdated field.
+func (r *subscriptionResolver) ChannelUpdated(ctx context.Context) (<-chan *model.ChannelEvent, error) {
+	panic(fmt.Errorf("not implemented: ChannelUpdated - channelUpdated"))
 }
 
 // Permissions is the resolver for the permissions field.
@@ -149,10 +336,18 @@ func (r *userResolver) Preferences(ctx context.Context, obj *ent.User) (*model.P
 		NeverReceiveDirect:   obj.NeverReceiveDirect,
 		OpenOnStartup:        obj.OpenOnStartup,
 		PatientArrivedAlerts: obj.PatientArrivedAlerts,
+		StaffAutoReply:       autoReply(obj.StaffAutoReply, obj.StaffAutoReplyUntil),
+		PatientAutoReply:     autoReply(obj.PatientAutoReply, obj.PatientAutoReplyUntil),
 	}, nil
 }
 
 // Mutation returns generated.MutationResolver implementation.
 func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
 
-type mutationResolver struct{ *Resolver }
+// Subscription returns generated.SubscriptionResolver implementation.
+func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subscriptionResolver{r} }
+
+type (
+	mutationResolver     struct{ *Resolver }
+	subscriptionResolver struct{ *Resolver }
+)

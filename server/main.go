@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +27,8 @@ import (
 	"github.com/whisper-health/whisper/graph"
 	"github.com/whisper-health/whisper/internal/auth"
 	"github.com/whisper-health/whisper/internal/demo"
+	"github.com/whisper-health/whisper/internal/messenger"
+	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/store"
 )
 
@@ -64,6 +67,8 @@ type App struct {
 	http     *http.Server
 	listener net.Listener
 	served   chan error
+	bus      pubsub.Bus
+	closeBus func() error
 }
 
 // Start opens the database, brings its schema up to date, loads the demo
@@ -115,11 +120,22 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 		}
 	}
 
+	if a.db.Dialect == dialect.Postgres {
+		pg, err := pubsub.NewPostgres(a.db.SQL, cfg.DatabaseURL, log)
+		if err != nil {
+			return err
+		}
+		a.bus, a.closeBus = pg, pg.Close
+	} else {
+		a.bus, a.closeBus = pubsub.NewMemory(), func() error { return nil }
+	}
+	msgr := messenger.New(a.db.Client, a.bus, log, messenger.Config{Postgres: a.db.Dialect == dialect.Postgres})
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := newMetrics(reg)
 
-	a.gql = graph.NewHandler(&graph.Resolver{Client: a.db.Client, Auth: authSvc, Log: log}, graph.HandlerConfig{
+	a.gql = graph.NewHandler(&graph.Resolver{Client: a.db.Client, Auth: authSvc, Messenger: msgr, Log: log}, graph.HandlerConfig{
 		Introspection:    cfg.Introspection,
 		MaxDepth:         cfg.MaxDepth,
 		MaxComplexity:    cfg.MaxComplexity,
@@ -200,6 +216,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 	err := <-errc
 	if serveErr := <-a.served; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		err = errors.Join(err, serveErr)
+	}
+	if a.closeBus != nil {
+		err = errors.Join(err, a.closeBus())
 	}
 	return errors.Join(err, a.db.Close())
 }

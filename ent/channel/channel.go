@@ -49,6 +49,14 @@ const (
 	EdgeMembers = "members"
 	// EdgeMessages holds the string denoting the messages edge name in mutations.
 	EdgeMessages = "messages"
+	// EdgeCustomUsers holds the string denoting the custom_users edge name in mutations.
+	EdgeCustomUsers = "custom_users"
+	// EdgeCustomGroups holds the string denoting the custom_groups edge name in mutations.
+	EdgeCustomGroups = "custom_groups"
+	// EdgeIncludedIn holds the string denoting the included_in edge name in mutations.
+	EdgeIncludedIn = "included_in"
+	// EdgeCustomChannels holds the string denoting the custom_channels edge name in mutations.
+	EdgeCustomChannels = "custom_channels"
 	// EdgeMemberships holds the string denoting the memberships edge name in mutations.
 	EdgeMemberships = "memberships"
 	// Table holds the table name of the channel in the database.
@@ -79,6 +87,20 @@ const (
 	MessagesInverseTable = "messages"
 	// MessagesColumn is the table column denoting the messages relation/edge.
 	MessagesColumn = "channel_id"
+	// CustomUsersTable is the table that holds the custom_users relation/edge. The primary key declared below.
+	CustomUsersTable = "channel_custom_users"
+	// CustomUsersInverseTable is the table name for the User entity.
+	// It exists in this package in order to avoid circular dependency with the "user" package.
+	CustomUsersInverseTable = "users"
+	// CustomGroupsTable is the table that holds the custom_groups relation/edge. The primary key declared below.
+	CustomGroupsTable = "channel_custom_groups"
+	// CustomGroupsInverseTable is the table name for the SecurityGroup entity.
+	// It exists in this package in order to avoid circular dependency with the "securitygroup" package.
+	CustomGroupsInverseTable = "security_groups"
+	// IncludedInTable is the table that holds the included_in relation/edge. The primary key declared below.
+	IncludedInTable = "channel_custom_channels"
+	// CustomChannelsTable is the table that holds the custom_channels relation/edge. The primary key declared below.
+	CustomChannelsTable = "channel_custom_channels"
 	// MembershipsTable is the table that holds the memberships relation/edge.
 	MembershipsTable = "channel_members"
 	// MembershipsInverseTable is the table name for the ChannelMember entity.
@@ -108,6 +130,18 @@ var (
 	// MembersPrimaryKey and MembersColumn2 are the table columns denoting the
 	// primary key for the members relation (M2M).
 	MembersPrimaryKey = []string{"channel_id", "user_id"}
+	// CustomUsersPrimaryKey and CustomUsersColumn2 are the table columns denoting the
+	// primary key for the custom_users relation (M2M).
+	CustomUsersPrimaryKey = []string{"channel_id", "user_id"}
+	// CustomGroupsPrimaryKey and CustomGroupsColumn2 are the table columns denoting the
+	// primary key for the custom_groups relation (M2M).
+	CustomGroupsPrimaryKey = []string{"channel_id", "security_group_id"}
+	// IncludedInPrimaryKey and IncludedInColumn2 are the table columns denoting the
+	// primary key for the included_in relation (M2M).
+	IncludedInPrimaryKey = []string{"channel_id", "included_in_id"}
+	// CustomChannelsPrimaryKey and CustomChannelsColumn2 are the table columns denoting the
+	// primary key for the custom_channels relation (M2M).
+	CustomChannelsPrimaryKey = []string{"channel_id", "included_in_id"}
 )
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -290,6 +324,62 @@ func ByMessages(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 	}
 }
 
+// ByCustomUsersCount orders the results by custom_users count.
+func ByCustomUsersCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newCustomUsersStep(), opts...)
+	}
+}
+
+// ByCustomUsers orders the results by custom_users terms.
+func ByCustomUsers(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newCustomUsersStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
+// ByCustomGroupsCount orders the results by custom_groups count.
+func ByCustomGroupsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newCustomGroupsStep(), opts...)
+	}
+}
+
+// ByCustomGroups orders the results by custom_groups terms.
+func ByCustomGroups(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newCustomGroupsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
+// ByIncludedInCount orders the results by included_in count.
+func ByIncludedInCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newIncludedInStep(), opts...)
+	}
+}
+
+// ByIncludedIn orders the results by included_in terms.
+func ByIncludedIn(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newIncludedInStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
+// ByCustomChannelsCount orders the results by custom_channels count.
+func ByCustomChannelsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newCustomChannelsStep(), opts...)
+	}
+}
+
+// ByCustomChannels orders the results by custom_channels terms.
+func ByCustomChannels(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newCustomChannelsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
 // ByMembershipsCount orders the results by memberships count.
 func ByMembershipsCount(opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -329,6 +419,34 @@ func newMessagesStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(MessagesInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, MessagesTable, MessagesColumn),
+	)
+}
+func newCustomUsersStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(CustomUsersInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2M, false, CustomUsersTable, CustomUsersPrimaryKey...),
+	)
+}
+func newCustomGroupsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(CustomGroupsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2M, false, CustomGroupsTable, CustomGroupsPrimaryKey...),
+	)
+}
+func newIncludedInStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(Table, FieldID),
+		sqlgraph.Edge(sqlgraph.M2M, true, IncludedInTable, IncludedInPrimaryKey...),
+	)
+}
+func newCustomChannelsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(Table, FieldID),
+		sqlgraph.Edge(sqlgraph.M2M, false, CustomChannelsTable, CustomChannelsPrimaryKey...),
 	)
 }
 func newMembershipsStep() *sqlgraph.Step {

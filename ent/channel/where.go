@@ -793,6 +793,98 @@ func HasMessagesWith(preds ...predicate.Message) predicate.Channel {
 	})
 }
 
+// HasCustomUsers applies the HasEdge predicate on the "custom_users" edge.
+func HasCustomUsers() predicate.Channel {
+	return predicate.Channel(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, false, CustomUsersTable, CustomUsersPrimaryKey...),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasCustomUsersWith applies the HasEdge predicate on the "custom_users" edge with a given conditions (other predicates).
+func HasCustomUsersWith(preds ...predicate.User) predicate.Channel {
+	return predicate.Channel(func(s *sql.Selector) {
+		step := newCustomUsersStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasCustomGroups applies the HasEdge predicate on the "custom_groups" edge.
+func HasCustomGroups() predicate.Channel {
+	return predicate.Channel(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, false, CustomGroupsTable, CustomGroupsPrimaryKey...),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasCustomGroupsWith applies the HasEdge predicate on the "custom_groups" edge with a given conditions (other predicates).
+func HasCustomGroupsWith(preds ...predicate.SecurityGroup) predicate.Channel {
+	return predicate.Channel(func(s *sql.Selector) {
+		step := newCustomGroupsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasIncludedIn applies the HasEdge predicate on the "included_in" edge.
+func HasIncludedIn() predicate.Channel {
+	return predicate.Channel(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, IncludedInTable, IncludedInPrimaryKey...),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasIncludedInWith applies the HasEdge predicate on the "included_in" edge with a given conditions (other predicates).
+func HasIncludedInWith(preds ...predicate.Channel) predicate.Channel {
+	return predicate.Channel(func(s *sql.Selector) {
+		step := newIncludedInStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasCustomChannels applies the HasEdge predicate on the "custom_channels" edge.
+func HasCustomChannels() predicate.Channel {
+	return predicate.Channel(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, false, CustomChannelsTable, CustomChannelsPrimaryKey...),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasCustomChannelsWith applies the HasEdge predicate on the "custom_channels" edge with a given conditions (other predicates).
+func HasCustomChannelsWith(preds ...predicate.Channel) predicate.Channel {
+	return predicate.Channel(func(s *sql.Selector) {
+		step := newCustomChannelsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // HasMemberships applies the HasEdge predicate on the "memberships" edge.
 func HasMemberships() predicate.Channel {
 	return predicate.Channel(func(s *sql.Selector) {

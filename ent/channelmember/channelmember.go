@@ -26,8 +26,6 @@ const (
 	FieldUserID = "user_id"
 	// FieldLastReadSeq holds the string denoting the last_read_seq field in the database.
 	FieldLastReadSeq = "last_read_seq"
-	// FieldHiddenAt holds the string denoting the hidden_at field in the database.
-	FieldHiddenAt = "hidden_at"
 	// EdgeChannel holds the string denoting the channel edge name in mutations.
 	EdgeChannel = "channel"
 	// EdgeUser holds the string denoting the user edge name in mutations.
@@ -58,7 +56,6 @@ var Columns = []string{
 	FieldChannelID,
 	FieldUserID,
 	FieldLastReadSeq,
-	FieldHiddenAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -126,11 +123,6 @@ func ByUserID(opts ...sql.OrderTermOption) OrderOption {
 // ByLastReadSeq orders the results by the last_read_seq field.
 func ByLastReadSeq(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLastReadSeq, opts...).ToFunc()
-}
-
-// ByHiddenAt orders the results by the hidden_at field.
-func ByHiddenAt(opts ...sql.OrderTermOption) OrderOption {
-	return sql.OrderByField(FieldHiddenAt, opts...).ToFunc()
 }
 
 // ByChannelField orders the results by channel field.

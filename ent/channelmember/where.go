@@ -81,11 +81,6 @@ func LastReadSeq(v int64) predicate.ChannelMember {
 	return predicate.ChannelMember(sql.FieldEQ(FieldLastReadSeq, v))
 }
 
-// HiddenAt applies equality check predicate on the "hidden_at" field. It's identical to HiddenAtEQ.
-func HiddenAt(v time.Time) predicate.ChannelMember {
-	return predicate.ChannelMember(sql.FieldEQ(FieldHiddenAt, v))
-}
-
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.ChannelMember {
 	return predicate.ChannelMember(sql.FieldEQ(FieldCreatedAt, v))
@@ -344,56 +339,6 @@ func LastReadSeqLT(v int64) predicate.ChannelMember {
 // LastReadSeqLTE applies the LTE predicate on the "last_read_seq" field.
 func LastReadSeqLTE(v int64) predicate.ChannelMember {
 	return predicate.ChannelMember(sql.FieldLTE(FieldLastReadSeq, v))
-}
-
-// HiddenAtEQ applies the EQ predicate on the "hidden_at" field.
-func HiddenAtEQ(v time.Time) predicate.ChannelMember {
-	return predicate.ChannelMember(sql.FieldEQ(FieldHiddenAt, v))
-}
-
-// HiddenAtNEQ applies the NEQ predicate on the "hidden_at" field.
-func HiddenAtNEQ(v time.Time) predicate.ChannelMember {
-	return predicate.ChannelMember(sql.FieldNEQ(FieldHiddenAt, v))
-}
-
-// HiddenAtIn applies the In predicate on the "hidden_at" field.
-func HiddenAtIn(vs ...time.Time) predicate.ChannelMember {
-	return predicate.ChannelMember(sql.FieldIn(FieldHiddenAt, vs...))
-}
-
-// HiddenAtNotIn applies the NotIn predicate on the "hidden_at" field.
-func HiddenAtNotIn(vs ...time.Time) predicate.ChannelMember {
-	return predicate.ChannelMember(sql.FieldNotIn(FieldHiddenAt, vs...))
-}
-
-// HiddenAtGT applies the GT predicate on the "hidden_at" field.
-func HiddenAtGT(v time.Time) predicate.ChannelMember {
-	return predicate.ChannelMember(sql.FieldGT(FieldHiddenAt, v))
-}
-
-// HiddenAtGTE applies the GTE predicate on the "hidden_at" field.
-func HiddenAtGTE(v time.Time) predicate.ChannelMember {
-	return predicate.ChannelMember(sql.FieldGTE(FieldHiddenAt, v))
-}
-
-// HiddenAtLT applies the LT predicate on the "hidden_at" field.
-func HiddenAtLT(v time.Time) predicate.ChannelMember {
-	return predicate.ChannelMember(sql.FieldLT(FieldHiddenAt, v))
-}
-
-// HiddenAtLTE applies the LTE predicate on the "hidden_at" field.
-func HiddenAtLTE(v time.Time) predicate.ChannelMember {
-	return predicate.ChannelMember(sql.FieldLTE(FieldHiddenAt, v))
-}
-
-// HiddenAtIsNil applies the IsNil predicate on the "hidden_at" field.
-func HiddenAtIsNil() predicate.ChannelMember {
-	return predicate.ChannelMember(sql.FieldIsNull(FieldHiddenAt))
-}
-
-// HiddenAtNotNil applies the NotNil predicate on the "hidden_at" field.
-func HiddenAtNotNil() predicate.ChannelMember {
-	return predicate.ChannelMember(sql.FieldNotNull(FieldHiddenAt))
 }
 
 // HasChannel applies the HasEdge predicate on the "channel" edge.

@@ -9,12 +9,14 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/apikey"
+	"github.com/whisper-health/whisper/ent/autoreplysent"
 	"github.com/whisper-health/whisper/ent/booking"
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/message"
+	"github.com/whisper-health/whisper/ent/outboxmessage"
 	"github.com/whisper-health/whisper/ent/patient"
 	"github.com/whisper-health/whisper/ent/predicate"
 	"github.com/whisper-health/whisper/ent/program"
@@ -107,6 +109,33 @@ func (f TraverseAPIKey) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.APIKeyQuery", q)
+}
+
+// The AutoReplySentFunc type is an adapter to allow the use of ordinary function as a Querier.
+type AutoReplySentFunc func(context.Context, *ent.AutoReplySentQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f AutoReplySentFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.AutoReplySentQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.AutoReplySentQuery", q)
+}
+
+// The TraverseAutoReplySent type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseAutoReplySent func(context.Context, *ent.AutoReplySentQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseAutoReplySent) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseAutoReplySent) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AutoReplySentQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.AutoReplySentQuery", q)
 }
 
 // The BookingFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -269,6 +298,33 @@ func (f TraverseMessage) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.MessageQuery", q)
+}
+
+// The OutboxMessageFunc type is an adapter to allow the use of ordinary function as a Querier.
+type OutboxMessageFunc func(context.Context, *ent.OutboxMessageQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f OutboxMessageFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.OutboxMessageQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.OutboxMessageQuery", q)
+}
+
+// The TraverseOutboxMessage type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseOutboxMessage func(context.Context, *ent.OutboxMessageQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseOutboxMessage) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseOutboxMessage) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.OutboxMessageQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.OutboxMessageQuery", q)
 }
 
 // The PatientFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -492,6 +548,8 @@ func NewQuery(q ent.Query) (Query, error) {
 	switch q := q.(type) {
 	case *ent.APIKeyQuery:
 		return &query[*ent.APIKeyQuery, predicate.APIKey, apikey.OrderOption]{typ: ent.TypeAPIKey, tq: q}, nil
+	case *ent.AutoReplySentQuery:
+		return &query[*ent.AutoReplySentQuery, predicate.AutoReplySent, autoreplysent.OrderOption]{typ: ent.TypeAutoReplySent, tq: q}, nil
 	case *ent.BookingQuery:
 		return &query[*ent.BookingQuery, predicate.Booking, booking.OrderOption]{typ: ent.TypeBooking, tq: q}, nil
 	case *ent.BookingTypeQuery:
@@ -504,6 +562,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.LabelQuery, predicate.Label, label.OrderOption]{typ: ent.TypeLabel, tq: q}, nil
 	case *ent.MessageQuery:
 		return &query[*ent.MessageQuery, predicate.Message, message.OrderOption]{typ: ent.TypeMessage, tq: q}, nil
+	case *ent.OutboxMessageQuery:
+		return &query[*ent.OutboxMessageQuery, predicate.OutboxMessage, outboxmessage.OrderOption]{typ: ent.TypeOutboxMessage, tq: q}, nil
 	case *ent.PatientQuery:
 		return &query[*ent.PatientQuery, predicate.Patient, patient.OrderOption]{typ: ent.TypePatient, tq: q}, nil
 	case *ent.ProgramQuery:

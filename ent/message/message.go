@@ -39,6 +39,8 @@ const (
 	FieldReplyToID = "reply_to_id"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
+	// FieldTxid holds the string denoting the txid field in the database.
+	FieldTxid = "txid"
 	// EdgeChannel holds the string denoting the channel edge name in mutations.
 	EdgeChannel = "channel"
 	// EdgeSender holds the string denoting the sender edge name in mutations.
@@ -111,6 +113,7 @@ var Columns = []string{
 	FieldClientMessageID,
 	FieldReplyToID,
 	FieldCreatedAt,
+	FieldTxid,
 }
 
 var (
@@ -147,6 +150,8 @@ var (
 	ClientMessageIDValidator func(string) error
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
+	// DefaultTxid holds the default value on creation for the "txid" field.
+	DefaultTxid int64
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -237,6 +242,11 @@ func ByReplyToID(opts ...sql.OrderTermOption) OrderOption {
 // ByCreatedAt orders the results by the created_at field.
 func ByCreatedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCreatedAt, opts...).ToFunc()
+}
+
+// ByTxid orders the results by the txid field.
+func ByTxid(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTxid, opts...).ToFunc()
 }
 
 // ByChannelField orders the results by channel field.

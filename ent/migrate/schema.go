@@ -34,6 +34,27 @@ var (
 			},
 		},
 	}
+	// AutoReplySentsColumns holds the columns for the "auto_reply_sents" table.
+	AutoReplySentsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 28},
+		{Name: "channel_id", Type: field.TypeString},
+		{Name: "user_id", Type: field.TypeString},
+		{Name: "day", Type: field.TypeString, Size: 10},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// AutoReplySentsTable holds the schema information for the "auto_reply_sents" table.
+	AutoReplySentsTable = &schema.Table{
+		Name:       "auto_reply_sents",
+		Columns:    AutoReplySentsColumns,
+		PrimaryKey: []*schema.Column{AutoReplySentsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "autoreplysent_channel_id_user_id_day",
+				Unique:  true,
+				Columns: []*schema.Column{AutoReplySentsColumns[1], AutoReplySentsColumns[2], AutoReplySentsColumns[3]},
+			},
+		},
+	}
 	// BookingsColumns holds the columns for the "bookings" table.
 	BookingsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 28},
@@ -161,7 +182,6 @@ var (
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "last_read_seq", Type: field.TypeInt64, Default: 0},
-		{Name: "hidden_at", Type: field.TypeTime, Nullable: true},
 		{Name: "channel_id", Type: field.TypeString, Size: 28},
 		{Name: "user_id", Type: field.TypeString, Size: 28},
 	}
@@ -173,13 +193,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "channel_members_channels_channel",
-				Columns:    []*schema.Column{ChannelMembersColumns[5]},
+				Columns:    []*schema.Column{ChannelMembersColumns[4]},
 				RefColumns: []*schema.Column{ChannelsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "channel_members_users_user",
-				Columns:    []*schema.Column{ChannelMembersColumns[6]},
+				Columns:    []*schema.Column{ChannelMembersColumns[5]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -188,12 +208,12 @@ var (
 			{
 				Name:    "channelmember_channel_id_user_id",
 				Unique:  true,
-				Columns: []*schema.Column{ChannelMembersColumns[5], ChannelMembersColumns[6]},
+				Columns: []*schema.Column{ChannelMembersColumns[4], ChannelMembersColumns[5]},
 			},
 			{
 				Name:    "channelmember_user_id",
 				Unique:  false,
-				Columns: []*schema.Column{ChannelMembersColumns[6]},
+				Columns: []*schema.Column{ChannelMembersColumns[5]},
 			},
 		},
 	}
@@ -235,6 +255,7 @@ var (
 		{Name: "sms", Type: field.TypeBool, Default: false},
 		{Name: "client_message_id", Type: field.TypeString, Nullable: true, Size: 100},
 		{Name: "created_at", Type: field.TypeTime},
+		{Name: "txid", Type: field.TypeInt64, Default: 0},
 		{Name: "channel_id", Type: field.TypeString, Size: 28},
 		{Name: "sender_id", Type: field.TypeString, Nullable: true, Size: 28},
 		{Name: "sender_patient_id", Type: field.TypeString, Nullable: true, Size: 28},
@@ -248,25 +269,25 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "messages_channels_messages",
-				Columns:    []*schema.Column{MessagesColumns[7]},
+				Columns:    []*schema.Column{MessagesColumns[8]},
 				RefColumns: []*schema.Column{ChannelsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "messages_users_sender",
-				Columns:    []*schema.Column{MessagesColumns[8]},
+				Columns:    []*schema.Column{MessagesColumns[9]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "messages_patients_sender_patient",
-				Columns:    []*schema.Column{MessagesColumns[9]},
+				Columns:    []*schema.Column{MessagesColumns[10]},
 				RefColumns: []*schema.Column{PatientsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "messages_messages_replies",
-				Columns:    []*schema.Column{MessagesColumns[10]},
+				Columns:    []*schema.Column{MessagesColumns[11]},
 				RefColumns: []*schema.Column{MessagesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -275,17 +296,53 @@ var (
 			{
 				Name:    "message_channel_id_seq",
 				Unique:  true,
-				Columns: []*schema.Column{MessagesColumns[7], MessagesColumns[1]},
+				Columns: []*schema.Column{MessagesColumns[8], MessagesColumns[1]},
 			},
 			{
 				Name:    "message_sender_id_client_message_id",
 				Unique:  true,
-				Columns: []*schema.Column{MessagesColumns[8], MessagesColumns[5]},
+				Columns: []*schema.Column{MessagesColumns[9], MessagesColumns[5]},
 			},
 			{
 				Name:    "message_created_at",
 				Unique:  false,
 				Columns: []*schema.Column{MessagesColumns[6]},
+			},
+			{
+				Name:    "message_txid_id",
+				Unique:  false,
+				Columns: []*schema.Column{MessagesColumns[7], MessagesColumns[0]},
+			},
+		},
+	}
+	// OutboxMessagesColumns holds the columns for the "outbox_messages" table.
+	OutboxMessagesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 28},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "channel", Type: field.TypeEnum, Enums: []string{"SMS", "EMAIL", "LETTER"}},
+		{Name: "recipient", Type: field.TypeString, Size: 500},
+		{Name: "subject", Type: field.TypeString, Nullable: true, Size: 300},
+		{Name: "body", Type: field.TypeString, Size: 2147483647},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "SENDING", "SENT", "FAILED", "UNKNOWN"}, Default: "PENDING"},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "next_attempt_at", Type: field.TypeTime},
+		{Name: "last_error", Type: field.TypeString, Nullable: true, Size: 1000},
+		{Name: "idempotency_key", Type: field.TypeString, Unique: true, Size: 200},
+		{Name: "provider_ref", Type: field.TypeString, Nullable: true, Size: 200},
+		{Name: "cause_message_id", Type: field.TypeString, Nullable: true},
+		{Name: "sent_at", Type: field.TypeTime, Nullable: true},
+	}
+	// OutboxMessagesTable holds the schema information for the "outbox_messages" table.
+	OutboxMessagesTable = &schema.Table{
+		Name:       "outbox_messages",
+		Columns:    OutboxMessagesColumns,
+		PrimaryKey: []*schema.Column{OutboxMessagesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "outboxmessage_status_next_attempt_at",
+				Unique:  false,
+				Columns: []*schema.Column{OutboxMessagesColumns[7], OutboxMessagesColumns[9]},
 			},
 		},
 	}
@@ -495,6 +552,10 @@ var (
 		{Name: "never_receive_direct", Type: field.TypeBool, Default: false},
 		{Name: "open_on_startup", Type: field.TypeBool, Default: false},
 		{Name: "patient_arrived_alerts", Type: field.TypeBool, Default: false},
+		{Name: "staff_auto_reply", Type: field.TypeString, Nullable: true, Size: 1000},
+		{Name: "staff_auto_reply_until", Type: field.TypeTime, Nullable: true},
+		{Name: "patient_auto_reply", Type: field.TypeString, Nullable: true, Size: 1000},
+		{Name: "patient_auto_reply_until", Type: field.TypeTime, Nullable: true},
 	}
 	// UsersTable holds the schema information for the "users" table.
 	UsersTable = &schema.Table{
@@ -506,6 +567,81 @@ var (
 				Name:    "user_name",
 				Unique:  false,
 				Columns: []*schema.Column{UsersColumns[4]},
+			},
+		},
+	}
+	// ChannelCustomUsersColumns holds the columns for the "channel_custom_users" table.
+	ChannelCustomUsersColumns = []*schema.Column{
+		{Name: "channel_id", Type: field.TypeString, Size: 28},
+		{Name: "user_id", Type: field.TypeString, Size: 28},
+	}
+	// ChannelCustomUsersTable holds the schema information for the "channel_custom_users" table.
+	ChannelCustomUsersTable = &schema.Table{
+		Name:       "channel_custom_users",
+		Columns:    ChannelCustomUsersColumns,
+		PrimaryKey: []*schema.Column{ChannelCustomUsersColumns[0], ChannelCustomUsersColumns[1]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "channel_custom_users_channel_id",
+				Columns:    []*schema.Column{ChannelCustomUsersColumns[0]},
+				RefColumns: []*schema.Column{ChannelsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "channel_custom_users_user_id",
+				Columns:    []*schema.Column{ChannelCustomUsersColumns[1]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+	}
+	// ChannelCustomGroupsColumns holds the columns for the "channel_custom_groups" table.
+	ChannelCustomGroupsColumns = []*schema.Column{
+		{Name: "channel_id", Type: field.TypeString, Size: 28},
+		{Name: "security_group_id", Type: field.TypeString, Size: 28},
+	}
+	// ChannelCustomGroupsTable holds the schema information for the "channel_custom_groups" table.
+	ChannelCustomGroupsTable = &schema.Table{
+		Name:       "channel_custom_groups",
+		Columns:    ChannelCustomGroupsColumns,
+		PrimaryKey: []*schema.Column{ChannelCustomGroupsColumns[0], ChannelCustomGroupsColumns[1]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "channel_custom_groups_channel_id",
+				Columns:    []*schema.Column{ChannelCustomGroupsColumns[0]},
+				RefColumns: []*schema.Column{ChannelsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "channel_custom_groups_security_group_id",
+				Columns:    []*schema.Column{ChannelCustomGroupsColumns[1]},
+				RefColumns: []*schema.Column{SecurityGroupsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+	}
+	// ChannelCustomChannelsColumns holds the columns for the "channel_custom_channels" table.
+	ChannelCustomChannelsColumns = []*schema.Column{
+		{Name: "channel_id", Type: field.TypeString, Size: 28},
+		{Name: "included_in_id", Type: field.TypeString, Size: 28},
+	}
+	// ChannelCustomChannelsTable holds the schema information for the "channel_custom_channels" table.
+	ChannelCustomChannelsTable = &schema.Table{
+		Name:       "channel_custom_channels",
+		Columns:    ChannelCustomChannelsColumns,
+		PrimaryKey: []*schema.Column{ChannelCustomChannelsColumns[0], ChannelCustomChannelsColumns[1]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "channel_custom_channels_channel_id",
+				Columns:    []*schema.Column{ChannelCustomChannelsColumns[0]},
+				RefColumns: []*schema.Column{ChannelsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "channel_custom_channels_included_in_id",
+				Columns:    []*schema.Column{ChannelCustomChannelsColumns[1]},
+				RefColumns: []*schema.Column{ChannelsColumns[0]},
+				OnDelete:   schema.Cascade,
 			},
 		},
 	}
@@ -562,12 +698,14 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		APIKeysTable,
+		AutoReplySentsTable,
 		BookingsTable,
 		BookingTypesTable,
 		ChannelsTable,
 		ChannelMembersTable,
 		LabelsTable,
 		MessagesTable,
+		OutboxMessagesTable,
 		PatientsTable,
 		ProgramsTable,
 		ProgramActionsTable,
@@ -576,6 +714,9 @@ var (
 		SettingsTable,
 		TemplatesTable,
 		UsersTable,
+		ChannelCustomUsersTable,
+		ChannelCustomGroupsTable,
+		ChannelCustomChannelsTable,
 		LabelMessagesTable,
 		UserSecurityGroupsTable,
 	}
@@ -600,6 +741,12 @@ func init() {
 	ProgramActionsTable.ForeignKeys[0].RefTable = ProgramsTable
 	ProgramActionsTable.ForeignKeys[1].RefTable = TemplatesTable
 	SessionsTable.ForeignKeys[0].RefTable = UsersTable
+	ChannelCustomUsersTable.ForeignKeys[0].RefTable = ChannelsTable
+	ChannelCustomUsersTable.ForeignKeys[1].RefTable = UsersTable
+	ChannelCustomGroupsTable.ForeignKeys[0].RefTable = ChannelsTable
+	ChannelCustomGroupsTable.ForeignKeys[1].RefTable = SecurityGroupsTable
+	ChannelCustomChannelsTable.ForeignKeys[0].RefTable = ChannelsTable
+	ChannelCustomChannelsTable.ForeignKeys[1].RefTable = ChannelsTable
 	LabelMessagesTable.ForeignKeys[0].RefTable = LabelsTable
 	LabelMessagesTable.ForeignKeys[1].RefTable = MessagesTable
 	UserSecurityGroupsTable.ForeignKeys[0].RefTable = UsersTable

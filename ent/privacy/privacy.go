@@ -135,6 +135,30 @@ func (f APIKeyMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.APIKeyMutation", m)
 }
 
+// The AutoReplySentQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type AutoReplySentQueryRuleFunc func(context.Context, *ent.AutoReplySentQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f AutoReplySentQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AutoReplySentQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.AutoReplySentQuery", q)
+}
+
+// The AutoReplySentMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type AutoReplySentMutationRuleFunc func(context.Context, *ent.AutoReplySentMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f AutoReplySentMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.AutoReplySentMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AutoReplySentMutation", m)
+}
+
 // The BookingQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type BookingQueryRuleFunc func(context.Context, *ent.BookingQuery) error
@@ -277,6 +301,30 @@ func (f MessageMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutatio
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.MessageMutation", m)
+}
+
+// The OutboxMessageQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type OutboxMessageQueryRuleFunc func(context.Context, *ent.OutboxMessageQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f OutboxMessageQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.OutboxMessageQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.OutboxMessageQuery", q)
+}
+
+// The OutboxMessageMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type OutboxMessageMutationRuleFunc func(context.Context, *ent.OutboxMessageMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f OutboxMessageMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.OutboxMessageMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.OutboxMessageMutation", m)
 }
 
 // The PatientQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -508,6 +556,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 	switch q := q.(type) {
 	case *ent.APIKeyQuery:
 		return q.Filter(), nil
+	case *ent.AutoReplySentQuery:
+		return q.Filter(), nil
 	case *ent.BookingQuery:
 		return q.Filter(), nil
 	case *ent.BookingTypeQuery:
@@ -519,6 +569,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 	case *ent.LabelQuery:
 		return q.Filter(), nil
 	case *ent.MessageQuery:
+		return q.Filter(), nil
+	case *ent.OutboxMessageQuery:
 		return q.Filter(), nil
 	case *ent.PatientQuery:
 		return q.Filter(), nil
@@ -545,6 +597,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	switch m := m.(type) {
 	case *ent.APIKeyMutation:
 		return m.Filter(), nil
+	case *ent.AutoReplySentMutation:
+		return m.Filter(), nil
 	case *ent.BookingMutation:
 		return m.Filter(), nil
 	case *ent.BookingTypeMutation:
@@ -556,6 +610,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.LabelMutation:
 		return m.Filter(), nil
 	case *ent.MessageMutation:
+		return m.Filter(), nil
+	case *ent.OutboxMessageMutation:
 		return m.Filter(), nil
 	case *ent.PatientMutation:
 		return m.Filter(), nil

@@ -7,12 +7,14 @@ import (
 	"time"
 
 	"github.com/whisper-health/whisper/ent/apikey"
+	"github.com/whisper-health/whisper/ent/autoreplysent"
 	"github.com/whisper-health/whisper/ent/booking"
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/message"
+	"github.com/whisper-health/whisper/ent/outboxmessage"
 	"github.com/whisper-health/whisper/ent/patient"
 	"github.com/whisper-health/whisper/ent/program"
 	"github.com/whisper-health/whisper/ent/programaction"
@@ -86,6 +88,34 @@ func init() {
 	apikey.DefaultID = apikeyDescID.Default.(func() pulid.ID)
 	// apikey.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	apikey.IDValidator = apikeyDescID.Validators[0].(func(string) error)
+	autoreplysentMixin := schema.AutoReplySent{}.Mixin()
+	autoreplysent.Policy = privacy.NewPolicies(autoreplysentMixin[1], schema.AutoReplySent{})
+	autoreplysent.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := autoreplysent.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	autoreplysentMixinFields0 := autoreplysentMixin[0].Fields()
+	_ = autoreplysentMixinFields0
+	autoreplysentFields := schema.AutoReplySent{}.Fields()
+	_ = autoreplysentFields
+	// autoreplysentDescDay is the schema descriptor for day field.
+	autoreplysentDescDay := autoreplysentFields[2].Descriptor()
+	// autoreplysent.DayValidator is a validator for the "day" field. It is called by the builders before save.
+	autoreplysent.DayValidator = autoreplysentDescDay.Validators[0].(func(string) error)
+	// autoreplysentDescCreatedAt is the schema descriptor for created_at field.
+	autoreplysentDescCreatedAt := autoreplysentFields[3].Descriptor()
+	// autoreplysent.DefaultCreatedAt holds the default value on creation for the created_at field.
+	autoreplysent.DefaultCreatedAt = autoreplysentDescCreatedAt.Default.(func() time.Time)
+	// autoreplysentDescID is the schema descriptor for id field.
+	autoreplysentDescID := autoreplysentMixinFields0[0].Descriptor()
+	// autoreplysent.DefaultID holds the default value on creation for the id field.
+	autoreplysent.DefaultID = autoreplysentDescID.Default.(func() pulid.ID)
+	// autoreplysent.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	autoreplysent.IDValidator = autoreplysentDescID.Validators[0].(func(string) error)
 	bookingMixin := schema.Booking{}.Mixin()
 	booking.Policy = privacy.NewPolicies(bookingMixin[2], schema.Booking{})
 	booking.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -366,12 +396,92 @@ func init() {
 	messageDescCreatedAt := messageFields[9].Descriptor()
 	// message.DefaultCreatedAt holds the default value on creation for the created_at field.
 	message.DefaultCreatedAt = messageDescCreatedAt.Default.(func() time.Time)
+	// messageDescTxid is the schema descriptor for txid field.
+	messageDescTxid := messageFields[10].Descriptor()
+	// message.DefaultTxid holds the default value on creation for the txid field.
+	message.DefaultTxid = messageDescTxid.Default.(int64)
 	// messageDescID is the schema descriptor for id field.
 	messageDescID := messageMixinFields0[0].Descriptor()
 	// message.DefaultID holds the default value on creation for the id field.
 	message.DefaultID = messageDescID.Default.(func() pulid.ID)
 	// message.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	message.IDValidator = messageDescID.Validators[0].(func(string) error)
+	outboxmessageMixin := schema.OutboxMessage{}.Mixin()
+	outboxmessage.Policy = privacy.NewPolicies(outboxmessageMixin[2], schema.OutboxMessage{})
+	outboxmessage.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := outboxmessage.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	outboxmessageMixinFields0 := outboxmessageMixin[0].Fields()
+	_ = outboxmessageMixinFields0
+	outboxmessageMixinFields1 := outboxmessageMixin[1].Fields()
+	_ = outboxmessageMixinFields1
+	outboxmessageFields := schema.OutboxMessage{}.Fields()
+	_ = outboxmessageFields
+	// outboxmessageDescCreatedAt is the schema descriptor for created_at field.
+	outboxmessageDescCreatedAt := outboxmessageMixinFields1[0].Descriptor()
+	// outboxmessage.DefaultCreatedAt holds the default value on creation for the created_at field.
+	outboxmessage.DefaultCreatedAt = outboxmessageDescCreatedAt.Default.(func() time.Time)
+	// outboxmessageDescUpdatedAt is the schema descriptor for updated_at field.
+	outboxmessageDescUpdatedAt := outboxmessageMixinFields1[1].Descriptor()
+	// outboxmessage.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	outboxmessage.DefaultUpdatedAt = outboxmessageDescUpdatedAt.Default.(func() time.Time)
+	// outboxmessage.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	outboxmessage.UpdateDefaultUpdatedAt = outboxmessageDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// outboxmessageDescRecipient is the schema descriptor for recipient field.
+	outboxmessageDescRecipient := outboxmessageFields[1].Descriptor()
+	// outboxmessage.RecipientValidator is a validator for the "recipient" field. It is called by the builders before save.
+	outboxmessage.RecipientValidator = outboxmessageDescRecipient.Validators[0].(func(string) error)
+	// outboxmessageDescSubject is the schema descriptor for subject field.
+	outboxmessageDescSubject := outboxmessageFields[2].Descriptor()
+	// outboxmessage.SubjectValidator is a validator for the "subject" field. It is called by the builders before save.
+	outboxmessage.SubjectValidator = outboxmessageDescSubject.Validators[0].(func(string) error)
+	// outboxmessageDescAttempts is the schema descriptor for attempts field.
+	outboxmessageDescAttempts := outboxmessageFields[5].Descriptor()
+	// outboxmessage.DefaultAttempts holds the default value on creation for the attempts field.
+	outboxmessage.DefaultAttempts = outboxmessageDescAttempts.Default.(int)
+	// outboxmessage.AttemptsValidator is a validator for the "attempts" field. It is called by the builders before save.
+	outboxmessage.AttemptsValidator = outboxmessageDescAttempts.Validators[0].(func(int) error)
+	// outboxmessageDescNextAttemptAt is the schema descriptor for next_attempt_at field.
+	outboxmessageDescNextAttemptAt := outboxmessageFields[6].Descriptor()
+	// outboxmessage.DefaultNextAttemptAt holds the default value on creation for the next_attempt_at field.
+	outboxmessage.DefaultNextAttemptAt = outboxmessageDescNextAttemptAt.Default.(func() time.Time)
+	// outboxmessageDescLastError is the schema descriptor for last_error field.
+	outboxmessageDescLastError := outboxmessageFields[7].Descriptor()
+	// outboxmessage.LastErrorValidator is a validator for the "last_error" field. It is called by the builders before save.
+	outboxmessage.LastErrorValidator = outboxmessageDescLastError.Validators[0].(func(string) error)
+	// outboxmessageDescIdempotencyKey is the schema descriptor for idempotency_key field.
+	outboxmessageDescIdempotencyKey := outboxmessageFields[8].Descriptor()
+	// outboxmessage.IdempotencyKeyValidator is a validator for the "idempotency_key" field. It is called by the builders before save.
+	outboxmessage.IdempotencyKeyValidator = func() func(string) error {
+		validators := outboxmessageDescIdempotencyKey.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(idempotency_key string) error {
+			for _, fn := range fns {
+				if err := fn(idempotency_key); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// outboxmessageDescProviderRef is the schema descriptor for provider_ref field.
+	outboxmessageDescProviderRef := outboxmessageFields[9].Descriptor()
+	// outboxmessage.ProviderRefValidator is a validator for the "provider_ref" field. It is called by the builders before save.
+	outboxmessage.ProviderRefValidator = outboxmessageDescProviderRef.Validators[0].(func(string) error)
+	// outboxmessageDescID is the schema descriptor for id field.
+	outboxmessageDescID := outboxmessageMixinFields0[0].Descriptor()
+	// outboxmessage.DefaultID holds the default value on creation for the id field.
+	outboxmessage.DefaultID = outboxmessageDescID.Default.(func() pulid.ID)
+	// outboxmessage.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	outboxmessage.IDValidator = outboxmessageDescID.Validators[0].(func(string) error)
 	patientMixin := schema.Patient{}.Mixin()
 	patient.Policy = privacy.NewPolicies(patientMixin[2], schema.Patient{})
 	patient.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -918,6 +1028,14 @@ func init() {
 	userDescPatientArrivedAlerts := userFields[14].Descriptor()
 	// user.DefaultPatientArrivedAlerts holds the default value on creation for the patient_arrived_alerts field.
 	user.DefaultPatientArrivedAlerts = userDescPatientArrivedAlerts.Default.(bool)
+	// userDescStaffAutoReply is the schema descriptor for staff_auto_reply field.
+	userDescStaffAutoReply := userFields[15].Descriptor()
+	// user.StaffAutoReplyValidator is a validator for the "staff_auto_reply" field. It is called by the builders before save.
+	user.StaffAutoReplyValidator = userDescStaffAutoReply.Validators[0].(func(string) error)
+	// userDescPatientAutoReply is the schema descriptor for patient_auto_reply field.
+	userDescPatientAutoReply := userFields[17].Descriptor()
+	// user.PatientAutoReplyValidator is a validator for the "patient_auto_reply" field. It is called by the builders before save.
+	user.PatientAutoReplyValidator = userDescPatientAutoReply.Validators[0].(func(string) error)
 	// userDescID is the schema descriptor for id field.
 	userDescID := userMixinFields0[0].Descriptor()
 	// user.DefaultID holds the default value on creation for the id field.

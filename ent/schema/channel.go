@@ -31,7 +31,9 @@ func (Channel) Fields() []ent.Field {
 			Values("ALERT", "ARRIVAL", "INDIVIDUAL", "GROUP", "CUSTOM_GROUP", "PATIENT").
 			Immutable().
 			Annotations(entgql.Type("ChannelKind")),
-		field.String("name").MaxLen(200).Default(""),
+		field.String("name").MaxLen(200).Default("").
+			Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("custom groups' own name; other kinds are named per viewer"),
 		field.String("topic").Optional().Nillable().MaxLen(200),
 		field.String("patient_id").GoType(pulid.ID("")).Optional().Nillable().Annotations(skip),
 		field.String("security_group_id").GoType(pulid.ID("")).Optional().Nillable().Annotations(skip),
@@ -51,6 +53,12 @@ func (Channel) Edges() []ent.Edge {
 			Annotations(entgql.Skip(entgql.SkipAll)),
 		edge.To("members", User.Type).Through("memberships", ChannelMember.Type),
 		edge.To("messages", Message.Type).Annotations(entgql.Skip(entgql.SkipAll)),
+		// What a custom group is made of; members are these, expanded.
+		edge.To("custom_users", User.Type).Annotations(entgql.Skip(entgql.SkipAll)),
+		edge.To("custom_groups", SecurityGroup.Type).Annotations(entgql.Skip(entgql.SkipAll)),
+		edge.To("custom_channels", Channel.Type).
+			From("included_in").
+			Annotations(entgql.Skip(entgql.SkipAll)),
 	}
 }
 
@@ -84,8 +92,6 @@ func (ChannelMember) Fields() []ent.Field {
 		field.String("user_id").GoType(pulid.ID("")),
 		field.Int64("last_read_seq").Default(0).NonNegative().
 			Comment("sequence number of the newest message this member has read"),
-		field.Time("hidden_at").Optional().Nillable().
-			Comment("set when the member closes the channel; cleared by new activity"),
 	}
 }
 

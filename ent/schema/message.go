@@ -30,7 +30,8 @@ func (Message) Fields() []ent.Field {
 	skip := entgql.Skip(entgql.SkipAll)
 	return []ent.Field{
 		field.String("channel_id").GoType(pulid.ID("")).Immutable().Annotations(skip),
-		field.Int64("seq").Immutable().Positive().Annotations(skip, entgql.OrderField("SEQ")),
+		field.Int64("seq").Immutable().Positive().Annotations(entgql.OrderField("SEQ")).
+			Comment("position in the channel: 1, 2, 3, … in the order messages committed"),
 		field.Enum("kind").
 			Values("USER", "SYSTEM", "AUTO_REPLY", "ALERT").
 			Default("USER").
@@ -43,6 +44,8 @@ func (Message) Fields() []ent.Field {
 		field.String("client_message_id").Optional().Nillable().MaxLen(100).Immutable().Annotations(skip),
 		field.String("reply_to_id").GoType(pulid.ID("")).Optional().Nillable().Immutable().Annotations(skip),
 		field.Time("created_at").Default(now).Immutable(),
+		field.Int64("txid").Default(0).Immutable().Annotations(skip).
+			Comment("the writing transaction: with the id, the commit-ordered position of the live stream (see internal/live)"),
 	}
 }
 
@@ -65,6 +68,7 @@ func (Message) Indexes() []ent.Index {
 		index.Fields("channel_id", "seq").Unique(),
 		index.Fields("sender_id", "client_message_id").Unique(),
 		index.Fields("created_at"),
+		index.Fields("txid", "id"),
 	}
 }
 

@@ -143,37 +143,50 @@ func (Booking) Policy() ent.Policy {
 	}
 }
 
-// Policy of the Channel. Writes go through the messenger, which runs them as
-// the viewer once the messenger's rules exist; until then only workers write.
+// Policy of the Channel. Staff open conversations and members update the
+// channels they are in; group, alert and arrival channels are kept by workers.
 func (Channel) Policy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
 			rule.FilterChannelsToVisible(),
 			privacy.AlwaysDenyRule(),
 		},
-		Mutation: privacy.MutationPolicy{privacy.AlwaysDenyRule()},
+		Mutation: privacy.MutationPolicy{
+			rule.AllowIfOpeningConversation(),
+			rule.AllowIfChannelMemberUpdate(),
+			privacy.AlwaysDenyRule(),
+		},
 	}
 }
 
-// Policy of the ChannelMember.
+// Policy of the ChannelMember: members add others to the channels they are
+// in (and themselves to a channel they open), move their own read mark, and
+// remove members of custom groups they are in.
 func (ChannelMember) Policy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
 			rule.FilterMembershipsToVisible(),
 			privacy.AlwaysDenyRule(),
 		},
-		Mutation: privacy.MutationPolicy{privacy.AlwaysDenyRule()},
+		Mutation: privacy.MutationPolicy{
+			rule.AllowMembershipChangesByMembers(),
+			privacy.AlwaysDenyRule(),
+		},
 	}
 }
 
-// Policy of the Message.
+// Policy of the Message: a member posts as themself (or a system notice of a
+// change they made) in a channel they belong to. Messages never change.
 func (Message) Policy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
 			rule.FilterMessagesToVisible(),
 			privacy.AlwaysDenyRule(),
 		},
-		Mutation: privacy.MutationPolicy{privacy.AlwaysDenyRule()},
+		Mutation: privacy.MutationPolicy{
+			rule.AllowIfMemberPosts(),
+			privacy.AlwaysDenyRule(),
+		},
 	}
 }
 
@@ -214,3 +227,11 @@ func (Program) Policy() ent.Policy { return outreachPolicy() }
 
 // Policy of the ProgramAction.
 func (ProgramAction) Policy() ent.Policy { return outreachPolicy() }
+
+// systemOnlyPolicy is for bookkeeping tables only workers touch.
+func systemOnlyPolicy() ent.Policy {
+	return privacy.Policy{
+		Query:    privacy.QueryPolicy{privacy.AlwaysDenyRule()},
+		Mutation: privacy.MutationPolicy{privacy.AlwaysDenyRule()},
+	}
+}

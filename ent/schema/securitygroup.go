@@ -37,5 +37,8 @@ func (SecurityGroup) Fields() []ent.Field {
 func (SecurityGroup) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("members", User.Type).Ref("security_groups"),
+		edge.From("custom_group_channels", Channel.Type).
+			Ref("custom_groups").
+			Annotations(entgql.Skip(entgql.SkipAll)),
 	}
 }

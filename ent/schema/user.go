@@ -70,6 +70,11 @@ func (User) Fields() []ent.Field {
 		field.Bool("never_receive_direct").Default(false).Annotations(skip),
 		field.Bool("open_on_startup").Default(false).Annotations(skip),
 		field.Bool("patient_arrived_alerts").Default(false).Annotations(skip),
+		// Auto-replies (SPEC §3): a text and an optional end date each.
+		field.String("staff_auto_reply").Optional().Nillable().MaxLen(1000).Annotations(skip),
+		field.Time("staff_auto_reply_until").Optional().Nillable().Annotations(skip),
+		field.String("patient_auto_reply").Optional().Nillable().MaxLen(1000).Annotations(skip),
+		field.Time("patient_auto_reply_until").Optional().Nillable().Annotations(skip),
 	}
 }
 
@@ -79,6 +84,9 @@ func (User) Edges() []ent.Edge {
 		edge.To("security_groups", SecurityGroup.Type),
 		edge.To("sessions", Session.Type).Annotations(entgql.Skip(entgql.SkipAll)),
 		edge.To("api_keys", APIKey.Type).Annotations(entgql.Skip(entgql.SkipAll)),
+		edge.From("custom_group_channels", Channel.Type).
+			Ref("custom_users").
+			Annotations(entgql.Skip(entgql.SkipAll)),
 		edge.From("channels", Channel.Type).
 			Ref("members").
 			Through("memberships", ChannelMember.Type).

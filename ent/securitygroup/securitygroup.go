@@ -26,6 +26,8 @@ const (
 	FieldPermissions = "permissions"
 	// EdgeMembers holds the string denoting the members edge name in mutations.
 	EdgeMembers = "members"
+	// EdgeCustomGroupChannels holds the string denoting the custom_group_channels edge name in mutations.
+	EdgeCustomGroupChannels = "custom_group_channels"
 	// Table holds the table name of the securitygroup in the database.
 	Table = "security_groups"
 	// MembersTable is the table that holds the members relation/edge. The primary key declared below.
@@ -33,6 +35,11 @@ const (
 	// MembersInverseTable is the table name for the User entity.
 	// It exists in this package in order to avoid circular dependency with the "user" package.
 	MembersInverseTable = "users"
+	// CustomGroupChannelsTable is the table that holds the custom_group_channels relation/edge. The primary key declared below.
+	CustomGroupChannelsTable = "channel_custom_groups"
+	// CustomGroupChannelsInverseTable is the table name for the Channel entity.
+	// It exists in this package in order to avoid circular dependency with the "channel" package.
+	CustomGroupChannelsInverseTable = "channels"
 )
 
 // Columns holds all SQL columns for securitygroup fields.
@@ -48,6 +55,9 @@ var (
 	// MembersPrimaryKey and MembersColumn2 are the table columns denoting the
 	// primary key for the members relation (M2M).
 	MembersPrimaryKey = []string{"user_id", "security_group_id"}
+	// CustomGroupChannelsPrimaryKey and CustomGroupChannelsColumn2 are the table columns denoting the
+	// primary key for the custom_group_channels relation (M2M).
+	CustomGroupChannelsPrimaryKey = []string{"channel_id", "security_group_id"}
 )
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -118,10 +128,31 @@ func ByMembers(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newMembersStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByCustomGroupChannelsCount orders the results by custom_group_channels count.
+func ByCustomGroupChannelsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newCustomGroupChannelsStep(), opts...)
+	}
+}
+
+// ByCustomGroupChannels orders the results by custom_group_channels terms.
+func ByCustomGroupChannels(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newCustomGroupChannelsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newMembersStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(MembersInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2M, true, MembersTable, MembersPrimaryKey...),
+	)
+}
+func newCustomGroupChannelsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(CustomGroupChannelsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2M, true, CustomGroupChannelsTable, CustomGroupChannelsPrimaryKey...),
 	)
 }

@@ -249,6 +249,29 @@ func HasMembersWith(preds ...predicate.User) predicate.SecurityGroup {
 	})
 }
 
+// HasCustomGroupChannels applies the HasEdge predicate on the "custom_group_channels" edge.
+func HasCustomGroupChannels() predicate.SecurityGroup {
+	return predicate.SecurityGroup(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, CustomGroupChannelsTable, CustomGroupChannelsPrimaryKey...),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasCustomGroupChannelsWith applies the HasEdge predicate on the "custom_group_channels" edge with a given conditions (other predicates).
+func HasCustomGroupChannelsWith(preds ...predicate.Channel) predicate.SecurityGroup {
+	return predicate.SecurityGroup(func(s *sql.Selector) {
+		step := newCustomGroupChannelsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.SecurityGroup) predicate.SecurityGroup {
 	return predicate.SecurityGroup(sql.AndPredicates(predicates...))

@@ -53,12 +53,22 @@ const (
 	FieldOpenOnStartup = "open_on_startup"
 	// FieldPatientArrivedAlerts holds the string denoting the patient_arrived_alerts field in the database.
 	FieldPatientArrivedAlerts = "patient_arrived_alerts"
+	// FieldStaffAutoReply holds the string denoting the staff_auto_reply field in the database.
+	FieldStaffAutoReply = "staff_auto_reply"
+	// FieldStaffAutoReplyUntil holds the string denoting the staff_auto_reply_until field in the database.
+	FieldStaffAutoReplyUntil = "staff_auto_reply_until"
+	// FieldPatientAutoReply holds the string denoting the patient_auto_reply field in the database.
+	FieldPatientAutoReply = "patient_auto_reply"
+	// FieldPatientAutoReplyUntil holds the string denoting the patient_auto_reply_until field in the database.
+	FieldPatientAutoReplyUntil = "patient_auto_reply_until"
 	// EdgeSecurityGroups holds the string denoting the security_groups edge name in mutations.
 	EdgeSecurityGroups = "security_groups"
 	// EdgeSessions holds the string denoting the sessions edge name in mutations.
 	EdgeSessions = "sessions"
 	// EdgeAPIKeys holds the string denoting the api_keys edge name in mutations.
 	EdgeAPIKeys = "api_keys"
+	// EdgeCustomGroupChannels holds the string denoting the custom_group_channels edge name in mutations.
+	EdgeCustomGroupChannels = "custom_group_channels"
 	// EdgeChannels holds the string denoting the channels edge name in mutations.
 	EdgeChannels = "channels"
 	// EdgeMemberships holds the string denoting the memberships edge name in mutations.
@@ -84,6 +94,11 @@ const (
 	APIKeysInverseTable = "api_keys"
 	// APIKeysColumn is the table column denoting the api_keys relation/edge.
 	APIKeysColumn = "user_id"
+	// CustomGroupChannelsTable is the table that holds the custom_group_channels relation/edge. The primary key declared below.
+	CustomGroupChannelsTable = "channel_custom_users"
+	// CustomGroupChannelsInverseTable is the table name for the Channel entity.
+	// It exists in this package in order to avoid circular dependency with the "channel" package.
+	CustomGroupChannelsInverseTable = "channels"
 	// ChannelsTable is the table that holds the channels relation/edge. The primary key declared below.
 	ChannelsTable = "channel_members"
 	// ChannelsInverseTable is the table name for the Channel entity.
@@ -118,12 +133,19 @@ var Columns = []string{
 	FieldNeverReceiveDirect,
 	FieldOpenOnStartup,
 	FieldPatientArrivedAlerts,
+	FieldStaffAutoReply,
+	FieldStaffAutoReplyUntil,
+	FieldPatientAutoReply,
+	FieldPatientAutoReplyUntil,
 }
 
 var (
 	// SecurityGroupsPrimaryKey and SecurityGroupsColumn2 are the table columns denoting the
 	// primary key for the security_groups relation (M2M).
 	SecurityGroupsPrimaryKey = []string{"user_id", "security_group_id"}
+	// CustomGroupChannelsPrimaryKey and CustomGroupChannelsColumn2 are the table columns denoting the
+	// primary key for the custom_group_channels relation (M2M).
+	CustomGroupChannelsPrimaryKey = []string{"channel_id", "user_id"}
 	// ChannelsPrimaryKey and ChannelsColumn2 are the table columns denoting the
 	// primary key for the channels relation (M2M).
 	ChannelsPrimaryKey = []string{"channel_id", "user_id"}
@@ -177,6 +199,10 @@ var (
 	DefaultOpenOnStartup bool
 	// DefaultPatientArrivedAlerts holds the default value on creation for the "patient_arrived_alerts" field.
 	DefaultPatientArrivedAlerts bool
+	// StaffAutoReplyValidator is a validator for the "staff_auto_reply" field. It is called by the builders before save.
+	StaffAutoReplyValidator func(string) error
+	// PatientAutoReplyValidator is a validator for the "patient_auto_reply" field. It is called by the builders before save.
+	PatientAutoReplyValidator func(string) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -297,6 +323,26 @@ func ByPatientArrivedAlerts(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPatientArrivedAlerts, opts...).ToFunc()
 }
 
+// ByStaffAutoReply orders the results by the staff_auto_reply field.
+func ByStaffAutoReply(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldStaffAutoReply, opts...).ToFunc()
+}
+
+// ByStaffAutoReplyUntil orders the results by the staff_auto_reply_until field.
+func ByStaffAutoReplyUntil(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldStaffAutoReplyUntil, opts...).ToFunc()
+}
+
+// ByPatientAutoReply orders the results by the patient_auto_reply field.
+func ByPatientAutoReply(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPatientAutoReply, opts...).ToFunc()
+}
+
+// ByPatientAutoReplyUntil orders the results by the patient_auto_reply_until field.
+func ByPatientAutoReplyUntil(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPatientAutoReplyUntil, opts...).ToFunc()
+}
+
 // BySecurityGroupsCount orders the results by security_groups count.
 func BySecurityGroupsCount(opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -336,6 +382,20 @@ func ByAPIKeysCount(opts ...sql.OrderTermOption) OrderOption {
 func ByAPIKeys(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 	return func(s *sql.Selector) {
 		sqlgraph.OrderByNeighborTerms(s, newAPIKeysStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
+// ByCustomGroupChannelsCount orders the results by custom_group_channels count.
+func ByCustomGroupChannelsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newCustomGroupChannelsStep(), opts...)
+	}
+}
+
+// ByCustomGroupChannels orders the results by custom_group_channels terms.
+func ByCustomGroupChannels(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newCustomGroupChannelsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
 
@@ -385,6 +445,13 @@ func newAPIKeysStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(APIKeysInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, APIKeysTable, APIKeysColumn),
+	)
+}
+func newCustomGroupChannelsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(CustomGroupChannelsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2M, true, CustomGroupChannelsTable, CustomGroupChannelsPrimaryKey...),
 	)
 }
 func newChannelsStep() *sqlgraph.Step {

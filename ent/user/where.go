@@ -131,6 +131,26 @@ func PatientArrivedAlerts(v bool) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldPatientArrivedAlerts, v))
 }
 
+// StaffAutoReply applies equality check predicate on the "staff_auto_reply" field. It's identical to StaffAutoReplyEQ.
+func StaffAutoReply(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldStaffAutoReply, v))
+}
+
+// StaffAutoReplyUntil applies equality check predicate on the "staff_auto_reply_until" field. It's identical to StaffAutoReplyUntilEQ.
+func StaffAutoReplyUntil(v time.Time) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldStaffAutoReplyUntil, v))
+}
+
+// PatientAutoReply applies equality check predicate on the "patient_auto_reply" field. It's identical to PatientAutoReplyEQ.
+func PatientAutoReply(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldPatientAutoReply, v))
+}
+
+// PatientAutoReplyUntil applies equality check predicate on the "patient_auto_reply_until" field. It's identical to PatientAutoReplyUntilEQ.
+func PatientAutoReplyUntil(v time.Time) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldPatientAutoReplyUntil, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldCreatedAt, v))
@@ -746,6 +766,256 @@ func PatientArrivedAlertsNEQ(v bool) predicate.User {
 	return predicate.User(sql.FieldNEQ(FieldPatientArrivedAlerts, v))
 }
 
+// StaffAutoReplyEQ applies the EQ predicate on the "staff_auto_reply" field.
+func StaffAutoReplyEQ(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldStaffAutoReply, v))
+}
+
+// StaffAutoReplyNEQ applies the NEQ predicate on the "staff_auto_reply" field.
+func StaffAutoReplyNEQ(v string) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldStaffAutoReply, v))
+}
+
+// StaffAutoReplyIn applies the In predicate on the "staff_auto_reply" field.
+func StaffAutoReplyIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldIn(FieldStaffAutoReply, vs...))
+}
+
+// StaffAutoReplyNotIn applies the NotIn predicate on the "staff_auto_reply" field.
+func StaffAutoReplyNotIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldStaffAutoReply, vs...))
+}
+
+// StaffAutoReplyGT applies the GT predicate on the "staff_auto_reply" field.
+func StaffAutoReplyGT(v string) predicate.User {
+	return predicate.User(sql.FieldGT(FieldStaffAutoReply, v))
+}
+
+// StaffAutoReplyGTE applies the GTE predicate on the "staff_auto_reply" field.
+func StaffAutoReplyGTE(v string) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldStaffAutoReply, v))
+}
+
+// StaffAutoReplyLT applies the LT predicate on the "staff_auto_reply" field.
+func StaffAutoReplyLT(v string) predicate.User {
+	return predicate.User(sql.FieldLT(FieldStaffAutoReply, v))
+}
+
+// StaffAutoReplyLTE applies the LTE predicate on the "staff_auto_reply" field.
+func StaffAutoReplyLTE(v string) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldStaffAutoReply, v))
+}
+
+// StaffAutoReplyContains applies the Contains predicate on the "staff_auto_reply" field.
+func StaffAutoReplyContains(v string) predicate.User {
+	return predicate.User(sql.FieldContains(FieldStaffAutoReply, v))
+}
+
+// StaffAutoReplyHasPrefix applies the HasPrefix predicate on the "staff_auto_reply" field.
+func StaffAutoReplyHasPrefix(v string) predicate.User {
+	return predicate.User(sql.FieldHasPrefix(FieldStaffAutoReply, v))
+}
+
+// StaffAutoReplyHasSuffix applies the HasSuffix predicate on the "staff_auto_reply" field.
+func StaffAutoReplyHasSuffix(v string) predicate.User {
+	return predicate.User(sql.FieldHasSuffix(FieldStaffAutoReply, v))
+}
+
+// StaffAutoReplyIsNil applies the IsNil predicate on the "staff_auto_reply" field.
+func StaffAutoReplyIsNil() predicate.User {
+	return predicate.User(sql.FieldIsNull(FieldStaffAutoReply))
+}
+
+// StaffAutoReplyNotNil applies the NotNil predicate on the "staff_auto_reply" field.
+func StaffAutoReplyNotNil() predicate.User {
+	return predicate.User(sql.FieldNotNull(FieldStaffAutoReply))
+}
+
+// StaffAutoReplyEqualFold applies the EqualFold predicate on the "staff_auto_reply" field.
+func StaffAutoReplyEqualFold(v string) predicate.User {
+	return predicate.User(sql.FieldEqualFold(FieldStaffAutoReply, v))
+}
+
+// StaffAutoReplyContainsFold applies the ContainsFold predicate on the "staff_auto_reply" field.
+func StaffAutoReplyContainsFold(v string) predicate.User {
+	return predicate.User(sql.FieldContainsFold(FieldStaffAutoReply, v))
+}
+
+// StaffAutoReplyUntilEQ applies the EQ predicate on the "staff_auto_reply_until" field.
+func StaffAutoReplyUntilEQ(v time.Time) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldStaffAutoReplyUntil, v))
+}
+
+// StaffAutoReplyUntilNEQ applies the NEQ predicate on the "staff_auto_reply_until" field.
+func StaffAutoReplyUntilNEQ(v time.Time) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldStaffAutoReplyUntil, v))
+}
+
+// StaffAutoReplyUntilIn applies the In predicate on the "staff_auto_reply_until" field.
+func StaffAutoReplyUntilIn(vs ...time.Time) predicate.User {
+	return predicate.User(sql.FieldIn(FieldStaffAutoReplyUntil, vs...))
+}
+
+// StaffAutoReplyUntilNotIn applies the NotIn predicate on the "staff_auto_reply_until" field.
+func StaffAutoReplyUntilNotIn(vs ...time.Time) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldStaffAutoReplyUntil, vs...))
+}
+
+// StaffAutoReplyUntilGT applies the GT predicate on the "staff_auto_reply_until" field.
+func StaffAutoReplyUntilGT(v time.Time) predicate.User {
+	return predicate.User(sql.FieldGT(FieldStaffAutoReplyUntil, v))
+}
+
+// StaffAutoReplyUntilGTE applies the GTE predicate on the "staff_auto_reply_until" field.
+func StaffAutoReplyUntilGTE(v time.Time) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldStaffAutoReplyUntil, v))
+}
+
+// StaffAutoReplyUntilLT applies the LT predicate on the "staff_auto_reply_until" field.
+func StaffAutoReplyUntilLT(v time.Time) predicate.User {
+	return predicate.User(sql.FieldLT(FieldStaffAutoReplyUntil, v))
+}
+
+// StaffAutoReplyUntilLTE applies the LTE predicate on the "staff_auto_reply_until" field.
+func StaffAutoReplyUntilLTE(v time.Time) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldStaffAutoReplyUntil, v))
+}
+
+// StaffAutoReplyUntilIsNil applies the IsNil predicate on the "staff_auto_reply_until" field.
+func StaffAutoReplyUntilIsNil() predicate.User {
+	return predicate.User(sql.FieldIsNull(FieldStaffAutoReplyUntil))
+}
+
+// StaffAutoReplyUntilNotNil applies the NotNil predicate on the "staff_auto_reply_until" field.
+func StaffAutoReplyUntilNotNil() predicate.User {
+	return predicate.User(sql.FieldNotNull(FieldStaffAutoReplyUntil))
+}
+
+// PatientAutoReplyEQ applies the EQ predicate on the "patient_auto_reply" field.
+func PatientAutoReplyEQ(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldPatientAutoReply, v))
+}
+
+// PatientAutoReplyNEQ applies the NEQ predicate on the "patient_auto_reply" field.
+func PatientAutoReplyNEQ(v string) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldPatientAutoReply, v))
+}
+
+// PatientAutoReplyIn applies the In predicate on the "patient_auto_reply" field.
+func PatientAutoReplyIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldIn(FieldPatientAutoReply, vs...))
+}
+
+// PatientAutoReplyNotIn applies the NotIn predicate on the "patient_auto_reply" field.
+func PatientAutoReplyNotIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldPatientAutoReply, vs...))
+}
+
+// PatientAutoReplyGT applies the GT predicate on the "patient_auto_reply" field.
+func PatientAutoReplyGT(v string) predicate.User {
+	return predicate.User(sql.FieldGT(FieldPatientAutoReply, v))
+}
+
+// PatientAutoReplyGTE applies the GTE predicate on the "patient_auto_reply" field.
+func PatientAutoReplyGTE(v string) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldPatientAutoReply, v))
+}
+
+// PatientAutoReplyLT applies the LT predicate on the "patient_auto_reply" field.
+func PatientAutoReplyLT(v string) predicate.User {
+	return predicate.User(sql.FieldLT(FieldPatientAutoReply, v))
+}
+
+// PatientAutoReplyLTE applies the LTE predicate on the "patient_auto_reply" field.
+func PatientAutoReplyLTE(v string) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldPatientAutoReply, v))
+}
+
+// PatientAutoReplyContains applies the Contains predicate on the "patient_auto_reply" field.
+func PatientAutoReplyContains(v string) predicate.User {
+	return predicate.User(sql.FieldContains(FieldPatientAutoReply, v))
+}
+
+// PatientAutoReplyHasPrefix applies the HasPrefix predicate on the "patient_auto_reply" field.
+func PatientAutoReplyHasPrefix(v string) predicate.User {
+	return predicate.User(sql.FieldHasPrefix(FieldPatientAutoReply, v))
+}
+
+// PatientAutoReplyHasSuffix applies the HasSuffix predicate on the "patient_auto_reply" field.
+func PatientAutoReplyHasSuffix(v string) predicate.User {
+	return predicate.User(sql.FieldHasSuffix(FieldPatientAutoReply, v))
+}
+
+// PatientAutoReplyIsNil applies the IsNil predicate on the "patient_auto_reply" field.
+func PatientAutoReplyIsNil() predicate.User {
+	return predicate.User(sql.FieldIsNull(FieldPatientAutoReply))
+}
+
+// PatientAutoReplyNotNil applies the NotNil predicate on the "patient_auto_reply" field.
+func PatientAutoReplyNotNil() predicate.User {
+	return predicate.User(sql.FieldNotNull(FieldPatientAutoReply))
+}
+
+// PatientAutoReplyEqualFold applies the EqualFold predicate on the "patient_auto_reply" field.
+func PatientAutoReplyEqualFold(v string) predicate.User {
+	return predicate.User(sql.FieldEqualFold(FieldPatientAutoReply, v))
+}
+
+// PatientAutoReplyContainsFold applies the ContainsFold predicate on the "patient_auto_reply" field.
+func PatientAutoReplyContainsFold(v string) predicate.User {
+	return predicate.User(sql.FieldContainsFold(FieldPatientAutoReply, v))
+}
+
+// PatientAutoReplyUntilEQ applies the EQ predicate on the "patient_auto_reply_until" field.
+func PatientAutoReplyUntilEQ(v time.Time) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldPatientAutoReplyUntil, v))
+}
+
+// PatientAutoReplyUntilNEQ applies the NEQ predicate on the "patient_auto_reply_until" field.
+func PatientAutoReplyUntilNEQ(v time.Time) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldPatientAutoReplyUntil, v))
+}
+
+// PatientAutoReplyUntilIn applies the In predicate on the "patient_auto_reply_until" field.
+func PatientAutoReplyUntilIn(vs ...time.Time) predicate.User {
+	return predicate.User(sql.FieldIn(FieldPatientAutoReplyUntil, vs...))
+}
+
+// PatientAutoReplyUntilNotIn applies the NotIn predicate on the "patient_auto_reply_until" field.
+func PatientAutoReplyUntilNotIn(vs ...time.Time) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldPatientAutoReplyUntil, vs...))
+}
+
+// PatientAutoReplyUntilGT applies the GT predicate on the "patient_auto_reply_until" field.
+func PatientAutoReplyUntilGT(v time.Time) predicate.User {
+	return predicate.User(sql.FieldGT(FieldPatientAutoReplyUntil, v))
+}
+
+// PatientAutoReplyUntilGTE applies the GTE predicate on the "patient_auto_reply_until" field.
+func PatientAutoReplyUntilGTE(v time.Time) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldPatientAutoReplyUntil, v))
+}
+
+// PatientAutoReplyUntilLT applies the LT predicate on the "patient_auto_reply_until" field.
+func PatientAutoReplyUntilLT(v time.Time) predicate.User {
+	return predicate.User(sql.FieldLT(FieldPatientAutoReplyUntil, v))
+}
+
+// PatientAutoReplyUntilLTE applies the LTE predicate on the "patient_auto_reply_until" field.
+func PatientAutoReplyUntilLTE(v time.Time) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldPatientAutoReplyUntil, v))
+}
+
+// PatientAutoReplyUntilIsNil applies the IsNil predicate on the "patient_auto_reply_until" field.
+func PatientAutoReplyUntilIsNil() predicate.User {
+	return predicate.User(sql.FieldIsNull(FieldPatientAutoReplyUntil))
+}
+
+// PatientAutoReplyUntilNotNil applies the NotNil predicate on the "patient_auto_reply_until" field.
+func PatientAutoReplyUntilNotNil() predicate.User {
+	return predicate.User(sql.FieldNotNull(FieldPatientAutoReplyUntil))
+}
+
 // HasSecurityGroups applies the HasEdge predicate on the "security_groups" edge.
 func HasSecurityGroups() predicate.User {
 	return predicate.User(func(s *sql.Selector) {
@@ -807,6 +1077,29 @@ func HasAPIKeys() predicate.User {
 func HasAPIKeysWith(preds ...predicate.APIKey) predicate.User {
 	return predicate.User(func(s *sql.Selector) {
 		step := newAPIKeysStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasCustomGroupChannels applies the HasEdge predicate on the "custom_group_channels" edge.
+func HasCustomGroupChannels() predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, CustomGroupChannelsTable, CustomGroupChannelsPrimaryKey...),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasCustomGroupChannelsWith applies the HasEdge predicate on the "custom_group_channels" edge with a given conditions (other predicates).
+func HasCustomGroupChannelsWith(preds ...predicate.Channel) predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := newCustomGroupChannelsStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

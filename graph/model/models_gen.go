@@ -3,9 +3,14 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 
 	"github.com/whisper-health/whisper/ent"
+	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
 
@@ -27,11 +32,47 @@ type AuthPayload struct {
 	User      *ent.User `json:"user"`
 }
 
+// A staff or patient auto-reply.
+type AutoReply struct {
+	Text string `json:"text"`
+	// The last moment it answers; null means until turned off.
+	Until *time.Time `json:"until,omitempty"`
+}
+
+// Set an auto-reply; an empty text turns it off.
+type AutoReplyInput struct {
+	Text  string     `json:"text"`
+	Until *time.Time `json:"until,omitempty"`
+}
+
+type ChannelEvent struct {
+	Type    ChannelEventType `json:"type"`
+	Channel *ent.Channel     `json:"channel,omitempty"`
+}
+
+type ChannelUnread struct {
+	Channel *ent.Channel `json:"channel"`
+	Unread  int          `json:"unread"`
+}
+
 type CreateServiceAccountInput struct {
 	Name string `json:"name"`
 	// A unique address identifying the integration (no one signs in with it).
 	Email       string              `json:"email"`
 	Permissions []viewer.Permission `json:"permissions"`
+}
+
+type NotificationUnread struct {
+	Kind   NotificationKind `json:"kind"`
+	Unread int              `json:"unread"`
+}
+
+type OpenConversationInput struct {
+	UserIDs          []pulid.ID `json:"userIDs,omitempty"`
+	SecurityGroupIDs []pulid.ID `json:"securityGroupIDs,omitempty"`
+	ChannelIDs       []pulid.ID `json:"channelIDs,omitempty"`
+	// Name for a new custom group.
+	Name *string `json:"name,omitempty"`
 }
 
 // A user's messenger settings (SPEC §3).
@@ -45,14 +86,197 @@ type Preferences struct {
 	// Open the messenger when the practice software starts.
 	OpenOnStartup bool `json:"openOnStartup"`
 	// Receive an ARRIVAL notification when a patient of this doctor arrives.
-	PatientArrivedAlerts bool `json:"patientArrivedAlerts"`
+	PatientArrivedAlerts bool       `json:"patientArrivedAlerts"`
+	StaffAutoReply       *AutoReply `json:"staffAutoReply,omitempty"`
+	PatientAutoReply     *AutoReply `json:"patientAutoReply,omitempty"`
 }
 
 // Changes to the viewer's preferences; omitted fields are left as they are.
 type PreferencesInput struct {
-	OpenOnNewMessage     *bool `json:"openOnNewMessage,omitempty"`
-	KeepHidden           *bool `json:"keepHidden,omitempty"`
-	NeverReceiveDirect   *bool `json:"neverReceiveDirect,omitempty"`
-	OpenOnStartup        *bool `json:"openOnStartup,omitempty"`
-	PatientArrivedAlerts *bool `json:"patientArrivedAlerts,omitempty"`
+	OpenOnNewMessage     *bool           `json:"openOnNewMessage,omitempty"`
+	KeepHidden           *bool           `json:"keepHidden,omitempty"`
+	NeverReceiveDirect   *bool           `json:"neverReceiveDirect,omitempty"`
+	OpenOnStartup        *bool           `json:"openOnStartup,omitempty"`
+	PatientArrivedAlerts *bool           `json:"patientArrivedAlerts,omitempty"`
+	StaffAutoReply       *AutoReplyInput `json:"staffAutoReply,omitempty"`
+	PatientAutoReply     *AutoReplyInput `json:"patientAutoReply,omitempty"`
+}
+
+type ReplyToMessageInput struct {
+	MessageID pulid.ID `json:"messageID"`
+	Body      string   `json:"body"`
+	// Reply in the same channel instead of to the sender privately.
+	ToAll *bool `json:"toAll,omitempty"`
+}
+
+type SendMessageInput struct {
+	ChannelID pulid.ID `json:"channelID"`
+	Body      string   `json:"body"`
+	// Also send an SMS copy to the recipient's mobile (individual channels only); so does #sms in the body.
+	Sms *bool `json:"sms,omitempty"`
+	// Up to three linked patients.
+	PatientIDs []pulid.ID `json:"patientIDs,omitempty"`
+	ReplyToID  *pulid.ID  `json:"replyToID,omitempty"`
+	// A client-chosen id that makes retries safe: the same id returns the first message.
+	ClientMessageID *string `json:"clientMessageID,omitempty"`
+}
+
+type Subscription struct {
+}
+
+type UnreadBadge struct {
+	Total int `json:"total"`
+	// Channels with unread messages.
+	Channels []*ChannelUnread `json:"channels"`
+	// Unacknowledged notifications per folder.
+	Notifications []*NotificationUnread `json:"notifications"`
+}
+
+type UpdateCustomGroupInput struct {
+	ChannelID              pulid.ID   `json:"channelID"`
+	Name                   *string    `json:"name,omitempty"`
+	AddUserIDs             []pulid.ID `json:"addUserIDs,omitempty"`
+	RemoveUserIDs          []pulid.ID `json:"removeUserIDs,omitempty"`
+	AddSecurityGroupIDs    []pulid.ID `json:"addSecurityGroupIDs,omitempty"`
+	RemoveSecurityGroupIDs []pulid.ID `json:"removeSecurityGroupIDs,omitempty"`
+	AddChannelIDs          []pulid.ID `json:"addChannelIDs,omitempty"`
+	RemoveChannelIDs       []pulid.ID `json:"removeChannelIDs,omitempty"`
+}
+
+type UpdateSecurityGroupMembersInput struct {
+	SecurityGroupID pulid.ID   `json:"securityGroupID"`
+	AddUserIDs      []pulid.ID `json:"addUserIDs,omitempty"`
+	RemoveUserIDs   []pulid.ID `json:"removeUserIDs,omitempty"`
+}
+
+type ChannelEventType string
+
+const (
+	ChannelEventTypeCreated        ChannelEventType = "CREATED"
+	ChannelEventTypeRenamed        ChannelEventType = "RENAMED"
+	ChannelEventTypeMembersChanged ChannelEventType = "MEMBERS_CHANGED"
+	// The viewer is no longer a member (channel is null).
+	ChannelEventTypeRemoved ChannelEventType = "REMOVED"
+)
+
+var AllChannelEventType = []ChannelEventType{
+	ChannelEventTypeCreated,
+	ChannelEventTypeRenamed,
+	ChannelEventTypeMembersChanged,
+	ChannelEventTypeRemoved,
+}
+
+func (e ChannelEventType) IsValid() bool {
+	switch e {
+	case ChannelEventTypeCreated, ChannelEventTypeRenamed, ChannelEventTypeMembersChanged, ChannelEventTypeRemoved:
+		return true
+	}
+	return false
+}
+
+func (e ChannelEventType) String() string {
+	return string(e)
+}
+
+func (e *ChannelEventType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ChannelEventType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ChannelEventType", str)
+	}
+	return nil
+}
+
+func (e ChannelEventType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ChannelEventType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ChannelEventType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// The notification folders (SPEC §3).
+type NotificationKind string
+
+const (
+	NotificationKindArrival            NotificationKind = "ARRIVAL"
+	NotificationKindSchedule           NotificationKind = "SCHEDULE"
+	NotificationKindErx                NotificationKind = "ERX"
+	NotificationKindReminder           NotificationKind = "REMINDER"
+	NotificationKindSignatureRequest   NotificationKind = "SIGNATURE_REQUEST"
+	NotificationKindAnnouncement       NotificationKind = "ANNOUNCEMENT"
+	NotificationKindPatientPortal      NotificationKind = "PATIENT_PORTAL"
+	NotificationKindCompliance         NotificationKind = "COMPLIANCE"
+	NotificationKindLabReport          NotificationKind = "LAB_REPORT"
+	NotificationKindCloudCommunication NotificationKind = "CLOUD_COMMUNICATION"
+)
+
+var AllNotificationKind = []NotificationKind{
+	NotificationKindArrival,
+	NotificationKindSchedule,
+	NotificationKindErx,
+	NotificationKindReminder,
+	NotificationKindSignatureRequest,
+	NotificationKindAnnouncement,
+	NotificationKindPatientPortal,
+	NotificationKindCompliance,
+	NotificationKindLabReport,
+	NotificationKindCloudCommunication,
+}
+
+func (e NotificationKind) IsValid() bool {
+	switch e {
+	case NotificationKindArrival, NotificationKindSchedule, NotificationKindErx, NotificationKindReminder, NotificationKindSignatureRequest, NotificationKindAnnouncement, NotificationKindPatientPortal, NotificationKindCompliance, NotificationKindLabReport, NotificationKindCloudCommunication:
+		return true
+	}
+	return false
+}
+
+func (e NotificationKind) String() string {
+	return string(e)
+}
+
+func (e *NotificationKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = NotificationKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid NotificationKind", str)
+	}
+	return nil
+}
+
+func (e NotificationKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *NotificationKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e NotificationKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

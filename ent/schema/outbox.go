@@ -1,0 +1,67 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	"github.com/whisper-health/whisper/ent/privacy"
+	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/rule"
+)
+
+// OutboxMessage is one SMS, email or letter to deliver. It is written in the
+// same transaction as its cause and moves pending → sending → sent | failed
+// | unknown; "sending" is committed before the provider is called, so a
+// crash mid-call leaves "unknown" for review instead of a second SMS.
+type OutboxMessage struct {
+	ent.Schema
+}
+
+// Mixin of the OutboxMessage.
+func (OutboxMessage) Mixin() []ent.Mixin {
+	return []ent.Mixin{pulid.MixinWithPrefix("ob"), TimeMixin{}, PrivacyMixin{}}
+}
+
+// Fields of the OutboxMessage.
+func (OutboxMessage) Fields() []ent.Field {
+	return []ent.Field{
+		field.Enum("channel").Values("SMS", "EMAIL", "LETTER").Immutable(),
+		field.String("recipient").MaxLen(500).Immutable().
+			Comment("phone number, email address, or postal name for letters"),
+		field.String("subject").Optional().MaxLen(300).Immutable(),
+		field.Text("body").Immutable(),
+		field.Enum("status").Values("PENDING", "SENDING", "SENT", "FAILED", "UNKNOWN").Default("PENDING"),
+		field.Int("attempts").Default(0).NonNegative(),
+		field.Time("next_attempt_at").Default(now),
+		field.String("last_error").Optional().MaxLen(1000),
+		field.String("idempotency_key").NotEmpty().MaxLen(200).Unique().Immutable(),
+		field.String("provider_ref").Optional().MaxLen(200),
+		field.String("cause_message_id").GoType(pulid.ID("")).Optional().Nillable().Immutable(),
+		field.Time("sent_at").Optional().Nillable(),
+	}
+}
+
+// Indexes of the OutboxMessage.
+func (OutboxMessage) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("status", "next_attempt_at")}
+}
+
+// Annotations of the OutboxMessage.
+func (OutboxMessage) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+}
+
+// Policy of the OutboxMessage: a sender queues the SMS copy of their own
+// message; the outreach engine and the outbox worker do the rest.
+func (OutboxMessage) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{privacy.AlwaysDenyRule()},
+		Mutation: privacy.MutationPolicy{
+			rule.AllowIfQueuingOwnMessage(),
+			privacy.AlwaysDenyRule(),
+		},
+	}
+}

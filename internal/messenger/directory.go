@@ -1,0 +1,34 @@
+package messenger
+
+import (
+	"context"
+
+	"github.com/whisper-health/whisper/ent"
+	"github.com/whisper-health/whisper/internal/pubsub"
+	"github.com/whisper-health/whisper/internal/pulid"
+)
+
+// UpdateSecurityGroupMembers adds and removes members of a security group
+// (DIRECTORY_MANAGE, by policy) and, in the same transaction, brings the
+// group's channel and every custom group that includes it in step.
+func (s *Service) UpdateSecurityGroupMembers(ctx context.Context, groupID pulid.ID, add, remove []pulid.ID) (*ent.SecurityGroup, error) {
+	var g *ent.SecurityGroup
+	err := s.tx(ctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
+		var err error
+		g, err = tx.SecurityGroup.UpdateOneID(groupID).
+			AddMemberIDs(add...).
+			RemoveMemberIDs(remove...).
+			Save(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := s.ensureGroupChannelTx(ctx, tx.Client(), g.ID, emit); err != nil {
+			return err
+		}
+		return s.SyncSecurityGroup(ctx, tx.Client(), g.ID, emit)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return g.Unwrap(), nil
+}

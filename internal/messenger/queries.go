@@ -1,0 +1,224 @@
+package messenger
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"strings"
+
+	entsql "entgo.io/ent/dialect/sql"
+
+	"github.com/whisper-health/whisper/ent"
+	"github.com/whisper-health/whisper/ent/channel"
+	"github.com/whisper-health/whisper/ent/channelmember"
+	"github.com/whisper-health/whisper/ent/message"
+	"github.com/whisper-health/whisper/ent/user"
+	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/viewer"
+)
+
+// ListFilter narrows the channel list.
+type ListFilter struct {
+	Kinds         []channel.Kind
+	Search        string
+	IncludeHidden bool
+	UnreadOnly    bool
+}
+
+// ChannelList returns the query of the viewer's channel list: channels they
+// are a member of that have unread messages or recent activity (or all, with
+// IncludeHidden), with the viewer's own membership loaded for unreadCount.
+// It never counts messages: unread is last_seq minus the read mark.
+func (s *Service) ChannelList(ctx context.Context, f ListFilter) (*ent.ChannelQuery, error) {
+	v, err := staff(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cutoff := s.now().Add(-s.cfg.HideAfter)
+	uid := string(v.UserID)
+	// channels.id IN (SELECT m.channel_id FROM channel_members m JOIN channels c …)
+	listed := func(sel *entsql.Selector) {
+		m := entsql.Table(channelmember.Table).As("lm")
+		c := entsql.Table(channel.Table).As("lc")
+		conds := []*entsql.Predicate{entsql.EQ(m.C(channelmember.FieldUserID), uid)}
+		unread := entsql.ColumnsLT(m.C(channelmember.FieldLastReadSeq), c.C(channel.FieldLastSeq))
+		switch {
+		case f.UnreadOnly:
+			conds = append(conds, unread)
+		case !f.IncludeHidden:
+			conds = append(conds, entsql.Or(unread, entsql.GTE(c.C(channel.FieldLastActivityAt), cutoff)))
+		}
+		sub := entsql.Select(m.C(channelmember.FieldChannelID)).From(m).
+			Join(c).On(c.C(channel.FieldID), m.C(channelmember.FieldChannelID)).
+			Where(entsql.And(conds...))
+		sel.Where(entsql.In(sel.C(channel.FieldID), sub))
+	}
+	q := s.client.Channel.Query().
+		Where(listed).
+		WithMemberships(func(q *ent.ChannelMemberQuery) { q.Where(channelmember.UserID(v.UserID)) })
+	if len(f.Kinds) > 0 {
+		q.Where(channel.KindIn(f.Kinds...))
+	}
+	if term := strings.TrimSpace(f.Search); term != "" {
+		q.Where(channel.Or(
+			channel.NameContainsFold(term),
+			channel.And(
+				channel.KindEQ(channel.KindINDIVIDUAL),
+				channel.HasMembersWith(user.NameContainsFold(term), user.IDNEQ(v.UserID)),
+			),
+		))
+	}
+	return q, nil
+}
+
+// Unread is how many messages of ch the viewer has not read: the channel's
+// last sequence number minus the viewer's read mark.
+func (s *Service) Unread(ctx context.Context, ch *ent.Channel) (int, error) {
+	v := viewer.FromContext(ctx)
+	if !v.IsUser() {
+		return 0, nil
+	}
+	var mark *ent.ChannelMember
+	if ms, err := ch.Edges.MembershipsOrErr(); err == nil {
+		for _, m := range ms {
+			if m.UserID == v.UserID {
+				mark = m
+			}
+		}
+	} else {
+		m, err := s.client.ChannelMember.Query().
+			Where(channelmember.ChannelID(ch.ID), channelmember.UserID(v.UserID)).
+			Only(ctx)
+		if err != nil && !ent.IsNotFound(err) {
+			return 0, err
+		}
+		mark = m
+	}
+	if mark == nil {
+		return 0, nil
+	}
+	return int(max(ch.LastSeq-mark.LastReadSeq, 0)), nil
+}
+
+// Name is what the viewer calls ch.
+func (s *Service) Name(ctx context.Context, ch *ent.Channel) (string, error) {
+	switch ch.Kind {
+	case channel.KindINDIVIDUAL:
+		u, err := s.Counterpart(ctx, ch)
+		if err != nil || u == nil {
+			return "Conversation", err
+		}
+		return u.Name, nil
+	case channel.KindALERT:
+		return orDefault(ch.Name, "Alerts"), nil
+	case channel.KindARRIVAL:
+		return orDefault(ch.Name, "Patient arrivals"), nil
+	case channel.KindPATIENT:
+		if ch.Topic != nil {
+			return *ch.Topic, nil
+		}
+	}
+	return orDefault(ch.Name, "Conversation"), nil
+}
+
+// Counterpart is the other person of an individual channel.
+func (s *Service) Counterpart(ctx context.Context, ch *ent.Channel) (*ent.User, error) {
+	v := viewer.FromContext(ctx)
+	if ch.Kind != channel.KindINDIVIDUAL || v == nil {
+		return nil, nil
+	}
+	u, err := ch.QueryMembers().Where(user.IDNEQ(v.UserID)).First(ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	return u, err
+}
+
+// LastMessage is the newest message of ch.
+func (s *Service) LastMessage(ctx context.Context, ch *ent.Channel) (*ent.Message, error) {
+	if ch.LastSeq == 0 {
+		return nil, nil
+	}
+	m, err := s.client.Message.Query().Where(message.ChannelID(ch.ID), message.Seq(ch.LastSeq)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	return m, err
+}
+
+// Messages returns the query of a channel's messages, after checking the
+// viewer can see the channel (NOT_FOUND otherwise).
+func (s *Service) Messages(ctx context.Context, channelID pulid.ID) (*ent.MessageQuery, error) {
+	if _, err := s.client.Channel.Get(ctx, channelID); err != nil {
+		return nil, err
+	}
+	return s.client.Message.Query().Where(message.ChannelID(channelID)), nil
+}
+
+// Notify reports whether the viewer's client should raise a notification
+// for m: not for their own messages, and not with keep hidden on; with
+// never receive on, only alerts notify.
+func (s *Service) Notify(ctx context.Context, m *ent.Message) (bool, error) {
+	v := viewer.FromContext(ctx)
+	if !v.IsUser() || (m.SenderID != nil && *m.SenderID == v.UserID) {
+		return false, nil
+	}
+	u, err := s.client.User.Get(ctx, v.UserID)
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case u.KeepHidden:
+		return false, nil
+	case u.NeverReceiveDirect:
+		return m.Kind == message.KindALERT, nil
+	}
+	return true, nil
+}
+
+// Cursor is a message's position in the live stream: its writing
+// transaction, then its channel and sequence number. See internal/live.
+type Cursor struct {
+	TxID    int64
+	Channel pulid.ID
+	Seq     int64
+}
+
+// CursorOf returns m's cursor.
+func CursorOf(m *ent.Message) Cursor { return Cursor{TxID: m.Txid, Channel: m.ChannelID, Seq: m.Seq} }
+
+// String encodes the cursor for clients (opaque).
+func (c Cursor) String() string {
+	return base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%d:%s:%d", c.TxID, c.Channel, c.Seq))
+}
+
+// Less orders cursors as the stream does.
+func (c Cursor) Less(o Cursor) bool {
+	if c.TxID != o.TxID {
+		return c.TxID < o.TxID
+	}
+	if c.Channel != o.Channel {
+		return c.Channel < o.Channel
+	}
+	return c.Seq < o.Seq
+}
+
+// ParseCursor decodes a cursor from a client.
+func ParseCursor(s string) (Cursor, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return Cursor{}, false
+	}
+	parts := strings.Split(string(b), ":")
+	if len(parts) != 3 {
+		return Cursor{}, false
+	}
+	tx, err1 := strconv.ParseInt(parts[0], 10, 64)
+	seq, err2 := strconv.ParseInt(parts[2], 10, 64)
+	ch := pulid.ID(parts[1])
+	if err1 != nil || err2 != nil || tx < 0 || seq < 0 || !ch.Valid() {
+		return Cursor{}, false
+	}
+	return Cursor{TxID: tx, Channel: ch, Seq: seq}, true
+}

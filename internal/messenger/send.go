@@ -1,0 +1,411 @@
+package messenger
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/whisper-health/whisper/ent"
+	"github.com/whisper-health/whisper/ent/channel"
+	"github.com/whisper-health/whisper/ent/channelmember"
+	"github.com/whisper-health/whisper/ent/message"
+	"github.com/whisper-health/whisper/ent/patient"
+	"github.com/whisper-health/whisper/ent/user"
+	"github.com/whisper-health/whisper/internal/apperr"
+	"github.com/whisper-health/whisper/internal/pubsub"
+	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/viewer"
+)
+
+// SendInput is a message to post.
+type SendInput struct {
+	ChannelID       pulid.ID
+	Body            string
+	SMS             bool
+	PatientIDs      []pulid.ID
+	ReplyToID       *pulid.ID
+	ClientMessageID *string
+}
+
+// smsTag in a body asks for an SMS copy, like the SMS button.
+const smsTag = "#sms"
+
+// Send posts a message as the viewer. A retried send with the same
+// clientMessageID returns the first message instead of posting twice.
+func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, error) {
+	v, err := staff(ctx)
+	if err != nil {
+		return nil, err
+	}
+	body, err := validBody(in.Body)
+	if err != nil {
+		return nil, err
+	}
+	sms := in.SMS || strings.Contains(strings.ToLower(body), smsTag)
+	patients := dedupe(in.PatientIDs)
+	if len(patients) > MaxPatientLinks {
+		return nil, apperr.Invalid("patientIDs", "a message links at most %d patients", MaxPatientLinks)
+	}
+	var clientID string
+	if in.ClientMessageID != nil {
+		clientID = strings.TrimSpace(*in.ClientMessageID)
+		if clientID == "" || len(clientID) > 100 {
+			return nil, apperr.Invalid("clientMessageID", "clientMessageID must be 1 to 100 characters")
+		}
+		if m, err := s.sent(ctx, v, clientID, in.ChannelID); m != nil || err != nil {
+			return m, err
+		}
+	}
+
+	var msg *ent.Message
+	var recipient *ent.User
+	err = s.tx(ctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
+		c := tx.Client()
+		ch, err := s.lockChannel(ctx, c, in.ChannelID)
+		if err != nil {
+			return err
+		}
+		if err := mayPost(ch, v); err != nil {
+			return err
+		}
+		if ch.Kind == channel.KindINDIVIDUAL {
+			if recipient, err = otherMember(ctx, c, ch, v.UserID); err != nil {
+				return err
+			}
+			if recipient.NeverReceiveDirect {
+				return apperr.New(apperr.Forbidden, "%s does not receive direct messages", recipient.Name)
+			}
+		}
+		if sms {
+			switch {
+			case ch.Kind != channel.KindINDIVIDUAL:
+				return apperr.Invalid("sms", "SMS copies can only be sent in individual conversations")
+			case recipient.Mobile == nil || strings.TrimSpace(*recipient.Mobile) == "":
+				return apperr.Invalid("sms", "%s has no mobile number for an SMS copy", recipient.Name)
+			}
+		}
+		if len(patients) > 0 {
+			n, err := c.Patient.Query().Where(patient.IDIn(patients...)).Count(ctx)
+			if err != nil {
+				return err
+			}
+			if n != len(patients) {
+				return apperr.Invalid("patientIDs", "unknown patient")
+			}
+		}
+		if in.ReplyToID != nil {
+			ok, err := c.Message.Query().Where(message.ID(*in.ReplyToID)).Exist(ctx)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return apperr.Invalid("replyToID", "the message replied to does not exist")
+			}
+		}
+		create := c.Message.Create().
+			SetSenderID(v.UserID).
+			SetBody(body).
+			SetSms(sms).
+			AddPatientIDs(patients...).
+			SetNillableReplyToID(in.ReplyToID)
+		if clientID != "" {
+			create.SetClientMessageID(clientID)
+		}
+		msg, err = s.post(ctx, c, ch, create, emit)
+		if err != nil {
+			return err
+		}
+		if sms {
+			me, err := c.User.Get(ctx, v.UserID)
+			if err != nil {
+				return err
+			}
+			err = c.OutboxMessage.Create().
+				SetChannel("SMS").
+				SetRecipient(strings.TrimSpace(*recipient.Mobile)).
+				SetBody(smsText(me.Name, body)).
+				SetIdempotencyKey("message-sms:" + string(msg.ID)).
+				SetCauseMessageID(msg.ID).
+				Exec(ctx)
+			if err != nil {
+				return fmt.Errorf("queuing SMS copy: %w", err)
+			}
+		}
+		return nil
+	})
+	if isUnique(err) && clientID != "" {
+		// A concurrent retry with the same clientMessageID won the race.
+		if m, err := s.sent(ctx, v, clientID, in.ChannelID); m != nil || err != nil {
+			return m, err
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if recipient != nil {
+		s.autoReply(ctx, msg.ChannelID, recipient, v.UserID)
+	}
+	return msg.Unwrap(), nil
+}
+
+// sent returns the viewer's earlier message with clientID, if any.
+func (s *Service) sent(ctx context.Context, v *viewer.Viewer, clientID string, channelID pulid.ID) (*ent.Message, error) {
+	m, err := s.client.Message.Query().
+		Where(message.SenderID(v.UserID), message.ClientMessageID(clientID)).
+		Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if m.ChannelID != channelID {
+		return nil, apperr.New(apperr.Conflict, "clientMessageID was already used for another conversation")
+	}
+	return m, nil
+}
+
+// lockChannel reads the channel as the viewer (a channel they cannot see is
+// NOT_FOUND) and, on PostgreSQL, locks its row until the transaction ends,
+// so sequence numbers are handed out one at a time, in commit order.
+func (s *Service) lockChannel(ctx context.Context, c *ent.Client, id pulid.ID) (*ent.Channel, error) {
+	q := c.Channel.Query().Where(channel.ID(id))
+	if s.cfg.Postgres {
+		q = q.ForUpdate()
+	}
+	return q.Only(ctx)
+}
+
+// mayPost decides whether the viewer may post in ch by its kind.
+func mayPost(ch *ent.Channel, v *viewer.Viewer) error {
+	switch ch.Kind {
+	case channel.KindALERT:
+		if !v.Has(viewer.WhisperAdmin) {
+			return apperr.New(apperr.Forbidden, "only administrators post alerts")
+		}
+	case channel.KindARRIVAL:
+		return apperr.New(apperr.Forbidden, "arrival notifications cannot be answered in their channel; reply to the arrival instead")
+	}
+	return nil
+}
+
+// post appends a message to a locked channel: it takes the next sequence
+// number, stamps the writing transaction, and moves the channel's counters
+// and the sender's read mark (so the sender never has their own message
+// unread).
+func (s *Service) post(ctx context.Context, c *ent.Client, ch *ent.Channel, create *ent.MessageCreate, emit func(...pubsub.Event)) (*ent.Message, error) {
+	txid, err := s.txid(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	seq := ch.LastSeq + 1
+	msg, err := create.SetChannelID(ch.ID).SetSeq(seq).SetTxid(txid).SetCreatedAt(now).Save(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Channel.UpdateOne(ch).
+		SetLastSeq(seq).
+		AddMessageCount(1).
+		SetLastActivityAt(now).
+		Exec(ctx); err != nil {
+		return nil, fmt.Errorf("advancing channel: %w", err)
+	}
+	ch.LastSeq, ch.MessageCount, ch.LastActivityAt = seq, ch.MessageCount+1, now
+	if msg.SenderID != nil {
+		if err := c.ChannelMember.Update().
+			Where(channelmember.ChannelID(ch.ID), channelmember.UserID(*msg.SenderID)).
+			SetLastReadSeq(seq).
+			Exec(ctx); err != nil {
+			return nil, fmt.Errorf("moving sender's read mark: %w", err)
+		}
+	}
+	emit(pubsub.Event{Kind: pubsub.Message, Channel: ch.ID, Message: msg.ID})
+	return msg, nil
+}
+
+// txid identifies the writing transaction. On PostgreSQL it is the real
+// transaction id, which the live stream uses to release messages only once
+// every transaction that could still commit before them has finished. On
+// SQLite writers are serialised, so a counter is commit-ordered already.
+func (s *Service) txid(ctx context.Context, c *ent.Client) (int64, error) {
+	q := "SELECT COALESCE(MAX(txid), 0) + 1 FROM messages"
+	if s.cfg.Postgres {
+		q = "SELECT pg_current_xact_id()::text::bigint"
+	}
+	rows, err := c.QueryContext(ctx, q)
+	if err != nil {
+		return 0, fmt.Errorf("reading transaction id: %w", err)
+	}
+	defer rows.Close()
+	var id int64
+	if !rows.Next() {
+		return 0, fmt.Errorf("reading transaction id: no row")
+	}
+	if err := rows.Scan(&id); err != nil {
+		return 0, fmt.Errorf("reading transaction id: %w", err)
+	}
+	return id, rows.Err()
+}
+
+// otherMember returns the other party of an individual channel.
+func otherMember(ctx context.Context, c *ent.Client, ch *ent.Channel, me pulid.ID) (*ent.User, error) {
+	u, err := c.User.Query().
+		Where(user.HasChannelsWith(channel.ID(ch.ID)), user.IDNEQ(me)).
+		Only(system(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("finding the other party: %w", err)
+	}
+	return u, nil
+}
+
+// Reply answers a message: to its sender in their individual channel
+// (quoting it), or with toAll in the same channel.
+func (s *Service) Reply(ctx context.Context, messageID pulid.ID, body string, toAll bool) (*ent.Message, error) {
+	v, err := staff(ctx)
+	if err != nil {
+		return nil, err
+	}
+	orig, err := s.client.Message.Get(ctx, messageID)
+	if err != nil {
+		return nil, err
+	}
+	target := orig.ChannelID
+	if !toAll {
+		switch {
+		case orig.SenderID == nil:
+			return nil, apperr.Invalid("messageID", "this message has no sender to reply to; reply to all instead")
+		case *orig.SenderID == v.UserID:
+			return nil, apperr.Invalid("messageID", "that is your own message; reply to all instead")
+		}
+		ch, err := s.individual(ctx, v, *orig.SenderID)
+		if err != nil {
+			return nil, err
+		}
+		target = ch.ID
+	}
+	return s.Send(ctx, SendInput{ChannelID: target, Body: body, ReplyToID: &orig.ID})
+}
+
+// MarkRead marks every message of a channel read for the viewer.
+func (s *Service) MarkRead(ctx context.Context, channelID pulid.ID) (*ent.Channel, error) {
+	v, err := staff(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := s.client.Channel.Get(ctx, channelID)
+	if err != nil {
+		return nil, err
+	}
+	return ch, s.setReadMark(ctx, v, ch, ch.LastSeq)
+}
+
+// MarkUnread makes a channel unread from one message on, for the viewer.
+func (s *Service) MarkUnread(ctx context.Context, messageID pulid.ID) (*ent.Channel, error) {
+	v, err := staff(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.client.Message.Get(ctx, messageID)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := s.client.Channel.Get(ctx, m.ChannelID)
+	if err != nil {
+		return nil, err
+	}
+	return ch, s.setReadMark(ctx, v, ch, m.Seq-1)
+}
+
+func (s *Service) setReadMark(ctx context.Context, v *viewer.Viewer, ch *ent.Channel, seq int64) error {
+	n, err := s.client.ChannelMember.Update().
+		Where(channelmember.ChannelID(ch.ID), channelmember.UserID(v.UserID)).
+		SetLastReadSeq(seq).
+		Save(ctx)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return apperr.New(apperr.BadUserInput, "you are not a member of this conversation")
+	}
+	s.bus.Publish(ctx, pubsub.Event{Kind: pubsub.Read, Channel: ch.ID, Users: []pulid.ID{v.UserID}})
+	return nil
+}
+
+// autoReply answers a direct message with the recipient's staff auto-reply,
+// at most once per conversation per day (a unique key, so replicas agree).
+// It runs after the message has committed, as the messenger worker: the
+// reply is the recipient's, not the viewer's. Failures are logged, never
+// returned: the sender's message is already delivered.
+func (s *Service) autoReply(ctx context.Context, channelID pulid.ID, recipient *ent.User, sender pulid.ID) {
+	now := s.now()
+	if recipient.StaffAutoReply == nil || strings.TrimSpace(*recipient.StaffAutoReply) == "" ||
+		(recipient.StaffAutoReplyUntil != nil && now.After(*recipient.StaffAutoReplyUntil)) {
+		return
+	}
+	sctx := system(ctx)
+	err := s.tx(sctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
+		c := tx.Client()
+		err := c.AutoReplySent.Create().
+			SetChannelID(channelID).
+			SetUserID(recipient.ID).
+			SetDay(now.Format("2006-01-02")).
+			Exec(sctx)
+		if isUnique(err) {
+			return errAlreadyReplied
+		}
+		if err != nil {
+			return err
+		}
+		ch, err := s.lockChannel(sctx, c, channelID)
+		if err != nil {
+			return err
+		}
+		_, err = s.post(sctx, c, ch, c.Message.Create().
+			SetSenderID(recipient.ID).
+			SetKind(message.KindAUTO_REPLY).
+			SetBody(*recipient.StaffAutoReply), emit)
+		return err
+	})
+	if err != nil && err != errAlreadyReplied {
+		s.log.WarnContext(ctx, "sending auto-reply", "channel", channelID, "err", err)
+	}
+}
+
+var errAlreadyReplied = apperr.New(apperr.Conflict, "auto-reply already sent today")
+
+// validBody trims and bounds a message body.
+func validBody(body string) (string, error) {
+	body = strings.TrimSpace(body)
+	switch n := utf8.RuneCountInString(body); {
+	case n == 0:
+		return "", apperr.Invalid("body", "a message cannot be empty")
+	case n > MaxBodyLength:
+		return "", apperr.Invalid("body", "a message is at most %d characters (this one has %d)", MaxBodyLength, n)
+	}
+	return body, nil
+}
+
+// smsText is the SMS copy of a message: who it is from, then the body
+// without the #sms tag.
+func smsText(from, body string) string {
+	idx := strings.Index(strings.ToLower(body), smsTag)
+	for idx >= 0 {
+		body = body[:idx] + body[idx+len(smsTag):]
+		idx = strings.Index(strings.ToLower(body), smsTag)
+	}
+	return "Whisper from " + from + ": " + strings.Join(strings.Fields(body), " ")
+}
+
+func dedupe(ids []pulid.ID) []pulid.ID {
+	seen := map[pulid.ID]bool{}
+	var out []pulid.ID
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}

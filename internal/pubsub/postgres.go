@@ -1,0 +1,191 @@
+package pubsub
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+// notifyChannel is the PostgreSQL channel Whisper's replicas talk on.
+const notifyChannel = "whisper_events"
+
+// maxPayload stays under PostgreSQL's 8000-byte NOTIFY payload limit.
+const maxPayload = 7500
+
+// Postgres is the bus between replicas sharing one PostgreSQL database:
+// NOTIFY to publish (outside any write transaction, batched), and lib/pq's
+// listener to receive. When the listener reconnects it cannot know what it
+// missed, so subscribers get Resync.
+type Postgres struct {
+	db       *sql.DB
+	log      *slog.Logger
+	f        *fanout
+	queue    chan Event
+	listener *pq.Listener
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	ready    atomic.Bool
+}
+
+// NewPostgres starts a bus over db; dsn is used for the listener's own
+// connection.
+func NewPostgres(db *sql.DB, dsn string, log *slog.Logger) (*Postgres, error) {
+	p := &Postgres{db: db, log: log, f: newFanout(), queue: make(chan Event, 10000)}
+	p.listener = pq.NewListener(dsn, 100*time.Millisecond, 5*time.Second, func(ev pq.ListenerEventType, err error) {
+		switch ev {
+		case pq.ListenerEventConnected:
+			p.ready.Store(true)
+		case pq.ListenerEventDisconnected:
+			p.ready.Store(false)
+			log.Warn("event listener disconnected; reconnecting", "err", err)
+		case pq.ListenerEventReconnected:
+			p.ready.Store(true)
+			log.Info("event listener reconnected")
+		case pq.ListenerEventConnectionAttemptFailed:
+			log.Warn("event listener cannot connect", "err", err)
+		}
+	})
+	if err := p.listener.Listen(notifyChannel); err != nil {
+		p.listener.Close()
+		return nil, fmt.Errorf("listening for events: %w", err)
+	}
+	p.ready.Store(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	p.wg.Add(2)
+	go p.receive(ctx)
+	go p.send(ctx)
+	return p, nil
+}
+
+// Ready reports whether the listener is connected.
+func (p *Postgres) Ready() bool { return p.ready.Load() }
+
+// Publish implements Bus: events are queued and sent by one goroutine, in
+// order, batched into as few NOTIFYs as fit.
+func (p *Postgres) Publish(_ context.Context, events ...Event) {
+	for _, e := range events {
+		select {
+		case p.queue <- e:
+		default:
+			// Replicas recover through their periodic catch-up.
+			p.log.Warn("event queue full; dropping event", "kind", e.Kind)
+		}
+	}
+}
+
+// Subscribe implements Bus.
+func (p *Postgres) Subscribe(buf int) *Subscription { return p.f.subscribe(buf) }
+
+// Close stops the bus.
+func (p *Postgres) Close() error {
+	p.cancel()
+	p.wg.Wait()
+	return p.listener.Close()
+}
+
+func (p *Postgres) receive(ctx context.Context) {
+	defer p.wg.Done()
+	defer recoverPanic(p.log, "event receiver")
+	ping := time.NewTicker(30 * time.Second)
+	defer ping.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case n := <-p.listener.Notify:
+			if n == nil {
+				// Reconnected: whatever was sent meanwhile is lost.
+				p.f.deliver(Event{Kind: Resync})
+				continue
+			}
+			var events []Event
+			if err := json.Unmarshal([]byte(n.Extra), &events); err != nil {
+				p.log.Warn("undecodable event payload", "err", err)
+				p.f.deliver(Event{Kind: Resync})
+				continue
+			}
+			p.f.deliver(events...)
+		case <-ping.C:
+			go func() { _ = p.listener.Ping() }()
+		}
+	}
+}
+
+func (p *Postgres) send(ctx context.Context) {
+	defer p.wg.Done()
+	defer recoverPanic(p.log, "event sender")
+	for {
+		var batch []Event
+		select {
+		case <-ctx.Done():
+			return
+		case e := <-p.queue:
+			batch = append(batch, e)
+		}
+		// Gather what else is already queued, without waiting.
+	more:
+		for len(batch) < 200 {
+			select {
+			case e := <-p.queue:
+				batch = append(batch, e)
+			default:
+				break more
+			}
+		}
+		for _, payload := range chunk(batch) {
+			if err := p.notify(ctx, payload); err != nil {
+				p.log.Warn("publishing events", "err", err, "events", len(batch))
+			}
+		}
+	}
+}
+
+func (p *Postgres) notify(ctx context.Context, payload string) error {
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if _, err = p.db.ExecContext(ctx, "SELECT pg_notify($1, $2)", notifyChannel, payload); err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(time.Duration(attempt+1) * 50 * time.Millisecond)
+	}
+	return err
+}
+
+// chunk encodes events as JSON arrays that each fit in one NOTIFY.
+func chunk(events []Event) []string {
+	var out []string
+	var cur []Event
+	size := 2
+	for _, e := range events {
+		b, _ := json.Marshal(e)
+		if len(cur) > 0 && size+len(b)+1 > maxPayload {
+			enc, _ := json.Marshal(cur)
+			out = append(out, string(enc))
+			cur, size = nil, 2
+		}
+		cur = append(cur, e)
+		size += len(b) + 1
+	}
+	if len(cur) > 0 {
+		enc, _ := json.Marshal(cur)
+		out = append(out, string(enc))
+	}
+	return out
+}
+
+func recoverPanic(log *slog.Logger, what string) {
+	if r := recover(); r != nil {
+		log.Error("panic in "+what, "panic", fmt.Sprint(r))
+	}
+}

@@ -1,0 +1,146 @@
+package rule
+
+import (
+	"context"
+
+	"github.com/whisper-health/whisper/ent"
+	"github.com/whisper-health/whisper/ent/channel"
+	"github.com/whisper-health/whisper/ent/channelmember"
+	"github.com/whisper-health/whisper/ent/message"
+	"github.com/whisper-health/whisper/ent/privacy"
+	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/viewer"
+)
+
+// isMember reports whether the viewer is a member of channel id. It reads
+// through the caller's client, so inside a transaction it sees the
+// transaction's own writes (a channel opened a moment ago).
+func isMember(ctx context.Context, c *ent.Client, v *viewer.Viewer, id pulid.ID) (bool, error) {
+	return c.ChannelMember.Query().
+		Where(channelmember.ChannelID(id), channelmember.UserID(v.UserID)).
+		Exist(ctx)
+}
+
+// AllowIfOpeningConversation lets staff with ACCESS_WHISPER create the
+// conversations they may open: individual channels and custom groups.
+func AllowIfOpeningConversation() privacy.MutationRule {
+	return privacy.ChannelMutationRuleFunc(func(ctx context.Context, m *ent.ChannelMutation) error {
+		v := viewer.FromContext(ctx)
+		if !m.Op().Is(ent.OpCreate) || !v.IsUser() || !v.Has(viewer.AccessWhisper) {
+			return privacy.Skip
+		}
+		switch k, _ := m.Kind(); k {
+		case channel.KindINDIVIDUAL, channel.KindCUSTOM_GROUP:
+			return privacy.Allow
+		}
+		return privacy.Skip
+	})
+}
+
+// AllowIfChannelMemberUpdate lets a member update a channel they are in (its
+// counters when they post, a custom group's name and make-up). The update is
+// narrowed to such channels, so any other channel id matches nothing.
+func AllowIfChannelMemberUpdate() privacy.MutationRule {
+	return privacy.ChannelMutationRuleFunc(func(ctx context.Context, m *ent.ChannelMutation) error {
+		v := viewer.FromContext(ctx)
+		if !v.IsUser() || !v.Has(viewer.AccessWhisper) || !m.Op().Is(ent.OpUpdate|ent.OpUpdateOne) {
+			return privacy.Skip
+		}
+		m.Where(channel.HasMembershipsWith(channelmember.UserID(v.UserID)))
+		return privacy.Allow
+	})
+}
+
+// AllowMembershipChangesByMembers decides membership writes by staff:
+// adding members to a channel the viewer is in (or themself to a channel
+// they are opening), moving their own read mark, and removing members from
+// custom groups the viewer is in.
+func AllowMembershipChangesByMembers() privacy.MutationRule {
+	return privacy.ChannelMemberMutationRuleFunc(func(ctx context.Context, m *ent.ChannelMemberMutation) error {
+		v := viewer.FromContext(ctx)
+		if !v.IsUser() || !v.Has(viewer.AccessWhisper) {
+			return privacy.Skip
+		}
+		switch {
+		case m.Op().Is(ent.OpCreate):
+			chID, _ := m.ChannelID()
+			if uid, _ := m.UserID(); uid == v.UserID {
+				// The opener of a new conversation joins it first: allowed
+				// only while the channel has no members at all.
+				taken, err := m.Client().ChannelMember.Query().Where(channelmember.ChannelID(chID)).Exist(privacy.DecisionContext(ctx, privacy.Allow))
+				if err != nil {
+					return privacy.Denyf("checking membership: %v", err)
+				}
+				if !taken {
+					return privacy.Allow
+				}
+			}
+			ok, err := isMember(ctx, m.Client(), v, chID)
+			if err != nil {
+				return privacy.Denyf("checking membership: %v", err)
+			}
+			if ok {
+				return privacy.Allow
+			}
+			return privacy.Denyf("only members add members")
+		case m.Op().Is(ent.OpUpdate | ent.OpUpdateOne):
+			m.Where(channelmember.UserID(v.UserID))
+			return privacy.Allow
+		case m.Op().Is(ent.OpDelete | ent.OpDeleteOne):
+			m.Where(channelmember.HasChannelWith(
+				channel.KindEQ(channel.KindCUSTOM_GROUP),
+				channel.HasMembershipsWith(channelmember.UserID(v.UserID)),
+			))
+			return privacy.Allow
+		}
+		return privacy.Skip
+	})
+}
+
+// AllowIfMemberPosts lets a member post in a channel they belong to, as
+// themself, or a system notice (no sender) of a change they made there.
+func AllowIfMemberPosts() privacy.MutationRule {
+	return privacy.MessageMutationRuleFunc(func(ctx context.Context, m *ent.MessageMutation) error {
+		v := viewer.FromContext(ctx)
+		if !v.IsUser() || !v.Has(viewer.AccessWhisper) || !m.Op().Is(ent.OpCreate) {
+			return privacy.Skip
+		}
+		sender, hasSender := m.SenderID()
+		kind, _ := m.Kind()
+		switch {
+		case hasSender && sender == v.UserID && kind != message.KindSYSTEM:
+		case !hasSender && kind == message.KindSYSTEM:
+		default:
+			return privacy.Denyf("a member posts only as themself")
+		}
+		chID, _ := m.ChannelID()
+		ok, err := isMember(ctx, m.Client(), v, chID)
+		if err != nil {
+			return privacy.Denyf("checking membership: %v", err)
+		}
+		if !ok {
+			return privacy.Denyf("not a member of the channel")
+		}
+		return privacy.Allow
+	})
+}
+
+// AllowIfQueuingOwnMessage lets a sender queue the SMS copy of a message
+// they have just sent, in the same transaction.
+func AllowIfQueuingOwnMessage() privacy.MutationRule {
+	return privacy.OutboxMessageMutationRuleFunc(func(ctx context.Context, m *ent.OutboxMessageMutation) error {
+		v := viewer.FromContext(ctx)
+		cause, ok := m.CauseMessageID()
+		if !v.IsUser() || !ok || !m.Op().Is(ent.OpCreate) {
+			return privacy.Skip
+		}
+		own, err := m.Client().Message.Query().Where(message.ID(cause), message.SenderID(v.UserID)).Exist(ctx)
+		if err != nil {
+			return privacy.Denyf("checking message sender: %v", err)
+		}
+		if own {
+			return privacy.Allow
+		}
+		return privacy.Skip
+	})
+}
