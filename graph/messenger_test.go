@@ -17,7 +17,9 @@ import (
 func (e *env) userID(token, email string) string {
 	e.t.Helper()
 	var out struct {
-		Users struct{ Edges []struct{ Node struct{ ID, Email string } } }
+		Users struct {
+			Edges []struct{ Node struct{ ID, Email string } }
+		}
 	}
 	e.ok(token, `query($s: String) { users(search: $s) { edges { node { id email } } } }`, map[string]any{"s": email}, &out)
 	for _, edge := range out.Users.Edges {
@@ -282,7 +284,9 @@ func TestSendMessageRules(t *testing.T) {
 	toKim := e.open(chen.AccessToken, map[string]any{"userIDs": []string{kim.User.ID}})
 	group := e.open(chen.AccessToken, map[string]any{"userIDs": []string{kim.User.ID, recID}})
 	var pats struct {
-		Patients struct{ Edges []struct{ Node struct{ ID string } } }
+		Patients struct {
+			Edges []struct{ Node struct{ ID string } }
+		}
 	}
 	e.ok(chen.AccessToken, `{ patients(first: 4) { edges { node { id } } } }`, nil, &pats)
 	var pids []string
