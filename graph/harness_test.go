@@ -16,8 +16,10 @@ import (
 	"github.com/whisper-health/whisper/graph"
 	"github.com/whisper-health/whisper/internal/auth"
 	"github.com/whisper-health/whisper/internal/demo"
+	"github.com/whisper-health/whisper/internal/live"
 	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/pubsub"
+	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/store"
 	"github.com/whisper-health/whisper/internal/testdb"
 )
@@ -60,13 +62,24 @@ func newEnv(t *testing.T) *env {
 	}
 	clk := &clock{t: time.Now()}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a, err := auth.New(db.Client, auth.Config{Secret: bytes.Repeat([]byte("k"), 32), Now: clk.Now}, log)
+	bus := pubsub.NewMemory()
+	a, err := auth.New(db.Client, auth.Config{
+		Secret: bytes.Repeat([]byte("k"), 32),
+		Now:    clk.Now,
+		Revoked: func(id pulid.ID) {
+			bus.Publish(context.Background(), pubsub.Event{Kind: pubsub.SessionRevoked, Session: id})
+		},
+	}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bus := pubsub.NewMemory()
 	msgr := messenger.New(db.Client, bus, log, messenger.Config{Postgres: testdb.Postgres(), Now: clk.Now})
-	h := graph.NewHandler(&graph.Resolver{Client: db.Client, Auth: a, Messenger: msgr, Log: log}, graph.HandlerConfig{
+	hub := live.New(db.Client, bus, log, live.Config{Postgres: testdb.Postgres(), OnRevoke: a.SessionRevoked, PollInterval: 200 * time.Millisecond})
+	hubCtx, stopHub := context.WithCancel(context.Background())
+	hubDone := make(chan struct{})
+	go func() { defer close(hubDone); hub.Run(hubCtx) }()
+	t.Cleanup(func() { stopHub(); <-hubDone })
+	h := graph.NewHandler(&graph.Resolver{Client: db.Client, Auth: a, Messenger: msgr, Live: hub, Log: log}, graph.HandlerConfig{
 		Introspection: true,
 		MaxDepth:      8,
 		MaxComplexity: 5000,

@@ -11,6 +11,7 @@ import (
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/graph/generated"
 	"github.com/whisper-health/whisper/internal/auth"
+	"github.com/whisper-health/whisper/internal/live"
 	"github.com/whisper-health/whisper/internal/messenger"
 )
 
@@ -19,6 +20,7 @@ type Resolver struct {
 	Client    *ent.Client
 	Auth      *auth.Service
 	Messenger *messenger.Service
+	Live      *live.Hub
 	Log       *slog.Logger
 }
 

@@ -16,6 +16,8 @@ import (
 	"github.com/whisper-health/whisper/ent/user"
 	"github.com/whisper-health/whisper/graph/generated"
 	"github.com/whisper-health/whisper/graph/model"
+	"github.com/whisper-health/whisper/internal/apperr"
+	"github.com/whisper-health/whisper/internal/live"
 	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/viewer"
@@ -47,6 +49,15 @@ func (r *channelResolver) SecurityGroup(ctx context.Context, obj *ent.Channel) (
 		return nil, nil
 	}
 	return obj.QuerySecurityGroup().Only(ctx)
+}
+
+// Type is the resolver for the type field.
+func (r *channelEventResolver) Type(ctx context.Context, obj *live.ChannelEvent) (model.ChannelEventType, error) {
+	t := model.ChannelEventType(obj.Type)
+	if !t.IsValid() {
+		return "", fmt.Errorf("unknown channel event type %q", obj.Type)
+	}
+	return t, nil
 }
 
 // Cursor is the resolver for the cursor field.
@@ -310,17 +321,36 @@ func (r *securityGroupResolver) Permissions(ctx context.Context, obj *ent.Securi
 
 // MessageAdded is the resolver for the messageAdded field.
 func (r *subscriptionResolver) MessageAdded(ctx context.Context, channelID *pulid.ID, after *string) (<-chan *ent.Message, error) {
-	panic(fmt.Errorf("not implemented: MessageAdded - messageAdded"))
+	var cur *messenger.Cursor
+	if after != nil {
+		c, ok := messenger.ParseCursor(*after)
+		if !ok {
+			return nil, apperr.Invalid("after", "after must be the cursor of a message")
+		}
+		cur = &c
+	}
+	return r.Live.Messages(ctx, channelID, cur)
 }
 
 // UnreadBadge is the resolver for the unreadBadge field.
-func (r *subscriptionResolver) UnreadBadge(ctx context.Context) (<-chan *model.UnreadBadge, error) {
-	panic(fmt.Errorf("not implemented: UnreadBadge - unreadBadge"))
+func (r *subscriptionResolver) UnreadBadge(ctx context.Context) (<-chan *live.Badge, error) {
+	return r.Live.Badge(ctx)
 }
 
 // ChannelUpdated is the resolver for the channelUpdated field.
-func (r *subscriptionResolver) ChannelUpdated(ctx context.Context) (<-chan *model.ChannelEvent, error) {
-	panic(fmt.Errorf("not implemented: ChannelUpdated - channelUpdated"))
+func (r *subscriptionResolver) ChannelUpdated(ctx context.Context) (<-chan *live.ChannelEvent, error) {
+	return r.Live.ChannelEvents(ctx)
+}
+
+// Notifications is the resolver for the notifications field.
+func (r *unreadBadgeResolver) Notifications(ctx context.Context, obj *live.Badge) ([]*model.NotificationUnread, error) {
+	out := []*model.NotificationUnread{}
+	for _, k := range model.AllNotificationKind {
+		if n := obj.Notifications[string(k)]; n > 0 {
+			out = append(out, &model.NotificationUnread{Kind: k, Unread: n})
+		}
+	}
+	return out, nil
 }
 
 // Permissions is the resolver for the permissions field.
@@ -341,13 +371,21 @@ func (r *userResolver) Preferences(ctx context.Context, obj *ent.User) (*model.P
 	}, nil
 }
 
+// ChannelEvent returns generated.ChannelEventResolver implementation.
+func (r *Resolver) ChannelEvent() generated.ChannelEventResolver { return &channelEventResolver{r} }
+
 // Mutation returns generated.MutationResolver implementation.
 func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
 
 // Subscription returns generated.SubscriptionResolver implementation.
 func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subscriptionResolver{r} }
 
+// UnreadBadge returns generated.UnreadBadgeResolver implementation.
+func (r *Resolver) UnreadBadge() generated.UnreadBadgeResolver { return &unreadBadgeResolver{r} }
+
 type (
+	channelEventResolver struct{ *Resolver }
 	mutationResolver     struct{ *Resolver }
 	subscriptionResolver struct{ *Resolver }
+	unreadBadgeResolver  struct{ *Resolver }
 )

@@ -66,10 +66,32 @@ func TestBodyLimit(t *testing.T) {
 	}
 }
 
-// wsClient speaks graphql-transport-ws over a real websocket.
+// wsClient speaks graphql-transport-ws over a real websocket. A reader
+// goroutine owns the connection's reads (a timed-out read would close a
+// coder/websocket connection), so tests can wait for "nothing" safely.
 type wsClient struct {
-	t    *testing.T
-	conn *websocket.Conn
+	t     *testing.T
+	conn  *websocket.Conn
+	inbox chan wsRead
+}
+
+type wsRead struct {
+	msg []byte
+	err error
+}
+
+func newWSClient(t *testing.T, conn *websocket.Conn) *wsClient {
+	c := &wsClient{t: t, conn: conn, inbox: make(chan wsRead, 1024)}
+	go func() {
+		for {
+			_, b, err := conn.Read(context.Background())
+			c.inbox <- wsRead{b, err}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return c
 }
 
 func dialWS(t *testing.T, e *env, init map[string]any) (*wsClient, error) {
@@ -81,7 +103,7 @@ func dialWS(t *testing.T, e *env, init map[string]any) (*wsClient, error) {
 	if err != nil {
 		t.Fatalf("dialing websocket: %v", err)
 	}
-	c := &wsClient{t: t, conn: conn}
+	c := newWSClient(t, conn)
 	t.Cleanup(func() { conn.CloseNow() })
 	c.send(map[string]any{"type": "connection_init", "payload": init})
 	msg, err := c.read(5 * time.Second)
@@ -103,13 +125,21 @@ func (c *wsClient) send(m map[string]any) {
 
 // read returns the next message that is not a ping or keep-alive.
 func (c *wsClient) read(timeout time.Duration) (map[string]any, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
 	for {
-		_, b, err := c.conn.Read(ctx)
-		if err != nil {
-			return nil, err
+		var r wsRead
+		select {
+		case r = <-c.inbox:
+		case <-timer.C:
+			return nil, context.DeadlineExceeded
 		}
+		if r.err != nil {
+			// Keep reporting the end to later reads.
+			c.inbox <- r
+			return nil, r.err
+		}
+		b := r.msg
 		var m map[string]any
 		if err := json.Unmarshal(b, &m); err != nil {
 			return nil, err
@@ -222,7 +252,7 @@ func TestLegacyGraphQLWSProtocol(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.CloseNow()
-	c := &wsClient{t: t, conn: conn}
+	c := newWSClient(t, conn)
 	c.send(map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + chen.AccessToken}})
 	if msg, err := c.read(5 * time.Second); err != nil || msg["type"] != "connection_ack" {
 		t.Fatalf("legacy init: %v %v, want connection_ack", msg, err)

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -27,8 +28,10 @@ import (
 	"github.com/whisper-health/whisper/graph"
 	"github.com/whisper-health/whisper/internal/auth"
 	"github.com/whisper-health/whisper/internal/demo"
+	"github.com/whisper-health/whisper/internal/live"
 	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/pubsub"
+	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/store"
 )
 
@@ -69,6 +72,9 @@ type App struct {
 	served   chan error
 	bus      pubsub.Bus
 	closeBus func() error
+
+	stopWorkers context.CancelFunc
+	workers     sync.WaitGroup
 }
 
 // Start opens the database, brings its schema up to date, loads the demo
@@ -101,10 +107,22 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 			return err
 		}
 	}
+	if a.db.Dialect == dialect.Postgres {
+		pg, err := pubsub.NewPostgres(a.db.SQL, cfg.DatabaseURL, log)
+		if err != nil {
+			return err
+		}
+		a.bus, a.closeBus = pg, pg.Close
+	} else {
+		a.bus, a.closeBus = pubsub.NewMemory(), func() error { return nil }
+	}
 	authSvc, err := auth.New(a.db.Client, auth.Config{
 		Secret:     secret,
 		AccessTTL:  cfg.AccessTokenTTL,
 		RefreshTTL: cfg.RefreshTokenTTL,
+		Revoked: func(id pulid.ID) {
+			a.bus.Publish(context.Background(), pubsub.Event{Kind: pubsub.SessionRevoked, Session: id})
+		},
 	}, log)
 	if err != nil {
 		return err
@@ -120,22 +138,25 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 		}
 	}
 
-	if a.db.Dialect == dialect.Postgres {
-		pg, err := pubsub.NewPostgres(a.db.SQL, cfg.DatabaseURL, log)
-		if err != nil {
-			return err
-		}
-		a.bus, a.closeBus = pg, pg.Close
-	} else {
-		a.bus, a.closeBus = pubsub.NewMemory(), func() error { return nil }
-	}
 	msgr := messenger.New(a.db.Client, a.bus, log, messenger.Config{Postgres: a.db.Dialect == dialect.Postgres})
+
+	hub := live.New(a.db.Client, a.bus, log, live.Config{
+		Postgres: a.db.Dialect == dialect.Postgres,
+		OnRevoke: authSvc.SessionRevoked,
+	})
+	workers, stopWorkers := context.WithCancel(context.Background())
+	a.stopWorkers = stopWorkers
+	a.workers.Add(1)
+	go func() {
+		defer a.workers.Done()
+		hub.Run(workers)
+	}()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := newMetrics(reg)
 
-	a.gql = graph.NewHandler(&graph.Resolver{Client: a.db.Client, Auth: authSvc, Messenger: msgr, Log: log}, graph.HandlerConfig{
+	a.gql = graph.NewHandler(&graph.Resolver{Client: a.db.Client, Auth: authSvc, Messenger: msgr, Live: hub, Log: log}, graph.HandlerConfig{
 		Introspection:    cfg.Introspection,
 		MaxDepth:         cfg.MaxDepth,
 		MaxComplexity:    cfg.MaxComplexity,
@@ -216,6 +237,10 @@ func (a *App) Shutdown(ctx context.Context) error {
 	err := <-errc
 	if serveErr := <-a.served; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		err = errors.Join(err, serveErr)
+	}
+	if a.stopWorkers != nil {
+		a.stopWorkers()
+		a.workers.Wait()
 	}
 	if a.closeBus != nil {
 		err = errors.Join(err, a.closeBus())

@@ -309,9 +309,9 @@ var (
 				Columns: []*schema.Column{MessagesColumns[6]},
 			},
 			{
-				Name:    "message_txid_id",
+				Name:    "message_txid_channel_id_seq",
 				Unique:  false,
-				Columns: []*schema.Column{MessagesColumns[7], MessagesColumns[0]},
+				Columns: []*schema.Column{MessagesColumns[7], MessagesColumns[8], MessagesColumns[1]},
 			},
 		},
 	}

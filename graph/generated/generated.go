@@ -22,6 +22,7 @@ import (
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/graph/model"
+	"github.com/whisper-health/whisper/internal/live"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
@@ -37,12 +38,14 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Channel() ChannelResolver
+	ChannelEvent() ChannelEventResolver
 	Message() MessageResolver
 	Mutation() MutationResolver
 	Patient() PatientResolver
 	Query() QueryResolver
 	SecurityGroup() SecurityGroupResolver
 	Subscription() SubscriptionResolver
+	UnreadBadge() UnreadBadgeResolver
 	User() UserResolver
 }
 
@@ -335,6 +338,9 @@ type ChannelResolver interface {
 	Counterpart(ctx context.Context, obj *ent.Channel) (*ent.User, error)
 	SecurityGroup(ctx context.Context, obj *ent.Channel) (*ent.SecurityGroup, error)
 }
+type ChannelEventResolver interface {
+	Type(ctx context.Context, obj *live.ChannelEvent) (model.ChannelEventType, error)
+}
 type MessageResolver interface {
 	Cursor(ctx context.Context, obj *ent.Message) (string, error)
 	Notify(ctx context.Context, obj *ent.Message) (bool, error)
@@ -381,8 +387,11 @@ type SecurityGroupResolver interface {
 }
 type SubscriptionResolver interface {
 	MessageAdded(ctx context.Context, channelID *pulid.ID, after *string) (<-chan *ent.Message, error)
-	UnreadBadge(ctx context.Context) (<-chan *model.UnreadBadge, error)
-	ChannelUpdated(ctx context.Context) (<-chan *model.ChannelEvent, error)
+	UnreadBadge(ctx context.Context) (<-chan *live.Badge, error)
+	ChannelUpdated(ctx context.Context) (<-chan *live.ChannelEvent, error)
+}
+type UnreadBadgeResolver interface {
+	Notifications(ctx context.Context, obj *live.Badge) ([]*model.NotificationUnread, error)
 }
 type UserResolver interface {
 	Permissions(ctx context.Context, obj *ent.User) ([]viewer.Permission, error)
@@ -5130,7 +5139,7 @@ func (ec *executionContext) fieldContext_ChannelEdge_cursor(_ context.Context, f
 	return graphql.NewScalarFieldContext("ChannelEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
 }
 
-func (ec *executionContext) _ChannelEvent_type(ctx context.Context, field graphql.CollectedField, obj *model.ChannelEvent) (ret graphql.Marshaler) {
+func (ec *executionContext) _ChannelEvent_type(ctx context.Context, field graphql.CollectedField, obj *live.ChannelEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5139,7 +5148,7 @@ func (ec *executionContext) _ChannelEvent_type(ctx context.Context, field graphq
 			return ec.fieldContext_ChannelEvent_type(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Type, nil
+			return ec.Resolvers.ChannelEvent().Type(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.ChannelEventType) graphql.Marshaler {
@@ -5150,10 +5159,10 @@ func (ec *executionContext) _ChannelEvent_type(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_ChannelEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ChannelEvent", field, false, false, errors.New("field of type ChannelEventType does not have child fields"))
+	return graphql.NewScalarFieldContext("ChannelEvent", field, true, true, errors.New("field of type ChannelEventType does not have child fields"))
 }
 
-func (ec *executionContext) _ChannelEvent_channel(ctx context.Context, field graphql.CollectedField, obj *model.ChannelEvent) (ret graphql.Marshaler) {
+func (ec *executionContext) _ChannelEvent_channel(ctx context.Context, field graphql.CollectedField, obj *live.ChannelEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5185,7 +5194,7 @@ func (ec *executionContext) fieldContext_ChannelEvent_channel(_ context.Context,
 	return fc, nil
 }
 
-func (ec *executionContext) _ChannelUnread_channel(ctx context.Context, field graphql.CollectedField, obj *model.ChannelUnread) (ret graphql.Marshaler) {
+func (ec *executionContext) _ChannelUnread_channel(ctx context.Context, field graphql.CollectedField, obj *live.ChannelUnread) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5217,7 +5226,7 @@ func (ec *executionContext) fieldContext_ChannelUnread_channel(_ context.Context
 	return fc, nil
 }
 
-func (ec *executionContext) _ChannelUnread_unread(ctx context.Context, field graphql.CollectedField, obj *model.ChannelUnread) (ret graphql.Marshaler) {
+func (ec *executionContext) _ChannelUnread_unread(ctx context.Context, field graphql.CollectedField, obj *live.ChannelUnread) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8476,8 +8485,8 @@ func (ec *executionContext) _Subscription_unreadBadge(ctx context.Context, field
 			return ec.Resolvers.Subscription().UnreadBadge(ctx)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.UnreadBadge) graphql.Marshaler {
-			return ec.marshalNUnreadBadge2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐUnreadBadge(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *live.Badge) graphql.Marshaler {
+			return ec.marshalNUnreadBadge2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋliveᚐBadge(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8508,8 +8517,8 @@ func (ec *executionContext) _Subscription_channelUpdated(ctx context.Context, fi
 			return ec.Resolvers.Subscription().ChannelUpdated(ctx)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.ChannelEvent) graphql.Marshaler {
-			return ec.marshalNChannelEvent2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐChannelEvent(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *live.ChannelEvent) graphql.Marshaler {
+			return ec.marshalNChannelEvent2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋliveᚐChannelEvent(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8528,7 +8537,7 @@ func (ec *executionContext) fieldContext_Subscription_channelUpdated(_ context.C
 	return fc, nil
 }
 
-func (ec *executionContext) _UnreadBadge_total(ctx context.Context, field graphql.CollectedField, obj *model.UnreadBadge) (ret graphql.Marshaler) {
+func (ec *executionContext) _UnreadBadge_total(ctx context.Context, field graphql.CollectedField, obj *live.Badge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8551,7 +8560,7 @@ func (ec *executionContext) fieldContext_UnreadBadge_total(_ context.Context, fi
 	return graphql.NewScalarFieldContext("UnreadBadge", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _UnreadBadge_channels(ctx context.Context, field graphql.CollectedField, obj *model.UnreadBadge) (ret graphql.Marshaler) {
+func (ec *executionContext) _UnreadBadge_channels(ctx context.Context, field graphql.CollectedField, obj *live.Badge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8563,8 +8572,8 @@ func (ec *executionContext) _UnreadBadge_channels(ctx context.Context, field gra
 			return obj.Channels, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.ChannelUnread) graphql.Marshaler {
-			return ec.marshalNChannelUnread2ᚕᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐChannelUnreadᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []live.ChannelUnread) graphql.Marshaler {
+			return ec.marshalNChannelUnread2ᚕgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋliveᚐChannelUnreadᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8583,7 +8592,7 @@ func (ec *executionContext) fieldContext_UnreadBadge_channels(_ context.Context,
 	return fc, nil
 }
 
-func (ec *executionContext) _UnreadBadge_notifications(ctx context.Context, field graphql.CollectedField, obj *model.UnreadBadge) (ret graphql.Marshaler) {
+func (ec *executionContext) _UnreadBadge_notifications(ctx context.Context, field graphql.CollectedField, obj *live.Badge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8592,7 +8601,7 @@ func (ec *executionContext) _UnreadBadge_notifications(ctx context.Context, fiel
 			return ec.fieldContext_UnreadBadge_notifications(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Notifications, nil
+			return ec.Resolvers.UnreadBadge().Notifications(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.NotificationUnread) graphql.Marshaler {
@@ -8606,8 +8615,8 @@ func (ec *executionContext) fieldContext_UnreadBadge_notifications(_ context.Con
 	fc = &graphql.FieldContext{
 		Object:     "UnreadBadge",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_NotificationUnread(ctx, field)
 		},
@@ -11959,7 +11968,7 @@ func (ec *executionContext) _ChannelEdge(ctx context.Context, sel ast.SelectionS
 
 var channelEventImplementors = []string{"ChannelEvent"}
 
-func (ec *executionContext) _ChannelEvent(ctx context.Context, sel ast.SelectionSet, obj *model.ChannelEvent) graphql.Marshaler {
+func (ec *executionContext) _ChannelEvent(ctx context.Context, sel ast.SelectionSet, obj *live.ChannelEvent) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, channelEventImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -11970,14 +11979,47 @@ func (ec *executionContext) _ChannelEvent(ctx context.Context, sel ast.Selection
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ChannelEvent")
 		case "type":
-			out.Values[i] = ec._ChannelEvent_type(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ChannelEvent_type(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
 			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "channel":
 			out.Values[i] = ec._ChannelEvent_channel(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -12002,7 +12044,7 @@ func (ec *executionContext) _ChannelEvent(ctx context.Context, sel ast.Selection
 
 var channelUnreadImplementors = []string{"ChannelUnread"}
 
-func (ec *executionContext) _ChannelUnread(ctx context.Context, sel ast.SelectionSet, obj *model.ChannelUnread) graphql.Marshaler {
+func (ec *executionContext) _ChannelUnread(ctx context.Context, sel ast.SelectionSet, obj *live.ChannelUnread) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, channelUnreadImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -13748,7 +13790,7 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 
 var unreadBadgeImplementors = []string{"UnreadBadge"}
 
-func (ec *executionContext) _UnreadBadge(ctx context.Context, sel ast.SelectionSet, obj *model.UnreadBadge) graphql.Marshaler {
+func (ec *executionContext) _UnreadBadge(ctx context.Context, sel ast.SelectionSet, obj *live.Badge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, unreadBadgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -13761,18 +13803,51 @@ func (ec *executionContext) _UnreadBadge(ctx context.Context, sel ast.SelectionS
 		case "total":
 			out.Values[i] = ec._UnreadBadge_total(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "channels":
 			out.Values[i] = ec._UnreadBadge_channels(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "notifications":
-			out.Values[i] = ec._UnreadBadge_notifications(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._UnreadBadge_notifications(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
 			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -14583,7 +14658,7 @@ func (ec *executionContext) marshalNChannelConnection2ᚖgithubᚗcomᚋwhisper�
 	return ec._ChannelConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNChannelEvent2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐChannelEvent(ctx context.Context, sel ast.SelectionSet, v *model.ChannelEvent) graphql.Marshaler {
+func (ec *executionContext) marshalNChannelEvent2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋliveᚐChannelEvent(ctx context.Context, sel ast.SelectionSet, v *live.ChannelEvent) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -14629,11 +14704,15 @@ func (ec *executionContext) marshalNChannelOrderField2ᚖgithubᚗcomᚋwhisper�
 	return v
 }
 
-func (ec *executionContext) marshalNChannelUnread2ᚕᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐChannelUnreadᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ChannelUnread) graphql.Marshaler {
+func (ec *executionContext) marshalNChannelUnread2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋliveᚐChannelUnread(ctx context.Context, sel ast.SelectionSet, v live.ChannelUnread) graphql.Marshaler {
+	return ec._ChannelUnread(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNChannelUnread2ᚕgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋliveᚐChannelUnreadᚄ(ctx context.Context, sel ast.SelectionSet, v []live.ChannelUnread) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNChannelUnread2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐChannelUnread(ctx, sel, v[i])
+		return ec.marshalNChannelUnread2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋliveᚐChannelUnread(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -14643,16 +14722,6 @@ func (ec *executionContext) marshalNChannelUnread2ᚕᚖgithubᚗcomᚋwhisper�
 	}
 
 	return ret
-}
-
-func (ec *executionContext) marshalNChannelUnread2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐChannelUnread(ctx context.Context, sel ast.SelectionSet, v *model.ChannelUnread) graphql.Marshaler {
-	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
-		return graphql.Null
-	}
-	return ec._ChannelUnread(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNCreateServiceAccountInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐCreateServiceAccountInput(ctx context.Context, v any) (model.CreateServiceAccountInput, error) {
@@ -15143,7 +15212,7 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 	return res
 }
 
-func (ec *executionContext) marshalNUnreadBadge2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐUnreadBadge(ctx context.Context, sel ast.SelectionSet, v *model.UnreadBadge) graphql.Marshaler {
+func (ec *executionContext) marshalNUnreadBadge2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋliveᚐBadge(ctx context.Context, sel ast.SelectionSet, v *live.Badge) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")

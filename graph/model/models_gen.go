@@ -45,16 +45,6 @@ type AutoReplyInput struct {
 	Until *time.Time `json:"until,omitempty"`
 }
 
-type ChannelEvent struct {
-	Type    ChannelEventType `json:"type"`
-	Channel *ent.Channel     `json:"channel,omitempty"`
-}
-
-type ChannelUnread struct {
-	Channel *ent.Channel `json:"channel"`
-	Unread  int          `json:"unread"`
-}
-
 type CreateServiceAccountInput struct {
 	Name string `json:"name"`
 	// A unique address identifying the integration (no one signs in with it).
@@ -122,14 +112,6 @@ type SendMessageInput struct {
 }
 
 type Subscription struct {
-}
-
-type UnreadBadge struct {
-	Total int `json:"total"`
-	// Channels with unread messages.
-	Channels []*ChannelUnread `json:"channels"`
-	// Unacknowledged notifications per folder.
-	Notifications []*NotificationUnread `json:"notifications"`
 }
 
 type UpdateCustomGroupInput struct {

@@ -47,6 +47,9 @@ type Config struct {
 	LockFor time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Revoked is told of every session this replica revokes, so other
+	// replicas can close its sockets (see SessionRevoked).
+	Revoked func(pulid.ID)
 }
 
 const (
@@ -330,7 +333,18 @@ func (s *Service) Watch(id pulid.ID) (<-chan struct{}, func()) {
 	}
 }
 
+// SessionRevoked closes this replica's sockets of a session that any
+// replica revoked.
+func (s *Service) SessionRevoked(id pulid.ID) { s.closeWatchers(id) }
+
 func (s *Service) notifyRevoked(id pulid.ID) {
+	s.closeWatchers(id)
+	if s.cfg.Revoked != nil {
+		s.cfg.Revoked(id)
+	}
+}
+
+func (s *Service) closeWatchers(id pulid.ID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for ch := range s.watchers[id] {

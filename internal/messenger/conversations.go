@@ -298,7 +298,7 @@ func (s *Service) customGroup(ctx context.Context, v *viewer.Viewer, users, grou
 			Save(ctx); err != nil {
 			return err
 		}
-		_, err = s.resync(ctx, c, ch, emit, map[pulid.ID]bool{})
+		_, err = s.resyncAs(ctx, c, ch, emit, map[pulid.ID]bool{}, Created)
 		return err
 	})
 	if isUnique(err) {
@@ -342,6 +342,7 @@ func (s *Service) UpdateCustomGroup(ctx context.Context, in UpdateInput) (*ent.C
 			return err
 		}
 		var notes []string
+		renamed := false
 		upd := c.Channel.UpdateOne(ch)
 		if in.Name != nil {
 			title, err := groupName(in.Name, nil)
@@ -351,7 +352,7 @@ func (s *Service) UpdateCustomGroup(ctx context.Context, in UpdateInput) (*ent.C
 			if title != ch.Name {
 				upd.SetName(title)
 				notes = append(notes, fmt.Sprintf("renamed the group to %q", title))
-				emit(changed(ch.ID, Renamed, nil, nil))
+				renamed = true
 			}
 		}
 		for _, id := range in.AddUserIDs {
@@ -409,6 +410,17 @@ func (s *Service) UpdateCustomGroup(ctx context.Context, in UpdateInput) (*ent.C
 		if _, err := s.resync(ctx, c, ch, emit, visited); err != nil {
 			return err
 		}
+		if renamed {
+			members, err := c.ChannelMember.Query().Where(channelmember.ChannelID(ch.ID)).All(system(ctx))
+			if err != nil {
+				return err
+			}
+			var users []pulid.ID
+			for _, m := range members {
+				users = append(users, m.UserID)
+			}
+			emit(changed(ch.ID, Renamed, users, nil))
+		}
 		return s.rekey(ctx, c, ch)
 	})
 	if err != nil {
@@ -452,6 +464,12 @@ func (s *Service) rekey(ctx context.Context, c *ent.Client, ch *ent.Channel) err
 // the same for every custom group that includes this channel. visited
 // tolerates cycles (a group that includes a group that includes it).
 func (s *Service) resync(ctx context.Context, c *ent.Client, ch *ent.Channel, emit func(...pubsub.Event), visited map[pulid.ID]bool) (changedAny bool, err error) {
+	return s.resyncAs(ctx, c, ch, emit, visited, MembersChanged)
+}
+
+// resyncAs is resync, reporting the change as change (Created for a channel
+// being set up).
+func (s *Service) resyncAs(ctx context.Context, c *ent.Client, ch *ent.Channel, emit func(...pubsub.Event), visited map[pulid.ID]bool, change string) (changedAny bool, err error) {
 	if visited[ch.ID] {
 		return false, nil
 	}
@@ -494,11 +512,10 @@ func (s *Service) resync(ctx context.Context, c *ent.Client, ch *ent.Channel, em
 			return false, err
 		}
 	}
-	kind := MembersChanged
 	if len(have) == 0 {
-		kind = Created
+		change = Created
 	}
-	emit(changed(ch.ID, kind, all, remove))
+	emit(changed(ch.ID, change, all, remove))
 	// Custom groups that include this channel follow it.
 	dependents, err := c.Channel.Query().Where(channel.HasCustomChannelsWith(channel.ID(ch.ID))).All(sctx)
 	if err != nil {

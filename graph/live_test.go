@@ -1,0 +1,316 @@
+package graph_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/whisper-health/whisper/ent/channel"
+	"github.com/whisper-health/whisper/internal/demo"
+	"github.com/whisper-health/whisper/internal/testdb"
+	"github.com/whisper-health/whisper/internal/viewer"
+)
+
+// subscription is one GraphQL subscription on its own websocket.
+type subscription struct {
+	t *testing.T
+	c *wsClient
+}
+
+func (e *env) subscribe(t *testing.T, token, query string, vars map[string]any) *subscription {
+	t.Helper()
+	c, err := dialWS(t, e, map[string]any{"Authorization": "Bearer " + token})
+	if err != nil {
+		t.Fatalf("connecting: %v", err)
+	}
+	c.send(map[string]any{"id": "s", "type": "subscribe", "payload": map[string]any{"query": query, "variables": vars}})
+	return &subscription{t: t, c: c}
+}
+
+// next returns the data of the next event, or nil if none came in time.
+func (s *subscription) next(timeout time.Duration) map[string]any {
+	s.t.Helper()
+	msg, err := s.c.read(timeout)
+	if err != nil {
+		return nil
+	}
+	switch msg["type"] {
+	case "next":
+		p := msg["payload"].(map[string]any)
+		if p["errors"] != nil {
+			s.t.Fatalf("subscription error: %v", p["errors"])
+		}
+		return p["data"].(map[string]any)
+	case "complete":
+		return map[string]any{"complete": true}
+	}
+	s.t.Fatalf("unexpected %v", msg)
+	return nil
+}
+
+func (s *subscription) message(timeout time.Duration) (body, cursor string) {
+	s.t.Helper()
+	d := s.next(timeout)
+	if d == nil {
+		return "", ""
+	}
+	if d["complete"] == true {
+		return "<complete>", ""
+	}
+	m := d["messageAdded"].(map[string]any)
+	return m["body"].(string), m["cursor"].(string)
+}
+
+const messageAdded = `subscription($c: ID, $after: String) { messageAdded(channelID: $c, after: $after) { body cursor sender { email } channel { id } } }`
+
+func TestMessageAddedLiveAndAuthorised(t *testing.T) {
+	e := newEnv(t)
+	chen, patel, kim := e.login(demo.ChenEmail), e.login(demo.PatelEmail), e.login(demo.KimEmail)
+	ch := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
+	patelSub := e.subscribe(t, patel.AccessToken, messageAdded, nil)
+	onlyCh := e.subscribe(t, patel.AccessToken, messageAdded, map[string]any{"c": ch.ID})
+	kimSub := e.subscribe(t, kim.AccessToken, messageAdded, nil)
+	time.Sleep(100 * time.Millisecond)
+
+	other := e.open(chen.AccessToken, map[string]any{"userIDs": []string{kim.User.ID}})
+	e.send(chen.AccessToken, ch.ID, "for Patel", nil)
+	e.send(chen.AccessToken, other.ID, "for Kim", nil)
+	if body, cursor := patelSub.message(5 * time.Second); body != "for Patel" || cursor == "" {
+		t.Errorf("Patel's stream got %q, want her message with a cursor", body)
+	}
+	if body, _ := onlyCh.message(5 * time.Second); body != "for Patel" {
+		t.Errorf("Patel's one-channel stream got %q", body)
+	}
+	if body, _ := kimSub.message(5 * time.Second); body != "for Kim" {
+		t.Errorf("Kim's stream got %q, want only her own message", body)
+	}
+	if body, _ := patelSub.message(300 * time.Millisecond); body != "" {
+		t.Errorf("Patel received %q from a channel she is not in", body)
+	}
+	// A channel the subscriber cannot see is refused.
+	c, _ := dialWS(t, e, map[string]any{"Authorization": "Bearer " + kim.AccessToken})
+	c.send(map[string]any{"id": "x", "type": "subscribe", "payload": map[string]any{"query": messageAdded, "variables": map[string]any{"c": ch.ID}}})
+	msg, _ := c.read(5 * time.Second)
+	if msg["type"] != "error" && msg["type"] != "next" || !containsCode(msg, "NOT_FOUND") {
+		t.Errorf("subscribing to someone else's channel: %v, want NOT_FOUND", msg)
+	}
+}
+
+func containsCode(msg map[string]any, code string) bool {
+	b, _ := json.Marshal(msg)
+	return json.Valid(b) && contains(string(b), code)
+}
+
+func contains(s, sub string) bool { return len(s) >= len(sub) && (s == sub || len(sub) == 0 || indexOf(s, sub) >= 0) }
+
+func indexOf(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestMessageAddedResumesAfterCursor(t *testing.T) {
+	e := newEnv(t)
+	chen, patel, kim := e.login(demo.ChenEmail), e.login(demo.PatelEmail), e.login(demo.KimEmail)
+	a := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
+	b := e.open(kim.AccessToken, map[string]any{"userIDs": []string{patel.User.ID, chen.User.ID}})
+	sub := e.subscribe(t, patel.AccessToken, messageAdded, nil)
+	time.Sleep(100 * time.Millisecond)
+	e.send(chen.AccessToken, a.ID, "m1", nil)
+	_, cursor := sub.message(5 * time.Second)
+	if cursor == "" {
+		t.Fatal("no first message")
+	}
+	sub.c.conn.CloseNow()
+
+	// While Patel is away: messages in two channels, and one she cannot see.
+	e.send(chen.AccessToken, a.ID, "m2", nil)
+	e.send(kim.AccessToken, b.ID, "m3", nil)
+	e.send(chen.AccessToken, e.open(chen.AccessToken, map[string]any{"userIDs": []string{kim.User.ID}}).ID, "not for Patel", nil)
+	e.send(chen.AccessToken, a.ID, "m4", nil)
+
+	resumed := e.subscribe(t, patel.AccessToken, messageAdded, map[string]any{"after": cursor})
+	var got []string
+	for i := 0; i < 3; i++ {
+		body, _ := resumed.message(5 * time.Second)
+		got = append(got, body)
+	}
+	if fmt.Sprint(got) != "[m2 m3 m4]" {
+		t.Fatalf("replay = %v, want [m2 m3 m4]", got)
+	}
+	e.send(kim.AccessToken, b.ID, "m5", nil)
+	if body, _ := resumed.message(5 * time.Second); body != "m5" {
+		t.Errorf("after the replay got %q, want the live m5", body)
+	}
+	if body, _ := resumed.message(300 * time.Millisecond); body != "" {
+		t.Errorf("got %q again: a message was delivered twice", body)
+	}
+	// One channel's stream resumes within that channel.
+	one := e.subscribe(t, patel.AccessToken, messageAdded, map[string]any{"c": a.ID, "after": cursor})
+	var inA []string
+	for i := 0; i < 2; i++ {
+		body, _ := one.message(5 * time.Second)
+		inA = append(inA, body)
+	}
+	if fmt.Sprint(inA) != "[m2 m4]" {
+		t.Errorf("one-channel replay = %v, want [m2 m4]", inA)
+	}
+}
+
+// TestResumeWithLateCommit proves the stream never skips a message whose
+// transaction started earlier but committed later than one already sent.
+func TestResumeWithLateCommit(t *testing.T) {
+	if !testdb.Postgres() {
+		t.Skip("SQLite serialises writers; only PostgreSQL commits out of order")
+	}
+	e := newEnv(t)
+	chen, patel := e.login(demo.ChenEmail), e.login(demo.PatelEmail)
+	a := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
+	b := e.open(patel.AccessToken, map[string]any{"userIDs": []string{e.userID(patel.AccessToken, demo.KimEmail)}})
+	sub := e.subscribe(t, patel.AccessToken, messageAdded, nil)
+	time.Sleep(100 * time.Millisecond)
+
+	// A slow transaction takes its transaction id first…
+	ctx := viewer.NewSystemContext(context.Background(), "test")
+	tx, err := e.db.Client.Tx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT pg_current_xact_id()::text::bigint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var txid int64
+	rows.Next()
+	_ = rows.Scan(&txid)
+	rows.Close()
+	ch := tx.Channel.Query().Where(channel.ID(pulidOf(a.ID))).ForUpdate().OnlyX(ctx)
+	tx.Message.Create().SetChannelID(ch.ID).SetSeq(ch.LastSeq + 1).SetTxid(txid).
+		SetSenderID(pulidOf(chen.User.ID)).SetBody("slow").SaveX(ctx)
+	tx.Channel.UpdateOne(ch).SetLastSeq(ch.LastSeq + 1).AddMessageCount(1).ExecX(ctx)
+
+	// …a fast one commits meanwhile…
+	e.send(patel.AccessToken, b.ID, "fast", nil)
+	if body, _ := sub.message(500 * time.Millisecond); body != "" {
+		t.Fatalf("got %q while an earlier transaction was still open; it could be skipped", body)
+	}
+	// …and when the slow one commits, both arrive, the slow one first.
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := sub.message(5 * time.Second)
+	second, cur := sub.message(5 * time.Second)
+	if first != "slow" || second != "fast" {
+		t.Fatalf("got %q then %q, want slow then fast", first, second)
+	}
+	// Resuming from the last cursor misses nothing and repeats nothing.
+	e.send(chen.AccessToken, a.ID, "after", nil)
+	re := e.subscribe(t, patel.AccessToken, messageAdded, map[string]any{"after": cur})
+	if body, _ := re.message(5 * time.Second); body != "after" {
+		t.Errorf("resume got %q, want after", body)
+	}
+}
+
+func TestUnreadBadge(t *testing.T) {
+	e := newEnv(t)
+	chen, patel := e.login(demo.ChenEmail), e.login(demo.PatelEmail)
+	ch := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
+	e.send(chen.AccessToken, ch.ID, "one", nil)
+	badge := e.subscribe(t, patel.AccessToken, `subscription { unreadBadge { total channels { channel { id } unread } notifications { kind unread } } }`, nil)
+	total := func() float64 {
+		d := badge.next(5 * time.Second)
+		if d == nil {
+			t.Fatal("no badge update")
+		}
+		return d["unreadBadge"].(map[string]any)["total"].(float64)
+	}
+	if n := total(); n != 1 {
+		t.Fatalf("initial badge %v, want 1", n)
+	}
+	m2 := e.send(chen.AccessToken, ch.ID, "two", nil)
+	if n := total(); n != 2 {
+		t.Errorf("after a new message %v, want 2", n)
+	}
+	e.ok(patel.AccessToken, `mutation($c: ID!) { markChannelRead(channelID: $c) { id } }`, map[string]any{"c": ch.ID}, nil)
+	if n := total(); n != 0 {
+		t.Errorf("after reading %v, want 0", n)
+	}
+	e.ok(patel.AccessToken, `mutation($m: ID!) { markMessageUnread(messageID: $m) { id } }`, map[string]any{"m": m2.ID}, nil)
+	if n := total(); n != 1 {
+		t.Errorf("after marking the last unread %v, want 1", n)
+	}
+	e.send(patel.AccessToken, ch.ID, "my reply", nil)
+	if n := total(); n != 0 {
+		t.Errorf("after replying %v, want 0 (one's own message reads the channel)", n)
+	}
+	// Being added to a group with history does not make the history unread.
+	g := e.open(chen.AccessToken, map[string]any{"userIDs": []string{e.userID(chen.AccessToken, demo.KimEmail)}, "name": "Ward"})
+	_ = g
+}
+
+func TestChannelUpdatedAndRemovedMembers(t *testing.T) {
+	e := newEnv(t)
+	chen, patel, kim := e.login(demo.ChenEmail), e.login(demo.PatelEmail), e.login(demo.KimEmail)
+	events := e.subscribe(t, kim.AccessToken, `subscription { channelUpdated { type channel { id name } } }`, nil)
+	time.Sleep(100 * time.Millisecond)
+	g := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID, kim.User.ID}})
+	next := func() (string, any) {
+		d := events.next(5 * time.Second)
+		if d == nil {
+			t.Fatal("no channel event")
+		}
+		ev := d["channelUpdated"].(map[string]any)
+		return ev["type"].(string), ev["channel"]
+	}
+	if typ, ch := next(); typ != "CREATED" || ch == nil {
+		t.Errorf("got %s %v, want CREATED", typ, ch)
+	}
+	kimStream := e.subscribe(t, kim.AccessToken, messageAdded, map[string]any{"c": g.ID})
+	kimAll := e.subscribe(t, kim.AccessToken, messageAdded, nil)
+	time.Sleep(100 * time.Millisecond)
+	const upd = `mutation($in: UpdateCustomGroupInput!) { updateCustomGroup(input: $in) { id } }`
+	e.ok(chen.AccessToken, upd, map[string]any{"in": map[string]any{"channelID": g.ID, "name": "Renamed"}}, nil)
+	// The rename also posts a system message.
+	if body, _ := kimStream.message(5 * time.Second); body == "" {
+		t.Errorf("no system message for the rename")
+	}
+	kimAll.message(5 * time.Second)
+	if typ, ch := next(); typ != "RENAMED" || ch.(map[string]any)["name"] != "Renamed" {
+		t.Errorf("got %s %v, want RENAMED to Renamed", typ, ch)
+	}
+	e.ok(chen.AccessToken, upd, map[string]any{"in": map[string]any{"channelID": g.ID, "removeUserIDs": []string{kim.User.ID}}}, nil)
+	var removed bool
+	for i := 0; i < 3 && !removed; i++ {
+		typ, ch := next()
+		removed = typ == "REMOVED" && ch == nil
+	}
+	if !removed {
+		t.Errorf("no REMOVED event with a null channel")
+	}
+	// Her one-channel stream ends; her all-channels stream carries the
+	// channel no more.
+	for {
+		d := kimStream.next(5 * time.Second)
+		if d == nil {
+			t.Fatal("the removed member's channel stream did not end")
+		}
+		if d["complete"] == true {
+			break
+		}
+	}
+	e.send(chen.AccessToken, g.ID, "after Kim left", nil)
+	for {
+		body, _ := kimAll.message(500 * time.Millisecond)
+		if body == "" {
+			break
+		}
+		if body == "after Kim left" {
+			t.Fatalf("a removed member still receives the channel")
+		}
+	}
+}

@@ -1,0 +1,285 @@
+package live
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/whisper-health/whisper/ent"
+	"github.com/whisper-health/whisper/ent/channelmember"
+	"github.com/whisper-health/whisper/internal/apperr"
+	"github.com/whisper-health/whisper/internal/messenger"
+	"github.com/whisper-health/whisper/internal/pubsub"
+	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/viewer"
+)
+
+// Badge is a viewer's unread totals.
+type Badge struct {
+	Total    int
+	Channels []ChannelUnread
+	// Notifications counts unacknowledged notifications per kind.
+	Notifications map[string]int
+}
+
+// ChannelUnread is one channel's unread count.
+type ChannelUnread struct {
+	Channel *ent.Channel
+	Unread  int
+}
+
+// badgeSub is one unreadBadge subscription. Its state is the viewer's read
+// marks and each channel's last sequence number; new messages move it in
+// memory, read-mark and membership events reload it from the database.
+type badgeSub struct {
+	ctx    context.Context
+	viewer *viewer.Viewer
+
+	mu    sync.Mutex
+	state map[pulid.ID]*badgeLine
+	out   chan *Badge
+}
+
+type badgeLine struct {
+	channel *ent.Channel
+	last    int64
+	read    int64
+}
+
+// Badge streams the viewer's unread totals: now, then after every change.
+func (h *Hub) Badge(ctx context.Context) (<-chan *Badge, error) {
+	v := viewer.FromContext(ctx)
+	if !v.IsUser() || !v.Has(viewer.AccessWhisper) {
+		return nil, apperr.New(apperr.Forbidden, "you do not have access to messaging (ACCESS_WHISPER)")
+	}
+	s := &badgeSub{ctx: ctx, viewer: v, out: make(chan *Badge, 1)}
+	if err := s.reload(h.client); err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	if h.badges[v.UserID] == nil {
+		h.badges[v.UserID] = map[*badgeSub]struct{}{}
+	}
+	h.badges[v.UserID][s] = struct{}{}
+	h.mu.Unlock()
+	s.emit()
+	go func() {
+		<-ctx.Done()
+		h.mu.Lock()
+		delete(h.badges[v.UserID], s)
+		if len(h.badges[v.UserID]) == 0 {
+			delete(h.badges, v.UserID)
+		}
+		h.mu.Unlock()
+	}()
+	return s.out, nil
+}
+
+// reload reads the viewer's memberships and their channels, as the viewer.
+func (s *badgeSub) reload(client *ent.Client) error {
+	ms, err := client.ChannelMember.Query().
+		Where(channelmember.UserID(s.viewer.UserID)).
+		WithChannel().
+		All(s.ctx)
+	if err != nil {
+		return err
+	}
+	state := map[pulid.ID]*badgeLine{}
+	for _, m := range ms {
+		if m.Edges.Channel == nil {
+			continue
+		}
+		state[m.ChannelID] = &badgeLine{channel: m.Edges.Channel, last: m.Edges.Channel.LastSeq, read: m.LastReadSeq}
+	}
+	s.mu.Lock()
+	s.state = state
+	s.mu.Unlock()
+	return nil
+}
+
+// message moves the state for a newly released message.
+func (s *badgeSub) message(m *ent.Message) {
+	s.mu.Lock()
+	line := s.state[m.ChannelID]
+	if line == nil {
+		s.mu.Unlock()
+		return // a channel joined a moment ago: the membership event reloads
+	}
+	if m.Seq > line.last {
+		line.last = m.Seq
+	}
+	if m.SenderID != nil && *m.SenderID == s.viewer.UserID && m.Seq > line.read {
+		line.read = m.Seq
+	}
+	s.mu.Unlock()
+	s.emit()
+}
+
+// emit offers the current badge, replacing an older one still unread by the
+// client: a badge is a state, only the latest matters.
+func (s *badgeSub) emit() {
+	b := s.badge()
+	for {
+		select {
+		case s.out <- b:
+			return
+		default:
+		}
+		select {
+		case <-s.out:
+		default:
+		}
+	}
+}
+
+func (s *badgeSub) badge() *Badge {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := &Badge{Notifications: map[string]int{}}
+	for _, line := range s.state {
+		if n := int(line.last - line.read); n > 0 {
+			b.Total += n
+			b.Channels = append(b.Channels, ChannelUnread{Channel: line.channel, Unread: n})
+		}
+	}
+	sort.Slice(b.Channels, func(i, j int) bool { return b.Channels[i].Channel.ID < b.Channels[j].Channel.ID })
+	return b
+}
+
+func (h *Hub) subsOf(user pulid.ID) []*badgeSub {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []*badgeSub
+	for s := range h.badges[user] {
+		out = append(out, s)
+	}
+	return out
+}
+
+// reloadBadges refreshes a user's badges from the database.
+func (h *Hub) reloadBadges(_ context.Context, user pulid.ID) {
+	for _, s := range h.subsOf(user) {
+		if err := s.reload(h.client); err != nil {
+			if s.ctx.Err() == nil {
+				h.log.Warn("reloading unread badge", "err", err)
+			}
+			continue
+		}
+		s.emit()
+	}
+}
+
+// reloadAllBadges refreshes every badge (after events may have been lost).
+func (h *Hub) reloadAllBadges(ctx context.Context) {
+	h.mu.Lock()
+	var users []pulid.ID
+	for u := range h.badges {
+		users = append(users, u)
+	}
+	h.mu.Unlock()
+	for _, u := range users {
+		h.reloadBadges(ctx, u)
+	}
+}
+
+// ChannelEvent is a change to one of the viewer's channels.
+type ChannelEvent struct {
+	Type    string
+	Channel *ent.Channel
+}
+
+type chanSub struct {
+	ctx    context.Context
+	viewer *viewer.Viewer
+	out    chan *ChannelEvent
+	done   chan struct{}
+
+	mu     sync.Mutex
+	closed bool
+}
+
+// send queues e; a client too far behind is cut off (it reloads its list).
+func (s *chanSub) send(e *ChannelEvent) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	select {
+	case s.out <- e:
+	default:
+		s.closed = true
+		close(s.done)
+		close(s.out)
+	}
+}
+
+// ChannelEvents streams changes to the viewer's channels: created, renamed,
+// members changed, and removed-from (with no channel: it is gone for them).
+func (h *Hub) ChannelEvents(ctx context.Context) (<-chan *ChannelEvent, error) {
+	v := viewer.FromContext(ctx)
+	if !v.IsUser() || !v.Has(viewer.AccessWhisper) {
+		return nil, apperr.New(apperr.Forbidden, "you do not have access to messaging (ACCESS_WHISPER)")
+	}
+	s := &chanSub{ctx: ctx, viewer: v, out: make(chan *ChannelEvent, h.cfg.Buffer), done: make(chan struct{})}
+	h.mu.Lock()
+	if h.chans[v.UserID] == nil {
+		h.chans[v.UserID] = map[*chanSub]struct{}{}
+	}
+	h.chans[v.UserID][s] = struct{}{}
+	h.mu.Unlock()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-s.done:
+		}
+		h.mu.Lock()
+		delete(h.chans[v.UserID], s)
+		if len(h.chans[v.UserID]) == 0 {
+			delete(h.chans, v.UserID)
+		}
+		h.mu.Unlock()
+	}()
+	return s.out, nil
+}
+
+// channelChanged tells the affected users' streams about a channel change,
+// reloads their badges, and ends single-channel message streams of members
+// who were removed.
+func (h *Hub) channelChanged(ctx context.Context, ev pubsub.Event) {
+	affected := append(slices.Clone(ev.Users), ev.Removed...)
+	h.mu.Lock()
+	for s := range h.msgs {
+		if s.channel != nil && *s.channel == ev.Channel && slices.Contains(ev.Removed, s.viewer.UserID) {
+			s.end()
+		}
+	}
+	var subs []*chanSub
+	for _, u := range affected {
+		for s := range h.chans[u] {
+			subs = append(subs, s)
+		}
+	}
+	h.mu.Unlock()
+	for _, s := range subs {
+		e := &ChannelEvent{Type: ev.Change}
+		if slices.Contains(ev.Removed, s.viewer.UserID) {
+			e.Type = messenger.Removed
+		} else {
+			ch, err := h.client.Channel.Get(s.ctx, ev.Channel)
+			switch {
+			case ent.IsNotFound(err):
+				e.Type = messenger.Removed
+			case err != nil:
+				continue
+			default:
+				e.Channel = ch
+			}
+		}
+		s.send(e)
+	}
+	for _, u := range affected {
+		h.reloadBadges(ctx, u)
+	}
+}

@@ -1,0 +1,334 @@
+// Package live owns the live streams of the API: new messages, unread
+// badges and channel changes. One hub per process turns committed rows and
+// bus events into per-subscriber deliveries — in commit order, exactly once,
+// and authorised against the database on every event.
+//
+// Ordering. Every message carries its writing transaction id (txid) and its
+// per-channel sequence number; the stream orders by (txid, channel, seq),
+// which is also the client's cursor. On PostgreSQL a transaction that began
+// earlier can commit later, so the hub only releases messages whose txid is
+// below the oldest transaction still running (pg_snapshot_xmin): nothing can
+// later commit beneath the released position. On SQLite writers are
+// serialised, so every committed row is releasable at once.
+package live
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	entsql "entgo.io/ent/dialect/sql"
+
+	"github.com/whisper-health/whisper/ent"
+	"github.com/whisper-health/whisper/ent/channel"
+	"github.com/whisper-health/whisper/ent/channelmember"
+	"github.com/whisper-health/whisper/ent/message"
+	"github.com/whisper-health/whisper/internal/messenger"
+	"github.com/whisper-health/whisper/internal/pubsub"
+	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/viewer"
+)
+
+// Config tunes the hub.
+type Config struct {
+	// Postgres selects the commit-horizon query.
+	Postgres bool
+	// PollInterval is the safety net: how often the hub looks for messages
+	// even without an event (default 1 s).
+	PollInterval time.Duration
+	// Buffer is each subscriber's queue; a subscriber that falls this far
+	// behind is dropped and resumes by cursor (default 512).
+	Buffer int
+	// OnRevoke is called when any replica revokes a session.
+	OnRevoke func(pulid.ID)
+}
+
+// Hub fans committed messages and events out to subscribers.
+type Hub struct {
+	client *ent.Client
+	bus    pubsub.Bus
+	log    *slog.Logger
+	cfg    Config
+
+	mu      sync.Mutex
+	pos     messenger.Cursor
+	started chan struct{}
+	msgs    map[*msgSub]struct{}
+	badges  map[pulid.ID]map[*badgeSub]struct{}
+	chans   map[pulid.ID]map[*chanSub]struct{}
+}
+
+// New returns a hub; Run starts it.
+func New(client *ent.Client, bus pubsub.Bus, log *slog.Logger, cfg Config) *Hub {
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Second
+	}
+	if cfg.Buffer <= 0 {
+		cfg.Buffer = 512
+	}
+	return &Hub{
+		client:  client,
+		bus:     bus,
+		log:     log,
+		cfg:     cfg,
+		started: make(chan struct{}),
+		msgs:    map[*msgSub]struct{}{},
+		badges:  map[pulid.ID]map[*badgeSub]struct{}{},
+		chans:   map[pulid.ID]map[*chanSub]struct{}{},
+	}
+}
+
+// system is the hub's reading context: it reads every committed message
+// once, and decides per subscriber who may receive it.
+func system(ctx context.Context) context.Context { return viewer.NewSystemContext(ctx, "live hub") }
+
+// Run delivers until ctx ends. It recovers from panics and keeps going.
+func (h *Hub) Run(ctx context.Context) {
+	sub := h.bus.Subscribe(4096)
+	defer sub.Close()
+	if err := h.init(ctx); err != nil {
+		h.log.Error("live hub cannot start", "err", err)
+	}
+	close(h.started)
+	for ctx.Err() == nil {
+		h.loop(ctx, sub)
+	}
+}
+
+// Started is closed once the hub knows where the stream stands.
+func (h *Hub) Started() <-chan struct{} { return h.started }
+
+func (h *Hub) loop(ctx context.Context, sub *pubsub.Subscription) {
+	defer func() {
+		if r := recover(); r != nil {
+			h.log.Error("panic in live hub", "panic", fmt.Sprint(r))
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	poll := time.NewTicker(h.cfg.PollInterval)
+	defer poll.Stop()
+	retry := time.NewTimer(time.Hour)
+	defer retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-poll.C:
+			h.catchUp(ctx, retry)
+		case <-retry.C:
+			h.catchUp(ctx, retry)
+		case ev, ok := <-sub.C():
+			if !ok {
+				return
+			}
+			// Take everything already queued, then act once.
+			events := []pubsub.Event{ev}
+		drain:
+			for len(events) < 1000 {
+				select {
+				case e := <-sub.C():
+					events = append(events, e)
+				default:
+					break drain
+				}
+			}
+			h.handle(ctx, events, retry)
+		}
+	}
+}
+
+func (h *Hub) handle(ctx context.Context, events []pubsub.Event, retry *time.Timer) {
+	messages := false
+	for _, ev := range events {
+		switch ev.Kind {
+		case pubsub.Message:
+			messages = true
+		case pubsub.Resync:
+			messages = true
+			h.reloadAllBadges(ctx)
+		case pubsub.Read:
+			for _, u := range ev.Users {
+				h.reloadBadges(ctx, u)
+			}
+		case pubsub.ChannelChanged:
+			h.channelChanged(ctx, ev)
+		case pubsub.SessionRevoked:
+			if h.cfg.OnRevoke != nil {
+				h.cfg.OnRevoke(ev.Session)
+			}
+		}
+	}
+	if messages {
+		h.catchUp(ctx, retry)
+	}
+}
+
+// init starts the stream at the newest releasable message.
+func (h *Hub) init(ctx context.Context) error {
+	rows, _, err := h.scan(ctx, messenger.Cursor{}, true)
+	if err != nil {
+		return err
+	}
+	if len(rows) > 0 {
+		h.pos = rows[0]
+	}
+	return nil
+}
+
+// scan reads message positions after from, in stream order, and the commit
+// horizon. With newest it returns only the newest releasable position.
+func (h *Hub) scan(ctx context.Context, from messenger.Cursor, newest bool) ([]messenger.Cursor, int64, error) {
+	horizon := "9223372036854775807"
+	if h.cfg.Postgres {
+		horizon = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+	}
+	var q string
+	var args []any
+	if newest {
+		q = "SELECT txid, channel_id, seq, " + horizon + " FROM messages WHERE txid < " + horizon +
+			" ORDER BY txid DESC, channel_id DESC, seq DESC LIMIT 1"
+	} else {
+		q = "SELECT txid, channel_id, seq, " + horizon + " FROM messages WHERE (txid, channel_id, seq) > (" +
+			h.ph(1) + ", " + h.ph(2) + ", " + h.ph(3) + ") ORDER BY txid, channel_id, seq LIMIT 500"
+		args = []any{from.TxID, string(from.Channel), from.Seq}
+	}
+	rows, err := h.client.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("scanning messages: %w", err)
+	}
+	defer rows.Close()
+	var out []messenger.Cursor
+	var xmin int64
+	for rows.Next() {
+		var c messenger.Cursor
+		var ch string
+		if err := rows.Scan(&c.TxID, &ch, &c.Seq, &xmin); err != nil {
+			return nil, 0, err
+		}
+		c.Channel = pulid.ID(ch)
+		out = append(out, c)
+	}
+	return out, xmin, rows.Err()
+}
+
+func (h *Hub) ph(i int) string {
+	if h.cfg.Postgres {
+		return fmt.Sprintf("$%d", i)
+	}
+	return "?"
+}
+
+// catchUp releases every message committed beyond the stream position, in
+// order, and delivers each to the subscribers allowed to see it. If a
+// message is held back by a transaction still running, it tries again soon.
+func (h *Hub) catchUp(ctx context.Context, retry *time.Timer) {
+	for {
+		h.mu.Lock()
+		from := h.pos
+		h.mu.Unlock()
+		rows, xmin, err := h.scan(ctx, from, false)
+		if err != nil {
+			h.log.Warn("live hub catch-up", "err", err)
+			retry.Reset(250 * time.Millisecond)
+			return
+		}
+		var ready []messenger.Cursor
+		held := false
+		for _, c := range rows {
+			if c.TxID >= xmin {
+				held = true
+				break
+			}
+			ready = append(ready, c)
+		}
+		if len(ready) > 0 {
+			if err := h.release(ctx, ready); err != nil {
+				h.log.Warn("live hub delivery", "err", err)
+				retry.Reset(250 * time.Millisecond)
+				return
+			}
+		}
+		if held {
+			retry.Reset(20 * time.Millisecond)
+			return
+		}
+		if len(rows) < 500 {
+			return
+		}
+	}
+}
+
+// release loads a batch of messages once, reads the current members of
+// their channels once, and hands each message to the subscribers that may
+// see it now.
+func (h *Hub) release(ctx context.Context, batch []messenger.Cursor) error {
+	sctx := system(ctx)
+	chanSet := map[pulid.ID]bool{}
+	for _, c := range batch {
+		chanSet[c.Channel] = true
+	}
+	first, last := batch[0], batch[len(batch)-1]
+	msgs, err := h.client.Message.Query().
+		Where(func(s *entsql.Selector) {
+			s.Where(entsql.And(
+				entsql.CompositeGT([]string{s.C(message.FieldTxid), s.C(message.FieldChannelID), s.C(message.FieldSeq)},
+					first.TxID, string(first.Channel), first.Seq-1),
+				entsql.Not(entsql.CompositeGT([]string{s.C(message.FieldTxid), s.C(message.FieldChannelID), s.C(message.FieldSeq)},
+					last.TxID, string(last.Channel), last.Seq)),
+			))
+		}).
+		Order(ent.Asc(message.FieldTxid), ent.Asc(message.FieldChannelID), ent.Asc(message.FieldSeq)).
+		WithSender().
+		WithChannel().
+		All(sctx)
+	if err != nil {
+		return err
+	}
+	var chanIDs []pulid.ID
+	for id := range chanSet {
+		chanIDs = append(chanIDs, id)
+	}
+	members, err := h.client.ChannelMember.Query().Where(channelmember.ChannelIDIn(chanIDs...)).All(sctx)
+	if err != nil {
+		return err
+	}
+	in := map[pulid.ID]map[pulid.ID]bool{}
+	for _, m := range members {
+		if in[m.ChannelID] == nil {
+			in[m.ChannelID] = map[pulid.ID]bool{}
+		}
+		in[m.ChannelID][m.UserID] = true
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, m := range msgs {
+		c := messenger.CursorOf(m)
+		if !h.pos.Less(c) {
+			continue // already released
+		}
+		h.pos = c
+		kind := channel.Kind("")
+		if m.Edges.Channel != nil {
+			kind = m.Edges.Channel.Kind
+		}
+		for s := range h.msgs {
+			if s.wants(m, kind, in[m.ChannelID]) {
+				s.push(m)
+			}
+		}
+		for uid, subs := range h.badges {
+			if !in[m.ChannelID][uid] {
+				continue
+			}
+			for s := range subs {
+				s.message(m)
+			}
+		}
+	}
+	if h.pos.Less(last) {
+		h.pos = last
+	}
+	return nil
+}
