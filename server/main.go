@@ -30,6 +30,7 @@ import (
 	"github.com/whisper-health/whisper/internal/demo"
 	"github.com/whisper-health/whisper/internal/live"
 	"github.com/whisper-health/whisper/internal/messenger"
+	"github.com/whisper-health/whisper/internal/outbox"
 	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/store"
@@ -146,10 +147,17 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 	})
 	workers, stopWorkers := context.WithCancel(context.Background())
 	a.stopWorkers = stopWorkers
-	a.workers.Add(1)
+	// Until Patient Connect configures real providers, the outbox delivers
+	// through the log provider.
+	sender := outbox.New(a.db.Client, log, outbox.Config{})
+	a.workers.Add(2)
 	go func() {
 		defer a.workers.Done()
 		hub.Run(workers)
+	}()
+	go func() {
+		defer a.workers.Done()
+		sender.Run(workers)
 	}()
 
 	reg := prometheus.NewRegistry()

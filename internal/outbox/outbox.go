@@ -1,0 +1,249 @@
+// Package outbox owns the delivery of outgoing SMS, email and letters. Each
+// is a row written in the same transaction as its cause; a worker claims a
+// row with a conditional update (so replicas never take the same row),
+// commits "sending" before calling the provider, and records the outcome:
+// sent, a retry with exponential backoff, failed, or — when a worker died
+// mid-call — unknown, for a person to review rather than a second SMS.
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/whisper-health/whisper/ent"
+	"github.com/whisper-health/whisper/ent/outboxmessage"
+	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/viewer"
+)
+
+// Message is what a provider delivers.
+type Message struct {
+	ID             pulid.ID
+	Channel        string // SMS, EMAIL or LETTER
+	Recipient      string
+	Subject        string
+	Body           string
+	IdempotencyKey string
+}
+
+// Provider delivers one channel's messages.
+type Provider interface {
+	// Send delivers m and returns the provider's reference for it. An error
+	// wrapping ErrPermanent will never succeed (a rejected number); any
+	// other error is retried.
+	Send(ctx context.Context, m Message) (ref string, err error)
+}
+
+// ErrPermanent marks a delivery that must not be retried.
+var ErrPermanent = errors.New("permanent delivery failure")
+
+// Config tunes the worker.
+type Config struct {
+	// Providers by channel (SMS, EMAIL, LETTER); a channel without one is
+	// delivered by the log provider.
+	Providers map[string]Provider
+	// MaxAttempts before a row fails for good (default 8).
+	MaxAttempts int
+	// Backoff is the first retry delay; each retry doubles it (default 10 s).
+	Backoff time.Duration
+	// StaleAfter is how long a row may stay "sending" before it is judged
+	// abandoned by a crashed worker and marked unknown (default 5 minutes).
+	StaleAfter time.Duration
+	// PollInterval is how often the worker looks for due rows (default 1 s).
+	PollInterval time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Worker delivers outbox rows.
+type Worker struct {
+	client *ent.Client
+	log    *slog.Logger
+	cfg    Config
+	wake   chan struct{}
+}
+
+// New returns a worker over client.
+func New(client *ent.Client, log *slog.Logger, cfg Config) *Worker {
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 8
+	}
+	if cfg.Backoff <= 0 {
+		cfg.Backoff = 10 * time.Second
+	}
+	if cfg.StaleAfter <= 0 {
+		cfg.StaleAfter = 5 * time.Minute
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Providers == nil {
+		cfg.Providers = map[string]Provider{}
+	}
+	return &Worker{client: client, log: log, cfg: cfg, wake: make(chan struct{}, 1)}
+}
+
+// Wake asks the worker to look for due rows now.
+func (w *Worker) Wake() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx ends; panics are recovered and the loop goes on.
+func (w *Worker) Run(ctx context.Context) {
+	t := time.NewTicker(w.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		w.safeRun(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-w.wake:
+		}
+	}
+}
+
+func (w *Worker) safeRun(ctx context.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			w.log.Error("panic in outbox worker", "panic", fmt.Sprint(r))
+		}
+	}()
+	if _, err := w.RunOnce(ctx); err != nil && ctx.Err() == nil {
+		w.log.Warn("outbox delivery", "err", err)
+	}
+}
+
+func system(ctx context.Context) context.Context { return viewer.NewSystemContext(ctx, "outbox") }
+
+func (w *Worker) now() time.Time { return w.cfg.Now().UTC() }
+
+// RunOnce delivers every row that is due and reports how many it attempted.
+func (w *Worker) RunOnce(ctx context.Context) (int, error) {
+	ctx = system(ctx)
+	now := w.now()
+	// Rows left "sending" by a worker that died mid-call may or may not have
+	// reached the provider: never guess, mark them for review.
+	if n, err := w.client.OutboxMessage.Update().
+		Where(outboxmessage.StatusEQ(outboxmessage.StatusSENDING), outboxmessage.UpdatedAtLT(now.Add(-w.cfg.StaleAfter))).
+		SetStatus(outboxmessage.StatusUNKNOWN).
+		SetLastError("the worker stopped while sending; check with the provider before resending").
+		Save(ctx); err != nil {
+		return 0, err
+	} else if n > 0 {
+		w.log.Warn("outbox rows abandoned mid-send marked unknown", "rows", n)
+	}
+	attempted := 0
+	for {
+		due, err := w.client.OutboxMessage.Query().
+			Where(outboxmessage.StatusEQ(outboxmessage.StatusPENDING), outboxmessage.NextAttemptAtLTE(now)).
+			Order(ent.Asc(outboxmessage.FieldNextAttemptAt)).
+			Limit(50).
+			All(ctx)
+		if err != nil {
+			return attempted, err
+		}
+		claimedAny := false
+		for _, row := range due {
+			ok, err := w.deliver(ctx, row)
+			if err != nil {
+				return attempted, err
+			}
+			if ok {
+				attempted++
+				claimedAny = true
+			}
+		}
+		if len(due) < 50 || !claimedAny || ctx.Err() != nil {
+			return attempted, ctx.Err()
+		}
+	}
+}
+
+// deliver claims one row and sends it; false means another worker had it.
+func (w *Worker) deliver(ctx context.Context, row *ent.OutboxMessage) (bool, error) {
+	now := w.now()
+	// The claim is a conditional update, committed before the provider is
+	// called: of several workers, exactly one sees RowsAffected = 1.
+	n, err := w.client.OutboxMessage.Update().
+		Where(outboxmessage.ID(row.ID), outboxmessage.StatusEQ(outboxmessage.StatusPENDING)).
+		SetStatus(outboxmessage.StatusSENDING).
+		AddAttempts(1).
+		SetUpdatedAt(now).
+		Save(ctx)
+	if err != nil || n != 1 {
+		return false, err
+	}
+	attempts := row.Attempts + 1
+	p := w.cfg.Providers[string(row.Channel)]
+	if p == nil {
+		p = LogProvider{Log: w.log}
+	}
+	ref, sendErr := p.Send(ctx, Message{
+		ID:             row.ID,
+		Channel:        string(row.Channel),
+		Recipient:      row.Recipient,
+		Subject:        row.Subject,
+		Body:           row.Body,
+		IdempotencyKey: row.IdempotencyKey,
+	})
+	upd := w.client.OutboxMessage.UpdateOneID(row.ID)
+	switch {
+	case sendErr == nil:
+		upd.SetStatus(outboxmessage.StatusSENT).SetProviderRef(ref).SetSentAt(w.now()).SetLastError("")
+	case errors.Is(sendErr, ErrPermanent) || attempts >= w.cfg.MaxAttempts:
+		upd.SetStatus(outboxmessage.StatusFAILED).SetLastError(truncate(sendErr.Error(), 1000))
+		w.log.Warn("outbox delivery failed", "row", row.ID, "channel", row.Channel, "attempts", attempts)
+	default:
+		upd.SetStatus(outboxmessage.StatusPENDING).
+			SetNextAttemptAt(w.now().Add(w.backoff(attempts))).
+			SetLastError(truncate(sendErr.Error(), 1000))
+	}
+	// The outcome must be recorded even if the worker is stopping.
+	if err := upd.Exec(system(context.WithoutCancel(ctx))); err != nil {
+		return true, fmt.Errorf("recording delivery outcome: %w", err)
+	}
+	return true, nil
+}
+
+// backoff doubles per attempt, with jitter so retries from many rows spread.
+func (w *Worker) backoff(attempts int) time.Duration {
+	d := w.cfg.Backoff << min(attempts-1, 16)
+	return d + time.Duration(rand.Int64N(int64(d)/4+1))
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// LogProvider is the zero-configuration provider: it records that a
+// message would have been delivered, without its body or full recipient
+// (which may identify a patient).
+type LogProvider struct{ Log *slog.Logger }
+
+// Send implements Provider.
+func (p LogProvider) Send(ctx context.Context, m Message) (string, error) {
+	p.Log.InfoContext(ctx, "outbox: delivered by the log provider", "row", m.ID, "channel", m.Channel, "to", mask(m.Recipient))
+	return "log:" + string(m.ID), nil
+}
+
+// mask keeps the last three characters of a recipient.
+func mask(s string) string {
+	if len(s) <= 3 {
+		return "***"
+	}
+	return "***" + s[len(s)-3:]
+}

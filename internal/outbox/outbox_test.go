@@ -1,0 +1,142 @@
+package outbox_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/whisper-health/whisper/ent/outboxmessage"
+	"github.com/whisper-health/whisper/internal/outbox"
+	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/testdb"
+	"github.com/whisper-health/whisper/internal/viewer"
+)
+
+// recorder is a provider that counts deliveries per row and fails as told.
+type recorder struct {
+	mu    sync.Mutex
+	sent  map[pulid.ID]int
+	fail  map[string]error
+	delay time.Duration
+}
+
+func (r *recorder) Send(_ context.Context, m outbox.Message) (string, error) {
+	time.Sleep(r.delay)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.fail[m.Recipient]; err != nil {
+		return "", err
+	}
+	r.sent[m.ID]++
+	return "ref-" + string(m.ID), nil
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+func TestDeliveryOutcomes(t *testing.T) {
+	db := testdb.Open(t)
+	ctx := viewer.NewSystemContext(context.Background(), "test")
+	clk := &clock{t: time.Now().UTC()}
+	rec := &recorder{sent: map[pulid.ID]int{}, fail: map[string]error{
+		"+retry": errors.New("503 from provider"),
+		"+bad":   fmt.Errorf("invalid number: %w", outbox.ErrPermanent),
+	}}
+	w := outbox.New(db.Client, slog.New(slog.NewTextHandler(io.Discard, nil)), outbox.Config{
+		Providers: map[string]outbox.Provider{"SMS": rec}, Backoff: time.Minute, MaxAttempts: 3, Now: clk.Now,
+	})
+	add := func(to string) pulid.ID {
+		return db.Client.OutboxMessage.Create().SetChannel("SMS").SetRecipient(to).SetBody("hi").
+			SetIdempotencyKey("k-" + to).SetNextAttemptAt(clk.Now()).SaveX(ctx).ID
+	}
+	ok, retry, bad := add("+ok"), add("+retry"), add("+bad")
+	if n, err := w.RunOnce(context.Background()); err != nil || n != 3 {
+		t.Fatalf("RunOnce = %d, %v; want 3 attempts", n, err)
+	}
+	status := func(id pulid.ID) outboxmessage.Status { return db.Client.OutboxMessage.GetX(ctx, id).Status }
+	if s := status(ok); s != outboxmessage.StatusSENT || rec.sent[ok] != 1 {
+		t.Errorf("ok row: %s, sent %d times", s, rec.sent[ok])
+	}
+	if s := status(bad); s != outboxmessage.StatusFAILED {
+		t.Errorf("permanently failing row: %s, want FAILED", s)
+	}
+	r := db.Client.OutboxMessage.GetX(ctx, retry)
+	if r.Status != outboxmessage.StatusPENDING || !r.NextAttemptAt.After(clk.Now()) || r.LastError == "" {
+		t.Errorf("retried row = %s next %v error %q, want PENDING later with the error", r.Status, r.NextAttemptAt, r.LastError)
+	}
+	// Not due yet: nothing happens.
+	if n, _ := w.RunOnce(context.Background()); n != 0 {
+		t.Errorf("attempted %d rows before the backoff ran out", n)
+	}
+	clk.add(time.Minute + 16*time.Second)
+	w.RunOnce(context.Background())
+	clk.add(2*time.Minute + 31*time.Second)
+	w.RunOnce(context.Background())
+	r = db.Client.OutboxMessage.GetX(ctx, retry)
+	if r.Status != outboxmessage.StatusFAILED || r.Attempts != 3 {
+		t.Errorf("after 3 attempts: %s with %d attempts, want FAILED after 3", r.Status, r.Attempts)
+	}
+	// Sent rows are never sent again.
+	clk.add(time.Hour)
+	w.RunOnce(context.Background())
+	if rec.sent[ok] != 1 {
+		t.Errorf("a sent row was delivered %d times", rec.sent[ok])
+	}
+}
+
+func TestTwoWorkersNeverSendARowTwice(t *testing.T) {
+	db := testdb.Open(t)
+	ctx := viewer.NewSystemContext(context.Background(), "test")
+	rec := &recorder{sent: map[pulid.ID]int{}, delay: time.Millisecond}
+	for i := 0; i < 60; i++ {
+		db.Client.OutboxMessage.Create().SetChannel("SMS").SetRecipient("+61400").SetBody("x").
+			SetIdempotencyKey(fmt.Sprintf("k%d", i)).SetNextAttemptAt(time.Now().Add(-time.Second)).ExecX(ctx)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var wg sync.WaitGroup
+	for i := 0; i < 2; i++ {
+		w := outbox.New(db.Client, log, outbox.Config{Providers: map[string]outbox.Provider{"SMS": rec}})
+		wg.Add(1)
+		go func() { defer wg.Done(); _, _ = w.RunOnce(context.Background()) }()
+	}
+	wg.Wait()
+	if len(rec.sent) != 60 {
+		t.Errorf("%d rows delivered, want 60", len(rec.sent))
+	}
+	for id, n := range rec.sent {
+		if n != 1 {
+			t.Errorf("row %s delivered %d times", id, n)
+		}
+	}
+}
+
+func TestAbandonedSendIsMarkedUnknown(t *testing.T) {
+	db := testdb.Open(t)
+	ctx := viewer.NewSystemContext(context.Background(), "test")
+	clk := &clock{t: time.Now().UTC()}
+	row := db.Client.OutboxMessage.Create().SetChannel("SMS").SetRecipient("+61400").SetBody("x").
+		SetIdempotencyKey("k").SetStatus(outboxmessage.StatusSENDING).SetUpdatedAt(clk.Now()).SaveX(ctx)
+	rec := &recorder{sent: map[pulid.ID]int{}}
+	w := outbox.New(db.Client, slog.New(slog.NewTextHandler(io.Discard, nil)), outbox.Config{
+		Providers: map[string]outbox.Provider{"SMS": rec}, Now: clk.Now,
+	})
+	w.RunOnce(context.Background())
+	if s := db.Client.OutboxMessage.GetX(ctx, row.ID).Status; s != outboxmessage.StatusSENDING {
+		t.Fatalf("a fresh sending row became %s", s)
+	}
+	clk.add(6 * time.Minute)
+	w.RunOnce(context.Background())
+	if s := db.Client.OutboxMessage.GetX(ctx, row.ID).Status; s != outboxmessage.StatusUNKNOWN || len(rec.sent) != 0 {
+		t.Errorf("an abandoned row became %s and was sent %d times, want UNKNOWN and never resent", s, len(rec.sent))
+	}
+}

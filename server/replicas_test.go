@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/whisper-health/whisper/internal/testdb"
+)
+
+// wsSub is a graphql-transport-ws subscription over a real websocket.
+type wsSub struct {
+	conn *websocket.Conn
+	in   chan map[string]any
+}
+
+func subscribeWS(t *testing.T, base, token, query string) *wsSub {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/graphql",
+		&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		t.Fatalf("dialing: %v", err)
+	}
+	t.Cleanup(func() { conn.CloseNow() })
+	s := &wsSub{conn: conn, in: make(chan map[string]any, 100)}
+	go func() {
+		defer close(s.in)
+		for {
+			_, b, err := conn.Read(context.Background())
+			if err != nil {
+				return
+			}
+			var m map[string]any
+			_ = json.Unmarshal(b, &m)
+			if m["type"] == "ping" {
+				_ = conn.Write(context.Background(), websocket.MessageText, []byte(`{"type":"pong"}`))
+				continue
+			}
+			s.in <- m
+		}
+	}()
+	write := func(v any) {
+		b, _ := json.Marshal(v)
+		if err := conn.Write(context.Background(), websocket.MessageText, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + token}})
+	if m := <-s.in; m["type"] != "connection_ack" {
+		t.Fatalf("init: %v", m)
+	}
+	write(map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": query}})
+	return s
+}
+
+// next returns the next message body, "" on timeout, or "<closed>".
+func (s *wsSub) next(timeout time.Duration) string {
+	select {
+	case m, ok := <-s.in:
+		if !ok {
+			return "<closed>"
+		}
+		if m["type"] != "next" {
+			return "<" + m["type"].(string) + ">"
+		}
+		b, _ := json.Marshal(m["payload"])
+		var p struct {
+			Data struct {
+				MessageAdded struct{ Body string }
+			}
+		}
+		_ = json.Unmarshal(b, &p)
+		return p.Data.MessageAdded.Body
+	case <-time.After(timeout):
+		return ""
+	}
+}
+
+func login(t *testing.T, base, email string) (token, id string) {
+	t.Helper()
+	data := post(t, base, "", `mutation { login(email: "`+email+`", password: "whisper-demo") { accessToken user { id } } }`)
+	l := data["login"].(map[string]any)
+	return l["accessToken"].(string), l["user"].(map[string]any)["id"].(string)
+}
+
+// TestReplicasShareOneDatabase runs two server processes' worth of wiring
+// on one PostgreSQL database: a message sent through one reaches a
+// subscriber on the other, also after the listener's connection is killed,
+// and signing out on one closes the socket on the other.
+func TestReplicasShareOneDatabase(t *testing.T) {
+	if !testdb.Postgres() {
+		t.Skip("replicas share a database only on PostgreSQL")
+	}
+	url := testdb.URL(t)
+	a, _ := startApp(t, url, "-demo")
+	defer stopApp(t, a)
+	b, _ := startApp(t, url)
+	defer stopApp(t, b)
+
+	chenTok, _ := login(t, a.URL(), "dr.chen@demo.clinic")
+	patelTok, patelID := login(t, b.URL(), "dr.patel@demo.clinic")
+	sub := subscribeWS(t, b.URL(), patelTok, `subscription { messageAdded { body } }`)
+	time.Sleep(200 * time.Millisecond)
+
+	open := post(t, a.URL(), chenTok, `mutation { openConversation(input: {userIDs: ["`+patelID+`"]}) { id } }`)
+	ch := open["openConversation"].(map[string]any)["id"].(string)
+	send := func(body string) {
+		post(t, a.URL(), chenTok, `mutation { sendMessage(input: {channelID: "`+ch+`", body: "`+body+`"}) { id } }`)
+	}
+	send("across replicas")
+	if got := sub.next(5 * time.Second); got != "across replicas" {
+		t.Fatalf("replica B's subscriber got %q, want the message sent on A", got)
+	}
+
+	// Kill replica B's listener connection: it reconnects, and what was
+	// sent meanwhile still arrives (caught up from the database).
+	adb, err := sql.Open("postgres", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adb.Close()
+	res, err := adb.Exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE datname = current_database() AND query ILIKE 'listen%' AND pid <> pg_backend_pid()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		t.Fatal("found no listener connection to kill")
+	}
+	send("while the listener was down")
+	send("after it came back")
+	for _, want := range []string{"while the listener was down", "after it came back"} {
+		if got := sub.next(10 * time.Second); got != want {
+			t.Fatalf("after a listener restart got %q, want %q", got, want)
+		}
+	}
+
+	// Logout on A ends Patel's socket on B.
+	post(t, a.URL(), patelTok, `mutation { logout }`)
+	for {
+		got := sub.next(5 * time.Second)
+		if got == "<closed>" {
+			break
+		}
+		if got == "" || !strings.HasPrefix(got, "<") {
+			t.Fatal("replica B kept the socket of a session revoked on replica A")
+		}
+	}
+}
