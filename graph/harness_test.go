@@ -55,6 +55,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, auth.Config{})
+}
+
+// newEnvWith is newEnv with auth settings (the secret and clock are set here).
+func newEnvWith(t *testing.T, authCfg auth.Config) *env {
+	t.Helper()
 	db := testdb.Open(t)
 	ctx := context.Background()
 	if _, err := demo.Load(ctx, db.Client, time.Now()); err != nil {
@@ -63,13 +69,12 @@ func newEnv(t *testing.T) *env {
 	clk := &clock{t: time.Now()}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	bus := pubsub.NewMemory()
-	a, err := auth.New(db.Client, auth.Config{
-		Secret: bytes.Repeat([]byte("k"), 32),
-		Now:    clk.Now,
-		Revoked: func(id pulid.ID) {
-			bus.Publish(context.Background(), pubsub.Event{Kind: pubsub.SessionRevoked, Session: id})
-		},
-	}, log)
+	authCfg.Secret = bytes.Repeat([]byte("k"), 32)
+	authCfg.Now = clk.Now
+	authCfg.Revoked = func(id pulid.ID) {
+		bus.Publish(context.Background(), pubsub.Event{Kind: pubsub.SessionRevoked, Session: id})
+	}
+	a, err := auth.New(db.Client, authCfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,11 +3,13 @@ package graph_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/whisper-health/whisper/ent/channel"
+	"github.com/whisper-health/whisper/internal/auth"
 	"github.com/whisper-health/whisper/internal/demo"
 	"github.com/whisper-health/whisper/internal/testdb"
 	"github.com/whisper-health/whisper/internal/viewer"
@@ -315,4 +317,56 @@ func TestChannelUpdatedAndRemovedMembers(t *testing.T) {
 			t.Fatalf("a removed member still receives the channel")
 		}
 	}
+}
+
+func TestStreamEndsWhenTheTokenExpires(t *testing.T) {
+	e := newEnvWith(t, auth.Config{AccessTTL: 1500 * time.Millisecond})
+	patel := e.login(demo.PatelEmail)
+	sub := e.subscribe(t, patel.AccessToken, messageAdded, nil)
+	start := time.Now()
+	for {
+		msg, err := sub.c.read(10 * time.Second)
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				t.Fatal("the socket outlived its access token")
+			}
+			break
+		}
+		if msg["type"] == "error" || msg["type"] == "connection_error" {
+			continue // the reason, sent before the close
+		}
+	}
+	if d := time.Since(start); d > 8*time.Second {
+		t.Errorf("the socket closed %v after a 1.5 s token", d)
+	}
+}
+
+func TestNotifyFollowsPreferences(t *testing.T) {
+	e := newEnv(t)
+	chen, patel := e.login(demo.ChenEmail), e.login(demo.PatelEmail)
+	ch := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
+	const q = `subscription { messageAdded { body notify } }`
+	patelSub := e.subscribe(t, patel.AccessToken, q, nil)
+	chenSub := e.subscribe(t, chen.AccessToken, q, nil)
+	time.Sleep(100 * time.Millisecond)
+	notify := func(s *subscription) bool {
+		d := s.next(5 * time.Second)
+		if d == nil {
+			t.Fatal("no message")
+		}
+		return d["messageAdded"].(map[string]any)["notify"].(bool)
+	}
+	e.send(chen.AccessToken, ch.ID, "ping", nil)
+	if !notify(patelSub) {
+		t.Errorf("the recipient is not notified")
+	}
+	if notify(chenSub) {
+		t.Errorf("the sender is notified of their own message")
+	}
+	e.ok(patel.AccessToken, `mutation { updatePreferences(input: {keepHidden: true}) { id } }`, nil, nil)
+	e.send(chen.AccessToken, ch.ID, "quietly", nil)
+	if notify(patelSub) {
+		t.Errorf("keep hidden still notifies")
+	}
+	notify(chenSub)
 }
