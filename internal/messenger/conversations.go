@@ -426,8 +426,13 @@ func (s *Service) UpdateCustomGroup(ctx context.Context, in UpdateInput) (*ent.C
 	if err != nil {
 		return nil, err
 	}
-	// The viewer may have removed themself; then the channel is gone for them.
-	return s.client.Channel.Get(ctx, ch.ID)
+	fresh, err := s.client.Channel.Get(ctx, ch.ID)
+	if ent.IsNotFound(err) {
+		// The viewer removed themself: the change stands, and they are told
+		// what the channel was; from now on it is gone for them.
+		return ch.Unwrap(), nil
+	}
+	return fresh, err
 }
 
 // rekey keeps a custom group's identity key in step with its make-up; if an
