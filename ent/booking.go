@@ -37,6 +37,8 @@ type Booking struct {
 	StartsAt time.Time `json:"starts_at,omitempty"`
 	// Status holds the value of the "status" field.
 	Status booking.Status `json:"status,omitempty"`
+	// the integrator's version of the record; an older push changes nothing
+	SourceVersion int64 `json:"source_version,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the BookingQuery when eager-loading is set.
 	Edges        BookingEdges `json:"edges"`
@@ -51,11 +53,15 @@ type BookingEdges struct {
 	Doctor *User `json:"doctor,omitempty"`
 	// BookingType holds the value of the booking_type edge.
 	BookingType *BookingType `json:"booking_type,omitempty"`
+	// StatusChanges holds the value of the status_changes edge.
+	StatusChanges []*BookingStatusChange `json:"status_changes,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [3]bool
+	loadedTypes [4]bool
 	// totalCount holds the count of the edges above.
-	totalCount [3]map[string]int
+	totalCount [4]map[string]int
+
+	namedStatusChanges map[string][]*BookingStatusChange
 }
 
 // PatientOrErr returns the Patient value or an error if the edge
@@ -91,6 +97,15 @@ func (e BookingEdges) BookingTypeOrErr() (*BookingType, error) {
 	return nil, &NotLoadedError{edge: "booking_type"}
 }
 
+// StatusChangesOrErr returns the StatusChanges value or an error if the edge
+// was not loaded in eager-loading.
+func (e BookingEdges) StatusChangesOrErr() ([]*BookingStatusChange, error) {
+	if e.loadedTypes[3] {
+		return e.StatusChanges, nil
+	}
+	return nil, &NotLoadedError{edge: "status_changes"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*Booking) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
@@ -100,6 +115,8 @@ func (*Booking) scanValues(columns []string) ([]any, error) {
 			values[i] = &sql.NullScanner{S: new(pulid.ID)}
 		case booking.FieldID, booking.FieldPatientID, booking.FieldDoctorID:
 			values[i] = new(pulid.ID)
+		case booking.FieldSourceVersion:
+			values[i] = new(sql.NullInt64)
 		case booking.FieldExternalID, booking.FieldStatus:
 			values[i] = new(sql.NullString)
 		case booking.FieldCreatedAt, booking.FieldUpdatedAt, booking.FieldStartsAt:
@@ -175,6 +192,12 @@ func (_m *Booking) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Status = booking.Status(value.String)
 			}
+		case booking.FieldSourceVersion:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field source_version", values[i])
+			} else if value.Valid {
+				_m.SourceVersion = value.Int64
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -201,6 +224,11 @@ func (_m *Booking) QueryDoctor() *UserQuery {
 // QueryBookingType queries the "booking_type" edge of the Booking entity.
 func (_m *Booking) QueryBookingType() *BookingTypeQuery {
 	return NewBookingClient(_m.config).QueryBookingType(_m)
+}
+
+// QueryStatusChanges queries the "status_changes" edge of the Booking entity.
+func (_m *Booking) QueryStatusChanges() *BookingStatusChangeQuery {
+	return NewBookingClient(_m.config).QueryStatusChanges(_m)
 }
 
 // Update returns a builder for updating this Booking.
@@ -253,8 +281,35 @@ func (_m *Booking) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("status=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Status))
+	builder.WriteString(", ")
+	builder.WriteString("source_version=")
+	builder.WriteString(fmt.Sprintf("%v", _m.SourceVersion))
 	builder.WriteByte(')')
 	return builder.String()
+}
+
+// NamedStatusChanges returns the StatusChanges named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Booking) NamedStatusChanges(name string) ([]*BookingStatusChange, error) {
+	if _m.Edges.namedStatusChanges == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedStatusChanges[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Booking) appendNamedStatusChanges(name string, edges ...*BookingStatusChange) {
+	if _m.Edges.namedStatusChanges == nil {
+		_m.Edges.namedStatusChanges = make(map[string][]*BookingStatusChange)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedStatusChanges[name] = []*BookingStatusChange{}
+	} else {
+		_m.Edges.namedStatusChanges[name] = append(_m.Edges.namedStatusChanges[name], edges...)
+	}
 }
 
 // Bookings is a parsable slice of Booking.

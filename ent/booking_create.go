@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/whisper-health/whisper/ent/booking"
+	"github.com/whisper-health/whisper/ent/bookingstatuschange"
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/patient"
 	"github.com/whisper-health/whisper/ent/user"
@@ -115,6 +116,20 @@ func (_c *BookingCreate) SetNillableStatus(v *booking.Status) *BookingCreate {
 	return _c
 }
 
+// SetSourceVersion sets the "source_version" field.
+func (_c *BookingCreate) SetSourceVersion(v int64) *BookingCreate {
+	_c.mutation.SetSourceVersion(v)
+	return _c
+}
+
+// SetNillableSourceVersion sets the "source_version" field if the given value is not nil.
+func (_c *BookingCreate) SetNillableSourceVersion(v *int64) *BookingCreate {
+	if v != nil {
+		_c.SetSourceVersion(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *BookingCreate) SetID(v pulid.ID) *BookingCreate {
 	_c.mutation.SetID(v)
@@ -142,6 +157,21 @@ func (_c *BookingCreate) SetDoctor(v *User) *BookingCreate {
 // SetBookingType sets the "booking_type" edge to the BookingType entity.
 func (_c *BookingCreate) SetBookingType(v *BookingType) *BookingCreate {
 	return _c.SetBookingTypeID(v.ID)
+}
+
+// AddStatusChangeIDs adds the "status_changes" edge to the BookingStatusChange entity by IDs.
+func (_c *BookingCreate) AddStatusChangeIDs(ids ...pulid.ID) *BookingCreate {
+	_c.mutation.AddStatusChangeIDs(ids...)
+	return _c
+}
+
+// AddStatusChanges adds the "status_changes" edges to the BookingStatusChange entity.
+func (_c *BookingCreate) AddStatusChanges(v ...*BookingStatusChange) *BookingCreate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddStatusChangeIDs(ids...)
 }
 
 // Mutation returns the BookingMutation object of the builder.
@@ -199,6 +229,10 @@ func (_c *BookingCreate) defaults() error {
 		v := booking.DefaultStatus
 		_c.mutation.SetStatus(v)
 	}
+	if _, ok := _c.mutation.SourceVersion(); !ok {
+		v := booking.DefaultSourceVersion
+		_c.mutation.SetSourceVersion(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if booking.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized booking.DefaultID (forgotten import ent/runtime?)")
@@ -238,6 +272,9 @@ func (_c *BookingCreate) check() error {
 		if err := booking.StatusValidator(v); err != nil {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "Booking.status": %w`, err)}
 		}
+	}
+	if _, ok := _c.mutation.SourceVersion(); !ok {
+		return &ValidationError{Name: "source_version", err: errors.New(`ent: missing required field "Booking.source_version"`)}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := booking.IDValidator(string(v)); err != nil {
@@ -306,6 +343,10 @@ func (_c *BookingCreate) createSpec() (*Booking, *sqlgraph.CreateSpec) {
 		_spec.SetField(booking.FieldStatus, field.TypeEnum, value)
 		_node.Status = value
 	}
+	if value, ok := _c.mutation.SourceVersion(); ok {
+		_spec.SetField(booking.FieldSourceVersion, field.TypeInt64, value)
+		_node.SourceVersion = value
+	}
 	if nodes := _c.mutation.PatientIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -355,6 +396,22 @@ func (_c *BookingCreate) createSpec() (*Booking, *sqlgraph.CreateSpec) {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		_node.BookingTypeID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.StatusChangesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   booking.StatusChangesTable,
+			Columns: []string{booking.StatusChangesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(bookingstatuschange.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec
@@ -502,6 +559,24 @@ func (u *BookingUpsert) SetStatus(v booking.Status) *BookingUpsert {
 // UpdateStatus sets the "status" field to the value that was provided on create.
 func (u *BookingUpsert) UpdateStatus() *BookingUpsert {
 	u.SetExcluded(booking.FieldStatus)
+	return u
+}
+
+// SetSourceVersion sets the "source_version" field.
+func (u *BookingUpsert) SetSourceVersion(v int64) *BookingUpsert {
+	u.Set(booking.FieldSourceVersion, v)
+	return u
+}
+
+// UpdateSourceVersion sets the "source_version" field to the value that was provided on create.
+func (u *BookingUpsert) UpdateSourceVersion() *BookingUpsert {
+	u.SetExcluded(booking.FieldSourceVersion)
+	return u
+}
+
+// AddSourceVersion adds v to the "source_version" field.
+func (u *BookingUpsert) AddSourceVersion(v int64) *BookingUpsert {
+	u.Add(booking.FieldSourceVersion, v)
 	return u
 }
 
@@ -665,6 +740,27 @@ func (u *BookingUpsertOne) SetStatus(v booking.Status) *BookingUpsertOne {
 func (u *BookingUpsertOne) UpdateStatus() *BookingUpsertOne {
 	return u.Update(func(s *BookingUpsert) {
 		s.UpdateStatus()
+	})
+}
+
+// SetSourceVersion sets the "source_version" field.
+func (u *BookingUpsertOne) SetSourceVersion(v int64) *BookingUpsertOne {
+	return u.Update(func(s *BookingUpsert) {
+		s.SetSourceVersion(v)
+	})
+}
+
+// AddSourceVersion adds v to the "source_version" field.
+func (u *BookingUpsertOne) AddSourceVersion(v int64) *BookingUpsertOne {
+	return u.Update(func(s *BookingUpsert) {
+		s.AddSourceVersion(v)
+	})
+}
+
+// UpdateSourceVersion sets the "source_version" field to the value that was provided on create.
+func (u *BookingUpsertOne) UpdateSourceVersion() *BookingUpsertOne {
+	return u.Update(func(s *BookingUpsert) {
+		s.UpdateSourceVersion()
 	})
 }
 
@@ -995,6 +1091,27 @@ func (u *BookingUpsertBulk) SetStatus(v booking.Status) *BookingUpsertBulk {
 func (u *BookingUpsertBulk) UpdateStatus() *BookingUpsertBulk {
 	return u.Update(func(s *BookingUpsert) {
 		s.UpdateStatus()
+	})
+}
+
+// SetSourceVersion sets the "source_version" field.
+func (u *BookingUpsertBulk) SetSourceVersion(v int64) *BookingUpsertBulk {
+	return u.Update(func(s *BookingUpsert) {
+		s.SetSourceVersion(v)
+	})
+}
+
+// AddSourceVersion adds v to the "source_version" field.
+func (u *BookingUpsertBulk) AddSourceVersion(v int64) *BookingUpsertBulk {
+	return u.Update(func(s *BookingUpsert) {
+		s.AddSourceVersion(v)
+	})
+}
+
+// UpdateSourceVersion sets the "source_version" field to the value that was provided on create.
+func (u *BookingUpsertBulk) UpdateSourceVersion() *BookingUpsertBulk {
+	return u.Update(func(s *BookingUpsert) {
+		s.UpdateSourceVersion()
 	})
 }
 

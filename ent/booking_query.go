@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"math"
@@ -14,6 +15,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/whisper-health/whisper/ent/booking"
+	"github.com/whisper-health/whisper/ent/bookingstatuschange"
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/patient"
 	"github.com/whisper-health/whisper/ent/predicate"
@@ -24,15 +26,17 @@ import (
 // BookingQuery is the builder for querying Booking entities.
 type BookingQuery struct {
 	config
-	ctx             *QueryContext
-	order           []booking.OrderOption
-	inters          []Interceptor
-	predicates      []predicate.Booking
-	withPatient     *PatientQuery
-	withDoctor      *UserQuery
-	withBookingType *BookingTypeQuery
-	loadTotal       []func(context.Context, []*Booking) error
-	modifiers       []func(*sql.Selector)
+	ctx                    *QueryContext
+	order                  []booking.OrderOption
+	inters                 []Interceptor
+	predicates             []predicate.Booking
+	withPatient            *PatientQuery
+	withDoctor             *UserQuery
+	withBookingType        *BookingTypeQuery
+	withStatusChanges      *BookingStatusChangeQuery
+	loadTotal              []func(context.Context, []*Booking) error
+	modifiers              []func(*sql.Selector)
+	withNamedStatusChanges map[string]*BookingStatusChangeQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -128,6 +132,28 @@ func (_q *BookingQuery) QueryBookingType() *BookingTypeQuery {
 			sqlgraph.From(booking.Table, booking.FieldID, selector),
 			sqlgraph.To(bookingtype.Table, bookingtype.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, false, booking.BookingTypeTable, booking.BookingTypeColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryStatusChanges chains the current query on the "status_changes" edge.
+func (_q *BookingQuery) QueryStatusChanges() *BookingStatusChangeQuery {
+	query := (&BookingStatusChangeClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(booking.Table, booking.FieldID, selector),
+			sqlgraph.To(bookingstatuschange.Table, bookingstatuschange.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, booking.StatusChangesTable, booking.StatusChangesColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -322,14 +348,15 @@ func (_q *BookingQuery) Clone() *BookingQuery {
 		return nil
 	}
 	return &BookingQuery{
-		config:          _q.config,
-		ctx:             _q.ctx.Clone(),
-		order:           append([]booking.OrderOption{}, _q.order...),
-		inters:          append([]Interceptor{}, _q.inters...),
-		predicates:      append([]predicate.Booking{}, _q.predicates...),
-		withPatient:     _q.withPatient.Clone(),
-		withDoctor:      _q.withDoctor.Clone(),
-		withBookingType: _q.withBookingType.Clone(),
+		config:            _q.config,
+		ctx:               _q.ctx.Clone(),
+		order:             append([]booking.OrderOption{}, _q.order...),
+		inters:            append([]Interceptor{}, _q.inters...),
+		predicates:        append([]predicate.Booking{}, _q.predicates...),
+		withPatient:       _q.withPatient.Clone(),
+		withDoctor:        _q.withDoctor.Clone(),
+		withBookingType:   _q.withBookingType.Clone(),
+		withStatusChanges: _q.withStatusChanges.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -367,6 +394,17 @@ func (_q *BookingQuery) WithBookingType(opts ...func(*BookingTypeQuery)) *Bookin
 		opt(query)
 	}
 	_q.withBookingType = query
+	return _q
+}
+
+// WithStatusChanges tells the query-builder to eager-load the nodes that are connected to
+// the "status_changes" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *BookingQuery) WithStatusChanges(opts ...func(*BookingStatusChangeQuery)) *BookingQuery {
+	query := (&BookingStatusChangeClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withStatusChanges = query
 	return _q
 }
 
@@ -454,10 +492,11 @@ func (_q *BookingQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Book
 	var (
 		nodes       = []*Booking{}
 		_spec       = _q.querySpec()
-		loadedTypes = [3]bool{
+		loadedTypes = [4]bool{
 			_q.withPatient != nil,
 			_q.withDoctor != nil,
 			_q.withBookingType != nil,
+			_q.withStatusChanges != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -496,6 +535,20 @@ func (_q *BookingQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Book
 	if query := _q.withBookingType; query != nil {
 		if err := _q.loadBookingType(ctx, query, nodes, nil,
 			func(n *Booking, e *BookingType) { n.Edges.BookingType = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withStatusChanges; query != nil {
+		if err := _q.loadStatusChanges(ctx, query, nodes,
+			func(n *Booking) { n.Edges.StatusChanges = []*BookingStatusChange{} },
+			func(n *Booking, e *BookingStatusChange) { n.Edges.StatusChanges = append(n.Edges.StatusChanges, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedStatusChanges {
+		if err := _q.loadStatusChanges(ctx, query, nodes,
+			func(n *Booking) { n.appendNamedStatusChanges(name) },
+			func(n *Booking, e *BookingStatusChange) { n.appendNamedStatusChanges(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -594,6 +647,36 @@ func (_q *BookingQuery) loadBookingType(ctx context.Context, query *BookingTypeQ
 		for i := range nodes {
 			assign(nodes[i], n)
 		}
+	}
+	return nil
+}
+func (_q *BookingQuery) loadStatusChanges(ctx context.Context, query *BookingStatusChangeQuery, nodes []*Booking, init func(*Booking), assign func(*Booking, *BookingStatusChange)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[pulid.ID]*Booking)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(bookingstatuschange.FieldBookingID)
+	}
+	query.Where(predicate.BookingStatusChange(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(booking.StatusChangesColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.BookingID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "booking_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
 	}
 	return nil
 }
@@ -724,6 +807,20 @@ func (_q *BookingQuery) ForShare(opts ...sql.LockOption) *BookingQuery {
 func (_q *BookingQuery) Modify(modifiers ...func(s *sql.Selector)) *BookingSelect {
 	_q.modifiers = append(_q.modifiers, modifiers...)
 	return _q.Select()
+}
+
+// WithNamedStatusChanges tells the query-builder to eager-load the nodes that are connected to the "status_changes"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *BookingQuery) WithNamedStatusChanges(name string, opts ...func(*BookingStatusChangeQuery)) *BookingQuery {
+	query := (&BookingStatusChangeClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedStatusChanges == nil {
+		_q.withNamedStatusChanges = make(map[string]*BookingStatusChangeQuery)
+	}
+	_q.withNamedStatusChanges[name] = query
+	return _q
 }
 
 // BookingGroupBy is the group-by builder for Booking entities.

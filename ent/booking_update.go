@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/whisper-health/whisper/ent/booking"
+	"github.com/whisper-health/whisper/ent/bookingstatuschange"
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/patient"
 	"github.com/whisper-health/whisper/ent/predicate"
@@ -135,6 +136,27 @@ func (_u *BookingUpdate) SetNillableStatus(v *booking.Status) *BookingUpdate {
 	return _u
 }
 
+// SetSourceVersion sets the "source_version" field.
+func (_u *BookingUpdate) SetSourceVersion(v int64) *BookingUpdate {
+	_u.mutation.ResetSourceVersion()
+	_u.mutation.SetSourceVersion(v)
+	return _u
+}
+
+// SetNillableSourceVersion sets the "source_version" field if the given value is not nil.
+func (_u *BookingUpdate) SetNillableSourceVersion(v *int64) *BookingUpdate {
+	if v != nil {
+		_u.SetSourceVersion(*v)
+	}
+	return _u
+}
+
+// AddSourceVersion adds value to the "source_version" field.
+func (_u *BookingUpdate) AddSourceVersion(v int64) *BookingUpdate {
+	_u.mutation.AddSourceVersion(v)
+	return _u
+}
+
 // SetPatient sets the "patient" edge to the Patient entity.
 func (_u *BookingUpdate) SetPatient(v *Patient) *BookingUpdate {
 	return _u.SetPatientID(v.ID)
@@ -148,6 +170,21 @@ func (_u *BookingUpdate) SetDoctor(v *User) *BookingUpdate {
 // SetBookingType sets the "booking_type" edge to the BookingType entity.
 func (_u *BookingUpdate) SetBookingType(v *BookingType) *BookingUpdate {
 	return _u.SetBookingTypeID(v.ID)
+}
+
+// AddStatusChangeIDs adds the "status_changes" edge to the BookingStatusChange entity by IDs.
+func (_u *BookingUpdate) AddStatusChangeIDs(ids ...pulid.ID) *BookingUpdate {
+	_u.mutation.AddStatusChangeIDs(ids...)
+	return _u
+}
+
+// AddStatusChanges adds the "status_changes" edges to the BookingStatusChange entity.
+func (_u *BookingUpdate) AddStatusChanges(v ...*BookingStatusChange) *BookingUpdate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddStatusChangeIDs(ids...)
 }
 
 // Mutation returns the BookingMutation object of the builder.
@@ -171,6 +208,27 @@ func (_u *BookingUpdate) ClearDoctor() *BookingUpdate {
 func (_u *BookingUpdate) ClearBookingType() *BookingUpdate {
 	_u.mutation.ClearBookingType()
 	return _u
+}
+
+// ClearStatusChanges clears all "status_changes" edges to the BookingStatusChange entity.
+func (_u *BookingUpdate) ClearStatusChanges() *BookingUpdate {
+	_u.mutation.ClearStatusChanges()
+	return _u
+}
+
+// RemoveStatusChangeIDs removes the "status_changes" edge to BookingStatusChange entities by IDs.
+func (_u *BookingUpdate) RemoveStatusChangeIDs(ids ...pulid.ID) *BookingUpdate {
+	_u.mutation.RemoveStatusChangeIDs(ids...)
+	return _u
+}
+
+// RemoveStatusChanges removes "status_changes" edges to BookingStatusChange entities.
+func (_u *BookingUpdate) RemoveStatusChanges(v ...*BookingStatusChange) *BookingUpdate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveStatusChangeIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -269,6 +327,12 @@ func (_u *BookingUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.Status(); ok {
 		_spec.SetField(booking.FieldStatus, field.TypeEnum, value)
 	}
+	if value, ok := _u.mutation.SourceVersion(); ok {
+		_spec.SetField(booking.FieldSourceVersion, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedSourceVersion(); ok {
+		_spec.AddField(booking.FieldSourceVersion, field.TypeInt64, value)
+	}
 	if _u.mutation.PatientCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -349,6 +413,51 @@ func (_u *BookingUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(bookingtype.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.StatusChangesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   booking.StatusChangesTable,
+			Columns: []string{booking.StatusChangesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(bookingstatuschange.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedStatusChangesIDs(); len(nodes) > 0 && !_u.mutation.StatusChangesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   booking.StatusChangesTable,
+			Columns: []string{booking.StatusChangesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(bookingstatuschange.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.StatusChangesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   booking.StatusChangesTable,
+			Columns: []string{booking.StatusChangesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(bookingstatuschange.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {
@@ -480,6 +589,27 @@ func (_u *BookingUpdateOne) SetNillableStatus(v *booking.Status) *BookingUpdateO
 	return _u
 }
 
+// SetSourceVersion sets the "source_version" field.
+func (_u *BookingUpdateOne) SetSourceVersion(v int64) *BookingUpdateOne {
+	_u.mutation.ResetSourceVersion()
+	_u.mutation.SetSourceVersion(v)
+	return _u
+}
+
+// SetNillableSourceVersion sets the "source_version" field if the given value is not nil.
+func (_u *BookingUpdateOne) SetNillableSourceVersion(v *int64) *BookingUpdateOne {
+	if v != nil {
+		_u.SetSourceVersion(*v)
+	}
+	return _u
+}
+
+// AddSourceVersion adds value to the "source_version" field.
+func (_u *BookingUpdateOne) AddSourceVersion(v int64) *BookingUpdateOne {
+	_u.mutation.AddSourceVersion(v)
+	return _u
+}
+
 // SetPatient sets the "patient" edge to the Patient entity.
 func (_u *BookingUpdateOne) SetPatient(v *Patient) *BookingUpdateOne {
 	return _u.SetPatientID(v.ID)
@@ -493,6 +623,21 @@ func (_u *BookingUpdateOne) SetDoctor(v *User) *BookingUpdateOne {
 // SetBookingType sets the "booking_type" edge to the BookingType entity.
 func (_u *BookingUpdateOne) SetBookingType(v *BookingType) *BookingUpdateOne {
 	return _u.SetBookingTypeID(v.ID)
+}
+
+// AddStatusChangeIDs adds the "status_changes" edge to the BookingStatusChange entity by IDs.
+func (_u *BookingUpdateOne) AddStatusChangeIDs(ids ...pulid.ID) *BookingUpdateOne {
+	_u.mutation.AddStatusChangeIDs(ids...)
+	return _u
+}
+
+// AddStatusChanges adds the "status_changes" edges to the BookingStatusChange entity.
+func (_u *BookingUpdateOne) AddStatusChanges(v ...*BookingStatusChange) *BookingUpdateOne {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddStatusChangeIDs(ids...)
 }
 
 // Mutation returns the BookingMutation object of the builder.
@@ -516,6 +661,27 @@ func (_u *BookingUpdateOne) ClearDoctor() *BookingUpdateOne {
 func (_u *BookingUpdateOne) ClearBookingType() *BookingUpdateOne {
 	_u.mutation.ClearBookingType()
 	return _u
+}
+
+// ClearStatusChanges clears all "status_changes" edges to the BookingStatusChange entity.
+func (_u *BookingUpdateOne) ClearStatusChanges() *BookingUpdateOne {
+	_u.mutation.ClearStatusChanges()
+	return _u
+}
+
+// RemoveStatusChangeIDs removes the "status_changes" edge to BookingStatusChange entities by IDs.
+func (_u *BookingUpdateOne) RemoveStatusChangeIDs(ids ...pulid.ID) *BookingUpdateOne {
+	_u.mutation.RemoveStatusChangeIDs(ids...)
+	return _u
+}
+
+// RemoveStatusChanges removes "status_changes" edges to BookingStatusChange entities.
+func (_u *BookingUpdateOne) RemoveStatusChanges(v ...*BookingStatusChange) *BookingUpdateOne {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveStatusChangeIDs(ids...)
 }
 
 // Where appends a list predicates to the BookingUpdate builder.
@@ -644,6 +810,12 @@ func (_u *BookingUpdateOne) sqlSave(ctx context.Context) (_node *Booking, err er
 	if value, ok := _u.mutation.Status(); ok {
 		_spec.SetField(booking.FieldStatus, field.TypeEnum, value)
 	}
+	if value, ok := _u.mutation.SourceVersion(); ok {
+		_spec.SetField(booking.FieldSourceVersion, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedSourceVersion(); ok {
+		_spec.AddField(booking.FieldSourceVersion, field.TypeInt64, value)
+	}
 	if _u.mutation.PatientCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -724,6 +896,51 @@ func (_u *BookingUpdateOne) sqlSave(ctx context.Context) (_node *Booking, err er
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(bookingtype.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.StatusChangesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   booking.StatusChangesTable,
+			Columns: []string{booking.StatusChangesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(bookingstatuschange.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedStatusChangesIDs(); len(nodes) > 0 && !_u.mutation.StatusChangesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   booking.StatusChangesTable,
+			Columns: []string{booking.StatusChangesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(bookingstatuschange.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.StatusChangesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   booking.StatusChangesTable,
+			Columns: []string{booking.StatusChangesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(bookingstatuschange.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

@@ -27,7 +27,9 @@ type BookingType struct {
 	// Name holds the value of the "name" field.
 	Name string `json:"name,omitempty"`
 	// DurationMinutes holds the value of the "duration_minutes" field.
-	DurationMinutes                  int `json:"duration_minutes,omitempty"`
+	DurationMinutes int `json:"duration_minutes,omitempty"`
+	// SourceVersion holds the value of the "source_version" field.
+	SourceVersion                    int64 `json:"source_version,omitempty"`
 	program_completing_booking_types *pulid.ID
 	selectValues                     sql.SelectValues
 }
@@ -39,7 +41,7 @@ func (*BookingType) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case bookingtype.FieldID:
 			values[i] = new(pulid.ID)
-		case bookingtype.FieldDurationMinutes:
+		case bookingtype.FieldDurationMinutes, bookingtype.FieldSourceVersion:
 			values[i] = new(sql.NullInt64)
 		case bookingtype.FieldExternalID, bookingtype.FieldName:
 			values[i] = new(sql.NullString)
@@ -98,6 +100,12 @@ func (_m *BookingType) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field duration_minutes", values[i])
 			} else if value.Valid {
 				_m.DurationMinutes = int(value.Int64)
+			}
+		case bookingtype.FieldSourceVersion:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field source_version", values[i])
+			} else if value.Valid {
+				_m.SourceVersion = value.Int64
 			}
 		case bookingtype.ForeignKeys[0]:
 			if value, ok := values[i].(*sql.NullScanner); !ok {
@@ -158,6 +166,9 @@ func (_m *BookingType) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("duration_minutes=")
 	builder.WriteString(fmt.Sprintf("%v", _m.DurationMinutes))
+	builder.WriteString(", ")
+	builder.WriteString("source_version=")
+	builder.WriteString(fmt.Sprintf("%v", _m.SourceVersion))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -86,6 +86,20 @@ func (_c *BookingTypeCreate) SetNillableDurationMinutes(v *int) *BookingTypeCrea
 	return _c
 }
 
+// SetSourceVersion sets the "source_version" field.
+func (_c *BookingTypeCreate) SetSourceVersion(v int64) *BookingTypeCreate {
+	_c.mutation.SetSourceVersion(v)
+	return _c
+}
+
+// SetNillableSourceVersion sets the "source_version" field if the given value is not nil.
+func (_c *BookingTypeCreate) SetNillableSourceVersion(v *int64) *BookingTypeCreate {
+	if v != nil {
+		_c.SetSourceVersion(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *BookingTypeCreate) SetID(v pulid.ID) *BookingTypeCreate {
 	_c.mutation.SetID(v)
@@ -155,6 +169,10 @@ func (_c *BookingTypeCreate) defaults() error {
 		v := bookingtype.DefaultDurationMinutes
 		_c.mutation.SetDurationMinutes(v)
 	}
+	if _, ok := _c.mutation.SourceVersion(); !ok {
+		v := bookingtype.DefaultSourceVersion
+		_c.mutation.SetSourceVersion(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if bookingtype.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized bookingtype.DefaultID (forgotten import ent/runtime?)")
@@ -193,6 +211,9 @@ func (_c *BookingTypeCreate) check() error {
 		if err := bookingtype.DurationMinutesValidator(v); err != nil {
 			return &ValidationError{Name: "duration_minutes", err: fmt.Errorf(`ent: validator failed for field "BookingType.duration_minutes": %w`, err)}
 		}
+	}
+	if _, ok := _c.mutation.SourceVersion(); !ok {
+		return &ValidationError{Name: "source_version", err: errors.New(`ent: missing required field "BookingType.source_version"`)}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := bookingtype.IDValidator(string(v)); err != nil {
@@ -254,6 +275,10 @@ func (_c *BookingTypeCreate) createSpec() (*BookingType, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.DurationMinutes(); ok {
 		_spec.SetField(bookingtype.FieldDurationMinutes, field.TypeInt, value)
 		_node.DurationMinutes = value
+	}
+	if value, ok := _c.mutation.SourceVersion(); ok {
+		_spec.SetField(bookingtype.FieldSourceVersion, field.TypeInt64, value)
+		_node.SourceVersion = value
 	}
 	return _node, _spec
 }
@@ -364,6 +389,24 @@ func (u *BookingTypeUpsert) UpdateDurationMinutes() *BookingTypeUpsert {
 // AddDurationMinutes adds v to the "duration_minutes" field.
 func (u *BookingTypeUpsert) AddDurationMinutes(v int) *BookingTypeUpsert {
 	u.Add(bookingtype.FieldDurationMinutes, v)
+	return u
+}
+
+// SetSourceVersion sets the "source_version" field.
+func (u *BookingTypeUpsert) SetSourceVersion(v int64) *BookingTypeUpsert {
+	u.Set(bookingtype.FieldSourceVersion, v)
+	return u
+}
+
+// UpdateSourceVersion sets the "source_version" field to the value that was provided on create.
+func (u *BookingTypeUpsert) UpdateSourceVersion() *BookingTypeUpsert {
+	u.SetExcluded(bookingtype.FieldSourceVersion)
+	return u
+}
+
+// AddSourceVersion adds v to the "source_version" field.
+func (u *BookingTypeUpsert) AddSourceVersion(v int64) *BookingTypeUpsert {
+	u.Add(bookingtype.FieldSourceVersion, v)
 	return u
 }
 
@@ -485,6 +528,27 @@ func (u *BookingTypeUpsertOne) AddDurationMinutes(v int) *BookingTypeUpsertOne {
 func (u *BookingTypeUpsertOne) UpdateDurationMinutes() *BookingTypeUpsertOne {
 	return u.Update(func(s *BookingTypeUpsert) {
 		s.UpdateDurationMinutes()
+	})
+}
+
+// SetSourceVersion sets the "source_version" field.
+func (u *BookingTypeUpsertOne) SetSourceVersion(v int64) *BookingTypeUpsertOne {
+	return u.Update(func(s *BookingTypeUpsert) {
+		s.SetSourceVersion(v)
+	})
+}
+
+// AddSourceVersion adds v to the "source_version" field.
+func (u *BookingTypeUpsertOne) AddSourceVersion(v int64) *BookingTypeUpsertOne {
+	return u.Update(func(s *BookingTypeUpsert) {
+		s.AddSourceVersion(v)
+	})
+}
+
+// UpdateSourceVersion sets the "source_version" field to the value that was provided on create.
+func (u *BookingTypeUpsertOne) UpdateSourceVersion() *BookingTypeUpsertOne {
+	return u.Update(func(s *BookingTypeUpsert) {
+		s.UpdateSourceVersion()
 	})
 }
 
@@ -773,6 +837,27 @@ func (u *BookingTypeUpsertBulk) AddDurationMinutes(v int) *BookingTypeUpsertBulk
 func (u *BookingTypeUpsertBulk) UpdateDurationMinutes() *BookingTypeUpsertBulk {
 	return u.Update(func(s *BookingTypeUpsert) {
 		s.UpdateDurationMinutes()
+	})
+}
+
+// SetSourceVersion sets the "source_version" field.
+func (u *BookingTypeUpsertBulk) SetSourceVersion(v int64) *BookingTypeUpsertBulk {
+	return u.Update(func(s *BookingTypeUpsert) {
+		s.SetSourceVersion(v)
+	})
+}
+
+// AddSourceVersion adds v to the "source_version" field.
+func (u *BookingTypeUpsertBulk) AddSourceVersion(v int64) *BookingTypeUpsertBulk {
+	return u.Update(func(s *BookingTypeUpsert) {
+		s.AddSourceVersion(v)
+	})
+}
+
+// UpdateSourceVersion sets the "source_version" field to the value that was provided on create.
+func (u *BookingTypeUpsertBulk) UpdateSourceVersion() *BookingTypeUpsertBulk {
+	return u.Update(func(s *BookingTypeUpsert) {
+		s.UpdateSourceVersion()
 	})
 }
 

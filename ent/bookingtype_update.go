@@ -90,6 +90,27 @@ func (_u *BookingTypeUpdate) AddDurationMinutes(v int) *BookingTypeUpdate {
 	return _u
 }
 
+// SetSourceVersion sets the "source_version" field.
+func (_u *BookingTypeUpdate) SetSourceVersion(v int64) *BookingTypeUpdate {
+	_u.mutation.ResetSourceVersion()
+	_u.mutation.SetSourceVersion(v)
+	return _u
+}
+
+// SetNillableSourceVersion sets the "source_version" field if the given value is not nil.
+func (_u *BookingTypeUpdate) SetNillableSourceVersion(v *int64) *BookingTypeUpdate {
+	if v != nil {
+		_u.SetSourceVersion(*v)
+	}
+	return _u
+}
+
+// AddSourceVersion adds value to the "source_version" field.
+func (_u *BookingTypeUpdate) AddSourceVersion(v int64) *BookingTypeUpdate {
+	_u.mutation.AddSourceVersion(v)
+	return _u
+}
+
 // Mutation returns the BookingTypeMutation object of the builder.
 func (_u *BookingTypeUpdate) Mutation() *BookingTypeMutation {
 	return _u.mutation
@@ -193,6 +214,12 @@ func (_u *BookingTypeUpdate) sqlSave(ctx context.Context) (_node int, err error)
 	if value, ok := _u.mutation.AddedDurationMinutes(); ok {
 		_spec.AddField(bookingtype.FieldDurationMinutes, field.TypeInt, value)
 	}
+	if value, ok := _u.mutation.SourceVersion(); ok {
+		_spec.SetField(bookingtype.FieldSourceVersion, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedSourceVersion(); ok {
+		_spec.AddField(bookingtype.FieldSourceVersion, field.TypeInt64, value)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -273,6 +300,27 @@ func (_u *BookingTypeUpdateOne) SetNillableDurationMinutes(v *int) *BookingTypeU
 // AddDurationMinutes adds value to the "duration_minutes" field.
 func (_u *BookingTypeUpdateOne) AddDurationMinutes(v int) *BookingTypeUpdateOne {
 	_u.mutation.AddDurationMinutes(v)
+	return _u
+}
+
+// SetSourceVersion sets the "source_version" field.
+func (_u *BookingTypeUpdateOne) SetSourceVersion(v int64) *BookingTypeUpdateOne {
+	_u.mutation.ResetSourceVersion()
+	_u.mutation.SetSourceVersion(v)
+	return _u
+}
+
+// SetNillableSourceVersion sets the "source_version" field if the given value is not nil.
+func (_u *BookingTypeUpdateOne) SetNillableSourceVersion(v *int64) *BookingTypeUpdateOne {
+	if v != nil {
+		_u.SetSourceVersion(*v)
+	}
+	return _u
+}
+
+// AddSourceVersion adds value to the "source_version" field.
+func (_u *BookingTypeUpdateOne) AddSourceVersion(v int64) *BookingTypeUpdateOne {
+	_u.mutation.AddSourceVersion(v)
 	return _u
 }
 
@@ -408,6 +456,12 @@ func (_u *BookingTypeUpdateOne) sqlSave(ctx context.Context) (_node *BookingType
 	}
 	if value, ok := _u.mutation.AddedDurationMinutes(); ok {
 		_spec.AddField(bookingtype.FieldDurationMinutes, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.SourceVersion(); ok {
+		_spec.SetField(bookingtype.FieldSourceVersion, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedSourceVersion(); ok {
+		_spec.AddField(bookingtype.FieldSourceVersion, field.TypeInt64, value)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &BookingType{config: _u.config}

@@ -19,15 +19,18 @@ import (
 	"github.com/whisper-health/whisper/ent/apikey"
 	"github.com/whisper-health/whisper/ent/autoreplysent"
 	"github.com/whisper-health/whisper/ent/booking"
+	"github.com/whisper-health/whisper/ent/bookingstatuschange"
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/message"
+	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/ent/outboxmessage"
 	"github.com/whisper-health/whisper/ent/patient"
 	"github.com/whisper-health/whisper/ent/program"
 	"github.com/whisper-health/whisper/ent/programaction"
+	"github.com/whisper-health/whisper/ent/referral"
 	"github.com/whisper-health/whisper/ent/securitygroup"
 	"github.com/whisper-health/whisper/ent/session"
 	"github.com/whisper-health/whisper/ent/setting"
@@ -48,6 +51,8 @@ type Client struct {
 	AutoReplySent *AutoReplySentClient
 	// Booking is the client for interacting with the Booking builders.
 	Booking *BookingClient
+	// BookingStatusChange is the client for interacting with the BookingStatusChange builders.
+	BookingStatusChange *BookingStatusChangeClient
 	// BookingType is the client for interacting with the BookingType builders.
 	BookingType *BookingTypeClient
 	// Channel is the client for interacting with the Channel builders.
@@ -58,6 +63,8 @@ type Client struct {
 	Label *LabelClient
 	// Message is the client for interacting with the Message builders.
 	Message *MessageClient
+	// Notification is the client for interacting with the Notification builders.
+	Notification *NotificationClient
 	// OutboxMessage is the client for interacting with the OutboxMessage builders.
 	OutboxMessage *OutboxMessageClient
 	// Patient is the client for interacting with the Patient builders.
@@ -66,6 +73,8 @@ type Client struct {
 	Program *ProgramClient
 	// ProgramAction is the client for interacting with the ProgramAction builders.
 	ProgramAction *ProgramActionClient
+	// Referral is the client for interacting with the Referral builders.
+	Referral *ReferralClient
 	// SecurityGroup is the client for interacting with the SecurityGroup builders.
 	SecurityGroup *SecurityGroupClient
 	// Session is the client for interacting with the Session builders.
@@ -90,15 +99,18 @@ func (c *Client) init() {
 	c.APIKey = NewAPIKeyClient(c.config)
 	c.AutoReplySent = NewAutoReplySentClient(c.config)
 	c.Booking = NewBookingClient(c.config)
+	c.BookingStatusChange = NewBookingStatusChangeClient(c.config)
 	c.BookingType = NewBookingTypeClient(c.config)
 	c.Channel = NewChannelClient(c.config)
 	c.ChannelMember = NewChannelMemberClient(c.config)
 	c.Label = NewLabelClient(c.config)
 	c.Message = NewMessageClient(c.config)
+	c.Notification = NewNotificationClient(c.config)
 	c.OutboxMessage = NewOutboxMessageClient(c.config)
 	c.Patient = NewPatientClient(c.config)
 	c.Program = NewProgramClient(c.config)
 	c.ProgramAction = NewProgramActionClient(c.config)
+	c.Referral = NewReferralClient(c.config)
 	c.SecurityGroup = NewSecurityGroupClient(c.config)
 	c.Session = NewSessionClient(c.config)
 	c.Setting = NewSettingClient(c.config)
@@ -194,25 +206,28 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:           ctx,
-		config:        cfg,
-		APIKey:        NewAPIKeyClient(cfg),
-		AutoReplySent: NewAutoReplySentClient(cfg),
-		Booking:       NewBookingClient(cfg),
-		BookingType:   NewBookingTypeClient(cfg),
-		Channel:       NewChannelClient(cfg),
-		ChannelMember: NewChannelMemberClient(cfg),
-		Label:         NewLabelClient(cfg),
-		Message:       NewMessageClient(cfg),
-		OutboxMessage: NewOutboxMessageClient(cfg),
-		Patient:       NewPatientClient(cfg),
-		Program:       NewProgramClient(cfg),
-		ProgramAction: NewProgramActionClient(cfg),
-		SecurityGroup: NewSecurityGroupClient(cfg),
-		Session:       NewSessionClient(cfg),
-		Setting:       NewSettingClient(cfg),
-		Template:      NewTemplateClient(cfg),
-		User:          NewUserClient(cfg),
+		ctx:                 ctx,
+		config:              cfg,
+		APIKey:              NewAPIKeyClient(cfg),
+		AutoReplySent:       NewAutoReplySentClient(cfg),
+		Booking:             NewBookingClient(cfg),
+		BookingStatusChange: NewBookingStatusChangeClient(cfg),
+		BookingType:         NewBookingTypeClient(cfg),
+		Channel:             NewChannelClient(cfg),
+		ChannelMember:       NewChannelMemberClient(cfg),
+		Label:               NewLabelClient(cfg),
+		Message:             NewMessageClient(cfg),
+		Notification:        NewNotificationClient(cfg),
+		OutboxMessage:       NewOutboxMessageClient(cfg),
+		Patient:             NewPatientClient(cfg),
+		Program:             NewProgramClient(cfg),
+		ProgramAction:       NewProgramActionClient(cfg),
+		Referral:            NewReferralClient(cfg),
+		SecurityGroup:       NewSecurityGroupClient(cfg),
+		Session:             NewSessionClient(cfg),
+		Setting:             NewSettingClient(cfg),
+		Template:            NewTemplateClient(cfg),
+		User:                NewUserClient(cfg),
 	}, nil
 }
 
@@ -230,25 +245,28 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:           ctx,
-		config:        cfg,
-		APIKey:        NewAPIKeyClient(cfg),
-		AutoReplySent: NewAutoReplySentClient(cfg),
-		Booking:       NewBookingClient(cfg),
-		BookingType:   NewBookingTypeClient(cfg),
-		Channel:       NewChannelClient(cfg),
-		ChannelMember: NewChannelMemberClient(cfg),
-		Label:         NewLabelClient(cfg),
-		Message:       NewMessageClient(cfg),
-		OutboxMessage: NewOutboxMessageClient(cfg),
-		Patient:       NewPatientClient(cfg),
-		Program:       NewProgramClient(cfg),
-		ProgramAction: NewProgramActionClient(cfg),
-		SecurityGroup: NewSecurityGroupClient(cfg),
-		Session:       NewSessionClient(cfg),
-		Setting:       NewSettingClient(cfg),
-		Template:      NewTemplateClient(cfg),
-		User:          NewUserClient(cfg),
+		ctx:                 ctx,
+		config:              cfg,
+		APIKey:              NewAPIKeyClient(cfg),
+		AutoReplySent:       NewAutoReplySentClient(cfg),
+		Booking:             NewBookingClient(cfg),
+		BookingStatusChange: NewBookingStatusChangeClient(cfg),
+		BookingType:         NewBookingTypeClient(cfg),
+		Channel:             NewChannelClient(cfg),
+		ChannelMember:       NewChannelMemberClient(cfg),
+		Label:               NewLabelClient(cfg),
+		Message:             NewMessageClient(cfg),
+		Notification:        NewNotificationClient(cfg),
+		OutboxMessage:       NewOutboxMessageClient(cfg),
+		Patient:             NewPatientClient(cfg),
+		Program:             NewProgramClient(cfg),
+		ProgramAction:       NewProgramActionClient(cfg),
+		Referral:            NewReferralClient(cfg),
+		SecurityGroup:       NewSecurityGroupClient(cfg),
+		Session:             NewSessionClient(cfg),
+		Setting:             NewSettingClient(cfg),
+		Template:            NewTemplateClient(cfg),
+		User:                NewUserClient(cfg),
 	}, nil
 }
 
@@ -278,8 +296,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIKey, c.AutoReplySent, c.Booking, c.BookingType, c.Channel, c.ChannelMember,
-		c.Label, c.Message, c.OutboxMessage, c.Patient, c.Program, c.ProgramAction,
+		c.APIKey, c.AutoReplySent, c.Booking, c.BookingStatusChange, c.BookingType,
+		c.Channel, c.ChannelMember, c.Label, c.Message, c.Notification,
+		c.OutboxMessage, c.Patient, c.Program, c.ProgramAction, c.Referral,
 		c.SecurityGroup, c.Session, c.Setting, c.Template, c.User,
 	} {
 		n.Use(hooks...)
@@ -290,8 +309,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIKey, c.AutoReplySent, c.Booking, c.BookingType, c.Channel, c.ChannelMember,
-		c.Label, c.Message, c.OutboxMessage, c.Patient, c.Program, c.ProgramAction,
+		c.APIKey, c.AutoReplySent, c.Booking, c.BookingStatusChange, c.BookingType,
+		c.Channel, c.ChannelMember, c.Label, c.Message, c.Notification,
+		c.OutboxMessage, c.Patient, c.Program, c.ProgramAction, c.Referral,
 		c.SecurityGroup, c.Session, c.Setting, c.Template, c.User,
 	} {
 		n.Intercept(interceptors...)
@@ -307,6 +327,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.AutoReplySent.mutate(ctx, m)
 	case *BookingMutation:
 		return c.Booking.mutate(ctx, m)
+	case *BookingStatusChangeMutation:
+		return c.BookingStatusChange.mutate(ctx, m)
 	case *BookingTypeMutation:
 		return c.BookingType.mutate(ctx, m)
 	case *ChannelMutation:
@@ -317,6 +339,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Label.mutate(ctx, m)
 	case *MessageMutation:
 		return c.Message.mutate(ctx, m)
+	case *NotificationMutation:
+		return c.Notification.mutate(ctx, m)
 	case *OutboxMessageMutation:
 		return c.OutboxMessage.mutate(ctx, m)
 	case *PatientMutation:
@@ -325,6 +349,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Program.mutate(ctx, m)
 	case *ProgramActionMutation:
 		return c.ProgramAction.mutate(ctx, m)
+	case *ReferralMutation:
+		return c.Referral.mutate(ctx, m)
 	case *SecurityGroupMutation:
 		return c.SecurityGroup.mutate(ctx, m)
 	case *SessionMutation:
@@ -780,6 +806,22 @@ func (c *BookingClient) QueryBookingType(_m *Booking) *BookingTypeQuery {
 	return query
 }
 
+// QueryStatusChanges queries the status_changes edge of a Booking.
+func (c *BookingClient) QueryStatusChanges(_m *Booking) *BookingStatusChangeQuery {
+	query := (&BookingStatusChangeClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(booking.Table, booking.FieldID, id),
+			sqlgraph.To(bookingstatuschange.Table, bookingstatuschange.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, booking.StatusChangesTable, booking.StatusChangesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *BookingClient) Hooks() []Hook {
 	hooks := c.hooks.Booking
@@ -803,6 +845,172 @@ func (c *BookingClient) mutate(ctx context.Context, m *BookingMutation) (Value, 
 		return (&BookingDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Booking mutation op: %q", m.Op())
+	}
+}
+
+// BookingStatusChangeClient is a client for the BookingStatusChange schema.
+type BookingStatusChangeClient struct {
+	config
+}
+
+// NewBookingStatusChangeClient returns a client for the BookingStatusChange from the given config.
+func NewBookingStatusChangeClient(c config) *BookingStatusChangeClient {
+	return &BookingStatusChangeClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `bookingstatuschange.Hooks(f(g(h())))`.
+func (c *BookingStatusChangeClient) Use(hooks ...Hook) {
+	c.hooks.BookingStatusChange = append(c.hooks.BookingStatusChange, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `bookingstatuschange.Intercept(f(g(h())))`.
+func (c *BookingStatusChangeClient) Intercept(interceptors ...Interceptor) {
+	c.inters.BookingStatusChange = append(c.inters.BookingStatusChange, interceptors...)
+}
+
+// Create returns a builder for creating a BookingStatusChange entity.
+func (c *BookingStatusChangeClient) Create() *BookingStatusChangeCreate {
+	mutation := newBookingStatusChangeMutation(c.config, OpCreate)
+	return &BookingStatusChangeCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of BookingStatusChange entities.
+func (c *BookingStatusChangeClient) CreateBulk(builders ...*BookingStatusChangeCreate) *BookingStatusChangeCreateBulk {
+	return &BookingStatusChangeCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *BookingStatusChangeClient) MapCreateBulk(slice any, setFunc func(*BookingStatusChangeCreate, int)) *BookingStatusChangeCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &BookingStatusChangeCreateBulk{err: fmt.Errorf("calling to BookingStatusChangeClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*BookingStatusChangeCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &BookingStatusChangeCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for BookingStatusChange.
+func (c *BookingStatusChangeClient) Update() *BookingStatusChangeUpdate {
+	mutation := newBookingStatusChangeMutation(c.config, OpUpdate)
+	return &BookingStatusChangeUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *BookingStatusChangeClient) UpdateOne(_m *BookingStatusChange) *BookingStatusChangeUpdateOne {
+	mutation := newBookingStatusChangeMutation(c.config, OpUpdateOne, withBookingStatusChange(_m))
+	return &BookingStatusChangeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *BookingStatusChangeClient) UpdateOneID(id pulid.ID) *BookingStatusChangeUpdateOne {
+	mutation := newBookingStatusChangeMutation(c.config, OpUpdateOne, withBookingStatusChangeID(id))
+	return &BookingStatusChangeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for BookingStatusChange.
+func (c *BookingStatusChangeClient) Delete() *BookingStatusChangeDelete {
+	mutation := newBookingStatusChangeMutation(c.config, OpDelete)
+	return &BookingStatusChangeDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *BookingStatusChangeClient) DeleteOne(_m *BookingStatusChange) *BookingStatusChangeDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *BookingStatusChangeClient) DeleteOneID(id pulid.ID) *BookingStatusChangeDeleteOne {
+	builder := c.Delete().Where(bookingstatuschange.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &BookingStatusChangeDeleteOne{builder}
+}
+
+// Query returns a query builder for BookingStatusChange.
+func (c *BookingStatusChangeClient) Query() *BookingStatusChangeQuery {
+	return &BookingStatusChangeQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeBookingStatusChange},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a BookingStatusChange entity by its id.
+func (c *BookingStatusChangeClient) Get(ctx context.Context, id pulid.ID) (*BookingStatusChange, error) {
+	return c.Query().Where(bookingstatuschange.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *BookingStatusChangeClient) GetX(ctx context.Context, id pulid.ID) *BookingStatusChange {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryBooking queries the booking edge of a BookingStatusChange.
+func (c *BookingStatusChangeClient) QueryBooking(_m *BookingStatusChange) *BookingQuery {
+	query := (&BookingClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(bookingstatuschange.Table, bookingstatuschange.FieldID, id),
+			sqlgraph.To(booking.Table, booking.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, bookingstatuschange.BookingTable, bookingstatuschange.BookingColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryChangedBy queries the changed_by edge of a BookingStatusChange.
+func (c *BookingStatusChangeClient) QueryChangedBy(_m *BookingStatusChange) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(bookingstatuschange.Table, bookingstatuschange.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, bookingstatuschange.ChangedByTable, bookingstatuschange.ChangedByColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *BookingStatusChangeClient) Hooks() []Hook {
+	hooks := c.hooks.BookingStatusChange
+	return append(hooks[:len(hooks):len(hooks)], bookingstatuschange.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *BookingStatusChangeClient) Interceptors() []Interceptor {
+	return c.inters.BookingStatusChange
+}
+
+func (c *BookingStatusChangeClient) mutate(ctx context.Context, m *BookingStatusChangeMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&BookingStatusChangeCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&BookingStatusChangeUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&BookingStatusChangeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&BookingStatusChangeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown BookingStatusChange mutation op: %q", m.Op())
 	}
 }
 
@@ -1796,6 +2004,204 @@ func (c *MessageClient) mutate(ctx context.Context, m *MessageMutation) (Value, 
 	}
 }
 
+// NotificationClient is a client for the Notification schema.
+type NotificationClient struct {
+	config
+}
+
+// NewNotificationClient returns a client for the Notification from the given config.
+func NewNotificationClient(c config) *NotificationClient {
+	return &NotificationClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `notification.Hooks(f(g(h())))`.
+func (c *NotificationClient) Use(hooks ...Hook) {
+	c.hooks.Notification = append(c.hooks.Notification, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `notification.Intercept(f(g(h())))`.
+func (c *NotificationClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Notification = append(c.inters.Notification, interceptors...)
+}
+
+// Create returns a builder for creating a Notification entity.
+func (c *NotificationClient) Create() *NotificationCreate {
+	mutation := newNotificationMutation(c.config, OpCreate)
+	return &NotificationCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Notification entities.
+func (c *NotificationClient) CreateBulk(builders ...*NotificationCreate) *NotificationCreateBulk {
+	return &NotificationCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *NotificationClient) MapCreateBulk(slice any, setFunc func(*NotificationCreate, int)) *NotificationCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &NotificationCreateBulk{err: fmt.Errorf("calling to NotificationClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*NotificationCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &NotificationCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Notification.
+func (c *NotificationClient) Update() *NotificationUpdate {
+	mutation := newNotificationMutation(c.config, OpUpdate)
+	return &NotificationUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *NotificationClient) UpdateOne(_m *Notification) *NotificationUpdateOne {
+	mutation := newNotificationMutation(c.config, OpUpdateOne, withNotification(_m))
+	return &NotificationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *NotificationClient) UpdateOneID(id pulid.ID) *NotificationUpdateOne {
+	mutation := newNotificationMutation(c.config, OpUpdateOne, withNotificationID(id))
+	return &NotificationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Notification.
+func (c *NotificationClient) Delete() *NotificationDelete {
+	mutation := newNotificationMutation(c.config, OpDelete)
+	return &NotificationDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *NotificationClient) DeleteOne(_m *Notification) *NotificationDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *NotificationClient) DeleteOneID(id pulid.ID) *NotificationDeleteOne {
+	builder := c.Delete().Where(notification.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &NotificationDeleteOne{builder}
+}
+
+// Query returns a query builder for Notification.
+func (c *NotificationClient) Query() *NotificationQuery {
+	return &NotificationQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeNotification},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Notification entity by its id.
+func (c *NotificationClient) Get(ctx context.Context, id pulid.ID) (*Notification, error) {
+	return c.Query().Where(notification.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *NotificationClient) GetX(ctx context.Context, id pulid.ID) *Notification {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryRecipient queries the recipient edge of a Notification.
+func (c *NotificationClient) QueryRecipient(_m *Notification) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(notification.Table, notification.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, notification.RecipientTable, notification.RecipientColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryPatient queries the patient edge of a Notification.
+func (c *NotificationClient) QueryPatient(_m *Notification) *PatientQuery {
+	query := (&PatientClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(notification.Table, notification.FieldID, id),
+			sqlgraph.To(patient.Table, patient.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, notification.PatientTable, notification.PatientColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryBooking queries the booking edge of a Notification.
+func (c *NotificationClient) QueryBooking(_m *Notification) *BookingQuery {
+	query := (&BookingClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(notification.Table, notification.FieldID, id),
+			sqlgraph.To(booking.Table, booking.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, notification.BookingTable, notification.BookingColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryFrom queries the from edge of a Notification.
+func (c *NotificationClient) QueryFrom(_m *Notification) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(notification.Table, notification.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, notification.FromTable, notification.FromColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *NotificationClient) Hooks() []Hook {
+	hooks := c.hooks.Notification
+	return append(hooks[:len(hooks):len(hooks)], notification.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *NotificationClient) Interceptors() []Interceptor {
+	return c.inters.Notification
+}
+
+func (c *NotificationClient) mutate(ctx context.Context, m *NotificationMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&NotificationCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&NotificationUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&NotificationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&NotificationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Notification mutation op: %q", m.Op())
+	}
+}
+
 // OutboxMessageClient is a client for the OutboxMessage schema.
 type OutboxMessageClient struct {
 	config
@@ -2409,6 +2815,156 @@ func (c *ProgramActionClient) mutate(ctx context.Context, m *ProgramActionMutati
 		return (&ProgramActionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown ProgramAction mutation op: %q", m.Op())
+	}
+}
+
+// ReferralClient is a client for the Referral schema.
+type ReferralClient struct {
+	config
+}
+
+// NewReferralClient returns a client for the Referral from the given config.
+func NewReferralClient(c config) *ReferralClient {
+	return &ReferralClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `referral.Hooks(f(g(h())))`.
+func (c *ReferralClient) Use(hooks ...Hook) {
+	c.hooks.Referral = append(c.hooks.Referral, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `referral.Intercept(f(g(h())))`.
+func (c *ReferralClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Referral = append(c.inters.Referral, interceptors...)
+}
+
+// Create returns a builder for creating a Referral entity.
+func (c *ReferralClient) Create() *ReferralCreate {
+	mutation := newReferralMutation(c.config, OpCreate)
+	return &ReferralCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Referral entities.
+func (c *ReferralClient) CreateBulk(builders ...*ReferralCreate) *ReferralCreateBulk {
+	return &ReferralCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ReferralClient) MapCreateBulk(slice any, setFunc func(*ReferralCreate, int)) *ReferralCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ReferralCreateBulk{err: fmt.Errorf("calling to ReferralClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ReferralCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ReferralCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Referral.
+func (c *ReferralClient) Update() *ReferralUpdate {
+	mutation := newReferralMutation(c.config, OpUpdate)
+	return &ReferralUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ReferralClient) UpdateOne(_m *Referral) *ReferralUpdateOne {
+	mutation := newReferralMutation(c.config, OpUpdateOne, withReferral(_m))
+	return &ReferralUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ReferralClient) UpdateOneID(id pulid.ID) *ReferralUpdateOne {
+	mutation := newReferralMutation(c.config, OpUpdateOne, withReferralID(id))
+	return &ReferralUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Referral.
+func (c *ReferralClient) Delete() *ReferralDelete {
+	mutation := newReferralMutation(c.config, OpDelete)
+	return &ReferralDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ReferralClient) DeleteOne(_m *Referral) *ReferralDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ReferralClient) DeleteOneID(id pulid.ID) *ReferralDeleteOne {
+	builder := c.Delete().Where(referral.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ReferralDeleteOne{builder}
+}
+
+// Query returns a query builder for Referral.
+func (c *ReferralClient) Query() *ReferralQuery {
+	return &ReferralQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeReferral},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Referral entity by its id.
+func (c *ReferralClient) Get(ctx context.Context, id pulid.ID) (*Referral, error) {
+	return c.Query().Where(referral.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ReferralClient) GetX(ctx context.Context, id pulid.ID) *Referral {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryPatient queries the patient edge of a Referral.
+func (c *ReferralClient) QueryPatient(_m *Referral) *PatientQuery {
+	query := (&PatientClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(referral.Table, referral.FieldID, id),
+			sqlgraph.To(patient.Table, patient.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, referral.PatientTable, referral.PatientColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ReferralClient) Hooks() []Hook {
+	hooks := c.hooks.Referral
+	return append(hooks[:len(hooks):len(hooks)], referral.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ReferralClient) Interceptors() []Interceptor {
+	return c.inters.Referral
+}
+
+func (c *ReferralClient) mutate(ctx context.Context, m *ReferralMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ReferralCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ReferralUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ReferralUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ReferralDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Referral mutation op: %q", m.Op())
 	}
 }
 
@@ -3229,14 +3785,16 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIKey, AutoReplySent, Booking, BookingType, Channel, ChannelMember, Label,
-		Message, OutboxMessage, Patient, Program, ProgramAction, SecurityGroup,
-		Session, Setting, Template, User []ent.Hook
+		APIKey, AutoReplySent, Booking, BookingStatusChange, BookingType, Channel,
+		ChannelMember, Label, Message, Notification, OutboxMessage, Patient, Program,
+		ProgramAction, Referral, SecurityGroup, Session, Setting, Template,
+		User []ent.Hook
 	}
 	inters struct {
-		APIKey, AutoReplySent, Booking, BookingType, Channel, ChannelMember, Label,
-		Message, OutboxMessage, Patient, Program, ProgramAction, SecurityGroup,
-		Session, Setting, Template, User []ent.Interceptor
+		APIKey, AutoReplySent, Booking, BookingStatusChange, BookingType, Channel,
+		ChannelMember, Label, Message, Notification, OutboxMessage, Patient, Program,
+		ProgramAction, Referral, SecurityGroup, Session, Setting, Template,
+		User []ent.Interceptor
 	}
 )
 

@@ -15,15 +15,18 @@ import (
 	"github.com/whisper-health/whisper/ent/apikey"
 	"github.com/whisper-health/whisper/ent/autoreplysent"
 	"github.com/whisper-health/whisper/ent/booking"
+	"github.com/whisper-health/whisper/ent/bookingstatuschange"
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/message"
+	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/ent/outboxmessage"
 	"github.com/whisper-health/whisper/ent/patient"
 	"github.com/whisper-health/whisper/ent/program"
 	"github.com/whisper-health/whisper/ent/programaction"
+	"github.com/whisper-health/whisper/ent/referral"
 	"github.com/whisper-health/whisper/ent/securitygroup"
 	"github.com/whisper-health/whisper/ent/session"
 	"github.com/whisper-health/whisper/ent/setting"
@@ -89,23 +92,26 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			apikey.Table:        apikey.ValidColumn,
-			autoreplysent.Table: autoreplysent.ValidColumn,
-			booking.Table:       booking.ValidColumn,
-			bookingtype.Table:   bookingtype.ValidColumn,
-			channel.Table:       channel.ValidColumn,
-			channelmember.Table: channelmember.ValidColumn,
-			label.Table:         label.ValidColumn,
-			message.Table:       message.ValidColumn,
-			outboxmessage.Table: outboxmessage.ValidColumn,
-			patient.Table:       patient.ValidColumn,
-			program.Table:       program.ValidColumn,
-			programaction.Table: programaction.ValidColumn,
-			securitygroup.Table: securitygroup.ValidColumn,
-			session.Table:       session.ValidColumn,
-			setting.Table:       setting.ValidColumn,
-			template.Table:      template.ValidColumn,
-			user.Table:          user.ValidColumn,
+			apikey.Table:              apikey.ValidColumn,
+			autoreplysent.Table:       autoreplysent.ValidColumn,
+			booking.Table:             booking.ValidColumn,
+			bookingstatuschange.Table: bookingstatuschange.ValidColumn,
+			bookingtype.Table:         bookingtype.ValidColumn,
+			channel.Table:             channel.ValidColumn,
+			channelmember.Table:       channelmember.ValidColumn,
+			label.Table:               label.ValidColumn,
+			message.Table:             message.ValidColumn,
+			notification.Table:        notification.ValidColumn,
+			outboxmessage.Table:       outboxmessage.ValidColumn,
+			patient.Table:             patient.ValidColumn,
+			program.Table:             program.ValidColumn,
+			programaction.Table:       programaction.ValidColumn,
+			referral.Table:            referral.ValidColumn,
+			securitygroup.Table:       securitygroup.ValidColumn,
+			session.Table:             session.ValidColumn,
+			setting.Table:             setting.ValidColumn,
+			template.Table:            template.ValidColumn,
+			user.Table:                user.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -6,16 +6,19 @@ import (
 	"github.com/whisper-health/whisper/ent/apikey"
 	"github.com/whisper-health/whisper/ent/autoreplysent"
 	"github.com/whisper-health/whisper/ent/booking"
+	"github.com/whisper-health/whisper/ent/bookingstatuschange"
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/message"
+	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/ent/outboxmessage"
 	"github.com/whisper-health/whisper/ent/patient"
 	"github.com/whisper-health/whisper/ent/predicate"
 	"github.com/whisper-health/whisper/ent/program"
 	"github.com/whisper-health/whisper/ent/programaction"
+	"github.com/whisper-health/whisper/ent/referral"
 	"github.com/whisper-health/whisper/ent/securitygroup"
 	"github.com/whisper-health/whisper/ent/session"
 	"github.com/whisper-health/whisper/ent/setting"
@@ -30,7 +33,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 17)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 20)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -88,9 +91,28 @@ var schemaGraph = func() *sqlgraph.Schema {
 			booking.FieldBookingTypeID: {Type: field.TypeString, Column: booking.FieldBookingTypeID},
 			booking.FieldStartsAt:      {Type: field.TypeTime, Column: booking.FieldStartsAt},
 			booking.FieldStatus:        {Type: field.TypeEnum, Column: booking.FieldStatus},
+			booking.FieldSourceVersion: {Type: field.TypeInt64, Column: booking.FieldSourceVersion},
 		},
 	}
 	graph.Nodes[3] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   bookingstatuschange.Table,
+			Columns: bookingstatuschange.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: bookingstatuschange.FieldID,
+			},
+		},
+		Type: "BookingStatusChange",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			bookingstatuschange.FieldBookingID:   {Type: field.TypeString, Column: bookingstatuschange.FieldBookingID},
+			bookingstatuschange.FieldFromStatus:  {Type: field.TypeEnum, Column: bookingstatuschange.FieldFromStatus},
+			bookingstatuschange.FieldToStatus:    {Type: field.TypeEnum, Column: bookingstatuschange.FieldToStatus},
+			bookingstatuschange.FieldChangedByID: {Type: field.TypeString, Column: bookingstatuschange.FieldChangedByID},
+			bookingstatuschange.FieldChangedAt:   {Type: field.TypeTime, Column: bookingstatuschange.FieldChangedAt},
+		},
+	}
+	graph.Nodes[4] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   bookingtype.Table,
 			Columns: bookingtype.Columns,
@@ -106,9 +128,10 @@ var schemaGraph = func() *sqlgraph.Schema {
 			bookingtype.FieldExternalID:      {Type: field.TypeString, Column: bookingtype.FieldExternalID},
 			bookingtype.FieldName:            {Type: field.TypeString, Column: bookingtype.FieldName},
 			bookingtype.FieldDurationMinutes: {Type: field.TypeInt, Column: bookingtype.FieldDurationMinutes},
+			bookingtype.FieldSourceVersion:   {Type: field.TypeInt64, Column: bookingtype.FieldSourceVersion},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   channel.Table,
 			Columns: channel.Columns,
@@ -132,7 +155,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			channel.FieldLastActivityAt:  {Type: field.TypeTime, Column: channel.FieldLastActivityAt},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   channelmember.Table,
 			Columns: channelmember.Columns,
@@ -150,7 +173,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			channelmember.FieldLastReadSeq: {Type: field.TypeInt64, Column: channelmember.FieldLastReadSeq},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   label.Table,
 			Columns: label.Columns,
@@ -167,7 +190,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			label.FieldName:      {Type: field.TypeString, Column: label.FieldName},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   message.Table,
 			Columns: message.Columns,
@@ -191,7 +214,32 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldTxid:            {Type: field.TypeInt64, Column: message.FieldTxid},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   notification.Table,
+			Columns: notification.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: notification.FieldID,
+			},
+		},
+		Type: "Notification",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			notification.FieldKind:           {Type: field.TypeEnum, Column: notification.FieldKind},
+			notification.FieldRecipientID:    {Type: field.TypeString, Column: notification.FieldRecipientID},
+			notification.FieldTitle:          {Type: field.TypeString, Column: notification.FieldTitle},
+			notification.FieldBody:           {Type: field.TypeString, Column: notification.FieldBody},
+			notification.FieldPatientID:      {Type: field.TypeString, Column: notification.FieldPatientID},
+			notification.FieldBookingID:      {Type: field.TypeString, Column: notification.FieldBookingID},
+			notification.FieldFromID:         {Type: field.TypeString, Column: notification.FieldFromID},
+			notification.FieldDueAt:          {Type: field.TypeTime, Column: notification.FieldDueAt},
+			notification.FieldDeliverAt:      {Type: field.TypeTime, Column: notification.FieldDeliverAt},
+			notification.FieldAcknowledgedAt: {Type: field.TypeTime, Column: notification.FieldAcknowledgedAt},
+			notification.FieldDedupeKey:      {Type: field.TypeString, Column: notification.FieldDedupeKey},
+			notification.FieldCreatedAt:      {Type: field.TypeTime, Column: notification.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   outboxmessage.Table,
 			Columns: outboxmessage.Columns,
@@ -218,7 +266,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			outboxmessage.FieldSentAt:         {Type: field.TypeTime, Column: outboxmessage.FieldSentAt},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   patient.Table,
 			Columns: patient.Columns,
@@ -248,9 +296,10 @@ var schemaGraph = func() *sqlgraph.Schema {
 			patient.FieldGpAddress:          {Type: field.TypeString, Column: patient.FieldGpAddress},
 			patient.FieldGpEmail:            {Type: field.TypeString, Column: patient.FieldGpEmail},
 			patient.FieldPortalPasswordHash: {Type: field.TypeString, Column: patient.FieldPortalPasswordHash},
+			patient.FieldSourceVersion:      {Type: field.TypeInt64, Column: patient.FieldSourceVersion},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   program.Table,
 			Columns: program.Columns,
@@ -272,7 +321,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			program.FieldEnabled:        {Type: field.TypeBool, Column: program.FieldEnabled},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   programaction.Table,
 			Columns: programaction.Columns,
@@ -297,7 +346,28 @@ var schemaGraph = func() *sqlgraph.Schema {
 			programaction.FieldPauseOnError:     {Type: field.TypeBool, Column: programaction.FieldPauseOnError},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   referral.Table,
+			Columns: referral.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: referral.FieldID,
+			},
+		},
+		Type: "Referral",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			referral.FieldCreatedAt:     {Type: field.TypeTime, Column: referral.FieldCreatedAt},
+			referral.FieldUpdatedAt:     {Type: field.TypeTime, Column: referral.FieldUpdatedAt},
+			referral.FieldExternalID:    {Type: field.TypeString, Column: referral.FieldExternalID},
+			referral.FieldPatientID:     {Type: field.TypeString, Column: referral.FieldPatientID},
+			referral.FieldReferralDate:  {Type: field.TypeTime, Column: referral.FieldReferralDate},
+			referral.FieldReferrer:      {Type: field.TypeString, Column: referral.FieldReferrer},
+			referral.FieldReason:        {Type: field.TypeString, Column: referral.FieldReason},
+			referral.FieldSourceVersion: {Type: field.TypeInt64, Column: referral.FieldSourceVersion},
+		},
+	}
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   securitygroup.Table,
 			Columns: securitygroup.Columns,
@@ -314,7 +384,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			securitygroup.FieldPermissions: {Type: field.TypeJSON, Column: securitygroup.FieldPermissions},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -338,7 +408,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldIPAddress:         {Type: field.TypeString, Column: session.FieldIPAddress},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   setting.Table,
 			Columns: setting.Columns,
@@ -354,7 +424,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			setting.FieldValue:     {Type: field.TypeString, Column: setting.FieldValue},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   template.Table,
 			Columns: template.Columns,
@@ -373,7 +443,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			template.FieldBody:      {Type: field.TypeString, Column: template.FieldBody},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -454,6 +524,42 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Booking",
 		"BookingType",
+	)
+	graph.MustAddE(
+		"status_changes",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   booking.StatusChangesTable,
+			Columns: []string{booking.StatusChangesColumn},
+			Bidi:    false,
+		},
+		"Booking",
+		"BookingStatusChange",
+	)
+	graph.MustAddE(
+		"booking",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   bookingstatuschange.BookingTable,
+			Columns: []string{bookingstatuschange.BookingColumn},
+			Bidi:    false,
+		},
+		"BookingStatusChange",
+		"Booking",
+	)
+	graph.MustAddE(
+		"changed_by",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   bookingstatuschange.ChangedByTable,
+			Columns: []string{bookingstatuschange.ChangedByColumn},
+			Bidi:    false,
+		},
+		"BookingStatusChange",
+		"User",
 	)
 	graph.MustAddE(
 		"patient",
@@ -696,6 +802,54 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"Label",
 	)
 	graph.MustAddE(
+		"recipient",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   notification.RecipientTable,
+			Columns: []string{notification.RecipientColumn},
+			Bidi:    false,
+		},
+		"Notification",
+		"User",
+	)
+	graph.MustAddE(
+		"patient",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   notification.PatientTable,
+			Columns: []string{notification.PatientColumn},
+			Bidi:    false,
+		},
+		"Notification",
+		"Patient",
+	)
+	graph.MustAddE(
+		"booking",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   notification.BookingTable,
+			Columns: []string{notification.BookingColumn},
+			Bidi:    false,
+		},
+		"Notification",
+		"Booking",
+	)
+	graph.MustAddE(
+		"from",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   notification.FromTable,
+			Columns: []string{notification.FromColumn},
+			Bidi:    false,
+		},
+		"Notification",
+		"User",
+	)
+	graph.MustAddE(
 		"bookings",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -754,6 +908,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"ProgramAction",
 		"Template",
+	)
+	graph.MustAddE(
+		"patient",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   referral.PatientTable,
+			Columns: []string{referral.PatientColumn},
+			Bidi:    false,
+		},
+		"Referral",
+		"Patient",
 	)
 	graph.MustAddE(
 		"members",
@@ -1106,6 +1272,11 @@ func (f *BookingFilter) WhereStatus(p entql.StringP) {
 	f.Where(p.Field(booking.FieldStatus))
 }
 
+// WhereSourceVersion applies the entql int64 predicate on the source_version field.
+func (f *BookingFilter) WhereSourceVersion(p entql.Int64P) {
+	f.Where(p.Field(booking.FieldSourceVersion))
+}
+
 // WhereHasPatient applies a predicate to check if query has an edge patient.
 func (f *BookingFilter) WhereHasPatient() {
 	f.Where(entql.HasEdge("patient"))
@@ -1148,6 +1319,113 @@ func (f *BookingFilter) WhereHasBookingTypeWith(preds ...predicate.BookingType) 
 	})))
 }
 
+// WhereHasStatusChanges applies a predicate to check if query has an edge status_changes.
+func (f *BookingFilter) WhereHasStatusChanges() {
+	f.Where(entql.HasEdge("status_changes"))
+}
+
+// WhereHasStatusChangesWith applies a predicate to check if query has an edge status_changes with a given conditions (other predicates).
+func (f *BookingFilter) WhereHasStatusChangesWith(preds ...predicate.BookingStatusChange) {
+	f.Where(entql.HasEdgeWith("status_changes", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *BookingStatusChangeQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the BookingStatusChangeQuery builder.
+func (_q *BookingStatusChangeQuery) Filter() *BookingStatusChangeFilter {
+	return &BookingStatusChangeFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *BookingStatusChangeMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the BookingStatusChangeMutation builder.
+func (m *BookingStatusChangeMutation) Filter() *BookingStatusChangeFilter {
+	return &BookingStatusChangeFilter{config: m.config, predicateAdder: m}
+}
+
+// BookingStatusChangeFilter provides a generic filtering capability at runtime for BookingStatusChangeQuery.
+type BookingStatusChangeFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *BookingStatusChangeFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *BookingStatusChangeFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(bookingstatuschange.FieldID))
+}
+
+// WhereBookingID applies the entql string predicate on the booking_id field.
+func (f *BookingStatusChangeFilter) WhereBookingID(p entql.StringP) {
+	f.Where(p.Field(bookingstatuschange.FieldBookingID))
+}
+
+// WhereFromStatus applies the entql string predicate on the from_status field.
+func (f *BookingStatusChangeFilter) WhereFromStatus(p entql.StringP) {
+	f.Where(p.Field(bookingstatuschange.FieldFromStatus))
+}
+
+// WhereToStatus applies the entql string predicate on the to_status field.
+func (f *BookingStatusChangeFilter) WhereToStatus(p entql.StringP) {
+	f.Where(p.Field(bookingstatuschange.FieldToStatus))
+}
+
+// WhereChangedByID applies the entql string predicate on the changed_by_id field.
+func (f *BookingStatusChangeFilter) WhereChangedByID(p entql.StringP) {
+	f.Where(p.Field(bookingstatuschange.FieldChangedByID))
+}
+
+// WhereChangedAt applies the entql time.Time predicate on the changed_at field.
+func (f *BookingStatusChangeFilter) WhereChangedAt(p entql.TimeP) {
+	f.Where(p.Field(bookingstatuschange.FieldChangedAt))
+}
+
+// WhereHasBooking applies a predicate to check if query has an edge booking.
+func (f *BookingStatusChangeFilter) WhereHasBooking() {
+	f.Where(entql.HasEdge("booking"))
+}
+
+// WhereHasBookingWith applies a predicate to check if query has an edge booking with a given conditions (other predicates).
+func (f *BookingStatusChangeFilter) WhereHasBookingWith(preds ...predicate.Booking) {
+	f.Where(entql.HasEdgeWith("booking", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasChangedBy applies a predicate to check if query has an edge changed_by.
+func (f *BookingStatusChangeFilter) WhereHasChangedBy() {
+	f.Where(entql.HasEdge("changed_by"))
+}
+
+// WhereHasChangedByWith applies a predicate to check if query has an edge changed_by with a given conditions (other predicates).
+func (f *BookingStatusChangeFilter) WhereHasChangedByWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("changed_by", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *BookingTypeQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -1177,7 +1455,7 @@ type BookingTypeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *BookingTypeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1213,6 +1491,11 @@ func (f *BookingTypeFilter) WhereDurationMinutes(p entql.IntP) {
 	f.Where(p.Field(bookingtype.FieldDurationMinutes))
 }
 
+// WhereSourceVersion applies the entql int64 predicate on the source_version field.
+func (f *BookingTypeFilter) WhereSourceVersion(p entql.Int64P) {
+	f.Where(p.Field(bookingtype.FieldSourceVersion))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *ChannelQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -1242,7 +1525,7 @@ type ChannelFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ChannelFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1463,7 +1746,7 @@ type ChannelMemberFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ChannelMemberFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1556,7 +1839,7 @@ type LabelFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LabelFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1644,7 +1927,7 @@ type MessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1809,6 +2092,162 @@ func (f *MessageFilter) WhereHasLabelsWith(preds ...predicate.Label) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *NotificationQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the NotificationQuery builder.
+func (_q *NotificationQuery) Filter() *NotificationFilter {
+	return &NotificationFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *NotificationMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the NotificationMutation builder.
+func (m *NotificationMutation) Filter() *NotificationFilter {
+	return &NotificationFilter{config: m.config, predicateAdder: m}
+}
+
+// NotificationFilter provides a generic filtering capability at runtime for NotificationQuery.
+type NotificationFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *NotificationFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *NotificationFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(notification.FieldID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *NotificationFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(notification.FieldKind))
+}
+
+// WhereRecipientID applies the entql string predicate on the recipient_id field.
+func (f *NotificationFilter) WhereRecipientID(p entql.StringP) {
+	f.Where(p.Field(notification.FieldRecipientID))
+}
+
+// WhereTitle applies the entql string predicate on the title field.
+func (f *NotificationFilter) WhereTitle(p entql.StringP) {
+	f.Where(p.Field(notification.FieldTitle))
+}
+
+// WhereBody applies the entql string predicate on the body field.
+func (f *NotificationFilter) WhereBody(p entql.StringP) {
+	f.Where(p.Field(notification.FieldBody))
+}
+
+// WherePatientID applies the entql string predicate on the patient_id field.
+func (f *NotificationFilter) WherePatientID(p entql.StringP) {
+	f.Where(p.Field(notification.FieldPatientID))
+}
+
+// WhereBookingID applies the entql string predicate on the booking_id field.
+func (f *NotificationFilter) WhereBookingID(p entql.StringP) {
+	f.Where(p.Field(notification.FieldBookingID))
+}
+
+// WhereFromID applies the entql string predicate on the from_id field.
+func (f *NotificationFilter) WhereFromID(p entql.StringP) {
+	f.Where(p.Field(notification.FieldFromID))
+}
+
+// WhereDueAt applies the entql time.Time predicate on the due_at field.
+func (f *NotificationFilter) WhereDueAt(p entql.TimeP) {
+	f.Where(p.Field(notification.FieldDueAt))
+}
+
+// WhereDeliverAt applies the entql time.Time predicate on the deliver_at field.
+func (f *NotificationFilter) WhereDeliverAt(p entql.TimeP) {
+	f.Where(p.Field(notification.FieldDeliverAt))
+}
+
+// WhereAcknowledgedAt applies the entql time.Time predicate on the acknowledged_at field.
+func (f *NotificationFilter) WhereAcknowledgedAt(p entql.TimeP) {
+	f.Where(p.Field(notification.FieldAcknowledgedAt))
+}
+
+// WhereDedupeKey applies the entql string predicate on the dedupe_key field.
+func (f *NotificationFilter) WhereDedupeKey(p entql.StringP) {
+	f.Where(p.Field(notification.FieldDedupeKey))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *NotificationFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(notification.FieldCreatedAt))
+}
+
+// WhereHasRecipient applies a predicate to check if query has an edge recipient.
+func (f *NotificationFilter) WhereHasRecipient() {
+	f.Where(entql.HasEdge("recipient"))
+}
+
+// WhereHasRecipientWith applies a predicate to check if query has an edge recipient with a given conditions (other predicates).
+func (f *NotificationFilter) WhereHasRecipientWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("recipient", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasPatient applies a predicate to check if query has an edge patient.
+func (f *NotificationFilter) WhereHasPatient() {
+	f.Where(entql.HasEdge("patient"))
+}
+
+// WhereHasPatientWith applies a predicate to check if query has an edge patient with a given conditions (other predicates).
+func (f *NotificationFilter) WhereHasPatientWith(preds ...predicate.Patient) {
+	f.Where(entql.HasEdgeWith("patient", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasBooking applies a predicate to check if query has an edge booking.
+func (f *NotificationFilter) WhereHasBooking() {
+	f.Where(entql.HasEdge("booking"))
+}
+
+// WhereHasBookingWith applies a predicate to check if query has an edge booking with a given conditions (other predicates).
+func (f *NotificationFilter) WhereHasBookingWith(preds ...predicate.Booking) {
+	f.Where(entql.HasEdgeWith("booking", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasFrom applies a predicate to check if query has an edge from.
+func (f *NotificationFilter) WhereHasFrom() {
+	f.Where(entql.HasEdge("from"))
+}
+
+// WhereHasFromWith applies a predicate to check if query has an edge from with a given conditions (other predicates).
+func (f *NotificationFilter) WhereHasFromWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("from", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *OutboxMessageQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1837,7 +2276,7 @@ type OutboxMessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OutboxMessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1947,7 +2386,7 @@ type PatientFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PatientFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2053,6 +2492,11 @@ func (f *PatientFilter) WherePortalPasswordHash(p entql.StringP) {
 	f.Where(p.Field(patient.FieldPortalPasswordHash))
 }
 
+// WhereSourceVersion applies the entql int64 predicate on the source_version field.
+func (f *PatientFilter) WhereSourceVersion(p entql.Int64P) {
+	f.Where(p.Field(patient.FieldSourceVersion))
+}
+
 // WhereHasBookings applies a predicate to check if query has an edge bookings.
 func (f *PatientFilter) WhereHasBookings() {
 	f.Where(entql.HasEdge("bookings"))
@@ -2096,7 +2540,7 @@ type ProgramFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProgramFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2209,7 +2653,7 @@ type ProgramActionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProgramActionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2309,6 +2753,100 @@ func (f *ProgramActionFilter) WhereHasTemplateWith(preds ...predicate.Template) 
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ReferralQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ReferralQuery builder.
+func (_q *ReferralQuery) Filter() *ReferralFilter {
+	return &ReferralFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ReferralMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ReferralMutation builder.
+func (m *ReferralMutation) Filter() *ReferralFilter {
+	return &ReferralFilter{config: m.config, predicateAdder: m}
+}
+
+// ReferralFilter provides a generic filtering capability at runtime for ReferralQuery.
+type ReferralFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ReferralFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ReferralFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(referral.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ReferralFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(referral.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ReferralFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(referral.FieldUpdatedAt))
+}
+
+// WhereExternalID applies the entql string predicate on the external_id field.
+func (f *ReferralFilter) WhereExternalID(p entql.StringP) {
+	f.Where(p.Field(referral.FieldExternalID))
+}
+
+// WherePatientID applies the entql string predicate on the patient_id field.
+func (f *ReferralFilter) WherePatientID(p entql.StringP) {
+	f.Where(p.Field(referral.FieldPatientID))
+}
+
+// WhereReferralDate applies the entql time.Time predicate on the referral_date field.
+func (f *ReferralFilter) WhereReferralDate(p entql.TimeP) {
+	f.Where(p.Field(referral.FieldReferralDate))
+}
+
+// WhereReferrer applies the entql string predicate on the referrer field.
+func (f *ReferralFilter) WhereReferrer(p entql.StringP) {
+	f.Where(p.Field(referral.FieldReferrer))
+}
+
+// WhereReason applies the entql string predicate on the reason field.
+func (f *ReferralFilter) WhereReason(p entql.StringP) {
+	f.Where(p.Field(referral.FieldReason))
+}
+
+// WhereSourceVersion applies the entql int64 predicate on the source_version field.
+func (f *ReferralFilter) WhereSourceVersion(p entql.Int64P) {
+	f.Where(p.Field(referral.FieldSourceVersion))
+}
+
+// WhereHasPatient applies a predicate to check if query has an edge patient.
+func (f *ReferralFilter) WhereHasPatient() {
+	f.Where(entql.HasEdge("patient"))
+}
+
+// WhereHasPatientWith applies a predicate to check if query has an edge patient with a given conditions (other predicates).
+func (f *ReferralFilter) WhereHasPatientWith(preds ...predicate.Patient) {
+	f.Where(entql.HasEdgeWith("patient", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *SecurityGroupQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2337,7 +2875,7 @@ type SecurityGroupFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SecurityGroupFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2425,7 +2963,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2534,7 +3072,7 @@ type SettingFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SettingFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2589,7 +3127,7 @@ type TemplateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TemplateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2659,7 +3197,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

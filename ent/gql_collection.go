@@ -11,11 +11,14 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/whisper-health/whisper/ent/booking"
+	"github.com/whisper-health/whisper/ent/bookingstatuschange"
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/message"
+	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/ent/patient"
+	"github.com/whisper-health/whisper/ent/referral"
 	"github.com/whisper-health/whisper/ent/securitygroup"
 	"github.com/whisper-health/whisper/ent/session"
 	"github.com/whisper-health/whisper/ent/user"
@@ -88,6 +91,19 @@ func (_q *BookingQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				selectedFields = append(selectedFields, booking.FieldBookingTypeID)
 				fieldSeen[booking.FieldBookingTypeID] = struct{}{}
 			}
+
+		case "statusChanges":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&BookingStatusChangeClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, bookingstatuschangeImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedStatusChanges(alias, func(wq *BookingStatusChangeQuery) {
+				*wq = *query
+			})
 		case "createdAt":
 			if _, ok := fieldSeen[booking.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, booking.FieldCreatedAt)
@@ -159,6 +175,95 @@ func newBookingPaginateArgs(rv map[string]any) *bookingPaginateArgs {
 				args.opts = append(args.opts, WithBookingOrder(v))
 			}
 		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *BookingStatusChangeQuery) CollectFields(ctx context.Context, satisfies ...string) (*BookingStatusChangeQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *BookingStatusChangeQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(bookingstatuschange.Columns))
+		selectedFields = []string{bookingstatuschange.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "changedBy":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withChangedBy = query
+			if _, ok := fieldSeen[bookingstatuschange.FieldChangedByID]; !ok {
+				selectedFields = append(selectedFields, bookingstatuschange.FieldChangedByID)
+				fieldSeen[bookingstatuschange.FieldChangedByID] = struct{}{}
+			}
+		case "fromStatus":
+			if _, ok := fieldSeen[bookingstatuschange.FieldFromStatus]; !ok {
+				selectedFields = append(selectedFields, bookingstatuschange.FieldFromStatus)
+				fieldSeen[bookingstatuschange.FieldFromStatus] = struct{}{}
+			}
+		case "toStatus":
+			if _, ok := fieldSeen[bookingstatuschange.FieldToStatus]; !ok {
+				selectedFields = append(selectedFields, bookingstatuschange.FieldToStatus)
+				fieldSeen[bookingstatuschange.FieldToStatus] = struct{}{}
+			}
+		case "changedAt":
+			if _, ok := fieldSeen[bookingstatuschange.FieldChangedAt]; !ok {
+				selectedFields = append(selectedFields, bookingstatuschange.FieldChangedAt)
+				fieldSeen[bookingstatuschange.FieldChangedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type bookingstatuschangePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []BookingStatusChangePaginateOption
+}
+
+func newBookingStatusChangePaginateArgs(rv map[string]any) *bookingstatuschangePaginateArgs {
+	args := &bookingstatuschangePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
 	}
 	return args
 }
@@ -796,6 +901,140 @@ func newMessagePaginateArgs(rv map[string]any) *messagePaginateArgs {
 }
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *NotificationQuery) CollectFields(ctx context.Context, satisfies ...string) (*NotificationQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *NotificationQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(notification.Columns))
+		selectedFields = []string{notification.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "patient":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&PatientClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, patientImplementors)...); err != nil {
+				return err
+			}
+			_q.withPatient = query
+			if _, ok := fieldSeen[notification.FieldPatientID]; !ok {
+				selectedFields = append(selectedFields, notification.FieldPatientID)
+				fieldSeen[notification.FieldPatientID] = struct{}{}
+			}
+
+		case "booking":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&BookingClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, bookingImplementors)...); err != nil {
+				return err
+			}
+			_q.withBooking = query
+			if _, ok := fieldSeen[notification.FieldBookingID]; !ok {
+				selectedFields = append(selectedFields, notification.FieldBookingID)
+				fieldSeen[notification.FieldBookingID] = struct{}{}
+			}
+
+		case "from":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withFrom = query
+			if _, ok := fieldSeen[notification.FieldFromID]; !ok {
+				selectedFields = append(selectedFields, notification.FieldFromID)
+				fieldSeen[notification.FieldFromID] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[notification.FieldKind]; !ok {
+				selectedFields = append(selectedFields, notification.FieldKind)
+				fieldSeen[notification.FieldKind] = struct{}{}
+			}
+		case "title":
+			if _, ok := fieldSeen[notification.FieldTitle]; !ok {
+				selectedFields = append(selectedFields, notification.FieldTitle)
+				fieldSeen[notification.FieldTitle] = struct{}{}
+			}
+		case "body":
+			if _, ok := fieldSeen[notification.FieldBody]; !ok {
+				selectedFields = append(selectedFields, notification.FieldBody)
+				fieldSeen[notification.FieldBody] = struct{}{}
+			}
+		case "dueAt":
+			if _, ok := fieldSeen[notification.FieldDueAt]; !ok {
+				selectedFields = append(selectedFields, notification.FieldDueAt)
+				fieldSeen[notification.FieldDueAt] = struct{}{}
+			}
+		case "acknowledgedAt":
+			if _, ok := fieldSeen[notification.FieldAcknowledgedAt]; !ok {
+				selectedFields = append(selectedFields, notification.FieldAcknowledgedAt)
+				fieldSeen[notification.FieldAcknowledgedAt] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[notification.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, notification.FieldCreatedAt)
+				fieldSeen[notification.FieldCreatedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type notificationPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []NotificationPaginateOption
+}
+
+func newNotificationPaginateArgs(rv map[string]any) *notificationPaginateArgs {
+	args := &notificationPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
 func (_q *PatientQuery) CollectFields(ctx context.Context, satisfies ...string) (*PatientQuery, error) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil {
@@ -950,6 +1189,122 @@ func newPatientPaginateArgs(rv map[string]any) *patientPaginateArgs {
 		case *PatientOrder:
 			if v != nil {
 				args.opts = append(args.opts, WithPatientOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ReferralQuery) CollectFields(ctx context.Context, satisfies ...string) (*ReferralQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ReferralQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(referral.Columns))
+		selectedFields = []string{referral.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "patient":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&PatientClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, patientImplementors)...); err != nil {
+				return err
+			}
+			_q.withPatient = query
+			if _, ok := fieldSeen[referral.FieldPatientID]; !ok {
+				selectedFields = append(selectedFields, referral.FieldPatientID)
+				fieldSeen[referral.FieldPatientID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[referral.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, referral.FieldCreatedAt)
+				fieldSeen[referral.FieldCreatedAt] = struct{}{}
+			}
+		case "referralDate":
+			if _, ok := fieldSeen[referral.FieldReferralDate]; !ok {
+				selectedFields = append(selectedFields, referral.FieldReferralDate)
+				fieldSeen[referral.FieldReferralDate] = struct{}{}
+			}
+		case "referrer":
+			if _, ok := fieldSeen[referral.FieldReferrer]; !ok {
+				selectedFields = append(selectedFields, referral.FieldReferrer)
+				fieldSeen[referral.FieldReferrer] = struct{}{}
+			}
+		case "reason":
+			if _, ok := fieldSeen[referral.FieldReason]; !ok {
+				selectedFields = append(selectedFields, referral.FieldReason)
+				fieldSeen[referral.FieldReason] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type referralPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ReferralPaginateOption
+}
+
+func newReferralPaginateArgs(rv map[string]any) *referralPaginateArgs {
+	args := &referralPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &ReferralOrder{Field: &ReferralOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithReferralOrder(order))
+			}
+		case *ReferralOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithReferralOrder(v))
 			}
 		}
 	}

@@ -32,6 +32,26 @@ func (_m *Booking) BookingType(ctx context.Context) (*BookingType, error) {
 	return result, MaskNotFound(err)
 }
 
+func (_m *Booking) StatusChanges(ctx context.Context) (result []*BookingStatusChange, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedStatusChanges(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.StatusChangesOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryStatusChanges().All(ctx)
+	}
+	return result, err
+}
+
+func (_m *BookingStatusChange) ChangedBy(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.ChangedByOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryChangedBy().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (_m *Channel) Patient(ctx context.Context) (*Patient, error) {
 	result, err := _m.Edges.PatientOrErr()
 	if IsNotLoaded(err) {
@@ -148,6 +168,38 @@ func (_m *Message) Labels(ctx context.Context) (result []*Label, err error) {
 	}
 	if IsNotLoaded(err) {
 		result, err = _m.QueryLabels().All(ctx)
+	}
+	return result, err
+}
+
+func (_m *Notification) Patient(ctx context.Context) (*Patient, error) {
+	result, err := _m.Edges.PatientOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryPatient().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Notification) Booking(ctx context.Context) (*Booking, error) {
+	result, err := _m.Edges.BookingOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryBooking().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Notification) From(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.FromOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryFrom().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Referral) Patient(ctx context.Context) (*Patient, error) {
+	result, err := _m.Edges.PatientOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryPatient().Only(ctx)
 	}
 	return result, err
 }

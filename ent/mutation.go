@@ -14,16 +14,19 @@ import (
 	"github.com/whisper-health/whisper/ent/apikey"
 	"github.com/whisper-health/whisper/ent/autoreplysent"
 	"github.com/whisper-health/whisper/ent/booking"
+	"github.com/whisper-health/whisper/ent/bookingstatuschange"
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/message"
+	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/ent/outboxmessage"
 	"github.com/whisper-health/whisper/ent/patient"
 	"github.com/whisper-health/whisper/ent/predicate"
 	"github.com/whisper-health/whisper/ent/program"
 	"github.com/whisper-health/whisper/ent/programaction"
+	"github.com/whisper-health/whisper/ent/referral"
 	"github.com/whisper-health/whisper/ent/securitygroup"
 	"github.com/whisper-health/whisper/ent/session"
 	"github.com/whisper-health/whisper/ent/setting"
@@ -41,23 +44,26 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAPIKey        = "APIKey"
-	TypeAutoReplySent = "AutoReplySent"
-	TypeBooking       = "Booking"
-	TypeBookingType   = "BookingType"
-	TypeChannel       = "Channel"
-	TypeChannelMember = "ChannelMember"
-	TypeLabel         = "Label"
-	TypeMessage       = "Message"
-	TypeOutboxMessage = "OutboxMessage"
-	TypePatient       = "Patient"
-	TypeProgram       = "Program"
-	TypeProgramAction = "ProgramAction"
-	TypeSecurityGroup = "SecurityGroup"
-	TypeSession       = "Session"
-	TypeSetting       = "Setting"
-	TypeTemplate      = "Template"
-	TypeUser          = "User"
+	TypeAPIKey              = "APIKey"
+	TypeAutoReplySent       = "AutoReplySent"
+	TypeBooking             = "Booking"
+	TypeBookingStatusChange = "BookingStatusChange"
+	TypeBookingType         = "BookingType"
+	TypeChannel             = "Channel"
+	TypeChannelMember       = "ChannelMember"
+	TypeLabel               = "Label"
+	TypeMessage             = "Message"
+	TypeNotification        = "Notification"
+	TypeOutboxMessage       = "OutboxMessage"
+	TypePatient             = "Patient"
+	TypeProgram             = "Program"
+	TypeProgramAction       = "ProgramAction"
+	TypeReferral            = "Referral"
+	TypeSecurityGroup       = "SecurityGroup"
+	TypeSession             = "Session"
+	TypeSetting             = "Setting"
+	TypeTemplate            = "Template"
+	TypeUser                = "User"
 )
 
 // APIKeyMutation represents an operation that mutates the APIKey nodes in the graph.
@@ -1362,24 +1368,29 @@ func (m *AutoReplySentMutation) ResetEdge(name string) error {
 // BookingMutation represents an operation that mutates the Booking nodes in the graph.
 type BookingMutation struct {
 	config
-	op                  Op
-	typ                 string
-	id                  *pulid.ID
-	created_at          *time.Time
-	updated_at          *time.Time
-	external_id         *string
-	starts_at           *time.Time
-	status              *booking.Status
-	clearedFields       map[string]struct{}
-	patient             *pulid.ID
-	clearedpatient      bool
-	doctor              *pulid.ID
-	cleareddoctor       bool
-	booking_type        *pulid.ID
-	clearedbooking_type bool
-	done                bool
-	oldValue            func(context.Context) (*Booking, error)
-	predicates          []predicate.Booking
+	op                    Op
+	typ                   string
+	id                    *pulid.ID
+	created_at            *time.Time
+	updated_at            *time.Time
+	external_id           *string
+	starts_at             *time.Time
+	status                *booking.Status
+	source_version        *int64
+	addsource_version     *int64
+	clearedFields         map[string]struct{}
+	patient               *pulid.ID
+	clearedpatient        bool
+	doctor                *pulid.ID
+	cleareddoctor         bool
+	booking_type          *pulid.ID
+	clearedbooking_type   bool
+	status_changes        map[pulid.ID]struct{}
+	removedstatus_changes map[pulid.ID]struct{}
+	clearedstatus_changes bool
+	done                  bool
+	oldValue              func(context.Context) (*Booking, error)
+	predicates            []predicate.Booking
 }
 
 var _ ent.Mutation = (*BookingMutation)(nil)
@@ -1800,6 +1811,62 @@ func (m *BookingMutation) ResetStatus() {
 	m.status = nil
 }
 
+// SetSourceVersion sets the "source_version" field.
+func (m *BookingMutation) SetSourceVersion(i int64) {
+	m.source_version = &i
+	m.addsource_version = nil
+}
+
+// SourceVersion returns the value of the "source_version" field in the mutation.
+func (m *BookingMutation) SourceVersion() (r int64, exists bool) {
+	v := m.source_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSourceVersion returns the old "source_version" field's value of the Booking entity.
+// If the Booking object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BookingMutation) OldSourceVersion(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSourceVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSourceVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSourceVersion: %w", err)
+	}
+	return oldValue.SourceVersion, nil
+}
+
+// AddSourceVersion adds i to the "source_version" field.
+func (m *BookingMutation) AddSourceVersion(i int64) {
+	if m.addsource_version != nil {
+		*m.addsource_version += i
+	} else {
+		m.addsource_version = &i
+	}
+}
+
+// AddedSourceVersion returns the value that was added to the "source_version" field in this mutation.
+func (m *BookingMutation) AddedSourceVersion() (r int64, exists bool) {
+	v := m.addsource_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSourceVersion resets all changes to the "source_version" field.
+func (m *BookingMutation) ResetSourceVersion() {
+	m.source_version = nil
+	m.addsource_version = nil
+}
+
 // ClearPatient clears the "patient" edge to the Patient entity.
 func (m *BookingMutation) ClearPatient() {
 	m.clearedpatient = true
@@ -1881,6 +1948,60 @@ func (m *BookingMutation) ResetBookingType() {
 	m.clearedbooking_type = false
 }
 
+// AddStatusChangeIDs adds the "status_changes" edge to the BookingStatusChange entity by ids.
+func (m *BookingMutation) AddStatusChangeIDs(ids ...pulid.ID) {
+	if m.status_changes == nil {
+		m.status_changes = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		m.status_changes[ids[i]] = struct{}{}
+	}
+}
+
+// ClearStatusChanges clears the "status_changes" edge to the BookingStatusChange entity.
+func (m *BookingMutation) ClearStatusChanges() {
+	m.clearedstatus_changes = true
+}
+
+// StatusChangesCleared reports if the "status_changes" edge to the BookingStatusChange entity was cleared.
+func (m *BookingMutation) StatusChangesCleared() bool {
+	return m.clearedstatus_changes
+}
+
+// RemoveStatusChangeIDs removes the "status_changes" edge to the BookingStatusChange entity by IDs.
+func (m *BookingMutation) RemoveStatusChangeIDs(ids ...pulid.ID) {
+	if m.removedstatus_changes == nil {
+		m.removedstatus_changes = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.status_changes, ids[i])
+		m.removedstatus_changes[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedStatusChanges returns the removed IDs of the "status_changes" edge to the BookingStatusChange entity.
+func (m *BookingMutation) RemovedStatusChangesIDs() (ids []pulid.ID) {
+	for id := range m.removedstatus_changes {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// StatusChangesIDs returns the "status_changes" edge IDs in the mutation.
+func (m *BookingMutation) StatusChangesIDs() (ids []pulid.ID) {
+	for id := range m.status_changes {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetStatusChanges resets all changes to the "status_changes" edge.
+func (m *BookingMutation) ResetStatusChanges() {
+	m.status_changes = nil
+	m.clearedstatus_changes = false
+	m.removedstatus_changes = nil
+}
+
 // Where appends a list predicates to the BookingMutation builder.
 func (m *BookingMutation) Where(ps ...predicate.Booking) {
 	m.predicates = append(m.predicates, ps...)
@@ -1915,7 +2036,7 @@ func (m *BookingMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *BookingMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 9)
 	if m.created_at != nil {
 		fields = append(fields, booking.FieldCreatedAt)
 	}
@@ -1939,6 +2060,9 @@ func (m *BookingMutation) Fields() []string {
 	}
 	if m.status != nil {
 		fields = append(fields, booking.FieldStatus)
+	}
+	if m.source_version != nil {
+		fields = append(fields, booking.FieldSourceVersion)
 	}
 	return fields
 }
@@ -1964,6 +2088,8 @@ func (m *BookingMutation) Field(name string) (ent.Value, bool) {
 		return m.StartsAt()
 	case booking.FieldStatus:
 		return m.Status()
+	case booking.FieldSourceVersion:
+		return m.SourceVersion()
 	}
 	return nil, false
 }
@@ -1989,6 +2115,8 @@ func (m *BookingMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldStartsAt(ctx)
 	case booking.FieldStatus:
 		return m.OldStatus(ctx)
+	case booking.FieldSourceVersion:
+		return m.OldSourceVersion(ctx)
 	}
 	return nil, fmt.Errorf("unknown Booking field %s", name)
 }
@@ -2054,6 +2182,13 @@ func (m *BookingMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetStatus(v)
 		return nil
+	case booking.FieldSourceVersion:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSourceVersion(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Booking field %s", name)
 }
@@ -2061,13 +2196,21 @@ func (m *BookingMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *BookingMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addsource_version != nil {
+		fields = append(fields, booking.FieldSourceVersion)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *BookingMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case booking.FieldSourceVersion:
+		return m.AddedSourceVersion()
+	}
 	return nil, false
 }
 
@@ -2076,6 +2219,13 @@ func (m *BookingMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *BookingMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case booking.FieldSourceVersion:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSourceVersion(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Booking numeric field %s", name)
 }
@@ -2142,13 +2292,16 @@ func (m *BookingMutation) ResetField(name string) error {
 	case booking.FieldStatus:
 		m.ResetStatus()
 		return nil
+	case booking.FieldSourceVersion:
+		m.ResetSourceVersion()
+		return nil
 	}
 	return fmt.Errorf("unknown Booking field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *BookingMutation) AddedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 4)
 	if m.patient != nil {
 		edges = append(edges, booking.EdgePatient)
 	}
@@ -2157,6 +2310,9 @@ func (m *BookingMutation) AddedEdges() []string {
 	}
 	if m.booking_type != nil {
 		edges = append(edges, booking.EdgeBookingType)
+	}
+	if m.status_changes != nil {
+		edges = append(edges, booking.EdgeStatusChanges)
 	}
 	return edges
 }
@@ -2177,25 +2333,42 @@ func (m *BookingMutation) AddedIDs(name string) []ent.Value {
 		if id := m.booking_type; id != nil {
 			return []ent.Value{*id}
 		}
+	case booking.EdgeStatusChanges:
+		ids := make([]ent.Value, 0, len(m.status_changes))
+		for id := range m.status_changes {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *BookingMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 4)
+	if m.removedstatus_changes != nil {
+		edges = append(edges, booking.EdgeStatusChanges)
+	}
 	return edges
 }
 
 // RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
 // the given name in this mutation.
 func (m *BookingMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case booking.EdgeStatusChanges:
+		ids := make([]ent.Value, 0, len(m.removedstatus_changes))
+		for id := range m.removedstatus_changes {
+			ids = append(ids, id)
+		}
+		return ids
+	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *BookingMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 4)
 	if m.clearedpatient {
 		edges = append(edges, booking.EdgePatient)
 	}
@@ -2204,6 +2377,9 @@ func (m *BookingMutation) ClearedEdges() []string {
 	}
 	if m.clearedbooking_type {
 		edges = append(edges, booking.EdgeBookingType)
+	}
+	if m.clearedstatus_changes {
+		edges = append(edges, booking.EdgeStatusChanges)
 	}
 	return edges
 }
@@ -2218,6 +2394,8 @@ func (m *BookingMutation) EdgeCleared(name string) bool {
 		return m.cleareddoctor
 	case booking.EdgeBookingType:
 		return m.clearedbooking_type
+	case booking.EdgeStatusChanges:
+		return m.clearedstatus_changes
 	}
 	return false
 }
@@ -2252,8 +2430,700 @@ func (m *BookingMutation) ResetEdge(name string) error {
 	case booking.EdgeBookingType:
 		m.ResetBookingType()
 		return nil
+	case booking.EdgeStatusChanges:
+		m.ResetStatusChanges()
+		return nil
 	}
 	return fmt.Errorf("unknown Booking edge %s", name)
+}
+
+// BookingStatusChangeMutation represents an operation that mutates the BookingStatusChange nodes in the graph.
+type BookingStatusChangeMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *pulid.ID
+	from_status       *bookingstatuschange.FromStatus
+	to_status         *bookingstatuschange.ToStatus
+	changed_at        *time.Time
+	clearedFields     map[string]struct{}
+	booking           *pulid.ID
+	clearedbooking    bool
+	changed_by        *pulid.ID
+	clearedchanged_by bool
+	done              bool
+	oldValue          func(context.Context) (*BookingStatusChange, error)
+	predicates        []predicate.BookingStatusChange
+}
+
+var _ ent.Mutation = (*BookingStatusChangeMutation)(nil)
+
+// bookingstatuschangeOption allows management of the mutation configuration using functional options.
+type bookingstatuschangeOption func(*BookingStatusChangeMutation)
+
+// newBookingStatusChangeMutation creates new mutation for the BookingStatusChange entity.
+func newBookingStatusChangeMutation(c config, op Op, opts ...bookingstatuschangeOption) *BookingStatusChangeMutation {
+	m := &BookingStatusChangeMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeBookingStatusChange,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withBookingStatusChangeID sets the ID field of the mutation.
+func withBookingStatusChangeID(id pulid.ID) bookingstatuschangeOption {
+	return func(m *BookingStatusChangeMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *BookingStatusChange
+		)
+		m.oldValue = func(ctx context.Context) (*BookingStatusChange, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().BookingStatusChange.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withBookingStatusChange sets the old BookingStatusChange of the mutation.
+func withBookingStatusChange(node *BookingStatusChange) bookingstatuschangeOption {
+	return func(m *BookingStatusChangeMutation) {
+		m.oldValue = func(context.Context) (*BookingStatusChange, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m BookingStatusChangeMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m BookingStatusChangeMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of BookingStatusChange entities.
+func (m *BookingStatusChangeMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *BookingStatusChangeMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *BookingStatusChangeMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().BookingStatusChange.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetBookingID sets the "booking_id" field.
+func (m *BookingStatusChangeMutation) SetBookingID(pu pulid.ID) {
+	m.booking = &pu
+}
+
+// BookingID returns the value of the "booking_id" field in the mutation.
+func (m *BookingStatusChangeMutation) BookingID() (r pulid.ID, exists bool) {
+	v := m.booking
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBookingID returns the old "booking_id" field's value of the BookingStatusChange entity.
+// If the BookingStatusChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BookingStatusChangeMutation) OldBookingID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBookingID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBookingID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBookingID: %w", err)
+	}
+	return oldValue.BookingID, nil
+}
+
+// ResetBookingID resets all changes to the "booking_id" field.
+func (m *BookingStatusChangeMutation) ResetBookingID() {
+	m.booking = nil
+}
+
+// SetFromStatus sets the "from_status" field.
+func (m *BookingStatusChangeMutation) SetFromStatus(bs bookingstatuschange.FromStatus) {
+	m.from_status = &bs
+}
+
+// FromStatus returns the value of the "from_status" field in the mutation.
+func (m *BookingStatusChangeMutation) FromStatus() (r bookingstatuschange.FromStatus, exists bool) {
+	v := m.from_status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFromStatus returns the old "from_status" field's value of the BookingStatusChange entity.
+// If the BookingStatusChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BookingStatusChangeMutation) OldFromStatus(ctx context.Context) (v *bookingstatuschange.FromStatus, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFromStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFromStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFromStatus: %w", err)
+	}
+	return oldValue.FromStatus, nil
+}
+
+// ClearFromStatus clears the value of the "from_status" field.
+func (m *BookingStatusChangeMutation) ClearFromStatus() {
+	m.from_status = nil
+	m.clearedFields[bookingstatuschange.FieldFromStatus] = struct{}{}
+}
+
+// FromStatusCleared returns if the "from_status" field was cleared in this mutation.
+func (m *BookingStatusChangeMutation) FromStatusCleared() bool {
+	_, ok := m.clearedFields[bookingstatuschange.FieldFromStatus]
+	return ok
+}
+
+// ResetFromStatus resets all changes to the "from_status" field.
+func (m *BookingStatusChangeMutation) ResetFromStatus() {
+	m.from_status = nil
+	delete(m.clearedFields, bookingstatuschange.FieldFromStatus)
+}
+
+// SetToStatus sets the "to_status" field.
+func (m *BookingStatusChangeMutation) SetToStatus(bs bookingstatuschange.ToStatus) {
+	m.to_status = &bs
+}
+
+// ToStatus returns the value of the "to_status" field in the mutation.
+func (m *BookingStatusChangeMutation) ToStatus() (r bookingstatuschange.ToStatus, exists bool) {
+	v := m.to_status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldToStatus returns the old "to_status" field's value of the BookingStatusChange entity.
+// If the BookingStatusChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BookingStatusChangeMutation) OldToStatus(ctx context.Context) (v bookingstatuschange.ToStatus, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldToStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldToStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldToStatus: %w", err)
+	}
+	return oldValue.ToStatus, nil
+}
+
+// ResetToStatus resets all changes to the "to_status" field.
+func (m *BookingStatusChangeMutation) ResetToStatus() {
+	m.to_status = nil
+}
+
+// SetChangedByID sets the "changed_by_id" field.
+func (m *BookingStatusChangeMutation) SetChangedByID(pu pulid.ID) {
+	m.changed_by = &pu
+}
+
+// ChangedByID returns the value of the "changed_by_id" field in the mutation.
+func (m *BookingStatusChangeMutation) ChangedByID() (r pulid.ID, exists bool) {
+	v := m.changed_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChangedByID returns the old "changed_by_id" field's value of the BookingStatusChange entity.
+// If the BookingStatusChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BookingStatusChangeMutation) OldChangedByID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChangedByID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChangedByID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChangedByID: %w", err)
+	}
+	return oldValue.ChangedByID, nil
+}
+
+// ClearChangedByID clears the value of the "changed_by_id" field.
+func (m *BookingStatusChangeMutation) ClearChangedByID() {
+	m.changed_by = nil
+	m.clearedFields[bookingstatuschange.FieldChangedByID] = struct{}{}
+}
+
+// ChangedByIDCleared returns if the "changed_by_id" field was cleared in this mutation.
+func (m *BookingStatusChangeMutation) ChangedByIDCleared() bool {
+	_, ok := m.clearedFields[bookingstatuschange.FieldChangedByID]
+	return ok
+}
+
+// ResetChangedByID resets all changes to the "changed_by_id" field.
+func (m *BookingStatusChangeMutation) ResetChangedByID() {
+	m.changed_by = nil
+	delete(m.clearedFields, bookingstatuschange.FieldChangedByID)
+}
+
+// SetChangedAt sets the "changed_at" field.
+func (m *BookingStatusChangeMutation) SetChangedAt(t time.Time) {
+	m.changed_at = &t
+}
+
+// ChangedAt returns the value of the "changed_at" field in the mutation.
+func (m *BookingStatusChangeMutation) ChangedAt() (r time.Time, exists bool) {
+	v := m.changed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChangedAt returns the old "changed_at" field's value of the BookingStatusChange entity.
+// If the BookingStatusChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BookingStatusChangeMutation) OldChangedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChangedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChangedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChangedAt: %w", err)
+	}
+	return oldValue.ChangedAt, nil
+}
+
+// ResetChangedAt resets all changes to the "changed_at" field.
+func (m *BookingStatusChangeMutation) ResetChangedAt() {
+	m.changed_at = nil
+}
+
+// ClearBooking clears the "booking" edge to the Booking entity.
+func (m *BookingStatusChangeMutation) ClearBooking() {
+	m.clearedbooking = true
+	m.clearedFields[bookingstatuschange.FieldBookingID] = struct{}{}
+}
+
+// BookingCleared reports if the "booking" edge to the Booking entity was cleared.
+func (m *BookingStatusChangeMutation) BookingCleared() bool {
+	return m.clearedbooking
+}
+
+// BookingIDs returns the "booking" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// BookingID instead. It exists only for internal usage by the builders.
+func (m *BookingStatusChangeMutation) BookingIDs() (ids []pulid.ID) {
+	if id := m.booking; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetBooking resets all changes to the "booking" edge.
+func (m *BookingStatusChangeMutation) ResetBooking() {
+	m.booking = nil
+	m.clearedbooking = false
+}
+
+// ClearChangedBy clears the "changed_by" edge to the User entity.
+func (m *BookingStatusChangeMutation) ClearChangedBy() {
+	m.clearedchanged_by = true
+	m.clearedFields[bookingstatuschange.FieldChangedByID] = struct{}{}
+}
+
+// ChangedByCleared reports if the "changed_by" edge to the User entity was cleared.
+func (m *BookingStatusChangeMutation) ChangedByCleared() bool {
+	return m.ChangedByIDCleared() || m.clearedchanged_by
+}
+
+// ChangedByIDs returns the "changed_by" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ChangedByID instead. It exists only for internal usage by the builders.
+func (m *BookingStatusChangeMutation) ChangedByIDs() (ids []pulid.ID) {
+	if id := m.changed_by; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetChangedBy resets all changes to the "changed_by" edge.
+func (m *BookingStatusChangeMutation) ResetChangedBy() {
+	m.changed_by = nil
+	m.clearedchanged_by = false
+}
+
+// Where appends a list predicates to the BookingStatusChangeMutation builder.
+func (m *BookingStatusChangeMutation) Where(ps ...predicate.BookingStatusChange) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the BookingStatusChangeMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *BookingStatusChangeMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.BookingStatusChange, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *BookingStatusChangeMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *BookingStatusChangeMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (BookingStatusChange).
+func (m *BookingStatusChangeMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *BookingStatusChangeMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.booking != nil {
+		fields = append(fields, bookingstatuschange.FieldBookingID)
+	}
+	if m.from_status != nil {
+		fields = append(fields, bookingstatuschange.FieldFromStatus)
+	}
+	if m.to_status != nil {
+		fields = append(fields, bookingstatuschange.FieldToStatus)
+	}
+	if m.changed_by != nil {
+		fields = append(fields, bookingstatuschange.FieldChangedByID)
+	}
+	if m.changed_at != nil {
+		fields = append(fields, bookingstatuschange.FieldChangedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *BookingStatusChangeMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case bookingstatuschange.FieldBookingID:
+		return m.BookingID()
+	case bookingstatuschange.FieldFromStatus:
+		return m.FromStatus()
+	case bookingstatuschange.FieldToStatus:
+		return m.ToStatus()
+	case bookingstatuschange.FieldChangedByID:
+		return m.ChangedByID()
+	case bookingstatuschange.FieldChangedAt:
+		return m.ChangedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *BookingStatusChangeMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case bookingstatuschange.FieldBookingID:
+		return m.OldBookingID(ctx)
+	case bookingstatuschange.FieldFromStatus:
+		return m.OldFromStatus(ctx)
+	case bookingstatuschange.FieldToStatus:
+		return m.OldToStatus(ctx)
+	case bookingstatuschange.FieldChangedByID:
+		return m.OldChangedByID(ctx)
+	case bookingstatuschange.FieldChangedAt:
+		return m.OldChangedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown BookingStatusChange field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *BookingStatusChangeMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case bookingstatuschange.FieldBookingID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBookingID(v)
+		return nil
+	case bookingstatuschange.FieldFromStatus:
+		v, ok := value.(bookingstatuschange.FromStatus)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFromStatus(v)
+		return nil
+	case bookingstatuschange.FieldToStatus:
+		v, ok := value.(bookingstatuschange.ToStatus)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetToStatus(v)
+		return nil
+	case bookingstatuschange.FieldChangedByID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChangedByID(v)
+		return nil
+	case bookingstatuschange.FieldChangedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChangedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown BookingStatusChange field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *BookingStatusChangeMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *BookingStatusChangeMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *BookingStatusChangeMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown BookingStatusChange numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *BookingStatusChangeMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(bookingstatuschange.FieldFromStatus) {
+		fields = append(fields, bookingstatuschange.FieldFromStatus)
+	}
+	if m.FieldCleared(bookingstatuschange.FieldChangedByID) {
+		fields = append(fields, bookingstatuschange.FieldChangedByID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *BookingStatusChangeMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *BookingStatusChangeMutation) ClearField(name string) error {
+	switch name {
+	case bookingstatuschange.FieldFromStatus:
+		m.ClearFromStatus()
+		return nil
+	case bookingstatuschange.FieldChangedByID:
+		m.ClearChangedByID()
+		return nil
+	}
+	return fmt.Errorf("unknown BookingStatusChange nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *BookingStatusChangeMutation) ResetField(name string) error {
+	switch name {
+	case bookingstatuschange.FieldBookingID:
+		m.ResetBookingID()
+		return nil
+	case bookingstatuschange.FieldFromStatus:
+		m.ResetFromStatus()
+		return nil
+	case bookingstatuschange.FieldToStatus:
+		m.ResetToStatus()
+		return nil
+	case bookingstatuschange.FieldChangedByID:
+		m.ResetChangedByID()
+		return nil
+	case bookingstatuschange.FieldChangedAt:
+		m.ResetChangedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown BookingStatusChange field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *BookingStatusChangeMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.booking != nil {
+		edges = append(edges, bookingstatuschange.EdgeBooking)
+	}
+	if m.changed_by != nil {
+		edges = append(edges, bookingstatuschange.EdgeChangedBy)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *BookingStatusChangeMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case bookingstatuschange.EdgeBooking:
+		if id := m.booking; id != nil {
+			return []ent.Value{*id}
+		}
+	case bookingstatuschange.EdgeChangedBy:
+		if id := m.changed_by; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *BookingStatusChangeMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *BookingStatusChangeMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *BookingStatusChangeMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedbooking {
+		edges = append(edges, bookingstatuschange.EdgeBooking)
+	}
+	if m.clearedchanged_by {
+		edges = append(edges, bookingstatuschange.EdgeChangedBy)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *BookingStatusChangeMutation) EdgeCleared(name string) bool {
+	switch name {
+	case bookingstatuschange.EdgeBooking:
+		return m.clearedbooking
+	case bookingstatuschange.EdgeChangedBy:
+		return m.clearedchanged_by
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *BookingStatusChangeMutation) ClearEdge(name string) error {
+	switch name {
+	case bookingstatuschange.EdgeBooking:
+		m.ClearBooking()
+		return nil
+	case bookingstatuschange.EdgeChangedBy:
+		m.ClearChangedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown BookingStatusChange unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *BookingStatusChangeMutation) ResetEdge(name string) error {
+	switch name {
+	case bookingstatuschange.EdgeBooking:
+		m.ResetBooking()
+		return nil
+	case bookingstatuschange.EdgeChangedBy:
+		m.ResetChangedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown BookingStatusChange edge %s", name)
 }
 
 // BookingTypeMutation represents an operation that mutates the BookingType nodes in the graph.
@@ -2268,6 +3138,8 @@ type BookingTypeMutation struct {
 	name                *string
 	duration_minutes    *int
 	addduration_minutes *int
+	source_version      *int64
+	addsource_version   *int64
 	clearedFields       map[string]struct{}
 	done                bool
 	oldValue            func(context.Context) (*BookingType, error)
@@ -2591,6 +3463,62 @@ func (m *BookingTypeMutation) ResetDurationMinutes() {
 	m.addduration_minutes = nil
 }
 
+// SetSourceVersion sets the "source_version" field.
+func (m *BookingTypeMutation) SetSourceVersion(i int64) {
+	m.source_version = &i
+	m.addsource_version = nil
+}
+
+// SourceVersion returns the value of the "source_version" field in the mutation.
+func (m *BookingTypeMutation) SourceVersion() (r int64, exists bool) {
+	v := m.source_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSourceVersion returns the old "source_version" field's value of the BookingType entity.
+// If the BookingType object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BookingTypeMutation) OldSourceVersion(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSourceVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSourceVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSourceVersion: %w", err)
+	}
+	return oldValue.SourceVersion, nil
+}
+
+// AddSourceVersion adds i to the "source_version" field.
+func (m *BookingTypeMutation) AddSourceVersion(i int64) {
+	if m.addsource_version != nil {
+		*m.addsource_version += i
+	} else {
+		m.addsource_version = &i
+	}
+}
+
+// AddedSourceVersion returns the value that was added to the "source_version" field in this mutation.
+func (m *BookingTypeMutation) AddedSourceVersion() (r int64, exists bool) {
+	v := m.addsource_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSourceVersion resets all changes to the "source_version" field.
+func (m *BookingTypeMutation) ResetSourceVersion() {
+	m.source_version = nil
+	m.addsource_version = nil
+}
+
 // Where appends a list predicates to the BookingTypeMutation builder.
 func (m *BookingTypeMutation) Where(ps ...predicate.BookingType) {
 	m.predicates = append(m.predicates, ps...)
@@ -2625,7 +3553,7 @@ func (m *BookingTypeMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *BookingTypeMutation) Fields() []string {
-	fields := make([]string, 0, 5)
+	fields := make([]string, 0, 6)
 	if m.created_at != nil {
 		fields = append(fields, bookingtype.FieldCreatedAt)
 	}
@@ -2640,6 +3568,9 @@ func (m *BookingTypeMutation) Fields() []string {
 	}
 	if m.duration_minutes != nil {
 		fields = append(fields, bookingtype.FieldDurationMinutes)
+	}
+	if m.source_version != nil {
+		fields = append(fields, bookingtype.FieldSourceVersion)
 	}
 	return fields
 }
@@ -2659,6 +3590,8 @@ func (m *BookingTypeMutation) Field(name string) (ent.Value, bool) {
 		return m.Name()
 	case bookingtype.FieldDurationMinutes:
 		return m.DurationMinutes()
+	case bookingtype.FieldSourceVersion:
+		return m.SourceVersion()
 	}
 	return nil, false
 }
@@ -2678,6 +3611,8 @@ func (m *BookingTypeMutation) OldField(ctx context.Context, name string) (ent.Va
 		return m.OldName(ctx)
 	case bookingtype.FieldDurationMinutes:
 		return m.OldDurationMinutes(ctx)
+	case bookingtype.FieldSourceVersion:
+		return m.OldSourceVersion(ctx)
 	}
 	return nil, fmt.Errorf("unknown BookingType field %s", name)
 }
@@ -2722,6 +3657,13 @@ func (m *BookingTypeMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetDurationMinutes(v)
 		return nil
+	case bookingtype.FieldSourceVersion:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSourceVersion(v)
+		return nil
 	}
 	return fmt.Errorf("unknown BookingType field %s", name)
 }
@@ -2733,6 +3675,9 @@ func (m *BookingTypeMutation) AddedFields() []string {
 	if m.addduration_minutes != nil {
 		fields = append(fields, bookingtype.FieldDurationMinutes)
 	}
+	if m.addsource_version != nil {
+		fields = append(fields, bookingtype.FieldSourceVersion)
+	}
 	return fields
 }
 
@@ -2743,6 +3688,8 @@ func (m *BookingTypeMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case bookingtype.FieldDurationMinutes:
 		return m.AddedDurationMinutes()
+	case bookingtype.FieldSourceVersion:
+		return m.AddedSourceVersion()
 	}
 	return nil, false
 }
@@ -2758,6 +3705,13 @@ func (m *BookingTypeMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddDurationMinutes(v)
+		return nil
+	case bookingtype.FieldSourceVersion:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSourceVersion(v)
 		return nil
 	}
 	return fmt.Errorf("unknown BookingType numeric field %s", name)
@@ -2809,6 +3763,9 @@ func (m *BookingTypeMutation) ResetField(name string) error {
 		return nil
 	case bookingtype.FieldDurationMinutes:
 		m.ResetDurationMinutes()
+		return nil
+	case bookingtype.FieldSourceVersion:
+		m.ResetSourceVersion()
 		return nil
 	}
 	return fmt.Errorf("unknown BookingType field %s", name)
@@ -7345,6 +8302,1260 @@ func (m *MessageMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Message edge %s", name)
 }
 
+// NotificationMutation represents an operation that mutates the Notification nodes in the graph.
+type NotificationMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *pulid.ID
+	kind             *notification.Kind
+	title            *string
+	body             *string
+	due_at           *time.Time
+	deliver_at       *time.Time
+	acknowledged_at  *time.Time
+	dedupe_key       *string
+	created_at       *time.Time
+	clearedFields    map[string]struct{}
+	recipient        *pulid.ID
+	clearedrecipient bool
+	patient          *pulid.ID
+	clearedpatient   bool
+	booking          *pulid.ID
+	clearedbooking   bool
+	from             *pulid.ID
+	clearedfrom      bool
+	done             bool
+	oldValue         func(context.Context) (*Notification, error)
+	predicates       []predicate.Notification
+}
+
+var _ ent.Mutation = (*NotificationMutation)(nil)
+
+// notificationOption allows management of the mutation configuration using functional options.
+type notificationOption func(*NotificationMutation)
+
+// newNotificationMutation creates new mutation for the Notification entity.
+func newNotificationMutation(c config, op Op, opts ...notificationOption) *NotificationMutation {
+	m := &NotificationMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeNotification,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withNotificationID sets the ID field of the mutation.
+func withNotificationID(id pulid.ID) notificationOption {
+	return func(m *NotificationMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Notification
+		)
+		m.oldValue = func(ctx context.Context) (*Notification, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Notification.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withNotification sets the old Notification of the mutation.
+func withNotification(node *Notification) notificationOption {
+	return func(m *NotificationMutation) {
+		m.oldValue = func(context.Context) (*Notification, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m NotificationMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m NotificationMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Notification entities.
+func (m *NotificationMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *NotificationMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *NotificationMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Notification.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetKind sets the "kind" field.
+func (m *NotificationMutation) SetKind(n notification.Kind) {
+	m.kind = &n
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *NotificationMutation) Kind() (r notification.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the Notification entity.
+// If the Notification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationMutation) OldKind(ctx context.Context) (v notification.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *NotificationMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetRecipientID sets the "recipient_id" field.
+func (m *NotificationMutation) SetRecipientID(pu pulid.ID) {
+	m.recipient = &pu
+}
+
+// RecipientID returns the value of the "recipient_id" field in the mutation.
+func (m *NotificationMutation) RecipientID() (r pulid.ID, exists bool) {
+	v := m.recipient
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRecipientID returns the old "recipient_id" field's value of the Notification entity.
+// If the Notification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationMutation) OldRecipientID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRecipientID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRecipientID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRecipientID: %w", err)
+	}
+	return oldValue.RecipientID, nil
+}
+
+// ResetRecipientID resets all changes to the "recipient_id" field.
+func (m *NotificationMutation) ResetRecipientID() {
+	m.recipient = nil
+}
+
+// SetTitle sets the "title" field.
+func (m *NotificationMutation) SetTitle(s string) {
+	m.title = &s
+}
+
+// Title returns the value of the "title" field in the mutation.
+func (m *NotificationMutation) Title() (r string, exists bool) {
+	v := m.title
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTitle returns the old "title" field's value of the Notification entity.
+// If the Notification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationMutation) OldTitle(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTitle is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTitle requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTitle: %w", err)
+	}
+	return oldValue.Title, nil
+}
+
+// ResetTitle resets all changes to the "title" field.
+func (m *NotificationMutation) ResetTitle() {
+	m.title = nil
+}
+
+// SetBody sets the "body" field.
+func (m *NotificationMutation) SetBody(s string) {
+	m.body = &s
+}
+
+// Body returns the value of the "body" field in the mutation.
+func (m *NotificationMutation) Body() (r string, exists bool) {
+	v := m.body
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBody returns the old "body" field's value of the Notification entity.
+// If the Notification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationMutation) OldBody(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBody is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBody requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBody: %w", err)
+	}
+	return oldValue.Body, nil
+}
+
+// ClearBody clears the value of the "body" field.
+func (m *NotificationMutation) ClearBody() {
+	m.body = nil
+	m.clearedFields[notification.FieldBody] = struct{}{}
+}
+
+// BodyCleared returns if the "body" field was cleared in this mutation.
+func (m *NotificationMutation) BodyCleared() bool {
+	_, ok := m.clearedFields[notification.FieldBody]
+	return ok
+}
+
+// ResetBody resets all changes to the "body" field.
+func (m *NotificationMutation) ResetBody() {
+	m.body = nil
+	delete(m.clearedFields, notification.FieldBody)
+}
+
+// SetPatientID sets the "patient_id" field.
+func (m *NotificationMutation) SetPatientID(pu pulid.ID) {
+	m.patient = &pu
+}
+
+// PatientID returns the value of the "patient_id" field in the mutation.
+func (m *NotificationMutation) PatientID() (r pulid.ID, exists bool) {
+	v := m.patient
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPatientID returns the old "patient_id" field's value of the Notification entity.
+// If the Notification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationMutation) OldPatientID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPatientID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPatientID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPatientID: %w", err)
+	}
+	return oldValue.PatientID, nil
+}
+
+// ClearPatientID clears the value of the "patient_id" field.
+func (m *NotificationMutation) ClearPatientID() {
+	m.patient = nil
+	m.clearedFields[notification.FieldPatientID] = struct{}{}
+}
+
+// PatientIDCleared returns if the "patient_id" field was cleared in this mutation.
+func (m *NotificationMutation) PatientIDCleared() bool {
+	_, ok := m.clearedFields[notification.FieldPatientID]
+	return ok
+}
+
+// ResetPatientID resets all changes to the "patient_id" field.
+func (m *NotificationMutation) ResetPatientID() {
+	m.patient = nil
+	delete(m.clearedFields, notification.FieldPatientID)
+}
+
+// SetBookingID sets the "booking_id" field.
+func (m *NotificationMutation) SetBookingID(pu pulid.ID) {
+	m.booking = &pu
+}
+
+// BookingID returns the value of the "booking_id" field in the mutation.
+func (m *NotificationMutation) BookingID() (r pulid.ID, exists bool) {
+	v := m.booking
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBookingID returns the old "booking_id" field's value of the Notification entity.
+// If the Notification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationMutation) OldBookingID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBookingID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBookingID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBookingID: %w", err)
+	}
+	return oldValue.BookingID, nil
+}
+
+// ClearBookingID clears the value of the "booking_id" field.
+func (m *NotificationMutation) ClearBookingID() {
+	m.booking = nil
+	m.clearedFields[notification.FieldBookingID] = struct{}{}
+}
+
+// BookingIDCleared returns if the "booking_id" field was cleared in this mutation.
+func (m *NotificationMutation) BookingIDCleared() bool {
+	_, ok := m.clearedFields[notification.FieldBookingID]
+	return ok
+}
+
+// ResetBookingID resets all changes to the "booking_id" field.
+func (m *NotificationMutation) ResetBookingID() {
+	m.booking = nil
+	delete(m.clearedFields, notification.FieldBookingID)
+}
+
+// SetFromID sets the "from_id" field.
+func (m *NotificationMutation) SetFromID(pu pulid.ID) {
+	m.from = &pu
+}
+
+// FromID returns the value of the "from_id" field in the mutation.
+func (m *NotificationMutation) FromID() (r pulid.ID, exists bool) {
+	v := m.from
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFromID returns the old "from_id" field's value of the Notification entity.
+// If the Notification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationMutation) OldFromID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFromID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFromID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFromID: %w", err)
+	}
+	return oldValue.FromID, nil
+}
+
+// ClearFromID clears the value of the "from_id" field.
+func (m *NotificationMutation) ClearFromID() {
+	m.from = nil
+	m.clearedFields[notification.FieldFromID] = struct{}{}
+}
+
+// FromIDCleared returns if the "from_id" field was cleared in this mutation.
+func (m *NotificationMutation) FromIDCleared() bool {
+	_, ok := m.clearedFields[notification.FieldFromID]
+	return ok
+}
+
+// ResetFromID resets all changes to the "from_id" field.
+func (m *NotificationMutation) ResetFromID() {
+	m.from = nil
+	delete(m.clearedFields, notification.FieldFromID)
+}
+
+// SetDueAt sets the "due_at" field.
+func (m *NotificationMutation) SetDueAt(t time.Time) {
+	m.due_at = &t
+}
+
+// DueAt returns the value of the "due_at" field in the mutation.
+func (m *NotificationMutation) DueAt() (r time.Time, exists bool) {
+	v := m.due_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDueAt returns the old "due_at" field's value of the Notification entity.
+// If the Notification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationMutation) OldDueAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDueAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDueAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDueAt: %w", err)
+	}
+	return oldValue.DueAt, nil
+}
+
+// ClearDueAt clears the value of the "due_at" field.
+func (m *NotificationMutation) ClearDueAt() {
+	m.due_at = nil
+	m.clearedFields[notification.FieldDueAt] = struct{}{}
+}
+
+// DueAtCleared returns if the "due_at" field was cleared in this mutation.
+func (m *NotificationMutation) DueAtCleared() bool {
+	_, ok := m.clearedFields[notification.FieldDueAt]
+	return ok
+}
+
+// ResetDueAt resets all changes to the "due_at" field.
+func (m *NotificationMutation) ResetDueAt() {
+	m.due_at = nil
+	delete(m.clearedFields, notification.FieldDueAt)
+}
+
+// SetDeliverAt sets the "deliver_at" field.
+func (m *NotificationMutation) SetDeliverAt(t time.Time) {
+	m.deliver_at = &t
+}
+
+// DeliverAt returns the value of the "deliver_at" field in the mutation.
+func (m *NotificationMutation) DeliverAt() (r time.Time, exists bool) {
+	v := m.deliver_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeliverAt returns the old "deliver_at" field's value of the Notification entity.
+// If the Notification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationMutation) OldDeliverAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeliverAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeliverAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeliverAt: %w", err)
+	}
+	return oldValue.DeliverAt, nil
+}
+
+// ResetDeliverAt resets all changes to the "deliver_at" field.
+func (m *NotificationMutation) ResetDeliverAt() {
+	m.deliver_at = nil
+}
+
+// SetAcknowledgedAt sets the "acknowledged_at" field.
+func (m *NotificationMutation) SetAcknowledgedAt(t time.Time) {
+	m.acknowledged_at = &t
+}
+
+// AcknowledgedAt returns the value of the "acknowledged_at" field in the mutation.
+func (m *NotificationMutation) AcknowledgedAt() (r time.Time, exists bool) {
+	v := m.acknowledged_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAcknowledgedAt returns the old "acknowledged_at" field's value of the Notification entity.
+// If the Notification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationMutation) OldAcknowledgedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAcknowledgedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAcknowledgedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAcknowledgedAt: %w", err)
+	}
+	return oldValue.AcknowledgedAt, nil
+}
+
+// ClearAcknowledgedAt clears the value of the "acknowledged_at" field.
+func (m *NotificationMutation) ClearAcknowledgedAt() {
+	m.acknowledged_at = nil
+	m.clearedFields[notification.FieldAcknowledgedAt] = struct{}{}
+}
+
+// AcknowledgedAtCleared returns if the "acknowledged_at" field was cleared in this mutation.
+func (m *NotificationMutation) AcknowledgedAtCleared() bool {
+	_, ok := m.clearedFields[notification.FieldAcknowledgedAt]
+	return ok
+}
+
+// ResetAcknowledgedAt resets all changes to the "acknowledged_at" field.
+func (m *NotificationMutation) ResetAcknowledgedAt() {
+	m.acknowledged_at = nil
+	delete(m.clearedFields, notification.FieldAcknowledgedAt)
+}
+
+// SetDedupeKey sets the "dedupe_key" field.
+func (m *NotificationMutation) SetDedupeKey(s string) {
+	m.dedupe_key = &s
+}
+
+// DedupeKey returns the value of the "dedupe_key" field in the mutation.
+func (m *NotificationMutation) DedupeKey() (r string, exists bool) {
+	v := m.dedupe_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDedupeKey returns the old "dedupe_key" field's value of the Notification entity.
+// If the Notification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationMutation) OldDedupeKey(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDedupeKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDedupeKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDedupeKey: %w", err)
+	}
+	return oldValue.DedupeKey, nil
+}
+
+// ClearDedupeKey clears the value of the "dedupe_key" field.
+func (m *NotificationMutation) ClearDedupeKey() {
+	m.dedupe_key = nil
+	m.clearedFields[notification.FieldDedupeKey] = struct{}{}
+}
+
+// DedupeKeyCleared returns if the "dedupe_key" field was cleared in this mutation.
+func (m *NotificationMutation) DedupeKeyCleared() bool {
+	_, ok := m.clearedFields[notification.FieldDedupeKey]
+	return ok
+}
+
+// ResetDedupeKey resets all changes to the "dedupe_key" field.
+func (m *NotificationMutation) ResetDedupeKey() {
+	m.dedupe_key = nil
+	delete(m.clearedFields, notification.FieldDedupeKey)
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *NotificationMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *NotificationMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Notification entity.
+// If the Notification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *NotificationMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// ClearRecipient clears the "recipient" edge to the User entity.
+func (m *NotificationMutation) ClearRecipient() {
+	m.clearedrecipient = true
+	m.clearedFields[notification.FieldRecipientID] = struct{}{}
+}
+
+// RecipientCleared reports if the "recipient" edge to the User entity was cleared.
+func (m *NotificationMutation) RecipientCleared() bool {
+	return m.clearedrecipient
+}
+
+// RecipientIDs returns the "recipient" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// RecipientID instead. It exists only for internal usage by the builders.
+func (m *NotificationMutation) RecipientIDs() (ids []pulid.ID) {
+	if id := m.recipient; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetRecipient resets all changes to the "recipient" edge.
+func (m *NotificationMutation) ResetRecipient() {
+	m.recipient = nil
+	m.clearedrecipient = false
+}
+
+// ClearPatient clears the "patient" edge to the Patient entity.
+func (m *NotificationMutation) ClearPatient() {
+	m.clearedpatient = true
+	m.clearedFields[notification.FieldPatientID] = struct{}{}
+}
+
+// PatientCleared reports if the "patient" edge to the Patient entity was cleared.
+func (m *NotificationMutation) PatientCleared() bool {
+	return m.PatientIDCleared() || m.clearedpatient
+}
+
+// PatientIDs returns the "patient" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// PatientID instead. It exists only for internal usage by the builders.
+func (m *NotificationMutation) PatientIDs() (ids []pulid.ID) {
+	if id := m.patient; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetPatient resets all changes to the "patient" edge.
+func (m *NotificationMutation) ResetPatient() {
+	m.patient = nil
+	m.clearedpatient = false
+}
+
+// ClearBooking clears the "booking" edge to the Booking entity.
+func (m *NotificationMutation) ClearBooking() {
+	m.clearedbooking = true
+	m.clearedFields[notification.FieldBookingID] = struct{}{}
+}
+
+// BookingCleared reports if the "booking" edge to the Booking entity was cleared.
+func (m *NotificationMutation) BookingCleared() bool {
+	return m.BookingIDCleared() || m.clearedbooking
+}
+
+// BookingIDs returns the "booking" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// BookingID instead. It exists only for internal usage by the builders.
+func (m *NotificationMutation) BookingIDs() (ids []pulid.ID) {
+	if id := m.booking; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetBooking resets all changes to the "booking" edge.
+func (m *NotificationMutation) ResetBooking() {
+	m.booking = nil
+	m.clearedbooking = false
+}
+
+// ClearFrom clears the "from" edge to the User entity.
+func (m *NotificationMutation) ClearFrom() {
+	m.clearedfrom = true
+	m.clearedFields[notification.FieldFromID] = struct{}{}
+}
+
+// FromCleared reports if the "from" edge to the User entity was cleared.
+func (m *NotificationMutation) FromCleared() bool {
+	return m.FromIDCleared() || m.clearedfrom
+}
+
+// FromIDs returns the "from" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// FromID instead. It exists only for internal usage by the builders.
+func (m *NotificationMutation) FromIDs() (ids []pulid.ID) {
+	if id := m.from; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetFrom resets all changes to the "from" edge.
+func (m *NotificationMutation) ResetFrom() {
+	m.from = nil
+	m.clearedfrom = false
+}
+
+// Where appends a list predicates to the NotificationMutation builder.
+func (m *NotificationMutation) Where(ps ...predicate.Notification) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the NotificationMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *NotificationMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Notification, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *NotificationMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *NotificationMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Notification).
+func (m *NotificationMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *NotificationMutation) Fields() []string {
+	fields := make([]string, 0, 12)
+	if m.kind != nil {
+		fields = append(fields, notification.FieldKind)
+	}
+	if m.recipient != nil {
+		fields = append(fields, notification.FieldRecipientID)
+	}
+	if m.title != nil {
+		fields = append(fields, notification.FieldTitle)
+	}
+	if m.body != nil {
+		fields = append(fields, notification.FieldBody)
+	}
+	if m.patient != nil {
+		fields = append(fields, notification.FieldPatientID)
+	}
+	if m.booking != nil {
+		fields = append(fields, notification.FieldBookingID)
+	}
+	if m.from != nil {
+		fields = append(fields, notification.FieldFromID)
+	}
+	if m.due_at != nil {
+		fields = append(fields, notification.FieldDueAt)
+	}
+	if m.deliver_at != nil {
+		fields = append(fields, notification.FieldDeliverAt)
+	}
+	if m.acknowledged_at != nil {
+		fields = append(fields, notification.FieldAcknowledgedAt)
+	}
+	if m.dedupe_key != nil {
+		fields = append(fields, notification.FieldDedupeKey)
+	}
+	if m.created_at != nil {
+		fields = append(fields, notification.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *NotificationMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case notification.FieldKind:
+		return m.Kind()
+	case notification.FieldRecipientID:
+		return m.RecipientID()
+	case notification.FieldTitle:
+		return m.Title()
+	case notification.FieldBody:
+		return m.Body()
+	case notification.FieldPatientID:
+		return m.PatientID()
+	case notification.FieldBookingID:
+		return m.BookingID()
+	case notification.FieldFromID:
+		return m.FromID()
+	case notification.FieldDueAt:
+		return m.DueAt()
+	case notification.FieldDeliverAt:
+		return m.DeliverAt()
+	case notification.FieldAcknowledgedAt:
+		return m.AcknowledgedAt()
+	case notification.FieldDedupeKey:
+		return m.DedupeKey()
+	case notification.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *NotificationMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case notification.FieldKind:
+		return m.OldKind(ctx)
+	case notification.FieldRecipientID:
+		return m.OldRecipientID(ctx)
+	case notification.FieldTitle:
+		return m.OldTitle(ctx)
+	case notification.FieldBody:
+		return m.OldBody(ctx)
+	case notification.FieldPatientID:
+		return m.OldPatientID(ctx)
+	case notification.FieldBookingID:
+		return m.OldBookingID(ctx)
+	case notification.FieldFromID:
+		return m.OldFromID(ctx)
+	case notification.FieldDueAt:
+		return m.OldDueAt(ctx)
+	case notification.FieldDeliverAt:
+		return m.OldDeliverAt(ctx)
+	case notification.FieldAcknowledgedAt:
+		return m.OldAcknowledgedAt(ctx)
+	case notification.FieldDedupeKey:
+		return m.OldDedupeKey(ctx)
+	case notification.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown Notification field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *NotificationMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case notification.FieldKind:
+		v, ok := value.(notification.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case notification.FieldRecipientID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRecipientID(v)
+		return nil
+	case notification.FieldTitle:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTitle(v)
+		return nil
+	case notification.FieldBody:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBody(v)
+		return nil
+	case notification.FieldPatientID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPatientID(v)
+		return nil
+	case notification.FieldBookingID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBookingID(v)
+		return nil
+	case notification.FieldFromID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFromID(v)
+		return nil
+	case notification.FieldDueAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDueAt(v)
+		return nil
+	case notification.FieldDeliverAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeliverAt(v)
+		return nil
+	case notification.FieldAcknowledgedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAcknowledgedAt(v)
+		return nil
+	case notification.FieldDedupeKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDedupeKey(v)
+		return nil
+	case notification.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Notification field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *NotificationMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *NotificationMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *NotificationMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown Notification numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *NotificationMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(notification.FieldBody) {
+		fields = append(fields, notification.FieldBody)
+	}
+	if m.FieldCleared(notification.FieldPatientID) {
+		fields = append(fields, notification.FieldPatientID)
+	}
+	if m.FieldCleared(notification.FieldBookingID) {
+		fields = append(fields, notification.FieldBookingID)
+	}
+	if m.FieldCleared(notification.FieldFromID) {
+		fields = append(fields, notification.FieldFromID)
+	}
+	if m.FieldCleared(notification.FieldDueAt) {
+		fields = append(fields, notification.FieldDueAt)
+	}
+	if m.FieldCleared(notification.FieldAcknowledgedAt) {
+		fields = append(fields, notification.FieldAcknowledgedAt)
+	}
+	if m.FieldCleared(notification.FieldDedupeKey) {
+		fields = append(fields, notification.FieldDedupeKey)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *NotificationMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *NotificationMutation) ClearField(name string) error {
+	switch name {
+	case notification.FieldBody:
+		m.ClearBody()
+		return nil
+	case notification.FieldPatientID:
+		m.ClearPatientID()
+		return nil
+	case notification.FieldBookingID:
+		m.ClearBookingID()
+		return nil
+	case notification.FieldFromID:
+		m.ClearFromID()
+		return nil
+	case notification.FieldDueAt:
+		m.ClearDueAt()
+		return nil
+	case notification.FieldAcknowledgedAt:
+		m.ClearAcknowledgedAt()
+		return nil
+	case notification.FieldDedupeKey:
+		m.ClearDedupeKey()
+		return nil
+	}
+	return fmt.Errorf("unknown Notification nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *NotificationMutation) ResetField(name string) error {
+	switch name {
+	case notification.FieldKind:
+		m.ResetKind()
+		return nil
+	case notification.FieldRecipientID:
+		m.ResetRecipientID()
+		return nil
+	case notification.FieldTitle:
+		m.ResetTitle()
+		return nil
+	case notification.FieldBody:
+		m.ResetBody()
+		return nil
+	case notification.FieldPatientID:
+		m.ResetPatientID()
+		return nil
+	case notification.FieldBookingID:
+		m.ResetBookingID()
+		return nil
+	case notification.FieldFromID:
+		m.ResetFromID()
+		return nil
+	case notification.FieldDueAt:
+		m.ResetDueAt()
+		return nil
+	case notification.FieldDeliverAt:
+		m.ResetDeliverAt()
+		return nil
+	case notification.FieldAcknowledgedAt:
+		m.ResetAcknowledgedAt()
+		return nil
+	case notification.FieldDedupeKey:
+		m.ResetDedupeKey()
+		return nil
+	case notification.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Notification field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *NotificationMutation) AddedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.recipient != nil {
+		edges = append(edges, notification.EdgeRecipient)
+	}
+	if m.patient != nil {
+		edges = append(edges, notification.EdgePatient)
+	}
+	if m.booking != nil {
+		edges = append(edges, notification.EdgeBooking)
+	}
+	if m.from != nil {
+		edges = append(edges, notification.EdgeFrom)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *NotificationMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case notification.EdgeRecipient:
+		if id := m.recipient; id != nil {
+			return []ent.Value{*id}
+		}
+	case notification.EdgePatient:
+		if id := m.patient; id != nil {
+			return []ent.Value{*id}
+		}
+	case notification.EdgeBooking:
+		if id := m.booking; id != nil {
+			return []ent.Value{*id}
+		}
+	case notification.EdgeFrom:
+		if id := m.from; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *NotificationMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 4)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *NotificationMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *NotificationMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.clearedrecipient {
+		edges = append(edges, notification.EdgeRecipient)
+	}
+	if m.clearedpatient {
+		edges = append(edges, notification.EdgePatient)
+	}
+	if m.clearedbooking {
+		edges = append(edges, notification.EdgeBooking)
+	}
+	if m.clearedfrom {
+		edges = append(edges, notification.EdgeFrom)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *NotificationMutation) EdgeCleared(name string) bool {
+	switch name {
+	case notification.EdgeRecipient:
+		return m.clearedrecipient
+	case notification.EdgePatient:
+		return m.clearedpatient
+	case notification.EdgeBooking:
+		return m.clearedbooking
+	case notification.EdgeFrom:
+		return m.clearedfrom
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *NotificationMutation) ClearEdge(name string) error {
+	switch name {
+	case notification.EdgeRecipient:
+		m.ClearRecipient()
+		return nil
+	case notification.EdgePatient:
+		m.ClearPatient()
+		return nil
+	case notification.EdgeBooking:
+		m.ClearBooking()
+		return nil
+	case notification.EdgeFrom:
+		m.ClearFrom()
+		return nil
+	}
+	return fmt.Errorf("unknown Notification unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *NotificationMutation) ResetEdge(name string) error {
+	switch name {
+	case notification.EdgeRecipient:
+		m.ResetRecipient()
+		return nil
+	case notification.EdgePatient:
+		m.ResetPatient()
+		return nil
+	case notification.EdgeBooking:
+		m.ResetBooking()
+		return nil
+	case notification.EdgeFrom:
+		m.ResetFrom()
+		return nil
+	}
+	return fmt.Errorf("unknown Notification edge %s", name)
+}
+
 // OutboxMessageMutation represents an operation that mutates the OutboxMessage nodes in the graph.
 type OutboxMessageMutation struct {
 	config
@@ -8538,6 +10749,8 @@ type PatientMutation struct {
 	gp_address           *string
 	gp_email             *string
 	portal_password_hash *string
+	source_version       *int64
+	addsource_version    *int64
 	clearedFields        map[string]struct{}
 	bookings             map[pulid.ID]struct{}
 	removedbookings      map[pulid.ID]struct{}
@@ -9517,6 +11730,62 @@ func (m *PatientMutation) ResetPortalPasswordHash() {
 	delete(m.clearedFields, patient.FieldPortalPasswordHash)
 }
 
+// SetSourceVersion sets the "source_version" field.
+func (m *PatientMutation) SetSourceVersion(i int64) {
+	m.source_version = &i
+	m.addsource_version = nil
+}
+
+// SourceVersion returns the value of the "source_version" field in the mutation.
+func (m *PatientMutation) SourceVersion() (r int64, exists bool) {
+	v := m.source_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSourceVersion returns the old "source_version" field's value of the Patient entity.
+// If the Patient object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PatientMutation) OldSourceVersion(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSourceVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSourceVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSourceVersion: %w", err)
+	}
+	return oldValue.SourceVersion, nil
+}
+
+// AddSourceVersion adds i to the "source_version" field.
+func (m *PatientMutation) AddSourceVersion(i int64) {
+	if m.addsource_version != nil {
+		*m.addsource_version += i
+	} else {
+		m.addsource_version = &i
+	}
+}
+
+// AddedSourceVersion returns the value that was added to the "source_version" field in this mutation.
+func (m *PatientMutation) AddedSourceVersion() (r int64, exists bool) {
+	v := m.addsource_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSourceVersion resets all changes to the "source_version" field.
+func (m *PatientMutation) ResetSourceVersion() {
+	m.source_version = nil
+	m.addsource_version = nil
+}
+
 // AddBookingIDs adds the "bookings" edge to the Booking entity by ids.
 func (m *PatientMutation) AddBookingIDs(ids ...pulid.ID) {
 	if m.bookings == nil {
@@ -9605,7 +11874,7 @@ func (m *PatientMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PatientMutation) Fields() []string {
-	fields := make([]string, 0, 19)
+	fields := make([]string, 0, 20)
 	if m.created_at != nil {
 		fields = append(fields, patient.FieldCreatedAt)
 	}
@@ -9663,6 +11932,9 @@ func (m *PatientMutation) Fields() []string {
 	if m.portal_password_hash != nil {
 		fields = append(fields, patient.FieldPortalPasswordHash)
 	}
+	if m.source_version != nil {
+		fields = append(fields, patient.FieldSourceVersion)
+	}
 	return fields
 }
 
@@ -9709,6 +11981,8 @@ func (m *PatientMutation) Field(name string) (ent.Value, bool) {
 		return m.GpEmail()
 	case patient.FieldPortalPasswordHash:
 		return m.PortalPasswordHash()
+	case patient.FieldSourceVersion:
+		return m.SourceVersion()
 	}
 	return nil, false
 }
@@ -9756,6 +12030,8 @@ func (m *PatientMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldGpEmail(ctx)
 	case patient.FieldPortalPasswordHash:
 		return m.OldPortalPasswordHash(ctx)
+	case patient.FieldSourceVersion:
+		return m.OldSourceVersion(ctx)
 	}
 	return nil, fmt.Errorf("unknown Patient field %s", name)
 }
@@ -9898,6 +12174,13 @@ func (m *PatientMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetPortalPasswordHash(v)
 		return nil
+	case patient.FieldSourceVersion:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSourceVersion(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Patient field %s", name)
 }
@@ -9905,13 +12188,21 @@ func (m *PatientMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *PatientMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addsource_version != nil {
+		fields = append(fields, patient.FieldSourceVersion)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *PatientMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case patient.FieldSourceVersion:
+		return m.AddedSourceVersion()
+	}
 	return nil, false
 }
 
@@ -9920,6 +12211,13 @@ func (m *PatientMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *PatientMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case patient.FieldSourceVersion:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSourceVersion(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Patient numeric field %s", name)
 }
@@ -10090,6 +12388,9 @@ func (m *PatientMutation) ResetField(name string) error {
 		return nil
 	case patient.FieldPortalPasswordHash:
 		m.ResetPortalPasswordHash()
+		return nil
+	case patient.FieldSourceVersion:
+		m.ResetSourceVersion()
 		return nil
 	}
 	return fmt.Errorf("unknown Patient field %s", name)
@@ -12364,6 +14665,847 @@ func (m *ProgramActionMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown ProgramAction edge %s", name)
+}
+
+// ReferralMutation represents an operation that mutates the Referral nodes in the graph.
+type ReferralMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *pulid.ID
+	created_at        *time.Time
+	updated_at        *time.Time
+	external_id       *string
+	referral_date     *time.Time
+	referrer          *string
+	reason            *string
+	source_version    *int64
+	addsource_version *int64
+	clearedFields     map[string]struct{}
+	patient           *pulid.ID
+	clearedpatient    bool
+	done              bool
+	oldValue          func(context.Context) (*Referral, error)
+	predicates        []predicate.Referral
+}
+
+var _ ent.Mutation = (*ReferralMutation)(nil)
+
+// referralOption allows management of the mutation configuration using functional options.
+type referralOption func(*ReferralMutation)
+
+// newReferralMutation creates new mutation for the Referral entity.
+func newReferralMutation(c config, op Op, opts ...referralOption) *ReferralMutation {
+	m := &ReferralMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeReferral,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withReferralID sets the ID field of the mutation.
+func withReferralID(id pulid.ID) referralOption {
+	return func(m *ReferralMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Referral
+		)
+		m.oldValue = func(ctx context.Context) (*Referral, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Referral.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withReferral sets the old Referral of the mutation.
+func withReferral(node *Referral) referralOption {
+	return func(m *ReferralMutation) {
+		m.oldValue = func(context.Context) (*Referral, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ReferralMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ReferralMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Referral entities.
+func (m *ReferralMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ReferralMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ReferralMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Referral.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ReferralMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ReferralMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Referral entity.
+// If the Referral object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReferralMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ReferralMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *ReferralMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *ReferralMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Referral entity.
+// If the Referral object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReferralMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *ReferralMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetExternalID sets the "external_id" field.
+func (m *ReferralMutation) SetExternalID(s string) {
+	m.external_id = &s
+}
+
+// ExternalID returns the value of the "external_id" field in the mutation.
+func (m *ReferralMutation) ExternalID() (r string, exists bool) {
+	v := m.external_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExternalID returns the old "external_id" field's value of the Referral entity.
+// If the Referral object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReferralMutation) OldExternalID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExternalID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExternalID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExternalID: %w", err)
+	}
+	return oldValue.ExternalID, nil
+}
+
+// ResetExternalID resets all changes to the "external_id" field.
+func (m *ReferralMutation) ResetExternalID() {
+	m.external_id = nil
+}
+
+// SetPatientID sets the "patient_id" field.
+func (m *ReferralMutation) SetPatientID(pu pulid.ID) {
+	m.patient = &pu
+}
+
+// PatientID returns the value of the "patient_id" field in the mutation.
+func (m *ReferralMutation) PatientID() (r pulid.ID, exists bool) {
+	v := m.patient
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPatientID returns the old "patient_id" field's value of the Referral entity.
+// If the Referral object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReferralMutation) OldPatientID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPatientID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPatientID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPatientID: %w", err)
+	}
+	return oldValue.PatientID, nil
+}
+
+// ResetPatientID resets all changes to the "patient_id" field.
+func (m *ReferralMutation) ResetPatientID() {
+	m.patient = nil
+}
+
+// SetReferralDate sets the "referral_date" field.
+func (m *ReferralMutation) SetReferralDate(t time.Time) {
+	m.referral_date = &t
+}
+
+// ReferralDate returns the value of the "referral_date" field in the mutation.
+func (m *ReferralMutation) ReferralDate() (r time.Time, exists bool) {
+	v := m.referral_date
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReferralDate returns the old "referral_date" field's value of the Referral entity.
+// If the Referral object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReferralMutation) OldReferralDate(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReferralDate is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReferralDate requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReferralDate: %w", err)
+	}
+	return oldValue.ReferralDate, nil
+}
+
+// ResetReferralDate resets all changes to the "referral_date" field.
+func (m *ReferralMutation) ResetReferralDate() {
+	m.referral_date = nil
+}
+
+// SetReferrer sets the "referrer" field.
+func (m *ReferralMutation) SetReferrer(s string) {
+	m.referrer = &s
+}
+
+// Referrer returns the value of the "referrer" field in the mutation.
+func (m *ReferralMutation) Referrer() (r string, exists bool) {
+	v := m.referrer
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReferrer returns the old "referrer" field's value of the Referral entity.
+// If the Referral object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReferralMutation) OldReferrer(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReferrer is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReferrer requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReferrer: %w", err)
+	}
+	return oldValue.Referrer, nil
+}
+
+// ClearReferrer clears the value of the "referrer" field.
+func (m *ReferralMutation) ClearReferrer() {
+	m.referrer = nil
+	m.clearedFields[referral.FieldReferrer] = struct{}{}
+}
+
+// ReferrerCleared returns if the "referrer" field was cleared in this mutation.
+func (m *ReferralMutation) ReferrerCleared() bool {
+	_, ok := m.clearedFields[referral.FieldReferrer]
+	return ok
+}
+
+// ResetReferrer resets all changes to the "referrer" field.
+func (m *ReferralMutation) ResetReferrer() {
+	m.referrer = nil
+	delete(m.clearedFields, referral.FieldReferrer)
+}
+
+// SetReason sets the "reason" field.
+func (m *ReferralMutation) SetReason(s string) {
+	m.reason = &s
+}
+
+// Reason returns the value of the "reason" field in the mutation.
+func (m *ReferralMutation) Reason() (r string, exists bool) {
+	v := m.reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReason returns the old "reason" field's value of the Referral entity.
+// If the Referral object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReferralMutation) OldReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReason: %w", err)
+	}
+	return oldValue.Reason, nil
+}
+
+// ClearReason clears the value of the "reason" field.
+func (m *ReferralMutation) ClearReason() {
+	m.reason = nil
+	m.clearedFields[referral.FieldReason] = struct{}{}
+}
+
+// ReasonCleared returns if the "reason" field was cleared in this mutation.
+func (m *ReferralMutation) ReasonCleared() bool {
+	_, ok := m.clearedFields[referral.FieldReason]
+	return ok
+}
+
+// ResetReason resets all changes to the "reason" field.
+func (m *ReferralMutation) ResetReason() {
+	m.reason = nil
+	delete(m.clearedFields, referral.FieldReason)
+}
+
+// SetSourceVersion sets the "source_version" field.
+func (m *ReferralMutation) SetSourceVersion(i int64) {
+	m.source_version = &i
+	m.addsource_version = nil
+}
+
+// SourceVersion returns the value of the "source_version" field in the mutation.
+func (m *ReferralMutation) SourceVersion() (r int64, exists bool) {
+	v := m.source_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSourceVersion returns the old "source_version" field's value of the Referral entity.
+// If the Referral object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReferralMutation) OldSourceVersion(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSourceVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSourceVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSourceVersion: %w", err)
+	}
+	return oldValue.SourceVersion, nil
+}
+
+// AddSourceVersion adds i to the "source_version" field.
+func (m *ReferralMutation) AddSourceVersion(i int64) {
+	if m.addsource_version != nil {
+		*m.addsource_version += i
+	} else {
+		m.addsource_version = &i
+	}
+}
+
+// AddedSourceVersion returns the value that was added to the "source_version" field in this mutation.
+func (m *ReferralMutation) AddedSourceVersion() (r int64, exists bool) {
+	v := m.addsource_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSourceVersion resets all changes to the "source_version" field.
+func (m *ReferralMutation) ResetSourceVersion() {
+	m.source_version = nil
+	m.addsource_version = nil
+}
+
+// ClearPatient clears the "patient" edge to the Patient entity.
+func (m *ReferralMutation) ClearPatient() {
+	m.clearedpatient = true
+	m.clearedFields[referral.FieldPatientID] = struct{}{}
+}
+
+// PatientCleared reports if the "patient" edge to the Patient entity was cleared.
+func (m *ReferralMutation) PatientCleared() bool {
+	return m.clearedpatient
+}
+
+// PatientIDs returns the "patient" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// PatientID instead. It exists only for internal usage by the builders.
+func (m *ReferralMutation) PatientIDs() (ids []pulid.ID) {
+	if id := m.patient; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetPatient resets all changes to the "patient" edge.
+func (m *ReferralMutation) ResetPatient() {
+	m.patient = nil
+	m.clearedpatient = false
+}
+
+// Where appends a list predicates to the ReferralMutation builder.
+func (m *ReferralMutation) Where(ps ...predicate.Referral) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ReferralMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ReferralMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Referral, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ReferralMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ReferralMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Referral).
+func (m *ReferralMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ReferralMutation) Fields() []string {
+	fields := make([]string, 0, 8)
+	if m.created_at != nil {
+		fields = append(fields, referral.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, referral.FieldUpdatedAt)
+	}
+	if m.external_id != nil {
+		fields = append(fields, referral.FieldExternalID)
+	}
+	if m.patient != nil {
+		fields = append(fields, referral.FieldPatientID)
+	}
+	if m.referral_date != nil {
+		fields = append(fields, referral.FieldReferralDate)
+	}
+	if m.referrer != nil {
+		fields = append(fields, referral.FieldReferrer)
+	}
+	if m.reason != nil {
+		fields = append(fields, referral.FieldReason)
+	}
+	if m.source_version != nil {
+		fields = append(fields, referral.FieldSourceVersion)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ReferralMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case referral.FieldCreatedAt:
+		return m.CreatedAt()
+	case referral.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case referral.FieldExternalID:
+		return m.ExternalID()
+	case referral.FieldPatientID:
+		return m.PatientID()
+	case referral.FieldReferralDate:
+		return m.ReferralDate()
+	case referral.FieldReferrer:
+		return m.Referrer()
+	case referral.FieldReason:
+		return m.Reason()
+	case referral.FieldSourceVersion:
+		return m.SourceVersion()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ReferralMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case referral.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case referral.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case referral.FieldExternalID:
+		return m.OldExternalID(ctx)
+	case referral.FieldPatientID:
+		return m.OldPatientID(ctx)
+	case referral.FieldReferralDate:
+		return m.OldReferralDate(ctx)
+	case referral.FieldReferrer:
+		return m.OldReferrer(ctx)
+	case referral.FieldReason:
+		return m.OldReason(ctx)
+	case referral.FieldSourceVersion:
+		return m.OldSourceVersion(ctx)
+	}
+	return nil, fmt.Errorf("unknown Referral field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReferralMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case referral.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case referral.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case referral.FieldExternalID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExternalID(v)
+		return nil
+	case referral.FieldPatientID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPatientID(v)
+		return nil
+	case referral.FieldReferralDate:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReferralDate(v)
+		return nil
+	case referral.FieldReferrer:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReferrer(v)
+		return nil
+	case referral.FieldReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReason(v)
+		return nil
+	case referral.FieldSourceVersion:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSourceVersion(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Referral field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ReferralMutation) AddedFields() []string {
+	var fields []string
+	if m.addsource_version != nil {
+		fields = append(fields, referral.FieldSourceVersion)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ReferralMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case referral.FieldSourceVersion:
+		return m.AddedSourceVersion()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReferralMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case referral.FieldSourceVersion:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSourceVersion(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Referral numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ReferralMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(referral.FieldReferrer) {
+		fields = append(fields, referral.FieldReferrer)
+	}
+	if m.FieldCleared(referral.FieldReason) {
+		fields = append(fields, referral.FieldReason)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ReferralMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ReferralMutation) ClearField(name string) error {
+	switch name {
+	case referral.FieldReferrer:
+		m.ClearReferrer()
+		return nil
+	case referral.FieldReason:
+		m.ClearReason()
+		return nil
+	}
+	return fmt.Errorf("unknown Referral nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ReferralMutation) ResetField(name string) error {
+	switch name {
+	case referral.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case referral.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case referral.FieldExternalID:
+		m.ResetExternalID()
+		return nil
+	case referral.FieldPatientID:
+		m.ResetPatientID()
+		return nil
+	case referral.FieldReferralDate:
+		m.ResetReferralDate()
+		return nil
+	case referral.FieldReferrer:
+		m.ResetReferrer()
+		return nil
+	case referral.FieldReason:
+		m.ResetReason()
+		return nil
+	case referral.FieldSourceVersion:
+		m.ResetSourceVersion()
+		return nil
+	}
+	return fmt.Errorf("unknown Referral field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ReferralMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.patient != nil {
+		edges = append(edges, referral.EdgePatient)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ReferralMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case referral.EdgePatient:
+		if id := m.patient; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ReferralMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ReferralMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ReferralMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedpatient {
+		edges = append(edges, referral.EdgePatient)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ReferralMutation) EdgeCleared(name string) bool {
+	switch name {
+	case referral.EdgePatient:
+		return m.clearedpatient
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ReferralMutation) ClearEdge(name string) error {
+	switch name {
+	case referral.EdgePatient:
+		m.ClearPatient()
+		return nil
+	}
+	return fmt.Errorf("unknown Referral unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ReferralMutation) ResetEdge(name string) error {
+	switch name {
+	case referral.EdgePatient:
+		m.ResetPatient()
+		return nil
+	}
+	return fmt.Errorf("unknown Referral edge %s", name)
 }
 
 // SecurityGroupMutation represents an operation that mutates the SecurityGroup nodes in the graph.

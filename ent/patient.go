@@ -56,6 +56,8 @@ type Patient struct {
 	GpEmail *string `json:"gp_email,omitempty"`
 	// PortalPasswordHash holds the value of the "portal_password_hash" field.
 	PortalPasswordHash string `json:"-"`
+	// the integrator's version of the record; an older push changes nothing
+	SourceVersion int64 `json:"source_version,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the PatientQuery when eager-loading is set.
 	Edges            PatientEdges `json:"edges"`
@@ -90,6 +92,8 @@ func (*Patient) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case patient.FieldID:
 			values[i] = new(pulid.ID)
+		case patient.FieldSourceVersion:
+			values[i] = new(sql.NullInt64)
 		case patient.FieldExternalID, patient.FieldPatientNumber, patient.FieldFirstName, patient.FieldLastName, patient.FieldBirthDate, patient.FieldMobile, patient.FieldEmail, patient.FieldAddressLine1, patient.FieldAddressLine2, patient.FieldCity, patient.FieldRegion, patient.FieldPostcode, patient.FieldGpName, patient.FieldGpPractice, patient.FieldGpAddress, patient.FieldGpEmail, patient.FieldPortalPasswordHash:
 			values[i] = new(sql.NullString)
 		case patient.FieldCreatedAt, patient.FieldUpdatedAt:
@@ -244,6 +248,12 @@ func (_m *Patient) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.PortalPasswordHash = value.String
 			}
+		case patient.FieldSourceVersion:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field source_version", values[i])
+			} else if value.Valid {
+				_m.SourceVersion = value.Int64
+			}
 		case patient.ForeignKeys[0]:
 			if value, ok := values[i].(*sql.NullScanner); !ok {
 				return fmt.Errorf("unexpected type %T for field message_patients", values[i])
@@ -373,6 +383,9 @@ func (_m *Patient) String() string {
 	}
 	builder.WriteString(", ")
 	builder.WriteString("portal_password_hash=<sensitive>")
+	builder.WriteString(", ")
+	builder.WriteString("source_version=")
+	builder.WriteString(fmt.Sprintf("%v", _m.SourceVersion))
 	builder.WriteByte(')')
 	return builder.String()
 }

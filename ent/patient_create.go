@@ -267,6 +267,20 @@ func (_c *PatientCreate) SetNillablePortalPasswordHash(v *string) *PatientCreate
 	return _c
 }
 
+// SetSourceVersion sets the "source_version" field.
+func (_c *PatientCreate) SetSourceVersion(v int64) *PatientCreate {
+	_c.mutation.SetSourceVersion(v)
+	return _c
+}
+
+// SetNillableSourceVersion sets the "source_version" field if the given value is not nil.
+func (_c *PatientCreate) SetNillableSourceVersion(v *int64) *PatientCreate {
+	if v != nil {
+		_c.SetSourceVersion(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *PatientCreate) SetID(v pulid.ID) *PatientCreate {
 	_c.mutation.SetID(v)
@@ -346,6 +360,10 @@ func (_c *PatientCreate) defaults() error {
 		}
 		v := patient.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
+	}
+	if _, ok := _c.mutation.SourceVersion(); !ok {
+		v := patient.DefaultSourceVersion
+		_c.mutation.SetSourceVersion(v)
 	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if patient.DefaultID == nil {
@@ -453,6 +471,9 @@ func (_c *PatientCreate) check() error {
 		if err := patient.GpEmailValidator(v); err != nil {
 			return &ValidationError{Name: "gp_email", err: fmt.Errorf(`ent: validator failed for field "Patient.gp_email": %w`, err)}
 		}
+	}
+	if _, ok := _c.mutation.SourceVersion(); !ok {
+		return &ValidationError{Name: "source_version", err: errors.New(`ent: missing required field "Patient.source_version"`)}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := patient.IDValidator(string(v)); err != nil {
@@ -570,6 +591,10 @@ func (_c *PatientCreate) createSpec() (*Patient, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.PortalPasswordHash(); ok {
 		_spec.SetField(patient.FieldPortalPasswordHash, field.TypeString, value)
 		_node.PortalPasswordHash = value
+	}
+	if value, ok := _c.mutation.SourceVersion(); ok {
+		_spec.SetField(patient.FieldSourceVersion, field.TypeInt64, value)
+		_node.SourceVersion = value
 	}
 	if nodes := _c.mutation.BookingsIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -936,6 +961,24 @@ func (u *PatientUpsert) UpdatePortalPasswordHash() *PatientUpsert {
 // ClearPortalPasswordHash clears the value of the "portal_password_hash" field.
 func (u *PatientUpsert) ClearPortalPasswordHash() *PatientUpsert {
 	u.SetNull(patient.FieldPortalPasswordHash)
+	return u
+}
+
+// SetSourceVersion sets the "source_version" field.
+func (u *PatientUpsert) SetSourceVersion(v int64) *PatientUpsert {
+	u.Set(patient.FieldSourceVersion, v)
+	return u
+}
+
+// UpdateSourceVersion sets the "source_version" field to the value that was provided on create.
+func (u *PatientUpsert) UpdateSourceVersion() *PatientUpsert {
+	u.SetExcluded(patient.FieldSourceVersion)
+	return u
+}
+
+// AddSourceVersion adds v to the "source_version" field.
+func (u *PatientUpsert) AddSourceVersion(v int64) *PatientUpsert {
+	u.Add(patient.FieldSourceVersion, v)
 	return u
 }
 
@@ -1337,6 +1380,27 @@ func (u *PatientUpsertOne) UpdatePortalPasswordHash() *PatientUpsertOne {
 func (u *PatientUpsertOne) ClearPortalPasswordHash() *PatientUpsertOne {
 	return u.Update(func(s *PatientUpsert) {
 		s.ClearPortalPasswordHash()
+	})
+}
+
+// SetSourceVersion sets the "source_version" field.
+func (u *PatientUpsertOne) SetSourceVersion(v int64) *PatientUpsertOne {
+	return u.Update(func(s *PatientUpsert) {
+		s.SetSourceVersion(v)
+	})
+}
+
+// AddSourceVersion adds v to the "source_version" field.
+func (u *PatientUpsertOne) AddSourceVersion(v int64) *PatientUpsertOne {
+	return u.Update(func(s *PatientUpsert) {
+		s.AddSourceVersion(v)
+	})
+}
+
+// UpdateSourceVersion sets the "source_version" field to the value that was provided on create.
+func (u *PatientUpsertOne) UpdateSourceVersion() *PatientUpsertOne {
+	return u.Update(func(s *PatientUpsert) {
+		s.UpdateSourceVersion()
 	})
 }
 
@@ -1905,6 +1969,27 @@ func (u *PatientUpsertBulk) UpdatePortalPasswordHash() *PatientUpsertBulk {
 func (u *PatientUpsertBulk) ClearPortalPasswordHash() *PatientUpsertBulk {
 	return u.Update(func(s *PatientUpsert) {
 		s.ClearPortalPasswordHash()
+	})
+}
+
+// SetSourceVersion sets the "source_version" field.
+func (u *PatientUpsertBulk) SetSourceVersion(v int64) *PatientUpsertBulk {
+	return u.Update(func(s *PatientUpsert) {
+		s.SetSourceVersion(v)
+	})
+}
+
+// AddSourceVersion adds v to the "source_version" field.
+func (u *PatientUpsertBulk) AddSourceVersion(v int64) *PatientUpsertBulk {
+	return u.Update(func(s *PatientUpsert) {
+		s.AddSourceVersion(v)
+	})
+}
+
+// UpdateSourceVersion sets the "source_version" field to the value that was provided on create.
+func (u *PatientUpsertBulk) UpdateSourceVersion() *PatientUpsertBulk {
+	return u.Update(func(s *PatientUpsert) {
+		s.UpdateSourceVersion()
 	})
 }
 

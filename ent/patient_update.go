@@ -359,6 +359,27 @@ func (_u *PatientUpdate) ClearPortalPasswordHash() *PatientUpdate {
 	return _u
 }
 
+// SetSourceVersion sets the "source_version" field.
+func (_u *PatientUpdate) SetSourceVersion(v int64) *PatientUpdate {
+	_u.mutation.ResetSourceVersion()
+	_u.mutation.SetSourceVersion(v)
+	return _u
+}
+
+// SetNillableSourceVersion sets the "source_version" field if the given value is not nil.
+func (_u *PatientUpdate) SetNillableSourceVersion(v *int64) *PatientUpdate {
+	if v != nil {
+		_u.SetSourceVersion(*v)
+	}
+	return _u
+}
+
+// AddSourceVersion adds value to the "source_version" field.
+func (_u *PatientUpdate) AddSourceVersion(v int64) *PatientUpdate {
+	_u.mutation.AddSourceVersion(v)
+	return _u
+}
+
 // AddBookingIDs adds the "bookings" edge to the Booking entity by IDs.
 func (_u *PatientUpdate) AddBookingIDs(ids ...pulid.ID) *PatientUpdate {
 	_u.mutation.AddBookingIDs(ids...)
@@ -640,6 +661,12 @@ func (_u *PatientUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.PortalPasswordHashCleared() {
 		_spec.ClearField(patient.FieldPortalPasswordHash, field.TypeString)
+	}
+	if value, ok := _u.mutation.SourceVersion(); ok {
+		_spec.SetField(patient.FieldSourceVersion, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedSourceVersion(); ok {
+		_spec.AddField(patient.FieldSourceVersion, field.TypeInt64, value)
 	}
 	if _u.mutation.BookingsCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1036,6 +1063,27 @@ func (_u *PatientUpdateOne) ClearPortalPasswordHash() *PatientUpdateOne {
 	return _u
 }
 
+// SetSourceVersion sets the "source_version" field.
+func (_u *PatientUpdateOne) SetSourceVersion(v int64) *PatientUpdateOne {
+	_u.mutation.ResetSourceVersion()
+	_u.mutation.SetSourceVersion(v)
+	return _u
+}
+
+// SetNillableSourceVersion sets the "source_version" field if the given value is not nil.
+func (_u *PatientUpdateOne) SetNillableSourceVersion(v *int64) *PatientUpdateOne {
+	if v != nil {
+		_u.SetSourceVersion(*v)
+	}
+	return _u
+}
+
+// AddSourceVersion adds value to the "source_version" field.
+func (_u *PatientUpdateOne) AddSourceVersion(v int64) *PatientUpdateOne {
+	_u.mutation.AddSourceVersion(v)
+	return _u
+}
+
 // AddBookingIDs adds the "bookings" edge to the Booking entity by IDs.
 func (_u *PatientUpdateOne) AddBookingIDs(ids ...pulid.ID) *PatientUpdateOne {
 	_u.mutation.AddBookingIDs(ids...)
@@ -1347,6 +1395,12 @@ func (_u *PatientUpdateOne) sqlSave(ctx context.Context) (_node *Patient, err er
 	}
 	if _u.mutation.PortalPasswordHashCleared() {
 		_spec.ClearField(patient.FieldPortalPasswordHash, field.TypeString)
+	}
+	if value, ok := _u.mutation.SourceVersion(); ok {
+		_spec.SetField(patient.FieldSourceVersion, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedSourceVersion(); ok {
+		_spec.AddField(patient.FieldSourceVersion, field.TypeInt64, value)
 	}
 	if _u.mutation.BookingsCleared() {
 		edge := &sqlgraph.EdgeSpec{

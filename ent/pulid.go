@@ -9,15 +9,18 @@ import (
 	"github.com/whisper-health/whisper/ent/apikey"
 	"github.com/whisper-health/whisper/ent/autoreplysent"
 	"github.com/whisper-health/whisper/ent/booking"
+	"github.com/whisper-health/whisper/ent/bookingstatuschange"
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/message"
+	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/ent/outboxmessage"
 	"github.com/whisper-health/whisper/ent/patient"
 	"github.com/whisper-health/whisper/ent/program"
 	"github.com/whisper-health/whisper/ent/programaction"
+	"github.com/whisper-health/whisper/ent/referral"
 	"github.com/whisper-health/whisper/ent/securitygroup"
 	"github.com/whisper-health/whisper/ent/session"
 	"github.com/whisper-health/whisper/ent/template"
@@ -30,15 +33,18 @@ var prefixTables = map[string]string{
 	"ak": apikey.Table,
 	"ar": autoreplysent.Table,
 	"bk": booking.Table,
+	"bs": bookingstatuschange.Table,
 	"bt": bookingtype.Table,
 	"ch": channel.Table,
 	"cm": channelmember.Table,
 	"lb": label.Table,
 	"ms": message.Table,
+	"nt": notification.Table,
 	"ob": outboxmessage.Table,
 	"pa": patient.Table,
 	"pg": program.Table,
 	"pn": programaction.Table,
+	"rf": referral.Table,
 	"sg": securitygroup.Table,
 	"se": session.Table,
 	"tp": template.Table,

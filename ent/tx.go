@@ -20,6 +20,8 @@ type Tx struct {
 	AutoReplySent *AutoReplySentClient
 	// Booking is the client for interacting with the Booking builders.
 	Booking *BookingClient
+	// BookingStatusChange is the client for interacting with the BookingStatusChange builders.
+	BookingStatusChange *BookingStatusChangeClient
 	// BookingType is the client for interacting with the BookingType builders.
 	BookingType *BookingTypeClient
 	// Channel is the client for interacting with the Channel builders.
@@ -30,6 +32,8 @@ type Tx struct {
 	Label *LabelClient
 	// Message is the client for interacting with the Message builders.
 	Message *MessageClient
+	// Notification is the client for interacting with the Notification builders.
+	Notification *NotificationClient
 	// OutboxMessage is the client for interacting with the OutboxMessage builders.
 	OutboxMessage *OutboxMessageClient
 	// Patient is the client for interacting with the Patient builders.
@@ -38,6 +42,8 @@ type Tx struct {
 	Program *ProgramClient
 	// ProgramAction is the client for interacting with the ProgramAction builders.
 	ProgramAction *ProgramActionClient
+	// Referral is the client for interacting with the Referral builders.
+	Referral *ReferralClient
 	// SecurityGroup is the client for interacting with the SecurityGroup builders.
 	SecurityGroup *SecurityGroupClient
 	// Session is the client for interacting with the Session builders.
@@ -182,15 +188,18 @@ func (tx *Tx) init() {
 	tx.APIKey = NewAPIKeyClient(tx.config)
 	tx.AutoReplySent = NewAutoReplySentClient(tx.config)
 	tx.Booking = NewBookingClient(tx.config)
+	tx.BookingStatusChange = NewBookingStatusChangeClient(tx.config)
 	tx.BookingType = NewBookingTypeClient(tx.config)
 	tx.Channel = NewChannelClient(tx.config)
 	tx.ChannelMember = NewChannelMemberClient(tx.config)
 	tx.Label = NewLabelClient(tx.config)
 	tx.Message = NewMessageClient(tx.config)
+	tx.Notification = NewNotificationClient(tx.config)
 	tx.OutboxMessage = NewOutboxMessageClient(tx.config)
 	tx.Patient = NewPatientClient(tx.config)
 	tx.Program = NewProgramClient(tx.config)
 	tx.ProgramAction = NewProgramActionClient(tx.config)
+	tx.Referral = NewReferralClient(tx.config)
 	tx.SecurityGroup = NewSecurityGroupClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.Setting = NewSettingClient(tx.config)

@@ -8,10 +8,13 @@ package graph
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 
 	"entgo.io/contrib/entgql"
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/label"
+	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/ent/securitygroup"
 	"github.com/whisper-health/whisper/ent/user"
 	"github.com/whisper-health/whisper/graph/generated"
@@ -345,9 +348,9 @@ func (r *subscriptionResolver) ChannelUpdated(ctx context.Context) (<-chan *live
 // Notifications is the resolver for the notifications field.
 func (r *unreadBadgeResolver) Notifications(ctx context.Context, obj *live.Badge) ([]*model.NotificationUnread, error) {
 	out := []*model.NotificationUnread{}
-	for _, k := range model.AllNotificationKind {
-		if n := obj.Notifications[string(k)]; n > 0 {
-			out = append(out, &model.NotificationUnread{Kind: k, Unread: n})
+	for _, k := range slices.Sorted(maps.Keys(obj.Notifications)) {
+		if n := obj.Notifications[k]; n > 0 {
+			out = append(out, &model.NotificationUnread{Kind: notification.Kind(k), Unread: n})
 		}
 	}
 	return out, nil

@@ -35,12 +35,16 @@ const (
 	FieldStartsAt = "starts_at"
 	// FieldStatus holds the string denoting the status field in the database.
 	FieldStatus = "status"
+	// FieldSourceVersion holds the string denoting the source_version field in the database.
+	FieldSourceVersion = "source_version"
 	// EdgePatient holds the string denoting the patient edge name in mutations.
 	EdgePatient = "patient"
 	// EdgeDoctor holds the string denoting the doctor edge name in mutations.
 	EdgeDoctor = "doctor"
 	// EdgeBookingType holds the string denoting the booking_type edge name in mutations.
 	EdgeBookingType = "booking_type"
+	// EdgeStatusChanges holds the string denoting the status_changes edge name in mutations.
+	EdgeStatusChanges = "status_changes"
 	// Table holds the table name of the booking in the database.
 	Table = "bookings"
 	// PatientTable is the table that holds the patient relation/edge.
@@ -64,6 +68,13 @@ const (
 	BookingTypeInverseTable = "booking_types"
 	// BookingTypeColumn is the table column denoting the booking_type relation/edge.
 	BookingTypeColumn = "booking_type_id"
+	// StatusChangesTable is the table that holds the status_changes relation/edge.
+	StatusChangesTable = "booking_status_changes"
+	// StatusChangesInverseTable is the table name for the BookingStatusChange entity.
+	// It exists in this package in order to avoid circular dependency with the "bookingstatuschange" package.
+	StatusChangesInverseTable = "booking_status_changes"
+	// StatusChangesColumn is the table column denoting the status_changes relation/edge.
+	StatusChangesColumn = "booking_id"
 )
 
 // Columns holds all SQL columns for booking fields.
@@ -77,6 +88,7 @@ var Columns = []string{
 	FieldBookingTypeID,
 	FieldStartsAt,
 	FieldStatus,
+	FieldSourceVersion,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -105,6 +117,8 @@ var (
 	UpdateDefaultUpdatedAt func() time.Time
 	// ExternalIDValidator is a validator for the "external_id" field. It is called by the builders before save.
 	ExternalIDValidator func(string) error
+	// DefaultSourceVersion holds the default value on creation for the "source_version" field.
+	DefaultSourceVersion int64
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -193,6 +207,11 @@ func ByStatus(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldStatus, opts...).ToFunc()
 }
 
+// BySourceVersion orders the results by the source_version field.
+func BySourceVersion(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSourceVersion, opts...).ToFunc()
+}
+
 // ByPatientField orders the results by patient field.
 func ByPatientField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -211,6 +230,20 @@ func ByDoctorField(field string, opts ...sql.OrderTermOption) OrderOption {
 func ByBookingTypeField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
 		sqlgraph.OrderByNeighborTerms(s, newBookingTypeStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// ByStatusChangesCount orders the results by status_changes count.
+func ByStatusChangesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newStatusChangesStep(), opts...)
+	}
+}
+
+// ByStatusChanges orders the results by status_changes terms.
+func ByStatusChanges(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newStatusChangesStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
 func newPatientStep() *sqlgraph.Step {
@@ -232,6 +265,13 @@ func newBookingTypeStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(BookingTypeInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2O, false, BookingTypeTable, BookingTypeColumn),
+	)
+}
+func newStatusChangesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(StatusChangesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, StatusChangesTable, StatusChangesColumn),
 	)
 }
 

@@ -91,6 +91,11 @@ func StartsAt(v time.Time) predicate.Booking {
 	return predicate.Booking(sql.FieldEQ(FieldStartsAt, v))
 }
 
+// SourceVersion applies equality check predicate on the "source_version" field. It's identical to SourceVersionEQ.
+func SourceVersion(v int64) predicate.Booking {
+	return predicate.Booking(sql.FieldEQ(FieldSourceVersion, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Booking {
 	return predicate.Booking(sql.FieldEQ(FieldCreatedAt, v))
@@ -526,6 +531,46 @@ func StatusNotIn(vs ...Status) predicate.Booking {
 	return predicate.Booking(sql.FieldNotIn(FieldStatus, vs...))
 }
 
+// SourceVersionEQ applies the EQ predicate on the "source_version" field.
+func SourceVersionEQ(v int64) predicate.Booking {
+	return predicate.Booking(sql.FieldEQ(FieldSourceVersion, v))
+}
+
+// SourceVersionNEQ applies the NEQ predicate on the "source_version" field.
+func SourceVersionNEQ(v int64) predicate.Booking {
+	return predicate.Booking(sql.FieldNEQ(FieldSourceVersion, v))
+}
+
+// SourceVersionIn applies the In predicate on the "source_version" field.
+func SourceVersionIn(vs ...int64) predicate.Booking {
+	return predicate.Booking(sql.FieldIn(FieldSourceVersion, vs...))
+}
+
+// SourceVersionNotIn applies the NotIn predicate on the "source_version" field.
+func SourceVersionNotIn(vs ...int64) predicate.Booking {
+	return predicate.Booking(sql.FieldNotIn(FieldSourceVersion, vs...))
+}
+
+// SourceVersionGT applies the GT predicate on the "source_version" field.
+func SourceVersionGT(v int64) predicate.Booking {
+	return predicate.Booking(sql.FieldGT(FieldSourceVersion, v))
+}
+
+// SourceVersionGTE applies the GTE predicate on the "source_version" field.
+func SourceVersionGTE(v int64) predicate.Booking {
+	return predicate.Booking(sql.FieldGTE(FieldSourceVersion, v))
+}
+
+// SourceVersionLT applies the LT predicate on the "source_version" field.
+func SourceVersionLT(v int64) predicate.Booking {
+	return predicate.Booking(sql.FieldLT(FieldSourceVersion, v))
+}
+
+// SourceVersionLTE applies the LTE predicate on the "source_version" field.
+func SourceVersionLTE(v int64) predicate.Booking {
+	return predicate.Booking(sql.FieldLTE(FieldSourceVersion, v))
+}
+
 // HasPatient applies the HasEdge predicate on the "patient" edge.
 func HasPatient() predicate.Booking {
 	return predicate.Booking(func(s *sql.Selector) {
@@ -587,6 +632,29 @@ func HasBookingType() predicate.Booking {
 func HasBookingTypeWith(preds ...predicate.BookingType) predicate.Booking {
 	return predicate.Booking(func(s *sql.Selector) {
 		step := newBookingTypeStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasStatusChanges applies the HasEdge predicate on the "status_changes" edge.
+func HasStatusChanges() predicate.Booking {
+	return predicate.Booking(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, StatusChangesTable, StatusChangesColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasStatusChangesWith applies the HasEdge predicate on the "status_changes" edge with a given conditions (other predicates).
+func HasStatusChangesWith(preds ...predicate.BookingStatusChange) predicate.Booking {
+	return predicate.Booking(func(s *sql.Selector) {
+		step := newStatusChangesStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

@@ -25,6 +25,8 @@ const (
 	FieldName = "name"
 	// FieldDurationMinutes holds the string denoting the duration_minutes field in the database.
 	FieldDurationMinutes = "duration_minutes"
+	// FieldSourceVersion holds the string denoting the source_version field in the database.
+	FieldSourceVersion = "source_version"
 	// Table holds the table name of the bookingtype in the database.
 	Table = "booking_types"
 )
@@ -37,6 +39,7 @@ var Columns = []string{
 	FieldExternalID,
 	FieldName,
 	FieldDurationMinutes,
+	FieldSourceVersion,
 }
 
 // ForeignKeys holds the SQL foreign-keys that are owned by the "booking_types"
@@ -82,6 +85,8 @@ var (
 	DefaultDurationMinutes int
 	// DurationMinutesValidator is a validator for the "duration_minutes" field. It is called by the builders before save.
 	DurationMinutesValidator func(int) error
+	// DefaultSourceVersion holds the default value on creation for the "source_version" field.
+	DefaultSourceVersion int64
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -119,4 +124,9 @@ func ByName(opts ...sql.OrderTermOption) OrderOption {
 // ByDurationMinutes orders the results by the duration_minutes field.
 func ByDurationMinutes(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDurationMinutes, opts...).ToFunc()
+}
+
+// BySourceVersion orders the results by the source_version field.
+func BySourceVersion(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSourceVersion, opts...).ToFunc()
 }

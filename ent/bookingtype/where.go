@@ -80,6 +80,11 @@ func DurationMinutes(v int) predicate.BookingType {
 	return predicate.BookingType(sql.FieldEQ(FieldDurationMinutes, v))
 }
 
+// SourceVersion applies equality check predicate on the "source_version" field. It's identical to SourceVersionEQ.
+func SourceVersion(v int64) predicate.BookingType {
+	return predicate.BookingType(sql.FieldEQ(FieldSourceVersion, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.BookingType {
 	return predicate.BookingType(sql.FieldEQ(FieldCreatedAt, v))
@@ -338,6 +343,46 @@ func DurationMinutesLT(v int) predicate.BookingType {
 // DurationMinutesLTE applies the LTE predicate on the "duration_minutes" field.
 func DurationMinutesLTE(v int) predicate.BookingType {
 	return predicate.BookingType(sql.FieldLTE(FieldDurationMinutes, v))
+}
+
+// SourceVersionEQ applies the EQ predicate on the "source_version" field.
+func SourceVersionEQ(v int64) predicate.BookingType {
+	return predicate.BookingType(sql.FieldEQ(FieldSourceVersion, v))
+}
+
+// SourceVersionNEQ applies the NEQ predicate on the "source_version" field.
+func SourceVersionNEQ(v int64) predicate.BookingType {
+	return predicate.BookingType(sql.FieldNEQ(FieldSourceVersion, v))
+}
+
+// SourceVersionIn applies the In predicate on the "source_version" field.
+func SourceVersionIn(vs ...int64) predicate.BookingType {
+	return predicate.BookingType(sql.FieldIn(FieldSourceVersion, vs...))
+}
+
+// SourceVersionNotIn applies the NotIn predicate on the "source_version" field.
+func SourceVersionNotIn(vs ...int64) predicate.BookingType {
+	return predicate.BookingType(sql.FieldNotIn(FieldSourceVersion, vs...))
+}
+
+// SourceVersionGT applies the GT predicate on the "source_version" field.
+func SourceVersionGT(v int64) predicate.BookingType {
+	return predicate.BookingType(sql.FieldGT(FieldSourceVersion, v))
+}
+
+// SourceVersionGTE applies the GTE predicate on the "source_version" field.
+func SourceVersionGTE(v int64) predicate.BookingType {
+	return predicate.BookingType(sql.FieldGTE(FieldSourceVersion, v))
+}
+
+// SourceVersionLT applies the LT predicate on the "source_version" field.
+func SourceVersionLT(v int64) predicate.BookingType {
+	return predicate.BookingType(sql.FieldLT(FieldSourceVersion, v))
+}
+
+// SourceVersionLTE applies the LTE predicate on the "source_version" field.
+func SourceVersionLTE(v int64) predicate.BookingType {
+	return predicate.BookingType(sql.FieldLTE(FieldSourceVersion, v))
 }
 
 // And groups predicates with the AND operator between them.

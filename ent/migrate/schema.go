@@ -63,6 +63,7 @@ var (
 		{Name: "external_id", Type: field.TypeString, Unique: true, Nullable: true, Size: 200},
 		{Name: "starts_at", Type: field.TypeTime},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"PROPOSED", "PENDING", "BOOKED", "ARRIVED", "FULFILLED", "CANCELLED", "NOSHOW", "CHECKED_IN", "WAITLIST", "ENTERED_IN_ERROR"}, Default: "BOOKED"},
+		{Name: "source_version", Type: field.TypeInt64, Default: 0},
 		{Name: "doctor_id", Type: field.TypeString, Size: 28},
 		{Name: "booking_type_id", Type: field.TypeString, Nullable: true, Size: 28},
 		{Name: "patient_id", Type: field.TypeString, Size: 28},
@@ -75,19 +76,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "bookings_users_doctor",
-				Columns:    []*schema.Column{BookingsColumns[6]},
+				Columns:    []*schema.Column{BookingsColumns[7]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "bookings_booking_types_booking_type",
-				Columns:    []*schema.Column{BookingsColumns[7]},
+				Columns:    []*schema.Column{BookingsColumns[8]},
 				RefColumns: []*schema.Column{BookingTypesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "bookings_patients_bookings",
-				Columns:    []*schema.Column{BookingsColumns[8]},
+				Columns:    []*schema.Column{BookingsColumns[9]},
 				RefColumns: []*schema.Column{PatientsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -96,12 +97,41 @@ var (
 			{
 				Name:    "booking_doctor_id_starts_at",
 				Unique:  false,
-				Columns: []*schema.Column{BookingsColumns[6], BookingsColumns[4]},
+				Columns: []*schema.Column{BookingsColumns[7], BookingsColumns[4]},
 			},
 			{
 				Name:    "booking_patient_id_starts_at",
 				Unique:  false,
-				Columns: []*schema.Column{BookingsColumns[8], BookingsColumns[4]},
+				Columns: []*schema.Column{BookingsColumns[9], BookingsColumns[4]},
+			},
+		},
+	}
+	// BookingStatusChangesColumns holds the columns for the "booking_status_changes" table.
+	BookingStatusChangesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 28},
+		{Name: "from_status", Type: field.TypeEnum, Nullable: true, Enums: []string{"PROPOSED", "PENDING", "BOOKED", "ARRIVED", "FULFILLED", "CANCELLED", "NOSHOW", "CHECKED_IN", "WAITLIST", "ENTERED_IN_ERROR"}},
+		{Name: "to_status", Type: field.TypeEnum, Enums: []string{"PROPOSED", "PENDING", "BOOKED", "ARRIVED", "FULFILLED", "CANCELLED", "NOSHOW", "CHECKED_IN", "WAITLIST", "ENTERED_IN_ERROR"}},
+		{Name: "changed_at", Type: field.TypeTime},
+		{Name: "booking_id", Type: field.TypeString, Size: 28},
+		{Name: "changed_by_id", Type: field.TypeString, Nullable: true, Size: 28},
+	}
+	// BookingStatusChangesTable holds the schema information for the "booking_status_changes" table.
+	BookingStatusChangesTable = &schema.Table{
+		Name:       "booking_status_changes",
+		Columns:    BookingStatusChangesColumns,
+		PrimaryKey: []*schema.Column{BookingStatusChangesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "booking_status_changes_bookings_status_changes",
+				Columns:    []*schema.Column{BookingStatusChangesColumns[4]},
+				RefColumns: []*schema.Column{BookingsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "booking_status_changes_users_changed_by",
+				Columns:    []*schema.Column{BookingStatusChangesColumns[5]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
 			},
 		},
 	}
@@ -113,6 +143,7 @@ var (
 		{Name: "external_id", Type: field.TypeString, Unique: true, Nullable: true, Size: 200},
 		{Name: "name", Type: field.TypeString, Size: 200},
 		{Name: "duration_minutes", Type: field.TypeInt, Default: 15},
+		{Name: "source_version", Type: field.TypeInt64, Default: 0},
 		{Name: "program_completing_booking_types", Type: field.TypeString, Nullable: true, Size: 28},
 	}
 	// BookingTypesTable holds the schema information for the "booking_types" table.
@@ -123,7 +154,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "booking_types_programs_completing_booking_types",
-				Columns:    []*schema.Column{BookingTypesColumns[6]},
+				Columns:    []*schema.Column{BookingTypesColumns[7]},
 				RefColumns: []*schema.Column{ProgramsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -315,6 +346,71 @@ var (
 			},
 		},
 	}
+	// NotificationsColumns holds the columns for the "notifications" table.
+	NotificationsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 28},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"ARRIVAL", "SCHEDULE", "ERX", "REMINDER", "SIGNATURE_REQUEST", "ANNOUNCEMENT", "PATIENT_PORTAL", "COMPLIANCE", "LAB_REPORT", "CLOUD_COMMUNICATION"}},
+		{Name: "title", Type: field.TypeString, Size: 300},
+		{Name: "body", Type: field.TypeString, Nullable: true, Size: 2147483647},
+		{Name: "due_at", Type: field.TypeTime, Nullable: true},
+		{Name: "deliver_at", Type: field.TypeTime},
+		{Name: "acknowledged_at", Type: field.TypeTime, Nullable: true},
+		{Name: "dedupe_key", Type: field.TypeString, Nullable: true, Size: 200},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "recipient_id", Type: field.TypeString, Size: 28},
+		{Name: "patient_id", Type: field.TypeString, Nullable: true, Size: 28},
+		{Name: "booking_id", Type: field.TypeString, Nullable: true, Size: 28},
+		{Name: "from_id", Type: field.TypeString, Nullable: true, Size: 28},
+	}
+	// NotificationsTable holds the schema information for the "notifications" table.
+	NotificationsTable = &schema.Table{
+		Name:       "notifications",
+		Columns:    NotificationsColumns,
+		PrimaryKey: []*schema.Column{NotificationsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "notifications_users_recipient",
+				Columns:    []*schema.Column{NotificationsColumns[9]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "notifications_patients_patient",
+				Columns:    []*schema.Column{NotificationsColumns[10]},
+				RefColumns: []*schema.Column{PatientsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "notifications_bookings_booking",
+				Columns:    []*schema.Column{NotificationsColumns[11]},
+				RefColumns: []*schema.Column{BookingsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "notifications_users_from",
+				Columns:    []*schema.Column{NotificationsColumns[12]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "notification_recipient_id_acknowledged_at_deliver_at",
+				Unique:  false,
+				Columns: []*schema.Column{NotificationsColumns[9], NotificationsColumns[6], NotificationsColumns[5]},
+			},
+			{
+				Name:    "notification_recipient_id_dedupe_key",
+				Unique:  true,
+				Columns: []*schema.Column{NotificationsColumns[9], NotificationsColumns[7]},
+			},
+			{
+				Name:    "notification_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{NotificationsColumns[8]},
+			},
+		},
+	}
 	// OutboxMessagesColumns holds the columns for the "outbox_messages" table.
 	OutboxMessagesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 28},
@@ -368,6 +464,7 @@ var (
 		{Name: "gp_address", Type: field.TypeString, Nullable: true, Size: 500},
 		{Name: "gp_email", Type: field.TypeString, Nullable: true, Size: 320},
 		{Name: "portal_password_hash", Type: field.TypeString, Nullable: true},
+		{Name: "source_version", Type: field.TypeInt64, Default: 0},
 		{Name: "message_patients", Type: field.TypeString, Nullable: true, Size: 28},
 	}
 	// PatientsTable holds the schema information for the "patients" table.
@@ -378,7 +475,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "patients_messages_patients",
-				Columns:    []*schema.Column{PatientsColumns[20]},
+				Columns:    []*schema.Column{PatientsColumns[21]},
 				RefColumns: []*schema.Column{MessagesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -450,6 +547,32 @@ var (
 				Name:    "programaction_program_id_position",
 				Unique:  false,
 				Columns: []*schema.Column{ProgramActionsColumns[11], ProgramActionsColumns[3]},
+			},
+		},
+	}
+	// ReferralsColumns holds the columns for the "referrals" table.
+	ReferralsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 28},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "external_id", Type: field.TypeString, Unique: true, Size: 200},
+		{Name: "referral_date", Type: field.TypeTime},
+		{Name: "referrer", Type: field.TypeString, Nullable: true, Size: 300},
+		{Name: "reason", Type: field.TypeString, Nullable: true, Size: 1000},
+		{Name: "source_version", Type: field.TypeInt64, Default: 0},
+		{Name: "patient_id", Type: field.TypeString, Size: 28},
+	}
+	// ReferralsTable holds the schema information for the "referrals" table.
+	ReferralsTable = &schema.Table{
+		Name:       "referrals",
+		Columns:    ReferralsColumns,
+		PrimaryKey: []*schema.Column{ReferralsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "referrals_patients_patient",
+				Columns:    []*schema.Column{ReferralsColumns[8]},
+				RefColumns: []*schema.Column{PatientsColumns[0]},
+				OnDelete:   schema.NoAction,
 			},
 		},
 	}
@@ -700,15 +823,18 @@ var (
 		APIKeysTable,
 		AutoReplySentsTable,
 		BookingsTable,
+		BookingStatusChangesTable,
 		BookingTypesTable,
 		ChannelsTable,
 		ChannelMembersTable,
 		LabelsTable,
 		MessagesTable,
+		NotificationsTable,
 		OutboxMessagesTable,
 		PatientsTable,
 		ProgramsTable,
 		ProgramActionsTable,
+		ReferralsTable,
 		SecurityGroupsTable,
 		SessionsTable,
 		SettingsTable,
@@ -727,6 +853,8 @@ func init() {
 	BookingsTable.ForeignKeys[0].RefTable = UsersTable
 	BookingsTable.ForeignKeys[1].RefTable = BookingTypesTable
 	BookingsTable.ForeignKeys[2].RefTable = PatientsTable
+	BookingStatusChangesTable.ForeignKeys[0].RefTable = BookingsTable
+	BookingStatusChangesTable.ForeignKeys[1].RefTable = UsersTable
 	BookingTypesTable.ForeignKeys[0].RefTable = ProgramsTable
 	ChannelsTable.ForeignKeys[0].RefTable = PatientsTable
 	ChannelsTable.ForeignKeys[1].RefTable = SecurityGroupsTable
@@ -737,9 +865,14 @@ func init() {
 	MessagesTable.ForeignKeys[1].RefTable = UsersTable
 	MessagesTable.ForeignKeys[2].RefTable = PatientsTable
 	MessagesTable.ForeignKeys[3].RefTable = MessagesTable
+	NotificationsTable.ForeignKeys[0].RefTable = UsersTable
+	NotificationsTable.ForeignKeys[1].RefTable = PatientsTable
+	NotificationsTable.ForeignKeys[2].RefTable = BookingsTable
+	NotificationsTable.ForeignKeys[3].RefTable = UsersTable
 	PatientsTable.ForeignKeys[0].RefTable = MessagesTable
 	ProgramActionsTable.ForeignKeys[0].RefTable = ProgramsTable
 	ProgramActionsTable.ForeignKeys[1].RefTable = TemplatesTable
+	ReferralsTable.ForeignKeys[0].RefTable = PatientsTable
 	SessionsTable.ForeignKeys[0].RefTable = UsersTable
 	ChannelCustomUsersTable.ForeignKeys[0].RefTable = ChannelsTable
 	ChannelCustomUsersTable.ForeignKeys[1].RefTable = UsersTable

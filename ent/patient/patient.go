@@ -54,6 +54,8 @@ const (
 	FieldGpEmail = "gp_email"
 	// FieldPortalPasswordHash holds the string denoting the portal_password_hash field in the database.
 	FieldPortalPasswordHash = "portal_password_hash"
+	// FieldSourceVersion holds the string denoting the source_version field in the database.
+	FieldSourceVersion = "source_version"
 	// EdgeBookings holds the string denoting the bookings edge name in mutations.
 	EdgeBookings = "bookings"
 	// Table holds the table name of the patient in the database.
@@ -89,6 +91,7 @@ var Columns = []string{
 	FieldGpAddress,
 	FieldGpEmail,
 	FieldPortalPasswordHash,
+	FieldSourceVersion,
 }
 
 // ForeignKeys holds the SQL foreign-keys that are owned by the "patients"
@@ -158,6 +161,8 @@ var (
 	GpAddressValidator func(string) error
 	// GpEmailValidator is a validator for the "gp_email" field. It is called by the builders before save.
 	GpEmailValidator func(string) error
+	// DefaultSourceVersion holds the default value on creation for the "source_version" field.
+	DefaultSourceVersion int64
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -265,6 +270,11 @@ func ByGpEmail(opts ...sql.OrderTermOption) OrderOption {
 // ByPortalPasswordHash orders the results by the portal_password_hash field.
 func ByPortalPasswordHash(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPortalPasswordHash, opts...).ToFunc()
+}
+
+// BySourceVersion orders the results by the source_version field.
+func BySourceVersion(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSourceVersion, opts...).ToFunc()
 }
 
 // ByBookingsCount orders the results by bookings count.

@@ -151,6 +151,11 @@ func PortalPasswordHash(v string) predicate.Patient {
 	return predicate.Patient(sql.FieldEQ(FieldPortalPasswordHash, v))
 }
 
+// SourceVersion applies equality check predicate on the "source_version" field. It's identical to SourceVersionEQ.
+func SourceVersion(v int64) predicate.Patient {
+	return predicate.Patient(sql.FieldEQ(FieldSourceVersion, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Patient {
 	return predicate.Patient(sql.FieldEQ(FieldCreatedAt, v))
@@ -1474,6 +1479,46 @@ func PortalPasswordHashEqualFold(v string) predicate.Patient {
 // PortalPasswordHashContainsFold applies the ContainsFold predicate on the "portal_password_hash" field.
 func PortalPasswordHashContainsFold(v string) predicate.Patient {
 	return predicate.Patient(sql.FieldContainsFold(FieldPortalPasswordHash, v))
+}
+
+// SourceVersionEQ applies the EQ predicate on the "source_version" field.
+func SourceVersionEQ(v int64) predicate.Patient {
+	return predicate.Patient(sql.FieldEQ(FieldSourceVersion, v))
+}
+
+// SourceVersionNEQ applies the NEQ predicate on the "source_version" field.
+func SourceVersionNEQ(v int64) predicate.Patient {
+	return predicate.Patient(sql.FieldNEQ(FieldSourceVersion, v))
+}
+
+// SourceVersionIn applies the In predicate on the "source_version" field.
+func SourceVersionIn(vs ...int64) predicate.Patient {
+	return predicate.Patient(sql.FieldIn(FieldSourceVersion, vs...))
+}
+
+// SourceVersionNotIn applies the NotIn predicate on the "source_version" field.
+func SourceVersionNotIn(vs ...int64) predicate.Patient {
+	return predicate.Patient(sql.FieldNotIn(FieldSourceVersion, vs...))
+}
+
+// SourceVersionGT applies the GT predicate on the "source_version" field.
+func SourceVersionGT(v int64) predicate.Patient {
+	return predicate.Patient(sql.FieldGT(FieldSourceVersion, v))
+}
+
+// SourceVersionGTE applies the GTE predicate on the "source_version" field.
+func SourceVersionGTE(v int64) predicate.Patient {
+	return predicate.Patient(sql.FieldGTE(FieldSourceVersion, v))
+}
+
+// SourceVersionLT applies the LT predicate on the "source_version" field.
+func SourceVersionLT(v int64) predicate.Patient {
+	return predicate.Patient(sql.FieldLT(FieldSourceVersion, v))
+}
+
+// SourceVersionLTE applies the LTE predicate on the "source_version" field.
+func SourceVersionLTE(v int64) predicate.Patient {
+	return predicate.Patient(sql.FieldLTE(FieldSourceVersion, v))
 }
 
 // HasBookings applies the HasEdge predicate on the "bookings" edge.

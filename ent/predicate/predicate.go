@@ -15,6 +15,9 @@ type AutoReplySent func(*sql.Selector)
 // Booking is the predicate function for booking builders.
 type Booking func(*sql.Selector)
 
+// BookingStatusChange is the predicate function for bookingstatuschange builders.
+type BookingStatusChange func(*sql.Selector)
+
 // BookingType is the predicate function for bookingtype builders.
 type BookingType func(*sql.Selector)
 
@@ -30,6 +33,9 @@ type Label func(*sql.Selector)
 // Message is the predicate function for message builders.
 type Message func(*sql.Selector)
 
+// Notification is the predicate function for notification builders.
+type Notification func(*sql.Selector)
+
 // OutboxMessage is the predicate function for outboxmessage builders.
 type OutboxMessage func(*sql.Selector)
 
@@ -41,6 +47,9 @@ type Program func(*sql.Selector)
 
 // ProgramAction is the predicate function for programaction builders.
 type ProgramAction func(*sql.Selector)
+
+// Referral is the predicate function for referral builders.
+type Referral func(*sql.Selector)
 
 // SecurityGroup is the predicate function for securitygroup builders.
 type SecurityGroup func(*sql.Selector)

@@ -183,6 +183,30 @@ func (f BookingMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutatio
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.BookingMutation", m)
 }
 
+// The BookingStatusChangeQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type BookingStatusChangeQueryRuleFunc func(context.Context, *ent.BookingStatusChangeQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f BookingStatusChangeQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.BookingStatusChangeQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.BookingStatusChangeQuery", q)
+}
+
+// The BookingStatusChangeMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type BookingStatusChangeMutationRuleFunc func(context.Context, *ent.BookingStatusChangeMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f BookingStatusChangeMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.BookingStatusChangeMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.BookingStatusChangeMutation", m)
+}
+
 // The BookingTypeQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type BookingTypeQueryRuleFunc func(context.Context, *ent.BookingTypeQuery) error
@@ -303,6 +327,30 @@ func (f MessageMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutatio
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.MessageMutation", m)
 }
 
+// The NotificationQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type NotificationQueryRuleFunc func(context.Context, *ent.NotificationQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f NotificationQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.NotificationQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.NotificationQuery", q)
+}
+
+// The NotificationMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type NotificationMutationRuleFunc func(context.Context, *ent.NotificationMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f NotificationMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.NotificationMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.NotificationMutation", m)
+}
+
 // The OutboxMessageQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type OutboxMessageQueryRuleFunc func(context.Context, *ent.OutboxMessageQuery) error
@@ -397,6 +445,30 @@ func (f ProgramActionMutationRuleFunc) EvalMutation(ctx context.Context, m ent.M
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ProgramActionMutation", m)
+}
+
+// The ReferralQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ReferralQueryRuleFunc func(context.Context, *ent.ReferralQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ReferralQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReferralQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ReferralQuery", q)
+}
+
+// The ReferralMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ReferralMutationRuleFunc func(context.Context, *ent.ReferralMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ReferralMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ReferralMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ReferralMutation", m)
 }
 
 // The SecurityGroupQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -560,6 +632,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.BookingQuery:
 		return q.Filter(), nil
+	case *ent.BookingStatusChangeQuery:
+		return q.Filter(), nil
 	case *ent.BookingTypeQuery:
 		return q.Filter(), nil
 	case *ent.ChannelQuery:
@@ -570,6 +644,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.MessageQuery:
 		return q.Filter(), nil
+	case *ent.NotificationQuery:
+		return q.Filter(), nil
 	case *ent.OutboxMessageQuery:
 		return q.Filter(), nil
 	case *ent.PatientQuery:
@@ -577,6 +653,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 	case *ent.ProgramQuery:
 		return q.Filter(), nil
 	case *ent.ProgramActionQuery:
+		return q.Filter(), nil
+	case *ent.ReferralQuery:
 		return q.Filter(), nil
 	case *ent.SecurityGroupQuery:
 		return q.Filter(), nil
@@ -601,6 +679,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.BookingMutation:
 		return m.Filter(), nil
+	case *ent.BookingStatusChangeMutation:
+		return m.Filter(), nil
 	case *ent.BookingTypeMutation:
 		return m.Filter(), nil
 	case *ent.ChannelMutation:
@@ -611,6 +691,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.MessageMutation:
 		return m.Filter(), nil
+	case *ent.NotificationMutation:
+		return m.Filter(), nil
 	case *ent.OutboxMessageMutation:
 		return m.Filter(), nil
 	case *ent.PatientMutation:
@@ -618,6 +700,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.ProgramMutation:
 		return m.Filter(), nil
 	case *ent.ProgramActionMutation:
+		return m.Filter(), nil
+	case *ent.ReferralMutation:
 		return m.Filter(), nil
 	case *ent.SecurityGroupMutation:
 		return m.Filter(), nil

@@ -9,15 +9,18 @@ import (
 	"github.com/whisper-health/whisper/ent/apikey"
 	"github.com/whisper-health/whisper/ent/autoreplysent"
 	"github.com/whisper-health/whisper/ent/booking"
+	"github.com/whisper-health/whisper/ent/bookingstatuschange"
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/message"
+	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/ent/outboxmessage"
 	"github.com/whisper-health/whisper/ent/patient"
 	"github.com/whisper-health/whisper/ent/program"
 	"github.com/whisper-health/whisper/ent/programaction"
+	"github.com/whisper-health/whisper/ent/referral"
 	"github.com/whisper-health/whisper/ent/schema"
 	"github.com/whisper-health/whisper/ent/securitygroup"
 	"github.com/whisper-health/whisper/ent/session"
@@ -146,12 +149,40 @@ func init() {
 	bookingDescExternalID := bookingFields[0].Descriptor()
 	// booking.ExternalIDValidator is a validator for the "external_id" field. It is called by the builders before save.
 	booking.ExternalIDValidator = bookingDescExternalID.Validators[0].(func(string) error)
+	// bookingDescSourceVersion is the schema descriptor for source_version field.
+	bookingDescSourceVersion := bookingFields[6].Descriptor()
+	// booking.DefaultSourceVersion holds the default value on creation for the source_version field.
+	booking.DefaultSourceVersion = bookingDescSourceVersion.Default.(int64)
 	// bookingDescID is the schema descriptor for id field.
 	bookingDescID := bookingMixinFields0[0].Descriptor()
 	// booking.DefaultID holds the default value on creation for the id field.
 	booking.DefaultID = bookingDescID.Default.(func() pulid.ID)
 	// booking.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	booking.IDValidator = bookingDescID.Validators[0].(func(string) error)
+	bookingstatuschangeMixin := schema.BookingStatusChange{}.Mixin()
+	bookingstatuschange.Policy = privacy.NewPolicies(bookingstatuschangeMixin[1], schema.BookingStatusChange{})
+	bookingstatuschange.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := bookingstatuschange.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	bookingstatuschangeMixinFields0 := bookingstatuschangeMixin[0].Fields()
+	_ = bookingstatuschangeMixinFields0
+	bookingstatuschangeFields := schema.BookingStatusChange{}.Fields()
+	_ = bookingstatuschangeFields
+	// bookingstatuschangeDescChangedAt is the schema descriptor for changed_at field.
+	bookingstatuschangeDescChangedAt := bookingstatuschangeFields[4].Descriptor()
+	// bookingstatuschange.DefaultChangedAt holds the default value on creation for the changed_at field.
+	bookingstatuschange.DefaultChangedAt = bookingstatuschangeDescChangedAt.Default.(func() time.Time)
+	// bookingstatuschangeDescID is the schema descriptor for id field.
+	bookingstatuschangeDescID := bookingstatuschangeMixinFields0[0].Descriptor()
+	// bookingstatuschange.DefaultID holds the default value on creation for the id field.
+	bookingstatuschange.DefaultID = bookingstatuschangeDescID.Default.(func() pulid.ID)
+	// bookingstatuschange.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	bookingstatuschange.IDValidator = bookingstatuschangeDescID.Validators[0].(func(string) error)
 	bookingtypeMixin := schema.BookingType{}.Mixin()
 	bookingtype.Policy = privacy.NewPolicies(bookingtypeMixin[2], schema.BookingType{})
 	bookingtype.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -206,6 +237,10 @@ func init() {
 	bookingtype.DefaultDurationMinutes = bookingtypeDescDurationMinutes.Default.(int)
 	// bookingtype.DurationMinutesValidator is a validator for the "duration_minutes" field. It is called by the builders before save.
 	bookingtype.DurationMinutesValidator = bookingtypeDescDurationMinutes.Validators[0].(func(int) error)
+	// bookingtypeDescSourceVersion is the schema descriptor for source_version field.
+	bookingtypeDescSourceVersion := bookingtypeFields[3].Descriptor()
+	// bookingtype.DefaultSourceVersion holds the default value on creation for the source_version field.
+	bookingtype.DefaultSourceVersion = bookingtypeDescSourceVersion.Default.(int64)
 	// bookingtypeDescID is the schema descriptor for id field.
 	bookingtypeDescID := bookingtypeMixinFields0[0].Descriptor()
 	// bookingtype.DefaultID holds the default value on creation for the id field.
@@ -406,6 +441,52 @@ func init() {
 	message.DefaultID = messageDescID.Default.(func() pulid.ID)
 	// message.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	message.IDValidator = messageDescID.Validators[0].(func(string) error)
+	notificationMixin := schema.Notification{}.Mixin()
+	notification.Policy = privacy.NewPolicies(notificationMixin[1], schema.Notification{})
+	notification.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := notification.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	notificationMixinFields0 := notificationMixin[0].Fields()
+	_ = notificationMixinFields0
+	notificationFields := schema.Notification{}.Fields()
+	_ = notificationFields
+	// notificationDescTitle is the schema descriptor for title field.
+	notificationDescTitle := notificationFields[2].Descriptor()
+	// notification.TitleValidator is a validator for the "title" field. It is called by the builders before save.
+	notification.TitleValidator = func() func(string) error {
+		validators := notificationDescTitle.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(title string) error {
+			for _, fn := range fns {
+				if err := fn(title); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// notificationDescDedupeKey is the schema descriptor for dedupe_key field.
+	notificationDescDedupeKey := notificationFields[10].Descriptor()
+	// notification.DedupeKeyValidator is a validator for the "dedupe_key" field. It is called by the builders before save.
+	notification.DedupeKeyValidator = notificationDescDedupeKey.Validators[0].(func(string) error)
+	// notificationDescCreatedAt is the schema descriptor for created_at field.
+	notificationDescCreatedAt := notificationFields[11].Descriptor()
+	// notification.DefaultCreatedAt holds the default value on creation for the created_at field.
+	notification.DefaultCreatedAt = notificationDescCreatedAt.Default.(func() time.Time)
+	// notificationDescID is the schema descriptor for id field.
+	notificationDescID := notificationMixinFields0[0].Descriptor()
+	// notification.DefaultID holds the default value on creation for the id field.
+	notification.DefaultID = notificationDescID.Default.(func() pulid.ID)
+	// notification.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	notification.IDValidator = notificationDescID.Validators[0].(func(string) error)
 	outboxmessageMixin := schema.OutboxMessage{}.Mixin()
 	outboxmessage.Policy = privacy.NewPolicies(outboxmessageMixin[2], schema.OutboxMessage{})
 	outboxmessage.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -614,6 +695,10 @@ func init() {
 	patientDescGpEmail := patientFields[15].Descriptor()
 	// patient.GpEmailValidator is a validator for the "gp_email" field. It is called by the builders before save.
 	patient.GpEmailValidator = patientDescGpEmail.Validators[0].(func(string) error)
+	// patientDescSourceVersion is the schema descriptor for source_version field.
+	patientDescSourceVersion := patientFields[17].Descriptor()
+	// patient.DefaultSourceVersion holds the default value on creation for the source_version field.
+	patient.DefaultSourceVersion = patientDescSourceVersion.Default.(int64)
 	// patientDescID is the schema descriptor for id field.
 	patientDescID := patientMixinFields0[0].Descriptor()
 	// patient.DefaultID holds the default value on creation for the id field.
@@ -734,6 +819,68 @@ func init() {
 	programaction.DefaultID = programactionDescID.Default.(func() pulid.ID)
 	// programaction.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	programaction.IDValidator = programactionDescID.Validators[0].(func(string) error)
+	referralMixin := schema.Referral{}.Mixin()
+	referral.Policy = privacy.NewPolicies(referralMixin[2], schema.Referral{})
+	referral.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := referral.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	referralMixinFields0 := referralMixin[0].Fields()
+	_ = referralMixinFields0
+	referralMixinFields1 := referralMixin[1].Fields()
+	_ = referralMixinFields1
+	referralFields := schema.Referral{}.Fields()
+	_ = referralFields
+	// referralDescCreatedAt is the schema descriptor for created_at field.
+	referralDescCreatedAt := referralMixinFields1[0].Descriptor()
+	// referral.DefaultCreatedAt holds the default value on creation for the created_at field.
+	referral.DefaultCreatedAt = referralDescCreatedAt.Default.(func() time.Time)
+	// referralDescUpdatedAt is the schema descriptor for updated_at field.
+	referralDescUpdatedAt := referralMixinFields1[1].Descriptor()
+	// referral.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	referral.DefaultUpdatedAt = referralDescUpdatedAt.Default.(func() time.Time)
+	// referral.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	referral.UpdateDefaultUpdatedAt = referralDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// referralDescExternalID is the schema descriptor for external_id field.
+	referralDescExternalID := referralFields[0].Descriptor()
+	// referral.ExternalIDValidator is a validator for the "external_id" field. It is called by the builders before save.
+	referral.ExternalIDValidator = func() func(string) error {
+		validators := referralDescExternalID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(external_id string) error {
+			for _, fn := range fns {
+				if err := fn(external_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// referralDescReferrer is the schema descriptor for referrer field.
+	referralDescReferrer := referralFields[3].Descriptor()
+	// referral.ReferrerValidator is a validator for the "referrer" field. It is called by the builders before save.
+	referral.ReferrerValidator = referralDescReferrer.Validators[0].(func(string) error)
+	// referralDescReason is the schema descriptor for reason field.
+	referralDescReason := referralFields[4].Descriptor()
+	// referral.ReasonValidator is a validator for the "reason" field. It is called by the builders before save.
+	referral.ReasonValidator = referralDescReason.Validators[0].(func(string) error)
+	// referralDescSourceVersion is the schema descriptor for source_version field.
+	referralDescSourceVersion := referralFields[5].Descriptor()
+	// referral.DefaultSourceVersion holds the default value on creation for the source_version field.
+	referral.DefaultSourceVersion = referralDescSourceVersion.Default.(int64)
+	// referralDescID is the schema descriptor for id field.
+	referralDescID := referralMixinFields0[0].Descriptor()
+	// referral.DefaultID holds the default value on creation for the id field.
+	referral.DefaultID = referralDescID.Default.(func() pulid.ID)
+	// referral.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	referral.IDValidator = referralDescID.Validators[0].(func(string) error)
 	securitygroupMixin := schema.SecurityGroup{}.Mixin()
 	securitygroup.Policy = privacy.NewPolicies(securitygroupMixin[2], schema.SecurityGroup{})
 	securitygroup.Hooks[0] = func(next ent.Mutator) ent.Mutator {

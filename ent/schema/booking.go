@@ -28,6 +28,7 @@ func (BookingType) Fields() []ent.Field {
 			Annotations(entgql.Skip(entgql.SkipAll)),
 		field.String("name").NotEmpty().MaxLen(200),
 		field.Int("duration_minutes").Default(15).Positive(),
+		field.Int64("source_version").Default(0).Annotations(entgql.Skip(entgql.SkipAll)),
 	}
 }
 
@@ -59,6 +60,8 @@ func (Booking) Fields() []ent.Field {
 			).
 			Default("BOOKED").
 			Annotations(entgql.Type("BookingStatus")),
+		field.Int64("source_version").Default(0).Annotations(skip).
+			Comment("the integrator's version of the record; an older push changes nothing"),
 	}
 }
 
@@ -68,6 +71,7 @@ func (Booking) Edges() []ent.Edge {
 		edge.From("patient", Patient.Type).Ref("bookings").Field("patient_id").Unique().Required(),
 		edge.To("doctor", User.Type).Field("doctor_id").Unique().Required(),
 		edge.To("booking_type", BookingType.Type).Field("booking_type_id").Unique(),
+		edge.To("status_changes", BookingStatusChange.Type),
 	}
 }
 

@@ -43,6 +43,8 @@ func (Patient) Fields() []ent.Field {
 		field.String("gp_address").Optional().Nillable().MaxLen(500),
 		field.String("gp_email").Optional().Nillable().MaxLen(320),
 		field.String("portal_password_hash").Optional().Sensitive().Annotations(skip),
+		field.Int64("source_version").Default(0).Annotations(skip).
+			Comment("the integrator's version of the record; an older push changes nothing"),
 	}
 }
 

@@ -129,7 +129,9 @@ func (BookingType) Policy() ent.Policy {
 	}
 }
 
-// Policy of the Booking.
+// Policy of the Booking: integrators and directory managers write bookings;
+// any staff member may change a booking's status (the front desk marks
+// arrivals).
 func (Booking) Policy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
@@ -138,6 +140,53 @@ func (Booking) Policy() ent.Policy {
 		},
 		Mutation: privacy.MutationPolicy{
 			rule.AllowIfPermission(viewer.Integration, viewer.DirectoryManage),
+			rule.AllowIfStatusChangeByStaff(),
+			privacy.AlwaysDenyRule(),
+		},
+	}
+}
+
+// Policy of the BookingStatusChange: the history is appended with each
+// status change and never edited.
+func (BookingStatusChange) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.AllowIfPermission(staffOrIntegration...),
+			privacy.AlwaysDenyRule(),
+		},
+		Mutation: privacy.MutationPolicy{
+			privacy.OnMutationOperation(rule.AllowIfPermission(viewer.Integration, viewer.DirectoryManage, viewer.AccessWhisper), ent.OpCreate),
+			privacy.AlwaysDenyRule(),
+		},
+	}
+}
+
+// Policy of the Referral.
+func (Referral) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.AllowIfPermission(staffOrIntegration...),
+			privacy.AlwaysDenyRule(),
+		},
+		Mutation: privacy.MutationPolicy{
+			rule.AllowIfPermission(viewer.Integration, viewer.DirectoryManage),
+			privacy.AlwaysDenyRule(),
+		},
+	}
+}
+
+// Policy of the Notification: each user reads and acknowledges their own;
+// integrators and directory managers send them; anyone may set themself a
+// reminder.
+func (Notification) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.FilterNotificationsToRecipient(),
+			privacy.AlwaysDenyRule(),
+		},
+		Mutation: privacy.MutationPolicy{
+			rule.AllowIfNotificationSender(),
+			rule.AllowIfOwnNotificationUpdate(),
 			privacy.AlwaysDenyRule(),
 		},
 	}

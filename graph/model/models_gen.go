@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/whisper-health/whisper/ent"
+	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
@@ -53,8 +54,8 @@ type CreateServiceAccountInput struct {
 }
 
 type NotificationUnread struct {
-	Kind   NotificationKind `json:"kind"`
-	Unread int              `json:"unread"`
+	Kind   notification.Kind `json:"kind"`
+	Unread int               `json:"unread"`
 }
 
 type OpenConversationInput struct {
@@ -186,78 +187,6 @@ func (e *ChannelEventType) UnmarshalJSON(b []byte) error {
 }
 
 func (e ChannelEventType) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-// The notification folders (SPEC §3).
-type NotificationKind string
-
-const (
-	NotificationKindArrival            NotificationKind = "ARRIVAL"
-	NotificationKindSchedule           NotificationKind = "SCHEDULE"
-	NotificationKindErx                NotificationKind = "ERX"
-	NotificationKindReminder           NotificationKind = "REMINDER"
-	NotificationKindSignatureRequest   NotificationKind = "SIGNATURE_REQUEST"
-	NotificationKindAnnouncement       NotificationKind = "ANNOUNCEMENT"
-	NotificationKindPatientPortal      NotificationKind = "PATIENT_PORTAL"
-	NotificationKindCompliance         NotificationKind = "COMPLIANCE"
-	NotificationKindLabReport          NotificationKind = "LAB_REPORT"
-	NotificationKindCloudCommunication NotificationKind = "CLOUD_COMMUNICATION"
-)
-
-var AllNotificationKind = []NotificationKind{
-	NotificationKindArrival,
-	NotificationKindSchedule,
-	NotificationKindErx,
-	NotificationKindReminder,
-	NotificationKindSignatureRequest,
-	NotificationKindAnnouncement,
-	NotificationKindPatientPortal,
-	NotificationKindCompliance,
-	NotificationKindLabReport,
-	NotificationKindCloudCommunication,
-}
-
-func (e NotificationKind) IsValid() bool {
-	switch e {
-	case NotificationKindArrival, NotificationKindSchedule, NotificationKindErx, NotificationKindReminder, NotificationKindSignatureRequest, NotificationKindAnnouncement, NotificationKindPatientPortal, NotificationKindCompliance, NotificationKindLabReport, NotificationKindCloudCommunication:
-		return true
-	}
-	return false
-}
-
-func (e NotificationKind) String() string {
-	return string(e)
-}
-
-func (e *NotificationKind) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = NotificationKind(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid NotificationKind", str)
-	}
-	return nil
-}
-
-func (e NotificationKind) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *NotificationKind) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e NotificationKind) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
