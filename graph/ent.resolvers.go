@@ -29,6 +29,9 @@ func (r *Resolver) Channel() generated.ChannelResolver { return &channelResolver
 // Message returns generated.MessageResolver implementation.
 func (r *Resolver) Message() generated.MessageResolver { return &messageResolver{r} }
 
+// Notification returns generated.NotificationResolver implementation.
+func (r *Resolver) Notification() generated.NotificationResolver { return &notificationResolver{r} }
+
 // Patient returns generated.PatientResolver implementation.
 func (r *Resolver) Patient() generated.PatientResolver { return &patientResolver{r} }
 
@@ -44,6 +47,7 @@ func (r *Resolver) User() generated.UserResolver { return &userResolver{r} }
 type (
 	channelResolver       struct{ *Resolver }
 	messageResolver       struct{ *Resolver }
+	notificationResolver  struct{ *Resolver }
 	patientResolver       struct{ *Resolver }
 	queryResolver         struct{ *Resolver }
 	securityGroupResolver struct{ *Resolver }

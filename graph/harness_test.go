@@ -18,6 +18,8 @@ import (
 	"github.com/whisper-health/whisper/internal/demo"
 	"github.com/whisper-health/whisper/internal/live"
 	"github.com/whisper-health/whisper/internal/messenger"
+	"github.com/whisper-health/whisper/internal/notify"
+	"github.com/whisper-health/whisper/internal/practice"
 	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/store"
@@ -79,12 +81,15 @@ func newEnvWith(t *testing.T, authCfg auth.Config) *env {
 		t.Fatal(err)
 	}
 	msgr := messenger.New(db.Client, bus, log, messenger.Config{Postgres: testdb.Postgres(), Now: clk.Now})
+	notes := notify.New(db.Client, bus, msgr, log, clk.Now)
+	records := practice.New(db.Client, bus, notes, testdb.Postgres(), log, clk.Now)
 	hub := live.New(db.Client, bus, log, live.Config{Postgres: testdb.Postgres(), OnRevoke: a.SessionRevoked, PollInterval: 200 * time.Millisecond})
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	hubDone := make(chan struct{})
 	go func() { defer close(hubDone); hub.Run(hubCtx) }()
+	go notes.RunReminders(hubCtx, 50*time.Millisecond)
 	t.Cleanup(func() { stopHub(); <-hubDone })
-	h := graph.NewHandler(&graph.Resolver{Client: db.Client, Auth: a, Messenger: msgr, Live: hub, Log: log}, graph.HandlerConfig{
+	h := graph.NewHandler(&graph.Resolver{Client: db.Client, Auth: a, Messenger: msgr, Live: hub, Practice: records, Notify: notes, Log: log}, graph.HandlerConfig{
 		Introspection: true,
 		MaxDepth:      8,
 		MaxComplexity: 5000,

@@ -107,3 +107,12 @@ func deref[T any](p *T) T {
 	}
 	return *p
 }
+
+// version widens a GraphQL Int version to the stored int64.
+func version(v *int) *int64 {
+	if v == nil {
+		return nil
+	}
+	n := int64(*v)
+	return &n
+}

@@ -13,6 +13,8 @@ import (
 	"github.com/whisper-health/whisper/internal/auth"
 	"github.com/whisper-health/whisper/internal/live"
 	"github.com/whisper-health/whisper/internal/messenger"
+	"github.com/whisper-health/whisper/internal/notify"
+	"github.com/whisper-health/whisper/internal/practice"
 )
 
 // Resolver is the one wiring point of the GraphQL layer.
@@ -21,6 +23,8 @@ type Resolver struct {
 	Auth      *auth.Service
 	Messenger *messenger.Service
 	Live      *live.Hub
+	Practice  *practice.Service
+	Notify    *notify.Service
 	Log       *slog.Logger
 }
 

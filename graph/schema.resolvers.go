@@ -10,9 +10,12 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"entgo.io/contrib/entgql"
 	"github.com/whisper-health/whisper/ent"
+	"github.com/whisper-health/whisper/ent/booking"
+	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/ent/securitygroup"
@@ -22,6 +25,8 @@ import (
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/live"
 	"github.com/whisper-health/whisper/internal/messenger"
+	"github.com/whisper-health/whisper/internal/notify"
+	"github.com/whisper-health/whisper/internal/practice"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
@@ -220,6 +225,89 @@ func (r *mutationResolver) UpdateSecurityGroupMembers(ctx context.Context, input
 	return r.Messenger.UpdateSecurityGroupMembers(ctx, input.SecurityGroupID, input.AddUserIDs, input.RemoveUserIDs)
 }
 
+// UpsertPatient is the resolver for the upsertPatient field.
+func (r *mutationResolver) UpsertPatient(ctx context.Context, input model.PatientInput) (*ent.Patient, error) {
+	return r.Practice.UpsertPatient(ctx, practice.PatientInput{
+		ExternalID: input.ExternalID, PatientNumber: input.PatientNumber,
+		FirstName: input.FirstName, LastName: input.LastName,
+		BirthDate: input.BirthDate, Mobile: input.Mobile, Email: input.Email,
+		AddressLine1: input.AddressLine1, AddressLine2: input.AddressLine2, City: input.City,
+		Region: input.Region, Postcode: input.Postcode, GpName: input.GpName,
+		GpPractice: input.GpPractice, GpAddress: input.GpAddress, GpEmail: input.GpEmail,
+		Version: version(input.Version),
+	})
+}
+
+// UpsertBookingType is the resolver for the upsertBookingType field.
+func (r *mutationResolver) UpsertBookingType(ctx context.Context, input model.BookingTypeInput) (*ent.BookingType, error) {
+	return r.Practice.UpsertBookingType(ctx, practice.BookingTypeInput{
+		ExternalID: input.ExternalID, Name: input.Name, DurationMinutes: input.DurationMinutes,
+		Version: version(input.Version),
+	})
+}
+
+// UpsertBooking is the resolver for the upsertBooking field.
+func (r *mutationResolver) UpsertBooking(ctx context.Context, input model.BookingInput) (*ent.Booking, error) {
+	return r.Practice.UpsertBooking(ctx, practice.BookingInput{
+		ExternalID: input.ExternalID, PatientID: input.PatientID, DoctorID: input.DoctorID,
+		BookingTypeID: input.BookingTypeID, StartsAt: input.StartsAt, Status: input.Status,
+		Version: version(input.Version),
+	})
+}
+
+// UpsertReferral is the resolver for the upsertReferral field.
+func (r *mutationResolver) UpsertReferral(ctx context.Context, input model.ReferralInput) (*ent.Referral, error) {
+	return r.Practice.UpsertReferral(ctx, practice.ReferralInput{
+		ExternalID: input.ExternalID, PatientID: input.PatientID, ReferralDate: input.ReferralDate,
+		Referrer: input.Referrer, Reason: input.Reason, Version: version(input.Version),
+	})
+}
+
+// SetBookingStatus is the resolver for the setBookingStatus field.
+func (r *mutationResolver) SetBookingStatus(ctx context.Context, bookingID pulid.ID, status booking.Status) (*ent.Booking, error) {
+	return r.Practice.SetBookingStatus(ctx, bookingID, status)
+}
+
+// SetPatientArrivedAlerts is the resolver for the setPatientArrivedAlerts field.
+func (r *mutationResolver) SetPatientArrivedAlerts(ctx context.Context, userID pulid.ID, enabled bool) (*ent.User, error) {
+	return r.Client.User.UpdateOneID(userID).SetPatientArrivedAlerts(enabled).Save(ctx)
+}
+
+// CreateNotification is the resolver for the createNotification field.
+func (r *mutationResolver) CreateNotification(ctx context.Context, input model.CreateNotificationInput) (*ent.Notification, error) {
+	ns, err := r.Notify.Create(ctx, notify.CreateInput{
+		Kind: input.Kind, Title: input.Title, Body: input.Body, UserIDs: input.UserIDs,
+		SecurityGroupIDs: input.SecurityGroupIDs, PatientID: input.PatientID, DueAt: input.DueAt,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(ns) == 0 {
+		return nil, apperr.Invalid("securityGroupIDs", "the security groups have no members")
+	}
+	return ns[0], nil
+}
+
+// AcknowledgeNotification is the resolver for the acknowledgeNotification field.
+func (r *mutationResolver) AcknowledgeNotification(ctx context.Context, id pulid.ID) (*ent.Notification, error) {
+	return r.Notify.Acknowledge(ctx, id)
+}
+
+// ReplyToArrival is the resolver for the replyToArrival field.
+func (r *mutationResolver) ReplyToArrival(ctx context.Context, notificationID pulid.ID, body string) (*ent.Message, error) {
+	return r.Notify.ReplyToArrival(ctx, notificationID, body)
+}
+
+// SendAlert is the resolver for the sendAlert field.
+func (r *mutationResolver) SendAlert(ctx context.Context, body string) (*ent.Message, error) {
+	return r.Notify.SendAlert(ctx, body)
+}
+
+// Overdue is the resolver for the overdue field.
+func (r *notificationResolver) Overdue(ctx context.Context, obj *ent.Notification) (bool, error) {
+	return r.Notify.Overdue(obj), nil
+}
+
 // Initials is the resolver for the initials field.
 func (r *patientResolver) Initials(ctx context.Context, obj *ent.Patient) (string, error) {
 	return initials(obj.FirstName, obj.LastName), nil
@@ -317,6 +405,48 @@ func (r *queryResolver) Labels(ctx context.Context) ([]*ent.Label, error) {
 	return r.Client.Label.Query().Order(ent.Asc(label.FieldName)).All(ctx)
 }
 
+// Notifications is the resolver for the notifications field.
+func (r *queryResolver) Notifications(ctx context.Context, kinds []notification.Kind, includeAcknowledged *bool, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.NotificationConnection, error) {
+	if _, err := staffViewer(ctx); err != nil {
+		return nil, err
+	}
+	first, last, err := page(first, last)
+	if err != nil {
+		return nil, err
+	}
+	return r.Notify.List(ctx, notify.ListFilter{Kinds: kinds, IncludeAcknowledged: deref(includeAcknowledged)}).
+		Paginate(ctx, after, first, before, last,
+			ent.WithNotificationOrder(&ent.NotificationOrder{Field: ent.NotificationOrderFieldCreatedAt, Direction: entgql.OrderDirectionDesc}))
+}
+
+// Bookings is the resolver for the bookings field.
+func (r *queryResolver) Bookings(ctx context.Context, doctorID *pulid.ID, status *booking.Status, from *time.Time, to *time.Time, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.BookingConnection, error) {
+	first, last, err := page(first, last)
+	if err != nil {
+		return nil, err
+	}
+	q := r.Client.Booking.Query()
+	if doctorID != nil {
+		q.Where(booking.DoctorID(*doctorID))
+	}
+	if status != nil {
+		q.Where(booking.StatusEQ(*status))
+	}
+	if from != nil {
+		q.Where(booking.StartsAtGTE(*from))
+	}
+	if to != nil {
+		q.Where(booking.StartsAtLT(*to))
+	}
+	return q.Paginate(ctx, after, first, before, last,
+		ent.WithBookingOrder(&ent.BookingOrder{Field: ent.BookingOrderFieldStartsAt, Direction: entgql.OrderDirectionAsc}))
+}
+
+// BookingTypes is the resolver for the bookingTypes field.
+func (r *queryResolver) BookingTypes(ctx context.Context) ([]*ent.BookingType, error) {
+	return r.Client.BookingType.Query().Order(ent.Asc(bookingtype.FieldName)).All(ctx)
+}
+
 // Permissions is the resolver for the permissions field.
 func (r *securityGroupResolver) Permissions(ctx context.Context, obj *ent.SecurityGroup) ([]viewer.Permission, error) {
 	return viewer.SortedPermissions(obj.Permissions), nil
@@ -343,6 +473,11 @@ func (r *subscriptionResolver) UnreadBadge(ctx context.Context) (<-chan *live.Ba
 // ChannelUpdated is the resolver for the channelUpdated field.
 func (r *subscriptionResolver) ChannelUpdated(ctx context.Context) (<-chan *live.ChannelEvent, error) {
 	return r.Live.ChannelEvents(ctx)
+}
+
+// NotificationAdded is the resolver for the notificationAdded field.
+func (r *subscriptionResolver) NotificationAdded(ctx context.Context, kinds []notification.Kind) (<-chan *ent.Notification, error) {
+	return r.Live.Notifications(ctx, kinds)
 }
 
 // Notifications is the resolver for the notifications field.

@@ -30,7 +30,9 @@ import (
 	"github.com/whisper-health/whisper/internal/demo"
 	"github.com/whisper-health/whisper/internal/live"
 	"github.com/whisper-health/whisper/internal/messenger"
+	"github.com/whisper-health/whisper/internal/notify"
 	"github.com/whisper-health/whisper/internal/outbox"
+	"github.com/whisper-health/whisper/internal/practice"
 	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/store"
@@ -141,6 +143,8 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 
 	msgr := messenger.New(a.db.Client, a.bus, log, messenger.Config{Postgres: a.db.Dialect == dialect.Postgres})
 
+	notes := notify.New(a.db.Client, a.bus, msgr, log, nil)
+	records := practice.New(a.db.Client, a.bus, notes, a.db.Dialect == dialect.Postgres, log, nil)
 	hub := live.New(a.db.Client, a.bus, log, live.Config{
 		Postgres: a.db.Dialect == dialect.Postgres,
 		OnRevoke: authSvc.SessionRevoked,
@@ -150,7 +154,11 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 	// Until Patient Connect configures real providers, the outbox delivers
 	// through the log provider.
 	sender := outbox.New(a.db.Client, log, outbox.Config{})
-	a.workers.Add(2)
+	a.workers.Add(3)
+	go func() {
+		defer a.workers.Done()
+		notes.RunReminders(workers, time.Second)
+	}()
 	go func() {
 		defer a.workers.Done()
 		hub.Run(workers)
@@ -164,7 +172,7 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := newMetrics(reg)
 
-	a.gql = graph.NewHandler(&graph.Resolver{Client: a.db.Client, Auth: authSvc, Messenger: msgr, Live: hub, Log: log}, graph.HandlerConfig{
+	a.gql = graph.NewHandler(&graph.Resolver{Client: a.db.Client, Auth: authSvc, Messenger: msgr, Live: hub, Practice: records, Notify: notes, Log: log}, graph.HandlerConfig{
 		Introspection:    cfg.Introspection,
 		MaxDepth:         cfg.MaxDepth,
 		MaxComplexity:    cfg.MaxComplexity,

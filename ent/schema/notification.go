@@ -44,7 +44,7 @@ func (Notification) Fields() []ent.Field {
 		field.Time("acknowledged_at").Optional().Nillable(),
 		field.String("dedupe_key").Optional().Nillable().MaxLen(200).Immutable().Annotations(skip).
 			Comment("with the recipient, unique: an arrival notifies once however often it is pushed"),
-		field.Time("created_at").Default(now).Immutable(),
+		field.Time("created_at").Default(now).Immutable().Annotations(entgql.OrderField("CREATED_AT")),
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/whisper-health/whisper/ent"
+	"github.com/whisper-health/whisper/ent/booking"
 	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/viewer"
@@ -46,6 +47,34 @@ type AutoReplyInput struct {
 	Until *time.Time `json:"until,omitempty"`
 }
 
+type BookingInput struct {
+	ExternalID    string          `json:"externalID"`
+	PatientID     pulid.ID        `json:"patientID"`
+	DoctorID      pulid.ID        `json:"doctorID"`
+	BookingTypeID *pulid.ID       `json:"bookingTypeID,omitempty"`
+	StartsAt      time.Time       `json:"startsAt"`
+	Status        *booking.Status `json:"status,omitempty"`
+	Version       *int            `json:"version,omitempty"`
+}
+
+type BookingTypeInput struct {
+	ExternalID      string `json:"externalID"`
+	Name            string `json:"name"`
+	DurationMinutes *int   `json:"durationMinutes,omitempty"`
+	Version         *int   `json:"version,omitempty"`
+}
+
+type CreateNotificationInput struct {
+	Kind             notification.Kind `json:"kind"`
+	Title            string            `json:"title"`
+	Body             *string           `json:"body,omitempty"`
+	UserIDs          []pulid.ID        `json:"userIDs,omitempty"`
+	SecurityGroupIDs []pulid.ID        `json:"securityGroupIDs,omitempty"`
+	PatientID        *pulid.ID         `json:"patientID,omitempty"`
+	// For a REMINDER, when it appears; for other kinds, when it becomes overdue.
+	DueAt *time.Time `json:"dueAt,omitempty"`
+}
+
 type CreateServiceAccountInput struct {
 	Name string `json:"name"`
 	// A unique address identifying the integration (no one signs in with it).
@@ -64,6 +93,29 @@ type OpenConversationInput struct {
 	ChannelIDs       []pulid.ID `json:"channelIDs,omitempty"`
 	// Name for a new custom group.
 	Name *string `json:"name,omitempty"`
+}
+
+// A patient as the practice system knows it; upserted by externalID.
+type PatientInput struct {
+	ExternalID    string `json:"externalID"`
+	PatientNumber string `json:"patientNumber"`
+	FirstName     string `json:"firstName"`
+	LastName      string `json:"lastName"`
+	// YYYY-MM-DD
+	BirthDate    *string `json:"birthDate,omitempty"`
+	Mobile       *string `json:"mobile,omitempty"`
+	Email        *string `json:"email,omitempty"`
+	AddressLine1 *string `json:"addressLine1,omitempty"`
+	AddressLine2 *string `json:"addressLine2,omitempty"`
+	City         *string `json:"city,omitempty"`
+	Region       *string `json:"region,omitempty"`
+	Postcode     *string `json:"postcode,omitempty"`
+	GpName       *string `json:"gpName,omitempty"`
+	GpPractice   *string `json:"gpPractice,omitempty"`
+	GpAddress    *string `json:"gpAddress,omitempty"`
+	GpEmail      *string `json:"gpEmail,omitempty"`
+	// The sender's version of the record: a push that is not newer changes nothing.
+	Version *int `json:"version,omitempty"`
 }
 
 // A user's messenger settings (SPEC §3).
@@ -91,6 +143,15 @@ type PreferencesInput struct {
 	PatientArrivedAlerts *bool           `json:"patientArrivedAlerts,omitempty"`
 	StaffAutoReply       *AutoReplyInput `json:"staffAutoReply,omitempty"`
 	PatientAutoReply     *AutoReplyInput `json:"patientAutoReply,omitempty"`
+}
+
+type ReferralInput struct {
+	ExternalID   string    `json:"externalID"`
+	PatientID    pulid.ID  `json:"patientID"`
+	ReferralDate time.Time `json:"referralDate"`
+	Referrer     *string   `json:"referrer,omitempty"`
+	Reason       *string   `json:"reason,omitempty"`
+	Version      *int      `json:"version,omitempty"`
 }
 
 type ReplyToMessageInput struct {

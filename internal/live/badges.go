@@ -5,9 +5,11 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/channelmember"
+	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/pubsub"
@@ -17,6 +19,7 @@ import (
 
 // Badge is a viewer's unread totals.
 type Badge struct {
+	// Total is unread messages plus unacknowledged notifications.
 	Total    int
 	Channels []ChannelUnread
 	// Notifications counts unacknowledged notifications per kind.
@@ -38,6 +41,7 @@ type badgeSub struct {
 
 	mu    sync.Mutex
 	state map[pulid.ID]*badgeLine
+	notes map[string]int
 	out   chan *Badge
 }
 
@@ -85,6 +89,22 @@ func (s *badgeSub) reload(client *ent.Client) error {
 	if err != nil {
 		return err
 	}
+	var counts []struct {
+		Kind  string `json:"kind"`
+		Count int    `json:"count"`
+	}
+	err = client.Notification.Query().
+		Where(notification.AcknowledgedAtIsNil(), notification.DeliverAtLTE(time.Now().UTC())).
+		GroupBy(notification.FieldKind).
+		Aggregate(ent.Count()).
+		Scan(s.ctx, &counts)
+	if err != nil {
+		return err
+	}
+	notes := map[string]int{}
+	for _, c := range counts {
+		notes[c.Kind] = c.Count
+	}
 	state := map[pulid.ID]*badgeLine{}
 	for _, m := range ms {
 		if m.Edges.Channel == nil {
@@ -93,7 +113,7 @@ func (s *badgeSub) reload(client *ent.Client) error {
 		state[m.ChannelID] = &badgeLine{channel: m.Edges.Channel, last: m.Edges.Channel.LastSeq, read: m.LastReadSeq}
 	}
 	s.mu.Lock()
-	s.state = state
+	s.state, s.notes = state, notes
 	s.mu.Unlock()
 	return nil
 }
@@ -137,6 +157,10 @@ func (s *badgeSub) badge() *Badge {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b := &Badge{Notifications: map[string]int{}}
+	for k, n := range s.notes {
+		b.Notifications[k] = n
+		b.Total += n
+	}
 	for _, line := range s.state {
 		if n := int(line.last - line.read); n > 0 {
 			b.Total += n

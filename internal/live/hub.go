@@ -58,6 +58,7 @@ type Hub struct {
 	msgs    map[*msgSub]struct{}
 	badges  map[pulid.ID]map[*badgeSub]struct{}
 	chans   map[pulid.ID]map[*chanSub]struct{}
+	notes   map[pulid.ID]map[*noteSub]struct{}
 }
 
 // New returns a hub; Run starts it.
@@ -77,6 +78,7 @@ func New(client *ent.Client, bus pubsub.Bus, log *slog.Logger, cfg Config) *Hub 
 		msgs:    map[*msgSub]struct{}{},
 		badges:  map[pulid.ID]map[*badgeSub]struct{}{},
 		chans:   map[pulid.ID]map[*chanSub]struct{}{},
+		notes:   map[pulid.ID]map[*noteSub]struct{}{},
 	}
 }
 
@@ -154,6 +156,8 @@ func (h *Hub) handle(ctx context.Context, events []pubsub.Event, retry *time.Tim
 			}
 		case pubsub.ChannelChanged:
 			h.channelChanged(ctx, ev)
+		case pubsub.Notification:
+			h.notified(ctx, ev)
 		case pubsub.SessionRevoked:
 			if h.cfg.OnRevoke != nil {
 				h.cfg.OnRevoke(ev.Session)

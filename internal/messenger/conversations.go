@@ -194,6 +194,36 @@ func (s *Service) ensureGroupChannelTx(ctx context.Context, c *ent.Client, group
 	return ch, err
 }
 
+// alertKey identifies the practice's one alert channel.
+const alertKey = "alert"
+
+// EnsureAlertChannel returns the practice's alert channel, whose members are
+// everyone with ACCESS_WHISPER, creating it on first use.
+func (s *Service) EnsureAlertChannel(ctx context.Context) (*ent.Channel, error) {
+	sctx := system(ctx)
+	var ch *ent.Channel
+	err := s.tx(sctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
+		c := tx.Client()
+		var err error
+		ch, err = c.Channel.Query().Where(channel.UniqueKey(alertKey)).Only(sctx)
+		if ent.IsNotFound(err) {
+			ch, err = c.Channel.Create().SetKind(channel.KindALERT).SetName("Alerts").SetUniqueKey(alertKey).Save(sctx)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = s.resync(sctx, c, ch, emit, map[pulid.ID]bool{})
+		return err
+	})
+	if isUnique(err) {
+		return s.client.Channel.Query().Where(channel.UniqueKey(alertKey)).Only(sctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ch.Unwrap(), nil
+}
+
 // SyncSecurityGroup brings every channel that depends on a security group —
 // its group channel and the custom groups that include it — in step with the
 // group's members. Call it in the transaction that changed the group.
@@ -203,6 +233,7 @@ func (s *Service) SyncSecurityGroup(ctx context.Context, c *ent.Client, groupID 
 		Where(channel.Or(
 			channel.UniqueKey(groupKey(groupID)),
 			channel.HasCustomGroupsWith(securitygroup.ID(groupID)),
+			channel.UniqueKey(alertKey), // permissions come with groups
 		)).
 		All(sctx)
 	if err != nil {
@@ -547,6 +578,12 @@ func (s *Service) expand(ctx context.Context, c *ent.Client, ch *ent.Channel, se
 	seen[ch.ID] = true
 	var ids []pulid.ID
 	switch ch.Kind {
+	case channel.KindALERT:
+		us, err := c.User.Query().Where(user.KindEQ(user.KindSTAFF), user.Active(true)).IDs(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ids = us
 	case channel.KindGROUP:
 		if ch.SecurityGroupID == nil {
 			return out, nil

@@ -103,7 +103,12 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, error) 
 				return apperr.Invalid("replyToID", "the message replied to does not exist")
 			}
 		}
+		kind := message.KindUSER
+		if ch.Kind == channel.KindALERT {
+			kind = message.KindALERT
+		}
 		create := c.Message.Create().
+			SetKind(kind).
 			SetSenderID(v.UserID).
 			SetBody(body).
 			SetSms(sms).

@@ -1,0 +1,100 @@
+package live
+
+import (
+	"context"
+	"slices"
+	"sync"
+
+	"github.com/whisper-health/whisper/ent"
+	"github.com/whisper-health/whisper/ent/notification"
+	"github.com/whisper-health/whisper/internal/apperr"
+	"github.com/whisper-health/whisper/internal/pubsub"
+	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/viewer"
+)
+
+// noteSub is one notificationAdded subscription.
+type noteSub struct {
+	ctx    context.Context
+	viewer *viewer.Viewer
+	kinds  []notification.Kind
+
+	mu     sync.Mutex
+	out    chan *ent.Notification
+	closed bool
+}
+
+func (s *noteSub) send(n *ent.Notification) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	select {
+	case s.out <- n:
+	default:
+		s.closed = true
+		close(s.out) // a client this far behind reloads its folders
+	}
+}
+
+// Notifications streams the viewer's new notifications of some kinds (all
+// when kinds is empty).
+func (h *Hub) Notifications(ctx context.Context, kinds []notification.Kind) (<-chan *ent.Notification, error) {
+	v := viewer.FromContext(ctx)
+	if !v.IsUser() {
+		return nil, apperr.New(apperr.Forbidden, "only users have notifications")
+	}
+	s := &noteSub{ctx: ctx, viewer: v, kinds: kinds, out: make(chan *ent.Notification, h.cfg.Buffer)}
+	h.mu.Lock()
+	if h.notes[v.UserID] == nil {
+		h.notes[v.UserID] = map[*noteSub]struct{}{}
+	}
+	h.notes[v.UserID][s] = struct{}{}
+	h.mu.Unlock()
+	go func() {
+		<-ctx.Done()
+		h.mu.Lock()
+		delete(h.notes[v.UserID], s)
+		if len(h.notes[v.UserID]) == 0 {
+			delete(h.notes, v.UserID)
+		}
+		h.mu.Unlock()
+	}()
+	return s.out, nil
+}
+
+// notified hands a new notification to its recipient's streams — read as
+// the recipient, so the privacy rules decide — unless they keep the
+// messenger hidden or never receive; and refreshes their badges.
+func (h *Hub) notified(ctx context.Context, ev pubsub.Event) {
+	for _, u := range ev.Users {
+		h.mu.Lock()
+		var subs []*noteSub
+		for s := range h.notes[u] {
+			subs = append(subs, s)
+		}
+		h.mu.Unlock()
+		if ev.Message != "" && len(subs) > 0 {
+			h.deliverNote(subs, ev.Message)
+		}
+		h.reloadBadges(ctx, u)
+	}
+}
+
+func (h *Hub) deliverNote(subs []*noteSub, id pulid.ID) {
+	for _, s := range subs {
+		n, err := h.client.Notification.Get(s.ctx, id)
+		if err != nil {
+			continue // not theirs, or gone
+		}
+		if len(s.kinds) > 0 && !slices.Contains(s.kinds, n.Kind) {
+			continue
+		}
+		me, err := h.client.User.Get(s.ctx, s.viewer.UserID)
+		if err != nil || me.KeepHidden || me.NeverReceiveDirect {
+			continue
+		}
+		s.send(n)
+	}
+}
