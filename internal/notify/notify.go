@@ -42,7 +42,9 @@ func New(client *ent.Client, bus pubsub.Bus, msgr *messenger.Service, log *slog.
 
 func (s *Service) clock() time.Time { return s.now().UTC() }
 
-func system(ctx context.Context, why string) context.Context { return viewer.NewSystemContext(ctx, why) }
+func system(ctx context.Context, why string) context.Context {
+	return viewer.NewSystemContext(ctx, why)
+}
 
 // announce is the event that tells a recipient's streams about a
 // notification.
