@@ -83,7 +83,7 @@ func newEnvWith(t *testing.T, authCfg auth.Config) *env {
 	msgr := messenger.New(db.Client, bus, log, messenger.Config{Postgres: testdb.Postgres(), Now: clk.Now})
 	notes := notify.New(db.Client, bus, msgr, log, clk.Now)
 	records := practice.New(db.Client, bus, notes, testdb.Postgres(), log, clk.Now)
-	hub := live.New(db.Client, bus, log, live.Config{Postgres: testdb.Postgres(), OnRevoke: a.SessionRevoked, PollInterval: 200 * time.Millisecond})
+	hub := live.New(db.Client, bus, log, live.Config{Postgres: testdb.Postgres(), OnRevoke: a.SessionRevoked, PollInterval: 200 * time.Millisecond, Now: clk.Now})
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	hubDone := make(chan struct{})
 	go func() { defer close(hubDone); hub.Run(hubCtx) }()

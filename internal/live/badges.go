@@ -38,6 +38,7 @@ type ChannelUnread struct {
 type badgeSub struct {
 	ctx    context.Context
 	viewer *viewer.Viewer
+	now    func() time.Time
 
 	mu    sync.Mutex
 	state map[pulid.ID]*badgeLine
@@ -57,7 +58,7 @@ func (h *Hub) Badge(ctx context.Context) (<-chan *Badge, error) {
 	if !v.IsUser() || !v.Has(viewer.AccessWhisper) {
 		return nil, apperr.New(apperr.Forbidden, "you do not have access to messaging (ACCESS_WHISPER)")
 	}
-	s := &badgeSub{ctx: ctx, viewer: v, out: make(chan *Badge, 1)}
+	s := &badgeSub{ctx: ctx, viewer: v, now: h.cfg.Now, out: make(chan *Badge, 1)}
 	if err := s.reload(h.client); err != nil {
 		return nil, err
 	}
@@ -94,7 +95,7 @@ func (s *badgeSub) reload(client *ent.Client) error {
 		Count int    `json:"count"`
 	}
 	err = client.Notification.Query().
-		Where(notification.AcknowledgedAtIsNil(), notification.DeliverAtLTE(time.Now().UTC())).
+		Where(notification.AcknowledgedAtIsNil(), notification.DeliverAtLTE(s.now().UTC())).
 		GroupBy(notification.FieldKind).
 		Aggregate(ent.Count()).
 		Scan(s.ctx, &counts)

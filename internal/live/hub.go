@@ -43,6 +43,8 @@ type Config struct {
 	Buffer int
 	// OnRevoke is called when any replica revokes a session.
 	OnRevoke func(pulid.ID)
+	// Now is the clock (default time.Now): reminders count once due.
+	Now func() time.Time
 }
 
 // Hub fans committed messages and events out to subscribers.
@@ -68,6 +70,9 @@ func New(client *ent.Client, bus pubsub.Bus, log *slog.Logger, cfg Config) *Hub 
 	}
 	if cfg.Buffer <= 0 {
 		cfg.Buffer = 512
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	return &Hub{
 		client:  client,

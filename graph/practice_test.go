@@ -1,0 +1,271 @@
+package graph_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/whisper-health/whisper/internal/demo"
+)
+
+const upsertPatient = `mutation($in: PatientInput!) { upsertPatient(input: $in) { id patientNumber firstName mobile } }`
+
+func TestPatientUpserts(t *testing.T) {
+	e := newEnv(t)
+	in := map[string]any{"externalID": "pms-900", "patientNumber": "P0900", "firstName": "Grace", "lastName": "Hopper",
+		"birthDate": "1906-12-09", "mobile": "+61400900900", "version": 3}
+	var a, b struct {
+		UpsertPatient struct{ ID, PatientNumber, FirstName, Mobile string }
+	}
+	e.ok(demo.IntegrationKey, upsertPatient, map[string]any{"in": in}, &a)
+	e.ok(demo.IntegrationKey, upsertPatient, map[string]any{"in": in}, &b)
+	if a.UpsertPatient.ID == "" || a.UpsertPatient.ID != b.UpsertPatient.ID {
+		t.Fatalf("pushing twice gave %s and %s, want one patient", a.UpsertPatient.ID, b.UpsertPatient.ID)
+	}
+	older := map[string]any{}
+	for k, v := range in {
+		older[k] = v
+	}
+	older["firstName"], older["version"] = "Old", 2
+	e.ok(demo.IntegrationKey, upsertPatient, map[string]any{"in": older}, &b)
+	if b.UpsertPatient.FirstName != "Grace" {
+		t.Errorf("an older version changed the patient to %q", b.UpsertPatient.FirstName)
+	}
+	newer := map[string]any{}
+	for k, v := range in {
+		newer[k] = v
+	}
+	newer["firstName"], newer["version"] = "Grace B.", 4
+	e.ok(demo.IntegrationKey, upsertPatient, map[string]any{"in": newer}, &b)
+	if b.UpsertPatient.FirstName != "Grace B." {
+		t.Errorf("a newer version did not update: %q", b.UpsertPatient.FirstName)
+	}
+	for name, bad := range map[string]map[string]any{
+		"malformed birth date": {"birthDate": "09/12/1906"},
+		"impossible date":      {"birthDate": "1906-02-30"},
+		"bad email":            {"email": "grace at navy"},
+		"empty name":           {"firstName": "  "},
+		"bad mobile":           {"mobile": "call me"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			x := map[string]any{"externalID": "pms-901", "patientNumber": "P0901", "firstName": "Ada", "lastName": "King"}
+			for k, v := range bad {
+				x[k] = v
+			}
+			e.with(t).fails(demo.IntegrationKey, upsertPatient, map[string]any{"in": x}, "BAD_USER_INPUT")
+		})
+	}
+	var count struct{ Patients struct{ TotalCount int } }
+	e.ok(demo.IntegrationKey, `{ patients(search: "P0901") { totalCount } }`, nil, &count)
+	if count.Patients.TotalCount != 0 {
+		t.Errorf("bad input wrote a patient")
+	}
+	// Another patient's number is a conflict; a nurse may not write patients.
+	e.fails(demo.IntegrationKey, upsertPatient, map[string]any{"in": map[string]any{
+		"externalID": "pms-902", "patientNumber": "P0900", "firstName": "X", "lastName": "Y"}}, "CONFLICT")
+	nurse := e.login(demo.KimEmail)
+	e.fails(nurse.AccessToken, upsertPatient, map[string]any{"in": in}, "FORBIDDEN")
+	admin := e.login(demo.AdminEmail)
+	e.ok(admin.AccessToken, upsertPatient, map[string]any{"in": map[string]any{
+		"externalID": "pms-903", "patientNumber": "P0903", "firstName": "Ann", "lastName": "Lee"}}, nil)
+}
+
+func TestBookingsAndArrivals(t *testing.T) {
+	e := newEnv(t)
+	chen, patel, rec := e.login(demo.ChenEmail), e.login(demo.PatelEmail), e.login(demo.ReceptionEmail)
+	var pats struct {
+		Patients struct {
+			Edges []struct{ Node struct{ ID string } }
+		}
+	}
+	e.ok(rec.AccessToken, `{ patients(search: "P0011") { edges { node { id } } } }`, nil, &pats)
+	patient := pats.Patients.Edges[0].Node.ID
+	const upsert = `mutation($in: BookingInput!) { upsertBooking(input: $in) { id status startsAt doctor { email } patient { patientNumber } } }`
+	in := map[string]any{"externalID": "bk-900", "patientID": patient, "doctorID": chen.User.ID, "startsAt": "2026-11-22T10:00:00Z"}
+	var b struct {
+		UpsertBooking struct{ ID, Status string }
+	}
+	e.ok(demo.IntegrationKey, upsert, map[string]any{"in": in}, &b)
+	if b.UpsertBooking.Status != "BOOKED" {
+		t.Errorf("new booking status %s, want BOOKED", b.UpsertBooking.Status)
+	}
+	for name, bad := range map[string]map[string]any{
+		"unknown doctor":  {"doctorID": patient},
+		"unknown patient": {"patientID": chen.User.ID},
+		"malformed date":  {"startsAt": "tomorrow"},
+		"unknown status":  {"status": "SNOOZING"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			x := map[string]any{"externalID": "bk-901", "patientID": patient, "doctorID": chen.User.ID, "startsAt": "2026-11-22T11:00:00Z"}
+			for k, v := range bad {
+				x[k] = v
+			}
+			e.with(t).fails(demo.IntegrationKey, upsert, map[string]any{"in": x}, "BAD_USER_INPUT")
+		})
+	}
+	var list struct{ Bookings struct{ TotalCount int } }
+	e.ok(chen.AccessToken, `query($d: ID) { bookings(doctorID: $d) { totalCount } }`, map[string]any{"d": chen.User.ID}, &list)
+	if list.Bookings.TotalCount != 5 {
+		t.Errorf("Dr Chen has %d bookings, want 4 demo + 1", list.Bookings.TotalCount)
+	}
+
+	// Dr Chen listens for arrivals; reception marks the patient arrived.
+	arrivals := e.subscribe(t, chen.AccessToken, `subscription { notificationAdded(kinds: [ARRIVAL]) { id kind title overdue patient { patientNumber } booking { id } from { email } } }`, nil)
+	time.Sleep(100 * time.Millisecond)
+	const arrive = `mutation($b: ID!) { setBookingStatus(bookingID: $b, status: ARRIVED) { status statusChanges { fromStatus toStatus changedBy { email } } } }`
+	var set struct {
+		SetBookingStatus struct {
+			Status        string
+			StatusChanges []struct {
+				FromStatus, ToStatus *string
+				ChangedBy            *struct{ Email string }
+			}
+		}
+	}
+	e.ok(rec.AccessToken, arrive, map[string]any{"b": b.UpsertBooking.ID}, &set)
+	hist := set.SetBookingStatus.StatusChanges
+	if len(hist) != 2 || *hist[1].ToStatus != "ARRIVED" || hist[1].ChangedBy == nil || hist[1].ChangedBy.Email != demo.ReceptionEmail {
+		t.Errorf("status history = %+v, want BOOKED then ARRIVED by reception", hist)
+	}
+	d := arrivals.next(5 * time.Second)
+	if d == nil {
+		t.Fatal("Dr Chen was not notified of the arrival")
+	}
+	note := d["notificationAdded"].(map[string]any)
+	if note["kind"] != "ARRIVAL" || note["patient"].(map[string]any)["patientNumber"] != "P0011" ||
+		note["from"].(map[string]any)["email"] != demo.ReceptionEmail || note["booking"].(map[string]any)["id"] != b.UpsertBooking.ID {
+		t.Errorf("arrival = %v", note)
+	}
+	// Pushed again: nothing new.
+	e.ok(rec.AccessToken, arrive, map[string]any{"b": b.UpsertBooking.ID}, nil)
+	in["status"] = "ARRIVED"
+	e.ok(demo.IntegrationKey, upsert, map[string]any{"in": in}, nil)
+	if again := arrivals.next(500 * time.Millisecond); again != nil {
+		t.Errorf("a second arrival notification: %v", again)
+	}
+	// Staff may change the status, but nothing else about a booking.
+	e.fails(rec.AccessToken, upsert, map[string]any{"in": in}, "FORBIDDEN")
+
+	// Acknowledge: gone from the list, present in the history; reply reaches reception.
+	id := note["id"].(string)
+	var folder struct {
+		Notifications struct{ TotalCount int }
+	}
+	e.ok(chen.AccessToken, `{ notifications(kinds: [ARRIVAL]) { totalCount } }`, nil, &folder)
+	if folder.Notifications.TotalCount != 1 {
+		t.Fatalf("Chen's arrivals = %d, want 1", folder.Notifications.TotalCount)
+	}
+	e.fails(patel.AccessToken, `mutation($id: ID!) { acknowledgeNotification(id: $id) { id } }`, map[string]any{"id": id}, "NOT_FOUND")
+	e.ok(chen.AccessToken, `mutation($id: ID!) { acknowledgeNotification(id: $id) { acknowledgedAt } }`, map[string]any{"id": id}, nil)
+	e.ok(chen.AccessToken, `{ notifications(kinds: [ARRIVAL]) { totalCount } }`, nil, &folder)
+	if folder.Notifications.TotalCount != 0 {
+		t.Errorf("acknowledged arrival still listed")
+	}
+	e.ok(chen.AccessToken, `{ notifications(kinds: [ARRIVAL], includeAcknowledged: true) { totalCount } }`, nil, &folder)
+	if folder.Notifications.TotalCount != 1 {
+		t.Errorf("arrivals history has %d, want 1", folder.Notifications.TotalCount)
+	}
+	var reply struct {
+		ReplyToArrival struct{ Channel struct{ ID string } }
+	}
+	e.ok(chen.AccessToken, `mutation($id: ID!) { replyToArrival(notificationID: $id, body: "Send them through") { channel { id } } }`,
+		map[string]any{"id": id}, &reply)
+	ms := e.messages(rec.AccessToken, reply.ReplyToArrival.Channel.ID)
+	if len(ms) != 1 || ms[0].Body != "Send them through" || ms[0].Sender.Email != demo.ChenEmail {
+		t.Errorf("reception sees %+v, want Dr Chen's reply", ms)
+	}
+
+	// With patient-arrived alerts off, no arrival notification.
+	e.fails(rec.AccessToken, `mutation($u: ID!) { setPatientArrivedAlerts(userID: $u, enabled: false) { id } }`, map[string]any{"u": patel.User.ID}, "FORBIDDEN")
+	e.ok(patel.AccessToken, `mutation($u: ID!) { setPatientArrivedAlerts(userID: $u, enabled: false) { id } }`, map[string]any{"u": patel.User.ID}, nil)
+	in2 := map[string]any{"externalID": "bk-902", "patientID": patient, "doctorID": patel.User.ID, "startsAt": "2026-11-22T12:00:00Z", "status": "ARRIVED"}
+	e.ok(demo.IntegrationKey, upsert, map[string]any{"in": in2}, nil)
+	e.ok(patel.AccessToken, `{ notifications { totalCount } }`, nil, &folder)
+	if folder.Notifications.TotalCount != 0 {
+		t.Errorf("Dr Patel, alerts off, has %d notifications", folder.Notifications.TotalCount)
+	}
+}
+
+func TestNotificationsAndAlerts(t *testing.T) {
+	e := newEnv(t)
+	chen, kim := e.login(demo.ChenEmail), e.login(demo.KimEmail)
+	doctors := e.groupID(chen.AccessToken, "Doctors")
+	const create = `mutation($in: CreateNotificationInput!) { createNotification(input: $in) { id kind overdue } }`
+	past := e.clock.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	e.ok(demo.IntegrationKey, create, map[string]any{"in": map[string]any{
+		"kind": "LAB_REPORT", "title": "HbA1c result", "securityGroupIDs": []string{doctors}, "dueAt": past}}, nil)
+	var folder struct {
+		Notifications struct {
+			Edges []struct {
+				Node struct {
+					Kind    string
+					Overdue bool
+				}
+			}
+		}
+	}
+	e.ok(chen.AccessToken, `{ notifications(kinds: [LAB_REPORT]) { edges { node { kind overdue } } } }`, nil, &folder)
+	if len(folder.Notifications.Edges) != 1 || !folder.Notifications.Edges[0].Node.Overdue {
+		t.Errorf("Chen's lab reports = %+v, want one, overdue", folder.Notifications.Edges)
+	}
+	e.ok(kim.AccessToken, `{ notifications { edges { node { kind } } } }`, nil, &folder)
+	if len(folder.Notifications.Edges) != 0 {
+		t.Errorf("a nurse got the doctors' lab report")
+	}
+	// Staff cannot send notifications to others; bad input writes nothing.
+	e.fails(kim.AccessToken, create, map[string]any{"in": map[string]any{"kind": "ANNOUNCEMENT", "title": "x", "userIDs": []string{chen.User.ID}}}, "FORBIDDEN")
+	e.fails(demo.IntegrationKey, create, map[string]any{"in": map[string]any{"kind": "ERX", "title": "x"}}, "BAD_USER_INPUT")
+	e.fails(demo.IntegrationKey, create, map[string]any{"in": map[string]any{"kind": "ERX", "title": "", "userIDs": []string{chen.User.ID}}}, "BAD_USER_INPUT")
+
+	// A reminder appears when it falls due, live.
+	sub := e.subscribe(t, kim.AccessToken, `subscription { notificationAdded { kind title } }`, nil)
+	badge := e.subscribe(t, kim.AccessToken, `subscription { unreadBadge { total notifications { kind unread } } }`, nil)
+	badge.next(5 * time.Second)
+	due := e.clock.Now().Add(30 * time.Minute).UTC().Format(time.RFC3339)
+	e.ok(kim.AccessToken, create, map[string]any{"in": map[string]any{"kind": "REMINDER", "title": "Restock vaccines", "dueAt": due}}, nil)
+	e.ok(kim.AccessToken, `{ notifications { edges { node { kind } } } }`, nil, &folder)
+	if len(folder.Notifications.Edges) != 0 {
+		t.Errorf("a reminder appeared before it was due")
+	}
+	if d := sub.next(300 * time.Millisecond); d != nil {
+		t.Errorf("announced early: %v", d)
+	}
+	e.clock.Advance(31 * time.Minute)
+	kim = e.login(demo.KimEmail) // the old access token has expired
+	d := sub.next(5 * time.Second)
+	if d == nil || d["notificationAdded"].(map[string]any)["title"] != "Restock vaccines" {
+		t.Fatalf("the due reminder was not announced: %v", d)
+	}
+	_ = badge
+	fresh := e.subscribe(t, kim.AccessToken, `subscription { unreadBadge { total notifications { kind unread } } }`, nil)
+	if b := fresh.next(5 * time.Second); b == nil || b["unreadBadge"].(map[string]any)["total"].(float64) != 1 {
+		t.Errorf("badge = %v, want 1 (the reminder)", b)
+	}
+
+	// Alerts: admins only, everyone with ACCESS_WHISPER receives them.
+	admin, chen := e.login(demo.AdminEmail), e.login(demo.ChenEmail)
+	alerts := e.subscribe(t, kim.AccessToken, messageAdded, nil)
+	time.Sleep(100 * time.Millisecond)
+	e.fails(kim.AccessToken, `mutation { sendAlert(body: "x") { id } }`, nil, "FORBIDDEN")
+	e.fails(demo.IntegrationKey, `mutation { sendAlert(body: "x") { id } }`, nil, "FORBIDDEN")
+	var alert struct {
+		SendAlert struct {
+			Channel struct{ ID, Kind string }
+		}
+	}
+	e.ok(admin.AccessToken, `mutation { sendAlert(body: "Server restart at 18:00") { channel { id kind } } }`, nil, &alert)
+	if alert.SendAlert.Channel.Kind != "ALERT" {
+		t.Errorf("alert posted in a %s channel", alert.SendAlert.Channel.Kind)
+	}
+	if body, _ := alerts.message(5 * time.Second); !strings.Contains(body, "Server restart") {
+		t.Errorf("Kim's stream got %q, want the alert", body)
+	}
+	for _, tok := range []string{chen.AccessToken, kim.AccessToken} {
+		if ms := e.messages(tok, alert.SendAlert.Channel.ID); len(ms) != 1 {
+			t.Errorf("an ACCESS_WHISPER user sees %d alerts, want 1", len(ms))
+		}
+	}
+	// A user cannot post in the alert channel through sendMessage either.
+	e.fails(kim.AccessToken, `mutation($c: ID!) { sendMessage(input: {channelID: $c, body: "hi all"}) { id } }`,
+		map[string]any{"c": alert.SendAlert.Channel.ID}, "FORBIDDEN")
+}
