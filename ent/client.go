@@ -16,6 +16,7 @@ import (
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/whisper-health/whisper/ent/accesslogentry"
 	"github.com/whisper-health/whisper/ent/apikey"
 	"github.com/whisper-health/whisper/ent/autoreplysent"
 	"github.com/whisper-health/whisper/ent/booking"
@@ -47,6 +48,8 @@ type Client struct {
 	Schema *migrate.Schema
 	// APIKey is the client for interacting with the APIKey builders.
 	APIKey *APIKeyClient
+	// AccessLogEntry is the client for interacting with the AccessLogEntry builders.
+	AccessLogEntry *AccessLogEntryClient
 	// AutoReplySent is the client for interacting with the AutoReplySent builders.
 	AutoReplySent *AutoReplySentClient
 	// Booking is the client for interacting with the Booking builders.
@@ -97,6 +100,7 @@ func NewClient(opts ...Option) *Client {
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.APIKey = NewAPIKeyClient(c.config)
+	c.AccessLogEntry = NewAccessLogEntryClient(c.config)
 	c.AutoReplySent = NewAutoReplySentClient(c.config)
 	c.Booking = NewBookingClient(c.config)
 	c.BookingStatusChange = NewBookingStatusChangeClient(c.config)
@@ -209,6 +213,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		ctx:                 ctx,
 		config:              cfg,
 		APIKey:              NewAPIKeyClient(cfg),
+		AccessLogEntry:      NewAccessLogEntryClient(cfg),
 		AutoReplySent:       NewAutoReplySentClient(cfg),
 		Booking:             NewBookingClient(cfg),
 		BookingStatusChange: NewBookingStatusChangeClient(cfg),
@@ -248,6 +253,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		ctx:                 ctx,
 		config:              cfg,
 		APIKey:              NewAPIKeyClient(cfg),
+		AccessLogEntry:      NewAccessLogEntryClient(cfg),
 		AutoReplySent:       NewAutoReplySentClient(cfg),
 		Booking:             NewBookingClient(cfg),
 		BookingStatusChange: NewBookingStatusChangeClient(cfg),
@@ -296,8 +302,8 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIKey, c.AutoReplySent, c.Booking, c.BookingStatusChange, c.BookingType,
-		c.Channel, c.ChannelMember, c.Label, c.Message, c.Notification,
+		c.APIKey, c.AccessLogEntry, c.AutoReplySent, c.Booking, c.BookingStatusChange,
+		c.BookingType, c.Channel, c.ChannelMember, c.Label, c.Message, c.Notification,
 		c.OutboxMessage, c.Patient, c.Program, c.ProgramAction, c.Referral,
 		c.SecurityGroup, c.Session, c.Setting, c.Template, c.User,
 	} {
@@ -309,8 +315,8 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIKey, c.AutoReplySent, c.Booking, c.BookingStatusChange, c.BookingType,
-		c.Channel, c.ChannelMember, c.Label, c.Message, c.Notification,
+		c.APIKey, c.AccessLogEntry, c.AutoReplySent, c.Booking, c.BookingStatusChange,
+		c.BookingType, c.Channel, c.ChannelMember, c.Label, c.Message, c.Notification,
 		c.OutboxMessage, c.Patient, c.Program, c.ProgramAction, c.Referral,
 		c.SecurityGroup, c.Session, c.Setting, c.Template, c.User,
 	} {
@@ -323,6 +329,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
 	case *APIKeyMutation:
 		return c.APIKey.mutate(ctx, m)
+	case *AccessLogEntryMutation:
+		return c.AccessLogEntry.mutate(ctx, m)
 	case *AutoReplySentMutation:
 		return c.AutoReplySent.mutate(ctx, m)
 	case *BookingMutation:
@@ -513,6 +521,204 @@ func (c *APIKeyClient) mutate(ctx context.Context, m *APIKeyMutation) (Value, er
 		return (&APIKeyDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown APIKey mutation op: %q", m.Op())
+	}
+}
+
+// AccessLogEntryClient is a client for the AccessLogEntry schema.
+type AccessLogEntryClient struct {
+	config
+}
+
+// NewAccessLogEntryClient returns a client for the AccessLogEntry from the given config.
+func NewAccessLogEntryClient(c config) *AccessLogEntryClient {
+	return &AccessLogEntryClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `accesslogentry.Hooks(f(g(h())))`.
+func (c *AccessLogEntryClient) Use(hooks ...Hook) {
+	c.hooks.AccessLogEntry = append(c.hooks.AccessLogEntry, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `accesslogentry.Intercept(f(g(h())))`.
+func (c *AccessLogEntryClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AccessLogEntry = append(c.inters.AccessLogEntry, interceptors...)
+}
+
+// Create returns a builder for creating a AccessLogEntry entity.
+func (c *AccessLogEntryClient) Create() *AccessLogEntryCreate {
+	mutation := newAccessLogEntryMutation(c.config, OpCreate)
+	return &AccessLogEntryCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AccessLogEntry entities.
+func (c *AccessLogEntryClient) CreateBulk(builders ...*AccessLogEntryCreate) *AccessLogEntryCreateBulk {
+	return &AccessLogEntryCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AccessLogEntryClient) MapCreateBulk(slice any, setFunc func(*AccessLogEntryCreate, int)) *AccessLogEntryCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AccessLogEntryCreateBulk{err: fmt.Errorf("calling to AccessLogEntryClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AccessLogEntryCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AccessLogEntryCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AccessLogEntry.
+func (c *AccessLogEntryClient) Update() *AccessLogEntryUpdate {
+	mutation := newAccessLogEntryMutation(c.config, OpUpdate)
+	return &AccessLogEntryUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AccessLogEntryClient) UpdateOne(_m *AccessLogEntry) *AccessLogEntryUpdateOne {
+	mutation := newAccessLogEntryMutation(c.config, OpUpdateOne, withAccessLogEntry(_m))
+	return &AccessLogEntryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AccessLogEntryClient) UpdateOneID(id pulid.ID) *AccessLogEntryUpdateOne {
+	mutation := newAccessLogEntryMutation(c.config, OpUpdateOne, withAccessLogEntryID(id))
+	return &AccessLogEntryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AccessLogEntry.
+func (c *AccessLogEntryClient) Delete() *AccessLogEntryDelete {
+	mutation := newAccessLogEntryMutation(c.config, OpDelete)
+	return &AccessLogEntryDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AccessLogEntryClient) DeleteOne(_m *AccessLogEntry) *AccessLogEntryDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AccessLogEntryClient) DeleteOneID(id pulid.ID) *AccessLogEntryDeleteOne {
+	builder := c.Delete().Where(accesslogentry.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AccessLogEntryDeleteOne{builder}
+}
+
+// Query returns a query builder for AccessLogEntry.
+func (c *AccessLogEntryClient) Query() *AccessLogEntryQuery {
+	return &AccessLogEntryQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAccessLogEntry},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AccessLogEntry entity by its id.
+func (c *AccessLogEntryClient) Get(ctx context.Context, id pulid.ID) (*AccessLogEntry, error) {
+	return c.Query().Where(accesslogentry.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AccessLogEntryClient) GetX(ctx context.Context, id pulid.ID) *AccessLogEntry {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryActor queries the actor edge of a AccessLogEntry.
+func (c *AccessLogEntryClient) QueryActor(_m *AccessLogEntry) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(accesslogentry.Table, accesslogentry.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, accesslogentry.ActorTable, accesslogentry.ActorColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryPatient queries the patient edge of a AccessLogEntry.
+func (c *AccessLogEntryClient) QueryPatient(_m *AccessLogEntry) *PatientQuery {
+	query := (&PatientClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(accesslogentry.Table, accesslogentry.FieldID, id),
+			sqlgraph.To(patient.Table, patient.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, accesslogentry.PatientTable, accesslogentry.PatientColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryChannel queries the channel edge of a AccessLogEntry.
+func (c *AccessLogEntryClient) QueryChannel(_m *AccessLogEntry) *ChannelQuery {
+	query := (&ChannelClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(accesslogentry.Table, accesslogentry.FieldID, id),
+			sqlgraph.To(channel.Table, channel.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, accesslogentry.ChannelTable, accesslogentry.ChannelColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QuerySubjectUser queries the subject_user edge of a AccessLogEntry.
+func (c *AccessLogEntryClient) QuerySubjectUser(_m *AccessLogEntry) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(accesslogentry.Table, accesslogentry.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, accesslogentry.SubjectUserTable, accesslogentry.SubjectUserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *AccessLogEntryClient) Hooks() []Hook {
+	hooks := c.hooks.AccessLogEntry
+	return append(hooks[:len(hooks):len(hooks)], accesslogentry.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *AccessLogEntryClient) Interceptors() []Interceptor {
+	return c.inters.AccessLogEntry
+}
+
+func (c *AccessLogEntryClient) mutate(ctx context.Context, m *AccessLogEntryMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AccessLogEntryCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AccessLogEntryUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AccessLogEntryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AccessLogEntryDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AccessLogEntry mutation op: %q", m.Op())
 	}
 }
 
@@ -3785,16 +3991,16 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIKey, AutoReplySent, Booking, BookingStatusChange, BookingType, Channel,
-		ChannelMember, Label, Message, Notification, OutboxMessage, Patient, Program,
-		ProgramAction, Referral, SecurityGroup, Session, Setting, Template,
-		User []ent.Hook
+		APIKey, AccessLogEntry, AutoReplySent, Booking, BookingStatusChange,
+		BookingType, Channel, ChannelMember, Label, Message, Notification,
+		OutboxMessage, Patient, Program, ProgramAction, Referral, SecurityGroup,
+		Session, Setting, Template, User []ent.Hook
 	}
 	inters struct {
-		APIKey, AutoReplySent, Booking, BookingStatusChange, BookingType, Channel,
-		ChannelMember, Label, Message, Notification, OutboxMessage, Patient, Program,
-		ProgramAction, Referral, SecurityGroup, Session, Setting, Template,
-		User []ent.Interceptor
+		APIKey, AccessLogEntry, AutoReplySent, Booking, BookingStatusChange,
+		BookingType, Channel, ChannelMember, Label, Message, Notification,
+		OutboxMessage, Patient, Program, ProgramAction, Referral, SecurityGroup,
+		Session, Setting, Template, User []ent.Interceptor
 	}
 )
 

@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/whisper-health/whisper/ent/accesslogentry"
 	"github.com/whisper-health/whisper/ent/apikey"
 	"github.com/whisper-health/whisper/ent/autoreplysent"
 	"github.com/whisper-health/whisper/ent/booking"
@@ -93,6 +94,7 @@ func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			apikey.Table:              apikey.ValidColumn,
+			accesslogentry.Table:      accesslogentry.ValidColumn,
 			autoreplysent.Table:       autoreplysent.ValidColumn,
 			booking.Table:             booking.ValidColumn,
 			bookingstatuschange.Table: bookingstatuschange.ValidColumn,

@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"github.com/whisper-health/whisper/ent/accesslogentry"
 	"github.com/whisper-health/whisper/ent/apikey"
 	"github.com/whisper-health/whisper/ent/autoreplysent"
 	"github.com/whisper-health/whisper/ent/booking"
@@ -33,7 +34,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 20)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 21)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -57,6 +58,25 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[1] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   accesslogentry.Table,
+			Columns: accesslogentry.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: accesslogentry.FieldID,
+			},
+		},
+		Type: "AccessLogEntry",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			accesslogentry.FieldAction:        {Type: field.TypeEnum, Column: accesslogentry.FieldAction},
+			accesslogentry.FieldActorID:       {Type: field.TypeString, Column: accesslogentry.FieldActorID},
+			accesslogentry.FieldPatientID:     {Type: field.TypeString, Column: accesslogentry.FieldPatientID},
+			accesslogentry.FieldChannelID:     {Type: field.TypeString, Column: accesslogentry.FieldChannelID},
+			accesslogentry.FieldSubjectUserID: {Type: field.TypeString, Column: accesslogentry.FieldSubjectUserID},
+			accesslogentry.FieldAt:            {Type: field.TypeTime, Column: accesslogentry.FieldAt},
+		},
+	}
+	graph.Nodes[2] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   autoreplysent.Table,
 			Columns: autoreplysent.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -72,7 +92,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			autoreplysent.FieldCreatedAt: {Type: field.TypeTime, Column: autoreplysent.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[2] = &sqlgraph.Node{
+	graph.Nodes[3] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   booking.Table,
 			Columns: booking.Columns,
@@ -94,7 +114,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			booking.FieldSourceVersion: {Type: field.TypeInt64, Column: booking.FieldSourceVersion},
 		},
 	}
-	graph.Nodes[3] = &sqlgraph.Node{
+	graph.Nodes[4] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   bookingstatuschange.Table,
 			Columns: bookingstatuschange.Columns,
@@ -112,7 +132,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			bookingstatuschange.FieldChangedAt:   {Type: field.TypeTime, Column: bookingstatuschange.FieldChangedAt},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   bookingtype.Table,
 			Columns: bookingtype.Columns,
@@ -131,7 +151,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			bookingtype.FieldSourceVersion:   {Type: field.TypeInt64, Column: bookingtype.FieldSourceVersion},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   channel.Table,
 			Columns: channel.Columns,
@@ -155,7 +175,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			channel.FieldLastActivityAt:  {Type: field.TypeTime, Column: channel.FieldLastActivityAt},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   channelmember.Table,
 			Columns: channelmember.Columns,
@@ -173,7 +193,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			channelmember.FieldLastReadSeq: {Type: field.TypeInt64, Column: channelmember.FieldLastReadSeq},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   label.Table,
 			Columns: label.Columns,
@@ -190,7 +210,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			label.FieldName:      {Type: field.TypeString, Column: label.FieldName},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   message.Table,
 			Columns: message.Columns,
@@ -214,7 +234,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldTxid:            {Type: field.TypeInt64, Column: message.FieldTxid},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   notification.Table,
 			Columns: notification.Columns,
@@ -239,7 +259,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			notification.FieldCreatedAt:      {Type: field.TypeTime, Column: notification.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   outboxmessage.Table,
 			Columns: outboxmessage.Columns,
@@ -266,7 +286,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			outboxmessage.FieldSentAt:         {Type: field.TypeTime, Column: outboxmessage.FieldSentAt},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   patient.Table,
 			Columns: patient.Columns,
@@ -299,7 +319,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			patient.FieldSourceVersion:      {Type: field.TypeInt64, Column: patient.FieldSourceVersion},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   program.Table,
 			Columns: program.Columns,
@@ -321,7 +341,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			program.FieldEnabled:        {Type: field.TypeBool, Column: program.FieldEnabled},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   programaction.Table,
 			Columns: programaction.Columns,
@@ -346,7 +366,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			programaction.FieldPauseOnError:     {Type: field.TypeBool, Column: programaction.FieldPauseOnError},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   referral.Table,
 			Columns: referral.Columns,
@@ -367,7 +387,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			referral.FieldSourceVersion: {Type: field.TypeInt64, Column: referral.FieldSourceVersion},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   securitygroup.Table,
 			Columns: securitygroup.Columns,
@@ -384,7 +404,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			securitygroup.FieldPermissions: {Type: field.TypeJSON, Column: securitygroup.FieldPermissions},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -408,7 +428,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldIPAddress:         {Type: field.TypeString, Column: session.FieldIPAddress},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   setting.Table,
 			Columns: setting.Columns,
@@ -424,7 +444,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			setting.FieldValue:     {Type: field.TypeString, Column: setting.FieldValue},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   template.Table,
 			Columns: template.Columns,
@@ -443,7 +463,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			template.FieldBody:      {Type: field.TypeString, Column: template.FieldBody},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -487,6 +507,54 @@ var schemaGraph = func() *sqlgraph.Schema {
 			Bidi:    false,
 		},
 		"APIKey",
+		"User",
+	)
+	graph.MustAddE(
+		"actor",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   accesslogentry.ActorTable,
+			Columns: []string{accesslogentry.ActorColumn},
+			Bidi:    false,
+		},
+		"AccessLogEntry",
+		"User",
+	)
+	graph.MustAddE(
+		"patient",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   accesslogentry.PatientTable,
+			Columns: []string{accesslogentry.PatientColumn},
+			Bidi:    false,
+		},
+		"AccessLogEntry",
+		"Patient",
+	)
+	graph.MustAddE(
+		"channel",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   accesslogentry.ChannelTable,
+			Columns: []string{accesslogentry.ChannelColumn},
+			Bidi:    false,
+		},
+		"AccessLogEntry",
+		"Channel",
+	)
+	graph.MustAddE(
+		"subject_user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   accesslogentry.SubjectUserTable,
+			Columns: []string{accesslogentry.SubjectUserColumn},
+			Bidi:    false,
+		},
+		"AccessLogEntry",
 		"User",
 	)
 	graph.MustAddE(
@@ -1133,6 +1201,132 @@ func (f *APIKeyFilter) WhereHasUserWith(preds ...predicate.User) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *AccessLogEntryQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the AccessLogEntryQuery builder.
+func (_q *AccessLogEntryQuery) Filter() *AccessLogEntryFilter {
+	return &AccessLogEntryFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *AccessLogEntryMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the AccessLogEntryMutation builder.
+func (m *AccessLogEntryMutation) Filter() *AccessLogEntryFilter {
+	return &AccessLogEntryFilter{config: m.config, predicateAdder: m}
+}
+
+// AccessLogEntryFilter provides a generic filtering capability at runtime for AccessLogEntryQuery.
+type AccessLogEntryFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *AccessLogEntryFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *AccessLogEntryFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(accesslogentry.FieldID))
+}
+
+// WhereAction applies the entql string predicate on the action field.
+func (f *AccessLogEntryFilter) WhereAction(p entql.StringP) {
+	f.Where(p.Field(accesslogentry.FieldAction))
+}
+
+// WhereActorID applies the entql string predicate on the actor_id field.
+func (f *AccessLogEntryFilter) WhereActorID(p entql.StringP) {
+	f.Where(p.Field(accesslogentry.FieldActorID))
+}
+
+// WherePatientID applies the entql string predicate on the patient_id field.
+func (f *AccessLogEntryFilter) WherePatientID(p entql.StringP) {
+	f.Where(p.Field(accesslogentry.FieldPatientID))
+}
+
+// WhereChannelID applies the entql string predicate on the channel_id field.
+func (f *AccessLogEntryFilter) WhereChannelID(p entql.StringP) {
+	f.Where(p.Field(accesslogentry.FieldChannelID))
+}
+
+// WhereSubjectUserID applies the entql string predicate on the subject_user_id field.
+func (f *AccessLogEntryFilter) WhereSubjectUserID(p entql.StringP) {
+	f.Where(p.Field(accesslogentry.FieldSubjectUserID))
+}
+
+// WhereAt applies the entql time.Time predicate on the at field.
+func (f *AccessLogEntryFilter) WhereAt(p entql.TimeP) {
+	f.Where(p.Field(accesslogentry.FieldAt))
+}
+
+// WhereHasActor applies a predicate to check if query has an edge actor.
+func (f *AccessLogEntryFilter) WhereHasActor() {
+	f.Where(entql.HasEdge("actor"))
+}
+
+// WhereHasActorWith applies a predicate to check if query has an edge actor with a given conditions (other predicates).
+func (f *AccessLogEntryFilter) WhereHasActorWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("actor", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasPatient applies a predicate to check if query has an edge patient.
+func (f *AccessLogEntryFilter) WhereHasPatient() {
+	f.Where(entql.HasEdge("patient"))
+}
+
+// WhereHasPatientWith applies a predicate to check if query has an edge patient with a given conditions (other predicates).
+func (f *AccessLogEntryFilter) WhereHasPatientWith(preds ...predicate.Patient) {
+	f.Where(entql.HasEdgeWith("patient", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasChannel applies a predicate to check if query has an edge channel.
+func (f *AccessLogEntryFilter) WhereHasChannel() {
+	f.Where(entql.HasEdge("channel"))
+}
+
+// WhereHasChannelWith applies a predicate to check if query has an edge channel with a given conditions (other predicates).
+func (f *AccessLogEntryFilter) WhereHasChannelWith(preds ...predicate.Channel) {
+	f.Where(entql.HasEdgeWith("channel", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasSubjectUser applies a predicate to check if query has an edge subject_user.
+func (f *AccessLogEntryFilter) WhereHasSubjectUser() {
+	f.Where(entql.HasEdge("subject_user"))
+}
+
+// WhereHasSubjectUserWith applies a predicate to check if query has an edge subject_user with a given conditions (other predicates).
+func (f *AccessLogEntryFilter) WhereHasSubjectUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("subject_user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *AutoReplySentQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1161,7 +1355,7 @@ type AutoReplySentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *AutoReplySentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1221,7 +1415,7 @@ type BookingFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *BookingFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1362,7 +1556,7 @@ type BookingStatusChangeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *BookingStatusChangeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1455,7 +1649,7 @@ type BookingTypeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *BookingTypeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1525,7 +1719,7 @@ type ChannelFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ChannelFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1746,7 +1940,7 @@ type ChannelMemberFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ChannelMemberFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1839,7 +2033,7 @@ type LabelFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LabelFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1927,7 +2121,7 @@ type MessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2120,7 +2314,7 @@ type NotificationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *NotificationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2276,7 +2470,7 @@ type OutboxMessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OutboxMessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2386,7 +2580,7 @@ type PatientFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PatientFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2540,7 +2734,7 @@ type ProgramFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProgramFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2653,7 +2847,7 @@ type ProgramActionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProgramActionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2781,7 +2975,7 @@ type ReferralFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReferralFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2875,7 +3069,7 @@ type SecurityGroupFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SecurityGroupFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2963,7 +3157,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3072,7 +3266,7 @@ type SettingFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SettingFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3127,7 +3321,7 @@ type TemplateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TemplateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3197,7 +3391,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

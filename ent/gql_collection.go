@@ -10,6 +10,7 @@ import (
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/whisper-health/whisper/ent/accesslogentry"
 	"github.com/whisper-health/whisper/ent/booking"
 	"github.com/whisper-health/whisper/ent/bookingstatuschange"
 	"github.com/whisper-health/whisper/ent/bookingtype"
@@ -24,6 +25,157 @@ import (
 	"github.com/whisper-health/whisper/ent/user"
 	"github.com/whisper-health/whisper/internal/pulid"
 )
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *AccessLogEntryQuery) CollectFields(ctx context.Context, satisfies ...string) (*AccessLogEntryQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *AccessLogEntryQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(accesslogentry.Columns))
+		selectedFields = []string{accesslogentry.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "actor":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withActor = query
+			if _, ok := fieldSeen[accesslogentry.FieldActorID]; !ok {
+				selectedFields = append(selectedFields, accesslogentry.FieldActorID)
+				fieldSeen[accesslogentry.FieldActorID] = struct{}{}
+			}
+
+		case "patient":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&PatientClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, patientImplementors)...); err != nil {
+				return err
+			}
+			_q.withPatient = query
+			if _, ok := fieldSeen[accesslogentry.FieldPatientID]; !ok {
+				selectedFields = append(selectedFields, accesslogentry.FieldPatientID)
+				fieldSeen[accesslogentry.FieldPatientID] = struct{}{}
+			}
+
+		case "channel":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ChannelClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, channelImplementors)...); err != nil {
+				return err
+			}
+			_q.withChannel = query
+			if _, ok := fieldSeen[accesslogentry.FieldChannelID]; !ok {
+				selectedFields = append(selectedFields, accesslogentry.FieldChannelID)
+				fieldSeen[accesslogentry.FieldChannelID] = struct{}{}
+			}
+
+		case "subjectUser":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withSubjectUser = query
+			if _, ok := fieldSeen[accesslogentry.FieldSubjectUserID]; !ok {
+				selectedFields = append(selectedFields, accesslogentry.FieldSubjectUserID)
+				fieldSeen[accesslogentry.FieldSubjectUserID] = struct{}{}
+			}
+		case "action":
+			if _, ok := fieldSeen[accesslogentry.FieldAction]; !ok {
+				selectedFields = append(selectedFields, accesslogentry.FieldAction)
+				fieldSeen[accesslogentry.FieldAction] = struct{}{}
+			}
+		case "at":
+			if _, ok := fieldSeen[accesslogentry.FieldAt]; !ok {
+				selectedFields = append(selectedFields, accesslogentry.FieldAt)
+				fieldSeen[accesslogentry.FieldAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type accesslogentryPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []AccessLogEntryPaginateOption
+}
+
+func newAccessLogEntryPaginateArgs(rv map[string]any) *accesslogentryPaginateArgs {
+	args := &accesslogentryPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &AccessLogEntryOrder{Field: &AccessLogEntryOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithAccessLogEntryOrder(order))
+			}
+		case *AccessLogEntryOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithAccessLogEntryOrder(v))
+			}
+		}
+	}
+	return args
+}
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
 func (_q *BookingQuery) CollectFields(ctx context.Context, satisfies ...string) (*BookingQuery, error) {

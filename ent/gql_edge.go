@@ -8,6 +8,38 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 )
 
+func (_m *AccessLogEntry) Actor(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.ActorOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryActor().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *AccessLogEntry) Patient(ctx context.Context) (*Patient, error) {
+	result, err := _m.Edges.PatientOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryPatient().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *AccessLogEntry) Channel(ctx context.Context) (*Channel, error) {
+	result, err := _m.Edges.ChannelOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryChannel().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *AccessLogEntry) SubjectUser(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.SubjectUserOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QuerySubjectUser().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (_m *Booking) Patient(ctx context.Context) (*Patient, error) {
 	result, err := _m.Edges.PatientOrErr()
 	if IsNotLoaded(err) {

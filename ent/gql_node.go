@@ -9,6 +9,7 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/hashicorp/go-multierror"
+	"github.com/whisper-health/whisper/ent/accesslogentry"
 	"github.com/whisper-health/whisper/ent/booking"
 	"github.com/whisper-health/whisper/ent/bookingstatuschange"
 	"github.com/whisper-health/whisper/ent/bookingtype"
@@ -28,6 +29,11 @@ import (
 type Noder interface {
 	IsNode()
 }
+
+var accesslogentryImplementors = []string{"AccessLogEntry", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*AccessLogEntry) IsNode() {}
 
 var bookingImplementors = []string{"Booking", "Node"}
 
@@ -147,6 +153,19 @@ func (c *Client) Noder(ctx context.Context, id pulid.ID, opts ...NodeOption) (_ 
 
 func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, error) {
 	switch table {
+	case accesslogentry.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.AccessLogEntry.Query().
+			Where(accesslogentry.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, accesslogentryImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
 	case booking.Table:
 		var uid pulid.ID
 		if err := uid.UnmarshalGQL(id); err != nil {
@@ -376,6 +395,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 		idmap[id] = append(idmap[id], &noders[i])
 	}
 	switch table {
+	case accesslogentry.Table:
+		query := c.AccessLogEntry.Query().
+			Where(accesslogentry.IDIn(ids...))
+		query, err := query.CollectFields(ctx, accesslogentryImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
 	case booking.Table:
 		query := c.Booking.Query().
 			Where(booking.IDIn(ids...))

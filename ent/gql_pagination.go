@@ -15,6 +15,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/whisper-health/whisper/ent/accesslogentry"
 	"github.com/whisper-health/whisper/ent/booking"
 	"github.com/whisper-health/whisper/ent/bookingstatuschange"
 	"github.com/whisper-health/whisper/ent/bookingtype"
@@ -108,6 +109,302 @@ func paginateLimit(first, last *int) int {
 		limit = *last + 1
 	}
 	return limit
+}
+
+// AccessLogEntryEdge is the edge representation of AccessLogEntry.
+type AccessLogEntryEdge struct {
+	Node   *AccessLogEntry `json:"node"`
+	Cursor Cursor          `json:"cursor"`
+}
+
+// AccessLogEntryConnection is the connection containing edges to AccessLogEntry.
+type AccessLogEntryConnection struct {
+	Edges      []*AccessLogEntryEdge `json:"edges"`
+	PageInfo   PageInfo              `json:"pageInfo"`
+	TotalCount int                   `json:"totalCount"`
+}
+
+func (c *AccessLogEntryConnection) build(nodes []*AccessLogEntry, pager *accesslogentryPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *AccessLogEntry
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *AccessLogEntry {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *AccessLogEntry {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*AccessLogEntryEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &AccessLogEntryEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// AccessLogEntryPaginateOption enables pagination customization.
+type AccessLogEntryPaginateOption func(*accesslogentryPager) error
+
+// WithAccessLogEntryOrder configures pagination ordering.
+func WithAccessLogEntryOrder(order *AccessLogEntryOrder) AccessLogEntryPaginateOption {
+	if order == nil {
+		order = DefaultAccessLogEntryOrder
+	}
+	o := *order
+	return func(pager *accesslogentryPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultAccessLogEntryOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithAccessLogEntryFilter configures pagination filter.
+func WithAccessLogEntryFilter(filter func(*AccessLogEntryQuery) (*AccessLogEntryQuery, error)) AccessLogEntryPaginateOption {
+	return func(pager *accesslogentryPager) error {
+		if filter == nil {
+			return errors.New("AccessLogEntryQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type accesslogentryPager struct {
+	reverse bool
+	order   *AccessLogEntryOrder
+	filter  func(*AccessLogEntryQuery) (*AccessLogEntryQuery, error)
+}
+
+func newAccessLogEntryPager(opts []AccessLogEntryPaginateOption, reverse bool) (*accesslogentryPager, error) {
+	pager := &accesslogentryPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultAccessLogEntryOrder
+	}
+	return pager, nil
+}
+
+func (p *accesslogentryPager) applyFilter(query *AccessLogEntryQuery) (*AccessLogEntryQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *accesslogentryPager) toCursor(_m *AccessLogEntry) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *accesslogentryPager) applyCursors(query *AccessLogEntryQuery, after, before *Cursor) (*AccessLogEntryQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultAccessLogEntryOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *accesslogentryPager) applyOrder(query *AccessLogEntryQuery) *AccessLogEntryQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultAccessLogEntryOrder.Field {
+		query = query.Order(DefaultAccessLogEntryOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *accesslogentryPager) orderExpr(query *AccessLogEntryQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultAccessLogEntryOrder.Field {
+			b.Comma().Ident(DefaultAccessLogEntryOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to AccessLogEntry.
+func (_m *AccessLogEntryQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...AccessLogEntryPaginateOption,
+) (*AccessLogEntryConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newAccessLogEntryPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &AccessLogEntryConnection{Edges: []*AccessLogEntryEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// AccessLogEntryOrderFieldAt orders AccessLogEntry by at.
+	AccessLogEntryOrderFieldAt = &AccessLogEntryOrderField{
+		Value: func(_m *AccessLogEntry) (ent.Value, error) {
+			return _m.At, nil
+		},
+		column: accesslogentry.FieldAt,
+		toTerm: accesslogentry.ByAt,
+		toCursor: func(_m *AccessLogEntry) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.At,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f AccessLogEntryOrderField) String() string {
+	var str string
+	switch f.column {
+	case AccessLogEntryOrderFieldAt.column:
+		str = "AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f AccessLogEntryOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *AccessLogEntryOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("AccessLogEntryOrderField %T must be a string", v)
+	}
+	switch str {
+	case "AT":
+		*f = *AccessLogEntryOrderFieldAt
+	default:
+		return fmt.Errorf("%s is not a valid AccessLogEntryOrderField", str)
+	}
+	return nil
+}
+
+// AccessLogEntryOrderField defines the ordering field of AccessLogEntry.
+type AccessLogEntryOrderField struct {
+	// Value extracts the ordering value from the given AccessLogEntry.
+	Value    func(*AccessLogEntry) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) accesslogentry.OrderOption
+	toCursor func(*AccessLogEntry) Cursor
+}
+
+// AccessLogEntryOrder defines the ordering of AccessLogEntry.
+type AccessLogEntryOrder struct {
+	Direction OrderDirection            `json:"direction"`
+	Field     *AccessLogEntryOrderField `json:"field"`
+}
+
+// DefaultAccessLogEntryOrder is the default ordering of AccessLogEntry.
+var DefaultAccessLogEntryOrder = &AccessLogEntryOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &AccessLogEntryOrderField{
+		Value: func(_m *AccessLogEntry) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: accesslogentry.FieldID,
+		toTerm: accesslogentry.ByID,
+		toCursor: func(_m *AccessLogEntry) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts AccessLogEntry into AccessLogEntryEdge.
+func (_m *AccessLogEntry) ToEdge(order *AccessLogEntryOrder) *AccessLogEntryEdge {
+	if order == nil {
+		order = DefaultAccessLogEntryOrder
+	}
+	return &AccessLogEntryEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
 }
 
 // BookingEdge is the edge representation of Booking.

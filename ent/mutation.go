@@ -11,6 +11,7 @@ import (
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
+	"github.com/whisper-health/whisper/ent/accesslogentry"
 	"github.com/whisper-health/whisper/ent/apikey"
 	"github.com/whisper-health/whisper/ent/autoreplysent"
 	"github.com/whisper-health/whisper/ent/booking"
@@ -45,6 +46,7 @@ const (
 
 	// Node types.
 	TypeAPIKey              = "APIKey"
+	TypeAccessLogEntry      = "AccessLogEntry"
 	TypeAutoReplySent       = "AutoReplySent"
 	TypeBooking             = "Booking"
 	TypeBookingStatusChange = "BookingStatusChange"
@@ -869,6 +871,860 @@ func (m *APIKeyMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown APIKey edge %s", name)
+}
+
+// AccessLogEntryMutation represents an operation that mutates the AccessLogEntry nodes in the graph.
+type AccessLogEntryMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *pulid.ID
+	action              *accesslogentry.Action
+	at                  *time.Time
+	clearedFields       map[string]struct{}
+	actor               *pulid.ID
+	clearedactor        bool
+	patient             *pulid.ID
+	clearedpatient      bool
+	channel             *pulid.ID
+	clearedchannel      bool
+	subject_user        *pulid.ID
+	clearedsubject_user bool
+	done                bool
+	oldValue            func(context.Context) (*AccessLogEntry, error)
+	predicates          []predicate.AccessLogEntry
+}
+
+var _ ent.Mutation = (*AccessLogEntryMutation)(nil)
+
+// accesslogentryOption allows management of the mutation configuration using functional options.
+type accesslogentryOption func(*AccessLogEntryMutation)
+
+// newAccessLogEntryMutation creates new mutation for the AccessLogEntry entity.
+func newAccessLogEntryMutation(c config, op Op, opts ...accesslogentryOption) *AccessLogEntryMutation {
+	m := &AccessLogEntryMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeAccessLogEntry,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withAccessLogEntryID sets the ID field of the mutation.
+func withAccessLogEntryID(id pulid.ID) accesslogentryOption {
+	return func(m *AccessLogEntryMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *AccessLogEntry
+		)
+		m.oldValue = func(ctx context.Context) (*AccessLogEntry, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().AccessLogEntry.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withAccessLogEntry sets the old AccessLogEntry of the mutation.
+func withAccessLogEntry(node *AccessLogEntry) accesslogentryOption {
+	return func(m *AccessLogEntryMutation) {
+		m.oldValue = func(context.Context) (*AccessLogEntry, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m AccessLogEntryMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m AccessLogEntryMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of AccessLogEntry entities.
+func (m *AccessLogEntryMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *AccessLogEntryMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *AccessLogEntryMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().AccessLogEntry.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetAction sets the "action" field.
+func (m *AccessLogEntryMutation) SetAction(a accesslogentry.Action) {
+	m.action = &a
+}
+
+// Action returns the value of the "action" field in the mutation.
+func (m *AccessLogEntryMutation) Action() (r accesslogentry.Action, exists bool) {
+	v := m.action
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAction returns the old "action" field's value of the AccessLogEntry entity.
+// If the AccessLogEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccessLogEntryMutation) OldAction(ctx context.Context) (v accesslogentry.Action, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAction is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAction requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAction: %w", err)
+	}
+	return oldValue.Action, nil
+}
+
+// ResetAction resets all changes to the "action" field.
+func (m *AccessLogEntryMutation) ResetAction() {
+	m.action = nil
+}
+
+// SetActorID sets the "actor_id" field.
+func (m *AccessLogEntryMutation) SetActorID(pu pulid.ID) {
+	m.actor = &pu
+}
+
+// ActorID returns the value of the "actor_id" field in the mutation.
+func (m *AccessLogEntryMutation) ActorID() (r pulid.ID, exists bool) {
+	v := m.actor
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActorID returns the old "actor_id" field's value of the AccessLogEntry entity.
+// If the AccessLogEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccessLogEntryMutation) OldActorID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActorID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActorID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActorID: %w", err)
+	}
+	return oldValue.ActorID, nil
+}
+
+// ResetActorID resets all changes to the "actor_id" field.
+func (m *AccessLogEntryMutation) ResetActorID() {
+	m.actor = nil
+}
+
+// SetPatientID sets the "patient_id" field.
+func (m *AccessLogEntryMutation) SetPatientID(pu pulid.ID) {
+	m.patient = &pu
+}
+
+// PatientID returns the value of the "patient_id" field in the mutation.
+func (m *AccessLogEntryMutation) PatientID() (r pulid.ID, exists bool) {
+	v := m.patient
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPatientID returns the old "patient_id" field's value of the AccessLogEntry entity.
+// If the AccessLogEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccessLogEntryMutation) OldPatientID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPatientID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPatientID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPatientID: %w", err)
+	}
+	return oldValue.PatientID, nil
+}
+
+// ClearPatientID clears the value of the "patient_id" field.
+func (m *AccessLogEntryMutation) ClearPatientID() {
+	m.patient = nil
+	m.clearedFields[accesslogentry.FieldPatientID] = struct{}{}
+}
+
+// PatientIDCleared returns if the "patient_id" field was cleared in this mutation.
+func (m *AccessLogEntryMutation) PatientIDCleared() bool {
+	_, ok := m.clearedFields[accesslogentry.FieldPatientID]
+	return ok
+}
+
+// ResetPatientID resets all changes to the "patient_id" field.
+func (m *AccessLogEntryMutation) ResetPatientID() {
+	m.patient = nil
+	delete(m.clearedFields, accesslogentry.FieldPatientID)
+}
+
+// SetChannelID sets the "channel_id" field.
+func (m *AccessLogEntryMutation) SetChannelID(pu pulid.ID) {
+	m.channel = &pu
+}
+
+// ChannelID returns the value of the "channel_id" field in the mutation.
+func (m *AccessLogEntryMutation) ChannelID() (r pulid.ID, exists bool) {
+	v := m.channel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannelID returns the old "channel_id" field's value of the AccessLogEntry entity.
+// If the AccessLogEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccessLogEntryMutation) OldChannelID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannelID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannelID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannelID: %w", err)
+	}
+	return oldValue.ChannelID, nil
+}
+
+// ClearChannelID clears the value of the "channel_id" field.
+func (m *AccessLogEntryMutation) ClearChannelID() {
+	m.channel = nil
+	m.clearedFields[accesslogentry.FieldChannelID] = struct{}{}
+}
+
+// ChannelIDCleared returns if the "channel_id" field was cleared in this mutation.
+func (m *AccessLogEntryMutation) ChannelIDCleared() bool {
+	_, ok := m.clearedFields[accesslogentry.FieldChannelID]
+	return ok
+}
+
+// ResetChannelID resets all changes to the "channel_id" field.
+func (m *AccessLogEntryMutation) ResetChannelID() {
+	m.channel = nil
+	delete(m.clearedFields, accesslogentry.FieldChannelID)
+}
+
+// SetSubjectUserID sets the "subject_user_id" field.
+func (m *AccessLogEntryMutation) SetSubjectUserID(pu pulid.ID) {
+	m.subject_user = &pu
+}
+
+// SubjectUserID returns the value of the "subject_user_id" field in the mutation.
+func (m *AccessLogEntryMutation) SubjectUserID() (r pulid.ID, exists bool) {
+	v := m.subject_user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSubjectUserID returns the old "subject_user_id" field's value of the AccessLogEntry entity.
+// If the AccessLogEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccessLogEntryMutation) OldSubjectUserID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSubjectUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSubjectUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSubjectUserID: %w", err)
+	}
+	return oldValue.SubjectUserID, nil
+}
+
+// ClearSubjectUserID clears the value of the "subject_user_id" field.
+func (m *AccessLogEntryMutation) ClearSubjectUserID() {
+	m.subject_user = nil
+	m.clearedFields[accesslogentry.FieldSubjectUserID] = struct{}{}
+}
+
+// SubjectUserIDCleared returns if the "subject_user_id" field was cleared in this mutation.
+func (m *AccessLogEntryMutation) SubjectUserIDCleared() bool {
+	_, ok := m.clearedFields[accesslogentry.FieldSubjectUserID]
+	return ok
+}
+
+// ResetSubjectUserID resets all changes to the "subject_user_id" field.
+func (m *AccessLogEntryMutation) ResetSubjectUserID() {
+	m.subject_user = nil
+	delete(m.clearedFields, accesslogentry.FieldSubjectUserID)
+}
+
+// SetAt sets the "at" field.
+func (m *AccessLogEntryMutation) SetAt(t time.Time) {
+	m.at = &t
+}
+
+// At returns the value of the "at" field in the mutation.
+func (m *AccessLogEntryMutation) At() (r time.Time, exists bool) {
+	v := m.at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAt returns the old "at" field's value of the AccessLogEntry entity.
+// If the AccessLogEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccessLogEntryMutation) OldAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAt: %w", err)
+	}
+	return oldValue.At, nil
+}
+
+// ResetAt resets all changes to the "at" field.
+func (m *AccessLogEntryMutation) ResetAt() {
+	m.at = nil
+}
+
+// ClearActor clears the "actor" edge to the User entity.
+func (m *AccessLogEntryMutation) ClearActor() {
+	m.clearedactor = true
+	m.clearedFields[accesslogentry.FieldActorID] = struct{}{}
+}
+
+// ActorCleared reports if the "actor" edge to the User entity was cleared.
+func (m *AccessLogEntryMutation) ActorCleared() bool {
+	return m.clearedactor
+}
+
+// ActorIDs returns the "actor" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ActorID instead. It exists only for internal usage by the builders.
+func (m *AccessLogEntryMutation) ActorIDs() (ids []pulid.ID) {
+	if id := m.actor; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetActor resets all changes to the "actor" edge.
+func (m *AccessLogEntryMutation) ResetActor() {
+	m.actor = nil
+	m.clearedactor = false
+}
+
+// ClearPatient clears the "patient" edge to the Patient entity.
+func (m *AccessLogEntryMutation) ClearPatient() {
+	m.clearedpatient = true
+	m.clearedFields[accesslogentry.FieldPatientID] = struct{}{}
+}
+
+// PatientCleared reports if the "patient" edge to the Patient entity was cleared.
+func (m *AccessLogEntryMutation) PatientCleared() bool {
+	return m.PatientIDCleared() || m.clearedpatient
+}
+
+// PatientIDs returns the "patient" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// PatientID instead. It exists only for internal usage by the builders.
+func (m *AccessLogEntryMutation) PatientIDs() (ids []pulid.ID) {
+	if id := m.patient; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetPatient resets all changes to the "patient" edge.
+func (m *AccessLogEntryMutation) ResetPatient() {
+	m.patient = nil
+	m.clearedpatient = false
+}
+
+// ClearChannel clears the "channel" edge to the Channel entity.
+func (m *AccessLogEntryMutation) ClearChannel() {
+	m.clearedchannel = true
+	m.clearedFields[accesslogentry.FieldChannelID] = struct{}{}
+}
+
+// ChannelCleared reports if the "channel" edge to the Channel entity was cleared.
+func (m *AccessLogEntryMutation) ChannelCleared() bool {
+	return m.ChannelIDCleared() || m.clearedchannel
+}
+
+// ChannelIDs returns the "channel" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ChannelID instead. It exists only for internal usage by the builders.
+func (m *AccessLogEntryMutation) ChannelIDs() (ids []pulid.ID) {
+	if id := m.channel; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetChannel resets all changes to the "channel" edge.
+func (m *AccessLogEntryMutation) ResetChannel() {
+	m.channel = nil
+	m.clearedchannel = false
+}
+
+// ClearSubjectUser clears the "subject_user" edge to the User entity.
+func (m *AccessLogEntryMutation) ClearSubjectUser() {
+	m.clearedsubject_user = true
+	m.clearedFields[accesslogentry.FieldSubjectUserID] = struct{}{}
+}
+
+// SubjectUserCleared reports if the "subject_user" edge to the User entity was cleared.
+func (m *AccessLogEntryMutation) SubjectUserCleared() bool {
+	return m.SubjectUserIDCleared() || m.clearedsubject_user
+}
+
+// SubjectUserIDs returns the "subject_user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// SubjectUserID instead. It exists only for internal usage by the builders.
+func (m *AccessLogEntryMutation) SubjectUserIDs() (ids []pulid.ID) {
+	if id := m.subject_user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetSubjectUser resets all changes to the "subject_user" edge.
+func (m *AccessLogEntryMutation) ResetSubjectUser() {
+	m.subject_user = nil
+	m.clearedsubject_user = false
+}
+
+// Where appends a list predicates to the AccessLogEntryMutation builder.
+func (m *AccessLogEntryMutation) Where(ps ...predicate.AccessLogEntry) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the AccessLogEntryMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *AccessLogEntryMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.AccessLogEntry, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *AccessLogEntryMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *AccessLogEntryMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (AccessLogEntry).
+func (m *AccessLogEntryMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *AccessLogEntryMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.action != nil {
+		fields = append(fields, accesslogentry.FieldAction)
+	}
+	if m.actor != nil {
+		fields = append(fields, accesslogentry.FieldActorID)
+	}
+	if m.patient != nil {
+		fields = append(fields, accesslogentry.FieldPatientID)
+	}
+	if m.channel != nil {
+		fields = append(fields, accesslogentry.FieldChannelID)
+	}
+	if m.subject_user != nil {
+		fields = append(fields, accesslogentry.FieldSubjectUserID)
+	}
+	if m.at != nil {
+		fields = append(fields, accesslogentry.FieldAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *AccessLogEntryMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case accesslogentry.FieldAction:
+		return m.Action()
+	case accesslogentry.FieldActorID:
+		return m.ActorID()
+	case accesslogentry.FieldPatientID:
+		return m.PatientID()
+	case accesslogentry.FieldChannelID:
+		return m.ChannelID()
+	case accesslogentry.FieldSubjectUserID:
+		return m.SubjectUserID()
+	case accesslogentry.FieldAt:
+		return m.At()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *AccessLogEntryMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case accesslogentry.FieldAction:
+		return m.OldAction(ctx)
+	case accesslogentry.FieldActorID:
+		return m.OldActorID(ctx)
+	case accesslogentry.FieldPatientID:
+		return m.OldPatientID(ctx)
+	case accesslogentry.FieldChannelID:
+		return m.OldChannelID(ctx)
+	case accesslogentry.FieldSubjectUserID:
+		return m.OldSubjectUserID(ctx)
+	case accesslogentry.FieldAt:
+		return m.OldAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown AccessLogEntry field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AccessLogEntryMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case accesslogentry.FieldAction:
+		v, ok := value.(accesslogentry.Action)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAction(v)
+		return nil
+	case accesslogentry.FieldActorID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActorID(v)
+		return nil
+	case accesslogentry.FieldPatientID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPatientID(v)
+		return nil
+	case accesslogentry.FieldChannelID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannelID(v)
+		return nil
+	case accesslogentry.FieldSubjectUserID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSubjectUserID(v)
+		return nil
+	case accesslogentry.FieldAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AccessLogEntry field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *AccessLogEntryMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *AccessLogEntryMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AccessLogEntryMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown AccessLogEntry numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *AccessLogEntryMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(accesslogentry.FieldPatientID) {
+		fields = append(fields, accesslogentry.FieldPatientID)
+	}
+	if m.FieldCleared(accesslogentry.FieldChannelID) {
+		fields = append(fields, accesslogentry.FieldChannelID)
+	}
+	if m.FieldCleared(accesslogentry.FieldSubjectUserID) {
+		fields = append(fields, accesslogentry.FieldSubjectUserID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *AccessLogEntryMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *AccessLogEntryMutation) ClearField(name string) error {
+	switch name {
+	case accesslogentry.FieldPatientID:
+		m.ClearPatientID()
+		return nil
+	case accesslogentry.FieldChannelID:
+		m.ClearChannelID()
+		return nil
+	case accesslogentry.FieldSubjectUserID:
+		m.ClearSubjectUserID()
+		return nil
+	}
+	return fmt.Errorf("unknown AccessLogEntry nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *AccessLogEntryMutation) ResetField(name string) error {
+	switch name {
+	case accesslogentry.FieldAction:
+		m.ResetAction()
+		return nil
+	case accesslogentry.FieldActorID:
+		m.ResetActorID()
+		return nil
+	case accesslogentry.FieldPatientID:
+		m.ResetPatientID()
+		return nil
+	case accesslogentry.FieldChannelID:
+		m.ResetChannelID()
+		return nil
+	case accesslogentry.FieldSubjectUserID:
+		m.ResetSubjectUserID()
+		return nil
+	case accesslogentry.FieldAt:
+		m.ResetAt()
+		return nil
+	}
+	return fmt.Errorf("unknown AccessLogEntry field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *AccessLogEntryMutation) AddedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.actor != nil {
+		edges = append(edges, accesslogentry.EdgeActor)
+	}
+	if m.patient != nil {
+		edges = append(edges, accesslogentry.EdgePatient)
+	}
+	if m.channel != nil {
+		edges = append(edges, accesslogentry.EdgeChannel)
+	}
+	if m.subject_user != nil {
+		edges = append(edges, accesslogentry.EdgeSubjectUser)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *AccessLogEntryMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case accesslogentry.EdgeActor:
+		if id := m.actor; id != nil {
+			return []ent.Value{*id}
+		}
+	case accesslogentry.EdgePatient:
+		if id := m.patient; id != nil {
+			return []ent.Value{*id}
+		}
+	case accesslogentry.EdgeChannel:
+		if id := m.channel; id != nil {
+			return []ent.Value{*id}
+		}
+	case accesslogentry.EdgeSubjectUser:
+		if id := m.subject_user; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *AccessLogEntryMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 4)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *AccessLogEntryMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *AccessLogEntryMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.clearedactor {
+		edges = append(edges, accesslogentry.EdgeActor)
+	}
+	if m.clearedpatient {
+		edges = append(edges, accesslogentry.EdgePatient)
+	}
+	if m.clearedchannel {
+		edges = append(edges, accesslogentry.EdgeChannel)
+	}
+	if m.clearedsubject_user {
+		edges = append(edges, accesslogentry.EdgeSubjectUser)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *AccessLogEntryMutation) EdgeCleared(name string) bool {
+	switch name {
+	case accesslogentry.EdgeActor:
+		return m.clearedactor
+	case accesslogentry.EdgePatient:
+		return m.clearedpatient
+	case accesslogentry.EdgeChannel:
+		return m.clearedchannel
+	case accesslogentry.EdgeSubjectUser:
+		return m.clearedsubject_user
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *AccessLogEntryMutation) ClearEdge(name string) error {
+	switch name {
+	case accesslogentry.EdgeActor:
+		m.ClearActor()
+		return nil
+	case accesslogentry.EdgePatient:
+		m.ClearPatient()
+		return nil
+	case accesslogentry.EdgeChannel:
+		m.ClearChannel()
+		return nil
+	case accesslogentry.EdgeSubjectUser:
+		m.ClearSubjectUser()
+		return nil
+	}
+	return fmt.Errorf("unknown AccessLogEntry unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *AccessLogEntryMutation) ResetEdge(name string) error {
+	switch name {
+	case accesslogentry.EdgeActor:
+		m.ResetActor()
+		return nil
+	case accesslogentry.EdgePatient:
+		m.ResetPatient()
+		return nil
+	case accesslogentry.EdgeChannel:
+		m.ResetChannel()
+		return nil
+	case accesslogentry.EdgeSubjectUser:
+		m.ResetSubjectUser()
+		return nil
+	}
+	return fmt.Errorf("unknown AccessLogEntry edge %s", name)
 }
 
 // AutoReplySentMutation represents an operation that mutates the AutoReplySent nodes in the graph.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/whisper-health/whisper/ent/accesslogentry"
 	"github.com/whisper-health/whisper/ent/apikey"
 	"github.com/whisper-health/whisper/ent/autoreplysent"
 	"github.com/whisper-health/whisper/ent/booking"
@@ -31,6 +32,7 @@ import (
 // prefixTables maps pulid prefixes to table names.
 var prefixTables = map[string]string{
 	"ak": apikey.Table,
+	"al": accesslogentry.Table,
 	"ar": autoreplysent.Table,
 	"bk": booking.Table,
 	"bs": bookingstatuschange.Table,

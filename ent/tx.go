@@ -16,6 +16,8 @@ type Tx struct {
 	config
 	// APIKey is the client for interacting with the APIKey builders.
 	APIKey *APIKeyClient
+	// AccessLogEntry is the client for interacting with the AccessLogEntry builders.
+	AccessLogEntry *AccessLogEntryClient
 	// AutoReplySent is the client for interacting with the AutoReplySent builders.
 	AutoReplySent *AutoReplySentClient
 	// Booking is the client for interacting with the Booking builders.
@@ -186,6 +188,7 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.APIKey = NewAPIKeyClient(tx.config)
+	tx.AccessLogEntry = NewAccessLogEntryClient(tx.config)
 	tx.AutoReplySent = NewAutoReplySentClient(tx.config)
 	tx.Booking = NewBookingClient(tx.config)
 	tx.BookingStatusChange = NewBookingStatusChangeClient(tx.config)

@@ -15,7 +15,11 @@ import (
 
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id pulid.ID) (ent.Noder, error) {
-	return r.Client.Noder(ctx, id, ent.WithNodeType(ent.IDToType))
+	n, err := r.Client.Noder(ctx, id, ent.WithNodeType(ent.IDToType))
+	if err != nil {
+		return nil, err
+	}
+	return n, r.Oversight.OpenedNode(ctx, n)
 }
 
 // Nodes is the resolver for the nodes field.

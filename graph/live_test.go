@@ -61,8 +61,12 @@ func (s *subscription) message(timeout time.Duration) (body, cursor string) {
 	if d["complete"] == true {
 		return "<complete>", ""
 	}
-	m := d["messageAdded"].(map[string]any)
-	return m["body"].(string), m["cursor"].(string)
+	for _, v := range d { // messageAdded or observeUser
+		m := v.(map[string]any)
+		cursor, _ := m["cursor"].(string)
+		return m["body"].(string), cursor
+	}
+	return "", ""
 }
 
 const messageAdded = `subscription($c: ID, $after: String) { messageAdded(channelID: $c, after: $after) { body cursor sender { email } channel { id } } }`

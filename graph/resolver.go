@@ -14,6 +14,7 @@ import (
 	"github.com/whisper-health/whisper/internal/live"
 	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/notify"
+	"github.com/whisper-health/whisper/internal/oversight"
 	"github.com/whisper-health/whisper/internal/practice"
 )
 
@@ -25,6 +26,7 @@ type Resolver struct {
 	Live      *live.Hub
 	Practice  *practice.Service
 	Notify    *notify.Service
+	Oversight *oversight.Service
 	Log       *slog.Logger
 }
 

@@ -26,10 +26,16 @@ import (
 	"github.com/whisper-health/whisper/internal/live"
 	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/notify"
+	"github.com/whisper-health/whisper/internal/oversight"
 	"github.com/whisper-health/whisper/internal/practice"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
+
+// Kind is the resolver for the kind field.
+func (r *auditEntryResolver) Kind(ctx context.Context, obj *oversight.AuditEntry) (model.AuditEntryKind, error) {
+	return model.AuditEntryKind(obj.Kind), nil
+}
 
 // Name is the resolver for the name field.
 func (r *channelResolver) Name(ctx context.Context, obj *ent.Channel) (string, error) {
@@ -393,6 +399,9 @@ func (r *queryResolver) Messages(ctx context.Context, channelID pulid.ID, first 
 	if err != nil {
 		return nil, err
 	}
+	if err := r.Oversight.OpenedChannel(ctx, channelID); err != nil {
+		return nil, err
+	}
 	return q.Paginate(ctx, after, first, before, last,
 		ent.WithMessageOrder(&ent.MessageOrder{Field: ent.MessageOrderFieldSeq, Direction: entgql.OrderDirectionAsc}))
 }
@@ -447,6 +456,56 @@ func (r *queryResolver) BookingTypes(ctx context.Context) ([]*ent.BookingType, e
 	return r.Client.BookingType.Query().Order(ent.Asc(bookingtype.FieldName)).All(ctx)
 }
 
+// AuditLog is the resolver for the auditLog field.
+func (r *queryResolver) AuditLog(ctx context.Context, filter *model.AuditFilter, first *int, after *entgql.Cursor[pulid.ID]) (*oversight.AuditConnection, error) {
+	var f oversight.AuditFilter
+	if filter != nil {
+		f = oversight.AuditFilter{Text: deref(filter.Text), SenderID: filter.SenderID, RecipientID: filter.RecipientID,
+			PatientID: filter.PatientID, ChannelKinds: filter.ChannelKinds, From: filter.From, To: filter.To}
+	}
+	n, _, err := page(first, nil)
+	if err != nil {
+		return nil, err
+	}
+	return r.Oversight.Audit(ctx, f, *n, after)
+}
+
+// AccessLog is the resolver for the accessLog field.
+func (r *queryResolver) AccessLog(ctx context.Context, filter *model.AccessLogFilter, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.AccessLogEntryConnection, error) {
+	var f oversight.AccessFilter
+	if filter != nil {
+		f = oversight.AccessFilter{ActorID: filter.ActorID, PatientID: filter.PatientID, UserID: filter.UserID, From: filter.From, To: filter.To}
+	}
+	first, last, err := page(first, last)
+	if err != nil {
+		return nil, err
+	}
+	q, err := r.Oversight.AccessLog(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	return q.Paginate(ctx, after, first, before, last,
+		ent.WithAccessLogEntryOrder(&ent.AccessLogEntryOrder{Field: ent.AccessLogEntryOrderFieldAt, Direction: entgql.OrderDirectionDesc}))
+}
+
+// ObservedChannels is the resolver for the observedChannels field.
+func (r *queryResolver) ObservedChannels(ctx context.Context, userID pulid.ID, filter *model.ChannelFilter, first *int, after *entgql.Cursor[pulid.ID]) (*ent.ChannelConnection, error) {
+	octx, err := r.Oversight.Observe(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	return r.Query().Channels(octx, filter, first, after, nil, nil)
+}
+
+// ObservedMessages is the resolver for the observedMessages field.
+func (r *queryResolver) ObservedMessages(ctx context.Context, userID pulid.ID, channelID pulid.ID, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.MessageConnection, error) {
+	octx, err := r.Oversight.Observe(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	return r.Query().Messages(octx, channelID, first, after, last, before)
+}
+
 // Permissions is the resolver for the permissions field.
 func (r *securityGroupResolver) Permissions(ctx context.Context, obj *ent.SecurityGroup) ([]viewer.Permission, error) {
 	return viewer.SortedPermissions(obj.Permissions), nil
@@ -480,6 +539,15 @@ func (r *subscriptionResolver) NotificationAdded(ctx context.Context, kinds []no
 	return r.Live.Notifications(ctx, kinds)
 }
 
+// ObserveUser is the resolver for the observeUser field.
+func (r *subscriptionResolver) ObserveUser(ctx context.Context, userID pulid.ID) (<-chan *ent.Message, error) {
+	octx, err := r.Oversight.Observe(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	return r.Live.Messages(octx, nil, nil)
+}
+
 // Notifications is the resolver for the notifications field.
 func (r *unreadBadgeResolver) Notifications(ctx context.Context, obj *live.Badge) ([]*model.NotificationUnread, error) {
 	out := []*model.NotificationUnread{}
@@ -509,6 +577,9 @@ func (r *userResolver) Preferences(ctx context.Context, obj *ent.User) (*model.P
 	}, nil
 }
 
+// AuditEntry returns generated.AuditEntryResolver implementation.
+func (r *Resolver) AuditEntry() generated.AuditEntryResolver { return &auditEntryResolver{r} }
+
 // ChannelEvent returns generated.ChannelEventResolver implementation.
 func (r *Resolver) ChannelEvent() generated.ChannelEventResolver { return &channelEventResolver{r} }
 
@@ -522,6 +593,7 @@ func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subsc
 func (r *Resolver) UnreadBadge() generated.UnreadBadgeResolver { return &unreadBadgeResolver{r} }
 
 type (
+	auditEntryResolver   struct{ *Resolver }
 	channelEventResolver struct{ *Resolver }
 	mutationResolver     struct{ *Resolver }
 	subscriptionResolver struct{ *Resolver }

@@ -21,6 +21,18 @@ func (f APIKeyFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, erro
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.APIKeyMutation", m)
 }
 
+// The AccessLogEntryFunc type is an adapter to allow the use of ordinary
+// function as AccessLogEntry mutator.
+type AccessLogEntryFunc func(context.Context, *ent.AccessLogEntryMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f AccessLogEntryFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.AccessLogEntryMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AccessLogEntryMutation", m)
+}
+
 // The AutoReplySentFunc type is an adapter to allow the use of ordinary
 // function as AutoReplySent mutator.
 type AutoReplySentFunc func(context.Context, *ent.AutoReplySentMutation) (ent.Value, error)

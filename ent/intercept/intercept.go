@@ -8,6 +8,7 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"github.com/whisper-health/whisper/ent"
+	"github.com/whisper-health/whisper/ent/accesslogentry"
 	"github.com/whisper-health/whisper/ent/apikey"
 	"github.com/whisper-health/whisper/ent/autoreplysent"
 	"github.com/whisper-health/whisper/ent/booking"
@@ -112,6 +113,33 @@ func (f TraverseAPIKey) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.APIKeyQuery", q)
+}
+
+// The AccessLogEntryFunc type is an adapter to allow the use of ordinary function as a Querier.
+type AccessLogEntryFunc func(context.Context, *ent.AccessLogEntryQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f AccessLogEntryFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.AccessLogEntryQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.AccessLogEntryQuery", q)
+}
+
+// The TraverseAccessLogEntry type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseAccessLogEntry func(context.Context, *ent.AccessLogEntryQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseAccessLogEntry) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseAccessLogEntry) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AccessLogEntryQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.AccessLogEntryQuery", q)
 }
 
 // The AutoReplySentFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -632,6 +660,8 @@ func NewQuery(q ent.Query) (Query, error) {
 	switch q := q.(type) {
 	case *ent.APIKeyQuery:
 		return &query[*ent.APIKeyQuery, predicate.APIKey, apikey.OrderOption]{typ: ent.TypeAPIKey, tq: q}, nil
+	case *ent.AccessLogEntryQuery:
+		return &query[*ent.AccessLogEntryQuery, predicate.AccessLogEntry, accesslogentry.OrderOption]{typ: ent.TypeAccessLogEntry, tq: q}, nil
 	case *ent.AutoReplySentQuery:
 		return &query[*ent.AutoReplySentQuery, predicate.AutoReplySent, autoreplysent.OrderOption]{typ: ent.TypeAutoReplySent, tq: q}, nil
 	case *ent.BookingQuery:

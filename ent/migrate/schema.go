@@ -34,6 +34,65 @@ var (
 			},
 		},
 	}
+	// AccessLogEntriesColumns holds the columns for the "access_log_entries" table.
+	AccessLogEntriesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 28},
+		{Name: "action", Type: field.TypeEnum, Enums: []string{"OPEN_PATIENT_CONVERSATION", "VIEW_PATIENT", "OBSERVE_USER", "AUDIT_SEARCH"}},
+		{Name: "at", Type: field.TypeTime},
+		{Name: "actor_id", Type: field.TypeString, Size: 28},
+		{Name: "patient_id", Type: field.TypeString, Nullable: true, Size: 28},
+		{Name: "channel_id", Type: field.TypeString, Nullable: true, Size: 28},
+		{Name: "subject_user_id", Type: field.TypeString, Nullable: true, Size: 28},
+	}
+	// AccessLogEntriesTable holds the schema information for the "access_log_entries" table.
+	AccessLogEntriesTable = &schema.Table{
+		Name:       "access_log_entries",
+		Columns:    AccessLogEntriesColumns,
+		PrimaryKey: []*schema.Column{AccessLogEntriesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "access_log_entries_users_actor",
+				Columns:    []*schema.Column{AccessLogEntriesColumns[3]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "access_log_entries_patients_patient",
+				Columns:    []*schema.Column{AccessLogEntriesColumns[4]},
+				RefColumns: []*schema.Column{PatientsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "access_log_entries_channels_channel",
+				Columns:    []*schema.Column{AccessLogEntriesColumns[5]},
+				RefColumns: []*schema.Column{ChannelsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "access_log_entries_users_subject_user",
+				Columns:    []*schema.Column{AccessLogEntriesColumns[6]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "accesslogentry_at",
+				Unique:  false,
+				Columns: []*schema.Column{AccessLogEntriesColumns[2]},
+			},
+			{
+				Name:    "accesslogentry_patient_id_at",
+				Unique:  false,
+				Columns: []*schema.Column{AccessLogEntriesColumns[4], AccessLogEntriesColumns[2]},
+			},
+			{
+				Name:    "accesslogentry_actor_id_at",
+				Unique:  false,
+				Columns: []*schema.Column{AccessLogEntriesColumns[3], AccessLogEntriesColumns[2]},
+			},
+		},
+	}
 	// AutoReplySentsColumns holds the columns for the "auto_reply_sents" table.
 	AutoReplySentsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 28},
@@ -821,6 +880,7 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		APIKeysTable,
+		AccessLogEntriesTable,
 		AutoReplySentsTable,
 		BookingsTable,
 		BookingStatusChangesTable,
@@ -850,6 +910,10 @@ var (
 
 func init() {
 	APIKeysTable.ForeignKeys[0].RefTable = UsersTable
+	AccessLogEntriesTable.ForeignKeys[0].RefTable = UsersTable
+	AccessLogEntriesTable.ForeignKeys[1].RefTable = PatientsTable
+	AccessLogEntriesTable.ForeignKeys[2].RefTable = ChannelsTable
+	AccessLogEntriesTable.ForeignKeys[3].RefTable = UsersTable
 	BookingsTable.ForeignKeys[0].RefTable = UsersTable
 	BookingsTable.ForeignKeys[1].RefTable = BookingTypesTable
 	BookingsTable.ForeignKeys[2].RefTable = PatientsTable

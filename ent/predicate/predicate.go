@@ -9,6 +9,9 @@ import (
 // APIKey is the predicate function for apikey builders.
 type APIKey func(*sql.Selector)
 
+// AccessLogEntry is the predicate function for accesslogentry builders.
+type AccessLogEntry func(*sql.Selector)
+
 // AutoReplySent is the predicate function for autoreplysent builders.
 type AutoReplySent func(*sql.Selector)
 

@@ -135,6 +135,30 @@ func (f APIKeyMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.APIKeyMutation", m)
 }
 
+// The AccessLogEntryQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type AccessLogEntryQueryRuleFunc func(context.Context, *ent.AccessLogEntryQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f AccessLogEntryQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AccessLogEntryQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.AccessLogEntryQuery", q)
+}
+
+// The AccessLogEntryMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type AccessLogEntryMutationRuleFunc func(context.Context, *ent.AccessLogEntryMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f AccessLogEntryMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.AccessLogEntryMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AccessLogEntryMutation", m)
+}
+
 // The AutoReplySentQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type AutoReplySentQueryRuleFunc func(context.Context, *ent.AutoReplySentQuery) error
@@ -628,6 +652,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 	switch q := q.(type) {
 	case *ent.APIKeyQuery:
 		return q.Filter(), nil
+	case *ent.AccessLogEntryQuery:
+		return q.Filter(), nil
 	case *ent.AutoReplySentQuery:
 		return q.Filter(), nil
 	case *ent.BookingQuery:
@@ -674,6 +700,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 func mutationFilter(m ent.Mutation) (Filter, error) {
 	switch m := m.(type) {
 	case *ent.APIKeyMutation:
+		return m.Filter(), nil
+	case *ent.AccessLogEntryMutation:
 		return m.Filter(), nil
 	case *ent.AutoReplySentMutation:
 		return m.Filter(), nil

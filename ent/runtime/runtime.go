@@ -6,6 +6,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/whisper-health/whisper/ent/accesslogentry"
 	"github.com/whisper-health/whisper/ent/apikey"
 	"github.com/whisper-health/whisper/ent/autoreplysent"
 	"github.com/whisper-health/whisper/ent/booking"
@@ -91,6 +92,30 @@ func init() {
 	apikey.DefaultID = apikeyDescID.Default.(func() pulid.ID)
 	// apikey.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	apikey.IDValidator = apikeyDescID.Validators[0].(func(string) error)
+	accesslogentryMixin := schema.AccessLogEntry{}.Mixin()
+	accesslogentry.Policy = privacy.NewPolicies(accesslogentryMixin[1], schema.AccessLogEntry{})
+	accesslogentry.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := accesslogentry.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	accesslogentryMixinFields0 := accesslogentryMixin[0].Fields()
+	_ = accesslogentryMixinFields0
+	accesslogentryFields := schema.AccessLogEntry{}.Fields()
+	_ = accesslogentryFields
+	// accesslogentryDescAt is the schema descriptor for at field.
+	accesslogentryDescAt := accesslogentryFields[5].Descriptor()
+	// accesslogentry.DefaultAt holds the default value on creation for the at field.
+	accesslogentry.DefaultAt = accesslogentryDescAt.Default.(func() time.Time)
+	// accesslogentryDescID is the schema descriptor for id field.
+	accesslogentryDescID := accesslogentryMixinFields0[0].Descriptor()
+	// accesslogentry.DefaultID holds the default value on creation for the id field.
+	accesslogentry.DefaultID = accesslogentryDescID.Default.(func() pulid.ID)
+	// accesslogentry.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	accesslogentry.IDValidator = accesslogentryDescID.Validators[0].(func(string) error)
 	autoreplysentMixin := schema.AutoReplySent{}.Mixin()
 	autoreplysent.Policy = privacy.NewPolicies(autoreplysentMixin[1], schema.AutoReplySent{})
 	autoreplysent.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -22,7 +22,7 @@ type PrivacyMixin struct {
 func (PrivacyMixin) Policy() ent.Policy {
 	return privacy.Policy{
 		Query:    privacy.QueryPolicy{rule.DenyIfNoViewer(), rule.AllowIfSystem()},
-		Mutation: privacy.MutationPolicy{rule.DenyIfNoViewer(), rule.AllowIfSystem()},
+		Mutation: privacy.MutationPolicy{rule.DenyIfNoViewer(), rule.DenyIfObserving(), rule.AllowIfSystem()},
 	}
 }
 
@@ -281,6 +281,18 @@ func (ProgramAction) Policy() ent.Policy { return outreachPolicy() }
 func systemOnlyPolicy() ent.Policy {
 	return privacy.Policy{
 		Query:    privacy.QueryPolicy{privacy.AlwaysDenyRule()},
+		Mutation: privacy.MutationPolicy{privacy.AlwaysDenyRule()},
+	}
+}
+
+// accessLogPolicy: administrators read the access log; entries are appended
+// by the oversight worker and never updated or deleted.
+func accessLogPolicy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.AllowIfPermission(viewer.WhisperAdmin),
+			privacy.AlwaysDenyRule(),
+		},
 		Mutation: privacy.MutationPolicy{privacy.AlwaysDenyRule()},
 	}
 }

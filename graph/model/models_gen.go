@@ -11,6 +11,7 @@ import (
 
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/booking"
+	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/viewer"
@@ -21,6 +22,26 @@ type APIKeyPayload struct {
 	APIKey *ent.APIKey `json:"apiKey"`
 	// The key to send as `Authorization: Bearer wk_…`; it is not stored.
 	Key string `json:"key"`
+}
+
+type AccessLogFilter struct {
+	ActorID   *pulid.ID `json:"actorID,omitempty"`
+	PatientID *pulid.ID `json:"patientID,omitempty"`
+	// Observations of this user.
+	UserID *pulid.ID  `json:"userID,omitempty"`
+	From   *time.Time `json:"from,omitempty"`
+	To     *time.Time `json:"to,omitempty"`
+}
+
+type AuditFilter struct {
+	// Words in the body (or a notification's title).
+	Text         *string        `json:"text,omitempty"`
+	SenderID     *pulid.ID      `json:"senderID,omitempty"`
+	RecipientID  *pulid.ID      `json:"recipientID,omitempty"`
+	PatientID    *pulid.ID      `json:"patientID,omitempty"`
+	ChannelKinds []channel.Kind `json:"channelKinds,omitempty"`
+	From         *time.Time     `json:"from,omitempty"`
+	To           *time.Time     `json:"to,omitempty"`
 }
 
 // The result of signing in or refreshing a session.
@@ -191,6 +212,61 @@ type UpdateSecurityGroupMembersInput struct {
 	SecurityGroupID pulid.ID   `json:"securityGroupID"`
 	AddUserIDs      []pulid.ID `json:"addUserIDs,omitempty"`
 	RemoveUserIDs   []pulid.ID `json:"removeUserIDs,omitempty"`
+}
+
+type AuditEntryKind string
+
+const (
+	AuditEntryKindMessage      AuditEntryKind = "MESSAGE"
+	AuditEntryKindNotification AuditEntryKind = "NOTIFICATION"
+)
+
+var AllAuditEntryKind = []AuditEntryKind{
+	AuditEntryKindMessage,
+	AuditEntryKindNotification,
+}
+
+func (e AuditEntryKind) IsValid() bool {
+	switch e {
+	case AuditEntryKindMessage, AuditEntryKindNotification:
+		return true
+	}
+	return false
+}
+
+func (e AuditEntryKind) String() string {
+	return string(e)
+}
+
+func (e *AuditEntryKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = AuditEntryKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid AuditEntryKind", str)
+	}
+	return nil
+}
+
+func (e AuditEntryKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *AuditEntryKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e AuditEntryKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 type ChannelEventType string

@@ -81,10 +81,10 @@ func (s *Service) Unread(ctx context.Context, ch *ent.Channel) (int, error) {
 	}
 	var mark *ent.ChannelMember
 	if ms, err := ch.Edges.MembershipsOrErr(); err == nil {
-		for _, m := range ms {
-			if m.UserID == v.UserID {
-				mark = m
-			}
+		// Loaded by ChannelList already narrowed to the listing user (the
+		// viewer, or the user an administrator observes).
+		if len(ms) > 0 {
+			mark = ms[0]
 		}
 	} else {
 		m, err := s.client.ChannelMember.Query().

@@ -31,6 +31,17 @@ func DenyIfNoViewer() privacy.QueryMutationRule {
 	})
 }
 
+// DenyIfObserving denies every write from an observation context: observing
+// a user is read-only at the data layer, whatever the resolver does.
+func DenyIfObserving() privacy.MutationRule {
+	return privacy.ContextQueryMutationRule(func(ctx context.Context) error {
+		if v := viewer.FromContext(ctx); v != nil && v.ObservedBy != "" {
+			return privacy.Denyf("observing is read-only")
+		}
+		return privacy.Skip
+	})
+}
+
 // AllowIfSystem allows background workers and bootstrap steps that run with
 // a system viewer (see viewer.NewSystemContext).
 func AllowIfSystem() privacy.QueryMutationRule {

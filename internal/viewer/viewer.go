@@ -88,6 +88,9 @@ type Viewer struct {
 	Perms map[Permission]bool
 	// Reason names the worker for System viewers, for the audit trail.
 	Reason string
+	// ObservedBy is set when an administrator observes this user: the
+	// context reads what the user can see and may write nothing.
+	ObservedBy pulid.ID
 }
 
 // Has reports whether the viewer holds p. System viewers hold everything.

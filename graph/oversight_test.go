@@ -1,0 +1,170 @@
+package graph_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/whisper-health/whisper/internal/demo"
+)
+
+func TestObserveUser(t *testing.T) {
+	e := newEnv(t)
+	chen, patel, admin := e.login(demo.ChenEmail), e.login(demo.PatelEmail), e.login(demo.AdminEmail)
+	ch := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
+	e.send(chen.AccessToken, ch.ID, "for Patel's eyes", nil)
+
+	live := e.subscribe(t, admin.AccessToken, `subscription($u: ID!) { observeUser(userID: $u) { body } }`, map[string]any{"u": patel.User.ID})
+	time.Sleep(100 * time.Millisecond)
+	var list struct {
+		ObservedChannels struct {
+			Edges []struct {
+				Node struct {
+					ID          string
+					UnreadCount int
+				}
+			}
+		}
+	}
+	e.ok(admin.AccessToken, `query($u: ID!) { observedChannels(userID: $u) { edges { node { id unreadCount } } } }`, map[string]any{"u": patel.User.ID}, &list)
+	if len(list.ObservedChannels.Edges) != 1 || list.ObservedChannels.Edges[0].Node.UnreadCount != 1 {
+		t.Fatalf("observed channels = %+v, want Patel's one channel with 1 unread", list.ObservedChannels.Edges)
+	}
+	var msgs struct {
+		ObservedMessages struct{ TotalCount int }
+	}
+	e.ok(admin.AccessToken, `query($u: ID!, $c: ID!) { observedMessages(userID: $u, channelID: $c) { totalCount } }`,
+		map[string]any{"u": patel.User.ID, "c": ch.ID}, &msgs)
+	if msgs.ObservedMessages.TotalCount != 1 {
+		t.Errorf("observed messages = %d, want 1", msgs.ObservedMessages.TotalCount)
+	}
+	// Observing marked nothing read.
+	if c := e.channel(patel.AccessToken, ch.ID); c.UnreadCount != 1 {
+		t.Errorf("after observation Patel's unread = %d, want still 1", c.UnreadCount)
+	}
+	e.send(chen.AccessToken, ch.ID, "live while observed", nil)
+	if body, _ := live.message(5 * time.Second); body != "live while observed" {
+		t.Errorf("observer's stream got %q", body)
+	}
+	// Doctors cannot observe; neither can an integration.
+	e.fails(chen.AccessToken, `query($u: ID!) { observedChannels(userID: $u) { totalCount } }`, map[string]any{"u": patel.User.ID}, "FORBIDDEN")
+	e.fails(demo.IntegrationKey, `query($u: ID!) { observedChannels(userID: $u) { totalCount } }`, map[string]any{"u": patel.User.ID}, "FORBIDDEN")
+	// The observation is in the access log.
+	var log struct {
+		AccessLog struct {
+			Edges []struct {
+				Node struct {
+					Action      string
+					Actor       struct{ Email string }
+					SubjectUser *struct{ Email string }
+				}
+			}
+		}
+	}
+	e.ok(admin.AccessToken, `query($u: ID) { accessLog(filter: {userID: $u}) { edges { node { action actor { email } subjectUser { email } } } } }`,
+		map[string]any{"u": patel.User.ID}, &log)
+	if len(log.AccessLog.Edges) == 0 || log.AccessLog.Edges[0].Node.Action != "OBSERVE_USER" || log.AccessLog.Edges[0].Node.Actor.Email != demo.AdminEmail {
+		t.Errorf("access log = %+v, want the admin's observation", log.AccessLog.Edges)
+	}
+}
+
+func TestAuditAndAccessLog(t *testing.T) {
+	e := newEnv(t)
+	chen, patel, kim, admin, rec := e.login(demo.ChenEmail), e.login(demo.PatelEmail), e.login(demo.KimEmail), e.login(demo.AdminEmail), e.login(demo.ReceptionEmail)
+	var pats struct {
+		Patients struct{ Edges []struct{ Node struct{ ID string } } }
+	}
+	e.ok(chen.AccessToken, `{ patients(search: "P0002") { edges { node { id } } } }`, nil, &pats)
+	pid := pats.Patients.Edges[0].Node.ID
+	a := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
+	b := e.open(kim.AccessToken, map[string]any{"userIDs": []string{rec.User.ID}})
+	e.send(chen.AccessToken, a.ID, "Liam Wilson's bloods are back", map[string]any{"patientIDs": []string{pid}})
+	for i := 0; i < 4; i++ {
+		e.send(kim.AccessToken, b.ID, "restock gloves", nil)
+	}
+	e.ok(demo.IntegrationKey, `mutation($u: [ID!]) { createNotification(input: {kind: LAB_REPORT, title: "Lipids ready", userIDs: $u}) { id } }`,
+		map[string]any{"u": []string{chen.User.ID}}, nil)
+
+	const audit = `query($f: AuditFilter, $first: Int, $after: Cursor) { auditLog(filter: $f, first: $first, after: $after) {
+		totalCount edges { cursor node { kind body sender { email } channel { kind } recipients { email } patients { patientNumber } } }
+		pageInfo { hasNextPage endCursor } } }`
+	type page struct {
+		AuditLog struct {
+			TotalCount int
+			Edges      []struct {
+				Node struct {
+					Kind, Body string
+					Sender     *struct{ Email string }
+					Recipients []struct{ Email string }
+					Patients   []struct{ PatientNumber string }
+				}
+			}
+			PageInfo struct {
+				HasNextPage bool
+				EndCursor   string
+			}
+		}
+	}
+	for _, tok := range []string{rec.AccessToken, chen.AccessToken, demo.IntegrationKey} {
+		e.fails(tok, audit, nil, "FORBIDDEN")
+	}
+	var all page
+	e.ok(admin.AccessToken, audit, map[string]any{"first": 4}, &all)
+	if all.AuditLog.TotalCount != 6 || len(all.AuditLog.Edges) != 4 || !all.AuditLog.PageInfo.HasNextPage {
+		t.Fatalf("audit page 1 = %d total, %d edges, next %v; want 6 total (5 messages + 1 notification) in pages of 4",
+			all.AuditLog.TotalCount, len(all.AuditLog.Edges), all.AuditLog.PageInfo.HasNextPage)
+	}
+	var next page
+	e.ok(admin.AccessToken, audit, map[string]any{"first": 4, "after": all.AuditLog.PageInfo.EndCursor}, &next)
+	if len(next.AuditLog.Edges) != 2 || next.AuditLog.PageInfo.HasNextPage {
+		t.Errorf("audit page 2 has %d entries, want the last 2", len(next.AuditLog.Edges))
+	}
+	for name, tc := range map[string]struct {
+		filter map[string]any
+		want   int
+	}{
+		"text":          {map[string]any{"text": "bloods"}, 1},
+		"sender":        {map[string]any{"senderID": kim.User.ID}, 4},
+		"recipient":     {map[string]any{"recipientID": chen.User.ID}, 2},
+		"patient":       {map[string]any{"patientID": pid}, 1},
+		"channel kinds": {map[string]any{"channelKinds": []string{"GROUP"}}, 0},
+		"time range":    {map[string]any{"from": e.clock.Now().Add(time.Hour).Format(time.RFC3339)}, 0},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var p page
+			e.with(t).ok(admin.AccessToken, audit, map[string]any{"f": tc.filter, "first": 50}, &p)
+			if p.AuditLog.TotalCount != tc.want || len(p.AuditLog.Edges) != tc.want {
+				t.Errorf("%d entries (total %d), want %d", len(p.AuditLog.Edges), p.AuditLog.TotalCount, tc.want)
+			}
+		})
+	}
+	var one page
+	e.ok(admin.AccessToken, audit, map[string]any{"f": map[string]any{"text": "bloods"}, "first": 1}, &one)
+	if n := one.AuditLog.Edges[0].Node; n.Sender.Email != demo.ChenEmail || len(n.Recipients) != 2 || n.Patients[0].PatientNumber != "P0002" {
+		t.Errorf("audit entry = %+v, want Chen's message to Chen and Patel about P0002", n)
+	}
+
+	// Access log: opening a patient-linked conversation and a patient record.
+	e.messages(patel.AccessToken, a.ID)
+	e.messages(kim.AccessToken, b.ID) // no patient: not logged
+	e.ok(rec.AccessToken, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": pid}, nil)
+	var log struct {
+		AccessLog struct {
+			Edges []struct {
+				Node struct {
+					Action string
+					Actor  struct{ Email string }
+				}
+			}
+		}
+	}
+	e.fails(chen.AccessToken, `{ accessLog { totalCount } }`, nil, "FORBIDDEN")
+	e.ok(admin.AccessToken, `query($p: ID) { accessLog(filter: {patientID: $p}) { edges { node { action actor { email } } } } }`,
+		map[string]any{"p": pid}, &log)
+	got := map[string]bool{}
+	for _, edge := range log.AccessLog.Edges {
+		got[edge.Node.Action+" "+edge.Node.Actor.Email] = true
+	}
+	if !got["OPEN_PATIENT_CONVERSATION "+demo.PatelEmail] || !got["VIEW_PATIENT "+demo.ReceptionEmail] {
+		t.Errorf("access log for the patient = %v", got)
+	}
+}

@@ -1,0 +1,384 @@
+// Package oversight owns what administrators (WHISPER_ADMIN) see of others:
+// observing a user — read-only, as that user — the audit log of every
+// message and notification, and the access log of who opened patient data.
+// It is the one place a request reads beyond its viewer's own rights, so
+// every such read is checked here and recorded.
+package oversight
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	entsql "entgo.io/ent/dialect/sql"
+
+	"github.com/whisper-health/whisper/ent"
+	"github.com/whisper-health/whisper/ent/accesslogentry"
+	"github.com/whisper-health/whisper/ent/channel"
+	"github.com/whisper-health/whisper/ent/channelmember"
+	"github.com/whisper-health/whisper/ent/message"
+	"github.com/whisper-health/whisper/ent/notification"
+	"github.com/whisper-health/whisper/ent/patient"
+	"github.com/whisper-health/whisper/ent/user"
+	"github.com/whisper-health/whisper/internal/apperr"
+	"github.com/whisper-health/whisper/internal/auth"
+	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/viewer"
+)
+
+// Service is the administrators' view.
+type Service struct {
+	client *ent.Client
+	log    *slog.Logger
+}
+
+// New returns the oversight service.
+func New(client *ent.Client, log *slog.Logger) *Service {
+	return &Service{client: client, log: log}
+}
+
+func system(ctx context.Context) context.Context { return viewer.NewSystemContext(ctx, "oversight") }
+
+func admin(ctx context.Context) (*viewer.Viewer, error) {
+	v := viewer.FromContext(ctx)
+	switch {
+	case v == nil:
+		return nil, apperr.New(apperr.Unauthenticated, "sign in first")
+	case !v.IsUser() || !v.Has(viewer.WhisperAdmin):
+		return nil, apperr.New(apperr.Forbidden, "this needs WHISPER_ADMIN")
+	}
+	return v, nil
+}
+
+// Observe returns a context that reads as the observed user — their
+// channels, their messages, their unread counts — and can write nothing
+// (the privacy policies deny every write under observation). The
+// observation is recorded in the access log.
+func (s *Service) Observe(ctx context.Context, userID pulid.ID) (context.Context, error) {
+	v, err := admin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.client.User.Query().Where(user.ID(userID), user.KindEQ(user.KindSTAFF)).WithSecurityGroups().Only(system(ctx))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.record(ctx, v.UserID, accesslogentry.ActionOBSERVE_USER, nil, nil, &u.ID); err != nil {
+		return nil, err
+	}
+	return viewer.NewContext(ctx, &viewer.Viewer{
+		Kind:       viewer.Staff,
+		UserID:     u.ID,
+		Perms:      auth.EffectivePermissions(u),
+		ObservedBy: v.UserID,
+	}), nil
+}
+
+// actor is who is really reading: the administrator when observing.
+func actor(ctx context.Context) (pulid.ID, bool) {
+	v := viewer.FromContext(ctx)
+	if !v.IsUser() {
+		return "", false
+	}
+	if v.ObservedBy != "" {
+		return v.ObservedBy, true
+	}
+	return v.UserID, true
+}
+
+func (s *Service) record(ctx context.Context, who pulid.ID, action accesslogentry.Action, patientID, channelID, subject *pulid.ID) error {
+	err := s.client.AccessLogEntry.Create().
+		SetAction(action).
+		SetActorID(who).
+		SetNillablePatientID(patientID).
+		SetNillableChannelID(channelID).
+		SetNillableSubjectUserID(subject).
+		SetAt(time.Now().UTC()).
+		Exec(system(ctx))
+	if err != nil {
+		return fmt.Errorf("recording access: %w", err)
+	}
+	return nil
+}
+
+// OpenedChannel records the opening of a conversation that concerns a
+// patient: a patient conversation, or one where a message links a patient.
+func (s *Service) OpenedChannel(ctx context.Context, channelID pulid.ID) error {
+	who, ok := actor(ctx)
+	if !ok {
+		return nil
+	}
+	sctx := system(ctx)
+	ch, err := s.client.Channel.Get(sctx, channelID)
+	if err != nil {
+		return err
+	}
+	linked := ch.PatientID
+	if linked == nil {
+		p, err := s.client.Message.Query().
+			Where(message.ChannelID(channelID), message.HasPatients()).
+			QueryPatients().
+			First(sctx)
+		if err != nil && !ent.IsNotFound(err) {
+			return err
+		}
+		if p != nil {
+			linked = &p.ID
+		}
+	}
+	if linked == nil {
+		return nil
+	}
+	return s.record(ctx, who, accesslogentry.ActionOPEN_PATIENT_CONVERSATION, linked, &channelID, nil)
+}
+
+// OpenedNode records the opening of a patient record through node(id:).
+func (s *Service) OpenedNode(ctx context.Context, n ent.Noder) error {
+	p, ok := n.(*ent.Patient)
+	if !ok {
+		return nil
+	}
+	who, ok := actor(ctx)
+	if !ok {
+		return nil
+	}
+	return s.record(ctx, who, accesslogentry.ActionVIEW_PATIENT, &p.ID, nil, nil)
+}
+
+// AccessFilter narrows the access log.
+type AccessFilter struct {
+	ActorID, PatientID, UserID *pulid.ID
+	From, To                   *time.Time
+}
+
+// AccessLog is the query of the access log (WHISPER_ADMIN, by policy too).
+func (s *Service) AccessLog(ctx context.Context, f AccessFilter) (*ent.AccessLogEntryQuery, error) {
+	if _, err := admin(ctx); err != nil {
+		return nil, err
+	}
+	q := s.client.AccessLogEntry.Query()
+	if f.ActorID != nil {
+		q.Where(accesslogentry.ActorID(*f.ActorID))
+	}
+	if f.PatientID != nil {
+		q.Where(accesslogentry.PatientID(*f.PatientID))
+	}
+	if f.UserID != nil {
+		q.Where(accesslogentry.SubjectUserID(*f.UserID))
+	}
+	if f.From != nil {
+		q.Where(accesslogentry.AtGTE(*f.From))
+	}
+	if f.To != nil {
+		q.Where(accesslogentry.AtLT(*f.To))
+	}
+	return q, nil
+}
+
+// AuditFilter narrows the audit log.
+type AuditFilter struct {
+	Text                            string
+	SenderID, RecipientID, PatientID *pulid.ID
+	ChannelKinds                    []channel.Kind
+	From, To                        *time.Time
+}
+
+// AuditEntry is one message or notification as the audit page shows it.
+type AuditEntry struct {
+	ID         pulid.ID
+	At         time.Time
+	Kind       string // MESSAGE or NOTIFICATION
+	Sender     *ent.User
+	Body       string
+	Channel    *ent.Channel
+	Recipients []*ent.User
+	Patients   []*ent.Patient
+}
+
+// IsNode marks AuditEntry as a GraphQL Node.
+func (AuditEntry) IsNode() {}
+
+// AuditEdge is one entry with its cursor.
+type AuditEdge struct {
+	Node   *AuditEntry
+	Cursor ent.Cursor
+}
+
+// AuditConnection is a page of the audit log.
+type AuditConnection struct {
+	Edges      []*AuditEdge
+	PageInfo   ent.PageInfo
+	TotalCount int
+}
+
+// Audit lists every message and notification matching f, newest first,
+// first at a time after the cursor. Both tables are read by the oversight
+// worker after checking the viewer is an administrator; the search itself
+// is recorded in the access log.
+func (s *Service) Audit(ctx context.Context, f AuditFilter, first int, after *ent.Cursor) (*AuditConnection, error) {
+	v, err := admin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.record(ctx, v.UserID, accesslogentry.ActionAUDIT_SEARCH, f.PatientID, nil, f.RecipientID); err != nil {
+		return nil, err
+	}
+	sctx := system(ctx)
+	mq := s.client.Message.Query()
+	if t := strings.TrimSpace(f.Text); t != "" {
+		mq.Where(message.BodyContainsFold(t))
+	}
+	if f.SenderID != nil {
+		mq.Where(message.SenderID(*f.SenderID))
+	}
+	if f.RecipientID != nil {
+		mq.Where(message.HasChannelWith(channel.HasMembershipsWith(channelmember.UserID(*f.RecipientID))))
+	}
+	if f.PatientID != nil {
+		mq.Where(message.Or(message.HasPatientsWith(patient.ID(*f.PatientID)), message.HasChannelWith(channel.PatientID(*f.PatientID))))
+	}
+	if len(f.ChannelKinds) > 0 {
+		mq.Where(message.HasChannelWith(channel.KindIn(f.ChannelKinds...)))
+	}
+	if f.From != nil {
+		mq.Where(message.CreatedAtGTE(*f.From))
+	}
+	if f.To != nil {
+		mq.Where(message.CreatedAtLT(*f.To))
+	}
+	nq := s.client.Notification.Query()
+	if t := strings.TrimSpace(f.Text); t != "" {
+		nq.Where(notification.Or(notification.TitleContainsFold(t), notification.BodyContainsFold(t)))
+	}
+	if f.SenderID != nil {
+		nq.Where(notification.FromID(*f.SenderID))
+	}
+	if f.RecipientID != nil {
+		nq.Where(notification.RecipientID(*f.RecipientID))
+	}
+	if f.PatientID != nil {
+		nq.Where(notification.PatientID(*f.PatientID))
+	}
+	withNotes := len(f.ChannelKinds) == 0 || slices.Contains(f.ChannelKinds, channel.KindARRIVAL)
+	if len(f.ChannelKinds) > 0 {
+		nq.Where(notification.KindEQ(notification.KindARRIVAL))
+	}
+	if f.From != nil {
+		nq.Where(notification.CreatedAtGTE(*f.From))
+	}
+	if f.To != nil {
+		nq.Where(notification.CreatedAtLT(*f.To))
+	}
+	total, err := mq.Clone().Count(sctx)
+	if err != nil {
+		return nil, err
+	}
+	if withNotes {
+		n, err := nq.Clone().Count(sctx)
+		if err != nil {
+			return nil, err
+		}
+		total += n
+	}
+	// Keyset pagination, newest first: (created_at, id) below the cursor.
+	before := func(col, idcol string) func(*entsql.Selector) {
+		return func(sel *entsql.Selector) {
+			if after == nil {
+				return
+			}
+			at, _ := after.Value.(time.Time)
+			if s, ok := after.Value.(string); ok {
+				at, _ = time.Parse(time.RFC3339Nano, s)
+			}
+			sel.Where(entsql.Or(
+				entsql.LT(sel.C(col), at),
+				entsql.And(entsql.EQ(sel.C(col), at), entsql.LT(sel.C(idcol), string(after.ID))),
+			))
+		}
+	}
+	msgs, err := mq.Where(before(message.FieldCreatedAt, message.FieldID)).
+		Order(ent.Desc(message.FieldCreatedAt), ent.Desc(message.FieldID)).
+		Limit(first + 1).
+		WithSender().WithChannel().WithPatients().
+		All(sctx)
+	if err != nil {
+		return nil, err
+	}
+	var notes []*ent.Notification
+	if withNotes {
+		notes, err = nq.Where(before(notification.FieldCreatedAt, notification.FieldID)).
+			Order(ent.Desc(notification.FieldCreatedAt), ent.Desc(notification.FieldID)).
+			Limit(first + 1).
+			WithFrom().WithPatient().WithRecipient().
+			All(sctx)
+		if err != nil {
+			return nil, err
+		}
+	}
+	var entries []*AuditEntry
+	for _, m := range msgs {
+		e := &AuditEntry{ID: m.ID, At: m.CreatedAt, Kind: "MESSAGE", Sender: m.Edges.Sender, Body: m.Body,
+			Channel: m.Edges.Channel, Patients: m.Edges.Patients}
+		entries = append(entries, e)
+	}
+	for _, n := range notes {
+		body := n.Title
+		if n.Body != nil && *n.Body != "" {
+			body += "\n" + *n.Body
+		}
+		e := &AuditEntry{ID: n.ID, At: n.CreatedAt, Kind: "NOTIFICATION", Sender: n.Edges.From, Body: body,
+			Recipients: []*ent.User{n.Edges.Recipient}}
+		if n.Edges.Patient != nil {
+			e.Patients = []*ent.Patient{n.Edges.Patient}
+		}
+		entries = append(entries, e)
+	}
+	slices.SortFunc(entries, func(a, b *AuditEntry) int {
+		if c := b.At.Compare(a.At); c != 0 {
+			return c
+		}
+		return strings.Compare(string(b.ID), string(a.ID))
+	})
+	conn := &AuditConnection{TotalCount: total}
+	if len(entries) > first {
+		entries = entries[:first]
+		conn.PageInfo.HasNextPage = true
+	}
+	conn.PageInfo.HasPreviousPage = after != nil
+	// Message recipients are the channel's members.
+	var chans []pulid.ID
+	for _, e := range entries {
+		if e.Channel != nil {
+			chans = append(chans, e.Channel.ID)
+		}
+	}
+	if len(chans) > 0 {
+		ms, err := s.client.ChannelMember.Query().Where(channelmember.ChannelIDIn(chans...)).WithUser().All(sctx)
+		if err != nil {
+			return nil, err
+		}
+		byChan := map[pulid.ID][]*ent.User{}
+		for _, m := range ms {
+			if m.Edges.User != nil {
+				byChan[m.ChannelID] = append(byChan[m.ChannelID], m.Edges.User)
+			}
+		}
+		for _, e := range entries {
+			if e.Channel != nil {
+				e.Recipients = byChan[e.Channel.ID]
+			}
+		}
+	}
+	for _, e := range entries {
+		c := ent.Cursor{ID: e.ID, Value: e.At.UTC().Format(time.RFC3339Nano)}
+		conn.Edges = append(conn.Edges, &AuditEdge{Node: e, Cursor: c})
+	}
+	if n := len(conn.Edges); n > 0 {
+		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
+		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
+	}
+	return conn, nil
+}
