@@ -1,0 +1,567 @@
+// End-to-end test of Whisper with a real third-party GraphQL client.
+//
+// Builds the server, starts it with the demo practice on an empty database
+// (PostgreSQL when WHISPER_E2E_DATABASE_URL is set, else a temporary SQLite
+// file), signs in two demo users over HTTP and exercises the live path over
+// websockets with graphql-ws (the graphql-transport-ws protocol) on top of
+// the `ws` package: live delivery, resuming by cursor after a disconnect
+// (replayed once, in order, then live), idempotent sends, the unread badge,
+// and refusal of a bad token (close code 4403).
+//
+// Usage (from anywhere):  node e2e/run.mjs
+// Exit status 0 when every check passes; 1 with a "not ok" line otherwise.
+
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+
+const OVERALL_TIMEOUT_MS = 120_000;
+const BUILD_TIMEOUT_MS = 300_000; // a cold `go build` is not part of the 120 s
+const READY_TIMEOUT_MS = 60_000;
+const RECEIVE_TIMEOUT_MS = 10_000;
+const QUIET_MS = 1_000;
+const PASSWORD = 'whisper-demo';
+const CHEN = 'dr.chen@demo.clinic';
+const PATEL = 'dr.patel@demo.clinic';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(here, '..');
+
+// ------------------------------------------------------------- plumbing --
+
+const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'whisper-e2e-'));
+const binary = path.join(tmpDir, 'whisper');
+let sqliteFile = null;
+let child = null;
+const helpers = new Set(); // other child processes (go build)
+let childExited = null; // {code, signal} once the server has exited
+const serverOutput = [];
+const clients = [];
+let failing = false;
+let stopping = false; // true once the test stops the server itself
+
+class TestFailure extends Error {}
+
+function fail(message) {
+  throw new TestFailure(message);
+}
+
+function assert(cond, message) {
+  if (!cond) fail(message);
+}
+
+function ok(message) {
+  console.log(`ok - ${message}`);
+}
+
+function show(value) {
+  return JSON.stringify(value);
+}
+
+function removeTemp() {
+  try {
+    fs.rmSync(tmpDir, { recursive: true, force: true });
+  } catch {}
+  if (sqliteFile) {
+    for (const suffix of ['', '-wal', '-shm', '-journal']) {
+      try {
+        fs.rmSync(sqliteFile + suffix, { force: true });
+      } catch {}
+    }
+  }
+}
+
+// Last resort: whatever way the process ends, the server goes with it.
+process.on('exit', () => {
+  for (const p of helpers) {
+    try {
+      p.kill('SIGKILL');
+    } catch {}
+  }
+  if (child && !childExited) {
+    try {
+      child.kill('SIGKILL');
+    } catch {}
+  }
+  removeTemp();
+});
+
+function dumpServerOutput() {
+  const text = serverOutput.join('');
+  console.error('----- server output (stdout+stderr) -----');
+  console.error(text.trim() === '' ? '(none)' : text.trimEnd());
+  console.error('----- end of server output -----');
+}
+
+async function stopServer() {
+  if (!child || childExited) return;
+  child.kill('SIGTERM');
+  const deadline = Date.now() + 10_000;
+  while (!childExited && Date.now() < deadline) await sleep(50);
+  if (!childExited) {
+    child.kill('SIGKILL');
+    fail('the server did not stop within 10 s of SIGTERM');
+  }
+}
+
+async function abort(message) {
+  if (failing) return;
+  failing = true;
+  console.error(`not ok - ${message}`);
+  for (const c of clients) c.dispose().catch(() => {});
+  dumpServerOutput();
+  if (child && !childExited) child.kill('SIGKILL');
+  process.exit(1);
+}
+
+const overall = setTimeout(
+  () => abort(`overall timeout: the test did not finish within ${OVERALL_TIMEOUT_MS / 1000} s`),
+  OVERALL_TIMEOUT_MS,
+);
+process.on('SIGINT', () => abort('interrupted (SIGINT)'));
+process.on('SIGTERM', () => abort('terminated (SIGTERM)'));
+process.on('unhandledRejection', (err) => abort(`unhandled rejection: ${err?.stack ?? err}`));
+
+// ------------------------------------------------------------ the server --
+
+function run(cmd, args, opts, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
+    helpers.add(p);
+    p.on('exit', () => helpers.delete(p));
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (out += d));
+    const timer = setTimeout(() => {
+      p.kill('SIGKILL');
+      reject(new TestFailure(`${cmd} ${args.join(' ')}: timed out after ${timeoutMs / 1000} s\n${out}`));
+    }, timeoutMs);
+    p.on('error', (err) => {
+      clearTimeout(timer);
+      reject(new TestFailure(`${cmd} ${args.join(' ')}: ${err.message}`));
+    });
+    p.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new TestFailure(`${cmd} ${args.join(' ')} failed (${signal ?? `exit ${code}`}):\n${out}`));
+    });
+  });
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function redact(url) {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+}
+
+async function startServer(databaseURL, port) {
+  const env = { ...process.env, DATABASE_URL: databaseURL, WHISPER_LOG_LEVEL: 'warn' };
+  child = spawn(binary, ['-demo', '-addr', `127.0.0.1:${port}`], {
+    cwd: tmpDir,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout.on('data', (d) => serverOutput.push(d.toString()));
+  child.stderr.on('data', (d) => serverOutput.push(d.toString()));
+  child.on('exit', (code, signal) => {
+    childExited = { code, signal };
+    if (!failing && !stopping) abort(`the server exited unexpectedly (${signal ?? `exit status ${code}`})`);
+  });
+  child.on('error', (err) => abort(`cannot start the server: ${err.message}`));
+
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(2_000) });
+      if (res.status === 200) return base;
+      last = `HTTP ${res.status}`;
+    } catch (err) {
+      last = err.cause?.code ?? err.message;
+    }
+    await sleep(100);
+  }
+  fail(`GET /readyz did not return 200 within ${READY_TIMEOUT_MS / 1000} s (last: ${last})`);
+}
+
+// -------------------------------------------------------- GraphQL (HTTP) --
+
+let httpBase = '';
+
+async function gql(token, query, variables = {}) {
+  const headers = { 'Content-Type': 'application/json', Accept: 'application/json' };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const res = await fetch(`${httpBase}/graphql`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ query, variables }),
+    signal: AbortSignal.timeout(15_000),
+  });
+  const text = await res.text();
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    fail(`POST /graphql: HTTP ${res.status}, not JSON: ${text.slice(0, 500)}\n  query: ${query}`);
+  }
+  if (body.errors?.length) {
+    fail(`POST /graphql: HTTP ${res.status}, errors: ${show(body.errors)}\n  query: ${query}\n  variables: ${show(variables)}`);
+  }
+  assert(res.status === 200, `POST /graphql: HTTP ${res.status}: ${text.slice(0, 500)}`);
+  assert(body.data, `POST /graphql: no data: ${text.slice(0, 500)}`);
+  return body.data;
+}
+
+async function login(email) {
+  const data = await gql(
+    null,
+    `mutation Login($email: String!, $password: String!) {
+       login(email: $email, password: $password) { accessToken user { id email } }
+     }`,
+    { email, password: PASSWORD },
+  );
+  const { accessToken, user } = data.login;
+  assert(typeof accessToken === 'string' && accessToken.length > 20, `login(${email}): no access token`);
+  assert(user?.id && user.email === email, `login(${email}): unexpected user ${show(user)}`);
+  return { token: accessToken, id: user.id, email };
+}
+
+const SEND = `mutation Send($input: SendMessageInput!) { sendMessage(input: $input) { id cursor body } }`;
+
+async function send(token, channelID, body, clientMessageID) {
+  const input = { channelID, body };
+  if (clientMessageID !== undefined) input.clientMessageID = clientMessageID;
+  const { sendMessage: m } = await gql(token, SEND, { input });
+  assert(m.id && m.cursor && m.body === body, `sendMessage(${show(input)}): unexpected result ${show(m)}`);
+  return m;
+}
+
+// --------------------------------------------------- GraphQL (websockets) --
+
+function closeText(e) {
+  if (e && typeof e === 'object' && 'code' in e) return `socket closed with code ${e.code}${e.reason ? ` (${e.reason})` : ''}`;
+  if (Array.isArray(e)) return `GraphQL errors ${show(e)}`;
+  return String(e?.message ?? e);
+}
+
+// wsClient makes a graphql-ws client that never retries behind our back
+// (a lost socket must fail the test, not be papered over) and records the
+// close events it sees.
+function wsClient(label, port, token) {
+  const closes = [];
+  const client = createClient({
+    url: `ws://127.0.0.1:${port}/graphql`,
+    webSocketImpl: WebSocket,
+    connectionParams: { Authorization: `Bearer ${token}` },
+    lazy: true,
+    retryAttempts: 0,
+    on: { closed: (e) => closes.push(e) },
+  });
+  client.label = label;
+  client.closes = closes;
+  // resolves on the server's connection_ack (connection_init accepted)
+  client.acked = new Promise((resolve) => client.on('connected', () => resolve()));
+  clients.push(client);
+  return client;
+}
+
+// stream subscribes and queues what arrives, so a test can wait for the
+// next value with a timeout, or assert that nothing arrives.
+function stream(client, name, query, variables) {
+  const queue = [];
+  let end = null; // {error} or {complete: true}
+  let wake = () => {};
+  const unsubscribe = client.subscribe(
+    { query, variables },
+    {
+      next(result) {
+        queue.push(result);
+        wake();
+      },
+      error(err) {
+        end = { error: err };
+        wake();
+      },
+      complete() {
+        end = { complete: true };
+        wake();
+      },
+    },
+  );
+  const what = `${client.label}: ${name}`;
+  return {
+    unsubscribe,
+    get ended() {
+      return end;
+    },
+    async next(expecting, timeoutMs = RECEIVE_TIMEOUT_MS) {
+      const deadline = Date.now() + timeoutMs;
+      while (queue.length === 0) {
+        if (end?.error) fail(`${what}: failed while waiting for ${expecting}: ${closeText(end.error)}`);
+        if (end) fail(`${what}: completed while waiting for ${expecting}`);
+        const left = deadline - Date.now();
+        if (left <= 0) fail(`${what}: nothing arrived within ${timeoutMs / 1000} s (waiting for ${expecting})`);
+        await Promise.race([new Promise((r) => (wake = r)), sleep(left)]);
+      }
+      const result = queue.shift();
+      if (result.errors?.length) fail(`${what}: errors while waiting for ${expecting}: ${show(result.errors)}`);
+      assert(result.data, `${what}: a result without data: ${show(result)}`);
+      return result.data;
+    },
+    async quiet(ms) {
+      await sleep(ms);
+      if (queue.length) fail(`${what}: expected nothing more within ${ms} ms, got ${show(queue)}`);
+      if (end?.error) fail(`${what}: failed: ${closeText(end.error)}`);
+      if (end) fail(`${what}: completed unexpectedly`);
+    },
+  };
+}
+
+const MESSAGE_ADDED = `subscription MessageAdded {
+  messageAdded { id body cursor sender { email } channel { id } }
+}`;
+const MESSAGE_ADDED_AFTER = `subscription MessageAddedAfter($after: String) {
+  messageAdded(after: $after) { id body cursor sender { email } channel { id } }
+}`;
+const UNREAD_BADGE = `subscription UnreadBadge {
+  unreadBadge { total channels { channel { id } unread } }
+}`;
+
+function expectMessage(m, want, what) {
+  assert(m, `${what}: no message`);
+  const problems = [];
+  if (want.id && m.id !== want.id) problems.push(`id ${m.id}, want ${want.id}`);
+  if (m.body !== want.body) problems.push(`body ${show(m.body)}, want ${show(want.body)}`);
+  if (m.sender?.email !== CHEN) problems.push(`sender ${show(m.sender)}, want ${CHEN}`);
+  if (m.channel?.id !== want.channelID) problems.push(`channel ${show(m.channel)}, want ${want.channelID}`);
+  if (want.cursor && m.cursor !== want.cursor) problems.push(`cursor ${m.cursor}, want ${want.cursor} (as sendMessage returned it)`);
+  if (!m.cursor) problems.push('no cursor');
+  assert(problems.length === 0, `${what}: unexpected message ${show(m)}: ${problems.join('; ')}`);
+}
+
+// ------------------------------------------------------------------ test --
+
+async function main() {
+  const pgURL = process.env.WHISPER_E2E_DATABASE_URL;
+  let databaseURL;
+  if (pgURL) {
+    databaseURL = pgURL;
+  } else {
+    sqliteFile = path.join(os.tmpdir(), `whisper-e2e-${randomBytes(6).toString('hex')}.db`);
+    databaseURL = `sqlite:${sqliteFile}`;
+  }
+  console.log(`# database: ${redact(databaseURL)}${pgURL ? ' (WHISPER_E2E_DATABASE_URL)' : ' (SQLite; set WHISPER_E2E_DATABASE_URL for PostgreSQL)'}`);
+
+  // 1. build and start
+  const buildStart = Date.now();
+  await run('go', ['build', '-o', binary, './server'], { cwd: repoRoot }, BUILD_TIMEOUT_MS);
+  ok(`built the server (go build ./server, ${((Date.now() - buildStart) / 1000).toFixed(1)} s)`);
+  overall.refresh(); // the 120 s count from here: a cold build may take longer
+
+  const port = await freePort();
+  httpBase = await startServer(databaseURL, port);
+  ok(`server ready on 127.0.0.1:${port} (GET /readyz = 200)`);
+
+  // -demo only loads into an empty database; the checks below count on a
+  // fresh practice (no earlier messages, no clientMessageID already used).
+  {
+    const deadline = Date.now() + 3_000;
+    let said = '';
+    while (Date.now() < deadline) {
+      said = serverOutput.join('');
+      if (said.includes('demo practice not loaded') || said.includes('demo practice is ready')) break;
+      await sleep(20);
+    }
+    if (said.includes('demo practice not loaded')) {
+      fail(`the demo practice was not loaded because the database already has data: ${redact(databaseURL)} must name an EMPTY database`);
+    }
+    if (said.includes('demo practice is ready')) ok('the demo practice was loaded into the empty database');
+    else console.log('# note: the server did not print its demo banner; carrying on');
+  }
+
+  // 2. sign in over HTTP
+  const chen = await login(CHEN);
+  const patel = await login(PATEL);
+  ok(`signed in over HTTP as ${CHEN} (${chen.id}) and ${PATEL} (${patel.id})`);
+
+  // 3. Patel subscribes to messageAdded
+  const patel1 = wsClient('patel ws #1', port, patel.token);
+  const live1 = stream(patel1, 'messageAdded', MESSAGE_ADDED);
+  await Promise.race([
+    patel1.acked,
+    sleep(RECEIVE_TIMEOUT_MS).then(() => live1.ended ?? { timeout: true }).then((e) =>
+      fail(`patel ws #1: no connection_ack within ${RECEIVE_TIMEOUT_MS / 1000} s: ${e.timeout ? 'timed out' : closeText(e.error)}`),
+    ),
+  ]);
+  ok('Patel connected over graphql-ws (connection_ack) and subscribed to messageAdded');
+
+  // 4. Chen opens the conversation and sends hello 1
+  const { openConversation: conv } = await gql(
+    chen.token,
+    `mutation Open($input: OpenConversationInput!) { openConversation(input: $input) { id kind } }`,
+    { input: { userIDs: [patel.id] } },
+  );
+  assert(conv.kind === 'INDIVIDUAL', `openConversation: kind ${conv.kind}, want INDIVIDUAL`);
+  const channelID = conv.id;
+  ok(`Chen opened the individual conversation with Patel (${channelID}, kind INDIVIDUAL)`);
+
+  // graphql-ws gives no signal when the server has set a subscription up,
+  // so probe: Chen sends numbered probe messages until one arrives; every
+  // probe after that one must arrive too, in order.
+  let probesSent = 0;
+  let firstSeen = 0;
+  const probeDeadline = Date.now() + 20_000;
+  while (!firstSeen) {
+    if (Date.now() > probeDeadline) fail(`patel ws #1: messageAdded delivered none of ${probesSent} probe messages within 20 s`);
+    probesSent++;
+    await send(chen.token, channelID, `e2e probe ${probesSent}`);
+    let data;
+    try {
+      data = await live1.next(`probe ${probesSent}`, 300);
+    } catch (err) {
+      if (live1.ended || !String(err.message).includes('nothing arrived')) throw err;
+      continue;
+    }
+    const m = data.messageAdded;
+    const n = Number(/^e2e probe (\d+)$/.exec(m.body)?.[1]);
+    assert(n >= 1 && n <= probesSent, `patel ws #1: expected a probe message, got ${show(m)}`);
+    firstSeen = n;
+  }
+  for (let n = firstSeen + 1; n <= probesSent; n++) {
+    const m = (await live1.next(`probe ${n}`)).messageAdded;
+    expectMessage(m, { body: `e2e probe ${n}`, channelID }, `patel ws #1: probe ${n}`);
+  }
+  ok(`Patel's messageAdded subscription is live over graphql-ws (probe ${firstSeen} of ${probesSent} was the first delivered)`);
+
+  const hello1 = await send(chen.token, channelID, 'e2e hello 1');
+  const got1 = (await live1.next('e2e hello 1')).messageAdded;
+  expectMessage(got1, { ...hello1, channelID }, 'patel ws #1: e2e hello 1');
+  const cursor = got1.cursor;
+  ok(`Patel received "e2e hello 1" live from ${CHEN} (cursor ${cursor})`);
+
+  // 5. Patel disconnects; Chen sends while she is away, and retries a send
+  await patel1.dispose();
+  {
+    const deadline = Date.now() + 5_000;
+    while (!patel1.closes.length && Date.now() < deadline) await sleep(20);
+    assert(patel1.closes.length, 'patel ws #1: the socket did not close within 5 s of dispose()');
+  }
+  ok(`Patel disconnected (close code ${patel1.closes[0].code})`);
+
+  const hello2 = await send(chen.token, channelID, 'e2e hello 2');
+  const hello3 = await send(chen.token, channelID, 'e2e hello 3');
+  ok('Chen sent "e2e hello 2" and "e2e hello 3" while Patel was away');
+  const idem1 = await send(chen.token, channelID, 'e2e hello 3', 'e2e-1');
+  const idem2 = await send(chen.token, channelID, 'e2e hello 3', 'e2e-1');
+  assert(
+    idem1.id === idem2.id,
+    `sendMessage with clientMessageID "e2e-1" twice returned two messages: ${idem1.id} and ${idem2.id}`,
+  );
+  assert(idem1.cursor === idem2.cursor, `the retried send returned another cursor: ${idem1.cursor} vs ${idem2.cursor}`);
+  assert(idem1.id !== hello3.id, 'the clientMessageID send returned the earlier plain "e2e hello 3"');
+  ok(`sendMessage with clientMessageID "e2e-1" twice returned the same message (${idem1.id})`);
+
+  // 6. Patel reconnects and resumes after the cursor
+  const patel2 = wsClient('patel ws #2', port, patel.token);
+  const live2 = stream(patel2, 'messageAdded(after:)', MESSAGE_ADDED_AFTER, { after: cursor });
+  const expected = [
+    { ...hello2, channelID, body: 'e2e hello 2' },
+    { ...hello3, channelID, body: 'e2e hello 3' },
+    { ...idem1, channelID, body: 'e2e hello 3' },
+  ];
+  for (const [i, want] of expected.entries()) {
+    const m = (await live2.next(`replayed message ${i + 1} (${want.body}, ${want.id})`)).messageAdded;
+    expectMessage(m, want, `patel ws #2: replayed message ${i + 1} of 3`);
+  }
+  ok('Patel reconnected with a new client; messageAdded(after:) replayed "e2e hello 2", "e2e hello 3", "e2e hello 3" (clientMessageID) in order');
+
+  const hello4 = await send(chen.token, channelID, 'e2e hello 4');
+  const got4 = (await live2.next('e2e hello 4')).messageAdded;
+  expectMessage(got4, { ...hello4, channelID }, 'patel ws #2: e2e hello 4');
+  ok('Patel received "e2e hello 4" live after the replay');
+
+  await live2.quiet(QUIET_MS);
+  ok(`nothing else arrived within ${QUIET_MS / 1000} s (no duplicates)`);
+
+  // 7. the unread badge
+  const badge = stream(patel2, 'unreadBadge', UNREAD_BADGE);
+  const first = (await badge.next('the first unreadBadge')).unreadBadge;
+  assert(first.total >= 1, `unreadBadge: first total ${first.total}, want >= 1 (${show(first)})`);
+  const entry = first.channels.find((c) => c.channel?.id === channelID);
+  const wantUnread = probesSent + 5; // probes, hello 1, 2, 3, 3 (clientMessageID), 4
+  assert(entry, `unreadBadge: the conversation ${channelID} is not among the unread channels: ${show(first)}`);
+  assert(entry.unread === wantUnread, `unreadBadge: the conversation has ${entry.unread} unread, want ${wantUnread} (${show(first)})`);
+  ok(`unreadBadge: first value total ${first.total}, the conversation ${entry.unread} unread`);
+
+  const { markChannelRead } = await gql(
+    patel.token,
+    `mutation Read($id: ID!) { markChannelRead(channelID: $id) { id unreadCount } }`,
+    { id: channelID },
+  );
+  assert(markChannelRead.id === channelID && markChannelRead.unreadCount === 0, `markChannelRead: unexpected ${show(markChannelRead)}`);
+  const seen = [];
+  for (;;) {
+    const v = (await badge.next('an unreadBadge with total 0 after markChannelRead')).unreadBadge;
+    seen.push(v);
+    if (v.total === 0) break;
+    assert(seen.length < 20, `unreadBadge: no total 0 after markChannelRead; values: ${show(seen)}`);
+  }
+  const zero = seen[seen.length - 1];
+  assert(zero.channels.length === 0, `unreadBadge: total 0 but channels listed: ${show(zero)}`);
+  ok(`after markChannelRead, unreadBadge reported total 0 (${seen.length} update${seen.length === 1 ? '' : 's'})`);
+  badge.unsubscribe();
+  live2.unsubscribe();
+  await patel2.dispose();
+
+  // 8. a bad token is refused with 4403
+  const bad = wsClient('bad-token ws', port, 'nonsense');
+  const refused = stream(bad, 'messageAdded', MESSAGE_ADDED);
+  {
+    const deadline = Date.now() + RECEIVE_TIMEOUT_MS;
+    while (!refused.ended && Date.now() < deadline) await sleep(20);
+  }
+  const end = refused.ended;
+  assert(end, `bad-token ws: still subscribed ${RECEIVE_TIMEOUT_MS / 1000} s after connecting with "Bearer nonsense"`);
+  assert(end.error, 'bad-token ws: the subscription completed instead of failing');
+  assert(
+    end.error?.code === 4403,
+    `bad-token ws: the subscription failed with ${closeText(end.error)}, want close code 4403`,
+  );
+  assert(bad.closes.some((e) => e.code === 4403), `bad-token ws: close events ${show(bad.closes.map((e) => e.code))}, want 4403`);
+  ok(`a websocket with "Bearer nonsense" was refused: closed with 4403${end.error.reason ? ` (${end.error.reason})` : ''}`);
+  await bad.dispose();
+
+  // the server shuts down cleanly
+  stopping = true;
+  await stopServer();
+  assert(
+    childExited.code === 0,
+    `the server exited with ${childExited.signal ?? `status ${childExited.code}`} on SIGTERM, want 0`,
+  );
+  ok('the server stopped cleanly on SIGTERM');
+  console.log('# all checks passed');
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => abort(err instanceof TestFailure ? err.message : `unexpected error: ${err?.stack ?? err}`),
+);
