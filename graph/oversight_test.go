@@ -71,7 +71,9 @@ func TestAuditAndAccessLog(t *testing.T) {
 	e := newEnv(t)
 	chen, patel, kim, admin, rec := e.login(demo.ChenEmail), e.login(demo.PatelEmail), e.login(demo.KimEmail), e.login(demo.AdminEmail), e.login(demo.ReceptionEmail)
 	var pats struct {
-		Patients struct{ Edges []struct{ Node struct{ ID string } } }
+		Patients struct {
+			Edges []struct{ Node struct{ ID string } }
+		}
 	}
 	e.ok(chen.AccessToken, `{ patients(search: "P0002") { edges { node { id } } } }`, nil, &pats)
 	pid := pats.Patients.Edges[0].Node.ID

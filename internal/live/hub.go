@@ -38,8 +38,9 @@ type Config struct {
 	// PollInterval is the safety net: how often the hub looks for messages
 	// even without an event (default 1 s).
 	PollInterval time.Duration
-	// Buffer is each subscriber's queue; a subscriber that falls this far
-	// behind is dropped and resumes by cursor (default 512).
+	// Buffer is each subscriber's queue, in releases (each a batch of up to
+	// 500 messages); a subscriber that falls this far behind is dropped and
+	// resumes by cursor (default 512).
 	Buffer int
 	// OnRevoke is called when any replica revokes a session.
 	OnRevoke func(pulid.ID)
@@ -312,6 +313,7 @@ func (h *Hub) release(ctx context.Context, batch []messenger.Cursor) error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	batches := map[*msgSub][]*ent.Message{}
 	for _, m := range msgs {
 		c := messenger.CursorOf(m)
 		if !h.pos.Less(c) {
@@ -324,7 +326,7 @@ func (h *Hub) release(ctx context.Context, batch []messenger.Cursor) error {
 		}
 		for s := range h.msgs {
 			if s.wants(m, kind, in[m.ChannelID]) {
-				s.push(m)
+				batches[s] = append(batches[s], m)
 			}
 		}
 		for uid, subs := range h.badges {
@@ -335,6 +337,9 @@ func (h *Hub) release(ctx context.Context, batch []messenger.Cursor) error {
 				s.message(m)
 			}
 		}
+	}
+	for s, batch := range batches {
+		s.push(batch)
 	}
 	if h.pos.Less(last) {
 		h.pos = last

@@ -22,7 +22,7 @@ type msgSub struct {
 	patient bool // may see every patient conversation (care team)
 
 	mu     sync.Mutex
-	queue  chan *ent.Message
+	queue  chan []*ent.Message // one slice per release, so a burst is one entry
 	closed bool
 	done   chan struct{}
 }
@@ -38,16 +38,17 @@ func (s *msgSub) wants(m *ent.Message, kind channel.Kind, members map[pulid.ID]b
 	return members[s.viewer.UserID] || (kind == channel.KindPATIENT && s.patient)
 }
 
-// push queues m without ever blocking the hub: a subscriber whose queue is
-// full is dropped, and its client resumes from its last cursor.
-func (s *msgSub) push(m *ent.Message) {
+// push queues one release's messages without ever blocking the hub: a
+// subscriber whose queue is full is dropped, and its client resumes from
+// its last cursor.
+func (s *msgSub) push(batch []*ent.Message) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return
 	}
 	select {
-	case s.queue <- m:
+	case s.queue <- batch:
 	default:
 		s.closed = true
 		close(s.done)
@@ -87,7 +88,7 @@ func (h *Hub) Messages(ctx context.Context, channelID *pulid.ID, after *messenge
 		viewer:  v,
 		channel: channelID,
 		patient: v.Has(viewer.AccessWhisper),
-		queue:   make(chan *ent.Message, h.cfg.Buffer),
+		queue:   make(chan []*ent.Message, h.cfg.Buffer),
 		done:    make(chan struct{}),
 	}
 	h.mu.Lock()
@@ -121,26 +122,33 @@ func (h *Hub) Messages(ctx context.Context, channelID *pulid.ID, after *messenge
 				// Deliver what is queued, then end; the client resumes.
 				for {
 					select {
-					case m := <-s.queue:
-						select {
-						case out <- m:
-						case <-ctx.Done():
+					case batch := <-s.queue:
+						if !forward(ctx, out, batch) {
 							return
 						}
 					default:
 						return
 					}
 				}
-			case m := <-s.queue:
-				select {
-				case out <- m:
-				case <-ctx.Done():
+			case batch := <-s.queue:
+				if !forward(ctx, out, batch) {
 					return
 				}
 			}
 		}
 	}()
 	return out, nil
+}
+
+func forward(ctx context.Context, out chan<- *ent.Message, batch []*ent.Message) bool {
+	for _, m := range batch {
+		select {
+		case out <- m:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
 }
 
 // replay sends the messages between after and until that the viewer can

@@ -180,10 +180,10 @@ func (s *Service) AccessLog(ctx context.Context, f AccessFilter) (*ent.AccessLog
 
 // AuditFilter narrows the audit log.
 type AuditFilter struct {
-	Text                            string
+	Text                             string
 	SenderID, RecipientID, PatientID *pulid.ID
-	ChannelKinds                    []channel.Kind
-	From, To                        *time.Time
+	ChannelKinds                     []channel.Kind
+	From, To                         *time.Time
 }
 
 // AuditEntry is one message or notification as the audit page shows it.
