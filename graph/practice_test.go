@@ -269,3 +269,26 @@ func TestNotificationsAndAlerts(t *testing.T) {
 	e.fails(kim.AccessToken, `mutation($c: ID!) { sendMessage(input: {channelID: $c, body: "hi all"}) { id } }`,
 		map[string]any{"c": alert.SendAlert.Channel.ID}, "FORBIDDEN")
 }
+
+func TestKeepHiddenSuppressesNotificationEvents(t *testing.T) {
+	e := newEnv(t)
+	chen := e.login(demo.ChenEmail)
+	sub := e.subscribe(t, chen.AccessToken, `subscription { notificationAdded { title } }`, nil)
+	time.Sleep(100 * time.Millisecond)
+	const send = `mutation($u: [ID!], $t: String!) { createNotification(input: {kind: ANNOUNCEMENT, title: $t, userIDs: $u}) { id } }`
+	e.ok(demo.IntegrationKey, send, map[string]any{"u": []string{chen.User.ID}, "t": "first"}, nil)
+	if d := sub.next(5 * time.Second); d == nil {
+		t.Fatal("no event before keep hidden")
+	}
+	e.ok(chen.AccessToken, `mutation { updatePreferences(input: {keepHidden: true}) { id } }`, nil, nil)
+	e.ok(demo.IntegrationKey, send, map[string]any{"u": []string{chen.User.ID}, "t": "second"}, nil)
+	if d := sub.next(500 * time.Millisecond); d != nil {
+		t.Errorf("keep hidden still raised %v", d)
+	}
+	// It is still in the folder, and still counts.
+	var folder struct{ Notifications struct{ TotalCount int } }
+	e.ok(chen.AccessToken, `{ notifications { totalCount } }`, nil, &folder)
+	if folder.Notifications.TotalCount != 2 {
+		t.Errorf("folder has %d, want 2", folder.Notifications.TotalCount)
+	}
+}
