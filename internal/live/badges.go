@@ -62,22 +62,8 @@ func (h *Hub) Badge(ctx context.Context) (<-chan *Badge, error) {
 	if err := s.reload(h.client); err != nil {
 		return nil, err
 	}
-	h.mu.Lock()
-	if h.badges[v.UserID] == nil {
-		h.badges[v.UserID] = map[*badgeSub]struct{}{}
-	}
-	h.badges[v.UserID][s] = struct{}{}
-	h.mu.Unlock()
+	h.badges.add(&h.mu, v.UserID, s, ctx.Done())
 	s.emit()
-	go func() {
-		<-ctx.Done()
-		h.mu.Lock()
-		delete(h.badges[v.UserID], s)
-		if len(h.badges[v.UserID]) == 0 {
-			delete(h.badges, v.UserID)
-		}
-		h.mu.Unlock()
-	}()
 	return s.out, nil
 }
 
@@ -172,19 +158,9 @@ func (s *badgeSub) badge() *Badge {
 	return b
 }
 
-func (h *Hub) subsOf(user pulid.ID) []*badgeSub {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []*badgeSub
-	for s := range h.badges[user] {
-		out = append(out, s)
-	}
-	return out
-}
-
 // reloadBadges refreshes a user's badges from the database.
 func (h *Hub) reloadBadges(_ context.Context, user pulid.ID) {
-	for _, s := range h.subsOf(user) {
+	for _, s := range h.badges.of(&h.mu, user) {
 		if err := s.reload(h.client); err != nil {
 			if s.ctx.Err() == nil {
 				h.log.Warn("reloading unread badge", "err", err)
@@ -248,24 +224,7 @@ func (h *Hub) ChannelEvents(ctx context.Context) (<-chan *ChannelEvent, error) {
 		return nil, apperr.New(apperr.Forbidden, "you do not have access to messaging (ACCESS_WHISPER)")
 	}
 	s := &chanSub{ctx: ctx, viewer: v, out: make(chan *ChannelEvent, h.cfg.Buffer), done: make(chan struct{})}
-	h.mu.Lock()
-	if h.chans[v.UserID] == nil {
-		h.chans[v.UserID] = map[*chanSub]struct{}{}
-	}
-	h.chans[v.UserID][s] = struct{}{}
-	h.mu.Unlock()
-	go func() {
-		select {
-		case <-ctx.Done():
-		case <-s.done:
-		}
-		h.mu.Lock()
-		delete(h.chans[v.UserID], s)
-		if len(h.chans[v.UserID]) == 0 {
-			delete(h.chans, v.UserID)
-		}
-		h.mu.Unlock()
-	}()
+	h.chans.add(&h.mu, v.UserID, s, ctx.Done(), s.done)
 	return s.out, nil
 }
 
@@ -280,13 +239,11 @@ func (h *Hub) channelChanged(ctx context.Context, ev pubsub.Event) {
 			s.end()
 		}
 	}
+	h.mu.Unlock()
 	var subs []*chanSub
 	for _, u := range affected {
-		for s := range h.chans[u] {
-			subs = append(subs, s)
-		}
+		subs = append(subs, h.chans.of(&h.mu, u)...)
 	}
-	h.mu.Unlock()
 	for _, s := range subs {
 		e := &ChannelEvent{Type: ev.Change}
 		if slices.Contains(ev.Removed, s.viewer.UserID) {

@@ -59,9 +59,9 @@ type Hub struct {
 	pos     messenger.Cursor
 	started chan struct{}
 	msgs    map[*msgSub]struct{}
-	badges  map[pulid.ID]map[*badgeSub]struct{}
-	chans   map[pulid.ID]map[*chanSub]struct{}
-	notes   map[pulid.ID]map[*noteSub]struct{}
+	badges  byUser[*badgeSub]
+	chans   byUser[*chanSub]
+	notes   byUser[*noteSub]
 }
 
 // New returns a hub; Run starts it.
@@ -82,9 +82,9 @@ func New(client *ent.Client, bus pubsub.Bus, log *slog.Logger, cfg Config) *Hub 
 		cfg:     cfg,
 		started: make(chan struct{}),
 		msgs:    map[*msgSub]struct{}{},
-		badges:  map[pulid.ID]map[*badgeSub]struct{}{},
-		chans:   map[pulid.ID]map[*chanSub]struct{}{},
-		notes:   map[pulid.ID]map[*noteSub]struct{}{},
+		badges:  byUser[*badgeSub]{},
+		chans:   byUser[*chanSub]{},
+		notes:   byUser[*noteSub]{},
 	}
 }
 

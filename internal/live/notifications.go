@@ -46,21 +46,7 @@ func (h *Hub) Notifications(ctx context.Context, kinds []notification.Kind) (<-c
 		return nil, apperr.New(apperr.Forbidden, "only users have notifications")
 	}
 	s := &noteSub{ctx: ctx, viewer: v, kinds: kinds, out: make(chan *ent.Notification, h.cfg.Buffer)}
-	h.mu.Lock()
-	if h.notes[v.UserID] == nil {
-		h.notes[v.UserID] = map[*noteSub]struct{}{}
-	}
-	h.notes[v.UserID][s] = struct{}{}
-	h.mu.Unlock()
-	go func() {
-		<-ctx.Done()
-		h.mu.Lock()
-		delete(h.notes[v.UserID], s)
-		if len(h.notes[v.UserID]) == 0 {
-			delete(h.notes, v.UserID)
-		}
-		h.mu.Unlock()
-	}()
+	h.notes.add(&h.mu, v.UserID, s, ctx.Done())
 	return s.out, nil
 }
 
@@ -69,12 +55,7 @@ func (h *Hub) Notifications(ctx context.Context, kinds []notification.Kind) (<-c
 // messenger hidden or never receive; and refreshes their badges.
 func (h *Hub) notified(ctx context.Context, ev pubsub.Event) {
 	for _, u := range ev.Users {
-		h.mu.Lock()
-		var subs []*noteSub
-		for s := range h.notes[u] {
-			subs = append(subs, s)
-		}
-		h.mu.Unlock()
+		subs := h.notes.of(&h.mu, u)
 		if ev.Message != "" && len(subs) > 0 {
 			h.deliverNote(subs, ev.Message)
 		}

@@ -45,8 +45,8 @@ func (s *Service) Open(ctx context.Context, in OpenInput) (*ent.Channel, error) 
 	if err != nil {
 		return nil, err
 	}
-	users := slices.DeleteFunc(dedupe(in.UserIDs), func(id pulid.ID) bool { return id == v.UserID })
-	groups, chans := dedupe(in.SecurityGroupIDs), dedupe(in.ChannelIDs)
+	users := slices.DeleteFunc(pulid.Dedupe(in.UserIDs), func(id pulid.ID) bool { return id == v.UserID })
+	groups, chans := pulid.Dedupe(in.SecurityGroupIDs), pulid.Dedupe(in.ChannelIDs)
 	switch n := len(users) + len(groups) + len(chans); {
 	case n == 0:
 		return nil, apperr.Invalid("userIDs", "pick at least one other user, security group or conversation")
@@ -634,7 +634,7 @@ func (s *Service) expand(ctx context.Context, c *ent.Client, ch *ent.Channel, se
 	if len(ids) == 0 {
 		return out, nil
 	}
-	users, err := c.User.Query().Where(user.IDIn(dedupe(ids)...)).WithSecurityGroups().All(ctx)
+	users, err := c.User.Query().Where(user.IDIn(pulid.Dedupe(ids)...)).WithSecurityGroups().All(ctx)
 	if err != nil {
 		return nil, err
 	}

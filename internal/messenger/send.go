@@ -43,7 +43,7 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, error) 
 		return nil, err
 	}
 	sms := in.SMS || strings.Contains(strings.ToLower(body), smsTag)
-	patients := dedupe(in.PatientIDs)
+	patients := pulid.Dedupe(in.PatientIDs)
 	if len(patients) > MaxPatientLinks {
 		return nil, apperr.Invalid("patientIDs", "a message links at most %d patients", MaxPatientLinks)
 	}
@@ -401,16 +401,4 @@ func smsText(from, body string) string {
 		idx = strings.Index(strings.ToLower(body), smsTag)
 	}
 	return "Whisper from " + from + ": " + strings.Join(strings.Fields(body), " ")
-}
-
-func dedupe(ids []pulid.ID) []pulid.ID {
-	seen := map[pulid.ID]bool{}
-	var out []pulid.ID
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out
 }

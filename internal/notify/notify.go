@@ -142,7 +142,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) ([]*ent.Notificati
 		if err != nil {
 			return nil, err
 		}
-		if n != len(dedupe(in.UserIDs)) {
+		if n != len(pulid.Dedupe(in.UserIDs)) {
 			return nil, apperr.Invalid("userIDs", "unknown user")
 		}
 	}
@@ -326,16 +326,4 @@ func (s *Service) SendAlert(ctx context.Context, body string) (*ent.Message, err
 		return nil, err
 	}
 	return s.msgr.Send(ctx, messenger.SendInput{ChannelID: ch.ID, Body: body})
-}
-
-func dedupe(ids []pulid.ID) []pulid.ID {
-	seen := map[pulid.ID]bool{}
-	var out []pulid.ID
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out
 }

@@ -118,3 +118,16 @@ func (id *ID) Scan(src any) error {
 
 // Value implements driver.Valuer.
 func (id ID) Value() (driver.Value, error) { return string(id), nil }
+
+// Dedupe returns ids without repeats, in first-seen order.
+func Dedupe(ids []ID) []ID {
+	seen := make(map[ID]bool, len(ids))
+	var out []ID
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
