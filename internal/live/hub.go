@@ -96,8 +96,15 @@ func system(ctx context.Context) context.Context { return viewer.NewSystemContex
 func (h *Hub) Run(ctx context.Context) {
 	sub := h.bus.Subscribe(4096)
 	defer sub.Close()
-	if err := h.init(ctx); err != nil {
-		h.log.Error("live hub cannot start", "err", err)
+	// Until the hub knows where the stream stands it must not deliver
+	// anything: starting from zero would replay all history to everyone.
+	for err := h.init(ctx); err != nil; err = h.init(ctx) {
+		h.log.Error("live hub cannot start; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
 	}
 	close(h.started)
 	for ctx.Err() == nil {

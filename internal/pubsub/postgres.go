@@ -60,8 +60,8 @@ func NewPostgres(db *sql.DB, dsn string, log *slog.Logger) (*Postgres, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	p.wg.Add(2)
-	go p.receive(ctx)
-	go p.send(ctx)
+	go p.forever(ctx, "event receiver", p.receive)
+	go p.forever(ctx, "event sender", p.send)
 	return p, nil
 }
 
@@ -91,9 +91,18 @@ func (p *Postgres) Close() error {
 	return p.listener.Close()
 }
 
-func (p *Postgres) receive(ctx context.Context) {
+// forever runs loop until ctx ends, restarting it after a panic.
+func (p *Postgres) forever(ctx context.Context, what string, loop func(context.Context)) {
 	defer p.wg.Done()
-	defer recoverPanic(p.log, "event receiver")
+	for ctx.Err() == nil {
+		func() {
+			defer recoverPanic(p.log, what)
+			loop(ctx)
+		}()
+	}
+}
+
+func (p *Postgres) receive(ctx context.Context) {
 	ping := time.NewTicker(30 * time.Second)
 	defer ping.Stop()
 	for {
@@ -120,8 +129,6 @@ func (p *Postgres) receive(ctx context.Context) {
 }
 
 func (p *Postgres) send(ctx context.Context) {
-	defer p.wg.Done()
-	defer recoverPanic(p.log, "event sender")
 	for {
 		var batch []Event
 		select {
