@@ -2,11 +2,13 @@
 //
 // Builds the server, starts it with the demo practice on an empty database
 // (PostgreSQL when WHISPER_E2E_DATABASE_URL is set, else a temporary SQLite
-// file), signs in two demo users over HTTP and exercises the live path over
+// file), signs in demo users over HTTP and exercises the live path over
 // websockets with graphql-ws (the graphql-transport-ws protocol) on top of
 // the `ws` package: live delivery, resuming by cursor after a disconnect
 // (replayed once, in order, then live), idempotent sends, the unread badge,
-// and refusal of a bad token (close code 4403).
+// the patient-arrival flow (reception marks a booking ARRIVED, the doctor is
+// notified live, acknowledges and replies to the receptionist; marking it
+// again notifies no one), and refusal of a bad token (close code 4403).
 //
 // Usage (from anywhere):  node e2e/run.mjs
 // Exit status 0 when every check passes; 1 with a "not ok" line otherwise.
@@ -31,6 +33,7 @@ const QUIET_MS = 1_000;
 const PASSWORD = 'whisper-demo';
 const CHEN = 'dr.chen@demo.clinic';
 const PATEL = 'dr.patel@demo.clinic';
+const RECEPTION = 'reception@demo.clinic';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..');
@@ -358,6 +361,71 @@ function expectMessage(m, want, what) {
   assert(problems.length === 0, `${what}: unexpected message ${show(m)}: ${problems.join('; ')}`);
 }
 
+// awaitAck waits for the server's connection_ack on a client whose first
+// subscription s has been requested (a lazy client connects on it).
+async function awaitAck(client, s) {
+  await Promise.race([
+    client.acked,
+    sleep(RECEIVE_TIMEOUT_MS).then(() => s.ended ?? { timeout: true }).then((e) =>
+      fail(`${client.label}: no connection_ack within ${RECEIVE_TIMEOUT_MS / 1000} s: ${e.timeout ? 'timed out' : closeText(e.error)}`),
+    ),
+  ]);
+}
+
+// probeLive makes it observable that the server has set a subscription up:
+// it triggers numbered probes (trigger(n) must produce something whose text
+// is `${prefix} ${n}` on stream s) until one arrives within 300 ms; every
+// probe after that one must arrive too, in order. Returns how many were sent
+// and their results.
+async function probeLive(s, what, prefix, trigger, textOf) {
+  const sent = [];
+  let firstSeen = 0;
+  const deadline = Date.now() + 20_000;
+  while (!firstSeen) {
+    if (Date.now() > deadline) fail(`${what}: none of ${sent.length} probes arrived within 20 s`);
+    sent.push(await trigger(sent.length + 1));
+    let data;
+    try {
+      data = await s.next(`${prefix} ${sent.length}`, 300);
+    } catch (err) {
+      if (s.ended || !String(err.message).includes('nothing arrived')) throw err;
+      continue;
+    }
+    const text = String(textOf(data));
+    const n = text.startsWith(`${prefix} `) ? Number(text.slice(prefix.length + 1)) : NaN;
+    assert(n >= 1 && n <= sent.length, `${what}: expected a probe "${prefix} <n>", got ${show(data)}`);
+    firstSeen = n;
+  }
+  for (let n = firstSeen + 1; n <= sent.length; n++) {
+    const data = await s.next(`${prefix} ${n}`);
+    assert(textOf(data) === `${prefix} ${n}`, `${what}: expected probe "${prefix} ${n}", got ${show(data)}`);
+  }
+  return { sent, firstSeen };
+}
+
+const ARRIVALS = `subscription Arrivals {
+  notificationAdded(kinds: [ARRIVAL]) { id kind title patient { patientNumber } booking { id } from { email } }
+}`;
+const REMINDERS = `subscription Reminders {
+  notificationAdded(kinds: [REMINDER]) { id kind title }
+}`;
+const RECEPTION_MESSAGES = `subscription ReceptionMessages {
+  messageAdded { body sender { email } channel { id kind } }
+}`;
+const BOOKINGS = `query Bookings($d: ID) {
+  bookings(doctorID: $d, first: 20) { edges { node { id status startsAt patient { patientNumber } } } }
+}`;
+const SET_STATUS_ARRIVED = `mutation Arrive($b: ID!) { setBookingStatus(bookingID: $b, status: ARRIVED) { id status } }`;
+const ARRIVAL_COUNTS = `query ArrivalCounts {
+  open: notifications(kinds: [ARRIVAL]) { totalCount }
+  all: notifications(kinds: [ARRIVAL], includeAcknowledged: true) { totalCount }
+}`;
+
+async function arrivalCounts(token) {
+  const d = await gql(token, ARRIVAL_COUNTS);
+  return { open: d.open.totalCount, all: d.all.totalCount };
+}
+
 // ------------------------------------------------------------------ test --
 
 async function main() {
@@ -406,12 +474,7 @@ async function main() {
   // 3. Patel subscribes to messageAdded
   const patel1 = wsClient('patel ws #1', port, patel.token);
   const live1 = stream(patel1, 'messageAdded', MESSAGE_ADDED);
-  await Promise.race([
-    patel1.acked,
-    sleep(RECEIVE_TIMEOUT_MS).then(() => live1.ended ?? { timeout: true }).then((e) =>
-      fail(`patel ws #1: no connection_ack within ${RECEIVE_TIMEOUT_MS / 1000} s: ${e.timeout ? 'timed out' : closeText(e.error)}`),
-    ),
-  ]);
+  await awaitAck(patel1, live1);
   ok('Patel connected over graphql-ws (connection_ack) and subscribed to messageAdded');
 
   // 4. Chen opens the conversation and sends hello 1
@@ -532,7 +595,165 @@ async function main() {
   live2.unsubscribe();
   await patel2.dispose();
 
-  // 8. a bad token is refused with 4403
+  // 8. a patient arrives: reception marks one of Chen's bookings ARRIVED
+  const reception = await login(RECEPTION);
+  ok(`signed in over HTTP as ${RECEPTION} (${reception.id})`);
+
+  // notificationAdded only delivers new notifications and graphql-ws does
+  // not say when the server has set a subscription up. So, on the same
+  // socket and after the ARRIVAL subscription, Chen also subscribes to his
+  // REMINDERs and sets himself numbered probe reminders until one arrives:
+  // by then the server has taken both subscribe messages (in order) and
+  // registered the ARRIVAL stream, which it does before anything else.
+  const chenWs = wsClient('chen ws', port, chen.token);
+  const arrivals = stream(chenWs, 'notificationAdded(kinds: [ARRIVAL])', ARRIVALS);
+  await awaitAck(chenWs, arrivals);
+  const reminders = stream(chenWs, 'notificationAdded(kinds: [REMINDER])', REMINDERS);
+  const reminderProbes = await probeLive(
+    reminders,
+    'chen ws: notificationAdded(kinds: [REMINDER])',
+    'e2e probe reminder',
+    async (n) =>
+      (
+        await gql(
+          chen.token,
+          `mutation Remind($input: CreateNotificationInput!) { createNotification(input: $input) { id } }`,
+          { input: { kind: 'REMINDER', title: `e2e probe reminder ${n}` } },
+        )
+      ).createNotification.id,
+    (d) => d.notificationAdded?.title,
+  );
+  reminders.unsubscribe();
+  for (const id of reminderProbes.sent) {
+    await gql(chen.token, `mutation Ack($id: ID!) { acknowledgeNotification(id: $id) { id } }`, { id });
+  }
+  await sleep(300); // and a moment more, for good measure
+  ok(
+    `Chen connected over graphql-ws and subscribed to notificationAdded(kinds: [ARRIVAL]) ` +
+      `(the same socket's REMINDER stream took probe ${reminderProbes.firstSeen} of ${reminderProbes.sent.length}; acknowledged them)`,
+  );
+  {
+    const counts = await arrivalCounts(chen.token);
+    assert(counts.all === 0, `notifications(kinds: [ARRIVAL]) for Chen before any arrival: ${show(counts)}, want none`);
+  }
+
+  const { bookings } = await gql(reception.token, BOOKINGS, { d: chen.id });
+  const chenBookings = (bookings.edges ?? []).map((e) => e?.node).filter(Boolean);
+  const today = new Date().toISOString().slice(0, 10);
+  const booked = chenBookings.filter((b) => b.status === 'BOOKED');
+  const arrival = booked.find((b) => b.startsAt.startsWith(today)) ?? booked[0];
+  assert(arrival, `bookings(doctorID: Chen) as reception: no BOOKED booking among ${show(chenBookings)}`);
+  assert(arrival.patient?.patientNumber, `booking ${arrival.id} has no patient number: ${show(arrival)}`);
+  ok(
+    `reception listed ${chenBookings.length} of Chen's bookings; picked ${arrival.id} ` +
+      `(BOOKED, ${arrival.startsAt}, patient ${arrival.patient.patientNumber})`,
+  );
+
+  const { setBookingStatus: arrived } = await gql(reception.token, SET_STATUS_ARRIVED, { b: arrival.id });
+  assert(
+    arrived.id === arrival.id && arrived.status === 'ARRIVED',
+    `setBookingStatus(${arrival.id}, ARRIVED): unexpected result ${show(arrived)}`,
+  );
+  ok(`reception set booking ${arrival.id} to ARRIVED`);
+
+  let note;
+  try {
+    note = (await arrivals.next(`the ARRIVAL for booking ${arrival.id}`)).notificationAdded;
+  } catch (err) {
+    // say whether the notification exists at all (missed live) or not
+    const counts = await arrivalCounts(chen.token).catch((e) => `unknown: ${e.message}`);
+    fail(`${err.message}\n  Chen's ARRIVAL notifications (open/all) meanwhile: ${show(counts)}`);
+  }
+  {
+    const problems = [];
+    if (note?.kind !== 'ARRIVAL') problems.push(`kind ${show(note?.kind)}, want ARRIVAL`);
+    if (note?.booking?.id !== arrival.id) problems.push(`booking ${show(note?.booking)}, want ${arrival.id}`);
+    if (note?.patient?.patientNumber !== arrival.patient.patientNumber) {
+      problems.push(`patient ${show(note?.patient)}, want ${arrival.patient.patientNumber}`);
+    }
+    if (note?.from?.email !== RECEPTION) problems.push(`from ${show(note?.from)}, want ${RECEPTION}`);
+    if (!note?.id) problems.push('no id');
+    assert(problems.length === 0, `chen ws: unexpected ARRIVAL ${show(note)}: ${problems.join('; ')}`);
+  }
+  ok(`Chen received the ARRIVAL live: "${note.title}" (booking ${arrival.id}, patient ${arrival.patient.patientNumber}, from ${RECEPTION})`);
+
+  const { acknowledgeNotification: acked } = await gql(
+    chen.token,
+    `mutation Ack($id: ID!) { acknowledgeNotification(id: $id) { id acknowledgedAt } }`,
+    { id: note.id },
+  );
+  assert(acked.id === note.id && acked.acknowledgedAt, `acknowledgeNotification(${note.id}): unexpected ${show(acked)}`);
+  {
+    const counts = await arrivalCounts(chen.token);
+    assert(
+      counts.open === 0 && counts.all === 1,
+      `after acknowledging, Chen's notifications(kinds: [ARRIVAL]) totalCount ${counts.open} (want 0), with includeAcknowledged ${counts.all} (want 1)`,
+    );
+  }
+  ok(`Chen acknowledged it (acknowledgedAt ${acked.acknowledgedAt}); ARRIVAL folder: 0 open, 1 with includeAcknowledged`);
+
+  // reception listens before Chen replies; Patel's probe messages show when
+  // the subscription is live (and keep Chen's channel with reception new)
+  const receptionWs = wsClient('reception ws', port, reception.token);
+  const receptionLive = stream(receptionWs, 'messageAdded', RECEPTION_MESSAGES);
+  await awaitAck(receptionWs, receptionLive);
+  const { openConversation: patelReception } = await gql(
+    patel.token,
+    `mutation Open($input: OpenConversationInput!) { openConversation(input: $input) { id kind } }`,
+    { input: { userIDs: [reception.id] } },
+  );
+  const receptionProbes = await probeLive(
+    receptionLive,
+    'reception ws: messageAdded',
+    'e2e reception probe',
+    (n) => send(patel.token, patelReception.id, `e2e reception probe ${n}`),
+    (d) => d.messageAdded?.body,
+  );
+  ok(
+    `reception subscribed to messageAdded over graphql-ws ` +
+      `(probe ${receptionProbes.firstSeen} of ${receptionProbes.sent.length} from ${PATEL} was the first delivered)`,
+  );
+
+  const REPLY = 'e2e: send them in';
+  const { replyToArrival: reply } = await gql(
+    chen.token,
+    `mutation Reply($id: ID!) { replyToArrival(notificationID: $id, body: "e2e: send them in") { id channel { id } } }`,
+    { id: note.id },
+  );
+  assert(reply.id && reply.channel?.id, `replyToArrival(${note.id}): unexpected ${show(reply)}`);
+  {
+    const m = (await receptionLive.next(`Chen's reply "${REPLY}"`)).messageAdded;
+    const problems = [];
+    if (m.body !== REPLY) problems.push(`body ${show(m.body)}, want ${show(REPLY)}`);
+    if (m.sender?.email !== CHEN) problems.push(`sender ${show(m.sender)}, want ${CHEN}`);
+    if (m.channel?.kind !== 'INDIVIDUAL') problems.push(`channel kind ${show(m.channel?.kind)}, want INDIVIDUAL`);
+    if (m.channel?.id !== reply.channel.id) problems.push(`channel ${show(m.channel?.id)}, want ${reply.channel.id} (as replyToArrival returned it)`);
+    assert(problems.length === 0, `reception ws: unexpected reply ${show(m)}: ${problems.join('; ')}`);
+  }
+  ok(`Chen replied to the arrival; reception received "${REPLY}" live from ${CHEN} in an INDIVIDUAL channel (${reply.channel.id})`);
+
+  // marking the same booking ARRIVED again announces nothing
+  const { setBookingStatus: again } = await gql(reception.token, SET_STATUS_ARRIVED, { b: arrival.id });
+  assert(
+    again.id === arrival.id && again.status === 'ARRIVED',
+    `setBookingStatus(${arrival.id}, ARRIVED) again: unexpected result ${show(again)}`,
+  );
+  await arrivals.quiet(QUIET_MS);
+  {
+    const counts = await arrivalCounts(chen.token);
+    assert(
+      counts.open === 0 && counts.all === 1,
+      `after marking the booking ARRIVED again, Chen's ARRIVAL folder: ${counts.open} open (want 0), ${counts.all} in all (want 1)`,
+    );
+  }
+  ok(`setting booking ${arrival.id} ARRIVED again brought no second ARRIVAL within ${QUIET_MS / 1000} s (folder still 0 open, 1 in all)`);
+
+  arrivals.unsubscribe();
+  receptionLive.unsubscribe();
+  await chenWs.dispose();
+  await receptionWs.dispose();
+
+  // 9. a bad token is refused with 4403
   const bad = wsClient('bad-token ws', port, 'nonsense');
   const refused = stream(bad, 'messageAdded', MESSAGE_ADDED);
   {
