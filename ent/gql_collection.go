@@ -19,9 +19,12 @@ import (
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/ent/patient"
+	"github.com/whisper-health/whisper/ent/program"
+	"github.com/whisper-health/whisper/ent/programaction"
 	"github.com/whisper-health/whisper/ent/referral"
 	"github.com/whisper-health/whisper/ent/securitygroup"
 	"github.com/whisper-health/whisper/ent/session"
+	"github.com/whisper-health/whisper/ent/template"
 	"github.com/whisper-health/whisper/ent/user"
 	"github.com/whisper-health/whisper/internal/pulid"
 )
@@ -1370,6 +1373,271 @@ func newPatientPaginateArgs(rv map[string]any) *patientPaginateArgs {
 }
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ProgramQuery) CollectFields(ctx context.Context, satisfies ...string) (*ProgramQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ProgramQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(program.Columns))
+		selectedFields = []string{program.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "completingBookingTypes":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&BookingTypeClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, bookingtypeImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedCompletingBookingTypes(alias, func(wq *BookingTypeQuery) {
+				*wq = *query
+			})
+		case "createdAt":
+			if _, ok := fieldSeen[program.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, program.FieldCreatedAt)
+				fieldSeen[program.FieldCreatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[program.FieldName]; !ok {
+				selectedFields = append(selectedFields, program.FieldName)
+				fieldSeen[program.FieldName] = struct{}{}
+			}
+		case "type":
+			if _, ok := fieldSeen[program.FieldType]; !ok {
+				selectedFields = append(selectedFields, program.FieldType)
+				fieldSeen[program.FieldType] = struct{}{}
+			}
+		case "cycles":
+			if _, ok := fieldSeen[program.FieldCycles]; !ok {
+				selectedFields = append(selectedFields, program.FieldCycles)
+				fieldSeen[program.FieldCycles] = struct{}{}
+			}
+		case "completion":
+			if _, ok := fieldSeen[program.FieldCompletion]; !ok {
+				selectedFields = append(selectedFields, program.FieldCompletion)
+				fieldSeen[program.FieldCompletion] = struct{}{}
+			}
+		case "enabled":
+			if _, ok := fieldSeen[program.FieldEnabled]; !ok {
+				selectedFields = append(selectedFields, program.FieldEnabled)
+				fieldSeen[program.FieldEnabled] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type programPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ProgramPaginateOption
+}
+
+func newProgramPaginateArgs(rv map[string]any) *programPaginateArgs {
+	args := &programPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &ProgramOrder{Field: &ProgramOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithProgramOrder(order))
+			}
+		case *ProgramOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithProgramOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ProgramActionQuery) CollectFields(ctx context.Context, satisfies ...string) (*ProgramActionQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ProgramActionQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(programaction.Columns))
+		selectedFields = []string{programaction.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "template":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&TemplateClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, templateImplementors)...); err != nil {
+				return err
+			}
+			_q.withTemplate = query
+			if _, ok := fieldSeen[programaction.FieldTemplateID]; !ok {
+				selectedFields = append(selectedFields, programaction.FieldTemplateID)
+				fieldSeen[programaction.FieldTemplateID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[programaction.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, programaction.FieldCreatedAt)
+				fieldSeen[programaction.FieldCreatedAt] = struct{}{}
+			}
+		case "position":
+			if _, ok := fieldSeen[programaction.FieldPosition]; !ok {
+				selectedFields = append(selectedFields, programaction.FieldPosition)
+				fieldSeen[programaction.FieldPosition] = struct{}{}
+			}
+		case "type":
+			if _, ok := fieldSeen[programaction.FieldType]; !ok {
+				selectedFields = append(selectedFields, programaction.FieldType)
+				fieldSeen[programaction.FieldType] = struct{}{}
+			}
+		case "saveReplyContent":
+			if _, ok := fieldSeen[programaction.FieldSaveReplyContent]; !ok {
+				selectedFields = append(selectedFields, programaction.FieldSaveReplyContent)
+				fieldSeen[programaction.FieldSaveReplyContent] = struct{}{}
+			}
+		case "letterOption":
+			if _, ok := fieldSeen[programaction.FieldLetterOption]; !ok {
+				selectedFields = append(selectedFields, programaction.FieldLetterOption)
+				fieldSeen[programaction.FieldLetterOption] = struct{}{}
+			}
+		case "offset":
+			if _, ok := fieldSeen[programaction.FieldOffset]; !ok {
+				selectedFields = append(selectedFields, programaction.FieldOffset)
+				fieldSeen[programaction.FieldOffset] = struct{}{}
+			}
+		case "unit":
+			if _, ok := fieldSeen[programaction.FieldUnit]; !ok {
+				selectedFields = append(selectedFields, programaction.FieldUnit)
+				fieldSeen[programaction.FieldUnit] = struct{}{}
+			}
+		case "relation":
+			if _, ok := fieldSeen[programaction.FieldRelation]; !ok {
+				selectedFields = append(selectedFields, programaction.FieldRelation)
+				fieldSeen[programaction.FieldRelation] = struct{}{}
+			}
+		case "pauseOnError":
+			if _, ok := fieldSeen[programaction.FieldPauseOnError]; !ok {
+				selectedFields = append(selectedFields, programaction.FieldPauseOnError)
+				fieldSeen[programaction.FieldPauseOnError] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type programactionPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ProgramActionPaginateOption
+}
+
+func newProgramActionPaginateArgs(rv map[string]any) *programactionPaginateArgs {
+	args := &programactionPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &ProgramActionOrder{Field: &ProgramActionOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithProgramActionOrder(order))
+			}
+		case *ProgramActionOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithProgramActionOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
 func (_q *ReferralQuery) CollectFields(ctx context.Context, satisfies ...string) (*ReferralQuery, error) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil {
@@ -1709,6 +1977,112 @@ func newSessionPaginateArgs(rv map[string]any) *sessionPaginateArgs {
 		case *SessionOrder:
 			if v != nil {
 				args.opts = append(args.opts, WithSessionOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *TemplateQuery) CollectFields(ctx context.Context, satisfies ...string) (*TemplateQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *TemplateQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(template.Columns))
+		selectedFields = []string{template.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[template.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, template.FieldCreatedAt)
+				fieldSeen[template.FieldCreatedAt] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[template.FieldKind]; !ok {
+				selectedFields = append(selectedFields, template.FieldKind)
+				fieldSeen[template.FieldKind] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[template.FieldName]; !ok {
+				selectedFields = append(selectedFields, template.FieldName)
+				fieldSeen[template.FieldName] = struct{}{}
+			}
+		case "subject":
+			if _, ok := fieldSeen[template.FieldSubject]; !ok {
+				selectedFields = append(selectedFields, template.FieldSubject)
+				fieldSeen[template.FieldSubject] = struct{}{}
+			}
+		case "body":
+			if _, ok := fieldSeen[template.FieldBody]; !ok {
+				selectedFields = append(selectedFields, template.FieldBody)
+				fieldSeen[template.FieldBody] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type templatePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []TemplatePaginateOption
+}
+
+func newTemplatePaginateArgs(rv map[string]any) *templatePaginateArgs {
+	args := &templatePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &TemplateOrder{Field: &TemplateOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithTemplateOrder(order))
+			}
+		case *TemplateOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithTemplateOrder(v))
 			}
 		}
 	}

@@ -228,6 +228,26 @@ func (_m *Notification) From(ctx context.Context) (*User, error) {
 	return result, MaskNotFound(err)
 }
 
+func (_m *Program) CompletingBookingTypes(ctx context.Context) (result []*BookingType, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedCompletingBookingTypes(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.CompletingBookingTypesOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryCompletingBookingTypes().All(ctx)
+	}
+	return result, err
+}
+
+func (_m *ProgramAction) Template(ctx context.Context) (*Template, error) {
+	result, err := _m.Edges.TemplateOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryTemplate().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (_m *Referral) Patient(ctx context.Context) (*Patient, error) {
 	result, err := _m.Edges.PatientOrErr()
 	if IsNotLoaded(err) {

@@ -18,9 +18,12 @@ import (
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/ent/patient"
+	"github.com/whisper-health/whisper/ent/program"
+	"github.com/whisper-health/whisper/ent/programaction"
 	"github.com/whisper-health/whisper/ent/referral"
 	"github.com/whisper-health/whisper/ent/securitygroup"
 	"github.com/whisper-health/whisper/ent/session"
+	"github.com/whisper-health/whisper/ent/template"
 	"github.com/whisper-health/whisper/ent/user"
 	"github.com/whisper-health/whisper/internal/pulid"
 )
@@ -75,6 +78,16 @@ var patientImplementors = []string{"Patient", "Node"}
 // IsNode implements the Node interface check for GQLGen.
 func (*Patient) IsNode() {}
 
+var programImplementors = []string{"Program", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Program) IsNode() {}
+
+var programactionImplementors = []string{"ProgramAction", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*ProgramAction) IsNode() {}
+
 var referralImplementors = []string{"Referral", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
@@ -89,6 +102,11 @@ var sessionImplementors = []string{"Session", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Session) IsNode() {}
+
+var templateImplementors = []string{"Template", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Template) IsNode() {}
 
 var userImplementors = []string{"User", "Node"}
 
@@ -270,6 +288,32 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			}
 		}
 		return query.Only(ctx)
+	case program.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.Program.Query().
+			Where(program.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, programImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case programaction.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.ProgramAction.Query().
+			Where(programaction.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, programactionImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
 	case referral.Table:
 		var uid pulid.ID
 		if err := uid.UnmarshalGQL(id); err != nil {
@@ -305,6 +349,19 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			Where(session.ID(uid))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, sessionImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case template.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.Template.Query().
+			Where(template.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, templateImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -539,6 +596,38 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 				*noder = node
 			}
 		}
+	case program.Table:
+		query := c.Program.Query().
+			Where(program.IDIn(ids...))
+		query, err := query.CollectFields(ctx, programImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case programaction.Table:
+		query := c.ProgramAction.Query().
+			Where(programaction.IDIn(ids...))
+		query, err := query.CollectFields(ctx, programactionImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
 	case referral.Table:
 		query := c.Referral.Query().
 			Where(referral.IDIn(ids...))
@@ -575,6 +664,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 		query := c.Session.Query().
 			Where(session.IDIn(ids...))
 		query, err := query.CollectFields(ctx, sessionImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case template.Table:
+		query := c.Template.Query().
+			Where(template.IDIn(ids...))
+		query, err := query.CollectFields(ctx, templateImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -24,9 +24,12 @@ import (
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/ent/patient"
+	"github.com/whisper-health/whisper/ent/program"
+	"github.com/whisper-health/whisper/ent/programaction"
 	"github.com/whisper-health/whisper/ent/referral"
 	"github.com/whisper-health/whisper/ent/securitygroup"
 	"github.com/whisper-health/whisper/ent/session"
+	"github.com/whisper-health/whisper/ent/template"
 	"github.com/whisper-health/whisper/ent/user"
 	"github.com/whisper-health/whisper/internal/pulid"
 )
@@ -2800,6 +2803,598 @@ func (_m *Patient) ToEdge(order *PatientOrder) *PatientEdge {
 	}
 }
 
+// ProgramEdge is the edge representation of Program.
+type ProgramEdge struct {
+	Node   *Program `json:"node"`
+	Cursor Cursor   `json:"cursor"`
+}
+
+// ProgramConnection is the connection containing edges to Program.
+type ProgramConnection struct {
+	Edges      []*ProgramEdge `json:"edges"`
+	PageInfo   PageInfo       `json:"pageInfo"`
+	TotalCount int            `json:"totalCount"`
+}
+
+func (c *ProgramConnection) build(nodes []*Program, pager *programPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Program
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Program {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Program {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*ProgramEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &ProgramEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// ProgramPaginateOption enables pagination customization.
+type ProgramPaginateOption func(*programPager) error
+
+// WithProgramOrder configures pagination ordering.
+func WithProgramOrder(order *ProgramOrder) ProgramPaginateOption {
+	if order == nil {
+		order = DefaultProgramOrder
+	}
+	o := *order
+	return func(pager *programPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultProgramOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithProgramFilter configures pagination filter.
+func WithProgramFilter(filter func(*ProgramQuery) (*ProgramQuery, error)) ProgramPaginateOption {
+	return func(pager *programPager) error {
+		if filter == nil {
+			return errors.New("ProgramQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type programPager struct {
+	reverse bool
+	order   *ProgramOrder
+	filter  func(*ProgramQuery) (*ProgramQuery, error)
+}
+
+func newProgramPager(opts []ProgramPaginateOption, reverse bool) (*programPager, error) {
+	pager := &programPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultProgramOrder
+	}
+	return pager, nil
+}
+
+func (p *programPager) applyFilter(query *ProgramQuery) (*ProgramQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *programPager) toCursor(_m *Program) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *programPager) applyCursors(query *ProgramQuery, after, before *Cursor) (*ProgramQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultProgramOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *programPager) applyOrder(query *ProgramQuery) *ProgramQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultProgramOrder.Field {
+		query = query.Order(DefaultProgramOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *programPager) orderExpr(query *ProgramQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultProgramOrder.Field {
+			b.Comma().Ident(DefaultProgramOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Program.
+func (_m *ProgramQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...ProgramPaginateOption,
+) (*ProgramConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newProgramPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &ProgramConnection{Edges: []*ProgramEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// ProgramOrderFieldCreatedAt orders Program by created_at.
+	ProgramOrderFieldCreatedAt = &ProgramOrderField{
+		Value: func(_m *Program) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: program.FieldCreatedAt,
+		toTerm: program.ByCreatedAt,
+		toCursor: func(_m *Program) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f ProgramOrderField) String() string {
+	var str string
+	switch f.column {
+	case ProgramOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f ProgramOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *ProgramOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("ProgramOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *ProgramOrderFieldCreatedAt
+	default:
+		return fmt.Errorf("%s is not a valid ProgramOrderField", str)
+	}
+	return nil
+}
+
+// ProgramOrderField defines the ordering field of Program.
+type ProgramOrderField struct {
+	// Value extracts the ordering value from the given Program.
+	Value    func(*Program) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) program.OrderOption
+	toCursor func(*Program) Cursor
+}
+
+// ProgramOrder defines the ordering of Program.
+type ProgramOrder struct {
+	Direction OrderDirection     `json:"direction"`
+	Field     *ProgramOrderField `json:"field"`
+}
+
+// DefaultProgramOrder is the default ordering of Program.
+var DefaultProgramOrder = &ProgramOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &ProgramOrderField{
+		Value: func(_m *Program) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: program.FieldID,
+		toTerm: program.ByID,
+		toCursor: func(_m *Program) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Program into ProgramEdge.
+func (_m *Program) ToEdge(order *ProgramOrder) *ProgramEdge {
+	if order == nil {
+		order = DefaultProgramOrder
+	}
+	return &ProgramEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// ProgramActionEdge is the edge representation of ProgramAction.
+type ProgramActionEdge struct {
+	Node   *ProgramAction `json:"node"`
+	Cursor Cursor         `json:"cursor"`
+}
+
+// ProgramActionConnection is the connection containing edges to ProgramAction.
+type ProgramActionConnection struct {
+	Edges      []*ProgramActionEdge `json:"edges"`
+	PageInfo   PageInfo             `json:"pageInfo"`
+	TotalCount int                  `json:"totalCount"`
+}
+
+func (c *ProgramActionConnection) build(nodes []*ProgramAction, pager *programactionPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *ProgramAction
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *ProgramAction {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *ProgramAction {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*ProgramActionEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &ProgramActionEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// ProgramActionPaginateOption enables pagination customization.
+type ProgramActionPaginateOption func(*programactionPager) error
+
+// WithProgramActionOrder configures pagination ordering.
+func WithProgramActionOrder(order *ProgramActionOrder) ProgramActionPaginateOption {
+	if order == nil {
+		order = DefaultProgramActionOrder
+	}
+	o := *order
+	return func(pager *programactionPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultProgramActionOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithProgramActionFilter configures pagination filter.
+func WithProgramActionFilter(filter func(*ProgramActionQuery) (*ProgramActionQuery, error)) ProgramActionPaginateOption {
+	return func(pager *programactionPager) error {
+		if filter == nil {
+			return errors.New("ProgramActionQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type programactionPager struct {
+	reverse bool
+	order   *ProgramActionOrder
+	filter  func(*ProgramActionQuery) (*ProgramActionQuery, error)
+}
+
+func newProgramActionPager(opts []ProgramActionPaginateOption, reverse bool) (*programactionPager, error) {
+	pager := &programactionPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultProgramActionOrder
+	}
+	return pager, nil
+}
+
+func (p *programactionPager) applyFilter(query *ProgramActionQuery) (*ProgramActionQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *programactionPager) toCursor(_m *ProgramAction) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *programactionPager) applyCursors(query *ProgramActionQuery, after, before *Cursor) (*ProgramActionQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultProgramActionOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *programactionPager) applyOrder(query *ProgramActionQuery) *ProgramActionQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultProgramActionOrder.Field {
+		query = query.Order(DefaultProgramActionOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *programactionPager) orderExpr(query *ProgramActionQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultProgramActionOrder.Field {
+			b.Comma().Ident(DefaultProgramActionOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to ProgramAction.
+func (_m *ProgramActionQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...ProgramActionPaginateOption,
+) (*ProgramActionConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newProgramActionPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &ProgramActionConnection{Edges: []*ProgramActionEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// ProgramActionOrderFieldCreatedAt orders ProgramAction by created_at.
+	ProgramActionOrderFieldCreatedAt = &ProgramActionOrderField{
+		Value: func(_m *ProgramAction) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: programaction.FieldCreatedAt,
+		toTerm: programaction.ByCreatedAt,
+		toCursor: func(_m *ProgramAction) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f ProgramActionOrderField) String() string {
+	var str string
+	switch f.column {
+	case ProgramActionOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f ProgramActionOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *ProgramActionOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("ProgramActionOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *ProgramActionOrderFieldCreatedAt
+	default:
+		return fmt.Errorf("%s is not a valid ProgramActionOrderField", str)
+	}
+	return nil
+}
+
+// ProgramActionOrderField defines the ordering field of ProgramAction.
+type ProgramActionOrderField struct {
+	// Value extracts the ordering value from the given ProgramAction.
+	Value    func(*ProgramAction) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) programaction.OrderOption
+	toCursor func(*ProgramAction) Cursor
+}
+
+// ProgramActionOrder defines the ordering of ProgramAction.
+type ProgramActionOrder struct {
+	Direction OrderDirection           `json:"direction"`
+	Field     *ProgramActionOrderField `json:"field"`
+}
+
+// DefaultProgramActionOrder is the default ordering of ProgramAction.
+var DefaultProgramActionOrder = &ProgramActionOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &ProgramActionOrderField{
+		Value: func(_m *ProgramAction) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: programaction.FieldID,
+		toTerm: programaction.ByID,
+		toCursor: func(_m *ProgramAction) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts ProgramAction into ProgramActionEdge.
+func (_m *ProgramAction) ToEdge(order *ProgramActionOrder) *ProgramActionEdge {
+	if order == nil {
+		order = DefaultProgramActionOrder
+	}
+	return &ProgramActionEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
 // ReferralEdge is the edge representation of Referral.
 type ReferralEdge struct {
 	Node   *Referral `json:"node"`
@@ -3683,6 +4278,302 @@ func (_m *Session) ToEdge(order *SessionOrder) *SessionEdge {
 		order = DefaultSessionOrder
 	}
 	return &SessionEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// TemplateEdge is the edge representation of Template.
+type TemplateEdge struct {
+	Node   *Template `json:"node"`
+	Cursor Cursor    `json:"cursor"`
+}
+
+// TemplateConnection is the connection containing edges to Template.
+type TemplateConnection struct {
+	Edges      []*TemplateEdge `json:"edges"`
+	PageInfo   PageInfo        `json:"pageInfo"`
+	TotalCount int             `json:"totalCount"`
+}
+
+func (c *TemplateConnection) build(nodes []*Template, pager *templatePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Template
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Template {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Template {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*TemplateEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &TemplateEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// TemplatePaginateOption enables pagination customization.
+type TemplatePaginateOption func(*templatePager) error
+
+// WithTemplateOrder configures pagination ordering.
+func WithTemplateOrder(order *TemplateOrder) TemplatePaginateOption {
+	if order == nil {
+		order = DefaultTemplateOrder
+	}
+	o := *order
+	return func(pager *templatePager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultTemplateOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithTemplateFilter configures pagination filter.
+func WithTemplateFilter(filter func(*TemplateQuery) (*TemplateQuery, error)) TemplatePaginateOption {
+	return func(pager *templatePager) error {
+		if filter == nil {
+			return errors.New("TemplateQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type templatePager struct {
+	reverse bool
+	order   *TemplateOrder
+	filter  func(*TemplateQuery) (*TemplateQuery, error)
+}
+
+func newTemplatePager(opts []TemplatePaginateOption, reverse bool) (*templatePager, error) {
+	pager := &templatePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultTemplateOrder
+	}
+	return pager, nil
+}
+
+func (p *templatePager) applyFilter(query *TemplateQuery) (*TemplateQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *templatePager) toCursor(_m *Template) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *templatePager) applyCursors(query *TemplateQuery, after, before *Cursor) (*TemplateQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultTemplateOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *templatePager) applyOrder(query *TemplateQuery) *TemplateQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultTemplateOrder.Field {
+		query = query.Order(DefaultTemplateOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *templatePager) orderExpr(query *TemplateQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultTemplateOrder.Field {
+			b.Comma().Ident(DefaultTemplateOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Template.
+func (_m *TemplateQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...TemplatePaginateOption,
+) (*TemplateConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newTemplatePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &TemplateConnection{Edges: []*TemplateEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// TemplateOrderFieldCreatedAt orders Template by created_at.
+	TemplateOrderFieldCreatedAt = &TemplateOrderField{
+		Value: func(_m *Template) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: template.FieldCreatedAt,
+		toTerm: template.ByCreatedAt,
+		toCursor: func(_m *Template) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f TemplateOrderField) String() string {
+	var str string
+	switch f.column {
+	case TemplateOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f TemplateOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *TemplateOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("TemplateOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *TemplateOrderFieldCreatedAt
+	default:
+		return fmt.Errorf("%s is not a valid TemplateOrderField", str)
+	}
+	return nil
+}
+
+// TemplateOrderField defines the ordering field of Template.
+type TemplateOrderField struct {
+	// Value extracts the ordering value from the given Template.
+	Value    func(*Template) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) template.OrderOption
+	toCursor func(*Template) Cursor
+}
+
+// TemplateOrder defines the ordering of Template.
+type TemplateOrder struct {
+	Direction OrderDirection      `json:"direction"`
+	Field     *TemplateOrderField `json:"field"`
+}
+
+// DefaultTemplateOrder is the default ordering of Template.
+var DefaultTemplateOrder = &TemplateOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &TemplateOrderField{
+		Value: func(_m *Template) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: template.FieldID,
+		toTerm: template.ByID,
+		toCursor: func(_m *Template) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Template into TemplateEdge.
+func (_m *Template) ToEdge(order *TemplateOrder) *TemplateEdge {
+	if order == nil {
+		order = DefaultTemplateOrder
+	}
+	return &TemplateEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

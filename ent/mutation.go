@@ -18837,7 +18837,7 @@ func (m *TemplateMutation) Subject() (r string, exists bool) {
 // OldSubject returns the old "subject" field's value of the Template entity.
 // If the Template object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *TemplateMutation) OldSubject(ctx context.Context) (v string, err error) {
+func (m *TemplateMutation) OldSubject(ctx context.Context) (v *string, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldSubject is only allowed on UpdateOne operations")
 	}

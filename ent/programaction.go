@@ -59,6 +59,8 @@ type ProgramActionEdges struct {
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
 	loadedTypes [2]bool
+	// totalCount holds the count of the edges above.
+	totalCount [1]map[string]int
 }
 
 // ProgramOrErr returns the Program value or an error if the edge

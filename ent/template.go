@@ -27,7 +27,7 @@ type Template struct {
 	// Name holds the value of the "name" field.
 	Name string `json:"name,omitempty"`
 	// Subject holds the value of the "subject" field.
-	Subject string `json:"subject,omitempty"`
+	Subject *string `json:"subject,omitempty"`
 	// Body holds the value of the "body" field.
 	Body         string `json:"body,omitempty"`
 	selectValues sql.SelectValues
@@ -93,7 +93,8 @@ func (_m *Template) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field subject", values[i])
 			} else if value.Valid {
-				_m.Subject = value.String
+				_m.Subject = new(string)
+				*_m.Subject = value.String
 			}
 		case template.FieldBody:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -149,8 +150,10 @@ func (_m *Template) String() string {
 	builder.WriteString("name=")
 	builder.WriteString(_m.Name)
 	builder.WriteString(", ")
-	builder.WriteString("subject=")
-	builder.WriteString(_m.Subject)
+	if v := _m.Subject; v != nil {
+		builder.WriteString("subject=")
+		builder.WriteString(*v)
+	}
 	builder.WriteString(", ")
 	builder.WriteString("body=")
 	builder.WriteString(_m.Body)

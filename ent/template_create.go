@@ -255,7 +255,7 @@ func (_c *TemplateCreate) createSpec() (*Template, *sqlgraph.CreateSpec) {
 	}
 	if value, ok := _c.mutation.Subject(); ok {
 		_spec.SetField(template.FieldSubject, field.TypeString, value)
-		_node.Subject = value
+		_node.Subject = &value
 	}
 	if value, ok := _c.mutation.Body(); ok {
 		_spec.SetField(template.FieldBody, field.TypeString, value)

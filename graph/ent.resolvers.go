@@ -39,11 +39,17 @@ func (r *Resolver) Notification() generated.NotificationResolver { return &notif
 // Patient returns generated.PatientResolver implementation.
 func (r *Resolver) Patient() generated.PatientResolver { return &patientResolver{r} }
 
+// Program returns generated.ProgramResolver implementation.
+func (r *Resolver) Program() generated.ProgramResolver { return &programResolver{r} }
+
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
 // SecurityGroup returns generated.SecurityGroupResolver implementation.
 func (r *Resolver) SecurityGroup() generated.SecurityGroupResolver { return &securityGroupResolver{r} }
+
+// Template returns generated.TemplateResolver implementation.
+func (r *Resolver) Template() generated.TemplateResolver { return &templateResolver{r} }
 
 // User returns generated.UserResolver implementation.
 func (r *Resolver) User() generated.UserResolver { return &userResolver{r} }
@@ -53,7 +59,9 @@ type (
 	messageResolver       struct{ *Resolver }
 	notificationResolver  struct{ *Resolver }
 	patientResolver       struct{ *Resolver }
+	programResolver       struct{ *Resolver }
 	queryResolver         struct{ *Resolver }
 	securityGroupResolver struct{ *Resolver }
+	templateResolver      struct{ *Resolver }
 	userResolver          struct{ *Resolver }
 )

@@ -19,6 +19,7 @@ import (
 	"github.com/whisper-health/whisper/internal/live"
 	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/notify"
+	"github.com/whisper-health/whisper/internal/outreach"
 	"github.com/whisper-health/whisper/internal/oversight"
 	"github.com/whisper-health/whisper/internal/practice"
 	"github.com/whisper-health/whisper/internal/pubsub"
@@ -90,7 +91,7 @@ func newEnvWith(t *testing.T, authCfg auth.Config) *env {
 	go func() { defer close(hubDone); hub.Run(hubCtx) }()
 	go notes.RunReminders(hubCtx, 50*time.Millisecond)
 	t.Cleanup(func() { stopHub(); <-hubDone })
-	h := graph.NewHandler(&graph.Resolver{Client: db.Client, Auth: a, Messenger: msgr, Live: hub, Practice: records, Notify: notes, Oversight: oversight.New(db.Client, log), Log: log}, graph.HandlerConfig{
+	h := graph.NewHandler(&graph.Resolver{Client: db.Client, Auth: a, Messenger: msgr, Live: hub, Practice: records, Notify: notes, Oversight: oversight.New(db.Client, log), Outreach: outreach.New(db.Client), Log: log}, graph.HandlerConfig{
 		Introspection: true,
 		MaxDepth:      8,
 		MaxComplexity: 5000,

@@ -14,6 +14,7 @@ import (
 	"github.com/whisper-health/whisper/internal/live"
 	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/notify"
+	"github.com/whisper-health/whisper/internal/outreach"
 	"github.com/whisper-health/whisper/internal/oversight"
 	"github.com/whisper-health/whisper/internal/practice"
 )
@@ -27,6 +28,7 @@ type Resolver struct {
 	Practice  *practice.Service
 	Notify    *notify.Service
 	Oversight *oversight.Service
+	Outreach  *outreach.Service
 	Log       *slog.Logger
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/notification"
+	"github.com/whisper-health/whisper/ent/programaction"
 	"github.com/whisper-health/whisper/ent/securitygroup"
 	"github.com/whisper-health/whisper/ent/user"
 	"github.com/whisper-health/whisper/graph/generated"
@@ -26,6 +27,7 @@ import (
 	"github.com/whisper-health/whisper/internal/live"
 	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/notify"
+	"github.com/whisper-health/whisper/internal/outreach"
 	"github.com/whisper-health/whisper/internal/oversight"
 	"github.com/whisper-health/whisper/internal/practice"
 	"github.com/whisper-health/whisper/internal/pulid"
@@ -309,6 +311,35 @@ func (r *mutationResolver) SendAlert(ctx context.Context, body string) (*ent.Mes
 	return r.Notify.SendAlert(ctx, body)
 }
 
+// CreateTemplate is the resolver for the createTemplate field.
+func (r *mutationResolver) CreateTemplate(ctx context.Context, input model.CreateTemplateInput) (*ent.Template, error) {
+	return r.Outreach.CreateTemplate(ctx, outreach.TemplateInput{Kind: input.Kind, Name: input.Name, Subject: input.Subject, Body: input.Body})
+}
+
+// CreateProgram is the resolver for the createProgram field.
+func (r *mutationResolver) CreateProgram(ctx context.Context, input model.CreateProgramInput) (*ent.Program, error) {
+	in := outreach.ProgramInput{Name: input.Name, Type: input.Type, Cycles: input.Cycles,
+		Completion: input.Completion, BookingTypeIDs: input.BookingTypeIDs}
+	if input.Frequency != nil {
+		in.Frequency = &outreach.Frequency{Every: input.Frequency.Every, Unit: input.Frequency.Unit}
+	}
+	return r.Outreach.CreateProgram(ctx, in)
+}
+
+// AddProgramAction is the resolver for the addProgramAction field.
+func (r *mutationResolver) AddProgramAction(ctx context.Context, input model.ProgramActionInput) (*ent.Program, error) {
+	return r.Outreach.AddAction(ctx, outreach.ActionInput{
+		ProgramID: input.ProgramID, Type: input.Type, TemplateID: input.TemplateID,
+		SaveReplyContent: deref(input.SaveReplyContent), LetterOption: input.LetterOption,
+		Offset: input.Offset, Unit: input.Unit, Relation: input.Relation, PauseOnError: input.PauseOnError,
+	})
+}
+
+// SetProgramEnabled is the resolver for the setProgramEnabled field.
+func (r *mutationResolver) SetProgramEnabled(ctx context.Context, id pulid.ID, enabled bool) (*ent.Program, error) {
+	return r.Outreach.SetEnabled(ctx, id, enabled)
+}
+
 // Overdue is the resolver for the overdue field.
 func (r *notificationResolver) Overdue(ctx context.Context, obj *ent.Notification) (bool, error) {
 	return r.Notify.Overdue(obj), nil
@@ -317,6 +348,19 @@ func (r *notificationResolver) Overdue(ctx context.Context, obj *ent.Notificatio
 // Initials is the resolver for the initials field.
 func (r *patientResolver) Initials(ctx context.Context, obj *ent.Patient) (string, error) {
 	return initials(obj.FirstName, obj.LastName), nil
+}
+
+// Frequency is the resolver for the frequency field.
+func (r *programResolver) Frequency(ctx context.Context, obj *ent.Program) (*model.Frequency, error) {
+	if obj.FrequencyEvery == nil || obj.FrequencyUnit == nil {
+		return nil, nil
+	}
+	return &model.Frequency{Every: *obj.FrequencyEvery, Unit: programaction.Unit(*obj.FrequencyUnit)}, nil
+}
+
+// Actions is the resolver for the actions field.
+func (r *programResolver) Actions(ctx context.Context, obj *ent.Program) ([]*ent.ProgramAction, error) {
+	return r.Outreach.Actions(ctx, obj)
 }
 
 // Me is the resolver for the me field.
@@ -506,6 +550,24 @@ func (r *queryResolver) ObservedMessages(ctx context.Context, userID pulid.ID, c
 	return r.Query().Messages(octx, channelID, first, after, last, before)
 }
 
+// Programs is the resolver for the programs field.
+func (r *queryResolver) Programs(ctx context.Context, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.ProgramConnection, error) {
+	first, last, err := page(first, last)
+	if err != nil {
+		return nil, err
+	}
+	return r.Client.Program.Query().Paginate(ctx, after, first, before, last)
+}
+
+// Templates is the resolver for the templates field.
+func (r *queryResolver) Templates(ctx context.Context, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.TemplateConnection, error) {
+	first, last, err := page(first, last)
+	if err != nil {
+		return nil, err
+	}
+	return r.Client.Template.Query().Paginate(ctx, after, first, before, last)
+}
+
 // Permissions is the resolver for the permissions field.
 func (r *securityGroupResolver) Permissions(ctx context.Context, obj *ent.SecurityGroup) ([]viewer.Permission, error) {
 	return viewer.SortedPermissions(obj.Permissions), nil
@@ -546,6 +608,11 @@ func (r *subscriptionResolver) ObserveUser(ctx context.Context, userID pulid.ID)
 		return nil, err
 	}
 	return r.Live.Messages(octx, nil, nil)
+}
+
+// Segments is the resolver for the segments field.
+func (r *templateResolver) Segments(ctx context.Context, obj *ent.Template) (int, error) {
+	return outreach.Segments(obj.Body), nil
 }
 
 // Notifications is the resolver for the notifications field.

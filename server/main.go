@@ -32,6 +32,7 @@ import (
 	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/notify"
 	"github.com/whisper-health/whisper/internal/outbox"
+	"github.com/whisper-health/whisper/internal/outreach"
 	"github.com/whisper-health/whisper/internal/oversight"
 	"github.com/whisper-health/whisper/internal/practice"
 	"github.com/whisper-health/whisper/internal/pubsub"
@@ -173,7 +174,7 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := newMetrics(reg)
 
-	a.gql = graph.NewHandler(&graph.Resolver{Client: a.db.Client, Auth: authSvc, Messenger: msgr, Live: hub, Practice: records, Notify: notes, Oversight: oversight.New(a.db.Client, log), Log: log}, graph.HandlerConfig{
+	a.gql = graph.NewHandler(&graph.Resolver{Client: a.db.Client, Auth: authSvc, Messenger: msgr, Live: hub, Practice: records, Notify: notes, Oversight: oversight.New(a.db.Client, log), Outreach: outreach.New(a.db.Client), Log: log}, graph.HandlerConfig{
 		Introspection:    cfg.Introspection,
 		MaxDepth:         cfg.MaxDepth,
 		MaxComplexity:    cfg.MaxComplexity,

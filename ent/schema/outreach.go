@@ -27,16 +27,16 @@ func (Template) Mixin() []ent.Mixin {
 // Fields of the Template.
 func (Template) Fields() []ent.Field {
 	return []ent.Field{
-		field.Enum("kind").Values("SMS", "EMAIL", "LETTER").Immutable(),
+		field.Enum("kind").Values("SMS", "EMAIL", "LETTER").Immutable().Annotations(entgql.Type("TemplateKind")),
 		field.String("name").NotEmpty().MaxLen(200),
-		field.String("subject").Optional().MaxLen(300),
+		field.String("subject").Optional().Nillable().MaxLen(300),
 		field.Text("body").NotEmpty(),
 	}
 }
 
 // Annotations of the Template.
 func (Template) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+	return []schema.Annotation{entgql.RelayConnection()}
 }
 
 // Program is an outreach program: what is sent to an enrolled patient, when.
@@ -53,11 +53,14 @@ func (Program) Mixin() []ent.Mixin {
 func (Program) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("name").NotEmpty().MaxLen(200),
-		field.Enum("type").Values("GENERAL", "RECALL", "PROGRAM", "BOOKING", "REFERRAL").Immutable(),
+		field.Enum("type").Values("GENERAL", "RECALL", "PROGRAM", "BOOKING", "REFERRAL").Immutable().
+			Annotations(entgql.Type("ProgramType")),
 		field.Int("cycles").Default(1).Positive(),
-		field.Int("frequency_every").Optional().Nillable().Positive(),
-		field.Enum("frequency_unit").Values("DAYS", "WEEKS", "MONTHS").Optional().Nillable(),
-		field.Enum("completion").Values("IGNORE", "ANY", "SELECTED").Default("IGNORE"),
+		field.Int("frequency_every").Optional().Nillable().Positive().Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Enum("frequency_unit").Values("DAYS", "WEEKS", "MONTHS").Optional().Nillable().
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Enum("completion").Values("IGNORE", "ANY", "SELECTED").Default("IGNORE").
+			Annotations(entgql.Type("CycleCompletion")),
 		field.Bool("enabled").Default(false),
 	}
 }
@@ -65,7 +68,7 @@ func (Program) Fields() []ent.Field {
 // Edges of the Program.
 func (Program) Edges() []ent.Edge {
 	return []ent.Edge{
-		edge.To("actions", ProgramAction.Type),
+		edge.To("actions", ProgramAction.Type).Annotations(entgql.Skip(entgql.SkipAll)),
 		edge.To("completing_booking_types", BookingType.Type).
 			Comment("with completion SELECTED: a booking of one of these types completes the cycle"),
 	}
@@ -73,7 +76,7 @@ func (Program) Edges() []ent.Edge {
 
 // Annotations of the Program.
 func (Program) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+	return []schema.Annotation{entgql.RelayConnection()}
 }
 
 // ProgramAction is one step of a program, run relative to the reference date.
@@ -89,15 +92,19 @@ func (ProgramAction) Mixin() []ent.Mixin {
 // Fields of the ProgramAction.
 func (ProgramAction) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("program_id").GoType(pulid.ID("")).Immutable(),
+		field.String("program_id").GoType(pulid.ID("")).Immutable().Annotations(entgql.Skip(entgql.SkipAll)),
 		field.Int("position").NonNegative(),
-		field.Enum("type").Values("SMS", "EMAIL", "LETTER_TO_PATIENT", "LETTER_TO_GP", "PAUSE"),
-		field.String("template_id").GoType(pulid.ID("")).Optional().Nillable(),
+		field.Enum("type").Values("SMS", "EMAIL", "LETTER_TO_PATIENT", "LETTER_TO_GP", "PAUSE").
+			Annotations(entgql.Type("ActionType")),
+		field.String("template_id").GoType(pulid.ID("")).Optional().Nillable().Annotations(entgql.Skip(entgql.SkipAll)),
 		field.Bool("save_reply_content").Default(false),
-		field.Enum("letter_option").Values("MAIL", "EPOST", "SAVE_FILE").Optional().Nillable(),
+		field.Enum("letter_option").Values("MAIL", "EPOST", "SAVE_FILE").Optional().Nillable().
+			Annotations(entgql.Type("LetterOption")),
 		field.Int("offset").NonNegative().Default(0),
-		field.Enum("unit").Values("DAYS", "WEEKS", "MONTHS").Default("DAYS"),
-		field.Enum("relation").Values("BEFORE", "ON", "AFTER").Default("ON"),
+		field.Enum("unit").Values("DAYS", "WEEKS", "MONTHS").Default("DAYS").
+			Annotations(entgql.Type("TimeUnit")),
+		field.Enum("relation").Values("BEFORE", "ON", "AFTER").Default("ON").
+			Annotations(entgql.Type("TimingRelation")),
 		field.Bool("pause_on_error").Default(true),
 	}
 }
@@ -105,7 +112,8 @@ func (ProgramAction) Fields() []ent.Field {
 // Edges of the ProgramAction.
 func (ProgramAction) Edges() []ent.Edge {
 	return []ent.Edge{
-		edge.From("program", Program.Type).Ref("actions").Field("program_id").Unique().Required().Immutable(),
+		edge.From("program", Program.Type).Ref("actions").Field("program_id").Unique().Required().Immutable().
+			Annotations(entgql.Skip(entgql.SkipAll)),
 		edge.To("template", Template.Type).Field("template_id").Unique(),
 	}
 }
@@ -117,5 +125,5 @@ func (ProgramAction) Indexes() []ent.Index {
 
 // Annotations of the ProgramAction.
 func (ProgramAction) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+	return nil
 }

@@ -24,6 +24,9 @@ import (
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/notification"
+	"github.com/whisper-health/whisper/ent/program"
+	"github.com/whisper-health/whisper/ent/programaction"
+	"github.com/whisper-health/whisper/ent/template"
 	"github.com/whisper-health/whisper/graph/model"
 	"github.com/whisper-health/whisper/internal/live"
 	"github.com/whisper-health/whisper/internal/oversight"
@@ -48,9 +51,11 @@ type ResolverRoot interface {
 	Mutation() MutationResolver
 	Notification() NotificationResolver
 	Patient() PatientResolver
+	Program() ProgramResolver
 	Query() QueryResolver
 	SecurityGroup() SecurityGroupResolver
 	Subscription() SubscriptionResolver
+	Template() TemplateResolver
 	UnreadBadge() UnreadBadgeResolver
 	User() UserResolver
 }
@@ -203,6 +208,11 @@ type ComplexityRoot struct {
 		Unread  func(childComplexity int) int
 	}
 
+	Frequency struct {
+		Every func(childComplexity int) int
+		Unit  func(childComplexity int) int
+	}
+
 	Label struct {
 		CreatedAt func(childComplexity int) int
 		ID        func(childComplexity int) int
@@ -241,10 +251,13 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		AcknowledgeNotification    func(childComplexity int, id pulid.ID) int
+		AddProgramAction           func(childComplexity int, input model.ProgramActionInput) int
 		CreateAPIKey               func(childComplexity int, serviceAccountID pulid.ID, name string) int
 		CreateLabel                func(childComplexity int, name string) int
 		CreateNotification         func(childComplexity int, input model.CreateNotificationInput) int
+		CreateProgram              func(childComplexity int, input model.CreateProgramInput) int
 		CreateServiceAccount       func(childComplexity int, input model.CreateServiceAccountInput) int
+		CreateTemplate             func(childComplexity int, input model.CreateTemplateInput) int
 		DeleteLabel                func(childComplexity int, id pulid.ID) int
 		LabelMessage               func(childComplexity int, messageID pulid.ID, labelID pulid.ID) int
 		Login                      func(childComplexity int, email string, password string) int
@@ -262,6 +275,7 @@ type ComplexityRoot struct {
 		SendMessage                func(childComplexity int, input model.SendMessageInput) int
 		SetBookingStatus           func(childComplexity int, bookingID pulid.ID, status booking.Status) int
 		SetPatientArrivedAlerts    func(childComplexity int, userID pulid.ID, enabled bool) int
+		SetProgramEnabled          func(childComplexity int, id pulid.ID, enabled bool) int
 		UnlabelMessage             func(childComplexity int, messageID pulid.ID, labelID pulid.ID) int
 		UpdateCustomGroup          func(childComplexity int, input model.UpdateCustomGroupInput) int
 		UpdatePreferences          func(childComplexity int, input model.PreferencesInput) int
@@ -351,6 +365,44 @@ type ComplexityRoot struct {
 		StaffAutoReply       func(childComplexity int) int
 	}
 
+	Program struct {
+		Actions                func(childComplexity int) int
+		CompletingBookingTypes func(childComplexity int) int
+		Completion             func(childComplexity int) int
+		CreatedAt              func(childComplexity int) int
+		Cycles                 func(childComplexity int) int
+		Enabled                func(childComplexity int) int
+		Frequency              func(childComplexity int) int
+		ID                     func(childComplexity int) int
+		Name                   func(childComplexity int) int
+		Type                   func(childComplexity int) int
+	}
+
+	ProgramAction struct {
+		CreatedAt        func(childComplexity int) int
+		ID               func(childComplexity int) int
+		LetterOption     func(childComplexity int) int
+		Offset           func(childComplexity int) int
+		PauseOnError     func(childComplexity int) int
+		Position         func(childComplexity int) int
+		Relation         func(childComplexity int) int
+		SaveReplyContent func(childComplexity int) int
+		Template         func(childComplexity int) int
+		Type             func(childComplexity int) int
+		Unit             func(childComplexity int) int
+	}
+
+	ProgramConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ProgramEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	Query struct {
 		AccessLog        func(childComplexity int, filter *model.AccessLogFilter, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
 		AuditLog         func(childComplexity int, filter *model.AuditFilter, first *int, after *entgql.Cursor[pulid.ID]) int
@@ -366,8 +418,10 @@ type ComplexityRoot struct {
 		ObservedChannels func(childComplexity int, userID pulid.ID, filter *model.ChannelFilter, first *int, after *entgql.Cursor[pulid.ID]) int
 		ObservedMessages func(childComplexity int, userID pulid.ID, channelID pulid.ID, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
 		Patients         func(childComplexity int, search *string, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
+		Programs         func(childComplexity int, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
 		SecurityGroups   func(childComplexity int) int
 		Sessions         func(childComplexity int) int
+		Templates        func(childComplexity int, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
 		Users            func(childComplexity int, search *string, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
 	}
 
@@ -405,6 +459,27 @@ type ComplexityRoot struct {
 		NotificationAdded func(childComplexity int, kinds []notification.Kind) int
 		ObserveUser       func(childComplexity int, userID pulid.ID) int
 		UnreadBadge       func(childComplexity int) int
+	}
+
+	Template struct {
+		Body      func(childComplexity int) int
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Kind      func(childComplexity int) int
+		Name      func(childComplexity int) int
+		Segments  func(childComplexity int) int
+		Subject   func(childComplexity int) int
+	}
+
+	TemplateConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	TemplateEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	UnreadBadge struct {
@@ -490,12 +565,20 @@ type MutationResolver interface {
 	AcknowledgeNotification(ctx context.Context, id pulid.ID) (*ent.Notification, error)
 	ReplyToArrival(ctx context.Context, notificationID pulid.ID, body string) (*ent.Message, error)
 	SendAlert(ctx context.Context, body string) (*ent.Message, error)
+	CreateTemplate(ctx context.Context, input model.CreateTemplateInput) (*ent.Template, error)
+	CreateProgram(ctx context.Context, input model.CreateProgramInput) (*ent.Program, error)
+	AddProgramAction(ctx context.Context, input model.ProgramActionInput) (*ent.Program, error)
+	SetProgramEnabled(ctx context.Context, id pulid.ID, enabled bool) (*ent.Program, error)
 }
 type NotificationResolver interface {
 	Overdue(ctx context.Context, obj *ent.Notification) (bool, error)
 }
 type PatientResolver interface {
 	Initials(ctx context.Context, obj *ent.Patient) (string, error)
+}
+type ProgramResolver interface {
+	Frequency(ctx context.Context, obj *ent.Program) (*model.Frequency, error)
+	Actions(ctx context.Context, obj *ent.Program) ([]*ent.ProgramAction, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id pulid.ID) (ent.Noder, error)
@@ -515,6 +598,8 @@ type QueryResolver interface {
 	AccessLog(ctx context.Context, filter *model.AccessLogFilter, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.AccessLogEntryConnection, error)
 	ObservedChannels(ctx context.Context, userID pulid.ID, filter *model.ChannelFilter, first *int, after *entgql.Cursor[pulid.ID]) (*ent.ChannelConnection, error)
 	ObservedMessages(ctx context.Context, userID pulid.ID, channelID pulid.ID, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.MessageConnection, error)
+	Programs(ctx context.Context, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.ProgramConnection, error)
+	Templates(ctx context.Context, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.TemplateConnection, error)
 }
 type SecurityGroupResolver interface {
 	Permissions(ctx context.Context, obj *ent.SecurityGroup) ([]viewer.Permission, error)
@@ -525,6 +610,9 @@ type SubscriptionResolver interface {
 	ChannelUpdated(ctx context.Context) (<-chan *live.ChannelEvent, error)
 	NotificationAdded(ctx context.Context, kinds []notification.Kind) (<-chan *ent.Notification, error)
 	ObserveUser(ctx context.Context, userID pulid.ID) (<-chan *ent.Message, error)
+}
+type TemplateResolver interface {
+	Segments(ctx context.Context, obj *ent.Template) (int, error)
 }
 type UnreadBadgeResolver interface {
 	Notifications(ctx context.Context, obj *live.Badge) ([]*model.NotificationUnread, error)
@@ -1076,6 +1164,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ChannelUnread.Unread(childComplexity), true
 
+	case "Frequency.every":
+		if e.ComplexityRoot.Frequency.Every == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Frequency.Every(childComplexity), true
+	case "Frequency.unit":
+		if e.ComplexityRoot.Frequency.Unit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Frequency.Unit(childComplexity), true
+
 	case "Label.createdAt":
 		if e.ComplexityRoot.Label.CreatedAt == nil {
 			break
@@ -1240,6 +1341,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AcknowledgeNotification(childComplexity, args["id"].(pulid.ID)), true
+	case "Mutation.addProgramAction":
+		if e.ComplexityRoot.Mutation.AddProgramAction == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addProgramAction_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddProgramAction(childComplexity, args["input"].(model.ProgramActionInput)), true
 	case "Mutation.createAPIKey":
 		if e.ComplexityRoot.Mutation.CreateAPIKey == nil {
 			break
@@ -1273,6 +1385,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateNotification(childComplexity, args["input"].(model.CreateNotificationInput)), true
+	case "Mutation.createProgram":
+		if e.ComplexityRoot.Mutation.CreateProgram == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createProgram_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateProgram(childComplexity, args["input"].(model.CreateProgramInput)), true
 	case "Mutation.createServiceAccount":
 		if e.ComplexityRoot.Mutation.CreateServiceAccount == nil {
 			break
@@ -1284,6 +1407,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateServiceAccount(childComplexity, args["input"].(model.CreateServiceAccountInput)), true
+	case "Mutation.createTemplate":
+		if e.ComplexityRoot.Mutation.CreateTemplate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createTemplate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateTemplate(childComplexity, args["input"].(model.CreateTemplateInput)), true
 	case "Mutation.deleteLabel":
 		if e.ComplexityRoot.Mutation.DeleteLabel == nil {
 			break
@@ -1466,6 +1600,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetPatientArrivedAlerts(childComplexity, args["userID"].(pulid.ID), args["enabled"].(bool)), true
+	case "Mutation.setProgramEnabled":
+		if e.ComplexityRoot.Mutation.SetProgramEnabled == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setProgramEnabled_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetProgramEnabled(childComplexity, args["id"].(pulid.ID), args["enabled"].(bool)), true
 	case "Mutation.unlabelMessage":
 		if e.ComplexityRoot.Mutation.UnlabelMessage == nil {
 			break
@@ -1876,6 +2021,166 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Preferences.StaffAutoReply(childComplexity), true
 
+	case "Program.actions":
+		if e.ComplexityRoot.Program.Actions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Program.Actions(childComplexity), true
+	case "Program.completingBookingTypes":
+		if e.ComplexityRoot.Program.CompletingBookingTypes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Program.CompletingBookingTypes(childComplexity), true
+	case "Program.completion":
+		if e.ComplexityRoot.Program.Completion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Program.Completion(childComplexity), true
+	case "Program.createdAt":
+		if e.ComplexityRoot.Program.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Program.CreatedAt(childComplexity), true
+	case "Program.cycles":
+		if e.ComplexityRoot.Program.Cycles == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Program.Cycles(childComplexity), true
+	case "Program.enabled":
+		if e.ComplexityRoot.Program.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Program.Enabled(childComplexity), true
+	case "Program.frequency":
+		if e.ComplexityRoot.Program.Frequency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Program.Frequency(childComplexity), true
+	case "Program.id":
+		if e.ComplexityRoot.Program.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Program.ID(childComplexity), true
+	case "Program.name":
+		if e.ComplexityRoot.Program.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Program.Name(childComplexity), true
+	case "Program.type":
+		if e.ComplexityRoot.Program.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Program.Type(childComplexity), true
+
+	case "ProgramAction.createdAt":
+		if e.ComplexityRoot.ProgramAction.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProgramAction.CreatedAt(childComplexity), true
+	case "ProgramAction.id":
+		if e.ComplexityRoot.ProgramAction.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProgramAction.ID(childComplexity), true
+	case "ProgramAction.letterOption":
+		if e.ComplexityRoot.ProgramAction.LetterOption == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProgramAction.LetterOption(childComplexity), true
+	case "ProgramAction.offset":
+		if e.ComplexityRoot.ProgramAction.Offset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProgramAction.Offset(childComplexity), true
+	case "ProgramAction.pauseOnError":
+		if e.ComplexityRoot.ProgramAction.PauseOnError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProgramAction.PauseOnError(childComplexity), true
+	case "ProgramAction.position":
+		if e.ComplexityRoot.ProgramAction.Position == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProgramAction.Position(childComplexity), true
+	case "ProgramAction.relation":
+		if e.ComplexityRoot.ProgramAction.Relation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProgramAction.Relation(childComplexity), true
+	case "ProgramAction.saveReplyContent":
+		if e.ComplexityRoot.ProgramAction.SaveReplyContent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProgramAction.SaveReplyContent(childComplexity), true
+	case "ProgramAction.template":
+		if e.ComplexityRoot.ProgramAction.Template == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProgramAction.Template(childComplexity), true
+	case "ProgramAction.type":
+		if e.ComplexityRoot.ProgramAction.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProgramAction.Type(childComplexity), true
+	case "ProgramAction.unit":
+		if e.ComplexityRoot.ProgramAction.Unit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProgramAction.Unit(childComplexity), true
+
+	case "ProgramConnection.edges":
+		if e.ComplexityRoot.ProgramConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProgramConnection.Edges(childComplexity), true
+	case "ProgramConnection.pageInfo":
+		if e.ComplexityRoot.ProgramConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProgramConnection.PageInfo(childComplexity), true
+	case "ProgramConnection.totalCount":
+		if e.ComplexityRoot.ProgramConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProgramConnection.TotalCount(childComplexity), true
+
+	case "ProgramEdge.cursor":
+		if e.ComplexityRoot.ProgramEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProgramEdge.Cursor(childComplexity), true
+	case "ProgramEdge.node":
+		if e.ComplexityRoot.ProgramEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProgramEdge.Node(childComplexity), true
+
 	case "Query.accessLog":
 		if e.ComplexityRoot.Query.AccessLog == nil {
 			break
@@ -2016,6 +2321,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Patients(childComplexity, args["search"].(*string), args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["before"].(*entgql.Cursor[pulid.ID])), true
+	case "Query.programs":
+		if e.ComplexityRoot.Query.Programs == nil {
+			break
+		}
+
+		args, err := ec.field_Query_programs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Programs(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["before"].(*entgql.Cursor[pulid.ID])), true
 	case "Query.securityGroups":
 		if e.ComplexityRoot.Query.SecurityGroups == nil {
 			break
@@ -2028,6 +2344,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Sessions(childComplexity), true
+	case "Query.templates":
+		if e.ComplexityRoot.Query.Templates == nil {
+			break
+		}
+
+		args, err := ec.field_Query_templates_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Templates(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["before"].(*entgql.Cursor[pulid.ID])), true
 	case "Query.users":
 		if e.ComplexityRoot.Query.Users == nil {
 			break
@@ -2203,6 +2530,81 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Subscription.UnreadBadge(childComplexity), true
 
+	case "Template.body":
+		if e.ComplexityRoot.Template.Body == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Template.Body(childComplexity), true
+	case "Template.createdAt":
+		if e.ComplexityRoot.Template.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Template.CreatedAt(childComplexity), true
+	case "Template.id":
+		if e.ComplexityRoot.Template.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Template.ID(childComplexity), true
+	case "Template.kind":
+		if e.ComplexityRoot.Template.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Template.Kind(childComplexity), true
+	case "Template.name":
+		if e.ComplexityRoot.Template.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Template.Name(childComplexity), true
+	case "Template.segments":
+		if e.ComplexityRoot.Template.Segments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Template.Segments(childComplexity), true
+	case "Template.subject":
+		if e.ComplexityRoot.Template.Subject == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Template.Subject(childComplexity), true
+
+	case "TemplateConnection.edges":
+		if e.ComplexityRoot.TemplateConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TemplateConnection.Edges(childComplexity), true
+	case "TemplateConnection.pageInfo":
+		if e.ComplexityRoot.TemplateConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TemplateConnection.PageInfo(childComplexity), true
+	case "TemplateConnection.totalCount":
+		if e.ComplexityRoot.TemplateConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TemplateConnection.TotalCount(childComplexity), true
+
+	case "TemplateEdge.cursor":
+		if e.ComplexityRoot.TemplateEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TemplateEdge.Cursor(childComplexity), true
+	case "TemplateEdge.node":
+		if e.ComplexityRoot.TemplateEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TemplateEdge.Node(childComplexity), true
+
 	case "UnreadBadge.channels":
 		if e.ComplexityRoot.UnreadBadge.Channels == nil {
 			break
@@ -2334,7 +2736,10 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputChannelFilter,
 		ec.unmarshalInputChannelOrder,
 		ec.unmarshalInputCreateNotificationInput,
+		ec.unmarshalInputCreateProgramInput,
 		ec.unmarshalInputCreateServiceAccountInput,
+		ec.unmarshalInputCreateTemplateInput,
+		ec.unmarshalInputFrequencyInput,
 		ec.unmarshalInputLabelOrder,
 		ec.unmarshalInputMessageOrder,
 		ec.unmarshalInputNotificationOrder,
@@ -2342,12 +2747,16 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputPatientInput,
 		ec.unmarshalInputPatientOrder,
 		ec.unmarshalInputPreferencesInput,
+		ec.unmarshalInputProgramActionInput,
+		ec.unmarshalInputProgramActionOrder,
+		ec.unmarshalInputProgramOrder,
 		ec.unmarshalInputReferralInput,
 		ec.unmarshalInputReferralOrder,
 		ec.unmarshalInputReplyToMessageInput,
 		ec.unmarshalInputSecurityGroupOrder,
 		ec.unmarshalInputSendMessageInput,
 		ec.unmarshalInputSessionOrder,
+		ec.unmarshalInputTemplateOrder,
 		ec.unmarshalInputUpdateCustomGroupInput,
 		ec.unmarshalInputUpdateSecurityGroupMembersInput,
 		ec.unmarshalInputUserOrder,
@@ -2895,6 +3304,78 @@ extend type Subscription {
   "Every message the observed user can see, live and read-only (WHISPER_ADMIN)."
   observeUser(userID: ID!): Message!
 }
+
+# ----------------------------------------------------------- Patient Connect
+
+input CreateTemplateInput {
+  kind: TemplateKind!
+  name: String!
+  "Required for email; letters may have one; SMS has none."
+  subject: String
+  "Text with placeholders such as {{patient.firstName}}; an unknown placeholder is refused when saved."
+  body: String!
+}
+
+extend type Template {
+  "How many SMS parts the body takes (GSM-7: 160, then 153 a part; otherwise 70, then 67)."
+  segments: Int!
+}
+
+input FrequencyInput {
+  every: Int!
+  unit: TimeUnit!
+}
+
+"How far apart a program's cycles are."
+type Frequency {
+  every: Int!
+  unit: TimeUnit!
+}
+
+input CreateProgramInput {
+  name: String!
+  "Fixed at creation."
+  type: ProgramType!
+  "BOOKING and REFERRAL programs run one cycle."
+  cycles: Int
+  "Required for more than one cycle; not for BOOKING or REFERRAL."
+  frequency: FrequencyInput
+  completion: CycleCompletion
+  "With completion SELECTED: the booking types that complete a cycle."
+  bookingTypeIDs: [ID!]
+}
+
+input ProgramActionInput {
+  programID: ID!
+  type: ActionType!
+  templateID: ID
+  saveReplyContent: Boolean
+  letterOption: LetterOption
+  offset: Int!
+  unit: TimeUnit!
+  relation: TimingRelation!
+  "On: a failed action pauses and flags the enrolment; off: it is skipped (default on)."
+  pauseOnError: Boolean
+}
+
+extend type Program {
+  frequency: Frequency
+  "The actions, in the order they run."
+  actions: [ProgramAction!]!
+}
+
+extend type Query {
+  programs(first: Int, after: Cursor, last: Int, before: Cursor): ProgramConnection!
+  templates(first: Int, after: Cursor, last: Int, before: Cursor): TemplateConnection!
+}
+
+extend type Mutation {
+  createTemplate(input: CreateTemplateInput!): Template!
+  createProgram(input: CreateProgramInput!): Program!
+  addProgramAction(input: ProgramActionInput!): Program!
+  "Enabling needs at least one action."
+  setProgramEnabled(id: ID!, enabled: Boolean!): Program!
+}
 `, BuiltIn: false},
 	{Name: "../../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 directive @goModel(model: String, models: [String!], forceGenerate: Boolean) on OBJECT | INPUT_OBJECT | SCALAR | ENUM | INTERFACE | UNION
@@ -2964,6 +3445,16 @@ Properties by which AccessLogEntry connections can be ordered.
 """
 enum AccessLogEntryOrderField {
   AT
+}
+"""
+ActionType is enum for the field type
+"""
+enum ActionType @goModel(model: "github.com/whisper-health/whisper/ent/programaction.Type") {
+  SMS
+  EMAIL
+  LETTER_TO_PATIENT
+  LETTER_TO_GP
+  PAUSE
 }
 type Booking implements Node {
   id: ID!
@@ -3149,6 +3640,14 @@ Define a Relay Cursor type:
 https://relay.dev/graphql/connections.htm#sec-Cursor
 """
 scalar Cursor
+"""
+CycleCompletion is enum for the field completion
+"""
+enum CycleCompletion @goModel(model: "github.com/whisper-health/whisper/ent/program.Completion") {
+  IGNORE
+  ANY
+  SELECTED
+}
 type Label implements Node {
   id: ID!
   createdAt: Time!
@@ -3198,6 +3697,14 @@ Properties by which Label connections can be ordered.
 """
 enum LabelOrderField {
   CREATED_AT
+}
+"""
+LetterOption is enum for the field letter_option
+"""
+enum LetterOption @goModel(model: "github.com/whisper-health/whisper/ent/programaction.LetterOption") {
+  MAIL
+  EPOST
+  SAVE_FILE
 }
 type Message implements Node {
   id: ID!
@@ -3469,6 +3976,110 @@ enum PatientOrderField {
   FIRST_NAME
   LAST_NAME
 }
+type Program implements Node {
+  id: ID!
+  createdAt: Time!
+  name: String!
+  type: ProgramType!
+  cycles: Int!
+  completion: CycleCompletion!
+  enabled: Boolean!
+  """
+  with completion SELECTED: a booking of one of these types completes the cycle
+  """
+  completingBookingTypes: [BookingType!]!
+}
+type ProgramAction implements Node {
+  id: ID!
+  createdAt: Time!
+  position: Int!
+  type: ActionType!
+  saveReplyContent: Boolean!
+  letterOption: LetterOption
+  offset: Int!
+  unit: TimeUnit!
+  relation: TimingRelation!
+  pauseOnError: Boolean!
+  template: Template
+}
+"""
+Ordering options for ProgramAction connections
+"""
+input ProgramActionOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order ProgramActions.
+  """
+  field: ProgramActionOrderField!
+}
+"""
+Properties by which ProgramAction connections can be ordered.
+"""
+enum ProgramActionOrderField {
+  CREATED_AT
+}
+"""
+A connection to a list of items.
+"""
+type ProgramConnection {
+  """
+  A list of edges.
+  """
+  edges: [ProgramEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type ProgramEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: Program
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+Ordering options for Program connections
+"""
+input ProgramOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order Programs.
+  """
+  field: ProgramOrderField!
+}
+"""
+Properties by which Program connections can be ordered.
+"""
+enum ProgramOrderField {
+  CREATED_AT
+}
+"""
+ProgramType is enum for the field type
+"""
+enum ProgramType @goModel(model: "github.com/whisper-health/whisper/ent/program.Type") {
+  GENERAL
+  RECALL
+  PROGRAM
+  BOOKING
+  REFERRAL
+}
 type Query {
   """
   Fetches an object given its ID.
@@ -3570,10 +4181,91 @@ Properties by which Session connections can be ordered.
 enum SessionOrderField {
   CREATED_AT
 }
+type Template implements Node {
+  id: ID!
+  createdAt: Time!
+  kind: TemplateKind!
+  name: String!
+  subject: String
+  body: String!
+}
+"""
+A connection to a list of items.
+"""
+type TemplateConnection {
+  """
+  A list of edges.
+  """
+  edges: [TemplateEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type TemplateEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: Template
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+TemplateKind is enum for the field kind
+"""
+enum TemplateKind @goModel(model: "github.com/whisper-health/whisper/ent/template.Kind") {
+  SMS
+  EMAIL
+  LETTER
+}
+"""
+Ordering options for Template connections
+"""
+input TemplateOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order Templates.
+  """
+  field: TemplateOrderField!
+}
+"""
+Properties by which Template connections can be ordered.
+"""
+enum TemplateOrderField {
+  CREATED_AT
+}
 """
 The builtin Time type
 """
 scalar Time
+"""
+TimeUnit is enum for the field unit
+"""
+enum TimeUnit @goModel(model: "github.com/whisper-health/whisper/ent/programaction.Unit") {
+  DAYS
+  WEEKS
+  MONTHS
+}
+"""
+TimingRelation is enum for the field relation
+"""
+enum TimingRelation @goModel(model: "github.com/whisper-health/whisper/ent/programaction.Relation") {
+  BEFORE
+  ON
+  AFTER
+}
 type User implements Node {
   id: ID!
   createdAt: Time!
@@ -3930,6 +4622,16 @@ func (ec *executionContext) childFields_ChannelUnread(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type ChannelUnread", field.Name)
 }
 
+func (ec *executionContext) childFields_Frequency(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "every":
+		return ec.fieldContext_Frequency_every(ctx, field)
+	case "unit":
+		return ec.fieldContext_Frequency_unit(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Frequency", field.Name)
+}
+
 func (ec *executionContext) childFields_Label(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -4160,6 +4862,82 @@ func (ec *executionContext) childFields_Preferences(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type Preferences", field.Name)
 }
 
+func (ec *executionContext) childFields_Program(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Program_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Program_createdAt(ctx, field)
+	case "name":
+		return ec.fieldContext_Program_name(ctx, field)
+	case "type":
+		return ec.fieldContext_Program_type(ctx, field)
+	case "cycles":
+		return ec.fieldContext_Program_cycles(ctx, field)
+	case "completion":
+		return ec.fieldContext_Program_completion(ctx, field)
+	case "enabled":
+		return ec.fieldContext_Program_enabled(ctx, field)
+	case "completingBookingTypes":
+		return ec.fieldContext_Program_completingBookingTypes(ctx, field)
+	case "frequency":
+		return ec.fieldContext_Program_frequency(ctx, field)
+	case "actions":
+		return ec.fieldContext_Program_actions(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Program", field.Name)
+}
+
+func (ec *executionContext) childFields_ProgramAction(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ProgramAction_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ProgramAction_createdAt(ctx, field)
+	case "position":
+		return ec.fieldContext_ProgramAction_position(ctx, field)
+	case "type":
+		return ec.fieldContext_ProgramAction_type(ctx, field)
+	case "saveReplyContent":
+		return ec.fieldContext_ProgramAction_saveReplyContent(ctx, field)
+	case "letterOption":
+		return ec.fieldContext_ProgramAction_letterOption(ctx, field)
+	case "offset":
+		return ec.fieldContext_ProgramAction_offset(ctx, field)
+	case "unit":
+		return ec.fieldContext_ProgramAction_unit(ctx, field)
+	case "relation":
+		return ec.fieldContext_ProgramAction_relation(ctx, field)
+	case "pauseOnError":
+		return ec.fieldContext_ProgramAction_pauseOnError(ctx, field)
+	case "template":
+		return ec.fieldContext_ProgramAction_template(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProgramAction", field.Name)
+}
+
+func (ec *executionContext) childFields_ProgramConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ProgramConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ProgramConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ProgramConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProgramConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ProgramEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_ProgramEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_ProgramEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProgramEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_Referral(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -4214,6 +4992,48 @@ func (ec *executionContext) childFields_Session(ctx context.Context, field graph
 		return ec.fieldContext_Session_user(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Session", field.Name)
+}
+
+func (ec *executionContext) childFields_Template(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Template_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Template_createdAt(ctx, field)
+	case "kind":
+		return ec.fieldContext_Template_kind(ctx, field)
+	case "name":
+		return ec.fieldContext_Template_name(ctx, field)
+	case "subject":
+		return ec.fieldContext_Template_subject(ctx, field)
+	case "body":
+		return ec.fieldContext_Template_body(ctx, field)
+	case "segments":
+		return ec.fieldContext_Template_segments(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Template", field.Name)
+}
+
+func (ec *executionContext) childFields_TemplateConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_TemplateConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_TemplateConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_TemplateConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TemplateConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_TemplateEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_TemplateEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_TemplateEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TemplateEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_UnreadBadge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4452,6 +5272,20 @@ func (ec *executionContext) field_Mutation_acknowledgeNotification_args(ctx cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_addProgramAction_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ProgramActionInput, error) {
+			return ec.unmarshalNProgramActionInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐProgramActionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createAPIKey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4502,12 +5336,40 @@ func (ec *executionContext) field_Mutation_createNotification_args(ctx context.C
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createProgram_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateProgramInput, error) {
+			return ec.unmarshalNCreateProgramInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐCreateProgramInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createServiceAccount_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.CreateServiceAccountInput, error) {
 			return ec.unmarshalNCreateServiceAccountInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐCreateServiceAccountInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createTemplate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateTemplateInput, error) {
+			return ec.unmarshalNCreateTemplateInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐCreateTemplateInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -4777,6 +5639,28 @@ func (ec *executionContext) field_Mutation_setPatientArrivedAlerts_args(ctx cont
 		return nil, err
 	}
 	args["userID"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "enabled",
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalNBoolean2bool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["enabled"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setProgramEnabled_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "enabled",
 		func(ctx context.Context, v any) (bool, error) {
 			return ec.unmarshalNBoolean2bool(ctx, v)
@@ -5377,6 +6261,82 @@ func (ec *executionContext) field_Query_patients_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["before"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_programs_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_templates_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -7783,6 +8743,52 @@ func (ec *executionContext) fieldContext_ChannelUnread_unread(_ context.Context,
 	return graphql.NewScalarFieldContext("ChannelUnread", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
+func (ec *executionContext) _Frequency_every(ctx context.Context, field graphql.CollectedField, obj *model.Frequency) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Frequency_every(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Every, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Frequency_every(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Frequency", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Frequency_unit(ctx context.Context, field graphql.CollectedField, obj *model.Frequency) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Frequency_unit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v programaction.Unit) graphql.Marshaler {
+			return ec.marshalNTimeUnit2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramactionᚐUnit(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Frequency_unit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Frequency", field, false, false, errors.New("field of type TimeUnit does not have child fields"))
+}
+
 func (ec *executionContext) _Label_id(ctx context.Context, field graphql.CollectedField, obj *ent.Label) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9745,6 +10751,182 @@ func (ec *executionContext) fieldContext_Mutation_sendAlert(ctx context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createTemplate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createTemplate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateTemplate(ctx, fc.Args["input"].(model.CreateTemplateInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Template) graphql.Marshaler {
+			return ec.marshalNTemplate2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐTemplate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createTemplate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Template(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createTemplate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createProgram(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createProgram(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateProgram(ctx, fc.Args["input"].(model.CreateProgramInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Program) graphql.Marshaler {
+			return ec.marshalNProgram2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgram(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createProgram(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Program(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createProgram_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_addProgramAction(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addProgramAction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AddProgramAction(ctx, fc.Args["input"].(model.ProgramActionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Program) graphql.Marshaler {
+			return ec.marshalNProgram2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgram(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_addProgramAction(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Program(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_addProgramAction_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setProgramEnabled(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setProgramEnabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetProgramEnabled(ctx, fc.Args["id"].(pulid.ID), fc.Args["enabled"].(bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Program) graphql.Marshaler {
+			return ec.marshalNProgram2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgram(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setProgramEnabled(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Program(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setProgramEnabled_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Notification_id(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11040,6 +12222,667 @@ func (ec *executionContext) fieldContext_Preferences_patientAutoReply(_ context.
 	return fc, nil
 }
 
+func (ec *executionContext) _Program_id(ctx context.Context, field graphql.CollectedField, obj *ent.Program) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Program_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Program_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Program", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _Program_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Program) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Program_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Program_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Program", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Program_name(ctx context.Context, field graphql.CollectedField, obj *ent.Program) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Program_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Program_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Program", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Program_type(ctx context.Context, field graphql.CollectedField, obj *ent.Program) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Program_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v program.Type) graphql.Marshaler {
+			return ec.marshalNProgramType2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramᚐType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Program_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Program", field, false, false, errors.New("field of type ProgramType does not have child fields"))
+}
+
+func (ec *executionContext) _Program_cycles(ctx context.Context, field graphql.CollectedField, obj *ent.Program) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Program_cycles(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cycles, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Program_cycles(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Program", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Program_completion(ctx context.Context, field graphql.CollectedField, obj *ent.Program) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Program_completion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Completion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v program.Completion) graphql.Marshaler {
+			return ec.marshalNCycleCompletion2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramᚐCompletion(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Program_completion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Program", field, false, false, errors.New("field of type CycleCompletion does not have child fields"))
+}
+
+func (ec *executionContext) _Program_enabled(ctx context.Context, field graphql.CollectedField, obj *ent.Program) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Program_enabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Program_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Program", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Program_completingBookingTypes(ctx context.Context, field graphql.CollectedField, obj *ent.Program) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Program_completingBookingTypes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CompletingBookingTypes(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.BookingType) graphql.Marshaler {
+			return ec.marshalNBookingType2ᚕᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐBookingTypeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Program_completingBookingTypes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Program",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BookingType(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Program_frequency(ctx context.Context, field graphql.CollectedField, obj *ent.Program) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Program_frequency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Program().Frequency(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Frequency) graphql.Marshaler {
+			return ec.marshalOFrequency2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐFrequency(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Program_frequency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Program",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Frequency(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Program_actions(ctx context.Context, field graphql.CollectedField, obj *ent.Program) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Program_actions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Program().Actions(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ProgramAction) graphql.Marshaler {
+			return ec.marshalNProgramAction2ᚕᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgramActionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Program_actions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Program",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProgramAction(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProgramAction_id(ctx context.Context, field graphql.CollectedField, obj *ent.ProgramAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProgramAction_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProgramAction_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProgramAction", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ProgramAction_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.ProgramAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProgramAction_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProgramAction_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProgramAction", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ProgramAction_position(ctx context.Context, field graphql.CollectedField, obj *ent.ProgramAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProgramAction_position(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Position, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProgramAction_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProgramAction", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ProgramAction_type(ctx context.Context, field graphql.CollectedField, obj *ent.ProgramAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProgramAction_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v programaction.Type) graphql.Marshaler {
+			return ec.marshalNActionType2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramactionᚐType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProgramAction_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProgramAction", field, false, false, errors.New("field of type ActionType does not have child fields"))
+}
+
+func (ec *executionContext) _ProgramAction_saveReplyContent(ctx context.Context, field graphql.CollectedField, obj *ent.ProgramAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProgramAction_saveReplyContent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SaveReplyContent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProgramAction_saveReplyContent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProgramAction", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ProgramAction_letterOption(ctx context.Context, field graphql.CollectedField, obj *ent.ProgramAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProgramAction_letterOption(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LetterOption, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *programaction.LetterOption) graphql.Marshaler {
+			return ec.marshalOLetterOption2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramactionᚐLetterOption(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProgramAction_letterOption(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProgramAction", field, false, false, errors.New("field of type LetterOption does not have child fields"))
+}
+
+func (ec *executionContext) _ProgramAction_offset(ctx context.Context, field graphql.CollectedField, obj *ent.ProgramAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProgramAction_offset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Offset, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProgramAction_offset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProgramAction", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ProgramAction_unit(ctx context.Context, field graphql.CollectedField, obj *ent.ProgramAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProgramAction_unit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v programaction.Unit) graphql.Marshaler {
+			return ec.marshalNTimeUnit2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramactionᚐUnit(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProgramAction_unit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProgramAction", field, false, false, errors.New("field of type TimeUnit does not have child fields"))
+}
+
+func (ec *executionContext) _ProgramAction_relation(ctx context.Context, field graphql.CollectedField, obj *ent.ProgramAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProgramAction_relation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Relation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v programaction.Relation) graphql.Marshaler {
+			return ec.marshalNTimingRelation2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramactionᚐRelation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProgramAction_relation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProgramAction", field, false, false, errors.New("field of type TimingRelation does not have child fields"))
+}
+
+func (ec *executionContext) _ProgramAction_pauseOnError(ctx context.Context, field graphql.CollectedField, obj *ent.ProgramAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProgramAction_pauseOnError(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PauseOnError, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProgramAction_pauseOnError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProgramAction", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ProgramAction_template(ctx context.Context, field graphql.CollectedField, obj *ent.ProgramAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProgramAction_template(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Template(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Template) graphql.Marshaler {
+			return ec.marshalOTemplate2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐTemplate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProgramAction_template(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProgramAction",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Template(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProgramConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ProgramConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProgramConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ProgramEdge) graphql.Marshaler {
+			return ec.marshalOProgramEdge2ᚕᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgramEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProgramConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProgramConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProgramEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProgramConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ProgramConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProgramConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProgramConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProgramConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProgramConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ProgramConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProgramConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProgramConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProgramConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ProgramEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ProgramEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProgramEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Program) graphql.Marshaler {
+			return ec.marshalOProgram2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgram(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProgramEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProgramEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Program(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProgramEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ProgramEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProgramEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProgramEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProgramEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11722,6 +13565,94 @@ func (ec *executionContext) fieldContext_Query_observedMessages(ctx context.Cont
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_observedMessages_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_programs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_programs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Programs(ctx, fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ProgramConnection) graphql.Marshaler {
+			return ec.marshalNProgramConnection2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgramConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_programs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProgramConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_programs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_templates(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_templates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Templates(ctx, fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TemplateConnection) graphql.Marshaler {
+			return ec.marshalNTemplateConnection2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐTemplateConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_templates(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TemplateConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_templates_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -12462,6 +14393,309 @@ func (ec *executionContext) fieldContext_Subscription_observeUser(ctx context.Co
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Template_id(ctx context.Context, field graphql.CollectedField, obj *ent.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Template_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Template_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Template", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _Template_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Template_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Template_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Template", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Template_kind(ctx context.Context, field graphql.CollectedField, obj *ent.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Template_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v template.Kind) graphql.Marshaler {
+			return ec.marshalNTemplateKind2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋtemplateᚐKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Template_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Template", field, false, false, errors.New("field of type TemplateKind does not have child fields"))
+}
+
+func (ec *executionContext) _Template_name(ctx context.Context, field graphql.CollectedField, obj *ent.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Template_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Template_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Template", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Template_subject(ctx context.Context, field graphql.CollectedField, obj *ent.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Template_subject(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Subject, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Template_subject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Template", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Template_body(ctx context.Context, field graphql.CollectedField, obj *ent.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Template_body(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Body, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Template_body(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Template", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Template_segments(ctx context.Context, field graphql.CollectedField, obj *ent.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Template_segments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Template().Segments(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Template_segments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Template", field, true, true, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _TemplateConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.TemplateConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TemplateConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.TemplateEdge) graphql.Marshaler {
+			return ec.marshalOTemplateEdge2ᚕᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐTemplateEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TemplateConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TemplateConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TemplateEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TemplateConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.TemplateConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TemplateConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TemplateConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TemplateConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TemplateConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.TemplateConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TemplateConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TemplateConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TemplateConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _TemplateEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.TemplateEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TemplateEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Template) graphql.Marshaler {
+			return ec.marshalOTemplate2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐTemplate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TemplateEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TemplateEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Template(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TemplateEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.TemplateEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TemplateEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[pulid.ID]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TemplateEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TemplateEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
 }
 
 func (ec *executionContext) _UnreadBadge_total(ctx context.Context, field graphql.CollectedField, obj *live.Badge) (ret graphql.Marshaler) {
@@ -14577,6 +16811,71 @@ func (ec *executionContext) unmarshalInputCreateNotificationInput(ctx context.Co
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputCreateProgramInput(ctx context.Context, obj any) (model.CreateProgramInput, error) {
+	var it model.CreateProgramInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "type", "cycles", "frequency", "completion", "bookingTypeIDs"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "type":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("type"))
+			data, err := ec.unmarshalNProgramType2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramᚐType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Type = data
+		case "cycles":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cycles"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Cycles = data
+		case "frequency":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("frequency"))
+			data, err := ec.unmarshalOFrequencyInput2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐFrequencyInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Frequency = data
+		case "completion":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("completion"))
+			data, err := ec.unmarshalOCycleCompletion2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramᚐCompletion(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Completion = data
+		case "bookingTypeIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bookingTypeIDs"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BookingTypeIDs = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputCreateServiceAccountInput(ctx context.Context, obj any) (model.CreateServiceAccountInput, error) {
 	var it model.CreateServiceAccountInput
 	if obj == nil {
@@ -14616,6 +16915,94 @@ func (ec *executionContext) unmarshalInputCreateServiceAccountInput(ctx context.
 				return it, err
 			}
 			it.Permissions = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputCreateTemplateInput(ctx context.Context, obj any) (model.CreateTemplateInput, error) {
+	var it model.CreateTemplateInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"kind", "name", "subject", "body"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNTemplateKind2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋtemplateᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "subject":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subject"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Subject = data
+		case "body":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("body"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Body = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputFrequencyInput(ctx context.Context, obj any) (model.FrequencyInput, error) {
+	var it model.FrequencyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"every", "unit"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "every":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("every"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Every = data
+		case "unit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("unit"))
+			data, err := ec.unmarshalNTimeUnit2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramactionᚐUnit(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Unit = data
 		}
 	}
 	return it, nil
@@ -15050,6 +17437,174 @@ func (ec *executionContext) unmarshalInputPreferencesInput(ctx context.Context, 
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputProgramActionInput(ctx context.Context, obj any) (model.ProgramActionInput, error) {
+	var it model.ProgramActionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"programID", "type", "templateID", "saveReplyContent", "letterOption", "offset", "unit", "relation", "pauseOnError"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "programID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("programID"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProgramID = data
+		case "type":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("type"))
+			data, err := ec.unmarshalNActionType2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramactionᚐType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Type = data
+		case "templateID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateID = data
+		case "saveReplyContent":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saveReplyContent"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaveReplyContent = data
+		case "letterOption":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("letterOption"))
+			data, err := ec.unmarshalOLetterOption2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramactionᚐLetterOption(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LetterOption = data
+		case "offset":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offset"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Offset = data
+		case "unit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("unit"))
+			data, err := ec.unmarshalNTimeUnit2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramactionᚐUnit(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Unit = data
+		case "relation":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("relation"))
+			data, err := ec.unmarshalNTimingRelation2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramactionᚐRelation(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Relation = data
+		case "pauseOnError":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pauseOnError"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PauseOnError = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputProgramActionOrder(ctx context.Context, obj any) (ent.ProgramActionOrder, error) {
+	var it ent.ProgramActionOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNProgramActionOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgramActionOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputProgramOrder(ctx context.Context, obj any) (ent.ProgramOrder, error) {
+	var it ent.ProgramOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNProgramOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgramOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputReferralInput(ctx context.Context, obj any) (model.ReferralInput, error) {
 	var it model.ReferralInput
 	if obj == nil {
@@ -15347,6 +17902,47 @@ func (ec *executionContext) unmarshalInputSessionOrder(ctx context.Context, obj 
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputTemplateOrder(ctx context.Context, obj any) (ent.TemplateOrder, error) {
+	var it ent.TemplateOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNTemplateOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐTemplateOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputUpdateCustomGroupInput(ctx context.Context, obj any) (model.UpdateCustomGroupInput, error) {
 	var it model.UpdateCustomGroupInput
 	if obj == nil {
@@ -15524,6 +18120,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._User(ctx, sel, obj)
+	case *ent.Template:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Template(ctx, sel, obj)
 	case *ent.Session:
 		if obj == nil {
 			return graphql.Null
@@ -15539,6 +18140,16 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Referral(ctx, sel, obj)
+	case *ent.ProgramAction:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ProgramAction(ctx, sel, obj)
+	case *ent.Program:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Program(ctx, sel, obj)
 	case *ent.Patient:
 		if obj == nil {
 			return graphql.Null
@@ -17311,6 +19922,49 @@ func (ec *executionContext) _ChannelUnread(ctx context.Context, sel ast.Selectio
 	return out
 }
 
+var frequencyImplementors = []string{"Frequency"}
+
+func (ec *executionContext) _Frequency(ctx context.Context, sel ast.SelectionSet, obj *model.Frequency) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, frequencyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Frequency")
+		case "every":
+			out.Values[i] = ec._Frequency_every(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unit":
+			out.Values[i] = ec._Frequency_unit(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var labelImplementors = []string{"Label", "Node"}
 
 func (ec *executionContext) _Label(ctx context.Context, sel ast.SelectionSet, obj *ent.Label) graphql.Marshaler {
@@ -18123,6 +20777,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createTemplate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createTemplate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createProgram":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createProgram(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "addProgramAction":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_addProgramAction(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setProgramEnabled":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setProgramEnabled(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -18866,6 +21548,400 @@ func (ec *executionContext) _Preferences(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var programImplementors = []string{"Program", "Node"}
+
+func (ec *executionContext) _Program(ctx context.Context, sel ast.SelectionSet, obj *ent.Program) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, programImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Program")
+		case "id":
+			out.Values[i] = ec._Program_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._Program_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._Program_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "type":
+			out.Values[i] = ec._Program_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "cycles":
+			out.Values[i] = ec._Program_cycles(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "completion":
+			out.Values[i] = ec._Program_completion(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "enabled":
+			out.Values[i] = ec._Program_enabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "completingBookingTypes":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Program_completingBookingTypes(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "frequency":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Program_frequency(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "actions":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Program_actions(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var programActionImplementors = []string{"ProgramAction", "Node"}
+
+func (ec *executionContext) _ProgramAction(ctx context.Context, sel ast.SelectionSet, obj *ent.ProgramAction) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, programActionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProgramAction")
+		case "id":
+			out.Values[i] = ec._ProgramAction_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._ProgramAction_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "position":
+			out.Values[i] = ec._ProgramAction_position(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "type":
+			out.Values[i] = ec._ProgramAction_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "saveReplyContent":
+			out.Values[i] = ec._ProgramAction_saveReplyContent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "letterOption":
+			out.Values[i] = ec._ProgramAction_letterOption(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "offset":
+			out.Values[i] = ec._ProgramAction_offset(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "unit":
+			out.Values[i] = ec._ProgramAction_unit(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "relation":
+			out.Values[i] = ec._ProgramAction_relation(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pauseOnError":
+			out.Values[i] = ec._ProgramAction_pauseOnError(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "template":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ProgramAction_template(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var programConnectionImplementors = []string{"ProgramConnection"}
+
+func (ec *executionContext) _ProgramConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.ProgramConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, programConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProgramConnection")
+		case "edges":
+			out.Values[i] = ec._ProgramConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ProgramConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._ProgramConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var programEdgeImplementors = []string{"ProgramEdge"}
+
+func (ec *executionContext) _ProgramEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.ProgramEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, programEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProgramEdge")
+		case "node":
+			out.Values[i] = ec._ProgramEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._ProgramEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -19248,6 +22324,50 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_observedMessages(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "programs":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_programs(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "templates":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_templates(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -19647,6 +22767,198 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
+}
+
+var templateImplementors = []string{"Template", "Node"}
+
+func (ec *executionContext) _Template(ctx context.Context, sel ast.SelectionSet, obj *ent.Template) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, templateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Template")
+		case "id":
+			out.Values[i] = ec._Template_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._Template_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._Template_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._Template_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "subject":
+			out.Values[i] = ec._Template_subject(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "body":
+			out.Values[i] = ec._Template_body(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "segments":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Template_segments(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var templateConnectionImplementors = []string{"TemplateConnection"}
+
+func (ec *executionContext) _TemplateConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.TemplateConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, templateConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TemplateConnection")
+		case "edges":
+			out.Values[i] = ec._TemplateConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._TemplateConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._TemplateConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var templateEdgeImplementors = []string{"TemplateEdge"}
+
+func (ec *executionContext) _TemplateEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.TemplateEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, templateEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TemplateEdge")
+		case "node":
+			out.Values[i] = ec._TemplateEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._TemplateEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
 }
 
 var unreadBadgeImplementors = []string{"UnreadBadge"}
@@ -20451,6 +23763,16 @@ func (ec *executionContext) marshalNAccessLogEntryOrderField2ᚖgithubᚗcomᚋw
 	return v
 }
 
+func (ec *executionContext) unmarshalNActionType2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramactionᚐType(ctx context.Context, v any) (programaction.Type, error) {
+	var res programaction.Type
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNActionType2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramactionᚐType(ctx context.Context, sel ast.SelectionSet, v programaction.Type) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNAuditEntry2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋoversightᚐAuditEntry(ctx context.Context, sel ast.SelectionSet, v *oversight.AuditEntry) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -20774,8 +24096,18 @@ func (ec *executionContext) unmarshalNCreateNotificationInput2githubᚗcomᚋwhi
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNCreateProgramInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐCreateProgramInput(ctx context.Context, v any) (model.CreateProgramInput, error) {
+	res, err := ec.unmarshalInputCreateProgramInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCreateServiceAccountInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐCreateServiceAccountInput(ctx context.Context, v any) (model.CreateServiceAccountInput, error) {
 	res, err := ec.unmarshalInputCreateServiceAccountInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCreateTemplateInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐCreateTemplateInput(ctx context.Context, v any) (model.CreateTemplateInput, error) {
+	res, err := ec.unmarshalInputCreateTemplateInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -20786,6 +24118,16 @@ func (ec *executionContext) unmarshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCur
 }
 
 func (ec *executionContext) marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, sel ast.SelectionSet, v entgql.Cursor[pulid.ID]) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNCycleCompletion2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramᚐCompletion(ctx context.Context, v any) (program.Completion, error) {
+	var res program.Completion
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCycleCompletion2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramᚐCompletion(ctx context.Context, sel ast.SelectionSet, v program.Completion) graphql.Marshaler {
 	return v
 }
 
@@ -21177,6 +24519,99 @@ func (ec *executionContext) unmarshalNPreferencesInput2githubᚗcomᚋwhisperᚑ
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNProgram2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgram(ctx context.Context, sel ast.SelectionSet, v *ent.Program) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._Program(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNProgramAction2ᚕᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgramActionᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.ProgramAction) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNProgramAction2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgramAction(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNProgramAction2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgramAction(ctx context.Context, sel ast.SelectionSet, v *ent.ProgramAction) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ProgramAction(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNProgramActionInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐProgramActionInput(ctx context.Context, v any) (model.ProgramActionInput, error) {
+	res, err := ec.unmarshalInputProgramActionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNProgramActionOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgramActionOrderField(ctx context.Context, v any) (*ent.ProgramActionOrderField, error) {
+	var res = new(ent.ProgramActionOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNProgramActionOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgramActionOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.ProgramActionOrderField) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalNProgramConnection2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgramConnection(ctx context.Context, sel ast.SelectionSet, v *ent.ProgramConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ProgramConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNProgramOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgramOrderField(ctx context.Context, v any) (*ent.ProgramOrderField, error) {
+	var res = new(ent.ProgramOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNProgramOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgramOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.ProgramOrderField) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNProgramType2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramᚐType(ctx context.Context, v any) (program.Type, error) {
+	var res program.Type
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNProgramType2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramᚐType(ctx context.Context, sel ast.SelectionSet, v program.Type) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNReferral2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐReferral(ctx context.Context, sel ast.SelectionSet, v *ent.Referral) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -21318,6 +24753,52 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 	return res
 }
 
+func (ec *executionContext) marshalNTemplate2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐTemplate(ctx context.Context, sel ast.SelectionSet, v *ent.Template) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._Template(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTemplateConnection2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐTemplateConnection(ctx context.Context, sel ast.SelectionSet, v *ent.TemplateConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._TemplateConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNTemplateKind2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋtemplateᚐKind(ctx context.Context, v any) (template.Kind, error) {
+	var res template.Kind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTemplateKind2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋtemplateᚐKind(ctx context.Context, sel ast.SelectionSet, v template.Kind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNTemplateOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐTemplateOrderField(ctx context.Context, v any) (*ent.TemplateOrderField, error) {
+	var res = new(ent.TemplateOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTemplateOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐTemplateOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.TemplateOrderField) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
 	res, err := graphql.UnmarshalTime(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -21332,6 +24813,26 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 		}
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNTimeUnit2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramactionᚐUnit(ctx context.Context, v any) (programaction.Unit, error) {
+	var res programaction.Unit
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTimeUnit2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramactionᚐUnit(ctx context.Context, sel ast.SelectionSet, v programaction.Unit) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNTimingRelation2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramactionᚐRelation(ctx context.Context, v any) (programaction.Relation, error) {
+	var res programaction.Relation
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTimingRelation2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramactionᚐRelation(ctx context.Context, sel ast.SelectionSet, v programaction.Relation) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNUnreadBadge2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋliveᚐBadge(ctx context.Context, sel ast.SelectionSet, v *live.Badge) graphql.Marshaler {
@@ -21787,6 +25288,37 @@ func (ec *executionContext) marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCu
 	return v
 }
 
+func (ec *executionContext) unmarshalOCycleCompletion2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramᚐCompletion(ctx context.Context, v any) (*program.Completion, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(program.Completion)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCycleCompletion2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramᚐCompletion(ctx context.Context, sel ast.SelectionSet, v *program.Completion) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalOFrequency2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐFrequency(ctx context.Context, sel ast.SelectionSet, v *model.Frequency) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Frequency(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOFrequencyInput2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐFrequencyInput(ctx context.Context, v any) (*model.FrequencyInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputFrequencyInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalOID2ᚕgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋpulidᚐIDᚄ(ctx context.Context, v any) ([]pulid.ID, error) {
 	if v == nil {
 		return nil, nil
@@ -21854,6 +25386,22 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	_ = ctx
 	res := graphql.MarshalInt(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOLetterOption2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramactionᚐLetterOption(ctx context.Context, v any) (*programaction.LetterOption, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(programaction.LetterOption)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOLetterOption2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramactionᚐLetterOption(ctx context.Context, sel ast.SelectionSet, v *programaction.LetterOption) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalOMessage2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐMessage(ctx context.Context, sel ast.SelectionSet, v *ent.Message) graphql.Marshaler {
@@ -21988,6 +25536,33 @@ func (ec *executionContext) marshalOPatientEdge2ᚖgithubᚗcomᚋwhisperᚑheal
 	return ec._PatientEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOProgram2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgram(ctx context.Context, sel ast.SelectionSet, v *ent.Program) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Program(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOProgramEdge2ᚕᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgramEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.ProgramEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOProgramEdge2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgramEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOProgramEdge2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgramEdge(ctx context.Context, sel ast.SelectionSet, v *ent.ProgramEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ProgramEdge(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOSecurityGroup2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐSecurityGroup(ctx context.Context, sel ast.SelectionSet, v *ent.SecurityGroup) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -22058,6 +25633,33 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	_ = ctx
 	res := graphql.MarshalString(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOTemplate2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐTemplate(ctx context.Context, sel ast.SelectionSet, v *ent.Template) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Template(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOTemplateEdge2ᚕᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐTemplateEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.TemplateEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOTemplateEdge2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐTemplateEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOTemplateEdge2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐTemplateEdge(ctx context.Context, sel ast.SelectionSet, v *ent.TemplateEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._TemplateEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOTime2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {

@@ -13,6 +13,9 @@ import (
 	"github.com/whisper-health/whisper/ent/booking"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/notification"
+	"github.com/whisper-health/whisper/ent/program"
+	"github.com/whisper-health/whisper/ent/programaction"
+	"github.com/whisper-health/whisper/ent/template"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
@@ -96,11 +99,44 @@ type CreateNotificationInput struct {
 	DueAt *time.Time `json:"dueAt,omitempty"`
 }
 
+type CreateProgramInput struct {
+	Name string `json:"name"`
+	// Fixed at creation.
+	Type program.Type `json:"type"`
+	// BOOKING and REFERRAL programs run one cycle.
+	Cycles *int `json:"cycles,omitempty"`
+	// Required for more than one cycle; not for BOOKING or REFERRAL.
+	Frequency  *FrequencyInput     `json:"frequency,omitempty"`
+	Completion *program.Completion `json:"completion,omitempty"`
+	// With completion SELECTED: the booking types that complete a cycle.
+	BookingTypeIDs []pulid.ID `json:"bookingTypeIDs,omitempty"`
+}
+
 type CreateServiceAccountInput struct {
 	Name string `json:"name"`
 	// A unique address identifying the integration (no one signs in with it).
 	Email       string              `json:"email"`
 	Permissions []viewer.Permission `json:"permissions"`
+}
+
+type CreateTemplateInput struct {
+	Kind template.Kind `json:"kind"`
+	Name string        `json:"name"`
+	// Required for email; letters may have one; SMS has none.
+	Subject *string `json:"subject,omitempty"`
+	// Text with placeholders such as {{patient.firstName}}; an unknown placeholder is refused when saved.
+	Body string `json:"body"`
+}
+
+// How far apart a program's cycles are.
+type Frequency struct {
+	Every int                `json:"every"`
+	Unit  programaction.Unit `json:"unit"`
+}
+
+type FrequencyInput struct {
+	Every int                `json:"every"`
+	Unit  programaction.Unit `json:"unit"`
 }
 
 type NotificationUnread struct {
@@ -164,6 +200,19 @@ type PreferencesInput struct {
 	PatientArrivedAlerts *bool           `json:"patientArrivedAlerts,omitempty"`
 	StaffAutoReply       *AutoReplyInput `json:"staffAutoReply,omitempty"`
 	PatientAutoReply     *AutoReplyInput `json:"patientAutoReply,omitempty"`
+}
+
+type ProgramActionInput struct {
+	ProgramID        pulid.ID                    `json:"programID"`
+	Type             programaction.Type          `json:"type"`
+	TemplateID       *pulid.ID                   `json:"templateID,omitempty"`
+	SaveReplyContent *bool                       `json:"saveReplyContent,omitempty"`
+	LetterOption     *programaction.LetterOption `json:"letterOption,omitempty"`
+	Offset           int                         `json:"offset"`
+	Unit             programaction.Unit          `json:"unit"`
+	Relation         programaction.Relation      `json:"relation"`
+	// On: a failed action pauses and flags the enrolment; off: it is skipped (default on).
+	PauseOnError *bool `json:"pauseOnError,omitempty"`
 }
 
 type ReferralInput struct {

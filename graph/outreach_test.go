@@ -1,0 +1,154 @@
+package graph_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/whisper-health/whisper/internal/demo"
+)
+
+func TestTemplatesValidatePlaceholders(t *testing.T) {
+	e := newEnv(t)
+	admin, kim := e.login(demo.AdminEmail), e.login(demo.KimEmail)
+	const create = `mutation($in: CreateTemplateInput!) { createTemplate(input: $in) { id kind segments } }`
+	var ok struct {
+		CreateTemplate struct {
+			ID       string
+			Segments int
+		}
+	}
+	e.ok(admin.AccessToken, create, map[string]any{"in": map[string]any{
+		"kind": "SMS", "name": "Reminder", "body": "Hi {{patient.firstName}}, see {{doctor.name}} on {{ booking.date }} at {{booking.time}}."}}, &ok)
+	if ok.CreateTemplate.Segments != 1 {
+		t.Errorf("segments = %d, want 1", ok.CreateTemplate.Segments)
+	}
+	e.ok(admin.AccessToken, create, map[string]any{"in": map[string]any{"kind": "SMS", "name": "Long", "body": strings.Repeat("a", 161)}}, &ok)
+	if ok.CreateTemplate.Segments != 2 {
+		t.Errorf("161 GSM characters = %d segments, want 2", ok.CreateTemplate.Segments)
+	}
+	e.ok(admin.AccessToken, create, map[string]any{"in": map[string]any{"kind": "SMS", "name": "Unicode", "body": strings.Repeat("é", 60) + "✓"}}, &ok)
+	if ok.CreateTemplate.Segments != 1 {
+		t.Errorf("61 UCS-2 characters = %d segments, want 1", ok.CreateTemplate.Segments)
+	}
+	for name, in := range map[string]map[string]any{
+		"unknown placeholder":   {"kind": "SMS", "name": "x", "body": "Hi {{patient.nickname}}"},
+		"unbalanced braces":     {"kind": "SMS", "name": "x", "body": "Hi {{patient.firstName"},
+		"email without subject": {"kind": "EMAIL", "name": "x", "body": "Hi"},
+		"bad subject":           {"kind": "EMAIL", "name": "x", "subject": "{{nope}}", "body": "Hi"},
+		"sms with subject":      {"kind": "SMS", "name": "x", "subject": "s", "body": "Hi"},
+		"empty body":            {"kind": "LETTER", "name": "x", "body": " "},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e.with(t).fails(admin.AccessToken, create, map[string]any{"in": in}, "BAD_USER_INPUT")
+		})
+	}
+	e.fails(kim.AccessToken, create, map[string]any{"in": map[string]any{"kind": "SMS", "name": "x", "body": "Hi"}}, "FORBIDDEN")
+	var list struct{ Templates struct{ TotalCount int } }
+	e.ok(admin.AccessToken, `{ templates { totalCount } }`, nil, &list)
+	if list.Templates.TotalCount != 5 {
+		t.Errorf("%d templates, want the demo's 2 and these 3 (the bad ones wrote nothing)", list.Templates.TotalCount)
+	}
+}
+
+func TestProgramRules(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login(demo.AdminEmail)
+	const create = `mutation($in: CreateProgramInput!) { createProgram(input: $in) { id type cycles enabled frequency { every unit } } }`
+	bad := map[string]map[string]any{
+		"booking with cycles":      {"name": "x", "type": "BOOKING", "cycles": 2, "frequency": map[string]any{"every": 1, "unit": "WEEKS"}},
+		"referral with frequency":  {"name": "x", "type": "REFERRAL", "frequency": map[string]any{"every": 1, "unit": "WEEKS"}},
+		"cycles without frequency": {"name": "x", "type": "RECALL", "cycles": 3},
+		"zero cycles":              {"name": "x", "type": "GENERAL", "cycles": 0},
+		"selected without types":   {"name": "x", "type": "GENERAL", "completion": "SELECTED"},
+		"types without selected":   {"name": "x", "type": "GENERAL", "bookingTypeIDs": []string{"bt01JD3F4M5X8Q9R2T6V7W8Y9Z0A"}},
+		"unknown booking type":     {"name": "x", "type": "GENERAL", "completion": "SELECTED", "bookingTypeIDs": []string{"bt01JD3F4M5X8Q9R2T6V7W8Y9Z0A"}},
+		"empty name":               {"name": " ", "type": "GENERAL"},
+		"bad frequency":            {"name": "x", "type": "PROGRAM", "cycles": 2, "frequency": map[string]any{"every": 0, "unit": "DAYS"}},
+	}
+	for name, in := range bad {
+		t.Run(name, func(t *testing.T) {
+			e.with(t).fails(admin.AccessToken, create, map[string]any{"in": in}, "BAD_USER_INPUT")
+		})
+	}
+	e.fails(e.login(demo.ChenEmail).AccessToken, create, map[string]any{"in": map[string]any{"name": "x", "type": "GENERAL"}}, "FORBIDDEN")
+
+	var p struct {
+		CreateProgram struct {
+			ID, Type  string
+			Cycles    int
+			Enabled   bool
+			Frequency *struct {
+				Every int
+				Unit  string
+			}
+		}
+	}
+	e.ok(admin.AccessToken, create, map[string]any{"in": map[string]any{"name": "Weight monitoring", "type": "PROGRAM", "cycles": 12,
+		"frequency": map[string]any{"every": 1, "unit": "MONTHS"}}}, &p)
+	if p.CreateProgram.Cycles != 12 || p.CreateProgram.Enabled || p.CreateProgram.Frequency == nil || p.CreateProgram.Frequency.Unit != "MONTHS" {
+		t.Fatalf("program = %+v", p.CreateProgram)
+	}
+	id := p.CreateProgram.ID
+	const enable = `mutation($id: ID!) { setProgramEnabled(id: $id, enabled: true) { enabled } }`
+	e.fails(admin.AccessToken, enable, map[string]any{"id": id}, "BAD_USER_INPUT")
+
+	var tpl struct{ CreateTemplate struct{ ID string } }
+	e.ok(admin.AccessToken, `mutation { createTemplate(input: {kind: SMS, name: "Weigh-in", body: "Reply with your weight, {{patient.firstName}}"}) { id } }`, nil, &tpl)
+	var letter struct{ CreateTemplate struct{ ID string } }
+	e.ok(admin.AccessToken, `mutation { createTemplate(input: {kind: LETTER, name: "Summary", body: "Dear {{patient.fullName}}"}) { id } }`, nil, &letter)
+	const add = `mutation($in: ProgramActionInput!) { addProgramAction(input: $in) { actions { position type offset unit relation pauseOnError template { id } } } }`
+	action := func(extra map[string]any) map[string]any {
+		in := map[string]any{"programID": id, "type": "SMS", "templateID": tpl.CreateTemplate.ID, "offset": 0, "unit": "DAYS", "relation": "ON"}
+		for k, v := range extra {
+			in[k] = v
+		}
+		return map[string]any{"in": in}
+	}
+	for name, extra := range map[string]map[string]any{
+		"wrong template kind":   {"templateID": letter.CreateTemplate.ID},
+		"pause with template":   {"type": "PAUSE"},
+		"sms without template":  {"templateID": nil},
+		"letter without option": {"type": "LETTER_TO_GP", "templateID": letter.CreateTemplate.ID},
+		"option on an sms":      {"letterOption": "MAIL"},
+		"ON with an offset":     {"offset": 3},
+		"AFTER without offset":  {"relation": "AFTER"},
+		"replies on a letter":   {"type": "LETTER_TO_PATIENT", "templateID": letter.CreateTemplate.ID, "letterOption": "SAVE_FILE", "saveReplyContent": true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e.with(t).fails(admin.AccessToken, add, action(extra), "BAD_USER_INPUT")
+		})
+	}
+	e.ok(admin.AccessToken, add, action(map[string]any{"saveReplyContent": true}), nil)
+	e.ok(admin.AccessToken, add, action(map[string]any{"type": "PAUSE", "templateID": nil, "offset": 1, "relation": "AFTER", "unit": "WEEKS"}), nil)
+	var out struct {
+		AddProgramAction struct {
+			Actions []struct {
+				Position     int
+				Type         string
+				PauseOnError bool
+			}
+		}
+	}
+	e.ok(admin.AccessToken, add, action(map[string]any{"type": "LETTER_TO_PATIENT", "templateID": letter.CreateTemplate.ID, "letterOption": "SAVE_FILE",
+		"pauseOnError": false, "offset": 2, "relation": "AFTER", "unit": "WEEKS"}), &out)
+	acts := out.AddProgramAction.Actions
+	if len(acts) != 3 || acts[0].Type != "SMS" || acts[1].Type != "PAUSE" || acts[2].Type != "LETTER_TO_PATIENT" || acts[2].PauseOnError {
+		t.Errorf("actions = %+v, want SMS, PAUSE, letter (skip on error) in order", acts)
+	}
+	e.ok(admin.AccessToken, enable, map[string]any{"id": id}, nil)
+	var list struct {
+		Programs struct {
+			TotalCount int
+			Edges      []struct {
+				Node struct {
+					Name    string
+					Enabled bool
+				}
+			}
+		}
+	}
+	e.ok(admin.AccessToken, `{ programs { totalCount edges { node { name enabled } } } }`, nil, &list)
+	if list.Programs.TotalCount != 2 {
+		t.Errorf("%d programs, want the demo recall and this one", list.Programs.TotalCount)
+	}
+}

@@ -1,0 +1,203 @@
+package outreach
+
+import (
+	"context"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/whisper-health/whisper/ent"
+	"github.com/whisper-health/whisper/ent/bookingtype"
+	"github.com/whisper-health/whisper/ent/program"
+	"github.com/whisper-health/whisper/ent/programaction"
+	"github.com/whisper-health/whisper/ent/template"
+	"github.com/whisper-health/whisper/internal/apperr"
+	"github.com/whisper-health/whisper/internal/pulid"
+)
+
+// Service configures Patient Connect (PATIENT_CONNECT_MANAGE, by policy).
+type Service struct {
+	client *ent.Client
+}
+
+// New returns the outreach service.
+func New(client *ent.Client) *Service { return &Service{client: client} }
+
+// Frequency is how far apart cycles are.
+type Frequency struct {
+	Every int
+	Unit  programaction.Unit
+}
+
+// ProgramInput is a program to create.
+type ProgramInput struct {
+	Name           string
+	Type           program.Type
+	Cycles         *int
+	Frequency      *Frequency
+	Completion     *program.Completion
+	BookingTypeIDs []pulid.ID
+}
+
+// CreateProgram creates a program, disabled until it has an action. The
+// rules of SPEC §6 are checked here and nothing is written when one fails.
+func (s *Service) CreateProgram(ctx context.Context, in ProgramInput) (*ent.Program, error) {
+	name := strings.TrimSpace(in.Name)
+	if name == "" || utf8.RuneCountInString(name) > 200 {
+		return nil, apperr.Invalid("name", "a program name is 1 to 200 characters")
+	}
+	cycles := 1
+	if in.Cycles != nil {
+		cycles = *in.Cycles
+	}
+	single := in.Type == program.TypeBOOKING || in.Type == program.TypeREFERRAL
+	switch {
+	case cycles < 1 || cycles > 1000:
+		return nil, apperr.Invalid("cycles", "cycles must be between 1 and 1000")
+	case single && cycles != 1:
+		return nil, apperr.Invalid("cycles", "%s programs run a single cycle", strings.ToLower(string(in.Type)))
+	case single && in.Frequency != nil:
+		return nil, apperr.Invalid("frequency", "%s programs run a single cycle and take no frequency", strings.ToLower(string(in.Type)))
+	case cycles > 1 && in.Frequency == nil:
+		return nil, apperr.Invalid("frequency", "a program with more than one cycle needs a frequency")
+	case in.Frequency != nil && (in.Frequency.Every < 1 || in.Frequency.Every > 1000):
+		return nil, apperr.Invalid("frequency", "frequency.every must be between 1 and 1000")
+	}
+	completion := program.CompletionIGNORE
+	if in.Completion != nil {
+		completion = *in.Completion
+	}
+	types := pulid.Dedupe(in.BookingTypeIDs)
+	switch {
+	case completion == program.CompletionSELECTED && len(types) == 0:
+		return nil, apperr.Invalid("bookingTypeIDs", "SELECTED completion needs the booking types that complete a cycle")
+	case completion != program.CompletionSELECTED && len(types) > 0:
+		return nil, apperr.Invalid("bookingTypeIDs", "booking types only apply with SELECTED completion")
+	}
+	if len(types) > 0 {
+		n, err := s.client.BookingType.Query().Where(bookingtype.IDIn(types...)).Count(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if n != len(types) {
+			return nil, apperr.Invalid("bookingTypeIDs", "unknown booking type")
+		}
+	}
+	create := s.client.Program.Create().
+		SetName(name).
+		SetType(in.Type).
+		SetCycles(cycles).
+		SetCompletion(completion).
+		AddCompletingBookingTypeIDs(types...)
+	if in.Frequency != nil {
+		create.SetFrequencyEvery(in.Frequency.Every).SetFrequencyUnit(program.FrequencyUnit(in.Frequency.Unit))
+	}
+	return create.Save(ctx)
+}
+
+// ActionInput is an action to add to a program.
+type ActionInput struct {
+	ProgramID        pulid.ID
+	Type             programaction.Type
+	TemplateID       *pulid.ID
+	SaveReplyContent bool
+	LetterOption     *programaction.LetterOption
+	Offset           int
+	Unit             programaction.Unit
+	Relation         programaction.Relation
+	PauseOnError     *bool
+}
+
+// templateKind is the kind of template each action type sends.
+var templateKind = map[programaction.Type]template.Kind{
+	programaction.TypeSMS:               template.KindSMS,
+	programaction.TypeEMAIL:             template.KindEMAIL,
+	programaction.TypeLETTER_TO_PATIENT: template.KindLETTER,
+	programaction.TypeLETTER_TO_GP:      template.KindLETTER,
+}
+
+// AddAction appends an action to a program.
+func (s *Service) AddAction(ctx context.Context, in ActionInput) (*ent.Program, error) {
+	p, err := s.client.Program.Get(ctx, in.ProgramID)
+	if err != nil {
+		return nil, err
+	}
+	letter := in.Type == programaction.TypeLETTER_TO_PATIENT || in.Type == programaction.TypeLETTER_TO_GP
+	switch {
+	case in.Offset < 0 || in.Offset > 1000:
+		return nil, apperr.Invalid("offset", "offset must be between 0 and 1000")
+	case in.Relation == programaction.RelationON && in.Offset != 0:
+		return nil, apperr.Invalid("offset", "an action ON the reference date has offset 0")
+	case in.Relation != programaction.RelationON && in.Offset == 0:
+		return nil, apperr.Invalid("offset", "an action BEFORE or AFTER the reference date needs an offset")
+	case in.Type == programaction.TypePAUSE && in.TemplateID != nil:
+		return nil, apperr.Invalid("templateID", "a pause sends nothing and takes no template")
+	case in.Type != programaction.TypePAUSE && in.TemplateID == nil:
+		return nil, apperr.Invalid("templateID", "a %s action needs a template", strings.ToLower(string(in.Type)))
+	case letter && in.LetterOption == nil:
+		return nil, apperr.Invalid("letterOption", "a letter needs a print option (MAIL, EPOST or SAVE_FILE)")
+	case !letter && in.LetterOption != nil:
+		return nil, apperr.Invalid("letterOption", "only letters take a print option")
+	case in.SaveReplyContent && in.Type != programaction.TypeSMS:
+		return nil, apperr.Invalid("saveReplyContent", "only SMS actions receive replies")
+	}
+	if in.TemplateID != nil {
+		t, err := s.client.Template.Get(ctx, *in.TemplateID)
+		if ent.IsNotFound(err) {
+			return nil, apperr.Invalid("templateID", "unknown template")
+		}
+		if err != nil {
+			return nil, err
+		}
+		if t.Kind != templateKind[in.Type] {
+			return nil, apperr.Invalid("templateID", "a %s action needs a %s template, not %s", strings.ToLower(string(in.Type)),
+				templateKind[in.Type], t.Kind)
+		}
+	}
+	n, err := p.QueryActions().Count(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pause := true
+	if in.PauseOnError != nil {
+		pause = *in.PauseOnError
+	}
+	err = s.client.ProgramAction.Create().
+		SetProgramID(p.ID).
+		SetPosition(n).
+		SetType(in.Type).
+		SetNillableTemplateID(in.TemplateID).
+		SetSaveReplyContent(in.SaveReplyContent).
+		SetNillableLetterOption(in.LetterOption).
+		SetOffset(in.Offset).
+		SetUnit(in.Unit).
+		SetRelation(in.Relation).
+		SetPauseOnError(pause).
+		Exec(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// SetEnabled enables or disables a program; enabling needs an action.
+func (s *Service) SetEnabled(ctx context.Context, id pulid.ID, enabled bool) (*ent.Program, error) {
+	p, err := s.client.Program.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if enabled {
+		n, err := p.QueryActions().Count(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return nil, apperr.Invalid("enabled", "a program needs at least one action before it can be enabled")
+		}
+	}
+	return s.client.Program.UpdateOne(p).SetEnabled(enabled).Save(ctx)
+}
+
+// Actions lists a program's actions in order.
+func (s *Service) Actions(ctx context.Context, p *ent.Program) ([]*ent.ProgramAction, error) {
+	return p.QueryActions().Order(ent.Asc(programaction.FieldPosition)).All(ctx)
+}
