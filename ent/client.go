@@ -24,6 +24,8 @@ import (
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
+	"github.com/whisper-health/whisper/ent/enrollment"
+	"github.com/whisper-health/whisper/ent/enrollmentstep"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/notification"
@@ -62,6 +64,10 @@ type Client struct {
 	Channel *ChannelClient
 	// ChannelMember is the client for interacting with the ChannelMember builders.
 	ChannelMember *ChannelMemberClient
+	// Enrollment is the client for interacting with the Enrollment builders.
+	Enrollment *EnrollmentClient
+	// EnrollmentStep is the client for interacting with the EnrollmentStep builders.
+	EnrollmentStep *EnrollmentStepClient
 	// Label is the client for interacting with the Label builders.
 	Label *LabelClient
 	// Message is the client for interacting with the Message builders.
@@ -107,6 +113,8 @@ func (c *Client) init() {
 	c.BookingType = NewBookingTypeClient(c.config)
 	c.Channel = NewChannelClient(c.config)
 	c.ChannelMember = NewChannelMemberClient(c.config)
+	c.Enrollment = NewEnrollmentClient(c.config)
+	c.EnrollmentStep = NewEnrollmentStepClient(c.config)
 	c.Label = NewLabelClient(c.config)
 	c.Message = NewMessageClient(c.config)
 	c.Notification = NewNotificationClient(c.config)
@@ -220,6 +228,8 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		BookingType:         NewBookingTypeClient(cfg),
 		Channel:             NewChannelClient(cfg),
 		ChannelMember:       NewChannelMemberClient(cfg),
+		Enrollment:          NewEnrollmentClient(cfg),
+		EnrollmentStep:      NewEnrollmentStepClient(cfg),
 		Label:               NewLabelClient(cfg),
 		Message:             NewMessageClient(cfg),
 		Notification:        NewNotificationClient(cfg),
@@ -260,6 +270,8 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		BookingType:         NewBookingTypeClient(cfg),
 		Channel:             NewChannelClient(cfg),
 		ChannelMember:       NewChannelMemberClient(cfg),
+		Enrollment:          NewEnrollmentClient(cfg),
+		EnrollmentStep:      NewEnrollmentStepClient(cfg),
 		Label:               NewLabelClient(cfg),
 		Message:             NewMessageClient(cfg),
 		Notification:        NewNotificationClient(cfg),
@@ -303,9 +315,10 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.APIKey, c.AccessLogEntry, c.AutoReplySent, c.Booking, c.BookingStatusChange,
-		c.BookingType, c.Channel, c.ChannelMember, c.Label, c.Message, c.Notification,
-		c.OutboxMessage, c.Patient, c.Program, c.ProgramAction, c.Referral,
-		c.SecurityGroup, c.Session, c.Setting, c.Template, c.User,
+		c.BookingType, c.Channel, c.ChannelMember, c.Enrollment, c.EnrollmentStep,
+		c.Label, c.Message, c.Notification, c.OutboxMessage, c.Patient, c.Program,
+		c.ProgramAction, c.Referral, c.SecurityGroup, c.Session, c.Setting, c.Template,
+		c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -316,9 +329,10 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.APIKey, c.AccessLogEntry, c.AutoReplySent, c.Booking, c.BookingStatusChange,
-		c.BookingType, c.Channel, c.ChannelMember, c.Label, c.Message, c.Notification,
-		c.OutboxMessage, c.Patient, c.Program, c.ProgramAction, c.Referral,
-		c.SecurityGroup, c.Session, c.Setting, c.Template, c.User,
+		c.BookingType, c.Channel, c.ChannelMember, c.Enrollment, c.EnrollmentStep,
+		c.Label, c.Message, c.Notification, c.OutboxMessage, c.Patient, c.Program,
+		c.ProgramAction, c.Referral, c.SecurityGroup, c.Session, c.Setting, c.Template,
+		c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -343,6 +357,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Channel.mutate(ctx, m)
 	case *ChannelMemberMutation:
 		return c.ChannelMember.mutate(ctx, m)
+	case *EnrollmentMutation:
+		return c.Enrollment.mutate(ctx, m)
+	case *EnrollmentStepMutation:
+		return c.EnrollmentStep.mutate(ctx, m)
 	case *LabelMutation:
 		return c.Label.mutate(ctx, m)
 	case *MessageMutation:
@@ -1795,6 +1813,354 @@ func (c *ChannelMemberClient) mutate(ctx context.Context, m *ChannelMemberMutati
 		return (&ChannelMemberDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown ChannelMember mutation op: %q", m.Op())
+	}
+}
+
+// EnrollmentClient is a client for the Enrollment schema.
+type EnrollmentClient struct {
+	config
+}
+
+// NewEnrollmentClient returns a client for the Enrollment from the given config.
+func NewEnrollmentClient(c config) *EnrollmentClient {
+	return &EnrollmentClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `enrollment.Hooks(f(g(h())))`.
+func (c *EnrollmentClient) Use(hooks ...Hook) {
+	c.hooks.Enrollment = append(c.hooks.Enrollment, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `enrollment.Intercept(f(g(h())))`.
+func (c *EnrollmentClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Enrollment = append(c.inters.Enrollment, interceptors...)
+}
+
+// Create returns a builder for creating a Enrollment entity.
+func (c *EnrollmentClient) Create() *EnrollmentCreate {
+	mutation := newEnrollmentMutation(c.config, OpCreate)
+	return &EnrollmentCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Enrollment entities.
+func (c *EnrollmentClient) CreateBulk(builders ...*EnrollmentCreate) *EnrollmentCreateBulk {
+	return &EnrollmentCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *EnrollmentClient) MapCreateBulk(slice any, setFunc func(*EnrollmentCreate, int)) *EnrollmentCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &EnrollmentCreateBulk{err: fmt.Errorf("calling to EnrollmentClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*EnrollmentCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &EnrollmentCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Enrollment.
+func (c *EnrollmentClient) Update() *EnrollmentUpdate {
+	mutation := newEnrollmentMutation(c.config, OpUpdate)
+	return &EnrollmentUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *EnrollmentClient) UpdateOne(_m *Enrollment) *EnrollmentUpdateOne {
+	mutation := newEnrollmentMutation(c.config, OpUpdateOne, withEnrollment(_m))
+	return &EnrollmentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *EnrollmentClient) UpdateOneID(id pulid.ID) *EnrollmentUpdateOne {
+	mutation := newEnrollmentMutation(c.config, OpUpdateOne, withEnrollmentID(id))
+	return &EnrollmentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Enrollment.
+func (c *EnrollmentClient) Delete() *EnrollmentDelete {
+	mutation := newEnrollmentMutation(c.config, OpDelete)
+	return &EnrollmentDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *EnrollmentClient) DeleteOne(_m *Enrollment) *EnrollmentDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *EnrollmentClient) DeleteOneID(id pulid.ID) *EnrollmentDeleteOne {
+	builder := c.Delete().Where(enrollment.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &EnrollmentDeleteOne{builder}
+}
+
+// Query returns a query builder for Enrollment.
+func (c *EnrollmentClient) Query() *EnrollmentQuery {
+	return &EnrollmentQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeEnrollment},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Enrollment entity by its id.
+func (c *EnrollmentClient) Get(ctx context.Context, id pulid.ID) (*Enrollment, error) {
+	return c.Query().Where(enrollment.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *EnrollmentClient) GetX(ctx context.Context, id pulid.ID) *Enrollment {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryProgram queries the program edge of a Enrollment.
+func (c *EnrollmentClient) QueryProgram(_m *Enrollment) *ProgramQuery {
+	query := (&ProgramClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(enrollment.Table, enrollment.FieldID, id),
+			sqlgraph.To(program.Table, program.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, enrollment.ProgramTable, enrollment.ProgramColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryPatient queries the patient edge of a Enrollment.
+func (c *EnrollmentClient) QueryPatient(_m *Enrollment) *PatientQuery {
+	query := (&PatientClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(enrollment.Table, enrollment.FieldID, id),
+			sqlgraph.To(patient.Table, patient.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, enrollment.PatientTable, enrollment.PatientColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QuerySteps queries the steps edge of a Enrollment.
+func (c *EnrollmentClient) QuerySteps(_m *Enrollment) *EnrollmentStepQuery {
+	query := (&EnrollmentStepClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(enrollment.Table, enrollment.FieldID, id),
+			sqlgraph.To(enrollmentstep.Table, enrollmentstep.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, enrollment.StepsTable, enrollment.StepsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *EnrollmentClient) Hooks() []Hook {
+	hooks := c.hooks.Enrollment
+	return append(hooks[:len(hooks):len(hooks)], enrollment.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *EnrollmentClient) Interceptors() []Interceptor {
+	return c.inters.Enrollment
+}
+
+func (c *EnrollmentClient) mutate(ctx context.Context, m *EnrollmentMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&EnrollmentCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&EnrollmentUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&EnrollmentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&EnrollmentDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Enrollment mutation op: %q", m.Op())
+	}
+}
+
+// EnrollmentStepClient is a client for the EnrollmentStep schema.
+type EnrollmentStepClient struct {
+	config
+}
+
+// NewEnrollmentStepClient returns a client for the EnrollmentStep from the given config.
+func NewEnrollmentStepClient(c config) *EnrollmentStepClient {
+	return &EnrollmentStepClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `enrollmentstep.Hooks(f(g(h())))`.
+func (c *EnrollmentStepClient) Use(hooks ...Hook) {
+	c.hooks.EnrollmentStep = append(c.hooks.EnrollmentStep, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `enrollmentstep.Intercept(f(g(h())))`.
+func (c *EnrollmentStepClient) Intercept(interceptors ...Interceptor) {
+	c.inters.EnrollmentStep = append(c.inters.EnrollmentStep, interceptors...)
+}
+
+// Create returns a builder for creating a EnrollmentStep entity.
+func (c *EnrollmentStepClient) Create() *EnrollmentStepCreate {
+	mutation := newEnrollmentStepMutation(c.config, OpCreate)
+	return &EnrollmentStepCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of EnrollmentStep entities.
+func (c *EnrollmentStepClient) CreateBulk(builders ...*EnrollmentStepCreate) *EnrollmentStepCreateBulk {
+	return &EnrollmentStepCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *EnrollmentStepClient) MapCreateBulk(slice any, setFunc func(*EnrollmentStepCreate, int)) *EnrollmentStepCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &EnrollmentStepCreateBulk{err: fmt.Errorf("calling to EnrollmentStepClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*EnrollmentStepCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &EnrollmentStepCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for EnrollmentStep.
+func (c *EnrollmentStepClient) Update() *EnrollmentStepUpdate {
+	mutation := newEnrollmentStepMutation(c.config, OpUpdate)
+	return &EnrollmentStepUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *EnrollmentStepClient) UpdateOne(_m *EnrollmentStep) *EnrollmentStepUpdateOne {
+	mutation := newEnrollmentStepMutation(c.config, OpUpdateOne, withEnrollmentStep(_m))
+	return &EnrollmentStepUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *EnrollmentStepClient) UpdateOneID(id pulid.ID) *EnrollmentStepUpdateOne {
+	mutation := newEnrollmentStepMutation(c.config, OpUpdateOne, withEnrollmentStepID(id))
+	return &EnrollmentStepUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for EnrollmentStep.
+func (c *EnrollmentStepClient) Delete() *EnrollmentStepDelete {
+	mutation := newEnrollmentStepMutation(c.config, OpDelete)
+	return &EnrollmentStepDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *EnrollmentStepClient) DeleteOne(_m *EnrollmentStep) *EnrollmentStepDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *EnrollmentStepClient) DeleteOneID(id pulid.ID) *EnrollmentStepDeleteOne {
+	builder := c.Delete().Where(enrollmentstep.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &EnrollmentStepDeleteOne{builder}
+}
+
+// Query returns a query builder for EnrollmentStep.
+func (c *EnrollmentStepClient) Query() *EnrollmentStepQuery {
+	return &EnrollmentStepQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeEnrollmentStep},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a EnrollmentStep entity by its id.
+func (c *EnrollmentStepClient) Get(ctx context.Context, id pulid.ID) (*EnrollmentStep, error) {
+	return c.Query().Where(enrollmentstep.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *EnrollmentStepClient) GetX(ctx context.Context, id pulid.ID) *EnrollmentStep {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryEnrollment queries the enrollment edge of a EnrollmentStep.
+func (c *EnrollmentStepClient) QueryEnrollment(_m *EnrollmentStep) *EnrollmentQuery {
+	query := (&EnrollmentClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(enrollmentstep.Table, enrollmentstep.FieldID, id),
+			sqlgraph.To(enrollment.Table, enrollment.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, enrollmentstep.EnrollmentTable, enrollmentstep.EnrollmentColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryAction queries the action edge of a EnrollmentStep.
+func (c *EnrollmentStepClient) QueryAction(_m *EnrollmentStep) *ProgramActionQuery {
+	query := (&ProgramActionClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(enrollmentstep.Table, enrollmentstep.FieldID, id),
+			sqlgraph.To(programaction.Table, programaction.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, enrollmentstep.ActionTable, enrollmentstep.ActionColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *EnrollmentStepClient) Hooks() []Hook {
+	hooks := c.hooks.EnrollmentStep
+	return append(hooks[:len(hooks):len(hooks)], enrollmentstep.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *EnrollmentStepClient) Interceptors() []Interceptor {
+	return c.inters.EnrollmentStep
+}
+
+func (c *EnrollmentStepClient) mutate(ctx context.Context, m *EnrollmentStepMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&EnrollmentStepCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&EnrollmentStepUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&EnrollmentStepUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&EnrollmentStepDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown EnrollmentStep mutation op: %q", m.Op())
 	}
 }
 
@@ -3992,15 +4358,15 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 type (
 	hooks struct {
 		APIKey, AccessLogEntry, AutoReplySent, Booking, BookingStatusChange,
-		BookingType, Channel, ChannelMember, Label, Message, Notification,
-		OutboxMessage, Patient, Program, ProgramAction, Referral, SecurityGroup,
-		Session, Setting, Template, User []ent.Hook
+		BookingType, Channel, ChannelMember, Enrollment, EnrollmentStep, Label,
+		Message, Notification, OutboxMessage, Patient, Program, ProgramAction,
+		Referral, SecurityGroup, Session, Setting, Template, User []ent.Hook
 	}
 	inters struct {
 		APIKey, AccessLogEntry, AutoReplySent, Booking, BookingStatusChange,
-		BookingType, Channel, ChannelMember, Label, Message, Notification,
-		OutboxMessage, Patient, Program, ProgramAction, Referral, SecurityGroup,
-		Session, Setting, Template, User []ent.Interceptor
+		BookingType, Channel, ChannelMember, Enrollment, EnrollmentStep, Label,
+		Message, Notification, OutboxMessage, Patient, Program, ProgramAction,
+		Referral, SecurityGroup, Session, Setting, Template, User []ent.Interceptor
 	}
 )
 

@@ -20,6 +20,8 @@ import (
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
+	"github.com/whisper-health/whisper/ent/enrollment"
+	"github.com/whisper-health/whisper/ent/enrollmentstep"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/notification"
@@ -101,6 +103,8 @@ func checkColumn(t, c string) error {
 			bookingtype.Table:         bookingtype.ValidColumn,
 			channel.Table:             channel.ValidColumn,
 			channelmember.Table:       channelmember.ValidColumn,
+			enrollment.Table:          enrollment.ValidColumn,
+			enrollmentstep.Table:      enrollmentstep.ValidColumn,
 			label.Table:               label.ValidColumn,
 			message.Table:             message.ValidColumn,
 			notification.Table:        notification.ValidColumn,

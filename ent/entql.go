@@ -11,6 +11,8 @@ import (
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
+	"github.com/whisper-health/whisper/ent/enrollment"
+	"github.com/whisper-health/whisper/ent/enrollmentstep"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/notification"
@@ -34,7 +36,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 21)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 23)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -195,6 +197,53 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   enrollment.Table,
+			Columns: enrollment.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: enrollment.FieldID,
+			},
+		},
+		Type: "Enrollment",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			enrollment.FieldCreatedAt:     {Type: field.TypeTime, Column: enrollment.FieldCreatedAt},
+			enrollment.FieldUpdatedAt:     {Type: field.TypeTime, Column: enrollment.FieldUpdatedAt},
+			enrollment.FieldProgramID:     {Type: field.TypeString, Column: enrollment.FieldProgramID},
+			enrollment.FieldPatientID:     {Type: field.TypeString, Column: enrollment.FieldPatientID},
+			enrollment.FieldStatus:        {Type: field.TypeEnum, Column: enrollment.FieldStatus},
+			enrollment.FieldFlagged:       {Type: field.TypeBool, Column: enrollment.FieldFlagged},
+			enrollment.FieldCycle:         {Type: field.TypeInt, Column: enrollment.FieldCycle},
+			enrollment.FieldReferenceDate: {Type: field.TypeTime, Column: enrollment.FieldReferenceDate},
+			enrollment.FieldNextAction:    {Type: field.TypeInt, Column: enrollment.FieldNextAction},
+			enrollment.FieldNextDueAt:     {Type: field.TypeTime, Column: enrollment.FieldNextDueAt},
+		},
+	}
+	graph.Nodes[9] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   enrollmentstep.Table,
+			Columns: enrollmentstep.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: enrollmentstep.FieldID,
+			},
+		},
+		Type: "EnrollmentStep",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			enrollmentstep.FieldCreatedAt:    {Type: field.TypeTime, Column: enrollmentstep.FieldCreatedAt},
+			enrollmentstep.FieldUpdatedAt:    {Type: field.TypeTime, Column: enrollmentstep.FieldUpdatedAt},
+			enrollmentstep.FieldEnrollmentID: {Type: field.TypeString, Column: enrollmentstep.FieldEnrollmentID},
+			enrollmentstep.FieldActionID:     {Type: field.TypeString, Column: enrollmentstep.FieldActionID},
+			enrollmentstep.FieldCycle:        {Type: field.TypeInt, Column: enrollmentstep.FieldCycle},
+			enrollmentstep.FieldStatus:       {Type: field.TypeEnum, Column: enrollmentstep.FieldStatus},
+			enrollmentstep.FieldScheduledAt:  {Type: field.TypeTime, Column: enrollmentstep.FieldScheduledAt},
+			enrollmentstep.FieldExecutedAt:   {Type: field.TypeTime, Column: enrollmentstep.FieldExecutedAt},
+			enrollmentstep.FieldError:        {Type: field.TypeString, Column: enrollmentstep.FieldError},
+			enrollmentstep.FieldReplyContent: {Type: field.TypeString, Column: enrollmentstep.FieldReplyContent},
+			enrollmentstep.FieldOutboxID:     {Type: field.TypeString, Column: enrollmentstep.FieldOutboxID},
+		},
+	}
+	graph.Nodes[10] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   label.Table,
 			Columns: label.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -210,7 +259,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			label.FieldName:      {Type: field.TypeString, Column: label.FieldName},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   message.Table,
 			Columns: message.Columns,
@@ -234,7 +283,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldTxid:            {Type: field.TypeInt64, Column: message.FieldTxid},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   notification.Table,
 			Columns: notification.Columns,
@@ -259,7 +308,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			notification.FieldCreatedAt:      {Type: field.TypeTime, Column: notification.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   outboxmessage.Table,
 			Columns: outboxmessage.Columns,
@@ -286,7 +335,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			outboxmessage.FieldSentAt:         {Type: field.TypeTime, Column: outboxmessage.FieldSentAt},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   patient.Table,
 			Columns: patient.Columns,
@@ -319,7 +368,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			patient.FieldSourceVersion:      {Type: field.TypeInt64, Column: patient.FieldSourceVersion},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   program.Table,
 			Columns: program.Columns,
@@ -341,7 +390,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			program.FieldEnabled:        {Type: field.TypeBool, Column: program.FieldEnabled},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   programaction.Table,
 			Columns: programaction.Columns,
@@ -366,7 +415,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			programaction.FieldPauseOnError:     {Type: field.TypeBool, Column: programaction.FieldPauseOnError},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   referral.Table,
 			Columns: referral.Columns,
@@ -387,7 +436,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			referral.FieldSourceVersion: {Type: field.TypeInt64, Column: referral.FieldSourceVersion},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   securitygroup.Table,
 			Columns: securitygroup.Columns,
@@ -404,7 +453,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			securitygroup.FieldPermissions: {Type: field.TypeJSON, Column: securitygroup.FieldPermissions},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -428,7 +477,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldIPAddress:         {Type: field.TypeString, Column: session.FieldIPAddress},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   setting.Table,
 			Columns: setting.Columns,
@@ -444,7 +493,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			setting.FieldValue:     {Type: field.TypeString, Column: setting.FieldValue},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   template.Table,
 			Columns: template.Columns,
@@ -463,7 +512,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			template.FieldBody:      {Type: field.TypeString, Column: template.FieldBody},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -760,6 +809,66 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"ChannelMember",
 		"User",
+	)
+	graph.MustAddE(
+		"program",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   enrollment.ProgramTable,
+			Columns: []string{enrollment.ProgramColumn},
+			Bidi:    false,
+		},
+		"Enrollment",
+		"Program",
+	)
+	graph.MustAddE(
+		"patient",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   enrollment.PatientTable,
+			Columns: []string{enrollment.PatientColumn},
+			Bidi:    false,
+		},
+		"Enrollment",
+		"Patient",
+	)
+	graph.MustAddE(
+		"steps",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   enrollment.StepsTable,
+			Columns: []string{enrollment.StepsColumn},
+			Bidi:    false,
+		},
+		"Enrollment",
+		"EnrollmentStep",
+	)
+	graph.MustAddE(
+		"enrollment",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   enrollmentstep.EnrollmentTable,
+			Columns: []string{enrollmentstep.EnrollmentColumn},
+			Bidi:    false,
+		},
+		"EnrollmentStep",
+		"Enrollment",
+	)
+	graph.MustAddE(
+		"action",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   enrollmentstep.ActionTable,
+			Columns: []string{enrollmentstep.ActionColumn},
+			Bidi:    false,
+		},
+		"EnrollmentStep",
+		"ProgramAction",
 	)
 	graph.MustAddE(
 		"owner",
@@ -2005,6 +2114,261 @@ func (f *ChannelMemberFilter) WhereHasUserWith(preds ...predicate.User) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *EnrollmentQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the EnrollmentQuery builder.
+func (_q *EnrollmentQuery) Filter() *EnrollmentFilter {
+	return &EnrollmentFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *EnrollmentMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the EnrollmentMutation builder.
+func (m *EnrollmentMutation) Filter() *EnrollmentFilter {
+	return &EnrollmentFilter{config: m.config, predicateAdder: m}
+}
+
+// EnrollmentFilter provides a generic filtering capability at runtime for EnrollmentQuery.
+type EnrollmentFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *EnrollmentFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *EnrollmentFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(enrollment.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *EnrollmentFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(enrollment.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *EnrollmentFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(enrollment.FieldUpdatedAt))
+}
+
+// WhereProgramID applies the entql string predicate on the program_id field.
+func (f *EnrollmentFilter) WhereProgramID(p entql.StringP) {
+	f.Where(p.Field(enrollment.FieldProgramID))
+}
+
+// WherePatientID applies the entql string predicate on the patient_id field.
+func (f *EnrollmentFilter) WherePatientID(p entql.StringP) {
+	f.Where(p.Field(enrollment.FieldPatientID))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *EnrollmentFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(enrollment.FieldStatus))
+}
+
+// WhereFlagged applies the entql bool predicate on the flagged field.
+func (f *EnrollmentFilter) WhereFlagged(p entql.BoolP) {
+	f.Where(p.Field(enrollment.FieldFlagged))
+}
+
+// WhereCycle applies the entql int predicate on the cycle field.
+func (f *EnrollmentFilter) WhereCycle(p entql.IntP) {
+	f.Where(p.Field(enrollment.FieldCycle))
+}
+
+// WhereReferenceDate applies the entql time.Time predicate on the reference_date field.
+func (f *EnrollmentFilter) WhereReferenceDate(p entql.TimeP) {
+	f.Where(p.Field(enrollment.FieldReferenceDate))
+}
+
+// WhereNextAction applies the entql int predicate on the next_action field.
+func (f *EnrollmentFilter) WhereNextAction(p entql.IntP) {
+	f.Where(p.Field(enrollment.FieldNextAction))
+}
+
+// WhereNextDueAt applies the entql time.Time predicate on the next_due_at field.
+func (f *EnrollmentFilter) WhereNextDueAt(p entql.TimeP) {
+	f.Where(p.Field(enrollment.FieldNextDueAt))
+}
+
+// WhereHasProgram applies a predicate to check if query has an edge program.
+func (f *EnrollmentFilter) WhereHasProgram() {
+	f.Where(entql.HasEdge("program"))
+}
+
+// WhereHasProgramWith applies a predicate to check if query has an edge program with a given conditions (other predicates).
+func (f *EnrollmentFilter) WhereHasProgramWith(preds ...predicate.Program) {
+	f.Where(entql.HasEdgeWith("program", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasPatient applies a predicate to check if query has an edge patient.
+func (f *EnrollmentFilter) WhereHasPatient() {
+	f.Where(entql.HasEdge("patient"))
+}
+
+// WhereHasPatientWith applies a predicate to check if query has an edge patient with a given conditions (other predicates).
+func (f *EnrollmentFilter) WhereHasPatientWith(preds ...predicate.Patient) {
+	f.Where(entql.HasEdgeWith("patient", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasSteps applies a predicate to check if query has an edge steps.
+func (f *EnrollmentFilter) WhereHasSteps() {
+	f.Where(entql.HasEdge("steps"))
+}
+
+// WhereHasStepsWith applies a predicate to check if query has an edge steps with a given conditions (other predicates).
+func (f *EnrollmentFilter) WhereHasStepsWith(preds ...predicate.EnrollmentStep) {
+	f.Where(entql.HasEdgeWith("steps", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *EnrollmentStepQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the EnrollmentStepQuery builder.
+func (_q *EnrollmentStepQuery) Filter() *EnrollmentStepFilter {
+	return &EnrollmentStepFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *EnrollmentStepMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the EnrollmentStepMutation builder.
+func (m *EnrollmentStepMutation) Filter() *EnrollmentStepFilter {
+	return &EnrollmentStepFilter{config: m.config, predicateAdder: m}
+}
+
+// EnrollmentStepFilter provides a generic filtering capability at runtime for EnrollmentStepQuery.
+type EnrollmentStepFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *EnrollmentStepFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *EnrollmentStepFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(enrollmentstep.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *EnrollmentStepFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(enrollmentstep.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *EnrollmentStepFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(enrollmentstep.FieldUpdatedAt))
+}
+
+// WhereEnrollmentID applies the entql string predicate on the enrollment_id field.
+func (f *EnrollmentStepFilter) WhereEnrollmentID(p entql.StringP) {
+	f.Where(p.Field(enrollmentstep.FieldEnrollmentID))
+}
+
+// WhereActionID applies the entql string predicate on the action_id field.
+func (f *EnrollmentStepFilter) WhereActionID(p entql.StringP) {
+	f.Where(p.Field(enrollmentstep.FieldActionID))
+}
+
+// WhereCycle applies the entql int predicate on the cycle field.
+func (f *EnrollmentStepFilter) WhereCycle(p entql.IntP) {
+	f.Where(p.Field(enrollmentstep.FieldCycle))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *EnrollmentStepFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(enrollmentstep.FieldStatus))
+}
+
+// WhereScheduledAt applies the entql time.Time predicate on the scheduled_at field.
+func (f *EnrollmentStepFilter) WhereScheduledAt(p entql.TimeP) {
+	f.Where(p.Field(enrollmentstep.FieldScheduledAt))
+}
+
+// WhereExecutedAt applies the entql time.Time predicate on the executed_at field.
+func (f *EnrollmentStepFilter) WhereExecutedAt(p entql.TimeP) {
+	f.Where(p.Field(enrollmentstep.FieldExecutedAt))
+}
+
+// WhereError applies the entql string predicate on the error field.
+func (f *EnrollmentStepFilter) WhereError(p entql.StringP) {
+	f.Where(p.Field(enrollmentstep.FieldError))
+}
+
+// WhereReplyContent applies the entql string predicate on the reply_content field.
+func (f *EnrollmentStepFilter) WhereReplyContent(p entql.StringP) {
+	f.Where(p.Field(enrollmentstep.FieldReplyContent))
+}
+
+// WhereOutboxID applies the entql string predicate on the outbox_id field.
+func (f *EnrollmentStepFilter) WhereOutboxID(p entql.StringP) {
+	f.Where(p.Field(enrollmentstep.FieldOutboxID))
+}
+
+// WhereHasEnrollment applies a predicate to check if query has an edge enrollment.
+func (f *EnrollmentStepFilter) WhereHasEnrollment() {
+	f.Where(entql.HasEdge("enrollment"))
+}
+
+// WhereHasEnrollmentWith applies a predicate to check if query has an edge enrollment with a given conditions (other predicates).
+func (f *EnrollmentStepFilter) WhereHasEnrollmentWith(preds ...predicate.Enrollment) {
+	f.Where(entql.HasEdgeWith("enrollment", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasAction applies a predicate to check if query has an edge action.
+func (f *EnrollmentStepFilter) WhereHasAction() {
+	f.Where(entql.HasEdge("action"))
+}
+
+// WhereHasActionWith applies a predicate to check if query has an edge action with a given conditions (other predicates).
+func (f *EnrollmentStepFilter) WhereHasActionWith(preds ...predicate.ProgramAction) {
+	f.Where(entql.HasEdgeWith("action", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *LabelQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2033,7 +2397,7 @@ type LabelFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LabelFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2121,7 +2485,7 @@ type MessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2314,7 +2678,7 @@ type NotificationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *NotificationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2470,7 +2834,7 @@ type OutboxMessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OutboxMessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2580,7 +2944,7 @@ type PatientFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PatientFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2734,7 +3098,7 @@ type ProgramFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProgramFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2847,7 +3211,7 @@ type ProgramActionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProgramActionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2975,7 +3339,7 @@ type ReferralFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReferralFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3069,7 +3433,7 @@ type SecurityGroupFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SecurityGroupFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3157,7 +3521,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3266,7 +3630,7 @@ type SettingFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SettingFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3321,7 +3685,7 @@ type TemplateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TemplateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3391,7 +3755,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -15,6 +15,8 @@ import (
 	"github.com/whisper-health/whisper/ent/bookingstatuschange"
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
+	"github.com/whisper-health/whisper/ent/enrollment"
+	"github.com/whisper-health/whisper/ent/enrollmentstep"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/notification"
@@ -660,6 +662,273 @@ func newChannelPaginateArgs(rv map[string]any) *channelPaginateArgs {
 		case *ChannelOrder:
 			if v != nil {
 				args.opts = append(args.opts, WithChannelOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *EnrollmentQuery) CollectFields(ctx context.Context, satisfies ...string) (*EnrollmentQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *EnrollmentQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(enrollment.Columns))
+		selectedFields = []string{enrollment.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "program":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ProgramClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, programImplementors)...); err != nil {
+				return err
+			}
+			_q.withProgram = query
+			if _, ok := fieldSeen[enrollment.FieldProgramID]; !ok {
+				selectedFields = append(selectedFields, enrollment.FieldProgramID)
+				fieldSeen[enrollment.FieldProgramID] = struct{}{}
+			}
+
+		case "patient":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&PatientClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, patientImplementors)...); err != nil {
+				return err
+			}
+			_q.withPatient = query
+			if _, ok := fieldSeen[enrollment.FieldPatientID]; !ok {
+				selectedFields = append(selectedFields, enrollment.FieldPatientID)
+				fieldSeen[enrollment.FieldPatientID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[enrollment.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, enrollment.FieldCreatedAt)
+				fieldSeen[enrollment.FieldCreatedAt] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[enrollment.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, enrollment.FieldStatus)
+				fieldSeen[enrollment.FieldStatus] = struct{}{}
+			}
+		case "flagged":
+			if _, ok := fieldSeen[enrollment.FieldFlagged]; !ok {
+				selectedFields = append(selectedFields, enrollment.FieldFlagged)
+				fieldSeen[enrollment.FieldFlagged] = struct{}{}
+			}
+		case "cycle":
+			if _, ok := fieldSeen[enrollment.FieldCycle]; !ok {
+				selectedFields = append(selectedFields, enrollment.FieldCycle)
+				fieldSeen[enrollment.FieldCycle] = struct{}{}
+			}
+		case "referenceDate":
+			if _, ok := fieldSeen[enrollment.FieldReferenceDate]; !ok {
+				selectedFields = append(selectedFields, enrollment.FieldReferenceDate)
+				fieldSeen[enrollment.FieldReferenceDate] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type enrollmentPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []EnrollmentPaginateOption
+}
+
+func newEnrollmentPaginateArgs(rv map[string]any) *enrollmentPaginateArgs {
+	args := &enrollmentPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &EnrollmentOrder{Field: &EnrollmentOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithEnrollmentOrder(order))
+			}
+		case *EnrollmentOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithEnrollmentOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *EnrollmentStepQuery) CollectFields(ctx context.Context, satisfies ...string) (*EnrollmentStepQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *EnrollmentStepQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(enrollmentstep.Columns))
+		selectedFields = []string{enrollmentstep.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "action":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ProgramActionClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, programactionImplementors)...); err != nil {
+				return err
+			}
+			_q.withAction = query
+			if _, ok := fieldSeen[enrollmentstep.FieldActionID]; !ok {
+				selectedFields = append(selectedFields, enrollmentstep.FieldActionID)
+				fieldSeen[enrollmentstep.FieldActionID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[enrollmentstep.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, enrollmentstep.FieldCreatedAt)
+				fieldSeen[enrollmentstep.FieldCreatedAt] = struct{}{}
+			}
+		case "cycle":
+			if _, ok := fieldSeen[enrollmentstep.FieldCycle]; !ok {
+				selectedFields = append(selectedFields, enrollmentstep.FieldCycle)
+				fieldSeen[enrollmentstep.FieldCycle] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[enrollmentstep.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, enrollmentstep.FieldStatus)
+				fieldSeen[enrollmentstep.FieldStatus] = struct{}{}
+			}
+		case "scheduledAt":
+			if _, ok := fieldSeen[enrollmentstep.FieldScheduledAt]; !ok {
+				selectedFields = append(selectedFields, enrollmentstep.FieldScheduledAt)
+				fieldSeen[enrollmentstep.FieldScheduledAt] = struct{}{}
+			}
+		case "executedAt":
+			if _, ok := fieldSeen[enrollmentstep.FieldExecutedAt]; !ok {
+				selectedFields = append(selectedFields, enrollmentstep.FieldExecutedAt)
+				fieldSeen[enrollmentstep.FieldExecutedAt] = struct{}{}
+			}
+		case "error":
+			if _, ok := fieldSeen[enrollmentstep.FieldError]; !ok {
+				selectedFields = append(selectedFields, enrollmentstep.FieldError)
+				fieldSeen[enrollmentstep.FieldError] = struct{}{}
+			}
+		case "replyContent":
+			if _, ok := fieldSeen[enrollmentstep.FieldReplyContent]; !ok {
+				selectedFields = append(selectedFields, enrollmentstep.FieldReplyContent)
+				fieldSeen[enrollmentstep.FieldReplyContent] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type enrollmentstepPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []EnrollmentStepPaginateOption
+}
+
+func newEnrollmentStepPaginateArgs(rv map[string]any) *enrollmentstepPaginateArgs {
+	args := &enrollmentstepPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &EnrollmentStepOrder{Field: &EnrollmentStepOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithEnrollmentStepOrder(order))
+			}
+		case *EnrollmentStepOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithEnrollmentStepOrder(v))
 			}
 		}
 	}

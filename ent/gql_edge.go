@@ -116,6 +116,30 @@ func (_m *Channel) CustomChannels(ctx context.Context) (result []*Channel, err e
 	return result, err
 }
 
+func (_m *Enrollment) Program(ctx context.Context) (*Program, error) {
+	result, err := _m.Edges.ProgramOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryProgram().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Enrollment) Patient(ctx context.Context) (*Patient, error) {
+	result, err := _m.Edges.PatientOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryPatient().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *EnrollmentStep) Action(ctx context.Context) (*ProgramAction, error) {
+	result, err := _m.Edges.ActionOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryAction().Only(ctx)
+	}
+	return result, err
+}
+
 func (_m *Label) Messages(
 	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *MessageOrder,
 ) (*MessageConnection, error) {

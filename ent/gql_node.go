@@ -14,6 +14,8 @@ import (
 	"github.com/whisper-health/whisper/ent/bookingstatuschange"
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
+	"github.com/whisper-health/whisper/ent/enrollment"
+	"github.com/whisper-health/whisper/ent/enrollmentstep"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/notification"
@@ -57,6 +59,16 @@ var channelImplementors = []string{"Channel", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Channel) IsNode() {}
+
+var enrollmentImplementors = []string{"Enrollment", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Enrollment) IsNode() {}
+
+var enrollmentstepImplementors = []string{"EnrollmentStep", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*EnrollmentStep) IsNode() {}
 
 var labelImplementors = []string{"Label", "Node"}
 
@@ -232,6 +244,32 @@ func (c *Client) noder(ctx context.Context, table string, id pulid.ID) (Noder, e
 			Where(channel.ID(uid))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, channelImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case enrollment.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.Enrollment.Query().
+			Where(enrollment.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, enrollmentImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case enrollmentstep.Table:
+		var uid pulid.ID
+		if err := uid.UnmarshalGQL(id); err != nil {
+			return nil, err
+		}
+		query := c.EnrollmentStep.Query().
+			Where(enrollmentstep.ID(uid))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, enrollmentstepImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -520,6 +558,38 @@ func (c *Client) noders(ctx context.Context, table string, ids []pulid.ID) ([]No
 		query := c.Channel.Query().
 			Where(channel.IDIn(ids...))
 		query, err := query.CollectFields(ctx, channelImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case enrollment.Table:
+		query := c.Enrollment.Query().
+			Where(enrollment.IDIn(ids...))
+		query, err := query.CollectFields(ctx, enrollmentImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case enrollmentstep.Table:
+		query := c.EnrollmentStep.Query().
+			Where(enrollmentstep.IDIn(ids...))
+		query, err := query.CollectFields(ctx, enrollmentstepImplementors...)
 		if err != nil {
 			return nil, err
 		}

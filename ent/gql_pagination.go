@@ -20,6 +20,8 @@ import (
 	"github.com/whisper-health/whisper/ent/bookingstatuschange"
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
+	"github.com/whisper-health/whisper/ent/enrollment"
+	"github.com/whisper-health/whisper/ent/enrollmentstep"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/notification"
@@ -1578,6 +1580,598 @@ func (_m *Channel) ToEdge(order *ChannelOrder) *ChannelEdge {
 		order = DefaultChannelOrder
 	}
 	return &ChannelEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// EnrollmentEdge is the edge representation of Enrollment.
+type EnrollmentEdge struct {
+	Node   *Enrollment `json:"node"`
+	Cursor Cursor      `json:"cursor"`
+}
+
+// EnrollmentConnection is the connection containing edges to Enrollment.
+type EnrollmentConnection struct {
+	Edges      []*EnrollmentEdge `json:"edges"`
+	PageInfo   PageInfo          `json:"pageInfo"`
+	TotalCount int               `json:"totalCount"`
+}
+
+func (c *EnrollmentConnection) build(nodes []*Enrollment, pager *enrollmentPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Enrollment
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Enrollment {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Enrollment {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*EnrollmentEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &EnrollmentEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// EnrollmentPaginateOption enables pagination customization.
+type EnrollmentPaginateOption func(*enrollmentPager) error
+
+// WithEnrollmentOrder configures pagination ordering.
+func WithEnrollmentOrder(order *EnrollmentOrder) EnrollmentPaginateOption {
+	if order == nil {
+		order = DefaultEnrollmentOrder
+	}
+	o := *order
+	return func(pager *enrollmentPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultEnrollmentOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithEnrollmentFilter configures pagination filter.
+func WithEnrollmentFilter(filter func(*EnrollmentQuery) (*EnrollmentQuery, error)) EnrollmentPaginateOption {
+	return func(pager *enrollmentPager) error {
+		if filter == nil {
+			return errors.New("EnrollmentQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type enrollmentPager struct {
+	reverse bool
+	order   *EnrollmentOrder
+	filter  func(*EnrollmentQuery) (*EnrollmentQuery, error)
+}
+
+func newEnrollmentPager(opts []EnrollmentPaginateOption, reverse bool) (*enrollmentPager, error) {
+	pager := &enrollmentPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultEnrollmentOrder
+	}
+	return pager, nil
+}
+
+func (p *enrollmentPager) applyFilter(query *EnrollmentQuery) (*EnrollmentQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *enrollmentPager) toCursor(_m *Enrollment) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *enrollmentPager) applyCursors(query *EnrollmentQuery, after, before *Cursor) (*EnrollmentQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultEnrollmentOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *enrollmentPager) applyOrder(query *EnrollmentQuery) *EnrollmentQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultEnrollmentOrder.Field {
+		query = query.Order(DefaultEnrollmentOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *enrollmentPager) orderExpr(query *EnrollmentQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultEnrollmentOrder.Field {
+			b.Comma().Ident(DefaultEnrollmentOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Enrollment.
+func (_m *EnrollmentQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...EnrollmentPaginateOption,
+) (*EnrollmentConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newEnrollmentPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &EnrollmentConnection{Edges: []*EnrollmentEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// EnrollmentOrderFieldCreatedAt orders Enrollment by created_at.
+	EnrollmentOrderFieldCreatedAt = &EnrollmentOrderField{
+		Value: func(_m *Enrollment) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: enrollment.FieldCreatedAt,
+		toTerm: enrollment.ByCreatedAt,
+		toCursor: func(_m *Enrollment) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f EnrollmentOrderField) String() string {
+	var str string
+	switch f.column {
+	case EnrollmentOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f EnrollmentOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *EnrollmentOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("EnrollmentOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *EnrollmentOrderFieldCreatedAt
+	default:
+		return fmt.Errorf("%s is not a valid EnrollmentOrderField", str)
+	}
+	return nil
+}
+
+// EnrollmentOrderField defines the ordering field of Enrollment.
+type EnrollmentOrderField struct {
+	// Value extracts the ordering value from the given Enrollment.
+	Value    func(*Enrollment) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) enrollment.OrderOption
+	toCursor func(*Enrollment) Cursor
+}
+
+// EnrollmentOrder defines the ordering of Enrollment.
+type EnrollmentOrder struct {
+	Direction OrderDirection        `json:"direction"`
+	Field     *EnrollmentOrderField `json:"field"`
+}
+
+// DefaultEnrollmentOrder is the default ordering of Enrollment.
+var DefaultEnrollmentOrder = &EnrollmentOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &EnrollmentOrderField{
+		Value: func(_m *Enrollment) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: enrollment.FieldID,
+		toTerm: enrollment.ByID,
+		toCursor: func(_m *Enrollment) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Enrollment into EnrollmentEdge.
+func (_m *Enrollment) ToEdge(order *EnrollmentOrder) *EnrollmentEdge {
+	if order == nil {
+		order = DefaultEnrollmentOrder
+	}
+	return &EnrollmentEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// EnrollmentStepEdge is the edge representation of EnrollmentStep.
+type EnrollmentStepEdge struct {
+	Node   *EnrollmentStep `json:"node"`
+	Cursor Cursor          `json:"cursor"`
+}
+
+// EnrollmentStepConnection is the connection containing edges to EnrollmentStep.
+type EnrollmentStepConnection struct {
+	Edges      []*EnrollmentStepEdge `json:"edges"`
+	PageInfo   PageInfo              `json:"pageInfo"`
+	TotalCount int                   `json:"totalCount"`
+}
+
+func (c *EnrollmentStepConnection) build(nodes []*EnrollmentStep, pager *enrollmentstepPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *EnrollmentStep
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *EnrollmentStep {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *EnrollmentStep {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*EnrollmentStepEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &EnrollmentStepEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// EnrollmentStepPaginateOption enables pagination customization.
+type EnrollmentStepPaginateOption func(*enrollmentstepPager) error
+
+// WithEnrollmentStepOrder configures pagination ordering.
+func WithEnrollmentStepOrder(order *EnrollmentStepOrder) EnrollmentStepPaginateOption {
+	if order == nil {
+		order = DefaultEnrollmentStepOrder
+	}
+	o := *order
+	return func(pager *enrollmentstepPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultEnrollmentStepOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithEnrollmentStepFilter configures pagination filter.
+func WithEnrollmentStepFilter(filter func(*EnrollmentStepQuery) (*EnrollmentStepQuery, error)) EnrollmentStepPaginateOption {
+	return func(pager *enrollmentstepPager) error {
+		if filter == nil {
+			return errors.New("EnrollmentStepQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type enrollmentstepPager struct {
+	reverse bool
+	order   *EnrollmentStepOrder
+	filter  func(*EnrollmentStepQuery) (*EnrollmentStepQuery, error)
+}
+
+func newEnrollmentStepPager(opts []EnrollmentStepPaginateOption, reverse bool) (*enrollmentstepPager, error) {
+	pager := &enrollmentstepPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultEnrollmentStepOrder
+	}
+	return pager, nil
+}
+
+func (p *enrollmentstepPager) applyFilter(query *EnrollmentStepQuery) (*EnrollmentStepQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *enrollmentstepPager) toCursor(_m *EnrollmentStep) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *enrollmentstepPager) applyCursors(query *EnrollmentStepQuery, after, before *Cursor) (*EnrollmentStepQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultEnrollmentStepOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *enrollmentstepPager) applyOrder(query *EnrollmentStepQuery) *EnrollmentStepQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultEnrollmentStepOrder.Field {
+		query = query.Order(DefaultEnrollmentStepOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *enrollmentstepPager) orderExpr(query *EnrollmentStepQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultEnrollmentStepOrder.Field {
+			b.Comma().Ident(DefaultEnrollmentStepOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to EnrollmentStep.
+func (_m *EnrollmentStepQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...EnrollmentStepPaginateOption,
+) (*EnrollmentStepConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newEnrollmentStepPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &EnrollmentStepConnection{Edges: []*EnrollmentStepEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// EnrollmentStepOrderFieldCreatedAt orders EnrollmentStep by created_at.
+	EnrollmentStepOrderFieldCreatedAt = &EnrollmentStepOrderField{
+		Value: func(_m *EnrollmentStep) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: enrollmentstep.FieldCreatedAt,
+		toTerm: enrollmentstep.ByCreatedAt,
+		toCursor: func(_m *EnrollmentStep) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f EnrollmentStepOrderField) String() string {
+	var str string
+	switch f.column {
+	case EnrollmentStepOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f EnrollmentStepOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *EnrollmentStepOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("EnrollmentStepOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *EnrollmentStepOrderFieldCreatedAt
+	default:
+		return fmt.Errorf("%s is not a valid EnrollmentStepOrderField", str)
+	}
+	return nil
+}
+
+// EnrollmentStepOrderField defines the ordering field of EnrollmentStep.
+type EnrollmentStepOrderField struct {
+	// Value extracts the ordering value from the given EnrollmentStep.
+	Value    func(*EnrollmentStep) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) enrollmentstep.OrderOption
+	toCursor func(*EnrollmentStep) Cursor
+}
+
+// EnrollmentStepOrder defines the ordering of EnrollmentStep.
+type EnrollmentStepOrder struct {
+	Direction OrderDirection            `json:"direction"`
+	Field     *EnrollmentStepOrderField `json:"field"`
+}
+
+// DefaultEnrollmentStepOrder is the default ordering of EnrollmentStep.
+var DefaultEnrollmentStepOrder = &EnrollmentStepOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &EnrollmentStepOrderField{
+		Value: func(_m *EnrollmentStep) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: enrollmentstep.FieldID,
+		toTerm: enrollmentstep.ByID,
+		toCursor: func(_m *EnrollmentStep) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts EnrollmentStep into EnrollmentStepEdge.
+func (_m *EnrollmentStep) ToEdge(order *EnrollmentStepOrder) *EnrollmentStepEdge {
+	if order == nil {
+		order = DefaultEnrollmentStepOrder
+	}
+	return &EnrollmentStepEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

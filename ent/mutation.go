@@ -19,6 +19,8 @@ import (
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
+	"github.com/whisper-health/whisper/ent/enrollment"
+	"github.com/whisper-health/whisper/ent/enrollmentstep"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/notification"
@@ -53,6 +55,8 @@ const (
 	TypeBookingType         = "BookingType"
 	TypeChannel             = "Channel"
 	TypeChannelMember       = "ChannelMember"
+	TypeEnrollment          = "Enrollment"
+	TypeEnrollmentStep      = "EnrollmentStep"
 	TypeLabel               = "Label"
 	TypeMessage             = "Message"
 	TypeNotification        = "Notification"
@@ -7060,6 +7064,2187 @@ func (m *ChannelMemberMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown ChannelMember edge %s", name)
+}
+
+// EnrollmentMutation represents an operation that mutates the Enrollment nodes in the graph.
+type EnrollmentMutation struct {
+	config
+	op             Op
+	typ            string
+	id             *pulid.ID
+	created_at     *time.Time
+	updated_at     *time.Time
+	status         *enrollment.Status
+	flagged        *bool
+	cycle          *int
+	addcycle       *int
+	reference_date *time.Time
+	next_action    *int
+	addnext_action *int
+	next_due_at    *time.Time
+	clearedFields  map[string]struct{}
+	program        *pulid.ID
+	clearedprogram bool
+	patient        *pulid.ID
+	clearedpatient bool
+	steps          map[pulid.ID]struct{}
+	removedsteps   map[pulid.ID]struct{}
+	clearedsteps   bool
+	done           bool
+	oldValue       func(context.Context) (*Enrollment, error)
+	predicates     []predicate.Enrollment
+}
+
+var _ ent.Mutation = (*EnrollmentMutation)(nil)
+
+// enrollmentOption allows management of the mutation configuration using functional options.
+type enrollmentOption func(*EnrollmentMutation)
+
+// newEnrollmentMutation creates new mutation for the Enrollment entity.
+func newEnrollmentMutation(c config, op Op, opts ...enrollmentOption) *EnrollmentMutation {
+	m := &EnrollmentMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeEnrollment,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withEnrollmentID sets the ID field of the mutation.
+func withEnrollmentID(id pulid.ID) enrollmentOption {
+	return func(m *EnrollmentMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Enrollment
+		)
+		m.oldValue = func(ctx context.Context) (*Enrollment, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Enrollment.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withEnrollment sets the old Enrollment of the mutation.
+func withEnrollment(node *Enrollment) enrollmentOption {
+	return func(m *EnrollmentMutation) {
+		m.oldValue = func(context.Context) (*Enrollment, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m EnrollmentMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m EnrollmentMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Enrollment entities.
+func (m *EnrollmentMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *EnrollmentMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *EnrollmentMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Enrollment.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *EnrollmentMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *EnrollmentMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Enrollment entity.
+// If the Enrollment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnrollmentMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *EnrollmentMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *EnrollmentMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *EnrollmentMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Enrollment entity.
+// If the Enrollment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnrollmentMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *EnrollmentMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetProgramID sets the "program_id" field.
+func (m *EnrollmentMutation) SetProgramID(pu pulid.ID) {
+	m.program = &pu
+}
+
+// ProgramID returns the value of the "program_id" field in the mutation.
+func (m *EnrollmentMutation) ProgramID() (r pulid.ID, exists bool) {
+	v := m.program
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProgramID returns the old "program_id" field's value of the Enrollment entity.
+// If the Enrollment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnrollmentMutation) OldProgramID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProgramID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProgramID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProgramID: %w", err)
+	}
+	return oldValue.ProgramID, nil
+}
+
+// ResetProgramID resets all changes to the "program_id" field.
+func (m *EnrollmentMutation) ResetProgramID() {
+	m.program = nil
+}
+
+// SetPatientID sets the "patient_id" field.
+func (m *EnrollmentMutation) SetPatientID(pu pulid.ID) {
+	m.patient = &pu
+}
+
+// PatientID returns the value of the "patient_id" field in the mutation.
+func (m *EnrollmentMutation) PatientID() (r pulid.ID, exists bool) {
+	v := m.patient
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPatientID returns the old "patient_id" field's value of the Enrollment entity.
+// If the Enrollment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnrollmentMutation) OldPatientID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPatientID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPatientID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPatientID: %w", err)
+	}
+	return oldValue.PatientID, nil
+}
+
+// ResetPatientID resets all changes to the "patient_id" field.
+func (m *EnrollmentMutation) ResetPatientID() {
+	m.patient = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *EnrollmentMutation) SetStatus(e enrollment.Status) {
+	m.status = &e
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *EnrollmentMutation) Status() (r enrollment.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the Enrollment entity.
+// If the Enrollment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnrollmentMutation) OldStatus(ctx context.Context) (v enrollment.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *EnrollmentMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetFlagged sets the "flagged" field.
+func (m *EnrollmentMutation) SetFlagged(b bool) {
+	m.flagged = &b
+}
+
+// Flagged returns the value of the "flagged" field in the mutation.
+func (m *EnrollmentMutation) Flagged() (r bool, exists bool) {
+	v := m.flagged
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFlagged returns the old "flagged" field's value of the Enrollment entity.
+// If the Enrollment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnrollmentMutation) OldFlagged(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFlagged is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFlagged requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFlagged: %w", err)
+	}
+	return oldValue.Flagged, nil
+}
+
+// ResetFlagged resets all changes to the "flagged" field.
+func (m *EnrollmentMutation) ResetFlagged() {
+	m.flagged = nil
+}
+
+// SetCycle sets the "cycle" field.
+func (m *EnrollmentMutation) SetCycle(i int) {
+	m.cycle = &i
+	m.addcycle = nil
+}
+
+// Cycle returns the value of the "cycle" field in the mutation.
+func (m *EnrollmentMutation) Cycle() (r int, exists bool) {
+	v := m.cycle
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCycle returns the old "cycle" field's value of the Enrollment entity.
+// If the Enrollment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnrollmentMutation) OldCycle(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCycle is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCycle requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCycle: %w", err)
+	}
+	return oldValue.Cycle, nil
+}
+
+// AddCycle adds i to the "cycle" field.
+func (m *EnrollmentMutation) AddCycle(i int) {
+	if m.addcycle != nil {
+		*m.addcycle += i
+	} else {
+		m.addcycle = &i
+	}
+}
+
+// AddedCycle returns the value that was added to the "cycle" field in this mutation.
+func (m *EnrollmentMutation) AddedCycle() (r int, exists bool) {
+	v := m.addcycle
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCycle resets all changes to the "cycle" field.
+func (m *EnrollmentMutation) ResetCycle() {
+	m.cycle = nil
+	m.addcycle = nil
+}
+
+// SetReferenceDate sets the "reference_date" field.
+func (m *EnrollmentMutation) SetReferenceDate(t time.Time) {
+	m.reference_date = &t
+}
+
+// ReferenceDate returns the value of the "reference_date" field in the mutation.
+func (m *EnrollmentMutation) ReferenceDate() (r time.Time, exists bool) {
+	v := m.reference_date
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReferenceDate returns the old "reference_date" field's value of the Enrollment entity.
+// If the Enrollment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnrollmentMutation) OldReferenceDate(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReferenceDate is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReferenceDate requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReferenceDate: %w", err)
+	}
+	return oldValue.ReferenceDate, nil
+}
+
+// ResetReferenceDate resets all changes to the "reference_date" field.
+func (m *EnrollmentMutation) ResetReferenceDate() {
+	m.reference_date = nil
+}
+
+// SetNextAction sets the "next_action" field.
+func (m *EnrollmentMutation) SetNextAction(i int) {
+	m.next_action = &i
+	m.addnext_action = nil
+}
+
+// NextAction returns the value of the "next_action" field in the mutation.
+func (m *EnrollmentMutation) NextAction() (r int, exists bool) {
+	v := m.next_action
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNextAction returns the old "next_action" field's value of the Enrollment entity.
+// If the Enrollment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnrollmentMutation) OldNextAction(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNextAction is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNextAction requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNextAction: %w", err)
+	}
+	return oldValue.NextAction, nil
+}
+
+// AddNextAction adds i to the "next_action" field.
+func (m *EnrollmentMutation) AddNextAction(i int) {
+	if m.addnext_action != nil {
+		*m.addnext_action += i
+	} else {
+		m.addnext_action = &i
+	}
+}
+
+// AddedNextAction returns the value that was added to the "next_action" field in this mutation.
+func (m *EnrollmentMutation) AddedNextAction() (r int, exists bool) {
+	v := m.addnext_action
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetNextAction resets all changes to the "next_action" field.
+func (m *EnrollmentMutation) ResetNextAction() {
+	m.next_action = nil
+	m.addnext_action = nil
+}
+
+// SetNextDueAt sets the "next_due_at" field.
+func (m *EnrollmentMutation) SetNextDueAt(t time.Time) {
+	m.next_due_at = &t
+}
+
+// NextDueAt returns the value of the "next_due_at" field in the mutation.
+func (m *EnrollmentMutation) NextDueAt() (r time.Time, exists bool) {
+	v := m.next_due_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNextDueAt returns the old "next_due_at" field's value of the Enrollment entity.
+// If the Enrollment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnrollmentMutation) OldNextDueAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNextDueAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNextDueAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNextDueAt: %w", err)
+	}
+	return oldValue.NextDueAt, nil
+}
+
+// ClearNextDueAt clears the value of the "next_due_at" field.
+func (m *EnrollmentMutation) ClearNextDueAt() {
+	m.next_due_at = nil
+	m.clearedFields[enrollment.FieldNextDueAt] = struct{}{}
+}
+
+// NextDueAtCleared returns if the "next_due_at" field was cleared in this mutation.
+func (m *EnrollmentMutation) NextDueAtCleared() bool {
+	_, ok := m.clearedFields[enrollment.FieldNextDueAt]
+	return ok
+}
+
+// ResetNextDueAt resets all changes to the "next_due_at" field.
+func (m *EnrollmentMutation) ResetNextDueAt() {
+	m.next_due_at = nil
+	delete(m.clearedFields, enrollment.FieldNextDueAt)
+}
+
+// ClearProgram clears the "program" edge to the Program entity.
+func (m *EnrollmentMutation) ClearProgram() {
+	m.clearedprogram = true
+	m.clearedFields[enrollment.FieldProgramID] = struct{}{}
+}
+
+// ProgramCleared reports if the "program" edge to the Program entity was cleared.
+func (m *EnrollmentMutation) ProgramCleared() bool {
+	return m.clearedprogram
+}
+
+// ProgramIDs returns the "program" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ProgramID instead. It exists only for internal usage by the builders.
+func (m *EnrollmentMutation) ProgramIDs() (ids []pulid.ID) {
+	if id := m.program; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetProgram resets all changes to the "program" edge.
+func (m *EnrollmentMutation) ResetProgram() {
+	m.program = nil
+	m.clearedprogram = false
+}
+
+// ClearPatient clears the "patient" edge to the Patient entity.
+func (m *EnrollmentMutation) ClearPatient() {
+	m.clearedpatient = true
+	m.clearedFields[enrollment.FieldPatientID] = struct{}{}
+}
+
+// PatientCleared reports if the "patient" edge to the Patient entity was cleared.
+func (m *EnrollmentMutation) PatientCleared() bool {
+	return m.clearedpatient
+}
+
+// PatientIDs returns the "patient" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// PatientID instead. It exists only for internal usage by the builders.
+func (m *EnrollmentMutation) PatientIDs() (ids []pulid.ID) {
+	if id := m.patient; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetPatient resets all changes to the "patient" edge.
+func (m *EnrollmentMutation) ResetPatient() {
+	m.patient = nil
+	m.clearedpatient = false
+}
+
+// AddStepIDs adds the "steps" edge to the EnrollmentStep entity by ids.
+func (m *EnrollmentMutation) AddStepIDs(ids ...pulid.ID) {
+	if m.steps == nil {
+		m.steps = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		m.steps[ids[i]] = struct{}{}
+	}
+}
+
+// ClearSteps clears the "steps" edge to the EnrollmentStep entity.
+func (m *EnrollmentMutation) ClearSteps() {
+	m.clearedsteps = true
+}
+
+// StepsCleared reports if the "steps" edge to the EnrollmentStep entity was cleared.
+func (m *EnrollmentMutation) StepsCleared() bool {
+	return m.clearedsteps
+}
+
+// RemoveStepIDs removes the "steps" edge to the EnrollmentStep entity by IDs.
+func (m *EnrollmentMutation) RemoveStepIDs(ids ...pulid.ID) {
+	if m.removedsteps == nil {
+		m.removedsteps = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.steps, ids[i])
+		m.removedsteps[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedSteps returns the removed IDs of the "steps" edge to the EnrollmentStep entity.
+func (m *EnrollmentMutation) RemovedStepsIDs() (ids []pulid.ID) {
+	for id := range m.removedsteps {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// StepsIDs returns the "steps" edge IDs in the mutation.
+func (m *EnrollmentMutation) StepsIDs() (ids []pulid.ID) {
+	for id := range m.steps {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetSteps resets all changes to the "steps" edge.
+func (m *EnrollmentMutation) ResetSteps() {
+	m.steps = nil
+	m.clearedsteps = false
+	m.removedsteps = nil
+}
+
+// Where appends a list predicates to the EnrollmentMutation builder.
+func (m *EnrollmentMutation) Where(ps ...predicate.Enrollment) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the EnrollmentMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *EnrollmentMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Enrollment, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *EnrollmentMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *EnrollmentMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Enrollment).
+func (m *EnrollmentMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *EnrollmentMutation) Fields() []string {
+	fields := make([]string, 0, 10)
+	if m.created_at != nil {
+		fields = append(fields, enrollment.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, enrollment.FieldUpdatedAt)
+	}
+	if m.program != nil {
+		fields = append(fields, enrollment.FieldProgramID)
+	}
+	if m.patient != nil {
+		fields = append(fields, enrollment.FieldPatientID)
+	}
+	if m.status != nil {
+		fields = append(fields, enrollment.FieldStatus)
+	}
+	if m.flagged != nil {
+		fields = append(fields, enrollment.FieldFlagged)
+	}
+	if m.cycle != nil {
+		fields = append(fields, enrollment.FieldCycle)
+	}
+	if m.reference_date != nil {
+		fields = append(fields, enrollment.FieldReferenceDate)
+	}
+	if m.next_action != nil {
+		fields = append(fields, enrollment.FieldNextAction)
+	}
+	if m.next_due_at != nil {
+		fields = append(fields, enrollment.FieldNextDueAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *EnrollmentMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case enrollment.FieldCreatedAt:
+		return m.CreatedAt()
+	case enrollment.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case enrollment.FieldProgramID:
+		return m.ProgramID()
+	case enrollment.FieldPatientID:
+		return m.PatientID()
+	case enrollment.FieldStatus:
+		return m.Status()
+	case enrollment.FieldFlagged:
+		return m.Flagged()
+	case enrollment.FieldCycle:
+		return m.Cycle()
+	case enrollment.FieldReferenceDate:
+		return m.ReferenceDate()
+	case enrollment.FieldNextAction:
+		return m.NextAction()
+	case enrollment.FieldNextDueAt:
+		return m.NextDueAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *EnrollmentMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case enrollment.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case enrollment.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case enrollment.FieldProgramID:
+		return m.OldProgramID(ctx)
+	case enrollment.FieldPatientID:
+		return m.OldPatientID(ctx)
+	case enrollment.FieldStatus:
+		return m.OldStatus(ctx)
+	case enrollment.FieldFlagged:
+		return m.OldFlagged(ctx)
+	case enrollment.FieldCycle:
+		return m.OldCycle(ctx)
+	case enrollment.FieldReferenceDate:
+		return m.OldReferenceDate(ctx)
+	case enrollment.FieldNextAction:
+		return m.OldNextAction(ctx)
+	case enrollment.FieldNextDueAt:
+		return m.OldNextDueAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown Enrollment field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *EnrollmentMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case enrollment.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case enrollment.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case enrollment.FieldProgramID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProgramID(v)
+		return nil
+	case enrollment.FieldPatientID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPatientID(v)
+		return nil
+	case enrollment.FieldStatus:
+		v, ok := value.(enrollment.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case enrollment.FieldFlagged:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFlagged(v)
+		return nil
+	case enrollment.FieldCycle:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCycle(v)
+		return nil
+	case enrollment.FieldReferenceDate:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReferenceDate(v)
+		return nil
+	case enrollment.FieldNextAction:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNextAction(v)
+		return nil
+	case enrollment.FieldNextDueAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNextDueAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Enrollment field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *EnrollmentMutation) AddedFields() []string {
+	var fields []string
+	if m.addcycle != nil {
+		fields = append(fields, enrollment.FieldCycle)
+	}
+	if m.addnext_action != nil {
+		fields = append(fields, enrollment.FieldNextAction)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *EnrollmentMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case enrollment.FieldCycle:
+		return m.AddedCycle()
+	case enrollment.FieldNextAction:
+		return m.AddedNextAction()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *EnrollmentMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case enrollment.FieldCycle:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCycle(v)
+		return nil
+	case enrollment.FieldNextAction:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddNextAction(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Enrollment numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *EnrollmentMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(enrollment.FieldNextDueAt) {
+		fields = append(fields, enrollment.FieldNextDueAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *EnrollmentMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *EnrollmentMutation) ClearField(name string) error {
+	switch name {
+	case enrollment.FieldNextDueAt:
+		m.ClearNextDueAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Enrollment nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *EnrollmentMutation) ResetField(name string) error {
+	switch name {
+	case enrollment.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case enrollment.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case enrollment.FieldProgramID:
+		m.ResetProgramID()
+		return nil
+	case enrollment.FieldPatientID:
+		m.ResetPatientID()
+		return nil
+	case enrollment.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case enrollment.FieldFlagged:
+		m.ResetFlagged()
+		return nil
+	case enrollment.FieldCycle:
+		m.ResetCycle()
+		return nil
+	case enrollment.FieldReferenceDate:
+		m.ResetReferenceDate()
+		return nil
+	case enrollment.FieldNextAction:
+		m.ResetNextAction()
+		return nil
+	case enrollment.FieldNextDueAt:
+		m.ResetNextDueAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Enrollment field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *EnrollmentMutation) AddedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.program != nil {
+		edges = append(edges, enrollment.EdgeProgram)
+	}
+	if m.patient != nil {
+		edges = append(edges, enrollment.EdgePatient)
+	}
+	if m.steps != nil {
+		edges = append(edges, enrollment.EdgeSteps)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *EnrollmentMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case enrollment.EdgeProgram:
+		if id := m.program; id != nil {
+			return []ent.Value{*id}
+		}
+	case enrollment.EdgePatient:
+		if id := m.patient; id != nil {
+			return []ent.Value{*id}
+		}
+	case enrollment.EdgeSteps:
+		ids := make([]ent.Value, 0, len(m.steps))
+		for id := range m.steps {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *EnrollmentMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.removedsteps != nil {
+		edges = append(edges, enrollment.EdgeSteps)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *EnrollmentMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case enrollment.EdgeSteps:
+		ids := make([]ent.Value, 0, len(m.removedsteps))
+		for id := range m.removedsteps {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *EnrollmentMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.clearedprogram {
+		edges = append(edges, enrollment.EdgeProgram)
+	}
+	if m.clearedpatient {
+		edges = append(edges, enrollment.EdgePatient)
+	}
+	if m.clearedsteps {
+		edges = append(edges, enrollment.EdgeSteps)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *EnrollmentMutation) EdgeCleared(name string) bool {
+	switch name {
+	case enrollment.EdgeProgram:
+		return m.clearedprogram
+	case enrollment.EdgePatient:
+		return m.clearedpatient
+	case enrollment.EdgeSteps:
+		return m.clearedsteps
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *EnrollmentMutation) ClearEdge(name string) error {
+	switch name {
+	case enrollment.EdgeProgram:
+		m.ClearProgram()
+		return nil
+	case enrollment.EdgePatient:
+		m.ClearPatient()
+		return nil
+	}
+	return fmt.Errorf("unknown Enrollment unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *EnrollmentMutation) ResetEdge(name string) error {
+	switch name {
+	case enrollment.EdgeProgram:
+		m.ResetProgram()
+		return nil
+	case enrollment.EdgePatient:
+		m.ResetPatient()
+		return nil
+	case enrollment.EdgeSteps:
+		m.ResetSteps()
+		return nil
+	}
+	return fmt.Errorf("unknown Enrollment edge %s", name)
+}
+
+// EnrollmentStepMutation represents an operation that mutates the EnrollmentStep nodes in the graph.
+type EnrollmentStepMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *pulid.ID
+	created_at        *time.Time
+	updated_at        *time.Time
+	cycle             *int
+	addcycle          *int
+	status            *enrollmentstep.Status
+	scheduled_at      *time.Time
+	executed_at       *time.Time
+	error             *string
+	reply_content     *string
+	outbox_id         *pulid.ID
+	clearedFields     map[string]struct{}
+	enrollment        *pulid.ID
+	clearedenrollment bool
+	action            *pulid.ID
+	clearedaction     bool
+	done              bool
+	oldValue          func(context.Context) (*EnrollmentStep, error)
+	predicates        []predicate.EnrollmentStep
+}
+
+var _ ent.Mutation = (*EnrollmentStepMutation)(nil)
+
+// enrollmentstepOption allows management of the mutation configuration using functional options.
+type enrollmentstepOption func(*EnrollmentStepMutation)
+
+// newEnrollmentStepMutation creates new mutation for the EnrollmentStep entity.
+func newEnrollmentStepMutation(c config, op Op, opts ...enrollmentstepOption) *EnrollmentStepMutation {
+	m := &EnrollmentStepMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeEnrollmentStep,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withEnrollmentStepID sets the ID field of the mutation.
+func withEnrollmentStepID(id pulid.ID) enrollmentstepOption {
+	return func(m *EnrollmentStepMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *EnrollmentStep
+		)
+		m.oldValue = func(ctx context.Context) (*EnrollmentStep, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().EnrollmentStep.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withEnrollmentStep sets the old EnrollmentStep of the mutation.
+func withEnrollmentStep(node *EnrollmentStep) enrollmentstepOption {
+	return func(m *EnrollmentStepMutation) {
+		m.oldValue = func(context.Context) (*EnrollmentStep, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m EnrollmentStepMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m EnrollmentStepMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of EnrollmentStep entities.
+func (m *EnrollmentStepMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *EnrollmentStepMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *EnrollmentStepMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().EnrollmentStep.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *EnrollmentStepMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *EnrollmentStepMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the EnrollmentStep entity.
+// If the EnrollmentStep object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnrollmentStepMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *EnrollmentStepMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *EnrollmentStepMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *EnrollmentStepMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the EnrollmentStep entity.
+// If the EnrollmentStep object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnrollmentStepMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *EnrollmentStepMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetEnrollmentID sets the "enrollment_id" field.
+func (m *EnrollmentStepMutation) SetEnrollmentID(pu pulid.ID) {
+	m.enrollment = &pu
+}
+
+// EnrollmentID returns the value of the "enrollment_id" field in the mutation.
+func (m *EnrollmentStepMutation) EnrollmentID() (r pulid.ID, exists bool) {
+	v := m.enrollment
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEnrollmentID returns the old "enrollment_id" field's value of the EnrollmentStep entity.
+// If the EnrollmentStep object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnrollmentStepMutation) OldEnrollmentID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEnrollmentID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEnrollmentID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEnrollmentID: %w", err)
+	}
+	return oldValue.EnrollmentID, nil
+}
+
+// ResetEnrollmentID resets all changes to the "enrollment_id" field.
+func (m *EnrollmentStepMutation) ResetEnrollmentID() {
+	m.enrollment = nil
+}
+
+// SetActionID sets the "action_id" field.
+func (m *EnrollmentStepMutation) SetActionID(pu pulid.ID) {
+	m.action = &pu
+}
+
+// ActionID returns the value of the "action_id" field in the mutation.
+func (m *EnrollmentStepMutation) ActionID() (r pulid.ID, exists bool) {
+	v := m.action
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActionID returns the old "action_id" field's value of the EnrollmentStep entity.
+// If the EnrollmentStep object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnrollmentStepMutation) OldActionID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActionID: %w", err)
+	}
+	return oldValue.ActionID, nil
+}
+
+// ResetActionID resets all changes to the "action_id" field.
+func (m *EnrollmentStepMutation) ResetActionID() {
+	m.action = nil
+}
+
+// SetCycle sets the "cycle" field.
+func (m *EnrollmentStepMutation) SetCycle(i int) {
+	m.cycle = &i
+	m.addcycle = nil
+}
+
+// Cycle returns the value of the "cycle" field in the mutation.
+func (m *EnrollmentStepMutation) Cycle() (r int, exists bool) {
+	v := m.cycle
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCycle returns the old "cycle" field's value of the EnrollmentStep entity.
+// If the EnrollmentStep object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnrollmentStepMutation) OldCycle(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCycle is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCycle requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCycle: %w", err)
+	}
+	return oldValue.Cycle, nil
+}
+
+// AddCycle adds i to the "cycle" field.
+func (m *EnrollmentStepMutation) AddCycle(i int) {
+	if m.addcycle != nil {
+		*m.addcycle += i
+	} else {
+		m.addcycle = &i
+	}
+}
+
+// AddedCycle returns the value that was added to the "cycle" field in this mutation.
+func (m *EnrollmentStepMutation) AddedCycle() (r int, exists bool) {
+	v := m.addcycle
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCycle resets all changes to the "cycle" field.
+func (m *EnrollmentStepMutation) ResetCycle() {
+	m.cycle = nil
+	m.addcycle = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *EnrollmentStepMutation) SetStatus(e enrollmentstep.Status) {
+	m.status = &e
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *EnrollmentStepMutation) Status() (r enrollmentstep.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the EnrollmentStep entity.
+// If the EnrollmentStep object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnrollmentStepMutation) OldStatus(ctx context.Context) (v enrollmentstep.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *EnrollmentStepMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetScheduledAt sets the "scheduled_at" field.
+func (m *EnrollmentStepMutation) SetScheduledAt(t time.Time) {
+	m.scheduled_at = &t
+}
+
+// ScheduledAt returns the value of the "scheduled_at" field in the mutation.
+func (m *EnrollmentStepMutation) ScheduledAt() (r time.Time, exists bool) {
+	v := m.scheduled_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScheduledAt returns the old "scheduled_at" field's value of the EnrollmentStep entity.
+// If the EnrollmentStep object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnrollmentStepMutation) OldScheduledAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScheduledAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScheduledAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScheduledAt: %w", err)
+	}
+	return oldValue.ScheduledAt, nil
+}
+
+// ResetScheduledAt resets all changes to the "scheduled_at" field.
+func (m *EnrollmentStepMutation) ResetScheduledAt() {
+	m.scheduled_at = nil
+}
+
+// SetExecutedAt sets the "executed_at" field.
+func (m *EnrollmentStepMutation) SetExecutedAt(t time.Time) {
+	m.executed_at = &t
+}
+
+// ExecutedAt returns the value of the "executed_at" field in the mutation.
+func (m *EnrollmentStepMutation) ExecutedAt() (r time.Time, exists bool) {
+	v := m.executed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExecutedAt returns the old "executed_at" field's value of the EnrollmentStep entity.
+// If the EnrollmentStep object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnrollmentStepMutation) OldExecutedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExecutedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExecutedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExecutedAt: %w", err)
+	}
+	return oldValue.ExecutedAt, nil
+}
+
+// ClearExecutedAt clears the value of the "executed_at" field.
+func (m *EnrollmentStepMutation) ClearExecutedAt() {
+	m.executed_at = nil
+	m.clearedFields[enrollmentstep.FieldExecutedAt] = struct{}{}
+}
+
+// ExecutedAtCleared returns if the "executed_at" field was cleared in this mutation.
+func (m *EnrollmentStepMutation) ExecutedAtCleared() bool {
+	_, ok := m.clearedFields[enrollmentstep.FieldExecutedAt]
+	return ok
+}
+
+// ResetExecutedAt resets all changes to the "executed_at" field.
+func (m *EnrollmentStepMutation) ResetExecutedAt() {
+	m.executed_at = nil
+	delete(m.clearedFields, enrollmentstep.FieldExecutedAt)
+}
+
+// SetError sets the "error" field.
+func (m *EnrollmentStepMutation) SetError(s string) {
+	m.error = &s
+}
+
+// Error returns the value of the "error" field in the mutation.
+func (m *EnrollmentStepMutation) Error() (r string, exists bool) {
+	v := m.error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldError returns the old "error" field's value of the EnrollmentStep entity.
+// If the EnrollmentStep object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnrollmentStepMutation) OldError(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldError: %w", err)
+	}
+	return oldValue.Error, nil
+}
+
+// ClearError clears the value of the "error" field.
+func (m *EnrollmentStepMutation) ClearError() {
+	m.error = nil
+	m.clearedFields[enrollmentstep.FieldError] = struct{}{}
+}
+
+// ErrorCleared returns if the "error" field was cleared in this mutation.
+func (m *EnrollmentStepMutation) ErrorCleared() bool {
+	_, ok := m.clearedFields[enrollmentstep.FieldError]
+	return ok
+}
+
+// ResetError resets all changes to the "error" field.
+func (m *EnrollmentStepMutation) ResetError() {
+	m.error = nil
+	delete(m.clearedFields, enrollmentstep.FieldError)
+}
+
+// SetReplyContent sets the "reply_content" field.
+func (m *EnrollmentStepMutation) SetReplyContent(s string) {
+	m.reply_content = &s
+}
+
+// ReplyContent returns the value of the "reply_content" field in the mutation.
+func (m *EnrollmentStepMutation) ReplyContent() (r string, exists bool) {
+	v := m.reply_content
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReplyContent returns the old "reply_content" field's value of the EnrollmentStep entity.
+// If the EnrollmentStep object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnrollmentStepMutation) OldReplyContent(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReplyContent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReplyContent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReplyContent: %w", err)
+	}
+	return oldValue.ReplyContent, nil
+}
+
+// ClearReplyContent clears the value of the "reply_content" field.
+func (m *EnrollmentStepMutation) ClearReplyContent() {
+	m.reply_content = nil
+	m.clearedFields[enrollmentstep.FieldReplyContent] = struct{}{}
+}
+
+// ReplyContentCleared returns if the "reply_content" field was cleared in this mutation.
+func (m *EnrollmentStepMutation) ReplyContentCleared() bool {
+	_, ok := m.clearedFields[enrollmentstep.FieldReplyContent]
+	return ok
+}
+
+// ResetReplyContent resets all changes to the "reply_content" field.
+func (m *EnrollmentStepMutation) ResetReplyContent() {
+	m.reply_content = nil
+	delete(m.clearedFields, enrollmentstep.FieldReplyContent)
+}
+
+// SetOutboxID sets the "outbox_id" field.
+func (m *EnrollmentStepMutation) SetOutboxID(pu pulid.ID) {
+	m.outbox_id = &pu
+}
+
+// OutboxID returns the value of the "outbox_id" field in the mutation.
+func (m *EnrollmentStepMutation) OutboxID() (r pulid.ID, exists bool) {
+	v := m.outbox_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOutboxID returns the old "outbox_id" field's value of the EnrollmentStep entity.
+// If the EnrollmentStep object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnrollmentStepMutation) OldOutboxID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOutboxID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOutboxID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOutboxID: %w", err)
+	}
+	return oldValue.OutboxID, nil
+}
+
+// ClearOutboxID clears the value of the "outbox_id" field.
+func (m *EnrollmentStepMutation) ClearOutboxID() {
+	m.outbox_id = nil
+	m.clearedFields[enrollmentstep.FieldOutboxID] = struct{}{}
+}
+
+// OutboxIDCleared returns if the "outbox_id" field was cleared in this mutation.
+func (m *EnrollmentStepMutation) OutboxIDCleared() bool {
+	_, ok := m.clearedFields[enrollmentstep.FieldOutboxID]
+	return ok
+}
+
+// ResetOutboxID resets all changes to the "outbox_id" field.
+func (m *EnrollmentStepMutation) ResetOutboxID() {
+	m.outbox_id = nil
+	delete(m.clearedFields, enrollmentstep.FieldOutboxID)
+}
+
+// ClearEnrollment clears the "enrollment" edge to the Enrollment entity.
+func (m *EnrollmentStepMutation) ClearEnrollment() {
+	m.clearedenrollment = true
+	m.clearedFields[enrollmentstep.FieldEnrollmentID] = struct{}{}
+}
+
+// EnrollmentCleared reports if the "enrollment" edge to the Enrollment entity was cleared.
+func (m *EnrollmentStepMutation) EnrollmentCleared() bool {
+	return m.clearedenrollment
+}
+
+// EnrollmentIDs returns the "enrollment" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// EnrollmentID instead. It exists only for internal usage by the builders.
+func (m *EnrollmentStepMutation) EnrollmentIDs() (ids []pulid.ID) {
+	if id := m.enrollment; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetEnrollment resets all changes to the "enrollment" edge.
+func (m *EnrollmentStepMutation) ResetEnrollment() {
+	m.enrollment = nil
+	m.clearedenrollment = false
+}
+
+// ClearAction clears the "action" edge to the ProgramAction entity.
+func (m *EnrollmentStepMutation) ClearAction() {
+	m.clearedaction = true
+	m.clearedFields[enrollmentstep.FieldActionID] = struct{}{}
+}
+
+// ActionCleared reports if the "action" edge to the ProgramAction entity was cleared.
+func (m *EnrollmentStepMutation) ActionCleared() bool {
+	return m.clearedaction
+}
+
+// ActionIDs returns the "action" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ActionID instead. It exists only for internal usage by the builders.
+func (m *EnrollmentStepMutation) ActionIDs() (ids []pulid.ID) {
+	if id := m.action; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetAction resets all changes to the "action" edge.
+func (m *EnrollmentStepMutation) ResetAction() {
+	m.action = nil
+	m.clearedaction = false
+}
+
+// Where appends a list predicates to the EnrollmentStepMutation builder.
+func (m *EnrollmentStepMutation) Where(ps ...predicate.EnrollmentStep) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the EnrollmentStepMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *EnrollmentStepMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.EnrollmentStep, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *EnrollmentStepMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *EnrollmentStepMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (EnrollmentStep).
+func (m *EnrollmentStepMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *EnrollmentStepMutation) Fields() []string {
+	fields := make([]string, 0, 11)
+	if m.created_at != nil {
+		fields = append(fields, enrollmentstep.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, enrollmentstep.FieldUpdatedAt)
+	}
+	if m.enrollment != nil {
+		fields = append(fields, enrollmentstep.FieldEnrollmentID)
+	}
+	if m.action != nil {
+		fields = append(fields, enrollmentstep.FieldActionID)
+	}
+	if m.cycle != nil {
+		fields = append(fields, enrollmentstep.FieldCycle)
+	}
+	if m.status != nil {
+		fields = append(fields, enrollmentstep.FieldStatus)
+	}
+	if m.scheduled_at != nil {
+		fields = append(fields, enrollmentstep.FieldScheduledAt)
+	}
+	if m.executed_at != nil {
+		fields = append(fields, enrollmentstep.FieldExecutedAt)
+	}
+	if m.error != nil {
+		fields = append(fields, enrollmentstep.FieldError)
+	}
+	if m.reply_content != nil {
+		fields = append(fields, enrollmentstep.FieldReplyContent)
+	}
+	if m.outbox_id != nil {
+		fields = append(fields, enrollmentstep.FieldOutboxID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *EnrollmentStepMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case enrollmentstep.FieldCreatedAt:
+		return m.CreatedAt()
+	case enrollmentstep.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case enrollmentstep.FieldEnrollmentID:
+		return m.EnrollmentID()
+	case enrollmentstep.FieldActionID:
+		return m.ActionID()
+	case enrollmentstep.FieldCycle:
+		return m.Cycle()
+	case enrollmentstep.FieldStatus:
+		return m.Status()
+	case enrollmentstep.FieldScheduledAt:
+		return m.ScheduledAt()
+	case enrollmentstep.FieldExecutedAt:
+		return m.ExecutedAt()
+	case enrollmentstep.FieldError:
+		return m.Error()
+	case enrollmentstep.FieldReplyContent:
+		return m.ReplyContent()
+	case enrollmentstep.FieldOutboxID:
+		return m.OutboxID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *EnrollmentStepMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case enrollmentstep.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case enrollmentstep.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case enrollmentstep.FieldEnrollmentID:
+		return m.OldEnrollmentID(ctx)
+	case enrollmentstep.FieldActionID:
+		return m.OldActionID(ctx)
+	case enrollmentstep.FieldCycle:
+		return m.OldCycle(ctx)
+	case enrollmentstep.FieldStatus:
+		return m.OldStatus(ctx)
+	case enrollmentstep.FieldScheduledAt:
+		return m.OldScheduledAt(ctx)
+	case enrollmentstep.FieldExecutedAt:
+		return m.OldExecutedAt(ctx)
+	case enrollmentstep.FieldError:
+		return m.OldError(ctx)
+	case enrollmentstep.FieldReplyContent:
+		return m.OldReplyContent(ctx)
+	case enrollmentstep.FieldOutboxID:
+		return m.OldOutboxID(ctx)
+	}
+	return nil, fmt.Errorf("unknown EnrollmentStep field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *EnrollmentStepMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case enrollmentstep.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case enrollmentstep.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case enrollmentstep.FieldEnrollmentID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEnrollmentID(v)
+		return nil
+	case enrollmentstep.FieldActionID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActionID(v)
+		return nil
+	case enrollmentstep.FieldCycle:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCycle(v)
+		return nil
+	case enrollmentstep.FieldStatus:
+		v, ok := value.(enrollmentstep.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case enrollmentstep.FieldScheduledAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScheduledAt(v)
+		return nil
+	case enrollmentstep.FieldExecutedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExecutedAt(v)
+		return nil
+	case enrollmentstep.FieldError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetError(v)
+		return nil
+	case enrollmentstep.FieldReplyContent:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReplyContent(v)
+		return nil
+	case enrollmentstep.FieldOutboxID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOutboxID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown EnrollmentStep field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *EnrollmentStepMutation) AddedFields() []string {
+	var fields []string
+	if m.addcycle != nil {
+		fields = append(fields, enrollmentstep.FieldCycle)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *EnrollmentStepMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case enrollmentstep.FieldCycle:
+		return m.AddedCycle()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *EnrollmentStepMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case enrollmentstep.FieldCycle:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCycle(v)
+		return nil
+	}
+	return fmt.Errorf("unknown EnrollmentStep numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *EnrollmentStepMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(enrollmentstep.FieldExecutedAt) {
+		fields = append(fields, enrollmentstep.FieldExecutedAt)
+	}
+	if m.FieldCleared(enrollmentstep.FieldError) {
+		fields = append(fields, enrollmentstep.FieldError)
+	}
+	if m.FieldCleared(enrollmentstep.FieldReplyContent) {
+		fields = append(fields, enrollmentstep.FieldReplyContent)
+	}
+	if m.FieldCleared(enrollmentstep.FieldOutboxID) {
+		fields = append(fields, enrollmentstep.FieldOutboxID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *EnrollmentStepMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *EnrollmentStepMutation) ClearField(name string) error {
+	switch name {
+	case enrollmentstep.FieldExecutedAt:
+		m.ClearExecutedAt()
+		return nil
+	case enrollmentstep.FieldError:
+		m.ClearError()
+		return nil
+	case enrollmentstep.FieldReplyContent:
+		m.ClearReplyContent()
+		return nil
+	case enrollmentstep.FieldOutboxID:
+		m.ClearOutboxID()
+		return nil
+	}
+	return fmt.Errorf("unknown EnrollmentStep nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *EnrollmentStepMutation) ResetField(name string) error {
+	switch name {
+	case enrollmentstep.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case enrollmentstep.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case enrollmentstep.FieldEnrollmentID:
+		m.ResetEnrollmentID()
+		return nil
+	case enrollmentstep.FieldActionID:
+		m.ResetActionID()
+		return nil
+	case enrollmentstep.FieldCycle:
+		m.ResetCycle()
+		return nil
+	case enrollmentstep.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case enrollmentstep.FieldScheduledAt:
+		m.ResetScheduledAt()
+		return nil
+	case enrollmentstep.FieldExecutedAt:
+		m.ResetExecutedAt()
+		return nil
+	case enrollmentstep.FieldError:
+		m.ResetError()
+		return nil
+	case enrollmentstep.FieldReplyContent:
+		m.ResetReplyContent()
+		return nil
+	case enrollmentstep.FieldOutboxID:
+		m.ResetOutboxID()
+		return nil
+	}
+	return fmt.Errorf("unknown EnrollmentStep field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *EnrollmentStepMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.enrollment != nil {
+		edges = append(edges, enrollmentstep.EdgeEnrollment)
+	}
+	if m.action != nil {
+		edges = append(edges, enrollmentstep.EdgeAction)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *EnrollmentStepMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case enrollmentstep.EdgeEnrollment:
+		if id := m.enrollment; id != nil {
+			return []ent.Value{*id}
+		}
+	case enrollmentstep.EdgeAction:
+		if id := m.action; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *EnrollmentStepMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *EnrollmentStepMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *EnrollmentStepMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedenrollment {
+		edges = append(edges, enrollmentstep.EdgeEnrollment)
+	}
+	if m.clearedaction {
+		edges = append(edges, enrollmentstep.EdgeAction)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *EnrollmentStepMutation) EdgeCleared(name string) bool {
+	switch name {
+	case enrollmentstep.EdgeEnrollment:
+		return m.clearedenrollment
+	case enrollmentstep.EdgeAction:
+		return m.clearedaction
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *EnrollmentStepMutation) ClearEdge(name string) error {
+	switch name {
+	case enrollmentstep.EdgeEnrollment:
+		m.ClearEnrollment()
+		return nil
+	case enrollmentstep.EdgeAction:
+		m.ClearAction()
+		return nil
+	}
+	return fmt.Errorf("unknown EnrollmentStep unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *EnrollmentStepMutation) ResetEdge(name string) error {
+	switch name {
+	case enrollmentstep.EdgeEnrollment:
+		m.ResetEnrollment()
+		return nil
+	case enrollmentstep.EdgeAction:
+		m.ResetAction()
+		return nil
+	}
+	return fmt.Errorf("unknown EnrollmentStep edge %s", name)
 }
 
 // LabelMutation represents an operation that mutates the Label nodes in the graph.

@@ -14,6 +14,8 @@ import (
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
+	"github.com/whisper-health/whisper/ent/enrollment"
+	"github.com/whisper-health/whisper/ent/enrollmentstep"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/notification"
@@ -39,6 +41,8 @@ var prefixTables = map[string]string{
 	"bt": bookingtype.Table,
 	"ch": channel.Table,
 	"cm": channelmember.Table,
+	"en": enrollment.Table,
+	"es": enrollmentstep.Table,
 	"lb": label.Table,
 	"ms": message.Table,
 	"nt": notification.Table,

@@ -30,6 +30,10 @@ type Tx struct {
 	Channel *ChannelClient
 	// ChannelMember is the client for interacting with the ChannelMember builders.
 	ChannelMember *ChannelMemberClient
+	// Enrollment is the client for interacting with the Enrollment builders.
+	Enrollment *EnrollmentClient
+	// EnrollmentStep is the client for interacting with the EnrollmentStep builders.
+	EnrollmentStep *EnrollmentStepClient
 	// Label is the client for interacting with the Label builders.
 	Label *LabelClient
 	// Message is the client for interacting with the Message builders.
@@ -195,6 +199,8 @@ func (tx *Tx) init() {
 	tx.BookingType = NewBookingTypeClient(tx.config)
 	tx.Channel = NewChannelClient(tx.config)
 	tx.ChannelMember = NewChannelMemberClient(tx.config)
+	tx.Enrollment = NewEnrollmentClient(tx.config)
+	tx.EnrollmentStep = NewEnrollmentStepClient(tx.config)
 	tx.Label = NewLabelClient(tx.config)
 	tx.Message = NewMessageClient(tx.config)
 	tx.Notification = NewNotificationClient(tx.config)

@@ -30,6 +30,9 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []pulid.ID) ([]ent.Noder,
 // Channel returns generated.ChannelResolver implementation.
 func (r *Resolver) Channel() generated.ChannelResolver { return &channelResolver{r} }
 
+// Enrollment returns generated.EnrollmentResolver implementation.
+func (r *Resolver) Enrollment() generated.EnrollmentResolver { return &enrollmentResolver{r} }
+
 // Message returns generated.MessageResolver implementation.
 func (r *Resolver) Message() generated.MessageResolver { return &messageResolver{r} }
 
@@ -56,6 +59,7 @@ func (r *Resolver) User() generated.UserResolver { return &userResolver{r} }
 
 type (
 	channelResolver       struct{ *Resolver }
+	enrollmentResolver    struct{ *Resolver }
 	messageResolver       struct{ *Resolver }
 	notificationResolver  struct{ *Resolver }
 	patientResolver       struct{ *Resolver }

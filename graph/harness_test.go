@@ -49,12 +49,13 @@ func (c *clock) Advance(d time.Duration) {
 // env is a real Whisper GraphQL endpoint over a fresh database holding the
 // demo practice.
 type env struct {
-	t     *testing.T
-	db    *store.DB
-	auth  *auth.Service
-	clock *clock
-	srv   *httptest.Server
-	gql   *graph.Handler
+	t      *testing.T
+	db     *store.DB
+	auth   *auth.Service
+	clock  *clock
+	srv    *httptest.Server
+	gql    *graph.Handler
+	engine *outreach.Engine
 }
 
 func newEnv(t *testing.T) *env {
@@ -84,14 +85,16 @@ func newEnvWith(t *testing.T, authCfg auth.Config) *env {
 	}
 	msgr := messenger.New(db.Client, bus, log, messenger.Config{Postgres: testdb.Postgres(), Now: clk.Now})
 	notes := notify.New(db.Client, bus, msgr, log, clk.Now)
-	records := practice.New(db.Client, bus, notes, testdb.Postgres(), log, clk.Now)
+	engine := outreach.NewEngine(db.Client, log, outreach.EngineConfig{Postgres: testdb.Postgres(), Now: clk.Now,
+		Practice: outreach.Practice{Name: "Harbourside Medical Centre", Phone: "(02) 9000 0000"}})
+	records := practice.New(db.Client, bus, notes, engine, testdb.Postgres(), log, clk.Now)
 	hub := live.New(db.Client, bus, log, live.Config{Postgres: testdb.Postgres(), OnRevoke: a.SessionRevoked, PollInterval: 200 * time.Millisecond, Now: clk.Now})
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	hubDone := make(chan struct{})
 	go func() { defer close(hubDone); hub.Run(hubCtx) }()
 	go notes.RunReminders(hubCtx, 50*time.Millisecond)
 	t.Cleanup(func() { stopHub(); <-hubDone })
-	h := graph.NewHandler(&graph.Resolver{Client: db.Client, Auth: a, Messenger: msgr, Live: hub, Practice: records, Notify: notes, Oversight: oversight.New(db.Client, log), Outreach: outreach.New(db.Client), Log: log}, graph.HandlerConfig{
+	h := graph.NewHandler(&graph.Resolver{Client: db.Client, Auth: a, Messenger: msgr, Live: hub, Practice: records, Notify: notes, Oversight: oversight.New(db.Client, log), Outreach: outreach.New(db.Client), Engine: engine, Log: log}, graph.HandlerConfig{
 		Introspection: true,
 		MaxDepth:      8,
 		MaxComplexity: 5000,
@@ -102,7 +105,7 @@ func newEnvWith(t *testing.T, authCfg auth.Config) *env {
 	mux.Handle("/graphql", h)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &env{t: t, db: db, auth: a, clock: clk, srv: srv, gql: h}
+	return &env{t: t, db: db, auth: a, clock: clk, srv: srv, gql: h, engine: engine}
 }
 
 // gqlError is one entry of a GraphQL response's errors.

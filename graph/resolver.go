@@ -29,6 +29,7 @@ type Resolver struct {
 	Notify    *notify.Service
 	Oversight *oversight.Service
 	Outreach  *outreach.Service
+	Engine    *outreach.Engine
 	Log       *slog.Logger
 }
 

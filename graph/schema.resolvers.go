@@ -7,6 +7,8 @@ package graph
 
 import (
 	"context"
+
+	"github.com/whisper-health/whisper/ent/enrollment"
 	"fmt"
 	"maps"
 	"slices"
@@ -74,6 +76,11 @@ func (r *channelEventResolver) Type(ctx context.Context, obj *live.ChannelEvent)
 		return "", fmt.Errorf("unknown channel event type %q", obj.Type)
 	}
 	return t, nil
+}
+
+// Steps is the resolver for the steps field.
+func (r *enrollmentResolver) Steps(ctx context.Context, obj *ent.Enrollment) ([]*ent.EnrollmentStep, error) {
+	return r.Engine.Steps(ctx, obj)
 }
 
 // Cursor is the resolver for the cursor field.
@@ -340,6 +347,31 @@ func (r *mutationResolver) SetProgramEnabled(ctx context.Context, id pulid.ID, e
 	return r.Outreach.SetEnabled(ctx, id, enabled)
 }
 
+// EnrollPatient is the resolver for the enrollPatient field.
+func (r *mutationResolver) EnrollPatient(ctx context.Context, input model.EnrollPatientInput) (*ent.Enrollment, error) {
+	return r.Engine.Enroll(ctx, outreach.EnrollInput{ProgramID: input.ProgramID, PatientID: input.PatientID, ReferenceDate: input.ReferenceDate})
+}
+
+// PauseEnrollment is the resolver for the pauseEnrollment field.
+func (r *mutationResolver) PauseEnrollment(ctx context.Context, id pulid.ID) (*ent.Enrollment, error) {
+	return r.Engine.Pause(ctx, id)
+}
+
+// ResumeEnrollment is the resolver for the resumeEnrollment field.
+func (r *mutationResolver) ResumeEnrollment(ctx context.Context, id pulid.ID) (*ent.Enrollment, error) {
+	return r.Engine.Resume(ctx, id)
+}
+
+// AdvanceEnrollment is the resolver for the advanceEnrollment field.
+func (r *mutationResolver) AdvanceEnrollment(ctx context.Context, id pulid.ID) (*ent.Enrollment, error) {
+	return r.Engine.Advance(ctx, id)
+}
+
+// CancelEnrollment is the resolver for the cancelEnrollment field.
+func (r *mutationResolver) CancelEnrollment(ctx context.Context, id pulid.ID) (*ent.Enrollment, error) {
+	return r.Engine.Cancel(ctx, id)
+}
+
 // Overdue is the resolver for the overdue field.
 func (r *notificationResolver) Overdue(ctx context.Context, obj *ent.Notification) (bool, error) {
 	return r.Notify.Overdue(obj), nil
@@ -566,6 +598,25 @@ func (r *queryResolver) Templates(ctx context.Context, first *int, after *entgql
 		return nil, err
 	}
 	return r.Client.Template.Query().Paginate(ctx, after, first, before, last)
+}
+
+// Enrollments is the resolver for the enrollments field.
+func (r *queryResolver) Enrollments(ctx context.Context, programID *pulid.ID, patientID *pulid.ID, flagged *bool, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.EnrollmentConnection, error) {
+	first, last, err := page(first, last)
+	if err != nil {
+		return nil, err
+	}
+	q := r.Client.Enrollment.Query()
+	if programID != nil {
+		q.Where(enrollment.ProgramID(*programID))
+	}
+	if patientID != nil {
+		q.Where(enrollment.PatientID(*patientID))
+	}
+	if flagged != nil {
+		q.Where(enrollment.Flagged(*flagged))
+	}
+	return q.Paginate(ctx, after, first, before, last)
 }
 
 // Permissions is the resolver for the permissions field.

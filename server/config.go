@@ -32,6 +32,8 @@ type Config struct {
 	MaxDepth        int           // WHISPER_MAX_DEPTH, -max-depth
 	MaxComplexity   int           // WHISPER_MAX_COMPLEXITY, -max-complexity
 	ShutdownTimeout time.Duration // WHISPER_SHUTDOWN_TIMEOUT, -shutdown-timeout
+	PracticeName    string        // WHISPER_PRACTICE_NAME, -practice-name
+	PracticePhone   string        // WHISPER_PRACTICE_PHONE, -practice-phone
 }
 
 // setting describes one configuration knob for the loader and the README.
@@ -56,6 +58,8 @@ var settings = []setting{
 	{"WHISPER_MAX_DEPTH", "max-depth", "12", "deepest query nesting allowed"},
 	{"WHISPER_MAX_COMPLEXITY", "max-complexity", "5000", "highest query cost allowed (connections count per requested item)"},
 	{"WHISPER_SHUTDOWN_TIMEOUT", "shutdown-timeout", "20s", "how long in-flight requests may take to finish on SIGTERM"},
+	{"WHISPER_PRACTICE_NAME", "practice-name", "Harbourside Medical Centre", "the practice's name in patient messages ({{practice.name}})"},
+	{"WHISPER_PRACTICE_PHONE", "practice-phone", "(02) 9000 0000", "the practice's phone number in patient messages ({{practice.phone}})"},
 }
 
 // LoadConfig reads the configuration from args and the environment. The
@@ -164,6 +168,8 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 	c.MaxDepth = int(parseInt("max-depth"))
 	c.MaxComplexity = int(parseInt("max-complexity"))
 	c.ShutdownTimeout = parseDuration("shutdown-timeout")
+	c.PracticeName = strings.TrimSpace(raw["practice-name"])
+	c.PracticePhone = strings.TrimSpace(raw["practice-phone"])
 
 	if c.Production {
 		switch {

@@ -146,7 +146,11 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 	msgr := messenger.New(a.db.Client, a.bus, log, messenger.Config{Postgres: a.db.Dialect == dialect.Postgres})
 
 	notes := notify.New(a.db.Client, a.bus, msgr, log, nil)
-	records := practice.New(a.db.Client, a.bus, notes, a.db.Dialect == dialect.Postgres, log, nil)
+	engine := outreach.NewEngine(a.db.Client, log, outreach.EngineConfig{
+		Postgres: a.db.Dialect == dialect.Postgres,
+		Practice: outreach.Practice{Name: cfg.PracticeName, Phone: cfg.PracticePhone},
+	})
+	records := practice.New(a.db.Client, a.bus, notes, engine, a.db.Dialect == dialect.Postgres, log, nil)
 	hub := live.New(a.db.Client, a.bus, log, live.Config{
 		Postgres: a.db.Dialect == dialect.Postgres,
 		OnRevoke: authSvc.SessionRevoked,
@@ -156,7 +160,11 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 	// Until Patient Connect configures real providers, the outbox delivers
 	// through the log provider.
 	sender := outbox.New(a.db.Client, log, outbox.Config{})
-	a.workers.Add(3)
+	a.workers.Add(4)
+	go func() {
+		defer a.workers.Done()
+		engine.Run(workers, time.Second)
+	}()
 	go func() {
 		defer a.workers.Done()
 		notes.RunReminders(workers, time.Second)
@@ -174,7 +182,7 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := newMetrics(reg)
 
-	a.gql = graph.NewHandler(&graph.Resolver{Client: a.db.Client, Auth: authSvc, Messenger: msgr, Live: hub, Practice: records, Notify: notes, Oversight: oversight.New(a.db.Client, log), Outreach: outreach.New(a.db.Client), Log: log}, graph.HandlerConfig{
+	a.gql = graph.NewHandler(&graph.Resolver{Client: a.db.Client, Auth: authSvc, Messenger: msgr, Live: hub, Practice: records, Notify: notes, Oversight: oversight.New(a.db.Client, log), Outreach: outreach.New(a.db.Client), Engine: engine, Log: log}, graph.HandlerConfig{
 		Introspection:    cfg.Introspection,
 		MaxDepth:         cfg.MaxDepth,
 		MaxComplexity:    cfg.MaxComplexity,

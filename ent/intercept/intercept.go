@@ -16,6 +16,8 @@ import (
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
+	"github.com/whisper-health/whisper/ent/enrollment"
+	"github.com/whisper-health/whisper/ent/enrollmentstep"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/notification"
@@ -302,6 +304,60 @@ func (f TraverseChannelMember) Traverse(ctx context.Context, q ent.Query) error 
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.ChannelMemberQuery", q)
+}
+
+// The EnrollmentFunc type is an adapter to allow the use of ordinary function as a Querier.
+type EnrollmentFunc func(context.Context, *ent.EnrollmentQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f EnrollmentFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.EnrollmentQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.EnrollmentQuery", q)
+}
+
+// The TraverseEnrollment type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseEnrollment func(context.Context, *ent.EnrollmentQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseEnrollment) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseEnrollment) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.EnrollmentQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.EnrollmentQuery", q)
+}
+
+// The EnrollmentStepFunc type is an adapter to allow the use of ordinary function as a Querier.
+type EnrollmentStepFunc func(context.Context, *ent.EnrollmentStepQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f EnrollmentStepFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.EnrollmentStepQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.EnrollmentStepQuery", q)
+}
+
+// The TraverseEnrollmentStep type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseEnrollmentStep func(context.Context, *ent.EnrollmentStepQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseEnrollmentStep) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseEnrollmentStep) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.EnrollmentStepQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.EnrollmentStepQuery", q)
 }
 
 // The LabelFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -674,6 +730,10 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.ChannelQuery, predicate.Channel, channel.OrderOption]{typ: ent.TypeChannel, tq: q}, nil
 	case *ent.ChannelMemberQuery:
 		return &query[*ent.ChannelMemberQuery, predicate.ChannelMember, channelmember.OrderOption]{typ: ent.TypeChannelMember, tq: q}, nil
+	case *ent.EnrollmentQuery:
+		return &query[*ent.EnrollmentQuery, predicate.Enrollment, enrollment.OrderOption]{typ: ent.TypeEnrollment, tq: q}, nil
+	case *ent.EnrollmentStepQuery:
+		return &query[*ent.EnrollmentStepQuery, predicate.EnrollmentStep, enrollmentstep.OrderOption]{typ: ent.TypeEnrollmentStep, tq: q}, nil
 	case *ent.LabelQuery:
 		return &query[*ent.LabelQuery, predicate.Label, label.OrderOption]{typ: ent.TypeLabel, tq: q}, nil
 	case *ent.MessageQuery:

@@ -307,6 +307,99 @@ var (
 			},
 		},
 	}
+	// EnrollmentsColumns holds the columns for the "enrollments" table.
+	EnrollmentsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 28},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"ACTIVE", "PAUSED", "COMPLETED", "CANCELLED"}, Default: "ACTIVE"},
+		{Name: "flagged", Type: field.TypeBool, Default: false},
+		{Name: "cycle", Type: field.TypeInt, Default: 1},
+		{Name: "reference_date", Type: field.TypeTime},
+		{Name: "next_action", Type: field.TypeInt, Default: 0},
+		{Name: "next_due_at", Type: field.TypeTime, Nullable: true},
+		{Name: "program_id", Type: field.TypeString, Size: 28},
+		{Name: "patient_id", Type: field.TypeString, Size: 28},
+	}
+	// EnrollmentsTable holds the schema information for the "enrollments" table.
+	EnrollmentsTable = &schema.Table{
+		Name:       "enrollments",
+		Columns:    EnrollmentsColumns,
+		PrimaryKey: []*schema.Column{EnrollmentsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "enrollments_programs_program",
+				Columns:    []*schema.Column{EnrollmentsColumns[9]},
+				RefColumns: []*schema.Column{ProgramsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "enrollments_patients_patient",
+				Columns:    []*schema.Column{EnrollmentsColumns[10]},
+				RefColumns: []*schema.Column{PatientsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "enrollment_status_next_due_at",
+				Unique:  false,
+				Columns: []*schema.Column{EnrollmentsColumns[3], EnrollmentsColumns[8]},
+			},
+			{
+				Name:    "enrollment_patient_id",
+				Unique:  false,
+				Columns: []*schema.Column{EnrollmentsColumns[10]},
+			},
+			{
+				Name:    "enrollment_program_id",
+				Unique:  false,
+				Columns: []*schema.Column{EnrollmentsColumns[9]},
+			},
+		},
+	}
+	// EnrollmentStepsColumns holds the columns for the "enrollment_steps" table.
+	EnrollmentStepsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 28},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "cycle", Type: field.TypeInt},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"SCHEDULED", "SENT", "FAILED", "SKIPPED", "WAITING"}, Default: "SCHEDULED"},
+		{Name: "scheduled_at", Type: field.TypeTime},
+		{Name: "executed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "error", Type: field.TypeString, Nullable: true, Size: 1000},
+		{Name: "reply_content", Type: field.TypeString, Nullable: true, Size: 2147483647},
+		{Name: "outbox_id", Type: field.TypeString, Nullable: true},
+		{Name: "enrollment_id", Type: field.TypeString, Size: 28},
+		{Name: "action_id", Type: field.TypeString, Size: 28},
+	}
+	// EnrollmentStepsTable holds the schema information for the "enrollment_steps" table.
+	EnrollmentStepsTable = &schema.Table{
+		Name:       "enrollment_steps",
+		Columns:    EnrollmentStepsColumns,
+		PrimaryKey: []*schema.Column{EnrollmentStepsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "enrollment_steps_enrollments_steps",
+				Columns:    []*schema.Column{EnrollmentStepsColumns[10]},
+				RefColumns: []*schema.Column{EnrollmentsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "enrollment_steps_program_actions_action",
+				Columns:    []*schema.Column{EnrollmentStepsColumns[11]},
+				RefColumns: []*schema.Column{ProgramActionsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "enrollmentstep_enrollment_id_cycle_action_id",
+				Unique:  true,
+				Columns: []*schema.Column{EnrollmentStepsColumns[10], EnrollmentStepsColumns[3], EnrollmentStepsColumns[11]},
+			},
+		},
+	}
 	// LabelsColumns holds the columns for the "labels" table.
 	LabelsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 28},
@@ -887,6 +980,8 @@ var (
 		BookingTypesTable,
 		ChannelsTable,
 		ChannelMembersTable,
+		EnrollmentsTable,
+		EnrollmentStepsTable,
 		LabelsTable,
 		MessagesTable,
 		NotificationsTable,
@@ -924,6 +1019,10 @@ func init() {
 	ChannelsTable.ForeignKeys[1].RefTable = SecurityGroupsTable
 	ChannelMembersTable.ForeignKeys[0].RefTable = ChannelsTable
 	ChannelMembersTable.ForeignKeys[1].RefTable = UsersTable
+	EnrollmentsTable.ForeignKeys[0].RefTable = ProgramsTable
+	EnrollmentsTable.ForeignKeys[1].RefTable = PatientsTable
+	EnrollmentStepsTable.ForeignKeys[0].RefTable = EnrollmentsTable
+	EnrollmentStepsTable.ForeignKeys[1].RefTable = ProgramActionsTable
 	LabelsTable.ForeignKeys[0].RefTable = UsersTable
 	MessagesTable.ForeignKeys[0].RefTable = ChannelsTable
 	MessagesTable.ForeignKeys[1].RefTable = UsersTable

@@ -30,6 +30,12 @@ type Channel func(*sql.Selector)
 // ChannelMember is the predicate function for channelmember builders.
 type ChannelMember func(*sql.Selector)
 
+// Enrollment is the predicate function for enrollment builders.
+type Enrollment func(*sql.Selector)
+
+// EnrollmentStep is the predicate function for enrollmentstep builders.
+type EnrollmentStep func(*sql.Selector)
+
 // Label is the predicate function for label builders.
 type Label func(*sql.Selector)
 

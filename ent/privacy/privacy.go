@@ -303,6 +303,54 @@ func (f ChannelMemberMutationRuleFunc) EvalMutation(ctx context.Context, m ent.M
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ChannelMemberMutation", m)
 }
 
+// The EnrollmentQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type EnrollmentQueryRuleFunc func(context.Context, *ent.EnrollmentQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f EnrollmentQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.EnrollmentQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.EnrollmentQuery", q)
+}
+
+// The EnrollmentMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type EnrollmentMutationRuleFunc func(context.Context, *ent.EnrollmentMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f EnrollmentMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.EnrollmentMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.EnrollmentMutation", m)
+}
+
+// The EnrollmentStepQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type EnrollmentStepQueryRuleFunc func(context.Context, *ent.EnrollmentStepQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f EnrollmentStepQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.EnrollmentStepQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.EnrollmentStepQuery", q)
+}
+
+// The EnrollmentStepMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type EnrollmentStepMutationRuleFunc func(context.Context, *ent.EnrollmentStepMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f EnrollmentStepMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.EnrollmentStepMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.EnrollmentStepMutation", m)
+}
+
 // The LabelQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type LabelQueryRuleFunc func(context.Context, *ent.LabelQuery) error
@@ -666,6 +714,10 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.ChannelMemberQuery:
 		return q.Filter(), nil
+	case *ent.EnrollmentQuery:
+		return q.Filter(), nil
+	case *ent.EnrollmentStepQuery:
+		return q.Filter(), nil
 	case *ent.LabelQuery:
 		return q.Filter(), nil
 	case *ent.MessageQuery:
@@ -714,6 +766,10 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.ChannelMutation:
 		return m.Filter(), nil
 	case *ent.ChannelMemberMutation:
+		return m.Filter(), nil
+	case *ent.EnrollmentMutation:
+		return m.Filter(), nil
+	case *ent.EnrollmentStepMutation:
 		return m.Filter(), nil
 	case *ent.LabelMutation:
 		return m.Filter(), nil

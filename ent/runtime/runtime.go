@@ -14,6 +14,8 @@ import (
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
+	"github.com/whisper-health/whisper/ent/enrollment"
+	"github.com/whisper-health/whisper/ent/enrollmentstep"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/notification"
@@ -372,6 +374,90 @@ func init() {
 	channelmember.DefaultID = channelmemberDescID.Default.(func() pulid.ID)
 	// channelmember.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	channelmember.IDValidator = channelmemberDescID.Validators[0].(func(string) error)
+	enrollmentMixin := schema.Enrollment{}.Mixin()
+	enrollment.Policy = privacy.NewPolicies(enrollmentMixin[2], schema.Enrollment{})
+	enrollment.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := enrollment.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	enrollmentMixinFields0 := enrollmentMixin[0].Fields()
+	_ = enrollmentMixinFields0
+	enrollmentMixinFields1 := enrollmentMixin[1].Fields()
+	_ = enrollmentMixinFields1
+	enrollmentFields := schema.Enrollment{}.Fields()
+	_ = enrollmentFields
+	// enrollmentDescCreatedAt is the schema descriptor for created_at field.
+	enrollmentDescCreatedAt := enrollmentMixinFields1[0].Descriptor()
+	// enrollment.DefaultCreatedAt holds the default value on creation for the created_at field.
+	enrollment.DefaultCreatedAt = enrollmentDescCreatedAt.Default.(func() time.Time)
+	// enrollmentDescUpdatedAt is the schema descriptor for updated_at field.
+	enrollmentDescUpdatedAt := enrollmentMixinFields1[1].Descriptor()
+	// enrollment.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	enrollment.DefaultUpdatedAt = enrollmentDescUpdatedAt.Default.(func() time.Time)
+	// enrollment.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	enrollment.UpdateDefaultUpdatedAt = enrollmentDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// enrollmentDescFlagged is the schema descriptor for flagged field.
+	enrollmentDescFlagged := enrollmentFields[3].Descriptor()
+	// enrollment.DefaultFlagged holds the default value on creation for the flagged field.
+	enrollment.DefaultFlagged = enrollmentDescFlagged.Default.(bool)
+	// enrollmentDescCycle is the schema descriptor for cycle field.
+	enrollmentDescCycle := enrollmentFields[4].Descriptor()
+	// enrollment.DefaultCycle holds the default value on creation for the cycle field.
+	enrollment.DefaultCycle = enrollmentDescCycle.Default.(int)
+	// enrollment.CycleValidator is a validator for the "cycle" field. It is called by the builders before save.
+	enrollment.CycleValidator = enrollmentDescCycle.Validators[0].(func(int) error)
+	// enrollmentDescNextAction is the schema descriptor for next_action field.
+	enrollmentDescNextAction := enrollmentFields[6].Descriptor()
+	// enrollment.DefaultNextAction holds the default value on creation for the next_action field.
+	enrollment.DefaultNextAction = enrollmentDescNextAction.Default.(int)
+	// enrollment.NextActionValidator is a validator for the "next_action" field. It is called by the builders before save.
+	enrollment.NextActionValidator = enrollmentDescNextAction.Validators[0].(func(int) error)
+	// enrollmentDescID is the schema descriptor for id field.
+	enrollmentDescID := enrollmentMixinFields0[0].Descriptor()
+	// enrollment.DefaultID holds the default value on creation for the id field.
+	enrollment.DefaultID = enrollmentDescID.Default.(func() pulid.ID)
+	// enrollment.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	enrollment.IDValidator = enrollmentDescID.Validators[0].(func(string) error)
+	enrollmentstepMixin := schema.EnrollmentStep{}.Mixin()
+	enrollmentstep.Policy = privacy.NewPolicies(enrollmentstepMixin[2], schema.EnrollmentStep{})
+	enrollmentstep.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := enrollmentstep.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	enrollmentstepMixinFields0 := enrollmentstepMixin[0].Fields()
+	_ = enrollmentstepMixinFields0
+	enrollmentstepMixinFields1 := enrollmentstepMixin[1].Fields()
+	_ = enrollmentstepMixinFields1
+	enrollmentstepFields := schema.EnrollmentStep{}.Fields()
+	_ = enrollmentstepFields
+	// enrollmentstepDescCreatedAt is the schema descriptor for created_at field.
+	enrollmentstepDescCreatedAt := enrollmentstepMixinFields1[0].Descriptor()
+	// enrollmentstep.DefaultCreatedAt holds the default value on creation for the created_at field.
+	enrollmentstep.DefaultCreatedAt = enrollmentstepDescCreatedAt.Default.(func() time.Time)
+	// enrollmentstepDescUpdatedAt is the schema descriptor for updated_at field.
+	enrollmentstepDescUpdatedAt := enrollmentstepMixinFields1[1].Descriptor()
+	// enrollmentstep.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	enrollmentstep.DefaultUpdatedAt = enrollmentstepDescUpdatedAt.Default.(func() time.Time)
+	// enrollmentstep.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	enrollmentstep.UpdateDefaultUpdatedAt = enrollmentstepDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// enrollmentstepDescError is the schema descriptor for error field.
+	enrollmentstepDescError := enrollmentstepFields[6].Descriptor()
+	// enrollmentstep.ErrorValidator is a validator for the "error" field. It is called by the builders before save.
+	enrollmentstep.ErrorValidator = enrollmentstepDescError.Validators[0].(func(string) error)
+	// enrollmentstepDescID is the schema descriptor for id field.
+	enrollmentstepDescID := enrollmentstepMixinFields0[0].Descriptor()
+	// enrollmentstep.DefaultID holds the default value on creation for the id field.
+	enrollmentstep.DefaultID = enrollmentstepDescID.Default.(func() pulid.ID)
+	// enrollmentstep.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	enrollmentstep.IDValidator = enrollmentstepDescID.Validators[0].(func(string) error)
 	labelMixin := schema.Label{}.Mixin()
 	label.Policy = privacy.NewPolicies(labelMixin[2], schema.Label{})
 	label.Hooks[0] = func(next ent.Mutator) ent.Mutator {

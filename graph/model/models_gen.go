@@ -128,6 +128,13 @@ type CreateTemplateInput struct {
 	Body string `json:"body"`
 }
 
+type EnrollPatientInput struct {
+	ProgramID pulid.ID `json:"programID"`
+	PatientID pulid.ID `json:"patientID"`
+	// The date the program's type counts from: added (General, default today), proposed booking (Recall, required), start (Program, default today), booking (Booking, required), referral (Referral, default the latest).
+	ReferenceDate *time.Time `json:"referenceDate,omitempty"`
+}
+
 // How far apart a program's cycles are.
 type Frequency struct {
 	Every int                `json:"every"`

@@ -33,22 +33,29 @@ type Arrivals interface {
 	Arrived(ctx context.Context, c *ent.Client, b *ent.Booking, markedBy *pulid.ID) ([]pubsub.Event, error)
 }
 
+// Bookings is told, inside the transaction that created it, of a new
+// booking (Patient Connect completes cycles with it).
+type Bookings interface {
+	BookingMade(ctx context.Context, c *ent.Client, b *ent.Booking) error
+}
+
 // Service writes practice records.
 type Service struct {
 	client   *ent.Client
 	bus      pubsub.Bus
 	arrivals Arrivals
+	bookings Bookings
 	postgres bool
 	log      *slog.Logger
 	now      func() time.Time
 }
 
 // New returns the practice service.
-func New(client *ent.Client, bus pubsub.Bus, arrivals Arrivals, postgres bool, log *slog.Logger, now func() time.Time) *Service {
+func New(client *ent.Client, bus pubsub.Bus, arrivals Arrivals, bookings Bookings, postgres bool, log *slog.Logger, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{client: client, bus: bus, arrivals: arrivals, postgres: postgres, log: log, now: now}
+	return &Service{client: client, bus: bus, arrivals: arrivals, bookings: bookings, postgres: postgres, log: log, now: now}
 }
 
 // PatientInput is a patient as the practice system knows it.
@@ -363,8 +370,13 @@ func (s *Service) UpsertBooking(ctx context.Context, in BookingInput) (*ent.Book
 				return err
 			}
 			out = b
-			events, err = s.recordStatus(ctx, c, b, nil, status)
-			return err
+			if events, err = s.recordStatus(ctx, c, b, nil, status); err != nil {
+				return err
+			}
+			if s.bookings != nil {
+				return s.bookings.BookingMade(ctx, c, b)
+			}
+			return nil
 		}
 		if err != nil {
 			return err
