@@ -12,7 +12,21 @@ import (
 	"github.com/whisper-health/whisper/ent/programaction"
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/viewer"
 )
+
+// manager checks the viewer may steer Patient Connect, before anything is
+// read that might make the answer depend on the enrolment's state.
+func manager(ctx context.Context) error {
+	v := viewer.FromContext(ctx)
+	switch {
+	case v == nil:
+		return apperr.New(apperr.Unauthenticated, "sign in first")
+	case !v.Has(viewer.PatientConnectManage):
+		return apperr.New(apperr.Forbidden, "this needs PATIENT_CONNECT_MANAGE")
+	}
+	return nil
+}
 
 // Pause stops an active enrolment until it is resumed.
 func (e *Engine) Pause(ctx context.Context, id pulid.ID) (*ent.Enrollment, error) {
@@ -48,6 +62,9 @@ func (e *Engine) Cancel(ctx context.Context, id pulid.ID) (*ent.Enrollment, erro
 }
 
 func (e *Engine) transition(ctx context.Context, id pulid.ID, change func(*ent.Enrollment, *ent.EnrollmentUpdateOne) error) (*ent.Enrollment, error) {
+	if err := manager(ctx); err != nil {
+		return nil, err
+	}
 	en, err := e.client.Enrollment.Get(ctx, id)
 	if err != nil {
 		return nil, err
@@ -62,6 +79,9 @@ func (e *Engine) transition(ctx context.Context, id pulid.ID, change func(*ent.E
 // Advance moves an enrolment waiting at a pause action on to the next
 // action (a staff member has done what the pause was for).
 func (e *Engine) Advance(ctx context.Context, id pulid.ID) (*ent.Enrollment, error) {
+	if err := manager(ctx); err != nil {
+		return nil, err
+	}
 	tx, err := e.client.Tx(ctx)
 	if err != nil {
 		return nil, err
@@ -128,6 +148,19 @@ func (e *Engine) BookingMade(ctx context.Context, c *ent.Client, b *ent.Booking)
 			continue
 		case p.Completion == program.CompletionSELECTED:
 			if b.BookingTypeID == nil || !slices.ContainsFunc(p.Edges.CompletingBookingTypes, func(t *ent.BookingType) bool { return t.ID == *b.BookingTypeID }) {
+				continue
+			}
+		}
+		// A cycle whose first action is still ahead has not begun: the
+		// booking answers the cycle before it, which already ran.
+		begun := en.NextAction > 0 || (en.NextDueAt != nil && !en.NextDueAt.After(e.now()))
+		if !begun {
+			ran, err := c.EnrollmentStep.Query().Where(enrollmentstep.EnrollmentID(en.ID), enrollmentstep.Cycle(en.Cycle),
+				enrollmentstep.ExecutedAtNotNil()).Exist(wctx)
+			if err != nil {
+				return err
+			}
+			if !ran {
 				continue
 			}
 		}

@@ -91,6 +91,9 @@ type EnrollInput struct {
 // the one the program's type calls for: given, or for General programs the
 // day they are added, for Referral programs the patient's latest referral.
 func (e *Engine) Enroll(ctx context.Context, in EnrollInput) (*ent.Enrollment, error) {
+	if err := manager(ctx); err != nil {
+		return nil, err
+	}
 	p, err := e.client.Program.Query().Where(program.ID(in.ProgramID)).
 		WithActions(func(q *ent.ProgramActionQuery) { q.Order(ent.Asc(programaction.FieldPosition)) }).
 		Only(ctx)

@@ -1,0 +1,308 @@
+package graph_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/whisper-health/whisper/ent/outboxmessage"
+	"github.com/whisper-health/whisper/internal/demo"
+	"github.com/whisper-health/whisper/internal/testdb"
+	"github.com/whisper-health/whisper/internal/viewer"
+)
+
+// program builds a program with the given actions as the admin and returns its id.
+func (e *env) program(token string, in map[string]any, actions ...map[string]any) string {
+	e.t.Helper()
+	var p struct{ CreateProgram struct{ ID string } }
+	e.ok(token, `mutation($in: CreateProgramInput!) { createProgram(input: $in) { id } }`, map[string]any{"in": in}, &p)
+	for _, a := range actions {
+		a["programID"] = p.CreateProgram.ID
+		e.ok(token, `mutation($in: ProgramActionInput!) { addProgramAction(input: $in) { id } }`, map[string]any{"in": a}, nil)
+	}
+	e.ok(token, `mutation($id: ID!) { setProgramEnabled(id: $id, enabled: true) { id } }`, map[string]any{"id": p.CreateProgram.ID}, nil)
+	return p.CreateProgram.ID
+}
+
+func (e *env) template(token, kind, body string) string {
+	e.t.Helper()
+	var t struct{ CreateTemplate struct{ ID string } }
+	e.ok(token, `mutation($k: TemplateKind!, $b: String!) { createTemplate(input: {kind: $k, name: "t", body: $b}) { id } }`,
+		map[string]any{"k": kind, "b": body}, &t)
+	return t.CreateTemplate.ID
+}
+
+func (e *env) patientID(token, number string) string {
+	e.t.Helper()
+	var out struct {
+		Patients struct {
+			Edges []struct{ Node struct{ ID string } }
+		}
+	}
+	e.ok(token, `query($s: String) { patients(search: $s) { edges { node { id } } } }`, map[string]any{"s": number}, &out)
+	return out.Patients.Edges[0].Node.ID
+}
+
+type enrollmentInfo struct {
+	ID, Status string
+	Flagged    bool
+	Cycle      int
+	Steps      []struct {
+		Cycle  int
+		Status string
+		Error  *string
+	}
+}
+
+func (e *env) enrollment(token, id string) enrollmentInfo {
+	e.t.Helper()
+	var out struct{ Node enrollmentInfo }
+	e.ok(token, `query($id: ID!) { node(id: $id) { ... on Enrollment { id status flagged cycle steps { cycle status error } } } }`,
+		map[string]any{"id": id}, &out)
+	return out.Node
+}
+
+func (e *env) enroll(token, program, patient string, ref *time.Time) string {
+	e.t.Helper()
+	in := map[string]any{"programID": program, "patientID": patient}
+	if ref != nil {
+		in["referenceDate"] = ref.UTC().Format(time.RFC3339)
+	}
+	var out struct{ EnrollPatient struct{ ID string } }
+	e.ok(token, `mutation($in: EnrollPatientInput!) { enrollPatient(input: $in) { id } }`, map[string]any{"in": in}, &out)
+	return out.EnrollPatient.ID
+}
+
+func (e *env) run() int {
+	e.t.Helper()
+	n, err := e.engine.RunDue(context.Background())
+	if err != nil {
+		e.t.Fatalf("running due actions: %v", err)
+	}
+	return n
+}
+
+func (e *env) outbox(channel string) []string {
+	ctx := viewer.NewSystemContext(context.Background(), "test")
+	rows := e.db.Client.OutboxMessage.Query().Where(outboxmessage.ChannelEQ(outboxmessage.Channel(channel))).
+		Order(outboxmessage.ByCreatedAt()).AllX(ctx)
+	var out []string
+	for _, r := range rows {
+		out = append(out, r.Recipient+": "+r.Body)
+	}
+	return out
+}
+
+func TestTwelveMonthlyCyclesInMilliseconds(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login(demo.AdminEmail)
+	sms := e.template(admin.AccessToken, "SMS", "Hi {{patient.firstName}}, time to weigh in for {{program.name}}. {{practice.name}}")
+	prog := e.program(admin.AccessToken,
+		map[string]any{"name": "Weight watch", "type": "PROGRAM", "cycles": 12, "frequency": map[string]any{"every": 1, "unit": "MONTHS"}},
+		map[string]any{"type": "SMS", "templateID": sms, "offset": 0, "unit": "DAYS", "relation": "ON", "saveReplyContent": true})
+	start := e.clock.Now()
+	id := e.enroll(admin.AccessToken, prog, e.patientID(admin.AccessToken, "P0001"), &start)
+	began := time.Now()
+	for month := 0; month < 12; month++ {
+		if n := e.run(); n != 1 {
+			t.Fatalf("month %d: %d actions ran, want 1", month+1, n)
+		}
+		if n := e.run(); n != 0 {
+			t.Fatalf("month %d: running again ran %d more", month+1, n)
+		}
+		e.clock.Advance(31 * 24 * time.Hour)
+	}
+	if took := time.Since(began); took > 20*time.Second {
+		t.Logf("a year of the program took %v", took)
+	}
+	admin = e.login(demo.AdminEmail)
+	en := e.enrollment(admin.AccessToken, id)
+	if en.Status != "COMPLETED" || en.Cycle != 12 || len(en.Steps) != 12 {
+		t.Fatalf("after a year: %s at cycle %d with %d steps, want COMPLETED after 12", en.Status, en.Cycle, len(en.Steps))
+	}
+	sent := e.outbox("SMS")
+	if len(sent) != 12 || sent[0] != "+61411000001: Hi Olivia, time to weigh in for Weight watch. Harbourside Medical Centre" {
+		t.Errorf("SMS queued = %d, first %q", len(sent), sent[0])
+	}
+}
+
+func TestPauseOnErrorAndSkip(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login(demo.AdminEmail)
+	sms := e.template(admin.AccessToken, "SMS", "Hi {{patient.firstName}}")
+	letter := e.template(admin.AccessToken, "LETTER", "Dear {{patient.fullName}}")
+	noMobile := e.patientID(admin.AccessToken, "P0005") // Amelia Jones has no mobile
+	pausing := e.program(admin.AccessToken, map[string]any{"name": "Pausing", "type": "GENERAL"},
+		map[string]any{"type": "SMS", "templateID": sms, "offset": 0, "unit": "DAYS", "relation": "ON", "pauseOnError": true},
+		map[string]any{"type": "LETTER_TO_PATIENT", "templateID": letter, "letterOption": "SAVE_FILE", "offset": 1, "unit": "DAYS", "relation": "AFTER"})
+	skipping := e.program(admin.AccessToken, map[string]any{"name": "Skipping", "type": "GENERAL"},
+		map[string]any{"type": "SMS", "templateID": sms, "offset": 0, "unit": "DAYS", "relation": "ON", "pauseOnError": false},
+		map[string]any{"type": "PAUSE", "offset": 1, "unit": "DAYS", "relation": "AFTER"},
+		map[string]any{"type": "LETTER_TO_PATIENT", "templateID": letter, "letterOption": "MAIL", "offset": 2, "unit": "DAYS", "relation": "AFTER"})
+	p := e.enroll(admin.AccessToken, pausing, noMobile, nil)
+	s := e.enroll(admin.AccessToken, skipping, noMobile, nil)
+	e.fails(admin.AccessToken, `mutation($in: EnrollPatientInput!) { enrollPatient(input: $in) { id } }`,
+		map[string]any{"in": map[string]any{"programID": pausing, "patientID": noMobile}}, "CONFLICT")
+	e.run()
+	en := e.enrollment(admin.AccessToken, p)
+	if en.Status != "PAUSED" || !en.Flagged || en.Steps[0].Status != "FAILED" || en.Steps[0].Error == nil {
+		t.Errorf("pause on error: %+v, want PAUSED, flagged, the step FAILED with a reason", en)
+	}
+	var flagged struct{ Enrollments struct{ TotalCount int } }
+	e.ok(admin.AccessToken, `{ enrollments(flagged: true) { totalCount } }`, nil, &flagged)
+	if flagged.Enrollments.TotalCount != 1 {
+		t.Errorf("%d flagged enrolments listed, want 1", flagged.Enrollments.TotalCount)
+	}
+	en = e.enrollment(admin.AccessToken, s)
+	if en.Status != "ACTIVE" || en.Steps[0].Status != "SKIPPED" {
+		t.Errorf("skip on error: %+v, want ACTIVE with the step SKIPPED", en)
+	}
+	// The skipping program waits at its pause until someone advances it.
+	e.clock.Advance(25 * time.Hour)
+	admin = e.login(demo.AdminEmail)
+	e.run()
+	en = e.enrollment(admin.AccessToken, s)
+	if en.Steps[1].Status != "WAITING" {
+		t.Fatalf("steps = %+v, want the pause WAITING", en.Steps)
+	}
+	e.clock.Advance(48 * time.Hour)
+	admin = e.login(demo.AdminEmail)
+	if n := e.run(); n != 0 {
+		t.Errorf("%d actions ran past a pause nobody advanced", n)
+	}
+	e.ok(admin.AccessToken, `mutation($id: ID!) { advanceEnrollment(id: $id) { id } }`, map[string]any{"id": s}, nil)
+	e.fails(admin.AccessToken, `mutation($id: ID!) { advanceEnrollment(id: $id) { id } }`, map[string]any{"id": s}, "BAD_USER_INPUT")
+	e.run()
+	en = e.enrollment(admin.AccessToken, s)
+	if en.Status != "COMPLETED" || en.Steps[2].Status != "SENT" || len(e.outbox("LETTER")) != 1 {
+		t.Errorf("after advancing: %+v, letters %v", en, e.outbox("LETTER"))
+	}
+	// Resume retries the failed action; cancel ends it.
+	e.ok(admin.AccessToken, `mutation($id: ID!) { resumeEnrollment(id: $id) { status flagged } }`, map[string]any{"id": p}, nil)
+	e.run()
+	if en = e.enrollment(admin.AccessToken, p); en.Status != "PAUSED" || !en.Flagged {
+		t.Errorf("after a resume that fails again: %+v", en)
+	}
+	e.ok(admin.AccessToken, `mutation($id: ID!) { cancelEnrollment(id: $id) { status } }`, map[string]any{"id": p}, nil)
+	if en = e.enrollment(admin.AccessToken, p); en.Status != "CANCELLED" {
+		t.Errorf("cancel: %s", en.Status)
+	}
+	// Only program managers steer enrolments.
+	e.fails(e.login(demo.ChenEmail).AccessToken, `mutation($id: ID!) { pauseEnrollment(id: $id) { id } }`, map[string]any{"id": s}, "FORBIDDEN")
+}
+
+func TestDemoRecallEndToEnd(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login(demo.AdminEmail)
+	var progs struct {
+		Programs struct {
+			Edges []struct{ Node struct{ ID, Name string } }
+		}
+	}
+	e.ok(admin.AccessToken, `{ programs { edges { node { id name } } } }`, nil, &progs)
+	recall := progs.Programs.Edges[0].Node.ID
+	patient := e.patientID(admin.AccessToken, "P0003")
+	e.fails(admin.AccessToken, `mutation($in: EnrollPatientInput!) { enrollPatient(input: $in) { id } }`,
+		map[string]any{"in": map[string]any{"programID": recall, "patientID": patient}}, "BAD_USER_INPUT") // a recall needs its date
+	proposed := e.clock.Now().Add(20 * 24 * time.Hour)
+	id := e.enroll(admin.AccessToken, recall, patient, &proposed)
+	if n := e.run(); n != 0 {
+		t.Fatalf("%d actions ran before the SMS (two weeks before) was due", n)
+	}
+	e.clock.Advance(7 * 24 * time.Hour)
+	e.run()
+	e.clock.Advance(14 * 24 * time.Hour)
+	e.run()
+	admin = e.login(demo.AdminEmail)
+	en := e.enrollment(admin.AccessToken, id)
+	if len(en.Steps) < 2 || en.Steps[0].Status != "SENT" || en.Steps[1].Status != "SENT" {
+		t.Fatalf("recall steps = %+v, want the SMS and the letter sent", en.Steps)
+	}
+	sms, letters := e.outbox("SMS"), e.outbox("LETTER")
+	if len(sms) != 1 || len(letters) != 1 {
+		t.Fatalf("queued SMS %v, letters %v", sms, letters)
+	}
+	// A booking of the recall's type completes the cycle: the next one
+	// counts from a year on.
+	var bt struct{ BookingTypes []struct{ ID, Name string } }
+	e.ok(admin.AccessToken, `{ bookingTypes { id name } }`, nil, &bt)
+	var recallType string
+	for _, b := range bt.BookingTypes {
+		if b.Name == "Recall Review" {
+			recallType = b.ID
+		}
+	}
+	chen := e.login(demo.ChenEmail)
+	e.ok(demo.IntegrationKey, `mutation($in: BookingInput!) { upsertBooking(input: $in) { id } }`, map[string]any{"in": map[string]any{
+		"externalID": "bk-recall", "patientID": patient, "doctorID": chen.User.ID, "bookingTypeID": recallType,
+		"startsAt": e.clock.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339)}}, nil)
+	en = e.enrollment(admin.AccessToken, id)
+	if en.Cycle != 2 || en.Status != "ACTIVE" {
+		t.Errorf("after the recall booking: cycle %d %s, want cycle 2 ACTIVE", en.Cycle, en.Status)
+	}
+}
+
+func TestReferralProgramEndsWhenThePatientBooks(t *testing.T) {
+	e := newEnv(t)
+	admin, chen := e.login(demo.AdminEmail), e.login(demo.ChenEmail)
+	sms := e.template(admin.AccessToken, "SMS", "Please book your follow-up, {{patient.firstName}}")
+	prog := e.program(admin.AccessToken, map[string]any{"name": "Referral follow-up", "type": "REFERRAL"},
+		map[string]any{"type": "SMS", "templateID": sms, "offset": 1, "unit": "WEEKS", "relation": "AFTER"})
+	patient := e.patientID(admin.AccessToken, "P0004")
+	e.fails(admin.AccessToken, `mutation($in: EnrollPatientInput!) { enrollPatient(input: $in) { id } }`,
+		map[string]any{"in": map[string]any{"programID": prog, "patientID": patient}}, "BAD_USER_INPUT")
+	e.ok(demo.IntegrationKey, `mutation($in: ReferralInput!) { upsertReferral(input: $in) { id } }`, map[string]any{"in": map[string]any{
+		"externalID": "rf-1", "patientID": patient, "referralDate": e.clock.Now().UTC().Format(time.RFC3339), "referrer": "Dr Okafor"}}, nil)
+	id := e.enroll(admin.AccessToken, prog, patient, nil)
+	e.ok(demo.IntegrationKey, `mutation($in: BookingInput!) { upsertBooking(input: $in) { id } }`, map[string]any{"in": map[string]any{
+		"externalID": "bk-ref", "patientID": patient, "doctorID": chen.User.ID,
+		"startsAt": e.clock.Now().Add(72 * time.Hour).UTC().Format(time.RFC3339)}}, nil)
+	if en := e.enrollment(admin.AccessToken, id); en.Status != "COMPLETED" {
+		t.Errorf("after booking: %s, want COMPLETED", en.Status)
+	}
+	e.clock.Advance(8 * 24 * time.Hour)
+	if n := e.run(); n != 0 || len(e.outbox("SMS")) != 0 {
+		t.Errorf("the follow-up SMS went out after the patient had booked")
+	}
+}
+
+func TestTwoEnginesNeverRunAnActionTwice(t *testing.T) {
+	if !testdb.Postgres() {
+		t.Skip("engines share work only on PostgreSQL")
+	}
+	e := newEnv(t)
+	admin := e.login(demo.AdminEmail)
+	sms := e.template(admin.AccessToken, "SMS", "Hi {{patient.firstName}}")
+	var progs []string
+	for i := 0; i < 3; i++ {
+		progs = append(progs, e.program(admin.AccessToken, map[string]any{"name": fmt.Sprint("P", i), "type": "GENERAL"},
+			map[string]any{"type": "SMS", "templateID": sms, "offset": 0, "unit": "DAYS", "relation": "ON"}))
+	}
+	for _, prog := range progs {
+		for _, num := range []string{"P0001", "P0002", "P0004", "P0006", "P0007", "P0008"} {
+			e.enroll(admin.AccessToken, prog, e.patientID(admin.AccessToken, num), nil)
+		}
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	total := 0
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, err := e.engine.RunDue(context.Background())
+			if err != nil {
+				t.Errorf("engine: %v", err)
+			}
+			mu.Lock()
+			total += n
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if total != 18 || len(e.outbox("SMS")) != 18 {
+		t.Errorf("two engines ran %d actions and queued %d SMS, want 18 each", total, len(e.outbox("SMS")))
+	}
+}
