@@ -7,8 +7,6 @@ package graph
 
 import (
 	"context"
-
-	"github.com/whisper-health/whisper/ent/enrollment"
 	"fmt"
 	"maps"
 	"slices"
@@ -18,6 +16,7 @@ import (
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/booking"
 	"github.com/whisper-health/whisper/ent/bookingtype"
+	"github.com/whisper-health/whisper/ent/enrollment"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/ent/programaction"
