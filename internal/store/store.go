@@ -131,6 +131,19 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrating schema: %w", err)
 	}
+	if db.Dialect == dialect.Postgres {
+		// The audit page searches message text with ILIKE '%…%'; a trigram
+		// index keeps that fast on millions of messages. pg_trgm is a
+		// trusted extension, so the database owner may create it.
+		for _, stmt := range []string{
+			`CREATE EXTENSION IF NOT EXISTS pg_trgm`,
+			`CREATE INDEX IF NOT EXISTS messages_body_trgm ON messages USING gin (body gin_trgm_ops)`,
+		} {
+			if _, err := db.SQL.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("creating text search index: %w", err)
+			}
+		}
+	}
 	return nil
 }
 
