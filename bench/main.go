@@ -1,0 +1,324 @@
+// Command bench measures Whisper on PostgreSQL against raw baselines, in one
+// run, and prints a table (or, with -json, one JSON object per scenario per
+// line).
+//
+// Two scenarios are measured:
+//
+//   - send: sendMessage throughput through the GraphQL endpoint (HTTP POST,
+//     a signed-in doctor writing into one individual conversation from
+//     several concurrent clients) against a loop of raw lib/pq transactions
+//     doing the same writes into look-alike tables (lock the channel row,
+//     insert the message, advance the channel, move the sender's read mark).
+//   - fanout: delivery of one message to N websocket subscribers of one
+//     group channel (graphql-transport-ws, messageAdded) against a plain
+//     coder/websocket broadcast server writing the same bytes to N plain
+//     websocket clients.
+//
+// The server is wired in-process as server/main.go wires it (store,
+// PostgreSQL LISTEN/NOTIFY bus, auth, messenger, live hub, GraphQL handler;
+// without the CORS and request-log middleware and the metrics) and served
+// on 127.0.0.1 by net/http. Clients, server and baselines share the process,
+// and ours and the baselines take turns during measurement so that both
+// meet the same background load. docs/BENCHMARKS.md explains the figures.
+//
+// By default bench creates a throw-away database whisper_bench_<random> on
+// postgres://postgres@127.0.0.1:5432/postgres and drops it at the end, also
+// when a scenario fails or the run is interrupted.
+//
+//	go run ./bench                 # the table
+//	go run ./bench -json           # one JSON object per scenario per line
+//	go run ./bench -cpuprofile cpu.pprof -scenario fanout
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+)
+
+// DefaultAdminURL is the PostgreSQL server on which the throw-away database
+// is created when -database-url is not given.
+const DefaultAdminURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+
+// Options are the command-line settings of one run.
+type Options struct {
+	// DatabaseURL is an existing database to use; empty creates (and later
+	// drops) a throw-away database on AdminURL.
+	DatabaseURL string
+	// AdminURL is the server the throw-away database is created on.
+	AdminURL string
+	// Subscribers is N, the websocket subscribers of the fanout scenario.
+	Subscribers int
+	// Messages is M, the messages delivered to every subscriber.
+	Messages int
+	// Sends is the number of messages sent in the send scenario (ours and
+	// baseline alike).
+	Sends int
+	// Concurrency is the number of concurrent clients in the send scenario.
+	Concurrency int
+	// Rounds is how many turns ours and the baseline take in the send
+	// scenario (each turn sends Sends/Rounds messages).
+	Rounds int
+	// JSON selects JSON lines instead of the table.
+	JSON bool
+	// Scenario selects "send", "fanout" or "all".
+	Scenario string
+	// CPUProfile, when set, names the CPU profile written during each
+	// scenario's measured phase (ours and baseline, labelled by side); the
+	// scenario name is inserted before the extension.
+	CPUProfile string
+	// RealHash gives the fanout subscribers a full-cost argon2id password
+	// hash (auth.HashPassword); by default a minimal-cost one keeps their
+	// sign-in quick.
+	RealHash bool
+	// ServerLog shows the server's warnings and errors on stderr.
+	ServerLog bool
+	// Timeout bounds the whole run.
+	Timeout time.Duration
+}
+
+// Result is one scenario's figures; it is also the JSON line printed with
+// -json.
+type Result struct {
+	// Name is the scenario: "send" or "fanout".
+	Name string `json:"name"`
+	// Ours is Whisper's throughput in operations per second (sends, or
+	// deliveries to subscribers).
+	Ours float64 `json:"ours"`
+	// Baseline is the baseline's throughput in the same unit.
+	Baseline float64 `json:"baseline"`
+	// Ratio is Ours / Baseline.
+	Ratio float64 `json:"ratio"`
+	// P50 and P99 are Whisper's median and 99th-percentile latency in
+	// milliseconds (per request, or per delivery).
+	P50 float64 `json:"p50_ms"`
+	P99 float64 `json:"p99_ms"`
+
+	// BaselineP50 and BaselineP99 are the baseline's latencies, shown in the
+	// table only.
+	BaselineP50 float64 `json:"-"`
+	BaselineP99 float64 `json:"-"`
+}
+
+func main() {
+	opts := parseFlags(os.Args[1:])
+	raiseFileLimit()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+
+	var drop func() // set once the throw-away database exists
+	var dropMu sync.Mutex
+	setDrop := func(f func()) { dropMu.Lock(); drop = f; dropMu.Unlock() }
+	runDrop := func() {
+		dropMu.Lock()
+		f := drop
+		dropMu.Unlock()
+		if f != nil {
+			f()
+		}
+	}
+
+	// A stuck run still drops its database: once interrupted, run gets a
+	// grace period to unwind and is then abandoned.
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+		}
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			logf("bench: did not stop in time after %v; dropping the database and exiting", context.Cause(ctx))
+			runDrop()
+			os.Exit(1)
+		}
+	}()
+
+	results, err := run(ctx, opts, setDrop)
+	close(done)
+	runDrop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	if opts.JSON {
+		writeJSON(os.Stdout, results)
+	} else {
+		writeTable(os.Stdout, results)
+	}
+}
+
+func parseFlags(args []string) Options {
+	var o Options
+	fs := flag.NewFlagSet("bench", flag.ExitOnError)
+	fs.StringVar(&o.DatabaseURL, "database-url", "", "existing PostgreSQL database to use (default: a throw-away whisper_bench_<random> database on -admin-url, dropped at the end)")
+	fs.StringVar(&o.AdminURL, "admin-url", DefaultAdminURL, "PostgreSQL server on which the throw-away database is created")
+	fs.IntVar(&o.Subscribers, "subscribers", 1000, "websocket subscribers in the fanout scenario")
+	fs.IntVar(&o.Messages, "messages", 50, "messages delivered to every subscriber in the fanout scenario")
+	fs.IntVar(&o.Sends, "sends", 2000, "messages sent in the send scenario (ours and baseline each)")
+	fs.IntVar(&o.Concurrency, "concurrency", 4, "concurrent clients in the send scenario (ours and baseline each)")
+	fs.IntVar(&o.Rounds, "rounds", 4, "turns ours and the baseline take in the send scenario")
+	fs.BoolVar(&o.JSON, "json", false, "print one JSON object per scenario per line")
+	fs.StringVar(&o.Scenario, "scenario", "all", "scenarios to run: send, fanout or all")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of each scenario's measured phase, samples labelled side=whisper|baseline|client (cpu.pprof becomes cpu.send.pprof and cpu.fanout.pprof)")
+	fs.BoolVar(&o.RealHash, "real-password-hash", false, "give the fanout subscribers a full-cost argon2id password hash (sign-in then takes about a minute)")
+	fs.BoolVar(&o.ServerLog, "server-log", false, "show the server's warnings and errors on stderr")
+	fs.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "abandon the run (dropping the database) after this long")
+	_ = fs.Parse(args)
+	switch {
+	case o.Subscribers < 1, o.Messages < 1, o.Sends < 1, o.Concurrency < 1, o.Rounds < 1:
+		fmt.Fprintln(os.Stderr, "bench: -subscribers, -messages, -sends, -concurrency and -rounds must be positive")
+		os.Exit(2)
+	case o.Scenario != "all" && o.Scenario != "send" && o.Scenario != "fanout":
+		fmt.Fprintln(os.Stderr, "bench: -scenario must be send, fanout or all")
+		os.Exit(2)
+	}
+	return o
+}
+
+// run sets up the database and the server, runs the scenarios and tears
+// everything down again. setDrop receives the function that drops the
+// throw-away database.
+func run(ctx context.Context, o Options, setDrop func(func())) ([]Result, error) {
+	start := time.Now()
+	dbURL := o.DatabaseURL
+	if dbURL == "" {
+		u, drop, err := createDatabase(ctx, o.AdminURL)
+		if err != nil {
+			return nil, err
+		}
+		setDrop(drop)
+		dbURL = u
+	}
+	// Every goroutine inherits its creator's profiler labels, so CPU samples
+	// tell Whisper's server (side=whisper) from the baselines
+	// (side=baseline) and the load-generating clients (side=client).
+	// (pprof.Do restores the labels of the context it is given, so ctx
+	// itself carries side=client from here on.)
+	ctx = pprof.WithLabels(ctx, pprof.Labels("side", "client"))
+	pprof.SetGoroutineLabels(ctx)
+	var srv *server
+	var err error
+	pprof.Do(ctx, pprof.Labels("side", "whisper"), func(ctx context.Context) {
+		srv, err = startServer(ctx, dbURL, o.ServerLog)
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Close()
+	logf("bench: server ready in %v (GOMAXPROCS=%d)", time.Since(start).Round(time.Millisecond), runtime.GOMAXPROCS(0))
+
+	var results []Result
+	if o.Scenario == "all" || o.Scenario == "send" {
+		r, err := runSend(ctx, srv, o)
+		if err != nil {
+			return nil, fmt.Errorf("send scenario: %w", err)
+		}
+		results = append(results, r)
+	}
+	if o.Scenario == "all" || o.Scenario == "fanout" {
+		r, err := runFanout(ctx, srv, o)
+		if err != nil {
+			return nil, fmt.Errorf("fanout scenario: %w", err)
+		}
+		results = append(results, r)
+	}
+	logf("bench: finished in %v", time.Since(start).Round(time.Millisecond))
+	return results, nil
+}
+
+// profile starts a CPU profile for scenario name when -cpuprofile is set and
+// returns the (idempotent) function that stops it.
+func profile(o Options, name string) (stop func(), err error) {
+	if o.CPUProfile == "" {
+		return func() {}, nil
+	}
+	ext := filepath.Ext(o.CPUProfile)
+	path := strings.TrimSuffix(o.CPUProfile, ext) + "." + name + ext
+	if ext == "" {
+		path = o.CPUProfile + "." + name + ".pprof"
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			pprof.StopCPUProfile()
+			f.Close()
+			logf("bench: CPU profile of %s written to %s (samples are labelled side=whisper, baseline or client)", name, path)
+		})
+	}, nil
+}
+
+// raiseFileLimit lifts the soft open-files limit to the hard one: the
+// fanout scenario holds two sockets per subscriber (client and server end).
+func raiseFileLimit() {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return
+	}
+	if lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			logf("bench: raising the open-files limit: %v", err)
+		}
+	}
+}
+
+func writeTable(w io.Writer, results []Result) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "scenario\tours(ops/s)\tbaseline(ops/s)\tratio\tp50(ms)\tp99(ms)\tbaseline p50(ms)\tbaseline p99(ms)")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.3f\t%.2f\t%.2f\t%.2f\t%.2f\n",
+			r.Name, r.Ours, r.Baseline, r.Ratio, r.P50, r.P99, r.BaselineP50, r.BaselineP99)
+	}
+	tw.Flush()
+}
+
+func writeJSON(w io.Writer, results []Result) {
+	enc := json.NewEncoder(w)
+	for _, r := range results {
+		r.Ours, r.Baseline = round(r.Ours, 1), round(r.Baseline, 1)
+		r.Ratio = round(r.Ratio, 3)
+		r.P50, r.P99 = round(r.P50, 2), round(r.P99, 2)
+		_ = enc.Encode(r)
+	}
+}
+
+func round(v float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(v*p) / p
+}
+
+// logf reports progress on stderr, so that stdout carries only the results.
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, format+"\n", args...)
+}
+
+// errTimeout marks a wait that ran out of time.
+var errTimeout = errors.New("timed out")
