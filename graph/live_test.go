@@ -2,9 +2,11 @@ package graph_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -373,4 +375,34 @@ func TestNotifyFollowsPreferences(t *testing.T) {
 		t.Errorf("keep hidden still notifies")
 	}
 	notify(chenSub)
+}
+
+// TestOtherDatabasesDoNotHoldBackDelivery: a long write transaction in
+// another database on the same server must not delay the live stream.
+func TestOtherDatabasesDoNotHoldBackDelivery(t *testing.T) {
+	if !testdb.Postgres() {
+		t.Skip("PostgreSQL only")
+	}
+	e := newEnv(t)
+	chen, patel := e.login(demo.ChenEmail), e.login(demo.PatelEmail)
+	ch := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
+	sub := e.subscribe(t, patel.AccessToken, messageAdded, nil)
+	time.Sleep(100 * time.Millisecond)
+	other, err := sql.Open("postgres", os.Getenv(testdb.EnvVar))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	tx, err := other.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec("SELECT pg_current_xact_id()"); err != nil {
+		t.Fatal(err)
+	}
+	e.send(chen.AccessToken, ch.ID, "not held back", nil)
+	if body, _ := sub.message(3 * time.Second); body != "not held back" {
+		t.Errorf("with a transaction open in another database, got %q", body)
+	}
 }

@@ -9,7 +9,9 @@
 // earlier can commit later, so the hub only releases messages whose txid is
 // below the oldest transaction still running (pg_snapshot_xmin): nothing can
 // later commit beneath the released position. On SQLite writers are
-// serialised, so every committed row is releasable at once.
+// serialised, so every committed row is releasable at once. (The horizon
+// leaves out transactions of other databases on the server; see
+// internal/store.)
 package live
 
 import (
@@ -199,7 +201,7 @@ func (h *Hub) init(ctx context.Context) error {
 func (h *Hub) scan(ctx context.Context, from messenger.Cursor, newest bool) ([]messenger.Cursor, int64, error) {
 	horizon := "9223372036854775807"
 	if h.cfg.Postgres {
-		horizon = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+		horizon = "whisper_stream_horizon()"
 	}
 	var q string
 	var args []any

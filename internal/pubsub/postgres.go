@@ -169,12 +169,15 @@ func (p *Postgres) notify(ctx context.Context, payload string) error {
 	return err
 }
 
-// chunk encodes events as JSON arrays that each fit in one NOTIFY.
+// chunk encodes events as JSON arrays that each fit in one NOTIFY. An event
+// too big for one (a change to a channel of hundreds of members) is split by
+// its user lists — receivers act per user — or, failing that, becomes a
+// Resync.
 func chunk(events []Event) []string {
 	var out []string
 	var cur []Event
 	size := 2
-	for _, e := range events {
+	for _, e := range split(events) {
 		b, _ := json.Marshal(e)
 		if len(cur) > 0 && size+len(b)+1 > maxPayload {
 			enc, _ := json.Marshal(cur)
@@ -195,4 +198,33 @@ func recoverPanic(log *slog.Logger, what string) {
 	if r := recover(); r != nil {
 		log.Error("panic in "+what, "panic", fmt.Sprint(r))
 	}
+}
+
+// split breaks events whose encoding exceeds maxPayload into several, each
+// carrying part of the Users and Removed lists.
+func split(events []Event) []Event {
+	var out []Event
+	for _, e := range events {
+		b, _ := json.Marshal(e)
+		if len(b) <= maxPayload {
+			out = append(out, e)
+			continue
+		}
+		const per = 150 // ids of 28 characters: well under the limit
+		if len(e.Users)+len(e.Removed) == 0 {
+			out = append(out, Event{Kind: Resync})
+			continue
+		}
+		for i := 0; i < len(e.Users); i += per {
+			part := e
+			part.Users, part.Removed = e.Users[i:min(i+per, len(e.Users))], nil
+			out = append(out, part)
+		}
+		for i := 0; i < len(e.Removed); i += per {
+			part := e
+			part.Users, part.Removed = nil, e.Removed[i:min(i+per, len(e.Removed))]
+			out = append(out, part)
+		}
+	}
+	return out
 }

@@ -132,10 +132,12 @@ func (db *DB) Migrate(ctx context.Context) error {
 		return fmt.Errorf("migrating schema: %w", err)
 	}
 	if db.Dialect == dialect.Postgres {
-		// The audit page searches message text with ILIKE '%…%'; a trigram
-		// index keeps that fast on millions of messages. pg_trgm is a
-		// trusted extension, so the database owner may create it.
+		// The live stream's horizon function; and, because the audit page
+		// searches message text with ILIKE '%…%', a trigram index that keeps
+		// that fast on millions of messages (pg_trgm is a trusted extension,
+		// so the database owner may create it).
 		for _, stmt := range []string{
+			streamHorizon,
 			`CREATE EXTENSION IF NOT EXISTS pg_trgm`,
 			`CREATE INDEX IF NOT EXISTS messages_body_trgm ON messages USING gin (body gin_trgm_ops)`,
 		} {
@@ -146,6 +148,23 @@ func (db *DB) Migrate(ctx context.Context) error {
 	}
 	return nil
 }
+
+// streamHorizon is the live stream's commit horizon (see internal/live): the
+// oldest transaction id still running in this database, or the next one to
+// be assigned. It reads the calling statement's snapshot (the function is
+// STABLE), so it agrees with the rows that statement sees. Transactions of
+// other databases on the same server are left out, so that they cannot hold
+// back delivery; when their database cannot be told (pg_stat_activity hides
+// other roles' sessions from unprivileged users) they count, which is safe.
+const streamHorizon = `CREATE OR REPLACE FUNCTION whisper_stream_horizon() RETURNS bigint
+LANGUAGE sql STABLE AS $$
+  SELECT COALESCE(
+    (SELECT min(x::text::bigint) FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+      WHERE (x::text::bigint % 4294967296) NOT IN (
+        SELECT backend_xid::text::bigint FROM pg_stat_activity
+        WHERE backend_xid IS NOT NULL AND datname IS DISTINCT FROM current_database())),
+    pg_snapshot_xmax(pg_current_snapshot())::text::bigint)
+$$`
 
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error {
