@@ -283,12 +283,25 @@ func (h *Hub) catchUp(ctx context.Context, retry *time.Timer) {
 // their channels once, and hands each message to the subscribers that may
 // see it now.
 func (h *Hub) release(ctx context.Context, batch []messenger.Cursor) error {
+	last := batch[len(batch)-1]
+	h.mu.Lock()
+	idle := len(h.msgs) == 0 && len(h.badges) == 0
+	if idle {
+		// Nobody to deliver to: the stream simply moves on.
+		if h.pos.Less(last) {
+			h.pos = last
+		}
+	}
+	h.mu.Unlock()
+	if idle {
+		return nil
+	}
 	sctx := system(ctx)
 	chanSet := map[pulid.ID]bool{}
 	for _, c := range batch {
 		chanSet[c.Channel] = true
 	}
-	first, last := batch[0], batch[len(batch)-1]
+	first := batch[0]
 	msgs, err := h.client.Message.Query().
 		Where(func(s *entsql.Selector) {
 			s.Where(entsql.And(

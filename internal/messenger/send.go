@@ -210,7 +210,9 @@ func (s *Service) post(ctx context.Context, c *ent.Client, ch *ent.Channel, crea
 	if err != nil {
 		return nil, err
 	}
-	if err := c.Channel.UpdateOne(ch).
+	// Update (not UpdateOne): no need to read the row back.
+	if err := c.Channel.Update().
+		Where(channel.ID(ch.ID)).
 		SetLastSeq(seq).
 		AddMessageCount(1).
 		SetLastActivityAt(now).
