@@ -113,14 +113,17 @@ func (s *badgeSub) message(m *ent.Message) {
 		s.mu.Unlock()
 		return // a channel joined a moment ago: the membership event reloads
 	}
+	changed := false
 	if m.Seq > line.last {
-		line.last = m.Seq
+		line.last, changed = m.Seq, true
 	}
 	if m.SenderID != nil && *m.SenderID == s.viewer.UserID && m.Seq > line.read {
-		line.read = m.Seq
+		line.read, changed = m.Seq, true
 	}
 	s.mu.Unlock()
-	s.emit()
+	if changed {
+		s.emit()
+	}
 }
 
 // emit offers the current badge, replacing an older one still unread by the
