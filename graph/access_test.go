@@ -207,3 +207,32 @@ func TestPreferences(t *testing.T) {
 }
 
 var _ = ent.IsNotFound
+
+// TestMembershipRulesAtTheDataLayer checks the membership rules directly
+// against the ent client, as a member: no resolver can add a third person to
+// an individual channel, or anyone to a group channel.
+func TestMembershipRulesAtTheDataLayer(t *testing.T) {
+	e := newEnv(t)
+	chen, patel, kim := e.login(demo.ChenEmail), e.login(demo.PatelEmail), e.login(demo.KimEmail)
+	ind := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
+	grp := e.open(chen.AccessToken, map[string]any{"securityGroupIDs": []string{e.groupID(chen.AccessToken, "Doctors")}})
+	custom := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID, kim.User.ID}})
+	ctx := viewer.NewContext(context.Background(), &viewer.Viewer{Kind: viewer.Staff, UserID: pulidOf(chen.User.ID),
+		Perms: viewer.PermSet(viewer.AccessWhisper)})
+	admin := e.userID(chen.AccessToken, demo.AdminEmail)
+	for name, tc := range map[string]struct {
+		channel string
+		allowed bool
+	}{
+		"third member of an individual channel": {ind.ID, false},
+		"member of a group channel":             {grp.ID, false},
+		"member of a custom group":              {custom.ID, true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := e.db.Client.ChannelMember.Create().SetChannelID(pulidOf(tc.channel)).SetUserID(pulidOf(admin)).Exec(ctx)
+			if got := err == nil; got != tc.allowed {
+				t.Errorf("allowed = %v (%v), want %v", got, err, tc.allowed)
+			}
+		})
+	}
+}

@@ -79,10 +79,29 @@ func AllowMembershipChangesByMembers() privacy.MutationRule {
 			if err != nil {
 				return privacy.Denyf("checking membership: %v", err)
 			}
-			if ok {
-				return privacy.Allow
+			if !ok {
+				return privacy.Denyf("only members add members")
 			}
-			return privacy.Denyf("only members add members")
+			// Members add people to custom groups; an individual channel
+			// takes its second member once, when it is opened.
+			ch, err := m.Client().Channel.Get(ctx, chID)
+			if err != nil {
+				return privacy.Denyf("reading channel: %v", err)
+			}
+			switch ch.Kind {
+			case channel.KindCUSTOM_GROUP:
+				return privacy.Allow
+			case channel.KindINDIVIDUAL:
+				n, err := m.Client().ChannelMember.Query().Where(channelmember.ChannelID(chID)).
+					Count(privacy.DecisionContext(ctx, privacy.Allow))
+				if err != nil {
+					return privacy.Denyf("counting members: %v", err)
+				}
+				if n < 2 {
+					return privacy.Allow
+				}
+			}
+			return privacy.Denyf("members cannot be added to a %s channel", ch.Kind)
 		case m.Op().Is(ent.OpUpdate | ent.OpUpdateOne):
 			m.Where(channelmember.UserID(v.UserID))
 			return privacy.Allow
