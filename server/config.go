@@ -34,6 +34,10 @@ type Config struct {
 	ShutdownTimeout time.Duration // WHISPER_SHUTDOWN_TIMEOUT, -shutdown-timeout
 	PracticeName    string        // WHISPER_PRACTICE_NAME, -practice-name
 	PracticePhone   string        // WHISPER_PRACTICE_PHONE, -practice-phone
+	SMSURL          string        // WHISPER_SMS_URL, -sms-url
+	SMSAccount      string        // WHISPER_SMS_ACCOUNT, -sms-account
+	SMSToken        string        // WHISPER_SMS_TOKEN, -sms-token
+	SMSFrom         string        // WHISPER_SMS_FROM, -sms-from
 }
 
 // setting describes one configuration knob for the loader and the README.
@@ -60,6 +64,10 @@ var settings = []setting{
 	{"WHISPER_SHUTDOWN_TIMEOUT", "shutdown-timeout", "20s", "how long in-flight requests may take to finish on SIGTERM"},
 	{"WHISPER_PRACTICE_NAME", "practice-name", "Harbourside Medical Centre", "the practice's name in patient messages ({{practice.name}})"},
 	{"WHISPER_PRACTICE_PHONE", "practice-phone", "(02) 9000 0000", "the practice's phone number in patient messages ({{practice.phone}})"},
+	{"WHISPER_SMS_URL", "sms-url", "", "base URL of a Twilio-style SMS API (e.g. https://api.twilio.com); unset: SMS go to the log"},
+	{"WHISPER_SMS_ACCOUNT", "sms-account", "", "SMS API account (Basic auth user and path segment)"},
+	{"WHISPER_SMS_TOKEN", "sms-token", "", "SMS API token (Basic auth password)"},
+	{"WHISPER_SMS_FROM", "sms-from", "", "the number SMS are sent from"},
 }
 
 // LoadConfig reads the configuration from args and the environment. The
@@ -170,6 +178,19 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 	c.ShutdownTimeout = parseDuration("shutdown-timeout")
 	c.PracticeName = strings.TrimSpace(raw["practice-name"])
 	c.PracticePhone = strings.TrimSpace(raw["practice-phone"])
+	c.SMSURL, c.SMSAccount, c.SMSToken, c.SMSFrom = raw["sms-url"], raw["sms-account"], raw["sms-token"], raw["sms-from"]
+	if c.SMSURL != "" {
+		switch {
+		case !hasAnyPrefix(c.SMSURL, "http://", "https://"):
+			bad("sms-url", "must be an http:// or https:// URL")
+		case c.SMSAccount == "":
+			bad("sms-account", "is required with an SMS URL")
+		case c.SMSToken == "":
+			bad("sms-token", "is required with an SMS URL")
+		case c.SMSFrom == "":
+			bad("sms-from", "is required with an SMS URL")
+		}
+	}
 
 	if c.Production {
 		switch {

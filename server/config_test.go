@@ -72,6 +72,8 @@ func TestLoadConfigErrorsNameTheSetting(t *testing.T) {
 		{"short secret", map[string]string{"WHISPER_TOKEN_SECRET": "short"}, nil, "WHISPER_TOKEN_SECRET"},
 		{"bad log level", map[string]string{"WHISPER_LOG_LEVEL": "loud"}, nil, "WHISPER_LOG_LEVEL"},
 		{"unknown flag", nil, []string{"-colour"}, "colour"},
+		{"sms url without account", map[string]string{"WHISPER_SMS_URL": "https://sms.example"}, nil, "WHISPER_SMS_ACCOUNT"},
+		{"sms url not http", map[string]string{"WHISPER_SMS_URL": "sms.example"}, nil, "WHISPER_SMS_URL"},
 		{"stray argument", nil, []string{"serve"}, "serve"},
 		{"production demo", with(prod, "WHISPER_DEMO", "1"), nil, "WHISPER_DEMO"},
 		{"production without origins", with(prod, "WHISPER_CORS_ORIGINS", ""), nil, "WHISPER_CORS_ORIGINS"},

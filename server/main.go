@@ -157,9 +157,13 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 	})
 	workers, stopWorkers := context.WithCancel(context.Background())
 	a.stopWorkers = stopWorkers
-	// Until Patient Connect configures real providers, the outbox delivers
-	// through the log provider.
-	sender := outbox.New(a.db.Client, log, outbox.Config{})
+	// SMS go to the configured HTTP API; other channels (and SMS without
+	// one) are delivered by the log provider.
+	providers := map[string]outbox.Provider{}
+	if cfg.SMSURL != "" {
+		providers["SMS"] = outbox.HTTPSMS{BaseURL: cfg.SMSURL, Account: cfg.SMSAccount, Token: cfg.SMSToken, From: cfg.SMSFrom}
+	}
+	sender := outbox.New(a.db.Client, log, outbox.Config{Providers: providers})
 	a.workers.Add(4)
 	go func() {
 		defer a.workers.Done()

@@ -33,8 +33,9 @@ type Message struct {
 // Provider delivers one channel's messages.
 type Provider interface {
 	// Send delivers m and returns the provider's reference for it. An error
-	// wrapping ErrPermanent will never succeed (a rejected number); any
-	// other error is retried.
+	// wrapping ErrPermanent will never succeed (a rejected number); one
+	// wrapping ErrUnknown may or may not have been delivered (it is left
+	// for review); any other error is retried.
 	Send(ctx context.Context, m Message) (ref string, err error)
 }
 
@@ -201,6 +202,9 @@ func (w *Worker) deliver(ctx context.Context, row *ent.OutboxMessage) (bool, err
 	switch {
 	case sendErr == nil:
 		upd.SetStatus(outboxmessage.StatusSENT).SetProviderRef(ref).SetSentAt(w.now()).SetLastError("")
+	case errors.Is(sendErr, ErrUnknown):
+		upd.SetStatus(outboxmessage.StatusUNKNOWN).SetLastError(truncate(sendErr.Error(), 1000))
+		w.log.Warn("outbox delivery outcome unknown; left for review", "row", row.ID, "channel", row.Channel)
 	case errors.Is(sendErr, ErrPermanent) || attempts >= w.cfg.MaxAttempts:
 		upd.SetStatus(outboxmessage.StatusFAILED).SetLastError(truncate(sendErr.Error(), 1000))
 		w.log.Warn("outbox delivery failed", "row", row.ID, "channel", row.Channel, "attempts", attempts)
