@@ -38,6 +38,7 @@ type Config struct {
 	SMSAccount      string        // WHISPER_SMS_ACCOUNT, -sms-account
 	SMSToken        string        // WHISPER_SMS_TOKEN, -sms-token
 	SMSFrom         string        // WHISPER_SMS_FROM, -sms-from
+	SMSWebhookURL   string        // WHISPER_SMS_WEBHOOK_URL, -sms-webhook-url
 }
 
 // setting describes one configuration knob for the loader and the README.
@@ -68,6 +69,7 @@ var settings = []setting{
 	{"WHISPER_SMS_ACCOUNT", "sms-account", "", "SMS API account (Basic auth user and path segment)"},
 	{"WHISPER_SMS_TOKEN", "sms-token", "", "SMS API token (Basic auth password)"},
 	{"WHISPER_SMS_FROM", "sms-from", "", "the number SMS are sent from"},
+	{"WHISPER_SMS_WEBHOOK_URL", "sms-webhook-url", "", "the public URL of /webhooks/sms as the provider signs it (default: the request's own URL)"},
 }
 
 // LoadConfig reads the configuration from args and the environment. The
@@ -179,6 +181,7 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 	c.PracticeName = strings.TrimSpace(raw["practice-name"])
 	c.PracticePhone = strings.TrimSpace(raw["practice-phone"])
 	c.SMSURL, c.SMSAccount, c.SMSToken, c.SMSFrom = raw["sms-url"], raw["sms-account"], raw["sms-token"], raw["sms-from"]
+	c.SMSWebhookURL = raw["sms-webhook-url"]
 	if c.SMSURL != "" {
 		switch {
 		case !hasAnyPrefix(c.SMSURL, "http://", "https://"):

@@ -206,6 +206,10 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 	mux.HandleFunc("GET /healthz", live)
 	mux.HandleFunc("GET /readyz", a.ready)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if cfg.SMSToken != "" {
+		// Without a token, inbound messages could not be authenticated.
+		mux.Handle("/webhooks/sms", smsWebhook(engine, cfg.SMSToken, cfg.SMSWebhookURL, log))
+	}
 
 	corsMW := cors.New(cors.Options{
 		AllowedOrigins:   cfg.CORSOrigins,

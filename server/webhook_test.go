@@ -1,0 +1,87 @@
+package main
+
+import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/whisper-health/whisper/internal/testdb"
+)
+
+// sign computes X-Twilio-Signature the way the provider does.
+func sign(token, u string, form url.Values) string {
+	keys := make([]string, 0, len(form))
+	for k := range form {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	data := u
+	for _, k := range keys {
+		data += k + form.Get(k)
+	}
+	mac := hmac.New(sha1.New, []byte(token))
+	mac.Write([]byte(data))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+func TestInboundSMSRepliesAreStoredAgainstTheEnrolment(t *testing.T) {
+	app, _ := startApp(t, testdb.URL(t), "-demo", "-sms-url", "http://127.0.0.1:9", "-sms-account", "AC1",
+		"-sms-token", "tok", "-sms-from", "+61255550000")
+	defer stopApp(t, app)
+	base := app.URL()
+	admin, _ := login(t, base, "admin@demo.clinic")
+	tpl := post(t, base, admin, `mutation { createTemplate(input: {kind: SMS, name: "Weigh-in", body: "Reply with your weight"}) { id } }`)["createTemplate"].(map[string]any)["id"].(string)
+	prog := post(t, base, admin, `mutation { createProgram(input: {name: "Weights", type: GENERAL}) { id } }`)["createProgram"].(map[string]any)["id"].(string)
+	post(t, base, admin, `mutation { addProgramAction(input: {programID: "`+prog+`", type: SMS, templateID: "`+tpl+`", saveReplyContent: true, offset: 0, unit: DAYS, relation: ON}) { id } }`)
+	post(t, base, admin, `mutation { setProgramEnabled(id: "`+prog+`", enabled: true) { id } }`)
+	pats := post(t, base, admin, `{ patients(search: "P0001") { edges { node { id mobile } } } }`)["patients"].(map[string]any)["edges"].([]any)
+	patient := pats[0].(map[string]any)["node"].(map[string]any)
+	en := post(t, base, admin, `mutation { enrollPatient(input: {programID: "`+prog+`", patientID: "`+patient["id"].(string)+`"}) { id } }`)["enrollPatient"].(map[string]any)["id"].(string)
+
+	// The engine runs every second: the SMS goes out within a few.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		steps := post(t, base, admin, `{ node(id: "`+en+`") { ... on Enrollment { steps { status } } } }`)["node"].(map[string]any)["steps"].([]any)
+		if len(steps) > 0 && steps[0].(map[string]any)["status"] == "SENT" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the SMS was not sent: %v", steps)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	hook := base + "/webhooks/sms"
+	form := url.Values{"From": {patient["mobile"].(string)}, "To": {"+61255550000"}, "Body": {"82.5 kg"}, "MessageSid": {"SM1"}}
+	send := func(form url.Values, sig string) int {
+		req, _ := http.NewRequest(http.MethodPost, hook, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Twilio-Signature", sig)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if code := send(form, "forged"); code != http.StatusForbidden {
+		t.Errorf("a forged signature got %d, want 403", code)
+	}
+	bad := url.Values{"From": {""}, "Body": {"x"}}
+	if code := send(bad, sign("tok", hook, bad)); code != http.StatusBadRequest {
+		t.Errorf("a reply without From got %d, want 400", code)
+	}
+	if code := send(form, sign("tok", hook, form)); code != http.StatusOK {
+		t.Fatalf("a signed reply got %d, want 200", code)
+	}
+	steps := post(t, base, admin, `{ node(id: "`+en+`") { ... on Enrollment { steps { replyContent } } } }`)["node"].(map[string]any)["steps"].([]any)
+	if got := steps[0].(map[string]any)["replyContent"]; got != "82.5 kg" {
+		t.Errorf("stored reply = %v, want 82.5 kg", got)
+	}
+}
