@@ -325,6 +325,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			outboxmessage.FieldRecipient:      {Type: field.TypeString, Column: outboxmessage.FieldRecipient},
 			outboxmessage.FieldSubject:        {Type: field.TypeString, Column: outboxmessage.FieldSubject},
 			outboxmessage.FieldBody:           {Type: field.TypeString, Column: outboxmessage.FieldBody},
+			outboxmessage.FieldRoute:          {Type: field.TypeEnum, Column: outboxmessage.FieldRoute},
 			outboxmessage.FieldStatus:         {Type: field.TypeEnum, Column: outboxmessage.FieldStatus},
 			outboxmessage.FieldAttempts:       {Type: field.TypeInt, Column: outboxmessage.FieldAttempts},
 			outboxmessage.FieldNextAttemptAt:  {Type: field.TypeTime, Column: outboxmessage.FieldNextAttemptAt},
@@ -2873,6 +2874,11 @@ func (f *OutboxMessageFilter) WhereSubject(p entql.StringP) {
 // WhereBody applies the entql string predicate on the body field.
 func (f *OutboxMessageFilter) WhereBody(p entql.StringP) {
 	f.Where(p.Field(outboxmessage.FieldBody))
+}
+
+// WhereRoute applies the entql string predicate on the route field.
+func (f *OutboxMessageFilter) WhereRoute(p entql.StringP) {
+	f.Where(p.Field(outboxmessage.FieldRoute))
 }
 
 // WhereStatus applies the entql string predicate on the status field.

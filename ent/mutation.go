@@ -12609,6 +12609,7 @@ type OutboxMessageMutation struct {
 	recipient        *string
 	subject          *string
 	body             *string
+	route            *outboxmessage.Route
 	status           *outboxmessage.Status
 	attempts         *int
 	addattempts      *int
@@ -12955,6 +12956,55 @@ func (m *OutboxMessageMutation) OldBody(ctx context.Context) (v string, err erro
 // ResetBody resets all changes to the "body" field.
 func (m *OutboxMessageMutation) ResetBody() {
 	m.body = nil
+}
+
+// SetRoute sets the "route" field.
+func (m *OutboxMessageMutation) SetRoute(o outboxmessage.Route) {
+	m.route = &o
+}
+
+// Route returns the value of the "route" field in the mutation.
+func (m *OutboxMessageMutation) Route() (r outboxmessage.Route, exists bool) {
+	v := m.route
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRoute returns the old "route" field's value of the OutboxMessage entity.
+// If the OutboxMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxMessageMutation) OldRoute(ctx context.Context) (v *outboxmessage.Route, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRoute is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRoute requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRoute: %w", err)
+	}
+	return oldValue.Route, nil
+}
+
+// ClearRoute clears the value of the "route" field.
+func (m *OutboxMessageMutation) ClearRoute() {
+	m.route = nil
+	m.clearedFields[outboxmessage.FieldRoute] = struct{}{}
+}
+
+// RouteCleared returns if the "route" field was cleared in this mutation.
+func (m *OutboxMessageMutation) RouteCleared() bool {
+	_, ok := m.clearedFields[outboxmessage.FieldRoute]
+	return ok
+}
+
+// ResetRoute resets all changes to the "route" field.
+func (m *OutboxMessageMutation) ResetRoute() {
+	m.route = nil
+	delete(m.clearedFields, outboxmessage.FieldRoute)
 }
 
 // SetStatus sets the "status" field.
@@ -13351,7 +13401,7 @@ func (m *OutboxMessageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *OutboxMessageMutation) Fields() []string {
-	fields := make([]string, 0, 14)
+	fields := make([]string, 0, 15)
 	if m.created_at != nil {
 		fields = append(fields, outboxmessage.FieldCreatedAt)
 	}
@@ -13369,6 +13419,9 @@ func (m *OutboxMessageMutation) Fields() []string {
 	}
 	if m.body != nil {
 		fields = append(fields, outboxmessage.FieldBody)
+	}
+	if m.route != nil {
+		fields = append(fields, outboxmessage.FieldRoute)
 	}
 	if m.status != nil {
 		fields = append(fields, outboxmessage.FieldStatus)
@@ -13414,6 +13467,8 @@ func (m *OutboxMessageMutation) Field(name string) (ent.Value, bool) {
 		return m.Subject()
 	case outboxmessage.FieldBody:
 		return m.Body()
+	case outboxmessage.FieldRoute:
+		return m.Route()
 	case outboxmessage.FieldStatus:
 		return m.Status()
 	case outboxmessage.FieldAttempts:
@@ -13451,6 +13506,8 @@ func (m *OutboxMessageMutation) OldField(ctx context.Context, name string) (ent.
 		return m.OldSubject(ctx)
 	case outboxmessage.FieldBody:
 		return m.OldBody(ctx)
+	case outboxmessage.FieldRoute:
+		return m.OldRoute(ctx)
 	case outboxmessage.FieldStatus:
 		return m.OldStatus(ctx)
 	case outboxmessage.FieldAttempts:
@@ -13517,6 +13574,13 @@ func (m *OutboxMessageMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetBody(v)
+		return nil
+	case outboxmessage.FieldRoute:
+		v, ok := value.(outboxmessage.Route)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRoute(v)
 		return nil
 	case outboxmessage.FieldStatus:
 		v, ok := value.(outboxmessage.Status)
@@ -13622,6 +13686,9 @@ func (m *OutboxMessageMutation) ClearedFields() []string {
 	if m.FieldCleared(outboxmessage.FieldSubject) {
 		fields = append(fields, outboxmessage.FieldSubject)
 	}
+	if m.FieldCleared(outboxmessage.FieldRoute) {
+		fields = append(fields, outboxmessage.FieldRoute)
+	}
 	if m.FieldCleared(outboxmessage.FieldLastError) {
 		fields = append(fields, outboxmessage.FieldLastError)
 	}
@@ -13650,6 +13717,9 @@ func (m *OutboxMessageMutation) ClearField(name string) error {
 	switch name {
 	case outboxmessage.FieldSubject:
 		m.ClearSubject()
+		return nil
+	case outboxmessage.FieldRoute:
+		m.ClearRoute()
 		return nil
 	case outboxmessage.FieldLastError:
 		m.ClearLastError()
@@ -13688,6 +13758,9 @@ func (m *OutboxMessageMutation) ResetField(name string) error {
 		return nil
 	case outboxmessage.FieldBody:
 		m.ResetBody()
+		return nil
+	case outboxmessage.FieldRoute:
+		m.ResetRoute()
 		return nil
 	case outboxmessage.FieldStatus:
 		m.ResetStatus()

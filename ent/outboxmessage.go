@@ -30,6 +30,8 @@ type OutboxMessage struct {
 	Subject string `json:"subject,omitempty"`
 	// Body holds the value of the "body" field.
 	Body string `json:"body,omitempty"`
+	// for letters: the distribution list, the e-post provider, or a PDF file
+	Route *outboxmessage.Route `json:"route,omitempty"`
 	// Status holds the value of the "status" field.
 	Status outboxmessage.Status `json:"status,omitempty"`
 	// Attempts holds the value of the "attempts" field.
@@ -60,7 +62,7 @@ func (*OutboxMessage) scanValues(columns []string) ([]any, error) {
 			values[i] = new(pulid.ID)
 		case outboxmessage.FieldAttempts:
 			values[i] = new(sql.NullInt64)
-		case outboxmessage.FieldChannel, outboxmessage.FieldRecipient, outboxmessage.FieldSubject, outboxmessage.FieldBody, outboxmessage.FieldStatus, outboxmessage.FieldLastError, outboxmessage.FieldIdempotencyKey, outboxmessage.FieldProviderRef:
+		case outboxmessage.FieldChannel, outboxmessage.FieldRecipient, outboxmessage.FieldSubject, outboxmessage.FieldBody, outboxmessage.FieldRoute, outboxmessage.FieldStatus, outboxmessage.FieldLastError, outboxmessage.FieldIdempotencyKey, outboxmessage.FieldProviderRef:
 			values[i] = new(sql.NullString)
 		case outboxmessage.FieldCreatedAt, outboxmessage.FieldUpdatedAt, outboxmessage.FieldNextAttemptAt, outboxmessage.FieldSentAt:
 			values[i] = new(sql.NullTime)
@@ -120,6 +122,13 @@ func (_m *OutboxMessage) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field body", values[i])
 			} else if value.Valid {
 				_m.Body = value.String
+			}
+		case outboxmessage.FieldRoute:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field route", values[i])
+			} else if value.Valid {
+				_m.Route = new(outboxmessage.Route)
+				*_m.Route = outboxmessage.Route(value.String)
 			}
 		case outboxmessage.FieldStatus:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -224,6 +233,11 @@ func (_m *OutboxMessage) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("body=")
 	builder.WriteString(_m.Body)
+	builder.WriteString(", ")
+	if v := _m.Route; v != nil {
+		builder.WriteString("route=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteString(", ")
 	builder.WriteString("status=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Status))

@@ -84,6 +84,20 @@ func (_c *OutboxMessageCreate) SetBody(v string) *OutboxMessageCreate {
 	return _c
 }
 
+// SetRoute sets the "route" field.
+func (_c *OutboxMessageCreate) SetRoute(v outboxmessage.Route) *OutboxMessageCreate {
+	_c.mutation.SetRoute(v)
+	return _c
+}
+
+// SetNillableRoute sets the "route" field if the given value is not nil.
+func (_c *OutboxMessageCreate) SetNillableRoute(v *outboxmessage.Route) *OutboxMessageCreate {
+	if v != nil {
+		_c.SetRoute(*v)
+	}
+	return _c
+}
+
 // SetStatus sets the "status" field.
 func (_c *OutboxMessageCreate) SetStatus(v outboxmessage.Status) *OutboxMessageCreate {
 	_c.mutation.SetStatus(v)
@@ -310,6 +324,11 @@ func (_c *OutboxMessageCreate) check() error {
 	if _, ok := _c.mutation.Body(); !ok {
 		return &ValidationError{Name: "body", err: errors.New(`ent: missing required field "OutboxMessage.body"`)}
 	}
+	if v, ok := _c.mutation.Route(); ok {
+		if err := outboxmessage.RouteValidator(v); err != nil {
+			return &ValidationError{Name: "route", err: fmt.Errorf(`ent: validator failed for field "OutboxMessage.route": %w`, err)}
+		}
+	}
 	if _, ok := _c.mutation.Status(); !ok {
 		return &ValidationError{Name: "status", err: errors.New(`ent: missing required field "OutboxMessage.status"`)}
 	}
@@ -411,6 +430,10 @@ func (_c *OutboxMessageCreate) createSpec() (*OutboxMessage, *sqlgraph.CreateSpe
 	if value, ok := _c.mutation.Body(); ok {
 		_spec.SetField(outboxmessage.FieldBody, field.TypeString, value)
 		_node.Body = value
+	}
+	if value, ok := _c.mutation.Route(); ok {
+		_spec.SetField(outboxmessage.FieldRoute, field.TypeEnum, value)
+		_node.Route = &value
 	}
 	if value, ok := _c.mutation.Status(); ok {
 		_spec.SetField(outboxmessage.FieldStatus, field.TypeEnum, value)
@@ -635,6 +658,9 @@ func (u *OutboxMessageUpsertOne) UpdateNewValues() *OutboxMessageUpsertOne {
 		}
 		if _, exists := u.create.mutation.Body(); exists {
 			s.SetIgnore(outboxmessage.FieldBody)
+		}
+		if _, exists := u.create.mutation.Route(); exists {
+			s.SetIgnore(outboxmessage.FieldRoute)
 		}
 		if _, exists := u.create.mutation.IdempotencyKey(); exists {
 			s.SetIgnore(outboxmessage.FieldIdempotencyKey)
@@ -996,6 +1022,9 @@ func (u *OutboxMessageUpsertBulk) UpdateNewValues() *OutboxMessageUpsertBulk {
 			}
 			if _, exists := b.mutation.Body(); exists {
 				s.SetIgnore(outboxmessage.FieldBody)
+			}
+			if _, exists := b.mutation.Route(); exists {
+				s.SetIgnore(outboxmessage.FieldRoute)
 			}
 			if _, exists := b.mutation.IdempotencyKey(); exists {
 				s.SetIgnore(outboxmessage.FieldIdempotencyKey)

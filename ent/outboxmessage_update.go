@@ -240,6 +240,9 @@ func (_u *OutboxMessageUpdate) sqlSave(ctx context.Context) (_node int, err erro
 	if _u.mutation.SubjectCleared() {
 		_spec.ClearField(outboxmessage.FieldSubject, field.TypeString)
 	}
+	if _u.mutation.RouteCleared() {
+		_spec.ClearField(outboxmessage.FieldRoute, field.TypeEnum)
+	}
 	if value, ok := _u.mutation.Status(); ok {
 		_spec.SetField(outboxmessage.FieldStatus, field.TypeEnum, value)
 	}
@@ -535,6 +538,9 @@ func (_u *OutboxMessageUpdateOne) sqlSave(ctx context.Context) (_node *OutboxMes
 	}
 	if _u.mutation.SubjectCleared() {
 		_spec.ClearField(outboxmessage.FieldSubject, field.TypeString)
+	}
+	if _u.mutation.RouteCleared() {
+		_spec.ClearField(outboxmessage.FieldRoute, field.TypeEnum)
 	}
 	if value, ok := _u.mutation.Status(); ok {
 		_spec.SetField(outboxmessage.FieldStatus, field.TypeEnum, value)

@@ -1,14 +1,23 @@
 package graph_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/whisper-health/whisper/ent/outboxmessage"
 	"github.com/whisper-health/whisper/internal/demo"
+	"github.com/whisper-health/whisper/internal/outbox"
 	"github.com/whisper-health/whisper/internal/testdb"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
@@ -223,6 +232,37 @@ func TestDemoRecallEndToEnd(t *testing.T) {
 	sms, letters := e.outbox("SMS"), e.outbox("LETTER")
 	if len(sms) != 1 || len(letters) != 1 {
 		t.Fatalf("queued SMS %v, letters %v", sms, letters)
+	}
+	// Delivery through real peers: an SMS API on loopback, a PDF on disk.
+	var texts []string
+	smsAPI := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		texts = append(texts, r.PostForm.Get("To")+": "+r.PostForm.Get("Body"))
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(`{"sid":"SM1"}`))
+	}))
+	defer smsAPI.Close()
+	dir := t.TempDir()
+	worker := outbox.New(e.db.Client, slog.New(slog.NewTextHandler(io.Discard, nil)), outbox.Config{
+		Providers: map[string]outbox.Provider{
+			"SMS":    outbox.HTTPSMS{BaseURL: smsAPI.URL, Account: "AC1", Token: "t", From: "+61255550000"},
+			"LETTER": &outbox.Letters{Dir: dir, Letterhead: "Harbourside Medical Centre"},
+		},
+		Now: e.clock.Now,
+	})
+	if _, err := worker.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(texts) != 1 || !strings.Contains(texts[0], "+61411000003: Hi Charlotte, it's time for your annual health check at Harbourside Medical Centre") {
+		t.Errorf("SMS API received %v", texts)
+	}
+	pdfs, _ := filepath.Glob(filepath.Join(dir, "*.pdf"))
+	if len(pdfs) != 1 {
+		t.Fatalf("letters written: %v, want one PDF", pdfs)
+	}
+	pdf, _ := os.ReadFile(pdfs[0])
+	if !bytes.HasPrefix(pdf, []byte("%PDF-")) || !bytes.Contains(pdf, []byte("Dear Charlotte Nguyen")) {
+		t.Errorf("%s is not the recall letter", pdfs[0])
 	}
 	// A booking of the recall's type completes the cycle: the next one
 	// counts from a year on.

@@ -39,6 +39,14 @@ type Config struct {
 	SMSToken        string        // WHISPER_SMS_TOKEN, -sms-token
 	SMSFrom         string        // WHISPER_SMS_FROM, -sms-from
 	SMSWebhookURL   string        // WHISPER_SMS_WEBHOOK_URL, -sms-webhook-url
+	SMTPHost        string        // WHISPER_SMTP_HOST, -smtp-host
+	SMTPPort        int           // WHISPER_SMTP_PORT, -smtp-port
+	SMTPUsername    string        // WHISPER_SMTP_USERNAME, -smtp-username
+	SMTPPassword    string        // WHISPER_SMTP_PASSWORD, -smtp-password
+	SMTPFrom        string        // WHISPER_SMTP_FROM, -smtp-from
+	SMTPStartTLS    bool          // WHISPER_SMTP_STARTTLS, -smtp-starttls
+	LettersDir      string        // WHISPER_LETTERS_DIR, -letters-dir
+	EPostURL        string        // WHISPER_EPOST_URL, -epost-url
 }
 
 // setting describes one configuration knob for the loader and the README.
@@ -70,6 +78,14 @@ var settings = []setting{
 	{"WHISPER_SMS_TOKEN", "sms-token", "", "SMS API token (Basic auth password)"},
 	{"WHISPER_SMS_FROM", "sms-from", "", "the number SMS are sent from"},
 	{"WHISPER_SMS_WEBHOOK_URL", "sms-webhook-url", "", "the public URL of /webhooks/sms as the provider signs it (default: the request's own URL)"},
+	{"WHISPER_SMTP_HOST", "smtp-host", "", "SMTP server for email; unset: email goes to the log"},
+	{"WHISPER_SMTP_PORT", "smtp-port", "587", "SMTP port"},
+	{"WHISPER_SMTP_USERNAME", "smtp-username", "", "SMTP user (PLAIN auth), if the server needs one"},
+	{"WHISPER_SMTP_PASSWORD", "smtp-password", "", "SMTP password"},
+	{"WHISPER_SMTP_FROM", "smtp-from", "", "the address email is sent from (required with an SMTP host)"},
+	{"WHISPER_SMTP_STARTTLS", "smtp-starttls", "true", "require STARTTLS"},
+	{"WHISPER_LETTERS_DIR", "letters-dir", "", "folder for letter PDFs (SAVE_FILE) and the mail distribution list; unset: letters go to the log"},
+	{"WHISPER_EPOST_URL", "epost-url", "", "e-post endpoint that receives EPOST letters as PDF"},
 }
 
 // LoadConfig reads the configuration from args and the environment. The
@@ -182,6 +198,20 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 	c.PracticePhone = strings.TrimSpace(raw["practice-phone"])
 	c.SMSURL, c.SMSAccount, c.SMSToken, c.SMSFrom = raw["sms-url"], raw["sms-account"], raw["sms-token"], raw["sms-from"]
 	c.SMSWebhookURL = raw["sms-webhook-url"]
+	c.SMTPHost, c.SMTPUsername, c.SMTPPassword, c.SMTPFrom = raw["smtp-host"], raw["smtp-username"], raw["smtp-password"], raw["smtp-from"]
+	if port := parseInt("smtp-port"); port > 65535 {
+		bad("smtp-port", "must be a port number, got %q", raw["smtp-port"])
+	} else {
+		c.SMTPPort = int(port)
+	}
+	c.SMTPStartTLS = parseBool("smtp-starttls")
+	if c.SMTPHost != "" && !strings.Contains(c.SMTPFrom, "@") {
+		bad("smtp-from", "must be an email address when an SMTP host is set")
+	}
+	c.LettersDir, c.EPostURL = raw["letters-dir"], raw["epost-url"]
+	if c.EPostURL != "" && !hasAnyPrefix(c.EPostURL, "http://", "https://") {
+		bad("epost-url", "must be an http:// or https:// URL")
+	}
 	if c.SMSURL != "" {
 		switch {
 		case !hasAnyPrefix(c.SMSURL, "http://", "https://"):

@@ -157,11 +157,18 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 	})
 	workers, stopWorkers := context.WithCancel(context.Background())
 	a.stopWorkers = stopWorkers
-	// SMS go to the configured HTTP API; other channels (and SMS without
-	// one) are delivered by the log provider.
+	// Each channel goes to its configured provider; an unconfigured one is
+	// delivered by the log provider.
 	providers := map[string]outbox.Provider{}
 	if cfg.SMSURL != "" {
 		providers["SMS"] = outbox.HTTPSMS{BaseURL: cfg.SMSURL, Account: cfg.SMSAccount, Token: cfg.SMSToken, From: cfg.SMSFrom}
+	}
+	if cfg.SMTPHost != "" {
+		providers["EMAIL"] = outbox.SMTPEmail{Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername,
+			Password: cfg.SMTPPassword, From: cfg.SMTPFrom, StartTLS: cfg.SMTPStartTLS}
+	}
+	if cfg.LettersDir != "" {
+		providers["LETTER"] = &outbox.Letters{Dir: cfg.LettersDir, EPostURL: cfg.EPostURL, Letterhead: cfg.PracticeName}
 	}
 	sender := outbox.New(a.db.Client, log, outbox.Config{Providers: providers})
 	a.workers.Add(4)

@@ -572,6 +572,7 @@ var (
 		{Name: "recipient", Type: field.TypeString, Size: 500},
 		{Name: "subject", Type: field.TypeString, Nullable: true, Size: 300},
 		{Name: "body", Type: field.TypeString, Size: 2147483647},
+		{Name: "route", Type: field.TypeEnum, Nullable: true, Enums: []string{"MAIL", "EPOST", "SAVE_FILE"}},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "SENDING", "SENT", "FAILED", "UNKNOWN"}, Default: "PENDING"},
 		{Name: "attempts", Type: field.TypeInt, Default: 0},
 		{Name: "next_attempt_at", Type: field.TypeTime},
@@ -590,7 +591,7 @@ var (
 			{
 				Name:    "outboxmessage_status_next_attempt_at",
 				Unique:  false,
-				Columns: []*schema.Column{OutboxMessagesColumns[7], OutboxMessagesColumns[9]},
+				Columns: []*schema.Column{OutboxMessagesColumns[8], OutboxMessagesColumns[10]},
 			},
 		},
 	}

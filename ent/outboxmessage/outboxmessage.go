@@ -30,6 +30,8 @@ const (
 	FieldSubject = "subject"
 	// FieldBody holds the string denoting the body field in the database.
 	FieldBody = "body"
+	// FieldRoute holds the string denoting the route field in the database.
+	FieldRoute = "route"
 	// FieldStatus holds the string denoting the status field in the database.
 	FieldStatus = "status"
 	// FieldAttempts holds the string denoting the attempts field in the database.
@@ -59,6 +61,7 @@ var Columns = []string{
 	FieldRecipient,
 	FieldSubject,
 	FieldBody,
+	FieldRoute,
 	FieldStatus,
 	FieldAttempts,
 	FieldNextAttemptAt,
@@ -139,6 +142,30 @@ func ChannelValidator(c Channel) error {
 	}
 }
 
+// Route defines the type for the "route" enum field.
+type Route string
+
+// Route values.
+const (
+	RouteMAIL      Route = "MAIL"
+	RouteEPOST     Route = "EPOST"
+	RouteSAVE_FILE Route = "SAVE_FILE"
+)
+
+func (r Route) String() string {
+	return string(r)
+}
+
+// RouteValidator is a validator for the "route" field enum values. It is called by the builders before save.
+func RouteValidator(r Route) error {
+	switch r {
+	case RouteMAIL, RouteEPOST, RouteSAVE_FILE:
+		return nil
+	default:
+		return fmt.Errorf("outboxmessage: invalid enum value for route field: %q", r)
+	}
+}
+
 // Status defines the type for the "status" enum field.
 type Status string
 
@@ -206,6 +233,11 @@ func ByBody(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldBody, opts...).ToFunc()
 }
 
+// ByRoute orders the results by the route field.
+func ByRoute(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRoute, opts...).ToFunc()
+}
+
 // ByStatus orders the results by the status field.
 func ByStatus(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldStatus, opts...).ToFunc()
@@ -260,6 +292,24 @@ func (e *Channel) UnmarshalGQL(val interface{}) error {
 	*e = Channel(str)
 	if err := ChannelValidator(*e); err != nil {
 		return fmt.Errorf("%s is not a valid Channel", str)
+	}
+	return nil
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e Route) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *Route) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = Route(str)
+	if err := RouteValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid Route", str)
 	}
 	return nil
 }

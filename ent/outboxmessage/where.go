@@ -420,6 +420,36 @@ func BodyContainsFold(v string) predicate.OutboxMessage {
 	return predicate.OutboxMessage(sql.FieldContainsFold(FieldBody, v))
 }
 
+// RouteEQ applies the EQ predicate on the "route" field.
+func RouteEQ(v Route) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldEQ(FieldRoute, v))
+}
+
+// RouteNEQ applies the NEQ predicate on the "route" field.
+func RouteNEQ(v Route) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldNEQ(FieldRoute, v))
+}
+
+// RouteIn applies the In predicate on the "route" field.
+func RouteIn(vs ...Route) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldIn(FieldRoute, vs...))
+}
+
+// RouteNotIn applies the NotIn predicate on the "route" field.
+func RouteNotIn(vs ...Route) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldNotIn(FieldRoute, vs...))
+}
+
+// RouteIsNil applies the IsNil predicate on the "route" field.
+func RouteIsNil() predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldIsNull(FieldRoute))
+}
+
+// RouteNotNil applies the NotNil predicate on the "route" field.
+func RouteNotNil() predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldNotNull(FieldRoute))
+}
+
 // StatusEQ applies the EQ predicate on the "status" field.
 func StatusEQ(v Status) predicate.OutboxMessage {
 	return predicate.OutboxMessage(sql.FieldEQ(FieldStatus, v))

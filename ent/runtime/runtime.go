@@ -633,21 +633,21 @@ func init() {
 	// outboxmessage.SubjectValidator is a validator for the "subject" field. It is called by the builders before save.
 	outboxmessage.SubjectValidator = outboxmessageDescSubject.Validators[0].(func(string) error)
 	// outboxmessageDescAttempts is the schema descriptor for attempts field.
-	outboxmessageDescAttempts := outboxmessageFields[5].Descriptor()
+	outboxmessageDescAttempts := outboxmessageFields[6].Descriptor()
 	// outboxmessage.DefaultAttempts holds the default value on creation for the attempts field.
 	outboxmessage.DefaultAttempts = outboxmessageDescAttempts.Default.(int)
 	// outboxmessage.AttemptsValidator is a validator for the "attempts" field. It is called by the builders before save.
 	outboxmessage.AttemptsValidator = outboxmessageDescAttempts.Validators[0].(func(int) error)
 	// outboxmessageDescNextAttemptAt is the schema descriptor for next_attempt_at field.
-	outboxmessageDescNextAttemptAt := outboxmessageFields[6].Descriptor()
+	outboxmessageDescNextAttemptAt := outboxmessageFields[7].Descriptor()
 	// outboxmessage.DefaultNextAttemptAt holds the default value on creation for the next_attempt_at field.
 	outboxmessage.DefaultNextAttemptAt = outboxmessageDescNextAttemptAt.Default.(func() time.Time)
 	// outboxmessageDescLastError is the schema descriptor for last_error field.
-	outboxmessageDescLastError := outboxmessageFields[7].Descriptor()
+	outboxmessageDescLastError := outboxmessageFields[8].Descriptor()
 	// outboxmessage.LastErrorValidator is a validator for the "last_error" field. It is called by the builders before save.
 	outboxmessage.LastErrorValidator = outboxmessageDescLastError.Validators[0].(func(string) error)
 	// outboxmessageDescIdempotencyKey is the schema descriptor for idempotency_key field.
-	outboxmessageDescIdempotencyKey := outboxmessageFields[8].Descriptor()
+	outboxmessageDescIdempotencyKey := outboxmessageFields[9].Descriptor()
 	// outboxmessage.IdempotencyKeyValidator is a validator for the "idempotency_key" field. It is called by the builders before save.
 	outboxmessage.IdempotencyKeyValidator = func() func(string) error {
 		validators := outboxmessageDescIdempotencyKey.Validators
@@ -665,7 +665,7 @@ func init() {
 		}
 	}()
 	// outboxmessageDescProviderRef is the schema descriptor for provider_ref field.
-	outboxmessageDescProviderRef := outboxmessageFields[9].Descriptor()
+	outboxmessageDescProviderRef := outboxmessageFields[10].Descriptor()
 	// outboxmessage.ProviderRefValidator is a validator for the "provider_ref" field. It is called by the builders before save.
 	outboxmessage.ProviderRefValidator = outboxmessageDescProviderRef.Validators[0].(func(string) error)
 	// outboxmessageDescID is the schema descriptor for id field.

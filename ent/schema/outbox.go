@@ -33,6 +33,8 @@ func (OutboxMessage) Fields() []ent.Field {
 			Comment("phone number, email address, or postal name for letters"),
 		field.String("subject").Optional().MaxLen(300).Immutable(),
 		field.Text("body").Immutable(),
+		field.Enum("route").Values("MAIL", "EPOST", "SAVE_FILE").Optional().Nillable().Immutable().
+			Comment("for letters: the distribution list, the e-post provider, or a PDF file"),
 		field.Enum("status").Values("PENDING", "SENDING", "SENT", "FAILED", "UNKNOWN").Default("PENDING"),
 		field.Int("attempts").Default(0).NonNegative(),
 		field.Time("next_attempt_at").Default(now),

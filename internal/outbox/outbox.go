@@ -28,6 +28,8 @@ type Message struct {
 	Subject        string
 	Body           string
 	IdempotencyKey string
+	// Route is a letter's route: MAIL, EPOST or SAVE_FILE.
+	Route string
 }
 
 // Provider delivers one channel's messages.
@@ -190,7 +192,12 @@ func (w *Worker) deliver(ctx context.Context, row *ent.OutboxMessage) (bool, err
 	if p == nil {
 		p = LogProvider{Log: w.log}
 	}
+	route := ""
+	if row.Route != nil {
+		route = string(*row.Route)
+	}
 	ref, sendErr := p.Send(ctx, Message{
+		Route:          route,
 		ID:             row.ID,
 		Channel:        string(row.Channel),
 		Recipient:      row.Recipient,

@@ -12,6 +12,7 @@ import (
 	"github.com/whisper-health/whisper/ent/booking"
 	"github.com/whisper-health/whisper/ent/enrollment"
 	"github.com/whisper-health/whisper/ent/enrollmentstep"
+	"github.com/whisper-health/whisper/ent/outboxmessage"
 	"github.com/whisper-health/whisper/ent/program"
 	"github.com/whisper-health/whisper/ent/programaction"
 	"github.com/whisper-health/whisper/ent/referral"
@@ -332,11 +333,12 @@ func (e *Engine) send(ctx context.Context, c *ent.Client, en *ent.Enrollment, a 
 		subject = Render(*t.Subject, vals)
 	}
 	body := Render(t.Body, vals)
-	if channel == "LETTER" && a.LetterOption != nil {
-		subject = strings.TrimSpace(string(*a.LetterOption) + " " + subject)
-	}
 	key := fmt.Sprintf("enrollment:%s:%d:%s", en.ID, en.Cycle, a.ID)
-	ob, err := c.OutboxMessage.Create().
+	create := c.OutboxMessage.Create()
+	if channel == "LETTER" && a.LetterOption != nil {
+		create.SetRoute(outboxmessage.Route(*a.LetterOption))
+	}
+	ob, err := create.
 		SetChannel(outboxChannel(channel)).
 		SetRecipient(to).
 		SetSubject(subject).

@@ -1,0 +1,146 @@
+package outbox
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-pdf/fpdf"
+)
+
+// Letters renders letters as PDF files and routes them: SAVE_FILE writes the
+// PDF to Dir; MAIL writes it under Dir/mail and adds it to the distribution
+// list there for manual posting; EPOST sends it to an e-post HTTP endpoint.
+type Letters struct {
+	Dir string
+	// EPostURL receives EPOST letters as application/pdf POSTs.
+	EPostURL string
+	// Letterhead is printed at the top of every letter (the practice).
+	Letterhead string
+	Client     *http.Client
+	mu         sync.Mutex
+}
+
+// Send implements Provider.
+func (l *Letters) Send(ctx context.Context, m Message) (string, error) {
+	pdf, err := RenderLetter(l.Letterhead, m.Recipient, m.Subject, m.Body)
+	if err != nil {
+		return "", fmt.Errorf("rendering letter: %v: %w", err, ErrPermanent)
+	}
+	name := string(m.ID) + ".pdf"
+	switch m.Route {
+	case "EPOST":
+		return l.epost(ctx, m, pdf)
+	case "MAIL":
+		dir := filepath.Join(l.Dir, "mail")
+		path, err := writeFile(dir, name, pdf)
+		if err != nil {
+			return "", err
+		}
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		f, err := os.OpenFile(filepath.Join(dir, "distribution-list.tsv"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o640)
+		if err != nil {
+			return "", fmt.Errorf("opening the distribution list: %w", err)
+		}
+		defer f.Close()
+		line := strings.Join([]string{time.Now().UTC().Format(time.RFC3339), clean(m.Recipient), clean(m.Subject), name}, "\t")
+		if _, err := fmt.Fprintln(f, line); err != nil {
+			return "", fmt.Errorf("adding to the distribution list: %w", err)
+		}
+		return path, nil
+	default: // SAVE_FILE
+		return writeFile(l.Dir, name, pdf)
+	}
+}
+
+func clean(s string) string { return strings.NewReplacer("\t", " ", "\n", " ").Replace(s) }
+
+// writeFile writes atomically: a crash never leaves half a letter.
+func writeFile(dir, name string, data []byte) (string, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", fmt.Errorf("letter folder: %w", err)
+	}
+	path := filepath.Join(dir, name)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o640); err != nil {
+		return "", fmt.Errorf("writing letter: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", fmt.Errorf("writing letter: %w", err)
+	}
+	return path, nil
+}
+
+func (l *Letters) epost(ctx context.Context, m Message, pdf []byte) (string, error) {
+	if l.EPostURL == "" {
+		return "", fmt.Errorf("no e-post endpoint is configured: %w", ErrPermanent)
+	}
+	client := l.Client
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.EPostURL, bytes.NewReader(pdf))
+	if err != nil {
+		return "", fmt.Errorf("e-post request: %v: %w", err, ErrPermanent)
+	}
+	req.Header.Set("Content-Type", "application/pdf")
+	req.Header.Set("Idempotency-Key", m.IdempotencyKey)
+	res, err := client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("e-post did not answer (%v): %w", err, ErrUnknown)
+	}
+	defer res.Body.Close()
+	var out struct {
+		ID string `json:"id"`
+	}
+	body, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+	_ = json.Unmarshal(body, &out)
+	switch {
+	case res.StatusCode >= 200 && res.StatusCode < 300:
+		if out.ID == "" {
+			out.ID = "epost:" + string(m.ID)
+		}
+		return out.ID, nil
+	case res.StatusCode == http.StatusTooManyRequests || res.StatusCode >= 500:
+		return "", fmt.Errorf("e-post answered %d, will retry", res.StatusCode)
+	}
+	return "", fmt.Errorf("e-post refused the letter (%d): %w", res.StatusCode, ErrPermanent)
+}
+
+// RenderLetter lays a letter out on A4: the letterhead, the date, the
+// addressee, the subject and the body.
+func RenderLetter(letterhead, to, subject, body string) ([]byte, error) {
+	doc := fpdf.New("P", "mm", "A4", "")
+	doc.SetCompression(false) // letters are small; plain streams can be checked
+	doc.SetMargins(25, 25, 25)
+	tr := doc.UnicodeTranslatorFromDescriptor("")
+	doc.AddPage()
+	doc.SetFont("Helvetica", "B", 14)
+	doc.CellFormat(0, 8, tr(letterhead), "", 1, "L", false, 0, "")
+	doc.SetFont("Helvetica", "", 11)
+	doc.CellFormat(0, 6, time.Now().UTC().Format("2 January 2006"), "", 1, "R", false, 0, "")
+	doc.Ln(6)
+	doc.CellFormat(0, 6, tr(to), "", 1, "L", false, 0, "")
+	doc.Ln(6)
+	if subject != "" {
+		doc.SetFont("Helvetica", "B", 11)
+		doc.MultiCell(0, 6, tr(subject), "", "L", false)
+		doc.Ln(3)
+		doc.SetFont("Helvetica", "", 11)
+	}
+	doc.MultiCell(0, 6, tr(body), "", "L", false)
+	var buf bytes.Buffer
+	if err := doc.Output(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
