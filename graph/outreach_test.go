@@ -152,3 +152,55 @@ func TestProgramRules(t *testing.T) {
 		t.Errorf("%d programs, want the demo recall and this one", list.Programs.TotalCount)
 	}
 }
+
+func TestEditingProgramsAndActions(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login(demo.AdminEmail)
+	sms := e.template(admin.AccessToken, "SMS", "Hi {{patient.firstName}}")
+	prog := e.program(admin.AccessToken, map[string]any{"name": "Edit me", "type": "GENERAL"},
+		map[string]any{"type": "SMS", "templateID": sms, "offset": 0, "unit": "DAYS", "relation": "ON"},
+		map[string]any{"type": "PAUSE", "offset": 1, "unit": "DAYS", "relation": "AFTER"},
+		map[string]any{"type": "SMS", "templateID": sms, "offset": 2, "unit": "DAYS", "relation": "AFTER"})
+	const show = `query($id: ID!) { node(id: $id) { ... on Program { name type cycles enabled frequency { every unit } actions { id position type offset } } } }`
+	type progView struct {
+		Node struct {
+			Name, Type string
+			Cycles     int
+			Enabled    bool
+			Frequency  *struct{ Every int }
+			Actions    []struct {
+				ID, Type         string
+				Position, Offset int
+			}
+		}
+	}
+	var p progView
+	e.ok(admin.AccessToken, show, map[string]any{"id": prog}, &p)
+	const upd = `mutation($in: UpdateProgramInput!) { updateProgram(input: $in) { id } }`
+	e.fails(admin.AccessToken, upd, map[string]any{"in": map[string]any{"id": prog, "cycles": 4}}, "BAD_USER_INPUT") // no frequency
+	e.ok(admin.AccessToken, upd, map[string]any{"in": map[string]any{"id": prog, "name": "Edited", "cycles": 4,
+		"frequency": map[string]any{"every": 2, "unit": "WEEKS"}}}, nil)
+	e.ok(admin.AccessToken, `mutation($id: ID!) { moveProgramAction(id: $id, position: 0) { id } }`, map[string]any{"id": p.Node.Actions[2].ID}, nil)
+	e.fails(admin.AccessToken, `mutation($id: ID!) { moveProgramAction(id: $id, position: 7) { id } }`, map[string]any{"id": p.Node.Actions[2].ID}, "BAD_USER_INPUT")
+	e.ok(admin.AccessToken, `mutation($in: UpdateProgramActionInput!) { updateProgramAction(input: $in) { id } }`, map[string]any{"in": map[string]any{
+		"id": p.Node.Actions[0].ID, "type": "SMS", "templateID": sms, "offset": 3, "unit": "DAYS", "relation": "BEFORE"}}, nil)
+	e.fails(admin.AccessToken, `mutation($in: UpdateProgramActionInput!) { updateProgramAction(input: $in) { id } }`, map[string]any{"in": map[string]any{
+		"id": p.Node.Actions[0].ID, "type": "PAUSE", "templateID": sms, "offset": 0, "unit": "DAYS", "relation": "ON"}}, "BAD_USER_INPUT")
+	e.ok(admin.AccessToken, `mutation($id: ID!) { removeProgramAction(id: $id) { id } }`, map[string]any{"id": p.Node.Actions[1].ID}, nil)
+	e.ok(admin.AccessToken, show, map[string]any{"id": prog}, &p)
+	n := p.Node
+	if n.Name != "Edited" || n.Type != "GENERAL" || n.Cycles != 4 || n.Frequency == nil || n.Frequency.Every != 2 {
+		t.Errorf("program = %+v", n)
+	}
+	if len(n.Actions) != 2 || n.Actions[0].Offset != 2 || n.Actions[1].Offset != 3 || n.Actions[0].Position != 0 || n.Actions[1].Position != 1 {
+		t.Errorf("actions = %+v, want the moved SMS first, then the edited one, renumbered", n.Actions)
+	}
+	for _, a := range n.Actions {
+		e.ok(admin.AccessToken, `mutation($id: ID!) { removeProgramAction(id: $id) { id } }`, map[string]any{"id": a.ID}, nil)
+	}
+	e.ok(admin.AccessToken, show, map[string]any{"id": prog}, &p)
+	if p.Node.Enabled {
+		t.Errorf("a program without actions is still enabled")
+	}
+	e.fails(e.login(demo.ChenEmail).AccessToken, upd, map[string]any{"in": map[string]any{"id": prog, "name": "x"}}, "FORBIDDEN")
+}

@@ -371,6 +371,38 @@ func (r *mutationResolver) CancelEnrollment(ctx context.Context, id pulid.ID) (*
 	return r.Engine.Cancel(ctx, id)
 }
 
+// UpdateProgram is the resolver for the updateProgram field.
+func (r *mutationResolver) UpdateProgram(ctx context.Context, input model.UpdateProgramInput) (*ent.Program, error) {
+	ch := outreach.ProgramChange{Name: input.Name, Cycles: input.Cycles, ClearFrequency: deref(input.ClearFrequency),
+		Completion: input.Completion}
+	if input.Frequency != nil {
+		ch.Frequency = &outreach.Frequency{Every: input.Frequency.Every, Unit: input.Frequency.Unit}
+	}
+	if input.BookingTypeIDs != nil {
+		ch.BookingTypeIDs = &input.BookingTypeIDs
+	}
+	return r.Outreach.UpdateProgram(ctx, input.ID, ch)
+}
+
+// UpdateProgramAction is the resolver for the updateProgramAction field.
+func (r *mutationResolver) UpdateProgramAction(ctx context.Context, input model.UpdateProgramActionInput) (*ent.Program, error) {
+	return r.Outreach.UpdateAction(ctx, input.ID, outreach.ActionInput{
+		Type: input.Type, TemplateID: input.TemplateID, SaveReplyContent: deref(input.SaveReplyContent),
+		LetterOption: input.LetterOption, Offset: input.Offset, Unit: input.Unit, Relation: input.Relation,
+		PauseOnError: input.PauseOnError,
+	})
+}
+
+// RemoveProgramAction is the resolver for the removeProgramAction field.
+func (r *mutationResolver) RemoveProgramAction(ctx context.Context, id pulid.ID) (*ent.Program, error) {
+	return r.Outreach.RemoveAction(ctx, id)
+}
+
+// MoveProgramAction is the resolver for the moveProgramAction field.
+func (r *mutationResolver) MoveProgramAction(ctx context.Context, id pulid.ID, position int) (*ent.Program, error) {
+	return r.Outreach.MoveAction(ctx, id, position)
+}
+
 // Overdue is the resolver for the overdue field.
 func (r *notificationResolver) Overdue(ctx context.Context, obj *ent.Notification) (bool, error) {
 	return r.Notify.Overdue(obj), nil

@@ -305,9 +305,11 @@ type ComplexityRoot struct {
 		Logout                     func(childComplexity int) int
 		MarkChannelRead            func(childComplexity int, channelID pulid.ID) int
 		MarkMessageUnread          func(childComplexity int, messageID pulid.ID) int
+		MoveProgramAction          func(childComplexity int, id pulid.ID, position int) int
 		OpenConversation           func(childComplexity int, input model.OpenConversationInput) int
 		PauseEnrollment            func(childComplexity int, id pulid.ID) int
 		RefreshSession             func(childComplexity int, refreshToken string) int
+		RemoveProgramAction        func(childComplexity int, id pulid.ID) int
 		RenameLabel                func(childComplexity int, id pulid.ID, name string) int
 		ReplyToArrival             func(childComplexity int, notificationID pulid.ID, body string) int
 		ReplyToMessage             func(childComplexity int, input model.ReplyToMessageInput) int
@@ -322,6 +324,8 @@ type ComplexityRoot struct {
 		UnlabelMessage             func(childComplexity int, messageID pulid.ID, labelID pulid.ID) int
 		UpdateCustomGroup          func(childComplexity int, input model.UpdateCustomGroupInput) int
 		UpdatePreferences          func(childComplexity int, input model.PreferencesInput) int
+		UpdateProgram              func(childComplexity int, input model.UpdateProgramInput) int
+		UpdateProgramAction        func(childComplexity int, input model.UpdateProgramActionInput) int
 		UpdateSecurityGroupMembers func(childComplexity int, input model.UpdateSecurityGroupMembersInput) int
 		UpsertBooking              func(childComplexity int, input model.BookingInput) int
 		UpsertBookingType          func(childComplexity int, input model.BookingTypeInput) int
@@ -621,6 +625,10 @@ type MutationResolver interface {
 	ResumeEnrollment(ctx context.Context, id pulid.ID) (*ent.Enrollment, error)
 	AdvanceEnrollment(ctx context.Context, id pulid.ID) (*ent.Enrollment, error)
 	CancelEnrollment(ctx context.Context, id pulid.ID) (*ent.Enrollment, error)
+	UpdateProgram(ctx context.Context, input model.UpdateProgramInput) (*ent.Program, error)
+	UpdateProgramAction(ctx context.Context, input model.UpdateProgramActionInput) (*ent.Program, error)
+	RemoveProgramAction(ctx context.Context, id pulid.ID) (*ent.Program, error)
+	MoveProgramAction(ctx context.Context, id pulid.ID, position int) (*ent.Program, error)
 }
 type NotificationResolver interface {
 	Overdue(ctx context.Context, obj *ent.Notification) (bool, error)
@@ -1707,6 +1715,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.MarkMessageUnread(childComplexity, args["messageID"].(pulid.ID)), true
+	case "Mutation.moveProgramAction":
+		if e.ComplexityRoot.Mutation.MoveProgramAction == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_moveProgramAction_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MoveProgramAction(childComplexity, args["id"].(pulid.ID), args["position"].(int)), true
 	case "Mutation.openConversation":
 		if e.ComplexityRoot.Mutation.OpenConversation == nil {
 			break
@@ -1740,6 +1759,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RefreshSession(childComplexity, args["refreshToken"].(string)), true
+	case "Mutation.removeProgramAction":
+		if e.ComplexityRoot.Mutation.RemoveProgramAction == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeProgramAction_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveProgramAction(childComplexity, args["id"].(pulid.ID)), true
 	case "Mutation.renameLabel":
 		if e.ComplexityRoot.Mutation.RenameLabel == nil {
 			break
@@ -1894,6 +1924,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdatePreferences(childComplexity, args["input"].(model.PreferencesInput)), true
+	case "Mutation.updateProgram":
+		if e.ComplexityRoot.Mutation.UpdateProgram == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateProgram_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateProgram(childComplexity, args["input"].(model.UpdateProgramInput)), true
+	case "Mutation.updateProgramAction":
+		if e.ComplexityRoot.Mutation.UpdateProgramAction == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateProgramAction_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateProgramAction(childComplexity, args["input"].(model.UpdateProgramActionInput)), true
 	case "Mutation.updateSecurityGroupMembers":
 		if e.ComplexityRoot.Mutation.UpdateSecurityGroupMembers == nil {
 			break
@@ -3022,6 +3074,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputSessionOrder,
 		ec.unmarshalInputTemplateOrder,
 		ec.unmarshalInputUpdateCustomGroupInput,
+		ec.unmarshalInputUpdateProgramActionInput,
+		ec.unmarshalInputUpdateProgramInput,
 		ec.unmarshalInputUpdateSecurityGroupMembersInput,
 		ec.unmarshalInputUserOrder,
 	)
@@ -3665,6 +3719,39 @@ extend type Mutation {
   "Move an enrolment waiting at a pause action on to the next action."
   advanceEnrollment(id: ID!): Enrollment!
   cancelEnrollment(id: ID!): Enrollment!
+}
+
+input UpdateProgramInput {
+  id: ID!
+  name: String
+  cycles: Int
+  frequency: FrequencyInput
+  "Remove the frequency (single-cycle programs)."
+  clearFrequency: Boolean
+  completion: CycleCompletion
+  bookingTypeIDs: [ID!]
+}
+
+input UpdateProgramActionInput {
+  id: ID!
+  type: ActionType!
+  templateID: ID
+  saveReplyContent: Boolean
+  letterOption: LetterOption
+  offset: Int!
+  unit: TimeUnit!
+  relation: TimingRelation!
+  pauseOnError: Boolean
+}
+
+extend type Mutation {
+  "Edit a program under the creation rules; its type never changes."
+  updateProgram(input: UpdateProgramInput!): Program!
+  updateProgramAction(input: UpdateProgramActionInput!): Program!
+  "Remove an action; a program left without actions is disabled."
+  removeProgramAction(id: ID!): Program!
+  "Put an action at a position (0 is first)."
+  moveProgramAction(id: ID!, position: Int!): Program!
 }
 `, BuiltIn: false},
 	{Name: "../../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
@@ -5977,6 +6064,28 @@ func (ec *executionContext) field_Mutation_markMessageUnread_args(ctx context.Co
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_moveProgramAction_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "position",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["position"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_openConversation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6016,6 +6125,20 @@ func (ec *executionContext) field_Mutation_refreshSession_args(ctx context.Conte
 		return nil, err
 	}
 	args["refreshToken"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_removeProgramAction_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -6255,6 +6378,34 @@ func (ec *executionContext) field_Mutation_updatePreferences_args(ctx context.Co
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.PreferencesInput, error) {
 			return ec.unmarshalNPreferencesInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐPreferencesInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateProgramAction_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateProgramActionInput, error) {
+			return ec.unmarshalNUpdateProgramActionInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐUpdateProgramActionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateProgram_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateProgramInput, error) {
+			return ec.unmarshalNUpdateProgramInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐUpdateProgramInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -12336,6 +12487,182 @@ func (ec *executionContext) fieldContext_Mutation_cancelEnrollment(ctx context.C
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_cancelEnrollment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateProgram(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateProgram(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateProgram(ctx, fc.Args["input"].(model.UpdateProgramInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Program) graphql.Marshaler {
+			return ec.marshalNProgram2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgram(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateProgram(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Program(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateProgram_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateProgramAction(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateProgramAction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateProgramAction(ctx, fc.Args["input"].(model.UpdateProgramActionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Program) graphql.Marshaler {
+			return ec.marshalNProgram2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgram(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateProgramAction(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Program(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateProgramAction_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeProgramAction(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeProgramAction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveProgramAction(ctx, fc.Args["id"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Program) graphql.Marshaler {
+			return ec.marshalNProgram2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgram(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeProgramAction(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Program(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeProgramAction_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_moveProgramAction(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_moveProgramAction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().MoveProgramAction(ctx, fc.Args["id"].(pulid.ID), fc.Args["position"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Program) graphql.Marshaler {
+			return ec.marshalNProgram2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgram(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_moveProgramAction(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Program(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_moveProgramAction_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -19607,6 +19934,164 @@ func (ec *executionContext) unmarshalInputUpdateCustomGroupInput(ctx context.Con
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputUpdateProgramActionInput(ctx context.Context, obj any) (model.UpdateProgramActionInput, error) {
+	var it model.UpdateProgramActionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "type", "templateID", "saveReplyContent", "letterOption", "offset", "unit", "relation", "pauseOnError"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "type":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("type"))
+			data, err := ec.unmarshalNActionType2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramactionᚐType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Type = data
+		case "templateID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateID"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateID = data
+		case "saveReplyContent":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("saveReplyContent"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SaveReplyContent = data
+		case "letterOption":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("letterOption"))
+			data, err := ec.unmarshalOLetterOption2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramactionᚐLetterOption(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LetterOption = data
+		case "offset":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offset"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Offset = data
+		case "unit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("unit"))
+			data, err := ec.unmarshalNTimeUnit2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramactionᚐUnit(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Unit = data
+		case "relation":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("relation"))
+			data, err := ec.unmarshalNTimingRelation2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramactionᚐRelation(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Relation = data
+		case "pauseOnError":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pauseOnError"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PauseOnError = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputUpdateProgramInput(ctx context.Context, obj any) (model.UpdateProgramInput, error) {
+	var it model.UpdateProgramInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "name", "cycles", "frequency", "clearFrequency", "completion", "bookingTypeIDs"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "cycles":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cycles"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Cycles = data
+		case "frequency":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("frequency"))
+			data, err := ec.unmarshalOFrequencyInput2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐFrequencyInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Frequency = data
+		case "clearFrequency":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearFrequency"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearFrequency = data
+		case "completion":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("completion"))
+			data, err := ec.unmarshalOCycleCompletion2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramᚐCompletion(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Completion = data
+		case "bookingTypeIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bookingTypeIDs"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BookingTypeIDs = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputUpdateSecurityGroupMembersInput(ctx context.Context, obj any) (model.UpdateSecurityGroupMembersInput, error) {
 	var it model.UpdateSecurityGroupMembersInput
 	if obj == nil {
@@ -22810,6 +23295,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "cancelEnrollment":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_cancelEnrollment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateProgram":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateProgram(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateProgramAction":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateProgramAction(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeProgramAction":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeProgramAction(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "moveProgramAction":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_moveProgramAction(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -26981,6 +27494,16 @@ func (ec *executionContext) marshalNUnreadBadge2ᚖgithubᚗcomᚋwhisperᚑheal
 
 func (ec *executionContext) unmarshalNUpdateCustomGroupInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐUpdateCustomGroupInput(ctx context.Context, v any) (model.UpdateCustomGroupInput, error) {
 	res, err := ec.unmarshalInputUpdateCustomGroupInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateProgramActionInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐUpdateProgramActionInput(ctx context.Context, v any) (model.UpdateProgramActionInput, error) {
+	res, err := ec.unmarshalInputUpdateProgramActionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateProgramInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐUpdateProgramInput(ctx context.Context, v any) (model.UpdateProgramInput, error) {
+	res, err := ec.unmarshalInputUpdateProgramInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 

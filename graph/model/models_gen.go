@@ -264,6 +264,29 @@ type UpdateCustomGroupInput struct {
 	RemoveChannelIDs       []pulid.ID `json:"removeChannelIDs,omitempty"`
 }
 
+type UpdateProgramActionInput struct {
+	ID               pulid.ID                    `json:"id"`
+	Type             programaction.Type          `json:"type"`
+	TemplateID       *pulid.ID                   `json:"templateID,omitempty"`
+	SaveReplyContent *bool                       `json:"saveReplyContent,omitempty"`
+	LetterOption     *programaction.LetterOption `json:"letterOption,omitempty"`
+	Offset           int                         `json:"offset"`
+	Unit             programaction.Unit          `json:"unit"`
+	Relation         programaction.Relation      `json:"relation"`
+	PauseOnError     *bool                       `json:"pauseOnError,omitempty"`
+}
+
+type UpdateProgramInput struct {
+	ID        pulid.ID        `json:"id"`
+	Name      *string         `json:"name,omitempty"`
+	Cycles    *int            `json:"cycles,omitempty"`
+	Frequency *FrequencyInput `json:"frequency,omitempty"`
+	// Remove the frequency (single-cycle programs).
+	ClearFrequency *bool               `json:"clearFrequency,omitempty"`
+	Completion     *program.Completion `json:"completion,omitempty"`
+	BookingTypeIDs []pulid.ID          `json:"bookingTypeIDs,omitempty"`
+}
+
 type UpdateSecurityGroupMembersInput struct {
 	SecurityGroupID pulid.ID   `json:"securityGroupID"`
 	AddUserIDs      []pulid.ID `json:"addUserIDs,omitempty"`

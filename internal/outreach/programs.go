@@ -41,47 +41,10 @@ type ProgramInput struct {
 // CreateProgram creates a program, disabled until it has an action. The
 // rules of SPEC §6 are checked here and nothing is written when one fails.
 func (s *Service) CreateProgram(ctx context.Context, in ProgramInput) (*ent.Program, error) {
-	name := strings.TrimSpace(in.Name)
-	if name == "" || utf8.RuneCountInString(name) > 200 {
-		return nil, apperr.Invalid("name", "a program name is 1 to 200 characters")
+	if err := s.validateProgram(ctx, &in); err != nil {
+		return nil, err
 	}
-	cycles := 1
-	if in.Cycles != nil {
-		cycles = *in.Cycles
-	}
-	single := in.Type == program.TypeBOOKING || in.Type == program.TypeREFERRAL
-	switch {
-	case cycles < 1 || cycles > 1000:
-		return nil, apperr.Invalid("cycles", "cycles must be between 1 and 1000")
-	case single && cycles != 1:
-		return nil, apperr.Invalid("cycles", "%s programs run a single cycle", strings.ToLower(string(in.Type)))
-	case single && in.Frequency != nil:
-		return nil, apperr.Invalid("frequency", "%s programs run a single cycle and take no frequency", strings.ToLower(string(in.Type)))
-	case cycles > 1 && in.Frequency == nil:
-		return nil, apperr.Invalid("frequency", "a program with more than one cycle needs a frequency")
-	case in.Frequency != nil && (in.Frequency.Every < 1 || in.Frequency.Every > 1000):
-		return nil, apperr.Invalid("frequency", "frequency.every must be between 1 and 1000")
-	}
-	completion := program.CompletionIGNORE
-	if in.Completion != nil {
-		completion = *in.Completion
-	}
-	types := pulid.Dedupe(in.BookingTypeIDs)
-	switch {
-	case completion == program.CompletionSELECTED && len(types) == 0:
-		return nil, apperr.Invalid("bookingTypeIDs", "SELECTED completion needs the booking types that complete a cycle")
-	case completion != program.CompletionSELECTED && len(types) > 0:
-		return nil, apperr.Invalid("bookingTypeIDs", "booking types only apply with SELECTED completion")
-	}
-	if len(types) > 0 {
-		n, err := s.client.BookingType.Query().Where(bookingtype.IDIn(types...)).Count(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if n != len(types) {
-			return nil, apperr.Invalid("bookingTypeIDs", "unknown booking type")
-		}
-	}
+	name, cycles, completion, types := strings.TrimSpace(in.Name), *in.Cycles, *in.Completion, pulid.Dedupe(in.BookingTypeIDs)
 	create := s.client.Program.Create().
 		SetName(name).
 		SetType(in.Type).
@@ -92,6 +55,53 @@ func (s *Service) CreateProgram(ctx context.Context, in ProgramInput) (*ent.Prog
 		create.SetFrequencyEvery(in.Frequency.Every).SetFrequencyUnit(program.FrequencyUnit(in.Frequency.Unit))
 	}
 	return create.Save(ctx)
+}
+
+// validateProgram applies the rules of SPEC §6 and fills in defaults.
+func (s *Service) validateProgram(ctx context.Context, in *ProgramInput) error {
+	name := strings.TrimSpace(in.Name)
+	if name == "" || utf8.RuneCountInString(name) > 200 {
+		return apperr.Invalid("name", "a program name is 1 to 200 characters")
+	}
+	cycles := 1
+	if in.Cycles != nil {
+		cycles = *in.Cycles
+	}
+	single := in.Type == program.TypeBOOKING || in.Type == program.TypeREFERRAL
+	switch {
+	case cycles < 1 || cycles > 1000:
+		return apperr.Invalid("cycles", "cycles must be between 1 and 1000")
+	case single && cycles != 1:
+		return apperr.Invalid("cycles", "%s programs run a single cycle", strings.ToLower(string(in.Type)))
+	case single && in.Frequency != nil:
+		return apperr.Invalid("frequency", "%s programs run a single cycle and take no frequency", strings.ToLower(string(in.Type)))
+	case cycles > 1 && in.Frequency == nil:
+		return apperr.Invalid("frequency", "a program with more than one cycle needs a frequency")
+	case in.Frequency != nil && (in.Frequency.Every < 1 || in.Frequency.Every > 1000):
+		return apperr.Invalid("frequency", "frequency.every must be between 1 and 1000")
+	}
+	completion := program.CompletionIGNORE
+	if in.Completion != nil {
+		completion = *in.Completion
+	}
+	types := pulid.Dedupe(in.BookingTypeIDs)
+	switch {
+	case completion == program.CompletionSELECTED && len(types) == 0:
+		return apperr.Invalid("bookingTypeIDs", "SELECTED completion needs the booking types that complete a cycle")
+	case completion != program.CompletionSELECTED && len(types) > 0:
+		return apperr.Invalid("bookingTypeIDs", "booking types only apply with SELECTED completion")
+	}
+	if len(types) > 0 {
+		n, err := s.client.BookingType.Query().Where(bookingtype.IDIn(types...)).Count(ctx)
+		if err != nil {
+			return err
+		}
+		if n != len(types) {
+			return apperr.Invalid("bookingTypeIDs", "unknown booking type")
+		}
+	}
+	in.Cycles, in.Completion = &cycles, &completion
+	return nil
 }
 
 // ActionInput is an action to add to a program.
@@ -121,37 +131,8 @@ func (s *Service) AddAction(ctx context.Context, in ActionInput) (*ent.Program, 
 	if err != nil {
 		return nil, err
 	}
-	letter := in.Type == programaction.TypeLETTER_TO_PATIENT || in.Type == programaction.TypeLETTER_TO_GP
-	switch {
-	case in.Offset < 0 || in.Offset > 1000:
-		return nil, apperr.Invalid("offset", "offset must be between 0 and 1000")
-	case in.Relation == programaction.RelationON && in.Offset != 0:
-		return nil, apperr.Invalid("offset", "an action ON the reference date has offset 0")
-	case in.Relation != programaction.RelationON && in.Offset == 0:
-		return nil, apperr.Invalid("offset", "an action BEFORE or AFTER the reference date needs an offset")
-	case in.Type == programaction.TypePAUSE && in.TemplateID != nil:
-		return nil, apperr.Invalid("templateID", "a pause sends nothing and takes no template")
-	case in.Type != programaction.TypePAUSE && in.TemplateID == nil:
-		return nil, apperr.Invalid("templateID", "a %s action needs a template", strings.ToLower(string(in.Type)))
-	case letter && in.LetterOption == nil:
-		return nil, apperr.Invalid("letterOption", "a letter needs a print option (MAIL, EPOST or SAVE_FILE)")
-	case !letter && in.LetterOption != nil:
-		return nil, apperr.Invalid("letterOption", "only letters take a print option")
-	case in.SaveReplyContent && in.Type != programaction.TypeSMS:
-		return nil, apperr.Invalid("saveReplyContent", "only SMS actions receive replies")
-	}
-	if in.TemplateID != nil {
-		t, err := s.client.Template.Get(ctx, *in.TemplateID)
-		if ent.IsNotFound(err) {
-			return nil, apperr.Invalid("templateID", "unknown template")
-		}
-		if err != nil {
-			return nil, err
-		}
-		if t.Kind != templateKind[in.Type] {
-			return nil, apperr.Invalid("templateID", "a %s action needs a %s template, not %s", strings.ToLower(string(in.Type)),
-				templateKind[in.Type], t.Kind)
-		}
+	if err := s.validateAction(ctx, in); err != nil {
+		return nil, err
 	}
 	n, err := p.QueryActions().Count(ctx)
 	if err != nil {
@@ -179,6 +160,79 @@ func (s *Service) AddAction(ctx context.Context, in ActionInput) (*ent.Program, 
 	return p, nil
 }
 
+// validateAction applies the action rules of SPEC §6.
+func (s *Service) validateAction(ctx context.Context, in ActionInput) error {
+	letter := in.Type == programaction.TypeLETTER_TO_PATIENT || in.Type == programaction.TypeLETTER_TO_GP
+	switch {
+	case in.Offset < 0 || in.Offset > 1000:
+		return apperr.Invalid("offset", "offset must be between 0 and 1000")
+	case in.Relation == programaction.RelationON && in.Offset != 0:
+		return apperr.Invalid("offset", "an action ON the reference date has offset 0")
+	case in.Relation != programaction.RelationON && in.Offset == 0:
+		return apperr.Invalid("offset", "an action BEFORE or AFTER the reference date needs an offset")
+	case in.Type == programaction.TypePAUSE && in.TemplateID != nil:
+		return apperr.Invalid("templateID", "a pause sends nothing and takes no template")
+	case in.Type != programaction.TypePAUSE && in.TemplateID == nil:
+		return apperr.Invalid("templateID", "a %s action needs a template", strings.ToLower(string(in.Type)))
+	case letter && in.LetterOption == nil:
+		return apperr.Invalid("letterOption", "a letter needs a print option (MAIL, EPOST or SAVE_FILE)")
+	case !letter && in.LetterOption != nil:
+		return apperr.Invalid("letterOption", "only letters take a print option")
+	case in.SaveReplyContent && in.Type != programaction.TypeSMS:
+		return apperr.Invalid("saveReplyContent", "only SMS actions receive replies")
+	}
+	if in.TemplateID != nil {
+		t, err := s.client.Template.Get(ctx, *in.TemplateID)
+		if ent.IsNotFound(err) {
+			return apperr.Invalid("templateID", "unknown template")
+		}
+		if err != nil {
+			return err
+		}
+		if t.Kind != templateKind[in.Type] {
+			return apperr.Invalid("templateID", "a %s action needs a %s template, not %s", strings.ToLower(string(in.Type)),
+				templateKind[in.Type], t.Kind)
+		}
+	}
+	return nil
+}
+
+// UpdateAction replaces an action's settings (it keeps its place).
+func (s *Service) UpdateAction(ctx context.Context, id pulid.ID, in ActionInput) (*ent.Program, error) {
+	a, err := s.client.ProgramAction.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.validateAction(ctx, in); err != nil {
+		return nil, err
+	}
+	pause := true
+	if in.PauseOnError != nil {
+		pause = *in.PauseOnError
+	}
+	upd := s.client.ProgramAction.UpdateOne(a).
+		SetType(in.Type).
+		SetSaveReplyContent(in.SaveReplyContent).
+		SetOffset(in.Offset).
+		SetUnit(in.Unit).
+		SetRelation(in.Relation).
+		SetPauseOnError(pause)
+	if in.TemplateID != nil {
+		upd.SetTemplateID(*in.TemplateID)
+	} else {
+		upd.ClearTemplateID()
+	}
+	if in.LetterOption != nil {
+		upd.SetLetterOption(*in.LetterOption)
+	} else {
+		upd.ClearLetterOption()
+	}
+	if err := upd.Exec(ctx); err != nil {
+		return nil, err
+	}
+	return s.client.Program.Get(ctx, a.ProgramID)
+}
+
 // SetEnabled enables or disables a program; enabling needs an action.
 func (s *Service) SetEnabled(ctx context.Context, id pulid.ID, enabled bool) (*ent.Program, error) {
 	p, err := s.client.Program.Get(ctx, id)
@@ -200,4 +254,133 @@ func (s *Service) SetEnabled(ctx context.Context, id pulid.ID, enabled bool) (*e
 // Actions lists a program's actions in order.
 func (s *Service) Actions(ctx context.Context, p *ent.Program) ([]*ent.ProgramAction, error) {
 	return p.QueryActions().Order(ent.Asc(programaction.FieldPosition)).All(ctx)
+}
+
+// ProgramChange edits a program; nil fields stay. The type never changes.
+type ProgramChange struct {
+	Name           *string
+	Cycles         *int
+	Frequency      *Frequency
+	ClearFrequency bool
+	Completion     *program.Completion
+	BookingTypeIDs *[]pulid.ID
+}
+
+// UpdateProgram edits a program under the same rules as CreateProgram.
+func (s *Service) UpdateProgram(ctx context.Context, id pulid.ID, ch ProgramChange) (*ent.Program, error) {
+	p, err := s.client.Program.Query().Where(program.ID(id)).WithCompletingBookingTypes().Only(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// Validate the program as it would be, by the creation rules.
+	in := ProgramInput{Name: p.Name, Type: p.Type, Cycles: &p.Cycles, Completion: &p.Completion}
+	if p.FrequencyEvery != nil && p.FrequencyUnit != nil {
+		in.Frequency = &Frequency{Every: *p.FrequencyEvery, Unit: programaction.Unit(*p.FrequencyUnit)}
+	}
+	for _, bt := range p.Edges.CompletingBookingTypes {
+		in.BookingTypeIDs = append(in.BookingTypeIDs, bt.ID)
+	}
+	if ch.Name != nil {
+		in.Name = *ch.Name
+	}
+	if ch.Cycles != nil {
+		in.Cycles = ch.Cycles
+	}
+	if ch.ClearFrequency {
+		in.Frequency = nil
+	}
+	if ch.Frequency != nil {
+		in.Frequency = ch.Frequency
+	}
+	if ch.Completion != nil {
+		in.Completion = ch.Completion
+	}
+	if ch.BookingTypeIDs != nil {
+		in.BookingTypeIDs = *ch.BookingTypeIDs
+	}
+	if err := s.validateProgram(ctx, &in); err != nil {
+		return nil, err
+	}
+	upd := s.client.Program.UpdateOne(p).
+		SetName(strings.TrimSpace(in.Name)).
+		SetCycles(*in.Cycles).
+		SetCompletion(*in.Completion).
+		ClearCompletingBookingTypes().
+		AddCompletingBookingTypeIDs(pulid.Dedupe(in.BookingTypeIDs)...)
+	if in.Frequency != nil {
+		upd.SetFrequencyEvery(in.Frequency.Every).SetFrequencyUnit(program.FrequencyUnit(in.Frequency.Unit))
+	} else {
+		upd.ClearFrequencyEvery().ClearFrequencyUnit()
+	}
+	return upd.Save(ctx)
+}
+
+// RemoveAction removes an action; the ones after it move up. A program
+// left without actions is disabled.
+func (s *Service) RemoveAction(ctx context.Context, id pulid.ID) (*ent.Program, error) {
+	a, err := s.client.ProgramAction.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.client.Program.Get(ctx, a.ProgramID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.client.ProgramAction.DeleteOne(a).Exec(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.renumber(ctx, p, nil, 0); err != nil {
+		return nil, err
+	}
+	if n, err := p.QueryActions().Count(ctx); err != nil {
+		return nil, err
+	} else if n == 0 && p.Enabled {
+		return s.client.Program.UpdateOne(p).SetEnabled(false).Save(ctx)
+	}
+	return p, nil
+}
+
+// MoveAction puts an action at a position (0 first) among its program's.
+func (s *Service) MoveAction(ctx context.Context, id pulid.ID, position int) (*ent.Program, error) {
+	a, err := s.client.ProgramAction.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.client.Program.Get(ctx, a.ProgramID)
+	if err != nil {
+		return nil, err
+	}
+	n, err := p.QueryActions().Count(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if position < 0 || position >= n {
+		return nil, apperr.Invalid("position", "position must be between 0 and %d", n-1)
+	}
+	return p, s.renumber(ctx, p, a, position)
+}
+
+// renumber rewrites positions 0..n-1 in order, with moved (if any) at pos.
+func (s *Service) renumber(ctx context.Context, p *ent.Program, moved *ent.ProgramAction, pos int) error {
+	actions, err := p.QueryActions().Order(ent.Asc(programaction.FieldPosition)).All(ctx)
+	if err != nil {
+		return err
+	}
+	if moved != nil {
+		rest := actions[:0:0]
+		for _, a := range actions {
+			if a.ID != moved.ID {
+				rest = append(rest, a)
+			}
+		}
+		actions = append(rest[:pos:pos], append([]*ent.ProgramAction{moved}, rest[pos:]...)...)
+	}
+	for i, a := range actions {
+		if a.Position != i {
+			if err := s.client.ProgramAction.UpdateOne(a).SetPosition(i).Exec(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
