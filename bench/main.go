@@ -89,6 +89,8 @@ type Options struct {
 	ServerLog bool
 	// Timeout bounds the whole run.
 	Timeout time.Duration
+	// Actions is the number of due actions in the engine scenario.
+	Actions int
 }
 
 // Result is one scenario's figures; it is also the JSON line printed with
@@ -178,18 +180,19 @@ func parseFlags(args []string) Options {
 	fs.IntVar(&o.Concurrency, "concurrency", 4, "concurrent clients in the send scenario (ours and baseline each)")
 	fs.IntVar(&o.Rounds, "rounds", 4, "turns ours and the baseline take in the send scenario")
 	fs.BoolVar(&o.JSON, "json", false, "print one JSON object per scenario per line")
-	fs.StringVar(&o.Scenario, "scenario", "all", "scenarios to run: send, fanout or all")
+	fs.IntVar(&o.Actions, "actions", 10000, "due actions the engine runs in the engine scenario")
+	fs.StringVar(&o.Scenario, "scenario", "all", "scenarios to run: send, fanout, engine or all")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of each scenario's measured phase, samples labelled side=whisper|baseline|client (cpu.pprof becomes cpu.send.pprof and cpu.fanout.pprof)")
 	fs.BoolVar(&o.RealHash, "real-password-hash", false, "give the fanout subscribers a full-cost argon2id password hash (sign-in then takes about a minute)")
 	fs.BoolVar(&o.ServerLog, "server-log", false, "show the server's warnings and errors on stderr")
 	fs.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "abandon the run (dropping the database) after this long")
 	_ = fs.Parse(args)
 	switch {
-	case o.Subscribers < 1, o.Messages < 1, o.Sends < 1, o.Concurrency < 1, o.Rounds < 1:
-		fmt.Fprintln(os.Stderr, "bench: -subscribers, -messages, -sends, -concurrency and -rounds must be positive")
+	case o.Subscribers < 1, o.Messages < 1, o.Sends < 1, o.Concurrency < 1, o.Rounds < 1, o.Actions < 1:
+		fmt.Fprintln(os.Stderr, "bench: -subscribers, -messages, -sends, -concurrency, -rounds and -actions must be positive")
 		os.Exit(2)
-	case o.Scenario != "all" && o.Scenario != "send" && o.Scenario != "fanout":
-		fmt.Fprintln(os.Stderr, "bench: -scenario must be send, fanout or all")
+	case o.Scenario != "all" && o.Scenario != "send" && o.Scenario != "fanout" && o.Scenario != "engine":
+		fmt.Fprintln(os.Stderr, "bench: -scenario must be send, fanout, engine or all")
 		os.Exit(2)
 	}
 	return o
@@ -239,6 +242,13 @@ func run(ctx context.Context, o Options, setDrop func(func())) ([]Result, error)
 		r, err := runFanout(ctx, srv, o)
 		if err != nil {
 			return nil, fmt.Errorf("fanout scenario: %w", err)
+		}
+		results = append(results, r)
+	}
+	if o.Scenario == "all" || o.Scenario == "engine" {
+		r, err := runEngine(ctx, srv, o)
+		if err != nil {
+			return nil, fmt.Errorf("engine scenario: %w", err)
 		}
 		results = append(results, r)
 	}

@@ -164,6 +164,8 @@ func (e *Engine) Enroll(ctx context.Context, in EnrollInput) (*ent.Enrollment, e
 func (e *Engine) RunDue(ctx context.Context) (int, error) {
 	wctx := workerCtx(ctx)
 	ran := 0
+	// A program's actions are read once per pass, not once per enrolment.
+	actions := map[pulid.ID][]*ent.ProgramAction{}
 	for ctx.Err() == nil {
 		ids, err := e.client.Enrollment.Query().
 			Where(enrollment.StatusEQ(enrollment.StatusACTIVE), enrollment.NextDueAtLTE(e.now())).
@@ -178,7 +180,7 @@ func (e *Engine) RunDue(ctx context.Context) (int, error) {
 		}
 		progress := 0
 		for _, id := range ids {
-			n, err := e.step(wctx, id)
+			n, err := e.step(wctx, id, actions)
 			if err != nil {
 				return ran, err
 			}
@@ -196,12 +198,12 @@ var errTaken = errors.New("taken by another engine")
 
 // step runs the next due action of one enrolment, if it is still due and
 // nobody else holds it.
-func (e *Engine) step(ctx context.Context, id pulid.ID) (int, error) {
+func (e *Engine) step(ctx context.Context, id pulid.ID, cache map[pulid.ID][]*ent.ProgramAction) (int, error) {
 	tx, err := e.client.Tx(ctx)
 	if err != nil {
 		return 0, err
 	}
-	n, err := e.stepTx(ctx, tx.Client(), id)
+	n, err := e.stepTx(ctx, tx.Client(), id, cache)
 	if err != nil {
 		_ = tx.Rollback()
 		if errors.Is(err, errTaken) {
@@ -212,7 +214,7 @@ func (e *Engine) step(ctx context.Context, id pulid.ID) (int, error) {
 	return n, tx.Commit()
 }
 
-func (e *Engine) stepTx(ctx context.Context, c *ent.Client, id pulid.ID) (int, error) {
+func (e *Engine) stepTx(ctx context.Context, c *ent.Client, id pulid.ID, cache map[pulid.ID][]*ent.ProgramAction) (int, error) {
 	q := c.Enrollment.Query().Where(enrollment.ID(id), enrollment.StatusEQ(enrollment.StatusACTIVE), enrollment.NextDueAtLTE(e.now()))
 	if e.cfg.Postgres {
 		q = q.ForUpdate(sqlSkipLocked())
@@ -224,10 +226,13 @@ func (e *Engine) stepTx(ctx context.Context, c *ent.Client, id pulid.ID) (int, e
 	if err != nil {
 		return 0, err
 	}
-	actions, err := c.ProgramAction.Query().Where(programaction.ProgramID(en.ProgramID)).
-		Order(ent.Asc(programaction.FieldPosition)).WithTemplate().All(ctx)
-	if err != nil {
-		return 0, err
+	actions, ok := cache[en.ProgramID]
+	if !ok {
+		if actions, err = c.ProgramAction.Query().Where(programaction.ProgramID(en.ProgramID)).
+			Order(ent.Asc(programaction.FieldPosition)).WithTemplate().All(ctx); err != nil {
+			return 0, err
+		}
+		cache[en.ProgramID] = actions
 	}
 	if en.NextAction >= len(actions) {
 		return 0, c.Enrollment.UpdateOne(en).SetStatus(enrollment.StatusCOMPLETED).ClearNextDueAt().Exec(ctx)
@@ -304,7 +309,7 @@ func (e *Engine) send(ctx context.Context, c *ent.Client, en *ent.Enrollment, a 
 	if t == nil {
 		return "", errors.New("the action's template is missing")
 	}
-	vals := e.values(ctx, c, en)
+	vals := e.values(ctx, c, en, t.Body+" "+deref(t.Subject))
 	var channel, to string
 	switch a.Type {
 	case programaction.TypeSMS:
@@ -352,7 +357,7 @@ func (e *Engine) send(ctx context.Context, c *ent.Client, en *ent.Enrollment, a 
 }
 
 // values are the placeholder values for an enrolment.
-func (e *Engine) values(ctx context.Context, c *ent.Client, en *ent.Enrollment) map[string]string {
+func (e *Engine) values(ctx context.Context, c *ent.Client, en *ent.Enrollment, text string) map[string]string {
 	p := en.Edges.Patient
 	v := map[string]string{
 		"patient.firstName":     p.FirstName,
@@ -380,6 +385,10 @@ func (e *Engine) values(ctx context.Context, c *ent.Client, en *ent.Enrollment) 
 		}
 	}
 	v["patient.address"] = strings.Join(addr, ", ")
+	// Bookings and referrals are looked up only when the template uses them.
+	if !strings.Contains(text, "booking.") && !strings.Contains(text, "doctor.") && !strings.Contains(text, "referral.") {
+		return v
+	}
 	if b, err := c.Booking.Query().Where(booking.PatientID(p.ID), booking.StartsAtGTE(e.now())).
 		Order(ent.Asc(booking.FieldStartsAt)).WithDoctor().WithBookingType().First(ctx); err == nil {
 		v["booking.date"] = b.StartsAt.Format("Monday 2 January 2006")
@@ -428,4 +437,11 @@ func (e *Engine) Run(ctx context.Context, every time.Duration) {
 		case <-t.C:
 		}
 	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
