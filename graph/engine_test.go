@@ -271,8 +271,8 @@ func TestDemoRecallEndToEnd(t *testing.T) {
 	if !bytes.HasPrefix(pdf, []byte("%PDF-")) || !bytes.Contains(pdf, []byte("Dear Charlotte Nguyen")) {
 		t.Errorf("%s is not the recall letter", pdfs[0])
 	}
-	// A booking of the recall's type completes the cycle: the next one
-	// counts from a year on.
+	// A booking made after a cycle's actions have all run answers that
+	// cycle: the next one is untouched.
 	var bt struct{ BookingTypes []struct{ ID, Name string } }
 	e.ok(admin.AccessToken, `{ bookingTypes { id name } }`, nil, &bt)
 	var recallType string
@@ -281,13 +281,41 @@ func TestDemoRecallEndToEnd(t *testing.T) {
 			recallType = b.ID
 		}
 	}
-	chen := e.login(demo.ChenEmail)
-	e.ok(demo.IntegrationKey, `mutation($in: BookingInput!) { upsertBooking(input: $in) { id } }`, map[string]any{"in": map[string]any{
-		"externalID": "bk-recall", "patientID": patient, "doctorID": chen.User.ID, "bookingTypeID": recallType,
-		"startsAt": e.clock.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339)}}, nil)
+	book := func(ext string) {
+		chen := e.login(demo.ChenEmail)
+		e.ok(demo.IntegrationKey, `mutation($in: BookingInput!) { upsertBooking(input: $in) { id } }`, map[string]any{"in": map[string]any{
+			"externalID": ext, "patientID": patient, "doctorID": chen.User.ID, "bookingTypeID": recallType,
+			"startsAt": e.clock.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339)}}, nil)
+	}
+	book("bk-recall-1")
+	if en = e.enrollment(admin.AccessToken, id); en.Cycle != 2 || en.Status != "ACTIVE" {
+		t.Errorf("after the first recall booking: cycle %d %s, want cycle 2 ACTIVE", en.Cycle, en.Status)
+	}
+	// A year on, cycle 2's SMS goes out; the patient books before the
+	// letter is due: the booking completes cycle 2 and the letter is
+	// skipped.
+	e.clock.Advance(365*24*time.Hour - 14*24*time.Hour)
+	e.run()
+	admin = e.login(demo.AdminEmail)
+	book("bk-recall-2")
+	e.clock.Advance(20 * 24 * time.Hour)
+	e.run()
+	admin = e.login(demo.AdminEmail)
 	en = e.enrollment(admin.AccessToken, id)
-	if en.Cycle != 2 || en.Status != "ACTIVE" {
-		t.Errorf("after the recall booking: cycle %d %s, want cycle 2 ACTIVE", en.Cycle, en.Status)
+	if en.Cycle != 3 {
+		t.Fatalf("after the second recall booking: cycle %d, want 3", en.Cycle)
+	}
+	var cycle2 []string
+	for _, st := range en.Steps {
+		if st.Cycle == 2 {
+			cycle2 = append(cycle2, st.Status)
+		}
+	}
+	if strings.Join(cycle2, ",") != "SENT,SKIPPED" {
+		t.Errorf("cycle 2 steps = %v, want the SMS SENT and the letter SKIPPED by the booking", cycle2)
+	}
+	if n := len(e.outbox("SMS")); n != 2 {
+		t.Errorf("%d recall SMS queued, want 2 (one per cycle)", n)
 	}
 }
 
