@@ -29,9 +29,33 @@ type BookingType struct {
 	// DurationMinutes holds the value of the "duration_minutes" field.
 	DurationMinutes int `json:"duration_minutes,omitempty"`
 	// SourceVersion holds the value of the "source_version" field.
-	SourceVersion                    int64 `json:"source_version,omitempty"`
-	program_completing_booking_types *pulid.ID
-	selectValues                     sql.SelectValues
+	SourceVersion int64 `json:"source_version,omitempty"`
+	// Edges holds the relations/edges for other nodes in the graph.
+	// The values are being populated by the BookingTypeQuery when eager-loading is set.
+	Edges        BookingTypeEdges `json:"edges"`
+	selectValues sql.SelectValues
+}
+
+// BookingTypeEdges holds the relations/edges for other nodes in the graph.
+type BookingTypeEdges struct {
+	// programs (with SELECTED completion) whose cycle a booking of this type completes
+	CompletesPrograms []*Program `json:"completes_programs,omitempty"`
+	// loadedTypes holds the information for reporting if a
+	// type was loaded (or requested) in eager-loading or not.
+	loadedTypes [1]bool
+	// totalCount holds the count of the edges above.
+	totalCount [1]map[string]int
+
+	namedCompletesPrograms map[string][]*Program
+}
+
+// CompletesProgramsOrErr returns the CompletesPrograms value or an error if the edge
+// was not loaded in eager-loading.
+func (e BookingTypeEdges) CompletesProgramsOrErr() ([]*Program, error) {
+	if e.loadedTypes[0] {
+		return e.CompletesPrograms, nil
+	}
+	return nil, &NotLoadedError{edge: "completes_programs"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -47,8 +71,6 @@ func (*BookingType) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullString)
 		case bookingtype.FieldCreatedAt, bookingtype.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
-		case bookingtype.ForeignKeys[0]: // program_completing_booking_types
-			values[i] = &sql.NullScanner{S: new(pulid.ID)}
 		default:
 			values[i] = new(sql.UnknownType)
 		}
@@ -107,13 +129,6 @@ func (_m *BookingType) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.SourceVersion = value.Int64
 			}
-		case bookingtype.ForeignKeys[0]:
-			if value, ok := values[i].(*sql.NullScanner); !ok {
-				return fmt.Errorf("unexpected type %T for field program_completing_booking_types", values[i])
-			} else if value.Valid {
-				_m.program_completing_booking_types = new(pulid.ID)
-				*_m.program_completing_booking_types = *value.S.(*pulid.ID)
-			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -125,6 +140,11 @@ func (_m *BookingType) assignValues(columns []string, values []any) error {
 // This includes values selected through modifiers, order, etc.
 func (_m *BookingType) Value(name string) (ent.Value, error) {
 	return _m.selectValues.Get(name)
+}
+
+// QueryCompletesPrograms queries the "completes_programs" edge of the BookingType entity.
+func (_m *BookingType) QueryCompletesPrograms() *ProgramQuery {
+	return NewBookingTypeClient(_m.config).QueryCompletesPrograms(_m)
 }
 
 // Update returns a builder for updating this BookingType.
@@ -171,6 +191,30 @@ func (_m *BookingType) String() string {
 	builder.WriteString(fmt.Sprintf("%v", _m.SourceVersion))
 	builder.WriteByte(')')
 	return builder.String()
+}
+
+// NamedCompletesPrograms returns the CompletesPrograms named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *BookingType) NamedCompletesPrograms(name string) ([]*Program, error) {
+	if _m.Edges.namedCompletesPrograms == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedCompletesPrograms[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *BookingType) appendNamedCompletesPrograms(name string, edges ...*Program) {
+	if _m.Edges.namedCompletesPrograms == nil {
+		_m.Edges.namedCompletesPrograms = make(map[string][]*Program)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedCompletesPrograms[name] = []*Program{}
+	} else {
+		_m.Edges.namedCompletesPrograms[name] = append(_m.Edges.namedCompletesPrograms[name], edges...)
+	}
 }
 
 // BookingTypes is a parsable slice of BookingType.

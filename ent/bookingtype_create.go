@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/whisper-health/whisper/ent/bookingtype"
+	"github.com/whisper-health/whisper/ent/program"
 	"github.com/whisper-health/whisper/internal/pulid"
 )
 
@@ -112,6 +113,21 @@ func (_c *BookingTypeCreate) SetNillableID(v *pulid.ID) *BookingTypeCreate {
 		_c.SetID(*v)
 	}
 	return _c
+}
+
+// AddCompletesProgramIDs adds the "completes_programs" edge to the Program entity by IDs.
+func (_c *BookingTypeCreate) AddCompletesProgramIDs(ids ...pulid.ID) *BookingTypeCreate {
+	_c.mutation.AddCompletesProgramIDs(ids...)
+	return _c
+}
+
+// AddCompletesPrograms adds the "completes_programs" edges to the Program entity.
+func (_c *BookingTypeCreate) AddCompletesPrograms(v ...*Program) *BookingTypeCreate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddCompletesProgramIDs(ids...)
 }
 
 // Mutation returns the BookingTypeMutation object of the builder.
@@ -279,6 +295,22 @@ func (_c *BookingTypeCreate) createSpec() (*BookingType, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.SourceVersion(); ok {
 		_spec.SetField(bookingtype.FieldSourceVersion, field.TypeInt64, value)
 		_node.SourceVersion = value
+	}
+	if nodes := _c.mutation.CompletesProgramsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   bookingtype.CompletesProgramsTable,
+			Columns: bookingtype.CompletesProgramsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(program.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec
 }

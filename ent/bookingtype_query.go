@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"math"
@@ -15,19 +16,21 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/predicate"
+	"github.com/whisper-health/whisper/ent/program"
 	"github.com/whisper-health/whisper/internal/pulid"
 )
 
 // BookingTypeQuery is the builder for querying BookingType entities.
 type BookingTypeQuery struct {
 	config
-	ctx        *QueryContext
-	order      []bookingtype.OrderOption
-	inters     []Interceptor
-	predicates []predicate.BookingType
-	withFKs    bool
-	loadTotal  []func(context.Context, []*BookingType) error
-	modifiers  []func(*sql.Selector)
+	ctx                        *QueryContext
+	order                      []bookingtype.OrderOption
+	inters                     []Interceptor
+	predicates                 []predicate.BookingType
+	withCompletesPrograms      *ProgramQuery
+	loadTotal                  []func(context.Context, []*BookingType) error
+	modifiers                  []func(*sql.Selector)
+	withNamedCompletesPrograms map[string]*ProgramQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -62,6 +65,28 @@ func (_q *BookingTypeQuery) Unique(unique bool) *BookingTypeQuery {
 func (_q *BookingTypeQuery) Order(o ...bookingtype.OrderOption) *BookingTypeQuery {
 	_q.order = append(_q.order, o...)
 	return _q
+}
+
+// QueryCompletesPrograms chains the current query on the "completes_programs" edge.
+func (_q *BookingTypeQuery) QueryCompletesPrograms() *ProgramQuery {
+	query := (&ProgramClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(bookingtype.Table, bookingtype.FieldID, selector),
+			sqlgraph.To(program.Table, program.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, bookingtype.CompletesProgramsTable, bookingtype.CompletesProgramsPrimaryKey...),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
 }
 
 // First returns the first BookingType entity from the query.
@@ -251,16 +276,28 @@ func (_q *BookingTypeQuery) Clone() *BookingTypeQuery {
 		return nil
 	}
 	return &BookingTypeQuery{
-		config:     _q.config,
-		ctx:        _q.ctx.Clone(),
-		order:      append([]bookingtype.OrderOption{}, _q.order...),
-		inters:     append([]Interceptor{}, _q.inters...),
-		predicates: append([]predicate.BookingType{}, _q.predicates...),
+		config:                _q.config,
+		ctx:                   _q.ctx.Clone(),
+		order:                 append([]bookingtype.OrderOption{}, _q.order...),
+		inters:                append([]Interceptor{}, _q.inters...),
+		predicates:            append([]predicate.BookingType{}, _q.predicates...),
+		withCompletesPrograms: _q.withCompletesPrograms.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
 		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
+}
+
+// WithCompletesPrograms tells the query-builder to eager-load the nodes that are connected to
+// the "completes_programs" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *BookingTypeQuery) WithCompletesPrograms(opts ...func(*ProgramQuery)) *BookingTypeQuery {
+	query := (&ProgramClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withCompletesPrograms = query
+	return _q
 }
 
 // GroupBy is used to group vertices by one or more fields/columns.
@@ -345,19 +382,19 @@ func (_q *BookingTypeQuery) prepareQuery(ctx context.Context) error {
 
 func (_q *BookingTypeQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*BookingType, error) {
 	var (
-		nodes   = []*BookingType{}
-		withFKs = _q.withFKs
-		_spec   = _q.querySpec()
+		nodes       = []*BookingType{}
+		_spec       = _q.querySpec()
+		loadedTypes = [1]bool{
+			_q.withCompletesPrograms != nil,
+		}
 	)
-	if withFKs {
-		_spec.Node.Columns = append(_spec.Node.Columns, bookingtype.ForeignKeys...)
-	}
 	_spec.ScanValues = func(columns []string) ([]any, error) {
 		return (*BookingType).scanValues(nil, columns)
 	}
 	_spec.Assign = func(columns []string, values []any) error {
 		node := &BookingType{config: _q.config}
 		nodes = append(nodes, node)
+		node.Edges.loadedTypes = loadedTypes
 		return node.assignValues(columns, values)
 	}
 	if len(_q.modifiers) > 0 {
@@ -372,12 +409,88 @@ func (_q *BookingTypeQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*
 	if len(nodes) == 0 {
 		return nodes, nil
 	}
+	if query := _q.withCompletesPrograms; query != nil {
+		if err := _q.loadCompletesPrograms(ctx, query, nodes,
+			func(n *BookingType) { n.Edges.CompletesPrograms = []*Program{} },
+			func(n *BookingType, e *Program) { n.Edges.CompletesPrograms = append(n.Edges.CompletesPrograms, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedCompletesPrograms {
+		if err := _q.loadCompletesPrograms(ctx, query, nodes,
+			func(n *BookingType) { n.appendNamedCompletesPrograms(name) },
+			func(n *BookingType, e *Program) { n.appendNamedCompletesPrograms(name, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for i := range _q.loadTotal {
 		if err := _q.loadTotal[i](ctx, nodes); err != nil {
 			return nil, err
 		}
 	}
 	return nodes, nil
+}
+
+func (_q *BookingTypeQuery) loadCompletesPrograms(ctx context.Context, query *ProgramQuery, nodes []*BookingType, init func(*BookingType), assign func(*BookingType, *Program)) error {
+	edgeIDs := make([]driver.Value, len(nodes))
+	byID := make(map[pulid.ID]*BookingType)
+	nids := make(map[pulid.ID]map[*BookingType]struct{})
+	for i, node := range nodes {
+		edgeIDs[i] = node.ID
+		byID[node.ID] = node
+		if init != nil {
+			init(node)
+		}
+	}
+	query.Where(func(s *sql.Selector) {
+		joinT := sql.Table(bookingtype.CompletesProgramsTable)
+		s.Join(joinT).On(s.C(program.FieldID), joinT.C(bookingtype.CompletesProgramsPrimaryKey[0]))
+		s.Where(sql.InValues(joinT.C(bookingtype.CompletesProgramsPrimaryKey[1]), edgeIDs...))
+		columns := s.SelectedColumns()
+		s.Select(joinT.C(bookingtype.CompletesProgramsPrimaryKey[1]))
+		s.AppendSelect(columns...)
+		s.SetDistinct(false)
+	})
+	if err := query.prepareQuery(ctx); err != nil {
+		return err
+	}
+	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
+		return query.sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
+			assign := spec.Assign
+			values := spec.ScanValues
+			spec.ScanValues = func(columns []string) ([]any, error) {
+				values, err := values(columns[1:])
+				if err != nil {
+					return nil, err
+				}
+				return append([]any{new(pulid.ID)}, values...), nil
+			}
+			spec.Assign = func(columns []string, values []any) error {
+				outValue := *values[0].(*pulid.ID)
+				inValue := *values[1].(*pulid.ID)
+				if nids[inValue] == nil {
+					nids[inValue] = map[*BookingType]struct{}{byID[outValue]: {}}
+					return assign(columns[1:], values[1:])
+				}
+				nids[inValue][byID[outValue]] = struct{}{}
+				return nil
+			}
+		})
+	})
+	neighbors, err := withInterceptors[[]*Program](ctx, query, qr, query.inters)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected "completes_programs" node returned %v`, n.ID)
+		}
+		for kn := range nodes {
+			assign(kn, n)
+		}
+	}
+	return nil
 }
 
 func (_q *BookingTypeQuery) sqlCount(ctx context.Context) (int, error) {
@@ -497,6 +610,20 @@ func (_q *BookingTypeQuery) ForShare(opts ...sql.LockOption) *BookingTypeQuery {
 func (_q *BookingTypeQuery) Modify(modifiers ...func(s *sql.Selector)) *BookingTypeSelect {
 	_q.modifiers = append(_q.modifiers, modifiers...)
 	return _q.Select()
+}
+
+// WithNamedCompletesPrograms tells the query-builder to eager-load the nodes that are connected to the "completes_programs"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *BookingTypeQuery) WithNamedCompletesPrograms(name string, opts ...func(*ProgramQuery)) *BookingTypeQuery {
+	query := (&ProgramClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedCompletesPrograms == nil {
+		_q.withNamedCompletesPrograms = make(map[string]*ProgramQuery)
+	}
+	_q.withNamedCompletesPrograms[name] = query
+	return _q
 }
 
 // BookingTypeGroupBy is the group-by builder for BookingType entities.

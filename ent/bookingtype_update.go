@@ -13,6 +13,8 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/predicate"
+	"github.com/whisper-health/whisper/ent/program"
+	"github.com/whisper-health/whisper/internal/pulid"
 )
 
 // BookingTypeUpdate is the builder for updating BookingType entities.
@@ -111,9 +113,45 @@ func (_u *BookingTypeUpdate) AddSourceVersion(v int64) *BookingTypeUpdate {
 	return _u
 }
 
+// AddCompletesProgramIDs adds the "completes_programs" edge to the Program entity by IDs.
+func (_u *BookingTypeUpdate) AddCompletesProgramIDs(ids ...pulid.ID) *BookingTypeUpdate {
+	_u.mutation.AddCompletesProgramIDs(ids...)
+	return _u
+}
+
+// AddCompletesPrograms adds the "completes_programs" edges to the Program entity.
+func (_u *BookingTypeUpdate) AddCompletesPrograms(v ...*Program) *BookingTypeUpdate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddCompletesProgramIDs(ids...)
+}
+
 // Mutation returns the BookingTypeMutation object of the builder.
 func (_u *BookingTypeUpdate) Mutation() *BookingTypeMutation {
 	return _u.mutation
+}
+
+// ClearCompletesPrograms clears all "completes_programs" edges to the Program entity.
+func (_u *BookingTypeUpdate) ClearCompletesPrograms() *BookingTypeUpdate {
+	_u.mutation.ClearCompletesPrograms()
+	return _u
+}
+
+// RemoveCompletesProgramIDs removes the "completes_programs" edge to Program entities by IDs.
+func (_u *BookingTypeUpdate) RemoveCompletesProgramIDs(ids ...pulid.ID) *BookingTypeUpdate {
+	_u.mutation.RemoveCompletesProgramIDs(ids...)
+	return _u
+}
+
+// RemoveCompletesPrograms removes "completes_programs" edges to Program entities.
+func (_u *BookingTypeUpdate) RemoveCompletesPrograms(v ...*Program) *BookingTypeUpdate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveCompletesProgramIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -220,6 +258,51 @@ func (_u *BookingTypeUpdate) sqlSave(ctx context.Context) (_node int, err error)
 	if value, ok := _u.mutation.AddedSourceVersion(); ok {
 		_spec.AddField(bookingtype.FieldSourceVersion, field.TypeInt64, value)
 	}
+	if _u.mutation.CompletesProgramsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   bookingtype.CompletesProgramsTable,
+			Columns: bookingtype.CompletesProgramsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(program.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedCompletesProgramsIDs(); len(nodes) > 0 && !_u.mutation.CompletesProgramsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   bookingtype.CompletesProgramsTable,
+			Columns: bookingtype.CompletesProgramsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(program.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.CompletesProgramsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   bookingtype.CompletesProgramsTable,
+			Columns: bookingtype.CompletesProgramsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(program.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -324,9 +407,45 @@ func (_u *BookingTypeUpdateOne) AddSourceVersion(v int64) *BookingTypeUpdateOne 
 	return _u
 }
 
+// AddCompletesProgramIDs adds the "completes_programs" edge to the Program entity by IDs.
+func (_u *BookingTypeUpdateOne) AddCompletesProgramIDs(ids ...pulid.ID) *BookingTypeUpdateOne {
+	_u.mutation.AddCompletesProgramIDs(ids...)
+	return _u
+}
+
+// AddCompletesPrograms adds the "completes_programs" edges to the Program entity.
+func (_u *BookingTypeUpdateOne) AddCompletesPrograms(v ...*Program) *BookingTypeUpdateOne {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddCompletesProgramIDs(ids...)
+}
+
 // Mutation returns the BookingTypeMutation object of the builder.
 func (_u *BookingTypeUpdateOne) Mutation() *BookingTypeMutation {
 	return _u.mutation
+}
+
+// ClearCompletesPrograms clears all "completes_programs" edges to the Program entity.
+func (_u *BookingTypeUpdateOne) ClearCompletesPrograms() *BookingTypeUpdateOne {
+	_u.mutation.ClearCompletesPrograms()
+	return _u
+}
+
+// RemoveCompletesProgramIDs removes the "completes_programs" edge to Program entities by IDs.
+func (_u *BookingTypeUpdateOne) RemoveCompletesProgramIDs(ids ...pulid.ID) *BookingTypeUpdateOne {
+	_u.mutation.RemoveCompletesProgramIDs(ids...)
+	return _u
+}
+
+// RemoveCompletesPrograms removes "completes_programs" edges to Program entities.
+func (_u *BookingTypeUpdateOne) RemoveCompletesPrograms(v ...*Program) *BookingTypeUpdateOne {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveCompletesProgramIDs(ids...)
 }
 
 // Where appends a list predicates to the BookingTypeUpdate builder.
@@ -462,6 +581,51 @@ func (_u *BookingTypeUpdateOne) sqlSave(ctx context.Context) (_node *BookingType
 	}
 	if value, ok := _u.mutation.AddedSourceVersion(); ok {
 		_spec.AddField(bookingtype.FieldSourceVersion, field.TypeInt64, value)
+	}
+	if _u.mutation.CompletesProgramsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   bookingtype.CompletesProgramsTable,
+			Columns: bookingtype.CompletesProgramsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(program.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedCompletesProgramsIDs(); len(nodes) > 0 && !_u.mutation.CompletesProgramsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   bookingtype.CompletesProgramsTable,
+			Columns: bookingtype.CompletesProgramsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(program.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.CompletesProgramsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   bookingtype.CompletesProgramsTable,
+			Columns: bookingtype.CompletesProgramsPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(program.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &BookingType{config: _u.config}

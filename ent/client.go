@@ -1346,6 +1346,22 @@ func (c *BookingTypeClient) GetX(ctx context.Context, id pulid.ID) *BookingType 
 	return obj
 }
 
+// QueryCompletesPrograms queries the completes_programs edge of a BookingType.
+func (c *BookingTypeClient) QueryCompletesPrograms(_m *BookingType) *ProgramQuery {
+	query := (&ProgramClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(bookingtype.Table, bookingtype.FieldID, id),
+			sqlgraph.To(program.Table, program.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, bookingtype.CompletesProgramsTable, bookingtype.CompletesProgramsPrimaryKey...),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *BookingTypeClient) Hooks() []Hook {
 	hooks := c.hooks.BookingType
@@ -3190,7 +3206,7 @@ func (c *ProgramClient) QueryCompletingBookingTypes(_m *Program) *BookingTypeQue
 		step := sqlgraph.NewStep(
 			sqlgraph.From(program.Table, program.FieldID, id),
 			sqlgraph.To(bookingtype.Table, bookingtype.FieldID),
-			sqlgraph.Edge(sqlgraph.O2M, false, program.CompletingBookingTypesTable, program.CompletingBookingTypesColumn),
+			sqlgraph.Edge(sqlgraph.M2M, false, program.CompletingBookingTypesTable, program.CompletingBookingTypesPrimaryKey...),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil

@@ -680,6 +680,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"User",
 	)
 	graph.MustAddE(
+		"completes_programs",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   bookingtype.CompletesProgramsTable,
+			Columns: bookingtype.CompletesProgramsPrimaryKey,
+			Bidi:    false,
+		},
+		"BookingType",
+		"Program",
+	)
+	graph.MustAddE(
 		"patient",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -1054,10 +1066,10 @@ var schemaGraph = func() *sqlgraph.Schema {
 	graph.MustAddE(
 		"completing_booking_types",
 		&sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2M,
+			Rel:     sqlgraph.M2M,
 			Inverse: false,
 			Table:   program.CompletingBookingTypesTable,
-			Columns: []string{program.CompletingBookingTypesColumn},
+			Columns: program.CompletingBookingTypesPrimaryKey,
 			Bidi:    false,
 		},
 		"Program",
@@ -1798,6 +1810,20 @@ func (f *BookingTypeFilter) WhereDurationMinutes(p entql.IntP) {
 // WhereSourceVersion applies the entql int64 predicate on the source_version field.
 func (f *BookingTypeFilter) WhereSourceVersion(p entql.Int64P) {
 	f.Where(p.Field(bookingtype.FieldSourceVersion))
+}
+
+// WhereHasCompletesPrograms applies a predicate to check if query has an edge completes_programs.
+func (f *BookingTypeFilter) WhereHasCompletesPrograms() {
+	f.Where(entql.HasEdge("completes_programs"))
+}
+
+// WhereHasCompletesProgramsWith applies a predicate to check if query has an edge completes_programs with a given conditions (other predicates).
+func (f *BookingTypeFilter) WhereHasCompletesProgramsWith(preds ...predicate.Program) {
+	f.Where(entql.HasEdgeWith("completes_programs", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
 }
 
 // addPredicate implements the predicateAdder interface.

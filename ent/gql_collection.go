@@ -446,6 +446,19 @@ func (_q *BookingTypeQuery) collectField(ctx context.Context, oneNode bool, opCt
 	)
 	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
 		switch field.Name {
+
+		case "completesPrograms":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ProgramClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, programImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedCompletesPrograms(alias, func(wq *ProgramQuery) {
+				*wq = *query
+			})
 		case "createdAt":
 			if _, ok := fieldSeen[bookingtype.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, bookingtype.FieldCreatedAt)

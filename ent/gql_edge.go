@@ -84,6 +84,18 @@ func (_m *BookingStatusChange) ChangedBy(ctx context.Context) (*User, error) {
 	return result, MaskNotFound(err)
 }
 
+func (_m *BookingType) CompletesPrograms(ctx context.Context) (result []*Program, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedCompletesPrograms(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.CompletesProgramsOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryCompletesPrograms().All(ctx)
+	}
+	return result, err
+}
+
 func (_m *Channel) Patient(ctx context.Context) (*Patient, error) {
 	result, err := _m.Edges.PatientOrErr()
 	if IsNotLoaded(err) {

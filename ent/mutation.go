@@ -3989,21 +3989,24 @@ func (m *BookingStatusChangeMutation) ResetEdge(name string) error {
 // BookingTypeMutation represents an operation that mutates the BookingType nodes in the graph.
 type BookingTypeMutation struct {
 	config
-	op                  Op
-	typ                 string
-	id                  *pulid.ID
-	created_at          *time.Time
-	updated_at          *time.Time
-	external_id         *string
-	name                *string
-	duration_minutes    *int
-	addduration_minutes *int
-	source_version      *int64
-	addsource_version   *int64
-	clearedFields       map[string]struct{}
-	done                bool
-	oldValue            func(context.Context) (*BookingType, error)
-	predicates          []predicate.BookingType
+	op                        Op
+	typ                       string
+	id                        *pulid.ID
+	created_at                *time.Time
+	updated_at                *time.Time
+	external_id               *string
+	name                      *string
+	duration_minutes          *int
+	addduration_minutes       *int
+	source_version            *int64
+	addsource_version         *int64
+	clearedFields             map[string]struct{}
+	completes_programs        map[pulid.ID]struct{}
+	removedcompletes_programs map[pulid.ID]struct{}
+	clearedcompletes_programs bool
+	done                      bool
+	oldValue                  func(context.Context) (*BookingType, error)
+	predicates                []predicate.BookingType
 }
 
 var _ ent.Mutation = (*BookingTypeMutation)(nil)
@@ -4379,6 +4382,60 @@ func (m *BookingTypeMutation) ResetSourceVersion() {
 	m.addsource_version = nil
 }
 
+// AddCompletesProgramIDs adds the "completes_programs" edge to the Program entity by ids.
+func (m *BookingTypeMutation) AddCompletesProgramIDs(ids ...pulid.ID) {
+	if m.completes_programs == nil {
+		m.completes_programs = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		m.completes_programs[ids[i]] = struct{}{}
+	}
+}
+
+// ClearCompletesPrograms clears the "completes_programs" edge to the Program entity.
+func (m *BookingTypeMutation) ClearCompletesPrograms() {
+	m.clearedcompletes_programs = true
+}
+
+// CompletesProgramsCleared reports if the "completes_programs" edge to the Program entity was cleared.
+func (m *BookingTypeMutation) CompletesProgramsCleared() bool {
+	return m.clearedcompletes_programs
+}
+
+// RemoveCompletesProgramIDs removes the "completes_programs" edge to the Program entity by IDs.
+func (m *BookingTypeMutation) RemoveCompletesProgramIDs(ids ...pulid.ID) {
+	if m.removedcompletes_programs == nil {
+		m.removedcompletes_programs = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.completes_programs, ids[i])
+		m.removedcompletes_programs[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedCompletesPrograms returns the removed IDs of the "completes_programs" edge to the Program entity.
+func (m *BookingTypeMutation) RemovedCompletesProgramsIDs() (ids []pulid.ID) {
+	for id := range m.removedcompletes_programs {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// CompletesProgramsIDs returns the "completes_programs" edge IDs in the mutation.
+func (m *BookingTypeMutation) CompletesProgramsIDs() (ids []pulid.ID) {
+	for id := range m.completes_programs {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetCompletesPrograms resets all changes to the "completes_programs" edge.
+func (m *BookingTypeMutation) ResetCompletesPrograms() {
+	m.completes_programs = nil
+	m.clearedcompletes_programs = false
+	m.removedcompletes_programs = nil
+}
+
 // Where appends a list predicates to the BookingTypeMutation builder.
 func (m *BookingTypeMutation) Where(ps ...predicate.BookingType) {
 	m.predicates = append(m.predicates, ps...)
@@ -4633,49 +4690,85 @@ func (m *BookingTypeMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *BookingTypeMutation) AddedEdges() []string {
-	edges := make([]string, 0, 0)
+	edges := make([]string, 0, 1)
+	if m.completes_programs != nil {
+		edges = append(edges, bookingtype.EdgeCompletesPrograms)
+	}
 	return edges
 }
 
 // AddedIDs returns all IDs (to other nodes) that were added for the given edge
 // name in this mutation.
 func (m *BookingTypeMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case bookingtype.EdgeCompletesPrograms:
+		ids := make([]ent.Value, 0, len(m.completes_programs))
+		for id := range m.completes_programs {
+			ids = append(ids, id)
+		}
+		return ids
+	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *BookingTypeMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 0)
+	edges := make([]string, 0, 1)
+	if m.removedcompletes_programs != nil {
+		edges = append(edges, bookingtype.EdgeCompletesPrograms)
+	}
 	return edges
 }
 
 // RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
 // the given name in this mutation.
 func (m *BookingTypeMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case bookingtype.EdgeCompletesPrograms:
+		ids := make([]ent.Value, 0, len(m.removedcompletes_programs))
+		for id := range m.removedcompletes_programs {
+			ids = append(ids, id)
+		}
+		return ids
+	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *BookingTypeMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 0)
+	edges := make([]string, 0, 1)
+	if m.clearedcompletes_programs {
+		edges = append(edges, bookingtype.EdgeCompletesPrograms)
+	}
 	return edges
 }
 
 // EdgeCleared returns a boolean which indicates if the edge with the given name
 // was cleared in this mutation.
 func (m *BookingTypeMutation) EdgeCleared(name string) bool {
+	switch name {
+	case bookingtype.EdgeCompletesPrograms:
+		return m.clearedcompletes_programs
+	}
 	return false
 }
 
 // ClearEdge clears the value of the edge with the given name. It returns an error
 // if that edge is not defined in the schema.
 func (m *BookingTypeMutation) ClearEdge(name string) error {
+	switch name {
+	}
 	return fmt.Errorf("unknown BookingType unique edge %s", name)
 }
 
 // ResetEdge resets all changes to the edge with the given name in this mutation.
 // It returns an error if the edge is not defined in the schema.
 func (m *BookingTypeMutation) ResetEdge(name string) error {
+	switch name {
+	case bookingtype.EdgeCompletesPrograms:
+		m.ResetCompletesPrograms()
+		return nil
+	}
 	return fmt.Errorf("unknown BookingType edge %s", name)
 }
 

@@ -401,10 +401,10 @@ func (_c *ProgramCreate) createSpec() (*Program, *sqlgraph.CreateSpec) {
 	}
 	if nodes := _c.mutation.CompletingBookingTypesIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2M,
+			Rel:     sqlgraph.M2M,
 			Inverse: false,
 			Table:   program.CompletingBookingTypesTable,
-			Columns: []string{program.CompletingBookingTypesColumn},
+			Columns: program.CompletingBookingTypesPrimaryKey,
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(bookingtype.FieldID, field.TypeString),

@@ -106,7 +106,7 @@ func (_q *ProgramQuery) QueryCompletingBookingTypes() *BookingTypeQuery {
 		step := sqlgraph.NewStep(
 			sqlgraph.From(program.Table, program.FieldID, selector),
 			sqlgraph.To(bookingtype.Table, bookingtype.FieldID),
-			sqlgraph.Edge(sqlgraph.O2M, false, program.CompletingBookingTypesTable, program.CompletingBookingTypesColumn),
+			sqlgraph.Edge(sqlgraph.M2M, false, program.CompletingBookingTypesTable, program.CompletingBookingTypesPrimaryKey...),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -516,33 +516,63 @@ func (_q *ProgramQuery) loadActions(ctx context.Context, query *ProgramActionQue
 	return nil
 }
 func (_q *ProgramQuery) loadCompletingBookingTypes(ctx context.Context, query *BookingTypeQuery, nodes []*Program, init func(*Program), assign func(*Program, *BookingType)) error {
-	fks := make([]driver.Value, 0, len(nodes))
-	nodeids := make(map[pulid.ID]*Program)
-	for i := range nodes {
-		fks = append(fks, nodes[i].ID)
-		nodeids[nodes[i].ID] = nodes[i]
+	edgeIDs := make([]driver.Value, len(nodes))
+	byID := make(map[pulid.ID]*Program)
+	nids := make(map[pulid.ID]map[*Program]struct{})
+	for i, node := range nodes {
+		edgeIDs[i] = node.ID
+		byID[node.ID] = node
 		if init != nil {
-			init(nodes[i])
+			init(node)
 		}
 	}
-	query.withFKs = true
-	query.Where(predicate.BookingType(func(s *sql.Selector) {
-		s.Where(sql.InValues(s.C(program.CompletingBookingTypesColumn), fks...))
-	}))
-	neighbors, err := query.All(ctx)
+	query.Where(func(s *sql.Selector) {
+		joinT := sql.Table(program.CompletingBookingTypesTable)
+		s.Join(joinT).On(s.C(bookingtype.FieldID), joinT.C(program.CompletingBookingTypesPrimaryKey[1]))
+		s.Where(sql.InValues(joinT.C(program.CompletingBookingTypesPrimaryKey[0]), edgeIDs...))
+		columns := s.SelectedColumns()
+		s.Select(joinT.C(program.CompletingBookingTypesPrimaryKey[0]))
+		s.AppendSelect(columns...)
+		s.SetDistinct(false)
+	})
+	if err := query.prepareQuery(ctx); err != nil {
+		return err
+	}
+	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
+		return query.sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
+			assign := spec.Assign
+			values := spec.ScanValues
+			spec.ScanValues = func(columns []string) ([]any, error) {
+				values, err := values(columns[1:])
+				if err != nil {
+					return nil, err
+				}
+				return append([]any{new(pulid.ID)}, values...), nil
+			}
+			spec.Assign = func(columns []string, values []any) error {
+				outValue := *values[0].(*pulid.ID)
+				inValue := *values[1].(*pulid.ID)
+				if nids[inValue] == nil {
+					nids[inValue] = map[*Program]struct{}{byID[outValue]: {}}
+					return assign(columns[1:], values[1:])
+				}
+				nids[inValue][byID[outValue]] = struct{}{}
+				return nil
+			}
+		})
+	})
+	neighbors, err := withInterceptors[[]*BookingType](ctx, query, qr, query.inters)
 	if err != nil {
 		return err
 	}
 	for _, n := range neighbors {
-		fk := n.program_completing_booking_types
-		if fk == nil {
-			return fmt.Errorf(`foreign-key "program_completing_booking_types" is nil for node %v`, n.ID)
-		}
-		node, ok := nodeids[*fk]
+		nodes, ok := nids[n.ID]
 		if !ok {
-			return fmt.Errorf(`unexpected referenced foreign-key "program_completing_booking_types" returned %v for node %v`, *fk, n.ID)
+			return fmt.Errorf(`unexpected "completing_booking_types" node returned %v`, n.ID)
 		}
-		assign(node, n)
+		for kn := range nodes {
+			assign(kn, n)
+		}
 	}
 	return nil
 }

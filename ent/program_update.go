@@ -395,10 +395,10 @@ func (_u *ProgramUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.CompletingBookingTypesCleared() {
 		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2M,
+			Rel:     sqlgraph.M2M,
 			Inverse: false,
 			Table:   program.CompletingBookingTypesTable,
-			Columns: []string{program.CompletingBookingTypesColumn},
+			Columns: program.CompletingBookingTypesPrimaryKey,
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(bookingtype.FieldID, field.TypeString),
@@ -408,10 +408,10 @@ func (_u *ProgramUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if nodes := _u.mutation.RemovedCompletingBookingTypesIDs(); len(nodes) > 0 && !_u.mutation.CompletingBookingTypesCleared() {
 		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2M,
+			Rel:     sqlgraph.M2M,
 			Inverse: false,
 			Table:   program.CompletingBookingTypesTable,
-			Columns: []string{program.CompletingBookingTypesColumn},
+			Columns: program.CompletingBookingTypesPrimaryKey,
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(bookingtype.FieldID, field.TypeString),
@@ -424,10 +424,10 @@ func (_u *ProgramUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if nodes := _u.mutation.CompletingBookingTypesIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2M,
+			Rel:     sqlgraph.M2M,
 			Inverse: false,
 			Table:   program.CompletingBookingTypesTable,
-			Columns: []string{program.CompletingBookingTypesColumn},
+			Columns: program.CompletingBookingTypesPrimaryKey,
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(bookingtype.FieldID, field.TypeString),
@@ -853,10 +853,10 @@ func (_u *ProgramUpdateOne) sqlSave(ctx context.Context) (_node *Program, err er
 	}
 	if _u.mutation.CompletingBookingTypesCleared() {
 		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2M,
+			Rel:     sqlgraph.M2M,
 			Inverse: false,
 			Table:   program.CompletingBookingTypesTable,
-			Columns: []string{program.CompletingBookingTypesColumn},
+			Columns: program.CompletingBookingTypesPrimaryKey,
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(bookingtype.FieldID, field.TypeString),
@@ -866,10 +866,10 @@ func (_u *ProgramUpdateOne) sqlSave(ctx context.Context) (_node *Program, err er
 	}
 	if nodes := _u.mutation.RemovedCompletingBookingTypesIDs(); len(nodes) > 0 && !_u.mutation.CompletingBookingTypesCleared() {
 		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2M,
+			Rel:     sqlgraph.M2M,
 			Inverse: false,
 			Table:   program.CompletingBookingTypesTable,
-			Columns: []string{program.CompletingBookingTypesColumn},
+			Columns: program.CompletingBookingTypesPrimaryKey,
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(bookingtype.FieldID, field.TypeString),
@@ -882,10 +882,10 @@ func (_u *ProgramUpdateOne) sqlSave(ctx context.Context) (_node *Program, err er
 	}
 	if nodes := _u.mutation.CompletingBookingTypesIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2M,
+			Rel:     sqlgraph.M2M,
 			Inverse: false,
 			Table:   program.CompletingBookingTypesTable,
-			Columns: []string{program.CompletingBookingTypesColumn},
+			Columns: program.CompletingBookingTypesPrimaryKey,
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(bookingtype.FieldID, field.TypeString),

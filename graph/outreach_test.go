@@ -204,3 +204,46 @@ func TestEditingProgramsAndActions(t *testing.T) {
 	}
 	e.fails(e.login(demo.ChenEmail).AccessToken, upd, map[string]any{"in": map[string]any{"id": prog, "name": "x"}}, "FORBIDDEN")
 }
+
+func TestBookingTypesLinkToThePrograms(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login(demo.AdminEmail)
+	var bt struct{ BookingTypes []struct{ ID, Name string } }
+	e.ok(admin.AccessToken, `{ bookingTypes { id name } }`, nil, &bt)
+	types := map[string]string{}
+	for _, b := range bt.BookingTypes {
+		types[b.Name] = b.ID
+	}
+	sms := e.template(admin.AccessToken, "SMS", "Hi")
+	selected := e.program(admin.AccessToken, map[string]any{"name": "Selected", "type": "GENERAL", "completion": "SELECTED",
+		"bookingTypeIDs": []string{types["Recall Review"]}},
+		map[string]any{"type": "SMS", "templateID": sms, "offset": 0, "unit": "DAYS", "relation": "ON"})
+	ignore := e.program(admin.AccessToken, map[string]any{"name": "Ignore", "type": "GENERAL"},
+		map[string]any{"type": "SMS", "templateID": sms, "offset": 0, "unit": "DAYS", "relation": "ON"})
+	const set = `mutation($b: ID!, $p: [ID!]!) { setBookingTypePrograms(bookingTypeID: $b, programIDs: $p) { id completesPrograms { name } } }`
+	e.fails(admin.AccessToken, set, map[string]any{"b": types["Standard Consultation"], "p": []string{ignore}}, "BAD_USER_INPUT")
+	var out struct {
+		SetBookingTypePrograms struct{ CompletesPrograms []struct{ Name string } }
+	}
+	e.ok(admin.AccessToken, set, map[string]any{"b": types["Standard Consultation"], "p": []string{selected}}, &out)
+	if len(out.SetBookingTypePrograms.CompletesPrograms) != 1 {
+		t.Errorf("standard consultation completes %v", out.SetBookingTypePrograms.CompletesPrograms)
+	}
+	// Recall Review keeps only the demo recall: "Selected" is left with the
+	// standard consultation. (Emptying it would strand the demo recall.)
+	var progs struct {
+		Programs struct{ Edges []struct{ Node struct{ ID, Name string } } }
+	}
+	e.ok(admin.AccessToken, `{ programs { edges { node { id name } } } }`, nil, &progs)
+	var recall string
+	for _, p := range progs.Programs.Edges {
+		if p.Node.Name == demo.RecallProgramName {
+			recall = p.Node.ID
+		}
+	}
+	e.fails(admin.AccessToken, set, map[string]any{"b": types["Recall Review"], "p": []string{}}, "BAD_USER_INPUT")
+	e.ok(admin.AccessToken, set, map[string]any{"b": types["Recall Review"], "p": []string{recall}}, nil)
+	// Now standard is its only type: unlinking it is refused.
+	e.fails(admin.AccessToken, set, map[string]any{"b": types["Standard Consultation"], "p": []string{}}, "BAD_USER_INPUT")
+	e.fails(e.login(demo.KimEmail).AccessToken, set, map[string]any{"b": types["Standard Consultation"], "p": []string{selected}}, "FORBIDDEN")
+}

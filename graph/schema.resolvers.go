@@ -403,6 +403,11 @@ func (r *mutationResolver) MoveProgramAction(ctx context.Context, id pulid.ID, p
 	return r.Outreach.MoveAction(ctx, id, position)
 }
 
+// SetBookingTypePrograms is the resolver for the setBookingTypePrograms field.
+func (r *mutationResolver) SetBookingTypePrograms(ctx context.Context, bookingTypeID pulid.ID, programIDs []pulid.ID) (*ent.BookingType, error) {
+	return r.Outreach.SetBookingTypePrograms(ctx, bookingTypeID, programIDs)
+}
+
 // Overdue is the resolver for the overdue field.
 func (r *notificationResolver) Overdue(ctx context.Context, obj *ent.Notification) (bool, error) {
 	return r.Notify.Overdue(obj), nil

@@ -7,6 +7,7 @@ import (
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
+	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/whisper-health/whisper/internal/pulid"
 )
 
@@ -27,8 +28,15 @@ const (
 	FieldDurationMinutes = "duration_minutes"
 	// FieldSourceVersion holds the string denoting the source_version field in the database.
 	FieldSourceVersion = "source_version"
+	// EdgeCompletesPrograms holds the string denoting the completes_programs edge name in mutations.
+	EdgeCompletesPrograms = "completes_programs"
 	// Table holds the table name of the bookingtype in the database.
 	Table = "booking_types"
+	// CompletesProgramsTable is the table that holds the completes_programs relation/edge. The primary key declared below.
+	CompletesProgramsTable = "program_completing_booking_types"
+	// CompletesProgramsInverseTable is the table name for the Program entity.
+	// It exists in this package in order to avoid circular dependency with the "program" package.
+	CompletesProgramsInverseTable = "programs"
 )
 
 // Columns holds all SQL columns for bookingtype fields.
@@ -42,21 +50,16 @@ var Columns = []string{
 	FieldSourceVersion,
 }
 
-// ForeignKeys holds the SQL foreign-keys that are owned by the "booking_types"
-// table and are not defined as standalone fields in the schema.
-var ForeignKeys = []string{
-	"program_completing_booking_types",
-}
+var (
+	// CompletesProgramsPrimaryKey and CompletesProgramsColumn2 are the table columns denoting the
+	// primary key for the completes_programs relation (M2M).
+	CompletesProgramsPrimaryKey = []string{"program_id", "booking_type_id"}
+)
 
 // ValidColumn reports if the column name is valid (part of the table columns).
 func ValidColumn(column string) bool {
 	for i := range Columns {
 		if column == Columns[i] {
-			return true
-		}
-	}
-	for i := range ForeignKeys {
-		if column == ForeignKeys[i] {
 			return true
 		}
 	}
@@ -129,4 +132,25 @@ func ByDurationMinutes(opts ...sql.OrderTermOption) OrderOption {
 // BySourceVersion orders the results by the source_version field.
 func BySourceVersion(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldSourceVersion, opts...).ToFunc()
+}
+
+// ByCompletesProgramsCount orders the results by completes_programs count.
+func ByCompletesProgramsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newCompletesProgramsStep(), opts...)
+	}
+}
+
+// ByCompletesPrograms orders the results by completes_programs terms.
+func ByCompletesPrograms(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newCompletesProgramsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+func newCompletesProgramsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(CompletesProgramsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2M, true, CompletesProgramsTable, CompletesProgramsPrimaryKey...),
+	)
 }

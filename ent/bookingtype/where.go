@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect/sql"
+	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/whisper-health/whisper/ent/predicate"
 	"github.com/whisper-health/whisper/internal/pulid"
 )
@@ -383,6 +384,29 @@ func SourceVersionLT(v int64) predicate.BookingType {
 // SourceVersionLTE applies the LTE predicate on the "source_version" field.
 func SourceVersionLTE(v int64) predicate.BookingType {
 	return predicate.BookingType(sql.FieldLTE(FieldSourceVersion, v))
+}
+
+// HasCompletesPrograms applies the HasEdge predicate on the "completes_programs" edge.
+func HasCompletesPrograms() predicate.BookingType {
+	return predicate.BookingType(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, CompletesProgramsTable, CompletesProgramsPrimaryKey...),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasCompletesProgramsWith applies the HasEdge predicate on the "completes_programs" edge with a given conditions (other predicates).
+func HasCompletesProgramsWith(preds ...predicate.Program) predicate.BookingType {
+	return predicate.BookingType(func(s *sql.Selector) {
+		step := newCompletesProgramsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
 }
 
 // And groups predicates with the AND operator between them.

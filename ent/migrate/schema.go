@@ -203,21 +203,12 @@ var (
 		{Name: "name", Type: field.TypeString, Size: 200},
 		{Name: "duration_minutes", Type: field.TypeInt, Default: 15},
 		{Name: "source_version", Type: field.TypeInt64, Default: 0},
-		{Name: "program_completing_booking_types", Type: field.TypeString, Nullable: true, Size: 28},
 	}
 	// BookingTypesTable holds the schema information for the "booking_types" table.
 	BookingTypesTable = &schema.Table{
 		Name:       "booking_types",
 		Columns:    BookingTypesColumns,
 		PrimaryKey: []*schema.Column{BookingTypesColumns[0]},
-		ForeignKeys: []*schema.ForeignKey{
-			{
-				Symbol:     "booking_types_programs_completing_booking_types",
-				Columns:    []*schema.Column{BookingTypesColumns[7]},
-				RefColumns: []*schema.Column{ProgramsColumns[0]},
-				OnDelete:   schema.SetNull,
-			},
-		},
 	}
 	// ChannelsColumns holds the columns for the "channels" table.
 	ChannelsColumns = []*schema.Column{
@@ -946,6 +937,31 @@ var (
 			},
 		},
 	}
+	// ProgramCompletingBookingTypesColumns holds the columns for the "program_completing_booking_types" table.
+	ProgramCompletingBookingTypesColumns = []*schema.Column{
+		{Name: "program_id", Type: field.TypeString, Size: 28},
+		{Name: "booking_type_id", Type: field.TypeString, Size: 28},
+	}
+	// ProgramCompletingBookingTypesTable holds the schema information for the "program_completing_booking_types" table.
+	ProgramCompletingBookingTypesTable = &schema.Table{
+		Name:       "program_completing_booking_types",
+		Columns:    ProgramCompletingBookingTypesColumns,
+		PrimaryKey: []*schema.Column{ProgramCompletingBookingTypesColumns[0], ProgramCompletingBookingTypesColumns[1]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "program_completing_booking_types_program_id",
+				Columns:    []*schema.Column{ProgramCompletingBookingTypesColumns[0]},
+				RefColumns: []*schema.Column{ProgramsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "program_completing_booking_types_booking_type_id",
+				Columns:    []*schema.Column{ProgramCompletingBookingTypesColumns[1]},
+				RefColumns: []*schema.Column{BookingTypesColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+	}
 	// UserSecurityGroupsColumns holds the columns for the "user_security_groups" table.
 	UserSecurityGroupsColumns = []*schema.Column{
 		{Name: "user_id", Type: field.TypeString, Size: 28},
@@ -1000,6 +1016,7 @@ var (
 		ChannelCustomGroupsTable,
 		ChannelCustomChannelsTable,
 		LabelMessagesTable,
+		ProgramCompletingBookingTypesTable,
 		UserSecurityGroupsTable,
 	}
 )
@@ -1015,7 +1032,6 @@ func init() {
 	BookingsTable.ForeignKeys[2].RefTable = PatientsTable
 	BookingStatusChangesTable.ForeignKeys[0].RefTable = BookingsTable
 	BookingStatusChangesTable.ForeignKeys[1].RefTable = UsersTable
-	BookingTypesTable.ForeignKeys[0].RefTable = ProgramsTable
 	ChannelsTable.ForeignKeys[0].RefTable = PatientsTable
 	ChannelsTable.ForeignKeys[1].RefTable = SecurityGroupsTable
 	ChannelMembersTable.ForeignKeys[0].RefTable = ChannelsTable
@@ -1046,6 +1062,8 @@ func init() {
 	ChannelCustomChannelsTable.ForeignKeys[1].RefTable = ChannelsTable
 	LabelMessagesTable.ForeignKeys[0].RefTable = LabelsTable
 	LabelMessagesTable.ForeignKeys[1].RefTable = MessagesTable
+	ProgramCompletingBookingTypesTable.ForeignKeys[0].RefTable = ProgramsTable
+	ProgramCompletingBookingTypesTable.ForeignKeys[1].RefTable = BookingTypesTable
 	UserSecurityGroupsTable.ForeignKeys[0].RefTable = UsersTable
 	UserSecurityGroupsTable.ForeignKeys[1].RefTable = SecurityGroupsTable
 }

@@ -50,13 +50,11 @@ const (
 	ActionsInverseTable = "program_actions"
 	// ActionsColumn is the table column denoting the actions relation/edge.
 	ActionsColumn = "program_id"
-	// CompletingBookingTypesTable is the table that holds the completing_booking_types relation/edge.
-	CompletingBookingTypesTable = "booking_types"
+	// CompletingBookingTypesTable is the table that holds the completing_booking_types relation/edge. The primary key declared below.
+	CompletingBookingTypesTable = "program_completing_booking_types"
 	// CompletingBookingTypesInverseTable is the table name for the BookingType entity.
 	// It exists in this package in order to avoid circular dependency with the "bookingtype" package.
 	CompletingBookingTypesInverseTable = "booking_types"
-	// CompletingBookingTypesColumn is the table column denoting the completing_booking_types relation/edge.
-	CompletingBookingTypesColumn = "program_completing_booking_types"
 )
 
 // Columns holds all SQL columns for program fields.
@@ -72,6 +70,12 @@ var Columns = []string{
 	FieldCompletion,
 	FieldEnabled,
 }
+
+var (
+	// CompletingBookingTypesPrimaryKey and CompletingBookingTypesColumn2 are the table columns denoting the
+	// primary key for the completing_booking_types relation (M2M).
+	CompletingBookingTypesPrimaryKey = []string{"program_id", "booking_type_id"}
+)
 
 // ValidColumn reports if the column name is valid (part of the table columns).
 func ValidColumn(column string) bool {
@@ -281,7 +285,7 @@ func newCompletingBookingTypesStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(CompletingBookingTypesInverseTable, FieldID),
-		sqlgraph.Edge(sqlgraph.O2M, false, CompletingBookingTypesTable, CompletingBookingTypesColumn),
+		sqlgraph.Edge(sqlgraph.M2M, false, CompletingBookingTypesTable, CompletingBookingTypesPrimaryKey...),
 	)
 }
 

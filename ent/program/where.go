@@ -429,7 +429,7 @@ func HasCompletingBookingTypes() predicate.Program {
 	return predicate.Program(func(s *sql.Selector) {
 		step := sqlgraph.NewStep(
 			sqlgraph.From(Table, FieldID),
-			sqlgraph.Edge(sqlgraph.O2M, false, CompletingBookingTypesTable, CompletingBookingTypesColumn),
+			sqlgraph.Edge(sqlgraph.M2M, false, CompletingBookingTypesTable, CompletingBookingTypesPrimaryKey...),
 		)
 		sqlgraph.HasNeighbors(s, step)
 	})

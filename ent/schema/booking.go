@@ -21,6 +21,14 @@ func (BookingType) Mixin() []ent.Mixin {
 	return []ent.Mixin{pulid.MixinWithPrefix("bt"), TimeMixin{}, PrivacyMixin{}}
 }
 
+// Edges of the BookingType.
+func (BookingType) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("completes_programs", Program.Type).Ref("completing_booking_types").
+			Comment("programs (with SELECTED completion) whose cycle a booking of this type completes"),
+	}
+}
+
 // Fields of the BookingType.
 func (BookingType) Fields() []ent.Field {
 	return []ent.Field{

@@ -167,10 +167,11 @@ type ComplexityRoot struct {
 	}
 
 	BookingType struct {
-		CreatedAt       func(childComplexity int) int
-		DurationMinutes func(childComplexity int) int
-		ID              func(childComplexity int) int
-		Name            func(childComplexity int) int
+		CompletesPrograms func(childComplexity int) int
+		CreatedAt         func(childComplexity int) int
+		DurationMinutes   func(childComplexity int) int
+		ID                func(childComplexity int) int
+		Name              func(childComplexity int) int
 	}
 
 	Channel struct {
@@ -319,6 +320,7 @@ type ComplexityRoot struct {
 		SendAlert                  func(childComplexity int, body string) int
 		SendMessage                func(childComplexity int, input model.SendMessageInput) int
 		SetBookingStatus           func(childComplexity int, bookingID pulid.ID, status booking.Status) int
+		SetBookingTypePrograms     func(childComplexity int, bookingTypeID pulid.ID, programIDs []pulid.ID) int
 		SetPatientArrivedAlerts    func(childComplexity int, userID pulid.ID, enabled bool) int
 		SetProgramEnabled          func(childComplexity int, id pulid.ID, enabled bool) int
 		UnlabelMessage             func(childComplexity int, messageID pulid.ID, labelID pulid.ID) int
@@ -629,6 +631,7 @@ type MutationResolver interface {
 	UpdateProgramAction(ctx context.Context, input model.UpdateProgramActionInput) (*ent.Program, error)
 	RemoveProgramAction(ctx context.Context, id pulid.ID) (*ent.Program, error)
 	MoveProgramAction(ctx context.Context, id pulid.ID, position int) (*ent.Program, error)
+	SetBookingTypePrograms(ctx context.Context, bookingTypeID pulid.ID, programIDs []pulid.ID) (*ent.BookingType, error)
 }
 type NotificationResolver interface {
 	Overdue(ctx context.Context, obj *ent.Notification) (bool, error)
@@ -1057,6 +1060,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.BookingStatusChange.ToStatus(childComplexity), true
 
+	case "BookingType.completesPrograms":
+		if e.ComplexityRoot.BookingType.CompletesPrograms == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BookingType.CompletesPrograms(childComplexity), true
 	case "BookingType.createdAt":
 		if e.ComplexityRoot.BookingType.CreatedAt == nil {
 			break
@@ -1869,6 +1878,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetBookingStatus(childComplexity, args["bookingID"].(pulid.ID), args["status"].(booking.Status)), true
+	case "Mutation.setBookingTypePrograms":
+		if e.ComplexityRoot.Mutation.SetBookingTypePrograms == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setBookingTypePrograms_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetBookingTypePrograms(childComplexity, args["bookingTypeID"].(pulid.ID), args["programIDs"].([]pulid.ID)), true
 	case "Mutation.setPatientArrivedAlerts":
 		if e.ComplexityRoot.Mutation.SetPatientArrivedAlerts == nil {
 			break
@@ -3753,6 +3773,11 @@ extend type Mutation {
   "Put an action at a position (0 is first)."
   moveProgramAction(id: ID!, position: Int!): Program!
 }
+
+extend type Mutation {
+  "Link a booking type to the programs (with SELECTED completion) whose cycle a booking of it completes (PATIENT_CONNECT_MANAGE)."
+  setBookingTypePrograms(bookingTypeID: ID!, programIDs: [ID!]!): BookingType!
+}
 `, BuiltIn: false},
 	{Name: "../../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 directive @goModel(model: String, models: [String!], forceGenerate: Boolean) on OBJECT | INPUT_OBJECT | SCALAR | ENUM | INTERFACE | UNION
@@ -3920,6 +3945,10 @@ type BookingType implements Node {
   createdAt: Time!
   name: String!
   durationMinutes: Int!
+  """
+  programs (with SELECTED completion) whose cycle a booking of this type completes
+  """
+  completesPrograms: [Program!]!
 }
 """
 Ordering options for BookingType connections
@@ -5030,6 +5059,8 @@ func (ec *executionContext) childFields_BookingType(ctx context.Context, field g
 		return ec.fieldContext_BookingType_name(ctx, field)
 	case "durationMinutes":
 		return ec.fieldContext_BookingType_durationMinutes(ctx, field)
+	case "completesPrograms":
+		return ec.fieldContext_BookingType_completesPrograms(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type BookingType", field.Name)
 }
@@ -6289,6 +6320,28 @@ func (ec *executionContext) field_Mutation_setBookingStatus_args(ctx context.Con
 		return nil, err
 	}
 	args["status"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setBookingTypePrograms_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "bookingTypeID",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["bookingTypeID"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "programIDs",
+		func(ctx context.Context, v any) ([]pulid.ID, error) {
+			return ec.unmarshalNID2ᚕgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋpulidᚐIDᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["programIDs"] = arg1
 	return args, nil
 }
 
@@ -8867,6 +8920,38 @@ func (ec *executionContext) _BookingType_durationMinutes(ctx context.Context, fi
 }
 func (ec *executionContext) fieldContext_BookingType_durationMinutes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("BookingType", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _BookingType_completesPrograms(ctx context.Context, field graphql.CollectedField, obj *ent.BookingType) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BookingType_completesPrograms(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CompletesPrograms(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Program) graphql.Marshaler {
+			return ec.marshalNProgram2ᚕᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgramᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BookingType_completesPrograms(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BookingType",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Program(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Channel_id(ctx context.Context, field graphql.CollectedField, obj *ent.Channel) (ret graphql.Marshaler) {
@@ -12663,6 +12748,50 @@ func (ec *executionContext) fieldContext_Mutation_moveProgramAction(ctx context.
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_moveProgramAction_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setBookingTypePrograms(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setBookingTypePrograms(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetBookingTypePrograms(ctx, fc.Args["bookingTypeID"].(pulid.ID), fc.Args["programIDs"].([]pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.BookingType) graphql.Marshaler {
+			return ec.marshalNBookingType2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐBookingType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setBookingTypePrograms(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BookingType(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setBookingTypePrograms_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -21387,23 +21516,61 @@ func (ec *executionContext) _BookingType(ctx context.Context, sel ast.SelectionS
 		case "id":
 			out.Values[i] = ec._BookingType_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
 			out.Values[i] = ec._BookingType_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "name":
 			out.Values[i] = ec._BookingType_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "durationMinutes":
 			out.Values[i] = ec._BookingType_durationMinutes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "completesPrograms":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._BookingType_completesPrograms(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -23323,6 +23490,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "moveProgramAction":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_moveProgramAction(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setBookingTypePrograms":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setBookingTypePrograms(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -27154,6 +27328,22 @@ func (ec *executionContext) marshalNPreferences2ᚖgithubᚗcomᚋwhisperᚑheal
 func (ec *executionContext) unmarshalNPreferencesInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐPreferencesInput(ctx context.Context, v any) (model.PreferencesInput, error) {
 	res, err := ec.unmarshalInputPreferencesInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNProgram2ᚕᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgramᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Program) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNProgram2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgram(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNProgram2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgram(ctx context.Context, sel ast.SelectionSet, v *ent.Program) graphql.Marshaler {

@@ -384,3 +384,63 @@ func (s *Service) renumber(ctx context.Context, p *ent.Program, moved *ent.Progr
 	}
 	return nil
 }
+
+// SetBookingTypePrograms links a booking type to the programs whose cycle it
+// completes (the booking-type side of SELECTED completion). Each program
+// must use SELECTED completion, and none may be left without a type.
+func (s *Service) SetBookingTypePrograms(ctx context.Context, bookingTypeID pulid.ID, programIDs []pulid.ID) (*ent.BookingType, error) {
+	bt, err := s.client.BookingType.Get(ctx, bookingTypeID)
+	if err != nil {
+		return nil, err
+	}
+	want := map[pulid.ID]bool{}
+	for _, id := range pulid.Dedupe(programIDs) {
+		p, err := s.client.Program.Get(ctx, id)
+		if ent.IsNotFound(err) {
+			return nil, apperr.Invalid("programIDs", "unknown program")
+		}
+		if err != nil {
+			return nil, err
+		}
+		if p.Completion != program.CompletionSELECTED {
+			return nil, apperr.Invalid("programIDs", "%q does not complete cycles by selected booking types", p.Name)
+		}
+		want[id] = true
+	}
+	current, err := s.client.Program.Query().Where(program.HasCompletingBookingTypesWith(bookingtype.ID(bt.ID))).
+		WithCompletingBookingTypes().All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	have := map[pulid.ID]bool{}
+	for _, p := range current {
+		have[p.ID] = true
+		if !want[p.ID] && len(p.Edges.CompletingBookingTypes) == 1 {
+			return nil, apperr.Invalid("programIDs", "%q would be left with no booking type to complete its cycles", p.Name)
+		}
+	}
+	tx, err := s.client.Tx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for id := range want {
+		if !have[id] {
+			if err := tx.Program.UpdateOneID(id).AddCompletingBookingTypeIDs(bt.ID).Exec(ctx); err != nil {
+				_ = tx.Rollback()
+				return nil, err
+			}
+		}
+	}
+	for id := range have {
+		if !want[id] {
+			if err := tx.Program.UpdateOneID(id).RemoveCompletingBookingTypeIDs(bt.ID).Exec(ctx); err != nil {
+				_ = tx.Rollback()
+				return nil, err
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return bt, nil
+}
