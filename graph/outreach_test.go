@@ -232,7 +232,9 @@ func TestBookingTypesLinkToThePrograms(t *testing.T) {
 	// Recall Review keeps only the demo recall: "Selected" is left with the
 	// standard consultation. (Emptying it would strand the demo recall.)
 	var progs struct {
-		Programs struct{ Edges []struct{ Node struct{ ID, Name string } } }
+		Programs struct {
+			Edges []struct{ Node struct{ ID, Name string } }
+		}
 	}
 	e.ok(admin.AccessToken, `{ programs { edges { node { id name } } } }`, nil, &progs)
 	var recall string

@@ -41,6 +41,9 @@ type ProgramInput struct {
 // CreateProgram creates a program, disabled until it has an action. The
 // rules of SPEC §6 are checked here and nothing is written when one fails.
 func (s *Service) CreateProgram(ctx context.Context, in ProgramInput) (*ent.Program, error) {
+	if err := manager(ctx); err != nil {
+		return nil, err
+	}
 	if err := s.validateProgram(ctx, &in); err != nil {
 		return nil, err
 	}
@@ -127,6 +130,9 @@ var templateKind = map[programaction.Type]template.Kind{
 
 // AddAction appends an action to a program.
 func (s *Service) AddAction(ctx context.Context, in ActionInput) (*ent.Program, error) {
+	if err := manager(ctx); err != nil {
+		return nil, err
+	}
 	p, err := s.client.Program.Get(ctx, in.ProgramID)
 	if err != nil {
 		return nil, err
@@ -199,6 +205,9 @@ func (s *Service) validateAction(ctx context.Context, in ActionInput) error {
 
 // UpdateAction replaces an action's settings (it keeps its place).
 func (s *Service) UpdateAction(ctx context.Context, id pulid.ID, in ActionInput) (*ent.Program, error) {
+	if err := manager(ctx); err != nil {
+		return nil, err
+	}
 	a, err := s.client.ProgramAction.Get(ctx, id)
 	if err != nil {
 		return nil, err
@@ -235,6 +244,9 @@ func (s *Service) UpdateAction(ctx context.Context, id pulid.ID, in ActionInput)
 
 // SetEnabled enables or disables a program; enabling needs an action.
 func (s *Service) SetEnabled(ctx context.Context, id pulid.ID, enabled bool) (*ent.Program, error) {
+	if err := manager(ctx); err != nil {
+		return nil, err
+	}
 	p, err := s.client.Program.Get(ctx, id)
 	if err != nil {
 		return nil, err
@@ -268,6 +280,9 @@ type ProgramChange struct {
 
 // UpdateProgram edits a program under the same rules as CreateProgram.
 func (s *Service) UpdateProgram(ctx context.Context, id pulid.ID, ch ProgramChange) (*ent.Program, error) {
+	if err := manager(ctx); err != nil {
+		return nil, err
+	}
 	p, err := s.client.Program.Query().Where(program.ID(id)).WithCompletingBookingTypes().Only(ctx)
 	if err != nil {
 		return nil, err
@@ -318,6 +333,9 @@ func (s *Service) UpdateProgram(ctx context.Context, id pulid.ID, ch ProgramChan
 // RemoveAction removes an action; the ones after it move up. A program
 // left without actions is disabled.
 func (s *Service) RemoveAction(ctx context.Context, id pulid.ID) (*ent.Program, error) {
+	if err := manager(ctx); err != nil {
+		return nil, err
+	}
 	a, err := s.client.ProgramAction.Get(ctx, id)
 	if err != nil {
 		return nil, err
@@ -342,6 +360,9 @@ func (s *Service) RemoveAction(ctx context.Context, id pulid.ID) (*ent.Program, 
 
 // MoveAction puts an action at a position (0 first) among its program's.
 func (s *Service) MoveAction(ctx context.Context, id pulid.ID, position int) (*ent.Program, error) {
+	if err := manager(ctx); err != nil {
+		return nil, err
+	}
 	a, err := s.client.ProgramAction.Get(ctx, id)
 	if err != nil {
 		return nil, err
@@ -389,6 +410,9 @@ func (s *Service) renumber(ctx context.Context, p *ent.Program, moved *ent.Progr
 // completes (the booking-type side of SELECTED completion). Each program
 // must use SELECTED completion, and none may be left without a type.
 func (s *Service) SetBookingTypePrograms(ctx context.Context, bookingTypeID pulid.ID, programIDs []pulid.ID) (*ent.BookingType, error) {
+	if err := manager(ctx); err != nil {
+		return nil, err
+	}
 	bt, err := s.client.BookingType.Get(ctx, bookingTypeID)
 	if err != nil {
 		return nil, err

@@ -109,6 +109,9 @@ type TemplateInput struct {
 // CreateTemplate saves a template after checking its placeholders, so that
 // a mistake surfaces now and not when a patient is messaged.
 func (s *Service) CreateTemplate(ctx context.Context, in TemplateInput) (*ent.Template, error) {
+	if err := manager(ctx); err != nil {
+		return nil, err
+	}
 	name := strings.TrimSpace(in.Name)
 	if name == "" || utf8.RuneCountInString(name) > 200 {
 		return nil, apperr.Invalid("name", "a template name is 1 to 200 characters")
