@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/internal/demo"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
@@ -206,7 +205,6 @@ func TestPreferences(t *testing.T) {
 	e.fails("", `mutation { updatePreferences(input: {keepHidden: true}) { id } }`, nil, "UNAUTHENTICATED")
 }
 
-var _ = ent.IsNotFound
 
 // TestMembershipRulesAtTheDataLayer checks the membership rules directly
 // against the ent client, as a member: no resolver can add a third person to
