@@ -205,7 +205,6 @@ func TestPreferences(t *testing.T) {
 	e.fails("", `mutation { updatePreferences(input: {keepHidden: true}) { id } }`, nil, "UNAUTHENTICATED")
 }
 
-
 // TestMembershipRulesAtTheDataLayer checks the membership rules directly
 // against the ent client, as a member: no resolver can add a third person to
 // an individual channel, or anyone to a group channel.
