@@ -50,6 +50,11 @@ type Config struct {
 	// Revoked is told of every session this replica revokes, so other
 	// replicas can close its sockets (see SessionRevoked).
 	Revoked func(pulid.ID)
+	// SessionCheck is how long a session's check (not revoked, user active,
+	// permissions) is reused for further requests with its access tokens
+	// (default 10 s). Revocation anywhere ends the reuse at once; a
+	// deactivation or a permission change takes effect within this time.
+	SessionCheck time.Duration
 }
 
 const (
@@ -78,6 +83,16 @@ type Service struct {
 
 	mu       sync.Mutex
 	watchers map[pulid.ID]map[chan struct{}]struct{}
+	checked  map[pulid.ID]checkedSession // guarded by mu
+}
+
+// checkedSession is a session recently found valid, with its viewer — or,
+// with revoked set, a tombstone: a check that began before a revocation
+// must not put the session back.
+type checkedSession struct {
+	viewer  *viewer.Viewer
+	at      time.Time
+	revoked bool
 }
 
 // New returns an auth service over client.
@@ -100,7 +115,11 @@ func New(client *ent.Client, cfg Config, log *slog.Logger) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.SessionCheck <= 0 {
+		cfg.SessionCheck = 10 * time.Second
+	}
 	return &Service{
+		checked:  map[pulid.ID]checkedSession{},
 		client:   client,
 		cfg:      cfg,
 		log:      log,
@@ -346,6 +365,7 @@ func (s *Service) notifyRevoked(id pulid.ID) {
 
 func (s *Service) closeWatchers(id pulid.ID) {
 	s.mu.Lock()
+	s.checked[id] = checkedSession{revoked: true}
 	defer s.mu.Unlock()
 	for ch := range s.watchers[id] {
 		close(ch)
@@ -406,6 +426,13 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*viewer.View
 	if err != nil {
 		return nil, time.Time{}, ErrInvalidToken
 	}
+	now := s.cfg.Now()
+	s.mu.Lock()
+	hit, ok := s.checked[c.SessionID]
+	s.mu.Unlock()
+	if ok && !hit.revoked && now.Sub(hit.at) < s.cfg.SessionCheck && string(hit.viewer.UserID) == c.Subject {
+		return hit.viewer, c.ExpiresAt.Time, nil
+	}
 	sctx := system(ctx)
 	sess, err := s.client.Session.Get(sctx, c.SessionID)
 	if ent.IsNotFound(err) {
@@ -425,6 +452,14 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*viewer.View
 		return nil, time.Time{}, err
 	}
 	v.SessionID = sess.ID
+	s.mu.Lock()
+	if len(s.checked) > 100_000 {
+		clear(s.checked) // bounded memory; the next requests re-check
+	}
+	if old, ok := s.checked[sess.ID]; !ok || !old.revoked {
+		s.checked[sess.ID] = checkedSession{viewer: v, at: now}
+	}
+	s.mu.Unlock()
 	return v, c.ExpiresAt.Time, nil
 }
 
