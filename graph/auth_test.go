@@ -161,6 +161,33 @@ func TestRefreshRotatesAndReuseRevokes(t *testing.T) {
 	e.ok("", refresh, map[string]any{"t": third.RefreshToken}, nil)
 }
 
+// The session id is readable in every access token, so a made-up refresh
+// token of an older generation must not pass for a replayed one: it is
+// refused and the session lives on.
+func TestForgedOlderRefreshTokenDoesNotRevoke(t *testing.T) {
+	e := newEnv(t)
+	first := e.login(demo.PatelEmail)
+	const refresh = `mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken refreshToken } }`
+	var out struct{ RefreshSession tokens }
+	e.ok("", refresh, map[string]any{"t": first.RefreshToken}, &out)
+	current := out.RefreshSession
+	parts := strings.Split(strings.TrimPrefix(current.RefreshToken, "wr_"), ".")
+	if len(parts) != 3 || parts[1] != "1" {
+		t.Fatalf("refresh token %q, want wr_<session>.1.<secret>", current.RefreshToken)
+	}
+	for _, forged := range []string{
+		"wr_" + parts[0] + ".0.forged",
+		"wr_" + parts[0] + ".0." + parts[2], // the current secret under an old generation
+	} {
+		got := e.fails("", refresh, map[string]any{"t": forged}, "UNAUTHENTICATED")
+		if strings.Contains(got.Message, "revoked") {
+			t.Errorf("forged %q: %q, want a plain invalid-token refusal", forged, got.Message)
+		}
+	}
+	e.ok(current.AccessToken, `{ me { id } }`, nil, nil)
+	e.ok("", refresh, map[string]any{"t": current.RefreshToken}, nil)
+}
+
 func TestSessionsAreListableAndRevocable(t *testing.T) {
 	e := newEnv(t)
 	a := e.login(demo.ChenEmail)

@@ -5,6 +5,7 @@ package auth
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -186,13 +187,12 @@ func (s *Service) Login(ctx context.Context, email, password string, meta Meta) 
 			return nil, fmt.Errorf("clearing failed sign-ins: %w", err)
 		}
 	}
-	secret, hash, err := newRefreshSecret()
-	if err != nil {
-		return nil, err
-	}
+	sid := pulid.New("se")
+	secret := s.refreshSecret(sid, 0)
 	sess, err := s.client.Session.Create().
+		SetID(sid).
 		SetUserID(u.ID).
-		SetRefreshHash(hash).
+		SetRefreshHash(hashSecret(secret)).
 		SetExpiresAt(now.Add(s.cfg.RefreshTTL)).
 		SetLastUsedAt(now).
 		SetUserAgent(truncate(meta.UserAgent, 512)).
@@ -242,6 +242,12 @@ func (s *Service) Refresh(ctx context.Context, token string, meta Meta) (*Tokens
 		return nil, ErrInvalidToken
 	}
 	if gen < sess.RefreshGeneration {
+		// Only a secret this session was really issued counts as reuse: the
+		// session id is readable in every access token, so a guessed
+		// "wr_<id>.0.x" must not be able to end someone's session.
+		if !hashEqual(secret, s.refreshSecret(sess.ID, gen)) {
+			return nil, ErrInvalidToken
+		}
 		if err := s.revoke(sctx, sess.ID, "refresh token reuse"); err != nil {
 			return nil, err
 		}
@@ -251,10 +257,8 @@ func (s *Service) Refresh(ctx context.Context, token string, meta Meta) (*Tokens
 	if gen != sess.RefreshGeneration || !hashEqual(sess.RefreshHash, hashSecret(secret)) {
 		return nil, ErrInvalidToken
 	}
-	newSecret, newHash, err := newRefreshSecret()
-	if err != nil {
-		return nil, err
-	}
+	newSecret := s.refreshSecret(sess.ID, gen+1)
+	newHash := hashSecret(newSecret)
 	// The generation check makes rotation a compare-and-swap: of two
 	// concurrent refreshes with one token, exactly one wins.
 	n, err := s.client.Session.Update().
@@ -611,13 +615,17 @@ func LoadOrCreateSecret(ctx context.Context, client *ent.Client) ([]byte, error)
 
 var errNoRows = errors.New("sql: no rows in result set")
 
-func newRefreshSecret() (secret, hash string, err error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", "", fmt.Errorf("reading randomness: %w", err)
-	}
-	secret = base64.RawURLEncoding.EncodeToString(b)
-	return secret, hashSecret(secret), nil
+// refreshSecret is the secret of a session's refresh token of one
+// generation: an HMAC under the token-signing key, so an older generation's
+// secret can be recognised (reuse) without storing every hash, and cannot be
+// made up by anyone who only knows the session id.
+func (s *Service) refreshSecret(sid pulid.ID, gen int) string {
+	m := hmac.New(sha256.New, s.cfg.Secret)
+	m.Write([]byte("whisper refresh token\x00"))
+	m.Write([]byte(sid))
+	m.Write([]byte{0})
+	m.Write([]byte(strconv.Itoa(gen)))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 func parseRefresh(tok string) (sid pulid.ID, gen int, secret string, ok bool) {
