@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/graph"
 	"github.com/whisper-health/whisper/internal/auth"
 	"github.com/whisper-health/whisper/internal/demo"
@@ -66,7 +67,18 @@ func newEnv(t *testing.T) *env {
 // newEnvWith is newEnv with auth settings (the secret and clock are set here).
 func newEnvWith(t *testing.T, authCfg auth.Config) *env {
 	t.Helper()
+	return newEnvClient(t, authCfg, nil)
+}
+
+// newEnvClient is newEnvWith whose request path (resolvers, auth, messenger)
+// uses the client wrap returns over the test database, when wrap is set.
+func newEnvClient(t *testing.T, authCfg auth.Config, wrap func(*store.DB) *ent.Client) *env {
+	t.Helper()
 	db := testdb.Open(t)
+	client := db.Client
+	if wrap != nil {
+		client = wrap(db)
+	}
 	ctx := context.Background()
 	if _, err := demo.Load(ctx, db.Client, time.Now()); err != nil {
 		t.Fatalf("loading demo: %v", err)
@@ -79,11 +91,11 @@ func newEnvWith(t *testing.T, authCfg auth.Config) *env {
 	authCfg.Revoked = func(id pulid.ID) {
 		bus.Publish(context.Background(), pubsub.Event{Kind: pubsub.SessionRevoked, Session: id})
 	}
-	a, err := auth.New(db.Client, authCfg, log)
+	a, err := auth.New(client, authCfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	msgr := messenger.New(db.Client, bus, log, messenger.Config{Postgres: testdb.Postgres(), Now: clk.Now})
+	msgr := messenger.New(client, bus, log, messenger.Config{Postgres: testdb.Postgres(), Now: clk.Now})
 	notes := notify.New(db.Client, bus, msgr, log, clk.Now)
 	engine := outreach.NewEngine(db.Client, log, outreach.EngineConfig{Postgres: testdb.Postgres(), Now: clk.Now,
 		Practice: outreach.Practice{Name: "Harbourside Medical Centre", Phone: "(02) 9000 0000"}})
@@ -94,7 +106,7 @@ func newEnvWith(t *testing.T, authCfg auth.Config) *env {
 	go func() { defer close(hubDone); hub.Run(hubCtx) }()
 	go notes.RunReminders(hubCtx, 50*time.Millisecond)
 	t.Cleanup(func() { stopHub(); <-hubDone })
-	h := graph.NewHandler(&graph.Resolver{Client: db.Client, Auth: a, Messenger: msgr, Live: hub, Practice: records, Notify: notes, Oversight: oversight.New(db.Client, log), Outreach: outreach.New(db.Client), Engine: engine, Log: log}, graph.HandlerConfig{
+	h := graph.NewHandler(&graph.Resolver{Client: client, Auth: a, Messenger: msgr, Live: hub, Practice: records, Notify: notes, Oversight: oversight.New(db.Client, log), Outreach: outreach.New(db.Client), Engine: engine, Log: log}, graph.HandlerConfig{
 		Introspection: true,
 		MaxDepth:      8,
 		MaxComplexity: 5000,

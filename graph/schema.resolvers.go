@@ -65,6 +65,9 @@ func (r *channelResolver) SecurityGroup(ctx context.Context, obj *ent.Channel) (
 	if obj.SecurityGroupID == nil {
 		return nil, nil
 	}
+	if g, err := obj.Edges.SecurityGroupOrErr(); err == nil {
+		return g, nil // loaded with the channel list page
+	}
 	return obj.QuerySecurityGroup().Only(ctx)
 }
 
@@ -446,10 +449,13 @@ func (r *queryResolver) Users(ctx context.Context, search *string, first *int, a
 	if err != nil {
 		return nil, err
 	}
-	return r.Client.User.Query().
-		Where(user.KindEQ(user.KindSTAFF), user.Active(true), userSearch(search)).
-		Paginate(ctx, after, first, before, last,
-			ent.WithUserOrder(&ent.UserOrder{Field: ent.UserOrderFieldName, Direction: entgql.OrderDirectionAsc}))
+	q := r.Client.User.Query().
+		Where(user.KindEQ(user.KindSTAFF), user.Active(true), userSearch(search))
+	if nodeFields(ctx, "User")["permissions"] {
+		q.WithSecurityGroups() // one statement for the page, not one per user
+	}
+	return q.Paginate(ctx, after, first, before, last,
+		ent.WithUserOrder(&ent.UserOrder{Field: ent.UserOrderFieldName, Direction: entgql.OrderDirectionAsc}))
 }
 
 // SecurityGroups is the resolver for the securityGroups field.
@@ -488,6 +494,12 @@ func (r *queryResolver) Channels(ctx context.Context, filter *model.ChannelFilte
 	first, last, err := page(first, last)
 	if err != nil {
 		return nil, err
+	}
+	want := nodeFields(ctx, "Channel")
+	f.Load = messenger.ListLoad{
+		Counterpart:   want["name"] || want["counterpart"],
+		LastMessage:   want["lastMessage"],
+		SecurityGroup: want["securityGroup"],
 	}
 	q, err := r.Messenger.ChannelList(ctx, f)
 	if err != nil {

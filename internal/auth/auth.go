@@ -666,9 +666,9 @@ func HashAPIKey(key string) string { return hashSecret(key) }
 // Permissions returns a user's effective permissions, loading their
 // security groups as the caller (whose policy decides what is visible).
 func (s *Service) Permissions(ctx context.Context, u *ent.User) ([]viewer.Permission, error) {
-	groups := u.Edges.SecurityGroups
-	if groups == nil {
-		var err error
+	groups, err := u.Edges.SecurityGroupsOrErr()
+	if err != nil {
+		// Not loaded with the user (list pages load them for every row).
 		if groups, err = u.QuerySecurityGroups().All(ctx); err != nil {
 			return nil, err
 		}

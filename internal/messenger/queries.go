@@ -24,7 +24,27 @@ type ListFilter struct {
 	Search        string
 	IncludeHidden bool
 	UnreadOnly    bool
+	// Load names what the caller will read of every listed channel, so it
+	// is loaded for the whole page with one statement each instead of one
+	// per channel.
+	Load ListLoad
 }
+
+// ListLoad names the computed parts of listed channels to load with the page.
+type ListLoad struct {
+	// Counterpart is the other person of individual channels (also their name).
+	Counterpart bool
+	// LastMessage is each channel's newest message.
+	LastMessage bool
+	// SecurityGroup is the security group a group channel follows.
+	SecurityGroup bool
+}
+
+// Names of the eager-loaded edges Counterpart and LastMessage read.
+const (
+	counterpartEdge = "whisper_counterpart"
+	lastMessageEdge = "whisper_last_message"
+)
 
 // ChannelList returns the query of the viewer's channel list: channels they
 // are a member of that have unread messages or recent activity (or all, with
@@ -57,6 +77,27 @@ func (s *Service) ChannelList(ctx context.Context, f ListFilter) (*ent.ChannelQu
 	q := s.client.Channel.Query().
 		Where(listed).
 		WithMemberships(func(q *ent.ChannelMemberQuery) { q.Where(channelmember.UserID(v.UserID)) })
+	if f.Load.Counterpart {
+		q.WithNamedMemberships(counterpartEdge, func(q *ent.ChannelMemberQuery) {
+			q.Where(channelmember.UserIDNEQ(v.UserID),
+				channelmember.HasChannelWith(channel.KindEQ(channel.KindINDIVIDUAL))).
+				WithUser()
+		})
+	}
+	if f.Load.LastMessage {
+		q.WithNamedMessages(lastMessageEdge, func(q *ent.MessageQuery) {
+			q.Where(func(sel *entsql.Selector) {
+				c := entsql.Table(channel.Table).As("lmc")
+				sel.Where(entsql.Exists(entsql.Select(c.C(channel.FieldID)).From(c).Where(entsql.And(
+					entsql.ColumnsEQ(c.C(channel.FieldID), sel.C(message.FieldChannelID)),
+					entsql.ColumnsEQ(c.C(channel.FieldLastSeq), sel.C(message.FieldSeq)),
+				))))
+			})
+		})
+	}
+	if f.Load.SecurityGroup {
+		q.WithSecurityGroup()
+	}
 	if len(f.Kinds) > 0 {
 		q.Where(channel.KindIn(f.Kinds...))
 	}
@@ -128,6 +169,15 @@ func (s *Service) Counterpart(ctx context.Context, ch *ent.Channel) (*ent.User, 
 	if ch.Kind != channel.KindINDIVIDUAL || v == nil {
 		return nil, nil
 	}
+	if ms, err := ch.NamedMemberships(counterpartEdge); err == nil {
+		// Loaded with the channel list page, already without the viewer.
+		for _, m := range ms {
+			if u, err := m.Edges.UserOrErr(); err == nil && m.UserID != v.UserID {
+				return u, nil
+			}
+		}
+		return nil, nil
+	}
 	u, err := ch.QueryMembers().Where(user.IDNEQ(v.UserID)).First(ctx)
 	if ent.IsNotFound(err) {
 		return nil, nil
@@ -138,6 +188,15 @@ func (s *Service) Counterpart(ctx context.Context, ch *ent.Channel) (*ent.User, 
 // LastMessage is the newest message of ch.
 func (s *Service) LastMessage(ctx context.Context, ch *ent.Channel) (*ent.Message, error) {
 	if ch.LastSeq == 0 {
+		return nil, nil
+	}
+	if ms, err := ch.NamedMessages(lastMessageEdge); err == nil {
+		// Loaded with the channel list page.
+		for _, m := range ms {
+			if m.Seq == ch.LastSeq {
+				return m, nil
+			}
+		}
 		return nil, nil
 	}
 	m, err := s.client.Message.Query().Where(message.ChannelID(ch.ID), message.Seq(ch.LastSeq)).Only(ctx)
