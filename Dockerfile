@@ -5,7 +5,7 @@
 #   docker run -p 8080:8080 -e DATABASE_URL=postgres://… whisper      # PostgreSQL
 #
 # Configuration is by environment variable (WHISPER_*, DATABASE_URL) or flag,
-# see settings in server/config.go.
+# see settings in server/config.go or `docker run whisper -h`.
 
 # ---- Stage 1: build ---------------------------------------------------------
 # Compiles a fully static binary: CGO is off (the SQLite driver is pure Go), so
@@ -35,6 +35,6 @@ VOLUME /data
 ENV WHISPER_ADDR=:8080
 EXPOSE 8080
 # No shell or curl here, so the binary checks itself: `whisper healthcheck`
-# GETs http://127.0.0.1:<port of WHISPER_ADDR>/readyz and exits 0 or 1.
+# GETs http://127.0.0.1:<port of -addr or WHISPER_ADDR>/readyz and exits 0 or 1.
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 CMD ["/whisper", "healthcheck"]
 ENTRYPOINT ["/whisper"]

@@ -10,43 +10,46 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/whisper-health/whisper/internal/store"
 )
 
 // Config is everything the service reads from its environment and flags.
 // Each field has an environment variable and a flag; a flag given on the
 // command line wins over the variable.
 type Config struct {
-	Addr            string        // WHISPER_ADDR, -addr
-	DatabaseURL     string        // DATABASE_URL, -database-url
-	Demo            bool          // WHISPER_DEMO, -demo
-	Production      bool          // WHISPER_PRODUCTION, -production
-	CORSOrigins     []string      // WHISPER_CORS_ORIGINS, -cors-origins
-	TokenSecret     string        // WHISPER_TOKEN_SECRET, -token-secret
-	Introspection   bool          // WHISPER_INTROSPECTION, -introspection
-	Explorer        bool          // WHISPER_EXPLORER, -explorer
-	LogLevel        slog.Level    // WHISPER_LOG_LEVEL, -log-level
-	LogFormat       string        // WHISPER_LOG_FORMAT, -log-format
-	AccessTokenTTL  time.Duration // WHISPER_ACCESS_TOKEN_TTL, -access-token-ttl
-	RefreshTokenTTL time.Duration // WHISPER_REFRESH_TOKEN_TTL, -refresh-token-ttl
-	MaxBodyBytes    int64         // WHISPER_MAX_BODY_BYTES, -max-body-bytes
-	MaxDepth        int           // WHISPER_MAX_DEPTH, -max-depth
-	MaxComplexity   int           // WHISPER_MAX_COMPLEXITY, -max-complexity
-	ShutdownTimeout time.Duration // WHISPER_SHUTDOWN_TIMEOUT, -shutdown-timeout
-	PracticeName    string        // WHISPER_PRACTICE_NAME, -practice-name
-	PracticePhone   string        // WHISPER_PRACTICE_PHONE, -practice-phone
-	SMSURL          string        // WHISPER_SMS_URL, -sms-url
-	SMSAccount      string        // WHISPER_SMS_ACCOUNT, -sms-account
-	SMSToken        string        // WHISPER_SMS_TOKEN, -sms-token
-	SMSFrom         string        // WHISPER_SMS_FROM, -sms-from
-	SMSWebhookURL   string        // WHISPER_SMS_WEBHOOK_URL, -sms-webhook-url
-	SMTPHost        string        // WHISPER_SMTP_HOST, -smtp-host
-	SMTPPort        int           // WHISPER_SMTP_PORT, -smtp-port
-	SMTPUsername    string        // WHISPER_SMTP_USERNAME, -smtp-username
-	SMTPPassword    string        // WHISPER_SMTP_PASSWORD, -smtp-password
-	SMTPFrom        string        // WHISPER_SMTP_FROM, -smtp-from
-	SMTPStartTLS    bool          // WHISPER_SMTP_STARTTLS, -smtp-starttls
-	LettersDir      string        // WHISPER_LETTERS_DIR, -letters-dir
-	EPostURL        string        // WHISPER_EPOST_URL, -epost-url
+	Addr             string        // WHISPER_ADDR, -addr
+	DatabaseURL      string        // DATABASE_URL, -database-url
+	Demo             bool          // WHISPER_DEMO, -demo
+	Production       bool          // WHISPER_PRODUCTION, -production
+	CORSOrigins      []string      // WHISPER_CORS_ORIGINS, -cors-origins
+	TokenSecret      string        // WHISPER_TOKEN_SECRET, -token-secret
+	Introspection    bool          // WHISPER_INTROSPECTION, -introspection
+	Explorer         bool          // WHISPER_EXPLORER, -explorer
+	LogLevel         slog.Level    // WHISPER_LOG_LEVEL, -log-level
+	LogFormat        string        // WHISPER_LOG_FORMAT, -log-format
+	AccessTokenTTL   time.Duration // WHISPER_ACCESS_TOKEN_TTL, -access-token-ttl
+	RefreshTokenTTL  time.Duration // WHISPER_REFRESH_TOKEN_TTL, -refresh-token-ttl
+	MaxBodyBytes     int64         // WHISPER_MAX_BODY_BYTES, -max-body-bytes
+	MaxDepth         int           // WHISPER_MAX_DEPTH, -max-depth
+	MaxComplexity    int           // WHISPER_MAX_COMPLEXITY, -max-complexity
+	ShutdownTimeout  time.Duration // WHISPER_SHUTDOWN_TIMEOUT, -shutdown-timeout
+	PracticeName     string        // WHISPER_PRACTICE_NAME, -practice-name
+	PracticePhone    string        // WHISPER_PRACTICE_PHONE, -practice-phone
+	SMSURL           string        // WHISPER_SMS_URL, -sms-url
+	SMSAccount       string        // WHISPER_SMS_ACCOUNT, -sms-account
+	SMSToken         string        // WHISPER_SMS_TOKEN, -sms-token
+	SMSFrom          string        // WHISPER_SMS_FROM, -sms-from
+	SMSWebhookURL    string        // WHISPER_SMS_WEBHOOK_URL, -sms-webhook-url
+	SMTPHost         string        // WHISPER_SMTP_HOST, -smtp-host
+	SMTPPort         int           // WHISPER_SMTP_PORT, -smtp-port
+	SMTPUsername     string        // WHISPER_SMTP_USERNAME, -smtp-username
+	SMTPPassword     string        // WHISPER_SMTP_PASSWORD, -smtp-password
+	SMTPFrom         string        // WHISPER_SMTP_FROM, -smtp-from
+	SMTPStartTLS     bool          // WHISPER_SMTP_STARTTLS, -smtp-starttls
+	LettersDir       string        // WHISPER_LETTERS_DIR, -letters-dir
+	EPostURL         string        // WHISPER_EPOST_URL, -epost-url
+	ChannelHideAfter time.Duration // WHISPER_CHANNEL_HIDE_AFTER, -channel-hide-after
 }
 
 // setting describes one configuration knob for the loader and the README.
@@ -86,6 +89,37 @@ var settings = []setting{
 	{"WHISPER_SMTP_STARTTLS", "smtp-starttls", "true", "require STARTTLS"},
 	{"WHISPER_LETTERS_DIR", "letters-dir", "", "folder for letter PDFs (SAVE_FILE) and the mail distribution list; unset: letters go to the log"},
 	{"WHISPER_EPOST_URL", "epost-url", "", "e-post endpoint that receives EPOST letters as PDF"},
+	{"WHISPER_CHANNEL_HIDE_AFTER", "channel-hide-after", "72h", "how long a read channel without activity stays in the channel list"},
+}
+
+// booleans are the settings whose flags may be given bare (-demo).
+var booleans = map[string]bool{"demo": true, "production": true, "introspection": true, "explorer": true, "smtp-starttls": true}
+
+// settingFlag is a setting's flag; boolean ones accept the bare form.
+type settingFlag struct {
+	set     func(string) error
+	boolean bool
+}
+
+func (f settingFlag) String() string     { return "" }
+func (f settingFlag) Set(v string) error { return f.set(v) }
+func (f settingFlag) IsBoolFlag() bool   { return f.boolean }
+
+// Usage writes the command line and every setting, as -h prints them.
+func Usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: whisper [flags]")
+	fmt.Fprintln(w, "       whisper healthcheck [-addr host:port]   (asks /readyz; exit 0 when ready)")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Every setting is an environment variable with a flag equivalent; a flag wins over the variable.")
+	fmt.Fprintln(w, "Boolean flags may be given bare (-demo) or with a value (-demo=false).")
+	fmt.Fprintln(w)
+	for _, s := range settings {
+		def := s.def
+		if def == "" {
+			def = "unset"
+		}
+		fmt.Fprintf(w, "  -%s  (%s, default %s)\n        %s\n", s.flag, s.env, def, s.usage)
+	}
 }
 
 // LoadConfig reads the configuration from args and the environment. The
@@ -101,21 +135,13 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		if v, ok := lookup(getenv, s.env); ok {
 			raw[s.flag] = v
 		}
-		fs.Func(s.flag, s.usage+" ("+s.env+")", func(v string) error {
+		fs.Var(settingFlag{boolean: booleans[s.flag], set: func(v string) error {
 			raw[s.flag] = v
 			source[s.flag] = "-" + s.flag
 			return nil
-		})
+		}}, s.flag, s.usage+" ("+s.env+")")
 	}
-	// Boolean flags may be given bare (-demo).
-	args = slices.Clone(args)
-	for i, a := range args {
-		for _, b := range []string{"demo", "production", "introspection", "explorer"} {
-			if a == "-"+b || a == "--"+b {
-				args[i] = a + "=true"
-			}
-		}
-	}
+	// -h and -help give flag.ErrHelp, which the caller answers with Usage.
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
@@ -157,8 +183,8 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		bad("addr", "port must be a number from 0 to 65535, got %q", port)
 	}
 	c.DatabaseURL = raw["database-url"]
-	if u := c.DatabaseURL; u != "" && !hasAnyPrefix(u, "postgres://", "postgresql://", "sqlite:", "file:") {
-		bad("database-url", "must start with postgres://, postgresql://, sqlite: or file:")
+	if err := store.ValidateURL(c.DatabaseURL); err != nil {
+		bad("database-url", "%v", err)
 	}
 	c.Demo = parseBool("demo")
 	c.Production = parseBool("production")
@@ -208,6 +234,7 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 	if c.SMTPHost != "" && !strings.Contains(c.SMTPFrom, "@") {
 		bad("smtp-from", "must be an email address when an SMTP host is set")
 	}
+	c.ChannelHideAfter = parseDuration("channel-hide-after")
 	c.LettersDir, c.EPostURL = raw["letters-dir"], raw["epost-url"]
 	if c.EPostURL != "" && !hasAnyPrefix(c.EPostURL, "http://", "https://") {
 		bad("epost-url", "must be an http:// or https:// URL")

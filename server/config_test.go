@@ -68,6 +68,14 @@ func TestLoadConfigErrorsNameTheSetting(t *testing.T) {
 		{"bad flag value", nil, []string{"-access-token-ttl", "soon"}, "-access-token-ttl"},
 		{"negative duration", map[string]string{"WHISPER_REFRESH_TOKEN_TTL": "-1h"}, nil, "WHISPER_REFRESH_TOKEN_TTL"},
 		{"bad database", map[string]string{"DATABASE_URL": "mysql://x"}, nil, "DATABASE_URL"},
+		{"postgres without host", map[string]string{"DATABASE_URL": "postgres://"}, nil, "DATABASE_URL"},
+		{"sqlite without path", map[string]string{"DATABASE_URL": "sqlite:"}, nil, "DATABASE_URL"},
+		{"unparseable database", map[string]string{"DATABASE_URL": "postgres://db:port/x%zz"}, nil, "DATABASE_URL"},
+		{"bad database flag", nil, []string{"-database-url", "file:"}, "-database-url"},
+		{"value with a newline", map[string]string{"WHISPER_LOG_LEVEL": "loud\nsecond line"}, nil, "WHISPER_LOG_LEVEL"},
+		{"flag value with a newline", nil, []string{"-access-token-ttl", "soon\nlater"}, "-access-token-ttl"},
+		{"bad hide after", map[string]string{"WHISPER_CHANNEL_HIDE_AFTER": "3 days"}, nil, "WHISPER_CHANNEL_HIDE_AFTER"},
+		{"bool flag with a stray value", nil, []string{"-smtp-starttls", "false"}, "false"},
 		{"bad origin", map[string]string{"WHISPER_CORS_ORIGINS": "app.example"}, nil, "WHISPER_CORS_ORIGINS"},
 		{"short secret", map[string]string{"WHISPER_TOKEN_SECRET": "short"}, nil, "WHISPER_TOKEN_SECRET"},
 		{"bad log level", map[string]string{"WHISPER_LOG_LEVEL": "loud"}, nil, "WHISPER_LOG_LEVEL"},
@@ -86,10 +94,80 @@ func TestLoadConfigErrorsNameTheSetting(t *testing.T) {
 			if err == nil {
 				t.Fatalf("got no error, want one naming %s", tc.want)
 			}
-			if msg := err.Error(); !strings.Contains(msg, tc.want) || strings.Contains(msg, "\\n") {
+			if msg := err.Error(); !strings.Contains(msg, tc.want) || strings.Contains(msg, "\n") {
 				t.Errorf("error %q, want one line naming %s", msg, tc.want)
 			}
 		})
+	}
+}
+
+func TestBooleanFlagsAcceptTheBareForm(t *testing.T) {
+	off := map[string]string{"WHISPER_SMTP_STARTTLS": "false", "WHISPER_INTROSPECTION": "false", "WHISPER_EXPLORER": "false"}
+	getenv := func(k string) string { return off[k] }
+	c, err := LoadConfig(nil, getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SMTPStartTLS || c.Introspection || c.Explorer {
+		t.Fatalf("environment false not applied: starttls=%v introspection=%v explorer=%v", c.SMTPStartTLS, c.Introspection, c.Explorer)
+	}
+	c, err = LoadConfig([]string{"-smtp-starttls", "-introspection", "-explorer", "-demo"}, getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.SMTPStartTLS || !c.Introspection || !c.Explorer || !c.Demo {
+		t.Errorf("bare flags: starttls=%v introspection=%v explorer=%v demo=%v, want all true", c.SMTPStartTLS, c.Introspection, c.Explorer, c.Demo)
+	}
+	c, err = LoadConfig([]string{"-smtp-starttls=false", "--demo=false"}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SMTPStartTLS || c.Demo {
+		t.Errorf("-smtp-starttls=false --demo=false: starttls=%v demo=%v, want both false", c.SMTPStartTLS, c.Demo)
+	}
+}
+
+func TestChannelHideAfterIsConfigurable(t *testing.T) {
+	c, err := LoadConfig(nil, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ChannelHideAfter != 72*time.Hour {
+		t.Errorf("default channel hide-after = %v, want 72h", c.ChannelHideAfter)
+	}
+	c, err = LoadConfig([]string{"-channel-hide-after", "24h"}, func(k string) string {
+		return map[string]string{"WHISPER_CHANNEL_HIDE_AFTER": "168h"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ChannelHideAfter != 24*time.Hour {
+		t.Errorf("channel hide-after = %v, want the flag's 24h", c.ChannelHideAfter)
+	}
+}
+
+func TestHelpPrintsTheSettingsAndExitsZero(t *testing.T) {
+	for _, arg := range []string{"-h", "-help", "--help"} {
+		var out, errOut strings.Builder
+		if code := run([]string{arg}, func(string) string { return "" }, &out, &errOut); code != 0 {
+			t.Errorf("%s: exit %d (stderr %q), want 0", arg, code, errOut.String())
+		}
+		for _, s := range settings {
+			if !strings.Contains(out.String(), "-"+s.flag) || !strings.Contains(out.String(), s.env) {
+				t.Errorf("%s: usage does not list -%s / %s", arg, s.flag, s.env)
+			}
+		}
+	}
+}
+
+func TestBadDatabaseURLStopsStartWithExitTwo(t *testing.T) {
+	for _, u := range []string{"postgres://", "sqlite:", "postgres://db:port/x%zz", "mysql://db/x"} {
+		var out, errOut strings.Builder
+		code := run(nil, func(k string) string { return map[string]string{"DATABASE_URL": u}[k] }, &out, &errOut)
+		msg := strings.TrimSuffix(errOut.String(), "\n")
+		if code != 2 || !strings.Contains(msg, "DATABASE_URL") || strings.Contains(msg, "\n") {
+			t.Errorf("DATABASE_URL=%q: exit %d, stderr %q; want 2 and one line naming DATABASE_URL", u, code, errOut.String())
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -41,29 +42,40 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
-		os.Exit(healthcheck(os.Getenv("WHISPER_ADDR")))
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// run is the whole command. It returns the exit status: 0 after a clean
+// shutdown (or -h), 1 when start-up or shutdown fails, 2 for a bad setting.
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "healthcheck" {
+		return healthcheck(args[1:], getenv, stderr)
+	}
+	cfg, err := LoadConfig(args, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		Usage(stdout)
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "whisper: configuration:", err)
+		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cfg, err := LoadConfig(os.Args[1:], os.Getenv)
+	app, err := Start(ctx, cfg, stdout)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "whisper: configuration:", err)
-		os.Exit(2)
-	}
-	app, err := Start(ctx, cfg, os.Stdout)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "whisper:", err)
-		os.Exit(1)
+		fmt.Fprintln(stderr, "whisper:", err)
+		return 1
 	}
 	<-ctx.Done()
 	stop()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := app.Shutdown(shutdownCtx); err != nil {
-		fmt.Fprintln(os.Stderr, "whisper: shutdown:", err)
-		os.Exit(1)
+		fmt.Fprintln(stderr, "whisper: shutdown:", err)
+		return 1
 	}
+	return 0
 }
 
 // App is a running Whisper server.
@@ -143,7 +155,7 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 		}
 	}
 
-	msgr := messenger.New(a.db.Client, a.bus, log, messenger.Config{Postgres: a.db.Dialect == dialect.Postgres})
+	msgr := messenger.New(a.db.Client, a.bus, log, messenger.Config{Postgres: a.db.Dialect == dialect.Postgres, HideAfter: cfg.ChannelHideAfter})
 
 	notes := notify.New(a.db.Client, a.bus, msgr, log, nil)
 	engine := outreach.NewEngine(a.db.Client, log, outreach.EngineConfig{
@@ -300,22 +312,39 @@ func displayAddr(addr net.Addr) string {
 }
 
 // healthcheck is the container health probe (`whisper healthcheck`): the
-// image has no shell or curl, so the binary asks its own /readyz.
-func healthcheck(addr string) int {
-	if addr == "" {
-		addr = ":8080"
+// image has no shell or curl, so the binary asks its own /readyz. The
+// address is -addr, else WHISPER_ADDR, else :8080.
+func healthcheck(args []string, getenv func(string) string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("whisper healthcheck", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	def := getenv("WHISPER_ADDR")
+	if def == "" {
+		def = ":8080"
 	}
-	_, port, err := net.SplitHostPort(addr)
+	addr := fs.String("addr", def, "the address the server listens on (WHISPER_ADDR)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	host, port, err := net.SplitHostPort(*addr)
 	if err != nil {
-		return 1
+		fmt.Fprintf(stderr, "whisper healthcheck: -addr must be host:port or :port, got %q\n", *addr)
+		return 2
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
 	}
 	client := &http.Client{Timeout: 3 * time.Second}
-	res, err := client.Get("http://127.0.0.1:" + port + "/readyz")
+	res, err := client.Get("http://" + net.JoinHostPort(host, port) + "/readyz")
 	if err != nil {
+		fmt.Fprintln(stderr, "whisper healthcheck:", err)
 		return 1
 	}
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
+		fmt.Fprintln(stderr, "whisper healthcheck: /readyz answered", res.Status)
 		return 1
 	}
 	return 0

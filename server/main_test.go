@@ -217,3 +217,23 @@ func TestReadyzFailsWhenDatabaseIsGone(t *testing.T) {
 	}
 	stopApp(t, app)
 }
+
+func TestHealthcheckAsksReadyzAtAddr(t *testing.T) {
+	app, _ := startApp(t, testdb.URL(t))
+	addr := app.listener.Addr().String()
+	noEnv := func(string) string { return "" }
+	var errOut strings.Builder
+	if code := run([]string{"healthcheck", "-addr", addr}, noEnv, io.Discard, &errOut); code != 0 {
+		t.Errorf("healthcheck -addr %s = %d (%s), want 0", addr, code, errOut.String())
+	}
+	if code := run([]string{"healthcheck"}, func(k string) string { return map[string]string{"WHISPER_ADDR": addr}[k] }, io.Discard, io.Discard); code != 0 {
+		t.Errorf("healthcheck with WHISPER_ADDR=%s = %d, want 0", addr, code)
+	}
+	if code := run([]string{"healthcheck", "-addr", "nonsense"}, noEnv, io.Discard, io.Discard); code != 2 {
+		t.Errorf("healthcheck -addr nonsense = %d, want 2", code)
+	}
+	stopApp(t, app)
+	if code := run([]string{"healthcheck", "-addr", addr}, noEnv, io.Discard, io.Discard); code != 1 {
+		t.Errorf("healthcheck of a stopped server = %d, want 1", code)
+	}
+}

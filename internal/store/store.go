@@ -64,6 +64,13 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	return &DB{Client: client, SQL: sqldb, Dialect: d, Source: source}, nil
 }
 
+// ValidateURL reports why rawURL is not a database location Open accepts
+// (see Open), without connecting; nil when it is one.
+func ValidateURL(rawURL string) error {
+	_, _, _, err := parse(rawURL)
+	return err
+}
+
 // parse maps a DATABASE_URL to a driver name, its DSN and a loggable source.
 func parse(rawURL string) (drv, dsn, source string, err error) {
 	switch {
