@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/whisper-health/whisper/internal/auth"
 	"github.com/whisper-health/whisper/internal/demo"
 )
 
@@ -255,4 +256,21 @@ func TestAPIKeys(t *testing.T) {
 	if r := e.do(k.Key, `{ me { name } }`, nil); r.Status != 401 {
 		t.Errorf("revoked key: status %d, want 401", r.Status)
 	}
+}
+
+func TestIdleSessionExpires(t *testing.T) {
+	e := newEnvWith(t, auth.Config{RefreshTTL: time.Hour})
+	const refresh = `mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken refreshToken } }`
+	tok := e.login(demo.ChenEmail).RefreshToken
+	// Each refresh within the idle time keeps the session going, past the
+	// hour since sign-in.
+	for i := 0; i < 2; i++ {
+		e.clock.Advance(50 * time.Minute)
+		var out struct{ RefreshSession tokens }
+		e.ok("", refresh, map[string]any{"t": tok}, &out)
+		tok = out.RefreshSession.RefreshToken
+	}
+	// An hour and a minute without use ends it.
+	e.clock.Advance(61 * time.Minute)
+	e.fails("", refresh, map[string]any{"t": tok}, "UNAUTHENTICATED")
 }

@@ -5,13 +5,19 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/whisper-health/whisper/graph"
 	"github.com/whisper-health/whisper/internal/demo"
 )
 
@@ -260,5 +266,131 @@ func TestLegacyGraphQLWSProtocol(t *testing.T) {
 	msg, err := c.read(5 * time.Second)
 	if err != nil || msg["type"] != "data" || !strings.Contains(mustJSON(msg["payload"]), demo.ChenEmail) {
 		t.Fatalf("legacy query: %v %v, want data with Dr Chen's email", msg, err)
+	}
+}
+
+func TestGraphQLOverGET(t *testing.T) {
+	e := newEnv(t)
+	chen := e.login(demo.ChenEmail)
+	get := func(query string) (int, response) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/graphql?query="+url.QueryEscape(query), nil)
+		req.Header.Set("Authorization", "Bearer "+chen.AccessToken)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var r response
+		if err := json.NewDecoder(res.Body).Decode(&r); err != nil {
+			t.Fatalf("decoding GET response (status %d): %v", res.StatusCode, err)
+		}
+		return res.StatusCode, r
+	}
+	status, r := get(`{ me { email } }`)
+	if status != http.StatusOK || len(r.Errors) > 0 || !strings.Contains(string(r.Data), demo.ChenEmail) {
+		t.Fatalf("GET query: status %d data %s errors %+v, want Dr Chen's email", status, r.Data, r.Errors)
+	}
+	// A GET (a link, an image tag) never changes anything.
+	_, r = get(`mutation { logout }`)
+	if len(r.Errors) == 0 {
+		t.Errorf("mutation over GET answered %s, want it refused", r.Data)
+	}
+	e.ok(chen.AccessToken, `{ me { id } }`, nil, nil)
+}
+
+func TestResolverPanicIsInternalAndDoesNotLeak(t *testing.T) {
+	e := newEnv(t)
+	chen := e.login(demo.ChenEmail)
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
+	// A resolver whose messenger is missing panics on a nil pointer.
+	h := graph.NewHandler(&graph.Resolver{Client: e.db.Client, Auth: e.auth, Log: log}, graph.HandlerConfig{})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	body := `{"query":"{ channels { totalCount } }"}`
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+chen.AccessToken)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	var r response
+	if err := json.Unmarshal(raw, &r); err != nil {
+		t.Fatalf("decoding %s: %v", raw, err)
+	}
+	if len(r.Errors) == 0 || r.Errors[0].Code() != "INTERNAL" || r.Errors[0].Message != "internal error" {
+		t.Fatalf("panicking resolver answered %s, want one INTERNAL \"internal error\"", raw)
+	}
+	for _, leak := range []string{"runtime", "nil pointer", "goroutine", ".go:"} {
+		if strings.Contains(string(raw), leak) {
+			t.Errorf("response leaks %q: %s", leak, raw)
+		}
+	}
+	mu.Lock()
+	logged := logs.String()
+	mu.Unlock()
+	if !strings.Contains(logged, "panic in resolver") || !strings.Contains(logged, "stack=") {
+		t.Errorf("panic not logged with its stack: %s", logged)
+	}
+	// The server lives on.
+	e.ok(chen.AccessToken, `{ me { id } }`, nil, nil)
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func TestWebsocketFromAnotherOriginIsRefused(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	wsURL := "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/graphql"
+	dial := func(origin string) (*websocket.Conn, *http.Response, error) {
+		return websocket.Dial(ctx, wsURL, &websocket.DialOptions{
+			Subprotocols: []string{"graphql-transport-ws"},
+			HTTPHeader:   http.Header{"Origin": {origin}},
+		})
+	}
+	conn, res, err := dial("https://evil.example")
+	if err == nil {
+		conn.CloseNow()
+		t.Fatalf("websocket from https://evil.example was accepted, want it refused")
+	}
+	if res == nil || res.StatusCode != http.StatusForbidden {
+		t.Errorf("websocket from another origin: %v, want 403", err)
+	}
+	// The page's own origin may connect.
+	conn, _, err = dial(e.srv.URL)
+	if err != nil {
+		t.Fatalf("websocket from the same origin: %v", err)
+	}
+	conn.CloseNow()
+}
+
+func TestRepeatedFailedConnectionInitIsThrottled(t *testing.T) {
+	e := newEnv(t)
+	chen := e.login(demo.ChenEmail)
+	for i := 0; i < 10; i++ {
+		_, err := dialWS(t, e, map[string]any{"Authorization": "Bearer nonsense"})
+		if got := websocket.CloseStatus(err); got != 4403 {
+			t.Fatalf("bad init %d: close status %d (%v), want 4403", i+1, got, err)
+		}
+	}
+	// From the same address, even a good token is now refused for a while.
+	_, err := dialWS(t, e, map[string]any{"Authorization": "Bearer " + chen.AccessToken})
+	if got := websocket.CloseStatus(err); got != 4429 {
+		t.Errorf("init after 10 failures: close status %d (%v), want 4429", got, err)
 	}
 }

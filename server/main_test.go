@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -235,5 +238,143 @@ func TestHealthcheckAsksReadyzAtAddr(t *testing.T) {
 	stopApp(t, app)
 	if code := run([]string{"healthcheck", "-addr", addr}, noEnv, io.Discard, io.Discard); code != 1 {
 		t.Errorf("healthcheck of a stopped server = %d, want 1", code)
+	}
+}
+
+// gqlErrors posts an operation and returns its errors' codes (none: nil).
+func gqlErrors(t *testing.T, base, query string) []string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query})
+	res, err := http.Post(base+"/graphql", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out struct {
+		Errors []struct {
+			Extensions struct{ Code string }
+		}
+	}
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	var codes []string
+	for _, e := range out.Errors {
+		codes = append(codes, e.Extensions.Code)
+	}
+	return codes
+}
+
+func TestProductionModeTurnsIntrospectionAndExplorerOff(t *testing.T) {
+	prod := []string{"-production", "-cors-origins", "https://app.clinic.example", "-token-secret", strings.Repeat("p", 32)}
+	const introspect = `{ __schema { queryType { name } } }`
+	t.Run("default", func(t *testing.T) {
+		app, _ := startApp(t, testdb.URL(t), prod...)
+		defer stopApp(t, app)
+		if codes := gqlErrors(t, app.URL(), introspect); len(codes) == 0 {
+			t.Errorf("introspection answered in production mode, want it refused")
+		}
+		if code, _ := get(t, app.URL()+"/"); code != http.StatusNotFound {
+			t.Errorf("GET / in production mode = %d, want 404 (no explorer)", code)
+		}
+		if codes := gqlErrors(t, app.URL(), `{ __typename }`); len(codes) != 0 {
+			t.Errorf("a plain query failed in production mode: %v", codes)
+		}
+	})
+	t.Run("enabled explicitly", func(t *testing.T) {
+		app, _ := startApp(t, testdb.URL(t), append(prod, "-introspection", "-explorer")...)
+		defer stopApp(t, app)
+		if codes := gqlErrors(t, app.URL(), introspect); len(codes) != 0 {
+			t.Errorf("introspection enabled explicitly still refused: %v", codes)
+		}
+		if code, body := get(t, app.URL()+"/"); code != http.StatusOK || !strings.Contains(strings.ToLower(body), "graphiql") {
+			t.Errorf("GET / with -explorer = %d, want 200 with GraphiQL", code)
+		}
+	})
+}
+
+func TestRequestIDIsInTheLogLines(t *testing.T) {
+	app, out := startApp(t, testdb.URL(t), "-demo", "-log-level", "info", "-log-format", "json")
+	body := `{"query":"mutation { login(email: \"dr.chen@demo.clinic\", password: \"whisper-demo\") { accessToken } }"}`
+	req, _ := http.NewRequest(http.MethodPost, app.URL()+"/graphql", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Request-ID", "trace-login-42")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	stopApp(t, app) // every line of the request is written by now
+	found := map[string]bool{}
+	for _, line := range strings.Split(out.String(), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) != nil || rec["request_id"] != "trace-login-42" {
+			continue
+		}
+		found[rec["msg"].(string)] = true
+	}
+	// The access line, and a line the sign-in itself logged deep inside.
+	for _, msg := range []string{"request", "signed in"} {
+		if !found[msg] {
+			t.Errorf("no %q log line carries request_id trace-login-42; lines with it: %v\n%s", msg, found, out.String())
+		}
+	}
+}
+
+func TestInFlightRequestFinishesDuringShutdown(t *testing.T) {
+	app, _ := startApp(t, testdb.URL(t), "-demo")
+	addr := app.listener.Addr().String()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := `{"query":"mutation { login(email: \"dr.chen@demo.clinic\", password: \"whisper-demo\") { accessToken } }"}`
+	// Send the headers only; the server's "100 Continue" says the handler
+	// is running and reading the body, so the request is in flight.
+	fmt.Fprintf(conn, "POST /graphql HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n", addr, len(body))
+	br := bufio.NewReader(conn)
+	if line, err := br.ReadString('\n'); err != nil || !strings.Contains(line, "100 Continue") {
+		t.Fatalf("got %q %v, want 100 Continue", line, err)
+	}
+	_, _ = br.ReadString('\n') // the blank line after it
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		shut <- app.Shutdown(ctx)
+	}()
+	// Wait until shutdown has closed the listener: new connections fail.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("the listener is still open 10 s after shutdown began")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case err := <-shut:
+		t.Fatalf("shutdown returned (%v) while a request was in flight", err)
+	default:
+	}
+	if _, err := io.WriteString(conn, body); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("reading the in-flight response: %v", err)
+	}
+	got, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(got), "accessToken") {
+		t.Errorf("in-flight request during shutdown: %d %s, want 200 with an access token", res.StatusCode, got)
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("shutdown: %v", err)
 	}
 }
