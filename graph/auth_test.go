@@ -1,7 +1,12 @@
 package graph_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -273,4 +278,53 @@ func TestIdleSessionExpires(t *testing.T) {
 	// An hour and a minute without use ends it.
 	e.clock.Advance(61 * time.Minute)
 	e.fails("", refresh, map[string]any{"t": tok}, "UNAUTHENTICATED")
+}
+
+// Parallel wrong passwords must all count: at most five are checked before
+// the account locks, and then even the right password is refused.
+func TestParallelFailuresAreThrottled(t *testing.T) {
+	e := newEnv(t)
+	const parallel = 12
+	body, _ := json.Marshal(map[string]any{"query": loginMutation, "variables": map[string]any{"e": demo.KimEmail, "p": "wrong"}})
+	messages := make(chan string, parallel)
+	var wg sync.WaitGroup
+	for range parallel {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := http.Post(e.srv.URL+"/graphql", "application/json", bytes.NewReader(body))
+			if err != nil {
+				messages <- "transport: " + err.Error()
+				return
+			}
+			defer res.Body.Close()
+			var r response
+			if err := json.NewDecoder(res.Body).Decode(&r); err != nil || len(r.Errors) == 0 || r.Errors[0].Code() != "UNAUTHENTICATED" {
+				messages <- fmt.Sprintf("unexpected answer %+v (%v)", r, err)
+				return
+			}
+			messages <- r.Errors[0].Message
+		}()
+	}
+	wg.Wait()
+	close(messages)
+	checked := 0
+	for m := range messages {
+		switch {
+		case strings.Contains(m, "too many"):
+		case m == "invalid email or password":
+			checked++
+		default:
+			t.Errorf("parallel wrong password: %s", m)
+		}
+	}
+	if checked > 5 {
+		t.Errorf("%d of %d parallel wrong passwords were checked, want at most 5 before the lock", checked, parallel)
+	}
+	got := e.fails("", loginMutation, map[string]any{"e": demo.KimEmail, "p": demo.Password}, "UNAUTHENTICATED")
+	if !strings.Contains(got.Message, "too many") {
+		t.Errorf("after %d parallel failures the right password gets %q, want a too-many-attempts refusal", parallel, got.Message)
+	}
+	e.clock.Advance(16 * time.Minute)
+	e.login(demo.KimEmail)
 }

@@ -176,16 +176,20 @@ func (s *Service) Login(ctx context.Context, email, password string, meta Meta) 
 	if u.LockedUntil != nil && now.Before(*u.LockedUntil) {
 		return nil, ErrThrottled
 	}
+	if ok, err := s.reserveAttempt(sctx, u.ID, now); err != nil || !ok {
+		if err == nil {
+			err = ErrThrottled
+		}
+		return nil, err
+	}
 	if !u.Active || u.PasswordHash == "" || !CheckPassword(u.PasswordHash, password) {
-		if err := s.recordFailure(sctx, u, now); err != nil {
+		if err := s.lockIfExhausted(sctx, u.ID, now); err != nil {
 			return nil, err
 		}
 		return nil, ErrInvalidCredentials
 	}
-	if u.FailedLogins > 0 || u.LockedUntil != nil {
-		if err := s.client.User.UpdateOne(u).SetFailedLogins(0).ClearLockedUntil().Exec(sctx); err != nil {
-			return nil, fmt.Errorf("clearing failed sign-ins: %w", err)
-		}
+	if err := s.client.User.UpdateOneID(u.ID).SetFailedLogins(0).ClearLockedUntil().Exec(sctx); err != nil {
+		return nil, fmt.Errorf("clearing failed sign-ins: %w", err)
 	}
 	sid := pulid.New("se")
 	secret := s.refreshSecret(sid, 0)
@@ -205,16 +209,42 @@ func (s *Service) Login(ctx context.Context, email, password string, meta Meta) 
 	return s.issue(ctx, u, sess, secret, now)
 }
 
-// recordFailure counts a wrong password; enough in a row lock the account.
-func (s *Service) recordFailure(ctx context.Context, u *ent.User, now time.Time) error {
-	fails := u.FailedLogins + 1
-	upd := s.client.User.UpdateOne(u).SetFailedLogins(fails)
-	if fails >= s.cfg.MaxFailures {
-		upd = upd.SetFailedLogins(0).SetLockedUntil(now.Add(s.cfg.LockFor))
-		s.log.WarnContext(ctx, "account locked after failed sign-ins", "user", u.ID)
+// reserveAttempt counts a sign-in attempt before its password is checked,
+// in one conditional statement, so parallel guesses cannot share a stale
+// count: of any number of them, at most MaxFailures are checked before the
+// account locks. A correct password resets the count. It reports false when
+// the account has no attempts left (and is locked).
+func (s *Service) reserveAttempt(ctx context.Context, id pulid.ID, now time.Time) (bool, error) {
+	n, err := s.client.User.Update().
+		Where(user.ID(id), user.FailedLoginsLT(s.cfg.MaxFailures),
+			user.Or(user.LockedUntilIsNil(), user.LockedUntilLTE(now))).
+		AddFailedLogins(1).
+		Save(ctx)
+	if err != nil {
+		return false, fmt.Errorf("counting sign-in attempt: %w", err)
 	}
-	if err := upd.Exec(ctx); err != nil {
+	if n == 1 {
+		return true, nil
+	}
+	// Out of attempts (or locked by a parallel failure): make sure the lock
+	// is set, so the count starts again when it ends.
+	return false, s.lockIfExhausted(ctx, id, now)
+}
+
+// lockIfExhausted locks the account once its counted attempts reach
+// MaxFailures; of parallel failures exactly one sets the lock.
+func (s *Service) lockIfExhausted(ctx context.Context, id pulid.ID, now time.Time) error {
+	n, err := s.client.User.Update().
+		Where(user.ID(id), user.FailedLoginsGTE(s.cfg.MaxFailures),
+			user.Or(user.LockedUntilIsNil(), user.LockedUntilLTE(now))).
+		SetFailedLogins(0).
+		SetLockedUntil(now.Add(s.cfg.LockFor)).
+		Save(ctx)
+	if err != nil {
 		return fmt.Errorf("recording failed sign-in: %w", err)
+	}
+	if n > 0 {
+		s.log.WarnContext(ctx, "account locked after failed sign-ins", "user", id)
 	}
 	return nil
 }
