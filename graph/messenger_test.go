@@ -147,15 +147,28 @@ func TestIndividualChannelIsOneChannelPerPairForever(t *testing.T) {
 	if ms := e.messages(patel.AccessToken, ch.ID); len(ms) != 1 || ms[0].Sender.Email != demo.ChenEmail {
 		t.Errorf("history = %+v, want Chen's message", ms)
 	}
-	// The ? button: the other party's contact details.
-	var info struct {
+	// The ? button: the other party's contact details. In the demo only
+	// reception has a mobile number (SPEC §8).
+	type contact struct {
 		Node struct {
-			Counterpart struct{ Email, Mobile string }
+			Counterpart struct {
+				Email  string
+				Mobile *string
+			}
 		}
 	}
-	e.ok(chen.AccessToken, `query($id: ID!) { node(id: $id) { ... on Channel { counterpart { email mobile } } } }`, map[string]any{"id": ch.ID}, &info)
-	if info.Node.Counterpart.Email != demo.PatelEmail || info.Node.Counterpart.Mobile == "" {
-		t.Errorf("counterpart = %+v, want Dr Patel's email and mobile", info.Node.Counterpart)
+	const counterpart = `query($id: ID!) { node(id: $id) { ... on Channel { counterpart { email mobile } } } }`
+	var info contact
+	e.ok(chen.AccessToken, counterpart, map[string]any{"id": ch.ID}, &info)
+	if c := info.Node.Counterpart; c.Email != demo.PatelEmail || c.Mobile != nil {
+		t.Errorf("counterpart = %+v, want Dr Patel's email and no mobile", c)
+	}
+	reception := e.login(demo.ReceptionEmail)
+	toReception := e.open(chen.AccessToken, map[string]any{"userIDs": []string{reception.User.ID}})
+	info = contact{}
+	e.ok(chen.AccessToken, counterpart, map[string]any{"id": toReception.ID}, &info)
+	if c := info.Node.Counterpart; c.Email != demo.ReceptionEmail || c.Mobile == nil || *c.Mobile != "+61400000005" {
+		t.Errorf("counterpart = %+v, want reception's email and mobile +61400000005", c)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/whisper-health/whisper/ent/booking"
 	"github.com/whisper-health/whisper/ent/program"
+	"github.com/whisper-health/whisper/ent/user"
 	"github.com/whisper-health/whisper/internal/demo"
 	"github.com/whisper-health/whisper/internal/store"
 	"github.com/whisper-health/whisper/internal/testdb"
@@ -189,6 +190,14 @@ func TestDemoLoadsOnlyIntoEmptyDatabaseAndTokensSurviveRestart(t *testing.T) {
 	ctx := viewer.NewSystemContext(context.Background(), "test")
 	if n := db.Client.User.Query().CountX(ctx); n != 6 {
 		t.Errorf("%d users after a second -demo start, want 5 staff + 1 service account", n)
+	}
+	// SPEC §8: of the staff, only reception has a mobile number.
+	var mobiles []string
+	for _, u := range db.Client.User.Query().Where(user.KindEQ(user.KindSTAFF), user.MobileNotNil()).AllX(ctx) {
+		mobiles = append(mobiles, u.Email)
+	}
+	if len(mobiles) != 1 || mobiles[0] != demo.ReceptionEmail {
+		t.Errorf("demo staff with a mobile number: %v, want only %s", mobiles, demo.ReceptionEmail)
 	}
 	today := time.Now().UTC().Truncate(24 * time.Hour)
 	bookings := db.Client.Booking.Query().

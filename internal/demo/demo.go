@@ -57,9 +57,9 @@ var groups = []struct {
 }
 
 var people = []staff{
-	{AdminEmail, "Alex Morgan", "Practice Manager", "+61400000001", []string{"Default", "HMS-Administrator"}, false},
-	{ChenEmail, "Dr Wei Chen", "General Practitioner", "+61400000002", []string{"Default", "Doctors"}, true},
-	{PatelEmail, "Dr Priya Patel", "General Practitioner", "+61400000003", []string{"Default", "Doctors"}, true},
+	{AdminEmail, "Alex Morgan", "Practice Manager", "", []string{"Default", "HMS-Administrator"}, false},
+	{ChenEmail, "Dr Wei Chen", "General Practitioner", "", []string{"Default", "Doctors"}, true},
+	{PatelEmail, "Dr Priya Patel", "General Practitioner", "", []string{"Default", "Doctors"}, true},
 	{KimEmail, "Jordan Kim", "Practice Nurse", "", []string{"Default", "Nurses"}, false},
 	{ReceptionEmail, "Sam Taylor", "Receptionist", "+61400000005", []string{"Default", "Reception"}, false},
 }
