@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
 	"strings"
 
@@ -116,10 +117,17 @@ func classify(ctx context.Context, err error) (code apperr.Code, msg string, kno
 }
 
 // recoverPanic turns a panic in a resolver into an INTERNAL error, logging
-// the stack (which holds no client input) for us and nothing for the client.
+// the panic's type and the stack (which holds no client input) for us and
+// nothing for the client. The panic value itself is not logged — it may be
+// built from patient data — except a runtime error's text, which the Go
+// runtime writes ("index out of range [3] with length 2").
 func recoverPanic(log *slog.Logger) graphql.RecoverFunc {
 	return func(ctx context.Context, p any) error {
-		log.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		attrs := []any{"type", fmt.Sprintf("%T", p)}
+		if re, ok := p.(runtime.Error); ok {
+			attrs = append(attrs, "runtime_error", re.Error())
+		}
+		log.ErrorContext(ctx, "panic in resolver", append(attrs, "stack", string(debug.Stack()))...)
 		return apperr.New(apperr.Internal, "internal error")
 	}
 }

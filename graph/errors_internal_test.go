@@ -45,3 +45,28 @@ func TestPresentError(t *testing.T) {
 		})
 	}
 }
+
+func TestPanicLogKeepsTheValueOut(t *testing.T) {
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	err := recoverPanic(log)(context.Background(), "no booking for patient Brown, DOB 1984-03-12")
+	if e, _ := apperr.As(err); e == nil || e.Code != apperr.Internal {
+		t.Fatalf("recovered panic = %v, want INTERNAL", err)
+	}
+	got := logs.String()
+	if strings.Contains(got, "Brown") || strings.Contains(got, "1984") {
+		t.Errorf("panic log carries the panic value: %s", got)
+	}
+	if !strings.Contains(got, "type=string") || !strings.Contains(got, "stack=") {
+		t.Errorf("panic log %s, want the value's type and the stack", got)
+	}
+	logs.Reset()
+	var m map[string]int
+	func() {
+		defer func() { _ = recoverPanic(log)(context.Background(), recover()) }()
+		m["x"] = 1 // a runtime error: its text is the runtime's own
+	}()
+	if !strings.Contains(logs.String(), "nil map") {
+		t.Errorf("runtime error text missing from the panic log: %s", logs.String())
+	}
+}

@@ -267,13 +267,22 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 // URL is the base URL the server listens on.
 func (a *App) URL() string { return "http://" + displayAddr(a.listener.Addr()) }
 
-// ready answers 200 when the database answers and its schema is current.
+// ready answers 200 when the database answers a ping and, when the event bus
+// has a listener (PostgreSQL LISTEN/NOTIFY between replicas), that listener
+// is connected: without it this replica's subscriptions would fall behind.
+// The schema is brought up to date before the server listens, so it is not
+// checked again here; both checks are cheap.
 func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := a.db.Ping(ctx); err != nil {
 		a.log.WarnContext(r.Context(), "readiness check failed", "err", err)
 		http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	if l, ok := a.bus.(interface{ Ready() bool }); ok && !l.Ready() {
+		a.log.WarnContext(r.Context(), "readiness check failed: event listener not connected")
+		http.Error(w, "event bus unavailable", http.StatusServiceUnavailable)
 		return
 	}
 	_, _ = io.WriteString(w, "ok\n")
