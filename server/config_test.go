@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -178,4 +179,24 @@ func with(m map[string]string, k, v string) map[string]string {
 	}
 	out[k] = v
 	return out
+}
+
+// The README's configuration table lists every setting, variable and flag.
+func TestReadmeListsEverySetting(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	start := strings.Index(readme, "## Configuration")
+	end := strings.Index(readme[start+1:], "\n## ")
+	if start < 0 || end < 0 {
+		t.Fatal("README has no Configuration section")
+	}
+	table := readme[start : start+1+end]
+	for _, s := range settings {
+		if !strings.Contains(table, "`"+s.env+"`") || !strings.Contains(table, "`-"+s.flag+"`") {
+			t.Errorf("README configuration table does not list %s / -%s", s.env, s.flag)
+		}
+	}
 }

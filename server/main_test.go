@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	neturl "net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -386,4 +389,55 @@ func TestInFlightRequestFinishesDuringShutdown(t *testing.T) {
 	if err := <-shut; err != nil {
 		t.Errorf("shutdown: %v", err)
 	}
+}
+
+// On PostgreSQL a replica whose LISTEN connection is down would serve stale
+// subscriptions, so it is not ready until the listener is back.
+func TestReadyzFailsWhileTheEventListenerIsDown(t *testing.T) {
+	if !testdb.Postgres() {
+		t.Skip("the event listener exists on PostgreSQL only")
+	}
+	dbURL := testdb.URL(t)
+	app, _ := startApp(t, dbURL)
+	defer stopApp(t, app)
+	if code, body := get(t, app.URL()+"/readyz"); code != 200 {
+		t.Fatalf("readyz at start = %d %s, want 200", code, body)
+	}
+	admin, err := sql.Open("postgres", os.Getenv(testdb.EnvVar))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	u, _ := neturl.Parse(dbURL)
+	name := strings.TrimPrefix(u.Path, "/")
+	// Keep the listener from reconnecting, then cut its connection; the
+	// pool's open connections still answer the ping.
+	if _, err := admin.Exec("ALTER DATABASE " + name + " ALLOW_CONNECTIONS false"); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _, _ = admin.Exec("ALTER DATABASE " + name + " ALLOW_CONNECTIONS true") }()
+	var cut int
+	if err := admin.QueryRow(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = $1 AND query ILIKE 'LISTEN%'`, name).Scan(&cut); err != nil || cut != 1 {
+		t.Fatalf("terminating the listener: %d connections, %v; want 1", cut, err)
+	}
+	waitReady := func(wantCode int, wantBody string) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			code, body := get(t, app.URL()+"/readyz")
+			if code == wantCode && strings.Contains(body, wantBody) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("readyz = %d %q, want %d %q", code, body, wantCode, wantBody)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitReady(http.StatusServiceUnavailable, "event bus unavailable")
+	if _, err := admin.Exec("ALTER DATABASE " + name + " ALLOW_CONNECTIONS true"); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(http.StatusOK, "ok")
 }
