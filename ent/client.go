@@ -27,6 +27,7 @@ import (
 	"github.com/whisper-health/whisper/ent/enrollment"
 	"github.com/whisper-health/whisper/ent/enrollmentstep"
 	"github.com/whisper-health/whisper/ent/label"
+	"github.com/whisper-health/whisper/ent/membershipspan"
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/ent/outboxmessage"
@@ -70,6 +71,8 @@ type Client struct {
 	EnrollmentStep *EnrollmentStepClient
 	// Label is the client for interacting with the Label builders.
 	Label *LabelClient
+	// MembershipSpan is the client for interacting with the MembershipSpan builders.
+	MembershipSpan *MembershipSpanClient
 	// Message is the client for interacting with the Message builders.
 	Message *MessageClient
 	// Notification is the client for interacting with the Notification builders.
@@ -116,6 +119,7 @@ func (c *Client) init() {
 	c.Enrollment = NewEnrollmentClient(c.config)
 	c.EnrollmentStep = NewEnrollmentStepClient(c.config)
 	c.Label = NewLabelClient(c.config)
+	c.MembershipSpan = NewMembershipSpanClient(c.config)
 	c.Message = NewMessageClient(c.config)
 	c.Notification = NewNotificationClient(c.config)
 	c.OutboxMessage = NewOutboxMessageClient(c.config)
@@ -231,6 +235,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Enrollment:          NewEnrollmentClient(cfg),
 		EnrollmentStep:      NewEnrollmentStepClient(cfg),
 		Label:               NewLabelClient(cfg),
+		MembershipSpan:      NewMembershipSpanClient(cfg),
 		Message:             NewMessageClient(cfg),
 		Notification:        NewNotificationClient(cfg),
 		OutboxMessage:       NewOutboxMessageClient(cfg),
@@ -273,6 +278,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Enrollment:          NewEnrollmentClient(cfg),
 		EnrollmentStep:      NewEnrollmentStepClient(cfg),
 		Label:               NewLabelClient(cfg),
+		MembershipSpan:      NewMembershipSpanClient(cfg),
 		Message:             NewMessageClient(cfg),
 		Notification:        NewNotificationClient(cfg),
 		OutboxMessage:       NewOutboxMessageClient(cfg),
@@ -316,9 +322,9 @@ func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.APIKey, c.AccessLogEntry, c.AutoReplySent, c.Booking, c.BookingStatusChange,
 		c.BookingType, c.Channel, c.ChannelMember, c.Enrollment, c.EnrollmentStep,
-		c.Label, c.Message, c.Notification, c.OutboxMessage, c.Patient, c.Program,
-		c.ProgramAction, c.Referral, c.SecurityGroup, c.Session, c.Setting, c.Template,
-		c.User,
+		c.Label, c.MembershipSpan, c.Message, c.Notification, c.OutboxMessage,
+		c.Patient, c.Program, c.ProgramAction, c.Referral, c.SecurityGroup, c.Session,
+		c.Setting, c.Template, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -330,9 +336,9 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.APIKey, c.AccessLogEntry, c.AutoReplySent, c.Booking, c.BookingStatusChange,
 		c.BookingType, c.Channel, c.ChannelMember, c.Enrollment, c.EnrollmentStep,
-		c.Label, c.Message, c.Notification, c.OutboxMessage, c.Patient, c.Program,
-		c.ProgramAction, c.Referral, c.SecurityGroup, c.Session, c.Setting, c.Template,
-		c.User,
+		c.Label, c.MembershipSpan, c.Message, c.Notification, c.OutboxMessage,
+		c.Patient, c.Program, c.ProgramAction, c.Referral, c.SecurityGroup, c.Session,
+		c.Setting, c.Template, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -363,6 +369,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.EnrollmentStep.mutate(ctx, m)
 	case *LabelMutation:
 		return c.Label.mutate(ctx, m)
+	case *MembershipSpanMutation:
+		return c.MembershipSpan.mutate(ctx, m)
 	case *MessageMutation:
 		return c.Message.mutate(ctx, m)
 	case *NotificationMutation:
@@ -2346,6 +2354,172 @@ func (c *LabelClient) mutate(ctx context.Context, m *LabelMutation) (Value, erro
 	}
 }
 
+// MembershipSpanClient is a client for the MembershipSpan schema.
+type MembershipSpanClient struct {
+	config
+}
+
+// NewMembershipSpanClient returns a client for the MembershipSpan from the given config.
+func NewMembershipSpanClient(c config) *MembershipSpanClient {
+	return &MembershipSpanClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `membershipspan.Hooks(f(g(h())))`.
+func (c *MembershipSpanClient) Use(hooks ...Hook) {
+	c.hooks.MembershipSpan = append(c.hooks.MembershipSpan, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `membershipspan.Intercept(f(g(h())))`.
+func (c *MembershipSpanClient) Intercept(interceptors ...Interceptor) {
+	c.inters.MembershipSpan = append(c.inters.MembershipSpan, interceptors...)
+}
+
+// Create returns a builder for creating a MembershipSpan entity.
+func (c *MembershipSpanClient) Create() *MembershipSpanCreate {
+	mutation := newMembershipSpanMutation(c.config, OpCreate)
+	return &MembershipSpanCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of MembershipSpan entities.
+func (c *MembershipSpanClient) CreateBulk(builders ...*MembershipSpanCreate) *MembershipSpanCreateBulk {
+	return &MembershipSpanCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *MembershipSpanClient) MapCreateBulk(slice any, setFunc func(*MembershipSpanCreate, int)) *MembershipSpanCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &MembershipSpanCreateBulk{err: fmt.Errorf("calling to MembershipSpanClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*MembershipSpanCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &MembershipSpanCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for MembershipSpan.
+func (c *MembershipSpanClient) Update() *MembershipSpanUpdate {
+	mutation := newMembershipSpanMutation(c.config, OpUpdate)
+	return &MembershipSpanUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *MembershipSpanClient) UpdateOne(_m *MembershipSpan) *MembershipSpanUpdateOne {
+	mutation := newMembershipSpanMutation(c.config, OpUpdateOne, withMembershipSpan(_m))
+	return &MembershipSpanUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *MembershipSpanClient) UpdateOneID(id pulid.ID) *MembershipSpanUpdateOne {
+	mutation := newMembershipSpanMutation(c.config, OpUpdateOne, withMembershipSpanID(id))
+	return &MembershipSpanUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for MembershipSpan.
+func (c *MembershipSpanClient) Delete() *MembershipSpanDelete {
+	mutation := newMembershipSpanMutation(c.config, OpDelete)
+	return &MembershipSpanDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *MembershipSpanClient) DeleteOne(_m *MembershipSpan) *MembershipSpanDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *MembershipSpanClient) DeleteOneID(id pulid.ID) *MembershipSpanDeleteOne {
+	builder := c.Delete().Where(membershipspan.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &MembershipSpanDeleteOne{builder}
+}
+
+// Query returns a query builder for MembershipSpan.
+func (c *MembershipSpanClient) Query() *MembershipSpanQuery {
+	return &MembershipSpanQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeMembershipSpan},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a MembershipSpan entity by its id.
+func (c *MembershipSpanClient) Get(ctx context.Context, id pulid.ID) (*MembershipSpan, error) {
+	return c.Query().Where(membershipspan.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *MembershipSpanClient) GetX(ctx context.Context, id pulid.ID) *MembershipSpan {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryChannel queries the channel edge of a MembershipSpan.
+func (c *MembershipSpanClient) QueryChannel(_m *MembershipSpan) *ChannelQuery {
+	query := (&ChannelClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(membershipspan.Table, membershipspan.FieldID, id),
+			sqlgraph.To(channel.Table, channel.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, membershipspan.ChannelTable, membershipspan.ChannelColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryUser queries the user edge of a MembershipSpan.
+func (c *MembershipSpanClient) QueryUser(_m *MembershipSpan) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(membershipspan.Table, membershipspan.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, membershipspan.UserTable, membershipspan.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *MembershipSpanClient) Hooks() []Hook {
+	hooks := c.hooks.MembershipSpan
+	return append(hooks[:len(hooks):len(hooks)], membershipspan.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *MembershipSpanClient) Interceptors() []Interceptor {
+	return c.inters.MembershipSpan
+}
+
+func (c *MembershipSpanClient) mutate(ctx context.Context, m *MembershipSpanMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&MembershipSpanCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&MembershipSpanUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&MembershipSpanUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&MembershipSpanDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown MembershipSpan mutation op: %q", m.Op())
+	}
+}
+
 // MessageClient is a client for the Message schema.
 type MessageClient struct {
 	config
@@ -2510,7 +2684,7 @@ func (c *MessageClient) QueryPatients(_m *Message) *PatientQuery {
 		step := sqlgraph.NewStep(
 			sqlgraph.From(message.Table, message.FieldID, id),
 			sqlgraph.To(patient.Table, patient.FieldID),
-			sqlgraph.Edge(sqlgraph.O2M, false, message.PatientsTable, message.PatientsColumn),
+			sqlgraph.Edge(sqlgraph.M2M, false, message.PatientsTable, message.PatientsPrimaryKey...),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -3041,6 +3215,22 @@ func (c *PatientClient) QueryBookings(_m *Patient) *BookingQuery {
 			sqlgraph.From(patient.Table, patient.FieldID, id),
 			sqlgraph.To(booking.Table, booking.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, patient.BookingsTable, patient.BookingsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryMessages queries the messages edge of a Patient.
+func (c *PatientClient) QueryMessages(_m *Patient) *MessageQuery {
+	query := (&MessageClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(patient.Table, patient.FieldID, id),
+			sqlgraph.To(message.Table, message.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, patient.MessagesTable, patient.MessagesPrimaryKey...),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -4375,14 +4565,16 @@ type (
 	hooks struct {
 		APIKey, AccessLogEntry, AutoReplySent, Booking, BookingStatusChange,
 		BookingType, Channel, ChannelMember, Enrollment, EnrollmentStep, Label,
-		Message, Notification, OutboxMessage, Patient, Program, ProgramAction,
-		Referral, SecurityGroup, Session, Setting, Template, User []ent.Hook
+		MembershipSpan, Message, Notification, OutboxMessage, Patient, Program,
+		ProgramAction, Referral, SecurityGroup, Session, Setting, Template,
+		User []ent.Hook
 	}
 	inters struct {
 		APIKey, AccessLogEntry, AutoReplySent, Booking, BookingStatusChange,
 		BookingType, Channel, ChannelMember, Enrollment, EnrollmentStep, Label,
-		Message, Notification, OutboxMessage, Patient, Program, ProgramAction,
-		Referral, SecurityGroup, Session, Setting, Template, User []ent.Interceptor
+		MembershipSpan, Message, Notification, OutboxMessage, Patient, Program,
+		ProgramAction, Referral, SecurityGroup, Session, Setting, Template,
+		User []ent.Interceptor
 	}
 )
 

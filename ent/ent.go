@@ -23,6 +23,7 @@ import (
 	"github.com/whisper-health/whisper/ent/enrollment"
 	"github.com/whisper-health/whisper/ent/enrollmentstep"
 	"github.com/whisper-health/whisper/ent/label"
+	"github.com/whisper-health/whisper/ent/membershipspan"
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/ent/outboxmessage"
@@ -106,6 +107,7 @@ func checkColumn(t, c string) error {
 			enrollment.Table:          enrollment.ValidColumn,
 			enrollmentstep.Table:      enrollmentstep.ValidColumn,
 			label.Table:               label.ValidColumn,
+			membershipspan.Table:      membershipspan.ValidColumn,
 			message.Table:             message.ValidColumn,
 			notification.Table:        notification.ValidColumn,
 			outboxmessage.Table:       outboxmessage.ValidColumn,

@@ -14,6 +14,7 @@ import (
 	"github.com/whisper-health/whisper/ent/enrollment"
 	"github.com/whisper-health/whisper/ent/enrollmentstep"
 	"github.com/whisper-health/whisper/ent/label"
+	"github.com/whisper-health/whisper/ent/membershipspan"
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/ent/outboxmessage"
@@ -36,7 +37,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 23)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 24)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -261,6 +262,24 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   membershipspan.Table,
+			Columns: membershipspan.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: membershipspan.FieldID,
+			},
+		},
+		Type: "MembershipSpan",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			membershipspan.FieldChannelID: {Type: field.TypeString, Column: membershipspan.FieldChannelID},
+			membershipspan.FieldUserID:    {Type: field.TypeString, Column: membershipspan.FieldUserID},
+			membershipspan.FieldJoinedSeq: {Type: field.TypeInt64, Column: membershipspan.FieldJoinedSeq},
+			membershipspan.FieldLeftSeq:   {Type: field.TypeInt64, Column: membershipspan.FieldLeftSeq},
+			membershipspan.FieldCreatedAt: {Type: field.TypeTime, Column: membershipspan.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[12] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   message.Table,
 			Columns: message.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -283,7 +302,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldTxid:            {Type: field.TypeInt64, Column: message.FieldTxid},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   notification.Table,
 			Columns: notification.Columns,
@@ -304,11 +323,12 @@ var schemaGraph = func() *sqlgraph.Schema {
 			notification.FieldDueAt:          {Type: field.TypeTime, Column: notification.FieldDueAt},
 			notification.FieldDeliverAt:      {Type: field.TypeTime, Column: notification.FieldDeliverAt},
 			notification.FieldAcknowledgedAt: {Type: field.TypeTime, Column: notification.FieldAcknowledgedAt},
+			notification.FieldAnnouncedAt:    {Type: field.TypeTime, Column: notification.FieldAnnouncedAt},
 			notification.FieldDedupeKey:      {Type: field.TypeString, Column: notification.FieldDedupeKey},
 			notification.FieldCreatedAt:      {Type: field.TypeTime, Column: notification.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   outboxmessage.Table,
 			Columns: outboxmessage.Columns,
@@ -336,7 +356,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			outboxmessage.FieldSentAt:         {Type: field.TypeTime, Column: outboxmessage.FieldSentAt},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   patient.Table,
 			Columns: patient.Columns,
@@ -369,7 +389,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			patient.FieldSourceVersion:      {Type: field.TypeInt64, Column: patient.FieldSourceVersion},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   program.Table,
 			Columns: program.Columns,
@@ -391,7 +411,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			program.FieldEnabled:        {Type: field.TypeBool, Column: program.FieldEnabled},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   programaction.Table,
 			Columns: programaction.Columns,
@@ -416,7 +436,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			programaction.FieldPauseOnError:     {Type: field.TypeBool, Column: programaction.FieldPauseOnError},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   referral.Table,
 			Columns: referral.Columns,
@@ -437,7 +457,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			referral.FieldSourceVersion: {Type: field.TypeInt64, Column: referral.FieldSourceVersion},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   securitygroup.Table,
 			Columns: securitygroup.Columns,
@@ -454,7 +474,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			securitygroup.FieldPermissions: {Type: field.TypeJSON, Column: securitygroup.FieldPermissions},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -478,7 +498,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldIPAddress:         {Type: field.TypeString, Column: session.FieldIPAddress},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   setting.Table,
 			Columns: setting.Columns,
@@ -494,7 +514,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			setting.FieldValue:     {Type: field.TypeString, Column: setting.FieldValue},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   template.Table,
 			Columns: template.Columns,
@@ -513,7 +533,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			template.FieldBody:      {Type: field.TypeString, Column: template.FieldBody},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -911,6 +931,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"channel",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   membershipspan.ChannelTable,
+			Columns: []string{membershipspan.ChannelColumn},
+			Bidi:    false,
+		},
+		"MembershipSpan",
+		"Channel",
+	)
+	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   membershipspan.UserTable,
+			Columns: []string{membershipspan.UserColumn},
+			Bidi:    false,
+		},
+		"MembershipSpan",
+		"User",
+	)
+	graph.MustAddE(
+		"channel",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
 			Inverse: true,
 			Table:   message.ChannelTable,
 			Columns: []string{message.ChannelColumn},
@@ -946,10 +990,10 @@ var schemaGraph = func() *sqlgraph.Schema {
 	graph.MustAddE(
 		"patients",
 		&sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2M,
+			Rel:     sqlgraph.M2M,
 			Inverse: false,
 			Table:   message.PatientsTable,
-			Columns: []string{message.PatientsColumn},
+			Columns: message.PatientsPrimaryKey,
 			Bidi:    false,
 		},
 		"Message",
@@ -1050,6 +1094,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Patient",
 		"Booking",
+	)
+	graph.MustAddE(
+		"messages",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   patient.MessagesTable,
+			Columns: patient.MessagesPrimaryKey,
+			Bidi:    false,
+		},
+		"Patient",
+		"Message",
 	)
 	graph.MustAddE(
 		"actions",
@@ -2484,6 +2540,99 @@ func (f *LabelFilter) WhereHasMessagesWith(preds ...predicate.Message) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *MembershipSpanQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the MembershipSpanQuery builder.
+func (_q *MembershipSpanQuery) Filter() *MembershipSpanFilter {
+	return &MembershipSpanFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *MembershipSpanMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the MembershipSpanMutation builder.
+func (m *MembershipSpanMutation) Filter() *MembershipSpanFilter {
+	return &MembershipSpanFilter{config: m.config, predicateAdder: m}
+}
+
+// MembershipSpanFilter provides a generic filtering capability at runtime for MembershipSpanQuery.
+type MembershipSpanFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *MembershipSpanFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *MembershipSpanFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(membershipspan.FieldID))
+}
+
+// WhereChannelID applies the entql string predicate on the channel_id field.
+func (f *MembershipSpanFilter) WhereChannelID(p entql.StringP) {
+	f.Where(p.Field(membershipspan.FieldChannelID))
+}
+
+// WhereUserID applies the entql string predicate on the user_id field.
+func (f *MembershipSpanFilter) WhereUserID(p entql.StringP) {
+	f.Where(p.Field(membershipspan.FieldUserID))
+}
+
+// WhereJoinedSeq applies the entql int64 predicate on the joined_seq field.
+func (f *MembershipSpanFilter) WhereJoinedSeq(p entql.Int64P) {
+	f.Where(p.Field(membershipspan.FieldJoinedSeq))
+}
+
+// WhereLeftSeq applies the entql int64 predicate on the left_seq field.
+func (f *MembershipSpanFilter) WhereLeftSeq(p entql.Int64P) {
+	f.Where(p.Field(membershipspan.FieldLeftSeq))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *MembershipSpanFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(membershipspan.FieldCreatedAt))
+}
+
+// WhereHasChannel applies a predicate to check if query has an edge channel.
+func (f *MembershipSpanFilter) WhereHasChannel() {
+	f.Where(entql.HasEdge("channel"))
+}
+
+// WhereHasChannelWith applies a predicate to check if query has an edge channel with a given conditions (other predicates).
+func (f *MembershipSpanFilter) WhereHasChannelWith(preds ...predicate.Channel) {
+	f.Where(entql.HasEdgeWith("channel", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *MembershipSpanFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *MembershipSpanFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *MessageQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2512,7 +2661,7 @@ type MessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2705,7 +2854,7 @@ type NotificationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *NotificationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2764,6 +2913,11 @@ func (f *NotificationFilter) WhereDeliverAt(p entql.TimeP) {
 // WhereAcknowledgedAt applies the entql time.Time predicate on the acknowledged_at field.
 func (f *NotificationFilter) WhereAcknowledgedAt(p entql.TimeP) {
 	f.Where(p.Field(notification.FieldAcknowledgedAt))
+}
+
+// WhereAnnouncedAt applies the entql time.Time predicate on the announced_at field.
+func (f *NotificationFilter) WhereAnnouncedAt(p entql.TimeP) {
+	f.Where(p.Field(notification.FieldAnnouncedAt))
 }
 
 // WhereDedupeKey applies the entql string predicate on the dedupe_key field.
@@ -2861,7 +3015,7 @@ type OutboxMessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OutboxMessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2976,7 +3130,7 @@ type PatientFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PatientFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3101,6 +3255,20 @@ func (f *PatientFilter) WhereHasBookingsWith(preds ...predicate.Booking) {
 	})))
 }
 
+// WhereHasMessages applies a predicate to check if query has an edge messages.
+func (f *PatientFilter) WhereHasMessages() {
+	f.Where(entql.HasEdge("messages"))
+}
+
+// WhereHasMessagesWith applies a predicate to check if query has an edge messages with a given conditions (other predicates).
+func (f *PatientFilter) WhereHasMessagesWith(preds ...predicate.Message) {
+	f.Where(entql.HasEdgeWith("messages", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *ProgramQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -3130,7 +3298,7 @@ type ProgramFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProgramFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3243,7 +3411,7 @@ type ProgramActionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProgramActionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3371,7 +3539,7 @@ type ReferralFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReferralFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3465,7 +3633,7 @@ type SecurityGroupFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SecurityGroupFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3553,7 +3721,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3662,7 +3830,7 @@ type SettingFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SettingFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3717,7 +3885,7 @@ type TemplateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TemplateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3787,7 +3955,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -22,6 +22,7 @@ import (
 	"github.com/whisper-health/whisper/ent/enrollment"
 	"github.com/whisper-health/whisper/ent/enrollmentstep"
 	"github.com/whisper-health/whisper/ent/label"
+	"github.com/whisper-health/whisper/ent/membershipspan"
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/ent/outboxmessage"
@@ -58,6 +59,7 @@ const (
 	TypeEnrollment          = "Enrollment"
 	TypeEnrollmentStep      = "EnrollmentStep"
 	TypeLabel               = "Label"
+	TypeMembershipSpan      = "MembershipSpan"
 	TypeMessage             = "Message"
 	TypeNotification        = "Notification"
 	TypeOutboxMessage       = "OutboxMessage"
@@ -9973,6 +9975,746 @@ func (m *LabelMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Label edge %s", name)
 }
 
+// MembershipSpanMutation represents an operation that mutates the MembershipSpan nodes in the graph.
+type MembershipSpanMutation struct {
+	config
+	op             Op
+	typ            string
+	id             *pulid.ID
+	joined_seq     *int64
+	addjoined_seq  *int64
+	left_seq       *int64
+	addleft_seq    *int64
+	created_at     *time.Time
+	clearedFields  map[string]struct{}
+	channel        *pulid.ID
+	clearedchannel bool
+	user           *pulid.ID
+	cleareduser    bool
+	done           bool
+	oldValue       func(context.Context) (*MembershipSpan, error)
+	predicates     []predicate.MembershipSpan
+}
+
+var _ ent.Mutation = (*MembershipSpanMutation)(nil)
+
+// membershipspanOption allows management of the mutation configuration using functional options.
+type membershipspanOption func(*MembershipSpanMutation)
+
+// newMembershipSpanMutation creates new mutation for the MembershipSpan entity.
+func newMembershipSpanMutation(c config, op Op, opts ...membershipspanOption) *MembershipSpanMutation {
+	m := &MembershipSpanMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeMembershipSpan,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withMembershipSpanID sets the ID field of the mutation.
+func withMembershipSpanID(id pulid.ID) membershipspanOption {
+	return func(m *MembershipSpanMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *MembershipSpan
+		)
+		m.oldValue = func(ctx context.Context) (*MembershipSpan, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().MembershipSpan.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withMembershipSpan sets the old MembershipSpan of the mutation.
+func withMembershipSpan(node *MembershipSpan) membershipspanOption {
+	return func(m *MembershipSpanMutation) {
+		m.oldValue = func(context.Context) (*MembershipSpan, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m MembershipSpanMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m MembershipSpanMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of MembershipSpan entities.
+func (m *MembershipSpanMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *MembershipSpanMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *MembershipSpanMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().MembershipSpan.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetChannelID sets the "channel_id" field.
+func (m *MembershipSpanMutation) SetChannelID(pu pulid.ID) {
+	m.channel = &pu
+}
+
+// ChannelID returns the value of the "channel_id" field in the mutation.
+func (m *MembershipSpanMutation) ChannelID() (r pulid.ID, exists bool) {
+	v := m.channel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannelID returns the old "channel_id" field's value of the MembershipSpan entity.
+// If the MembershipSpan object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipSpanMutation) OldChannelID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannelID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannelID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannelID: %w", err)
+	}
+	return oldValue.ChannelID, nil
+}
+
+// ResetChannelID resets all changes to the "channel_id" field.
+func (m *MembershipSpanMutation) ResetChannelID() {
+	m.channel = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *MembershipSpanMutation) SetUserID(pu pulid.ID) {
+	m.user = &pu
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *MembershipSpanMutation) UserID() (r pulid.ID, exists bool) {
+	v := m.user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the MembershipSpan entity.
+// If the MembershipSpan object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipSpanMutation) OldUserID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *MembershipSpanMutation) ResetUserID() {
+	m.user = nil
+}
+
+// SetJoinedSeq sets the "joined_seq" field.
+func (m *MembershipSpanMutation) SetJoinedSeq(i int64) {
+	m.joined_seq = &i
+	m.addjoined_seq = nil
+}
+
+// JoinedSeq returns the value of the "joined_seq" field in the mutation.
+func (m *MembershipSpanMutation) JoinedSeq() (r int64, exists bool) {
+	v := m.joined_seq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldJoinedSeq returns the old "joined_seq" field's value of the MembershipSpan entity.
+// If the MembershipSpan object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipSpanMutation) OldJoinedSeq(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldJoinedSeq is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldJoinedSeq requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldJoinedSeq: %w", err)
+	}
+	return oldValue.JoinedSeq, nil
+}
+
+// AddJoinedSeq adds i to the "joined_seq" field.
+func (m *MembershipSpanMutation) AddJoinedSeq(i int64) {
+	if m.addjoined_seq != nil {
+		*m.addjoined_seq += i
+	} else {
+		m.addjoined_seq = &i
+	}
+}
+
+// AddedJoinedSeq returns the value that was added to the "joined_seq" field in this mutation.
+func (m *MembershipSpanMutation) AddedJoinedSeq() (r int64, exists bool) {
+	v := m.addjoined_seq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetJoinedSeq resets all changes to the "joined_seq" field.
+func (m *MembershipSpanMutation) ResetJoinedSeq() {
+	m.joined_seq = nil
+	m.addjoined_seq = nil
+}
+
+// SetLeftSeq sets the "left_seq" field.
+func (m *MembershipSpanMutation) SetLeftSeq(i int64) {
+	m.left_seq = &i
+	m.addleft_seq = nil
+}
+
+// LeftSeq returns the value of the "left_seq" field in the mutation.
+func (m *MembershipSpanMutation) LeftSeq() (r int64, exists bool) {
+	v := m.left_seq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLeftSeq returns the old "left_seq" field's value of the MembershipSpan entity.
+// If the MembershipSpan object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipSpanMutation) OldLeftSeq(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLeftSeq is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLeftSeq requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLeftSeq: %w", err)
+	}
+	return oldValue.LeftSeq, nil
+}
+
+// AddLeftSeq adds i to the "left_seq" field.
+func (m *MembershipSpanMutation) AddLeftSeq(i int64) {
+	if m.addleft_seq != nil {
+		*m.addleft_seq += i
+	} else {
+		m.addleft_seq = &i
+	}
+}
+
+// AddedLeftSeq returns the value that was added to the "left_seq" field in this mutation.
+func (m *MembershipSpanMutation) AddedLeftSeq() (r int64, exists bool) {
+	v := m.addleft_seq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearLeftSeq clears the value of the "left_seq" field.
+func (m *MembershipSpanMutation) ClearLeftSeq() {
+	m.left_seq = nil
+	m.addleft_seq = nil
+	m.clearedFields[membershipspan.FieldLeftSeq] = struct{}{}
+}
+
+// LeftSeqCleared returns if the "left_seq" field was cleared in this mutation.
+func (m *MembershipSpanMutation) LeftSeqCleared() bool {
+	_, ok := m.clearedFields[membershipspan.FieldLeftSeq]
+	return ok
+}
+
+// ResetLeftSeq resets all changes to the "left_seq" field.
+func (m *MembershipSpanMutation) ResetLeftSeq() {
+	m.left_seq = nil
+	m.addleft_seq = nil
+	delete(m.clearedFields, membershipspan.FieldLeftSeq)
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *MembershipSpanMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *MembershipSpanMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the MembershipSpan entity.
+// If the MembershipSpan object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipSpanMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *MembershipSpanMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// ClearChannel clears the "channel" edge to the Channel entity.
+func (m *MembershipSpanMutation) ClearChannel() {
+	m.clearedchannel = true
+	m.clearedFields[membershipspan.FieldChannelID] = struct{}{}
+}
+
+// ChannelCleared reports if the "channel" edge to the Channel entity was cleared.
+func (m *MembershipSpanMutation) ChannelCleared() bool {
+	return m.clearedchannel
+}
+
+// ChannelIDs returns the "channel" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ChannelID instead. It exists only for internal usage by the builders.
+func (m *MembershipSpanMutation) ChannelIDs() (ids []pulid.ID) {
+	if id := m.channel; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetChannel resets all changes to the "channel" edge.
+func (m *MembershipSpanMutation) ResetChannel() {
+	m.channel = nil
+	m.clearedchannel = false
+}
+
+// ClearUser clears the "user" edge to the User entity.
+func (m *MembershipSpanMutation) ClearUser() {
+	m.cleareduser = true
+	m.clearedFields[membershipspan.FieldUserID] = struct{}{}
+}
+
+// UserCleared reports if the "user" edge to the User entity was cleared.
+func (m *MembershipSpanMutation) UserCleared() bool {
+	return m.cleareduser
+}
+
+// UserIDs returns the "user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UserID instead. It exists only for internal usage by the builders.
+func (m *MembershipSpanMutation) UserIDs() (ids []pulid.ID) {
+	if id := m.user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUser resets all changes to the "user" edge.
+func (m *MembershipSpanMutation) ResetUser() {
+	m.user = nil
+	m.cleareduser = false
+}
+
+// Where appends a list predicates to the MembershipSpanMutation builder.
+func (m *MembershipSpanMutation) Where(ps ...predicate.MembershipSpan) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the MembershipSpanMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *MembershipSpanMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.MembershipSpan, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *MembershipSpanMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *MembershipSpanMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (MembershipSpan).
+func (m *MembershipSpanMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *MembershipSpanMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.channel != nil {
+		fields = append(fields, membershipspan.FieldChannelID)
+	}
+	if m.user != nil {
+		fields = append(fields, membershipspan.FieldUserID)
+	}
+	if m.joined_seq != nil {
+		fields = append(fields, membershipspan.FieldJoinedSeq)
+	}
+	if m.left_seq != nil {
+		fields = append(fields, membershipspan.FieldLeftSeq)
+	}
+	if m.created_at != nil {
+		fields = append(fields, membershipspan.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *MembershipSpanMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case membershipspan.FieldChannelID:
+		return m.ChannelID()
+	case membershipspan.FieldUserID:
+		return m.UserID()
+	case membershipspan.FieldJoinedSeq:
+		return m.JoinedSeq()
+	case membershipspan.FieldLeftSeq:
+		return m.LeftSeq()
+	case membershipspan.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *MembershipSpanMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case membershipspan.FieldChannelID:
+		return m.OldChannelID(ctx)
+	case membershipspan.FieldUserID:
+		return m.OldUserID(ctx)
+	case membershipspan.FieldJoinedSeq:
+		return m.OldJoinedSeq(ctx)
+	case membershipspan.FieldLeftSeq:
+		return m.OldLeftSeq(ctx)
+	case membershipspan.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown MembershipSpan field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *MembershipSpanMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case membershipspan.FieldChannelID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannelID(v)
+		return nil
+	case membershipspan.FieldUserID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case membershipspan.FieldJoinedSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetJoinedSeq(v)
+		return nil
+	case membershipspan.FieldLeftSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLeftSeq(v)
+		return nil
+	case membershipspan.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown MembershipSpan field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *MembershipSpanMutation) AddedFields() []string {
+	var fields []string
+	if m.addjoined_seq != nil {
+		fields = append(fields, membershipspan.FieldJoinedSeq)
+	}
+	if m.addleft_seq != nil {
+		fields = append(fields, membershipspan.FieldLeftSeq)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *MembershipSpanMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case membershipspan.FieldJoinedSeq:
+		return m.AddedJoinedSeq()
+	case membershipspan.FieldLeftSeq:
+		return m.AddedLeftSeq()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *MembershipSpanMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case membershipspan.FieldJoinedSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddJoinedSeq(v)
+		return nil
+	case membershipspan.FieldLeftSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLeftSeq(v)
+		return nil
+	}
+	return fmt.Errorf("unknown MembershipSpan numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *MembershipSpanMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(membershipspan.FieldLeftSeq) {
+		fields = append(fields, membershipspan.FieldLeftSeq)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *MembershipSpanMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *MembershipSpanMutation) ClearField(name string) error {
+	switch name {
+	case membershipspan.FieldLeftSeq:
+		m.ClearLeftSeq()
+		return nil
+	}
+	return fmt.Errorf("unknown MembershipSpan nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *MembershipSpanMutation) ResetField(name string) error {
+	switch name {
+	case membershipspan.FieldChannelID:
+		m.ResetChannelID()
+		return nil
+	case membershipspan.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case membershipspan.FieldJoinedSeq:
+		m.ResetJoinedSeq()
+		return nil
+	case membershipspan.FieldLeftSeq:
+		m.ResetLeftSeq()
+		return nil
+	case membershipspan.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown MembershipSpan field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *MembershipSpanMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.channel != nil {
+		edges = append(edges, membershipspan.EdgeChannel)
+	}
+	if m.user != nil {
+		edges = append(edges, membershipspan.EdgeUser)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *MembershipSpanMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case membershipspan.EdgeChannel:
+		if id := m.channel; id != nil {
+			return []ent.Value{*id}
+		}
+	case membershipspan.EdgeUser:
+		if id := m.user; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *MembershipSpanMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *MembershipSpanMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *MembershipSpanMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedchannel {
+		edges = append(edges, membershipspan.EdgeChannel)
+	}
+	if m.cleareduser {
+		edges = append(edges, membershipspan.EdgeUser)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *MembershipSpanMutation) EdgeCleared(name string) bool {
+	switch name {
+	case membershipspan.EdgeChannel:
+		return m.clearedchannel
+	case membershipspan.EdgeUser:
+		return m.cleareduser
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *MembershipSpanMutation) ClearEdge(name string) error {
+	switch name {
+	case membershipspan.EdgeChannel:
+		m.ClearChannel()
+		return nil
+	case membershipspan.EdgeUser:
+		m.ClearUser()
+		return nil
+	}
+	return fmt.Errorf("unknown MembershipSpan unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *MembershipSpanMutation) ResetEdge(name string) error {
+	switch name {
+	case membershipspan.EdgeChannel:
+		m.ResetChannel()
+		return nil
+	case membershipspan.EdgeUser:
+		m.ResetUser()
+		return nil
+	}
+	return fmt.Errorf("unknown MembershipSpan edge %s", name)
+}
+
 // MessageMutation represents an operation that mutates the Message nodes in the graph.
 type MessageMutation struct {
 	config
@@ -11448,6 +12190,7 @@ type NotificationMutation struct {
 	due_at           *time.Time
 	deliver_at       *time.Time
 	acknowledged_at  *time.Time
+	announced_at     *time.Time
 	dedupe_key       *string
 	created_at       *time.Time
 	clearedFields    map[string]struct{}
@@ -12006,6 +12749,55 @@ func (m *NotificationMutation) ResetAcknowledgedAt() {
 	delete(m.clearedFields, notification.FieldAcknowledgedAt)
 }
 
+// SetAnnouncedAt sets the "announced_at" field.
+func (m *NotificationMutation) SetAnnouncedAt(t time.Time) {
+	m.announced_at = &t
+}
+
+// AnnouncedAt returns the value of the "announced_at" field in the mutation.
+func (m *NotificationMutation) AnnouncedAt() (r time.Time, exists bool) {
+	v := m.announced_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAnnouncedAt returns the old "announced_at" field's value of the Notification entity.
+// If the Notification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *NotificationMutation) OldAnnouncedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAnnouncedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAnnouncedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAnnouncedAt: %w", err)
+	}
+	return oldValue.AnnouncedAt, nil
+}
+
+// ClearAnnouncedAt clears the value of the "announced_at" field.
+func (m *NotificationMutation) ClearAnnouncedAt() {
+	m.announced_at = nil
+	m.clearedFields[notification.FieldAnnouncedAt] = struct{}{}
+}
+
+// AnnouncedAtCleared returns if the "announced_at" field was cleared in this mutation.
+func (m *NotificationMutation) AnnouncedAtCleared() bool {
+	_, ok := m.clearedFields[notification.FieldAnnouncedAt]
+	return ok
+}
+
+// ResetAnnouncedAt resets all changes to the "announced_at" field.
+func (m *NotificationMutation) ResetAnnouncedAt() {
+	m.announced_at = nil
+	delete(m.clearedFields, notification.FieldAnnouncedAt)
+}
+
 // SetDedupeKey sets the "dedupe_key" field.
 func (m *NotificationMutation) SetDedupeKey(s string) {
 	m.dedupe_key = &s
@@ -12233,7 +13025,7 @@ func (m *NotificationMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *NotificationMutation) Fields() []string {
-	fields := make([]string, 0, 12)
+	fields := make([]string, 0, 13)
 	if m.kind != nil {
 		fields = append(fields, notification.FieldKind)
 	}
@@ -12263,6 +13055,9 @@ func (m *NotificationMutation) Fields() []string {
 	}
 	if m.acknowledged_at != nil {
 		fields = append(fields, notification.FieldAcknowledgedAt)
+	}
+	if m.announced_at != nil {
+		fields = append(fields, notification.FieldAnnouncedAt)
 	}
 	if m.dedupe_key != nil {
 		fields = append(fields, notification.FieldDedupeKey)
@@ -12298,6 +13093,8 @@ func (m *NotificationMutation) Field(name string) (ent.Value, bool) {
 		return m.DeliverAt()
 	case notification.FieldAcknowledgedAt:
 		return m.AcknowledgedAt()
+	case notification.FieldAnnouncedAt:
+		return m.AnnouncedAt()
 	case notification.FieldDedupeKey:
 		return m.DedupeKey()
 	case notification.FieldCreatedAt:
@@ -12331,6 +13128,8 @@ func (m *NotificationMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldDeliverAt(ctx)
 	case notification.FieldAcknowledgedAt:
 		return m.OldAcknowledgedAt(ctx)
+	case notification.FieldAnnouncedAt:
+		return m.OldAnnouncedAt(ctx)
 	case notification.FieldDedupeKey:
 		return m.OldDedupeKey(ctx)
 	case notification.FieldCreatedAt:
@@ -12414,6 +13213,13 @@ func (m *NotificationMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetAcknowledgedAt(v)
 		return nil
+	case notification.FieldAnnouncedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAnnouncedAt(v)
+		return nil
 	case notification.FieldDedupeKey:
 		v, ok := value.(string)
 		if !ok {
@@ -12476,6 +13282,9 @@ func (m *NotificationMutation) ClearedFields() []string {
 	if m.FieldCleared(notification.FieldAcknowledgedAt) {
 		fields = append(fields, notification.FieldAcknowledgedAt)
 	}
+	if m.FieldCleared(notification.FieldAnnouncedAt) {
+		fields = append(fields, notification.FieldAnnouncedAt)
+	}
 	if m.FieldCleared(notification.FieldDedupeKey) {
 		fields = append(fields, notification.FieldDedupeKey)
 	}
@@ -12510,6 +13319,9 @@ func (m *NotificationMutation) ClearField(name string) error {
 		return nil
 	case notification.FieldAcknowledgedAt:
 		m.ClearAcknowledgedAt()
+		return nil
+	case notification.FieldAnnouncedAt:
+		m.ClearAnnouncedAt()
 		return nil
 	case notification.FieldDedupeKey:
 		m.ClearDedupeKey()
@@ -12551,6 +13363,9 @@ func (m *NotificationMutation) ResetField(name string) error {
 		return nil
 	case notification.FieldAcknowledgedAt:
 		m.ResetAcknowledgedAt()
+		return nil
+	case notification.FieldAnnouncedAt:
+		m.ResetAnnouncedAt()
 		return nil
 	case notification.FieldDedupeKey:
 		m.ResetDedupeKey()
@@ -13962,6 +14777,9 @@ type PatientMutation struct {
 	bookings             map[pulid.ID]struct{}
 	removedbookings      map[pulid.ID]struct{}
 	clearedbookings      bool
+	messages             map[pulid.ID]struct{}
+	removedmessages      map[pulid.ID]struct{}
+	clearedmessages      bool
 	done                 bool
 	oldValue             func(context.Context) (*Patient, error)
 	predicates           []predicate.Patient
@@ -15047,6 +15865,60 @@ func (m *PatientMutation) ResetBookings() {
 	m.removedbookings = nil
 }
 
+// AddMessageIDs adds the "messages" edge to the Message entity by ids.
+func (m *PatientMutation) AddMessageIDs(ids ...pulid.ID) {
+	if m.messages == nil {
+		m.messages = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		m.messages[ids[i]] = struct{}{}
+	}
+}
+
+// ClearMessages clears the "messages" edge to the Message entity.
+func (m *PatientMutation) ClearMessages() {
+	m.clearedmessages = true
+}
+
+// MessagesCleared reports if the "messages" edge to the Message entity was cleared.
+func (m *PatientMutation) MessagesCleared() bool {
+	return m.clearedmessages
+}
+
+// RemoveMessageIDs removes the "messages" edge to the Message entity by IDs.
+func (m *PatientMutation) RemoveMessageIDs(ids ...pulid.ID) {
+	if m.removedmessages == nil {
+		m.removedmessages = make(map[pulid.ID]struct{})
+	}
+	for i := range ids {
+		delete(m.messages, ids[i])
+		m.removedmessages[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedMessages returns the removed IDs of the "messages" edge to the Message entity.
+func (m *PatientMutation) RemovedMessagesIDs() (ids []pulid.ID) {
+	for id := range m.removedmessages {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// MessagesIDs returns the "messages" edge IDs in the mutation.
+func (m *PatientMutation) MessagesIDs() (ids []pulid.ID) {
+	for id := range m.messages {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetMessages resets all changes to the "messages" edge.
+func (m *PatientMutation) ResetMessages() {
+	m.messages = nil
+	m.clearedmessages = false
+	m.removedmessages = nil
+}
+
 // Where appends a list predicates to the PatientMutation builder.
 func (m *PatientMutation) Where(ps ...predicate.Patient) {
 	m.predicates = append(m.predicates, ps...)
@@ -15605,9 +16477,12 @@ func (m *PatientMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *PatientMutation) AddedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 2)
 	if m.bookings != nil {
 		edges = append(edges, patient.EdgeBookings)
+	}
+	if m.messages != nil {
+		edges = append(edges, patient.EdgeMessages)
 	}
 	return edges
 }
@@ -15622,15 +16497,24 @@ func (m *PatientMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case patient.EdgeMessages:
+		ids := make([]ent.Value, 0, len(m.messages))
+		for id := range m.messages {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *PatientMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 2)
 	if m.removedbookings != nil {
 		edges = append(edges, patient.EdgeBookings)
+	}
+	if m.removedmessages != nil {
+		edges = append(edges, patient.EdgeMessages)
 	}
 	return edges
 }
@@ -15645,15 +16529,24 @@ func (m *PatientMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case patient.EdgeMessages:
+		ids := make([]ent.Value, 0, len(m.removedmessages))
+		for id := range m.removedmessages {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *PatientMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 2)
 	if m.clearedbookings {
 		edges = append(edges, patient.EdgeBookings)
+	}
+	if m.clearedmessages {
+		edges = append(edges, patient.EdgeMessages)
 	}
 	return edges
 }
@@ -15664,6 +16557,8 @@ func (m *PatientMutation) EdgeCleared(name string) bool {
 	switch name {
 	case patient.EdgeBookings:
 		return m.clearedbookings
+	case patient.EdgeMessages:
+		return m.clearedmessages
 	}
 	return false
 }
@@ -15682,6 +16577,9 @@ func (m *PatientMutation) ResetEdge(name string) error {
 	switch name {
 	case patient.EdgeBookings:
 		m.ResetBookings()
+		return nil
+	case patient.EdgeMessages:
+		m.ResetMessages()
 		return nil
 	}
 	return fmt.Errorf("unknown Patient edge %s", name)

@@ -41,6 +41,8 @@ type Notification struct {
 	DeliverAt time.Time `json:"deliver_at,omitempty"`
 	// AcknowledgedAt holds the value of the "acknowledged_at" field.
 	AcknowledgedAt *time.Time `json:"acknowledged_at,omitempty"`
+	// when it was announced live; a replica claims a due reminder by setting it, so it is announced once
+	AnnouncedAt *time.Time `json:"announced_at,omitempty"`
 	// with the recipient, unique: an arrival notifies once however often it is pushed
 	DedupeKey *string `json:"dedupe_key,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
@@ -123,7 +125,7 @@ func (*Notification) scanValues(columns []string) ([]any, error) {
 			values[i] = new(pulid.ID)
 		case notification.FieldKind, notification.FieldTitle, notification.FieldBody, notification.FieldDedupeKey:
 			values[i] = new(sql.NullString)
-		case notification.FieldDueAt, notification.FieldDeliverAt, notification.FieldAcknowledgedAt, notification.FieldCreatedAt:
+		case notification.FieldDueAt, notification.FieldDeliverAt, notification.FieldAcknowledgedAt, notification.FieldAnnouncedAt, notification.FieldCreatedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -211,6 +213,13 @@ func (_m *Notification) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.AcknowledgedAt = new(time.Time)
 				*_m.AcknowledgedAt = value.Time
+			}
+		case notification.FieldAnnouncedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field announced_at", values[i])
+			} else if value.Valid {
+				_m.AnnouncedAt = new(time.Time)
+				*_m.AnnouncedAt = value.Time
 			}
 		case notification.FieldDedupeKey:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -320,6 +329,11 @@ func (_m *Notification) String() string {
 	builder.WriteString(", ")
 	if v := _m.AcknowledgedAt; v != nil {
 		builder.WriteString("acknowledged_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.AnnouncedAt; v != nil {
+		builder.WriteString("announced_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteString(", ")

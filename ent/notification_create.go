@@ -135,6 +135,20 @@ func (_c *NotificationCreate) SetNillableAcknowledgedAt(v *time.Time) *Notificat
 	return _c
 }
 
+// SetAnnouncedAt sets the "announced_at" field.
+func (_c *NotificationCreate) SetAnnouncedAt(v time.Time) *NotificationCreate {
+	_c.mutation.SetAnnouncedAt(v)
+	return _c
+}
+
+// SetNillableAnnouncedAt sets the "announced_at" field if the given value is not nil.
+func (_c *NotificationCreate) SetNillableAnnouncedAt(v *time.Time) *NotificationCreate {
+	if v != nil {
+		_c.SetAnnouncedAt(*v)
+	}
+	return _c
+}
+
 // SetDedupeKey sets the "dedupe_key" field.
 func (_c *NotificationCreate) SetDedupeKey(v string) *NotificationCreate {
 	_c.mutation.SetDedupeKey(v)
@@ -351,6 +365,10 @@ func (_c *NotificationCreate) createSpec() (*Notification, *sqlgraph.CreateSpec)
 		_spec.SetField(notification.FieldAcknowledgedAt, field.TypeTime, value)
 		_node.AcknowledgedAt = &value
 	}
+	if value, ok := _c.mutation.AnnouncedAt(); ok {
+		_spec.SetField(notification.FieldAnnouncedAt, field.TypeTime, value)
+		_node.AnnouncedAt = &value
+	}
 	if value, ok := _c.mutation.DedupeKey(); ok {
 		_spec.SetField(notification.FieldDedupeKey, field.TypeString, value)
 		_node.DedupeKey = &value
@@ -497,6 +515,24 @@ func (u *NotificationUpsert) ClearAcknowledgedAt() *NotificationUpsert {
 	return u
 }
 
+// SetAnnouncedAt sets the "announced_at" field.
+func (u *NotificationUpsert) SetAnnouncedAt(v time.Time) *NotificationUpsert {
+	u.Set(notification.FieldAnnouncedAt, v)
+	return u
+}
+
+// UpdateAnnouncedAt sets the "announced_at" field to the value that was provided on create.
+func (u *NotificationUpsert) UpdateAnnouncedAt() *NotificationUpsert {
+	u.SetExcluded(notification.FieldAnnouncedAt)
+	return u
+}
+
+// ClearAnnouncedAt clears the value of the "announced_at" field.
+func (u *NotificationUpsert) ClearAnnouncedAt() *NotificationUpsert {
+	u.SetNull(notification.FieldAnnouncedAt)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -596,6 +632,27 @@ func (u *NotificationUpsertOne) UpdateAcknowledgedAt() *NotificationUpsertOne {
 func (u *NotificationUpsertOne) ClearAcknowledgedAt() *NotificationUpsertOne {
 	return u.Update(func(s *NotificationUpsert) {
 		s.ClearAcknowledgedAt()
+	})
+}
+
+// SetAnnouncedAt sets the "announced_at" field.
+func (u *NotificationUpsertOne) SetAnnouncedAt(v time.Time) *NotificationUpsertOne {
+	return u.Update(func(s *NotificationUpsert) {
+		s.SetAnnouncedAt(v)
+	})
+}
+
+// UpdateAnnouncedAt sets the "announced_at" field to the value that was provided on create.
+func (u *NotificationUpsertOne) UpdateAnnouncedAt() *NotificationUpsertOne {
+	return u.Update(func(s *NotificationUpsert) {
+		s.UpdateAnnouncedAt()
+	})
+}
+
+// ClearAnnouncedAt clears the value of the "announced_at" field.
+func (u *NotificationUpsertOne) ClearAnnouncedAt() *NotificationUpsertOne {
+	return u.Update(func(s *NotificationUpsert) {
+		s.ClearAnnouncedAt()
 	})
 }
 
@@ -865,6 +922,27 @@ func (u *NotificationUpsertBulk) UpdateAcknowledgedAt() *NotificationUpsertBulk 
 func (u *NotificationUpsertBulk) ClearAcknowledgedAt() *NotificationUpsertBulk {
 	return u.Update(func(s *NotificationUpsert) {
 		s.ClearAcknowledgedAt()
+	})
+}
+
+// SetAnnouncedAt sets the "announced_at" field.
+func (u *NotificationUpsertBulk) SetAnnouncedAt(v time.Time) *NotificationUpsertBulk {
+	return u.Update(func(s *NotificationUpsert) {
+		s.SetAnnouncedAt(v)
+	})
+}
+
+// UpdateAnnouncedAt sets the "announced_at" field to the value that was provided on create.
+func (u *NotificationUpsertBulk) UpdateAnnouncedAt() *NotificationUpsertBulk {
+	return u.Update(func(s *NotificationUpsert) {
+		s.UpdateAnnouncedAt()
+	})
+}
+
+// ClearAnnouncedAt clears the value of the "announced_at" field.
+func (u *NotificationUpsertBulk) ClearAnnouncedAt() *NotificationUpsertBulk {
+	return u.Update(func(s *NotificationUpsert) {
+		s.ClearAnnouncedAt()
 	})
 }
 

@@ -49,6 +49,26 @@ func (_u *NotificationUpdate) ClearAcknowledgedAt() *NotificationUpdate {
 	return _u
 }
 
+// SetAnnouncedAt sets the "announced_at" field.
+func (_u *NotificationUpdate) SetAnnouncedAt(v time.Time) *NotificationUpdate {
+	_u.mutation.SetAnnouncedAt(v)
+	return _u
+}
+
+// SetNillableAnnouncedAt sets the "announced_at" field if the given value is not nil.
+func (_u *NotificationUpdate) SetNillableAnnouncedAt(v *time.Time) *NotificationUpdate {
+	if v != nil {
+		_u.SetAnnouncedAt(*v)
+	}
+	return _u
+}
+
+// ClearAnnouncedAt clears the value of the "announced_at" field.
+func (_u *NotificationUpdate) ClearAnnouncedAt() *NotificationUpdate {
+	_u.mutation.ClearAnnouncedAt()
+	return _u
+}
+
 // Mutation returns the NotificationMutation object of the builder.
 func (_u *NotificationUpdate) Mutation() *NotificationMutation {
 	return _u.mutation
@@ -119,6 +139,12 @@ func (_u *NotificationUpdate) sqlSave(ctx context.Context) (_node int, err error
 	if _u.mutation.AcknowledgedAtCleared() {
 		_spec.ClearField(notification.FieldAcknowledgedAt, field.TypeTime)
 	}
+	if value, ok := _u.mutation.AnnouncedAt(); ok {
+		_spec.SetField(notification.FieldAnnouncedAt, field.TypeTime, value)
+	}
+	if _u.mutation.AnnouncedAtCleared() {
+		_spec.ClearField(notification.FieldAnnouncedAt, field.TypeTime)
+	}
 	if _u.mutation.DedupeKeyCleared() {
 		_spec.ClearField(notification.FieldDedupeKey, field.TypeString)
 	}
@@ -161,6 +187,26 @@ func (_u *NotificationUpdateOne) SetNillableAcknowledgedAt(v *time.Time) *Notifi
 // ClearAcknowledgedAt clears the value of the "acknowledged_at" field.
 func (_u *NotificationUpdateOne) ClearAcknowledgedAt() *NotificationUpdateOne {
 	_u.mutation.ClearAcknowledgedAt()
+	return _u
+}
+
+// SetAnnouncedAt sets the "announced_at" field.
+func (_u *NotificationUpdateOne) SetAnnouncedAt(v time.Time) *NotificationUpdateOne {
+	_u.mutation.SetAnnouncedAt(v)
+	return _u
+}
+
+// SetNillableAnnouncedAt sets the "announced_at" field if the given value is not nil.
+func (_u *NotificationUpdateOne) SetNillableAnnouncedAt(v *time.Time) *NotificationUpdateOne {
+	if v != nil {
+		_u.SetAnnouncedAt(*v)
+	}
+	return _u
+}
+
+// ClearAnnouncedAt clears the value of the "announced_at" field.
+func (_u *NotificationUpdateOne) ClearAnnouncedAt() *NotificationUpdateOne {
+	_u.mutation.ClearAnnouncedAt()
 	return _u
 }
 
@@ -263,6 +309,12 @@ func (_u *NotificationUpdateOne) sqlSave(ctx context.Context) (_node *Notificati
 	}
 	if _u.mutation.AcknowledgedAtCleared() {
 		_spec.ClearField(notification.FieldAcknowledgedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.AnnouncedAt(); ok {
+		_spec.SetField(notification.FieldAnnouncedAt, field.TypeTime, value)
+	}
+	if _u.mutation.AnnouncedAtCleared() {
+		_spec.ClearField(notification.FieldAnnouncedAt, field.TypeTime)
 	}
 	if _u.mutation.DedupeKeyCleared() {
 		_spec.ClearField(notification.FieldDedupeKey, field.TypeString)

@@ -60,20 +60,22 @@ type Patient struct {
 	SourceVersion int64 `json:"source_version,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the PatientQuery when eager-loading is set.
-	Edges            PatientEdges `json:"edges"`
-	message_patients *pulid.ID
-	selectValues     sql.SelectValues
+	Edges        PatientEdges `json:"edges"`
+	selectValues sql.SelectValues
 }
 
 // PatientEdges holds the relations/edges for other nodes in the graph.
 type PatientEdges struct {
 	// Bookings holds the value of the bookings edge.
 	Bookings []*Booking `json:"bookings,omitempty"`
+	// Messages holds the value of the messages edge.
+	Messages []*Message `json:"messages,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [1]bool
+	loadedTypes [2]bool
 
 	namedBookings map[string][]*Booking
+	namedMessages map[string][]*Message
 }
 
 // BookingsOrErr returns the Bookings value or an error if the edge
@@ -83,6 +85,15 @@ func (e PatientEdges) BookingsOrErr() ([]*Booking, error) {
 		return e.Bookings, nil
 	}
 	return nil, &NotLoadedError{edge: "bookings"}
+}
+
+// MessagesOrErr returns the Messages value or an error if the edge
+// was not loaded in eager-loading.
+func (e PatientEdges) MessagesOrErr() ([]*Message, error) {
+	if e.loadedTypes[1] {
+		return e.Messages, nil
+	}
+	return nil, &NotLoadedError{edge: "messages"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -98,8 +109,6 @@ func (*Patient) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullString)
 		case patient.FieldCreatedAt, patient.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
-		case patient.ForeignKeys[0]: // message_patients
-			values[i] = &sql.NullScanner{S: new(pulid.ID)}
 		default:
 			values[i] = new(sql.UnknownType)
 		}
@@ -254,13 +263,6 @@ func (_m *Patient) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.SourceVersion = value.Int64
 			}
-		case patient.ForeignKeys[0]:
-			if value, ok := values[i].(*sql.NullScanner); !ok {
-				return fmt.Errorf("unexpected type %T for field message_patients", values[i])
-			} else if value.Valid {
-				_m.message_patients = new(pulid.ID)
-				*_m.message_patients = *value.S.(*pulid.ID)
-			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -277,6 +279,11 @@ func (_m *Patient) Value(name string) (ent.Value, error) {
 // QueryBookings queries the "bookings" edge of the Patient entity.
 func (_m *Patient) QueryBookings() *BookingQuery {
 	return NewPatientClient(_m.config).QueryBookings(_m)
+}
+
+// QueryMessages queries the "messages" edge of the Patient entity.
+func (_m *Patient) QueryMessages() *MessageQuery {
+	return NewPatientClient(_m.config).QueryMessages(_m)
 }
 
 // Update returns a builder for updating this Patient.
@@ -411,6 +418,30 @@ func (_m *Patient) appendNamedBookings(name string, edges ...*Booking) {
 		_m.Edges.namedBookings[name] = []*Booking{}
 	} else {
 		_m.Edges.namedBookings[name] = append(_m.Edges.namedBookings[name], edges...)
+	}
+}
+
+// NamedMessages returns the Messages named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Patient) NamedMessages(name string) ([]*Message, error) {
+	if _m.Edges.namedMessages == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedMessages[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Patient) appendNamedMessages(name string, edges ...*Message) {
+	if _m.Edges.namedMessages == nil {
+		_m.Edges.namedMessages = make(map[string][]*Message)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedMessages[name] = []*Message{}
+	} else {
+		_m.Edges.namedMessages[name] = append(_m.Edges.namedMessages[name], edges...)
 	}
 }
 

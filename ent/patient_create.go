@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/whisper-health/whisper/ent/booking"
+	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/patient"
 	"github.com/whisper-health/whisper/internal/pulid"
 )
@@ -310,6 +311,21 @@ func (_c *PatientCreate) AddBookings(v ...*Booking) *PatientCreate {
 	return _c.AddBookingIDs(ids...)
 }
 
+// AddMessageIDs adds the "messages" edge to the Message entity by IDs.
+func (_c *PatientCreate) AddMessageIDs(ids ...pulid.ID) *PatientCreate {
+	_c.mutation.AddMessageIDs(ids...)
+	return _c
+}
+
+// AddMessages adds the "messages" edges to the Message entity.
+func (_c *PatientCreate) AddMessages(v ...*Message) *PatientCreate {
+	ids := make([]pulid.ID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddMessageIDs(ids...)
+}
+
 // Mutation returns the PatientMutation object of the builder.
 func (_c *PatientCreate) Mutation() *PatientMutation {
 	return _c.mutation
@@ -605,6 +621,22 @@ func (_c *PatientCreate) createSpec() (*Patient, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(booking.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.MessagesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2M,
+			Inverse: true,
+			Table:   patient.MessagesTable,
+			Columns: patient.MessagesPrimaryKey,
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(message.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

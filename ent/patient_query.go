@@ -15,6 +15,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/whisper-health/whisper/ent/booking"
+	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/patient"
 	"github.com/whisper-health/whisper/ent/predicate"
 	"github.com/whisper-health/whisper/internal/pulid"
@@ -28,10 +29,11 @@ type PatientQuery struct {
 	inters            []Interceptor
 	predicates        []predicate.Patient
 	withBookings      *BookingQuery
-	withFKs           bool
+	withMessages      *MessageQuery
 	loadTotal         []func(context.Context, []*Patient) error
 	modifiers         []func(*sql.Selector)
 	withNamedBookings map[string]*BookingQuery
+	withNamedMessages map[string]*MessageQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -83,6 +85,28 @@ func (_q *PatientQuery) QueryBookings() *BookingQuery {
 			sqlgraph.From(patient.Table, patient.FieldID, selector),
 			sqlgraph.To(booking.Table, booking.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, patient.BookingsTable, patient.BookingsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryMessages chains the current query on the "messages" edge.
+func (_q *PatientQuery) QueryMessages() *MessageQuery {
+	query := (&MessageClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(patient.Table, patient.FieldID, selector),
+			sqlgraph.To(message.Table, message.FieldID),
+			sqlgraph.Edge(sqlgraph.M2M, true, patient.MessagesTable, patient.MessagesPrimaryKey...),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -283,6 +307,7 @@ func (_q *PatientQuery) Clone() *PatientQuery {
 		inters:       append([]Interceptor{}, _q.inters...),
 		predicates:   append([]predicate.Patient{}, _q.predicates...),
 		withBookings: _q.withBookings.Clone(),
+		withMessages: _q.withMessages.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -298,6 +323,17 @@ func (_q *PatientQuery) WithBookings(opts ...func(*BookingQuery)) *PatientQuery 
 		opt(query)
 	}
 	_q.withBookings = query
+	return _q
+}
+
+// WithMessages tells the query-builder to eager-load the nodes that are connected to
+// the "messages" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *PatientQuery) WithMessages(opts ...func(*MessageQuery)) *PatientQuery {
+	query := (&MessageClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withMessages = query
 	return _q
 }
 
@@ -384,15 +420,12 @@ func (_q *PatientQuery) prepareQuery(ctx context.Context) error {
 func (_q *PatientQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Patient, error) {
 	var (
 		nodes       = []*Patient{}
-		withFKs     = _q.withFKs
 		_spec       = _q.querySpec()
-		loadedTypes = [1]bool{
+		loadedTypes = [2]bool{
 			_q.withBookings != nil,
+			_q.withMessages != nil,
 		}
 	)
-	if withFKs {
-		_spec.Node.Columns = append(_spec.Node.Columns, patient.ForeignKeys...)
-	}
 	_spec.ScanValues = func(columns []string) ([]any, error) {
 		return (*Patient).scanValues(nil, columns)
 	}
@@ -421,10 +454,24 @@ func (_q *PatientQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Pati
 			return nil, err
 		}
 	}
+	if query := _q.withMessages; query != nil {
+		if err := _q.loadMessages(ctx, query, nodes,
+			func(n *Patient) { n.Edges.Messages = []*Message{} },
+			func(n *Patient, e *Message) { n.Edges.Messages = append(n.Edges.Messages, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedBookings {
 		if err := _q.loadBookings(ctx, query, nodes,
 			func(n *Patient) { n.appendNamedBookings(name) },
 			func(n *Patient, e *Booking) { n.appendNamedBookings(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedMessages {
+		if err := _q.loadMessages(ctx, query, nodes,
+			func(n *Patient) { n.appendNamedMessages(name) },
+			func(n *Patient, e *Message) { n.appendNamedMessages(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -463,6 +510,67 @@ func (_q *PatientQuery) loadBookings(ctx context.Context, query *BookingQuery, n
 			return fmt.Errorf(`unexpected referenced foreign-key "patient_id" returned %v for node %v`, fk, n.ID)
 		}
 		assign(node, n)
+	}
+	return nil
+}
+func (_q *PatientQuery) loadMessages(ctx context.Context, query *MessageQuery, nodes []*Patient, init func(*Patient), assign func(*Patient, *Message)) error {
+	edgeIDs := make([]driver.Value, len(nodes))
+	byID := make(map[pulid.ID]*Patient)
+	nids := make(map[pulid.ID]map[*Patient]struct{})
+	for i, node := range nodes {
+		edgeIDs[i] = node.ID
+		byID[node.ID] = node
+		if init != nil {
+			init(node)
+		}
+	}
+	query.Where(func(s *sql.Selector) {
+		joinT := sql.Table(patient.MessagesTable)
+		s.Join(joinT).On(s.C(message.FieldID), joinT.C(patient.MessagesPrimaryKey[0]))
+		s.Where(sql.InValues(joinT.C(patient.MessagesPrimaryKey[1]), edgeIDs...))
+		columns := s.SelectedColumns()
+		s.Select(joinT.C(patient.MessagesPrimaryKey[1]))
+		s.AppendSelect(columns...)
+		s.SetDistinct(false)
+	})
+	if err := query.prepareQuery(ctx); err != nil {
+		return err
+	}
+	qr := QuerierFunc(func(ctx context.Context, q Query) (Value, error) {
+		return query.sqlAll(ctx, func(_ context.Context, spec *sqlgraph.QuerySpec) {
+			assign := spec.Assign
+			values := spec.ScanValues
+			spec.ScanValues = func(columns []string) ([]any, error) {
+				values, err := values(columns[1:])
+				if err != nil {
+					return nil, err
+				}
+				return append([]any{new(pulid.ID)}, values...), nil
+			}
+			spec.Assign = func(columns []string, values []any) error {
+				outValue := *values[0].(*pulid.ID)
+				inValue := *values[1].(*pulid.ID)
+				if nids[inValue] == nil {
+					nids[inValue] = map[*Patient]struct{}{byID[outValue]: {}}
+					return assign(columns[1:], values[1:])
+				}
+				nids[inValue][byID[outValue]] = struct{}{}
+				return nil
+			}
+		})
+	})
+	neighbors, err := withInterceptors[[]*Message](ctx, query, qr, query.inters)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected "messages" node returned %v`, n.ID)
+		}
+		for kn := range nodes {
+			assign(kn, n)
+		}
 	}
 	return nil
 }
@@ -597,6 +705,20 @@ func (_q *PatientQuery) WithNamedBookings(name string, opts ...func(*BookingQuer
 		_q.withNamedBookings = make(map[string]*BookingQuery)
 	}
 	_q.withNamedBookings[name] = query
+	return _q
+}
+
+// WithNamedMessages tells the query-builder to eager-load the nodes that are connected to the "messages"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *PatientQuery) WithNamedMessages(name string, opts ...func(*MessageQuery)) *PatientQuery {
+	query := (&MessageClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedMessages == nil {
+		_q.withNamedMessages = make(map[string]*MessageQuery)
+	}
+	_q.withNamedMessages[name] = query
 	return _q
 }
 

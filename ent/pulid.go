@@ -17,6 +17,7 @@ import (
 	"github.com/whisper-health/whisper/ent/enrollment"
 	"github.com/whisper-health/whisper/ent/enrollmentstep"
 	"github.com/whisper-health/whisper/ent/label"
+	"github.com/whisper-health/whisper/ent/membershipspan"
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/ent/outboxmessage"
@@ -44,6 +45,7 @@ var prefixTables = map[string]string{
 	"en": enrollment.Table,
 	"es": enrollmentstep.Table,
 	"lb": label.Table,
+	"mh": membershipspan.Table,
 	"ms": message.Table,
 	"nt": notification.Table,
 	"ob": outboxmessage.Table,

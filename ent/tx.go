@@ -36,6 +36,8 @@ type Tx struct {
 	EnrollmentStep *EnrollmentStepClient
 	// Label is the client for interacting with the Label builders.
 	Label *LabelClient
+	// MembershipSpan is the client for interacting with the MembershipSpan builders.
+	MembershipSpan *MembershipSpanClient
 	// Message is the client for interacting with the Message builders.
 	Message *MessageClient
 	// Notification is the client for interacting with the Notification builders.
@@ -202,6 +204,7 @@ func (tx *Tx) init() {
 	tx.Enrollment = NewEnrollmentClient(tx.config)
 	tx.EnrollmentStep = NewEnrollmentStepClient(tx.config)
 	tx.Label = NewLabelClient(tx.config)
+	tx.MembershipSpan = NewMembershipSpanClient(tx.config)
 	tx.Message = NewMessageClient(tx.config)
 	tx.Notification = NewNotificationClient(tx.config)
 	tx.OutboxMessage = NewOutboxMessageClient(tx.config)

@@ -1,6 +1,8 @@
 package graph_test
 
 import (
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,9 +126,11 @@ func TestAuditAndAccessLog(t *testing.T) {
 		filter map[string]any
 		want   int
 	}{
-		"text":          {map[string]any{"text": "bloods"}, 1},
-		"sender":        {map[string]any{"senderID": kim.User.ID}, 4},
-		"recipient":     {map[string]any{"recipientID": chen.User.ID}, 2},
+		"text":   {map[string]any{"text": "bloods"}, 1},
+		"sender": {map[string]any{"senderID": kim.User.ID}, 4},
+		// Chen's own message is not one he received; the notification is.
+		"recipient":     {map[string]any{"recipientID": chen.User.ID}, 1},
+		"recipient 2":   {map[string]any{"recipientID": patel.User.ID}, 1},
 		"patient":       {map[string]any{"patientID": pid}, 1},
 		"channel kinds": {map[string]any{"channelKinds": []string{"GROUP"}}, 0},
 		"time range":    {map[string]any{"from": e.clock.Now().Add(time.Hour).Format(time.RFC3339)}, 0},
@@ -141,8 +145,8 @@ func TestAuditAndAccessLog(t *testing.T) {
 	}
 	var one page
 	e.ok(admin.AccessToken, audit, map[string]any{"f": map[string]any{"text": "bloods"}, "first": 1}, &one)
-	if n := one.AuditLog.Edges[0].Node; n.Sender.Email != demo.ChenEmail || len(n.Recipients) != 2 || n.Patients[0].PatientNumber != "P0002" {
-		t.Errorf("audit entry = %+v, want Chen's message to Chen and Patel about P0002", n)
+	if n := one.AuditLog.Edges[0].Node; n.Sender.Email != demo.ChenEmail || len(n.Recipients) != 1 || n.Recipients[0].Email != demo.PatelEmail || n.Patients[0].PatientNumber != "P0002" {
+		t.Errorf("audit entry = %+v, want Chen's message to Patel (the sender is not a recipient) about P0002", n)
 	}
 
 	// Access log: opening a patient-linked conversation and a patient record.
@@ -168,5 +172,121 @@ func TestAuditAndAccessLog(t *testing.T) {
 	}
 	if !got["OPEN_PATIENT_CONVERSATION "+demo.PatelEmail] || !got["VIEW_PATIENT "+demo.ReceptionEmail] {
 		t.Errorf("access log for the patient = %v", got)
+	}
+}
+
+// auditQuery is the audit page with what the tests below check.
+const auditQuery = `query($f: AuditFilter, $first: Int) { auditLog(filter: $f, first: $first) {
+	totalCount edges { node { kind body sender { email } recipients { email } patients { patientNumber } } } } }`
+
+type auditPage struct {
+	AuditLog struct {
+		TotalCount int
+		Edges      []struct {
+			Node struct {
+				Kind, Body string
+				Sender     *struct{ Email string }
+				Recipients []struct{ Email string }
+				Patients   []struct{ PatientNumber string }
+			}
+		}
+	}
+}
+
+func (p auditPage) bodies() []string {
+	var out []string
+	for _, e := range p.AuditLog.Edges {
+		out = append(out, e.Node.Body)
+	}
+	return out
+}
+
+// A patient can be discussed in any number of messages (the link was once
+// one message per patient, and a second link failed with CONFLICT).
+func TestPatientLinkedToManyMessages(t *testing.T) {
+	e := newEnv(t)
+	chen, patel, kim, admin := e.login(demo.ChenEmail), e.login(demo.PatelEmail), e.login(demo.KimEmail), e.login(demo.AdminEmail)
+	pid := e.patientID(chen.AccessToken, "P0002")
+	a := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
+	b := e.open(kim.AccessToken, map[string]any{"userIDs": []string{chen.User.ID}})
+	links := map[string]any{"patientIDs": []string{pid}}
+	first := e.send(chen.AccessToken, a.ID, "Liam's bloods are back", links)
+	second := e.send(kim.AccessToken, b.ID, "Liam is asking about his bloods", links)
+	third := e.send(chen.AccessToken, a.ID, "Liam again: repeat in 3 months", links)
+	for _, m := range []messageInfo{first, second, third} {
+		if len(m.Patients) != 1 || m.Patients[0].PatientNumber != "P0002" {
+			t.Errorf("message %q links %+v, want P0002", m.Body, m.Patients)
+		}
+	}
+	// Each message still shows the patient when read back.
+	for _, m := range append(e.messages(patel.AccessToken, a.ID), e.messages(chen.AccessToken, b.ID)...) {
+		if len(m.Patients) != 1 || m.Patients[0].PatientNumber != "P0002" {
+			t.Errorf("read back, message %q links %+v, want P0002", m.Body, m.Patients)
+		}
+	}
+	var p auditPage
+	e.ok(admin.AccessToken, auditQuery, map[string]any{"f": map[string]any{"patientID": pid}, "first": 10}, &p)
+	if p.AuditLog.TotalCount != 3 || len(p.AuditLog.Edges) != 3 {
+		t.Errorf("audit for the patient = %v (total %d), want all three messages", p.bodies(), p.AuditLog.TotalCount)
+	}
+}
+
+// Recipients are who was in the channel when the message was sent, from the
+// membership history: a member removed later still received what came
+// before, a member added later did not receive it, and the sender is not
+// a recipient of their own message.
+func TestAuditRecipientsFromMembershipHistory(t *testing.T) {
+	e := newEnv(t)
+	chen, patel, kim, admin := e.login(demo.ChenEmail), e.login(demo.PatelEmail), e.login(demo.KimEmail), e.login(demo.AdminEmail)
+	recID := e.userID(chen.AccessToken, demo.ReceptionEmail)
+	g := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID, kim.User.ID}})
+	e.send(chen.AccessToken, g.ID, "before the change", nil)
+	e.ok(patel.AccessToken, `mutation($in: UpdateCustomGroupInput!) { updateCustomGroup(input: $in) { id } }`,
+		map[string]any{"in": map[string]any{"channelID": g.ID, "addUserIDs": []string{recID}, "removeUserIDs": []string{kim.User.ID}}}, nil)
+	e.send(chen.AccessToken, g.ID, "after the change", nil)
+
+	recipients := func(body string) string {
+		t.Helper()
+		var p auditPage
+		e.ok(admin.AccessToken, auditQuery, map[string]any{"f": map[string]any{"text": body}, "first": 5}, &p)
+		if len(p.AuditLog.Edges) != 1 {
+			t.Fatalf("audit for %q = %v, want one entry", body, p.bodies())
+		}
+		var got []string
+		for _, r := range p.AuditLog.Edges[0].Node.Recipients {
+			got = append(got, r.Email)
+		}
+		slices.Sort(got)
+		return strings.Join(got, ",")
+	}
+	if got, want := recipients("before the change"), demo.PatelEmail+","+demo.KimEmail; got != want && got != demo.KimEmail+","+demo.PatelEmail {
+		t.Errorf("recipients before the change = %s, want %s (Kim was a member then)", got, want)
+	}
+	if got := recipients("after the change"); got != demo.PatelEmail+","+demo.ReceptionEmail {
+		t.Errorf("recipients after the change = %s, want Patel and reception", got)
+	}
+	// The recipient filter agrees: Kim received the first message only,
+	// reception the second (and the system notice of the change, which came
+	// after reception was added), Chen none of his own.
+	for who, want := range map[string][]string{
+		kim.User.ID:  {"before the change"},
+		chen.User.ID: nil,
+	} {
+		var p auditPage
+		e.ok(admin.AccessToken, auditQuery, map[string]any{"f": map[string]any{"recipientID": who, "channelKinds": []string{"CUSTOM_GROUP"}}, "first": 10}, &p)
+		var got []string
+		for _, b := range p.bodies() {
+			if !strings.Contains(b, "added") && !strings.Contains(b, "removed") {
+				got = append(got, b)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("messages received by %s = %v, want %v", who, p.bodies(), want)
+		}
+	}
+	var p auditPage
+	e.ok(admin.AccessToken, auditQuery, map[string]any{"f": map[string]any{"recipientID": recID, "channelKinds": []string{"CUSTOM_GROUP"}}, "first": 10}, &p)
+	if got := p.bodies(); !slices.Contains(got, "after the change") || slices.Contains(got, "before the change") {
+		t.Errorf("messages received by reception = %v, want the one after it joined only", got)
 	}
 }

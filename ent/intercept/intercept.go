@@ -19,6 +19,7 @@ import (
 	"github.com/whisper-health/whisper/ent/enrollment"
 	"github.com/whisper-health/whisper/ent/enrollmentstep"
 	"github.com/whisper-health/whisper/ent/label"
+	"github.com/whisper-health/whisper/ent/membershipspan"
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/ent/outboxmessage"
@@ -387,6 +388,33 @@ func (f TraverseLabel) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.LabelQuery", q)
 }
 
+// The MembershipSpanFunc type is an adapter to allow the use of ordinary function as a Querier.
+type MembershipSpanFunc func(context.Context, *ent.MembershipSpanQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f MembershipSpanFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.MembershipSpanQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.MembershipSpanQuery", q)
+}
+
+// The TraverseMembershipSpan type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseMembershipSpan func(context.Context, *ent.MembershipSpanQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseMembershipSpan) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseMembershipSpan) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.MembershipSpanQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.MembershipSpanQuery", q)
+}
+
 // The MessageFunc type is an adapter to allow the use of ordinary function as a Querier.
 type MessageFunc func(context.Context, *ent.MessageQuery) (ent.Value, error)
 
@@ -736,6 +764,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.EnrollmentStepQuery, predicate.EnrollmentStep, enrollmentstep.OrderOption]{typ: ent.TypeEnrollmentStep, tq: q}, nil
 	case *ent.LabelQuery:
 		return &query[*ent.LabelQuery, predicate.Label, label.OrderOption]{typ: ent.TypeLabel, tq: q}, nil
+	case *ent.MembershipSpanQuery:
+		return &query[*ent.MembershipSpanQuery, predicate.MembershipSpan, membershipspan.OrderOption]{typ: ent.TypeMembershipSpan, tq: q}, nil
 	case *ent.MessageQuery:
 		return &query[*ent.MessageQuery, predicate.Message, message.OrderOption]{typ: ent.TypeMessage, tq: q}, nil
 	case *ent.NotificationQuery:

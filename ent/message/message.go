@@ -78,13 +78,11 @@ const (
 	SenderPatientInverseTable = "patients"
 	// SenderPatientColumn is the table column denoting the sender_patient relation/edge.
 	SenderPatientColumn = "sender_patient_id"
-	// PatientsTable is the table that holds the patients relation/edge.
-	PatientsTable = "patients"
+	// PatientsTable is the table that holds the patients relation/edge. The primary key declared below.
+	PatientsTable = "message_patients"
 	// PatientsInverseTable is the table name for the Patient entity.
 	// It exists in this package in order to avoid circular dependency with the "patient" package.
 	PatientsInverseTable = "patients"
-	// PatientsColumn is the table column denoting the patients relation/edge.
-	PatientsColumn = "message_patients"
 	// ReplyToTable is the table that holds the reply_to relation/edge.
 	ReplyToTable = "messages"
 	// ReplyToColumn is the table column denoting the reply_to relation/edge.
@@ -117,6 +115,9 @@ var Columns = []string{
 }
 
 var (
+	// PatientsPrimaryKey and PatientsColumn2 are the table columns denoting the
+	// primary key for the patients relation (M2M).
+	PatientsPrimaryKey = []string{"message_id", "patient_id"}
 	// LabelsPrimaryKey and LabelsColumn2 are the table columns denoting the
 	// primary key for the labels relation (M2M).
 	LabelsPrimaryKey = []string{"label_id", "message_id"}
@@ -343,7 +344,7 @@ func newPatientsStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(PatientsInverseTable, FieldID),
-		sqlgraph.Edge(sqlgraph.O2M, false, PatientsTable, PatientsColumn),
+		sqlgraph.Edge(sqlgraph.M2M, false, PatientsTable, PatientsPrimaryKey...),
 	)
 }
 func newReplyToStep() *sqlgraph.Step {

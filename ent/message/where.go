@@ -780,7 +780,7 @@ func HasPatients() predicate.Message {
 	return predicate.Message(func(s *sql.Selector) {
 		step := sqlgraph.NewStep(
 			sqlgraph.From(Table, FieldID),
-			sqlgraph.Edge(sqlgraph.O2M, false, PatientsTable, PatientsColumn),
+			sqlgraph.Edge(sqlgraph.M2M, false, PatientsTable, PatientsPrimaryKey...),
 		)
 		sqlgraph.HasNeighbors(s, step)
 	})

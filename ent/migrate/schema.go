@@ -3,6 +3,7 @@
 package migrate
 
 import (
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/dialect/sql/schema"
 	"entgo.io/ent/schema/field"
 )
@@ -420,6 +421,47 @@ var (
 			},
 		},
 	}
+	// MembershipSpansColumns holds the columns for the "membership_spans" table.
+	MembershipSpansColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 28},
+		{Name: "joined_seq", Type: field.TypeInt64},
+		{Name: "left_seq", Type: field.TypeInt64, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "channel_id", Type: field.TypeString, Size: 28},
+		{Name: "user_id", Type: field.TypeString, Size: 28},
+	}
+	// MembershipSpansTable holds the schema information for the "membership_spans" table.
+	MembershipSpansTable = &schema.Table{
+		Name:       "membership_spans",
+		Columns:    MembershipSpansColumns,
+		PrimaryKey: []*schema.Column{MembershipSpansColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "membership_spans_channels_channel",
+				Columns:    []*schema.Column{MembershipSpansColumns[4]},
+				RefColumns: []*schema.Column{ChannelsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "membership_spans_users_user",
+				Columns:    []*schema.Column{MembershipSpansColumns[5]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "membershipspan_channel_id_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{MembershipSpansColumns[4], MembershipSpansColumns[5]},
+			},
+			{
+				Name:    "membershipspan_user_id_channel_id",
+				Unique:  false,
+				Columns: []*schema.Column{MembershipSpansColumns[5], MembershipSpansColumns[4]},
+			},
+		},
+	}
 	// MessagesColumns holds the columns for the "messages" table.
 	MessagesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 28},
@@ -483,6 +525,11 @@ var (
 				Columns: []*schema.Column{MessagesColumns[6]},
 			},
 			{
+				Name:    "message_sender_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{MessagesColumns[9], MessagesColumns[6]},
+			},
+			{
 				Name:    "message_txid_channel_id_seq",
 				Unique:  false,
 				Columns: []*schema.Column{MessagesColumns[7], MessagesColumns[8], MessagesColumns[1]},
@@ -498,6 +545,7 @@ var (
 		{Name: "due_at", Type: field.TypeTime, Nullable: true},
 		{Name: "deliver_at", Type: field.TypeTime},
 		{Name: "acknowledged_at", Type: field.TypeTime, Nullable: true},
+		{Name: "announced_at", Type: field.TypeTime, Nullable: true},
 		{Name: "dedupe_key", Type: field.TypeString, Nullable: true, Size: 200},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "recipient_id", Type: field.TypeString, Size: 28},
@@ -513,25 +561,25 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "notifications_users_recipient",
-				Columns:    []*schema.Column{NotificationsColumns[9]},
+				Columns:    []*schema.Column{NotificationsColumns[10]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "notifications_patients_patient",
-				Columns:    []*schema.Column{NotificationsColumns[10]},
+				Columns:    []*schema.Column{NotificationsColumns[11]},
 				RefColumns: []*schema.Column{PatientsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "notifications_bookings_booking",
-				Columns:    []*schema.Column{NotificationsColumns[11]},
+				Columns:    []*schema.Column{NotificationsColumns[12]},
 				RefColumns: []*schema.Column{BookingsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "notifications_users_from",
-				Columns:    []*schema.Column{NotificationsColumns[12]},
+				Columns:    []*schema.Column{NotificationsColumns[13]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -540,17 +588,35 @@ var (
 			{
 				Name:    "notification_recipient_id_acknowledged_at_deliver_at",
 				Unique:  false,
-				Columns: []*schema.Column{NotificationsColumns[9], NotificationsColumns[6], NotificationsColumns[5]},
+				Columns: []*schema.Column{NotificationsColumns[10], NotificationsColumns[6], NotificationsColumns[5]},
 			},
 			{
 				Name:    "notification_recipient_id_dedupe_key",
 				Unique:  true,
-				Columns: []*schema.Column{NotificationsColumns[9], NotificationsColumns[7]},
+				Columns: []*schema.Column{NotificationsColumns[10], NotificationsColumns[8]},
 			},
 			{
 				Name:    "notification_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{NotificationsColumns[8]},
+				Columns: []*schema.Column{NotificationsColumns[9]},
+			},
+			{
+				Name:    "notification_from_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{NotificationsColumns[13], NotificationsColumns[9]},
+			},
+			{
+				Name:    "notification_patient_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{NotificationsColumns[11], NotificationsColumns[9]},
+			},
+			{
+				Name:    "notification_deliver_at",
+				Unique:  false,
+				Columns: []*schema.Column{NotificationsColumns[5]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "announced_at IS NULL",
+				},
 			},
 		},
 	}
@@ -609,21 +675,12 @@ var (
 		{Name: "gp_email", Type: field.TypeString, Nullable: true, Size: 320},
 		{Name: "portal_password_hash", Type: field.TypeString, Nullable: true},
 		{Name: "source_version", Type: field.TypeInt64, Default: 0},
-		{Name: "message_patients", Type: field.TypeString, Nullable: true, Size: 28},
 	}
 	// PatientsTable holds the schema information for the "patients" table.
 	PatientsTable = &schema.Table{
 		Name:       "patients",
 		Columns:    PatientsColumns,
 		PrimaryKey: []*schema.Column{PatientsColumns[0]},
-		ForeignKeys: []*schema.ForeignKey{
-			{
-				Symbol:     "patients_messages_patients",
-				Columns:    []*schema.Column{PatientsColumns[21]},
-				RefColumns: []*schema.Column{MessagesColumns[0]},
-				OnDelete:   schema.SetNull,
-			},
-		},
 		Indexes: []*schema.Index{
 			{
 				Name:    "patient_last_name_first_name",
@@ -937,6 +994,31 @@ var (
 			},
 		},
 	}
+	// MessagePatientsColumns holds the columns for the "message_patients" table.
+	MessagePatientsColumns = []*schema.Column{
+		{Name: "message_id", Type: field.TypeString, Size: 28},
+		{Name: "patient_id", Type: field.TypeString, Size: 28},
+	}
+	// MessagePatientsTable holds the schema information for the "message_patients" table.
+	MessagePatientsTable = &schema.Table{
+		Name:       "message_patients",
+		Columns:    MessagePatientsColumns,
+		PrimaryKey: []*schema.Column{MessagePatientsColumns[0], MessagePatientsColumns[1]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "message_patients_message_id",
+				Columns:    []*schema.Column{MessagePatientsColumns[0]},
+				RefColumns: []*schema.Column{MessagesColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "message_patients_patient_id",
+				Columns:    []*schema.Column{MessagePatientsColumns[1]},
+				RefColumns: []*schema.Column{PatientsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+	}
 	// ProgramCompletingBookingTypesColumns holds the columns for the "program_completing_booking_types" table.
 	ProgramCompletingBookingTypesColumns = []*schema.Column{
 		{Name: "program_id", Type: field.TypeString, Size: 28},
@@ -1000,6 +1082,7 @@ var (
 		EnrollmentsTable,
 		EnrollmentStepsTable,
 		LabelsTable,
+		MembershipSpansTable,
 		MessagesTable,
 		NotificationsTable,
 		OutboxMessagesTable,
@@ -1016,6 +1099,7 @@ var (
 		ChannelCustomGroupsTable,
 		ChannelCustomChannelsTable,
 		LabelMessagesTable,
+		MessagePatientsTable,
 		ProgramCompletingBookingTypesTable,
 		UserSecurityGroupsTable,
 	}
@@ -1041,6 +1125,8 @@ func init() {
 	EnrollmentStepsTable.ForeignKeys[0].RefTable = EnrollmentsTable
 	EnrollmentStepsTable.ForeignKeys[1].RefTable = ProgramActionsTable
 	LabelsTable.ForeignKeys[0].RefTable = UsersTable
+	MembershipSpansTable.ForeignKeys[0].RefTable = ChannelsTable
+	MembershipSpansTable.ForeignKeys[1].RefTable = UsersTable
 	MessagesTable.ForeignKeys[0].RefTable = ChannelsTable
 	MessagesTable.ForeignKeys[1].RefTable = UsersTable
 	MessagesTable.ForeignKeys[2].RefTable = PatientsTable
@@ -1049,7 +1135,6 @@ func init() {
 	NotificationsTable.ForeignKeys[1].RefTable = PatientsTable
 	NotificationsTable.ForeignKeys[2].RefTable = BookingsTable
 	NotificationsTable.ForeignKeys[3].RefTable = UsersTable
-	PatientsTable.ForeignKeys[0].RefTable = MessagesTable
 	ProgramActionsTable.ForeignKeys[0].RefTable = ProgramsTable
 	ProgramActionsTable.ForeignKeys[1].RefTable = TemplatesTable
 	ReferralsTable.ForeignKeys[0].RefTable = PatientsTable
@@ -1062,6 +1147,8 @@ func init() {
 	ChannelCustomChannelsTable.ForeignKeys[1].RefTable = ChannelsTable
 	LabelMessagesTable.ForeignKeys[0].RefTable = LabelsTable
 	LabelMessagesTable.ForeignKeys[1].RefTable = MessagesTable
+	MessagePatientsTable.ForeignKeys[0].RefTable = MessagesTable
+	MessagePatientsTable.ForeignKeys[1].RefTable = PatientsTable
 	ProgramCompletingBookingTypesTable.ForeignKeys[0].RefTable = ProgramsTable
 	ProgramCompletingBookingTypesTable.ForeignKeys[1].RefTable = BookingTypesTable
 	UserSecurityGroupsTable.ForeignKeys[0].RefTable = UsersTable

@@ -39,6 +39,8 @@ const (
 	FieldDeliverAt = "deliver_at"
 	// FieldAcknowledgedAt holds the string denoting the acknowledged_at field in the database.
 	FieldAcknowledgedAt = "acknowledged_at"
+	// FieldAnnouncedAt holds the string denoting the announced_at field in the database.
+	FieldAnnouncedAt = "announced_at"
 	// FieldDedupeKey holds the string denoting the dedupe_key field in the database.
 	FieldDedupeKey = "dedupe_key"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
@@ -96,6 +98,7 @@ var Columns = []string{
 	FieldDueAt,
 	FieldDeliverAt,
 	FieldAcknowledgedAt,
+	FieldAnnouncedAt,
 	FieldDedupeKey,
 	FieldCreatedAt,
 }
@@ -217,6 +220,11 @@ func ByDeliverAt(opts ...sql.OrderTermOption) OrderOption {
 // ByAcknowledgedAt orders the results by the acknowledged_at field.
 func ByAcknowledgedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldAcknowledgedAt, opts...).ToFunc()
+}
+
+// ByAnnouncedAt orders the results by the announced_at field.
+func ByAnnouncedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAnnouncedAt, opts...).ToFunc()
 }
 
 // ByDedupeKey orders the results by the dedupe_key field.

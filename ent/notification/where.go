@@ -101,6 +101,11 @@ func AcknowledgedAt(v time.Time) predicate.Notification {
 	return predicate.Notification(sql.FieldEQ(FieldAcknowledgedAt, v))
 }
 
+// AnnouncedAt applies equality check predicate on the "announced_at" field. It's identical to AnnouncedAtEQ.
+func AnnouncedAt(v time.Time) predicate.Notification {
+	return predicate.Notification(sql.FieldEQ(FieldAnnouncedAt, v))
+}
+
 // DedupeKey applies equality check predicate on the "dedupe_key" field. It's identical to DedupeKeyEQ.
 func DedupeKey(v string) predicate.Notification {
 	return predicate.Notification(sql.FieldEQ(FieldDedupeKey, v))
@@ -719,6 +724,56 @@ func AcknowledgedAtIsNil() predicate.Notification {
 // AcknowledgedAtNotNil applies the NotNil predicate on the "acknowledged_at" field.
 func AcknowledgedAtNotNil() predicate.Notification {
 	return predicate.Notification(sql.FieldNotNull(FieldAcknowledgedAt))
+}
+
+// AnnouncedAtEQ applies the EQ predicate on the "announced_at" field.
+func AnnouncedAtEQ(v time.Time) predicate.Notification {
+	return predicate.Notification(sql.FieldEQ(FieldAnnouncedAt, v))
+}
+
+// AnnouncedAtNEQ applies the NEQ predicate on the "announced_at" field.
+func AnnouncedAtNEQ(v time.Time) predicate.Notification {
+	return predicate.Notification(sql.FieldNEQ(FieldAnnouncedAt, v))
+}
+
+// AnnouncedAtIn applies the In predicate on the "announced_at" field.
+func AnnouncedAtIn(vs ...time.Time) predicate.Notification {
+	return predicate.Notification(sql.FieldIn(FieldAnnouncedAt, vs...))
+}
+
+// AnnouncedAtNotIn applies the NotIn predicate on the "announced_at" field.
+func AnnouncedAtNotIn(vs ...time.Time) predicate.Notification {
+	return predicate.Notification(sql.FieldNotIn(FieldAnnouncedAt, vs...))
+}
+
+// AnnouncedAtGT applies the GT predicate on the "announced_at" field.
+func AnnouncedAtGT(v time.Time) predicate.Notification {
+	return predicate.Notification(sql.FieldGT(FieldAnnouncedAt, v))
+}
+
+// AnnouncedAtGTE applies the GTE predicate on the "announced_at" field.
+func AnnouncedAtGTE(v time.Time) predicate.Notification {
+	return predicate.Notification(sql.FieldGTE(FieldAnnouncedAt, v))
+}
+
+// AnnouncedAtLT applies the LT predicate on the "announced_at" field.
+func AnnouncedAtLT(v time.Time) predicate.Notification {
+	return predicate.Notification(sql.FieldLT(FieldAnnouncedAt, v))
+}
+
+// AnnouncedAtLTE applies the LTE predicate on the "announced_at" field.
+func AnnouncedAtLTE(v time.Time) predicate.Notification {
+	return predicate.Notification(sql.FieldLTE(FieldAnnouncedAt, v))
+}
+
+// AnnouncedAtIsNil applies the IsNil predicate on the "announced_at" field.
+func AnnouncedAtIsNil() predicate.Notification {
+	return predicate.Notification(sql.FieldIsNull(FieldAnnouncedAt))
+}
+
+// AnnouncedAtNotNil applies the NotNil predicate on the "announced_at" field.
+func AnnouncedAtNotNil() predicate.Notification {
+	return predicate.Notification(sql.FieldNotNull(FieldAnnouncedAt))
 }
 
 // DedupeKeyEQ applies the EQ predicate on the "dedupe_key" field.

@@ -58,6 +58,8 @@ const (
 	FieldSourceVersion = "source_version"
 	// EdgeBookings holds the string denoting the bookings edge name in mutations.
 	EdgeBookings = "bookings"
+	// EdgeMessages holds the string denoting the messages edge name in mutations.
+	EdgeMessages = "messages"
 	// Table holds the table name of the patient in the database.
 	Table = "patients"
 	// BookingsTable is the table that holds the bookings relation/edge.
@@ -67,6 +69,11 @@ const (
 	BookingsInverseTable = "bookings"
 	// BookingsColumn is the table column denoting the bookings relation/edge.
 	BookingsColumn = "patient_id"
+	// MessagesTable is the table that holds the messages relation/edge. The primary key declared below.
+	MessagesTable = "message_patients"
+	// MessagesInverseTable is the table name for the Message entity.
+	// It exists in this package in order to avoid circular dependency with the "message" package.
+	MessagesInverseTable = "messages"
 )
 
 // Columns holds all SQL columns for patient fields.
@@ -94,21 +101,16 @@ var Columns = []string{
 	FieldSourceVersion,
 }
 
-// ForeignKeys holds the SQL foreign-keys that are owned by the "patients"
-// table and are not defined as standalone fields in the schema.
-var ForeignKeys = []string{
-	"message_patients",
-}
+var (
+	// MessagesPrimaryKey and MessagesColumn2 are the table columns denoting the
+	// primary key for the messages relation (M2M).
+	MessagesPrimaryKey = []string{"message_id", "patient_id"}
+)
 
 // ValidColumn reports if the column name is valid (part of the table columns).
 func ValidColumn(column string) bool {
 	for i := range Columns {
 		if column == Columns[i] {
-			return true
-		}
-	}
-	for i := range ForeignKeys {
-		if column == ForeignKeys[i] {
 			return true
 		}
 	}
@@ -290,10 +292,31 @@ func ByBookings(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newBookingsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByMessagesCount orders the results by messages count.
+func ByMessagesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newMessagesStep(), opts...)
+	}
+}
+
+// ByMessages orders the results by messages terms.
+func ByMessages(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newMessagesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newBookingsStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(BookingsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, BookingsTable, BookingsColumn),
+	)
+}
+func newMessagesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(MessagesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2M, true, MessagesTable, MessagesPrimaryKey...),
 	)
 }

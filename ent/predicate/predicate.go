@@ -39,6 +39,9 @@ type EnrollmentStep func(*sql.Selector)
 // Label is the predicate function for label builders.
 type Label func(*sql.Selector)
 
+// MembershipSpan is the predicate function for membershipspan builders.
+type MembershipSpan func(*sql.Selector)
+
 // Message is the predicate function for message builders.
 type Message func(*sql.Selector)
 

@@ -375,6 +375,30 @@ func (f LabelMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation)
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.LabelMutation", m)
 }
 
+// The MembershipSpanQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type MembershipSpanQueryRuleFunc func(context.Context, *ent.MembershipSpanQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f MembershipSpanQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.MembershipSpanQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.MembershipSpanQuery", q)
+}
+
+// The MembershipSpanMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type MembershipSpanMutationRuleFunc func(context.Context, *ent.MembershipSpanMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f MembershipSpanMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.MembershipSpanMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.MembershipSpanMutation", m)
+}
+
 // The MessageQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type MessageQueryRuleFunc func(context.Context, *ent.MessageQuery) error
@@ -720,6 +744,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.LabelQuery:
 		return q.Filter(), nil
+	case *ent.MembershipSpanQuery:
+		return q.Filter(), nil
 	case *ent.MessageQuery:
 		return q.Filter(), nil
 	case *ent.NotificationQuery:
@@ -772,6 +798,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.EnrollmentStepMutation:
 		return m.Filter(), nil
 	case *ent.LabelMutation:
+		return m.Filter(), nil
+	case *ent.MembershipSpanMutation:
 		return m.Filter(), nil
 	case *ent.MessageMutation:
 		return m.Filter(), nil

@@ -17,6 +17,7 @@ import (
 	"github.com/whisper-health/whisper/ent/enrollment"
 	"github.com/whisper-health/whisper/ent/enrollmentstep"
 	"github.com/whisper-health/whisper/ent/label"
+	"github.com/whisper-health/whisper/ent/membershipspan"
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/ent/outboxmessage"
@@ -104,6 +105,9 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	accesslogentryHooks := schema.AccessLogEntry{}.Hooks()
+
+	accesslogentry.Hooks[1] = accesslogentryHooks[0]
 	accesslogentryMixinFields0 := accesslogentryMixin[0].Fields()
 	_ = accesslogentryMixinFields0
 	accesslogentryFields := schema.AccessLogEntry{}.Fields()
@@ -346,6 +350,9 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	channelmemberHooks := schema.ChannelMember{}.Hooks()
+
+	channelmember.Hooks[1] = channelmemberHooks[0]
 	channelmemberMixinFields0 := channelmemberMixin[0].Fields()
 	_ = channelmemberMixinFields0
 	channelmemberMixinFields1 := channelmemberMixin[1].Fields()
@@ -508,6 +515,34 @@ func init() {
 	label.DefaultID = labelDescID.Default.(func() pulid.ID)
 	// label.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	label.IDValidator = labelDescID.Validators[0].(func(string) error)
+	membershipspanMixin := schema.MembershipSpan{}.Mixin()
+	membershipspan.Policy = privacy.NewPolicies(membershipspanMixin[1], schema.MembershipSpan{})
+	membershipspan.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := membershipspan.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	membershipspanMixinFields0 := membershipspanMixin[0].Fields()
+	_ = membershipspanMixinFields0
+	membershipspanFields := schema.MembershipSpan{}.Fields()
+	_ = membershipspanFields
+	// membershipspanDescJoinedSeq is the schema descriptor for joined_seq field.
+	membershipspanDescJoinedSeq := membershipspanFields[2].Descriptor()
+	// membershipspan.JoinedSeqValidator is a validator for the "joined_seq" field. It is called by the builders before save.
+	membershipspan.JoinedSeqValidator = membershipspanDescJoinedSeq.Validators[0].(func(int64) error)
+	// membershipspanDescCreatedAt is the schema descriptor for created_at field.
+	membershipspanDescCreatedAt := membershipspanFields[4].Descriptor()
+	// membershipspan.DefaultCreatedAt holds the default value on creation for the created_at field.
+	membershipspan.DefaultCreatedAt = membershipspanDescCreatedAt.Default.(func() time.Time)
+	// membershipspanDescID is the schema descriptor for id field.
+	membershipspanDescID := membershipspanMixinFields0[0].Descriptor()
+	// membershipspan.DefaultID holds the default value on creation for the id field.
+	membershipspan.DefaultID = membershipspanDescID.Default.(func() pulid.ID)
+	// membershipspan.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	membershipspan.IDValidator = membershipspanDescID.Validators[0].(func(string) error)
 	messageMixin := schema.Message{}.Mixin()
 	message.Policy = privacy.NewPolicies(messageMixin[1], schema.Message{})
 	message.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -585,11 +620,11 @@ func init() {
 		}
 	}()
 	// notificationDescDedupeKey is the schema descriptor for dedupe_key field.
-	notificationDescDedupeKey := notificationFields[10].Descriptor()
+	notificationDescDedupeKey := notificationFields[11].Descriptor()
 	// notification.DedupeKeyValidator is a validator for the "dedupe_key" field. It is called by the builders before save.
 	notification.DedupeKeyValidator = notificationDescDedupeKey.Validators[0].(func(string) error)
 	// notificationDescCreatedAt is the schema descriptor for created_at field.
-	notificationDescCreatedAt := notificationFields[11].Descriptor()
+	notificationDescCreatedAt := notificationFields[12].Descriptor()
 	// notification.DefaultCreatedAt holds the default value on creation for the created_at field.
 	notification.DefaultCreatedAt = notificationDescCreatedAt.Default.(func() time.Time)
 	// notificationDescID is the schema descriptor for id field.

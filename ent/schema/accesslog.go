@@ -9,6 +9,7 @@ import (
 	"entgo.io/ent/schema/index"
 
 	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/rule"
 )
 
 // AccessLogEntry records that someone opened a patient-linked conversation
@@ -61,6 +62,13 @@ func (AccessLogEntry) Indexes() []ent.Index {
 // Annotations of the AccessLogEntry.
 func (AccessLogEntry) Annotations() []schema.Annotation {
 	return []schema.Annotation{entgql.RelayConnection()}
+}
+
+// Hooks of the AccessLogEntry: the log is append-only for every viewer,
+// background workers included — an update or delete is refused before the
+// privacy policy is even asked.
+func (AccessLogEntry) Hooks() []ent.Hook {
+	return []ent.Hook{rule.AppendOnly()}
 }
 
 // Policy of the AccessLogEntry: written by the oversight package as the

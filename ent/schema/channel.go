@@ -9,6 +9,7 @@ import (
 	"entgo.io/ent/schema/index"
 
 	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/rule"
 )
 
 // Channel is a conversation. Its last_seq is the sequence number of its
@@ -115,3 +116,62 @@ func (ChannelMember) Indexes() []ent.Index {
 func (ChannelMember) Annotations() []schema.Annotation {
 	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
 }
+
+// Hooks of the ChannelMember: every join and leave is recorded as a
+// MembershipSpan, so the audit log knows who received a message after they
+// have left the channel.
+func (ChannelMember) Hooks() []ent.Hook {
+	return []ent.Hook{rule.RecordMembershipSpans()}
+}
+
+// MembershipSpan is one stretch of one user's membership of one channel, in
+// channel sequence numbers: the user received the messages with
+// joined_seq < seq <= left_seq (left_seq empty while still a member). It is
+// kept by hooks on ChannelMember and never shown directly; the audit log
+// resolves a message's recipients from it.
+type MembershipSpan struct {
+	ent.Schema
+}
+
+// Mixin of the MembershipSpan.
+func (MembershipSpan) Mixin() []ent.Mixin {
+	return []ent.Mixin{pulid.MixinWithPrefix("mh"), PrivacyMixin{}}
+}
+
+// Fields of the MembershipSpan.
+func (MembershipSpan) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("channel_id").GoType(pulid.ID("")).Immutable(),
+		field.String("user_id").GoType(pulid.ID("")).Immutable(),
+		field.Int64("joined_seq").NonNegative().Immutable().
+			Comment("the channel's last sequence number when the user joined"),
+		field.Int64("left_seq").Optional().Nillable().
+			Comment("the channel's last sequence number when the user left"),
+		field.Time("created_at").Default(now).Immutable(),
+	}
+}
+
+// Edges of the MembershipSpan.
+func (MembershipSpan) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("channel", Channel.Type).Field("channel_id").Unique().Required().Immutable(),
+		edge.To("user", User.Type).Field("user_id").Unique().Required().Immutable(),
+	}
+}
+
+// Indexes of the MembershipSpan.
+func (MembershipSpan) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("channel_id", "user_id"),
+		index.Fields("user_id", "channel_id"),
+	}
+}
+
+// Annotations of the MembershipSpan.
+func (MembershipSpan) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+}
+
+// Policy of the MembershipSpan: bookkeeping written by the ChannelMember
+// hooks and read by the oversight worker only.
+func (MembershipSpan) Policy() ent.Policy { return systemOnlyPolicy() }

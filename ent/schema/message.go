@@ -68,6 +68,7 @@ func (Message) Indexes() []ent.Index {
 		index.Fields("channel_id", "seq").Unique(),
 		index.Fields("sender_id", "client_message_id").Unique(),
 		index.Fields("created_at"),
+		index.Fields("sender_id", "created_at"),
 		index.Fields("txid", "channel_id", "seq"),
 	}
 }

@@ -3,6 +3,7 @@ package schema
 import (
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
@@ -42,6 +43,8 @@ func (Notification) Fields() []ent.Field {
 		field.Time("deliver_at").Immutable().Annotations(skip).
 			Comment("when it appears: now, or a reminder's due time"),
 		field.Time("acknowledged_at").Optional().Nillable(),
+		field.Time("announced_at").Optional().Nillable().Annotations(skip).
+			Comment("when it was announced live; a replica claims a due reminder by setting it, so it is announced once"),
 		field.String("dedupe_key").Optional().Nillable().MaxLen(200).Immutable().Annotations(skip).
 			Comment("with the recipient, unique: an arrival notifies once however often it is pushed"),
 		field.Time("created_at").Default(now).Immutable().Annotations(entgql.OrderField("CREATED_AT")),
@@ -65,6 +68,10 @@ func (Notification) Indexes() []ent.Index {
 		index.Fields("recipient_id", "acknowledged_at", "deliver_at"),
 		index.Fields("recipient_id", "dedupe_key").Unique(),
 		index.Fields("created_at"),
+		index.Fields("from_id", "created_at"),
+		index.Fields("patient_id", "created_at"),
+		// The reminders worker's scan: due and not yet announced.
+		index.Fields("deliver_at").Annotations(entsql.IndexWhere("announced_at IS NULL")),
 	}
 }
 

@@ -52,6 +52,10 @@ func (Patient) Fields() []ent.Field {
 func (Patient) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.To("bookings", Booking.Type).Annotations(entgql.Skip(entgql.SkipAll)),
+		// The messages that link this patient (many-to-many: a patient is
+		// discussed in any number of messages). The join table is
+		// message_patients; internal/store indexes it by patient.
+		edge.From("messages", Message.Type).Ref("patients").Annotations(entgql.Skip(entgql.SkipAll)),
 	}
 }
 

@@ -18,7 +18,7 @@ import (
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/accesslogentry"
 	"github.com/whisper-health/whisper/ent/channel"
-	"github.com/whisper-health/whisper/ent/channelmember"
+	"github.com/whisper-health/whisper/ent/membershipspan"
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/ent/patient"
@@ -235,7 +235,7 @@ func (s *Service) Audit(ctx context.Context, f AuditFilter, first int, after *en
 		mq.Where(message.SenderID(*f.SenderID))
 	}
 	if f.RecipientID != nil {
-		mq.Where(message.HasChannelWith(channel.HasMembershipsWith(channelmember.UserID(*f.RecipientID))))
+		mq.Where(receivedBy(*f.RecipientID))
 	}
 	if f.PatientID != nil {
 		mq.Where(message.Or(message.HasPatientsWith(patient.ID(*f.PatientID)), message.HasChannelWith(channel.PatientID(*f.PatientID))))
@@ -348,29 +348,8 @@ func (s *Service) Audit(ctx context.Context, f AuditFilter, first int, after *en
 		conn.PageInfo.HasNextPage = true
 	}
 	conn.PageInfo.HasPreviousPage = after != nil
-	// Message recipients are the channel's members.
-	var chans []pulid.ID
-	for _, e := range entries {
-		if e.Channel != nil {
-			chans = append(chans, e.Channel.ID)
-		}
-	}
-	if len(chans) > 0 {
-		ms, err := s.client.ChannelMember.Query().Where(channelmember.ChannelIDIn(chans...)).WithUser().All(sctx)
-		if err != nil {
-			return nil, err
-		}
-		byChan := map[pulid.ID][]*ent.User{}
-		for _, m := range ms {
-			if m.Edges.User != nil {
-				byChan[m.ChannelID] = append(byChan[m.ChannelID], m.Edges.User)
-			}
-		}
-		for _, e := range entries {
-			if e.Channel != nil {
-				e.Recipients = byChan[e.Channel.ID]
-			}
-		}
+	if err := s.messageRecipients(sctx, entries, msgs); err != nil {
+		return nil, err
 	}
 	for _, e := range entries {
 		c := ent.Cursor{ID: e.ID, Value: e.At.UTC().Format(time.RFC3339Nano)}
@@ -381,4 +360,83 @@ func (s *Service) Audit(ctx context.Context, f AuditFilter, first int, after *en
 		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
 	}
 	return conn, nil
+}
+
+// receivedBy matches the messages a user received: sent by someone else
+// into a channel while the user was a member (by the channel's membership
+// history, so a member who left later still received what came before).
+func receivedBy(userID pulid.ID) func(*entsql.Selector) {
+	return func(sel *entsql.Selector) {
+		d := entsql.Dialect(sel.Dialect())
+		spans := d.Table(membershipspan.Table).As("received_span")
+		sub := d.Select(spans.C(membershipspan.FieldID)).From(spans).Where(entsql.And(
+			entsql.ColumnsEQ(spans.C(membershipspan.FieldChannelID), sel.C(message.FieldChannelID)),
+			entsql.EQ(spans.C(membershipspan.FieldUserID), string(userID)),
+			entsql.ColumnsLT(spans.C(membershipspan.FieldJoinedSeq), sel.C(message.FieldSeq)),
+			entsql.Or(
+				entsql.IsNull(spans.C(membershipspan.FieldLeftSeq)),
+				entsql.ColumnsGTE(spans.C(membershipspan.FieldLeftSeq), sel.C(message.FieldSeq)),
+			),
+		))
+		sel.Where(entsql.And(
+			entsql.Exists(sub),
+			entsql.Or(entsql.IsNull(sel.C(message.FieldSenderID)), entsql.NEQ(sel.C(message.FieldSenderID), string(userID))),
+		))
+	}
+}
+
+// messageRecipients fills in who received each message of a page: the
+// channel's members at the message's position (membership history), other
+// than its sender.
+func (s *Service) messageRecipients(ctx context.Context, entries []*AuditEntry, msgs []*ent.Message) error {
+	byID := map[pulid.ID]*ent.Message{}
+	var chans []pulid.ID
+	for _, m := range msgs {
+		byID[m.ID] = m
+		chans = append(chans, m.ChannelID)
+	}
+	if len(chans) == 0 {
+		return nil
+	}
+	spans, err := s.client.MembershipSpan.Query().
+		Where(membershipspan.ChannelIDIn(pulid.Dedupe(chans)...)).
+		Order(ent.Asc(membershipspan.FieldCreatedAt), ent.Asc(membershipspan.FieldID)).
+		All(ctx)
+	if err != nil {
+		return err
+	}
+	byChan := map[pulid.ID][]*ent.MembershipSpan{}
+	var userIDs []pulid.ID
+	for _, sp := range spans {
+		byChan[sp.ChannelID] = append(byChan[sp.ChannelID], sp)
+		userIDs = append(userIDs, sp.UserID)
+	}
+	users, err := s.client.User.Query().Where(user.IDIn(pulid.Dedupe(userIDs)...)).All(ctx)
+	if err != nil {
+		return err
+	}
+	userByID := map[pulid.ID]*ent.User{}
+	for _, u := range users {
+		userByID[u.ID] = u
+	}
+	for _, e := range entries {
+		m := byID[e.ID]
+		if m == nil {
+			continue
+		}
+		seen := map[pulid.ID]bool{}
+		for _, sp := range byChan[m.ChannelID] {
+			if sp.JoinedSeq >= m.Seq || (sp.LeftSeq != nil && *sp.LeftSeq < m.Seq) || seen[sp.UserID] {
+				continue
+			}
+			if m.SenderID != nil && *m.SenderID == sp.UserID {
+				continue
+			}
+			if u := userByID[sp.UserID]; u != nil {
+				seen[sp.UserID] = true
+				e.Recipients = append(e.Recipients, u)
+			}
+		}
+	}
+	return nil
 }

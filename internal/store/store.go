@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -130,7 +131,16 @@ func (db *DB) Migrate(ctx context.Context) error {
 			_, _ = conn.ExecContext(context.Background(), "SELECT pg_advisory_unlock($1)", migrationLockKey)
 		}()
 	}
-	err := db.Client.Schema.Create(ctx,
+	// Columns an older release had, read before the upgrade changes them.
+	oldLinks, err := db.hasColumn(ctx, "patients", "message_patients")
+	if err != nil {
+		return err
+	}
+	announcing, err := db.hasColumn(ctx, "notifications", "announced_at")
+	if err != nil {
+		return err
+	}
+	err = db.Client.Schema.Create(ctx,
 		migrate.WithDropColumn(false),
 		migrate.WithDropIndex(false),
 		migrate.WithForeignKeys(true),
@@ -138,22 +148,94 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrating schema: %w", err)
 	}
+	if err := db.upgradeData(ctx, oldLinks, !announcing); err != nil {
+		return err
+	}
 	if db.Dialect == dialect.Postgres {
-		// The live stream's horizon function; and, because the audit page
-		// searches message text with ILIKE '%…%', a trigram index that keeps
-		// that fast on millions of messages (pg_trgm is a trusted extension,
-		// so the database owner may create it).
-		for _, stmt := range []string{
-			streamHorizon,
-			`CREATE EXTENSION IF NOT EXISTS pg_trgm`,
-			`CREATE INDEX IF NOT EXISTS messages_body_trgm ON messages USING gin (body gin_trgm_ops)`,
-		} {
-			if _, err := db.SQL.ExecContext(ctx, stmt); err != nil {
-				return fmt.Errorf("creating text search index: %w", err)
-			}
+		if _, err := db.SQL.ExecContext(ctx, streamHorizon); err != nil {
+			return fmt.Errorf("creating the stream horizon: %w", err)
+		}
+		db.textSearchIndexes(ctx)
+	}
+	return nil
+}
+
+// upgradeData brings rows written by older releases into the current shape.
+// Each step is idempotent, so a replica that finds it done changes nothing.
+func (db *DB) upgradeData(ctx context.Context, oldLinks, backfillAnnounced bool) error {
+	ph := "?"
+	if db.Dialect == dialect.Postgres {
+		ph = "$1"
+	}
+	var steps []string
+	if oldLinks {
+		// Message ↔ patient links were once a column on patients (so a
+		// patient could be linked to one message only); they now live in the
+		// message_patients join table.
+		steps = append(steps,
+			`INSERT INTO message_patients (message_id, patient_id)
+			   SELECT message_patients, id FROM patients WHERE message_patients IS NOT NULL
+			   ON CONFLICT DO NOTHING`,
+			`UPDATE patients SET message_patients = NULL WHERE message_patients IS NOT NULL`)
+	}
+	steps = append(steps,
+		// The audit log reads a patient's messages through the join table.
+		`CREATE INDEX IF NOT EXISTS message_patients_patient ON message_patients (patient_id, message_id)`,
+		// Memberships from before membership history: they count from the
+		// channel's start (the hooks on ChannelMember keep it from now on).
+		`INSERT INTO membership_spans (id, channel_id, user_id, joined_seq, created_at)
+		   SELECT 'mh' || substr(cm.id, 3), cm.channel_id, cm.user_id, 0, cm.created_at FROM channel_members cm
+		   WHERE NOT EXISTS (SELECT 1 FROM membership_spans s WHERE s.channel_id = cm.channel_id AND s.user_id = cm.user_id)
+		   ON CONFLICT DO NOTHING`)
+	for _, stmt := range steps {
+		if _, err := db.SQL.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("upgrading rows: %w", err)
+		}
+	}
+	if backfillAnnounced {
+		// Notifications already delivered before the reminders worker
+		// claimed them count as announced; reminders still to come do not.
+		if _, err := db.SQL.ExecContext(ctx,
+			`UPDATE notifications SET announced_at = deliver_at WHERE announced_at IS NULL AND deliver_at <= `+ph,
+			time.Now().UTC()); err != nil {
+			return fmt.Errorf("upgrading notifications: %w", err)
 		}
 	}
 	return nil
+}
+
+// textSearchIndexes adds the trigram indexes that keep the audit page's
+// ILIKE '%…%' searches fast on millions of rows. pg_trgm is a trusted
+// extension, so a database owner may create it; a role that cannot still
+// starts, with a warning, and searches without the indexes.
+func (db *DB) textSearchIndexes(ctx context.Context) {
+	if _, err := db.SQL.ExecContext(ctx, `CREATE EXTENSION IF NOT EXISTS pg_trgm`); err != nil {
+		slog.Warn("pg_trgm is not available; audit text search runs without trigram indexes", "err", err)
+		return
+	}
+	for _, stmt := range []string{
+		`CREATE INDEX IF NOT EXISTS messages_body_trgm ON messages USING gin (body gin_trgm_ops)`,
+		`CREATE INDEX IF NOT EXISTS notifications_title_trgm ON notifications USING gin (title gin_trgm_ops)`,
+		`CREATE INDEX IF NOT EXISTS notifications_body_trgm ON notifications USING gin (body gin_trgm_ops)`,
+	} {
+		if _, err := db.SQL.ExecContext(ctx, stmt); err != nil {
+			slog.Warn("creating a text search index", "err", err)
+		}
+	}
+}
+
+// hasColumn reports whether table exists and has column.
+func (db *DB) hasColumn(ctx context.Context, table, column string) (bool, error) {
+	q := `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`
+	if db.Dialect == dialect.Postgres {
+		q = `SELECT count(*) FROM information_schema.columns
+		     WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2`
+	}
+	var n int
+	if err := db.SQL.QueryRowContext(ctx, q, table, column).Scan(&n); err != nil {
+		return false, fmt.Errorf("inspecting schema: %w", err)
+	}
+	return n > 0, nil
 }
 
 // streamHorizon is the live stream's commit horizon (see internal/live): the

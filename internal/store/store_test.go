@@ -5,7 +5,11 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/label"
+	"github.com/whisper-health/whisper/ent/membershipspan"
+	"github.com/whisper-health/whisper/ent/message"
+	"github.com/whisper-health/whisper/ent/patient"
 	"github.com/whisper-health/whisper/internal/store"
 	"github.com/whisper-health/whisper/internal/testdb"
 	"github.com/whisper-health/whisper/internal/viewer"
@@ -22,7 +26,17 @@ func TestUpgradeKeepsRows(t *testing.T) {
 	old := testdb.OpenURL(t, url)
 	u := old.Client.User.Create().SetName("Dr Old").SetEmail("old@demo.clinic").SetJobTitle("GP").SaveX(sctx)
 	p := old.Client.Patient.Create().SetPatientNumber("P9999").SetFirstName("Ada").SetLastName("Old").SaveX(sctx)
+	// A message that linked the patient when links were a column on
+	// patients, and a membership from before membership history.
+	ch := old.Client.Channel.Create().SetKind(channel.KindINDIVIDUAL).SetLastSeq(1).SaveX(sctx)
+	old.Client.ChannelMember.Create().SetChannelID(ch.ID).SetUserID(u.ID).ExecX(sctx)
+	m := old.Client.Message.Create().SetChannelID(ch.ID).SetSeq(1).SetBody("about Ada").SetSenderID(u.ID).AddPatientIDs(p.ID).SaveX(sctx)
+	oldLink := `UPDATE patients SET message_patients = '` + string(m.ID) + `'`
 	for _, stmt := range []string{
+		`DROP TABLE message_patients`,
+		`ALTER TABLE patients ADD COLUMN message_patients varchar(28) NULL`,
+		oldLink,
+		`DROP TABLE membership_spans`,
 		`DROP TABLE label_messages`,
 		`DROP TABLE labels`,
 		`ALTER TABLE users DROP COLUMN job_title`,
@@ -50,6 +64,20 @@ func TestUpgradeKeepsRows(t *testing.T) {
 	}
 	if db.Client.Patient.GetX(sctx, p.ID).PatientNumber != "P9999" {
 		t.Errorf("patient lost in upgrade")
+	}
+	// The old link moved to the join table, and the patient can now be
+	// linked to a second message.
+	if got := db.Client.Patient.QueryMessages(db.Client.Patient.GetX(sctx, p.ID)).IDsX(sctx); len(got) != 1 || got[0] != m.ID {
+		t.Errorf("patient's messages after upgrade = %v, want the old link %s", got, m.ID)
+	}
+	db.Client.Message.Create().SetChannelID(ch.ID).SetSeq(2).SetBody("Ada again").SetSenderID(u.ID).AddPatientIDs(p.ID).ExecX(sctx)
+	if n := db.Client.Message.Query().Where(message.HasPatientsWith(patient.ID(p.ID))).CountX(sctx); n != 2 {
+		t.Errorf("messages linking the patient = %d, want 2", n)
+	}
+	// The old membership has a history from the channel's start.
+	spans := db.Client.MembershipSpan.Query().Where(membershipspan.ChannelID(ch.ID)).AllX(sctx)
+	if len(spans) != 1 || spans[0].UserID != u.ID || spans[0].JoinedSeq != 0 || spans[0].LeftSeq != nil {
+		t.Errorf("membership history after upgrade = %+v, want one open span from 0", spans)
 	}
 	// The new table works.
 	db.Client.Label.Create().SetOwnerID(u.ID).SetName("After upgrade").SaveX(sctx)
