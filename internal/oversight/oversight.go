@@ -135,19 +135,6 @@ func (s *Service) OpenedChannel(ctx context.Context, channelID pulid.ID) error {
 	return s.record(ctx, who, accesslogentry.ActionOPEN_PATIENT_CONVERSATION, linked, &channelID, nil)
 }
 
-// OpenedNode records the opening of a patient record through node(id:).
-func (s *Service) OpenedNode(ctx context.Context, n ent.Noder) error {
-	p, ok := n.(*ent.Patient)
-	if !ok {
-		return nil
-	}
-	who, ok := actor(ctx)
-	if !ok {
-		return nil
-	}
-	return s.record(ctx, who, accesslogentry.ActionVIEW_PATIENT, &p.ID, nil, nil)
-}
-
 // AccessFilter narrows the access log.
 type AccessFilter struct {
 	ActorID, PatientID, UserID *pulid.ID
