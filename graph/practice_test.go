@@ -143,6 +143,12 @@ func TestBookingsAndArrivals(t *testing.T) {
 	if again := arrivals.next(500 * time.Millisecond); again != nil {
 		t.Errorf("a second arrival notification: %v", again)
 	}
+	// Back to CHECKED_IN and ARRIVED again: still the one arrival.
+	e.ok(rec.AccessToken, `mutation($b: ID!) { setBookingStatus(bookingID: $b, status: CHECKED_IN) { status } }`, map[string]any{"b": b.UpsertBooking.ID}, nil)
+	e.ok(rec.AccessToken, arrive, map[string]any{"b": b.UpsertBooking.ID}, nil)
+	if again := arrivals.next(500 * time.Millisecond); again != nil {
+		t.Errorf("re-arrival notified again: %v", again)
+	}
 	// Staff may change the status, but nothing else about a booking.
 	e.fails(rec.AccessToken, upsert, map[string]any{"in": in}, "FORBIDDEN")
 
@@ -290,5 +296,29 @@ func TestKeepHiddenSuppressesNotificationEvents(t *testing.T) {
 	e.ok(chen.AccessToken, `{ notifications { totalCount } }`, nil, &folder)
 	if folder.Notifications.TotalCount != 2 {
 		t.Errorf("folder has %d, want 2", folder.Notifications.TotalCount)
+	}
+}
+
+// "Never receive" mutes message-style notifications live, but not arrivals,
+// which have their own switch.
+func TestNeverReceiveStillGetsArrivals(t *testing.T) {
+	e := newEnv(t)
+	chen, rec := e.login(demo.ChenEmail), e.login(demo.ReceptionEmail)
+	patient := e.patientID(rec.AccessToken, "P0011")
+	e.ok(chen.AccessToken, `mutation { updatePreferences(input: {neverReceiveDirect: true}) { id } }`, nil, nil)
+	sub := e.subscribe(t, chen.AccessToken, `subscription { notificationAdded { kind title } }`, nil)
+	time.Sleep(100 * time.Millisecond)
+	e.ok(demo.IntegrationKey, `mutation($u: [ID!]) { createNotification(input: {kind: ANNOUNCEMENT, title: "Staff meeting", userIDs: $u}) { id } }`,
+		map[string]any{"u": []string{chen.User.ID}}, nil)
+	if d := sub.next(500 * time.Millisecond); d != nil {
+		t.Errorf("never receive still raised %v", d)
+	}
+	var b struct{ UpsertBooking struct{ ID string } }
+	e.ok(demo.IntegrationKey, `mutation($in: BookingInput!) { upsertBooking(input: $in) { id } }`, map[string]any{"in": map[string]any{
+		"externalID": "bk-nr-1", "patientID": patient, "doctorID": chen.User.ID, "startsAt": "2026-11-22T10:00:00Z"}}, &b)
+	e.ok(rec.AccessToken, `mutation($b: ID!) { setBookingStatus(bookingID: $b, status: ARRIVED) { status } }`, map[string]any{"b": b.UpsertBooking.ID}, nil)
+	d := sub.next(5 * time.Second)
+	if d == nil || d["notificationAdded"].(map[string]any)["kind"] != "ARRIVAL" {
+		t.Errorf("with never receive on, the arrival event = %v, want the ARRIVAL", d)
 	}
 }

@@ -52,7 +52,8 @@ func (h *Hub) Notifications(ctx context.Context, kinds []notification.Kind) (<-c
 
 // notified hands a new notification to its recipient's streams — read as
 // the recipient, so the privacy rules decide — unless they keep the
-// messenger hidden or never receive; and refreshes their badges.
+// messenger hidden, or never receive (except arrivals); and refreshes their
+// badges.
 func (h *Hub) notified(ctx context.Context, ev pubsub.Event) {
 	for _, u := range ev.Users {
 		subs := h.notes.of(&h.mu, u)
@@ -73,7 +74,12 @@ func (h *Hub) deliverNote(subs []*noteSub, id pulid.ID) {
 			continue
 		}
 		me, err := h.client.User.Get(s.ctx, s.viewer.UserID)
-		if err != nil || me.KeepHidden || me.NeverReceiveDirect {
+		if err != nil || me.KeepHidden {
+			continue
+		}
+		// "Never receive" suppresses message-style notifications; arrivals
+		// have their own switch (patient-arrived alerts) and still come.
+		if me.NeverReceiveDirect && n.Kind != notification.KindARRIVAL {
 			continue
 		}
 		s.send(n)

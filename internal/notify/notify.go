@@ -53,8 +53,9 @@ func announce(n *ent.Notification) pubsub.Event {
 }
 
 // Arrived notifies a booking's doctor that their patient has arrived — if
-// the doctor has patient-arrived alerts on — once per arrival (the dedupe
-// key is the booking's arrival, however often the status is pushed). It
+// the doctor has patient-arrived alerts on — once per booking (the dedupe
+// key is the booking, however often the status is pushed or goes back and
+// forth). It
 // runs inside the status change's transaction, as the arrivals worker: the
 // receptionist who marks an arrival may not otherwise notify a doctor.
 func (s *Service) Arrived(ctx context.Context, c *ent.Client, b *ent.Booking, markedBy *pulid.ID) ([]pubsub.Event, error) {
@@ -65,6 +66,14 @@ func (s *Service) Arrived(ctx context.Context, c *ent.Client, b *ent.Booking, ma
 	}
 	if !doctor.PatientArrivedAlerts {
 		return nil, nil
+	}
+	// One arrival per booking: a status pushed again, or a booking set back
+	// to CHECKED_IN and then ARRIVED again, does not notify twice.
+	key := "arrival:" + string(b.ID)
+	if done, err := c.Notification.Query().
+		Where(notification.RecipientID(doctor.ID), notification.DedupeKey(key)).
+		Exist(sctx); err != nil || done {
+		return nil, err
 	}
 	p, err := c.Patient.Get(sctx, b.PatientID)
 	if err != nil {
@@ -77,10 +86,6 @@ func (s *Service) Arrived(ctx context.Context, c *ent.Client, b *ent.Booking, ma
 			body = bt.Name + ", " + strings.ToLower(body[:1]) + body[1:]
 		}
 	}
-	changes, err := b.QueryStatusChanges().Count(sctx)
-	if err != nil {
-		return nil, err
-	}
 	n, err := c.Notification.Create().
 		SetKind(notification.KindARRIVAL).
 		SetRecipientID(doctor.ID).
@@ -90,7 +95,8 @@ func (s *Service) Arrived(ctx context.Context, c *ent.Client, b *ent.Booking, ma
 		SetBookingID(b.ID).
 		SetNillableFromID(markedBy).
 		SetDeliverAt(s.clock()).
-		SetDedupeKey(fmt.Sprintf("arrival:%s:%d", b.ID, changes)).
+		SetAnnouncedAt(s.clock()).
+		SetDedupeKey(key).
 		Save(sctx)
 	if err != nil {
 		return nil, fmt.Errorf("notifying arrival: %w", err)
@@ -179,6 +185,12 @@ func (s *Service) Create(ctx context.Context, in CreateInput) ([]*ent.Notificati
 		d := in.DueAt.UTC()
 		dueAt = &d
 	}
+	// Delivered now: announced with the commit. A reminder for later is
+	// left to the reminders worker.
+	var announced *time.Time
+	if !deliver.After(now) {
+		announced = &now
+	}
 	tx, err := s.client.Tx(ctx)
 	if err != nil {
 		return nil, err
@@ -195,6 +207,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) ([]*ent.Notificati
 			SetFromID(v.UserID).
 			SetNillableDueAt(dueAt).
 			SetDeliverAt(deliver).
+			SetNillableAnnouncedAt(announced).
 			Save(ctx)
 		if err != nil {
 			_ = tx.Rollback()
@@ -281,34 +294,68 @@ func (s *Service) ReplyToArrival(ctx context.Context, id pulid.ID, body string) 
 	return s.msgr.Send(ctx, messenger.SendInput{ChannelID: ch.ID, Body: body})
 }
 
-// RunReminders announces reminders as they fall due, until ctx ends. Each
-// is claimed once, whichever replica sees it first.
+// RunReminders announces reminders as they fall due, until ctx ends —
+// including those that fell due while no replica was running. Each
+// notification is claimed once, by a conditional update of announced_at,
+// so with several replicas on one database it is announced by exactly one
+// of them. A panic in one round is logged and the next round runs.
 func (s *Service) RunReminders(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
-	last := s.clock()
 	for {
+		s.announceDue(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		now := s.clock()
-		sctx := system(ctx, "reminders")
-		due, err := s.client.Notification.Query().
-			Where(notification.DeliverAtGT(last), notification.DeliverAtLTE(now), notification.AcknowledgedAtIsNil()).
-			All(sctx)
-		if err != nil {
-			s.log.Warn("announcing reminders", "err", err)
-			continue
+	}
+}
+
+// reminderBatch bounds one round of the reminders worker.
+const reminderBatch = 500
+
+// announceDue claims and announces the notifications due by now that no
+// replica has announced yet.
+func (s *Service) announceDue(ctx context.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("reminders worker panicked", "panic", r)
 		}
-		last = now
-		var events []pubsub.Event
-		for _, n := range due {
+	}()
+	if ctx.Err() != nil {
+		return
+	}
+	now := s.clock()
+	sctx := system(ctx, "reminders")
+	due, err := s.client.Notification.Query().
+		Where(notification.AnnouncedAtIsNil(), notification.DeliverAtLTE(now)).
+		Order(ent.Asc(notification.FieldDeliverAt), ent.Asc(notification.FieldID)).
+		Limit(reminderBatch).
+		All(sctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("reading due reminders", "err", err)
+		}
+		return
+	}
+	var events []pubsub.Event
+	for _, n := range due {
+		claimed, err := s.client.Notification.Update().
+			Where(notification.ID(n.ID), notification.AnnouncedAtIsNil()).
+			SetAnnouncedAt(now).
+			Save(sctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("claiming a reminder", "err", err)
+			}
+			break
+		}
+		if claimed == 1 && n.AcknowledgedAt == nil {
 			events = append(events, announce(n))
 		}
-		s.bus.Publish(ctx, events...)
 	}
+	s.bus.Publish(ctx, events...)
 }
 
 // SendAlert posts a practice-wide alert (WHISPER_ADMIN): a message in the
