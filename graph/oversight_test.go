@@ -1,12 +1,16 @@
 package graph_test
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/whisper-health/whisper/ent/securitygroup"
 	"github.com/whisper-health/whisper/internal/demo"
+	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/viewer"
 )
 
 func TestObserveUser(t *testing.T) {
@@ -368,4 +372,58 @@ func TestPatientReadsAreLogged(t *testing.T) {
 			t.Errorf("access log has %s by %s, want staff reads only", edge.Node.Action, edge.Node.Actor.Email)
 		}
 	}
+}
+
+// observeUser re-checks the administrator before each message: once they
+// lose WHISPER_ADMIN the stream delivers nothing more and ends. A doctor
+// cannot open it at all.
+func TestObserveStopsWhenAdminLosesRights(t *testing.T) {
+	e := newEnv(t)
+	chen, patel, admin := e.login(demo.ChenEmail), e.login(demo.PatelEmail), e.login(demo.AdminEmail)
+	const observe = `subscription($u: ID!) { observeUser(userID: $u) { body } }`
+
+	// Over the websocket a doctor is refused with FORBIDDEN.
+	doc := e.subscribe(t, chen.AccessToken, observe, map[string]any{"u": patel.User.ID})
+	msg, err := doc.c.read(5 * time.Second)
+	if err != nil {
+		t.Fatalf("no answer to a doctor's observeUser: %v", err)
+	}
+	if code := firstErrorCode(msg); code != "FORBIDDEN" {
+		t.Errorf("doctor's observeUser answered %v, want FORBIDDEN", msg)
+	}
+
+	ch := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
+	live := e.subscribe(t, admin.AccessToken, observe, map[string]any{"u": patel.User.ID})
+	time.Sleep(100 * time.Millisecond)
+	e.send(chen.AccessToken, ch.ID, "seen by the observer", nil)
+	if body, _ := live.message(5 * time.Second); body != "seen by the observer" {
+		t.Fatalf("observer's stream got %q", body)
+	}
+	// The administrator leaves the group that gave them WHISPER_ADMIN.
+	sctx := viewer.NewSystemContext(context.Background(), "test")
+	e.db.Client.SecurityGroup.Update().Where(securitygroup.Name("HMS-Administrator")).
+		RemoveMemberIDs(pulid.ID(admin.User.ID)).ExecX(sctx)
+	e.send(chen.AccessToken, ch.ID, "after the rights went", nil)
+	if body, _ := live.message(5 * time.Second); body != "<complete>" {
+		t.Errorf("after losing WHISPER_ADMIN the observer got %q, want the stream to end", body)
+	}
+}
+
+// firstErrorCode is the extensions.code of the first error in a websocket
+// message (an "error" message or a "next" carrying errors).
+func firstErrorCode(msg map[string]any) string {
+	var errs []any
+	switch p := msg["payload"].(type) {
+	case []any:
+		errs = p
+	case map[string]any:
+		errs, _ = p["errors"].([]any)
+	}
+	if len(errs) == 0 {
+		return ""
+	}
+	first, _ := errs[0].(map[string]any)
+	ext, _ := first["extensions"].(map[string]any)
+	code, _ := ext["code"].(string)
+	return code
 }

@@ -702,11 +702,9 @@ func (r *subscriptionResolver) NotificationAdded(ctx context.Context, kinds []no
 
 // ObserveUser is the resolver for the observeUser field.
 func (r *subscriptionResolver) ObserveUser(ctx context.Context, userID pulid.ID) (<-chan *ent.Message, error) {
-	octx, err := r.Oversight.Observe(ctx, userID)
-	if err != nil {
-		return nil, err
-	}
-	return r.Live.Messages(octx, nil, nil)
+	return r.Oversight.ObserveMessages(ctx, userID, func(octx context.Context) (<-chan *ent.Message, error) {
+		return r.Live.Messages(octx, nil, nil)
+	})
 }
 
 // Segments is the resolver for the segments field.

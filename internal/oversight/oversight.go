@@ -77,6 +77,73 @@ func (s *Service) Observe(ctx context.Context, userID pulid.ID) (context.Context
 	}), nil
 }
 
+// ObserveMessages is the observeUser stream: the messages stream opens
+// under an observation context (see Observe), and before each message is
+// passed on the administrator's right to observe is checked again — still
+// active, still WHISPER_ADMIN — so a revoked administrator stops seeing at
+// once and the stream ends. (A revoked session or an expired token already
+// ends the socket.)
+func (s *Service) ObserveMessages(ctx context.Context, userID pulid.ID,
+	open func(context.Context) (<-chan *ent.Message, error)) (<-chan *ent.Message, error) {
+	v, err := admin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	octx, err := s.Observe(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	octx, cancel := context.WithCancel(octx)
+	in, err := open(octx)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	out := make(chan *ent.Message)
+	go func() {
+		defer close(out)
+		defer cancel()
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.Error("observe stream panicked", "panic", r)
+			}
+		}()
+		for {
+			var m *ent.Message
+			var ok bool
+			select {
+			case <-ctx.Done():
+				return
+			case m, ok = <-in:
+				if !ok {
+					return
+				}
+			}
+			if !s.mayObserve(ctx, v.UserID) {
+				return
+			}
+			select {
+			case out <- m:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// mayObserve reads the administrator's current rights from the database.
+func (s *Service) mayObserve(ctx context.Context, adminID pulid.ID) bool {
+	u, err := s.client.User.Query().Where(user.ID(adminID)).WithSecurityGroups().Only(system(ctx))
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("re-checking an observer", "err", err)
+		}
+		return false
+	}
+	return u.Active && auth.EffectivePermissions(u)[viewer.WhisperAdmin]
+}
+
 // actor is who is really reading: the administrator when observing.
 func actor(ctx context.Context) (pulid.ID, bool) {
 	v := viewer.FromContext(ctx)
