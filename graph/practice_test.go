@@ -1,11 +1,13 @@
 package graph_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/whisper-health/whisper/internal/demo"
+	"github.com/whisper-health/whisper/internal/viewer"
 )
 
 const upsertPatient = `mutation($in: PatientInput!) { upsertPatient(input: $in) { id patientNumber firstName mobile } }`
@@ -320,5 +322,107 @@ func TestNeverReceiveStillGetsArrivals(t *testing.T) {
 	d := sub.next(5 * time.Second)
 	if d == nil || d["notificationAdded"].(map[string]any)["kind"] != "ARRIVAL" {
 		t.Errorf("with never receive on, the arrival event = %v, want the ARRIVAL", d)
+	}
+}
+
+// createNotification: a patient link, bad input (unknown or inactive user,
+// unknown group, unknown patient) is BAD_USER_INPUT and writes nothing, and
+// the notification returned is the first named recipient's.
+func TestCreateNotificationInput(t *testing.T) {
+	e := newEnv(t)
+	chen, patel, admin := e.login(demo.ChenEmail), e.login(demo.PatelEmail), e.login(demo.AdminEmail)
+	pid := e.patientID(admin.AccessToken, "P0002")
+	const create = `mutation($in: CreateNotificationInput!) { createNotification(input: $in) { id kind patient { patientNumber } } }`
+	var out struct {
+		CreateNotification struct {
+			ID      string
+			Patient *struct{ PatientNumber string }
+		}
+	}
+	e.ok(demo.IntegrationKey, create, map[string]any{"in": map[string]any{
+		"kind": "LAB_REPORT", "title": "Lipids", "userIDs": []string{patel.User.ID, chen.User.ID}, "patientID": pid}}, &out)
+	if out.CreateNotification.Patient == nil || out.CreateNotification.Patient.PatientNumber != "P0002" {
+		t.Errorf("created notification links %+v, want P0002", out.CreateNotification.Patient)
+	}
+	folder := func(tok string) []string {
+		var f struct {
+			Notifications struct {
+				Edges []struct {
+					Node struct {
+						ID      string
+						Patient *struct{ PatientNumber string }
+					}
+				}
+			}
+		}
+		e.ok(tok, `{ notifications { edges { node { id patient { patientNumber } } } } }`, nil, &f)
+		var ids []string
+		for _, edge := range f.Notifications.Edges {
+			if edge.Node.Patient == nil || edge.Node.Patient.PatientNumber != "P0002" {
+				t.Errorf("folder item without the patient link: %+v", edge.Node)
+			}
+			ids = append(ids, edge.Node.ID)
+		}
+		return ids
+	}
+	// The first named recipient (Patel) gets the returned one; Chen his own.
+	if got := folder(patel.AccessToken); len(got) != 1 || got[0] != out.CreateNotification.ID {
+		t.Errorf("Patel's folder = %v, want the returned notification %s", got, out.CreateNotification.ID)
+	}
+	if got := folder(chen.AccessToken); len(got) != 1 || got[0] == out.CreateNotification.ID {
+		t.Errorf("Chen's folder = %v, want his own copy", got)
+	}
+
+	sctx := viewer.NewSystemContext(context.Background(), "test")
+	count := func() int { return e.db.Client.Notification.Query().CountX(sctx) }
+	before := count()
+	inactive := e.db.Client.User.Create().SetName("Dr Gone").SetEmail("gone@demo.clinic").SetActive(false).SaveX(sctx)
+	for name, in := range map[string]map[string]any{
+		"unknown user":    {"userIDs": []string{chen.User.ID, pid}},
+		"inactive user":   {"userIDs": []string{string(inactive.ID)}},
+		"unknown group":   {"securityGroupIDs": []string{chen.User.ID}},
+		"unknown patient": {"userIDs": []string{chen.User.ID}, "patientID": chen.User.ID},
+	} {
+		t.Run(name, func(t *testing.T) {
+			in["kind"], in["title"] = "LAB_REPORT", "Lipids"
+			e.with(t).fails(demo.IntegrationKey, create, map[string]any{"in": in}, "BAD_USER_INPUT")
+		})
+	}
+	if n := count(); n != before {
+		t.Errorf("bad input wrote %d notifications", n-before)
+	}
+}
+
+// unreadBadge counts unacknowledged notifications per kind, and the count
+// drops when one is acknowledged.
+func TestUnreadBadgeCountsNotificationsPerKind(t *testing.T) {
+	e := newEnv(t)
+	kim := e.login(demo.KimEmail)
+	const create = `mutation($in: CreateNotificationInput!) { createNotification(input: $in) { id } }`
+	var ids []string
+	for _, kind := range []string{"LAB_REPORT", "LAB_REPORT", "ERX"} {
+		var out struct{ CreateNotification struct{ ID string } }
+		e.ok(demo.IntegrationKey, create, map[string]any{"in": map[string]any{"kind": kind, "title": kind, "userIDs": []string{kim.User.ID}}}, &out)
+		ids = append(ids, out.CreateNotification.ID)
+	}
+	badge := e.subscribe(t, kim.AccessToken, `subscription { unreadBadge { total notifications { kind unread } } }`, nil)
+	perKind := func(d map[string]any) map[string]int {
+		t.Helper()
+		if d == nil {
+			t.Fatal("no badge")
+		}
+		out := map[string]int{}
+		for _, n := range d["unreadBadge"].(map[string]any)["notifications"].([]any) {
+			m := n.(map[string]any)
+			out[m["kind"].(string)] = int(m["unread"].(float64))
+		}
+		return out
+	}
+	if got := perKind(badge.next(5 * time.Second)); got["LAB_REPORT"] != 2 || got["ERX"] != 1 {
+		t.Errorf("badge per kind = %v, want 2 lab reports and 1 eRx", got)
+	}
+	e.ok(kim.AccessToken, `mutation($id: ID!) { acknowledgeNotification(id: $id) { id } }`, map[string]any{"id": ids[0]}, nil)
+	if got := perKind(badge.next(5 * time.Second)); got["LAB_REPORT"] != 1 || got["ERX"] != 1 {
+		t.Errorf("badge after acknowledging a lab report = %v, want 1 lab report and 1 eRx", got)
 	}
 }

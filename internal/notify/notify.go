@@ -115,8 +115,9 @@ type CreateInput struct {
 	DueAt            *time.Time
 }
 
-// Create sends a notification to users and the members of security groups
-// (one row each). Integrators and directory managers send any kind; anyone
+// Create sends a notification to active staff users and the active members
+// of security groups (one row each), returned in input order: the named
+// users first, then each group's members by name. Integrators and directory managers send any kind; anyone
 // may set themself a REMINDER, which appears when it falls due.
 func (s *Service) Create(ctx context.Context, in CreateInput) ([]*ent.Notification, error) {
 	v := viewer.FromContext(ctx)
@@ -133,28 +134,40 @@ func (s *Service) Create(ctx context.Context, in CreateInput) ([]*ent.Notificati
 	if in.Kind == notification.KindARRIVAL {
 		return nil, apperr.Invalid("kind", "arrivals are announced by bookings, not sent by hand")
 	}
-	recipients := map[pulid.ID]bool{}
+	// Recipients in input order: the named users, then each group's
+	// members; the first is the one the mutation returns.
+	var recipients []pulid.ID
+	seen := map[pulid.ID]bool{}
+	addRecipient := func(id pulid.ID) {
+		if !seen[id] {
+			seen[id] = true
+			recipients = append(recipients, id)
+		}
+	}
 	for _, id := range in.UserIDs {
-		recipients[id] = true
+		addRecipient(id)
 	}
 	if len(in.UserIDs) == 0 && len(in.SecurityGroupIDs) == 0 {
 		if in.Kind != notification.KindREMINDER {
 			return nil, apperr.Invalid("userIDs", "name at least one user or security group")
 		}
-		recipients[v.UserID] = true
+		addRecipient(v.UserID)
 	}
 	if len(in.UserIDs) > 0 {
-		n, err := s.client.User.Query().Where(user.IDIn(in.UserIDs...), user.KindEQ(user.KindSTAFF)).Count(ctx)
+		n, err := s.client.User.Query().
+			Where(user.IDIn(in.UserIDs...), user.KindEQ(user.KindSTAFF), user.Active(true)).
+			Count(ctx)
 		if err != nil {
 			return nil, err
 		}
 		if n != len(pulid.Dedupe(in.UserIDs)) {
-			return nil, apperr.Invalid("userIDs", "unknown user")
+			return nil, apperr.Invalid("userIDs", "unknown or inactive user")
 		}
 	}
 	for _, g := range in.SecurityGroupIDs {
 		members, err := s.client.User.Query().
 			Where(user.HasSecurityGroupsWith(securitygroup.ID(g)), user.KindEQ(user.KindSTAFF), user.Active(true)).
+			Order(ent.Asc(user.FieldName), ent.Asc(user.FieldID)).
 			IDs(ctx)
 		if err != nil {
 			return nil, err
@@ -165,7 +178,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) ([]*ent.Notificati
 			return nil, apperr.Invalid("securityGroupIDs", "unknown security group")
 		}
 		for _, m := range members {
-			recipients[m] = true
+			addRecipient(m)
 		}
 	}
 	if in.PatientID != nil {
@@ -197,7 +210,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) ([]*ent.Notificati
 	}
 	var out []*ent.Notification
 	var events []pubsub.Event
-	for r := range recipients {
+	for _, r := range recipients {
 		n, err := tx.Notification.Create().
 			SetKind(in.Kind).
 			SetRecipientID(r).
