@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"entgo.io/contrib/entgql"
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/booking"
 	"github.com/whisper-health/whisper/ent/bookingtype"
@@ -590,6 +591,13 @@ func (r *queryResolver) AuditLog(ctx context.Context, filter *model.AuditFilter,
 	n, _, err := page(first, nil)
 	if err != nil {
 		return nil, err
+	}
+	// Count every match only when the page shows the total.
+	f.SkipTotal = true
+	for _, field := range graphql.CollectFieldsCtx(ctx, nil) {
+		if field.Name == "totalCount" {
+			f.SkipTotal = false
+		}
 	}
 	return r.Oversight.Audit(ctx, f, *n, after)
 }
