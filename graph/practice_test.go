@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/whisper-health/whisper/internal/demo"
+	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
 
@@ -424,5 +425,157 @@ func TestUnreadBadgeCountsNotificationsPerKind(t *testing.T) {
 	e.ok(kim.AccessToken, `mutation($id: ID!) { acknowledgeNotification(id: $id) { id } }`, map[string]any{"id": ids[0]}, nil)
 	if got := perKind(badge.next(5 * time.Second)); got["LAB_REPORT"] != 1 || got["ERX"] != 1 {
 		t.Errorf("badge after acknowledging a lab report = %v, want 1 lab report and 1 eRx", got)
+	}
+}
+
+// Booking types, referrals and bookings pushed again change nothing; a
+// newer version updates, an older one is ignored; bad input writes nothing;
+// only integrators and directory managers may push.
+func TestIntegrationUpsertVersions(t *testing.T) {
+	e := newEnv(t)
+	chen, nurse, admin := e.login(demo.ChenEmail), e.login(demo.KimEmail), e.login(demo.AdminEmail)
+	sctx := viewer.NewSystemContext(context.Background(), "test")
+	c := e.db.Client
+
+	// Booking types.
+	const upType = `mutation($in: BookingTypeInput!) { upsertBookingType(input: $in) { id name durationMinutes } }`
+	var bt struct{ UpsertBookingType struct{ ID, Name string } }
+	e.ok(demo.IntegrationKey, upType, map[string]any{"in": map[string]any{"externalID": "bt-1", "name": "Long consult", "durationMinutes": 30, "version": 2}}, &bt)
+	btID := pulid.ID(bt.UpsertBookingType.ID)
+	first := c.BookingType.GetX(sctx, btID)
+	e.ok(demo.IntegrationKey, upType, map[string]any{"in": map[string]any{"externalID": "bt-1", "name": "Long consult", "durationMinutes": 30, "version": 2}}, &bt)
+	if again := c.BookingType.GetX(sctx, btID); !again.UpdatedAt.Equal(first.UpdatedAt) || bt.UpsertBookingType.ID != string(btID) {
+		t.Errorf("a repeated booking type push changed the row (updated %v → %v)", first.UpdatedAt, again.UpdatedAt)
+	}
+	e.ok(demo.IntegrationKey, upType, map[string]any{"in": map[string]any{"externalID": "bt-1", "name": "Stale name", "durationMinutes": 30, "version": 1}}, &bt)
+	if got := c.BookingType.GetX(sctx, btID).Name; got != "Long consult" {
+		t.Errorf("a stale booking type push renamed it to %q", got)
+	}
+	e.ok(admin.AccessToken, upType, map[string]any{"in": map[string]any{"externalID": "bt-1", "name": "Extended consult", "durationMinutes": 40, "version": 3}}, &bt)
+	if got := c.BookingType.GetX(sctx, btID); got.Name != "Extended consult" || got.DurationMinutes != 40 {
+		t.Errorf("a newer booking type push left %q %d", got.Name, got.DurationMinutes)
+	}
+	types := c.BookingType.Query().CountX(sctx)
+	for _, tok := range []string{nurse.AccessToken, chen.AccessToken} {
+		e.fails(tok, upType, map[string]any{"in": map[string]any{"externalID": "bt-2", "name": "Mine"}}, "FORBIDDEN")
+	}
+	if n := c.BookingType.Query().CountX(sctx); n != types {
+		t.Errorf("refused pushes wrote %d booking types", n-types)
+	}
+
+	// Referrals.
+	patient := e.patientID(admin.AccessToken, "P0011")
+	const upRef = `mutation($in: ReferralInput!) { upsertReferral(input: $in) { id referrer reason patient { patientNumber } } }`
+	ref := map[string]any{"externalID": "rf-1", "patientID": patient, "referralDate": "2026-11-01T00:00:00Z", "referrer": "Dr GP", "reason": "Knee", "version": 5}
+	var rf struct {
+		UpsertReferral struct {
+			ID, Referrer string
+			Patient      struct{ PatientNumber string }
+		}
+	}
+	e.ok(demo.IntegrationKey, upRef, map[string]any{"in": ref}, &rf)
+	if rf.UpsertReferral.Patient.PatientNumber != "P0011" {
+		t.Errorf("referral patient = %+v", rf.UpsertReferral.Patient)
+	}
+	rfID := pulid.ID(rf.UpsertReferral.ID)
+	before := c.Referral.GetX(sctx, rfID)
+	e.ok(demo.IntegrationKey, upRef, map[string]any{"in": ref}, nil)
+	if again := c.Referral.GetX(sctx, rfID); !again.UpdatedAt.Equal(before.UpdatedAt) {
+		t.Errorf("a repeated referral push changed the row")
+	}
+	stale := map[string]any{"externalID": "rf-1", "patientID": patient, "referralDate": "2026-11-01T00:00:00Z", "referrer": "Old", "version": 4}
+	e.ok(demo.IntegrationKey, upRef, map[string]any{"in": stale}, nil)
+	if got := c.Referral.GetX(sctx, rfID).Referrer; got != "Dr GP" {
+		t.Errorf("a stale referral push set referrer %q", got)
+	}
+	newer := map[string]any{"externalID": "rf-1", "patientID": patient, "referralDate": "2026-11-02T00:00:00Z", "referrer": "Dr New", "version": 6}
+	e.ok(demo.IntegrationKey, upRef, map[string]any{"in": newer}, nil)
+	if got := c.Referral.GetX(sctx, rfID).Referrer; got != "Dr New" {
+		t.Errorf("a newer referral push left referrer %q", got)
+	}
+	refs := c.Referral.Query().CountX(sctx)
+	for name, bad := range map[string]map[string]any{
+		"bad date":        {"referralDate": "next week"},
+		"unknown patient": {"patientID": chen.User.ID},
+	} {
+		t.Run(name, func(t *testing.T) {
+			in := map[string]any{"externalID": "rf-2", "patientID": patient, "referralDate": "2026-11-01T00:00:00Z"}
+			for k, v := range bad {
+				in[k] = v
+			}
+			e.with(t).fails(demo.IntegrationKey, upRef, map[string]any{"in": in}, "BAD_USER_INPUT")
+		})
+	}
+	e.fails(nurse.AccessToken, upRef, map[string]any{"in": map[string]any{"externalID": "rf-3", "patientID": patient, "referralDate": "2026-11-01T00:00:00Z"}}, "FORBIDDEN")
+	if n := c.Referral.Query().CountX(sctx); n != refs {
+		t.Errorf("bad or refused referral pushes wrote %d referrals", n-refs)
+	}
+
+	// Bookings: versions, and bad input writes neither a booking nor history.
+	const upBooking = `mutation($in: BookingInput!) { upsertBooking(input: $in) { id status startsAt } }`
+	bk := map[string]any{"externalID": "bk-v", "patientID": patient, "doctorID": chen.User.ID, "startsAt": "2026-11-22T10:00:00Z", "version": 2}
+	var b struct {
+		UpsertBooking struct{ ID, Status, StartsAt string }
+	}
+	e.ok(demo.IntegrationKey, upBooking, map[string]any{"in": bk}, &b)
+	bID := pulid.ID(b.UpsertBooking.ID)
+	bk["startsAt"], bk["version"] = "2026-11-22T09:00:00Z", 1
+	e.ok(demo.IntegrationKey, upBooking, map[string]any{"in": bk}, nil)
+	if got := c.Booking.GetX(sctx, bID).StartsAt.UTC().Format(time.RFC3339); got != "2026-11-22T10:00:00Z" {
+		t.Errorf("a stale booking push moved it to %s", got)
+	}
+	bk["startsAt"], bk["version"], bk["status"] = "2026-11-22T11:00:00Z", 3, "CANCELLED"
+	e.ok(demo.IntegrationKey, upBooking, map[string]any{"in": bk}, nil)
+	if got := c.Booking.GetX(sctx, bID); got.StartsAt.UTC().Format(time.RFC3339) != "2026-11-22T11:00:00Z" || got.Status != "CANCELLED" {
+		t.Errorf("a newer booking push left %v %s", got.StartsAt, got.Status)
+	}
+	bookings, history := c.Booking.Query().CountX(sctx), c.BookingStatusChange.Query().CountX(sctx)
+	for name, bad := range map[string]map[string]any{
+		"unknown doctor":  {"doctorID": patient},
+		"unknown patient": {"patientID": chen.User.ID},
+		"malformed date":  {"startsAt": "tomorrow"},
+		"unknown status":  {"status": "SNOOZING"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			for _, ext := range []string{"bk-new", "bk-v"} { // a new booking, and an update of one
+				in := map[string]any{"externalID": ext, "patientID": patient, "doctorID": chen.User.ID, "startsAt": "2026-11-22T12:00:00Z", "status": "ARRIVED", "version": 9}
+				for k, v := range bad {
+					in[k] = v
+				}
+				e.with(t).fails(demo.IntegrationKey, upBooking, map[string]any{"in": in}, "BAD_USER_INPUT")
+			}
+		})
+	}
+	if n, h := c.Booking.Query().CountX(sctx), c.BookingStatusChange.Query().CountX(sctx); n != bookings || h != history {
+		t.Errorf("bad booking input wrote %d bookings and %d status changes", n-bookings, h-history)
+	}
+	if got := c.Booking.GetX(sctx, bID); got.Status != "CANCELLED" || got.StartsAt.UTC().Format(time.RFC3339) != "2026-11-22T11:00:00Z" {
+		t.Errorf("bad input changed the booking to %v %s", got.StartsAt, got.Status)
+	}
+	var folder struct{ Notifications struct{ TotalCount int } }
+	e.ok(chen.AccessToken, `{ notifications(kinds: [ARRIVAL]) { totalCount } }`, nil, &folder)
+	if folder.Notifications.TotalCount != 0 {
+		t.Errorf("bad ARRIVED input notified Dr Chen %d times", folder.Notifications.TotalCount)
+	}
+}
+
+// An administrator may change another user's patient-arrived alerts.
+func TestAdminChangesArrivalAlerts(t *testing.T) {
+	e := newEnv(t)
+	admin, patel := e.login(demo.AdminEmail), e.login(demo.PatelEmail)
+	var out struct {
+		SetPatientArrivedAlerts struct {
+			Preferences struct{ PatientArrivedAlerts bool }
+		}
+	}
+	e.ok(admin.AccessToken, `mutation($u: ID!) { setPatientArrivedAlerts(userID: $u, enabled: false) { preferences { patientArrivedAlerts } } }`,
+		map[string]any{"u": patel.User.ID}, &out)
+	sctx := viewer.NewSystemContext(context.Background(), "test")
+	if e.db.Client.User.GetX(sctx, pulid.ID(patel.User.ID)).PatientArrivedAlerts {
+		t.Errorf("the admin's change did not turn Dr Patel's arrival alerts off")
+	}
+	e.ok(admin.AccessToken, `mutation($u: ID!) { setPatientArrivedAlerts(userID: $u, enabled: true) { id } }`, map[string]any{"u": patel.User.ID}, nil)
+	if !e.db.Client.User.GetX(sctx, pulid.ID(patel.User.ID)).PatientArrivedAlerts {
+		t.Errorf("the admin could not turn them back on")
 	}
 }
