@@ -3563,7 +3563,7 @@ extend type Mutation {
   setBookingStatus(bookingID: ID!, status: BookingStatus!): Booking!
   "Turn a user's patient-arrived alerts on or off (the user, or DIRECTORY_MANAGE)."
   setPatientArrivedAlerts(userID: ID!, enabled: Boolean!): User!
-  "Send a notification to users and security groups (one per recipient; returns the first). Anyone may send themself a REMINDER."
+  "Send a notification to active users and security groups (one per recipient; returns the first recipient's, in input order: the named users, then each group's members by name). Anyone may send themself a REMINDER."
   createNotification(input: CreateNotificationInput!): Notification!
   acknowledgeNotification(id: ID!): Notification!
   "Reply to an arrival: a message to the staff member who marked it."
