@@ -2,6 +2,12 @@ package store_test
 
 import (
 	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 
@@ -128,4 +134,61 @@ func TestOpenRejectsBadURLs(t *testing.T) {
 			t.Errorf("Open(%q) succeeded, want an error", url)
 		}
 	}
+}
+
+// A role that may create tables but not extensions still starts: the
+// trigram indexes are skipped with a warning instead of failing start-up.
+func TestMigrateWithoutExtensionRights(t *testing.T) {
+	if !testdb.Postgres() {
+		t.Skip("extensions are PostgreSQL's")
+	}
+	ctx := context.Background()
+	admin, err := sql.Open("postgres", os.Getenv(testdb.EnvVar))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	role := "whisper_noext_" + hex.EncodeToString(b)
+	if _, err := admin.ExecContext(ctx, "CREATE ROLE "+role+" LOGIN"); err != nil {
+		t.Fatalf("creating role: %v", err)
+	}
+	t.Cleanup(func() { _, _ = admin.ExecContext(ctx, "DROP ROLE IF EXISTS "+role) })
+	dbURL := testdb.URL(t) // dropped before the role (cleanups run last-first)
+	u, _ := url.Parse(dbURL)
+	name := strings.TrimPrefix(u.Path, "/")
+	owner, err := sql.Open("postgres", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close()
+	for _, stmt := range []string{
+		"REVOKE CREATE ON DATABASE " + name + " FROM PUBLIC",
+		"GRANT CONNECT ON DATABASE " + name + " TO " + role,
+		"GRANT USAGE, CREATE ON SCHEMA public TO " + role,
+	} {
+		if _, err := owner.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	u.User = url.User(role)
+	db, err := store.Open(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("migrating as a role without extension rights: %v", err)
+	}
+	var n int
+	if err := db.SQL.QueryRowContext(ctx, `SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("pg_trgm was created; the test role has too many rights")
+	}
+	// The schema works without the trigram indexes.
+	sctx := viewer.NewSystemContext(ctx, "test")
+	db.Client.User.Create().SetName("Dr Plain").SetEmail("plain@demo.clinic").ExecX(sctx)
 }
