@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -333,7 +334,7 @@ const reminderBatch = 500
 func (s *Service) announceDue(ctx context.Context) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.log.Error("reminders worker panicked", "panic", r)
+			s.log.Error("reminders worker panicked", "type", fmt.Sprintf("%T", r), "stack", string(debug.Stack()))
 		}
 	}()
 	if ctx.Err() != nil {

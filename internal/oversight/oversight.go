@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -104,7 +105,7 @@ func (s *Service) ObserveMessages(ctx context.Context, userID pulid.ID,
 		defer cancel()
 		defer func() {
 			if r := recover(); r != nil {
-				s.log.Error("observe stream panicked", "panic", r)
+				s.log.Error("observe stream panicked", "type", fmt.Sprintf("%T", r), "stack", string(debug.Stack()))
 			}
 		}()
 		for {
