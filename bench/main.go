@@ -9,6 +9,8 @@
 //     several concurrent clients) against a loop of raw lib/pq transactions
 //     doing the same writes into look-alike tables (lock the channel row,
 //     insert the message, advance the channel, move the sender's read mark).
+//   - audit: filtered audit-log pages over a million seeded messages
+//     against the same pages in hand-written SQL (see audit.go).
 //   - fanout: delivery of one message to N websocket subscribers of one
 //     group channel (graphql-transport-ws, messageAdded) against a plain
 //     coder/websocket broadcast server writing the same bytes to N plain
@@ -91,6 +93,8 @@ type Options struct {
 	Timeout time.Duration
 	// Actions is the number of due actions in the engine scenario.
 	Actions int
+	// AuditMessages is the number of messages seeded in the audit scenario.
+	AuditMessages int
 }
 
 // Result is one scenario's figures; it is also the JSON line printed with
@@ -181,18 +185,19 @@ func parseFlags(args []string) Options {
 	fs.IntVar(&o.Rounds, "rounds", 4, "turns ours and the baseline take in the send scenario")
 	fs.BoolVar(&o.JSON, "json", false, "print one JSON object per scenario per line")
 	fs.IntVar(&o.Actions, "actions", 10000, "due actions the engine runs in the engine scenario")
-	fs.StringVar(&o.Scenario, "scenario", "all", "scenarios to run: send, fanout, engine or all")
+	fs.IntVar(&o.AuditMessages, "audit-messages", 1000000, "messages seeded in the audit scenario (and a tenth as many notifications)")
+	fs.StringVar(&o.Scenario, "scenario", "all", "scenarios to run: send, fanout, engine, audit or all")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of each scenario's measured phase, samples labelled side=whisper|baseline|client (cpu.pprof becomes cpu.send.pprof and cpu.fanout.pprof)")
 	fs.BoolVar(&o.RealHash, "real-password-hash", false, "give the fanout subscribers a full-cost argon2id password hash (sign-in then takes about a minute)")
 	fs.BoolVar(&o.ServerLog, "server-log", false, "show the server's warnings and errors on stderr")
 	fs.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "abandon the run (dropping the database) after this long")
 	_ = fs.Parse(args)
 	switch {
-	case o.Subscribers < 1, o.Messages < 1, o.Sends < 1, o.Concurrency < 1, o.Rounds < 1, o.Actions < 1:
-		fmt.Fprintln(os.Stderr, "bench: -subscribers, -messages, -sends, -concurrency, -rounds and -actions must be positive")
+	case o.Subscribers < 1, o.Messages < 1, o.Sends < 1, o.Concurrency < 1, o.Rounds < 1, o.Actions < 1, o.AuditMessages < 10:
+		fmt.Fprintln(os.Stderr, "bench: -subscribers, -messages, -sends, -concurrency, -rounds and -actions must be positive, -audit-messages at least 10")
 		os.Exit(2)
-	case o.Scenario != "all" && o.Scenario != "send" && o.Scenario != "fanout" && o.Scenario != "engine":
-		fmt.Fprintln(os.Stderr, "bench: -scenario must be send, fanout, engine or all")
+	case o.Scenario != "all" && o.Scenario != "send" && o.Scenario != "fanout" && o.Scenario != "engine" && o.Scenario != "audit":
+		fmt.Fprintln(os.Stderr, "bench: -scenario must be send, fanout, engine, audit or all")
 		os.Exit(2)
 	}
 	return o
@@ -249,6 +254,13 @@ func run(ctx context.Context, o Options, setDrop func(func())) ([]Result, error)
 		r, err := runEngine(ctx, srv, o)
 		if err != nil {
 			return nil, fmt.Errorf("engine scenario: %w", err)
+		}
+		results = append(results, r)
+	}
+	if o.Scenario == "all" || o.Scenario == "audit" {
+		r, err := runAudit(ctx, srv, o)
+		if err != nil {
+			return nil, fmt.Errorf("audit scenario: %w", err)
 		}
 		results = append(results, r)
 	}
