@@ -57,6 +57,10 @@ type env struct {
 	srv    *httptest.Server
 	gql    *graph.Handler
 	engine *outreach.Engine
+	// bus is the event bus: LISTEN/NOTIFY on PostgreSQL, in-process on SQLite.
+	bus pubsub.Bus
+	// url is the test database's DATABASE_URL.
+	url string
 }
 
 func newEnv(t *testing.T) *env {
@@ -67,14 +71,29 @@ func newEnv(t *testing.T) *env {
 // newEnvWith is newEnv with auth settings (the secret and clock are set here).
 func newEnvWith(t *testing.T, authCfg auth.Config) *env {
 	t.Helper()
-	return newEnvClient(t, authCfg, nil)
+	return newEnvFull(t, authCfg, nil, 200*time.Millisecond)
 }
 
 // newEnvClient is newEnvWith whose request path (resolvers, auth, messenger)
 // uses the client wrap returns over the test database, when wrap is set.
 func newEnvClient(t *testing.T, authCfg auth.Config, wrap func(*store.DB) *ent.Client) *env {
 	t.Helper()
-	db := testdb.Open(t)
+	return newEnvFull(t, authCfg, wrap, 200*time.Millisecond)
+}
+
+// newEnvPoll is newEnvWith with the live hub's safety-net poll interval: a
+// long one proves a delivery did not depend on it.
+func newEnvPoll(t *testing.T, authCfg auth.Config, poll time.Duration) *env {
+	t.Helper()
+	return newEnvFull(t, authCfg, nil, poll)
+}
+
+// newEnvFull builds the environment: auth settings, an optional client
+// wrap for the request path, and the hub's poll interval.
+func newEnvFull(t *testing.T, authCfg auth.Config, wrap func(*store.DB) *ent.Client, poll time.Duration) *env {
+	t.Helper()
+	url := testdb.URL(t)
+	db := testdb.OpenURL(t, url)
 	client := db.Client
 	if wrap != nil {
 		client = wrap(db)
@@ -85,7 +104,17 @@ func newEnvClient(t *testing.T, authCfg auth.Config, wrap func(*store.DB) *ent.C
 	}
 	clk := &clock{t: time.Now()}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	bus := pubsub.NewMemory()
+	// On PostgreSQL the live tests run over the same LISTEN/NOTIFY bus as
+	// the server, so its delivery and reconnect paths are what they prove.
+	var bus pubsub.Bus = pubsub.NewMemory()
+	if testdb.Postgres() {
+		pg, err := pubsub.NewPostgres(db.SQL, url, log)
+		if err != nil {
+			t.Fatalf("starting the event bus: %v", err)
+		}
+		t.Cleanup(func() { _ = pg.Close() })
+		bus = pg
+	}
 	authCfg.Secret = bytes.Repeat([]byte("k"), 32)
 	authCfg.Now = clk.Now
 	authCfg.Revoked = func(id pulid.ID) {
@@ -100,7 +129,7 @@ func newEnvClient(t *testing.T, authCfg auth.Config, wrap func(*store.DB) *ent.C
 	engine := outreach.NewEngine(db.Client, log, outreach.EngineConfig{Postgres: testdb.Postgres(), Now: clk.Now,
 		Practice: outreach.Practice{Name: "Harbourside Medical Centre", Phone: "(02) 9000 0000"}})
 	records := practice.New(db.Client, bus, notes, engine, testdb.Postgres(), log, clk.Now)
-	hub := live.New(db.Client, bus, log, live.Config{Postgres: testdb.Postgres(), OnRevoke: a.SessionRevoked, PollInterval: 200 * time.Millisecond, Now: clk.Now})
+	hub := live.New(db.Client, bus, log, live.Config{Postgres: testdb.Postgres(), OnRevoke: a.SessionRevoked, PollInterval: poll, Now: clk.Now})
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	hubDone := make(chan struct{})
 	go func() { defer close(hubDone); hub.Run(hubCtx) }()
@@ -117,7 +146,7 @@ func newEnvClient(t *testing.T, authCfg auth.Config, wrap func(*store.DB) *ent.C
 	mux.Handle("/graphql", h)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &env{t: t, db: db, auth: a, clock: clk, srv: srv, gql: h, engine: engine}
+	return &env{t: t, db: db, auth: a, clock: clk, srv: srv, gql: h, engine: engine, bus: bus, url: url}
 }
 
 // gqlError is one entry of a GraphQL response's errors.
