@@ -414,3 +414,93 @@ func TestOtherDatabasesDoNotHoldBackDelivery(t *testing.T) {
 		t.Errorf("with a transaction open in another database, got %q", body)
 	}
 }
+
+// holdHorizon opens a transaction that takes a transaction id and keeps it
+// until the returned function runs: on PostgreSQL nothing committed after
+// it is released to the live stream meanwhile. On SQLite it does nothing.
+func (e *env) holdHorizon(t *testing.T) (release func()) {
+	t.Helper()
+	if !testdb.Postgres() {
+		return func() {}
+	}
+	db, err := sql.Open("postgres", e.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec("SELECT pg_current_xact_id()"); err != nil {
+		t.Fatal(err)
+	}
+	done := false
+	release = func() {
+		if !done {
+			done = true
+			_ = tx.Rollback()
+			db.Close()
+		}
+	}
+	t.Cleanup(release)
+	return release
+}
+
+// bodies reads n messages from s.
+func (s *subscription) bodies(n int) []string {
+	s.t.Helper()
+	var got []string
+	for i := 0; i < n; i++ {
+		body, _ := s.message(5 * time.Second)
+		got = append(got, body)
+	}
+	return got
+}
+
+// TestResumeFromAMutationCursor: a cursor from sendMessage (or messages) is
+// newer than the stream's position while the stream lags; resuming from it
+// must deliver neither that message nor anything before it again.
+func TestResumeFromAMutationCursor(t *testing.T) {
+	e := newEnv(t)
+	chen, patel, kim := e.login(demo.ChenEmail), e.login(demo.PatelEmail), e.login(demo.KimEmail)
+	a := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
+	b := e.open(kim.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
+	e.send(chen.AccessToken, a.ID, "m0", nil)
+	release := e.holdHorizon(t)
+	m1 := e.send(chen.AccessToken, a.ID, "m1", nil)
+	all := e.subscribe(t, patel.AccessToken, messageAdded, map[string]any{"after": m1.Cursor})
+	one := e.subscribe(t, patel.AccessToken, messageAdded, map[string]any{"c": a.ID, "after": m1.Cursor})
+	time.Sleep(200 * time.Millisecond)
+	e.send(chen.AccessToken, a.ID, "m2", nil)
+	e.send(kim.AccessToken, b.ID, "m3", nil)
+	release()
+	if got := all.bodies(2); fmt.Sprint(got) != "[m2 m3]" {
+		t.Errorf("all-channels stream resumed from a mutation's cursor got %v, want [m2 m3]", got)
+	}
+	if got := one.bodies(1); fmt.Sprint(got) != "[m2]" {
+		t.Errorf("one-channel stream resumed from a mutation's cursor got %v, want [m2]", got)
+	}
+	for _, s := range []*subscription{all, one} {
+		if body, _ := s.message(400 * time.Millisecond); body != "" {
+			t.Errorf("then got %q: a message was delivered twice", body)
+		}
+	}
+	// A query's cursor resumes a channel exactly, too.
+	ms := e.messages(patel.AccessToken, a.ID)
+	var m0 string
+	for _, m := range ms {
+		if m.Body == "m0" {
+			m0 = m.Cursor
+		}
+	}
+	again := e.subscribe(t, patel.AccessToken, messageAdded, map[string]any{"c": a.ID, "after": m0})
+	if got := again.bodies(2); fmt.Sprint(got) != "[m1 m2]" {
+		t.Errorf("one-channel stream resumed from a query's cursor got %v, want [m1 m2]", got)
+	}
+	// A cursor of another channel cannot resume a one-channel stream.
+	c, _ := dialWS(t, e, map[string]any{"Authorization": "Bearer " + patel.AccessToken})
+	c.send(map[string]any{"id": "x", "type": "subscribe", "payload": map[string]any{"query": messageAdded, "variables": map[string]any{"c": b.ID, "after": m0}}})
+	if msg, _ := c.read(5 * time.Second); !containsCode(msg, "BAD_USER_INPUT") {
+		t.Errorf("resuming channel b from a's cursor: %v, want BAD_USER_INPUT", msg)
+	}
+}

@@ -3470,7 +3470,11 @@ input UpdateSecurityGroupMembersInput {
 }
 
 type Subscription {
-  "Messages in all the viewer's channels, or one. after = the cursor of the last message seen: everything missed is replayed in order, once, then live ones follow."
+  """
+  Messages in all the viewer's channels, or one. after = the cursor of the last message seen: everything missed is replayed in order, once, then live ones follow; nothing at or before the cursor is sent again.
+  With channelID, after must be a cursor of that channel and resumes exactly whichever operation returned it (order inside a channel is commit order).
+  Without channelID, the cursor's own channel resumes exactly; the other channels resume exactly from a cursor this subscription delivered, while a cursor from a query or mutation can miss a message of another channel whose send began before the cursor's message and committed after it (resume per channel, or from a streamed cursor, for a guarantee).
+  """
   messageAdded(channelID: ID, after: String): Message!
   "Unread totals now, then on every change."
   unreadBadge: UnreadBadge!

@@ -68,16 +68,41 @@ func (s *msgSub) end() {
 // Messages streams the messages the viewer may see — in one channel, or in
 // all of theirs — from after the cursor (replaying what was missed, in
 // order, once) or from now.
+//
+// Exactness. Inside one channel, sequence numbers are handed out under the
+// channel row's lock, so seq order is commit order: a one-channel stream
+// resumes by seq and is exact for any cursor of that channel, whether the
+// stream, a query or a mutation produced it. The all-channels stream is
+// exact, by seq, in the cursor's own channel; in the viewer's other channels
+// it resumes by stream position (txid, channel, seq), which is exact for a
+// cursor the stream delivered (everything below it had committed when it
+// was released). A cursor from a query or mutation is exact there only once
+// its message is below the commit horizon; a message of another channel
+// whose transaction began before the cursor's and committed after it is not
+// replayed from such a cursor. Whatever the cursor, no message is delivered
+// twice and no message at or before the cursor is delivered.
 func (h *Hub) Messages(ctx context.Context, channelID *pulid.ID, after *messenger.Cursor) (<-chan *ent.Message, error) {
 	v := viewer.FromContext(ctx)
 	if !v.IsUser() || !v.Has(viewer.AccessWhisper) {
 		return nil, apperr.New(apperr.Forbidden, "you do not have access to messaging (ACCESS_WHISPER)")
 	}
+	st := &stream{h: h, after: after, last: map[pulid.ID]int64{}}
 	if channelID != nil {
 		// A channel the viewer cannot see is NOT_FOUND, as everywhere.
-		if _, err := h.client.Channel.Get(ctx, *channelID); err != nil {
+		ch, err := h.client.Channel.Get(ctx, *channelID)
+		if err != nil {
 			return nil, err
 		}
+		switch {
+		case after == nil:
+			st.last[ch.ID] = ch.LastSeq
+		case after.Channel != ch.ID:
+			return nil, apperr.Invalid("after", "after is the cursor of a message in another channel")
+		default:
+			st.last[ch.ID] = after.Seq
+		}
+	} else if after != nil {
+		st.last[after.Channel] = after.Seq
 	}
 	select {
 	case <-h.started:
@@ -91,12 +116,14 @@ func (h *Hub) Messages(ctx context.Context, channelID *pulid.ID, after *messenge
 		queue:   make(chan []*ent.Message, h.cfg.Buffer),
 		done:    make(chan struct{}),
 	}
+	st.sub = s
 	h.mu.Lock()
 	start := h.pos
 	h.msgs[s] = struct{}{}
 	h.mu.Unlock()
 
 	out := make(chan *ent.Message)
+	st.out = out
 	go func() {
 		defer close(out)
 		defer func() {
@@ -109,10 +136,8 @@ func (h *Hub) Messages(ctx context.Context, channelID *pulid.ID, after *messenge
 				h.log.Error("panic in message stream", "panic", r)
 			}
 		}()
-		if after != nil && after.Less(start) {
-			if !h.replay(ctx, s, *after, start, out) {
-				return
-			}
+		if !st.replay(ctx, start) {
+			return
 		}
 		for {
 			select {
@@ -123,7 +148,7 @@ func (h *Hub) Messages(ctx context.Context, channelID *pulid.ID, after *messenge
 				for {
 					select {
 					case batch := <-s.queue:
-						if !forward(ctx, out, batch) {
+						if !st.forward(ctx, batch) {
 							return
 						}
 					default:
@@ -131,7 +156,7 @@ func (h *Hub) Messages(ctx context.Context, channelID *pulid.ID, after *messenge
 					}
 				}
 			case batch := <-s.queue:
-				if !forward(ctx, out, batch) {
+				if !st.forward(ctx, batch) {
 					return
 				}
 			}
@@ -140,11 +165,116 @@ func (h *Hub) Messages(ctx context.Context, channelID *pulid.ID, after *messenge
 	return out, nil
 }
 
-func forward(ctx context.Context, out chan<- *ent.Message, batch []*ent.Message) bool {
+// stream is one messageAdded subscription's delivery state: where it
+// resumed from, and the last sequence number delivered in the channels
+// whose position it knows exactly (the subscribed channel, or the resume
+// cursor's channel).
+type stream struct {
+	h     *Hub
+	sub   *msgSub
+	out   chan<- *ent.Message
+	after *messenger.Cursor
+	last  map[pulid.ID]int64
+}
+
+// replay sends what the viewer missed before the live stream takes over at
+// start: in a one-channel stream everything above its last seq; in the
+// all-channels stream every message between after and start, with the
+// cursor's channel resumed by seq.
+func (st *stream) replay(ctx context.Context, start messenger.Cursor) bool {
+	if st.sub.channel != nil {
+		return st.fill(ctx, *st.sub.channel, st.last[*st.sub.channel], 0, nil)
+	}
+	if st.after != nil {
+		// The cursor's own channel first: messages committed after the
+		// cursor's but placed before it in the stream (their transaction
+		// began earlier), which the stream-position replay would skip.
+		if !st.fill(ctx, st.after.Channel, st.after.Seq, 0, st.after) {
+			return false
+		}
+	}
+	if st.after != nil && st.after.Less(start) {
+		return st.h.replay(ctx, st.sub, *st.after, start, func(m *ent.Message) bool { return st.deliver(ctx, m) })
+	}
+	return true
+}
+
+// fill sends the viewer-visible messages of channel id with from < seq <
+// until (no upper bound when until is 0), in order, leaving out those placed
+// after upTo in the stream when upTo is set. Sequence numbers are given out
+// in commit order, so everything below a committed message has committed
+// too.
+func (st *stream) fill(ctx context.Context, id pulid.ID, from, until int64, upTo *messenger.Cursor) bool {
+	for {
+		q := st.h.client.Message.Query().
+			Where(message.ChannelID(id), message.SeqGT(from)).
+			Order(ent.Asc(message.FieldSeq)).
+			WithSender().
+			Limit(200)
+		if until > 0 {
+			q.Where(message.SeqLT(until))
+		}
+		if upTo != nil {
+			c := *upTo
+			q.Where(func(sel *entsql.Selector) {
+				sel.Where(entsql.Not(entsql.CompositeGT(
+					[]string{sel.C(message.FieldTxid), sel.C(message.FieldChannelID), sel.C(message.FieldSeq)},
+					c.TxID, string(c.Channel), c.Seq)))
+			})
+		}
+		page, err := q.All(ctx)
+		if err != nil {
+			st.h.log.Warn("replaying messages", "err", err)
+			return false
+		}
+		for _, m := range page {
+			if !st.send(ctx, m) {
+				return false
+			}
+			from = m.Seq
+		}
+		if len(page) < 200 {
+			return true
+		}
+	}
+}
+
+// deliver sends m unless the client has it already: in a known channel, a
+// seq at or below the last one delivered; elsewhere a position at or below
+// the resume cursor. A gap in a known channel (a message released after a
+// later one of the same channel) is filled from the database first.
+func (st *stream) deliver(ctx context.Context, m *ent.Message) bool {
+	if last, ok := st.last[m.ChannelID]; ok {
+		if m.Seq <= last {
+			return true
+		}
+		if m.Seq > last+1 && !st.fill(ctx, m.ChannelID, last, m.Seq, nil) {
+			return false
+		}
+		if m.Seq <= st.last[m.ChannelID] {
+			return true
+		}
+	} else if st.after != nil && !st.after.Less(messenger.CursorOf(m)) {
+		return true
+	}
+	return st.send(ctx, m)
+}
+
+func (st *stream) send(ctx context.Context, m *ent.Message) bool {
+	select {
+	case st.out <- m:
+	case <-ctx.Done():
+		return false
+	}
+	if _, ok := st.last[m.ChannelID]; ok {
+		st.last[m.ChannelID] = m.Seq
+	}
+	return true
+}
+
+func (st *stream) forward(ctx context.Context, batch []*ent.Message) bool {
 	for _, m := range batch {
-		select {
-		case out <- m:
-		case <-ctx.Done():
+		if !st.deliver(ctx, m) {
 			return false
 		}
 	}
@@ -153,7 +283,7 @@ func forward(ctx context.Context, out chan<- *ent.Message, batch []*ent.Message)
 
 // replay sends the messages between after and until that the viewer can
 // see, reading as the viewer (so the privacy rules decide), page by page.
-func (h *Hub) replay(ctx context.Context, s *msgSub, after, until messenger.Cursor, out chan<- *ent.Message) bool {
+func (h *Hub) replay(ctx context.Context, s *msgSub, after, until messenger.Cursor, deliver func(*ent.Message) bool) bool {
 	cols := func(sel *entsql.Selector) []string {
 		return []string{sel.C(message.FieldTxid), sel.C(message.FieldChannelID), sel.C(message.FieldSeq)}
 	}
@@ -178,9 +308,7 @@ func (h *Hub) replay(ctx context.Context, s *msgSub, after, until messenger.Curs
 			return false
 		}
 		for _, m := range page {
-			select {
-			case out <- m:
-			case <-ctx.Done():
+			if !deliver(m) {
 				return false
 			}
 			from = messenger.CursorOf(m)
