@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/internal/auth"
 	"github.com/whisper-health/whisper/internal/demo"
@@ -502,5 +504,92 @@ func TestResumeFromAMutationCursor(t *testing.T) {
 	c.send(map[string]any{"id": "x", "type": "subscribe", "payload": map[string]any{"query": messageAdded, "variables": map[string]any{"c": b.ID, "after": m0}}})
 	if msg, _ := c.read(5 * time.Second); !containsCode(msg, "BAD_USER_INPUT") {
 		t.Errorf("resuming channel b from a's cursor: %v, want BAD_USER_INPUT", msg)
+	}
+}
+
+// holdSend makes the real send path stop inside its transaction, after
+// writing the message whose body is body, until the returned function runs:
+// the transaction has its id and the channel's lock, and has not committed.
+func (e *env) holdSend(t *testing.T, body string) (inserted <-chan struct{}, release func()) {
+	t.Helper()
+	in, out := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	e.db.Client.Message.Use(func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			v, err := next.Mutate(ctx, m)
+			if mm, ok := m.(*ent.MessageMutation); ok && err == nil && mm.Op().Is(ent.OpCreate) {
+				if b, _ := mm.Body(); b == body {
+					close(in)
+					<-out
+				}
+			}
+			return v, err
+		})
+	})
+	release = func() { once.Do(func() { close(out) }) }
+	t.Cleanup(release)
+	return in, release
+}
+
+// TestResumeWhileDisconnectedWithLateCommit is the issue's proof: the
+// subscriber is away while a slow send (begun first) and a fast send
+// (committed first) happen; it reconnects with its cursor before the slow
+// one commits; every message then arrives exactly once, in stream order.
+func TestResumeWhileDisconnectedWithLateCommit(t *testing.T) {
+	if !testdb.Postgres() {
+		t.Skip("SQLite serialises writers; only PostgreSQL commits out of order")
+	}
+	e := newEnv(t)
+	chen, patel, kim := e.login(demo.ChenEmail), e.login(demo.PatelEmail), e.login(demo.KimEmail)
+	a := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
+	b := e.open(kim.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
+	sub := e.subscribe(t, patel.AccessToken, messageAdded, nil)
+	time.Sleep(100 * time.Millisecond)
+	e.send(chen.AccessToken, a.ID, "seen", nil)
+	body, cursor := sub.message(5 * time.Second)
+	if body != "seen" {
+		t.Fatalf("got %q, want seen", body)
+	}
+	sub.c.conn.CloseNow()
+
+	inserted, release := e.holdSend(t, "slow")
+	slowDone := make(chan response, 1)
+	go func() {
+		slowDone <- e.do(chen.AccessToken, `mutation($in: SendMessageInput!) { sendMessage(input: $in) { id } }`,
+			map[string]any{"in": map[string]any{"channelID": a.ID, "body": "slow"}})
+	}()
+	select {
+	case <-inserted:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the slow send never reached its insert")
+	}
+	e.send(kim.AccessToken, b.ID, "fast", nil)
+
+	resumed := e.subscribe(t, patel.AccessToken, messageAdded, map[string]any{"after": cursor})
+	oneA := e.subscribe(t, patel.AccessToken, messageAdded, map[string]any{"c": a.ID})
+	if body, _ := resumed.message(600 * time.Millisecond); body != "" {
+		t.Fatalf("got %q while an earlier send was still open; it would have been skipped", body)
+	}
+	release()
+	if r := <-slowDone; len(r.Errors) > 0 {
+		t.Fatalf("slow send: %v", r.Errors)
+	}
+	if got := resumed.bodies(2); fmt.Sprint(got) != "[slow fast]" {
+		t.Fatalf("after reconnecting got %v, want [slow fast]", got)
+	}
+	e.send(chen.AccessToken, a.ID, "live", nil)
+	if body, _ := resumed.message(5 * time.Second); body != "live" {
+		t.Errorf("then got %q, want live", body)
+	}
+	if body, _ := resumed.message(400 * time.Millisecond); body != "" {
+		t.Errorf("then got %q: delivered twice", body)
+	}
+	// A one-channel stream opened "from now" meanwhile gets the send that
+	// had not committed yet, once.
+	if got := oneA.bodies(2); fmt.Sprint(got) != "[slow live]" {
+		t.Errorf("channel a's stream got %v, want [slow live]", got)
+	}
+	if body, _ := oneA.message(400 * time.Millisecond); body != "" {
+		t.Errorf("channel a's stream then got %q", body)
 	}
 }

@@ -5,11 +5,13 @@ import (
 	"database/sql"
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/internal/testdb"
 )
 
@@ -152,5 +154,116 @@ func TestReplicasShareOneDatabase(t *testing.T) {
 		if got == "" || !strings.HasPrefix(got, "<") {
 			t.Fatal("replica B kept the socket of a session revoked on replica A")
 		}
+	}
+}
+
+// nextMessage returns the next message's body and cursor ("" on timeout).
+func (s *wsSub) nextMessage(timeout time.Duration) (body, cursor string) {
+	select {
+	case m, ok := <-s.in:
+		if !ok {
+			return "<closed>", ""
+		}
+		if m["type"] != "next" {
+			return "<" + m["type"].(string) + ">", ""
+		}
+		b, _ := json.Marshal(m["payload"])
+		var p struct {
+			Data struct {
+				MessageAdded struct{ Body, Cursor string }
+			}
+		}
+		_ = json.Unmarshal(b, &p)
+		return p.Data.MessageAdded.Body, p.Data.MessageAdded.Cursor
+	case <-time.After(timeout):
+		return "", ""
+	}
+}
+
+// TestReplicaResumeWithLateCommit: a subscriber on replica B goes away; on
+// replica A a slow send begins (held inside its transaction) and a fast one
+// commits; the subscriber reconnects to A with its cursor before the slow
+// send commits; it then gets both, once each, in stream order, and later
+// messages sent through B.
+func TestReplicaResumeWithLateCommit(t *testing.T) {
+	if !testdb.Postgres() {
+		t.Skip("replicas share a database only on PostgreSQL")
+	}
+	url := testdb.URL(t)
+	a, _ := startApp(t, url, "-demo")
+	defer stopApp(t, a)
+	b, _ := startApp(t, url)
+	defer stopApp(t, b)
+
+	chenTok, _ := login(t, a.URL(), "dr.chen@demo.clinic")
+	kimTok, _ := login(t, a.URL(), "nurse.kim@demo.clinic")
+	patelTok, patelID := login(t, b.URL(), "dr.patel@demo.clinic")
+	openWith := func(tok, base string, ids ...string) string {
+		open := post(t, base, tok, `mutation { openConversation(input: {userIDs: ["`+strings.Join(ids, `","`)+`"]}) { id } }`)
+		return open["openConversation"].(map[string]any)["id"].(string)
+	}
+	chA := openWith(chenTok, a.URL(), patelID)
+	chB := openWith(kimTok, a.URL(), patelID)
+	sendVia := func(base, tok, ch, body string) {
+		post(t, base, tok, `mutation { sendMessage(input: {channelID: "`+ch+`", body: "`+body+`"}) { id } }`)
+	}
+	const q = `subscription { messageAdded { body cursor } }`
+	sub := subscribeWS(t, b.URL(), patelTok, q)
+	time.Sleep(200 * time.Millisecond)
+	sendVia(a.URL(), chenTok, chA, "seen")
+	body, cursor := sub.nextMessage(5 * time.Second)
+	if body != "seen" || cursor == "" {
+		t.Fatalf("got %q, want seen with a cursor", body)
+	}
+	sub.conn.CloseNow()
+
+	// Replica A's next send of "slow" stops inside its transaction.
+	inserted, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	defer once.Do(func() { close(release) })
+	a.db.Client.Message.Use(func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			v, err := next.Mutate(ctx, m)
+			if mm, ok := m.(*ent.MessageMutation); ok && err == nil {
+				if b, _ := mm.Body(); b == "slow" {
+					close(inserted)
+					<-release
+				}
+			}
+			return v, err
+		})
+	})
+	slowDone := make(chan struct{})
+	go func() {
+		defer close(slowDone)
+		sendVia(a.URL(), chenTok, chA, "slow")
+	}()
+	select {
+	case <-inserted:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the slow send never reached its insert")
+	}
+	sendVia(a.URL(), kimTok, chB, "fast")
+
+	resumed := subscribeWS(t, a.URL(), patelTok, `subscription { messageAdded(after: "`+cursor+`") { body cursor } }`)
+	if got, _ := resumed.nextMessage(600 * time.Millisecond); got != "" {
+		t.Fatalf("got %q while an earlier send was still open", got)
+	}
+	once.Do(func() { close(release) })
+	<-slowDone
+	var got []string
+	for i := 0; i < 2; i++ {
+		body, _ := resumed.nextMessage(5 * time.Second)
+		got = append(got, body)
+	}
+	if strings.Join(got, ",") != "slow,fast" {
+		t.Fatalf("after reconnecting to the other replica got %v, want [slow fast]", got)
+	}
+	sendVia(b.URL(), kimTok, chB, "via B")
+	if body, _ := resumed.nextMessage(5 * time.Second); body != "via B" {
+		t.Errorf("then got %q, want the message sent through B", body)
+	}
+	if body, _ := resumed.nextMessage(400 * time.Millisecond); body != "" {
+		t.Errorf("then got %q: delivered twice", body)
 	}
 }
