@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/auth"
+	"github.com/whisper-health/whisper/internal/live"
 	"github.com/whisper-health/whisper/internal/rule"
 	"github.com/whisper-health/whisper/internal/throttle"
 	"github.com/whisper-health/whisper/internal/viewer"
@@ -127,6 +129,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *Handler {
 		srv.Use(ext)
 	}
 	srv.AroundOperations(auditPatientReads(r))
+	srv.Use(sessionEnds{})
 	srv.AroundRootFields(signInContext)
 	srv.AroundFields(markResolverErrors)
 	srv.SetErrorPresenter(presentError(r.Log))
@@ -207,14 +210,21 @@ func (h *Handler) initSocket(ctx context.Context, payload transport.InitPayload)
 		return reject(err)
 	}
 	ctx = viewer.NewContext(ctx, v)
-	ctx = transport.AppendCloseReason(ctx, "session ended: token expired, session revoked, or server shutting down")
-	ctx, cancel := context.WithCancel(ctx)
-	if !expires.IsZero() {
-		var cancelDeadline context.CancelFunc
-		ctx, cancelDeadline = context.WithDeadline(ctx, expires)
-		context.AfterFunc(ctx, cancelDeadline)
+	ctx = transport.AppendCloseReason(ctx, closeReasonPending)
+	se := newSocketEnd()
+	ctx = context.WithValue(ctx, socketEndKey{}, se)
+	ctx, cancel := context.WithCancelCause(ctx)
+	// A session that ends first ends each subscription with the reason,
+	// then the socket.
+	endWith := func(cause error) {
+		se.end(cause, time.Second)
+		cancel(cause)
 	}
-	stopDrain := context.AfterFunc(h.drainCtx, cancel)
+	if !expires.IsZero() {
+		timer := time.AfterFunc(time.Until(expires), func() { endWith(errTokenExpired) })
+		context.AfterFunc(ctx, func() { timer.Stop() })
+	}
+	stopDrain := context.AfterFunc(h.drainCtx, func() { cancel(errShuttingDown) })
 	context.AfterFunc(ctx, func() { stopDrain() })
 	if v.SessionID != "" {
 		revoked, stopWatch := h.auth.Watch(v.SessionID)
@@ -222,12 +232,51 @@ func (h *Handler) initSocket(ctx context.Context, payload transport.InitPayload)
 			defer stopWatch()
 			select {
 			case <-revoked:
-				cancel()
+				endWith(errSessionRevoked)
 			case <-ctx.Done():
 			}
 		}()
 	}
-	return ctx, nil, nil
+	return closeReasonContext{ctx}, nil, nil
+}
+
+// Why a socket closes, sent as its last message (connection_error) so a
+// client knows what to do: refresh its access token and reconnect, sign in
+// again, or just reconnect (to another replica).
+var (
+	errTokenExpired   = errors.New("token expired: refresh the access token and reconnect")
+	errSessionRevoked = errors.New("session revoked: sign in again")
+	errShuttingDown   = errors.New("server shutting down: reconnect")
+)
+
+// closeReasonPending marks where the socket's close reason is looked up;
+// closeReasonContext answers with the cause the context ended with.
+const closeReasonPending = "session ended"
+
+// closeReasonContext reports the cause its context ended with as the
+// websocket's close reason, which gqlgen reads only once the context ends.
+type closeReasonContext struct{ context.Context }
+
+// Value implements context.Context.
+func (c closeReasonContext) Value(key any) any {
+	v := c.Context.Value(key)
+	if r, ok := v.(string); ok && r == closeReasonPending {
+		if cause := context.Cause(c.Context); cause != nil && !errors.Is(cause, context.Canceled) {
+			return cause.Error()
+		}
+	}
+	return v
+}
+
+// streamEnds makes the reason a live stream gives when it ends for lost
+// access the subscription's error, with its extensions.code, sent before
+// the stream completes.
+func (r *Resolver) streamEnds(ctx context.Context) context.Context {
+	present := presentError(r.Log)
+	return live.OnEnd(ctx, func(err error) {
+		defer func() { _ = recover() }() // a transport without subscription errors
+		transport.AddSubscriptionError(ctx, present(ctx, err))
+	})
 }
 
 // Drain closes every open websocket (clients reconnect to another replica)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -312,16 +313,11 @@ func TestChannelUpdatedAndRemovedMembers(t *testing.T) {
 	if !removed {
 		t.Errorf("no REMOVED event with a null channel")
 	}
-	// Her one-channel stream ends; her all-channels stream carries the
-	// channel no more.
-	for {
-		d := kimStream.next(5 * time.Second)
-		if d == nil {
-			t.Fatal("the removed member's channel stream did not end")
-		}
-		if d["complete"] == true {
-			break
-		}
+	// Her one-channel stream ends with a FORBIDDEN error (not a plain
+	// complete, which a client would answer by resuming); her all-channels
+	// stream carries the channel no more.
+	if msg := streamEnd(t, kimStream); msg["type"] != "error" || !containsCode(msg, "FORBIDDEN") {
+		t.Errorf("the removed member's channel stream ended with %v, want an error with code FORBIDDEN", msg)
 	}
 	e.send(chen.AccessToken, g.ID, "after Kim left", nil)
 	for {
@@ -340,20 +336,60 @@ func TestStreamEndsWhenTheTokenExpires(t *testing.T) {
 	patel := e.login(demo.PatelEmail)
 	sub := e.subscribe(t, patel.AccessToken, messageAdded, nil)
 	start := time.Now()
-	for {
-		msg, err := sub.c.read(10 * time.Second)
-		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) {
-				t.Fatal("the socket outlived its access token")
-			}
-			break
-		}
-		if msg["type"] == "error" || msg["type"] == "connection_error" {
-			continue // the reason, sent before the close
-		}
-	}
+	reason := closeReason(t, sub.c, 10*time.Second)
 	if d := time.Since(start); d > 8*time.Second {
 		t.Errorf("the socket closed %v after a 1.5 s token", d)
+	}
+	if !strings.Contains(reason, "TOKEN_EXPIRED") || !strings.Contains(reason, "UNAUTHENTICATED") || !strings.Contains(reason, "refresh") {
+		t.Errorf("the stream ended with %s, want UNAUTHENTICATED / TOKEN_EXPIRED (refresh)", reason)
+	}
+}
+
+// TestStreamEndsWhenTheSessionIsRevoked: every stream of the socket ends
+// with an error telling the client to sign in again (its refresh token is
+// dead too), not to refresh, and then the socket closes.
+func TestStreamEndsWhenTheSessionIsRevoked(t *testing.T) {
+	e := newEnv(t)
+	patel := e.login(demo.PatelEmail)
+	sub := e.subscribe(t, patel.AccessToken, messageAdded, nil)
+	time.Sleep(100 * time.Millisecond)
+	e.ok(patel.AccessToken, `mutation { logout }`, nil, nil)
+	if reason := closeReason(t, sub.c, 5*time.Second); !strings.Contains(reason, "SESSION_REVOKED") || !strings.Contains(reason, "UNAUTHENTICATED") || !strings.Contains(reason, "sign in again") {
+		t.Errorf("the stream ended with %s, want UNAUTHENTICATED / SESSION_REVOKED (sign in again)", reason)
+	}
+}
+
+// streamEnd skips a subscription's data and returns the message that ended
+// it (error or complete).
+func streamEnd(t *testing.T, s *subscription) map[string]any {
+	t.Helper()
+	for {
+		msg, err := s.c.read(5 * time.Second)
+		if err != nil {
+			t.Fatalf("the stream did not end: %v", err)
+		}
+		if msg["type"] != "next" {
+			return msg
+		}
+	}
+}
+
+// closeReason reads c until the socket closes and returns the reason the
+// server sent last (its connection_error message).
+func closeReason(t *testing.T, c *wsClient, timeout time.Duration) string {
+	t.Helper()
+	var reason string
+	for {
+		msg, err := c.read(timeout)
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				t.Fatal("the socket stayed open")
+			}
+			return reason
+		}
+		if msg["type"] == "error" || msg["type"] == "connection_error" {
+			reason = mustJSON(msg["payload"])
+		}
 	}
 }
 

@@ -232,17 +232,21 @@ func (h *Hub) ChannelEvents(ctx context.Context) (<-chan *ChannelEvent, error) {
 }
 
 // channelChanged tells the affected users' streams about a channel change,
-// reloads their badges, and ends single-channel message streams of members
-// who were removed.
+// reloads their badges, and ends (with the reason) the channel's
+// single-channel message streams whose viewers may no longer read it.
 func (h *Hub) channelChanged(ctx context.Context, ev pubsub.Event) {
 	affected := append(slices.Clone(ev.Users), ev.Removed...)
+	var streams []*msgSub
 	h.mu.Lock()
 	for s := range h.msgs {
-		if s.channel != nil && *s.channel == ev.Channel && slices.Contains(ev.Removed, s.viewer.UserID) {
-			s.end()
+		if s.channel != nil && *s.channel == ev.Channel {
+			streams = append(streams, s)
 		}
 	}
 	h.mu.Unlock()
+	for _, s := range streams {
+		h.recheck(ctx, s)
+	}
 	var subs []*chanSub
 	for _, u := range affected {
 		subs = append(subs, h.chans.of(&h.mu, u)...)

@@ -17,6 +17,7 @@ import (
 
 // msgSub is one messageAdded subscription.
 type msgSub struct {
+	ctx     context.Context // the subscriber's, for access checks
 	viewer  *viewer.Viewer
 	channel *pulid.ID
 	patient bool // may see every patient conversation (care team)
@@ -24,6 +25,7 @@ type msgSub struct {
 	mu     sync.Mutex
 	queue  chan []*ent.Message // one slice per release, so a burst is one entry
 	closed bool
+	reason error // why the server ended the stream, when it was for access
 	done   chan struct{}
 }
 
@@ -55,13 +57,61 @@ func (s *msgSub) push(batch []*ent.Message) {
 	}
 }
 
-// end stops the subscription (removed from its only channel, or too slow).
-func (s *msgSub) end() {
+// end stops the subscription because its viewer lost access to its only
+// channel; reason is sent to the client before the stream completes.
+func (s *msgSub) end(reason error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.closed {
 		s.closed = true
+		s.reason = reason
 		close(s.done)
+	}
+}
+
+// endReason returns why the stream was ended, if for access.
+func (s *msgSub) endReason() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reason
+}
+
+type endKey struct{}
+
+// OnEnd returns ctx carrying report: a stream started with it that the
+// server ends because the viewer lost access (removed from the channel, or
+// the channel is gone for them) calls report with a FORBIDDEN or NOT_FOUND
+// error just before its channel closes, so the client can tell "stop" from
+// "resume". The transport layer turns it into the subscription's error.
+func OnEnd(ctx context.Context, report func(error)) context.Context {
+	return context.WithValue(ctx, endKey{}, report)
+}
+
+func reportEnd(ctx context.Context, err error) {
+	if report, ok := ctx.Value(endKey{}).(func(error)); ok && err != nil {
+		report(err)
+	}
+}
+
+// recheck ends a one-channel stream whose viewer may no longer read the
+// channel: FORBIDDEN when it still exists (they were removed), NOT_FOUND
+// when it is gone.
+func (h *Hub) recheck(ctx context.Context, s *msgSub) {
+	if s.channel == nil {
+		return
+	}
+	visible, err := h.client.Channel.Query().Where(channel.ID(*s.channel)).Exist(s.ctx)
+	if err != nil || visible {
+		return
+	}
+	exists, err := h.client.Channel.Query().Where(channel.ID(*s.channel)).Exist(system(ctx))
+	switch {
+	case err != nil:
+		return
+	case exists:
+		s.end(apperr.New(apperr.Forbidden, "you are no longer a member of this conversation"))
+	default:
+		s.end(apperr.New(apperr.NotFound, "this conversation no longer exists"))
 	}
 }
 
@@ -110,6 +160,7 @@ func (h *Hub) Messages(ctx context.Context, channelID *pulid.ID, after *messenge
 		return nil, ctx.Err()
 	}
 	s := &msgSub{
+		ctx:     ctx,
 		viewer:  v,
 		channel: channelID,
 		patient: v.Has(viewer.AccessWhisper),
@@ -144,7 +195,9 @@ func (h *Hub) Messages(ctx context.Context, channelID *pulid.ID, after *messenge
 			case <-ctx.Done():
 				return
 			case <-s.done:
-				// Deliver what is queued, then end; the client resumes.
+				// Deliver what is queued, then end: with the reason when
+				// access was lost, else quietly (too slow; the client
+				// resumes by cursor).
 				for {
 					select {
 					case batch := <-s.queue:
@@ -152,6 +205,7 @@ func (h *Hub) Messages(ctx context.Context, channelID *pulid.ID, after *messenge
 							return
 						}
 					default:
+						reportEnd(ctx, s.endReason())
 						return
 					}
 				}
