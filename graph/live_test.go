@@ -14,8 +14,11 @@ import (
 
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/channel"
+	"github.com/whisper-health/whisper/ent/channelmember"
+	"github.com/whisper-health/whisper/ent/session"
 	"github.com/whisper-health/whisper/internal/auth"
 	"github.com/whisper-health/whisper/internal/demo"
+	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/testdb"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
@@ -627,5 +630,115 @@ func TestResumeWhileDisconnectedWithLateCommit(t *testing.T) {
 	}
 	if body, _ := oneA.message(400 * time.Millisecond); body != "" {
 		t.Errorf("channel a's stream then got %q", body)
+	}
+}
+
+// writeSilently commits a message in channel ch the way a send does, but
+// publishes no event: only a catch-up from the database can find it.
+func (e *env) writeSilently(t *testing.T, ch, sender, body string) {
+	t.Helper()
+	ctx := viewer.NewSystemContext(context.Background(), "test")
+	tx, err := e.db.Client.Tx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := "SELECT COALESCE(MAX(txid), 0) + 1 FROM messages"
+	if testdb.Postgres() {
+		q = "SELECT pg_current_xact_id()::text::bigint"
+	}
+	rows, err := tx.QueryContext(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var txid int64
+	rows.Next()
+	_ = rows.Scan(&txid)
+	rows.Close()
+	c := tx.Channel.Query().Where(channel.ID(pulidOf(ch))).OnlyX(ctx)
+	tx.Message.Create().SetChannelID(c.ID).SetSeq(c.LastSeq + 1).SetTxid(txid).
+		SetSenderID(pulidOf(sender)).SetBody(body).SaveX(ctx)
+	tx.Channel.UpdateOne(c).SetLastSeq(c.LastSeq + 1).AddMessageCount(1).ExecX(ctx)
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestResyncRechecksOpenStreams: after lost events (Resync), the hub reads
+// again what they would have said — a revoked session closes its socket, a
+// member removed meanwhile loses their one-channel stream with FORBIDDEN,
+// channel-event streams are cut off for a reload, badges are recounted.
+func TestResyncRechecksOpenStreams(t *testing.T) {
+	e := newEnvPoll(t, auth.Config{}, time.Hour)
+	chen, patel, kim := e.login(demo.ChenEmail), e.login(demo.PatelEmail), e.login(demo.KimEmail)
+	g := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID, kim.User.ID}, "name": "Ward"})
+	one := e.subscribe(t, patel.AccessToken, messageAdded, map[string]any{"c": g.ID})
+	events := e.subscribe(t, patel.AccessToken, `subscription { channelUpdated { type } }`, nil)
+	kimSub := e.subscribe(t, kim.AccessToken, messageAdded, nil)
+	badge := e.subscribe(t, chen.AccessToken, `subscription { unreadBadge { total } }`, nil)
+	if d := badge.next(5 * time.Second); d == nil {
+		t.Fatal("no initial badge")
+	}
+	time.Sleep(100 * time.Millisecond)
+
+	// Changes whose events are lost.
+	ctx := viewer.NewSystemContext(context.Background(), "test")
+	e.db.Client.ChannelMember.Delete().Where(channelmember.ChannelID(pulidOf(g.ID)), channelmember.UserID(pulidOf(patel.User.ID))).ExecX(ctx)
+	e.db.Client.Session.Update().Where(session.UserID(pulidOf(kim.User.ID))).SetRevokedAt(time.Now()).ExecX(ctx)
+	e.writeSilently(t, g.ID, kim.User.ID, "unread for Chen")
+	e.bus.Publish(context.Background(), pubsub.Event{Kind: pubsub.Resync})
+
+	if msg := streamEnd(t, one); msg["type"] != "error" || !containsCode(msg, "FORBIDDEN") {
+		t.Errorf("the removed member's channel stream ended with %v, want FORBIDDEN", msg)
+	}
+	if msg := streamEnd(t, events); msg["type"] != "complete" {
+		t.Errorf("channelUpdated after a resync: %v, want it cut off (complete) so the client reloads", msg)
+	}
+	if reason := closeReason(t, kimSub.c, 5*time.Second); !strings.Contains(reason, "SESSION_REVOKED") {
+		t.Errorf("a session revoked while its event was lost: the socket ended with %q, want SESSION_REVOKED", reason)
+	}
+	var total float64
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && total != 1; {
+		d := badge.next(time.Until(deadline))
+		if d == nil {
+			break
+		}
+		total = d["unreadBadge"].(map[string]any)["total"].(float64)
+	}
+	if total != 1 {
+		t.Errorf("Chen's badge after the resync shows %v, want 1", total)
+	}
+}
+
+// TestListenerReconnectCatchesUp: on PostgreSQL, when the bus's listener
+// connection dies, lib/pq reconnects and reports the gap (a nil
+// notification); the hub then catches up from the database. The hub's poll
+// is an hour here, so only that path can deliver the message.
+func TestListenerReconnectCatchesUp(t *testing.T) {
+	if !testdb.Postgres() {
+		t.Skip("PostgreSQL only")
+	}
+	e := newEnvPoll(t, auth.Config{}, time.Hour)
+	chen, patel := e.login(demo.ChenEmail), e.login(demo.PatelEmail)
+	ch := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
+	sub := e.subscribe(t, patel.AccessToken, messageAdded, nil)
+	time.Sleep(100 * time.Millisecond)
+	e.send(chen.AccessToken, ch.ID, "over the bus", nil)
+	if body, _ := sub.message(5 * time.Second); body != "over the bus" {
+		t.Fatalf("got %q, want the message delivered by its event", body)
+	}
+	e.writeSilently(t, ch.ID, chen.User.ID, "found by the catch-up")
+	if body, _ := sub.message(500 * time.Millisecond); body != "" {
+		t.Fatalf("got %q without any event: the test cannot tell the paths apart", body)
+	}
+	res, err := e.db.SQL.Exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE datname = current_database() AND query ILIKE 'listen%' AND pid <> pg_backend_pid()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		t.Fatal("found no listener connection to kill")
+	}
+	if body, _ := sub.message(10 * time.Second); body != "found by the catch-up" {
+		t.Fatalf("after the listener reconnected got %q, want the message committed meanwhile", body)
 	}
 }

@@ -219,6 +219,17 @@ func (s *chanSub) send(e *ChannelEvent) {
 	}
 }
 
+// cut ends the stream: its client reloads its channel list.
+func (s *chanSub) cut() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		close(s.done)
+		close(s.out)
+	}
+}
+
 // ChannelEvents streams changes to the viewer's channels: created, renamed,
 // members changed, and removed-from (with no channel: it is gone for them).
 func (h *Hub) ChannelEvents(ctx context.Context) (<-chan *ChannelEvent, error) {

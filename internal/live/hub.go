@@ -27,6 +27,7 @@ import (
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
 	"github.com/whisper-health/whisper/ent/message"
+	"github.com/whisper-health/whisper/ent/session"
 	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/pulid"
@@ -157,14 +158,14 @@ func (h *Hub) loop(ctx context.Context, sub *pubsub.Subscription) {
 }
 
 func (h *Hub) handle(ctx context.Context, events []pubsub.Event, retry *time.Timer) {
-	messages := false
+	messages, resync := false, false
 	for _, ev := range events {
 		switch ev.Kind {
 		case pubsub.Message:
 			messages = true
 		case pubsub.Resync:
 			messages = true
-			h.reloadAllBadges(ctx)
+			resync = true
 		case pubsub.Read:
 			for _, u := range ev.Users {
 				h.reloadBadges(ctx, u)
@@ -179,8 +180,83 @@ func (h *Hub) handle(ctx context.Context, events []pubsub.Event, retry *time.Tim
 			}
 		}
 	}
+	if resync {
+		h.resync(ctx)
+	}
 	if messages {
 		h.catchUp(ctx, retry)
+	}
+}
+
+// resync recovers from lost events (a failed publish here or on a peer, a
+// listener reconnect): what the events would have said is read again from
+// the database. Badges reload; sessions of open streams that were revoked
+// meanwhile close their sockets; one-channel streams whose viewer lost the
+// channel end with the reason; channelUpdated and notificationAdded
+// streams, whose missed events cannot be reconstructed, are cut off so
+// their clients reload (as when they fall too far behind). Messages are
+// caught up by the caller.
+func (h *Hub) resync(ctx context.Context) {
+	h.reloadAllBadges(ctx)
+	sessions := map[pulid.ID]bool{}
+	note := func(v *viewer.Viewer) {
+		if v != nil && v.SessionID != "" {
+			sessions[v.SessionID] = true
+		}
+	}
+	var streams []*msgSub
+	var chans []*chanSub
+	var notes []*noteSub
+	h.mu.Lock()
+	for s := range h.msgs {
+		note(s.viewer)
+		if s.channel != nil {
+			streams = append(streams, s)
+		}
+	}
+	for _, subs := range h.badges {
+		for s := range subs {
+			note(s.viewer)
+		}
+	}
+	for _, subs := range h.chans {
+		for s := range subs {
+			note(s.viewer)
+			chans = append(chans, s)
+		}
+	}
+	for _, subs := range h.notes {
+		for s := range subs {
+			note(s.viewer)
+			notes = append(notes, s)
+		}
+	}
+	h.mu.Unlock()
+	if h.cfg.OnRevoke != nil && len(sessions) > 0 {
+		ids := make([]pulid.ID, 0, len(sessions))
+		for id := range sessions {
+			ids = append(ids, id)
+		}
+		valid, err := h.client.Session.Query().Where(session.IDIn(ids...), session.RevokedAtIsNil()).IDs(system(ctx))
+		if err != nil {
+			h.log.Warn("resync: checking sessions", "err", err)
+		} else {
+			for _, id := range valid {
+				delete(sessions, id)
+			}
+			for id := range sessions {
+				h.cfg.OnRevoke(id)
+			}
+		}
+	}
+	for _, s := range streams {
+		h.recheck(ctx, s)
+	}
+	for _, s := range chans {
+		s.cut()
+	}
+	for _, s := range notes {
+		s.cut()
 	}
 }
 

@@ -38,6 +38,16 @@ func (s *noteSub) send(n *ent.Notification) {
 	}
 }
 
+// cut ends the stream: its client reloads its folders.
+func (s *noteSub) cut() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		close(s.out)
+	}
+}
+
 // Notifications streams the viewer's new notifications of some kinds (all
 // when kinds is empty).
 func (h *Hub) Notifications(ctx context.Context, kinds []notification.Kind) (<-chan *ent.Notification, error) {

@@ -32,6 +32,10 @@ type Postgres struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	ready    atomic.Bool
+	// lost is set when an event could not be published: subscribers here
+	// got Resync at once, and peers get one with the next NOTIFY that
+	// succeeds (retried every second until then).
+	lost atomic.Bool
 }
 
 // NewPostgres starts a bus over db; dsn is used for the listener's own
@@ -71,14 +75,25 @@ func (p *Postgres) Ready() bool { return p.ready.Load() }
 // Publish implements Bus: events are queued and sent by one goroutine, in
 // order, batched into as few NOTIFYs as fit.
 func (p *Postgres) Publish(_ context.Context, events ...Event) {
+	dropped := false
 	for _, e := range events {
 		select {
 		case p.queue <- e:
 		default:
-			// Replicas recover through their periodic catch-up.
 			p.log.Warn("event queue full; dropping event", "kind", e.Kind)
+			dropped = true
 		}
 	}
+	if dropped {
+		p.lose()
+	}
+}
+
+// lose records that events were lost: this replica's subscribers resync
+// now, the peers with the next NOTIFY that gets through.
+func (p *Postgres) lose() {
+	p.lost.Store(true)
+	p.f.deliver(Event{Kind: Resync})
 }
 
 // Subscribe implements Bus.
@@ -129,6 +144,8 @@ func (p *Postgres) receive(ctx context.Context) {
 }
 
 func (p *Postgres) send(ctx context.Context) {
+	retry := time.NewTicker(time.Second)
+	defer retry.Stop()
 	for {
 		var batch []Event
 		select {
@@ -136,6 +153,13 @@ func (p *Postgres) send(ctx context.Context) {
 			return
 		case e := <-p.queue:
 			batch = append(batch, e)
+		case <-retry.C:
+			if !p.lost.Load() {
+				continue
+			}
+		}
+		if p.lost.Swap(false) {
+			batch = append([]Event{{Kind: Resync}}, batch...)
 		}
 		// Gather what else is already queued, without waiting.
 	more:
@@ -149,7 +173,8 @@ func (p *Postgres) send(ctx context.Context) {
 		}
 		for _, payload := range chunk(batch) {
 			if err := p.notify(ctx, payload); err != nil {
-				p.log.Warn("publishing events", "err", err, "events", len(batch))
+				p.log.Warn("publishing events failed; replicas will resync", "err", err, "events", len(batch))
+				p.lose()
 			}
 		}
 	}

@@ -1,0 +1,113 @@
+package pubsub_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net/url"
+	"testing"
+	"time"
+
+	_ "github.com/lib/pq"
+
+	"github.com/whisper-health/whisper/internal/pubsub"
+	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/testdb"
+)
+
+// TestPublishFailureResyncs: when NOTIFY cannot get through, the events are
+// lost; the publishing replica's subscribers get Resync at once, and the
+// peers get one as soon as the database takes NOTIFYs again. (Only
+// messages would otherwise be recovered, by the hub's poll; revocations,
+// channel changes and read marks would be lost silently.)
+func TestPublishFailureResyncs(t *testing.T) {
+	if !testdb.Postgres() {
+		t.Skip("PostgreSQL only")
+	}
+	dsn := testdb.URL(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	admin, err := sql.Open("postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	role := "whisper_pub_" + hex.EncodeToString(b)
+	if _, err := admin.Exec("CREATE ROLE " + role + " LOGIN"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		db, err := sql.Open("postgres", dsn)
+		if err != nil {
+			return
+		}
+		defer db.Close()
+		if _, err := db.Exec("DROP ROLE IF EXISTS " + role); err != nil {
+			t.Logf("dropping role: %v", err)
+		}
+	})
+	u, _ := url.Parse(dsn)
+	u.User = url.User(role)
+	pubDB, err := sql.Open("postgres", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pubDB.Close()
+	pub, err := pubsub.NewPostgres(pubDB, u.String(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	peer, err := pubsub.NewPostgres(admin, dsn, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	mine, theirs := pub.Subscribe(100), peer.Subscribe(100)
+	defer mine.Close()
+	defer theirs.Close()
+
+	// A working bus carries the event to both.
+	ev := pubsub.Event{Kind: pubsub.SessionRevoked, Session: pulid.New("se")}
+	pub.Publish(context.Background(), ev)
+	for name, s := range map[string]*pubsub.Subscription{"publisher": mine, "peer": theirs} {
+		if got := recv(s, 5*time.Second); got.Kind != pubsub.SessionRevoked {
+			t.Fatalf("%s got %q, want the revocation", name, got.Kind)
+		}
+	}
+
+	// The publisher loses the database.
+	if _, err := admin.Exec("ALTER ROLE " + role + " NOLOGIN"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role); err != nil {
+		t.Fatal(err)
+	}
+	pub.Publish(context.Background(), pubsub.Event{Kind: pubsub.ChannelChanged, Channel: pulid.New("ch")})
+	if got := recv(mine, 10*time.Second); got.Kind != pubsub.Resync {
+		t.Fatalf("after a failed publish the publisher's subscriber got %q, want resync", got.Kind)
+	}
+	if got := recv(theirs, 300*time.Millisecond); got.Kind != "" {
+		t.Fatalf("the peer got %q while nothing could be published", got.Kind)
+	}
+	// It comes back: the peer is told to resync, with no new event needed.
+	if _, err := admin.Exec("ALTER ROLE " + role + " LOGIN"); err != nil {
+		t.Fatal(err)
+	}
+	if got := recv(theirs, 10*time.Second); got.Kind != pubsub.Resync {
+		t.Fatalf("once the database was back the peer got %q, want resync", got.Kind)
+	}
+}
+
+func recv(s *pubsub.Subscription, timeout time.Duration) pubsub.Event {
+	select {
+	case e := <-s.C():
+		return e
+	case <-time.After(timeout):
+		return pubsub.Event{}
+	}
+}
