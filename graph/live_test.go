@@ -272,9 +272,26 @@ func TestUnreadBadge(t *testing.T) {
 	if n := total(0); n != 0 {
 		t.Errorf("after replying %v, want 0 (one's own message reads the channel)", n)
 	}
-	// Being added to a group with history does not make the history unread.
-	g := e.open(chen.AccessToken, map[string]any{"userIDs": []string{e.userID(chen.AccessToken, demo.KimEmail)}, "name": "Ward"})
-	_ = g
+	// Being added to a group with history does not make the history (nor
+	// the notice of one's own addition) unread…
+	g := e.open(chen.AccessToken, map[string]any{"userIDs": []string{e.userID(chen.AccessToken, demo.KimEmail), e.userID(chen.AccessToken, demo.ReceptionEmail)}, "name": "Ward"})
+	e.send(chen.AccessToken, g.ID, "history", nil)
+	e.ok(chen.AccessToken, `mutation($in: UpdateCustomGroupInput!) { updateCustomGroup(input: $in) { id } }`,
+		map[string]any{"in": map[string]any{"channelID": g.ID, "addUserIDs": []string{patel.User.ID}}}, nil)
+	if n := total(0); n != 0 {
+		t.Errorf("after being added to a group with history %v, want 0", n)
+	}
+	// …but the badge now follows that channel.
+	e.send(chen.AccessToken, g.ID, "news", nil)
+	if n := total(1); n != 1 {
+		t.Errorf("after a message in the group just joined %v, want 1", n)
+	}
+	// Leaving it takes its unread messages off the badge.
+	e.ok(chen.AccessToken, `mutation($in: UpdateCustomGroupInput!) { updateCustomGroup(input: $in) { id } }`,
+		map[string]any{"in": map[string]any{"channelID": g.ID, "removeUserIDs": []string{patel.User.ID}}}, nil)
+	if n := total(0); n != 0 {
+		t.Errorf("after being removed from the group %v, want 0", n)
+	}
 }
 
 func TestChannelUpdatedAndRemovedMembers(t *testing.T) {
@@ -307,7 +324,15 @@ func TestChannelUpdatedAndRemovedMembers(t *testing.T) {
 	if typ, ch := next(); typ != "RENAMED" || ch.(map[string]any)["name"] != "Renamed" {
 		t.Errorf("got %s %v, want RENAMED to Renamed", typ, ch)
 	}
+	patelEvents := e.subscribe(t, patel.AccessToken, `subscription { channelUpdated { type channel { id } } }`, nil)
+	time.Sleep(100 * time.Millisecond)
 	e.ok(chen.AccessToken, upd, map[string]any{"in": map[string]any{"channelID": g.ID, "removeUserIDs": []string{kim.User.ID}}}, nil)
+	// The members who stay are told the membership changed.
+	if d := patelEvents.next(5 * time.Second); d == nil {
+		t.Errorf("a remaining member got no channel event for the removal")
+	} else if ev := d["channelUpdated"].(map[string]any); ev["type"] != "MEMBERS_CHANGED" || ev["channel"].(map[string]any)["id"] != g.ID {
+		t.Errorf("a remaining member got %v, want MEMBERS_CHANGED for the group", ev)
+	}
 	var removed bool
 	for i := 0; i < 3 && !removed; i++ {
 		typ, ch := next()
