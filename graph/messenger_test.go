@@ -230,13 +230,23 @@ func TestGroupChannels(t *testing.T) {
 	if got := emails(e.channel(chen.AccessToken, ch.ID)); got != "dr.chen,dr.patel,nurse.kim" {
 		t.Errorf("after adding Kim to Doctors, the channel has %s", got)
 	}
-	if ms := e.messages(kim.AccessToken, ch.ID); len(ms) != 1 {
-		t.Errorf("a new member sees %d messages, want the whole history (1)", len(ms))
+	// The new member sees the whole history, and the channel says who
+	// joined.
+	if ms := e.messages(kim.AccessToken, ch.ID); len(ms) != 2 || ms[0].Body != "Doctors' meeting at 1" ||
+		ms[1].Sender != nil || !strings.Contains(ms[1].Body, "added Jordan Kim") {
+		t.Errorf("a new member sees %+v, want the history and a system message naming them", ms)
 	}
 	e.ok(admin.AccessToken, update, map[string]any{"g": doctors, "rm": []string{chen.User.ID}}, nil)
 	e.fails(chen.AccessToken, `query($c: ID!) { messages(channelID: $c) { totalCount } }`, map[string]any{"c": ch.ID}, "NOT_FOUND")
 	if got := emails(e.channel(kim.AccessToken, kimCh.ID)); got != "dr.patel,nurse.kim" {
 		t.Errorf("custom group on Doctors after Chen left the group has %s, want patel and kim", got)
+	}
+	// The custom group that follows Doctors says who actually left: Chen,
+	// not Kim (who left nothing: she is in the group by herself too).
+	ms := e.messages(kim.AccessToken, kimCh.ID)
+	if len(ms) == 0 || ms[len(ms)-1].Sender != nil || !strings.Contains(ms[len(ms)-1].Body, "removed Dr Wei Chen") ||
+		strings.Contains(ms[len(ms)-1].Body, "Kim") {
+		t.Errorf("the custom group on Doctors shows %+v, want a system message that Dr Wei Chen was removed", ms)
 	}
 }
 
@@ -614,5 +624,93 @@ func TestStaffAutoReply(t *testing.T) {
 	e.send(chen.AccessToken, ch.ID, "four", nil)
 	if n := count(); n != 2 {
 		t.Errorf("%d auto-replies after the end date, want still 2", n)
+	}
+}
+
+// TestCustomGroupMembershipFollowsItsParts: updateCustomGroup adds and
+// removes users, security groups and included conversations; the system
+// message names only who actually joined or left; a user without
+// ACCESS_WHISPER cannot be added.
+func TestCustomGroupMembershipFollowsItsParts(t *testing.T) {
+	e := newEnv(t)
+	chen, patel, kim, reception := e.login(demo.ChenEmail), e.login(demo.PatelEmail), e.login(demo.KimEmail), e.login(demo.ReceptionEmail)
+	recID := e.userID(chen.AccessToken, demo.ReceptionEmail)
+	doctors := e.groupID(chen.AccessToken, "Doctors")
+	g := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID, kim.User.ID}, "securityGroupIDs": []string{doctors}})
+	if g.Kind != "CUSTOM_GROUP" || emails(g) != "dr.chen,dr.patel,nurse.kim" {
+		t.Fatalf("custom group = %+v", g)
+	}
+	const upd = `mutation($in: UpdateCustomGroupInput!) { updateCustomGroup(input: $in) { ` + channelFields + ` } }`
+	update := func(in map[string]any) channelInfo {
+		t.Helper()
+		in["channelID"] = g.ID
+		var out struct{ UpdateCustomGroup channelInfo }
+		e.ok(chen.AccessToken, upd, map[string]any{"in": in}, &out)
+		return out.UpdateCustomGroup
+	}
+	last := func() messageInfo {
+		t.Helper()
+		ms := e.messages(chen.AccessToken, g.ID)
+		if len(ms) == 0 {
+			return messageInfo{}
+		}
+		return ms[len(ms)-1]
+	}
+	count := func() int { return len(e.messages(chen.AccessToken, g.ID)) }
+
+	// Patel is also in through Doctors: taking her off the user list
+	// changes nothing, and no message claims she was removed.
+	before := count()
+	if got := emails(update(map[string]any{"removeUserIDs": []string{patel.User.ID}})); got != "dr.chen,dr.patel,nurse.kim" {
+		t.Errorf("after removing Patel as a user (she is in Doctors) the group has %s", got)
+	}
+	for _, m := range e.messages(chen.AccessToken, g.ID) {
+		if strings.Contains(m.Body, "removed Dr Priya Patel") {
+			t.Errorf("a system message claims Patel was removed: %q", m.Body)
+		}
+	}
+	if count() != before {
+		t.Errorf("a change that moved nobody posted %d messages", count()-before)
+	}
+	// Dropping Doctors takes her out now.
+	if got := emails(update(map[string]any{"removeSecurityGroupIDs": []string{doctors}})); got != "dr.chen,nurse.kim" {
+		t.Errorf("after removing Doctors the group has %s, want chen and kim", got)
+	}
+	if m := last(); m.Sender != nil || !strings.Contains(m.Body, "removed Dr Priya Patel") {
+		t.Errorf("last message %q, want a system message that Patel was removed", m.Body)
+	}
+	e.fails(patel.AccessToken, `query($c: ID!) { messages(channelID: $c) { totalCount } }`, map[string]any{"c": g.ID}, "NOT_FOUND")
+	// Adding Doctors brings her back, with the history.
+	if got := emails(update(map[string]any{"addSecurityGroupIDs": []string{doctors}})); got != "dr.chen,dr.patel,nurse.kim" {
+		t.Errorf("after adding Doctors the group has %s", got)
+	}
+	if m := last(); !strings.Contains(m.Body, "added Dr Priya Patel") {
+		t.Errorf("last message %q, want one that Patel was added", m.Body)
+	}
+	if n := len(e.messages(patel.AccessToken, g.ID)); n != count() {
+		t.Errorf("Patel, back, sees %d messages, want the whole history (%d)", n, count())
+	}
+	// Including a conversation brings in its members; removing it takes
+	// them out again.
+	other := e.open(chen.AccessToken, map[string]any{"userIDs": []string{recID}})
+	if got := emails(update(map[string]any{"addChannelIDs": []string{other.ID}})); got != "dr.chen,dr.patel,nurse.kim,reception" {
+		t.Errorf("after including Chen's conversation with reception the group has %s", got)
+	}
+	if got := emails(update(map[string]any{"removeChannelIDs": []string{other.ID}})); got != "dr.chen,dr.patel,nurse.kim" {
+		t.Errorf("after removing the included conversation the group has %s", got)
+	}
+	if m := last(); !strings.Contains(m.Body, "removed Sam Taylor") {
+		t.Errorf("last message %q, want one that reception (Sam Taylor) left", m.Body)
+	}
+	e.fails(reception.AccessToken, `query($c: ID!) { messages(channelID: $c) { totalCount } }`, map[string]any{"c": g.ID}, "NOT_FOUND")
+
+	// Someone without ACCESS_WHISPER cannot be added, and nothing changes.
+	ctx := viewer.NewSystemContext(context.Background(), "test")
+	pw := e.db.Client.User.Query().Where(userEmail(demo.KimEmail)).OnlyX(ctx).PasswordHash
+	locum := e.db.Client.User.Create().SetName("Casey Locum").SetEmail("locum@demo.clinic").SetPasswordHash(pw).SaveX(ctx)
+	before = count()
+	e.fails(chen.AccessToken, upd, map[string]any{"in": map[string]any{"channelID": g.ID, "addUserIDs": []string{string(locum.ID)}}}, "FORBIDDEN")
+	if got := emails(e.channel(chen.AccessToken, g.ID)); got != "dr.chen,dr.patel,nurse.kim" || count() != before {
+		t.Errorf("a refused addition changed the group to %s (%d new messages)", got, count()-before)
 	}
 }

@@ -387,15 +387,8 @@ func (s *Service) UpdateCustomGroup(ctx context.Context, in UpdateInput) (*ent.C
 			}
 		}
 		for _, id := range in.AddUserIDs {
-			u, err := participant(ctx, c, id)
-			if err != nil {
+			if _, err := participant(ctx, c, id); err != nil {
 				return err
-			}
-			notes = append(notes, "added "+u.Name)
-		}
-		for _, id := range in.RemoveUserIDs {
-			if u, err := c.User.Get(ctx, id); err == nil {
-				notes = append(notes, "removed "+u.Name)
 			}
 		}
 		for _, id := range in.AddSecurityGroupIDs {
@@ -431,6 +424,22 @@ func (s *Service) UpdateCustomGroup(ctx context.Context, in UpdateInput) (*ent.C
 		if err != nil {
 			return err
 		}
+		// Who actually joins or leaves, whatever was asked: someone added
+		// who was in already through a group, or removed who stays through
+		// one, is not announced.
+		add, remove, _, err := s.plan(ctx, c, ch)
+		if err != nil {
+			return err
+		}
+		people, err := membershipNotes(ctx, c, add, remove)
+		if err != nil {
+			return err
+		}
+		if renamed {
+			notes = slices.Concat(notes[:1], people, notes[1:])
+		} else {
+			notes = append(people, notes...)
+		}
 		if len(notes) > 0 {
 			notice := me.Name + " " + strings.Join(notes, ", ")
 			if _, err := s.post(ctx, c, ch, c.Message.Create().SetKind(message.KindSYSTEM).SetBody(notice), emit); err != nil {
@@ -438,7 +447,7 @@ func (s *Service) UpdateCustomGroup(ctx context.Context, in UpdateInput) (*ent.C
 			}
 		}
 		visited := map[pulid.ID]bool{}
-		if _, err := s.resync(ctx, c, ch, emit, visited); err != nil {
+		if _, err := s.resync(context.WithValue(ctx, announcedKey{}, ch.ID), c, ch, emit, visited); err != nil {
 			return err
 		}
 		if renamed {
@@ -511,30 +520,42 @@ func (s *Service) resyncAs(ctx context.Context, c *ent.Client, ch *ent.Channel, 
 	}
 	visited[ch.ID] = true
 	sctx := system(ctx)
-	want, err := s.expand(sctx, c, ch, map[pulid.ID]bool{})
+	add, remove, have, err := s.plan(ctx, c, ch)
 	if err != nil {
 		return false, err
-	}
-	have, err := c.ChannelMember.Query().Where(channelmember.ChannelID(ch.ID)).All(sctx)
-	if err != nil {
-		return false, err
-	}
-	var add, remove, all []pulid.ID
-	current := map[pulid.ID]bool{}
-	for _, m := range have {
-		current[m.UserID] = true
-		if !want[m.UserID] {
-			remove = append(remove, m.UserID)
-		}
-	}
-	for id := range want {
-		all = append(all, id)
-		if !current[id] {
-			add = append(add, id)
-		}
 	}
 	if len(add) == 0 && len(remove) == 0 {
 		return false, nil
+	}
+	all := slices.Clone(add)
+	for _, m := range have {
+		if !slices.Contains(remove, m.UserID) {
+			all = append(all, m.UserID)
+		}
+	}
+	// A group that follows others (its security group, included
+	// conversations) says in the channel who joined or left; the one the
+	// caller changed directly has said so already.
+	announced, _ := ctx.Value(announcedKey{}).(pulid.ID)
+	if change == MembersChanged && len(have) > 0 && announced != ch.ID && (ch.Kind == channel.KindGROUP || ch.Kind == channel.KindCUSTOM_GROUP) {
+		locked, err := s.lockChannel(sctx, c, ch.ID)
+		if err != nil {
+			return false, err
+		}
+		notes, err := membershipNotes(ctx, c, add, remove)
+		if err != nil {
+			return false, err
+		}
+		notice := "Membership changed: " + strings.Join(notes, ", ")
+		if v := viewer.FromContext(ctx); v.IsUser() {
+			if me, err := c.User.Get(sctx, v.UserID); err == nil {
+				notice = me.Name + " changed the members: " + strings.Join(notes, ", ")
+			}
+		}
+		if _, err := s.post(sctx, c, locked, c.Message.Create().SetKind(message.KindSYSTEM).SetBody(notice), emit); err != nil {
+			return false, err
+		}
+		ch = locked
 	}
 	// New members start with nothing unread: they see the history, but it
 	// is not news to them.
@@ -563,6 +584,64 @@ func (s *Service) resyncAs(ctx context.Context, c *ent.Client, ch *ent.Channel, 
 		}
 	}
 	return true, nil
+}
+
+// announcedKey marks, in a context, the channel whose membership notice the
+// caller has posted itself.
+type announcedKey struct{}
+
+// plan compares who should be a member of ch with who is: the users to add
+// and to remove, and the current memberships.
+func (s *Service) plan(ctx context.Context, c *ent.Client, ch *ent.Channel) (add, remove []pulid.ID, have []*ent.ChannelMember, err error) {
+	sctx := system(ctx)
+	want, err := s.expand(sctx, c, ch, map[pulid.ID]bool{})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	have, err = c.ChannelMember.Query().Where(channelmember.ChannelID(ch.ID)).All(sctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	current := map[pulid.ID]bool{}
+	for _, m := range have {
+		current[m.UserID] = true
+		if !want[m.UserID] {
+			remove = append(remove, m.UserID)
+		}
+	}
+	for id := range want {
+		if !current[id] {
+			add = append(add, id)
+		}
+	}
+	slices.Sort(add)
+	slices.Sort(remove)
+	return add, remove, have, nil
+}
+
+// membershipNotes names who joins and who leaves: "added A, B",
+// "removed C".
+func membershipNotes(ctx context.Context, c *ent.Client, add, remove []pulid.ID) ([]string, error) {
+	var notes []string
+	for _, part := range []struct {
+		verb string
+		ids  []pulid.ID
+	}{{"added", add}, {"removed", remove}} {
+		if len(part.ids) == 0 {
+			continue
+		}
+		users, err := c.User.Query().Where(user.IDIn(part.ids...)).All(system(ctx))
+		if err != nil {
+			return nil, err
+		}
+		names := make([]string, 0, len(users))
+		for _, u := range users {
+			names = append(names, u.Name)
+		}
+		slices.Sort(names)
+		notes = append(notes, part.verb+" "+strings.Join(names, ", "))
+	}
+	return notes, nil
 }
 
 // expand lists who should be a member of ch: for a group channel, the
