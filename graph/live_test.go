@@ -767,3 +767,59 @@ func TestListenerReconnectCatchesUp(t *testing.T) {
 		t.Fatalf("after the listener reconnected got %q, want the message committed meanwhile", body)
 	}
 }
+
+// TestNeverReceiveSuppressesNotificationsNotCounts: with "never receive
+// direct messages" on, group messages still arrive (without notify) and
+// notifications are not pushed, but the unread badge still counts both.
+func TestNeverReceiveSuppressesNotificationsNotCounts(t *testing.T) {
+	e := newEnv(t)
+	chen, patel, kim := e.login(demo.ChenEmail), e.login(demo.PatelEmail), e.login(demo.KimEmail)
+	g := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID, kim.User.ID}, "name": "Ward"})
+	e.ok(kim.AccessToken, `mutation { updatePreferences(input: {neverReceiveDirect: true}) { id } }`, nil, nil)
+	msgs := e.subscribe(t, kim.AccessToken, `subscription { messageAdded { body notify } }`, nil)
+	notes := e.subscribe(t, kim.AccessToken, `subscription { notificationAdded { title } }`, nil)
+	badge := e.subscribe(t, kim.AccessToken, `subscription { unreadBadge { total } }`, nil)
+	total := func(want float64) float64 {
+		n := -1.0
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+			d := badge.next(time.Until(deadline))
+			if d == nil {
+				break
+			}
+			if n = d["unreadBadge"].(map[string]any)["total"].(float64); n == want {
+				return n
+			}
+		}
+		return n
+	}
+	if n := total(0); n != 0 {
+		t.Fatalf("initial badge %v, want 0", n)
+	}
+	time.Sleep(100 * time.Millisecond)
+
+	e.send(chen.AccessToken, g.ID, "ward round at 9", nil)
+	d := msgs.next(5 * time.Second)
+	if d == nil {
+		t.Fatal("a group message did not arrive with never receive on")
+	}
+	if m := d["messageAdded"].(map[string]any); m["body"] != "ward round at 9" || m["notify"] != false {
+		t.Errorf("got %v, want the group message with notify false", m)
+	}
+	if n := total(1); n != 1 {
+		t.Errorf("badge after a group message %v, want 1 (it still counts)", n)
+	}
+	const create = `mutation($u: [ID!], $t: String!) { createNotification(input: {kind: LAB_REPORT, title: $t, userIDs: $u}) { id } }`
+	e.ok(demo.IntegrationKey, create, map[string]any{"u": []string{kim.User.ID}, "t": "Lipids ready"}, nil)
+	if n := total(2); n != 2 {
+		t.Errorf("badge after a notification %v, want 2 (it still counts)", n)
+	}
+	if d := notes.next(300 * time.Millisecond); d != nil {
+		t.Errorf("notificationAdded pushed %v with never receive on", d)
+	}
+	// Turned off, the same push arrives: the test can tell.
+	e.ok(kim.AccessToken, `mutation { updatePreferences(input: {neverReceiveDirect: false}) { id } }`, nil, nil)
+	e.ok(demo.IntegrationKey, create, map[string]any{"u": []string{kim.User.ID}, "t": "Bloods ready"}, nil)
+	if d := notes.next(5 * time.Second); d == nil || d["notificationAdded"].(map[string]any)["title"] != "Bloods ready" {
+		t.Errorf("with never receive off notificationAdded got %v, want Bloods ready", d)
+	}
+}

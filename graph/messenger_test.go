@@ -191,7 +191,17 @@ func TestOpenConversationRefusals(t *testing.T) {
 		map[string]any{"u": []string{patelID}}, "FORBIDDEN")
 	// Kim can still write to others; they cannot reply in that channel.
 	ch := e.open(kim.AccessToken, map[string]any{"userIDs": []string{chen.User.ID}})
-	_ = ch
+	if ch.Kind != "INDIVIDUAL" {
+		t.Fatalf("Kim opening a conversation with Chen = %+v, want their individual channel", ch)
+	}
+	sent := e.send(kim.AccessToken, ch.ID, "Results are in", nil)
+	e.fails(chen.AccessToken, `mutation($c: ID!) { sendMessage(input: {channelID: $c, body: "thanks"}) { id } }`,
+		map[string]any{"c": ch.ID}, "FORBIDDEN")
+	e.fails(chen.AccessToken, `mutation($m: ID!) { replyToMessage(input: {messageID: $m, body: "thanks"}) { id } }`,
+		map[string]any{"m": sent.ID}, "FORBIDDEN")
+	if ms := e.messages(chen.AccessToken, ch.ID); len(ms) != 1 || ms[0].Body != "Results are in" {
+		t.Errorf("after the refused replies Chen sees %+v, want only Kim's message", ms)
+	}
 }
 
 func TestNeverReceiveBlocksReplies(t *testing.T) {
@@ -712,5 +722,58 @@ func TestCustomGroupMembershipFollowsItsParts(t *testing.T) {
 	e.fails(chen.AccessToken, upd, map[string]any{"in": map[string]any{"channelID": g.ID, "addUserIDs": []string{string(locum.ID)}}}, "FORBIDDEN")
 	if got := emails(e.channel(chen.AccessToken, g.ID)); got != "dr.chen,dr.patel,nurse.kim" || count() != before {
 		t.Errorf("a refused addition changed the group to %s (%d new messages)", got, count()-before)
+	}
+}
+
+// TestAllFivePreferences sets each of SPEC §3's five preferences and reads
+// them back; a partial update leaves the others as they were.
+func TestAllFivePreferences(t *testing.T) {
+	e := newEnv(t)
+	kim := e.login(demo.KimEmail)
+	type prefs struct{ OpenOnNewMessage, KeepHidden, NeverReceiveDirect, OpenOnStartup, PatientArrivedAlerts bool }
+	const fields = `preferences { openOnNewMessage keepHidden neverReceiveDirect openOnStartup patientArrivedAlerts }`
+	read := func() prefs {
+		var out struct{ Me struct{ Preferences prefs } }
+		e.ok(kim.AccessToken, `{ me { `+fields+` } }`, nil, &out)
+		return out.Me.Preferences
+	}
+	start := read()
+	flipped := prefs{!start.OpenOnNewMessage, !start.KeepHidden, !start.NeverReceiveDirect, !start.OpenOnStartup, !start.PatientArrivedAlerts}
+	var out struct{ UpdatePreferences struct{ Preferences prefs } }
+	e.ok(kim.AccessToken, `mutation($in: PreferencesInput!) { updatePreferences(input: $in) { `+fields+` } }`, map[string]any{"in": map[string]any{
+		"openOnNewMessage": flipped.OpenOnNewMessage, "keepHidden": flipped.KeepHidden, "neverReceiveDirect": flipped.NeverReceiveDirect,
+		"openOnStartup": flipped.OpenOnStartup, "patientArrivedAlerts": flipped.PatientArrivedAlerts,
+	}}, &out)
+	if out.UpdatePreferences.Preferences != flipped || read() != flipped {
+		t.Errorf("after setting all five: %+v (read back %+v), want %+v", out.UpdatePreferences.Preferences, read(), flipped)
+	}
+	// One at a time: only that one moves.
+	want := flipped
+	for name, set := range map[string]func(*prefs){
+		"openOnNewMessage":     func(p *prefs) { p.OpenOnNewMessage = !p.OpenOnNewMessage },
+		"keepHidden":           func(p *prefs) { p.KeepHidden = !p.KeepHidden },
+		"neverReceiveDirect":   func(p *prefs) { p.NeverReceiveDirect = !p.NeverReceiveDirect },
+		"openOnStartup":        func(p *prefs) { p.OpenOnStartup = !p.OpenOnStartup },
+		"patientArrivedAlerts": func(p *prefs) { p.PatientArrivedAlerts = !p.PatientArrivedAlerts },
+	} {
+		set(&want)
+		var value bool
+		switch name {
+		case "openOnNewMessage":
+			value = want.OpenOnNewMessage
+		case "keepHidden":
+			value = want.KeepHidden
+		case "neverReceiveDirect":
+			value = want.NeverReceiveDirect
+		case "openOnStartup":
+			value = want.OpenOnStartup
+		case "patientArrivedAlerts":
+			value = want.PatientArrivedAlerts
+		}
+		e.ok(kim.AccessToken, `mutation($in: PreferencesInput!) { updatePreferences(input: $in) { id } }`,
+			map[string]any{"in": map[string]any{name: value}}, nil)
+		if got := read(); got != want {
+			t.Errorf("after setting %s alone: %+v, want %+v", name, got, want)
+		}
 	}
 }
