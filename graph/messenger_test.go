@@ -3,6 +3,7 @@ package graph_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -427,6 +428,32 @@ func TestConcurrentSendsKeepOneOrder(t *testing.T) {
 	if count.Node.MessageCount != 20 {
 		t.Errorf("messageCount = %d, want 20", count.Node.MessageCount)
 	}
+	// Paging forwards with after covers every message once, in order.
+	var seqs []int
+	var after any
+	for page := 0; page < 10; page++ {
+		var fwd struct {
+			Messages struct {
+				Edges    []struct{ Node struct{ Seq int } }
+				PageInfo struct {
+					HasNextPage bool
+					EndCursor   string
+				}
+			}
+		}
+		e.ok(chen.AccessToken, `query($c: ID!, $a: Cursor) { messages(channelID: $c, first: 7, after: $a) { edges { node { seq } } pageInfo { hasNextPage endCursor } } }`,
+			map[string]any{"c": ch.ID, "a": after}, &fwd)
+		for _, edge := range fwd.Messages.Edges {
+			seqs = append(seqs, edge.Node.Seq)
+		}
+		if !fwd.Messages.PageInfo.HasNextPage {
+			break
+		}
+		after = fwd.Messages.PageInfo.EndCursor
+	}
+	if len(seqs) != 20 || seqs[0] != 1 || seqs[19] != 20 || !slices.IsSorted(seqs) {
+		t.Errorf("forward pages of 7 gave seqs %v, want 1..20 once each", seqs)
+	}
 	// Paging backwards from the end gives the same order.
 	var last struct {
 		Messages struct {
@@ -527,6 +554,9 @@ func TestChannelListAndTheThreeDayRule(t *testing.T) {
 	if got := list(map[string]any{"kinds": []string{"GROUP"}}); len(got) != 0 {
 		t.Errorf("kind GROUP = %v, want none", got)
 	}
+	if got := list(map[string]any{"kinds": []string{"INDIVIDUAL"}}); len(got) != 2 {
+		t.Errorf("kind INDIVIDUAL = %v, want both individual channels", got)
+	}
 	e.clock.Advance(3*24*time.Hour + time.Minute)
 	chen, kim = e.login(demo.ChenEmail), e.login(demo.KimEmail)
 	tok = chen.AccessToken
@@ -566,6 +596,35 @@ func TestLabels(t *testing.T) {
 	e.ok(patel.AccessToken, `{ labels { id } }`, nil, &pl)
 	if len(pl.Labels) != 0 {
 		t.Errorf("Patel sees labels %v", pl.Labels)
+	}
+	// On the message itself, Chen sees his label and Patel sees none.
+	msgLabels := func(token string) []string {
+		var out struct {
+			Messages struct {
+				Edges []struct {
+					Node struct{ Labels []struct{ Name string } }
+				}
+			}
+		}
+		e.ok(token, `query($c: ID!) { messages(channelID: $c, first: 10) { edges { node { labels { name } } } } }`, map[string]any{"c": ch.ID}, &out)
+		var names []string
+		for _, edge := range out.Messages.Edges {
+			for _, l := range edge.Node.Labels {
+				names = append(names, l.Name)
+			}
+		}
+		return names
+	}
+	if got := msgLabels(chen.AccessToken); fmt.Sprint(got) != "[Follow up]" {
+		t.Errorf("Chen sees the message's labels %v, want [Follow up]", got)
+	}
+	if got := msgLabels(patel.AccessToken); len(got) != 0 {
+		t.Errorf("Patel sees Chen's labels on the message: %v", got)
+	}
+	// Nor can Patel rename it.
+	e.fails(patel.AccessToken, `mutation($id: ID!) { renameLabel(id: $id, name: "Mine") { id } }`, map[string]any{"id": l.CreateLabel.ID}, "NOT_FOUND")
+	if got := msgLabels(chen.AccessToken); fmt.Sprint(got) != "[Follow up]" {
+		t.Errorf("after Patel's refused rename Chen's label reads %v", got)
 	}
 	var got struct {
 		Labels []struct {
@@ -774,6 +833,47 @@ func TestAllFivePreferences(t *testing.T) {
 			map[string]any{"in": map[string]any{name: value}}, nil)
 		if got := read(); got != want {
 			t.Errorf("after setting %s alone: %+v, want %+v", name, got, want)
+		}
+	}
+}
+
+// TestChannelKindFilter: a kind filter lists exactly the channels of the
+// kinds asked for.
+func TestChannelKindFilter(t *testing.T) {
+	e := newEnv(t)
+	chen, patel, kim := e.login(demo.ChenEmail), e.login(demo.PatelEmail), e.login(demo.KimEmail)
+	ind := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
+	grp := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID, kim.User.ID}, "name": "Ward"})
+	doctors := e.open(chen.AccessToken, map[string]any{"securityGroupIDs": []string{e.groupID(chen.AccessToken, "Doctors")}})
+	for _, ch := range []channelInfo{ind, grp, doctors} {
+		e.send(chen.AccessToken, ch.ID, "hello", nil)
+	}
+	list := func(kinds ...string) []string {
+		var out struct {
+			Channels struct {
+				Edges []struct{ Node struct{ ID string } }
+			}
+		}
+		e.ok(chen.AccessToken, `query($k: [ChannelKind!]) { channels(filter: {kinds: $k}) { edges { node { id } } } }`, map[string]any{"k": kinds}, &out)
+		var ids []string
+		for _, edge := range out.Channels.Edges {
+			ids = append(ids, edge.Node.ID)
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	sorted := func(ids ...string) []string { slices.Sort(ids); return ids }
+	for _, tc := range []struct {
+		kinds []string
+		want  []string
+	}{
+		{[]string{"INDIVIDUAL"}, sorted(ind.ID)},
+		{[]string{"CUSTOM_GROUP"}, sorted(grp.ID)},
+		{[]string{"GROUP"}, sorted(doctors.ID)},
+		{[]string{"GROUP", "CUSTOM_GROUP"}, sorted(grp.ID, doctors.ID)},
+	} {
+		if got := list(tc.kinds...); !slices.Equal(got, tc.want) {
+			t.Errorf("kinds %v = %v, want %v", tc.kinds, got, tc.want)
 		}
 	}
 }
