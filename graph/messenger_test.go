@@ -877,3 +877,41 @@ func TestChannelKindFilter(t *testing.T) {
 		}
 	}
 }
+
+// An auto-reply set again without an end date is open-ended: the earlier end
+// date must not carry over and silence it.
+func TestStaffAutoReplyReplacedWithoutEndDate(t *testing.T) {
+	e := newEnv(t)
+	chen, patel := e.login(demo.ChenEmail), e.login(demo.PatelEmail)
+	until := e.clock.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)
+	e.ok(patel.AccessToken, `mutation($u: Time) { updatePreferences(input: {staffAutoReply: {text: "Away today", until: $u}}) { id } }`,
+		map[string]any{"u": until}, nil)
+	var prefs struct {
+		UpdatePreferences struct {
+			Preferences struct {
+				StaffAutoReply struct {
+					Text  string
+					Until *string
+				}
+			}
+		}
+	}
+	e.ok(patel.AccessToken, `mutation { updatePreferences(input: {staffAutoReply: {text: "On long leave"}}) {
+		preferences { staffAutoReply { text until } } } }`, nil, &prefs)
+	if got := prefs.UpdatePreferences.Preferences.StaffAutoReply; got.Text != "On long leave" || got.Until != nil {
+		t.Fatalf("auto-reply = %+v, want the new text without an end date", got)
+	}
+	e.clock.Advance(72 * time.Hour) // well past the first end date
+	chen = e.login(demo.ChenEmail)
+	ch := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
+	e.send(chen.AccessToken, ch.ID, "are you in?", nil)
+	n := 0
+	for _, m := range e.messages(chen.AccessToken, ch.ID) {
+		if m.Body == "On long leave" && m.Sender != nil && m.Sender.Email == demo.PatelEmail {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d open-ended auto-replies after the old end date, want 1", n)
+	}
+}

@@ -43,10 +43,25 @@ func (s *Service) UpdatePreferences(ctx context.Context, in PreferencesChange) (
 		clear  func()
 	}{
 		{"staffAutoReply", in.StaffAutoReply,
-			func(t string, u *time.Time) { upd.SetStaffAutoReply(t).SetNillableStaffAutoReplyUntil(u) },
+			func(t string, u *time.Time) {
+				upd.SetStaffAutoReply(t)
+				if u == nil {
+					// Open-ended: the previous end date must not carry over.
+					upd.ClearStaffAutoReplyUntil()
+				} else {
+					upd.SetStaffAutoReplyUntil(*u)
+				}
+			},
 			func() { upd.ClearStaffAutoReply().ClearStaffAutoReplyUntil() }},
 		{"patientAutoReply", in.PatientAutoReply,
-			func(t string, u *time.Time) { upd.SetPatientAutoReply(t).SetNillablePatientAutoReplyUntil(u) },
+			func(t string, u *time.Time) {
+				upd.SetPatientAutoReply(t)
+				if u == nil {
+					upd.ClearPatientAutoReplyUntil()
+				} else {
+					upd.SetPatientAutoReplyUntil(*u)
+				}
+			},
 			func() { upd.ClearPatientAutoReply().ClearPatientAutoReplyUntil() }},
 	} {
 		if ar.change == nil {
