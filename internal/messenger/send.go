@@ -354,7 +354,16 @@ func (s *Service) autoReply(ctx context.Context, channelID pulid.ID, recipient *
 	sctx := system(ctx)
 	err := s.tx(sctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
 		c := tx.Client()
-		err := c.AutoReplySent.Create().
+		// The channel first: its lock is what orders this transaction's id
+		// after every earlier message's. Writing anything before it would
+		// take a transaction id early, so a send committing meanwhile could
+		// get a lower sequence number but a higher transaction id, and the
+		// live stream (ordered by transaction) would deliver them swapped.
+		ch, err := s.lockChannel(sctx, c, channelID)
+		if err != nil {
+			return err
+		}
+		err = c.AutoReplySent.Create().
 			SetChannelID(channelID).
 			SetUserID(recipient.ID).
 			SetDay(now.Format("2006-01-02")).
@@ -362,10 +371,6 @@ func (s *Service) autoReply(ctx context.Context, channelID pulid.ID, recipient *
 		if isUnique(err) {
 			return errAlreadyReplied
 		}
-		if err != nil {
-			return err
-		}
-		ch, err := s.lockChannel(sctx, c, channelID)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,135 @@
+package graph_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/whisper-health/whisper/internal/demo"
+	"github.com/whisper-health/whisper/internal/testdb"
+)
+
+// An auto-reply and a concurrent send in the same channel: the live stream
+// orders messages by writing transaction, so a message with a higher
+// sequence number must never carry a lower transaction id. The auto-reply
+// is held up (by a trigger waiting on an advisory lock the test holds) right
+// after it records that it replied; a send by the other party then races it.
+func TestAutoReplyKeepsStreamOrder(t *testing.T) {
+	if !testdb.Postgres() {
+		t.Skip("transaction ids and row locks are PostgreSQL's; SQLite serialises writers")
+	}
+	e := newEnv(t)
+	ctx := context.Background()
+	chen, patel := e.login(demo.ChenEmail), e.login(demo.PatelEmail)
+	e.ok(patel.AccessToken, `mutation { updatePreferences(input: {staffAutoReply: {text: "Away"}}) { id } }`, nil, nil)
+	ch := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
+
+	const key = 727001
+	for _, q := range []string{
+		`CREATE FUNCTION test_hold_auto_reply() RETURNS trigger LANGUAGE plpgsql AS
+		 $$ BEGIN PERFORM pg_advisory_xact_lock(` + "727001" + `); RETURN NEW; END $$`,
+		`CREATE TRIGGER test_hold_auto_reply AFTER INSERT ON auto_reply_sents
+		 FOR EACH ROW EXECUTE FUNCTION test_hold_auto_reply()`,
+	} {
+		if _, err := e.db.SQL.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hold, err := e.db.SQL.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Close()
+	if _, err := hold.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, key); err != nil {
+		t.Fatal(err)
+	}
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			if _, err := hold.ExecContext(ctx, `SELECT pg_advisory_unlock($1)`, key); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	defer release()
+
+	const sendQ = `mutation($in: SendMessageInput!) { sendMessage(input: $in) { id } }`
+	send := func(token, body string) <-chan []gqlError {
+		done := make(chan []gqlError, 1)
+		go func() {
+			done <- e.do(token, sendQ, map[string]any{"in": map[string]any{"channelID": ch.ID, "body": body}}).Errors
+		}()
+		return done
+	}
+	waiting := func(event string) bool {
+		var n int
+		err := e.db.SQL.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND (wait_event = 'advisory') = ($1 = 'advisory')`,
+			event).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n > 0
+	}
+	first := send(chen.AccessToken, "are you in?")
+	deadline := time.Now().Add(20 * time.Second)
+	for !waiting("advisory") {
+		if time.Now().After(deadline) {
+			t.Fatal("the auto-reply never reached the trigger")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Patel (no auto-reply of his own on) writes while the auto-reply is
+	// held: he either waits for the channel (the auto-reply has it locked)
+	// or gets through first.
+	second := send(patel.AccessToken, "back tomorrow")
+	var secondErrs []gqlError
+	secondDone := false
+	for !secondDone && !waiting("row") {
+		select {
+		case secondErrs = <-second:
+			secondDone = true
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second send neither finished nor waited for the channel")
+		}
+	}
+	release()
+	if errs := <-first; len(errs) > 0 {
+		t.Fatalf("first send: %+v", errs)
+	}
+	if !secondDone {
+		secondErrs = <-second
+	}
+	if len(secondErrs) > 0 {
+		t.Fatalf("second send: %+v", secondErrs)
+	}
+
+	rows, err := e.db.SQL.QueryContext(ctx, `SELECT seq, txid, kind FROM messages WHERE channel_id = $1 ORDER BY seq`, ch.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var lastTx int64
+	var kinds []string
+	for rows.Next() {
+		var seq, txid int64
+		var kind string
+		if err := rows.Scan(&seq, &txid, &kind); err != nil {
+			t.Fatal(err)
+		}
+		if txid < lastTx {
+			t.Errorf("message %d (%s) has transaction id %d, below the previous message's %d: the stream would deliver it first", seq, kind, txid, lastTx)
+		}
+		lastTx = txid
+		kinds = append(kinds, kind)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(kinds) != 3 {
+		t.Fatalf("messages = %v, want the send, the auto-reply and the other send", kinds)
+	}
+}
