@@ -3,7 +3,9 @@ package messenger
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/whisper-health/whisper/ent"
@@ -15,6 +17,7 @@ import (
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/rule"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
 
@@ -58,20 +61,34 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, error) 
 		}
 	}
 
+	// The other party of an individual channel never changes, so it is read
+	// before the transaction, outside the channel's lock (nil for other
+	// kinds; the channel's visibility is decided under the lock below).
+	recipient, err := s.otherParty(ctx, in.ChannelID, v.UserID)
+	if err != nil {
+		return nil, err
+	}
 	var msg *ent.Message
-	var recipient *ent.User
 	err = s.tx(ctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
 		c := tx.Client()
-		ch, err := s.lockChannel(ctx, c, in.ChannelID)
+		// One statement locks the channel, checks that the viewer is a
+		// member, takes the next sequence number and the writing
+		// transaction's id; everything below is rolled back on refusal.
+		a, err := s.advance(ctx, c, in.ChannelID, v.UserID)
 		if err != nil {
 			return err
 		}
-		if err := mayPost(ch, v); err != nil {
+		if !a.ok {
+			return s.refused(ctx, c, in.ChannelID)
+		}
+		if err := mayPost(a.kind, v); err != nil {
 			return err
 		}
-		if ch.Kind == channel.KindINDIVIDUAL {
-			if recipient, err = otherMember(ctx, c, ch, v.UserID); err != nil {
-				return err
+		if a.kind != channel.KindINDIVIDUAL {
+			recipient = nil
+		} else {
+			if recipient == nil {
+				return fmt.Errorf("finding the other party of %s: not found", in.ChannelID)
 			}
 			if recipient.NeverReceiveDirect {
 				return apperr.New(apperr.Forbidden, "%s does not receive direct messages", recipient.Name)
@@ -79,7 +96,7 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, error) 
 		}
 		if sms {
 			switch {
-			case ch.Kind != channel.KindINDIVIDUAL:
+			case a.kind != channel.KindINDIVIDUAL:
 				return apperr.Invalid("sms", "SMS copies can only be sent in individual conversations")
 			case recipient.Mobile == nil || strings.TrimSpace(*recipient.Mobile) == "":
 				return apperr.Invalid("sms", "%s has no mobile number for an SMS copy", recipient.Name)
@@ -104,7 +121,7 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, error) 
 			}
 		}
 		kind := message.KindUSER
-		if ch.Kind == channel.KindALERT {
+		if a.kind == channel.KindALERT {
 			kind = message.KindALERT
 		}
 		create := c.Message.Create().
@@ -117,7 +134,8 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, error) 
 		if clientID != "" {
 			create.SetClientMessageID(clientID)
 		}
-		msg, err = s.post(ctx, c, ch, create, emit)
+		// The advance above proved the membership AllowIfMemberPosts checks.
+		msg, err = s.append(rule.WithCheckedMembership(ctx, in.ChannelID), c, in.ChannelID, a, create, emit)
 		if err != nil {
 			return err
 		}
@@ -149,7 +167,7 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, error) 
 		return nil, err
 	}
 	if recipient != nil {
-		s.autoReply(ctx, msg.ChannelID, recipient, v.UserID)
+		s.autoReply(ctx, msg.ChannelID, recipient)
 	}
 	return msg.Unwrap(), nil
 }
@@ -182,9 +200,9 @@ func (s *Service) lockChannel(ctx context.Context, c *ent.Client, id pulid.ID) (
 	return q.Only(ctx)
 }
 
-// mayPost decides whether the viewer may post in ch by its kind.
-func mayPost(ch *ent.Channel, v *viewer.Viewer) error {
-	switch ch.Kind {
+// mayPost decides whether the viewer may post in a channel by its kind.
+func mayPost(kind channel.Kind, v *viewer.Viewer) error {
+	switch kind {
 	case channel.KindALERT:
 		if !v.Has(viewer.WhisperAdmin) {
 			return apperr.New(apperr.Forbidden, "only administrators post alerts")
@@ -195,72 +213,115 @@ func mayPost(ch *ent.Channel, v *viewer.Viewer) error {
 	return nil
 }
 
-// post appends a message to a locked channel: it takes the next sequence
-// number, stamps the writing transaction, and moves the channel's counters
-// and the sender's read mark (so the sender never has their own message
-// unread).
+// advanced is a channel row that advance has locked and moved on.
+type advanced struct {
+	ok   bool // a row matched
+	kind channel.Kind
+	seq  int64 // the new message's sequence number
+	txid int64
+	at   time.Time // its time and the channel's last activity
+}
+
+// advance locks channel id and takes its next sequence number in one
+// UPDATE: it moves the channel's last sequence number, message count and
+// last activity, and returns the channel's kind, the new sequence number
+// and the writing transaction's id. With member set, only a channel that
+// member belongs to matches (what AllowIfChannelMemberUpdate allows a
+// member); ok is false when nothing matched.
+//
+// The transaction id is read after the row lock is taken (RETURNING runs
+// on the updated row): on PostgreSQL it is the real transaction id, which
+// the live stream uses to release messages only once every transaction
+// that could still commit before them has finished, so a message with a
+// higher sequence number in a channel always has a higher transaction id.
+// On SQLite writers are serialised, so a counter is commit-ordered already.
+func (s *Service) advance(ctx context.Context, c *ent.Client, id, member pulid.ID) (advanced, error) {
+	a := advanced{at: s.now()}
+	mark, txid := "?", "(SELECT COALESCE(MAX(txid), 0) + 1 FROM messages)"
+	if s.cfg.Postgres {
+		mark, txid = "$", "pg_current_xact_id()::text::bigint"
+	}
+	p := func(n int) string { return mark + strconv.Itoa(n) }
+	q := "UPDATE channels SET last_seq = last_seq + 1, message_count = message_count + 1, " +
+		"last_activity_at = " + p(1) + ", updated_at = " + p(1) + " WHERE id = " + p(2)
+	args := []any{a.at, id}
+	if member != "" {
+		q += " AND EXISTS (SELECT 1 FROM channel_members WHERE channel_members.channel_id = channels.id AND channel_members.user_id = " + p(3) + ")"
+		args = append(args, member)
+	}
+	q += " RETURNING kind, last_seq, " + txid
+	rows, err := c.QueryContext(ctx, q, args...)
+	if err != nil {
+		return a, fmt.Errorf("advancing channel: %w", err)
+	}
+	defer rows.Close()
+	if rows.Next() {
+		if err := rows.Scan(&a.kind, &a.seq, &a.txid); err != nil {
+			return a, fmt.Errorf("advancing channel: %w", err)
+		}
+		a.ok = true
+	}
+	if err := rows.Err(); err != nil {
+		return a, fmt.Errorf("advancing channel: %w", err)
+	}
+	return a, nil
+}
+
+// refused explains why advance matched nothing for the viewer: the channel
+// does not exist or is not theirs to see (NOT_FOUND), or they see it but
+// are not a member (FORBIDDEN).
+func (s *Service) refused(ctx context.Context, c *ent.Client, id pulid.ID) error {
+	if _, err := c.Channel.Query().Where(channel.ID(id)).Only(ctx); err != nil {
+		return err
+	}
+	return apperr.New(apperr.Forbidden, "you are not a member of this conversation")
+}
+
+// post appends a message to a channel the transaction has locked (see
+// lockChannel) and moves ch's counters with it.
 func (s *Service) post(ctx context.Context, c *ent.Client, ch *ent.Channel, create *ent.MessageCreate, emit func(...pubsub.Event)) (*ent.Message, error) {
-	txid, err := s.txid(ctx, c)
+	a, err := s.advance(ctx, c, ch.ID, "")
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
-	seq := ch.LastSeq + 1
-	msg, err := create.SetChannelID(ch.ID).SetSeq(seq).SetTxid(txid).SetCreatedAt(now).Save(ctx)
+	if !a.ok {
+		return nil, fmt.Errorf("advancing channel %s: not found", ch.ID)
+	}
+	ch.LastSeq, ch.MessageCount, ch.LastActivityAt = a.seq, ch.MessageCount+1, a.at
+	return s.append(ctx, c, ch.ID, a, create, emit)
+}
+
+// append inserts the message advance made room for: its sequence number,
+// writing transaction and time, then moves the sender's read mark (so the
+// sender never has their own message unread).
+func (s *Service) append(ctx context.Context, c *ent.Client, channelID pulid.ID, a advanced, create *ent.MessageCreate, emit func(...pubsub.Event)) (*ent.Message, error) {
+	msg, err := create.SetChannelID(channelID).SetSeq(a.seq).SetTxid(a.txid).SetCreatedAt(a.at).Save(ctx)
 	if err != nil {
 		return nil, err
 	}
-	// Update (not UpdateOne): no need to read the row back.
-	if err := c.Channel.Update().
-		Where(channel.ID(ch.ID)).
-		SetLastSeq(seq).
-		AddMessageCount(1).
-		SetLastActivityAt(now).
-		Exec(ctx); err != nil {
-		return nil, fmt.Errorf("advancing channel: %w", err)
-	}
-	ch.LastSeq, ch.MessageCount, ch.LastActivityAt = seq, ch.MessageCount+1, now
 	if msg.SenderID != nil {
 		if err := c.ChannelMember.Update().
-			Where(channelmember.ChannelID(ch.ID), channelmember.UserID(*msg.SenderID)).
-			SetLastReadSeq(seq).
+			Where(channelmember.ChannelID(channelID), channelmember.UserID(*msg.SenderID)).
+			SetLastReadSeq(a.seq).
 			Exec(ctx); err != nil {
 			return nil, fmt.Errorf("moving sender's read mark: %w", err)
 		}
 	}
-	emit(pubsub.Event{Kind: pubsub.Message, Channel: ch.ID, Message: msg.ID})
+	emit(pubsub.Event{Kind: pubsub.Message, Channel: channelID, Message: msg.ID})
 	return msg, nil
 }
 
-// txid identifies the writing transaction. On PostgreSQL it is the real
-// transaction id, which the live stream uses to release messages only once
-// every transaction that could still commit before them has finished. On
-// SQLite writers are serialised, so a counter is commit-ordered already.
-func (s *Service) txid(ctx context.Context, c *ent.Client) (int64, error) {
-	q := "SELECT COALESCE(MAX(txid), 0) + 1 FROM messages"
-	if s.cfg.Postgres {
-		q = "SELECT pg_current_xact_id()::text::bigint"
-	}
-	rows, err := c.QueryContext(ctx, q)
-	if err != nil {
-		return 0, fmt.Errorf("reading transaction id: %w", err)
-	}
-	defer rows.Close()
-	var id int64
-	if !rows.Next() {
-		return 0, fmt.Errorf("reading transaction id: no row")
-	}
-	if err := rows.Scan(&id); err != nil {
-		return 0, fmt.Errorf("reading transaction id: %w", err)
-	}
-	return id, rows.Err()
-}
-
-// otherMember returns the other party of an individual channel.
-func otherMember(ctx context.Context, c *ent.Client, ch *ent.Channel, me pulid.ID) (*ent.User, error) {
-	u, err := c.User.Query().
-		Where(user.HasChannelsWith(channel.ID(ch.ID)), user.IDNEQ(me)).
+// otherParty returns the member other than me of channel id if it is an
+// individual channel me belongs to, or nil. It reads as the messenger: the caller decides
+// whether the viewer may see the channel at all.
+func (s *Service) otherParty(ctx context.Context, id, me pulid.ID) (*ent.User, error) {
+	u, err := s.client.User.Query().
+		Where(user.HasChannelsWith(channel.ID(id), channel.KindEQ(channel.KindINDIVIDUAL),
+			channel.HasMembershipsWith(channelmember.UserID(me))), user.IDNEQ(me)).
 		Only(system(ctx))
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("finding the other party: %w", err)
 	}
@@ -345,7 +406,7 @@ func (s *Service) setReadMark(ctx context.Context, v *viewer.Viewer, ch *ent.Cha
 // It runs after the message has committed, as the messenger worker: the
 // reply is the recipient's, not the viewer's. Failures are logged, never
 // returned: the sender's message is already delivered.
-func (s *Service) autoReply(ctx context.Context, channelID pulid.ID, recipient *ent.User, sender pulid.ID) {
+func (s *Service) autoReply(ctx context.Context, channelID pulid.ID, recipient *ent.User) {
 	now := s.now()
 	if recipient.StaffAutoReply == nil || strings.TrimSpace(*recipient.StaffAutoReply) == "" ||
 		(recipient.StaffAutoReplyUntil != nil && now.After(*recipient.StaffAutoReplyUntil)) {
@@ -359,9 +420,12 @@ func (s *Service) autoReply(ctx context.Context, channelID pulid.ID, recipient *
 		// take a transaction id early, so a send committing meanwhile could
 		// get a lower sequence number but a higher transaction id, and the
 		// live stream (ordered by transaction) would deliver them swapped.
-		ch, err := s.lockChannel(sctx, c, channelID)
+		a, err := s.advance(sctx, c, channelID, "")
 		if err != nil {
 			return err
+		}
+		if !a.ok {
+			return fmt.Errorf("advancing channel %s: not found", channelID)
 		}
 		err = c.AutoReplySent.Create().
 			SetChannelID(channelID).
@@ -374,7 +438,7 @@ func (s *Service) autoReply(ctx context.Context, channelID pulid.ID, recipient *
 		if err != nil {
 			return err
 		}
-		_, err = s.post(sctx, c, ch, c.Message.Create().
+		_, err = s.append(sctx, c, channelID, a, c.Message.Create().
 			SetSenderID(recipient.ID).
 			SetKind(message.KindAUTO_REPLY).
 			SetBody(*recipient.StaffAutoReply), emit)
