@@ -2,19 +2,22 @@
 // run, and prints a table (or, with -json, one JSON object per scenario per
 // line).
 //
-// Two scenarios are measured:
+// Four scenarios are measured:
 //
 //   - send: sendMessage throughput through the GraphQL endpoint (HTTP POST,
 //     a signed-in doctor writing into one individual conversation from
 //     several concurrent clients) against a loop of raw lib/pq transactions
 //     doing the same writes into look-alike tables (lock the channel row,
 //     insert the message, advance the channel, move the sender's read mark).
-//   - audit: filtered audit-log pages over a million seeded messages
-//     against the same pages in hand-written SQL (see audit.go).
 //   - fanout: delivery of one message to N websocket subscribers of one
 //     group channel (graphql-transport-ws, messageAdded) against a plain
 //     coder/websocket broadcast server writing the same bytes to N plain
 //     websocket clients.
+//   - engine: the Patient Connect engine running due SMS actions (one
+//     transaction per enrolment) against direct inserts of the same outbox
+//     rows.
+//   - audit: filtered audit-log pages over a million seeded messages
+//     against the same pages in hand-written SQL (see audit.go).
 //
 // The server is wired in-process as server/main.go wires it (store,
 // PostgreSQL LISTEN/NOTIFY bus, auth, messenger, live hub, GraphQL handler;
@@ -77,7 +80,7 @@ type Options struct {
 	Rounds int
 	// JSON selects JSON lines instead of the table.
 	JSON bool
-	// Scenario selects "send", "fanout" or "all".
+	// Scenario selects "send", "fanout", "engine", "audit" or "all".
 	Scenario string
 	// CPUProfile, when set, names the CPU profile written during each
 	// scenario's measured phase (ours and baseline, labelled by side); the
@@ -100,10 +103,10 @@ type Options struct {
 // Result is one scenario's figures; it is also the JSON line printed with
 // -json.
 type Result struct {
-	// Name is the scenario: "send" or "fanout".
+	// Name is the scenario: "send", "fanout", "engine" or "audit".
 	Name string `json:"name"`
-	// Ours is Whisper's throughput in operations per second (sends, or
-	// deliveries to subscribers).
+	// Ours is Whisper's throughput in operations per second (sends,
+	// deliveries to subscribers, engine actions, or audit pages).
 	Ours float64 `json:"ours"`
 	// Baseline is the baseline's throughput in the same unit.
 	Baseline float64 `json:"baseline"`
@@ -187,7 +190,7 @@ func parseFlags(args []string) Options {
 	fs.IntVar(&o.Actions, "actions", 10000, "due actions the engine runs in the engine scenario")
 	fs.IntVar(&o.AuditMessages, "audit-messages", 1000000, "messages seeded in the audit scenario (and a tenth as many notifications)")
 	fs.StringVar(&o.Scenario, "scenario", "all", "scenarios to run: send, fanout, engine, audit or all")
-	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of each scenario's measured phase, samples labelled side=whisper|baseline|client (cpu.pprof becomes cpu.send.pprof and cpu.fanout.pprof)")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of each scenario's measured phase, samples labelled side=whisper|baseline|client (cpu.pprof becomes cpu.send.pprof, cpu.fanout.pprof, cpu.engine.pprof and cpu.audit.pprof)")
 	fs.BoolVar(&o.RealHash, "real-password-hash", false, "give the fanout subscribers a full-cost argon2id password hash (sign-in then takes about a minute)")
 	fs.BoolVar(&o.ServerLog, "server-log", false, "show the server's warnings and errors on stderr")
 	fs.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "abandon the run (dropping the database) after this long")
