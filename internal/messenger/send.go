@@ -2,6 +2,7 @@ package messenger
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strconv"
 	"strings"
@@ -61,20 +62,15 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, error) 
 		}
 	}
 
-	// The other party of an individual channel never changes, so it is read
-	// before the transaction, outside the channel's lock (nil for other
-	// kinds; the channel's visibility is decided under the lock below).
-	recipient, err := s.otherParty(ctx, in.ChannelID, v.UserID)
-	if err != nil {
-		return nil, err
-	}
 	var msg *ent.Message
+	var recipient *ent.User
 	err = s.tx(ctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
 		c := tx.Client()
 		// One statement locks the channel, checks that the viewer is a
 		// member, takes the next sequence number and the writing
-		// transaction's id; everything below is rolled back on refusal.
-		a, err := s.advance(ctx, c, in.ChannelID, v.UserID)
+		// transaction's id, and reads the other party of an individual
+		// channel; everything below is rolled back on refusal.
+		a, err := s.advance(ctx, c, in.ChannelID, v.UserID, true)
 		if err != nil {
 			return err
 		}
@@ -84,10 +80,8 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, error) 
 		if err := mayPost(a.kind, v); err != nil {
 			return err
 		}
-		if a.kind != channel.KindINDIVIDUAL {
-			recipient = nil
-		} else {
-			if recipient == nil {
+		if a.kind == channel.KindINDIVIDUAL {
+			if recipient = a.party; recipient == nil {
 				return fmt.Errorf("finding the other party of %s: not found", in.ChannelID)
 			}
 			if recipient.NeverReceiveDirect {
@@ -220,6 +214,10 @@ type advanced struct {
 	seq  int64 // the new message's sequence number
 	txid int64
 	at   time.Time // its time and the channel's last activity
+	// party is the other member of an individual channel, when asked for:
+	// the fields a send needs (Name, Mobile, NeverReceiveDirect and the
+	// staff auto-reply).
+	party *ent.User
 }
 
 // advance locks channel id and takes its next sequence number in one
@@ -227,7 +225,9 @@ type advanced struct {
 // last activity, and returns the channel's kind, the new sequence number
 // and the writing transaction's id. With member set, only a channel that
 // member belongs to matches (what AllowIfChannelMemberUpdate allows a
-// member); ok is false when nothing matched.
+// member); ok is false when nothing matched. With party (and member), it
+// also reads the other member of an individual channel — on PostgreSQL in
+// the same statement.
 //
 // The transaction id is read after the row lock is taken (RETURNING runs
 // on the updated row): on PostgreSQL it is the real transaction id, which
@@ -235,7 +235,7 @@ type advanced struct {
 // that could still commit before them has finished, so a message with a
 // higher sequence number in a channel always has a higher transaction id.
 // On SQLite writers are serialised, so a counter is commit-ordered already.
-func (s *Service) advance(ctx context.Context, c *ent.Client, id, member pulid.ID) (advanced, error) {
+func (s *Service) advance(ctx context.Context, c *ent.Client, id, member pulid.ID, party bool) (advanced, error) {
 	a := advanced{at: s.now()}
 	mark, txid := "?", "(SELECT COALESCE(MAX(txid), 0) + 1 FROM messages)"
 	if s.cfg.Postgres {
@@ -249,20 +249,54 @@ func (s *Service) advance(ctx context.Context, c *ent.Client, id, member pulid.I
 		q += " AND EXISTS (SELECT 1 FROM channel_members WHERE channel_members.channel_id = channels.id AND channel_members.user_id = " + p(3) + ")"
 		args = append(args, member)
 	}
-	q += " RETURNING kind, last_seq, " + txid
+	joined := party && member != "" && s.cfg.Postgres
+	if joined {
+		// SQLite has no UPDATE inside WITH; there the party is read below.
+		q = "WITH a AS (" + q + " RETURNING id, kind, last_seq, " + txid + " AS txid) " +
+			"SELECT a.kind, a.last_seq, a.txid, u.id, u.name, u.mobile, u.never_receive_direct, u.staff_auto_reply, u.staff_auto_reply_until " +
+			"FROM a LEFT JOIN channel_members m ON a.kind = 'INDIVIDUAL' AND m.channel_id = a.id AND m.user_id <> $3 " +
+			"LEFT JOIN users u ON u.id = m.user_id LIMIT 1"
+	} else {
+		q += " RETURNING kind, last_seq, " + txid
+	}
 	rows, err := c.QueryContext(ctx, q, args...)
 	if err != nil {
 		return a, fmt.Errorf("advancing channel: %w", err)
 	}
 	defer rows.Close()
 	if rows.Next() {
-		if err := rows.Scan(&a.kind, &a.seq, &a.txid); err != nil {
+		dest := []any{&a.kind, &a.seq, &a.txid}
+		var uid, name, mobile, autoReply sql.NullString
+		var never sql.NullBool
+		var until sql.NullTime
+		if joined {
+			dest = append(dest, &uid, &name, &mobile, &never, &autoReply, &until)
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return a, fmt.Errorf("advancing channel: %w", err)
 		}
 		a.ok = true
+		if uid.Valid {
+			a.party = &ent.User{ID: pulid.ID(uid.String), Name: name.String, NeverReceiveDirect: never.Bool}
+			if mobile.Valid {
+				a.party.Mobile = &mobile.String
+			}
+			if autoReply.Valid {
+				a.party.StaffAutoReply = &autoReply.String
+			}
+			if until.Valid {
+				t := until.Time.UTC()
+				a.party.StaffAutoReplyUntil = &t
+			}
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return a, fmt.Errorf("advancing channel: %w", err)
+	}
+	if a.ok && party && member != "" && !joined && a.kind == channel.KindINDIVIDUAL {
+		if a.party, err = otherParty(ctx, c, id, member); err != nil {
+			return a, err
+		}
 	}
 	return a, nil
 }
@@ -280,7 +314,7 @@ func (s *Service) refused(ctx context.Context, c *ent.Client, id pulid.ID) error
 // post appends a message to a channel the transaction has locked (see
 // lockChannel) and moves ch's counters with it.
 func (s *Service) post(ctx context.Context, c *ent.Client, ch *ent.Channel, create *ent.MessageCreate, emit func(...pubsub.Event)) (*ent.Message, error) {
-	a, err := s.advance(ctx, c, ch.ID, "")
+	a, err := s.advance(ctx, c, ch.ID, "", false)
 	if err != nil {
 		return nil, err
 	}
@@ -312,12 +346,15 @@ func (s *Service) append(ctx context.Context, c *ent.Client, channelID pulid.ID,
 }
 
 // otherParty returns the member other than me of channel id if it is an
-// individual channel me belongs to, or nil. It reads as the messenger: the caller decides
+// individual channel me belongs to, or nil, with the fields a send needs
+// (see advanced.party). It reads as the messenger: the caller decides
 // whether the viewer may see the channel at all.
-func (s *Service) otherParty(ctx context.Context, id, me pulid.ID) (*ent.User, error) {
-	u, err := s.client.User.Query().
+func otherParty(ctx context.Context, c *ent.Client, id, me pulid.ID) (*ent.User, error) {
+	u, err := c.User.Query().
 		Where(user.HasChannelsWith(channel.ID(id), channel.KindEQ(channel.KindINDIVIDUAL),
 			channel.HasMembershipsWith(channelmember.UserID(me))), user.IDNEQ(me)).
+		// What Send and autoReply read, not the whole row.
+		Select(user.FieldName, user.FieldMobile, user.FieldNeverReceiveDirect, user.FieldStaffAutoReply, user.FieldStaffAutoReplyUntil).
 		Only(system(ctx))
 	if ent.IsNotFound(err) {
 		return nil, nil
@@ -420,7 +457,7 @@ func (s *Service) autoReply(ctx context.Context, channelID pulid.ID, recipient *
 		// take a transaction id early, so a send committing meanwhile could
 		// get a lower sequence number but a higher transaction id, and the
 		// live stream (ordered by transaction) would deliver them swapped.
-		a, err := s.advance(sctx, c, channelID, "")
+		a, err := s.advance(sctx, c, channelID, "", false)
 		if err != nil {
 			return err
 		}
