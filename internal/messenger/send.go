@@ -214,6 +214,9 @@ type advanced struct {
 	seq  int64 // the new message's sequence number
 	txid int64
 	at   time.Time // its time and the channel's last activity
+	// readMarkOf is the member whose read mark has been moved to seq
+	// already, if any.
+	readMarkOf pulid.ID
 	// party is the other member of an individual channel, when asked for:
 	// the fields a send needs (Name, Mobile, NeverReceiveDirect and the
 	// staff auto-reply).
@@ -226,8 +229,8 @@ type advanced struct {
 // and the writing transaction's id. With member set, only a channel that
 // member belongs to matches (what AllowIfChannelMemberUpdate allows a
 // member); ok is false when nothing matched. With party (and member), it
-// also reads the other member of an individual channel — on PostgreSQL in
-// the same statement.
+// also reads the other member of an individual channel; on PostgreSQL the
+// same statement does that and moves member's read mark to the new message.
 //
 // The transaction id is read after the row lock is taken (RETURNING runs
 // on the updated row): on PostgreSQL it is the real transaction id, which
@@ -251,8 +254,13 @@ func (s *Service) advance(ctx context.Context, c *ent.Client, id, member pulid.I
 	}
 	joined := party && member != "" && s.cfg.Postgres
 	if joined {
-		// SQLite has no UPDATE inside WITH; there the party is read below.
-		q = "WITH a AS (" + q + " RETURNING id, kind, last_seq, " + txid + " AS txid) " +
+		// The member's read mark moves in the same statement (as
+		// AllowMembershipChangesByMembers lets a member move their own).
+		// SQLite has no UPDATE inside WITH; there the party is read below
+		// and append moves the read mark.
+		q = "WITH a AS (" + q + " RETURNING id, kind, last_seq, " + txid + " AS txid), " +
+			"r AS (UPDATE channel_members SET last_read_seq = a.last_seq, updated_at = $1 FROM a " +
+			"WHERE channel_members.channel_id = a.id AND channel_members.user_id = $3) " +
 			"SELECT a.kind, a.last_seq, a.txid, u.id, u.name, u.mobile, u.never_receive_direct, u.staff_auto_reply, u.staff_auto_reply_until " +
 			"FROM a LEFT JOIN channel_members m ON a.kind = 'INDIVIDUAL' AND m.channel_id = a.id AND m.user_id <> $3 " +
 			"LEFT JOIN users u ON u.id = m.user_id LIMIT 1"
@@ -276,6 +284,9 @@ func (s *Service) advance(ctx context.Context, c *ent.Client, id, member pulid.I
 			return a, fmt.Errorf("advancing channel: %w", err)
 		}
 		a.ok = true
+		if joined {
+			a.readMarkOf = member
+		}
 		if uid.Valid {
 			a.party = &ent.User{ID: pulid.ID(uid.String), Name: name.String, NeverReceiveDirect: never.Bool}
 			if mobile.Valid {
@@ -327,13 +338,13 @@ func (s *Service) post(ctx context.Context, c *ent.Client, ch *ent.Channel, crea
 
 // append inserts the message advance made room for: its sequence number,
 // writing transaction and time, then moves the sender's read mark (so the
-// sender never has their own message unread).
+// sender never has their own message unread) unless advance has.
 func (s *Service) append(ctx context.Context, c *ent.Client, channelID pulid.ID, a advanced, create *ent.MessageCreate, emit func(...pubsub.Event)) (*ent.Message, error) {
 	msg, err := create.SetChannelID(channelID).SetSeq(a.seq).SetTxid(a.txid).SetCreatedAt(a.at).Save(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if msg.SenderID != nil {
+	if msg.SenderID != nil && *msg.SenderID != a.readMarkOf {
 		if err := c.ChannelMember.Update().
 			Where(channelmember.ChannelID(channelID), channelmember.UserID(*msg.SenderID)).
 			SetLastReadSeq(a.seq).
