@@ -5,8 +5,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/whisper-health/whisper/ent/channel"
+	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/internal/demo"
 	"github.com/whisper-health/whisper/internal/testdb"
+	"github.com/whisper-health/whisper/internal/viewer"
 )
 
 // An auto-reply and a concurrent send in the same channel: the live stream
@@ -131,5 +134,35 @@ func TestAutoReplyKeepsStreamOrder(t *testing.T) {
 	}
 	if len(kinds) != 3 {
 		t.Fatalf("messages = %v, want the send, the auto-reply and the other send", kinds)
+	}
+}
+
+// A staff user who can see a channel without being a member of it (patient
+// channels are visible to all staff) cannot post there, and the refused
+// send leaves the channel as it was.
+func TestSendRefusedToVisibleNonMember(t *testing.T) {
+	e := newEnv(t)
+	ctx := viewer.NewSystemContext(context.Background(), "test")
+	chen := e.login(demo.ChenEmail)
+	p, err := e.db.Client.Patient.Query().First(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := e.db.Client.Channel.Create().SetKind(channel.KindPATIENT).SetPatientID(p.ID).Save(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.fails(chen.AccessToken, `mutation($in: SendMessageInput!) { sendMessage(input: $in) { id } }`,
+		map[string]any{"in": map[string]any{"channelID": ch.ID, "body": "hello"}}, "FORBIDDEN")
+	after, err := e.db.Client.Channel.Get(ctx, ch.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := e.db.Client.Message.Query().Where(message.ChannelID(ch.ID)).Count(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 || after.LastSeq != 0 || after.MessageCount != 0 {
+		t.Errorf("refused send left %d messages, last seq %d, count %d", n, after.LastSeq, after.MessageCount)
 	}
 }
