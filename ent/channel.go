@@ -38,6 +38,8 @@ type Channel struct {
 	UniqueKey *string `json:"unique_key,omitempty"`
 	// LastSeq holds the value of the "last_seq" field.
 	LastSeq int64 `json:"last_seq,omitempty"`
+	// stream transaction id of the newest message: a later message of the channel never takes a lower one
+	LastTxid int64 `json:"last_txid,omitempty"`
 	// MessageCount holds the value of the "message_count" field.
 	MessageCount int `json:"message_count,omitempty"`
 	// LastActivityAt holds the value of the "last_activity_at" field.
@@ -177,7 +179,7 @@ func (*Channel) scanValues(columns []string) ([]any, error) {
 			values[i] = &sql.NullScanner{S: new(pulid.ID)}
 		case channel.FieldID:
 			values[i] = new(pulid.ID)
-		case channel.FieldLastSeq, channel.FieldMessageCount:
+		case channel.FieldLastSeq, channel.FieldLastTxid, channel.FieldMessageCount:
 			values[i] = new(sql.NullInt64)
 		case channel.FieldKind, channel.FieldName, channel.FieldTopic, channel.FieldUniqueKey:
 			values[i] = new(sql.NullString)
@@ -261,6 +263,12 @@ func (_m *Channel) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field last_seq", values[i])
 			} else if value.Valid {
 				_m.LastSeq = value.Int64
+			}
+		case channel.FieldLastTxid:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field last_txid", values[i])
+			} else if value.Valid {
+				_m.LastTxid = value.Int64
 			}
 		case channel.FieldMessageCount:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -389,6 +397,9 @@ func (_m *Channel) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("last_seq=")
 	builder.WriteString(fmt.Sprintf("%v", _m.LastSeq))
+	builder.WriteString(", ")
+	builder.WriteString("last_txid=")
+	builder.WriteString(fmt.Sprintf("%v", _m.LastTxid))
 	builder.WriteString(", ")
 	builder.WriteString("message_count=")
 	builder.WriteString(fmt.Sprintf("%v", _m.MessageCount))

@@ -147,6 +147,20 @@ func (_c *ChannelCreate) SetNillableLastSeq(v *int64) *ChannelCreate {
 	return _c
 }
 
+// SetLastTxid sets the "last_txid" field.
+func (_c *ChannelCreate) SetLastTxid(v int64) *ChannelCreate {
+	_c.mutation.SetLastTxid(v)
+	return _c
+}
+
+// SetNillableLastTxid sets the "last_txid" field if the given value is not nil.
+func (_c *ChannelCreate) SetNillableLastTxid(v *int64) *ChannelCreate {
+	if v != nil {
+		_c.SetLastTxid(*v)
+	}
+	return _c
+}
+
 // SetMessageCount sets the "message_count" field.
 func (_c *ChannelCreate) SetMessageCount(v int) *ChannelCreate {
 	_c.mutation.SetMessageCount(v)
@@ -363,6 +377,10 @@ func (_c *ChannelCreate) defaults() error {
 		v := channel.DefaultLastSeq
 		_c.mutation.SetLastSeq(v)
 	}
+	if _, ok := _c.mutation.LastTxid(); !ok {
+		v := channel.DefaultLastTxid
+		_c.mutation.SetLastTxid(v)
+	}
 	if _, ok := _c.mutation.MessageCount(); !ok {
 		v := channel.DefaultMessageCount
 		_c.mutation.SetMessageCount(v)
@@ -424,6 +442,14 @@ func (_c *ChannelCreate) check() error {
 	if v, ok := _c.mutation.LastSeq(); ok {
 		if err := channel.LastSeqValidator(v); err != nil {
 			return &ValidationError{Name: "last_seq", err: fmt.Errorf(`ent: validator failed for field "Channel.last_seq": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.LastTxid(); !ok {
+		return &ValidationError{Name: "last_txid", err: errors.New(`ent: missing required field "Channel.last_txid"`)}
+	}
+	if v, ok := _c.mutation.LastTxid(); ok {
+		if err := channel.LastTxidValidator(v); err != nil {
+			return &ValidationError{Name: "last_txid", err: fmt.Errorf(`ent: validator failed for field "Channel.last_txid": %w`, err)}
 		}
 	}
 	if _, ok := _c.mutation.MessageCount(); !ok {
@@ -505,6 +531,10 @@ func (_c *ChannelCreate) createSpec() (*Channel, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.LastSeq(); ok {
 		_spec.SetField(channel.FieldLastSeq, field.TypeInt64, value)
 		_node.LastSeq = value
+	}
+	if value, ok := _c.mutation.LastTxid(); ok {
+		_spec.SetField(channel.FieldLastTxid, field.TypeInt64, value)
+		_node.LastTxid = value
 	}
 	if value, ok := _c.mutation.MessageCount(); ok {
 		_spec.SetField(channel.FieldMessageCount, field.TypeInt, value)
@@ -833,6 +863,24 @@ func (u *ChannelUpsert) AddLastSeq(v int64) *ChannelUpsert {
 	return u
 }
 
+// SetLastTxid sets the "last_txid" field.
+func (u *ChannelUpsert) SetLastTxid(v int64) *ChannelUpsert {
+	u.Set(channel.FieldLastTxid, v)
+	return u
+}
+
+// UpdateLastTxid sets the "last_txid" field to the value that was provided on create.
+func (u *ChannelUpsert) UpdateLastTxid() *ChannelUpsert {
+	u.SetExcluded(channel.FieldLastTxid)
+	return u
+}
+
+// AddLastTxid adds v to the "last_txid" field.
+func (u *ChannelUpsert) AddLastTxid(v int64) *ChannelUpsert {
+	u.Add(channel.FieldLastTxid, v)
+	return u
+}
+
 // SetMessageCount sets the "message_count" field.
 func (u *ChannelUpsert) SetMessageCount(v int) *ChannelUpsert {
 	u.Set(channel.FieldMessageCount, v)
@@ -1047,6 +1095,27 @@ func (u *ChannelUpsertOne) AddLastSeq(v int64) *ChannelUpsertOne {
 func (u *ChannelUpsertOne) UpdateLastSeq() *ChannelUpsertOne {
 	return u.Update(func(s *ChannelUpsert) {
 		s.UpdateLastSeq()
+	})
+}
+
+// SetLastTxid sets the "last_txid" field.
+func (u *ChannelUpsertOne) SetLastTxid(v int64) *ChannelUpsertOne {
+	return u.Update(func(s *ChannelUpsert) {
+		s.SetLastTxid(v)
+	})
+}
+
+// AddLastTxid adds v to the "last_txid" field.
+func (u *ChannelUpsertOne) AddLastTxid(v int64) *ChannelUpsertOne {
+	return u.Update(func(s *ChannelUpsert) {
+		s.AddLastTxid(v)
+	})
+}
+
+// UpdateLastTxid sets the "last_txid" field to the value that was provided on create.
+func (u *ChannelUpsertOne) UpdateLastTxid() *ChannelUpsertOne {
+	return u.Update(func(s *ChannelUpsert) {
+		s.UpdateLastTxid()
 	})
 }
 
@@ -1436,6 +1505,27 @@ func (u *ChannelUpsertBulk) AddLastSeq(v int64) *ChannelUpsertBulk {
 func (u *ChannelUpsertBulk) UpdateLastSeq() *ChannelUpsertBulk {
 	return u.Update(func(s *ChannelUpsert) {
 		s.UpdateLastSeq()
+	})
+}
+
+// SetLastTxid sets the "last_txid" field.
+func (u *ChannelUpsertBulk) SetLastTxid(v int64) *ChannelUpsertBulk {
+	return u.Update(func(s *ChannelUpsert) {
+		s.SetLastTxid(v)
+	})
+}
+
+// AddLastTxid adds v to the "last_txid" field.
+func (u *ChannelUpsertBulk) AddLastTxid(v int64) *ChannelUpsertBulk {
+	return u.Update(func(s *ChannelUpsert) {
+		s.AddLastTxid(v)
+	})
+}
+
+// UpdateLastTxid sets the "last_txid" field to the value that was provided on create.
+func (u *ChannelUpsertBulk) UpdateLastTxid() *ChannelUpsertBulk {
+	return u.Update(func(s *ChannelUpsert) {
+		s.UpdateLastTxid()
 	})
 }
 

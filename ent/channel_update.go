@@ -156,6 +156,27 @@ func (_u *ChannelUpdate) AddLastSeq(v int64) *ChannelUpdate {
 	return _u
 }
 
+// SetLastTxid sets the "last_txid" field.
+func (_u *ChannelUpdate) SetLastTxid(v int64) *ChannelUpdate {
+	_u.mutation.ResetLastTxid()
+	_u.mutation.SetLastTxid(v)
+	return _u
+}
+
+// SetNillableLastTxid sets the "last_txid" field if the given value is not nil.
+func (_u *ChannelUpdate) SetNillableLastTxid(v *int64) *ChannelUpdate {
+	if v != nil {
+		_u.SetLastTxid(*v)
+	}
+	return _u
+}
+
+// AddLastTxid adds value to the "last_txid" field.
+func (_u *ChannelUpdate) AddLastTxid(v int64) *ChannelUpdate {
+	_u.mutation.AddLastTxid(v)
+	return _u
+}
+
 // SetMessageCount sets the "message_count" field.
 func (_u *ChannelUpdate) SetMessageCount(v int) *ChannelUpdate {
 	_u.mutation.ResetMessageCount()
@@ -534,6 +555,11 @@ func (_u *ChannelUpdate) check() error {
 			return &ValidationError{Name: "last_seq", err: fmt.Errorf(`ent: validator failed for field "Channel.last_seq": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.LastTxid(); ok {
+		if err := channel.LastTxidValidator(v); err != nil {
+			return &ValidationError{Name: "last_txid", err: fmt.Errorf(`ent: validator failed for field "Channel.last_txid": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.MessageCount(); ok {
 		if err := channel.MessageCountValidator(v); err != nil {
 			return &ValidationError{Name: "message_count", err: fmt.Errorf(`ent: validator failed for field "Channel.message_count": %w`, err)}
@@ -583,6 +609,12 @@ func (_u *ChannelUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedLastSeq(); ok {
 		_spec.AddField(channel.FieldLastSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.LastTxid(); ok {
+		_spec.SetField(channel.FieldLastTxid, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedLastTxid(); ok {
+		_spec.AddField(channel.FieldLastTxid, field.TypeInt64, value)
 	}
 	if value, ok := _u.mutation.MessageCount(); ok {
 		_spec.SetField(channel.FieldMessageCount, field.TypeInt, value)
@@ -1130,6 +1162,27 @@ func (_u *ChannelUpdateOne) AddLastSeq(v int64) *ChannelUpdateOne {
 	return _u
 }
 
+// SetLastTxid sets the "last_txid" field.
+func (_u *ChannelUpdateOne) SetLastTxid(v int64) *ChannelUpdateOne {
+	_u.mutation.ResetLastTxid()
+	_u.mutation.SetLastTxid(v)
+	return _u
+}
+
+// SetNillableLastTxid sets the "last_txid" field if the given value is not nil.
+func (_u *ChannelUpdateOne) SetNillableLastTxid(v *int64) *ChannelUpdateOne {
+	if v != nil {
+		_u.SetLastTxid(*v)
+	}
+	return _u
+}
+
+// AddLastTxid adds value to the "last_txid" field.
+func (_u *ChannelUpdateOne) AddLastTxid(v int64) *ChannelUpdateOne {
+	_u.mutation.AddLastTxid(v)
+	return _u
+}
+
 // SetMessageCount sets the "message_count" field.
 func (_u *ChannelUpdateOne) SetMessageCount(v int) *ChannelUpdateOne {
 	_u.mutation.ResetMessageCount()
@@ -1521,6 +1574,11 @@ func (_u *ChannelUpdateOne) check() error {
 			return &ValidationError{Name: "last_seq", err: fmt.Errorf(`ent: validator failed for field "Channel.last_seq": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.LastTxid(); ok {
+		if err := channel.LastTxidValidator(v); err != nil {
+			return &ValidationError{Name: "last_txid", err: fmt.Errorf(`ent: validator failed for field "Channel.last_txid": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.MessageCount(); ok {
 		if err := channel.MessageCountValidator(v); err != nil {
 			return &ValidationError{Name: "message_count", err: fmt.Errorf(`ent: validator failed for field "Channel.message_count": %w`, err)}
@@ -1587,6 +1645,12 @@ func (_u *ChannelUpdateOne) sqlSave(ctx context.Context) (_node *Channel, err er
 	}
 	if value, ok := _u.mutation.AddedLastSeq(); ok {
 		_spec.AddField(channel.FieldLastSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.LastTxid(); ok {
+		_spec.SetField(channel.FieldLastTxid, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedLastTxid(); ok {
+		_spec.AddField(channel.FieldLastTxid, field.TypeInt64, value)
 	}
 	if value, ok := _u.mutation.MessageCount(); ok {
 		_spec.SetField(channel.FieldMessageCount, field.TypeInt, value)

@@ -174,6 +174,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			channel.FieldSecurityGroupID: {Type: field.TypeString, Column: channel.FieldSecurityGroupID},
 			channel.FieldUniqueKey:       {Type: field.TypeString, Column: channel.FieldUniqueKey},
 			channel.FieldLastSeq:         {Type: field.TypeInt64, Column: channel.FieldLastSeq},
+			channel.FieldLastTxid:        {Type: field.TypeInt64, Column: channel.FieldLastTxid},
 			channel.FieldMessageCount:    {Type: field.TypeInt, Column: channel.FieldMessageCount},
 			channel.FieldLastActivityAt:  {Type: field.TypeTime, Column: channel.FieldLastActivityAt},
 		},
@@ -1965,6 +1966,11 @@ func (f *ChannelFilter) WhereUniqueKey(p entql.StringP) {
 // WhereLastSeq applies the entql int64 predicate on the last_seq field.
 func (f *ChannelFilter) WhereLastSeq(p entql.Int64P) {
 	f.Where(p.Field(channel.FieldLastSeq))
+}
+
+// WhereLastTxid applies the entql int64 predicate on the last_txid field.
+func (f *ChannelFilter) WhereLastTxid(p entql.Int64P) {
+	f.Where(p.Field(channel.FieldLastTxid))
 }
 
 // WhereMessageCount applies the entql int predicate on the message_count field.

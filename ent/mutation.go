@@ -4788,6 +4788,8 @@ type ChannelMutation struct {
 	unique_key             *string
 	last_seq               *int64
 	addlast_seq            *int64
+	last_txid              *int64
+	addlast_txid           *int64
 	message_count          *int
 	addmessage_count       *int
 	last_activity_at       *time.Time
@@ -5320,6 +5322,62 @@ func (m *ChannelMutation) AddedLastSeq() (r int64, exists bool) {
 func (m *ChannelMutation) ResetLastSeq() {
 	m.last_seq = nil
 	m.addlast_seq = nil
+}
+
+// SetLastTxid sets the "last_txid" field.
+func (m *ChannelMutation) SetLastTxid(i int64) {
+	m.last_txid = &i
+	m.addlast_txid = nil
+}
+
+// LastTxid returns the value of the "last_txid" field in the mutation.
+func (m *ChannelMutation) LastTxid() (r int64, exists bool) {
+	v := m.last_txid
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastTxid returns the old "last_txid" field's value of the Channel entity.
+// If the Channel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelMutation) OldLastTxid(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastTxid is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastTxid requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastTxid: %w", err)
+	}
+	return oldValue.LastTxid, nil
+}
+
+// AddLastTxid adds i to the "last_txid" field.
+func (m *ChannelMutation) AddLastTxid(i int64) {
+	if m.addlast_txid != nil {
+		*m.addlast_txid += i
+	} else {
+		m.addlast_txid = &i
+	}
+}
+
+// AddedLastTxid returns the value that was added to the "last_txid" field in this mutation.
+func (m *ChannelMutation) AddedLastTxid() (r int64, exists bool) {
+	v := m.addlast_txid
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLastTxid resets all changes to the "last_txid" field.
+func (m *ChannelMutation) ResetLastTxid() {
+	m.last_txid = nil
+	m.addlast_txid = nil
 }
 
 // SetMessageCount sets the "message_count" field.
@@ -5880,7 +5938,7 @@ func (m *ChannelMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ChannelMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 12)
 	if m.created_at != nil {
 		fields = append(fields, channel.FieldCreatedAt)
 	}
@@ -5907,6 +5965,9 @@ func (m *ChannelMutation) Fields() []string {
 	}
 	if m.last_seq != nil {
 		fields = append(fields, channel.FieldLastSeq)
+	}
+	if m.last_txid != nil {
+		fields = append(fields, channel.FieldLastTxid)
 	}
 	if m.message_count != nil {
 		fields = append(fields, channel.FieldMessageCount)
@@ -5940,6 +6001,8 @@ func (m *ChannelMutation) Field(name string) (ent.Value, bool) {
 		return m.UniqueKey()
 	case channel.FieldLastSeq:
 		return m.LastSeq()
+	case channel.FieldLastTxid:
+		return m.LastTxid()
 	case channel.FieldMessageCount:
 		return m.MessageCount()
 	case channel.FieldLastActivityAt:
@@ -5971,6 +6034,8 @@ func (m *ChannelMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldUniqueKey(ctx)
 	case channel.FieldLastSeq:
 		return m.OldLastSeq(ctx)
+	case channel.FieldLastTxid:
+		return m.OldLastTxid(ctx)
 	case channel.FieldMessageCount:
 		return m.OldMessageCount(ctx)
 	case channel.FieldLastActivityAt:
@@ -6047,6 +6112,13 @@ func (m *ChannelMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetLastSeq(v)
 		return nil
+	case channel.FieldLastTxid:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastTxid(v)
+		return nil
 	case channel.FieldMessageCount:
 		v, ok := value.(int)
 		if !ok {
@@ -6072,6 +6144,9 @@ func (m *ChannelMutation) AddedFields() []string {
 	if m.addlast_seq != nil {
 		fields = append(fields, channel.FieldLastSeq)
 	}
+	if m.addlast_txid != nil {
+		fields = append(fields, channel.FieldLastTxid)
+	}
 	if m.addmessage_count != nil {
 		fields = append(fields, channel.FieldMessageCount)
 	}
@@ -6085,6 +6160,8 @@ func (m *ChannelMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case channel.FieldLastSeq:
 		return m.AddedLastSeq()
+	case channel.FieldLastTxid:
+		return m.AddedLastTxid()
 	case channel.FieldMessageCount:
 		return m.AddedMessageCount()
 	}
@@ -6102,6 +6179,13 @@ func (m *ChannelMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddLastSeq(v)
+		return nil
+	case channel.FieldLastTxid:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLastTxid(v)
 		return nil
 	case channel.FieldMessageCount:
 		v, ok := value.(int)
@@ -6190,6 +6274,9 @@ func (m *ChannelMutation) ResetField(name string) error {
 		return nil
 	case channel.FieldLastSeq:
 		m.ResetLastSeq()
+		return nil
+	case channel.FieldLastTxid:
+		m.ResetLastTxid()
 		return nil
 	case channel.FieldMessageCount:
 		m.ResetMessageCount()

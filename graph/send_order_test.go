@@ -166,3 +166,105 @@ func TestSendRefusedToVisibleNonMember(t *testing.T) {
 		t.Errorf("refused send left %d messages, last seq %d, count %d", n, after.LastSeq, after.MessageCount)
 	}
 }
+
+// A membership change that posts a notice takes its transaction id with its
+// first write, before it locks the channel; a send that commits in between
+// gets the earlier sequence number but a later transaction id. The notice
+// must still come after that send in the stream: its stream transaction id
+// is raised to the channel's last one under the lock. The change is held (by
+// a trigger waiting on an advisory lock the test holds) right after it adds
+// the group member, and the send goes through meanwhile.
+func TestMembershipNoticeKeepsStreamOrder(t *testing.T) {
+	if !testdb.Postgres() {
+		t.Skip("transaction ids and row locks are PostgreSQL's; SQLite serialises writers")
+	}
+	e := newEnv(t)
+	ctx := context.Background()
+	admin, chen, kim := e.login(demo.AdminEmail), e.login(demo.ChenEmail), e.login(demo.KimEmail)
+	doctors := e.groupID(chen.AccessToken, "Doctors")
+	ch := e.open(chen.AccessToken, map[string]any{"securityGroupIDs": []string{doctors}})
+	e.send(chen.AccessToken, ch.ID, "before", nil)
+
+	const key = 727002
+	for _, q := range []string{
+		`CREATE FUNCTION test_hold_membership() RETURNS trigger LANGUAGE plpgsql AS
+		 $$ BEGIN PERFORM pg_advisory_xact_lock(727002); RETURN NEW; END $$`,
+		`CREATE TRIGGER test_hold_membership AFTER INSERT ON user_security_groups
+		 FOR EACH ROW EXECUTE FUNCTION test_hold_membership()`,
+	} {
+		if _, err := e.db.SQL.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hold, err := e.db.SQL.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Close()
+	if _, err := hold.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, key); err != nil {
+		t.Fatal(err)
+	}
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			if _, err := hold.ExecContext(ctx, `SELECT pg_advisory_unlock($1)`, key); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	defer release()
+
+	changed := make(chan []gqlError, 1)
+	go func() {
+		changed <- e.do(admin.AccessToken, `mutation($g: ID!, $add: [ID!]) {
+			updateSecurityGroupMembers(input: {securityGroupID: $g, addUserIDs: $add}) { id } }`,
+			map[string]any{"g": doctors, "add": []string{kim.User.ID}}).Errors
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var n int
+		if err := e.db.SQL.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the membership change never reached the trigger")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	e.send(chen.AccessToken, ch.ID, "during", nil) // commits while the change is held
+	release()
+	if errs := <-changed; len(errs) > 0 {
+		t.Fatalf("updateSecurityGroupMembers: %+v", errs)
+	}
+
+	rows, err := e.db.SQL.QueryContext(ctx, `SELECT seq, txid, kind, body FROM messages WHERE channel_id = $1 ORDER BY seq`, ch.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var lastTx int64
+	var bodies []string
+	for rows.Next() {
+		var seq, txid int64
+		var kind, body string
+		if err := rows.Scan(&seq, &txid, &kind, &body); err != nil {
+			t.Fatal(err)
+		}
+		if txid < lastTx {
+			t.Errorf("message %d (%s %q) has stream transaction id %d, below the previous message's %d: the stream would deliver it first", seq, kind, body, txid, lastTx)
+		}
+		lastTx = txid
+		bodies = append(bodies, body)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(bodies) != 3 || bodies[0] != "before" || bodies[1] != "during" {
+		t.Fatalf("messages = %q, want before, during and the notice that Kim joined", bodies)
+	}
+}

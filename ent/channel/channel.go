@@ -37,6 +37,8 @@ const (
 	FieldUniqueKey = "unique_key"
 	// FieldLastSeq holds the string denoting the last_seq field in the database.
 	FieldLastSeq = "last_seq"
+	// FieldLastTxid holds the string denoting the last_txid field in the database.
+	FieldLastTxid = "last_txid"
 	// FieldMessageCount holds the string denoting the message_count field in the database.
 	FieldMessageCount = "message_count"
 	// FieldLastActivityAt holds the string denoting the last_activity_at field in the database.
@@ -122,6 +124,7 @@ var Columns = []string{
 	FieldSecurityGroupID,
 	FieldUniqueKey,
 	FieldLastSeq,
+	FieldLastTxid,
 	FieldMessageCount,
 	FieldLastActivityAt,
 }
@@ -180,6 +183,10 @@ var (
 	DefaultLastSeq int64
 	// LastSeqValidator is a validator for the "last_seq" field. It is called by the builders before save.
 	LastSeqValidator func(int64) error
+	// DefaultLastTxid holds the default value on creation for the "last_txid" field.
+	DefaultLastTxid int64
+	// LastTxidValidator is a validator for the "last_txid" field. It is called by the builders before save.
+	LastTxidValidator func(int64) error
 	// DefaultMessageCount holds the default value on creation for the "message_count" field.
 	DefaultMessageCount int
 	// MessageCountValidator is a validator for the "message_count" field. It is called by the builders before save.
@@ -270,6 +277,11 @@ func ByUniqueKey(opts ...sql.OrderTermOption) OrderOption {
 // ByLastSeq orders the results by the last_seq field.
 func ByLastSeq(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLastSeq, opts...).ToFunc()
+}
+
+// ByLastTxid orders the results by the last_txid field.
+func ByLastTxid(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLastTxid, opts...).ToFunc()
 }
 
 // ByMessageCount orders the results by the message_count field.

@@ -96,6 +96,11 @@ func LastSeq(v int64) predicate.Channel {
 	return predicate.Channel(sql.FieldEQ(FieldLastSeq, v))
 }
 
+// LastTxid applies equality check predicate on the "last_txid" field. It's identical to LastTxidEQ.
+func LastTxid(v int64) predicate.Channel {
+	return predicate.Channel(sql.FieldEQ(FieldLastTxid, v))
+}
+
 // MessageCount applies equality check predicate on the "message_count" field. It's identical to MessageCountEQ.
 func MessageCount(v int) predicate.Channel {
 	return predicate.Channel(sql.FieldEQ(FieldMessageCount, v))
@@ -619,6 +624,46 @@ func LastSeqLT(v int64) predicate.Channel {
 // LastSeqLTE applies the LTE predicate on the "last_seq" field.
 func LastSeqLTE(v int64) predicate.Channel {
 	return predicate.Channel(sql.FieldLTE(FieldLastSeq, v))
+}
+
+// LastTxidEQ applies the EQ predicate on the "last_txid" field.
+func LastTxidEQ(v int64) predicate.Channel {
+	return predicate.Channel(sql.FieldEQ(FieldLastTxid, v))
+}
+
+// LastTxidNEQ applies the NEQ predicate on the "last_txid" field.
+func LastTxidNEQ(v int64) predicate.Channel {
+	return predicate.Channel(sql.FieldNEQ(FieldLastTxid, v))
+}
+
+// LastTxidIn applies the In predicate on the "last_txid" field.
+func LastTxidIn(vs ...int64) predicate.Channel {
+	return predicate.Channel(sql.FieldIn(FieldLastTxid, vs...))
+}
+
+// LastTxidNotIn applies the NotIn predicate on the "last_txid" field.
+func LastTxidNotIn(vs ...int64) predicate.Channel {
+	return predicate.Channel(sql.FieldNotIn(FieldLastTxid, vs...))
+}
+
+// LastTxidGT applies the GT predicate on the "last_txid" field.
+func LastTxidGT(v int64) predicate.Channel {
+	return predicate.Channel(sql.FieldGT(FieldLastTxid, v))
+}
+
+// LastTxidGTE applies the GTE predicate on the "last_txid" field.
+func LastTxidGTE(v int64) predicate.Channel {
+	return predicate.Channel(sql.FieldGTE(FieldLastTxid, v))
+}
+
+// LastTxidLT applies the LT predicate on the "last_txid" field.
+func LastTxidLT(v int64) predicate.Channel {
+	return predicate.Channel(sql.FieldLT(FieldLastTxid, v))
+}
+
+// LastTxidLTE applies the LTE predicate on the "last_txid" field.
+func LastTxidLTE(v int64) predicate.Channel {
+	return predicate.Channel(sql.FieldLTE(FieldLastTxid, v))
 }
 
 // MessageCountEQ applies the EQ predicate on the "message_count" field.

@@ -221,6 +221,7 @@ var (
 		{Name: "topic", Type: field.TypeString, Nullable: true, Size: 200},
 		{Name: "unique_key", Type: field.TypeString, Unique: true, Nullable: true, Size: 600},
 		{Name: "last_seq", Type: field.TypeInt64, Default: 0},
+		{Name: "last_txid", Type: field.TypeInt64, Default: 0},
 		{Name: "message_count", Type: field.TypeInt, Default: 0},
 		{Name: "last_activity_at", Type: field.TypeTime},
 		{Name: "patient_id", Type: field.TypeString, Nullable: true, Size: 28},
@@ -234,13 +235,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "channels_patients_patient",
-				Columns:    []*schema.Column{ChannelsColumns[10]},
+				Columns:    []*schema.Column{ChannelsColumns[11]},
 				RefColumns: []*schema.Column{PatientsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "channels_security_groups_security_group",
-				Columns:    []*schema.Column{ChannelsColumns[11]},
+				Columns:    []*schema.Column{ChannelsColumns[12]},
 				RefColumns: []*schema.Column{SecurityGroupsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -249,12 +250,12 @@ var (
 			{
 				Name:    "channel_kind_last_activity_at",
 				Unique:  false,
-				Columns: []*schema.Column{ChannelsColumns[3], ChannelsColumns[9]},
+				Columns: []*schema.Column{ChannelsColumns[3], ChannelsColumns[10]},
 			},
 			{
 				Name:    "channel_patient_id",
 				Unique:  false,
-				Columns: []*schema.Column{ChannelsColumns[10]},
+				Columns: []*schema.Column{ChannelsColumns[11]},
 			},
 		},
 	}

@@ -324,14 +324,20 @@ func init() {
 	channel.DefaultLastSeq = channelDescLastSeq.Default.(int64)
 	// channel.LastSeqValidator is a validator for the "last_seq" field. It is called by the builders before save.
 	channel.LastSeqValidator = channelDescLastSeq.Validators[0].(func(int64) error)
+	// channelDescLastTxid is the schema descriptor for last_txid field.
+	channelDescLastTxid := channelFields[7].Descriptor()
+	// channel.DefaultLastTxid holds the default value on creation for the last_txid field.
+	channel.DefaultLastTxid = channelDescLastTxid.Default.(int64)
+	// channel.LastTxidValidator is a validator for the "last_txid" field. It is called by the builders before save.
+	channel.LastTxidValidator = channelDescLastTxid.Validators[0].(func(int64) error)
 	// channelDescMessageCount is the schema descriptor for message_count field.
-	channelDescMessageCount := channelFields[7].Descriptor()
+	channelDescMessageCount := channelFields[8].Descriptor()
 	// channel.DefaultMessageCount holds the default value on creation for the message_count field.
 	channel.DefaultMessageCount = channelDescMessageCount.Default.(int)
 	// channel.MessageCountValidator is a validator for the "message_count" field. It is called by the builders before save.
 	channel.MessageCountValidator = channelDescMessageCount.Validators[0].(func(int) error)
 	// channelDescLastActivityAt is the schema descriptor for last_activity_at field.
-	channelDescLastActivityAt := channelFields[8].Descriptor()
+	channelDescLastActivityAt := channelFields[9].Descriptor()
 	// channel.DefaultLastActivityAt holds the default value on creation for the last_activity_at field.
 	channel.DefaultLastActivityAt = channelDescLastActivityAt.Default.(func() time.Time)
 	// channelDescID is the schema descriptor for id field.

@@ -41,6 +41,8 @@ func (Channel) Fields() []ent.Field {
 		field.String("unique_key").Optional().Nillable().Unique().MaxLen(600).Annotations(skip).
 			Comment("identity of channels that must exist once: a user pair, a security group, the alert channel, a member set"),
 		field.Int64("last_seq").Default(0).NonNegative().Annotations(skip),
+		field.Int64("last_txid").Default(0).NonNegative().Annotations(skip).
+			Comment("stream transaction id of the newest message: a later message of the channel never takes a lower one"),
 		field.Int("message_count").Default(0).NonNegative(),
 		field.Time("last_activity_at").Default(now).Annotations(entgql.OrderField("LAST_ACTIVITY_AT")),
 	}

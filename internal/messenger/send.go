@@ -232,20 +232,25 @@ type advanced struct {
 // also reads the other member of an individual channel; on PostgreSQL the
 // same statement does that and moves member's read mark to the new message.
 //
-// The transaction id is read after the row lock is taken (RETURNING runs
-// on the updated row): on PostgreSQL it is the real transaction id, which
-// the live stream uses to release messages only once every transaction
-// that could still commit before them has finished, so a message with a
-// higher sequence number in a channel always has a higher transaction id.
-// On SQLite writers are serialised, so a counter is commit-ordered already.
+// The message's stream transaction id is the channel's last_txid, moved
+// under the row lock to the greater of its old value and this transaction's
+// id. On PostgreSQL the live stream releases a message only once every
+// transaction with an id up to its stream id has finished, which still holds
+// for an id raised to an earlier, committed sender's: the message waits for
+// its own transaction as before. Raising it is what keeps a channel's stream
+// order equal to its sequence order when the transaction took its id before
+// the lock (a membership change that posts a notice, or two sends whose ids
+// were handed out in the opposite order to the lock): a higher sequence
+// number in a channel never carries a lower stream id. On SQLite writers are
+// serialised, so a counter is commit-ordered already.
 func (s *Service) advance(ctx context.Context, c *ent.Client, id, member pulid.ID, party bool) (advanced, error) {
 	a := advanced{at: s.now()}
-	mark, txid := "?", "(SELECT COALESCE(MAX(txid), 0) + 1 FROM messages)"
+	mark, txid := "?", "max(last_txid, (SELECT COALESCE(MAX(txid), 0) + 1 FROM messages))"
 	if s.cfg.Postgres {
-		mark, txid = "$", "pg_current_xact_id()::text::bigint"
+		mark, txid = "$", "GREATEST(last_txid, pg_current_xact_id()::text::bigint)"
 	}
 	p := func(n int) string { return mark + strconv.Itoa(n) }
-	q := "UPDATE channels SET last_seq = last_seq + 1, message_count = message_count + 1, " +
+	q := "UPDATE channels SET last_seq = last_seq + 1, message_count = message_count + 1, last_txid = " + txid + ", " +
 		"last_activity_at = " + p(1) + ", updated_at = " + p(1) + " WHERE id = " + p(2)
 	args := []any{a.at, id}
 	if member != "" {
@@ -258,14 +263,14 @@ func (s *Service) advance(ctx context.Context, c *ent.Client, id, member pulid.I
 		// AllowMembershipChangesByMembers lets a member move their own).
 		// SQLite has no UPDATE inside WITH; there the party is read below
 		// and append moves the read mark.
-		q = "WITH a AS (" + q + " RETURNING id, kind, last_seq, " + txid + " AS txid), " +
+		q = "WITH a AS (" + q + " RETURNING id, kind, last_seq, last_txid AS txid), " +
 			"r AS (UPDATE channel_members SET last_read_seq = a.last_seq, updated_at = $1 FROM a " +
 			"WHERE channel_members.channel_id = a.id AND channel_members.user_id = $3) " +
 			"SELECT a.kind, a.last_seq, a.txid, u.id, u.name, u.mobile, u.never_receive_direct, u.staff_auto_reply, u.staff_auto_reply_until " +
 			"FROM a LEFT JOIN channel_members m ON a.kind = 'INDIVIDUAL' AND m.channel_id = a.id AND m.user_id <> $3 " +
 			"LEFT JOIN users u ON u.id = m.user_id LIMIT 1"
 	} else {
-		q += " RETURNING kind, last_seq, " + txid
+		q += " RETURNING kind, last_seq, last_txid"
 	}
 	rows, err := c.QueryContext(ctx, q, args...)
 	if err != nil {
