@@ -36,8 +36,12 @@ type Enrollment struct {
 	Cycle int `json:"cycle,omitempty"`
 	// ReferenceDate holds the value of the "reference_date" field.
 	ReferenceDate time.Time `json:"reference_date,omitempty"`
-	// NextAction holds the value of the "next_action" field.
-	NextAction int `json:"next_action,omitempty"`
+	// cycle 1's reference date: cycle k counts from it (k-1 frequencies on), so months never drift
+	OriginDate *time.Time `json:"origin_date,omitempty"`
+	// the action due next, by identity: reordering or editing the program never repeats or loses one
+	NextActionID *pulid.ID `json:"next_action_id,omitempty"`
+	// the last cycle a qualifying booking completed or answered
+	AnsweredCycle int `json:"answered_cycle,omitempty"`
 	// when the next action is due; null while waiting at a pause or when finished
 	NextDueAt *time.Time `json:"next_due_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -99,15 +103,17 @@ func (*Enrollment) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case enrollment.FieldNextActionID:
+			values[i] = &sql.NullScanner{S: new(pulid.ID)}
 		case enrollment.FieldID, enrollment.FieldProgramID, enrollment.FieldPatientID:
 			values[i] = new(pulid.ID)
 		case enrollment.FieldFlagged:
 			values[i] = new(sql.NullBool)
-		case enrollment.FieldCycle, enrollment.FieldNextAction:
+		case enrollment.FieldCycle, enrollment.FieldAnsweredCycle:
 			values[i] = new(sql.NullInt64)
 		case enrollment.FieldStatus:
 			values[i] = new(sql.NullString)
-		case enrollment.FieldCreatedAt, enrollment.FieldUpdatedAt, enrollment.FieldReferenceDate, enrollment.FieldNextDueAt:
+		case enrollment.FieldCreatedAt, enrollment.FieldUpdatedAt, enrollment.FieldReferenceDate, enrollment.FieldOriginDate, enrollment.FieldNextDueAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -178,11 +184,25 @@ func (_m *Enrollment) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.ReferenceDate = value.Time
 			}
-		case enrollment.FieldNextAction:
-			if value, ok := values[i].(*sql.NullInt64); !ok {
-				return fmt.Errorf("unexpected type %T for field next_action", values[i])
+		case enrollment.FieldOriginDate:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field origin_date", values[i])
 			} else if value.Valid {
-				_m.NextAction = int(value.Int64)
+				_m.OriginDate = new(time.Time)
+				*_m.OriginDate = value.Time
+			}
+		case enrollment.FieldNextActionID:
+			if value, ok := values[i].(*sql.NullScanner); !ok {
+				return fmt.Errorf("unexpected type %T for field next_action_id", values[i])
+			} else if value.Valid {
+				_m.NextActionID = new(pulid.ID)
+				*_m.NextActionID = *value.S.(*pulid.ID)
+			}
+		case enrollment.FieldAnsweredCycle:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field answered_cycle", values[i])
+			} else if value.Valid {
+				_m.AnsweredCycle = int(value.Int64)
 			}
 		case enrollment.FieldNextDueAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -266,8 +286,18 @@ func (_m *Enrollment) String() string {
 	builder.WriteString("reference_date=")
 	builder.WriteString(_m.ReferenceDate.Format(time.ANSIC))
 	builder.WriteString(", ")
-	builder.WriteString("next_action=")
-	builder.WriteString(fmt.Sprintf("%v", _m.NextAction))
+	if v := _m.OriginDate; v != nil {
+		builder.WriteString("origin_date=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.NextActionID; v != nil {
+		builder.WriteString("next_action_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("answered_cycle=")
+	builder.WriteString(fmt.Sprintf("%v", _m.AnsweredCycle))
 	builder.WriteString(", ")
 	if v := _m.NextDueAt; v != nil {
 		builder.WriteString("next_due_at=")

@@ -115,16 +115,44 @@ func (_c *EnrollmentCreate) SetReferenceDate(v time.Time) *EnrollmentCreate {
 	return _c
 }
 
-// SetNextAction sets the "next_action" field.
-func (_c *EnrollmentCreate) SetNextAction(v int) *EnrollmentCreate {
-	_c.mutation.SetNextAction(v)
+// SetOriginDate sets the "origin_date" field.
+func (_c *EnrollmentCreate) SetOriginDate(v time.Time) *EnrollmentCreate {
+	_c.mutation.SetOriginDate(v)
 	return _c
 }
 
-// SetNillableNextAction sets the "next_action" field if the given value is not nil.
-func (_c *EnrollmentCreate) SetNillableNextAction(v *int) *EnrollmentCreate {
+// SetNillableOriginDate sets the "origin_date" field if the given value is not nil.
+func (_c *EnrollmentCreate) SetNillableOriginDate(v *time.Time) *EnrollmentCreate {
 	if v != nil {
-		_c.SetNextAction(*v)
+		_c.SetOriginDate(*v)
+	}
+	return _c
+}
+
+// SetNextActionID sets the "next_action_id" field.
+func (_c *EnrollmentCreate) SetNextActionID(v pulid.ID) *EnrollmentCreate {
+	_c.mutation.SetNextActionID(v)
+	return _c
+}
+
+// SetNillableNextActionID sets the "next_action_id" field if the given value is not nil.
+func (_c *EnrollmentCreate) SetNillableNextActionID(v *pulid.ID) *EnrollmentCreate {
+	if v != nil {
+		_c.SetNextActionID(*v)
+	}
+	return _c
+}
+
+// SetAnsweredCycle sets the "answered_cycle" field.
+func (_c *EnrollmentCreate) SetAnsweredCycle(v int) *EnrollmentCreate {
+	_c.mutation.SetAnsweredCycle(v)
+	return _c
+}
+
+// SetNillableAnsweredCycle sets the "answered_cycle" field if the given value is not nil.
+func (_c *EnrollmentCreate) SetNillableAnsweredCycle(v *int) *EnrollmentCreate {
+	if v != nil {
+		_c.SetAnsweredCycle(*v)
 	}
 	return _c
 }
@@ -245,9 +273,9 @@ func (_c *EnrollmentCreate) defaults() error {
 		v := enrollment.DefaultCycle
 		_c.mutation.SetCycle(v)
 	}
-	if _, ok := _c.mutation.NextAction(); !ok {
-		v := enrollment.DefaultNextAction
-		_c.mutation.SetNextAction(v)
+	if _, ok := _c.mutation.AnsweredCycle(); !ok {
+		v := enrollment.DefaultAnsweredCycle
+		_c.mutation.SetAnsweredCycle(v)
 	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if enrollment.DefaultID == nil {
@@ -295,12 +323,12 @@ func (_c *EnrollmentCreate) check() error {
 	if _, ok := _c.mutation.ReferenceDate(); !ok {
 		return &ValidationError{Name: "reference_date", err: errors.New(`ent: missing required field "Enrollment.reference_date"`)}
 	}
-	if _, ok := _c.mutation.NextAction(); !ok {
-		return &ValidationError{Name: "next_action", err: errors.New(`ent: missing required field "Enrollment.next_action"`)}
+	if _, ok := _c.mutation.AnsweredCycle(); !ok {
+		return &ValidationError{Name: "answered_cycle", err: errors.New(`ent: missing required field "Enrollment.answered_cycle"`)}
 	}
-	if v, ok := _c.mutation.NextAction(); ok {
-		if err := enrollment.NextActionValidator(v); err != nil {
-			return &ValidationError{Name: "next_action", err: fmt.Errorf(`ent: validator failed for field "Enrollment.next_action": %w`, err)}
+	if v, ok := _c.mutation.AnsweredCycle(); ok {
+		if err := enrollment.AnsweredCycleValidator(v); err != nil {
+			return &ValidationError{Name: "answered_cycle", err: fmt.Errorf(`ent: validator failed for field "Enrollment.answered_cycle": %w`, err)}
 		}
 	}
 	if v, ok := _c.mutation.ID(); ok {
@@ -374,9 +402,17 @@ func (_c *EnrollmentCreate) createSpec() (*Enrollment, *sqlgraph.CreateSpec) {
 		_spec.SetField(enrollment.FieldReferenceDate, field.TypeTime, value)
 		_node.ReferenceDate = value
 	}
-	if value, ok := _c.mutation.NextAction(); ok {
-		_spec.SetField(enrollment.FieldNextAction, field.TypeInt, value)
-		_node.NextAction = value
+	if value, ok := _c.mutation.OriginDate(); ok {
+		_spec.SetField(enrollment.FieldOriginDate, field.TypeTime, value)
+		_node.OriginDate = &value
+	}
+	if value, ok := _c.mutation.NextActionID(); ok {
+		_spec.SetField(enrollment.FieldNextActionID, field.TypeString, value)
+		_node.NextActionID = &value
+	}
+	if value, ok := _c.mutation.AnsweredCycle(); ok {
+		_spec.SetField(enrollment.FieldAnsweredCycle, field.TypeInt, value)
+		_node.AnsweredCycle = value
 	}
 	if value, ok := _c.mutation.NextDueAt(); ok {
 		_spec.SetField(enrollment.FieldNextDueAt, field.TypeTime, value)
@@ -550,21 +586,39 @@ func (u *EnrollmentUpsert) UpdateReferenceDate() *EnrollmentUpsert {
 	return u
 }
 
-// SetNextAction sets the "next_action" field.
-func (u *EnrollmentUpsert) SetNextAction(v int) *EnrollmentUpsert {
-	u.Set(enrollment.FieldNextAction, v)
+// SetNextActionID sets the "next_action_id" field.
+func (u *EnrollmentUpsert) SetNextActionID(v pulid.ID) *EnrollmentUpsert {
+	u.Set(enrollment.FieldNextActionID, v)
 	return u
 }
 
-// UpdateNextAction sets the "next_action" field to the value that was provided on create.
-func (u *EnrollmentUpsert) UpdateNextAction() *EnrollmentUpsert {
-	u.SetExcluded(enrollment.FieldNextAction)
+// UpdateNextActionID sets the "next_action_id" field to the value that was provided on create.
+func (u *EnrollmentUpsert) UpdateNextActionID() *EnrollmentUpsert {
+	u.SetExcluded(enrollment.FieldNextActionID)
 	return u
 }
 
-// AddNextAction adds v to the "next_action" field.
-func (u *EnrollmentUpsert) AddNextAction(v int) *EnrollmentUpsert {
-	u.Add(enrollment.FieldNextAction, v)
+// ClearNextActionID clears the value of the "next_action_id" field.
+func (u *EnrollmentUpsert) ClearNextActionID() *EnrollmentUpsert {
+	u.SetNull(enrollment.FieldNextActionID)
+	return u
+}
+
+// SetAnsweredCycle sets the "answered_cycle" field.
+func (u *EnrollmentUpsert) SetAnsweredCycle(v int) *EnrollmentUpsert {
+	u.Set(enrollment.FieldAnsweredCycle, v)
+	return u
+}
+
+// UpdateAnsweredCycle sets the "answered_cycle" field to the value that was provided on create.
+func (u *EnrollmentUpsert) UpdateAnsweredCycle() *EnrollmentUpsert {
+	u.SetExcluded(enrollment.FieldAnsweredCycle)
+	return u
+}
+
+// AddAnsweredCycle adds v to the "answered_cycle" field.
+func (u *EnrollmentUpsert) AddAnsweredCycle(v int) *EnrollmentUpsert {
+	u.Add(enrollment.FieldAnsweredCycle, v)
 	return u
 }
 
@@ -611,6 +665,9 @@ func (u *EnrollmentUpsertOne) UpdateNewValues() *EnrollmentUpsertOne {
 		}
 		if _, exists := u.create.mutation.PatientID(); exists {
 			s.SetIgnore(enrollment.FieldPatientID)
+		}
+		if _, exists := u.create.mutation.OriginDate(); exists {
+			s.SetIgnore(enrollment.FieldOriginDate)
 		}
 	}))
 	return u
@@ -720,24 +777,45 @@ func (u *EnrollmentUpsertOne) UpdateReferenceDate() *EnrollmentUpsertOne {
 	})
 }
 
-// SetNextAction sets the "next_action" field.
-func (u *EnrollmentUpsertOne) SetNextAction(v int) *EnrollmentUpsertOne {
+// SetNextActionID sets the "next_action_id" field.
+func (u *EnrollmentUpsertOne) SetNextActionID(v pulid.ID) *EnrollmentUpsertOne {
 	return u.Update(func(s *EnrollmentUpsert) {
-		s.SetNextAction(v)
+		s.SetNextActionID(v)
 	})
 }
 
-// AddNextAction adds v to the "next_action" field.
-func (u *EnrollmentUpsertOne) AddNextAction(v int) *EnrollmentUpsertOne {
+// UpdateNextActionID sets the "next_action_id" field to the value that was provided on create.
+func (u *EnrollmentUpsertOne) UpdateNextActionID() *EnrollmentUpsertOne {
 	return u.Update(func(s *EnrollmentUpsert) {
-		s.AddNextAction(v)
+		s.UpdateNextActionID()
 	})
 }
 
-// UpdateNextAction sets the "next_action" field to the value that was provided on create.
-func (u *EnrollmentUpsertOne) UpdateNextAction() *EnrollmentUpsertOne {
+// ClearNextActionID clears the value of the "next_action_id" field.
+func (u *EnrollmentUpsertOne) ClearNextActionID() *EnrollmentUpsertOne {
 	return u.Update(func(s *EnrollmentUpsert) {
-		s.UpdateNextAction()
+		s.ClearNextActionID()
+	})
+}
+
+// SetAnsweredCycle sets the "answered_cycle" field.
+func (u *EnrollmentUpsertOne) SetAnsweredCycle(v int) *EnrollmentUpsertOne {
+	return u.Update(func(s *EnrollmentUpsert) {
+		s.SetAnsweredCycle(v)
+	})
+}
+
+// AddAnsweredCycle adds v to the "answered_cycle" field.
+func (u *EnrollmentUpsertOne) AddAnsweredCycle(v int) *EnrollmentUpsertOne {
+	return u.Update(func(s *EnrollmentUpsert) {
+		s.AddAnsweredCycle(v)
+	})
+}
+
+// UpdateAnsweredCycle sets the "answered_cycle" field to the value that was provided on create.
+func (u *EnrollmentUpsertOne) UpdateAnsweredCycle() *EnrollmentUpsertOne {
+	return u.Update(func(s *EnrollmentUpsert) {
+		s.UpdateAnsweredCycle()
 	})
 }
 
@@ -954,6 +1032,9 @@ func (u *EnrollmentUpsertBulk) UpdateNewValues() *EnrollmentUpsertBulk {
 			if _, exists := b.mutation.PatientID(); exists {
 				s.SetIgnore(enrollment.FieldPatientID)
 			}
+			if _, exists := b.mutation.OriginDate(); exists {
+				s.SetIgnore(enrollment.FieldOriginDate)
+			}
 		}
 	}))
 	return u
@@ -1063,24 +1144,45 @@ func (u *EnrollmentUpsertBulk) UpdateReferenceDate() *EnrollmentUpsertBulk {
 	})
 }
 
-// SetNextAction sets the "next_action" field.
-func (u *EnrollmentUpsertBulk) SetNextAction(v int) *EnrollmentUpsertBulk {
+// SetNextActionID sets the "next_action_id" field.
+func (u *EnrollmentUpsertBulk) SetNextActionID(v pulid.ID) *EnrollmentUpsertBulk {
 	return u.Update(func(s *EnrollmentUpsert) {
-		s.SetNextAction(v)
+		s.SetNextActionID(v)
 	})
 }
 
-// AddNextAction adds v to the "next_action" field.
-func (u *EnrollmentUpsertBulk) AddNextAction(v int) *EnrollmentUpsertBulk {
+// UpdateNextActionID sets the "next_action_id" field to the value that was provided on create.
+func (u *EnrollmentUpsertBulk) UpdateNextActionID() *EnrollmentUpsertBulk {
 	return u.Update(func(s *EnrollmentUpsert) {
-		s.AddNextAction(v)
+		s.UpdateNextActionID()
 	})
 }
 
-// UpdateNextAction sets the "next_action" field to the value that was provided on create.
-func (u *EnrollmentUpsertBulk) UpdateNextAction() *EnrollmentUpsertBulk {
+// ClearNextActionID clears the value of the "next_action_id" field.
+func (u *EnrollmentUpsertBulk) ClearNextActionID() *EnrollmentUpsertBulk {
 	return u.Update(func(s *EnrollmentUpsert) {
-		s.UpdateNextAction()
+		s.ClearNextActionID()
+	})
+}
+
+// SetAnsweredCycle sets the "answered_cycle" field.
+func (u *EnrollmentUpsertBulk) SetAnsweredCycle(v int) *EnrollmentUpsertBulk {
+	return u.Update(func(s *EnrollmentUpsert) {
+		s.SetAnsweredCycle(v)
+	})
+}
+
+// AddAnsweredCycle adds v to the "answered_cycle" field.
+func (u *EnrollmentUpsertBulk) AddAnsweredCycle(v int) *EnrollmentUpsertBulk {
+	return u.Update(func(s *EnrollmentUpsert) {
+		s.AddAnsweredCycle(v)
+	})
+}
+
+// UpdateAnsweredCycle sets the "answered_cycle" field to the value that was provided on create.
+func (u *EnrollmentUpsertBulk) UpdateAnsweredCycle() *EnrollmentUpsertBulk {
+	return u.Update(func(s *EnrollmentUpsert) {
+		s.UpdateAnsweredCycle()
 	})
 }
 

@@ -100,24 +100,44 @@ func (_u *EnrollmentUpdate) SetNillableReferenceDate(v *time.Time) *EnrollmentUp
 	return _u
 }
 
-// SetNextAction sets the "next_action" field.
-func (_u *EnrollmentUpdate) SetNextAction(v int) *EnrollmentUpdate {
-	_u.mutation.ResetNextAction()
-	_u.mutation.SetNextAction(v)
+// SetNextActionID sets the "next_action_id" field.
+func (_u *EnrollmentUpdate) SetNextActionID(v pulid.ID) *EnrollmentUpdate {
+	_u.mutation.SetNextActionID(v)
 	return _u
 }
 
-// SetNillableNextAction sets the "next_action" field if the given value is not nil.
-func (_u *EnrollmentUpdate) SetNillableNextAction(v *int) *EnrollmentUpdate {
+// SetNillableNextActionID sets the "next_action_id" field if the given value is not nil.
+func (_u *EnrollmentUpdate) SetNillableNextActionID(v *pulid.ID) *EnrollmentUpdate {
 	if v != nil {
-		_u.SetNextAction(*v)
+		_u.SetNextActionID(*v)
 	}
 	return _u
 }
 
-// AddNextAction adds value to the "next_action" field.
-func (_u *EnrollmentUpdate) AddNextAction(v int) *EnrollmentUpdate {
-	_u.mutation.AddNextAction(v)
+// ClearNextActionID clears the value of the "next_action_id" field.
+func (_u *EnrollmentUpdate) ClearNextActionID() *EnrollmentUpdate {
+	_u.mutation.ClearNextActionID()
+	return _u
+}
+
+// SetAnsweredCycle sets the "answered_cycle" field.
+func (_u *EnrollmentUpdate) SetAnsweredCycle(v int) *EnrollmentUpdate {
+	_u.mutation.ResetAnsweredCycle()
+	_u.mutation.SetAnsweredCycle(v)
+	return _u
+}
+
+// SetNillableAnsweredCycle sets the "answered_cycle" field if the given value is not nil.
+func (_u *EnrollmentUpdate) SetNillableAnsweredCycle(v *int) *EnrollmentUpdate {
+	if v != nil {
+		_u.SetAnsweredCycle(*v)
+	}
+	return _u
+}
+
+// AddAnsweredCycle adds value to the "answered_cycle" field.
+func (_u *EnrollmentUpdate) AddAnsweredCycle(v int) *EnrollmentUpdate {
+	_u.mutation.AddAnsweredCycle(v)
 	return _u
 }
 
@@ -236,9 +256,9 @@ func (_u *EnrollmentUpdate) check() error {
 			return &ValidationError{Name: "cycle", err: fmt.Errorf(`ent: validator failed for field "Enrollment.cycle": %w`, err)}
 		}
 	}
-	if v, ok := _u.mutation.NextAction(); ok {
-		if err := enrollment.NextActionValidator(v); err != nil {
-			return &ValidationError{Name: "next_action", err: fmt.Errorf(`ent: validator failed for field "Enrollment.next_action": %w`, err)}
+	if v, ok := _u.mutation.AnsweredCycle(); ok {
+		if err := enrollment.AnsweredCycleValidator(v); err != nil {
+			return &ValidationError{Name: "answered_cycle", err: fmt.Errorf(`ent: validator failed for field "Enrollment.answered_cycle": %w`, err)}
 		}
 	}
 	if _u.mutation.ProgramCleared() && len(_u.mutation.ProgramIDs()) > 0 {
@@ -286,11 +306,20 @@ func (_u *EnrollmentUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 	if value, ok := _u.mutation.ReferenceDate(); ok {
 		_spec.SetField(enrollment.FieldReferenceDate, field.TypeTime, value)
 	}
-	if value, ok := _u.mutation.NextAction(); ok {
-		_spec.SetField(enrollment.FieldNextAction, field.TypeInt, value)
+	if _u.mutation.OriginDateCleared() {
+		_spec.ClearField(enrollment.FieldOriginDate, field.TypeTime)
 	}
-	if value, ok := _u.mutation.AddedNextAction(); ok {
-		_spec.AddField(enrollment.FieldNextAction, field.TypeInt, value)
+	if value, ok := _u.mutation.NextActionID(); ok {
+		_spec.SetField(enrollment.FieldNextActionID, field.TypeString, value)
+	}
+	if _u.mutation.NextActionIDCleared() {
+		_spec.ClearField(enrollment.FieldNextActionID, field.TypeString)
+	}
+	if value, ok := _u.mutation.AnsweredCycle(); ok {
+		_spec.SetField(enrollment.FieldAnsweredCycle, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedAnsweredCycle(); ok {
+		_spec.AddField(enrollment.FieldAnsweredCycle, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.NextDueAt(); ok {
 		_spec.SetField(enrollment.FieldNextDueAt, field.TypeTime, value)
@@ -434,24 +463,44 @@ func (_u *EnrollmentUpdateOne) SetNillableReferenceDate(v *time.Time) *Enrollmen
 	return _u
 }
 
-// SetNextAction sets the "next_action" field.
-func (_u *EnrollmentUpdateOne) SetNextAction(v int) *EnrollmentUpdateOne {
-	_u.mutation.ResetNextAction()
-	_u.mutation.SetNextAction(v)
+// SetNextActionID sets the "next_action_id" field.
+func (_u *EnrollmentUpdateOne) SetNextActionID(v pulid.ID) *EnrollmentUpdateOne {
+	_u.mutation.SetNextActionID(v)
 	return _u
 }
 
-// SetNillableNextAction sets the "next_action" field if the given value is not nil.
-func (_u *EnrollmentUpdateOne) SetNillableNextAction(v *int) *EnrollmentUpdateOne {
+// SetNillableNextActionID sets the "next_action_id" field if the given value is not nil.
+func (_u *EnrollmentUpdateOne) SetNillableNextActionID(v *pulid.ID) *EnrollmentUpdateOne {
 	if v != nil {
-		_u.SetNextAction(*v)
+		_u.SetNextActionID(*v)
 	}
 	return _u
 }
 
-// AddNextAction adds value to the "next_action" field.
-func (_u *EnrollmentUpdateOne) AddNextAction(v int) *EnrollmentUpdateOne {
-	_u.mutation.AddNextAction(v)
+// ClearNextActionID clears the value of the "next_action_id" field.
+func (_u *EnrollmentUpdateOne) ClearNextActionID() *EnrollmentUpdateOne {
+	_u.mutation.ClearNextActionID()
+	return _u
+}
+
+// SetAnsweredCycle sets the "answered_cycle" field.
+func (_u *EnrollmentUpdateOne) SetAnsweredCycle(v int) *EnrollmentUpdateOne {
+	_u.mutation.ResetAnsweredCycle()
+	_u.mutation.SetAnsweredCycle(v)
+	return _u
+}
+
+// SetNillableAnsweredCycle sets the "answered_cycle" field if the given value is not nil.
+func (_u *EnrollmentUpdateOne) SetNillableAnsweredCycle(v *int) *EnrollmentUpdateOne {
+	if v != nil {
+		_u.SetAnsweredCycle(*v)
+	}
+	return _u
+}
+
+// AddAnsweredCycle adds value to the "answered_cycle" field.
+func (_u *EnrollmentUpdateOne) AddAnsweredCycle(v int) *EnrollmentUpdateOne {
+	_u.mutation.AddAnsweredCycle(v)
 	return _u
 }
 
@@ -583,9 +632,9 @@ func (_u *EnrollmentUpdateOne) check() error {
 			return &ValidationError{Name: "cycle", err: fmt.Errorf(`ent: validator failed for field "Enrollment.cycle": %w`, err)}
 		}
 	}
-	if v, ok := _u.mutation.NextAction(); ok {
-		if err := enrollment.NextActionValidator(v); err != nil {
-			return &ValidationError{Name: "next_action", err: fmt.Errorf(`ent: validator failed for field "Enrollment.next_action": %w`, err)}
+	if v, ok := _u.mutation.AnsweredCycle(); ok {
+		if err := enrollment.AnsweredCycleValidator(v); err != nil {
+			return &ValidationError{Name: "answered_cycle", err: fmt.Errorf(`ent: validator failed for field "Enrollment.answered_cycle": %w`, err)}
 		}
 	}
 	if _u.mutation.ProgramCleared() && len(_u.mutation.ProgramIDs()) > 0 {
@@ -650,11 +699,20 @@ func (_u *EnrollmentUpdateOne) sqlSave(ctx context.Context) (_node *Enrollment, 
 	if value, ok := _u.mutation.ReferenceDate(); ok {
 		_spec.SetField(enrollment.FieldReferenceDate, field.TypeTime, value)
 	}
-	if value, ok := _u.mutation.NextAction(); ok {
-		_spec.SetField(enrollment.FieldNextAction, field.TypeInt, value)
+	if _u.mutation.OriginDateCleared() {
+		_spec.ClearField(enrollment.FieldOriginDate, field.TypeTime)
 	}
-	if value, ok := _u.mutation.AddedNextAction(); ok {
-		_spec.AddField(enrollment.FieldNextAction, field.TypeInt, value)
+	if value, ok := _u.mutation.NextActionID(); ok {
+		_spec.SetField(enrollment.FieldNextActionID, field.TypeString, value)
+	}
+	if _u.mutation.NextActionIDCleared() {
+		_spec.ClearField(enrollment.FieldNextActionID, field.TypeString)
+	}
+	if value, ok := _u.mutation.AnsweredCycle(); ok {
+		_spec.SetField(enrollment.FieldAnsweredCycle, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedAnsweredCycle(); ok {
+		_spec.AddField(enrollment.FieldAnsweredCycle, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.NextDueAt(); ok {
 		_spec.SetField(enrollment.FieldNextDueAt, field.TypeTime, value)

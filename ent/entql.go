@@ -216,7 +216,9 @@ var schemaGraph = func() *sqlgraph.Schema {
 			enrollment.FieldFlagged:       {Type: field.TypeBool, Column: enrollment.FieldFlagged},
 			enrollment.FieldCycle:         {Type: field.TypeInt, Column: enrollment.FieldCycle},
 			enrollment.FieldReferenceDate: {Type: field.TypeTime, Column: enrollment.FieldReferenceDate},
-			enrollment.FieldNextAction:    {Type: field.TypeInt, Column: enrollment.FieldNextAction},
+			enrollment.FieldOriginDate:    {Type: field.TypeTime, Column: enrollment.FieldOriginDate},
+			enrollment.FieldNextActionID:  {Type: field.TypeString, Column: enrollment.FieldNextActionID},
+			enrollment.FieldAnsweredCycle: {Type: field.TypeInt, Column: enrollment.FieldAnsweredCycle},
 			enrollment.FieldNextDueAt:     {Type: field.TypeTime, Column: enrollment.FieldNextDueAt},
 		},
 	}
@@ -435,6 +437,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			programaction.FieldUnit:             {Type: field.TypeEnum, Column: programaction.FieldUnit},
 			programaction.FieldRelation:         {Type: field.TypeEnum, Column: programaction.FieldRelation},
 			programaction.FieldPauseOnError:     {Type: field.TypeBool, Column: programaction.FieldPauseOnError},
+			programaction.FieldArchivedAt:       {Type: field.TypeTime, Column: programaction.FieldArchivedAt},
 		},
 	}
 	graph.Nodes[18] = &sqlgraph.Node{
@@ -2282,9 +2285,19 @@ func (f *EnrollmentFilter) WhereReferenceDate(p entql.TimeP) {
 	f.Where(p.Field(enrollment.FieldReferenceDate))
 }
 
-// WhereNextAction applies the entql int predicate on the next_action field.
-func (f *EnrollmentFilter) WhereNextAction(p entql.IntP) {
-	f.Where(p.Field(enrollment.FieldNextAction))
+// WhereOriginDate applies the entql time.Time predicate on the origin_date field.
+func (f *EnrollmentFilter) WhereOriginDate(p entql.TimeP) {
+	f.Where(p.Field(enrollment.FieldOriginDate))
+}
+
+// WhereNextActionID applies the entql string predicate on the next_action_id field.
+func (f *EnrollmentFilter) WhereNextActionID(p entql.StringP) {
+	f.Where(p.Field(enrollment.FieldNextActionID))
+}
+
+// WhereAnsweredCycle applies the entql int predicate on the answered_cycle field.
+func (f *EnrollmentFilter) WhereAnsweredCycle(p entql.IntP) {
+	f.Where(p.Field(enrollment.FieldAnsweredCycle))
 }
 
 // WhereNextDueAt applies the entql time.Time predicate on the next_due_at field.
@@ -3486,6 +3499,11 @@ func (f *ProgramActionFilter) WhereRelation(p entql.StringP) {
 // WherePauseOnError applies the entql bool predicate on the pause_on_error field.
 func (f *ProgramActionFilter) WherePauseOnError(p entql.BoolP) {
 	f.Where(p.Field(programaction.FieldPauseOnError))
+}
+
+// WhereArchivedAt applies the entql time.Time predicate on the archived_at field.
+func (f *ProgramActionFilter) WhereArchivedAt(p entql.TimeP) {
+	f.Where(p.Field(programaction.FieldArchivedAt))
 }
 
 // WhereHasProgram applies a predicate to check if query has an edge program.

@@ -7251,30 +7251,32 @@ func (m *ChannelMemberMutation) ResetEdge(name string) error {
 // EnrollmentMutation represents an operation that mutates the Enrollment nodes in the graph.
 type EnrollmentMutation struct {
 	config
-	op             Op
-	typ            string
-	id             *pulid.ID
-	created_at     *time.Time
-	updated_at     *time.Time
-	status         *enrollment.Status
-	flagged        *bool
-	cycle          *int
-	addcycle       *int
-	reference_date *time.Time
-	next_action    *int
-	addnext_action *int
-	next_due_at    *time.Time
-	clearedFields  map[string]struct{}
-	program        *pulid.ID
-	clearedprogram bool
-	patient        *pulid.ID
-	clearedpatient bool
-	steps          map[pulid.ID]struct{}
-	removedsteps   map[pulid.ID]struct{}
-	clearedsteps   bool
-	done           bool
-	oldValue       func(context.Context) (*Enrollment, error)
-	predicates     []predicate.Enrollment
+	op                Op
+	typ               string
+	id                *pulid.ID
+	created_at        *time.Time
+	updated_at        *time.Time
+	status            *enrollment.Status
+	flagged           *bool
+	cycle             *int
+	addcycle          *int
+	reference_date    *time.Time
+	origin_date       *time.Time
+	next_action_id    *pulid.ID
+	answered_cycle    *int
+	addanswered_cycle *int
+	next_due_at       *time.Time
+	clearedFields     map[string]struct{}
+	program           *pulid.ID
+	clearedprogram    bool
+	patient           *pulid.ID
+	clearedpatient    bool
+	steps             map[pulid.ID]struct{}
+	removedsteps      map[pulid.ID]struct{}
+	clearedsteps      bool
+	done              bool
+	oldValue          func(context.Context) (*Enrollment, error)
+	predicates        []predicate.Enrollment
 }
 
 var _ ent.Mutation = (*EnrollmentMutation)(nil)
@@ -7689,60 +7691,158 @@ func (m *EnrollmentMutation) ResetReferenceDate() {
 	m.reference_date = nil
 }
 
-// SetNextAction sets the "next_action" field.
-func (m *EnrollmentMutation) SetNextAction(i int) {
-	m.next_action = &i
-	m.addnext_action = nil
+// SetOriginDate sets the "origin_date" field.
+func (m *EnrollmentMutation) SetOriginDate(t time.Time) {
+	m.origin_date = &t
 }
 
-// NextAction returns the value of the "next_action" field in the mutation.
-func (m *EnrollmentMutation) NextAction() (r int, exists bool) {
-	v := m.next_action
+// OriginDate returns the value of the "origin_date" field in the mutation.
+func (m *EnrollmentMutation) OriginDate() (r time.Time, exists bool) {
+	v := m.origin_date
 	if v == nil {
 		return
 	}
 	return *v, true
 }
 
-// OldNextAction returns the old "next_action" field's value of the Enrollment entity.
+// OldOriginDate returns the old "origin_date" field's value of the Enrollment entity.
 // If the Enrollment object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *EnrollmentMutation) OldNextAction(ctx context.Context) (v int, err error) {
+func (m *EnrollmentMutation) OldOriginDate(ctx context.Context) (v *time.Time, err error) {
 	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldNextAction is only allowed on UpdateOne operations")
+		return v, errors.New("OldOriginDate is only allowed on UpdateOne operations")
 	}
 	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldNextAction requires an ID field in the mutation")
+		return v, errors.New("OldOriginDate requires an ID field in the mutation")
 	}
 	oldValue, err := m.oldValue(ctx)
 	if err != nil {
-		return v, fmt.Errorf("querying old value for OldNextAction: %w", err)
+		return v, fmt.Errorf("querying old value for OldOriginDate: %w", err)
 	}
-	return oldValue.NextAction, nil
+	return oldValue.OriginDate, nil
 }
 
-// AddNextAction adds i to the "next_action" field.
-func (m *EnrollmentMutation) AddNextAction(i int) {
-	if m.addnext_action != nil {
-		*m.addnext_action += i
-	} else {
-		m.addnext_action = &i
-	}
+// ClearOriginDate clears the value of the "origin_date" field.
+func (m *EnrollmentMutation) ClearOriginDate() {
+	m.origin_date = nil
+	m.clearedFields[enrollment.FieldOriginDate] = struct{}{}
 }
 
-// AddedNextAction returns the value that was added to the "next_action" field in this mutation.
-func (m *EnrollmentMutation) AddedNextAction() (r int, exists bool) {
-	v := m.addnext_action
+// OriginDateCleared returns if the "origin_date" field was cleared in this mutation.
+func (m *EnrollmentMutation) OriginDateCleared() bool {
+	_, ok := m.clearedFields[enrollment.FieldOriginDate]
+	return ok
+}
+
+// ResetOriginDate resets all changes to the "origin_date" field.
+func (m *EnrollmentMutation) ResetOriginDate() {
+	m.origin_date = nil
+	delete(m.clearedFields, enrollment.FieldOriginDate)
+}
+
+// SetNextActionID sets the "next_action_id" field.
+func (m *EnrollmentMutation) SetNextActionID(pu pulid.ID) {
+	m.next_action_id = &pu
+}
+
+// NextActionID returns the value of the "next_action_id" field in the mutation.
+func (m *EnrollmentMutation) NextActionID() (r pulid.ID, exists bool) {
+	v := m.next_action_id
 	if v == nil {
 		return
 	}
 	return *v, true
 }
 
-// ResetNextAction resets all changes to the "next_action" field.
-func (m *EnrollmentMutation) ResetNextAction() {
-	m.next_action = nil
-	m.addnext_action = nil
+// OldNextActionID returns the old "next_action_id" field's value of the Enrollment entity.
+// If the Enrollment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnrollmentMutation) OldNextActionID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNextActionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNextActionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNextActionID: %w", err)
+	}
+	return oldValue.NextActionID, nil
+}
+
+// ClearNextActionID clears the value of the "next_action_id" field.
+func (m *EnrollmentMutation) ClearNextActionID() {
+	m.next_action_id = nil
+	m.clearedFields[enrollment.FieldNextActionID] = struct{}{}
+}
+
+// NextActionIDCleared returns if the "next_action_id" field was cleared in this mutation.
+func (m *EnrollmentMutation) NextActionIDCleared() bool {
+	_, ok := m.clearedFields[enrollment.FieldNextActionID]
+	return ok
+}
+
+// ResetNextActionID resets all changes to the "next_action_id" field.
+func (m *EnrollmentMutation) ResetNextActionID() {
+	m.next_action_id = nil
+	delete(m.clearedFields, enrollment.FieldNextActionID)
+}
+
+// SetAnsweredCycle sets the "answered_cycle" field.
+func (m *EnrollmentMutation) SetAnsweredCycle(i int) {
+	m.answered_cycle = &i
+	m.addanswered_cycle = nil
+}
+
+// AnsweredCycle returns the value of the "answered_cycle" field in the mutation.
+func (m *EnrollmentMutation) AnsweredCycle() (r int, exists bool) {
+	v := m.answered_cycle
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAnsweredCycle returns the old "answered_cycle" field's value of the Enrollment entity.
+// If the Enrollment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnrollmentMutation) OldAnsweredCycle(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAnsweredCycle is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAnsweredCycle requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAnsweredCycle: %w", err)
+	}
+	return oldValue.AnsweredCycle, nil
+}
+
+// AddAnsweredCycle adds i to the "answered_cycle" field.
+func (m *EnrollmentMutation) AddAnsweredCycle(i int) {
+	if m.addanswered_cycle != nil {
+		*m.addanswered_cycle += i
+	} else {
+		m.addanswered_cycle = &i
+	}
+}
+
+// AddedAnsweredCycle returns the value that was added to the "answered_cycle" field in this mutation.
+func (m *EnrollmentMutation) AddedAnsweredCycle() (r int, exists bool) {
+	v := m.addanswered_cycle
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAnsweredCycle resets all changes to the "answered_cycle" field.
+func (m *EnrollmentMutation) ResetAnsweredCycle() {
+	m.answered_cycle = nil
+	m.addanswered_cycle = nil
 }
 
 // SetNextDueAt sets the "next_due_at" field.
@@ -7936,7 +8036,7 @@ func (m *EnrollmentMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *EnrollmentMutation) Fields() []string {
-	fields := make([]string, 0, 10)
+	fields := make([]string, 0, 12)
 	if m.created_at != nil {
 		fields = append(fields, enrollment.FieldCreatedAt)
 	}
@@ -7961,8 +8061,14 @@ func (m *EnrollmentMutation) Fields() []string {
 	if m.reference_date != nil {
 		fields = append(fields, enrollment.FieldReferenceDate)
 	}
-	if m.next_action != nil {
-		fields = append(fields, enrollment.FieldNextAction)
+	if m.origin_date != nil {
+		fields = append(fields, enrollment.FieldOriginDate)
+	}
+	if m.next_action_id != nil {
+		fields = append(fields, enrollment.FieldNextActionID)
+	}
+	if m.answered_cycle != nil {
+		fields = append(fields, enrollment.FieldAnsweredCycle)
 	}
 	if m.next_due_at != nil {
 		fields = append(fields, enrollment.FieldNextDueAt)
@@ -7991,8 +8097,12 @@ func (m *EnrollmentMutation) Field(name string) (ent.Value, bool) {
 		return m.Cycle()
 	case enrollment.FieldReferenceDate:
 		return m.ReferenceDate()
-	case enrollment.FieldNextAction:
-		return m.NextAction()
+	case enrollment.FieldOriginDate:
+		return m.OriginDate()
+	case enrollment.FieldNextActionID:
+		return m.NextActionID()
+	case enrollment.FieldAnsweredCycle:
+		return m.AnsweredCycle()
 	case enrollment.FieldNextDueAt:
 		return m.NextDueAt()
 	}
@@ -8020,8 +8130,12 @@ func (m *EnrollmentMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldCycle(ctx)
 	case enrollment.FieldReferenceDate:
 		return m.OldReferenceDate(ctx)
-	case enrollment.FieldNextAction:
-		return m.OldNextAction(ctx)
+	case enrollment.FieldOriginDate:
+		return m.OldOriginDate(ctx)
+	case enrollment.FieldNextActionID:
+		return m.OldNextActionID(ctx)
+	case enrollment.FieldAnsweredCycle:
+		return m.OldAnsweredCycle(ctx)
 	case enrollment.FieldNextDueAt:
 		return m.OldNextDueAt(ctx)
 	}
@@ -8089,12 +8203,26 @@ func (m *EnrollmentMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetReferenceDate(v)
 		return nil
-	case enrollment.FieldNextAction:
+	case enrollment.FieldOriginDate:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOriginDate(v)
+		return nil
+	case enrollment.FieldNextActionID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNextActionID(v)
+		return nil
+	case enrollment.FieldAnsweredCycle:
 		v, ok := value.(int)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
-		m.SetNextAction(v)
+		m.SetAnsweredCycle(v)
 		return nil
 	case enrollment.FieldNextDueAt:
 		v, ok := value.(time.Time)
@@ -8114,8 +8242,8 @@ func (m *EnrollmentMutation) AddedFields() []string {
 	if m.addcycle != nil {
 		fields = append(fields, enrollment.FieldCycle)
 	}
-	if m.addnext_action != nil {
-		fields = append(fields, enrollment.FieldNextAction)
+	if m.addanswered_cycle != nil {
+		fields = append(fields, enrollment.FieldAnsweredCycle)
 	}
 	return fields
 }
@@ -8127,8 +8255,8 @@ func (m *EnrollmentMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case enrollment.FieldCycle:
 		return m.AddedCycle()
-	case enrollment.FieldNextAction:
-		return m.AddedNextAction()
+	case enrollment.FieldAnsweredCycle:
+		return m.AddedAnsweredCycle()
 	}
 	return nil, false
 }
@@ -8145,12 +8273,12 @@ func (m *EnrollmentMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddCycle(v)
 		return nil
-	case enrollment.FieldNextAction:
+	case enrollment.FieldAnsweredCycle:
 		v, ok := value.(int)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
-		m.AddNextAction(v)
+		m.AddAnsweredCycle(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Enrollment numeric field %s", name)
@@ -8160,6 +8288,12 @@ func (m *EnrollmentMutation) AddField(name string, value ent.Value) error {
 // mutation.
 func (m *EnrollmentMutation) ClearedFields() []string {
 	var fields []string
+	if m.FieldCleared(enrollment.FieldOriginDate) {
+		fields = append(fields, enrollment.FieldOriginDate)
+	}
+	if m.FieldCleared(enrollment.FieldNextActionID) {
+		fields = append(fields, enrollment.FieldNextActionID)
+	}
 	if m.FieldCleared(enrollment.FieldNextDueAt) {
 		fields = append(fields, enrollment.FieldNextDueAt)
 	}
@@ -8177,6 +8311,12 @@ func (m *EnrollmentMutation) FieldCleared(name string) bool {
 // error if the field is not defined in the schema.
 func (m *EnrollmentMutation) ClearField(name string) error {
 	switch name {
+	case enrollment.FieldOriginDate:
+		m.ClearOriginDate()
+		return nil
+	case enrollment.FieldNextActionID:
+		m.ClearNextActionID()
+		return nil
 	case enrollment.FieldNextDueAt:
 		m.ClearNextDueAt()
 		return nil
@@ -8212,8 +8352,14 @@ func (m *EnrollmentMutation) ResetField(name string) error {
 	case enrollment.FieldReferenceDate:
 		m.ResetReferenceDate()
 		return nil
-	case enrollment.FieldNextAction:
-		m.ResetNextAction()
+	case enrollment.FieldOriginDate:
+		m.ResetOriginDate()
+		return nil
+	case enrollment.FieldNextActionID:
+		m.ResetNextActionID()
+		return nil
+	case enrollment.FieldAnsweredCycle:
+		m.ResetAnsweredCycle()
 		return nil
 	case enrollment.FieldNextDueAt:
 		m.ResetNextDueAt()
@@ -17741,6 +17887,7 @@ type ProgramActionMutation struct {
 	unit               *programaction.Unit
 	relation           *programaction.Relation
 	pause_on_error     *bool
+	archived_at        *time.Time
 	clearedFields      map[string]struct{}
 	program            *pulid.ID
 	clearedprogram     bool
@@ -18353,6 +18500,55 @@ func (m *ProgramActionMutation) ResetPauseOnError() {
 	m.pause_on_error = nil
 }
 
+// SetArchivedAt sets the "archived_at" field.
+func (m *ProgramActionMutation) SetArchivedAt(t time.Time) {
+	m.archived_at = &t
+}
+
+// ArchivedAt returns the value of the "archived_at" field in the mutation.
+func (m *ProgramActionMutation) ArchivedAt() (r time.Time, exists bool) {
+	v := m.archived_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldArchivedAt returns the old "archived_at" field's value of the ProgramAction entity.
+// If the ProgramAction object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProgramActionMutation) OldArchivedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldArchivedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldArchivedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldArchivedAt: %w", err)
+	}
+	return oldValue.ArchivedAt, nil
+}
+
+// ClearArchivedAt clears the value of the "archived_at" field.
+func (m *ProgramActionMutation) ClearArchivedAt() {
+	m.archived_at = nil
+	m.clearedFields[programaction.FieldArchivedAt] = struct{}{}
+}
+
+// ArchivedAtCleared returns if the "archived_at" field was cleared in this mutation.
+func (m *ProgramActionMutation) ArchivedAtCleared() bool {
+	_, ok := m.clearedFields[programaction.FieldArchivedAt]
+	return ok
+}
+
+// ResetArchivedAt resets all changes to the "archived_at" field.
+func (m *ProgramActionMutation) ResetArchivedAt() {
+	m.archived_at = nil
+	delete(m.clearedFields, programaction.FieldArchivedAt)
+}
+
 // ClearProgram clears the "program" edge to the Program entity.
 func (m *ProgramActionMutation) ClearProgram() {
 	m.clearedprogram = true
@@ -18441,7 +18637,7 @@ func (m *ProgramActionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ProgramActionMutation) Fields() []string {
-	fields := make([]string, 0, 12)
+	fields := make([]string, 0, 13)
 	if m.created_at != nil {
 		fields = append(fields, programaction.FieldCreatedAt)
 	}
@@ -18478,6 +18674,9 @@ func (m *ProgramActionMutation) Fields() []string {
 	if m.pause_on_error != nil {
 		fields = append(fields, programaction.FieldPauseOnError)
 	}
+	if m.archived_at != nil {
+		fields = append(fields, programaction.FieldArchivedAt)
+	}
 	return fields
 }
 
@@ -18510,6 +18709,8 @@ func (m *ProgramActionMutation) Field(name string) (ent.Value, bool) {
 		return m.Relation()
 	case programaction.FieldPauseOnError:
 		return m.PauseOnError()
+	case programaction.FieldArchivedAt:
+		return m.ArchivedAt()
 	}
 	return nil, false
 }
@@ -18543,6 +18744,8 @@ func (m *ProgramActionMutation) OldField(ctx context.Context, name string) (ent.
 		return m.OldRelation(ctx)
 	case programaction.FieldPauseOnError:
 		return m.OldPauseOnError(ctx)
+	case programaction.FieldArchivedAt:
+		return m.OldArchivedAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown ProgramAction field %s", name)
 }
@@ -18636,6 +18839,13 @@ func (m *ProgramActionMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetPauseOnError(v)
 		return nil
+	case programaction.FieldArchivedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetArchivedAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown ProgramAction field %s", name)
 }
@@ -18699,6 +18909,9 @@ func (m *ProgramActionMutation) ClearedFields() []string {
 	if m.FieldCleared(programaction.FieldLetterOption) {
 		fields = append(fields, programaction.FieldLetterOption)
 	}
+	if m.FieldCleared(programaction.FieldArchivedAt) {
+		fields = append(fields, programaction.FieldArchivedAt)
+	}
 	return fields
 }
 
@@ -18718,6 +18931,9 @@ func (m *ProgramActionMutation) ClearField(name string) error {
 		return nil
 	case programaction.FieldLetterOption:
 		m.ClearLetterOption()
+		return nil
+	case programaction.FieldArchivedAt:
+		m.ClearArchivedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown ProgramAction nullable field %s", name)
@@ -18762,6 +18978,9 @@ func (m *ProgramActionMutation) ResetField(name string) error {
 		return nil
 	case programaction.FieldPauseOnError:
 		m.ResetPauseOnError()
+		return nil
+	case programaction.FieldArchivedAt:
+		m.ResetArchivedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown ProgramAction field %s", name)

@@ -44,6 +44,8 @@ type ProgramAction struct {
 	Relation programaction.Relation `json:"relation,omitempty"`
 	// PauseOnError holds the value of the "pause_on_error" field.
 	PauseOnError bool `json:"pause_on_error,omitempty"`
+	// set when the action is removed after a patient reached it: hidden, but its steps keep pointing at it
+	ArchivedAt *time.Time `json:"archived_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ProgramActionQuery when eager-loading is set.
 	Edges        ProgramActionEdges `json:"edges"`
@@ -100,7 +102,7 @@ func (*ProgramAction) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case programaction.FieldType, programaction.FieldLetterOption, programaction.FieldUnit, programaction.FieldRelation:
 			values[i] = new(sql.NullString)
-		case programaction.FieldCreatedAt, programaction.FieldUpdatedAt:
+		case programaction.FieldCreatedAt, programaction.FieldUpdatedAt, programaction.FieldArchivedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -197,6 +199,13 @@ func (_m *ProgramAction) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.PauseOnError = value.Bool
 			}
+		case programaction.FieldArchivedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field archived_at", values[i])
+			} else if value.Valid {
+				_m.ArchivedAt = new(time.Time)
+				*_m.ArchivedAt = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -282,6 +291,11 @@ func (_m *ProgramAction) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("pause_on_error=")
 	builder.WriteString(fmt.Sprintf("%v", _m.PauseOnError))
+	builder.WriteString(", ")
+	if v := _m.ArchivedAt; v != nil {
+		builder.WriteString("archived_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

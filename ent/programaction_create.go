@@ -170,6 +170,20 @@ func (_c *ProgramActionCreate) SetNillablePauseOnError(v *bool) *ProgramActionCr
 	return _c
 }
 
+// SetArchivedAt sets the "archived_at" field.
+func (_c *ProgramActionCreate) SetArchivedAt(v time.Time) *ProgramActionCreate {
+	_c.mutation.SetArchivedAt(v)
+	return _c
+}
+
+// SetNillableArchivedAt sets the "archived_at" field if the given value is not nil.
+func (_c *ProgramActionCreate) SetNillableArchivedAt(v *time.Time) *ProgramActionCreate {
+	if v != nil {
+		_c.SetArchivedAt(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *ProgramActionCreate) SetID(v pulid.ID) *ProgramActionCreate {
 	_c.mutation.SetID(v)
@@ -421,6 +435,10 @@ func (_c *ProgramActionCreate) createSpec() (*ProgramAction, *sqlgraph.CreateSpe
 		_spec.SetField(programaction.FieldPauseOnError, field.TypeBool, value)
 		_node.PauseOnError = value
 	}
+	if value, ok := _c.mutation.ArchivedAt(); ok {
+		_spec.SetField(programaction.FieldArchivedAt, field.TypeTime, value)
+		_node.ArchivedAt = &value
+	}
 	if nodes := _c.mutation.ProgramIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -651,6 +669,24 @@ func (u *ProgramActionUpsert) UpdatePauseOnError() *ProgramActionUpsert {
 	return u
 }
 
+// SetArchivedAt sets the "archived_at" field.
+func (u *ProgramActionUpsert) SetArchivedAt(v time.Time) *ProgramActionUpsert {
+	u.Set(programaction.FieldArchivedAt, v)
+	return u
+}
+
+// UpdateArchivedAt sets the "archived_at" field to the value that was provided on create.
+func (u *ProgramActionUpsert) UpdateArchivedAt() *ProgramActionUpsert {
+	u.SetExcluded(programaction.FieldArchivedAt)
+	return u
+}
+
+// ClearArchivedAt clears the value of the "archived_at" field.
+func (u *ProgramActionUpsert) ClearArchivedAt() *ProgramActionUpsert {
+	u.SetNull(programaction.FieldArchivedAt)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -870,6 +906,27 @@ func (u *ProgramActionUpsertOne) SetPauseOnError(v bool) *ProgramActionUpsertOne
 func (u *ProgramActionUpsertOne) UpdatePauseOnError() *ProgramActionUpsertOne {
 	return u.Update(func(s *ProgramActionUpsert) {
 		s.UpdatePauseOnError()
+	})
+}
+
+// SetArchivedAt sets the "archived_at" field.
+func (u *ProgramActionUpsertOne) SetArchivedAt(v time.Time) *ProgramActionUpsertOne {
+	return u.Update(func(s *ProgramActionUpsert) {
+		s.SetArchivedAt(v)
+	})
+}
+
+// UpdateArchivedAt sets the "archived_at" field to the value that was provided on create.
+func (u *ProgramActionUpsertOne) UpdateArchivedAt() *ProgramActionUpsertOne {
+	return u.Update(func(s *ProgramActionUpsert) {
+		s.UpdateArchivedAt()
+	})
+}
+
+// ClearArchivedAt clears the value of the "archived_at" field.
+func (u *ProgramActionUpsertOne) ClearArchivedAt() *ProgramActionUpsertOne {
+	return u.Update(func(s *ProgramActionUpsert) {
+		s.ClearArchivedAt()
 	})
 }
 
@@ -1259,6 +1316,27 @@ func (u *ProgramActionUpsertBulk) SetPauseOnError(v bool) *ProgramActionUpsertBu
 func (u *ProgramActionUpsertBulk) UpdatePauseOnError() *ProgramActionUpsertBulk {
 	return u.Update(func(s *ProgramActionUpsert) {
 		s.UpdatePauseOnError()
+	})
+}
+
+// SetArchivedAt sets the "archived_at" field.
+func (u *ProgramActionUpsertBulk) SetArchivedAt(v time.Time) *ProgramActionUpsertBulk {
+	return u.Update(func(s *ProgramActionUpsert) {
+		s.SetArchivedAt(v)
+	})
+}
+
+// UpdateArchivedAt sets the "archived_at" field to the value that was provided on create.
+func (u *ProgramActionUpsertBulk) UpdateArchivedAt() *ProgramActionUpsertBulk {
+	return u.Update(func(s *ProgramActionUpsert) {
+		s.UpdateArchivedAt()
+	})
+}
+
+// ClearArchivedAt clears the value of the "archived_at" field.
+func (u *ProgramActionUpsertBulk) ClearArchivedAt() *ProgramActionUpsertBulk {
+	return u.Update(func(s *ProgramActionUpsert) {
+		s.ClearArchivedAt()
 	})
 }
 

@@ -189,6 +189,26 @@ func (_u *ProgramActionUpdate) SetNillablePauseOnError(v *bool) *ProgramActionUp
 	return _u
 }
 
+// SetArchivedAt sets the "archived_at" field.
+func (_u *ProgramActionUpdate) SetArchivedAt(v time.Time) *ProgramActionUpdate {
+	_u.mutation.SetArchivedAt(v)
+	return _u
+}
+
+// SetNillableArchivedAt sets the "archived_at" field if the given value is not nil.
+func (_u *ProgramActionUpdate) SetNillableArchivedAt(v *time.Time) *ProgramActionUpdate {
+	if v != nil {
+		_u.SetArchivedAt(*v)
+	}
+	return _u
+}
+
+// ClearArchivedAt clears the value of the "archived_at" field.
+func (_u *ProgramActionUpdate) ClearArchivedAt() *ProgramActionUpdate {
+	_u.mutation.ClearArchivedAt()
+	return _u
+}
+
 // SetTemplate sets the "template" edge to the Template entity.
 func (_u *ProgramActionUpdate) SetTemplate(v *Template) *ProgramActionUpdate {
 	return _u.SetTemplateID(v.ID)
@@ -338,6 +358,12 @@ func (_u *ProgramActionUpdate) sqlSave(ctx context.Context) (_node int, err erro
 	}
 	if value, ok := _u.mutation.PauseOnError(); ok {
 		_spec.SetField(programaction.FieldPauseOnError, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.ArchivedAt(); ok {
+		_spec.SetField(programaction.FieldArchivedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ArchivedAtCleared() {
+		_spec.ClearField(programaction.FieldArchivedAt, field.TypeTime)
 	}
 	if _u.mutation.TemplateCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -548,6 +574,26 @@ func (_u *ProgramActionUpdateOne) SetNillablePauseOnError(v *bool) *ProgramActio
 	return _u
 }
 
+// SetArchivedAt sets the "archived_at" field.
+func (_u *ProgramActionUpdateOne) SetArchivedAt(v time.Time) *ProgramActionUpdateOne {
+	_u.mutation.SetArchivedAt(v)
+	return _u
+}
+
+// SetNillableArchivedAt sets the "archived_at" field if the given value is not nil.
+func (_u *ProgramActionUpdateOne) SetNillableArchivedAt(v *time.Time) *ProgramActionUpdateOne {
+	if v != nil {
+		_u.SetArchivedAt(*v)
+	}
+	return _u
+}
+
+// ClearArchivedAt clears the value of the "archived_at" field.
+func (_u *ProgramActionUpdateOne) ClearArchivedAt() *ProgramActionUpdateOne {
+	_u.mutation.ClearArchivedAt()
+	return _u
+}
+
 // SetTemplate sets the "template" edge to the Template entity.
 func (_u *ProgramActionUpdateOne) SetTemplate(v *Template) *ProgramActionUpdateOne {
 	return _u.SetTemplateID(v.ID)
@@ -727,6 +773,12 @@ func (_u *ProgramActionUpdateOne) sqlSave(ctx context.Context) (_node *ProgramAc
 	}
 	if value, ok := _u.mutation.PauseOnError(); ok {
 		_spec.SetField(programaction.FieldPauseOnError, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.ArchivedAt(); ok {
+		_spec.SetField(programaction.FieldArchivedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ArchivedAtCleared() {
+		_spec.ClearField(programaction.FieldArchivedAt, field.TypeTime)
 	}
 	if _u.mutation.TemplateCleared() {
 		edge := &sqlgraph.EdgeSpec{

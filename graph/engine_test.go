@@ -19,6 +19,7 @@ import (
 	"github.com/whisper-health/whisper/internal/demo"
 	"github.com/whisper-health/whisper/internal/outbox"
 	"github.com/whisper-health/whisper/internal/outreach"
+	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/testdb"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
@@ -379,5 +380,211 @@ func TestTwoEnginesNeverRunAnActionTwice(t *testing.T) {
 	wg.Wait()
 	if total != 18 || len(e.outbox("SMS")) != 18 {
 		t.Errorf("two engines ran %d actions and queued %d SMS, want 18 each", total, len(e.outbox("SMS")))
+	}
+}
+
+// actionIDs lists a program's actions, in order.
+func (e *env) actionIDs(token, prog string) []string {
+	e.t.Helper()
+	var out struct {
+		Node struct{ Actions []struct{ ID string } }
+	}
+	e.ok(token, `query($id: ID!) { node(id: $id) { ... on Program { actions { id } } } }`, map[string]any{"id": prog}, &out)
+	var ids []string
+	for _, a := range out.Node.Actions {
+		ids = append(ids, a.ID)
+	}
+	return ids
+}
+
+// bookingTypeID finds a booking type by name.
+func (e *env) bookingTypeID(token, name string) string {
+	e.t.Helper()
+	var bt struct{ BookingTypes []struct{ ID, Name string } }
+	e.ok(token, `{ bookingTypes { id name } }`, nil, &bt)
+	for _, b := range bt.BookingTypes {
+		if b.Name == name {
+			return b.ID
+		}
+	}
+	e.t.Fatalf("no booking type %q", name)
+	return ""
+}
+
+// book upserts a booking through the integration surface and returns its id.
+func (e *env) book(ext, patient string, fields map[string]any) string {
+	e.t.Helper()
+	in := map[string]any{"externalID": ext, "patientID": patient, "doctorID": e.login(demo.ChenEmail).User.ID,
+		"startsAt": e.clock.Now().Add(20 * 24 * time.Hour).UTC().Format(time.RFC3339)}
+	for k, v := range fields {
+		in[k] = v
+	}
+	var out struct{ UpsertBooking struct{ ID string } }
+	e.ok(demo.IntegrationKey, `mutation($in: BookingInput!) { upsertBooking(input: $in) { id } }`, map[string]any{"in": in}, &out)
+	return out.UpsertBooking.ID
+}
+
+func (e *env) recallID(token string) string {
+	e.t.Helper()
+	var progs struct {
+		Programs struct {
+			Edges []struct{ Node struct{ ID, Name string } }
+		}
+	}
+	e.ok(token, `{ programs { edges { node { id name } } } }`, nil, &progs)
+	for _, p := range progs.Programs.Edges {
+		if p.Node.Name == demo.RecallProgramName {
+			return p.Node.ID
+		}
+	}
+	e.t.Fatal("no demo recall program")
+	return ""
+}
+
+func TestABookingBeforeCycleOneBeginsCompletesIt(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login(demo.AdminEmail)
+	patient := e.patientID(admin.AccessToken, "P0003")
+	proposed := e.clock.Now().Add(20 * 24 * time.Hour)
+	id := e.enroll(admin.AccessToken, e.recallID(admin.AccessToken), patient, &proposed)
+	// The practice books the Recall Review the day the patient is enrolled.
+	e.book("bk-early", patient, map[string]any{"bookingTypeID": e.bookingTypeID(admin.AccessToken, "Recall Review"),
+		"startsAt": proposed.UTC().Format(time.RFC3339)})
+	en := e.enrollment(admin.AccessToken, id)
+	if en.Cycle != 2 || en.Status != "ACTIVE" || en.Steps[0].Cycle != 1 || en.Steps[0].Status != "SKIPPED" {
+		t.Fatalf("after booking before the first action: %+v, want cycle 1's SMS SKIPPED and cycle 2 ACTIVE", en)
+	}
+	e.clock.Advance(7 * 24 * time.Hour)
+	e.run()
+	e.clock.Advance(14 * 24 * time.Hour)
+	e.run()
+	if sms, letters := e.outbox("SMS"), e.outbox("LETTER"); len(sms) != 0 || len(letters) != 0 {
+		t.Errorf("the patient had booked, yet the recall sent SMS %v and letters %v", sms, letters)
+	}
+}
+
+func TestABookingThatBecomesQualifyingCompletesTheCycle(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login(demo.AdminEmail)
+	recall, recallType := e.recallID(admin.AccessToken), e.bookingTypeID(admin.AccessToken, "Recall Review")
+	proposed := e.clock.Now().Add(20 * 24 * time.Hour)
+	byStatus := e.enroll(admin.AccessToken, recall, e.patientID(admin.AccessToken, "P0003"), &proposed)
+	byType := e.enroll(admin.AccessToken, recall, e.patientID(admin.AccessToken, "P0001"), &proposed)
+	// Proposed, then confirmed by status.
+	b := e.book("bk-proposed", e.patientID(admin.AccessToken, "P0003"), map[string]any{"bookingTypeID": recallType, "status": "PROPOSED"})
+	if en := e.enrollment(admin.AccessToken, byStatus); en.Cycle != 1 {
+		t.Fatalf("a PROPOSED booking completed the cycle: cycle %d", en.Cycle)
+	}
+	e.ok(demo.IntegrationKey, `mutation($id: ID!) { setBookingStatus(bookingID: $id, status: BOOKED) { id } }`, map[string]any{"id": b}, nil)
+	if en := e.enrollment(admin.AccessToken, byStatus); en.Cycle != 2 {
+		t.Errorf("after the booking was confirmed: cycle %d, want 2", en.Cycle)
+	}
+	// Still going ahead: arriving is the same booking and counts no again.
+	e.ok(demo.IntegrationKey, `mutation($id: ID!) { setBookingStatus(bookingID: $id, status: ARRIVED) { id } }`, map[string]any{"id": b}, nil)
+	if en := e.enrollment(admin.AccessToken, byStatus); en.Cycle != 2 {
+		t.Errorf("the same booking arriving moved the enrolment on again: cycle %d, want 2", en.Cycle)
+	}
+	// Booked without a type, then given the Recall Review type by an upsert.
+	e.book("bk-typed-later", e.patientID(admin.AccessToken, "P0001"), nil)
+	if en := e.enrollment(admin.AccessToken, byType); en.Cycle != 1 {
+		t.Fatalf("a booking of no selected type completed the cycle: cycle %d", en.Cycle)
+	}
+	e.book("bk-typed-later", e.patientID(admin.AccessToken, "P0001"), map[string]any{"bookingTypeID": recallType})
+	if en := e.enrollment(admin.AccessToken, byType); en.Cycle != 2 {
+		t.Errorf("after the booking became a Recall Review: cycle %d, want 2", en.Cycle)
+	}
+}
+
+func TestEditingAProgramWhilePatientsAreEnrolled(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login(demo.AdminEmail)
+	sms := func(body string) string { return e.template(admin.AccessToken, "SMS", body) }
+	three := func(name string) string {
+		return e.program(admin.AccessToken, map[string]any{"name": name, "type": "GENERAL"},
+			map[string]any{"type": "SMS", "templateID": sms(name + " A"), "offset": 0, "unit": "DAYS", "relation": "ON"},
+			map[string]any{"type": "SMS", "templateID": sms(name + " B"), "offset": 1, "unit": "DAYS", "relation": "AFTER"},
+			map[string]any{"type": "SMS", "templateID": sms(name + " C"), "offset": 2, "unit": "DAYS", "relation": "AFTER"})
+	}
+	moved, removed := three("Moved"), three("Removed")
+	mv := e.enroll(admin.AccessToken, moved, e.patientID(admin.AccessToken, "P0001"), nil)
+	rm := e.enroll(admin.AccessToken, removed, e.patientID(admin.AccessToken, "P0002"), nil)
+	if n := e.run(); n != 2 {
+		t.Fatalf("%d actions ran, want both first SMS", n)
+	}
+	// Reorder one program (C first) and remove actions from the other: the
+	// one already sent, and the one the enrolment is waiting for.
+	ma, ra := e.actionIDs(admin.AccessToken, moved), e.actionIDs(admin.AccessToken, removed)
+	e.ok(admin.AccessToken, `mutation($id: ID!) { moveProgramAction(id: $id, position: 0) { id } }`, map[string]any{"id": ma[2]}, nil)
+	for _, a := range ra[:2] {
+		e.ok(admin.AccessToken, `mutation($id: ID!) { removeProgramAction(id: $id) { id } }`, map[string]any{"id": a}, nil)
+	}
+	e.fails(admin.AccessToken, `mutation($id: ID!) { removeProgramAction(id: $id) { id } }`, map[string]any{"id": ra[0]}, "BAD_USER_INPUT")
+	if left := e.actionIDs(admin.AccessToken, removed); len(left) != 1 || left[0] != ra[2] {
+		t.Errorf("actions after removing two = %v, want only %s", left, ra[2])
+	}
+	for day := 0; day < 3; day++ {
+		e.clock.Advance(25 * time.Hour)
+		e.run()
+	}
+	admin = e.login(demo.AdminEmail)
+	var bodies []string
+	for _, s := range e.outbox("SMS") {
+		bodies = append(bodies, s[strings.Index(s, ": ")+2:])
+	}
+	if got := strings.Join(bodies, ","); got != "Moved A,Removed A,Moved B,Moved C,Removed C" {
+		t.Errorf("SMS sent = %s, want every action once, the removed one never", got)
+	}
+	var got []string
+	for _, id := range []string{mv, rm} {
+		en := e.enrollment(admin.AccessToken, id)
+		var steps []string
+		for _, st := range en.Steps {
+			steps = append(steps, st.Status)
+		}
+		got = append(got, en.Status+" "+strings.Join(steps, ","))
+	}
+	if got[0] != "COMPLETED SENT,SENT,SENT" || got[1] != "COMPLETED SENT,SKIPPED,SENT" {
+		t.Errorf("enrolments = %q, want the reordered one COMPLETED with 3 SENT, the other with the removed action SKIPPED", got)
+	}
+	// The removed actions are still what the steps were.
+	var steps struct {
+		Node struct {
+			Steps []struct{ Action struct{ ID string } }
+		}
+	}
+	e.ok(admin.AccessToken, `query($id: ID!) { node(id: $id) { ... on Enrollment { steps { action { id } } } } }`, map[string]any{"id": rm}, &steps)
+	if len(steps.Node.Steps) != 3 || steps.Node.Steps[0].Action.ID != ra[0] {
+		t.Errorf("steps = %+v, want the first still pointing at the removed action %s", steps.Node.Steps, ra[0])
+	}
+}
+
+func TestOneFailingEnrolmentDoesNotBlockTheOthers(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login(demo.AdminEmail)
+	prog := e.program(admin.AccessToken, map[string]any{"name": "Hello", "type": "GENERAL"},
+		map[string]any{"type": "SMS", "templateID": e.template(admin.AccessToken, "SMS", "Hello"), "offset": 0, "unit": "DAYS", "relation": "ON"})
+	var ids []string
+	for _, num := range []string{"P0001", "P0002", "P0004"} {
+		ids = append(ids, e.enroll(admin.AccessToken, prog, e.patientID(admin.AccessToken, num), nil))
+	}
+	// Poison the second: it points at an action that does not exist, so
+	// its step fails with an error rather than a delivery problem.
+	ctx := viewer.NewSystemContext(context.Background(), "test")
+	e.db.Client.Enrollment.UpdateOneID(pulid.ID(ids[1])).SetNextActionID("pn01JD3F4M5X8Q9R2T6V7W8Y9Z0A").ExecX(ctx)
+	n, err := e.engine.RunDue(context.Background())
+	if err != nil || n != 2 {
+		t.Fatalf("RunDue = %d, %v; want the two healthy enrolments run and no error", n, err)
+	}
+	if n := e.run(); n != 0 {
+		t.Errorf("a second pass ran %d actions", n)
+	}
+	for i, id := range ids {
+		en := e.enrollment(admin.AccessToken, id)
+		switch {
+		case i == 1 && (en.Status != "PAUSED" || !en.Flagged):
+			t.Errorf("the poisoned enrolment = %+v, want PAUSED and flagged for follow-up", en)
+		case i != 1 && (en.Status != "COMPLETED" || en.Steps[0].Status != "SENT"):
+			t.Errorf("enrolment %d = %+v, want COMPLETED with its SMS SENT", i, en)
+		}
 	}
 }

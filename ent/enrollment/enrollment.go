@@ -35,8 +35,12 @@ const (
 	FieldCycle = "cycle"
 	// FieldReferenceDate holds the string denoting the reference_date field in the database.
 	FieldReferenceDate = "reference_date"
-	// FieldNextAction holds the string denoting the next_action field in the database.
-	FieldNextAction = "next_action"
+	// FieldOriginDate holds the string denoting the origin_date field in the database.
+	FieldOriginDate = "origin_date"
+	// FieldNextActionID holds the string denoting the next_action_id field in the database.
+	FieldNextActionID = "next_action_id"
+	// FieldAnsweredCycle holds the string denoting the answered_cycle field in the database.
+	FieldAnsweredCycle = "answered_cycle"
 	// FieldNextDueAt holds the string denoting the next_due_at field in the database.
 	FieldNextDueAt = "next_due_at"
 	// EdgeProgram holds the string denoting the program edge name in mutations.
@@ -81,7 +85,9 @@ var Columns = []string{
 	FieldFlagged,
 	FieldCycle,
 	FieldReferenceDate,
-	FieldNextAction,
+	FieldOriginDate,
+	FieldNextActionID,
+	FieldAnsweredCycle,
 	FieldNextDueAt,
 }
 
@@ -115,10 +121,10 @@ var (
 	DefaultCycle int
 	// CycleValidator is a validator for the "cycle" field. It is called by the builders before save.
 	CycleValidator func(int) error
-	// DefaultNextAction holds the default value on creation for the "next_action" field.
-	DefaultNextAction int
-	// NextActionValidator is a validator for the "next_action" field. It is called by the builders before save.
-	NextActionValidator func(int) error
+	// DefaultAnsweredCycle holds the default value on creation for the "answered_cycle" field.
+	DefaultAnsweredCycle int
+	// AnsweredCycleValidator is a validator for the "answered_cycle" field. It is called by the builders before save.
+	AnsweredCycleValidator func(int) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -201,9 +207,19 @@ func ByReferenceDate(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldReferenceDate, opts...).ToFunc()
 }
 
-// ByNextAction orders the results by the next_action field.
-func ByNextAction(opts ...sql.OrderTermOption) OrderOption {
-	return sql.OrderByField(FieldNextAction, opts...).ToFunc()
+// ByOriginDate orders the results by the origin_date field.
+func ByOriginDate(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldOriginDate, opts...).ToFunc()
+}
+
+// ByNextActionID orders the results by the next_action_id field.
+func ByNextActionID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldNextActionID, opts...).ToFunc()
+}
+
+// ByAnsweredCycle orders the results by the answered_cycle field.
+func ByAnsweredCycle(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAnsweredCycle, opts...).ToFunc()
 }
 
 // ByNextDueAt orders the results by the next_due_at field.

@@ -91,9 +91,19 @@ func ReferenceDate(v time.Time) predicate.Enrollment {
 	return predicate.Enrollment(sql.FieldEQ(FieldReferenceDate, v))
 }
 
-// NextAction applies equality check predicate on the "next_action" field. It's identical to NextActionEQ.
-func NextAction(v int) predicate.Enrollment {
-	return predicate.Enrollment(sql.FieldEQ(FieldNextAction, v))
+// OriginDate applies equality check predicate on the "origin_date" field. It's identical to OriginDateEQ.
+func OriginDate(v time.Time) predicate.Enrollment {
+	return predicate.Enrollment(sql.FieldEQ(FieldOriginDate, v))
+}
+
+// NextActionID applies equality check predicate on the "next_action_id" field. It's identical to NextActionIDEQ.
+func NextActionID(v pulid.ID) predicate.Enrollment {
+	return predicate.Enrollment(sql.FieldEQ(FieldNextActionID, v))
+}
+
+// AnsweredCycle applies equality check predicate on the "answered_cycle" field. It's identical to AnsweredCycleEQ.
+func AnsweredCycle(v int) predicate.Enrollment {
+	return predicate.Enrollment(sql.FieldEQ(FieldAnsweredCycle, v))
 }
 
 // NextDueAt applies equality check predicate on the "next_due_at" field. It's identical to NextDueAtEQ.
@@ -431,44 +441,174 @@ func ReferenceDateLTE(v time.Time) predicate.Enrollment {
 	return predicate.Enrollment(sql.FieldLTE(FieldReferenceDate, v))
 }
 
-// NextActionEQ applies the EQ predicate on the "next_action" field.
-func NextActionEQ(v int) predicate.Enrollment {
-	return predicate.Enrollment(sql.FieldEQ(FieldNextAction, v))
+// OriginDateEQ applies the EQ predicate on the "origin_date" field.
+func OriginDateEQ(v time.Time) predicate.Enrollment {
+	return predicate.Enrollment(sql.FieldEQ(FieldOriginDate, v))
 }
 
-// NextActionNEQ applies the NEQ predicate on the "next_action" field.
-func NextActionNEQ(v int) predicate.Enrollment {
-	return predicate.Enrollment(sql.FieldNEQ(FieldNextAction, v))
+// OriginDateNEQ applies the NEQ predicate on the "origin_date" field.
+func OriginDateNEQ(v time.Time) predicate.Enrollment {
+	return predicate.Enrollment(sql.FieldNEQ(FieldOriginDate, v))
 }
 
-// NextActionIn applies the In predicate on the "next_action" field.
-func NextActionIn(vs ...int) predicate.Enrollment {
-	return predicate.Enrollment(sql.FieldIn(FieldNextAction, vs...))
+// OriginDateIn applies the In predicate on the "origin_date" field.
+func OriginDateIn(vs ...time.Time) predicate.Enrollment {
+	return predicate.Enrollment(sql.FieldIn(FieldOriginDate, vs...))
 }
 
-// NextActionNotIn applies the NotIn predicate on the "next_action" field.
-func NextActionNotIn(vs ...int) predicate.Enrollment {
-	return predicate.Enrollment(sql.FieldNotIn(FieldNextAction, vs...))
+// OriginDateNotIn applies the NotIn predicate on the "origin_date" field.
+func OriginDateNotIn(vs ...time.Time) predicate.Enrollment {
+	return predicate.Enrollment(sql.FieldNotIn(FieldOriginDate, vs...))
 }
 
-// NextActionGT applies the GT predicate on the "next_action" field.
-func NextActionGT(v int) predicate.Enrollment {
-	return predicate.Enrollment(sql.FieldGT(FieldNextAction, v))
+// OriginDateGT applies the GT predicate on the "origin_date" field.
+func OriginDateGT(v time.Time) predicate.Enrollment {
+	return predicate.Enrollment(sql.FieldGT(FieldOriginDate, v))
 }
 
-// NextActionGTE applies the GTE predicate on the "next_action" field.
-func NextActionGTE(v int) predicate.Enrollment {
-	return predicate.Enrollment(sql.FieldGTE(FieldNextAction, v))
+// OriginDateGTE applies the GTE predicate on the "origin_date" field.
+func OriginDateGTE(v time.Time) predicate.Enrollment {
+	return predicate.Enrollment(sql.FieldGTE(FieldOriginDate, v))
 }
 
-// NextActionLT applies the LT predicate on the "next_action" field.
-func NextActionLT(v int) predicate.Enrollment {
-	return predicate.Enrollment(sql.FieldLT(FieldNextAction, v))
+// OriginDateLT applies the LT predicate on the "origin_date" field.
+func OriginDateLT(v time.Time) predicate.Enrollment {
+	return predicate.Enrollment(sql.FieldLT(FieldOriginDate, v))
 }
 
-// NextActionLTE applies the LTE predicate on the "next_action" field.
-func NextActionLTE(v int) predicate.Enrollment {
-	return predicate.Enrollment(sql.FieldLTE(FieldNextAction, v))
+// OriginDateLTE applies the LTE predicate on the "origin_date" field.
+func OriginDateLTE(v time.Time) predicate.Enrollment {
+	return predicate.Enrollment(sql.FieldLTE(FieldOriginDate, v))
+}
+
+// OriginDateIsNil applies the IsNil predicate on the "origin_date" field.
+func OriginDateIsNil() predicate.Enrollment {
+	return predicate.Enrollment(sql.FieldIsNull(FieldOriginDate))
+}
+
+// OriginDateNotNil applies the NotNil predicate on the "origin_date" field.
+func OriginDateNotNil() predicate.Enrollment {
+	return predicate.Enrollment(sql.FieldNotNull(FieldOriginDate))
+}
+
+// NextActionIDEQ applies the EQ predicate on the "next_action_id" field.
+func NextActionIDEQ(v pulid.ID) predicate.Enrollment {
+	return predicate.Enrollment(sql.FieldEQ(FieldNextActionID, v))
+}
+
+// NextActionIDNEQ applies the NEQ predicate on the "next_action_id" field.
+func NextActionIDNEQ(v pulid.ID) predicate.Enrollment {
+	return predicate.Enrollment(sql.FieldNEQ(FieldNextActionID, v))
+}
+
+// NextActionIDIn applies the In predicate on the "next_action_id" field.
+func NextActionIDIn(vs ...pulid.ID) predicate.Enrollment {
+	return predicate.Enrollment(sql.FieldIn(FieldNextActionID, vs...))
+}
+
+// NextActionIDNotIn applies the NotIn predicate on the "next_action_id" field.
+func NextActionIDNotIn(vs ...pulid.ID) predicate.Enrollment {
+	return predicate.Enrollment(sql.FieldNotIn(FieldNextActionID, vs...))
+}
+
+// NextActionIDGT applies the GT predicate on the "next_action_id" field.
+func NextActionIDGT(v pulid.ID) predicate.Enrollment {
+	return predicate.Enrollment(sql.FieldGT(FieldNextActionID, v))
+}
+
+// NextActionIDGTE applies the GTE predicate on the "next_action_id" field.
+func NextActionIDGTE(v pulid.ID) predicate.Enrollment {
+	return predicate.Enrollment(sql.FieldGTE(FieldNextActionID, v))
+}
+
+// NextActionIDLT applies the LT predicate on the "next_action_id" field.
+func NextActionIDLT(v pulid.ID) predicate.Enrollment {
+	return predicate.Enrollment(sql.FieldLT(FieldNextActionID, v))
+}
+
+// NextActionIDLTE applies the LTE predicate on the "next_action_id" field.
+func NextActionIDLTE(v pulid.ID) predicate.Enrollment {
+	return predicate.Enrollment(sql.FieldLTE(FieldNextActionID, v))
+}
+
+// NextActionIDContains applies the Contains predicate on the "next_action_id" field.
+func NextActionIDContains(v pulid.ID) predicate.Enrollment {
+	vc := string(v)
+	return predicate.Enrollment(sql.FieldContains(FieldNextActionID, vc))
+}
+
+// NextActionIDHasPrefix applies the HasPrefix predicate on the "next_action_id" field.
+func NextActionIDHasPrefix(v pulid.ID) predicate.Enrollment {
+	vc := string(v)
+	return predicate.Enrollment(sql.FieldHasPrefix(FieldNextActionID, vc))
+}
+
+// NextActionIDHasSuffix applies the HasSuffix predicate on the "next_action_id" field.
+func NextActionIDHasSuffix(v pulid.ID) predicate.Enrollment {
+	vc := string(v)
+	return predicate.Enrollment(sql.FieldHasSuffix(FieldNextActionID, vc))
+}
+
+// NextActionIDIsNil applies the IsNil predicate on the "next_action_id" field.
+func NextActionIDIsNil() predicate.Enrollment {
+	return predicate.Enrollment(sql.FieldIsNull(FieldNextActionID))
+}
+
+// NextActionIDNotNil applies the NotNil predicate on the "next_action_id" field.
+func NextActionIDNotNil() predicate.Enrollment {
+	return predicate.Enrollment(sql.FieldNotNull(FieldNextActionID))
+}
+
+// NextActionIDEqualFold applies the EqualFold predicate on the "next_action_id" field.
+func NextActionIDEqualFold(v pulid.ID) predicate.Enrollment {
+	vc := string(v)
+	return predicate.Enrollment(sql.FieldEqualFold(FieldNextActionID, vc))
+}
+
+// NextActionIDContainsFold applies the ContainsFold predicate on the "next_action_id" field.
+func NextActionIDContainsFold(v pulid.ID) predicate.Enrollment {
+	vc := string(v)
+	return predicate.Enrollment(sql.FieldContainsFold(FieldNextActionID, vc))
+}
+
+// AnsweredCycleEQ applies the EQ predicate on the "answered_cycle" field.
+func AnsweredCycleEQ(v int) predicate.Enrollment {
+	return predicate.Enrollment(sql.FieldEQ(FieldAnsweredCycle, v))
+}
+
+// AnsweredCycleNEQ applies the NEQ predicate on the "answered_cycle" field.
+func AnsweredCycleNEQ(v int) predicate.Enrollment {
+	return predicate.Enrollment(sql.FieldNEQ(FieldAnsweredCycle, v))
+}
+
+// AnsweredCycleIn applies the In predicate on the "answered_cycle" field.
+func AnsweredCycleIn(vs ...int) predicate.Enrollment {
+	return predicate.Enrollment(sql.FieldIn(FieldAnsweredCycle, vs...))
+}
+
+// AnsweredCycleNotIn applies the NotIn predicate on the "answered_cycle" field.
+func AnsweredCycleNotIn(vs ...int) predicate.Enrollment {
+	return predicate.Enrollment(sql.FieldNotIn(FieldAnsweredCycle, vs...))
+}
+
+// AnsweredCycleGT applies the GT predicate on the "answered_cycle" field.
+func AnsweredCycleGT(v int) predicate.Enrollment {
+	return predicate.Enrollment(sql.FieldGT(FieldAnsweredCycle, v))
+}
+
+// AnsweredCycleGTE applies the GTE predicate on the "answered_cycle" field.
+func AnsweredCycleGTE(v int) predicate.Enrollment {
+	return predicate.Enrollment(sql.FieldGTE(FieldAnsweredCycle, v))
+}
+
+// AnsweredCycleLT applies the LT predicate on the "answered_cycle" field.
+func AnsweredCycleLT(v int) predicate.Enrollment {
+	return predicate.Enrollment(sql.FieldLT(FieldAnsweredCycle, v))
+}
+
+// AnsweredCycleLTE applies the LTE predicate on the "answered_cycle" field.
+func AnsweredCycleLTE(v int) predicate.Enrollment {
+	return predicate.Enrollment(sql.FieldLTE(FieldAnsweredCycle, v))
 }
 
 // NextDueAtEQ applies the EQ predicate on the "next_due_at" field.

@@ -309,7 +309,9 @@ var (
 		{Name: "flagged", Type: field.TypeBool, Default: false},
 		{Name: "cycle", Type: field.TypeInt, Default: 1},
 		{Name: "reference_date", Type: field.TypeTime},
-		{Name: "next_action", Type: field.TypeInt, Default: 0},
+		{Name: "origin_date", Type: field.TypeTime, Nullable: true},
+		{Name: "next_action_id", Type: field.TypeString, Nullable: true},
+		{Name: "answered_cycle", Type: field.TypeInt, Default: 0},
 		{Name: "next_due_at", Type: field.TypeTime, Nullable: true},
 		{Name: "program_id", Type: field.TypeString, Size: 28},
 		{Name: "patient_id", Type: field.TypeString, Size: 28},
@@ -322,13 +324,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "enrollments_programs_program",
-				Columns:    []*schema.Column{EnrollmentsColumns[9]},
+				Columns:    []*schema.Column{EnrollmentsColumns[11]},
 				RefColumns: []*schema.Column{ProgramsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "enrollments_patients_patient",
-				Columns:    []*schema.Column{EnrollmentsColumns[10]},
+				Columns:    []*schema.Column{EnrollmentsColumns[12]},
 				RefColumns: []*schema.Column{PatientsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -337,17 +339,17 @@ var (
 			{
 				Name:    "enrollment_status_next_due_at",
 				Unique:  false,
-				Columns: []*schema.Column{EnrollmentsColumns[3], EnrollmentsColumns[8]},
+				Columns: []*schema.Column{EnrollmentsColumns[3], EnrollmentsColumns[10]},
 			},
 			{
 				Name:    "enrollment_patient_id",
 				Unique:  false,
-				Columns: []*schema.Column{EnrollmentsColumns[10]},
+				Columns: []*schema.Column{EnrollmentsColumns[12]},
 			},
 			{
 				Name:    "enrollment_program_id",
 				Unique:  false,
-				Columns: []*schema.Column{EnrollmentsColumns[9]},
+				Columns: []*schema.Column{EnrollmentsColumns[11]},
 			},
 		},
 	}
@@ -722,6 +724,7 @@ var (
 		{Name: "unit", Type: field.TypeEnum, Enums: []string{"DAYS", "WEEKS", "MONTHS"}, Default: "DAYS"},
 		{Name: "relation", Type: field.TypeEnum, Enums: []string{"BEFORE", "ON", "AFTER"}, Default: "ON"},
 		{Name: "pause_on_error", Type: field.TypeBool, Default: true},
+		{Name: "archived_at", Type: field.TypeTime, Nullable: true},
 		{Name: "program_id", Type: field.TypeString, Size: 28},
 		{Name: "template_id", Type: field.TypeString, Nullable: true, Size: 28},
 	}
@@ -733,13 +736,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "program_actions_programs_actions",
-				Columns:    []*schema.Column{ProgramActionsColumns[11]},
+				Columns:    []*schema.Column{ProgramActionsColumns[12]},
 				RefColumns: []*schema.Column{ProgramsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "program_actions_templates_template",
-				Columns:    []*schema.Column{ProgramActionsColumns[12]},
+				Columns:    []*schema.Column{ProgramActionsColumns[13]},
 				RefColumns: []*schema.Column{TemplatesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -748,7 +751,7 @@ var (
 			{
 				Name:    "programaction_program_id_position",
 				Unique:  false,
-				Columns: []*schema.Column{ProgramActionsColumns[11], ProgramActionsColumns[3]},
+				Columns: []*schema.Column{ProgramActionsColumns[12], ProgramActionsColumns[3]},
 			},
 		},
 	}

@@ -43,6 +43,8 @@ const (
 	FieldRelation = "relation"
 	// FieldPauseOnError holds the string denoting the pause_on_error field in the database.
 	FieldPauseOnError = "pause_on_error"
+	// FieldArchivedAt holds the string denoting the archived_at field in the database.
+	FieldArchivedAt = "archived_at"
 	// EdgeProgram holds the string denoting the program edge name in mutations.
 	EdgeProgram = "program"
 	// EdgeTemplate holds the string denoting the template edge name in mutations.
@@ -80,6 +82,7 @@ var Columns = []string{
 	FieldUnit,
 	FieldRelation,
 	FieldPauseOnError,
+	FieldArchivedAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -292,6 +295,11 @@ func ByRelation(opts ...sql.OrderTermOption) OrderOption {
 // ByPauseOnError orders the results by the pause_on_error field.
 func ByPauseOnError(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPauseOnError, opts...).ToFunc()
+}
+
+// ByArchivedAt orders the results by the archived_at field.
+func ByArchivedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldArchivedAt, opts...).ToFunc()
 }
 
 // ByProgramField orders the results by program field.

@@ -96,6 +96,11 @@ func PauseOnError(v bool) predicate.ProgramAction {
 	return predicate.ProgramAction(sql.FieldEQ(FieldPauseOnError, v))
 }
 
+// ArchivedAt applies equality check predicate on the "archived_at" field. It's identical to ArchivedAtEQ.
+func ArchivedAt(v time.Time) predicate.ProgramAction {
+	return predicate.ProgramAction(sql.FieldEQ(FieldArchivedAt, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.ProgramAction {
 	return predicate.ProgramAction(sql.FieldEQ(FieldCreatedAt, v))
@@ -514,6 +519,56 @@ func PauseOnErrorEQ(v bool) predicate.ProgramAction {
 // PauseOnErrorNEQ applies the NEQ predicate on the "pause_on_error" field.
 func PauseOnErrorNEQ(v bool) predicate.ProgramAction {
 	return predicate.ProgramAction(sql.FieldNEQ(FieldPauseOnError, v))
+}
+
+// ArchivedAtEQ applies the EQ predicate on the "archived_at" field.
+func ArchivedAtEQ(v time.Time) predicate.ProgramAction {
+	return predicate.ProgramAction(sql.FieldEQ(FieldArchivedAt, v))
+}
+
+// ArchivedAtNEQ applies the NEQ predicate on the "archived_at" field.
+func ArchivedAtNEQ(v time.Time) predicate.ProgramAction {
+	return predicate.ProgramAction(sql.FieldNEQ(FieldArchivedAt, v))
+}
+
+// ArchivedAtIn applies the In predicate on the "archived_at" field.
+func ArchivedAtIn(vs ...time.Time) predicate.ProgramAction {
+	return predicate.ProgramAction(sql.FieldIn(FieldArchivedAt, vs...))
+}
+
+// ArchivedAtNotIn applies the NotIn predicate on the "archived_at" field.
+func ArchivedAtNotIn(vs ...time.Time) predicate.ProgramAction {
+	return predicate.ProgramAction(sql.FieldNotIn(FieldArchivedAt, vs...))
+}
+
+// ArchivedAtGT applies the GT predicate on the "archived_at" field.
+func ArchivedAtGT(v time.Time) predicate.ProgramAction {
+	return predicate.ProgramAction(sql.FieldGT(FieldArchivedAt, v))
+}
+
+// ArchivedAtGTE applies the GTE predicate on the "archived_at" field.
+func ArchivedAtGTE(v time.Time) predicate.ProgramAction {
+	return predicate.ProgramAction(sql.FieldGTE(FieldArchivedAt, v))
+}
+
+// ArchivedAtLT applies the LT predicate on the "archived_at" field.
+func ArchivedAtLT(v time.Time) predicate.ProgramAction {
+	return predicate.ProgramAction(sql.FieldLT(FieldArchivedAt, v))
+}
+
+// ArchivedAtLTE applies the LTE predicate on the "archived_at" field.
+func ArchivedAtLTE(v time.Time) predicate.ProgramAction {
+	return predicate.ProgramAction(sql.FieldLTE(FieldArchivedAt, v))
+}
+
+// ArchivedAtIsNil applies the IsNil predicate on the "archived_at" field.
+func ArchivedAtIsNil() predicate.ProgramAction {
+	return predicate.ProgramAction(sql.FieldIsNull(FieldArchivedAt))
+}
+
+// ArchivedAtNotNil applies the NotNil predicate on the "archived_at" field.
+func ArchivedAtNotNil() predicate.ProgramAction {
+	return predicate.ProgramAction(sql.FieldNotNull(FieldArchivedAt))
 }
 
 // HasProgram applies the HasEdge predicate on the "program" edge.

@@ -423,12 +423,12 @@ func init() {
 	enrollment.DefaultCycle = enrollmentDescCycle.Default.(int)
 	// enrollment.CycleValidator is a validator for the "cycle" field. It is called by the builders before save.
 	enrollment.CycleValidator = enrollmentDescCycle.Validators[0].(func(int) error)
-	// enrollmentDescNextAction is the schema descriptor for next_action field.
-	enrollmentDescNextAction := enrollmentFields[6].Descriptor()
-	// enrollment.DefaultNextAction holds the default value on creation for the next_action field.
-	enrollment.DefaultNextAction = enrollmentDescNextAction.Default.(int)
-	// enrollment.NextActionValidator is a validator for the "next_action" field. It is called by the builders before save.
-	enrollment.NextActionValidator = enrollmentDescNextAction.Validators[0].(func(int) error)
+	// enrollmentDescAnsweredCycle is the schema descriptor for answered_cycle field.
+	enrollmentDescAnsweredCycle := enrollmentFields[8].Descriptor()
+	// enrollment.DefaultAnsweredCycle holds the default value on creation for the answered_cycle field.
+	enrollment.DefaultAnsweredCycle = enrollmentDescAnsweredCycle.Default.(int)
+	// enrollment.AnsweredCycleValidator is a validator for the "answered_cycle" field. It is called by the builders before save.
+	enrollment.AnsweredCycleValidator = enrollmentDescAnsweredCycle.Validators[0].(func(int) error)
 	// enrollmentDescID is the schema descriptor for id field.
 	enrollmentDescID := enrollmentMixinFields0[0].Descriptor()
 	// enrollment.DefaultID holds the default value on creation for the id field.

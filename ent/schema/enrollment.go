@@ -33,7 +33,12 @@ func (Enrollment) Fields() []ent.Field {
 		field.Bool("flagged").Default(false).Comment("an action failed with pause on error: needs follow-up"),
 		field.Int("cycle").Default(1).Positive(),
 		field.Time("reference_date"),
-		field.Int("next_action").Default(0).NonNegative().Annotations(skip),
+		field.Time("origin_date").Optional().Nillable().Immutable().Annotations(skip).
+			Comment("cycle 1's reference date: cycle k counts from it (k-1 frequencies on), so months never drift"),
+		field.String("next_action_id").GoType(pulid.ID("")).Optional().Nillable().Annotations(skip).
+			Comment("the action due next, by identity: reordering or editing the program never repeats or loses one"),
+		field.Int("answered_cycle").Default(0).NonNegative().Annotations(skip).
+			Comment("the last cycle a qualifying booking completed or answered"),
 		field.Time("next_due_at").Optional().Nillable().Annotations(skip).
 			Comment("when the next action is due; null while waiting at a pause or when finished"),
 	}

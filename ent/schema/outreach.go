@@ -106,6 +106,8 @@ func (ProgramAction) Fields() []ent.Field {
 		field.Enum("relation").Values("BEFORE", "ON", "AFTER").Default("ON").
 			Annotations(entgql.Type("TimingRelation")),
 		field.Bool("pause_on_error").Default(true),
+		field.Time("archived_at").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("set when the action is removed after a patient reached it: hidden, but its steps keep pointing at it"),
 	}
 }
 

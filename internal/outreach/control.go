@@ -9,7 +9,6 @@ import (
 	"github.com/whisper-health/whisper/ent/enrollment"
 	"github.com/whisper-health/whisper/ent/enrollmentstep"
 	"github.com/whisper-health/whisper/ent/program"
-	"github.com/whisper-health/whisper/ent/programaction"
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/viewer"
@@ -30,38 +29,27 @@ func manager(ctx context.Context) error {
 
 // Pause stops an active enrolment until it is resumed.
 func (e *Engine) Pause(ctx context.Context, id pulid.ID) (*ent.Enrollment, error) {
-	return e.transition(ctx, id, func(en *ent.Enrollment, upd *ent.EnrollmentUpdateOne) error {
-		if en.Status != enrollment.StatusACTIVE {
-			return apperr.Invalid("id", "only an active enrolment can be paused")
-		}
-		upd.SetStatus(enrollment.StatusPAUSED)
-		return nil
-	})
+	return e.transition(ctx, id, []enrollment.Status{enrollment.StatusACTIVE}, "only an active enrolment can be paused",
+		func(upd *ent.EnrollmentUpdate) { upd.SetStatus(enrollment.StatusPAUSED) })
 }
 
 // Resume restarts a paused enrolment; a failed action is tried again.
 func (e *Engine) Resume(ctx context.Context, id pulid.ID) (*ent.Enrollment, error) {
-	return e.transition(ctx, id, func(en *ent.Enrollment, upd *ent.EnrollmentUpdateOne) error {
-		if en.Status != enrollment.StatusPAUSED {
-			return apperr.Invalid("id", "only a paused enrolment can be resumed")
-		}
-		upd.SetStatus(enrollment.StatusACTIVE).SetFlagged(false)
-		return nil
-	})
+	return e.transition(ctx, id, []enrollment.Status{enrollment.StatusPAUSED}, "only a paused enrolment can be resumed",
+		func(upd *ent.EnrollmentUpdate) { upd.SetStatus(enrollment.StatusACTIVE).SetFlagged(false) })
 }
 
 // Cancel ends an enrolment for good.
 func (e *Engine) Cancel(ctx context.Context, id pulid.ID) (*ent.Enrollment, error) {
-	return e.transition(ctx, id, func(en *ent.Enrollment, upd *ent.EnrollmentUpdateOne) error {
-		if en.Status == enrollment.StatusCOMPLETED || en.Status == enrollment.StatusCANCELLED {
-			return apperr.Invalid("id", "the enrolment has already ended")
-		}
-		upd.SetStatus(enrollment.StatusCANCELLED).ClearNextDueAt()
-		return nil
-	})
+	return e.transition(ctx, id, []enrollment.Status{enrollment.StatusACTIVE, enrollment.StatusPAUSED}, "the enrolment has already ended",
+		func(upd *ent.EnrollmentUpdate) {
+			upd.SetStatus(enrollment.StatusCANCELLED).ClearNextDueAt().ClearNextActionID()
+		})
 }
 
-func (e *Engine) transition(ctx context.Context, id pulid.ID, change func(*ent.Enrollment, *ent.EnrollmentUpdateOne) error) (*ent.Enrollment, error) {
+// transition moves an enrolment from one of the from states; the change
+// is refused when the enrolment is in another state.
+func (e *Engine) transition(ctx context.Context, id pulid.ID, from []enrollment.Status, refusal string, change func(*ent.EnrollmentUpdate)) (*ent.Enrollment, error) {
 	if err := manager(ctx); err != nil {
 		return nil, err
 	}
@@ -69,11 +57,27 @@ func (e *Engine) transition(ctx context.Context, id pulid.ID, change func(*ent.E
 	if err != nil {
 		return nil, err
 	}
-	upd := e.client.Enrollment.UpdateOne(en)
-	if err := change(en, upd); err != nil {
+	return e.apply(ctx, en, from, refusal, change)
+}
+
+// apply changes en only if its status is still the one read: the update is
+// conditional, so a change that raced the engine or another person (say,
+// the enrolment completed meanwhile) is refused with CONFLICT instead of
+// overwriting it.
+func (e *Engine) apply(ctx context.Context, en *ent.Enrollment, from []enrollment.Status, refusal string, change func(*ent.EnrollmentUpdate)) (*ent.Enrollment, error) {
+	if !slices.Contains(from, en.Status) {
+		return nil, apperr.Invalid("id", "%s (it is %s)", refusal, en.Status)
+	}
+	upd := e.client.Enrollment.Update().Where(enrollment.ID(en.ID), enrollment.StatusEQ(en.Status))
+	change(upd)
+	n, err := upd.Save(ctx)
+	if err != nil {
 		return nil, err
 	}
-	return upd.Save(ctx)
+	if n == 0 {
+		return nil, apperr.New(apperr.Conflict, "the enrolment changed while you were looking at it; reload it and try again")
+	}
+	return e.client.Enrollment.Get(ctx, en.ID)
 }
 
 // Advance moves an enrolment waiting at a pause action on to the next
@@ -102,7 +106,7 @@ func (e *Engine) Advance(ctx context.Context, id pulid.ID) (*ent.Enrollment, err
 		_ = tx.Rollback()
 		return nil, apperr.Invalid("id", "the enrolment is not waiting at a pause")
 	}
-	actions, err := c.ProgramAction.Query().Where(programaction.ProgramID(en.ProgramID)).Order(ent.Asc(programaction.FieldPosition)).All(ctx)
+	actions, err := liveActions(ctx, c, en.ProgramID)
 	if err == nil {
 		err = c.EnrollmentStep.Update().Where(enrollmentstep.EnrollmentID(en.ID), enrollmentstep.Cycle(en.Cycle),
 			enrollmentstep.StatusEQ(enrollmentstep.StatusWAITING)).SetStatus(enrollmentstep.StatusSENT).Exec(ctx)
@@ -120,17 +124,42 @@ func (e *Engine) Advance(ctx context.Context, id pulid.ID) (*ent.Enrollment, err
 	return e.client.Enrollment.Get(ctx, id)
 }
 
-// BookingMade is told of a new booking, inside its transaction: a booking
-// of a qualifying type completes the patient's current cycle, and a
-// referral program ends once the patient books.
+// BookingMade is told of a new booking, inside its transaction.
 func (e *Engine) BookingMade(ctx context.Context, c *ent.Client, b *ent.Booking) error {
+	return e.BookingChanged(ctx, c, nil, b)
+}
+
+// qualifying reports whether a booking in this state counts for p: it is
+// (or was) going ahead, and of a type p counts.
+func qualifying(p *ent.Program, b *ent.Booking) bool {
+	if b == nil {
+		return false
+	}
 	switch b.Status {
 	case booking.StatusCancelled, booking.StatusEnteredInError, booking.StatusNoshow, booking.StatusProposed, booking.StatusWaitlist:
-		return nil
+		return false
 	}
+	switch {
+	case p.Type == program.TypeREFERRAL:
+		return true
+	case p.Completion == program.CompletionIGNORE:
+		return false
+	case p.Completion == program.CompletionSELECTED:
+		return b.BookingTypeID != nil && slices.ContainsFunc(p.Edges.CompletingBookingTypes, func(t *ent.BookingType) bool { return t.ID == *b.BookingTypeID })
+	}
+	return true
+}
+
+// BookingChanged is told, inside its transaction, that a booking was made
+// (before is nil) or changed. A booking that has just become qualifying —
+// made so, or moved into a going-ahead status or a selected type —
+// completes the patient's current cycle, and a referral program ends once
+// the patient books. A booking that already qualified before the change
+// was counted then and is not counted again.
+func (e *Engine) BookingChanged(ctx context.Context, c *ent.Client, before, after *ent.Booking) error {
 	wctx := workerCtx(ctx)
 	ens, err := c.Enrollment.Query().
-		Where(enrollment.PatientID(b.PatientID), enrollment.StatusIn(enrollment.StatusACTIVE, enrollment.StatusPAUSED)).
+		Where(enrollment.PatientID(after.PatientID), enrollment.StatusIn(enrollment.StatusACTIVE, enrollment.StatusPAUSED)).
 		WithProgram(func(q *ent.ProgramQuery) { q.WithCompletingBookingTypes() }).
 		All(wctx)
 	if err != nil {
@@ -138,51 +167,56 @@ func (e *Engine) BookingMade(ctx context.Context, c *ent.Client, b *ent.Booking)
 	}
 	for _, en := range ens {
 		p := en.Edges.Program
-		switch {
-		case p.Type == program.TypeREFERRAL:
-			if err := c.Enrollment.UpdateOne(en).SetStatus(enrollment.StatusCOMPLETED).ClearNextDueAt().Exec(wctx); err != nil {
+		if !qualifying(p, after) || (before != nil && before.PatientID == after.PatientID && qualifying(p, before)) {
+			continue
+		}
+		if p.Type == program.TypeREFERRAL {
+			if err := c.Enrollment.UpdateOne(en).SetStatus(enrollment.StatusCOMPLETED).ClearNextDueAt().ClearNextActionID().Exec(wctx); err != nil {
 				return err
 			}
 			continue
-		case p.Completion == program.CompletionIGNORE:
-			continue
-		case p.Completion == program.CompletionSELECTED:
-			if b.BookingTypeID == nil || !slices.ContainsFunc(p.Edges.CompletingBookingTypes, func(t *ent.BookingType) bool { return t.ID == *b.BookingTypeID }) {
-				continue
-			}
 		}
-		// A cycle whose first action is still ahead has not begun: the
-		// booking answers the cycle before it, which already ran.
-		begun := en.NextAction > 0 || (en.NextDueAt != nil && !en.NextDueAt.After(e.now()))
-		if !begun {
-			ran, err := c.EnrollmentStep.Query().Where(enrollmentstep.EnrollmentID(en.ID), enrollmentstep.Cycle(en.Cycle),
-				enrollmentstep.ExecutedAtNotNil()).Exist(wctx)
-			if err != nil {
-				return err
-			}
-			if !ran {
-				continue
-			}
-		}
-		// Steps still to come in this cycle are skipped: the cycle is done.
-		if err := c.EnrollmentStep.Update().
-			Where(enrollmentstep.EnrollmentID(en.ID), enrollmentstep.Cycle(en.Cycle), enrollmentstep.StatusIn(enrollmentstep.StatusSCHEDULED, enrollmentstep.StatusWAITING)).
-			SetStatus(enrollmentstep.StatusSKIPPED).SetError("the cycle was completed by a booking").Exec(wctx); err != nil {
+		if err := e.completeCycle(wctx, c, en); err != nil {
 			return err
 		}
-		actions, err := c.ProgramAction.Query().Where(programaction.ProgramID(p.ID)).Order(ent.Asc(programaction.FieldPosition)).All(wctx)
-		if err != nil {
-			return err
-		}
-		en.NextAction = len(actions) - 1 // advance past the last action: next cycle or the end
-		if err := e.advance(wctx, c, en, actions); err != nil {
-			return err
-		}
-		if en.Status == enrollment.StatusPAUSED && en.Cycle < p.Cycles {
-			if err := c.Enrollment.UpdateOne(en).SetStatus(enrollment.StatusACTIVE).SetFlagged(false).Exec(wctx); err != nil {
-				return err
-			}
-		}
+	}
+	return nil
+}
+
+// completeCycle lets a qualifying booking complete the enrolment's current
+// cycle. A booking made after a cycle's actions have all run, before the
+// next cycle's first action, answers the cycle that ran (once); otherwise —
+// in cycle 1, or when the previous cycle was already answered — it
+// completes the current cycle, and its actions still to come are skipped.
+func (e *Engine) completeCycle(ctx context.Context, c *ent.Client, en *ent.Enrollment) error {
+	p := en.Edges.Program
+	ran, err := c.EnrollmentStep.Query().Where(enrollmentstep.EnrollmentID(en.ID), enrollmentstep.Cycle(en.Cycle),
+		enrollmentstep.ExecutedAtNotNil()).Exist(ctx)
+	if err != nil {
+		return err
+	}
+	begun := ran || (en.NextDueAt != nil && !en.NextDueAt.After(e.now()))
+	if !begun && en.Cycle > 1 && en.AnsweredCycle < en.Cycle-1 {
+		return c.Enrollment.UpdateOne(en).SetAnsweredCycle(en.Cycle - 1).Exec(ctx)
+	}
+	if err := c.EnrollmentStep.Update().
+		Where(enrollmentstep.EnrollmentID(en.ID), enrollmentstep.Cycle(en.Cycle), enrollmentstep.StatusIn(enrollmentstep.StatusSCHEDULED, enrollmentstep.StatusWAITING)).
+		SetStatus(enrollmentstep.StatusSKIPPED).SetError("the cycle was completed by a booking").Exec(ctx); err != nil {
+		return err
+	}
+	if err := c.Enrollment.UpdateOne(en).SetAnsweredCycle(en.Cycle).Exec(ctx); err != nil {
+		return err
+	}
+	actions, err := liveActions(ctx, c, p.ID)
+	if err != nil {
+		return err
+	}
+	ends := en.Cycle >= p.Cycles || p.FrequencyEvery == nil || len(actions) == 0
+	if err := e.nextCycle(ctx, c, en, actions); err != nil {
+		return err
+	}
+	if en.Status == enrollment.StatusPAUSED && !ends {
+		return c.Enrollment.UpdateOne(en).SetStatus(enrollment.StatusACTIVE).SetFlagged(false).Exec(ctx)
 	}
 	return nil
 }

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/booking"
@@ -60,13 +62,18 @@ func workerCtx(ctx context.Context) context.Context {
 	return viewer.NewSystemContext(ctx, "outreach engine")
 }
 
-// shift moves t by n units in a direction.
+// shift moves t by n units in a direction. Months keep the day of the
+// month, clamped to the month's end (31 January plus a month is 28 or 29
+// February, not 3 March).
 func shift(t time.Time, n int, unit programaction.Unit) time.Time {
 	switch unit {
 	case programaction.UnitWEEKS:
 		return t.AddDate(0, 0, 7*n)
 	case programaction.UnitMONTHS:
-		return t.AddDate(0, n, 0)
+		y, m, d := t.Date()
+		first := time.Date(y, m+time.Month(n), 1, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), t.Location())
+		last := first.AddDate(0, 1, -1).Day()
+		return first.AddDate(0, 0, min(d, last)-1)
 	}
 	return t.AddDate(0, 0, n)
 }
@@ -96,12 +103,14 @@ func (e *Engine) Enroll(ctx context.Context, in EnrollInput) (*ent.Enrollment, e
 		return nil, err
 	}
 	p, err := e.client.Program.Query().Where(program.ID(in.ProgramID)).
-		WithActions(func(q *ent.ProgramActionQuery) { q.Order(ent.Asc(programaction.FieldPosition)) }).
+		WithActions(func(q *ent.ProgramActionQuery) {
+			q.Where(programaction.ArchivedAtIsNil()).Order(ent.Asc(programaction.FieldPosition), ent.Asc(programaction.FieldID))
+		}).
 		Only(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if !p.Enabled {
+	if !p.Enabled || len(p.Edges.Actions) == 0 {
 		return nil, apperr.Invalid("programID", "the program is not enabled")
 	}
 	if _, err := e.client.Patient.Get(ctx, in.PatientID); err != nil {
@@ -140,8 +149,8 @@ func (e *Engine) Enroll(ctx context.Context, in EnrollInput) (*ent.Enrollment, e
 		return nil, err
 	}
 	en, err := tx.Enrollment.Create().
-		SetProgramID(p.ID).SetPatientID(in.PatientID).SetReferenceDate(ref).
-		SetNextDueAt(dueAt(ref, first)).
+		SetProgramID(p.ID).SetPatientID(in.PatientID).SetReferenceDate(ref).SetOriginDate(ref).
+		SetNextActionID(first.ID).SetNextDueAt(dueAt(ref, first)).
 		Save(ctx)
 	if err == nil {
 		err = tx.EnrollmentStep.Create().SetEnrollmentID(en.ID).SetActionID(first.ID).SetCycle(1).
@@ -160,15 +169,18 @@ func (e *Engine) Enroll(ctx context.Context, in EnrollInput) (*ent.Enrollment, e
 // RunDue runs every action that is due now, enrolment by enrolment, and
 // reports how many actions ran. Each enrolment advances in its own
 // transaction; on PostgreSQL its row is taken with SKIP LOCKED, so two
-// engines never run the same action.
+// engines never run the same action. An enrolment whose step fails with an
+// error is paused and flagged for follow-up (its step records why), and the
+// pass goes on with the others: one bad enrolment never blocks the rest.
 func (e *Engine) RunDue(ctx context.Context) (int, error) {
 	wctx := workerCtx(ctx)
 	ran := 0
 	// A program's actions are read once per pass, not once per enrolment.
 	actions := map[pulid.ID][]*ent.ProgramAction{}
+	var failed []pulid.ID
 	for ctx.Err() == nil {
 		ids, err := e.client.Enrollment.Query().
-			Where(enrollment.StatusEQ(enrollment.StatusACTIVE), enrollment.NextDueAtLTE(e.now())).
+			Where(enrollment.StatusEQ(enrollment.StatusACTIVE), enrollment.NextDueAtLTE(e.now()), enrollment.IDNotIn(failed...)).
 			Order(ent.Asc(enrollment.FieldNextDueAt)).
 			Limit(100).
 			IDs(wctx)
@@ -181,11 +193,17 @@ func (e *Engine) RunDue(ctx context.Context) (int, error) {
 		progress := 0
 		for _, id := range ids {
 			n, err := e.step(wctx, id, actions)
-			if err != nil {
-				return ran, err
+			switch {
+			case errors.Is(err, errTaken):
+				continue
+			case err != nil && ctx.Err() != nil:
+				return ran, ctx.Err()
+			case err != nil:
+				failed = append(failed, id)
+				e.poisoned(wctx, id, err)
 			}
 			ran += n
-			progress += n
+			progress++
 		}
 		if progress == 0 {
 			return ran, nil // the rest is being run by another engine
@@ -196,8 +214,60 @@ func (e *Engine) RunDue(ctx context.Context) (int, error) {
 
 var errTaken = errors.New("taken by another engine")
 
+// poisoned pauses and flags an enrolment whose step failed with an error,
+// recording the reason on the step, so that staff see it and resuming
+// retries it.
+func (e *Engine) poisoned(ctx context.Context, id pulid.ID, cause error) {
+	e.log.Error("outreach: an enrolment's step failed; it is paused and flagged", "enrollment", id, "err", cause)
+	err := e.inTx(ctx, func(c *ent.Client) error {
+		en, err := c.Enrollment.Query().Where(enrollment.ID(id), enrollment.StatusEQ(enrollment.StatusACTIVE)).Only(ctx)
+		if ent.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if en.NextActionID != nil {
+			if err := c.EnrollmentStep.Update().
+				Where(enrollmentstep.EnrollmentID(id), enrollmentstep.Cycle(en.Cycle), enrollmentstep.ActionID(*en.NextActionID),
+					enrollmentstep.StatusEQ(enrollmentstep.StatusSCHEDULED)).
+				SetStatus(enrollmentstep.StatusFAILED).SetExecutedAt(e.now()).SetError(clip(cause.Error(), 1000)).
+				Exec(ctx); err != nil {
+				return err
+			}
+		}
+		return c.Enrollment.UpdateOne(en).SetStatus(enrollment.StatusPAUSED).SetFlagged(true).Exec(ctx)
+	})
+	if err != nil {
+		e.log.Error("outreach: could not pause a failing enrolment", "enrollment", id, "err", err)
+	}
+}
+
+func (e *Engine) inTx(ctx context.Context, fn func(*ent.Client) error) error {
+	tx, err := e.client.Tx(ctx)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx.Client()); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// clip cuts s to at most n bytes without splitting a character.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
 // step runs the next due action of one enrolment, if it is still due and
-// nobody else holds it.
+// nobody else holds it (errTaken otherwise).
 func (e *Engine) step(ctx context.Context, id pulid.ID, cache map[pulid.ID][]*ent.ProgramAction) (int, error) {
 	tx, err := e.client.Tx(ctx)
 	if err != nil {
@@ -206,12 +276,15 @@ func (e *Engine) step(ctx context.Context, id pulid.ID, cache map[pulid.ID][]*en
 	n, err := e.stepTx(ctx, tx.Client(), id, cache)
 	if err != nil {
 		_ = tx.Rollback()
-		if errors.Is(err, errTaken) {
-			return 0, nil
-		}
 		return 0, err
 	}
 	return n, tx.Commit()
+}
+
+// liveActions are a program's actions in order, without removed ones.
+func liveActions(ctx context.Context, c *ent.Client, programID pulid.ID) ([]*ent.ProgramAction, error) {
+	return c.ProgramAction.Query().Where(programaction.ProgramID(programID), programaction.ArchivedAtIsNil()).
+		Order(ent.Asc(programaction.FieldPosition), ent.Asc(programaction.FieldID)).WithTemplate().All(ctx)
 }
 
 func (e *Engine) stepTx(ctx context.Context, c *ent.Client, id pulid.ID, cache map[pulid.ID][]*ent.ProgramAction) (int, error) {
@@ -228,21 +301,43 @@ func (e *Engine) stepTx(ctx context.Context, c *ent.Client, id pulid.ID, cache m
 	}
 	actions, ok := cache[en.ProgramID]
 	if !ok {
-		if actions, err = c.ProgramAction.Query().Where(programaction.ProgramID(en.ProgramID)).
-			Order(ent.Asc(programaction.FieldPosition)).WithTemplate().All(ctx); err != nil {
+		if actions, err = liveActions(ctx, c, en.ProgramID); err != nil {
 			return 0, err
 		}
 		cache[en.ProgramID] = actions
 	}
-	if en.NextAction >= len(actions) {
-		return 0, c.Enrollment.UpdateOne(en).SetStatus(enrollment.StatusCOMPLETED).ClearNextDueAt().Exec(ctx)
+	if en.NextActionID == nil {
+		return 0, e.advance(ctx, c, en, actions)
 	}
-	a := actions[en.NextAction]
+	a, err := e.action(ctx, c, *en.NextActionID, actions)
+	if err != nil {
+		return 0, err
+	}
 	st, err := e.stepRow(ctx, c, en, a)
 	if err != nil {
 		return 0, err
 	}
 	now := e.now()
+	switch {
+	case a.ArchivedAt != nil:
+		// Removed from the program while this enrolment waited for it.
+		if err := c.EnrollmentStep.UpdateOne(st).SetStatus(enrollmentstep.StatusSKIPPED).
+			SetError("the action was removed from the program").Exec(ctx); err != nil {
+			return 0, err
+		}
+		return 0, e.advance(ctx, c, en, actions)
+	case st.Status == enrollmentstep.StatusSENT || st.Status == enrollmentstep.StatusSKIPPED || st.Status == enrollmentstep.StatusWAITING:
+		// Already done in this cycle: never run an action twice.
+		return 0, e.advance(ctx, c, en, actions)
+	case en.NextDueAt != nil && dueAt(en.ReferenceDate, a).After(*en.NextDueAt) && dueAt(en.ReferenceDate, a).After(now):
+		// The action's timing was edited to later: wait for it. (Compared
+		// with the stored due time, which the database rounded the same way.)
+		due := dueAt(en.ReferenceDate, a)
+		if err := c.EnrollmentStep.UpdateOne(st).SetScheduledAt(due).Exec(ctx); err != nil {
+			return 0, err
+		}
+		return 0, c.Enrollment.UpdateOne(en).SetNextDueAt(due).Exec(ctx)
+	}
 	if a.Type == programaction.TypePAUSE {
 		if err := c.EnrollmentStep.UpdateOne(st).SetStatus(enrollmentstep.StatusWAITING).SetExecutedAt(now).Exec(ctx); err != nil {
 			return 0, err
@@ -250,11 +345,14 @@ func (e *Engine) stepTx(ctx context.Context, c *ent.Client, id pulid.ID, cache m
 		return 1, c.Enrollment.UpdateOne(en).ClearNextDueAt().Exec(ctx)
 	}
 	ob, sendErr := e.send(ctx, c, en, a)
+	var undeliverable undeliverableError
 	switch {
 	case sendErr == nil:
-		if err := c.EnrollmentStep.UpdateOne(st).SetStatus(enrollmentstep.StatusSENT).SetExecutedAt(now).SetOutboxID(ob).Exec(ctx); err != nil {
+		if err := c.EnrollmentStep.UpdateOne(st).SetStatus(enrollmentstep.StatusSENT).SetExecutedAt(now).SetOutboxID(ob).ClearError().Exec(ctx); err != nil {
 			return 0, err
 		}
+	case !errors.As(sendErr, &undeliverable):
+		return 0, sendErr // a database error: the whole step is undone
 	case a.PauseOnError:
 		if err := c.EnrollmentStep.UpdateOne(st).SetStatus(enrollmentstep.StatusFAILED).SetExecutedAt(now).SetError(sendErr.Error()).Exec(ctx); err != nil {
 			return 0, err
@@ -269,6 +367,17 @@ func (e *Engine) stepTx(ctx context.Context, c *ent.Client, id pulid.ID, cache m
 	return 1, e.advance(ctx, c, en, actions)
 }
 
+// action finds an action among the program's live ones, or reads it (a
+// removed action the enrolment was waiting for).
+func (e *Engine) action(ctx context.Context, c *ent.Client, id pulid.ID, actions []*ent.ProgramAction) (*ent.ProgramAction, error) {
+	for _, a := range actions {
+		if a.ID == id {
+			return a, nil
+		}
+	}
+	return c.ProgramAction.Query().Where(programaction.ID(id)).WithTemplate().Only(ctx)
+}
+
 // stepRow returns the step of this action in this cycle, creating it.
 func (e *Engine) stepRow(ctx context.Context, c *ent.Client, en *ent.Enrollment, a *ent.ProgramAction) (*ent.EnrollmentStep, error) {
 	st, err := c.EnrollmentStep.Query().
@@ -281,24 +390,62 @@ func (e *Engine) stepRow(ctx context.Context, c *ent.Client, en *ent.Enrollment,
 	return st, err
 }
 
-// advance moves to the next action, the next cycle (reference date plus
-// the frequency), or the end.
+// advance schedules the next action of the cycle: the first, in the
+// program's current order, that has not been reached in this cycle. Progress
+// is by action identity, so reordering or removing actions while patients
+// are enrolled repeats and loses nothing. With none left, the next cycle
+// begins (or the enrolment ends).
 func (e *Engine) advance(ctx context.Context, c *ent.Client, en *ent.Enrollment, actions []*ent.ProgramAction) error {
-	next, cycle, ref := en.NextAction+1, en.Cycle, en.ReferenceDate
-	p := en.Edges.Program
-	if next >= len(actions) {
-		if cycle >= p.Cycles || p.FrequencyEvery == nil || p.FrequencyUnit == nil {
-			return c.Enrollment.UpdateOne(en).SetNextAction(next).SetStatus(enrollment.StatusCOMPLETED).ClearNextDueAt().Exec(ctx)
-		}
-		next, cycle = 0, cycle+1
-		ref = shift(ref, *p.FrequencyEvery, programaction.Unit(*p.FrequencyUnit))
+	reached, err := c.EnrollmentStep.Query().Where(enrollmentstep.EnrollmentID(en.ID), enrollmentstep.Cycle(en.Cycle)).
+		Select(enrollmentstep.FieldActionID).Strings(ctx)
+	if err != nil {
+		return err
 	}
-	a := actions[next]
+	for _, a := range actions {
+		if !slices.Contains(reached, string(a.ID)) {
+			return e.schedule(ctx, c, en, a, en.Cycle, en.ReferenceDate)
+		}
+	}
+	return e.nextCycle(ctx, c, en, actions)
+}
+
+// nextCycle starts the enrolment's next cycle, whose reference date is the
+// first cycle's plus the frequency once per cycle, or ends the enrolment.
+func (e *Engine) nextCycle(ctx context.Context, c *ent.Client, en *ent.Enrollment, actions []*ent.ProgramAction) error {
+	p := en.Edges.Program
+	if en.Cycle >= p.Cycles || p.FrequencyEvery == nil || p.FrequencyUnit == nil || len(actions) == 0 {
+		return c.Enrollment.UpdateOne(en).SetStatus(enrollment.StatusCOMPLETED).ClearNextDueAt().ClearNextActionID().Exec(ctx)
+	}
+	origin := en.ReferenceDate
+	if en.OriginDate != nil {
+		origin = *en.OriginDate
+	}
+	cycle := en.Cycle + 1
+	ref := shift(origin, (cycle-1)*(*p.FrequencyEvery), programaction.Unit(*p.FrequencyUnit))
+	return e.schedule(ctx, c, en, actions[0], cycle, ref)
+}
+
+// schedule makes a the enrolment's next action, due from ref.
+func (e *Engine) schedule(ctx context.Context, c *ent.Client, en *ent.Enrollment, a *ent.ProgramAction, cycle int, ref time.Time) error {
 	due := dueAt(ref, a)
 	if err := c.EnrollmentStep.Create().SetEnrollmentID(en.ID).SetActionID(a.ID).SetCycle(cycle).SetScheduledAt(due).Exec(ctx); err != nil {
 		return err
 	}
-	return c.Enrollment.UpdateOne(en).SetNextAction(next).SetCycle(cycle).SetReferenceDate(ref).SetNextDueAt(due).Exec(ctx)
+	if err := c.Enrollment.UpdateOne(en).SetNextActionID(a.ID).SetCycle(cycle).SetReferenceDate(ref).SetNextDueAt(due).Exec(ctx); err != nil {
+		return err
+	}
+	en.NextActionID, en.Cycle, en.ReferenceDate, en.NextDueAt = &a.ID, cycle, ref, &due
+	return nil
+}
+
+// undeliverableError is an action that cannot be sent to this patient (no
+// mobile number, no address): pause on error or skip decides what follows.
+type undeliverableError struct{ reason string }
+
+func (u undeliverableError) Error() string { return u.reason }
+
+func undeliverable(format string, args ...any) error {
+	return undeliverableError{reason: fmt.Sprintf(format, args...)}
 }
 
 // send writes the outbox row for an action, in the step's transaction; the
@@ -307,29 +454,29 @@ func (e *Engine) send(ctx context.Context, c *ent.Client, en *ent.Enrollment, a 
 	p := en.Edges.Patient
 	t := a.Edges.Template
 	if t == nil {
-		return "", errors.New("the action's template is missing")
+		return "", undeliverable("the action's template is missing")
 	}
 	vals := e.values(ctx, c, en, t.Body+" "+deref(t.Subject))
 	var channel, to string
 	switch a.Type {
 	case programaction.TypeSMS:
 		if p.Mobile == nil || *p.Mobile == "" {
-			return "", errors.New("the patient has no mobile number")
+			return "", undeliverable("the patient has no mobile number")
 		}
 		channel, to = "SMS", *p.Mobile
 	case programaction.TypeEMAIL:
 		if p.Email == nil || *p.Email == "" {
-			return "", errors.New("the patient has no email address")
+			return "", undeliverable("the patient has no email address")
 		}
 		channel, to = "EMAIL", *p.Email
 	case programaction.TypeLETTER_TO_PATIENT:
 		if p.AddressLine1 == nil {
-			return "", errors.New("the patient has no postal address")
+			return "", undeliverable("the patient has no postal address")
 		}
 		channel, to = "LETTER", vals["patient.fullName"]
 	case programaction.TypeLETTER_TO_GP:
 		if p.GpName == nil {
-			return "", errors.New("the patient has no GP on file")
+			return "", undeliverable("the patient has no GP on file")
 		}
 		channel, to = "LETTER", *p.GpName
 	}
@@ -339,21 +486,30 @@ func (e *Engine) send(ctx context.Context, c *ent.Client, en *ent.Enrollment, a 
 	}
 	body := Render(t.Body, vals)
 	key := fmt.Sprintf("enrollment:%s:%d:%s", en.ID, en.Cycle, a.ID)
+	// Queued already (the step was run before and its record lost): that
+	// row stands, and nothing is queued twice.
+	if prior, err := c.OutboxMessage.Query().Where(outboxmessage.IdempotencyKey(key)).OnlyID(ctx); err == nil {
+		return prior, nil
+	} else if !ent.IsNotFound(err) {
+		return "", err
+	}
 	create := c.OutboxMessage.Create()
 	if channel == "LETTER" && a.LetterOption != nil {
 		create.SetRoute(outboxmessage.Route(*a.LetterOption))
 	}
-	ob, err := create.
+	id := pulid.New("ob")
+	err := create.
+		SetID(id).
 		SetChannel(outboxChannel(channel)).
 		SetRecipient(to).
 		SetSubject(subject).
 		SetBody(body).
 		SetIdempotencyKey(key).
-		Save(ctx)
+		Exec(ctx)
 	if err != nil {
 		return "", fmt.Errorf("queuing %s: %w", strings.ToLower(channel), err)
 	}
-	return ob.ID, nil
+	return id, nil
 }
 
 // values are the placeholder values for an enrolment.

@@ -3,10 +3,12 @@ package outreach
 import (
 	"context"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/bookingtype"
+	"github.com/whisper-health/whisper/ent/enrollmentstep"
 	"github.com/whisper-health/whisper/ent/program"
 	"github.com/whisper-health/whisper/ent/programaction"
 	"github.com/whisper-health/whisper/ent/template"
@@ -140,7 +142,7 @@ func (s *Service) AddAction(ctx context.Context, in ActionInput) (*ent.Program, 
 	if err := s.validateAction(ctx, in); err != nil {
 		return nil, err
 	}
-	n, err := p.QueryActions().Count(ctx)
+	n, err := p.QueryActions().Where(programaction.ArchivedAtIsNil()).Count(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -212,6 +214,9 @@ func (s *Service) UpdateAction(ctx context.Context, id pulid.ID, in ActionInput)
 	if err != nil {
 		return nil, err
 	}
+	if a.ArchivedAt != nil {
+		return nil, apperr.Invalid("id", "the action has been removed from its program")
+	}
 	if err := s.validateAction(ctx, in); err != nil {
 		return nil, err
 	}
@@ -252,7 +257,7 @@ func (s *Service) SetEnabled(ctx context.Context, id pulid.ID, enabled bool) (*e
 		return nil, err
 	}
 	if enabled {
-		n, err := p.QueryActions().Count(ctx)
+		n, err := p.QueryActions().Where(programaction.ArchivedAtIsNil()).Count(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -265,7 +270,7 @@ func (s *Service) SetEnabled(ctx context.Context, id pulid.ID, enabled bool) (*e
 
 // Actions lists a program's actions in order.
 func (s *Service) Actions(ctx context.Context, p *ent.Program) ([]*ent.ProgramAction, error) {
-	return p.QueryActions().Order(ent.Asc(programaction.FieldPosition)).All(ctx)
+	return p.QueryActions().Where(programaction.ArchivedAtIsNil()).Order(ent.Asc(programaction.FieldPosition), ent.Asc(programaction.FieldID)).All(ctx)
 }
 
 // ProgramChange edits a program; nil fields stay. The type never changes.
@@ -330,8 +335,10 @@ func (s *Service) UpdateProgram(ctx context.Context, id pulid.ID, ch ProgramChan
 	return upd.Save(ctx)
 }
 
-// RemoveAction removes an action; the ones after it move up. A program
-// left without actions is disabled.
+// RemoveAction removes an action; the ones after it move up. An action
+// some enrolment has reached is archived instead of deleted: it leaves the
+// program, its steps keep pointing at it, and an enrolment waiting for it
+// skips it. A program left without actions is disabled.
 func (s *Service) RemoveAction(ctx context.Context, id pulid.ID) (*ent.Program, error) {
 	if err := manager(ctx); err != nil {
 		return nil, err
@@ -344,13 +351,25 @@ func (s *Service) RemoveAction(ctx context.Context, id pulid.ID) (*ent.Program, 
 	if err != nil {
 		return nil, err
 	}
-	if err := s.client.ProgramAction.DeleteOne(a).Exec(ctx); err != nil {
+	if a.ArchivedAt != nil {
+		return nil, apperr.Invalid("id", "the action has already been removed")
+	}
+	reached, err := s.client.EnrollmentStep.Query().Where(enrollmentstep.ActionID(a.ID)).Exist(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if reached {
+		err = s.client.ProgramAction.UpdateOne(a).SetArchivedAt(time.Now().UTC()).Exec(ctx)
+	} else {
+		err = s.client.ProgramAction.DeleteOne(a).Exec(ctx)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if err := s.renumber(ctx, p, nil, 0); err != nil {
 		return nil, err
 	}
-	if n, err := p.QueryActions().Count(ctx); err != nil {
+	if n, err := p.QueryActions().Where(programaction.ArchivedAtIsNil()).Count(ctx); err != nil {
 		return nil, err
 	} else if n == 0 && p.Enabled {
 		return s.client.Program.UpdateOne(p).SetEnabled(false).Save(ctx)
@@ -367,11 +386,14 @@ func (s *Service) MoveAction(ctx context.Context, id pulid.ID, position int) (*e
 	if err != nil {
 		return nil, err
 	}
+	if a.ArchivedAt != nil {
+		return nil, apperr.Invalid("id", "the action has been removed from its program")
+	}
 	p, err := s.client.Program.Get(ctx, a.ProgramID)
 	if err != nil {
 		return nil, err
 	}
-	n, err := p.QueryActions().Count(ctx)
+	n, err := p.QueryActions().Where(programaction.ArchivedAtIsNil()).Count(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -383,7 +405,7 @@ func (s *Service) MoveAction(ctx context.Context, id pulid.ID, position int) (*e
 
 // renumber rewrites positions 0..n-1 in order, with moved (if any) at pos.
 func (s *Service) renumber(ctx context.Context, p *ent.Program, moved *ent.ProgramAction, pos int) error {
-	actions, err := p.QueryActions().Order(ent.Asc(programaction.FieldPosition)).All(ctx)
+	actions, err := s.Actions(ctx, p)
 	if err != nil {
 		return err
 	}

@@ -33,10 +33,11 @@ type Arrivals interface {
 	Arrived(ctx context.Context, c *ent.Client, b *ent.Booking, markedBy *pulid.ID) ([]pubsub.Event, error)
 }
 
-// Bookings is told, inside the transaction that created it, of a new
-// booking (Patient Connect completes cycles with it).
+// Bookings is told, inside the transaction that made or changed it, of a
+// booking as it was (nil when new) and is: Patient Connect completes cycles
+// with a booking that has become qualifying.
 type Bookings interface {
-	BookingMade(ctx context.Context, c *ent.Client, b *ent.Booking) error
+	BookingChanged(ctx context.Context, c *ent.Client, before, after *ent.Booking) error
 }
 
 // Service writes practice records.
@@ -374,7 +375,7 @@ func (s *Service) UpsertBooking(ctx context.Context, in BookingInput) (*ent.Book
 				return err
 			}
 			if s.bookings != nil {
-				return s.bookings.BookingMade(ctx, c, b)
+				return s.bookings.BookingChanged(ctx, c, nil, b)
 			}
 			return nil
 		}
@@ -404,9 +405,14 @@ func (s *Service) UpsertBooking(ctx context.Context, in BookingInput) (*ent.Book
 			}
 		}
 		if in.Status != nil && *in.Status != existing.Status {
-			out, events, err = s.changeStatus(ctx, c, out.ID, *in.Status)
+			if out, _, events, err = s.changeStatus(ctx, c, out.ID, *in.Status); err != nil {
+				return err
+			}
 		}
-		return err
+		if s.bookings != nil {
+			return s.bookings.BookingChanged(ctx, c, existing, out)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -423,9 +429,12 @@ func (s *Service) SetBookingStatus(ctx context.Context, id pulid.ID, status book
 	var out *ent.Booking
 	var events []pubsub.Event
 	err := s.inTx(ctx, func(c *ent.Client) error {
+		var before *ent.Booking
 		var err error
-		out, events, err = s.changeStatus(ctx, c, id, status)
-		return err
+		if out, before, events, err = s.changeStatus(ctx, c, id, status); err != nil || before == nil || s.bookings == nil {
+			return err
+		}
+		return s.bookings.BookingChanged(ctx, c, before, out)
 	})
 	if err != nil {
 		return nil, err
@@ -434,30 +443,33 @@ func (s *Service) SetBookingStatus(ctx context.Context, id pulid.ID, status book
 	return out.Unwrap(), nil
 }
 
-func (s *Service) changeStatus(ctx context.Context, c *ent.Client, id pulid.ID, status booking.Status) (*ent.Booking, []pubsub.Event, error) {
+// changeStatus sets a booking's status and returns it, with the booking as
+// it was before when the status did change (nil otherwise).
+func (s *Service) changeStatus(ctx context.Context, c *ent.Client, id pulid.ID, status booking.Status) (*ent.Booking, *ent.Booking, []pubsub.Event, error) {
 	q := c.Booking.Query().Where(booking.ID(id))
 	if s.postgres {
 		q = q.ForUpdate()
 	}
 	b, err := q.Only(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if b.Status == status {
-		return b, nil, nil
+		return b, nil, nil, nil
 	}
 	from := b.Status
 	// Conditional: of two concurrent pushes of the same status, one changes it.
 	n, err := c.Booking.Update().Where(booking.ID(id), booking.StatusNEQ(status)).SetStatus(status).Save(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if n == 0 {
-		return b, nil, nil
+		return b, nil, nil, nil
 	}
+	before := *b
 	b.Status = status
 	events, err := s.recordStatus(ctx, c, b, &from, status)
-	return b, events, err
+	return b, &before, events, err
 }
 
 // recordStatus appends the history row and, for an arrival, notifies.
