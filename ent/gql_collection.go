@@ -20,6 +20,7 @@ import (
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/notification"
+	"github.com/whisper-health/whisper/ent/outboxmessage"
 	"github.com/whisper-health/whisper/ent/patient"
 	"github.com/whisper-health/whisper/ent/program"
 	"github.com/whisper-health/whisper/ent/programaction"
@@ -1487,6 +1488,137 @@ func newNotificationPaginateArgs(rv map[string]any) *notificationPaginateArgs {
 		case *NotificationOrder:
 			if v != nil {
 				args.opts = append(args.opts, WithNotificationOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *OutboxMessageQuery) CollectFields(ctx context.Context, satisfies ...string) (*OutboxMessageQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *OutboxMessageQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(outboxmessage.Columns))
+		selectedFields = []string{outboxmessage.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[outboxmessage.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, outboxmessage.FieldCreatedAt)
+				fieldSeen[outboxmessage.FieldCreatedAt] = struct{}{}
+			}
+		case "channel":
+			if _, ok := fieldSeen[outboxmessage.FieldChannel]; !ok {
+				selectedFields = append(selectedFields, outboxmessage.FieldChannel)
+				fieldSeen[outboxmessage.FieldChannel] = struct{}{}
+			}
+		case "recipient":
+			if _, ok := fieldSeen[outboxmessage.FieldRecipient]; !ok {
+				selectedFields = append(selectedFields, outboxmessage.FieldRecipient)
+				fieldSeen[outboxmessage.FieldRecipient] = struct{}{}
+			}
+		case "subject":
+			if _, ok := fieldSeen[outboxmessage.FieldSubject]; !ok {
+				selectedFields = append(selectedFields, outboxmessage.FieldSubject)
+				fieldSeen[outboxmessage.FieldSubject] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[outboxmessage.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, outboxmessage.FieldStatus)
+				fieldSeen[outboxmessage.FieldStatus] = struct{}{}
+			}
+		case "attempts":
+			if _, ok := fieldSeen[outboxmessage.FieldAttempts]; !ok {
+				selectedFields = append(selectedFields, outboxmessage.FieldAttempts)
+				fieldSeen[outboxmessage.FieldAttempts] = struct{}{}
+			}
+		case "nextAttemptAt":
+			if _, ok := fieldSeen[outboxmessage.FieldNextAttemptAt]; !ok {
+				selectedFields = append(selectedFields, outboxmessage.FieldNextAttemptAt)
+				fieldSeen[outboxmessage.FieldNextAttemptAt] = struct{}{}
+			}
+		case "lastError":
+			if _, ok := fieldSeen[outboxmessage.FieldLastError]; !ok {
+				selectedFields = append(selectedFields, outboxmessage.FieldLastError)
+				fieldSeen[outboxmessage.FieldLastError] = struct{}{}
+			}
+		case "providerRef":
+			if _, ok := fieldSeen[outboxmessage.FieldProviderRef]; !ok {
+				selectedFields = append(selectedFields, outboxmessage.FieldProviderRef)
+				fieldSeen[outboxmessage.FieldProviderRef] = struct{}{}
+			}
+		case "sentAt":
+			if _, ok := fieldSeen[outboxmessage.FieldSentAt]; !ok {
+				selectedFields = append(selectedFields, outboxmessage.FieldSentAt)
+				fieldSeen[outboxmessage.FieldSentAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type deliveryPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []DeliveryPaginateOption
+}
+
+func newDeliveryPaginateArgs(rv map[string]any) *deliveryPaginateArgs {
+	args := &deliveryPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &DeliveryOrder{Field: &DeliveryOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithDeliveryOrder(order))
+			}
+		case *DeliveryOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithDeliveryOrder(v))
 			}
 		}
 	}

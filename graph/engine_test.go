@@ -588,3 +588,73 @@ func TestOneFailingEnrolmentDoesNotBlockTheOthers(t *testing.T) {
 		}
 	}
 }
+
+func TestAProviderRefusalReachesTheEnrolment(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login(demo.AdminEmail)
+	sms := e.template(admin.AccessToken, "SMS", "Hi {{patient.firstName}}")
+	letter := e.template(admin.AccessToken, "LETTER", "Dear {{patient.fullName}}")
+	program := func(name string, pause bool) string {
+		return e.program(admin.AccessToken, map[string]any{"name": name, "type": "GENERAL"},
+			map[string]any{"type": "SMS", "templateID": sms, "offset": 0, "unit": "DAYS", "relation": "ON", "pauseOnError": pause},
+			map[string]any{"type": "LETTER_TO_PATIENT", "templateID": letter, "letterOption": "SAVE_FILE", "offset": 1, "unit": "DAYS", "relation": "AFTER"})
+	}
+	pausing := e.enroll(admin.AccessToken, program("Pausing", true), e.patientID(admin.AccessToken, "P0001"), nil)
+	skipping := e.enroll(admin.AccessToken, program("Skipping", false), e.patientID(admin.AccessToken, "P0002"), nil)
+	if n := e.run(); n != 2 {
+		t.Fatalf("%d actions ran, want the two SMS", n)
+	}
+	// The SMS API refuses the numbers, as Twilio does an invalid one.
+	smsAPI := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"code":21211,"message":"The 'To' number is not a valid phone number.","status":400}`))
+	}))
+	defer smsAPI.Close()
+	worker := outbox.New(e.db.Client, slog.New(slog.NewTextHandler(io.Discard, nil)), outbox.Config{
+		Providers:   map[string]outbox.Provider{"SMS": outbox.HTTPSMS{BaseURL: smsAPI.URL, Account: "AC1", Token: "t", From: "+61255550000"}},
+		Undelivered: e.engine.DeliveryFailed,
+		Now:         e.clock.Now,
+	})
+	e.clock.Advance(time.Minute)
+	if _, err := worker.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	en := e.enrollment(admin.AccessToken, pausing)
+	if en.Status != "PAUSED" || !en.Flagged || en.Steps[0].Status != "FAILED" || en.Steps[0].Error == nil ||
+		!strings.Contains(*en.Steps[0].Error, "21211") {
+		t.Errorf("pause on error after a refused SMS: %+v, want PAUSED, flagged, the SMS step FAILED with the provider's reason", en)
+	}
+	en = e.enrollment(admin.AccessToken, skipping)
+	if en.Status != "ACTIVE" || en.Flagged || en.Steps[0].Status != "FAILED" {
+		t.Errorf("skip on error after a refused SMS: %+v, want ACTIVE and unflagged, the SMS step FAILED", en)
+	}
+	// Staff review what did not go out.
+	const q = `query($s: [DeliveryStatus!]) { deliveries(status: $s, first: 10) { totalCount edges { node { id channel status lastError attempts } } } }`
+	var out struct {
+		Deliveries struct {
+			TotalCount int
+			Edges      []struct {
+				Node struct {
+					ID, Channel, Status, LastError string
+					Attempts                       int
+				}
+			}
+		}
+	}
+	e.ok(admin.AccessToken, q, map[string]any{"s": []string{"FAILED", "UNKNOWN"}}, &out)
+	if out.Deliveries.TotalCount != 2 || len(out.Deliveries.Edges) != 2 || out.Deliveries.Edges[0].Node.Status != "FAILED" || out.Deliveries.Edges[0].Node.Channel != "SMS" ||
+		!strings.Contains(out.Deliveries.Edges[0].Node.LastError, "21211") {
+		t.Fatalf("failed deliveries = %+v, want the two refused SMS with the reason", out.Deliveries)
+	}
+	failedID := out.Deliveries.Edges[0].Node.ID
+	e.ok(admin.AccessToken, q, map[string]any{"s": []string{"SENT"}}, &out)
+	if out.Deliveries.TotalCount != 0 {
+		t.Errorf("%d SENT deliveries listed, want none", out.Deliveries.TotalCount)
+	}
+	// Privacy at the data layer: others see neither the list nor a row.
+	kim := e.login(demo.KimEmail).AccessToken
+	e.fails(kim, q, map[string]any{"s": []string{"FAILED"}}, "FORBIDDEN")
+	e.fails(kim, `query($id: ID!) { node(id: $id) { id } }`,
+		map[string]any{"id": failedID}, "FORBIDDEN")
+}

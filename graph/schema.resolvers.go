@@ -20,6 +20,7 @@ import (
 	"github.com/whisper-health/whisper/ent/enrollment"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/notification"
+	"github.com/whisper-health/whisper/ent/outboxmessage"
 	"github.com/whisper-health/whisper/ent/programaction"
 	"github.com/whisper-health/whisper/ent/securitygroup"
 	"github.com/whisper-health/whisper/ent/user"
@@ -671,6 +672,19 @@ func (r *queryResolver) Enrollments(ctx context.Context, programID *pulid.ID, pa
 	}
 	if flagged != nil {
 		q.Where(enrollment.Flagged(*flagged))
+	}
+	return q.Paginate(ctx, after, first, before, last)
+}
+
+// Deliveries is the resolver for the deliveries field.
+func (r *queryResolver) Deliveries(ctx context.Context, status []outboxmessage.Status, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.DeliveryConnection, error) {
+	first, last, err := page(first, last)
+	if err != nil {
+		return nil, err
+	}
+	q := r.Client.OutboxMessage.Query()
+	if len(status) > 0 {
+		q.Where(outboxmessage.StatusIn(status...))
 	}
 	return q.Paginate(ctx, after, first, before, last)
 }

@@ -182,7 +182,7 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 	if cfg.LettersDir != "" {
 		providers["LETTER"] = &outbox.Letters{Dir: cfg.LettersDir, EPostURL: cfg.EPostURL, Letterhead: cfg.PracticeName}
 	}
-	sender := outbox.New(a.db.Client, log, outbox.Config{Providers: providers})
+	sender := outbox.New(a.db.Client, log, outbox.Config{Providers: providers, Undelivered: engine.DeliveryFailed})
 	a.workers.Add(4)
 	go func() {
 		defer a.workers.Done()

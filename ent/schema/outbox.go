@@ -10,6 +10,7 @@ import (
 	"github.com/whisper-health/whisper/ent/privacy"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/rule"
+	"github.com/whisper-health/whisper/internal/viewer"
 )
 
 // OutboxMessage is one SMS, email or letter to deliver. It is written in the
@@ -28,20 +29,21 @@ func (OutboxMessage) Mixin() []ent.Mixin {
 // Fields of the OutboxMessage.
 func (OutboxMessage) Fields() []ent.Field {
 	return []ent.Field{
-		field.Enum("channel").Values("SMS", "EMAIL", "LETTER").Immutable(),
+		field.Enum("channel").Values("SMS", "EMAIL", "LETTER").Immutable().Annotations(entgql.Type("DeliveryChannel")),
 		field.String("recipient").MaxLen(500).Immutable().
 			Comment("phone number, email address, or postal name for letters"),
 		field.String("subject").Optional().MaxLen(300).Immutable(),
-		field.Text("body").Immutable(),
-		field.Enum("route").Values("MAIL", "EPOST", "SAVE_FILE").Optional().Nillable().Immutable().
+		field.Text("body").Immutable().Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Enum("route").Values("MAIL", "EPOST", "SAVE_FILE").Optional().Nillable().Immutable().Annotations(entgql.Skip(entgql.SkipAll)).
 			Comment("for letters: the distribution list, the e-post provider, or a PDF file"),
-		field.Enum("status").Values("PENDING", "SENDING", "SENT", "FAILED", "UNKNOWN").Default("PENDING"),
+		field.Enum("status").Values("PENDING", "SENDING", "SENT", "FAILED", "UNKNOWN").Default("PENDING").
+			Annotations(entgql.Type("DeliveryStatus")),
 		field.Int("attempts").Default(0).NonNegative(),
 		field.Time("next_attempt_at").Default(now),
 		field.String("last_error").Optional().MaxLen(1000),
-		field.String("idempotency_key").NotEmpty().MaxLen(200).Unique().Immutable(),
+		field.String("idempotency_key").NotEmpty().MaxLen(200).Unique().Immutable().Annotations(entgql.Skip(entgql.SkipAll)),
 		field.String("provider_ref").Optional().MaxLen(200),
-		field.String("cause_message_id").GoType(pulid.ID("")).Optional().Nillable().Immutable(),
+		field.String("cause_message_id").GoType(pulid.ID("")).Optional().Nillable().Immutable().Annotations(entgql.Skip(entgql.SkipAll)),
 		field.Time("sent_at").Optional().Nillable(),
 	}
 }
@@ -51,16 +53,21 @@ func (OutboxMessage) Indexes() []ent.Index {
 	return []ent.Index{index.Fields("status", "next_attempt_at")}
 }
 
-// Annotations of the OutboxMessage.
+// Annotations of the OutboxMessage: staff review it as a Delivery (the
+// body and internal keys stay out of the API).
 func (OutboxMessage) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+	return []schema.Annotation{entgql.Type("Delivery"), entgql.RelayConnection()}
 }
 
 // Policy of the OutboxMessage: a sender queues the SMS copy of their own
-// message; the outreach engine and the outbox worker do the rest.
+// message; the outreach engine and the outbox worker do the rest; program
+// managers read rows to review failed and unknown deliveries.
 func (OutboxMessage) Policy() ent.Policy {
 	return privacy.Policy{
-		Query: privacy.QueryPolicy{privacy.AlwaysDenyRule()},
+		Query: privacy.QueryPolicy{
+			rule.AllowIfPermission(viewer.PatientConnectManage),
+			privacy.AlwaysDenyRule(),
+		},
 		Mutation: privacy.MutationPolicy{
 			rule.AllowIfQueuingOwnMessage(),
 			privacy.AlwaysDenyRule(),

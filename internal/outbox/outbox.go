@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"time"
+	"unicode/utf8"
 
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/outboxmessage"
@@ -60,6 +61,10 @@ type Config struct {
 	PollInterval time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Undelivered, when set, is told inside the transaction that records
+	// it that a row ended failed or unknown (so its cause, an enrolment
+	// step, can record why and act on it).
+	Undelivered func(ctx context.Context, c *ent.Client, row pulid.ID, reason string) error
 }
 
 // Worker delivers outbox rows.
@@ -205,15 +210,22 @@ func (w *Worker) deliver(ctx context.Context, row *ent.OutboxMessage) (bool, err
 		Body:           row.Body,
 		IdempotencyKey: row.IdempotencyKey,
 	})
-	upd := w.client.OutboxMessage.UpdateOneID(row.ID)
+	tx, err := w.client.Tx(system(context.WithoutCancel(ctx)))
+	if err != nil {
+		return true, fmt.Errorf("recording delivery outcome: %w", err)
+	}
+	upd := tx.OutboxMessage.UpdateOneID(row.ID)
+	undelivered := ""
 	switch {
 	case sendErr == nil:
 		upd.SetStatus(outboxmessage.StatusSENT).SetProviderRef(ref).SetSentAt(w.now()).SetLastError("")
 	case errors.Is(sendErr, ErrUnknown):
 		upd.SetStatus(outboxmessage.StatusUNKNOWN).SetLastError(truncate(sendErr.Error(), 1000))
+		undelivered = "delivery unknown, left for review: " + sendErr.Error()
 		w.log.Warn("outbox delivery outcome unknown; left for review", "row", row.ID, "channel", row.Channel)
 	case errors.Is(sendErr, ErrPermanent) || attempts >= w.cfg.MaxAttempts:
 		upd.SetStatus(outboxmessage.StatusFAILED).SetLastError(truncate(sendErr.Error(), 1000))
+		undelivered = "delivery failed: " + sendErr.Error()
 		w.log.Warn("outbox delivery failed", "row", row.ID, "channel", row.Channel, "attempts", attempts)
 	default:
 		upd.SetStatus(outboxmessage.StatusPENDING).
@@ -221,7 +233,16 @@ func (w *Worker) deliver(ctx context.Context, row *ent.OutboxMessage) (bool, err
 			SetLastError(truncate(sendErr.Error(), 1000))
 	}
 	// The outcome must be recorded even if the worker is stopping.
-	if err := upd.Exec(system(context.WithoutCancel(ctx))); err != nil {
+	octx := system(context.WithoutCancel(ctx))
+	err = upd.Exec(octx)
+	if err == nil && undelivered != "" && w.cfg.Undelivered != nil {
+		err = w.cfg.Undelivered(octx, tx.Client(), row.ID, truncate(undelivered, 1000))
+	}
+	if err != nil {
+		_ = tx.Rollback()
+		return true, fmt.Errorf("recording delivery outcome: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
 		return true, fmt.Errorf("recording delivery outcome: %w", err)
 	}
 	return true, nil
@@ -233,9 +254,13 @@ func (w *Worker) backoff(attempts int) time.Duration {
 	return d + time.Duration(rand.Int64N(int64(d)/4+1))
 }
 
+// truncate cuts s to at most n bytes without splitting a character.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }

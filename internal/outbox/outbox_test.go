@@ -140,3 +140,28 @@ func TestAbandonedSendIsMarkedUnknown(t *testing.T) {
 		t.Errorf("an abandoned row became %s and was sent %d times, want UNKNOWN and never resent", s, len(rec.sent))
 	}
 }
+
+// Each retry waits twice as long as the one before (plus at most a quarter
+// of jitter): 1, 2, 4, 8 minutes.
+func TestBackoffDoublesPerAttempt(t *testing.T) {
+	db := testdb.Open(t)
+	ctx := viewer.NewSystemContext(context.Background(), "test")
+	clk := &clock{t: time.Now().UTC()}
+	rec := &recorder{sent: map[pulid.ID]int{}, fail: map[string]error{"+retry": errors.New("503 from provider")}}
+	w := outbox.New(db.Client, slog.New(slog.NewTextHandler(io.Discard, nil)), outbox.Config{
+		Providers: map[string]outbox.Provider{"SMS": rec}, Backoff: time.Minute, MaxAttempts: 10, Now: clk.Now,
+	})
+	id := db.Client.OutboxMessage.Create().SetChannel("SMS").SetRecipient("+retry").SetBody("hi").
+		SetIdempotencyKey("k-backoff").SetNextAttemptAt(clk.Now()).SaveX(ctx).ID
+	for attempt := 1; attempt <= 4; attempt++ {
+		if n, err := w.RunOnce(context.Background()); err != nil || n != 1 {
+			t.Fatalf("attempt %d: RunOnce = %d, %v", attempt, n, err)
+		}
+		r := db.Client.OutboxMessage.GetX(ctx, id)
+		wait, base := r.NextAttemptAt.Sub(clk.Now()), time.Minute<<(attempt-1)
+		if wait < base-time.Second || wait > base+base/4+time.Second {
+			t.Errorf("after attempt %d the row waits %v, want %v to %v", attempt, wait, base, base+base/4)
+		}
+		clk.add(wait)
+	}
+}

@@ -512,6 +512,34 @@ func (e *Engine) send(ctx context.Context, c *ent.Client, en *ent.Enrollment, a 
 	return id, nil
 }
 
+// DeliveryFailed is told, inside the outbox worker's transaction, that the
+// provider refused a row or its outcome is unknown. When an enrolment step
+// queued it, the step is marked FAILED with the reason, and with pause on
+// error the enrolment is paused and flagged for follow-up (an enrolment
+// that has already ended is flagged); otherwise the failure is only
+// recorded and the enrolment goes on.
+func (e *Engine) DeliveryFailed(ctx context.Context, c *ent.Client, row pulid.ID, reason string) error {
+	wctx := workerCtx(ctx)
+	st, err := c.EnrollmentStep.Query().Where(enrollmentstep.OutboxID(row)).WithAction().Only(wctx)
+	if ent.IsNotFound(err) {
+		return nil // not from a program (a messenger #sms copy)
+	}
+	if err != nil {
+		return err
+	}
+	if err := c.EnrollmentStep.UpdateOne(st).SetStatus(enrollmentstep.StatusFAILED).SetError(clip(reason, 1000)).Exec(wctx); err != nil {
+		return err
+	}
+	if !st.Edges.Action.PauseOnError {
+		return nil
+	}
+	if err := c.Enrollment.Update().Where(enrollment.ID(st.EnrollmentID), enrollment.StatusEQ(enrollment.StatusACTIVE)).
+		SetStatus(enrollment.StatusPAUSED).Exec(wctx); err != nil {
+		return err
+	}
+	return c.Enrollment.UpdateOneID(st.EnrollmentID).SetFlagged(true).Exec(wctx)
+}
+
 // values are the placeholder values for an enrolment.
 func (e *Engine) values(ctx context.Context, c *ent.Client, en *ent.Enrollment, text string) map[string]string {
 	p := en.Edges.Patient
