@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/whisper-health/whisper/internal/outbox"
 	"github.com/whisper-health/whisper/internal/outreach"
 	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/store"
 	"github.com/whisper-health/whisper/internal/testdb"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
@@ -356,21 +358,50 @@ func TestTwoEnginesNeverRunAnActionTwice(t *testing.T) {
 		progs = append(progs, e.program(admin.AccessToken, map[string]any{"name": fmt.Sprint("P", i), "type": "GENERAL"},
 			map[string]any{"type": "SMS", "templateID": sms, "offset": 0, "unit": "DAYS", "relation": "ON"}))
 	}
+	var ids []string
 	for _, prog := range progs {
 		for _, num := range []string{"P0001", "P0002", "P0004", "P0006", "P0007", "P0008"} {
-			e.enroll(admin.AccessToken, prog, e.patientID(admin.AccessToken, num), nil)
+			ids = append(ids, e.enroll(admin.AccessToken, prog, e.patientID(admin.AccessToken, num), nil))
 		}
 	}
+	// A second replica: its own engine on its own connection pool.
+	var name string
+	if err := e.db.SQL.QueryRow(`SELECT current_database()`).Scan(&name); err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(os.Getenv(testdb.EnvVar))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	other, err := store.Open(context.Background(), u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	engines := []*outreach.Engine{e.engine, outreach.NewEngine(other.Client, slog.New(slog.NewTextHandler(io.Discard, nil)),
+		outreach.EngineConfig{Postgres: true, Now: e.clock.Now})}
+	// Someone holds one enrolment's row: neither engine may wait for it.
+	held, err := e.db.SQL.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Rollback()
+	if _, err := held.Exec(`SELECT id FROM enrollments WHERE id = $1 FOR UPDATE`, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	total := 0
-	for i := 0; i < 2; i++ {
+	for _, eng := range engines {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			n, err := e.engine.RunDue(context.Background())
+			n, err := eng.RunDue(ctx)
 			if err != nil {
-				t.Errorf("engine: %v", err)
+				t.Errorf("engine: %v (blocked on the held row?)", err)
 			}
 			mu.Lock()
 			total += n
@@ -378,8 +409,17 @@ func TestTwoEnginesNeverRunAnActionTwice(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if total != 18 || len(e.outbox("SMS")) != 18 {
-		t.Errorf("two engines ran %d actions and queued %d SMS, want 18 each", total, len(e.outbox("SMS")))
+	if total != 17 || len(e.outbox("SMS")) != 17 {
+		t.Errorf("two engines ran %d actions and queued %d SMS, want 17 each (all but the held enrolment)", total, len(e.outbox("SMS")))
+	}
+	if en := e.enrollment(admin.AccessToken, ids[0]); en.Status != "ACTIVE" || en.Steps[0].Status != "SCHEDULED" {
+		t.Errorf("the held enrolment = %+v, want it untouched", en)
+	}
+	if err := held.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := engines[1].RunDue(ctx); err != nil || n != 1 {
+		t.Errorf("once released: %d, %v; want its action run", n, err)
 	}
 }
 
