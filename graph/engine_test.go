@@ -698,3 +698,33 @@ func TestAProviderRefusalReachesTheEnrolment(t *testing.T) {
 	e.fails(kim, `query($id: ID!) { node(id: $id) { id } }`,
 		map[string]any{"id": failedID}, "FORBIDDEN")
 }
+
+func TestAPlaceholderWithoutAValueFailsTheAction(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login(demo.AdminEmail)
+	action := func(body string) map[string]any {
+		return map[string]any{"type": "SMS", "templateID": e.template(admin.AccessToken, "SMS", body), "offset": 0, "unit": "DAYS", "relation": "ON", "pauseOnError": true}
+	}
+	ref := e.clock.Now().Add(time.Hour)
+	dated := e.program(admin.AccessToken, map[string]any{"name": "Dated", "type": "GENERAL"}, action("Your check is due {{enrollment.referenceDate}}"))
+	address := e.program(admin.AccessToken, map[string]any{"name": "Address", "type": "GENERAL"}, action("Come to {{practice.address}}"))
+	booking := e.program(admin.AccessToken, map[string]any{"name": "Booking", "type": "GENERAL"}, action("See you on {{booking.date}}"))
+	patient := e.patientID(admin.AccessToken, "P0001") // the practice address is not configured
+	ids := []string{e.enroll(admin.AccessToken, dated, patient, &ref), e.enroll(admin.AccessToken, address, patient, nil),
+		e.enroll(admin.AccessToken, booking, patient, nil)}
+	e.clock.Advance(48 * time.Hour) // past the demo's bookings: the patient has none to come
+	e.run()
+	admin = e.login(demo.AdminEmail)
+	if sms := e.outbox("SMS"); len(sms) != 1 || !strings.HasSuffix(sms[0], "Your check is due "+ref.UTC().Format("Monday 2 January 2006")) {
+		t.Errorf("SMS queued = %v, want only the dated one, with the reference date", sms)
+	}
+	for i, want := range []string{"", "{{practice.address}}", "{{booking.date}}"} {
+		en := e.enrollment(admin.AccessToken, ids[i])
+		switch {
+		case want == "" && en.Steps[0].Status != "SENT":
+			t.Errorf("the dated enrolment = %+v, want its SMS SENT", en)
+		case want != "" && (en.Status != "PAUSED" || en.Steps[0].Status != "FAILED" || en.Steps[0].Error == nil || !strings.Contains(*en.Steps[0].Error, want)):
+			t.Errorf("enrolment using %s = %+v, want PAUSED with the step FAILED naming the placeholder", want, en)
+		}
+	}
+}

@@ -36,6 +36,7 @@ type Config struct {
 	ShutdownTimeout  time.Duration // WHISPER_SHUTDOWN_TIMEOUT, -shutdown-timeout
 	PracticeName     string        // WHISPER_PRACTICE_NAME, -practice-name
 	PracticePhone    string        // WHISPER_PRACTICE_PHONE, -practice-phone
+	PracticeAddress  string        // WHISPER_PRACTICE_ADDRESS, -practice-address
 	SMSURL           string        // WHISPER_SMS_URL, -sms-url
 	SMSAccount       string        // WHISPER_SMS_ACCOUNT, -sms-account
 	SMSToken         string        // WHISPER_SMS_TOKEN, -sms-token
@@ -76,6 +77,7 @@ var settings = []setting{
 	{"WHISPER_SHUTDOWN_TIMEOUT", "shutdown-timeout", "20s", "how long in-flight requests may take to finish on SIGTERM"},
 	{"WHISPER_PRACTICE_NAME", "practice-name", "Harbourside Medical Centre", "the practice's name in patient messages ({{practice.name}})"},
 	{"WHISPER_PRACTICE_PHONE", "practice-phone", "(02) 9000 0000", "the practice's phone number in patient messages ({{practice.phone}})"},
+	{"WHISPER_PRACTICE_ADDRESS", "practice-address", "", "the practice's postal address in patient messages ({{practice.address}}); a template using it fails while unset"},
 	{"WHISPER_SMS_URL", "sms-url", "", "base URL of a Twilio-style SMS API (e.g. https://api.twilio.com); unset: SMS go to the log"},
 	{"WHISPER_SMS_ACCOUNT", "sms-account", "", "SMS API account (Basic auth user and path segment)"},
 	{"WHISPER_SMS_TOKEN", "sms-token", "", "SMS API token (Basic auth password)"},
@@ -222,6 +224,7 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 	c.ShutdownTimeout = parseDuration("shutdown-timeout")
 	c.PracticeName = strings.TrimSpace(raw["practice-name"])
 	c.PracticePhone = strings.TrimSpace(raw["practice-phone"])
+	c.PracticeAddress = strings.TrimSpace(raw["practice-address"])
 	c.SMSURL, c.SMSAccount, c.SMSToken, c.SMSFrom = raw["sms-url"], raw["sms-account"], raw["sms-token"], raw["sms-from"]
 	c.SMSWebhookURL = raw["sms-webhook-url"]
 	c.SMTPHost, c.SMTPUsername, c.SMTPPassword, c.SMTPFrom = raw["smtp-host"], raw["smtp-username"], raw["smtp-password"], raw["smtp-from"]

@@ -160,7 +160,7 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 	notes := notify.New(a.db.Client, a.bus, msgr, log, nil)
 	engine := outreach.NewEngine(a.db.Client, log, outreach.EngineConfig{
 		Postgres: a.db.Dialect == dialect.Postgres,
-		Practice: outreach.Practice{Name: cfg.PracticeName, Phone: cfg.PracticePhone},
+		Practice: outreach.Practice{Name: cfg.PracticeName, Phone: cfg.PracticePhone, Address: cfg.PracticeAddress},
 	})
 	records := practice.New(a.db.Client, a.bus, notes, engine, a.db.Dialect == dialect.Postgres, log, nil)
 	hub := live.New(a.db.Client, a.bus, log, live.Config{

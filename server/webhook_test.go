@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"sort"
 	"strings"
@@ -31,7 +32,14 @@ func sign(token, u string, form url.Values) string {
 }
 
 func TestInboundSMSRepliesAreStoredAgainstTheEnrolment(t *testing.T) {
-	app, _ := startApp(t, testdb.URL(t), "-demo", "-sms-url", "http://127.0.0.1:9", "-sms-account", "AC1",
+	// A loopback SMS API accepts the program's SMS.
+	smsAPI := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(`{"sid":"SM1"}`))
+	}))
+	defer smsAPI.Close()
+	app, _ := startApp(t, testdb.URL(t), "-demo", "-sms-url", smsAPI.URL, "-sms-account", "AC1",
 		"-sms-token", "tok", "-sms-from", "+61255550000")
 	defer stopApp(t, app)
 	base := app.URL()

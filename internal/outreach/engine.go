@@ -480,6 +480,13 @@ func (e *Engine) send(ctx context.Context, c *ent.Client, en *ent.Enrollment, a 
 		}
 		channel, to = "LETTER", *p.GpName
 	}
+	// A placeholder with no value for this patient fails the action with
+	// the reason, rather than sending a message with a blank in it.
+	for _, m := range placeholder.FindAllStringSubmatch(t.Body+" "+deref(t.Subject), -1) {
+		if vals[m[1]] == "" {
+			return "", undeliverable("the template uses {{%s}}, which has no value for this patient", m[1])
+		}
+	}
 	subject := ""
 	if t.Subject != nil {
 		subject = Render(*t.Subject, vals)
@@ -544,14 +551,15 @@ func (e *Engine) DeliveryFailed(ctx context.Context, c *ent.Client, row pulid.ID
 func (e *Engine) values(ctx context.Context, c *ent.Client, en *ent.Enrollment, text string) map[string]string {
 	p := en.Edges.Patient
 	v := map[string]string{
-		"patient.firstName":     p.FirstName,
-		"patient.lastName":      p.LastName,
-		"patient.fullName":      p.FirstName + " " + p.LastName,
-		"patient.patientNumber": p.PatientNumber,
-		"practice.name":         e.cfg.Practice.Name,
-		"practice.phone":        e.cfg.Practice.Phone,
-		"practice.address":      e.cfg.Practice.Address,
-		"program.name":          en.Edges.Program.Name,
+		"patient.firstName":        p.FirstName,
+		"patient.lastName":         p.LastName,
+		"patient.fullName":         p.FirstName + " " + p.LastName,
+		"patient.patientNumber":    p.PatientNumber,
+		"practice.name":            e.cfg.Practice.Name,
+		"practice.phone":           e.cfg.Practice.Phone,
+		"practice.address":         e.cfg.Practice.Address,
+		"program.name":             en.Edges.Program.Name,
+		"enrollment.referenceDate": en.ReferenceDate.Format("Monday 2 January 2006"),
 	}
 	opt := func(k string, s *string) {
 		if s != nil {
@@ -592,7 +600,8 @@ func (e *Engine) values(ctx context.Context, c *ent.Client, en *ent.Enrollment, 
 }
 
 // Render fills a template's placeholders; unknown ones cannot occur (they
-// are refused when the template is saved) and unset ones become empty.
+// are refused when the template is saved) and unset ones become empty (the
+// engine refuses to send those).
 func Render(text string, vals map[string]string) string {
 	return placeholder.ReplaceAllStringFunc(text, func(m string) string {
 		return vals[placeholder.FindStringSubmatch(m)[1]]
