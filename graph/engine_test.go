@@ -728,3 +728,30 @@ func TestAPlaceholderWithoutAValueFailsTheAction(t *testing.T) {
 		}
 	}
 }
+
+func TestEmailAndALetterToTheGPThroughTheEngine(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login(demo.AdminEmail)
+	var email struct{ CreateTemplate struct{ ID string } }
+	e.ok(admin.AccessToken, `mutation { createTemplate(input: {kind: EMAIL, name: "e", subject: "Hello {{patient.firstName}}", body: "Your results are in."}) { id } }`, nil, &email)
+	letter := e.template(admin.AccessToken, "LETTER", "Dear {{patient.gpName}}, re {{patient.fullName}}.")
+	prog := e.program(admin.AccessToken, map[string]any{"name": "Results", "type": "GENERAL"},
+		map[string]any{"type": "EMAIL", "templateID": email.CreateTemplate.ID, "offset": 0, "unit": "DAYS", "relation": "ON"},
+		map[string]any{"type": "LETTER_TO_GP", "templateID": letter, "letterOption": "EPOST", "offset": 0, "unit": "DAYS", "relation": "ON"})
+	id := e.enroll(admin.AccessToken, prog, e.patientID(admin.AccessToken, "P0001"), nil)
+	if n := e.run(); n != 2 {
+		t.Fatalf("%d actions ran, want the email and the letter", n)
+	}
+	if en := e.enrollment(admin.AccessToken, id); en.Status != "COMPLETED" {
+		t.Errorf("enrolment = %+v, want COMPLETED", en)
+	}
+	if got := e.outbox("EMAIL"); len(got) != 1 || got[0] != "olivia.brown@example.com: Your results are in." {
+		t.Errorf("emails queued = %q", got)
+	}
+	ctx := viewer.NewSystemContext(context.Background(), "test")
+	l := e.db.Client.OutboxMessage.Query().Where(outboxmessage.ChannelEQ(outboxmessage.ChannelLETTER)).OnlyX(ctx)
+	if l.Recipient != "Dr Ruth Okafor\nHarbourside Family Practice\n1 Quay Lane, Sydney NSW 2000" || l.Route == nil || *l.Route != outboxmessage.RouteEPOST ||
+		l.Body != "Dear Dr Ruth Okafor, re Olivia Brown." {
+		t.Errorf("the GP letter = %q via %v: %q, want the GP's practice address block by e-post", l.Recipient, l.Route, l.Body)
+	}
+}

@@ -90,7 +90,7 @@ var settings = []setting{
 	{"WHISPER_SMTP_FROM", "smtp-from", "", "the address email is sent from (required with an SMTP host)"},
 	{"WHISPER_SMTP_STARTTLS", "smtp-starttls", "true", "require STARTTLS"},
 	{"WHISPER_LETTERS_DIR", "letters-dir", "", "folder for letter PDFs (SAVE_FILE) and the mail distribution list; unset: letters go to the log"},
-	{"WHISPER_EPOST_URL", "epost-url", "", "e-post endpoint that receives EPOST letters as PDF"},
+	{"WHISPER_EPOST_URL", "epost-url", "", "e-post endpoint that receives EPOST letters as PDF (needs -letters-dir)"},
 	{"WHISPER_CHANNEL_HIDE_AFTER", "channel-hide-after", "72h", "how long a read channel without activity stays in the channel list"},
 }
 
@@ -239,6 +239,9 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 	}
 	c.ChannelHideAfter = parseDuration("channel-hide-after")
 	c.LettersDir, c.EPostURL = raw["letters-dir"], raw["epost-url"]
+	if c.EPostURL != "" && c.LettersDir == "" {
+		bad("epost-url", "needs -letters-dir too: letters are rendered there before they are posted")
+	}
 	if c.EPostURL != "" && !hasAnyPrefix(c.EPostURL, "http://", "https://") {
 		bad("epost-url", "must be an http:// or https:// URL")
 	}

@@ -83,6 +83,7 @@ func TestLoadConfigErrorsNameTheSetting(t *testing.T) {
 		{"unknown flag", nil, []string{"-colour"}, "colour"},
 		{"sms url without account", map[string]string{"WHISPER_SMS_URL": "https://sms.example"}, nil, "WHISPER_SMS_ACCOUNT"},
 		{"sms url not http", map[string]string{"WHISPER_SMS_URL": "sms.example"}, nil, "WHISPER_SMS_URL"},
+		{"e-post without a letters folder", map[string]string{"WHISPER_EPOST_URL": "https://epost.example"}, nil, "WHISPER_EPOST_URL"},
 		{"stray argument", nil, []string{"serve"}, "serve"},
 		{"production demo", with(prod, "WHISPER_DEMO", "1"), nil, "WHISPER_DEMO"},
 		{"production without origins", with(prod, "WHISPER_CORS_ORIGINS", ""), nil, "WHISPER_CORS_ORIGINS"},

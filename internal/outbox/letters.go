@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf16"
 
 	"github.com/go-pdf/fpdf"
 )
@@ -26,12 +27,33 @@ type Letters struct {
 	// Letterhead is printed at the top of every letter (the practice).
 	Letterhead string
 	Client     *http.Client
-	mu         sync.Mutex
+	// Now is the clock that dates letters (default time.Now).
+	Now func() time.Time
+	mu  sync.Mutex
+}
+
+func (l *Letters) now() time.Time {
+	if l.Now == nil {
+		return time.Now().UTC()
+	}
+	return l.Now().UTC()
+}
+
+// addressLines splits a letter's recipient — the addressee's name, then
+// the postal address, one line each — into its lines.
+func addressLines(recipient string) []string {
+	var lines []string
+	for _, line := range strings.Split(recipient, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			lines = append(lines, line)
+		}
+	}
+	return lines
 }
 
 // Send implements Provider.
 func (l *Letters) Send(ctx context.Context, m Message) (string, error) {
-	pdf, err := RenderLetter(l.Letterhead, m.Recipient, m.Subject, m.Body)
+	pdf, err := RenderLetter(l.Letterhead, m.Recipient, m.Subject, m.Body, l.now())
 	if err != nil {
 		return "", fmt.Errorf("rendering letter: %v: %w", err, ErrPermanent)
 	}
@@ -52,7 +74,7 @@ func (l *Letters) Send(ctx context.Context, m Message) (string, error) {
 			return "", fmt.Errorf("opening the distribution list: %w", err)
 		}
 		defer f.Close()
-		line := strings.Join([]string{time.Now().UTC().Format(time.RFC3339), clean(m.Recipient), clean(m.Subject), name}, "\t")
+		line := strings.Join([]string{l.now().Format(time.RFC3339), clean(strings.Join(addressLines(m.Recipient), ", ")), clean(m.Subject), name}, "\t")
 		if _, err := fmt.Fprintln(f, line); err != nil {
 			return "", fmt.Errorf("adding to the distribution list: %w", err)
 		}
@@ -94,6 +116,10 @@ func (l *Letters) epost(ctx context.Context, m Message, pdf []byte) (string, err
 	}
 	req.Header.Set("Content-Type", "application/pdf")
 	req.Header.Set("Idempotency-Key", m.IdempotencyKey)
+	// The postal address, structured: a JSON array of lines (name first),
+	// non-ASCII escaped so that it fits in a header.
+	addr, _ := json.Marshal(addressLines(m.Recipient))
+	req.Header.Set("X-Recipient-Address", asciiJSON(addr))
 	res, err := client.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("e-post did not answer (%v): %w", err, ErrUnknown)
@@ -116,9 +142,25 @@ func (l *Letters) epost(ctx context.Context, m Message, pdf []byte) (string, err
 	return "", fmt.Errorf("e-post refused the letter (%d): %w", res.StatusCode, ErrPermanent)
 }
 
+// asciiJSON escapes every non-ASCII character of a JSON text as \\uXXXX.
+func asciiJSON(b []byte) string {
+	var out strings.Builder
+	for _, r := range string(b) {
+		if r < 0x80 {
+			out.WriteRune(r)
+			continue
+		}
+		for _, u := range utf16.Encode([]rune{r}) {
+			fmt.Fprintf(&out, "\\u%04x", u)
+		}
+	}
+	return out.String()
+}
+
 // RenderLetter lays a letter out on A4: the letterhead, the date, the
-// addressee, the subject and the body.
-func RenderLetter(letterhead, to, subject, body string) ([]byte, error) {
+// address block (the addressee's name and postal address, one line each),
+// the subject and the body.
+func RenderLetter(letterhead, to, subject, body string, date time.Time) ([]byte, error) {
 	doc := fpdf.New("P", "mm", "A4", "")
 	doc.SetCompression(false) // letters are small; plain streams can be checked
 	doc.SetMargins(25, 25, 25)
@@ -127,9 +169,11 @@ func RenderLetter(letterhead, to, subject, body string) ([]byte, error) {
 	doc.SetFont("Helvetica", "B", 14)
 	doc.CellFormat(0, 8, tr(letterhead), "", 1, "L", false, 0, "")
 	doc.SetFont("Helvetica", "", 11)
-	doc.CellFormat(0, 6, time.Now().UTC().Format("2 January 2006"), "", 1, "R", false, 0, "")
+	doc.CellFormat(0, 6, date.Format("2 January 2006"), "", 1, "R", false, 0, "")
 	doc.Ln(6)
-	doc.CellFormat(0, 6, tr(to), "", 1, "L", false, 0, "")
+	for _, line := range addressLines(to) {
+		doc.CellFormat(0, 6, tr(line), "", 1, "L", false, 0, "")
+	}
 	doc.Ln(6)
 	if subject != "" {
 		doc.SetFont("Helvetica", "B", 11)

@@ -3,6 +3,7 @@ package outbox_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-smtp"
 
@@ -129,5 +131,37 @@ func TestLettersArePDFFiles(t *testing.T) {
 	ref, err := l.Send(context.Background(), msg("EPOST"))
 	if err != nil || ref != "EP-1" || len(posted) != 1 || !bytes.HasPrefix(posted[0], []byte("%PDF-")) || keys[0] != "k-EPOST" {
 		t.Errorf("e-post: ref %q, err %v, %d posts", ref, err, len(posted))
+	}
+}
+
+func TestLettersCarryTheAddressAndTheClocksDate(t *testing.T) {
+	var address []string
+	epost := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		address = nil
+		_ = json.Unmarshal([]byte(r.Header.Get("X-Recipient-Address")), &address)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer epost.Close()
+	day := time.Date(2030, time.March, 15, 10, 0, 0, 0, time.UTC)
+	dir := t.TempDir()
+	l := &outbox.Letters{Dir: dir, EPostURL: epost.URL, Letterhead: "Harbourside Medical Centre", Now: func() time.Time { return day }}
+	m := outbox.Message{ID: pulid.New("ob"), Channel: "LETTER", Route: "SAVE_FILE",
+		Recipient: "Zoë Brown\n10 Harbour Street\nSydney NSW 2000", Body: "Dear Zoë", IdempotencyKey: "k-addr"}
+	path, err := l.Send(context.Background(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdf, _ := os.ReadFile(path)
+	for _, want := range []string{"(10 Harbour Street)", "(Sydney NSW 2000)", "(15 March 2030)"} {
+		if !bytes.Contains(pdf, []byte(want)) {
+			t.Errorf("the letter's PDF lacks %s", want)
+		}
+	}
+	m.Route, m.ID = "EPOST", pulid.New("ob")
+	if _, err := l.Send(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(address, "|") != "Zoë Brown|10 Harbour Street|Sydney NSW 2000" {
+		t.Errorf("e-post received the address %q, want its three lines", address)
 	}
 }

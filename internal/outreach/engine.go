@@ -470,15 +470,18 @@ func (e *Engine) send(ctx context.Context, c *ent.Client, en *ent.Enrollment, a 
 		}
 		channel, to = "EMAIL", *p.Email
 	case programaction.TypeLETTER_TO_PATIENT:
-		if p.AddressLine1 == nil {
+		if p.AddressLine1 == nil || *p.AddressLine1 == "" {
 			return "", undeliverable("the patient has no postal address")
 		}
-		channel, to = "LETTER", vals["patient.fullName"]
+		// The address block: name, then one line each (town, region and
+		// postcode share the last).
+		channel, to = "LETTER", addressBlock(vals["patient.fullName"], deref(p.AddressLine1), deref(p.AddressLine2),
+			strings.Join(nonEmpty(deref(p.City), deref(p.Region), deref(p.Postcode)), " "))
 	case programaction.TypeLETTER_TO_GP:
-		if p.GpName == nil {
-			return "", undeliverable("the patient has no GP on file")
+		if p.GpName == nil || p.GpAddress == nil || *p.GpAddress == "" {
+			return "", undeliverable("the patient has no GP (with a practice address) on file")
 		}
-		channel, to = "LETTER", *p.GpName
+		channel, to = "LETTER", addressBlock(*p.GpName, deref(p.GpPractice), *p.GpAddress)
 	}
 	// A placeholder with no value for this patient fails the action with
 	// the reason, rather than sending a message with a blank in it.
@@ -630,6 +633,21 @@ func (e *Engine) Run(ctx context.Context, every time.Duration) {
 		case <-t.C:
 		}
 	}
+}
+
+// addressBlock is a letter's recipient: non-empty lines, name first.
+func addressBlock(lines ...string) string {
+	return strings.Join(nonEmpty(lines...), "\n")
+}
+
+func nonEmpty(ss ...string) []string {
+	var out []string
+	for _, s := range ss {
+		if s = strings.TrimSpace(strings.ReplaceAll(s, "\n", " ")); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func deref(s *string) string {
