@@ -40,6 +40,8 @@ type EnrollmentStep struct {
 	Error *string `json:"error,omitempty"`
 	// ReplyContent holds the value of the "reply_content" field.
 	ReplyContent *string `json:"reply_content,omitempty"`
+	// the provider's id of the last reply stored: a webhook delivered again is stored once
+	LastReplySid *string `json:"last_reply_sid,omitempty"`
 	// OutboxID holds the value of the "outbox_id" field.
 	OutboxID *pulid.ID `json:"outbox_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -94,7 +96,7 @@ func (*EnrollmentStep) scanValues(columns []string) ([]any, error) {
 			values[i] = new(pulid.ID)
 		case enrollmentstep.FieldCycle:
 			values[i] = new(sql.NullInt64)
-		case enrollmentstep.FieldStatus, enrollmentstep.FieldError, enrollmentstep.FieldReplyContent:
+		case enrollmentstep.FieldStatus, enrollmentstep.FieldError, enrollmentstep.FieldReplyContent, enrollmentstep.FieldLastReplySid:
 			values[i] = new(sql.NullString)
 		case enrollmentstep.FieldCreatedAt, enrollmentstep.FieldUpdatedAt, enrollmentstep.FieldScheduledAt, enrollmentstep.FieldExecutedAt:
 			values[i] = new(sql.NullTime)
@@ -182,6 +184,13 @@ func (_m *EnrollmentStep) assignValues(columns []string, values []any) error {
 				_m.ReplyContent = new(string)
 				*_m.ReplyContent = value.String
 			}
+		case enrollmentstep.FieldLastReplySid:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field last_reply_sid", values[i])
+			} else if value.Valid {
+				_m.LastReplySid = new(string)
+				*_m.LastReplySid = value.String
+			}
 		case enrollmentstep.FieldOutboxID:
 			if value, ok := values[i].(*sql.NullScanner); !ok {
 				return fmt.Errorf("unexpected type %T for field outbox_id", values[i])
@@ -268,6 +277,11 @@ func (_m *EnrollmentStep) String() string {
 	builder.WriteString(", ")
 	if v := _m.ReplyContent; v != nil {
 		builder.WriteString("reply_content=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.LastReplySid; v != nil {
+		builder.WriteString("last_reply_sid=")
 		builder.WriteString(*v)
 	}
 	builder.WriteString(", ")

@@ -134,6 +134,20 @@ func (_c *EnrollmentStepCreate) SetNillableReplyContent(v *string) *EnrollmentSt
 	return _c
 }
 
+// SetLastReplySid sets the "last_reply_sid" field.
+func (_c *EnrollmentStepCreate) SetLastReplySid(v string) *EnrollmentStepCreate {
+	_c.mutation.SetLastReplySid(v)
+	return _c
+}
+
+// SetNillableLastReplySid sets the "last_reply_sid" field if the given value is not nil.
+func (_c *EnrollmentStepCreate) SetNillableLastReplySid(v *string) *EnrollmentStepCreate {
+	if v != nil {
+		_c.SetLastReplySid(*v)
+	}
+	return _c
+}
+
 // SetOutboxID sets the "outbox_id" field.
 func (_c *EnrollmentStepCreate) SetOutboxID(v pulid.ID) *EnrollmentStepCreate {
 	_c.mutation.SetOutboxID(v)
@@ -270,6 +284,11 @@ func (_c *EnrollmentStepCreate) check() error {
 			return &ValidationError{Name: "error", err: fmt.Errorf(`ent: validator failed for field "EnrollmentStep.error": %w`, err)}
 		}
 	}
+	if v, ok := _c.mutation.LastReplySid(); ok {
+		if err := enrollmentstep.LastReplySidValidator(v); err != nil {
+			return &ValidationError{Name: "last_reply_sid", err: fmt.Errorf(`ent: validator failed for field "EnrollmentStep.last_reply_sid": %w`, err)}
+		}
+	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := enrollmentstep.IDValidator(string(v)); err != nil {
 			return &ValidationError{Name: "id", err: fmt.Errorf(`ent: validator failed for field "EnrollmentStep.id": %w`, err)}
@@ -348,6 +367,10 @@ func (_c *EnrollmentStepCreate) createSpec() (*EnrollmentStep, *sqlgraph.CreateS
 	if value, ok := _c.mutation.ReplyContent(); ok {
 		_spec.SetField(enrollmentstep.FieldReplyContent, field.TypeString, value)
 		_node.ReplyContent = &value
+	}
+	if value, ok := _c.mutation.LastReplySid(); ok {
+		_spec.SetField(enrollmentstep.FieldLastReplySid, field.TypeString, value)
+		_node.LastReplySid = &value
 	}
 	if value, ok := _c.mutation.OutboxID(); ok {
 		_spec.SetField(enrollmentstep.FieldOutboxID, field.TypeString, value)
@@ -526,6 +549,24 @@ func (u *EnrollmentStepUpsert) UpdateReplyContent() *EnrollmentStepUpsert {
 // ClearReplyContent clears the value of the "reply_content" field.
 func (u *EnrollmentStepUpsert) ClearReplyContent() *EnrollmentStepUpsert {
 	u.SetNull(enrollmentstep.FieldReplyContent)
+	return u
+}
+
+// SetLastReplySid sets the "last_reply_sid" field.
+func (u *EnrollmentStepUpsert) SetLastReplySid(v string) *EnrollmentStepUpsert {
+	u.Set(enrollmentstep.FieldLastReplySid, v)
+	return u
+}
+
+// UpdateLastReplySid sets the "last_reply_sid" field to the value that was provided on create.
+func (u *EnrollmentStepUpsert) UpdateLastReplySid() *EnrollmentStepUpsert {
+	u.SetExcluded(enrollmentstep.FieldLastReplySid)
+	return u
+}
+
+// ClearLastReplySid clears the value of the "last_reply_sid" field.
+func (u *EnrollmentStepUpsert) ClearLastReplySid() *EnrollmentStepUpsert {
+	u.SetNull(enrollmentstep.FieldLastReplySid)
 	return u
 }
 
@@ -709,6 +750,27 @@ func (u *EnrollmentStepUpsertOne) UpdateReplyContent() *EnrollmentStepUpsertOne 
 func (u *EnrollmentStepUpsertOne) ClearReplyContent() *EnrollmentStepUpsertOne {
 	return u.Update(func(s *EnrollmentStepUpsert) {
 		s.ClearReplyContent()
+	})
+}
+
+// SetLastReplySid sets the "last_reply_sid" field.
+func (u *EnrollmentStepUpsertOne) SetLastReplySid(v string) *EnrollmentStepUpsertOne {
+	return u.Update(func(s *EnrollmentStepUpsert) {
+		s.SetLastReplySid(v)
+	})
+}
+
+// UpdateLastReplySid sets the "last_reply_sid" field to the value that was provided on create.
+func (u *EnrollmentStepUpsertOne) UpdateLastReplySid() *EnrollmentStepUpsertOne {
+	return u.Update(func(s *EnrollmentStepUpsert) {
+		s.UpdateLastReplySid()
+	})
+}
+
+// ClearLastReplySid clears the value of the "last_reply_sid" field.
+func (u *EnrollmentStepUpsertOne) ClearLastReplySid() *EnrollmentStepUpsertOne {
+	return u.Update(func(s *EnrollmentStepUpsert) {
+		s.ClearLastReplySid()
 	})
 }
 
@@ -1062,6 +1124,27 @@ func (u *EnrollmentStepUpsertBulk) UpdateReplyContent() *EnrollmentStepUpsertBul
 func (u *EnrollmentStepUpsertBulk) ClearReplyContent() *EnrollmentStepUpsertBulk {
 	return u.Update(func(s *EnrollmentStepUpsert) {
 		s.ClearReplyContent()
+	})
+}
+
+// SetLastReplySid sets the "last_reply_sid" field.
+func (u *EnrollmentStepUpsertBulk) SetLastReplySid(v string) *EnrollmentStepUpsertBulk {
+	return u.Update(func(s *EnrollmentStepUpsert) {
+		s.SetLastReplySid(v)
+	})
+}
+
+// UpdateLastReplySid sets the "last_reply_sid" field to the value that was provided on create.
+func (u *EnrollmentStepUpsertBulk) UpdateLastReplySid() *EnrollmentStepUpsertBulk {
+	return u.Update(func(s *EnrollmentStepUpsert) {
+		s.UpdateLastReplySid()
+	})
+}
+
+// ClearLastReplySid clears the value of the "last_reply_sid" field.
+func (u *EnrollmentStepUpsertBulk) ClearLastReplySid() *EnrollmentStepUpsertBulk {
+	return u.Update(func(s *EnrollmentStepUpsert) {
+		s.ClearLastReplySid()
 	})
 }
 

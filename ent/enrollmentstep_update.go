@@ -124,6 +124,26 @@ func (_u *EnrollmentStepUpdate) ClearReplyContent() *EnrollmentStepUpdate {
 	return _u
 }
 
+// SetLastReplySid sets the "last_reply_sid" field.
+func (_u *EnrollmentStepUpdate) SetLastReplySid(v string) *EnrollmentStepUpdate {
+	_u.mutation.SetLastReplySid(v)
+	return _u
+}
+
+// SetNillableLastReplySid sets the "last_reply_sid" field if the given value is not nil.
+func (_u *EnrollmentStepUpdate) SetNillableLastReplySid(v *string) *EnrollmentStepUpdate {
+	if v != nil {
+		_u.SetLastReplySid(*v)
+	}
+	return _u
+}
+
+// ClearLastReplySid clears the value of the "last_reply_sid" field.
+func (_u *EnrollmentStepUpdate) ClearLastReplySid() *EnrollmentStepUpdate {
+	_u.mutation.ClearLastReplySid()
+	return _u
+}
+
 // SetOutboxID sets the "outbox_id" field.
 func (_u *EnrollmentStepUpdate) SetOutboxID(v pulid.ID) *EnrollmentStepUpdate {
 	_u.mutation.SetOutboxID(v)
@@ -203,6 +223,11 @@ func (_u *EnrollmentStepUpdate) check() error {
 			return &ValidationError{Name: "error", err: fmt.Errorf(`ent: validator failed for field "EnrollmentStep.error": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.LastReplySid(); ok {
+		if err := enrollmentstep.LastReplySidValidator(v); err != nil {
+			return &ValidationError{Name: "last_reply_sid", err: fmt.Errorf(`ent: validator failed for field "EnrollmentStep.last_reply_sid": %w`, err)}
+		}
+	}
 	if _u.mutation.EnrollmentCleared() && len(_u.mutation.EnrollmentIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "EnrollmentStep.enrollment"`)
 	}
@@ -256,6 +281,12 @@ func (_u *EnrollmentStepUpdate) sqlSave(ctx context.Context) (_node int, err err
 	}
 	if _u.mutation.ReplyContentCleared() {
 		_spec.ClearField(enrollmentstep.FieldReplyContent, field.TypeString)
+	}
+	if value, ok := _u.mutation.LastReplySid(); ok {
+		_spec.SetField(enrollmentstep.FieldLastReplySid, field.TypeString, value)
+	}
+	if _u.mutation.LastReplySidCleared() {
+		_spec.ClearField(enrollmentstep.FieldLastReplySid, field.TypeString)
 	}
 	if value, ok := _u.mutation.OutboxID(); ok {
 		_spec.SetField(enrollmentstep.FieldOutboxID, field.TypeString, value)
@@ -379,6 +410,26 @@ func (_u *EnrollmentStepUpdateOne) ClearReplyContent() *EnrollmentStepUpdateOne 
 	return _u
 }
 
+// SetLastReplySid sets the "last_reply_sid" field.
+func (_u *EnrollmentStepUpdateOne) SetLastReplySid(v string) *EnrollmentStepUpdateOne {
+	_u.mutation.SetLastReplySid(v)
+	return _u
+}
+
+// SetNillableLastReplySid sets the "last_reply_sid" field if the given value is not nil.
+func (_u *EnrollmentStepUpdateOne) SetNillableLastReplySid(v *string) *EnrollmentStepUpdateOne {
+	if v != nil {
+		_u.SetLastReplySid(*v)
+	}
+	return _u
+}
+
+// ClearLastReplySid clears the value of the "last_reply_sid" field.
+func (_u *EnrollmentStepUpdateOne) ClearLastReplySid() *EnrollmentStepUpdateOne {
+	_u.mutation.ClearLastReplySid()
+	return _u
+}
+
 // SetOutboxID sets the "outbox_id" field.
 func (_u *EnrollmentStepUpdateOne) SetOutboxID(v pulid.ID) *EnrollmentStepUpdateOne {
 	_u.mutation.SetOutboxID(v)
@@ -471,6 +522,11 @@ func (_u *EnrollmentStepUpdateOne) check() error {
 			return &ValidationError{Name: "error", err: fmt.Errorf(`ent: validator failed for field "EnrollmentStep.error": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.LastReplySid(); ok {
+		if err := enrollmentstep.LastReplySidValidator(v); err != nil {
+			return &ValidationError{Name: "last_reply_sid", err: fmt.Errorf(`ent: validator failed for field "EnrollmentStep.last_reply_sid": %w`, err)}
+		}
+	}
 	if _u.mutation.EnrollmentCleared() && len(_u.mutation.EnrollmentIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "EnrollmentStep.enrollment"`)
 	}
@@ -541,6 +597,12 @@ func (_u *EnrollmentStepUpdateOne) sqlSave(ctx context.Context) (_node *Enrollme
 	}
 	if _u.mutation.ReplyContentCleared() {
 		_spec.ClearField(enrollmentstep.FieldReplyContent, field.TypeString)
+	}
+	if value, ok := _u.mutation.LastReplySid(); ok {
+		_spec.SetField(enrollmentstep.FieldLastReplySid, field.TypeString, value)
+	}
+	if _u.mutation.LastReplySidCleared() {
+		_spec.ClearField(enrollmentstep.FieldLastReplySid, field.TypeString)
 	}
 	if value, ok := _u.mutation.OutboxID(); ok {
 		_spec.SetField(enrollmentstep.FieldOutboxID, field.TypeString, value)

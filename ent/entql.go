@@ -243,6 +243,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			enrollmentstep.FieldExecutedAt:   {Type: field.TypeTime, Column: enrollmentstep.FieldExecutedAt},
 			enrollmentstep.FieldError:        {Type: field.TypeString, Column: enrollmentstep.FieldError},
 			enrollmentstep.FieldReplyContent: {Type: field.TypeString, Column: enrollmentstep.FieldReplyContent},
+			enrollmentstep.FieldLastReplySid: {Type: field.TypeString, Column: enrollmentstep.FieldLastReplySid},
 			enrollmentstep.FieldOutboxID:     {Type: field.TypeString, Column: enrollmentstep.FieldOutboxID},
 		},
 	}
@@ -2435,6 +2436,11 @@ func (f *EnrollmentStepFilter) WhereError(p entql.StringP) {
 // WhereReplyContent applies the entql string predicate on the reply_content field.
 func (f *EnrollmentStepFilter) WhereReplyContent(p entql.StringP) {
 	f.Where(p.Field(enrollmentstep.FieldReplyContent))
+}
+
+// WhereLastReplySid applies the entql string predicate on the last_reply_sid field.
+func (f *EnrollmentStepFilter) WhereLastReplySid(p entql.StringP) {
+	f.Where(p.Field(enrollmentstep.FieldLastReplySid))
 }
 
 // WhereOutboxID applies the entql string predicate on the outbox_id field.

@@ -8503,6 +8503,7 @@ type EnrollmentStepMutation struct {
 	executed_at       *time.Time
 	error             *string
 	reply_content     *string
+	last_reply_sid    *string
 	outbox_id         *pulid.ID
 	clearedFields     map[string]struct{}
 	enrollment        *pulid.ID
@@ -9037,6 +9038,55 @@ func (m *EnrollmentStepMutation) ResetReplyContent() {
 	delete(m.clearedFields, enrollmentstep.FieldReplyContent)
 }
 
+// SetLastReplySid sets the "last_reply_sid" field.
+func (m *EnrollmentStepMutation) SetLastReplySid(s string) {
+	m.last_reply_sid = &s
+}
+
+// LastReplySid returns the value of the "last_reply_sid" field in the mutation.
+func (m *EnrollmentStepMutation) LastReplySid() (r string, exists bool) {
+	v := m.last_reply_sid
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastReplySid returns the old "last_reply_sid" field's value of the EnrollmentStep entity.
+// If the EnrollmentStep object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnrollmentStepMutation) OldLastReplySid(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastReplySid is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastReplySid requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastReplySid: %w", err)
+	}
+	return oldValue.LastReplySid, nil
+}
+
+// ClearLastReplySid clears the value of the "last_reply_sid" field.
+func (m *EnrollmentStepMutation) ClearLastReplySid() {
+	m.last_reply_sid = nil
+	m.clearedFields[enrollmentstep.FieldLastReplySid] = struct{}{}
+}
+
+// LastReplySidCleared returns if the "last_reply_sid" field was cleared in this mutation.
+func (m *EnrollmentStepMutation) LastReplySidCleared() bool {
+	_, ok := m.clearedFields[enrollmentstep.FieldLastReplySid]
+	return ok
+}
+
+// ResetLastReplySid resets all changes to the "last_reply_sid" field.
+func (m *EnrollmentStepMutation) ResetLastReplySid() {
+	m.last_reply_sid = nil
+	delete(m.clearedFields, enrollmentstep.FieldLastReplySid)
+}
+
 // SetOutboxID sets the "outbox_id" field.
 func (m *EnrollmentStepMutation) SetOutboxID(pu pulid.ID) {
 	m.outbox_id = &pu
@@ -9174,7 +9224,7 @@ func (m *EnrollmentStepMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *EnrollmentStepMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 12)
 	if m.created_at != nil {
 		fields = append(fields, enrollmentstep.FieldCreatedAt)
 	}
@@ -9204,6 +9254,9 @@ func (m *EnrollmentStepMutation) Fields() []string {
 	}
 	if m.reply_content != nil {
 		fields = append(fields, enrollmentstep.FieldReplyContent)
+	}
+	if m.last_reply_sid != nil {
+		fields = append(fields, enrollmentstep.FieldLastReplySid)
 	}
 	if m.outbox_id != nil {
 		fields = append(fields, enrollmentstep.FieldOutboxID)
@@ -9236,6 +9289,8 @@ func (m *EnrollmentStepMutation) Field(name string) (ent.Value, bool) {
 		return m.Error()
 	case enrollmentstep.FieldReplyContent:
 		return m.ReplyContent()
+	case enrollmentstep.FieldLastReplySid:
+		return m.LastReplySid()
 	case enrollmentstep.FieldOutboxID:
 		return m.OutboxID()
 	}
@@ -9267,6 +9322,8 @@ func (m *EnrollmentStepMutation) OldField(ctx context.Context, name string) (ent
 		return m.OldError(ctx)
 	case enrollmentstep.FieldReplyContent:
 		return m.OldReplyContent(ctx)
+	case enrollmentstep.FieldLastReplySid:
+		return m.OldLastReplySid(ctx)
 	case enrollmentstep.FieldOutboxID:
 		return m.OldOutboxID(ctx)
 	}
@@ -9348,6 +9405,13 @@ func (m *EnrollmentStepMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetReplyContent(v)
 		return nil
+	case enrollmentstep.FieldLastReplySid:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastReplySid(v)
+		return nil
 	case enrollmentstep.FieldOutboxID:
 		v, ok := value.(pulid.ID)
 		if !ok {
@@ -9409,6 +9473,9 @@ func (m *EnrollmentStepMutation) ClearedFields() []string {
 	if m.FieldCleared(enrollmentstep.FieldReplyContent) {
 		fields = append(fields, enrollmentstep.FieldReplyContent)
 	}
+	if m.FieldCleared(enrollmentstep.FieldLastReplySid) {
+		fields = append(fields, enrollmentstep.FieldLastReplySid)
+	}
 	if m.FieldCleared(enrollmentstep.FieldOutboxID) {
 		fields = append(fields, enrollmentstep.FieldOutboxID)
 	}
@@ -9434,6 +9501,9 @@ func (m *EnrollmentStepMutation) ClearField(name string) error {
 		return nil
 	case enrollmentstep.FieldReplyContent:
 		m.ClearReplyContent()
+		return nil
+	case enrollmentstep.FieldLastReplySid:
+		m.ClearLastReplySid()
 		return nil
 	case enrollmentstep.FieldOutboxID:
 		m.ClearOutboxID()
@@ -9475,6 +9545,9 @@ func (m *EnrollmentStepMutation) ResetField(name string) error {
 		return nil
 	case enrollmentstep.FieldReplyContent:
 		m.ResetReplyContent()
+		return nil
+	case enrollmentstep.FieldLastReplySid:
+		m.ResetLastReplySid()
 		return nil
 	case enrollmentstep.FieldOutboxID:
 		m.ResetOutboxID()

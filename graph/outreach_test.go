@@ -30,6 +30,10 @@ func TestTemplatesValidatePlaceholders(t *testing.T) {
 	if ok.CreateTemplate.Segments != 1 {
 		t.Errorf("61 UCS-2 characters = %d segments, want 1", ok.CreateTemplate.Segments)
 	}
+	e.ok(admin.AccessToken, create, map[string]any{"in": map[string]any{"kind": "SMS", "name": "Emoji", "body": strings.Repeat("é", 69) + "😀"}}, &ok)
+	if ok.CreateTemplate.Segments != 2 {
+		t.Errorf("69 UCS-2 characters and an emoji (71 UTF-16 units) = %d segments, want 2", ok.CreateTemplate.Segments)
+	}
 	for name, in := range map[string]map[string]any{
 		"unknown placeholder":   {"kind": "SMS", "name": "x", "body": "Hi {{patient.nickname}}"},
 		"unbalanced braces":     {"kind": "SMS", "name": "x", "body": "Hi {{patient.firstName"},
@@ -45,8 +49,8 @@ func TestTemplatesValidatePlaceholders(t *testing.T) {
 	e.fails(kim.AccessToken, create, map[string]any{"in": map[string]any{"kind": "SMS", "name": "x", "body": "Hi"}}, "FORBIDDEN")
 	var list struct{ Templates struct{ TotalCount int } }
 	e.ok(admin.AccessToken, `{ templates { totalCount } }`, nil, &list)
-	if list.Templates.TotalCount != 5 {
-		t.Errorf("%d templates, want the demo's 2 and these 3 (the bad ones wrote nothing)", list.Templates.TotalCount)
+	if list.Templates.TotalCount != 6 {
+		t.Errorf("%d templates, want the demo's 2 and these 4 (the bad ones wrote nothing)", list.Templates.TotalCount)
 	}
 }
 
@@ -248,4 +252,38 @@ func TestBookingTypesLinkToThePrograms(t *testing.T) {
 	// Now standard is its only type: unlinking it is refused.
 	e.fails(admin.AccessToken, set, map[string]any{"b": types["Standard Consultation"], "p": []string{}}, "BAD_USER_INPUT")
 	e.fails(e.login(demo.KimEmail).AccessToken, set, map[string]any{"b": types["Standard Consultation"], "p": []string{selected}}, "FORBIDDEN")
+}
+
+func TestUpdatingATemplateChecksItLikeANewOne(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login(demo.AdminEmail)
+	const update = `mutation($in: UpdateTemplateInput!) { updateTemplate(input: $in) { id name subject body segments } }`
+	var created struct{ CreateTemplate struct{ ID string } }
+	e.ok(admin.AccessToken, `mutation { createTemplate(input: {kind: EMAIL, name: "Results", subject: "Your results", body: "Hi {{patient.firstName}}"}) { id } }`, nil, &created)
+	id := created.CreateTemplate.ID
+	var out struct {
+		UpdateTemplate struct {
+			Name, Body string
+			Subject    *string
+		}
+	}
+	e.ok(admin.AccessToken, update, map[string]any{"in": map[string]any{"id": id, "body": " Hello {{patient.fullName}} "}}, &out)
+	if out.UpdateTemplate.Body != "Hello {{patient.fullName}}" || out.UpdateTemplate.Name != "Results" || out.UpdateTemplate.Subject == nil {
+		t.Errorf("after editing the body: %+v", out.UpdateTemplate)
+	}
+	for name, in := range map[string]map[string]any{
+		"unknown placeholder": {"id": id, "body": "Hi {{patient.nickname}}"},
+		"email loses subject": {"id": id, "subject": ""},
+		"empty name":          {"id": id, "name": " "},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e.with(t).fails(admin.AccessToken, update, map[string]any{"in": in}, "BAD_USER_INPUT")
+		})
+	}
+	e.fails(e.login(demo.KimEmail).AccessToken, update, map[string]any{"in": map[string]any{"id": id, "name": "x"}}, "FORBIDDEN")
+	var node struct{ Node struct{ Name, Body string } }
+	e.ok(admin.AccessToken, `query($id: ID!) { node(id: $id) { ... on Template { name body } } }`, map[string]any{"id": id}, &node)
+	if node.Node.Body != "Hello {{patient.fullName}}" || node.Node.Name != "Results" {
+		t.Errorf("the refused edits changed the template: %+v", node.Node)
+	}
 }

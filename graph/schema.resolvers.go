@@ -322,6 +322,11 @@ func (r *mutationResolver) SendAlert(ctx context.Context, body string) (*ent.Mes
 	return r.Notify.SendAlert(ctx, body)
 }
 
+// UpdateTemplate is the resolver for the updateTemplate field.
+func (r *mutationResolver) UpdateTemplate(ctx context.Context, input model.UpdateTemplateInput) (*ent.Template, error) {
+	return r.Outreach.UpdateTemplate(ctx, input.ID, outreach.TemplateChange{Name: input.Name, Subject: input.Subject, Body: input.Body})
+}
+
 // CreateTemplate is the resolver for the createTemplate field.
 func (r *mutationResolver) CreateTemplate(ctx context.Context, input model.CreateTemplateInput) (*ent.Template, error) {
 	return r.Outreach.CreateTemplate(ctx, outreach.TemplateInput{Kind: input.Kind, Name: input.Name, Subject: input.Subject, Body: input.Body})

@@ -35,7 +35,7 @@ func smsWebhook(engine *outreach.Engine, token, publicURL string, log *slog.Logg
 			webhookError(w, http.StatusForbidden, apperr.New(apperr.Forbidden, "bad or missing X-Twilio-Signature"))
 			return
 		}
-		found, err := engine.ReplyReceived(r.Context(), r.PostForm.Get("From"), r.PostForm.Get("Body"))
+		found, err := engine.ReplyReceived(r.Context(), r.PostForm.Get("From"), r.PostForm.Get("Body"), r.PostForm.Get("MessageSid"))
 		if err != nil {
 			if e, ok := apperr.As(err); ok {
 				webhookError(w, http.StatusBadRequest, e)

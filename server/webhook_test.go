@@ -92,4 +92,18 @@ func TestInboundSMSRepliesAreStoredAgainstTheEnrolment(t *testing.T) {
 	if got := steps[0].(map[string]any)["replyContent"]; got != "82.5 kg" {
 		t.Errorf("stored reply = %v, want 82.5 kg", got)
 	}
+	// The provider delivers the same reply again (a retry): stored once. A
+	// new reply from the number written with spaces is matched and appended.
+	if code := send(form, sign("tok", hook, form)); code != http.StatusOK {
+		t.Fatalf("a repeated reply got %d, want 200", code)
+	}
+	mobile := patient["mobile"].(string)
+	spaced := url.Values{"From": {mobile[:3] + " " + mobile[3:6] + " " + mobile[6:]}, "To": {"+61255550000"}, "Body": {"83 kg"}, "MessageSid": {"SM2"}}
+	if code := send(spaced, sign("tok", hook, spaced)); code != http.StatusOK {
+		t.Fatalf("a second reply got %d, want 200", code)
+	}
+	steps = post(t, base, admin, `{ node(id: "`+en+`") { ... on Enrollment { steps { replyContent } } } }`)["node"].(map[string]any)["steps"].([]any)
+	if got := steps[0].(map[string]any)["replyContent"]; got != "82.5 kg\n83 kg" {
+		t.Errorf("stored replies = %q, want the first once and the second appended", got)
+	}
 }

@@ -39,6 +39,8 @@ const (
 	FieldError = "error"
 	// FieldReplyContent holds the string denoting the reply_content field in the database.
 	FieldReplyContent = "reply_content"
+	// FieldLastReplySid holds the string denoting the last_reply_sid field in the database.
+	FieldLastReplySid = "last_reply_sid"
 	// FieldOutboxID holds the string denoting the outbox_id field in the database.
 	FieldOutboxID = "outbox_id"
 	// EdgeEnrollment holds the string denoting the enrollment edge name in mutations.
@@ -76,6 +78,7 @@ var Columns = []string{
 	FieldExecutedAt,
 	FieldError,
 	FieldReplyContent,
+	FieldLastReplySid,
 	FieldOutboxID,
 }
 
@@ -105,6 +108,8 @@ var (
 	UpdateDefaultUpdatedAt func() time.Time
 	// ErrorValidator is a validator for the "error" field. It is called by the builders before save.
 	ErrorValidator func(string) error
+	// LastReplySidValidator is a validator for the "last_reply_sid" field. It is called by the builders before save.
+	LastReplySidValidator func(string) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -196,6 +201,11 @@ func ByError(opts ...sql.OrderTermOption) OrderOption {
 // ByReplyContent orders the results by the reply_content field.
 func ByReplyContent(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldReplyContent, opts...).ToFunc()
+}
+
+// ByLastReplySid orders the results by the last_reply_sid field.
+func ByLastReplySid(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLastReplySid, opts...).ToFunc()
 }
 
 // ByOutboxID orders the results by the outbox_id field.

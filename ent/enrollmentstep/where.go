@@ -101,6 +101,11 @@ func ReplyContent(v string) predicate.EnrollmentStep {
 	return predicate.EnrollmentStep(sql.FieldEQ(FieldReplyContent, v))
 }
 
+// LastReplySid applies equality check predicate on the "last_reply_sid" field. It's identical to LastReplySidEQ.
+func LastReplySid(v string) predicate.EnrollmentStep {
+	return predicate.EnrollmentStep(sql.FieldEQ(FieldLastReplySid, v))
+}
+
 // OutboxID applies equality check predicate on the "outbox_id" field. It's identical to OutboxIDEQ.
 func OutboxID(v pulid.ID) predicate.EnrollmentStep {
 	return predicate.EnrollmentStep(sql.FieldEQ(FieldOutboxID, v))
@@ -624,6 +629,81 @@ func ReplyContentEqualFold(v string) predicate.EnrollmentStep {
 // ReplyContentContainsFold applies the ContainsFold predicate on the "reply_content" field.
 func ReplyContentContainsFold(v string) predicate.EnrollmentStep {
 	return predicate.EnrollmentStep(sql.FieldContainsFold(FieldReplyContent, v))
+}
+
+// LastReplySidEQ applies the EQ predicate on the "last_reply_sid" field.
+func LastReplySidEQ(v string) predicate.EnrollmentStep {
+	return predicate.EnrollmentStep(sql.FieldEQ(FieldLastReplySid, v))
+}
+
+// LastReplySidNEQ applies the NEQ predicate on the "last_reply_sid" field.
+func LastReplySidNEQ(v string) predicate.EnrollmentStep {
+	return predicate.EnrollmentStep(sql.FieldNEQ(FieldLastReplySid, v))
+}
+
+// LastReplySidIn applies the In predicate on the "last_reply_sid" field.
+func LastReplySidIn(vs ...string) predicate.EnrollmentStep {
+	return predicate.EnrollmentStep(sql.FieldIn(FieldLastReplySid, vs...))
+}
+
+// LastReplySidNotIn applies the NotIn predicate on the "last_reply_sid" field.
+func LastReplySidNotIn(vs ...string) predicate.EnrollmentStep {
+	return predicate.EnrollmentStep(sql.FieldNotIn(FieldLastReplySid, vs...))
+}
+
+// LastReplySidGT applies the GT predicate on the "last_reply_sid" field.
+func LastReplySidGT(v string) predicate.EnrollmentStep {
+	return predicate.EnrollmentStep(sql.FieldGT(FieldLastReplySid, v))
+}
+
+// LastReplySidGTE applies the GTE predicate on the "last_reply_sid" field.
+func LastReplySidGTE(v string) predicate.EnrollmentStep {
+	return predicate.EnrollmentStep(sql.FieldGTE(FieldLastReplySid, v))
+}
+
+// LastReplySidLT applies the LT predicate on the "last_reply_sid" field.
+func LastReplySidLT(v string) predicate.EnrollmentStep {
+	return predicate.EnrollmentStep(sql.FieldLT(FieldLastReplySid, v))
+}
+
+// LastReplySidLTE applies the LTE predicate on the "last_reply_sid" field.
+func LastReplySidLTE(v string) predicate.EnrollmentStep {
+	return predicate.EnrollmentStep(sql.FieldLTE(FieldLastReplySid, v))
+}
+
+// LastReplySidContains applies the Contains predicate on the "last_reply_sid" field.
+func LastReplySidContains(v string) predicate.EnrollmentStep {
+	return predicate.EnrollmentStep(sql.FieldContains(FieldLastReplySid, v))
+}
+
+// LastReplySidHasPrefix applies the HasPrefix predicate on the "last_reply_sid" field.
+func LastReplySidHasPrefix(v string) predicate.EnrollmentStep {
+	return predicate.EnrollmentStep(sql.FieldHasPrefix(FieldLastReplySid, v))
+}
+
+// LastReplySidHasSuffix applies the HasSuffix predicate on the "last_reply_sid" field.
+func LastReplySidHasSuffix(v string) predicate.EnrollmentStep {
+	return predicate.EnrollmentStep(sql.FieldHasSuffix(FieldLastReplySid, v))
+}
+
+// LastReplySidIsNil applies the IsNil predicate on the "last_reply_sid" field.
+func LastReplySidIsNil() predicate.EnrollmentStep {
+	return predicate.EnrollmentStep(sql.FieldIsNull(FieldLastReplySid))
+}
+
+// LastReplySidNotNil applies the NotNil predicate on the "last_reply_sid" field.
+func LastReplySidNotNil() predicate.EnrollmentStep {
+	return predicate.EnrollmentStep(sql.FieldNotNull(FieldLastReplySid))
+}
+
+// LastReplySidEqualFold applies the EqualFold predicate on the "last_reply_sid" field.
+func LastReplySidEqualFold(v string) predicate.EnrollmentStep {
+	return predicate.EnrollmentStep(sql.FieldEqualFold(FieldLastReplySid, v))
+}
+
+// LastReplySidContainsFold applies the ContainsFold predicate on the "last_reply_sid" field.
+func LastReplySidContainsFold(v string) predicate.EnrollmentStep {
+	return predicate.EnrollmentStep(sql.FieldContainsFold(FieldLastReplySid, v))
 }
 
 // OutboxIDEQ applies the EQ predicate on the "outbox_id" field.

@@ -364,6 +364,7 @@ var (
 		{Name: "executed_at", Type: field.TypeTime, Nullable: true},
 		{Name: "error", Type: field.TypeString, Nullable: true, Size: 1000},
 		{Name: "reply_content", Type: field.TypeString, Nullable: true, Size: 2147483647},
+		{Name: "last_reply_sid", Type: field.TypeString, Nullable: true, Size: 100},
 		{Name: "outbox_id", Type: field.TypeString, Nullable: true},
 		{Name: "enrollment_id", Type: field.TypeString, Size: 28},
 		{Name: "action_id", Type: field.TypeString, Size: 28},
@@ -376,13 +377,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "enrollment_steps_enrollments_steps",
-				Columns:    []*schema.Column{EnrollmentStepsColumns[10]},
+				Columns:    []*schema.Column{EnrollmentStepsColumns[11]},
 				RefColumns: []*schema.Column{EnrollmentsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "enrollment_steps_program_actions_action",
-				Columns:    []*schema.Column{EnrollmentStepsColumns[11]},
+				Columns:    []*schema.Column{EnrollmentStepsColumns[12]},
 				RefColumns: []*schema.Column{ProgramActionsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -391,7 +392,7 @@ var (
 			{
 				Name:    "enrollmentstep_enrollment_id_cycle_action_id",
 				Unique:  true,
-				Columns: []*schema.Column{EnrollmentStepsColumns[10], EnrollmentStepsColumns[3], EnrollmentStepsColumns[11]},
+				Columns: []*schema.Column{EnrollmentStepsColumns[11], EnrollmentStepsColumns[3], EnrollmentStepsColumns[12]},
 			},
 		},
 	}

@@ -465,6 +465,10 @@ func init() {
 	enrollmentstepDescError := enrollmentstepFields[6].Descriptor()
 	// enrollmentstep.ErrorValidator is a validator for the "error" field. It is called by the builders before save.
 	enrollmentstep.ErrorValidator = enrollmentstepDescError.Validators[0].(func(string) error)
+	// enrollmentstepDescLastReplySid is the schema descriptor for last_reply_sid field.
+	enrollmentstepDescLastReplySid := enrollmentstepFields[8].Descriptor()
+	// enrollmentstep.LastReplySidValidator is a validator for the "last_reply_sid" field. It is called by the builders before save.
+	enrollmentstep.LastReplySidValidator = enrollmentstepDescLastReplySid.Validators[0].(func(string) error)
 	// enrollmentstepDescID is the schema descriptor for id field.
 	enrollmentstepDescID := enrollmentstepMixinFields0[0].Descriptor()
 	// enrollmentstep.DefaultID holds the default value on creation for the id field.

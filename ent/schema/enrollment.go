@@ -92,6 +92,8 @@ func (EnrollmentStep) Fields() []ent.Field {
 		field.Time("executed_at").Optional().Nillable(),
 		field.String("error").Optional().Nillable().MaxLen(1000),
 		field.Text("reply_content").Optional().Nillable(),
+		field.String("last_reply_sid").Optional().Nillable().MaxLen(100).Annotations(skip).
+			Comment("the provider's id of the last reply stored: a webhook delivered again is stored once"),
 		field.String("outbox_id").GoType(pulid.ID("")).Optional().Nillable().Annotations(skip),
 	}
 }

@@ -355,6 +355,7 @@ type ComplexityRoot struct {
 		UpdateProgram              func(childComplexity int, input model.UpdateProgramInput) int
 		UpdateProgramAction        func(childComplexity int, input model.UpdateProgramActionInput) int
 		UpdateSecurityGroupMembers func(childComplexity int, input model.UpdateSecurityGroupMembersInput) int
+		UpdateTemplate             func(childComplexity int, input model.UpdateTemplateInput) int
 		UpsertBooking              func(childComplexity int, input model.BookingInput) int
 		UpsertBookingType          func(childComplexity int, input model.BookingTypeInput) int
 		UpsertPatient              func(childComplexity int, input model.PatientInput) int
@@ -645,6 +646,7 @@ type MutationResolver interface {
 	AcknowledgeNotification(ctx context.Context, id pulid.ID) (*ent.Notification, error)
 	ReplyToArrival(ctx context.Context, notificationID pulid.ID, body string) (*ent.Message, error)
 	SendAlert(ctx context.Context, body string) (*ent.Message, error)
+	UpdateTemplate(ctx context.Context, input model.UpdateTemplateInput) (*ent.Template, error)
 	CreateTemplate(ctx context.Context, input model.CreateTemplateInput) (*ent.Template, error)
 	CreateProgram(ctx context.Context, input model.CreateProgramInput) (*ent.Program, error)
 	AddProgramAction(ctx context.Context, input model.ProgramActionInput) (*ent.Program, error)
@@ -2104,6 +2106,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateSecurityGroupMembers(childComplexity, args["input"].(model.UpdateSecurityGroupMembersInput)), true
+	case "Mutation.updateTemplate":
+		if e.ComplexityRoot.Mutation.UpdateTemplate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateTemplate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateTemplate(childComplexity, args["input"].(model.UpdateTemplateInput)), true
 	case "Mutation.upsertBooking":
 		if e.ComplexityRoot.Mutation.UpsertBooking == nil {
 			break
@@ -3236,6 +3249,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputUpdateProgramActionInput,
 		ec.unmarshalInputUpdateProgramInput,
 		ec.unmarshalInputUpdateSecurityGroupMembersInput,
+		ec.unmarshalInputUpdateTemplateInput,
 		ec.unmarshalInputUserOrder,
 	)
 	first := true
@@ -3795,6 +3809,20 @@ input CreateTemplateInput {
   subject: String
   "Text with placeholders such as {{patient.firstName}}; an unknown placeholder is refused when saved."
   body: String!
+}
+
+"Edit a template; null fields stay. Checked like a new one (its kind never changes)."
+input UpdateTemplateInput {
+  id: ID!
+  name: String
+  "An empty subject removes it (an email needs one)."
+  subject: String
+  body: String
+}
+
+extend type Mutation {
+  "Edit a template under the rules of createTemplate (PATIENT_CONNECT_MANAGE)."
+  updateTemplate(input: UpdateTemplateInput!): Template!
 }
 
 extend type Template {
@@ -6754,6 +6782,20 @@ func (ec *executionContext) field_Mutation_updateSecurityGroupMembers_args(ctx c
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.UpdateSecurityGroupMembersInput, error) {
 			return ec.unmarshalNUpdateSecurityGroupMembersInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐUpdateSecurityGroupMembersInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateTemplate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateTemplateInput, error) {
+			return ec.unmarshalNUpdateTemplateInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐUpdateTemplateInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -12898,6 +12940,50 @@ func (ec *executionContext) fieldContext_Mutation_sendAlert(ctx context.Context,
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_sendAlert_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateTemplate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateTemplate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateTemplate(ctx, fc.Args["input"].(model.UpdateTemplateInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Template) graphql.Marshaler {
+			return ec.marshalNTemplate2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐTemplate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateTemplate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Template(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateTemplate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -21072,6 +21158,57 @@ func (ec *executionContext) unmarshalInputUpdateSecurityGroupMembersInput(ctx co
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputUpdateTemplateInput(ctx context.Context, obj any) (model.UpdateTemplateInput, error) {
+	var it model.UpdateTemplateInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "name", "subject", "body"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "subject":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subject"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Subject = data
+		case "body":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("body"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Body = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputUserOrder(ctx context.Context, obj any) (ent.UserOrder, error) {
 	var it ent.UserOrder
 	if obj == nil {
@@ -24390,6 +24527,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "sendAlert":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_sendAlert(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateTemplate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateTemplate(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -28758,6 +28902,11 @@ func (ec *executionContext) unmarshalNUpdateProgramInput2githubᚗcomᚋwhisper�
 
 func (ec *executionContext) unmarshalNUpdateSecurityGroupMembersInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐUpdateSecurityGroupMembersInput(ctx context.Context, v any) (model.UpdateSecurityGroupMembersInput, error) {
 	res, err := ec.unmarshalInputUpdateSecurityGroupMembersInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateTemplateInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐUpdateTemplateInput(ctx context.Context, v any) (model.UpdateTemplateInput, error) {
+	res, err := ec.unmarshalInputUpdateTemplateInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 

@@ -293,6 +293,15 @@ type UpdateSecurityGroupMembersInput struct {
 	RemoveUserIDs   []pulid.ID `json:"removeUserIDs,omitempty"`
 }
 
+// Edit a template; null fields stay. Checked like a new one (its kind never changes).
+type UpdateTemplateInput struct {
+	ID   pulid.ID `json:"id"`
+	Name *string  `json:"name,omitempty"`
+	// An empty subject removes it (an email needs one).
+	Subject *string `json:"subject,omitempty"`
+	Body    *string `json:"body,omitempty"`
+}
+
 type AuditEntryKind string
 
 const (

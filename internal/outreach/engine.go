@@ -463,7 +463,7 @@ func (e *Engine) send(ctx context.Context, c *ent.Client, en *ent.Enrollment, a 
 		if p.Mobile == nil || *p.Mobile == "" {
 			return "", undeliverable("the patient has no mobile number")
 		}
-		channel, to = "SMS", *p.Mobile
+		channel, to = "SMS", NormalisePhone(*p.Mobile)
 	case programaction.TypeEMAIL:
 		if p.Email == nil || *p.Email == "" {
 			return "", undeliverable("the patient has no email address")

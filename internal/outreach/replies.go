@@ -13,18 +13,18 @@ import (
 
 // ReplyReceived stores an inbound SMS against the enrolment step that last
 // texted that number with "save reply content" on, and reports whether one
-// was found. A second reply to the same step is appended.
-func (e *Engine) ReplyReceived(ctx context.Context, from, body string) (bool, error) {
-	from, body = strings.TrimSpace(from), strings.TrimSpace(body)
+// was found. A second reply to the same step is appended; the same reply
+// delivered again (the provider's message id, sid, seen last) is stored once.
+// Numbers are matched after normalising them (spaces, dashes, a 00 prefix).
+func (e *Engine) ReplyReceived(ctx context.Context, from, body, sid string) (bool, error) {
+	from, body, sid = strings.TrimSpace(from), strings.TrimSpace(body), strings.TrimSpace(sid)
 	if from == "" || body == "" {
 		return false, apperr.Invalid("From", "an inbound SMS needs From and Body")
 	}
-	if len(body) > 4000 {
-		body = body[:4000]
-	}
+	body = clip(body, 4000)
 	wctx := workerCtx(ctx)
 	sent, err := e.client.OutboxMessage.Query().
-		Where(outboxmessage.ChannelEQ(outboxmessage.ChannelSMS), outboxmessage.Recipient(from),
+		Where(outboxmessage.ChannelEQ(outboxmessage.ChannelSMS), outboxmessage.RecipientIn(from, NormalisePhone(from)),
 			outboxmessage.StatusIn(outboxmessage.StatusSENT, outboxmessage.StatusSENDING, outboxmessage.StatusUNKNOWN, outboxmessage.StatusPENDING)).
 		IDs(wctx)
 	if err != nil || len(sent) == 0 {
@@ -41,9 +41,32 @@ func (e *Engine) ReplyReceived(ctx context.Context, from, body string) (bool, er
 	if err != nil {
 		return false, err
 	}
+	if sid != "" && st.LastReplySid != nil && *st.LastReplySid == sid {
+		return true, nil // delivered again: already stored
+	}
 	reply := body
 	if st.ReplyContent != nil && *st.ReplyContent != "" {
 		reply = *st.ReplyContent + "\n" + body
 	}
-	return true, e.client.EnrollmentStep.UpdateOne(st).SetReplyContent(reply).Exec(wctx)
+	upd := e.client.EnrollmentStep.UpdateOne(st).SetReplyContent(reply)
+	if sid != "" {
+		upd.SetLastReplySid(clip(sid, 100))
+	}
+	return true, upd.Exec(wctx)
+}
+
+// NormalisePhone writes a phone number the way SMS are addressed: without
+// spaces, dashes, dots or brackets, and with an international 00 prefix as
+// "+" (so "+61 411-000 001" and "0061411000001" are "+61411000001").
+func NormalisePhone(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if strings.ContainsRune(" -.()\t", r) {
+			return -1
+		}
+		return r
+	}, strings.TrimSpace(s))
+	if strings.HasPrefix(s, "00") {
+		s = "+" + s[2:]
+	}
+	return s
 }

@@ -8,11 +8,13 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/template"
 	"github.com/whisper-health/whisper/internal/apperr"
+	"github.com/whisper-health/whisper/internal/pulid"
 )
 
 // Placeholders are the fields a template may use, as {{name}}.
@@ -87,7 +89,8 @@ func Segments(text string) int {
 		}
 	}
 	if ucs2 {
-		units = utf8.RuneCountInString(text)
+		// UCS-2 parts count UTF-16 code units: an emoji takes two.
+		units = len(utf16.Encode([]rune(text)))
 		if units <= 70 {
 			return 1
 		}
@@ -113,32 +116,84 @@ func (s *Service) CreateTemplate(ctx context.Context, in TemplateInput) (*ent.Te
 	if err := manager(ctx); err != nil {
 		return nil, err
 	}
+	name, subject, body, err := validateTemplate(in)
+	if err != nil {
+		return nil, err
+	}
+	return s.client.Template.Create().SetKind(in.Kind).SetName(name).SetNillableSubject(subject).SetBody(body).Save(ctx)
+}
+
+// TemplateChange edits a template; nil fields stay, an empty subject is
+// removed.
+type TemplateChange struct {
+	Name, Subject, Body *string
+}
+
+// UpdateTemplate edits a template under the rules of CreateTemplate; its
+// kind never changes. Nothing is written when a rule fails.
+func (s *Service) UpdateTemplate(ctx context.Context, id pulid.ID, ch TemplateChange) (*ent.Template, error) {
+	if err := manager(ctx); err != nil {
+		return nil, err
+	}
+	t, err := s.client.Template.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	in := TemplateInput{Kind: t.Kind, Name: t.Name, Subject: t.Subject, Body: t.Body}
+	if ch.Name != nil {
+		in.Name = *ch.Name
+	}
+	if ch.Subject != nil {
+		in.Subject = ch.Subject
+	}
+	if ch.Body != nil {
+		in.Body = *ch.Body
+	}
+	name, subject, body, err := validateTemplate(in)
+	if err != nil {
+		return nil, err
+	}
+	upd := s.client.Template.UpdateOne(t).SetName(name).SetBody(body)
+	if subject != nil {
+		upd.SetSubject(*subject)
+	} else {
+		upd.ClearSubject()
+	}
+	return upd.Save(ctx)
+}
+
+// validateTemplate applies the template rules and returns the trimmed
+// name, subject (nil when none) and body.
+func validateTemplate(in TemplateInput) (string, *string, string, error) {
 	name := strings.TrimSpace(in.Name)
 	if name == "" || utf8.RuneCountInString(name) > 200 {
-		return nil, apperr.Invalid("name", "a template name is 1 to 200 characters")
+		return "", nil, "", apperr.Invalid("name", "a template name is 1 to 200 characters")
 	}
 	body := strings.TrimSpace(in.Body)
 	if body == "" {
-		return nil, apperr.Invalid("body", "a template needs a body")
+		return "", nil, "", apperr.Invalid("body", "a template needs a body")
 	}
 	if err := CheckPlaceholders("body", body); err != nil {
-		return nil, err
+		return "", nil, "", err
 	}
 	var subject *string
 	if in.Subject != nil && strings.TrimSpace(*in.Subject) != "" {
 		sub := strings.TrimSpace(*in.Subject)
+		if utf8.RuneCountInString(sub) > 300 {
+			return "", nil, "", apperr.Invalid("subject", "a subject is at most 300 characters")
+		}
 		if err := CheckPlaceholders("subject", sub); err != nil {
-			return nil, err
+			return "", nil, "", err
 		}
 		subject = &sub
 	}
 	switch {
 	case in.Kind == template.KindEMAIL && subject == nil:
-		return nil, apperr.Invalid("subject", "an email template needs a subject")
+		return "", nil, "", apperr.Invalid("subject", "an email template needs a subject")
 	case in.Kind == template.KindSMS && subject != nil:
-		return nil, apperr.Invalid("subject", "an SMS has no subject")
+		return "", nil, "", apperr.Invalid("subject", "an SMS has no subject")
 	case in.Kind == template.KindSMS && Segments(body) > 10:
-		return nil, apperr.Invalid("body", "an SMS template is at most 10 parts (this one is %d)", Segments(body))
+		return "", nil, "", apperr.Invalid("body", "an SMS template is at most 10 parts (this one is %d)", Segments(body))
 	}
-	return s.client.Template.Create().SetKind(in.Kind).SetName(name).SetNillableSubject(subject).SetBody(body).Save(ctx)
+	return name, subject, body, nil
 }
