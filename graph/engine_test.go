@@ -755,3 +755,117 @@ func TestEmailAndALetterToTheGPThroughTheEngine(t *testing.T) {
 		t.Errorf("the GP letter = %q via %v: %q, want the GP's practice address block by e-post", l.Recipient, l.Route, l.Body)
 	}
 }
+
+func TestCycleCompletionKinds(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login(demo.AdminEmail)
+	sms := e.template(admin.AccessToken, "SMS", "Hi {{patient.firstName}}")
+	standard, recall := e.bookingTypeID(admin.AccessToken, "Standard Consultation"), e.bookingTypeID(admin.AccessToken, "Recall Review")
+	program := func(name, completion string, types ...string) string {
+		in := map[string]any{"name": name, "type": "PROGRAM", "cycles": 3, "frequency": map[string]any{"every": 1, "unit": "MONTHS"}, "completion": completion}
+		if len(types) > 0 {
+			in["bookingTypeIDs"] = types
+		}
+		return e.program(admin.AccessToken, in, map[string]any{"type": "SMS", "templateID": sms, "offset": 1, "unit": "WEEKS", "relation": "AFTER"})
+	}
+	patient := e.patientID(admin.AccessToken, "P0002")
+	ignore := e.enroll(admin.AccessToken, program("Ignore", "IGNORE"), patient, nil)
+	anyType := e.enroll(admin.AccessToken, program("Any", "ANY"), patient, nil)
+	selected := e.enroll(admin.AccessToken, program("Selected", "SELECTED", recall), patient, nil)
+	e.book("bk-standard", patient, map[string]any{"bookingTypeID": standard})
+	cycles := func() []int {
+		var out []int
+		for _, id := range []string{ignore, anyType, selected} {
+			out = append(out, e.enrollment(admin.AccessToken, id).Cycle)
+		}
+		return out
+	}
+	if got := fmt.Sprint(cycles()); got != "[1 2 1]" {
+		t.Errorf("after a Standard Consultation: cycles %s, want IGNORE 1, ANY 2, SELECTED (Recall Review only) 1", got)
+	}
+	e.book("bk-recall", patient, map[string]any{"bookingTypeID": recall})
+	if got := fmt.Sprint(cycles()); got != "[1 3 2]" {
+		t.Errorf("after a Recall Review as well: cycles %s, want 1, 3, 2", got)
+	}
+}
+
+func TestEnrolmentRulesAndControls(t *testing.T) {
+	e := newEnv(t)
+	admin, chen := e.login(demo.AdminEmail), e.login(demo.ChenEmail)
+	sms := e.template(admin.AccessToken, "SMS", "Hi {{patient.firstName}}")
+	const enroll = `mutation($in: EnrollPatientInput!) { enrollPatient(input: $in) { id referenceDate } }`
+	step := map[string]any{"type": "SMS", "templateID": sms, "offset": 1, "unit": "DAYS", "relation": "AFTER"}
+	bookingProg := e.program(admin.AccessToken, map[string]any{"name": "Before the visit", "type": "BOOKING"}, step)
+	startProg := e.program(admin.AccessToken, map[string]any{"name": "Programme", "type": "PROGRAM"}, step)
+	p1, p2 := e.patientID(admin.AccessToken, "P0001"), e.patientID(admin.AccessToken, "P0002")
+	// A Booking program needs the booking date; a Program one starts today.
+	e.fails(admin.AccessToken, enroll, map[string]any{"in": map[string]any{"programID": bookingProg, "patientID": p1}}, "BAD_USER_INPUT")
+	var out struct{ EnrollPatient struct{ ID, ReferenceDate string } }
+	e.ok(admin.AccessToken, enroll, map[string]any{"in": map[string]any{"programID": startProg, "patientID": p1}}, &out)
+	if ref, _ := time.Parse(time.RFC3339, out.EnrollPatient.ReferenceDate); ref.Sub(e.clock.Now()).Abs() > time.Second {
+		t.Errorf("a Program enrolment's reference date = %s, want today (%s)", out.EnrollPatient.ReferenceDate, e.clock.Now())
+	}
+	started := out.EnrollPatient.ID
+	// Others may not configure or enrol.
+	var actions struct {
+		Node struct{ Actions []struct{ ID string } }
+	}
+	e.ok(admin.AccessToken, `query($id: ID!) { node(id: $id) { ... on Program { actions { id } } } }`, map[string]any{"id": startProg}, &actions)
+	a := actions.Node.Actions[0].ID
+	for name, op := range map[string][2]string{
+		"addProgramAction":    {`mutation($in: ProgramActionInput!) { addProgramAction(input: $in) { id } }`, "in"},
+		"setProgramEnabled":   {`mutation($id: ID!) { setProgramEnabled(id: $id, enabled: false) { id } }`, "id"},
+		"moveProgramAction":   {`mutation($id: ID!) { moveProgramAction(id: $id, position: 0) { id } }`, "id"},
+		"removeProgramAction": {`mutation($id: ID!) { removeProgramAction(id: $id) { id } }`, "id"},
+		"enrollPatient":       {enroll, "in"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			vars := map[string]any{"id": a}
+			switch name {
+			case "addProgramAction":
+				vars = map[string]any{"in": map[string]any{"programID": startProg, "type": "SMS", "templateID": sms, "offset": 0, "unit": "DAYS", "relation": "ON"}}
+			case "setProgramEnabled":
+				vars = map[string]any{"id": startProg}
+			case "enrollPatient":
+				vars = map[string]any{"in": map[string]any{"programID": startProg, "patientID": p2}}
+			}
+			e.with(t).fails(chen.AccessToken, op[0], vars, "FORBIDDEN")
+		})
+	}
+	// Disabled: no new enrolments.
+	e.ok(admin.AccessToken, `mutation($id: ID!) { setProgramEnabled(id: $id, enabled: false) { enabled } }`, map[string]any{"id": startProg}, nil)
+	e.fails(admin.AccessToken, enroll, map[string]any{"in": map[string]any{"programID": startProg, "patientID": p2}}, "BAD_USER_INPUT")
+	// Filters.
+	other := e.enroll(admin.AccessToken, bookingProg, p2, &[]time.Time{e.clock.Now().Add(72 * time.Hour)}[0])
+	var list struct {
+		Enrollments struct {
+			Edges []struct{ Node struct{ ID string } }
+		}
+	}
+	for _, c := range []struct {
+		vars map[string]any
+		want string
+	}{{map[string]any{"p": startProg}, started}, {map[string]any{"pt": p2}, other}} {
+		e.ok(admin.AccessToken, `query($p: ID, $pt: ID) { enrollments(programID: $p, patientID: $pt) { edges { node { id } } } }`, c.vars, &list)
+		if len(list.Enrollments.Edges) != 1 || list.Enrollments.Edges[0].Node.ID != c.want {
+			t.Errorf("enrollments(%v) = %+v, want only %s", c.vars, list.Enrollments.Edges, c.want)
+		}
+	}
+	// Pause holds the action; resume lets it run; cancel once only.
+	e.ok(admin.AccessToken, `mutation($id: ID!) { pauseEnrollment(id: $id) { status } }`, map[string]any{"id": started}, nil)
+	e.clock.Advance(25 * time.Hour)
+	admin = e.login(demo.AdminEmail)
+	if n := e.run(); n != 0 {
+		t.Errorf("%d actions ran while paused", n)
+	}
+	e.ok(admin.AccessToken, `mutation($id: ID!) { resumeEnrollment(id: $id) { status } }`, map[string]any{"id": started}, nil)
+	if n := e.run(); n != 1 {
+		t.Errorf("%d actions ran after resuming, want 1", n)
+	}
+	e.ok(admin.AccessToken, `mutation($id: ID!) { cancelEnrollment(id: $id) { status } }`, map[string]any{"id": other}, nil)
+	e.fails(admin.AccessToken, `mutation($id: ID!) { cancelEnrollment(id: $id) { status } }`, map[string]any{"id": other}, "BAD_USER_INPUT")
+	// A reply to an SMS sent without "save reply content" is not stored.
+	if found, err := e.engine.ReplyReceived(context.Background(), "+61411000001", "thanks", "SM9"); err != nil || found {
+		t.Errorf("a reply to an SMS without save reply content: found %v, %v; want it not stored", found, err)
+	}
+}
