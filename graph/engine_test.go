@@ -800,7 +800,9 @@ func TestEnrolmentRulesAndControls(t *testing.T) {
 	p1, p2 := e.patientID(admin.AccessToken, "P0001"), e.patientID(admin.AccessToken, "P0002")
 	// A Booking program needs the booking date; a Program one starts today.
 	e.fails(admin.AccessToken, enroll, map[string]any{"in": map[string]any{"programID": bookingProg, "patientID": p1}}, "BAD_USER_INPUT")
-	var out struct{ EnrollPatient struct{ ID, ReferenceDate string } }
+	var out struct {
+		EnrollPatient struct{ ID, ReferenceDate string }
+	}
 	e.ok(admin.AccessToken, enroll, map[string]any{"in": map[string]any{"programID": startProg, "patientID": p1}}, &out)
 	if ref, _ := time.Parse(time.RFC3339, out.EnrollPatient.ReferenceDate); ref.Sub(e.clock.Now()).Abs() > time.Second {
 		t.Errorf("a Program enrolment's reference date = %s, want today (%s)", out.EnrollPatient.ReferenceDate, e.clock.Now())
