@@ -871,3 +871,25 @@ func TestEnrolmentRulesAndControls(t *testing.T) {
 		t.Errorf("a reply to an SMS without save reply content: found %v, %v; want it not stored", found, err)
 	}
 }
+
+func TestABookingProgramNamesItsOwnBooking(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login(demo.AdminEmail)
+	sms := e.template(admin.AccessToken, "SMS", "How was your {{booking.type}} with {{doctor.name}} on {{booking.date}}?")
+	prog := e.program(admin.AccessToken, map[string]any{"name": "Follow-up", "type": "BOOKING"},
+		map[string]any{"type": "SMS", "templateID": sms, "offset": 1, "unit": "DAYS", "relation": "AFTER"})
+	patient := e.patientID(admin.AccessToken, "P0002")
+	visit := e.clock.Now().Add(72 * time.Hour).Truncate(time.Minute)
+	e.book("bk-visit", patient, map[string]any{"bookingTypeID": e.bookingTypeID(admin.AccessToken, "Recall Review"),
+		"startsAt": visit.UTC().Format(time.RFC3339)})
+	e.book("bk-later", patient, map[string]any{"startsAt": visit.Add(30 * 24 * time.Hour).UTC().Format(time.RFC3339)})
+	e.enroll(admin.AccessToken, prog, patient, &visit)
+	e.clock.Advance(4*24*time.Hour + time.Hour) // the day after the visit
+	if n := e.run(); n != 1 {
+		t.Fatalf("%d actions ran, want the follow-up SMS", n)
+	}
+	want := "How was your Recall Review with Dr Wei Chen on " + visit.UTC().Format("Monday 2 January 2006") + "?"
+	if sms := e.outbox("SMS"); len(sms) != 1 || !strings.HasSuffix(sms[0], want) {
+		t.Errorf("follow-up SMS = %v, want it about the visit: %q", sms, want)
+	}
+}

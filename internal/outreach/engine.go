@@ -584,8 +584,14 @@ func (e *Engine) values(ctx context.Context, c *ent.Client, en *ent.Enrollment, 
 	if !strings.Contains(text, "booking.") && !strings.Contains(text, "doctor.") && !strings.Contains(text, "referral.") {
 		return v
 	}
-	if b, err := c.Booking.Query().Where(booking.PatientID(p.ID), booking.StartsAtGTE(e.now())).
-		Order(ent.Asc(booking.FieldStartsAt)).WithDoctor().WithBookingType().First(ctx); err == nil {
+	// A Booking program is about the booking on its reference date (even
+	// once it is past); any other program names the next booking to come.
+	bq := c.Booking.Query().Where(booking.PatientID(p.ID), booking.StartsAtGTE(e.now()))
+	if en.Edges.Program.Type == program.TypeBOOKING {
+		bq = c.Booking.Query().Where(booking.PatientID(p.ID), booking.StartsAtGTE(en.ReferenceDate.Add(-time.Minute)),
+			booking.StartsAtLTE(en.ReferenceDate.Add(time.Minute)))
+	}
+	if b, err := bq.Order(ent.Asc(booking.FieldStartsAt)).WithDoctor().WithBookingType().First(ctx); err == nil {
 		v["booking.date"] = b.StartsAt.Format("Monday 2 January 2006")
 		v["booking.time"] = b.StartsAt.Format("15:04")
 		if b.Edges.BookingType != nil {
