@@ -893,3 +893,19 @@ func TestABookingProgramNamesItsOwnBooking(t *testing.T) {
 		t.Errorf("follow-up SMS = %v, want it about the visit: %q", sms, want)
 	}
 }
+
+func TestAnEnrolmentWrittenWithoutItsNextActionRunsInOnePass(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login(demo.AdminEmail)
+	prog := e.program(admin.AccessToken, map[string]any{"name": "Bulk", "type": "GENERAL"},
+		map[string]any{"type": "SMS", "templateID": e.template(admin.AccessToken, "SMS", "Hi"), "offset": 0, "unit": "DAYS", "relation": "ON"})
+	// A bulk load (or a row from before actions were tracked by id) has
+	// only the reference date and when it is due.
+	ctx := viewer.NewSystemContext(context.Background(), "test")
+	due := e.clock.Now().Add(-time.Minute)
+	e.db.Client.Enrollment.Create().SetProgramID(pulid.ID(prog)).SetPatientID(pulid.ID(e.patientID(admin.AccessToken, "P0001"))).
+		SetReferenceDate(due).SetNextDueAt(due).ExecX(ctx)
+	if n := e.run(); n != 1 || len(e.outbox("SMS")) != 1 {
+		t.Errorf("RunDue ran %d actions and queued %d SMS, want the first action run once", n, len(e.outbox("SMS")))
+	}
+}

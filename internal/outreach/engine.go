@@ -307,7 +307,19 @@ func (e *Engine) stepTx(ctx context.Context, c *ent.Client, id pulid.ID, cache m
 		cache[en.ProgramID] = actions
 	}
 	if en.NextActionID == nil {
-		return 0, e.advance(ctx, c, en, actions)
+		// Written without one (an older row, or a bulk load): the first
+		// action not yet reached in this cycle is the one due.
+		a, err := e.unreached(ctx, c, en, actions)
+		if err != nil {
+			return 0, err
+		}
+		if a == nil {
+			return 0, e.nextCycle(ctx, c, en, actions)
+		}
+		if err := c.Enrollment.UpdateOne(en).SetNextActionID(a.ID).Exec(ctx); err != nil {
+			return 0, err
+		}
+		en.NextActionID = &a.ID
 	}
 	a, err := e.action(ctx, c, *en.NextActionID, actions)
 	if err != nil {
@@ -396,17 +408,30 @@ func (e *Engine) stepRow(ctx context.Context, c *ent.Client, en *ent.Enrollment,
 // are enrolled repeats and loses nothing. With none left, the next cycle
 // begins (or the enrolment ends).
 func (e *Engine) advance(ctx context.Context, c *ent.Client, en *ent.Enrollment, actions []*ent.ProgramAction) error {
-	reached, err := c.EnrollmentStep.Query().Where(enrollmentstep.EnrollmentID(en.ID), enrollmentstep.Cycle(en.Cycle)).
-		Select(enrollmentstep.FieldActionID).Strings(ctx)
+	a, err := e.unreached(ctx, c, en, actions)
 	if err != nil {
 		return err
 	}
-	for _, a := range actions {
-		if !slices.Contains(reached, string(a.ID)) {
-			return e.schedule(ctx, c, en, a, en.Cycle, en.ReferenceDate)
-		}
+	if a != nil {
+		return e.schedule(ctx, c, en, a, en.Cycle, en.ReferenceDate)
 	}
 	return e.nextCycle(ctx, c, en, actions)
+}
+
+// unreached is the first action, in the program's current order, with no
+// step in the enrolment's current cycle (nil when all have one).
+func (e *Engine) unreached(ctx context.Context, c *ent.Client, en *ent.Enrollment, actions []*ent.ProgramAction) (*ent.ProgramAction, error) {
+	reached, err := c.EnrollmentStep.Query().Where(enrollmentstep.EnrollmentID(en.ID), enrollmentstep.Cycle(en.Cycle)).
+		Select(enrollmentstep.FieldActionID).Strings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range actions {
+		if !slices.Contains(reached, string(a.ID)) {
+			return a, nil
+		}
+	}
+	return nil, nil
 }
 
 // nextCycle starts the enrolment's next cycle, whose reference date is the
