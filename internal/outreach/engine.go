@@ -306,29 +306,38 @@ func (e *Engine) stepTx(ctx context.Context, c *ent.Client, id pulid.ID, cache m
 		}
 		cache[en.ProgramID] = actions
 	}
+	// The cycle's steps, read once: which action is done and which is next.
+	steps, err := c.EnrollmentStep.Query().Where(enrollmentstep.EnrollmentID(en.ID), enrollmentstep.Cycle(en.Cycle)).All(ctx)
+	if err != nil {
+		return 0, err
+	}
 	if en.NextActionID == nil {
 		// Written without one (an older row, or a bulk load): the first
 		// action not yet reached in this cycle is the one due.
-		a, err := e.unreached(ctx, c, en, actions)
-		if err != nil {
-			return 0, err
-		}
+		a := firstUnreached(actions, steps)
 		if a == nil {
 			return 0, e.nextCycle(ctx, c, en, actions)
 		}
-		if err := c.Enrollment.UpdateOne(en).SetNextActionID(a.ID).Exec(ctx); err != nil {
-			return 0, err
-		}
-		en.NextActionID = &a.ID
+		en.NextActionID = &a.ID // saved with the enrolment's next update
 	}
 	a, err := e.action(ctx, c, *en.NextActionID, actions)
 	if err != nil {
 		return 0, err
 	}
-	st, err := e.stepRow(ctx, c, en, a)
-	if err != nil {
-		return 0, err
+	var st *ent.EnrollmentStep
+	for _, s := range steps {
+		if s.ActionID == a.ID {
+			st = s
+		}
 	}
+	if st == nil {
+		if st, err = c.EnrollmentStep.Create().SetEnrollmentID(en.ID).SetActionID(a.ID).SetCycle(en.Cycle).
+			SetScheduledAt(dueAt(en.ReferenceDate, a)).Save(ctx); err != nil {
+			return 0, err
+		}
+		steps = append(steps, st)
+	}
+	next := func() error { return e.advanceFrom(ctx, c, en, actions, steps) }
 	now := e.now()
 	switch {
 	case a.ArchivedAt != nil:
@@ -337,10 +346,10 @@ func (e *Engine) stepTx(ctx context.Context, c *ent.Client, id pulid.ID, cache m
 			SetError("the action was removed from the program").Exec(ctx); err != nil {
 			return 0, err
 		}
-		return 0, e.advance(ctx, c, en, actions)
+		return 0, next()
 	case st.Status == enrollmentstep.StatusSENT || st.Status == enrollmentstep.StatusSKIPPED || st.Status == enrollmentstep.StatusWAITING:
 		// Already done in this cycle: never run an action twice.
-		return 0, e.advance(ctx, c, en, actions)
+		return 0, next()
 	case en.NextDueAt != nil && dueAt(en.ReferenceDate, a).After(*en.NextDueAt) && dueAt(en.ReferenceDate, a).After(now):
 		// The action's timing was edited to later: wait for it. (Compared
 		// with the stored due time, which the database rounded the same way.)
@@ -348,13 +357,13 @@ func (e *Engine) stepTx(ctx context.Context, c *ent.Client, id pulid.ID, cache m
 		if err := c.EnrollmentStep.UpdateOne(st).SetScheduledAt(due).Exec(ctx); err != nil {
 			return 0, err
 		}
-		return 0, c.Enrollment.UpdateOne(en).SetNextDueAt(due).Exec(ctx)
+		return 0, c.Enrollment.UpdateOne(en).SetNextActionID(a.ID).SetNextDueAt(due).Exec(ctx)
 	}
 	if a.Type == programaction.TypePAUSE {
 		if err := c.EnrollmentStep.UpdateOne(st).SetStatus(enrollmentstep.StatusWAITING).SetExecutedAt(now).Exec(ctx); err != nil {
 			return 0, err
 		}
-		return 1, c.Enrollment.UpdateOne(en).ClearNextDueAt().Exec(ctx)
+		return 1, c.Enrollment.UpdateOne(en).SetNextActionID(a.ID).ClearNextDueAt().Exec(ctx)
 	}
 	ob, sendErr := e.send(ctx, c, en, a)
 	var undeliverable undeliverableError
@@ -370,13 +379,13 @@ func (e *Engine) stepTx(ctx context.Context, c *ent.Client, id pulid.ID, cache m
 			return 0, err
 		}
 		// Paused and flagged; resuming retries this action.
-		return 1, c.Enrollment.UpdateOne(en).SetStatus(enrollment.StatusPAUSED).SetFlagged(true).Exec(ctx)
+		return 1, c.Enrollment.UpdateOne(en).SetNextActionID(a.ID).SetStatus(enrollment.StatusPAUSED).SetFlagged(true).Exec(ctx)
 	default:
 		if err := c.EnrollmentStep.UpdateOne(st).SetStatus(enrollmentstep.StatusSKIPPED).SetExecutedAt(now).SetError(sendErr.Error()).Exec(ctx); err != nil {
 			return 0, err
 		}
 	}
-	return 1, e.advance(ctx, c, en, actions)
+	return 1, next()
 }
 
 // action finds an action among the program's live ones, or reads it (a
@@ -390,48 +399,36 @@ func (e *Engine) action(ctx context.Context, c *ent.Client, id pulid.ID, actions
 	return c.ProgramAction.Query().Where(programaction.ID(id)).WithTemplate().Only(ctx)
 }
 
-// stepRow returns the step of this action in this cycle, creating it.
-func (e *Engine) stepRow(ctx context.Context, c *ent.Client, en *ent.Enrollment, a *ent.ProgramAction) (*ent.EnrollmentStep, error) {
-	st, err := c.EnrollmentStep.Query().
-		Where(enrollmentstep.EnrollmentID(en.ID), enrollmentstep.Cycle(en.Cycle), enrollmentstep.ActionID(a.ID)).
-		Only(ctx)
-	if ent.IsNotFound(err) {
-		return c.EnrollmentStep.Create().SetEnrollmentID(en.ID).SetActionID(a.ID).SetCycle(en.Cycle).
-			SetScheduledAt(dueAt(en.ReferenceDate, a)).Save(ctx)
-	}
-	return st, err
-}
-
 // advance schedules the next action of the cycle: the first, in the
 // program's current order, that has not been reached in this cycle. Progress
 // is by action identity, so reordering or removing actions while patients
 // are enrolled repeats and loses nothing. With none left, the next cycle
 // begins (or the enrolment ends).
 func (e *Engine) advance(ctx context.Context, c *ent.Client, en *ent.Enrollment, actions []*ent.ProgramAction) error {
-	a, err := e.unreached(ctx, c, en, actions)
+	steps, err := c.EnrollmentStep.Query().Where(enrollmentstep.EnrollmentID(en.ID), enrollmentstep.Cycle(en.Cycle)).All(ctx)
 	if err != nil {
 		return err
 	}
-	if a != nil {
+	return e.advanceFrom(ctx, c, en, actions, steps)
+}
+
+// advanceFrom is advance with the cycle's steps already read.
+func (e *Engine) advanceFrom(ctx context.Context, c *ent.Client, en *ent.Enrollment, actions []*ent.ProgramAction, steps []*ent.EnrollmentStep) error {
+	if a := firstUnreached(actions, steps); a != nil {
 		return e.schedule(ctx, c, en, a, en.Cycle, en.ReferenceDate)
 	}
 	return e.nextCycle(ctx, c, en, actions)
 }
 
-// unreached is the first action, in the program's current order, with no
-// step in the enrolment's current cycle (nil when all have one).
-func (e *Engine) unreached(ctx context.Context, c *ent.Client, en *ent.Enrollment, actions []*ent.ProgramAction) (*ent.ProgramAction, error) {
-	reached, err := c.EnrollmentStep.Query().Where(enrollmentstep.EnrollmentID(en.ID), enrollmentstep.Cycle(en.Cycle)).
-		Select(enrollmentstep.FieldActionID).Strings(ctx)
-	if err != nil {
-		return nil, err
-	}
+// firstUnreached is the first action, in the program's current order, with
+// no step among steps (nil when all have one).
+func firstUnreached(actions []*ent.ProgramAction, steps []*ent.EnrollmentStep) *ent.ProgramAction {
 	for _, a := range actions {
-		if !slices.Contains(reached, string(a.ID)) {
-			return a, nil
+		if !slices.ContainsFunc(steps, func(s *ent.EnrollmentStep) bool { return s.ActionID == a.ID }) {
+			return a
 		}
 	}
-	return nil, nil
+	return nil
 }
 
 // nextCycle starts the enrolment's next cycle, whose reference date is the
@@ -521,13 +518,6 @@ func (e *Engine) send(ctx context.Context, c *ent.Client, en *ent.Enrollment, a 
 	}
 	body := Render(t.Body, vals)
 	key := fmt.Sprintf("enrollment:%s:%d:%s", en.ID, en.Cycle, a.ID)
-	// Queued already (the step was run before and its record lost): that
-	// row stands, and nothing is queued twice.
-	if prior, err := c.OutboxMessage.Query().Where(outboxmessage.IdempotencyKey(key)).OnlyID(ctx); err == nil {
-		return prior, nil
-	} else if !ent.IsNotFound(err) {
-		return "", err
-	}
 	create := c.OutboxMessage.Create()
 	if channel == "LETTER" && a.LetterOption != nil {
 		create.SetRoute(outboxmessage.Route(*a.LetterOption))
