@@ -545,7 +545,7 @@ func (e *Engine) send(ctx context.Context, c *ent.Client, en *ent.Enrollment, a 
 // recorded and the enrolment goes on.
 func (e *Engine) DeliveryFailed(ctx context.Context, c *ent.Client, row pulid.ID, reason string) error {
 	wctx := workerCtx(ctx)
-	st, err := c.EnrollmentStep.Query().Where(enrollmentstep.OutboxID(row)).WithAction().Only(wctx)
+	st, err := c.EnrollmentStep.Query().Where(enrollmentstep.OutboxID(row)).WithAction().First(wctx)
 	if ent.IsNotFound(err) {
 		return nil // not from a program (a messenger #sms copy)
 	}
