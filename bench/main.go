@@ -187,7 +187,7 @@ func parseFlags(args []string) Options {
 	fs.IntVar(&o.Concurrency, "concurrency", 4, "concurrent clients in the send scenario (ours and baseline each)")
 	fs.IntVar(&o.Rounds, "rounds", 4, "turns ours and the baseline take in the send scenario")
 	fs.BoolVar(&o.JSON, "json", false, "print one JSON object per scenario per line")
-	fs.IntVar(&o.Actions, "actions", 5000, "due actions the engine runs in the engine scenario")
+	fs.IntVar(&o.Actions, "actions", 10000, "due actions the engine runs in the engine scenario")
 	fs.IntVar(&o.AuditMessages, "audit-messages", 1000000, "messages seeded in the audit scenario (and a tenth as many notifications)")
 	fs.StringVar(&o.Scenario, "scenario", "all", "scenarios to run: send, fanout, engine, audit or all")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of each scenario's measured phase, samples labelled side=whisper|baseline|client (cpu.pprof becomes cpu.send.pprof, cpu.fanout.pprof, cpu.engine.pprof and cpu.audit.pprof)")
