@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -27,34 +28,7 @@ func TestAutoReplyKeepsStreamOrder(t *testing.T) {
 	e.ok(patel.AccessToken, `mutation { updatePreferences(input: {staffAutoReply: {text: "Away"}}) { id } }`, nil, nil)
 	ch := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
 
-	const key = 727001
-	for _, q := range []string{
-		`CREATE FUNCTION test_hold_auto_reply() RETURNS trigger LANGUAGE plpgsql AS
-		 $$ BEGIN PERFORM pg_advisory_xact_lock(` + "727001" + `); RETURN NEW; END $$`,
-		`CREATE TRIGGER test_hold_auto_reply AFTER INSERT ON auto_reply_sents
-		 FOR EACH ROW EXECUTE FUNCTION test_hold_auto_reply()`,
-	} {
-		if _, err := e.db.SQL.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	hold, err := e.db.SQL.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hold.Close()
-	if _, err := hold.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, key); err != nil {
-		t.Fatal(err)
-	}
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			if _, err := hold.ExecContext(ctx, `SELECT pg_advisory_unlock($1)`, key); err != nil {
-				t.Error(err)
-			}
-		}
-	}
+	release := holdAfterInsert(t, e, "auto_reply_sents", 727001)
 	defer release()
 
 	const sendQ = `mutation($in: SendMessageInput!) { sendMessage(input: $in) { id } }`
@@ -185,34 +159,7 @@ func TestMembershipNoticeKeepsStreamOrder(t *testing.T) {
 	ch := e.open(chen.AccessToken, map[string]any{"securityGroupIDs": []string{doctors}})
 	e.send(chen.AccessToken, ch.ID, "before", nil)
 
-	const key = 727002
-	for _, q := range []string{
-		`CREATE FUNCTION test_hold_membership() RETURNS trigger LANGUAGE plpgsql AS
-		 $$ BEGIN PERFORM pg_advisory_xact_lock(727002); RETURN NEW; END $$`,
-		`CREATE TRIGGER test_hold_membership AFTER INSERT ON user_security_groups
-		 FOR EACH ROW EXECUTE FUNCTION test_hold_membership()`,
-	} {
-		if _, err := e.db.SQL.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	hold, err := e.db.SQL.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hold.Close()
-	if _, err := hold.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, key); err != nil {
-		t.Fatal(err)
-	}
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			if _, err := hold.ExecContext(ctx, `SELECT pg_advisory_unlock($1)`, key); err != nil {
-				t.Error(err)
-			}
-		}
-	}
+	release := holdAfterInsert(t, e, "user_security_groups", 727002)
 	defer release()
 
 	changed := make(chan []gqlError, 1)
@@ -266,5 +213,40 @@ func TestMembershipNoticeKeepsStreamOrder(t *testing.T) {
 	}
 	if len(bodies) != 3 || bodies[0] != "before" || bodies[1] != "during" {
 		t.Fatalf("messages = %q, want before, during and the notice that Kim joined", bodies)
+	}
+}
+
+// holdAfterInsert makes every transaction that inserts into table wait,
+// right after the insert, until release is called: a trigger takes an
+// advisory lock the test holds on a connection of its own (PostgreSQL).
+func holdAfterInsert(t *testing.T, e *env, table string, key int64) (release func()) {
+	t.Helper()
+	ctx := context.Background()
+	fn := "test_hold_" + table
+	for _, q := range []string{
+		`CREATE FUNCTION ` + fn + `() RETURNS trigger LANGUAGE plpgsql AS
+		 $$ BEGIN PERFORM pg_advisory_xact_lock(` + strconv.FormatInt(key, 10) + `); RETURN NEW; END $$`,
+		`CREATE TRIGGER ` + fn + ` AFTER INSERT ON ` + table + ` FOR EACH ROW EXECUTE FUNCTION ` + fn + `()`,
+	} {
+		if _, err := e.db.SQL.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hold, err := e.db.SQL.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hold.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, key); err != nil {
+		t.Fatal(err)
+	}
+	released := false
+	t.Cleanup(func() { _ = hold.Close() })
+	return func() {
+		if !released {
+			released = true
+			if _, err := hold.ExecContext(ctx, `SELECT pg_advisory_unlock($1)`, key); err != nil {
+				t.Error(err)
+			}
+		}
 	}
 }
