@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
-	"runtime/debug"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -123,11 +121,7 @@ func classify(ctx context.Context, err error) (code apperr.Code, msg string, kno
 // runtime writes ("index out of range [3] with length 2").
 func recoverPanic(log *slog.Logger) graphql.RecoverFunc {
 	return func(ctx context.Context, p any) error {
-		attrs := []any{"type", fmt.Sprintf("%T", p)}
-		if re, ok := p.(runtime.Error); ok {
-			attrs = append(attrs, "runtime_error", re.Error())
-		}
-		log.ErrorContext(ctx, "panic in resolver", append(attrs, "stack", string(debug.Stack()))...)
+		log.ErrorContext(ctx, "panic in resolver", apperr.PanicAttrs(p)...)
 		return apperr.New(apperr.Internal, "internal error")
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/whisper-health/whisper/ent/channelmember"
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/session"
+	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/pulid"
@@ -121,7 +122,7 @@ func (h *Hub) Started() <-chan struct{} { return h.started }
 func (h *Hub) loop(ctx context.Context, sub *pubsub.Subscription) {
 	defer func() {
 		if r := recover(); r != nil {
-			h.log.Error("panic in live hub", "panic", fmt.Sprint(r))
+			h.log.Error("panic in live hub", apperr.PanicAttrs(r)...)
 			time.Sleep(100 * time.Millisecond)
 		}
 	}()

@@ -184,7 +184,7 @@ func (h *Hub) Messages(ctx context.Context, channelID *pulid.ID, after *messenge
 		}()
 		defer func() {
 			if r := recover(); r != nil {
-				h.log.Error("panic in message stream", "panic", r)
+				h.log.Error("panic in message stream", apperr.PanicAttrs(r)...)
 			}
 		}()
 		if !st.replay(ctx, start) {

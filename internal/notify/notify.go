@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -334,7 +333,7 @@ const reminderBatch = 500
 func (s *Service) announceDue(ctx context.Context) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.log.Error("reminders worker panicked", "type", fmt.Sprintf("%T", r), "stack", string(debug.Stack()))
+			s.log.Error("reminders worker panicked", apperr.PanicAttrs(r)...)
 		}
 	}()
 	if ctx.Err() != nil {

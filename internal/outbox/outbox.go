@@ -17,6 +17,7 @@ import (
 
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/outboxmessage"
+	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
@@ -124,7 +125,7 @@ func (w *Worker) Run(ctx context.Context) {
 func (w *Worker) safeRun(ctx context.Context) {
 	defer func() {
 		if r := recover(); r != nil {
-			w.log.Error("panic in outbox worker", "panic", fmt.Sprint(r))
+			w.log.Error("panic in outbox worker", apperr.PanicAttrs(r)...)
 		}
 	}()
 	if _, err := w.RunOnce(ctx); err != nil && ctx.Err() == nil {

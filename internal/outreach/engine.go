@@ -641,7 +641,7 @@ func (e *Engine) Run(ctx context.Context, every time.Duration) {
 		func() {
 			defer func() {
 				if r := recover(); r != nil {
-					e.log.Error("panic in outreach engine", "panic", fmt.Sprint(r))
+					e.log.Error("panic in outreach engine", apperr.PanicAttrs(r)...)
 				}
 			}()
 			if _, err := e.RunDue(ctx); err != nil && ctx.Err() == nil {

@@ -9,7 +9,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -105,7 +104,7 @@ func (s *Service) ObserveMessages(ctx context.Context, userID pulid.ID,
 		defer cancel()
 		defer func() {
 			if r := recover(); r != nil {
-				s.log.Error("observe stream panicked", "type", fmt.Sprintf("%T", r), "stack", string(debug.Stack()))
+				s.log.Error("observe stream panicked", apperr.PanicAttrs(r)...)
 			}
 		}()
 		for {

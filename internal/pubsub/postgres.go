@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+	"github.com/whisper-health/whisper/internal/apperr"
 )
 
 // notifyChannel is the PostgreSQL channel Whisper's replicas talk on.
@@ -221,7 +222,7 @@ func chunk(events []Event) []string {
 
 func recoverPanic(log *slog.Logger, what string) {
 	if r := recover(); r != nil {
-		log.Error("panic in "+what, "panic", fmt.Sprint(r))
+		log.Error("panic in "+what, apperr.PanicAttrs(r)...)
 	}
 }
 
