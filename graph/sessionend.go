@@ -21,7 +21,10 @@ type socketEnd struct {
 	once   sync.Once
 	ending chan struct{}
 	err    *gqlerror.Error
-	subs   sync.WaitGroup
+
+	mu      sync.Mutex
+	closing bool // no subscription joins once set, so subs.Wait is safe
+	subs    sync.WaitGroup
 }
 
 type socketEndKey struct{}
@@ -38,12 +41,26 @@ func (s *socketEnd) end(cause error, grace time.Duration) {
 		}}
 		close(s.ending)
 	})
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
 	done := make(chan struct{})
 	go func() { s.subs.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(grace):
 	}
+}
+
+// join counts a starting subscription, unless the socket is ending.
+func (s *socketEnd) join() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.subs.Add(1)
+	return true
 }
 
 // reasonCode is the machine-readable form of why a socket ends.
@@ -81,7 +98,17 @@ func (sessionEnds) InterceptOperation(ctx context.Context, next graphql.Operatio
 	if op := graphql.GetOperationContext(ctx).Operation; op == nil || op.Operation != ast.Subscription {
 		return next(ctx)
 	}
-	se.subs.Add(1)
+	if !se.join() {
+		// The socket is ending: the subscription gets its error and ends.
+		sent := false
+		return func(context.Context) *graphql.Response {
+			if sent {
+				return nil
+			}
+			sent = true
+			return &graphql.Response{Errors: gqlerror.List{se.err}}
+		}
+	}
 	sctx, cancel := context.WithCancel(ctx)
 	go func() {
 		select {
