@@ -225,7 +225,7 @@ func holdAfterInsert(t *testing.T, e *env, table string, key int64) (release fun
 	fn := "test_hold_" + table
 	for _, q := range []string{
 		`CREATE FUNCTION ` + fn + `() RETURNS trigger LANGUAGE plpgsql AS
-		 $$ BEGIN PERFORM pg_advisory_xact_lock(` + strconv.FormatInt(key, 10) + `); RETURN NEW; END $$`,
+		 $$ BEGIN PERFORM pg_advisory_xact_lock_shared(` + strconv.FormatInt(key, 10) + `); RETURN NEW; END $$`,
 		`CREATE TRIGGER ` + fn + ` AFTER INSERT ON ` + table + ` FOR EACH ROW EXECUTE FUNCTION ` + fn + `()`,
 	} {
 		if _, err := e.db.SQL.ExecContext(ctx, q); err != nil {
@@ -247,6 +247,63 @@ func holdAfterInsert(t *testing.T, e *env, table string, key int64) (release fun
 			if _, err := hold.ExecContext(ctx, `SELECT pg_advisory_unlock($1)`, key); err != nil {
 				t.Error(err)
 			}
+		}
+	}
+}
+
+// Two custom groups that include each other, changed at the same time from
+// both ends: each change locks its own channel and then the other's to post
+// the membership notice there. PostgreSQL aborts one as a deadlock victim;
+// the change is run again and both succeed.
+func TestCustomGroupsIncludingEachOtherChangeAtOnce(t *testing.T) {
+	if !testdb.Postgres() {
+		t.Skip("row locks are PostgreSQL's; SQLite serialises writers")
+	}
+	e := newEnv(t)
+	chen, patel, kim := e.login(demo.ChenEmail), e.login(demo.PatelEmail), e.login(demo.KimEmail)
+	recID, adminID := e.userID(chen.AccessToken, demo.ReceptionEmail), e.userID(chen.AccessToken, demo.AdminEmail)
+	const upd = `mutation($in: UpdateCustomGroupInput!) { updateCustomGroup(input: $in) { id } }`
+	a := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID, kim.User.ID}, "name": "A"})
+	b := e.open(chen.AccessToken, map[string]any{"userIDs": []string{kim.User.ID, recID}, "name": "B"})
+	e.ok(chen.AccessToken, upd, map[string]any{"in": map[string]any{"channelID": a.ID, "addChannelIDs": []string{b.ID}}}, nil)
+	e.ok(chen.AccessToken, upd, map[string]any{"in": map[string]any{"channelID": b.ID, "addChannelIDs": []string{a.ID}}}, nil)
+
+	release := holdAfterInsert(t, e, "messages", 727003)
+	defer release()
+	change := func(in map[string]any) <-chan []gqlError {
+		done := make(chan []gqlError, 1)
+		go func() { done <- e.do(chen.AccessToken, upd, map[string]any{"in": in}).Errors }()
+		return done
+	}
+	// Adding the admin to A and taking reception off B both change the
+	// members of both groups.
+	first := change(map[string]any{"channelID": a.ID, "addUserIDs": []string{adminID}})
+	second := change(map[string]any{"channelID": b.ID, "removeUserIDs": []string{recID}})
+	ctx := context.Background()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var n int
+		if err := e.db.SQL.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of the two changes reached the trigger", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	release()
+	for i, done := range []<-chan []gqlError{first, second} {
+		if errs := <-done; len(errs) > 0 {
+			t.Errorf("change %d: %+v", i+1, errs)
+		}
+	}
+	for _, ch := range []string{a.ID, b.ID} {
+		if got := emails(e.channel(chen.AccessToken, ch)); got != "admin,dr.chen,dr.patel,nurse.kim" {
+			t.Errorf("channel %s has %s, want the admin added and reception gone on both sides", ch, got)
 		}
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/lib/pq"
+
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/pubsub"
@@ -89,7 +91,31 @@ func system(ctx context.Context) context.Context {
 // tx runs fn in a transaction and publishes the events it collected once the
 // transaction has committed (never inside it: a NOTIFY in the transaction
 // would serialise every commit).
+//
+// A transaction PostgreSQL aborts as a deadlock victim or a serialisation
+// failure is run again from the start (up to three times): channels are
+// locked in the order the change reaches them, and custom groups that
+// include each other can be reached from both ends at once. fn must
+// therefore keep its state inside the call, as every caller does.
 func (s *Service) tx(ctx context.Context, fn func(tx *ent.Tx, emit func(...pubsub.Event)) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.tryTx(ctx, fn)
+		if attempt < 3 && retryable(err) {
+			s.log.InfoContext(ctx, "transaction aborted by the database; running it again", "attempt", attempt)
+			continue
+		}
+		return err
+	}
+}
+
+// retryable reports whether PostgreSQL aborted the transaction so that
+// running it again can succeed (40P01 deadlock, 40001 serialisation).
+func retryable(err error) bool {
+	var pe *pq.Error
+	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
+}
+
+func (s *Service) tryTx(ctx context.Context, fn func(tx *ent.Tx, emit func(...pubsub.Event)) error) error {
 	tx, err := s.client.Tx(ctx)
 	if err != nil {
 		return fmt.Errorf("starting transaction: %w", err)
