@@ -909,3 +909,38 @@ func TestAnEnrolmentWrittenWithoutItsNextActionRunsInOnePass(t *testing.T) {
 		t.Errorf("RunDue ran %d actions and queued %d SMS, want the first action run once", n, len(e.outbox("SMS")))
 	}
 }
+
+// A worker that died mid-send leaves its row "sending"; the next worker
+// marks it unknown, and that reaches the enrolment as a refusal does: the
+// SMS step FAILED, and with pause on error the enrolment paused and flagged.
+func TestAnAbandonedSendReachesTheEnrolment(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login(demo.AdminEmail)
+	sms := e.template(admin.AccessToken, "SMS", "Hi {{patient.firstName}}")
+	letter := e.template(admin.AccessToken, "LETTER", "Dear {{patient.fullName}}")
+	prog := e.program(admin.AccessToken, map[string]any{"name": "Pausing", "type": "GENERAL"},
+		map[string]any{"type": "SMS", "templateID": sms, "offset": 0, "unit": "DAYS", "relation": "ON", "pauseOnError": true},
+		map[string]any{"type": "LETTER_TO_PATIENT", "templateID": letter, "letterOption": "SAVE_FILE", "offset": 1, "unit": "DAYS", "relation": "AFTER"})
+	id := e.enroll(admin.AccessToken, prog, e.patientID(admin.AccessToken, "P0001"), nil)
+	if n := e.run(); n != 1 {
+		t.Fatalf("%d actions ran, want the SMS", n)
+	}
+	// A worker claimed the row and died before the provider answered.
+	ctx := viewer.NewSystemContext(context.Background(), "test")
+	if n := e.db.Client.OutboxMessage.Update().Where(outboxmessage.ChannelEQ(outboxmessage.ChannelSMS)).
+		SetStatus(outboxmessage.StatusSENDING).SaveX(ctx); n != 1 {
+		t.Fatalf("%d SMS rows queued, want 1", n)
+	}
+	worker := outbox.New(e.db.Client, slog.New(slog.NewTextHandler(io.Discard, nil)), outbox.Config{
+		Undelivered: e.engine.DeliveryFailed, Now: e.clock.Now,
+	})
+	e.clock.Advance(6 * time.Minute)
+	if _, err := worker.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	en := e.enrollment(admin.AccessToken, id)
+	if en.Status != "PAUSED" || !en.Flagged || en.Steps[0].Status != "FAILED" || en.Steps[0].Error == nil ||
+		!strings.Contains(*en.Steps[0].Error, "unknown") {
+		t.Errorf("after an abandoned send: %+v, want PAUSED, flagged, the SMS step FAILED as unknown", en)
+	}
+}

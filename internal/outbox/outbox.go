@@ -143,14 +143,8 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	now := w.now()
 	// Rows left "sending" by a worker that died mid-call may or may not have
 	// reached the provider: never guess, mark them for review.
-	if n, err := w.client.OutboxMessage.Update().
-		Where(outboxmessage.StatusEQ(outboxmessage.StatusSENDING), outboxmessage.UpdatedAtLT(now.Add(-w.cfg.StaleAfter))).
-		SetStatus(outboxmessage.StatusUNKNOWN).
-		SetLastError("the worker stopped while sending; check with the provider before resending").
-		Save(ctx); err != nil {
+	if err := w.abandon(ctx, now); err != nil {
 		return 0, err
-	} else if n > 0 {
-		w.log.Warn("outbox rows abandoned mid-send marked unknown", "rows", n)
 	}
 	attempted := 0
 	for {
@@ -233,20 +227,103 @@ func (w *Worker) deliver(ctx context.Context, row *ent.OutboxMessage) (bool, err
 			SetNextAttemptAt(w.now().Add(w.backoff(attempts))).
 			SetLastError(truncate(sendErr.Error(), 1000))
 	}
-	// The outcome must be recorded even if the worker is stopping.
+	// The outcome must be recorded even if the worker is stopping, and even
+	// if the cause's hook fails: the provider has answered, and a row left
+	// "sending" would later be judged abandoned and hide that answer.
 	octx := system(context.WithoutCancel(ctx))
-	err = upd.Exec(octx)
-	if err == nil && undelivered != "" && w.cfg.Undelivered != nil {
-		err = w.cfg.Undelivered(octx, tx.Client(), row.ID, truncate(undelivered, 1000))
-	}
-	if err != nil {
+	if err := upd.Exec(octx); err != nil {
 		_ = tx.Rollback()
 		return true, fmt.Errorf("recording delivery outcome: %w", err)
+	}
+	if undelivered != "" && w.cfg.Undelivered != nil {
+		if err := w.cfg.Undelivered(octx, tx.Client(), row.ID, truncate(undelivered, 1000)); err != nil {
+			_ = tx.Rollback()
+			w.log.Error("outbox: telling the cause of an undelivered row failed; the outcome is recorded alone", "row", row.ID, "err", err)
+			return true, w.recordAlone(octx, row.ID, upd.Mutation())
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return true, fmt.Errorf("recording delivery outcome: %w", err)
 	}
 	return true, nil
+}
+
+// recordAlone records a delivery outcome without the hook whose failure
+// rolled back the first attempt, copying the fields that attempt set.
+func (w *Worker) recordAlone(ctx context.Context, id pulid.ID, m *ent.OutboxMessageMutation) error {
+	upd := w.client.OutboxMessage.UpdateOneID(id)
+	if v, ok := m.Status(); ok {
+		upd.SetStatus(v)
+	}
+	if v, ok := m.ProviderRef(); ok {
+		upd.SetProviderRef(v)
+	}
+	if v, ok := m.SentAt(); ok {
+		upd.SetSentAt(v)
+	}
+	if v, ok := m.LastError(); ok {
+		upd.SetLastError(v)
+	}
+	if v, ok := m.NextAttemptAt(); ok {
+		upd.SetNextAttemptAt(v)
+	}
+	if err := upd.Exec(ctx); err != nil {
+		return fmt.Errorf("recording delivery outcome: %w", err)
+	}
+	return nil
+}
+
+// abandon marks rows left "sending" longer than StaleAfter unknown. Each is
+// claimed with a conditional update (so of several workers one marks it)
+// and its cause is told in the same transaction, so the enrolment step
+// that queued it is marked FAILED like any other undelivered row. A row
+// whose hook fails stays "sending" and is tried again on the next poll.
+func (w *Worker) abandon(ctx context.Context, now time.Time) error {
+	cutoff := now.Add(-w.cfg.StaleAfter)
+	stale, err := w.client.OutboxMessage.Query().
+		Where(outboxmessage.StatusEQ(outboxmessage.StatusSENDING), outboxmessage.UpdatedAtLT(cutoff)).
+		IDs(ctx)
+	if err != nil {
+		return err
+	}
+	const reason = "the worker stopped while sending; check with the provider before resending"
+	marked := 0
+	for _, id := range stale {
+		ok, err := w.abandonOne(ctx, id, cutoff, reason)
+		if err != nil {
+			w.log.Error("outbox: marking an abandoned row unknown failed", "row", id, "err", err)
+			continue
+		}
+		if ok {
+			marked++
+		}
+	}
+	if marked > 0 {
+		w.log.Warn("outbox rows abandoned mid-send marked unknown", "rows", marked)
+	}
+	return nil
+}
+
+// abandonOne claims one stale row; false means another worker had it (or
+// it is no longer stale).
+func (w *Worker) abandonOne(ctx context.Context, id pulid.ID, cutoff time.Time, reason string) (bool, error) {
+	tx, err := w.client.Tx(ctx)
+	if err != nil {
+		return false, err
+	}
+	n, err := tx.OutboxMessage.Update().
+		Where(outboxmessage.ID(id), outboxmessage.StatusEQ(outboxmessage.StatusSENDING), outboxmessage.UpdatedAtLT(cutoff)).
+		SetStatus(outboxmessage.StatusUNKNOWN).
+		SetLastError(reason).
+		Save(ctx)
+	if err == nil && n == 1 && w.cfg.Undelivered != nil {
+		err = w.cfg.Undelivered(ctx, tx.Client(), id, "delivery unknown, left for review: "+reason)
+	}
+	if err != nil || n != 1 {
+		_ = tx.Rollback()
+		return false, err
+	}
+	return true, tx.Commit()
 }
 
 // backoff doubles per attempt, with jitter so retries from many rows spread.

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/outboxmessage"
 	"github.com/whisper-health/whisper/internal/outbox"
 	"github.com/whisper-health/whisper/internal/pulid"
@@ -163,5 +165,64 @@ func TestBackoffDoublesPerAttempt(t *testing.T) {
 			t.Errorf("after attempt %d the row waits %v, want %v to %v", attempt, wait, base, base+base/4)
 		}
 		clk.add(wait)
+	}
+}
+
+// An abandoned row is an undelivered row: its cause is told, once, so an
+// enrolment step that queued it does not stay SENT.
+func TestAbandonedSendTellsItsCause(t *testing.T) {
+	db := testdb.Open(t)
+	ctx := viewer.NewSystemContext(context.Background(), "test")
+	clk := &clock{t: time.Now().UTC()}
+	row := db.Client.OutboxMessage.Create().SetChannel("SMS").SetRecipient("+61400").SetBody("x").
+		SetIdempotencyKey("k").SetStatus(outboxmessage.StatusSENDING).SetUpdatedAt(clk.Now()).SaveX(ctx)
+	var mu sync.Mutex
+	told := map[pulid.ID][]string{}
+	cfg := outbox.Config{
+		Providers: map[string]outbox.Provider{"SMS": &recorder{sent: map[pulid.ID]int{}}}, Now: clk.Now,
+		Undelivered: func(_ context.Context, _ *ent.Client, id pulid.ID, reason string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			told[id] = append(told[id], reason)
+			return nil
+		},
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	clk.add(6 * time.Minute)
+	var wg sync.WaitGroup
+	for i := 0; i < 2; i++ {
+		w := outbox.New(db.Client, log, cfg)
+		wg.Add(1)
+		go func() { defer wg.Done(); _, _ = w.RunOnce(context.Background()) }()
+	}
+	wg.Wait()
+	if s := db.Client.OutboxMessage.GetX(ctx, row.ID).Status; s != outboxmessage.StatusUNKNOWN {
+		t.Errorf("abandoned row is %s, want UNKNOWN", s)
+	}
+	if len(told[row.ID]) != 1 || !strings.Contains(told[row.ID][0], "unknown") {
+		t.Errorf("the cause was told %q, want once that the delivery is unknown", told[row.ID])
+	}
+}
+
+// A failing hook does not undo what the provider answered: the row is
+// recorded FAILED (not left "sending" to be judged abandoned later).
+func TestAFailingHookStillRecordsTheOutcome(t *testing.T) {
+	db := testdb.Open(t)
+	ctx := viewer.NewSystemContext(context.Background(), "test")
+	rec := &recorder{sent: map[pulid.ID]int{}, fail: map[string]error{"+bad": fmt.Errorf("invalid number: %w", outbox.ErrPermanent)}}
+	w := outbox.New(db.Client, slog.New(slog.NewTextHandler(io.Discard, nil)), outbox.Config{
+		Providers: map[string]outbox.Provider{"SMS": rec},
+		Undelivered: func(context.Context, *ent.Client, pulid.ID, string) error {
+			return errors.New("the cause could not be updated")
+		},
+	})
+	id := db.Client.OutboxMessage.Create().SetChannel("SMS").SetRecipient("+bad").SetBody("hi").
+		SetIdempotencyKey("k-bad").SetNextAttemptAt(time.Now().Add(-time.Second)).SaveX(ctx).ID
+	if _, err := w.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r := db.Client.OutboxMessage.GetX(ctx, id)
+	if r.Status != outboxmessage.StatusFAILED || !strings.Contains(r.LastError, "invalid number") || r.Attempts != 1 {
+		t.Errorf("row after a failing hook = %s %q (%d attempts), want FAILED with the provider's reason", r.Status, r.LastError, r.Attempts)
 	}
 }
