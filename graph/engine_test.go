@@ -944,3 +944,40 @@ func TestAnAbandonedSendReachesTheEnrolment(t *testing.T) {
 		t.Errorf("after an abandoned send: %+v, want PAUSED, flagged, the SMS step FAILED as unknown", en)
 	}
 }
+
+// A program manager reviews what Patient Connect queued, not the SMS copies
+// of staff messages (which name patients and belong to a conversation):
+// neither the deliveries list nor node(id:) reaches them.
+func TestProgramManagersSeeOnlyOutreachDeliveries(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login(demo.AdminEmail)
+	chen := e.login(demo.ChenEmail)
+	toRec := e.open(chen.AccessToken, map[string]any{"userIDs": []string{e.userID(chen.AccessToken, demo.ReceptionEmail)}})
+	msg := e.send(chen.AccessToken, toRec.ID, "Mrs Brown's results are back #sms", nil)
+	ctx := viewer.NewSystemContext(context.Background(), "test")
+	copyID := e.db.Client.OutboxMessage.Query().Where(outboxmessage.CauseMessageID(pulidOf(msg.ID))).OnlyIDX(ctx)
+	sms := e.template(admin.AccessToken, "SMS", "Hi {{patient.firstName}}")
+	prog := e.program(admin.AccessToken, map[string]any{"name": "Recall", "type": "GENERAL"},
+		map[string]any{"type": "SMS", "templateID": sms, "offset": 0, "unit": "DAYS", "relation": "ON"})
+	e.enroll(admin.AccessToken, prog, e.patientID(admin.AccessToken, "P0001"), nil)
+	if n := e.run(); n != 1 {
+		t.Fatalf("%d actions ran, want the SMS", n)
+	}
+	const q = `{ deliveries(first: 10) { totalCount edges { node { id } } } }`
+	var out struct {
+		Deliveries struct {
+			TotalCount int
+			Edges      []struct{ Node struct{ ID string } }
+		}
+	}
+	e.ok(admin.AccessToken, q, nil, &out)
+	if out.Deliveries.TotalCount != 1 || len(out.Deliveries.Edges) != 1 || out.Deliveries.Edges[0].Node.ID == string(copyID) {
+		t.Errorf("deliveries = %+v, want only the program's SMS (not the message copy %s)", out.Deliveries, copyID)
+	}
+	e.fails(admin.AccessToken, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": string(copyID)}, "NOT_FOUND")
+	var one struct{ Node *struct{ ID string } }
+	e.ok(admin.AccessToken, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": out.Deliveries.Edges[0].Node.ID}, &one)
+	if one.Node == nil {
+		t.Errorf("the program's own delivery is not readable through node(id:)")
+	}
+}
