@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -105,5 +106,55 @@ func TestInboundSMSRepliesAreStoredAgainstTheEnrolment(t *testing.T) {
 	steps = post(t, base, admin, `{ node(id: "`+en+`") { ... on Enrollment { steps { replyContent } } } }`)["node"].(map[string]any)["steps"].([]any)
 	if got := steps[0].(map[string]any)["replyContent"]; got != "82.5 kg\n83 kg" {
 		t.Errorf("stored replies = %q, want the first once and the second appended", got)
+	}
+
+	// The provider retries one reply several times at once: stored once.
+	// Its sid is longer than the 100 characters kept; a repeat still matches.
+	long := url.Values{"From": {mobile}, "To": {"+61255550000"}, "Body": {"84 kg"}, "MessageSid": {"SM" + strings.Repeat("3", 118)}}
+	concurrently := func(forms ...url.Values) {
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		codes := make([]int, len(forms))
+		for i, f := range forms {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				req, _ := http.NewRequest(http.MethodPost, hook, strings.NewReader(f.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.Header.Set("X-Twilio-Signature", sign("tok", hook, f))
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				res.Body.Close()
+				codes[i] = res.StatusCode
+			}()
+		}
+		close(start)
+		wg.Wait()
+		for i, c := range codes {
+			if c != http.StatusOK {
+				t.Errorf("concurrent delivery %d got %d, want 200", i, c)
+			}
+		}
+	}
+	concurrently(long, long, long, long, long, long, long, long)
+	concurrently(long)
+	replies := func() string {
+		steps := post(t, base, admin, `{ node(id: "`+en+`") { ... on Enrollment { steps { replyContent } } } }`)["node"].(map[string]any)["steps"].([]any)
+		got, _ := steps[0].(map[string]any)["replyContent"].(string)
+		return got
+	}
+	if got := replies(); got != "82.5 kg\n83 kg\n84 kg" {
+		t.Errorf("after concurrent retries of one reply: %q, want it stored once", got)
+	}
+	// Two different replies at the same moment: both are kept.
+	a := url.Values{"From": {mobile}, "To": {"+61255550000"}, "Body": {"85 kg"}, "MessageSid": {"SM5"}}
+	b := url.Values{"From": {mobile}, "To": {"+61255550000"}, "Body": {"86 kg"}, "MessageSid": {"SM6"}}
+	concurrently(a, b)
+	if got := replies(); got != "82.5 kg\n83 kg\n84 kg\n85 kg\n86 kg" && got != "82.5 kg\n83 kg\n84 kg\n86 kg\n85 kg" {
+		t.Errorf("after two concurrent replies: %q, want both appended once", got)
 	}
 }
