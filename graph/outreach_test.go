@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/whisper-health/whisper/internal/demo"
@@ -285,5 +286,71 @@ func TestUpdatingATemplateChecksItLikeANewOne(t *testing.T) {
 	e.ok(admin.AccessToken, `query($id: ID!) { node(id: $id) { ... on Template { name body } } }`, map[string]any{"id": id}, &node)
 	if node.Node.Body != "Hello {{patient.fullName}}" || node.Node.Name != "Results" {
 		t.Errorf("the refused edits changed the template: %+v", node.Node)
+	}
+}
+
+// Removing an action is one transaction behind the program's row: of
+// several removals of the same action at once exactly one succeeds (the
+// rest are told it is already removed), and removing the last actions at
+// once leaves the program disabled with no gaps in the positions.
+func TestConcurrentActionRemovals(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login(demo.AdminEmail)
+	sms := func(body string) string { return e.template(admin.AccessToken, "SMS", body) }
+	prog := e.program(admin.AccessToken, map[string]any{"name": "Busy", "type": "GENERAL"},
+		map[string]any{"type": "SMS", "templateID": sms("A"), "offset": 0, "unit": "DAYS", "relation": "ON"},
+		map[string]any{"type": "SMS", "templateID": sms("B"), "offset": 1, "unit": "DAYS", "relation": "AFTER"},
+		map[string]any{"type": "SMS", "templateID": sms("C"), "offset": 2, "unit": "DAYS", "relation": "AFTER"})
+	e.enroll(admin.AccessToken, prog, e.patientID(admin.AccessToken, "P0001"), nil)
+	if n := e.run(); n != 1 {
+		t.Fatalf("%d actions ran, want the first SMS", n)
+	}
+	const remove = `mutation($id: ID!) { removeProgramAction(id: $id) { id } }`
+	at := func(ids ...string) []response {
+		out := make([]response, len(ids))
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i, id := range ids {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				out[i] = e.do(admin.AccessToken, remove, map[string]any{"id": id})
+			}()
+		}
+		close(start)
+		wg.Wait()
+		return out
+	}
+	ids := e.actionIDs(admin.AccessToken, prog)
+	// The first action has been reached, so it is archived, not deleted.
+	ok, already := 0, 0
+	for _, r := range at(ids[0], ids[0], ids[0], ids[0], ids[0], ids[0]) {
+		switch {
+		case len(r.Errors) == 0:
+			ok++
+		case r.Errors[0].Code() == "BAD_USER_INPUT":
+			already++
+		default:
+			t.Errorf("a concurrent removal failed with %s: %s", r.Errors[0].Code(), r.Errors[0].Message)
+		}
+	}
+	if ok != 1 || already != 5 {
+		t.Errorf("six removals of one action at once: %d succeeded and %d were told it is removed, want 1 and 5", ok, already)
+	}
+	for _, r := range at(ids[1], ids[2]) {
+		if len(r.Errors) > 0 {
+			t.Errorf("removing the last actions: %s", r.Errors[0].Message)
+		}
+	}
+	var out struct {
+		Node struct {
+			Enabled bool
+			Actions []struct{ ID string }
+		}
+	}
+	e.ok(admin.AccessToken, `query($id: ID!) { node(id: $id) { ... on Program { enabled actions { id } } } }`, map[string]any{"id": prog}, &out)
+	if out.Node.Enabled || len(out.Node.Actions) != 0 {
+		t.Errorf("program after removing every action = %+v, want disabled and empty", out.Node)
 	}
 }

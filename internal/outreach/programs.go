@@ -338,7 +338,10 @@ func (s *Service) UpdateProgram(ctx context.Context, id pulid.ID, ch ProgramChan
 // RemoveAction removes an action; the ones after it move up. An action
 // some enrolment has reached is archived instead of deleted: it leaves the
 // program, its steps keep pointing at it, and an enrolment waiting for it
-// skips it. A program left without actions is disabled.
+// skips it. A program left without actions is disabled. All of it is one
+// transaction, which first writes the program row: edits of one program
+// queue behind each other (a row lock on PostgreSQL; SQLite has one writer),
+// so two removals never both succeed or leave a gap in the positions.
 func (s *Service) RemoveAction(ctx context.Context, id pulid.ID) (*ent.Program, error) {
 	if err := manager(ctx); err != nil {
 		return nil, err
@@ -347,32 +350,54 @@ func (s *Service) RemoveAction(ctx context.Context, id pulid.ID) (*ent.Program, 
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.client.Program.Get(ctx, a.ProgramID)
+	tx, err := s.client.Tx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.removeAction(ctx, tx.Client(), a.ID, a.ProgramID)
+	if err != nil {
+		_ = tx.Rollback()
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// removeAction is RemoveAction inside its transaction c.
+func (s *Service) removeAction(ctx context.Context, c *ent.Client, id, programID pulid.ID) (*ent.Program, error) {
+	p, err := c.Program.UpdateOneID(programID).SetUpdatedAt(time.Now().UTC()).Save(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// Read again behind the lock: another removal may have just committed.
+	a, err := c.ProgramAction.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	if a.ArchivedAt != nil {
 		return nil, apperr.Invalid("id", "the action has already been removed")
 	}
-	reached, err := s.client.EnrollmentStep.Query().Where(enrollmentstep.ActionID(a.ID)).Exist(ctx)
+	reached, err := c.EnrollmentStep.Query().Where(enrollmentstep.ActionID(a.ID)).Exist(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if reached {
-		err = s.client.ProgramAction.UpdateOne(a).SetArchivedAt(time.Now().UTC()).Exec(ctx)
+		err = c.ProgramAction.UpdateOne(a).SetArchivedAt(time.Now().UTC()).Exec(ctx)
 	} else {
-		err = s.client.ProgramAction.DeleteOne(a).Exec(ctx)
+		err = c.ProgramAction.DeleteOne(a).Exec(ctx)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if err := s.renumber(ctx, p, nil, 0); err != nil {
+	if err := renumber(ctx, c, p, nil, 0); err != nil {
 		return nil, err
 	}
 	if n, err := p.QueryActions().Where(programaction.ArchivedAtIsNil()).Count(ctx); err != nil {
 		return nil, err
 	} else if n == 0 && p.Enabled {
-		return s.client.Program.UpdateOne(p).SetEnabled(false).Save(ctx)
+		return c.Program.UpdateOne(p).SetEnabled(false).Save(ctx)
 	}
 	return p, nil
 }
@@ -400,12 +425,14 @@ func (s *Service) MoveAction(ctx context.Context, id pulid.ID, position int) (*e
 	if position < 0 || position >= n {
 		return nil, apperr.Invalid("position", "position must be between 0 and %d", n-1)
 	}
-	return p, s.renumber(ctx, p, a, position)
+	return p, renumber(ctx, s.client, p, a, position)
 }
 
-// renumber rewrites positions 0..n-1 in order, with moved (if any) at pos.
-func (s *Service) renumber(ctx context.Context, p *ent.Program, moved *ent.ProgramAction, pos int) error {
-	actions, err := s.Actions(ctx, p)
+// renumber rewrites positions 0..n-1 in order, with moved (if any) at pos,
+// through c (the caller's transaction, or the service's client).
+func renumber(ctx context.Context, c *ent.Client, p *ent.Program, moved *ent.ProgramAction, pos int) error {
+	actions, err := p.QueryActions().Where(programaction.ArchivedAtIsNil()).
+		Order(ent.Asc(programaction.FieldPosition), ent.Asc(programaction.FieldID)).All(ctx)
 	if err != nil {
 		return err
 	}
@@ -420,7 +447,7 @@ func (s *Service) renumber(ctx context.Context, p *ent.Program, moved *ent.Progr
 	}
 	for i, a := range actions {
 		if a.Position != i {
-			if err := s.client.ProgramAction.UpdateOne(a).SetPosition(i).Exec(ctx); err != nil {
+			if err := c.ProgramAction.UpdateOne(a).SetPosition(i).Exec(ctx); err != nil {
 				return err
 			}
 		}
