@@ -244,6 +244,15 @@ func (r *mutationResolver) UpdateSecurityGroupMembers(ctx context.Context, input
 	return r.Messenger.UpdateSecurityGroupMembers(ctx, input.SecurityGroupID, input.AddUserIDs, input.RemoveUserIDs)
 }
 
+// StartPatientConversation is the resolver for the startPatientConversation field.
+func (r *mutationResolver) StartPatientConversation(ctx context.Context, input model.StartPatientConversationInput) (*ent.Channel, error) {
+	return r.Messenger.StartPatientConversation(ctx, messenger.StartPatientInput{
+		PatientID: input.PatientID,
+		Topic:     input.Topic,
+		Body:      input.Body,
+	})
+}
+
 // UpsertPatient is the resolver for the upsertPatient field.
 func (r *mutationResolver) UpsertPatient(ctx context.Context, input model.PatientInput) (*ent.Patient, error) {
 	return r.Practice.UpsertPatient(ctx, practice.PatientInput{
@@ -545,6 +554,32 @@ func (r *queryResolver) Labels(ctx context.Context) ([]*ent.Label, error) {
 	return r.Client.Label.Query().Order(ent.Asc(label.FieldName)).All(ctx)
 }
 
+// PatientConversations is the resolver for the patientConversations field.
+func (r *queryResolver) PatientConversations(ctx context.Context, filter *model.PatientConversationFilter, first *int, after *entgql.Cursor[pulid.ID]) (*ent.ChannelConnection, error) {
+	f := messenger.PatientFilter{LastMessage: nodeFields(ctx, "Channel")["lastMessage"]}
+	if filter != nil {
+		f.Search = deref(filter.Search)
+		if filter.Read != nil {
+			f.Read = messenger.ReadFilter(*filter.Read)
+		}
+	}
+	first, _, err := page(first, nil)
+	if err != nil {
+		return nil, err
+	}
+	q, err := r.Messenger.PatientConversations(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	return q.Paginate(ctx, after, first, nil, nil,
+		ent.WithChannelOrder(&ent.ChannelOrder{Field: ent.ChannelOrderFieldLastActivityAt, Direction: entgql.OrderDirectionDesc}))
+}
+
+// ConversationStats is the resolver for the conversationStats field.
+func (r *queryResolver) ConversationStats(ctx context.Context) (*messenger.Stats, error) {
+	return r.Messenger.ConversationStats(ctx)
+}
+
 // Notifications is the resolver for the notifications field.
 func (r *queryResolver) Notifications(ctx context.Context, kinds []notification.Kind, includeAcknowledged *bool, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.NotificationConnection, error) {
 	if _, err := staffViewer(ctx); err != nil {
@@ -720,6 +755,11 @@ func (r *subscriptionResolver) UnreadBadge(ctx context.Context) (<-chan *live.Ba
 // ChannelUpdated is the resolver for the channelUpdated field.
 func (r *subscriptionResolver) ChannelUpdated(ctx context.Context) (<-chan *live.ChannelEvent, error) {
 	return r.Live.ChannelEvents(ctx)
+}
+
+// ConversationStatsUpdated is the resolver for the conversationStatsUpdated field.
+func (r *subscriptionResolver) ConversationStatsUpdated(ctx context.Context) (<-chan *messenger.Stats, error) {
+	return r.Live.ConversationStats(ctx)
 }
 
 // NotificationAdded is the resolver for the notificationAdded field.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/whisper-health/whisper/ent/channel"
+	"github.com/whisper-health/whisper/ent/channelmember"
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/internal/demo"
 	"github.com/whisper-health/whisper/internal/testdb"
@@ -111,13 +112,14 @@ func TestAutoReplyKeepsStreamOrder(t *testing.T) {
 	}
 }
 
-// A staff user who can see a channel without being a member of it (patient
-// channels are visible to all staff) cannot post there, and the refused
-// send leaves the channel as it was.
-func TestSendRefusedToVisibleNonMember(t *testing.T) {
+// A staff user shares every patient channel as care team without being a
+// member of it (SPEC §4): their first send there joins them, takes the next
+// sequence number once, and leaves them with nothing unread. A send to a
+// channel they cannot see is refused and leaves that channel as it was.
+func TestSendJoinsPatientChannelRefusesInvisible(t *testing.T) {
 	e := newEnv(t)
 	ctx := viewer.NewSystemContext(context.Background(), "test")
-	chen := e.login(demo.ChenEmail)
+	chen, patel, kim := e.login(demo.ChenEmail), e.login(demo.PatelEmail), e.login(demo.KimEmail)
 	p, err := e.db.Client.Patient.Query().First(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -126,18 +128,36 @@ func TestSendRefusedToVisibleNonMember(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.fails(chen.AccessToken, `mutation($in: SendMessageInput!) { sendMessage(input: $in) { id } }`,
-		map[string]any{"in": map[string]any{"channelID": ch.ID, "body": "hello"}}, "FORBIDDEN")
+	var sent struct{ SendMessage struct{ Seq int } }
+	e.ok(chen.AccessToken, `mutation($in: SendMessageInput!) { sendMessage(input: $in) { seq } }`,
+		map[string]any{"in": map[string]any{"channelID": ch.ID, "body": "hello"}}, &sent)
 	after, err := e.db.Client.Channel.Get(ctx, ch.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := e.db.Client.Message.Query().Where(message.ChannelID(ch.ID)).Count(ctx)
+	mark, err := e.db.Client.ChannelMember.Query().
+		Where(channelmember.ChannelID(ch.ID), channelmember.UserID(pulidOf(chen.User.ID))).Only(ctx)
+	if err != nil {
+		t.Fatalf("chen's membership after posting: %v", err)
+	}
+	if sent.SendMessage.Seq != 1 || after.LastSeq != 1 || after.MessageCount != 1 || mark.LastReadSeq != 1 {
+		t.Errorf("care-team send: seq %d, last seq %d, count %d, read mark %d; want 1 each",
+			sent.SendMessage.Seq, after.LastSeq, after.MessageCount, mark.LastReadSeq)
+	}
+
+	private := e.open(patel.AccessToken, map[string]any{"userIDs": []string{kim.User.ID}})
+	e.fails(chen.AccessToken, `mutation($in: SendMessageInput!) { sendMessage(input: $in) { id } }`,
+		map[string]any{"in": map[string]any{"channelID": private.ID, "body": "hello"}}, "NOT_FOUND")
+	hidden, err := e.db.Client.Channel.Get(ctx, pulidOf(private.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 0 || after.LastSeq != 0 || after.MessageCount != 0 {
-		t.Errorf("refused send left %d messages, last seq %d, count %d", n, after.LastSeq, after.MessageCount)
+	n, err := e.db.Client.Message.Query().Where(message.ChannelID(hidden.ID)).Count(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 || hidden.LastSeq != 0 || hidden.MessageCount != 0 {
+		t.Errorf("refused send left %d messages, last seq %d, count %d", n, hidden.LastSeq, hidden.MessageCount)
 	}
 }
 

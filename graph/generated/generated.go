@@ -32,6 +32,7 @@ import (
 	"github.com/whisper-health/whisper/ent/template"
 	"github.com/whisper-health/whisper/graph/model"
 	"github.com/whisper-health/whisper/internal/live"
+	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/oversight"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/viewer"
@@ -213,6 +214,13 @@ type ComplexityRoot struct {
 		Unread  func(childComplexity int) int
 	}
 
+	ConversationStats struct {
+		TotalConversations func(childComplexity int) int
+		TotalMessages      func(childComplexity int) int
+		UniquePatients     func(childComplexity int) int
+		UnreadMessages     func(childComplexity int) int
+	}
+
 	Delivery struct {
 		Attempts      func(childComplexity int) int
 		Channel       func(childComplexity int) int
@@ -349,6 +357,7 @@ type ComplexityRoot struct {
 		SetBookingTypePrograms     func(childComplexity int, bookingTypeID pulid.ID, programIDs []pulid.ID) int
 		SetPatientArrivedAlerts    func(childComplexity int, userID pulid.ID, enabled bool) int
 		SetProgramEnabled          func(childComplexity int, id pulid.ID, enabled bool) int
+		StartPatientConversation   func(childComplexity int, input model.StartPatientConversationInput) int
 		UnlabelMessage             func(childComplexity int, messageID pulid.ID, labelID pulid.ID) int
 		UpdateCustomGroup          func(childComplexity int, input model.UpdateCustomGroupInput) int
 		UpdatePreferences          func(childComplexity int, input model.PreferencesInput) int
@@ -480,27 +489,29 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		AccessLog        func(childComplexity int, filter *model.AccessLogFilter, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
-		AuditLog         func(childComplexity int, filter *model.AuditFilter, first *int, after *entgql.Cursor[pulid.ID]) int
-		BookingTypes     func(childComplexity int) int
-		Bookings         func(childComplexity int, doctorID *pulid.ID, status *booking.Status, from *time.Time, to *time.Time, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
-		Channels         func(childComplexity int, filter *model.ChannelFilter, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
-		Deliveries       func(childComplexity int, status []outboxmessage.Status, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
-		Enrollments      func(childComplexity int, programID *pulid.ID, patientID *pulid.ID, flagged *bool, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
-		Labels           func(childComplexity int) int
-		Me               func(childComplexity int) int
-		Messages         func(childComplexity int, channelID pulid.ID, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
-		Node             func(childComplexity int, id pulid.ID) int
-		Nodes            func(childComplexity int, ids []pulid.ID) int
-		Notifications    func(childComplexity int, kinds []notification.Kind, includeAcknowledged *bool, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
-		ObservedChannels func(childComplexity int, userID pulid.ID, filter *model.ChannelFilter, first *int, after *entgql.Cursor[pulid.ID]) int
-		ObservedMessages func(childComplexity int, userID pulid.ID, channelID pulid.ID, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
-		Patients         func(childComplexity int, search *string, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
-		Programs         func(childComplexity int, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
-		SecurityGroups   func(childComplexity int) int
-		Sessions         func(childComplexity int) int
-		Templates        func(childComplexity int, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
-		Users            func(childComplexity int, search *string, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
+		AccessLog            func(childComplexity int, filter *model.AccessLogFilter, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
+		AuditLog             func(childComplexity int, filter *model.AuditFilter, first *int, after *entgql.Cursor[pulid.ID]) int
+		BookingTypes         func(childComplexity int) int
+		Bookings             func(childComplexity int, doctorID *pulid.ID, status *booking.Status, from *time.Time, to *time.Time, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
+		Channels             func(childComplexity int, filter *model.ChannelFilter, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
+		ConversationStats    func(childComplexity int) int
+		Deliveries           func(childComplexity int, status []outboxmessage.Status, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
+		Enrollments          func(childComplexity int, programID *pulid.ID, patientID *pulid.ID, flagged *bool, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
+		Labels               func(childComplexity int) int
+		Me                   func(childComplexity int) int
+		Messages             func(childComplexity int, channelID pulid.ID, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
+		Node                 func(childComplexity int, id pulid.ID) int
+		Nodes                func(childComplexity int, ids []pulid.ID) int
+		Notifications        func(childComplexity int, kinds []notification.Kind, includeAcknowledged *bool, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
+		ObservedChannels     func(childComplexity int, userID pulid.ID, filter *model.ChannelFilter, first *int, after *entgql.Cursor[pulid.ID]) int
+		ObservedMessages     func(childComplexity int, userID pulid.ID, channelID pulid.ID, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
+		PatientConversations func(childComplexity int, filter *model.PatientConversationFilter, first *int, after *entgql.Cursor[pulid.ID]) int
+		Patients             func(childComplexity int, search *string, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
+		Programs             func(childComplexity int, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
+		SecurityGroups       func(childComplexity int) int
+		Sessions             func(childComplexity int) int
+		Templates            func(childComplexity int, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
+		Users                func(childComplexity int, search *string, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
 	}
 
 	Referral struct {
@@ -532,11 +543,12 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		ChannelUpdated    func(childComplexity int) int
-		MessageAdded      func(childComplexity int, channelID *pulid.ID, after *string) int
-		NotificationAdded func(childComplexity int, kinds []notification.Kind) int
-		ObserveUser       func(childComplexity int, userID pulid.ID) int
-		UnreadBadge       func(childComplexity int) int
+		ChannelUpdated           func(childComplexity int) int
+		ConversationStatsUpdated func(childComplexity int) int
+		MessageAdded             func(childComplexity int, channelID *pulid.ID, after *string) int
+		NotificationAdded        func(childComplexity int, kinds []notification.Kind) int
+		ObserveUser              func(childComplexity int, userID pulid.ID) int
+		UnreadBadge              func(childComplexity int) int
 	}
 
 	Template struct {
@@ -636,6 +648,7 @@ type MutationResolver interface {
 	LabelMessage(ctx context.Context, messageID pulid.ID, labelID pulid.ID) (*ent.Message, error)
 	UnlabelMessage(ctx context.Context, messageID pulid.ID, labelID pulid.ID) (*ent.Message, error)
 	UpdateSecurityGroupMembers(ctx context.Context, input model.UpdateSecurityGroupMembersInput) (*ent.SecurityGroup, error)
+	StartPatientConversation(ctx context.Context, input model.StartPatientConversationInput) (*ent.Channel, error)
 	UpsertPatient(ctx context.Context, input model.PatientInput) (*ent.Patient, error)
 	UpsertBookingType(ctx context.Context, input model.BookingTypeInput) (*ent.BookingType, error)
 	UpsertBooking(ctx context.Context, input model.BookingInput) (*ent.Booking, error)
@@ -683,6 +696,8 @@ type QueryResolver interface {
 	Channels(ctx context.Context, filter *model.ChannelFilter, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.ChannelConnection, error)
 	Messages(ctx context.Context, channelID pulid.ID, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.MessageConnection, error)
 	Labels(ctx context.Context) ([]*ent.Label, error)
+	PatientConversations(ctx context.Context, filter *model.PatientConversationFilter, first *int, after *entgql.Cursor[pulid.ID]) (*ent.ChannelConnection, error)
+	ConversationStats(ctx context.Context) (*messenger.Stats, error)
 	Notifications(ctx context.Context, kinds []notification.Kind, includeAcknowledged *bool, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.NotificationConnection, error)
 	Bookings(ctx context.Context, doctorID *pulid.ID, status *booking.Status, from *time.Time, to *time.Time, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.BookingConnection, error)
 	BookingTypes(ctx context.Context) ([]*ent.BookingType, error)
@@ -702,6 +717,7 @@ type SubscriptionResolver interface {
 	MessageAdded(ctx context.Context, channelID *pulid.ID, after *string) (<-chan *ent.Message, error)
 	UnreadBadge(ctx context.Context) (<-chan *live.Badge, error)
 	ChannelUpdated(ctx context.Context) (<-chan *live.ChannelEvent, error)
+	ConversationStatsUpdated(ctx context.Context) (<-chan *messenger.Stats, error)
 	NotificationAdded(ctx context.Context, kinds []notification.Kind) (<-chan *ent.Notification, error)
 	ObserveUser(ctx context.Context, userID pulid.ID) (<-chan *ent.Message, error)
 }
@@ -1263,6 +1279,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ChannelUnread.Unread(childComplexity), true
+
+	case "ConversationStats.totalConversations":
+		if e.ComplexityRoot.ConversationStats.TotalConversations == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConversationStats.TotalConversations(childComplexity), true
+	case "ConversationStats.totalMessages":
+		if e.ComplexityRoot.ConversationStats.TotalMessages == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConversationStats.TotalMessages(childComplexity), true
+	case "ConversationStats.uniquePatients":
+		if e.ComplexityRoot.ConversationStats.UniquePatients == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConversationStats.UniquePatients(childComplexity), true
+	case "ConversationStats.unreadMessages":
+		if e.ComplexityRoot.ConversationStats.UnreadMessages == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConversationStats.UnreadMessages(childComplexity), true
 
 	case "Delivery.attempts":
 		if e.ComplexityRoot.Delivery.Attempts == nil {
@@ -2040,6 +2081,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetProgramEnabled(childComplexity, args["id"].(pulid.ID), args["enabled"].(bool)), true
+	case "Mutation.startPatientConversation":
+		if e.ComplexityRoot.Mutation.StartPatientConversation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startPatientConversation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartPatientConversation(childComplexity, args["input"].(model.StartPatientConversationInput)), true
 	case "Mutation.unlabelMessage":
 		if e.ComplexityRoot.Mutation.UnlabelMessage == nil {
 			break
@@ -2693,6 +2745,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Channels(childComplexity, args["filter"].(*model.ChannelFilter), args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["before"].(*entgql.Cursor[pulid.ID])), true
+	case "Query.conversationStats":
+		if e.ComplexityRoot.Query.ConversationStats == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.ConversationStats(childComplexity), true
 	case "Query.deliveries":
 		if e.ComplexityRoot.Query.Deliveries == nil {
 			break
@@ -2794,6 +2852,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ObservedMessages(childComplexity, args["userID"].(pulid.ID), args["channelID"].(pulid.ID), args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["before"].(*entgql.Cursor[pulid.ID])), true
+	case "Query.patientConversations":
+		if e.ComplexityRoot.Query.PatientConversations == nil {
+			break
+		}
+
+		args, err := ec.field_Query_patientConversations_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PatientConversations(childComplexity, args["filter"].(*model.PatientConversationFilter), args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID])), true
 	case "Query.patients":
 		if e.ComplexityRoot.Query.Patients == nil {
 			break
@@ -2974,6 +3043,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.ChannelUpdated(childComplexity), true
+	case "Subscription.conversationStatsUpdated":
+		if e.ComplexityRoot.Subscription.ConversationStatsUpdated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Subscription.ConversationStatsUpdated(childComplexity), true
 	case "Subscription.messageAdded":
 		if e.ComplexityRoot.Subscription.MessageAdded == nil {
 			break
@@ -3232,6 +3307,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputMessageOrder,
 		ec.unmarshalInputNotificationOrder,
 		ec.unmarshalInputOpenConversationInput,
+		ec.unmarshalInputPatientConversationFilter,
 		ec.unmarshalInputPatientInput,
 		ec.unmarshalInputPatientOrder,
 		ec.unmarshalInputPreferencesInput,
@@ -3244,6 +3320,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputSecurityGroupOrder,
 		ec.unmarshalInputSendMessageInput,
 		ec.unmarshalInputSessionOrder,
+		ec.unmarshalInputStartPatientConversationInput,
 		ec.unmarshalInputTemplateOrder,
 		ec.unmarshalInputUpdateCustomGroupInput,
 		ec.unmarshalInputUpdateProgramActionInput,
@@ -3633,6 +3710,56 @@ type Subscription {
   unreadBadge: UnreadBadge!
   "Channels created, renamed, with members changed, or removed from the viewer."
   channelUpdated: ChannelEvent!
+}
+
+# ---------------------------------------------------- patient conversations
+
+"Which patient conversations to list by the viewer's read state."
+enum ReadFilter {
+  ALL
+  "With messages the viewer has not read."
+  UNREAD
+  "Everything read."
+  READ
+}
+
+input PatientConversationFilter {
+  read: ReadFilter
+  "Every word must match the topic, the patient's first or last name, or their patient number."
+  search: String
+}
+
+"Start a PATIENT conversation about one patient and a topic, with its first message."
+input StartPatientConversationInput {
+  patientID: ID!
+  "1 to 200 characters."
+  topic: String!
+  body: String!
+}
+
+"Patient-conversation figures for the viewer (computed from channel counters, not by counting messages)."
+type ConversationStats {
+  totalConversations: Int!
+  "Messages in patient conversations the viewer has not read."
+  unreadMessages: Int!
+  uniquePatients: Int!
+  totalMessages: Int!
+}
+
+extend type Query {
+  "Patient conversations the care team (ACCESS_WHISPER) shares, newest activity first."
+  patientConversations(filter: PatientConversationFilter, first: Int, after: Cursor): ChannelConnection!
+  conversationStats: ConversationStats!
+}
+
+extend type Mutation {
+  "Open a patient conversation (ACCESS_WHISPER); every care-team member sees it and may post in it."
+  startPatientConversation(input: StartPatientConversationInput!): Channel!
+}
+
+extend type Subscription {
+  "conversationStats now, then again after every patient-conversation message and every change of the viewer's read state."
+  conversationStatsUpdated: ConversationStats!
 }
 
 # ------------------------------------------- practice records (integrators)
@@ -5400,6 +5527,20 @@ func (ec *executionContext) childFields_ChannelUnread(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type ChannelUnread", field.Name)
 }
 
+func (ec *executionContext) childFields_ConversationStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "totalConversations":
+		return ec.fieldContext_ConversationStats_totalConversations(ctx, field)
+	case "unreadMessages":
+		return ec.fieldContext_ConversationStats_unreadMessages(ctx, field)
+	case "uniquePatients":
+		return ec.fieldContext_ConversationStats_uniquePatients(ctx, field)
+	case "totalMessages":
+		return ec.fieldContext_ConversationStats_totalMessages(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConversationStats", field.Name)
+}
+
 func (ec *executionContext) childFields_Delivery(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -6698,6 +6839,20 @@ func (ec *executionContext) field_Mutation_setProgramEnabled_args(ctx context.Co
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_startPatientConversation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.StartPatientConversationInput, error) {
+			return ec.unmarshalNStartPatientConversationInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐStartPatientConversationInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_unlabelMessage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7391,6 +7546,36 @@ func (ec *executionContext) field_Query_observedMessages_args(ctx context.Contex
 		return nil, err
 	}
 	args["before"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_patientConversations_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.PatientConversationFilter, error) {
+			return ec.unmarshalOPatientConversationFilter2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐPatientConversationFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
 	return args, nil
 }
 
@@ -9951,6 +10136,98 @@ func (ec *executionContext) fieldContext_ChannelUnread_unread(_ context.Context,
 	return graphql.NewScalarFieldContext("ChannelUnread", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
+func (ec *executionContext) _ConversationStats_totalConversations(ctx context.Context, field graphql.CollectedField, obj *messenger.Stats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConversationStats_totalConversations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalConversations, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConversationStats_totalConversations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConversationStats", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ConversationStats_unreadMessages(ctx context.Context, field graphql.CollectedField, obj *messenger.Stats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConversationStats_unreadMessages(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UnreadMessages, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConversationStats_unreadMessages(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConversationStats", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ConversationStats_uniquePatients(ctx context.Context, field graphql.CollectedField, obj *messenger.Stats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConversationStats_uniquePatients(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UniquePatients, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConversationStats_uniquePatients(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConversationStats", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ConversationStats_totalMessages(ctx context.Context, field graphql.CollectedField, obj *messenger.Stats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConversationStats_totalMessages(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalMessages, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConversationStats_totalMessages(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConversationStats", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
 func (ec *executionContext) _Delivery_id(ctx context.Context, field graphql.CollectedField, obj *ent.OutboxMessage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12500,6 +12777,50 @@ func (ec *executionContext) fieldContext_Mutation_updateSecurityGroupMembers(ctx
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_updateSecurityGroupMembers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_startPatientConversation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_startPatientConversation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StartPatientConversation(ctx, fc.Args["input"].(model.StartPatientConversationInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Channel) graphql.Marshaler {
+			return ec.marshalNChannel2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐChannel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_startPatientConversation(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Channel(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_startPatientConversation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -15954,6 +16275,82 @@ func (ec *executionContext) fieldContext_Query_labels(_ context.Context, field g
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_patientConversations(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_patientConversations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PatientConversations(ctx, fc.Args["filter"].(*model.PatientConversationFilter), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[pulid.ID]))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ChannelConnection) graphql.Marshaler {
+			return ec.marshalNChannelConnection2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐChannelConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_patientConversations(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChannelConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_patientConversations_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_conversationStats(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_conversationStats(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().ConversationStats(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *messenger.Stats) graphql.Marshaler {
+			return ec.marshalNConversationStats2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋmessengerᚐStats(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_conversationStats(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConversationStats(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_notifications(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -17069,6 +17466,38 @@ func (ec *executionContext) fieldContext_Subscription_channelUpdated(_ context.C
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ChannelEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_conversationStatsUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_conversationStatsUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Subscription().ConversationStatsUpdated(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *messenger.Stats) graphql.Marshaler {
+			return ec.marshalNConversationStats2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋmessengerᚐStats(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_conversationStatsUpdated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConversationStats(ctx, field)
 		},
 	}
 	return fc, nil
@@ -20116,6 +20545,43 @@ func (ec *executionContext) unmarshalInputOpenConversationInput(ctx context.Cont
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputPatientConversationFilter(ctx context.Context, obj any) (model.PatientConversationFilter, error) {
+	var it model.PatientConversationFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"read", "search"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "read":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("read"))
+			data, err := ec.unmarshalOReadFilter2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐReadFilter(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Read = data
+		case "search":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("search"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Search = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputPatientInput(ctx context.Context, obj any) (model.PatientInput, error) {
 	var it model.PatientInput
 	if obj == nil {
@@ -20831,6 +21297,50 @@ func (ec *executionContext) unmarshalInputSessionOrder(ctx context.Context, obj 
 				return it, err
 			}
 			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputStartPatientConversationInput(ctx context.Context, obj any) (model.StartPatientConversationInput, error) {
+	var it model.StartPatientConversationInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"patientID", "topic", "body"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "patientID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("patientID"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PatientID = data
+		case "topic":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("topic"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Topic = data
+		case "body":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("body"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Body = data
 		}
 	}
 	return it, nil
@@ -23118,6 +23628,59 @@ func (ec *executionContext) _ChannelUnread(ctx context.Context, sel ast.Selectio
 	return out
 }
 
+var conversationStatsImplementors = []string{"ConversationStats"}
+
+func (ec *executionContext) _ConversationStats(ctx context.Context, sel ast.SelectionSet, obj *messenger.Stats) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, conversationStatsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConversationStats")
+		case "totalConversations":
+			out.Values[i] = ec._ConversationStats_totalConversations(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unreadMessages":
+			out.Values[i] = ec._ConversationStats_unreadMessages(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "uniquePatients":
+			out.Values[i] = ec._ConversationStats_uniquePatients(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalMessages":
+			out.Values[i] = ec._ConversationStats_totalMessages(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var deliveryImplementors = []string{"Delivery", "Node"}
 
 func (ec *executionContext) _Delivery(ctx context.Context, sel ast.SelectionSet, obj *ent.OutboxMessage) graphql.Marshaler {
@@ -24457,6 +25020,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "updateSecurityGroupMembers":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_updateSecurityGroupMembers(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startPatientConversation":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_startPatientConversation(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -26013,6 +26583,50 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "patientConversations":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_patientConversations(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "conversationStats":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_conversationStats(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "notifications":
 			field := field
 
@@ -26635,6 +27249,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_unreadBadge(ctx, fields[0])
 	case "channelUpdated":
 		return ec._Subscription_channelUpdated(ctx, fields[0])
+	case "conversationStatsUpdated":
+		return ec._Subscription_conversationStatsUpdated(ctx, fields[0])
 	case "notificationAdded":
 		return ec._Subscription_notificationAdded(ctx, fields[0])
 	case "observeUser":
@@ -27966,6 +28582,16 @@ func (ec *executionContext) marshalNChannelUnread2ᚕgithubᚗcomᚋwhisperᚑhe
 	return ret
 }
 
+func (ec *executionContext) marshalNConversationStats2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋmessengerᚐStats(ctx context.Context, sel ast.SelectionSet, v *messenger.Stats) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ConversationStats(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCreateNotificationInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐCreateNotificationInput(ctx context.Context, v any) (model.CreateNotificationInput, error) {
 	res, err := ec.unmarshalInputCreateNotificationInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -28765,6 +29391,11 @@ func (ec *executionContext) marshalNSessionOrderField2ᚖgithubᚗcomᚋwhisper�
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) unmarshalNStartPatientConversationInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐStartPatientConversationInput(ctx context.Context, v any) (model.StartPatientConversationInput, error) {
+	res, err := ec.unmarshalInputStartPatientConversationInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNStepStatus2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋenrollmentstepᚐStatus(ctx context.Context, v any) (enrollmentstep.Status, error) {
@@ -29661,6 +30292,14 @@ func (ec *executionContext) marshalOPatient2ᚖgithubᚗcomᚋwhisperᚑhealth�
 	return ec._Patient(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOPatientConversationFilter2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐPatientConversationFilter(ctx context.Context, v any) (*model.PatientConversationFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputPatientConversationFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalOPatientEdge2ᚕᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐPatientEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.PatientEdge) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -29706,6 +30345,22 @@ func (ec *executionContext) marshalOProgramEdge2ᚖgithubᚗcomᚋwhisperᚑheal
 		return graphql.Null
 	}
 	return ec._ProgramEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOReadFilter2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐReadFilter(ctx context.Context, v any) (*model.ReadFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.ReadFilter)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOReadFilter2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐReadFilter(ctx context.Context, sel ast.SelectionSet, v *model.ReadFilter) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalOSecurityGroup2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐSecurityGroup(ctx context.Context, sel ast.SelectionSet, v *ent.SecurityGroup) graphql.Marshaler {

@@ -159,6 +159,12 @@ type OpenConversationInput struct {
 	Name *string `json:"name,omitempty"`
 }
 
+type PatientConversationFilter struct {
+	Read *ReadFilter `json:"read,omitempty"`
+	// Every word must match the topic, the patient's first or last name, or their patient number.
+	Search *string `json:"search,omitempty"`
+}
+
 // A patient as the practice system knows it; upserted by externalID.
 type PatientInput struct {
 	ExternalID    string `json:"externalID"`
@@ -248,6 +254,14 @@ type SendMessageInput struct {
 	ReplyToID  *pulid.ID  `json:"replyToID,omitempty"`
 	// A client-chosen id that makes retries safe: the same id returns the first message.
 	ClientMessageID *string `json:"clientMessageID,omitempty"`
+}
+
+// Start a PATIENT conversation about one patient and a topic, with its first message.
+type StartPatientConversationInput struct {
+	PatientID pulid.ID `json:"patientID"`
+	// 1 to 200 characters.
+	Topic string `json:"topic"`
+	Body  string `json:"body"`
 }
 
 type Subscription struct {
@@ -412,6 +426,66 @@ func (e *ChannelEventType) UnmarshalJSON(b []byte) error {
 }
 
 func (e ChannelEventType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Which patient conversations to list by the viewer's read state.
+type ReadFilter string
+
+const (
+	ReadFilterAll ReadFilter = "ALL"
+	// With messages the viewer has not read.
+	ReadFilterUnread ReadFilter = "UNREAD"
+	// Everything read.
+	ReadFilterRead ReadFilter = "READ"
+)
+
+var AllReadFilter = []ReadFilter{
+	ReadFilterAll,
+	ReadFilterUnread,
+	ReadFilterRead,
+}
+
+func (e ReadFilter) IsValid() bool {
+	switch e {
+	case ReadFilterAll, ReadFilterUnread, ReadFilterRead:
+		return true
+	}
+	return false
+}
+
+func (e ReadFilter) String() string {
+	return string(e)
+}
+
+func (e *ReadFilter) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ReadFilter(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ReadFilter", str)
+	}
+	return nil
+}
+
+func (e ReadFilter) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ReadFilter) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ReadFilter) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -66,6 +66,7 @@ type Hub struct {
 	badges  byUser[*badgeSub]
 	chans   byUser[*chanSub]
 	notes   byUser[*noteSub]
+	stats   byUser[*statsSub]
 }
 
 // New returns a hub; Run starts it.
@@ -89,6 +90,7 @@ func New(client *ent.Client, bus pubsub.Bus, log *slog.Logger, cfg Config) *Hub 
 		badges:  byUser[*badgeSub]{},
 		chans:   byUser[*chanSub]{},
 		notes:   byUser[*noteSub]{},
+		stats:   byUser[*statsSub]{},
 	}
 }
 
@@ -171,6 +173,7 @@ func (h *Hub) handle(ctx context.Context, events []pubsub.Event, retry *time.Tim
 			for _, u := range ev.Users {
 				h.reloadBadges(ctx, u)
 			}
+			h.pokeStats(ev.Users)
 		case pubsub.ChannelChanged:
 			h.channelChanged(ctx, ev)
 		case pubsub.Notification:
@@ -199,6 +202,7 @@ func (h *Hub) handle(ctx context.Context, events []pubsub.Event, retry *time.Tim
 // caught up by the caller.
 func (h *Hub) resync(ctx context.Context) {
 	h.reloadAllBadges(ctx)
+	h.pokeStats(nil)
 	sessions := map[pulid.ID]bool{}
 	note := func(v *viewer.Viewer) {
 		if v != nil && v.SessionID != "" {
@@ -362,7 +366,7 @@ func (h *Hub) catchUp(ctx context.Context, retry *time.Timer) {
 func (h *Hub) release(ctx context.Context, batch []messenger.Cursor) error {
 	last := batch[len(batch)-1]
 	h.mu.Lock()
-	idle := len(h.msgs) == 0 && len(h.badges) == 0
+	idle := len(h.msgs) == 0 && len(h.badges) == 0 && len(h.stats) == 0
 	if idle {
 		// Nobody to deliver to: the stream simply moves on.
 		if h.pos.Less(last) {
@@ -413,6 +417,7 @@ func (h *Hub) release(ctx context.Context, batch []messenger.Cursor) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	batches := map[*msgSub][]*ent.Message{}
+	patient := false
 	for _, m := range msgs {
 		c := messenger.CursorOf(m)
 		if !h.pos.Less(c) {
@@ -423,6 +428,7 @@ func (h *Hub) release(ctx context.Context, batch []messenger.Cursor) error {
 		if m.Edges.Channel != nil {
 			kind = m.Edges.Channel.Kind
 		}
+		patient = patient || kind == channel.KindPATIENT
 		for s := range h.msgs {
 			if s.wants(m, kind, in[m.ChannelID]) {
 				batches[s] = append(batches[s], m)
@@ -439,6 +445,15 @@ func (h *Hub) release(ctx context.Context, batch []messenger.Cursor) error {
 	}
 	for s, batch := range batches {
 		s.push(batch)
+	}
+	if patient {
+		// Ids-only events, after commit: each subscriber recomputes its
+		// own figures.
+		for _, subs := range h.stats {
+			for s := range subs {
+				s.poke()
+			}
+		}
 	}
 	if h.pos.Less(last) {
 		h.pos = last

@@ -85,15 +85,7 @@ func (s *Service) ChannelList(ctx context.Context, f ListFilter) (*ent.ChannelQu
 		})
 	}
 	if f.Load.LastMessage {
-		q.WithNamedMessages(lastMessageEdge, func(q *ent.MessageQuery) {
-			q.Where(func(sel *entsql.Selector) {
-				c := entsql.Table(channel.Table).As("lmc")
-				sel.Where(entsql.Exists(entsql.Select(c.C(channel.FieldID)).From(c).Where(entsql.And(
-					entsql.ColumnsEQ(c.C(channel.FieldID), sel.C(message.FieldChannelID)),
-					entsql.ColumnsEQ(c.C(channel.FieldLastSeq), sel.C(message.FieldSeq)),
-				))))
-			})
-		})
+		withLastMessage(q)
 	}
 	if f.Load.SecurityGroup {
 		q.WithSecurityGroup()
@@ -111,6 +103,20 @@ func (s *Service) ChannelList(ctx context.Context, f ListFilter) (*ent.ChannelQu
 		))
 	}
 	return q, nil
+}
+
+// withLastMessage loads each channel's newest message with the page, in one
+// statement.
+func withLastMessage(q *ent.ChannelQuery) {
+	q.WithNamedMessages(lastMessageEdge, func(q *ent.MessageQuery) {
+		q.Where(func(sel *entsql.Selector) {
+			c := entsql.Table(channel.Table).As("lmc")
+			sel.Where(entsql.Exists(entsql.Select(c.C(channel.FieldID)).From(c).Where(entsql.And(
+				entsql.ColumnsEQ(c.C(channel.FieldID), sel.C(message.FieldChannelID)),
+				entsql.ColumnsEQ(c.C(channel.FieldLastSeq), sel.C(message.FieldSeq)),
+			))))
+		})
+	})
 }
 
 // Unread is how many messages of ch the viewer has not read: the channel's
@@ -137,6 +143,10 @@ func (s *Service) Unread(ctx context.Context, ch *ent.Channel) (int, error) {
 		mark = m
 	}
 	if mark == nil {
+		if ch.Kind == channel.KindPATIENT && careTeam(v) {
+			// A care-team member who has never opened it has read nothing.
+			return int(ch.LastSeq), nil
+		}
 		return 0, nil
 	}
 	return int(max(ch.LastSeq-mark.LastReadSeq, 0)), nil

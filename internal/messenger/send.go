@@ -75,6 +75,20 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, error) 
 			return err
 		}
 		if !a.ok {
+			// The care team posts in a patient conversation without being
+			// added: the first post joins it. The refused UPDATE wrote
+			// nothing, so the retry still takes the channel lock first.
+			joined, err := s.joinPatientConversation(ctx, c, v, in.ChannelID, 0)
+			if err != nil {
+				return err
+			}
+			if joined {
+				if a, err = s.advance(ctx, c, in.ChannelID, v.UserID, true); err != nil {
+					return err
+				}
+			}
+		}
+		if !a.ok {
 			return s.refused(ctx, c, in.ChannelID)
 		}
 		if err := mayPost(a.kind, v); err != nil {
@@ -448,7 +462,17 @@ func (s *Service) setReadMark(ctx context.Context, v *viewer.Viewer, ch *ent.Cha
 		return err
 	}
 	if n == 0 {
-		return apperr.New(apperr.BadUserInput, "you are not a member of this conversation")
+		joined, err := s.joinPatientConversation(ctx, s.client, v, ch.ID, seq)
+		if isUnique(err) {
+			// A concurrent first read or post joined already.
+			return s.setReadMark(ctx, v, ch, seq)
+		}
+		if err != nil {
+			return err
+		}
+		if !joined {
+			return apperr.New(apperr.BadUserInput, "you are not a member of this conversation")
+		}
 	}
 	s.bus.Publish(ctx, pubsub.Event{Kind: pubsub.Read, Channel: ch.ID, Users: []pulid.ID{v.UserID}})
 	return nil

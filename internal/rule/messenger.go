@@ -22,7 +22,8 @@ func isMember(ctx context.Context, c *ent.Client, v *viewer.Viewer, id pulid.ID)
 }
 
 // AllowIfOpeningConversation lets staff with ACCESS_WHISPER create the
-// conversations they may open: individual channels and custom groups.
+// conversations they may open: individual channels, custom groups and patient
+// conversations.
 func AllowIfOpeningConversation() privacy.MutationRule {
 	return privacy.ChannelMutationRuleFunc(func(ctx context.Context, m *ent.ChannelMutation) error {
 		v := viewer.FromContext(ctx)
@@ -30,7 +31,7 @@ func AllowIfOpeningConversation() privacy.MutationRule {
 			return privacy.Skip
 		}
 		switch k, _ := m.Kind(); k {
-		case channel.KindINDIVIDUAL, channel.KindCUSTOM_GROUP:
+		case channel.KindINDIVIDUAL, channel.KindCUSTOM_GROUP, channel.KindPATIENT:
 			return privacy.Allow
 		}
 		return privacy.Skip
@@ -65,6 +66,18 @@ func AllowMembershipChangesByMembers() privacy.MutationRule {
 		case m.Op().Is(ent.OpCreate):
 			chID, _ := m.ChannelID()
 			if uid, _ := m.UserID(); uid == v.UserID {
+				// The care team shares patient conversations: a staff
+				// member joins one (to keep their read mark) by posting or
+				// reading in it.
+				shared, err := m.Client().Channel.Query().
+					Where(channel.ID(chID), channel.KindEQ(channel.KindPATIENT)).
+					Exist(ctx)
+				if err != nil {
+					return privacy.Denyf("checking channel kind: %v", err)
+				}
+				if shared {
+					return privacy.Allow
+				}
 				// The opener of a new conversation joins it first: allowed
 				// only while the channel has no members at all.
 				taken, err := m.Client().ChannelMember.Query().Where(channelmember.ChannelID(chID)).Exist(privacy.DecisionContext(ctx, privacy.Allow))

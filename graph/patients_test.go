@@ -1,0 +1,270 @@
+package graph_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/whisper-health/whisper/internal/demo"
+)
+
+const startPatientMutation = `mutation($in: StartPatientConversationInput!) {
+  startPatientConversation(input: $in) { id kind topic messageCount unreadCount patient { patientNumber } } }`
+
+type patientConv struct {
+	ID, Kind, Topic string
+	MessageCount    int
+	UnreadCount     int
+	Patient         struct{ FirstName, LastName, Initials, PatientNumber string }
+	LastMessage     *struct {
+		Body   string
+		Sender *struct{ Email string }
+	}
+}
+
+const patientListQuery = `query($f: PatientConversationFilter) { patientConversations(filter: $f) {
+  totalCount edges { node { id kind topic messageCount unreadCount
+    patient { firstName lastName initials patientNumber } lastMessage { body sender { email } } } } } }`
+
+type statsOut struct {
+	TotalConversations, UnreadMessages, UniquePatients, TotalMessages int
+}
+
+const statsQuery = `{ conversationStats { totalConversations unreadMessages uniquePatients totalMessages } }`
+
+func (e *env) startPatient(token, patientID, topic, body string) patientConv {
+	e.t.Helper()
+	var out struct{ StartPatientConversation patientConv }
+	e.ok(token, startPatientMutation, map[string]any{"in": map[string]any{"patientID": patientID, "topic": topic, "body": body}}, &out)
+	return out.StartPatientConversation
+}
+
+func (e *env) patientList(token string, filter map[string]any) []patientConv {
+	e.t.Helper()
+	var out struct {
+		PatientConversations struct {
+			TotalCount int
+			Edges      []struct{ Node patientConv }
+		}
+	}
+	e.ok(token, patientListQuery, map[string]any{"f": filter}, &out)
+	var list []patientConv
+	for _, edge := range out.PatientConversations.Edges {
+		list = append(list, edge.Node)
+	}
+	if out.PatientConversations.TotalCount != len(list) {
+		e.t.Fatalf("totalCount %d, %d edges", out.PatientConversations.TotalCount, len(list))
+	}
+	return list
+}
+
+func (e *env) stats(token string) statsOut {
+	e.t.Helper()
+	var out struct{ ConversationStats statsOut }
+	e.ok(token, statsQuery, nil, &out)
+	return out.ConversationStats
+}
+
+func topics(list []patientConv) string {
+	var ts []string
+	for _, c := range list {
+		ts = append(ts, c.Topic)
+	}
+	return strings.Join(ts, ",")
+}
+
+// TestPatientConversations: a staff member starts a patient conversation,
+// the whole care team sees it and may answer it, each with their own read
+// state; the list filters and searches; the statistics follow; bad input and
+// viewers outside the care team are refused.
+func TestPatientConversations(t *testing.T) {
+	e := newEnv(t)
+	chen, patel, kim, admin := e.login(demo.ChenEmail), e.login(demo.PatelEmail), e.login(demo.KimEmail), e.login(demo.AdminEmail)
+	olivia := e.patientID(chen.AccessToken, "P0001")
+	liam := e.patientID(chen.AccessToken, "P0002")
+
+	// Bad input writes nothing.
+	for name, in := range map[string]map[string]any{
+		"unknown patient": {"patientID": chen.User.ID, "topic": "Results", "body": "hello"},
+		"empty topic":     {"patientID": olivia, "topic": "  ", "body": "hello"},
+		"long topic":      {"patientID": olivia, "topic": strings.Repeat("x", 201), "body": "hello"},
+		"empty body":      {"patientID": olivia, "topic": "Results", "body": " "},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e.with(t).fails(chen.AccessToken, startPatientMutation, map[string]any{"in": in}, "BAD_USER_INPUT")
+		})
+	}
+	if st := e.stats(chen.AccessToken); st != (statsOut{}) {
+		t.Fatalf("stats after refused starts = %+v, want all zero", st)
+	}
+	// Outside the care team.
+	in := map[string]any{"in": map[string]any{"patientID": olivia, "topic": "Results", "body": "hello"}}
+	e.fails(demo.IntegrationKey, startPatientMutation, in, "FORBIDDEN")
+	e.fails("", startPatientMutation, in, "UNAUTHENTICATED")
+	e.fails(demo.IntegrationKey, patientListQuery, nil, "FORBIDDEN")
+	e.fails(demo.IntegrationKey, statsQuery, nil, "FORBIDDEN")
+	e.fails("", statsQuery, nil, "UNAUTHENTICATED")
+
+	bloods := e.startPatient(chen.AccessToken, olivia, "Blood test results", "Your results are in; all normal.")
+	if bloods.Kind != "PATIENT" || bloods.Topic != "Blood test results" || bloods.MessageCount != 1 ||
+		bloods.UnreadCount != 0 || bloods.Patient.PatientNumber != "P0001" {
+		t.Fatalf("started conversation = %+v", bloods)
+	}
+	// Patel never joined, yet shares it as care team: one unread message.
+	list := e.patientList(patel.AccessToken, nil)
+	if len(list) != 1 {
+		t.Fatalf("patel's list = %+v", list)
+	}
+	got := list[0]
+	if got.ID != bloods.ID || got.UnreadCount != 1 || got.MessageCount != 1 || got.Patient.FirstName != "Olivia" ||
+		got.Patient.LastName != "Brown" || got.Patient.Initials != "OB" || got.Patient.PatientNumber != "P0001" ||
+		got.LastMessage == nil || got.LastMessage.Body != "Your results are in; all normal." ||
+		got.LastMessage.Sender == nil || got.LastMessage.Sender.Email != demo.ChenEmail {
+		t.Fatalf("patel's list item = %+v", got)
+	}
+	if st := e.stats(patel.AccessToken); st != (statsOut{TotalConversations: 1, UnreadMessages: 1, UniquePatients: 1, TotalMessages: 1}) {
+		t.Fatalf("patel's stats = %+v", st)
+	}
+	if st := e.stats(chen.AccessToken); st.UnreadMessages != 0 {
+		t.Fatalf("chen's stats = %+v, want nothing unread", st)
+	}
+
+	// Patel answers without being added; now Chen has one unread.
+	e.send(patel.AccessToken, bloods.ID, "I can go through them on Friday.", nil)
+	if l := e.patientList(chen.AccessToken, nil); len(l) != 1 || l[0].UnreadCount != 1 || l[0].MessageCount != 2 {
+		t.Fatalf("chen's list after patel's reply = %+v", l)
+	}
+	if l := e.patientList(patel.AccessToken, nil); len(l) != 1 || l[0].UnreadCount != 0 {
+		t.Fatalf("patel's list after replying = %+v", l)
+	}
+
+	flu := e.startPatient(kim.AccessToken, liam, "Flu vaccine", "Your flu vaccine is due.")
+	// Newest activity first; read filters per viewer.
+	if l := e.patientList(chen.AccessToken, nil); topics(l) != "Flu vaccine,Blood test results" {
+		t.Fatalf("chen's list order = %s", topics(l))
+	}
+	if l := e.patientList(chen.AccessToken, map[string]any{"read": "UNREAD"}); topics(l) != "Flu vaccine,Blood test results" {
+		t.Fatalf("chen's unread = %s", topics(l))
+	}
+	var read struct{ MarkChannelRead struct{ UnreadCount int } }
+	e.ok(chen.AccessToken, `mutation($c: ID!) { markChannelRead(channelID: $c) { unreadCount } }`, map[string]any{"c": bloods.ID}, &read)
+	if read.MarkChannelRead.UnreadCount != 0 {
+		t.Fatalf("after markChannelRead unreadCount = %d", read.MarkChannelRead.UnreadCount)
+	}
+	if l := e.patientList(chen.AccessToken, map[string]any{"read": "UNREAD"}); topics(l) != "Flu vaccine" {
+		t.Fatalf("chen's unread after reading = %s", topics(l))
+	}
+	if l := e.patientList(chen.AccessToken, map[string]any{"read": "READ"}); topics(l) != "Blood test results" {
+		t.Fatalf("chen's read = %s", topics(l))
+	}
+	if l := e.patientList(chen.AccessToken, map[string]any{"read": "ALL"}); len(l) != 2 {
+		t.Fatalf("chen's all = %s", topics(l))
+	}
+	// Patel never opened the flu conversation: reading it joins him.
+	e.ok(patel.AccessToken, `mutation($c: ID!) { markChannelRead(channelID: $c) { id } }`, map[string]any{"c": flu.ID}, nil)
+	if l := e.patientList(patel.AccessToken, map[string]any{"read": "UNREAD"}); len(l) != 0 {
+		t.Fatalf("patel's unread after reading both = %s", topics(l))
+	}
+
+	// Search by topic, patient name, patient number; every word must match.
+	for term, want := range map[string]string{
+		"vaccine":      "Flu vaccine",
+		"olivia":       "Blood test results",
+		"WILSON":       "Flu vaccine",
+		"P0001":        "Blood test results",
+		"olivia blood": "Blood test results",
+		"olivia flu":   "",
+		"nobody":       "",
+	} {
+		if l := e.patientList(chen.AccessToken, map[string]any{"search": term}); topics(l) != want {
+			t.Errorf("search %q = %q, want %q", term, topics(l), want)
+		}
+	}
+
+	if st := e.stats(chen.AccessToken); st != (statsOut{TotalConversations: 2, UnreadMessages: 1, UniquePatients: 2, TotalMessages: 3}) {
+		t.Fatalf("chen's stats = %+v", st)
+	}
+	e.startPatient(patel.AccessToken, olivia, "Referral", "Referral letter sent.")
+	if st := e.stats(admin.AccessToken); st != (statsOut{TotalConversations: 3, UnreadMessages: 4, UniquePatients: 2, TotalMessages: 4}) {
+		t.Fatalf("admin's stats = %+v", st)
+	}
+
+	// Opening a patient conversation's messages is in the access log.
+	e.messages(admin.AccessToken, bloods.ID)
+	var log struct {
+		AccessLog struct {
+			Edges []struct {
+				Node struct {
+					Action string
+					Actor  struct{ Email string }
+				}
+			}
+		}
+	}
+	e.ok(admin.AccessToken, `query($p: ID) { accessLog(filter: {patientID: $p}) { edges { node { action actor { email } } } } }`,
+		map[string]any{"p": olivia}, &log)
+	found := false
+	for _, edge := range log.AccessLog.Edges {
+		found = found || (edge.Node.Action == "OPEN_PATIENT_CONVERSATION" && edge.Node.Actor.Email == demo.AdminEmail)
+	}
+	if !found {
+		t.Errorf("access log for the patient = %+v, want the admin opening the conversation", log.AccessLog.Edges)
+	}
+	// The integration account sees no patient conversation by id either.
+	e.fails(demo.IntegrationKey, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": bloods.ID}, "NOT_FOUND")
+}
+
+// TestConversationStatsUpdated: the subscription gives the current figures,
+// then new ones after a patient-conversation message (sent by anyone) and
+// after the viewer reads; viewers outside the care team are refused.
+func TestConversationStatsUpdated(t *testing.T) {
+	e := newEnv(t)
+	chen, patel := e.login(demo.ChenEmail), e.login(demo.PatelEmail)
+	olivia := e.patientID(chen.AccessToken, "P0001")
+	first := e.startPatient(chen.AccessToken, olivia, "Blood test results", "All normal.")
+
+	sub := e.subscribe(t, patel.AccessToken, `subscription { conversationStatsUpdated { totalConversations unreadMessages uniquePatients totalMessages } }`, nil)
+	// Figures are a state: wait until they show want (a repeat may come first).
+	await := func(want statsOut) statsOut {
+		t.Helper()
+		var got statsOut
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+			d := sub.next(time.Until(deadline))
+			if d == nil {
+				break
+			}
+			raw, _ := json.Marshal(d["conversationStatsUpdated"])
+			got = statsOut{}
+			if err := json.Unmarshal(raw, &got); err != nil {
+				t.Fatal(err)
+			}
+			if got == want {
+				return got
+			}
+		}
+		return got
+	}
+	if want, got := (statsOut{1, 1, 1, 1}), await(statsOut{1, 1, 1, 1}); got != want {
+		t.Fatalf("initial stats %+v, want %+v", got, want)
+	}
+	e.send(chen.AccessToken, first.ID, "Any questions, call us.", nil)
+	if want, got := (statsOut{1, 2, 1, 2}), await(statsOut{1, 2, 1, 2}); got != want {
+		t.Fatalf("after a message %+v, want %+v", got, want)
+	}
+	liam := e.patientID(chen.AccessToken, "P0002")
+	e.startPatient(chen.AccessToken, liam, "Flu vaccine", "It is due.")
+	if want, got := (statsOut{2, 3, 2, 3}), await(statsOut{2, 3, 2, 3}); got != want {
+		t.Fatalf("after a new conversation %+v, want %+v", got, want)
+	}
+	e.ok(patel.AccessToken, `mutation($c: ID!) { markChannelRead(channelID: $c) { id } }`, map[string]any{"c": first.ID}, nil)
+	if want, got := (statsOut{2, 1, 2, 3}), await(statsOut{2, 1, 2, 3}); got != want {
+		t.Fatalf("after reading %+v, want %+v", got, want)
+	}
+
+	c, _ := dialWS(t, e, map[string]any{"Authorization": "Bearer " + demo.IntegrationKey})
+	c.send(map[string]any{"id": "x", "type": "subscribe", "payload": map[string]any{"query": `subscription { conversationStatsUpdated { totalConversations } }`}})
+	if msg, _ := c.read(5 * time.Second); !containsCode(msg, "FORBIDDEN") {
+		t.Errorf("integration subscription got %v, want FORBIDDEN", msg)
+	}
+}

@@ -1,0 +1,114 @@
+package live
+
+import (
+	"context"
+
+	"github.com/whisper-health/whisper/internal/apperr"
+	"github.com/whisper-health/whisper/internal/messenger"
+	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/viewer"
+)
+
+// statsSub is one conversationStatsUpdated subscription. Events only kick
+// it; its own goroutine recomputes the figures from the channel counters
+// (never the messages), so kicks that arrive together cost one statement
+// and the values it sends are in order.
+type statsSub struct {
+	ctx    context.Context
+	viewer *viewer.Viewer
+	kick   chan struct{}
+	out    chan *messenger.Stats
+}
+
+// ConversationStats streams the viewer's patient-conversation figures: now,
+// then after every patient-conversation message released to the stream
+// (after commit) and every read-state change of the viewer.
+func (h *Hub) ConversationStats(ctx context.Context) (<-chan *messenger.Stats, error) {
+	v := viewer.FromContext(ctx)
+	if !careTeam(v) {
+		return nil, apperr.New(apperr.Forbidden, "you do not have access to messaging (ACCESS_WHISPER)")
+	}
+	s := &statsSub{ctx: ctx, viewer: v, kick: make(chan struct{}, 1), out: make(chan *messenger.Stats, 1)}
+	// Registered before the first value is read, so no change falls between.
+	h.stats.add(&h.mu, v.UserID, s, ctx.Done())
+	first, err := messenger.PatientStats(system(ctx), h.client, h.cfg.Postgres, v.UserID)
+	if err != nil {
+		return nil, err
+	}
+	s.out <- first
+	go s.run(h)
+	return s.out, nil
+}
+
+// careTeam reports whether v shares the patient conversations.
+func careTeam(v *viewer.Viewer) bool {
+	return v.IsUser() && v.Kind == viewer.Staff && v.Has(viewer.AccessWhisper)
+}
+
+// poke asks for a recomputation without ever blocking the hub.
+func (s *statsSub) poke() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (s *statsSub) run(h *Hub) {
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.kick:
+		}
+		// Authorised per event: the viewer must still be care team.
+		if !careTeam(s.viewer) {
+			return
+		}
+		st, err := messenger.PatientStats(system(s.ctx), h.client, h.cfg.Postgres, s.viewer.UserID)
+		if err != nil {
+			if s.ctx.Err() == nil {
+				h.log.Warn("computing conversation stats", "err", err)
+			}
+			continue
+		}
+		// Only the latest value matters: replace one the client has not
+		// taken yet.
+		for sent := false; !sent; {
+			select {
+			case s.out <- st:
+				sent = true
+			case <-s.ctx.Done():
+				return
+			default:
+				select {
+				case <-s.out:
+				default:
+				}
+			}
+		}
+	}
+}
+
+// pokeStats kicks the stats subscriptions of users (all, when users is nil).
+// The caller holds no hub lock.
+func (h *Hub) pokeStats(users []pulid.ID) {
+	h.mu.Lock()
+	var subs []*statsSub
+	if users == nil {
+		for _, byUser := range h.stats {
+			for s := range byUser {
+				subs = append(subs, s)
+			}
+		}
+	} else {
+		for _, u := range users {
+			for s := range h.stats[u] {
+				subs = append(subs, s)
+			}
+		}
+	}
+	h.mu.Unlock()
+	for _, s := range subs {
+		s.poke()
+	}
+}

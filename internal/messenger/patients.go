@@ -1,0 +1,220 @@
+package messenger
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	entsql "entgo.io/ent/dialect/sql"
+
+	"github.com/whisper-health/whisper/ent"
+	"github.com/whisper-health/whisper/ent/channel"
+	"github.com/whisper-health/whisper/ent/channelmember"
+	"github.com/whisper-health/whisper/ent/patient"
+	"github.com/whisper-health/whisper/internal/apperr"
+	"github.com/whisper-health/whisper/internal/pubsub"
+	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/rule"
+	"github.com/whisper-health/whisper/internal/viewer"
+)
+
+// MaxTopicLength bounds a patient conversation's topic, in characters.
+const MaxTopicLength = 200
+
+// StartPatientInput opens a patient conversation.
+type StartPatientInput struct {
+	PatientID pulid.ID
+	Topic     string
+	Body      string
+}
+
+// StartPatientConversation opens a PATIENT channel about one patient and a
+// topic, with its first message from the viewer. The care team (every staff
+// user with ACCESS_WHISPER) shares it: they see it and may post in it without
+// being added. Only the starter is a member at first; others join (keeping
+// their read mark) when they first post in it or read it.
+func (s *Service) StartPatientConversation(ctx context.Context, in StartPatientInput) (*ent.Channel, error) {
+	v, err := staff(ctx)
+	if err != nil {
+		return nil, err
+	}
+	topic := strings.TrimSpace(in.Topic)
+	switch n := utf8.RuneCountInString(topic); {
+	case n == 0:
+		return nil, apperr.Invalid("topic", "a patient conversation needs a topic")
+	case n > MaxTopicLength:
+		return nil, apperr.Invalid("topic", "a topic is at most %d characters (this one has %d)", MaxTopicLength, n)
+	}
+	body, err := validBody(in.Body)
+	if err != nil {
+		return nil, err
+	}
+	var ch *ent.Channel
+	err = s.tx(ctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
+		c := tx.Client()
+		known, err := c.Patient.Query().Where(patient.ID(in.PatientID)).Exist(ctx)
+		if err != nil {
+			return err
+		}
+		if !known {
+			return apperr.Invalid("patientID", "unknown patient")
+		}
+		ch, err = c.Channel.Create().
+			SetKind(channel.KindPATIENT).
+			SetTopic(topic).
+			SetPatientID(in.PatientID).
+			SetLastActivityAt(s.now()).
+			Save(ctx)
+		if err != nil {
+			return fmt.Errorf("creating patient conversation: %w", err)
+		}
+		if err := c.ChannelMember.Create().SetChannelID(ch.ID).SetUserID(v.UserID).Exec(ctx); err != nil {
+			return fmt.Errorf("joining patient conversation: %w", err)
+		}
+		_, err = s.post(rule.WithCheckedMembership(ctx, ch.ID), c, ch, c.Message.Create().
+			SetSenderID(v.UserID).
+			SetBody(body), emit)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.client.Channel.Get(ctx, ch.ID)
+}
+
+// careTeam reports whether v shares every patient conversation.
+func careTeam(v *viewer.Viewer) bool {
+	return v.IsUser() && v.Kind == viewer.Staff && v.Has(viewer.AccessWhisper)
+}
+
+// joinPatientConversation makes the care-team viewer a member of the
+// patient conversation id (read mark at seq), so their read state is kept
+// like any member's. It reports false, writing nothing, when id is not a
+// patient conversation the viewer sees.
+func (s *Service) joinPatientConversation(ctx context.Context, c *ent.Client, v *viewer.Viewer, id pulid.ID, seq int64) (bool, error) {
+	if !careTeam(v) {
+		return false, nil
+	}
+	shared, err := c.Channel.Query().Where(channel.ID(id), channel.KindEQ(channel.KindPATIENT)).Exist(ctx)
+	if err != nil || !shared {
+		return false, err
+	}
+	err = c.ChannelMember.Create().SetChannelID(id).SetUserID(v.UserID).SetLastReadSeq(seq).Exec(ctx)
+	if err != nil {
+		return false, fmt.Errorf("joining patient conversation: %w", err)
+	}
+	return true, nil
+}
+
+// ReadFilter narrows patient conversations by the viewer's read state.
+type ReadFilter string
+
+// The read filters.
+const (
+	ReadAll    ReadFilter = "ALL"
+	ReadUnread ReadFilter = "UNREAD"
+	ReadRead   ReadFilter = "READ"
+)
+
+// PatientFilter narrows the patient conversation list.
+type PatientFilter struct {
+	Read ReadFilter
+	// Search matches every word against the topic, the patient's first or
+	// last name, or their patient number.
+	Search string
+	// LastMessage loads each listed channel's newest message with the page.
+	LastMessage bool
+}
+
+// PatientConversations returns the query of the patient conversations the
+// viewer shares as care team, with the viewer's read mark loaded for
+// unreadCount. Read state is sequence arithmetic: a conversation is unread
+// while its last_seq is above the viewer's read mark (no mark: nothing read).
+func (s *Service) PatientConversations(ctx context.Context, f PatientFilter) (*ent.ChannelQuery, error) {
+	v, err := staff(ctx)
+	if err != nil {
+		return nil, err
+	}
+	uid := string(v.UserID)
+	read := func(sel *entsql.Selector) *entsql.Predicate {
+		m := entsql.Table(channelmember.Table).As("rm")
+		return entsql.Exists(entsql.Select(m.C(channelmember.FieldID)).From(m).Where(entsql.And(
+			entsql.ColumnsEQ(m.C(channelmember.FieldChannelID), sel.C(channel.FieldID)),
+			entsql.EQ(m.C(channelmember.FieldUserID), uid),
+			entsql.ColumnsGTE(m.C(channelmember.FieldLastReadSeq), sel.C(channel.FieldLastSeq)),
+		)))
+	}
+	q := s.client.Channel.Query().
+		Where(channel.KindEQ(channel.KindPATIENT)).
+		WithMemberships(func(q *ent.ChannelMemberQuery) { q.Where(channelmember.UserID(v.UserID)) })
+	switch f.Read {
+	case ReadUnread:
+		q.Where(func(sel *entsql.Selector) { sel.Where(entsql.Not(read(sel))) })
+	case ReadRead:
+		q.Where(func(sel *entsql.Selector) { sel.Where(read(sel)) })
+	}
+	for _, w := range strings.Fields(f.Search) {
+		q.Where(channel.Or(
+			channel.TopicContainsFold(w),
+			channel.HasPatientWith(patient.Or(
+				patient.FirstNameContainsFold(w),
+				patient.LastNameContainsFold(w),
+				patient.PatientNumberContainsFold(w),
+			)),
+		))
+	}
+	if f.LastMessage {
+		withLastMessage(q)
+	}
+	return q, nil
+}
+
+// Stats are the patient-conversation figures of a dashboard.
+type Stats struct {
+	TotalConversations int
+	UnreadMessages     int
+	UniquePatients     int
+	TotalMessages      int
+}
+
+// ConversationStats computes the viewer's patient-conversation figures from
+// the channels' counters (message_count, last_seq) and the viewer's read
+// marks in one statement: it reads one row per patient conversation, never
+// the messages.
+func (s *Service) ConversationStats(ctx context.Context) (*Stats, error) {
+	v, err := staff(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return PatientStats(ctx, s.client, s.cfg.Postgres, v.UserID)
+}
+
+// PatientStats is ConversationStats for the care-team user uid, read with
+// client as it is (the caller has authorised uid); postgres selects the
+// placeholder style. The live stream recomputes a subscriber's figures with
+// it after each patient-conversation message or read.
+func PatientStats(ctx context.Context, client *ent.Client, postgres bool, uid pulid.ID) (*Stats, error) {
+	mark := "?"
+	if postgres {
+		mark = "$1"
+	}
+	q := "SELECT COUNT(*), COUNT(DISTINCT c.patient_id), COALESCE(SUM(c.message_count), 0), " +
+		"COALESCE(SUM(CASE WHEN c.last_seq > COALESCE(m.last_read_seq, 0) THEN c.last_seq - COALESCE(m.last_read_seq, 0) ELSE 0 END), 0) " +
+		"FROM channels c LEFT JOIN channel_members m ON m.channel_id = c.id AND m.user_id = " + mark + " " +
+		"WHERE c.kind = 'PATIENT'"
+	rows, err := client.QueryContext(ctx, q, string(uid))
+	if err != nil {
+		return nil, fmt.Errorf("computing conversation stats: %w", err)
+	}
+	defer rows.Close()
+	var st Stats
+	if rows.Next() {
+		var total, patients, messages, unread int64
+		if err := rows.Scan(&total, &patients, &messages, &unread); err != nil {
+			return nil, fmt.Errorf("computing conversation stats: %w", err)
+		}
+		st = Stats{TotalConversations: int(total), UniquePatients: int(patients), TotalMessages: int(messages), UnreadMessages: int(unread)}
+	}
+	return &st, rows.Err()
+}
