@@ -268,3 +268,129 @@ func TestConversationStatsUpdated(t *testing.T) {
 		t.Errorf("integration subscription got %v, want FORBIDDEN", msg)
 	}
 }
+
+const patientLoginMutation = `mutation($e: String!, $p: String!) {
+  patientLogin(email: $e, password: $p) { accessToken expiresAt patient { patientNumber } } }`
+
+// TestPatientPortal: a demo patient with a portal password signs in with
+// patientLogin (staff login refuses them), sees only their own patient
+// conversations, answers in them as themself, and cannot reach another
+// patient's conversation, staff channels, staff users or staff mutations.
+func TestPatientPortal(t *testing.T) {
+	e := newEnv(t)
+	chen, patel := e.login(demo.ChenEmail), e.login(demo.PatelEmail)
+	oliviaID, liamID, charlotteID := e.patientID(chen.AccessToken, "P0001"), e.patientID(chen.AccessToken, "P0002"), e.patientID(chen.AccessToken, "P0003")
+	mine := e.startPatient(chen.AccessToken, oliviaID, "Blood test results", "Your results are in.")
+	theirs := e.startPatient(chen.AccessToken, liamID, "Flu vaccine", "It is due.")
+	staffOnly := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
+
+	// Wrong password, unknown email, a patient without portal access, and
+	// staff login with a patient's address all fail alike.
+	for name, cred := range map[string][2]string{
+		"wrong password":   {demo.PortalEmails[0], "nope"},
+		"unknown email":    {"nobody@example.com", demo.Password},
+		"no portal access": {"noah.smith@example.com", demo.Password},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e.with(t).fails("", patientLoginMutation, map[string]any{"e": cred[0], "p": cred[1]}, "UNAUTHENTICATED")
+		})
+	}
+	e.fails("", loginMutation, map[string]any{"e": demo.PortalEmails[0], "p": demo.Password}, "UNAUTHENTICATED")
+	e.fails("", patientLoginMutation, map[string]any{"e": demo.ChenEmail, "p": demo.Password}, "UNAUTHENTICATED")
+
+	var out struct {
+		PatientLogin struct {
+			AccessToken string
+			Patient     struct{ PatientNumber string }
+		}
+	}
+	e.ok("", patientLoginMutation, map[string]any{"e": " Olivia.Brown@example.com", "p": demo.Password}, &out)
+	if out.PatientLogin.Patient.PatientNumber != "P0001" || out.PatientLogin.AccessToken == "" {
+		t.Fatalf("patientLogin = %+v", out.PatientLogin)
+	}
+	olivia := out.PatientLogin.AccessToken
+
+	var list struct {
+		PatientConversations struct {
+			Edges []struct {
+				Node struct {
+					ID, Topic   string
+					LastMessage struct{ Body string }
+				}
+			}
+		}
+	}
+	e.ok(olivia, `{ patientConversations { edges { node { id topic lastMessage { body } } } } }`, nil, &list)
+	if len(list.PatientConversations.Edges) != 1 || list.PatientConversations.Edges[0].Node.ID != mine.ID ||
+		list.PatientConversations.Edges[0].Node.LastMessage.Body != "Your results are in." {
+		t.Fatalf("olivia's conversations = %+v", list.PatientConversations.Edges)
+	}
+	var msgs struct {
+		Messages struct {
+			Edges []struct{ Node struct{ Body string } }
+		}
+	}
+	e.ok(olivia, `query($c: ID!) { messages(channelID: $c) { edges { node { body } } } }`, map[string]any{"c": mine.ID}, &msgs)
+	if len(msgs.Messages.Edges) != 1 || msgs.Messages.Edges[0].Node.Body != "Your results are in." {
+		t.Fatalf("olivia's messages = %+v", msgs.Messages.Edges)
+	}
+
+	// She answers as herself; the care team sees it unread.
+	var sent struct {
+		SendMessage struct {
+			Sender        *struct{ ID string }
+			SenderPatient *struct{ PatientNumber string }
+		}
+	}
+	e.ok(olivia, `mutation($in: SendMessageInput!) { sendMessage(input: $in) { senderPatient { patientNumber } } }`,
+		map[string]any{"in": map[string]any{"channelID": mine.ID, "body": "Thank you, doctor."}}, &sent)
+	if sent.SendMessage.SenderPatient == nil || sent.SendMessage.SenderPatient.PatientNumber != "P0001" {
+		t.Fatalf("olivia's message = %+v", sent.SendMessage)
+	}
+	if l := e.patientList(chen.AccessToken, map[string]any{"search": "olivia"}); len(l) != 1 || l[0].UnreadCount != 1 ||
+		l[0].LastMessage == nil || l[0].LastMessage.Body != "Thank you, doctor." || l[0].LastMessage.Sender != nil {
+		t.Fatalf("chen's view after olivia's answer = %+v", l)
+	}
+
+	// Denials: other patients' and staff channels, staff users, other
+	// patients' records, staff operations; and nothing written.
+	node := `query($id: ID!) { node(id: $id) { id } }`
+	for name, id := range map[string]string{
+		"another patient's conversation": theirs.ID,
+		"a staff channel":                staffOnly.ID,
+		"a staff user":                   chen.User.ID,
+		"another patient":                charlotteID,
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := e.with(t).do(olivia, node, map[string]any{"id": id})
+			if len(r.Errors) == 0 {
+				t.Fatalf("node(%s) = %s, want an error", name, r.Data)
+			}
+			if c := r.Errors[0].Code(); c != "NOT_FOUND" && c != "FORBIDDEN" {
+				t.Fatalf("node(%s) code %s", name, c)
+			}
+		})
+	}
+	e.fails(olivia, `mutation($in: SendMessageInput!) { sendMessage(input: $in) { id } }`,
+		map[string]any{"in": map[string]any{"channelID": theirs.ID, "body": "hello"}}, "NOT_FOUND")
+	e.fails(olivia, `mutation($in: SendMessageInput!) { sendMessage(input: $in) { id } }`,
+		map[string]any{"in": map[string]any{"channelID": staffOnly.ID, "body": "hello"}}, "NOT_FOUND")
+	e.fails(olivia, `query($c: ID!) { messages(channelID: $c) { edges { node { body } } } }`, map[string]any{"c": theirs.ID}, "NOT_FOUND")
+	e.fails(olivia, startPatientMutation, map[string]any{"in": map[string]any{"patientID": oliviaID, "topic": "x", "body": "y"}}, "FORBIDDEN")
+	e.fails(olivia, statsQuery, nil, "FORBIDDEN")
+	e.fails(olivia, `{ channels { totalCount } }`, nil, "FORBIDDEN")
+	if st := e.stats(chen.AccessToken); st.TotalMessages != 3 {
+		t.Fatalf("messages after refused patient sends = %d, want 3", st.TotalMessages)
+	}
+
+	// Guessing is throttled: after repeated failures even the right
+	// password is refused, with the same code.
+	liam := map[string]any{"e": demo.PortalEmails[1], "p": "guess"}
+	for i := 0; i < 10; i++ {
+		e.fails("", patientLoginMutation, liam, "UNAUTHENTICATED")
+	}
+	liam["p"] = demo.Password
+	if err := e.fails("", patientLoginMutation, liam, "UNAUTHENTICATED"); !strings.Contains(err.Message, "too many") {
+		t.Errorf("sign-in after repeated failures: %q, want the throttle", err.Message)
+	}
+}

@@ -253,6 +253,15 @@ func (r *mutationResolver) StartPatientConversation(ctx context.Context, input m
 	})
 }
 
+// PatientLogin is the resolver for the patientLogin field.
+func (r *mutationResolver) PatientLogin(ctx context.Context, email string, password string) (*model.PatientAuthPayload, error) {
+	t, err := r.Auth.PatientLogin(ctx, email, password)
+	if err != nil {
+		return nil, err
+	}
+	return &model.PatientAuthPayload{AccessToken: t.AccessToken, ExpiresAt: t.ExpiresAt, Patient: t.Patient}, nil
+}
+
 // UpsertPatient is the resolver for the upsertPatient field.
 func (r *mutationResolver) UpsertPatient(ctx context.Context, input model.PatientInput) (*ent.Patient, error) {
 	return r.Practice.UpsertPatient(ctx, practice.PatientInput{

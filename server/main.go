@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -259,6 +260,7 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 		for _, u := range demoLoaded.Users {
 			fmt.Fprintf(stdout, "    %-24s %s\n", u.Email, u.Name)
 		}
+		fmt.Fprintf(stdout, "  patient portal (patientLogin), same password: %s\n", strings.Join(demo.PortalEmails, ", "))
 		fmt.Fprintf(stdout, "  integration API key: %s  (Authorization: Bearer %s)\n\n", demo.IntegrationKey, demo.IntegrationKey)
 	}
 	return nil

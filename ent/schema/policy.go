@@ -225,7 +225,8 @@ func (ChannelMember) Policy() ent.Policy {
 }
 
 // Policy of the Message: a member posts as themself (or a system notice of a
-// change they made) in a channel they belong to. Messages never change.
+// change they made) in a channel they belong to; a portal patient posts as
+// themself in their own patient conversations. Messages never change.
 func (Message) Policy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
@@ -234,6 +235,7 @@ func (Message) Policy() ent.Policy {
 		},
 		Mutation: privacy.MutationPolicy{
 			rule.AllowIfMemberPosts(),
+			rule.AllowIfPatientPosts(),
 			privacy.AlwaysDenyRule(),
 		},
 	}

@@ -342,6 +342,7 @@ type ComplexityRoot struct {
 		MarkMessageUnread          func(childComplexity int, messageID pulid.ID) int
 		MoveProgramAction          func(childComplexity int, id pulid.ID, position int) int
 		OpenConversation           func(childComplexity int, input model.OpenConversationInput) int
+		PatientLogin               func(childComplexity int, email string, password string) int
 		PauseEnrollment            func(childComplexity int, id pulid.ID) int
 		RefreshSession             func(childComplexity int, refreshToken string) int
 		RemoveProgramAction        func(childComplexity int, id pulid.ID) int
@@ -427,6 +428,12 @@ type ComplexityRoot struct {
 		PatientNumber func(childComplexity int) int
 		Postcode      func(childComplexity int) int
 		Region        func(childComplexity int) int
+	}
+
+	PatientAuthPayload struct {
+		AccessToken func(childComplexity int) int
+		ExpiresAt   func(childComplexity int) int
+		Patient     func(childComplexity int) int
 	}
 
 	PatientConnection struct {
@@ -649,6 +656,7 @@ type MutationResolver interface {
 	UnlabelMessage(ctx context.Context, messageID pulid.ID, labelID pulid.ID) (*ent.Message, error)
 	UpdateSecurityGroupMembers(ctx context.Context, input model.UpdateSecurityGroupMembersInput) (*ent.SecurityGroup, error)
 	StartPatientConversation(ctx context.Context, input model.StartPatientConversationInput) (*ent.Channel, error)
+	PatientLogin(ctx context.Context, email string, password string) (*model.PatientAuthPayload, error)
 	UpsertPatient(ctx context.Context, input model.PatientInput) (*ent.Patient, error)
 	UpsertBookingType(ctx context.Context, input model.BookingTypeInput) (*ent.BookingType, error)
 	UpsertBooking(ctx context.Context, input model.BookingInput) (*ent.Booking, error)
@@ -1916,6 +1924,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.OpenConversation(childComplexity, args["input"].(model.OpenConversationInput)), true
+	case "Mutation.patientLogin":
+		if e.ComplexityRoot.Mutation.PatientLogin == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_patientLogin_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PatientLogin(childComplexity, args["email"].(string), args["password"].(string)), true
 	case "Mutation.pauseEnrollment":
 		if e.ComplexityRoot.Mutation.PauseEnrollment == nil {
 			break
@@ -2459,6 +2478,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Patient.Region(childComplexity), true
+
+	case "PatientAuthPayload.accessToken":
+		if e.ComplexityRoot.PatientAuthPayload.AccessToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PatientAuthPayload.AccessToken(childComplexity), true
+	case "PatientAuthPayload.expiresAt":
+		if e.ComplexityRoot.PatientAuthPayload.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PatientAuthPayload.ExpiresAt(childComplexity), true
+	case "PatientAuthPayload.patient":
+		if e.ComplexityRoot.PatientAuthPayload.Patient == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PatientAuthPayload.Patient(childComplexity), true
 
 	case "PatientConnection.edges":
 		if e.ComplexityRoot.PatientConnection.Edges == nil {
@@ -3755,6 +3793,19 @@ extend type Query {
 extend type Mutation {
   "Open a patient conversation (ACCESS_WHISPER); every care-team member sees it and may post in it."
   startPatientConversation(input: StartPatientConversationInput!): Channel!
+}
+
+"""The result of a patient portal sign-in: an access token only (no refresh token); sign in again when it expires."""
+type PatientAuthPayload {
+  "Signed access token, sent as ` + "`" + `Authorization: Bearer` + "`" + `; it reads and answers only the patient's own conversations."
+  accessToken: String!
+  expiresAt: Time!
+  patient: Patient!
+}
+
+extend type Mutation {
+  "Patient portal sign-in by the email on the patient's record and their portal password. Like login, a wrong password and an unknown email fail alike (UNAUTHENTICATED), and failures are throttled."
+  patientLogin(email: String!, password: String!): PatientAuthPayload!
 }
 
 extend type Subscription {
@@ -5859,6 +5910,18 @@ func (ec *executionContext) childFields_Patient(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type Patient", field.Name)
 }
 
+func (ec *executionContext) childFields_PatientAuthPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "accessToken":
+		return ec.fieldContext_PatientAuthPayload_accessToken(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_PatientAuthPayload_expiresAt(ctx, field)
+	case "patient":
+		return ec.fieldContext_PatientAuthPayload_patient(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PatientAuthPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_PatientConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "edges":
@@ -6578,6 +6641,28 @@ func (ec *executionContext) field_Mutation_openConversation_args(ctx context.Con
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_patientLogin_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "email",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["email"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "password",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["password"] = arg1
 	return args, nil
 }
 
@@ -12827,6 +12912,50 @@ func (ec *executionContext) fieldContext_Mutation_startPatientConversation(ctx c
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_patientLogin(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_patientLogin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PatientLogin(ctx, fc.Args["email"].(string), fc.Args["password"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PatientAuthPayload) graphql.Marshaler {
+			return ec.marshalNPatientAuthPayload2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐPatientAuthPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_patientLogin(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PatientAuthPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_patientLogin_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_upsertPatient(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14899,6 +15028,84 @@ func (ec *executionContext) _Patient_initials(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_Patient_initials(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Patient", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PatientAuthPayload_accessToken(ctx context.Context, field graphql.CollectedField, obj *model.PatientAuthPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PatientAuthPayload_accessToken(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AccessToken, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PatientAuthPayload_accessToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PatientAuthPayload", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PatientAuthPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.PatientAuthPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PatientAuthPayload_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PatientAuthPayload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PatientAuthPayload", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _PatientAuthPayload_patient(ctx context.Context, field graphql.CollectedField, obj *model.PatientAuthPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PatientAuthPayload_patient(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Patient, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Patient) graphql.Marshaler {
+			return ec.marshalNPatient2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐPatient(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PatientAuthPayload_patient(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PatientAuthPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Patient(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _PatientConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.PatientConnection) (ret graphql.Marshaler) {
@@ -25031,6 +25238,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "patientLogin":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_patientLogin(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "upsertPatient":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_upsertPatient(ctx, field)
@@ -25769,6 +25983,54 @@ func (ec *executionContext) _Patient(ctx context.Context, sel ast.SelectionSet, 
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var patientAuthPayloadImplementors = []string{"PatientAuthPayload"}
+
+func (ec *executionContext) _PatientAuthPayload(ctx context.Context, sel ast.SelectionSet, obj *model.PatientAuthPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, patientAuthPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PatientAuthPayload")
+		case "accessToken":
+			out.Values[i] = ec._PatientAuthPayload_accessToken(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._PatientAuthPayload_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "patient":
+			out.Values[i] = ec._PatientAuthPayload_patient(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -29071,6 +29333,16 @@ func (ec *executionContext) marshalNPatient2ᚖgithubᚗcomᚋwhisperᚑhealth�
 		return graphql.Null
 	}
 	return ec._Patient(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPatientAuthPayload2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐPatientAuthPayload(ctx context.Context, sel ast.SelectionSet, v *model.PatientAuthPayload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PatientAuthPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNPatientConnection2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐPatientConnection(ctx context.Context, sel ast.SelectionSet, v *ent.PatientConnection) graphql.Marshaler {

@@ -159,6 +159,14 @@ type OpenConversationInput struct {
 	Name *string `json:"name,omitempty"`
 }
 
+// The result of a patient portal sign-in: an access token only (no refresh token); sign in again when it expires.
+type PatientAuthPayload struct {
+	// Signed access token, sent as `Authorization: Bearer`; it reads and answers only the patient's own conversations.
+	AccessToken string       `json:"accessToken"`
+	ExpiresAt   time.Time    `json:"expiresAt"`
+	Patient     *ent.Patient `json:"patient"`
+}
+
 type PatientConversationFilter struct {
 	Read *ReadFilter `json:"read,omitempty"`
 	// Every word must match the topic, the patient's first or last name, or their patient number.

@@ -31,6 +31,14 @@ const (
 	ReceptionEmail = "reception@demo.clinic"
 )
 
+// PortalPatients is how many demo patients, from the first, may sign in to
+// the patient portal (patientLogin) with their email and Password: Olivia
+// Brown (olivia.brown@example.com) and Liam Wilson (liam.wilson@example.com).
+const PortalPatients = 2
+
+// PortalEmails are the sign-in addresses of the portal patients.
+var PortalEmails = []string{"olivia.brown@example.com", "liam.wilson@example.com"}
+
 // Result says what was loaded.
 type Result struct {
 	// Loaded is false when the database already held data.
@@ -180,6 +188,13 @@ func load(ctx context.Context, c *ent.Client, now time.Time) (*Result, error) {
 		}
 		if p.email != "" {
 			create.SetEmail(p.email)
+		}
+		if i < PortalPatients {
+			hash, err := auth.HashPassword(Password)
+			if err != nil {
+				return nil, err
+			}
+			create.SetPortalPasswordHash(hash)
 		}
 		pt, err := create.Save(ctx)
 		if err != nil {

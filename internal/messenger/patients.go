@@ -132,6 +132,15 @@ type PatientFilter struct {
 // unreadCount. Read state is sequence arithmetic: a conversation is unread
 // while its last_seq is above the viewer's read mark (no mark: nothing read).
 func (s *Service) PatientConversations(ctx context.Context, f PatientFilter) (*ent.ChannelQuery, error) {
+	if pv := viewer.FromContext(ctx); pv != nil && pv.Kind == viewer.Patient {
+		// A portal patient lists their own conversations (the privacy rules
+		// filter to them); they keep no read marks.
+		q := s.client.Channel.Query().Where(channel.KindEQ(channel.KindPATIENT))
+		if f.LastMessage {
+			withLastMessage(q)
+		}
+		return q, nil
+	}
 	v, err := staff(ctx)
 	if err != nil {
 		return nil, err
@@ -217,4 +226,45 @@ func PatientStats(ctx context.Context, client *ent.Client, postgres bool, uid pu
 		st = Stats{TotalConversations: int(total), UniquePatients: int(patients), TotalMessages: int(messages), UnreadMessages: int(unread)}
 	}
 	return &st, rows.Err()
+}
+
+// patientSend posts a portal patient's message in one of their own patient
+// conversations: senderPatient is the patient, sender is empty. Patients
+// post plain text only (no SMS copy, linked patients, reply or client id).
+func (s *Service) patientSend(ctx context.Context, v *viewer.Viewer, in SendInput) (*ent.Message, error) {
+	body, err := validBody(in.Body)
+	if err != nil {
+		return nil, err
+	}
+	if in.SMS || len(in.PatientIDs) > 0 || in.ReplyToID != nil || in.ClientMessageID != nil {
+		return nil, apperr.Invalid("input", "patients send the message text only")
+	}
+	var msg *ent.Message
+	err = s.tx(ctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
+		c := tx.Client()
+		// Read as the patient: another conversation is not found. Reading
+		// writes nothing, so advance still takes the channel lock first.
+		ch, err := c.Channel.Query().Where(channel.ID(in.ChannelID)).Only(ctx)
+		if err != nil {
+			return err
+		}
+		if ch.Kind != channel.KindPATIENT {
+			return apperr.New(apperr.Forbidden, "patients post only in their own conversations")
+		}
+		a, err := s.advance(ctx, c, ch.ID, "", false)
+		if err != nil {
+			return err
+		}
+		if !a.ok {
+			return fmt.Errorf("advancing channel %s: not found", ch.ID)
+		}
+		msg, err = s.append(ctx, c, ch.ID, a, c.Message.Create().
+			SetSenderPatientID(v.PatientID).
+			SetBody(body), emit)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return msg.Unwrap(), nil
 }

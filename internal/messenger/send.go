@@ -38,6 +38,9 @@ const smsTag = "#sms"
 // Send posts a message as the viewer. A retried send with the same
 // clientMessageID returns the first message instead of posting twice.
 func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, error) {
+	if pv := viewer.FromContext(ctx); pv != nil && pv.Kind == viewer.Patient {
+		return s.patientSend(ctx, pv, in)
+	}
 	v, err := staff(ctx)
 	if err != nil {
 		return nil, err

@@ -196,3 +196,32 @@ func AllowIfQueuingOwnMessage() privacy.MutationRule {
 		return privacy.Skip
 	})
 }
+
+// AllowIfPatientPosts lets a portal patient post in their own patient
+// conversation, as themself: a USER message with senderPatient set to them
+// and no staff sender. The channel is read as the patient, so any other
+// channel is not found and the post is denied.
+func AllowIfPatientPosts() privacy.MutationRule {
+	return privacy.MessageMutationRuleFunc(func(ctx context.Context, m *ent.MessageMutation) error {
+		v := viewer.FromContext(ctx)
+		if v == nil || v.Kind != viewer.Patient || v.PatientID == "" || !m.Op().Is(ent.OpCreate) {
+			return privacy.Skip
+		}
+		_, hasSender := m.SenderID()
+		sp, _ := m.SenderPatientID()
+		if kind, _ := m.Kind(); hasSender || sp != v.PatientID || kind != message.KindUSER {
+			return privacy.Denyf("a patient posts only as themself")
+		}
+		chID, _ := m.ChannelID()
+		own, err := m.Client().Channel.Query().
+			Where(channel.ID(chID), channel.KindEQ(channel.KindPATIENT), channel.PatientID(v.PatientID)).
+			Exist(ctx)
+		if err != nil {
+			return privacy.Denyf("checking channel: %v", err)
+		}
+		if !own {
+			return privacy.Denyf("not the patient's conversation")
+		}
+		return privacy.Allow
+	})
+}
