@@ -394,3 +394,72 @@ func TestPatientPortal(t *testing.T) {
 		t.Errorf("sign-in after repeated failures: %q, want the throttle", err.Message)
 	}
 }
+
+// TestPatientAutoReply: the patient auto-reply of the staff member who
+// started a patient conversation answers the patient's messages there at
+// most once per conversation per day, and not after its end date; it never
+// answers staff messages.
+func TestPatientAutoReply(t *testing.T) {
+	e := newEnv(t)
+	chen, patel := e.login(demo.ChenEmail), e.login(demo.PatelEmail)
+	conv := e.startPatient(chen.AccessToken, e.patientID(chen.AccessToken, "P0001"), "Blood test results", "Your results are in.")
+	until := e.clock.Now().Add(36 * time.Hour).Format(time.RFC3339)
+	e.ok(chen.AccessToken, `mutation($u: Time) { updatePreferences(input: {patientAutoReply: {text: "Dr Chen is away; the nurse will call you.", until: $u}}) { id } }`,
+		map[string]any{"u": until}, nil)
+	signIn := func() string {
+		var out struct{ PatientLogin struct{ AccessToken string } }
+		e.ok("", patientLoginMutation, map[string]any{"e": demo.PortalEmails[0], "p": demo.Password}, &out)
+		return out.PatientLogin.AccessToken
+	}
+	autoReplies := func() int {
+		var out struct {
+			Messages struct {
+				Edges []struct {
+					Node struct {
+						Kind, Body string
+						Sender     *struct{ Email string }
+					}
+				}
+			}
+		}
+		e.ok(chen.AccessToken, `query($c: ID!) { messages(channelID: $c, first: 100) { edges { node { kind body sender { email } } } } }`,
+			map[string]any{"c": conv.ID}, &out)
+		n := 0
+		for _, edge := range out.Messages.Edges {
+			if m := edge.Node; m.Kind == "AUTO_REPLY" {
+				if m.Sender == nil || m.Sender.Email != demo.ChenEmail || m.Body != "Dr Chen is away; the nurse will call you." {
+					t.Fatalf("auto-reply = %+v", m)
+				}
+				n++
+			}
+		}
+		return n
+	}
+	send := func(token, body string) {
+		t.Helper()
+		e.ok(token, `mutation($in: SendMessageInput!) { sendMessage(input: $in) { id } }`,
+			map[string]any{"in": map[string]any{"channelID": conv.ID, "body": body}}, nil)
+	}
+	send(patel.AccessToken, "Staff note")
+	if n := autoReplies(); n != 0 {
+		t.Fatalf("auto-replies to a staff message = %d", n)
+	}
+	olivia := signIn()
+	send(olivia, "Thank you")
+	send(olivia, "One more question")
+	if n := autoReplies(); n != 1 {
+		t.Fatalf("auto-replies on day one = %d, want 1", n)
+	}
+	e.clock.Advance(25 * time.Hour)
+	chen, olivia = e.login(demo.ChenEmail), signIn()
+	send(olivia, "Next day")
+	if n := autoReplies(); n != 2 {
+		t.Fatalf("auto-replies after a day = %d, want 2", n)
+	}
+	e.clock.Advance(25 * time.Hour) // past its end date
+	chen, olivia = e.login(demo.ChenEmail), signIn()
+	send(olivia, "Are you back?")
+	if n := autoReplies(); n != 2 {
+		t.Fatalf("auto-replies after the end date = %d, want 2", n)
+	}
+}

@@ -3666,6 +3666,7 @@ input AutoReplyInput {
 
 extend type Preferences {
   staffAutoReply: AutoReply
+  "Answers a patient's message in a patient conversation this user started, at most once per conversation per day."
   patientAutoReply: AutoReply
 }
 

@@ -209,7 +209,8 @@ type Preferences struct {
 	// Receive an ARRIVAL notification when a patient of this doctor arrives.
 	PatientArrivedAlerts bool       `json:"patientArrivedAlerts"`
 	StaffAutoReply       *AutoReply `json:"staffAutoReply,omitempty"`
-	PatientAutoReply     *AutoReply `json:"patientAutoReply,omitempty"`
+	// Answers a patient's message in a patient conversation this user started, at most once per conversation per day.
+	PatientAutoReply *AutoReply `json:"patientAutoReply,omitempty"`
 }
 
 // Changes to the viewer's preferences; omitted fields are left as they are.

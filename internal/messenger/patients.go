@@ -11,7 +11,9 @@ import (
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
+	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/patient"
+	"github.com/whisper-health/whisper/ent/user"
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/pulid"
@@ -266,5 +268,38 @@ func (s *Service) patientSend(ctx context.Context, v *viewer.Viewer, in SendInpu
 	if err != nil {
 		return nil, err
 	}
+	s.patientAutoReply(ctx, msg.ChannelID)
 	return msg.Unwrap(), nil
+}
+
+// patientAutoReply answers a patient's message with the patient auto-reply
+// of the conversation's owner — the staff member who started it (the sender
+// of its first message) — at most once per conversation per day, like the
+// staff auto-reply. It runs after the patient's message has committed, as
+// the messenger; failures are logged, never returned.
+func (s *Service) patientAutoReply(ctx context.Context, channelID pulid.ID) {
+	sctx := system(ctx)
+	first, err := s.client.Message.Query().
+		Where(message.ChannelID(channelID), message.Seq(1), message.SenderIDNotNil()).
+		Select(message.FieldSenderID).
+		Only(sctx)
+	if ent.IsNotFound(err) {
+		return
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "finding the conversation's owner", "channel", channelID, "err", err)
+		return
+	}
+	owner, err := s.client.User.Query().
+		Where(user.ID(*first.SenderID), user.Active(true)).
+		Select(user.FieldPatientAutoReply, user.FieldPatientAutoReplyUntil).
+		Only(sctx)
+	if ent.IsNotFound(err) {
+		return
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "reading the patient auto-reply", "channel", channelID, "err", err)
+		return
+	}
+	s.sendAutoReply(ctx, channelID, owner.ID, owner.PatientAutoReply, owner.PatientAutoReplyUntil)
 }

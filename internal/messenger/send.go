@@ -487,9 +487,14 @@ func (s *Service) setReadMark(ctx context.Context, v *viewer.Viewer, ch *ent.Cha
 // reply is the recipient's, not the viewer's. Failures are logged, never
 // returned: the sender's message is already delivered.
 func (s *Service) autoReply(ctx context.Context, channelID pulid.ID, recipient *ent.User) {
+	s.sendAutoReply(ctx, channelID, recipient.ID, recipient.StaffAutoReply, recipient.StaffAutoReplyUntil)
+}
+
+// sendAutoReply posts text in channelID as recipientID unless it is empty
+// or past until, at most once per channel per day.
+func (s *Service) sendAutoReply(ctx context.Context, channelID, recipientID pulid.ID, text *string, until *time.Time) {
 	now := s.now()
-	if recipient.StaffAutoReply == nil || strings.TrimSpace(*recipient.StaffAutoReply) == "" ||
-		(recipient.StaffAutoReplyUntil != nil && now.After(*recipient.StaffAutoReplyUntil)) {
+	if text == nil || strings.TrimSpace(*text) == "" || (until != nil && now.After(*until)) {
 		return
 	}
 	sctx := system(ctx)
@@ -509,7 +514,7 @@ func (s *Service) autoReply(ctx context.Context, channelID pulid.ID, recipient *
 		}
 		err = c.AutoReplySent.Create().
 			SetChannelID(channelID).
-			SetUserID(recipient.ID).
+			SetUserID(recipientID).
 			SetDay(now.Format("2006-01-02")).
 			Exec(sctx)
 		if isUnique(err) {
@@ -519,9 +524,9 @@ func (s *Service) autoReply(ctx context.Context, channelID pulid.ID, recipient *
 			return err
 		}
 		_, err = s.append(sctx, c, channelID, a, c.Message.Create().
-			SetSenderID(recipient.ID).
+			SetSenderID(recipientID).
 			SetKind(message.KindAUTO_REPLY).
-			SetBody(*recipient.StaffAutoReply), emit)
+			SetBody(*text), emit)
 		return err
 	})
 	if err != nil && err != errAlreadyReplied {
