@@ -25,7 +25,7 @@ type statsSub struct {
 // (after commit) and every read-state change of the viewer.
 func (h *Hub) ConversationStats(ctx context.Context) (<-chan *messenger.Stats, error) {
 	v := viewer.FromContext(ctx)
-	if !careTeam(v) {
+	if !messenger.CareTeam(v) {
 		return nil, apperr.New(apperr.Forbidden, "you do not have access to messaging (ACCESS_WHISPER)")
 	}
 	s := &statsSub{ctx: ctx, viewer: v, kick: make(chan struct{}, 1), out: make(chan *messenger.Stats, 1)}
@@ -40,11 +40,6 @@ func (h *Hub) ConversationStats(ctx context.Context) (<-chan *messenger.Stats, e
 	return s.out, nil
 }
 
-// careTeam reports whether v shares the patient conversations.
-func careTeam(v *viewer.Viewer) bool {
-	return v.IsUser() && v.Kind == viewer.Staff && v.Has(viewer.AccessWhisper)
-}
-
 // poke asks for a recomputation without ever blocking the hub.
 func (s *statsSub) poke() {
 	select {
@@ -53,16 +48,21 @@ func (s *statsSub) poke() {
 	}
 }
 
+// run recomputes and sends the figures on every kick until the
+// subscription ends. The figures are the viewer's own (their read marks
+// over the patient conversations every care-team member shares), read
+// fresh each time; the socket carrying them ends with the viewer's session.
 func (s *statsSub) run(h *Hub) {
+	defer func() {
+		if r := recover(); r != nil {
+			h.log.Error("panic in conversation stats stream", apperr.PanicAttrs(r)...)
+		}
+	}()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
 		case <-s.kick:
-		}
-		// Authorised per event: the viewer must still be care team.
-		if !careTeam(s.viewer) {
-			return
 		}
 		st, err := messenger.PatientStats(system(s.ctx), h.client, h.cfg.Postgres, s.viewer.UserID)
 		if err != nil {

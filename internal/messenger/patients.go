@@ -85,8 +85,9 @@ func (s *Service) StartPatientConversation(ctx context.Context, in StartPatientI
 	return s.client.Channel.Get(ctx, ch.ID)
 }
 
-// careTeam reports whether v shares every patient conversation.
-func careTeam(v *viewer.Viewer) bool {
+// CareTeam reports whether v shares every patient conversation: staff with
+// ACCESS_WHISPER.
+func CareTeam(v *viewer.Viewer) bool {
 	return v.IsUser() && v.Kind == viewer.Staff && v.Has(viewer.AccessWhisper)
 }
 
@@ -95,7 +96,7 @@ func careTeam(v *viewer.Viewer) bool {
 // like any member's. It reports false, writing nothing, when id is not a
 // patient conversation the viewer sees.
 func (s *Service) joinPatientConversation(ctx context.Context, c *ent.Client, v *viewer.Viewer, id pulid.ID, seq int64) (bool, error) {
-	if !careTeam(v) {
+	if !CareTeam(v) {
 		return false, nil
 	}
 	shared, err := c.Channel.Query().Where(channel.ID(id), channel.KindEQ(channel.KindPATIENT)).Exist(ctx)

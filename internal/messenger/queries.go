@@ -143,7 +143,7 @@ func (s *Service) Unread(ctx context.Context, ch *ent.Channel) (int, error) {
 		mark = m
 	}
 	if mark == nil {
-		if ch.Kind == channel.KindPATIENT && careTeam(v) {
+		if ch.Kind == channel.KindPATIENT && CareTeam(v) {
 			// A care-team member who has never opened it has read nothing.
 			return int(ch.LastSeq), nil
 		}
