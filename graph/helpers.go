@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"context"
 	"strings"
 	"time"
 	"unicode"
@@ -11,24 +10,9 @@ import (
 	"github.com/whisper-health/whisper/ent/predicate"
 	"github.com/whisper-health/whisper/ent/user"
 	"github.com/whisper-health/whisper/graph/model"
-	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/auth"
 	"github.com/whisper-health/whisper/internal/messenger"
-	"github.com/whisper-health/whisper/internal/viewer"
 )
-
-// staffViewer returns the signed-in user or service account, or the error
-// that says why there is none.
-func staffViewer(ctx context.Context) (*viewer.Viewer, error) {
-	v := viewer.FromContext(ctx)
-	switch {
-	case v == nil:
-		return nil, apperr.New(apperr.Unauthenticated, "sign in first")
-	case !v.IsUser():
-		return nil, apperr.New(apperr.Forbidden, "only staff users have a profile")
-	}
-	return v, nil
-}
 
 func authPayload(t *auth.Tokens) *model.AuthPayload {
 	return &model.AuthPayload{

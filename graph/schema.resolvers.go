@@ -34,6 +34,7 @@ import (
 	"github.com/whisper-health/whisper/internal/oversight"
 	"github.com/whisper-health/whisper/internal/practice"
 	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/rule"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
 
@@ -461,7 +462,7 @@ func (r *programResolver) Actions(ctx context.Context, obj *ent.Program) ([]*ent
 
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
-	v, err := staffViewer(ctx)
+	v, err := rule.Account.Check(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -557,7 +558,7 @@ func (r *queryResolver) Messages(ctx context.Context, channelID pulid.ID, first 
 
 // Labels is the resolver for the labels field.
 func (r *queryResolver) Labels(ctx context.Context) ([]*ent.Label, error) {
-	if _, err := staffViewer(ctx); err != nil {
+	if _, err := rule.Account.Check(ctx); err != nil {
 		return nil, err
 	}
 	return r.Client.Label.Query().Order(ent.Asc(label.FieldName)).All(ctx)
@@ -591,7 +592,7 @@ func (r *queryResolver) ConversationStats(ctx context.Context) (*messenger.Stats
 
 // Notifications is the resolver for the notifications field.
 func (r *queryResolver) Notifications(ctx context.Context, kinds []notification.Kind, includeAcknowledged *bool, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.NotificationConnection, error) {
-	if _, err := staffViewer(ctx); err != nil {
+	if _, err := rule.Account.Check(ctx); err != nil {
 		return nil, err
 	}
 	first, last, err := page(first, last)

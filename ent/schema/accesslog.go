@@ -70,7 +70,3 @@ func (AccessLogEntry) Annotations() []schema.Annotation {
 func (AccessLogEntry) Hooks() []ent.Hook {
 	return []ent.Hook{rule.AppendOnly()}
 }
-
-// Policy of the AccessLogEntry: written by the oversight package as the
-// accessing user's side effect; read by administrators; never changed.
-func (AccessLogEntry) Policy() ent.Policy { return accessLogPolicy() }

@@ -41,6 +41,3 @@ func (AutoReplySent) Indexes() []ent.Index {
 func (AutoReplySent) Annotations() []schema.Annotation {
 	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
 }
-
-// Policy of the AutoReplySent: written by the messenger's auto-reply step.
-func (AutoReplySent) Policy() ent.Policy { return systemOnlyPolicy() }

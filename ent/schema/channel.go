@@ -173,7 +173,3 @@ func (MembershipSpan) Indexes() []ent.Index {
 func (MembershipSpan) Annotations() []schema.Annotation {
 	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
 }
-
-// Policy of the MembershipSpan: bookkeeping written by the ChannelMember
-// hooks and read by the oversight worker only.
-func (MembershipSpan) Policy() ent.Policy { return systemOnlyPolicy() }

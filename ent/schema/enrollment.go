@@ -111,9 +111,3 @@ func (EnrollmentStep) Edges() []ent.Edge {
 func (EnrollmentStep) Indexes() []ent.Index {
 	return []ent.Index{index.Fields("enrollment_id", "cycle", "action_id").Unique()}
 }
-
-// Policy of the Enrollment: program managers enrol and steer; staff read.
-func (Enrollment) Policy() ent.Policy { return outreachPolicy() }
-
-// Policy of the EnrollmentStep.
-func (EnrollmentStep) Policy() ent.Policy { return outreachPolicy() }

@@ -1,22 +1,13 @@
 package schema
 
 import (
-	"context"
-
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
-	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 
-	gen "github.com/whisper-health/whisper/ent"
-	"github.com/whisper-health/whisper/ent/enrollmentstep"
-	"github.com/whisper-health/whisper/ent/outboxmessage"
-	"github.com/whisper-health/whisper/ent/privacy"
 	"github.com/whisper-health/whisper/internal/pulid"
-	"github.com/whisper-health/whisper/internal/rule"
-	"github.com/whisper-health/whisper/internal/viewer"
 )
 
 // OutboxMessage is one SMS, email or letter to deliver. It is written in the
@@ -63,39 +54,4 @@ func (OutboxMessage) Indexes() []ent.Index {
 // body and internal keys stay out of the API).
 func (OutboxMessage) Annotations() []schema.Annotation {
 	return []schema.Annotation{entgql.Type("Delivery"), entgql.RelayConnection()}
-}
-
-// Policy of the OutboxMessage: a sender queues the SMS copy of their own
-// message; the outreach engine and the outbox worker do the rest; program
-// managers read the rows Patient Connect queued (to review failed and
-// unknown deliveries) and no others — not the SMS copies of staff
-// messages, which only the conversation's members may read.
-func (OutboxMessage) Policy() ent.Policy {
-	return privacy.Policy{
-		Query: privacy.QueryPolicy{
-			filterOutboxToOutreach(),
-			privacy.AlwaysDenyRule(),
-		},
-		Mutation: privacy.MutationPolicy{
-			rule.AllowIfQueuingOwnMessage(),
-			privacy.AlwaysDenyRule(),
-		},
-	}
-}
-
-// filterOutboxToOutreach lets a program manager read only the outbox rows an
-// enrolment step queued (the step's outbox_id names them), as a filter, so
-// neither the deliveries list nor node(id:) reaches any other row.
-func filterOutboxToOutreach() privacy.QueryRule {
-	return privacy.OutboxMessageQueryRuleFunc(func(ctx context.Context, q *gen.OutboxMessageQuery) error {
-		if !viewer.FromContext(ctx).Has(viewer.PatientConnectManage) {
-			return privacy.Skip
-		}
-		q.Where(func(s *sql.Selector) {
-			steps := sql.Table(enrollmentstep.Table)
-			s.Where(sql.In(s.C(outboxmessage.FieldID),
-				sql.Select(steps.C(enrollmentstep.FieldOutboxID)).From(steps).Where(sql.NotNull(steps.C(enrollmentstep.FieldOutboxID)))))
-		})
-		return privacy.Allowf("filtered to rows queued by Patient Connect")
-	})
 }

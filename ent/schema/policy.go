@@ -298,3 +298,38 @@ func accessLogPolicy() ent.Policy {
 		Mutation: privacy.MutationPolicy{privacy.AlwaysDenyRule()},
 	}
 }
+
+// Policy of the AccessLogEntry: written by the oversight package as the
+// accessing user's side effect; read by administrators; never changed.
+func (AccessLogEntry) Policy() ent.Policy { return accessLogPolicy() }
+
+// Policy of the AutoReplySent: written by the messenger's auto-reply step.
+func (AutoReplySent) Policy() ent.Policy { return systemOnlyPolicy() }
+
+// Policy of the MembershipSpan: bookkeeping written by the ChannelMember
+// hooks and read by the oversight worker only.
+func (MembershipSpan) Policy() ent.Policy { return systemOnlyPolicy() }
+
+// Policy of the Enrollment: program managers enrol and steer; staff read.
+func (Enrollment) Policy() ent.Policy { return outreachPolicy() }
+
+// Policy of the EnrollmentStep.
+func (EnrollmentStep) Policy() ent.Policy { return outreachPolicy() }
+
+// Policy of the OutboxMessage: a sender queues the SMS copy of their own
+// message; the outreach engine and the outbox worker do the rest; program
+// managers read the rows Patient Connect queued (to review failed and
+// unknown deliveries) and no others — not the SMS copies of staff
+// messages, which only the conversation's members may read.
+func (OutboxMessage) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.FilterDeliveriesToOutreach(),
+			privacy.AlwaysDenyRule(),
+		},
+		Mutation: privacy.MutationPolicy{
+			rule.AllowIfQueuingOwnMessage(),
+			privacy.AlwaysDenyRule(),
+		},
+	}
+}

@@ -2,6 +2,7 @@ package live
 
 import (
 	"context"
+	"github.com/whisper-health/whisper/internal/rule"
 	"slices"
 	"sort"
 	"sync"
@@ -10,7 +11,6 @@ import (
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/channelmember"
 	"github.com/whisper-health/whisper/ent/notification"
-	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/pulid"
@@ -54,9 +54,9 @@ type badgeLine struct {
 
 // Badge streams the viewer's unread totals: now, then after every change.
 func (h *Hub) Badge(ctx context.Context) (<-chan *Badge, error) {
-	v := viewer.FromContext(ctx)
-	if !v.IsUser() || !v.Has(viewer.AccessWhisper) {
-		return nil, apperr.New(apperr.Forbidden, "you do not have access to messaging (ACCESS_WHISPER)")
+	v, err := rule.Messaging.Check(ctx)
+	if err != nil {
+		return nil, err
 	}
 	s := &badgeSub{ctx: ctx, viewer: v, now: h.cfg.Now, out: make(chan *Badge, 1)}
 	if err := s.reload(h.client); err != nil {
@@ -233,9 +233,9 @@ func (s *chanSub) cut() {
 // ChannelEvents streams changes to the viewer's channels: created, renamed,
 // members changed, and removed-from (with no channel: it is gone for them).
 func (h *Hub) ChannelEvents(ctx context.Context) (<-chan *ChannelEvent, error) {
-	v := viewer.FromContext(ctx)
-	if !v.IsUser() || !v.Has(viewer.AccessWhisper) {
-		return nil, apperr.New(apperr.Forbidden, "you do not have access to messaging (ACCESS_WHISPER)")
+	v, err := rule.Messaging.Check(ctx)
+	if err != nil {
+		return nil, err
 	}
 	s := &chanSub{ctx: ctx, viewer: v, out: make(chan *ChannelEvent, h.cfg.Buffer), done: make(chan struct{})}
 	h.chans.add(&h.mu, v.UserID, s, ctx.Done(), s.done)

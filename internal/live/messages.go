@@ -2,6 +2,7 @@ package live
 
 import (
 	"context"
+	"github.com/whisper-health/whisper/internal/rule"
 	"sync"
 
 	entsql "entgo.io/ent/dialect/sql"
@@ -132,9 +133,9 @@ func (h *Hub) recheck(ctx context.Context, s *msgSub) {
 // replayed from such a cursor. Whatever the cursor, no message is delivered
 // twice and no message at or before the cursor is delivered.
 func (h *Hub) Messages(ctx context.Context, channelID *pulid.ID, after *messenger.Cursor) (<-chan *ent.Message, error) {
-	v := viewer.FromContext(ctx)
-	if !v.IsUser() || !v.Has(viewer.AccessWhisper) {
-		return nil, apperr.New(apperr.Forbidden, "you do not have access to messaging (ACCESS_WHISPER)")
+	v, err := rule.Messaging.Check(ctx)
+	if err != nil {
+		return nil, err
 	}
 	st := &stream{h: h, after: after, last: map[pulid.ID]int64{}}
 	if channelID != nil {
@@ -163,7 +164,7 @@ func (h *Hub) Messages(ctx context.Context, channelID *pulid.ID, after *messenge
 		ctx:     ctx,
 		viewer:  v,
 		channel: channelID,
-		patient: v.Has(viewer.AccessWhisper),
+		patient: rule.Messaging.Holds(v),
 		queue:   make(chan []*ent.Message, h.cfg.Buffer),
 		done:    make(chan struct{}),
 	}

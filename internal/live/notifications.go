@@ -2,12 +2,12 @@ package live
 
 import (
 	"context"
+	"github.com/whisper-health/whisper/internal/rule"
 	"slices"
 	"sync"
 
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/notification"
-	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/viewer"
@@ -51,9 +51,9 @@ func (s *noteSub) cut() {
 // Notifications streams the viewer's new notifications of some kinds (all
 // when kinds is empty).
 func (h *Hub) Notifications(ctx context.Context, kinds []notification.Kind) (<-chan *ent.Notification, error) {
-	v := viewer.FromContext(ctx)
-	if !v.IsUser() {
-		return nil, apperr.New(apperr.Forbidden, "only users have notifications")
+	v, err := rule.Account.Check(ctx)
+	if err != nil {
+		return nil, err
 	}
 	s := &noteSub{ctx: ctx, viewer: v, kinds: kinds, out: make(chan *ent.Notification, h.cfg.Buffer)}
 	h.notes.add(&h.mu, v.UserID, s, ctx.Done())

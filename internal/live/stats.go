@@ -2,6 +2,7 @@ package live
 
 import (
 	"context"
+	"github.com/whisper-health/whisper/internal/rule"
 
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/messenger"
@@ -24,9 +25,9 @@ type statsSub struct {
 // then after every patient-conversation message released to the stream
 // (after commit) and every read-state change of the viewer.
 func (h *Hub) ConversationStats(ctx context.Context) (<-chan *messenger.Stats, error) {
-	v := viewer.FromContext(ctx)
-	if !messenger.CareTeam(v) {
-		return nil, apperr.New(apperr.Forbidden, "you do not have access to messaging (ACCESS_WHISPER)")
+	v, err := rule.Messaging.Check(ctx)
+	if err != nil {
+		return nil, err
 	}
 	s := &statsSub{ctx: ctx, viewer: v, kick: make(chan struct{}, 1), out: make(chan *messenger.Stats, 1)}
 	// Registered before the first value is read, so no change falls between.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/whisper-health/whisper/internal/rule"
 	"slices"
 	"strings"
 
@@ -41,7 +42,7 @@ type OpenInput struct {
 // existing conversation itself, and several picks a custom group (an
 // identical existing one is reused).
 func (s *Service) Open(ctx context.Context, in OpenInput) (*ent.Channel, error) {
-	v, err := staff(ctx)
+	v, err := rule.Messaging.Check(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -354,7 +355,7 @@ type UpdateInput struct {
 // Added members see the whole history; removed members lose it at once.
 // The change is recorded as a system message in the channel.
 func (s *Service) UpdateCustomGroup(ctx context.Context, in UpdateInput) (*ent.Channel, error) {
-	v, err := staff(ctx)
+	v, err := rule.Messaging.Check(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -547,7 +548,7 @@ func (s *Service) resyncAs(ctx context.Context, c *ent.Client, ch *ent.Channel, 
 			return false, err
 		}
 		notice := "Membership changed: " + strings.Join(notes, ", ")
-		if v := viewer.FromContext(ctx); v.IsUser() {
+		if v := viewer.FromContext(ctx); rule.Account.Holds(v) {
 			if me, err := c.User.Get(sctx, v.UserID); err == nil {
 				notice = me.Name + " changed the members: " + strings.Join(notes, ", ")
 			}

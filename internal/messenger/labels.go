@@ -2,6 +2,7 @@ package messenger
 
 import (
 	"context"
+	"github.com/whisper-health/whisper/internal/rule"
 	"strings"
 
 	"github.com/whisper-health/whisper/ent"
@@ -16,7 +17,7 @@ import (
 
 // CreateLabel makes a label for the viewer.
 func (s *Service) CreateLabel(ctx context.Context, name string) (*ent.Label, error) {
-	v, err := staff(ctx)
+	v, err := rule.Messaging.Check(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -33,7 +34,7 @@ func (s *Service) CreateLabel(ctx context.Context, name string) (*ent.Label, err
 
 // RenameLabel renames one of the viewer's labels.
 func (s *Service) RenameLabel(ctx context.Context, id pulid.ID, name string) (*ent.Label, error) {
-	if _, err := staff(ctx); err != nil {
+	if _, err := rule.Messaging.Check(ctx); err != nil {
 		return nil, err
 	}
 	name, err := labelName(name)
@@ -49,7 +50,7 @@ func (s *Service) RenameLabel(ctx context.Context, id pulid.ID, name string) (*e
 
 // DeleteLabel deletes one of the viewer's labels; its messages stay.
 func (s *Service) DeleteLabel(ctx context.Context, id pulid.ID) error {
-	if _, err := staff(ctx); err != nil {
+	if _, err := rule.Messaging.Check(ctx); err != nil {
 		return err
 	}
 	n, err := s.client.Label.Delete().Where(label.ID(id)).Exec(ctx)
@@ -64,7 +65,7 @@ func (s *Service) DeleteLabel(ctx context.Context, id pulid.ID) error {
 
 // LabelMessage puts one of the viewer's labels on a message they can see.
 func (s *Service) LabelMessage(ctx context.Context, messageID, labelID pulid.ID, on bool) (*ent.Message, error) {
-	if _, err := staff(ctx); err != nil {
+	if _, err := rule.Messaging.Check(ctx); err != nil {
 		return nil, err
 	}
 	m, err := s.client.Message.Get(ctx, messageID)

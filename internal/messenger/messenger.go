@@ -16,7 +16,6 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/whisper-health/whisper/ent"
-	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
@@ -68,20 +67,6 @@ func (s *Service) HideAfter() time.Duration { return s.cfg.HideAfter }
 
 // Now is the messenger's clock.
 func (s *Service) Now() time.Time { return s.now() }
-
-// staff returns the viewer if they may use messaging.
-func staff(ctx context.Context) (*viewer.Viewer, error) {
-	v := viewer.FromContext(ctx)
-	switch {
-	case v == nil:
-		return nil, apperr.New(apperr.Unauthenticated, "sign in first")
-	case !v.IsUser() || v.Kind != viewer.Staff:
-		return nil, apperr.New(apperr.Forbidden, "only staff users take part in conversations")
-	case !v.Has(viewer.AccessWhisper):
-		return nil, apperr.New(apperr.Forbidden, "you do not have access to messaging (ACCESS_WHISPER)")
-	}
-	return v, nil
-}
 
 // system is the context for the messenger's own structural writes.
 func system(ctx context.Context) context.Context {

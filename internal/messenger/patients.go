@@ -37,7 +37,7 @@ type StartPatientInput struct {
 // being added. Only the starter is a member at first; others join (keeping
 // their read mark) when they first post in it or read it.
 func (s *Service) StartPatientConversation(ctx context.Context, in StartPatientInput) (*ent.Channel, error) {
-	v, err := staff(ctx)
+	v, err := rule.Messaging.Check(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +74,7 @@ func (s *Service) StartPatientConversation(ctx context.Context, in StartPatientI
 		if err := c.ChannelMember.Create().SetChannelID(ch.ID).SetUserID(v.UserID).Exec(ctx); err != nil {
 			return fmt.Errorf("joining patient conversation: %w", err)
 		}
-		_, err = s.post(rule.WithCheckedMembership(ctx, ch.ID), c, ch, c.Message.Create().
+		_, err = s.post(ctx, c, ch, c.Message.Create().
 			SetSenderID(v.UserID).
 			SetBody(body), emit)
 		return err
@@ -85,18 +85,12 @@ func (s *Service) StartPatientConversation(ctx context.Context, in StartPatientI
 	return s.client.Channel.Get(ctx, ch.ID)
 }
 
-// CareTeam reports whether v shares every patient conversation: staff with
-// ACCESS_WHISPER.
-func CareTeam(v *viewer.Viewer) bool {
-	return v.IsUser() && v.Kind == viewer.Staff && v.Has(viewer.AccessWhisper)
-}
-
 // joinPatientConversation makes the care-team viewer a member of the
 // patient conversation id (read mark at seq), so their read state is kept
 // like any member's. It reports false, writing nothing, when id is not a
 // patient conversation the viewer sees.
 func (s *Service) joinPatientConversation(ctx context.Context, c *ent.Client, v *viewer.Viewer, id pulid.ID, seq int64) (bool, error) {
-	if !CareTeam(v) {
+	if !rule.Messaging.Holds(v) {
 		return false, nil
 	}
 	shared, err := c.Channel.Query().Where(channel.ID(id), channel.KindEQ(channel.KindPATIENT)).Exist(ctx)
@@ -135,7 +129,7 @@ type PatientFilter struct {
 // unreadCount. Read state is sequence arithmetic: a conversation is unread
 // while its last_seq is above the viewer's read mark (no mark: nothing read).
 func (s *Service) PatientConversations(ctx context.Context, f PatientFilter) (*ent.ChannelQuery, error) {
-	if pv := viewer.FromContext(ctx); pv != nil && pv.Kind == viewer.Patient {
+	if pv := viewer.FromContext(ctx); rule.PortalPatient.Holds(pv) {
 		// A portal patient lists their own conversations (the privacy rules
 		// filter to them); they keep no read marks.
 		q := s.client.Channel.Query().Where(channel.KindEQ(channel.KindPATIENT))
@@ -144,7 +138,7 @@ func (s *Service) PatientConversations(ctx context.Context, f PatientFilter) (*e
 		}
 		return q, nil
 	}
-	v, err := staff(ctx)
+	v, err := rule.Messaging.Check(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +189,7 @@ type Stats struct {
 // marks in one statement: it reads one row per patient conversation, never
 // the messages.
 func (s *Service) ConversationStats(ctx context.Context) (*Stats, error) {
-	v, err := staff(ctx)
+	v, err := rule.Messaging.Check(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package messenger
 
 import (
 	"context"
+	"github.com/whisper-health/whisper/internal/rule"
 	"strings"
 	"time"
 
@@ -26,7 +27,7 @@ const MaxAutoReplyLength = 1000
 
 // UpdatePreferences changes the viewer's own preferences.
 func (s *Service) UpdatePreferences(ctx context.Context, in PreferencesChange) (*ent.User, error) {
-	v, err := staff(ctx)
+	v, err := rule.Messaging.Check(ctx)
 	if err != nil {
 		return nil, err
 	}

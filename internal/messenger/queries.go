@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"github.com/whisper-health/whisper/internal/rule"
 	"strconv"
 	"strings"
 
@@ -51,7 +52,7 @@ const (
 // IncludeHidden), with the viewer's own membership loaded for unreadCount.
 // It never counts messages: unread is last_seq minus the read mark.
 func (s *Service) ChannelList(ctx context.Context, f ListFilter) (*ent.ChannelQuery, error) {
-	v, err := staff(ctx)
+	v, err := rule.Messaging.Check(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +124,7 @@ func withLastMessage(q *ent.ChannelQuery) {
 // last sequence number minus the viewer's read mark.
 func (s *Service) Unread(ctx context.Context, ch *ent.Channel) (int, error) {
 	v := viewer.FromContext(ctx)
-	if !v.IsUser() {
+	if !rule.Account.Holds(v) {
 		return 0, nil
 	}
 	var mark *ent.ChannelMember
@@ -143,7 +144,7 @@ func (s *Service) Unread(ctx context.Context, ch *ent.Channel) (int, error) {
 		mark = m
 	}
 	if mark == nil {
-		if ch.Kind == channel.KindPATIENT && CareTeam(v) {
+		if ch.Kind == channel.KindPATIENT && rule.Messaging.Holds(v) {
 			// A care-team member who has never opened it has read nothing.
 			return int(ch.LastSeq), nil
 		}
@@ -230,7 +231,7 @@ func (s *Service) Messages(ctx context.Context, channelID pulid.ID) (*ent.Messag
 // never receive on, only alerts notify.
 func (s *Service) Notify(ctx context.Context, m *ent.Message) (bool, error) {
 	v := viewer.FromContext(ctx)
-	if !v.IsUser() || (m.SenderID != nil && *m.SenderID == v.UserID) {
+	if !rule.Account.Holds(v) || (m.SenderID != nil && *m.SenderID == v.UserID) {
 		return false, nil
 	}
 	u, err := s.client.User.Get(ctx, v.UserID)

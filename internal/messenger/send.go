@@ -38,10 +38,10 @@ const smsTag = "#sms"
 // Send posts a message as the viewer. A retried send with the same
 // clientMessageID returns the first message instead of posting twice.
 func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, error) {
-	if pv := viewer.FromContext(ctx); pv != nil && pv.Kind == viewer.Patient {
+	if pv := viewer.FromContext(ctx); rule.PortalPatient.Holds(pv) {
 		return s.patientSend(ctx, pv, in)
 	}
-	v, err := staff(ctx)
+	v, err := rule.Messaging.Check(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +94,7 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, error) 
 		if !a.ok {
 			return s.refused(ctx, c, in.ChannelID)
 		}
-		if err := mayPost(a.kind, v); err != nil {
+		if err := rule.PostIn(v, a.kind); err != nil {
 			return err
 		}
 		if a.kind == channel.KindINDIVIDUAL {
@@ -145,8 +145,7 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, error) 
 		if clientID != "" {
 			create.SetClientMessageID(clientID)
 		}
-		// The advance above proved the membership AllowIfMemberPosts checks.
-		msg, err = s.append(rule.WithCheckedMembership(ctx, in.ChannelID), c, in.ChannelID, a, create, emit)
+		msg, err = s.append(ctx, c, in.ChannelID, a, create, emit)
 		if err != nil {
 			return err
 		}
@@ -209,19 +208,6 @@ func (s *Service) lockChannel(ctx context.Context, c *ent.Client, id pulid.ID) (
 		q = q.ForUpdate()
 	}
 	return q.Only(ctx)
-}
-
-// mayPost decides whether the viewer may post in a channel by its kind.
-func mayPost(kind channel.Kind, v *viewer.Viewer) error {
-	switch kind {
-	case channel.KindALERT:
-		if !v.Has(viewer.WhisperAdmin) {
-			return apperr.New(apperr.Forbidden, "only administrators post alerts")
-		}
-	case channel.KindARRIVAL:
-		return apperr.New(apperr.Forbidden, "arrival notifications cannot be answered in their channel; reply to the arrival instead")
-	}
-	return nil
 }
 
 // advanced is a channel row that advance has locked and moved on.
@@ -401,7 +387,7 @@ func otherParty(ctx context.Context, c *ent.Client, id, me pulid.ID) (*ent.User,
 // Reply answers a message: to its sender in their individual channel
 // (quoting it), or with toAll in the same channel.
 func (s *Service) Reply(ctx context.Context, messageID pulid.ID, body string, toAll bool) (*ent.Message, error) {
-	v, err := staff(ctx)
+	v, err := rule.Messaging.Check(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -428,7 +414,7 @@ func (s *Service) Reply(ctx context.Context, messageID pulid.ID, body string, to
 
 // MarkRead marks every message of a channel read for the viewer.
 func (s *Service) MarkRead(ctx context.Context, channelID pulid.ID) (*ent.Channel, error) {
-	v, err := staff(ctx)
+	v, err := rule.Messaging.Check(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -441,7 +427,7 @@ func (s *Service) MarkRead(ctx context.Context, channelID pulid.ID) (*ent.Channe
 
 // MarkUnread makes a channel unread from one message on, for the viewer.
 func (s *Service) MarkUnread(ctx context.Context, messageID pulid.ID) (*ent.Channel, error) {
-	v, err := staff(ctx)
+	v, err := rule.Messaging.Check(ctx)
 	if err != nil {
 		return nil, err
 	}

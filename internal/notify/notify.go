@@ -7,6 +7,7 @@ package notify
 import (
 	"context"
 	"fmt"
+	"github.com/whisper-health/whisper/internal/rule"
 	"log/slog"
 	"strings"
 	"time"
@@ -120,9 +121,9 @@ type CreateInput struct {
 // users first, then each group's members by name. Integrators and directory managers send any kind; anyone
 // may set themself a REMINDER, which appears when it falls due.
 func (s *Service) Create(ctx context.Context, in CreateInput) ([]*ent.Notification, error) {
-	v := viewer.FromContext(ctx)
-	if !v.IsUser() {
-		return nil, apperr.New(apperr.Unauthenticated, "sign in first")
+	v, err := rule.Account.Check(ctx)
+	if err != nil {
+		return nil, err
 	}
 	title := strings.TrimSpace(in.Title)
 	if title == "" || len([]rune(title)) > 300 {
@@ -374,12 +375,8 @@ func (s *Service) announceDue(ctx context.Context) {
 // SendAlert posts a practice-wide alert (WHISPER_ADMIN): a message in the
 // alert channel, whose members are everyone with ACCESS_WHISPER.
 func (s *Service) SendAlert(ctx context.Context, body string) (*ent.Message, error) {
-	v := viewer.FromContext(ctx)
-	if v == nil {
-		return nil, apperr.New(apperr.Unauthenticated, "sign in first")
-	}
-	if !v.Has(viewer.WhisperAdmin) || !v.IsUser() {
-		return nil, apperr.New(apperr.Forbidden, "only administrators post alerts (WHISPER_ADMIN)")
+	if _, err := rule.Admin.Check(ctx); err != nil {
+		return nil, err
 	}
 	ch, err := s.msgr.EnsureAlertChannel(ctx)
 	if err != nil {

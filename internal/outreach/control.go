@@ -2,6 +2,7 @@ package outreach
 
 import (
 	"context"
+	"github.com/whisper-health/whisper/internal/rule"
 	"slices"
 
 	"github.com/whisper-health/whisper/ent"
@@ -11,21 +12,7 @@ import (
 	"github.com/whisper-health/whisper/ent/program"
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/pulid"
-	"github.com/whisper-health/whisper/internal/viewer"
 )
-
-// manager checks the viewer may steer Patient Connect, before anything is
-// read that might make the answer depend on the enrolment's state.
-func manager(ctx context.Context) error {
-	v := viewer.FromContext(ctx)
-	switch {
-	case v == nil:
-		return apperr.New(apperr.Unauthenticated, "sign in first")
-	case !v.Has(viewer.PatientConnectManage):
-		return apperr.New(apperr.Forbidden, "this needs PATIENT_CONNECT_MANAGE")
-	}
-	return nil
-}
 
 // Pause stops an active enrolment until it is resumed.
 func (e *Engine) Pause(ctx context.Context, id pulid.ID) (*ent.Enrollment, error) {
@@ -50,7 +37,7 @@ func (e *Engine) Cancel(ctx context.Context, id pulid.ID) (*ent.Enrollment, erro
 // transition moves an enrolment from one of the from states; the change
 // is refused when the enrolment is in another state.
 func (e *Engine) transition(ctx context.Context, id pulid.ID, from []enrollment.Status, refusal string, change func(*ent.EnrollmentUpdate)) (*ent.Enrollment, error) {
-	if err := manager(ctx); err != nil {
+	if _, err := rule.ProgramManager.Check(ctx); err != nil {
 		return nil, err
 	}
 	en, err := e.client.Enrollment.Get(ctx, id)
@@ -83,7 +70,7 @@ func (e *Engine) apply(ctx context.Context, en *ent.Enrollment, from []enrollmen
 // Advance moves an enrolment waiting at a pause action on to the next
 // action (a staff member has done what the pause was for).
 func (e *Engine) Advance(ctx context.Context, id pulid.ID) (*ent.Enrollment, error) {
-	if err := manager(ctx); err != nil {
+	if _, err := rule.ProgramManager.Check(ctx); err != nil {
 		return nil, err
 	}
 	tx, err := e.client.Tx(ctx)

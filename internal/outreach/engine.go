@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/whisper-health/whisper/internal/rule"
 	"log/slog"
 	"slices"
 	"strings"
@@ -99,7 +100,7 @@ type EnrollInput struct {
 // the one the program's type calls for: given, or for General programs the
 // day they are added, for Referral programs the patient's latest referral.
 func (e *Engine) Enroll(ctx context.Context, in EnrollInput) (*ent.Enrollment, error) {
-	if err := manager(ctx); err != nil {
+	if _, err := rule.ProgramManager.Check(ctx); err != nil {
 		return nil, err
 	}
 	p, err := e.client.Program.Query().Where(program.ID(in.ProgramID)).

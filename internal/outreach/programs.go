@@ -2,6 +2,7 @@ package outreach
 
 import (
 	"context"
+	"github.com/whisper-health/whisper/internal/rule"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -43,7 +44,7 @@ type ProgramInput struct {
 // CreateProgram creates a program, disabled until it has an action. The
 // rules of SPEC §6 are checked here and nothing is written when one fails.
 func (s *Service) CreateProgram(ctx context.Context, in ProgramInput) (*ent.Program, error) {
-	if err := manager(ctx); err != nil {
+	if _, err := rule.ProgramManager.Check(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.validateProgram(ctx, &in); err != nil {
@@ -132,7 +133,7 @@ var templateKind = map[programaction.Type]template.Kind{
 
 // AddAction appends an action to a program.
 func (s *Service) AddAction(ctx context.Context, in ActionInput) (*ent.Program, error) {
-	if err := manager(ctx); err != nil {
+	if _, err := rule.ProgramManager.Check(ctx); err != nil {
 		return nil, err
 	}
 	p, err := s.client.Program.Get(ctx, in.ProgramID)
@@ -207,7 +208,7 @@ func (s *Service) validateAction(ctx context.Context, in ActionInput) error {
 
 // UpdateAction replaces an action's settings (it keeps its place).
 func (s *Service) UpdateAction(ctx context.Context, id pulid.ID, in ActionInput) (*ent.Program, error) {
-	if err := manager(ctx); err != nil {
+	if _, err := rule.ProgramManager.Check(ctx); err != nil {
 		return nil, err
 	}
 	a, err := s.client.ProgramAction.Get(ctx, id)
@@ -249,7 +250,7 @@ func (s *Service) UpdateAction(ctx context.Context, id pulid.ID, in ActionInput)
 
 // SetEnabled enables or disables a program; enabling needs an action.
 func (s *Service) SetEnabled(ctx context.Context, id pulid.ID, enabled bool) (*ent.Program, error) {
-	if err := manager(ctx); err != nil {
+	if _, err := rule.ProgramManager.Check(ctx); err != nil {
 		return nil, err
 	}
 	p, err := s.client.Program.Get(ctx, id)
@@ -285,7 +286,7 @@ type ProgramChange struct {
 
 // UpdateProgram edits a program under the same rules as CreateProgram.
 func (s *Service) UpdateProgram(ctx context.Context, id pulid.ID, ch ProgramChange) (*ent.Program, error) {
-	if err := manager(ctx); err != nil {
+	if _, err := rule.ProgramManager.Check(ctx); err != nil {
 		return nil, err
 	}
 	p, err := s.client.Program.Query().Where(program.ID(id)).WithCompletingBookingTypes().Only(ctx)
@@ -343,7 +344,7 @@ func (s *Service) UpdateProgram(ctx context.Context, id pulid.ID, ch ProgramChan
 // queue behind each other (a row lock on PostgreSQL; SQLite has one writer),
 // so two removals never both succeed or leave a gap in the positions.
 func (s *Service) RemoveAction(ctx context.Context, id pulid.ID) (*ent.Program, error) {
-	if err := manager(ctx); err != nil {
+	if _, err := rule.ProgramManager.Check(ctx); err != nil {
 		return nil, err
 	}
 	a, err := s.client.ProgramAction.Get(ctx, id)
@@ -404,7 +405,7 @@ func (s *Service) removeAction(ctx context.Context, c *ent.Client, id, programID
 
 // MoveAction puts an action at a position (0 first) among its program's.
 func (s *Service) MoveAction(ctx context.Context, id pulid.ID, position int) (*ent.Program, error) {
-	if err := manager(ctx); err != nil {
+	if _, err := rule.ProgramManager.Check(ctx); err != nil {
 		return nil, err
 	}
 	a, err := s.client.ProgramAction.Get(ctx, id)
@@ -459,7 +460,7 @@ func renumber(ctx context.Context, c *ent.Client, p *ent.Program, moved *ent.Pro
 // completes (the booking-type side of SELECTED completion). Each program
 // must use SELECTED completion, and none may be left without a type.
 func (s *Service) SetBookingTypePrograms(ctx context.Context, bookingTypeID pulid.ID, programIDs []pulid.ID) (*ent.BookingType, error) {
-	if err := manager(ctx); err != nil {
+	if _, err := rule.ProgramManager.Check(ctx); err != nil {
 		return nil, err
 	}
 	bt, err := s.client.BookingType.Get(ctx, bookingTypeID)

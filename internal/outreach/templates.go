@@ -5,6 +5,7 @@ package outreach
 
 import (
 	"context"
+	"github.com/whisper-health/whisper/internal/rule"
 	"regexp"
 	"sort"
 	"strings"
@@ -113,7 +114,7 @@ type TemplateInput struct {
 // CreateTemplate saves a template after checking its placeholders, so that
 // a mistake surfaces now and not when a patient is messaged.
 func (s *Service) CreateTemplate(ctx context.Context, in TemplateInput) (*ent.Template, error) {
-	if err := manager(ctx); err != nil {
+	if _, err := rule.ProgramManager.Check(ctx); err != nil {
 		return nil, err
 	}
 	name, subject, body, err := validateTemplate(in)
@@ -132,7 +133,7 @@ type TemplateChange struct {
 // UpdateTemplate edits a template under the rules of CreateTemplate; its
 // kind never changes. Nothing is written when a rule fails.
 func (s *Service) UpdateTemplate(ctx context.Context, id pulid.ID, ch TemplateChange) (*ent.Template, error) {
-	if err := manager(ctx); err != nil {
+	if _, err := rule.ProgramManager.Check(ctx); err != nil {
 		return nil, err
 	}
 	t, err := s.client.Template.Get(ctx, id)

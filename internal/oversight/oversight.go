@@ -8,6 +8,7 @@ package oversight
 import (
 	"context"
 	"fmt"
+	"github.com/whisper-health/whisper/internal/rule"
 	"log/slog"
 	"slices"
 	"strings"
@@ -41,23 +42,12 @@ func New(client *ent.Client, log *slog.Logger) *Service {
 
 func system(ctx context.Context) context.Context { return viewer.NewSystemContext(ctx, "oversight") }
 
-func admin(ctx context.Context) (*viewer.Viewer, error) {
-	v := viewer.FromContext(ctx)
-	switch {
-	case v == nil:
-		return nil, apperr.New(apperr.Unauthenticated, "sign in first")
-	case !v.IsUser() || !v.Has(viewer.WhisperAdmin):
-		return nil, apperr.New(apperr.Forbidden, "this needs WHISPER_ADMIN")
-	}
-	return v, nil
-}
-
 // Observe returns a context that reads as the observed user — their
 // channels, their messages, their unread counts — and can write nothing
 // (the privacy policies deny every write under observation). The
 // observation is recorded in the access log.
 func (s *Service) Observe(ctx context.Context, userID pulid.ID) (context.Context, error) {
-	v, err := admin(ctx)
+	v, err := rule.Admin.Check(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +74,7 @@ func (s *Service) Observe(ctx context.Context, userID pulid.ID) (context.Context
 // ends the socket.)
 func (s *Service) ObserveMessages(ctx context.Context, userID pulid.ID,
 	open func(context.Context) (<-chan *ent.Message, error)) (<-chan *ent.Message, error) {
-	v, err := admin(ctx)
+	v, err := rule.Admin.Check(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +136,7 @@ func (s *Service) mayObserve(ctx context.Context, adminID pulid.ID) bool {
 // actor is who is really reading: the administrator when observing.
 func actor(ctx context.Context) (pulid.ID, bool) {
 	v := viewer.FromContext(ctx)
-	if !v.IsUser() {
+	if !rule.Account.Holds(v) {
 		return "", false
 	}
 	if v.ObservedBy != "" {
@@ -209,7 +199,7 @@ type AccessFilter struct {
 
 // AccessLog is the query of the access log (WHISPER_ADMIN, by policy too).
 func (s *Service) AccessLog(ctx context.Context, f AccessFilter) (*ent.AccessLogEntryQuery, error) {
-	if _, err := admin(ctx); err != nil {
+	if _, err := rule.Admin.Check(ctx); err != nil {
 		return nil, err
 	}
 	q := s.client.AccessLogEntry.Query()
@@ -276,7 +266,7 @@ type AuditConnection struct {
 // worker after checking the viewer is an administrator; the search itself
 // is recorded in the access log.
 func (s *Service) Audit(ctx context.Context, f AuditFilter, first int, after *ent.Cursor) (*AuditConnection, error) {
-	v, err := admin(ctx)
+	v, err := rule.Admin.Check(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/whisper-health/whisper/internal/rule"
 	"log/slog"
 	"regexp"
 	"strings"
@@ -106,22 +107,9 @@ func validDate(s string) bool {
 	return err == nil
 }
 
-// writer checks that the viewer may write practice records: an upsert that
-// turns out to change nothing must still be refused to anyone else.
-func writer(ctx context.Context) error {
-	v := viewer.FromContext(ctx)
-	switch {
-	case v == nil:
-		return apperr.New(apperr.Unauthenticated, "sign in first")
-	case !v.Has(viewer.Integration) && !v.Has(viewer.DirectoryManage):
-		return apperr.New(apperr.Forbidden, "writing practice records needs INTEGRATION or DIRECTORY_MANAGE")
-	}
-	return nil
-}
-
 // UpsertPatient creates or updates a patient by external id.
 func (s *Service) UpsertPatient(ctx context.Context, in PatientInput) (*ent.Patient, error) {
-	if err := writer(ctx); err != nil {
+	if _, err := rule.RecordWriter.Check(ctx); err != nil {
 		return nil, err
 	}
 	var err error
@@ -268,7 +256,7 @@ type BookingTypeInput struct {
 
 // UpsertBookingType creates or updates a booking type by external id.
 func (s *Service) UpsertBookingType(ctx context.Context, in BookingTypeInput) (*ent.BookingType, error) {
-	if err := writer(ctx); err != nil {
+	if _, err := rule.RecordWriter.Check(ctx); err != nil {
 		return nil, err
 	}
 	var err error
@@ -322,7 +310,7 @@ type BookingInput struct {
 // UpsertBooking creates or updates a booking by external id. A status that
 // changes goes through the same path as SetBookingStatus (history, arrival).
 func (s *Service) UpsertBooking(ctx context.Context, in BookingInput) (*ent.Booking, error) {
-	if err := writer(ctx); err != nil {
+	if _, err := rule.RecordWriter.Check(ctx); err != nil {
 		return nil, err
 	}
 	var err error
@@ -476,7 +464,7 @@ func (s *Service) changeStatus(ctx context.Context, c *ent.Client, id pulid.ID, 
 func (s *Service) recordStatus(ctx context.Context, c *ent.Client, b *ent.Booking, from *booking.Status, to booking.Status) ([]pubsub.Event, error) {
 	v := viewer.FromContext(ctx)
 	var by *pulid.ID
-	if v.IsUser() {
+	if rule.Account.Holds(v) {
 		by = &v.UserID
 	}
 	create := c.BookingStatusChange.Create().
@@ -520,7 +508,7 @@ type ReferralInput struct {
 
 // UpsertReferral creates or updates a referral by external id.
 func (s *Service) UpsertReferral(ctx context.Context, in ReferralInput) (*ent.Referral, error) {
-	if err := writer(ctx); err != nil {
+	if _, err := rule.RecordWriter.Check(ctx); err != nil {
 		return nil, err
 	}
 	var err error

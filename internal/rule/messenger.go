@@ -27,7 +27,7 @@ func isMember(ctx context.Context, c *ent.Client, v *viewer.Viewer, id pulid.ID)
 func AllowIfOpeningConversation() privacy.MutationRule {
 	return privacy.ChannelMutationRuleFunc(func(ctx context.Context, m *ent.ChannelMutation) error {
 		v := viewer.FromContext(ctx)
-		if !m.Op().Is(ent.OpCreate) || !v.IsUser() || !v.Has(viewer.AccessWhisper) {
+		if !m.Op().Is(ent.OpCreate) || !Messaging.Holds(v) {
 			return privacy.Skip
 		}
 		switch k, _ := m.Kind(); k {
@@ -44,7 +44,7 @@ func AllowIfOpeningConversation() privacy.MutationRule {
 func AllowIfChannelMemberUpdate() privacy.MutationRule {
 	return privacy.ChannelMutationRuleFunc(func(ctx context.Context, m *ent.ChannelMutation) error {
 		v := viewer.FromContext(ctx)
-		if !v.IsUser() || !v.Has(viewer.AccessWhisper) || !m.Op().Is(ent.OpUpdate|ent.OpUpdateOne) {
+		if !Messaging.Holds(v) || !m.Op().Is(ent.OpUpdate|ent.OpUpdateOne) {
 			return privacy.Skip
 		}
 		m.Where(channel.HasMembershipsWith(channelmember.UserID(v.UserID)))
@@ -59,7 +59,7 @@ func AllowIfChannelMemberUpdate() privacy.MutationRule {
 func AllowMembershipChangesByMembers() privacy.MutationRule {
 	return privacy.ChannelMemberMutationRuleFunc(func(ctx context.Context, m *ent.ChannelMemberMutation) error {
 		v := viewer.FromContext(ctx)
-		if !v.IsUser() || !v.Has(viewer.AccessWhisper) {
+		if !Messaging.Holds(v) {
 			return privacy.Skip
 		}
 		switch {
@@ -134,7 +134,7 @@ func AllowMembershipChangesByMembers() privacy.MutationRule {
 func AllowIfMemberPosts() privacy.MutationRule {
 	return privacy.MessageMutationRuleFunc(func(ctx context.Context, m *ent.MessageMutation) error {
 		v := viewer.FromContext(ctx)
-		if !v.IsUser() || !v.Has(viewer.AccessWhisper) || !m.Op().Is(ent.OpCreate) {
+		if !Messaging.Holds(v) || !m.Op().Is(ent.OpCreate) {
 			return privacy.Skip
 		}
 		sender, hasSender := m.SenderID()
@@ -146,35 +146,23 @@ func AllowIfMemberPosts() privacy.MutationRule {
 			return privacy.Denyf("a member posts only as themself")
 		}
 		chID, _ := m.ChannelID()
-		if c, ok := ctx.Value(checkedMemberKey{}).(checkedMember); ok && c.user == v.UserID && c.channel == chID {
-			return privacy.Allow
-		}
-		ok, err := isMember(ctx, m.Client(), v, chID)
+		// One statement: the channel's kind if the viewer is a member.
+		kinds, err := m.Client().ChannelMember.Query().
+			Where(channelmember.ChannelID(chID), channelmember.UserID(v.UserID)).
+			QueryChannel().Select(channel.FieldKind).Strings(privacy.DecisionContext(ctx, privacy.Allow))
 		if err != nil {
 			return privacy.Denyf("checking membership: %v", err)
 		}
-		if !ok {
+		if len(kinds) == 0 {
 			return privacy.Denyf("not a member of the channel")
+		}
+		if kind != message.KindSYSTEM {
+			if err := PostIn(v, channel.Kind(kinds[0])); err != nil {
+				return privacy.Denyf("%v", err)
+			}
 		}
 		return privacy.Allow
 	})
-}
-
-type checkedMemberKey struct{}
-
-type checkedMember struct{ user, channel pulid.ID }
-
-// WithCheckedMembership records that the viewer's membership of channel has
-// just been checked in the caller's transaction, with the channel's row
-// locked (the messenger's send does it in the statement that advances the
-// channel), so AllowIfMemberPosts does not read it again. Only server code
-// sets it, right before the write it covers.
-func WithCheckedMembership(ctx context.Context, channel pulid.ID) context.Context {
-	v := viewer.FromContext(ctx)
-	if !v.IsUser() {
-		return ctx
-	}
-	return context.WithValue(ctx, checkedMemberKey{}, checkedMember{user: v.UserID, channel: channel})
 }
 
 // AllowIfQueuingOwnMessage lets a sender queue the SMS copy of a message
@@ -183,7 +171,7 @@ func AllowIfQueuingOwnMessage() privacy.MutationRule {
 	return privacy.OutboxMessageMutationRuleFunc(func(ctx context.Context, m *ent.OutboxMessageMutation) error {
 		v := viewer.FromContext(ctx)
 		cause, ok := m.CauseMessageID()
-		if !v.IsUser() || !ok || !m.Op().Is(ent.OpCreate) {
+		if !Messaging.Holds(v) || !ok || !m.Op().Is(ent.OpCreate) {
 			return privacy.Skip
 		}
 		own, err := m.Client().Message.Query().Where(message.ID(cause), message.SenderID(v.UserID)).Exist(ctx)
@@ -204,7 +192,7 @@ func AllowIfQueuingOwnMessage() privacy.MutationRule {
 func AllowIfPatientPosts() privacy.MutationRule {
 	return privacy.MessageMutationRuleFunc(func(ctx context.Context, m *ent.MessageMutation) error {
 		v := viewer.FromContext(ctx)
-		if v == nil || v.Kind != viewer.Patient || v.PatientID == "" || !m.Op().Is(ent.OpCreate) {
+		if !PortalPatient.Holds(v) || !m.Op().Is(ent.OpCreate) {
 			return privacy.Skip
 		}
 		_, hasSender := m.SenderID()

@@ -15,7 +15,7 @@ import (
 func AllowIfStatusChangeByStaff() privacy.MutationRule {
 	return privacy.BookingMutationRuleFunc(func(ctx context.Context, m *ent.BookingMutation) error {
 		v := viewer.FromContext(ctx)
-		if !v.IsUser() || !v.Has(viewer.AccessWhisper) || !m.Op().Is(ent.OpUpdate|ent.OpUpdateOne) {
+		if !Messaging.Holds(v) || !m.Op().Is(ent.OpUpdate|ent.OpUpdateOne) {
 			return privacy.Skip
 		}
 		for _, f := range m.Fields() {
@@ -35,7 +35,7 @@ func AllowIfStatusChangeByStaff() privacy.MutationRule {
 func FilterNotificationsToRecipient() privacy.QueryRule {
 	return privacy.NotificationQueryRuleFunc(func(ctx context.Context, q *ent.NotificationQuery) error {
 		v := viewer.FromContext(ctx)
-		if !v.IsUser() {
+		if !Account.Holds(v) {
 			return privacy.Denyf("only users have notifications")
 		}
 		q.Where(notification.RecipientID(v.UserID))
@@ -48,15 +48,15 @@ func FilterNotificationsToRecipient() privacy.QueryRule {
 func AllowIfNotificationSender() privacy.MutationRule {
 	return privacy.NotificationMutationRuleFunc(func(ctx context.Context, m *ent.NotificationMutation) error {
 		v := viewer.FromContext(ctx)
-		if !m.Op().Is(ent.OpCreate) || !v.IsUser() {
+		if !m.Op().Is(ent.OpCreate) || !Account.Holds(v) {
 			return privacy.Skip
 		}
-		if v.Has(viewer.Integration) || v.Has(viewer.DirectoryManage) {
+		if NotificationSender.Holds(v) {
 			return privacy.Allow
 		}
 		kind, _ := m.Kind()
 		to, _ := m.RecipientID()
-		if v.Has(viewer.AccessWhisper) && kind == notification.KindREMINDER && to == v.UserID {
+		if Messaging.Holds(v) && kind == notification.KindREMINDER && to == v.UserID {
 			return privacy.Allow
 		}
 		return privacy.Skip
@@ -68,7 +68,7 @@ func AllowIfNotificationSender() privacy.MutationRule {
 func AllowIfOwnNotificationUpdate() privacy.MutationRule {
 	return privacy.NotificationMutationRuleFunc(func(ctx context.Context, m *ent.NotificationMutation) error {
 		v := viewer.FromContext(ctx)
-		if !v.IsUser() || !m.Op().Is(ent.OpUpdate|ent.OpUpdateOne) {
+		if !Account.Holds(v) || !m.Op().Is(ent.OpUpdate|ent.OpUpdateOne) {
 			return privacy.Skip
 		}
 		m.Where(notification.RecipientID(v.UserID))

@@ -46,24 +46,17 @@ func DenyIfObserving() privacy.MutationRule {
 // a system viewer (see viewer.NewSystemContext).
 func AllowIfSystem() privacy.QueryMutationRule {
 	return privacy.ContextQueryMutationRule(func(ctx context.Context) error {
-		if v := viewer.FromContext(ctx); v != nil && v.Kind == viewer.System {
+		if Worker.Holds(viewer.FromContext(ctx)) {
 			return privacy.Allow
 		}
 		return privacy.Skip
 	})
 }
 
-// AllowIfPermission allows a viewer that holds any of ps.
+// AllowIfPermission allows a viewer that holds any of ps, as Holds counts
+// permissions (a service account's only count when they are INTEGRATION).
 func AllowIfPermission(ps ...viewer.Permission) privacy.QueryMutationRule {
-	return privacy.ContextQueryMutationRule(func(ctx context.Context) error {
-		v := viewer.FromContext(ctx)
-		for _, p := range ps {
-			if v.Has(p) {
-				return privacy.Allow
-			}
-		}
-		return privacy.Skip
-	})
+	return AllowIf(Predicate{Name: "AllowIfPermission", holds: anyOf(ps...)})
 }
 
 // FilterUsersToSelf lets any signed-in user or service account read its own
@@ -71,7 +64,7 @@ func AllowIfPermission(ps ...viewer.Permission) privacy.QueryMutationRule {
 func FilterUsersToSelf() privacy.QueryRule {
 	return privacy.UserQueryRuleFunc(func(ctx context.Context, q *ent.UserQuery) error {
 		v := viewer.FromContext(ctx)
-		if !v.IsUser() {
+		if !Account.Holds(v) {
 			return privacy.Skip
 		}
 		q.Where(user.ID(v.UserID))
@@ -79,16 +72,41 @@ func FilterUsersToSelf() privacy.QueryRule {
 	})
 }
 
-// AllowIfSelfUpdate lets a user update their own row; the domain layer decides
-// which fields (preferences, password) a user may change.
+// SelfEditableUserFields are the only columns a user may change on their
+// own row: their preferences and their auto-replies. Name, email, mobile,
+// permissions, groups, the active flag and the password are the
+// directory's (DIRECTORY_MANAGE) or the sign-in worker's.
+var SelfEditableUserFields = map[string]bool{
+	user.FieldOpenOnNewMessage:      true,
+	user.FieldKeepHidden:            true,
+	user.FieldNeverReceiveDirect:    true,
+	user.FieldOpenOnStartup:         true,
+	user.FieldPatientArrivedAlerts:  true,
+	user.FieldStaffAutoReply:        true,
+	user.FieldStaffAutoReplyUntil:   true,
+	user.FieldPatientAutoReply:      true,
+	user.FieldPatientAutoReplyUntil: true,
+	user.FieldUpdatedAt:             true,
+}
+
+// AllowIfSelfUpdate lets a staff user update their own row, and only the
+// fields SelfEditableUserFields names (set or cleared), no edge.
 func AllowIfSelfUpdate() privacy.MutationRule {
 	return privacy.UserMutationRuleFunc(func(ctx context.Context, m *ent.UserMutation) error {
 		v := viewer.FromContext(ctx)
 		id, ok := m.ID()
-		if v.IsUser() && ok && m.Op().Is(ent.OpUpdateOne) && id == v.UserID {
-			return privacy.Allow
+		if !StaffUser.Holds(v) || !ok || !m.Op().Is(ent.OpUpdateOne) || id != v.UserID {
+			return privacy.Skip
 		}
-		return privacy.Skip
+		for _, f := range append(m.Fields(), m.ClearedFields()...) {
+			if !SelfEditableUserFields[f] {
+				return privacy.Denyf("a user may not change their own %s", f)
+			}
+		}
+		if len(m.AddedEdges()) > 0 || len(m.RemovedEdges()) > 0 || len(m.ClearedEdges()) > 0 {
+			return privacy.Denyf("a user may not change their own memberships")
+		}
+		return privacy.Allow
 	})
 }
 
@@ -96,7 +114,7 @@ func AllowIfSelfUpdate() privacy.MutationRule {
 func FilterSessionsToOwner() privacy.QueryRule {
 	return privacy.SessionQueryRuleFunc(func(ctx context.Context, q *ent.SessionQuery) error {
 		v := viewer.FromContext(ctx)
-		if !v.IsUser() {
+		if !Account.Holds(v) {
 			return privacy.Skip
 		}
 		q.Where(session.UserID(v.UserID))
@@ -109,7 +127,7 @@ func AllowIfOwnSessionUpdate() privacy.MutationRule {
 	return privacy.SessionMutationRuleFunc(func(ctx context.Context, m *ent.SessionMutation) error {
 		v := viewer.FromContext(ctx)
 		id, ok := m.ID()
-		if !v.IsUser() || !ok || !m.Op().Is(ent.OpUpdateOne) {
+		if !Account.Holds(v) || !ok || !m.Op().Is(ent.OpUpdateOne) {
 			return privacy.Skip
 		}
 		own, err := m.Client().Session.Query().Where(session.ID(id), session.UserID(v.UserID)).Exist(ctx)
@@ -127,7 +145,7 @@ func AllowIfOwnSessionUpdate() privacy.MutationRule {
 func FilterPatientsToSelf() privacy.QueryRule {
 	return privacy.FilterFunc(func(ctx context.Context, f privacy.Filter) error {
 		v := viewer.FromContext(ctx)
-		if v == nil || v.Kind != viewer.Patient {
+		if !PortalPatient.Holds(v) {
 			return privacy.Skip
 		}
 		pf, ok := f.(*ent.PatientFilter)
@@ -142,23 +160,24 @@ func FilterPatientsToSelf() privacy.QueryRule {
 // VisibleChannels is the predicate "the viewer may read this channel": staff
 // see the channels they are members of and, with ACCESS_WHISPER, every
 // patient conversation (the care team shares them); a portal patient sees
-// only their own patient conversations. It returns false when the viewer can
+// only their own patient conversations; a service account sees none (the
+// integration surface has no messages). It returns false when the viewer can
 // see no channel at all.
 //
 // Predicates inside HasXWith do not pass through X's privacy policy (ent
 // #2957); here that is intended: the membership table is consulted as data.
 func VisibleChannels(v *viewer.Viewer) (predicate.Channel, bool) {
 	switch {
-	case v == nil:
-		return nil, false
-	case v.Kind == viewer.Patient && v.PatientID != "":
+	case PortalPatient.Holds(v):
 		return channel.And(channel.KindEQ(channel.KindPATIENT), channel.PatientID(v.PatientID)), true
-	case v.IsUser() && v.Has(viewer.AccessWhisper):
+	case Messaging.Holds(v):
 		return channel.Or(
 			channel.HasMembershipsWith(channelmember.UserID(v.UserID)),
 			channel.KindEQ(channel.KindPATIENT),
 		), true
-	case v.IsUser():
+	case StaffUser.Holds(v):
+		// Staff who lost ACCESS_WHISPER read nothing new: their
+		// memberships are removed with the group that gave it.
 		return channel.HasMembershipsWith(channelmember.UserID(v.UserID)), true
 	}
 	return nil, false
@@ -169,7 +188,9 @@ func FilterChannelsToVisible() privacy.QueryRule {
 	return privacy.ChannelQueryRuleFunc(func(ctx context.Context, q *ent.ChannelQuery) error {
 		p, ok := VisibleChannels(viewer.FromContext(ctx))
 		if !ok {
-			return privacy.Denyf("viewer cannot read channels")
+			// Filtered to nothing rather than denied: a channel this viewer
+			// may not see is as missing as one that does not exist.
+			p = channel.IDIn()
 		}
 		q.Where(p)
 		return privacy.Allowf("filtered to visible channels")
@@ -181,7 +202,7 @@ func FilterMessagesToVisible() privacy.QueryRule {
 	return privacy.MessageQueryRuleFunc(func(ctx context.Context, q *ent.MessageQuery) error {
 		p, ok := VisibleChannels(viewer.FromContext(ctx))
 		if !ok {
-			return privacy.Denyf("viewer cannot read messages")
+			p = channel.IDIn()
 		}
 		q.Where(message.HasChannelWith(p))
 		return privacy.Allowf("filtered to messages of visible channels")
@@ -193,7 +214,7 @@ func FilterMembershipsToVisible() privacy.QueryRule {
 	return privacy.ChannelMemberQueryRuleFunc(func(ctx context.Context, q *ent.ChannelMemberQuery) error {
 		p, ok := VisibleChannels(viewer.FromContext(ctx))
 		if !ok {
-			return privacy.Denyf("viewer cannot read memberships")
+			p = channel.IDIn()
 		}
 		q.Where(channelmember.HasChannelWith(p))
 		return privacy.Allowf("filtered to memberships of visible channels")
@@ -204,8 +225,10 @@ func FilterMembershipsToVisible() privacy.QueryRule {
 func FilterLabelsToOwner() privacy.QueryRule {
 	return privacy.LabelQueryRuleFunc(func(ctx context.Context, q *ent.LabelQuery) error {
 		v := viewer.FromContext(ctx)
-		if !v.IsUser() {
-			return privacy.Denyf("viewer has no labels")
+		if !StaffUser.Holds(v) {
+			// Only staff have labels; anyone else finds none.
+			q.Where(label.IDIn())
+			return privacy.Allowf("viewer has no labels")
 		}
 		q.Where(label.OwnerID(v.UserID))
 		return privacy.Allowf("filtered to the viewer's labels")
@@ -216,7 +239,7 @@ func FilterLabelsToOwner() privacy.QueryRule {
 func AllowIfLabelOwner() privacy.MutationRule {
 	return privacy.LabelMutationRuleFunc(func(ctx context.Context, m *ent.LabelMutation) error {
 		v := viewer.FromContext(ctx)
-		if !v.IsUser() {
+		if !StaffUser.Holds(v) {
 			return privacy.Skip
 		}
 		if m.Op().Is(ent.OpCreate) {
