@@ -558,7 +558,7 @@ func (r *queryResolver) Messages(ctx context.Context, channelID pulid.ID, first 
 
 // Labels is the resolver for the labels field.
 func (r *queryResolver) Labels(ctx context.Context) ([]*ent.Label, error) {
-	if _, err := rule.Account.Check(ctx); err != nil {
+	if _, err := rule.Messaging.Check(ctx); err != nil {
 		return nil, err
 	}
 	return r.Client.Label.Query().Order(ent.Asc(label.FieldName)).All(ctx)
@@ -592,7 +592,7 @@ func (r *queryResolver) ConversationStats(ctx context.Context) (*messenger.Stats
 
 // Notifications is the resolver for the notifications field.
 func (r *queryResolver) Notifications(ctx context.Context, kinds []notification.Kind, includeAcknowledged *bool, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.NotificationConnection, error) {
-	if _, err := rule.Account.Check(ctx); err != nil {
+	if _, err := rule.Messaging.Check(ctx); err != nil {
 		return nil, err
 	}
 	first, last, err := page(first, last)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/whisper-health/whisper/internal/rule"
 	"io"
 	"log/slog"
 	"net"
@@ -117,6 +118,7 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	log.Info("database ready", "source", a.db.Source)
+	rule.LogPrivilegedUse(a.db.Client, log)
 
 	secret := []byte(cfg.TokenSecret)
 	if len(secret) == 0 {

@@ -11,7 +11,35 @@ import (
 
 // This file is the access-control table of Whisper: who may read and write
 // each entity. Every entity mixes in PrivacyMixin (no viewer → deny, system
-// worker → allow), then its own policy, which always ends in deny.
+// worker → allow), then its own policy, which always ends in deny. The rules
+// are built from the named predicates of internal/rule (principal.go): the
+// domain packages, the live hub and the resolvers ask those same predicates
+// for early refusals and never restate a rule.
+//
+// Who is who (rule.Holds): a staff user holds the permissions of their
+// groups and direct grants; a service account holds INTEGRATION only — the
+// integration surface (directory reads, patients, bookings, referrals,
+// notifications it sends), never messages or patient conversations; a portal
+// patient holds none and reads only their own record and conversations.
+//
+// Worker contexts (viewer.NewSystemContext) belong to background workers.
+// The request path uses one only where the viewer's own rules cannot answer,
+// each naming why (the reason is logged with the request id at debug level,
+// see rule.LogPrivilegedUse):
+//   - auth: sign-in, token refresh, logout and authentication read the
+//     session, user or API key before there is a viewer to act as;
+//   - messenger: the other party of an individual channel (for the send and
+//     the auto-reply), auto-replies posted on the recipient's behalf, group
+//     and alert channels and their members kept in step with security groups,
+//     the make-up of custom groups (expanded groups and included channels,
+//     the identical group to reuse), and the names in membership notices;
+//   - live hub: released messages read once before each stream re-reads them
+//     as its viewer, session re-checks, a removed member told from a deleted
+//     channel, and the care team's conversation figures;
+//   - oversight: the observed user and the observing administrator's rights,
+//     the access log (append-only), and the audit page's reads;
+//   - notify: arrivals posted to the doctor when a booking's status changes;
+//   - rule: the patient-read audit and membership history hooks.
 
 // PrivacyMixin is mixed into every entity.
 type PrivacyMixin struct {

@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/whisper-health/whisper/internal/rule"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -132,9 +133,9 @@ func New(client *ent.Client, cfg Config, log *slog.Logger) (*Service, error) {
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
 
 // system returns the privileged context sign-in runs in: before a credential
-// is checked there is no viewer to act as.
-func system(ctx context.Context) context.Context {
-	return viewer.NewSystemContext(ctx, "auth")
+// is checked there is no viewer to act as. why names the use.
+func system(ctx context.Context, why string) context.Context {
+	return viewer.NewSystemContext(ctx, "auth: "+why)
 }
 
 // Tokens is what a successful sign-in or refresh returns.
@@ -158,7 +159,7 @@ func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSp
 func (s *Service) Login(ctx context.Context, email, password string, meta Meta) (*Tokens, error) {
 	email = NormalizeEmail(email)
 	now := s.now()
-	sctx := system(ctx)
+	sctx := system(ctx, "sign-in: find the user, check the password, open a session")
 	u, err := s.client.User.Query().
 		Where(user.Email(email), user.KindEQ(user.KindSTAFF)).
 		Only(sctx)
@@ -257,7 +258,7 @@ func (s *Service) Refresh(ctx context.Context, token string, meta Meta) (*Tokens
 		return nil, ErrInvalidToken
 	}
 	now := s.now()
-	sctx := system(ctx)
+	sctx := system(ctx, "rotate a refresh token")
 	sess, err := s.client.Session.Get(sctx, sid)
 	if ent.IsNotFound(err) {
 		return nil, ErrInvalidToken
@@ -326,7 +327,7 @@ func (s *Service) Logout(ctx context.Context) error {
 	if v == nil || v.SessionID == "" {
 		return apperr.New(apperr.Unauthenticated, "not signed in with a session")
 	}
-	return s.revoke(system(ctx), v.SessionID, "logout")
+	return s.revoke(system(ctx, "revoke the viewer's own session"), v.SessionID, "logout")
 }
 
 // RevokeSession revokes one of the viewer's own sessions.
@@ -415,7 +416,7 @@ type claims struct {
 // issue signs the tokens of a session and, when ctx is a pending sign-in
 // context, makes the signed-in user its viewer.
 func (s *Service) issue(ctx context.Context, u *ent.User, sess *ent.Session, secret string, now time.Time) (*Tokens, error) {
-	v, err := s.userViewer(system(ctx), u.ID)
+	v, err := s.userViewer(system(ctx, "load the permissions of the user being signed in"), u.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -472,7 +473,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*viewer.View
 	if ok && !hit.revoked && now.Sub(hit.at) < s.cfg.SessionCheck && string(hit.viewer.UserID) == c.Subject {
 		return hit.viewer, c.ExpiresAt.Time, nil
 	}
-	sctx := system(ctx)
+	sctx := system(ctx, "authenticate: load the session and the user behind a token")
 	sess, err := s.client.Session.Get(sctx, c.SessionID)
 	if ent.IsNotFound(err) {
 		return nil, time.Time{}, ErrInvalidToken
@@ -503,7 +504,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*viewer.View
 }
 
 func (s *Service) authenticateKey(ctx context.Context, key string) (*viewer.Viewer, error) {
-	sctx := system(ctx)
+	sctx := system(ctx, "authenticate: load the API key and its service account")
 	k, err := s.client.APIKey.Query().Where(apikey.KeyHash(hashSecret(key))).Only(sctx)
 	if ent.IsNotFound(err) {
 		return nil, ErrInvalidToken
@@ -566,6 +567,9 @@ func EffectivePermissions(u *ent.User) map[viewer.Permission]bool {
 // hash is stored. It runs as the viewer: the APIKey policy requires
 // DIRECTORY_MANAGE.
 func (s *Service) CreateAPIKey(ctx context.Context, serviceAccount pulid.ID, name string) (string, *ent.APIKey, error) {
+	if _, err := rule.DirectoryManager.Check(ctx); err != nil {
+		return "", nil, err
+	}
 	key, err := NewAPIKey()
 	if err != nil {
 		return "", nil, err
@@ -577,6 +581,9 @@ func (s *Service) CreateAPIKey(ctx context.Context, serviceAccount pulid.ID, nam
 // StoreAPIKey records a given key for a service account (used by the demo,
 // whose key is fixed).
 func (s *Service) StoreAPIKey(ctx context.Context, serviceAccount pulid.ID, name, key string) (*ent.APIKey, error) {
+	if _, err := rule.DirectoryManager.Check(ctx); err != nil {
+		return nil, err
+	}
 	name = strings.TrimSpace(name)
 	if name == "" {
 		return nil, apperr.Invalid("name", "name must not be empty")
@@ -598,6 +605,9 @@ func (s *Service) StoreAPIKey(ctx context.Context, serviceAccount pulid.ID, name
 
 // RevokeAPIKey revokes a key (DIRECTORY_MANAGE, by policy).
 func (s *Service) RevokeAPIKey(ctx context.Context, id pulid.ID) (*ent.APIKey, error) {
+	if _, err := rule.DirectoryManager.Check(ctx); err != nil {
+		return nil, err
+	}
 	k, err := s.client.APIKey.Get(ctx, id)
 	if err != nil {
 		return nil, err
@@ -718,6 +728,9 @@ func (s *Service) Permissions(ctx context.Context, u *ent.User) ([]viewer.Permis
 // CreateServiceAccount creates an integration service account. It runs as
 // the viewer: the User policy requires DIRECTORY_MANAGE.
 func (s *Service) CreateServiceAccount(ctx context.Context, name, email string, perms []viewer.Permission) (*ent.User, error) {
+	if _, err := rule.DirectoryManager.Check(ctx); err != nil {
+		return nil, err
+	}
 	name, email = strings.TrimSpace(name), NormalizeEmail(email)
 	if name == "" {
 		return nil, apperr.Invalid("name", "name must not be empty")

@@ -36,7 +36,7 @@ func (s *Service) PatientLogin(ctx context.Context, email, password string) (*Pa
 	if s.unknown.Blocked(key, now) {
 		return nil, ErrThrottled
 	}
-	sctx := system(ctx)
+	sctx := system(ctx, "sign-in: find the patient by email and check the password")
 	ps, err := s.client.Patient.Query().
 		Where(patient.EmailEqualFold(email), patient.PortalPasswordHashNEQ("")).
 		Limit(2).
@@ -80,7 +80,7 @@ func (s *Service) PatientLogin(ctx context.Context, email, password string) (*Pa
 func (s *Service) patientViewer(ctx context.Context, id pulid.ID) (*viewer.Viewer, error) {
 	ok, err := s.client.Patient.Query().
 		Where(patient.ID(id), patient.PortalPasswordHashNEQ("")).
-		Exist(system(ctx))
+		Exist(system(ctx, "authenticate: load the portal patient"))
 	if err != nil {
 		return nil, fmt.Errorf("loading patient: %w", err)
 	}

@@ -95,8 +95,10 @@ func New(client *ent.Client, bus pubsub.Bus, log *slog.Logger, cfg Config) *Hub 
 }
 
 // system is the hub's reading context: it reads every committed message
-// once, and decides per subscriber who may receive it.
-func system(ctx context.Context) context.Context { return viewer.NewSystemContext(ctx, "live hub") }
+// once, and decides per subscriber who may receive it. why names the use.
+func system(ctx context.Context, why string) context.Context {
+	return viewer.NewSystemContext(ctx, "live hub: "+why)
+}
 
 // Run delivers until ctx ends. It recovers from panics and keeps going.
 func (h *Hub) Run(ctx context.Context) {
@@ -242,7 +244,7 @@ func (h *Hub) resync(ctx context.Context) {
 		for id := range sessions {
 			ids = append(ids, id)
 		}
-		valid, err := h.client.Session.Query().Where(session.IDIn(ids...), session.RevokedAtIsNil()).IDs(system(ctx))
+		valid, err := h.client.Session.Query().Where(session.IDIn(ids...), session.RevokedAtIsNil()).IDs(system(ctx, "re-check the sessions of open streams"))
 		if err != nil {
 			h.log.Warn("resync: checking sessions", "err", err)
 		} else {
@@ -377,7 +379,7 @@ func (h *Hub) release(ctx context.Context, batch []messenger.Cursor) error {
 	if idle {
 		return nil
 	}
-	sctx := system(ctx)
+	sctx := system(ctx, "read released messages once, before each stream re-reads them as its viewer")
 	chanSet := map[pulid.ID]bool{}
 	for _, c := range batch {
 		chanSet[c.Channel] = true

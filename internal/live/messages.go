@@ -105,7 +105,7 @@ func (h *Hub) recheck(ctx context.Context, s *msgSub) {
 	if err != nil || visible {
 		return
 	}
-	exists, err := h.client.Channel.Query().Where(channel.ID(*s.channel)).Exist(system(ctx))
+	exists, err := h.client.Channel.Query().Where(channel.ID(*s.channel)).Exist(system(ctx, "tell a removed member from a deleted channel"))
 	switch {
 	case err != nil:
 		return

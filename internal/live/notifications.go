@@ -51,7 +51,7 @@ func (s *noteSub) cut() {
 // Notifications streams the viewer's new notifications of some kinds (all
 // when kinds is empty).
 func (h *Hub) Notifications(ctx context.Context, kinds []notification.Kind) (<-chan *ent.Notification, error) {
-	v, err := rule.Account.Check(ctx)
+	v, err := rule.Messaging.Check(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -159,13 +159,13 @@ func groupKey(id pulid.ID) string { return "group:" + string(id) }
 // the messenger worker: group channels belong to no one user.
 func (s *Service) EnsureGroupChannel(ctx context.Context, groupID pulid.ID) (*ent.Channel, error) {
 	var ch *ent.Channel
-	err := s.tx(system(ctx), func(tx *ent.Tx, emit func(...pubsub.Event)) error {
+	err := s.tx(system(ctx, "create a security group's channel"), func(tx *ent.Tx, emit func(...pubsub.Event)) error {
 		var err error
 		ch, err = s.ensureGroupChannelTx(ctx, tx.Client(), groupID, emit)
 		return err
 	})
 	if isUnique(err) {
-		return s.client.Channel.Query().Where(channel.UniqueKey(groupKey(groupID))).Only(system(ctx))
+		return s.client.Channel.Query().Where(channel.UniqueKey(groupKey(groupID))).Only(system(ctx, "create a security group's channel"))
 	}
 	if err != nil {
 		return nil, err
@@ -174,7 +174,7 @@ func (s *Service) EnsureGroupChannel(ctx context.Context, groupID pulid.ID) (*en
 }
 
 func (s *Service) ensureGroupChannelTx(ctx context.Context, c *ent.Client, groupID pulid.ID, emit func(...pubsub.Event)) (*ent.Channel, error) {
-	sctx := system(ctx)
+	sctx := system(ctx, "create a security group's channel")
 	g, err := c.SecurityGroup.Get(sctx, groupID)
 	if err != nil {
 		return nil, err
@@ -201,7 +201,7 @@ const alertKey = "alert"
 // EnsureAlertChannel returns the practice's alert channel, whose members are
 // everyone with ACCESS_WHISPER, creating it on first use.
 func (s *Service) EnsureAlertChannel(ctx context.Context) (*ent.Channel, error) {
-	sctx := system(ctx)
+	sctx := system(ctx, "create the practice-wide alert channel")
 	var ch *ent.Channel
 	err := s.tx(sctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
 		c := tx.Client()
@@ -229,7 +229,7 @@ func (s *Service) EnsureAlertChannel(ctx context.Context) (*ent.Channel, error) 
 // its group channel and the custom groups that include it — in step with the
 // group's members. Call it in the transaction that changed the group.
 func (s *Service) SyncSecurityGroup(ctx context.Context, c *ent.Client, groupID pulid.ID, emit func(...pubsub.Event)) error {
-	sctx := system(ctx)
+	sctx := system(ctx, "bring a group channel's members in step with its security group")
 	chans, err := c.Channel.Query().
 		Where(channel.Or(
 			channel.UniqueKey(groupKey(groupID)),
@@ -308,7 +308,7 @@ func (s *Service) customGroup(ctx context.Context, v *viewer.Viewer, users, grou
 	var ch *ent.Channel
 	err = s.tx(ctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
 		c := tx.Client()
-		taken, err := c.Channel.Query().Where(channel.UniqueKey(key)).Exist(system(ctx))
+		taken, err := c.Channel.Query().Where(channel.UniqueKey(key)).Exist(system(ctx, "find an identical custom group to reuse"))
 		if err != nil {
 			return err
 		}
@@ -452,7 +452,7 @@ func (s *Service) UpdateCustomGroup(ctx context.Context, in UpdateInput) (*ent.C
 			return err
 		}
 		if renamed {
-			members, err := c.ChannelMember.Query().Where(channelmember.ChannelID(ch.ID)).All(system(ctx))
+			members, err := c.ChannelMember.Query().Where(channelmember.ChannelID(ch.ID)).All(system(ctx, "read the members of a custom group being changed"))
 			if err != nil {
 				return err
 			}
@@ -479,7 +479,7 @@ func (s *Service) UpdateCustomGroup(ctx context.Context, in UpdateInput) (*ent.C
 // rekey keeps a custom group's identity key in step with its make-up; if an
 // identical group already exists, this one simply has none.
 func (s *Service) rekey(ctx context.Context, c *ent.Client, ch *ent.Channel) error {
-	sctx := system(ctx)
+	sctx := system(ctx, "check a custom group's new make-up is not taken")
 	users, err := ch.QueryCustomUsers().IDs(sctx)
 	if err != nil {
 		return err
@@ -520,7 +520,7 @@ func (s *Service) resyncAs(ctx context.Context, c *ent.Client, ch *ent.Channel, 
 		return false, nil
 	}
 	visited[ch.ID] = true
-	sctx := system(ctx)
+	sctx := system(ctx, "add and remove the members a custom group's make-up implies")
 	add, remove, have, err := s.plan(ctx, c, ch)
 	if err != nil {
 		return false, err
@@ -594,7 +594,7 @@ type announcedKey struct{}
 // plan compares who should be a member of ch with who is: the users to add
 // and to remove, and the current memberships.
 func (s *Service) plan(ctx context.Context, c *ent.Client, ch *ent.Channel) (add, remove []pulid.ID, have []*ent.ChannelMember, err error) {
-	sctx := system(ctx)
+	sctx := system(ctx, "expand a custom group's groups and included channels")
 	want, err := s.expand(sctx, c, ch, map[pulid.ID]bool{})
 	if err != nil {
 		return nil, nil, nil, err
@@ -631,7 +631,7 @@ func membershipNotes(ctx context.Context, c *ent.Client, add, remove []pulid.ID)
 		if len(part.ids) == 0 {
 			continue
 		}
-		users, err := c.User.Query().Where(user.IDIn(part.ids...)).All(system(ctx))
+		users, err := c.User.Query().Where(user.IDIn(part.ids...)).All(system(ctx, "name the users who joined or left in the membership notice"))
 		if err != nil {
 			return nil, err
 		}

@@ -273,7 +273,7 @@ func (s *Service) patientSend(ctx context.Context, v *viewer.Viewer, in SendInpu
 // staff auto-reply. It runs after the patient's message has committed, as
 // the messenger; failures are logged, never returned.
 func (s *Service) patientAutoReply(ctx context.Context, channelID pulid.ID) {
-	sctx := system(ctx)
+	sctx := system(ctx, "post the conversation owner's patient auto-reply")
 	first, err := s.client.Message.Query().
 		Where(message.ChannelID(channelID), message.Seq(1), message.SenderIDNotNil()).
 		Select(message.FieldSenderID).

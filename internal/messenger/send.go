@@ -374,7 +374,7 @@ func otherParty(ctx context.Context, c *ent.Client, id, me pulid.ID) (*ent.User,
 			channel.HasMembershipsWith(channelmember.UserID(me))), user.IDNEQ(me)).
 		// What Send and autoReply read, not the whole row.
 		Select(user.FieldName, user.FieldMobile, user.FieldNeverReceiveDirect, user.FieldStaffAutoReply, user.FieldStaffAutoReplyUntil).
-		Only(system(ctx))
+		Only(system(ctx, "read the other party of an individual channel (name, mobile, preferences) for the send"))
 	if ent.IsNotFound(err) {
 		return nil, nil
 	}
@@ -483,7 +483,7 @@ func (s *Service) sendAutoReply(ctx context.Context, channelID, recipientID puli
 	if text == nil || strings.TrimSpace(*text) == "" || (until != nil && now.After(*until)) {
 		return
 	}
-	sctx := system(ctx)
+	sctx := system(ctx, "post the recipient's staff auto-reply")
 	err := s.tx(sctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
 		c := tx.Client()
 		// The channel first: its lock is what orders this transaction's id

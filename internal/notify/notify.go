@@ -121,7 +121,7 @@ type CreateInput struct {
 // users first, then each group's members by name. Integrators and directory managers send any kind; anyone
 // may set themself a REMINDER, which appears when it falls due.
 func (s *Service) Create(ctx context.Context, in CreateInput) ([]*ent.Notification, error) {
-	v, err := rule.Account.Check(ctx)
+	v, err := rule.NotificationWriter.Check(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -242,6 +242,9 @@ func (s *Service) Create(ctx context.Context, in CreateInput) ([]*ent.Notificati
 // Acknowledge marks one of the viewer's notifications done; it leaves the
 // live list for the history.
 func (s *Service) Acknowledge(ctx context.Context, id pulid.ID) (*ent.Notification, error) {
+	if _, err := rule.Messaging.Check(ctx); err != nil {
+		return nil, err
+	}
 	n, err := s.client.Notification.Get(ctx, id)
 	if err != nil {
 		return nil, err
@@ -284,6 +287,9 @@ func (s *Service) Overdue(n *ent.Notification) bool {
 // ReplyToArrival answers an arrival: a message to the staff member who
 // marked it, in their individual channel with the viewer.
 func (s *Service) ReplyToArrival(ctx context.Context, id pulid.ID, body string) (*ent.Message, error) {
+	if _, err := rule.Messaging.Check(ctx); err != nil {
+		return nil, err
+	}
 	n, err := s.client.Notification.Get(ctx, id)
 	if err != nil {
 		return nil, err

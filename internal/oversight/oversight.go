@@ -40,7 +40,11 @@ func New(client *ent.Client, log *slog.Logger) *Service {
 	return &Service{client: client, log: log}
 }
 
-func system(ctx context.Context) context.Context { return viewer.NewSystemContext(ctx, "oversight") }
+// system is the context of oversight's own reads and writes (the access log,
+// the audit page); why names the use.
+func system(ctx context.Context, why string) context.Context {
+	return viewer.NewSystemContext(ctx, "oversight: "+why)
+}
 
 // Observe returns a context that reads as the observed user — their
 // channels, their messages, their unread counts — and can write nothing
@@ -51,7 +55,7 @@ func (s *Service) Observe(ctx context.Context, userID pulid.ID) (context.Context
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.client.User.Query().Where(user.ID(userID), user.KindEQ(user.KindSTAFF)).WithSecurityGroups().Only(system(ctx))
+	u, err := s.client.User.Query().Where(user.ID(userID), user.KindEQ(user.KindSTAFF)).WithSecurityGroups().Only(system(ctx, "load the observed user and their permissions"))
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +127,7 @@ func (s *Service) ObserveMessages(ctx context.Context, userID pulid.ID,
 
 // mayObserve reads the administrator's current rights from the database.
 func (s *Service) mayObserve(ctx context.Context, adminID pulid.ID) bool {
-	u, err := s.client.User.Query().Where(user.ID(adminID)).WithSecurityGroups().Only(system(ctx))
+	u, err := s.client.User.Query().Where(user.ID(adminID)).WithSecurityGroups().Only(system(ctx, "re-check that the observing administrator still holds WHISPER_ADMIN"))
 	if err != nil {
 		if ctx.Err() == nil {
 			s.log.Warn("re-checking an observer", "err", err)
@@ -153,7 +157,7 @@ func (s *Service) record(ctx context.Context, who pulid.ID, action accesslogentr
 		SetNillableChannelID(channelID).
 		SetNillableSubjectUserID(subject).
 		SetAt(time.Now().UTC()).
-		Exec(system(ctx))
+		Exec(system(ctx, "append to the access log"))
 	if err != nil {
 		return fmt.Errorf("recording access: %w", err)
 	}
@@ -167,7 +171,7 @@ func (s *Service) OpenedChannel(ctx context.Context, channelID pulid.ID) error {
 	if !ok {
 		return nil
 	}
-	sctx := system(ctx)
+	sctx := system(ctx, "record the opening of a patient conversation")
 	ch, err := s.client.Channel.Get(sctx, channelID)
 	if err != nil {
 		return err
@@ -273,7 +277,7 @@ func (s *Service) Audit(ctx context.Context, f AuditFilter, first int, after *en
 	if err := s.record(ctx, v.UserID, accesslogentry.ActionAUDIT_SEARCH, f.PatientID, nil, f.RecipientID); err != nil {
 		return nil, err
 	}
-	sctx := system(ctx)
+	sctx := system(ctx, "read every message and notification for the audit page")
 	mq := s.client.Message.Query()
 	if t := strings.TrimSpace(f.Text); t != "" {
 		mq.Where(message.BodyContainsFold(t))

@@ -414,6 +414,9 @@ func eqID(a, b *pulid.ID) bool { return (a == nil && b == nil) || (a != nil && b
 // SetBookingStatus changes a booking's status, recording who and when. A
 // status pushed again changes nothing (and announces no second arrival).
 func (s *Service) SetBookingStatus(ctx context.Context, id pulid.ID, status booking.Status) (*ent.Booking, error) {
+	if _, err := rule.BookingStatusWriter.Check(ctx); err != nil {
+		return nil, err
+	}
 	var out *ent.Booking
 	var events []pubsub.Event
 	err := s.inTx(ctx, func(c *ent.Client) error {

@@ -137,6 +137,20 @@ var (
 	NotificationSender = Predicate{"NotificationSender", "sending notifications to others needs INTEGRATION or DIRECTORY_MANAGE",
 		anyOf(viewer.Integration, viewer.DirectoryManage)}
 
+	// NotificationWriter: may create notifications: senders, and the
+	// care team setting themselves a reminder (the policy narrows what each
+	// may create).
+	NotificationWriter = Predicate{"NotificationWriter", "creating notifications needs ACCESS_WHISPER, INTEGRATION or DIRECTORY_MANAGE", func(v *viewer.Viewer) bool {
+		return NotificationSender.holds(v) || Messaging.holds(v)
+	}}
+
+	// BookingStatusWriter: may change a booking's status: record writers,
+	// and the care team (the front desk marks arrivals; the policy lets
+	// them change the status and nothing else).
+	BookingStatusWriter = Predicate{"BookingStatusWriter", "changing a booking's status needs ACCESS_WHISPER, INTEGRATION or DIRECTORY_MANAGE", func(v *viewer.Viewer) bool {
+		return RecordWriter.holds(v) || Messaging.holds(v)
+	}}
+
 	// DirectoryReader: may read the practice directory (users, security
 	// groups, patients, booking types, bookings, referrals): anyone holding
 	// a permission, integrators included.

@@ -89,13 +89,14 @@ var SelfEditableUserFields = map[string]bool{
 	user.FieldUpdatedAt:             true,
 }
 
-// AllowIfSelfUpdate lets a staff user update their own row, and only the
+// AllowIfSelfUpdate lets a member of staff with messaging (their
+// preferences are messaging preferences) update their own row, and only the
 // fields SelfEditableUserFields names (set or cleared), no edge.
 func AllowIfSelfUpdate() privacy.MutationRule {
 	return privacy.UserMutationRuleFunc(func(ctx context.Context, m *ent.UserMutation) error {
 		v := viewer.FromContext(ctx)
 		id, ok := m.ID()
-		if !StaffUser.Holds(v) || !ok || !m.Op().Is(ent.OpUpdateOne) || id != v.UserID {
+		if !Messaging.Holds(v) || !ok || !m.Op().Is(ent.OpUpdateOne) || id != v.UserID {
 			return privacy.Skip
 		}
 		for _, f := range append(m.Fields(), m.ClearedFields()...) {
