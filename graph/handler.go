@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/whisper-health/whisper/internal/trail"
 	"io"
 	"log/slog"
 	"net"
@@ -25,7 +26,6 @@ import (
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/auth"
 	"github.com/whisper-health/whisper/internal/live"
-	"github.com/whisper-health/whisper/internal/rule"
 	"github.com/whisper-health/whisper/internal/throttle"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
@@ -343,11 +343,11 @@ func clientFromContext(ctx context.Context) auth.Meta {
 }
 
 // auditPatientReads gives each operation a read log (see
-// rule.AuditPatientReads) and writes the patient records it read to the
+// trail.AuditPatientReads) and writes the patient records it read to the
 // access log once each response — each event of a subscription — is done.
 func auditPatientReads(r *Resolver) graphql.OperationMiddleware {
 	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		ctx, reads := rule.WithReadLog(ctx)
+		ctx, reads := trail.WithReadLog(ctx)
 		responses := next(ctx)
 		return func(ctx context.Context) *graphql.Response {
 			resp := responses(ctx)

@@ -35,6 +35,7 @@ import (
 	"github.com/whisper-health/whisper/internal/practice"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/rule"
+	"github.com/whisper-health/whisper/internal/trail"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
 
@@ -549,7 +550,7 @@ func (r *queryResolver) Messages(ctx context.Context, channelID pulid.ID, first 
 	if err != nil {
 		return nil, err
 	}
-	if err := r.Oversight.OpenedChannel(ctx, channelID); err != nil {
+	if err := trail.OpenedChannel(ctx, r.Client, channelID); err != nil {
 		return nil, err
 	}
 	return q.Paginate(ctx, after, first, before, last,

@@ -7,9 +7,9 @@ import (
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
+	"github.com/whisper-health/whisper/internal/trail"
 
 	"github.com/whisper-health/whisper/internal/pulid"
-	"github.com/whisper-health/whisper/internal/rule"
 )
 
 // AccessLogEntry records that someone opened a patient-linked conversation
@@ -68,5 +68,5 @@ func (AccessLogEntry) Annotations() []schema.Annotation {
 // background workers included — an update or delete is refused before the
 // privacy policy is even asked.
 func (AccessLogEntry) Hooks() []ent.Hook {
-	return []ent.Hook{rule.AppendOnly()}
+	return []ent.Hook{trail.AppendOnly()}
 }

@@ -7,9 +7,9 @@ import (
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
+	"github.com/whisper-health/whisper/internal/trail"
 
 	"github.com/whisper-health/whisper/internal/pulid"
-	"github.com/whisper-health/whisper/internal/rule"
 )
 
 // Channel is a conversation. Its last_seq is the sequence number of its
@@ -123,7 +123,7 @@ func (ChannelMember) Annotations() []schema.Annotation {
 // MembershipSpan, so the audit log knows who received a message after they
 // have left the channel.
 func (ChannelMember) Hooks() []ent.Hook {
-	return []ent.Hook{rule.RecordMembershipSpans()}
+	return []ent.Hook{trail.RecordMembershipSpans()}
 }
 
 // MembershipSpan is one stretch of one user's membership of one channel, in

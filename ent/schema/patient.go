@@ -7,9 +7,9 @@ import (
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
+	"github.com/whisper-health/whisper/internal/trail"
 
 	"github.com/whisper-health/whisper/internal/pulid"
-	"github.com/whisper-health/whisper/internal/rule"
 )
 
 // Patient is a person the practice cares for. The practice-management system
@@ -66,9 +66,9 @@ func (Patient) Indexes() []ent.Index {
 }
 
 // Interceptors of the Patient: every patient record a staff member reads is
-// recorded in the access log (see rule.AuditPatientReads).
+// recorded in the access log (see trail.AuditPatientReads).
 func (Patient) Interceptors() []ent.Interceptor {
-	return []ent.Interceptor{rule.AuditPatientReads()}
+	return []ent.Interceptor{trail.AuditPatientReads()}
 }
 
 // Annotations of the Patient.

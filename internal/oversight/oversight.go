@@ -7,8 +7,8 @@ package oversight
 
 import (
 	"context"
-	"fmt"
 	"github.com/whisper-health/whisper/internal/rule"
+	"github.com/whisper-health/whisper/internal/trail"
 	"log/slog"
 	"slices"
 	"strings"
@@ -59,7 +59,7 @@ func (s *Service) Observe(ctx context.Context, userID pulid.ID) (context.Context
 	if err != nil {
 		return nil, err
 	}
-	if err := s.record(ctx, v.UserID, accesslogentry.ActionOBSERVE_USER, nil, nil, &u.ID); err != nil {
+	if err := trail.Record(ctx, s.client, trail.Entry{Action: accesslogentry.ActionOBSERVE_USER, Actor: v.UserID, Subject: &u.ID}); err != nil {
 		return nil, err
 	}
 	return viewer.NewContext(ctx, &viewer.Viewer{
@@ -135,64 +135,6 @@ func (s *Service) mayObserve(ctx context.Context, adminID pulid.ID) bool {
 		return false
 	}
 	return u.Active && auth.EffectivePermissions(u)[viewer.WhisperAdmin]
-}
-
-// actor is who is really reading: the administrator when observing.
-func actor(ctx context.Context) (pulid.ID, bool) {
-	v := viewer.FromContext(ctx)
-	if !rule.Account.Holds(v) {
-		return "", false
-	}
-	if v.ObservedBy != "" {
-		return v.ObservedBy, true
-	}
-	return v.UserID, true
-}
-
-func (s *Service) record(ctx context.Context, who pulid.ID, action accesslogentry.Action, patientID, channelID, subject *pulid.ID) error {
-	err := s.client.AccessLogEntry.Create().
-		SetAction(action).
-		SetActorID(who).
-		SetNillablePatientID(patientID).
-		SetNillableChannelID(channelID).
-		SetNillableSubjectUserID(subject).
-		SetAt(time.Now().UTC()).
-		Exec(system(ctx, "append to the access log"))
-	if err != nil {
-		return fmt.Errorf("recording access: %w", err)
-	}
-	return nil
-}
-
-// OpenedChannel records the opening of a conversation that concerns a
-// patient: a patient conversation, or one where a message links a patient.
-func (s *Service) OpenedChannel(ctx context.Context, channelID pulid.ID) error {
-	who, ok := actor(ctx)
-	if !ok {
-		return nil
-	}
-	sctx := system(ctx, "record the opening of a patient conversation")
-	ch, err := s.client.Channel.Get(sctx, channelID)
-	if err != nil {
-		return err
-	}
-	linked := ch.PatientID
-	if linked == nil {
-		p, err := s.client.Message.Query().
-			Where(message.ChannelID(channelID), message.HasPatients()).
-			QueryPatients().
-			First(sctx)
-		if err != nil && !ent.IsNotFound(err) {
-			return err
-		}
-		if p != nil {
-			linked = &p.ID
-		}
-	}
-	if linked == nil {
-		return nil
-	}
-	return s.record(ctx, who, accesslogentry.ActionOPEN_PATIENT_CONVERSATION, linked, &channelID, nil)
 }
 
 // AccessFilter narrows the access log.
@@ -274,7 +216,7 @@ func (s *Service) Audit(ctx context.Context, f AuditFilter, first int, after *en
 	if err != nil {
 		return nil, err
 	}
-	if err := s.record(ctx, v.UserID, accesslogentry.ActionAUDIT_SEARCH, f.PatientID, nil, f.RecipientID); err != nil {
+	if err := trail.Record(ctx, s.client, trail.Entry{Action: accesslogentry.ActionAUDIT_SEARCH, Actor: v.UserID, Patient: f.PatientID, Subject: f.RecipientID}); err != nil {
 		return nil, err
 	}
 	sctx := system(ctx, "read every message and notification for the audit page")

@@ -1,4 +1,4 @@
-package rule
+package trail
 
 import (
 	"context"
@@ -10,24 +10,9 @@ import (
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
 	"github.com/whisper-health/whisper/ent/membershipspan"
-	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
-
-// AppendOnly refuses every update and delete, whoever asks — background
-// workers included, which the privacy policies otherwise let through. It is
-// the access log's guarantee that what was recorded stays recorded.
-func AppendOnly() ent.Hook {
-	return func(next ent.Mutator) ent.Mutator {
-		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
-			if !m.Op().Is(ent.OpCreate) {
-				return nil, apperr.New(apperr.Forbidden, "%s rows are append-only", m.Type())
-			}
-			return next.Mutate(ctx, m)
-		})
-	}
-}
 
 // RecordMembershipSpans keeps the membership history the audit log reads:
 // creating a ChannelMember opens a span at the channel's current sequence
@@ -40,7 +25,7 @@ func RecordMembershipSpans() ent.Hook {
 			if !ok {
 				return next.Mutate(ctx, m)
 			}
-			sctx := viewer.NewSystemContext(ctx, "membership history")
+			sctx := viewer.NewSystemContext(ctx, "trail: record membership history")
 			switch {
 			case cm.Op().Is(ent.OpCreate):
 				v, err := next.Mutate(ctx, m)

@@ -1,10 +1,9 @@
-package rule
+package trail
 
 import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	"entgo.io/ent"
 
@@ -62,17 +61,11 @@ func (l *ReadLog) Flush(ctx context.Context, client *gen.Client) error {
 	if len(pending) == 0 {
 		return nil
 	}
-	sctx := viewer.NewSystemContext(ctx, "read audit")
-	at := time.Now().UTC()
-	builders := make([]*gen.AccessLogEntryCreate, len(pending))
+	entries := make([]Entry, len(pending))
 	for i, k := range pending {
-		builders[i] = client.AccessLogEntry.Create().
-			SetAction(accesslogentry.ActionVIEW_PATIENT).
-			SetActorID(k[0]).
-			SetPatientID(k[1]).
-			SetAt(at)
+		entries[i] = Entry{Action: accesslogentry.ActionVIEW_PATIENT, Actor: k[0], Patient: &k[1]}
 	}
-	if err := client.AccessLogEntry.CreateBulk(builders...).Exec(sctx); err != nil {
+	if err := Record(ctx, client, entries...); err != nil {
 		return fmt.Errorf("recording patient reads: %w", err)
 	}
 	return nil

@@ -1,4 +1,4 @@
-package rule_test
+package trail_test
 
 import (
 	"context"
