@@ -13,7 +13,7 @@ import (
 // group's channel and every custom group that includes it in step.
 func (s *Service) UpdateSecurityGroupMembers(ctx context.Context, groupID pulid.ID, add, remove []pulid.ID) (*ent.SecurityGroup, error) {
 	var g *ent.SecurityGroup
-	err := s.tx(ctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
+	err := s.tx.Run(ctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
 		var err error
 		g, err = tx.SecurityGroup.UpdateOneID(groupID).
 			AddMemberIDs(add...).

@@ -53,7 +53,7 @@ func (s *Service) StartPatientConversation(ctx context.Context, in StartPatientI
 		return nil, err
 	}
 	var ch *ent.Channel
-	err = s.tx(ctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
+	err = s.tx.Run(ctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
 		c := tx.Client()
 		known, err := c.Patient.Query().Where(patient.ID(in.PatientID)).Exist(ctx)
 		if err != nil {
@@ -243,7 +243,7 @@ func (s *Service) patientSend(ctx context.Context, v *viewer.Viewer, in SendInpu
 		return nil, apperr.Invalid("input", "patients send the message text only")
 	}
 	var msg *ent.Message
-	err = s.tx(ctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
+	err = s.tx.Run(ctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
 		c := tx.Client()
 		// Read as the patient: another conversation is not found. Reading
 		// writes nothing, so advance still takes the channel lock first.

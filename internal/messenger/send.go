@@ -67,7 +67,7 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, error) 
 
 	var msg *ent.Message
 	var recipient *ent.User
-	err = s.tx(ctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
+	err = s.tx.Run(ctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
 		c := tx.Client()
 		// One statement locks the channel, checks that the viewer is a
 		// member, takes the next sequence number and the writing
@@ -498,7 +498,7 @@ func (s *Service) sendAutoReply(ctx context.Context, channelID, recipientID puli
 		return
 	}
 	sctx := system(ctx)
-	err := s.tx(sctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
+	err := s.tx.Run(sctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
 		c := tx.Client()
 		// The channel first: its lock is what orders this transaction's id
 		// after every earlier message's. Writing anything before it would

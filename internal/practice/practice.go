@@ -24,6 +24,7 @@ import (
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/txn"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
 
@@ -43,12 +44,12 @@ type Bookings interface {
 // Service writes practice records.
 type Service struct {
 	client   *ent.Client
-	bus      pubsub.Bus
 	arrivals Arrivals
 	bookings Bookings
 	postgres bool
 	log      *slog.Logger
 	now      func() time.Time
+	tx       *txn.Runner
 }
 
 // New returns the practice service.
@@ -56,7 +57,7 @@ func New(client *ent.Client, bus pubsub.Bus, arrivals Arrivals, bookings Booking
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{client: client, bus: bus, arrivals: arrivals, bookings: bookings, postgres: postgres, log: log, now: now}
+	return &Service{client: client, arrivals: arrivals, bookings: bookings, postgres: postgres, log: log, now: now, tx: txn.New(client, bus, log)}
 }
 
 // PatientInput is a patient as the practice system knows it.
@@ -354,8 +355,8 @@ func (s *Service) UpsertBooking(ctx context.Context, in BookingInput) (*ent.Book
 		status = *in.Status
 	}
 	var out *ent.Booking
-	var events []pubsub.Event
-	err = s.inTx(ctx, func(c *ent.Client) error {
+	err = s.tx.Run(ctx, func(tx *ent.Tx, emit txn.Emit) error {
+		c := tx.Client()
 		existing, err := c.Booking.Query().Where(booking.ExternalID(in.ExternalID)).Only(ctx)
 		if ent.IsNotFound(err) {
 			b, err := c.Booking.Create().
@@ -371,9 +372,11 @@ func (s *Service) UpsertBooking(ctx context.Context, in BookingInput) (*ent.Book
 				return err
 			}
 			out = b
-			if events, err = s.recordStatus(ctx, c, b, nil, status); err != nil {
+			events, err := s.recordStatus(ctx, c, b, nil, status)
+			if err != nil {
 				return err
 			}
+			emit(events...)
 			if s.bookings != nil {
 				return s.bookings.BookingChanged(ctx, c, nil, b)
 			}
@@ -405,9 +408,11 @@ func (s *Service) UpsertBooking(ctx context.Context, in BookingInput) (*ent.Book
 			}
 		}
 		if in.Status != nil && *in.Status != existing.Status {
+			var events []pubsub.Event
 			if out, _, events, err = s.changeStatus(ctx, c, out.ID, *in.Status); err != nil {
 				return err
 			}
+			emit(events...)
 		}
 		if s.bookings != nil {
 			return s.bookings.BookingChanged(ctx, c, existing, out)
@@ -417,7 +422,6 @@ func (s *Service) UpsertBooking(ctx context.Context, in BookingInput) (*ent.Book
 	if err != nil {
 		return nil, err
 	}
-	s.bus.Publish(ctx, events...)
 	return out.Unwrap(), nil
 }
 
@@ -427,19 +431,23 @@ func eqID(a, b *pulid.ID) bool { return (a == nil && b == nil) || (a != nil && b
 // status pushed again changes nothing (and announces no second arrival).
 func (s *Service) SetBookingStatus(ctx context.Context, id pulid.ID, status booking.Status) (*ent.Booking, error) {
 	var out *ent.Booking
-	var events []pubsub.Event
-	err := s.inTx(ctx, func(c *ent.Client) error {
+	err := s.tx.Run(ctx, func(tx *ent.Tx, emit txn.Emit) error {
+		c := tx.Client()
 		var before *ent.Booking
+		var events []pubsub.Event
 		var err error
-		if out, before, events, err = s.changeStatus(ctx, c, id, status); err != nil || before == nil || s.bookings == nil {
+		if out, before, events, err = s.changeStatus(ctx, c, id, status); err != nil {
 			return err
+		}
+		emit(events...)
+		if before == nil || s.bookings == nil {
+			return nil
 		}
 		return s.bookings.BookingChanged(ctx, c, before, out)
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.bus.Publish(ctx, events...)
 	return out.Unwrap(), nil
 }
 
@@ -494,18 +502,6 @@ func (s *Service) recordStatus(ctx context.Context, c *ent.Client, b *ent.Bookin
 		return s.arrivals.Arrived(ctx, c, b, by)
 	}
 	return nil, nil
-}
-
-func (s *Service) inTx(ctx context.Context, fn func(c *ent.Client) error) error {
-	tx, err := s.client.Tx(ctx)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx.Client()); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
 }
 
 // ReferralInput is a referral as the practice system knows it.
