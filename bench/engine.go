@@ -58,7 +58,7 @@ func runEngine(ctx context.Context, srv *server, o Options) (Result, error) {
 		}
 	}
 	engine := outreach.NewEngine(c, slog.New(slog.NewTextHandler(io.Discard, nil)),
-		outreach.EngineConfig{Postgres: true, Practice: outreach.Practice{Name: "Harbourside Medical Centre"}})
+		outreach.EngineConfig{Dialect: srv.db.Dialect, Practice: outreach.Practice{Name: "Harbourside Medical Centre"}})
 
 	stop, err := profile(o, "engine")
 	if err != nil {

@@ -89,8 +89,8 @@ func startServer(ctx context.Context, dsn string, serverLog bool) (_ *server, er
 	if err != nil {
 		return nil, err
 	}
-	s.messenger = messenger.New(db.Client, s.bus, log, messenger.Config{Postgres: true})
-	s.hub = live.New(db.Client, s.bus, log, live.Config{Postgres: true, OnRevoke: s.auth.SessionRevoked})
+	s.messenger = messenger.New(db.Client, s.bus, log, messenger.Config{Dialect: db.Dialect})
+	s.hub = live.New(db.Client, s.bus, log, live.Config{Dialect: db.Dialect, OnRevoke: s.auth.SessionRevoked})
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	s.stopHub, s.hubDone = stopHub, make(chan struct{})
 	go func() {

@@ -124,12 +124,12 @@ func newEnvFull(t *testing.T, authCfg auth.Config, wrap func(*store.DB) *ent.Cli
 	if err != nil {
 		t.Fatal(err)
 	}
-	msgr := messenger.New(client, bus, log, messenger.Config{Postgres: testdb.Postgres(), Now: clk.Now})
+	msgr := messenger.New(client, bus, log, messenger.Config{Dialect: db.Dialect, Now: clk.Now})
 	notes := notify.New(db.Client, bus, msgr, log, clk.Now)
-	engine := outreach.NewEngine(db.Client, log, outreach.EngineConfig{Postgres: testdb.Postgres(), Now: clk.Now,
+	engine := outreach.NewEngine(db.Client, log, outreach.EngineConfig{Dialect: db.Dialect, Now: clk.Now,
 		Practice: outreach.Practice{Name: "Harbourside Medical Centre", Phone: "(02) 9000 0000"}})
-	records := practice.New(db.Client, bus, notes, engine, testdb.Postgres(), log, clk.Now)
-	hub := live.New(db.Client, bus, log, live.Config{Postgres: testdb.Postgres(), OnRevoke: a.SessionRevoked, PollInterval: poll, Now: clk.Now})
+	records := practice.New(db.Client, bus, notes, engine, db.Dialect, log, clk.Now)
+	hub := live.New(db.Client, bus, log, live.Config{Dialect: db.Dialect, OnRevoke: a.SessionRevoked, PollInterval: poll, Now: clk.Now})
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	hubDone := make(chan struct{})
 	go func() { defer close(hubDone); hub.Run(hubCtx) }()

@@ -99,7 +99,7 @@ func (t countingTx) Query(ctx context.Context, query string, args, v any) error 
 func newCountingEnv(t *testing.T) (*env, *atomic.Int64) {
 	n := new(atomic.Int64)
 	e := newEnvClient(t, auth.Config{}, func(db *store.DB) *ent.Client {
-		return ent.NewClient(ent.Driver(countingDriver{Driver: entsql.OpenDB(db.Dialect, db.SQL), n: n}))
+		return ent.NewClient(ent.Driver(countingDriver{Driver: entsql.OpenDB(string(db.Dialect), db.SQL), n: n}))
 	})
 	return e, n
 }

@@ -19,7 +19,6 @@ import (
 	"syscall"
 	"time"
 
-	"entgo.io/ent/dialect"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/prometheus/client_golang/prometheus"
@@ -125,7 +124,7 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 			return err
 		}
 	}
-	if a.db.Dialect == dialect.Postgres {
+	if a.db.Dialect.IsPostgres() {
 		pg, err := pubsub.NewPostgres(a.db.SQL, cfg.DatabaseURL, log)
 		if err != nil {
 			return err
@@ -156,16 +155,16 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 		}
 	}
 
-	msgr := messenger.New(a.db.Client, a.bus, log, messenger.Config{Postgres: a.db.Dialect == dialect.Postgres, HideAfter: cfg.ChannelHideAfter})
+	msgr := messenger.New(a.db.Client, a.bus, log, messenger.Config{Dialect: a.db.Dialect, HideAfter: cfg.ChannelHideAfter})
 
 	notes := notify.New(a.db.Client, a.bus, msgr, log, nil)
 	engine := outreach.NewEngine(a.db.Client, log, outreach.EngineConfig{
-		Postgres: a.db.Dialect == dialect.Postgres,
+		Dialect:  a.db.Dialect,
 		Practice: outreach.Practice{Name: cfg.PracticeName, Phone: cfg.PracticePhone, Address: cfg.PracticeAddress},
 	})
-	records := practice.New(a.db.Client, a.bus, notes, engine, a.db.Dialect == dialect.Postgres, log, nil)
+	records := practice.New(a.db.Client, a.bus, notes, engine, a.db.Dialect, log, nil)
 	hub := live.New(a.db.Client, a.bus, log, live.Config{
-		Postgres: a.db.Dialect == dialect.Postgres,
+		Dialect:  a.db.Dialect,
 		OnRevoke: authSvc.SessionRevoked,
 	})
 	workers, stopWorkers := context.WithCancel(context.Background())

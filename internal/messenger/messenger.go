@@ -15,6 +15,7 @@ import (
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/pubsub"
+	"github.com/whisper-health/whisper/internal/store"
 	"github.com/whisper-health/whisper/internal/txn"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
@@ -30,9 +31,9 @@ const DefaultHideAfter = 3 * 24 * time.Hour
 
 // Config tunes the messenger.
 type Config struct {
-	// Postgres selects row locks (SELECT … FOR UPDATE) and transaction ids;
-	// SQLite serialises writers itself.
-	Postgres bool
+	// Dialect selects row locks (SELECT … FOR UPDATE) and transaction ids
+	// on PostgreSQL; SQLite serialises writers itself.
+	Dialect store.Dialect
 	// HideAfter is the idle time after which a read channel leaves the list
 	// (default 3 days).
 	HideAfter time.Duration

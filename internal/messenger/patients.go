@@ -18,6 +18,7 @@ import (
 	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/rule"
+	"github.com/whisper-health/whisper/internal/store"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
 
@@ -199,16 +200,16 @@ func (s *Service) ConversationStats(ctx context.Context) (*Stats, error) {
 	if err != nil {
 		return nil, err
 	}
-	return PatientStats(ctx, s.client, s.cfg.Postgres, v.UserID)
+	return PatientStats(ctx, s.client, s.cfg.Dialect, v.UserID)
 }
 
 // PatientStats is ConversationStats for the care-team user uid, read with
-// client as it is (the caller has authorised uid); postgres selects the
+// client as it is (the caller has authorised uid); d selects the
 // placeholder style. The live stream recomputes a subscriber's figures with
 // it after each patient-conversation message or read.
-func PatientStats(ctx context.Context, client *ent.Client, postgres bool, uid pulid.ID) (*Stats, error) {
+func PatientStats(ctx context.Context, client *ent.Client, d store.Dialect, uid pulid.ID) (*Stats, error) {
 	mark := "?"
-	if postgres {
+	if d.IsPostgres() {
 		mark = "$1"
 	}
 	q := "SELECT COUNT(*), COUNT(DISTINCT c.patient_id), COALESCE(SUM(c.message_count), 0), " +

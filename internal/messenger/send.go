@@ -205,7 +205,7 @@ func (s *Service) sent(ctx context.Context, v *viewer.Viewer, clientID string, c
 // so sequence numbers are handed out one at a time, in commit order.
 func (s *Service) lockChannel(ctx context.Context, c *ent.Client, id pulid.ID) (*ent.Channel, error) {
 	q := c.Channel.Query().Where(channel.ID(id))
-	if s.cfg.Postgres {
+	if s.cfg.Dialect.IsPostgres() {
 		q = q.ForUpdate()
 	}
 	return q.Only(ctx)
@@ -263,7 +263,7 @@ type advanced struct {
 func (s *Service) advance(ctx context.Context, c *ent.Client, id, member pulid.ID, party bool) (advanced, error) {
 	a := advanced{at: s.now()}
 	mark, txid := "?", "max(last_txid, (SELECT COALESCE(MAX(txid), 0) + 1 FROM messages))"
-	if s.cfg.Postgres {
+	if s.cfg.Dialect.IsPostgres() {
 		mark, txid = "$", "GREATEST(last_txid, pg_current_xact_id()::text::bigint)"
 	}
 	p := func(n int) string { return mark + strconv.Itoa(n) }
@@ -274,7 +274,7 @@ func (s *Service) advance(ctx context.Context, c *ent.Client, id, member pulid.I
 		q += " AND EXISTS (SELECT 1 FROM channel_members WHERE channel_members.channel_id = channels.id AND channel_members.user_id = " + p(3) + ")"
 		args = append(args, member)
 	}
-	joined := party && member != "" && s.cfg.Postgres
+	joined := party && member != "" && s.cfg.Dialect.IsPostgres()
 	if joined {
 		// The member's read mark moves in the same statement (as
 		// AllowMembershipChangesByMembers lets a member move their own).

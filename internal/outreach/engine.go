@@ -20,6 +20,7 @@ import (
 	"github.com/whisper-health/whisper/ent/referral"
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/store"
 	"github.com/whisper-health/whisper/internal/txn"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
@@ -31,8 +32,9 @@ type Practice struct {
 
 // EngineConfig tunes the engine.
 type EngineConfig struct {
-	// Postgres selects row locks with SKIP LOCKED, so replicas share work.
-	Postgres bool
+	// Dialect selects row locks with SKIP LOCKED on PostgreSQL, so replicas
+	// share work.
+	Dialect store.Dialect
 	// Now is the clock (default time.Now); tests run years in milliseconds.
 	Now func() time.Time
 	// Practice fills the {{practice.*}} placeholders.
@@ -277,7 +279,7 @@ func liveActions(ctx context.Context, c *ent.Client, programID pulid.ID) ([]*ent
 
 func (e *Engine) stepTx(ctx context.Context, c *ent.Client, id pulid.ID, cache map[pulid.ID][]*ent.ProgramAction) (int, error) {
 	q := c.Enrollment.Query().Where(enrollment.ID(id), enrollment.StatusEQ(enrollment.StatusACTIVE), enrollment.NextDueAtLTE(e.now()))
-	if e.cfg.Postgres {
+	if e.cfg.Dialect.IsPostgres() {
 		q = q.ForUpdate(sqlSkipLocked())
 	}
 	en, err := q.WithPatient().WithProgram().Only(ctx)

@@ -24,6 +24,7 @@ import (
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/store"
 	"github.com/whisper-health/whisper/internal/txn"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
@@ -46,18 +47,19 @@ type Service struct {
 	client   *ent.Client
 	arrivals Arrivals
 	bookings Bookings
-	postgres bool
+	dialect  store.Dialect
 	log      *slog.Logger
 	now      func() time.Time
 	tx       *txn.Runner
 }
 
-// New returns the practice service.
-func New(client *ent.Client, bus pubsub.Bus, arrivals Arrivals, bookings Bookings, postgres bool, log *slog.Logger, now func() time.Time) *Service {
+// New returns the practice service; d selects a row lock on a booking whose
+// status changes (PostgreSQL).
+func New(client *ent.Client, bus pubsub.Bus, arrivals Arrivals, bookings Bookings, d store.Dialect, log *slog.Logger, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{client: client, arrivals: arrivals, bookings: bookings, postgres: postgres, log: log, now: now, tx: txn.New(client, bus, log)}
+	return &Service{client: client, arrivals: arrivals, bookings: bookings, dialect: d, log: log, now: now, tx: txn.New(client, bus, log)}
 }
 
 // PatientInput is a patient as the practice system knows it.
@@ -455,7 +457,7 @@ func (s *Service) SetBookingStatus(ctx context.Context, id pulid.ID, status book
 // it was before when the status did change (nil otherwise).
 func (s *Service) changeStatus(ctx context.Context, c *ent.Client, id pulid.ID, status booking.Status) (*ent.Booking, *ent.Booking, []pubsub.Event, error) {
 	q := c.Booking.Query().Where(booking.ID(id))
-	if s.postgres {
+	if s.dialect.IsPostgres() {
 		q = q.ForUpdate()
 	}
 	b, err := q.Only(ctx)
