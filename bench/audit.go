@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"io"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -88,7 +86,7 @@ func runAudit(ctx context.Context, srv *server, o Options) (Result, error) {
 			args:     []any{day, dayEnd}},
 	}
 
-	svc := oversight.New(c, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	svc := srv.app.Oversight
 	actx := viewer.NewContext(ctx, &viewer.Viewer{Kind: viewer.Staff, UserID: adminID,
 		Perms: map[viewer.Permission]bool{viewer.WhisperAdmin: true, viewer.AccessWhisper: true}})
 	// Warm both paths once (plans, caches).

@@ -3,12 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"time"
 
 	"github.com/whisper-health/whisper/ent"
-	"github.com/whisper-health/whisper/internal/outreach"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
@@ -57,8 +54,7 @@ func runEngine(ctx context.Context, srv *server, o Options) (Result, error) {
 			return Result{}, err
 		}
 	}
-	engine := outreach.NewEngine(c, slog.New(slog.NewTextHandler(io.Discard, nil)),
-		outreach.EngineConfig{Postgres: true, Practice: outreach.Practice{Name: "Harbourside Medical Centre"}})
+	engine := srv.app.Engine
 
 	stop, err := profile(o, "engine")
 	if err != nil {

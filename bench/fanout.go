@@ -238,7 +238,7 @@ func makeSubscribers(ctx context.Context, srv *server, n int, realHash bool) (pu
 			return "", nil, fmt.Errorf("creating subscribers: %w", err)
 		}
 	}
-	ch, err := srv.messenger.EnsureGroupChannel(ctx, group.ID)
+	ch, err := srv.app.Messenger.EnsureGroupChannel(ctx, group.ID)
 	if err != nil {
 		return "", nil, fmt.Errorf("building the group channel: %w", err)
 	}

@@ -19,10 +19,12 @@
 //   - audit: filtered audit-log pages over a million seeded messages
 //     against the same pages in hand-written SQL (see audit.go).
 //
-// The server is wired in-process as server/main.go wires it (store,
-// PostgreSQL LISTEN/NOTIFY bus, auth, messenger, live hub, GraphQL handler;
-// without the CORS and request-log middleware and the metrics) and served
-// on 127.0.0.1 by net/http. Clients, server and baselines share the process,
+// The server is wired in-process by internal/app, the composition root
+// server/main.go uses (store, PostgreSQL LISTEN/NOTIFY bus, every service,
+// the live hub and reminders, GraphQL handler; without the CORS and
+// request-log middleware and the metrics, and with the engine and the
+// outbox run by hand rather than in the background) and served on
+// 127.0.0.1 by net/http. Clients, server and baselines share the process,
 // and ours and the baselines take turns during measurement so that both
 // meet the same background load. docs/BENCHMARKS.md explains the figures.
 //

@@ -16,31 +16,29 @@ import (
 	"time"
 
 	"github.com/whisper-health/whisper/graph"
-	"github.com/whisper-health/whisper/internal/auth"
+	"github.com/whisper-health/whisper/internal/app"
 	"github.com/whisper-health/whisper/internal/demo"
-	"github.com/whisper-health/whisper/internal/live"
-	"github.com/whisper-health/whisper/internal/messenger"
-	"github.com/whisper-health/whisper/internal/pubsub"
+	"github.com/whisper-health/whisper/internal/outreach"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/store"
 )
 
-// server is Whisper wired as server/main.go wires it, on PostgreSQL, served
-// over HTTP on a loopback port. The CORS and request-log middleware and the
-// metrics extension of the real server are left out.
+// server is Whisper wired by internal/app, as server/main.go wires it, on
+// PostgreSQL, served over HTTP on a loopback port. The CORS and request-log
+// middleware and the metrics extension of the real server are left out, and
+// the Patient Connect engine and the outbox are not run in the background
+// (the engine scenario runs the engine itself, and a delivering outbox
+// would add load the baselines do not have).
 type server struct {
-	db        *store.DB
-	dsn       string
-	bus       *pubsub.Postgres
-	auth      *auth.Service
-	messenger *messenger.Service
-	hub       *live.Hub
-	gql       *graph.Handler
-	http      *http.Server
-	served    chan error
-	stopHub   context.CancelFunc
-	hubDone   chan struct{}
-	demo      *demo.Result
+	db     *store.DB
+	dsn    string
+	bus    *app.Bus
+	app    *app.App
+	http   *http.Server
+	served chan error
+	stop   context.CancelFunc
+	done   chan struct{}
+	demo   *demo.Result
 	// URL is the GraphQL endpoint, http://127.0.0.1:<port>/graphql.
 	URL string
 	// client posts GraphQL requests to URL.
@@ -74,39 +72,30 @@ func startServer(ctx context.Context, dsn string, serverLog bool) (_ *server, er
 	if !s.demo.Loaded {
 		return nil, errors.New("the database already holds data; bench needs an empty database (omit -database-url for a throw-away one)")
 	}
-	if s.bus, err = pubsub.NewPostgres(db.SQL, dsn, log); err != nil {
+	if s.bus, err = app.OpenBus(db, dsn, log); err != nil {
 		return nil, err
 	}
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
-	bus := s.bus
-	s.auth, err = auth.New(db.Client, auth.Config{
-		Secret: secret,
-		Revoked: func(id pulid.ID) {
-			bus.Publish(context.Background(), pubsub.Event{Kind: pubsub.SessionRevoked, Session: id})
-		},
+	s.app, err = app.New(db, s.bus, app.Config{
+		TokenSecret:    secret,
+		Practice:       outreach.Practice{Name: "Harbourside Medical Centre"},
+		EngineInterval: -1,
+		OutboxInterval: -1,
+		Handler:        graph.HandlerConfig{MaxComplexity: 100000},
 	}, log)
 	if err != nil {
 		return nil, err
 	}
-	s.messenger = messenger.New(db.Client, s.bus, log, messenger.Config{Postgres: true})
-	s.hub = live.New(db.Client, s.bus, log, live.Config{Postgres: true, OnRevoke: s.auth.SessionRevoked})
-	hubCtx, stopHub := context.WithCancel(context.Background())
-	s.stopHub, s.hubDone = stopHub, make(chan struct{})
+	runCtx, stop := context.WithCancel(context.Background())
+	s.stop, s.done = stop, make(chan struct{})
 	go func() {
-		defer close(s.hubDone)
-		s.hub.Run(hubCtx)
+		defer close(s.done)
+		s.app.Run(runCtx)
 	}()
 
-	s.gql = graph.NewHandler(&graph.Resolver{
-		Client:    db.Client,
-		Auth:      s.auth,
-		Messenger: s.messenger,
-		Live:      s.hub,
-		Log:       log,
-	}, graph.HandlerConfig{MaxComplexity: 100000})
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", s.gql)
+	mux.Handle("/graphql", s.app.Handler)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -129,31 +118,31 @@ func startServer(ctx context.Context, dsn string, serverLog bool) (_ *server, er
 		},
 	}
 	select {
-	case <-s.hub.Started():
+	case <-s.app.Hub.Started():
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 	return s, nil
 }
 
-// Close stops serving, closes the websockets, stops the hub and the bus and
-// closes the database.
+// Close stops serving, closes the websockets, stops the workers and the bus
+// and closes the database.
 func (s *server) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if s.http != nil {
 		errc := make(chan error, 1)
 		go func() { errc <- s.http.Shutdown(ctx) }()
-		s.gql.Drain(ctx)
+		s.app.Handler.Drain(ctx)
 		<-errc
 		<-s.served
 	}
 	if s.client != nil {
 		s.client.CloseIdleConnections()
 	}
-	if s.stopHub != nil {
-		s.stopHub()
-		<-s.hubDone
+	if s.stop != nil {
+		s.stop()
+		<-s.done
 	}
 	if s.bus != nil {
 		_ = s.bus.Close()

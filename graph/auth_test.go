@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/whisper-health/whisper/internal/auth"
 	"github.com/whisper-health/whisper/internal/demo"
 )
 
@@ -264,7 +263,7 @@ func TestAPIKeys(t *testing.T) {
 }
 
 func TestIdleSessionExpires(t *testing.T) {
-	e := newEnvWith(t, auth.Config{RefreshTTL: time.Hour})
+	e := newEnv(t, withRefreshTTL(time.Hour))
 	const refresh = `mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken refreshToken } }`
 	tok := e.login(demo.ChenEmail).RefreshToken
 	// Each refresh within the idle time keeps the session going, past the

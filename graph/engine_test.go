@@ -123,7 +123,7 @@ func TestTwelveMonthlyCyclesInMilliseconds(t *testing.T) {
 			// A restart: a new engine picks up where the old one stopped,
 			// from the database alone, repeating nothing.
 			e.engine = outreach.NewEngine(e.db.Client, slog.New(slog.NewTextHandler(io.Discard, nil)),
-				outreach.EngineConfig{Postgres: testdb.Postgres(), Now: e.clock.Now, Practice: outreach.Practice{Name: "Harbourside Medical Centre"}})
+				outreach.EngineConfig{Dialect: e.db.Dialect, Now: e.clock.Now, Practice: outreach.Practice{Name: "Harbourside Medical Centre"}})
 		}
 		if n := e.run(); n != 1 {
 			t.Fatalf("month %d: %d actions ran, want 1", month+1, n)
@@ -380,7 +380,7 @@ func TestTwoEnginesNeverRunAnActionTwice(t *testing.T) {
 	}
 	defer other.Close()
 	engines := []*outreach.Engine{e.engine, outreach.NewEngine(other.Client, slog.New(slog.NewTextHandler(io.Discard, nil)),
-		outreach.EngineConfig{Postgres: true, Now: e.clock.Now})}
+		outreach.EngineConfig{Dialect: other.Dialect, Now: e.clock.Now})}
 	// Someone holds one enrolment's row: neither engine may wait for it.
 	held, err := e.db.SQL.Begin()
 	if err != nil {

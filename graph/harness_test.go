@@ -15,16 +15,11 @@ import (
 
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/graph"
+	"github.com/whisper-health/whisper/internal/app"
 	"github.com/whisper-health/whisper/internal/auth"
 	"github.com/whisper-health/whisper/internal/demo"
-	"github.com/whisper-health/whisper/internal/live"
-	"github.com/whisper-health/whisper/internal/messenger"
-	"github.com/whisper-health/whisper/internal/notify"
 	"github.com/whisper-health/whisper/internal/outreach"
-	"github.com/whisper-health/whisper/internal/oversight"
-	"github.com/whisper-health/whisper/internal/practice"
 	"github.com/whisper-health/whisper/internal/pubsub"
-	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/store"
 	"github.com/whisper-health/whisper/internal/testdb"
 )
@@ -48,7 +43,7 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 // env is a real Whisper GraphQL endpoint over a fresh database holding the
-// demo practice.
+// demo practice, wired by internal/app as the server wires it.
 type env struct {
 	t      *testing.T
 	db     *store.DB
@@ -63,90 +58,94 @@ type env struct {
 	url string
 }
 
-func newEnv(t *testing.T) *env {
-	t.Helper()
-	return newEnvWith(t, auth.Config{})
+// envOption adjusts the environment newEnv builds.
+type envOption func(*envSetup)
+
+// envSetup is what the options adjust: the app's configuration, and a
+// client for the request path built over the test database.
+type envSetup struct {
+	cfg  app.Config
+	wrap func(*store.DB) *ent.Client
 }
 
-// newEnvWith is newEnv with auth settings (the secret and clock are set here).
-func newEnvWith(t *testing.T, authCfg auth.Config) *env {
-	t.Helper()
-	return newEnvFull(t, authCfg, nil, 200*time.Millisecond)
+// withAccessTTL sets the access-token lifetime.
+func withAccessTTL(d time.Duration) envOption {
+	return func(s *envSetup) { s.cfg.AccessTokenTTL = d }
 }
 
-// newEnvClient is newEnvWith whose request path (resolvers, auth, messenger)
-// uses the client wrap returns over the test database, when wrap is set.
-func newEnvClient(t *testing.T, authCfg auth.Config, wrap func(*store.DB) *ent.Client) *env {
-	t.Helper()
-	return newEnvFull(t, authCfg, wrap, 200*time.Millisecond)
+// withRefreshTTL sets the idle session lifetime.
+func withRefreshTTL(d time.Duration) envOption {
+	return func(s *envSetup) { s.cfg.RefreshTokenTTL = d }
 }
 
-// newEnvPoll is newEnvWith with the live hub's safety-net poll interval: a
-// long one proves a delivery did not depend on it.
-func newEnvPoll(t *testing.T, authCfg auth.Config, poll time.Duration) *env {
-	t.Helper()
-	return newEnvFull(t, authCfg, nil, poll)
+// withPoll sets the live hub's safety-net poll interval: a long one proves
+// a delivery did not depend on it.
+func withPoll(d time.Duration) envOption {
+	return func(s *envSetup) { s.cfg.PollInterval = d }
 }
 
-// newEnvFull builds the environment: auth settings, an optional client
-// wrap for the request path, and the hub's poll interval.
-func newEnvFull(t *testing.T, authCfg auth.Config, wrap func(*store.DB) *ent.Client, poll time.Duration) *env {
+// withRequestClient serves the request path (resolvers, auth, messenger)
+// with the client wrap returns over the test database.
+func withRequestClient(wrap func(*store.DB) *ent.Client) envOption {
+	return func(s *envSetup) { s.wrap = wrap }
+}
+
+// newEnv builds the environment: the demo practice, the app's services and
+// workers over a test clock, and the GraphQL endpoint on a local server.
+// The Patient Connect engine and the outbox are not run in the background:
+// the tests step them with their clock (e.engine.RunDue, outbox.RunOnce).
+func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
 	url := testdb.URL(t)
 	db := testdb.OpenURL(t, url)
-	client := db.Client
-	if wrap != nil {
-		client = wrap(db)
-	}
 	ctx := context.Background()
 	if _, err := demo.Load(ctx, db.Client, time.Now()); err != nil {
 		t.Fatalf("loading demo: %v", err)
 	}
 	clk := &clock{t: time.Now()}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	setup := envSetup{cfg: app.Config{
+		TokenSecret:      bytes.Repeat([]byte("k"), 32),
+		Practice:         outreach.Practice{Name: "Harbourside Medical Centre", Phone: "(02) 9000 0000"},
+		PollInterval:     200 * time.Millisecond,
+		ReminderInterval: 50 * time.Millisecond,
+		EngineInterval:   -1,
+		OutboxInterval:   -1,
+		Now:              clk.Now,
+		Handler: graph.HandlerConfig{
+			Introspection: true,
+			MaxDepth:      8,
+			MaxComplexity: 5000,
+			MaxBodyBytes:  64 << 10,
+			InitTimeout:   2 * time.Second,
+		},
+	}}
+	for _, o := range opts {
+		o(&setup)
+	}
+	if setup.wrap != nil {
+		setup.cfg.RequestClient = setup.wrap(db)
+	}
 	// On PostgreSQL the live tests run over the same LISTEN/NOTIFY bus as
 	// the server, so its delivery and reconnect paths are what they prove.
-	var bus pubsub.Bus = pubsub.NewMemory()
-	if testdb.Postgres() {
-		pg, err := pubsub.NewPostgres(db.SQL, url, log)
-		if err != nil {
-			t.Fatalf("starting the event bus: %v", err)
-		}
-		t.Cleanup(func() { _ = pg.Close() })
-		bus = pg
-	}
-	authCfg.Secret = bytes.Repeat([]byte("k"), 32)
-	authCfg.Now = clk.Now
-	authCfg.Revoked = func(id pulid.ID) {
-		bus.Publish(context.Background(), pubsub.Event{Kind: pubsub.SessionRevoked, Session: id})
-	}
-	a, err := auth.New(client, authCfg, log)
+	bus, err := app.OpenBus(db, url, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	msgr := messenger.New(client, bus, log, messenger.Config{Postgres: testdb.Postgres(), Now: clk.Now})
-	notes := notify.New(db.Client, bus, msgr, log, clk.Now)
-	engine := outreach.NewEngine(db.Client, log, outreach.EngineConfig{Postgres: testdb.Postgres(), Now: clk.Now,
-		Practice: outreach.Practice{Name: "Harbourside Medical Centre", Phone: "(02) 9000 0000"}})
-	records := practice.New(db.Client, bus, notes, engine, testdb.Postgres(), log, clk.Now)
-	hub := live.New(db.Client, bus, log, live.Config{Postgres: testdb.Postgres(), OnRevoke: a.SessionRevoked, PollInterval: poll, Now: clk.Now})
-	hubCtx, stopHub := context.WithCancel(context.Background())
-	hubDone := make(chan struct{})
-	go func() { defer close(hubDone); hub.Run(hubCtx) }()
-	go notes.RunReminders(hubCtx, 50*time.Millisecond)
-	t.Cleanup(func() { stopHub(); <-hubDone })
-	h := graph.NewHandler(&graph.Resolver{Client: client, Auth: a, Messenger: msgr, Live: hub, Practice: records, Notify: notes, Oversight: oversight.New(db.Client, log), Outreach: outreach.New(db.Client), Engine: engine, Log: log}, graph.HandlerConfig{
-		Introspection: true,
-		MaxDepth:      8,
-		MaxComplexity: 5000,
-		MaxBodyBytes:  64 << 10,
-		InitTimeout:   2 * time.Second,
-	})
+	t.Cleanup(func() { _ = bus.Close() })
+	a, err := app.New(db, bus, setup.cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); a.Run(runCtx) }()
+	t.Cleanup(func() { stop(); <-done })
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", h)
+	mux.Handle("/graphql", a.Handler)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &env{t: t, db: db, auth: a, clock: clk, srv: srv, gql: h, engine: engine, bus: bus, url: url}
+	return &env{t: t, db: db, auth: a.Auth, clock: clk, srv: srv, gql: a.Handler, engine: a.Engine, bus: bus, url: url}
 }
 
 // gqlError is one entry of a GraphQL response's errors.

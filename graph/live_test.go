@@ -16,7 +16,6 @@ import (
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
 	"github.com/whisper-health/whisper/ent/session"
-	"github.com/whisper-health/whisper/internal/auth"
 	"github.com/whisper-health/whisper/internal/demo"
 	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/testdb"
@@ -360,7 +359,7 @@ func TestChannelUpdatedAndRemovedMembers(t *testing.T) {
 }
 
 func TestStreamEndsWhenTheTokenExpires(t *testing.T) {
-	e := newEnvWith(t, auth.Config{AccessTTL: 1500 * time.Millisecond})
+	e := newEnv(t, withAccessTTL(1500*time.Millisecond))
 	patel := e.login(demo.PatelEmail)
 	sub := e.subscribe(t, patel.AccessToken, messageAdded, nil)
 	start := time.Now()
@@ -693,7 +692,7 @@ func (e *env) writeSilently(t *testing.T, ch, sender, body string) {
 // member removed meanwhile loses their one-channel stream with FORBIDDEN,
 // channel-event streams are cut off for a reload, badges are recounted.
 func TestResyncRechecksOpenStreams(t *testing.T) {
-	e := newEnvPoll(t, auth.Config{}, time.Hour)
+	e := newEnv(t, withPoll(time.Hour))
 	chen, patel, kim := e.login(demo.ChenEmail), e.login(demo.PatelEmail), e.login(demo.KimEmail)
 	g := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID, kim.User.ID}, "name": "Ward"})
 	one := e.subscribe(t, patel.AccessToken, messageAdded, map[string]any{"c": g.ID})
@@ -742,7 +741,7 @@ func TestListenerReconnectCatchesUp(t *testing.T) {
 	if !testdb.Postgres() {
 		t.Skip("PostgreSQL only")
 	}
-	e := newEnvPoll(t, auth.Config{}, time.Hour)
+	e := newEnv(t, withPoll(time.Hour))
 	chen, patel := e.login(demo.ChenEmail), e.login(demo.PatelEmail)
 	ch := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
 	sub := e.subscribe(t, patel.AccessToken, messageAdded, nil)

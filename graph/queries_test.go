@@ -12,7 +12,6 @@ import (
 
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/securitygroup"
-	"github.com/whisper-health/whisper/internal/auth"
 	"github.com/whisper-health/whisper/internal/demo"
 	"github.com/whisper-health/whisper/internal/store"
 	"github.com/whisper-health/whisper/internal/viewer"
@@ -98,9 +97,9 @@ func (t countingTx) Query(ctx context.Context, query string, args, v any) error 
 // newCountingEnv is newEnv whose request path counts its statements.
 func newCountingEnv(t *testing.T) (*env, *atomic.Int64) {
 	n := new(atomic.Int64)
-	e := newEnvClient(t, auth.Config{}, func(db *store.DB) *ent.Client {
-		return ent.NewClient(ent.Driver(countingDriver{Driver: entsql.OpenDB(db.Dialect, db.SQL), n: n}))
-	})
+	e := newEnv(t, withRequestClient(func(db *store.DB) *ent.Client {
+		return ent.NewClient(ent.Driver(countingDriver{Driver: entsql.OpenDB(string(db.Dialect), db.SQL), n: n}))
+	}))
 	return e, n
 }
 

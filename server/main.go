@@ -8,7 +8,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/whisper-health/whisper/internal/rule"
 	"io"
 	"log/slog"
 	"net"
@@ -16,11 +15,9 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
-	"entgo.io/ent/dialect"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,17 +26,11 @@ import (
 	"github.com/rs/cors"
 
 	"github.com/whisper-health/whisper/graph"
+	"github.com/whisper-health/whisper/internal/app"
 	"github.com/whisper-health/whisper/internal/auth"
 	"github.com/whisper-health/whisper/internal/demo"
-	"github.com/whisper-health/whisper/internal/live"
-	"github.com/whisper-health/whisper/internal/messenger"
-	"github.com/whisper-health/whisper/internal/notify"
 	"github.com/whisper-health/whisper/internal/outbox"
 	"github.com/whisper-health/whisper/internal/outreach"
-	"github.com/whisper-health/whisper/internal/oversight"
-	"github.com/whisper-health/whisper/internal/practice"
-	"github.com/whisper-health/whisper/internal/pubsub"
-	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/store"
 )
 
@@ -64,7 +55,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	app, err := Start(ctx, cfg, stdout)
+	srv, err := Start(ctx, cfg, stdout)
 	if err != nil {
 		fmt.Fprintln(stderr, "whisper:", err)
 		return 1
@@ -73,43 +64,47 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	stop()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := app.Shutdown(shutdownCtx); err != nil {
+	if err := srv.Shutdown(shutdownCtx); err != nil {
 		fmt.Fprintln(stderr, "whisper: shutdown:", err)
 		return 1
 	}
 	return 0
 }
 
-// App is a running Whisper server.
+// App is a running Whisper server: the services of internal/app behind the
+// HTTP listener, with their workers running.
 type App struct {
 	cfg      Config
 	log      *slog.Logger
 	db       *store.DB
-	gql      *graph.Handler
+	bus      *app.Bus
+	core     *app.App
 	http     *http.Server
 	listener net.Listener
 	served   chan error
-	bus      pubsub.Bus
-	closeBus func() error
 
 	stopWorkers context.CancelFunc
-	workers     sync.WaitGroup
+	workersDone chan struct{}
 }
 
 // Start opens the database, brings its schema up to date, loads the demo
-// when asked, and starts serving. It returns once the listener is bound.
+// when asked, and starts serving. It returns once the listener is bound; a
+// start that fails part-way stops what it had started (workers, bus,
+// database) before it returns.
 func Start(ctx context.Context, cfg Config, stdout io.Writer) (*App, error) {
 	log := newLogger(cfg, stdout)
 	db, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}
-	app := &App{cfg: cfg, log: log, db: db, served: make(chan error, 1)}
-	if err := app.start(ctx, stdout); err != nil {
-		db.Close()
+	a := &App{cfg: cfg, log: log, db: db, served: make(chan error, 1)}
+	if err := a.start(ctx, stdout); err != nil {
+		if cerr := a.stopBackground(); cerr != nil {
+			log.Warn("stopping after a failed start", "err", cerr)
+		}
 		return nil, err
 	}
-	return app, nil
+	return a, nil
 }
 
 func (a *App) start(ctx context.Context, stdout io.Writer) error {
@@ -118,7 +113,6 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	log.Info("database ready", "source", a.db.Source)
-	rule.LogPrivilegedUse(a.db.Client, log)
 
 	secret := []byte(cfg.TokenSecret)
 	if len(secret) == 0 {
@@ -127,24 +121,8 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 			return err
 		}
 	}
-	if a.db.Dialect == dialect.Postgres {
-		pg, err := pubsub.NewPostgres(a.db.SQL, cfg.DatabaseURL, log)
-		if err != nil {
-			return err
-		}
-		a.bus, a.closeBus = pg, pg.Close
-	} else {
-		a.bus, a.closeBus = pubsub.NewMemory(), func() error { return nil }
-	}
-	authSvc, err := auth.New(a.db.Client, auth.Config{
-		Secret:     secret,
-		AccessTTL:  cfg.AccessTokenTTL,
-		RefreshTTL: cfg.RefreshTokenTTL,
-		Revoked: func(id pulid.ID) {
-			a.bus.Publish(context.Background(), pubsub.Event{Kind: pubsub.SessionRevoked, Session: id})
-		},
-	}, log)
-	if err != nil {
+	var err error
+	if a.bus, err = app.OpenBus(a.db, cfg.DatabaseURL, log); err != nil {
 		return err
 	}
 
@@ -158,20 +136,6 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 		}
 	}
 
-	msgr := messenger.New(a.db.Client, a.bus, log, messenger.Config{Postgres: a.db.Dialect == dialect.Postgres, HideAfter: cfg.ChannelHideAfter})
-
-	notes := notify.New(a.db.Client, a.bus, msgr, log, nil)
-	engine := outreach.NewEngine(a.db.Client, log, outreach.EngineConfig{
-		Postgres: a.db.Dialect == dialect.Postgres,
-		Practice: outreach.Practice{Name: cfg.PracticeName, Phone: cfg.PracticePhone, Address: cfg.PracticeAddress},
-	})
-	records := practice.New(a.db.Client, a.bus, notes, engine, a.db.Dialect == dialect.Postgres, log, nil)
-	hub := live.New(a.db.Client, a.bus, log, live.Config{
-		Postgres: a.db.Dialect == dialect.Postgres,
-		OnRevoke: authSvc.SessionRevoked,
-	})
-	workers, stopWorkers := context.WithCancel(context.Background())
-	a.stopWorkers = stopWorkers
 	// Each channel goes to its configured provider; an unconfigured one is
 	// delivered by the log provider.
 	providers := map[string]outbox.Provider{}
@@ -185,41 +149,40 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 	if cfg.LettersDir != "" {
 		providers["LETTER"] = &outbox.Letters{Dir: cfg.LettersDir, EPostURL: cfg.EPostURL, Letterhead: cfg.PracticeName}
 	}
-	sender := outbox.New(a.db.Client, log, outbox.Config{Providers: providers, Undelivered: engine.DeliveryFailed})
-	a.workers.Add(4)
-	go func() {
-		defer a.workers.Done()
-		engine.Run(workers, time.Second)
-	}()
-	go func() {
-		defer a.workers.Done()
-		notes.RunReminders(workers, time.Second)
-	}()
-	go func() {
-		defer a.workers.Done()
-		hub.Run(workers)
-	}()
-	go func() {
-		defer a.workers.Done()
-		sender.Run(workers)
-	}()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := newMetrics(reg)
 
-	a.gql = graph.NewHandler(&graph.Resolver{Client: a.db.Client, Auth: authSvc, Messenger: msgr, Live: hub, Practice: records, Notify: notes, Oversight: oversight.New(a.db.Client, log), Outreach: outreach.New(a.db.Client), Engine: engine, Log: log}, graph.HandlerConfig{
-		Introspection:    cfg.Introspection,
-		MaxDepth:         cfg.MaxDepth,
-		MaxComplexity:    cfg.MaxComplexity,
-		MaxBodyBytes:     cfg.MaxBodyBytes,
-		WebsocketOrigins: cfg.WebsocketOrigins(),
-		Extensions:       []graphql.HandlerExtension{metrics},
-	})
-	metrics.openSockets = a.gql.OpenSockets
+	a.core, err = app.New(a.db, a.bus, app.Config{
+		TokenSecret:      secret,
+		AccessTokenTTL:   cfg.AccessTokenTTL,
+		RefreshTokenTTL:  cfg.RefreshTokenTTL,
+		Practice:         outreach.Practice{Name: cfg.PracticeName, Phone: cfg.PracticePhone, Address: cfg.PracticeAddress},
+		Providers:        providers,
+		ChannelHideAfter: cfg.ChannelHideAfter,
+		Handler: graph.HandlerConfig{
+			Introspection:    cfg.Introspection,
+			MaxDepth:         cfg.MaxDepth,
+			MaxComplexity:    cfg.MaxComplexity,
+			MaxBodyBytes:     cfg.MaxBodyBytes,
+			WebsocketOrigins: cfg.WebsocketOrigins(),
+			Extensions:       []graphql.HandlerExtension{metrics},
+		},
+	}, log)
+	if err != nil {
+		return err
+	}
+	metrics.openSockets = a.core.Handler.OpenSockets
+	workers, stopWorkers := context.WithCancel(context.Background())
+	a.stopWorkers, a.workersDone = stopWorkers, make(chan struct{})
+	go func() {
+		defer close(a.workersDone)
+		a.core.Run(workers)
+	}()
 
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", a.gql)
+	mux.Handle("/graphql", a.core.Handler)
 	if cfg.Explorer {
 		mux.Handle("GET /{$}", playground.Handler("Whisper", "/graphql"))
 	}
@@ -230,7 +193,7 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	if cfg.SMSToken != "" {
 		// Without a token, inbound messages could not be authenticated.
-		mux.Handle("/webhooks/sms", smsWebhook(engine, cfg.SMSToken, cfg.SMSWebhookURL, log))
+		mux.Handle("/webhooks/sms", smsWebhook(a.core.Engine, cfg.SMSToken, cfg.SMSWebhookURL, log))
 	}
 
 	corsMW := cors.New(cors.Options{
@@ -284,7 +247,7 @@ func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "database unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	if l, ok := a.bus.(interface{ Ready() bool }); ok && !l.Ready() {
+	if !a.bus.Ready() {
 		a.log.WarnContext(r.Context(), "readiness check failed: event listener not connected")
 		http.Error(w, "event bus unavailable", http.StatusServiceUnavailable)
 		return
@@ -299,17 +262,25 @@ func (a *App) Shutdown(ctx context.Context) error {
 	a.log.Info("shutting down")
 	errc := make(chan error, 1)
 	go func() { errc <- a.http.Shutdown(ctx) }()
-	a.gql.Drain(ctx)
+	a.core.Handler.Drain(ctx)
 	err := <-errc
 	if serveErr := <-a.served; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		err = errors.Join(err, serveErr)
 	}
+	return errors.Join(err, a.stopBackground())
+}
+
+// stopBackground stops what runs behind the listener, in order, as far as
+// it was started: the workers (waiting for them), the event bus, then the
+// database.
+func (a *App) stopBackground() error {
 	if a.stopWorkers != nil {
 		a.stopWorkers()
-		a.workers.Wait()
+		<-a.workersDone
 	}
-	if a.closeBus != nil {
-		err = errors.Join(err, a.closeBus())
+	var err error
+	if a.bus != nil {
+		err = a.bus.Close()
 	}
 	return errors.Join(err, a.db.Close())
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	neturl "net/url"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -440,4 +441,85 @@ func TestReadyzFailsWhileTheEventListenerIsDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitReady(http.StatusOK, "ok")
+}
+
+// backgroundGoroutines lists the goroutines of workers and event buses: the
+// app's worker loop, each worker, and the PostgreSQL bus's receiver and
+// sender.
+func backgroundGoroutines() []string {
+	markers := []string{
+		"internal/app.(*App).Run",
+		"internal/live.(*Hub).Run",
+		"internal/notify.(*Service).RunReminders",
+		"internal/outreach.(*Engine).Run",
+		"internal/outbox.(*Worker).Run",
+		"internal/pubsub.(*Postgres).forever",
+	}
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	var found []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		for _, m := range markers {
+			if strings.Contains(g, m) {
+				found = append(found, m)
+			}
+		}
+	}
+	return found
+}
+
+// waitNoBackground waits (bounded) for stopped goroutines to finish
+// exiting: a stop returns once they are done, but a goroutine still running
+// its last deferred calls shows in a stack dump for a moment.
+func waitNoBackground(t *testing.T, after string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		left := backgroundGoroutines()
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: goroutines still running: %v", after, left)
+		}
+		runtime.Gosched()
+	}
+}
+
+// A start that fails part-way — here the listen, after the bus and the
+// workers have started — stops what it started before it returns.
+func TestFailedStartStopsWorkersAndBus(t *testing.T) {
+	url := testdb.URL(t)
+	// The check sees a running server's workers (and, on PostgreSQL, its bus).
+	running, _ := startApp(t, url)
+	<-running.core.Hub.Started()
+	if got := backgroundGoroutines(); len(got) == 0 {
+		t.Fatal("no worker goroutines found in a running server; the check would prove nothing")
+	}
+	stopApp(t, running)
+	waitNoBackground(t, "after shutdown")
+
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	cfg, err := LoadConfig([]string{"-addr", taken.Addr().String(), "-database-url", url, "-log-level", "error"}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err := Start(context.Background(), cfg, io.Discard); err == nil {
+		stopApp(t, a)
+		t.Fatalf("started on %s, which is taken; want a listen error", taken.Addr())
+	} else if !strings.Contains(err.Error(), "listening on") {
+		t.Fatalf("got error %v, want the listen to fail", err)
+	}
+	waitNoBackground(t, "after a failed start")
 }

@@ -32,13 +32,14 @@ import (
 	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/store"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
 
 // Config tunes the hub.
 type Config struct {
-	// Postgres selects the commit-horizon query.
-	Postgres bool
+	// Dialect selects the commit-horizon query on PostgreSQL.
+	Dialect store.Dialect
 	// PollInterval is the safety net: how often the hub looks for messages
 	// even without an event (default 1 s).
 	PollInterval time.Duration
@@ -283,7 +284,7 @@ func (h *Hub) init(ctx context.Context) error {
 // horizon. With newest it returns only the newest releasable position.
 func (h *Hub) scan(ctx context.Context, from messenger.Cursor, newest bool) ([]messenger.Cursor, int64, error) {
 	horizon := "9223372036854775807"
-	if h.cfg.Postgres {
+	if h.cfg.Dialect.IsPostgres() {
 		horizon = "whisper_stream_horizon()"
 	}
 	var q string
@@ -316,7 +317,7 @@ func (h *Hub) scan(ctx context.Context, from messenger.Cursor, newest bool) ([]m
 }
 
 func (h *Hub) ph(i int) string {
-	if h.cfg.Postgres {
+	if h.cfg.Dialect.IsPostgres() {
 		return fmt.Sprintf("$%d", i)
 	}
 	return "?"

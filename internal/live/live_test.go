@@ -31,8 +31,8 @@ func TestSlowSubscriberIsDroppedNotWaitedFor(t *testing.T) {
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	bus := pubsub.NewMemory()
-	msgr := messenger.New(db.Client, bus, log, messenger.Config{Postgres: testdb.Postgres()})
-	hub := live.New(db.Client, bus, log, live.Config{Postgres: testdb.Postgres(), Buffer: 4, PollInterval: 50 * time.Millisecond})
+	msgr := messenger.New(db.Client, bus, log, messenger.Config{Dialect: db.Dialect})
+	hub := live.New(db.Client, bus, log, live.Config{Dialect: db.Dialect, Buffer: 4, PollInterval: 50 * time.Millisecond})
 	hctx, stop := context.WithCancel(ctx)
 	defer stop()
 	go hub.Run(hctx)

@@ -32,7 +32,7 @@ func (h *Hub) ConversationStats(ctx context.Context) (<-chan *messenger.Stats, e
 	s := &statsSub{ctx: ctx, viewer: v, kick: make(chan struct{}, 1), out: make(chan *messenger.Stats, 1)}
 	// Registered before the first value is read, so no change falls between.
 	h.stats.add(&h.mu, v.UserID, s, ctx.Done())
-	first, err := messenger.PatientStats(system(ctx, "compute the care-team viewer's conversation figures"), h.client, h.cfg.Postgres, v.UserID)
+	first, err := messenger.PatientStats(system(ctx, "compute the care-team viewer's conversation figures"), h.client, h.cfg.Dialect, v.UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +65,7 @@ func (s *statsSub) run(h *Hub) {
 			return
 		case <-s.kick:
 		}
-		st, err := messenger.PatientStats(system(s.ctx, "recompute the care-team viewer's conversation figures"), h.client, h.cfg.Postgres, s.viewer.UserID)
+		st, err := messenger.PatientStats(system(s.ctx, "recompute the care-team viewer's conversation figures"), h.client, h.cfg.Dialect, s.viewer.UserID)
 		if err != nil {
 			if s.ctx.Err() == nil {
 				h.log.Warn("computing conversation stats", "err", err)

@@ -49,7 +49,7 @@ func TestAdvanceAgreesWithTheMessagePolicy(t *testing.T) {
 	own, other := conv(olivia), conv(liam)
 	portal := &viewer.Viewer{Kind: viewer.Patient, PatientID: olivia.ID}
 
-	s := New(c, pubsub.NewMemory(), slog.New(slog.NewTextHandler(io.Discard, nil)), Config{Postgres: testdb.Postgres()})
+	s := New(c, pubsub.NewMemory(), slog.New(slog.NewTextHandler(io.Discard, nil)), Config{Dialect: db.Dialect})
 	cases := []struct {
 		name string
 		v    *viewer.Viewer

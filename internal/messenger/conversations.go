@@ -109,7 +109,7 @@ func (s *Service) individual(ctx context.Context, v *viewer.Viewer, otherID puli
 		return ch, err
 	}
 	var ch *ent.Channel
-	err = s.tx(ctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
+	err = s.tx.Run(ctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
 		c := tx.Client()
 		var err error
 		ch, err = c.Channel.Create().SetKind(channel.KindINDIVIDUAL).SetUniqueKey(key).Save(ctx)
@@ -159,7 +159,7 @@ func groupKey(id pulid.ID) string { return "group:" + string(id) }
 // the messenger worker: group channels belong to no one user.
 func (s *Service) EnsureGroupChannel(ctx context.Context, groupID pulid.ID) (*ent.Channel, error) {
 	var ch *ent.Channel
-	err := s.tx(system(ctx, "create a security group's channel"), func(tx *ent.Tx, emit func(...pubsub.Event)) error {
+	err := s.tx.Run(system(ctx, "create a security group's channel"), func(tx *ent.Tx, emit func(...pubsub.Event)) error {
 		var err error
 		ch, err = s.ensureGroupChannelTx(ctx, tx.Client(), groupID, emit)
 		return err
@@ -203,7 +203,7 @@ const alertKey = "alert"
 func (s *Service) EnsureAlertChannel(ctx context.Context) (*ent.Channel, error) {
 	sctx := system(ctx, "create the practice-wide alert channel")
 	var ch *ent.Channel
-	err := s.tx(sctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
+	err := s.tx.Run(sctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
 		c := tx.Client()
 		var err error
 		ch, err = c.Channel.Query().Where(channel.UniqueKey(alertKey)).Only(sctx)
@@ -306,7 +306,7 @@ func (s *Service) customGroup(ctx context.Context, v *viewer.Viewer, users, grou
 		return ch, err
 	}
 	var ch *ent.Channel
-	err = s.tx(ctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
+	err = s.tx.Run(ctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
 		c := tx.Client()
 		taken, err := c.Channel.Query().Where(channel.UniqueKey(key)).Exist(system(ctx, "find an identical custom group to reuse"))
 		if err != nil {
@@ -360,7 +360,7 @@ func (s *Service) UpdateCustomGroup(ctx context.Context, in UpdateInput) (*ent.C
 		return nil, err
 	}
 	var ch *ent.Channel
-	err = s.tx(ctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
+	err = s.tx.Run(ctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
 		c := tx.Client()
 		ch, err = s.lockChannel(ctx, c, in.ChannelID)
 		if err != nil {

@@ -17,7 +17,7 @@ func (s *Service) UpdateSecurityGroupMembers(ctx context.Context, groupID pulid.
 		return nil, err
 	}
 	var g *ent.SecurityGroup
-	err := s.tx(ctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
+	err := s.tx.Run(ctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
 		// Adding members to a group that does not exist would fail on a
 		// foreign key; say what is wrong instead.
 		if _, err := tx.SecurityGroup.Get(ctx, groupID); err != nil {

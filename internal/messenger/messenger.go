@@ -9,14 +9,13 @@ package messenger
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/lib/pq"
-
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/internal/pubsub"
+	"github.com/whisper-health/whisper/internal/store"
+	"github.com/whisper-health/whisper/internal/txn"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
 
@@ -31,9 +30,9 @@ const DefaultHideAfter = 3 * 24 * time.Hour
 
 // Config tunes the messenger.
 type Config struct {
-	// Postgres selects row locks (SELECT … FOR UPDATE) and transaction ids;
-	// SQLite serialises writers itself.
-	Postgres bool
+	// Dialect selects row locks (SELECT … FOR UPDATE) and transaction ids
+	// on PostgreSQL; SQLite serialises writers itself.
+	Dialect store.Dialect
 	// HideAfter is the idle time after which a read channel leaves the list
 	// (default 3 days).
 	HideAfter time.Duration
@@ -47,6 +46,11 @@ type Service struct {
 	bus    pubsub.Bus
 	log    *slog.Logger
 	cfg    Config
+	// tx runs the messenger's writes (see internal/txn): channels are
+	// locked in the order a change reaches them, and custom groups that
+	// include each other can be reached from both ends at once, so a
+	// deadlock victim is run again.
+	tx *txn.Runner
 }
 
 // New returns the messenger over client, publishing events on bus.
@@ -57,7 +61,7 @@ func New(client *ent.Client, bus pubsub.Bus, log *slog.Logger, cfg Config) *Serv
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{client: client, bus: bus, log: log, cfg: cfg}
+	return &Service{client: client, bus: bus, log: log, cfg: cfg, tx: txn.New(client, bus, log)}
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
@@ -73,55 +77,6 @@ func (s *Service) Now() time.Time { return s.now() }
 // recorded with each privileged statement, see rule.LogPrivilegedUse).
 func system(ctx context.Context, why string) context.Context {
 	return viewer.NewSystemContext(ctx, "messenger: "+why)
-}
-
-// tx runs fn in a transaction and publishes the events it collected once the
-// transaction has committed (never inside it: a NOTIFY in the transaction
-// would serialise every commit).
-//
-// A transaction PostgreSQL aborts as a deadlock victim or a serialisation
-// failure is run again from the start (up to three times): channels are
-// locked in the order the change reaches them, and custom groups that
-// include each other can be reached from both ends at once. fn must
-// therefore keep its state inside the call, as every caller does.
-func (s *Service) tx(ctx context.Context, fn func(tx *ent.Tx, emit func(...pubsub.Event)) error) error {
-	for attempt := 1; ; attempt++ {
-		err := s.tryTx(ctx, fn)
-		if attempt < 3 && retryable(err) {
-			s.log.InfoContext(ctx, "transaction aborted by the database; running it again", "attempt", attempt)
-			continue
-		}
-		return err
-	}
-}
-
-// retryable reports whether PostgreSQL aborted the transaction so that
-// running it again can succeed (40P01 deadlock, 40001 serialisation).
-func retryable(err error) bool {
-	var pe *pq.Error
-	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
-}
-
-func (s *Service) tryTx(ctx context.Context, fn func(tx *ent.Tx, emit func(...pubsub.Event)) error) error {
-	tx, err := s.client.Tx(ctx)
-	if err != nil {
-		return fmt.Errorf("starting transaction: %w", err)
-	}
-	var events []pubsub.Event
-	emit := func(e ...pubsub.Event) { events = append(events, e...) }
-	if err := fn(tx, emit); err != nil {
-		if rerr := tx.Rollback(); rerr != nil {
-			s.log.WarnContext(ctx, "rolling back", "err", rerr)
-		}
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("committing: %w", err)
-	}
-	if len(events) > 0 {
-		s.bus.Publish(ctx, events...)
-	}
-	return nil
 }
 
 // isUnique reports whether err is a unique-constraint violation.

@@ -18,6 +18,7 @@ import (
 	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/rule"
+	"github.com/whisper-health/whisper/internal/store"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
 
@@ -53,7 +54,7 @@ func (s *Service) StartPatientConversation(ctx context.Context, in StartPatientI
 		return nil, err
 	}
 	var ch *ent.Channel
-	err = s.tx(ctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
+	err = s.tx.Run(ctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
 		c := tx.Client()
 		known, err := c.Patient.Query().Where(patient.ID(in.PatientID)).Exist(ctx)
 		if err != nil {
@@ -193,16 +194,16 @@ func (s *Service) ConversationStats(ctx context.Context) (*Stats, error) {
 	if err != nil {
 		return nil, err
 	}
-	return PatientStats(ctx, s.client, s.cfg.Postgres, v.UserID)
+	return PatientStats(ctx, s.client, s.cfg.Dialect, v.UserID)
 }
 
 // PatientStats is ConversationStats for the care-team user uid, read with
-// client as it is (the caller has authorised uid); postgres selects the
+// client as it is (the caller has authorised uid); d selects the
 // placeholder style. The live stream recomputes a subscriber's figures with
 // it after each patient-conversation message or read.
-func PatientStats(ctx context.Context, client *ent.Client, postgres bool, uid pulid.ID) (*Stats, error) {
+func PatientStats(ctx context.Context, client *ent.Client, d store.Dialect, uid pulid.ID) (*Stats, error) {
 	mark := "?"
-	if postgres {
+	if d.IsPostgres() {
 		mark = "$1"
 	}
 	q := "SELECT COUNT(*), COUNT(DISTINCT c.patient_id), COALESCE(SUM(c.message_count), 0), " +
@@ -237,7 +238,7 @@ func (s *Service) patientSend(ctx context.Context, v *viewer.Viewer, in SendInpu
 		return nil, apperr.Invalid("input", "patients send the message text only")
 	}
 	var msg *ent.Message
-	err = s.tx(ctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
+	err = s.tx.Run(ctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
 		c := tx.Client()
 		// Read as the patient: another conversation is not found. Reading
 		// writes nothing, so advance still takes the channel lock first.

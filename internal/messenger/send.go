@@ -67,7 +67,7 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, error) 
 
 	var msg *ent.Message
 	var recipient *ent.User
-	err = s.tx(ctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
+	err = s.tx.Run(ctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
 		c := tx.Client()
 		// One statement locks the channel, checks that the viewer is a
 		// member, takes the next sequence number and the writing
@@ -204,7 +204,7 @@ func (s *Service) sent(ctx context.Context, v *viewer.Viewer, clientID string, c
 // so sequence numbers are handed out one at a time, in commit order.
 func (s *Service) lockChannel(ctx context.Context, c *ent.Client, id pulid.ID) (*ent.Channel, error) {
 	q := c.Channel.Query().Where(channel.ID(id))
-	if s.cfg.Postgres {
+	if s.cfg.Dialect.IsPostgres() {
 		q = q.ForUpdate()
 	}
 	return q.Only(ctx)
@@ -249,7 +249,7 @@ type advanced struct {
 func (s *Service) advance(ctx context.Context, c *ent.Client, id, member pulid.ID, party bool) (advanced, error) {
 	a := advanced{at: s.now()}
 	mark, txid := "?", "max(last_txid, (SELECT COALESCE(MAX(txid), 0) + 1 FROM messages))"
-	if s.cfg.Postgres {
+	if s.cfg.Dialect.IsPostgres() {
 		mark, txid = "$", "GREATEST(last_txid, pg_current_xact_id()::text::bigint)"
 	}
 	p := func(n int) string { return mark + strconv.Itoa(n) }
@@ -260,7 +260,7 @@ func (s *Service) advance(ctx context.Context, c *ent.Client, id, member pulid.I
 		q += " AND EXISTS (SELECT 1 FROM channel_members WHERE channel_members.channel_id = channels.id AND channel_members.user_id = " + p(3) + ")"
 		args = append(args, member)
 	}
-	joined := party && member != "" && s.cfg.Postgres
+	joined := party && member != "" && s.cfg.Dialect.IsPostgres()
 	if joined {
 		// The member's read mark moves in the same statement (as
 		// AllowMembershipChangesByMembers lets a member move their own).
@@ -484,7 +484,7 @@ func (s *Service) sendAutoReply(ctx context.Context, channelID, recipientID puli
 		return
 	}
 	sctx := system(ctx, "post the recipient's staff auto-reply")
-	err := s.tx(sctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
+	err := s.tx.Run(sctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
 		c := tx.Client()
 		// The channel first: its lock is what orders this transaction's id
 		// after every earlier message's. Writing anything before it would

@@ -21,6 +21,7 @@ import (
 	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/txn"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
 
@@ -31,6 +32,7 @@ type Service struct {
 	msgr   *messenger.Service
 	log    *slog.Logger
 	now    func() time.Time
+	tx     *txn.Runner
 }
 
 // New returns the notification service.
@@ -38,7 +40,7 @@ func New(client *ent.Client, bus pubsub.Bus, msgr *messenger.Service, log *slog.
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{client: client, bus: bus, msgr: msgr, log: log, now: now}
+	return &Service{client: client, bus: bus, msgr: msgr, log: log, now: now, tx: txn.New(client, bus, log)}
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC() }
@@ -205,37 +207,34 @@ func (s *Service) Create(ctx context.Context, in CreateInput) ([]*ent.Notificati
 	if !deliver.After(now) {
 		announced = &now
 	}
-	tx, err := s.client.Tx(ctx)
+	var out []*ent.Notification
+	err = s.tx.Run(ctx, func(tx *ent.Tx, emit txn.Emit) error {
+		out = out[:0] // a retried attempt starts over
+		for _, r := range recipients {
+			n, err := tx.Notification.Create().
+				SetKind(in.Kind).
+				SetRecipientID(r).
+				SetTitle(title).
+				SetNillableBody(in.Body).
+				SetNillablePatientID(in.PatientID).
+				SetFromID(v.UserID).
+				SetNillableDueAt(dueAt).
+				SetDeliverAt(deliver).
+				SetNillableAnnouncedAt(announced).
+				Save(ctx)
+			if err != nil {
+				return err
+			}
+			out = append(out, n.Unwrap())
+			if !deliver.After(now) {
+				emit(announce(n))
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	var out []*ent.Notification
-	var events []pubsub.Event
-	for _, r := range recipients {
-		n, err := tx.Notification.Create().
-			SetKind(in.Kind).
-			SetRecipientID(r).
-			SetTitle(title).
-			SetNillableBody(in.Body).
-			SetNillablePatientID(in.PatientID).
-			SetFromID(v.UserID).
-			SetNillableDueAt(dueAt).
-			SetDeliverAt(deliver).
-			SetNillableAnnouncedAt(announced).
-			Save(ctx)
-		if err != nil {
-			_ = tx.Rollback()
-			return nil, err
-		}
-		out = append(out, n.Unwrap())
-		if !deliver.After(now) {
-			events = append(events, announce(n))
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, err
-	}
-	s.bus.Publish(ctx, events...)
 	return out, nil
 }
 

@@ -205,6 +205,10 @@ func (w *Worker) deliver(ctx context.Context, row *ent.OutboxMessage) (bool, err
 		Body:           row.Body,
 		IdempotencyKey: row.IdempotencyKey,
 	})
+	// A transaction of its own rather than internal/txn: when the cause's
+	// hook fails, this one is rolled back and the outcome recorded alone
+	// (recordAlone), which a run-or-roll-back helper cannot express, and it
+	// publishes no events.
 	tx, err := w.client.Tx(system(context.WithoutCancel(ctx)))
 	if err != nil {
 		return true, fmt.Errorf("recording delivery outcome: %w", err)
@@ -307,6 +311,8 @@ func (w *Worker) abandon(ctx context.Context, now time.Time) error {
 // abandonOne claims one stale row; false means another worker had it (or
 // it is no longer stale).
 func (w *Worker) abandonOne(ctx context.Context, id pulid.ID, cutoff time.Time, reason string) (bool, error) {
+	// A claim, not a write through internal/txn: losing the row to another
+	// worker (n != 1) rolls back without an error, and nothing is published.
 	tx, err := w.client.Tx(ctx)
 	if err != nil {
 		return false, err

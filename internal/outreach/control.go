@@ -12,6 +12,7 @@ import (
 	"github.com/whisper-health/whisper/ent/program"
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/txn"
 )
 
 // Pause stops an active enrolment until it is resumed.
@@ -73,39 +74,31 @@ func (e *Engine) Advance(ctx context.Context, id pulid.ID) (*ent.Enrollment, err
 	if _, err := rule.ProgramManager.Check(ctx); err != nil {
 		return nil, err
 	}
-	tx, err := e.client.Tx(ctx)
+	err := e.tx.Run(ctx, func(tx *ent.Tx, _ txn.Emit) error {
+		c := tx.Client()
+		en, err := c.Enrollment.Query().Where(enrollment.ID(id)).WithProgram().Only(ctx)
+		if err != nil {
+			return err
+		}
+		waiting, err := c.EnrollmentStep.Query().Where(enrollmentstep.EnrollmentID(en.ID), enrollmentstep.Cycle(en.Cycle),
+			enrollmentstep.StatusEQ(enrollmentstep.StatusWAITING)).Exist(ctx)
+		if err != nil {
+			return err
+		}
+		if en.Status != enrollment.StatusACTIVE || en.NextDueAt != nil || !waiting {
+			return apperr.Invalid("id", "the enrolment is not waiting at a pause")
+		}
+		actions, err := liveActions(ctx, c, en.ProgramID)
+		if err == nil {
+			err = c.EnrollmentStep.Update().Where(enrollmentstep.EnrollmentID(en.ID), enrollmentstep.Cycle(en.Cycle),
+				enrollmentstep.StatusEQ(enrollmentstep.StatusWAITING)).SetStatus(enrollmentstep.StatusSENT).Exec(ctx)
+		}
+		if err == nil {
+			err = e.advance(ctx, c, en, actions)
+		}
+		return err
+	})
 	if err != nil {
-		return nil, err
-	}
-	c := tx.Client()
-	en, err := c.Enrollment.Query().Where(enrollment.ID(id)).WithProgram().Only(ctx)
-	if err != nil {
-		_ = tx.Rollback()
-		return nil, err
-	}
-	waiting, err := c.EnrollmentStep.Query().Where(enrollmentstep.EnrollmentID(en.ID), enrollmentstep.Cycle(en.Cycle),
-		enrollmentstep.StatusEQ(enrollmentstep.StatusWAITING)).Exist(ctx)
-	if err != nil {
-		_ = tx.Rollback()
-		return nil, err
-	}
-	if en.Status != enrollment.StatusACTIVE || en.NextDueAt != nil || !waiting {
-		_ = tx.Rollback()
-		return nil, apperr.Invalid("id", "the enrolment is not waiting at a pause")
-	}
-	actions, err := liveActions(ctx, c, en.ProgramID)
-	if err == nil {
-		err = c.EnrollmentStep.Update().Where(enrollmentstep.EnrollmentID(en.ID), enrollmentstep.Cycle(en.Cycle),
-			enrollmentstep.StatusEQ(enrollmentstep.StatusWAITING)).SetStatus(enrollmentstep.StatusSENT).Exec(ctx)
-	}
-	if err == nil {
-		err = e.advance(ctx, c, en, actions)
-	}
-	if err != nil {
-		_ = tx.Rollback()
-		return nil, err
-	}
-	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
 	return e.client.Enrollment.Get(ctx, id)

@@ -23,7 +23,7 @@ func TestAStaleTransitionIsRefused(t *testing.T) {
 	if _, err := demo.Load(ctx, db.Client, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	e := NewEngine(db.Client, slog.New(slog.DiscardHandler), EngineConfig{Postgres: testdb.Postgres()})
+	e := NewEngine(db.Client, slog.New(slog.DiscardHandler), EngineConfig{Dialect: db.Dialect})
 	prog := db.Client.Program.Query().FirstX(ctx)
 	ref := time.Now().Add(20 * 24 * time.Hour)
 	en, err := e.Enroll(ctx, EnrollInput{ProgramID: prog.ID, PatientID: db.Client.Patient.Query().FirstIDX(ctx), ReferenceDate: &ref})

@@ -21,6 +21,8 @@ import (
 	"github.com/whisper-health/whisper/ent/referral"
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/store"
+	"github.com/whisper-health/whisper/internal/txn"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
 
@@ -31,8 +33,9 @@ type Practice struct {
 
 // EngineConfig tunes the engine.
 type EngineConfig struct {
-	// Postgres selects row locks with SKIP LOCKED, so replicas share work.
-	Postgres bool
+	// Dialect selects row locks with SKIP LOCKED on PostgreSQL, so replicas
+	// share work.
+	Dialect store.Dialect
 	// Now is the clock (default time.Now); tests run years in milliseconds.
 	Now func() time.Time
 	// Practice fills the {{practice.*}} placeholders.
@@ -44,6 +47,7 @@ type Engine struct {
 	client *ent.Client
 	log    *slog.Logger
 	cfg    EngineConfig
+	tx     *txn.Runner
 }
 
 // NewEngine returns the engine.
@@ -54,7 +58,7 @@ func NewEngine(client *ent.Client, log *slog.Logger, cfg EngineConfig) *Engine {
 	if cfg.Practice.Name == "" {
 		cfg.Practice.Name = "the practice"
 	}
-	return &Engine{client: client, log: log, cfg: cfg}
+	return &Engine{client: client, log: log, cfg: cfg, tx: txn.New(client, nil, log)}
 }
 
 func (e *Engine) now() time.Time { return e.cfg.Now().UTC() }
@@ -145,23 +149,20 @@ func (e *Engine) Enroll(ctx context.Context, in EnrollInput) (*ent.Enrollment, e
 		return nil, apperr.New(apperr.Conflict, "the patient is already enrolled in this program")
 	}
 	first := p.Edges.Actions[0]
-	tx, err := e.client.Tx(ctx)
+	var en *ent.Enrollment
+	err = e.tx.Run(ctx, func(tx *ent.Tx, _ txn.Emit) error {
+		var err error
+		en, err = tx.Enrollment.Create().
+			SetProgramID(p.ID).SetPatientID(in.PatientID).SetReferenceDate(ref).SetOriginDate(ref).
+			SetNextActionID(first.ID).SetNextDueAt(dueAt(ref, first)).
+			Save(ctx)
+		if err == nil {
+			err = tx.EnrollmentStep.Create().SetEnrollmentID(en.ID).SetActionID(first.ID).SetCycle(1).
+				SetScheduledAt(dueAt(ref, first)).Exec(ctx)
+		}
+		return err
+	})
 	if err != nil {
-		return nil, err
-	}
-	en, err := tx.Enrollment.Create().
-		SetProgramID(p.ID).SetPatientID(in.PatientID).SetReferenceDate(ref).SetOriginDate(ref).
-		SetNextActionID(first.ID).SetNextDueAt(dueAt(ref, first)).
-		Save(ctx)
-	if err == nil {
-		err = tx.EnrollmentStep.Create().SetEnrollmentID(en.ID).SetActionID(first.ID).SetCycle(1).
-			SetScheduledAt(dueAt(ref, first)).Exec(ctx)
-	}
-	if err != nil {
-		_ = tx.Rollback()
-		return nil, err
-	}
-	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
 	return en.Unwrap(), nil
@@ -220,7 +221,8 @@ var errTaken = errors.New("taken by another engine")
 // retries it.
 func (e *Engine) poisoned(ctx context.Context, id pulid.ID, cause error) {
 	e.log.Error("outreach: an enrolment's step failed; it is paused and flagged", "enrollment", id, "err", cause)
-	err := e.inTx(ctx, func(c *ent.Client) error {
+	err := e.tx.Run(ctx, func(tx *ent.Tx, _ txn.Emit) error {
+		c := tx.Client()
 		en, err := c.Enrollment.Query().Where(enrollment.ID(id), enrollment.StatusEQ(enrollment.StatusACTIVE)).Only(ctx)
 		if ent.IsNotFound(err) {
 			return nil
@@ -244,18 +246,6 @@ func (e *Engine) poisoned(ctx context.Context, id pulid.ID, cause error) {
 	}
 }
 
-func (e *Engine) inTx(ctx context.Context, fn func(*ent.Client) error) error {
-	tx, err := e.client.Tx(ctx)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx.Client()); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
-}
-
 // clip cuts s to at most n bytes without splitting a character.
 func clip(s string, n int) string {
 	if len(s) <= n {
@@ -270,16 +260,16 @@ func clip(s string, n int) string {
 // step runs the next due action of one enrolment, if it is still due and
 // nobody else holds it (errTaken otherwise).
 func (e *Engine) step(ctx context.Context, id pulid.ID, cache map[pulid.ID][]*ent.ProgramAction) (int, error) {
-	tx, err := e.client.Tx(ctx)
+	var n int
+	err := e.tx.Run(ctx, func(tx *ent.Tx, _ txn.Emit) error {
+		var err error
+		n, err = e.stepTx(ctx, tx.Client(), id, cache)
+		return err
+	})
 	if err != nil {
 		return 0, err
 	}
-	n, err := e.stepTx(ctx, tx.Client(), id, cache)
-	if err != nil {
-		_ = tx.Rollback()
-		return 0, err
-	}
-	return n, tx.Commit()
+	return n, nil
 }
 
 // liveActions are a program's actions in order, without removed ones.
@@ -290,7 +280,7 @@ func liveActions(ctx context.Context, c *ent.Client, programID pulid.ID) ([]*ent
 
 func (e *Engine) stepTx(ctx context.Context, c *ent.Client, id pulid.ID, cache map[pulid.ID][]*ent.ProgramAction) (int, error) {
 	q := c.Enrollment.Query().Where(enrollment.ID(id), enrollment.StatusEQ(enrollment.StatusACTIVE), enrollment.NextDueAtLTE(e.now()))
-	if e.cfg.Postgres {
+	if e.cfg.Dialect.IsPostgres() {
 		q = q.ForUpdate(sqlSkipLocked())
 	}
 	en, err := q.WithPatient().WithProgram().Only(ctx)

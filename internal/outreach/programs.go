@@ -3,6 +3,7 @@ package outreach
 import (
 	"context"
 	"github.com/whisper-health/whisper/internal/rule"
+	"log/slog"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -15,15 +16,19 @@ import (
 	"github.com/whisper-health/whisper/ent/template"
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/txn"
 )
 
 // Service configures Patient Connect (PATIENT_CONNECT_MANAGE, by policy).
 type Service struct {
 	client *ent.Client
+	tx     *txn.Runner
 }
 
 // New returns the outreach service.
-func New(client *ent.Client) *Service { return &Service{client: client} }
+func New(client *ent.Client, log *slog.Logger) *Service {
+	return &Service{client: client, tx: txn.New(client, nil, log)}
+}
 
 // Frequency is how far apart cycles are.
 type Frequency struct {
@@ -351,16 +356,13 @@ func (s *Service) RemoveAction(ctx context.Context, id pulid.ID) (*ent.Program, 
 	if err != nil {
 		return nil, err
 	}
-	tx, err := s.client.Tx(ctx)
+	var p *ent.Program
+	err = s.tx.Run(ctx, func(tx *ent.Tx, _ txn.Emit) error {
+		var err error
+		p, err = s.removeAction(ctx, tx.Client(), a.ID, a.ProgramID)
+		return err
+	})
 	if err != nil {
-		return nil, err
-	}
-	p, err := s.removeAction(ctx, tx.Client(), a.ID, a.ProgramID)
-	if err != nil {
-		_ = tx.Rollback()
-		return nil, err
-	}
-	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -493,27 +495,24 @@ func (s *Service) SetBookingTypePrograms(ctx context.Context, bookingTypeID puli
 			return nil, apperr.Invalid("programIDs", "%q would be left with no booking type to complete its cycles", p.Name)
 		}
 	}
-	tx, err := s.client.Tx(ctx)
+	err = s.tx.Run(ctx, func(tx *ent.Tx, _ txn.Emit) error {
+		for id := range want {
+			if !have[id] {
+				if err := tx.Program.UpdateOneID(id).AddCompletingBookingTypeIDs(bt.ID).Exec(ctx); err != nil {
+					return err
+				}
+			}
+		}
+		for id := range have {
+			if !want[id] {
+				if err := tx.Program.UpdateOneID(id).RemoveCompletingBookingTypeIDs(bt.ID).Exec(ctx); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, err
-	}
-	for id := range want {
-		if !have[id] {
-			if err := tx.Program.UpdateOneID(id).AddCompletingBookingTypeIDs(bt.ID).Exec(ctx); err != nil {
-				_ = tx.Rollback()
-				return nil, err
-			}
-		}
-	}
-	for id := range have {
-		if !want[id] {
-			if err := tx.Program.UpdateOneID(id).RemoveCompletingBookingTypeIDs(bt.ID).Exec(ctx); err != nil {
-				_ = tx.Rollback()
-				return nil, err
-			}
-		}
-	}
-	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
 	return bt, nil

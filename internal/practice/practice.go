@@ -25,6 +25,8 @@ import (
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/store"
+	"github.com/whisper-health/whisper/internal/txn"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
 
@@ -44,20 +46,21 @@ type Bookings interface {
 // Service writes practice records.
 type Service struct {
 	client   *ent.Client
-	bus      pubsub.Bus
 	arrivals Arrivals
 	bookings Bookings
-	postgres bool
+	dialect  store.Dialect
 	log      *slog.Logger
 	now      func() time.Time
+	tx       *txn.Runner
 }
 
-// New returns the practice service.
-func New(client *ent.Client, bus pubsub.Bus, arrivals Arrivals, bookings Bookings, postgres bool, log *slog.Logger, now func() time.Time) *Service {
+// New returns the practice service; d selects a row lock on a booking whose
+// status changes (PostgreSQL).
+func New(client *ent.Client, bus pubsub.Bus, arrivals Arrivals, bookings Bookings, d store.Dialect, log *slog.Logger, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{client: client, bus: bus, arrivals: arrivals, bookings: bookings, postgres: postgres, log: log, now: now}
+	return &Service{client: client, arrivals: arrivals, bookings: bookings, dialect: d, log: log, now: now, tx: txn.New(client, bus, log)}
 }
 
 // PatientInput is a patient as the practice system knows it.
@@ -342,8 +345,8 @@ func (s *Service) UpsertBooking(ctx context.Context, in BookingInput) (*ent.Book
 		status = *in.Status
 	}
 	var out *ent.Booking
-	var events []pubsub.Event
-	err = s.inTx(ctx, func(c *ent.Client) error {
+	err = s.tx.Run(ctx, func(tx *ent.Tx, emit txn.Emit) error {
+		c := tx.Client()
 		existing, err := c.Booking.Query().Where(booking.ExternalID(in.ExternalID)).Only(ctx)
 		if ent.IsNotFound(err) {
 			b, err := c.Booking.Create().
@@ -359,9 +362,11 @@ func (s *Service) UpsertBooking(ctx context.Context, in BookingInput) (*ent.Book
 				return err
 			}
 			out = b
-			if events, err = s.recordStatus(ctx, c, b, nil, status); err != nil {
+			events, err := s.recordStatus(ctx, c, b, nil, status)
+			if err != nil {
 				return err
 			}
+			emit(events...)
 			if s.bookings != nil {
 				return s.bookings.BookingChanged(ctx, c, nil, b)
 			}
@@ -393,9 +398,11 @@ func (s *Service) UpsertBooking(ctx context.Context, in BookingInput) (*ent.Book
 			}
 		}
 		if in.Status != nil && *in.Status != existing.Status {
+			var events []pubsub.Event
 			if out, _, events, err = s.changeStatus(ctx, c, out.ID, *in.Status); err != nil {
 				return err
 			}
+			emit(events...)
 		}
 		if s.bookings != nil {
 			return s.bookings.BookingChanged(ctx, c, existing, out)
@@ -405,7 +412,6 @@ func (s *Service) UpsertBooking(ctx context.Context, in BookingInput) (*ent.Book
 	if err != nil {
 		return nil, err
 	}
-	s.bus.Publish(ctx, events...)
 	return out.Unwrap(), nil
 }
 
@@ -418,19 +424,23 @@ func (s *Service) SetBookingStatus(ctx context.Context, id pulid.ID, status book
 		return nil, err
 	}
 	var out *ent.Booking
-	var events []pubsub.Event
-	err := s.inTx(ctx, func(c *ent.Client) error {
+	err := s.tx.Run(ctx, func(tx *ent.Tx, emit txn.Emit) error {
+		c := tx.Client()
 		var before *ent.Booking
+		var events []pubsub.Event
 		var err error
-		if out, before, events, err = s.changeStatus(ctx, c, id, status); err != nil || before == nil || s.bookings == nil {
+		if out, before, events, err = s.changeStatus(ctx, c, id, status); err != nil {
 			return err
+		}
+		emit(events...)
+		if before == nil || s.bookings == nil {
+			return nil
 		}
 		return s.bookings.BookingChanged(ctx, c, before, out)
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.bus.Publish(ctx, events...)
 	return out.Unwrap(), nil
 }
 
@@ -438,7 +448,7 @@ func (s *Service) SetBookingStatus(ctx context.Context, id pulid.ID, status book
 // it was before when the status did change (nil otherwise).
 func (s *Service) changeStatus(ctx context.Context, c *ent.Client, id pulid.ID, status booking.Status) (*ent.Booking, *ent.Booking, []pubsub.Event, error) {
 	q := c.Booking.Query().Where(booking.ID(id))
-	if s.postgres {
+	if s.dialect.IsPostgres() {
 		q = q.ForUpdate()
 	}
 	b, err := q.Only(ctx)
@@ -485,18 +495,6 @@ func (s *Service) recordStatus(ctx context.Context, c *ent.Client, b *ent.Bookin
 		return s.arrivals.Arrived(ctx, c, b, by)
 	}
 	return nil, nil
-}
-
-func (s *Service) inTx(ctx context.Context, fn func(c *ent.Client) error) error {
-	tx, err := s.client.Tx(ctx)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx.Client()); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
 }
 
 // ReferralInput is a referral as the practice system knows it.

@@ -27,11 +27,26 @@ import (
 // is unset.
 const DefaultSQLitePath = "whisper.db"
 
+// Dialect is the SQL dialect of an open database. The domain packages are
+// given it once, from the store, for the few statements that differ: row
+// locks, SKIP LOCKED, transaction ids and the commit horizon exist only on
+// PostgreSQL (SQLite serialises writers itself).
+type Dialect string
+
+// The dialects Open connects to; the values are ent's dialect names.
+const (
+	SQLite   Dialect = dialect.SQLite
+	Postgres Dialect = dialect.Postgres
+)
+
+// IsPostgres reports whether d is PostgreSQL.
+func (d Dialect) IsPostgres() bool { return d == Postgres }
+
 // DB is an open database.
 type DB struct {
 	Client  *ent.Client
 	SQL     *sql.DB
-	Dialect string
+	Dialect Dialect
 	// Source is the database location with any password removed, for logs.
 	Source string
 }
@@ -62,7 +77,7 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		return nil, fmt.Errorf("connecting to %s: %w", source, err)
 	}
 	client := ent.NewClient(ent.Driver(entsql.OpenDB(d, sqldb)))
-	return &DB{Client: client, SQL: sqldb, Dialect: d, Source: source}, nil
+	return &DB{Client: client, SQL: sqldb, Dialect: Dialect(d), Source: source}, nil
 }
 
 // ValidateURL reports why rawURL is not a database location Open accepts
@@ -117,7 +132,7 @@ const migrationLockKey = 72_616_873 // "whisper" folded into an int
 // column or an index, so an upgrade keeps every existing row; on PostgreSQL it
 // holds an advisory lock so concurrent replicas upgrade one at a time.
 func (db *DB) Migrate(ctx context.Context) error {
-	if db.Dialect == dialect.Postgres {
+	if db.Dialect.IsPostgres() {
 		conn, err := db.SQL.Conn(ctx)
 		if err != nil {
 			return fmt.Errorf("reserving connection for migration lock: %w", err)
@@ -151,7 +166,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err := db.upgradeData(ctx, oldLinks, !announcing); err != nil {
 		return err
 	}
-	if db.Dialect == dialect.Postgres {
+	if db.Dialect.IsPostgres() {
 		if _, err := db.SQL.ExecContext(ctx, streamHorizon); err != nil {
 			return fmt.Errorf("creating the stream horizon: %w", err)
 		}
@@ -164,7 +179,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 // Each step is idempotent, so a replica that finds it done changes nothing.
 func (db *DB) upgradeData(ctx context.Context, oldLinks, backfillAnnounced bool) error {
 	ph := "?"
-	if db.Dialect == dialect.Postgres {
+	if db.Dialect.IsPostgres() {
 		ph = "$1"
 	}
 	var steps []string
@@ -227,7 +242,7 @@ func (db *DB) textSearchIndexes(ctx context.Context) {
 // hasColumn reports whether table exists and has column.
 func (db *DB) hasColumn(ctx context.Context, table, column string) (bool, error) {
 	q := `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`
-	if db.Dialect == dialect.Postgres {
+	if db.Dialect.IsPostgres() {
 		q = `SELECT count(*) FROM information_schema.columns
 		     WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2`
 	}
