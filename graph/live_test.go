@@ -82,10 +82,9 @@ func TestMessageAddedLiveAndAuthorised(t *testing.T) {
 	e := newEnv(t)
 	chen, patel, kim := e.login(demo.ChenEmail), e.login(demo.PatelEmail), e.login(demo.KimEmail)
 	ch := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
-	patelSub := e.subscribe(t, patel.AccessToken, messageAdded, nil)
-	onlyCh := e.subscribe(t, patel.AccessToken, messageAdded, map[string]any{"c": ch.ID})
-	kimSub := e.subscribe(t, kim.AccessToken, messageAdded, nil)
-	time.Sleep(100 * time.Millisecond)
+	patelSub := e.listen(t, patel.AccessToken, messageAdded, nil)
+	onlyCh := e.listen(t, patel.AccessToken, messageAdded, map[string]any{"c": ch.ID})
+	kimSub := e.listen(t, kim.AccessToken, messageAdded, nil)
 
 	other := e.open(chen.AccessToken, map[string]any{"userIDs": []string{kim.User.ID}})
 	e.send(chen.AccessToken, ch.ID, "for Patel", nil)
@@ -134,8 +133,7 @@ func TestMessageAddedResumesAfterCursor(t *testing.T) {
 	chen, patel, kim := e.login(demo.ChenEmail), e.login(demo.PatelEmail), e.login(demo.KimEmail)
 	a := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
 	b := e.open(kim.AccessToken, map[string]any{"userIDs": []string{patel.User.ID, chen.User.ID}})
-	sub := e.subscribe(t, patel.AccessToken, messageAdded, nil)
-	time.Sleep(100 * time.Millisecond)
+	sub := e.listen(t, patel.AccessToken, messageAdded, nil)
 	e.send(chen.AccessToken, a.ID, "m1", nil)
 	_, cursor := sub.message(5 * time.Second)
 	if cursor == "" {
@@ -187,8 +185,7 @@ func TestResumeWithLateCommit(t *testing.T) {
 	chen, patel := e.login(demo.ChenEmail), e.login(demo.PatelEmail)
 	a := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
 	b := e.open(patel.AccessToken, map[string]any{"userIDs": []string{e.userID(patel.AccessToken, demo.KimEmail)}})
-	sub := e.subscribe(t, patel.AccessToken, messageAdded, nil)
-	time.Sleep(100 * time.Millisecond)
+	sub := e.listen(t, patel.AccessToken, messageAdded, nil)
 
 	// A slow transaction takes its transaction id first…
 	ctx := viewer.NewSystemContext(context.Background(), "test")
@@ -296,8 +293,7 @@ func TestUnreadBadge(t *testing.T) {
 func TestChannelUpdatedAndRemovedMembers(t *testing.T) {
 	e := newEnv(t)
 	chen, patel, kim := e.login(demo.ChenEmail), e.login(demo.PatelEmail), e.login(demo.KimEmail)
-	events := e.subscribe(t, kim.AccessToken, `subscription { channelUpdated { type channel { id name } } }`, nil)
-	time.Sleep(100 * time.Millisecond)
+	events := e.listen(t, kim.AccessToken, `subscription { channelUpdated { type channel { id name } } }`, nil)
 	g := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID, kim.User.ID}})
 	next := func() (string, any) {
 		d := events.next(5 * time.Second)
@@ -310,9 +306,8 @@ func TestChannelUpdatedAndRemovedMembers(t *testing.T) {
 	if typ, ch := next(); typ != "CREATED" || ch == nil {
 		t.Errorf("got %s %v, want CREATED", typ, ch)
 	}
-	kimStream := e.subscribe(t, kim.AccessToken, messageAdded, map[string]any{"c": g.ID})
-	kimAll := e.subscribe(t, kim.AccessToken, messageAdded, nil)
-	time.Sleep(100 * time.Millisecond)
+	kimStream := e.listen(t, kim.AccessToken, messageAdded, map[string]any{"c": g.ID})
+	kimAll := e.listen(t, kim.AccessToken, messageAdded, nil)
 	const upd = `mutation($in: UpdateCustomGroupInput!) { updateCustomGroup(input: $in) { id } }`
 	e.ok(chen.AccessToken, upd, map[string]any{"in": map[string]any{"channelID": g.ID, "name": "Renamed"}}, nil)
 	// The rename also posts a system message.
@@ -323,8 +318,7 @@ func TestChannelUpdatedAndRemovedMembers(t *testing.T) {
 	if typ, ch := next(); typ != "RENAMED" || ch.(map[string]any)["name"] != "Renamed" {
 		t.Errorf("got %s %v, want RENAMED to Renamed", typ, ch)
 	}
-	patelEvents := e.subscribe(t, patel.AccessToken, `subscription { channelUpdated { type channel { id } } }`, nil)
-	time.Sleep(100 * time.Millisecond)
+	patelEvents := e.listen(t, patel.AccessToken, `subscription { channelUpdated { type channel { id } } }`, nil)
 	e.ok(chen.AccessToken, upd, map[string]any{"in": map[string]any{"channelID": g.ID, "removeUserIDs": []string{kim.User.ID}}}, nil)
 	// The members who stay are told the membership changed.
 	if d := patelEvents.next(5 * time.Second); d == nil {
@@ -378,8 +372,7 @@ func TestStreamEndsWhenTheTokenExpires(t *testing.T) {
 func TestStreamEndsWhenTheSessionIsRevoked(t *testing.T) {
 	e := newEnv(t)
 	patel := e.login(demo.PatelEmail)
-	sub := e.subscribe(t, patel.AccessToken, messageAdded, nil)
-	time.Sleep(100 * time.Millisecond)
+	sub := e.listen(t, patel.AccessToken, messageAdded, nil)
 	e.ok(patel.AccessToken, `mutation { logout }`, nil, nil)
 	if reason := closeReason(t, sub.c, 5*time.Second); !strings.Contains(reason, "SESSION_REVOKED") || !strings.Contains(reason, "UNAUTHENTICATED") || !strings.Contains(reason, "sign in again") {
 		t.Errorf("the stream ended with %s, want UNAUTHENTICATED / SESSION_REVOKED (sign in again)", reason)
@@ -425,9 +418,8 @@ func TestNotifyFollowsPreferences(t *testing.T) {
 	chen, patel := e.login(demo.ChenEmail), e.login(demo.PatelEmail)
 	ch := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
 	const q = `subscription { messageAdded { body notify } }`
-	patelSub := e.subscribe(t, patel.AccessToken, q, nil)
-	chenSub := e.subscribe(t, chen.AccessToken, q, nil)
-	time.Sleep(100 * time.Millisecond)
+	patelSub := e.listen(t, patel.AccessToken, q, nil)
+	chenSub := e.listen(t, chen.AccessToken, q, nil)
 	notify := func(s *subscription) bool {
 		d := s.next(5 * time.Second)
 		if d == nil {
@@ -459,8 +451,7 @@ func TestOtherDatabasesDoNotHoldBackDelivery(t *testing.T) {
 	e := newEnv(t)
 	chen, patel := e.login(demo.ChenEmail), e.login(demo.PatelEmail)
 	ch := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
-	sub := e.subscribe(t, patel.AccessToken, messageAdded, nil)
-	time.Sleep(100 * time.Millisecond)
+	sub := e.listen(t, patel.AccessToken, messageAdded, nil)
 	other, err := sql.Open("postgres", os.Getenv(testdb.EnvVar))
 	if err != nil {
 		t.Fatal(err)
@@ -533,9 +524,8 @@ func TestResumeFromAMutationCursor(t *testing.T) {
 	e.send(chen.AccessToken, a.ID, "m0", nil)
 	release := e.holdHorizon(t)
 	m1 := e.send(chen.AccessToken, a.ID, "m1", nil)
-	all := e.subscribe(t, patel.AccessToken, messageAdded, map[string]any{"after": m1.Cursor})
-	one := e.subscribe(t, patel.AccessToken, messageAdded, map[string]any{"c": a.ID, "after": m1.Cursor})
-	time.Sleep(200 * time.Millisecond)
+	all := e.listen(t, patel.AccessToken, messageAdded, map[string]any{"after": m1.Cursor})
+	one := e.listen(t, patel.AccessToken, messageAdded, map[string]any{"c": a.ID, "after": m1.Cursor})
 	e.send(chen.AccessToken, a.ID, "m2", nil)
 	e.send(kim.AccessToken, b.ID, "m3", nil)
 	release()
@@ -606,8 +596,7 @@ func TestResumeWhileDisconnectedWithLateCommit(t *testing.T) {
 	chen, patel, kim := e.login(demo.ChenEmail), e.login(demo.PatelEmail), e.login(demo.KimEmail)
 	a := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
 	b := e.open(kim.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
-	sub := e.subscribe(t, patel.AccessToken, messageAdded, nil)
-	time.Sleep(100 * time.Millisecond)
+	sub := e.listen(t, patel.AccessToken, messageAdded, nil)
 	e.send(chen.AccessToken, a.ID, "seen", nil)
 	body, cursor := sub.message(5 * time.Second)
 	if body != "seen" {
@@ -695,14 +684,14 @@ func TestResyncRechecksOpenStreams(t *testing.T) {
 	e := newEnv(t, withPoll(time.Hour))
 	chen, patel, kim := e.login(demo.ChenEmail), e.login(demo.PatelEmail), e.login(demo.KimEmail)
 	g := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID, kim.User.ID}, "name": "Ward"})
-	one := e.subscribe(t, patel.AccessToken, messageAdded, map[string]any{"c": g.ID})
-	events := e.subscribe(t, patel.AccessToken, `subscription { channelUpdated { type } }`, nil)
-	kimSub := e.subscribe(t, kim.AccessToken, messageAdded, nil)
+	one := e.listen(t, patel.AccessToken, messageAdded, map[string]any{"c": g.ID})
+	events := e.listen(t, patel.AccessToken, `subscription { channelUpdated { type } }`, nil)
+	kimSub := e.listen(t, kim.AccessToken, messageAdded, nil)
 	badge := e.subscribe(t, chen.AccessToken, `subscription { unreadBadge { total } }`, nil)
+	// The badge's first event says it is registered.
 	if d := badge.next(5 * time.Second); d == nil {
 		t.Fatal("no initial badge")
 	}
-	time.Sleep(100 * time.Millisecond)
 
 	// Changes whose events are lost.
 	ctx := viewer.NewSystemContext(context.Background(), "test")
@@ -744,8 +733,7 @@ func TestListenerReconnectCatchesUp(t *testing.T) {
 	e := newEnv(t, withPoll(time.Hour))
 	chen, patel := e.login(demo.ChenEmail), e.login(demo.PatelEmail)
 	ch := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
-	sub := e.subscribe(t, patel.AccessToken, messageAdded, nil)
-	time.Sleep(100 * time.Millisecond)
+	sub := e.listen(t, patel.AccessToken, messageAdded, nil)
 	e.send(chen.AccessToken, ch.ID, "over the bus", nil)
 	if body, _ := sub.message(5 * time.Second); body != "over the bus" {
 		t.Fatalf("got %q, want the message delivered by its event", body)
@@ -775,8 +763,8 @@ func TestNeverReceiveSuppressesNotificationsNotCounts(t *testing.T) {
 	chen, patel, kim := e.login(demo.ChenEmail), e.login(demo.PatelEmail), e.login(demo.KimEmail)
 	g := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID, kim.User.ID}, "name": "Ward"})
 	e.ok(kim.AccessToken, `mutation { updatePreferences(input: {neverReceiveDirect: true}) { id } }`, nil, nil)
-	msgs := e.subscribe(t, kim.AccessToken, `subscription { messageAdded { body notify } }`, nil)
-	notes := e.subscribe(t, kim.AccessToken, `subscription { notificationAdded { title } }`, nil)
+	msgs := e.listen(t, kim.AccessToken, `subscription { messageAdded { body notify } }`, nil)
+	notes := e.listen(t, kim.AccessToken, `subscription { notificationAdded { title } }`, nil)
 	badge := e.subscribe(t, kim.AccessToken, `subscription { unreadBadge { total } }`, nil)
 	total := func(want float64) float64 {
 		n := -1.0
@@ -794,7 +782,6 @@ func TestNeverReceiveSuppressesNotificationsNotCounts(t *testing.T) {
 	if n := total(0); n != 0 {
 		t.Fatalf("initial badge %v, want 0", n)
 	}
-	time.Sleep(100 * time.Millisecond)
 
 	e.send(chen.AccessToken, g.ID, "ward round at 9", nil)
 	d := msgs.next(5 * time.Second)

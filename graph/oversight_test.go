@@ -19,8 +19,7 @@ func TestObserveUser(t *testing.T) {
 	ch := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
 	e.send(chen.AccessToken, ch.ID, "for Patel's eyes", nil)
 
-	live := e.subscribe(t, admin.AccessToken, `subscription($u: ID!) { observeUser(userID: $u) { body } }`, map[string]any{"u": patel.User.ID})
-	time.Sleep(100 * time.Millisecond)
+	live := e.listen(t, admin.AccessToken, `subscription($u: ID!) { observeUser(userID: $u) { body } }`, map[string]any{"u": patel.User.ID})
 	var list struct {
 		ObservedChannels struct {
 			Edges []struct {
@@ -401,8 +400,7 @@ func TestObserveStopsWhenAdminLosesRights(t *testing.T) {
 	}
 
 	ch := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
-	live := e.subscribe(t, admin.AccessToken, observe, map[string]any{"u": patel.User.ID})
-	time.Sleep(100 * time.Millisecond)
+	live := e.listen(t, admin.AccessToken, observe, map[string]any{"u": patel.User.ID})
 	e.send(chen.AccessToken, ch.ID, "seen by the observer", nil)
 	if body, _ := live.message(5 * time.Second); body != "seen by the observer" {
 		t.Fatalf("observer's stream got %q", body)

@@ -113,8 +113,7 @@ func TestBookingsAndArrivals(t *testing.T) {
 	}
 
 	// Dr Chen listens for arrivals; reception marks the patient arrived.
-	arrivals := e.subscribe(t, chen.AccessToken, `subscription { notificationAdded(kinds: [ARRIVAL]) { id kind title overdue patient { patientNumber } booking { id } from { email } } }`, nil)
-	time.Sleep(100 * time.Millisecond)
+	arrivals := e.listen(t, chen.AccessToken, `subscription { notificationAdded(kinds: [ARRIVAL]) { id kind title overdue patient { patientNumber } booking { id } from { email } } }`, nil)
 	const arrive = `mutation($b: ID!) { setBookingStatus(bookingID: $b, status: ARRIVED) { status statusChanges { fromStatus toStatus changedBy { email } } } }`
 	var set struct {
 		SetBookingStatus struct {
@@ -253,8 +252,7 @@ func TestNotificationsAndAlerts(t *testing.T) {
 
 	// Alerts: admins only, everyone with ACCESS_WHISPER receives them.
 	admin, chen := e.login(demo.AdminEmail), e.login(demo.ChenEmail)
-	alerts := e.subscribe(t, kim.AccessToken, messageAdded, nil)
-	time.Sleep(100 * time.Millisecond)
+	alerts := e.listen(t, kim.AccessToken, messageAdded, nil)
 	e.fails(kim.AccessToken, `mutation { sendAlert(body: "x") { id } }`, nil, "FORBIDDEN")
 	e.fails(demo.IntegrationKey, `mutation { sendAlert(body: "x") { id } }`, nil, "FORBIDDEN")
 	var alert struct {
@@ -282,8 +280,7 @@ func TestNotificationsAndAlerts(t *testing.T) {
 func TestKeepHiddenSuppressesNotificationEvents(t *testing.T) {
 	e := newEnv(t)
 	chen := e.login(demo.ChenEmail)
-	sub := e.subscribe(t, chen.AccessToken, `subscription { notificationAdded { title } }`, nil)
-	time.Sleep(100 * time.Millisecond)
+	sub := e.listen(t, chen.AccessToken, `subscription { notificationAdded { title } }`, nil)
 	const send = `mutation($u: [ID!], $t: String!) { createNotification(input: {kind: ANNOUNCEMENT, title: $t, userIDs: $u}) { id } }`
 	e.ok(demo.IntegrationKey, send, map[string]any{"u": []string{chen.User.ID}, "t": "first"}, nil)
 	if d := sub.next(5 * time.Second); d == nil {
@@ -309,8 +306,7 @@ func TestNeverReceiveStillGetsArrivals(t *testing.T) {
 	chen, rec := e.login(demo.ChenEmail), e.login(demo.ReceptionEmail)
 	patient := e.patientID(rec.AccessToken, "P0011")
 	e.ok(chen.AccessToken, `mutation { updatePreferences(input: {neverReceiveDirect: true}) { id } }`, nil, nil)
-	sub := e.subscribe(t, chen.AccessToken, `subscription { notificationAdded { kind title } }`, nil)
-	time.Sleep(100 * time.Millisecond)
+	sub := e.listen(t, chen.AccessToken, `subscription { notificationAdded { kind title } }`, nil)
 	e.ok(demo.IntegrationKey, `mutation($u: [ID!]) { createNotification(input: {kind: ANNOUNCEMENT, title: "Staff meeting", userIDs: $u}) { id } }`,
 		map[string]any{"u": []string{chen.User.ID}}, nil)
 	if d := sub.next(500 * time.Millisecond); d != nil {

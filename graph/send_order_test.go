@@ -239,6 +239,9 @@ func TestMembershipNoticeKeepsStreamOrder(t *testing.T) {
 // holdAfterInsert makes every transaction that inserts into table wait,
 // right after the insert, until release is called: a trigger takes an
 // advisory lock the test holds on a connection of its own (PostgreSQL).
+// Only the server knows when a backend starts waiting on that lock (a
+// NOTIFY from the trigger would arrive only at commit), so the tests poll
+// pg_stat_activity for it, every 10 ms within a deadline.
 func holdAfterInsert(t *testing.T, e *env, table string, key int64) (release func()) {
 	t.Helper()
 	ctx := context.Background()

@@ -102,9 +102,16 @@ func newWSClient(t *testing.T, conn *websocket.Conn) *wsClient {
 
 func dialWS(t *testing.T, e *env, init map[string]any) (*wsClient, error) {
 	t.Helper()
+	return dialURL(t, e.srv.URL+"/graphql", init)
+}
+
+// dialURL opens a graphql-transport-ws socket to the endpoint at base (an
+// http URL) and sends connection_init with init.
+func dialURL(t *testing.T, base string, init map[string]any) (*wsClient, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	url := "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/graphql"
+	url := "ws" + strings.TrimPrefix(base, "http")
 	conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
 	if err != nil {
 		t.Fatalf("dialing websocket: %v", err)

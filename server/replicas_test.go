@@ -108,8 +108,7 @@ func TestReplicasShareOneDatabase(t *testing.T) {
 
 	chenTok, _ := login(t, a.URL(), "dr.chen@demo.clinic")
 	patelTok, patelID := login(t, b.URL(), "dr.patel@demo.clinic")
-	sub := subscribeWS(t, b.URL(), patelTok, `subscription { messageAdded { body } }`)
-	time.Sleep(200 * time.Millisecond)
+	sub := listenWS(t, b, patelTok, `subscription { messageAdded { body } }`)
 
 	open := post(t, a.URL(), chenTok, `mutation { openConversation(input: {userIDs: ["`+patelID+`"]}) { id } }`)
 	ch := open["openConversation"].(map[string]any)["id"].(string)
@@ -208,8 +207,7 @@ func TestReplicaResumeWithLateCommit(t *testing.T) {
 		post(t, base, tok, `mutation { sendMessage(input: {channelID: "`+ch+`", body: "`+body+`"}) { id } }`)
 	}
 	const q = `subscription { messageAdded { body cursor } }`
-	sub := subscribeWS(t, b.URL(), patelTok, q)
-	time.Sleep(200 * time.Millisecond)
+	sub := listenWS(t, b, patelTok, q)
 	sendVia(a.URL(), chenTok, chA, "seen")
 	body, cursor := sub.nextMessage(5 * time.Second)
 	if body != "seen" || cursor == "" {

@@ -34,7 +34,12 @@ func sign(token, u string, form url.Values) string {
 
 func TestInboundSMSRepliesAreStoredAgainstTheEnrolment(t *testing.T) {
 	// A loopback SMS API accepts the program's SMS.
+	called := make(chan struct{}, 1)
 	smsAPI := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case called <- struct{}{}:
+		default:
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)
 		_, _ = w.Write([]byte(`{"sid":"SM1"}`))
@@ -53,7 +58,15 @@ func TestInboundSMSRepliesAreStoredAgainstTheEnrolment(t *testing.T) {
 	patient := pats[0].(map[string]any)["node"].(map[string]any)
 	en := post(t, base, admin, `mutation { enrollPatient(input: {programID: "`+prog+`", patientID: "`+patient["id"].(string)+`"}) { id } }`)["enrollPatient"].(map[string]any)["id"].(string)
 
-	// The engine runs every second: the SMS goes out within a few.
+	// The engine runs every second: the SMS goes out within a few. The
+	// loopback API's call is the signal; the step's SENT mark (written as
+	// the SMS is queued) is then read back, briefly polled in case it lands
+	// a moment after the call.
+	select {
+	case <-called:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the SMS API was never called")
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		steps := post(t, base, admin, `{ node(id: "`+en+`") { ... on Enrollment { steps { status } } } }`)["node"].(map[string]any)["steps"].([]any)
@@ -63,7 +76,7 @@ func TestInboundSMSRepliesAreStoredAgainstTheEnrolment(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the SMS was not sent: %v", steps)
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
 
 	hook := base + "/webhooks/sms"

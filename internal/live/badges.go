@@ -63,6 +63,7 @@ func (h *Hub) Badge(ctx context.Context) (<-chan *Badge, error) {
 		return nil, err
 	}
 	h.badges.add(&h.mu, v.UserID, s, ctx.Done())
+	reportReady(ctx)
 	s.emit()
 	return s.out, nil
 }
@@ -239,6 +240,7 @@ func (h *Hub) ChannelEvents(ctx context.Context) (<-chan *ChannelEvent, error) {
 	}
 	s := &chanSub{ctx: ctx, viewer: v, out: make(chan *ChannelEvent, h.cfg.Buffer), done: make(chan struct{})}
 	h.chans.add(&h.mu, v.UserID, s, ctx.Done(), s.done)
+	reportReady(ctx)
 	return s.out, nil
 }
 

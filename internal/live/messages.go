@@ -173,6 +173,7 @@ func (h *Hub) Messages(ctx context.Context, channelID *pulid.ID, after *messenge
 	start := h.pos
 	h.msgs[s] = struct{}{}
 	h.mu.Unlock()
+	reportReady(ctx)
 
 	out := make(chan *ent.Message)
 	st.out = out

@@ -57,6 +57,7 @@ func (h *Hub) Notifications(ctx context.Context, kinds []notification.Kind) (<-c
 	}
 	s := &noteSub{ctx: ctx, viewer: v, kinds: kinds, out: make(chan *ent.Notification, h.cfg.Buffer)}
 	h.notes.add(&h.mu, v.UserID, s, ctx.Done())
+	reportReady(ctx)
 	return s.out, nil
 }
 

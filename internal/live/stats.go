@@ -38,6 +38,7 @@ func (h *Hub) ConversationStats(ctx context.Context) (<-chan *messenger.Stats, e
 	}
 	s.out <- first
 	go s.run(h)
+	reportReady(ctx)
 	return s.out, nil
 }
 

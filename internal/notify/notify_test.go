@@ -60,11 +60,25 @@ func TestRemindersAnnouncedOnceAcrossReplicas(t *testing.T) {
 		}
 		return clk.Now()
 	}
+	// Each round of a worker reads its clock once: counting the reads lets
+	// the test wait for rounds that really ran, not for a guessed time.
+	var rounds [2]atomic.Int64
+	rang := make(chan struct{}, 1)
+	counted := func(i int, now func() time.Time) func() time.Time {
+		return func() time.Time {
+			rounds[i].Add(1)
+			select {
+			case rang <- struct{}{}:
+			default:
+			}
+			return now()
+		}
+	}
 	wctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	for _, s := range []*notify.Service{
-		notify.New(db1.Client, bus, nil, log, flaky),
-		notify.New(db2.Client, bus, nil, log, clk.Now),
+		notify.New(db1.Client, bus, nil, log, counted(0, flaky)),
+		notify.New(db2.Client, bus, nil, log, counted(1, clk.Now)),
 	} {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.RunReminders(wctx, 5*time.Millisecond) }()
@@ -94,8 +108,21 @@ func TestRemindersAnnouncedOnceAcrossReplicas(t *testing.T) {
 	}
 	clk.Advance(11 * time.Minute)
 	collect(len(overdue)+len(later), 10*time.Second)
-	// Let both workers run a good many more rounds: nothing is announced twice.
-	time.Sleep(300 * time.Millisecond)
+	// Let both workers run a good many more rounds: nothing is announced
+	// twice. A round that starts n reads on has seen n-1 rounds finish.
+	more := func(n int64) {
+		t.Helper()
+		want := [2]int64{rounds[0].Load() + n, rounds[1].Load() + n}
+		deadline := time.After(10 * time.Second)
+		for rounds[0].Load() < want[0] || rounds[1].Load() < want[1] {
+			select {
+			case <-rang:
+			case <-deadline:
+				t.Fatalf("the workers ran %d and %d rounds, want %d and %d", rounds[0].Load(), rounds[1].Load(), want[0], want[1])
+			}
+		}
+	}
+	more(20)
 	for {
 		select {
 		case ev := <-events.C():

@@ -28,6 +28,8 @@ type recorder struct {
 }
 
 func (r *recorder) Send(_ context.Context, m outbox.Message) (string, error) {
+	// A slow provider is the fake's behaviour, not a wait: it keeps two
+	// workers' rounds overlapping, the situation under test.
 	time.Sleep(r.delay)
 	r.mu.Lock()
 	defer r.mu.Unlock()

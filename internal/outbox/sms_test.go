@@ -40,7 +40,12 @@ func TestHTTPSMSProvider(t *testing.T) {
 		case "+61400000503":
 			w.WriteHeader(http.StatusServiceUnavailable)
 		case "+61400000999":
-			time.Sleep(300 * time.Millisecond) // longer than the client waits
+			// Answer only once the client has given up (its timeout is the
+			// behaviour under test); bounded in case it never does.
+			select {
+			case <-r.Context().Done():
+			case <-time.After(5 * time.Second):
+			}
 		default:
 			w.WriteHeader(http.StatusCreated)
 			_, _ = io.WriteString(w, `{"sid": "SM`+to[len(to)-3:]+`", "status": "queued"}`)
