@@ -24,7 +24,7 @@ func listenWS(t *testing.T, app *App, token, query string) *wsSub {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/graphql", func(w http.ResponseWriter, r *http.Request) {
 		ctx := live.OnReady(r.Context(), func() { once.Do(func() { close(ready) }) })
-		app.gql.ServeHTTP(w, r.WithContext(ctx))
+		app.core.Handler.ServeHTTP(w, r.WithContext(ctx))
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)

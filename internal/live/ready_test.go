@@ -29,10 +29,10 @@ func TestOnReadyReportsRegisteredStreams(t *testing.T) {
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	bus := pubsub.NewMemory()
-	msgr := messenger.New(db.Client, bus, log, messenger.Config{Postgres: testdb.Postgres()})
+	msgr := messenger.New(db.Client, bus, log, messenger.Config{Dialect: db.Dialect})
 	// An hour-long poll: the message below arrives by its event, not by
 	// the safety net.
-	hub := live.New(db.Client, bus, log, live.Config{Postgres: testdb.Postgres(), PollInterval: time.Hour})
+	hub := live.New(db.Client, bus, log, live.Config{Dialect: db.Dialect, PollInterval: time.Hour})
 	hctx, stop := context.WithCancel(ctx)
 	defer stop()
 	go hub.Run(hctx)
