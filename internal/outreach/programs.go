@@ -354,15 +354,17 @@ func (s *Service) RemoveAction(ctx context.Context, id pulid.ID) (*ent.Program, 
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.removeAction(ctx, tx.Client(), a.ID, a.ProgramID)
-	if err != nil {
+	if _, err := s.removeAction(ctx, tx.Client(), a.ID, a.ProgramID); err != nil {
 		_ = tx.Rollback()
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
-	return p, nil
+	// Read again outside the transaction: the program answered is resolved
+	// further (its actions, its booking types) after the commit, and an
+	// entity bound to the finished transaction cannot load its edges.
+	return s.client.Program.Get(ctx, a.ProgramID)
 }
 
 // removeAction is RemoveAction inside its transaction c.
