@@ -25,6 +25,7 @@ import (
 	"github.com/whisper-health/whisper/internal/practice"
 	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/settings"
 	"github.com/whisper-health/whisper/internal/store"
 	"github.com/whisper-health/whisper/internal/testdb"
 )
@@ -125,6 +126,7 @@ func newEnvFull(t *testing.T, authCfg auth.Config, wrap func(*store.DB) *ent.Cli
 		t.Fatal(err)
 	}
 	msgr := messenger.New(client, bus, log, messenger.Config{Postgres: testdb.Postgres(), Now: clk.Now})
+	practiceSettings := settings.New(db.Client, settings.Practice{Name: "Harbourside Medical Centre", Phone: "(02) 9000 0000"})
 	notes := notify.New(db.Client, bus, msgr, log, clk.Now)
 	engine := outreach.NewEngine(db.Client, log, outreach.EngineConfig{Postgres: testdb.Postgres(), Now: clk.Now,
 		Practice: outreach.Practice{Name: "Harbourside Medical Centre", Phone: "(02) 9000 0000"}})
@@ -135,7 +137,7 @@ func newEnvFull(t *testing.T, authCfg auth.Config, wrap func(*store.DB) *ent.Cli
 	go func() { defer close(hubDone); hub.Run(hubCtx) }()
 	go notes.RunReminders(hubCtx, 50*time.Millisecond)
 	t.Cleanup(func() { stopHub(); <-hubDone })
-	h := graph.NewHandler(&graph.Resolver{Client: client, Auth: a, Messenger: msgr, Live: hub, Practice: records, Notify: notes, Oversight: oversight.New(db.Client, log), Outreach: outreach.New(db.Client), Engine: engine, Log: log}, graph.HandlerConfig{
+	h := graph.NewHandler(&graph.Resolver{Client: client, Auth: a, Messenger: msgr, Live: hub, Practice: records, Notify: notes, Oversight: oversight.New(db.Client, log), Outreach: outreach.New(db.Client), Engine: engine, Settings: practiceSettings, Log: log}, graph.HandlerConfig{
 		Introspection: true,
 		MaxDepth:      8,
 		MaxComplexity: 5000,

@@ -39,6 +39,7 @@ import (
 	"github.com/whisper-health/whisper/internal/practice"
 	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/pulid"
+	settingsdb "github.com/whisper-health/whisper/internal/settings"
 	"github.com/whisper-health/whisper/internal/store"
 )
 
@@ -158,6 +159,7 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 
 	msgr := messenger.New(a.db.Client, a.bus, log, messenger.Config{Postgres: a.db.Dialect == dialect.Postgres, HideAfter: cfg.ChannelHideAfter})
 
+	practiceSettings := settingsdb.New(a.db.Client, settingsdb.Practice{Name: cfg.PracticeName, Phone: cfg.PracticePhone, Address: cfg.PracticeAddress, Location: cfg.TimeZone})
 	notes := notify.New(a.db.Client, a.bus, msgr, log, nil)
 	engine := outreach.NewEngine(a.db.Client, log, outreach.EngineConfig{
 		Postgres: a.db.Dialect == dialect.Postgres,
@@ -206,7 +208,7 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := newMetrics(reg)
 
-	a.gql = graph.NewHandler(&graph.Resolver{Client: a.db.Client, Auth: authSvc, Messenger: msgr, Live: hub, Practice: records, Notify: notes, Oversight: oversight.New(a.db.Client, log), Outreach: outreach.New(a.db.Client), Engine: engine, Log: log}, graph.HandlerConfig{
+	a.gql = graph.NewHandler(&graph.Resolver{Client: a.db.Client, Auth: authSvc, Messenger: msgr, Live: hub, Practice: records, Notify: notes, Oversight: oversight.New(a.db.Client, log), Outreach: outreach.New(a.db.Client), Engine: engine, Settings: practiceSettings, Log: log}, graph.HandlerConfig{
 		Introspection:    cfg.Introspection,
 		MaxDepth:         cfg.MaxDepth,
 		MaxComplexity:    cfg.MaxComplexity,
