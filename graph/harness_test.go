@@ -127,9 +127,8 @@ func newEnvFull(t *testing.T, authCfg auth.Config, wrap func(*store.DB) *ent.Cli
 	}
 	msgr := messenger.New(client, bus, log, messenger.Config{Postgres: testdb.Postgres(), Now: clk.Now})
 	practiceSettings := settings.New(db.Client, settings.Practice{Name: "Harbourside Medical Centre", Phone: "(02) 9000 0000"})
-	notes := notify.New(db.Client, bus, msgr, log, clk.Now)
-	engine := outreach.NewEngine(db.Client, log, outreach.EngineConfig{Postgres: testdb.Postgres(), Now: clk.Now,
-		Practice: outreach.Practice{Name: "Harbourside Medical Centre", Phone: "(02) 9000 0000"}})
+	notes := notify.New(db.Client, bus, msgr, log, clk.Now).WithSettings(practiceSettings)
+	engine := outreach.NewEngine(db.Client, log, outreach.EngineConfig{Postgres: testdb.Postgres(), Now: clk.Now, Settings: practiceSettings})
 	records := practice.New(db.Client, bus, notes, engine, testdb.Postgres(), log, clk.Now)
 	hub := live.New(db.Client, bus, log, live.Config{Postgres: testdb.Postgres(), OnRevoke: a.SessionRevoked, PollInterval: poll, Now: clk.Now})
 	hubCtx, stopHub := context.WithCancel(context.Background())

@@ -2,12 +2,24 @@ package graph_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/whisper-health/whisper/internal/demo"
+	"github.com/whisper-health/whisper/internal/outreach"
 	"github.com/whisper-health/whisper/internal/settings"
+	"github.com/whisper-health/whisper/internal/testdb"
 )
+
+// jumpTo sets the test clock to t.
+func (c *clock) jumpTo(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
+}
 
 const (
 	practiceSettingsQuery  = `{ practiceSettings { name phone address timeZone } }`
@@ -132,4 +144,138 @@ func TestAnotherReplicaSeesThePracticeSettings(t *testing.T) {
 	if err != nil || after.Name != "Harbourside Family Practice" || after.TimeZone() != "America/New_York" {
 		t.Errorf("the other replica reads %+v (%v) after the change, want the new name and zone", after, err)
 	}
+}
+
+// A Sydney booking texted the day before shows the Sydney date and time
+// (the booking is on a different UTC date), is sent at the Sydney clock
+// time a day earlier, by another replica's engine that was running before
+// the zone was set; and program managers read the text as sent.
+func TestASydneyBookingTextedTheDayBefore(t *testing.T) {
+	e := newEnv(t)
+	sydney, _ := time.LoadLocation("Australia/Sydney")
+	visit := time.Date(2027, time.March, 10, 9, 15, 0, 0, sydney) // 9 March 22:15 UTC
+	e.clock.jumpTo(time.Date(2027, time.March, 1, 0, 0, 0, 0, time.UTC))
+	replica := outreach.NewEngine(e.db.Client, slog.New(slog.NewTextHandler(io.Discard, nil)), outreach.EngineConfig{
+		Postgres: testdb.Postgres(), Now: e.clock.Now,
+		Settings: settings.New(e.db.Client, settings.Practice{Name: "Harbourside Medical Centre"}),
+	})
+	admin := e.login(demo.AdminEmail)
+	e.setPractice(admin.AccessToken, map[string]any{"name": "Harbourside Family Practice", "timeZone": "Australia/Sydney"})
+	sms := e.template(admin.AccessToken, "SMS", "{{practice.name}}: see you {{booking.date}} at {{booking.time}}.")
+	prog := e.program(admin.AccessToken, map[string]any{"name": "Day-before reminder", "type": "BOOKING"},
+		map[string]any{"type": "SMS", "templateID": sms, "offset": 1, "unit": "DAYS", "relation": "BEFORE"})
+	patient := e.patientID(admin.AccessToken, "P0001")
+	e.book("bk-sydney", patient, map[string]any{"startsAt": visit.UTC().Format(time.RFC3339)})
+	e.enroll(admin.AccessToken, prog, patient, &visit)
+
+	e.clock.jumpTo(time.Date(2027, time.March, 9, 9, 14, 0, 0, sydney))
+	if n, err := replica.RunDue(context.Background()); err != nil || n != 0 {
+		t.Fatalf("a minute before 9:15 the day before, %d actions ran (%v), want none", n, err)
+	}
+	e.clock.jumpTo(time.Date(2027, time.March, 9, 9, 15, 0, 0, sydney))
+	if n, err := replica.RunDue(context.Background()); err != nil || n != 1 {
+		t.Fatalf("at 9:15 the day before, %d actions ran (%v), want the reminder", n, err)
+	}
+	want := "Harbourside Family Practice: see you Wednesday 10 March 2027 at 09:15."
+	admin = e.login(demo.AdminEmail)
+	var out struct {
+		Deliveries struct {
+			Edges []struct {
+				Node struct{ Channel, Body string }
+			}
+		}
+	}
+	e.ok(admin.AccessToken, `{ deliveries { edges { node { channel body } } } }`, nil, &out)
+	if len(out.Deliveries.Edges) != 1 || out.Deliveries.Edges[0].Node.Body != want {
+		t.Errorf("deliveries = %+v, want one SMS whose body is %q", out.Deliveries.Edges, want)
+	}
+}
+
+// Day, week and month offsets count the practice's calendar days: a
+// reminder keeps the booking's local clock time across the daylight-saving
+// changes of Australia/Sydney (April, October) and America/New_York (March,
+// November), where counting 24-hour days would move it by an hour.
+func TestRemindersKeepTheirLocalHourAcrossDaylightSaving(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login(demo.AdminEmail)
+	sms := e.template(admin.AccessToken, "SMS", "See you {{booking.date}} at {{booking.time}}.")
+	patient := e.patientID(admin.AccessToken, "P0002")
+	at := func(zone string, y int, m time.Month, d, h, min int) time.Time {
+		loc, err := time.LoadLocation(zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return time.Date(y, m, d, h, min, 0, 0, loc)
+	}
+	for _, tc := range []struct {
+		name, zone string
+		ref        time.Time
+		offset     int
+		unit       string
+		relation   string
+		want       time.Time
+	}{
+		{"Sydney, 3 days before, across the April change", "Australia/Sydney",
+			at("Australia/Sydney", 2027, time.April, 6, 9, 0), 3, "DAYS", "BEFORE", at("Australia/Sydney", 2027, time.April, 3, 9, 0)},
+		{"Sydney, a week after, across the April change", "Australia/Sydney",
+			at("Australia/Sydney", 2027, time.April, 2, 9, 0), 1, "WEEKS", "AFTER", at("Australia/Sydney", 2027, time.April, 9, 9, 0)},
+		{"Sydney, a week before, across the October change", "Australia/Sydney",
+			at("Australia/Sydney", 2027, time.October, 4, 9, 0), 1, "WEEKS", "BEFORE", at("Australia/Sydney", 2027, time.September, 27, 9, 0)},
+		{"Sydney, a month after, across the October change", "Australia/Sydney",
+			at("Australia/Sydney", 2027, time.September, 20, 8, 30), 1, "MONTHS", "AFTER", at("Australia/Sydney", 2027, time.October, 20, 8, 30)},
+		{"New York, 3 days before, across the March change", "America/New_York",
+			at("America/New_York", 2027, time.March, 15, 9, 0), 3, "DAYS", "BEFORE", at("America/New_York", 2027, time.March, 12, 9, 0)},
+		{"New York, 2 days before, across the November change", "America/New_York",
+			at("America/New_York", 2027, time.November, 8, 8, 0), 2, "DAYS", "BEFORE", at("America/New_York", 2027, time.November, 6, 8, 0)},
+		{"New York, a week after, across the November change", "America/New_York",
+			at("America/New_York", 2027, time.November, 3, 17, 45), 1, "WEEKS", "AFTER", at("America/New_York", 2027, time.November, 10, 17, 45)},
+		{"New York, a month before, across the November change", "America/New_York",
+			at("America/New_York", 2027, time.November, 15, 10, 0), 1, "MONTHS", "BEFORE", at("America/New_York", 2027, time.October, 15, 10, 0)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := e.with(t)
+			e.setPractice(admin.AccessToken, map[string]any{"timeZone": tc.zone})
+			prog := e.program(admin.AccessToken, map[string]any{"name": tc.name, "type": "RECALL"},
+				map[string]any{"type": "SMS", "templateID": sms, "offset": tc.offset, "unit": tc.unit, "relation": tc.relation})
+			var out struct {
+				EnrollPatient struct {
+					Steps []struct{ ScheduledAt time.Time }
+				}
+			}
+			e.ok(admin.AccessToken, `mutation($in: EnrollPatientInput!) { enrollPatient(input: $in) { steps { scheduledAt } } }`,
+				map[string]any{"in": map[string]any{"programID": prog, "patientID": patient, "referenceDate": tc.ref.UTC().Format(time.RFC3339)}}, &out)
+			if len(out.EnrollPatient.Steps) != 1 {
+				t.Fatalf("enrolment steps = %+v, want the reminder scheduled", out.EnrollPatient.Steps)
+			}
+			got := out.EnrollPatient.Steps[0].ScheduledAt
+			if !got.Equal(tc.want) {
+				t.Errorf("reminder scheduled at %s, want %s (the reference's local time, %s)", got.In(tc.want.Location()), tc.want, tc.ref)
+			}
+		})
+	}
+}
+
+// An arrival says the booking's time on the practice's clock.
+func TestAnArrivalShowsThePracticesTime(t *testing.T) {
+	e := newEnv(t)
+	admin, chen := e.login(demo.AdminEmail), e.login(demo.ChenEmail)
+	e.setPractice(admin.AccessToken, map[string]any{"timeZone": "Australia/Sydney"})
+	sydney, _ := time.LoadLocation("Australia/Sydney")
+	local := e.clock.Now().In(sydney)
+	slot := time.Date(local.Year(), local.Month(), local.Day(), 23, 45, 0, 0, sydney) // another date in UTC
+	b := e.book("bk-arrival", e.patientID(admin.AccessToken, "P0003"), map[string]any{"startsAt": slot.UTC().Format(time.RFC3339)})
+	e.ok(demo.IntegrationKey, `mutation($id: ID!) { setBookingStatus(bookingID: $id, status: ARRIVED) { id } }`, map[string]any{"id": b}, nil)
+	var out struct {
+		Notifications struct {
+			Edges []struct{ Node struct{ Body string } }
+		}
+	}
+	e.ok(chen.AccessToken, `{ notifications(kinds: [ARRIVAL]) { edges { node { body } } } }`, nil, &out)
+	want := "Booked for 23:45 " + slot.Format("MST")
+	for _, n := range out.Notifications.Edges {
+		if n.Node.Body == want {
+			return
+		}
+	}
+	t.Errorf("arrivals = %+v, want one %q", out.Notifications.Edges, want)
 }

@@ -160,10 +160,10 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 	msgr := messenger.New(a.db.Client, a.bus, log, messenger.Config{Postgres: a.db.Dialect == dialect.Postgres, HideAfter: cfg.ChannelHideAfter})
 
 	practiceSettings := settingsdb.New(a.db.Client, settingsdb.Practice{Name: cfg.PracticeName, Phone: cfg.PracticePhone, Address: cfg.PracticeAddress, Location: cfg.TimeZone})
-	notes := notify.New(a.db.Client, a.bus, msgr, log, nil)
+	notes := notify.New(a.db.Client, a.bus, msgr, log, nil).WithSettings(practiceSettings)
 	engine := outreach.NewEngine(a.db.Client, log, outreach.EngineConfig{
 		Postgres: a.db.Dialect == dialect.Postgres,
-		Practice: outreach.Practice{Name: cfg.PracticeName, Phone: cfg.PracticePhone, Address: cfg.PracticeAddress},
+		Settings: practiceSettings,
 	})
 	records := practice.New(a.db.Client, a.bus, notes, engine, a.db.Dialect == dialect.Postgres, log, nil)
 	hub := live.New(a.db.Client, a.bus, log, live.Config{
@@ -183,7 +183,7 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 			Password: cfg.SMTPPassword, From: cfg.SMTPFrom, StartTLS: cfg.SMTPStartTLS}
 	}
 	if cfg.LettersDir != "" {
-		providers["LETTER"] = &outbox.Letters{Dir: cfg.LettersDir, EPostURL: cfg.EPostURL, Letterhead: cfg.PracticeName}
+		providers["LETTER"] = &outbox.Letters{Dir: cfg.LettersDir, EPostURL: cfg.EPostURL, Letterhead: cfg.PracticeName, Settings: practiceSettings}
 	}
 	sender := outbox.New(a.db.Client, log, outbox.Config{Providers: providers, Undelivered: engine.DeliveryFailed})
 	a.workers.Add(4)

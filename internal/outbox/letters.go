@@ -15,6 +15,8 @@ import (
 	"unicode/utf16"
 
 	"github.com/go-pdf/fpdf"
+
+	"github.com/whisper-health/whisper/internal/settings"
 )
 
 // Letters renders letters as PDF files and routes them: SAVE_FILE writes the
@@ -25,9 +27,13 @@ type Letters struct {
 	Dir string
 	// EPostURL receives EPOST letters as application/pdf POSTs.
 	EPostURL string
-	// Letterhead is printed at the top of every letter (the practice).
+	// Letterhead is printed at the top of every letter (the practice),
+	// unless Settings gives the practice's current name.
 	Letterhead string
-	Client     *http.Client
+	// Settings, when set, are the practice's current name (the letterhead)
+	// and time zone (the letter's date), read for each letter.
+	Settings *settings.Service
+	Client   *http.Client
 	// Now is the clock that dates letters (default time.Now).
 	Now func() time.Time
 	mu  sync.Mutex
@@ -54,7 +60,15 @@ func addressLines(recipient string) []string {
 
 // Send implements Provider.
 func (l *Letters) Send(ctx context.Context, m Message) (string, error) {
-	pdf, err := RenderLetter(l.Letterhead, m.Recipient, m.Subject, m.Body, l.now())
+	letterhead, date := l.Letterhead, l.now()
+	if l.Settings != nil {
+		p, err := l.Settings.Current(ctx, nil)
+		if err != nil {
+			return "", fmt.Errorf("reading the practice's settings: %w", err)
+		}
+		letterhead, date = p.Name, p.In(date)
+	}
+	pdf, err := RenderLetter(letterhead, m.Recipient, m.Subject, m.Body, date)
 	if err != nil {
 		return "", fmt.Errorf("rendering letter: %v: %w", err, ErrPermanent)
 	}
