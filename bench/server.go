@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/whisper-health/whisper/internal/settings"
 	"io"
 	"log/slog"
 	"net"
@@ -18,7 +19,6 @@ import (
 	"github.com/whisper-health/whisper/graph"
 	"github.com/whisper-health/whisper/internal/app"
 	"github.com/whisper-health/whisper/internal/demo"
-	"github.com/whisper-health/whisper/internal/outreach"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/store"
 )
@@ -79,7 +79,7 @@ func startServer(ctx context.Context, dsn string, serverLog bool) (_ *server, er
 	_, _ = rand.Read(secret)
 	s.app, err = app.New(db, s.bus, app.Config{
 		TokenSecret:    secret,
-		Practice:       outreach.Practice{Name: "Harbourside Medical Centre"},
+		Practice:       settings.Practice{Name: "Harbourside Medical Centre"},
 		EngineInterval: -1,
 		OutboxInterval: -1,
 		Handler:        graph.HandlerConfig{MaxComplexity: 100000},

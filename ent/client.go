@@ -32,6 +32,7 @@ import (
 	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/ent/outboxmessage"
 	"github.com/whisper-health/whisper/ent/patient"
+	"github.com/whisper-health/whisper/ent/practiceprofile"
 	"github.com/whisper-health/whisper/ent/program"
 	"github.com/whisper-health/whisper/ent/programaction"
 	"github.com/whisper-health/whisper/ent/referral"
@@ -81,6 +82,8 @@ type Client struct {
 	OutboxMessage *OutboxMessageClient
 	// Patient is the client for interacting with the Patient builders.
 	Patient *PatientClient
+	// PracticeProfile is the client for interacting with the PracticeProfile builders.
+	PracticeProfile *PracticeProfileClient
 	// Program is the client for interacting with the Program builders.
 	Program *ProgramClient
 	// ProgramAction is the client for interacting with the ProgramAction builders.
@@ -124,6 +127,7 @@ func (c *Client) init() {
 	c.Notification = NewNotificationClient(c.config)
 	c.OutboxMessage = NewOutboxMessageClient(c.config)
 	c.Patient = NewPatientClient(c.config)
+	c.PracticeProfile = NewPracticeProfileClient(c.config)
 	c.Program = NewProgramClient(c.config)
 	c.ProgramAction = NewProgramActionClient(c.config)
 	c.Referral = NewReferralClient(c.config)
@@ -240,6 +244,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Notification:        NewNotificationClient(cfg),
 		OutboxMessage:       NewOutboxMessageClient(cfg),
 		Patient:             NewPatientClient(cfg),
+		PracticeProfile:     NewPracticeProfileClient(cfg),
 		Program:             NewProgramClient(cfg),
 		ProgramAction:       NewProgramActionClient(cfg),
 		Referral:            NewReferralClient(cfg),
@@ -283,6 +288,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Notification:        NewNotificationClient(cfg),
 		OutboxMessage:       NewOutboxMessageClient(cfg),
 		Patient:             NewPatientClient(cfg),
+		PracticeProfile:     NewPracticeProfileClient(cfg),
 		Program:             NewProgramClient(cfg),
 		ProgramAction:       NewProgramActionClient(cfg),
 		Referral:            NewReferralClient(cfg),
@@ -323,8 +329,8 @@ func (c *Client) Use(hooks ...Hook) {
 		c.APIKey, c.AccessLogEntry, c.AutoReplySent, c.Booking, c.BookingStatusChange,
 		c.BookingType, c.Channel, c.ChannelMember, c.Enrollment, c.EnrollmentStep,
 		c.Label, c.MembershipSpan, c.Message, c.Notification, c.OutboxMessage,
-		c.Patient, c.Program, c.ProgramAction, c.Referral, c.SecurityGroup, c.Session,
-		c.Setting, c.Template, c.User,
+		c.Patient, c.PracticeProfile, c.Program, c.ProgramAction, c.Referral,
+		c.SecurityGroup, c.Session, c.Setting, c.Template, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -337,8 +343,8 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.APIKey, c.AccessLogEntry, c.AutoReplySent, c.Booking, c.BookingStatusChange,
 		c.BookingType, c.Channel, c.ChannelMember, c.Enrollment, c.EnrollmentStep,
 		c.Label, c.MembershipSpan, c.Message, c.Notification, c.OutboxMessage,
-		c.Patient, c.Program, c.ProgramAction, c.Referral, c.SecurityGroup, c.Session,
-		c.Setting, c.Template, c.User,
+		c.Patient, c.PracticeProfile, c.Program, c.ProgramAction, c.Referral,
+		c.SecurityGroup, c.Session, c.Setting, c.Template, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -379,6 +385,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.OutboxMessage.mutate(ctx, m)
 	case *PatientMutation:
 		return c.Patient.mutate(ctx, m)
+	case *PracticeProfileMutation:
+		return c.PracticeProfile.mutate(ctx, m)
 	case *ProgramMutation:
 		return c.Program.mutate(ctx, m)
 	case *ProgramActionMutation:
@@ -3265,6 +3273,140 @@ func (c *PatientClient) mutate(ctx context.Context, m *PatientMutation) (Value, 
 	}
 }
 
+// PracticeProfileClient is a client for the PracticeProfile schema.
+type PracticeProfileClient struct {
+	config
+}
+
+// NewPracticeProfileClient returns a client for the PracticeProfile from the given config.
+func NewPracticeProfileClient(c config) *PracticeProfileClient {
+	return &PracticeProfileClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `practiceprofile.Hooks(f(g(h())))`.
+func (c *PracticeProfileClient) Use(hooks ...Hook) {
+	c.hooks.PracticeProfile = append(c.hooks.PracticeProfile, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `practiceprofile.Intercept(f(g(h())))`.
+func (c *PracticeProfileClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PracticeProfile = append(c.inters.PracticeProfile, interceptors...)
+}
+
+// Create returns a builder for creating a PracticeProfile entity.
+func (c *PracticeProfileClient) Create() *PracticeProfileCreate {
+	mutation := newPracticeProfileMutation(c.config, OpCreate)
+	return &PracticeProfileCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PracticeProfile entities.
+func (c *PracticeProfileClient) CreateBulk(builders ...*PracticeProfileCreate) *PracticeProfileCreateBulk {
+	return &PracticeProfileCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PracticeProfileClient) MapCreateBulk(slice any, setFunc func(*PracticeProfileCreate, int)) *PracticeProfileCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PracticeProfileCreateBulk{err: fmt.Errorf("calling to PracticeProfileClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PracticeProfileCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PracticeProfileCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PracticeProfile.
+func (c *PracticeProfileClient) Update() *PracticeProfileUpdate {
+	mutation := newPracticeProfileMutation(c.config, OpUpdate)
+	return &PracticeProfileUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PracticeProfileClient) UpdateOne(_m *PracticeProfile) *PracticeProfileUpdateOne {
+	mutation := newPracticeProfileMutation(c.config, OpUpdateOne, withPracticeProfile(_m))
+	return &PracticeProfileUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PracticeProfileClient) UpdateOneID(id string) *PracticeProfileUpdateOne {
+	mutation := newPracticeProfileMutation(c.config, OpUpdateOne, withPracticeProfileID(id))
+	return &PracticeProfileUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PracticeProfile.
+func (c *PracticeProfileClient) Delete() *PracticeProfileDelete {
+	mutation := newPracticeProfileMutation(c.config, OpDelete)
+	return &PracticeProfileDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PracticeProfileClient) DeleteOne(_m *PracticeProfile) *PracticeProfileDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PracticeProfileClient) DeleteOneID(id string) *PracticeProfileDeleteOne {
+	builder := c.Delete().Where(practiceprofile.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PracticeProfileDeleteOne{builder}
+}
+
+// Query returns a query builder for PracticeProfile.
+func (c *PracticeProfileClient) Query() *PracticeProfileQuery {
+	return &PracticeProfileQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePracticeProfile},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PracticeProfile entity by its id.
+func (c *PracticeProfileClient) Get(ctx context.Context, id string) (*PracticeProfile, error) {
+	return c.Query().Where(practiceprofile.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PracticeProfileClient) GetX(ctx context.Context, id string) *PracticeProfile {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *PracticeProfileClient) Hooks() []Hook {
+	hooks := c.hooks.PracticeProfile
+	return append(hooks[:len(hooks):len(hooks)], practiceprofile.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *PracticeProfileClient) Interceptors() []Interceptor {
+	return c.inters.PracticeProfile
+}
+
+func (c *PracticeProfileClient) mutate(ctx context.Context, m *PracticeProfileMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PracticeProfileCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PracticeProfileUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PracticeProfileUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PracticeProfileDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PracticeProfile mutation op: %q", m.Op())
+	}
+}
+
 // ProgramClient is a client for the Program schema.
 type ProgramClient struct {
 	config
@@ -4566,15 +4708,15 @@ type (
 	hooks struct {
 		APIKey, AccessLogEntry, AutoReplySent, Booking, BookingStatusChange,
 		BookingType, Channel, ChannelMember, Enrollment, EnrollmentStep, Label,
-		MembershipSpan, Message, Notification, OutboxMessage, Patient, Program,
-		ProgramAction, Referral, SecurityGroup, Session, Setting, Template,
+		MembershipSpan, Message, Notification, OutboxMessage, Patient, PracticeProfile,
+		Program, ProgramAction, Referral, SecurityGroup, Session, Setting, Template,
 		User []ent.Hook
 	}
 	inters struct {
 		APIKey, AccessLogEntry, AutoReplySent, Booking, BookingStatusChange,
 		BookingType, Channel, ChannelMember, Enrollment, EnrollmentStep, Label,
-		MembershipSpan, Message, Notification, OutboxMessage, Patient, Program,
-		ProgramAction, Referral, SecurityGroup, Session, Setting, Template,
+		MembershipSpan, Message, Notification, OutboxMessage, Patient, PracticeProfile,
+		Program, ProgramAction, Referral, SecurityGroup, Session, Setting, Template,
 		User []ent.Interceptor
 	}
 )

@@ -27,6 +27,7 @@ import (
 	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/ent/outboxmessage"
 	"github.com/whisper-health/whisper/ent/patient"
+	"github.com/whisper-health/whisper/ent/practiceprofile"
 	"github.com/whisper-health/whisper/ent/predicate"
 	"github.com/whisper-health/whisper/ent/program"
 	"github.com/whisper-health/whisper/ent/programaction"
@@ -64,6 +65,7 @@ const (
 	TypeNotification        = "Notification"
 	TypeOutboxMessage       = "OutboxMessage"
 	TypePatient             = "Patient"
+	TypePracticeProfile     = "PracticeProfile"
 	TypeProgram             = "Program"
 	TypeProgramAction       = "ProgramAction"
 	TypeReferral            = "Referral"
@@ -16889,6 +16891,687 @@ func (m *PatientMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Patient edge %s", name)
+}
+
+// PracticeProfileMutation represents an operation that mutates the PracticeProfile nodes in the graph.
+type PracticeProfileMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *string
+	created_at    *time.Time
+	updated_at    *time.Time
+	name          *string
+	phone         *string
+	address       *string
+	time_zone     *string
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*PracticeProfile, error)
+	predicates    []predicate.PracticeProfile
+}
+
+var _ ent.Mutation = (*PracticeProfileMutation)(nil)
+
+// practiceprofileOption allows management of the mutation configuration using functional options.
+type practiceprofileOption func(*PracticeProfileMutation)
+
+// newPracticeProfileMutation creates new mutation for the PracticeProfile entity.
+func newPracticeProfileMutation(c config, op Op, opts ...practiceprofileOption) *PracticeProfileMutation {
+	m := &PracticeProfileMutation{
+		config:        c,
+		op:            op,
+		typ:           TypePracticeProfile,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withPracticeProfileID sets the ID field of the mutation.
+func withPracticeProfileID(id string) practiceprofileOption {
+	return func(m *PracticeProfileMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *PracticeProfile
+		)
+		m.oldValue = func(ctx context.Context) (*PracticeProfile, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().PracticeProfile.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withPracticeProfile sets the old PracticeProfile of the mutation.
+func withPracticeProfile(node *PracticeProfile) practiceprofileOption {
+	return func(m *PracticeProfileMutation) {
+		m.oldValue = func(context.Context) (*PracticeProfile, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m PracticeProfileMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m PracticeProfileMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of PracticeProfile entities.
+func (m *PracticeProfileMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *PracticeProfileMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *PracticeProfileMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().PracticeProfile.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *PracticeProfileMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *PracticeProfileMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the PracticeProfile entity.
+// If the PracticeProfile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PracticeProfileMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *PracticeProfileMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *PracticeProfileMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *PracticeProfileMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the PracticeProfile entity.
+// If the PracticeProfile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PracticeProfileMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *PracticeProfileMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetName sets the "name" field.
+func (m *PracticeProfileMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *PracticeProfileMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the PracticeProfile entity.
+// If the PracticeProfile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PracticeProfileMutation) OldName(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ClearName clears the value of the "name" field.
+func (m *PracticeProfileMutation) ClearName() {
+	m.name = nil
+	m.clearedFields[practiceprofile.FieldName] = struct{}{}
+}
+
+// NameCleared returns if the "name" field was cleared in this mutation.
+func (m *PracticeProfileMutation) NameCleared() bool {
+	_, ok := m.clearedFields[practiceprofile.FieldName]
+	return ok
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *PracticeProfileMutation) ResetName() {
+	m.name = nil
+	delete(m.clearedFields, practiceprofile.FieldName)
+}
+
+// SetPhone sets the "phone" field.
+func (m *PracticeProfileMutation) SetPhone(s string) {
+	m.phone = &s
+}
+
+// Phone returns the value of the "phone" field in the mutation.
+func (m *PracticeProfileMutation) Phone() (r string, exists bool) {
+	v := m.phone
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPhone returns the old "phone" field's value of the PracticeProfile entity.
+// If the PracticeProfile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PracticeProfileMutation) OldPhone(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPhone is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPhone requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPhone: %w", err)
+	}
+	return oldValue.Phone, nil
+}
+
+// ClearPhone clears the value of the "phone" field.
+func (m *PracticeProfileMutation) ClearPhone() {
+	m.phone = nil
+	m.clearedFields[practiceprofile.FieldPhone] = struct{}{}
+}
+
+// PhoneCleared returns if the "phone" field was cleared in this mutation.
+func (m *PracticeProfileMutation) PhoneCleared() bool {
+	_, ok := m.clearedFields[practiceprofile.FieldPhone]
+	return ok
+}
+
+// ResetPhone resets all changes to the "phone" field.
+func (m *PracticeProfileMutation) ResetPhone() {
+	m.phone = nil
+	delete(m.clearedFields, practiceprofile.FieldPhone)
+}
+
+// SetAddress sets the "address" field.
+func (m *PracticeProfileMutation) SetAddress(s string) {
+	m.address = &s
+}
+
+// Address returns the value of the "address" field in the mutation.
+func (m *PracticeProfileMutation) Address() (r string, exists bool) {
+	v := m.address
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAddress returns the old "address" field's value of the PracticeProfile entity.
+// If the PracticeProfile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PracticeProfileMutation) OldAddress(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAddress is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAddress requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAddress: %w", err)
+	}
+	return oldValue.Address, nil
+}
+
+// ClearAddress clears the value of the "address" field.
+func (m *PracticeProfileMutation) ClearAddress() {
+	m.address = nil
+	m.clearedFields[practiceprofile.FieldAddress] = struct{}{}
+}
+
+// AddressCleared returns if the "address" field was cleared in this mutation.
+func (m *PracticeProfileMutation) AddressCleared() bool {
+	_, ok := m.clearedFields[practiceprofile.FieldAddress]
+	return ok
+}
+
+// ResetAddress resets all changes to the "address" field.
+func (m *PracticeProfileMutation) ResetAddress() {
+	m.address = nil
+	delete(m.clearedFields, practiceprofile.FieldAddress)
+}
+
+// SetTimeZone sets the "time_zone" field.
+func (m *PracticeProfileMutation) SetTimeZone(s string) {
+	m.time_zone = &s
+}
+
+// TimeZone returns the value of the "time_zone" field in the mutation.
+func (m *PracticeProfileMutation) TimeZone() (r string, exists bool) {
+	v := m.time_zone
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTimeZone returns the old "time_zone" field's value of the PracticeProfile entity.
+// If the PracticeProfile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PracticeProfileMutation) OldTimeZone(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTimeZone is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTimeZone requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTimeZone: %w", err)
+	}
+	return oldValue.TimeZone, nil
+}
+
+// ClearTimeZone clears the value of the "time_zone" field.
+func (m *PracticeProfileMutation) ClearTimeZone() {
+	m.time_zone = nil
+	m.clearedFields[practiceprofile.FieldTimeZone] = struct{}{}
+}
+
+// TimeZoneCleared returns if the "time_zone" field was cleared in this mutation.
+func (m *PracticeProfileMutation) TimeZoneCleared() bool {
+	_, ok := m.clearedFields[practiceprofile.FieldTimeZone]
+	return ok
+}
+
+// ResetTimeZone resets all changes to the "time_zone" field.
+func (m *PracticeProfileMutation) ResetTimeZone() {
+	m.time_zone = nil
+	delete(m.clearedFields, practiceprofile.FieldTimeZone)
+}
+
+// Where appends a list predicates to the PracticeProfileMutation builder.
+func (m *PracticeProfileMutation) Where(ps ...predicate.PracticeProfile) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the PracticeProfileMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *PracticeProfileMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.PracticeProfile, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *PracticeProfileMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *PracticeProfileMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (PracticeProfile).
+func (m *PracticeProfileMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *PracticeProfileMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.created_at != nil {
+		fields = append(fields, practiceprofile.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, practiceprofile.FieldUpdatedAt)
+	}
+	if m.name != nil {
+		fields = append(fields, practiceprofile.FieldName)
+	}
+	if m.phone != nil {
+		fields = append(fields, practiceprofile.FieldPhone)
+	}
+	if m.address != nil {
+		fields = append(fields, practiceprofile.FieldAddress)
+	}
+	if m.time_zone != nil {
+		fields = append(fields, practiceprofile.FieldTimeZone)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *PracticeProfileMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case practiceprofile.FieldCreatedAt:
+		return m.CreatedAt()
+	case practiceprofile.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case practiceprofile.FieldName:
+		return m.Name()
+	case practiceprofile.FieldPhone:
+		return m.Phone()
+	case practiceprofile.FieldAddress:
+		return m.Address()
+	case practiceprofile.FieldTimeZone:
+		return m.TimeZone()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *PracticeProfileMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case practiceprofile.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case practiceprofile.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case practiceprofile.FieldName:
+		return m.OldName(ctx)
+	case practiceprofile.FieldPhone:
+		return m.OldPhone(ctx)
+	case practiceprofile.FieldAddress:
+		return m.OldAddress(ctx)
+	case practiceprofile.FieldTimeZone:
+		return m.OldTimeZone(ctx)
+	}
+	return nil, fmt.Errorf("unknown PracticeProfile field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PracticeProfileMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case practiceprofile.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case practiceprofile.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case practiceprofile.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case practiceprofile.FieldPhone:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPhone(v)
+		return nil
+	case practiceprofile.FieldAddress:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAddress(v)
+		return nil
+	case practiceprofile.FieldTimeZone:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTimeZone(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PracticeProfile field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *PracticeProfileMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *PracticeProfileMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PracticeProfileMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown PracticeProfile numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *PracticeProfileMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(practiceprofile.FieldName) {
+		fields = append(fields, practiceprofile.FieldName)
+	}
+	if m.FieldCleared(practiceprofile.FieldPhone) {
+		fields = append(fields, practiceprofile.FieldPhone)
+	}
+	if m.FieldCleared(practiceprofile.FieldAddress) {
+		fields = append(fields, practiceprofile.FieldAddress)
+	}
+	if m.FieldCleared(practiceprofile.FieldTimeZone) {
+		fields = append(fields, practiceprofile.FieldTimeZone)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *PracticeProfileMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *PracticeProfileMutation) ClearField(name string) error {
+	switch name {
+	case practiceprofile.FieldName:
+		m.ClearName()
+		return nil
+	case practiceprofile.FieldPhone:
+		m.ClearPhone()
+		return nil
+	case practiceprofile.FieldAddress:
+		m.ClearAddress()
+		return nil
+	case practiceprofile.FieldTimeZone:
+		m.ClearTimeZone()
+		return nil
+	}
+	return fmt.Errorf("unknown PracticeProfile nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *PracticeProfileMutation) ResetField(name string) error {
+	switch name {
+	case practiceprofile.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case practiceprofile.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case practiceprofile.FieldName:
+		m.ResetName()
+		return nil
+	case practiceprofile.FieldPhone:
+		m.ResetPhone()
+		return nil
+	case practiceprofile.FieldAddress:
+		m.ResetAddress()
+		return nil
+	case practiceprofile.FieldTimeZone:
+		m.ResetTimeZone()
+		return nil
+	}
+	return fmt.Errorf("unknown PracticeProfile field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *PracticeProfileMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *PracticeProfileMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *PracticeProfileMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *PracticeProfileMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *PracticeProfileMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *PracticeProfileMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *PracticeProfileMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown PracticeProfile unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *PracticeProfileMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown PracticeProfile edge %s", name)
 }
 
 // ProgramMutation represents an operation that mutates the Program nodes in the graph.

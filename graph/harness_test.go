@@ -20,6 +20,7 @@ import (
 	"github.com/whisper-health/whisper/internal/demo"
 	"github.com/whisper-health/whisper/internal/outreach"
 	"github.com/whisper-health/whisper/internal/pubsub"
+	"github.com/whisper-health/whisper/internal/settings"
 	"github.com/whisper-health/whisper/internal/store"
 	"github.com/whisper-health/whisper/internal/testdb"
 )
@@ -106,7 +107,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	setup := envSetup{cfg: app.Config{
 		TokenSecret:      bytes.Repeat([]byte("k"), 32),
-		Practice:         outreach.Practice{Name: "Harbourside Medical Centre", Phone: "(02) 9000 0000"},
+		Practice:         settings.Practice{Name: "Harbourside Medical Centre", Phone: "(02) 9000 0000"},
 		PollInterval:     200 * time.Millisecond,
 		ReminderInterval: 50 * time.Millisecond,
 		EngineInterval:   -1,

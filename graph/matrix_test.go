@@ -128,6 +128,8 @@ var matrixTable = []matrixRow{
 		want: "staff admin patient:ok; *:FORBIDDEN"},
 	{field: "Query.conversationStats", doc: `{ conversationStats { totalConversations } }`, vars: noVars,
 		want: "staff admin:ok; *:FORBIDDEN"},
+	{field: "Query.practiceSettings", doc: `{ practiceSettings { name timeZone } }`, vars: noVars,
+		want: "noaccess staff admin pcm dir:ok; *:FORBIDDEN"},
 	{field: "Query.notifications", doc: `{ notifications { totalCount } }`, vars: noVars,
 		want: "staff admin:ok; *:FORBIDDEN"},
 	{field: "Query.bookings", doc: `{ bookings { totalCount } }`, vars: noVars,
@@ -229,6 +231,8 @@ var matrixTable = []matrixRow{
 			return map[string]any{"id": id, "l": f.freshLabel(f.ownerOf(p))}
 		},
 		id: messageID, want: "staff admin:ok; *:FORBIDDEN"},
+	{field: "Mutation.updatePracticeSettings", doc: `mutation { updatePracticeSettings(input: {name: "Harbourside Medical Centre"}) { name } }`, vars: noVars,
+		want: "dir:ok; *:FORBIDDEN"},
 	{field: "Mutation.sendAlert", doc: `mutation { sendAlert(body: "matrix alert") { id } }`, vars: noVars,
 		want: "admin:ok; *:FORBIDDEN"},
 	{field: "Mutation.startPatientConversation", doc: `mutation($id: ID!) { startPatientConversation(input: {patientID: $id, topic: "Matrix", body: "hello"}) { id } }`,

@@ -17,6 +17,7 @@ import (
 	"github.com/whisper-health/whisper/internal/outreach"
 	"github.com/whisper-health/whisper/internal/oversight"
 	"github.com/whisper-health/whisper/internal/practice"
+	"github.com/whisper-health/whisper/internal/settings"
 )
 
 // Resolver is the one wiring point of the GraphQL layer.
@@ -30,6 +31,7 @@ type Resolver struct {
 	Oversight *oversight.Service
 	Outreach  *outreach.Service
 	Engine    *outreach.Engine
+	Settings  *settings.Service
 	Log       *slog.Logger
 }
 

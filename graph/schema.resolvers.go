@@ -35,6 +35,7 @@ import (
 	"github.com/whisper-health/whisper/internal/practice"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/rule"
+	"github.com/whisper-health/whisper/internal/settings"
 	"github.com/whisper-health/whisper/internal/trail"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
@@ -438,6 +439,11 @@ func (r *mutationResolver) SetBookingTypePrograms(ctx context.Context, bookingTy
 	return r.Outreach.SetBookingTypePrograms(ctx, bookingTypeID, programIDs)
 }
 
+// UpdatePracticeSettings is the resolver for the updatePracticeSettings field.
+func (r *mutationResolver) UpdatePracticeSettings(ctx context.Context, input settings.Change) (*settings.Practice, error) {
+	return r.Settings.Update(ctx, input)
+}
+
 // Overdue is the resolver for the overdue field.
 func (r *notificationResolver) Overdue(ctx context.Context, obj *ent.Notification) (bool, error) {
 	return r.Notify.Overdue(obj), nil
@@ -738,6 +744,11 @@ func (r *queryResolver) Deliveries(ctx context.Context, status []outboxmessage.S
 		q.Where(outboxmessage.StatusIn(status...))
 	}
 	return q.Paginate(ctx, after, first, before, last)
+}
+
+// PracticeSettings is the resolver for the practiceSettings field.
+func (r *queryResolver) PracticeSettings(ctx context.Context) (*settings.Practice, error) {
+	return r.Settings.Get(ctx)
 }
 
 // Permissions is the resolver for the permissions field.

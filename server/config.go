@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	settingsdb "github.com/whisper-health/whisper/internal/settings"
 	"github.com/whisper-health/whisper/internal/store"
 )
 
@@ -51,6 +52,10 @@ type Config struct {
 	LettersDir       string        // WHISPER_LETTERS_DIR, -letters-dir
 	EPostURL         string        // WHISPER_EPOST_URL, -epost-url
 	ChannelHideAfter time.Duration // WHISPER_CHANNEL_HIDE_AFTER, -channel-hide-after
+
+	// TimeZone is the practice's default time zone (WHISPER_TIME_ZONE,
+	// -time-zone); updatePracticeSettings overrides it.
+	TimeZone *time.Location
 }
 
 // setting describes one configuration knob for the loader and the README.
@@ -78,6 +83,7 @@ var settings = []setting{
 	{"WHISPER_PRACTICE_NAME", "practice-name", "Harbourside Medical Centre", "the practice's name in patient messages ({{practice.name}})"},
 	{"WHISPER_PRACTICE_PHONE", "practice-phone", "(02) 9000 0000", "the practice's phone number in patient messages ({{practice.phone}})"},
 	{"WHISPER_PRACTICE_ADDRESS", "practice-address", "", "the practice's postal address in patient messages ({{practice.address}}); a template using it fails while unset"},
+	{"WHISPER_TIME_ZONE", "time-zone", "UTC", "the practice's IANA time zone (e.g. Australia/Sydney): dates and times in messages, and the calendar days Patient Connect counts"},
 	{"WHISPER_SMS_URL", "sms-url", "", "base URL of a Twilio-style SMS API (e.g. https://api.twilio.com); unset: SMS go to the log"},
 	{"WHISPER_SMS_ACCOUNT", "sms-account", "", "SMS API account (Basic auth user and path segment)"},
 	{"WHISPER_SMS_TOKEN", "sms-token", "", "SMS API token (Basic auth password)"},
@@ -225,6 +231,11 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 	c.PracticeName = strings.TrimSpace(raw["practice-name"])
 	c.PracticePhone = strings.TrimSpace(raw["practice-phone"])
 	c.PracticeAddress = strings.TrimSpace(raw["practice-address"])
+	if loc, err := settingsdb.LoadZone(strings.TrimSpace(raw["time-zone"])); err != nil {
+		bad("time-zone", "must be an IANA time zone name such as Australia/Sydney or UTC, got %q", raw["time-zone"])
+	} else {
+		c.TimeZone = loc
+	}
 	c.SMSURL, c.SMSAccount, c.SMSToken, c.SMSFrom = raw["sms-url"], raw["sms-account"], raw["sms-token"], raw["sms-from"]
 	c.SMSWebhookURL = raw["sms-webhook-url"]
 	c.SMTPHost, c.SMTPUsername, c.SMTPPassword, c.SMTPFrom = raw["smtp-host"], raw["smtp-username"], raw["smtp-password"], raw["smtp-from"]

@@ -30,7 +30,7 @@ import (
 	"github.com/whisper-health/whisper/internal/auth"
 	"github.com/whisper-health/whisper/internal/demo"
 	"github.com/whisper-health/whisper/internal/outbox"
-	"github.com/whisper-health/whisper/internal/outreach"
+	settingsdb "github.com/whisper-health/whisper/internal/settings"
 	"github.com/whisper-health/whisper/internal/store"
 )
 
@@ -158,7 +158,7 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 		TokenSecret:      secret,
 		AccessTokenTTL:   cfg.AccessTokenTTL,
 		RefreshTokenTTL:  cfg.RefreshTokenTTL,
-		Practice:         outreach.Practice{Name: cfg.PracticeName, Phone: cfg.PracticePhone, Address: cfg.PracticeAddress},
+		Practice:         settingsdb.Practice{Name: cfg.PracticeName, Phone: cfg.PracticePhone, Address: cfg.PracticeAddress, Location: cfg.TimeZone},
 		Providers:        providers,
 		ChannelHideAfter: cfg.ChannelHideAfter,
 		Handler: graph.HandlerConfig{

@@ -201,6 +201,18 @@ func (f PatientFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, err
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PatientMutation", m)
 }
 
+// The PracticeProfileFunc type is an adapter to allow the use of ordinary
+// function as PracticeProfile mutator.
+type PracticeProfileFunc func(context.Context, *ent.PracticeProfileMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PracticeProfileFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PracticeProfileMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PracticeProfileMutation", m)
+}
+
 // The ProgramFunc type is an adapter to allow the use of ordinary
 // function as Program mutator.
 type ProgramFunc func(context.Context, *ent.ProgramMutation) (ent.Value, error)

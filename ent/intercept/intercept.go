@@ -24,6 +24,7 @@ import (
 	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/ent/outboxmessage"
 	"github.com/whisper-health/whisper/ent/patient"
+	"github.com/whisper-health/whisper/ent/practiceprofile"
 	"github.com/whisper-health/whisper/ent/predicate"
 	"github.com/whisper-health/whisper/ent/program"
 	"github.com/whisper-health/whisper/ent/programaction"
@@ -523,6 +524,33 @@ func (f TraversePatient) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.PatientQuery", q)
 }
 
+// The PracticeProfileFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PracticeProfileFunc func(context.Context, *ent.PracticeProfileQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PracticeProfileFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PracticeProfileQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PracticeProfileQuery", q)
+}
+
+// The TraversePracticeProfile type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePracticeProfile func(context.Context, *ent.PracticeProfileQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePracticeProfile) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePracticeProfile) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PracticeProfileQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PracticeProfileQuery", q)
+}
+
 // The ProgramFunc type is an adapter to allow the use of ordinary function as a Querier.
 type ProgramFunc func(context.Context, *ent.ProgramQuery) (ent.Value, error)
 
@@ -774,6 +802,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.OutboxMessageQuery, predicate.OutboxMessage, outboxmessage.OrderOption]{typ: ent.TypeOutboxMessage, tq: q}, nil
 	case *ent.PatientQuery:
 		return &query[*ent.PatientQuery, predicate.Patient, patient.OrderOption]{typ: ent.TypePatient, tq: q}, nil
+	case *ent.PracticeProfileQuery:
+		return &query[*ent.PracticeProfileQuery, predicate.PracticeProfile, practiceprofile.OrderOption]{typ: ent.TypePracticeProfile, tq: q}, nil
 	case *ent.ProgramQuery:
 		return &query[*ent.ProgramQuery, predicate.Program, program.OrderOption]{typ: ent.TypeProgram, tq: q}, nil
 	case *ent.ProgramActionQuery:

@@ -693,6 +693,22 @@ var (
 			},
 		},
 	}
+	// PracticeProfilesColumns holds the columns for the "practice_profiles" table.
+	PracticeProfilesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 50},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Nullable: true, Size: 200},
+		{Name: "phone", Type: field.TypeString, Nullable: true, Size: 50},
+		{Name: "address", Type: field.TypeString, Nullable: true, Size: 500},
+		{Name: "time_zone", Type: field.TypeString, Nullable: true, Size: 100},
+	}
+	// PracticeProfilesTable holds the schema information for the "practice_profiles" table.
+	PracticeProfilesTable = &schema.Table{
+		Name:       "practice_profiles",
+		Columns:    PracticeProfilesColumns,
+		PrimaryKey: []*schema.Column{PracticeProfilesColumns[0]},
+	}
 	// ProgramsColumns holds the columns for the "programs" table.
 	ProgramsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 28},
@@ -1092,6 +1108,7 @@ var (
 		NotificationsTable,
 		OutboxMessagesTable,
 		PatientsTable,
+		PracticeProfilesTable,
 		ProgramsTable,
 		ProgramActionsTable,
 		ReferralsTable,

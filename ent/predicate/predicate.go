@@ -54,6 +54,9 @@ type OutboxMessage func(*sql.Selector)
 // Patient is the predicate function for patient builders.
 type Patient func(*sql.Selector)
 
+// PracticeProfile is the predicate function for practiceprofile builders.
+type PracticeProfile func(*sql.Selector)
+
 // Program is the predicate function for program builders.
 type Program func(*sql.Selector)
 

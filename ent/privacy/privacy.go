@@ -495,6 +495,30 @@ func (f PatientMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutatio
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PatientMutation", m)
 }
 
+// The PracticeProfileQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type PracticeProfileQueryRuleFunc func(context.Context, *ent.PracticeProfileQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f PracticeProfileQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PracticeProfileQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.PracticeProfileQuery", q)
+}
+
+// The PracticeProfileMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type PracticeProfileMutationRuleFunc func(context.Context, *ent.PracticeProfileMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f PracticeProfileMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.PracticeProfileMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PracticeProfileMutation", m)
+}
+
 // The ProgramQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type ProgramQueryRuleFunc func(context.Context, *ent.ProgramQuery) error
@@ -754,6 +778,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.PatientQuery:
 		return q.Filter(), nil
+	case *ent.PracticeProfileQuery:
+		return q.Filter(), nil
 	case *ent.ProgramQuery:
 		return q.Filter(), nil
 	case *ent.ProgramActionQuery:
@@ -808,6 +834,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.OutboxMessageMutation:
 		return m.Filter(), nil
 	case *ent.PatientMutation:
+		return m.Filter(), nil
+	case *ent.PracticeProfileMutation:
 		return m.Filter(), nil
 	case *ent.ProgramMutation:
 		return m.Filter(), nil

@@ -22,6 +22,7 @@ import (
 	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/ent/outboxmessage"
 	"github.com/whisper-health/whisper/ent/patient"
+	"github.com/whisper-health/whisper/ent/practiceprofile"
 	"github.com/whisper-health/whisper/ent/program"
 	"github.com/whisper-health/whisper/ent/programaction"
 	"github.com/whisper-health/whisper/ent/referral"
@@ -863,6 +864,64 @@ func init() {
 	patient.DefaultID = patientDescID.Default.(func() pulid.ID)
 	// patient.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	patient.IDValidator = patientDescID.Validators[0].(func(string) error)
+	practiceprofileMixin := schema.PracticeProfile{}.Mixin()
+	practiceprofile.Policy = privacy.NewPolicies(practiceprofileMixin[1], schema.PracticeProfile{})
+	practiceprofile.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := practiceprofile.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	practiceprofileMixinFields0 := practiceprofileMixin[0].Fields()
+	_ = practiceprofileMixinFields0
+	practiceprofileFields := schema.PracticeProfile{}.Fields()
+	_ = practiceprofileFields
+	// practiceprofileDescCreatedAt is the schema descriptor for created_at field.
+	practiceprofileDescCreatedAt := practiceprofileMixinFields0[0].Descriptor()
+	// practiceprofile.DefaultCreatedAt holds the default value on creation for the created_at field.
+	practiceprofile.DefaultCreatedAt = practiceprofileDescCreatedAt.Default.(func() time.Time)
+	// practiceprofileDescUpdatedAt is the schema descriptor for updated_at field.
+	practiceprofileDescUpdatedAt := practiceprofileMixinFields0[1].Descriptor()
+	// practiceprofile.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	practiceprofile.DefaultUpdatedAt = practiceprofileDescUpdatedAt.Default.(func() time.Time)
+	// practiceprofile.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	practiceprofile.UpdateDefaultUpdatedAt = practiceprofileDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// practiceprofileDescName is the schema descriptor for name field.
+	practiceprofileDescName := practiceprofileFields[1].Descriptor()
+	// practiceprofile.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	practiceprofile.NameValidator = practiceprofileDescName.Validators[0].(func(string) error)
+	// practiceprofileDescPhone is the schema descriptor for phone field.
+	practiceprofileDescPhone := practiceprofileFields[2].Descriptor()
+	// practiceprofile.PhoneValidator is a validator for the "phone" field. It is called by the builders before save.
+	practiceprofile.PhoneValidator = practiceprofileDescPhone.Validators[0].(func(string) error)
+	// practiceprofileDescAddress is the schema descriptor for address field.
+	practiceprofileDescAddress := practiceprofileFields[3].Descriptor()
+	// practiceprofile.AddressValidator is a validator for the "address" field. It is called by the builders before save.
+	practiceprofile.AddressValidator = practiceprofileDescAddress.Validators[0].(func(string) error)
+	// practiceprofileDescTimeZone is the schema descriptor for time_zone field.
+	practiceprofileDescTimeZone := practiceprofileFields[4].Descriptor()
+	// practiceprofile.TimeZoneValidator is a validator for the "time_zone" field. It is called by the builders before save.
+	practiceprofile.TimeZoneValidator = practiceprofileDescTimeZone.Validators[0].(func(string) error)
+	// practiceprofileDescID is the schema descriptor for id field.
+	practiceprofileDescID := practiceprofileFields[0].Descriptor()
+	// practiceprofile.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	practiceprofile.IDValidator = func() func(string) error {
+		validators := practiceprofileDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	programMixin := schema.Program{}.Mixin()
 	program.Policy = privacy.NewPolicies(programMixin[2], schema.Program{})
 	program.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -128,6 +128,22 @@ func (Setting) Policy() ent.Policy {
 	}
 }
 
+// Policy of the PracticeProfile: every signed-in staff member reads the
+// practice's details (they are in every patient message); directory
+// managers change them.
+func (PracticeProfile) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.AllowIfSignedInStaff(),
+			privacy.AlwaysDenyRule(),
+		},
+		Mutation: privacy.MutationPolicy{
+			rule.AllowIfPracticeSettingsManager(),
+			privacy.AlwaysDenyRule(),
+		},
+	}
+}
+
 // Policy of the Patient.
 func (Patient) Policy() ent.Policy {
 	return privacy.Policy{

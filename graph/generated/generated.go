@@ -35,6 +35,7 @@ import (
 	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/oversight"
 	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/settings"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
 
@@ -223,6 +224,7 @@ type ComplexityRoot struct {
 
 	Delivery struct {
 		Attempts      func(childComplexity int) int
+		Body          func(childComplexity int) int
 		Channel       func(childComplexity int) int
 		CreatedAt     func(childComplexity int) int
 		ID            func(childComplexity int) int
@@ -361,6 +363,7 @@ type ComplexityRoot struct {
 		StartPatientConversation   func(childComplexity int, input model.StartPatientConversationInput) int
 		UnlabelMessage             func(childComplexity int, messageID pulid.ID, labelID pulid.ID) int
 		UpdateCustomGroup          func(childComplexity int, input model.UpdateCustomGroupInput) int
+		UpdatePracticeSettings     func(childComplexity int, input settings.Change) int
 		UpdatePreferences          func(childComplexity int, input model.PreferencesInput) int
 		UpdateProgram              func(childComplexity int, input model.UpdateProgramInput) int
 		UpdateProgramAction        func(childComplexity int, input model.UpdateProgramActionInput) int
@@ -447,6 +450,13 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	PracticeSettings struct {
+		Name          func(childComplexity int) int
+		Phone         func(childComplexity int) int
+		PostalAddress func(childComplexity int) int
+		TimeZone      func(childComplexity int) int
+	}
+
 	Preferences struct {
 		KeepHidden           func(childComplexity int) int
 		NeverReceiveDirect   func(childComplexity int) int
@@ -514,6 +524,7 @@ type ComplexityRoot struct {
 		ObservedMessages     func(childComplexity int, userID pulid.ID, channelID pulid.ID, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
 		PatientConversations func(childComplexity int, filter *model.PatientConversationFilter, first *int, after *entgql.Cursor[pulid.ID]) int
 		Patients             func(childComplexity int, search *string, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
+		PracticeSettings     func(childComplexity int) int
 		Programs             func(childComplexity int, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
 		SecurityGroups       func(childComplexity int) int
 		Sessions             func(childComplexity int) int
@@ -682,6 +693,7 @@ type MutationResolver interface {
 	RemoveProgramAction(ctx context.Context, id pulid.ID) (*ent.Program, error)
 	MoveProgramAction(ctx context.Context, id pulid.ID, position int) (*ent.Program, error)
 	SetBookingTypePrograms(ctx context.Context, bookingTypeID pulid.ID, programIDs []pulid.ID) (*ent.BookingType, error)
+	UpdatePracticeSettings(ctx context.Context, input settings.Change) (*settings.Practice, error)
 }
 type NotificationResolver interface {
 	Overdue(ctx context.Context, obj *ent.Notification) (bool, error)
@@ -717,6 +729,7 @@ type QueryResolver interface {
 	Templates(ctx context.Context, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.TemplateConnection, error)
 	Enrollments(ctx context.Context, programID *pulid.ID, patientID *pulid.ID, flagged *bool, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.EnrollmentConnection, error)
 	Deliveries(ctx context.Context, status []outboxmessage.Status, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.DeliveryConnection, error)
+	PracticeSettings(ctx context.Context) (*settings.Practice, error)
 }
 type SecurityGroupResolver interface {
 	Permissions(ctx context.Context, obj *ent.SecurityGroup) ([]viewer.Permission, error)
@@ -1319,6 +1332,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Delivery.Attempts(childComplexity), true
+	case "Delivery.body":
+		if e.ComplexityRoot.Delivery.Body == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Delivery.Body(childComplexity), true
 	case "Delivery.channel":
 		if e.ComplexityRoot.Delivery.Channel == nil {
 			break
@@ -2133,6 +2152,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateCustomGroup(childComplexity, args["input"].(model.UpdateCustomGroupInput)), true
+	case "Mutation.updatePracticeSettings":
+		if e.ComplexityRoot.Mutation.UpdatePracticeSettings == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updatePracticeSettings_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdatePracticeSettings(childComplexity, args["input"].(settings.Change)), true
 	case "Mutation.updatePreferences":
 		if e.ComplexityRoot.Mutation.UpdatePreferences == nil {
 			break
@@ -2530,6 +2560,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PatientEdge.Node(childComplexity), true
 
+	case "PracticeSettings.name":
+		if e.ComplexityRoot.PracticeSettings.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PracticeSettings.Name(childComplexity), true
+	case "PracticeSettings.phone":
+		if e.ComplexityRoot.PracticeSettings.Phone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PracticeSettings.Phone(childComplexity), true
+	case "PracticeSettings.address":
+		if e.ComplexityRoot.PracticeSettings.PostalAddress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PracticeSettings.PostalAddress(childComplexity), true
+	case "PracticeSettings.timeZone":
+		if e.ComplexityRoot.PracticeSettings.TimeZone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PracticeSettings.TimeZone(childComplexity), true
+
 	case "Preferences.keepHidden":
 		if e.ComplexityRoot.Preferences.KeepHidden == nil {
 			break
@@ -2912,6 +2967,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Patients(childComplexity, args["search"].(*string), args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["before"].(*entgql.Cursor[pulid.ID])), true
+	case "Query.practiceSettings":
+		if e.ComplexityRoot.Query.PracticeSettings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.PracticeSettings(childComplexity), true
 	case "Query.programs":
 		if e.ComplexityRoot.Query.Programs == nil {
 			break
@@ -3348,6 +3409,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputPatientConversationFilter,
 		ec.unmarshalInputPatientInput,
 		ec.unmarshalInputPatientOrder,
+		ec.unmarshalInputPracticeSettingsInput,
 		ec.unmarshalInputPreferencesInput,
 		ec.unmarshalInputProgramActionInput,
 		ec.unmarshalInputProgramActionOrder,
@@ -4132,6 +4194,41 @@ extend type Mutation {
 extend type Mutation {
   "Link a booking type to the programs (with SELECTED completion) whose cycle a booking of it completes (PATIENT_CONNECT_MANAGE)."
   setBookingTypePrograms(bookingTypeID: ID!, programIDs: [ID!]!): BookingType!
+}
+
+# ------------------------------------------- the practice's settings and clock
+
+"The practice's own details, in every patient message; set by an administrator, otherwise the server's configured defaults."
+type PracticeSettings {
+  name: String!
+  phone: String!
+  address: String
+  "The practice's IANA time zone: every date and time a person reads is in it, and Patient Connect's day, week and month offsets count its calendar days."
+  timeZone: String!
+}
+
+"Change the practice's settings: a field left out stays, an empty one returns to its configured default."
+input PracticeSettingsInput {
+  name: String
+  phone: String
+  address: String
+  "An IANA name such as Australia/Sydney; an unknown one is refused (BAD_USER_INPUT) and nothing changes."
+  timeZone: String
+}
+
+extend type Query {
+  "The practice's settings (any signed-in staff user)."
+  practiceSettings: PracticeSettings!
+}
+
+extend type Mutation {
+  "Change the practice's settings (DIRECTORY_MANAGE); every replica uses them from its next message."
+  updatePracticeSettings(input: PracticeSettingsInput!): PracticeSettings!
+}
+
+extend type Delivery {
+  "The rendered text that was sent (for letters, the text of the letter)."
+  body: String!
 }
 `, BuiltIn: false},
 	{Name: "../../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
@@ -5617,6 +5714,8 @@ func (ec *executionContext) childFields_Delivery(ctx context.Context, field grap
 		return ec.fieldContext_Delivery_providerRef(ctx, field)
 	case "sentAt":
 		return ec.fieldContext_Delivery_sentAt(ctx, field)
+	case "body":
+		return ec.fieldContext_Delivery_body(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Delivery", field.Name)
 }
@@ -5943,6 +6042,20 @@ func (ec *executionContext) childFields_PatientEdge(ctx context.Context, field g
 		return ec.fieldContext_PatientEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PatientEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_PracticeSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_PracticeSettings_name(ctx, field)
+	case "phone":
+		return ec.fieldContext_PracticeSettings_phone(ctx, field)
+	case "address":
+		return ec.fieldContext_PracticeSettings_address(ctx, field)
+	case "timeZone":
+		return ec.fieldContext_PracticeSettings_timeZone(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PracticeSettings", field.Name)
 }
 
 func (ec *executionContext) childFields_Preferences(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6967,6 +7080,20 @@ func (ec *executionContext) field_Mutation_updateCustomGroup_args(ctx context.Co
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.UpdateCustomGroupInput, error) {
 			return ec.unmarshalNUpdateCustomGroupInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐUpdateCustomGroupInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updatePracticeSettings_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (settings.Change, error) {
+			return ec.unmarshalNPracticeSettingsInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋsettingsᚐChange(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -10567,6 +10694,29 @@ func (ec *executionContext) fieldContext_Delivery_sentAt(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Delivery", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
+func (ec *executionContext) _Delivery_body(ctx context.Context, field graphql.CollectedField, obj *ent.OutboxMessage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Delivery_body(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Body, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Delivery_body(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Delivery", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _DeliveryConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.DeliveryConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14057,6 +14207,50 @@ func (ec *executionContext) fieldContext_Mutation_setBookingTypePrograms(ctx con
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_updatePracticeSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updatePracticeSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdatePracticeSettings(ctx, fc.Args["input"].(settings.Change))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *settings.Practice) graphql.Marshaler {
+			return ec.marshalNPracticeSettings2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋsettingsᚐPractice(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updatePracticeSettings(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PracticeSettings(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updatePracticeSettings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Notification_id(ctx context.Context, field graphql.CollectedField, obj *ent.Notification) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15249,6 +15443,98 @@ func (ec *executionContext) _PatientEdge_cursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_PatientEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PatientEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
+func (ec *executionContext) _PracticeSettings_name(ctx context.Context, field graphql.CollectedField, obj *settings.Practice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PracticeSettings_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PracticeSettings_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PracticeSettings", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PracticeSettings_phone(ctx context.Context, field graphql.CollectedField, obj *settings.Practice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PracticeSettings_phone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Phone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PracticeSettings_phone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PracticeSettings", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PracticeSettings_address(ctx context.Context, field graphql.CollectedField, obj *settings.Practice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PracticeSettings_address(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PostalAddress(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PracticeSettings_address(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PracticeSettings", field, true, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PracticeSettings_timeZone(ctx context.Context, field graphql.CollectedField, obj *settings.Practice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PracticeSettings_timeZone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TimeZone(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PracticeSettings_timeZone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PracticeSettings", field, true, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _Preferences_openOnNewMessage(ctx context.Context, field graphql.CollectedField, obj *model.Preferences) (ret graphql.Marshaler) {
@@ -17027,6 +17313,38 @@ func (ec *executionContext) fieldContext_Query_deliveries(ctx context.Context, f
 	if fc.Args, err = ec.field_Query_deliveries_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_practiceSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_practiceSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().PracticeSettings(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *settings.Practice) graphql.Marshaler {
+			return ec.marshalNPracticeSettings2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋsettingsᚐPractice(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_practiceSettings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PracticeSettings(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -20973,6 +21291,57 @@ func (ec *executionContext) unmarshalInputPatientOrder(ctx context.Context, obj 
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputPracticeSettingsInput(ctx context.Context, obj any) (settings.Change, error) {
+	var it settings.Change
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "phone", "address", "timeZone"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "phone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Phone = data
+		case "address":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("address"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Address = data
+		case "timeZone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZone = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputPreferencesInput(ctx context.Context, obj any) (model.PreferencesInput, error) {
 	var it model.PreferencesInput
 	if obj == nil {
@@ -23956,6 +24325,11 @@ func (ec *executionContext) _Delivery(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "body":
+			out.Values[i] = ec._Delivery_body(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -25421,6 +25795,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "updatePracticeSettings":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updatePracticeSettings(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -26120,6 +26501,59 @@ func (ec *executionContext) _PatientEdge(ctx context.Context, sel ast.SelectionS
 			}
 		case "cursor":
 			out.Values[i] = ec._PatientEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var practiceSettingsImplementors = []string{"PracticeSettings"}
+
+func (ec *executionContext) _PracticeSettings(ctx context.Context, sel ast.SelectionSet, obj *settings.Practice) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, practiceSettingsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PracticeSettings")
+		case "name":
+			out.Values[i] = ec._PracticeSettings_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "phone":
+			out.Values[i] = ec._PracticeSettings_phone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "address":
+			out.Values[i] = ec._PracticeSettings_address(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "timeZone":
+			out.Values[i] = ec._PracticeSettings_timeZone(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -27120,6 +27554,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_deliveries(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "practiceSettings":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_practiceSettings(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -29415,6 +29871,21 @@ func (ec *executionContext) marshalNPermission2ᚕgithubᚗcomᚋwhisperᚑhealt
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNPracticeSettings2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋsettingsᚐPractice(ctx context.Context, sel ast.SelectionSet, v *settings.Practice) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PracticeSettings(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPracticeSettingsInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋsettingsᚐChange(ctx context.Context, v any) (settings.Change, error) {
+	res, err := ec.unmarshalInputPracticeSettingsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNPreferences2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐPreferences(ctx context.Context, sel ast.SelectionSet, v *model.Preferences) graphql.Marshaler {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/whisper-health/whisper/internal/rule"
+	"github.com/whisper-health/whisper/internal/settings"
 	"log/slog"
 	"sync"
 	"time"
@@ -38,8 +39,10 @@ type Config struct {
 	// (default 30 days).
 	RefreshTokenTTL time.Duration
 
-	// Practice fills the {{practice.*}} placeholders of patient messages.
-	Practice outreach.Practice
+	// Practice is the practice's details and time zone until an
+	// administrator changes them (practiceSettings): the defaults of the
+	// {{practice.*}} placeholders and of every date a person reads.
+	Practice settings.Practice
 	// Providers deliver outbox rows by channel ("SMS", "EMAIL", "LETTER");
 	// a channel without one is delivered by the log provider.
 	Providers map[string]outbox.Provider
@@ -93,6 +96,8 @@ type App struct {
 	Hub *live.Hub
 	// Outbox delivers SMS, email and letters.
 	Outbox *outbox.Worker
+	// Settings are the practice's details and time zone, as data.
+	Settings *settings.Service
 	// Handler is the GraphQL endpoint, to be mounted at /graphql.
 	Handler *graph.Handler
 
@@ -132,8 +137,13 @@ func New(db *store.DB, bus pubsub.Bus, cfg Config, log *slog.Logger) (*App, erro
 		return nil, err
 	}
 	a.Messenger = messenger.New(requests, bus, log, messenger.Config{Dialect: db.Dialect, HideAfter: cfg.ChannelHideAfter, Now: cfg.Now})
-	a.Notify = notify.New(db.Client, bus, a.Messenger, log, cfg.Now)
-	a.Engine = outreach.NewEngine(db.Client, log, outreach.EngineConfig{Dialect: db.Dialect, Now: cfg.Now, Practice: cfg.Practice})
+	a.Settings = settings.New(db.Client, cfg.Practice)
+	if l, ok := cfg.Providers["LETTER"].(*outbox.Letters); ok && l.Settings == nil {
+		// Letters carry the practice's current letterhead and date.
+		l.Settings = a.Settings
+	}
+	a.Notify = notify.New(db.Client, bus, a.Messenger, log, cfg.Now).WithSettings(a.Settings)
+	a.Engine = outreach.NewEngine(db.Client, log, outreach.EngineConfig{Dialect: db.Dialect, Now: cfg.Now, Settings: a.Settings})
 	a.Practice = practice.New(db.Client, bus, a.Notify, a.Engine, db.Dialect, log, cfg.Now)
 	a.Outreach = outreach.New(db.Client, log)
 	a.Oversight = oversight.New(db.Client, log)
@@ -163,6 +173,7 @@ func New(db *store.DB, bus pubsub.Bus, cfg Config, log *slog.Logger) (*App, erro
 		Oversight: a.Oversight,
 		Outreach:  a.Outreach,
 		Engine:    a.Engine,
+		Settings:  a.Settings,
 		Log:       log,
 	}, cfg.Handler)
 	return a, nil

@@ -21,6 +21,7 @@ import (
 	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/settings"
 	"github.com/whisper-health/whisper/internal/txn"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
@@ -33,6 +34,9 @@ type Service struct {
 	log    *slog.Logger
 	now    func() time.Time
 	tx     *txn.Runner
+	// practice is the practice's settings: arrival texts are on its clock
+	// (UTC without them).
+	practice *settings.Service
 }
 
 // New returns the notification service.
@@ -41,6 +45,13 @@ func New(client *ent.Client, bus pubsub.Bus, msgr *messenger.Service, log *slog.
 		now = time.Now
 	}
 	return &Service{client: client, bus: bus, msgr: msgr, log: log, now: now, tx: txn.New(client, bus, log)}
+}
+
+// WithSettings has the service write times people read (an arrival's
+// booking time) on the practice's clock, read from p when each is written.
+func (s *Service) WithSettings(p *settings.Service) *Service {
+	s.practice = p
+	return s
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC() }
@@ -82,8 +93,12 @@ func (s *Service) Arrived(ctx context.Context, c *ent.Client, b *ent.Booking, ma
 	if err != nil {
 		return nil, err
 	}
+	practice, err := s.practice.Current(sctx, c)
+	if err != nil {
+		return nil, err
+	}
 	title := fmt.Sprintf("%s %s (%s) has arrived", p.FirstName, p.LastName, p.PatientNumber)
-	body := "Booked for " + b.StartsAt.UTC().Format("15:04 MST")
+	body := "Booked for " + practice.In(b.StartsAt).Format("15:04 MST")
 	if b.BookingTypeID != nil {
 		if bt, err := c.BookingType.Get(sctx, *b.BookingTypeID); err == nil {
 			body = bt.Name + ", " + strings.ToLower(body[:1]) + body[1:]

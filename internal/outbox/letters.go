@@ -15,18 +15,25 @@ import (
 	"unicode/utf16"
 
 	"github.com/go-pdf/fpdf"
+
+	"github.com/whisper-health/whisper/internal/settings"
 )
 
 // Letters renders letters as PDF files and routes them: SAVE_FILE writes the
 // PDF to Dir; MAIL writes it under Dir/mail and adds it to the distribution
-// list there for manual posting; EPOST sends it to an e-post HTTP endpoint.
+// list there for manual posting; EPOST adds it to the list the same way
+// (marked as sent electronically) and sends it to an e-post HTTP endpoint.
 type Letters struct {
 	Dir string
 	// EPostURL receives EPOST letters as application/pdf POSTs.
 	EPostURL string
-	// Letterhead is printed at the top of every letter (the practice).
+	// Letterhead is printed at the top of every letter (the practice),
+	// unless Settings gives the practice's current name.
 	Letterhead string
-	Client     *http.Client
+	// Settings, when set, are the practice's current name (the letterhead)
+	// and time zone (the letter's date), read for each letter.
+	Settings *settings.Service
+	Client   *http.Client
 	// Now is the clock that dates letters (default time.Now).
 	Now func() time.Time
 	mu  sync.Mutex
@@ -53,35 +60,62 @@ func addressLines(recipient string) []string {
 
 // Send implements Provider.
 func (l *Letters) Send(ctx context.Context, m Message) (string, error) {
-	pdf, err := RenderLetter(l.Letterhead, m.Recipient, m.Subject, m.Body, l.now())
+	letterhead, date := l.Letterhead, l.now()
+	if l.Settings != nil {
+		p, err := l.Settings.Current(ctx, nil)
+		if err != nil {
+			return "", fmt.Errorf("reading the practice's settings: %w", err)
+		}
+		letterhead, date = p.Name, p.In(date)
+	}
+	pdf, err := RenderLetter(letterhead, m.Recipient, m.Subject, m.Body, date)
 	if err != nil {
 		return "", fmt.Errorf("rendering letter: %v: %w", err, ErrPermanent)
 	}
 	name := string(m.ID) + ".pdf"
 	switch m.Route {
 	case "EPOST":
-		return l.epost(ctx, m, pdf)
-	case "MAIL":
-		dir := filepath.Join(l.Dir, "mail")
-		path, err := writeFile(dir, name, pdf)
-		if err != nil {
+		// Listed first: the list records every letter that leaves by post,
+		// this one marked as sent electronically.
+		if _, err := l.distribute(m, name, pdf); err != nil {
 			return "", err
 		}
-		l.mu.Lock()
-		defer l.mu.Unlock()
+		return l.epost(ctx, m, pdf)
+	case "MAIL":
+		return l.distribute(m, name, pdf)
+	default: // SAVE_FILE
+		return writeFile(l.Dir, name, pdf)
+	}
+}
+
+// distribute writes a letter under Dir/mail and adds it to the distribution
+// list there (time, address, subject, file, and the route: MAIL to post by
+// hand, EPOST sent electronically). A retry of the same row does not list
+// it twice: the letter's file is written after its line, so a file already
+// there means the line is too.
+func (l *Letters) distribute(m Message, name string, pdf []byte) (string, error) {
+	dir := filepath.Join(l.Dir, "mail")
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", fmt.Errorf("letter folder: %w", err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 		f, err := os.OpenFile(filepath.Join(dir, "distribution-list.tsv"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o640)
 		if err != nil {
 			return "", fmt.Errorf("opening the distribution list: %w", err)
 		}
-		defer f.Close()
-		line := strings.Join([]string{l.now().Format(time.RFC3339), clean(strings.Join(addressLines(m.Recipient), ", ")), clean(m.Subject), name}, "\t")
-		if _, err := fmt.Fprintln(f, line); err != nil {
+		line := strings.Join([]string{l.now().Format(time.RFC3339), clean(strings.Join(addressLines(m.Recipient), ", ")),
+			clean(m.Subject), name, m.Route}, "\t")
+		_, err = fmt.Fprintln(f, line)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
 			return "", fmt.Errorf("adding to the distribution list: %w", err)
 		}
-		return path, nil
-	default: // SAVE_FILE
-		return writeFile(l.Dir, name, pdf)
 	}
+	return writeFile(dir, name, pdf)
 }
 
 func clean(s string) string { return strings.NewReplacer("\t", " ", "\n", " ").Replace(s) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"github.com/whisper-health/whisper/internal/rule"
 	"slices"
+	"time"
 
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/booking"
@@ -88,13 +89,17 @@ func (e *Engine) Advance(ctx context.Context, id pulid.ID) (*ent.Enrollment, err
 		if en.Status != enrollment.StatusACTIVE || en.NextDueAt != nil || !waiting {
 			return apperr.Invalid("id", "the enrolment is not waiting at a pause")
 		}
-		actions, err := liveActions(ctx, c, en.ProgramID)
+		practice, err := e.practice(ctx, c)
+		var actions []*ent.ProgramAction
+		if err == nil {
+			actions, err = liveActions(ctx, c, en.ProgramID)
+		}
 		if err == nil {
 			err = c.EnrollmentStep.Update().Where(enrollmentstep.EnrollmentID(en.ID), enrollmentstep.Cycle(en.Cycle),
 				enrollmentstep.StatusEQ(enrollmentstep.StatusWAITING)).SetStatus(enrollmentstep.StatusSENT).Exec(ctx)
 		}
 		if err == nil {
-			err = e.advance(ctx, c, en, actions)
+			err = e.advance(ctx, c, en, actions, practice.Zone())
 		}
 		return err
 	})
@@ -145,6 +150,13 @@ func (e *Engine) BookingChanged(ctx context.Context, c *ent.Client, before, afte
 	if err != nil {
 		return err
 	}
+	if len(ens) == 0 {
+		return nil
+	}
+	practice, err := e.practice(wctx, c)
+	if err != nil {
+		return err
+	}
 	for _, en := range ens {
 		p := en.Edges.Program
 		if !qualifying(p, after) || (before != nil && before.PatientID == after.PatientID && qualifying(p, before)) {
@@ -156,7 +168,7 @@ func (e *Engine) BookingChanged(ctx context.Context, c *ent.Client, before, afte
 			}
 			continue
 		}
-		if err := e.completeCycle(wctx, c, en); err != nil {
+		if err := e.completeCycle(wctx, c, en, practice.Zone()); err != nil {
 			return err
 		}
 	}
@@ -168,7 +180,7 @@ func (e *Engine) BookingChanged(ctx context.Context, c *ent.Client, before, afte
 // next cycle's first action, answers the cycle that ran (once); otherwise —
 // in cycle 1, or when the previous cycle was already answered — it
 // completes the current cycle, and its actions still to come are skipped.
-func (e *Engine) completeCycle(ctx context.Context, c *ent.Client, en *ent.Enrollment) error {
+func (e *Engine) completeCycle(ctx context.Context, c *ent.Client, en *ent.Enrollment, zone *time.Location) error {
 	p := en.Edges.Program
 	ran, err := c.EnrollmentStep.Query().Where(enrollmentstep.EnrollmentID(en.ID), enrollmentstep.Cycle(en.Cycle),
 		enrollmentstep.ExecutedAtNotNil()).Exist(ctx)
@@ -192,7 +204,7 @@ func (e *Engine) completeCycle(ctx context.Context, c *ent.Client, en *ent.Enrol
 		return err
 	}
 	ends := en.Cycle >= p.Cycles || p.FrequencyEvery == nil || len(actions) == 0
-	if err := e.nextCycle(ctx, c, en, actions); err != nil {
+	if err := e.nextCycle(ctx, c, en, actions, zone); err != nil {
 		return err
 	}
 	if en.Status == enrollment.StatusPAUSED && !ends {

@@ -54,11 +54,11 @@ func TestMonthlyCyclesDoNotDrift(t *testing.T) {
 	origin := time.Date(2028, time.January, 31, 9, 0, 0, 0, time.UTC)
 	want := []string{"2028-01-31", "2028-02-29", "2028-03-31", "2028-04-30", "2029-01-31"}
 	for i, k := range []int{0, 1, 2, 3, 12} {
-		if got := shift(origin, k, programaction.UnitMONTHS).Format("2006-01-02"); got != want[i] {
+		if got := shift(origin, k, programaction.UnitMONTHS, time.UTC).Format("2006-01-02"); got != want[i] {
 			t.Errorf("origin + %d months = %s, want %s", k, got, want[i])
 		}
 	}
-	if got := shift(origin, -1, programaction.UnitMONTHS).Format("2006-01-02"); got != "2027-12-31" {
+	if got := shift(origin, -1, programaction.UnitMONTHS, time.UTC).Format("2006-01-02"); got != "2027-12-31" {
 		t.Errorf("origin - 1 month = %s", got)
 	}
 }

@@ -21,12 +21,14 @@ import (
 	"github.com/whisper-health/whisper/ent/referral"
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/settings"
 	"github.com/whisper-health/whisper/internal/store"
 	"github.com/whisper-health/whisper/internal/txn"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
 
-// Practice is what templates say about the practice.
+// Practice is what templates say about the practice: the defaults of
+// EngineConfig.Practice, used when no Settings are given.
 type Practice struct {
 	Name, Phone, Address string
 }
@@ -38,8 +40,14 @@ type EngineConfig struct {
 	Dialect store.Dialect
 	// Now is the clock (default time.Now); tests run years in milliseconds.
 	Now func() time.Time
-	// Practice fills the {{practice.*}} placeholders.
+	// Practice fills the {{practice.*}} placeholders when Settings is nil
+	// (the engine then reads the stored settings over these defaults, in
+	// UTC).
 	Practice Practice
+	// Settings are the practice's current details and time zone, read
+	// again on every pass, so that a change on any replica applies to the
+	// next message and the next due time.
+	Settings *settings.Service
 }
 
 // Engine enrols patients and runs due actions.
@@ -55,8 +63,8 @@ func NewEngine(client *ent.Client, log *slog.Logger, cfg EngineConfig) *Engine {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.Practice.Name == "" {
-		cfg.Practice.Name = "the practice"
+	if cfg.Settings == nil {
+		cfg.Settings = settings.New(client, settings.Practice{Name: cfg.Practice.Name, Phone: cfg.Practice.Phone, Address: cfg.Practice.Address})
 	}
 	return &Engine{client: client, log: log, cfg: cfg, tx: txn.New(client, nil, log)}
 }
@@ -67,29 +75,45 @@ func workerCtx(ctx context.Context) context.Context {
 	return viewer.NewSystemContext(ctx, "outreach engine")
 }
 
-// shift moves t by n units in a direction. Months keep the day of the
-// month, clamped to the month's end (31 January plus a month is 28 or 29
-// February, not 3 March).
-func shift(t time.Time, n int, unit programaction.Unit) time.Time {
-	switch unit {
-	case programaction.UnitWEEKS:
-		return t.AddDate(0, 0, 7*n)
-	case programaction.UnitMONTHS:
-		y, m, d := t.Date()
-		first := time.Date(y, m+time.Month(n), 1, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), t.Location())
-		last := first.AddDate(0, 1, -1).Day()
-		return first.AddDate(0, 0, min(d, last)-1)
+// practice is the practice's current settings, for one pass or request.
+func (e *Engine) practice(ctx context.Context, c *ent.Client) (settings.Practice, error) {
+	p, err := e.cfg.Settings.Current(ctx, c)
+	if err != nil {
+		return settings.Practice{}, fmt.Errorf("reading the practice's settings: %w", err)
 	}
-	return t.AddDate(0, 0, n)
+	return p, nil
 }
 
-// dueAt is when an action runs, from the reference date.
-func dueAt(ref time.Time, a *ent.ProgramAction) time.Time {
+// shift moves t by n units in a direction, counting calendar days in zone:
+// the local clock time stays across a daylight-saving change (a 9:00
+// reminder a day before a 9:00 booking is at 9:00, whether that day has 23,
+// 24 or 25 hours). Months keep the day of the month, clamped to the
+// month's end (31 January plus a month is 28 or 29 February, not 3 March).
+// The result is in UTC, as times are stored.
+func shift(t time.Time, n int, unit programaction.Unit, zone *time.Location) time.Time {
+	t = t.In(zone)
+	switch unit {
+	case programaction.UnitWEEKS:
+		t = t.AddDate(0, 0, 7*n)
+	case programaction.UnitMONTHS:
+		y, m, d := t.Date()
+		first := time.Date(y, m+time.Month(n), 1, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), zone)
+		last := first.AddDate(0, 1, -1).Day()
+		t = time.Date(y, m+time.Month(n), min(d, last), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), zone)
+	default:
+		t = t.AddDate(0, 0, n)
+	}
+	return t.UTC()
+}
+
+// dueAt is when an action runs, from the reference date, counting the
+// practice's calendar days (zone).
+func dueAt(ref time.Time, a *ent.ProgramAction, zone *time.Location) time.Time {
 	switch a.Relation {
 	case programaction.RelationBEFORE:
-		return shift(ref, -a.Offset, a.Unit)
+		return shift(ref, -a.Offset, a.Unit, zone)
 	case programaction.RelationAFTER:
-		return shift(ref, a.Offset, a.Unit)
+		return shift(ref, a.Offset, a.Unit, zone)
 	}
 	return ref
 }
@@ -148,17 +172,22 @@ func (e *Engine) Enroll(ctx context.Context, in EnrollInput) (*ent.Enrollment, e
 	if dup {
 		return nil, apperr.New(apperr.Conflict, "the patient is already enrolled in this program")
 	}
+	practice, err := e.practice(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	zone := practice.Zone()
 	first := p.Edges.Actions[0]
 	var en *ent.Enrollment
 	err = e.tx.Run(ctx, func(tx *ent.Tx, _ txn.Emit) error {
 		var err error
 		en, err = tx.Enrollment.Create().
 			SetProgramID(p.ID).SetPatientID(in.PatientID).SetReferenceDate(ref).SetOriginDate(ref).
-			SetNextActionID(first.ID).SetNextDueAt(dueAt(ref, first)).
+			SetNextActionID(first.ID).SetNextDueAt(dueAt(ref, first, zone)).
 			Save(ctx)
 		if err == nil {
 			err = tx.EnrollmentStep.Create().SetEnrollmentID(en.ID).SetActionID(first.ID).SetCycle(1).
-				SetScheduledAt(dueAt(ref, first)).Exec(ctx)
+				SetScheduledAt(dueAt(ref, first, zone)).Exec(ctx)
 		}
 		return err
 	})
@@ -177,8 +206,13 @@ func (e *Engine) Enroll(ctx context.Context, in EnrollInput) (*ent.Enrollment, e
 func (e *Engine) RunDue(ctx context.Context) (int, error) {
 	wctx := workerCtx(ctx)
 	ran := 0
-	// A program's actions are read once per pass, not once per enrolment.
-	actions := map[pulid.ID][]*ent.ProgramAction{}
+	// The practice's settings, and a program's actions, are read once per
+	// pass, not once per enrolment.
+	practice, err := e.practice(wctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	ps := &pass{practice: practice, actions: map[pulid.ID][]*ent.ProgramAction{}}
 	var failed []pulid.ID
 	for ctx.Err() == nil {
 		ids, err := e.client.Enrollment.Query().
@@ -194,7 +228,7 @@ func (e *Engine) RunDue(ctx context.Context) (int, error) {
 		}
 		progress := 0
 		for _, id := range ids {
-			n, err := e.step(wctx, id, actions)
+			n, err := e.step(wctx, id, ps)
 			switch {
 			case errors.Is(err, errTaken):
 				continue
@@ -259,11 +293,11 @@ func clip(s string, n int) string {
 
 // step runs the next due action of one enrolment, if it is still due and
 // nobody else holds it (errTaken otherwise).
-func (e *Engine) step(ctx context.Context, id pulid.ID, cache map[pulid.ID][]*ent.ProgramAction) (int, error) {
+func (e *Engine) step(ctx context.Context, id pulid.ID, ps *pass) (int, error) {
 	var n int
 	err := e.tx.Run(ctx, func(tx *ent.Tx, _ txn.Emit) error {
 		var err error
-		n, err = e.stepTx(ctx, tx.Client(), id, cache)
+		n, err = e.stepTx(ctx, tx.Client(), id, ps)
 		return err
 	})
 	if err != nil {
@@ -278,7 +312,15 @@ func liveActions(ctx context.Context, c *ent.Client, programID pulid.ID) ([]*ent
 		Order(ent.Asc(programaction.FieldPosition), ent.Asc(programaction.FieldID)).WithTemplate().All(ctx)
 }
 
-func (e *Engine) stepTx(ctx context.Context, c *ent.Client, id pulid.ID, cache map[pulid.ID][]*ent.ProgramAction) (int, error) {
+// pass is what one run of the engine reads once: the practice's settings
+// and each program's actions.
+type pass struct {
+	practice settings.Practice
+	actions  map[pulid.ID][]*ent.ProgramAction
+}
+
+func (e *Engine) stepTx(ctx context.Context, c *ent.Client, id pulid.ID, ps *pass) (int, error) {
+	cache, zone := ps.actions, ps.practice.Zone()
 	q := c.Enrollment.Query().Where(enrollment.ID(id), enrollment.StatusEQ(enrollment.StatusACTIVE), enrollment.NextDueAtLTE(e.now()))
 	if e.cfg.Dialect.IsPostgres() {
 		q = q.ForUpdate(sqlSkipLocked())
@@ -307,7 +349,7 @@ func (e *Engine) stepTx(ctx context.Context, c *ent.Client, id pulid.ID, cache m
 		// action not yet reached in this cycle is the one due.
 		a := firstUnreached(actions, steps)
 		if a == nil {
-			return 0, e.nextCycle(ctx, c, en, actions)
+			return 0, e.nextCycle(ctx, c, en, actions, zone)
 		}
 		en.NextActionID = &a.ID // saved with the enrolment's next update
 	}
@@ -323,12 +365,12 @@ func (e *Engine) stepTx(ctx context.Context, c *ent.Client, id pulid.ID, cache m
 	}
 	if st == nil {
 		if st, err = c.EnrollmentStep.Create().SetEnrollmentID(en.ID).SetActionID(a.ID).SetCycle(en.Cycle).
-			SetScheduledAt(dueAt(en.ReferenceDate, a)).Save(ctx); err != nil {
+			SetScheduledAt(dueAt(en.ReferenceDate, a, zone)).Save(ctx); err != nil {
 			return 0, err
 		}
 		steps = append(steps, st)
 	}
-	next := func() error { return e.advanceFrom(ctx, c, en, actions, steps) }
+	next := func() error { return e.advanceFrom(ctx, c, en, actions, steps, zone) }
 	now := e.now()
 	switch {
 	case a.ArchivedAt != nil:
@@ -341,10 +383,10 @@ func (e *Engine) stepTx(ctx context.Context, c *ent.Client, id pulid.ID, cache m
 	case st.Status == enrollmentstep.StatusSENT || st.Status == enrollmentstep.StatusSKIPPED || st.Status == enrollmentstep.StatusWAITING:
 		// Already done in this cycle: never run an action twice.
 		return 0, next()
-	case en.NextDueAt != nil && dueAt(en.ReferenceDate, a).After(*en.NextDueAt) && dueAt(en.ReferenceDate, a).After(now):
+	case en.NextDueAt != nil && dueAt(en.ReferenceDate, a, zone).After(*en.NextDueAt) && dueAt(en.ReferenceDate, a, zone).After(now):
 		// The action's timing was edited to later: wait for it. (Compared
 		// with the stored due time, which the database rounded the same way.)
-		due := dueAt(en.ReferenceDate, a)
+		due := dueAt(en.ReferenceDate, a, zone)
 		if err := c.EnrollmentStep.UpdateOne(st).SetScheduledAt(due).Exec(ctx); err != nil {
 			return 0, err
 		}
@@ -356,7 +398,7 @@ func (e *Engine) stepTx(ctx context.Context, c *ent.Client, id pulid.ID, cache m
 		}
 		return 1, c.Enrollment.UpdateOne(en).SetNextActionID(a.ID).ClearNextDueAt().Exec(ctx)
 	}
-	ob, sendErr := e.send(ctx, c, en, a)
+	ob, sendErr := e.send(ctx, c, en, a, ps.practice)
 	var undeliverable undeliverableError
 	switch {
 	case sendErr == nil:
@@ -395,20 +437,20 @@ func (e *Engine) action(ctx context.Context, c *ent.Client, id pulid.ID, actions
 // is by action identity, so reordering or removing actions while patients
 // are enrolled repeats and loses nothing. With none left, the next cycle
 // begins (or the enrolment ends).
-func (e *Engine) advance(ctx context.Context, c *ent.Client, en *ent.Enrollment, actions []*ent.ProgramAction) error {
+func (e *Engine) advance(ctx context.Context, c *ent.Client, en *ent.Enrollment, actions []*ent.ProgramAction, zone *time.Location) error {
 	steps, err := c.EnrollmentStep.Query().Where(enrollmentstep.EnrollmentID(en.ID), enrollmentstep.Cycle(en.Cycle)).All(ctx)
 	if err != nil {
 		return err
 	}
-	return e.advanceFrom(ctx, c, en, actions, steps)
+	return e.advanceFrom(ctx, c, en, actions, steps, zone)
 }
 
 // advanceFrom is advance with the cycle's steps already read.
-func (e *Engine) advanceFrom(ctx context.Context, c *ent.Client, en *ent.Enrollment, actions []*ent.ProgramAction, steps []*ent.EnrollmentStep) error {
+func (e *Engine) advanceFrom(ctx context.Context, c *ent.Client, en *ent.Enrollment, actions []*ent.ProgramAction, steps []*ent.EnrollmentStep, zone *time.Location) error {
 	if a := firstUnreached(actions, steps); a != nil {
-		return e.schedule(ctx, c, en, a, en.Cycle, en.ReferenceDate)
+		return e.schedule(ctx, c, en, a, en.Cycle, en.ReferenceDate, zone)
 	}
-	return e.nextCycle(ctx, c, en, actions)
+	return e.nextCycle(ctx, c, en, actions, zone)
 }
 
 // firstUnreached is the first action, in the program's current order, with
@@ -424,7 +466,7 @@ func firstUnreached(actions []*ent.ProgramAction, steps []*ent.EnrollmentStep) *
 
 // nextCycle starts the enrolment's next cycle, whose reference date is the
 // first cycle's plus the frequency once per cycle, or ends the enrolment.
-func (e *Engine) nextCycle(ctx context.Context, c *ent.Client, en *ent.Enrollment, actions []*ent.ProgramAction) error {
+func (e *Engine) nextCycle(ctx context.Context, c *ent.Client, en *ent.Enrollment, actions []*ent.ProgramAction, zone *time.Location) error {
 	p := en.Edges.Program
 	if en.Cycle >= p.Cycles || p.FrequencyEvery == nil || p.FrequencyUnit == nil || len(actions) == 0 {
 		return c.Enrollment.UpdateOne(en).SetStatus(enrollment.StatusCOMPLETED).ClearNextDueAt().ClearNextActionID().Exec(ctx)
@@ -434,13 +476,13 @@ func (e *Engine) nextCycle(ctx context.Context, c *ent.Client, en *ent.Enrollmen
 		origin = *en.OriginDate
 	}
 	cycle := en.Cycle + 1
-	ref := shift(origin, (cycle-1)*(*p.FrequencyEvery), programaction.Unit(*p.FrequencyUnit))
-	return e.schedule(ctx, c, en, actions[0], cycle, ref)
+	ref := shift(origin, (cycle-1)*(*p.FrequencyEvery), programaction.Unit(*p.FrequencyUnit), zone)
+	return e.schedule(ctx, c, en, actions[0], cycle, ref, zone)
 }
 
 // schedule makes a the enrolment's next action, due from ref.
-func (e *Engine) schedule(ctx context.Context, c *ent.Client, en *ent.Enrollment, a *ent.ProgramAction, cycle int, ref time.Time) error {
-	due := dueAt(ref, a)
+func (e *Engine) schedule(ctx context.Context, c *ent.Client, en *ent.Enrollment, a *ent.ProgramAction, cycle int, ref time.Time, zone *time.Location) error {
+	due := dueAt(ref, a, zone)
 	if err := c.EnrollmentStep.Create().SetEnrollmentID(en.ID).SetActionID(a.ID).SetCycle(cycle).SetScheduledAt(due).Exec(ctx); err != nil {
 		return err
 	}
@@ -463,13 +505,13 @@ func undeliverable(format string, args ...any) error {
 
 // send writes the outbox row for an action, in the step's transaction; the
 // idempotency key makes a repeated run of the same step impossible.
-func (e *Engine) send(ctx context.Context, c *ent.Client, en *ent.Enrollment, a *ent.ProgramAction) (pulid.ID, error) {
+func (e *Engine) send(ctx context.Context, c *ent.Client, en *ent.Enrollment, a *ent.ProgramAction, practice settings.Practice) (pulid.ID, error) {
 	p := en.Edges.Patient
 	t := a.Edges.Template
 	if t == nil {
 		return "", undeliverable("the action's template is missing")
 	}
-	vals := e.values(ctx, c, en, t.Body+" "+deref(t.Subject))
+	vals := e.values(ctx, c, en, t.Body+" "+deref(t.Subject), practice)
 	var channel, to string
 	switch a.Type {
 	case programaction.TypeSMS:
@@ -556,19 +598,20 @@ func (e *Engine) DeliveryFailed(ctx context.Context, c *ent.Client, row pulid.ID
 	return c.Enrollment.UpdateOneID(st.EnrollmentID).SetFlagged(true).Exec(wctx)
 }
 
-// values are the placeholder values for an enrolment.
-func (e *Engine) values(ctx context.Context, c *ent.Client, en *ent.Enrollment, text string) map[string]string {
+// values are the placeholder values for an enrolment; dates and times
+// are on the practice's clock.
+func (e *Engine) values(ctx context.Context, c *ent.Client, en *ent.Enrollment, text string, practice settings.Practice) map[string]string {
 	p := en.Edges.Patient
 	v := map[string]string{
 		"patient.firstName":        p.FirstName,
 		"patient.lastName":         p.LastName,
 		"patient.fullName":         p.FirstName + " " + p.LastName,
 		"patient.patientNumber":    p.PatientNumber,
-		"practice.name":            e.cfg.Practice.Name,
-		"practice.phone":           e.cfg.Practice.Phone,
-		"practice.address":         e.cfg.Practice.Address,
+		"practice.name":            practice.Name,
+		"practice.phone":           practice.Phone,
+		"practice.address":         practice.Address,
 		"program.name":             en.Edges.Program.Name,
-		"enrollment.referenceDate": en.ReferenceDate.Format("Monday 2 January 2006"),
+		"enrollment.referenceDate": practice.In(en.ReferenceDate).Format("Monday 2 January 2006"),
 	}
 	opt := func(k string, s *string) {
 		if s != nil {
@@ -598,8 +641,8 @@ func (e *Engine) values(ctx context.Context, c *ent.Client, en *ent.Enrollment, 
 			booking.StartsAtLTE(en.ReferenceDate.Add(time.Minute)))
 	}
 	if b, err := bq.Order(ent.Asc(booking.FieldStartsAt)).WithDoctor().WithBookingType().First(ctx); err == nil {
-		v["booking.date"] = b.StartsAt.Format("Monday 2 January 2006")
-		v["booking.time"] = b.StartsAt.Format("15:04")
+		v["booking.date"] = practice.In(b.StartsAt).Format("Monday 2 January 2006")
+		v["booking.time"] = practice.In(b.StartsAt).Format("15:04")
 		if b.Edges.BookingType != nil {
 			v["booking.type"] = b.Edges.BookingType.Name
 		}
@@ -608,7 +651,7 @@ func (e *Engine) values(ctx context.Context, c *ent.Client, en *ent.Enrollment, 
 		}
 	}
 	if r, err := c.Referral.Query().Where(referral.PatientID(p.ID)).Order(ent.Desc(referral.FieldReferralDate)).First(ctx); err == nil {
-		v["referral.date"] = r.ReferralDate.Format("2 January 2006")
+		v["referral.date"] = practice.In(r.ReferralDate).Format("2 January 2006")
 		v["referral.referrer"] = r.Referrer
 	}
 	return v

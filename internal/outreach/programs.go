@@ -365,7 +365,10 @@ func (s *Service) RemoveAction(ctx context.Context, id pulid.ID) (*ent.Program, 
 	if err != nil {
 		return nil, err
 	}
-	return p, nil
+	// Read again outside the transaction: the program answered is resolved
+	// further (its actions, its booking types) after the commit, and an
+	// entity bound to the finished transaction cannot load its edges.
+	return s.client.Program.Get(ctx, p.ID)
 }
 
 // removeAction is RemoveAction inside its transaction c.
