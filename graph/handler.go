@@ -92,6 +92,7 @@ type Handler struct {
 	drainCtx    context.Context
 	drain       context.CancelFunc
 	initFails   *throttle.Limiter
+	open        sockets
 	sockets     sync.WaitGroup
 	socketCount atomic.Int64
 }
@@ -211,43 +212,9 @@ func (h *Handler) initSocket(ctx context.Context, payload transport.InitPayload)
 	}
 	ctx = viewer.NewContext(ctx, v)
 	ctx = transport.AppendCloseReason(ctx, closeReasonPending)
-	se := newSocketEnd()
-	ctx = context.WithValue(ctx, socketEndKey{}, se)
-	ctx, cancel := context.WithCancelCause(ctx)
-	// A session that ends first ends each subscription with the reason,
-	// then the socket.
-	endWith := func(cause error) {
-		se.end(cause, time.Second)
-		cancel(cause)
-	}
-	if !expires.IsZero() {
-		timer := time.AfterFunc(time.Until(expires), func() { endWith(errTokenExpired) })
-		context.AfterFunc(ctx, func() { timer.Stop() })
-	}
-	stopDrain := context.AfterFunc(h.drainCtx, func() { cancel(errShuttingDown) })
-	context.AfterFunc(ctx, func() { stopDrain() })
-	if v.SessionID != "" {
-		revoked, stopWatch := h.auth.Watch(v.SessionID)
-		go func() {
-			defer stopWatch()
-			select {
-			case <-revoked:
-				endWith(errSessionRevoked)
-			case <-ctx.Done():
-			}
-		}()
-	}
+	ctx = h.openSocket(ctx, v, expires)
 	return closeReasonContext{ctx}, nil, nil
 }
-
-// Why a socket closes, sent as its last message (connection_error) so a
-// client knows what to do: refresh its access token and reconnect, sign in
-// again, or just reconnect (to another replica).
-var (
-	errTokenExpired   = errors.New("token expired: refresh the access token and reconnect")
-	errSessionRevoked = errors.New("session revoked: sign in again")
-	errShuttingDown   = errors.New("server shutting down: reconnect")
-)
 
 // closeReasonPending marks where the socket's close reason is looked up;
 // closeReasonContext answers with the cause the context ended with.

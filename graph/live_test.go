@@ -18,6 +18,7 @@ import (
 	"github.com/whisper-health/whisper/ent/session"
 	"github.com/whisper-health/whisper/internal/demo"
 	"github.com/whisper-health/whisper/internal/pubsub"
+	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/testdb"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
@@ -807,5 +808,31 @@ func TestNeverReceiveSuppressesNotificationsNotCounts(t *testing.T) {
 	e.ok(demo.IntegrationKey, create, map[string]any{"u": []string{kim.User.ID}, "t": "Bloods ready"}, nil)
 	if d := notes.next(5 * time.Second); d == nil || d["notificationAdded"].(map[string]any)["title"] != "Bloods ready" {
 		t.Errorf("with never receive off notificationAdded got %v, want Bloods ready", d)
+	}
+}
+
+// TestStreamsEndWhenAccessEnds: when any replica ends a principal's live
+// connections (their account is deactivated, their access changes), each of
+// their streams ends with UNAUTHENTICATED and that reason; another user's
+// socket stays open.
+func TestStreamsEndWhenAccessEnds(t *testing.T) {
+	for _, reason := range []string{pubsub.EndDeactivated, pubsub.EndAccessChanged} {
+		t.Run(reason, func(t *testing.T) {
+			e := newEnv(t)
+			patel, chen := e.login(demo.PatelEmail), e.login(demo.ChenEmail)
+			sub := e.listen(t, patel.AccessToken, messageAdded, nil)
+			other := e.listen(t, chen.AccessToken, messageAdded, nil)
+			e.bus.Publish(context.Background(), pubsub.Event{Kind: pubsub.AccessEnded, Users: []pulid.ID{pulid.ID(patel.User.ID)}, Change: reason})
+			if got := closeReason(t, sub.c, 5*time.Second); !strings.Contains(got, reason) || !strings.Contains(got, "UNAUTHENTICATED") {
+				t.Errorf("the stream ended with %s, want UNAUTHENTICATED / %s", got, reason)
+			}
+			// Dr Chen's socket still delivers.
+			ch := e.open(chen.AccessToken, map[string]any{"userIDs": []string{e.userID(chen.AccessToken, demo.KimEmail)}})
+			e.ok(chen.AccessToken, `mutation($c: ID!) { sendMessage(input: {channelID: $c, body: "still here"}) { id } }`,
+				map[string]any{"c": ch.ID}, nil)
+			if body, _ := other.message(5 * time.Second); body != "still here" {
+				t.Errorf("another user's stream gave %q, want the new message", body)
+			}
+		})
 	}
 }

@@ -130,6 +130,9 @@ func New(db *store.DB, bus pubsub.Bus, cfg Config, log *slog.Logger) (*App, erro
 		RefreshTTL: cfg.RefreshTokenTTL,
 		Now:        cfg.Now,
 		Revoked: func(id pulid.ID) {
+			// This replica's sockets of the session end at once; the
+			// others' when the event reaches their hub.
+			a.Handler.EndSession(id, graph.SessionRevoked)
 			bus.Publish(context.Background(), pubsub.Event{Kind: pubsub.SessionRevoked, Session: id})
 		},
 	}, log)
@@ -150,8 +153,14 @@ func New(db *store.DB, bus pubsub.Bus, cfg Config, log *slog.Logger) (*App, erro
 	a.Hub = live.New(db.Client, bus, log, live.Config{
 		Dialect:      db.Dialect,
 		PollInterval: cfg.PollInterval,
-		OnRevoke:     a.Auth.SessionRevoked,
-		Now:          cfg.Now,
+		OnRevoke: func(id pulid.ID) {
+			a.Auth.SessionRevoked(id)
+			a.Handler.EndSession(id, graph.SessionRevoked)
+		},
+		OnAccessEnded: func(id pulid.ID, reason string) {
+			a.Handler.EndPrincipal(id, graph.EndReason(reason))
+		},
+		Now: cfg.Now,
 	})
 	outboxInterval := cfg.OutboxInterval
 	if outboxInterval < 0 {

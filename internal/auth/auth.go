@@ -83,9 +83,8 @@ type Service struct {
 	log     *slog.Logger
 	unknown *throttle.Limiter
 
-	mu       sync.Mutex
-	watchers map[pulid.ID]map[chan struct{}]struct{}
-	checked  map[pulid.ID]checkedSession // guarded by mu
+	mu      sync.Mutex
+	checked map[pulid.ID]checkedSession // guarded by mu
 }
 
 // checkedSession is a session recently found valid, with its viewer — or,
@@ -121,12 +120,11 @@ func New(client *ent.Client, cfg Config, log *slog.Logger) (*Service, error) {
 		cfg.SessionCheck = 10 * time.Second
 	}
 	return &Service{
-		checked:  map[pulid.ID]checkedSession{},
-		client:   client,
-		cfg:      cfg,
-		log:      log,
-		unknown:  throttle.New(cfg.MaxFailures, cfg.LockFor),
-		watchers: map[pulid.ID]map[chan struct{}]struct{}{},
+		checked: map[pulid.ID]checkedSession{},
+		client:  client,
+		cfg:     cfg,
+		log:     log,
+		unknown: throttle.New(cfg.MaxFailures, cfg.LockFor),
 	}, nil
 }
 
@@ -364,48 +362,20 @@ func (s *Service) revoke(ctx context.Context, id pulid.ID, reason string) error 
 	return nil
 }
 
-// Watch returns a channel closed when the session is revoked in this
-// process, and a function to stop watching. Websocket connections use it to
-// close at logout.
-func (s *Service) Watch(id pulid.ID) (<-chan struct{}, func()) {
-	ch := make(chan struct{})
+// SessionRevoked forgets this replica's cached check of a session that any
+// replica revoked, so its access tokens stop working here at once. (Its
+// open sockets are ended by the GraphQL handler, which owns them.)
+func (s *Service) SessionRevoked(id pulid.ID) {
 	s.mu.Lock()
-	if s.watchers[id] == nil {
-		s.watchers[id] = map[chan struct{}]struct{}{}
-	}
-	s.watchers[id][ch] = struct{}{}
-	s.mu.Unlock()
-	return ch, func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if _, ok := s.watchers[id][ch]; ok {
-			delete(s.watchers[id], ch)
-			if len(s.watchers[id]) == 0 {
-				delete(s.watchers, id)
-			}
-		}
-	}
+	defer s.mu.Unlock()
+	s.checked[id] = checkedSession{revoked: true}
 }
 
-// SessionRevoked closes this replica's sockets of a session that any
-// replica revoked.
-func (s *Service) SessionRevoked(id pulid.ID) { s.closeWatchers(id) }
-
 func (s *Service) notifyRevoked(id pulid.ID) {
-	s.closeWatchers(id)
+	s.SessionRevoked(id)
 	if s.cfg.Revoked != nil {
 		s.cfg.Revoked(id)
 	}
-}
-
-func (s *Service) closeWatchers(id pulid.ID) {
-	s.mu.Lock()
-	s.checked[id] = checkedSession{revoked: true}
-	defer s.mu.Unlock()
-	for ch := range s.watchers[id] {
-		close(ch)
-	}
-	delete(s.watchers, id)
 }
 
 type claims struct {

@@ -49,6 +49,9 @@ type Config struct {
 	Buffer int
 	// OnRevoke is called when any replica revokes a session.
 	OnRevoke func(pulid.ID)
+	// OnAccessEnded is called when any replica ends a principal's live
+	// connections (deactivated, access changed), with the reason.
+	OnAccessEnded func(principal pulid.ID, reason string)
 	// Now is the clock (default time.Now): reminders count once due.
 	Now func() time.Time
 }
@@ -184,6 +187,12 @@ func (h *Hub) handle(ctx context.Context, events []pubsub.Event, retry *time.Tim
 		case pubsub.SessionRevoked:
 			if h.cfg.OnRevoke != nil {
 				h.cfg.OnRevoke(ev.Session)
+			}
+		case pubsub.AccessEnded:
+			if h.cfg.OnAccessEnded != nil {
+				for _, u := range ev.Users {
+					h.cfg.OnAccessEnded(u, ev.Change)
+				}
 			}
 		}
 	}

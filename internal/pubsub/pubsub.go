@@ -26,10 +26,23 @@ const (
 	ChannelChanged Kind = "chan"
 	// SessionRevoked: Session was revoked; its sockets must close.
 	SessionRevoked Kind = "revoke"
+	// AccessEnded: the live connections of Users (staff users, service
+	// accounts or patients) must end, for the reason in Change (the account
+	// was deactivated, its access changed).
+	AccessEnded Kind = "end"
 	// Notification: notifications for Users changed.
 	Notification Kind = "note"
 	// Resync: events may have been lost; catch up from the database.
 	Resync Kind = "resync"
+)
+
+// The reasons an AccessEnded event gives (the socket error's
+// extensions.reason).
+const (
+	// EndDeactivated: the account was deactivated.
+	EndDeactivated = "USER_DEACTIVATED"
+	// EndAccessChanged: the principal's permissions changed.
+	EndAccessChanged = "ACCESS_CHANGED"
 )
 
 // Event is one thing that happened, by id.

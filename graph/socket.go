@@ -1,0 +1,294 @@
+package graph
+
+import (
+	"context"
+	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/viewer"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/whisper-health/whisper/internal/apperr"
+)
+
+// This file is the life of a websocket, in one place: what it acts as and
+// until when (the access token's expiry), and every way it ends — the token
+// expires, the session is revoked (logout, a reused refresh token), the
+// user is deactivated or loses access, the server drains. Each end reaches
+// the socket's subscriptions first as an error whose extensions say why
+// (code and reason), because graphql-transport-ws clients see only a close
+// frame; then the socket closes with the reason as its close text.
+
+// EndReason says why a socket ends; it is the error's extensions.reason.
+type EndReason string
+
+// The reasons a socket ends.
+const (
+	// TokenExpired: the access token expired; refresh it and reconnect.
+	TokenExpired EndReason = "TOKEN_EXPIRED"
+	// SessionRevoked: the session was revoked (logout, reuse of an old
+	// refresh token, an administrator); sign in again.
+	SessionRevoked EndReason = "SESSION_REVOKED"
+	// UserDeactivated: the account was deactivated.
+	UserDeactivated EndReason = "USER_DEACTIVATED"
+	// AccessChanged: the principal's permissions changed; reconnect to get
+	// the streams they still may have.
+	AccessChanged EndReason = "ACCESS_CHANGED"
+	// ShuttingDown: this replica is draining; reconnect (to another one).
+	ShuttingDown EndReason = "SERVER_SHUTDOWN"
+)
+
+// message is what the client reads, beside the reason.
+func (r EndReason) message() string {
+	switch r {
+	case TokenExpired:
+		return "token expired: refresh the access token and reconnect"
+	case SessionRevoked:
+		return "session revoked: sign in again"
+	case UserDeactivated:
+		return "account deactivated"
+	case AccessChanged:
+		return "your access changed: reconnect"
+	}
+	return "server shutting down: reconnect"
+}
+
+// endError is the cause a socket's context ends with.
+type endError struct{ reason EndReason }
+
+func (e endError) Error() string { return e.reason.message() }
+
+// socket is one open websocket: who it acts as and how it ends.
+type socket struct {
+	principal pulid.ID // the staff user, service account or patient
+	session   pulid.ID // empty for API keys and patient tokens
+	end       *socketEnd
+	cancel    context.CancelCauseFunc
+}
+
+// close ends the socket's subscriptions with reason, then the socket.
+func (s *socket) close(reason EndReason) {
+	s.end.end(reason, time.Second)
+	s.cancel(endError{reason})
+}
+
+// sockets is this replica's registry of open websockets by session and by
+// principal, so a revocation, a deactivation or a change of access reaches
+// every socket it concerns.
+type sockets struct {
+	mu          sync.Mutex
+	bySession   map[pulid.ID]map[*socket]struct{}
+	byPrincipal map[pulid.ID]map[*socket]struct{}
+}
+
+func (r *sockets) add(s *socket) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.bySession == nil {
+		r.bySession, r.byPrincipal = map[pulid.ID]map[*socket]struct{}{}, map[pulid.ID]map[*socket]struct{}{}
+	}
+	put := func(m map[pulid.ID]map[*socket]struct{}, k pulid.ID) {
+		if k == "" {
+			return
+		}
+		if m[k] == nil {
+			m[k] = map[*socket]struct{}{}
+		}
+		m[k][s] = struct{}{}
+	}
+	put(r.bySession, s.session)
+	put(r.byPrincipal, s.principal)
+}
+
+func (r *sockets) remove(s *socket) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	drop := func(m map[pulid.ID]map[*socket]struct{}, k pulid.ID) {
+		delete(m[k], s)
+		if len(m[k]) == 0 {
+			delete(m, k)
+		}
+	}
+	drop(r.bySession, s.session)
+	drop(r.byPrincipal, s.principal)
+}
+
+// of returns a copy of the sockets registered under k in m (one of the
+// registry's maps), so they can be closed without holding the lock.
+func (r *sockets) of(m *map[pulid.ID]map[*socket]struct{}, k pulid.ID) []*socket {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*socket
+	for s := range (*m)[k] {
+		out = append(out, s)
+	}
+	return out
+}
+
+// openSocket registers a socket that acts as v until expires (zero: until
+// revoked) and returns the context its operations run in; the context ends
+// when the socket does, with the reason as its cause.
+func (h *Handler) openSocket(ctx context.Context, v *viewer.Viewer, expires time.Time) context.Context {
+	s := &socket{principal: v.UserID, session: v.SessionID, end: newSocketEnd()}
+	if s.principal == "" {
+		s.principal = v.PatientID
+	}
+	ctx = context.WithValue(ctx, socketEndKey{}, s.end)
+	ctx, s.cancel = context.WithCancelCause(ctx)
+	if !expires.IsZero() {
+		timer := time.AfterFunc(time.Until(expires), func() { s.close(TokenExpired) })
+		context.AfterFunc(ctx, func() { timer.Stop() })
+	}
+	// Draining closes the socket at once: its subscriptions end with the
+	// socket and the client reconnects elsewhere.
+	stopDrain := context.AfterFunc(h.drainCtx, func() { s.cancel(endError{ShuttingDown}) })
+	h.open.add(s)
+	context.AfterFunc(ctx, func() {
+		stopDrain()
+		h.open.remove(s)
+	})
+	return ctx
+}
+
+// EndSession ends this replica's sockets of session id, for reason (any
+// replica's revocation reaches every replica through the event bus).
+func (h *Handler) EndSession(id pulid.ID, reason EndReason) {
+	for _, s := range h.open.of(&h.open.bySession, id) {
+		s.close(reason)
+	}
+}
+
+// EndPrincipal ends this replica's sockets of a staff user, service
+// account or patient, for reason.
+func (h *Handler) EndPrincipal(id pulid.ID, reason EndReason) {
+	for _, s := range h.open.of(&h.open.byPrincipal, id) {
+		s.close(reason)
+	}
+}
+
+// socketEnd ends every subscription of one websocket with the same clear
+// error before the socket itself closes.
+type socketEnd struct {
+	once   sync.Once
+	ending chan struct{}
+	err    *gqlerror.Error
+
+	mu      sync.Mutex
+	closing bool // no subscription joins once set, so subs.Wait is safe
+	subs    sync.WaitGroup
+}
+
+type socketEndKey struct{}
+
+func newSocketEnd() *socketEnd { return &socketEnd{ending: make(chan struct{})} }
+
+// end sends the reason's error to the socket's subscriptions and waits (at
+// most grace) for them to deliver it.
+func (s *socketEnd) end(reason EndReason, grace time.Duration) {
+	s.once.Do(func() {
+		s.err = &gqlerror.Error{Message: reason.message(), Extensions: map[string]any{
+			"code":   apperr.Unauthenticated,
+			"reason": string(reason),
+		}}
+		close(s.ending)
+	})
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.subs.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+	}
+}
+
+// join counts a starting subscription, unless the socket is ending.
+func (s *socketEnd) join() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.subs.Add(1)
+	return true
+}
+
+// sessionEnds is the gqlgen extension that ends a socket's subscriptions
+// with its socketEnd's error.
+type sessionEnds struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationInterceptor
+} = sessionEnds{}
+
+// ExtensionName implements graphql.HandlerExtension.
+func (sessionEnds) ExtensionName() string { return "SessionEnds" }
+
+// Validate implements graphql.HandlerExtension.
+func (sessionEnds) Validate(graphql.ExecutableSchema) error { return nil }
+
+// InterceptOperation implements graphql.OperationInterceptor.
+func (sessionEnds) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	se, ok := ctx.Value(socketEndKey{}).(*socketEnd)
+	if !ok || !graphql.HasOperationContext(ctx) {
+		return next(ctx)
+	}
+	if op := graphql.GetOperationContext(ctx).Operation; op == nil || op.Operation != ast.Subscription {
+		return next(ctx)
+	}
+	if !se.join() {
+		// The socket is ending: the subscription gets its error and ends.
+		sent := false
+		return func(context.Context) *graphql.Response {
+			if sent {
+				return nil
+			}
+			sent = true
+			return &graphql.Response{Errors: gqlerror.List{se.err}}
+		}
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-se.ending:
+			cancel()
+		case <-sctx.Done():
+		}
+	}()
+	h := next(sctx)
+	var (
+		finished bool
+		callCtx  context.Context
+	)
+	return func(ctx context.Context) *graphql.Response {
+		if finished {
+			return nil
+		}
+		if callCtx == nil {
+			var stop context.CancelFunc
+			callCtx, stop = context.WithCancel(ctx)
+			context.AfterFunc(sctx, stop)
+		}
+		r := h(callCtx)
+		if r == nil {
+			finished = true
+			select {
+			case <-se.ending:
+				func() {
+					defer func() { _ = recover() }() // a transport without subscription errors
+					transport.AddSubscriptionError(ctx, se.err)
+				}()
+			default:
+			}
+			cancel()
+			se.subs.Done()
+		}
+		return r
+	}
+}
