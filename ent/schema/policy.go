@@ -6,7 +6,6 @@ import (
 
 	"github.com/whisper-health/whisper/ent/privacy"
 	"github.com/whisper-health/whisper/internal/rule"
-	"github.com/whisper-health/whisper/internal/viewer"
 )
 
 // This file is the access-control table of Whisper: who may read and write
@@ -54,23 +53,16 @@ func (PrivacyMixin) Policy() ent.Policy {
 	}
 }
 
-// staffOrIntegration may read the practice directory (users, groups,
-// patients, bookings).
-var staffOrIntegration = []viewer.Permission{
-	viewer.AccessWhisper, viewer.DirectoryManage, viewer.Integration,
-	viewer.WhisperAdmin, viewer.PatientConnectManage,
-}
-
 // Policy of the User.
 func (User) Policy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
-			rule.AllowIfPermission(staffOrIntegration...),
+			rule.AllowIf(rule.DirectoryReader),
 			rule.FilterUsersToSelf(),
 			privacy.AlwaysDenyRule(),
 		},
 		Mutation: privacy.MutationPolicy{
-			rule.AllowIfPermission(viewer.DirectoryManage),
+			rule.AllowIf(rule.DirectoryManager),
 			rule.AllowIfSelfUpdate(),
 			privacy.AlwaysDenyRule(),
 		},
@@ -81,11 +73,11 @@ func (User) Policy() ent.Policy {
 func (SecurityGroup) Policy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
-			rule.AllowIfPermission(staffOrIntegration...),
+			rule.AllowIf(rule.DirectoryReader),
 			privacy.AlwaysDenyRule(),
 		},
 		Mutation: privacy.MutationPolicy{
-			rule.AllowIfPermission(viewer.DirectoryManage),
+			rule.AllowIf(rule.DirectoryManager),
 			privacy.AlwaysDenyRule(),
 		},
 	}
@@ -110,11 +102,11 @@ func (Session) Policy() ent.Policy {
 func (APIKey) Policy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
-			rule.AllowIfPermission(viewer.DirectoryManage),
+			rule.AllowIf(rule.DirectoryManager),
 			privacy.AlwaysDenyRule(),
 		},
 		Mutation: privacy.MutationPolicy{
-			rule.AllowIfPermission(viewer.DirectoryManage),
+			rule.AllowIf(rule.DirectoryManager),
 			privacy.AlwaysDenyRule(),
 		},
 	}
@@ -134,11 +126,11 @@ func (Setting) Policy() ent.Policy {
 func (PracticeProfile) Policy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
-			rule.AllowIfSignedInStaff(),
+			rule.AllowIf(rule.StaffUser),
 			privacy.AlwaysDenyRule(),
 		},
 		Mutation: privacy.MutationPolicy{
-			rule.AllowIfPracticeSettingsManager(),
+			rule.AllowIf(rule.DirectoryManager),
 			privacy.AlwaysDenyRule(),
 		},
 	}
@@ -148,12 +140,12 @@ func (PracticeProfile) Policy() ent.Policy {
 func (Patient) Policy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
-			rule.AllowIfPermission(staffOrIntegration...),
+			rule.AllowIf(rule.DirectoryReader),
 			rule.FilterPatientsToSelf(),
 			privacy.AlwaysDenyRule(),
 		},
 		Mutation: privacy.MutationPolicy{
-			rule.AllowIfPermission(viewer.Integration, viewer.DirectoryManage),
+			rule.AllowIf(rule.RecordWriter),
 			privacy.AlwaysDenyRule(),
 		},
 	}
@@ -163,11 +155,11 @@ func (Patient) Policy() ent.Policy {
 func (BookingType) Policy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
-			rule.AllowIfPermission(staffOrIntegration...),
+			rule.AllowIf(rule.DirectoryReader),
 			privacy.AlwaysDenyRule(),
 		},
 		Mutation: privacy.MutationPolicy{
-			rule.AllowIfPermission(viewer.Integration, viewer.DirectoryManage),
+			rule.AllowIf(rule.RecordWriter),
 			privacy.AlwaysDenyRule(),
 		},
 	}
@@ -179,11 +171,11 @@ func (BookingType) Policy() ent.Policy {
 func (Booking) Policy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
-			rule.AllowIfPermission(staffOrIntegration...),
+			rule.AllowIf(rule.DirectoryReader),
 			privacy.AlwaysDenyRule(),
 		},
 		Mutation: privacy.MutationPolicy{
-			rule.AllowIfPermission(viewer.Integration, viewer.DirectoryManage),
+			rule.AllowIf(rule.RecordWriter),
 			rule.AllowIfStatusChangeByStaff(),
 			privacy.AlwaysDenyRule(),
 		},
@@ -195,11 +187,11 @@ func (Booking) Policy() ent.Policy {
 func (BookingStatusChange) Policy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
-			rule.AllowIfPermission(staffOrIntegration...),
+			rule.AllowIf(rule.DirectoryReader),
 			privacy.AlwaysDenyRule(),
 		},
 		Mutation: privacy.MutationPolicy{
-			privacy.OnMutationOperation(rule.AllowIfPermission(viewer.Integration, viewer.DirectoryManage, viewer.AccessWhisper), ent.OpCreate),
+			privacy.OnMutationOperation(rule.AllowIf(rule.BookingStatusWriter), ent.OpCreate),
 			privacy.AlwaysDenyRule(),
 		},
 	}
@@ -209,11 +201,11 @@ func (BookingStatusChange) Policy() ent.Policy {
 func (Referral) Policy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
-			rule.AllowIfPermission(staffOrIntegration...),
+			rule.AllowIf(rule.DirectoryReader),
 			privacy.AlwaysDenyRule(),
 		},
 		Mutation: privacy.MutationPolicy{
-			rule.AllowIfPermission(viewer.Integration, viewer.DirectoryManage),
+			rule.AllowIf(rule.RecordWriter),
 			privacy.AlwaysDenyRule(),
 		},
 	}
@@ -304,11 +296,11 @@ func (Label) Policy() ent.Policy {
 func outreachPolicy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
-			rule.AllowIfPermission(viewer.PatientConnectManage, viewer.AccessWhisper),
+			rule.AllowIf(rule.ProgramReader),
 			privacy.AlwaysDenyRule(),
 		},
 		Mutation: privacy.MutationPolicy{
-			rule.AllowIfPermission(viewer.PatientConnectManage),
+			rule.AllowIf(rule.ProgramManager),
 			privacy.AlwaysDenyRule(),
 		},
 	}
@@ -336,7 +328,7 @@ func systemOnlyPolicy() ent.Policy {
 func accessLogPolicy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
-			rule.AllowIfPermission(viewer.WhisperAdmin),
+			rule.AllowIf(rule.Admin),
 			privacy.AlwaysDenyRule(),
 		},
 		Mutation: privacy.MutationPolicy{privacy.AlwaysDenyRule()},

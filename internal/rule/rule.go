@@ -53,12 +53,6 @@ func AllowIfSystem() privacy.QueryMutationRule {
 	})
 }
 
-// AllowIfPermission allows a viewer that holds any of ps, as Holds counts
-// permissions (a service account's only count when they are INTEGRATION).
-func AllowIfPermission(ps ...viewer.Permission) privacy.QueryMutationRule {
-	return AllowIf(Predicate{Name: "AllowIfPermission", holds: anyOf(ps...)})
-}
-
 // FilterUsersToSelf lets any signed-in user or service account read its own
 // user row (and only that, unless an earlier rule allowed more).
 func FilterUsersToSelf() privacy.QueryRule {
