@@ -3,6 +3,7 @@ package trail
 import (
 	"context"
 	"fmt"
+	"github.com/whisper-health/whisper/internal/rule"
 	"sync"
 
 	"entgo.io/ent"
@@ -85,7 +86,7 @@ func AuditPatientReads() ent.Interceptor {
 			}
 			l := readLogFrom(ctx)
 			vw := viewer.FromContext(ctx)
-			if l == nil || vw == nil || vw.Kind != viewer.Staff || vw.UserID == "" {
+			if l == nil || !rule.StaffUser.Holds(vw) {
 				return v, nil
 			}
 			actor := vw.UserID
