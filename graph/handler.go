@@ -232,7 +232,7 @@ func (h *Handler) initSocket(ctx context.Context, payload transport.InitPayload)
 			defer stopWatch()
 			select {
 			case <-revoked:
-				endWith(errSessionRevoked)
+				endWith(h.revokedCause(ctx, v.SessionID))
 			case <-ctx.Done():
 			}
 		}()

@@ -17,6 +17,7 @@ import (
 	"github.com/whisper-health/whisper/graph"
 	"github.com/whisper-health/whisper/internal/auth"
 	"github.com/whisper-health/whisper/internal/demo"
+	"github.com/whisper-health/whisper/internal/directory"
 	"github.com/whisper-health/whisper/internal/live"
 	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/notify"
@@ -53,6 +54,7 @@ type env struct {
 	t      *testing.T
 	db     *store.DB
 	auth   *auth.Service
+	dir    *directory.Service
 	clock  *clock
 	srv    *httptest.Server
 	gql    *graph.Handler
@@ -125,6 +127,7 @@ func newEnvFull(t *testing.T, authCfg auth.Config, wrap func(*store.DB) *ent.Cli
 		t.Fatal(err)
 	}
 	msgr := messenger.New(client, bus, log, messenger.Config{Postgres: testdb.Postgres(), Now: clk.Now})
+	dir := directory.New(client, bus, a, msgr, log, directory.Config{Now: clk.Now})
 	notes := notify.New(db.Client, bus, msgr, log, clk.Now)
 	engine := outreach.NewEngine(db.Client, log, outreach.EngineConfig{Postgres: testdb.Postgres(), Now: clk.Now,
 		Practice: outreach.Practice{Name: "Harbourside Medical Centre", Phone: "(02) 9000 0000"}})
@@ -135,7 +138,7 @@ func newEnvFull(t *testing.T, authCfg auth.Config, wrap func(*store.DB) *ent.Cli
 	go func() { defer close(hubDone); hub.Run(hubCtx) }()
 	go notes.RunReminders(hubCtx, 50*time.Millisecond)
 	t.Cleanup(func() { stopHub(); <-hubDone })
-	h := graph.NewHandler(&graph.Resolver{Client: client, Auth: a, Messenger: msgr, Live: hub, Practice: records, Notify: notes, Oversight: oversight.New(db.Client, log), Outreach: outreach.New(db.Client), Engine: engine, Log: log}, graph.HandlerConfig{
+	h := graph.NewHandler(&graph.Resolver{Client: client, Auth: a, Messenger: msgr, Directory: dir, Live: hub, Practice: records, Notify: notes, Oversight: oversight.New(db.Client, log), Outreach: outreach.New(db.Client), Engine: engine, Log: log}, graph.HandlerConfig{
 		Introspection: true,
 		MaxDepth:      8,
 		MaxComplexity: 5000,
@@ -146,7 +149,7 @@ func newEnvFull(t *testing.T, authCfg auth.Config, wrap func(*store.DB) *ent.Cli
 	mux.Handle("/graphql", h)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &env{t: t, db: db, auth: a, clock: clk, srv: srv, gql: h, engine: engine, bus: bus, url: url}
+	return &env{t: t, db: db, auth: a, dir: dir, clock: clk, srv: srv, gql: h, engine: engine, bus: bus, url: url}
 }
 
 // gqlError is one entry of a GraphQL response's errors.

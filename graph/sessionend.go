@@ -70,6 +70,10 @@ func reasonCode(cause error) string {
 		return "TOKEN_EXPIRED"
 	case errSessionRevoked:
 		return "SESSION_REVOKED"
+	case errUserDeactivated:
+		return "USER_DEACTIVATED"
+	case errPermissionsChanged:
+		return "PERMISSIONS_CHANGED"
 	}
 	return "SHUTTING_DOWN"
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/whisper-health/whisper/graph"
 	"github.com/whisper-health/whisper/internal/auth"
 	"github.com/whisper-health/whisper/internal/demo"
+	"github.com/whisper-health/whisper/internal/directory"
 	"github.com/whisper-health/whisper/internal/live"
 	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/notify"
@@ -52,6 +53,9 @@ func main() {
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "healthcheck" {
 		return healthcheck(args[1:], getenv, stderr)
+	}
+	if len(args) > 0 && args[0] == "bootstrap-admin" {
+		return bootstrapAdmin(args[1:], getenv, stdout, stderr)
 	}
 	cfg, err := LoadConfig(args, getenv)
 	if errors.Is(err, flag.ErrHelp) {
@@ -159,6 +163,7 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 	}
 
 	msgr := messenger.New(a.db.Client, a.bus, log, messenger.Config{Postgres: a.db.Dialect == dialect.Postgres, HideAfter: cfg.ChannelHideAfter})
+	dir := directory.New(a.db.Client, a.bus, authSvc, msgr, log, directory.Config{AppURL: cfg.AppURL})
 
 	notes := notify.New(a.db.Client, a.bus, msgr, log, nil)
 	engine := outreach.NewEngine(a.db.Client, log, outreach.EngineConfig{
@@ -208,7 +213,7 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := newMetrics(reg)
 
-	a.gql = graph.NewHandler(&graph.Resolver{Client: a.db.Client, Auth: authSvc, Messenger: msgr, Live: hub, Practice: records, Notify: notes, Oversight: oversight.New(a.db.Client, log), Outreach: outreach.New(a.db.Client), Engine: engine, Log: log}, graph.HandlerConfig{
+	a.gql = graph.NewHandler(&graph.Resolver{Client: a.db.Client, Auth: authSvc, Messenger: msgr, Directory: dir, Live: hub, Practice: records, Notify: notes, Oversight: oversight.New(a.db.Client, log), Outreach: outreach.New(a.db.Client), Engine: engine, Log: log}, graph.HandlerConfig{
 		Introspection:    cfg.Introspection,
 		MaxDepth:         cfg.MaxDepth,
 		MaxComplexity:    cfg.MaxComplexity,

@@ -1,0 +1,182 @@
+// Package directory owns who is who in the practice: staff users and their
+// accounts (creation, deactivation, direct grants, sessions ended by an
+// administrator), security groups and their membership, invitations and
+// passwords, service accounts and API keys, preferences, the practice
+// system's staff feed, and the directory log of every change.
+package directory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/whisper-health/whisper/ent"
+	"github.com/whisper-health/whisper/ent/directorylogentry"
+	"github.com/whisper-health/whisper/internal/auth"
+	"github.com/whisper-health/whisper/internal/messenger"
+	"github.com/whisper-health/whisper/internal/pubsub"
+	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/viewer"
+)
+
+// DefaultAppURL is where the front-end is served when WHISPER_APP_URL is unset.
+const DefaultAppURL = "http://localhost:8080"
+
+// Token lifetimes (SPEC §11).
+const (
+	InvitationTTL = 7 * 24 * time.Hour
+	ResetTTL      = time.Hour
+)
+
+// MinPasswordLength is the shortest password a user may set (SPEC §11).
+const MinPasswordLength = 12
+
+// The built-in security groups, which cannot be deleted or renamed.
+const (
+	DefaultGroup = "Default"
+	AdminGroup   = "HMS-Administrator"
+)
+
+// BuiltInGroups are the built-in security groups and their permissions.
+var BuiltInGroups = []struct {
+	Name        string
+	Permissions []viewer.Permission
+}{
+	{DefaultGroup, []viewer.Permission{viewer.AccessWhisper}},
+	{AdminGroup, []viewer.Permission{viewer.WhisperAdmin, viewer.DirectoryManage, viewer.PatientConnectManage}},
+}
+
+// IsBuiltIn reports whether a security group name is a built-in group's.
+func IsBuiltIn(name string) bool { return name == DefaultGroup || name == AdminGroup }
+
+// Config tunes the directory.
+type Config struct {
+	// AppURL is the front-end's base URL, for invitation and reset links
+	// (default DefaultAppURL).
+	AppURL string
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Service is the directory.
+type Service struct {
+	client *ent.Client
+	bus    pubsub.Bus
+	auth   *auth.Service
+	msgr   *messenger.Service
+	log    *slog.Logger
+	cfg    Config
+}
+
+// New returns the directory over client. Group channels follow security
+// groups through msgr; sessions end through a.
+func New(client *ent.Client, bus pubsub.Bus, a *auth.Service, msgr *messenger.Service, log *slog.Logger, cfg Config) *Service {
+	if cfg.AppURL == "" {
+		cfg.AppURL = DefaultAppURL
+	}
+	cfg.AppURL = strings.TrimRight(cfg.AppURL, "/")
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{client: client, bus: bus, auth: a, msgr: msgr, log: log, cfg: cfg}
+}
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
+
+// system is the directory's worker context; why names the use.
+func system(ctx context.Context, why string) context.Context {
+	return viewer.NewSystemContext(ctx, "directory: "+why)
+}
+
+// tx runs fn in a transaction and publishes the events it collected once
+// the transaction has committed. A transaction PostgreSQL aborts as a
+// deadlock victim or serialisation failure is run again (up to three
+// times), as the messenger's are: a membership change resyncs channels.
+//
+// TODO(merge): fold into the shared transaction helper.
+func (s *Service) tx(ctx context.Context, fn func(tx *ent.Tx, emit func(...pubsub.Event)) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.tryTx(ctx, fn)
+		var pe *pq.Error
+		if attempt < 3 && errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001") {
+			continue
+		}
+		return err
+	}
+}
+
+func (s *Service) tryTx(ctx context.Context, fn func(tx *ent.Tx, emit func(...pubsub.Event)) error) error {
+	tx, err := s.client.Tx(ctx)
+	if err != nil {
+		return fmt.Errorf("starting transaction: %w", err)
+	}
+	var events []pubsub.Event
+	emit := func(e ...pubsub.Event) { events = append(events, e...) }
+	if err := fn(tx, emit); err != nil {
+		if rerr := tx.Rollback(); rerr != nil {
+			s.log.WarnContext(ctx, "rolling back", "err", rerr)
+		}
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("committing: %w", err)
+	}
+	if len(events) > 0 {
+		s.bus.Publish(ctx, events...)
+	}
+	return nil
+}
+
+// entry is one directory-log line.
+type entry struct {
+	action directorylogentry.Action
+	// actor overrides the viewer as who made the change (a user redeeming
+	// their own link has no viewer yet).
+	actor  *ent.User
+	user   *ent.User
+	group  *ent.SecurityGroup
+	detail string
+}
+
+// record appends entries to the directory log in the change's transaction,
+// naming the viewer as the actor (or the server, for a worker).
+func (s *Service) record(ctx context.Context, c *ent.Client, es ...entry) error {
+	v := viewer.FromContext(ctx)
+	actorName := "Whisper"
+	var actor *pulid.ID
+	if v != nil && v.UserID != "" && v.Kind != viewer.System {
+		id := v.UserID
+		actor = &id
+		if u, err := c.User.Get(system(ctx, "name the actor in the directory log"), id); err == nil {
+			actorName = u.Name
+		}
+	}
+	sctx := system(ctx, "append to the directory log")
+	for _, e := range es {
+		by, byName := actor, actorName
+		if e.actor != nil {
+			by, byName = &e.actor.ID, e.actor.Name
+		}
+		create := c.DirectoryLogEntry.Create().
+			SetAt(s.now()).
+			SetAction(e.action).
+			SetNillableActorID(by).
+			SetActorName(byName).
+			SetDetail(e.detail)
+		if e.user != nil {
+			create.SetUserID(e.user.ID).SetUserName(e.user.Name)
+		}
+		if e.group != nil {
+			create.SetGroupID(e.group.ID).SetGroupName(e.group.Name)
+		}
+		if err := create.Exec(sctx); err != nil {
+			return fmt.Errorf("recording directory change: %w", err)
+		}
+	}
+	return nil
+}
