@@ -356,10 +356,19 @@ func TestSecurityGroups(t *testing.T) {
 		e.fails(admin.AccessToken, `mutation($id: ID!) { deleteSecurityGroup(id: $id) }`, map[string]any{"id": builtin}, "CONFLICT")
 		e.fails(admin.AccessToken, `mutation($id: ID!) { updateSecurityGroup(input: {id: $id, name: "Renamed"}) { id } }`, map[string]any{"id": builtin}, "CONFLICT")
 	}
+	// A custom group that includes the group loses its members with it.
+	custom := e.open(admin.AccessToken, map[string]any{"securityGroupIDs": []string{id}, "userIDs": []string{e.userID(admin.AccessToken, demo.ChenEmail)}, "name": "Pharmacy chat"})
+	kimName, chenName := strings.Split(demo.KimEmail, "@")[0], strings.Split(demo.ChenEmail, "@")[0]
+	if got := emails(custom); !strings.Contains(got, kimName) {
+		t.Fatalf("the custom group has %s", got)
+	}
 	var del struct{ DeleteSecurityGroup bool }
 	e.ok(admin.AccessToken, `mutation($id: ID!) { deleteSecurityGroup(id: $id) }`, map[string]any{"id": id}, &del)
 	if !del.DeleteSecurityGroup {
 		t.Error("deleteSecurityGroup answered false")
+	}
+	if got := emails(e.channel(admin.AccessToken, custom.ID)); strings.Contains(got, kimName) || !strings.Contains(got, chenName) {
+		t.Errorf("after deletion the custom group has %s, want Dr Chen and not Kim", got)
 	}
 	if got := e.groupChannelMembers(kim.AccessToken, "Pharmacy"); got != "<not a member>" {
 		t.Errorf("after deletion the group's channel still has %q", got)

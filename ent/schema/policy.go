@@ -46,6 +46,7 @@ import (
 //     requested with no viewer yet, a password set by its owner (the password
 //     belongs to no editable field), invitation and reset emails queued in
 //     the outbox, and the directory log (append-only);
+//   - throttle: counting sign-in attempts, before anyone is signed in;
 //   - whisper bootstrap-admin: the first administrator, before anyone exists.
 
 // PrivacyMixin is mixed into every entity.
