@@ -258,6 +258,18 @@ func TestDeactivationEndsEverythingAtOnce(t *testing.T) {
 	}
 	e.fails(admin.AccessToken, `mutation($id: ID!) { deactivateUser(id: $id) { id } }`, map[string]any{"id": e.userID(admin.AccessToken, demo.AdminEmail)}, "CONFLICT")
 
+	// The directory lists the deactivated only when asked (to reactivate them).
+	var listed struct {
+		Users struct{ TotalCount int }
+	}
+	e.ok(admin.AccessToken, `{ users(search: "nurse.kim") { totalCount } }`, nil, &listed)
+	if listed.Users.TotalCount != 0 {
+		t.Error("users lists a deactivated user")
+	}
+	e.ok(admin.AccessToken, `{ users(search: "nurse.kim", includeDeactivated: true) { totalCount } }`, nil, &listed)
+	if listed.Users.TotalCount != 1 {
+		t.Error("users(includeDeactivated: true) leaves the deactivated user out")
+	}
 	e.ok(admin.AccessToken, `mutation($id: ID!) { reactivateUser(id: $id) { id } }`, map[string]any{"id": kimID}, nil)
 	kim = e.login(demo.KimEmail)
 	if got := e.groupChannelMembers(kim.AccessToken, "Default"); !strings.Contains(got, demo.KimEmail) {

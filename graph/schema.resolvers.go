@@ -472,13 +472,16 @@ func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
 }
 
 // Users is the resolver for the users field.
-func (r *queryResolver) Users(ctx context.Context, search *string, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.UserConnection, error) {
+func (r *queryResolver) Users(ctx context.Context, search *string, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID], includeDeactivated *bool) (*ent.UserConnection, error) {
 	first, last, err := page(first, last)
 	if err != nil {
 		return nil, err
 	}
 	q := r.Client.User.Query().
-		Where(user.KindEQ(user.KindSTAFF), user.Active(true), userSearch(search))
+		Where(user.KindEQ(user.KindSTAFF), userSearch(search))
+	if !deref(includeDeactivated) {
+		q.Where(user.Active(true))
+	}
 	if nodeFields(ctx, "User")["permissions"] {
 		q.WithSecurityGroups() // one statement for the page, not one per user
 	}

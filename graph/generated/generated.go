@@ -568,7 +568,7 @@ type ComplexityRoot struct {
 		SecurityGroups       func(childComplexity int) int
 		Sessions             func(childComplexity int) int
 		Templates            func(childComplexity int, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
-		Users                func(childComplexity int, search *string, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
+		Users                func(childComplexity int, search *string, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID], includeDeactivated *bool) int
 	}
 
 	Referral struct {
@@ -763,7 +763,7 @@ type QueryResolver interface {
 	Node(ctx context.Context, id pulid.ID) (ent.Noder, error)
 	Nodes(ctx context.Context, ids []pulid.ID) ([]ent.Noder, error)
 	Me(ctx context.Context) (*ent.User, error)
-	Users(ctx context.Context, search *string, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.UserConnection, error)
+	Users(ctx context.Context, search *string, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID], includeDeactivated *bool) (*ent.UserConnection, error)
 	SecurityGroups(ctx context.Context) ([]*ent.SecurityGroup, error)
 	Patients(ctx context.Context, search *string, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.PatientConnection, error)
 	Sessions(ctx context.Context) ([]*ent.Session, error)
@@ -3323,7 +3323,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Users(childComplexity, args["search"].(*string), args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["before"].(*entgql.Cursor[pulid.ID])), true
+		return e.ComplexityRoot.Query.Users(childComplexity, args["search"].(*string), args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["includeDeactivated"].(*bool)), true
 
 	case "Referral.createdAt":
 		if e.ComplexityRoot.Referral.CreatedAt == nil {
@@ -3936,8 +3936,8 @@ input CreateServiceAccountInput {
 extend type Query {
   "The signed-in user (staff or service account)."
   me: User!
-  "The practice directory, by name; service accounts are not listed."
-  users(search: String, first: Int, after: Cursor, last: Int, before: Cursor): UserConnection!
+  "The practice directory, by name; service accounts are not listed, nor deactivated users unless includeDeactivated (to reactivate them)."
+  users(search: String, first: Int, after: Cursor, last: Int, before: Cursor, includeDeactivated: Boolean): UserConnection!
   securityGroups: [SecurityGroup!]!
   "Patients by name or patient number."
   patients(search: String, first: Int, after: Cursor, last: Int, before: Cursor): PatientConnection!
@@ -8776,6 +8776,14 @@ func (ec *executionContext) field_Query_users_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["before"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "includeDeactivated",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeDeactivated"] = arg5
 	return args, nil
 }
 
@@ -18323,7 +18331,7 @@ func (ec *executionContext) _Query_users(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Users(ctx, fc.Args["search"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]))
+			return ec.Resolvers.Query().Users(ctx, fc.Args["search"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]), fc.Args["includeDeactivated"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.UserConnection) graphql.Marshaler {
