@@ -21,7 +21,7 @@ const (
 	ReasonPasswordChanged = "password changed"
 )
 
-// RevokeUserSessions revokes every live session of a user and closes their
+// RevokeUserSessions revokes every live (unexpired) session of a user and closes their
 // sockets on every replica; it returns how many it revoked. except, when
 // set, is kept (the session that changed its own password). The caller has
 // decided the viewer may do this (a directory manager, the practice system,
@@ -29,7 +29,7 @@ const (
 func (s *Service) RevokeUserSessions(ctx context.Context, userID pulid.ID, reason string, except pulid.ID) (int, error) {
 	sctx := system(ctx, "end every session of a user (deactivated, signed out, or a new password)")
 	ids, err := s.client.Session.Query().
-		Where(session.UserID(userID), session.RevokedAtIsNil(), session.IDNEQ(except)).
+		Where(session.UserID(userID), session.RevokedAtIsNil(), session.ExpiresAtGT(s.now()), session.IDNEQ(except)).
 		IDs(sctx)
 	if err != nil {
 		return 0, fmt.Errorf("finding sessions: %w", err)
