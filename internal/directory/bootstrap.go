@@ -12,6 +12,7 @@ import (
 	"github.com/whisper-health/whisper/ent/usertoken"
 	"github.com/whisper-health/whisper/internal/auth"
 	"github.com/whisper-health/whisper/internal/pubsub"
+	"github.com/whisper-health/whisper/internal/rule"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
 
@@ -39,7 +40,7 @@ func (s *Service) BootstrapAdmin(ctx context.Context, name, email string) (*Invi
 			return err
 		}
 		for _, u := range staff {
-			if auth.EffectivePermissions(u)[viewer.DirectoryManage] {
+			if rule.DirectoryManager.Holds(&viewer.Viewer{Kind: viewer.Staff, UserID: u.ID, Perms: auth.EffectivePermissions(u)}) {
 				return ErrAdminExists
 			}
 		}

@@ -1,8 +1,4 @@
-// Package directory owns who is who in the practice: staff users and their
-// accounts (creation, deactivation, direct grants, sessions ended by an
-// administrator), security groups and their membership, invitations and
-// passwords, service accounts and API keys, preferences, the practice
-// system's staff feed, and the directory log of every change.
+// Package directory owns who is who in the practice: users, security groups and their membership, invitations and passwords, service accounts and API keys, preferences, the staff feed and the directory log.
 package directory
 
 import (
@@ -21,6 +17,7 @@ import (
 	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/rule"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
 
@@ -149,7 +146,7 @@ func (s *Service) record(ctx context.Context, c *ent.Client, es ...entry) error 
 	v := viewer.FromContext(ctx)
 	actorName := "Whisper"
 	var actor *pulid.ID
-	if v != nil && v.UserID != "" && v.Kind != viewer.System {
+	if rule.Account.Holds(v) {
 		id := v.UserID
 		actor = &id
 		if u, err := c.User.Get(system(ctx, "name the actor in the directory log"), id); err == nil {
