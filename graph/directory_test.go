@@ -14,6 +14,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/whisper-health/whisper/ent/outboxmessage"
 	"github.com/whisper-health/whisper/internal/auth"
 	"github.com/whisper-health/whisper/internal/demo"
 	"github.com/whisper-health/whisper/internal/outbox"
@@ -500,6 +501,11 @@ func TestPasswordResetByEmail(t *testing.T) {
 	e.ok(out.ResetPassword.AccessToken, `{ me { id } }`, nil, nil)
 	e.fails(old.AccessToken, `{ me { id } }`, nil, "UNAUTHENTICATED")
 	e.fails("", resetMutation, map[string]any{"t": token, "p": "yet another password"}, "BAD_USER_INPUT")
+	// The used link's email is no longer kept in the outbox.
+	if n := e.db.Client.OutboxMessage.Query().Where(outboxmessage.Recipient(demo.KimEmail)).
+		CountX(viewer.NewSystemContext(context.Background(), "test")); n != 0 {
+		t.Errorf("the outbox still holds %d emails with the used link", n)
+	}
 	e.fails("", loginMutation, map[string]any{"e": demo.KimEmail, "p": demo.Password}, "UNAUTHENTICATED")
 	e.ok("", loginMutation, map[string]any{"e": demo.KimEmail, "p": "my brand new password"}, nil)
 
@@ -511,6 +517,19 @@ func TestPasswordResetByEmail(t *testing.T) {
 	e.clock.Advance(61 * time.Minute)
 	e.fails("", resetMutation, map[string]any{"t": expired, "p": "too late password"}, "BAD_USER_INPUT")
 	e.ok("", loginMutation, map[string]any{"e": demo.ReceptionEmail, "p": demo.Password}, nil)
+
+	// At most three reset emails an hour per address, answered alike.
+	for range 3 {
+		e.ok("", `mutation { requestPasswordReset(email: "dr.patel@demo.clinic") }`, nil, nil)
+	}
+	e.deliverEmail(inbox)
+	before := len(inbox.all())
+	var again struct{ RequestPasswordReset bool }
+	e.ok("", `mutation { requestPasswordReset(email: "dr.patel@demo.clinic") }`, nil, &again)
+	e.deliverEmail(inbox)
+	if !again.RequestPasswordReset || len(inbox.all()) != before {
+		t.Errorf("a fourth request in the hour answered %v and sent %d emails", again.RequestPasswordReset, len(inbox.all())-before)
+	}
 
 	// An invitation is emailed the same way.
 	admin := e.login(demo.AdminEmail)

@@ -18,6 +18,7 @@ import (
 	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/rule"
+	"github.com/whisper-health/whisper/internal/throttle"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
 
@@ -29,6 +30,9 @@ const (
 	InvitationTTL = 7 * 24 * time.Hour
 	ResetTTL      = time.Hour
 )
+
+// MaxResetEmails is how many reset emails one address may be sent per hour.
+const MaxResetEmails = 3
 
 // MinPasswordLength is the shortest password a user may set (SPEC §11).
 const MinPasswordLength = 12
@@ -68,6 +72,8 @@ type Service struct {
 	msgr   *messenger.Service
 	log    *slog.Logger
 	cfg    Config
+	// resets limits reset emails per address, across replicas.
+	resets *throttle.Shared
 }
 
 // New returns the directory over client. Group channels follow security
@@ -80,7 +86,8 @@ func New(client *ent.Client, bus pubsub.Bus, a *auth.Service, msgr *messenger.Se
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{client: client, bus: bus, auth: a, msgr: msgr, log: log, cfg: cfg}
+	return &Service{client: client, bus: bus, auth: a, msgr: msgr, log: log, cfg: cfg,
+		resets: throttle.NewShared(client, MaxResetEmails, time.Hour)}
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }

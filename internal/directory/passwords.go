@@ -84,6 +84,11 @@ func (s *Service) AcceptInvitation(ctx context.Context, token, password string, 
 // RequestPasswordReset emails a reset link when email names an active
 // staff user. It answers the same whether or not it does.
 func (s *Service) RequestPasswordReset(ctx context.Context, email string) error {
+	// At most a few emails an hour per address, known or not, so the
+	// mutation cannot flood an inbox; further requests answer alike.
+	if ok, err := s.resets.Reserve(ctx, "reset:"+auth.NormalizeEmail(email), s.now()); err != nil || !ok {
+		return err
+	}
 	sctx := system(ctx, "find the account a password reset is asked for (no viewer: anyone may ask)")
 	u, err := s.client.User.Query().
 		Where(user.Email(auth.NormalizeEmail(email)), user.KindEQ(user.KindSTAFF), user.Active(true)).
@@ -153,11 +158,20 @@ func (s *Service) issue(ctx context.Context, c *ent.Client, u *ent.User, purpose
 	if purpose == usertoken.PurposeRESET {
 		ttl, path = ResetTTL, "/reset-password"
 	}
-	if err := c.UserToken.Update().
+	wctx := system(ctx, "retire a user's earlier unused links when a new one is issued")
+	earlier, err := c.UserToken.Query().
 		Where(usertoken.UserID(u.ID), usertoken.PurposeEQ(purpose), usertoken.UsedAtIsNil()).
-		SetUsedAt(now).
-		Exec(system(ctx, "retire a user's earlier unused links when a new one is issued")); err != nil {
+		IDs(wctx)
+	if err != nil {
 		return nil, err
+	}
+	if len(earlier) > 0 {
+		if err := c.UserToken.Update().Where(usertoken.IDIn(earlier...)).SetUsedAt(now).Exec(wctx); err != nil {
+			return nil, err
+		}
+		if err := forgetEmails(ctx, c, earlier...); err != nil {
+			return nil, err
+		}
 	}
 	// An invitation is created as the directory manager (the UserToken
 	// policy); a reset has no viewer and ctx is the directory worker's.
@@ -185,7 +199,7 @@ func (s *Service) issue(ctx context.Context, c *ent.Client, u *ent.User, purpose
 		SetRecipient(u.Email).
 		SetSubject(subject).
 		SetBody(body).
-		SetIdempotencyKey("directory:" + string(t.ID)).
+		SetIdempotencyKey(emailKey(t.ID)).
 		SetNextAttemptAt(now).
 		Exec(system(ctx, "queue an invitation or reset email in the outbox")); err != nil {
 		return nil, err
@@ -239,6 +253,9 @@ func (s *Service) redeem(ctx context.Context, purpose usertoken.Purpose, token, 
 		if err := c.User.UpdateOneID(u.ID).SetPasswordHash(hash).SetFailedLogins(0).ClearLockedUntil().Exec(sctx); err != nil {
 			return err
 		}
+		if err := forgetEmails(ctx, c, t.ID); err != nil {
+			return err
+		}
 		action := directorylogentry.ActionINVITATION_ACCEPTED
 		if purpose == usertoken.PurposeRESET {
 			action = directorylogentry.ActionPASSWORD_RESET
@@ -254,6 +271,23 @@ func (s *Service) redeem(ctx context.Context, purpose usertoken.Purpose, token, 
 		}
 	}
 	return s.auth.Login(ctx, u.Email, password, meta)
+}
+
+// emailKey is the outbox idempotency key of a link's email.
+func emailKey(token pulid.ID) string { return "directory:" + string(token) }
+
+// forgetEmails deletes the outbox rows of links that can no longer be used
+// (redeemed or replaced), so the database keeps no usable link in clear
+// longer than the link lives. A row a worker is sending right now stays.
+func forgetEmails(ctx context.Context, c *ent.Client, tokens ...pulid.ID) error {
+	keys := make([]string, len(tokens))
+	for i, t := range tokens {
+		keys[i] = emailKey(t)
+	}
+	_, err := c.OutboxMessage.Delete().
+		Where(outboxmessage.IdempotencyKeyIn(keys...), outboxmessage.StatusNEQ(outboxmessage.StatusSENDING)).
+		Exec(system(ctx, "forget the email of a link that can no longer be used"))
+	return err
 }
 
 func hashToken(t string) string {

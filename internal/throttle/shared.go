@@ -41,7 +41,7 @@ func rowID(key string) string {
 // a stale count), and reports false when the key has used its attempts in
 // the current window. A success should Reset the key.
 func (l *Shared) Reserve(ctx context.Context, key string, now time.Time) (bool, error) {
-	ctx = viewer.NewSystemContext(ctx, "throttle: count a sign-in attempt (before anyone is signed in)")
+	ctx = viewer.NewSystemContext(ctx, "throttle: count an attempt (sign-in, reset email) before anyone is signed in")
 	id := rowID(key)
 	now = now.UTC()
 	err := l.client.SignInThrottle.Create().
