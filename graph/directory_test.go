@@ -291,7 +291,7 @@ func TestDeactivationEndsEverythingAtOnce(t *testing.T) {
 
 // TestLosingAccessEndsStreamsAtOnce: removing ACCESS_WHISPER from a
 // user's group ends their open stream at once (UNAUTHENTICATED /
-// PERMISSIONS_CHANGED), without waiting for the session re-check; when the
+// ACCESS_CHANGED), without waiting for the session re-check; when the
 // client reconnects with the same token the new permissions apply.
 func TestLosingAccessEndsStreamsAtOnce(t *testing.T) {
 	e := newEnv(t)
@@ -317,8 +317,8 @@ func TestLosingAccessEndsStreamsAtOnce(t *testing.T) {
 	e.ok(admin.AccessToken, `mutation($id: ID!) { updateSecurityGroup(input: {id: $id, permissions: []}) { id permissions } }`,
 		map[string]any{"id": g.CreateSecurityGroup.ID}, nil)
 	end := streamEnd(t, sub)
-	if !containsCode(end, "UNAUTHENTICATED") || !strings.Contains(mustJSON(end), "PERMISSIONS_CHANGED") {
-		t.Errorf("the stream ended with %s, want UNAUTHENTICATED / PERMISSIONS_CHANGED", mustJSON(end))
+	if !containsCode(end, "UNAUTHENTICATED") || !strings.Contains(mustJSON(end), "ACCESS_CHANGED") {
+		t.Errorf("the stream ended with %s, want UNAUTHENTICATED / ACCESS_CHANGED", mustJSON(end))
 	}
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("the stream ended %v after the change", d)

@@ -73,7 +73,7 @@ func reasonCode(cause error) string {
 	case errUserDeactivated:
 		return "USER_DEACTIVATED"
 	case errPermissionsChanged:
-		return "PERMISSIONS_CHANGED"
+		return "ACCESS_CHANGED"
 	}
 	return "SHUTTING_DOWN"
 }
