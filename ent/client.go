@@ -24,6 +24,7 @@ import (
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
+	"github.com/whisper-health/whisper/ent/directorylogentry"
 	"github.com/whisper-health/whisper/ent/enrollment"
 	"github.com/whisper-health/whisper/ent/enrollmentstep"
 	"github.com/whisper-health/whisper/ent/label"
@@ -39,8 +40,10 @@ import (
 	"github.com/whisper-health/whisper/ent/securitygroup"
 	"github.com/whisper-health/whisper/ent/session"
 	"github.com/whisper-health/whisper/ent/setting"
+	"github.com/whisper-health/whisper/ent/signinthrottle"
 	"github.com/whisper-health/whisper/ent/template"
 	"github.com/whisper-health/whisper/ent/user"
+	"github.com/whisper-health/whisper/ent/usertoken"
 
 	stdsql "database/sql"
 )
@@ -66,6 +69,8 @@ type Client struct {
 	Channel *ChannelClient
 	// ChannelMember is the client for interacting with the ChannelMember builders.
 	ChannelMember *ChannelMemberClient
+	// DirectoryLogEntry is the client for interacting with the DirectoryLogEntry builders.
+	DirectoryLogEntry *DirectoryLogEntryClient
 	// Enrollment is the client for interacting with the Enrollment builders.
 	Enrollment *EnrollmentClient
 	// EnrollmentStep is the client for interacting with the EnrollmentStep builders.
@@ -96,10 +101,14 @@ type Client struct {
 	Session *SessionClient
 	// Setting is the client for interacting with the Setting builders.
 	Setting *SettingClient
+	// SignInThrottle is the client for interacting with the SignInThrottle builders.
+	SignInThrottle *SignInThrottleClient
 	// Template is the client for interacting with the Template builders.
 	Template *TemplateClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
+	// UserToken is the client for interacting with the UserToken builders.
+	UserToken *UserTokenClient
 }
 
 // NewClient creates a new client configured with the given options.
@@ -119,6 +128,7 @@ func (c *Client) init() {
 	c.BookingType = NewBookingTypeClient(c.config)
 	c.Channel = NewChannelClient(c.config)
 	c.ChannelMember = NewChannelMemberClient(c.config)
+	c.DirectoryLogEntry = NewDirectoryLogEntryClient(c.config)
 	c.Enrollment = NewEnrollmentClient(c.config)
 	c.EnrollmentStep = NewEnrollmentStepClient(c.config)
 	c.Label = NewLabelClient(c.config)
@@ -134,8 +144,10 @@ func (c *Client) init() {
 	c.SecurityGroup = NewSecurityGroupClient(c.config)
 	c.Session = NewSessionClient(c.config)
 	c.Setting = NewSettingClient(c.config)
+	c.SignInThrottle = NewSignInThrottleClient(c.config)
 	c.Template = NewTemplateClient(c.config)
 	c.User = NewUserClient(c.config)
+	c.UserToken = NewUserTokenClient(c.config)
 }
 
 type (
@@ -236,6 +248,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		BookingType:         NewBookingTypeClient(cfg),
 		Channel:             NewChannelClient(cfg),
 		ChannelMember:       NewChannelMemberClient(cfg),
+		DirectoryLogEntry:   NewDirectoryLogEntryClient(cfg),
 		Enrollment:          NewEnrollmentClient(cfg),
 		EnrollmentStep:      NewEnrollmentStepClient(cfg),
 		Label:               NewLabelClient(cfg),
@@ -251,8 +264,10 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		SecurityGroup:       NewSecurityGroupClient(cfg),
 		Session:             NewSessionClient(cfg),
 		Setting:             NewSettingClient(cfg),
+		SignInThrottle:      NewSignInThrottleClient(cfg),
 		Template:            NewTemplateClient(cfg),
 		User:                NewUserClient(cfg),
+		UserToken:           NewUserTokenClient(cfg),
 	}, nil
 }
 
@@ -280,6 +295,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		BookingType:         NewBookingTypeClient(cfg),
 		Channel:             NewChannelClient(cfg),
 		ChannelMember:       NewChannelMemberClient(cfg),
+		DirectoryLogEntry:   NewDirectoryLogEntryClient(cfg),
 		Enrollment:          NewEnrollmentClient(cfg),
 		EnrollmentStep:      NewEnrollmentStepClient(cfg),
 		Label:               NewLabelClient(cfg),
@@ -295,8 +311,10 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		SecurityGroup:       NewSecurityGroupClient(cfg),
 		Session:             NewSessionClient(cfg),
 		Setting:             NewSettingClient(cfg),
+		SignInThrottle:      NewSignInThrottleClient(cfg),
 		Template:            NewTemplateClient(cfg),
 		User:                NewUserClient(cfg),
+		UserToken:           NewUserTokenClient(cfg),
 	}, nil
 }
 
@@ -327,10 +345,11 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.APIKey, c.AccessLogEntry, c.AutoReplySent, c.Booking, c.BookingStatusChange,
-		c.BookingType, c.Channel, c.ChannelMember, c.Enrollment, c.EnrollmentStep,
-		c.Label, c.MembershipSpan, c.Message, c.Notification, c.OutboxMessage,
-		c.Patient, c.PracticeProfile, c.Program, c.ProgramAction, c.Referral,
-		c.SecurityGroup, c.Session, c.Setting, c.Template, c.User,
+		c.BookingType, c.Channel, c.ChannelMember, c.DirectoryLogEntry, c.Enrollment,
+		c.EnrollmentStep, c.Label, c.MembershipSpan, c.Message, c.Notification,
+		c.OutboxMessage, c.Patient, c.PracticeProfile, c.Program, c.ProgramAction,
+		c.Referral, c.SecurityGroup, c.Session, c.Setting, c.SignInThrottle,
+		c.Template, c.User, c.UserToken,
 	} {
 		n.Use(hooks...)
 	}
@@ -341,10 +360,11 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.APIKey, c.AccessLogEntry, c.AutoReplySent, c.Booking, c.BookingStatusChange,
-		c.BookingType, c.Channel, c.ChannelMember, c.Enrollment, c.EnrollmentStep,
-		c.Label, c.MembershipSpan, c.Message, c.Notification, c.OutboxMessage,
-		c.Patient, c.PracticeProfile, c.Program, c.ProgramAction, c.Referral,
-		c.SecurityGroup, c.Session, c.Setting, c.Template, c.User,
+		c.BookingType, c.Channel, c.ChannelMember, c.DirectoryLogEntry, c.Enrollment,
+		c.EnrollmentStep, c.Label, c.MembershipSpan, c.Message, c.Notification,
+		c.OutboxMessage, c.Patient, c.PracticeProfile, c.Program, c.ProgramAction,
+		c.Referral, c.SecurityGroup, c.Session, c.Setting, c.SignInThrottle,
+		c.Template, c.User, c.UserToken,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -369,6 +389,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Channel.mutate(ctx, m)
 	case *ChannelMemberMutation:
 		return c.ChannelMember.mutate(ctx, m)
+	case *DirectoryLogEntryMutation:
+		return c.DirectoryLogEntry.mutate(ctx, m)
 	case *EnrollmentMutation:
 		return c.Enrollment.mutate(ctx, m)
 	case *EnrollmentStepMutation:
@@ -399,10 +421,14 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Session.mutate(ctx, m)
 	case *SettingMutation:
 		return c.Setting.mutate(ctx, m)
+	case *SignInThrottleMutation:
+		return c.SignInThrottle.mutate(ctx, m)
 	case *TemplateMutation:
 		return c.Template.mutate(ctx, m)
 	case *UserMutation:
 		return c.User.mutate(ctx, m)
+	case *UserTokenMutation:
+		return c.UserToken.mutate(ctx, m)
 	default:
 		return nil, fmt.Errorf("ent: unknown mutation type %T", m)
 	}
@@ -1845,6 +1871,140 @@ func (c *ChannelMemberClient) mutate(ctx context.Context, m *ChannelMemberMutati
 		return (&ChannelMemberDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown ChannelMember mutation op: %q", m.Op())
+	}
+}
+
+// DirectoryLogEntryClient is a client for the DirectoryLogEntry schema.
+type DirectoryLogEntryClient struct {
+	config
+}
+
+// NewDirectoryLogEntryClient returns a client for the DirectoryLogEntry from the given config.
+func NewDirectoryLogEntryClient(c config) *DirectoryLogEntryClient {
+	return &DirectoryLogEntryClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `directorylogentry.Hooks(f(g(h())))`.
+func (c *DirectoryLogEntryClient) Use(hooks ...Hook) {
+	c.hooks.DirectoryLogEntry = append(c.hooks.DirectoryLogEntry, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `directorylogentry.Intercept(f(g(h())))`.
+func (c *DirectoryLogEntryClient) Intercept(interceptors ...Interceptor) {
+	c.inters.DirectoryLogEntry = append(c.inters.DirectoryLogEntry, interceptors...)
+}
+
+// Create returns a builder for creating a DirectoryLogEntry entity.
+func (c *DirectoryLogEntryClient) Create() *DirectoryLogEntryCreate {
+	mutation := newDirectoryLogEntryMutation(c.config, OpCreate)
+	return &DirectoryLogEntryCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of DirectoryLogEntry entities.
+func (c *DirectoryLogEntryClient) CreateBulk(builders ...*DirectoryLogEntryCreate) *DirectoryLogEntryCreateBulk {
+	return &DirectoryLogEntryCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *DirectoryLogEntryClient) MapCreateBulk(slice any, setFunc func(*DirectoryLogEntryCreate, int)) *DirectoryLogEntryCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &DirectoryLogEntryCreateBulk{err: fmt.Errorf("calling to DirectoryLogEntryClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*DirectoryLogEntryCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &DirectoryLogEntryCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for DirectoryLogEntry.
+func (c *DirectoryLogEntryClient) Update() *DirectoryLogEntryUpdate {
+	mutation := newDirectoryLogEntryMutation(c.config, OpUpdate)
+	return &DirectoryLogEntryUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *DirectoryLogEntryClient) UpdateOne(_m *DirectoryLogEntry) *DirectoryLogEntryUpdateOne {
+	mutation := newDirectoryLogEntryMutation(c.config, OpUpdateOne, withDirectoryLogEntry(_m))
+	return &DirectoryLogEntryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *DirectoryLogEntryClient) UpdateOneID(id pulid.ID) *DirectoryLogEntryUpdateOne {
+	mutation := newDirectoryLogEntryMutation(c.config, OpUpdateOne, withDirectoryLogEntryID(id))
+	return &DirectoryLogEntryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for DirectoryLogEntry.
+func (c *DirectoryLogEntryClient) Delete() *DirectoryLogEntryDelete {
+	mutation := newDirectoryLogEntryMutation(c.config, OpDelete)
+	return &DirectoryLogEntryDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *DirectoryLogEntryClient) DeleteOne(_m *DirectoryLogEntry) *DirectoryLogEntryDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *DirectoryLogEntryClient) DeleteOneID(id pulid.ID) *DirectoryLogEntryDeleteOne {
+	builder := c.Delete().Where(directorylogentry.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &DirectoryLogEntryDeleteOne{builder}
+}
+
+// Query returns a query builder for DirectoryLogEntry.
+func (c *DirectoryLogEntryClient) Query() *DirectoryLogEntryQuery {
+	return &DirectoryLogEntryQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeDirectoryLogEntry},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a DirectoryLogEntry entity by its id.
+func (c *DirectoryLogEntryClient) Get(ctx context.Context, id pulid.ID) (*DirectoryLogEntry, error) {
+	return c.Query().Where(directorylogentry.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *DirectoryLogEntryClient) GetX(ctx context.Context, id pulid.ID) *DirectoryLogEntry {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *DirectoryLogEntryClient) Hooks() []Hook {
+	hooks := c.hooks.DirectoryLogEntry
+	return append(hooks[:len(hooks):len(hooks)], directorylogentry.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *DirectoryLogEntryClient) Interceptors() []Interceptor {
+	return c.inters.DirectoryLogEntry
+}
+
+func (c *DirectoryLogEntryClient) mutate(ctx context.Context, m *DirectoryLogEntryMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&DirectoryLogEntryCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&DirectoryLogEntryUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&DirectoryLogEntryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&DirectoryLogEntryDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown DirectoryLogEntry mutation op: %q", m.Op())
 	}
 }
 
@@ -4339,6 +4499,140 @@ func (c *SettingClient) mutate(ctx context.Context, m *SettingMutation) (Value, 
 	}
 }
 
+// SignInThrottleClient is a client for the SignInThrottle schema.
+type SignInThrottleClient struct {
+	config
+}
+
+// NewSignInThrottleClient returns a client for the SignInThrottle from the given config.
+func NewSignInThrottleClient(c config) *SignInThrottleClient {
+	return &SignInThrottleClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `signinthrottle.Hooks(f(g(h())))`.
+func (c *SignInThrottleClient) Use(hooks ...Hook) {
+	c.hooks.SignInThrottle = append(c.hooks.SignInThrottle, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `signinthrottle.Intercept(f(g(h())))`.
+func (c *SignInThrottleClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SignInThrottle = append(c.inters.SignInThrottle, interceptors...)
+}
+
+// Create returns a builder for creating a SignInThrottle entity.
+func (c *SignInThrottleClient) Create() *SignInThrottleCreate {
+	mutation := newSignInThrottleMutation(c.config, OpCreate)
+	return &SignInThrottleCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SignInThrottle entities.
+func (c *SignInThrottleClient) CreateBulk(builders ...*SignInThrottleCreate) *SignInThrottleCreateBulk {
+	return &SignInThrottleCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SignInThrottleClient) MapCreateBulk(slice any, setFunc func(*SignInThrottleCreate, int)) *SignInThrottleCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SignInThrottleCreateBulk{err: fmt.Errorf("calling to SignInThrottleClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SignInThrottleCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SignInThrottleCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SignInThrottle.
+func (c *SignInThrottleClient) Update() *SignInThrottleUpdate {
+	mutation := newSignInThrottleMutation(c.config, OpUpdate)
+	return &SignInThrottleUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SignInThrottleClient) UpdateOne(_m *SignInThrottle) *SignInThrottleUpdateOne {
+	mutation := newSignInThrottleMutation(c.config, OpUpdateOne, withSignInThrottle(_m))
+	return &SignInThrottleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SignInThrottleClient) UpdateOneID(id string) *SignInThrottleUpdateOne {
+	mutation := newSignInThrottleMutation(c.config, OpUpdateOne, withSignInThrottleID(id))
+	return &SignInThrottleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SignInThrottle.
+func (c *SignInThrottleClient) Delete() *SignInThrottleDelete {
+	mutation := newSignInThrottleMutation(c.config, OpDelete)
+	return &SignInThrottleDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SignInThrottleClient) DeleteOne(_m *SignInThrottle) *SignInThrottleDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SignInThrottleClient) DeleteOneID(id string) *SignInThrottleDeleteOne {
+	builder := c.Delete().Where(signinthrottle.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SignInThrottleDeleteOne{builder}
+}
+
+// Query returns a query builder for SignInThrottle.
+func (c *SignInThrottleClient) Query() *SignInThrottleQuery {
+	return &SignInThrottleQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSignInThrottle},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SignInThrottle entity by its id.
+func (c *SignInThrottleClient) Get(ctx context.Context, id string) (*SignInThrottle, error) {
+	return c.Query().Where(signinthrottle.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SignInThrottleClient) GetX(ctx context.Context, id string) *SignInThrottle {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *SignInThrottleClient) Hooks() []Hook {
+	hooks := c.hooks.SignInThrottle
+	return append(hooks[:len(hooks):len(hooks)], signinthrottle.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *SignInThrottleClient) Interceptors() []Interceptor {
+	return c.inters.SignInThrottle
+}
+
+func (c *SignInThrottleClient) mutate(ctx context.Context, m *SignInThrottleMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SignInThrottleCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SignInThrottleUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SignInThrottleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SignInThrottleDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SignInThrottle mutation op: %q", m.Op())
+	}
+}
+
 // TemplateClient is a client for the Template schema.
 type TemplateClient struct {
 	config
@@ -4703,21 +4997,155 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 	}
 }
 
+// UserTokenClient is a client for the UserToken schema.
+type UserTokenClient struct {
+	config
+}
+
+// NewUserTokenClient returns a client for the UserToken from the given config.
+func NewUserTokenClient(c config) *UserTokenClient {
+	return &UserTokenClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `usertoken.Hooks(f(g(h())))`.
+func (c *UserTokenClient) Use(hooks ...Hook) {
+	c.hooks.UserToken = append(c.hooks.UserToken, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `usertoken.Intercept(f(g(h())))`.
+func (c *UserTokenClient) Intercept(interceptors ...Interceptor) {
+	c.inters.UserToken = append(c.inters.UserToken, interceptors...)
+}
+
+// Create returns a builder for creating a UserToken entity.
+func (c *UserTokenClient) Create() *UserTokenCreate {
+	mutation := newUserTokenMutation(c.config, OpCreate)
+	return &UserTokenCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of UserToken entities.
+func (c *UserTokenClient) CreateBulk(builders ...*UserTokenCreate) *UserTokenCreateBulk {
+	return &UserTokenCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *UserTokenClient) MapCreateBulk(slice any, setFunc func(*UserTokenCreate, int)) *UserTokenCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &UserTokenCreateBulk{err: fmt.Errorf("calling to UserTokenClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*UserTokenCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &UserTokenCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for UserToken.
+func (c *UserTokenClient) Update() *UserTokenUpdate {
+	mutation := newUserTokenMutation(c.config, OpUpdate)
+	return &UserTokenUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *UserTokenClient) UpdateOne(_m *UserToken) *UserTokenUpdateOne {
+	mutation := newUserTokenMutation(c.config, OpUpdateOne, withUserToken(_m))
+	return &UserTokenUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *UserTokenClient) UpdateOneID(id pulid.ID) *UserTokenUpdateOne {
+	mutation := newUserTokenMutation(c.config, OpUpdateOne, withUserTokenID(id))
+	return &UserTokenUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for UserToken.
+func (c *UserTokenClient) Delete() *UserTokenDelete {
+	mutation := newUserTokenMutation(c.config, OpDelete)
+	return &UserTokenDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *UserTokenClient) DeleteOne(_m *UserToken) *UserTokenDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *UserTokenClient) DeleteOneID(id pulid.ID) *UserTokenDeleteOne {
+	builder := c.Delete().Where(usertoken.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &UserTokenDeleteOne{builder}
+}
+
+// Query returns a query builder for UserToken.
+func (c *UserTokenClient) Query() *UserTokenQuery {
+	return &UserTokenQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeUserToken},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a UserToken entity by its id.
+func (c *UserTokenClient) Get(ctx context.Context, id pulid.ID) (*UserToken, error) {
+	return c.Query().Where(usertoken.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *UserTokenClient) GetX(ctx context.Context, id pulid.ID) *UserToken {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *UserTokenClient) Hooks() []Hook {
+	hooks := c.hooks.UserToken
+	return append(hooks[:len(hooks):len(hooks)], usertoken.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *UserTokenClient) Interceptors() []Interceptor {
+	return c.inters.UserToken
+}
+
+func (c *UserTokenClient) mutate(ctx context.Context, m *UserTokenMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&UserTokenCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&UserTokenUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&UserTokenUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&UserTokenDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown UserToken mutation op: %q", m.Op())
+	}
+}
+
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
 		APIKey, AccessLogEntry, AutoReplySent, Booking, BookingStatusChange,
-		BookingType, Channel, ChannelMember, Enrollment, EnrollmentStep, Label,
-		MembershipSpan, Message, Notification, OutboxMessage, Patient, PracticeProfile,
-		Program, ProgramAction, Referral, SecurityGroup, Session, Setting, Template,
-		User []ent.Hook
+		BookingType, Channel, ChannelMember, DirectoryLogEntry, Enrollment,
+		EnrollmentStep, Label, MembershipSpan, Message, Notification, OutboxMessage,
+		Patient, PracticeProfile, Program, ProgramAction, Referral, SecurityGroup,
+		Session, Setting, SignInThrottle, Template, User, UserToken []ent.Hook
 	}
 	inters struct {
 		APIKey, AccessLogEntry, AutoReplySent, Booking, BookingStatusChange,
-		BookingType, Channel, ChannelMember, Enrollment, EnrollmentStep, Label,
-		MembershipSpan, Message, Notification, OutboxMessage, Patient, PracticeProfile,
-		Program, ProgramAction, Referral, SecurityGroup, Session, Setting, Template,
-		User []ent.Interceptor
+		BookingType, Channel, ChannelMember, DirectoryLogEntry, Enrollment,
+		EnrollmentStep, Label, MembershipSpan, Message, Notification, OutboxMessage,
+		Patient, PracticeProfile, Program, ProgramAction, Referral, SecurityGroup,
+		Session, Setting, SignInThrottle, Template, User, UserToken []ent.Interceptor
 	}
 )
 

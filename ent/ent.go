@@ -20,6 +20,7 @@ import (
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
+	"github.com/whisper-health/whisper/ent/directorylogentry"
 	"github.com/whisper-health/whisper/ent/enrollment"
 	"github.com/whisper-health/whisper/ent/enrollmentstep"
 	"github.com/whisper-health/whisper/ent/label"
@@ -35,8 +36,10 @@ import (
 	"github.com/whisper-health/whisper/ent/securitygroup"
 	"github.com/whisper-health/whisper/ent/session"
 	"github.com/whisper-health/whisper/ent/setting"
+	"github.com/whisper-health/whisper/ent/signinthrottle"
 	"github.com/whisper-health/whisper/ent/template"
 	"github.com/whisper-health/whisper/ent/user"
+	"github.com/whisper-health/whisper/ent/usertoken"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -105,6 +108,7 @@ func checkColumn(t, c string) error {
 			bookingtype.Table:         bookingtype.ValidColumn,
 			channel.Table:             channel.ValidColumn,
 			channelmember.Table:       channelmember.ValidColumn,
+			directorylogentry.Table:   directorylogentry.ValidColumn,
 			enrollment.Table:          enrollment.ValidColumn,
 			enrollmentstep.Table:      enrollmentstep.ValidColumn,
 			label.Table:               label.ValidColumn,
@@ -120,8 +124,10 @@ func checkColumn(t, c string) error {
 			securitygroup.Table:       securitygroup.ValidColumn,
 			session.Table:             session.ValidColumn,
 			setting.Table:             setting.ValidColumn,
+			signinthrottle.Table:      signinthrottle.ValidColumn,
 			template.Table:            template.ValidColumn,
 			user.Table:                user.ValidColumn,
+			usertoken.Table:           usertoken.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -11,6 +11,7 @@ import (
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
+	"github.com/whisper-health/whisper/ent/directorylogentry"
 	"github.com/whisper-health/whisper/ent/enrollment"
 	"github.com/whisper-health/whisper/ent/enrollmentstep"
 	"github.com/whisper-health/whisper/ent/label"
@@ -27,8 +28,10 @@ import (
 	"github.com/whisper-health/whisper/ent/securitygroup"
 	"github.com/whisper-health/whisper/ent/session"
 	"github.com/whisper-health/whisper/ent/setting"
+	"github.com/whisper-health/whisper/ent/signinthrottle"
 	"github.com/whisper-health/whisper/ent/template"
 	"github.com/whisper-health/whisper/ent/user"
+	"github.com/whisper-health/whisper/ent/usertoken"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
@@ -38,7 +41,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 25)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 28)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -200,6 +203,28 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   directorylogentry.Table,
+			Columns: directorylogentry.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: directorylogentry.FieldID,
+			},
+		},
+		Type: "DirectoryLogEntry",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			directorylogentry.FieldAt:        {Type: field.TypeTime, Column: directorylogentry.FieldAt},
+			directorylogentry.FieldAction:    {Type: field.TypeEnum, Column: directorylogentry.FieldAction},
+			directorylogentry.FieldActorID:   {Type: field.TypeString, Column: directorylogentry.FieldActorID},
+			directorylogentry.FieldActorName: {Type: field.TypeString, Column: directorylogentry.FieldActorName},
+			directorylogentry.FieldUserID:    {Type: field.TypeString, Column: directorylogentry.FieldUserID},
+			directorylogentry.FieldUserName:  {Type: field.TypeString, Column: directorylogentry.FieldUserName},
+			directorylogentry.FieldGroupID:   {Type: field.TypeString, Column: directorylogentry.FieldGroupID},
+			directorylogentry.FieldGroupName: {Type: field.TypeString, Column: directorylogentry.FieldGroupName},
+			directorylogentry.FieldDetail:    {Type: field.TypeString, Column: directorylogentry.FieldDetail},
+		},
+	}
+	graph.Nodes[9] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   enrollment.Table,
 			Columns: enrollment.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -223,7 +248,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			enrollment.FieldNextDueAt:     {Type: field.TypeTime, Column: enrollment.FieldNextDueAt},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   enrollmentstep.Table,
 			Columns: enrollmentstep.Columns,
@@ -248,7 +273,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			enrollmentstep.FieldOutboxID:     {Type: field.TypeString, Column: enrollmentstep.FieldOutboxID},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   label.Table,
 			Columns: label.Columns,
@@ -265,7 +290,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			label.FieldName:      {Type: field.TypeString, Column: label.FieldName},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   membershipspan.Table,
 			Columns: membershipspan.Columns,
@@ -283,7 +308,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			membershipspan.FieldCreatedAt: {Type: field.TypeTime, Column: membershipspan.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   message.Table,
 			Columns: message.Columns,
@@ -307,7 +332,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldTxid:            {Type: field.TypeInt64, Column: message.FieldTxid},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   notification.Table,
 			Columns: notification.Columns,
@@ -333,7 +358,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			notification.FieldCreatedAt:      {Type: field.TypeTime, Column: notification.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   outboxmessage.Table,
 			Columns: outboxmessage.Columns,
@@ -361,7 +386,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			outboxmessage.FieldSentAt:         {Type: field.TypeTime, Column: outboxmessage.FieldSentAt},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   patient.Table,
 			Columns: patient.Columns,
@@ -394,7 +419,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			patient.FieldSourceVersion:      {Type: field.TypeInt64, Column: patient.FieldSourceVersion},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   practiceprofile.Table,
 			Columns: practiceprofile.Columns,
@@ -413,7 +438,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			practiceprofile.FieldTimeZone:  {Type: field.TypeString, Column: practiceprofile.FieldTimeZone},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   program.Table,
 			Columns: program.Columns,
@@ -435,7 +460,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			program.FieldEnabled:        {Type: field.TypeBool, Column: program.FieldEnabled},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   programaction.Table,
 			Columns: programaction.Columns,
@@ -461,7 +486,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			programaction.FieldArchivedAt:       {Type: field.TypeTime, Column: programaction.FieldArchivedAt},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   referral.Table,
 			Columns: referral.Columns,
@@ -482,7 +507,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			referral.FieldSourceVersion: {Type: field.TypeInt64, Column: referral.FieldSourceVersion},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   securitygroup.Table,
 			Columns: securitygroup.Columns,
@@ -499,7 +524,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			securitygroup.FieldPermissions: {Type: field.TypeJSON, Column: securitygroup.FieldPermissions},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -523,7 +548,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldIPAddress:         {Type: field.TypeString, Column: session.FieldIPAddress},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   setting.Table,
 			Columns: setting.Columns,
@@ -539,7 +564,22 @@ var schemaGraph = func() *sqlgraph.Schema {
 			setting.FieldValue:     {Type: field.TypeString, Column: setting.FieldValue},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   signinthrottle.Table,
+			Columns: signinthrottle.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: signinthrottle.FieldID,
+			},
+		},
+		Type: "SignInThrottle",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			signinthrottle.FieldFailures:    {Type: field.TypeInt, Column: signinthrottle.FieldFailures},
+			signinthrottle.FieldWindowStart: {Type: field.TypeTime, Column: signinthrottle.FieldWindowStart},
+		},
+	}
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   template.Table,
 			Columns: template.Columns,
@@ -558,7 +598,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			template.FieldBody:      {Type: field.TypeString, Column: template.FieldBody},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -576,6 +616,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldEmail:                 {Type: field.TypeString, Column: user.FieldEmail},
 			user.FieldMobile:                {Type: field.TypeString, Column: user.FieldMobile},
 			user.FieldJobTitle:              {Type: field.TypeString, Column: user.FieldJobTitle},
+			user.FieldExternalID:            {Type: field.TypeString, Column: user.FieldExternalID},
 			user.FieldActive:                {Type: field.TypeBool, Column: user.FieldActive},
 			user.FieldPasswordHash:          {Type: field.TypeString, Column: user.FieldPasswordHash},
 			user.FieldPermissions:           {Type: field.TypeJSON, Column: user.FieldPermissions},
@@ -590,6 +631,27 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldStaffAutoReplyUntil:   {Type: field.TypeTime, Column: user.FieldStaffAutoReplyUntil},
 			user.FieldPatientAutoReply:      {Type: field.TypeString, Column: user.FieldPatientAutoReply},
 			user.FieldPatientAutoReplyUntil: {Type: field.TypeTime, Column: user.FieldPatientAutoReplyUntil},
+		},
+	}
+	graph.Nodes[27] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   usertoken.Table,
+			Columns: usertoken.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: usertoken.FieldID,
+			},
+		},
+		Type: "UserToken",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			usertoken.FieldCreatedAt: {Type: field.TypeTime, Column: usertoken.FieldCreatedAt},
+			usertoken.FieldUpdatedAt: {Type: field.TypeTime, Column: usertoken.FieldUpdatedAt},
+			usertoken.FieldUserID:    {Type: field.TypeString, Column: usertoken.FieldUserID},
+			usertoken.FieldPurpose:   {Type: field.TypeEnum, Column: usertoken.FieldPurpose},
+			usertoken.FieldTokenHash: {Type: field.TypeString, Column: usertoken.FieldTokenHash},
+			usertoken.FieldExpiresAt: {Type: field.TypeTime, Column: usertoken.FieldExpiresAt},
+			usertoken.FieldUsedAt:    {Type: field.TypeTime, Column: usertoken.FieldUsedAt},
+			usertoken.FieldCreatedBy: {Type: field.TypeString, Column: usertoken.FieldCreatedBy},
 		},
 	}
 	graph.MustAddE(
@@ -2227,6 +2289,91 @@ func (f *ChannelMemberFilter) WhereHasUserWith(preds ...predicate.User) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *DirectoryLogEntryQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the DirectoryLogEntryQuery builder.
+func (_q *DirectoryLogEntryQuery) Filter() *DirectoryLogEntryFilter {
+	return &DirectoryLogEntryFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *DirectoryLogEntryMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the DirectoryLogEntryMutation builder.
+func (m *DirectoryLogEntryMutation) Filter() *DirectoryLogEntryFilter {
+	return &DirectoryLogEntryFilter{config: m.config, predicateAdder: m}
+}
+
+// DirectoryLogEntryFilter provides a generic filtering capability at runtime for DirectoryLogEntryQuery.
+type DirectoryLogEntryFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *DirectoryLogEntryFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *DirectoryLogEntryFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(directorylogentry.FieldID))
+}
+
+// WhereAt applies the entql time.Time predicate on the at field.
+func (f *DirectoryLogEntryFilter) WhereAt(p entql.TimeP) {
+	f.Where(p.Field(directorylogentry.FieldAt))
+}
+
+// WhereAction applies the entql string predicate on the action field.
+func (f *DirectoryLogEntryFilter) WhereAction(p entql.StringP) {
+	f.Where(p.Field(directorylogentry.FieldAction))
+}
+
+// WhereActorID applies the entql string predicate on the actor_id field.
+func (f *DirectoryLogEntryFilter) WhereActorID(p entql.StringP) {
+	f.Where(p.Field(directorylogentry.FieldActorID))
+}
+
+// WhereActorName applies the entql string predicate on the actor_name field.
+func (f *DirectoryLogEntryFilter) WhereActorName(p entql.StringP) {
+	f.Where(p.Field(directorylogentry.FieldActorName))
+}
+
+// WhereUserID applies the entql string predicate on the user_id field.
+func (f *DirectoryLogEntryFilter) WhereUserID(p entql.StringP) {
+	f.Where(p.Field(directorylogentry.FieldUserID))
+}
+
+// WhereUserName applies the entql string predicate on the user_name field.
+func (f *DirectoryLogEntryFilter) WhereUserName(p entql.StringP) {
+	f.Where(p.Field(directorylogentry.FieldUserName))
+}
+
+// WhereGroupID applies the entql string predicate on the group_id field.
+func (f *DirectoryLogEntryFilter) WhereGroupID(p entql.StringP) {
+	f.Where(p.Field(directorylogentry.FieldGroupID))
+}
+
+// WhereGroupName applies the entql string predicate on the group_name field.
+func (f *DirectoryLogEntryFilter) WhereGroupName(p entql.StringP) {
+	f.Where(p.Field(directorylogentry.FieldGroupName))
+}
+
+// WhereDetail applies the entql string predicate on the detail field.
+func (f *DirectoryLogEntryFilter) WhereDetail(p entql.StringP) {
+	f.Where(p.Field(directorylogentry.FieldDetail))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *EnrollmentQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2255,7 +2402,7 @@ type EnrollmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *EnrollmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2397,7 +2544,7 @@ type EnrollmentStepFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *EnrollmentStepFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2525,7 +2672,7 @@ type LabelFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LabelFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2613,7 +2760,7 @@ type MembershipSpanFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MembershipSpanFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2706,7 +2853,7 @@ type MessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2899,7 +3046,7 @@ type NotificationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *NotificationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3060,7 +3207,7 @@ type OutboxMessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OutboxMessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3175,7 +3322,7 @@ type PatientFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PatientFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3343,7 +3490,7 @@ type PracticeProfileFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PracticeProfileFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3413,7 +3560,7 @@ type ProgramFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProgramFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3526,7 +3673,7 @@ type ProgramActionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProgramActionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3659,7 +3806,7 @@ type ReferralFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReferralFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3753,7 +3900,7 @@ type SecurityGroupFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SecurityGroupFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3841,7 +3988,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3950,7 +4097,7 @@ type SettingFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SettingFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3974,6 +4121,56 @@ func (f *SettingFilter) WhereUpdatedAt(p entql.TimeP) {
 // WhereValue applies the entql string predicate on the value field.
 func (f *SettingFilter) WhereValue(p entql.StringP) {
 	f.Where(p.Field(setting.FieldValue))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *SignInThrottleQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the SignInThrottleQuery builder.
+func (_q *SignInThrottleQuery) Filter() *SignInThrottleFilter {
+	return &SignInThrottleFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *SignInThrottleMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the SignInThrottleMutation builder.
+func (m *SignInThrottleMutation) Filter() *SignInThrottleFilter {
+	return &SignInThrottleFilter{config: m.config, predicateAdder: m}
+}
+
+// SignInThrottleFilter provides a generic filtering capability at runtime for SignInThrottleQuery.
+type SignInThrottleFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *SignInThrottleFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *SignInThrottleFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(signinthrottle.FieldID))
+}
+
+// WhereFailures applies the entql int predicate on the failures field.
+func (f *SignInThrottleFilter) WhereFailures(p entql.IntP) {
+	f.Where(p.Field(signinthrottle.FieldFailures))
+}
+
+// WhereWindowStart applies the entql time.Time predicate on the window_start field.
+func (f *SignInThrottleFilter) WhereWindowStart(p entql.TimeP) {
+	f.Where(p.Field(signinthrottle.FieldWindowStart))
 }
 
 // addPredicate implements the predicateAdder interface.
@@ -4005,7 +4202,7 @@ type TemplateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TemplateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4075,7 +4272,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4119,6 +4316,11 @@ func (f *UserFilter) WhereMobile(p entql.StringP) {
 // WhereJobTitle applies the entql string predicate on the job_title field.
 func (f *UserFilter) WhereJobTitle(p entql.StringP) {
 	f.Where(p.Field(user.FieldJobTitle))
+}
+
+// WhereExternalID applies the entql string predicate on the external_id field.
+func (f *UserFilter) WhereExternalID(p entql.StringP) {
+	f.Where(p.Field(user.FieldExternalID))
 }
 
 // WhereActive applies the entql bool predicate on the active field.
@@ -4273,4 +4475,84 @@ func (f *UserFilter) WhereHasMembershipsWith(preds ...predicate.ChannelMember) {
 			p(s)
 		}
 	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *UserTokenQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the UserTokenQuery builder.
+func (_q *UserTokenQuery) Filter() *UserTokenFilter {
+	return &UserTokenFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *UserTokenMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the UserTokenMutation builder.
+func (m *UserTokenMutation) Filter() *UserTokenFilter {
+	return &UserTokenFilter{config: m.config, predicateAdder: m}
+}
+
+// UserTokenFilter provides a generic filtering capability at runtime for UserTokenQuery.
+type UserTokenFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *UserTokenFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *UserTokenFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(usertoken.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *UserTokenFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(usertoken.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *UserTokenFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(usertoken.FieldUpdatedAt))
+}
+
+// WhereUserID applies the entql string predicate on the user_id field.
+func (f *UserTokenFilter) WhereUserID(p entql.StringP) {
+	f.Where(p.Field(usertoken.FieldUserID))
+}
+
+// WherePurpose applies the entql string predicate on the purpose field.
+func (f *UserTokenFilter) WherePurpose(p entql.StringP) {
+	f.Where(p.Field(usertoken.FieldPurpose))
+}
+
+// WhereTokenHash applies the entql string predicate on the token_hash field.
+func (f *UserTokenFilter) WhereTokenHash(p entql.StringP) {
+	f.Where(p.Field(usertoken.FieldTokenHash))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *UserTokenFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(usertoken.FieldExpiresAt))
+}
+
+// WhereUsedAt applies the entql time.Time predicate on the used_at field.
+func (f *UserTokenFilter) WhereUsedAt(p entql.TimeP) {
+	f.Where(p.Field(usertoken.FieldUsedAt))
+}
+
+// WhereCreatedBy applies the entql string predicate on the created_by field.
+func (f *UserTokenFilter) WhereCreatedBy(p entql.StringP) {
+	f.Where(p.Field(usertoken.FieldCreatedBy))
 }

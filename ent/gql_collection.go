@@ -15,6 +15,7 @@ import (
 	"github.com/whisper-health/whisper/ent/bookingstatuschange"
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
+	"github.com/whisper-health/whisper/ent/directorylogentry"
 	"github.com/whisper-health/whisper/ent/enrollment"
 	"github.com/whisper-health/whisper/ent/enrollmentstep"
 	"github.com/whisper-health/whisper/ent/label"
@@ -676,6 +677,132 @@ func newChannelPaginateArgs(rv map[string]any) *channelPaginateArgs {
 		case *ChannelOrder:
 			if v != nil {
 				args.opts = append(args.opts, WithChannelOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *DirectoryLogEntryQuery) CollectFields(ctx context.Context, satisfies ...string) (*DirectoryLogEntryQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *DirectoryLogEntryQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(directorylogentry.Columns))
+		selectedFields = []string{directorylogentry.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "at":
+			if _, ok := fieldSeen[directorylogentry.FieldAt]; !ok {
+				selectedFields = append(selectedFields, directorylogentry.FieldAt)
+				fieldSeen[directorylogentry.FieldAt] = struct{}{}
+			}
+		case "action":
+			if _, ok := fieldSeen[directorylogentry.FieldAction]; !ok {
+				selectedFields = append(selectedFields, directorylogentry.FieldAction)
+				fieldSeen[directorylogentry.FieldAction] = struct{}{}
+			}
+		case "actorID":
+			if _, ok := fieldSeen[directorylogentry.FieldActorID]; !ok {
+				selectedFields = append(selectedFields, directorylogentry.FieldActorID)
+				fieldSeen[directorylogentry.FieldActorID] = struct{}{}
+			}
+		case "actorName":
+			if _, ok := fieldSeen[directorylogentry.FieldActorName]; !ok {
+				selectedFields = append(selectedFields, directorylogentry.FieldActorName)
+				fieldSeen[directorylogentry.FieldActorName] = struct{}{}
+			}
+		case "userID":
+			if _, ok := fieldSeen[directorylogentry.FieldUserID]; !ok {
+				selectedFields = append(selectedFields, directorylogentry.FieldUserID)
+				fieldSeen[directorylogentry.FieldUserID] = struct{}{}
+			}
+		case "userName":
+			if _, ok := fieldSeen[directorylogentry.FieldUserName]; !ok {
+				selectedFields = append(selectedFields, directorylogentry.FieldUserName)
+				fieldSeen[directorylogentry.FieldUserName] = struct{}{}
+			}
+		case "groupID":
+			if _, ok := fieldSeen[directorylogentry.FieldGroupID]; !ok {
+				selectedFields = append(selectedFields, directorylogentry.FieldGroupID)
+				fieldSeen[directorylogentry.FieldGroupID] = struct{}{}
+			}
+		case "groupName":
+			if _, ok := fieldSeen[directorylogentry.FieldGroupName]; !ok {
+				selectedFields = append(selectedFields, directorylogentry.FieldGroupName)
+				fieldSeen[directorylogentry.FieldGroupName] = struct{}{}
+			}
+		case "detail":
+			if _, ok := fieldSeen[directorylogentry.FieldDetail]; !ok {
+				selectedFields = append(selectedFields, directorylogentry.FieldDetail)
+				fieldSeen[directorylogentry.FieldDetail] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type directorylogentryPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []DirectoryLogEntryPaginateOption
+}
+
+func newDirectoryLogEntryPaginateArgs(rv map[string]any) *directorylogentryPaginateArgs {
+	args := &directorylogentryPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &DirectoryLogEntryOrder{Field: &DirectoryLogEntryOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithDirectoryLogEntryOrder(order))
+			}
+		case *DirectoryLogEntryOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithDirectoryLogEntryOrder(v))
 			}
 		}
 	}
@@ -2561,6 +2688,11 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 			if _, ok := fieldSeen[user.FieldJobTitle]; !ok {
 				selectedFields = append(selectedFields, user.FieldJobTitle)
 				fieldSeen[user.FieldJobTitle] = struct{}{}
+			}
+		case "externalID":
+			if _, ok := fieldSeen[user.FieldExternalID]; !ok {
+				selectedFields = append(selectedFields, user.FieldExternalID)
+				fieldSeen[user.FieldExternalID] = struct{}{}
 			}
 		case "active":
 			if _, ok := fieldSeen[user.FieldActive]; !ok {

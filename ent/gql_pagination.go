@@ -20,6 +20,7 @@ import (
 	"github.com/whisper-health/whisper/ent/bookingstatuschange"
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
+	"github.com/whisper-health/whisper/ent/directorylogentry"
 	"github.com/whisper-health/whisper/ent/enrollment"
 	"github.com/whisper-health/whisper/ent/enrollmentstep"
 	"github.com/whisper-health/whisper/ent/label"
@@ -1581,6 +1582,302 @@ func (_m *Channel) ToEdge(order *ChannelOrder) *ChannelEdge {
 		order = DefaultChannelOrder
 	}
 	return &ChannelEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// DirectoryLogEntryEdge is the edge representation of DirectoryLogEntry.
+type DirectoryLogEntryEdge struct {
+	Node   *DirectoryLogEntry `json:"node"`
+	Cursor Cursor             `json:"cursor"`
+}
+
+// DirectoryLogEntryConnection is the connection containing edges to DirectoryLogEntry.
+type DirectoryLogEntryConnection struct {
+	Edges      []*DirectoryLogEntryEdge `json:"edges"`
+	PageInfo   PageInfo                 `json:"pageInfo"`
+	TotalCount int                      `json:"totalCount"`
+}
+
+func (c *DirectoryLogEntryConnection) build(nodes []*DirectoryLogEntry, pager *directorylogentryPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *DirectoryLogEntry
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *DirectoryLogEntry {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *DirectoryLogEntry {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*DirectoryLogEntryEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &DirectoryLogEntryEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// DirectoryLogEntryPaginateOption enables pagination customization.
+type DirectoryLogEntryPaginateOption func(*directorylogentryPager) error
+
+// WithDirectoryLogEntryOrder configures pagination ordering.
+func WithDirectoryLogEntryOrder(order *DirectoryLogEntryOrder) DirectoryLogEntryPaginateOption {
+	if order == nil {
+		order = DefaultDirectoryLogEntryOrder
+	}
+	o := *order
+	return func(pager *directorylogentryPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultDirectoryLogEntryOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithDirectoryLogEntryFilter configures pagination filter.
+func WithDirectoryLogEntryFilter(filter func(*DirectoryLogEntryQuery) (*DirectoryLogEntryQuery, error)) DirectoryLogEntryPaginateOption {
+	return func(pager *directorylogentryPager) error {
+		if filter == nil {
+			return errors.New("DirectoryLogEntryQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type directorylogentryPager struct {
+	reverse bool
+	order   *DirectoryLogEntryOrder
+	filter  func(*DirectoryLogEntryQuery) (*DirectoryLogEntryQuery, error)
+}
+
+func newDirectoryLogEntryPager(opts []DirectoryLogEntryPaginateOption, reverse bool) (*directorylogentryPager, error) {
+	pager := &directorylogentryPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultDirectoryLogEntryOrder
+	}
+	return pager, nil
+}
+
+func (p *directorylogentryPager) applyFilter(query *DirectoryLogEntryQuery) (*DirectoryLogEntryQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *directorylogentryPager) toCursor(_m *DirectoryLogEntry) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *directorylogentryPager) applyCursors(query *DirectoryLogEntryQuery, after, before *Cursor) (*DirectoryLogEntryQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultDirectoryLogEntryOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *directorylogentryPager) applyOrder(query *DirectoryLogEntryQuery) *DirectoryLogEntryQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultDirectoryLogEntryOrder.Field {
+		query = query.Order(DefaultDirectoryLogEntryOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *directorylogentryPager) orderExpr(query *DirectoryLogEntryQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultDirectoryLogEntryOrder.Field {
+			b.Comma().Ident(DefaultDirectoryLogEntryOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to DirectoryLogEntry.
+func (_m *DirectoryLogEntryQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...DirectoryLogEntryPaginateOption,
+) (*DirectoryLogEntryConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newDirectoryLogEntryPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &DirectoryLogEntryConnection{Edges: []*DirectoryLogEntryEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// DirectoryLogEntryOrderFieldAt orders DirectoryLogEntry by at.
+	DirectoryLogEntryOrderFieldAt = &DirectoryLogEntryOrderField{
+		Value: func(_m *DirectoryLogEntry) (ent.Value, error) {
+			return _m.At, nil
+		},
+		column: directorylogentry.FieldAt,
+		toTerm: directorylogentry.ByAt,
+		toCursor: func(_m *DirectoryLogEntry) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.At,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f DirectoryLogEntryOrderField) String() string {
+	var str string
+	switch f.column {
+	case DirectoryLogEntryOrderFieldAt.column:
+		str = "AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f DirectoryLogEntryOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *DirectoryLogEntryOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("DirectoryLogEntryOrderField %T must be a string", v)
+	}
+	switch str {
+	case "AT":
+		*f = *DirectoryLogEntryOrderFieldAt
+	default:
+		return fmt.Errorf("%s is not a valid DirectoryLogEntryOrderField", str)
+	}
+	return nil
+}
+
+// DirectoryLogEntryOrderField defines the ordering field of DirectoryLogEntry.
+type DirectoryLogEntryOrderField struct {
+	// Value extracts the ordering value from the given DirectoryLogEntry.
+	Value    func(*DirectoryLogEntry) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) directorylogentry.OrderOption
+	toCursor func(*DirectoryLogEntry) Cursor
+}
+
+// DirectoryLogEntryOrder defines the ordering of DirectoryLogEntry.
+type DirectoryLogEntryOrder struct {
+	Direction OrderDirection               `json:"direction"`
+	Field     *DirectoryLogEntryOrderField `json:"field"`
+}
+
+// DefaultDirectoryLogEntryOrder is the default ordering of DirectoryLogEntry.
+var DefaultDirectoryLogEntryOrder = &DirectoryLogEntryOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &DirectoryLogEntryOrderField{
+		Value: func(_m *DirectoryLogEntry) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: directorylogentry.FieldID,
+		toTerm: directorylogentry.ByID,
+		toCursor: func(_m *DirectoryLogEntry) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts DirectoryLogEntry into DirectoryLogEntryEdge.
+func (_m *DirectoryLogEntry) ToEdge(order *DirectoryLogEntryOrder) *DirectoryLogEntryEdge {
+	if order == nil {
+		order = DefaultDirectoryLogEntryOrder
+	}
+	return &DirectoryLogEntryEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
+	"github.com/whisper-health/whisper/ent/directorylogentry"
 	"github.com/whisper-health/whisper/ent/enrollment"
 	"github.com/whisper-health/whisper/ent/enrollmentstep"
 	"github.com/whisper-health/whisper/ent/label"
@@ -29,6 +30,7 @@ import (
 	"github.com/whisper-health/whisper/ent/session"
 	"github.com/whisper-health/whisper/ent/template"
 	"github.com/whisper-health/whisper/ent/user"
+	"github.com/whisper-health/whisper/ent/usertoken"
 	"github.com/whisper-health/whisper/internal/pulid"
 )
 
@@ -42,6 +44,7 @@ var prefixTables = map[string]string{
 	"bt": bookingtype.Table,
 	"ch": channel.Table,
 	"cm": channelmember.Table,
+	"dl": directorylogentry.Table,
 	"en": enrollment.Table,
 	"es": enrollmentstep.Table,
 	"lb": label.Table,
@@ -57,6 +60,7 @@ var prefixTables = map[string]string{
 	"se": session.Table,
 	"tp": template.Table,
 	"us": user.Table,
+	"ut": usertoken.Table,
 }
 
 // IDToType returns the table an id belongs to, from its prefix.

@@ -30,6 +30,8 @@ type Tx struct {
 	Channel *ChannelClient
 	// ChannelMember is the client for interacting with the ChannelMember builders.
 	ChannelMember *ChannelMemberClient
+	// DirectoryLogEntry is the client for interacting with the DirectoryLogEntry builders.
+	DirectoryLogEntry *DirectoryLogEntryClient
 	// Enrollment is the client for interacting with the Enrollment builders.
 	Enrollment *EnrollmentClient
 	// EnrollmentStep is the client for interacting with the EnrollmentStep builders.
@@ -60,10 +62,14 @@ type Tx struct {
 	Session *SessionClient
 	// Setting is the client for interacting with the Setting builders.
 	Setting *SettingClient
+	// SignInThrottle is the client for interacting with the SignInThrottle builders.
+	SignInThrottle *SignInThrottleClient
 	// Template is the client for interacting with the Template builders.
 	Template *TemplateClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
+	// UserToken is the client for interacting with the UserToken builders.
+	UserToken *UserTokenClient
 
 	// lazily loaded.
 	client     *Client
@@ -203,6 +209,7 @@ func (tx *Tx) init() {
 	tx.BookingType = NewBookingTypeClient(tx.config)
 	tx.Channel = NewChannelClient(tx.config)
 	tx.ChannelMember = NewChannelMemberClient(tx.config)
+	tx.DirectoryLogEntry = NewDirectoryLogEntryClient(tx.config)
 	tx.Enrollment = NewEnrollmentClient(tx.config)
 	tx.EnrollmentStep = NewEnrollmentStepClient(tx.config)
 	tx.Label = NewLabelClient(tx.config)
@@ -218,8 +225,10 @@ func (tx *Tx) init() {
 	tx.SecurityGroup = NewSecurityGroupClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.Setting = NewSettingClient(tx.config)
+	tx.SignInThrottle = NewSignInThrottleClient(tx.config)
 	tx.Template = NewTemplateClient(tx.config)
 	tx.User = NewUserClient(tx.config)
+	tx.UserToken = NewUserTokenClient(tx.config)
 }
 
 // txDriver wraps the given dialect.Tx with a nop dialect.Driver implementation.

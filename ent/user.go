@@ -33,6 +33,8 @@ type User struct {
 	Mobile *string `json:"mobile,omitempty"`
 	// JobTitle holds the value of the "job_title" field.
 	JobTitle *string `json:"job_title,omitempty"`
+	// the practice system's id of a staff member (upsertStaff)
+	ExternalID *string `json:"external_id,omitempty"`
 	// Active holds the value of the "active" field.
 	Active bool `json:"active,omitempty"`
 	// PasswordHash holds the value of the "password_hash" field.
@@ -162,7 +164,7 @@ func (*User) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case user.FieldFailedLogins:
 			values[i] = new(sql.NullInt64)
-		case user.FieldKind, user.FieldName, user.FieldEmail, user.FieldMobile, user.FieldJobTitle, user.FieldPasswordHash, user.FieldStaffAutoReply, user.FieldPatientAutoReply:
+		case user.FieldKind, user.FieldName, user.FieldEmail, user.FieldMobile, user.FieldJobTitle, user.FieldExternalID, user.FieldPasswordHash, user.FieldStaffAutoReply, user.FieldPatientAutoReply:
 			values[i] = new(sql.NullString)
 		case user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldLockedUntil, user.FieldStaffAutoReplyUntil, user.FieldPatientAutoReplyUntil:
 			values[i] = new(sql.NullTime)
@@ -230,6 +232,13 @@ func (_m *User) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.JobTitle = new(string)
 				*_m.JobTitle = value.String
+			}
+		case user.FieldExternalID:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field external_id", values[i])
+			} else if value.Valid {
+				_m.ExternalID = new(string)
+				*_m.ExternalID = value.String
 			}
 		case user.FieldActive:
 			if value, ok := values[i].(*sql.NullBool); !ok {
@@ -410,6 +419,11 @@ func (_m *User) String() string {
 	builder.WriteString(", ")
 	if v := _m.JobTitle; v != nil {
 		builder.WriteString("job_title=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.ExternalID; v != nil {
+		builder.WriteString("external_id=")
 		builder.WriteString(*v)
 	}
 	builder.WriteString(", ")

@@ -18,6 +18,7 @@ import (
 	"github.com/whisper-health/whisper/internal/app"
 	"github.com/whisper-health/whisper/internal/auth"
 	"github.com/whisper-health/whisper/internal/demo"
+	"github.com/whisper-health/whisper/internal/directory"
 	"github.com/whisper-health/whisper/internal/outreach"
 	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/settings"
@@ -49,6 +50,7 @@ type env struct {
 	t      *testing.T
 	db     *store.DB
 	auth   *auth.Service
+	dir    *directory.Service
 	clock  *clock
 	srv    *httptest.Server
 	gql    *graph.Handler
@@ -146,7 +148,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	mux.Handle("/graphql", a.Handler)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &env{t: t, db: db, auth: a.Auth, clock: clk, srv: srv, gql: a.Handler, engine: a.Engine, bus: bus, url: url}
+	return &env{t: t, db: db, auth: a.Auth, dir: a.Directory, clock: clk, srv: srv, gql: a.Handler, engine: a.Engine, bus: bus, url: url}
 }
 
 // gqlError is one entry of a GraphQL response's errors.

@@ -11,7 +11,7 @@ import (
 	"github.com/whisper-health/whisper/ent/user"
 	"github.com/whisper-health/whisper/graph/model"
 	"github.com/whisper-health/whisper/internal/auth"
-	"github.com/whisper-health/whisper/internal/messenger"
+	"github.com/whisper-health/whisper/internal/directory"
 )
 
 func authPayload(t *auth.Tokens) *model.AuthPayload {
@@ -70,11 +70,11 @@ func initials(names ...string) string {
 	return b.String()
 }
 
-func autoReplyChange(in *model.AutoReplyInput) *messenger.AutoReplyChange {
+func autoReplyChange(in *model.AutoReplyInput) *directory.AutoReplyChange {
 	if in == nil {
 		return nil
 	}
-	return &messenger.AutoReplyChange{Text: in.Text, Until: in.Until}
+	return &directory.AutoReplyChange{Text: in.Text, Until: in.Until}
 }
 
 func autoReply(text *string, until *time.Time) *model.AutoReply {

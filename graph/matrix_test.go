@@ -155,6 +155,8 @@ var matrixTable = []matrixRow{
 		want: "staff admin pcm:ok; *:FORBIDDEN"},
 	{field: "Query.deliveries", doc: `{ deliveries { totalCount } }`, vars: noVars,
 		want: "pcm:ok; *:FORBIDDEN"},
+	{field: "Query.directoryLog", doc: `{ directoryLog { totalCount } }`, vars: noVars,
+		want: "dir:ok; *:FORBIDDEN"},
 
 	// ------------------------------------------------- Mutation: sign-in
 	{field: "Mutation.login", doc: `mutation($e: String!) { login(email: $e, password: "wrong-password") { accessToken } }`,
@@ -193,6 +195,53 @@ var matrixTable = []matrixRow{
 		want: "staff admin dir:ok; *:FORBIDDEN", foreign: "dir:ok; *:FORBIDDEN", missing: "dir:NOT_FOUND; *:FORBIDDEN"},
 	{field: "Mutation.updatePreferences", doc: `mutation { updatePreferences(input: {openOnStartup: true}) { id } }`, vars: noVars,
 		want: "staff admin:ok; *:FORBIDDEN"},
+	{field: "Mutation.createUser", doc: `mutation($e: String!) { createUser(input: {name: "Matrix New", email: $e}) { id } }`,
+		vars: func(f *matrixFixture, _, _ string) map[string]any {
+			return map[string]any{"e": f.unique("new") + "@matrix.test"}
+		},
+		want: "dir:ok; *:FORBIDDEN"},
+	{field: "Mutation.updateUser", doc: `mutation($id: ID!) { updateUser(input: {id: $id, jobTitle: "Matrix"}) { id } }`,
+		vars: idVar("id"), id: freshUserID, want: "dir:ok; *:FORBIDDEN"},
+	{field: "Mutation.deactivateUser", doc: `mutation($id: ID!) { deactivateUser(id: $id) { id } }`,
+		vars: idVar("id"), id: freshUserID, want: "dir:ok; *:FORBIDDEN"},
+	{field: "Mutation.reactivateUser", doc: `mutation($id: ID!) { reactivateUser(id: $id) { id } }`,
+		vars: idVar("id"), id: freshUserID, want: "dir:ok; *:FORBIDDEN"},
+	{field: "Mutation.setUserPermissions", doc: `mutation($id: ID!) { setUserPermissions(userID: $id, permissions: [ACCESS_WHISPER]) { id } }`,
+		vars: idVar("id"), id: freshUserID, want: "dir:ok; *:FORBIDDEN"},
+	{field: "Mutation.revokeUserSessions", doc: `mutation($id: ID!) { revokeUserSessions(userID: $id) }`,
+		vars: idVar("id"), id: freshUserID, want: "dir:ok; *:FORBIDDEN"},
+	{field: "Mutation.inviteUser", doc: `mutation($id: ID!) { inviteUser(userID: $id) { url } }`,
+		vars: idVar("id"), id: freshUserID, want: "dir:ok; *:FORBIDDEN"},
+	{field: "Mutation.createSecurityGroup", doc: `mutation($n: String!) { createSecurityGroup(input: {name: $n, permissions: [ACCESS_WHISPER]}) { id } }`,
+		vars: func(f *matrixFixture, _, _ string) map[string]any { return map[string]any{"n": f.unique("Group")} },
+		want: "dir:ok; *:FORBIDDEN"},
+	{field: "Mutation.updateSecurityGroup", doc: `mutation($id: ID!, $n: String!) { updateSecurityGroup(input: {id: $id, name: $n}) { id } }`,
+		vars: func(f *matrixFixture, _, id string) map[string]any {
+			return map[string]any{"id": id, "n": f.unique("Group")}
+		},
+		id: freshGroupID, want: "dir:ok; *:FORBIDDEN"},
+	{field: "Mutation.deleteSecurityGroup", doc: `mutation($id: ID!) { deleteSecurityGroup(id: $id) }`,
+		vars: idVar("id"), id: freshGroupID, want: "dir:ok; *:FORBIDDEN"},
+	// Tokens are the credential: anyone may present one; a bad one is
+	// BAD_USER_INPUT. An expired access token is refused before.
+	{field: "Mutation.acceptInvitation", doc: `mutation { acceptInvitation(token: "not-a-token", password: "long enough password") { accessToken } }`,
+		vars: noVars, want: "anon:BAD_USER_INPUT; *:BAD_USER_INPUT"},
+	{field: "Mutation.resetPassword", doc: `mutation { resetPassword(token: "not-a-token", password: "long enough password") { accessToken } }`,
+		vars: noVars, want: "anon:BAD_USER_INPUT; *:BAD_USER_INPUT"},
+	{field: "Mutation.requestPasswordReset", doc: `mutation($e: String!) { requestPasswordReset(email: $e) }`,
+		vars: func(f *matrixFixture, _, _ string) map[string]any {
+			return map[string]any{"e": f.unique("nobody") + "@matrix.test"}
+		},
+		want: "anon:ok; *:ok"},
+	// A wrong current password (a right one would change the fixture's).
+	{field: "Mutation.changePassword", doc: `mutation { changePassword(currentPassword: "not the password", newPassword: "a new long password") }`,
+		vars: noVars, want: "noaccess staff admin pcm dir:BAD_USER_INPUT; *:FORBIDDEN"},
+	{field: "Mutation.upsertStaff", doc: `mutation($x: String!, $e: String!) { upsertStaff(input: {externalID: $x, name: "Matrix Feed", email: $e, securityGroupNames: ["Default"]}) { id } }`,
+		vars: func(f *matrixFixture, _, _ string) map[string]any {
+			x := f.unique("st")
+			return map[string]any{"x": x, "e": x + "@feed.test"}
+		},
+		want: "integ:ok; *:FORBIDDEN"},
 
 	// ------------------------------------------------- Mutation: messenger
 	{field: "Mutation.openConversation", doc: `mutation($u: ID!) { openConversation(input: {userIDs: [$u]}) { id } }`,
@@ -418,6 +467,12 @@ var (
 		visible: func(f *matrixFixture, _ string) string { return f.bookingType }}
 	securityGroupID = &idKind{name: "security group",
 		visible: func(f *matrixFixture, _ string) string { return f.nurses }}
+	// freshUserID: a staff user of its own per cell, so deactivating or
+	// signing out one changes no other cell.
+	freshUserID = &idKind{name: "fresh user",
+		visible: func(f *matrixFixture, _ string) string { return f.freshUser() }}
+	freshGroupID = &idKind{name: "fresh security group",
+		visible: func(f *matrixFixture, _ string) string { return f.freshGroup() }}
 	serviceAccountID = &idKind{name: "service account",
 		visible: func(f *matrixFixture, _ string) string { return f.svcUser }}
 	apiKeyID = &idKind{name: "api key",
@@ -640,7 +695,7 @@ func (f *matrixFixture) fresh(p string) string {
 	case pPatient:
 		return f.patientToken()
 	case pInteg, pSvc:
-		key, _, err := f.e.auth.CreateAPIKey(f.ctx, pulid.ID(f.users[p]), f.unique("logout"))
+		key, _, err := f.e.dir.CreateAPIKey(f.ctx, pulid.ID(f.users[p]), f.unique("logout"))
 		if err != nil {
 			f.t.Fatalf("creating an API key: %v", err)
 		}
@@ -668,8 +723,16 @@ func (f *matrixFixture) freshSession(owner string) string {
 		SetExpiresAt(now.Add(24 * time.Hour)).SetLastUsedAt(now).SaveX(f.ctx).ID)
 }
 
+func (f *matrixFixture) freshUser() string {
+	return string(f.e.db.Client.User.Create().SetName("Matrix Fresh").SetEmail(f.unique("fresh") + "@matrix.test").SaveX(f.ctx).ID)
+}
+
+func (f *matrixFixture) freshGroup() string {
+	return string(f.e.db.Client.SecurityGroup.Create().SetName(f.unique("Matrix group")).SaveX(f.ctx).ID)
+}
+
 func (f *matrixFixture) freshAPIKey() string {
-	_, k, err := f.e.auth.CreateAPIKey(f.ctx, pulid.ID(f.svcUser), f.unique("key"))
+	_, k, err := f.e.dir.CreateAPIKey(f.ctx, pulid.ID(f.svcUser), f.unique("key"))
 	if err != nil {
 		f.t.Fatalf("creating an API key: %v", err)
 	}

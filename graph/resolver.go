@@ -11,6 +11,7 @@ import (
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/graph/generated"
 	"github.com/whisper-health/whisper/internal/auth"
+	"github.com/whisper-health/whisper/internal/directory"
 	"github.com/whisper-health/whisper/internal/live"
 	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/notify"
@@ -25,6 +26,7 @@ type Resolver struct {
 	Client    *ent.Client
 	Auth      *auth.Service
 	Messenger *messenger.Service
+	Directory *directory.Service
 	Live      *live.Hub
 	Practice  *practice.Service
 	Notify    *notify.Service

@@ -27,6 +27,7 @@ import (
 	"github.com/whisper-health/whisper/graph/generated"
 	"github.com/whisper-health/whisper/graph/model"
 	"github.com/whisper-health/whisper/internal/apperr"
+	"github.com/whisper-health/whisper/internal/directory"
 	"github.com/whisper-health/whisper/internal/live"
 	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/notify"
@@ -133,7 +134,7 @@ func (r *mutationResolver) RevokeSession(ctx context.Context, id pulid.ID) (*ent
 
 // UpdatePreferences is the resolver for the updatePreferences field.
 func (r *mutationResolver) UpdatePreferences(ctx context.Context, input model.PreferencesInput) (*ent.User, error) {
-	return r.Messenger.UpdatePreferences(ctx, messenger.PreferencesChange{
+	return r.Directory.UpdatePreferences(ctx, directory.PreferencesChange{
 		OpenOnNewMessage:     input.OpenOnNewMessage,
 		KeepHidden:           input.KeepHidden,
 		NeverReceiveDirect:   input.NeverReceiveDirect,
@@ -146,12 +147,12 @@ func (r *mutationResolver) UpdatePreferences(ctx context.Context, input model.Pr
 
 // CreateServiceAccount is the resolver for the createServiceAccount field.
 func (r *mutationResolver) CreateServiceAccount(ctx context.Context, input model.CreateServiceAccountInput) (*ent.User, error) {
-	return r.Auth.CreateServiceAccount(ctx, input.Name, input.Email, input.Permissions)
+	return r.Directory.CreateServiceAccount(ctx, input.Name, input.Email, input.Permissions)
 }
 
 // CreateAPIKey is the resolver for the createAPIKey field.
 func (r *mutationResolver) CreateAPIKey(ctx context.Context, serviceAccountID pulid.ID, name string) (*model.APIKeyPayload, error) {
-	key, k, err := r.Auth.CreateAPIKey(ctx, serviceAccountID, name)
+	key, k, err := r.Directory.CreateAPIKey(ctx, serviceAccountID, name)
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +161,7 @@ func (r *mutationResolver) CreateAPIKey(ctx context.Context, serviceAccountID pu
 
 // RevokeAPIKey is the resolver for the revokeAPIKey field.
 func (r *mutationResolver) RevokeAPIKey(ctx context.Context, id pulid.ID) (*ent.APIKey, error) {
-	return r.Auth.RevokeAPIKey(ctx, id)
+	return r.Directory.RevokeAPIKey(ctx, id)
 }
 
 // OpenConversation is the resolver for the openConversation field.
@@ -244,7 +245,7 @@ func (r *mutationResolver) UnlabelMessage(ctx context.Context, messageID pulid.I
 
 // UpdateSecurityGroupMembers is the resolver for the updateSecurityGroupMembers field.
 func (r *mutationResolver) UpdateSecurityGroupMembers(ctx context.Context, input model.UpdateSecurityGroupMembersInput) (*ent.SecurityGroup, error) {
-	return r.Messenger.UpdateSecurityGroupMembers(ctx, input.SecurityGroupID, input.AddUserIDs, input.RemoveUserIDs)
+	return r.Directory.UpdateSecurityGroupMembers(ctx, input.SecurityGroupID, input.AddUserIDs, input.RemoveUserIDs)
 }
 
 // StartPatientConversation is the resolver for the startPatientConversation field.
@@ -477,13 +478,16 @@ func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
 }
 
 // Users is the resolver for the users field.
-func (r *queryResolver) Users(ctx context.Context, search *string, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.UserConnection, error) {
+func (r *queryResolver) Users(ctx context.Context, search *string, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID], includeDeactivated *bool) (*ent.UserConnection, error) {
 	first, last, err := page(first, last)
 	if err != nil {
 		return nil, err
 	}
 	q := r.Client.User.Query().
-		Where(user.KindEQ(user.KindSTAFF), user.Active(true), userSearch(search))
+		Where(user.KindEQ(user.KindSTAFF), userSearch(search))
+	if !deref(includeDeactivated) {
+		q.Where(user.Active(true))
+	}
 	if nodeFields(ctx, "User")["permissions"] {
 		q.WithSecurityGroups() // one statement for the page, not one per user
 	}

@@ -24,6 +24,7 @@ type Config struct {
 	Demo             bool          // WHISPER_DEMO, -demo
 	Production       bool          // WHISPER_PRODUCTION, -production
 	CORSOrigins      []string      // WHISPER_CORS_ORIGINS, -cors-origins
+	AppURL           string        // WHISPER_APP_URL, -app-url
 	TokenSecret      string        // WHISPER_TOKEN_SECRET, -token-secret
 	Introspection    bool          // WHISPER_INTROSPECTION, -introspection
 	Explorer         bool          // WHISPER_EXPLORER, -explorer
@@ -69,6 +70,7 @@ var settings = []setting{
 	{"WHISPER_DEMO", "demo", "false", "load the demo practice into an empty database"},
 	{"WHISPER_PRODUCTION", "production", "false", "production mode: no demo, introspection and explorer off unless enabled, explicit CORS origins and token secret required"},
 	{"WHISPER_CORS_ORIGINS", "cors-origins", "", "comma-separated origins allowed to call the API from a browser (default outside production: http://localhost:*, http://127.0.0.1:*)"},
+	{"WHISPER_APP_URL", "app-url", "http://localhost:8080", "the front-end's base URL, for invitation and password-reset links (…/accept-invitation?token=…, …/reset-password?token=…)"},
 	{"WHISPER_TOKEN_SECRET", "token-secret", "", "secret (32+ characters) that signs access tokens; outside production, generated and kept in the database when unset"},
 	{"WHISPER_INTROSPECTION", "introspection", "", "allow schema introspection (default: on, off in production)"},
 	{"WHISPER_EXPLORER", "explorer", "", "serve the GraphiQL explorer at / (default: on, off in production)"},
@@ -203,6 +205,10 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 			}
 			c.CORSOrigins = append(c.CORSOrigins, strings.TrimSuffix(o, "/"))
 		}
+	}
+	c.AppURL = strings.TrimSuffix(strings.TrimSpace(raw["app-url"]), "/")
+	if !hasAnyPrefix(c.AppURL, "http://", "https://") {
+		bad("app-url", "must be an http:// or https:// URL, got %q", raw["app-url"])
 	}
 	c.TokenSecret = raw["token-secret"]
 	if c.TokenSecret != "" && len(c.TokenSecret) < 32 {

@@ -44,6 +44,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if len(args) > 0 && args[0] == "healthcheck" {
 		return healthcheck(args[1:], getenv, stderr)
 	}
+	if len(args) > 0 && args[0] == "bootstrap-admin" {
+		return bootstrapAdmin(args[1:], getenv, stdout, stderr)
+	}
 	cfg, err := LoadConfig(args, getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		Usage(stdout)
@@ -161,6 +164,7 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 		Practice:         settingsdb.Practice{Name: cfg.PracticeName, Phone: cfg.PracticePhone, Address: cfg.PracticeAddress, Location: cfg.TimeZone},
 		Providers:        providers,
 		ChannelHideAfter: cfg.ChannelHideAfter,
+		AppURL:           cfg.AppURL,
 		Handler: graph.HandlerConfig{
 			Introspection:    cfg.Introspection,
 			MaxDepth:         cfg.MaxDepth,

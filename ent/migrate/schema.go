@@ -300,6 +300,37 @@ var (
 			},
 		},
 	}
+	// DirectoryLogEntriesColumns holds the columns for the "directory_log_entries" table.
+	DirectoryLogEntriesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 28},
+		{Name: "at", Type: field.TypeTime},
+		{Name: "action", Type: field.TypeEnum, Enums: []string{"USER_CREATED", "USER_UPDATED", "USER_DEACTIVATED", "USER_REACTIVATED", "PERMISSIONS_SET", "SESSIONS_REVOKED", "GROUP_CREATED", "GROUP_UPDATED", "GROUP_DELETED", "GROUP_MEMBERS_CHANGED", "INVITATION_CREATED", "INVITATION_ACCEPTED", "PASSWORD_RESET_REQUESTED", "PASSWORD_RESET", "PASSWORD_CHANGED", "SERVICE_ACCOUNT_CREATED", "API_KEY_CREATED", "API_KEY_REVOKED", "ADMINISTRATOR_BOOTSTRAPPED"}},
+		{Name: "actor_id", Type: field.TypeString, Nullable: true},
+		{Name: "actor_name", Type: field.TypeString, Size: 200},
+		{Name: "user_id", Type: field.TypeString, Nullable: true},
+		{Name: "user_name", Type: field.TypeString, Nullable: true, Size: 200},
+		{Name: "group_id", Type: field.TypeString, Nullable: true},
+		{Name: "group_name", Type: field.TypeString, Nullable: true, Size: 200},
+		{Name: "detail", Type: field.TypeString, Nullable: true, Size: 2147483647},
+	}
+	// DirectoryLogEntriesTable holds the schema information for the "directory_log_entries" table.
+	DirectoryLogEntriesTable = &schema.Table{
+		Name:       "directory_log_entries",
+		Columns:    DirectoryLogEntriesColumns,
+		PrimaryKey: []*schema.Column{DirectoryLogEntriesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "directorylogentry_at",
+				Unique:  false,
+				Columns: []*schema.Column{DirectoryLogEntriesColumns[1]},
+			},
+			{
+				Name:    "directorylogentry_user_id_at",
+				Unique:  false,
+				Columns: []*schema.Column{DirectoryLogEntriesColumns[5], DirectoryLogEntriesColumns[1]},
+			},
+		},
+	}
 	// EnrollmentsColumns holds the columns for the "enrollments" table.
 	EnrollmentsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 28},
@@ -861,6 +892,18 @@ var (
 		Columns:    SettingsColumns,
 		PrimaryKey: []*schema.Column{SettingsColumns[0]},
 	}
+	// SignInThrottlesColumns holds the columns for the "sign_in_throttles" table.
+	SignInThrottlesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 100},
+		{Name: "failures", Type: field.TypeInt, Default: 0},
+		{Name: "window_start", Type: field.TypeTime},
+	}
+	// SignInThrottlesTable holds the schema information for the "sign_in_throttles" table.
+	SignInThrottlesTable = &schema.Table{
+		Name:       "sign_in_throttles",
+		Columns:    SignInThrottlesColumns,
+		PrimaryKey: []*schema.Column{SignInThrottlesColumns[0]},
+	}
 	// TemplatesColumns holds the columns for the "templates" table.
 	TemplatesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 28},
@@ -887,6 +930,7 @@ var (
 		{Name: "email", Type: field.TypeString, Unique: true, Size: 320},
 		{Name: "mobile", Type: field.TypeString, Nullable: true, Size: 32},
 		{Name: "job_title", Type: field.TypeString, Nullable: true, Size: 200},
+		{Name: "external_id", Type: field.TypeString, Unique: true, Nullable: true, Size: 200},
 		{Name: "active", Type: field.TypeBool, Default: true},
 		{Name: "password_hash", Type: field.TypeString, Nullable: true},
 		{Name: "permissions", Type: field.TypeJSON, Nullable: true},
@@ -912,6 +956,31 @@ var (
 				Name:    "user_name",
 				Unique:  false,
 				Columns: []*schema.Column{UsersColumns[4]},
+			},
+		},
+	}
+	// UserTokensColumns holds the columns for the "user_tokens" table.
+	UserTokensColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 28},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "user_id", Type: field.TypeString},
+		{Name: "purpose", Type: field.TypeEnum, Enums: []string{"INVITATION", "RESET"}},
+		{Name: "token_hash", Type: field.TypeString, Unique: true},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "used_at", Type: field.TypeTime, Nullable: true},
+		{Name: "created_by", Type: field.TypeString, Nullable: true},
+	}
+	// UserTokensTable holds the schema information for the "user_tokens" table.
+	UserTokensTable = &schema.Table{
+		Name:       "user_tokens",
+		Columns:    UserTokensColumns,
+		PrimaryKey: []*schema.Column{UserTokensColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "usertoken_user_id_purpose",
+				Unique:  false,
+				Columns: []*schema.Column{UserTokensColumns[3], UserTokensColumns[4]},
 			},
 		},
 	}
@@ -1100,6 +1169,7 @@ var (
 		BookingTypesTable,
 		ChannelsTable,
 		ChannelMembersTable,
+		DirectoryLogEntriesTable,
 		EnrollmentsTable,
 		EnrollmentStepsTable,
 		LabelsTable,
@@ -1115,8 +1185,10 @@ var (
 		SecurityGroupsTable,
 		SessionsTable,
 		SettingsTable,
+		SignInThrottlesTable,
 		TemplatesTable,
 		UsersTable,
+		UserTokensTable,
 		ChannelCustomUsersTable,
 		ChannelCustomGroupsTable,
 		ChannelCustomChannelsTable,

@@ -30,6 +30,9 @@ type Channel func(*sql.Selector)
 // ChannelMember is the predicate function for channelmember builders.
 type ChannelMember func(*sql.Selector)
 
+// DirectoryLogEntry is the predicate function for directorylogentry builders.
+type DirectoryLogEntry func(*sql.Selector)
+
 // Enrollment is the predicate function for enrollment builders.
 type Enrollment func(*sql.Selector)
 
@@ -75,8 +78,14 @@ type Session func(*sql.Selector)
 // Setting is the predicate function for setting builders.
 type Setting func(*sql.Selector)
 
+// SignInThrottle is the predicate function for signinthrottle builders.
+type SignInThrottle func(*sql.Selector)
+
 // Template is the predicate function for template builders.
 type Template func(*sql.Selector)
 
 // User is the predicate function for user builders.
 type User func(*sql.Selector)
+
+// UserToken is the predicate function for usertoken builders.
+type UserToken func(*sql.Selector)

@@ -14,6 +14,7 @@ import (
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
+	"github.com/whisper-health/whisper/ent/directorylogentry"
 	"github.com/whisper-health/whisper/ent/enrollment"
 	"github.com/whisper-health/whisper/ent/enrollmentstep"
 	"github.com/whisper-health/whisper/ent/label"
@@ -30,8 +31,10 @@ import (
 	"github.com/whisper-health/whisper/ent/securitygroup"
 	"github.com/whisper-health/whisper/ent/session"
 	"github.com/whisper-health/whisper/ent/setting"
+	"github.com/whisper-health/whisper/ent/signinthrottle"
 	"github.com/whisper-health/whisper/ent/template"
 	"github.com/whisper-health/whisper/ent/user"
+	"github.com/whisper-health/whisper/ent/usertoken"
 	"github.com/whisper-health/whisper/internal/pulid"
 
 	"entgo.io/ent"
@@ -388,6 +391,45 @@ func init() {
 	channelmember.DefaultID = channelmemberDescID.Default.(func() pulid.ID)
 	// channelmember.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	channelmember.IDValidator = channelmemberDescID.Validators[0].(func(string) error)
+	directorylogentryMixin := schema.DirectoryLogEntry{}.Mixin()
+	directorylogentry.Policy = privacy.NewPolicies(directorylogentryMixin[1], schema.DirectoryLogEntry{})
+	directorylogentry.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := directorylogentry.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	directorylogentryHooks := schema.DirectoryLogEntry{}.Hooks()
+
+	directorylogentry.Hooks[1] = directorylogentryHooks[0]
+	directorylogentryMixinFields0 := directorylogentryMixin[0].Fields()
+	_ = directorylogentryMixinFields0
+	directorylogentryFields := schema.DirectoryLogEntry{}.Fields()
+	_ = directorylogentryFields
+	// directorylogentryDescAt is the schema descriptor for at field.
+	directorylogentryDescAt := directorylogentryFields[0].Descriptor()
+	// directorylogentry.DefaultAt holds the default value on creation for the at field.
+	directorylogentry.DefaultAt = directorylogentryDescAt.Default.(func() time.Time)
+	// directorylogentryDescActorName is the schema descriptor for actor_name field.
+	directorylogentryDescActorName := directorylogentryFields[3].Descriptor()
+	// directorylogentry.ActorNameValidator is a validator for the "actor_name" field. It is called by the builders before save.
+	directorylogentry.ActorNameValidator = directorylogentryDescActorName.Validators[0].(func(string) error)
+	// directorylogentryDescUserName is the schema descriptor for user_name field.
+	directorylogentryDescUserName := directorylogentryFields[5].Descriptor()
+	// directorylogentry.UserNameValidator is a validator for the "user_name" field. It is called by the builders before save.
+	directorylogentry.UserNameValidator = directorylogentryDescUserName.Validators[0].(func(string) error)
+	// directorylogentryDescGroupName is the schema descriptor for group_name field.
+	directorylogentryDescGroupName := directorylogentryFields[7].Descriptor()
+	// directorylogentry.GroupNameValidator is a validator for the "group_name" field. It is called by the builders before save.
+	directorylogentry.GroupNameValidator = directorylogentryDescGroupName.Validators[0].(func(string) error)
+	// directorylogentryDescID is the schema descriptor for id field.
+	directorylogentryDescID := directorylogentryMixinFields0[0].Descriptor()
+	// directorylogentry.DefaultID holds the default value on creation for the id field.
+	directorylogentry.DefaultID = directorylogentryDescID.Default.(func() pulid.ID)
+	// directorylogentry.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	directorylogentry.IDValidator = directorylogentryDescID.Validators[0].(func(string) error)
 	enrollmentMixin := schema.Enrollment{}.Mixin()
 	enrollment.Policy = privacy.NewPolicies(enrollmentMixin[2], schema.Enrollment{})
 	enrollment.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -1234,6 +1276,42 @@ func init() {
 			return nil
 		}
 	}()
+	signinthrottleMixin := schema.SignInThrottle{}.Mixin()
+	signinthrottle.Policy = privacy.NewPolicies(signinthrottleMixin[0], schema.SignInThrottle{})
+	signinthrottle.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := signinthrottle.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	signinthrottleFields := schema.SignInThrottle{}.Fields()
+	_ = signinthrottleFields
+	// signinthrottleDescFailures is the schema descriptor for failures field.
+	signinthrottleDescFailures := signinthrottleFields[1].Descriptor()
+	// signinthrottle.DefaultFailures holds the default value on creation for the failures field.
+	signinthrottle.DefaultFailures = signinthrottleDescFailures.Default.(int)
+	// signinthrottle.FailuresValidator is a validator for the "failures" field. It is called by the builders before save.
+	signinthrottle.FailuresValidator = signinthrottleDescFailures.Validators[0].(func(int) error)
+	// signinthrottleDescID is the schema descriptor for id field.
+	signinthrottleDescID := signinthrottleFields[0].Descriptor()
+	// signinthrottle.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	signinthrottle.IDValidator = func() func(string) error {
+		validators := signinthrottleDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	templateMixin := schema.Template{}.Mixin()
 	template.Policy = privacy.NewPolicies(templateMixin[2], schema.Template{})
 	template.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -1362,42 +1440,46 @@ func init() {
 	userDescJobTitle := userFields[4].Descriptor()
 	// user.JobTitleValidator is a validator for the "job_title" field. It is called by the builders before save.
 	user.JobTitleValidator = userDescJobTitle.Validators[0].(func(string) error)
+	// userDescExternalID is the schema descriptor for external_id field.
+	userDescExternalID := userFields[5].Descriptor()
+	// user.ExternalIDValidator is a validator for the "external_id" field. It is called by the builders before save.
+	user.ExternalIDValidator = userDescExternalID.Validators[0].(func(string) error)
 	// userDescActive is the schema descriptor for active field.
-	userDescActive := userFields[5].Descriptor()
+	userDescActive := userFields[6].Descriptor()
 	// user.DefaultActive holds the default value on creation for the active field.
 	user.DefaultActive = userDescActive.Default.(bool)
 	// userDescFailedLogins is the schema descriptor for failed_logins field.
-	userDescFailedLogins := userFields[8].Descriptor()
+	userDescFailedLogins := userFields[9].Descriptor()
 	// user.DefaultFailedLogins holds the default value on creation for the failed_logins field.
 	user.DefaultFailedLogins = userDescFailedLogins.Default.(int)
 	// user.FailedLoginsValidator is a validator for the "failed_logins" field. It is called by the builders before save.
 	user.FailedLoginsValidator = userDescFailedLogins.Validators[0].(func(int) error)
 	// userDescOpenOnNewMessage is the schema descriptor for open_on_new_message field.
-	userDescOpenOnNewMessage := userFields[10].Descriptor()
+	userDescOpenOnNewMessage := userFields[11].Descriptor()
 	// user.DefaultOpenOnNewMessage holds the default value on creation for the open_on_new_message field.
 	user.DefaultOpenOnNewMessage = userDescOpenOnNewMessage.Default.(bool)
 	// userDescKeepHidden is the schema descriptor for keep_hidden field.
-	userDescKeepHidden := userFields[11].Descriptor()
+	userDescKeepHidden := userFields[12].Descriptor()
 	// user.DefaultKeepHidden holds the default value on creation for the keep_hidden field.
 	user.DefaultKeepHidden = userDescKeepHidden.Default.(bool)
 	// userDescNeverReceiveDirect is the schema descriptor for never_receive_direct field.
-	userDescNeverReceiveDirect := userFields[12].Descriptor()
+	userDescNeverReceiveDirect := userFields[13].Descriptor()
 	// user.DefaultNeverReceiveDirect holds the default value on creation for the never_receive_direct field.
 	user.DefaultNeverReceiveDirect = userDescNeverReceiveDirect.Default.(bool)
 	// userDescOpenOnStartup is the schema descriptor for open_on_startup field.
-	userDescOpenOnStartup := userFields[13].Descriptor()
+	userDescOpenOnStartup := userFields[14].Descriptor()
 	// user.DefaultOpenOnStartup holds the default value on creation for the open_on_startup field.
 	user.DefaultOpenOnStartup = userDescOpenOnStartup.Default.(bool)
 	// userDescPatientArrivedAlerts is the schema descriptor for patient_arrived_alerts field.
-	userDescPatientArrivedAlerts := userFields[14].Descriptor()
+	userDescPatientArrivedAlerts := userFields[15].Descriptor()
 	// user.DefaultPatientArrivedAlerts holds the default value on creation for the patient_arrived_alerts field.
 	user.DefaultPatientArrivedAlerts = userDescPatientArrivedAlerts.Default.(bool)
 	// userDescStaffAutoReply is the schema descriptor for staff_auto_reply field.
-	userDescStaffAutoReply := userFields[15].Descriptor()
+	userDescStaffAutoReply := userFields[16].Descriptor()
 	// user.StaffAutoReplyValidator is a validator for the "staff_auto_reply" field. It is called by the builders before save.
 	user.StaffAutoReplyValidator = userDescStaffAutoReply.Validators[0].(func(string) error)
 	// userDescPatientAutoReply is the schema descriptor for patient_auto_reply field.
-	userDescPatientAutoReply := userFields[17].Descriptor()
+	userDescPatientAutoReply := userFields[18].Descriptor()
 	// user.PatientAutoReplyValidator is a validator for the "patient_auto_reply" field. It is called by the builders before save.
 	user.PatientAutoReplyValidator = userDescPatientAutoReply.Validators[0].(func(string) error)
 	// userDescID is the schema descriptor for id field.
@@ -1406,6 +1488,38 @@ func init() {
 	user.DefaultID = userDescID.Default.(func() pulid.ID)
 	// user.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	user.IDValidator = userDescID.Validators[0].(func(string) error)
+	usertokenMixin := schema.UserToken{}.Mixin()
+	usertoken.Policy = privacy.NewPolicies(usertokenMixin[2], schema.UserToken{})
+	usertoken.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := usertoken.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	usertokenMixinFields0 := usertokenMixin[0].Fields()
+	_ = usertokenMixinFields0
+	usertokenMixinFields1 := usertokenMixin[1].Fields()
+	_ = usertokenMixinFields1
+	usertokenFields := schema.UserToken{}.Fields()
+	_ = usertokenFields
+	// usertokenDescCreatedAt is the schema descriptor for created_at field.
+	usertokenDescCreatedAt := usertokenMixinFields1[0].Descriptor()
+	// usertoken.DefaultCreatedAt holds the default value on creation for the created_at field.
+	usertoken.DefaultCreatedAt = usertokenDescCreatedAt.Default.(func() time.Time)
+	// usertokenDescUpdatedAt is the schema descriptor for updated_at field.
+	usertokenDescUpdatedAt := usertokenMixinFields1[1].Descriptor()
+	// usertoken.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	usertoken.DefaultUpdatedAt = usertokenDescUpdatedAt.Default.(func() time.Time)
+	// usertoken.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	usertoken.UpdateDefaultUpdatedAt = usertokenDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// usertokenDescID is the schema descriptor for id field.
+	usertokenDescID := usertokenMixinFields0[0].Descriptor()
+	// usertoken.DefaultID holds the default value on creation for the id field.
+	usertoken.DefaultID = usertokenDescID.Default.(func() pulid.ID)
+	// usertoken.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	usertoken.IDValidator = usertokenDescID.Validators[0].(func(string) error)
 }
 
 const (

@@ -38,7 +38,15 @@ import (
 //   - oversight: the observed user and the observing administrator's rights,
 //     the access log (append-only), and the audit page's reads;
 //   - notify: arrivals posted to the doctor when a booking's status changes;
-//   - rule: the patient-read audit and membership history hooks.
+//   - rule: the patient-read audit and membership history hooks;
+//   - directory: ending every session of a user a directory manager or the
+//     practice system deactivated or signed out (the session policy shows
+//     each user only their own), invitation and reset tokens redeemed or
+//     requested with no viewer yet, a password set by its owner (the password
+//     belongs to no editable field), invitation and reset emails queued in
+//     the outbox, and the directory log (append-only);
+//   - throttle: counting sign-in attempts, before anyone is signed in;
+//   - whisper bootstrap-admin: the first administrator, before anyone exists.
 
 // PrivacyMixin is mixed into every entity.
 type PrivacyMixin struct {
@@ -64,6 +72,7 @@ func (User) Policy() ent.Policy {
 		Mutation: privacy.MutationPolicy{
 			rule.AllowIf(rule.DirectoryManager),
 			rule.AllowIfSelfUpdate(),
+			rule.AllowIfStaffFromFeed(),
 			privacy.AlwaysDenyRule(),
 		},
 	}
@@ -369,3 +378,31 @@ func (OutboxMessage) Policy() ent.Policy {
 		},
 	}
 }
+
+// Policy of the UserToken: directory managers issue invitations; tokens are
+// redeemed, and resets requested, by the directory worker (there is no
+// viewer yet); nobody reads them.
+func (UserToken) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{privacy.AlwaysDenyRule()},
+		Mutation: privacy.MutationPolicy{
+			privacy.OnMutationOperation(rule.AllowIf(rule.DirectoryManager), ent.OpCreate),
+			privacy.AlwaysDenyRule(),
+		},
+	}
+}
+
+// Policy of the DirectoryLogEntry: directory managers read the log; the
+// directory worker appends to it with each change; nobody changes it.
+func (DirectoryLogEntry) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.AllowIf(rule.DirectoryManager),
+			privacy.AlwaysDenyRule(),
+		},
+		Mutation: privacy.MutationPolicy{privacy.AlwaysDenyRule()},
+	}
+}
+
+// Policy of the SignInThrottle: sign-in bookkeeping, workers only.
+func (SignInThrottle) Policy() ent.Policy { return systemOnlyPolicy() }

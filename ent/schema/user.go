@@ -46,6 +46,12 @@ func (User) Fields() []ent.Field {
 			Optional().
 			Nillable().
 			MaxLen(200),
+		field.String("external_id").
+			Optional().
+			Nillable().
+			Unique().
+			MaxLen(200).
+			Comment("the practice system's id of a staff member (upsertStaff)"),
 		field.Bool("active").
 			Default(true),
 		field.String("password_hash").

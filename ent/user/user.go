@@ -33,6 +33,8 @@ const (
 	FieldMobile = "mobile"
 	// FieldJobTitle holds the string denoting the job_title field in the database.
 	FieldJobTitle = "job_title"
+	// FieldExternalID holds the string denoting the external_id field in the database.
+	FieldExternalID = "external_id"
 	// FieldActive holds the string denoting the active field in the database.
 	FieldActive = "active"
 	// FieldPasswordHash holds the string denoting the password_hash field in the database.
@@ -123,6 +125,7 @@ var Columns = []string{
 	FieldEmail,
 	FieldMobile,
 	FieldJobTitle,
+	FieldExternalID,
 	FieldActive,
 	FieldPasswordHash,
 	FieldPermissions,
@@ -183,6 +186,8 @@ var (
 	MobileValidator func(string) error
 	// JobTitleValidator is a validator for the "job_title" field. It is called by the builders before save.
 	JobTitleValidator func(string) error
+	// ExternalIDValidator is a validator for the "external_id" field. It is called by the builders before save.
+	ExternalIDValidator func(string) error
 	// DefaultActive holds the default value on creation for the "active" field.
 	DefaultActive bool
 	// DefaultFailedLogins holds the default value on creation for the "failed_logins" field.
@@ -276,6 +281,11 @@ func ByMobile(opts ...sql.OrderTermOption) OrderOption {
 // ByJobTitle orders the results by the job_title field.
 func ByJobTitle(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldJobTitle, opts...).ToFunc()
+}
+
+// ByExternalID orders the results by the external_id field.
+func ByExternalID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldExternalID, opts...).ToFunc()
 }
 
 // ByActive orders the results by the active field.

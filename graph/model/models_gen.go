@@ -112,6 +112,11 @@ type CreateProgramInput struct {
 	BookingTypeIDs []pulid.ID `json:"bookingTypeIDs,omitempty"`
 }
 
+type CreateSecurityGroupInput struct {
+	Name        string              `json:"name"`
+	Permissions []viewer.Permission `json:"permissions"`
+}
+
 type CreateServiceAccountInput struct {
 	Name string `json:"name"`
 	// A unique address identifying the integration (no one signs in with it).
@@ -126,6 +131,21 @@ type CreateTemplateInput struct {
 	Subject *string `json:"subject,omitempty"`
 	// Text with placeholders such as {{patient.firstName}}; an unknown placeholder is refused when saved.
 	Body string `json:"body"`
+}
+
+type CreateUserInput struct {
+	Name             string     `json:"name"`
+	Email            string     `json:"email"`
+	Mobile           *string    `json:"mobile,omitempty"`
+	JobTitle         *string    `json:"jobTitle,omitempty"`
+	SecurityGroupIDs []pulid.ID `json:"securityGroupIDs,omitempty"`
+}
+
+type DirectoryLogFilter struct {
+	// Changes made to this user.
+	UserID *pulid.ID `json:"userID,omitempty"`
+	// Changes made by this user or service account.
+	ActorID *pulid.ID `json:"actorID,omitempty"`
 }
 
 type EnrollPatientInput struct {
@@ -265,6 +285,21 @@ type SendMessageInput struct {
 	ClientMessageID *string `json:"clientMessageID,omitempty"`
 }
 
+// A staff member as the practice system knows them; upserted by externalID.
+type StaffInput struct {
+	ExternalID string `json:"externalID"`
+	Name       string `json:"name"`
+	Email      string `json:"email"`
+	// Absent means none.
+	Mobile *string `json:"mobile,omitempty"`
+	// Absent means none.
+	JobTitle *string `json:"jobTitle,omitempty"`
+	// When given, the complete list of existing security groups the user belongs to.
+	SecurityGroupNames []string `json:"securityGroupNames,omitempty"`
+	// When given, activates or deactivates the user (deactivation as deactivateUser).
+	Active *bool `json:"active,omitempty"`
+}
+
 // Start a PATIENT conversation about one patient and a topic, with its first message.
 type StartPatientConversationInput struct {
 	PatientID pulid.ID `json:"patientID"`
@@ -310,6 +345,14 @@ type UpdateProgramInput struct {
 	BookingTypeIDs []pulid.ID          `json:"bookingTypeIDs,omitempty"`
 }
 
+// Changes to a security group; omitted fields are left as they are. The built-in groups (Default, HMS-Administrator) keep their names.
+type UpdateSecurityGroupInput struct {
+	ID   pulid.ID `json:"id"`
+	Name *string  `json:"name,omitempty"`
+	// Replaces the group's permissions; members' open sockets end at once when their permissions change (they reconnect with the new ones).
+	Permissions []viewer.Permission `json:"permissions,omitempty"`
+}
+
 type UpdateSecurityGroupMembersInput struct {
 	SecurityGroupID pulid.ID   `json:"securityGroupID"`
 	AddUserIDs      []pulid.ID `json:"addUserIDs,omitempty"`
@@ -323,6 +366,19 @@ type UpdateTemplateInput struct {
 	// An empty subject removes it (an email needs one).
 	Subject *string `json:"subject,omitempty"`
 	Body    *string `json:"body,omitempty"`
+}
+
+// Changes to a staff user; omitted fields are left as they are. Group channels and custom groups follow membership changes.
+type UpdateUserInput struct {
+	ID    pulid.ID `json:"id"`
+	Name  *string  `json:"name,omitempty"`
+	Email *string  `json:"email,omitempty"`
+	// An empty string clears it.
+	Mobile *string `json:"mobile,omitempty"`
+	// An empty string clears it.
+	JobTitle               *string    `json:"jobTitle,omitempty"`
+	AddSecurityGroupIDs    []pulid.ID `json:"addSecurityGroupIDs,omitempty"`
+	RemoveSecurityGroupIDs []pulid.ID `json:"removeSecurityGroupIDs,omitempty"`
 }
 
 type AuditEntryKind string

@@ -6,6 +6,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"github.com/whisper-health/whisper/internal/directory"
 	"github.com/whisper-health/whisper/internal/rule"
 	"github.com/whisper-health/whisper/internal/settings"
 	"log/slog"
@@ -39,6 +40,9 @@ type Config struct {
 	// (default 30 days).
 	RefreshTokenTTL time.Duration
 
+	// AppURL is the front-end's base URL, for invitation and password-reset
+	// links (default directory.DefaultAppURL).
+	AppURL string
 	// Practice is the practice's details and time zone until an
 	// administrator changes them (practiceSettings): the defaults of the
 	// {{practice.*}} placeholders and of every date a person reads.
@@ -96,6 +100,9 @@ type App struct {
 	Hub *live.Hub
 	// Outbox delivers SMS, email and letters.
 	Outbox *outbox.Worker
+	// Directory owns users, security groups, invitations and passwords,
+	// service accounts and API keys.
+	Directory *directory.Service
 	// Settings are the practice's details and time zone, as data.
 	Settings *settings.Service
 	// Handler is the GraphQL endpoint, to be mounted at /graphql.
@@ -129,11 +136,11 @@ func New(db *store.DB, bus pubsub.Bus, cfg Config, log *slog.Logger) (*App, erro
 		AccessTTL:  cfg.AccessTokenTTL,
 		RefreshTTL: cfg.RefreshTokenTTL,
 		Now:        cfg.Now,
-		Revoked: func(id pulid.ID) {
+		Revoked: func(id pulid.ID, reason string) {
 			// This replica's sockets of the session end at once; the
 			// others' when the event reaches their hub.
-			a.Handler.EndSession(id, graph.SessionRevoked)
-			bus.Publish(context.Background(), pubsub.Event{Kind: pubsub.SessionRevoked, Session: id})
+			a.Handler.EndSession(id, graph.EndReason(reason))
+			bus.Publish(context.Background(), pubsub.Event{Kind: pubsub.SessionRevoked, Session: id, Change: reason})
 		},
 	}, log)
 	if err != nil {
@@ -145,6 +152,7 @@ func New(db *store.DB, bus pubsub.Bus, cfg Config, log *slog.Logger) (*App, erro
 		// Letters carry the practice's current letterhead and date.
 		l.Settings = a.Settings
 	}
+	a.Directory = directory.New(requests, bus, a.Auth, a.Messenger, log, directory.Config{AppURL: cfg.AppURL, Now: cfg.Now})
 	a.Notify = notify.New(db.Client, bus, a.Messenger, log, cfg.Now).WithSettings(a.Settings)
 	a.Engine = outreach.NewEngine(db.Client, log, outreach.EngineConfig{Dialect: db.Dialect, Now: cfg.Now, Settings: a.Settings})
 	a.Practice = practice.New(db.Client, bus, a.Notify, a.Engine, db.Dialect, log, cfg.Now)
@@ -153,11 +161,12 @@ func New(db *store.DB, bus pubsub.Bus, cfg Config, log *slog.Logger) (*App, erro
 	a.Hub = live.New(db.Client, bus, log, live.Config{
 		Dialect:      db.Dialect,
 		PollInterval: cfg.PollInterval,
-		OnRevoke: func(id pulid.ID) {
+		OnRevoke: func(id pulid.ID, reason string) {
 			a.Auth.SessionRevoked(id)
-			a.Handler.EndSession(id, graph.SessionRevoked)
+			a.Handler.EndSession(id, graph.EndReason(reason))
 		},
 		OnAccessEnded: func(id pulid.ID, reason string) {
+			a.Auth.ForgetUser(id)
 			a.Handler.EndPrincipal(id, graph.EndReason(reason))
 		},
 		Now: cfg.Now,
@@ -183,6 +192,7 @@ func New(db *store.DB, bus pubsub.Bus, cfg Config, log *slog.Logger) (*App, erro
 		Outreach:  a.Outreach,
 		Engine:    a.Engine,
 		Settings:  a.Settings,
+		Directory: a.Directory,
 		Log:       log,
 	}, cfg.Handler)
 	return a, nil

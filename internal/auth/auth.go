@@ -13,7 +13,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/whisper-health/whisper/internal/rule"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -49,9 +48,10 @@ type Config struct {
 	LockFor time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// Revoked is told of every session this replica revokes, so other
-	// replicas can close its sockets (see SessionRevoked).
-	Revoked func(pulid.ID)
+	// Revoked is told of every session this replica revokes, with the
+	// reason its sockets give (SocketReason), so this replica and the others
+	// close its sockets (see SessionRevoked).
+	Revoked func(id pulid.ID, reason string)
 	// SessionCheck is how long a session's check (not revoked, user active,
 	// permissions) is reused for further requests with its access tokens
 	// (default 10 s). Revocation anywhere ends the reuse at once; a
@@ -81,7 +81,7 @@ type Service struct {
 	client  *ent.Client
 	cfg     Config
 	log     *slog.Logger
-	unknown *throttle.Limiter
+	unknown *throttle.Shared // sign-ins by unknown and portal addresses, shared by replicas
 
 	mu      sync.Mutex
 	checked map[pulid.ID]checkedSession // guarded by mu
@@ -94,6 +94,10 @@ type checkedSession struct {
 	viewer  *viewer.Viewer
 	at      time.Time
 	revoked bool
+	// dropped is when the tombstone was set (monotonic): a check that began
+	// after it read the session after its revocation or permission change
+	// and may be cached again.
+	dropped time.Time
 }
 
 // New returns an auth service over client.
@@ -124,7 +128,7 @@ func New(client *ent.Client, cfg Config, log *slog.Logger) (*Service, error) {
 		client:  client,
 		cfg:     cfg,
 		log:     log,
-		unknown: throttle.New(cfg.MaxFailures, cfg.LockFor),
+		unknown: throttle.NewShared(client, cfg.MaxFailures, cfg.LockFor),
 	}, nil
 }
 
@@ -162,11 +166,14 @@ func (s *Service) Login(ctx context.Context, email, password string, meta Meta) 
 		Where(user.Email(email), user.KindEQ(user.KindSTAFF)).
 		Only(sctx)
 	if ent.IsNotFound(err) {
-		if s.unknown.Blocked(email, now) {
+		ok, err := s.unknown.Reserve(ctx, email, now)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
 			return nil, ErrThrottled
 		}
 		CheckPassword(dummyHash(), password)
-		s.unknown.Fail(email, now)
 		return nil, ErrInvalidCredentials
 	}
 	if err != nil {
@@ -344,7 +351,7 @@ func (s *Service) RevokeSession(ctx context.Context, id pulid.ID) (*ent.Session,
 		if err != nil {
 			return nil, err
 		}
-		s.notifyRevoked(id)
+		s.notifyRevoked(id, "revoked by user")
 	}
 	return sess, nil
 }
@@ -358,7 +365,7 @@ func (s *Service) revoke(ctx context.Context, id pulid.ID, reason string) error 
 	if err != nil {
 		return fmt.Errorf("revoking session: %w", err)
 	}
-	s.notifyRevoked(id)
+	s.notifyRevoked(id, reason)
 	return nil
 }
 
@@ -368,13 +375,37 @@ func (s *Service) revoke(ctx context.Context, id pulid.ID, reason string) error 
 func (s *Service) SessionRevoked(id pulid.ID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.checked[id] = checkedSession{revoked: true}
+	s.checked[id] = checkedSession{revoked: true, dropped: tombstoneAt()}
 }
 
-func (s *Service) notifyRevoked(id pulid.ID) {
+// ForgetUser drops this replica's cached checks of every session of a user
+// whose access changed (deactivated, permissions changed), so their next
+// request or connection is authenticated and authorised afresh.
+func (s *Service) ForgetUser(userID pulid.ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at := tombstoneAt()
+	for id, c := range s.checked {
+		if c.viewer != nil && c.viewer.UserID == userID {
+			s.checked[id] = checkedSession{revoked: true, dropped: at}
+		}
+	}
+}
+
+// SocketReason is the reason a revoked session's sockets give their
+// clients (extensions.reason): USER_DEACTIVATED for a deactivation,
+// SESSION_REVOKED otherwise.
+func SocketReason(why string) string {
+	if why == ReasonUserDeactivated {
+		return "USER_DEACTIVATED"
+	}
+	return "SESSION_REVOKED"
+}
+
+func (s *Service) notifyRevoked(id pulid.ID, why string) {
 	s.SessionRevoked(id)
 	if s.cfg.Revoked != nil {
-		s.cfg.Revoked(id)
+		s.cfg.Revoked(id, SocketReason(why))
 	}
 }
 
@@ -443,6 +474,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*viewer.View
 	if ok && !hit.revoked && now.Sub(hit.at) < s.cfg.SessionCheck && string(hit.viewer.UserID) == c.Subject {
 		return hit.viewer, c.ExpiresAt.Time, nil
 	}
+	started := tombstoneAt()
 	sctx := system(ctx, "authenticate: load the session and the user behind a token")
 	sess, err := s.client.Session.Get(sctx, c.SessionID)
 	if ent.IsNotFound(err) {
@@ -466,7 +498,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*viewer.View
 	if len(s.checked) > 100_000 {
 		clear(s.checked) // bounded memory; the next requests re-check
 	}
-	if old, ok := s.checked[sess.ID]; !ok || !old.revoked {
+	if old, ok := s.checked[sess.ID]; !ok || !old.revoked || old.dropped.Before(started) {
 		s.checked[sess.ID] = checkedSession{viewer: v, at: now}
 	}
 	s.mu.Unlock()
@@ -531,70 +563,6 @@ func EffectivePermissions(u *ent.User) map[viewer.Permission]bool {
 		}
 	}
 	return perms
-}
-
-// CreateAPIKey makes a new key for a service account and returns it; only its
-// hash is stored. It runs as the viewer: the APIKey policy requires
-// DIRECTORY_MANAGE.
-func (s *Service) CreateAPIKey(ctx context.Context, serviceAccount pulid.ID, name string) (string, *ent.APIKey, error) {
-	if _, err := rule.DirectoryManager.Check(ctx); err != nil {
-		return "", nil, err
-	}
-	key, err := NewAPIKey()
-	if err != nil {
-		return "", nil, err
-	}
-	k, err := s.StoreAPIKey(ctx, serviceAccount, name, key)
-	return key, k, err
-}
-
-// StoreAPIKey records a given key for a service account (used by the demo,
-// whose key is fixed).
-func (s *Service) StoreAPIKey(ctx context.Context, serviceAccount pulid.ID, name, key string) (*ent.APIKey, error) {
-	if _, err := rule.DirectoryManager.Check(ctx); err != nil {
-		return nil, err
-	}
-	name = strings.TrimSpace(name)
-	if name == "" {
-		return nil, apperr.Invalid("name", "name must not be empty")
-	}
-	u, err := s.client.User.Get(ctx, serviceAccount)
-	if err != nil {
-		return nil, err
-	}
-	if u.Kind != user.KindSERVICE {
-		return nil, apperr.Invalid("serviceAccountID", "API keys belong to service accounts, not to staff users")
-	}
-	return s.client.APIKey.Create().
-		SetUserID(u.ID).
-		SetName(name).
-		SetKeyHash(hashSecret(key)).
-		SetKeyPrefix(key[:min(len(key), 10)]).
-		Save(ctx)
-}
-
-// RevokeAPIKey revokes a key (DIRECTORY_MANAGE, by policy).
-func (s *Service) RevokeAPIKey(ctx context.Context, id pulid.ID) (*ent.APIKey, error) {
-	if _, err := rule.DirectoryManager.Check(ctx); err != nil {
-		return nil, err
-	}
-	k, err := s.client.APIKey.Get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if k.RevokedAt != nil {
-		return k, nil
-	}
-	return s.client.APIKey.UpdateOne(k).SetRevokedAt(s.now()).Save(ctx)
-}
-
-// NewAPIKey returns a fresh random API key.
-func NewAPIKey() (string, error) {
-	b := make([]byte, 24)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("reading randomness: %w", err)
-	}
-	return APIKeyPrefix + base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 // LoadOrCreateSecret returns the token-signing secret kept in the database,
@@ -693,31 +661,6 @@ func (s *Service) Permissions(ctx context.Context, u *ent.User) ([]viewer.Permis
 		names = append(names, g.Permissions...)
 	}
 	return viewer.SortedPermissions(names), nil
-}
-
-// CreateServiceAccount creates an integration service account. It runs as
-// the viewer: the User policy requires DIRECTORY_MANAGE.
-func (s *Service) CreateServiceAccount(ctx context.Context, name, email string, perms []viewer.Permission) (*ent.User, error) {
-	if _, err := rule.DirectoryManager.Check(ctx); err != nil {
-		return nil, err
-	}
-	name, email = strings.TrimSpace(name), NormalizeEmail(email)
-	if name == "" {
-		return nil, apperr.Invalid("name", "name must not be empty")
-	}
-	if !strings.Contains(email, "@") {
-		return nil, apperr.Invalid("email", "email must be an address")
-	}
-	names := make([]string, len(perms))
-	for i, p := range perms {
-		names[i] = string(p)
-	}
-	return s.client.User.Create().
-		SetKind(user.KindSERVICE).
-		SetName(name).
-		SetEmail(email).
-		SetPermissions(names).
-		Save(ctx)
 }
 
 // ActiveSessions lists the viewer's sessions that are neither revoked nor

@@ -33,8 +33,11 @@ func (s *Service) PatientLogin(ctx context.Context, email, password string) (*Pa
 	email = NormalizeEmail(email)
 	now := s.now()
 	key := patientKey + email
-	if s.unknown.Blocked(key, now) {
-		return nil, ErrThrottled
+	if ok, err := s.unknown.Reserve(ctx, key, now); err != nil || !ok {
+		if err == nil {
+			err = ErrThrottled
+		}
+		return nil, err
 	}
 	sctx := system(ctx, "sign-in: find the patient by email and check the password")
 	ps, err := s.client.Patient.Query().
@@ -50,10 +53,12 @@ func (s *Service) PatientLogin(ctx context.Context, email, password string) (*Pa
 		if len(ps) != 1 {
 			CheckPassword(dummyHash(), password)
 		}
-		s.unknown.Fail(key, now)
 		return nil, ErrInvalidCredentials
 	}
 	p := ps[0]
+	if err := s.unknown.Reset(ctx, key); err != nil {
+		return nil, fmt.Errorf("clearing failed sign-ins: %w", err)
+	}
 	exp := now.Add(s.cfg.AccessTTL)
 	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims{
 		RegisteredClaims: jwt.RegisteredClaims{

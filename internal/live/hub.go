@@ -47,8 +47,9 @@ type Config struct {
 	// 500 messages); a subscriber that falls this far behind is dropped and
 	// resumes by cursor (default 512).
 	Buffer int
-	// OnRevoke is called when any replica revokes a session.
-	OnRevoke func(pulid.ID)
+	// OnRevoke is called when any replica revokes a session, with the
+	// reason its sockets give (SESSION_REVOKED, USER_DEACTIVATED).
+	OnRevoke func(session pulid.ID, reason string)
 	// OnAccessEnded is called when any replica ends a principal's live
 	// connections (deactivated, access changed), with the reason.
 	OnAccessEnded func(principal pulid.ID, reason string)
@@ -186,7 +187,11 @@ func (h *Hub) handle(ctx context.Context, events []pubsub.Event, retry *time.Tim
 			h.notified(ctx, ev)
 		case pubsub.SessionRevoked:
 			if h.cfg.OnRevoke != nil {
-				h.cfg.OnRevoke(ev.Session)
+				reason := ev.Change
+				if reason == "" {
+					reason = "SESSION_REVOKED"
+				}
+				h.cfg.OnRevoke(ev.Session, reason)
 			}
 		case pubsub.AccessEnded:
 			if h.cfg.OnAccessEnded != nil {
@@ -262,7 +267,7 @@ func (h *Hub) resync(ctx context.Context) {
 				delete(sessions, id)
 			}
 			for id := range sessions {
-				h.cfg.OnRevoke(id)
+				h.cfg.OnRevoke(id, "SESSION_REVOKED")
 			}
 		}
 	}

@@ -24,7 +24,8 @@ const (
 	// ChannelChanged: Channel was created, renamed, or its members changed;
 	// Users are everyone affected (members before and after).
 	ChannelChanged Kind = "chan"
-	// SessionRevoked: Session was revoked; its sockets must close.
+	// SessionRevoked: Session was revoked, or its user's permissions
+	// changed; its sockets must close and its cached check be dropped.
 	SessionRevoked Kind = "revoke"
 	// AccessEnded: the live connections of Users (staff users, service
 	// accounts or patients) must end, for the reason in Change (the account

@@ -1,13 +1,13 @@
-package messenger
+package directory
 
 import (
 	"context"
-	"github.com/whisper-health/whisper/internal/rule"
 	"strings"
 	"time"
 
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/internal/apperr"
+	"github.com/whisper-health/whisper/internal/rule"
 )
 
 // AutoReplyChange sets an auto-reply; an empty text turns it off.
