@@ -27,6 +27,7 @@ import (
 	"github.com/whisper-health/whisper/graph/generated"
 	"github.com/whisper-health/whisper/graph/model"
 	"github.com/whisper-health/whisper/internal/apperr"
+	"github.com/whisper-health/whisper/internal/consent"
 	"github.com/whisper-health/whisper/internal/live"
 	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/notify"
@@ -444,6 +445,16 @@ func (r *mutationResolver) UpdatePracticeSettings(ctx context.Context, input set
 	return r.Settings.Update(ctx, input)
 }
 
+// SetPatientConsent is the resolver for the setPatientConsent field.
+func (r *mutationResolver) SetPatientConsent(ctx context.Context, patientID pulid.ID, sms *consent.State, email *consent.State) (*ent.Patient, error) {
+	return r.Consent.SetPatient(ctx, patientID, sms, email)
+}
+
+// PreviewProgram is the resolver for the previewProgram field.
+func (r *mutationResolver) PreviewProgram(ctx context.Context, input model.PreviewProgramInput) ([]*outreach.PlannedAction, error) {
+	return r.Engine.Preview(ctx, outreach.PreviewInput{ProgramID: input.ProgramID, PatientIDs: input.PatientIDs, From: input.From, To: input.To})
+}
+
 // Overdue is the resolver for the overdue field.
 func (r *notificationResolver) Overdue(ctx context.Context, obj *ent.Notification) (bool, error) {
 	return r.Notify.Overdue(obj), nil
@@ -452,6 +463,16 @@ func (r *notificationResolver) Overdue(ctx context.Context, obj *ent.Notificatio
 // Initials is the resolver for the initials field.
 func (r *patientResolver) Initials(ctx context.Context, obj *ent.Patient) (string, error) {
 	return initials(obj.FirstName, obj.LastName), nil
+}
+
+// SmsConsent is the resolver for the smsConsent field.
+func (r *patientResolver) SmsConsent(ctx context.Context, obj *ent.Patient) (consent.State, error) {
+	return r.Consent.Of(ctx, obj, consent.SMS)
+}
+
+// EmailConsent is the resolver for the emailConsent field.
+func (r *patientResolver) EmailConsent(ctx context.Context, obj *ent.Patient) (consent.State, error) {
+	return r.Consent.Of(ctx, obj, consent.EMAIL)
 }
 
 // Frequency is the resolver for the frequency field.
@@ -734,7 +755,7 @@ func (r *queryResolver) Enrollments(ctx context.Context, programID *pulid.ID, pa
 }
 
 // Deliveries is the resolver for the deliveries field.
-func (r *queryResolver) Deliveries(ctx context.Context, status []outboxmessage.Status, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.DeliveryConnection, error) {
+func (r *queryResolver) Deliveries(ctx context.Context, status []outboxmessage.Status, providerStatus []string, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.DeliveryConnection, error) {
 	first, last, err := page(first, last)
 	if err != nil {
 		return nil, err
@@ -742,6 +763,9 @@ func (r *queryResolver) Deliveries(ctx context.Context, status []outboxmessage.S
 	q := r.Client.OutboxMessage.Query()
 	if len(status) > 0 {
 		q.Where(outboxmessage.StatusIn(status...))
+	}
+	if len(providerStatus) > 0 {
+		q.Where(outboxmessage.ProviderStatusIn(providerStatus...))
 	}
 	return q.Paginate(ctx, after, first, before, last)
 }

@@ -46,7 +46,7 @@ func TestInboundSMSRepliesAreStoredAgainstTheEnrolment(t *testing.T) {
 	}))
 	defer smsAPI.Close()
 	app, _ := startApp(t, testdb.URL(t), "-demo", "-sms-url", smsAPI.URL, "-sms-account", "AC1",
-		"-sms-token", "tok", "-sms-from", "+61255550000")
+		"-sms-token", "tok", "-sms-from", "+61255550000", "-send-window", "00:00-24:00")
 	defer stopApp(t, app)
 	base := app.URL()
 	admin, _ := login(t, base, "admin@demo.clinic")
