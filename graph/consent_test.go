@@ -290,3 +290,118 @@ func TestPreviewProgramYear(t *testing.T) {
 	e.fails(admin.AccessToken, `mutation($id: ID!, $t: Time) { previewProgram(input: {programID: $id, to: $t}) { cycle } }`,
 		map[string]any{"id": prog, "t": e.clock.Now().AddDate(-1, 0, 0).Format(time.RFC3339)}, "BAD_USER_INPUT")
 }
+
+// A patient who opts out while their SMS waits for the send window never
+// gets it: the row is withheld (no provider call) and the step becomes
+// SKIPPED / OPTED_OUT, not a failure.
+func TestOptOutWhileHeldWithholdsTheMessage(t *testing.T) {
+	sydney, _ := time.LoadLocation("Australia/Sydney")
+	e := newEnv(t, withSendWindow("08:00-20:00"))
+	e.clock.set(time.Date(2026, 3, 9, 12, 0, 0, 0, sydney))
+	admin := e.login(demo.AdminEmail)
+	e.setPractice(admin.AccessToken, map[string]any{"timeZone": "Australia/Sydney"})
+	sms := e.template(admin.AccessToken, "SMS", "Hello {{patient.firstName}}")
+	prog := e.program(admin.AccessToken, map[string]any{"name": "Night", "type": "PROGRAM"},
+		map[string]any{"type": "SMS", "templateID": sms, "offset": 0, "unit": "DAYS", "relation": "ON", "pauseOnError": true},
+		map[string]any{"type": "PAUSE", "offset": 1, "unit": "WEEKS", "relation": "AFTER"})
+	olivia := e.patientID(admin.AccessToken, "P0001")
+	ref := time.Date(2026, 3, 10, 22, 0, 0, 0, sydney)
+	id := e.enroll(admin.AccessToken, prog, olivia, &ref)
+	calls := 0
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(`{"sid":"SMx"}`))
+	}))
+	defer api.Close()
+	worker := outbox.New(e.db.Client, slog.New(slog.NewTextHandler(io.Discard, nil)), outbox.Config{
+		Providers: map[string]outbox.Provider{"SMS": outbox.HTTPSMS{BaseURL: api.URL, Account: "AC1", Token: "t", From: "+61255550000"}},
+		Now:       e.clock.Now,
+		SendWindow: func(_ context.Context, now time.Time) (time.Time, error) {
+			return consent.DefaultWindow.Next(now, sydney), nil
+		},
+		Undelivered: e.engine.DeliveryFailed,
+		Withhold:    e.engine.Withhold,
+	})
+	e.clock.set(ref)
+	e.run()
+	e.clock.set(ref.Add(time.Hour))
+	admin = e.login(demo.AdminEmail)
+	e.ok(admin.AccessToken, setConsent, map[string]any{"p": olivia, "s": "OPTED_OUT"}, nil)
+	e.clock.set(time.Date(2026, 3, 11, 8, 0, 0, 0, sydney))
+	if _, err := worker.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if calls != 0 {
+		t.Fatalf("the SMS API was called %d times after the patient opted out", calls)
+	}
+	admin = e.login(demo.AdminEmail)
+	var st struct {
+		Node struct {
+			Status  string
+			Flagged bool
+			Steps   []struct{ Status, SkipReason string }
+		}
+	}
+	e.ok(admin.AccessToken, `query($id: ID!) { node(id: $id) { ... on Enrollment { status flagged steps { status skipReason } } } }`, map[string]any{"id": id}, &st)
+	if st.Node.Status != "ACTIVE" || st.Node.Flagged || st.Node.Steps[0].Status != "SKIPPED" || st.Node.Steps[0].SkipReason != "OPTED_OUT" {
+		t.Errorf("enrolment = %+v, want ACTIVE, not flagged, the SMS step SKIPPED / OPTED_OUT", st.Node)
+	}
+	var d struct {
+		Deliveries struct {
+			Edges []struct {
+				Node struct{ Status, LastError string }
+			}
+		}
+	}
+	e.ok(admin.AccessToken, `{ deliveries { edges { node { status lastError } } } }`, nil, &d)
+	if len(d.Deliveries.Edges) != 1 || d.Deliveries.Edges[0].Node.Status != "FAILED" || !strings.HasPrefix(d.Deliveries.Edges[0].Node.LastError, "withheld:") {
+		t.Errorf("deliveries = %+v, want the row FAILED as withheld", d.Deliveries)
+	}
+}
+
+// Moves made at the same moment never leave two actions at one position:
+// each move reads and rewrites the positions in one transaction.
+func TestConcurrentMovesKeepPositionsDistinct(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login(demo.AdminEmail)
+	pause := func(days int) map[string]any {
+		return map[string]any{"type": "PAUSE", "offset": days, "unit": "DAYS", "relation": "AFTER"}
+	}
+	prog := e.program(admin.AccessToken, map[string]any{"name": "Moves", "type": "GENERAL"}, pause(1), pause(2), pause(3), pause(4))
+	positions := func() (ids []string, pos []int) {
+		var out struct {
+			Node struct {
+				Actions []struct {
+					ID       string
+					Position int
+				}
+			}
+		}
+		e.ok(admin.AccessToken, `query($id: ID!) { node(id: $id) { ... on Program { actions { id position } } } }`, map[string]any{"id": prog}, &out)
+		for _, a := range out.Node.Actions {
+			ids, pos = append(ids, a.ID), append(pos, a.Position)
+		}
+		return ids, pos
+	}
+	ids, _ := positions()
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := e.do(admin.AccessToken, `mutation($id: ID!, $p: Int!) { moveProgramAction(id: $id, position: $p) { id } }`,
+				map[string]any{"id": ids[i%len(ids)], "p": (i * 3) % len(ids)})
+			if len(r.Errors) > 0 {
+				t.Errorf("move %d: %+v", i, r.Errors)
+			}
+		}()
+	}
+	wg.Wait()
+	_, pos := positions()
+	for i, p := range pos {
+		if p != i {
+			t.Fatalf("positions after concurrent moves = %v, want 0..%d", pos, len(pos)-1)
+		}
+	}
+}

@@ -178,6 +178,7 @@ func New(db *store.DB, bus pubsub.Bus, cfg Config, log *slog.Logger) (*App, erro
 		PollInterval: outboxInterval,
 		Now:          cfg.Now,
 		Undelivered:  a.Engine.DeliveryFailed,
+		Withhold:     a.Engine.Withhold,
 		SendWindow: func(ctx context.Context, now time.Time) (time.Time, error) {
 			p, err := a.Settings.Current(ctx, nil)
 			if err != nil {

@@ -663,6 +663,37 @@ func (e *Engine) DeliveryFailed(ctx context.Context, c *ent.Client, row pulid.ID
 	return c.Enrollment.UpdateOneID(st.EnrollmentID).SetFlagged(true).Exec(wctx)
 }
 
+// Withhold is asked by the outbox worker, inside its transaction, just
+// before an SMS or email leaves: when the recipient — the enrolment's
+// patient, or the number or address — has opted out since the row was
+// queued, it returns why, and the step that queued it becomes SKIPPED
+// with reason OPTED_OUT (never a failure: the patient said no). An SMS
+// copy of a staff message is checked by its number alone.
+func (e *Engine) Withhold(ctx context.Context, c *ent.Client, row *ent.OutboxMessage) (string, error) {
+	wctx := workerCtx(ctx)
+	st, err := c.EnrollmentStep.Query().Where(enrollmentstep.OutboxID(row.ID)).WithEnrollment().First(wctx)
+	if err != nil && !ent.IsNotFound(err) {
+		return "", err
+	}
+	patient := pulid.ID("")
+	if st != nil && st.Edges.Enrollment != nil {
+		patient = st.Edges.Enrollment.PatientID
+	}
+	ch := consent.Channel(row.Channel)
+	state, ok, err := e.cfg.Consent.MayContact(wctx, c, ch, patient, row.Recipient)
+	if err != nil || ok {
+		return "", err
+	}
+	reason := fmt.Sprintf("the recipient opted out of %s (%s) after it was queued", ch, state)
+	if st != nil {
+		if err := c.EnrollmentStep.UpdateOne(st).SetStatus(enrollmentstep.StatusSKIPPED).SetSkipReason("OPTED_OUT").
+			SetError(reason).Exec(wctx); err != nil {
+			return "", err
+		}
+	}
+	return reason, nil
+}
+
 // values are the placeholder values for an enrolment; dates and times
 // are on the practice's clock.
 func (e *Engine) values(ctx context.Context, c *ent.Client, en *ent.Enrollment, text string, practice settings.Practice) map[string]string {
