@@ -382,3 +382,31 @@ func TestOneClickUnsubscribe(t *testing.T) {
 		t.Errorf("after unsubscribing: emailConsent %s, want OPTED_OUT", got)
 	}
 }
+
+// The send window defaults to 08:00-20:00; a bad one stops start-up with
+// one line naming the setting.
+func TestSendWindowSetting(t *testing.T) {
+	cfg, err := LoadConfig(nil, func(string) string { return "" })
+	if err != nil || cfg.SendWindow.String() != "08:00-20:00" {
+		t.Fatalf("default send window %v (%v), want 08:00-20:00", cfg.SendWindow, err)
+	}
+	for _, c := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{map[string]string{"WHISPER_SEND_WINDOW": "8am-8pm"}, nil, "WHISPER_SEND_WINDOW"},
+		{nil, []string{"-send-window", "09:00-09:00"}, "-send-window"},
+		{map[string]string{"WHISPER_SEND_WINDOW": "08:00-20:00\nx"}, nil, "WHISPER_SEND_WINDOW"},
+		{map[string]string{"WHISPER_PUBLIC_URL": "whisper.example.org"}, nil, "WHISPER_PUBLIC_URL"},
+	} {
+		_, err := LoadConfig(c.args, func(k string) string { return c.env[k] })
+		if err == nil || !strings.HasPrefix(err.Error(), c.want+":") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%v %v: error %v, want one line naming %s", c.env, c.args, err, c.want)
+		}
+	}
+	cfg, _ = LoadConfig([]string{"-send-window", "00:00-24:00", "-sms-webhook-url", "https://hooks.example.org/webhooks/sms/"}, func(string) string { return "" })
+	if cfg.SendWindow.String() != "00:00-24:00" || cfg.SMSStatusURL() != "https://hooks.example.org/webhooks/sms/status" {
+		t.Errorf("always-open window %v, status URL %q", cfg.SendWindow, cfg.SMSStatusURL())
+	}
+}

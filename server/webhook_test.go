@@ -170,4 +170,13 @@ func TestInboundSMSRepliesAreStoredAgainstTheEnrolment(t *testing.T) {
 	if got := replies(); got != "82.5 kg\n83 kg\n84 kg\n85 kg\n86 kg" && got != "82.5 kg\n83 kg\n84 kg\n86 kg\n85 kg" {
 		t.Errorf("after two concurrent replies: %q, want both appended once", got)
 	}
+	// The provider delivers the first reply again, long after: every
+	// MessageSid is remembered, not only the last, so it is not stored again.
+	before := replies()
+	if code := send(form, sign("tok", hook, form)); code != http.StatusOK {
+		t.Fatalf("a late repeat got %d, want 200", code)
+	}
+	if got := replies(); got != before {
+		t.Errorf("a late repeat of SM1 changed the replies to %q, want %q", got, before)
+	}
 }
