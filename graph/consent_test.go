@@ -89,7 +89,19 @@ func TestStaffConsentSkipsOutreach(t *testing.T) {
 	if out.SetPatientConsent != (consentInfo{"OPTED_OUT", "OPTED_IN"}) {
 		t.Fatalf("after setPatientConsent: %+v", out.SetPatientConsent)
 	}
-	// The trail names who and when.
+	// The trail names who and when, and staff read it.
+	var hist struct {
+		Node struct {
+			ConsentHistory []struct {
+				Channel, State, Source string
+				By                     *struct{ ID string }
+			}
+		}
+	}
+	e.ok(admin.AccessToken, `query($id: ID!) { node(id: $id) { ... on Patient { consentHistory { channel state source by { id } at } } } }`, map[string]any{"id": olivia}, &hist)
+	if h := hist.Node.ConsentHistory; len(h) != 2 || h[0].Source != "STAFF" || h[0].By == nil || h[0].By.ID != admin.User.ID {
+		t.Errorf("consentHistory = %+v, want two STAFF changes by the admin", h)
+	}
 	ctx := viewer.NewSystemContext(context.Background(), "test: read the consent trail")
 	trail := e.db.Client.ConsentChange.Query().AllX(ctx)
 	if len(trail) != 2 {

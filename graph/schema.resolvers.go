@@ -86,6 +86,37 @@ func (r *channelEventResolver) Type(ctx context.Context, obj *live.ChannelEvent)
 	return t, nil
 }
 
+// Channel is the resolver for the channel field.
+func (r *consentChangeResolver) Channel(ctx context.Context, obj *ent.ConsentChange) (string, error) {
+	return string(obj.Channel), nil
+}
+
+// State is the resolver for the state field.
+func (r *consentChangeResolver) State(ctx context.Context, obj *ent.ConsentChange) (consent.State, error) {
+	return consent.State(obj.State), nil
+}
+
+// Source is the resolver for the source field.
+func (r *consentChangeResolver) Source(ctx context.Context, obj *ent.ConsentChange) (string, error) {
+	return string(obj.Source), nil
+}
+
+// By is the resolver for the by field.
+func (r *consentChangeResolver) By(ctx context.Context, obj *ent.ConsentChange) (*ent.User, error) {
+	if obj.ActorID == nil {
+		return nil, nil
+	}
+	return r.Client.User.Get(ctx, *obj.ActorID)
+}
+
+// Detail is the resolver for the detail field.
+func (r *consentChangeResolver) Detail(ctx context.Context, obj *ent.ConsentChange) (*string, error) {
+	if obj.Detail == "" {
+		return nil, nil
+	}
+	return &obj.Detail, nil
+}
+
 // Steps is the resolver for the steps field.
 func (r *enrollmentResolver) Steps(ctx context.Context, obj *ent.Enrollment) ([]*ent.EnrollmentStep, error) {
 	return r.Engine.Steps(ctx, obj)
@@ -475,6 +506,11 @@ func (r *patientResolver) EmailConsent(ctx context.Context, obj *ent.Patient) (c
 	return r.Consent.Of(ctx, obj, consent.EMAIL)
 }
 
+// ConsentHistory is the resolver for the consentHistory field.
+func (r *patientResolver) ConsentHistory(ctx context.Context, obj *ent.Patient) ([]*ent.ConsentChange, error) {
+	return r.Consent.History(ctx, obj)
+}
+
 // Frequency is the resolver for the frequency field.
 func (r *programResolver) Frequency(ctx context.Context, obj *ent.Program) (*model.Frequency, error) {
 	if obj.FrequencyEvery == nil || obj.FrequencyUnit == nil {
@@ -860,6 +896,9 @@ func (r *Resolver) AuditEntry() generated.AuditEntryResolver { return &auditEntr
 // ChannelEvent returns generated.ChannelEventResolver implementation.
 func (r *Resolver) ChannelEvent() generated.ChannelEventResolver { return &channelEventResolver{r} }
 
+// ConsentChange returns generated.ConsentChangeResolver implementation.
+func (r *Resolver) ConsentChange() generated.ConsentChangeResolver { return &consentChangeResolver{r} }
+
 // Mutation returns generated.MutationResolver implementation.
 func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
 
@@ -870,9 +909,10 @@ func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subsc
 func (r *Resolver) UnreadBadge() generated.UnreadBadgeResolver { return &unreadBadgeResolver{r} }
 
 type (
-	auditEntryResolver   struct{ *Resolver }
-	channelEventResolver struct{ *Resolver }
-	mutationResolver     struct{ *Resolver }
-	subscriptionResolver struct{ *Resolver }
-	unreadBadgeResolver  struct{ *Resolver }
+	auditEntryResolver    struct{ *Resolver }
+	channelEventResolver  struct{ *Resolver }
+	consentChangeResolver struct{ *Resolver }
+	mutationResolver      struct{ *Resolver }
+	subscriptionResolver  struct{ *Resolver }
+	unreadBadgeResolver   struct{ *Resolver }
 )

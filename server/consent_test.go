@@ -152,6 +152,10 @@ func TestCarrierKeywords(t *testing.T) {
 	if got := consentOf(olivia["id"].(string)); got != "OPTED_OUT" {
 		t.Fatalf("after STOP: smsConsent %s, want OPTED_OUT", got)
 	}
+	hist := post(t, base, admin, `{ node(id: "`+olivia["id"].(string)+`") { ... on Patient { consentHistory { channel state source detail by { id } } } } }`)["node"].(map[string]any)["consentHistory"].([]any)
+	if len(hist) != 1 || hist[0].(map[string]any)["source"] != "SMS_KEYWORD" || hist[0].(map[string]any)["detail"] != "STOP" || hist[0].(map[string]any)["by"] != nil {
+		t.Errorf("consent trail after STOP: %v, want one SMS_KEYWORD change (STOP) by nobody on staff", hist)
+	}
 	// A new record typed with the same number is opted out too.
 	other := post(t, base, "wk_demo_integration", `mutation { upsertPatient(input: {externalID: "kw-1", patientNumber: "KW1", firstName: "Olive", lastName: "Brown", mobile: "0061411000001"}) { id smsConsent } }`)["upsertPatient"].(map[string]any)
 	if other["smsConsent"] != "OPTED_OUT" {

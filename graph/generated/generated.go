@@ -54,6 +54,7 @@ type ResolverRoot interface {
 	AuditEntry() AuditEntryResolver
 	Channel() ChannelResolver
 	ChannelEvent() ChannelEventResolver
+	ConsentChange() ConsentChangeResolver
 	Enrollment() EnrollmentResolver
 	Message() MessageResolver
 	Mutation() MutationResolver
@@ -215,6 +216,15 @@ type ComplexityRoot struct {
 	ChannelUnread struct {
 		Channel func(childComplexity int) int
 		Unread  func(childComplexity int) int
+	}
+
+	ConsentChange struct {
+		At      func(childComplexity int) int
+		By      func(childComplexity int) int
+		Channel func(childComplexity int) int
+		Detail  func(childComplexity int) int
+		Source  func(childComplexity int) int
+		State   func(childComplexity int) int
 	}
 
 	ConversationStats struct {
@@ -421,26 +431,27 @@ type ComplexityRoot struct {
 	}
 
 	Patient struct {
-		AddressLine1  func(childComplexity int) int
-		AddressLine2  func(childComplexity int) int
-		BirthDate     func(childComplexity int) int
-		City          func(childComplexity int) int
-		CreatedAt     func(childComplexity int) int
-		Email         func(childComplexity int) int
-		EmailConsent  func(childComplexity int) int
-		FirstName     func(childComplexity int) int
-		GpAddress     func(childComplexity int) int
-		GpEmail       func(childComplexity int) int
-		GpName        func(childComplexity int) int
-		GpPractice    func(childComplexity int) int
-		ID            func(childComplexity int) int
-		Initials      func(childComplexity int) int
-		LastName      func(childComplexity int) int
-		Mobile        func(childComplexity int) int
-		PatientNumber func(childComplexity int) int
-		Postcode      func(childComplexity int) int
-		Region        func(childComplexity int) int
-		SmsConsent    func(childComplexity int) int
+		AddressLine1   func(childComplexity int) int
+		AddressLine2   func(childComplexity int) int
+		BirthDate      func(childComplexity int) int
+		City           func(childComplexity int) int
+		ConsentHistory func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		Email          func(childComplexity int) int
+		EmailConsent   func(childComplexity int) int
+		FirstName      func(childComplexity int) int
+		GpAddress      func(childComplexity int) int
+		GpEmail        func(childComplexity int) int
+		GpName         func(childComplexity int) int
+		GpPractice     func(childComplexity int) int
+		ID             func(childComplexity int) int
+		Initials       func(childComplexity int) int
+		LastName       func(childComplexity int) int
+		Mobile         func(childComplexity int) int
+		PatientNumber  func(childComplexity int) int
+		Postcode       func(childComplexity int) int
+		Region         func(childComplexity int) int
+		SmsConsent     func(childComplexity int) int
 	}
 
 	PatientAuthPayload struct {
@@ -658,6 +669,13 @@ type ChannelResolver interface {
 type ChannelEventResolver interface {
 	Type(ctx context.Context, obj *live.ChannelEvent) (model.ChannelEventType, error)
 }
+type ConsentChangeResolver interface {
+	Channel(ctx context.Context, obj *ent.ConsentChange) (string, error)
+	State(ctx context.Context, obj *ent.ConsentChange) (consent.State, error)
+	Source(ctx context.Context, obj *ent.ConsentChange) (string, error)
+	By(ctx context.Context, obj *ent.ConsentChange) (*ent.User, error)
+	Detail(ctx context.Context, obj *ent.ConsentChange) (*string, error)
+}
 type EnrollmentResolver interface {
 	Steps(ctx context.Context, obj *ent.Enrollment) ([]*ent.EnrollmentStep, error)
 }
@@ -724,6 +742,7 @@ type PatientResolver interface {
 	Initials(ctx context.Context, obj *ent.Patient) (string, error)
 	SmsConsent(ctx context.Context, obj *ent.Patient) (consent.State, error)
 	EmailConsent(ctx context.Context, obj *ent.Patient) (consent.State, error)
+	ConsentHistory(ctx context.Context, obj *ent.Patient) ([]*ent.ConsentChange, error)
 }
 type ProgramResolver interface {
 	Frequency(ctx context.Context, obj *ent.Program) (*model.Frequency, error)
@@ -1324,6 +1343,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ChannelUnread.Unread(childComplexity), true
+
+	case "ConsentChange.at":
+		if e.ComplexityRoot.ConsentChange.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentChange.At(childComplexity), true
+	case "ConsentChange.by":
+		if e.ComplexityRoot.ConsentChange.By == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentChange.By(childComplexity), true
+	case "ConsentChange.channel":
+		if e.ComplexityRoot.ConsentChange.Channel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentChange.Channel(childComplexity), true
+	case "ConsentChange.detail":
+		if e.ComplexityRoot.ConsentChange.Detail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentChange.Detail(childComplexity), true
+	case "ConsentChange.source":
+		if e.ComplexityRoot.ConsentChange.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentChange.Source(childComplexity), true
+	case "ConsentChange.state":
+		if e.ComplexityRoot.ConsentChange.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentChange.State(childComplexity), true
 
 	case "ConversationStats.totalConversations":
 		if e.ComplexityRoot.ConversationStats.TotalConversations == nil {
@@ -2494,6 +2550,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Patient.City(childComplexity), true
+	case "Patient.consentHistory":
+		if e.ComplexityRoot.Patient.ConsentHistory == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Patient.ConsentHistory(childComplexity), true
 	case "Patient.createdAt":
 		if e.ComplexityRoot.Patient.CreatedAt == nil {
 			break
@@ -4371,6 +4433,22 @@ extend type Patient {
   smsConsent: ConsentState!
   "Email consent: OPTED_OUT when the patient opted out (staff, or the unsubscribe link in an outreach email)."
   emailConsent: ConsentState!
+  "The consent trail: every change of the patient's consent, and of their number's or address's (carrier keywords), newest first."
+  consentHistory: [ConsentChange!]!
+}
+
+"One change in the consent trail: who (a staff member, or the patient by keyword or link), how and when. Never edited."
+type ConsentChange {
+  "SMS or EMAIL."
+  channel: String!
+  state: ConsentState!
+  "STAFF, SMS_KEYWORD or UNSUBSCRIBE_LINK."
+  source: String!
+  "The staff member, for STAFF changes."
+  by: User
+  "The keyword texted, for SMS_KEYWORD."
+  detail: String
+  at: Time!
 }
 
 extend type Mutation {
@@ -5866,6 +5944,24 @@ func (ec *executionContext) childFields_ChannelUnread(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type ChannelUnread", field.Name)
 }
 
+func (ec *executionContext) childFields_ConsentChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "channel":
+		return ec.fieldContext_ConsentChange_channel(ctx, field)
+	case "state":
+		return ec.fieldContext_ConsentChange_state(ctx, field)
+	case "source":
+		return ec.fieldContext_ConsentChange_source(ctx, field)
+	case "by":
+		return ec.fieldContext_ConsentChange_by(ctx, field)
+	case "detail":
+		return ec.fieldContext_ConsentChange_detail(ctx, field)
+	case "at":
+		return ec.fieldContext_ConsentChange_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConsentChange", field.Name)
+}
+
 func (ec *executionContext) childFields_ConversationStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "totalConversations":
@@ -6208,6 +6304,8 @@ func (ec *executionContext) childFields_Patient(ctx context.Context, field graph
 		return ec.fieldContext_Patient_smsConsent(ctx, field)
 	case "emailConsent":
 		return ec.fieldContext_Patient_emailConsent(ctx, field)
+	case "consentHistory":
+		return ec.fieldContext_Patient_consentHistory(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Patient", field.Name)
 }
@@ -10621,6 +10719,153 @@ func (ec *executionContext) _ChannelUnread_unread(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_ChannelUnread_unread(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ChannelUnread", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ConsentChange_channel(ctx context.Context, field graphql.CollectedField, obj *ent.ConsentChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentChange_channel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ConsentChange().Channel(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentChange_channel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentChange", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ConsentChange_state(ctx context.Context, field graphql.CollectedField, obj *ent.ConsentChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentChange_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ConsentChange().State(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v consent.State) graphql.Marshaler {
+			return ec.marshalNConsentState2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋconsentᚐState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentChange_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentChange", field, true, true, errors.New("field of type ConsentState does not have child fields"))
+}
+
+func (ec *executionContext) _ConsentChange_source(ctx context.Context, field graphql.CollectedField, obj *ent.ConsentChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentChange_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ConsentChange().Source(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentChange_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentChange", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ConsentChange_by(ctx context.Context, field graphql.CollectedField, obj *ent.ConsentChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentChange_by(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ConsentChange().By(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentChange_by(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ConsentChange",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ConsentChange_detail(ctx context.Context, field graphql.CollectedField, obj *ent.ConsentChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentChange_detail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ConsentChange().Detail(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentChange_detail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentChange", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ConsentChange_at(ctx context.Context, field graphql.CollectedField, obj *ent.ConsentChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentChange_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentChange_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentChange", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
 func (ec *executionContext) _ConversationStats_totalConversations(ctx context.Context, field graphql.CollectedField, obj *messenger.Stats) (ret graphql.Marshaler) {
@@ -15723,6 +15968,38 @@ func (ec *executionContext) _Patient_emailConsent(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_Patient_emailConsent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Patient", field, true, true, errors.New("field of type ConsentState does not have child fields"))
+}
+
+func (ec *executionContext) _Patient_consentHistory(ctx context.Context, field graphql.CollectedField, obj *ent.Patient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Patient_consentHistory(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Patient().ConsentHistory(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ConsentChange) graphql.Marshaler {
+			return ec.marshalNConsentChange2ᚕᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐConsentChangeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Patient_consentHistory(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Patient",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConsentChange(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _PatientAuthPayload_accessToken(ctx context.Context, field graphql.CollectedField, obj *model.PatientAuthPayload) (ret graphql.Marshaler) {
@@ -24935,6 +25212,234 @@ func (ec *executionContext) _ChannelUnread(ctx context.Context, sel ast.Selectio
 	return out
 }
 
+var consentChangeImplementors = []string{"ConsentChange"}
+
+func (ec *executionContext) _ConsentChange(ctx context.Context, sel ast.SelectionSet, obj *ent.ConsentChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, consentChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConsentChange")
+		case "channel":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ConsentChange_channel(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "state":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ConsentChange_state(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "source":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ConsentChange_source(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "by":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ConsentChange_by(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "detail":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ConsentChange_detail(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "at":
+			out.Values[i] = ec._ConsentChange_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var conversationStatsImplementors = []string{"ConversationStats"}
 
 func (ec *executionContext) _ConversationStats(ctx context.Context, sel ast.SelectionSet, obj *messenger.Stats) graphql.Marshaler {
@@ -27177,6 +27682,44 @@ func (ec *executionContext) _Patient(ctx context.Context, sel ast.SelectionSet, 
 					}
 				}()
 				res = ec._Patient_emailConsent(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "consentHistory":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Patient_consentHistory(ctx, field, obj)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -30207,6 +30750,32 @@ func (ec *executionContext) marshalNChannelUnread2ᚕgithubᚗcomᚋwhisperᚑhe
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNConsentChange2ᚕᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐConsentChangeᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.ConsentChange) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNConsentChange2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐConsentChange(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNConsentChange2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐConsentChange(ctx context.Context, sel ast.SelectionSet, v *ent.ConsentChange) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ConsentChange(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNConsentState2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋconsentᚐState(ctx context.Context, v any) (consent.State, error) {

@@ -280,3 +280,21 @@ func (s *Service) SetPatient(ctx context.Context, patientID pulid.ID, sms, email
 func worker(ctx context.Context, why string) context.Context {
 	return viewer.NewSystemContext(ctx, "consent: "+why)
 }
+
+// History is a patient's consent trail, newest first: the changes of the
+// patient's own consent and of their current number's and address's (a
+// STOP texted from the number counts for them).
+func (s *Service) History(ctx context.Context, p *ent.Patient) ([]*ent.ConsentChange, error) {
+	subjects := []string{string(p.ID)}
+	if p.Mobile != nil && *p.Mobile != "" {
+		subjects = append(subjects, addressSubject(SMS, *p.Mobile))
+	}
+	if p.Email != nil && *p.Email != "" {
+		subjects = append(subjects, addressSubject(EMAIL, *p.Email))
+	}
+	return s.client.ConsentChange.Query().
+		Where(consentchange.Or(consentchange.PatientID(p.ID), consentchange.SubjectIn(subjects...))).
+		Order(ent.Desc(consentchange.FieldAt), ent.Desc(consentchange.FieldID)).
+		Limit(200).
+		All(ctx)
+}
