@@ -105,7 +105,7 @@ var settings = []setting{
 	{"WHISPER_EPOST_URL", "epost-url", "", "e-post endpoint that receives EPOST letters as PDF (needs -letters-dir)"},
 	{"WHISPER_CHANNEL_HIDE_AFTER", "channel-hide-after", "72h", "how long a read channel without activity stays in the channel list"},
 	{"WHISPER_SEND_WINDOW", "send-window", "08:00-20:00", "practice-time window in which patient SMS and email leave (HH:MM-HH:MM; 00:00-24:00 for always); outside it they wait"},
-	{"WHISPER_PUBLIC_URL", "public-url", "", "the server's public base URL, for email unsubscribe links and SMS status callbacks (default: http://localhost:<port of -addr>)"},
+	{"WHISPER_PUBLIC_URL", "public-url", "", "the server's public base URL, for email unsubscribe links (default: http://localhost:<port of -addr>) and SMS status callbacks (none without it or -sms-webhook-url)"},
 }
 
 // booleans are the settings whose flags may be given bare (-demo).
@@ -266,11 +266,6 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 	if c.PublicURL != "" && !hasAnyPrefix(c.PublicURL, "http://", "https://") {
 		bad("public-url", "must be an http:// or https:// URL")
 	}
-	if c.PublicURL == "" {
-		if _, port, err := net.SplitHostPort(c.Addr); err == nil {
-			c.PublicURL = "http://localhost:" + port
-		}
-	}
 	c.LettersDir, c.EPostURL = raw["letters-dir"], raw["epost-url"]
 	if c.EPostURL != "" && c.LettersDir == "" {
 		bad("epost-url", "needs -letters-dir too: letters are rendered there before they are posted")
@@ -311,9 +306,22 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 	return c, nil
 }
 
+// PublicBase is the base of the links the server hands out (unsubscribe):
+// WHISPER_PUBLIC_URL, or this machine's own address when it is unset.
+func (c Config) PublicBase() string {
+	if c.PublicURL != "" {
+		return c.PublicURL
+	}
+	if _, port, err := net.SplitHostPort(c.Addr); err == nil {
+		return "http://localhost:" + port
+	}
+	return ""
+}
+
 // SMSStatusURL is where the SMS provider is asked to post delivery
 // receipts: beside the inbound webhook when its public URL is set,
-// otherwise under the public URL.
+// otherwise under WHISPER_PUBLIC_URL; empty (no receipts asked for) when
+// neither is configured, since a provider cannot reach localhost.
 func (c Config) SMSStatusURL() string {
 	if c.SMSWebhookURL != "" {
 		return strings.TrimRight(c.SMSWebhookURL, "/") + "/status"

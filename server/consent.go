@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"html"
 	"io"
 	"log/slog"
@@ -72,9 +71,8 @@ func unsubscribePage(svc *consent.Service, log *slog.Logger) http.Handler {
 				`<button name="List-Unsubscribe" value="One-Click">Unsubscribe</button></form>`)
 		case http.MethodPost:
 			r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
-			err := svc.Unsubscribe(context.WithoutCancel(r.Context()), patient, sig)
-			var e *apperr.Error
-			if errors.As(err, &e) || err != nil {
+			// Recorded even if the client hangs up: the click was made.
+			if err := svc.Unsubscribe(context.WithoutCancel(r.Context()), patient, sig); err != nil {
 				webhookFailed(w, r, log, "unsubscribing", err)
 				return
 			}

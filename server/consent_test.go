@@ -394,6 +394,11 @@ func TestSendWindowSetting(t *testing.T) {
 	if err != nil || cfg.SendWindow.String() != "08:00-20:00" {
 		t.Fatalf("default send window %v (%v), want 08:00-20:00", cfg.SendWindow, err)
 	}
+	// Without a public URL, links name this machine and no receipts are
+	// asked for (a provider cannot call localhost).
+	if cfg.PublicBase() != "http://localhost:8080" || cfg.SMSStatusURL() != "" {
+		t.Errorf("defaults: public base %q, status URL %q", cfg.PublicBase(), cfg.SMSStatusURL())
+	}
 	for _, c := range []struct {
 		env  map[string]string
 		args []string

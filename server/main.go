@@ -164,7 +164,7 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 		Providers:        providers,
 		ChannelHideAfter: cfg.ChannelHideAfter,
 		SendWindow:       cfg.SendWindow,
-		PublicURL:        cfg.PublicURL,
+		PublicURL:        cfg.PublicBase(),
 		Handler: graph.HandlerConfig{
 			Introspection:    cfg.Introspection,
 			MaxDepth:         cfg.MaxDepth,
