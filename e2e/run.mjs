@@ -8,13 +8,15 @@
 // (replayed once, in order, then live), idempotent sends, the unread badge,
 // the patient-arrival flow (reception marks a booking ARRIVED, the doctor is
 // notified live, acknowledges and replies to the receptionist; marking it
-// again notifies no one), and refusal of a bad token (close code 4403).
+// again notifies no one), a patient texting STOP through the signed SMS
+// webhook (their SMS consent becomes OPTED_OUT; a forged signature changes
+// nothing), and refusal of a bad token (close code 4403).
 //
 // Usage (from anywhere):  node e2e/run.mjs
 // Exit status 0 when every check passes; 1 with a "not ok" line otherwise.
 
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -34,6 +36,8 @@ const PASSWORD = 'whisper-demo';
 const CHEN = 'dr.chen@demo.clinic';
 const PATEL = 'dr.patel@demo.clinic';
 const RECEPTION = 'reception@demo.clinic';
+const ADMIN = 'admin@demo.clinic';
+const SMS_TOKEN = randomBytes(16).toString('hex'); // signs the SMS webhook, as the provider would
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..');
@@ -176,7 +180,7 @@ function redact(url) {
 }
 
 async function startServer(databaseURL, port) {
-  const env = { ...process.env, DATABASE_URL: databaseURL, WHISPER_LOG_LEVEL: 'warn' };
+  const env = { ...process.env, DATABASE_URL: databaseURL, WHISPER_LOG_LEVEL: 'warn', WHISPER_SMS_TOKEN: SMS_TOKEN };
   child = spawn(binary, ['-demo', '-addr', `127.0.0.1:${port}`], {
     cwd: tmpDir,
     env,
@@ -753,7 +757,40 @@ async function main() {
   await chenWs.dispose();
   await receptionWs.dispose();
 
-  // 9. a bad token is refused with 4403
+  // 9. a patient texts STOP: the provider's signed webhook opts the number out
+  {
+    const admin = await login(ADMIN);
+    const { patients } = await gql(admin.token, `{ patients(search: "P0001") { edges { node { id mobile smsConsent } } } }`);
+    const olivia = patients.edges[0]?.node;
+    assert(olivia?.mobile && olivia.smsConsent === 'UNKNOWN', `patient P0001 before STOP: ${show(olivia)}`);
+    const hook = `${httpBase}/webhooks/sms`;
+    const texted = async (body, signature) => {
+      const form = { From: olivia.mobile, To: '+61255550000', Body: body, MessageSid: `SM${randomBytes(8).toString('hex')}` };
+      // X-Twilio-Signature: base64 HMAC-SHA1 of the URL then every
+      // parameter name and value, sorted by name.
+      const data = hook + Object.keys(form).sort().map((k) => k + form[k]).join('');
+      const sig = signature ?? createHmac('sha1', SMS_TOKEN).update(data).digest('base64');
+      const res = await fetch(hook, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': sig },
+        body: new URLSearchParams(form).toString(),
+        signal: AbortSignal.timeout(15_000),
+      });
+      return { status: res.status, text: await res.text() };
+    };
+    const consent = async () =>
+      (await gql(admin.token, `query($id: ID!) { node(id: $id) { ... on Patient { smsConsent } } }`, { id: olivia.id })).node.smsConsent;
+    const forged = await texted('STOP', 'forged');
+    assert(forged.status === 403, `a STOP with a forged signature: HTTP ${forged.status}, want 403`);
+    assert((await consent()) === 'UNKNOWN', 'a forged STOP changed the consent');
+    const stop = await texted('Stop');
+    assert(stop.status === 200 && stop.text.includes('<Response>'), `signed STOP: HTTP ${stop.status} ${stop.text}`);
+    const after = await consent();
+    assert(after === 'OPTED_OUT', `after a signed STOP: smsConsent ${after}, want OPTED_OUT`);
+    ok(`a signed STOP on /webhooks/sms opted ${olivia.mobile} out (smsConsent OPTED_OUT); a forged one was refused with 403`);
+  }
+
+  // 10. a bad token is refused with 4403
   const bad = wsClient('bad-token ws', port, 'nonsense');
   const refused = stream(bad, 'messageAdded', MESSAGE_ADDED);
   {

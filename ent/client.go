@@ -24,9 +24,12 @@ import (
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
+	"github.com/whisper-health/whisper/ent/consent"
+	"github.com/whisper-health/whisper/ent/consentchange"
 	"github.com/whisper-health/whisper/ent/directorylogentry"
 	"github.com/whisper-health/whisper/ent/enrollment"
 	"github.com/whisper-health/whisper/ent/enrollmentstep"
+	"github.com/whisper-health/whisper/ent/inboundsms"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/membershipspan"
 	"github.com/whisper-health/whisper/ent/message"
@@ -69,12 +72,18 @@ type Client struct {
 	Channel *ChannelClient
 	// ChannelMember is the client for interacting with the ChannelMember builders.
 	ChannelMember *ChannelMemberClient
+	// Consent is the client for interacting with the Consent builders.
+	Consent *ConsentClient
+	// ConsentChange is the client for interacting with the ConsentChange builders.
+	ConsentChange *ConsentChangeClient
 	// DirectoryLogEntry is the client for interacting with the DirectoryLogEntry builders.
 	DirectoryLogEntry *DirectoryLogEntryClient
 	// Enrollment is the client for interacting with the Enrollment builders.
 	Enrollment *EnrollmentClient
 	// EnrollmentStep is the client for interacting with the EnrollmentStep builders.
 	EnrollmentStep *EnrollmentStepClient
+	// InboundSMS is the client for interacting with the InboundSMS builders.
+	InboundSMS *InboundSMSClient
 	// Label is the client for interacting with the Label builders.
 	Label *LabelClient
 	// MembershipSpan is the client for interacting with the MembershipSpan builders.
@@ -128,9 +137,12 @@ func (c *Client) init() {
 	c.BookingType = NewBookingTypeClient(c.config)
 	c.Channel = NewChannelClient(c.config)
 	c.ChannelMember = NewChannelMemberClient(c.config)
+	c.Consent = NewConsentClient(c.config)
+	c.ConsentChange = NewConsentChangeClient(c.config)
 	c.DirectoryLogEntry = NewDirectoryLogEntryClient(c.config)
 	c.Enrollment = NewEnrollmentClient(c.config)
 	c.EnrollmentStep = NewEnrollmentStepClient(c.config)
+	c.InboundSMS = NewInboundSMSClient(c.config)
 	c.Label = NewLabelClient(c.config)
 	c.MembershipSpan = NewMembershipSpanClient(c.config)
 	c.Message = NewMessageClient(c.config)
@@ -248,9 +260,12 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		BookingType:         NewBookingTypeClient(cfg),
 		Channel:             NewChannelClient(cfg),
 		ChannelMember:       NewChannelMemberClient(cfg),
+		Consent:             NewConsentClient(cfg),
+		ConsentChange:       NewConsentChangeClient(cfg),
 		DirectoryLogEntry:   NewDirectoryLogEntryClient(cfg),
 		Enrollment:          NewEnrollmentClient(cfg),
 		EnrollmentStep:      NewEnrollmentStepClient(cfg),
+		InboundSMS:          NewInboundSMSClient(cfg),
 		Label:               NewLabelClient(cfg),
 		MembershipSpan:      NewMembershipSpanClient(cfg),
 		Message:             NewMessageClient(cfg),
@@ -295,9 +310,12 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		BookingType:         NewBookingTypeClient(cfg),
 		Channel:             NewChannelClient(cfg),
 		ChannelMember:       NewChannelMemberClient(cfg),
+		Consent:             NewConsentClient(cfg),
+		ConsentChange:       NewConsentChangeClient(cfg),
 		DirectoryLogEntry:   NewDirectoryLogEntryClient(cfg),
 		Enrollment:          NewEnrollmentClient(cfg),
 		EnrollmentStep:      NewEnrollmentStepClient(cfg),
+		InboundSMS:          NewInboundSMSClient(cfg),
 		Label:               NewLabelClient(cfg),
 		MembershipSpan:      NewMembershipSpanClient(cfg),
 		Message:             NewMessageClient(cfg),
@@ -345,11 +363,11 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.APIKey, c.AccessLogEntry, c.AutoReplySent, c.Booking, c.BookingStatusChange,
-		c.BookingType, c.Channel, c.ChannelMember, c.DirectoryLogEntry, c.Enrollment,
-		c.EnrollmentStep, c.Label, c.MembershipSpan, c.Message, c.Notification,
-		c.OutboxMessage, c.Patient, c.PracticeProfile, c.Program, c.ProgramAction,
-		c.Referral, c.SecurityGroup, c.Session, c.Setting, c.SignInThrottle,
-		c.Template, c.User, c.UserToken,
+		c.BookingType, c.Channel, c.ChannelMember, c.Consent, c.ConsentChange,
+		c.DirectoryLogEntry, c.Enrollment, c.EnrollmentStep, c.InboundSMS, c.Label,
+		c.MembershipSpan, c.Message, c.Notification, c.OutboxMessage, c.Patient,
+		c.PracticeProfile, c.Program, c.ProgramAction, c.Referral, c.SecurityGroup,
+		c.Session, c.Setting, c.SignInThrottle, c.Template, c.User, c.UserToken,
 	} {
 		n.Use(hooks...)
 	}
@@ -360,11 +378,11 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.APIKey, c.AccessLogEntry, c.AutoReplySent, c.Booking, c.BookingStatusChange,
-		c.BookingType, c.Channel, c.ChannelMember, c.DirectoryLogEntry, c.Enrollment,
-		c.EnrollmentStep, c.Label, c.MembershipSpan, c.Message, c.Notification,
-		c.OutboxMessage, c.Patient, c.PracticeProfile, c.Program, c.ProgramAction,
-		c.Referral, c.SecurityGroup, c.Session, c.Setting, c.SignInThrottle,
-		c.Template, c.User, c.UserToken,
+		c.BookingType, c.Channel, c.ChannelMember, c.Consent, c.ConsentChange,
+		c.DirectoryLogEntry, c.Enrollment, c.EnrollmentStep, c.InboundSMS, c.Label,
+		c.MembershipSpan, c.Message, c.Notification, c.OutboxMessage, c.Patient,
+		c.PracticeProfile, c.Program, c.ProgramAction, c.Referral, c.SecurityGroup,
+		c.Session, c.Setting, c.SignInThrottle, c.Template, c.User, c.UserToken,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -389,12 +407,18 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Channel.mutate(ctx, m)
 	case *ChannelMemberMutation:
 		return c.ChannelMember.mutate(ctx, m)
+	case *ConsentMutation:
+		return c.Consent.mutate(ctx, m)
+	case *ConsentChangeMutation:
+		return c.ConsentChange.mutate(ctx, m)
 	case *DirectoryLogEntryMutation:
 		return c.DirectoryLogEntry.mutate(ctx, m)
 	case *EnrollmentMutation:
 		return c.Enrollment.mutate(ctx, m)
 	case *EnrollmentStepMutation:
 		return c.EnrollmentStep.mutate(ctx, m)
+	case *InboundSMSMutation:
+		return c.InboundSMS.mutate(ctx, m)
 	case *LabelMutation:
 		return c.Label.mutate(ctx, m)
 	case *MembershipSpanMutation:
@@ -1874,6 +1898,274 @@ func (c *ChannelMemberClient) mutate(ctx context.Context, m *ChannelMemberMutati
 	}
 }
 
+// ConsentClient is a client for the Consent schema.
+type ConsentClient struct {
+	config
+}
+
+// NewConsentClient returns a client for the Consent from the given config.
+func NewConsentClient(c config) *ConsentClient {
+	return &ConsentClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `consent.Hooks(f(g(h())))`.
+func (c *ConsentClient) Use(hooks ...Hook) {
+	c.hooks.Consent = append(c.hooks.Consent, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `consent.Intercept(f(g(h())))`.
+func (c *ConsentClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Consent = append(c.inters.Consent, interceptors...)
+}
+
+// Create returns a builder for creating a Consent entity.
+func (c *ConsentClient) Create() *ConsentCreate {
+	mutation := newConsentMutation(c.config, OpCreate)
+	return &ConsentCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Consent entities.
+func (c *ConsentClient) CreateBulk(builders ...*ConsentCreate) *ConsentCreateBulk {
+	return &ConsentCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ConsentClient) MapCreateBulk(slice any, setFunc func(*ConsentCreate, int)) *ConsentCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ConsentCreateBulk{err: fmt.Errorf("calling to ConsentClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ConsentCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ConsentCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Consent.
+func (c *ConsentClient) Update() *ConsentUpdate {
+	mutation := newConsentMutation(c.config, OpUpdate)
+	return &ConsentUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ConsentClient) UpdateOne(_m *Consent) *ConsentUpdateOne {
+	mutation := newConsentMutation(c.config, OpUpdateOne, withConsent(_m))
+	return &ConsentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ConsentClient) UpdateOneID(id pulid.ID) *ConsentUpdateOne {
+	mutation := newConsentMutation(c.config, OpUpdateOne, withConsentID(id))
+	return &ConsentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Consent.
+func (c *ConsentClient) Delete() *ConsentDelete {
+	mutation := newConsentMutation(c.config, OpDelete)
+	return &ConsentDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ConsentClient) DeleteOne(_m *Consent) *ConsentDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ConsentClient) DeleteOneID(id pulid.ID) *ConsentDeleteOne {
+	builder := c.Delete().Where(consent.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ConsentDeleteOne{builder}
+}
+
+// Query returns a query builder for Consent.
+func (c *ConsentClient) Query() *ConsentQuery {
+	return &ConsentQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeConsent},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Consent entity by its id.
+func (c *ConsentClient) Get(ctx context.Context, id pulid.ID) (*Consent, error) {
+	return c.Query().Where(consent.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ConsentClient) GetX(ctx context.Context, id pulid.ID) *Consent {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ConsentClient) Hooks() []Hook {
+	hooks := c.hooks.Consent
+	return append(hooks[:len(hooks):len(hooks)], consent.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ConsentClient) Interceptors() []Interceptor {
+	return c.inters.Consent
+}
+
+func (c *ConsentClient) mutate(ctx context.Context, m *ConsentMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ConsentCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ConsentUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ConsentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ConsentDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Consent mutation op: %q", m.Op())
+	}
+}
+
+// ConsentChangeClient is a client for the ConsentChange schema.
+type ConsentChangeClient struct {
+	config
+}
+
+// NewConsentChangeClient returns a client for the ConsentChange from the given config.
+func NewConsentChangeClient(c config) *ConsentChangeClient {
+	return &ConsentChangeClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `consentchange.Hooks(f(g(h())))`.
+func (c *ConsentChangeClient) Use(hooks ...Hook) {
+	c.hooks.ConsentChange = append(c.hooks.ConsentChange, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `consentchange.Intercept(f(g(h())))`.
+func (c *ConsentChangeClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ConsentChange = append(c.inters.ConsentChange, interceptors...)
+}
+
+// Create returns a builder for creating a ConsentChange entity.
+func (c *ConsentChangeClient) Create() *ConsentChangeCreate {
+	mutation := newConsentChangeMutation(c.config, OpCreate)
+	return &ConsentChangeCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ConsentChange entities.
+func (c *ConsentChangeClient) CreateBulk(builders ...*ConsentChangeCreate) *ConsentChangeCreateBulk {
+	return &ConsentChangeCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ConsentChangeClient) MapCreateBulk(slice any, setFunc func(*ConsentChangeCreate, int)) *ConsentChangeCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ConsentChangeCreateBulk{err: fmt.Errorf("calling to ConsentChangeClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ConsentChangeCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ConsentChangeCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ConsentChange.
+func (c *ConsentChangeClient) Update() *ConsentChangeUpdate {
+	mutation := newConsentChangeMutation(c.config, OpUpdate)
+	return &ConsentChangeUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ConsentChangeClient) UpdateOne(_m *ConsentChange) *ConsentChangeUpdateOne {
+	mutation := newConsentChangeMutation(c.config, OpUpdateOne, withConsentChange(_m))
+	return &ConsentChangeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ConsentChangeClient) UpdateOneID(id pulid.ID) *ConsentChangeUpdateOne {
+	mutation := newConsentChangeMutation(c.config, OpUpdateOne, withConsentChangeID(id))
+	return &ConsentChangeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ConsentChange.
+func (c *ConsentChangeClient) Delete() *ConsentChangeDelete {
+	mutation := newConsentChangeMutation(c.config, OpDelete)
+	return &ConsentChangeDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ConsentChangeClient) DeleteOne(_m *ConsentChange) *ConsentChangeDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ConsentChangeClient) DeleteOneID(id pulid.ID) *ConsentChangeDeleteOne {
+	builder := c.Delete().Where(consentchange.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ConsentChangeDeleteOne{builder}
+}
+
+// Query returns a query builder for ConsentChange.
+func (c *ConsentChangeClient) Query() *ConsentChangeQuery {
+	return &ConsentChangeQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeConsentChange},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ConsentChange entity by its id.
+func (c *ConsentChangeClient) Get(ctx context.Context, id pulid.ID) (*ConsentChange, error) {
+	return c.Query().Where(consentchange.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ConsentChangeClient) GetX(ctx context.Context, id pulid.ID) *ConsentChange {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ConsentChangeClient) Hooks() []Hook {
+	hooks := c.hooks.ConsentChange
+	return append(hooks[:len(hooks):len(hooks)], consentchange.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ConsentChangeClient) Interceptors() []Interceptor {
+	return c.inters.ConsentChange
+}
+
+func (c *ConsentChangeClient) mutate(ctx context.Context, m *ConsentChangeMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ConsentChangeCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ConsentChangeUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ConsentChangeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ConsentChangeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ConsentChange mutation op: %q", m.Op())
+	}
+}
+
 // DirectoryLogEntryClient is a client for the DirectoryLogEntry schema.
 type DirectoryLogEntryClient struct {
 	config
@@ -2353,6 +2645,140 @@ func (c *EnrollmentStepClient) mutate(ctx context.Context, m *EnrollmentStepMuta
 		return (&EnrollmentStepDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown EnrollmentStep mutation op: %q", m.Op())
+	}
+}
+
+// InboundSMSClient is a client for the InboundSMS schema.
+type InboundSMSClient struct {
+	config
+}
+
+// NewInboundSMSClient returns a client for the InboundSMS from the given config.
+func NewInboundSMSClient(c config) *InboundSMSClient {
+	return &InboundSMSClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `inboundsms.Hooks(f(g(h())))`.
+func (c *InboundSMSClient) Use(hooks ...Hook) {
+	c.hooks.InboundSMS = append(c.hooks.InboundSMS, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `inboundsms.Intercept(f(g(h())))`.
+func (c *InboundSMSClient) Intercept(interceptors ...Interceptor) {
+	c.inters.InboundSMS = append(c.inters.InboundSMS, interceptors...)
+}
+
+// Create returns a builder for creating a InboundSMS entity.
+func (c *InboundSMSClient) Create() *InboundSMSCreate {
+	mutation := newInboundSMSMutation(c.config, OpCreate)
+	return &InboundSMSCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of InboundSMS entities.
+func (c *InboundSMSClient) CreateBulk(builders ...*InboundSMSCreate) *InboundSMSCreateBulk {
+	return &InboundSMSCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *InboundSMSClient) MapCreateBulk(slice any, setFunc func(*InboundSMSCreate, int)) *InboundSMSCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &InboundSMSCreateBulk{err: fmt.Errorf("calling to InboundSMSClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*InboundSMSCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &InboundSMSCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for InboundSMS.
+func (c *InboundSMSClient) Update() *InboundSMSUpdate {
+	mutation := newInboundSMSMutation(c.config, OpUpdate)
+	return &InboundSMSUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *InboundSMSClient) UpdateOne(_m *InboundSMS) *InboundSMSUpdateOne {
+	mutation := newInboundSMSMutation(c.config, OpUpdateOne, withInboundSMS(_m))
+	return &InboundSMSUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *InboundSMSClient) UpdateOneID(id pulid.ID) *InboundSMSUpdateOne {
+	mutation := newInboundSMSMutation(c.config, OpUpdateOne, withInboundSMSID(id))
+	return &InboundSMSUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for InboundSMS.
+func (c *InboundSMSClient) Delete() *InboundSMSDelete {
+	mutation := newInboundSMSMutation(c.config, OpDelete)
+	return &InboundSMSDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *InboundSMSClient) DeleteOne(_m *InboundSMS) *InboundSMSDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *InboundSMSClient) DeleteOneID(id pulid.ID) *InboundSMSDeleteOne {
+	builder := c.Delete().Where(inboundsms.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &InboundSMSDeleteOne{builder}
+}
+
+// Query returns a query builder for InboundSMS.
+func (c *InboundSMSClient) Query() *InboundSMSQuery {
+	return &InboundSMSQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeInboundSMS},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a InboundSMS entity by its id.
+func (c *InboundSMSClient) Get(ctx context.Context, id pulid.ID) (*InboundSMS, error) {
+	return c.Query().Where(inboundsms.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *InboundSMSClient) GetX(ctx context.Context, id pulid.ID) *InboundSMS {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *InboundSMSClient) Hooks() []Hook {
+	hooks := c.hooks.InboundSMS
+	return append(hooks[:len(hooks):len(hooks)], inboundsms.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *InboundSMSClient) Interceptors() []Interceptor {
+	return c.inters.InboundSMS
+}
+
+func (c *InboundSMSClient) mutate(ctx context.Context, m *InboundSMSMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&InboundSMSCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&InboundSMSUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&InboundSMSUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&InboundSMSDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown InboundSMS mutation op: %q", m.Op())
 	}
 }
 
@@ -5135,17 +5561,19 @@ func (c *UserTokenClient) mutate(ctx context.Context, m *UserTokenMutation) (Val
 type (
 	hooks struct {
 		APIKey, AccessLogEntry, AutoReplySent, Booking, BookingStatusChange,
-		BookingType, Channel, ChannelMember, DirectoryLogEntry, Enrollment,
-		EnrollmentStep, Label, MembershipSpan, Message, Notification, OutboxMessage,
-		Patient, PracticeProfile, Program, ProgramAction, Referral, SecurityGroup,
-		Session, Setting, SignInThrottle, Template, User, UserToken []ent.Hook
+		BookingType, Channel, ChannelMember, Consent, ConsentChange, DirectoryLogEntry,
+		Enrollment, EnrollmentStep, InboundSMS, Label, MembershipSpan, Message,
+		Notification, OutboxMessage, Patient, PracticeProfile, Program, ProgramAction,
+		Referral, SecurityGroup, Session, Setting, SignInThrottle, Template, User,
+		UserToken []ent.Hook
 	}
 	inters struct {
 		APIKey, AccessLogEntry, AutoReplySent, Booking, BookingStatusChange,
-		BookingType, Channel, ChannelMember, DirectoryLogEntry, Enrollment,
-		EnrollmentStep, Label, MembershipSpan, Message, Notification, OutboxMessage,
-		Patient, PracticeProfile, Program, ProgramAction, Referral, SecurityGroup,
-		Session, Setting, SignInThrottle, Template, User, UserToken []ent.Interceptor
+		BookingType, Channel, ChannelMember, Consent, ConsentChange, DirectoryLogEntry,
+		Enrollment, EnrollmentStep, InboundSMS, Label, MembershipSpan, Message,
+		Notification, OutboxMessage, Patient, PracticeProfile, Program, ProgramAction,
+		Referral, SecurityGroup, Session, Setting, SignInThrottle, Template, User,
+		UserToken []ent.Interceptor
 	}
 )
 

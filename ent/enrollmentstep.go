@@ -38,6 +38,8 @@ type EnrollmentStep struct {
 	ExecutedAt *time.Time `json:"executed_at,omitempty"`
 	// Error holds the value of the "error" field.
 	Error *string `json:"error,omitempty"`
+	// why a SKIPPED step was not sent, as a code: OPTED_OUT (the patient opted out of the channel)
+	SkipReason *string `json:"skip_reason,omitempty"`
 	// ReplyContent holds the value of the "reply_content" field.
 	ReplyContent *string `json:"reply_content,omitempty"`
 	// the provider's id of the last reply stored: a webhook delivered again is stored once
@@ -96,7 +98,7 @@ func (*EnrollmentStep) scanValues(columns []string) ([]any, error) {
 			values[i] = new(pulid.ID)
 		case enrollmentstep.FieldCycle:
 			values[i] = new(sql.NullInt64)
-		case enrollmentstep.FieldStatus, enrollmentstep.FieldError, enrollmentstep.FieldReplyContent, enrollmentstep.FieldLastReplySid:
+		case enrollmentstep.FieldStatus, enrollmentstep.FieldError, enrollmentstep.FieldSkipReason, enrollmentstep.FieldReplyContent, enrollmentstep.FieldLastReplySid:
 			values[i] = new(sql.NullString)
 		case enrollmentstep.FieldCreatedAt, enrollmentstep.FieldUpdatedAt, enrollmentstep.FieldScheduledAt, enrollmentstep.FieldExecutedAt:
 			values[i] = new(sql.NullTime)
@@ -176,6 +178,13 @@ func (_m *EnrollmentStep) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Error = new(string)
 				*_m.Error = value.String
+			}
+		case enrollmentstep.FieldSkipReason:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field skip_reason", values[i])
+			} else if value.Valid {
+				_m.SkipReason = new(string)
+				*_m.SkipReason = value.String
 			}
 		case enrollmentstep.FieldReplyContent:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -272,6 +281,11 @@ func (_m *EnrollmentStep) String() string {
 	builder.WriteString(", ")
 	if v := _m.Error; v != nil {
 		builder.WriteString("error=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.SkipReason; v != nil {
+		builder.WriteString("skip_reason=")
 		builder.WriteString(*v)
 	}
 	builder.WriteString(", ")

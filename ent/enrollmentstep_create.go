@@ -120,6 +120,20 @@ func (_c *EnrollmentStepCreate) SetNillableError(v *string) *EnrollmentStepCreat
 	return _c
 }
 
+// SetSkipReason sets the "skip_reason" field.
+func (_c *EnrollmentStepCreate) SetSkipReason(v string) *EnrollmentStepCreate {
+	_c.mutation.SetSkipReason(v)
+	return _c
+}
+
+// SetNillableSkipReason sets the "skip_reason" field if the given value is not nil.
+func (_c *EnrollmentStepCreate) SetNillableSkipReason(v *string) *EnrollmentStepCreate {
+	if v != nil {
+		_c.SetSkipReason(*v)
+	}
+	return _c
+}
+
 // SetReplyContent sets the "reply_content" field.
 func (_c *EnrollmentStepCreate) SetReplyContent(v string) *EnrollmentStepCreate {
 	_c.mutation.SetReplyContent(v)
@@ -284,6 +298,11 @@ func (_c *EnrollmentStepCreate) check() error {
 			return &ValidationError{Name: "error", err: fmt.Errorf(`ent: validator failed for field "EnrollmentStep.error": %w`, err)}
 		}
 	}
+	if v, ok := _c.mutation.SkipReason(); ok {
+		if err := enrollmentstep.SkipReasonValidator(v); err != nil {
+			return &ValidationError{Name: "skip_reason", err: fmt.Errorf(`ent: validator failed for field "EnrollmentStep.skip_reason": %w`, err)}
+		}
+	}
 	if v, ok := _c.mutation.LastReplySid(); ok {
 		if err := enrollmentstep.LastReplySidValidator(v); err != nil {
 			return &ValidationError{Name: "last_reply_sid", err: fmt.Errorf(`ent: validator failed for field "EnrollmentStep.last_reply_sid": %w`, err)}
@@ -363,6 +382,10 @@ func (_c *EnrollmentStepCreate) createSpec() (*EnrollmentStep, *sqlgraph.CreateS
 	if value, ok := _c.mutation.Error(); ok {
 		_spec.SetField(enrollmentstep.FieldError, field.TypeString, value)
 		_node.Error = &value
+	}
+	if value, ok := _c.mutation.SkipReason(); ok {
+		_spec.SetField(enrollmentstep.FieldSkipReason, field.TypeString, value)
+		_node.SkipReason = &value
 	}
 	if value, ok := _c.mutation.ReplyContent(); ok {
 		_spec.SetField(enrollmentstep.FieldReplyContent, field.TypeString, value)
@@ -531,6 +554,24 @@ func (u *EnrollmentStepUpsert) UpdateError() *EnrollmentStepUpsert {
 // ClearError clears the value of the "error" field.
 func (u *EnrollmentStepUpsert) ClearError() *EnrollmentStepUpsert {
 	u.SetNull(enrollmentstep.FieldError)
+	return u
+}
+
+// SetSkipReason sets the "skip_reason" field.
+func (u *EnrollmentStepUpsert) SetSkipReason(v string) *EnrollmentStepUpsert {
+	u.Set(enrollmentstep.FieldSkipReason, v)
+	return u
+}
+
+// UpdateSkipReason sets the "skip_reason" field to the value that was provided on create.
+func (u *EnrollmentStepUpsert) UpdateSkipReason() *EnrollmentStepUpsert {
+	u.SetExcluded(enrollmentstep.FieldSkipReason)
+	return u
+}
+
+// ClearSkipReason clears the value of the "skip_reason" field.
+func (u *EnrollmentStepUpsert) ClearSkipReason() *EnrollmentStepUpsert {
+	u.SetNull(enrollmentstep.FieldSkipReason)
 	return u
 }
 
@@ -729,6 +770,27 @@ func (u *EnrollmentStepUpsertOne) UpdateError() *EnrollmentStepUpsertOne {
 func (u *EnrollmentStepUpsertOne) ClearError() *EnrollmentStepUpsertOne {
 	return u.Update(func(s *EnrollmentStepUpsert) {
 		s.ClearError()
+	})
+}
+
+// SetSkipReason sets the "skip_reason" field.
+func (u *EnrollmentStepUpsertOne) SetSkipReason(v string) *EnrollmentStepUpsertOne {
+	return u.Update(func(s *EnrollmentStepUpsert) {
+		s.SetSkipReason(v)
+	})
+}
+
+// UpdateSkipReason sets the "skip_reason" field to the value that was provided on create.
+func (u *EnrollmentStepUpsertOne) UpdateSkipReason() *EnrollmentStepUpsertOne {
+	return u.Update(func(s *EnrollmentStepUpsert) {
+		s.UpdateSkipReason()
+	})
+}
+
+// ClearSkipReason clears the value of the "skip_reason" field.
+func (u *EnrollmentStepUpsertOne) ClearSkipReason() *EnrollmentStepUpsertOne {
+	return u.Update(func(s *EnrollmentStepUpsert) {
+		s.ClearSkipReason()
 	})
 }
 
@@ -1103,6 +1165,27 @@ func (u *EnrollmentStepUpsertBulk) UpdateError() *EnrollmentStepUpsertBulk {
 func (u *EnrollmentStepUpsertBulk) ClearError() *EnrollmentStepUpsertBulk {
 	return u.Update(func(s *EnrollmentStepUpsert) {
 		s.ClearError()
+	})
+}
+
+// SetSkipReason sets the "skip_reason" field.
+func (u *EnrollmentStepUpsertBulk) SetSkipReason(v string) *EnrollmentStepUpsertBulk {
+	return u.Update(func(s *EnrollmentStepUpsert) {
+		s.SetSkipReason(v)
+	})
+}
+
+// UpdateSkipReason sets the "skip_reason" field to the value that was provided on create.
+func (u *EnrollmentStepUpsertBulk) UpdateSkipReason() *EnrollmentStepUpsertBulk {
+	return u.Update(func(s *EnrollmentStepUpsert) {
+		s.UpdateSkipReason()
+	})
+}
+
+// ClearSkipReason clears the value of the "skip_reason" field.
+func (u *EnrollmentStepUpsertBulk) ClearSkipReason() *EnrollmentStepUpsertBulk {
+	return u.Update(func(s *EnrollmentStepUpsert) {
+		s.ClearSkipReason()
 	})
 }
 

@@ -104,6 +104,26 @@ func (_u *EnrollmentStepUpdate) ClearError() *EnrollmentStepUpdate {
 	return _u
 }
 
+// SetSkipReason sets the "skip_reason" field.
+func (_u *EnrollmentStepUpdate) SetSkipReason(v string) *EnrollmentStepUpdate {
+	_u.mutation.SetSkipReason(v)
+	return _u
+}
+
+// SetNillableSkipReason sets the "skip_reason" field if the given value is not nil.
+func (_u *EnrollmentStepUpdate) SetNillableSkipReason(v *string) *EnrollmentStepUpdate {
+	if v != nil {
+		_u.SetSkipReason(*v)
+	}
+	return _u
+}
+
+// ClearSkipReason clears the value of the "skip_reason" field.
+func (_u *EnrollmentStepUpdate) ClearSkipReason() *EnrollmentStepUpdate {
+	_u.mutation.ClearSkipReason()
+	return _u
+}
+
 // SetReplyContent sets the "reply_content" field.
 func (_u *EnrollmentStepUpdate) SetReplyContent(v string) *EnrollmentStepUpdate {
 	_u.mutation.SetReplyContent(v)
@@ -223,6 +243,11 @@ func (_u *EnrollmentStepUpdate) check() error {
 			return &ValidationError{Name: "error", err: fmt.Errorf(`ent: validator failed for field "EnrollmentStep.error": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.SkipReason(); ok {
+		if err := enrollmentstep.SkipReasonValidator(v); err != nil {
+			return &ValidationError{Name: "skip_reason", err: fmt.Errorf(`ent: validator failed for field "EnrollmentStep.skip_reason": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.LastReplySid(); ok {
 		if err := enrollmentstep.LastReplySidValidator(v); err != nil {
 			return &ValidationError{Name: "last_reply_sid", err: fmt.Errorf(`ent: validator failed for field "EnrollmentStep.last_reply_sid": %w`, err)}
@@ -275,6 +300,12 @@ func (_u *EnrollmentStepUpdate) sqlSave(ctx context.Context) (_node int, err err
 	}
 	if _u.mutation.ErrorCleared() {
 		_spec.ClearField(enrollmentstep.FieldError, field.TypeString)
+	}
+	if value, ok := _u.mutation.SkipReason(); ok {
+		_spec.SetField(enrollmentstep.FieldSkipReason, field.TypeString, value)
+	}
+	if _u.mutation.SkipReasonCleared() {
+		_spec.ClearField(enrollmentstep.FieldSkipReason, field.TypeString)
 	}
 	if value, ok := _u.mutation.ReplyContent(); ok {
 		_spec.SetField(enrollmentstep.FieldReplyContent, field.TypeString, value)
@@ -387,6 +418,26 @@ func (_u *EnrollmentStepUpdateOne) SetNillableError(v *string) *EnrollmentStepUp
 // ClearError clears the value of the "error" field.
 func (_u *EnrollmentStepUpdateOne) ClearError() *EnrollmentStepUpdateOne {
 	_u.mutation.ClearError()
+	return _u
+}
+
+// SetSkipReason sets the "skip_reason" field.
+func (_u *EnrollmentStepUpdateOne) SetSkipReason(v string) *EnrollmentStepUpdateOne {
+	_u.mutation.SetSkipReason(v)
+	return _u
+}
+
+// SetNillableSkipReason sets the "skip_reason" field if the given value is not nil.
+func (_u *EnrollmentStepUpdateOne) SetNillableSkipReason(v *string) *EnrollmentStepUpdateOne {
+	if v != nil {
+		_u.SetSkipReason(*v)
+	}
+	return _u
+}
+
+// ClearSkipReason clears the value of the "skip_reason" field.
+func (_u *EnrollmentStepUpdateOne) ClearSkipReason() *EnrollmentStepUpdateOne {
+	_u.mutation.ClearSkipReason()
 	return _u
 }
 
@@ -522,6 +573,11 @@ func (_u *EnrollmentStepUpdateOne) check() error {
 			return &ValidationError{Name: "error", err: fmt.Errorf(`ent: validator failed for field "EnrollmentStep.error": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.SkipReason(); ok {
+		if err := enrollmentstep.SkipReasonValidator(v); err != nil {
+			return &ValidationError{Name: "skip_reason", err: fmt.Errorf(`ent: validator failed for field "EnrollmentStep.skip_reason": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.LastReplySid(); ok {
 		if err := enrollmentstep.LastReplySidValidator(v); err != nil {
 			return &ValidationError{Name: "last_reply_sid", err: fmt.Errorf(`ent: validator failed for field "EnrollmentStep.last_reply_sid": %w`, err)}
@@ -591,6 +647,12 @@ func (_u *EnrollmentStepUpdateOne) sqlSave(ctx context.Context) (_node *Enrollme
 	}
 	if _u.mutation.ErrorCleared() {
 		_spec.ClearField(enrollmentstep.FieldError, field.TypeString)
+	}
+	if value, ok := _u.mutation.SkipReason(); ok {
+		_spec.SetField(enrollmentstep.FieldSkipReason, field.TypeString, value)
+	}
+	if _u.mutation.SkipReasonCleared() {
+		_spec.ClearField(enrollmentstep.FieldSkipReason, field.TypeString)
 	}
 	if value, ok := _u.mutation.ReplyContent(); ok {
 		_spec.SetField(enrollmentstep.FieldReplyContent, field.TypeString, value)

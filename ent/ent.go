@@ -20,9 +20,12 @@ import (
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
+	"github.com/whisper-health/whisper/ent/consent"
+	"github.com/whisper-health/whisper/ent/consentchange"
 	"github.com/whisper-health/whisper/ent/directorylogentry"
 	"github.com/whisper-health/whisper/ent/enrollment"
 	"github.com/whisper-health/whisper/ent/enrollmentstep"
+	"github.com/whisper-health/whisper/ent/inboundsms"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/membershipspan"
 	"github.com/whisper-health/whisper/ent/message"
@@ -108,9 +111,12 @@ func checkColumn(t, c string) error {
 			bookingtype.Table:         bookingtype.ValidColumn,
 			channel.Table:             channel.ValidColumn,
 			channelmember.Table:       channelmember.ValidColumn,
+			consent.Table:             consent.ValidColumn,
+			consentchange.Table:       consentchange.ValidColumn,
 			directorylogentry.Table:   directorylogentry.ValidColumn,
 			enrollment.Table:          enrollment.ValidColumn,
 			enrollmentstep.Table:      enrollmentstep.ValidColumn,
+			inboundsms.Table:          inboundsms.ValidColumn,
 			label.Table:               label.ValidColumn,
 			membershipspan.Table:      membershipspan.ValidColumn,
 			message.Table:             message.ValidColumn,

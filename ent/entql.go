@@ -11,9 +11,12 @@ import (
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
+	"github.com/whisper-health/whisper/ent/consent"
+	"github.com/whisper-health/whisper/ent/consentchange"
 	"github.com/whisper-health/whisper/ent/directorylogentry"
 	"github.com/whisper-health/whisper/ent/enrollment"
 	"github.com/whisper-health/whisper/ent/enrollmentstep"
+	"github.com/whisper-health/whisper/ent/inboundsms"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/membershipspan"
 	"github.com/whisper-health/whisper/ent/message"
@@ -41,7 +44,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 28)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 31)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -203,6 +206,45 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   consent.Table,
+			Columns: consent.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: consent.FieldID,
+			},
+		},
+		Type: "Consent",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			consent.FieldCreatedAt: {Type: field.TypeTime, Column: consent.FieldCreatedAt},
+			consent.FieldUpdatedAt: {Type: field.TypeTime, Column: consent.FieldUpdatedAt},
+			consent.FieldSubject:   {Type: field.TypeString, Column: consent.FieldSubject},
+			consent.FieldChannel:   {Type: field.TypeEnum, Column: consent.FieldChannel},
+			consent.FieldState:     {Type: field.TypeEnum, Column: consent.FieldState},
+		},
+	}
+	graph.Nodes[9] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   consentchange.Table,
+			Columns: consentchange.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: consentchange.FieldID,
+			},
+		},
+		Type: "ConsentChange",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			consentchange.FieldSubject:   {Type: field.TypeString, Column: consentchange.FieldSubject},
+			consentchange.FieldPatientID: {Type: field.TypeString, Column: consentchange.FieldPatientID},
+			consentchange.FieldChannel:   {Type: field.TypeEnum, Column: consentchange.FieldChannel},
+			consentchange.FieldState:     {Type: field.TypeEnum, Column: consentchange.FieldState},
+			consentchange.FieldSource:    {Type: field.TypeEnum, Column: consentchange.FieldSource},
+			consentchange.FieldActorID:   {Type: field.TypeString, Column: consentchange.FieldActorID},
+			consentchange.FieldDetail:    {Type: field.TypeString, Column: consentchange.FieldDetail},
+			consentchange.FieldAt:        {Type: field.TypeTime, Column: consentchange.FieldAt},
+		},
+	}
+	graph.Nodes[10] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   directorylogentry.Table,
 			Columns: directorylogentry.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -223,7 +265,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			directorylogentry.FieldDetail:    {Type: field.TypeString, Column: directorylogentry.FieldDetail},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   enrollment.Table,
 			Columns: enrollment.Columns,
@@ -248,7 +290,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			enrollment.FieldNextDueAt:     {Type: field.TypeTime, Column: enrollment.FieldNextDueAt},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   enrollmentstep.Table,
 			Columns: enrollmentstep.Columns,
@@ -268,12 +310,28 @@ var schemaGraph = func() *sqlgraph.Schema {
 			enrollmentstep.FieldScheduledAt:  {Type: field.TypeTime, Column: enrollmentstep.FieldScheduledAt},
 			enrollmentstep.FieldExecutedAt:   {Type: field.TypeTime, Column: enrollmentstep.FieldExecutedAt},
 			enrollmentstep.FieldError:        {Type: field.TypeString, Column: enrollmentstep.FieldError},
+			enrollmentstep.FieldSkipReason:   {Type: field.TypeString, Column: enrollmentstep.FieldSkipReason},
 			enrollmentstep.FieldReplyContent: {Type: field.TypeString, Column: enrollmentstep.FieldReplyContent},
 			enrollmentstep.FieldLastReplySid: {Type: field.TypeString, Column: enrollmentstep.FieldLastReplySid},
 			enrollmentstep.FieldOutboxID:     {Type: field.TypeString, Column: enrollmentstep.FieldOutboxID},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   inboundsms.Table,
+			Columns: inboundsms.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: inboundsms.FieldID,
+			},
+		},
+		Type: "InboundSMS",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			inboundsms.FieldSid: {Type: field.TypeString, Column: inboundsms.FieldSid},
+			inboundsms.FieldAt:  {Type: field.TypeTime, Column: inboundsms.FieldAt},
+		},
+	}
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   label.Table,
 			Columns: label.Columns,
@@ -290,7 +348,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			label.FieldName:      {Type: field.TypeString, Column: label.FieldName},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   membershipspan.Table,
 			Columns: membershipspan.Columns,
@@ -308,7 +366,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			membershipspan.FieldCreatedAt: {Type: field.TypeTime, Column: membershipspan.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   message.Table,
 			Columns: message.Columns,
@@ -332,7 +390,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldTxid:            {Type: field.TypeInt64, Column: message.FieldTxid},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   notification.Table,
 			Columns: notification.Columns,
@@ -358,7 +416,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			notification.FieldCreatedAt:      {Type: field.TypeTime, Column: notification.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   outboxmessage.Table,
 			Columns: outboxmessage.Columns,
@@ -384,9 +442,14 @@ var schemaGraph = func() *sqlgraph.Schema {
 			outboxmessage.FieldProviderRef:    {Type: field.TypeString, Column: outboxmessage.FieldProviderRef},
 			outboxmessage.FieldCauseMessageID: {Type: field.TypeString, Column: outboxmessage.FieldCauseMessageID},
 			outboxmessage.FieldSentAt:         {Type: field.TypeTime, Column: outboxmessage.FieldSentAt},
+			outboxmessage.FieldPatientFacing:  {Type: field.TypeBool, Column: outboxmessage.FieldPatientFacing},
+			outboxmessage.FieldHeldUntil:      {Type: field.TypeTime, Column: outboxmessage.FieldHeldUntil},
+			outboxmessage.FieldUnsubscribeURL: {Type: field.TypeString, Column: outboxmessage.FieldUnsubscribeURL},
+			outboxmessage.FieldProviderStatus: {Type: field.TypeString, Column: outboxmessage.FieldProviderStatus},
+			outboxmessage.FieldDeliveredAt:    {Type: field.TypeTime, Column: outboxmessage.FieldDeliveredAt},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   patient.Table,
 			Columns: patient.Columns,
@@ -419,7 +482,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			patient.FieldSourceVersion:      {Type: field.TypeInt64, Column: patient.FieldSourceVersion},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   practiceprofile.Table,
 			Columns: practiceprofile.Columns,
@@ -438,7 +501,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			practiceprofile.FieldTimeZone:  {Type: field.TypeString, Column: practiceprofile.FieldTimeZone},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   program.Table,
 			Columns: program.Columns,
@@ -460,7 +523,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			program.FieldEnabled:        {Type: field.TypeBool, Column: program.FieldEnabled},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   programaction.Table,
 			Columns: programaction.Columns,
@@ -486,7 +549,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			programaction.FieldArchivedAt:       {Type: field.TypeTime, Column: programaction.FieldArchivedAt},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   referral.Table,
 			Columns: referral.Columns,
@@ -507,7 +570,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			referral.FieldSourceVersion: {Type: field.TypeInt64, Column: referral.FieldSourceVersion},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   securitygroup.Table,
 			Columns: securitygroup.Columns,
@@ -524,7 +587,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			securitygroup.FieldPermissions: {Type: field.TypeJSON, Column: securitygroup.FieldPermissions},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -548,7 +611,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldIPAddress:         {Type: field.TypeString, Column: session.FieldIPAddress},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   setting.Table,
 			Columns: setting.Columns,
@@ -564,7 +627,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			setting.FieldValue:     {Type: field.TypeString, Column: setting.FieldValue},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   signinthrottle.Table,
 			Columns: signinthrottle.Columns,
@@ -579,7 +642,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			signinthrottle.FieldWindowStart: {Type: field.TypeTime, Column: signinthrottle.FieldWindowStart},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   template.Table,
 			Columns: template.Columns,
@@ -598,7 +661,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			template.FieldBody:      {Type: field.TypeString, Column: template.FieldBody},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -633,7 +696,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldPatientAutoReplyUntil: {Type: field.TypeTime, Column: user.FieldPatientAutoReplyUntil},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   usertoken.Table,
 			Columns: usertoken.Columns,
@@ -2289,6 +2352,151 @@ func (f *ChannelMemberFilter) WhereHasUserWith(preds ...predicate.User) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ConsentQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ConsentQuery builder.
+func (_q *ConsentQuery) Filter() *ConsentFilter {
+	return &ConsentFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ConsentMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ConsentMutation builder.
+func (m *ConsentMutation) Filter() *ConsentFilter {
+	return &ConsentFilter{config: m.config, predicateAdder: m}
+}
+
+// ConsentFilter provides a generic filtering capability at runtime for ConsentQuery.
+type ConsentFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ConsentFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ConsentFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(consent.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ConsentFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(consent.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ConsentFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(consent.FieldUpdatedAt))
+}
+
+// WhereSubject applies the entql string predicate on the subject field.
+func (f *ConsentFilter) WhereSubject(p entql.StringP) {
+	f.Where(p.Field(consent.FieldSubject))
+}
+
+// WhereChannel applies the entql string predicate on the channel field.
+func (f *ConsentFilter) WhereChannel(p entql.StringP) {
+	f.Where(p.Field(consent.FieldChannel))
+}
+
+// WhereState applies the entql string predicate on the state field.
+func (f *ConsentFilter) WhereState(p entql.StringP) {
+	f.Where(p.Field(consent.FieldState))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ConsentChangeQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ConsentChangeQuery builder.
+func (_q *ConsentChangeQuery) Filter() *ConsentChangeFilter {
+	return &ConsentChangeFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ConsentChangeMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ConsentChangeMutation builder.
+func (m *ConsentChangeMutation) Filter() *ConsentChangeFilter {
+	return &ConsentChangeFilter{config: m.config, predicateAdder: m}
+}
+
+// ConsentChangeFilter provides a generic filtering capability at runtime for ConsentChangeQuery.
+type ConsentChangeFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ConsentChangeFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ConsentChangeFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(consentchange.FieldID))
+}
+
+// WhereSubject applies the entql string predicate on the subject field.
+func (f *ConsentChangeFilter) WhereSubject(p entql.StringP) {
+	f.Where(p.Field(consentchange.FieldSubject))
+}
+
+// WherePatientID applies the entql string predicate on the patient_id field.
+func (f *ConsentChangeFilter) WherePatientID(p entql.StringP) {
+	f.Where(p.Field(consentchange.FieldPatientID))
+}
+
+// WhereChannel applies the entql string predicate on the channel field.
+func (f *ConsentChangeFilter) WhereChannel(p entql.StringP) {
+	f.Where(p.Field(consentchange.FieldChannel))
+}
+
+// WhereState applies the entql string predicate on the state field.
+func (f *ConsentChangeFilter) WhereState(p entql.StringP) {
+	f.Where(p.Field(consentchange.FieldState))
+}
+
+// WhereSource applies the entql string predicate on the source field.
+func (f *ConsentChangeFilter) WhereSource(p entql.StringP) {
+	f.Where(p.Field(consentchange.FieldSource))
+}
+
+// WhereActorID applies the entql string predicate on the actor_id field.
+func (f *ConsentChangeFilter) WhereActorID(p entql.StringP) {
+	f.Where(p.Field(consentchange.FieldActorID))
+}
+
+// WhereDetail applies the entql string predicate on the detail field.
+func (f *ConsentChangeFilter) WhereDetail(p entql.StringP) {
+	f.Where(p.Field(consentchange.FieldDetail))
+}
+
+// WhereAt applies the entql time.Time predicate on the at field.
+func (f *ConsentChangeFilter) WhereAt(p entql.TimeP) {
+	f.Where(p.Field(consentchange.FieldAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *DirectoryLogEntryQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2317,7 +2525,7 @@ type DirectoryLogEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DirectoryLogEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2402,7 +2610,7 @@ type EnrollmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *EnrollmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2544,7 +2752,7 @@ type EnrollmentStepFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *EnrollmentStepFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2600,6 +2808,11 @@ func (f *EnrollmentStepFilter) WhereError(p entql.StringP) {
 	f.Where(p.Field(enrollmentstep.FieldError))
 }
 
+// WhereSkipReason applies the entql string predicate on the skip_reason field.
+func (f *EnrollmentStepFilter) WhereSkipReason(p entql.StringP) {
+	f.Where(p.Field(enrollmentstep.FieldSkipReason))
+}
+
 // WhereReplyContent applies the entql string predicate on the reply_content field.
 func (f *EnrollmentStepFilter) WhereReplyContent(p entql.StringP) {
 	f.Where(p.Field(enrollmentstep.FieldReplyContent))
@@ -2644,6 +2857,56 @@ func (f *EnrollmentStepFilter) WhereHasActionWith(preds ...predicate.ProgramActi
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *InboundSMSQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the InboundSMSQuery builder.
+func (_q *InboundSMSQuery) Filter() *InboundSMSFilter {
+	return &InboundSMSFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *InboundSMSMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the InboundSMSMutation builder.
+func (m *InboundSMSMutation) Filter() *InboundSMSFilter {
+	return &InboundSMSFilter{config: m.config, predicateAdder: m}
+}
+
+// InboundSMSFilter provides a generic filtering capability at runtime for InboundSMSQuery.
+type InboundSMSFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *InboundSMSFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *InboundSMSFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(inboundsms.FieldID))
+}
+
+// WhereSid applies the entql string predicate on the sid field.
+func (f *InboundSMSFilter) WhereSid(p entql.StringP) {
+	f.Where(p.Field(inboundsms.FieldSid))
+}
+
+// WhereAt applies the entql time.Time predicate on the at field.
+func (f *InboundSMSFilter) WhereAt(p entql.TimeP) {
+	f.Where(p.Field(inboundsms.FieldAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *LabelQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2672,7 +2935,7 @@ type LabelFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LabelFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2760,7 +3023,7 @@ type MembershipSpanFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MembershipSpanFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2853,7 +3116,7 @@ type MessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3046,7 +3309,7 @@ type NotificationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *NotificationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3207,7 +3470,7 @@ type OutboxMessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OutboxMessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3293,6 +3556,31 @@ func (f *OutboxMessageFilter) WhereSentAt(p entql.TimeP) {
 	f.Where(p.Field(outboxmessage.FieldSentAt))
 }
 
+// WherePatientFacing applies the entql bool predicate on the patient_facing field.
+func (f *OutboxMessageFilter) WherePatientFacing(p entql.BoolP) {
+	f.Where(p.Field(outboxmessage.FieldPatientFacing))
+}
+
+// WhereHeldUntil applies the entql time.Time predicate on the held_until field.
+func (f *OutboxMessageFilter) WhereHeldUntil(p entql.TimeP) {
+	f.Where(p.Field(outboxmessage.FieldHeldUntil))
+}
+
+// WhereUnsubscribeURL applies the entql string predicate on the unsubscribe_url field.
+func (f *OutboxMessageFilter) WhereUnsubscribeURL(p entql.StringP) {
+	f.Where(p.Field(outboxmessage.FieldUnsubscribeURL))
+}
+
+// WhereProviderStatus applies the entql string predicate on the provider_status field.
+func (f *OutboxMessageFilter) WhereProviderStatus(p entql.StringP) {
+	f.Where(p.Field(outboxmessage.FieldProviderStatus))
+}
+
+// WhereDeliveredAt applies the entql time.Time predicate on the delivered_at field.
+func (f *OutboxMessageFilter) WhereDeliveredAt(p entql.TimeP) {
+	f.Where(p.Field(outboxmessage.FieldDeliveredAt))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *PatientQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -3322,7 +3610,7 @@ type PatientFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PatientFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3490,7 +3778,7 @@ type PracticeProfileFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PracticeProfileFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3560,7 +3848,7 @@ type ProgramFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProgramFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3673,7 +3961,7 @@ type ProgramActionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProgramActionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3806,7 +4094,7 @@ type ReferralFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReferralFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3900,7 +4188,7 @@ type SecurityGroupFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SecurityGroupFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3988,7 +4276,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4097,7 +4385,7 @@ type SettingFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SettingFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4152,7 +4440,7 @@ type SignInThrottleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SignInThrottleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4202,7 +4490,7 @@ type TemplateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TemplateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4272,7 +4560,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4506,7 +4794,7 @@ type UserTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -1011,6 +1011,11 @@ func (_q *EnrollmentStepQuery) collectField(ctx context.Context, oneNode bool, o
 				selectedFields = append(selectedFields, enrollmentstep.FieldError)
 				fieldSeen[enrollmentstep.FieldError] = struct{}{}
 			}
+		case "skipReason":
+			if _, ok := fieldSeen[enrollmentstep.FieldSkipReason]; !ok {
+				selectedFields = append(selectedFields, enrollmentstep.FieldSkipReason)
+				fieldSeen[enrollmentstep.FieldSkipReason] = struct{}{}
+			}
 		case "replyContent":
 			if _, ok := fieldSeen[enrollmentstep.FieldReplyContent]; !ok {
 				selectedFields = append(selectedFields, enrollmentstep.FieldReplyContent)
@@ -1691,6 +1696,21 @@ func (_q *OutboxMessageQuery) collectField(ctx context.Context, oneNode bool, op
 			if _, ok := fieldSeen[outboxmessage.FieldSentAt]; !ok {
 				selectedFields = append(selectedFields, outboxmessage.FieldSentAt)
 				fieldSeen[outboxmessage.FieldSentAt] = struct{}{}
+			}
+		case "heldUntil":
+			if _, ok := fieldSeen[outboxmessage.FieldHeldUntil]; !ok {
+				selectedFields = append(selectedFields, outboxmessage.FieldHeldUntil)
+				fieldSeen[outboxmessage.FieldHeldUntil] = struct{}{}
+			}
+		case "providerStatus":
+			if _, ok := fieldSeen[outboxmessage.FieldProviderStatus]; !ok {
+				selectedFields = append(selectedFields, outboxmessage.FieldProviderStatus)
+				fieldSeen[outboxmessage.FieldProviderStatus] = struct{}{}
+			}
+		case "deliveredAt":
+			if _, ok := fieldSeen[outboxmessage.FieldDeliveredAt]; !ok {
+				selectedFields = append(selectedFields, outboxmessage.FieldDeliveredAt)
+				fieldSeen[outboxmessage.FieldDeliveredAt] = struct{}{}
 			}
 		case "id":
 		case "__typename":

@@ -19,9 +19,12 @@ import (
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
+	"github.com/whisper-health/whisper/ent/consent"
+	"github.com/whisper-health/whisper/ent/consentchange"
 	"github.com/whisper-health/whisper/ent/directorylogentry"
 	"github.com/whisper-health/whisper/ent/enrollment"
 	"github.com/whisper-health/whisper/ent/enrollmentstep"
+	"github.com/whisper-health/whisper/ent/inboundsms"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/membershipspan"
 	"github.com/whisper-health/whisper/ent/message"
@@ -60,9 +63,12 @@ const (
 	TypeBookingType         = "BookingType"
 	TypeChannel             = "Channel"
 	TypeChannelMember       = "ChannelMember"
+	TypeConsent             = "Consent"
+	TypeConsentChange       = "ConsentChange"
 	TypeDirectoryLogEntry   = "DirectoryLogEntry"
 	TypeEnrollment          = "Enrollment"
 	TypeEnrollmentStep      = "EnrollmentStep"
+	TypeInboundSMS          = "InboundSMS"
 	TypeLabel               = "Label"
 	TypeMembershipSpan      = "MembershipSpan"
 	TypeMessage             = "Message"
@@ -7256,6 +7262,1324 @@ func (m *ChannelMemberMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown ChannelMember edge %s", name)
 }
 
+// ConsentMutation represents an operation that mutates the Consent nodes in the graph.
+type ConsentMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *pulid.ID
+	created_at    *time.Time
+	updated_at    *time.Time
+	subject       *string
+	channel       *consent.Channel
+	state         *consent.State
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*Consent, error)
+	predicates    []predicate.Consent
+}
+
+var _ ent.Mutation = (*ConsentMutation)(nil)
+
+// consentOption allows management of the mutation configuration using functional options.
+type consentOption func(*ConsentMutation)
+
+// newConsentMutation creates new mutation for the Consent entity.
+func newConsentMutation(c config, op Op, opts ...consentOption) *ConsentMutation {
+	m := &ConsentMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeConsent,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withConsentID sets the ID field of the mutation.
+func withConsentID(id pulid.ID) consentOption {
+	return func(m *ConsentMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Consent
+		)
+		m.oldValue = func(ctx context.Context) (*Consent, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Consent.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withConsent sets the old Consent of the mutation.
+func withConsent(node *Consent) consentOption {
+	return func(m *ConsentMutation) {
+		m.oldValue = func(context.Context) (*Consent, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ConsentMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ConsentMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Consent entities.
+func (m *ConsentMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ConsentMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ConsentMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Consent.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ConsentMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ConsentMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Consent entity.
+// If the Consent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConsentMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ConsentMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *ConsentMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *ConsentMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Consent entity.
+// If the Consent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConsentMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *ConsentMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetSubject sets the "subject" field.
+func (m *ConsentMutation) SetSubject(s string) {
+	m.subject = &s
+}
+
+// Subject returns the value of the "subject" field in the mutation.
+func (m *ConsentMutation) Subject() (r string, exists bool) {
+	v := m.subject
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSubject returns the old "subject" field's value of the Consent entity.
+// If the Consent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConsentMutation) OldSubject(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSubject is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSubject requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSubject: %w", err)
+	}
+	return oldValue.Subject, nil
+}
+
+// ResetSubject resets all changes to the "subject" field.
+func (m *ConsentMutation) ResetSubject() {
+	m.subject = nil
+}
+
+// SetChannel sets the "channel" field.
+func (m *ConsentMutation) SetChannel(c consent.Channel) {
+	m.channel = &c
+}
+
+// Channel returns the value of the "channel" field in the mutation.
+func (m *ConsentMutation) Channel() (r consent.Channel, exists bool) {
+	v := m.channel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannel returns the old "channel" field's value of the Consent entity.
+// If the Consent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConsentMutation) OldChannel(ctx context.Context) (v consent.Channel, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannel: %w", err)
+	}
+	return oldValue.Channel, nil
+}
+
+// ResetChannel resets all changes to the "channel" field.
+func (m *ConsentMutation) ResetChannel() {
+	m.channel = nil
+}
+
+// SetState sets the "state" field.
+func (m *ConsentMutation) SetState(c consent.State) {
+	m.state = &c
+}
+
+// State returns the value of the "state" field in the mutation.
+func (m *ConsentMutation) State() (r consent.State, exists bool) {
+	v := m.state
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldState returns the old "state" field's value of the Consent entity.
+// If the Consent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConsentMutation) OldState(ctx context.Context) (v consent.State, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldState is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldState requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldState: %w", err)
+	}
+	return oldValue.State, nil
+}
+
+// ResetState resets all changes to the "state" field.
+func (m *ConsentMutation) ResetState() {
+	m.state = nil
+}
+
+// Where appends a list predicates to the ConsentMutation builder.
+func (m *ConsentMutation) Where(ps ...predicate.Consent) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ConsentMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ConsentMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Consent, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ConsentMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ConsentMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Consent).
+func (m *ConsentMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ConsentMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.created_at != nil {
+		fields = append(fields, consent.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, consent.FieldUpdatedAt)
+	}
+	if m.subject != nil {
+		fields = append(fields, consent.FieldSubject)
+	}
+	if m.channel != nil {
+		fields = append(fields, consent.FieldChannel)
+	}
+	if m.state != nil {
+		fields = append(fields, consent.FieldState)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ConsentMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case consent.FieldCreatedAt:
+		return m.CreatedAt()
+	case consent.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case consent.FieldSubject:
+		return m.Subject()
+	case consent.FieldChannel:
+		return m.Channel()
+	case consent.FieldState:
+		return m.State()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ConsentMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case consent.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case consent.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case consent.FieldSubject:
+		return m.OldSubject(ctx)
+	case consent.FieldChannel:
+		return m.OldChannel(ctx)
+	case consent.FieldState:
+		return m.OldState(ctx)
+	}
+	return nil, fmt.Errorf("unknown Consent field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ConsentMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case consent.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case consent.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case consent.FieldSubject:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSubject(v)
+		return nil
+	case consent.FieldChannel:
+		v, ok := value.(consent.Channel)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannel(v)
+		return nil
+	case consent.FieldState:
+		v, ok := value.(consent.State)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetState(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Consent field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ConsentMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ConsentMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ConsentMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown Consent numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ConsentMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ConsentMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ConsentMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown Consent nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ConsentMutation) ResetField(name string) error {
+	switch name {
+	case consent.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case consent.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case consent.FieldSubject:
+		m.ResetSubject()
+		return nil
+	case consent.FieldChannel:
+		m.ResetChannel()
+		return nil
+	case consent.FieldState:
+		m.ResetState()
+		return nil
+	}
+	return fmt.Errorf("unknown Consent field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ConsentMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ConsentMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ConsentMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ConsentMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ConsentMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ConsentMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ConsentMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown Consent unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ConsentMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown Consent edge %s", name)
+}
+
+// ConsentChangeMutation represents an operation that mutates the ConsentChange nodes in the graph.
+type ConsentChangeMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *pulid.ID
+	subject       *string
+	patient_id    *pulid.ID
+	channel       *consentchange.Channel
+	state         *consentchange.State
+	source        *consentchange.Source
+	actor_id      *pulid.ID
+	detail        *string
+	at            *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*ConsentChange, error)
+	predicates    []predicate.ConsentChange
+}
+
+var _ ent.Mutation = (*ConsentChangeMutation)(nil)
+
+// consentchangeOption allows management of the mutation configuration using functional options.
+type consentchangeOption func(*ConsentChangeMutation)
+
+// newConsentChangeMutation creates new mutation for the ConsentChange entity.
+func newConsentChangeMutation(c config, op Op, opts ...consentchangeOption) *ConsentChangeMutation {
+	m := &ConsentChangeMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeConsentChange,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withConsentChangeID sets the ID field of the mutation.
+func withConsentChangeID(id pulid.ID) consentchangeOption {
+	return func(m *ConsentChangeMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ConsentChange
+		)
+		m.oldValue = func(ctx context.Context) (*ConsentChange, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ConsentChange.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withConsentChange sets the old ConsentChange of the mutation.
+func withConsentChange(node *ConsentChange) consentchangeOption {
+	return func(m *ConsentChangeMutation) {
+		m.oldValue = func(context.Context) (*ConsentChange, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ConsentChangeMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ConsentChangeMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of ConsentChange entities.
+func (m *ConsentChangeMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ConsentChangeMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ConsentChangeMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ConsentChange.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetSubject sets the "subject" field.
+func (m *ConsentChangeMutation) SetSubject(s string) {
+	m.subject = &s
+}
+
+// Subject returns the value of the "subject" field in the mutation.
+func (m *ConsentChangeMutation) Subject() (r string, exists bool) {
+	v := m.subject
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSubject returns the old "subject" field's value of the ConsentChange entity.
+// If the ConsentChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConsentChangeMutation) OldSubject(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSubject is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSubject requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSubject: %w", err)
+	}
+	return oldValue.Subject, nil
+}
+
+// ResetSubject resets all changes to the "subject" field.
+func (m *ConsentChangeMutation) ResetSubject() {
+	m.subject = nil
+}
+
+// SetPatientID sets the "patient_id" field.
+func (m *ConsentChangeMutation) SetPatientID(pu pulid.ID) {
+	m.patient_id = &pu
+}
+
+// PatientID returns the value of the "patient_id" field in the mutation.
+func (m *ConsentChangeMutation) PatientID() (r pulid.ID, exists bool) {
+	v := m.patient_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPatientID returns the old "patient_id" field's value of the ConsentChange entity.
+// If the ConsentChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConsentChangeMutation) OldPatientID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPatientID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPatientID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPatientID: %w", err)
+	}
+	return oldValue.PatientID, nil
+}
+
+// ClearPatientID clears the value of the "patient_id" field.
+func (m *ConsentChangeMutation) ClearPatientID() {
+	m.patient_id = nil
+	m.clearedFields[consentchange.FieldPatientID] = struct{}{}
+}
+
+// PatientIDCleared returns if the "patient_id" field was cleared in this mutation.
+func (m *ConsentChangeMutation) PatientIDCleared() bool {
+	_, ok := m.clearedFields[consentchange.FieldPatientID]
+	return ok
+}
+
+// ResetPatientID resets all changes to the "patient_id" field.
+func (m *ConsentChangeMutation) ResetPatientID() {
+	m.patient_id = nil
+	delete(m.clearedFields, consentchange.FieldPatientID)
+}
+
+// SetChannel sets the "channel" field.
+func (m *ConsentChangeMutation) SetChannel(c consentchange.Channel) {
+	m.channel = &c
+}
+
+// Channel returns the value of the "channel" field in the mutation.
+func (m *ConsentChangeMutation) Channel() (r consentchange.Channel, exists bool) {
+	v := m.channel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannel returns the old "channel" field's value of the ConsentChange entity.
+// If the ConsentChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConsentChangeMutation) OldChannel(ctx context.Context) (v consentchange.Channel, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannel: %w", err)
+	}
+	return oldValue.Channel, nil
+}
+
+// ResetChannel resets all changes to the "channel" field.
+func (m *ConsentChangeMutation) ResetChannel() {
+	m.channel = nil
+}
+
+// SetState sets the "state" field.
+func (m *ConsentChangeMutation) SetState(c consentchange.State) {
+	m.state = &c
+}
+
+// State returns the value of the "state" field in the mutation.
+func (m *ConsentChangeMutation) State() (r consentchange.State, exists bool) {
+	v := m.state
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldState returns the old "state" field's value of the ConsentChange entity.
+// If the ConsentChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConsentChangeMutation) OldState(ctx context.Context) (v consentchange.State, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldState is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldState requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldState: %w", err)
+	}
+	return oldValue.State, nil
+}
+
+// ResetState resets all changes to the "state" field.
+func (m *ConsentChangeMutation) ResetState() {
+	m.state = nil
+}
+
+// SetSource sets the "source" field.
+func (m *ConsentChangeMutation) SetSource(c consentchange.Source) {
+	m.source = &c
+}
+
+// Source returns the value of the "source" field in the mutation.
+func (m *ConsentChangeMutation) Source() (r consentchange.Source, exists bool) {
+	v := m.source
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSource returns the old "source" field's value of the ConsentChange entity.
+// If the ConsentChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConsentChangeMutation) OldSource(ctx context.Context) (v consentchange.Source, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSource is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSource requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSource: %w", err)
+	}
+	return oldValue.Source, nil
+}
+
+// ResetSource resets all changes to the "source" field.
+func (m *ConsentChangeMutation) ResetSource() {
+	m.source = nil
+}
+
+// SetActorID sets the "actor_id" field.
+func (m *ConsentChangeMutation) SetActorID(pu pulid.ID) {
+	m.actor_id = &pu
+}
+
+// ActorID returns the value of the "actor_id" field in the mutation.
+func (m *ConsentChangeMutation) ActorID() (r pulid.ID, exists bool) {
+	v := m.actor_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActorID returns the old "actor_id" field's value of the ConsentChange entity.
+// If the ConsentChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConsentChangeMutation) OldActorID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActorID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActorID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActorID: %w", err)
+	}
+	return oldValue.ActorID, nil
+}
+
+// ClearActorID clears the value of the "actor_id" field.
+func (m *ConsentChangeMutation) ClearActorID() {
+	m.actor_id = nil
+	m.clearedFields[consentchange.FieldActorID] = struct{}{}
+}
+
+// ActorIDCleared returns if the "actor_id" field was cleared in this mutation.
+func (m *ConsentChangeMutation) ActorIDCleared() bool {
+	_, ok := m.clearedFields[consentchange.FieldActorID]
+	return ok
+}
+
+// ResetActorID resets all changes to the "actor_id" field.
+func (m *ConsentChangeMutation) ResetActorID() {
+	m.actor_id = nil
+	delete(m.clearedFields, consentchange.FieldActorID)
+}
+
+// SetDetail sets the "detail" field.
+func (m *ConsentChangeMutation) SetDetail(s string) {
+	m.detail = &s
+}
+
+// Detail returns the value of the "detail" field in the mutation.
+func (m *ConsentChangeMutation) Detail() (r string, exists bool) {
+	v := m.detail
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDetail returns the old "detail" field's value of the ConsentChange entity.
+// If the ConsentChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConsentChangeMutation) OldDetail(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDetail is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDetail requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDetail: %w", err)
+	}
+	return oldValue.Detail, nil
+}
+
+// ClearDetail clears the value of the "detail" field.
+func (m *ConsentChangeMutation) ClearDetail() {
+	m.detail = nil
+	m.clearedFields[consentchange.FieldDetail] = struct{}{}
+}
+
+// DetailCleared returns if the "detail" field was cleared in this mutation.
+func (m *ConsentChangeMutation) DetailCleared() bool {
+	_, ok := m.clearedFields[consentchange.FieldDetail]
+	return ok
+}
+
+// ResetDetail resets all changes to the "detail" field.
+func (m *ConsentChangeMutation) ResetDetail() {
+	m.detail = nil
+	delete(m.clearedFields, consentchange.FieldDetail)
+}
+
+// SetAt sets the "at" field.
+func (m *ConsentChangeMutation) SetAt(t time.Time) {
+	m.at = &t
+}
+
+// At returns the value of the "at" field in the mutation.
+func (m *ConsentChangeMutation) At() (r time.Time, exists bool) {
+	v := m.at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAt returns the old "at" field's value of the ConsentChange entity.
+// If the ConsentChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConsentChangeMutation) OldAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAt: %w", err)
+	}
+	return oldValue.At, nil
+}
+
+// ResetAt resets all changes to the "at" field.
+func (m *ConsentChangeMutation) ResetAt() {
+	m.at = nil
+}
+
+// Where appends a list predicates to the ConsentChangeMutation builder.
+func (m *ConsentChangeMutation) Where(ps ...predicate.ConsentChange) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ConsentChangeMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ConsentChangeMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ConsentChange, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ConsentChangeMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ConsentChangeMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ConsentChange).
+func (m *ConsentChangeMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ConsentChangeMutation) Fields() []string {
+	fields := make([]string, 0, 8)
+	if m.subject != nil {
+		fields = append(fields, consentchange.FieldSubject)
+	}
+	if m.patient_id != nil {
+		fields = append(fields, consentchange.FieldPatientID)
+	}
+	if m.channel != nil {
+		fields = append(fields, consentchange.FieldChannel)
+	}
+	if m.state != nil {
+		fields = append(fields, consentchange.FieldState)
+	}
+	if m.source != nil {
+		fields = append(fields, consentchange.FieldSource)
+	}
+	if m.actor_id != nil {
+		fields = append(fields, consentchange.FieldActorID)
+	}
+	if m.detail != nil {
+		fields = append(fields, consentchange.FieldDetail)
+	}
+	if m.at != nil {
+		fields = append(fields, consentchange.FieldAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ConsentChangeMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case consentchange.FieldSubject:
+		return m.Subject()
+	case consentchange.FieldPatientID:
+		return m.PatientID()
+	case consentchange.FieldChannel:
+		return m.Channel()
+	case consentchange.FieldState:
+		return m.State()
+	case consentchange.FieldSource:
+		return m.Source()
+	case consentchange.FieldActorID:
+		return m.ActorID()
+	case consentchange.FieldDetail:
+		return m.Detail()
+	case consentchange.FieldAt:
+		return m.At()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ConsentChangeMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case consentchange.FieldSubject:
+		return m.OldSubject(ctx)
+	case consentchange.FieldPatientID:
+		return m.OldPatientID(ctx)
+	case consentchange.FieldChannel:
+		return m.OldChannel(ctx)
+	case consentchange.FieldState:
+		return m.OldState(ctx)
+	case consentchange.FieldSource:
+		return m.OldSource(ctx)
+	case consentchange.FieldActorID:
+		return m.OldActorID(ctx)
+	case consentchange.FieldDetail:
+		return m.OldDetail(ctx)
+	case consentchange.FieldAt:
+		return m.OldAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown ConsentChange field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ConsentChangeMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case consentchange.FieldSubject:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSubject(v)
+		return nil
+	case consentchange.FieldPatientID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPatientID(v)
+		return nil
+	case consentchange.FieldChannel:
+		v, ok := value.(consentchange.Channel)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannel(v)
+		return nil
+	case consentchange.FieldState:
+		v, ok := value.(consentchange.State)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetState(v)
+		return nil
+	case consentchange.FieldSource:
+		v, ok := value.(consentchange.Source)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSource(v)
+		return nil
+	case consentchange.FieldActorID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActorID(v)
+		return nil
+	case consentchange.FieldDetail:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDetail(v)
+		return nil
+	case consentchange.FieldAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ConsentChange field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ConsentChangeMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ConsentChangeMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ConsentChangeMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown ConsentChange numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ConsentChangeMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(consentchange.FieldPatientID) {
+		fields = append(fields, consentchange.FieldPatientID)
+	}
+	if m.FieldCleared(consentchange.FieldActorID) {
+		fields = append(fields, consentchange.FieldActorID)
+	}
+	if m.FieldCleared(consentchange.FieldDetail) {
+		fields = append(fields, consentchange.FieldDetail)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ConsentChangeMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ConsentChangeMutation) ClearField(name string) error {
+	switch name {
+	case consentchange.FieldPatientID:
+		m.ClearPatientID()
+		return nil
+	case consentchange.FieldActorID:
+		m.ClearActorID()
+		return nil
+	case consentchange.FieldDetail:
+		m.ClearDetail()
+		return nil
+	}
+	return fmt.Errorf("unknown ConsentChange nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ConsentChangeMutation) ResetField(name string) error {
+	switch name {
+	case consentchange.FieldSubject:
+		m.ResetSubject()
+		return nil
+	case consentchange.FieldPatientID:
+		m.ResetPatientID()
+		return nil
+	case consentchange.FieldChannel:
+		m.ResetChannel()
+		return nil
+	case consentchange.FieldState:
+		m.ResetState()
+		return nil
+	case consentchange.FieldSource:
+		m.ResetSource()
+		return nil
+	case consentchange.FieldActorID:
+		m.ResetActorID()
+		return nil
+	case consentchange.FieldDetail:
+		m.ResetDetail()
+		return nil
+	case consentchange.FieldAt:
+		m.ResetAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ConsentChange field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ConsentChangeMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ConsentChangeMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ConsentChangeMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ConsentChangeMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ConsentChangeMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ConsentChangeMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ConsentChangeMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ConsentChange unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ConsentChangeMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ConsentChange edge %s", name)
+}
+
 // DirectoryLogEntryMutation represents an operation that mutates the DirectoryLogEntry nodes in the graph.
 type DirectoryLogEntryMutation struct {
 	config
@@ -9391,6 +10715,7 @@ type EnrollmentStepMutation struct {
 	scheduled_at      *time.Time
 	executed_at       *time.Time
 	error             *string
+	skip_reason       *string
 	reply_content     *string
 	last_reply_sid    *string
 	outbox_id         *pulid.ID
@@ -9878,6 +11203,55 @@ func (m *EnrollmentStepMutation) ResetError() {
 	delete(m.clearedFields, enrollmentstep.FieldError)
 }
 
+// SetSkipReason sets the "skip_reason" field.
+func (m *EnrollmentStepMutation) SetSkipReason(s string) {
+	m.skip_reason = &s
+}
+
+// SkipReason returns the value of the "skip_reason" field in the mutation.
+func (m *EnrollmentStepMutation) SkipReason() (r string, exists bool) {
+	v := m.skip_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSkipReason returns the old "skip_reason" field's value of the EnrollmentStep entity.
+// If the EnrollmentStep object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EnrollmentStepMutation) OldSkipReason(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSkipReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSkipReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSkipReason: %w", err)
+	}
+	return oldValue.SkipReason, nil
+}
+
+// ClearSkipReason clears the value of the "skip_reason" field.
+func (m *EnrollmentStepMutation) ClearSkipReason() {
+	m.skip_reason = nil
+	m.clearedFields[enrollmentstep.FieldSkipReason] = struct{}{}
+}
+
+// SkipReasonCleared returns if the "skip_reason" field was cleared in this mutation.
+func (m *EnrollmentStepMutation) SkipReasonCleared() bool {
+	_, ok := m.clearedFields[enrollmentstep.FieldSkipReason]
+	return ok
+}
+
+// ResetSkipReason resets all changes to the "skip_reason" field.
+func (m *EnrollmentStepMutation) ResetSkipReason() {
+	m.skip_reason = nil
+	delete(m.clearedFields, enrollmentstep.FieldSkipReason)
+}
+
 // SetReplyContent sets the "reply_content" field.
 func (m *EnrollmentStepMutation) SetReplyContent(s string) {
 	m.reply_content = &s
@@ -10113,7 +11487,7 @@ func (m *EnrollmentStepMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *EnrollmentStepMutation) Fields() []string {
-	fields := make([]string, 0, 12)
+	fields := make([]string, 0, 13)
 	if m.created_at != nil {
 		fields = append(fields, enrollmentstep.FieldCreatedAt)
 	}
@@ -10140,6 +11514,9 @@ func (m *EnrollmentStepMutation) Fields() []string {
 	}
 	if m.error != nil {
 		fields = append(fields, enrollmentstep.FieldError)
+	}
+	if m.skip_reason != nil {
+		fields = append(fields, enrollmentstep.FieldSkipReason)
 	}
 	if m.reply_content != nil {
 		fields = append(fields, enrollmentstep.FieldReplyContent)
@@ -10176,6 +11553,8 @@ func (m *EnrollmentStepMutation) Field(name string) (ent.Value, bool) {
 		return m.ExecutedAt()
 	case enrollmentstep.FieldError:
 		return m.Error()
+	case enrollmentstep.FieldSkipReason:
+		return m.SkipReason()
 	case enrollmentstep.FieldReplyContent:
 		return m.ReplyContent()
 	case enrollmentstep.FieldLastReplySid:
@@ -10209,6 +11588,8 @@ func (m *EnrollmentStepMutation) OldField(ctx context.Context, name string) (ent
 		return m.OldExecutedAt(ctx)
 	case enrollmentstep.FieldError:
 		return m.OldError(ctx)
+	case enrollmentstep.FieldSkipReason:
+		return m.OldSkipReason(ctx)
 	case enrollmentstep.FieldReplyContent:
 		return m.OldReplyContent(ctx)
 	case enrollmentstep.FieldLastReplySid:
@@ -10287,6 +11668,13 @@ func (m *EnrollmentStepMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetError(v)
 		return nil
+	case enrollmentstep.FieldSkipReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSkipReason(v)
+		return nil
 	case enrollmentstep.FieldReplyContent:
 		v, ok := value.(string)
 		if !ok {
@@ -10359,6 +11747,9 @@ func (m *EnrollmentStepMutation) ClearedFields() []string {
 	if m.FieldCleared(enrollmentstep.FieldError) {
 		fields = append(fields, enrollmentstep.FieldError)
 	}
+	if m.FieldCleared(enrollmentstep.FieldSkipReason) {
+		fields = append(fields, enrollmentstep.FieldSkipReason)
+	}
 	if m.FieldCleared(enrollmentstep.FieldReplyContent) {
 		fields = append(fields, enrollmentstep.FieldReplyContent)
 	}
@@ -10387,6 +11778,9 @@ func (m *EnrollmentStepMutation) ClearField(name string) error {
 		return nil
 	case enrollmentstep.FieldError:
 		m.ClearError()
+		return nil
+	case enrollmentstep.FieldSkipReason:
+		m.ClearSkipReason()
 		return nil
 	case enrollmentstep.FieldReplyContent:
 		m.ClearReplyContent()
@@ -10431,6 +11825,9 @@ func (m *EnrollmentStepMutation) ResetField(name string) error {
 		return nil
 	case enrollmentstep.FieldError:
 		m.ResetError()
+		return nil
+	case enrollmentstep.FieldSkipReason:
+		m.ResetSkipReason()
 		return nil
 	case enrollmentstep.FieldReplyContent:
 		m.ResetReplyContent()
@@ -10535,6 +11932,392 @@ func (m *EnrollmentStepMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown EnrollmentStep edge %s", name)
+}
+
+// InboundSMSMutation represents an operation that mutates the InboundSMS nodes in the graph.
+type InboundSMSMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *pulid.ID
+	sid           *string
+	at            *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*InboundSMS, error)
+	predicates    []predicate.InboundSMS
+}
+
+var _ ent.Mutation = (*InboundSMSMutation)(nil)
+
+// inboundsmsOption allows management of the mutation configuration using functional options.
+type inboundsmsOption func(*InboundSMSMutation)
+
+// newInboundSMSMutation creates new mutation for the InboundSMS entity.
+func newInboundSMSMutation(c config, op Op, opts ...inboundsmsOption) *InboundSMSMutation {
+	m := &InboundSMSMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeInboundSMS,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withInboundSMSID sets the ID field of the mutation.
+func withInboundSMSID(id pulid.ID) inboundsmsOption {
+	return func(m *InboundSMSMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *InboundSMS
+		)
+		m.oldValue = func(ctx context.Context) (*InboundSMS, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().InboundSMS.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withInboundSMS sets the old InboundSMS of the mutation.
+func withInboundSMS(node *InboundSMS) inboundsmsOption {
+	return func(m *InboundSMSMutation) {
+		m.oldValue = func(context.Context) (*InboundSMS, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m InboundSMSMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m InboundSMSMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of InboundSMS entities.
+func (m *InboundSMSMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *InboundSMSMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *InboundSMSMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().InboundSMS.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetSid sets the "sid" field.
+func (m *InboundSMSMutation) SetSid(s string) {
+	m.sid = &s
+}
+
+// Sid returns the value of the "sid" field in the mutation.
+func (m *InboundSMSMutation) Sid() (r string, exists bool) {
+	v := m.sid
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSid returns the old "sid" field's value of the InboundSMS entity.
+// If the InboundSMS object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *InboundSMSMutation) OldSid(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSid is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSid requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSid: %w", err)
+	}
+	return oldValue.Sid, nil
+}
+
+// ResetSid resets all changes to the "sid" field.
+func (m *InboundSMSMutation) ResetSid() {
+	m.sid = nil
+}
+
+// SetAt sets the "at" field.
+func (m *InboundSMSMutation) SetAt(t time.Time) {
+	m.at = &t
+}
+
+// At returns the value of the "at" field in the mutation.
+func (m *InboundSMSMutation) At() (r time.Time, exists bool) {
+	v := m.at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAt returns the old "at" field's value of the InboundSMS entity.
+// If the InboundSMS object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *InboundSMSMutation) OldAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAt: %w", err)
+	}
+	return oldValue.At, nil
+}
+
+// ResetAt resets all changes to the "at" field.
+func (m *InboundSMSMutation) ResetAt() {
+	m.at = nil
+}
+
+// Where appends a list predicates to the InboundSMSMutation builder.
+func (m *InboundSMSMutation) Where(ps ...predicate.InboundSMS) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the InboundSMSMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *InboundSMSMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.InboundSMS, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *InboundSMSMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *InboundSMSMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (InboundSMS).
+func (m *InboundSMSMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *InboundSMSMutation) Fields() []string {
+	fields := make([]string, 0, 2)
+	if m.sid != nil {
+		fields = append(fields, inboundsms.FieldSid)
+	}
+	if m.at != nil {
+		fields = append(fields, inboundsms.FieldAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *InboundSMSMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case inboundsms.FieldSid:
+		return m.Sid()
+	case inboundsms.FieldAt:
+		return m.At()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *InboundSMSMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case inboundsms.FieldSid:
+		return m.OldSid(ctx)
+	case inboundsms.FieldAt:
+		return m.OldAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown InboundSMS field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *InboundSMSMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case inboundsms.FieldSid:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSid(v)
+		return nil
+	case inboundsms.FieldAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown InboundSMS field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *InboundSMSMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *InboundSMSMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *InboundSMSMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown InboundSMS numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *InboundSMSMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *InboundSMSMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *InboundSMSMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown InboundSMS nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *InboundSMSMutation) ResetField(name string) error {
+	switch name {
+	case inboundsms.FieldSid:
+		m.ResetSid()
+		return nil
+	case inboundsms.FieldAt:
+		m.ResetAt()
+		return nil
+	}
+	return fmt.Errorf("unknown InboundSMS field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *InboundSMSMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *InboundSMSMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *InboundSMSMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *InboundSMSMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *InboundSMSMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *InboundSMSMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *InboundSMSMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown InboundSMS unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *InboundSMSMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown InboundSMS edge %s", name)
 }
 
 // LabelMutation represents an operation that mutates the Label nodes in the graph.
@@ -14722,6 +16505,11 @@ type OutboxMessageMutation struct {
 	provider_ref     *string
 	cause_message_id *pulid.ID
 	sent_at          *time.Time
+	patient_facing   *bool
+	held_until       *time.Time
+	unsubscribe_url  *string
+	provider_status  *string
+	delivered_at     *time.Time
 	clearedFields    map[string]struct{}
 	done             bool
 	oldValue         func(context.Context) (*OutboxMessage, error)
@@ -15470,6 +17258,238 @@ func (m *OutboxMessageMutation) ResetSentAt() {
 	delete(m.clearedFields, outboxmessage.FieldSentAt)
 }
 
+// SetPatientFacing sets the "patient_facing" field.
+func (m *OutboxMessageMutation) SetPatientFacing(b bool) {
+	m.patient_facing = &b
+}
+
+// PatientFacing returns the value of the "patient_facing" field in the mutation.
+func (m *OutboxMessageMutation) PatientFacing() (r bool, exists bool) {
+	v := m.patient_facing
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPatientFacing returns the old "patient_facing" field's value of the OutboxMessage entity.
+// If the OutboxMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxMessageMutation) OldPatientFacing(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPatientFacing is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPatientFacing requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPatientFacing: %w", err)
+	}
+	return oldValue.PatientFacing, nil
+}
+
+// ResetPatientFacing resets all changes to the "patient_facing" field.
+func (m *OutboxMessageMutation) ResetPatientFacing() {
+	m.patient_facing = nil
+}
+
+// SetHeldUntil sets the "held_until" field.
+func (m *OutboxMessageMutation) SetHeldUntil(t time.Time) {
+	m.held_until = &t
+}
+
+// HeldUntil returns the value of the "held_until" field in the mutation.
+func (m *OutboxMessageMutation) HeldUntil() (r time.Time, exists bool) {
+	v := m.held_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHeldUntil returns the old "held_until" field's value of the OutboxMessage entity.
+// If the OutboxMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxMessageMutation) OldHeldUntil(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHeldUntil is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHeldUntil requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHeldUntil: %w", err)
+	}
+	return oldValue.HeldUntil, nil
+}
+
+// ClearHeldUntil clears the value of the "held_until" field.
+func (m *OutboxMessageMutation) ClearHeldUntil() {
+	m.held_until = nil
+	m.clearedFields[outboxmessage.FieldHeldUntil] = struct{}{}
+}
+
+// HeldUntilCleared returns if the "held_until" field was cleared in this mutation.
+func (m *OutboxMessageMutation) HeldUntilCleared() bool {
+	_, ok := m.clearedFields[outboxmessage.FieldHeldUntil]
+	return ok
+}
+
+// ResetHeldUntil resets all changes to the "held_until" field.
+func (m *OutboxMessageMutation) ResetHeldUntil() {
+	m.held_until = nil
+	delete(m.clearedFields, outboxmessage.FieldHeldUntil)
+}
+
+// SetUnsubscribeURL sets the "unsubscribe_url" field.
+func (m *OutboxMessageMutation) SetUnsubscribeURL(s string) {
+	m.unsubscribe_url = &s
+}
+
+// UnsubscribeURL returns the value of the "unsubscribe_url" field in the mutation.
+func (m *OutboxMessageMutation) UnsubscribeURL() (r string, exists bool) {
+	v := m.unsubscribe_url
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUnsubscribeURL returns the old "unsubscribe_url" field's value of the OutboxMessage entity.
+// If the OutboxMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxMessageMutation) OldUnsubscribeURL(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUnsubscribeURL is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUnsubscribeURL requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUnsubscribeURL: %w", err)
+	}
+	return oldValue.UnsubscribeURL, nil
+}
+
+// ClearUnsubscribeURL clears the value of the "unsubscribe_url" field.
+func (m *OutboxMessageMutation) ClearUnsubscribeURL() {
+	m.unsubscribe_url = nil
+	m.clearedFields[outboxmessage.FieldUnsubscribeURL] = struct{}{}
+}
+
+// UnsubscribeURLCleared returns if the "unsubscribe_url" field was cleared in this mutation.
+func (m *OutboxMessageMutation) UnsubscribeURLCleared() bool {
+	_, ok := m.clearedFields[outboxmessage.FieldUnsubscribeURL]
+	return ok
+}
+
+// ResetUnsubscribeURL resets all changes to the "unsubscribe_url" field.
+func (m *OutboxMessageMutation) ResetUnsubscribeURL() {
+	m.unsubscribe_url = nil
+	delete(m.clearedFields, outboxmessage.FieldUnsubscribeURL)
+}
+
+// SetProviderStatus sets the "provider_status" field.
+func (m *OutboxMessageMutation) SetProviderStatus(s string) {
+	m.provider_status = &s
+}
+
+// ProviderStatus returns the value of the "provider_status" field in the mutation.
+func (m *OutboxMessageMutation) ProviderStatus() (r string, exists bool) {
+	v := m.provider_status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProviderStatus returns the old "provider_status" field's value of the OutboxMessage entity.
+// If the OutboxMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxMessageMutation) OldProviderStatus(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProviderStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProviderStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProviderStatus: %w", err)
+	}
+	return oldValue.ProviderStatus, nil
+}
+
+// ClearProviderStatus clears the value of the "provider_status" field.
+func (m *OutboxMessageMutation) ClearProviderStatus() {
+	m.provider_status = nil
+	m.clearedFields[outboxmessage.FieldProviderStatus] = struct{}{}
+}
+
+// ProviderStatusCleared returns if the "provider_status" field was cleared in this mutation.
+func (m *OutboxMessageMutation) ProviderStatusCleared() bool {
+	_, ok := m.clearedFields[outboxmessage.FieldProviderStatus]
+	return ok
+}
+
+// ResetProviderStatus resets all changes to the "provider_status" field.
+func (m *OutboxMessageMutation) ResetProviderStatus() {
+	m.provider_status = nil
+	delete(m.clearedFields, outboxmessage.FieldProviderStatus)
+}
+
+// SetDeliveredAt sets the "delivered_at" field.
+func (m *OutboxMessageMutation) SetDeliveredAt(t time.Time) {
+	m.delivered_at = &t
+}
+
+// DeliveredAt returns the value of the "delivered_at" field in the mutation.
+func (m *OutboxMessageMutation) DeliveredAt() (r time.Time, exists bool) {
+	v := m.delivered_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeliveredAt returns the old "delivered_at" field's value of the OutboxMessage entity.
+// If the OutboxMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxMessageMutation) OldDeliveredAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeliveredAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeliveredAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeliveredAt: %w", err)
+	}
+	return oldValue.DeliveredAt, nil
+}
+
+// ClearDeliveredAt clears the value of the "delivered_at" field.
+func (m *OutboxMessageMutation) ClearDeliveredAt() {
+	m.delivered_at = nil
+	m.clearedFields[outboxmessage.FieldDeliveredAt] = struct{}{}
+}
+
+// DeliveredAtCleared returns if the "delivered_at" field was cleared in this mutation.
+func (m *OutboxMessageMutation) DeliveredAtCleared() bool {
+	_, ok := m.clearedFields[outboxmessage.FieldDeliveredAt]
+	return ok
+}
+
+// ResetDeliveredAt resets all changes to the "delivered_at" field.
+func (m *OutboxMessageMutation) ResetDeliveredAt() {
+	m.delivered_at = nil
+	delete(m.clearedFields, outboxmessage.FieldDeliveredAt)
+}
+
 // Where appends a list predicates to the OutboxMessageMutation builder.
 func (m *OutboxMessageMutation) Where(ps ...predicate.OutboxMessage) {
 	m.predicates = append(m.predicates, ps...)
@@ -15504,7 +17524,7 @@ func (m *OutboxMessageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *OutboxMessageMutation) Fields() []string {
-	fields := make([]string, 0, 15)
+	fields := make([]string, 0, 20)
 	if m.created_at != nil {
 		fields = append(fields, outboxmessage.FieldCreatedAt)
 	}
@@ -15550,6 +17570,21 @@ func (m *OutboxMessageMutation) Fields() []string {
 	if m.sent_at != nil {
 		fields = append(fields, outboxmessage.FieldSentAt)
 	}
+	if m.patient_facing != nil {
+		fields = append(fields, outboxmessage.FieldPatientFacing)
+	}
+	if m.held_until != nil {
+		fields = append(fields, outboxmessage.FieldHeldUntil)
+	}
+	if m.unsubscribe_url != nil {
+		fields = append(fields, outboxmessage.FieldUnsubscribeURL)
+	}
+	if m.provider_status != nil {
+		fields = append(fields, outboxmessage.FieldProviderStatus)
+	}
+	if m.delivered_at != nil {
+		fields = append(fields, outboxmessage.FieldDeliveredAt)
+	}
 	return fields
 }
 
@@ -15588,6 +17623,16 @@ func (m *OutboxMessageMutation) Field(name string) (ent.Value, bool) {
 		return m.CauseMessageID()
 	case outboxmessage.FieldSentAt:
 		return m.SentAt()
+	case outboxmessage.FieldPatientFacing:
+		return m.PatientFacing()
+	case outboxmessage.FieldHeldUntil:
+		return m.HeldUntil()
+	case outboxmessage.FieldUnsubscribeURL:
+		return m.UnsubscribeURL()
+	case outboxmessage.FieldProviderStatus:
+		return m.ProviderStatus()
+	case outboxmessage.FieldDeliveredAt:
+		return m.DeliveredAt()
 	}
 	return nil, false
 }
@@ -15627,6 +17672,16 @@ func (m *OutboxMessageMutation) OldField(ctx context.Context, name string) (ent.
 		return m.OldCauseMessageID(ctx)
 	case outboxmessage.FieldSentAt:
 		return m.OldSentAt(ctx)
+	case outboxmessage.FieldPatientFacing:
+		return m.OldPatientFacing(ctx)
+	case outboxmessage.FieldHeldUntil:
+		return m.OldHeldUntil(ctx)
+	case outboxmessage.FieldUnsubscribeURL:
+		return m.OldUnsubscribeURL(ctx)
+	case outboxmessage.FieldProviderStatus:
+		return m.OldProviderStatus(ctx)
+	case outboxmessage.FieldDeliveredAt:
+		return m.OldDeliveredAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown OutboxMessage field %s", name)
 }
@@ -15741,6 +17796,41 @@ func (m *OutboxMessageMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetSentAt(v)
 		return nil
+	case outboxmessage.FieldPatientFacing:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPatientFacing(v)
+		return nil
+	case outboxmessage.FieldHeldUntil:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHeldUntil(v)
+		return nil
+	case outboxmessage.FieldUnsubscribeURL:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUnsubscribeURL(v)
+		return nil
+	case outboxmessage.FieldProviderStatus:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProviderStatus(v)
+		return nil
+	case outboxmessage.FieldDeliveredAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeliveredAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown OutboxMessage field %s", name)
 }
@@ -15804,6 +17894,18 @@ func (m *OutboxMessageMutation) ClearedFields() []string {
 	if m.FieldCleared(outboxmessage.FieldSentAt) {
 		fields = append(fields, outboxmessage.FieldSentAt)
 	}
+	if m.FieldCleared(outboxmessage.FieldHeldUntil) {
+		fields = append(fields, outboxmessage.FieldHeldUntil)
+	}
+	if m.FieldCleared(outboxmessage.FieldUnsubscribeURL) {
+		fields = append(fields, outboxmessage.FieldUnsubscribeURL)
+	}
+	if m.FieldCleared(outboxmessage.FieldProviderStatus) {
+		fields = append(fields, outboxmessage.FieldProviderStatus)
+	}
+	if m.FieldCleared(outboxmessage.FieldDeliveredAt) {
+		fields = append(fields, outboxmessage.FieldDeliveredAt)
+	}
 	return fields
 }
 
@@ -15835,6 +17937,18 @@ func (m *OutboxMessageMutation) ClearField(name string) error {
 		return nil
 	case outboxmessage.FieldSentAt:
 		m.ClearSentAt()
+		return nil
+	case outboxmessage.FieldHeldUntil:
+		m.ClearHeldUntil()
+		return nil
+	case outboxmessage.FieldUnsubscribeURL:
+		m.ClearUnsubscribeURL()
+		return nil
+	case outboxmessage.FieldProviderStatus:
+		m.ClearProviderStatus()
+		return nil
+	case outboxmessage.FieldDeliveredAt:
+		m.ClearDeliveredAt()
 		return nil
 	}
 	return fmt.Errorf("unknown OutboxMessage nullable field %s", name)
@@ -15888,6 +18002,21 @@ func (m *OutboxMessageMutation) ResetField(name string) error {
 		return nil
 	case outboxmessage.FieldSentAt:
 		m.ResetSentAt()
+		return nil
+	case outboxmessage.FieldPatientFacing:
+		m.ResetPatientFacing()
+		return nil
+	case outboxmessage.FieldHeldUntil:
+		m.ResetHeldUntil()
+		return nil
+	case outboxmessage.FieldUnsubscribeURL:
+		m.ResetUnsubscribeURL()
+		return nil
+	case outboxmessage.FieldProviderStatus:
+		m.ResetProviderStatus()
+		return nil
+	case outboxmessage.FieldDeliveredAt:
+		m.ResetDeliveredAt()
 		return nil
 	}
 	return fmt.Errorf("unknown OutboxMessage field %s", name)

@@ -47,7 +47,17 @@ type OutboxMessage struct {
 	// CauseMessageID holds the value of the "cause_message_id" field.
 	CauseMessageID *pulid.ID `json:"cause_message_id,omitempty"`
 	// SentAt holds the value of the "sent_at" field.
-	SentAt       *time.Time `json:"sent_at,omitempty"`
+	SentAt *time.Time `json:"sent_at,omitempty"`
+	// a patient's SMS or email: leaves only inside the practice's send window
+	PatientFacing bool `json:"patient_facing,omitempty"`
+	// queued outside the send window: waits until the window opens
+	HeldUntil *time.Time `json:"held_until,omitempty"`
+	// an outreach email's signed one-click unsubscribe link (RFC 8058)
+	UnsubscribeURL string `json:"unsubscribe_url,omitempty"`
+	// the SMS provider's last delivery receipt: queued, sending, sent, delivered, undelivered, failed
+	ProviderStatus *string `json:"provider_status,omitempty"`
+	// when the provider reported the SMS delivered
+	DeliveredAt  *time.Time `json:"delivered_at,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -60,11 +70,13 @@ func (*OutboxMessage) scanValues(columns []string) ([]any, error) {
 			values[i] = &sql.NullScanner{S: new(pulid.ID)}
 		case outboxmessage.FieldID:
 			values[i] = new(pulid.ID)
+		case outboxmessage.FieldPatientFacing:
+			values[i] = new(sql.NullBool)
 		case outboxmessage.FieldAttempts:
 			values[i] = new(sql.NullInt64)
-		case outboxmessage.FieldChannel, outboxmessage.FieldRecipient, outboxmessage.FieldSubject, outboxmessage.FieldBody, outboxmessage.FieldRoute, outboxmessage.FieldStatus, outboxmessage.FieldLastError, outboxmessage.FieldIdempotencyKey, outboxmessage.FieldProviderRef:
+		case outboxmessage.FieldChannel, outboxmessage.FieldRecipient, outboxmessage.FieldSubject, outboxmessage.FieldBody, outboxmessage.FieldRoute, outboxmessage.FieldStatus, outboxmessage.FieldLastError, outboxmessage.FieldIdempotencyKey, outboxmessage.FieldProviderRef, outboxmessage.FieldUnsubscribeURL, outboxmessage.FieldProviderStatus:
 			values[i] = new(sql.NullString)
-		case outboxmessage.FieldCreatedAt, outboxmessage.FieldUpdatedAt, outboxmessage.FieldNextAttemptAt, outboxmessage.FieldSentAt:
+		case outboxmessage.FieldCreatedAt, outboxmessage.FieldUpdatedAt, outboxmessage.FieldNextAttemptAt, outboxmessage.FieldSentAt, outboxmessage.FieldHeldUntil, outboxmessage.FieldDeliveredAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -180,6 +192,39 @@ func (_m *OutboxMessage) assignValues(columns []string, values []any) error {
 				_m.SentAt = new(time.Time)
 				*_m.SentAt = value.Time
 			}
+		case outboxmessage.FieldPatientFacing:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field patient_facing", values[i])
+			} else if value.Valid {
+				_m.PatientFacing = value.Bool
+			}
+		case outboxmessage.FieldHeldUntil:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field held_until", values[i])
+			} else if value.Valid {
+				_m.HeldUntil = new(time.Time)
+				*_m.HeldUntil = value.Time
+			}
+		case outboxmessage.FieldUnsubscribeURL:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field unsubscribe_url", values[i])
+			} else if value.Valid {
+				_m.UnsubscribeURL = value.String
+			}
+		case outboxmessage.FieldProviderStatus:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field provider_status", values[i])
+			} else if value.Valid {
+				_m.ProviderStatus = new(string)
+				*_m.ProviderStatus = value.String
+			}
+		case outboxmessage.FieldDeliveredAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field delivered_at", values[i])
+			} else if value.Valid {
+				_m.DeliveredAt = new(time.Time)
+				*_m.DeliveredAt = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -264,6 +309,27 @@ func (_m *OutboxMessage) String() string {
 	builder.WriteString(", ")
 	if v := _m.SentAt; v != nil {
 		builder.WriteString("sent_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("patient_facing=")
+	builder.WriteString(fmt.Sprintf("%v", _m.PatientFacing))
+	builder.WriteString(", ")
+	if v := _m.HeldUntil; v != nil {
+		builder.WriteString("held_until=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("unsubscribe_url=")
+	builder.WriteString(_m.UnsubscribeURL)
+	builder.WriteString(", ")
+	if v := _m.ProviderStatus; v != nil {
+		builder.WriteString("provider_status=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.DeliveredAt; v != nil {
+		builder.WriteString("delivered_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteByte(')')

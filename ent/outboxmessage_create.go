@@ -202,6 +202,76 @@ func (_c *OutboxMessageCreate) SetNillableSentAt(v *time.Time) *OutboxMessageCre
 	return _c
 }
 
+// SetPatientFacing sets the "patient_facing" field.
+func (_c *OutboxMessageCreate) SetPatientFacing(v bool) *OutboxMessageCreate {
+	_c.mutation.SetPatientFacing(v)
+	return _c
+}
+
+// SetNillablePatientFacing sets the "patient_facing" field if the given value is not nil.
+func (_c *OutboxMessageCreate) SetNillablePatientFacing(v *bool) *OutboxMessageCreate {
+	if v != nil {
+		_c.SetPatientFacing(*v)
+	}
+	return _c
+}
+
+// SetHeldUntil sets the "held_until" field.
+func (_c *OutboxMessageCreate) SetHeldUntil(v time.Time) *OutboxMessageCreate {
+	_c.mutation.SetHeldUntil(v)
+	return _c
+}
+
+// SetNillableHeldUntil sets the "held_until" field if the given value is not nil.
+func (_c *OutboxMessageCreate) SetNillableHeldUntil(v *time.Time) *OutboxMessageCreate {
+	if v != nil {
+		_c.SetHeldUntil(*v)
+	}
+	return _c
+}
+
+// SetUnsubscribeURL sets the "unsubscribe_url" field.
+func (_c *OutboxMessageCreate) SetUnsubscribeURL(v string) *OutboxMessageCreate {
+	_c.mutation.SetUnsubscribeURL(v)
+	return _c
+}
+
+// SetNillableUnsubscribeURL sets the "unsubscribe_url" field if the given value is not nil.
+func (_c *OutboxMessageCreate) SetNillableUnsubscribeURL(v *string) *OutboxMessageCreate {
+	if v != nil {
+		_c.SetUnsubscribeURL(*v)
+	}
+	return _c
+}
+
+// SetProviderStatus sets the "provider_status" field.
+func (_c *OutboxMessageCreate) SetProviderStatus(v string) *OutboxMessageCreate {
+	_c.mutation.SetProviderStatus(v)
+	return _c
+}
+
+// SetNillableProviderStatus sets the "provider_status" field if the given value is not nil.
+func (_c *OutboxMessageCreate) SetNillableProviderStatus(v *string) *OutboxMessageCreate {
+	if v != nil {
+		_c.SetProviderStatus(*v)
+	}
+	return _c
+}
+
+// SetDeliveredAt sets the "delivered_at" field.
+func (_c *OutboxMessageCreate) SetDeliveredAt(v time.Time) *OutboxMessageCreate {
+	_c.mutation.SetDeliveredAt(v)
+	return _c
+}
+
+// SetNillableDeliveredAt sets the "delivered_at" field if the given value is not nil.
+func (_c *OutboxMessageCreate) SetNillableDeliveredAt(v *time.Time) *OutboxMessageCreate {
+	if v != nil {
+		_c.SetDeliveredAt(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *OutboxMessageCreate) SetID(v pulid.ID) *OutboxMessageCreate {
 	_c.mutation.SetID(v)
@@ -281,6 +351,10 @@ func (_c *OutboxMessageCreate) defaults() error {
 		}
 		v := outboxmessage.DefaultNextAttemptAt()
 		_c.mutation.SetNextAttemptAt(v)
+	}
+	if _, ok := _c.mutation.PatientFacing(); !ok {
+		v := outboxmessage.DefaultPatientFacing
+		_c.mutation.SetPatientFacing(v)
 	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if outboxmessage.DefaultID == nil {
@@ -364,6 +438,19 @@ func (_c *OutboxMessageCreate) check() error {
 	if v, ok := _c.mutation.ProviderRef(); ok {
 		if err := outboxmessage.ProviderRefValidator(v); err != nil {
 			return &ValidationError{Name: "provider_ref", err: fmt.Errorf(`ent: validator failed for field "OutboxMessage.provider_ref": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.PatientFacing(); !ok {
+		return &ValidationError{Name: "patient_facing", err: errors.New(`ent: missing required field "OutboxMessage.patient_facing"`)}
+	}
+	if v, ok := _c.mutation.UnsubscribeURL(); ok {
+		if err := outboxmessage.UnsubscribeURLValidator(v); err != nil {
+			return &ValidationError{Name: "unsubscribe_url", err: fmt.Errorf(`ent: validator failed for field "OutboxMessage.unsubscribe_url": %w`, err)}
+		}
+	}
+	if v, ok := _c.mutation.ProviderStatus(); ok {
+		if err := outboxmessage.ProviderStatusValidator(v); err != nil {
+			return &ValidationError{Name: "provider_status", err: fmt.Errorf(`ent: validator failed for field "OutboxMessage.provider_status": %w`, err)}
 		}
 	}
 	if v, ok := _c.mutation.ID(); ok {
@@ -466,6 +553,26 @@ func (_c *OutboxMessageCreate) createSpec() (*OutboxMessage, *sqlgraph.CreateSpe
 	if value, ok := _c.mutation.SentAt(); ok {
 		_spec.SetField(outboxmessage.FieldSentAt, field.TypeTime, value)
 		_node.SentAt = &value
+	}
+	if value, ok := _c.mutation.PatientFacing(); ok {
+		_spec.SetField(outboxmessage.FieldPatientFacing, field.TypeBool, value)
+		_node.PatientFacing = value
+	}
+	if value, ok := _c.mutation.HeldUntil(); ok {
+		_spec.SetField(outboxmessage.FieldHeldUntil, field.TypeTime, value)
+		_node.HeldUntil = &value
+	}
+	if value, ok := _c.mutation.UnsubscribeURL(); ok {
+		_spec.SetField(outboxmessage.FieldUnsubscribeURL, field.TypeString, value)
+		_node.UnsubscribeURL = value
+	}
+	if value, ok := _c.mutation.ProviderStatus(); ok {
+		_spec.SetField(outboxmessage.FieldProviderStatus, field.TypeString, value)
+		_node.ProviderStatus = &value
+	}
+	if value, ok := _c.mutation.DeliveredAt(); ok {
+		_spec.SetField(outboxmessage.FieldDeliveredAt, field.TypeTime, value)
+		_node.DeliveredAt = &value
 	}
 	return _node, _spec
 }
@@ -627,6 +734,60 @@ func (u *OutboxMessageUpsert) ClearSentAt() *OutboxMessageUpsert {
 	return u
 }
 
+// SetHeldUntil sets the "held_until" field.
+func (u *OutboxMessageUpsert) SetHeldUntil(v time.Time) *OutboxMessageUpsert {
+	u.Set(outboxmessage.FieldHeldUntil, v)
+	return u
+}
+
+// UpdateHeldUntil sets the "held_until" field to the value that was provided on create.
+func (u *OutboxMessageUpsert) UpdateHeldUntil() *OutboxMessageUpsert {
+	u.SetExcluded(outboxmessage.FieldHeldUntil)
+	return u
+}
+
+// ClearHeldUntil clears the value of the "held_until" field.
+func (u *OutboxMessageUpsert) ClearHeldUntil() *OutboxMessageUpsert {
+	u.SetNull(outboxmessage.FieldHeldUntil)
+	return u
+}
+
+// SetProviderStatus sets the "provider_status" field.
+func (u *OutboxMessageUpsert) SetProviderStatus(v string) *OutboxMessageUpsert {
+	u.Set(outboxmessage.FieldProviderStatus, v)
+	return u
+}
+
+// UpdateProviderStatus sets the "provider_status" field to the value that was provided on create.
+func (u *OutboxMessageUpsert) UpdateProviderStatus() *OutboxMessageUpsert {
+	u.SetExcluded(outboxmessage.FieldProviderStatus)
+	return u
+}
+
+// ClearProviderStatus clears the value of the "provider_status" field.
+func (u *OutboxMessageUpsert) ClearProviderStatus() *OutboxMessageUpsert {
+	u.SetNull(outboxmessage.FieldProviderStatus)
+	return u
+}
+
+// SetDeliveredAt sets the "delivered_at" field.
+func (u *OutboxMessageUpsert) SetDeliveredAt(v time.Time) *OutboxMessageUpsert {
+	u.Set(outboxmessage.FieldDeliveredAt, v)
+	return u
+}
+
+// UpdateDeliveredAt sets the "delivered_at" field to the value that was provided on create.
+func (u *OutboxMessageUpsert) UpdateDeliveredAt() *OutboxMessageUpsert {
+	u.SetExcluded(outboxmessage.FieldDeliveredAt)
+	return u
+}
+
+// ClearDeliveredAt clears the value of the "delivered_at" field.
+func (u *OutboxMessageUpsert) ClearDeliveredAt() *OutboxMessageUpsert {
+	u.SetNull(outboxmessage.FieldDeliveredAt)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -667,6 +828,12 @@ func (u *OutboxMessageUpsertOne) UpdateNewValues() *OutboxMessageUpsertOne {
 		}
 		if _, exists := u.create.mutation.CauseMessageID(); exists {
 			s.SetIgnore(outboxmessage.FieldCauseMessageID)
+		}
+		if _, exists := u.create.mutation.PatientFacing(); exists {
+			s.SetIgnore(outboxmessage.FieldPatientFacing)
+		}
+		if _, exists := u.create.mutation.UnsubscribeURL(); exists {
+			s.SetIgnore(outboxmessage.FieldUnsubscribeURL)
 		}
 	}))
 	return u
@@ -822,6 +989,69 @@ func (u *OutboxMessageUpsertOne) UpdateSentAt() *OutboxMessageUpsertOne {
 func (u *OutboxMessageUpsertOne) ClearSentAt() *OutboxMessageUpsertOne {
 	return u.Update(func(s *OutboxMessageUpsert) {
 		s.ClearSentAt()
+	})
+}
+
+// SetHeldUntil sets the "held_until" field.
+func (u *OutboxMessageUpsertOne) SetHeldUntil(v time.Time) *OutboxMessageUpsertOne {
+	return u.Update(func(s *OutboxMessageUpsert) {
+		s.SetHeldUntil(v)
+	})
+}
+
+// UpdateHeldUntil sets the "held_until" field to the value that was provided on create.
+func (u *OutboxMessageUpsertOne) UpdateHeldUntil() *OutboxMessageUpsertOne {
+	return u.Update(func(s *OutboxMessageUpsert) {
+		s.UpdateHeldUntil()
+	})
+}
+
+// ClearHeldUntil clears the value of the "held_until" field.
+func (u *OutboxMessageUpsertOne) ClearHeldUntil() *OutboxMessageUpsertOne {
+	return u.Update(func(s *OutboxMessageUpsert) {
+		s.ClearHeldUntil()
+	})
+}
+
+// SetProviderStatus sets the "provider_status" field.
+func (u *OutboxMessageUpsertOne) SetProviderStatus(v string) *OutboxMessageUpsertOne {
+	return u.Update(func(s *OutboxMessageUpsert) {
+		s.SetProviderStatus(v)
+	})
+}
+
+// UpdateProviderStatus sets the "provider_status" field to the value that was provided on create.
+func (u *OutboxMessageUpsertOne) UpdateProviderStatus() *OutboxMessageUpsertOne {
+	return u.Update(func(s *OutboxMessageUpsert) {
+		s.UpdateProviderStatus()
+	})
+}
+
+// ClearProviderStatus clears the value of the "provider_status" field.
+func (u *OutboxMessageUpsertOne) ClearProviderStatus() *OutboxMessageUpsertOne {
+	return u.Update(func(s *OutboxMessageUpsert) {
+		s.ClearProviderStatus()
+	})
+}
+
+// SetDeliveredAt sets the "delivered_at" field.
+func (u *OutboxMessageUpsertOne) SetDeliveredAt(v time.Time) *OutboxMessageUpsertOne {
+	return u.Update(func(s *OutboxMessageUpsert) {
+		s.SetDeliveredAt(v)
+	})
+}
+
+// UpdateDeliveredAt sets the "delivered_at" field to the value that was provided on create.
+func (u *OutboxMessageUpsertOne) UpdateDeliveredAt() *OutboxMessageUpsertOne {
+	return u.Update(func(s *OutboxMessageUpsert) {
+		s.UpdateDeliveredAt()
+	})
+}
+
+// ClearDeliveredAt clears the value of the "delivered_at" field.
+func (u *OutboxMessageUpsertOne) ClearDeliveredAt() *OutboxMessageUpsertOne {
+	return u.Update(func(s *OutboxMessageUpsert) {
+		s.ClearDeliveredAt()
 	})
 }
 
@@ -1032,6 +1262,12 @@ func (u *OutboxMessageUpsertBulk) UpdateNewValues() *OutboxMessageUpsertBulk {
 			if _, exists := b.mutation.CauseMessageID(); exists {
 				s.SetIgnore(outboxmessage.FieldCauseMessageID)
 			}
+			if _, exists := b.mutation.PatientFacing(); exists {
+				s.SetIgnore(outboxmessage.FieldPatientFacing)
+			}
+			if _, exists := b.mutation.UnsubscribeURL(); exists {
+				s.SetIgnore(outboxmessage.FieldUnsubscribeURL)
+			}
 		}
 	}))
 	return u
@@ -1187,6 +1423,69 @@ func (u *OutboxMessageUpsertBulk) UpdateSentAt() *OutboxMessageUpsertBulk {
 func (u *OutboxMessageUpsertBulk) ClearSentAt() *OutboxMessageUpsertBulk {
 	return u.Update(func(s *OutboxMessageUpsert) {
 		s.ClearSentAt()
+	})
+}
+
+// SetHeldUntil sets the "held_until" field.
+func (u *OutboxMessageUpsertBulk) SetHeldUntil(v time.Time) *OutboxMessageUpsertBulk {
+	return u.Update(func(s *OutboxMessageUpsert) {
+		s.SetHeldUntil(v)
+	})
+}
+
+// UpdateHeldUntil sets the "held_until" field to the value that was provided on create.
+func (u *OutboxMessageUpsertBulk) UpdateHeldUntil() *OutboxMessageUpsertBulk {
+	return u.Update(func(s *OutboxMessageUpsert) {
+		s.UpdateHeldUntil()
+	})
+}
+
+// ClearHeldUntil clears the value of the "held_until" field.
+func (u *OutboxMessageUpsertBulk) ClearHeldUntil() *OutboxMessageUpsertBulk {
+	return u.Update(func(s *OutboxMessageUpsert) {
+		s.ClearHeldUntil()
+	})
+}
+
+// SetProviderStatus sets the "provider_status" field.
+func (u *OutboxMessageUpsertBulk) SetProviderStatus(v string) *OutboxMessageUpsertBulk {
+	return u.Update(func(s *OutboxMessageUpsert) {
+		s.SetProviderStatus(v)
+	})
+}
+
+// UpdateProviderStatus sets the "provider_status" field to the value that was provided on create.
+func (u *OutboxMessageUpsertBulk) UpdateProviderStatus() *OutboxMessageUpsertBulk {
+	return u.Update(func(s *OutboxMessageUpsert) {
+		s.UpdateProviderStatus()
+	})
+}
+
+// ClearProviderStatus clears the value of the "provider_status" field.
+func (u *OutboxMessageUpsertBulk) ClearProviderStatus() *OutboxMessageUpsertBulk {
+	return u.Update(func(s *OutboxMessageUpsert) {
+		s.ClearProviderStatus()
+	})
+}
+
+// SetDeliveredAt sets the "delivered_at" field.
+func (u *OutboxMessageUpsertBulk) SetDeliveredAt(v time.Time) *OutboxMessageUpsertBulk {
+	return u.Update(func(s *OutboxMessageUpsert) {
+		s.SetDeliveredAt(v)
+	})
+}
+
+// UpdateDeliveredAt sets the "delivered_at" field to the value that was provided on create.
+func (u *OutboxMessageUpsertBulk) UpdateDeliveredAt() *OutboxMessageUpsertBulk {
+	return u.Update(func(s *OutboxMessageUpsert) {
+		s.UpdateDeliveredAt()
+	})
+}
+
+// ClearDeliveredAt clears the value of the "delivered_at" field.
+func (u *OutboxMessageUpsertBulk) ClearDeliveredAt() *OutboxMessageUpsertBulk {
+	return u.Update(func(s *OutboxMessageUpsert) {
+		s.ClearDeliveredAt()
 	})
 }
 

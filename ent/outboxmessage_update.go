@@ -144,6 +144,66 @@ func (_u *OutboxMessageUpdate) ClearSentAt() *OutboxMessageUpdate {
 	return _u
 }
 
+// SetHeldUntil sets the "held_until" field.
+func (_u *OutboxMessageUpdate) SetHeldUntil(v time.Time) *OutboxMessageUpdate {
+	_u.mutation.SetHeldUntil(v)
+	return _u
+}
+
+// SetNillableHeldUntil sets the "held_until" field if the given value is not nil.
+func (_u *OutboxMessageUpdate) SetNillableHeldUntil(v *time.Time) *OutboxMessageUpdate {
+	if v != nil {
+		_u.SetHeldUntil(*v)
+	}
+	return _u
+}
+
+// ClearHeldUntil clears the value of the "held_until" field.
+func (_u *OutboxMessageUpdate) ClearHeldUntil() *OutboxMessageUpdate {
+	_u.mutation.ClearHeldUntil()
+	return _u
+}
+
+// SetProviderStatus sets the "provider_status" field.
+func (_u *OutboxMessageUpdate) SetProviderStatus(v string) *OutboxMessageUpdate {
+	_u.mutation.SetProviderStatus(v)
+	return _u
+}
+
+// SetNillableProviderStatus sets the "provider_status" field if the given value is not nil.
+func (_u *OutboxMessageUpdate) SetNillableProviderStatus(v *string) *OutboxMessageUpdate {
+	if v != nil {
+		_u.SetProviderStatus(*v)
+	}
+	return _u
+}
+
+// ClearProviderStatus clears the value of the "provider_status" field.
+func (_u *OutboxMessageUpdate) ClearProviderStatus() *OutboxMessageUpdate {
+	_u.mutation.ClearProviderStatus()
+	return _u
+}
+
+// SetDeliveredAt sets the "delivered_at" field.
+func (_u *OutboxMessageUpdate) SetDeliveredAt(v time.Time) *OutboxMessageUpdate {
+	_u.mutation.SetDeliveredAt(v)
+	return _u
+}
+
+// SetNillableDeliveredAt sets the "delivered_at" field if the given value is not nil.
+func (_u *OutboxMessageUpdate) SetNillableDeliveredAt(v *time.Time) *OutboxMessageUpdate {
+	if v != nil {
+		_u.SetDeliveredAt(*v)
+	}
+	return _u
+}
+
+// ClearDeliveredAt clears the value of the "delivered_at" field.
+func (_u *OutboxMessageUpdate) ClearDeliveredAt() *OutboxMessageUpdate {
+	_u.mutation.ClearDeliveredAt()
+	return _u
+}
+
 // Mutation returns the OutboxMessageMutation object of the builder.
 func (_u *OutboxMessageUpdate) Mutation() *OutboxMessageMutation {
 	return _u.mutation
@@ -213,6 +273,11 @@ func (_u *OutboxMessageUpdate) check() error {
 			return &ValidationError{Name: "provider_ref", err: fmt.Errorf(`ent: validator failed for field "OutboxMessage.provider_ref": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.ProviderStatus(); ok {
+		if err := outboxmessage.ProviderStatusValidator(v); err != nil {
+			return &ValidationError{Name: "provider_status", err: fmt.Errorf(`ent: validator failed for field "OutboxMessage.provider_status": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -275,6 +340,27 @@ func (_u *OutboxMessageUpdate) sqlSave(ctx context.Context) (_node int, err erro
 	}
 	if _u.mutation.SentAtCleared() {
 		_spec.ClearField(outboxmessage.FieldSentAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.HeldUntil(); ok {
+		_spec.SetField(outboxmessage.FieldHeldUntil, field.TypeTime, value)
+	}
+	if _u.mutation.HeldUntilCleared() {
+		_spec.ClearField(outboxmessage.FieldHeldUntil, field.TypeTime)
+	}
+	if _u.mutation.UnsubscribeURLCleared() {
+		_spec.ClearField(outboxmessage.FieldUnsubscribeURL, field.TypeString)
+	}
+	if value, ok := _u.mutation.ProviderStatus(); ok {
+		_spec.SetField(outboxmessage.FieldProviderStatus, field.TypeString, value)
+	}
+	if _u.mutation.ProviderStatusCleared() {
+		_spec.ClearField(outboxmessage.FieldProviderStatus, field.TypeString)
+	}
+	if value, ok := _u.mutation.DeliveredAt(); ok {
+		_spec.SetField(outboxmessage.FieldDeliveredAt, field.TypeTime, value)
+	}
+	if _u.mutation.DeliveredAtCleared() {
+		_spec.ClearField(outboxmessage.FieldDeliveredAt, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -413,6 +499,66 @@ func (_u *OutboxMessageUpdateOne) ClearSentAt() *OutboxMessageUpdateOne {
 	return _u
 }
 
+// SetHeldUntil sets the "held_until" field.
+func (_u *OutboxMessageUpdateOne) SetHeldUntil(v time.Time) *OutboxMessageUpdateOne {
+	_u.mutation.SetHeldUntil(v)
+	return _u
+}
+
+// SetNillableHeldUntil sets the "held_until" field if the given value is not nil.
+func (_u *OutboxMessageUpdateOne) SetNillableHeldUntil(v *time.Time) *OutboxMessageUpdateOne {
+	if v != nil {
+		_u.SetHeldUntil(*v)
+	}
+	return _u
+}
+
+// ClearHeldUntil clears the value of the "held_until" field.
+func (_u *OutboxMessageUpdateOne) ClearHeldUntil() *OutboxMessageUpdateOne {
+	_u.mutation.ClearHeldUntil()
+	return _u
+}
+
+// SetProviderStatus sets the "provider_status" field.
+func (_u *OutboxMessageUpdateOne) SetProviderStatus(v string) *OutboxMessageUpdateOne {
+	_u.mutation.SetProviderStatus(v)
+	return _u
+}
+
+// SetNillableProviderStatus sets the "provider_status" field if the given value is not nil.
+func (_u *OutboxMessageUpdateOne) SetNillableProviderStatus(v *string) *OutboxMessageUpdateOne {
+	if v != nil {
+		_u.SetProviderStatus(*v)
+	}
+	return _u
+}
+
+// ClearProviderStatus clears the value of the "provider_status" field.
+func (_u *OutboxMessageUpdateOne) ClearProviderStatus() *OutboxMessageUpdateOne {
+	_u.mutation.ClearProviderStatus()
+	return _u
+}
+
+// SetDeliveredAt sets the "delivered_at" field.
+func (_u *OutboxMessageUpdateOne) SetDeliveredAt(v time.Time) *OutboxMessageUpdateOne {
+	_u.mutation.SetDeliveredAt(v)
+	return _u
+}
+
+// SetNillableDeliveredAt sets the "delivered_at" field if the given value is not nil.
+func (_u *OutboxMessageUpdateOne) SetNillableDeliveredAt(v *time.Time) *OutboxMessageUpdateOne {
+	if v != nil {
+		_u.SetDeliveredAt(*v)
+	}
+	return _u
+}
+
+// ClearDeliveredAt clears the value of the "delivered_at" field.
+func (_u *OutboxMessageUpdateOne) ClearDeliveredAt() *OutboxMessageUpdateOne {
+	_u.mutation.ClearDeliveredAt()
+	return _u
+}
+
 // Mutation returns the OutboxMessageMutation object of the builder.
 func (_u *OutboxMessageUpdateOne) Mutation() *OutboxMessageMutation {
 	return _u.mutation
@@ -495,6 +641,11 @@ func (_u *OutboxMessageUpdateOne) check() error {
 			return &ValidationError{Name: "provider_ref", err: fmt.Errorf(`ent: validator failed for field "OutboxMessage.provider_ref": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.ProviderStatus(); ok {
+		if err := outboxmessage.ProviderStatusValidator(v); err != nil {
+			return &ValidationError{Name: "provider_status", err: fmt.Errorf(`ent: validator failed for field "OutboxMessage.provider_status": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -574,6 +725,27 @@ func (_u *OutboxMessageUpdateOne) sqlSave(ctx context.Context) (_node *OutboxMes
 	}
 	if _u.mutation.SentAtCleared() {
 		_spec.ClearField(outboxmessage.FieldSentAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.HeldUntil(); ok {
+		_spec.SetField(outboxmessage.FieldHeldUntil, field.TypeTime, value)
+	}
+	if _u.mutation.HeldUntilCleared() {
+		_spec.ClearField(outboxmessage.FieldHeldUntil, field.TypeTime)
+	}
+	if _u.mutation.UnsubscribeURLCleared() {
+		_spec.ClearField(outboxmessage.FieldUnsubscribeURL, field.TypeString)
+	}
+	if value, ok := _u.mutation.ProviderStatus(); ok {
+		_spec.SetField(outboxmessage.FieldProviderStatus, field.TypeString, value)
+	}
+	if _u.mutation.ProviderStatusCleared() {
+		_spec.ClearField(outboxmessage.FieldProviderStatus, field.TypeString)
+	}
+	if value, ok := _u.mutation.DeliveredAt(); ok {
+		_spec.SetField(outboxmessage.FieldDeliveredAt, field.TypeTime, value)
+	}
+	if _u.mutation.DeliveredAtCleared() {
+		_spec.ClearField(outboxmessage.FieldDeliveredAt, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &OutboxMessage{config: _u.config}

@@ -14,9 +14,12 @@ import (
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
+	"github.com/whisper-health/whisper/ent/consent"
+	"github.com/whisper-health/whisper/ent/consentchange"
 	"github.com/whisper-health/whisper/ent/directorylogentry"
 	"github.com/whisper-health/whisper/ent/enrollment"
 	"github.com/whisper-health/whisper/ent/enrollmentstep"
+	"github.com/whisper-health/whisper/ent/inboundsms"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/membershipspan"
 	"github.com/whisper-health/whisper/ent/message"
@@ -44,9 +47,12 @@ var prefixTables = map[string]string{
 	"bt": bookingtype.Table,
 	"ch": channel.Table,
 	"cm": channelmember.Table,
+	"cs": consent.Table,
+	"cc": consentchange.Table,
 	"dl": directorylogentry.Table,
 	"en": enrollment.Table,
 	"es": enrollmentstep.Table,
+	"is": inboundsms.Table,
 	"lb": label.Table,
 	"mh": membershipspan.Table,
 	"ms": message.Table,

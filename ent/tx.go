@@ -30,12 +30,18 @@ type Tx struct {
 	Channel *ChannelClient
 	// ChannelMember is the client for interacting with the ChannelMember builders.
 	ChannelMember *ChannelMemberClient
+	// Consent is the client for interacting with the Consent builders.
+	Consent *ConsentClient
+	// ConsentChange is the client for interacting with the ConsentChange builders.
+	ConsentChange *ConsentChangeClient
 	// DirectoryLogEntry is the client for interacting with the DirectoryLogEntry builders.
 	DirectoryLogEntry *DirectoryLogEntryClient
 	// Enrollment is the client for interacting with the Enrollment builders.
 	Enrollment *EnrollmentClient
 	// EnrollmentStep is the client for interacting with the EnrollmentStep builders.
 	EnrollmentStep *EnrollmentStepClient
+	// InboundSMS is the client for interacting with the InboundSMS builders.
+	InboundSMS *InboundSMSClient
 	// Label is the client for interacting with the Label builders.
 	Label *LabelClient
 	// MembershipSpan is the client for interacting with the MembershipSpan builders.
@@ -209,9 +215,12 @@ func (tx *Tx) init() {
 	tx.BookingType = NewBookingTypeClient(tx.config)
 	tx.Channel = NewChannelClient(tx.config)
 	tx.ChannelMember = NewChannelMemberClient(tx.config)
+	tx.Consent = NewConsentClient(tx.config)
+	tx.ConsentChange = NewConsentChangeClient(tx.config)
 	tx.DirectoryLogEntry = NewDirectoryLogEntryClient(tx.config)
 	tx.Enrollment = NewEnrollmentClient(tx.config)
 	tx.EnrollmentStep = NewEnrollmentStepClient(tx.config)
+	tx.InboundSMS = NewInboundSMSClient(tx.config)
 	tx.Label = NewLabelClient(tx.config)
 	tx.MembershipSpan = NewMembershipSpanClient(tx.config)
 	tx.Message = NewMessageClient(tx.config)

@@ -344,6 +344,13 @@ var matrixTable = []matrixRow{
 		vars: idVar("id"), id: actionID, want: "pcm:ok; *:FORBIDDEN"},
 	{field: "Mutation.setProgramEnabled", doc: `mutation($id: ID!) { setProgramEnabled(id: $id, enabled: true) { id } }`,
 		vars: idVar("id"), id: programID, want: "pcm:ok; *:FORBIDDEN"},
+	{field: "Mutation.previewProgram", doc: `mutation($id: ID!) { previewProgram(input: {programID: $id, patientIDs: []}) { cycle } }`,
+		vars: idVar("id"), id: programID, want: "pcm:ok; *:FORBIDDEN"},
+	{field: "Mutation.setPatientConsent", doc: `mutation($id: ID!) { setPatientConsent(patientID: $id, email: UNKNOWN) { id emailConsent } }`,
+		vars: idVar("id"), id: patientID,
+		// The care team records a patient's consent; a portal patient
+		// changes theirs by keyword or link, never here.
+		want: "staff admin:ok; *:FORBIDDEN"},
 	{field: "Mutation.setBookingTypePrograms", doc: `mutation($id: ID!) { setBookingTypePrograms(bookingTypeID: $id, programIDs: []) { id } }`,
 		vars: idVar("id"), id: bookingTypeID, want: "pcm:ok; *:FORBIDDEN"},
 	{field: "Mutation.enrollPatient", doc: `mutation($id: ID!, $pt: ID!) { enrollPatient(input: {programID: $id, patientID: $pt}) { id } }`,

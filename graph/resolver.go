@@ -12,6 +12,7 @@ import (
 	"github.com/whisper-health/whisper/graph/generated"
 	"github.com/whisper-health/whisper/internal/auth"
 	"github.com/whisper-health/whisper/internal/directory"
+	"github.com/whisper-health/whisper/internal/consent"
 	"github.com/whisper-health/whisper/internal/live"
 	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/notify"
@@ -34,6 +35,7 @@ type Resolver struct {
 	Outreach  *outreach.Service
 	Engine    *outreach.Engine
 	Settings  *settings.Service
+	Consent   *consent.Service
 	Log       *slog.Logger
 }
 

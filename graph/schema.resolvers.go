@@ -27,6 +27,7 @@ import (
 	"github.com/whisper-health/whisper/graph/generated"
 	"github.com/whisper-health/whisper/graph/model"
 	"github.com/whisper-health/whisper/internal/apperr"
+	"github.com/whisper-health/whisper/internal/consent"
 	"github.com/whisper-health/whisper/internal/directory"
 	"github.com/whisper-health/whisper/internal/live"
 	"github.com/whisper-health/whisper/internal/messenger"
@@ -84,6 +85,37 @@ func (r *channelEventResolver) Type(ctx context.Context, obj *live.ChannelEvent)
 		return "", fmt.Errorf("unknown channel event type %q", obj.Type)
 	}
 	return t, nil
+}
+
+// Channel is the resolver for the channel field.
+func (r *consentChangeResolver) Channel(ctx context.Context, obj *ent.ConsentChange) (string, error) {
+	return string(obj.Channel), nil
+}
+
+// State is the resolver for the state field.
+func (r *consentChangeResolver) State(ctx context.Context, obj *ent.ConsentChange) (consent.State, error) {
+	return consent.State(obj.State), nil
+}
+
+// Source is the resolver for the source field.
+func (r *consentChangeResolver) Source(ctx context.Context, obj *ent.ConsentChange) (string, error) {
+	return string(obj.Source), nil
+}
+
+// By is the resolver for the by field.
+func (r *consentChangeResolver) By(ctx context.Context, obj *ent.ConsentChange) (*ent.User, error) {
+	if obj.ActorID == nil {
+		return nil, nil
+	}
+	return r.Client.User.Get(ctx, *obj.ActorID)
+}
+
+// Detail is the resolver for the detail field.
+func (r *consentChangeResolver) Detail(ctx context.Context, obj *ent.ConsentChange) (*string, error) {
+	if obj.Detail == "" {
+		return nil, nil
+	}
+	return &obj.Detail, nil
 }
 
 // Steps is the resolver for the steps field.
@@ -445,6 +477,16 @@ func (r *mutationResolver) UpdatePracticeSettings(ctx context.Context, input set
 	return r.Settings.Update(ctx, input)
 }
 
+// SetPatientConsent is the resolver for the setPatientConsent field.
+func (r *mutationResolver) SetPatientConsent(ctx context.Context, patientID pulid.ID, sms *consent.State, email *consent.State) (*ent.Patient, error) {
+	return r.Consent.SetPatient(ctx, patientID, sms, email)
+}
+
+// PreviewProgram is the resolver for the previewProgram field.
+func (r *mutationResolver) PreviewProgram(ctx context.Context, input model.PreviewProgramInput) ([]*outreach.PlannedAction, error) {
+	return r.Engine.Preview(ctx, outreach.PreviewInput{ProgramID: input.ProgramID, PatientIDs: input.PatientIDs, From: input.From, To: input.To})
+}
+
 // Overdue is the resolver for the overdue field.
 func (r *notificationResolver) Overdue(ctx context.Context, obj *ent.Notification) (bool, error) {
 	return r.Notify.Overdue(obj), nil
@@ -453,6 +495,21 @@ func (r *notificationResolver) Overdue(ctx context.Context, obj *ent.Notificatio
 // Initials is the resolver for the initials field.
 func (r *patientResolver) Initials(ctx context.Context, obj *ent.Patient) (string, error) {
 	return initials(obj.FirstName, obj.LastName), nil
+}
+
+// SmsConsent is the resolver for the smsConsent field.
+func (r *patientResolver) SmsConsent(ctx context.Context, obj *ent.Patient) (consent.State, error) {
+	return r.Consent.Of(ctx, obj, consent.SMS)
+}
+
+// EmailConsent is the resolver for the emailConsent field.
+func (r *patientResolver) EmailConsent(ctx context.Context, obj *ent.Patient) (consent.State, error) {
+	return r.Consent.Of(ctx, obj, consent.EMAIL)
+}
+
+// ConsentHistory is the resolver for the consentHistory field.
+func (r *patientResolver) ConsentHistory(ctx context.Context, obj *ent.Patient) ([]*ent.ConsentChange, error) {
+	return r.Consent.History(ctx, obj)
 }
 
 // Frequency is the resolver for the frequency field.
@@ -738,7 +795,7 @@ func (r *queryResolver) Enrollments(ctx context.Context, programID *pulid.ID, pa
 }
 
 // Deliveries is the resolver for the deliveries field.
-func (r *queryResolver) Deliveries(ctx context.Context, status []outboxmessage.Status, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.DeliveryConnection, error) {
+func (r *queryResolver) Deliveries(ctx context.Context, status []outboxmessage.Status, providerStatus []string, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.DeliveryConnection, error) {
 	first, last, err := page(first, last)
 	if err != nil {
 		return nil, err
@@ -746,6 +803,9 @@ func (r *queryResolver) Deliveries(ctx context.Context, status []outboxmessage.S
 	q := r.Client.OutboxMessage.Query()
 	if len(status) > 0 {
 		q.Where(outboxmessage.StatusIn(status...))
+	}
+	if len(providerStatus) > 0 {
+		q.Where(outboxmessage.ProviderStatusIn(providerStatus...))
 	}
 	return q.Paginate(ctx, after, first, before, last)
 }
@@ -840,6 +900,9 @@ func (r *Resolver) AuditEntry() generated.AuditEntryResolver { return &auditEntr
 // ChannelEvent returns generated.ChannelEventResolver implementation.
 func (r *Resolver) ChannelEvent() generated.ChannelEventResolver { return &channelEventResolver{r} }
 
+// ConsentChange returns generated.ConsentChangeResolver implementation.
+func (r *Resolver) ConsentChange() generated.ConsentChangeResolver { return &consentChangeResolver{r} }
+
 // Mutation returns generated.MutationResolver implementation.
 func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
 
@@ -850,9 +913,10 @@ func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subsc
 func (r *Resolver) UnreadBadge() generated.UnreadBadgeResolver { return &unreadBadgeResolver{r} }
 
 type (
-	auditEntryResolver   struct{ *Resolver }
-	channelEventResolver struct{ *Resolver }
-	mutationResolver     struct{ *Resolver }
-	subscriptionResolver struct{ *Resolver }
-	unreadBadgeResolver  struct{ *Resolver }
+	auditEntryResolver    struct{ *Resolver }
+	channelEventResolver  struct{ *Resolver }
+	consentChangeResolver struct{ *Resolver }
+	mutationResolver      struct{ *Resolver }
+	subscriptionResolver  struct{ *Resolver }
+	unreadBadgeResolver   struct{ *Resolver }
 )

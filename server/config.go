@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/whisper-health/whisper/internal/consent"
 	settingsdb "github.com/whisper-health/whisper/internal/settings"
 	"github.com/whisper-health/whisper/internal/store"
 )
@@ -53,6 +54,11 @@ type Config struct {
 	LettersDir       string        // WHISPER_LETTERS_DIR, -letters-dir
 	EPostURL         string        // WHISPER_EPOST_URL, -epost-url
 	ChannelHideAfter time.Duration // WHISPER_CHANNEL_HIDE_AFTER, -channel-hide-after
+	PublicURL        string        // WHISPER_PUBLIC_URL, -public-url
+
+	// SendWindow is when patient-facing SMS and email may leave, practice
+	// time (WHISPER_SEND_WINDOW, -send-window).
+	SendWindow consent.Window
 
 	// TimeZone is the practice's default time zone (WHISPER_TIME_ZONE,
 	// -time-zone); updatePracticeSettings overrides it.
@@ -100,6 +106,8 @@ var settings = []setting{
 	{"WHISPER_LETTERS_DIR", "letters-dir", "", "folder for letter PDFs (SAVE_FILE) and the mail distribution list; unset: letters go to the log"},
 	{"WHISPER_EPOST_URL", "epost-url", "", "e-post endpoint that receives EPOST letters as PDF (needs -letters-dir)"},
 	{"WHISPER_CHANNEL_HIDE_AFTER", "channel-hide-after", "72h", "how long a read channel without activity stays in the channel list"},
+	{"WHISPER_SEND_WINDOW", "send-window", "08:00-20:00", "practice-time window in which patient SMS and email leave (HH:MM-HH:MM; 00:00-24:00 for always); outside it they wait"},
+	{"WHISPER_PUBLIC_URL", "public-url", "", "the server's public base URL, for email unsubscribe links (default: http://localhost:<port of -addr>) and SMS status callbacks (none without it or -sms-webhook-url)"},
 }
 
 // booleans are the settings whose flags may be given bare (-demo).
@@ -255,6 +263,15 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		bad("smtp-from", "must be an email address when an SMTP host is set")
 	}
 	c.ChannelHideAfter = parseDuration("channel-hide-after")
+	if w, err := consent.ParseWindow(raw["send-window"]); err != nil {
+		bad("send-window", "%v, got %q", err, raw["send-window"])
+	} else {
+		c.SendWindow = w
+	}
+	c.PublicURL = strings.TrimRight(strings.TrimSpace(raw["public-url"]), "/")
+	if c.PublicURL != "" && !hasAnyPrefix(c.PublicURL, "http://", "https://") {
+		bad("public-url", "must be an http:// or https:// URL")
+	}
 	c.LettersDir, c.EPostURL = raw["letters-dir"], raw["epost-url"]
 	if c.EPostURL != "" && c.LettersDir == "" {
 		bad("epost-url", "needs -letters-dir too: letters are rendered there before they are posted")
@@ -293,6 +310,42 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		return Config{}, errs[0]
 	}
 	return c, nil
+}
+
+// PublicBase is the base of the links the server hands out (unsubscribe):
+// WHISPER_PUBLIC_URL, or this machine's own address when it is unset.
+func (c Config) PublicBase() string {
+	if c.PublicURL != "" {
+		return c.PublicURL
+	}
+	if _, port, err := net.SplitHostPort(c.Addr); err == nil {
+		return "http://localhost:" + port
+	}
+	return ""
+}
+
+// SMSStatusURL is where the SMS provider is asked to post delivery
+// receipts: beside the inbound webhook when its public URL is set,
+// otherwise under WHISPER_PUBLIC_URL; empty (no receipts asked for) when
+// neither is configured, since a provider cannot reach localhost.
+func (c Config) SMSStatusURL() string {
+	if c.SMSWebhookURL != "" {
+		return strings.TrimRight(c.SMSWebhookURL, "/") + "/status"
+	}
+	if c.PublicURL == "" {
+		return ""
+	}
+	return c.PublicURL + "/webhooks/sms/status"
+}
+
+// smsStatusSignedURL is the status webhook's URL as the provider signs it
+// when the inbound webhook's public URL is configured; empty means the
+// request's own URL.
+func (c Config) smsStatusSignedURL() string {
+	if c.SMSWebhookURL == "" {
+		return ""
+	}
+	return c.SMSStatusURL()
 }
 
 // WebsocketOrigins turns the CORS origins into the host patterns the

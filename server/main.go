@@ -28,6 +28,7 @@ import (
 	"github.com/whisper-health/whisper/graph"
 	"github.com/whisper-health/whisper/internal/app"
 	"github.com/whisper-health/whisper/internal/auth"
+	"github.com/whisper-health/whisper/internal/consent"
 	"github.com/whisper-health/whisper/internal/demo"
 	"github.com/whisper-health/whisper/internal/outbox"
 	settingsdb "github.com/whisper-health/whisper/internal/settings"
@@ -143,7 +144,8 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 	// delivered by the log provider.
 	providers := map[string]outbox.Provider{}
 	if cfg.SMSURL != "" {
-		providers["SMS"] = outbox.HTTPSMS{BaseURL: cfg.SMSURL, Account: cfg.SMSAccount, Token: cfg.SMSToken, From: cfg.SMSFrom}
+		providers["SMS"] = outbox.HTTPSMS{BaseURL: cfg.SMSURL, Account: cfg.SMSAccount, Token: cfg.SMSToken, From: cfg.SMSFrom,
+			StatusCallback: cfg.SMSStatusURL()}
 	}
 	if cfg.SMTPHost != "" {
 		providers["EMAIL"] = outbox.SMTPEmail{Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername,
@@ -165,6 +167,8 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 		Providers:        providers,
 		ChannelHideAfter: cfg.ChannelHideAfter,
 		AppURL:           cfg.AppURL,
+		SendWindow:       cfg.SendWindow,
+		PublicURL:        cfg.PublicBase(),
 		Handler: graph.HandlerConfig{
 			Introspection:    cfg.Introspection,
 			MaxDepth:         cfg.MaxDepth,
@@ -197,8 +201,10 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	if cfg.SMSToken != "" {
 		// Without a token, inbound messages could not be authenticated.
-		mux.Handle("/webhooks/sms", smsWebhook(a.core.Engine, cfg.SMSToken, cfg.SMSWebhookURL, log))
+		mux.Handle("/webhooks/sms", smsWebhook(a.core.Engine, a.core.Consent, a.core.Settings, cfg.SMSToken, cfg.SMSWebhookURL, log))
+		mux.Handle("/webhooks/sms/status", smsStatusWebhook(a.core.Outbox, cfg.SMSToken, cfg.smsStatusSignedURL(), log))
 	}
+	mux.Handle(consent.UnsubscribePath, unsubscribePage(a.core.Consent, log))
 
 	corsMW := cors.New(cors.Options{
 		AllowedOrigins:   cfg.CORSOrigins,

@@ -46,7 +46,7 @@ func TestInboundSMSRepliesAreStoredAgainstTheEnrolment(t *testing.T) {
 	}))
 	defer smsAPI.Close()
 	app, _ := startApp(t, testdb.URL(t), "-demo", "-sms-url", smsAPI.URL, "-sms-account", "AC1",
-		"-sms-token", "tok", "-sms-from", "+61255550000")
+		"-sms-token", "tok", "-sms-from", "+61255550000", "-send-window", "00:00-24:00")
 	defer stopApp(t, app)
 	base := app.URL()
 	admin, _ := login(t, base, "admin@demo.clinic")
@@ -169,5 +169,14 @@ func TestInboundSMSRepliesAreStoredAgainstTheEnrolment(t *testing.T) {
 	concurrently(a, b)
 	if got := replies(); got != "82.5 kg\n83 kg\n84 kg\n85 kg\n86 kg" && got != "82.5 kg\n83 kg\n84 kg\n86 kg\n85 kg" {
 		t.Errorf("after two concurrent replies: %q, want both appended once", got)
+	}
+	// The provider delivers the first reply again, long after: every
+	// MessageSid is remembered, not only the last, so it is not stored again.
+	before := replies()
+	if code := send(form, sign("tok", hook, form)); code != http.StatusOK {
+		t.Fatalf("a late repeat got %d, want 200", code)
+	}
+	if got := replies(); got != before {
+		t.Errorf("a late repeat of SM1 changed the replies to %q, want %q", got, before)
 	}
 }

@@ -37,6 +37,8 @@ const (
 	FieldExecutedAt = "executed_at"
 	// FieldError holds the string denoting the error field in the database.
 	FieldError = "error"
+	// FieldSkipReason holds the string denoting the skip_reason field in the database.
+	FieldSkipReason = "skip_reason"
 	// FieldReplyContent holds the string denoting the reply_content field in the database.
 	FieldReplyContent = "reply_content"
 	// FieldLastReplySid holds the string denoting the last_reply_sid field in the database.
@@ -77,6 +79,7 @@ var Columns = []string{
 	FieldScheduledAt,
 	FieldExecutedAt,
 	FieldError,
+	FieldSkipReason,
 	FieldReplyContent,
 	FieldLastReplySid,
 	FieldOutboxID,
@@ -108,6 +111,8 @@ var (
 	UpdateDefaultUpdatedAt func() time.Time
 	// ErrorValidator is a validator for the "error" field. It is called by the builders before save.
 	ErrorValidator func(string) error
+	// SkipReasonValidator is a validator for the "skip_reason" field. It is called by the builders before save.
+	SkipReasonValidator func(string) error
 	// LastReplySidValidator is a validator for the "last_reply_sid" field. It is called by the builders before save.
 	LastReplySidValidator func(string) error
 	// DefaultID holds the default value on creation for the "id" field.
@@ -196,6 +201,11 @@ func ByExecutedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByError orders the results by the error field.
 func ByError(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldError, opts...).ToFunc()
+}
+
+// BySkipReason orders the results by the skip_reason field.
+func BySkipReason(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSkipReason, opts...).ToFunc()
 }
 
 // ByReplyContent orders the results by the reply_content field.

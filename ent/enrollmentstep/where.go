@@ -96,6 +96,11 @@ func Error(v string) predicate.EnrollmentStep {
 	return predicate.EnrollmentStep(sql.FieldEQ(FieldError, v))
 }
 
+// SkipReason applies equality check predicate on the "skip_reason" field. It's identical to SkipReasonEQ.
+func SkipReason(v string) predicate.EnrollmentStep {
+	return predicate.EnrollmentStep(sql.FieldEQ(FieldSkipReason, v))
+}
+
 // ReplyContent applies equality check predicate on the "reply_content" field. It's identical to ReplyContentEQ.
 func ReplyContent(v string) predicate.EnrollmentStep {
 	return predicate.EnrollmentStep(sql.FieldEQ(FieldReplyContent, v))
@@ -554,6 +559,81 @@ func ErrorEqualFold(v string) predicate.EnrollmentStep {
 // ErrorContainsFold applies the ContainsFold predicate on the "error" field.
 func ErrorContainsFold(v string) predicate.EnrollmentStep {
 	return predicate.EnrollmentStep(sql.FieldContainsFold(FieldError, v))
+}
+
+// SkipReasonEQ applies the EQ predicate on the "skip_reason" field.
+func SkipReasonEQ(v string) predicate.EnrollmentStep {
+	return predicate.EnrollmentStep(sql.FieldEQ(FieldSkipReason, v))
+}
+
+// SkipReasonNEQ applies the NEQ predicate on the "skip_reason" field.
+func SkipReasonNEQ(v string) predicate.EnrollmentStep {
+	return predicate.EnrollmentStep(sql.FieldNEQ(FieldSkipReason, v))
+}
+
+// SkipReasonIn applies the In predicate on the "skip_reason" field.
+func SkipReasonIn(vs ...string) predicate.EnrollmentStep {
+	return predicate.EnrollmentStep(sql.FieldIn(FieldSkipReason, vs...))
+}
+
+// SkipReasonNotIn applies the NotIn predicate on the "skip_reason" field.
+func SkipReasonNotIn(vs ...string) predicate.EnrollmentStep {
+	return predicate.EnrollmentStep(sql.FieldNotIn(FieldSkipReason, vs...))
+}
+
+// SkipReasonGT applies the GT predicate on the "skip_reason" field.
+func SkipReasonGT(v string) predicate.EnrollmentStep {
+	return predicate.EnrollmentStep(sql.FieldGT(FieldSkipReason, v))
+}
+
+// SkipReasonGTE applies the GTE predicate on the "skip_reason" field.
+func SkipReasonGTE(v string) predicate.EnrollmentStep {
+	return predicate.EnrollmentStep(sql.FieldGTE(FieldSkipReason, v))
+}
+
+// SkipReasonLT applies the LT predicate on the "skip_reason" field.
+func SkipReasonLT(v string) predicate.EnrollmentStep {
+	return predicate.EnrollmentStep(sql.FieldLT(FieldSkipReason, v))
+}
+
+// SkipReasonLTE applies the LTE predicate on the "skip_reason" field.
+func SkipReasonLTE(v string) predicate.EnrollmentStep {
+	return predicate.EnrollmentStep(sql.FieldLTE(FieldSkipReason, v))
+}
+
+// SkipReasonContains applies the Contains predicate on the "skip_reason" field.
+func SkipReasonContains(v string) predicate.EnrollmentStep {
+	return predicate.EnrollmentStep(sql.FieldContains(FieldSkipReason, v))
+}
+
+// SkipReasonHasPrefix applies the HasPrefix predicate on the "skip_reason" field.
+func SkipReasonHasPrefix(v string) predicate.EnrollmentStep {
+	return predicate.EnrollmentStep(sql.FieldHasPrefix(FieldSkipReason, v))
+}
+
+// SkipReasonHasSuffix applies the HasSuffix predicate on the "skip_reason" field.
+func SkipReasonHasSuffix(v string) predicate.EnrollmentStep {
+	return predicate.EnrollmentStep(sql.FieldHasSuffix(FieldSkipReason, v))
+}
+
+// SkipReasonIsNil applies the IsNil predicate on the "skip_reason" field.
+func SkipReasonIsNil() predicate.EnrollmentStep {
+	return predicate.EnrollmentStep(sql.FieldIsNull(FieldSkipReason))
+}
+
+// SkipReasonNotNil applies the NotNil predicate on the "skip_reason" field.
+func SkipReasonNotNil() predicate.EnrollmentStep {
+	return predicate.EnrollmentStep(sql.FieldNotNull(FieldSkipReason))
+}
+
+// SkipReasonEqualFold applies the EqualFold predicate on the "skip_reason" field.
+func SkipReasonEqualFold(v string) predicate.EnrollmentStep {
+	return predicate.EnrollmentStep(sql.FieldEqualFold(FieldSkipReason, v))
+}
+
+// SkipReasonContainsFold applies the ContainsFold predicate on the "skip_reason" field.
+func SkipReasonContainsFold(v string) predicate.EnrollmentStep {
+	return predicate.EnrollmentStep(sql.FieldContainsFold(FieldSkipReason, v))
 }
 
 // ReplyContentEQ applies the EQ predicate on the "reply_content" field.

@@ -105,6 +105,30 @@ func (f ChannelMemberFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Valu
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ChannelMemberMutation", m)
 }
 
+// The ConsentFunc type is an adapter to allow the use of ordinary
+// function as Consent mutator.
+type ConsentFunc func(context.Context, *ent.ConsentMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ConsentFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ConsentMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ConsentMutation", m)
+}
+
+// The ConsentChangeFunc type is an adapter to allow the use of ordinary
+// function as ConsentChange mutator.
+type ConsentChangeFunc func(context.Context, *ent.ConsentChangeMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ConsentChangeFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ConsentChangeMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ConsentChangeMutation", m)
+}
+
 // The DirectoryLogEntryFunc type is an adapter to allow the use of ordinary
 // function as DirectoryLogEntry mutator.
 type DirectoryLogEntryFunc func(context.Context, *ent.DirectoryLogEntryMutation) (ent.Value, error)
@@ -139,6 +163,18 @@ func (f EnrollmentStepFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Val
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.EnrollmentStepMutation", m)
+}
+
+// The InboundSMSFunc type is an adapter to allow the use of ordinary
+// function as InboundSMS mutator.
+type InboundSMSFunc func(context.Context, *ent.InboundSMSMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f InboundSMSFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.InboundSMSMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.InboundSMSMutation", m)
 }
 
 // The LabelFunc type is an adapter to allow the use of ordinary

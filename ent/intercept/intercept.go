@@ -16,9 +16,12 @@ import (
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
+	"github.com/whisper-health/whisper/ent/consent"
+	"github.com/whisper-health/whisper/ent/consentchange"
 	"github.com/whisper-health/whisper/ent/directorylogentry"
 	"github.com/whisper-health/whisper/ent/enrollment"
 	"github.com/whisper-health/whisper/ent/enrollmentstep"
+	"github.com/whisper-health/whisper/ent/inboundsms"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/membershipspan"
 	"github.com/whisper-health/whisper/ent/message"
@@ -311,6 +314,60 @@ func (f TraverseChannelMember) Traverse(ctx context.Context, q ent.Query) error 
 	return fmt.Errorf("unexpected query type %T. expect *ent.ChannelMemberQuery", q)
 }
 
+// The ConsentFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ConsentFunc func(context.Context, *ent.ConsentQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ConsentFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ConsentQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ConsentQuery", q)
+}
+
+// The TraverseConsent type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseConsent func(context.Context, *ent.ConsentQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseConsent) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseConsent) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ConsentQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ConsentQuery", q)
+}
+
+// The ConsentChangeFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ConsentChangeFunc func(context.Context, *ent.ConsentChangeQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ConsentChangeFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ConsentChangeQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ConsentChangeQuery", q)
+}
+
+// The TraverseConsentChange type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseConsentChange func(context.Context, *ent.ConsentChangeQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseConsentChange) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseConsentChange) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ConsentChangeQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ConsentChangeQuery", q)
+}
+
 // The DirectoryLogEntryFunc type is an adapter to allow the use of ordinary function as a Querier.
 type DirectoryLogEntryFunc func(context.Context, *ent.DirectoryLogEntryQuery) (ent.Value, error)
 
@@ -390,6 +447,33 @@ func (f TraverseEnrollmentStep) Traverse(ctx context.Context, q ent.Query) error
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.EnrollmentStepQuery", q)
+}
+
+// The InboundSMSFunc type is an adapter to allow the use of ordinary function as a Querier.
+type InboundSMSFunc func(context.Context, *ent.InboundSMSQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f InboundSMSFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.InboundSMSQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.InboundSMSQuery", q)
+}
+
+// The TraverseInboundSMS type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseInboundSMS func(context.Context, *ent.InboundSMSQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseInboundSMS) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseInboundSMS) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.InboundSMSQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.InboundSMSQuery", q)
 }
 
 // The LabelFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -870,12 +954,18 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.ChannelQuery, predicate.Channel, channel.OrderOption]{typ: ent.TypeChannel, tq: q}, nil
 	case *ent.ChannelMemberQuery:
 		return &query[*ent.ChannelMemberQuery, predicate.ChannelMember, channelmember.OrderOption]{typ: ent.TypeChannelMember, tq: q}, nil
+	case *ent.ConsentQuery:
+		return &query[*ent.ConsentQuery, predicate.Consent, consent.OrderOption]{typ: ent.TypeConsent, tq: q}, nil
+	case *ent.ConsentChangeQuery:
+		return &query[*ent.ConsentChangeQuery, predicate.ConsentChange, consentchange.OrderOption]{typ: ent.TypeConsentChange, tq: q}, nil
 	case *ent.DirectoryLogEntryQuery:
 		return &query[*ent.DirectoryLogEntryQuery, predicate.DirectoryLogEntry, directorylogentry.OrderOption]{typ: ent.TypeDirectoryLogEntry, tq: q}, nil
 	case *ent.EnrollmentQuery:
 		return &query[*ent.EnrollmentQuery, predicate.Enrollment, enrollment.OrderOption]{typ: ent.TypeEnrollment, tq: q}, nil
 	case *ent.EnrollmentStepQuery:
 		return &query[*ent.EnrollmentStepQuery, predicate.EnrollmentStep, enrollmentstep.OrderOption]{typ: ent.TypeEnrollmentStep, tq: q}, nil
+	case *ent.InboundSMSQuery:
+		return &query[*ent.InboundSMSQuery, predicate.InboundSMS, inboundsms.OrderOption]{typ: ent.TypeInboundSMS, tq: q}, nil
 	case *ent.LabelQuery:
 		return &query[*ent.LabelQuery, predicate.Label, label.OrderOption]{typ: ent.TypeLabel, tq: q}, nil
 	case *ent.MembershipSpanQuery:

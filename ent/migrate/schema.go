@@ -300,6 +300,58 @@ var (
 			},
 		},
 	}
+	// ConsentsColumns holds the columns for the "consents" table.
+	ConsentsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 28},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "subject", Type: field.TypeString, Size: 400},
+		{Name: "channel", Type: field.TypeEnum, Enums: []string{"SMS", "EMAIL"}},
+		{Name: "state", Type: field.TypeEnum, Enums: []string{"OPTED_IN", "OPTED_OUT", "UNKNOWN"}},
+	}
+	// ConsentsTable holds the schema information for the "consents" table.
+	ConsentsTable = &schema.Table{
+		Name:       "consents",
+		Columns:    ConsentsColumns,
+		PrimaryKey: []*schema.Column{ConsentsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "consent_subject_channel",
+				Unique:  true,
+				Columns: []*schema.Column{ConsentsColumns[3], ConsentsColumns[4]},
+			},
+		},
+	}
+	// ConsentChangesColumns holds the columns for the "consent_changes" table.
+	ConsentChangesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 28},
+		{Name: "subject", Type: field.TypeString, Size: 400},
+		{Name: "patient_id", Type: field.TypeString, Nullable: true},
+		{Name: "channel", Type: field.TypeEnum, Enums: []string{"SMS", "EMAIL"}},
+		{Name: "state", Type: field.TypeEnum, Enums: []string{"OPTED_IN", "OPTED_OUT", "UNKNOWN"}},
+		{Name: "source", Type: field.TypeEnum, Enums: []string{"STAFF", "SMS_KEYWORD", "UNSUBSCRIBE_LINK"}},
+		{Name: "actor_id", Type: field.TypeString, Nullable: true},
+		{Name: "detail", Type: field.TypeString, Nullable: true, Size: 200},
+		{Name: "at", Type: field.TypeTime},
+	}
+	// ConsentChangesTable holds the schema information for the "consent_changes" table.
+	ConsentChangesTable = &schema.Table{
+		Name:       "consent_changes",
+		Columns:    ConsentChangesColumns,
+		PrimaryKey: []*schema.Column{ConsentChangesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "consentchange_subject_at",
+				Unique:  false,
+				Columns: []*schema.Column{ConsentChangesColumns[1], ConsentChangesColumns[8]},
+			},
+			{
+				Name:    "consentchange_patient_id_at",
+				Unique:  false,
+				Columns: []*schema.Column{ConsentChangesColumns[2], ConsentChangesColumns[8]},
+			},
+		},
+	}
 	// DirectoryLogEntriesColumns holds the columns for the "directory_log_entries" table.
 	DirectoryLogEntriesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 28},
@@ -394,6 +446,7 @@ var (
 		{Name: "scheduled_at", Type: field.TypeTime},
 		{Name: "executed_at", Type: field.TypeTime, Nullable: true},
 		{Name: "error", Type: field.TypeString, Nullable: true, Size: 1000},
+		{Name: "skip_reason", Type: field.TypeString, Nullable: true, Size: 40},
 		{Name: "reply_content", Type: field.TypeString, Nullable: true, Size: 2147483647},
 		{Name: "last_reply_sid", Type: field.TypeString, Nullable: true, Size: 100},
 		{Name: "outbox_id", Type: field.TypeString, Nullable: true},
@@ -408,13 +461,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "enrollment_steps_enrollments_steps",
-				Columns:    []*schema.Column{EnrollmentStepsColumns[11]},
+				Columns:    []*schema.Column{EnrollmentStepsColumns[12]},
 				RefColumns: []*schema.Column{EnrollmentsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "enrollment_steps_program_actions_action",
-				Columns:    []*schema.Column{EnrollmentStepsColumns[12]},
+				Columns:    []*schema.Column{EnrollmentStepsColumns[13]},
 				RefColumns: []*schema.Column{ProgramActionsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -423,9 +476,21 @@ var (
 			{
 				Name:    "enrollmentstep_enrollment_id_cycle_action_id",
 				Unique:  true,
-				Columns: []*schema.Column{EnrollmentStepsColumns[11], EnrollmentStepsColumns[3], EnrollmentStepsColumns[12]},
+				Columns: []*schema.Column{EnrollmentStepsColumns[12], EnrollmentStepsColumns[3], EnrollmentStepsColumns[13]},
 			},
 		},
+	}
+	// InboundSmSsColumns holds the columns for the "inbound_sm_ss" table.
+	InboundSmSsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 28},
+		{Name: "sid", Type: field.TypeString, Unique: true, Size: 100},
+		{Name: "at", Type: field.TypeTime},
+	}
+	// InboundSmSsTable holds the schema information for the "inbound_sm_ss" table.
+	InboundSmSsTable = &schema.Table{
+		Name:       "inbound_sm_ss",
+		Columns:    InboundSmSsColumns,
+		PrimaryKey: []*schema.Column{InboundSmSsColumns[0]},
 	}
 	// LabelsColumns holds the columns for the "labels" table.
 	LabelsColumns = []*schema.Column{
@@ -673,6 +738,11 @@ var (
 		{Name: "provider_ref", Type: field.TypeString, Nullable: true, Size: 200},
 		{Name: "cause_message_id", Type: field.TypeString, Nullable: true},
 		{Name: "sent_at", Type: field.TypeTime, Nullable: true},
+		{Name: "patient_facing", Type: field.TypeBool, Default: false},
+		{Name: "held_until", Type: field.TypeTime, Nullable: true},
+		{Name: "unsubscribe_url", Type: field.TypeString, Nullable: true, Size: 1000},
+		{Name: "provider_status", Type: field.TypeString, Nullable: true, Size: 20},
+		{Name: "delivered_at", Type: field.TypeTime, Nullable: true},
 	}
 	// OutboxMessagesTable holds the schema information for the "outbox_messages" table.
 	OutboxMessagesTable = &schema.Table{
@@ -684,6 +754,11 @@ var (
 				Name:    "outboxmessage_status_next_attempt_at",
 				Unique:  false,
 				Columns: []*schema.Column{OutboxMessagesColumns[8], OutboxMessagesColumns[10]},
+			},
+			{
+				Name:    "outboxmessage_provider_ref",
+				Unique:  false,
+				Columns: []*schema.Column{OutboxMessagesColumns[13]},
 			},
 		},
 	}
@@ -1169,9 +1244,12 @@ var (
 		BookingTypesTable,
 		ChannelsTable,
 		ChannelMembersTable,
+		ConsentsTable,
+		ConsentChangesTable,
 		DirectoryLogEntriesTable,
 		EnrollmentsTable,
 		EnrollmentStepsTable,
+		InboundSmSsTable,
 		LabelsTable,
 		MembershipSpansTable,
 		MessagesTable,

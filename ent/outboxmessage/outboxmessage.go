@@ -48,6 +48,16 @@ const (
 	FieldCauseMessageID = "cause_message_id"
 	// FieldSentAt holds the string denoting the sent_at field in the database.
 	FieldSentAt = "sent_at"
+	// FieldPatientFacing holds the string denoting the patient_facing field in the database.
+	FieldPatientFacing = "patient_facing"
+	// FieldHeldUntil holds the string denoting the held_until field in the database.
+	FieldHeldUntil = "held_until"
+	// FieldUnsubscribeURL holds the string denoting the unsubscribe_url field in the database.
+	FieldUnsubscribeURL = "unsubscribe_url"
+	// FieldProviderStatus holds the string denoting the provider_status field in the database.
+	FieldProviderStatus = "provider_status"
+	// FieldDeliveredAt holds the string denoting the delivered_at field in the database.
+	FieldDeliveredAt = "delivered_at"
 	// Table holds the table name of the outboxmessage in the database.
 	Table = "outbox_messages"
 )
@@ -70,6 +80,11 @@ var Columns = []string{
 	FieldProviderRef,
 	FieldCauseMessageID,
 	FieldSentAt,
+	FieldPatientFacing,
+	FieldHeldUntil,
+	FieldUnsubscribeURL,
+	FieldProviderStatus,
+	FieldDeliveredAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -112,6 +127,12 @@ var (
 	IdempotencyKeyValidator func(string) error
 	// ProviderRefValidator is a validator for the "provider_ref" field. It is called by the builders before save.
 	ProviderRefValidator func(string) error
+	// DefaultPatientFacing holds the default value on creation for the "patient_facing" field.
+	DefaultPatientFacing bool
+	// UnsubscribeURLValidator is a validator for the "unsubscribe_url" field. It is called by the builders before save.
+	UnsubscribeURLValidator func(string) error
+	// ProviderStatusValidator is a validator for the "provider_status" field. It is called by the builders before save.
+	ProviderStatusValidator func(string) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -276,6 +297,31 @@ func ByCauseMessageID(opts ...sql.OrderTermOption) OrderOption {
 // BySentAt orders the results by the sent_at field.
 func BySentAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldSentAt, opts...).ToFunc()
+}
+
+// ByPatientFacing orders the results by the patient_facing field.
+func ByPatientFacing(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPatientFacing, opts...).ToFunc()
+}
+
+// ByHeldUntil orders the results by the held_until field.
+func ByHeldUntil(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldHeldUntil, opts...).ToFunc()
+}
+
+// ByUnsubscribeURL orders the results by the unsubscribe_url field.
+func ByUnsubscribeURL(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldUnsubscribeURL, opts...).ToFunc()
+}
+
+// ByProviderStatus orders the results by the provider_status field.
+func ByProviderStatus(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldProviderStatus, opts...).ToFunc()
+}
+
+// ByDeliveredAt orders the results by the delivered_at field.
+func ByDeliveredAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDeliveredAt, opts...).ToFunc()
 }
 
 // MarshalGQL implements graphql.Marshaler interface.

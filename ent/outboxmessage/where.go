@@ -115,6 +115,31 @@ func SentAt(v time.Time) predicate.OutboxMessage {
 	return predicate.OutboxMessage(sql.FieldEQ(FieldSentAt, v))
 }
 
+// PatientFacing applies equality check predicate on the "patient_facing" field. It's identical to PatientFacingEQ.
+func PatientFacing(v bool) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldEQ(FieldPatientFacing, v))
+}
+
+// HeldUntil applies equality check predicate on the "held_until" field. It's identical to HeldUntilEQ.
+func HeldUntil(v time.Time) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldEQ(FieldHeldUntil, v))
+}
+
+// UnsubscribeURL applies equality check predicate on the "unsubscribe_url" field. It's identical to UnsubscribeURLEQ.
+func UnsubscribeURL(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldEQ(FieldUnsubscribeURL, v))
+}
+
+// ProviderStatus applies equality check predicate on the "provider_status" field. It's identical to ProviderStatusEQ.
+func ProviderStatus(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldEQ(FieldProviderStatus, v))
+}
+
+// DeliveredAt applies equality check predicate on the "delivered_at" field. It's identical to DeliveredAtEQ.
+func DeliveredAt(v time.Time) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldEQ(FieldDeliveredAt, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.OutboxMessage {
 	return predicate.OutboxMessage(sql.FieldEQ(FieldCreatedAt, v))
@@ -893,6 +918,266 @@ func SentAtIsNil() predicate.OutboxMessage {
 // SentAtNotNil applies the NotNil predicate on the "sent_at" field.
 func SentAtNotNil() predicate.OutboxMessage {
 	return predicate.OutboxMessage(sql.FieldNotNull(FieldSentAt))
+}
+
+// PatientFacingEQ applies the EQ predicate on the "patient_facing" field.
+func PatientFacingEQ(v bool) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldEQ(FieldPatientFacing, v))
+}
+
+// PatientFacingNEQ applies the NEQ predicate on the "patient_facing" field.
+func PatientFacingNEQ(v bool) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldNEQ(FieldPatientFacing, v))
+}
+
+// HeldUntilEQ applies the EQ predicate on the "held_until" field.
+func HeldUntilEQ(v time.Time) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldEQ(FieldHeldUntil, v))
+}
+
+// HeldUntilNEQ applies the NEQ predicate on the "held_until" field.
+func HeldUntilNEQ(v time.Time) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldNEQ(FieldHeldUntil, v))
+}
+
+// HeldUntilIn applies the In predicate on the "held_until" field.
+func HeldUntilIn(vs ...time.Time) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldIn(FieldHeldUntil, vs...))
+}
+
+// HeldUntilNotIn applies the NotIn predicate on the "held_until" field.
+func HeldUntilNotIn(vs ...time.Time) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldNotIn(FieldHeldUntil, vs...))
+}
+
+// HeldUntilGT applies the GT predicate on the "held_until" field.
+func HeldUntilGT(v time.Time) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldGT(FieldHeldUntil, v))
+}
+
+// HeldUntilGTE applies the GTE predicate on the "held_until" field.
+func HeldUntilGTE(v time.Time) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldGTE(FieldHeldUntil, v))
+}
+
+// HeldUntilLT applies the LT predicate on the "held_until" field.
+func HeldUntilLT(v time.Time) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldLT(FieldHeldUntil, v))
+}
+
+// HeldUntilLTE applies the LTE predicate on the "held_until" field.
+func HeldUntilLTE(v time.Time) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldLTE(FieldHeldUntil, v))
+}
+
+// HeldUntilIsNil applies the IsNil predicate on the "held_until" field.
+func HeldUntilIsNil() predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldIsNull(FieldHeldUntil))
+}
+
+// HeldUntilNotNil applies the NotNil predicate on the "held_until" field.
+func HeldUntilNotNil() predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldNotNull(FieldHeldUntil))
+}
+
+// UnsubscribeURLEQ applies the EQ predicate on the "unsubscribe_url" field.
+func UnsubscribeURLEQ(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldEQ(FieldUnsubscribeURL, v))
+}
+
+// UnsubscribeURLNEQ applies the NEQ predicate on the "unsubscribe_url" field.
+func UnsubscribeURLNEQ(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldNEQ(FieldUnsubscribeURL, v))
+}
+
+// UnsubscribeURLIn applies the In predicate on the "unsubscribe_url" field.
+func UnsubscribeURLIn(vs ...string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldIn(FieldUnsubscribeURL, vs...))
+}
+
+// UnsubscribeURLNotIn applies the NotIn predicate on the "unsubscribe_url" field.
+func UnsubscribeURLNotIn(vs ...string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldNotIn(FieldUnsubscribeURL, vs...))
+}
+
+// UnsubscribeURLGT applies the GT predicate on the "unsubscribe_url" field.
+func UnsubscribeURLGT(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldGT(FieldUnsubscribeURL, v))
+}
+
+// UnsubscribeURLGTE applies the GTE predicate on the "unsubscribe_url" field.
+func UnsubscribeURLGTE(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldGTE(FieldUnsubscribeURL, v))
+}
+
+// UnsubscribeURLLT applies the LT predicate on the "unsubscribe_url" field.
+func UnsubscribeURLLT(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldLT(FieldUnsubscribeURL, v))
+}
+
+// UnsubscribeURLLTE applies the LTE predicate on the "unsubscribe_url" field.
+func UnsubscribeURLLTE(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldLTE(FieldUnsubscribeURL, v))
+}
+
+// UnsubscribeURLContains applies the Contains predicate on the "unsubscribe_url" field.
+func UnsubscribeURLContains(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldContains(FieldUnsubscribeURL, v))
+}
+
+// UnsubscribeURLHasPrefix applies the HasPrefix predicate on the "unsubscribe_url" field.
+func UnsubscribeURLHasPrefix(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldHasPrefix(FieldUnsubscribeURL, v))
+}
+
+// UnsubscribeURLHasSuffix applies the HasSuffix predicate on the "unsubscribe_url" field.
+func UnsubscribeURLHasSuffix(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldHasSuffix(FieldUnsubscribeURL, v))
+}
+
+// UnsubscribeURLIsNil applies the IsNil predicate on the "unsubscribe_url" field.
+func UnsubscribeURLIsNil() predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldIsNull(FieldUnsubscribeURL))
+}
+
+// UnsubscribeURLNotNil applies the NotNil predicate on the "unsubscribe_url" field.
+func UnsubscribeURLNotNil() predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldNotNull(FieldUnsubscribeURL))
+}
+
+// UnsubscribeURLEqualFold applies the EqualFold predicate on the "unsubscribe_url" field.
+func UnsubscribeURLEqualFold(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldEqualFold(FieldUnsubscribeURL, v))
+}
+
+// UnsubscribeURLContainsFold applies the ContainsFold predicate on the "unsubscribe_url" field.
+func UnsubscribeURLContainsFold(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldContainsFold(FieldUnsubscribeURL, v))
+}
+
+// ProviderStatusEQ applies the EQ predicate on the "provider_status" field.
+func ProviderStatusEQ(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldEQ(FieldProviderStatus, v))
+}
+
+// ProviderStatusNEQ applies the NEQ predicate on the "provider_status" field.
+func ProviderStatusNEQ(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldNEQ(FieldProviderStatus, v))
+}
+
+// ProviderStatusIn applies the In predicate on the "provider_status" field.
+func ProviderStatusIn(vs ...string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldIn(FieldProviderStatus, vs...))
+}
+
+// ProviderStatusNotIn applies the NotIn predicate on the "provider_status" field.
+func ProviderStatusNotIn(vs ...string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldNotIn(FieldProviderStatus, vs...))
+}
+
+// ProviderStatusGT applies the GT predicate on the "provider_status" field.
+func ProviderStatusGT(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldGT(FieldProviderStatus, v))
+}
+
+// ProviderStatusGTE applies the GTE predicate on the "provider_status" field.
+func ProviderStatusGTE(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldGTE(FieldProviderStatus, v))
+}
+
+// ProviderStatusLT applies the LT predicate on the "provider_status" field.
+func ProviderStatusLT(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldLT(FieldProviderStatus, v))
+}
+
+// ProviderStatusLTE applies the LTE predicate on the "provider_status" field.
+func ProviderStatusLTE(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldLTE(FieldProviderStatus, v))
+}
+
+// ProviderStatusContains applies the Contains predicate on the "provider_status" field.
+func ProviderStatusContains(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldContains(FieldProviderStatus, v))
+}
+
+// ProviderStatusHasPrefix applies the HasPrefix predicate on the "provider_status" field.
+func ProviderStatusHasPrefix(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldHasPrefix(FieldProviderStatus, v))
+}
+
+// ProviderStatusHasSuffix applies the HasSuffix predicate on the "provider_status" field.
+func ProviderStatusHasSuffix(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldHasSuffix(FieldProviderStatus, v))
+}
+
+// ProviderStatusIsNil applies the IsNil predicate on the "provider_status" field.
+func ProviderStatusIsNil() predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldIsNull(FieldProviderStatus))
+}
+
+// ProviderStatusNotNil applies the NotNil predicate on the "provider_status" field.
+func ProviderStatusNotNil() predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldNotNull(FieldProviderStatus))
+}
+
+// ProviderStatusEqualFold applies the EqualFold predicate on the "provider_status" field.
+func ProviderStatusEqualFold(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldEqualFold(FieldProviderStatus, v))
+}
+
+// ProviderStatusContainsFold applies the ContainsFold predicate on the "provider_status" field.
+func ProviderStatusContainsFold(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldContainsFold(FieldProviderStatus, v))
+}
+
+// DeliveredAtEQ applies the EQ predicate on the "delivered_at" field.
+func DeliveredAtEQ(v time.Time) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldEQ(FieldDeliveredAt, v))
+}
+
+// DeliveredAtNEQ applies the NEQ predicate on the "delivered_at" field.
+func DeliveredAtNEQ(v time.Time) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldNEQ(FieldDeliveredAt, v))
+}
+
+// DeliveredAtIn applies the In predicate on the "delivered_at" field.
+func DeliveredAtIn(vs ...time.Time) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldIn(FieldDeliveredAt, vs...))
+}
+
+// DeliveredAtNotIn applies the NotIn predicate on the "delivered_at" field.
+func DeliveredAtNotIn(vs ...time.Time) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldNotIn(FieldDeliveredAt, vs...))
+}
+
+// DeliveredAtGT applies the GT predicate on the "delivered_at" field.
+func DeliveredAtGT(v time.Time) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldGT(FieldDeliveredAt, v))
+}
+
+// DeliveredAtGTE applies the GTE predicate on the "delivered_at" field.
+func DeliveredAtGTE(v time.Time) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldGTE(FieldDeliveredAt, v))
+}
+
+// DeliveredAtLT applies the LT predicate on the "delivered_at" field.
+func DeliveredAtLT(v time.Time) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldLT(FieldDeliveredAt, v))
+}
+
+// DeliveredAtLTE applies the LTE predicate on the "delivered_at" field.
+func DeliveredAtLTE(v time.Time) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldLTE(FieldDeliveredAt, v))
+}
+
+// DeliveredAtIsNil applies the IsNil predicate on the "delivered_at" field.
+func DeliveredAtIsNil() predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldIsNull(FieldDeliveredAt))
+}
+
+// DeliveredAtNotNil applies the NotNil predicate on the "delivered_at" field.
+func DeliveredAtNotNil() predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldNotNull(FieldDeliveredAt))
 }
 
 // And groups predicates with the AND operator between them.

@@ -30,6 +30,12 @@ type Channel func(*sql.Selector)
 // ChannelMember is the predicate function for channelmember builders.
 type ChannelMember func(*sql.Selector)
 
+// Consent is the predicate function for consent builders.
+type Consent func(*sql.Selector)
+
+// ConsentChange is the predicate function for consentchange builders.
+type ConsentChange func(*sql.Selector)
+
 // DirectoryLogEntry is the predicate function for directorylogentry builders.
 type DirectoryLogEntry func(*sql.Selector)
 
@@ -38,6 +44,9 @@ type Enrollment func(*sql.Selector)
 
 // EnrollmentStep is the predicate function for enrollmentstep builders.
 type EnrollmentStep func(*sql.Selector)
+
+// InboundSMS is the predicate function for inboundsms builders.
+type InboundSMS func(*sql.Selector)
 
 // Label is the predicate function for label builders.
 type Label func(*sql.Selector)

@@ -303,6 +303,54 @@ func (f ChannelMemberMutationRuleFunc) EvalMutation(ctx context.Context, m ent.M
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ChannelMemberMutation", m)
 }
 
+// The ConsentQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ConsentQueryRuleFunc func(context.Context, *ent.ConsentQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ConsentQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ConsentQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ConsentQuery", q)
+}
+
+// The ConsentMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ConsentMutationRuleFunc func(context.Context, *ent.ConsentMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ConsentMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ConsentMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ConsentMutation", m)
+}
+
+// The ConsentChangeQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ConsentChangeQueryRuleFunc func(context.Context, *ent.ConsentChangeQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ConsentChangeQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ConsentChangeQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ConsentChangeQuery", q)
+}
+
+// The ConsentChangeMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ConsentChangeMutationRuleFunc func(context.Context, *ent.ConsentChangeMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ConsentChangeMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ConsentChangeMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ConsentChangeMutation", m)
+}
+
 // The DirectoryLogEntryQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type DirectoryLogEntryQueryRuleFunc func(context.Context, *ent.DirectoryLogEntryQuery) error
@@ -373,6 +421,30 @@ func (f EnrollmentStepMutationRuleFunc) EvalMutation(ctx context.Context, m ent.
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.EnrollmentStepMutation", m)
+}
+
+// The InboundSMSQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type InboundSMSQueryRuleFunc func(context.Context, *ent.InboundSMSQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f InboundSMSQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.InboundSMSQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.InboundSMSQuery", q)
+}
+
+// The InboundSMSMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type InboundSMSMutationRuleFunc func(context.Context, *ent.InboundSMSMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f InboundSMSMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.InboundSMSMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.InboundSMSMutation", m)
 }
 
 // The LabelQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -834,11 +906,17 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.ChannelMemberQuery:
 		return q.Filter(), nil
+	case *ent.ConsentQuery:
+		return q.Filter(), nil
+	case *ent.ConsentChangeQuery:
+		return q.Filter(), nil
 	case *ent.DirectoryLogEntryQuery:
 		return q.Filter(), nil
 	case *ent.EnrollmentQuery:
 		return q.Filter(), nil
 	case *ent.EnrollmentStepQuery:
+		return q.Filter(), nil
+	case *ent.InboundSMSQuery:
 		return q.Filter(), nil
 	case *ent.LabelQuery:
 		return q.Filter(), nil
@@ -897,11 +975,17 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.ChannelMemberMutation:
 		return m.Filter(), nil
+	case *ent.ConsentMutation:
+		return m.Filter(), nil
+	case *ent.ConsentChangeMutation:
+		return m.Filter(), nil
 	case *ent.DirectoryLogEntryMutation:
 		return m.Filter(), nil
 	case *ent.EnrollmentMutation:
 		return m.Filter(), nil
 	case *ent.EnrollmentStepMutation:
+		return m.Filter(), nil
+	case *ent.InboundSMSMutation:
 		return m.Filter(), nil
 	case *ent.LabelMutation:
 		return m.Filter(), nil

@@ -14,9 +14,12 @@ import (
 	"github.com/whisper-health/whisper/ent/bookingtype"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
+	"github.com/whisper-health/whisper/ent/consent"
+	"github.com/whisper-health/whisper/ent/consentchange"
 	"github.com/whisper-health/whisper/ent/directorylogentry"
 	"github.com/whisper-health/whisper/ent/enrollment"
 	"github.com/whisper-health/whisper/ent/enrollmentstep"
+	"github.com/whisper-health/whisper/ent/inboundsms"
 	"github.com/whisper-health/whisper/ent/label"
 	"github.com/whisper-health/whisper/ent/membershipspan"
 	"github.com/whisper-health/whisper/ent/message"
@@ -391,6 +394,101 @@ func init() {
 	channelmember.DefaultID = channelmemberDescID.Default.(func() pulid.ID)
 	// channelmember.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	channelmember.IDValidator = channelmemberDescID.Validators[0].(func(string) error)
+	consentMixin := schema.Consent{}.Mixin()
+	consent.Policy = privacy.NewPolicies(consentMixin[2], schema.Consent{})
+	consent.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := consent.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	consentMixinFields0 := consentMixin[0].Fields()
+	_ = consentMixinFields0
+	consentMixinFields1 := consentMixin[1].Fields()
+	_ = consentMixinFields1
+	consentFields := schema.Consent{}.Fields()
+	_ = consentFields
+	// consentDescCreatedAt is the schema descriptor for created_at field.
+	consentDescCreatedAt := consentMixinFields1[0].Descriptor()
+	// consent.DefaultCreatedAt holds the default value on creation for the created_at field.
+	consent.DefaultCreatedAt = consentDescCreatedAt.Default.(func() time.Time)
+	// consentDescUpdatedAt is the schema descriptor for updated_at field.
+	consentDescUpdatedAt := consentMixinFields1[1].Descriptor()
+	// consent.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	consent.DefaultUpdatedAt = consentDescUpdatedAt.Default.(func() time.Time)
+	// consent.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	consent.UpdateDefaultUpdatedAt = consentDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// consentDescSubject is the schema descriptor for subject field.
+	consentDescSubject := consentFields[0].Descriptor()
+	// consent.SubjectValidator is a validator for the "subject" field. It is called by the builders before save.
+	consent.SubjectValidator = func() func(string) error {
+		validators := consentDescSubject.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(subject string) error {
+			for _, fn := range fns {
+				if err := fn(subject); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// consentDescID is the schema descriptor for id field.
+	consentDescID := consentMixinFields0[0].Descriptor()
+	// consent.DefaultID holds the default value on creation for the id field.
+	consent.DefaultID = consentDescID.Default.(func() pulid.ID)
+	// consent.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	consent.IDValidator = consentDescID.Validators[0].(func(string) error)
+	consentchangeMixin := schema.ConsentChange{}.Mixin()
+	consentchange.Policy = privacy.NewPolicies(consentchangeMixin[1], schema.ConsentChange{})
+	consentchange.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := consentchange.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	consentchangeHooks := schema.ConsentChange{}.Hooks()
+
+	consentchange.Hooks[1] = consentchangeHooks[0]
+	consentchangeMixinFields0 := consentchangeMixin[0].Fields()
+	_ = consentchangeMixinFields0
+	consentchangeFields := schema.ConsentChange{}.Fields()
+	_ = consentchangeFields
+	// consentchangeDescSubject is the schema descriptor for subject field.
+	consentchangeDescSubject := consentchangeFields[0].Descriptor()
+	// consentchange.SubjectValidator is a validator for the "subject" field. It is called by the builders before save.
+	consentchange.SubjectValidator = func() func(string) error {
+		validators := consentchangeDescSubject.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(subject string) error {
+			for _, fn := range fns {
+				if err := fn(subject); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// consentchangeDescDetail is the schema descriptor for detail field.
+	consentchangeDescDetail := consentchangeFields[6].Descriptor()
+	// consentchange.DetailValidator is a validator for the "detail" field. It is called by the builders before save.
+	consentchange.DetailValidator = consentchangeDescDetail.Validators[0].(func(string) error)
+	// consentchangeDescID is the schema descriptor for id field.
+	consentchangeDescID := consentchangeMixinFields0[0].Descriptor()
+	// consentchange.DefaultID holds the default value on creation for the id field.
+	consentchange.DefaultID = consentchangeDescID.Default.(func() pulid.ID)
+	// consentchange.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	consentchange.IDValidator = consentchangeDescID.Validators[0].(func(string) error)
 	directorylogentryMixin := schema.DirectoryLogEntry{}.Mixin()
 	directorylogentry.Policy = privacy.NewPolicies(directorylogentryMixin[1], schema.DirectoryLogEntry{})
 	directorylogentry.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -508,8 +606,12 @@ func init() {
 	enrollmentstepDescError := enrollmentstepFields[6].Descriptor()
 	// enrollmentstep.ErrorValidator is a validator for the "error" field. It is called by the builders before save.
 	enrollmentstep.ErrorValidator = enrollmentstepDescError.Validators[0].(func(string) error)
+	// enrollmentstepDescSkipReason is the schema descriptor for skip_reason field.
+	enrollmentstepDescSkipReason := enrollmentstepFields[7].Descriptor()
+	// enrollmentstep.SkipReasonValidator is a validator for the "skip_reason" field. It is called by the builders before save.
+	enrollmentstep.SkipReasonValidator = enrollmentstepDescSkipReason.Validators[0].(func(string) error)
 	// enrollmentstepDescLastReplySid is the schema descriptor for last_reply_sid field.
-	enrollmentstepDescLastReplySid := enrollmentstepFields[8].Descriptor()
+	enrollmentstepDescLastReplySid := enrollmentstepFields[9].Descriptor()
 	// enrollmentstep.LastReplySidValidator is a validator for the "last_reply_sid" field. It is called by the builders before save.
 	enrollmentstep.LastReplySidValidator = enrollmentstepDescLastReplySid.Validators[0].(func(string) error)
 	// enrollmentstepDescID is the schema descriptor for id field.
@@ -518,6 +620,44 @@ func init() {
 	enrollmentstep.DefaultID = enrollmentstepDescID.Default.(func() pulid.ID)
 	// enrollmentstep.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	enrollmentstep.IDValidator = enrollmentstepDescID.Validators[0].(func(string) error)
+	inboundsmsMixin := schema.InboundSMS{}.Mixin()
+	inboundsms.Policy = privacy.NewPolicies(inboundsmsMixin[1], schema.InboundSMS{})
+	inboundsms.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := inboundsms.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	inboundsmsMixinFields0 := inboundsmsMixin[0].Fields()
+	_ = inboundsmsMixinFields0
+	inboundsmsFields := schema.InboundSMS{}.Fields()
+	_ = inboundsmsFields
+	// inboundsmsDescSid is the schema descriptor for sid field.
+	inboundsmsDescSid := inboundsmsFields[0].Descriptor()
+	// inboundsms.SidValidator is a validator for the "sid" field. It is called by the builders before save.
+	inboundsms.SidValidator = func() func(string) error {
+		validators := inboundsmsDescSid.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(sid string) error {
+			for _, fn := range fns {
+				if err := fn(sid); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// inboundsmsDescID is the schema descriptor for id field.
+	inboundsmsDescID := inboundsmsMixinFields0[0].Descriptor()
+	// inboundsms.DefaultID holds the default value on creation for the id field.
+	inboundsms.DefaultID = inboundsmsDescID.Default.(func() pulid.ID)
+	// inboundsms.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	inboundsms.IDValidator = inboundsmsDescID.Validators[0].(func(string) error)
 	labelMixin := schema.Label{}.Mixin()
 	label.Policy = privacy.NewPolicies(labelMixin[2], schema.Label{})
 	label.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -756,6 +896,18 @@ func init() {
 	outboxmessageDescProviderRef := outboxmessageFields[10].Descriptor()
 	// outboxmessage.ProviderRefValidator is a validator for the "provider_ref" field. It is called by the builders before save.
 	outboxmessage.ProviderRefValidator = outboxmessageDescProviderRef.Validators[0].(func(string) error)
+	// outboxmessageDescPatientFacing is the schema descriptor for patient_facing field.
+	outboxmessageDescPatientFacing := outboxmessageFields[13].Descriptor()
+	// outboxmessage.DefaultPatientFacing holds the default value on creation for the patient_facing field.
+	outboxmessage.DefaultPatientFacing = outboxmessageDescPatientFacing.Default.(bool)
+	// outboxmessageDescUnsubscribeURL is the schema descriptor for unsubscribe_url field.
+	outboxmessageDescUnsubscribeURL := outboxmessageFields[15].Descriptor()
+	// outboxmessage.UnsubscribeURLValidator is a validator for the "unsubscribe_url" field. It is called by the builders before save.
+	outboxmessage.UnsubscribeURLValidator = outboxmessageDescUnsubscribeURL.Validators[0].(func(string) error)
+	// outboxmessageDescProviderStatus is the schema descriptor for provider_status field.
+	outboxmessageDescProviderStatus := outboxmessageFields[16].Descriptor()
+	// outboxmessage.ProviderStatusValidator is a validator for the "provider_status" field. It is called by the builders before save.
+	outboxmessage.ProviderStatusValidator = outboxmessageDescProviderStatus.Validators[0].(func(string) error)
 	// outboxmessageDescID is the schema descriptor for id field.
 	outboxmessageDescID := outboxmessageMixinFields0[0].Descriptor()
 	// outboxmessage.DefaultID holds the default value on creation for the id field.

@@ -91,6 +91,8 @@ func (EnrollmentStep) Fields() []ent.Field {
 		field.Time("scheduled_at"),
 		field.Time("executed_at").Optional().Nillable(),
 		field.String("error").Optional().Nillable().MaxLen(1000),
+		field.String("skip_reason").Optional().Nillable().MaxLen(40).
+			Comment("why a SKIPPED step was not sent, as a code: OPTED_OUT (the patient opted out of the channel)"),
 		field.Text("reply_content").Optional().Nillable(),
 		field.String("last_reply_sid").Optional().Nillable().MaxLen(100).Annotations(skip).
 			Comment("the provider's id of the last reply stored: a webhook delivered again is stored once"),

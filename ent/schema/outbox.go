@@ -42,12 +42,22 @@ func (OutboxMessage) Fields() []ent.Field {
 		field.String("provider_ref").Optional().MaxLen(200),
 		field.String("cause_message_id").GoType(pulid.ID("")).Optional().Nillable().Immutable().Annotations(entgql.Skip(entgql.SkipAll)),
 		field.Time("sent_at").Optional().Nillable(),
+		field.Bool("patient_facing").Default(false).Immutable().Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("a patient's SMS or email: leaves only inside the practice's send window"),
+		field.Time("held_until").Optional().Nillable().
+			Comment("queued outside the send window: waits until the window opens"),
+		field.String("unsubscribe_url").Optional().MaxLen(1000).Immutable().Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("an outreach email's signed one-click unsubscribe link (RFC 8058)"),
+		field.String("provider_status").Optional().Nillable().MaxLen(20).
+			Comment("the SMS provider's last delivery receipt: queued, sending, sent, delivered, undelivered, failed"),
+		field.Time("delivered_at").Optional().Nillable().
+			Comment("when the provider reported the SMS delivered"),
 	}
 }
 
 // Indexes of the OutboxMessage.
 func (OutboxMessage) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("status", "next_attempt_at")}
+	return []ent.Index{index.Fields("status", "next_attempt_at"), index.Fields("provider_ref")}
 }
 
 // Annotations of the OutboxMessage: staff review it as a Delivery (the

@@ -406,3 +406,38 @@ func (DirectoryLogEntry) Policy() ent.Policy {
 
 // Policy of the SignInThrottle: sign-in bookkeeping, workers only.
 func (SignInThrottle) Policy() ent.Policy { return systemOnlyPolicy() }
+
+// Policy of the Consent: whoever reads patients reads whether they may be
+// contacted; the care team (ACCESS_WHISPER) records a patient's choice.
+// Carrier keywords and the unsubscribe link have no viewer: the consent
+// worker records them (see internal/consent).
+func (Consent) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.AllowIf(rule.DirectoryReader),
+			privacy.AlwaysDenyRule(),
+		},
+		Mutation: privacy.MutationPolicy{
+			rule.AllowIf(rule.ConsentWriter),
+			privacy.AlwaysDenyRule(),
+		},
+	}
+}
+
+// Policy of the ConsentChange: the audit trail of consent, appended with
+// each change (and never changed: see its hook).
+func (ConsentChange) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.AllowIf(rule.DirectoryReader),
+			privacy.AlwaysDenyRule(),
+		},
+		Mutation: privacy.MutationPolicy{
+			privacy.OnMutationOperation(rule.AllowIf(rule.ConsentWriter), ent.OpCreate),
+			privacy.AlwaysDenyRule(),
+		},
+	}
+}
+
+// Policy of the InboundSMS: bookkeeping of the SMS webhook's worker.
+func (InboundSMS) Policy() ent.Policy { return systemOnlyPolicy() }

@@ -32,9 +32,11 @@ import (
 	"github.com/whisper-health/whisper/ent/programaction"
 	"github.com/whisper-health/whisper/ent/template"
 	"github.com/whisper-health/whisper/graph/model"
+	"github.com/whisper-health/whisper/internal/consent"
 	"github.com/whisper-health/whisper/internal/directory"
 	"github.com/whisper-health/whisper/internal/live"
 	"github.com/whisper-health/whisper/internal/messenger"
+	"github.com/whisper-health/whisper/internal/outreach"
 	"github.com/whisper-health/whisper/internal/oversight"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/settings"
@@ -54,6 +56,7 @@ type ResolverRoot interface {
 	AuditEntry() AuditEntryResolver
 	Channel() ChannelResolver
 	ChannelEvent() ChannelEventResolver
+	ConsentChange() ConsentChangeResolver
 	Enrollment() EnrollmentResolver
 	Message() MessageResolver
 	Mutation() MutationResolver
@@ -217,6 +220,15 @@ type ComplexityRoot struct {
 		Unread  func(childComplexity int) int
 	}
 
+	ConsentChange struct {
+		At      func(childComplexity int) int
+		By      func(childComplexity int) int
+		Channel func(childComplexity int) int
+		Detail  func(childComplexity int) int
+		Source  func(childComplexity int) int
+		State   func(childComplexity int) int
+	}
+
 	ConversationStats struct {
 		TotalConversations func(childComplexity int) int
 		TotalMessages      func(childComplexity int) int
@@ -225,18 +237,21 @@ type ComplexityRoot struct {
 	}
 
 	Delivery struct {
-		Attempts      func(childComplexity int) int
-		Body          func(childComplexity int) int
-		Channel       func(childComplexity int) int
-		CreatedAt     func(childComplexity int) int
-		ID            func(childComplexity int) int
-		LastError     func(childComplexity int) int
-		NextAttemptAt func(childComplexity int) int
-		ProviderRef   func(childComplexity int) int
-		Recipient     func(childComplexity int) int
-		SentAt        func(childComplexity int) int
-		Status        func(childComplexity int) int
-		Subject       func(childComplexity int) int
+		Attempts       func(childComplexity int) int
+		Body           func(childComplexity int) int
+		Channel        func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		DeliveredAt    func(childComplexity int) int
+		HeldUntil      func(childComplexity int) int
+		ID             func(childComplexity int) int
+		LastError      func(childComplexity int) int
+		NextAttemptAt  func(childComplexity int) int
+		ProviderRef    func(childComplexity int) int
+		ProviderStatus func(childComplexity int) int
+		Recipient      func(childComplexity int) int
+		SentAt         func(childComplexity int) int
+		Status         func(childComplexity int) int
+		Subject        func(childComplexity int) int
 	}
 
 	DeliveryConnection struct {
@@ -306,6 +321,7 @@ type ComplexityRoot struct {
 		ID           func(childComplexity int) int
 		ReplyContent func(childComplexity int) int
 		ScheduledAt  func(childComplexity int) int
+		SkipReason   func(childComplexity int) int
 		Status       func(childComplexity int) int
 	}
 
@@ -387,6 +403,7 @@ type ComplexityRoot struct {
 		OpenConversation           func(childComplexity int, input model.OpenConversationInput) int
 		PatientLogin               func(childComplexity int, email string, password string) int
 		PauseEnrollment            func(childComplexity int, id pulid.ID) int
+		PreviewProgram             func(childComplexity int, input model.PreviewProgramInput) int
 		ReactivateUser             func(childComplexity int, id pulid.ID) int
 		RefreshSession             func(childComplexity int, refreshToken string) int
 		RemoveProgramAction        func(childComplexity int, id pulid.ID) int
@@ -404,6 +421,7 @@ type ComplexityRoot struct {
 		SetBookingStatus           func(childComplexity int, bookingID pulid.ID, status booking.Status) int
 		SetBookingTypePrograms     func(childComplexity int, bookingTypeID pulid.ID, programIDs []pulid.ID) int
 		SetPatientArrivedAlerts    func(childComplexity int, userID pulid.ID, enabled bool) int
+		SetPatientConsent          func(childComplexity int, patientID pulid.ID, sms *consent.State, email *consent.State) int
 		SetProgramEnabled          func(childComplexity int, id pulid.ID, enabled bool) int
 		SetUserPermissions         func(childComplexity int, userID pulid.ID, permissions []viewer.Permission) int
 		StartPatientConversation   func(childComplexity int, input model.StartPatientConversationInput) int
@@ -462,24 +480,27 @@ type ComplexityRoot struct {
 	}
 
 	Patient struct {
-		AddressLine1  func(childComplexity int) int
-		AddressLine2  func(childComplexity int) int
-		BirthDate     func(childComplexity int) int
-		City          func(childComplexity int) int
-		CreatedAt     func(childComplexity int) int
-		Email         func(childComplexity int) int
-		FirstName     func(childComplexity int) int
-		GpAddress     func(childComplexity int) int
-		GpEmail       func(childComplexity int) int
-		GpName        func(childComplexity int) int
-		GpPractice    func(childComplexity int) int
-		ID            func(childComplexity int) int
-		Initials      func(childComplexity int) int
-		LastName      func(childComplexity int) int
-		Mobile        func(childComplexity int) int
-		PatientNumber func(childComplexity int) int
-		Postcode      func(childComplexity int) int
-		Region        func(childComplexity int) int
+		AddressLine1   func(childComplexity int) int
+		AddressLine2   func(childComplexity int) int
+		BirthDate      func(childComplexity int) int
+		City           func(childComplexity int) int
+		ConsentHistory func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		Email          func(childComplexity int) int
+		EmailConsent   func(childComplexity int) int
+		FirstName      func(childComplexity int) int
+		GpAddress      func(childComplexity int) int
+		GpEmail        func(childComplexity int) int
+		GpName         func(childComplexity int) int
+		GpPractice     func(childComplexity int) int
+		ID             func(childComplexity int) int
+		Initials       func(childComplexity int) int
+		LastName       func(childComplexity int) int
+		Mobile         func(childComplexity int) int
+		PatientNumber  func(childComplexity int) int
+		Postcode       func(childComplexity int) int
+		Region         func(childComplexity int) int
+		SmsConsent     func(childComplexity int) int
 	}
 
 	PatientAuthPayload struct {
@@ -497,6 +518,16 @@ type ComplexityRoot struct {
 	PatientEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	PlannedAction struct {
+		Action     func(childComplexity int) int
+		Body       func(childComplexity int) int
+		Channel    func(childComplexity int) int
+		Cycle      func(childComplexity int) int
+		DueAt      func(childComplexity int) int
+		Patient    func(childComplexity int) int
+		SkipReason func(childComplexity int) int
 	}
 
 	PracticeSettings struct {
@@ -561,7 +592,7 @@ type ComplexityRoot struct {
 		Bookings             func(childComplexity int, doctorID *pulid.ID, status *booking.Status, from *time.Time, to *time.Time, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
 		Channels             func(childComplexity int, filter *model.ChannelFilter, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
 		ConversationStats    func(childComplexity int) int
-		Deliveries           func(childComplexity int, status []outboxmessage.Status, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
+		Deliveries           func(childComplexity int, status []outboxmessage.Status, providerStatus []string, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
 		DirectoryLog         func(childComplexity int, filter *model.DirectoryLogFilter, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
 		Enrollments          func(childComplexity int, programID *pulid.ID, patientID *pulid.ID, flagged *bool, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
 		Labels               func(childComplexity int) int
@@ -689,6 +720,13 @@ type ChannelResolver interface {
 type ChannelEventResolver interface {
 	Type(ctx context.Context, obj *live.ChannelEvent) (model.ChannelEventType, error)
 }
+type ConsentChangeResolver interface {
+	Channel(ctx context.Context, obj *ent.ConsentChange) (string, error)
+	State(ctx context.Context, obj *ent.ConsentChange) (consent.State, error)
+	Source(ctx context.Context, obj *ent.ConsentChange) (string, error)
+	By(ctx context.Context, obj *ent.ConsentChange) (*ent.User, error)
+	Detail(ctx context.Context, obj *ent.ConsentChange) (*string, error)
+}
 type EnrollmentResolver interface {
 	Steps(ctx context.Context, obj *ent.Enrollment) ([]*ent.EnrollmentStep, error)
 }
@@ -745,6 +783,8 @@ type MutationResolver interface {
 	MoveProgramAction(ctx context.Context, id pulid.ID, position int) (*ent.Program, error)
 	SetBookingTypePrograms(ctx context.Context, bookingTypeID pulid.ID, programIDs []pulid.ID) (*ent.BookingType, error)
 	UpdatePracticeSettings(ctx context.Context, input settings.Change) (*settings.Practice, error)
+	SetPatientConsent(ctx context.Context, patientID pulid.ID, sms *consent.State, email *consent.State) (*ent.Patient, error)
+	PreviewProgram(ctx context.Context, input model.PreviewProgramInput) ([]*outreach.PlannedAction, error)
 	CreateUser(ctx context.Context, input model.CreateUserInput) (*ent.User, error)
 	UpdateUser(ctx context.Context, input model.UpdateUserInput) (*ent.User, error)
 	DeactivateUser(ctx context.Context, id pulid.ID) (*ent.User, error)
@@ -766,6 +806,9 @@ type NotificationResolver interface {
 }
 type PatientResolver interface {
 	Initials(ctx context.Context, obj *ent.Patient) (string, error)
+	SmsConsent(ctx context.Context, obj *ent.Patient) (consent.State, error)
+	EmailConsent(ctx context.Context, obj *ent.Patient) (consent.State, error)
+	ConsentHistory(ctx context.Context, obj *ent.Patient) ([]*ent.ConsentChange, error)
 }
 type ProgramResolver interface {
 	Frequency(ctx context.Context, obj *ent.Program) (*model.Frequency, error)
@@ -794,7 +837,7 @@ type QueryResolver interface {
 	Programs(ctx context.Context, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.ProgramConnection, error)
 	Templates(ctx context.Context, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.TemplateConnection, error)
 	Enrollments(ctx context.Context, programID *pulid.ID, patientID *pulid.ID, flagged *bool, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.EnrollmentConnection, error)
-	Deliveries(ctx context.Context, status []outboxmessage.Status, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.DeliveryConnection, error)
+	Deliveries(ctx context.Context, status []outboxmessage.Status, providerStatus []string, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.DeliveryConnection, error)
 	PracticeSettings(ctx context.Context) (*settings.Practice, error)
 	DirectoryLog(ctx context.Context, filter *model.DirectoryLogFilter, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.DirectoryLogEntryConnection, error)
 }
@@ -1368,6 +1411,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ChannelUnread.Unread(childComplexity), true
 
+	case "ConsentChange.at":
+		if e.ComplexityRoot.ConsentChange.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentChange.At(childComplexity), true
+	case "ConsentChange.by":
+		if e.ComplexityRoot.ConsentChange.By == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentChange.By(childComplexity), true
+	case "ConsentChange.channel":
+		if e.ComplexityRoot.ConsentChange.Channel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentChange.Channel(childComplexity), true
+	case "ConsentChange.detail":
+		if e.ComplexityRoot.ConsentChange.Detail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentChange.Detail(childComplexity), true
+	case "ConsentChange.source":
+		if e.ComplexityRoot.ConsentChange.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentChange.Source(childComplexity), true
+	case "ConsentChange.state":
+		if e.ComplexityRoot.ConsentChange.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentChange.State(childComplexity), true
+
 	case "ConversationStats.totalConversations":
 		if e.ComplexityRoot.ConversationStats.TotalConversations == nil {
 			break
@@ -1417,6 +1497,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Delivery.CreatedAt(childComplexity), true
+	case "Delivery.deliveredAt":
+		if e.ComplexityRoot.Delivery.DeliveredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Delivery.DeliveredAt(childComplexity), true
+	case "Delivery.heldUntil":
+		if e.ComplexityRoot.Delivery.HeldUntil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Delivery.HeldUntil(childComplexity), true
 	case "Delivery.id":
 		if e.ComplexityRoot.Delivery.ID == nil {
 			break
@@ -1441,6 +1533,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Delivery.ProviderRef(childComplexity), true
+	case "Delivery.providerStatus":
+		if e.ComplexityRoot.Delivery.ProviderStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Delivery.ProviderStatus(childComplexity), true
 	case "Delivery.recipient":
 		if e.ComplexityRoot.Delivery.Recipient == nil {
 			break
@@ -1726,6 +1824,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EnrollmentStep.ScheduledAt(childComplexity), true
+	case "EnrollmentStep.skipReason":
+		if e.ComplexityRoot.EnrollmentStep.SkipReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollmentStep.SkipReason(childComplexity), true
 	case "EnrollmentStep.status":
 		if e.ComplexityRoot.EnrollmentStep.Status == nil {
 			break
@@ -2233,6 +2337,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PauseEnrollment(childComplexity, args["id"].(pulid.ID)), true
+	case "Mutation.previewProgram":
+		if e.ComplexityRoot.Mutation.PreviewProgram == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_previewProgram_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PreviewProgram(childComplexity, args["input"].(model.PreviewProgramInput)), true
 	case "Mutation.reactivateUser":
 		if e.ComplexityRoot.Mutation.ReactivateUser == nil {
 			break
@@ -2420,6 +2535,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetPatientArrivedAlerts(childComplexity, args["userID"].(pulid.ID), args["enabled"].(bool)), true
+	case "Mutation.setPatientConsent":
+		if e.ComplexityRoot.Mutation.SetPatientConsent == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setPatientConsent_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetPatientConsent(childComplexity, args["patientID"].(pulid.ID), args["sms"].(*consent.State), args["email"].(*consent.State)), true
 	case "Mutation.setProgramEnabled":
 		if e.ComplexityRoot.Mutation.SetProgramEnabled == nil {
 			break
@@ -2780,6 +2906,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Patient.City(childComplexity), true
+	case "Patient.consentHistory":
+		if e.ComplexityRoot.Patient.ConsentHistory == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Patient.ConsentHistory(childComplexity), true
 	case "Patient.createdAt":
 		if e.ComplexityRoot.Patient.CreatedAt == nil {
 			break
@@ -2792,6 +2924,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Patient.Email(childComplexity), true
+	case "Patient.emailConsent":
+		if e.ComplexityRoot.Patient.EmailConsent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Patient.EmailConsent(childComplexity), true
 	case "Patient.firstName":
 		if e.ComplexityRoot.Patient.FirstName == nil {
 			break
@@ -2864,6 +3002,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Patient.Region(childComplexity), true
+	case "Patient.smsConsent":
+		if e.ComplexityRoot.Patient.SmsConsent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Patient.SmsConsent(childComplexity), true
 
 	case "PatientAuthPayload.accessToken":
 		if e.ComplexityRoot.PatientAuthPayload.AccessToken == nil {
@@ -2915,6 +3059,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PatientEdge.Node(childComplexity), true
+
+	case "PlannedAction.action":
+		if e.ComplexityRoot.PlannedAction.Action == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlannedAction.Action(childComplexity), true
+	case "PlannedAction.body":
+		if e.ComplexityRoot.PlannedAction.Body == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlannedAction.Body(childComplexity), true
+	case "PlannedAction.channel":
+		if e.ComplexityRoot.PlannedAction.Channel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlannedAction.Channel(childComplexity), true
+	case "PlannedAction.cycle":
+		if e.ComplexityRoot.PlannedAction.Cycle == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlannedAction.Cycle(childComplexity), true
+	case "PlannedAction.dueAt":
+		if e.ComplexityRoot.PlannedAction.DueAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlannedAction.DueAt(childComplexity), true
+	case "PlannedAction.patient":
+		if e.ComplexityRoot.PlannedAction.Patient == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlannedAction.Patient(childComplexity), true
+	case "PlannedAction.skipReason":
+		if e.ComplexityRoot.PlannedAction.SkipReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlannedAction.SkipReason(childComplexity), true
 
 	case "PracticeSettings.name":
 		if e.ComplexityRoot.PracticeSettings.Name == nil {
@@ -3210,7 +3397,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Deliveries(childComplexity, args["status"].([]outboxmessage.Status), args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["before"].(*entgql.Cursor[pulid.ID])), true
+		return e.ComplexityRoot.Query.Deliveries(childComplexity, args["status"].([]outboxmessage.Status), args["providerStatus"].([]string), args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["before"].(*entgql.Cursor[pulid.ID])), true
 	case "Query.directoryLog":
 		if e.ComplexityRoot.Query.DirectoryLog == nil {
 			break
@@ -3788,6 +3975,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputPatientOrder,
 		ec.unmarshalInputPracticeSettingsInput,
 		ec.unmarshalInputPreferencesInput,
+		ec.unmarshalInputPreviewProgramInput,
 		ec.unmarshalInputProgramActionInput,
 		ec.unmarshalInputProgramActionOrder,
 		ec.unmarshalInputProgramOrder,
@@ -4525,7 +4713,7 @@ extend type Query {
 
 extend type Query {
   "Outgoing SMS, email and letters by status, oldest first — e.g. FAILED and UNKNOWN ones to review (PATIENT_CONNECT_MANAGE)."
-  deliveries(status: [DeliveryStatus!], first: Int, after: Cursor, last: Int, before: Cursor): DeliveryConnection!
+  deliveries(status: [DeliveryStatus!], "The provider's delivery receipt: queued, sending, sent, delivered, undelivered, failed." providerStatus: [String!], first: Int, after: Cursor, last: Int, before: Cursor): DeliveryConnection!
 }
 
 extend type Mutation {
@@ -4609,6 +4797,70 @@ extend type Mutation {
 extend type Delivery {
   "The rendered text that was sent (for letters, the text of the letter)."
   body: String!
+}
+
+# ------------------------------------------ contacting patients lawfully (§13)
+
+"Whether a patient may be contacted on a channel. UNKNOWN (the default) allows the messages a patient expects from their practice; OPTED_OUT blocks every message on that channel; OPTED_IN records an explicit yes."
+enum ConsentState {
+  OPTED_IN
+  OPTED_OUT
+  UNKNOWN
+}
+
+extend type Patient {
+  "SMS consent: OPTED_OUT when the patient or their mobile number opted out (a STOP keyword counts for every record with that number)."
+  smsConsent: ConsentState!
+  "Email consent: OPTED_OUT when the patient opted out (staff, or the unsubscribe link in an outreach email)."
+  emailConsent: ConsentState!
+  "The consent trail: every change of the patient's consent, and of their number's or address's (carrier keywords), newest first."
+  consentHistory: [ConsentChange!]!
+}
+
+"One change in the consent trail: who (a staff member, or the patient by keyword or link), how and when. Never edited."
+type ConsentChange {
+  "SMS or EMAIL."
+  channel: String!
+  state: ConsentState!
+  "STAFF, SMS_KEYWORD or UNSUBSCRIBE_LINK."
+  source: String!
+  "The staff member, for STAFF changes."
+  by: User
+  "The keyword texted, for SMS_KEYWORD."
+  detail: String
+  at: Time!
+}
+
+extend type Mutation {
+  "Record a patient's SMS and/or email consent (ACCESS_WHISPER staff), with who and when in the consent trail. OPTED_IN also lifts an opt-out of the patient's number or address: the patient said yes."
+  setPatientConsent(patientID: ID!, sms: ConsentState, email: ConsentState): Patient!
+  "A dry run of a program (PATIENT_CONNECT_MANAGE): every action that would run for the patients (default: those enrolled) between from and to (default: now to a year on), with what would be sent and why any would be skipped or deferred. Writes nothing, contacts nobody."
+  previewProgram(input: PreviewProgramInput!): [PlannedAction!]!
+}
+
+input PreviewProgramInput {
+  programID: ID!
+  "Default: the patients enrolled (active or paused)."
+  patientIDs: [ID!]
+  "Default: now."
+  from: Time
+  "Default: a year after from."
+  to: Time
+}
+
+"One action a program would run."
+type PlannedAction {
+  patient: Patient!
+  action: ProgramAction!
+  cycle: Int!
+  "When it would run, in the practice's time zone (for OUTSIDE_SEND_WINDOW: when it would leave)."
+  dueAt: Time!
+  "SMS, EMAIL, LETTER or PAUSE."
+  channel: String!
+  "The rendered text (null for a pause, or when it cannot be rendered)."
+  body: String
+  "Why it would not go as due: OPTED_OUT, NO_MOBILE, NO_EMAIL, NO_ADDRESS, NO_GP, MISSING_VALUE, OUTSIDE_SEND_WINDOW (then dueAt is the deferred time)."
+  skipReason: String
 }
 `, BuiltIn: false},
 	{Name: "../../directory.graphql", Input: `# The directory (SPEC §2, §11): users, security groups, invitations and
@@ -5009,6 +5261,18 @@ type Delivery implements Node @goModel(model: "github.com/whisper-health/whisper
   lastError: String
   providerRef: String
   sentAt: Time
+  """
+  queued outside the send window: waits until the window opens
+  """
+  heldUntil: Time
+  """
+  the SMS provider's last delivery receipt: queued, sending, sent, delivered, undelivered, failed
+  """
+  providerStatus: String
+  """
+  when the provider reported the SMS delivered
+  """
+  deliveredAt: Time
 }
 """
 DeliveryChannel is enum for the field channel
@@ -5256,6 +5520,10 @@ type EnrollmentStep implements Node {
   scheduledAt: Time!
   executedAt: Time
   error: String
+  """
+  why a SKIPPED step was not sent, as a code: OPTED_OUT (the patient opted out of the channel)
+  """
+  skipReason: String
   replyContent: String
   action: ProgramAction!
 }
@@ -6268,6 +6536,24 @@ func (ec *executionContext) childFields_ChannelUnread(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type ChannelUnread", field.Name)
 }
 
+func (ec *executionContext) childFields_ConsentChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "channel":
+		return ec.fieldContext_ConsentChange_channel(ctx, field)
+	case "state":
+		return ec.fieldContext_ConsentChange_state(ctx, field)
+	case "source":
+		return ec.fieldContext_ConsentChange_source(ctx, field)
+	case "by":
+		return ec.fieldContext_ConsentChange_by(ctx, field)
+	case "detail":
+		return ec.fieldContext_ConsentChange_detail(ctx, field)
+	case "at":
+		return ec.fieldContext_ConsentChange_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConsentChange", field.Name)
+}
+
 func (ec *executionContext) childFields_ConversationStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "totalConversations":
@@ -6306,6 +6592,12 @@ func (ec *executionContext) childFields_Delivery(ctx context.Context, field grap
 		return ec.fieldContext_Delivery_providerRef(ctx, field)
 	case "sentAt":
 		return ec.fieldContext_Delivery_sentAt(ctx, field)
+	case "heldUntil":
+		return ec.fieldContext_Delivery_heldUntil(ctx, field)
+	case "providerStatus":
+		return ec.fieldContext_Delivery_providerStatus(ctx, field)
+	case "deliveredAt":
+		return ec.fieldContext_Delivery_deliveredAt(ctx, field)
 	case "body":
 		return ec.fieldContext_Delivery_body(ctx, field)
 	}
@@ -6444,6 +6736,8 @@ func (ec *executionContext) childFields_EnrollmentStep(ctx context.Context, fiel
 		return ec.fieldContext_EnrollmentStep_executedAt(ctx, field)
 	case "error":
 		return ec.fieldContext_EnrollmentStep_error(ctx, field)
+	case "skipReason":
+		return ec.fieldContext_EnrollmentStep_skipReason(ctx, field)
 	case "replyContent":
 		return ec.fieldContext_EnrollmentStep_replyContent(ctx, field)
 	case "action":
@@ -6662,6 +6956,12 @@ func (ec *executionContext) childFields_Patient(ctx context.Context, field graph
 		return ec.fieldContext_Patient_gpEmail(ctx, field)
 	case "initials":
 		return ec.fieldContext_Patient_initials(ctx, field)
+	case "smsConsent":
+		return ec.fieldContext_Patient_smsConsent(ctx, field)
+	case "emailConsent":
+		return ec.fieldContext_Patient_emailConsent(ctx, field)
+	case "consentHistory":
+		return ec.fieldContext_Patient_consentHistory(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Patient", field.Name)
 }
@@ -6698,6 +6998,26 @@ func (ec *executionContext) childFields_PatientEdge(ctx context.Context, field g
 		return ec.fieldContext_PatientEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PatientEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_PlannedAction(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "patient":
+		return ec.fieldContext_PlannedAction_patient(ctx, field)
+	case "action":
+		return ec.fieldContext_PlannedAction_action(ctx, field)
+	case "cycle":
+		return ec.fieldContext_PlannedAction_cycle(ctx, field)
+	case "dueAt":
+		return ec.fieldContext_PlannedAction_dueAt(ctx, field)
+	case "channel":
+		return ec.fieldContext_PlannedAction_channel(ctx, field)
+	case "body":
+		return ec.fieldContext_PlannedAction_body(ctx, field)
+	case "skipReason":
+		return ec.fieldContext_PlannedAction_skipReason(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PlannedAction", field.Name)
 }
 
 func (ec *executionContext) childFields_PracticeSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7566,6 +7886,20 @@ func (ec *executionContext) field_Mutation_pauseEnrollment_args(ctx context.Cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_previewProgram_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PreviewProgramInput, error) {
+			return ec.unmarshalNPreviewProgramInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐPreviewProgramInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_reactivateUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7849,6 +8183,36 @@ func (ec *executionContext) field_Mutation_setPatientArrivedAlerts_args(ctx cont
 		return nil, err
 	}
 	args["enabled"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setPatientConsent_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "patientID",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["patientID"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "sms",
+		func(ctx context.Context, v any) (*consent.State, error) {
+			return ec.unmarshalOConsentState2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋconsentᚐState(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sms"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "email",
+		func(ctx context.Context, v any) (*consent.State, error) {
+			return ec.unmarshalOConsentState2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋconsentᚐState(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["email"] = arg2
 	return args, nil
 }
 
@@ -8345,38 +8709,46 @@ func (ec *executionContext) field_Query_deliveries_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["status"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "providerStatus",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["providerStatus"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
 		func(ctx context.Context, v any) (*int, error) {
 			return ec.unmarshalOInt2ᚖint(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["first"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
 		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
 			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["after"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+	args["after"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "last",
 		func(ctx context.Context, v any) (*int, error) {
 			return ec.unmarshalOInt2ᚖint(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["last"] = arg3
-	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+	args["last"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "before",
 		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
 			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["before"] = arg4
+	args["before"] = arg5
 	return args, nil
 }
 
@@ -11303,6 +11675,153 @@ func (ec *executionContext) fieldContext_ChannelUnread_unread(_ context.Context,
 	return graphql.NewScalarFieldContext("ChannelUnread", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
+func (ec *executionContext) _ConsentChange_channel(ctx context.Context, field graphql.CollectedField, obj *ent.ConsentChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentChange_channel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ConsentChange().Channel(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentChange_channel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentChange", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ConsentChange_state(ctx context.Context, field graphql.CollectedField, obj *ent.ConsentChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentChange_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ConsentChange().State(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v consent.State) graphql.Marshaler {
+			return ec.marshalNConsentState2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋconsentᚐState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentChange_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentChange", field, true, true, errors.New("field of type ConsentState does not have child fields"))
+}
+
+func (ec *executionContext) _ConsentChange_source(ctx context.Context, field graphql.CollectedField, obj *ent.ConsentChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentChange_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ConsentChange().Source(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentChange_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentChange", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ConsentChange_by(ctx context.Context, field graphql.CollectedField, obj *ent.ConsentChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentChange_by(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ConsentChange().By(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentChange_by(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ConsentChange",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ConsentChange_detail(ctx context.Context, field graphql.CollectedField, obj *ent.ConsentChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentChange_detail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ConsentChange().Detail(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentChange_detail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentChange", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ConsentChange_at(ctx context.Context, field graphql.CollectedField, obj *ent.ConsentChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentChange_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentChange_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentChange", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
 func (ec *executionContext) _ConversationStats_totalConversations(ctx context.Context, field graphql.CollectedField, obj *messenger.Stats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11645,6 +12164,75 @@ func (ec *executionContext) _Delivery_sentAt(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Delivery_sentAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Delivery", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Delivery_heldUntil(ctx context.Context, field graphql.CollectedField, obj *ent.OutboxMessage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Delivery_heldUntil(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HeldUntil, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Delivery_heldUntil(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Delivery", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Delivery_providerStatus(ctx context.Context, field graphql.CollectedField, obj *ent.OutboxMessage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Delivery_providerStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProviderStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Delivery_providerStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Delivery", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Delivery_deliveredAt(ctx context.Context, field graphql.CollectedField, obj *ent.OutboxMessage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Delivery_deliveredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeliveredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Delivery_deliveredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Delivery", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
@@ -12719,6 +13307,29 @@ func (ec *executionContext) _EnrollmentStep_error(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_EnrollmentStep_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnrollmentStep", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EnrollmentStep_skipReason(ctx context.Context, field graphql.CollectedField, obj *ent.EnrollmentStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnrollmentStep_skipReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SkipReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EnrollmentStep_skipReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("EnrollmentStep", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
@@ -15701,6 +16312,94 @@ func (ec *executionContext) fieldContext_Mutation_updatePracticeSettings(ctx con
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_setPatientConsent(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setPatientConsent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetPatientConsent(ctx, fc.Args["patientID"].(pulid.ID), fc.Args["sms"].(*consent.State), fc.Args["email"].(*consent.State))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Patient) graphql.Marshaler {
+			return ec.marshalNPatient2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐPatient(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setPatientConsent(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Patient(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setPatientConsent_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_previewProgram(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_previewProgram(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PreviewProgram(ctx, fc.Args["input"].(model.PreviewProgramInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*outreach.PlannedAction) graphql.Marshaler {
+			return ec.marshalNPlannedAction2ᚕᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋoutreachᚐPlannedActionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_previewProgram(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PlannedAction(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_previewProgram_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -17335,6 +18034,84 @@ func (ec *executionContext) fieldContext_Patient_initials(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Patient", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _Patient_smsConsent(ctx context.Context, field graphql.CollectedField, obj *ent.Patient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Patient_smsConsent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Patient().SmsConsent(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v consent.State) graphql.Marshaler {
+			return ec.marshalNConsentState2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋconsentᚐState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Patient_smsConsent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Patient", field, true, true, errors.New("field of type ConsentState does not have child fields"))
+}
+
+func (ec *executionContext) _Patient_emailConsent(ctx context.Context, field graphql.CollectedField, obj *ent.Patient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Patient_emailConsent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Patient().EmailConsent(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v consent.State) graphql.Marshaler {
+			return ec.marshalNConsentState2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋconsentᚐState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Patient_emailConsent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Patient", field, true, true, errors.New("field of type ConsentState does not have child fields"))
+}
+
+func (ec *executionContext) _Patient_consentHistory(ctx context.Context, field graphql.CollectedField, obj *ent.Patient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Patient_consentHistory(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Patient().ConsentHistory(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ConsentChange) graphql.Marshaler {
+			return ec.marshalNConsentChange2ᚕᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐConsentChangeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Patient_consentHistory(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Patient",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConsentChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PatientAuthPayload_accessToken(ctx context.Context, field graphql.CollectedField, obj *model.PatientAuthPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -17553,6 +18330,185 @@ func (ec *executionContext) _PatientEdge_cursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_PatientEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PatientEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
+func (ec *executionContext) _PlannedAction_patient(ctx context.Context, field graphql.CollectedField, obj *outreach.PlannedAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlannedAction_patient(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Patient, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Patient) graphql.Marshaler {
+			return ec.marshalNPatient2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐPatient(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlannedAction_patient(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PlannedAction",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Patient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PlannedAction_action(ctx context.Context, field graphql.CollectedField, obj *outreach.PlannedAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlannedAction_action(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Action, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ProgramAction) graphql.Marshaler {
+			return ec.marshalNProgramAction2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgramAction(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlannedAction_action(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PlannedAction",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProgramAction(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PlannedAction_cycle(ctx context.Context, field graphql.CollectedField, obj *outreach.PlannedAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlannedAction_cycle(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cycle, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlannedAction_cycle(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlannedAction", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _PlannedAction_dueAt(ctx context.Context, field graphql.CollectedField, obj *outreach.PlannedAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlannedAction_dueAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DueAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlannedAction_dueAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlannedAction", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _PlannedAction_channel(ctx context.Context, field graphql.CollectedField, obj *outreach.PlannedAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlannedAction_channel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Channel, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlannedAction_channel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlannedAction", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PlannedAction_body(ctx context.Context, field graphql.CollectedField, obj *outreach.PlannedAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlannedAction_body(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Body, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PlannedAction_body(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlannedAction", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PlannedAction_skipReason(ctx context.Context, field graphql.CollectedField, obj *outreach.PlannedAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlannedAction_skipReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SkipReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PlannedAction_skipReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlannedAction", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _PracticeSettings_name(ctx context.Context, field graphql.CollectedField, obj *settings.Practice) (ret graphql.Marshaler) {
@@ -19393,7 +20349,7 @@ func (ec *executionContext) _Query_deliveries(ctx context.Context, field graphql
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Deliveries(ctx, fc.Args["status"].([]outboxmessage.Status), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]))
+			return ec.Resolvers.Query().Deliveries(ctx, fc.Args["status"].([]outboxmessage.Status), fc.Args["providerStatus"].([]string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.DeliveryConnection) graphql.Marshaler {
@@ -23764,6 +24720,57 @@ func (ec *executionContext) unmarshalInputPreferencesInput(ctx context.Context, 
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputPreviewProgramInput(ctx context.Context, obj any) (model.PreviewProgramInput, error) {
+	var it model.PreviewProgramInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"programID", "patientIDs", "from", "to"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "programID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("programID"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProgramID = data
+		case "patientIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("patientIDs"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋpulidᚐIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PatientIDs = data
+		case "from":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("from"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.From = data
+		case "to":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("to"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.To = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputProgramActionInput(ctx context.Context, obj any) (model.ProgramActionInput, error) {
 	var it model.ProgramActionInput
 	if obj == nil {
@@ -26748,6 +27755,234 @@ func (ec *executionContext) _ChannelUnread(ctx context.Context, sel ast.Selectio
 	return out
 }
 
+var consentChangeImplementors = []string{"ConsentChange"}
+
+func (ec *executionContext) _ConsentChange(ctx context.Context, sel ast.SelectionSet, obj *ent.ConsentChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, consentChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConsentChange")
+		case "channel":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ConsentChange_channel(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "state":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ConsentChange_state(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "source":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ConsentChange_source(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "by":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ConsentChange_by(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "detail":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ConsentChange_detail(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "at":
+			out.Values[i] = ec._ConsentChange_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var conversationStatsImplementors = []string{"ConversationStats"}
 
 func (ec *executionContext) _ConversationStats(ctx context.Context, sel ast.SelectionSet, obj *messenger.Stats) graphql.Marshaler {
@@ -26865,6 +28100,21 @@ func (ec *executionContext) _Delivery(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "sentAt":
 			out.Values[i] = ec._Delivery_sentAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "heldUntil":
+			out.Values[i] = ec._Delivery_heldUntil(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "providerStatus":
+			out.Values[i] = ec._Delivery_providerStatus(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "deliveredAt":
+			out.Values[i] = ec._Delivery_deliveredAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -27471,6 +28721,11 @@ func (ec *executionContext) _EnrollmentStep(ctx context.Context, sel ast.Selecti
 			}
 		case "error":
 			out.Values[i] = ec._EnrollmentStep_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "skipReason":
+			out.Values[i] = ec._EnrollmentStep_skipReason(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -28577,6 +29832,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "setPatientConsent":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setPatientConsent(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "previewProgram":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_previewProgram(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createUser":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createUser(ctx, field)
@@ -29245,6 +30514,120 @@ func (ec *executionContext) _Patient(ctx context.Context, sel ast.SelectionSet, 
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "smsConsent":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Patient_smsConsent(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "emailConsent":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Patient_emailConsent(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "consentHistory":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Patient_consentHistory(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -29382,6 +30765,74 @@ func (ec *executionContext) _PatientEdge(ctx context.Context, sel ast.SelectionS
 		case "cursor":
 			out.Values[i] = ec._PatientEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var plannedActionImplementors = []string{"PlannedAction"}
+
+func (ec *executionContext) _PlannedAction(ctx context.Context, sel ast.SelectionSet, obj *outreach.PlannedAction) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, plannedActionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PlannedAction")
+		case "patient":
+			out.Values[i] = ec._PlannedAction_patient(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "action":
+			out.Values[i] = ec._PlannedAction_action(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cycle":
+			out.Values[i] = ec._PlannedAction_cycle(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "dueAt":
+			out.Values[i] = ec._PlannedAction_dueAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "channel":
+			out.Values[i] = ec._PlannedAction_channel(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "body":
+			out.Values[i] = ec._PlannedAction_body(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "skipReason":
+			out.Values[i] = ec._PlannedAction_skipReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -32208,6 +33659,42 @@ func (ec *executionContext) marshalNChannelUnread2ᚕgithubᚗcomᚋwhisperᚑhe
 	return ret
 }
 
+func (ec *executionContext) marshalNConsentChange2ᚕᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐConsentChangeᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.ConsentChange) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNConsentChange2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐConsentChange(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNConsentChange2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐConsentChange(ctx context.Context, sel ast.SelectionSet, v *ent.ConsentChange) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ConsentChange(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNConsentState2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋconsentᚐState(ctx context.Context, v any) (consent.State, error) {
+	var res consent.State
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNConsentState2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋconsentᚐState(ctx context.Context, sel ast.SelectionSet, v consent.State) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNConversationStats2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋmessengerᚐStats(ctx context.Context, sel ast.SelectionSet, v *messenger.Stats) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -32836,6 +34323,32 @@ func (ec *executionContext) marshalNPermission2ᚕgithubᚗcomᚋwhisperᚑhealt
 	return ret
 }
 
+func (ec *executionContext) marshalNPlannedAction2ᚕᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋoutreachᚐPlannedActionᚄ(ctx context.Context, sel ast.SelectionSet, v []*outreach.PlannedAction) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPlannedAction2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋoutreachᚐPlannedAction(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPlannedAction2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋoutreachᚐPlannedAction(ctx context.Context, sel ast.SelectionSet, v *outreach.PlannedAction) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PlannedAction(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNPracticeSettings2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋsettingsᚐPractice(ctx context.Context, sel ast.SelectionSet, v *settings.Practice) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -32863,6 +34376,11 @@ func (ec *executionContext) marshalNPreferences2ᚖgithubᚗcomᚋwhisperᚑheal
 
 func (ec *executionContext) unmarshalNPreferencesInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐPreferencesInput(ctx context.Context, v any) (model.PreferencesInput, error) {
 	res, err := ec.unmarshalInputPreferencesInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNPreviewProgramInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐPreviewProgramInput(ctx context.Context, v any) (model.PreviewProgramInput, error) {
+	res, err := ec.unmarshalInputPreviewProgramInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -33678,6 +35196,22 @@ func (ec *executionContext) marshalOChannelKind2ᚕgithubᚗcomᚋwhisperᚑheal
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalOConsentState2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋconsentᚐState(ctx context.Context, v any) (*consent.State, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(consent.State)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOConsentState2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋconsentᚐState(ctx context.Context, sel ast.SelectionSet, v *consent.State) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {

@@ -244,6 +244,16 @@ type PreferencesInput struct {
 	PatientAutoReply     *AutoReplyInput `json:"patientAutoReply,omitempty"`
 }
 
+type PreviewProgramInput struct {
+	ProgramID pulid.ID `json:"programID"`
+	// Default: the patients enrolled (active or paused).
+	PatientIDs []pulid.ID `json:"patientIDs,omitempty"`
+	// Default: now.
+	From *time.Time `json:"from,omitempty"`
+	// Default: a year after from.
+	To *time.Time `json:"to,omitempty"`
+}
+
 type ProgramActionInput struct {
 	ProgramID        pulid.ID                    `json:"programID"`
 	Type             programaction.Type          `json:"type"`

@@ -5,6 +5,8 @@ package app
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"fmt"
 	"github.com/whisper-health/whisper/internal/directory"
 	"github.com/whisper-health/whisper/internal/rule"
@@ -17,6 +19,7 @@ import (
 	"github.com/whisper-health/whisper/graph"
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/auth"
+	"github.com/whisper-health/whisper/internal/consent"
 	"github.com/whisper-health/whisper/internal/live"
 	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/notify"
@@ -50,6 +53,13 @@ type Config struct {
 	// Providers deliver outbox rows by channel ("SMS", "EMAIL", "LETTER");
 	// a channel without one is delivered by the log provider.
 	Providers map[string]outbox.Provider
+	// SendWindow is when patient-facing SMS and email may leave, on the
+	// practice's clock (the zero Window is always open; the server passes
+	// WHISPER_SEND_WINDOW, default 08:00-20:00).
+	SendWindow consent.Window
+	// PublicURL is the server's public base URL: the one-click unsubscribe
+	// links of outreach email point at it.
+	PublicURL string
 	// ChannelHideAfter is the idle time after which a read channel leaves
 	// the channel list (default 3 days).
 	ChannelHideAfter time.Duration
@@ -105,6 +115,9 @@ type App struct {
 	Directory *directory.Service
 	// Settings are the practice's details and time zone, as data.
 	Settings *settings.Service
+	// Consent is the contact policy: consent, carrier keywords, the
+	// unsubscribe link.
+	Consent *consent.Service
 	// Handler is the GraphQL endpoint, to be mounted at /graphql.
 	Handler *graph.Handler
 
@@ -154,7 +167,10 @@ func New(db *store.DB, bus pubsub.Bus, cfg Config, log *slog.Logger) (*App, erro
 	}
 	a.Directory = directory.New(requests, bus, a.Auth, a.Messenger, log, directory.Config{AppURL: cfg.AppURL, Now: cfg.Now})
 	a.Notify = notify.New(db.Client, bus, a.Messenger, log, cfg.Now).WithSettings(a.Settings)
-	a.Engine = outreach.NewEngine(db.Client, log, outreach.EngineConfig{Dialect: db.Dialect, Now: cfg.Now, Settings: a.Settings})
+	a.Consent = consent.New(requests, log, cfg.Now, consentKey(cfg.TokenSecret))
+	a.Messenger.WithConsent(a.Consent)
+	a.Engine = outreach.NewEngine(db.Client, log, outreach.EngineConfig{Dialect: db.Dialect, Now: cfg.Now, Settings: a.Settings,
+		Consent: a.Consent, Window: cfg.SendWindow, PublicURL: cfg.PublicURL})
 	a.Practice = practice.New(db.Client, bus, a.Notify, a.Engine, db.Dialect, log, cfg.Now)
 	a.Outreach = outreach.New(db.Client, log)
 	a.Oversight = oversight.New(db.Client, log)
@@ -180,6 +196,14 @@ func New(db *store.DB, bus pubsub.Bus, cfg Config, log *slog.Logger) (*App, erro
 		PollInterval: outboxInterval,
 		Now:          cfg.Now,
 		Undelivered:  a.Engine.DeliveryFailed,
+		Withhold:     a.Engine.Withhold,
+		SendWindow: func(ctx context.Context, now time.Time) (time.Time, error) {
+			p, err := a.Settings.Current(ctx, nil)
+			if err != nil {
+				return now, err
+			}
+			return cfg.SendWindow.Next(now, p.Zone()), nil
+		},
 	})
 	a.Handler = graph.NewHandler(&graph.Resolver{
 		Client:    requests,
@@ -193,9 +217,19 @@ func New(db *store.DB, bus pubsub.Bus, cfg Config, log *slog.Logger) (*App, erro
 		Engine:    a.Engine,
 		Settings:  a.Settings,
 		Directory: a.Directory,
+		Consent:   a.Consent,
 		Log:       log,
 	}, cfg.Handler)
 	return a, nil
+}
+
+// consentKey derives the key that signs unsubscribe links from the token
+// secret, so there is no second secret to configure, and a link can never
+// be used as a token nor a token as a link.
+func consentKey(secret []byte) []byte {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte("whisper: unsubscribe links"))
+	return mac.Sum(nil)
 }
 
 // Run runs the background workers — the live hub, the reminders, the

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/whisper-health/whisper/ent"
+	"github.com/whisper-health/whisper/internal/consent"
 	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/store"
 	"github.com/whisper-health/whisper/internal/txn"
@@ -51,6 +52,9 @@ type Service struct {
 	// include each other can be reached from both ends at once, so a
 	// deadlock victim is run again.
 	tx *txn.Runner
+	// consent is the contact policy an SMS copy is checked against (see
+	// WithConsent).
+	consent *consent.Service
 }
 
 // New returns the messenger over client, publishing events on bus.

@@ -112,6 +112,9 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, error) 
 			case recipient.Mobile == nil || strings.TrimSpace(*recipient.Mobile) == "":
 				return apperr.Invalid("sms", "%s has no mobile number for an SMS copy", recipient.Name)
 			}
+			if err := s.mayText(ctx, c, *recipient.Mobile); err != nil {
+				return err
+			}
 		}
 		if len(patients) > 0 {
 			n, err := c.Patient.Query().Where(patient.IDIn(patients...)).Count(ctx)

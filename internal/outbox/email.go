@@ -31,6 +31,12 @@ func (p SMTPEmail) Send(ctx context.Context, m Message) (string, error) {
 	}
 	msg.Subject(m.Subject)
 	msg.SetBodyString(mail.TypeTextPlain, m.Body)
+	if m.UnsubscribeURL != "" {
+		// RFC 8058 one-click: a mail client POSTs
+		// "List-Unsubscribe=One-Click" to the link.
+		msg.SetGenHeader("List-Unsubscribe", "<"+m.UnsubscribeURL+">")
+		msg.SetGenHeader("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+	}
 	msgID := string(m.ID) + "@whisper"
 	msg.SetMessageIDWithValue(msgID)
 	opts := []mail.Option{mail.WithPort(p.Port), mail.WithTLSPolicy(mail.NoTLS)}

@@ -32,6 +32,9 @@ type Message struct {
 	IdempotencyKey string
 	// Route is a letter's route: MAIL, EPOST or SAVE_FILE.
 	Route string
+	// UnsubscribeURL is an outreach email's signed one-click unsubscribe
+	// link (RFC 8058), sent as List-Unsubscribe.
+	UnsubscribeURL string
 }
 
 // Provider delivers one channel's messages.
@@ -66,6 +69,17 @@ type Config struct {
 	// it that a row ended failed or unknown (so its cause, an enrolment
 	// step, can record why and act on it).
 	Undelivered func(ctx context.Context, c *ent.Client, row pulid.ID, reason string) error
+	// SendWindow, when set, is when a patient's SMS or email due at now
+	// may leave: now inside the practice's send window, otherwise when it
+	// next opens. A row due outside it (a retry, say) waits until then.
+	SendWindow func(ctx context.Context, now time.Time) (time.Time, error)
+	// Withhold, when set, is asked just before an SMS or email leaves
+	// whether its recipient has opted out since it was queued (a STOP
+	// texted overnight while the row waited for the send window). A
+	// non-empty reason withholds it: the row fails with that reason, the
+	// provider is never called, and Withhold is expected to have told the
+	// row's cause, through c, in the transaction that records it.
+	Withhold func(ctx context.Context, c *ent.Client, row *ent.OutboxMessage) (reason string, err error)
 }
 
 // Worker delivers outbox rows.
@@ -176,6 +190,23 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 // deliver claims one row and sends it; false means another worker had it.
 func (w *Worker) deliver(ctx context.Context, row *ent.OutboxMessage) (bool, error) {
 	now := w.now()
+	if row.PatientFacing && w.cfg.SendWindow != nil {
+		next, err := w.cfg.SendWindow(ctx, now)
+		if err != nil {
+			return false, err
+		}
+		if next.After(now) {
+			// Outside the window: the row waits for it, visibly.
+			return false, w.client.OutboxMessage.Update().
+				Where(outboxmessage.ID(row.ID), outboxmessage.StatusEQ(outboxmessage.StatusPENDING)).
+				SetNextAttemptAt(next).SetHeldUntil(next).Exec(ctx)
+		}
+	}
+	if w.cfg.Withhold != nil && row.Channel != outboxmessage.ChannelLETTER {
+		if withheld, err := w.withhold(ctx, row); withheld || err != nil {
+			return withheld, err
+		}
+	}
 	// The claim is a conditional update, committed before the provider is
 	// called: of several workers, exactly one sees RowsAffected = 1.
 	n, err := w.client.OutboxMessage.Update().
@@ -204,6 +235,7 @@ func (w *Worker) deliver(ctx context.Context, row *ent.OutboxMessage) (bool, err
 		Subject:        row.Subject,
 		Body:           row.Body,
 		IdempotencyKey: row.IdempotencyKey,
+		UnsubscribeURL: row.UnsubscribeURL,
 	})
 	// A transaction of its own rather than internal/txn: when the cause's
 	// hook fails, this one is rolled back and the outcome recorded alone
@@ -249,6 +281,35 @@ func (w *Worker) deliver(ctx context.Context, row *ent.OutboxMessage) (bool, err
 	if err := tx.Commit(); err != nil {
 		return true, fmt.Errorf("recording delivery outcome: %w", err)
 	}
+	return true, nil
+}
+
+// withhold fails a pending row whose recipient opted out since it was
+// queued, without calling the provider; false means it may go.
+func (w *Worker) withhold(ctx context.Context, row *ent.OutboxMessage) (bool, error) {
+	tx, err := w.client.Tx(ctx)
+	if err != nil {
+		return false, err
+	}
+	reason, err := w.cfg.Withhold(ctx, tx.Client(), row)
+	if err == nil && reason != "" {
+		var n int
+		n, err = tx.OutboxMessage.Update().
+			Where(outboxmessage.ID(row.ID), outboxmessage.StatusEQ(outboxmessage.StatusPENDING)).
+			SetStatus(outboxmessage.StatusFAILED).SetLastError(truncate("withheld: "+reason, 1000)).SetUpdatedAt(w.now()).
+			Save(ctx)
+		if err == nil && n != 1 {
+			reason = "" // another worker has it
+		}
+	}
+	if err != nil || reason == "" {
+		_ = tx.Rollback()
+		return false, err
+	}
+	if err := tx.Commit(); err != nil {
+		return false, err
+	}
+	w.log.Info("outbox: withheld a message whose recipient opted out", "row", row.ID, "channel", row.Channel)
 	return true, nil
 }
 

@@ -24,6 +24,9 @@ type HTTPSMS struct {
 	Account string
 	Token   string
 	From    string
+	// StatusCallback, when set, is the URL the provider posts delivery
+	// receipts to (queued, sent, delivered, undelivered, failed).
+	StatusCallback string
 	// Client is the HTTP client (default: 15 s timeout).
 	Client *http.Client
 }
@@ -36,6 +39,9 @@ func (p HTTPSMS) Send(ctx context.Context, m Message) (string, error) {
 	}
 	endpoint := strings.TrimRight(p.BaseURL, "/") + "/2010-04-01/Accounts/" + url.PathEscape(p.Account) + "/Messages.json"
 	form := url.Values{"To": {m.Recipient}, "From": {p.From}, "Body": {m.Body}}
+	if p.StatusCallback != "" {
+		form.Set("StatusCallback", p.StatusCallback)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
 		return "", fmt.Errorf("building SMS request: %w", ErrPermanent)

@@ -20,6 +20,7 @@ import (
 	"github.com/whisper-health/whisper/ent/programaction"
 	"github.com/whisper-health/whisper/ent/referral"
 	"github.com/whisper-health/whisper/internal/apperr"
+	"github.com/whisper-health/whisper/internal/consent"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/settings"
 	"github.com/whisper-health/whisper/internal/store"
@@ -48,6 +49,15 @@ type EngineConfig struct {
 	// again on every pass, so that a change on any replica applies to the
 	// next message and the next due time.
 	Settings *settings.Service
+	// Consent is the contact policy every SMS and email is checked against
+	// (default: a consent service over the engine's client).
+	Consent *consent.Service
+	// Window is the practice's send window: a patient's SMS or email queued
+	// outside it waits for it to open (the zero Window is always open).
+	Window consent.Window
+	// PublicURL is the server's public base URL, for the one-click
+	// unsubscribe link of outreach email (none when empty).
+	PublicURL string
 }
 
 // Engine enrols patients and runs due actions.
@@ -65,6 +75,9 @@ func NewEngine(client *ent.Client, log *slog.Logger, cfg EngineConfig) *Engine {
 	}
 	if cfg.Settings == nil {
 		cfg.Settings = settings.New(client, settings.Practice{Name: cfg.Practice.Name, Phone: cfg.Practice.Phone, Address: cfg.Practice.Address})
+	}
+	if cfg.Consent == nil {
+		cfg.Consent = consent.New(client, log, cfg.Now, nil)
 	}
 	return &Engine{client: client, log: log, cfg: cfg, tx: txn.New(client, nil, log)}
 }
@@ -400,7 +413,14 @@ func (e *Engine) stepTx(ctx context.Context, c *ent.Client, id pulid.ID, ps *pas
 	}
 	ob, sendErr := e.send(ctx, c, en, a, ps.practice)
 	var undeliverable undeliverableError
+	var optedOut skippedError
 	switch {
+	case errors.As(sendErr, &optedOut):
+		// Not a failure: the patient said no. Never sent, never paused for.
+		if err := c.EnrollmentStep.UpdateOne(st).SetStatus(enrollmentstep.StatusSKIPPED).SetExecutedAt(now).
+			SetSkipReason(optedOut.code).SetError(optedOut.reason).Exec(ctx); err != nil {
+			return 0, err
+		}
 	case sendErr == nil:
 		if err := c.EnrollmentStep.UpdateOne(st).SetStatus(enrollmentstep.StatusSENT).SetExecutedAt(now).SetOutboxID(ob).ClearError().Exec(ctx); err != nil {
 			return 0, err
@@ -495,38 +515,53 @@ func (e *Engine) schedule(ctx context.Context, c *ent.Client, en *ent.Enrollment
 
 // undeliverableError is an action that cannot be sent to this patient (no
 // mobile number, no address): pause on error or skip decides what follows.
-type undeliverableError struct{ reason string }
+// code names the reason for a preview (NO_MOBILE, MISSING_VALUE, …).
+type undeliverableError struct{ code, reason string }
 
 func (u undeliverableError) Error() string { return u.reason }
 
-func undeliverable(format string, args ...any) error {
-	return undeliverableError{reason: fmt.Sprintf(format, args...)}
+func undeliverable(code, format string, args ...any) error {
+	return undeliverableError{code: code, reason: fmt.Sprintf(format, args...)}
 }
 
-// send writes the outbox row for an action, in the step's transaction; the
-// idempotency key makes a repeated run of the same step impossible.
-func (e *Engine) send(ctx context.Context, c *ent.Client, en *ent.Enrollment, a *ent.ProgramAction, practice settings.Practice) (pulid.ID, error) {
+// skippedError is an action the contact policy forbids (the patient opted
+// out of the channel): the step is SKIPPED with the code as its reason,
+// whatever pause on error says, and the provider is never called.
+type skippedError struct{ code, reason string }
+
+func (s skippedError) Error() string { return s.reason }
+
+// rendered is an action's message for one patient, ready to queue.
+type rendered struct {
+	channel, to, subject, body string
+}
+
+// render is what an action would send to an enrolment's patient: its
+// channel, recipient and text, or why it cannot be sent (an
+// undeliverableError, or a skippedError when the patient opted out).
+// It writes nothing.
+func (e *Engine) render(ctx context.Context, c *ent.Client, en *ent.Enrollment, a *ent.ProgramAction, practice settings.Practice) (rendered, error) {
 	p := en.Edges.Patient
 	t := a.Edges.Template
 	if t == nil {
-		return "", undeliverable("the action's template is missing")
+		return rendered{}, undeliverable("NO_TEMPLATE", "the action's template is missing")
 	}
 	vals := e.values(ctx, c, en, t.Body+" "+deref(t.Subject), practice)
 	var channel, to string
 	switch a.Type {
 	case programaction.TypeSMS:
 		if p.Mobile == nil || *p.Mobile == "" {
-			return "", undeliverable("the patient has no mobile number")
+			return rendered{}, undeliverable("NO_MOBILE", "the patient has no mobile number")
 		}
 		channel, to = "SMS", NormalisePhone(*p.Mobile)
 	case programaction.TypeEMAIL:
 		if p.Email == nil || *p.Email == "" {
-			return "", undeliverable("the patient has no email address")
+			return rendered{}, undeliverable("NO_EMAIL", "the patient has no email address")
 		}
 		channel, to = "EMAIL", *p.Email
 	case programaction.TypeLETTER_TO_PATIENT:
 		if p.AddressLine1 == nil || *p.AddressLine1 == "" {
-			return "", undeliverable("the patient has no postal address")
+			return rendered{}, undeliverable("NO_ADDRESS", "the patient has no postal address")
 		}
 		// The address block: name, then one line each (town, region and
 		// postcode share the last).
@@ -534,38 +569,68 @@ func (e *Engine) send(ctx context.Context, c *ent.Client, en *ent.Enrollment, a 
 			strings.Join(nonEmpty(deref(p.City), deref(p.Region), deref(p.Postcode)), " "))
 	case programaction.TypeLETTER_TO_GP:
 		if p.GpName == nil || p.GpAddress == nil || *p.GpAddress == "" {
-			return "", undeliverable("the patient has no GP (with a practice address) on file")
+			return rendered{}, undeliverable("NO_GP", "the patient has no GP (with a practice address) on file")
 		}
 		channel, to = "LETTER", addressBlock(*p.GpName, deref(p.GpPractice), *p.GpAddress)
+	}
+	if channel == "SMS" || channel == "EMAIL" {
+		st, ok, err := e.cfg.Consent.MayContact(ctx, c, consent.Channel(channel), p.ID, to)
+		if err != nil {
+			return rendered{}, err
+		}
+		if !ok {
+			return rendered{}, skippedError{code: "OPTED_OUT", reason: fmt.Sprintf("the patient opted out of %s (%s)", channel, st)}
+		}
 	}
 	// A placeholder with no value for this patient fails the action with
 	// the reason, rather than sending a message with a blank in it.
 	for _, m := range placeholder.FindAllStringSubmatch(t.Body+" "+deref(t.Subject), -1) {
 		if vals[m[1]] == "" {
-			return "", undeliverable("the template uses {{%s}}, which has no value for this patient", m[1])
+			return rendered{}, undeliverable("MISSING_VALUE", "the template uses {{%s}}, which has no value for this patient", m[1])
 		}
 	}
 	subject := ""
 	if t.Subject != nil {
 		subject = Render(*t.Subject, vals)
 	}
-	body := Render(t.Body, vals)
+	return rendered{channel: channel, to: to, subject: subject, body: Render(t.Body, vals)}, nil
+}
+
+// send writes the outbox row for an action, in the step's transaction; the
+// idempotency key makes a repeated run of the same step impossible. A
+// patient's SMS or email queued outside the send window waits for it to
+// open (held until then); an email carries its unsubscribe link.
+func (e *Engine) send(ctx context.Context, c *ent.Client, en *ent.Enrollment, a *ent.ProgramAction, practice settings.Practice) (pulid.ID, error) {
+	r, err := e.render(ctx, c, en, a, practice)
+	if err != nil {
+		return "", err
+	}
 	key := fmt.Sprintf("enrollment:%s:%d:%s", en.ID, en.Cycle, a.ID)
 	create := c.OutboxMessage.Create()
-	if channel == "LETTER" && a.LetterOption != nil {
+	if r.channel == "LETTER" && a.LetterOption != nil {
 		create.SetRoute(outboxmessage.Route(*a.LetterOption))
 	}
+	if r.channel == "SMS" || r.channel == "EMAIL" {
+		create.SetPatientFacing(true)
+		now := e.now()
+		if next := e.cfg.Window.Next(now, practice.Zone()); next.After(now) {
+			create.SetNextAttemptAt(next).SetHeldUntil(next)
+		}
+	}
+	if r.channel == "EMAIL" {
+		create.SetUnsubscribeURL(e.cfg.Consent.UnsubscribeURL(e.cfg.PublicURL, en.PatientID))
+	}
 	id := pulid.New("ob")
-	err := create.
+	err = create.
 		SetID(id).
-		SetChannel(outboxChannel(channel)).
-		SetRecipient(to).
-		SetSubject(subject).
-		SetBody(body).
+		SetChannel(outboxChannel(r.channel)).
+		SetRecipient(r.to).
+		SetSubject(r.subject).
+		SetBody(r.body).
 		SetIdempotencyKey(key).
 		Exec(ctx)
 	if err != nil {
-		return "", fmt.Errorf("queuing %s: %w", strings.ToLower(channel), err)
+		return "", fmt.Errorf("queuing %s: %w", strings.ToLower(r.channel), err)
 	}
 	return id, nil
 }
@@ -596,6 +661,37 @@ func (e *Engine) DeliveryFailed(ctx context.Context, c *ent.Client, row pulid.ID
 		return err
 	}
 	return c.Enrollment.UpdateOneID(st.EnrollmentID).SetFlagged(true).Exec(wctx)
+}
+
+// Withhold is asked by the outbox worker, inside its transaction, just
+// before an SMS or email leaves: when the recipient — the enrolment's
+// patient, or the number or address — has opted out since the row was
+// queued, it returns why, and the step that queued it becomes SKIPPED
+// with reason OPTED_OUT (never a failure: the patient said no). An SMS
+// copy of a staff message is checked by its number alone.
+func (e *Engine) Withhold(ctx context.Context, c *ent.Client, row *ent.OutboxMessage) (string, error) {
+	wctx := workerCtx(ctx)
+	st, err := c.EnrollmentStep.Query().Where(enrollmentstep.OutboxID(row.ID)).WithEnrollment().First(wctx)
+	if err != nil && !ent.IsNotFound(err) {
+		return "", err
+	}
+	patient := pulid.ID("")
+	if st != nil && st.Edges.Enrollment != nil {
+		patient = st.Edges.Enrollment.PatientID
+	}
+	ch := consent.Channel(row.Channel)
+	state, ok, err := e.cfg.Consent.MayContact(wctx, c, ch, patient, row.Recipient)
+	if err != nil || ok {
+		return "", err
+	}
+	reason := fmt.Sprintf("the recipient opted out of %s (%s) after it was queued", ch, state)
+	if st != nil {
+		if err := c.EnrollmentStep.UpdateOne(st).SetStatus(enrollmentstep.StatusSKIPPED).SetSkipReason("OPTED_OUT").
+			SetError(reason).Exec(wctx); err != nil {
+			return "", err
+		}
+	}
+	return reason, nil
 }
 
 // values are the placeholder values for an enrolment; dates and times

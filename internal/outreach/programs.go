@@ -408,30 +408,41 @@ func (s *Service) removeAction(ctx context.Context, c *ent.Client, id, programID
 	return p, nil
 }
 
-// MoveAction puts an action at a position (0 first) among its program's.
+// MoveAction puts an action at a position (0 first) among its program's,
+// in one transaction: the positions are read and rewritten together, so
+// two moves at once never leave two actions at one position.
 func (s *Service) MoveAction(ctx context.Context, id pulid.ID, position int) (*ent.Program, error) {
 	if _, err := rule.ProgramManager.Check(ctx); err != nil {
 		return nil, err
 	}
-	a, err := s.client.ProgramAction.Get(ctx, id)
+	var p *ent.Program
+	err := s.tx.Run(ctx, func(tx *ent.Tx, _ txn.Emit) error {
+		c := tx.Client()
+		a, err := c.ProgramAction.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		if a.ArchivedAt != nil {
+			return apperr.Invalid("id", "the action has been removed from its program")
+		}
+		// The program row is updated first: it serialises moves within
+		// one program on PostgreSQL (the row lock) as SQLite does.
+		if p, err = c.Program.UpdateOneID(a.ProgramID).SetUpdatedAt(time.Now().UTC()).Save(ctx); err != nil {
+			return err
+		}
+		n, err := c.ProgramAction.Query().Where(programaction.ProgramID(p.ID), programaction.ArchivedAtIsNil()).Count(ctx)
+		if err != nil {
+			return err
+		}
+		if position < 0 || position >= n {
+			return apperr.Invalid("position", "position must be between 0 and %d", n-1)
+		}
+		return renumber(ctx, c, p, a, position)
+	})
 	if err != nil {
 		return nil, err
 	}
-	if a.ArchivedAt != nil {
-		return nil, apperr.Invalid("id", "the action has been removed from its program")
-	}
-	p, err := s.client.Program.Get(ctx, a.ProgramID)
-	if err != nil {
-		return nil, err
-	}
-	n, err := p.QueryActions().Where(programaction.ArchivedAtIsNil()).Count(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if position < 0 || position >= n {
-		return nil, apperr.Invalid("position", "position must be between 0 and %d", n-1)
-	}
-	return p, renumber(ctx, s.client, p, a, position)
+	return p.Unwrap(), nil
 }
 
 // renumber rewrites positions 0..n-1 in order, with moved (if any) at pos,

@@ -2,20 +2,26 @@ package outreach
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/enrollmentstep"
+	"github.com/whisper-health/whisper/ent/inboundsms"
 	"github.com/whisper-health/whisper/ent/outboxmessage"
+	"github.com/whisper-health/whisper/ent/predicate"
 	"github.com/whisper-health/whisper/ent/programaction"
 	"github.com/whisper-health/whisper/internal/apperr"
+	"github.com/whisper-health/whisper/internal/consent"
+	"github.com/whisper-health/whisper/internal/txn"
 )
 
 // ReplyReceived stores an inbound SMS against the enrolment step that last
 // texted that number with "save reply content" on, and reports whether one
 // was found. A second reply to the same step is appended; the same reply
-// delivered again (the provider's message id, sid, seen last) is stored once.
+// delivered again (any provider message id, sid, seen before — every one is
+// remembered, not only the last) is stored once.
 // Numbers are matched after normalising them (spaces, dashes, a 00 prefix).
 //
 // The append is a conditional update on the values read, retried on a
@@ -52,48 +58,73 @@ func (e *Engine) ReplyReceived(ctx context.Context, from, body, sid string) (boo
 		if sid != "" && st.LastReplySid != nil && *st.LastReplySid == sid {
 			return true, nil // delivered again: already stored
 		}
+		if sid != "" {
+			seen, err := e.client.InboundSMS.Query().Where(inboundsms.Sid(sid)).Exist(wctx)
+			if err != nil {
+				return false, err
+			}
+			if seen {
+				return true, nil // delivered again, after other replies
+			}
+		}
 		reply := body
 		if st.ReplyContent != nil && *st.ReplyContent != "" {
 			reply = *st.ReplyContent + "\n" + body
 		}
 		// Only if nobody stored a reply since this one was read.
-		upd := e.client.EnrollmentStep.Update().Where(enrollmentstep.ID(st.ID)).SetReplyContent(reply)
+		where := []predicate.EnrollmentStep{enrollmentstep.ID(st.ID)}
 		if st.ReplyContent == nil {
-			upd.Where(enrollmentstep.ReplyContentIsNil())
+			where = append(where, enrollmentstep.ReplyContentIsNil())
 		} else {
-			upd.Where(enrollmentstep.ReplyContentEQ(*st.ReplyContent))
+			where = append(where, enrollmentstep.ReplyContentEQ(*st.ReplyContent))
 		}
 		if st.LastReplySid == nil {
-			upd.Where(enrollmentstep.LastReplySidIsNil())
+			where = append(where, enrollmentstep.LastReplySidIsNil())
 		} else {
-			upd.Where(enrollmentstep.LastReplySidEQ(*st.LastReplySid))
+			where = append(where, enrollmentstep.LastReplySidEQ(*st.LastReplySid))
 		}
-		if sid != "" {
-			upd.SetLastReplySid(sid)
+		// The reply and its sid are stored together: of two deliveries of
+		// one reply at once, the second fails on the sid's unique key.
+		var n int
+		err = e.tx.Run(wctx, func(tx *ent.Tx, _ txn.Emit) error {
+			if sid != "" {
+				if err := tx.InboundSMS.Create().SetSid(sid).SetAt(e.now()).Exec(wctx); err != nil {
+					return err
+				}
+			}
+			var err error
+			if n, err = tx.Client().EnrollmentStep.Update().Where(where...).
+				SetReplyContent(reply).SetNillableLastReplySid(nilIfEmpty(sid)).Save(wctx); err != nil {
+				return err
+			}
+			if n != 1 {
+				return errClash
+			}
+			return nil
+		})
+		if ent.IsConstraintError(err) {
+			return true, nil // the same reply, stored by a delivery at the same moment
 		}
-		n, err := upd.Save(wctx)
-		if err != nil {
+		if err != nil && !errors.Is(err, errClash) {
 			return false, err
 		}
-		if n == 1 {
+		if n == 1 && err == nil {
 			return true, nil
 		}
 	}
 	return false, fmt.Errorf("storing an inbound SMS: the step changed %d times while it was being stored", attempts)
 }
 
-// NormalisePhone writes a phone number the way SMS are addressed: without
-// spaces, dashes, dots or brackets, and with an international 00 prefix as
-// "+" (so "+61 411-000 001" and "0061411000001" are "+61411000001").
-func NormalisePhone(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if strings.ContainsRune(" -.()\t", r) {
-			return -1
-		}
-		return r
-	}, strings.TrimSpace(s))
-	if strings.HasPrefix(s, "00") {
-		s = "+" + s[2:]
+// errClash rolls back a reply whose step changed since it was read.
+var errClash = errors.New("the step changed")
+
+func nilIfEmpty(s string) *string {
+	if s == "" {
+		return nil
 	}
-	return s
+	return &s
 }
+
+// NormalisePhone writes a phone number the way SMS are addressed (see
+// consent.NormalisePhone, which keeps opt-outs by number the same way).
+func NormalisePhone(s string) string { return consent.NormalisePhone(s) }

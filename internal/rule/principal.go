@@ -157,6 +157,13 @@ var (
 	DirectoryReader = Predicate{"DirectoryReader", "reading the practice directory needs a permission",
 		anyOf(viewer.AccessWhisper, viewer.DirectoryManage, viewer.Integration, viewer.WhisperAdmin, viewer.PatientConnectManage)}
 
+	// ConsentWriter: may record whether a patient may be contacted by SMS
+	// or email (setPatientConsent): the care team, who hear it from the
+	// patient.
+	ConsentWriter = Predicate{"ConsentWriter", "recording a patient's consent needs ACCESS_WHISPER", func(v *viewer.Viewer) bool {
+		return Messaging.holds(v)
+	}}
+
 	// PortalPatient: a patient signed in to the portal. They see and answer
 	// only their own patient conversations.
 	PortalPatient = Predicate{"PortalPatient", "only portal patients may do this", func(v *viewer.Viewer) bool {
