@@ -224,7 +224,7 @@ func TestDeactivationEndsEverythingAtOnce(t *testing.T) {
 		t.Fatalf("the Default channel has %s", got)
 	}
 
-	sub := e.subscribe(t, kim.AccessToken, messageAdded, nil)
+	sub := e.listen(t, kim.AccessToken, messageAdded, nil)
 	// The stream is live once it delivers a message sent after it started.
 	e.send(admin.AccessToken, dm.ID, "are you there?", nil)
 	if body, _ := sub.message(5 * time.Second); body != "are you there?" {
@@ -307,7 +307,7 @@ func TestLosingAccessEndsStreamsAtOnce(t *testing.T) {
 		map[string]any{"id": kimID, "g": g.CreateSecurityGroup.ID, "d": def}, nil)
 	kim = e.login(demo.KimEmail)
 
-	sub := e.subscribe(t, kim.AccessToken, messageAdded, nil)
+	sub := e.listen(t, kim.AccessToken, messageAdded, nil)
 	dm := e.open(admin.AccessToken, map[string]any{"userIDs": []string{kimID}})
 	e.send(admin.AccessToken, dm.ID, "ping", nil)
 	if body, _ := sub.message(5 * time.Second); body != "ping" {
