@@ -124,6 +124,10 @@ func withLastMessage(q *ent.ChannelQuery) {
 // last sequence number minus the viewer's read mark.
 func (s *Service) Unread(ctx context.Context, ch *ent.Channel) (int, error) {
 	v := viewer.FromContext(ctx)
+	if rule.PortalPatient.Holds(v) {
+		// One patient per conversation: their mark is on the channel.
+		return int(max(ch.LastSeq-ch.PatientReadSeq, 0)), nil
+	}
 	if !rule.Account.Holds(v) {
 		return 0, nil
 	}

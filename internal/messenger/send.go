@@ -414,6 +414,9 @@ func (s *Service) Reply(ctx context.Context, messageID pulid.ID, body string, to
 
 // MarkRead marks every message of a channel read for the viewer.
 func (s *Service) MarkRead(ctx context.Context, channelID pulid.ID) (*ent.Channel, error) {
+	if pv := viewer.FromContext(ctx); rule.PortalPatient.Holds(pv) {
+		return s.patientMarkRead(ctx, pv, channelID)
+	}
 	v, err := rule.Messaging.Check(ctx)
 	if err != nil {
 		return nil, err
@@ -422,7 +425,17 @@ func (s *Service) MarkRead(ctx context.Context, channelID pulid.ID) (*ent.Channe
 	if err != nil {
 		return nil, err
 	}
-	return ch, s.setReadMark(ctx, v, ch, ch.LastSeq)
+	if err := s.setReadMark(ctx, v, ch, ch.LastSeq); err != nil {
+		return nil, err
+	}
+	if ch.Kind == channel.KindPATIENT {
+		// Read: the owner's PATIENT_PORTAL notification has been seen. The
+		// read itself stands whatever happens here.
+		if err := s.acknowledgePortalNotifications(ctx, v, ch.ID); err != nil {
+			s.log.WarnContext(ctx, "acknowledging portal notifications", "channel", ch.ID, "err", err)
+		}
+	}
+	return ch, nil
 }
 
 // MarkUnread makes a channel unread from one message on, for the viewer.
