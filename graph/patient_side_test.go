@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -377,4 +378,54 @@ func TestPatientSessions(t *testing.T) {
 	}
 	e.fails(access, `{ patientConversations { totalCount } }`, nil, "UNAUTHENTICATED")
 	e.fails("", refreshMutation, map[string]any{"r": refresh}, "UNAUTHENTICATED")
+}
+
+// TestPatientNudge: a staff message the patient has not read within the
+// nudge delay (15 minutes) queues one SMS without clinical content, at most
+// once per conversation per practice day; nothing once the patient has
+// read, for the patient's own messages, or for a patient without portal
+// access.
+func TestPatientNudge(t *testing.T) {
+	e := newEnv(t)
+	chen := e.login(demo.ChenEmail)
+	oliviaID, charlotteID := e.patientID(chen.AccessToken, "P0001"), e.patientID(chen.AccessToken, "P0003")
+	conv := e.startPatient(chen.AccessToken, oliviaID, "HIV test results", "Your results are in.")
+	e.startPatient(chen.AccessToken, charlotteID, "No portal", "Charlotte has no portal access.")
+	olivia, _ := e.portalLogin(demo.PortalEmails[0])
+	run := func() int {
+		t.Helper()
+		n, err := e.nudges.RunOnce(context.Background())
+		if err != nil {
+			t.Fatalf("running nudges: %v", err)
+		}
+		return n
+	}
+	if n := run(); n != 0 {
+		t.Fatalf("nudges before the delay = %d", n)
+	}
+	e.clock.Advance(16 * time.Minute)
+	if n := run(); n != 1 {
+		t.Fatalf("nudges after the delay = %d, want 1 (Olivia; Charlotte has no portal)", n)
+	}
+	sms := e.outbox("SMS")
+	if len(sms) != 1 || !strings.HasSuffix(sms[0], ": You have a new message from Harbourside Medical Centre; sign in to read it.") ||
+		strings.Contains(sms[0], "HIV") {
+		t.Fatalf("nudge = %q, want the practice's name and nothing clinical", sms)
+	}
+	if n := run(); n != 0 {
+		t.Fatalf("a second nudge the same day: %d", n)
+	}
+	// Still unread the next day: one more.
+	e.clock.Advance(24 * time.Hour)
+	if n := run(); n != 1 {
+		t.Fatalf("nudges the next day = %d, want 1", n)
+	}
+	// Read: no nudge, and her own message never nudges her.
+	olivia, _ = e.portalLogin(demo.PortalEmails[0])
+	e.ok(olivia, `mutation($c: ID!) { markChannelRead(channelID: $c) { id } }`, map[string]any{"c": conv.ID}, nil)
+	e.send(olivia, conv.ID, "Thanks", nil)
+	e.clock.Advance(24 * time.Hour)
+	if n := run(); n != 0 {
+		t.Fatalf("nudges after she read = %d", n)
+	}
 }

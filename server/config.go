@@ -56,6 +56,9 @@ type Config struct {
 	// TimeZone is the practice's default time zone (WHISPER_TIME_ZONE,
 	// -time-zone); updatePracticeSettings overrides it.
 	TimeZone *time.Location
+
+	// PatientNudgeAfter is WHISPER_PATIENT_NUDGE_AFTER, -patient-nudge-after.
+	PatientNudgeAfter time.Duration
 }
 
 // setting describes one configuration knob for the loader and the README.
@@ -98,6 +101,7 @@ var settings = []setting{
 	{"WHISPER_LETTERS_DIR", "letters-dir", "", "folder for letter PDFs (SAVE_FILE) and the mail distribution list; unset: letters go to the log"},
 	{"WHISPER_EPOST_URL", "epost-url", "", "e-post endpoint that receives EPOST letters as PDF (needs -letters-dir)"},
 	{"WHISPER_CHANNEL_HIDE_AFTER", "channel-hide-after", "72h", "how long a read channel without activity stays in the channel list"},
+	{"WHISPER_PATIENT_NUDGE_AFTER", "patient-nudge-after", "15m", "how long a staff message stays unread by the patient before the patient is nudged (SMS or email, no clinical content)"},
 }
 
 // booleans are the settings whose flags may be given bare (-demo).
@@ -249,6 +253,7 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		bad("smtp-from", "must be an email address when an SMTP host is set")
 	}
 	c.ChannelHideAfter = parseDuration("channel-hide-after")
+	c.PatientNudgeAfter = parseDuration("patient-nudge-after")
 	c.LettersDir, c.EPostURL = raw["letters-dir"], raw["epost-url"]
 	if c.EPostURL != "" && c.LettersDir == "" {
 		bad("epost-url", "needs -letters-dir too: letters are rendered there before they are posted")

@@ -64,6 +64,15 @@ type Config struct {
 	// (Outbox.RunOnce).
 	OutboxInterval time.Duration
 
+	// PatientNudgeAfter is how long a staff message stays unread by the
+	// patient before the patient is nudged (default 15 minutes).
+	PatientNudgeAfter time.Duration
+	// NudgeInterval is how often the nudge worker looks for due nudges
+	// (default 30 s; negative: not run in the background).
+	NudgeInterval time.Duration
+	// NudgeConsent is the consent policy nudges ask (SPEC §13; nil allows
+	// every channel the patient has an address for).
+	NudgeConsent messenger.NudgeConsent
 	// Now is the clock of every service (default time.Now).
 	Now func() time.Time
 	// Handler configures the GraphQL endpoint (limits, transports,
@@ -98,6 +107,8 @@ type App struct {
 	Outbox *outbox.Worker
 	// Settings are the practice's details and time zone, as data.
 	Settings *settings.Service
+	// Nudges tell portal patients that staff wrote to them.
+	Nudges *messenger.Nudges
 	// Handler is the GraphQL endpoint, to be mounted at /graphql.
 	Handler *graph.Handler
 
@@ -145,6 +156,9 @@ func New(db *store.DB, bus pubsub.Bus, cfg Config, log *slog.Logger) (*App, erro
 		// Letters carry the practice's current letterhead and date.
 		l.Settings = a.Settings
 	}
+	a.Nudges = messenger.NewNudges(db.Client, log, messenger.NudgeConfig{
+		After: cfg.PatientNudgeAfter, Consent: cfg.NudgeConsent, Settings: a.Settings, Now: cfg.Now,
+	})
 	a.Notify = notify.New(db.Client, bus, a.Messenger, log, cfg.Now).WithSettings(a.Settings)
 	a.Engine = outreach.NewEngine(db.Client, log, outreach.EngineConfig{Dialect: db.Dialect, Now: cfg.Now, Settings: a.Settings})
 	a.Practice = practice.New(db.Client, bus, a.Notify, a.Engine, db.Dialect, log, cfg.Now)
@@ -218,6 +232,13 @@ func (a *App) Run(ctx context.Context) {
 	}
 	if a.cfg.OutboxInterval >= 0 {
 		start("outbox", a.Outbox.Run)
+	}
+	if a.cfg.NudgeInterval >= 0 {
+		every := a.cfg.NudgeInterval
+		if every == 0 {
+			every = 30 * time.Second
+		}
+		start("patient nudges", func(ctx context.Context) { a.Nudges.Run(ctx, every) })
 	}
 	wg.Wait()
 }
