@@ -58,13 +58,14 @@ func TestPatientSeesStaffByNameOnly(t *testing.T) {
 			Edges []struct {
 				Node struct {
 					Body    string
+					Notify  bool
 					Sender  *staff
 					Channel struct{ Members []staff }
 				}
 			}
 		}
 	}
-	r := e.do(olivia, `query($c: ID!) { messages(channelID: $c, first: 5) { edges { node { body sender { `+staffFields+` }
+	r := e.do(olivia, `query($c: ID!) { messages(channelID: $c, first: 5) { edges { node { body notify sender { `+staffFields+` }
 		channel { members { `+staffFields+` } } } } } }`, map[string]any{"c": conv.ID})
 	if len(r.Errors) > 0 {
 		t.Fatalf("messages with staff fields as the patient: %+v", r.Errors)
@@ -77,6 +78,9 @@ func TestPatientSeesStaffByNameOnly(t *testing.T) {
 	}
 	node := msgs.Messages.Edges[0].Node
 	hidden("the sender", *node.Sender)
+	if !node.Notify {
+		t.Errorf("Dr Chen's message does not notify the patient")
+	}
 	if len(node.Channel.Members) != 1 {
 		t.Fatalf("members = %+v, want Dr Chen", node.Channel.Members)
 	}
@@ -85,15 +89,16 @@ func TestPatientSeesStaffByNameOnly(t *testing.T) {
 	// Her own message answers with the staff it is among, not FORBIDDEN.
 	var sent struct {
 		SendMessage struct {
+			Notify        bool
 			Sender        *staff
 			SenderPatient *struct{ PatientNumber string }
 			Channel       struct{ Members []staff }
 		}
 	}
-	e.ok(olivia, `mutation($in: SendMessageInput!) { sendMessage(input: $in) { sender { name } senderPatient { patientNumber }
+	e.ok(olivia, `mutation($in: SendMessageInput!) { sendMessage(input: $in) { notify sender { name } senderPatient { patientNumber }
 		channel { members { `+staffFields+` } } } }`,
 		map[string]any{"in": map[string]any{"channelID": conv.ID, "body": "Thank you"}}, &sent)
-	if sent.SendMessage.Sender != nil || sent.SendMessage.SenderPatient == nil || len(sent.SendMessage.Channel.Members) != 1 {
+	if sent.SendMessage.Sender != nil || sent.SendMessage.SenderPatient == nil || len(sent.SendMessage.Channel.Members) != 1 || sent.SendMessage.Notify {
 		t.Fatalf("the patient's send = %+v", sent.SendMessage)
 	}
 
