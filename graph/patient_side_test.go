@@ -304,6 +304,15 @@ func TestPatientStartsConversation(t *testing.T) {
 	if n := e.portalNotifications(patel.AccessToken); n != 1 {
 		t.Fatalf("notifications after a new message = %d, want 1", n)
 	}
+	// Answering is reading too.
+	e.send(patel.AccessToken, conv.ID, "Ready at the front desk.", nil)
+	if n := e.portalNotifications(patel.AccessToken); n != 0 {
+		t.Fatalf("notifications after answering = %d, want it acknowledged", n)
+	}
+	e.send(olivia, conv.ID, "Thank you!", nil)
+	if n := e.portalNotifications(patel.AccessToken); n != 1 {
+		t.Fatalf("notifications after the next message = %d, want 1", n)
+	}
 
 	// The navigation badge and the dashboard agree for every care-team member.
 	for name, tok := range map[string]string{"kim": kim.AccessToken, "patel": patel.AccessToken} {

@@ -67,6 +67,7 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, error) 
 
 	var msg *ent.Message
 	var recipient *ent.User
+	var kind channel.Kind
 	err = s.tx.Run(ctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
 		c := tx.Client()
 		// One statement locks the channel, checks that the viewer is a
@@ -97,6 +98,7 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, error) 
 		if err := rule.PostIn(v, a.kind); err != nil {
 			return err
 		}
+		kind = a.kind
 		if a.kind == channel.KindINDIVIDUAL {
 			if recipient = a.party; recipient == nil {
 				return fmt.Errorf("finding the other party of %s: not found", in.ChannelID)
@@ -178,6 +180,14 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, error) 
 	}
 	if recipient != nil {
 		s.autoReply(ctx, msg.ChannelID, recipient)
+	}
+	if kind == channel.KindPATIENT {
+		// Answering is reading: the sender's PATIENT_PORTAL notification
+		// of the conversation has been seen. The message stands whatever
+		// happens here.
+		if err := s.acknowledgePortalNotifications(ctx, v, msg.ChannelID); err != nil {
+			s.log.WarnContext(ctx, "acknowledging portal notifications", "channel", msg.ChannelID, "err", err)
+		}
 	}
 	return msg.Unwrap(), nil
 }
