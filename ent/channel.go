@@ -42,6 +42,8 @@ type Channel struct {
 	LastTxid int64 `json:"last_txid,omitempty"`
 	// MessageCount holds the value of the "message_count" field.
 	MessageCount int `json:"message_count,omitempty"`
+	// the portal patient's read mark in a PATIENT channel (one patient per conversation)
+	PatientReadSeq int64 `json:"patient_read_seq,omitempty"`
 	// LastActivityAt holds the value of the "last_activity_at" field.
 	LastActivityAt time.Time `json:"last_activity_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -179,7 +181,7 @@ func (*Channel) scanValues(columns []string) ([]any, error) {
 			values[i] = &sql.NullScanner{S: new(pulid.ID)}
 		case channel.FieldID:
 			values[i] = new(pulid.ID)
-		case channel.FieldLastSeq, channel.FieldLastTxid, channel.FieldMessageCount:
+		case channel.FieldLastSeq, channel.FieldLastTxid, channel.FieldMessageCount, channel.FieldPatientReadSeq:
 			values[i] = new(sql.NullInt64)
 		case channel.FieldKind, channel.FieldName, channel.FieldTopic, channel.FieldUniqueKey:
 			values[i] = new(sql.NullString)
@@ -275,6 +277,12 @@ func (_m *Channel) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field message_count", values[i])
 			} else if value.Valid {
 				_m.MessageCount = int(value.Int64)
+			}
+		case channel.FieldPatientReadSeq:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field patient_read_seq", values[i])
+			} else if value.Valid {
+				_m.PatientReadSeq = value.Int64
 			}
 		case channel.FieldLastActivityAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -403,6 +411,9 @@ func (_m *Channel) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("message_count=")
 	builder.WriteString(fmt.Sprintf("%v", _m.MessageCount))
+	builder.WriteString(", ")
+	builder.WriteString("patient_read_seq=")
+	builder.WriteString(fmt.Sprintf("%v", _m.PatientReadSeq))
 	builder.WriteString(", ")
 	builder.WriteString("last_activity_at=")
 	builder.WriteString(_m.LastActivityAt.Format(time.ANSIC))

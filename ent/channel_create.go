@@ -175,6 +175,20 @@ func (_c *ChannelCreate) SetNillableMessageCount(v *int) *ChannelCreate {
 	return _c
 }
 
+// SetPatientReadSeq sets the "patient_read_seq" field.
+func (_c *ChannelCreate) SetPatientReadSeq(v int64) *ChannelCreate {
+	_c.mutation.SetPatientReadSeq(v)
+	return _c
+}
+
+// SetNillablePatientReadSeq sets the "patient_read_seq" field if the given value is not nil.
+func (_c *ChannelCreate) SetNillablePatientReadSeq(v *int64) *ChannelCreate {
+	if v != nil {
+		_c.SetPatientReadSeq(*v)
+	}
+	return _c
+}
+
 // SetLastActivityAt sets the "last_activity_at" field.
 func (_c *ChannelCreate) SetLastActivityAt(v time.Time) *ChannelCreate {
 	_c.mutation.SetLastActivityAt(v)
@@ -385,6 +399,10 @@ func (_c *ChannelCreate) defaults() error {
 		v := channel.DefaultMessageCount
 		_c.mutation.SetMessageCount(v)
 	}
+	if _, ok := _c.mutation.PatientReadSeq(); !ok {
+		v := channel.DefaultPatientReadSeq
+		_c.mutation.SetPatientReadSeq(v)
+	}
 	if _, ok := _c.mutation.LastActivityAt(); !ok {
 		if channel.DefaultLastActivityAt == nil {
 			return fmt.Errorf("ent: uninitialized channel.DefaultLastActivityAt (forgotten import ent/runtime?)")
@@ -458,6 +476,14 @@ func (_c *ChannelCreate) check() error {
 	if v, ok := _c.mutation.MessageCount(); ok {
 		if err := channel.MessageCountValidator(v); err != nil {
 			return &ValidationError{Name: "message_count", err: fmt.Errorf(`ent: validator failed for field "Channel.message_count": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.PatientReadSeq(); !ok {
+		return &ValidationError{Name: "patient_read_seq", err: errors.New(`ent: missing required field "Channel.patient_read_seq"`)}
+	}
+	if v, ok := _c.mutation.PatientReadSeq(); ok {
+		if err := channel.PatientReadSeqValidator(v); err != nil {
+			return &ValidationError{Name: "patient_read_seq", err: fmt.Errorf(`ent: validator failed for field "Channel.patient_read_seq": %w`, err)}
 		}
 	}
 	if _, ok := _c.mutation.LastActivityAt(); !ok {
@@ -539,6 +565,10 @@ func (_c *ChannelCreate) createSpec() (*Channel, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.MessageCount(); ok {
 		_spec.SetField(channel.FieldMessageCount, field.TypeInt, value)
 		_node.MessageCount = value
+	}
+	if value, ok := _c.mutation.PatientReadSeq(); ok {
+		_spec.SetField(channel.FieldPatientReadSeq, field.TypeInt64, value)
+		_node.PatientReadSeq = value
 	}
 	if value, ok := _c.mutation.LastActivityAt(); ok {
 		_spec.SetField(channel.FieldLastActivityAt, field.TypeTime, value)
@@ -899,6 +929,24 @@ func (u *ChannelUpsert) AddMessageCount(v int) *ChannelUpsert {
 	return u
 }
 
+// SetPatientReadSeq sets the "patient_read_seq" field.
+func (u *ChannelUpsert) SetPatientReadSeq(v int64) *ChannelUpsert {
+	u.Set(channel.FieldPatientReadSeq, v)
+	return u
+}
+
+// UpdatePatientReadSeq sets the "patient_read_seq" field to the value that was provided on create.
+func (u *ChannelUpsert) UpdatePatientReadSeq() *ChannelUpsert {
+	u.SetExcluded(channel.FieldPatientReadSeq)
+	return u
+}
+
+// AddPatientReadSeq adds v to the "patient_read_seq" field.
+func (u *ChannelUpsert) AddPatientReadSeq(v int64) *ChannelUpsert {
+	u.Add(channel.FieldPatientReadSeq, v)
+	return u
+}
+
 // SetLastActivityAt sets the "last_activity_at" field.
 func (u *ChannelUpsert) SetLastActivityAt(v time.Time) *ChannelUpsert {
 	u.Set(channel.FieldLastActivityAt, v)
@@ -1137,6 +1185,27 @@ func (u *ChannelUpsertOne) AddMessageCount(v int) *ChannelUpsertOne {
 func (u *ChannelUpsertOne) UpdateMessageCount() *ChannelUpsertOne {
 	return u.Update(func(s *ChannelUpsert) {
 		s.UpdateMessageCount()
+	})
+}
+
+// SetPatientReadSeq sets the "patient_read_seq" field.
+func (u *ChannelUpsertOne) SetPatientReadSeq(v int64) *ChannelUpsertOne {
+	return u.Update(func(s *ChannelUpsert) {
+		s.SetPatientReadSeq(v)
+	})
+}
+
+// AddPatientReadSeq adds v to the "patient_read_seq" field.
+func (u *ChannelUpsertOne) AddPatientReadSeq(v int64) *ChannelUpsertOne {
+	return u.Update(func(s *ChannelUpsert) {
+		s.AddPatientReadSeq(v)
+	})
+}
+
+// UpdatePatientReadSeq sets the "patient_read_seq" field to the value that was provided on create.
+func (u *ChannelUpsertOne) UpdatePatientReadSeq() *ChannelUpsertOne {
+	return u.Update(func(s *ChannelUpsert) {
+		s.UpdatePatientReadSeq()
 	})
 }
 
@@ -1547,6 +1616,27 @@ func (u *ChannelUpsertBulk) AddMessageCount(v int) *ChannelUpsertBulk {
 func (u *ChannelUpsertBulk) UpdateMessageCount() *ChannelUpsertBulk {
 	return u.Update(func(s *ChannelUpsert) {
 		s.UpdateMessageCount()
+	})
+}
+
+// SetPatientReadSeq sets the "patient_read_seq" field.
+func (u *ChannelUpsertBulk) SetPatientReadSeq(v int64) *ChannelUpsertBulk {
+	return u.Update(func(s *ChannelUpsert) {
+		s.SetPatientReadSeq(v)
+	})
+}
+
+// AddPatientReadSeq adds v to the "patient_read_seq" field.
+func (u *ChannelUpsertBulk) AddPatientReadSeq(v int64) *ChannelUpsertBulk {
+	return u.Update(func(s *ChannelUpsert) {
+		s.AddPatientReadSeq(v)
+	})
+}
+
+// UpdatePatientReadSeq sets the "patient_read_seq" field to the value that was provided on create.
+func (u *ChannelUpsertBulk) UpdatePatientReadSeq() *ChannelUpsertBulk {
+	return u.Update(func(s *ChannelUpsert) {
+		s.UpdatePatientReadSeq()
 	})
 }
 

@@ -198,6 +198,27 @@ func (_u *ChannelUpdate) AddMessageCount(v int) *ChannelUpdate {
 	return _u
 }
 
+// SetPatientReadSeq sets the "patient_read_seq" field.
+func (_u *ChannelUpdate) SetPatientReadSeq(v int64) *ChannelUpdate {
+	_u.mutation.ResetPatientReadSeq()
+	_u.mutation.SetPatientReadSeq(v)
+	return _u
+}
+
+// SetNillablePatientReadSeq sets the "patient_read_seq" field if the given value is not nil.
+func (_u *ChannelUpdate) SetNillablePatientReadSeq(v *int64) *ChannelUpdate {
+	if v != nil {
+		_u.SetPatientReadSeq(*v)
+	}
+	return _u
+}
+
+// AddPatientReadSeq adds value to the "patient_read_seq" field.
+func (_u *ChannelUpdate) AddPatientReadSeq(v int64) *ChannelUpdate {
+	_u.mutation.AddPatientReadSeq(v)
+	return _u
+}
+
 // SetLastActivityAt sets the "last_activity_at" field.
 func (_u *ChannelUpdate) SetLastActivityAt(v time.Time) *ChannelUpdate {
 	_u.mutation.SetLastActivityAt(v)
@@ -565,6 +586,11 @@ func (_u *ChannelUpdate) check() error {
 			return &ValidationError{Name: "message_count", err: fmt.Errorf(`ent: validator failed for field "Channel.message_count": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.PatientReadSeq(); ok {
+		if err := channel.PatientReadSeqValidator(v); err != nil {
+			return &ValidationError{Name: "patient_read_seq", err: fmt.Errorf(`ent: validator failed for field "Channel.patient_read_seq": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -621,6 +647,12 @@ func (_u *ChannelUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedMessageCount(); ok {
 		_spec.AddField(channel.FieldMessageCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.PatientReadSeq(); ok {
+		_spec.SetField(channel.FieldPatientReadSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedPatientReadSeq(); ok {
+		_spec.AddField(channel.FieldPatientReadSeq, field.TypeInt64, value)
 	}
 	if value, ok := _u.mutation.LastActivityAt(); ok {
 		_spec.SetField(channel.FieldLastActivityAt, field.TypeTime, value)
@@ -1204,6 +1236,27 @@ func (_u *ChannelUpdateOne) AddMessageCount(v int) *ChannelUpdateOne {
 	return _u
 }
 
+// SetPatientReadSeq sets the "patient_read_seq" field.
+func (_u *ChannelUpdateOne) SetPatientReadSeq(v int64) *ChannelUpdateOne {
+	_u.mutation.ResetPatientReadSeq()
+	_u.mutation.SetPatientReadSeq(v)
+	return _u
+}
+
+// SetNillablePatientReadSeq sets the "patient_read_seq" field if the given value is not nil.
+func (_u *ChannelUpdateOne) SetNillablePatientReadSeq(v *int64) *ChannelUpdateOne {
+	if v != nil {
+		_u.SetPatientReadSeq(*v)
+	}
+	return _u
+}
+
+// AddPatientReadSeq adds value to the "patient_read_seq" field.
+func (_u *ChannelUpdateOne) AddPatientReadSeq(v int64) *ChannelUpdateOne {
+	_u.mutation.AddPatientReadSeq(v)
+	return _u
+}
+
 // SetLastActivityAt sets the "last_activity_at" field.
 func (_u *ChannelUpdateOne) SetLastActivityAt(v time.Time) *ChannelUpdateOne {
 	_u.mutation.SetLastActivityAt(v)
@@ -1584,6 +1637,11 @@ func (_u *ChannelUpdateOne) check() error {
 			return &ValidationError{Name: "message_count", err: fmt.Errorf(`ent: validator failed for field "Channel.message_count": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.PatientReadSeq(); ok {
+		if err := channel.PatientReadSeqValidator(v); err != nil {
+			return &ValidationError{Name: "patient_read_seq", err: fmt.Errorf(`ent: validator failed for field "Channel.patient_read_seq": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -1657,6 +1715,12 @@ func (_u *ChannelUpdateOne) sqlSave(ctx context.Context) (_node *Channel, err er
 	}
 	if value, ok := _u.mutation.AddedMessageCount(); ok {
 		_spec.AddField(channel.FieldMessageCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.PatientReadSeq(); ok {
+		_spec.SetField(channel.FieldPatientReadSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedPatientReadSeq(); ok {
+		_spec.AddField(channel.FieldPatientReadSeq, field.TypeInt64, value)
 	}
 	if value, ok := _u.mutation.LastActivityAt(); ok {
 		_spec.SetField(channel.FieldLastActivityAt, field.TypeTime, value)

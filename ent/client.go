@@ -36,6 +36,7 @@ import (
 	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/ent/outboxmessage"
 	"github.com/whisper-health/whisper/ent/patient"
+	"github.com/whisper-health/whisper/ent/patientsession"
 	"github.com/whisper-health/whisper/ent/practiceprofile"
 	"github.com/whisper-health/whisper/ent/program"
 	"github.com/whisper-health/whisper/ent/programaction"
@@ -96,6 +97,8 @@ type Client struct {
 	OutboxMessage *OutboxMessageClient
 	// Patient is the client for interacting with the Patient builders.
 	Patient *PatientClient
+	// PatientSession is the client for interacting with the PatientSession builders.
+	PatientSession *PatientSessionClient
 	// PracticeProfile is the client for interacting with the PracticeProfile builders.
 	PracticeProfile *PracticeProfileClient
 	// Program is the client for interacting with the Program builders.
@@ -149,6 +152,7 @@ func (c *Client) init() {
 	c.Notification = NewNotificationClient(c.config)
 	c.OutboxMessage = NewOutboxMessageClient(c.config)
 	c.Patient = NewPatientClient(c.config)
+	c.PatientSession = NewPatientSessionClient(c.config)
 	c.PracticeProfile = NewPracticeProfileClient(c.config)
 	c.Program = NewProgramClient(c.config)
 	c.ProgramAction = NewProgramActionClient(c.config)
@@ -272,6 +276,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Notification:        NewNotificationClient(cfg),
 		OutboxMessage:       NewOutboxMessageClient(cfg),
 		Patient:             NewPatientClient(cfg),
+		PatientSession:      NewPatientSessionClient(cfg),
 		PracticeProfile:     NewPracticeProfileClient(cfg),
 		Program:             NewProgramClient(cfg),
 		ProgramAction:       NewProgramActionClient(cfg),
@@ -322,6 +327,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Notification:        NewNotificationClient(cfg),
 		OutboxMessage:       NewOutboxMessageClient(cfg),
 		Patient:             NewPatientClient(cfg),
+		PatientSession:      NewPatientSessionClient(cfg),
 		PracticeProfile:     NewPracticeProfileClient(cfg),
 		Program:             NewProgramClient(cfg),
 		ProgramAction:       NewProgramActionClient(cfg),
@@ -366,8 +372,9 @@ func (c *Client) Use(hooks ...Hook) {
 		c.BookingType, c.Channel, c.ChannelMember, c.Consent, c.ConsentChange,
 		c.DirectoryLogEntry, c.Enrollment, c.EnrollmentStep, c.InboundSMS, c.Label,
 		c.MembershipSpan, c.Message, c.Notification, c.OutboxMessage, c.Patient,
-		c.PracticeProfile, c.Program, c.ProgramAction, c.Referral, c.SecurityGroup,
-		c.Session, c.Setting, c.SignInThrottle, c.Template, c.User, c.UserToken,
+		c.PatientSession, c.PracticeProfile, c.Program, c.ProgramAction, c.Referral,
+		c.SecurityGroup, c.Session, c.Setting, c.SignInThrottle, c.Template, c.User,
+		c.UserToken,
 	} {
 		n.Use(hooks...)
 	}
@@ -381,8 +388,9 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.BookingType, c.Channel, c.ChannelMember, c.Consent, c.ConsentChange,
 		c.DirectoryLogEntry, c.Enrollment, c.EnrollmentStep, c.InboundSMS, c.Label,
 		c.MembershipSpan, c.Message, c.Notification, c.OutboxMessage, c.Patient,
-		c.PracticeProfile, c.Program, c.ProgramAction, c.Referral, c.SecurityGroup,
-		c.Session, c.Setting, c.SignInThrottle, c.Template, c.User, c.UserToken,
+		c.PatientSession, c.PracticeProfile, c.Program, c.ProgramAction, c.Referral,
+		c.SecurityGroup, c.Session, c.Setting, c.SignInThrottle, c.Template, c.User,
+		c.UserToken,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -431,6 +439,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.OutboxMessage.mutate(ctx, m)
 	case *PatientMutation:
 		return c.Patient.mutate(ctx, m)
+	case *PatientSessionMutation:
+		return c.PatientSession.mutate(ctx, m)
 	case *PracticeProfileMutation:
 		return c.PracticeProfile.mutate(ctx, m)
 	case *ProgramMutation:
@@ -3859,6 +3869,156 @@ func (c *PatientClient) mutate(ctx context.Context, m *PatientMutation) (Value, 
 	}
 }
 
+// PatientSessionClient is a client for the PatientSession schema.
+type PatientSessionClient struct {
+	config
+}
+
+// NewPatientSessionClient returns a client for the PatientSession from the given config.
+func NewPatientSessionClient(c config) *PatientSessionClient {
+	return &PatientSessionClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `patientsession.Hooks(f(g(h())))`.
+func (c *PatientSessionClient) Use(hooks ...Hook) {
+	c.hooks.PatientSession = append(c.hooks.PatientSession, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `patientsession.Intercept(f(g(h())))`.
+func (c *PatientSessionClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PatientSession = append(c.inters.PatientSession, interceptors...)
+}
+
+// Create returns a builder for creating a PatientSession entity.
+func (c *PatientSessionClient) Create() *PatientSessionCreate {
+	mutation := newPatientSessionMutation(c.config, OpCreate)
+	return &PatientSessionCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PatientSession entities.
+func (c *PatientSessionClient) CreateBulk(builders ...*PatientSessionCreate) *PatientSessionCreateBulk {
+	return &PatientSessionCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PatientSessionClient) MapCreateBulk(slice any, setFunc func(*PatientSessionCreate, int)) *PatientSessionCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PatientSessionCreateBulk{err: fmt.Errorf("calling to PatientSessionClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PatientSessionCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PatientSessionCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PatientSession.
+func (c *PatientSessionClient) Update() *PatientSessionUpdate {
+	mutation := newPatientSessionMutation(c.config, OpUpdate)
+	return &PatientSessionUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PatientSessionClient) UpdateOne(_m *PatientSession) *PatientSessionUpdateOne {
+	mutation := newPatientSessionMutation(c.config, OpUpdateOne, withPatientSession(_m))
+	return &PatientSessionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PatientSessionClient) UpdateOneID(id pulid.ID) *PatientSessionUpdateOne {
+	mutation := newPatientSessionMutation(c.config, OpUpdateOne, withPatientSessionID(id))
+	return &PatientSessionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PatientSession.
+func (c *PatientSessionClient) Delete() *PatientSessionDelete {
+	mutation := newPatientSessionMutation(c.config, OpDelete)
+	return &PatientSessionDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PatientSessionClient) DeleteOne(_m *PatientSession) *PatientSessionDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PatientSessionClient) DeleteOneID(id pulid.ID) *PatientSessionDeleteOne {
+	builder := c.Delete().Where(patientsession.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PatientSessionDeleteOne{builder}
+}
+
+// Query returns a query builder for PatientSession.
+func (c *PatientSessionClient) Query() *PatientSessionQuery {
+	return &PatientSessionQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePatientSession},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PatientSession entity by its id.
+func (c *PatientSessionClient) Get(ctx context.Context, id pulid.ID) (*PatientSession, error) {
+	return c.Query().Where(patientsession.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PatientSessionClient) GetX(ctx context.Context, id pulid.ID) *PatientSession {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryPatient queries the patient edge of a PatientSession.
+func (c *PatientSessionClient) QueryPatient(_m *PatientSession) *PatientQuery {
+	query := (&PatientClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(patientsession.Table, patientsession.FieldID, id),
+			sqlgraph.To(patient.Table, patient.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, patientsession.PatientTable, patientsession.PatientColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *PatientSessionClient) Hooks() []Hook {
+	hooks := c.hooks.PatientSession
+	return append(hooks[:len(hooks):len(hooks)], patientsession.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *PatientSessionClient) Interceptors() []Interceptor {
+	return c.inters.PatientSession
+}
+
+func (c *PatientSessionClient) mutate(ctx context.Context, m *PatientSessionMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PatientSessionCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PatientSessionUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PatientSessionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PatientSessionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PatientSession mutation op: %q", m.Op())
+	}
+}
+
 // PracticeProfileClient is a client for the PracticeProfile schema.
 type PracticeProfileClient struct {
 	config
@@ -5563,17 +5723,17 @@ type (
 		APIKey, AccessLogEntry, AutoReplySent, Booking, BookingStatusChange,
 		BookingType, Channel, ChannelMember, Consent, ConsentChange, DirectoryLogEntry,
 		Enrollment, EnrollmentStep, InboundSMS, Label, MembershipSpan, Message,
-		Notification, OutboxMessage, Patient, PracticeProfile, Program, ProgramAction,
-		Referral, SecurityGroup, Session, Setting, SignInThrottle, Template, User,
-		UserToken []ent.Hook
+		Notification, OutboxMessage, Patient, PatientSession, PracticeProfile, Program,
+		ProgramAction, Referral, SecurityGroup, Session, Setting, SignInThrottle,
+		Template, User, UserToken []ent.Hook
 	}
 	inters struct {
 		APIKey, AccessLogEntry, AutoReplySent, Booking, BookingStatusChange,
 		BookingType, Channel, ChannelMember, Consent, ConsentChange, DirectoryLogEntry,
 		Enrollment, EnrollmentStep, InboundSMS, Label, MembershipSpan, Message,
-		Notification, OutboxMessage, Patient, PracticeProfile, Program, ProgramAction,
-		Referral, SecurityGroup, Session, Setting, SignInThrottle, Template, User,
-		UserToken []ent.Interceptor
+		Notification, OutboxMessage, Patient, PatientSession, PracticeProfile, Program,
+		ProgramAction, Referral, SecurityGroup, Session, Setting, SignInThrottle,
+		Template, User, UserToken []ent.Interceptor
 	}
 )
 

@@ -32,6 +32,7 @@ import (
 	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/ent/outboxmessage"
 	"github.com/whisper-health/whisper/ent/patient"
+	"github.com/whisper-health/whisper/ent/patientsession"
 	"github.com/whisper-health/whisper/ent/practiceprofile"
 	"github.com/whisper-health/whisper/ent/program"
 	"github.com/whisper-health/whisper/ent/programaction"
@@ -123,6 +124,7 @@ func checkColumn(t, c string) error {
 			notification.Table:        notification.ValidColumn,
 			outboxmessage.Table:       outboxmessage.ValidColumn,
 			patient.Table:             patient.ValidColumn,
+			patientsession.Table:      patientsession.ValidColumn,
 			practiceprofile.Table:     practiceprofile.ValidColumn,
 			program.Table:             program.ValidColumn,
 			programaction.Table:       programaction.ValidColumn,

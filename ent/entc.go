@@ -19,7 +19,7 @@ func main() {
 		entgql.WithConfigPath("gqlgen.yml"),
 		entgql.WithSchemaGenerator(),
 		entgql.WithSchemaPath("ent.graphql"),
-		entgql.WithSchemaHook(nonNullLists),
+		entgql.WithSchemaHook(nonNullLists, staffDetailsNullable),
 	)
 	if err != nil {
 		log.Fatalf("creating entgql extension: %v", err)
@@ -57,6 +57,19 @@ func nonNullLists(_ *gen.Graph, s *ast.Schema) error {
 			if t := f.Type; t.Elem != nil && !t.NonNull && t.Elem.NonNull {
 				t.NonNull = true
 			}
+		}
+	}
+	return nil
+}
+
+// staffDetailsNullable makes User.email nullable: a portal patient reads the
+// staff who write to them by name and job title only, and a field they may
+// not read resolves to null rather than voiding the surrounding result
+// (SPEC §12). Staff and integrators always get a value.
+func staffDetailsNullable(_ *gen.Graph, s *ast.Schema) error {
+	if u := s.Types["User"]; u != nil {
+		if f := u.Fields.ForName("email"); f != nil {
+			f.Type.NonNull = false
 		}
 	}
 	return nil

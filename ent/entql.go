@@ -23,6 +23,7 @@ import (
 	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/ent/outboxmessage"
 	"github.com/whisper-health/whisper/ent/patient"
+	"github.com/whisper-health/whisper/ent/patientsession"
 	"github.com/whisper-health/whisper/ent/practiceprofile"
 	"github.com/whisper-health/whisper/ent/predicate"
 	"github.com/whisper-health/whisper/ent/program"
@@ -44,7 +45,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 31)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 32)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -183,6 +184,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			channel.FieldLastSeq:         {Type: field.TypeInt64, Column: channel.FieldLastSeq},
 			channel.FieldLastTxid:        {Type: field.TypeInt64, Column: channel.FieldLastTxid},
 			channel.FieldMessageCount:    {Type: field.TypeInt, Column: channel.FieldMessageCount},
+			channel.FieldPatientReadSeq:  {Type: field.TypeInt64, Column: channel.FieldPatientReadSeq},
 			channel.FieldLastActivityAt:  {Type: field.TypeTime, Column: channel.FieldLastActivityAt},
 		},
 	}
@@ -484,6 +486,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   patientsession.Table,
+			Columns: patientsession.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: patientsession.FieldID,
+			},
+		},
+		Type: "PatientSession",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			patientsession.FieldCreatedAt:         {Type: field.TypeTime, Column: patientsession.FieldCreatedAt},
+			patientsession.FieldUpdatedAt:         {Type: field.TypeTime, Column: patientsession.FieldUpdatedAt},
+			patientsession.FieldPatientID:         {Type: field.TypeString, Column: patientsession.FieldPatientID},
+			patientsession.FieldRefreshHash:       {Type: field.TypeString, Column: patientsession.FieldRefreshHash},
+			patientsession.FieldRefreshGeneration: {Type: field.TypeInt, Column: patientsession.FieldRefreshGeneration},
+			patientsession.FieldExpiresAt:         {Type: field.TypeTime, Column: patientsession.FieldExpiresAt},
+			patientsession.FieldLastUsedAt:        {Type: field.TypeTime, Column: patientsession.FieldLastUsedAt},
+			patientsession.FieldRevokedAt:         {Type: field.TypeTime, Column: patientsession.FieldRevokedAt},
+			patientsession.FieldRevokedReason:     {Type: field.TypeString, Column: patientsession.FieldRevokedReason},
+			patientsession.FieldUserAgent:         {Type: field.TypeString, Column: patientsession.FieldUserAgent},
+			patientsession.FieldIPAddress:         {Type: field.TypeString, Column: patientsession.FieldIPAddress},
+		},
+	}
+	graph.Nodes[21] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   practiceprofile.Table,
 			Columns: practiceprofile.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -501,7 +527,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			practiceprofile.FieldTimeZone:  {Type: field.TypeString, Column: practiceprofile.FieldTimeZone},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   program.Table,
 			Columns: program.Columns,
@@ -523,7 +549,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			program.FieldEnabled:        {Type: field.TypeBool, Column: program.FieldEnabled},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   programaction.Table,
 			Columns: programaction.Columns,
@@ -549,7 +575,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			programaction.FieldArchivedAt:       {Type: field.TypeTime, Column: programaction.FieldArchivedAt},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   referral.Table,
 			Columns: referral.Columns,
@@ -570,7 +596,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			referral.FieldSourceVersion: {Type: field.TypeInt64, Column: referral.FieldSourceVersion},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   securitygroup.Table,
 			Columns: securitygroup.Columns,
@@ -587,7 +613,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			securitygroup.FieldPermissions: {Type: field.TypeJSON, Column: securitygroup.FieldPermissions},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -611,7 +637,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldIPAddress:         {Type: field.TypeString, Column: session.FieldIPAddress},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   setting.Table,
 			Columns: setting.Columns,
@@ -627,7 +653,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			setting.FieldValue:     {Type: field.TypeString, Column: setting.FieldValue},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   signinthrottle.Table,
 			Columns: signinthrottle.Columns,
@@ -642,7 +668,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			signinthrottle.FieldWindowStart: {Type: field.TypeTime, Column: signinthrottle.FieldWindowStart},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   template.Table,
 			Columns: template.Columns,
@@ -661,7 +687,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			template.FieldBody:      {Type: field.TypeString, Column: template.FieldBody},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -696,7 +722,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldPatientAutoReplyUntil: {Type: field.TypeTime, Column: user.FieldPatientAutoReplyUntil},
 		},
 	}
-	graph.Nodes[30] = &sqlgraph.Node{
+	graph.Nodes[31] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   usertoken.Table,
 			Columns: usertoken.Columns,
@@ -1256,6 +1282,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Patient",
 		"Message",
+	)
+	graph.MustAddE(
+		"patient",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   patientsession.PatientTable,
+			Columns: []string{patientsession.PatientColumn},
+			Bidi:    false,
+		},
+		"PatientSession",
+		"Patient",
 	)
 	graph.MustAddE(
 		"actions",
@@ -2125,6 +2163,11 @@ func (f *ChannelFilter) WhereLastTxid(p entql.Int64P) {
 // WhereMessageCount applies the entql int predicate on the message_count field.
 func (f *ChannelFilter) WhereMessageCount(p entql.IntP) {
 	f.Where(p.Field(channel.FieldMessageCount))
+}
+
+// WherePatientReadSeq applies the entql int64 predicate on the patient_read_seq field.
+func (f *ChannelFilter) WherePatientReadSeq(p entql.Int64P) {
+	f.Where(p.Field(channel.FieldPatientReadSeq))
 }
 
 // WhereLastActivityAt applies the entql time.Time predicate on the last_activity_at field.
@@ -3750,6 +3793,115 @@ func (f *PatientFilter) WhereHasMessagesWith(preds ...predicate.Message) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *PatientSessionQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the PatientSessionQuery builder.
+func (_q *PatientSessionQuery) Filter() *PatientSessionFilter {
+	return &PatientSessionFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *PatientSessionMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the PatientSessionMutation builder.
+func (m *PatientSessionMutation) Filter() *PatientSessionFilter {
+	return &PatientSessionFilter{config: m.config, predicateAdder: m}
+}
+
+// PatientSessionFilter provides a generic filtering capability at runtime for PatientSessionQuery.
+type PatientSessionFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *PatientSessionFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *PatientSessionFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(patientsession.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *PatientSessionFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(patientsession.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *PatientSessionFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(patientsession.FieldUpdatedAt))
+}
+
+// WherePatientID applies the entql string predicate on the patient_id field.
+func (f *PatientSessionFilter) WherePatientID(p entql.StringP) {
+	f.Where(p.Field(patientsession.FieldPatientID))
+}
+
+// WhereRefreshHash applies the entql string predicate on the refresh_hash field.
+func (f *PatientSessionFilter) WhereRefreshHash(p entql.StringP) {
+	f.Where(p.Field(patientsession.FieldRefreshHash))
+}
+
+// WhereRefreshGeneration applies the entql int predicate on the refresh_generation field.
+func (f *PatientSessionFilter) WhereRefreshGeneration(p entql.IntP) {
+	f.Where(p.Field(patientsession.FieldRefreshGeneration))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *PatientSessionFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(patientsession.FieldExpiresAt))
+}
+
+// WhereLastUsedAt applies the entql time.Time predicate on the last_used_at field.
+func (f *PatientSessionFilter) WhereLastUsedAt(p entql.TimeP) {
+	f.Where(p.Field(patientsession.FieldLastUsedAt))
+}
+
+// WhereRevokedAt applies the entql time.Time predicate on the revoked_at field.
+func (f *PatientSessionFilter) WhereRevokedAt(p entql.TimeP) {
+	f.Where(p.Field(patientsession.FieldRevokedAt))
+}
+
+// WhereRevokedReason applies the entql string predicate on the revoked_reason field.
+func (f *PatientSessionFilter) WhereRevokedReason(p entql.StringP) {
+	f.Where(p.Field(patientsession.FieldRevokedReason))
+}
+
+// WhereUserAgent applies the entql string predicate on the user_agent field.
+func (f *PatientSessionFilter) WhereUserAgent(p entql.StringP) {
+	f.Where(p.Field(patientsession.FieldUserAgent))
+}
+
+// WhereIPAddress applies the entql string predicate on the ip_address field.
+func (f *PatientSessionFilter) WhereIPAddress(p entql.StringP) {
+	f.Where(p.Field(patientsession.FieldIPAddress))
+}
+
+// WhereHasPatient applies a predicate to check if query has an edge patient.
+func (f *PatientSessionFilter) WhereHasPatient() {
+	f.Where(entql.HasEdge("patient"))
+}
+
+// WhereHasPatientWith applies a predicate to check if query has an edge patient with a given conditions (other predicates).
+func (f *PatientSessionFilter) WhereHasPatientWith(preds ...predicate.Patient) {
+	f.Where(entql.HasEdgeWith("patient", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *PracticeProfileQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -3778,7 +3930,7 @@ type PracticeProfileFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PracticeProfileFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3848,7 +4000,7 @@ type ProgramFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProgramFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3961,7 +4113,7 @@ type ProgramActionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProgramActionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4094,7 +4246,7 @@ type ReferralFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReferralFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4188,7 +4340,7 @@ type SecurityGroupFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SecurityGroupFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4276,7 +4428,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4385,7 +4537,7 @@ type SettingFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SettingFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4440,7 +4592,7 @@ type SignInThrottleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SignInThrottleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4490,7 +4642,7 @@ type TemplateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TemplateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4560,7 +4712,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4794,7 +4946,7 @@ type UserTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

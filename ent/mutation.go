@@ -31,6 +31,7 @@ import (
 	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/ent/outboxmessage"
 	"github.com/whisper-health/whisper/ent/patient"
+	"github.com/whisper-health/whisper/ent/patientsession"
 	"github.com/whisper-health/whisper/ent/practiceprofile"
 	"github.com/whisper-health/whisper/ent/predicate"
 	"github.com/whisper-health/whisper/ent/program"
@@ -75,6 +76,7 @@ const (
 	TypeNotification        = "Notification"
 	TypeOutboxMessage       = "OutboxMessage"
 	TypePatient             = "Patient"
+	TypePatientSession      = "PatientSession"
 	TypePracticeProfile     = "PracticeProfile"
 	TypeProgram             = "Program"
 	TypeProgramAction       = "ProgramAction"
@@ -4806,6 +4808,8 @@ type ChannelMutation struct {
 	addlast_txid           *int64
 	message_count          *int
 	addmessage_count       *int
+	patient_read_seq       *int64
+	addpatient_read_seq    *int64
 	last_activity_at       *time.Time
 	clearedFields          map[string]struct{}
 	patient                *pulid.ID
@@ -5450,6 +5454,62 @@ func (m *ChannelMutation) ResetMessageCount() {
 	m.addmessage_count = nil
 }
 
+// SetPatientReadSeq sets the "patient_read_seq" field.
+func (m *ChannelMutation) SetPatientReadSeq(i int64) {
+	m.patient_read_seq = &i
+	m.addpatient_read_seq = nil
+}
+
+// PatientReadSeq returns the value of the "patient_read_seq" field in the mutation.
+func (m *ChannelMutation) PatientReadSeq() (r int64, exists bool) {
+	v := m.patient_read_seq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPatientReadSeq returns the old "patient_read_seq" field's value of the Channel entity.
+// If the Channel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelMutation) OldPatientReadSeq(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPatientReadSeq is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPatientReadSeq requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPatientReadSeq: %w", err)
+	}
+	return oldValue.PatientReadSeq, nil
+}
+
+// AddPatientReadSeq adds i to the "patient_read_seq" field.
+func (m *ChannelMutation) AddPatientReadSeq(i int64) {
+	if m.addpatient_read_seq != nil {
+		*m.addpatient_read_seq += i
+	} else {
+		m.addpatient_read_seq = &i
+	}
+}
+
+// AddedPatientReadSeq returns the value that was added to the "patient_read_seq" field in this mutation.
+func (m *ChannelMutation) AddedPatientReadSeq() (r int64, exists bool) {
+	v := m.addpatient_read_seq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPatientReadSeq resets all changes to the "patient_read_seq" field.
+func (m *ChannelMutation) ResetPatientReadSeq() {
+	m.patient_read_seq = nil
+	m.addpatient_read_seq = nil
+}
+
 // SetLastActivityAt sets the "last_activity_at" field.
 func (m *ChannelMutation) SetLastActivityAt(t time.Time) {
 	m.last_activity_at = &t
@@ -5952,7 +6012,7 @@ func (m *ChannelMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ChannelMutation) Fields() []string {
-	fields := make([]string, 0, 12)
+	fields := make([]string, 0, 13)
 	if m.created_at != nil {
 		fields = append(fields, channel.FieldCreatedAt)
 	}
@@ -5985,6 +6045,9 @@ func (m *ChannelMutation) Fields() []string {
 	}
 	if m.message_count != nil {
 		fields = append(fields, channel.FieldMessageCount)
+	}
+	if m.patient_read_seq != nil {
+		fields = append(fields, channel.FieldPatientReadSeq)
 	}
 	if m.last_activity_at != nil {
 		fields = append(fields, channel.FieldLastActivityAt)
@@ -6019,6 +6082,8 @@ func (m *ChannelMutation) Field(name string) (ent.Value, bool) {
 		return m.LastTxid()
 	case channel.FieldMessageCount:
 		return m.MessageCount()
+	case channel.FieldPatientReadSeq:
+		return m.PatientReadSeq()
 	case channel.FieldLastActivityAt:
 		return m.LastActivityAt()
 	}
@@ -6052,6 +6117,8 @@ func (m *ChannelMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldLastTxid(ctx)
 	case channel.FieldMessageCount:
 		return m.OldMessageCount(ctx)
+	case channel.FieldPatientReadSeq:
+		return m.OldPatientReadSeq(ctx)
 	case channel.FieldLastActivityAt:
 		return m.OldLastActivityAt(ctx)
 	}
@@ -6140,6 +6207,13 @@ func (m *ChannelMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetMessageCount(v)
 		return nil
+	case channel.FieldPatientReadSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPatientReadSeq(v)
+		return nil
 	case channel.FieldLastActivityAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -6164,6 +6238,9 @@ func (m *ChannelMutation) AddedFields() []string {
 	if m.addmessage_count != nil {
 		fields = append(fields, channel.FieldMessageCount)
 	}
+	if m.addpatient_read_seq != nil {
+		fields = append(fields, channel.FieldPatientReadSeq)
+	}
 	return fields
 }
 
@@ -6178,6 +6255,8 @@ func (m *ChannelMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedLastTxid()
 	case channel.FieldMessageCount:
 		return m.AddedMessageCount()
+	case channel.FieldPatientReadSeq:
+		return m.AddedPatientReadSeq()
 	}
 	return nil, false
 }
@@ -6207,6 +6286,13 @@ func (m *ChannelMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddMessageCount(v)
+		return nil
+	case channel.FieldPatientReadSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPatientReadSeq(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Channel numeric field %s", name)
@@ -6294,6 +6380,9 @@ func (m *ChannelMutation) ResetField(name string) error {
 		return nil
 	case channel.FieldMessageCount:
 		m.ResetMessageCount()
+		return nil
+	case channel.FieldPatientReadSeq:
+		m.ResetPatientReadSeq()
 		return nil
 	case channel.FieldLastActivityAt:
 		m.ResetLastActivityAt()
@@ -19907,6 +19996,1047 @@ func (m *PatientMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Patient edge %s", name)
+}
+
+// PatientSessionMutation represents an operation that mutates the PatientSession nodes in the graph.
+type PatientSessionMutation struct {
+	config
+	op                    Op
+	typ                   string
+	id                    *pulid.ID
+	created_at            *time.Time
+	updated_at            *time.Time
+	refresh_hash          *string
+	refresh_generation    *int
+	addrefresh_generation *int
+	expires_at            *time.Time
+	last_used_at          *time.Time
+	revoked_at            *time.Time
+	revoked_reason        *string
+	user_agent            *string
+	ip_address            *string
+	clearedFields         map[string]struct{}
+	patient               *pulid.ID
+	clearedpatient        bool
+	done                  bool
+	oldValue              func(context.Context) (*PatientSession, error)
+	predicates            []predicate.PatientSession
+}
+
+var _ ent.Mutation = (*PatientSessionMutation)(nil)
+
+// patientsessionOption allows management of the mutation configuration using functional options.
+type patientsessionOption func(*PatientSessionMutation)
+
+// newPatientSessionMutation creates new mutation for the PatientSession entity.
+func newPatientSessionMutation(c config, op Op, opts ...patientsessionOption) *PatientSessionMutation {
+	m := &PatientSessionMutation{
+		config:        c,
+		op:            op,
+		typ:           TypePatientSession,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withPatientSessionID sets the ID field of the mutation.
+func withPatientSessionID(id pulid.ID) patientsessionOption {
+	return func(m *PatientSessionMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *PatientSession
+		)
+		m.oldValue = func(ctx context.Context) (*PatientSession, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().PatientSession.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withPatientSession sets the old PatientSession of the mutation.
+func withPatientSession(node *PatientSession) patientsessionOption {
+	return func(m *PatientSessionMutation) {
+		m.oldValue = func(context.Context) (*PatientSession, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m PatientSessionMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m PatientSessionMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of PatientSession entities.
+func (m *PatientSessionMutation) SetID(id pulid.ID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *PatientSessionMutation) ID() (id pulid.ID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *PatientSessionMutation) IDs(ctx context.Context) ([]pulid.ID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []pulid.ID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().PatientSession.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *PatientSessionMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *PatientSessionMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the PatientSession entity.
+// If the PatientSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PatientSessionMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *PatientSessionMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *PatientSessionMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *PatientSessionMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the PatientSession entity.
+// If the PatientSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PatientSessionMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *PatientSessionMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetPatientID sets the "patient_id" field.
+func (m *PatientSessionMutation) SetPatientID(pu pulid.ID) {
+	m.patient = &pu
+}
+
+// PatientID returns the value of the "patient_id" field in the mutation.
+func (m *PatientSessionMutation) PatientID() (r pulid.ID, exists bool) {
+	v := m.patient
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPatientID returns the old "patient_id" field's value of the PatientSession entity.
+// If the PatientSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PatientSessionMutation) OldPatientID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPatientID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPatientID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPatientID: %w", err)
+	}
+	return oldValue.PatientID, nil
+}
+
+// ResetPatientID resets all changes to the "patient_id" field.
+func (m *PatientSessionMutation) ResetPatientID() {
+	m.patient = nil
+}
+
+// SetRefreshHash sets the "refresh_hash" field.
+func (m *PatientSessionMutation) SetRefreshHash(s string) {
+	m.refresh_hash = &s
+}
+
+// RefreshHash returns the value of the "refresh_hash" field in the mutation.
+func (m *PatientSessionMutation) RefreshHash() (r string, exists bool) {
+	v := m.refresh_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefreshHash returns the old "refresh_hash" field's value of the PatientSession entity.
+// If the PatientSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PatientSessionMutation) OldRefreshHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefreshHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefreshHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefreshHash: %w", err)
+	}
+	return oldValue.RefreshHash, nil
+}
+
+// ResetRefreshHash resets all changes to the "refresh_hash" field.
+func (m *PatientSessionMutation) ResetRefreshHash() {
+	m.refresh_hash = nil
+}
+
+// SetRefreshGeneration sets the "refresh_generation" field.
+func (m *PatientSessionMutation) SetRefreshGeneration(i int) {
+	m.refresh_generation = &i
+	m.addrefresh_generation = nil
+}
+
+// RefreshGeneration returns the value of the "refresh_generation" field in the mutation.
+func (m *PatientSessionMutation) RefreshGeneration() (r int, exists bool) {
+	v := m.refresh_generation
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefreshGeneration returns the old "refresh_generation" field's value of the PatientSession entity.
+// If the PatientSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PatientSessionMutation) OldRefreshGeneration(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefreshGeneration is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefreshGeneration requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefreshGeneration: %w", err)
+	}
+	return oldValue.RefreshGeneration, nil
+}
+
+// AddRefreshGeneration adds i to the "refresh_generation" field.
+func (m *PatientSessionMutation) AddRefreshGeneration(i int) {
+	if m.addrefresh_generation != nil {
+		*m.addrefresh_generation += i
+	} else {
+		m.addrefresh_generation = &i
+	}
+}
+
+// AddedRefreshGeneration returns the value that was added to the "refresh_generation" field in this mutation.
+func (m *PatientSessionMutation) AddedRefreshGeneration() (r int, exists bool) {
+	v := m.addrefresh_generation
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRefreshGeneration resets all changes to the "refresh_generation" field.
+func (m *PatientSessionMutation) ResetRefreshGeneration() {
+	m.refresh_generation = nil
+	m.addrefresh_generation = nil
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *PatientSessionMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *PatientSessionMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the PatientSession entity.
+// If the PatientSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PatientSessionMutation) OldExpiresAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *PatientSessionMutation) ResetExpiresAt() {
+	m.expires_at = nil
+}
+
+// SetLastUsedAt sets the "last_used_at" field.
+func (m *PatientSessionMutation) SetLastUsedAt(t time.Time) {
+	m.last_used_at = &t
+}
+
+// LastUsedAt returns the value of the "last_used_at" field in the mutation.
+func (m *PatientSessionMutation) LastUsedAt() (r time.Time, exists bool) {
+	v := m.last_used_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastUsedAt returns the old "last_used_at" field's value of the PatientSession entity.
+// If the PatientSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PatientSessionMutation) OldLastUsedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastUsedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastUsedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastUsedAt: %w", err)
+	}
+	return oldValue.LastUsedAt, nil
+}
+
+// ResetLastUsedAt resets all changes to the "last_used_at" field.
+func (m *PatientSessionMutation) ResetLastUsedAt() {
+	m.last_used_at = nil
+}
+
+// SetRevokedAt sets the "revoked_at" field.
+func (m *PatientSessionMutation) SetRevokedAt(t time.Time) {
+	m.revoked_at = &t
+}
+
+// RevokedAt returns the value of the "revoked_at" field in the mutation.
+func (m *PatientSessionMutation) RevokedAt() (r time.Time, exists bool) {
+	v := m.revoked_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRevokedAt returns the old "revoked_at" field's value of the PatientSession entity.
+// If the PatientSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PatientSessionMutation) OldRevokedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRevokedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRevokedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRevokedAt: %w", err)
+	}
+	return oldValue.RevokedAt, nil
+}
+
+// ClearRevokedAt clears the value of the "revoked_at" field.
+func (m *PatientSessionMutation) ClearRevokedAt() {
+	m.revoked_at = nil
+	m.clearedFields[patientsession.FieldRevokedAt] = struct{}{}
+}
+
+// RevokedAtCleared returns if the "revoked_at" field was cleared in this mutation.
+func (m *PatientSessionMutation) RevokedAtCleared() bool {
+	_, ok := m.clearedFields[patientsession.FieldRevokedAt]
+	return ok
+}
+
+// ResetRevokedAt resets all changes to the "revoked_at" field.
+func (m *PatientSessionMutation) ResetRevokedAt() {
+	m.revoked_at = nil
+	delete(m.clearedFields, patientsession.FieldRevokedAt)
+}
+
+// SetRevokedReason sets the "revoked_reason" field.
+func (m *PatientSessionMutation) SetRevokedReason(s string) {
+	m.revoked_reason = &s
+}
+
+// RevokedReason returns the value of the "revoked_reason" field in the mutation.
+func (m *PatientSessionMutation) RevokedReason() (r string, exists bool) {
+	v := m.revoked_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRevokedReason returns the old "revoked_reason" field's value of the PatientSession entity.
+// If the PatientSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PatientSessionMutation) OldRevokedReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRevokedReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRevokedReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRevokedReason: %w", err)
+	}
+	return oldValue.RevokedReason, nil
+}
+
+// ClearRevokedReason clears the value of the "revoked_reason" field.
+func (m *PatientSessionMutation) ClearRevokedReason() {
+	m.revoked_reason = nil
+	m.clearedFields[patientsession.FieldRevokedReason] = struct{}{}
+}
+
+// RevokedReasonCleared returns if the "revoked_reason" field was cleared in this mutation.
+func (m *PatientSessionMutation) RevokedReasonCleared() bool {
+	_, ok := m.clearedFields[patientsession.FieldRevokedReason]
+	return ok
+}
+
+// ResetRevokedReason resets all changes to the "revoked_reason" field.
+func (m *PatientSessionMutation) ResetRevokedReason() {
+	m.revoked_reason = nil
+	delete(m.clearedFields, patientsession.FieldRevokedReason)
+}
+
+// SetUserAgent sets the "user_agent" field.
+func (m *PatientSessionMutation) SetUserAgent(s string) {
+	m.user_agent = &s
+}
+
+// UserAgent returns the value of the "user_agent" field in the mutation.
+func (m *PatientSessionMutation) UserAgent() (r string, exists bool) {
+	v := m.user_agent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserAgent returns the old "user_agent" field's value of the PatientSession entity.
+// If the PatientSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PatientSessionMutation) OldUserAgent(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserAgent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserAgent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserAgent: %w", err)
+	}
+	return oldValue.UserAgent, nil
+}
+
+// ClearUserAgent clears the value of the "user_agent" field.
+func (m *PatientSessionMutation) ClearUserAgent() {
+	m.user_agent = nil
+	m.clearedFields[patientsession.FieldUserAgent] = struct{}{}
+}
+
+// UserAgentCleared returns if the "user_agent" field was cleared in this mutation.
+func (m *PatientSessionMutation) UserAgentCleared() bool {
+	_, ok := m.clearedFields[patientsession.FieldUserAgent]
+	return ok
+}
+
+// ResetUserAgent resets all changes to the "user_agent" field.
+func (m *PatientSessionMutation) ResetUserAgent() {
+	m.user_agent = nil
+	delete(m.clearedFields, patientsession.FieldUserAgent)
+}
+
+// SetIPAddress sets the "ip_address" field.
+func (m *PatientSessionMutation) SetIPAddress(s string) {
+	m.ip_address = &s
+}
+
+// IPAddress returns the value of the "ip_address" field in the mutation.
+func (m *PatientSessionMutation) IPAddress() (r string, exists bool) {
+	v := m.ip_address
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIPAddress returns the old "ip_address" field's value of the PatientSession entity.
+// If the PatientSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PatientSessionMutation) OldIPAddress(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIPAddress is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIPAddress requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIPAddress: %w", err)
+	}
+	return oldValue.IPAddress, nil
+}
+
+// ClearIPAddress clears the value of the "ip_address" field.
+func (m *PatientSessionMutation) ClearIPAddress() {
+	m.ip_address = nil
+	m.clearedFields[patientsession.FieldIPAddress] = struct{}{}
+}
+
+// IPAddressCleared returns if the "ip_address" field was cleared in this mutation.
+func (m *PatientSessionMutation) IPAddressCleared() bool {
+	_, ok := m.clearedFields[patientsession.FieldIPAddress]
+	return ok
+}
+
+// ResetIPAddress resets all changes to the "ip_address" field.
+func (m *PatientSessionMutation) ResetIPAddress() {
+	m.ip_address = nil
+	delete(m.clearedFields, patientsession.FieldIPAddress)
+}
+
+// ClearPatient clears the "patient" edge to the Patient entity.
+func (m *PatientSessionMutation) ClearPatient() {
+	m.clearedpatient = true
+	m.clearedFields[patientsession.FieldPatientID] = struct{}{}
+}
+
+// PatientCleared reports if the "patient" edge to the Patient entity was cleared.
+func (m *PatientSessionMutation) PatientCleared() bool {
+	return m.clearedpatient
+}
+
+// PatientIDs returns the "patient" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// PatientID instead. It exists only for internal usage by the builders.
+func (m *PatientSessionMutation) PatientIDs() (ids []pulid.ID) {
+	if id := m.patient; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetPatient resets all changes to the "patient" edge.
+func (m *PatientSessionMutation) ResetPatient() {
+	m.patient = nil
+	m.clearedpatient = false
+}
+
+// Where appends a list predicates to the PatientSessionMutation builder.
+func (m *PatientSessionMutation) Where(ps ...predicate.PatientSession) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the PatientSessionMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *PatientSessionMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.PatientSession, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *PatientSessionMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *PatientSessionMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (PatientSession).
+func (m *PatientSessionMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *PatientSessionMutation) Fields() []string {
+	fields := make([]string, 0, 11)
+	if m.created_at != nil {
+		fields = append(fields, patientsession.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, patientsession.FieldUpdatedAt)
+	}
+	if m.patient != nil {
+		fields = append(fields, patientsession.FieldPatientID)
+	}
+	if m.refresh_hash != nil {
+		fields = append(fields, patientsession.FieldRefreshHash)
+	}
+	if m.refresh_generation != nil {
+		fields = append(fields, patientsession.FieldRefreshGeneration)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, patientsession.FieldExpiresAt)
+	}
+	if m.last_used_at != nil {
+		fields = append(fields, patientsession.FieldLastUsedAt)
+	}
+	if m.revoked_at != nil {
+		fields = append(fields, patientsession.FieldRevokedAt)
+	}
+	if m.revoked_reason != nil {
+		fields = append(fields, patientsession.FieldRevokedReason)
+	}
+	if m.user_agent != nil {
+		fields = append(fields, patientsession.FieldUserAgent)
+	}
+	if m.ip_address != nil {
+		fields = append(fields, patientsession.FieldIPAddress)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *PatientSessionMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case patientsession.FieldCreatedAt:
+		return m.CreatedAt()
+	case patientsession.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case patientsession.FieldPatientID:
+		return m.PatientID()
+	case patientsession.FieldRefreshHash:
+		return m.RefreshHash()
+	case patientsession.FieldRefreshGeneration:
+		return m.RefreshGeneration()
+	case patientsession.FieldExpiresAt:
+		return m.ExpiresAt()
+	case patientsession.FieldLastUsedAt:
+		return m.LastUsedAt()
+	case patientsession.FieldRevokedAt:
+		return m.RevokedAt()
+	case patientsession.FieldRevokedReason:
+		return m.RevokedReason()
+	case patientsession.FieldUserAgent:
+		return m.UserAgent()
+	case patientsession.FieldIPAddress:
+		return m.IPAddress()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *PatientSessionMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case patientsession.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case patientsession.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case patientsession.FieldPatientID:
+		return m.OldPatientID(ctx)
+	case patientsession.FieldRefreshHash:
+		return m.OldRefreshHash(ctx)
+	case patientsession.FieldRefreshGeneration:
+		return m.OldRefreshGeneration(ctx)
+	case patientsession.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	case patientsession.FieldLastUsedAt:
+		return m.OldLastUsedAt(ctx)
+	case patientsession.FieldRevokedAt:
+		return m.OldRevokedAt(ctx)
+	case patientsession.FieldRevokedReason:
+		return m.OldRevokedReason(ctx)
+	case patientsession.FieldUserAgent:
+		return m.OldUserAgent(ctx)
+	case patientsession.FieldIPAddress:
+		return m.OldIPAddress(ctx)
+	}
+	return nil, fmt.Errorf("unknown PatientSession field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PatientSessionMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case patientsession.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case patientsession.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case patientsession.FieldPatientID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPatientID(v)
+		return nil
+	case patientsession.FieldRefreshHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefreshHash(v)
+		return nil
+	case patientsession.FieldRefreshGeneration:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefreshGeneration(v)
+		return nil
+	case patientsession.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	case patientsession.FieldLastUsedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastUsedAt(v)
+		return nil
+	case patientsession.FieldRevokedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRevokedAt(v)
+		return nil
+	case patientsession.FieldRevokedReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRevokedReason(v)
+		return nil
+	case patientsession.FieldUserAgent:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserAgent(v)
+		return nil
+	case patientsession.FieldIPAddress:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIPAddress(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PatientSession field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *PatientSessionMutation) AddedFields() []string {
+	var fields []string
+	if m.addrefresh_generation != nil {
+		fields = append(fields, patientsession.FieldRefreshGeneration)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *PatientSessionMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case patientsession.FieldRefreshGeneration:
+		return m.AddedRefreshGeneration()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PatientSessionMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case patientsession.FieldRefreshGeneration:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRefreshGeneration(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PatientSession numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *PatientSessionMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(patientsession.FieldRevokedAt) {
+		fields = append(fields, patientsession.FieldRevokedAt)
+	}
+	if m.FieldCleared(patientsession.FieldRevokedReason) {
+		fields = append(fields, patientsession.FieldRevokedReason)
+	}
+	if m.FieldCleared(patientsession.FieldUserAgent) {
+		fields = append(fields, patientsession.FieldUserAgent)
+	}
+	if m.FieldCleared(patientsession.FieldIPAddress) {
+		fields = append(fields, patientsession.FieldIPAddress)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *PatientSessionMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *PatientSessionMutation) ClearField(name string) error {
+	switch name {
+	case patientsession.FieldRevokedAt:
+		m.ClearRevokedAt()
+		return nil
+	case patientsession.FieldRevokedReason:
+		m.ClearRevokedReason()
+		return nil
+	case patientsession.FieldUserAgent:
+		m.ClearUserAgent()
+		return nil
+	case patientsession.FieldIPAddress:
+		m.ClearIPAddress()
+		return nil
+	}
+	return fmt.Errorf("unknown PatientSession nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *PatientSessionMutation) ResetField(name string) error {
+	switch name {
+	case patientsession.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case patientsession.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case patientsession.FieldPatientID:
+		m.ResetPatientID()
+		return nil
+	case patientsession.FieldRefreshHash:
+		m.ResetRefreshHash()
+		return nil
+	case patientsession.FieldRefreshGeneration:
+		m.ResetRefreshGeneration()
+		return nil
+	case patientsession.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	case patientsession.FieldLastUsedAt:
+		m.ResetLastUsedAt()
+		return nil
+	case patientsession.FieldRevokedAt:
+		m.ResetRevokedAt()
+		return nil
+	case patientsession.FieldRevokedReason:
+		m.ResetRevokedReason()
+		return nil
+	case patientsession.FieldUserAgent:
+		m.ResetUserAgent()
+		return nil
+	case patientsession.FieldIPAddress:
+		m.ResetIPAddress()
+		return nil
+	}
+	return fmt.Errorf("unknown PatientSession field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *PatientSessionMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.patient != nil {
+		edges = append(edges, patientsession.EdgePatient)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *PatientSessionMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case patientsession.EdgePatient:
+		if id := m.patient; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *PatientSessionMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *PatientSessionMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *PatientSessionMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedpatient {
+		edges = append(edges, patientsession.EdgePatient)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *PatientSessionMutation) EdgeCleared(name string) bool {
+	switch name {
+	case patientsession.EdgePatient:
+		return m.clearedpatient
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *PatientSessionMutation) ClearEdge(name string) error {
+	switch name {
+	case patientsession.EdgePatient:
+		m.ClearPatient()
+		return nil
+	}
+	return fmt.Errorf("unknown PatientSession unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *PatientSessionMutation) ResetEdge(name string) error {
+	switch name {
+	case patientsession.EdgePatient:
+		m.ResetPatient()
+		return nil
+	}
+	return fmt.Errorf("unknown PatientSession edge %s", name)
 }
 
 // PracticeProfileMutation represents an operation that mutates the PracticeProfile nodes in the graph.

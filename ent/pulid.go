@@ -26,6 +26,7 @@ import (
 	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/ent/outboxmessage"
 	"github.com/whisper-health/whisper/ent/patient"
+	"github.com/whisper-health/whisper/ent/patientsession"
 	"github.com/whisper-health/whisper/ent/program"
 	"github.com/whisper-health/whisper/ent/programaction"
 	"github.com/whisper-health/whisper/ent/referral"
@@ -59,6 +60,7 @@ var prefixTables = map[string]string{
 	"nt": notification.Table,
 	"ob": outboxmessage.Table,
 	"pa": patient.Table,
+	"ps": patientsession.Table,
 	"pg": program.Table,
 	"pn": programaction.Table,
 	"rf": referral.Table,

@@ -54,6 +54,8 @@ type Tx struct {
 	OutboxMessage *OutboxMessageClient
 	// Patient is the client for interacting with the Patient builders.
 	Patient *PatientClient
+	// PatientSession is the client for interacting with the PatientSession builders.
+	PatientSession *PatientSessionClient
 	// PracticeProfile is the client for interacting with the PracticeProfile builders.
 	PracticeProfile *PracticeProfileClient
 	// Program is the client for interacting with the Program builders.
@@ -227,6 +229,7 @@ func (tx *Tx) init() {
 	tx.Notification = NewNotificationClient(tx.config)
 	tx.OutboxMessage = NewOutboxMessageClient(tx.config)
 	tx.Patient = NewPatientClient(tx.config)
+	tx.PatientSession = NewPatientSessionClient(tx.config)
 	tx.PracticeProfile = NewPracticeProfileClient(tx.config)
 	tx.Program = NewProgramClient(tx.config)
 	tx.ProgramAction = NewProgramActionClient(tx.config)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/graph/generated"
+	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/pulid"
 )
 
@@ -22,6 +23,21 @@ func (r *queryResolver) Node(ctx context.Context, id pulid.ID) (ent.Noder, error
 // Nodes is the resolver for the nodes field.
 func (r *queryResolver) Nodes(ctx context.Context, ids []pulid.ID) ([]ent.Noder, error) {
 	return r.Client.Noders(ctx, ids, ent.WithNodeType(ent.IDToType))
+}
+
+// Email is the resolver for the email field.
+func (r *userResolver) Email(ctx context.Context, obj *ent.User) (*string, error) {
+	return messenger.StaffEmail(ctx, obj), nil
+}
+
+// Mobile is the resolver for the mobile field.
+func (r *userResolver) Mobile(ctx context.Context, obj *ent.User) (*string, error) {
+	return messenger.StaffMobile(ctx, obj), nil
+}
+
+// SecurityGroups is the resolver for the securityGroups field.
+func (r *userResolver) SecurityGroups(ctx context.Context, obj *ent.User) ([]*ent.SecurityGroup, error) {
+	return messenger.StaffGroups(ctx, obj)
 }
 
 // Channel returns generated.ChannelResolver implementation.

@@ -19,6 +19,7 @@ import (
 	"github.com/whisper-health/whisper/internal/auth"
 	"github.com/whisper-health/whisper/internal/demo"
 	"github.com/whisper-health/whisper/internal/directory"
+	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/outreach"
 	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/settings"
@@ -55,6 +56,8 @@ type env struct {
 	srv    *httptest.Server
 	gql    *graph.Handler
 	engine *outreach.Engine
+	// nudges is the portal nudge worker, stepped by the tests (RunOnce).
+	nudges *messenger.Nudges
 	// bus is the event bus: LISTEN/NOTIFY on PostgreSQL, in-process on SQLite.
 	bus pubsub.Bus
 	// url is the test database's DATABASE_URL.
@@ -114,6 +117,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		ReminderInterval: 50 * time.Millisecond,
 		EngineInterval:   -1,
 		OutboxInterval:   -1,
+		NudgeInterval:    -1,
 		Now:              clk.Now,
 		Handler: graph.HandlerConfig{
 			Introspection: true,
@@ -148,7 +152,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	mux.Handle("/graphql", a.Handler)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &env{t: t, db: db, auth: a.Auth, dir: a.Directory, clock: clk, srv: srv, gql: a.Handler, engine: a.Engine, bus: bus, url: url}
+	return &env{t: t, db: db, auth: a.Auth, dir: a.Directory, clock: clk, srv: srv, gql: a.Handler, engine: a.Engine, nudges: a.Nudges, bus: bus, url: url}
 }
 
 // gqlError is one entry of a GraphQL response's errors.

@@ -23,6 +23,15 @@ func authPayload(t *auth.Tokens) *model.AuthPayload {
 	}
 }
 
+func patientAuthPayload(t *auth.PatientTokens) *model.PatientAuthPayload {
+	return &model.PatientAuthPayload{
+		AccessToken:  t.AccessToken,
+		RefreshToken: t.RefreshToken,
+		ExpiresAt:    t.ExpiresAt,
+		Patient:      t.Patient,
+	}
+}
+
 // searchWords splits a search box into words (at most five, so a pasted
 // paragraph cannot build a huge query).
 func searchWords(search *string) []string {

@@ -102,8 +102,10 @@ var matrixTable = []matrixRow{
 		want: "staff admin patient:ok; *:NOT_FOUND"},
 	{field: "Query.node/message", doc: `query($id: ID!) { node(id: $id) { id } }`, vars: idVar("id"), id: conversationMessageID,
 		want: "staff admin patient:ok; *:NOT_FOUND"},
+	// A portal patient reads the staff of their own conversations (Kim
+	// started theirs), by name and job title (issue 12).
 	{field: "Query.node/user", doc: `query($id: ID!) { node(id: $id) { id } }`, vars: idVar("id"), id: staffUserID,
-		want: "staff admin pcm dir integ:ok; patient:FORBIDDEN; *:NOT_FOUND"},
+		want: "staff admin pcm dir integ patient:ok; *:NOT_FOUND"},
 	{field: "Query.nodes", doc: `query($id: ID!) { nodes(ids: [$id]) { id } }`, vars: idVar("id"), id: conversationID,
 		want: "staff admin patient:ok; *:NOT_FOUND"},
 	{field: "Query.me", doc: `{ me { id } }`, vars: noVars,
@@ -126,6 +128,10 @@ var matrixTable = []matrixRow{
 		want: "staff admin:ok; *:FORBIDDEN"},
 	{field: "Query.patientConversations", doc: `{ patientConversations { totalCount } }`, vars: noVars,
 		want: "staff admin patient:ok; *:FORBIDDEN"},
+	// One patient's conversations (the patient dashboard); a portal patient
+	// may name only themself.
+	{field: "Query.patientConversations/patient", doc: `query($id: ID!) { patientConversations(patientID: $id) { totalCount } }`,
+		vars: idVar("id"), id: patientID, want: "staff admin patient:ok; *:FORBIDDEN"},
 	{field: "Query.conversationStats", doc: `{ conversationStats { totalConversations } }`, vars: noVars,
 		want: "staff admin:ok; *:FORBIDDEN"},
 	{field: "Query.practiceSettings", doc: `{ practiceSettings { name timeZone } }`, vars: noVars,
@@ -173,7 +179,9 @@ var matrixTable = []matrixRow{
 		want: "*:UNAUTHENTICATED"},
 	// Each logout cell signs out a session of its own (see matrixFixture.fresh).
 	{field: "Mutation.logout", doc: `mutation { logout }`, vars: noVars,
-		want: "noaccess staff admin pcm dir:ok; integ svc patient:UNAUTHENTICATED"},
+		want: "noaccess staff admin pcm dir patient:ok; integ svc:UNAUTHENTICATED"},
+	{field: "Mutation.patientRefreshSession", doc: `mutation { patientRefreshSession(refreshToken: "wr_not-a-refresh-token") { accessToken } }`, vars: noVars,
+		want: "*:UNAUTHENTICATED"},
 	{field: "Mutation.revokeSession", doc: `mutation($id: ID!) { revokeSession(id: $id) { id } }`, vars: idVar("id"), id: sessionID,
 		// A service account's own session (it signs in by key, but has the row).
 		want: "noaccess staff admin pcm dir integ svc:ok; patient:FORBIDDEN"},
@@ -257,7 +265,7 @@ var matrixTable = []matrixRow{
 	{field: "Mutation.replyToMessage", doc: `mutation($id: ID!) { replyToMessage(input: {messageID: $id, body: "matrix reply", toAll: true}) { id } }`, vars: idVar("id"), id: messageID,
 		want: "staff admin:ok; *:FORBIDDEN"},
 	{field: "Mutation.markChannelRead", doc: `mutation($id: ID!) { markChannelRead(channelID: $id) { id } }`, vars: idVar("id"), id: channelID,
-		want: "staff admin:ok; *:FORBIDDEN"}, // portal patients keep no read marks yet (issue 12)
+		want: "staff admin patient:ok; *:FORBIDDEN"}, // a portal patient keeps a read mark in their own conversations
 	{field: "Mutation.markMessageUnread", doc: `mutation($id: ID!) { markMessageUnread(messageID: $id) { id } }`, vars: idVar("id"), id: messageID,
 		want: "staff admin:ok; *:FORBIDDEN"},
 	{field: "Mutation.createLabel", doc: `mutation($n: String!) { createLabel(name: $n) { id } }`,
@@ -286,9 +294,11 @@ var matrixTable = []matrixRow{
 		want: "admin:ok; *:FORBIDDEN"},
 	{field: "Mutation.startPatientConversation", doc: `mutation($id: ID!) { startPatientConversation(input: {patientID: $id, topic: "Matrix", body: "hello"}) { id } }`,
 		vars: idVar("id"), id: patientID,
-		// Patients start conversations only with issue 12. An unknown id
-		// inside an input is BAD_USER_INPUT naming the field.
-		want: "staff admin:ok; *:FORBIDDEN", missing: "staff admin:BAD_USER_INPUT; *:FORBIDDEN"},
+		// A portal patient starts conversations about themself. An unknown
+		// id inside an input is BAD_USER_INPUT naming the field, and for a
+		// patient another patient's id is as unknown as a missing one.
+		want: "staff admin patient:ok; *:FORBIDDEN", missing: "staff admin patient:BAD_USER_INPUT; *:FORBIDDEN",
+		foreign: "patient:BAD_USER_INPUT; *:FORBIDDEN"},
 
 	// ------------------------------------- Mutation: practice records
 	{field: "Mutation.upsertPatient", doc: `mutation($x: String!) { upsertPatient(input: {externalID: $x, patientNumber: $x, firstName: "Mat", lastName: "Rix"}) { id } }`,
@@ -370,14 +380,15 @@ var matrixTable = []matrixRow{
 		vars: idVar("id"), id: activeEnrollmentID, want: "pcm:ok; *:FORBIDDEN"},
 
 	// ------------------------------------------------------ Subscription
+	// A portal patient's streams cover their own conversations (issue 12).
 	{field: "Subscription.messageAdded/all", doc: `subscription { messageAdded { id } }`, vars: noVars,
-		want: "staff admin:ok; *:FORBIDDEN"},
+		want: "staff admin patient:ok; *:FORBIDDEN"},
 	{field: "Subscription.messageAdded/channel", doc: `subscription($id: ID) { messageAdded(channelID: $id) { id } }`, vars: idVar("id"), id: channelID,
-		want: "staff admin:ok; *:FORBIDDEN"},
+		want: "staff admin patient:ok; *:FORBIDDEN"},
 	{field: "Subscription.unreadBadge", doc: `subscription { unreadBadge { total } }`, vars: noVars,
-		want: "staff admin:ok; *:FORBIDDEN"},
+		want: "staff admin patient:ok; *:FORBIDDEN"},
 	{field: "Subscription.channelUpdated", doc: `subscription { channelUpdated { type } }`, vars: noVars,
-		want: "staff admin:ok; *:FORBIDDEN"},
+		want: "staff admin patient:ok; *:FORBIDDEN"},
 	{field: "Subscription.conversationStatsUpdated", doc: `subscription { conversationStatsUpdated { totalConversations } }`, vars: noVars,
 		want: "staff admin:ok; *:FORBIDDEN"},
 	{field: "Subscription.notificationAdded", doc: `subscription { notificationAdded { id } }`, vars: noVars,

@@ -356,10 +356,10 @@ func TestPatientPortal(t *testing.T) {
 	// patients' records, staff operations; and nothing written.
 	node := `query($id: ID!) { node(id: $id) { id } }`
 	for name, id := range map[string]string{
-		"another patient's conversation": theirs.ID,
-		"a staff channel":                staffOnly.ID,
-		"a staff user":                   chen.User.ID,
-		"another patient":                charlotteID,
+		"another patient's conversation":         theirs.ID,
+		"a staff channel":                        staffOnly.ID,
+		"a staff user outside her conversations": patel.User.ID,
+		"another patient":                        charlotteID,
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := e.with(t).do(olivia, node, map[string]any{"id": id})
@@ -376,7 +376,7 @@ func TestPatientPortal(t *testing.T) {
 	e.fails(olivia, `mutation($in: SendMessageInput!) { sendMessage(input: $in) { id } }`,
 		map[string]any{"in": map[string]any{"channelID": staffOnly.ID, "body": "hello"}}, "NOT_FOUND")
 	e.fails(olivia, `query($c: ID!) { messages(channelID: $c) { edges { node { body } } } }`, map[string]any{"c": theirs.ID}, "NOT_FOUND")
-	e.fails(olivia, startPatientMutation, map[string]any{"in": map[string]any{"patientID": oliviaID, "topic": "x", "body": "y"}}, "FORBIDDEN")
+	e.fails(olivia, startPatientMutation, map[string]any{"in": map[string]any{"patientID": liamID, "topic": "x", "body": "y"}}, "BAD_USER_INPUT")
 	e.fails(olivia, statsQuery, nil, "FORBIDDEN")
 	e.fails(olivia, `{ channels { totalCount } }`, nil, "FORBIDDEN")
 	if st := e.stats(chen.AccessToken); st.TotalMessages != 3 {

@@ -283,7 +283,7 @@ func (r *mutationResolver) UpdateSecurityGroupMembers(ctx context.Context, input
 // StartPatientConversation is the resolver for the startPatientConversation field.
 func (r *mutationResolver) StartPatientConversation(ctx context.Context, input model.StartPatientConversationInput) (*ent.Channel, error) {
 	return r.Messenger.StartPatientConversation(ctx, messenger.StartPatientInput{
-		PatientID: input.PatientID,
+		PatientID: deref(input.PatientID),
 		Topic:     input.Topic,
 		Body:      input.Body,
 	})
@@ -295,7 +295,16 @@ func (r *mutationResolver) PatientLogin(ctx context.Context, email string, passw
 	if err != nil {
 		return nil, err
 	}
-	return &model.PatientAuthPayload{AccessToken: t.AccessToken, ExpiresAt: t.ExpiresAt, Patient: t.Patient}, nil
+	return patientAuthPayload(t), nil
+}
+
+// PatientRefreshSession is the resolver for the patientRefreshSession field.
+func (r *mutationResolver) PatientRefreshSession(ctx context.Context, refreshToken string) (*model.PatientAuthPayload, error) {
+	t, err := r.Auth.PatientRefresh(ctx, refreshToken, clientFromContext(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return patientAuthPayload(t), nil
 }
 
 // UpsertPatient is the resolver for the upsertPatient field.
@@ -536,6 +545,11 @@ func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
 
 // Users is the resolver for the users field.
 func (r *queryResolver) Users(ctx context.Context, search *string, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID], includeDeactivated *bool) (*ent.UserConnection, error) {
+	// The directory is for accounts; a portal patient reads only the staff
+	// of their own conversations, through them.
+	if _, err := rule.Account.Check(ctx); err != nil {
+		return nil, err
+	}
 	first, last, err := page(first, last)
 	if err != nil {
 		return nil, err
@@ -554,6 +568,9 @@ func (r *queryResolver) Users(ctx context.Context, search *string, first *int, a
 
 // SecurityGroups is the resolver for the securityGroups field.
 func (r *queryResolver) SecurityGroups(ctx context.Context) ([]*ent.SecurityGroup, error) {
+	if _, err := rule.DirectoryReader.Check(ctx); err != nil {
+		return nil, err
+	}
 	return r.Client.SecurityGroup.Query().Order(ent.Asc(securitygroup.FieldName)).All(ctx)
 }
 
@@ -633,8 +650,8 @@ func (r *queryResolver) Labels(ctx context.Context) ([]*ent.Label, error) {
 }
 
 // PatientConversations is the resolver for the patientConversations field.
-func (r *queryResolver) PatientConversations(ctx context.Context, filter *model.PatientConversationFilter, first *int, after *entgql.Cursor[pulid.ID]) (*ent.ChannelConnection, error) {
-	f := messenger.PatientFilter{LastMessage: nodeFields(ctx, "Channel")["lastMessage"]}
+func (r *queryResolver) PatientConversations(ctx context.Context, filter *model.PatientConversationFilter, patientID *pulid.ID, first *int, after *entgql.Cursor[pulid.ID]) (*ent.ChannelConnection, error) {
+	f := messenger.PatientFilter{LastMessage: nodeFields(ctx, "Channel")["lastMessage"], PatientID: patientID}
 	if filter != nil {
 		f.Search = deref(filter.Search)
 		if filter.Read != nil {
@@ -878,11 +895,17 @@ func (r *unreadBadgeResolver) Notifications(ctx context.Context, obj *live.Badge
 
 // Permissions is the resolver for the permissions field.
 func (r *userResolver) Permissions(ctx context.Context, obj *ent.User) ([]viewer.Permission, error) {
+	if !messenger.StaffDetails(ctx) {
+		return []viewer.Permission{}, nil
+	}
 	return r.Auth.Permissions(ctx, obj)
 }
 
 // Preferences is the resolver for the preferences field.
 func (r *userResolver) Preferences(ctx context.Context, obj *ent.User) (*model.Preferences, error) {
+	if !messenger.StaffDetails(ctx) {
+		return nil, nil
+	}
 	return &model.Preferences{
 		OpenOnNewMessage:     obj.OpenOnNewMessage,
 		KeepHidden:           obj.KeepHidden,

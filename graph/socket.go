@@ -65,7 +65,7 @@ func (e endError) Error() string { return e.reason.message() }
 // socket is one open websocket: who it acts as and how it ends.
 type socket struct {
 	principal pulid.ID // the staff user, service account or patient
-	session   pulid.ID // empty for API keys and patient tokens
+	session   pulid.ID // staff or portal session; empty for API keys
 	end       *socketEnd
 	cancel    context.CancelCauseFunc
 }

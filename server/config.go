@@ -63,6 +63,9 @@ type Config struct {
 	// TimeZone is the practice's default time zone (WHISPER_TIME_ZONE,
 	// -time-zone); updatePracticeSettings overrides it.
 	TimeZone *time.Location
+
+	// PatientNudgeAfter is WHISPER_PATIENT_NUDGE_AFTER, -patient-nudge-after.
+	PatientNudgeAfter time.Duration
 }
 
 // setting describes one configuration knob for the loader and the README.
@@ -108,6 +111,7 @@ var settings = []setting{
 	{"WHISPER_CHANNEL_HIDE_AFTER", "channel-hide-after", "72h", "how long a read channel without activity stays in the channel list"},
 	{"WHISPER_SEND_WINDOW", "send-window", "08:00-20:00", "practice-time window in which patient SMS and email leave (HH:MM-HH:MM; 00:00-24:00 for always); outside it they wait"},
 	{"WHISPER_PUBLIC_URL", "public-url", "", "the server's public base URL, for email unsubscribe links (default: http://localhost:<port of -addr>) and SMS status callbacks (none without it or -sms-webhook-url)"},
+	{"WHISPER_PATIENT_NUDGE_AFTER", "patient-nudge-after", "15m", "how long a staff message stays unread by the patient before the patient is nudged (SMS or email, no clinical content)"},
 }
 
 // booleans are the settings whose flags may be given bare (-demo).
@@ -272,6 +276,7 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 	if c.PublicURL != "" && !hasAnyPrefix(c.PublicURL, "http://", "https://") {
 		bad("public-url", "must be an http:// or https:// URL")
 	}
+	c.PatientNudgeAfter = parseDuration("patient-nudge-after")
 	c.LettersDir, c.EPostURL = raw["letters-dir"], raw["epost-url"]
 	if c.EPostURL != "" && c.LettersDir == "" {
 		bad("epost-url", "needs -letters-dir too: letters are rendered there before they are posted")

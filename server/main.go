@@ -177,6 +177,7 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 			WebsocketOrigins: cfg.WebsocketOrigins(),
 			Extensions:       []graphql.HandlerExtension{metrics},
 		},
+		PatientNudgeAfter: cfg.PatientNudgeAfter,
 	}, log)
 	if err != nil {
 		return err

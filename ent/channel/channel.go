@@ -41,6 +41,8 @@ const (
 	FieldLastTxid = "last_txid"
 	// FieldMessageCount holds the string denoting the message_count field in the database.
 	FieldMessageCount = "message_count"
+	// FieldPatientReadSeq holds the string denoting the patient_read_seq field in the database.
+	FieldPatientReadSeq = "patient_read_seq"
 	// FieldLastActivityAt holds the string denoting the last_activity_at field in the database.
 	FieldLastActivityAt = "last_activity_at"
 	// EdgePatient holds the string denoting the patient edge name in mutations.
@@ -126,6 +128,7 @@ var Columns = []string{
 	FieldLastSeq,
 	FieldLastTxid,
 	FieldMessageCount,
+	FieldPatientReadSeq,
 	FieldLastActivityAt,
 }
 
@@ -191,6 +194,10 @@ var (
 	DefaultMessageCount int
 	// MessageCountValidator is a validator for the "message_count" field. It is called by the builders before save.
 	MessageCountValidator func(int) error
+	// DefaultPatientReadSeq holds the default value on creation for the "patient_read_seq" field.
+	DefaultPatientReadSeq int64
+	// PatientReadSeqValidator is a validator for the "patient_read_seq" field. It is called by the builders before save.
+	PatientReadSeqValidator func(int64) error
 	// DefaultLastActivityAt holds the default value on creation for the "last_activity_at" field.
 	DefaultLastActivityAt func() time.Time
 	// DefaultID holds the default value on creation for the "id" field.
@@ -287,6 +294,11 @@ func ByLastTxid(opts ...sql.OrderTermOption) OrderOption {
 // ByMessageCount orders the results by the message_count field.
 func ByMessageCount(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldMessageCount, opts...).ToFunc()
+}
+
+// ByPatientReadSeq orders the results by the patient_read_seq field.
+func ByPatientReadSeq(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPatientReadSeq, opts...).ToFunc()
 }
 
 // ByLastActivityAt orders the results by the last_activity_at field.

@@ -106,6 +106,11 @@ func MessageCount(v int) predicate.Channel {
 	return predicate.Channel(sql.FieldEQ(FieldMessageCount, v))
 }
 
+// PatientReadSeq applies equality check predicate on the "patient_read_seq" field. It's identical to PatientReadSeqEQ.
+func PatientReadSeq(v int64) predicate.Channel {
+	return predicate.Channel(sql.FieldEQ(FieldPatientReadSeq, v))
+}
+
 // LastActivityAt applies equality check predicate on the "last_activity_at" field. It's identical to LastActivityAtEQ.
 func LastActivityAt(v time.Time) predicate.Channel {
 	return predicate.Channel(sql.FieldEQ(FieldLastActivityAt, v))
@@ -704,6 +709,46 @@ func MessageCountLT(v int) predicate.Channel {
 // MessageCountLTE applies the LTE predicate on the "message_count" field.
 func MessageCountLTE(v int) predicate.Channel {
 	return predicate.Channel(sql.FieldLTE(FieldMessageCount, v))
+}
+
+// PatientReadSeqEQ applies the EQ predicate on the "patient_read_seq" field.
+func PatientReadSeqEQ(v int64) predicate.Channel {
+	return predicate.Channel(sql.FieldEQ(FieldPatientReadSeq, v))
+}
+
+// PatientReadSeqNEQ applies the NEQ predicate on the "patient_read_seq" field.
+func PatientReadSeqNEQ(v int64) predicate.Channel {
+	return predicate.Channel(sql.FieldNEQ(FieldPatientReadSeq, v))
+}
+
+// PatientReadSeqIn applies the In predicate on the "patient_read_seq" field.
+func PatientReadSeqIn(vs ...int64) predicate.Channel {
+	return predicate.Channel(sql.FieldIn(FieldPatientReadSeq, vs...))
+}
+
+// PatientReadSeqNotIn applies the NotIn predicate on the "patient_read_seq" field.
+func PatientReadSeqNotIn(vs ...int64) predicate.Channel {
+	return predicate.Channel(sql.FieldNotIn(FieldPatientReadSeq, vs...))
+}
+
+// PatientReadSeqGT applies the GT predicate on the "patient_read_seq" field.
+func PatientReadSeqGT(v int64) predicate.Channel {
+	return predicate.Channel(sql.FieldGT(FieldPatientReadSeq, v))
+}
+
+// PatientReadSeqGTE applies the GTE predicate on the "patient_read_seq" field.
+func PatientReadSeqGTE(v int64) predicate.Channel {
+	return predicate.Channel(sql.FieldGTE(FieldPatientReadSeq, v))
+}
+
+// PatientReadSeqLT applies the LT predicate on the "patient_read_seq" field.
+func PatientReadSeqLT(v int64) predicate.Channel {
+	return predicate.Channel(sql.FieldLT(FieldPatientReadSeq, v))
+}
+
+// PatientReadSeqLTE applies the LTE predicate on the "patient_read_seq" field.
+func PatientReadSeqLTE(v int64) predicate.Channel {
+	return predicate.Channel(sql.FieldLTE(FieldPatientReadSeq, v))
 }
 
 // LastActivityAtEQ applies the EQ predicate on the "last_activity_at" field.

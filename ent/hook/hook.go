@@ -249,6 +249,18 @@ func (f PatientFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, err
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PatientMutation", m)
 }
 
+// The PatientSessionFunc type is an adapter to allow the use of ordinary
+// function as PatientSession mutator.
+type PatientSessionFunc func(context.Context, *ent.PatientSessionMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PatientSessionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PatientSessionMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PatientSessionMutation", m)
+}
+
 // The PracticeProfileFunc type is an adapter to allow the use of ordinary
 // function as PracticeProfile mutator.
 type PracticeProfileFunc func(context.Context, *ent.PracticeProfileMutation) (ent.Value, error)

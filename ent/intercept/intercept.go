@@ -28,6 +28,7 @@ import (
 	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/ent/outboxmessage"
 	"github.com/whisper-health/whisper/ent/patient"
+	"github.com/whisper-health/whisper/ent/patientsession"
 	"github.com/whisper-health/whisper/ent/practiceprofile"
 	"github.com/whisper-health/whisper/ent/predicate"
 	"github.com/whisper-health/whisper/ent/program"
@@ -638,6 +639,33 @@ func (f TraversePatient) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.PatientQuery", q)
 }
 
+// The PatientSessionFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PatientSessionFunc func(context.Context, *ent.PatientSessionQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PatientSessionFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PatientSessionQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PatientSessionQuery", q)
+}
+
+// The TraversePatientSession type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePatientSession func(context.Context, *ent.PatientSessionQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePatientSession) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePatientSession) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PatientSessionQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PatientSessionQuery", q)
+}
+
 // The PracticeProfileFunc type is an adapter to allow the use of ordinary function as a Querier.
 type PracticeProfileFunc func(context.Context, *ent.PracticeProfileQuery) (ent.Value, error)
 
@@ -978,6 +1006,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.OutboxMessageQuery, predicate.OutboxMessage, outboxmessage.OrderOption]{typ: ent.TypeOutboxMessage, tq: q}, nil
 	case *ent.PatientQuery:
 		return &query[*ent.PatientQuery, predicate.Patient, patient.OrderOption]{typ: ent.TypePatient, tq: q}, nil
+	case *ent.PatientSessionQuery:
+		return &query[*ent.PatientSessionQuery, predicate.PatientSession, patientsession.OrderOption]{typ: ent.TypePatientSession, tq: q}, nil
 	case *ent.PracticeProfileQuery:
 		return &query[*ent.PracticeProfileQuery, predicate.PracticeProfile, practiceprofile.OrderOption]{typ: ent.TypePracticeProfile, tq: q}, nil
 	case *ent.ProgramQuery:

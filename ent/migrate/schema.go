@@ -223,6 +223,7 @@ var (
 		{Name: "last_seq", Type: field.TypeInt64, Default: 0},
 		{Name: "last_txid", Type: field.TypeInt64, Default: 0},
 		{Name: "message_count", Type: field.TypeInt, Default: 0},
+		{Name: "patient_read_seq", Type: field.TypeInt64, Default: 0},
 		{Name: "last_activity_at", Type: field.TypeTime},
 		{Name: "patient_id", Type: field.TypeString, Nullable: true, Size: 28},
 		{Name: "security_group_id", Type: field.TypeString, Nullable: true, Size: 28},
@@ -235,13 +236,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "channels_patients_patient",
-				Columns:    []*schema.Column{ChannelsColumns[11]},
+				Columns:    []*schema.Column{ChannelsColumns[12]},
 				RefColumns: []*schema.Column{PatientsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "channels_security_groups_security_group",
-				Columns:    []*schema.Column{ChannelsColumns[12]},
+				Columns:    []*schema.Column{ChannelsColumns[13]},
 				RefColumns: []*schema.Column{SecurityGroupsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -250,12 +251,12 @@ var (
 			{
 				Name:    "channel_kind_last_activity_at",
 				Unique:  false,
-				Columns: []*schema.Column{ChannelsColumns[3], ChannelsColumns[10]},
+				Columns: []*schema.Column{ChannelsColumns[3], ChannelsColumns[11]},
 			},
 			{
 				Name:    "channel_patient_id",
 				Unique:  false,
-				Columns: []*schema.Column{ChannelsColumns[11]},
+				Columns: []*schema.Column{ChannelsColumns[12]},
 			},
 		},
 	}
@@ -799,6 +800,42 @@ var (
 			},
 		},
 	}
+	// PatientSessionsColumns holds the columns for the "patient_sessions" table.
+	PatientSessionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 28},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "refresh_hash", Type: field.TypeString},
+		{Name: "refresh_generation", Type: field.TypeInt, Default: 0},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "last_used_at", Type: field.TypeTime},
+		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
+		{Name: "revoked_reason", Type: field.TypeString, Nullable: true},
+		{Name: "user_agent", Type: field.TypeString, Nullable: true, Size: 512},
+		{Name: "ip_address", Type: field.TypeString, Nullable: true, Size: 64},
+		{Name: "patient_id", Type: field.TypeString, Size: 28},
+	}
+	// PatientSessionsTable holds the schema information for the "patient_sessions" table.
+	PatientSessionsTable = &schema.Table{
+		Name:       "patient_sessions",
+		Columns:    PatientSessionsColumns,
+		PrimaryKey: []*schema.Column{PatientSessionsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "patient_sessions_patients_patient",
+				Columns:    []*schema.Column{PatientSessionsColumns[11]},
+				RefColumns: []*schema.Column{PatientsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "patientsession_patient_id_revoked_at",
+				Unique:  false,
+				Columns: []*schema.Column{PatientSessionsColumns[11], PatientSessionsColumns[7]},
+			},
+		},
+	}
 	// PracticeProfilesColumns holds the columns for the "practice_profiles" table.
 	PracticeProfilesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 50},
@@ -1256,6 +1293,7 @@ var (
 		NotificationsTable,
 		OutboxMessagesTable,
 		PatientsTable,
+		PatientSessionsTable,
 		PracticeProfilesTable,
 		ProgramsTable,
 		ProgramActionsTable,
@@ -1307,6 +1345,7 @@ func init() {
 	NotificationsTable.ForeignKeys[1].RefTable = PatientsTable
 	NotificationsTable.ForeignKeys[2].RefTable = BookingsTable
 	NotificationsTable.ForeignKeys[3].RefTable = UsersTable
+	PatientSessionsTable.ForeignKeys[0].RefTable = PatientsTable
 	ProgramActionsTable.ForeignKeys[0].RefTable = ProgramsTable
 	ProgramActionsTable.ForeignKeys[1].RefTable = TemplatesTable
 	ReferralsTable.ForeignKeys[0].RefTable = PatientsTable

@@ -66,6 +66,9 @@ type OutboxMessage func(*sql.Selector)
 // Patient is the predicate function for patient builders.
 type Patient func(*sql.Selector)
 
+// PatientSession is the predicate function for patientsession builders.
+type PatientSession func(*sql.Selector)
+
 // PracticeProfile is the predicate function for practiceprofile builders.
 type PracticeProfile func(*sql.Selector)
 

@@ -591,6 +591,30 @@ func (f PatientMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutatio
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PatientMutation", m)
 }
 
+// The PatientSessionQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type PatientSessionQueryRuleFunc func(context.Context, *ent.PatientSessionQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f PatientSessionQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PatientSessionQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.PatientSessionQuery", q)
+}
+
+// The PatientSessionMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type PatientSessionMutationRuleFunc func(context.Context, *ent.PatientSessionMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f PatientSessionMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.PatientSessionMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PatientSessionMutation", m)
+}
+
 // The PracticeProfileQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type PracticeProfileQueryRuleFunc func(context.Context, *ent.PracticeProfileQuery) error
@@ -930,6 +954,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.PatientQuery:
 		return q.Filter(), nil
+	case *ent.PatientSessionQuery:
+		return q.Filter(), nil
 	case *ent.PracticeProfileQuery:
 		return q.Filter(), nil
 	case *ent.ProgramQuery:
@@ -998,6 +1024,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.OutboxMessageMutation:
 		return m.Filter(), nil
 	case *ent.PatientMutation:
+		return m.Filter(), nil
+	case *ent.PatientSessionMutation:
 		return m.Filter(), nil
 	case *ent.PracticeProfileMutation:
 		return m.Filter(), nil

@@ -26,6 +26,7 @@ import (
 	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/ent/outboxmessage"
 	"github.com/whisper-health/whisper/ent/patient"
+	"github.com/whisper-health/whisper/ent/patientsession"
 	"github.com/whisper-health/whisper/ent/practiceprofile"
 	"github.com/whisper-health/whisper/ent/program"
 	"github.com/whisper-health/whisper/ent/programaction"
@@ -343,8 +344,14 @@ func init() {
 	channel.DefaultMessageCount = channelDescMessageCount.Default.(int)
 	// channel.MessageCountValidator is a validator for the "message_count" field. It is called by the builders before save.
 	channel.MessageCountValidator = channelDescMessageCount.Validators[0].(func(int) error)
+	// channelDescPatientReadSeq is the schema descriptor for patient_read_seq field.
+	channelDescPatientReadSeq := channelFields[9].Descriptor()
+	// channel.DefaultPatientReadSeq holds the default value on creation for the patient_read_seq field.
+	channel.DefaultPatientReadSeq = channelDescPatientReadSeq.Default.(int64)
+	// channel.PatientReadSeqValidator is a validator for the "patient_read_seq" field. It is called by the builders before save.
+	channel.PatientReadSeqValidator = channelDescPatientReadSeq.Validators[0].(func(int64) error)
 	// channelDescLastActivityAt is the schema descriptor for last_activity_at field.
-	channelDescLastActivityAt := channelFields[9].Descriptor()
+	channelDescLastActivityAt := channelFields[10].Descriptor()
 	// channel.DefaultLastActivityAt holds the default value on creation for the last_activity_at field.
 	channel.DefaultLastActivityAt = channelDescLastActivityAt.Default.(func() time.Time)
 	// channelDescID is the schema descriptor for id field.
@@ -1058,6 +1065,50 @@ func init() {
 	patient.DefaultID = patientDescID.Default.(func() pulid.ID)
 	// patient.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	patient.IDValidator = patientDescID.Validators[0].(func(string) error)
+	patientsessionMixin := schema.PatientSession{}.Mixin()
+	patientsession.Policy = privacy.NewPolicies(patientsessionMixin[2], schema.PatientSession{})
+	patientsession.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := patientsession.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	patientsessionMixinFields0 := patientsessionMixin[0].Fields()
+	_ = patientsessionMixinFields0
+	patientsessionMixinFields1 := patientsessionMixin[1].Fields()
+	_ = patientsessionMixinFields1
+	patientsessionFields := schema.PatientSession{}.Fields()
+	_ = patientsessionFields
+	// patientsessionDescCreatedAt is the schema descriptor for created_at field.
+	patientsessionDescCreatedAt := patientsessionMixinFields1[0].Descriptor()
+	// patientsession.DefaultCreatedAt holds the default value on creation for the created_at field.
+	patientsession.DefaultCreatedAt = patientsessionDescCreatedAt.Default.(func() time.Time)
+	// patientsessionDescUpdatedAt is the schema descriptor for updated_at field.
+	patientsessionDescUpdatedAt := patientsessionMixinFields1[1].Descriptor()
+	// patientsession.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	patientsession.DefaultUpdatedAt = patientsessionDescUpdatedAt.Default.(func() time.Time)
+	// patientsession.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	patientsession.UpdateDefaultUpdatedAt = patientsessionDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// patientsessionDescRefreshGeneration is the schema descriptor for refresh_generation field.
+	patientsessionDescRefreshGeneration := patientsessionFields[2].Descriptor()
+	// patientsession.DefaultRefreshGeneration holds the default value on creation for the refresh_generation field.
+	patientsession.DefaultRefreshGeneration = patientsessionDescRefreshGeneration.Default.(int)
+	// patientsessionDescUserAgent is the schema descriptor for user_agent field.
+	patientsessionDescUserAgent := patientsessionFields[7].Descriptor()
+	// patientsession.UserAgentValidator is a validator for the "user_agent" field. It is called by the builders before save.
+	patientsession.UserAgentValidator = patientsessionDescUserAgent.Validators[0].(func(string) error)
+	// patientsessionDescIPAddress is the schema descriptor for ip_address field.
+	patientsessionDescIPAddress := patientsessionFields[8].Descriptor()
+	// patientsession.IPAddressValidator is a validator for the "ip_address" field. It is called by the builders before save.
+	patientsession.IPAddressValidator = patientsessionDescIPAddress.Validators[0].(func(string) error)
+	// patientsessionDescID is the schema descriptor for id field.
+	patientsessionDescID := patientsessionMixinFields0[0].Descriptor()
+	// patientsession.DefaultID holds the default value on creation for the id field.
+	patientsession.DefaultID = patientsessionDescID.Default.(func() pulid.ID)
+	// patientsession.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	patientsession.IDValidator = patientsessionDescID.Validators[0].(func(string) error)
 	practiceprofileMixin := schema.PracticeProfile{}.Mixin()
 	practiceprofile.Policy = privacy.NewPolicies(practiceprofileMixin[1], schema.PracticeProfile{})
 	practiceprofile.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -44,6 +44,8 @@ func (Channel) Fields() []ent.Field {
 		field.Int64("last_txid").Default(0).NonNegative().Annotations(skip).
 			Comment("stream transaction id of the newest message: a later message of the channel never takes a lower one"),
 		field.Int("message_count").Default(0).NonNegative(),
+		field.Int64("patient_read_seq").Default(0).NonNegative().Annotations(skip).
+			Comment("the portal patient's read mark in a PATIENT channel (one patient per conversation)"),
 		field.Time("last_activity_at").Default(now).Annotations(entgql.OrderField("LAST_ACTIVITY_AT")),
 	}
 }

@@ -26,7 +26,8 @@ import (
 // each naming why (the reason is logged with the request id at debug level,
 // see rule.LogPrivilegedUse):
 //   - auth: sign-in, token refresh, logout and authentication read the
-//     session, user or API key before there is a viewer to act as;
+//     session (staff or portal patient), user, patient or API key before
+//     there is a viewer to act as;
 //   - messenger: the other party of an individual channel (for the send and
 //     the auto-reply), auto-replies posted on the recipient's behalf, group
 //     and alert channels and their members kept in step with security groups,
@@ -67,6 +68,7 @@ func (User) Policy() ent.Policy {
 		Query: privacy.QueryPolicy{
 			rule.AllowIf(rule.DirectoryReader),
 			rule.FilterUsersToSelf(),
+			rule.FilterUsersToPatientCareTeam(),
 			privacy.AlwaysDenyRule(),
 		},
 		Mutation: privacy.MutationPolicy{
@@ -78,11 +80,12 @@ func (User) Policy() ent.Policy {
 	}
 }
 
-// Policy of the SecurityGroup.
+// Policy of the SecurityGroup: portal patients find none.
 func (SecurityGroup) Policy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
 			rule.AllowIf(rule.DirectoryReader),
+			rule.FilterSecurityGroupsForPatients(),
 			privacy.AlwaysDenyRule(),
 		},
 		Mutation: privacy.MutationPolicy{
@@ -106,6 +109,12 @@ func (Session) Policy() ent.Policy {
 		},
 	}
 }
+
+// Policy of the PatientSession: a portal sign-in. Sign-in, refresh,
+// authentication and sign-out run as the auth worker (there is no viewer
+// yet, or the viewer revokes their own session); nobody else reads or
+// writes the rows.
+func (PatientSession) Policy() ent.Policy { return systemOnlyPolicy() }
 
 // Policy of the APIKey.
 func (APIKey) Policy() ent.Policy {
@@ -238,7 +247,9 @@ func (Notification) Policy() ent.Policy {
 }
 
 // Policy of the Channel. Staff open conversations and members update the
-// channels they are in; group, alert and arrival channels are kept by workers.
+// channels they are in; a portal patient opens conversations about themself
+// and moves their own read mark in them; group, alert and arrival channels
+// are kept by workers.
 func (Channel) Policy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
@@ -248,6 +259,8 @@ func (Channel) Policy() ent.Policy {
 		Mutation: privacy.MutationPolicy{
 			rule.AllowIfOpeningConversation(),
 			rule.AllowIfChannelMemberUpdate(),
+			rule.AllowIfPatientStartsConversation(),
+			rule.AllowIfPatientReadMark(),
 			privacy.AlwaysDenyRule(),
 		},
 	}

@@ -402,6 +402,7 @@ type ComplexityRoot struct {
 		MoveProgramAction          func(childComplexity int, id pulid.ID, position int) int
 		OpenConversation           func(childComplexity int, input model.OpenConversationInput) int
 		PatientLogin               func(childComplexity int, email string, password string) int
+		PatientRefreshSession      func(childComplexity int, refreshToken string) int
 		PauseEnrollment            func(childComplexity int, id pulid.ID) int
 		PreviewProgram             func(childComplexity int, input model.PreviewProgramInput) int
 		ReactivateUser             func(childComplexity int, id pulid.ID) int
@@ -504,9 +505,10 @@ type ComplexityRoot struct {
 	}
 
 	PatientAuthPayload struct {
-		AccessToken func(childComplexity int) int
-		ExpiresAt   func(childComplexity int) int
-		Patient     func(childComplexity int) int
+		AccessToken  func(childComplexity int) int
+		ExpiresAt    func(childComplexity int) int
+		Patient      func(childComplexity int) int
+		RefreshToken func(childComplexity int) int
 	}
 
 	PatientConnection struct {
@@ -603,7 +605,7 @@ type ComplexityRoot struct {
 		Notifications        func(childComplexity int, kinds []notification.Kind, includeAcknowledged *bool, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
 		ObservedChannels     func(childComplexity int, userID pulid.ID, filter *model.ChannelFilter, first *int, after *entgql.Cursor[pulid.ID]) int
 		ObservedMessages     func(childComplexity int, userID pulid.ID, channelID pulid.ID, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
-		PatientConversations func(childComplexity int, filter *model.PatientConversationFilter, first *int, after *entgql.Cursor[pulid.ID]) int
+		PatientConversations func(childComplexity int, filter *model.PatientConversationFilter, patientID *pulid.ID, first *int, after *entgql.Cursor[pulid.ID]) int
 		Patients             func(childComplexity int, search *string, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
 		PracticeSettings     func(childComplexity int) int
 		Programs             func(childComplexity int, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
@@ -757,6 +759,7 @@ type MutationResolver interface {
 	UpdateSecurityGroupMembers(ctx context.Context, input model.UpdateSecurityGroupMembersInput) (*ent.SecurityGroup, error)
 	StartPatientConversation(ctx context.Context, input model.StartPatientConversationInput) (*ent.Channel, error)
 	PatientLogin(ctx context.Context, email string, password string) (*model.PatientAuthPayload, error)
+	PatientRefreshSession(ctx context.Context, refreshToken string) (*model.PatientAuthPayload, error)
 	UpsertPatient(ctx context.Context, input model.PatientInput) (*ent.Patient, error)
 	UpsertBookingType(ctx context.Context, input model.BookingTypeInput) (*ent.BookingType, error)
 	UpsertBooking(ctx context.Context, input model.BookingInput) (*ent.Booking, error)
@@ -825,7 +828,7 @@ type QueryResolver interface {
 	Channels(ctx context.Context, filter *model.ChannelFilter, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.ChannelConnection, error)
 	Messages(ctx context.Context, channelID pulid.ID, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.MessageConnection, error)
 	Labels(ctx context.Context) ([]*ent.Label, error)
-	PatientConversations(ctx context.Context, filter *model.PatientConversationFilter, first *int, after *entgql.Cursor[pulid.ID]) (*ent.ChannelConnection, error)
+	PatientConversations(ctx context.Context, filter *model.PatientConversationFilter, patientID *pulid.ID, first *int, after *entgql.Cursor[pulid.ID]) (*ent.ChannelConnection, error)
 	ConversationStats(ctx context.Context) (*messenger.Stats, error)
 	Notifications(ctx context.Context, kinds []notification.Kind, includeAcknowledged *bool, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.NotificationConnection, error)
 	Bookings(ctx context.Context, doctorID *pulid.ID, status *booking.Status, from *time.Time, to *time.Time, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.BookingConnection, error)
@@ -859,6 +862,10 @@ type UnreadBadgeResolver interface {
 	Notifications(ctx context.Context, obj *live.Badge) ([]*model.NotificationUnread, error)
 }
 type UserResolver interface {
+	Email(ctx context.Context, obj *ent.User) (*string, error)
+	Mobile(ctx context.Context, obj *ent.User) (*string, error)
+
+	SecurityGroups(ctx context.Context, obj *ent.User) ([]*ent.SecurityGroup, error)
 	Permissions(ctx context.Context, obj *ent.User) ([]viewer.Permission, error)
 	Preferences(ctx context.Context, obj *ent.User) (*model.Preferences, error)
 }
@@ -2326,6 +2333,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PatientLogin(childComplexity, args["email"].(string), args["password"].(string)), true
+	case "Mutation.patientRefreshSession":
+		if e.ComplexityRoot.Mutation.PatientRefreshSession == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_patientRefreshSession_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PatientRefreshSession(childComplexity, args["refreshToken"].(string)), true
 	case "Mutation.pauseEnrollment":
 		if e.ComplexityRoot.Mutation.PauseEnrollment == nil {
 			break
@@ -3027,6 +3045,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PatientAuthPayload.Patient(childComplexity), true
+	case "PatientAuthPayload.refreshToken":
+		if e.ComplexityRoot.PatientAuthPayload.RefreshToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PatientAuthPayload.RefreshToken(childComplexity), true
 
 	case "PatientConnection.edges":
 		if e.ComplexityRoot.PatientConnection.Edges == nil {
@@ -3509,7 +3533,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.PatientConversations(childComplexity, args["filter"].(*model.PatientConversationFilter), args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID])), true
+		return e.ComplexityRoot.Query.PatientConversations(childComplexity, args["filter"].(*model.PatientConversationFilter), args["patientID"].(*pulid.ID), args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID])), true
 	case "Query.patients":
 		if e.ComplexityRoot.Query.Patients == nil {
 			break
@@ -4135,7 +4159,8 @@ input PreferencesInput {
 extend type User {
   "Effective permissions: the security groups' and the direct grants."
   permissions: [Permission!]!
-  preferences: Preferences!
+  "The user's messenger settings; null for a portal patient, who sees staff by name and job title only."
+  preferences: Preferences
 }
 
 extend type SecurityGroup {
@@ -4200,7 +4225,7 @@ type Mutation {
   login(email: String!, password: String!): AuthPayload!
   "Exchange a refresh token for new tokens. Reusing an old refresh token revokes the session."
   refreshSession(refreshToken: String!): AuthPayload!
-  "Revoke the current session; its tokens stop working at once."
+  "Revoke the current session (staff or portal patient); its tokens stop working at once and its sockets close."
   logout: Boolean!
   "Revoke one of the viewer's sessions."
   revokeSession(id: ID!): Session!
@@ -4400,7 +4425,8 @@ input PatientConversationFilter {
 
 "Start a PATIENT conversation about one patient and a topic, with its first message."
 input StartPatientConversationInput {
-  patientID: ID!
+  "The patient it is about: required for staff; a portal patient may leave it out (it must be their own)."
+  patientID: ID
   "1 to 200 characters."
   topic: String!
   body: String!
@@ -4416,20 +4442,25 @@ type ConversationStats {
 }
 
 extend type Query {
-  "Patient conversations the care team (ACCESS_WHISPER) shares, newest activity first."
-  patientConversations(filter: PatientConversationFilter, first: Int, after: Cursor): ChannelConnection!
+  """
+  Patient conversations, newest activity first: for the care team (ACCESS_WHISPER) every one they share, or with patientID one patient's (the patient dashboard); for a portal patient their own.
+  Read state is the viewer's own: a care-team member's read mark, or the patient's.
+  """
+  patientConversations(filter: PatientConversationFilter, patientID: ID, first: Int, after: Cursor): ChannelConnection!
   conversationStats: ConversationStats!
 }
 
 extend type Mutation {
-  "Open a patient conversation (ACCESS_WHISPER); every care-team member sees it and may post in it."
+  "Open a patient conversation (ACCESS_WHISPER staff, or a portal patient about themself); every care-team member sees it at once and may post in it."
   startPatientConversation(input: StartPatientConversationInput!): Channel!
 }
 
-"""The result of a patient portal sign-in: an access token only (no refresh token); sign in again when it expires."""
+"""The result of a patient portal sign-in or refresh: a short-lived access token naming a portal session, and the session's rotating refresh token."""
 type PatientAuthPayload {
   "Signed access token, sent as ` + "`" + `Authorization: Bearer` + "`" + `; it reads and answers only the patient's own conversations."
   accessToken: String!
+  "Single-use token that obtains the next access token (patientRefreshSession); rotates on every use, and reusing an old one revokes the session."
+  refreshToken: String!
   expiresAt: Time!
   patient: Patient!
 }
@@ -4437,6 +4468,8 @@ type PatientAuthPayload {
 extend type Mutation {
   "Patient portal sign-in by the email on the patient's record and their portal password. Like login, a wrong password and an unknown email fail alike (UNAUTHENTICATED), and failures are throttled."
   patientLogin(email: String!, password: String!): PatientAuthPayload!
+  "Exchange a portal refresh token for new tokens, like refreshSession. Reusing an old refresh token revokes the session."
+  patientRefreshSession(refreshToken: String!): PatientAuthPayload!
 }
 
 extend type Subscription {
@@ -6178,7 +6211,7 @@ type User implements Node {
   id: ID!
   createdAt: Time!
   name: String!
-  email: String!
+  email: String
   mobile: String
   jobTitle: String
   """
@@ -6970,6 +7003,8 @@ func (ec *executionContext) childFields_PatientAuthPayload(ctx context.Context, 
 	switch field.Name {
 	case "accessToken":
 		return ec.fieldContext_PatientAuthPayload_accessToken(ctx, field)
+	case "refreshToken":
+		return ec.fieldContext_PatientAuthPayload_refreshToken(ctx, field)
 	case "expiresAt":
 		return ec.fieldContext_PatientAuthPayload_expiresAt(ctx, field)
 	case "patient":
@@ -7869,6 +7904,20 @@ func (ec *executionContext) field_Mutation_patientLogin_args(ctx context.Context
 		return nil, err
 	}
 	args["password"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_patientRefreshSession_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "refreshToken",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["refreshToken"] = arg0
 	return args, nil
 }
 
@@ -9091,22 +9140,30 @@ func (ec *executionContext) field_Query_patientConversations_args(ctx context.Co
 		return nil, err
 	}
 	args["filter"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "patientID",
+		func(ctx context.Context, v any) (*pulid.ID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["patientID"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
 		func(ctx context.Context, v any) (*int, error) {
 			return ec.unmarshalOInt2ᚖint(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["first"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
 		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
 			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["after"] = arg2
+	args["after"] = arg3
 	return args, nil
 }
 
@@ -15168,6 +15225,50 @@ func (ec *executionContext) fieldContext_Mutation_patientLogin(ctx context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_patientRefreshSession(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_patientRefreshSession(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PatientRefreshSession(ctx, fc.Args["refreshToken"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PatientAuthPayload) graphql.Marshaler {
+			return ec.marshalNPatientAuthPayload2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐPatientAuthPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_patientRefreshSession(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PatientAuthPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_patientRefreshSession_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_upsertPatient(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -18135,6 +18236,29 @@ func (ec *executionContext) fieldContext_PatientAuthPayload_accessToken(_ contex
 	return graphql.NewScalarFieldContext("PatientAuthPayload", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _PatientAuthPayload_refreshToken(ctx context.Context, field graphql.CollectedField, obj *model.PatientAuthPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PatientAuthPayload_refreshToken(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RefreshToken, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PatientAuthPayload_refreshToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PatientAuthPayload", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _PatientAuthPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.PatientAuthPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -19845,7 +19969,7 @@ func (ec *executionContext) _Query_patientConversations(ctx context.Context, fie
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().PatientConversations(ctx, fc.Args["filter"].(*model.PatientConversationFilter), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[pulid.ID]))
+			return ec.Resolvers.Query().PatientConversations(ctx, fc.Args["filter"].(*model.PatientConversationFilter), fc.Args["patientID"].(*pulid.ID), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[pulid.ID]))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.ChannelConnection) graphql.Marshaler {
@@ -21695,18 +21819,18 @@ func (ec *executionContext) _User_email(ctx context.Context, field graphql.Colle
 			return ec.fieldContext_User_email(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Email, nil
+			return ec.Resolvers.User().Email(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_User_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("User", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _User_mobile(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
@@ -21718,7 +21842,7 @@ func (ec *executionContext) _User_mobile(ctx context.Context, field graphql.Coll
 			return ec.fieldContext_User_mobile(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Mobile, nil
+			return ec.Resolvers.User().Mobile(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -21729,7 +21853,7 @@ func (ec *executionContext) _User_mobile(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_User_mobile(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("User", field, true, true, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _User_jobTitle(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
@@ -21810,7 +21934,7 @@ func (ec *executionContext) _User_securityGroups(ctx context.Context, field grap
 			return ec.fieldContext_User_securityGroups(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.SecurityGroups(ctx)
+			return ec.Resolvers.User().SecurityGroups(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.SecurityGroup) graphql.Marshaler {
@@ -21825,7 +21949,7 @@ func (ec *executionContext) fieldContext_User_securityGroups(_ context.Context, 
 		Object:     "User",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_SecurityGroup(ctx, field)
 		},
@@ -21869,10 +21993,10 @@ func (ec *executionContext) _User_preferences(ctx context.Context, field graphql
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Preferences) graphql.Marshaler {
-			return ec.marshalNPreferences2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐPreferences(ctx, selections, v)
+			return ec.marshalOPreferences2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐPreferences(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_User_preferences(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -25328,7 +25452,7 @@ func (ec *executionContext) unmarshalInputStartPatientConversationInput(ctx cont
 		switch k {
 		case "patientID":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("patientID"))
-			data, err := ec.unmarshalNID2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋpulidᚐID(ctx, v)
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋpulidᚐID(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -29650,6 +29774,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "patientRefreshSession":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_patientRefreshSession(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "upsertPatient":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_upsertPatient(ctx, field)
@@ -30663,6 +30794,11 @@ func (ec *executionContext) _PatientAuthPayload(ctx context.Context, sel ast.Sel
 			out.Values[i] = graphql.MarshalString("PatientAuthPayload")
 		case "accessToken":
 			out.Values[i] = ec._PatientAuthPayload_accessToken(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "refreshToken":
+			out.Values[i] = ec._PatientAuthPayload_refreshToken(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -32633,15 +32769,81 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "email":
-			out.Values[i] = ec._User_email(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._User_email(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
 			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "mobile":
-			out.Values[i] = ec._User_mobile(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._User_mobile(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
 			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "jobTitle":
 			out.Values[i] = ec._User_jobTitle(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -32743,7 +32945,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 					}
 				}()
 				res = ec._User_preferences(ctx, field, obj)
-				if res == graphql.Null {
+				if res == graphql.RequiredNull {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
 				return res
@@ -34364,16 +34566,6 @@ func (ec *executionContext) unmarshalNPracticeSettingsInput2githubᚗcomᚋwhisp
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNPreferences2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐPreferences(ctx context.Context, sel ast.SelectionSet, v *model.Preferences) graphql.Marshaler {
-	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
-		return graphql.Null
-	}
-	return ec._Preferences(ctx, sel, v)
-}
-
 func (ec *executionContext) unmarshalNPreferencesInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐPreferencesInput(ctx context.Context, v any) (model.PreferencesInput, error) {
 	res, err := ec.unmarshalInputPreferencesInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -35645,6 +35837,13 @@ func (ec *executionContext) marshalOPermission2ᚕgithubᚗcomᚋwhisperᚑhealt
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalOPreferences2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐPreferences(ctx context.Context, sel ast.SelectionSet, v *model.Preferences) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Preferences(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOProgram2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgram(ctx context.Context, sel ast.SelectionSet, v *ent.Program) graphql.Marshaler {

@@ -179,12 +179,14 @@ type OpenConversationInput struct {
 	Name *string `json:"name,omitempty"`
 }
 
-// The result of a patient portal sign-in: an access token only (no refresh token); sign in again when it expires.
+// The result of a patient portal sign-in or refresh: a short-lived access token naming a portal session, and the session's rotating refresh token.
 type PatientAuthPayload struct {
 	// Signed access token, sent as `Authorization: Bearer`; it reads and answers only the patient's own conversations.
-	AccessToken string       `json:"accessToken"`
-	ExpiresAt   time.Time    `json:"expiresAt"`
-	Patient     *ent.Patient `json:"patient"`
+	AccessToken string `json:"accessToken"`
+	// Single-use token that obtains the next access token (patientRefreshSession); rotates on every use, and reusing an old one revokes the session.
+	RefreshToken string       `json:"refreshToken"`
+	ExpiresAt    time.Time    `json:"expiresAt"`
+	Patient      *ent.Patient `json:"patient"`
 }
 
 type PatientConversationFilter struct {
@@ -312,7 +314,8 @@ type StaffInput struct {
 
 // Start a PATIENT conversation about one patient and a topic, with its first message.
 type StartPatientConversationInput struct {
-	PatientID pulid.ID `json:"patientID"`
+	// The patient it is about: required for staff; a portal patient may leave it out (it must be their own).
+	PatientID *pulid.ID `json:"patientID,omitempty"`
 	// 1 to 200 characters.
 	Topic string `json:"topic"`
 	Body  string `json:"body"`

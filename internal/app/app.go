@@ -78,6 +78,15 @@ type Config struct {
 	// (Outbox.RunOnce).
 	OutboxInterval time.Duration
 
+	// PatientNudgeAfter is how long a staff message stays unread by the
+	// patient before the patient is nudged (default 15 minutes).
+	PatientNudgeAfter time.Duration
+	// NudgeInterval is how often the nudge worker looks for due nudges
+	// (default 30 s; negative: not run in the background).
+	NudgeInterval time.Duration
+	// NudgeConsent is the consent policy nudges ask (SPEC §13; nil allows
+	// every channel the patient has an address for).
+	NudgeConsent messenger.NudgeConsent
 	// Now is the clock of every service (default time.Now).
 	Now func() time.Time
 	// Handler configures the GraphQL endpoint (limits, transports,
@@ -118,6 +127,8 @@ type App struct {
 	// Consent is the contact policy: consent, carrier keywords, the
 	// unsubscribe link.
 	Consent *consent.Service
+	// Nudges tell portal patients that staff wrote to them.
+	Nudges *messenger.Nudges
 	// Handler is the GraphQL endpoint, to be mounted at /graphql.
 	Handler *graph.Handler
 
@@ -166,6 +177,9 @@ func New(db *store.DB, bus pubsub.Bus, cfg Config, log *slog.Logger) (*App, erro
 		l.Settings = a.Settings
 	}
 	a.Directory = directory.New(requests, bus, a.Auth, a.Messenger, log, directory.Config{AppURL: cfg.AppURL, Now: cfg.Now})
+	a.Nudges = messenger.NewNudges(db.Client, log, messenger.NudgeConfig{
+		After: cfg.PatientNudgeAfter, Consent: cfg.NudgeConsent, Settings: a.Settings, Now: cfg.Now,
+	})
 	a.Notify = notify.New(db.Client, bus, a.Messenger, log, cfg.Now).WithSettings(a.Settings)
 	a.Consent = consent.New(requests, log, cfg.Now, consentKey(cfg.TokenSecret))
 	a.Messenger.WithConsent(a.Consent)
@@ -262,6 +276,13 @@ func (a *App) Run(ctx context.Context) {
 	}
 	if a.cfg.OutboxInterval >= 0 {
 		start("outbox", a.Outbox.Run)
+	}
+	if a.cfg.NudgeInterval >= 0 {
+		every := a.cfg.NudgeInterval
+		if every == 0 {
+			every = 30 * time.Second
+		}
+		start("patient nudges", func(ctx context.Context) { a.Nudges.Run(ctx, every) })
 	}
 	wg.Wait()
 }

@@ -332,6 +332,9 @@ func (s *Service) Logout(ctx context.Context) error {
 	if v == nil || v.SessionID == "" {
 		return apperr.New(apperr.Unauthenticated, "not signed in with a session")
 	}
+	if isPatientSession(v.SessionID) {
+		return s.revokePatientSession(system(ctx, "revoke the portal patient's own session"), v.SessionID, "logout")
+	}
 	return s.revoke(system(ctx, "revoke the viewer's own session"), v.SessionID, "logout")
 }
 
@@ -462,10 +465,9 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*viewer.View
 	if err != nil {
 		return nil, time.Time{}, ErrInvalidToken
 	}
-	if c.SessionID == "" && pulid.ID(c.Subject).Prefix() == "pa" {
-		// A portal patient's token names no session.
-		v, err := s.patientViewer(ctx, pulid.ID(c.Subject))
-		return v, c.ExpiresAt.Time, err
+	if pulid.ID(c.Subject).Prefix() == "pa" {
+		// A portal patient's token names a portal session (patient_session.go).
+		return s.authenticatePatient(ctx, c)
 	}
 	now := s.cfg.Now()
 	s.mu.Lock()

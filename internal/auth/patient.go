@@ -5,24 +5,22 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/patient"
-	"github.com/whisper-health/whisper/internal/pulid"
-	"github.com/whisper-health/whisper/internal/viewer"
 )
 
 // patientKey prefixes the throttle keys of portal sign-ins, so they never
 // share a count with a staff sign-in of the same address.
 const patientKey = "patient:"
 
-// PatientTokens is the result of a portal sign-in: an access token only.
-// Portal sessions are short: when it expires the patient signs in again.
+// PatientTokens is the result of a portal sign-in or refresh: an access
+// token naming the portal session, and the session's rotating refresh
+// token (see patient_session.go).
 type PatientTokens struct {
-	AccessToken string
-	ExpiresAt   time.Time
-	Patient     *ent.Patient
+	AccessToken  string
+	RefreshToken string
+	ExpiresAt    time.Time
+	Patient      *ent.Patient
 }
 
 // PatientLogin signs a portal patient in by the email on their record and
@@ -59,38 +57,10 @@ func (s *Service) PatientLogin(ctx context.Context, email, password string) (*Pa
 	if err := s.unknown.Reset(ctx, key); err != nil {
 		return nil, fmt.Errorf("clearing failed sign-ins: %w", err)
 	}
-	exp := now.Add(s.cfg.AccessTTL)
-	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims{
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    issuer,
-			Audience:  jwt.ClaimStrings{audience},
-			Subject:   string(p.ID),
-			IssuedAt:  jwt.NewNumericDate(now),
-			NotBefore: jwt.NewNumericDate(now.Add(-time.Minute)),
-			ExpiresAt: jwt.NewNumericDate(exp),
-		},
-	})
-	signed, err := tok.SignedString(s.cfg.Secret)
+	t, err := s.openPatientSession(ctx, p, Meta{}, now)
 	if err != nil {
-		return nil, fmt.Errorf("signing access token: %w", err)
+		return nil, err
 	}
-	v := &viewer.Viewer{Kind: viewer.Patient, PatientID: p.ID}
-	viewer.SetPending(ctx, v)
 	s.log.InfoContext(ctx, "patient signed in", "patient", p.ID)
-	return &PatientTokens{AccessToken: signed, ExpiresAt: exp, Patient: p}, nil
-}
-
-// patientViewer is the viewer of a verified portal token: the patient must
-// still have portal access.
-func (s *Service) patientViewer(ctx context.Context, id pulid.ID) (*viewer.Viewer, error) {
-	ok, err := s.client.Patient.Query().
-		Where(patient.ID(id), patient.PortalPasswordHashNEQ("")).
-		Exist(system(ctx, "authenticate: load the portal patient"))
-	if err != nil {
-		return nil, fmt.Errorf("loading patient: %w", err)
-	}
-	if !ok {
-		return nil, ErrInvalidToken
-	}
-	return &viewer.Viewer{Kind: viewer.Patient, PatientID: id}, nil
+	return t, nil
 }

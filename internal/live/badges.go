@@ -54,7 +54,7 @@ type badgeLine struct {
 
 // Badge streams the viewer's unread totals: now, then after every change.
 func (h *Hub) Badge(ctx context.Context) (<-chan *Badge, error) {
-	v, err := rule.Messaging.Check(ctx)
+	v, err := rule.ConversationParticipant.Check(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +62,7 @@ func (h *Hub) Badge(ctx context.Context) (<-chan *Badge, error) {
 	if err := s.reload(h.client); err != nil {
 		return nil, err
 	}
-	h.badges.add(&h.mu, v.UserID, s, ctx.Done())
+	h.badges.add(&h.mu, principal(v), s, ctx.Done())
 	reportReady(ctx)
 	s.emit()
 	return s.out, nil
@@ -100,6 +100,9 @@ func (s *badgeSub) reload(client *ent.Client) error {
 		}
 		state[m.ChannelID] = &badgeLine{channel: m.Edges.Channel, last: m.Edges.Channel.LastSeq, read: m.LastReadSeq}
 	}
+	if err := s.reloadPatientConversations(client, state); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	s.state, s.notes = state, notes
 	s.mu.Unlock()
@@ -110,6 +113,11 @@ func (s *badgeSub) reload(client *ent.Client) error {
 func (s *badgeSub) message(m *ent.Message) {
 	s.mu.Lock()
 	line := s.state[m.ChannelID]
+	if line == nil && s.counts(m) {
+		// A patient conversation started a moment ago.
+		line = s.patientLine(m.Edges.Channel)
+		s.state[m.ChannelID] = line
+	}
 	if line == nil {
 		s.mu.Unlock()
 		return // a channel joined a moment ago: the membership event reloads
@@ -118,7 +126,7 @@ func (s *badgeSub) message(m *ent.Message) {
 	if m.Seq > line.last {
 		line.last, changed = m.Seq, true
 	}
-	if m.SenderID != nil && *m.SenderID == s.viewer.UserID && m.Seq > line.read {
+	if ownMessage(s.viewer, m) && m.Seq > line.read {
 		line.read, changed = m.Seq, true
 	}
 	s.mu.Unlock()
@@ -234,12 +242,12 @@ func (s *chanSub) cut() {
 // ChannelEvents streams changes to the viewer's channels: created, renamed,
 // members changed, and removed-from (with no channel: it is gone for them).
 func (h *Hub) ChannelEvents(ctx context.Context) (<-chan *ChannelEvent, error) {
-	v, err := rule.Messaging.Check(ctx)
+	v, err := rule.ConversationParticipant.Check(ctx)
 	if err != nil {
 		return nil, err
 	}
 	s := &chanSub{ctx: ctx, viewer: v, out: make(chan *ChannelEvent, h.cfg.Buffer), done: make(chan struct{})}
-	h.chans.add(&h.mu, v.UserID, s, ctx.Done(), s.done)
+	h.chans.add(&h.mu, principal(v), s, ctx.Done(), s.done)
 	reportReady(ctx)
 	return s.out, nil
 }
@@ -249,6 +257,9 @@ func (h *Hub) ChannelEvents(ctx context.Context) (<-chan *ChannelEvent, error) {
 // single-channel message streams whose viewers may no longer read it.
 func (h *Hub) channelChanged(ctx context.Context, ev pubsub.Event) {
 	affected := append(slices.Clone(ev.Users), ev.Removed...)
+	affected = append(affected, h.patientAudience(ctx, ev.Channel, ev.Change)...)
+	slices.Sort(affected)
+	affected = slices.Compact(affected)
 	var streams []*msgSub
 	h.mu.Lock()
 	for s := range h.msgs {

@@ -27,7 +27,6 @@ import (
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
 	"github.com/whisper-health/whisper/ent/message"
-	"github.com/whisper-health/whisper/ent/session"
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/pubsub"
@@ -259,7 +258,7 @@ func (h *Hub) resync(ctx context.Context) {
 		for id := range sessions {
 			ids = append(ids, id)
 		}
-		valid, err := h.client.Session.Query().Where(session.IDIn(ids...), session.RevokedAtIsNil()).IDs(system(ctx, "re-check the sessions of open streams"))
+		valid, err := h.validSessions(ctx, ids)
 		if err != nil {
 			h.log.Warn("resync: checking sessions", "err", err)
 		} else {
@@ -452,11 +451,11 @@ func (h *Hub) release(ctx context.Context, batch []messenger.Cursor) error {
 			}
 		}
 		for uid, subs := range h.badges {
-			if !in[m.ChannelID][uid] {
-				continue
-			}
+			member := in[m.ChannelID][uid]
 			for s := range subs {
-				s.message(m)
+				if member || s.counts(m) {
+					s.message(m)
+				}
 			}
 		}
 	}

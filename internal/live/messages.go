@@ -32,13 +32,13 @@ type msgSub struct {
 
 // wants decides, per event, whether this subscriber may receive m now: it
 // must be in the subscription's channel (if one was named) and the viewer
-// must be a member of the channel at release time, or share the channel as
-// care team.
+// must be a member of the channel at release time, share the channel as
+// care team, or be the portal patient it is about.
 func (s *msgSub) wants(m *ent.Message, kind channel.Kind, members map[pulid.ID]bool) bool {
 	if s.channel != nil && *s.channel != m.ChannelID {
 		return false
 	}
-	return members[s.viewer.UserID] || (kind == channel.KindPATIENT && s.patient)
+	return members[s.viewer.UserID] || (kind == channel.KindPATIENT && (s.patient || ownConversation(s.viewer, m)))
 }
 
 // push queues one release's messages without ever blocking the hub: a
@@ -133,7 +133,7 @@ func (h *Hub) recheck(ctx context.Context, s *msgSub) {
 // replayed from such a cursor. Whatever the cursor, no message is delivered
 // twice and no message at or before the cursor is delivered.
 func (h *Hub) Messages(ctx context.Context, channelID *pulid.ID, after *messenger.Cursor) (<-chan *ent.Message, error) {
-	v, err := rule.Messaging.Check(ctx)
+	v, err := rule.ConversationParticipant.Check(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
-	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/patient"
 	"github.com/whisper-health/whisper/ent/user"
 	"github.com/whisper-health/whisper/internal/apperr"
@@ -38,8 +37,9 @@ type StartPatientInput struct {
 // being added. Only the starter is a member at first; others join (keeping
 // their read mark) when they first post in it or read it.
 func (s *Service) StartPatientConversation(ctx context.Context, in StartPatientInput) (*ent.Channel, error) {
+	pv := viewer.FromContext(ctx)
 	v, err := rule.Messaging.Check(ctx)
-	if err != nil {
+	if err != nil && !rule.PortalPatient.Holds(pv) {
 		return nil, err
 	}
 	topic := strings.TrimSpace(in.Topic)
@@ -52,6 +52,12 @@ func (s *Service) StartPatientConversation(ctx context.Context, in StartPatientI
 	body, err := validBody(in.Body)
 	if err != nil {
 		return nil, err
+	}
+	if rule.PortalPatient.Holds(pv) {
+		return s.patientStart(ctx, pv, in, topic, body)
+	}
+	if in.PatientID == "" {
+		return nil, apperr.Invalid("patientID", "name the patient the conversation is about")
 	}
 	var ch *ent.Channel
 	err = s.tx.Run(ctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
@@ -78,7 +84,13 @@ func (s *Service) StartPatientConversation(ctx context.Context, in StartPatientI
 		_, err = s.post(ctx, c, ch, c.Message.Create().
 			SetSenderID(v.UserID).
 			SetBody(body), emit)
-		return err
+		if err != nil {
+			return err
+		}
+		// The patient's channelUpdated learns of it (the care team's streams
+		// count every patient conversation; see internal/live).
+		emit(changed(ch.ID, Created, []pulid.ID{v.UserID, in.PatientID}, nil))
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -123,6 +135,9 @@ type PatientFilter struct {
 	Search string
 	// LastMessage loads each listed channel's newest message with the page.
 	LastMessage bool
+	// PatientID narrows the list to one patient's conversations (the
+	// patient dashboard).
+	PatientID *pulid.ID
 }
 
 // PatientConversations returns the query of the patient conversations the
@@ -132,15 +147,17 @@ type PatientFilter struct {
 func (s *Service) PatientConversations(ctx context.Context, f PatientFilter) (*ent.ChannelQuery, error) {
 	if pv := viewer.FromContext(ctx); rule.PortalPatient.Holds(pv) {
 		// A portal patient lists their own conversations (the privacy rules
-		// filter to them); they keep no read marks.
-		q := s.client.Channel.Query().Where(channel.KindEQ(channel.KindPATIENT))
-		if f.LastMessage {
-			withLastMessage(q)
+		// filter to them), by their own read mark.
+		if err := s.checkPatientFilter(ctx, f.PatientID); err != nil {
+			return nil, err
 		}
-		return q, nil
+		return s.patientConversations(f), nil
 	}
 	v, err := rule.Messaging.Check(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkPatientFilter(ctx, f.PatientID); err != nil {
 		return nil, err
 	}
 	uid := string(v.UserID)
@@ -161,15 +178,9 @@ func (s *Service) PatientConversations(ctx context.Context, f PatientFilter) (*e
 	case ReadRead:
 		q.Where(func(sel *entsql.Selector) { sel.Where(read(sel)) })
 	}
-	for _, w := range strings.Fields(f.Search) {
-		q.Where(channel.Or(
-			channel.TopicContainsFold(w),
-			channel.HasPatientWith(patient.Or(
-				patient.FirstNameContainsFold(w),
-				patient.LastNameContainsFold(w),
-				patient.PatientNumberContainsFold(w),
-			)),
-		))
+	searchPatientConversations(q, f.Search)
+	if f.PatientID != nil {
+		q.Where(channel.PatientID(*f.PatientID))
 	}
 	if f.LastMessage {
 		withLastMessage(q)
@@ -259,7 +270,14 @@ func (s *Service) patientSend(ctx context.Context, v *viewer.Viewer, in SendInpu
 		msg, err = s.append(ctx, c, ch.ID, a, c.Message.Create().
 			SetSenderPatientID(v.PatientID).
 			SetBody(body), emit)
-		return err
+		if err != nil {
+			return err
+		}
+		// The sender never has their own message unread.
+		if _, err := movePatientReadMark(ctx, c, v, ch.ID, msg.Seq); err != nil {
+			return err
+		}
+		return s.notifyOwner(ctx, c, ch, emit)
 	})
 	if err != nil {
 		return nil, err
@@ -269,25 +287,22 @@ func (s *Service) patientSend(ctx context.Context, v *viewer.Viewer, in SendInpu
 }
 
 // patientAutoReply answers a patient's message with the patient auto-reply
-// of the conversation's owner — the staff member who started it (the sender
-// of its first message) — at most once per conversation per day, like the
+// of the conversation's owner — the staff member who started it, or who
+// first answered one the patient started (see owner) — at most once per conversation per day, like the
 // staff auto-reply. It runs after the patient's message has committed, as
 // the messenger; failures are logged, never returned.
 func (s *Service) patientAutoReply(ctx context.Context, channelID pulid.ID) {
 	sctx := system(ctx, "post the conversation owner's patient auto-reply")
-	first, err := s.client.Message.Query().
-		Where(message.ChannelID(channelID), message.Seq(1), message.SenderIDNotNil()).
-		Select(message.FieldSenderID).
-		Only(sctx)
-	if ent.IsNotFound(err) {
-		return
-	}
+	uid, ok, err := owner(ctx, s.client, channelID)
 	if err != nil {
 		s.log.WarnContext(ctx, "finding the conversation's owner", "channel", channelID, "err", err)
 		return
 	}
+	if !ok {
+		return
+	}
 	owner, err := s.client.User.Query().
-		Where(user.ID(*first.SenderID), user.Active(true)).
+		Where(user.ID(uid), user.Active(true)).
 		Select(user.FieldPatientAutoReply, user.FieldPatientAutoReplyUntil).
 		Only(sctx)
 	if ent.IsNotFound(err) {

@@ -124,6 +124,10 @@ func withLastMessage(q *ent.ChannelQuery) {
 // last sequence number minus the viewer's read mark.
 func (s *Service) Unread(ctx context.Context, ch *ent.Channel) (int, error) {
 	v := viewer.FromContext(ctx)
+	if rule.PortalPatient.Holds(v) {
+		// One patient per conversation: their mark is on the channel.
+		return int(max(ch.LastSeq-ch.PatientReadSeq, 0)), nil
+	}
 	if !rule.Account.Holds(v) {
 		return 0, nil
 	}
@@ -228,9 +232,15 @@ func (s *Service) Messages(ctx context.Context, channelID pulid.ID) (*ent.Messag
 
 // Notify reports whether the viewer's client should raise a notification
 // for m: not for their own messages, and not with keep hidden on; with
-// never receive on, only alerts notify.
+// never receive on, only alerts notify. A portal patient is notified of
+// every message in their conversations but their own.
 func (s *Service) Notify(ctx context.Context, m *ent.Message) (bool, error) {
 	v := viewer.FromContext(ctx)
+	if rule.PortalPatient.Holds(v) {
+		// A patient is told of every message in their conversations but
+		// their own; they have no messenger preferences.
+		return m.SenderPatientID == nil || *m.SenderPatientID != v.PatientID, nil
+	}
 	if !rule.Account.Holds(v) || (m.SenderID != nil && *m.SenderID == v.UserID) {
 		return false, nil
 	}

@@ -67,6 +67,7 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, error) 
 
 	var msg *ent.Message
 	var recipient *ent.User
+	var kind channel.Kind
 	err = s.tx.Run(ctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
 		c := tx.Client()
 		// One statement locks the channel, checks that the viewer is a
@@ -97,6 +98,7 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, error) 
 		if err := rule.PostIn(v, a.kind); err != nil {
 			return err
 		}
+		kind = a.kind
 		if a.kind == channel.KindINDIVIDUAL {
 			if recipient = a.party; recipient == nil {
 				return fmt.Errorf("finding the other party of %s: not found", in.ChannelID)
@@ -181,6 +183,14 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, error) 
 	}
 	if recipient != nil {
 		s.autoReply(ctx, msg.ChannelID, recipient)
+	}
+	if kind == channel.KindPATIENT {
+		// Answering is reading: the sender's PATIENT_PORTAL notification
+		// of the conversation has been seen. The message stands whatever
+		// happens here.
+		if err := s.acknowledgePortalNotifications(ctx, v, msg.ChannelID); err != nil {
+			s.log.WarnContext(ctx, "acknowledging portal notifications", "channel", msg.ChannelID, "err", err)
+		}
 	}
 	return msg.Unwrap(), nil
 }
@@ -417,6 +427,9 @@ func (s *Service) Reply(ctx context.Context, messageID pulid.ID, body string, to
 
 // MarkRead marks every message of a channel read for the viewer.
 func (s *Service) MarkRead(ctx context.Context, channelID pulid.ID) (*ent.Channel, error) {
+	if pv := viewer.FromContext(ctx); rule.PortalPatient.Holds(pv) {
+		return s.patientMarkRead(ctx, pv, channelID)
+	}
 	v, err := rule.Messaging.Check(ctx)
 	if err != nil {
 		return nil, err
@@ -425,7 +438,17 @@ func (s *Service) MarkRead(ctx context.Context, channelID pulid.ID) (*ent.Channe
 	if err != nil {
 		return nil, err
 	}
-	return ch, s.setReadMark(ctx, v, ch, ch.LastSeq)
+	if err := s.setReadMark(ctx, v, ch, ch.LastSeq); err != nil {
+		return nil, err
+	}
+	if ch.Kind == channel.KindPATIENT {
+		// Read: the owner's PATIENT_PORTAL notification has been seen. The
+		// read itself stands whatever happens here.
+		if err := s.acknowledgePortalNotifications(ctx, v, ch.ID); err != nil {
+			s.log.WarnContext(ctx, "acknowledging portal notifications", "channel", ch.ID, "err", err)
+		}
+	}
+	return ch, nil
 }
 
 // MarkUnread makes a channel unread from one message on, for the viewer.
