@@ -100,9 +100,15 @@ func system(ctx context.Context, why string) context.Context {
 // access changed (reason: pubsub.EndAccessChanged or EndDeactivated); their
 // clients reconnect and are authenticated and authorised afresh.
 func (s *Service) endAccess(ctx context.Context, reason string, users ...pulid.ID) {
-	if len(users) > 0 {
-		s.bus.Publish(ctx, pubsub.Event{Kind: pubsub.AccessEnded, Users: users, Change: reason})
+	if len(users) == 0 {
+		return
 	}
+	// This replica forgets their cached checks at once, so the very next
+	// request sees the change; the others when the event reaches them.
+	for _, u := range users {
+		s.auth.ForgetUser(u)
+	}
+	s.bus.Publish(ctx, pubsub.Event{Kind: pubsub.AccessEnded, Users: users, Change: reason})
 }
 
 // entry is one directory-log line.
