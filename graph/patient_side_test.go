@@ -443,3 +443,28 @@ func TestPatientNudge(t *testing.T) {
 		t.Fatalf("nudges after she read = %d", n)
 	}
 }
+
+// TestPatientNudgeHonoursConsent: the nudge asks the one contact policy —
+// a patient who opted out of SMS is nudged by email instead, and one who
+// opted out of both is not nudged at all.
+func TestPatientNudgeHonoursConsent(t *testing.T) {
+	e := newEnv(t)
+	chen := e.login(demo.ChenEmail)
+	oliviaID := e.patientID(chen.AccessToken, "P0001")
+	e.startPatient(chen.AccessToken, oliviaID, "Results", "Your results are in.")
+	consent := `mutation($p: ID!, $s: ConsentState, $m: ConsentState) { setPatientConsent(patientID: $p, sms: $s, email: $m) { id } }`
+	e.ok(chen.AccessToken, consent, map[string]any{"p": oliviaID, "s": "OPTED_OUT"}, nil)
+	e.clock.Advance(16 * time.Minute)
+	if n, err := e.nudges.RunOnce(context.Background()); err != nil || n != 1 {
+		t.Fatalf("nudges with SMS opted out = %d, %v; want 1 (by email)", n, err)
+	}
+	if sms, email := e.outbox("SMS"), e.outbox("EMAIL"); len(sms) != 0 || len(email) != 1 {
+		t.Fatalf("SMS %q, email %q: want no SMS and one email", sms, email)
+	}
+	chen = e.login(demo.ChenEmail) // the first token expired with the delay
+	e.ok(chen.AccessToken, consent, map[string]any{"p": oliviaID, "m": "OPTED_OUT"}, nil)
+	e.clock.Advance(24 * time.Hour)
+	if n, err := e.nudges.RunOnce(context.Background()); err != nil || n != 0 {
+		t.Fatalf("nudges with both opted out = %d, %v; want 0", n, err)
+	}
+}

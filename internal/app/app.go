@@ -84,8 +84,8 @@ type Config struct {
 	// NudgeInterval is how often the nudge worker looks for due nudges
 	// (default 30 s; negative: not run in the background).
 	NudgeInterval time.Duration
-	// NudgeConsent is the consent policy nudges ask (SPEC §13; nil allows
-	// every channel the patient has an address for).
+	// NudgeConsent is the consent policy nudges ask (default: the consent
+	// service's MayContact, the one policy of SPEC §13).
 	NudgeConsent messenger.NudgeConsent
 	// Now is the clock of every service (default time.Now).
 	Now func() time.Time
@@ -177,11 +177,27 @@ func New(db *store.DB, bus pubsub.Bus, cfg Config, log *slog.Logger) (*App, erro
 		l.Settings = a.Settings
 	}
 	a.Directory = directory.New(requests, bus, a.Auth, a.Messenger, log, directory.Config{AppURL: cfg.AppURL, Now: cfg.Now})
+	a.Consent = consent.New(requests, log, cfg.Now, consentKey(cfg.TokenSecret))
+	nudgeConsent := cfg.NudgeConsent
+	if nudgeConsent == nil {
+		// The one contact policy (SPEC §13): a nudge never goes to a
+		// channel the patient or their number opted out of.
+		nudgeConsent = func(ctx context.Context, c *ent.Client, p *ent.Patient, channel string) (bool, error) {
+			address := ""
+			switch {
+			case channel == string(consent.SMS) && p.Mobile != nil:
+				address = *p.Mobile
+			case channel != string(consent.SMS) && p.Email != nil:
+				address = *p.Email
+			}
+			_, ok, err := a.Consent.MayContact(ctx, c, consent.Channel(channel), p.ID, address)
+			return ok, err
+		}
+	}
 	a.Nudges = messenger.NewNudges(db.Client, log, messenger.NudgeConfig{
-		After: cfg.PatientNudgeAfter, Consent: cfg.NudgeConsent, Settings: a.Settings, Now: cfg.Now,
+		After: cfg.PatientNudgeAfter, Consent: nudgeConsent, Settings: a.Settings, Now: cfg.Now,
 	})
 	a.Notify = notify.New(db.Client, bus, a.Messenger, log, cfg.Now).WithSettings(a.Settings)
-	a.Consent = consent.New(requests, log, cfg.Now, consentKey(cfg.TokenSecret))
 	a.Messenger.WithConsent(a.Consent)
 	a.Engine = outreach.NewEngine(db.Client, log, outreach.EngineConfig{Dialect: db.Dialect, Now: cfg.Now, Settings: a.Settings,
 		Consent: a.Consent, Window: cfg.SendWindow, PublicURL: cfg.PublicURL})
