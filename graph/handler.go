@@ -330,7 +330,7 @@ func auditPatientReads(r *Resolver) graphql.OperationMiddleware {
 // user they return can be read as that user (see viewer.NewPendingContext).
 func signInContext(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
 	switch graphql.GetRootFieldContext(ctx).Field.Name {
-	case "login", "refreshSession", "patientLogin", "patientRefreshSession":
+	case "login", "refreshSession", "patientLogin", "patientRefreshSession", "acceptInvitation", "resetPassword":
 		ctx = viewer.NewPendingContext(ctx)
 	}
 	return next(ctx)
