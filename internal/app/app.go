@@ -38,6 +38,9 @@ type Config struct {
 	// RefreshTokenTTL is how long a session lives without being refreshed
 	// (default 30 days).
 	RefreshTokenTTL time.Duration
+	// PasswordChecksPerMinute is how many password checks one client
+	// address may make per minute (default auth.DefaultPasswordChecks).
+	PasswordChecksPerMinute int
 
 	// Practice is the practice's details and time zone until an
 	// administrator changes them (practiceSettings): the defaults of the
@@ -129,6 +132,8 @@ func New(db *store.DB, bus pubsub.Bus, cfg Config, log *slog.Logger) (*App, erro
 		AccessTTL:  cfg.AccessTokenTTL,
 		RefreshTTL: cfg.RefreshTokenTTL,
 		Now:        cfg.Now,
+
+		PasswordChecks: cfg.PasswordChecksPerMinute,
 		Revoked: func(id pulid.ID) {
 			// This replica's sockets of the session end at once; the
 			// others' when the event reaches their hub.

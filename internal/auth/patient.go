@@ -32,8 +32,11 @@ type PatientTokens struct {
 func (s *Service) PatientLogin(ctx context.Context, email, password string) (*PatientTokens, error) {
 	email = NormalizeEmail(email)
 	now := s.now()
-	key := patientKey + email
-	if s.unknown.Blocked(key, now) {
+	if err := s.allowPasswordCheck(ctx); err != nil {
+		return nil, err
+	}
+	key := attemptKey(ctx, patientKey, email)
+	if !s.unknown.Take(key, now) {
 		return nil, ErrThrottled
 	}
 	sctx := system(ctx, "sign-in: find the patient by email and check the password")
@@ -50,9 +53,9 @@ func (s *Service) PatientLogin(ctx context.Context, email, password string) (*Pa
 		if len(ps) != 1 {
 			CheckPassword(dummyHash(), password)
 		}
-		s.unknown.Fail(key, now)
 		return nil, ErrInvalidCredentials
 	}
+	s.unknown.Reset(key)
 	p := ps[0]
 	exp := now.Add(s.cfg.AccessTTL)
 	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims{
