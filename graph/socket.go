@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/viewer"
 	"sync"
@@ -85,7 +86,9 @@ type sockets struct {
 	byPrincipal map[pulid.ID]map[*socket]struct{}
 }
 
-func (r *sockets) add(s *socket) {
+// add registers s and returns how many sockets its principal had open
+// before it.
+func (r *sockets) add(s *socket) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.bySession == nil {
@@ -100,8 +103,13 @@ func (r *sockets) add(s *socket) {
 		}
 		m[k][s] = struct{}{}
 	}
+	before := 0
+	if s.principal != "" {
+		before = len(r.byPrincipal[s.principal])
+	}
 	put(r.bySession, s.session)
 	put(r.byPrincipal, s.principal)
+	return before
 }
 
 func (r *sockets) remove(s *socket) {
@@ -133,7 +141,7 @@ func (r *sockets) of(m *map[pulid.ID]map[*socket]struct{}, k pulid.ID) []*socket
 // revoked) and returns the context its operations run in; the context ends
 // when the socket does, with the reason as its cause.
 func (h *Handler) openSocket(ctx context.Context, v *viewer.Viewer, expires time.Time) context.Context {
-	s := &socket{principal: v.UserID, session: v.SessionID, end: newSocketEnd()}
+	s := &socket{principal: v.UserID, session: v.SessionID, end: newSocketEnd(h.cfg.MaxSubscriptions)}
 	if s.principal == "" {
 		s.principal = v.PatientID
 	}
@@ -146,7 +154,15 @@ func (h *Handler) openSocket(ctx context.Context, v *viewer.Viewer, expires time
 	// Draining closes the socket at once: its subscriptions end with the
 	// socket and the client reconnects elsewhere.
 	stopDrain := context.AfterFunc(h.drainCtx, func() { s.cancel(endError{ShuttingDown}) })
-	h.open.add(s)
+	if h.open.add(s) >= h.cfg.MaxSocketsPerUser {
+		// Past the principal's sockets: the socket stays open (so the
+		// client sees why rather than a reconnect loop), but each of its
+		// subscriptions is refused with RESOURCE_EXHAUSTED.
+		s.end.refuse(&gqlerror.Error{
+			Message:    fmt.Sprintf("too many open sockets for this account (limit %d); close one", h.cfg.MaxSocketsPerUser),
+			Extensions: map[string]any{"code": apperr.ResourceExhausted, "reason": "TOO_MANY_SOCKETS"},
+		})
+	}
 	context.AfterFunc(ctx, func() {
 		stopDrain()
 		h.open.remove(s)
@@ -180,11 +196,23 @@ type socketEnd struct {
 	mu      sync.Mutex
 	closing bool // no subscription joins once set, so subs.Wait is safe
 	subs    sync.WaitGroup
+	active  int             // subscriptions running, guarded by mu
+	max     int             // most subscriptions at once
+	refused *gqlerror.Error // set: every subscription is refused with it
 }
 
 type socketEndKey struct{}
 
-func newSocketEnd() *socketEnd { return &socketEnd{ending: make(chan struct{})} }
+func newSocketEnd(maxSubs int) *socketEnd {
+	return &socketEnd{ending: make(chan struct{}), max: maxSubs}
+}
+
+// refuse makes every subscription of the socket fail with err.
+func (s *socketEnd) refuse(err *gqlerror.Error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refused = err
+}
 
 // end sends the reason's error to the socket's subscriptions and waits (at
 // most grace) for them to deliver it.
@@ -207,15 +235,33 @@ func (s *socketEnd) end(reason EndReason, grace time.Duration) {
 	}
 }
 
-// join counts a starting subscription, unless the socket is ending.
-func (s *socketEnd) join() bool {
+// join counts a starting subscription, unless the socket is ending (the
+// ending error) or has no room for it (a RESOURCE_EXHAUSTED error).
+func (s *socketEnd) join() *gqlerror.Error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing {
-		return false
+	switch {
+	case s.closing:
+		return s.err
+	case s.refused != nil:
+		return s.refused
+	case s.max > 0 && s.active >= s.max:
+		return &gqlerror.Error{
+			Message:    fmt.Sprintf("too many subscriptions on this socket (limit %d); stop one first", s.max),
+			Extensions: map[string]any{"code": apperr.ResourceExhausted, "reason": "TOO_MANY_SUBSCRIPTIONS"},
+		}
 	}
+	s.active++
 	s.subs.Add(1)
-	return true
+	return nil
+}
+
+// leave counts a subscription's end.
+func (s *socketEnd) leave() {
+	s.mu.Lock()
+	s.active--
+	s.mu.Unlock()
+	s.subs.Done()
 }
 
 // sessionEnds is the gqlgen extension that ends a socket's subscriptions
@@ -242,15 +288,25 @@ func (sessionEnds) InterceptOperation(ctx context.Context, next graphql.Operatio
 	if op := graphql.GetOperationContext(ctx).Operation; op == nil || op.Operation != ast.Subscription {
 		return next(ctx)
 	}
-	if !se.join() {
-		// The socket is ending: the subscription gets its error and ends.
+	if refusal := se.join(); refusal != nil {
+		// The socket is ending, or has no room: the subscription gets the
+		// error and ends, before any resolver runs.
+		if refusal != se.err {
+			// A refusal is the operation's error message (graphql-ws
+			// clients reject the subscription with it).
+			func() {
+				defer func() { _ = recover() }() // a transport without subscription errors
+				transport.AddSubscriptionError(ctx, refusal)
+			}()
+			return func(context.Context) *graphql.Response { return nil }
+		}
 		sent := false
 		return func(context.Context) *graphql.Response {
 			if sent {
 				return nil
 			}
 			sent = true
-			return &graphql.Response{Errors: gqlerror.List{se.err}}
+			return &graphql.Response{Errors: gqlerror.List{refusal}}
 		}
 	}
 	sctx, cancel := context.WithCancel(ctx)
@@ -287,7 +343,7 @@ func (sessionEnds) InterceptOperation(ctx context.Context, next graphql.Operatio
 			default:
 			}
 			cancel()
-			se.subs.Done()
+			se.leave()
 		}
 		return r
 	}
