@@ -137,9 +137,9 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *Handler {
 	srv := handler.New(NewSchema(r))
 	readLimit := cfg.MaxBodyBytes
 	srv.AddTransport(transport.Websocket{
-		Implementation: transport.CoderWebsocketImplementation{
+		Implementation: goingAway{transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: cfg.WebsocketOrigins},
-		},
+		}},
 		InitFunc:              h.initSocket,
 		InitTimeout:           cfg.InitTimeout,
 		KeepAlivePingInterval: cfg.PingInterval, // legacy graphql-ws keep-alive
@@ -194,7 +194,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.socketCount.Add(-1)
 			h.sockets.Done()
 		}()
-		h.srv.ServeHTTP(w, r.WithContext(ctx))
+		h.srv.ServeHTTP(w, r.WithContext(withCloseCode(ctx)))
 		return
 	}
 	rw := &refusalWriter{ResponseWriter: w}
@@ -302,6 +302,11 @@ func (c closeReasonContext) Value(key any) any {
 func (r *Resolver) streamEnds(ctx context.Context) context.Context {
 	present := presentError(r.Log)
 	return live.OnEnd(ctx, func(err error) {
+		if errors.Is(err, live.ErrSlowConsumer) && endSocketFor(ctx, SlowConsumer) {
+			// The socket's every stream ends with UNAVAILABLE /
+			// SLOW_CONSUMER and the client resumes them by cursor.
+			return
+		}
 		defer func() { _ = recover() }() // a transport without subscription errors
 		transport.AddSubscriptionError(ctx, present(ctx, err))
 	})

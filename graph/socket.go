@@ -5,8 +5,12 @@ import (
 	"fmt"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/viewer"
+	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
@@ -39,9 +43,27 @@ const (
 	// AccessChanged: the principal's permissions changed; reconnect to get
 	// the streams they still may have.
 	AccessChanged EndReason = "ACCESS_CHANGED"
-	// ShuttingDown: this replica is draining; reconnect (to another one).
+	// ShuttingDown: this replica is draining; reconnect (to another one)
+	// and resume each stream with after:.
 	ShuttingDown EndReason = "SERVER_SHUTDOWN"
+	// SlowConsumer: the client fell too far behind its streams; reconnect
+	// and resume each stream with after:.
+	SlowConsumer EndReason = "SLOW_CONSUMER"
 )
+
+// code is the extensions.code of the reason's error: the server's own
+// reasons are UNAVAILABLE (come back and resume), the others are about the
+// credential.
+func (r EndReason) code() apperr.Code {
+	if r.goingAway() {
+		return apperr.Unavailable
+	}
+	return apperr.Unauthenticated
+}
+
+// goingAway reports whether the server ends the socket for its own
+// reasons; the socket then closes with 1001 (going away) rather than 1000.
+func (r EndReason) goingAway() bool { return r == ShuttingDown || r == SlowConsumer }
 
 // message is what the client reads, beside the reason.
 func (r EndReason) message() string {
@@ -54,8 +76,10 @@ func (r EndReason) message() string {
 		return "account deactivated"
 	case AccessChanged:
 		return "your access changed: reconnect"
+	case SlowConsumer:
+		return "too far behind: reconnect and resume with after:"
 	}
-	return "server shutting down: reconnect"
+	return "server shutting down: reconnect and resume with after:"
 }
 
 // endError is the cause a socket's context ends with.
@@ -69,12 +93,99 @@ type socket struct {
 	session   pulid.ID // empty for API keys and patient tokens
 	end       *socketEnd
 	cancel    context.CancelCauseFunc
+	closeCode *atomic.Int32 // the close code to send instead of 1000, if set
 }
 
 // close ends the socket's subscriptions with reason, then the socket.
 func (s *socket) close(reason EndReason) {
-	s.end.end(reason, time.Second)
+	s.begin(reason)
+	s.end.wait(time.Second)
 	s.cancel(endError{reason})
+}
+
+// begin starts ending the socket: from now on its subscriptions end with
+// reason's error.
+func (s *socket) begin(reason EndReason) {
+	if reason.goingAway() && s.closeCode != nil {
+		s.closeCode.CompareAndSwap(0, int32(websocket.StatusGoingAway))
+	}
+	s.end.begin(reason)
+}
+
+type socketKey struct{}
+
+// endSocketFor ends the socket ctx runs on for reason, without waiting: the
+// caller may be one of the subscriptions that must end first. It reports
+// false outside a socket.
+func endSocketFor(ctx context.Context, reason EndReason) bool {
+	s, ok := ctx.Value(socketKey{}).(*socket)
+	if !ok {
+		return false
+	}
+	s.begin(reason)
+	go func() {
+		s.end.wait(time.Second)
+		s.cancel(endError{reason})
+	}()
+	return true
+}
+
+// closeCodeKey carries, from the HTTP request into the socket, the close
+// code a server-side end asks for (see goingAwayConn).
+type closeCodeKey struct{}
+
+// withCloseCode prepares a websocket request's context for openSocket to
+// choose its close code.
+func withCloseCode(ctx context.Context) context.Context {
+	return context.WithValue(ctx, closeCodeKey{}, new(atomic.Int32))
+}
+
+// goingAway is the websocket implementation that closes with the code the
+// socket's end chose: gqlgen closes every ended socket with 1000, which
+// clients read as "finished".
+type goingAway struct {
+	transport.WebsocketImplementation
+}
+
+// Accept implements transport.WebsocketImplementation.
+func (g goingAway) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
+	conn, err := g.WebsocketImplementation.Accept(w, r, o)
+	if err != nil {
+		return nil, err
+	}
+	code, _ := r.Context().Value(closeCodeKey{}).(*atomic.Int32)
+	return goingAwayConn{WebsocketConn: conn, code: code}, nil
+}
+
+// goingAwayConn replaces a normal close with the chosen code.
+type goingAwayConn struct {
+	transport.WebsocketConn
+	code *atomic.Int32
+}
+
+// WriteClose implements transport.WebsocketConn.
+func (c goingAwayConn) WriteClose(code int, message string) error {
+	if c.code != nil && code == transport.WebsocketCloseNormalClosure {
+		if chosen := c.code.Load(); chosen != 0 {
+			code = int(chosen)
+		}
+	}
+	return c.WebsocketConn.WriteClose(code, message)
+}
+
+// SetReadLimit implements transport.WebsocketReadLimiter.
+func (c goingAwayConn) SetReadLimit(limit int64) {
+	if l, ok := c.WebsocketConn.(transport.WebsocketReadLimiter); ok {
+		l.SetReadLimit(limit)
+	}
+}
+
+// SetReadDeadline implements transport.WebsocketReadDeadliner.
+func (c goingAwayConn) SetReadDeadline(t time.Time) error {
+	if d, ok := c.WebsocketConn.(transport.WebsocketReadDeadliner); ok {
+		return d.SetReadDeadline(t)
+	}
+	return nil
 }
 
 // sockets is this replica's registry of open websockets by session and by
@@ -142,18 +253,21 @@ func (r *sockets) of(m *map[pulid.ID]map[*socket]struct{}, k pulid.ID) []*socket
 // when the socket does, with the reason as its cause.
 func (h *Handler) openSocket(ctx context.Context, v *viewer.Viewer, expires time.Time) context.Context {
 	s := &socket{principal: v.UserID, session: v.SessionID, end: newSocketEnd(h.cfg.MaxSubscriptions)}
+	s.closeCode, _ = ctx.Value(closeCodeKey{}).(*atomic.Int32)
 	if s.principal == "" {
 		s.principal = v.PatientID
 	}
 	ctx = context.WithValue(ctx, socketEndKey{}, s.end)
+	ctx = context.WithValue(ctx, socketKey{}, s)
 	ctx, s.cancel = context.WithCancelCause(ctx)
 	if !expires.IsZero() {
 		timer := time.AfterFunc(time.Until(expires), func() { s.close(TokenExpired) })
 		context.AfterFunc(ctx, func() { timer.Stop() })
 	}
-	// Draining closes the socket at once: its subscriptions end with the
-	// socket and the client reconnects elsewhere.
-	stopDrain := context.AfterFunc(h.drainCtx, func() { s.cancel(endError{ShuttingDown}) })
+	// Draining ends each subscription with UNAVAILABLE / SERVER_SHUTDOWN
+	// (never a bare complete, which a client reads as "finished"), then
+	// closes the socket with 1001; the client resumes elsewhere.
+	stopDrain := context.AfterFunc(h.drainCtx, func() { s.close(ShuttingDown) })
 	if h.open.add(s) >= h.cfg.MaxSocketsPerUser {
 		// Past the principal's sockets: the socket stays open (so the
 		// client sees why rather than a reconnect loop), but each of its
@@ -214,12 +328,12 @@ func (s *socketEnd) refuse(err *gqlerror.Error) {
 	s.refused = err
 }
 
-// end sends the reason's error to the socket's subscriptions and waits (at
-// most grace) for them to deliver it.
-func (s *socketEnd) end(reason EndReason, grace time.Duration) {
+// begin makes every subscription of the socket end with the reason's
+// error; the first reason wins.
+func (s *socketEnd) begin(reason EndReason) {
 	s.once.Do(func() {
 		s.err = &gqlerror.Error{Message: reason.message(), Extensions: map[string]any{
-			"code":   apperr.Unauthenticated,
+			"code":   reason.code(),
 			"reason": string(reason),
 		}}
 		close(s.ending)
@@ -227,6 +341,10 @@ func (s *socketEnd) end(reason EndReason, grace time.Duration) {
 	s.mu.Lock()
 	s.closing = true
 	s.mu.Unlock()
+}
+
+// wait waits (at most grace) for the subscriptions to deliver the error.
+func (s *socketEnd) wait(grace time.Duration) {
 	done := make(chan struct{})
 	go func() { s.subs.Wait(); close(done) }()
 	select {
@@ -290,24 +408,13 @@ func (sessionEnds) InterceptOperation(ctx context.Context, next graphql.Operatio
 	}
 	if refusal := se.join(); refusal != nil {
 		// The socket is ending, or has no room: the subscription gets the
-		// error and ends, before any resolver runs.
-		if refusal != se.err {
-			// A refusal is the operation's error message (graphql-ws
-			// clients reject the subscription with it).
-			func() {
-				defer func() { _ = recover() }() // a transport without subscription errors
-				transport.AddSubscriptionError(ctx, refusal)
-			}()
-			return func(context.Context) *graphql.Response { return nil }
-		}
-		sent := false
-		return func(context.Context) *graphql.Response {
-			if sent {
-				return nil
-			}
-			sent = true
-			return &graphql.Response{Errors: gqlerror.List{refusal}}
-		}
+		// error as its error message (graphql-ws clients reject the
+		// subscription with it) before any resolver runs.
+		func() {
+			defer func() { _ = recover() }() // a transport without subscription errors
+			transport.AddSubscriptionError(ctx, refusal)
+		}()
+		return func(context.Context) *graphql.Response { return nil }
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	go func() {

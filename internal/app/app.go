@@ -56,6 +56,9 @@ type Config struct {
 	// PollInterval is the live hub's safety net: how often it looks for
 	// messages even without an event (default 1 s).
 	PollInterval time.Duration
+	// LiveBuffer is each live subscriber's queue, in releases; one that
+	// falls this far behind is dropped and resumes by cursor (default 512).
+	LiveBuffer int
 	// ReminderInterval is how often due reminders are announced (default 1 s).
 	ReminderInterval time.Duration
 	// EngineInterval is how often the Patient Connect engine runs due
@@ -158,6 +161,7 @@ func New(db *store.DB, bus pubsub.Bus, cfg Config, log *slog.Logger) (*App, erro
 	a.Hub = live.New(db.Client, bus, log, live.Config{
 		Dialect:      db.Dialect,
 		PollInterval: cfg.PollInterval,
+		Buffer:       cfg.LiveBuffer,
 		OnRevoke: func(id pulid.ID) {
 			a.Auth.SessionRevoked(id)
 			a.Handler.EndSession(id, graph.SessionRevoked)
