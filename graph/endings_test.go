@@ -2,15 +2,20 @@ package graph_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/internal/demo"
+	"github.com/whisper-health/whisper/internal/live"
 	"github.com/whisper-health/whisper/internal/testdb"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
@@ -22,7 +27,7 @@ func endingsOf(t *testing.T, c *wsClient) (map[string]string, websocket.StatusCo
 	t.Helper()
 	ends := map[string]string{}
 	for {
-		msg, err := c.read(10 * time.Second)
+		msg, err := c.read(30 * time.Second)
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) {
 				t.Fatal("the socket stayed open")
@@ -81,7 +86,10 @@ func (e *env) writeMany(t *testing.T, ch, sender, body string, n int) {
 	}
 	q := "SELECT COALESCE(MAX(txid), 0) + 1 FROM messages"
 	if testdb.Postgres() {
-		q = "SELECT pg_current_xact_id()::text::bigint"
+		if _, err := tx.ExecContext(ctx, announceWrite); err != nil {
+			t.Fatal(err)
+		}
+		q = "SELECT GREATEST(pg_current_xact_id()::text::bigint, pg_snapshot_xmax(pg_current_snapshot())::text::bigint)"
 	}
 	rows, err := tx.QueryContext(ctx, q)
 	if err != nil {
@@ -92,10 +100,12 @@ func (e *env) writeMany(t *testing.T, ch, sender, body string, n int) {
 	_ = rows.Scan(&txid)
 	rows.Close()
 	c := tx.Channel.Query().Where(channel.ID(pulidOf(ch))).OnlyX(ctx)
+	var creates []*ent.MessageCreate
 	for i := range n {
-		tx.Message.Create().SetChannelID(c.ID).SetSeq(c.LastSeq + int64(i) + 1).SetTxid(txid).
-			SetSenderID(pulidOf(sender)).SetBody(body).SaveX(ctx)
+		creates = append(creates, tx.Message.Create().SetChannelID(c.ID).SetSeq(c.LastSeq+int64(i)+1).SetTxid(txid).
+			SetSenderID(pulidOf(sender)).SetBody(body))
 	}
+	tx.Message.CreateBulk(creates...).ExecX(ctx)
 	tx.Channel.UpdateOne(c).SetLastSeq(c.LastSeq + int64(n)).AddMessageCount(n).ExecX(ctx)
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
@@ -109,16 +119,37 @@ func TestSlowConsumerIsToldToResume(t *testing.T) {
 	e := newEnv(t, func(s *envSetup) { s.cfg.LiveBuffer = 1 })
 	chen, patel := e.login(demo.ChenEmail), e.login(demo.PatelEmail)
 	ch := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
-	c, ready := readySocket(t, e, patel.AccessToken)
-	c.send(map[string]any{"id": "slow", "type": "subscribe", "payload": map[string]any{"query": messageAdded}})
+	ready := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := live.OnReady(r.Context(), func() { ready <- struct{}{} })
+		e.gql.ServeHTTP(w, r.WithContext(ctx))
+	}))
+	t.Cleanup(srv.Close)
+	// A client that stops reading once subscribed.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.CloseNow() })
+	write := func(m map[string]any) {
+		b, _ := json.Marshal(m)
+		if err := conn.Write(ctx, websocket.MessageText, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + patel.AccessToken}})
+	if _, b, err := conn.Read(ctx); err != nil || !strings.Contains(string(b), "connection_ack") {
+		t.Fatalf("init: %s %v", b, err)
+	}
+	write(map[string]any{"id": "slow", "type": "subscribe", "payload": map[string]any{"query": messageAdded}})
 	waitReady(t, ready)
-	// Stop reading: the test client's reader parks once its inbox is full,
-	// and the kernel's buffers fill behind it.
 	body := strings.Repeat("x", 3900)
-	for range 8 {
+	for range 16 {
 		e.writeMany(t, ch.ID, chen.User.ID, body, 500)
 	}
-	ends, status := endingsOf(t, c)
+	ends, status := endingsOf(t, newWSClient(t, conn))
 	if got := ends["slow"]; got != `"UNAVAILABLE"/"SLOW_CONSUMER"` {
 		t.Errorf("the slow stream ended with %q, want UNAVAILABLE/SLOW_CONSUMER", got)
 	}

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/viewer"
@@ -93,21 +94,34 @@ type socket struct {
 	session   pulid.ID // empty for API keys and patient tokens
 	end       *socketEnd
 	cancel    context.CancelCauseFunc
-	closeCode *atomic.Int32 // the close code to send instead of 1000, if set
+	ws        *wsState // shared with the connection's wrapper; nil without one
 }
 
 // close ends the socket's subscriptions with reason, then the socket.
 func (s *socket) close(reason EndReason) {
 	s.begin(reason)
-	s.end.wait(time.Second)
+	s.finish(reason, time.Second)
+}
+
+// finish waits (at most grace) for the subscriptions to end and their
+// errors to be written, then closes the socket.
+func (s *socket) finish(reason EndReason, grace time.Duration) {
+	deadline := time.Now().Add(grace)
+	s.end.wait(grace)
+	if s.ws != nil {
+		s.ws.flushed(s.end.queued.Load(), deadline)
+	}
 	s.cancel(endError{reason})
 }
 
 // begin starts ending the socket: from now on its subscriptions end with
 // reason's error.
 func (s *socket) begin(reason EndReason) {
-	if reason.goingAway() && s.closeCode != nil {
-		s.closeCode.CompareAndSwap(0, int32(websocket.StatusGoingAway))
+	if s.ws != nil {
+		if reason.goingAway() {
+			s.ws.code.CompareAndSwap(0, int32(websocket.StatusGoingAway))
+		}
+		s.ws.ending.Store(true)
 	}
 	s.end.begin(reason)
 }
@@ -123,21 +137,42 @@ func endSocketFor(ctx context.Context, reason EndReason) bool {
 		return false
 	}
 	s.begin(reason)
-	go func() {
-		s.end.wait(time.Second)
-		s.cancel(endError{reason})
-	}()
+	go s.finish(reason, time.Second)
 	return true
 }
 
-// closeCodeKey carries, from the HTTP request into the socket, the close
-// code a server-side end asks for (see goingAwayConn).
-type closeCodeKey struct{}
+// wsState is what a socket's end shares with its connection (see
+// goingAwayConn): the close code it asks for, and how many subscription
+// errors were written once it began to end, so the socket closes only after
+// the clients have them (gqlgen writes them after the subscription is done).
+type wsState struct {
+	code       atomic.Int32 // sent instead of 1000 when set
+	ending     atomic.Bool
+	errorsSent atomic.Int64
+	wrote      chan struct{} // a nudge per error written while ending
+}
 
-// withCloseCode prepares a websocket request's context for openSocket to
-// choose its close code.
+// flushed waits until n subscription errors were written, or deadline.
+func (w *wsState) flushed(n int64, deadline time.Time) {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	for w.errorsSent.Load() < n {
+		select {
+		case <-w.wrote:
+		case <-timer.C:
+			return
+		}
+	}
+}
+
+// wsStateKey carries a socket's wsState from the HTTP request (where the
+// connection is accepted) into the socket.
+type wsStateKey struct{}
+
+// withCloseCode prepares a websocket request's context for openSocket and
+// the connection to share a wsState.
 func withCloseCode(ctx context.Context) context.Context {
-	return context.WithValue(ctx, closeCodeKey{}, new(atomic.Int32))
+	return context.WithValue(ctx, wsStateKey{}, &wsState{wrote: make(chan struct{}, 1)})
 }
 
 // goingAway is the websocket implementation that closes with the code the
@@ -153,24 +188,43 @@ func (g goingAway) Accept(w http.ResponseWriter, r *http.Request, o transport.We
 	if err != nil {
 		return nil, err
 	}
-	code, _ := r.Context().Value(closeCodeKey{}).(*atomic.Int32)
-	return goingAwayConn{WebsocketConn: conn, code: code}, nil
+	ws, _ := r.Context().Value(wsStateKey{}).(*wsState)
+	return goingAwayConn{WebsocketConn: conn, ws: ws}, nil
 }
 
-// goingAwayConn replaces a normal close with the chosen code.
+// goingAwayConn replaces a normal close with the chosen code and counts
+// the subscription errors written while the socket ends.
 type goingAwayConn struct {
 	transport.WebsocketConn
-	code *atomic.Int32
+	ws *wsState
 }
 
 // WriteClose implements transport.WebsocketConn.
 func (c goingAwayConn) WriteClose(code int, message string) error {
-	if c.code != nil && code == transport.WebsocketCloseNormalClosure {
-		if chosen := c.code.Load(); chosen != 0 {
+	if c.ws != nil && code == transport.WebsocketCloseNormalClosure {
+		if chosen := c.ws.code.Load(); chosen != 0 {
 			code = int(chosen)
 		}
 	}
 	return c.WebsocketConn.WriteClose(code, message)
+}
+
+// WriteJSON implements transport.WebsocketConn.
+func (c goingAwayConn) WriteJSON(v any) error {
+	err := c.WebsocketConn.WriteJSON(v)
+	if c.ws != nil && c.ws.ending.Load() {
+		var m struct {
+			Type string `json:"type"`
+		}
+		if b, merr := json.Marshal(v); merr == nil && json.Unmarshal(b, &m) == nil && m.Type == "error" {
+			c.ws.errorsSent.Add(1)
+			select {
+			case c.ws.wrote <- struct{}{}:
+			default:
+			}
+		}
+	}
+	return err
 }
 
 // SetReadLimit implements transport.WebsocketReadLimiter.
@@ -253,7 +307,7 @@ func (r *sockets) of(m *map[pulid.ID]map[*socket]struct{}, k pulid.ID) []*socket
 // when the socket does, with the reason as its cause.
 func (h *Handler) openSocket(ctx context.Context, v *viewer.Viewer, expires time.Time) context.Context {
 	s := &socket{principal: v.UserID, session: v.SessionID, end: newSocketEnd(h.cfg.MaxSubscriptions)}
-	s.closeCode, _ = ctx.Value(closeCodeKey{}).(*atomic.Int32)
+	s.ws, _ = ctx.Value(wsStateKey{}).(*wsState)
 	if s.principal == "" {
 		s.principal = v.PatientID
 	}
@@ -310,6 +364,7 @@ type socketEnd struct {
 	mu      sync.Mutex
 	closing bool // no subscription joins once set, so subs.Wait is safe
 	subs    sync.WaitGroup
+	queued  atomic.Int64    // ending errors handed to the transport
 	active  int             // subscriptions running, guarded by mu
 	max     int             // most subscriptions at once
 	refused *gqlerror.Error // set: every subscription is refused with it
@@ -413,6 +468,9 @@ func (sessionEnds) InterceptOperation(ctx context.Context, next graphql.Operatio
 		func() {
 			defer func() { _ = recover() }() // a transport without subscription errors
 			transport.AddSubscriptionError(ctx, refusal)
+			if refusal == se.err {
+				se.queued.Add(1)
+			}
 		}()
 		return func(context.Context) *graphql.Response { return nil }
 	}
@@ -446,6 +504,7 @@ func (sessionEnds) InterceptOperation(ctx context.Context, next graphql.Operatio
 				func() {
 					defer func() { _ = recover() }() // a transport without subscription errors
 					transport.AddSubscriptionError(ctx, se.err)
+					se.queued.Add(1)
 				}()
 			default:
 			}
