@@ -86,9 +86,23 @@ func (l documentLimits) MutateOperationParameters(_ context.Context, p *graphql.
 
 // MutateOperationContext implements graphql.OperationContextMutator: an
 // operation that would check more than one password is refused before any
-// of its fields runs.
-func (documentLimits) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	if oc.Operation == nil || oc.Operation.Operation != ast.Mutation {
+// of its fields runs, and so is a subscription that is not on a websocket.
+func (documentLimits) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil {
+		return nil
+	}
+	if oc.Operation.Operation == ast.Subscription {
+		// Over HTTP a subscription would hold the request (and a
+		// goroutine) open until the operation timeout.
+		if _, ok := ctx.Value(socketEndKey{}).(*socketEnd); !ok {
+			return &gqlerror.Error{
+				Message:    "subscriptions are served over websockets (graphql-transport-ws) only",
+				Extensions: map[string]any{"code": apperr.BadUserInput, "reason": "WEBSOCKET_REQUIRED"},
+			}
+		}
+		return nil
+	}
+	if oc.Operation.Operation != ast.Mutation {
 		return nil
 	}
 	if n := passwordChecks(oc.Operation.SelectionSet, 0); n > 1 {

@@ -46,7 +46,7 @@ func (c *clock) Advance(d time.Duration) {
 // env is a real Whisper GraphQL endpoint over a fresh database holding the
 // demo practice, wired by internal/app as the server wires it.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	db     *store.DB
 	auth   *auth.Service
 	clock  *clock
@@ -95,7 +95,7 @@ func withRequestClient(wrap func(*store.DB) *ent.Client) envOption {
 // workers over a test clock, and the GraphQL endpoint on a local server.
 // The Patient Connect engine and the outbox are not run in the background:
 // the tests step them with their clock (e.engine.RunDue, outbox.RunOnce).
-func newEnv(t *testing.T, opts ...envOption) *env {
+func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
 	url := testdb.URL(t)
 	db := testdb.OpenURL(t, url)
@@ -242,7 +242,7 @@ func (e *env) with(t *testing.T) *env {
 }
 
 // testWriter sends server logs to the test log.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
