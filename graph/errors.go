@@ -121,6 +121,11 @@ func classify(ctx context.Context, err error) (code apperr.Code, msg string, kno
 		return apperr.Internal, "internal error", true
 	case errors.Is(err, context.DeadlineExceeded):
 		return apperr.Internal, "the operation took too long", true
+	case errors.Is(err, context.Canceled):
+		// The client stopped the operation (a subscription completed while
+		// it started, a closed connection) or the server is shutting
+		// down: not a fault of ours to log.
+		return apperr.Unavailable, "the operation was cancelled", true
 	}
 	return "", "", false
 }

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -245,6 +247,11 @@ func (e *env) with(t *testing.T) *env {
 type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
+	if _, fuzz := w.t.(*testing.F); fuzz {
+		// A fuzz target's environment outlives f.Log's reach.
+		fmt.Fprintln(os.Stderr, strings.TrimSpace(string(p)))
+		return len(p), nil
+	}
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
 }

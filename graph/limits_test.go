@@ -409,3 +409,45 @@ func TestFailedInitsNeverRefuseAValidToken(t *testing.T) {
 		}
 	}
 }
+
+// TestWebsocketFrameWithInvalidUTF8IsRefused: a frame JSON decoding would
+// rewrite (invalid UTF-8, a lone surrogate) ends the socket instead.
+func TestWebsocketFrameWithInvalidUTF8IsRefused(t *testing.T) {
+	e := newEnv(t)
+	kim := e.login(demo.KimEmail)
+	for name, frame := range map[string]string{
+		"invalid byte":   "{\"id\":\"1\",\"type\":\"subscribe\",\"payload\":{\"query\":\"{ users(search: \\\"\xff\\\") { totalCount } }\"}}",
+		"lone surrogate": `{"id":"1","type":"subscribe","payload":{"query":"{ users(search: \"\ud800\") { totalCount } }"}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, err := dialWS(t, e, map[string]any{"Authorization": "Bearer " + kim.AccessToken})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.conn.Write(context.Background(), websocket.MessageText, []byte(frame)); err != nil {
+				t.Fatal(err)
+			}
+			for {
+				msg, err := c.read(5 * time.Second)
+				if errors.Is(err, context.DeadlineExceeded) {
+					t.Fatal("the socket stayed open after an invalid frame")
+				}
+				if err != nil {
+					return // closed: refused
+				}
+				if msg["type"] == "next" {
+					t.Fatalf("an invalid frame was answered: %v", msg)
+				}
+			}
+		})
+	}
+	// A valid frame on a fresh socket still works.
+	c, err := dialWS(t, e, map[string]any{"Authorization": "Bearer " + kim.AccessToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.send(map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": `{ users(search: "é") { totalCount } }`}})
+	if msg := readFor(t, c, "1"); msg["type"] != "next" {
+		t.Errorf("valid frame: %v, want next", msg)
+	}
+}

@@ -1,11 +1,14 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/viewer"
+	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -226,6 +229,28 @@ func (c goingAwayConn) WriteJSON(v any) error {
 	}
 	return err
 }
+
+// NextReader implements transport.WebsocketConn: a frame that is not valid
+// UTF-8 (or escapes a lone surrogate) is refused — the socket closes — rather
+// than silently rewritten by JSON decoding. Frames are bounded by the
+// read limit, so reading one whole costs no more than decoding it.
+func (c goingAwayConn) NextReader() (int, io.Reader, error) {
+	typ, r, err := c.WebsocketConn.NextReader()
+	if err != nil {
+		return typ, r, err
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return typ, nil, err
+	}
+	if !validUTF8JSON(b) {
+		return typ, nil, errInvalidFrame
+	}
+	return typ, bytes.NewReader(b), nil
+}
+
+// errInvalidFrame ends a socket that sent a frame that is not valid UTF-8.
+var errInvalidFrame = errors.New("websocket frame is not valid UTF-8")
 
 // SetReadLimit implements transport.WebsocketReadLimiter.
 func (c goingAwayConn) SetReadLimit(limit int64) {
