@@ -66,7 +66,7 @@ func ClientFromContext(ctx context.Context) Meta {
 	return m
 }
 
-// passwordRate is the per-address rate of password checks.
+// newPasswordRate is the per-address rate of password checks.
 func newPasswordRate(perMinute int) *throttle.Rate {
 	if perMinute <= 0 {
 		perMinute = DefaultPasswordChecks
