@@ -268,8 +268,9 @@ const (
 // running transactions that announced they write messages (they hold
 // MessageWriterLock), or the next id to be assigned. A writer that was not
 // yet visible when the horizon was read takes its messages' stream ids at
-// or above that next id (messenger raises them to its own snapshot's
-// xmax), so nothing can commit beneath a released position. The function
+// or above that next id (messenger's transactions announce themselves before
+// they take an id; one begun elsewhere has its stream id raised to its next
+// snapshot's xmax), so nothing can commit beneath a released position. The function
 // is STABLE, so it agrees with the rows its statement sees.
 const streamHorizon = `CREATE OR REPLACE FUNCTION whisper_stream_horizon() RETURNS bigint
 LANGUAGE sql STABLE AS $$
