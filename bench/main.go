@@ -191,7 +191,7 @@ func parseFlags(args []string) Options {
 	fs.BoolVar(&o.JSON, "json", false, "print one JSON object per scenario per line")
 	fs.IntVar(&o.Actions, "actions", 10000, "due actions the engine runs in the engine scenario")
 	fs.IntVar(&o.AuditMessages, "audit-messages", 1000000, "messages seeded in the audit scenario (and a tenth as many notifications)")
-	fs.StringVar(&o.Scenario, "scenario", "all", "scenarios to run: send, fanout, engine, audit or all")
+	fs.StringVar(&o.Scenario, "scenario", "all", "scenarios to run: send, fanout, engine, limits, audit or all")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of each scenario's measured phase, samples labelled side=whisper|baseline|client (cpu.pprof becomes cpu.send.pprof, cpu.fanout.pprof, cpu.engine.pprof and cpu.audit.pprof)")
 	fs.BoolVar(&o.RealHash, "real-password-hash", false, "give the fanout subscribers a full-cost argon2id password hash (sign-in then takes about a minute)")
 	fs.BoolVar(&o.ServerLog, "server-log", false, "show the server's warnings and errors on stderr")
@@ -201,8 +201,8 @@ func parseFlags(args []string) Options {
 	case o.Subscribers < 1, o.Messages < 1, o.Sends < 1, o.Concurrency < 1, o.Rounds < 1, o.Actions < 1, o.AuditMessages < 10:
 		fmt.Fprintln(os.Stderr, "bench: -subscribers, -messages, -sends, -concurrency, -rounds and -actions must be positive, -audit-messages at least 10")
 		os.Exit(2)
-	case o.Scenario != "all" && o.Scenario != "send" && o.Scenario != "fanout" && o.Scenario != "engine" && o.Scenario != "audit":
-		fmt.Fprintln(os.Stderr, "bench: -scenario must be send, fanout, engine, audit or all")
+	case o.Scenario != "all" && o.Scenario != "send" && o.Scenario != "fanout" && o.Scenario != "engine" && o.Scenario != "audit" && o.Scenario != "limits":
+		fmt.Fprintln(os.Stderr, "bench: -scenario must be send, fanout, engine, limits, audit or all")
 		os.Exit(2)
 	}
 	return o
@@ -261,6 +261,13 @@ func run(ctx context.Context, o Options, setDrop func(func())) ([]Result, error)
 			return nil, fmt.Errorf("engine scenario: %w", err)
 		}
 		results = append(results, r)
+	}
+	if o.Scenario == "all" || o.Scenario == "limits" {
+		rs, err := runLimits(ctx, srv, o)
+		if err != nil {
+			return nil, fmt.Errorf("limits scenario: %w", err)
+		}
+		results = append(results, rs...)
 	}
 	if o.Scenario == "all" || o.Scenario == "audit" {
 		r, err := runAudit(ctx, srv, o)

@@ -10,7 +10,9 @@
 // notified live, acknowledges and replies to the receptionist; marking it
 // again notifies no one), a patient texting STOP through the signed SMS
 // webhook (their SMS consent becomes OPTED_OUT; a forged signature changes
-// nothing), and refusal of a bad token (close code 4403).
+// nothing), refusal of a bad token (close code 4403), and a restart: each
+// subscription ends with UNAVAILABLE / SERVER_SHUTDOWN, the socket closes
+// with 1001, and the client resumes by cursor.
 //
 // Usage (from anywhere):  node e2e/run.mjs
 // Exit status 0 when every check passes; 1 with a "not ok" line otherwise.
@@ -807,6 +809,66 @@ async function main() {
   assert(bad.closes.some((e) => e.code === 4403), `bad-token ws: close events ${show(bad.closes.map((e) => e.code))}, want 4403`);
   ok(`a websocket with "Bearer nonsense" was refused: closed with 4403${end.error.reason ? ` (${end.error.reason})` : ''}`);
   await bad.dispose();
+
+  // 10. shutdown ends each subscription with UNAVAILABLE / SERVER_SHUTDOWN
+  // (never a bare complete), the socket closes with 1001, and the client
+  // resumes from its last cursor after the restart, missing nothing.
+  const patelDown = wsClient('patel ws (shutdown)', port, patel.token);
+  const beforeDown = stream(patelDown, 'messageAdded', MESSAGE_ADDED);
+  await awaitAck(patelDown, beforeDown);
+  let lastCursor = null;
+  {
+    const probeDeadline = Date.now() + 20_000;
+    for (let k = 1; !lastCursor; k++) {
+      if (Date.now() > probeDeadline) fail('patel ws (shutdown): no probe message arrived within 20 s');
+      await send(chen.token, channelID, `before shutdown ${k}`);
+      try {
+        const data = await beforeDown.next(`before shutdown ${k}`, 1_000);
+        lastCursor = data.messageAdded.cursor;
+      } catch (e) {
+        if (!(e instanceof TestFailure)) throw e;
+      }
+    }
+  }
+  stopping = true;
+  await stopServer();
+  {
+    const deadline = Date.now() + RECEIVE_TIMEOUT_MS;
+    while (!beforeDown.ended && Date.now() < deadline) await sleep(20);
+  }
+  const downEnd = beforeDown.ended;
+  assert(downEnd, 'patel ws (shutdown): the subscription did not end when the server shut down');
+  assert(!downEnd.complete, 'patel ws (shutdown): the subscription ended with a bare complete, want an UNAVAILABLE error');
+  const downErr = Array.isArray(downEnd.error) ? downEnd.error[0] : null;
+  assert(
+    downErr?.extensions?.code === 'UNAVAILABLE' && downErr?.extensions?.reason === 'SERVER_SHUTDOWN',
+    `patel ws (shutdown): the subscription ended with ${closeText(downEnd.error)}, want UNAVAILABLE / SERVER_SHUTDOWN`,
+  );
+  assert(
+    patelDown.closes.some((e) => e.code === 1001),
+    `patel ws (shutdown): close events ${show(patelDown.closes.map((e) => e.code))}, want 1001 (going away)`,
+  );
+  ok('on SIGTERM the subscription ended with UNAVAILABLE / SERVER_SHUTDOWN, then the socket closed with 1001');
+  await patelDown.dispose();
+  childExited = null;
+  stopping = false;
+  httpBase = await startServer(databaseURL, port);
+  await send(chen.token, channelID, 'while away');
+  const patelBack = wsClient('patel ws (resumed)', port, patel.token);
+  const resumed = stream(patelBack, 'messageAdded(after:)', MESSAGE_ADDED_AFTER, { after: lastCursor });
+  await awaitAck(patelBack, resumed);
+  for (;;) {
+    // Probes sent after the one whose cursor we kept come first.
+    const m = (await resumed.next('"while away" (replayed)')).messageAdded;
+    if (m.body.startsWith('before shutdown ')) continue;
+    expectMessage(m, { body: 'while away', channelID }, 'patel ws (resumed): first message after the restart');
+    break;
+  }
+  await send(chen.token, channelID, 'after restart');
+  expectMessage((await resumed.next('"after restart"')).messageAdded, { body: 'after restart', channelID }, 'patel ws (resumed): live after the replay');
+  ok('after the restart Patel resumed from his last cursor: the message sent while he was away, then live, nothing missed');
+  resumed.unsubscribe();
+  await patelBack.dispose();
 
   // the server shuts down cleanly
   stopping = true;

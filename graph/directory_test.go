@@ -613,8 +613,9 @@ func TestUpsertStaff(t *testing.T) {
 	}
 }
 
-// TestSignInThrottleIsSharedByReplicas: failures against an unknown
-// address on one replica count on another (the count is in the database).
+// TestSignInThrottleIsSharedByReplicas: failures from one client address
+// against an account on one replica count on another (the count is in the
+// database).
 func TestSignInThrottleIsSharedByReplicas(t *testing.T) {
 	e := newEnv(t)
 	other, err := auth.New(e.db.Client, auth.Config{Secret: []byte(strings.Repeat("k", 32)), Now: e.clock.Now},
@@ -622,7 +623,9 @@ func TestSignInThrottleIsSharedByReplicas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := viewer.NewPendingContext(context.Background())
+	// The same client address on both replicas: failures are counted per
+	// (address, account).
+	ctx := auth.NewClientContext(viewer.NewPendingContext(context.Background()), auth.Meta{IP: "127.0.0.1"})
 	for i := range 5 {
 		if i%2 == 0 {
 			e.fails("", loginMutation, map[string]any{"e": "ghost@demo.clinic", "p": "guess"}, "UNAUTHENTICATED")

@@ -45,6 +45,7 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 			out.Locations = gqlErr.Locations
 		}
 		code, msg, known := classify(ctx, err)
+		var reason string
 		switch {
 		case known:
 		case gqlErr != nil && gqlErr.Err == nil:
@@ -58,6 +59,13 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 			if c, ok := gqlErr.Extensions["code"].(apperr.Code); ok {
 				code = c
 			}
+			if r, ok := gqlErr.Extensions["reason"].(string); ok {
+				reason = r
+			}
+		case isResolverError(err) && strings.HasSuffix(err.Error(), "introspection disabled"):
+			// gqlgen's answer to __schema and __type when introspection is
+			// off: a refusal, not a fault.
+			code, msg = apperr.Forbidden, "introspection is disabled"
 		case isResolverError(err):
 			code, msg = apperr.Internal, "internal error"
 		default:
@@ -73,6 +81,9 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 		}
 		out.Message = msg
 		out.Extensions = map[string]any{"code": code}
+		if reason != "" {
+			out.Extensions["reason"] = reason
+		}
 		if e, ok := apperr.As(err); ok && e.Field != "" {
 			out.Extensions["field"] = e.Field
 		}
@@ -110,6 +121,11 @@ func classify(ctx context.Context, err error) (code apperr.Code, msg string, kno
 		return apperr.Internal, "internal error", true
 	case errors.Is(err, context.DeadlineExceeded):
 		return apperr.Internal, "the operation took too long", true
+	case errors.Is(err, context.Canceled):
+		// The client stopped the operation (a subscription completed while
+		// it started, a closed connection) or the server is shutting
+		// down: not a fault of ours to log.
+		return apperr.Unavailable, "the operation was cancelled", true
 	}
 	return "", "", false
 }

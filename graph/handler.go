@@ -22,6 +22,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/auth"
@@ -42,6 +43,14 @@ type HandlerConfig struct {
 	MaxBodyBytes int64
 	// ParserTokenLimit bounds the tokens in one query document (default 15000).
 	ParserTokenLimit int
+	// MaxSelections bounds the selections (fields, fragments) written in
+	// one document, refused before validation (default 1000).
+	MaxSelections int
+	// MaxAliases bounds the aliased fields in one document (default 100).
+	MaxAliases int
+	// MaxFragmentSpreads bounds the fragment spreads in one document
+	// (default 100).
+	MaxFragmentSpreads int
 	// OperationTimeout bounds one query or mutation over HTTP (default 30 s).
 	OperationTimeout time.Duration
 	// WebsocketOrigins are host patterns (e.g. "app.example.com",
@@ -54,6 +63,13 @@ type HandlerConfig struct {
 	// PingInterval is how often the server pings websocket clients
 	// (default 25 s); a client that stops answering is dropped.
 	PingInterval time.Duration
+	// MaxSubscriptions bounds the live subscriptions of one websocket
+	// (default 64); more are refused with RESOURCE_EXHAUSTED.
+	MaxSubscriptions int
+	// MaxSocketsPerUser bounds the websockets of one principal on this
+	// replica (default 16); the subscriptions of further sockets are
+	// refused with RESOURCE_EXHAUSTED.
+	MaxSocketsPerUser int
 	// Extensions are added to the gqlgen server (metrics, for instance).
 	Extensions []graphql.HandlerExtension
 }
@@ -70,6 +86,21 @@ func (c *HandlerConfig) defaults() {
 	}
 	if c.ParserTokenLimit == 0 {
 		c.ParserTokenLimit = 15000
+	}
+	if c.MaxSelections == 0 {
+		c.MaxSelections = DefaultMaxSelections
+	}
+	if c.MaxAliases == 0 {
+		c.MaxAliases = DefaultMaxAliases
+	}
+	if c.MaxFragmentSpreads == 0 {
+		c.MaxFragmentSpreads = DefaultMaxSpreads
+	}
+	if c.MaxSubscriptions == 0 {
+		c.MaxSubscriptions = 64
+	}
+	if c.MaxSocketsPerUser == 0 {
+		c.MaxSocketsPerUser = 16
 	}
 	if c.OperationTimeout == 0 {
 		c.OperationTimeout = 30 * time.Second
@@ -106,9 +137,9 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *Handler {
 	srv := handler.New(NewSchema(r))
 	readLimit := cfg.MaxBodyBytes
 	srv.AddTransport(transport.Websocket{
-		Implementation: transport.CoderWebsocketImplementation{
+		Implementation: goingAway{transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: cfg.WebsocketOrigins},
-		},
+		}},
 		InitFunc:              h.initSocket,
 		InitTimeout:           cfg.InitTimeout,
 		KeepAlivePingInterval: cfg.PingInterval, // legacy graphql-ws keep-alive
@@ -125,6 +156,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *Handler {
 	} else {
 		srv.SetDisableSuggestion(true)
 	}
+	srv.Use(documentLimits{tokens: cfg.ParserTokenLimit, selections: cfg.MaxSelections, aliases: cfg.MaxAliases, spreads: cfg.MaxFragmentSpreads})
 	srv.Use(queryLimits{maxDepth: cfg.MaxDepth, maxComplexity: cfg.MaxComplexity})
 	for _, ext := range cfg.Extensions {
 		srv.Use(ext)
@@ -132,8 +164,16 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *Handler {
 	srv.AroundOperations(auditPatientReads(r))
 	srv.Use(sessionEnds{})
 	srv.AroundRootFields(signInContext)
+	srv.AroundFields(checkText)
 	srv.AroundFields(markResolverErrors)
-	srv.SetErrorPresenter(presentError(r.Log))
+	present := presentError(r.Log)
+	srv.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error {
+		out := present(ctx, err)
+		if !cfg.Introspection {
+			out.Message = withoutSuggestions(out.Message)
+		}
+		return out
+	})
 	srv.SetRecoverFunc(recoverPanic(r.Log))
 	h.srv = srv
 	return h
@@ -154,17 +194,33 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.socketCount.Add(-1)
 			h.sockets.Done()
 		}()
-		h.srv.ServeHTTP(w, r.WithContext(ctx))
+		h.srv.ServeHTTP(w, r.WithContext(withCloseCode(ctx)))
 		return
 	}
+	rw := &refusalWriter{ResponseWriter: w}
+	defer rw.finish()
+	w = rw
 	if r.Body != nil && r.Method == http.MethodPost {
+		if !isJSON(r.Header.Get("Content-Type")) {
+			writeError(w, http.StatusUnsupportedMediaType,
+				apperr.New(apperr.BadUserInput, "a POST body must be application/json"))
+			return
+		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
 		if err != nil {
 			writeError(w, http.StatusRequestEntityTooLarge,
 				apperr.New(apperr.BadUserInput, "request body is larger than %d bytes", h.cfg.MaxBodyBytes))
 			return
 		}
+		if !validUTF8JSON(body) {
+			writeError(w, http.StatusBadRequest, apperr.New(apperr.BadUserInput, "request body is not valid UTF-8"))
+			return
+		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	if !validQuery(r) {
+		writeError(w, http.StatusBadRequest, apperr.New(apperr.BadUserInput, "request parameters are not valid UTF-8"))
+		return
 	}
 	if bearer, ok := bearerToken(r.Header.Get("Authorization")); ok {
 		v, _, err := h.auth.Authenticate(ctx, bearer)
@@ -192,12 +248,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // is revoked, or when the server drains; the socket then closes.
 func (h *Handler) initSocket(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 	ip := clientFromContext(ctx).IP
+	// A valid credential is always accepted: failures from an address (a
+	// stale tab, a neighbour behind the same NAT) never lock out its good
+	// tokens. Only refusals are throttled, and a database error is not a
+	// refusal: it closes with 4500, which graphql-ws clients retry.
 	reject := func(err error) (context.Context, *transport.InitPayload, error) {
+		if h.initFails.Blocked(ip, time.Now()) {
+			return transport.WithWebsocketCloseCode(ctx, 4429), nil, apperr.New(apperr.Unauthenticated, "too many failed connection attempts; try again later")
+		}
 		h.initFails.Fail(ip, time.Now())
 		return transport.WithWebsocketCloseCode(ctx, 4403), nil, err
-	}
-	if h.initFails.Blocked(ip, time.Now()) {
-		return transport.WithWebsocketCloseCode(ctx, 4429), nil, apperr.New(apperr.Unauthenticated, "too many failed connection attempts; try again later")
 	}
 	bearer, ok := bearerToken(payload.Authorization())
 	if !ok {
@@ -206,7 +266,8 @@ func (h *Handler) initSocket(ctx context.Context, payload transport.InitPayload)
 	v, expires, err := h.auth.Authenticate(ctx, bearer)
 	if err != nil {
 		if _, safe := apperr.As(err); !safe {
-			err = apperr.New(apperr.Unauthenticated, "could not authenticate")
+			h.log.ErrorContext(ctx, "authenticating websocket", "err", err)
+			return transport.WithWebsocketCloseCode(ctx, 4500), nil, apperr.New(apperr.Internal, "could not authenticate; try again")
 		}
 		return reject(err)
 	}
@@ -241,6 +302,11 @@ func (c closeReasonContext) Value(key any) any {
 func (r *Resolver) streamEnds(ctx context.Context) context.Context {
 	present := presentError(r.Log)
 	return live.OnEnd(ctx, func(err error) {
+		if errors.Is(err, live.ErrSlowConsumer) && endSocketFor(ctx, SlowConsumer) {
+			// The socket's every stream ends with UNAVAILABLE /
+			// SLOW_CONSUMER and the client resumes them by cursor.
+			return
+		}
 		defer func() { _ = recover() }() // a transport without subscription errors
 		transport.AddSubscriptionError(ctx, present(ctx, err))
 	})
@@ -298,16 +364,11 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-type clientKey struct{}
-
 func withClient(ctx context.Context, m auth.Meta) context.Context {
-	return context.WithValue(ctx, clientKey{}, m)
+	return auth.NewClientContext(ctx, m)
 }
 
-func clientFromContext(ctx context.Context) auth.Meta {
-	m, _ := ctx.Value(clientKey{}).(auth.Meta)
-	return m
-}
+func clientFromContext(ctx context.Context) auth.Meta { return auth.ClientFromContext(ctx) }
 
 // auditPatientReads gives each operation a read log (see
 // trail.AuditPatientReads) and writes the patient records it read to the

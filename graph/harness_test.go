@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -48,7 +50,7 @@ func (c *clock) Advance(d time.Duration) {
 // env is a real Whisper GraphQL endpoint over a fresh database holding the
 // demo practice, wired by internal/app as the server wires it.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	db     *store.DB
 	auth   *auth.Service
 	dir    *directory.Service
@@ -100,7 +102,7 @@ func withRequestClient(wrap func(*store.DB) *ent.Client) envOption {
 // workers over a test clock, and the GraphQL endpoint on a local server.
 // The Patient Connect engine and the outbox are not run in the background:
 // the tests step them with their clock (e.engine.RunDue, outbox.RunOnce).
-func newEnv(t *testing.T, opts ...envOption) *env {
+func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
 	url := testdb.URL(t)
 	db := testdb.OpenURL(t, url)
@@ -248,9 +250,14 @@ func (e *env) with(t *testing.T) *env {
 }
 
 // testWriter sends server logs to the test log.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
+	if _, fuzz := w.t.(*testing.F); fuzz {
+		// A fuzz target's environment outlives f.Log's reach.
+		fmt.Fprintln(os.Stderr, strings.TrimSpace(string(p)))
+		return len(p), nil
+	}
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
 }

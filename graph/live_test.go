@@ -194,6 +194,10 @@ func TestResumeWithLateCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// (announced as a message writer, as messenger's sends are)
+	if _, err := tx.ExecContext(ctx, announceWrite); err != nil {
+		t.Fatal(err)
+	}
 	rows, err := tx.QueryContext(ctx, "SELECT pg_current_xact_id()::text::bigint")
 	if err != nil {
 		t.Fatal(err)
@@ -474,7 +478,11 @@ func TestOtherDatabasesDoNotHoldBackDelivery(t *testing.T) {
 	}
 }
 
-// holdHorizon opens a transaction that takes a transaction id and keeps it
+// announceWrite is what messenger runs before it writes a message: the
+// stream horizon waits only for transactions holding this lock.
+const announceWrite = "SELECT pg_advisory_xact_lock_shared(1464357712, 1)"
+
+// holdHorizon opens a message-writing transaction that takes a transaction id and keeps it
 // until the returned function runs: on PostgreSQL nothing committed after
 // it is released to the live stream meanwhile. On SQLite it does nothing.
 func (e *env) holdHorizon(t *testing.T) (release func()) {
@@ -488,6 +496,9 @@ func (e *env) holdHorizon(t *testing.T) (release func()) {
 	}
 	tx, err := db.Begin()
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(announceWrite); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := tx.Exec("SELECT pg_current_xact_id()"); err != nil {
@@ -660,7 +671,10 @@ func (e *env) writeSilently(t *testing.T, ch, sender, body string) {
 	}
 	q := "SELECT COALESCE(MAX(txid), 0) + 1 FROM messages"
 	if testdb.Postgres() {
-		q = "SELECT pg_current_xact_id()::text::bigint"
+		if _, err := tx.ExecContext(ctx, announceWrite); err != nil {
+			t.Fatal(err)
+		}
+		q = "SELECT GREATEST(pg_current_xact_id()::text::bigint, pg_snapshot_xmax(pg_current_snapshot())::text::bigint)"
 	}
 	rows, err := tx.QueryContext(ctx, q)
 	if err != nil {
@@ -836,5 +850,35 @@ func TestStreamsEndWhenAccessEnds(t *testing.T) {
 				t.Errorf("another user's stream gave %q, want the new message", body)
 			}
 		})
+	}
+}
+
+// TestForeignWriteTransactionDoesNotHoldDelivery: a write transaction that
+// writes no messages (a person in psql, a bulk import, a migration) is not
+// waited for: delivery goes on while it stays open.
+func TestForeignWriteTransactionDoesNotHoldDelivery(t *testing.T) {
+	if !testdb.Postgres() {
+		t.Skip("PostgreSQL only: SQLite serialises writers")
+	}
+	e := newEnv(t)
+	chen, patel := e.login(demo.ChenEmail), e.login(demo.PatelEmail)
+	ch := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
+	sub := e.listen(t, patel.AccessToken, messageAdded, nil)
+	db, err := sql.Open("postgres", e.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec("UPDATE security_groups SET name = name"); err != nil {
+		t.Fatal(err)
+	}
+	e.send(chen.AccessToken, ch.ID, "not held back", nil)
+	if body, _ := sub.message(3 * time.Second); body != "not held back" {
+		t.Errorf("with a foreign write transaction open, got %q", body)
 	}
 }

@@ -1,11 +1,20 @@
 package graph
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/viewer"
+	"io"
+	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
@@ -38,9 +47,27 @@ const (
 	// AccessChanged: the principal's permissions changed; reconnect to get
 	// the streams they still may have.
 	AccessChanged EndReason = "ACCESS_CHANGED"
-	// ShuttingDown: this replica is draining; reconnect (to another one).
+	// ShuttingDown: this replica is draining; reconnect (to another one)
+	// and resume each stream with after:.
 	ShuttingDown EndReason = "SERVER_SHUTDOWN"
+	// SlowConsumer: the client fell too far behind its streams; reconnect
+	// and resume each stream with after:.
+	SlowConsumer EndReason = "SLOW_CONSUMER"
 )
+
+// code is the extensions.code of the reason's error: the server's own
+// reasons are UNAVAILABLE (come back and resume), the others are about the
+// credential.
+func (r EndReason) code() apperr.Code {
+	if r.goingAway() {
+		return apperr.Unavailable
+	}
+	return apperr.Unauthenticated
+}
+
+// goingAway reports whether the server ends the socket for its own
+// reasons; the socket then closes with 1001 (going away) rather than 1000.
+func (r EndReason) goingAway() bool { return r == ShuttingDown || r == SlowConsumer }
 
 // message is what the client reads, beside the reason.
 func (r EndReason) message() string {
@@ -53,8 +80,10 @@ func (r EndReason) message() string {
 		return "account deactivated"
 	case AccessChanged:
 		return "your access changed: reconnect"
+	case SlowConsumer:
+		return "too far behind: reconnect and resume with after:"
 	}
-	return "server shutting down: reconnect"
+	return "server shutting down: reconnect and resume with after:"
 }
 
 // endError is the cause a socket's context ends with.
@@ -68,12 +97,174 @@ type socket struct {
 	session   pulid.ID // staff or portal session; empty for API keys
 	end       *socketEnd
 	cancel    context.CancelCauseFunc
+	ws        *wsState // shared with the connection's wrapper; nil without one
 }
 
 // close ends the socket's subscriptions with reason, then the socket.
 func (s *socket) close(reason EndReason) {
-	s.end.end(reason, time.Second)
+	s.begin(reason)
+	s.finish(reason, time.Second)
+}
+
+// finish waits (at most grace) for the subscriptions to end and their
+// errors to be written, then closes the socket.
+func (s *socket) finish(reason EndReason, grace time.Duration) {
+	deadline := time.Now().Add(grace)
+	s.end.wait(grace)
+	if s.ws != nil {
+		s.ws.flushed(s.end.queued.Load(), deadline)
+	}
 	s.cancel(endError{reason})
+}
+
+// begin starts ending the socket: from now on its subscriptions end with
+// reason's error.
+func (s *socket) begin(reason EndReason) {
+	if s.ws != nil {
+		if reason.goingAway() {
+			s.ws.code.CompareAndSwap(0, int32(websocket.StatusGoingAway))
+		}
+		s.ws.ending.Store(true)
+	}
+	s.end.begin(reason)
+}
+
+type socketKey struct{}
+
+// endSocketFor ends the socket ctx runs on for reason, without waiting: the
+// caller may be one of the subscriptions that must end first. It reports
+// false outside a socket.
+func endSocketFor(ctx context.Context, reason EndReason) bool {
+	s, ok := ctx.Value(socketKey{}).(*socket)
+	if !ok {
+		return false
+	}
+	s.begin(reason)
+	go s.finish(reason, time.Second)
+	return true
+}
+
+// wsState is what a socket's end shares with its connection (see
+// goingAwayConn): the close code it asks for, and how many subscription
+// errors were written once it began to end, so the socket closes only after
+// the clients have them (gqlgen writes them after the subscription is done).
+type wsState struct {
+	code       atomic.Int32 // sent instead of 1000 when set
+	ending     atomic.Bool
+	errorsSent atomic.Int64
+	wrote      chan struct{} // a nudge per error written while ending
+}
+
+// flushed waits until n subscription errors were written, or deadline.
+func (w *wsState) flushed(n int64, deadline time.Time) {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	for w.errorsSent.Load() < n {
+		select {
+		case <-w.wrote:
+		case <-timer.C:
+			return
+		}
+	}
+}
+
+// wsStateKey carries a socket's wsState from the HTTP request (where the
+// connection is accepted) into the socket.
+type wsStateKey struct{}
+
+// withCloseCode prepares a websocket request's context for openSocket and
+// the connection to share a wsState.
+func withCloseCode(ctx context.Context) context.Context {
+	return context.WithValue(ctx, wsStateKey{}, &wsState{wrote: make(chan struct{}, 1)})
+}
+
+// goingAway is the websocket implementation that closes with the code the
+// socket's end chose: gqlgen closes every ended socket with 1000, which
+// clients read as "finished".
+type goingAway struct {
+	transport.WebsocketImplementation
+}
+
+// Accept implements transport.WebsocketImplementation.
+func (g goingAway) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
+	conn, err := g.WebsocketImplementation.Accept(w, r, o)
+	if err != nil {
+		return nil, err
+	}
+	ws, _ := r.Context().Value(wsStateKey{}).(*wsState)
+	return goingAwayConn{WebsocketConn: conn, ws: ws}, nil
+}
+
+// goingAwayConn replaces a normal close with the chosen code and counts
+// the subscription errors written while the socket ends.
+type goingAwayConn struct {
+	transport.WebsocketConn
+	ws *wsState
+}
+
+// WriteClose implements transport.WebsocketConn.
+func (c goingAwayConn) WriteClose(code int, message string) error {
+	if c.ws != nil && code == transport.WebsocketCloseNormalClosure {
+		if chosen := c.ws.code.Load(); chosen != 0 {
+			code = int(chosen)
+		}
+	}
+	return c.WebsocketConn.WriteClose(code, message)
+}
+
+// WriteJSON implements transport.WebsocketConn.
+func (c goingAwayConn) WriteJSON(v any) error {
+	err := c.WebsocketConn.WriteJSON(v)
+	if c.ws != nil && c.ws.ending.Load() {
+		var m struct {
+			Type string `json:"type"`
+		}
+		if b, merr := json.Marshal(v); merr == nil && json.Unmarshal(b, &m) == nil && m.Type == "error" {
+			c.ws.errorsSent.Add(1)
+			select {
+			case c.ws.wrote <- struct{}{}:
+			default:
+			}
+		}
+	}
+	return err
+}
+
+// NextReader implements transport.WebsocketConn: a frame that is not valid
+// UTF-8 (or escapes a lone surrogate) is refused — the socket closes — rather
+// than silently rewritten by JSON decoding. Frames are bounded by the
+// read limit, so reading one whole costs no more than decoding it.
+func (c goingAwayConn) NextReader() (int, io.Reader, error) {
+	typ, r, err := c.WebsocketConn.NextReader()
+	if err != nil {
+		return typ, r, err
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return typ, nil, err
+	}
+	if !validUTF8JSON(b) {
+		return typ, nil, errInvalidFrame
+	}
+	return typ, bytes.NewReader(b), nil
+}
+
+// errInvalidFrame ends a socket that sent a frame that is not valid UTF-8.
+var errInvalidFrame = errors.New("websocket frame is not valid UTF-8")
+
+// SetReadLimit implements transport.WebsocketReadLimiter.
+func (c goingAwayConn) SetReadLimit(limit int64) {
+	if l, ok := c.WebsocketConn.(transport.WebsocketReadLimiter); ok {
+		l.SetReadLimit(limit)
+	}
+}
+
+// SetReadDeadline implements transport.WebsocketReadDeadliner.
+func (c goingAwayConn) SetReadDeadline(t time.Time) error {
+	if d, ok := c.WebsocketConn.(transport.WebsocketReadDeadliner); ok {
+		return d.SetReadDeadline(t)
+	}
+	return nil
 }
 
 // sockets is this replica's registry of open websockets by session and by
@@ -85,7 +276,9 @@ type sockets struct {
 	byPrincipal map[pulid.ID]map[*socket]struct{}
 }
 
-func (r *sockets) add(s *socket) {
+// add registers s and returns how many sockets its principal had open
+// before it.
+func (r *sockets) add(s *socket) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.bySession == nil {
@@ -100,8 +293,13 @@ func (r *sockets) add(s *socket) {
 		}
 		m[k][s] = struct{}{}
 	}
+	before := 0
+	if s.principal != "" {
+		before = len(r.byPrincipal[s.principal])
+	}
 	put(r.bySession, s.session)
 	put(r.byPrincipal, s.principal)
+	return before
 }
 
 func (r *sockets) remove(s *socket) {
@@ -133,20 +331,31 @@ func (r *sockets) of(m *map[pulid.ID]map[*socket]struct{}, k pulid.ID) []*socket
 // revoked) and returns the context its operations run in; the context ends
 // when the socket does, with the reason as its cause.
 func (h *Handler) openSocket(ctx context.Context, v *viewer.Viewer, expires time.Time) context.Context {
-	s := &socket{principal: v.UserID, session: v.SessionID, end: newSocketEnd()}
+	s := &socket{principal: v.UserID, session: v.SessionID, end: newSocketEnd(h.cfg.MaxSubscriptions)}
+	s.ws, _ = ctx.Value(wsStateKey{}).(*wsState)
 	if s.principal == "" {
 		s.principal = v.PatientID
 	}
 	ctx = context.WithValue(ctx, socketEndKey{}, s.end)
+	ctx = context.WithValue(ctx, socketKey{}, s)
 	ctx, s.cancel = context.WithCancelCause(ctx)
 	if !expires.IsZero() {
 		timer := time.AfterFunc(time.Until(expires), func() { s.close(TokenExpired) })
 		context.AfterFunc(ctx, func() { timer.Stop() })
 	}
-	// Draining closes the socket at once: its subscriptions end with the
-	// socket and the client reconnects elsewhere.
-	stopDrain := context.AfterFunc(h.drainCtx, func() { s.cancel(endError{ShuttingDown}) })
-	h.open.add(s)
+	// Draining ends each subscription with UNAVAILABLE / SERVER_SHUTDOWN
+	// (never a bare complete, which a client reads as "finished"), then
+	// closes the socket with 1001; the client resumes elsewhere.
+	stopDrain := context.AfterFunc(h.drainCtx, func() { s.close(ShuttingDown) })
+	if h.open.add(s) >= h.cfg.MaxSocketsPerUser {
+		// Past the principal's sockets: the socket stays open (so the
+		// client sees why rather than a reconnect loop), but each of its
+		// subscriptions is refused with RESOURCE_EXHAUSTED.
+		s.end.refuse(&gqlerror.Error{
+			Message:    fmt.Sprintf("too many open sockets for this account (limit %d); close one", h.cfg.MaxSocketsPerUser),
+			Extensions: map[string]any{"code": apperr.ResourceExhausted, "reason": "TOO_MANY_SOCKETS"},
+		})
+	}
 	context.AfterFunc(ctx, func() {
 		stopDrain()
 		h.open.remove(s)
@@ -180,18 +389,31 @@ type socketEnd struct {
 	mu      sync.Mutex
 	closing bool // no subscription joins once set, so subs.Wait is safe
 	subs    sync.WaitGroup
+	queued  atomic.Int64    // ending errors handed to the transport
+	active  int             // subscriptions running, guarded by mu
+	max     int             // most subscriptions at once
+	refused *gqlerror.Error // set: every subscription is refused with it
 }
 
 type socketEndKey struct{}
 
-func newSocketEnd() *socketEnd { return &socketEnd{ending: make(chan struct{})} }
+func newSocketEnd(maxSubs int) *socketEnd {
+	return &socketEnd{ending: make(chan struct{}), max: maxSubs}
+}
 
-// end sends the reason's error to the socket's subscriptions and waits (at
-// most grace) for them to deliver it.
-func (s *socketEnd) end(reason EndReason, grace time.Duration) {
+// refuse makes every subscription of the socket fail with err.
+func (s *socketEnd) refuse(err *gqlerror.Error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refused = err
+}
+
+// begin makes every subscription of the socket end with the reason's
+// error; the first reason wins.
+func (s *socketEnd) begin(reason EndReason) {
 	s.once.Do(func() {
 		s.err = &gqlerror.Error{Message: reason.message(), Extensions: map[string]any{
-			"code":   apperr.Unauthenticated,
+			"code":   reason.code(),
 			"reason": string(reason),
 		}}
 		close(s.ending)
@@ -199,6 +421,10 @@ func (s *socketEnd) end(reason EndReason, grace time.Duration) {
 	s.mu.Lock()
 	s.closing = true
 	s.mu.Unlock()
+}
+
+// wait waits (at most grace) for the subscriptions to deliver the error.
+func (s *socketEnd) wait(grace time.Duration) {
 	done := make(chan struct{})
 	go func() { s.subs.Wait(); close(done) }()
 	select {
@@ -207,15 +433,33 @@ func (s *socketEnd) end(reason EndReason, grace time.Duration) {
 	}
 }
 
-// join counts a starting subscription, unless the socket is ending.
-func (s *socketEnd) join() bool {
+// join counts a starting subscription, unless the socket is ending (the
+// ending error) or has no room for it (a RESOURCE_EXHAUSTED error).
+func (s *socketEnd) join() *gqlerror.Error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing {
-		return false
+	switch {
+	case s.closing:
+		return s.err
+	case s.refused != nil:
+		return s.refused
+	case s.max > 0 && s.active >= s.max:
+		return &gqlerror.Error{
+			Message:    fmt.Sprintf("too many subscriptions on this socket (limit %d); stop one first", s.max),
+			Extensions: map[string]any{"code": apperr.ResourceExhausted, "reason": "TOO_MANY_SUBSCRIPTIONS"},
+		}
 	}
+	s.active++
 	s.subs.Add(1)
-	return true
+	return nil
+}
+
+// leave counts a subscription's end.
+func (s *socketEnd) leave() {
+	s.mu.Lock()
+	s.active--
+	s.mu.Unlock()
+	s.subs.Done()
 }
 
 // sessionEnds is the gqlgen extension that ends a socket's subscriptions
@@ -242,16 +486,18 @@ func (sessionEnds) InterceptOperation(ctx context.Context, next graphql.Operatio
 	if op := graphql.GetOperationContext(ctx).Operation; op == nil || op.Operation != ast.Subscription {
 		return next(ctx)
 	}
-	if !se.join() {
-		// The socket is ending: the subscription gets its error and ends.
-		sent := false
-		return func(context.Context) *graphql.Response {
-			if sent {
-				return nil
+	if refusal := se.join(); refusal != nil {
+		// The socket is ending, or has no room: the subscription gets the
+		// error as its error message (graphql-ws clients reject the
+		// subscription with it) before any resolver runs.
+		func() {
+			defer func() { _ = recover() }() // a transport without subscription errors
+			transport.AddSubscriptionError(ctx, refusal)
+			if refusal == se.err {
+				se.queued.Add(1)
 			}
-			sent = true
-			return &graphql.Response{Errors: gqlerror.List{se.err}}
-		}
+		}()
+		return func(context.Context) *graphql.Response { return nil }
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	go func() {
@@ -283,11 +529,12 @@ func (sessionEnds) InterceptOperation(ctx context.Context, next graphql.Operatio
 				func() {
 					defer func() { _ = recover() }() // a transport without subscription errors
 					transport.AddSubscriptionError(ctx, se.err)
+					se.queued.Add(1)
 				}()
 			default:
 			}
 			cancel()
-			se.subs.Done()
+			se.leave()
 		}
 		return r
 	}

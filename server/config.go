@@ -60,6 +60,19 @@ type Config struct {
 	// time (WHISPER_SEND_WINDOW, -send-window).
 	SendWindow consent.Window
 
+	// The limits of SPEC §14 (see the README's Limits section).
+	MaxSelections        int           // WHISPER_MAX_SELECTIONS, -max-selections
+	MaxAliases           int           // WHISPER_MAX_ALIASES, -max-aliases
+	MaxFragmentSpreads   int           // WHISPER_MAX_FRAGMENT_SPREADS, -max-fragment-spreads
+	MaxSubscriptions     int           // WHISPER_MAX_SUBSCRIPTIONS, -max-subscriptions
+	MaxSocketsPerUser    int           // WHISPER_MAX_SOCKETS_PER_USER, -max-sockets-per-user
+	PasswordChecksPerMin int           // WHISPER_PASSWORD_CHECKS_PER_MINUTE, -password-checks-per-minute
+	MaxDeliveryLag       time.Duration // WHISPER_MAX_DELIVERY_LAG, -max-delivery-lag
+	// MetricsAddr is where /metrics is served (WHISPER_METRICS_ADDR,
+	// -metrics-addr): empty serves it on the main listener outside
+	// production and nowhere in production; "off" serves it nowhere.
+	MetricsAddr string
+
 	// TimeZone is the practice's default time zone (WHISPER_TIME_ZONE,
 	// -time-zone); updatePracticeSettings overrides it.
 	TimeZone *time.Location
@@ -112,6 +125,14 @@ var settings = []setting{
 	{"WHISPER_SEND_WINDOW", "send-window", "08:00-20:00", "practice-time window in which patient SMS and email leave (HH:MM-HH:MM; 00:00-24:00 for always); outside it they wait"},
 	{"WHISPER_PUBLIC_URL", "public-url", "", "the server's public base URL, for email unsubscribe links (default: http://localhost:<port of -addr>) and SMS status callbacks (none without it or -sms-webhook-url)"},
 	{"WHISPER_PATIENT_NUDGE_AFTER", "patient-nudge-after", "15m", "how long a staff message stays unread by the patient before the patient is nudged (SMS or email, no clinical content)"},
+	{"WHISPER_MAX_SELECTIONS", "max-selections", "1000", "most selections (fields and fragments) written in one GraphQL document, refused before validation"},
+	{"WHISPER_MAX_ALIASES", "max-aliases", "100", "most aliased fields in one GraphQL document"},
+	{"WHISPER_MAX_FRAGMENT_SPREADS", "max-fragment-spreads", "100", "most fragment spreads in one GraphQL document"},
+	{"WHISPER_MAX_SUBSCRIPTIONS", "max-subscriptions", "64", "most live subscriptions on one websocket (more: RESOURCE_EXHAUSTED)"},
+	{"WHISPER_MAX_SOCKETS_PER_USER", "max-sockets-per-user", "16", "most websockets of one principal on one replica (the subscriptions of more: RESOURCE_EXHAUSTED)"},
+	{"WHISPER_PASSWORD_CHECKS_PER_MINUTE", "password-checks-per-minute", "60", "password checks one client address may make per minute (more: RESOURCE_EXHAUSTED)"},
+	{"WHISPER_MAX_DELIVERY_LAG", "max-delivery-lag", "30s", "live delivery lag past which /readyz answers 503"},
+	{"WHISPER_METRICS_ADDR", "metrics-addr", "", "address of a separate listener for /metrics (default: /metrics on the main listener, none in production; off: none)"},
 }
 
 // booleans are the settings whose flags may be given bare (-demo).
@@ -277,6 +298,19 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		bad("public-url", "must be an http:// or https:// URL")
 	}
 	c.PatientNudgeAfter = parseDuration("patient-nudge-after")
+	c.MaxSelections = int(parseInt("max-selections"))
+	c.MaxAliases = int(parseInt("max-aliases"))
+	c.MaxFragmentSpreads = int(parseInt("max-fragment-spreads"))
+	c.MaxSubscriptions = int(parseInt("max-subscriptions"))
+	c.MaxSocketsPerUser = int(parseInt("max-sockets-per-user"))
+	c.PasswordChecksPerMin = int(parseInt("password-checks-per-minute"))
+	c.MaxDeliveryLag = parseDuration("max-delivery-lag")
+	c.MetricsAddr = strings.TrimSpace(raw["metrics-addr"])
+	if c.MetricsAddr != "" && c.MetricsAddr != "off" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			bad("metrics-addr", "must be host:port, :port or off, got %q", c.MetricsAddr)
+		}
+	}
 	c.LettersDir, c.EPostURL = raw["letters-dir"], raw["epost-url"]
 	if c.EPostURL != "" && c.LettersDir == "" {
 		bad("epost-url", "needs -letters-dir too: letters are rendered there before they are posted")

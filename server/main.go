@@ -89,6 +89,32 @@ type App struct {
 
 	stopWorkers context.CancelFunc
 	workersDone chan struct{}
+
+	maxLag      time.Duration // /readyz fails past this delivery lag
+	metricsHTTP *http.Server  // the /metrics listener, when separate
+	metricsAddr net.Addr
+}
+
+// serveMetrics serves handler at /metrics on its own listener at addr.
+func (a *App) serveMetrics(addr string, handler http.Handler) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listening for metrics on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", handler)
+	a.metricsHTTP = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	a.metricsAddr = l.Addr()
+	go func() { _ = a.metricsHTTP.Serve(l) }()
+	return nil
+}
+
+// MetricsURL is the base URL of the separate /metrics listener, if any.
+func (a *App) MetricsURL() string {
+	if a.metricsAddr == nil {
+		return ""
+	}
+	return "http://" + displayAddr(a.metricsAddr)
 }
 
 // Start opens the database, brings its schema up to date, loads the demo
@@ -160,22 +186,28 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 	metrics := newMetrics(reg)
 
 	a.core, err = app.New(a.db, a.bus, app.Config{
-		TokenSecret:      secret,
-		AccessTokenTTL:   cfg.AccessTokenTTL,
-		RefreshTokenTTL:  cfg.RefreshTokenTTL,
-		Practice:         settingsdb.Practice{Name: cfg.PracticeName, Phone: cfg.PracticePhone, Address: cfg.PracticeAddress, Location: cfg.TimeZone},
-		Providers:        providers,
-		ChannelHideAfter: cfg.ChannelHideAfter,
-		AppURL:           cfg.AppURL,
-		SendWindow:       cfg.SendWindow,
-		PublicURL:        cfg.PublicBase(),
+		TokenSecret:             secret,
+		AccessTokenTTL:          cfg.AccessTokenTTL,
+		RefreshTokenTTL:         cfg.RefreshTokenTTL,
+		Practice:                settingsdb.Practice{Name: cfg.PracticeName, Phone: cfg.PracticePhone, Address: cfg.PracticeAddress, Location: cfg.TimeZone},
+		Providers:               providers,
+		ChannelHideAfter:        cfg.ChannelHideAfter,
+		AppURL:                  cfg.AppURL,
+		SendWindow:              cfg.SendWindow,
+		PublicURL:               cfg.PublicBase(),
+		PasswordChecksPerMinute: cfg.PasswordChecksPerMin,
 		Handler: graph.HandlerConfig{
-			Introspection:    cfg.Introspection,
-			MaxDepth:         cfg.MaxDepth,
-			MaxComplexity:    cfg.MaxComplexity,
-			MaxBodyBytes:     cfg.MaxBodyBytes,
-			WebsocketOrigins: cfg.WebsocketOrigins(),
-			Extensions:       []graphql.HandlerExtension{metrics},
+			Introspection:      cfg.Introspection,
+			MaxDepth:           cfg.MaxDepth,
+			MaxComplexity:      cfg.MaxComplexity,
+			MaxBodyBytes:       cfg.MaxBodyBytes,
+			MaxSelections:      cfg.MaxSelections,
+			MaxAliases:         cfg.MaxAliases,
+			MaxFragmentSpreads: cfg.MaxFragmentSpreads,
+			MaxSubscriptions:   cfg.MaxSubscriptions,
+			MaxSocketsPerUser:  cfg.MaxSocketsPerUser,
+			WebsocketOrigins:   cfg.WebsocketOrigins(),
+			Extensions:         []graphql.HandlerExtension{metrics},
 		},
 		PatientNudgeAfter: cfg.PatientNudgeAfter,
 	}, log)
@@ -183,6 +215,8 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	metrics.openSockets = a.core.Handler.OpenSockets
+	metrics.deliveryLag = a.core.Hub.DeliveryLag
+	a.maxLag = cfg.MaxDeliveryLag
 	workers, stopWorkers := context.WithCancel(context.Background())
 	a.stopWorkers, a.workersDone = stopWorkers, make(chan struct{})
 	go func() {
@@ -199,7 +233,17 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 	mux.HandleFunc("GET /livez", live)
 	mux.HandleFunc("GET /healthz", live)
 	mux.HandleFunc("GET /readyz", a.ready)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	metricsHandler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	switch {
+	case cfg.MetricsAddr == "" && !cfg.Production:
+		mux.Handle("GET /metrics", metricsHandler)
+	case cfg.MetricsAddr != "" && cfg.MetricsAddr != "off":
+		// Metrics on their own listener (an internal port), never the
+		// public one.
+		if err := a.serveMetrics(cfg.MetricsAddr, metricsHandler); err != nil {
+			return err
+		}
+	}
 	if cfg.SMSToken != "" {
 		// Without a token, inbound messages could not be authenticated.
 		mux.Handle("/webhooks/sms", smsWebhook(a.core.Engine, a.core.Consent, a.core.Settings, cfg.SMSToken, cfg.SMSWebhookURL, log))
@@ -263,6 +307,11 @@ func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "event bus unavailable", http.StatusServiceUnavailable)
 		return
 	}
+	if lag := a.core.Hub.DeliveryLag(); a.maxLag > 0 && lag > a.maxLag {
+		a.log.WarnContext(r.Context(), "readiness check failed: live delivery lags", "lag", lag)
+		http.Error(w, "live delivery lags "+lag.Round(time.Second).String(), http.StatusServiceUnavailable)
+		return
+	}
 	_, _ = io.WriteString(w, "ok\n")
 }
 
@@ -273,6 +322,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 	a.log.Info("shutting down")
 	errc := make(chan error, 1)
 	go func() { errc <- a.http.Shutdown(ctx) }()
+
 	a.core.Handler.Drain(ctx)
 	err := <-errc
 	if serveErr := <-a.served; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
@@ -290,6 +340,9 @@ func (a *App) stopBackground() error {
 		<-a.workersDone
 	}
 	var err error
+	if a.metricsHTTP != nil {
+		_ = a.metricsHTTP.Close()
+	}
 	if a.bus != nil {
 		err = a.bus.Close()
 	}

@@ -166,8 +166,8 @@ func TestServerEndToEnd(t *testing.T) {
 	stopApp(t, app)
 	if err := <-closed; ctx.Err() != nil {
 		t.Fatalf("socket still open after shutdown (%v)", err)
-	} else if websocket.CloseStatus(err) != websocket.StatusNormalClosure {
-		t.Errorf("socket closed with %v, want a normal closure", err)
+	} else if websocket.CloseStatus(err) != websocket.StatusGoingAway {
+		t.Errorf("socket closed with %v, want 1001 going away (SPEC §14: clients resume)", err)
 	}
 }
 

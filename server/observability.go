@@ -114,6 +114,7 @@ type metrics struct {
 	operations   *prometheus.CounterVec
 	duration     *prometheus.HistogramVec
 	openSockets  func() int
+	deliveryLag  func() time.Duration
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -129,11 +130,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.DefBuckets,
 		}, []string{"type"}),
 		openSockets: func() int { return 0 },
+		deliveryLag: func() time.Duration { return 0 },
 	}
 	reg.MustRegister(m.httpRequests, m.operations, m.duration,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "whisper_websockets_open", Help: "Open GraphQL websocket connections.",
-		}, func() float64 { return float64(m.openSockets()) }))
+		}, func() float64 { return float64(m.openSockets()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "whisper_live_delivery_lag_seconds",
+			Help: "How long the oldest committed message not yet delivered to live streams has waited (0: caught up).",
+		}, func() float64 { return m.deliveryLag().Seconds() }))
 	return m
 }
 

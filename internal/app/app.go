@@ -42,6 +42,9 @@ type Config struct {
 	// RefreshTokenTTL is how long a session lives without being refreshed
 	// (default 30 days).
 	RefreshTokenTTL time.Duration
+	// PasswordChecksPerMinute is how many password checks one client
+	// address may make per minute (default auth.DefaultPasswordChecks).
+	PasswordChecksPerMinute int
 
 	// AppURL is the front-end's base URL, for invitation and password-reset
 	// links (default directory.DefaultAppURL).
@@ -67,6 +70,9 @@ type Config struct {
 	// PollInterval is the live hub's safety net: how often it looks for
 	// messages even without an event (default 1 s).
 	PollInterval time.Duration
+	// LiveBuffer is each live subscriber's queue, in releases; one that
+	// falls this far behind is dropped and resumes by cursor (default 512).
+	LiveBuffer int
 	// ReminderInterval is how often due reminders are announced (default 1 s).
 	ReminderInterval time.Duration
 	// EngineInterval is how often the Patient Connect engine runs due
@@ -156,10 +162,11 @@ func New(db *store.DB, bus pubsub.Bus, cfg Config, log *slog.Logger) (*App, erro
 	rule.LogPrivilegedUse(db.Client, log)
 	var err error
 	a.Auth, err = auth.New(requests, auth.Config{
-		Secret:     cfg.TokenSecret,
-		AccessTTL:  cfg.AccessTokenTTL,
-		RefreshTTL: cfg.RefreshTokenTTL,
-		Now:        cfg.Now,
+		Secret:         cfg.TokenSecret,
+		AccessTTL:      cfg.AccessTokenTTL,
+		RefreshTTL:     cfg.RefreshTokenTTL,
+		Now:            cfg.Now,
+		PasswordChecks: cfg.PasswordChecksPerMinute,
 		Revoked: func(id pulid.ID, reason string) {
 			// This replica's sockets of the session end at once; the
 			// others' when the event reaches their hub.
@@ -207,6 +214,7 @@ func New(db *store.DB, bus pubsub.Bus, cfg Config, log *slog.Logger) (*App, erro
 	a.Hub = live.New(db.Client, bus, log, live.Config{
 		Dialect:      db.Dialect,
 		PollInterval: cfg.PollInterval,
+		Buffer:       cfg.LiveBuffer,
 		OnRevoke: func(id pulid.ID, reason string) {
 			a.Auth.SessionRevoked(id)
 			a.Handler.EndSession(id, graph.EndReason(reason))

@@ -21,6 +21,16 @@ const (
 	Internal        Code = "INTERNAL"
 )
 
+// The codes of SPEC §14: limits on what one client may use.
+const (
+	// ResourceExhausted refuses what goes past a limit on one client
+	// (subscriptions per socket, sockets per principal, password checks).
+	ResourceExhausted Code = "RESOURCE_EXHAUSTED"
+	// Unavailable ends a stream the server could not keep (shutting down, a
+	// subscriber that fell behind); extensions.reason says which.
+	Unavailable Code = "UNAVAILABLE"
+)
+
 // Error is an error whose message is safe to show to the client.
 type Error struct {
 	Code    Code

@@ -42,10 +42,15 @@ type Config struct {
 	// (default 30 days).
 	RefreshTTL time.Duration
 	// MaxFailures is how many wrong passwords in a row lock an account
-	// (default 5).
+	// from one client address (default 5); other addresses are unaffected,
+	// so knowing an email does not let anyone lock its owner out.
 	MaxFailures int
-	// LockFor is how long a locked account refuses sign-in (default 15 minutes).
+	// LockFor is how long a locked account refuses sign-in from that
+	// address (default 15 minutes).
 	LockFor time.Duration
+	// PasswordChecks is how many password checks one client address may
+	// make per minute (default DefaultPasswordChecks).
+	PasswordChecks int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Revoked is told of every session this replica revokes, with the
@@ -81,7 +86,9 @@ type Service struct {
 	client  *ent.Client
 	cfg     Config
 	log     *slog.Logger
-	unknown *throttle.Shared // sign-ins by unknown and portal addresses, shared by replicas
+	unknown *throttle.Shared // failed sign-ins per (address, account), shared by replicas
+
+	passwordRate *throttle.Rate
 
 	mu      sync.Mutex
 	checked map[pulid.ID]checkedSession // guarded by mu
@@ -129,6 +136,8 @@ func New(client *ent.Client, cfg Config, log *slog.Logger) (*Service, error) {
 		cfg:     cfg,
 		log:     log,
 		unknown: throttle.NewShared(client, cfg.MaxFailures, cfg.LockFor),
+
+		passwordRate: newPasswordRate(cfg.PasswordChecks),
 	}, nil
 }
 
@@ -161,38 +170,34 @@ func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSp
 func (s *Service) Login(ctx context.Context, email, password string, meta Meta) (*Tokens, error) {
 	email = NormalizeEmail(email)
 	now := s.now()
+	if err := s.allowPasswordCheck(ctx); err != nil {
+		return nil, err
+	}
+	// The attempt is counted before the password is checked, so parallel
+	// guesses cannot share a stale count; a correct password resets it.
+	key := attemptKey(ctx, "", email)
+	if ok, err := s.unknown.Reserve(ctx, key, now); err != nil || !ok {
+		if err == nil {
+			err = ErrThrottled
+		}
+		return nil, err
+	}
 	sctx := system(ctx, "sign-in: find the user, check the password, open a session")
 	u, err := s.client.User.Query().
 		Where(user.Email(email), user.KindEQ(user.KindSTAFF)).
 		Only(sctx)
 	if ent.IsNotFound(err) {
-		ok, err := s.unknown.Reserve(ctx, email, now)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return nil, ErrThrottled
-		}
 		CheckPassword(dummyHash(), password)
 		return nil, ErrInvalidCredentials
 	}
 	if err != nil {
 		return nil, fmt.Errorf("finding user: %w", err)
 	}
-	if u.LockedUntil != nil && now.Before(*u.LockedUntil) {
-		return nil, ErrThrottled
-	}
-	if ok, err := s.reserveAttempt(sctx, u.ID, now); err != nil || !ok {
-		if err == nil {
-			err = ErrThrottled
-		}
-		return nil, err
-	}
 	if !u.Active || u.PasswordHash == "" || !CheckPassword(u.PasswordHash, password) {
-		if err := s.lockIfExhausted(sctx, u.ID, now); err != nil {
-			return nil, err
-		}
 		return nil, ErrInvalidCredentials
+	}
+	if err := s.unknown.Reset(ctx, key); err != nil {
+		return nil, fmt.Errorf("clearing failed sign-ins: %w", err)
 	}
 	if err := s.client.User.UpdateOneID(u.ID).SetFailedLogins(0).ClearLockedUntil().Exec(sctx); err != nil {
 		return nil, fmt.Errorf("clearing failed sign-ins: %w", err)
@@ -213,46 +218,6 @@ func (s *Service) Login(ctx context.Context, email, password string, meta Meta) 
 	}
 	s.log.InfoContext(ctx, "signed in", "user", u.ID, "session", sess.ID)
 	return s.issue(ctx, u, sess, secret, now)
-}
-
-// reserveAttempt counts a sign-in attempt before its password is checked,
-// in one conditional statement, so parallel guesses cannot share a stale
-// count: of any number of them, at most MaxFailures are checked before the
-// account locks. A correct password resets the count. It reports false when
-// the account has no attempts left (and is locked).
-func (s *Service) reserveAttempt(ctx context.Context, id pulid.ID, now time.Time) (bool, error) {
-	n, err := s.client.User.Update().
-		Where(user.ID(id), user.FailedLoginsLT(s.cfg.MaxFailures),
-			user.Or(user.LockedUntilIsNil(), user.LockedUntilLTE(now))).
-		AddFailedLogins(1).
-		Save(ctx)
-	if err != nil {
-		return false, fmt.Errorf("counting sign-in attempt: %w", err)
-	}
-	if n == 1 {
-		return true, nil
-	}
-	// Out of attempts (or locked by a parallel failure): make sure the lock
-	// is set, so the count starts again when it ends.
-	return false, s.lockIfExhausted(ctx, id, now)
-}
-
-// lockIfExhausted locks the account once its counted attempts reach
-// MaxFailures; of parallel failures exactly one sets the lock.
-func (s *Service) lockIfExhausted(ctx context.Context, id pulid.ID, now time.Time) error {
-	n, err := s.client.User.Update().
-		Where(user.ID(id), user.FailedLoginsGTE(s.cfg.MaxFailures),
-			user.Or(user.LockedUntilIsNil(), user.LockedUntilLTE(now))).
-		SetFailedLogins(0).
-		SetLockedUntil(now.Add(s.cfg.LockFor)).
-		Save(ctx)
-	if err != nil {
-		return fmt.Errorf("recording failed sign-in: %w", err)
-	}
-	if n > 0 {
-		s.log.WarnContext(ctx, "account locked after failed sign-ins", "user", id)
-	}
-	return nil
 }
 
 // Refresh rotates a refresh token. Presenting a token that was already

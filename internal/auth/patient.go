@@ -30,7 +30,10 @@ type PatientTokens struct {
 func (s *Service) PatientLogin(ctx context.Context, email, password string) (*PatientTokens, error) {
 	email = NormalizeEmail(email)
 	now := s.now()
-	key := patientKey + email
+	if err := s.allowPasswordCheck(ctx); err != nil {
+		return nil, err
+	}
+	key := attemptKey(ctx, patientKey, email)
 	if ok, err := s.unknown.Reserve(ctx, key, now); err != nil || !ok {
 		if err == nil {
 			err = ErrThrottled

@@ -74,20 +74,20 @@ func (s *Service) CheckUserPassword(ctx context.Context, userID pulid.ID, passwo
 	if err != nil {
 		return false, err
 	}
-	now := s.now()
-	if u.LockedUntil != nil && now.Before(*u.LockedUntil) {
-		return false, ErrThrottled
+	if err := s.allowPasswordCheck(ctx); err != nil {
+		return false, err
 	}
-	if ok, err := s.reserveAttempt(sctx, u.ID, now); err != nil || !ok {
+	key := attemptKey(ctx, "", u.Email)
+	if ok, err := s.unknown.Reserve(ctx, key, s.now()); err != nil || !ok {
 		if err == nil {
 			err = ErrThrottled
 		}
 		return false, err
 	}
 	if u.PasswordHash == "" || !CheckPassword(u.PasswordHash, password) {
-		return false, s.lockIfExhausted(sctx, u.ID, now)
+		return false, nil
 	}
-	return true, s.client.User.UpdateOneID(u.ID).SetFailedLogins(0).Exec(sctx)
+	return true, s.unknown.Reset(ctx, key)
 }
 
 // tombstoneAt is when a session's cached check was dropped (monotonic), so

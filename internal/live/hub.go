@@ -63,6 +63,8 @@ type Hub struct {
 	log    *slog.Logger
 	cfg    Config
 
+	lag lag // measured on the wall clock, whatever Now is
+
 	mu      sync.Mutex
 	pos     messenger.Cursor
 	started chan struct{}
@@ -347,6 +349,7 @@ func (h *Hub) catchUp(ctx context.Context, retry *time.Timer) {
 		rows, xmin, err := h.scan(ctx, from, false)
 		if err != nil {
 			h.log.Warn("live hub catch-up", "err", err)
+			h.lag.behind(time.Now())
 			retry.Reset(250 * time.Millisecond)
 			return
 		}
@@ -362,13 +365,18 @@ func (h *Hub) catchUp(ctx context.Context, retry *time.Timer) {
 		if len(ready) > 0 {
 			if err := h.release(ctx, ready); err != nil {
 				h.log.Warn("live hub delivery", "err", err)
+				h.lag.behind(time.Now())
 				retry.Reset(250 * time.Millisecond)
 				return
 			}
 		}
 		if held {
+			h.lag.behind(time.Now())
 			retry.Reset(20 * time.Millisecond)
 			return
+		}
+		if len(rows) < 500 {
+			h.lag.caughtUp()
 		}
 		if len(rows) < 500 {
 			return

@@ -54,9 +54,14 @@ func (s *msgSub) push(batch []*ent.Message) {
 	case s.queue <- batch:
 	default:
 		s.closed = true
+		s.reason = ErrSlowConsumer
 		close(s.done)
 	}
 }
+
+// ErrSlowConsumer is the end of a stream whose subscriber fell too far
+// behind: the transport tells the client to resume with after:.
+var ErrSlowConsumer = apperr.New(apperr.Unavailable, "too far behind: resume with after:")
 
 // end stops the subscription because its viewer lost access to its only
 // channel; reason is sent to the client before the stream completes.

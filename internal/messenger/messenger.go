@@ -65,7 +65,16 @@ func New(client *ent.Client, bus pubsub.Bus, log *slog.Logger, cfg Config) *Serv
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{client: client, bus: bus, log: log, cfg: cfg, tx: txn.New(client, bus, log)}
+	s := &Service{client: client, bus: bus, log: log, cfg: cfg, tx: txn.New(client, bus, log)}
+	if cfg.Dialect.IsPostgres() {
+		// Announced before anything is written, so the transaction's id
+		// is taken after the stream horizon can see it (see advance).
+		s.tx.OnBegin(func(ctx context.Context, tx *ent.Tx) error {
+			_, err := announceMessageWrite(ctx, tx.Client())
+			return err
+		})
+	}
+	return s
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }

@@ -263,7 +263,17 @@ func (s *Service) advance(ctx context.Context, c *ent.Client, id, member pulid.I
 	a := advanced{at: s.now()}
 	mark, txid := "?", "max(last_txid, (SELECT COALESCE(MAX(txid), 0) + 1 FROM messages))"
 	if s.cfg.Dialect.IsPostgres() {
+		announced, err := announceMessageWrite(ctx, c)
+		if err != nil {
+			return a, err
+		}
 		mark, txid = "$", "GREATEST(last_txid, pg_current_xact_id()::text::bigint)"
+		if !announced {
+			// A transaction that may have taken its id before the horizon
+			// could see it: its stream id goes above every position the
+			// horizon may have released meanwhile.
+			txid = "GREATEST(last_txid, pg_current_xact_id()::text::bigint, pg_snapshot_xmax(pg_current_snapshot())::text::bigint)"
+		}
 	}
 	p := func(n int) string { return mark + strconv.Itoa(n) }
 	q := "UPDATE channels SET last_seq = last_seq + 1, message_count = message_count + 1, last_txid = " + txid + ", " +

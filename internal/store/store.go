@@ -253,20 +253,34 @@ func (db *DB) hasColumn(ctx context.Context, table, column string) (bool, error)
 	return n > 0, nil
 }
 
-// streamHorizon is the live stream's commit horizon (see internal/live): the
-// oldest transaction id still running in this database, or the next one to
-// be assigned. It reads the calling statement's snapshot (the function is
-// STABLE), so it agrees with the rows that statement sees. Transactions of
-// other databases on the same server are left out, so that they cannot hold
-// back delivery; when their database cannot be told (pg_stat_activity hides
-// other roles' sessions from unprivileged users) they count, which is safe.
+// MessageWriterLock is the advisory lock (two int4 keys) every
+// message-writing transaction holds in shared mode from before its first
+// message (see messenger's announcement): the stream horizon waits only for
+// transactions that hold it, so a foreign transaction — a migration, a bulk
+// import, a person in psql — never holds back live delivery.
+const (
+	MessageWriterLockClass = 1464357712 // "WHSP"
+	MessageWriterLockID    = 1
+)
+
+// streamHorizon is the live stream's commit horizon (see internal/live):
+// the oldest transaction id, in the calling statement's snapshot, of the
+// running transactions that announced they write messages (they hold
+// MessageWriterLock), or the next id to be assigned. A writer that was not
+// yet visible when the horizon was read takes its messages' stream ids at
+// or above that next id (messenger's transactions announce themselves before
+// they take an id; one begun elsewhere has its stream id raised to its next
+// snapshot's xmax), so nothing can commit beneath a released position. The function
+// is STABLE, so it agrees with the rows its statement sees.
 const streamHorizon = `CREATE OR REPLACE FUNCTION whisper_stream_horizon() RETURNS bigint
 LANGUAGE sql STABLE AS $$
   SELECT COALESCE(
     (SELECT min(x::text::bigint) FROM pg_snapshot_xip(pg_current_snapshot()) AS x
-      WHERE (x::text::bigint % 4294967296) NOT IN (
-        SELECT backend_xid::text::bigint FROM pg_stat_activity
-        WHERE backend_xid IS NOT NULL AND datname IS DISTINCT FROM current_database())),
+      WHERE (x::text::bigint % 4294967296) IN (
+        SELECT a.backend_xid::text::bigint FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE l.locktype = 'advisory' AND l.classid = 1464357712 AND l.objid = 1 AND l.objsubid = 2
+          AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND a.backend_xid IS NOT NULL)),
     pg_snapshot_xmax(pg_current_snapshot())::text::bigint)
 $$`
 

@@ -49,6 +49,11 @@ func (l *Limiter) Blocked(key string, now time.Time) bool {
 func (l *Limiter) Fail(key string, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.fail(key, now)
+}
+
+// fail is Fail with l.mu held.
+func (l *Limiter) fail(key string, now time.Time) {
 	if len(l.entries) >= maxKeys {
 		for k, a := range l.entries {
 			if now.Sub(a.first) > l.window {
@@ -62,4 +67,25 @@ func (l *Limiter) Fail(key string, now time.Time) {
 		l.entries[key] = a
 	}
 	a.count++
+}
+
+// Take counts one attempt for key before it is made and reports whether it
+// may be made: false once key has used up its failures. Parallel attempts
+// are counted one by one, so at most max get through per window; Reset
+// forgets the count when an attempt succeeds.
+func (l *Limiter) Take(key string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if a := l.entries[key]; a != nil && now.Sub(a.first) <= l.window && a.count >= l.max {
+		return false
+	}
+	l.fail(key, now)
+	return true
+}
+
+// Reset forgets key's failures (its attempt succeeded).
+func (l *Limiter) Reset(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.entries, key)
 }

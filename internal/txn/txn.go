@@ -29,6 +29,14 @@ type Runner struct {
 	client *ent.Client
 	bus    pubsub.Bus
 	log    *slog.Logger
+	begin  func(context.Context, *ent.Tx) error
+}
+
+// OnBegin makes f the first statement of every transaction r runs (before
+// the transaction writes anything), and returns r.
+func (r *Runner) OnBegin(f func(context.Context, *ent.Tx) error) *Runner {
+	r.begin = f
+	return r
 }
 
 // New returns a runner over client. bus may be nil for a service that never
@@ -73,6 +81,12 @@ func (r *Runner) try(ctx context.Context, fn func(tx *ent.Tx, emit Emit) error) 
 	}
 	var events []pubsub.Event
 	emit := func(e ...pubsub.Event) { events = append(events, e...) }
+	if r.begin != nil {
+		if err := r.begin(ctx, tx); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+	}
 	if err := fn(tx, emit); err != nil {
 		if rerr := tx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
 			r.log.WarnContext(ctx, "rolling back", "err", rerr)
