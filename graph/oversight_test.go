@@ -17,7 +17,14 @@ func TestObserveUser(t *testing.T) {
 	e := newEnv(t)
 	chen, patel, admin := e.login(demo.ChenEmail), e.login(demo.PatelEmail), e.login(demo.AdminEmail)
 	ch := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
+	// The message before the observation is history: wait until the hub has
+	// released it (Patel's own stream receives it) before observing, so the
+	// observer's stream starts after it rather than racing its release.
+	own := e.listen(t, patel.AccessToken, messageAdded, nil)
 	e.send(chen.AccessToken, ch.ID, "for Patel's eyes", nil)
+	if body, _ := own.message(5 * time.Second); body != "for Patel's eyes" {
+		t.Fatalf("Patel's stream got %q", body)
+	}
 
 	live := e.listen(t, admin.AccessToken, `subscription($u: ID!) { observeUser(userID: $u) { body } }`, map[string]any{"u": patel.User.ID})
 	var list struct {
