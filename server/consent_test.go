@@ -70,6 +70,9 @@ func until(t *testing.T, what string, ok func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
+		// A bounded poll interval: the state is written by the running
+		// server's background workers, which announce nothing a test could
+		// wait on through the API.
 		time.Sleep(20 * time.Millisecond)
 	}
 }

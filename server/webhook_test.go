@@ -76,6 +76,9 @@ func TestInboundSMSRepliesAreStoredAgainstTheEnrolment(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the SMS was not sent: %v", steps)
 		}
+		// A poll interval, not a synchronisation guess: the step's SENT
+		// status is written by the running server's worker and only the
+		// database knows when; the deadline above bounds the wait.
 		time.Sleep(10 * time.Millisecond)
 	}
 
