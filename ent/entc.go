@@ -6,6 +6,7 @@ package main
 
 import (
 	"log"
+	"strings"
 
 	"github.com/vektah/gqlparser/v2/ast"
 
@@ -19,7 +20,7 @@ func main() {
 		entgql.WithConfigPath("gqlgen.yml"),
 		entgql.WithSchemaGenerator(),
 		entgql.WithSchemaPath("ent.graphql"),
-		entgql.WithSchemaHook(nonNullLists, staffDetailsNullable),
+		entgql.WithSchemaHook(nonNullLists, staffDetailsNullable, stringCursorArgs, dropUnusedOrders),
 	)
 	if err != nil {
 		log.Fatalf("creating entgql extension: %v", err)
@@ -73,4 +74,63 @@ func staffDetailsNullable(_ *gen.Graph, s *ast.Schema) error {
 		}
 	}
 	return nil
+}
+
+// stringCursorArgs declares the after/before arguments of the generated
+// connection fields (Label.messages) as String, like every connection of
+// schema.graphql: SPEC §7 names them String, so a client's `$after: String`
+// variable fits every list. The values are the cursors the connections
+// return; the resolvers decode them.
+func stringCursorArgs(_ *gen.Graph, s *ast.Schema) error {
+	for _, def := range s.Types {
+		for _, f := range def.Fields {
+			for _, a := range f.Arguments {
+				if (a.Name == "after" || a.Name == "before") && a.Type.Name() == "Cursor" && a.Type.Elem == nil {
+					a.Type = ast.NamedType("String", nil)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// dropUnusedOrders leaves out of ent.graphql the ordering inputs entgql
+// generates for every connection type (UserOrder, its UserOrderField enum,
+// OrderDirection) that no argument takes: the lists of schema.graphql have
+// a fixed order, and an input type nothing accepts only misleads a client
+// developer reading the schema. The Go types stay (the resolvers order with
+// them).
+func dropUnusedOrders(_ *gen.Graph, s *ast.Schema) error {
+	orderType := func(def *ast.Definition) bool {
+		switch def.Kind {
+		case ast.InputObject:
+			return strings.HasSuffix(def.Name, "Order")
+		case ast.Enum:
+			return strings.HasSuffix(def.Name, "OrderField") || def.Name == "OrderDirection"
+		}
+		return false
+	}
+	for {
+		used := map[string]bool{}
+		for _, def := range s.Types {
+			for _, f := range def.Fields {
+				if f.Type.Name() != def.Name {
+					used[f.Type.Name()] = true
+				}
+				for _, a := range f.Arguments {
+					used[a.Type.Name()] = true
+				}
+			}
+		}
+		dropped := false
+		for name, def := range s.Types {
+			if orderType(def) && !used[name] {
+				delete(s.Types, name)
+				dropped = true
+			}
+		}
+		if !dropped {
+			return nil
+		}
+	}
 }

@@ -140,7 +140,7 @@ func TestDirectoryQueries(t *testing.T) {
 			}
 		}
 	}
-	const pageQ = `query($after: Cursor) { users(first: 3, after: $after) { edges { node { email } } pageInfo { endCursor hasNextPage } } }`
+	const pageQ = `query($after: String) { users(first: 3, after: $after) { edges { node { email } } pageInfo { endCursor hasNextPage } } }`
 	e.ok(kim.AccessToken, pageQ, nil, &p1)
 	e.ok(kim.AccessToken, pageQ, map[string]any{"after": p1.Users.PageInfo.EndCursor}, &p2)
 	if !p1.Users.PageInfo.HasNextPage || len(p1.Users.Edges) != 3 || len(p2.Users.Edges) != 3 || p2.Users.PageInfo.HasNextPage {

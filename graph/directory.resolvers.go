@@ -121,12 +121,12 @@ func (r *mutationResolver) UpsertStaff(ctx context.Context, input model.StaffInp
 }
 
 // DirectoryLog is the resolver for the directoryLog field.
-func (r *queryResolver) DirectoryLog(ctx context.Context, filter *model.DirectoryLogFilter, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.DirectoryLogEntryConnection, error) {
+func (r *queryResolver) DirectoryLog(ctx context.Context, filter *model.DirectoryLogFilter, first *int, after *string, last *int, before *string) (*ent.DirectoryLogEntryConnection, error) {
 	var f directory.LogFilter
 	if filter != nil {
 		f = directory.LogFilter{UserID: filter.UserID, ActorID: filter.ActorID}
 	}
-	first, last, err := page(first, last)
+	pg, err := r.page(first, after, last, before)
 	if err != nil {
 		return nil, err
 	}
@@ -134,6 +134,6 @@ func (r *queryResolver) DirectoryLog(ctx context.Context, filter *model.Director
 	if err != nil {
 		return nil, err
 	}
-	return q.Paginate(ctx, after, first, before, last,
+	return q.Paginate(ctx, pg.after, pg.first, pg.before, pg.last,
 		ent.WithDirectoryLogEntryOrder(&ent.DirectoryLogEntryOrder{Field: ent.DirectoryLogEntryOrderFieldAt, Direction: entgql.OrderDirectionDesc}))
 }

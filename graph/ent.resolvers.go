@@ -14,6 +14,15 @@ import (
 	"github.com/whisper-health/whisper/internal/pulid"
 )
 
+// Messages is the resolver for the messages field.
+func (r *labelResolver) Messages(ctx context.Context, obj *ent.Label, after *string, first *int, before *string, last *int, orderBy *ent.MessageOrder) (*ent.MessageConnection, error) {
+	pg, err := r.page(first, after, last, before)
+	if err != nil {
+		return nil, err
+	}
+	return obj.Messages(ctx, pg.after, pg.first, pg.before, pg.last, orderBy)
+}
+
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id pulid.ID) (ent.Noder, error) {
 	// A patient read here is recorded by the Patient read audit.
@@ -46,6 +55,9 @@ func (r *Resolver) Channel() generated.ChannelResolver { return &channelResolver
 // Enrollment returns generated.EnrollmentResolver implementation.
 func (r *Resolver) Enrollment() generated.EnrollmentResolver { return &enrollmentResolver{r} }
 
+// Label returns generated.LabelResolver implementation.
+func (r *Resolver) Label() generated.LabelResolver { return &labelResolver{r} }
+
 // Message returns generated.MessageResolver implementation.
 func (r *Resolver) Message() generated.MessageResolver { return &messageResolver{r} }
 
@@ -73,6 +85,7 @@ func (r *Resolver) User() generated.UserResolver { return &userResolver{r} }
 type (
 	channelResolver       struct{ *Resolver }
 	enrollmentResolver    struct{ *Resolver }
+	labelResolver         struct{ *Resolver }
 	messageResolver       struct{ *Resolver }
 	notificationResolver  struct{ *Resolver }
 	patientResolver       struct{ *Resolver }

@@ -39,6 +39,10 @@ type HandlerConfig struct {
 	MaxDepth int
 	// MaxComplexity is the highest query cost allowed (default 5000).
 	MaxComplexity int
+	// MaxPageSize is the largest first/last any list accepts (default
+	// DefaultMaxPageSize); a larger one is refused with BAD_USER_INPUT /
+	// PAGE_TOO_LARGE before anything runs.
+	MaxPageSize int
 	// MaxBodyBytes bounds a request body and a websocket message (default 1 MiB).
 	MaxBodyBytes int64
 	// ParserTokenLimit bounds the tokens in one query document (default 15000).
@@ -80,6 +84,9 @@ func (c *HandlerConfig) defaults() {
 	}
 	if c.MaxComplexity == 0 {
 		c.MaxComplexity = 5000
+	}
+	if c.MaxPageSize == 0 {
+		c.MaxPageSize = DefaultMaxPageSize
 	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 1 << 20
@@ -131,6 +138,7 @@ type Handler struct {
 // NewHandler builds the GraphQL endpoint over r.
 func NewHandler(r *Resolver, cfg HandlerConfig) *Handler {
 	cfg.defaults()
+	r.MaxPageSize = cfg.MaxPageSize
 	h := &Handler{auth: r.Auth, log: r.Log, cfg: cfg, initFails: throttle.New(10, time.Minute)}
 	h.drainCtx, h.drain = context.WithCancel(context.Background())
 
@@ -157,7 +165,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *Handler {
 		srv.SetDisableSuggestion(true)
 	}
 	srv.Use(documentLimits{tokens: cfg.ParserTokenLimit, selections: cfg.MaxSelections, aliases: cfg.MaxAliases, spreads: cfg.MaxFragmentSpreads})
-	srv.Use(queryLimits{maxDepth: cfg.MaxDepth, maxComplexity: cfg.MaxComplexity})
+	srv.Use(queryLimits{maxDepth: cfg.MaxDepth, maxComplexity: cfg.MaxComplexity, maxPage: cfg.MaxPageSize})
 	for _, ext := range cfg.Extensions {
 		srv.Use(ext)
 	}

@@ -9,22 +9,31 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/internal/apperr"
+	"github.com/whisper-health/whisper/internal/messenger"
+	"github.com/whisper-health/whisper/internal/pulid"
 )
 
-// DefaultPageSize is the page a connection returns when first/last is omitted.
+// DefaultPageSize is the page a connection returns when first/last is
+// omitted (the page-size limit, when that is smaller).
 const DefaultPageSize = 50
 
-// MaxPageSize is the largest page a connection returns.
-const MaxPageSize = 200
+// DefaultMaxPageSize is the largest first/last a list accepts unless
+// HandlerConfig.MaxPageSize (WHISPER_MAX_PAGE_SIZE) says otherwise.
+const DefaultMaxPageSize = 100
 
-// queryLimits rejects hostile queries before they run: too deep, or too
+// queryLimits rejects hostile queries before they run: too deep, asking
+// any list for a page (first/last) above the page-size limit, or too
 // costly, where a connection's cost is multiplied by the page it asks for
 // (first/last, or the default page). gqlgen has no depth limit of its own,
-// and its complexity counting does not know our connections.
+// and its complexity counting does not know our connections. This is the
+// one place the page-size limit is enforced, for every field that takes
+// first or last, nested ones included.
 type queryLimits struct {
 	maxDepth      int
 	maxComplexity int
+	maxPage       int
 }
 
 var _ interface {
@@ -43,10 +52,13 @@ func (l queryLimits) MutateOperationContext(_ context.Context, oc *graphql.Opera
 	if oc.Operation == nil {
 		return nil
 	}
-	w := walker{vars: oc.Variables, maxDepth: l.maxDepth}
+	w := walker{vars: oc.Variables, maxDepth: l.maxDepth, maxPage: l.maxPage}
 	cost := w.cost(oc.Operation.SelectionSet, 1)
 	if w.tooDeep {
 		return limitError(fmt.Sprintf("query is nested too deeply (limit %d)", l.maxDepth))
+	}
+	if w.tooLarge != nil {
+		return w.tooLarge
 	}
 	if l.maxComplexity > 0 && cost > l.maxComplexity {
 		return limitError(fmt.Sprintf("query is too complex (cost %d, limit %d)", cost, l.maxComplexity))
@@ -61,7 +73,9 @@ func limitError(msg string) *gqlerror.Error {
 type walker struct {
 	vars     map[string]any
 	maxDepth int
+	maxPage  int
 	tooDeep  bool
+	tooLarge *gqlerror.Error // the first page above maxPage
 	seen     int
 }
 
@@ -126,35 +140,94 @@ func (w *walker) multiplier(f *ast.Field) int {
 	args := f.ArgumentMap(w.vars)
 	n := 0
 	for _, name := range []string{"first", "last"} {
-		if v, ok := args[name].(int64); ok && int(v) > n {
+		v, ok := args[name].(int64)
+		if !ok {
+			continue
+		}
+		if v > int64(w.maxPage) && w.tooLarge == nil {
+			w.tooLarge = &gqlerror.Error{
+				Message: fmt.Sprintf("%s.%s: %d is more than the page-size limit of %d; page with after/before",
+					f.Name, name, v, w.maxPage),
+				Extensions: map[string]any{"code": apperr.BadUserInput, "reason": "PAGE_TOO_LARGE"},
+			}
+		}
+		if int(v) > n {
 			n = int(v)
 		}
 	}
 	if n <= 0 {
 		n = DefaultPageSize
 	}
-	return min(n, MaxPageSize)
+	return min(n, w.maxPage)
 }
 
-// page clamps a connection's first/last to the page-size bounds; with neither
-// given it asks for the default page.
-func page(first, last *int) (*int, *int, error) {
+// pageArgs are a list's page arguments, checked and decoded.
+type pageArgs struct {
+	first, last   *int
+	after, before *ent.Cursor
+}
+
+// page checks a connection's first/last (queryLimits has refused pages
+// above the limit before any resolver ran; with neither given it asks for
+// the default page) and decodes its after/before (cursorArgs).
+func (r *Resolver) page(first *int, after *string, last *int, before *string) (pageArgs, error) {
 	for _, p := range []*int{first, last} {
 		if p != nil && *p < 0 {
-			return nil, nil, apperr.Invalid("first", "first and last must not be negative")
+			return pageArgs{}, apperr.Invalid("first", "first and last must not be negative")
 		}
 	}
-	clamp := func(p *int) *int {
-		if p == nil {
-			return nil
-		}
-		n := min(*p, MaxPageSize)
-		return &n
-	}
-	first, last = clamp(first), clamp(last)
 	if first == nil && last == nil {
-		n := DefaultPageSize
+		n := r.defaultPage()
 		first = &n
 	}
-	return first, last, nil
+	a, b, err := cursorArgs(after, before)
+	return pageArgs{first: first, last: last, after: a, before: b}, err
+}
+
+// defaultPage is the page a list returns when asked for none.
+func (r *Resolver) defaultPage() int {
+	if r.MaxPageSize > 0 {
+		return min(DefaultPageSize, r.MaxPageSize)
+	}
+	return DefaultPageSize
+}
+
+// cursorArgs decodes a connection's after and before: cursors the same
+// list returned (an edge's cursor, pageInfo's startCursor or endCursor).
+// They are Strings in the schema, as SPEC §7 names them; anything else is
+// BAD_USER_INPUT naming the argument.
+func cursorArgs(after, before *string) (*ent.Cursor, *ent.Cursor, error) {
+	decode := func(arg string, s *string) (*ent.Cursor, error) {
+		if s == nil {
+			return nil, nil
+		}
+		var c ent.Cursor
+		if err := c.UnmarshalGQL(*s); err != nil {
+			return nil, apperr.Invalid(arg, "%s must be a cursor this list returned", arg)
+		}
+		return &c, nil
+	}
+	a, err := decode("after", after)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := decode("before", before)
+	return a, b, err
+}
+
+// messageCursor decodes a messages(after:/before:) argument: a message's
+// cursor (Message.cursor, which is its edge cursor) of that channel.
+func (r *Resolver) messageCursor(ctx context.Context, channelID pulid.ID, arg string, s *string) (*ent.Cursor, error) {
+	if s == nil {
+		return nil, nil
+	}
+	m, err := r.Messenger.Position(ctx, arg, *s)
+	if err != nil {
+		return nil, err
+	}
+	if m.ChannelID != channelID {
+		return nil, apperr.Invalid(arg, "%s is the cursor of a message in another channel", arg)
+	}
+	c := messenger.PageCursor(m)
+	return &c, nil
 }

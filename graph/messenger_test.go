@@ -441,7 +441,7 @@ func TestConcurrentSendsKeepOneOrder(t *testing.T) {
 				}
 			}
 		}
-		e.ok(chen.AccessToken, `query($c: ID!, $a: Cursor) { messages(channelID: $c, first: 7, after: $a) { edges { node { seq } } pageInfo { hasNextPage endCursor } } }`,
+		e.ok(chen.AccessToken, `query($c: ID!, $a: String) { messages(channelID: $c, first: 7, after: $a) { edges { node { seq } } pageInfo { hasNextPage endCursor } } }`,
 			map[string]any{"c": ch.ID, "a": after}, &fwd)
 		for _, edge := range fwd.Messages.Edges {
 			seqs = append(seqs, edge.Node.Seq)
@@ -469,7 +469,7 @@ func TestConcurrentSendsKeepOneOrder(t *testing.T) {
 	if len(last.Messages.Edges) != 5 || last.Messages.Edges[0].Node.Seq != 16 || !last.Messages.PageInfo.HasPreviousPage {
 		t.Errorf("last 5 = %+v", last.Messages)
 	}
-	e.ok(chen.AccessToken, `query($c: ID!, $b: Cursor) { messages(channelID: $c, last: 5, before: $b) { edges { node { seq } } pageInfo { hasPreviousPage startCursor } } }`,
+	e.ok(chen.AccessToken, `query($c: ID!, $b: String) { messages(channelID: $c, last: 5, before: $b) { edges { node { seq } } pageInfo { hasPreviousPage startCursor } } }`,
 		map[string]any{"c": ch.ID, "b": last.Messages.PageInfo.StartCursor}, &last)
 	if len(last.Messages.Edges) != 5 || last.Messages.Edges[0].Node.Seq != 11 {
 		t.Errorf("previous 5 = %+v, want 11..15", last.Messages.Edges)

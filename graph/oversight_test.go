@@ -98,7 +98,7 @@ func TestAuditAndAccessLog(t *testing.T) {
 	e.ok(demo.IntegrationKey, `mutation($u: [ID!]) { createNotification(input: {kind: LAB_REPORT, title: "Lipids ready", userIDs: $u}) { id } }`,
 		map[string]any{"u": []string{chen.User.ID}}, nil)
 
-	const audit = `query($f: AuditFilter, $first: Int, $after: Cursor) { auditLog(filter: $f, first: $first, after: $after) {
+	const audit = `query($f: AuditFilter, $first: Int, $after: String) { auditLog(filter: $f, first: $first, after: $after) {
 		totalCount edges { cursor node { kind body sender { email } channel { kind } recipients { email } patients { patientNumber } } }
 		pageInfo { hasNextPage endCursor } } }`
 	type page struct {

@@ -37,6 +37,10 @@ type Resolver struct {
 	Settings  *settings.Service
 	Consent   *consent.Service
 	Log       *slog.Logger
+	// MaxPageSize is the page-size limit (NewHandler sets it from
+	// HandlerConfig.MaxPageSize); a list asked for no page returns
+	// DefaultPageSize items, or this many when it is smaller.
+	MaxPageSize int
 }
 
 // NewSchema returns the executable schema over r.

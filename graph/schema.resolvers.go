@@ -125,7 +125,7 @@ func (r *enrollmentResolver) Steps(ctx context.Context, obj *ent.Enrollment) ([]
 
 // Cursor is the resolver for the cursor field.
 func (r *messageResolver) Cursor(ctx context.Context, obj *ent.Message) (string, error) {
-	return messenger.CursorOf(obj).String(), nil
+	return messenger.ClientCursor(obj), nil
 }
 
 // Notify is the resolver for the notify field.
@@ -544,13 +544,13 @@ func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
 }
 
 // Users is the resolver for the users field.
-func (r *queryResolver) Users(ctx context.Context, search *string, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID], includeDeactivated *bool) (*ent.UserConnection, error) {
+func (r *queryResolver) Users(ctx context.Context, search *string, first *int, after *string, last *int, before *string, includeDeactivated *bool) (*ent.UserConnection, error) {
 	// The directory is for accounts; a portal patient reads only the staff
 	// of their own conversations, through them.
 	if _, err := rule.Account.Check(ctx); err != nil {
 		return nil, err
 	}
-	first, last, err := page(first, last)
+	pg, err := r.page(first, after, last, before)
 	if err != nil {
 		return nil, err
 	}
@@ -562,7 +562,7 @@ func (r *queryResolver) Users(ctx context.Context, search *string, first *int, a
 	if nodeFields(ctx, "User")["permissions"] {
 		q.WithSecurityGroups() // one statement for the page, not one per user
 	}
-	return q.Paginate(ctx, after, first, before, last,
+	return q.Paginate(ctx, pg.after, pg.first, pg.before, pg.last,
 		ent.WithUserOrder(&ent.UserOrder{Field: ent.UserOrderFieldName, Direction: entgql.OrderDirectionAsc}))
 }
 
@@ -575,14 +575,14 @@ func (r *queryResolver) SecurityGroups(ctx context.Context) ([]*ent.SecurityGrou
 }
 
 // Patients is the resolver for the patients field.
-func (r *queryResolver) Patients(ctx context.Context, search *string, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.PatientConnection, error) {
-	first, last, err := page(first, last)
+func (r *queryResolver) Patients(ctx context.Context, search *string, first *int, after *string, last *int, before *string) (*ent.PatientConnection, error) {
+	pg, err := r.page(first, after, last, before)
 	if err != nil {
 		return nil, err
 	}
 	return r.Client.Patient.Query().
 		Where(patientSearch(search)).
-		Paginate(ctx, after, first, before, last,
+		Paginate(ctx, pg.after, pg.first, pg.before, pg.last,
 			ent.WithPatientOrder(&ent.PatientOrder{Field: ent.PatientOrderFieldLastName, Direction: entgql.OrderDirectionAsc}))
 }
 
@@ -592,7 +592,7 @@ func (r *queryResolver) Sessions(ctx context.Context) ([]*ent.Session, error) {
 }
 
 // Channels is the resolver for the channels field.
-func (r *queryResolver) Channels(ctx context.Context, filter *model.ChannelFilter, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.ChannelConnection, error) {
+func (r *queryResolver) Channels(ctx context.Context, filter *model.ChannelFilter, first *int, after *string, last *int, before *string) (*ent.ChannelConnection, error) {
 	var f messenger.ListFilter
 	if filter != nil {
 		f = messenger.ListFilter{
@@ -602,7 +602,7 @@ func (r *queryResolver) Channels(ctx context.Context, filter *model.ChannelFilte
 			UnreadOnly:    deref(filter.UnreadOnly),
 		}
 	}
-	first, last, err := page(first, last)
+	pg, err := r.page(first, after, last, before)
 	if err != nil {
 		return nil, err
 	}
@@ -616,17 +616,17 @@ func (r *queryResolver) Channels(ctx context.Context, filter *model.ChannelFilte
 	if err != nil {
 		return nil, err
 	}
-	return q.Paginate(ctx, after, first, before, last,
+	return q.Paginate(ctx, pg.after, pg.first, pg.before, pg.last,
 		ent.WithChannelOrder(&ent.ChannelOrder{Field: ent.ChannelOrderFieldLastActivityAt, Direction: entgql.OrderDirectionDesc}))
 }
 
 // Messages is the resolver for the messages field.
-func (r *queryResolver) Messages(ctx context.Context, channelID pulid.ID, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.MessageConnection, error) {
+func (r *queryResolver) Messages(ctx context.Context, channelID pulid.ID, first *int, after *string, last *int, before *string) (*ent.MessageConnection, error) {
 	if first == nil && last == nil {
-		n := DefaultPageSize
+		n := r.defaultPage()
 		last = &n
 	}
-	first, last, err := page(first, last)
+	pg, err := r.page(first, nil, last, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -634,10 +634,16 @@ func (r *queryResolver) Messages(ctx context.Context, channelID pulid.ID, first 
 	if err != nil {
 		return nil, err
 	}
+	if pg.after, err = r.messageCursor(ctx, channelID, "after", after); err != nil {
+		return nil, err
+	}
+	if pg.before, err = r.messageCursor(ctx, channelID, "before", before); err != nil {
+		return nil, err
+	}
 	if err := trail.OpenedChannel(ctx, r.Client, channelID); err != nil {
 		return nil, err
 	}
-	return q.Paginate(ctx, after, first, before, last,
+	return q.Paginate(ctx, pg.after, pg.first, pg.before, pg.last,
 		ent.WithMessageOrder(&ent.MessageOrder{Field: ent.MessageOrderFieldSeq, Direction: entgql.OrderDirectionAsc}))
 }
 
@@ -650,7 +656,7 @@ func (r *queryResolver) Labels(ctx context.Context) ([]*ent.Label, error) {
 }
 
 // PatientConversations is the resolver for the patientConversations field.
-func (r *queryResolver) PatientConversations(ctx context.Context, filter *model.PatientConversationFilter, patientID *pulid.ID, first *int, after *entgql.Cursor[pulid.ID]) (*ent.ChannelConnection, error) {
+func (r *queryResolver) PatientConversations(ctx context.Context, filter *model.PatientConversationFilter, patientID *pulid.ID, first *int, after *string) (*ent.ChannelConnection, error) {
 	f := messenger.PatientFilter{LastMessage: nodeFields(ctx, "Channel")["lastMessage"], PatientID: patientID}
 	if filter != nil {
 		f.Search = deref(filter.Search)
@@ -658,7 +664,7 @@ func (r *queryResolver) PatientConversations(ctx context.Context, filter *model.
 			f.Read = messenger.ReadFilter(*filter.Read)
 		}
 	}
-	first, _, err := page(first, nil)
+	pg, err := r.page(first, after, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -666,7 +672,7 @@ func (r *queryResolver) PatientConversations(ctx context.Context, filter *model.
 	if err != nil {
 		return nil, err
 	}
-	return q.Paginate(ctx, after, first, nil, nil,
+	return q.Paginate(ctx, pg.after, pg.first, nil, nil,
 		ent.WithChannelOrder(&ent.ChannelOrder{Field: ent.ChannelOrderFieldLastActivityAt, Direction: entgql.OrderDirectionDesc}))
 }
 
@@ -676,22 +682,22 @@ func (r *queryResolver) ConversationStats(ctx context.Context) (*messenger.Stats
 }
 
 // Notifications is the resolver for the notifications field.
-func (r *queryResolver) Notifications(ctx context.Context, kinds []notification.Kind, includeAcknowledged *bool, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.NotificationConnection, error) {
+func (r *queryResolver) Notifications(ctx context.Context, kinds []notification.Kind, includeAcknowledged *bool, first *int, after *string, last *int, before *string) (*ent.NotificationConnection, error) {
 	if _, err := rule.Messaging.Check(ctx); err != nil {
 		return nil, err
 	}
-	first, last, err := page(first, last)
+	pg, err := r.page(first, after, last, before)
 	if err != nil {
 		return nil, err
 	}
 	return r.Notify.List(ctx, notify.ListFilter{Kinds: kinds, IncludeAcknowledged: deref(includeAcknowledged)}).
-		Paginate(ctx, after, first, before, last,
+		Paginate(ctx, pg.after, pg.first, pg.before, pg.last,
 			ent.WithNotificationOrder(&ent.NotificationOrder{Field: ent.NotificationOrderFieldCreatedAt, Direction: entgql.OrderDirectionDesc}))
 }
 
 // Bookings is the resolver for the bookings field.
-func (r *queryResolver) Bookings(ctx context.Context, doctorID *pulid.ID, status *booking.Status, from *time.Time, to *time.Time, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.BookingConnection, error) {
-	first, last, err := page(first, last)
+func (r *queryResolver) Bookings(ctx context.Context, doctorID *pulid.ID, status *booking.Status, from *time.Time, to *time.Time, first *int, after *string, last *int, before *string) (*ent.BookingConnection, error) {
+	pg, err := r.page(first, after, last, before)
 	if err != nil {
 		return nil, err
 	}
@@ -708,7 +714,7 @@ func (r *queryResolver) Bookings(ctx context.Context, doctorID *pulid.ID, status
 	if to != nil {
 		q.Where(booking.StartsAtLT(*to))
 	}
-	return q.Paginate(ctx, after, first, before, last,
+	return q.Paginate(ctx, pg.after, pg.first, pg.before, pg.last,
 		ent.WithBookingOrder(&ent.BookingOrder{Field: ent.BookingOrderFieldStartsAt, Direction: entgql.OrderDirectionAsc}))
 }
 
@@ -718,13 +724,13 @@ func (r *queryResolver) BookingTypes(ctx context.Context) ([]*ent.BookingType, e
 }
 
 // AuditLog is the resolver for the auditLog field.
-func (r *queryResolver) AuditLog(ctx context.Context, filter *model.AuditFilter, first *int, after *entgql.Cursor[pulid.ID]) (*oversight.AuditConnection, error) {
+func (r *queryResolver) AuditLog(ctx context.Context, filter *model.AuditFilter, first *int, after *string) (*oversight.AuditConnection, error) {
 	var f oversight.AuditFilter
 	if filter != nil {
 		f = oversight.AuditFilter{Text: deref(filter.Text), SenderID: filter.SenderID, RecipientID: filter.RecipientID,
 			PatientID: filter.PatientID, ChannelKinds: filter.ChannelKinds, From: filter.From, To: filter.To}
 	}
-	n, _, err := page(first, nil)
+	pg, err := r.page(first, after, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -735,16 +741,16 @@ func (r *queryResolver) AuditLog(ctx context.Context, filter *model.AuditFilter,
 			f.SkipTotal = false
 		}
 	}
-	return r.Oversight.Audit(ctx, f, *n, after)
+	return r.Oversight.Audit(ctx, f, *pg.first, pg.after)
 }
 
 // AccessLog is the resolver for the accessLog field.
-func (r *queryResolver) AccessLog(ctx context.Context, filter *model.AccessLogFilter, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.AccessLogEntryConnection, error) {
+func (r *queryResolver) AccessLog(ctx context.Context, filter *model.AccessLogFilter, first *int, after *string, last *int, before *string) (*ent.AccessLogEntryConnection, error) {
 	var f oversight.AccessFilter
 	if filter != nil {
 		f = oversight.AccessFilter{ActorID: filter.ActorID, PatientID: filter.PatientID, UserID: filter.UserID, From: filter.From, To: filter.To}
 	}
-	first, last, err := page(first, last)
+	pg, err := r.page(first, after, last, before)
 	if err != nil {
 		return nil, err
 	}
@@ -752,12 +758,12 @@ func (r *queryResolver) AccessLog(ctx context.Context, filter *model.AccessLogFi
 	if err != nil {
 		return nil, err
 	}
-	return q.Paginate(ctx, after, first, before, last,
+	return q.Paginate(ctx, pg.after, pg.first, pg.before, pg.last,
 		ent.WithAccessLogEntryOrder(&ent.AccessLogEntryOrder{Field: ent.AccessLogEntryOrderFieldAt, Direction: entgql.OrderDirectionDesc}))
 }
 
 // ObservedChannels is the resolver for the observedChannels field.
-func (r *queryResolver) ObservedChannels(ctx context.Context, userID pulid.ID, filter *model.ChannelFilter, first *int, after *entgql.Cursor[pulid.ID]) (*ent.ChannelConnection, error) {
+func (r *queryResolver) ObservedChannels(ctx context.Context, userID pulid.ID, filter *model.ChannelFilter, first *int, after *string) (*ent.ChannelConnection, error) {
 	octx, err := r.Oversight.Observe(ctx, userID)
 	if err != nil {
 		return nil, err
@@ -766,7 +772,7 @@ func (r *queryResolver) ObservedChannels(ctx context.Context, userID pulid.ID, f
 }
 
 // ObservedMessages is the resolver for the observedMessages field.
-func (r *queryResolver) ObservedMessages(ctx context.Context, userID pulid.ID, channelID pulid.ID, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.MessageConnection, error) {
+func (r *queryResolver) ObservedMessages(ctx context.Context, userID pulid.ID, channelID pulid.ID, first *int, after *string, last *int, before *string) (*ent.MessageConnection, error) {
 	octx, err := r.Oversight.Observe(ctx, userID)
 	if err != nil {
 		return nil, err
@@ -775,26 +781,26 @@ func (r *queryResolver) ObservedMessages(ctx context.Context, userID pulid.ID, c
 }
 
 // Programs is the resolver for the programs field.
-func (r *queryResolver) Programs(ctx context.Context, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.ProgramConnection, error) {
-	first, last, err := page(first, last)
+func (r *queryResolver) Programs(ctx context.Context, first *int, after *string, last *int, before *string) (*ent.ProgramConnection, error) {
+	pg, err := r.page(first, after, last, before)
 	if err != nil {
 		return nil, err
 	}
-	return r.Client.Program.Query().Paginate(ctx, after, first, before, last)
+	return r.Client.Program.Query().Paginate(ctx, pg.after, pg.first, pg.before, pg.last)
 }
 
 // Templates is the resolver for the templates field.
-func (r *queryResolver) Templates(ctx context.Context, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.TemplateConnection, error) {
-	first, last, err := page(first, last)
+func (r *queryResolver) Templates(ctx context.Context, first *int, after *string, last *int, before *string) (*ent.TemplateConnection, error) {
+	pg, err := r.page(first, after, last, before)
 	if err != nil {
 		return nil, err
 	}
-	return r.Client.Template.Query().Paginate(ctx, after, first, before, last)
+	return r.Client.Template.Query().Paginate(ctx, pg.after, pg.first, pg.before, pg.last)
 }
 
 // Enrollments is the resolver for the enrollments field.
-func (r *queryResolver) Enrollments(ctx context.Context, programID *pulid.ID, patientID *pulid.ID, flagged *bool, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.EnrollmentConnection, error) {
-	first, last, err := page(first, last)
+func (r *queryResolver) Enrollments(ctx context.Context, programID *pulid.ID, patientID *pulid.ID, flagged *bool, first *int, after *string, last *int, before *string) (*ent.EnrollmentConnection, error) {
+	pg, err := r.page(first, after, last, before)
 	if err != nil {
 		return nil, err
 	}
@@ -808,12 +814,12 @@ func (r *queryResolver) Enrollments(ctx context.Context, programID *pulid.ID, pa
 	if flagged != nil {
 		q.Where(enrollment.Flagged(*flagged))
 	}
-	return q.Paginate(ctx, after, first, before, last)
+	return q.Paginate(ctx, pg.after, pg.first, pg.before, pg.last)
 }
 
 // Deliveries is the resolver for the deliveries field.
-func (r *queryResolver) Deliveries(ctx context.Context, status []outboxmessage.Status, providerStatus []string, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.DeliveryConnection, error) {
-	first, last, err := page(first, last)
+func (r *queryResolver) Deliveries(ctx context.Context, status []outboxmessage.Status, providerStatus []string, first *int, after *string, last *int, before *string) (*ent.DeliveryConnection, error) {
+	pg, err := r.page(first, after, last, before)
 	if err != nil {
 		return nil, err
 	}
@@ -824,7 +830,7 @@ func (r *queryResolver) Deliveries(ctx context.Context, status []outboxmessage.S
 	if len(providerStatus) > 0 {
 		q.Where(outboxmessage.ProviderStatusIn(providerStatus...))
 	}
-	return q.Paginate(ctx, after, first, before, last)
+	return q.Paginate(ctx, pg.after, pg.first, pg.before, pg.last)
 }
 
 // PracticeSettings is the resolver for the practiceSettings field.
@@ -841,10 +847,11 @@ func (r *securityGroupResolver) Permissions(ctx context.Context, obj *ent.Securi
 func (r *subscriptionResolver) MessageAdded(ctx context.Context, channelID *pulid.ID, after *string) (<-chan *ent.Message, error) {
 	var cur *messenger.Cursor
 	if after != nil {
-		c, ok := messenger.ParseCursor(*after)
-		if !ok {
-			return nil, apperr.Invalid("after", "after must be the cursor of a message")
+		m, err := r.Messenger.Position(ctx, "after", *after)
+		if err != nil {
+			return nil, err
 		}
+		c := messenger.CursorOf(m)
 		cur = &c
 	}
 	return r.Live.Messages(r.streamEnds(ctx), channelID, cur)

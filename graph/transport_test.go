@@ -28,7 +28,7 @@ func TestQueryLimits(t *testing.T) {
 		name, query, want string
 	}{
 		{"too deep", `{ me { securityGroups { members { securityGroups { members { securityGroups { members { securityGroups { name } } } } } } } } }`, "nested too deeply"},
-		{"too costly", `{ users(first: 200) { edges { node { securityGroups { members { email } } } } } }`, "too complex"},
+		{"too costly", `{ users(first: 100) { edges { node { securityGroups { members { email } } } } } }`, "too complex"},
 		{"default page counts", `{ a: users { edges { node { securityGroups { members { email securityGroups { name } } } } } } }`, "too complex"},
 	}
 	for _, tc := range cases {

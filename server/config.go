@@ -36,6 +36,7 @@ type Config struct {
 	MaxBodyBytes     int64         // WHISPER_MAX_BODY_BYTES, -max-body-bytes
 	MaxDepth         int           // WHISPER_MAX_DEPTH, -max-depth
 	MaxComplexity    int           // WHISPER_MAX_COMPLEXITY, -max-complexity
+	MaxPageSize      int           // WHISPER_MAX_PAGE_SIZE, -max-page-size
 	ShutdownTimeout  time.Duration // WHISPER_SHUTDOWN_TIMEOUT, -shutdown-timeout
 	PracticeName     string        // WHISPER_PRACTICE_NAME, -practice-name
 	PracticePhone    string        // WHISPER_PRACTICE_PHONE, -practice-phone
@@ -103,6 +104,7 @@ var settings = []setting{
 	{"WHISPER_MAX_BODY_BYTES", "max-body-bytes", "1048576", "largest request body or websocket message"},
 	{"WHISPER_MAX_DEPTH", "max-depth", "12", "deepest query nesting allowed"},
 	{"WHISPER_MAX_COMPLEXITY", "max-complexity", "5000", "highest query cost allowed (connections count per requested item)"},
+	{"WHISPER_MAX_PAGE_SIZE", "max-page-size", "100", "largest first/last any list accepts (more: BAD_USER_INPUT / PAGE_TOO_LARGE)"},
 	{"WHISPER_SHUTDOWN_TIMEOUT", "shutdown-timeout", "20s", "how long in-flight requests may take to finish on SIGTERM"},
 	{"WHISPER_PRACTICE_NAME", "practice-name", "Harbourside Medical Centre", "the practice's name in patient messages ({{practice.name}})"},
 	{"WHISPER_PRACTICE_PHONE", "practice-phone", "(02) 9000 0000", "the practice's phone number in patient messages ({{practice.phone}})"},
@@ -266,6 +268,7 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 	c.MaxBodyBytes = parseInt("max-body-bytes")
 	c.MaxDepth = int(parseInt("max-depth"))
 	c.MaxComplexity = int(parseInt("max-complexity"))
+	c.MaxPageSize = int(parseInt("max-page-size"))
 	c.ShutdownTimeout = parseDuration("shutdown-timeout")
 	c.PracticeName = strings.TrimSpace(raw["practice-name"])
 	c.PracticePhone = strings.TrimSpace(raw["practice-phone"])

@@ -200,6 +200,7 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 			Introspection:      cfg.Introspection,
 			MaxDepth:           cfg.MaxDepth,
 			MaxComplexity:      cfg.MaxComplexity,
+			MaxPageSize:        cfg.MaxPageSize,
 			MaxBodyBytes:       cfg.MaxBodyBytes,
 			MaxSelections:      cfg.MaxSelections,
 			MaxAliases:         cfg.MaxAliases,

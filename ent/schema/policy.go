@@ -32,7 +32,9 @@ import (
 //     the auto-reply), auto-replies posted on the recipient's behalf, group
 //     and alert channels and their members kept in step with security groups,
 //     the make-up of custom groups (expanded groups and included channels,
-//     the identical group to reuse), and the names in membership notices;
+//     the identical group to reuse), the names in membership notices, and
+//     where the message a client's cursor names sits (id, channel, seq,
+//     transaction; never its content);
 //   - live hub: released messages read once before each stream re-reads them
 //     as its viewer, session re-checks, a removed member told from a deleted
 //     channel, and the care team's conversation figures;

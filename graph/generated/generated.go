@@ -58,6 +58,7 @@ type ResolverRoot interface {
 	ChannelEvent() ChannelEventResolver
 	ConsentChange() ConsentChangeResolver
 	Enrollment() EnrollmentResolver
+	Label() LabelResolver
 	Message() MessageResolver
 	Mutation() MutationResolver
 	Notification() NotificationResolver
@@ -341,7 +342,7 @@ type ComplexityRoot struct {
 	Label struct {
 		CreatedAt func(childComplexity int) int
 		ID        func(childComplexity int) int
-		Messages  func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.MessageOrder) int
+		Messages  func(childComplexity int, after *string, first *int, before *string, last *int, orderBy *ent.MessageOrder) int
 		Name      func(childComplexity int) int
 	}
 
@@ -588,31 +589,31 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		AccessLog            func(childComplexity int, filter *model.AccessLogFilter, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
-		AuditLog             func(childComplexity int, filter *model.AuditFilter, first *int, after *entgql.Cursor[pulid.ID]) int
+		AccessLog            func(childComplexity int, filter *model.AccessLogFilter, first *int, after *string, last *int, before *string) int
+		AuditLog             func(childComplexity int, filter *model.AuditFilter, first *int, after *string) int
 		BookingTypes         func(childComplexity int) int
-		Bookings             func(childComplexity int, doctorID *pulid.ID, status *booking.Status, from *time.Time, to *time.Time, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
-		Channels             func(childComplexity int, filter *model.ChannelFilter, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
+		Bookings             func(childComplexity int, doctorID *pulid.ID, status *booking.Status, from *time.Time, to *time.Time, first *int, after *string, last *int, before *string) int
+		Channels             func(childComplexity int, filter *model.ChannelFilter, first *int, after *string, last *int, before *string) int
 		ConversationStats    func(childComplexity int) int
-		Deliveries           func(childComplexity int, status []outboxmessage.Status, providerStatus []string, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
-		DirectoryLog         func(childComplexity int, filter *model.DirectoryLogFilter, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
-		Enrollments          func(childComplexity int, programID *pulid.ID, patientID *pulid.ID, flagged *bool, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
+		Deliveries           func(childComplexity int, status []outboxmessage.Status, providerStatus []string, first *int, after *string, last *int, before *string) int
+		DirectoryLog         func(childComplexity int, filter *model.DirectoryLogFilter, first *int, after *string, last *int, before *string) int
+		Enrollments          func(childComplexity int, programID *pulid.ID, patientID *pulid.ID, flagged *bool, first *int, after *string, last *int, before *string) int
 		Labels               func(childComplexity int) int
 		Me                   func(childComplexity int) int
-		Messages             func(childComplexity int, channelID pulid.ID, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
+		Messages             func(childComplexity int, channelID pulid.ID, first *int, after *string, last *int, before *string) int
 		Node                 func(childComplexity int, id pulid.ID) int
 		Nodes                func(childComplexity int, ids []pulid.ID) int
-		Notifications        func(childComplexity int, kinds []notification.Kind, includeAcknowledged *bool, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
-		ObservedChannels     func(childComplexity int, userID pulid.ID, filter *model.ChannelFilter, first *int, after *entgql.Cursor[pulid.ID]) int
-		ObservedMessages     func(childComplexity int, userID pulid.ID, channelID pulid.ID, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
-		PatientConversations func(childComplexity int, filter *model.PatientConversationFilter, patientID *pulid.ID, first *int, after *entgql.Cursor[pulid.ID]) int
-		Patients             func(childComplexity int, search *string, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
+		Notifications        func(childComplexity int, kinds []notification.Kind, includeAcknowledged *bool, first *int, after *string, last *int, before *string) int
+		ObservedChannels     func(childComplexity int, userID pulid.ID, filter *model.ChannelFilter, first *int, after *string) int
+		ObservedMessages     func(childComplexity int, userID pulid.ID, channelID pulid.ID, first *int, after *string, last *int, before *string) int
+		PatientConversations func(childComplexity int, filter *model.PatientConversationFilter, patientID *pulid.ID, first *int, after *string) int
+		Patients             func(childComplexity int, search *string, first *int, after *string, last *int, before *string) int
 		PracticeSettings     func(childComplexity int) int
-		Programs             func(childComplexity int, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
+		Programs             func(childComplexity int, first *int, after *string, last *int, before *string) int
 		SecurityGroups       func(childComplexity int) int
 		Sessions             func(childComplexity int) int
-		Templates            func(childComplexity int, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) int
-		Users                func(childComplexity int, search *string, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID], includeDeactivated *bool) int
+		Templates            func(childComplexity int, first *int, after *string, last *int, before *string) int
+		Users                func(childComplexity int, search *string, first *int, after *string, last *int, before *string, includeDeactivated *bool) int
 	}
 
 	Referral struct {
@@ -732,6 +733,9 @@ type ConsentChangeResolver interface {
 type EnrollmentResolver interface {
 	Steps(ctx context.Context, obj *ent.Enrollment) ([]*ent.EnrollmentStep, error)
 }
+type LabelResolver interface {
+	Messages(ctx context.Context, obj *ent.Label, after *string, first *int, before *string, last *int, orderBy *ent.MessageOrder) (*ent.MessageConnection, error)
+}
 type MessageResolver interface {
 	Cursor(ctx context.Context, obj *ent.Message) (string, error)
 	Notify(ctx context.Context, obj *ent.Message) (bool, error)
@@ -821,28 +825,28 @@ type QueryResolver interface {
 	Node(ctx context.Context, id pulid.ID) (ent.Noder, error)
 	Nodes(ctx context.Context, ids []pulid.ID) ([]ent.Noder, error)
 	Me(ctx context.Context) (*ent.User, error)
-	Users(ctx context.Context, search *string, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID], includeDeactivated *bool) (*ent.UserConnection, error)
+	Users(ctx context.Context, search *string, first *int, after *string, last *int, before *string, includeDeactivated *bool) (*ent.UserConnection, error)
 	SecurityGroups(ctx context.Context) ([]*ent.SecurityGroup, error)
-	Patients(ctx context.Context, search *string, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.PatientConnection, error)
+	Patients(ctx context.Context, search *string, first *int, after *string, last *int, before *string) (*ent.PatientConnection, error)
 	Sessions(ctx context.Context) ([]*ent.Session, error)
-	Channels(ctx context.Context, filter *model.ChannelFilter, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.ChannelConnection, error)
-	Messages(ctx context.Context, channelID pulid.ID, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.MessageConnection, error)
+	Channels(ctx context.Context, filter *model.ChannelFilter, first *int, after *string, last *int, before *string) (*ent.ChannelConnection, error)
+	Messages(ctx context.Context, channelID pulid.ID, first *int, after *string, last *int, before *string) (*ent.MessageConnection, error)
 	Labels(ctx context.Context) ([]*ent.Label, error)
-	PatientConversations(ctx context.Context, filter *model.PatientConversationFilter, patientID *pulid.ID, first *int, after *entgql.Cursor[pulid.ID]) (*ent.ChannelConnection, error)
+	PatientConversations(ctx context.Context, filter *model.PatientConversationFilter, patientID *pulid.ID, first *int, after *string) (*ent.ChannelConnection, error)
 	ConversationStats(ctx context.Context) (*messenger.Stats, error)
-	Notifications(ctx context.Context, kinds []notification.Kind, includeAcknowledged *bool, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.NotificationConnection, error)
-	Bookings(ctx context.Context, doctorID *pulid.ID, status *booking.Status, from *time.Time, to *time.Time, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.BookingConnection, error)
+	Notifications(ctx context.Context, kinds []notification.Kind, includeAcknowledged *bool, first *int, after *string, last *int, before *string) (*ent.NotificationConnection, error)
+	Bookings(ctx context.Context, doctorID *pulid.ID, status *booking.Status, from *time.Time, to *time.Time, first *int, after *string, last *int, before *string) (*ent.BookingConnection, error)
 	BookingTypes(ctx context.Context) ([]*ent.BookingType, error)
-	AuditLog(ctx context.Context, filter *model.AuditFilter, first *int, after *entgql.Cursor[pulid.ID]) (*oversight.AuditConnection, error)
-	AccessLog(ctx context.Context, filter *model.AccessLogFilter, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.AccessLogEntryConnection, error)
-	ObservedChannels(ctx context.Context, userID pulid.ID, filter *model.ChannelFilter, first *int, after *entgql.Cursor[pulid.ID]) (*ent.ChannelConnection, error)
-	ObservedMessages(ctx context.Context, userID pulid.ID, channelID pulid.ID, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.MessageConnection, error)
-	Programs(ctx context.Context, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.ProgramConnection, error)
-	Templates(ctx context.Context, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.TemplateConnection, error)
-	Enrollments(ctx context.Context, programID *pulid.ID, patientID *pulid.ID, flagged *bool, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.EnrollmentConnection, error)
-	Deliveries(ctx context.Context, status []outboxmessage.Status, providerStatus []string, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.DeliveryConnection, error)
+	AuditLog(ctx context.Context, filter *model.AuditFilter, first *int, after *string) (*oversight.AuditConnection, error)
+	AccessLog(ctx context.Context, filter *model.AccessLogFilter, first *int, after *string, last *int, before *string) (*ent.AccessLogEntryConnection, error)
+	ObservedChannels(ctx context.Context, userID pulid.ID, filter *model.ChannelFilter, first *int, after *string) (*ent.ChannelConnection, error)
+	ObservedMessages(ctx context.Context, userID pulid.ID, channelID pulid.ID, first *int, after *string, last *int, before *string) (*ent.MessageConnection, error)
+	Programs(ctx context.Context, first *int, after *string, last *int, before *string) (*ent.ProgramConnection, error)
+	Templates(ctx context.Context, first *int, after *string, last *int, before *string) (*ent.TemplateConnection, error)
+	Enrollments(ctx context.Context, programID *pulid.ID, patientID *pulid.ID, flagged *bool, first *int, after *string, last *int, before *string) (*ent.EnrollmentConnection, error)
+	Deliveries(ctx context.Context, status []outboxmessage.Status, providerStatus []string, first *int, after *string, last *int, before *string) (*ent.DeliveryConnection, error)
 	PracticeSettings(ctx context.Context) (*settings.Practice, error)
-	DirectoryLog(ctx context.Context, filter *model.DirectoryLogFilter, first *int, after *entgql.Cursor[pulid.ID], last *int, before *entgql.Cursor[pulid.ID]) (*ent.DirectoryLogEntryConnection, error)
+	DirectoryLog(ctx context.Context, filter *model.DirectoryLogFilter, first *int, after *string, last *int, before *string) (*ent.DirectoryLogEntryConnection, error)
 }
 type SecurityGroupResolver interface {
 	Permissions(ctx context.Context, obj *ent.SecurityGroup) ([]viewer.Permission, error)
@@ -1910,7 +1914,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Label.Messages(childComplexity, args["after"].(*entgql.Cursor[pulid.ID]), args["first"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["orderBy"].(*ent.MessageOrder)), true
+		return e.ComplexityRoot.Label.Messages(childComplexity, args["after"].(*string), args["first"].(*int), args["before"].(*string), args["last"].(*int), args["orderBy"].(*ent.MessageOrder)), true
 	case "Label.name":
 		if e.ComplexityRoot.Label.Name == nil {
 			break
@@ -3365,7 +3369,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.AccessLog(childComplexity, args["filter"].(*model.AccessLogFilter), args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["before"].(*entgql.Cursor[pulid.ID])), true
+		return e.ComplexityRoot.Query.AccessLog(childComplexity, args["filter"].(*model.AccessLogFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.auditLog":
 		if e.ComplexityRoot.Query.AuditLog == nil {
 			break
@@ -3376,7 +3380,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.AuditLog(childComplexity, args["filter"].(*model.AuditFilter), args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID])), true
+		return e.ComplexityRoot.Query.AuditLog(childComplexity, args["filter"].(*model.AuditFilter), args["first"].(*int), args["after"].(*string)), true
 	case "Query.bookingTypes":
 		if e.ComplexityRoot.Query.BookingTypes == nil {
 			break
@@ -3393,7 +3397,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Bookings(childComplexity, args["doctorID"].(*pulid.ID), args["status"].(*booking.Status), args["from"].(*time.Time), args["to"].(*time.Time), args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["before"].(*entgql.Cursor[pulid.ID])), true
+		return e.ComplexityRoot.Query.Bookings(childComplexity, args["doctorID"].(*pulid.ID), args["status"].(*booking.Status), args["from"].(*time.Time), args["to"].(*time.Time), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.channels":
 		if e.ComplexityRoot.Query.Channels == nil {
 			break
@@ -3404,7 +3408,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Channels(childComplexity, args["filter"].(*model.ChannelFilter), args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["before"].(*entgql.Cursor[pulid.ID])), true
+		return e.ComplexityRoot.Query.Channels(childComplexity, args["filter"].(*model.ChannelFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.conversationStats":
 		if e.ComplexityRoot.Query.ConversationStats == nil {
 			break
@@ -3421,7 +3425,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Deliveries(childComplexity, args["status"].([]outboxmessage.Status), args["providerStatus"].([]string), args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["before"].(*entgql.Cursor[pulid.ID])), true
+		return e.ComplexityRoot.Query.Deliveries(childComplexity, args["status"].([]outboxmessage.Status), args["providerStatus"].([]string), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.directoryLog":
 		if e.ComplexityRoot.Query.DirectoryLog == nil {
 			break
@@ -3432,7 +3436,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.DirectoryLog(childComplexity, args["filter"].(*model.DirectoryLogFilter), args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["before"].(*entgql.Cursor[pulid.ID])), true
+		return e.ComplexityRoot.Query.DirectoryLog(childComplexity, args["filter"].(*model.DirectoryLogFilter), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.enrollments":
 		if e.ComplexityRoot.Query.Enrollments == nil {
 			break
@@ -3443,7 +3447,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Enrollments(childComplexity, args["programID"].(*pulid.ID), args["patientID"].(*pulid.ID), args["flagged"].(*bool), args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["before"].(*entgql.Cursor[pulid.ID])), true
+		return e.ComplexityRoot.Query.Enrollments(childComplexity, args["programID"].(*pulid.ID), args["patientID"].(*pulid.ID), args["flagged"].(*bool), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 
 	case "Query.labels":
 		if e.ComplexityRoot.Query.Labels == nil {
@@ -3467,7 +3471,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Messages(childComplexity, args["channelID"].(pulid.ID), args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["before"].(*entgql.Cursor[pulid.ID])), true
+		return e.ComplexityRoot.Query.Messages(childComplexity, args["channelID"].(pulid.ID), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
 			break
@@ -3500,7 +3504,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Notifications(childComplexity, args["kinds"].([]notification.Kind), args["includeAcknowledged"].(*bool), args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["before"].(*entgql.Cursor[pulid.ID])), true
+		return e.ComplexityRoot.Query.Notifications(childComplexity, args["kinds"].([]notification.Kind), args["includeAcknowledged"].(*bool), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.observedChannels":
 		if e.ComplexityRoot.Query.ObservedChannels == nil {
 			break
@@ -3511,7 +3515,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.ObservedChannels(childComplexity, args["userID"].(pulid.ID), args["filter"].(*model.ChannelFilter), args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID])), true
+		return e.ComplexityRoot.Query.ObservedChannels(childComplexity, args["userID"].(pulid.ID), args["filter"].(*model.ChannelFilter), args["first"].(*int), args["after"].(*string)), true
 	case "Query.observedMessages":
 		if e.ComplexityRoot.Query.ObservedMessages == nil {
 			break
@@ -3522,7 +3526,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.ObservedMessages(childComplexity, args["userID"].(pulid.ID), args["channelID"].(pulid.ID), args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["before"].(*entgql.Cursor[pulid.ID])), true
+		return e.ComplexityRoot.Query.ObservedMessages(childComplexity, args["userID"].(pulid.ID), args["channelID"].(pulid.ID), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.patientConversations":
 		if e.ComplexityRoot.Query.PatientConversations == nil {
 			break
@@ -3533,7 +3537,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.PatientConversations(childComplexity, args["filter"].(*model.PatientConversationFilter), args["patientID"].(*pulid.ID), args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID])), true
+		return e.ComplexityRoot.Query.PatientConversations(childComplexity, args["filter"].(*model.PatientConversationFilter), args["patientID"].(*pulid.ID), args["first"].(*int), args["after"].(*string)), true
 	case "Query.patients":
 		if e.ComplexityRoot.Query.Patients == nil {
 			break
@@ -3544,7 +3548,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Patients(childComplexity, args["search"].(*string), args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["before"].(*entgql.Cursor[pulid.ID])), true
+		return e.ComplexityRoot.Query.Patients(childComplexity, args["search"].(*string), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.practiceSettings":
 		if e.ComplexityRoot.Query.PracticeSettings == nil {
 			break
@@ -3561,7 +3565,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Programs(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["before"].(*entgql.Cursor[pulid.ID])), true
+		return e.ComplexityRoot.Query.Programs(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.securityGroups":
 		if e.ComplexityRoot.Query.SecurityGroups == nil {
 			break
@@ -3584,7 +3588,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Templates(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["before"].(*entgql.Cursor[pulid.ID])), true
+		return e.ComplexityRoot.Query.Templates(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Query.users":
 		if e.ComplexityRoot.Query.Users == nil {
 			break
@@ -3595,7 +3599,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Users(childComplexity, args["search"].(*string), args["first"].(*int), args["after"].(*entgql.Cursor[pulid.ID]), args["last"].(*int), args["before"].(*entgql.Cursor[pulid.ID]), args["includeDeactivated"].(*bool)), true
+		return e.ComplexityRoot.Query.Users(childComplexity, args["search"].(*string), args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string), args["includeDeactivated"].(*bool)), true
 
 	case "Referral.createdAt":
 		if e.ComplexityRoot.Referral.CreatedAt == nil {
@@ -3967,51 +3971,34 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	opCtx := graphql.GetOperationContext(ctx)
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
-		ec.unmarshalInputAccessLogEntryOrder,
 		ec.unmarshalInputAccessLogFilter,
 		ec.unmarshalInputAuditFilter,
 		ec.unmarshalInputAutoReplyInput,
 		ec.unmarshalInputBookingInput,
-		ec.unmarshalInputBookingOrder,
 		ec.unmarshalInputBookingTypeInput,
-		ec.unmarshalInputBookingTypeOrder,
 		ec.unmarshalInputChannelFilter,
-		ec.unmarshalInputChannelOrder,
 		ec.unmarshalInputCreateNotificationInput,
 		ec.unmarshalInputCreateProgramInput,
 		ec.unmarshalInputCreateSecurityGroupInput,
 		ec.unmarshalInputCreateServiceAccountInput,
 		ec.unmarshalInputCreateTemplateInput,
 		ec.unmarshalInputCreateUserInput,
-		ec.unmarshalInputDeliveryOrder,
-		ec.unmarshalInputDirectoryLogEntryOrder,
 		ec.unmarshalInputDirectoryLogFilter,
 		ec.unmarshalInputEnrollPatientInput,
-		ec.unmarshalInputEnrollmentOrder,
-		ec.unmarshalInputEnrollmentStepOrder,
 		ec.unmarshalInputFrequencyInput,
-		ec.unmarshalInputLabelOrder,
 		ec.unmarshalInputMessageOrder,
-		ec.unmarshalInputNotificationOrder,
 		ec.unmarshalInputOpenConversationInput,
 		ec.unmarshalInputPatientConversationFilter,
 		ec.unmarshalInputPatientInput,
-		ec.unmarshalInputPatientOrder,
 		ec.unmarshalInputPracticeSettingsInput,
 		ec.unmarshalInputPreferencesInput,
 		ec.unmarshalInputPreviewProgramInput,
 		ec.unmarshalInputProgramActionInput,
-		ec.unmarshalInputProgramActionOrder,
-		ec.unmarshalInputProgramOrder,
 		ec.unmarshalInputReferralInput,
-		ec.unmarshalInputReferralOrder,
 		ec.unmarshalInputReplyToMessageInput,
-		ec.unmarshalInputSecurityGroupOrder,
 		ec.unmarshalInputSendMessageInput,
-		ec.unmarshalInputSessionOrder,
 		ec.unmarshalInputStaffInput,
 		ec.unmarshalInputStartPatientConversationInput,
-		ec.unmarshalInputTemplateOrder,
 		ec.unmarshalInputUpdateCustomGroupInput,
 		ec.unmarshalInputUpdateProgramActionInput,
 		ec.unmarshalInputUpdateProgramInput,
@@ -4019,7 +4006,6 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputUpdateSecurityGroupMembersInput,
 		ec.unmarshalInputUpdateTemplateInput,
 		ec.unmarshalInputUpdateUserInput,
-		ec.unmarshalInputUserOrder,
 	)
 	first := true
 
@@ -4212,10 +4198,10 @@ extend type Query {
   "The signed-in user (staff or service account)."
   me: User!
   "The practice directory, by name; service accounts are not listed, nor deactivated users unless includeDeactivated (to reactivate them)."
-  users(search: String, first: Int, after: Cursor, last: Int, before: Cursor, includeDeactivated: Boolean): UserConnection!
+  users(search: String, first: Int, after: String, last: Int, before: String, includeDeactivated: Boolean): UserConnection!
   securityGroups: [SecurityGroup!]!
   "Patients by name or patient number."
-  patients(search: String, first: Int, after: Cursor, last: Int, before: Cursor): PatientConnection!
+  patients(search: String, first: Int, after: String, last: Int, before: String): PatientConnection!
   "The viewer's active sign-in sessions, newest first."
   sessions: [Session!]!
 }
@@ -4253,7 +4239,7 @@ extend type Channel {
 }
 
 extend type Message {
-  "Where this message sits in the live stream; pass it as messageAdded(after:) to resume."
+  "The message's one cursor, the same as its edge cursor in messages: pass it as messages(after:/before:) to page from it, or as messageAdded(after:) to resume the live stream after it."
   cursor: String!
   "Whether the viewer's client should raise a notification for it (not for one's own messages, nor with keep hidden or never receive on)."
   notify: Boolean!
@@ -4364,9 +4350,9 @@ type UnreadBadge {
 
 extend type Query {
   "The viewer's channel list, newest activity first. Read channels idle for 3 days are left out unless includeHidden."
-  channels(filter: ChannelFilter, first: Int, after: Cursor, last: Int, before: Cursor): ChannelConnection!
-  "A channel's messages in order; with no page arguments, the latest 50."
-  messages(channelID: ID!, first: Int, after: Cursor, last: Int, before: Cursor): MessageConnection!
+  channels(filter: ChannelFilter, first: Int, after: String, last: Int, before: String): ChannelConnection!
+  "A channel's messages in order; with no page arguments, the latest 50. after and before take a message's cursor (Message.cursor, its edge cursor or pageInfo's)."
+  messages(channelID: ID!, first: Int, after: String, last: Int, before: String): MessageConnection!
   "The viewer's labels."
   labels: [Label!]!
 }
@@ -4446,7 +4432,7 @@ extend type Query {
   Patient conversations, newest activity first: for the care team (ACCESS_WHISPER) every one they share, or with patientID one patient's (the patient dashboard); for a portal patient their own.
   Read state is the viewer's own: a care-team member's read mark, or the patient's.
   """
-  patientConversations(filter: PatientConversationFilter, patientID: ID, first: Int, after: Cursor): ChannelConnection!
+  patientConversations(filter: PatientConversationFilter, patientID: ID, first: Int, after: String): ChannelConnection!
   conversationStats: ConversationStats!
 }
 
@@ -4546,8 +4532,8 @@ input CreateNotificationInput {
 
 extend type Query {
   "The viewer's notification folders, newest first; acknowledged ones only with includeAcknowledged (the history)."
-  notifications(kinds: [NotificationKind!], includeAcknowledged: Boolean, first: Int, after: Cursor, last: Int, before: Cursor): NotificationConnection!
-  bookings(doctorID: ID, status: BookingStatus, from: Time, to: Time, first: Int, after: Cursor, last: Int, before: Cursor): BookingConnection!
+  notifications(kinds: [NotificationKind!], includeAcknowledged: Boolean, first: Int, after: String, last: Int, before: String): NotificationConnection!
+  bookings(doctorID: ID, status: BookingStatus, from: Time, to: Time, first: Int, after: String, last: Int, before: String): BookingConnection!
   bookingTypes: [BookingType!]!
 }
 
@@ -4628,13 +4614,13 @@ input AccessLogFilter {
 
 extend type Query {
   "Every message and notification, newest first (WHISPER_ADMIN)."
-  auditLog(filter: AuditFilter, first: Int, after: Cursor): AuditEntryConnection!
+  auditLog(filter: AuditFilter, first: Int, after: String): AuditEntryConnection!
   "Who opened which patient-linked conversation or patient record, observed whom, searched the audit log (WHISPER_ADMIN)."
-  accessLog(filter: AccessLogFilter, first: Int, after: Cursor, last: Int, before: Cursor): AccessLogEntryConnection!
+  accessLog(filter: AccessLogFilter, first: Int, after: String, last: Int, before: String): AccessLogEntryConnection!
   "An observed user's channel list, read-only (WHISPER_ADMIN)."
-  observedChannels(userID: ID!, filter: ChannelFilter, first: Int, after: Cursor): ChannelConnection!
+  observedChannels(userID: ID!, filter: ChannelFilter, first: Int, after: String): ChannelConnection!
   "An observed user's messages in one channel, read-only; nothing is marked read (WHISPER_ADMIN)."
-  observedMessages(userID: ID!, channelID: ID!, first: Int, after: Cursor, last: Int, before: Cursor): MessageConnection!
+  observedMessages(userID: ID!, channelID: ID!, first: Int, after: String, last: Int, before: String): MessageConnection!
 }
 
 extend type Subscription {
@@ -4716,8 +4702,8 @@ extend type Program {
 }
 
 extend type Query {
-  programs(first: Int, after: Cursor, last: Int, before: Cursor): ProgramConnection!
-  templates(first: Int, after: Cursor, last: Int, before: Cursor): TemplateConnection!
+  programs(first: Int, after: String, last: Int, before: String): ProgramConnection!
+  templates(first: Int, after: String, last: Int, before: String): TemplateConnection!
 }
 
 extend type Mutation {
@@ -4741,12 +4727,12 @@ extend type Enrollment {
 }
 
 extend type Query {
-  enrollments(programID: ID, patientID: ID, flagged: Boolean, first: Int, after: Cursor, last: Int, before: Cursor): EnrollmentConnection!
+  enrollments(programID: ID, patientID: ID, flagged: Boolean, first: Int, after: String, last: Int, before: String): EnrollmentConnection!
 }
 
 extend type Query {
   "Outgoing SMS, email and letters by status, oldest first — e.g. FAILED and UNKNOWN ones to review (PATIENT_CONNECT_MANAGE)."
-  deliveries(status: [DeliveryStatus!], "The provider's delivery receipt: queued, sending, sent, delivered, undelivered, failed." providerStatus: [String!], first: Int, after: Cursor, last: Int, before: Cursor): DeliveryConnection!
+  deliveries(status: [DeliveryStatus!], "The provider's delivery receipt: queued, sending, sent, delivered, undelivered, failed." providerStatus: [String!], first: Int, after: String, last: Int, before: String): DeliveryConnection!
 }
 
 extend type Mutation {
@@ -4968,7 +4954,7 @@ input DirectoryLogFilter {
 
 extend type Query {
   "Every change to the directory, newest first (DIRECTORY_MANAGE)."
-  directoryLog(filter: DirectoryLogFilter, first: Int, after: Cursor, last: Int, before: Cursor): DirectoryLogEntryConnection!
+  directoryLog(filter: DirectoryLogFilter, first: Int, after: String, last: Int, before: String): DirectoryLogEntryConnection!
 }
 
 extend type Mutation {
@@ -5055,25 +5041,6 @@ type AccessLogEntryEdge {
   cursor: Cursor!
 }
 """
-Ordering options for AccessLogEntry connections
-"""
-input AccessLogEntryOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order AccessLogEntries.
-  """
-  field: AccessLogEntryOrderField!
-}
-"""
-Properties by which AccessLogEntry connections can be ordered.
-"""
-enum AccessLogEntryOrderField {
-  AT
-}
-"""
 ActionType is enum for the field type
 """
 enum ActionType @goModel(model: "github.com/whisper-health/whisper/ent/programaction.Type") {
@@ -5124,26 +5091,6 @@ type BookingEdge {
   cursor: Cursor!
 }
 """
-Ordering options for Booking connections
-"""
-input BookingOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order Bookings.
-  """
-  field: BookingOrderField!
-}
-"""
-Properties by which Booking connections can be ordered.
-"""
-enum BookingOrderField {
-  CREATED_AT
-  STARTS_AT
-}
-"""
 BookingStatus is enum for the field status
 """
 enum BookingStatus @goModel(model: "github.com/whisper-health/whisper/ent/booking.Status") {
@@ -5174,25 +5121,6 @@ type BookingType implements Node {
   programs (with SELECTED completion) whose cycle a booking of this type completes
   """
   completesPrograms: [Program!]!
-}
-"""
-Ordering options for BookingType connections
-"""
-input BookingTypeOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order BookingTypes.
-  """
-  field: BookingTypeOrderField!
-}
-"""
-Properties by which BookingType connections can be ordered.
-"""
-enum BookingTypeOrderField {
-  CREATED_AT
 }
 type Channel implements Node {
   id: ID!
@@ -5245,26 +5173,6 @@ enum ChannelKind @goModel(model: "github.com/whisper-health/whisper/ent/channel.
   GROUP
   CUSTOM_GROUP
   PATIENT
-}
-"""
-Ordering options for Channel connections
-"""
-input ChannelOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order Channels.
-  """
-  field: ChannelOrderField!
-}
-"""
-Properties by which Channel connections can be ordered.
-"""
-enum ChannelOrderField {
-  CREATED_AT
-  LAST_ACTIVITY_AT
 }
 """
 Define a Relay Cursor type:
@@ -5344,25 +5252,6 @@ type DeliveryEdge {
   A cursor for use in pagination.
   """
   cursor: Cursor!
-}
-"""
-Ordering options for Delivery connections
-"""
-input DeliveryOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order Deliveries.
-  """
-  field: DeliveryOrderField!
-}
-"""
-Properties by which Delivery connections can be ordered.
-"""
-enum DeliveryOrderField {
-  CREATED_AT
 }
 """
 DeliveryStatus is enum for the field status
@@ -5455,25 +5344,6 @@ type DirectoryLogEntryEdge {
   """
   cursor: Cursor!
 }
-"""
-Ordering options for DirectoryLogEntry connections
-"""
-input DirectoryLogEntryOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order DirectoryLogEntries.
-  """
-  field: DirectoryLogEntryOrderField!
-}
-"""
-Properties by which DirectoryLogEntry connections can be ordered.
-"""
-enum DirectoryLogEntryOrderField {
-  AT
-}
 type Enrollment implements Node {
   id: ID!
   createdAt: Time!
@@ -5518,25 +5388,6 @@ type EnrollmentEdge {
   cursor: Cursor!
 }
 """
-Ordering options for Enrollment connections
-"""
-input EnrollmentOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order Enrollments.
-  """
-  field: EnrollmentOrderField!
-}
-"""
-Properties by which Enrollment connections can be ordered.
-"""
-enum EnrollmentOrderField {
-  CREATED_AT
-}
-"""
 EnrollmentStatus is enum for the field status
 """
 enum EnrollmentStatus @goModel(model: "github.com/whisper-health/whisper/ent/enrollment.Status") {
@@ -5560,25 +5411,6 @@ type EnrollmentStep implements Node {
   replyContent: String
   action: ProgramAction!
 }
-"""
-Ordering options for EnrollmentStep connections
-"""
-input EnrollmentStepOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order EnrollmentSteps.
-  """
-  field: EnrollmentStepOrderField!
-}
-"""
-Properties by which EnrollmentStep connections can be ordered.
-"""
-enum EnrollmentStepOrderField {
-  CREATED_AT
-}
 type Label implements Node {
   id: ID!
   createdAt: Time!
@@ -5587,7 +5419,7 @@ type Label implements Node {
     """
     Returns the elements in the list that come after the specified cursor.
     """
-    after: Cursor
+    after: String
 
     """
     Returns the first _n_ elements from the list.
@@ -5597,7 +5429,7 @@ type Label implements Node {
     """
     Returns the elements in the list that come before the specified cursor.
     """
-    before: Cursor
+    before: String
 
     """
     Returns the last _n_ elements from the list.
@@ -5609,25 +5441,6 @@ type Label implements Node {
     """
     orderBy: MessageOrder
   ): MessageConnection!
-}
-"""
-Ordering options for Label connections
-"""
-input LabelOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order Labels.
-  """
-  field: LabelOrderField!
-}
-"""
-Properties by which Label connections can be ordered.
-"""
-enum LabelOrderField {
-  CREATED_AT
 }
 """
 LetterOption is enum for the field letter_option
@@ -5781,25 +5594,6 @@ enum NotificationKind @goModel(model: "github.com/whisper-health/whisper/ent/not
   CLOUD_COMMUNICATION
 }
 """
-Ordering options for Notification connections
-"""
-input NotificationOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order Notifications.
-  """
-  field: NotificationOrderField!
-}
-"""
-Properties by which Notification connections can be ordered.
-"""
-enum NotificationOrderField {
-  CREATED_AT
-}
-"""
 Possible directions in which to order a list of items when provided an ` + "`" + `orderBy` + "`" + ` argument.
 """
 enum OrderDirection {
@@ -5886,27 +5680,6 @@ type PatientEdge {
   """
   cursor: Cursor!
 }
-"""
-Ordering options for Patient connections
-"""
-input PatientOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order Patients.
-  """
-  field: PatientOrderField!
-}
-"""
-Properties by which Patient connections can be ordered.
-"""
-enum PatientOrderField {
-  CREATED_AT
-  FIRST_NAME
-  LAST_NAME
-}
 type Program implements Node {
   id: ID!
   createdAt: Time!
@@ -5932,25 +5705,6 @@ type ProgramAction implements Node {
   relation: TimingRelation!
   pauseOnError: Boolean!
   template: Template
-}
-"""
-Ordering options for ProgramAction connections
-"""
-input ProgramActionOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order ProgramActions.
-  """
-  field: ProgramActionOrderField!
-}
-"""
-Properties by which ProgramAction connections can be ordered.
-"""
-enum ProgramActionOrderField {
-  CREATED_AT
 }
 """
 A connection to a list of items.
@@ -5981,25 +5735,6 @@ type ProgramEdge {
   A cursor for use in pagination.
   """
   cursor: Cursor!
-}
-"""
-Ordering options for Program connections
-"""
-input ProgramOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order Programs.
-  """
-  field: ProgramOrderField!
-}
-"""
-Properties by which Program connections can be ordered.
-"""
-enum ProgramOrderField {
-  CREATED_AT
 }
 """
 ProgramType is enum for the field type
@@ -6039,49 +5774,11 @@ type Referral implements Node {
   reason: String
   patient: Patient!
 }
-"""
-Ordering options for Referral connections
-"""
-input ReferralOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order Referrals.
-  """
-  field: ReferralOrderField!
-}
-"""
-Properties by which Referral connections can be ordered.
-"""
-enum ReferralOrderField {
-  CREATED_AT
-}
 type SecurityGroup implements Node {
   id: ID!
   createdAt: Time!
   name: String!
   members: [User!]!
-}
-"""
-Ordering options for SecurityGroup connections
-"""
-input SecurityGroupOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order SecurityGroups.
-  """
-  field: SecurityGroupOrderField!
-}
-"""
-Properties by which SecurityGroup connections can be ordered.
-"""
-enum SecurityGroupOrderField {
-  CREATED_AT
 }
 type Session implements Node {
   id: ID!
@@ -6092,25 +5789,6 @@ type Session implements Node {
   userAgent: String
   ipAddress: String
   user: User!
-}
-"""
-Ordering options for Session connections
-"""
-input SessionOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order Sessions.
-  """
-  field: SessionOrderField!
-}
-"""
-Properties by which Session connections can be ordered.
-"""
-enum SessionOrderField {
-  CREATED_AT
 }
 """
 StepStatus is enum for the field status
@@ -6167,25 +5845,6 @@ enum TemplateKind @goModel(model: "github.com/whisper-health/whisper/ent/templat
   SMS
   EMAIL
   LETTER
-}
-"""
-Ordering options for Template connections
-"""
-input TemplateOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order Templates.
-  """
-  field: TemplateOrderField!
-}
-"""
-Properties by which Template connections can be ordered.
-"""
-enum TemplateOrderField {
-  CREATED_AT
 }
 """
 The builtin Time type
@@ -6250,26 +5909,6 @@ type UserEdge {
   A cursor for use in pagination.
   """
   cursor: Cursor!
-}
-"""
-Ordering options for User connections
-"""
-input UserOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order Users.
-  """
-  field: UserOrderField!
-}
-"""
-Properties by which User connections can be ordered.
-"""
-enum UserOrderField {
-  CREATED_AT
-  NAME
 }
 `, BuiltIn: false},
 }
@@ -7445,8 +7084,8 @@ func (ec *executionContext) field_Label_messages_args(ctx context.Context, rawAr
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -7461,8 +7100,8 @@ func (ec *executionContext) field_Label_messages_args(ctx context.Context, rawAr
 	}
 	args["first"] = arg1
 	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
-		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8575,8 +8214,8 @@ func (ec *executionContext) field_Query_accessLog_args(ctx context.Context, rawA
 	}
 	args["first"] = arg1
 	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8591,8 +8230,8 @@ func (ec *executionContext) field_Query_accessLog_args(ctx context.Context, rawA
 	}
 	args["last"] = arg3
 	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
-		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8621,8 +8260,8 @@ func (ec *executionContext) field_Query_auditLog_args(ctx context.Context, rawAr
 	}
 	args["first"] = arg1
 	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8675,8 +8314,8 @@ func (ec *executionContext) field_Query_bookings_args(ctx context.Context, rawAr
 	}
 	args["first"] = arg4
 	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8691,8 +8330,8 @@ func (ec *executionContext) field_Query_bookings_args(ctx context.Context, rawAr
 	}
 	args["last"] = arg6
 	arg7, err := graphql.ProcessArgField(ctx, rawArgs, "before",
-		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8721,8 +8360,8 @@ func (ec *executionContext) field_Query_channels_args(ctx context.Context, rawAr
 	}
 	args["first"] = arg1
 	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8737,8 +8376,8 @@ func (ec *executionContext) field_Query_channels_args(ctx context.Context, rawAr
 	}
 	args["last"] = arg3
 	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
-		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8775,8 +8414,8 @@ func (ec *executionContext) field_Query_deliveries_args(ctx context.Context, raw
 	}
 	args["first"] = arg2
 	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8791,8 +8430,8 @@ func (ec *executionContext) field_Query_deliveries_args(ctx context.Context, raw
 	}
 	args["last"] = arg4
 	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "before",
-		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8821,8 +8460,8 @@ func (ec *executionContext) field_Query_directoryLog_args(ctx context.Context, r
 	}
 	args["first"] = arg1
 	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8837,8 +8476,8 @@ func (ec *executionContext) field_Query_directoryLog_args(ctx context.Context, r
 	}
 	args["last"] = arg3
 	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
-		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8883,8 +8522,8 @@ func (ec *executionContext) field_Query_enrollments_args(ctx context.Context, ra
 	}
 	args["first"] = arg3
 	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8899,8 +8538,8 @@ func (ec *executionContext) field_Query_enrollments_args(ctx context.Context, ra
 	}
 	args["last"] = arg5
 	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "before",
-		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8929,8 +8568,8 @@ func (ec *executionContext) field_Query_messages_args(ctx context.Context, rawAr
 	}
 	args["first"] = arg1
 	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8945,8 +8584,8 @@ func (ec *executionContext) field_Query_messages_args(ctx context.Context, rawAr
 	}
 	args["last"] = arg3
 	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
-		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -9011,8 +8650,8 @@ func (ec *executionContext) field_Query_notifications_args(ctx context.Context, 
 	}
 	args["first"] = arg2
 	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -9027,8 +8666,8 @@ func (ec *executionContext) field_Query_notifications_args(ctx context.Context, 
 	}
 	args["last"] = arg4
 	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "before",
-		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -9065,8 +8704,8 @@ func (ec *executionContext) field_Query_observedChannels_args(ctx context.Contex
 	}
 	args["first"] = arg2
 	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -9103,8 +8742,8 @@ func (ec *executionContext) field_Query_observedMessages_args(ctx context.Contex
 	}
 	args["first"] = arg2
 	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -9119,8 +8758,8 @@ func (ec *executionContext) field_Query_observedMessages_args(ctx context.Contex
 	}
 	args["last"] = arg4
 	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "before",
-		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -9157,8 +8796,8 @@ func (ec *executionContext) field_Query_patientConversations_args(ctx context.Co
 	}
 	args["first"] = arg2
 	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -9187,8 +8826,8 @@ func (ec *executionContext) field_Query_patients_args(ctx context.Context, rawAr
 	}
 	args["first"] = arg1
 	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -9203,8 +8842,8 @@ func (ec *executionContext) field_Query_patients_args(ctx context.Context, rawAr
 	}
 	args["last"] = arg3
 	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
-		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -9225,8 +8864,8 @@ func (ec *executionContext) field_Query_programs_args(ctx context.Context, rawAr
 	}
 	args["first"] = arg0
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -9241,8 +8880,8 @@ func (ec *executionContext) field_Query_programs_args(ctx context.Context, rawAr
 	}
 	args["last"] = arg2
 	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
-		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -9263,8 +8902,8 @@ func (ec *executionContext) field_Query_templates_args(ctx context.Context, rawA
 	}
 	args["first"] = arg0
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -9279,8 +8918,8 @@ func (ec *executionContext) field_Query_templates_args(ctx context.Context, rawA
 	}
 	args["last"] = arg2
 	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
-		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -9309,8 +8948,8 @@ func (ec *executionContext) field_Query_users_args(ctx context.Context, rawArgs 
 	}
 	args["first"] = arg1
 	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -9325,8 +8964,8 @@ func (ec *executionContext) field_Query_users_args(ctx context.Context, rawArgs 
 	}
 	args["last"] = arg3
 	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "before",
-		func(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -13694,7 +13333,7 @@ func (ec *executionContext) _Label_messages(ctx context.Context, field graphql.C
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.Messages(ctx, fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.MessageOrder))
+			return ec.Resolvers.Label().Messages(ctx, obj, fc.Args["after"].(*string), fc.Args["first"].(*int), fc.Args["before"].(*string), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.MessageOrder))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.MessageConnection) graphql.Marshaler {
@@ -13709,7 +13348,7 @@ func (ec *executionContext) fieldContext_Label_messages(ctx context.Context, fie
 		Object:     "Label",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_MessageConnection(ctx, field)
 		},
@@ -19697,7 +19336,7 @@ func (ec *executionContext) _Query_users(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Users(ctx, fc.Args["search"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]), fc.Args["includeDeactivated"].(*bool))
+			return ec.Resolvers.Query().Users(ctx, fc.Args["search"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["includeDeactivated"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.UserConnection) graphql.Marshaler {
@@ -19773,7 +19412,7 @@ func (ec *executionContext) _Query_patients(ctx context.Context, field graphql.C
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Patients(ctx, fc.Args["search"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]))
+			return ec.Resolvers.Query().Patients(ctx, fc.Args["search"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.PatientConnection) graphql.Marshaler {
@@ -19849,7 +19488,7 @@ func (ec *executionContext) _Query_channels(ctx context.Context, field graphql.C
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Channels(ctx, fc.Args["filter"].(*model.ChannelFilter), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]))
+			return ec.Resolvers.Query().Channels(ctx, fc.Args["filter"].(*model.ChannelFilter), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.ChannelConnection) graphql.Marshaler {
@@ -19893,7 +19532,7 @@ func (ec *executionContext) _Query_messages(ctx context.Context, field graphql.C
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Messages(ctx, fc.Args["channelID"].(pulid.ID), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]))
+			return ec.Resolvers.Query().Messages(ctx, fc.Args["channelID"].(pulid.ID), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.MessageConnection) graphql.Marshaler {
@@ -19969,7 +19608,7 @@ func (ec *executionContext) _Query_patientConversations(ctx context.Context, fie
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().PatientConversations(ctx, fc.Args["filter"].(*model.PatientConversationFilter), fc.Args["patientID"].(*pulid.ID), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[pulid.ID]))
+			return ec.Resolvers.Query().PatientConversations(ctx, fc.Args["filter"].(*model.PatientConversationFilter), fc.Args["patientID"].(*pulid.ID), fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.ChannelConnection) graphql.Marshaler {
@@ -20045,7 +19684,7 @@ func (ec *executionContext) _Query_notifications(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Notifications(ctx, fc.Args["kinds"].([]notification.Kind), fc.Args["includeAcknowledged"].(*bool), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]))
+			return ec.Resolvers.Query().Notifications(ctx, fc.Args["kinds"].([]notification.Kind), fc.Args["includeAcknowledged"].(*bool), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.NotificationConnection) graphql.Marshaler {
@@ -20089,7 +19728,7 @@ func (ec *executionContext) _Query_bookings(ctx context.Context, field graphql.C
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Bookings(ctx, fc.Args["doctorID"].(*pulid.ID), fc.Args["status"].(*booking.Status), fc.Args["from"].(*time.Time), fc.Args["to"].(*time.Time), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]))
+			return ec.Resolvers.Query().Bookings(ctx, fc.Args["doctorID"].(*pulid.ID), fc.Args["status"].(*booking.Status), fc.Args["from"].(*time.Time), fc.Args["to"].(*time.Time), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.BookingConnection) graphql.Marshaler {
@@ -20165,7 +19804,7 @@ func (ec *executionContext) _Query_auditLog(ctx context.Context, field graphql.C
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().AuditLog(ctx, fc.Args["filter"].(*model.AuditFilter), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[pulid.ID]))
+			return ec.Resolvers.Query().AuditLog(ctx, fc.Args["filter"].(*model.AuditFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *oversight.AuditConnection) graphql.Marshaler {
@@ -20209,7 +19848,7 @@ func (ec *executionContext) _Query_accessLog(ctx context.Context, field graphql.
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().AccessLog(ctx, fc.Args["filter"].(*model.AccessLogFilter), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]))
+			return ec.Resolvers.Query().AccessLog(ctx, fc.Args["filter"].(*model.AccessLogFilter), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.AccessLogEntryConnection) graphql.Marshaler {
@@ -20253,7 +19892,7 @@ func (ec *executionContext) _Query_observedChannels(ctx context.Context, field g
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().ObservedChannels(ctx, fc.Args["userID"].(pulid.ID), fc.Args["filter"].(*model.ChannelFilter), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[pulid.ID]))
+			return ec.Resolvers.Query().ObservedChannels(ctx, fc.Args["userID"].(pulid.ID), fc.Args["filter"].(*model.ChannelFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.ChannelConnection) graphql.Marshaler {
@@ -20297,7 +19936,7 @@ func (ec *executionContext) _Query_observedMessages(ctx context.Context, field g
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().ObservedMessages(ctx, fc.Args["userID"].(pulid.ID), fc.Args["channelID"].(pulid.ID), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]))
+			return ec.Resolvers.Query().ObservedMessages(ctx, fc.Args["userID"].(pulid.ID), fc.Args["channelID"].(pulid.ID), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.MessageConnection) graphql.Marshaler {
@@ -20341,7 +19980,7 @@ func (ec *executionContext) _Query_programs(ctx context.Context, field graphql.C
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Programs(ctx, fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]))
+			return ec.Resolvers.Query().Programs(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.ProgramConnection) graphql.Marshaler {
@@ -20385,7 +20024,7 @@ func (ec *executionContext) _Query_templates(ctx context.Context, field graphql.
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Templates(ctx, fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]))
+			return ec.Resolvers.Query().Templates(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.TemplateConnection) graphql.Marshaler {
@@ -20429,7 +20068,7 @@ func (ec *executionContext) _Query_enrollments(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Enrollments(ctx, fc.Args["programID"].(*pulid.ID), fc.Args["patientID"].(*pulid.ID), fc.Args["flagged"].(*bool), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]))
+			return ec.Resolvers.Query().Enrollments(ctx, fc.Args["programID"].(*pulid.ID), fc.Args["patientID"].(*pulid.ID), fc.Args["flagged"].(*bool), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.EnrollmentConnection) graphql.Marshaler {
@@ -20473,7 +20112,7 @@ func (ec *executionContext) _Query_deliveries(ctx context.Context, field graphql
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Deliveries(ctx, fc.Args["status"].([]outboxmessage.Status), fc.Args["providerStatus"].([]string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]))
+			return ec.Resolvers.Query().Deliveries(ctx, fc.Args["status"].([]outboxmessage.Status), fc.Args["providerStatus"].([]string), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.DeliveryConnection) graphql.Marshaler {
@@ -20549,7 +20188,7 @@ func (ec *executionContext) _Query_directoryLog(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().DirectoryLog(ctx, fc.Args["filter"].(*model.DirectoryLogFilter), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[pulid.ID]), fc.Args["last"].(*int), fc.Args["before"].(*entgql.Cursor[pulid.ID]))
+			return ec.Resolvers.Query().DirectoryLog(ctx, fc.Args["filter"].(*model.DirectoryLogFilter), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.DirectoryLogEntryConnection) graphql.Marshaler {
@@ -23213,47 +22852,6 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
-func (ec *executionContext) unmarshalInputAccessLogEntryOrder(ctx context.Context, obj any) (ent.AccessLogEntryOrder, error) {
-	var it ent.AccessLogEntryOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNAccessLogEntryOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐAccessLogEntryOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
 func (ec *executionContext) unmarshalInputAccessLogFilter(ctx context.Context, obj any) (model.AccessLogFilter, error) {
 	var it model.AccessLogFilter
 	if obj == nil {
@@ -23493,47 +23091,6 @@ func (ec *executionContext) unmarshalInputBookingInput(ctx context.Context, obj 
 	return it, nil
 }
 
-func (ec *executionContext) unmarshalInputBookingOrder(ctx context.Context, obj any) (ent.BookingOrder, error) {
-	var it ent.BookingOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNBookingOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐBookingOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
 func (ec *executionContext) unmarshalInputBookingTypeInput(ctx context.Context, obj any) (model.BookingTypeInput, error) {
 	var it model.BookingTypeInput
 	if obj == nil {
@@ -23585,47 +23142,6 @@ func (ec *executionContext) unmarshalInputBookingTypeInput(ctx context.Context, 
 	return it, nil
 }
 
-func (ec *executionContext) unmarshalInputBookingTypeOrder(ctx context.Context, obj any) (ent.BookingTypeOrder, error) {
-	var it ent.BookingTypeOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNBookingTypeOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐBookingTypeOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
 func (ec *executionContext) unmarshalInputChannelFilter(ctx context.Context, obj any) (model.ChannelFilter, error) {
 	var it model.ChannelFilter
 	if obj == nil {
@@ -23672,47 +23188,6 @@ func (ec *executionContext) unmarshalInputChannelFilter(ctx context.Context, obj
 				return it, err
 			}
 			it.UnreadOnly = data
-		}
-	}
-	return it, nil
-}
-
-func (ec *executionContext) unmarshalInputChannelOrder(ctx context.Context, obj any) (ent.ChannelOrder, error) {
-	var it ent.ChannelOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNChannelOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐChannelOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
 		}
 	}
 	return it, nil
@@ -24045,88 +23520,6 @@ func (ec *executionContext) unmarshalInputCreateUserInput(ctx context.Context, o
 	return it, nil
 }
 
-func (ec *executionContext) unmarshalInputDeliveryOrder(ctx context.Context, obj any) (ent.DeliveryOrder, error) {
-	var it ent.DeliveryOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNDeliveryOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐDeliveryOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
-func (ec *executionContext) unmarshalInputDirectoryLogEntryOrder(ctx context.Context, obj any) (ent.DirectoryLogEntryOrder, error) {
-	var it ent.DirectoryLogEntryOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNDirectoryLogEntryOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐDirectoryLogEntryOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
 func (ec *executionContext) unmarshalInputDirectoryLogFilter(ctx context.Context, obj any) (model.DirectoryLogFilter, error) {
 	var it model.DirectoryLogFilter
 	if obj == nil {
@@ -24208,88 +23601,6 @@ func (ec *executionContext) unmarshalInputEnrollPatientInput(ctx context.Context
 	return it, nil
 }
 
-func (ec *executionContext) unmarshalInputEnrollmentOrder(ctx context.Context, obj any) (ent.EnrollmentOrder, error) {
-	var it ent.EnrollmentOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNEnrollmentOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐEnrollmentOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
-func (ec *executionContext) unmarshalInputEnrollmentStepOrder(ctx context.Context, obj any) (ent.EnrollmentStepOrder, error) {
-	var it ent.EnrollmentStepOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNEnrollmentStepOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐEnrollmentStepOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
 func (ec *executionContext) unmarshalInputFrequencyInput(ctx context.Context, obj any) (model.FrequencyInput, error) {
 	var it model.FrequencyInput
 	if obj == nil {
@@ -24327,47 +23638,6 @@ func (ec *executionContext) unmarshalInputFrequencyInput(ctx context.Context, ob
 	return it, nil
 }
 
-func (ec *executionContext) unmarshalInputLabelOrder(ctx context.Context, obj any) (ent.LabelOrder, error) {
-	var it ent.LabelOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNLabelOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐLabelOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
 func (ec *executionContext) unmarshalInputMessageOrder(ctx context.Context, obj any) (ent.MessageOrder, error) {
 	var it ent.MessageOrder
 	if obj == nil {
@@ -24400,47 +23670,6 @@ func (ec *executionContext) unmarshalInputMessageOrder(ctx context.Context, obj 
 		case "field":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
 			data, err := ec.unmarshalNMessageOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐMessageOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
-func (ec *executionContext) unmarshalInputNotificationOrder(ctx context.Context, obj any) (ent.NotificationOrder, error) {
-	var it ent.NotificationOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNNotificationOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐNotificationOrderField(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -24675,47 +23904,6 @@ func (ec *executionContext) unmarshalInputPatientInput(ctx context.Context, obj 
 				return it, err
 			}
 			it.Version = data
-		}
-	}
-	return it, nil
-}
-
-func (ec *executionContext) unmarshalInputPatientOrder(ctx context.Context, obj any) (ent.PatientOrder, error) {
-	var it ent.PatientOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNPatientOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐPatientOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
 		}
 	}
 	return it, nil
@@ -24981,88 +24169,6 @@ func (ec *executionContext) unmarshalInputProgramActionInput(ctx context.Context
 	return it, nil
 }
 
-func (ec *executionContext) unmarshalInputProgramActionOrder(ctx context.Context, obj any) (ent.ProgramActionOrder, error) {
-	var it ent.ProgramActionOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNProgramActionOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgramActionOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
-func (ec *executionContext) unmarshalInputProgramOrder(ctx context.Context, obj any) (ent.ProgramOrder, error) {
-	var it ent.ProgramOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNProgramOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgramOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
 func (ec *executionContext) unmarshalInputReferralInput(ctx context.Context, obj any) (model.ReferralInput, error) {
 	var it model.ReferralInput
 	if obj == nil {
@@ -25128,47 +24234,6 @@ func (ec *executionContext) unmarshalInputReferralInput(ctx context.Context, obj
 	return it, nil
 }
 
-func (ec *executionContext) unmarshalInputReferralOrder(ctx context.Context, obj any) (ent.ReferralOrder, error) {
-	var it ent.ReferralOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNReferralOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐReferralOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
 func (ec *executionContext) unmarshalInputReplyToMessageInput(ctx context.Context, obj any) (model.ReplyToMessageInput, error) {
 	var it model.ReplyToMessageInput
 	if obj == nil {
@@ -25208,47 +24273,6 @@ func (ec *executionContext) unmarshalInputReplyToMessageInput(ctx context.Contex
 				return it, err
 			}
 			it.ToAll = data
-		}
-	}
-	return it, nil
-}
-
-func (ec *executionContext) unmarshalInputSecurityGroupOrder(ctx context.Context, obj any) (ent.SecurityGroupOrder, error) {
-	var it ent.SecurityGroupOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNSecurityGroupOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐSecurityGroupOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
 		}
 	}
 	return it, nil
@@ -25314,47 +24338,6 @@ func (ec *executionContext) unmarshalInputSendMessageInput(ctx context.Context, 
 				return it, err
 			}
 			it.ClientMessageID = data
-		}
-	}
-	return it, nil
-}
-
-func (ec *executionContext) unmarshalInputSessionOrder(ctx context.Context, obj any) (ent.SessionOrder, error) {
-	var it ent.SessionOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNSessionOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐSessionOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
 		}
 	}
 	return it, nil
@@ -25471,47 +24454,6 @@ func (ec *executionContext) unmarshalInputStartPatientConversationInput(ctx cont
 				return it, err
 			}
 			it.Body = data
-		}
-	}
-	return it, nil
-}
-
-func (ec *executionContext) unmarshalInputTemplateOrder(ctx context.Context, obj any) (ent.TemplateOrder, error) {
-	var it ent.TemplateOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNTemplateOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐTemplateOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
 		}
 	}
 	return it, nil
@@ -25960,47 +24902,6 @@ func (ec *executionContext) unmarshalInputUpdateUserInput(ctx context.Context, o
 				return it, err
 			}
 			it.RemoveSecurityGroupIDs = data
-		}
-	}
-	return it, nil
-}
-
-func (ec *executionContext) unmarshalInputUserOrder(ctx context.Context, obj any) (ent.UserOrder, error) {
-	var it ent.UserOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNUserOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐUserOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
 		}
 	}
 	return it, nil
@@ -33517,22 +32418,6 @@ func (ec *executionContext) marshalNAccessLogEntryConnection2ᚖgithubᚗcomᚋw
 	return ec._AccessLogEntryConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNAccessLogEntryOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐAccessLogEntryOrderField(ctx context.Context, v any) (*ent.AccessLogEntryOrderField, error) {
-	var res = new(ent.AccessLogEntryOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNAccessLogEntryOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐAccessLogEntryOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.AccessLogEntryOrderField) graphql.Marshaler {
-	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
-		return graphql.Null
-	}
-	return v
-}
-
 func (ec *executionContext) unmarshalNActionType2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramactionᚐType(ctx context.Context, v any) (programaction.Type, error) {
 	var res programaction.Type
 	err := res.UnmarshalGQL(v)
@@ -33634,22 +32519,6 @@ func (ec *executionContext) unmarshalNBookingInput2githubᚗcomᚋwhisperᚑheal
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNBookingOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐBookingOrderField(ctx context.Context, v any) (*ent.BookingOrderField, error) {
-	var res = new(ent.BookingOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNBookingOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐBookingOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.BookingOrderField) graphql.Marshaler {
-	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
-		return graphql.Null
-	}
-	return v
-}
-
 func (ec *executionContext) unmarshalNBookingStatus2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋbookingstatuschangeᚐToStatus(ctx context.Context, v any) (bookingstatuschange.ToStatus, error) {
 	var res bookingstatuschange.ToStatus
 	err := res.UnmarshalGQL(v)
@@ -33725,22 +32594,6 @@ func (ec *executionContext) marshalNBookingType2ᚖgithubᚗcomᚋwhisperᚑheal
 func (ec *executionContext) unmarshalNBookingTypeInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐBookingTypeInput(ctx context.Context, v any) (model.BookingTypeInput, error) {
 	res, err := ec.unmarshalInputBookingTypeInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) unmarshalNBookingTypeOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐBookingTypeOrderField(ctx context.Context, v any) (*ent.BookingTypeOrderField, error) {
-	var res = new(ent.BookingTypeOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNBookingTypeOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐBookingTypeOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.BookingTypeOrderField) graphql.Marshaler {
-	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
-		return graphql.Null
-	}
-	return v
 }
 
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
@@ -33822,22 +32675,6 @@ func (ec *executionContext) unmarshalNChannelKind2githubᚗcomᚋwhisperᚑhealt
 }
 
 func (ec *executionContext) marshalNChannelKind2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋchannelᚐKind(ctx context.Context, sel ast.SelectionSet, v channel.Kind) graphql.Marshaler {
-	return v
-}
-
-func (ec *executionContext) unmarshalNChannelOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐChannelOrderField(ctx context.Context, v any) (*ent.ChannelOrderField, error) {
-	var res = new(ent.ChannelOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNChannelOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐChannelOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.ChannelOrderField) graphql.Marshaler {
-	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
-		return graphql.Null
-	}
 	return v
 }
 
@@ -33977,22 +32814,6 @@ func (ec *executionContext) marshalNDeliveryConnection2ᚖgithubᚗcomᚋwhisper
 	return ec._DeliveryConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNDeliveryOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐDeliveryOrderField(ctx context.Context, v any) (*ent.DeliveryOrderField, error) {
-	var res = new(ent.DeliveryOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNDeliveryOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐDeliveryOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.DeliveryOrderField) graphql.Marshaler {
-	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
-		return graphql.Null
-	}
-	return v
-}
-
 func (ec *executionContext) unmarshalNDeliveryStatus2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋoutboxmessageᚐStatus(ctx context.Context, v any) (outboxmessage.Status, error) {
 	var res outboxmessage.Status
 	err := res.UnmarshalGQL(v)
@@ -34023,22 +32844,6 @@ func (ec *executionContext) marshalNDirectoryLogEntryConnection2ᚖgithubᚗcom�
 	return ec._DirectoryLogEntryConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNDirectoryLogEntryOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐDirectoryLogEntryOrderField(ctx context.Context, v any) (*ent.DirectoryLogEntryOrderField, error) {
-	var res = new(ent.DirectoryLogEntryOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNDirectoryLogEntryOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐDirectoryLogEntryOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.DirectoryLogEntryOrderField) graphql.Marshaler {
-	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
-		return graphql.Null
-	}
-	return v
-}
-
 func (ec *executionContext) unmarshalNEnrollPatientInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐEnrollPatientInput(ctx context.Context, v any) (model.EnrollPatientInput, error) {
 	res, err := ec.unmarshalInputEnrollPatientInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -34062,22 +32867,6 @@ func (ec *executionContext) marshalNEnrollmentConnection2ᚖgithubᚗcomᚋwhisp
 		return graphql.Null
 	}
 	return ec._EnrollmentConnection(ctx, sel, v)
-}
-
-func (ec *executionContext) unmarshalNEnrollmentOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐEnrollmentOrderField(ctx context.Context, v any) (*ent.EnrollmentOrderField, error) {
-	var res = new(ent.EnrollmentOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNEnrollmentOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐEnrollmentOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.EnrollmentOrderField) graphql.Marshaler {
-	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
-		return graphql.Null
-	}
-	return v
 }
 
 func (ec *executionContext) unmarshalNEnrollmentStatus2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋenrollmentᚐStatus(ctx context.Context, v any) (enrollment.Status, error) {
@@ -34114,22 +32903,6 @@ func (ec *executionContext) marshalNEnrollmentStep2ᚖgithubᚗcomᚋwhisperᚑh
 		return graphql.Null
 	}
 	return ec._EnrollmentStep(ctx, sel, v)
-}
-
-func (ec *executionContext) unmarshalNEnrollmentStepOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐEnrollmentStepOrderField(ctx context.Context, v any) (*ent.EnrollmentStepOrderField, error) {
-	var res = new(ent.EnrollmentStepOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNEnrollmentStepOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐEnrollmentStepOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.EnrollmentStepOrderField) graphql.Marshaler {
-	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
-		return graphql.Null
-	}
-	return v
 }
 
 func (ec *executionContext) unmarshalNID2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋpulidᚐID(ctx context.Context, v any) (pulid.ID, error) {
@@ -34239,22 +33012,6 @@ func (ec *executionContext) marshalNLabel2ᚖgithubᚗcomᚋwhisperᚑhealthᚋw
 	return ec._Label(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNLabelOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐLabelOrderField(ctx context.Context, v any) (*ent.LabelOrderField, error) {
-	var res = new(ent.LabelOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNLabelOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐLabelOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.LabelOrderField) graphql.Marshaler {
-	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
-		return graphql.Null
-	}
-	return v
-}
-
 func (ec *executionContext) marshalNMessage2ᚕᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐMessageᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Message) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -34357,22 +33114,6 @@ func (ec *executionContext) marshalNNotificationKind2githubᚗcomᚋwhisperᚑhe
 	return v
 }
 
-func (ec *executionContext) unmarshalNNotificationOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐNotificationOrderField(ctx context.Context, v any) (*ent.NotificationOrderField, error) {
-	var res = new(ent.NotificationOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNNotificationOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐNotificationOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.NotificationOrderField) graphql.Marshaler {
-	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
-		return graphql.Null
-	}
-	return v
-}
-
 func (ec *executionContext) marshalNNotificationUnread2ᚕᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐNotificationUnreadᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.NotificationUnread) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -34467,22 +33208,6 @@ func (ec *executionContext) marshalNPatientConnection2ᚖgithubᚗcomᚋwhisper�
 func (ec *executionContext) unmarshalNPatientInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐPatientInput(ctx context.Context, v any) (model.PatientInput, error) {
 	res, err := ec.unmarshalInputPatientInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) unmarshalNPatientOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐPatientOrderField(ctx context.Context, v any) (*ent.PatientOrderField, error) {
-	var res = new(ent.PatientOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNPatientOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐPatientOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.PatientOrderField) graphql.Marshaler {
-	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
-		return graphql.Null
-	}
-	return v
 }
 
 func (ec *executionContext) unmarshalNPermission2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋviewerᚐPermission(ctx context.Context, v any) (viewer.Permission, error) {
@@ -34633,22 +33358,6 @@ func (ec *executionContext) unmarshalNProgramActionInput2githubᚗcomᚋwhisper�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNProgramActionOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgramActionOrderField(ctx context.Context, v any) (*ent.ProgramActionOrderField, error) {
-	var res = new(ent.ProgramActionOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNProgramActionOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgramActionOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.ProgramActionOrderField) graphql.Marshaler {
-	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
-		return graphql.Null
-	}
-	return v
-}
-
 func (ec *executionContext) marshalNProgramConnection2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgramConnection(ctx context.Context, sel ast.SelectionSet, v *ent.ProgramConnection) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -34657,22 +33366,6 @@ func (ec *executionContext) marshalNProgramConnection2ᚖgithubᚗcomᚋwhisper�
 		return graphql.Null
 	}
 	return ec._ProgramConnection(ctx, sel, v)
-}
-
-func (ec *executionContext) unmarshalNProgramOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgramOrderField(ctx context.Context, v any) (*ent.ProgramOrderField, error) {
-	var res = new(ent.ProgramOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNProgramOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐProgramOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.ProgramOrderField) graphql.Marshaler {
-	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
-		return graphql.Null
-	}
-	return v
 }
 
 func (ec *executionContext) unmarshalNProgramType2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋprogramᚐType(ctx context.Context, v any) (program.Type, error) {
@@ -34698,22 +33391,6 @@ func (ec *executionContext) marshalNReferral2ᚖgithubᚗcomᚋwhisperᚑhealth�
 func (ec *executionContext) unmarshalNReferralInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐReferralInput(ctx context.Context, v any) (model.ReferralInput, error) {
 	res, err := ec.unmarshalInputReferralInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) unmarshalNReferralOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐReferralOrderField(ctx context.Context, v any) (*ent.ReferralOrderField, error) {
-	var res = new(ent.ReferralOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNReferralOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐReferralOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.ReferralOrderField) graphql.Marshaler {
-	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
-		return graphql.Null
-	}
-	return v
 }
 
 func (ec *executionContext) unmarshalNReplyToMessageInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐReplyToMessageInput(ctx context.Context, v any) (model.ReplyToMessageInput, error) {
@@ -34747,22 +33424,6 @@ func (ec *executionContext) marshalNSecurityGroup2ᚖgithubᚗcomᚋwhisperᚑhe
 	return ec._SecurityGroup(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNSecurityGroupOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐSecurityGroupOrderField(ctx context.Context, v any) (*ent.SecurityGroupOrderField, error) {
-	var res = new(ent.SecurityGroupOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNSecurityGroupOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐSecurityGroupOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.SecurityGroupOrderField) graphql.Marshaler {
-	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
-		return graphql.Null
-	}
-	return v
-}
-
 func (ec *executionContext) unmarshalNSendMessageInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐSendMessageInput(ctx context.Context, v any) (model.SendMessageInput, error) {
 	res, err := ec.unmarshalInputSendMessageInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -34792,22 +33453,6 @@ func (ec *executionContext) marshalNSession2ᚖgithubᚗcomᚋwhisperᚑhealth�
 		return graphql.Null
 	}
 	return ec._Session(ctx, sel, v)
-}
-
-func (ec *executionContext) unmarshalNSessionOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐSessionOrderField(ctx context.Context, v any) (*ent.SessionOrderField, error) {
-	var res = new(ent.SessionOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNSessionOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐSessionOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.SessionOrderField) graphql.Marshaler {
-	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
-		return graphql.Null
-	}
-	return v
 }
 
 func (ec *executionContext) unmarshalNStaffInput2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐStaffInput(ctx context.Context, v any) (model.StaffInput, error) {
@@ -34873,22 +33518,6 @@ func (ec *executionContext) unmarshalNTemplateKind2githubᚗcomᚋwhisperᚑheal
 }
 
 func (ec *executionContext) marshalNTemplateKind2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚋtemplateᚐKind(ctx context.Context, sel ast.SelectionSet, v template.Kind) graphql.Marshaler {
-	return v
-}
-
-func (ec *executionContext) unmarshalNTemplateOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐTemplateOrderField(ctx context.Context, v any) (*ent.TemplateOrderField, error) {
-	var res = new(ent.TemplateOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNTemplateOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐTemplateOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.TemplateOrderField) graphql.Marshaler {
-	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
-		return graphql.Null
-	}
 	return v
 }
 
@@ -35007,22 +33636,6 @@ func (ec *executionContext) marshalNUserConnection2ᚖgithubᚗcomᚋwhisperᚑh
 		return graphql.Null
 	}
 	return ec._UserConnection(ctx, sel, v)
-}
-
-func (ec *executionContext) unmarshalNUserOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐUserOrderField(ctx context.Context, v any) (*ent.UserOrderField, error) {
-	var res = new(ent.UserOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNUserOrderField2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐUserOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.UserOrderField) graphql.Marshaler {
-	if v == nil {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
-		return graphql.Null
-	}
-	return v
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {

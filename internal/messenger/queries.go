@@ -15,6 +15,7 @@ import (
 	"github.com/whisper-health/whisper/ent/channelmember"
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/user"
+	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
@@ -282,6 +283,48 @@ func (c Cursor) Less(o Cursor) bool {
 		return c.Channel < o.Channel
 	}
 	return c.Seq < o.Seq
+}
+
+// PageCursor is a message's one client cursor (Message.cursor): the cursor
+// of its edge in a channel's messages, which are ordered by seq, so
+// messages(after:/before:) take it as it is. messageAdded(after:) reads the
+// message's stream position from it (Position).
+func PageCursor(m *ent.Message) ent.Cursor { return ent.Cursor{ID: m.ID, Value: m.Seq} }
+
+// ClientCursor is PageCursor as the string clients see.
+func ClientCursor(m *ent.Message) string {
+	var b strings.Builder
+	PageCursor(m).MarshalGQL(&b)
+	s, _ := strconv.Unquote(b.String())
+	return s
+}
+
+// Position reads the message a client's cursor names: Message.cursor (the
+// message's edge and pageInfo cursor), or the stream cursor earlier
+// versions returned as Message.cursor (txid:channel:seq, still accepted).
+// Only where the message sits is read (id, channel, seq, writing
+// transaction), never what it says, and with privilege: whoever holds a
+// message's cursor saw the message, and a viewer who has since left its
+// channel still resumes the stream of their other channels from it; the
+// stream and the list apply the viewer's access as always. A string that
+// names no message is BAD_USER_INPUT on arg.
+func (s *Service) Position(ctx context.Context, arg, cursor string) (*ent.Message, error) {
+	invalid := apperr.Invalid(arg, "%s must be the cursor of a message", arg)
+	q := s.client.Message.Query().Select(message.FieldID, message.FieldChannelID, message.FieldSeq, message.FieldTxid)
+	if c, ok := ParseCursor(cursor); ok {
+		q.Where(message.ChannelID(c.Channel), message.Seq(c.Seq))
+	} else {
+		var pc ent.Cursor
+		if err := pc.UnmarshalGQL(cursor); err != nil || !pc.ID.Valid() {
+			return nil, invalid
+		}
+		q.Where(message.ID(pc.ID))
+	}
+	m, err := q.Only(system(ctx, "the position a client's message cursor names"))
+	if ent.IsNotFound(err) {
+		return nil, invalid
+	}
+	return m, err
 }
 
 // ParseCursor decodes a cursor from a client.
