@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -33,6 +32,7 @@ import (
 	"github.com/whisper-health/whisper/internal/outbox"
 	settingsdb "github.com/whisper-health/whisper/internal/settings"
 	"github.com/whisper-health/whisper/internal/store"
+	"github.com/whisper-health/whisper/server/explorer"
 )
 
 func main() {
@@ -227,7 +227,7 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", a.core.Handler)
 	if cfg.Explorer {
-		mux.Handle("GET /{$}", playground.Handler("Whisper", "/graphql"))
+		explorer.Register(mux)
 	}
 	live := func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") }
 	mux.HandleFunc("GET /livez", live)

@@ -287,8 +287,10 @@ func TestProductionModeTurnsIntrospectionAndExplorerOff(t *testing.T) {
 		if codes := gqlErrors(t, app.URL(), introspect); len(codes) == 0 {
 			t.Errorf("introspection answered in production mode, want it refused")
 		}
-		if code, _ := get(t, app.URL()+"/"); code != http.StatusNotFound {
-			t.Errorf("GET / in production mode = %d, want 404 (no explorer)", code)
+		for _, path := range []string{"/", "/explorer/explorer.js", "/explorer/vendor/graphiql.min.js"} {
+			if code, _ := get(t, app.URL()+path); code != http.StatusNotFound {
+				t.Errorf("GET %s in production mode = %d, want 404 (no explorer)", path, code)
+			}
 		}
 		if codes := gqlErrors(t, app.URL(), `{ __typename }`); len(codes) != 0 {
 			t.Errorf("a plain query failed in production mode: %v", codes)
