@@ -29,6 +29,7 @@ import (
 	"github.com/whisper-health/whisper/internal/auth"
 	"github.com/whisper-health/whisper/internal/consent"
 	"github.com/whisper-health/whisper/internal/demo"
+	"github.com/whisper-health/whisper/internal/demo/alive"
 	"github.com/whisper-health/whisper/internal/outbox"
 	settingsdb "github.com/whisper-health/whisper/internal/settings"
 	"github.com/whisper-health/whisper/internal/store"
@@ -163,6 +164,8 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 		}
 		if !demoLoaded.Loaded {
 			log.Warn("demo practice not loaded: the database already has data")
+		} else if err := alive.Seed(ctx, a.db, a.bus, log, time.Now()); err != nil {
+			return fmt.Errorf("bringing the demo practice to life: %w", err)
 		}
 	}
 
