@@ -19,20 +19,18 @@
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { chromium } from 'playwright-core';
+
+import { freePort, run } from './lib.mjs';
 
 const OVERALL_TIMEOUT_MS = 120_000;
 const BUILD_TIMEOUT_MS = 600_000;
 const WAIT_MS = 15_000;
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, '..');
 const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'whisper-explorer-'));
 const binary = path.join(tmpDir, 'whisper');
 const output = [];
@@ -66,28 +64,6 @@ function limit(ms, what) {
   return timer;
 }
 let overall = limit(BUILD_TIMEOUT_MS, 'go build ./server');
-
-function run(cmd, args) {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (out += d));
-    p.on('error', reject);
-    p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')}: exit ${code}\n${out}`))));
-  });
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 let base = '';
 async function gql(token, query, variables = {}) {
