@@ -7,12 +7,13 @@
 // database (PostgreSQL when WHISPER_E2E_EXPLORER_DATABASE_URL is set, else a
 // temporary SQLite file); opens the explorer, which must load (its assets are
 // served by Whisper) and show how to sign in and where the token goes; runs
-// the subscription tab before signing in, which must end at once with an
-// UNAUTHENTICATED error rather than spin; runs the login mutation of the
-// first tab, copies accessToken into the Headers tab as a user would, runs
-// the query tab (the signed-in user and their conversations) and the
-// subscription tab (the unread badge), and sees the badge change live when
-// another user writes.
+// the subscription before signing in, which must end at once with an
+// UNAUTHENTICATED error rather than spin; runs the login mutation, runs the
+// subscription with a token the server refuses (UNAUTHENTICATED at once
+// again), copies accessToken into the Headers pane as a user would, runs the
+// query (the signed-in user and their conversations) and the subscription
+// (the unread badge), and sees the badge change live when another user
+// writes.
 //
 // Usage: node e2e/explorer.mjs (Node 20; `apt-get install chromium` first).
 // CHROMIUM overrides the browser path. Exit status 0 when every check passes.
@@ -212,14 +213,28 @@ async function main() {
   });
   const token = signedIn.data.login.accessToken;
   assert(signedIn.data.login.user.name === 'Dr Wei Chen', `signed in as ${JSON.stringify(signedIn.data.login.user)}`);
-  await page.locator('.graphiql-editor-tools button', { hasText: 'Headers' }).click();
-  const headers = page.locator('.graphiql-editor-tool .CodeMirror').last();
-  await headers.click();
-  await page.keyboard.press('Control+A');
-  await page.keyboard.press('Delete');
-  await page.keyboard.insertText(`{"Authorization": "Bearer ${token}"}`);
-  const typed = await page.evaluate(() => [...document.querySelectorAll('.graphiql-editor-tool .CodeMirror')].map((e) => e.CodeMirror.getValue()));
-  assert(typed.some((t) => t.includes(token)), `the Headers pane does not hold the token: ${JSON.stringify(typed)}`);
+  // setHeaders types into the Headers pane as a user pastes.
+  const setHeaders = async (text) => {
+    await page.locator('.graphiql-editor-tools button', { hasText: 'Headers' }).click();
+    await page.locator('.graphiql-editor-tool .CodeMirror').last().click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.press('Delete');
+    await page.keyboard.insertText(text);
+    const typed = await page.evaluate(() => [...document.querySelectorAll('.graphiql-editor-tool .CodeMirror')].map((e) => e.CodeMirror.getValue()));
+    assert(typed.includes(text), `the Headers pane holds ${JSON.stringify(typed)}, want ${text}`);
+  };
+
+  // A token the server refuses ends the subscription at once too.
+  await setHeaders('{"Authorization": "Bearer not-a-real-token"}');
+  await runOperation('UnreadBadge');
+  const badToken = await waitFor('the subscription with a bad token shows UNAUTHENTICATED', async () => {
+    const r = await response();
+    return { done: r?.errors?.[0]?.extensions?.code === 'UNAUTHENTICATED' && /refused the token/.test(r.errors[0].message), value: r, seen: r };
+  }, 5_000);
+  await waitFor('the refused subscription stops running', async () => ({ done: !(await isRunning()) }), 5_000);
+  ok(`a subscription with a bad token ends at once: ${badToken.errors[0].message}`);
+
+  await setHeaders(`{"Authorization": "Bearer ${token}"}`);
   ok('signed in with the login mutation and put the token in the Headers pane');
 
   // 6. The query tab, with the token.
