@@ -83,6 +83,23 @@ func Seed(ctx context.Context, db *store.DB, bus pubsub.Bus, log *slog.Logger, n
 		}
 	}
 	clk.t = now
+	return backdate(ctx, db)
+}
+
+// backdate gives the seeded conversations and notifications the creation
+// times of the moments they were seeded at: ent stamps created_at with the
+// wall clock, not the seeding's. A conversation was created with its first
+// message; a notification when it was delivered.
+func backdate(ctx context.Context, db *store.DB) error {
+	for _, stmt := range []string{
+		`UPDATE notifications SET created_at = deliver_at WHERE deliver_at < created_at`,
+		`UPDATE channels SET created_at = (SELECT MIN(m.created_at) FROM messages m WHERE m.channel_id = channels.id)
+		 WHERE EXISTS (SELECT 1 FROM messages m WHERE m.channel_id = channels.id AND m.created_at < channels.created_at)`,
+	} {
+		if _, err := db.SQL.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("demo: dating the seeded activity: %w", err)
+		}
+	}
 	return nil
 }
 

@@ -44,6 +44,16 @@ func seeded(t *testing.T, now time.Time) []string {
 			t.Errorf("message %q at %s, want within the two days before %s", m.Body, m.CreatedAt, now)
 		}
 	}
+	for _, ch := range db.Client.Channel.Query().AllX(sctx) {
+		if ch.CreatedAt.Before(now.Add(-48*time.Hour)) || ch.CreatedAt.After(now) {
+			t.Errorf("conversation %s created at %s, want within the two days before %s", ch.ID, ch.CreatedAt, now)
+		}
+	}
+	for _, n := range db.Client.Notification.Query().AllX(sctx) {
+		if !n.CreatedAt.Equal(n.DeliverAt) || n.CreatedAt.Before(now.Add(-48*time.Hour)) || n.CreatedAt.After(now) {
+			t.Errorf("notification %q created at %s, delivered at %s, want both the same, within the two days before %s", n.Title, n.CreatedAt, n.DeliverAt, now)
+		}
+	}
 	return out
 }
 
