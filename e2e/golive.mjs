@@ -20,16 +20,15 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 
+import { freePort, run } from './lib.mjs';
+
 const OVERALL_TIMEOUT_MS = 180_000;
 const WAIT_MS = 15_000;
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, '..');
 const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'whisper-golive-'));
 const binary = path.join(tmpDir, 'whisper');
 const output = [];
@@ -55,29 +54,6 @@ setTimeout(() => {
   console.error(output.join(''));
   process.exit(1);
 }, OVERALL_TIMEOUT_MS).unref();
-
-function run(cmd, args, env) {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('error', reject);
-    p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')}: exit ${code}\n${out}${err}`))));
-  });
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 // ----------------------------------------------------------------- SMTP --
 

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -30,9 +29,11 @@ import (
 	"github.com/whisper-health/whisper/internal/auth"
 	"github.com/whisper-health/whisper/internal/consent"
 	"github.com/whisper-health/whisper/internal/demo"
+	"github.com/whisper-health/whisper/internal/demo/alive"
 	"github.com/whisper-health/whisper/internal/outbox"
 	settingsdb "github.com/whisper-health/whisper/internal/settings"
 	"github.com/whisper-health/whisper/internal/store"
+	"github.com/whisper-health/whisper/server/explorer"
 )
 
 func main() {
@@ -163,6 +164,8 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 		}
 		if !demoLoaded.Loaded {
 			log.Warn("demo practice not loaded: the database already has data")
+		} else if err := alive.Seed(ctx, a.db, a.bus, log, time.Now()); err != nil {
+			return fmt.Errorf("bringing the demo practice to life: %w", err)
 		}
 	}
 
@@ -228,7 +231,7 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", a.core.Handler)
 	if cfg.Explorer {
-		mux.Handle("GET /{$}", playground.Handler("Whisper", "/graphql"))
+		explorer.Register(mux)
 	}
 	live := func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") }
 	mux.HandleFunc("GET /livez", live)

@@ -287,8 +287,10 @@ func TestProductionModeTurnsIntrospectionAndExplorerOff(t *testing.T) {
 		if codes := gqlErrors(t, app.URL(), introspect); len(codes) == 0 {
 			t.Errorf("introspection answered in production mode, want it refused")
 		}
-		if code, _ := get(t, app.URL()+"/"); code != http.StatusNotFound {
-			t.Errorf("GET / in production mode = %d, want 404 (no explorer)", code)
+		for _, path := range []string{"/", "/explorer/explorer.js", "/explorer/vendor/graphiql.min.js"} {
+			if code, _ := get(t, app.URL()+path); code != http.StatusNotFound {
+				t.Errorf("GET %s in production mode = %d, want 404 (no explorer)", path, code)
+			}
 		}
 		if codes := gqlErrors(t, app.URL(), `{ __typename }`); len(codes) != 0 {
 			t.Errorf("a plain query failed in production mode: %v", codes)
@@ -524,4 +526,94 @@ func TestFailedStartStopsWorkersAndBus(t *testing.T) {
 		t.Fatalf("got error %v, want the listen to fail", err)
 	}
 	waitNoBackground(t, "after a failed start")
+}
+
+// TestDemoPracticeIsAlive: after -demo every demo user finds conversations
+// with history and unread messages, and unacknowledged notifications (of
+// several kinds across the practice); the portal patients take part in
+// their conversations; enrolments are in progress; and it all happened in
+// the two days before the server started, never in the future.
+func TestDemoPracticeIsAlive(t *testing.T) {
+	started := time.Now().UTC()
+	app, _ := startApp(t, testdb.URL(t), "-demo")
+	defer stopApp(t, app)
+	base := app.URL()
+	inWindow := func(what, ts string) {
+		t.Helper()
+		at, err := time.Parse(time.RFC3339Nano, ts)
+		if err != nil || at.Before(started.Add(-49*time.Hour)) || at.After(time.Now()) {
+			t.Errorf("%s at %s, want within the two days before the start (%s)", what, ts, started.Format(time.RFC3339))
+		}
+	}
+	kinds := map[string]bool{}
+	for _, email := range []string{demo.AdminEmail, demo.ChenEmail, demo.PatelEmail, demo.KimEmail, demo.ReceptionEmail} {
+		token := post(t, base, "", `mutation { login(email: "`+email+`", password: "whisper-demo") { accessToken } }`)["login"].(map[string]any)["accessToken"].(string)
+		data := post(t, base, token, `{
+			channels(first: 50) { edges { node { name unreadCount messageCount lastMessage { createdAt } } } }
+			notifications(first: 50) { totalCount edges { node { kind title createdAt } } }
+		}`)
+		unread, history := 0, 0
+		for _, e := range data["channels"].(map[string]any)["edges"].([]any) {
+			n := e.(map[string]any)["node"].(map[string]any)
+			count, total := n["unreadCount"].(float64), n["messageCount"].(float64)
+			if count > 0 {
+				unread++
+			}
+			if total > count {
+				history++ // messages this user has read, or wrote
+			}
+			if last, ok := n["lastMessage"].(map[string]any); ok {
+				inWindow(email+"'s conversation "+n["name"].(string), last["createdAt"].(string))
+			}
+		}
+		if unread == 0 || history == 0 {
+			t.Errorf("%s has %d conversations with unread messages and %d with read history, want some of each", email, unread, history)
+		}
+		notes := data["notifications"].(map[string]any)
+		if notes["totalCount"].(float64) == 0 {
+			t.Errorf("%s has no unacknowledged notifications", email)
+		}
+		for _, e := range notes["edges"].([]any) {
+			n := e.(map[string]any)["node"].(map[string]any)
+			kinds[n["kind"].(string)] = true
+			inWindow(email+"'s notification "+n["title"].(string), n["createdAt"].(string))
+		}
+	}
+	if len(kinds) < 5 {
+		t.Errorf("the demo's notifications are of %d kinds (%v), want several", len(kinds), kinds)
+	}
+
+	// The portal patients take part: each has a conversation with a
+	// message of their own in it.
+	for _, email := range demo.PortalEmails {
+		token := post(t, base, "", `mutation { patientLogin(email: "`+email+`", password: "whisper-demo") { accessToken } }`)["patientLogin"].(map[string]any)["accessToken"].(string)
+		convs := post(t, base, token, `{ patientConversations(first: 10) { edges { node { id topic } } } }`)["patientConversations"].(map[string]any)["edges"].([]any)
+		own := 0
+		for _, c := range convs {
+			id := c.(map[string]any)["node"].(map[string]any)["id"].(string)
+			msgs := post(t, base, token, `{ messages(channelID: "`+id+`") { edges { node { senderPatient { id } } } } }`)["messages"].(map[string]any)["edges"].([]any)
+			for _, m := range msgs {
+				if m.(map[string]any)["node"].(map[string]any)["senderPatient"] != nil {
+					own++
+				}
+			}
+		}
+		if len(convs) == 0 || own == 0 {
+			t.Errorf("portal patient %s has %d conversations and wrote %d messages in them, want some of each", email, len(convs), own)
+		}
+	}
+
+	// Enrolments in progress in the Recall program.
+	admin := post(t, base, "", `mutation { login(email: "admin@demo.clinic", password: "whisper-demo") { accessToken } }`)["login"].(map[string]any)["accessToken"].(string)
+	enrolments := post(t, base, admin, `{ enrollments(first: 50) { edges { node { status referenceDate program { name } } } } }`)["enrollments"].(map[string]any)["edges"].([]any)
+	active := 0
+	for _, e := range enrolments {
+		n := e.(map[string]any)["node"].(map[string]any)
+		if n["status"] == "ACTIVE" && n["program"].(map[string]any)["name"] == demo.RecallProgramName {
+			active++
+		}
+	}
+	if active < 2 || len(enrolments) <= active {
+		t.Errorf("demo enrolments: %d active of %d, want several in progress and one paused: %v", active, len(enrolments), enrolments)
+	}
 }
