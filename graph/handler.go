@@ -298,11 +298,16 @@ func (h *Handler) initSocket(ctx context.Context, payload transport.InitPayload)
 			return transport.WithWebsocketCloseCode(ctx, 4429), nil, apperr.New(apperr.Unauthenticated, "too many failed connection attempts; try again later")
 		}
 		h.initFails.Fail(ip, time.Now())
+		if e, ok := apperr.As(err); ok && e.Reason != "" {
+			// The close frame says why, as HTTP's extensions.reason does
+			// (TOKEN_EXPIRED: refresh and reconnect).
+			ctx = transport.AppendCloseReason(ctx, e.Reason)
+		}
 		return transport.WithWebsocketCloseCode(ctx, 4403), nil, err
 	}
 	bearer, ok := bearerToken(payload.Authorization())
 	if !ok {
-		return reject(apperr.New(apperr.Unauthenticated, "connection_init must carry {\"Authorization\": \"Bearer <token>\"}"))
+		return reject(apperr.Because(apperr.Unauthenticated, auth.RefusedTokenInvalid, "connection_init must carry {\"Authorization\": \"Bearer <token>\"}"))
 	}
 	v, expires, err := h.auth.Authenticate(ctx, bearer)
 	if err != nil {

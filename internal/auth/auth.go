@@ -472,6 +472,9 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*viewer.View
 		return nil, time.Time{}, fmt.Errorf("loading session: %w", err)
 	}
 	if sess.RevokedAt != nil {
+		if sess.RevokedReason == ReasonUserDeactivated {
+			return nil, time.Time{}, ErrUserDeactivated
+		}
 		return nil, time.Time{}, ErrSessionRevoked
 	}
 	if string(sess.UserID) != c.Subject {
