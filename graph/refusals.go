@@ -119,8 +119,9 @@ func (w *responseShaper) Flush() {
 	if !w.decided {
 		return
 	}
-	if f, ok := w.ResponseWriter.(http.Flusher); ok && w.through {
-		f.Flush()
+	if w.through {
+		// Through the middleware's writers to the connection's.
+		_ = http.NewResponseController(w.ResponseWriter).Flush()
 	}
 }
 
