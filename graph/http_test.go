@@ -394,10 +394,11 @@ func TestSubscriptionOverServerSentEvents(t *testing.T) {
 	}
 }
 
-// TestServerSentEventsEndOnShutdownAndCountAsSockets: draining ends an SSE
-// stream with UNAVAILABLE / SERVER_SHUTDOWN (resume with after:), and
-// streams count among their principal's sockets.
-func TestServerSentEventsEndOnShutdownAndCountAsSockets(t *testing.T) {
+// TestServerSentEventsEndOnShutdownRevocationAndCountAsSockets: SSE streams count
+// among their principal's sockets; signing out ends a session's streams
+// with SESSION_REVOKED, and draining ends them with UNAVAILABLE /
+// SERVER_SHUTDOWN (resume with after:).
+func TestServerSentEventsEndOnShutdownRevocationAndCountAsSockets(t *testing.T) {
 	e := newEnv(t, withHandler(func(c *graph.HandlerConfig) { c.MaxSocketsPerUser = 1 }))
 	chen := e.login(demo.ChenEmail)
 	first := e.sse(t, chen.AccessToken, messageAdded, nil)
@@ -416,6 +417,14 @@ func TestServerSentEventsEndOnShutdownAndCountAsSockets(t *testing.T) {
 	res.Body.Close()
 	if !strings.Contains(string(raw), "TOO_MANY_SOCKETS") || !strings.Contains(string(raw), "RESOURCE_EXHAUSTED") {
 		t.Errorf("a second stream past the limit of 1: %s, want RESOURCE_EXHAUSTED / TOO_MANY_SOCKETS", raw)
+	}
+
+	// Signing out ends the session's streams: sign in again.
+	patel := e.login(demo.PatelEmail)
+	patelSub := e.sse(t, patel.AccessToken, messageAdded, nil)
+	e.ok(patel.AccessToken, `mutation { logout }`, nil, nil)
+	if code, reason := patelSub.ending(t); code != "UNAUTHENTICATED" || reason != "SESSION_REVOKED" {
+		t.Errorf("signing out ended the stream with %s / %s, want UNAUTHENTICATED / SESSION_REVOKED", code, reason)
 	}
 
 	go e.gql.Drain(context.Background())
