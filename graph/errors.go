@@ -59,6 +59,11 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 			if c, ok := gqlErr.Extensions["code"].(apperr.Code); ok {
 				code = c
 			}
+			if c, _ := gqlErr.Extensions["code"].(string); c == string(persistedQueryNotFound) {
+				// Apollo's persisted-query link retries with the full
+				// query on this code (or this message).
+				code = persistedQueryNotFound
+			}
 			if r, ok := gqlErr.Extensions["reason"].(string); ok {
 				reason = r
 			}
@@ -87,9 +92,16 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 		if e, ok := apperr.As(err); ok && e.Field != "" {
 			out.Extensions["field"] = e.Field
 		}
+		if e, ok := apperr.As(err); ok && e.Reason != "" {
+			out.Extensions["reason"] = e.Reason
+		}
 		return out
 	}
 }
+
+// persistedQueryNotFound is the code of an automatic persisted query whose
+// hash the server does not know (yet): the client sends the query itself.
+const persistedQueryNotFound apperr.Code = "PERSISTED_QUERY_NOT_FOUND"
 
 func isResolverError(err error) bool {
 	var re *resolverError

@@ -74,6 +74,10 @@ type HandlerConfig struct {
 	// replica (default 16); the subscriptions of further sockets are
 	// refused with RESOURCE_EXHAUSTED.
 	MaxSocketsPerUser int
+	// PersistedQueryBytes bounds the text the automatic persisted query
+	// cache holds (default DefaultPersistedQueryBytes); negative turns
+	// automatic persisted queries off.
+	PersistedQueryBytes int
 	// Extensions are added to the gqlgen server (metrics, for instance).
 	Extensions []graphql.HandlerExtension
 }
@@ -118,9 +122,12 @@ func (c *HandlerConfig) defaults() {
 	if c.PingInterval == 0 {
 		c.PingInterval = 25 * time.Second
 	}
+	if c.PersistedQueryBytes == 0 {
+		c.PersistedQueryBytes = DefaultPersistedQueryBytes
+	}
 }
 
-// Handler serves /graphql over POST, GET and websockets.
+// Handler serves /graphql over POST, GET, server-sent events and websockets.
 type Handler struct {
 	srv  *handler.Server
 	auth *auth.Service
@@ -156,14 +163,24 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *Handler {
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
+	// Server-sent events (graphql-sse's distinct connections mode) before
+	// POST, which would otherwise take the same requests.
+	srv.AddTransport(transport.SSE{KeepAlivePingInterval: cfg.PingInterval})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(cfg.ParserTokenLimit)
+	if cfg.PersistedQueryBytes > 0 {
+		// Apollo's createPersistedQueryLink, over POST and GET: a hash the
+		// cache lacks is PERSISTED_QUERY_NOT_FOUND and the client sends the
+		// query with it once.
+		srv.Use(extension.AutomaticPersistedQuery{Cache: newPersistedQueries(cfg.PersistedQueryBytes)})
+	}
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	} else {
 		srv.SetDisableSuggestion(true)
 	}
+	srv.Use(credentials{})
 	srv.Use(documentLimits{tokens: cfg.ParserTokenLimit, selections: cfg.MaxSelections, aliases: cfg.MaxAliases, spreads: cfg.MaxFragmentSpreads})
 	srv.Use(queryLimits{maxDepth: cfg.MaxDepth, maxComplexity: cfg.MaxComplexity, maxPage: cfg.MaxPageSize})
 	for _, ext := range cfg.Extensions {
@@ -205,7 +222,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.srv.ServeHTTP(w, r.WithContext(withCloseCode(ctx)))
 		return
 	}
-	rw := &refusalWriter{ResponseWriter: w}
+	req := &httpRequest{}
+	ctx = context.WithValue(ctx, httpRequestKey{}, req)
+	rw := &responseShaper{ResponseWriter: w, req: req, media: responseMediaType(r)}
 	defer rw.finish()
 	w = rw
 	if r.Body != nil && r.Method == http.MethodPost {
@@ -230,20 +249,42 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, apperr.New(apperr.BadUserInput, "request parameters are not valid UTF-8"))
 		return
 	}
-	if bearer, ok := bearerToken(r.Header.Get("Authorization")); ok {
-		v, _, err := h.auth.Authenticate(ctx, bearer)
+	// A refused credential is not answered here: the operations that
+	// ignore Authorization (signing in, refreshing, redeeming a link) must
+	// still run with a stale header; the others are refused once the
+	// document is known (see credentials).
+	var (
+		v       *viewer.Viewer
+		expires time.Time
+	)
+	if header := r.Header.Get("Authorization"); header != "" {
+		bearer, ok := bearerToken(header)
+		var err error
+		if !ok {
+			err = apperr.Because(apperr.Unauthenticated, auth.RefusedTokenInvalid, "Authorization header must be \"Bearer <token>\"")
+		} else {
+			v, expires, err = h.auth.Authenticate(ctx, bearer)
+		}
 		if err != nil {
-			status := http.StatusUnauthorized
 			if _, safe := apperr.As(err); !safe {
 				h.log.ErrorContext(ctx, "authenticating request", "err", err)
-				status = http.StatusServiceUnavailable
+				writeError(w, http.StatusServiceUnavailable, err)
+				return
 			}
-			writeError(w, status, err)
-			return
+			v, req.refused = nil, err
 		}
+	}
+	if v != nil {
 		ctx = viewer.NewContext(ctx, v)
-	} else if r.Header.Get("Authorization") != "" {
-		writeError(w, http.StatusUnauthorized, apperr.New(apperr.Unauthenticated, "Authorization header must be \"Bearer <token>\""))
+	}
+	if h.isEventStream(r) && v != nil {
+		// A stream of server-sent events lives like a websocket: until
+		// its token expires, its session is revoked or the server drains,
+		// ending with a reason; it counts among its principal's sockets.
+		h.sockets.Add(1)
+		defer h.sockets.Done()
+		ctx = h.openSocket(context.WithValue(ctx, eventStreamKey{}, true), v, expires)
+		h.srv.ServeHTTP(w, r.WithContext(ctx))
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.OperationTimeout)
@@ -265,11 +306,16 @@ func (h *Handler) initSocket(ctx context.Context, payload transport.InitPayload)
 			return transport.WithWebsocketCloseCode(ctx, 4429), nil, apperr.New(apperr.Unauthenticated, "too many failed connection attempts; try again later")
 		}
 		h.initFails.Fail(ip, time.Now())
+		if e, ok := apperr.As(err); ok && e.Reason != "" {
+			// The close frame says why, as HTTP's extensions.reason does
+			// (TOKEN_EXPIRED: refresh and reconnect).
+			ctx = transport.AppendCloseReason(ctx, e.Reason)
+		}
 		return transport.WithWebsocketCloseCode(ctx, 4403), nil, err
 	}
 	bearer, ok := bearerToken(payload.Authorization())
 	if !ok {
-		return reject(apperr.New(apperr.Unauthenticated, "connection_init must carry {\"Authorization\": \"Bearer <token>\"}"))
+		return reject(apperr.Because(apperr.Unauthenticated, auth.RefusedTokenInvalid, "connection_init must carry {\"Authorization\": \"Bearer <token>\"}"))
 	}
 	v, expires, err := h.auth.Authenticate(ctx, bearer)
 	if err != nil {
@@ -315,8 +361,7 @@ func (r *Resolver) streamEnds(ctx context.Context) context.Context {
 			// SLOW_CONSUMER and the client resumes them by cursor.
 			return
 		}
-		defer func() { _ = recover() }() // a transport without subscription errors
-		transport.AddSubscriptionError(ctx, present(ctx, err))
+		endStream(ctx, present(ctx, err))
 	})
 }
 
@@ -338,6 +383,13 @@ func (h *Handler) Drain(ctx context.Context) {
 // OpenSockets reports how many websockets are open.
 func (h *Handler) OpenSockets() int { return int(h.socketCount.Load()) }
 
+// eventStreamKey marks the context of a request answered with server-sent
+// events, whose subscriptions end with a last event (see endStream).
+type eventStreamKey struct{}
+
+// isEventStream reports whether r asks for server-sent events.
+func (h *Handler) isEventStream(r *http.Request) bool { return transport.SSE{}.Supports(r) }
+
 func isWebsocket(r *http.Request) bool {
 	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 }
@@ -353,14 +405,18 @@ func bearerToken(h string) (string, bool) {
 
 // writeError answers a request that never reached GraphQL execution.
 func writeError(w http.ResponseWriter, status int, err error) {
-	code, msg := apperr.Internal, "internal error"
+	ext := map[string]any{"code": apperr.Internal}
+	msg := "internal error"
 	if e, ok := apperr.As(err); ok {
-		code, msg = e.Code, e.Message
+		ext["code"], msg = e.Code, e.Message
+		if e.Reason != "" {
+			ext["reason"] = e.Reason
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{
-		"errors": []map[string]any{{"message": msg, "extensions": map[string]any{"code": code}}},
+		"errors": []map[string]any{{"message": msg, "extensions": ext}},
 	})
 }
 
@@ -393,14 +449,4 @@ func auditPatientReads(r *Resolver) graphql.OperationMiddleware {
 			return resp
 		}
 	}
-}
-
-// signInContext runs the sign-in mutations in a pending-viewer context, so the
-// user they return can be read as that user (see viewer.NewPendingContext).
-func signInContext(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
-	switch graphql.GetRootFieldContext(ctx).Field.Name {
-	case "login", "refreshSession", "patientLogin", "patientRefreshSession", "acceptInvitation", "resetPassword":
-		ctx = viewer.NewPendingContext(ctx)
-	}
-	return next(ctx)
 }

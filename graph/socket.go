@@ -486,17 +486,22 @@ func (sessionEnds) InterceptOperation(ctx context.Context, next graphql.Operatio
 	if op := graphql.GetOperationContext(ctx).Operation; op == nil || op.Operation != ast.Subscription {
 		return next(ctx)
 	}
+	var last *streamTail
+	if ctx.Value(eventStreamKey{}) != nil {
+		last = &streamTail{}
+		ctx = context.WithValue(ctx, streamTailKey{}, last)
+	}
 	if refusal := se.join(); refusal != nil {
 		// The socket is ending, or has no room: the subscription gets the
 		// error as its error message (graphql-ws clients reject the
 		// subscription with it) before any resolver runs.
-		func() {
-			defer func() { _ = recover() }() // a transport without subscription errors
-			transport.AddSubscriptionError(ctx, refusal)
-			if refusal == se.err {
-				se.queued.Add(1)
-			}
-		}()
+		endStream(ctx, refusal)
+		if refusal == se.err {
+			se.queued.Add(1)
+		}
+		if last != nil {
+			return graphql.OneShot(&graphql.Response{Errors: last.list()})
+		}
 		return func(context.Context) *graphql.Response { return nil }
 	}
 	sctx, cancel := context.WithCancel(ctx)
@@ -512,8 +517,19 @@ func (sessionEnds) InterceptOperation(ctx context.Context, next graphql.Operatio
 		finished bool
 		callCtx  context.Context
 	)
+	done := func() {
+		finished = true
+		cancel()
+		se.leave()
+	}
 	return func(ctx context.Context) *graphql.Response {
 		if finished {
+			return nil
+		}
+		if last != nil && last.sent {
+			// The last event (the ending error) is written: now the
+			// stream is done and the socket may close.
+			done()
 			return nil
 		}
 		if callCtx == nil {
@@ -523,19 +539,57 @@ func (sessionEnds) InterceptOperation(ctx context.Context, next graphql.Operatio
 		}
 		r := h(callCtx)
 		if r == nil {
-			finished = true
 			select {
 			case <-se.ending:
-				func() {
-					defer func() { _ = recover() }() // a transport without subscription errors
-					transport.AddSubscriptionError(ctx, se.err)
-					se.queued.Add(1)
-				}()
+				endStream(sctx, se.err)
+				se.queued.Add(1)
 			default:
 			}
-			cancel()
-			se.leave()
+			if errs := last.list(); len(errs) > 0 {
+				last.sent = true
+				return &graphql.Response{Errors: errs}
+			}
+			done()
 		}
 		return r
 	}
+}
+
+// streamTail collects the errors that end a subscription over server-sent
+// events, which has no error message of its own: they go out as one last
+// event (next, with errors only) before complete.
+type streamTail struct {
+	mu   sync.Mutex
+	errs gqlerror.List
+	sent bool // only read and written by the stream's response handler
+}
+
+type streamTailKey struct{}
+
+// list returns the errors collected so far (none for a nil tail).
+func (t *streamTail) list() gqlerror.List {
+	if t == nil {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append(gqlerror.List(nil), t.errs...)
+}
+
+// endStream delivers err as the last word of the subscription ctx runs: a
+// websocket's error message, or a server-sent event stream's last event.
+func endStream(ctx context.Context, err *gqlerror.Error) {
+	if t, ok := ctx.Value(streamTailKey{}).(*streamTail); ok {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		for _, e := range t.errs {
+			if e == err {
+				return
+			}
+		}
+		t.errs = append(t.errs, err)
+		return
+	}
+	defer func() { _ = recover() }() // a transport without subscription errors
+	transport.AddSubscriptionError(ctx, err)
 }

@@ -67,6 +67,7 @@ type Config struct {
 	MaxFragmentSpreads   int           // WHISPER_MAX_FRAGMENT_SPREADS, -max-fragment-spreads
 	MaxSubscriptions     int           // WHISPER_MAX_SUBSCRIPTIONS, -max-subscriptions
 	MaxSocketsPerUser    int           // WHISPER_MAX_SOCKETS_PER_USER, -max-sockets-per-user
+	APQCacheBytes        int           // WHISPER_APQ_CACHE_BYTES, -apq-cache-bytes (negative: off)
 	PasswordChecksPerMin int           // WHISPER_PASSWORD_CHECKS_PER_MINUTE, -password-checks-per-minute
 	MaxDeliveryLag       time.Duration // WHISPER_MAX_DELIVERY_LAG, -max-delivery-lag
 	// MetricsAddr is where /metrics is served (WHISPER_METRICS_ADDR,
@@ -131,7 +132,8 @@ var settings = []setting{
 	{"WHISPER_MAX_ALIASES", "max-aliases", "100", "most aliased fields in one GraphQL document"},
 	{"WHISPER_MAX_FRAGMENT_SPREADS", "max-fragment-spreads", "100", "most fragment spreads in one GraphQL document"},
 	{"WHISPER_MAX_SUBSCRIPTIONS", "max-subscriptions", "64", "most live subscriptions on one websocket (more: RESOURCE_EXHAUSTED)"},
-	{"WHISPER_MAX_SOCKETS_PER_USER", "max-sockets-per-user", "16", "most websockets of one principal on one replica (the subscriptions of more: RESOURCE_EXHAUSTED)"},
+	{"WHISPER_MAX_SOCKETS_PER_USER", "max-sockets-per-user", "16", "most websockets and server-sent event streams of one principal on one replica (the subscriptions of more: RESOURCE_EXHAUSTED)"},
+	{"WHISPER_APQ_CACHE_BYTES", "apq-cache-bytes", "8388608", "bytes of query text the automatic persisted query cache keeps (least recently used dropped first); off: no persisted queries"},
 	{"WHISPER_PASSWORD_CHECKS_PER_MINUTE", "password-checks-per-minute", "60", "password checks one client address may make per minute (more: RESOURCE_EXHAUSTED)"},
 	{"WHISPER_MAX_DELIVERY_LAG", "max-delivery-lag", "30s", "live delivery lag past which /readyz answers 503"},
 	{"WHISPER_METRICS_ADDR", "metrics-addr", "", "address of a separate listener for /metrics (default: /metrics on the main listener, none in production; off: none)"},
@@ -306,6 +308,11 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 	c.MaxFragmentSpreads = int(parseInt("max-fragment-spreads"))
 	c.MaxSubscriptions = int(parseInt("max-subscriptions"))
 	c.MaxSocketsPerUser = int(parseInt("max-sockets-per-user"))
+	if strings.TrimSpace(raw["apq-cache-bytes"]) == "off" {
+		c.APQCacheBytes = -1
+	} else {
+		c.APQCacheBytes = int(parseInt("apq-cache-bytes"))
+	}
 	c.PasswordChecksPerMin = int(parseInt("password-checks-per-minute"))
 	c.MaxDeliveryLag = parseDuration("max-delivery-lag")
 	c.MetricsAddr = strings.TrimSpace(raw["metrics-addr"])

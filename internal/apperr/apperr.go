@@ -37,6 +37,9 @@ type Error struct {
 	Message string
 	// Field names the argument at fault, for BAD_USER_INPUT.
 	Field string
+	// Reason refines Code for clients that act on it (extensions.reason),
+	// e.g. TOKEN_EXPIRED: refresh the access token.
+	Reason string
 }
 
 // Error implements error.
@@ -45,6 +48,11 @@ func (e *Error) Error() string { return e.Message }
 // New returns an Error with a formatted message.
 func New(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Because returns an Error with a reason (extensions.reason) beside its code.
+func Because(code Code, reason, message string) *Error {
+	return &Error{Code: code, Reason: reason, Message: message}
 }
 
 // Invalid returns a BAD_USER_INPUT error about one field.

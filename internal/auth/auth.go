@@ -73,12 +73,28 @@ const (
 	refreshPrefix = "wr_"
 )
 
+// The reasons a credential is refused (extensions.reason beside
+// UNAUTHENTICATED), the same on HTTP, server-sent events and websockets.
+const (
+	// RefusedTokenExpired: the access token expired; refresh it.
+	RefusedTokenExpired = "TOKEN_EXPIRED"
+	// RefusedTokenInvalid: the token or key is not one Whisper issued, or
+	// no longer names anything (a revoked API key, a used refresh token).
+	RefusedTokenInvalid = "TOKEN_INVALID"
+	// RefusedSessionRevoked: the session was revoked; sign in again.
+	RefusedSessionRevoked = "SESSION_REVOKED"
+	// RefusedUserDeactivated: the account was deactivated.
+	RefusedUserDeactivated = "USER_DEACTIVATED"
+)
+
 // Errors shown to clients. A wrong password and an unknown email share one.
 var (
 	ErrInvalidCredentials = apperr.New(apperr.Unauthenticated, "invalid email or password")
 	ErrThrottled          = apperr.New(apperr.Unauthenticated, "too many failed sign-in attempts; try again later")
-	ErrInvalidToken       = apperr.New(apperr.Unauthenticated, "invalid or expired token")
-	ErrSessionRevoked     = apperr.New(apperr.Unauthenticated, "session has been revoked")
+	ErrInvalidToken       = apperr.Because(apperr.Unauthenticated, RefusedTokenInvalid, "invalid token")
+	ErrTokenExpired       = apperr.Because(apperr.Unauthenticated, RefusedTokenExpired, "access token expired: refresh it")
+	ErrSessionRevoked     = apperr.Because(apperr.Unauthenticated, RefusedSessionRevoked, "session has been revoked: sign in again")
+	ErrUserDeactivated    = apperr.Because(apperr.Unauthenticated, RefusedUserDeactivated, "account is deactivated")
 )
 
 // Service signs users in and authenticates requests.
@@ -365,9 +381,9 @@ func (s *Service) ForgetUser(userID pulid.ID) {
 // SESSION_REVOKED otherwise.
 func SocketReason(why string) string {
 	if why == ReasonUserDeactivated {
-		return "USER_DEACTIVATED"
+		return RefusedUserDeactivated
 	}
-	return "SESSION_REVOKED"
+	return RefusedSessionRevoked
 }
 
 func (s *Service) notifyRevoked(id pulid.ID, why string) {
@@ -427,6 +443,11 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*viewer.View
 		jwt.WithAudience(audience),
 		jwt.WithTimeFunc(s.cfg.Now),
 	)
+	if errors.Is(err, jwt.ErrTokenExpired) {
+		// Only a token whose signature checked out is called expired: jwt
+		// checks the signature before the claims.
+		return nil, time.Time{}, ErrTokenExpired
+	}
 	if err != nil {
 		return nil, time.Time{}, ErrInvalidToken
 	}
@@ -451,6 +472,9 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*viewer.View
 		return nil, time.Time{}, fmt.Errorf("loading session: %w", err)
 	}
 	if sess.RevokedAt != nil {
+		if sess.RevokedReason == ReasonUserDeactivated {
+			return nil, time.Time{}, ErrUserDeactivated
+		}
 		return nil, time.Time{}, ErrSessionRevoked
 	}
 	if string(sess.UserID) != c.Subject {
@@ -508,7 +532,7 @@ func (s *Service) userViewer(ctx context.Context, id pulid.ID) (*viewer.Viewer, 
 		return nil, fmt.Errorf("loading user: %w", err)
 	}
 	if !u.Active {
-		return nil, apperr.New(apperr.Unauthenticated, "account is deactivated")
+		return nil, ErrUserDeactivated
 	}
 	kind := viewer.Staff
 	if u.Kind == user.KindSERVICE {

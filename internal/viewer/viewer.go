@@ -137,6 +137,22 @@ func FromContext(ctx context.Context) *Viewer {
 	return nil
 }
 
+// WithoutViewer returns ctx acting as nobody, whatever viewer (or pending
+// viewer) it carried; its deadline, cancellation and other values stay.
+func WithoutViewer(ctx context.Context) context.Context { return anonymous{ctx} }
+
+// anonymous hides the viewer of the context it wraps.
+type anonymous struct{ context.Context }
+
+// Value implements context.Context.
+func (a anonymous) Value(key any) any {
+	switch key.(type) {
+	case ctxKey, pendingKey:
+		return nil
+	}
+	return a.Context.Value(key)
+}
+
 // NewPendingContext returns an anonymous context whose viewer is set later,
 // once, by SetPending. A sign-in mutation runs in one, so that the rest of
 // its own response (the user's groups, permissions) is read as the user who
