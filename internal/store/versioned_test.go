@@ -252,7 +252,7 @@ func TestReplicasUpgradeTogether(t *testing.T) {
 	}
 	db := open(t, url)
 	var records, distinct int
-	if err := db.SQL.QueryRow(`SELECT count(*), count(DISTINCT version) FROM ` + store.RevisionTable).Scan(&records, &distinct); err != nil {
+	if err := db.SQL.QueryRow(`SELECT count(*), count(DISTINCT version) FROM `+store.RevisionTable).Scan(&records, &distinct); err != nil {
 		t.Fatal(err)
 	}
 	status, _ := db.MigrationStatus(ctx)
