@@ -152,6 +152,7 @@ func (f settingFlag) IsBoolFlag() bool   { return f.boolean }
 func Usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: whisper [flags]")
 	fmt.Fprintln(w, "       whisper healthcheck [-addr host:port]   (asks /readyz; exit 0 when ready)")
+	fmt.Fprintln(w, "       whisper migrate status|up [flags]        (lists applied and pending schema migrations; up runs them)")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Every setting is an environment variable with a flag equivalent; a flag wins over the variable.")
 	fmt.Fprintln(w, "Boolean flags may be given bare (-demo) or with a value (-demo=false).")

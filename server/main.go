@@ -48,6 +48,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if len(args) > 0 && args[0] == "bootstrap-admin" {
 		return bootstrapAdmin(args[1:], getenv, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "migrate" {
+		return migrateCommand(args[1:], getenv, stdout, stderr)
+	}
 	cfg, err := LoadConfig(args, getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		Usage(stdout)

@@ -108,6 +108,17 @@ func (db *DB) MigrationStatus(ctx context.Context) ([]Migration, error) {
 	return out, nil
 }
 
+// Unversioned reports whether the database was created by a release
+// before versioned migrations and not yet adopted: its tables exist but
+// no migration is recorded. Migrate adopts such a database.
+func (db *DB) Unversioned(ctx context.Context) (bool, error) {
+	applied, err := db.appliedMigrations(ctx)
+	if err != nil || len(applied) > 0 {
+		return false, err
+	}
+	return db.hasTable(ctx, "users")
+}
+
 // sortMigrations orders by version (insertion sort: a handful of rows).
 func sortMigrations(ms []Migration) {
 	for i := 1; i < len(ms); i++ {
@@ -179,7 +190,7 @@ func (db *DB) migrateVersioned(ctx context.Context, now time.Time) (ran int, err
 		return 0, err
 	}
 	if len(applied) == 0 {
-		legacy, err := db.hasTable(ctx, "users")
+		legacy, err := db.Unversioned(ctx)
 		if err != nil {
 			return 0, err
 		}
