@@ -33,6 +33,7 @@ import (
 	"github.com/whisper-health/whisper/internal/outbox"
 	settingsdb "github.com/whisper-health/whisper/internal/settings"
 	"github.com/whisper-health/whisper/internal/store"
+	"github.com/whisper-health/whisper/internal/tracing"
 )
 
 func main() {
@@ -96,6 +97,8 @@ type App struct {
 	maxLag      time.Duration // /readyz fails past this delivery lag
 	metricsHTTP *http.Server  // the /metrics listener, when separate
 	metricsAddr net.Addr
+
+	stopTracing func(context.Context) error // flushes and ends tracing (a no-op when off)
 }
 
 // serveMetrics serves handler at /metrics on its own listener at addr.
@@ -126,11 +129,17 @@ func (a *App) MetricsURL() string {
 // database) before it returns.
 func Start(ctx context.Context, cfg Config, stdout io.Writer) (*App, error) {
 	log := newLogger(cfg, stdout)
-	db, err := store.Open(ctx, cfg.DatabaseURL)
+	// Tracing first, so the database spans too when it is on.
+	stopTracing, err := tracing.Start(ctx, cfg.OTLPEndpoint)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, db: db, served: make(chan error, 1)}
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		_ = stopTracing(ctx)
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: log, db: db, served: make(chan error, 1), stopTracing: stopTracing}
 	if err := a.start(ctx, stdout); err != nil {
 		if cerr := a.stopBackground(); cerr != nil {
 			log.Warn("stopping after a failed start", "err", cerr)
@@ -188,6 +197,10 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := newMetrics(reg)
 
+	extensions := []graphql.HandlerExtension{metrics}
+	if tracing.Enabled() {
+		extensions = append(extensions, tracing.GraphQL{})
+	}
 	a.core, err = app.New(a.db, a.bus, app.Config{
 		TokenSecret:             secret,
 		AccessTokenTTL:          cfg.AccessTokenTTL,
@@ -210,7 +223,7 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 			MaxSubscriptions:   cfg.MaxSubscriptions,
 			MaxSocketsPerUser:  cfg.MaxSocketsPerUser,
 			WebsocketOrigins:   cfg.WebsocketOrigins(),
-			Extensions:         []graphql.HandlerExtension{metrics},
+			Extensions:         extensions,
 		},
 		PatientNudgeAfter: cfg.PatientNudgeAfter,
 	}, log)
@@ -262,8 +275,12 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 		AllowCredentials: false,
 		MaxAge:           600,
 	})
+	handler := withRequestLog(log, metrics, corsMW.Handler(mux))
+	if tracing.Enabled() {
+		handler = withTracing(handler)
+	}
 	a.http = &http.Server{
-		Handler:           withRequestLog(log, metrics, corsMW.Handler(mux)),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -349,7 +366,14 @@ func (a *App) stopBackground() error {
 	if a.bus != nil {
 		err = a.bus.Close()
 	}
-	return errors.Join(err, a.db.Close())
+	err = errors.Join(err, a.db.Close())
+	if a.stopTracing != nil {
+		// Send the spans still buffered, within a bound.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err = errors.Join(err, a.stopTracing(ctx))
+	}
+	return err
 }
 
 func displayAddr(addr net.Addr) string {

@@ -22,6 +22,7 @@ import (
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/migrate"
 	_ "github.com/whisper-health/whisper/ent/runtime" // policies, hooks and defaults
+	"github.com/whisper-health/whisper/internal/tracing"
 )
 
 // DefaultSQLitePath is where the embedded database lives when DATABASE_URL
@@ -77,7 +78,11 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		sqldb.Close()
 		return nil, fmt.Errorf("connecting to %s: %w", source, err)
 	}
-	client := ent.NewClient(ent.Driver(entsql.OpenDB(d, sqldb)))
+	var entDrv dialect.Driver = entsql.OpenDB(d, sqldb)
+	if tracing.Enabled() {
+		entDrv = tracedDriver{entsql.OpenDB(d, sqldb)}
+	}
+	client := ent.NewClient(ent.Driver(entDrv))
 	return &DB{Client: client, SQL: sqldb, Dialect: Dialect(d), Source: source}, nil
 }
 
