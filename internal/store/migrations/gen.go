@@ -10,9 +10,9 @@
 // (default "changes").
 //
 // SQLite diffs against an in-memory database. PostgreSQL needs a server:
-// a throw-away database is created on the one WHISPER_MIGRATE_DEV_URL
-// names (default postgres://postgres@127.0.0.1:5432/postgres) and dropped
-// afterwards. When that server cannot be reached the PostgreSQL directory
+// a throw-away database is created on the one WHISPER_MIGRATE_DEV_URL names
+// (else WHISPER_TEST_DATABASE_URL's, else postgres://postgres@127.0.0.1:5432)
+// and dropped afterwards. When that server cannot be reached the PostgreSQL directory
 // is skipped with a warning — except under CI (CI set), where it is an
 // error, so CI always checks both directories.
 package main
@@ -78,6 +78,10 @@ func main() {
 // postgres diffs the PostgreSQL directory on a throw-away database.
 func postgres(ctx context.Context, version, name string) error {
 	admin := os.Getenv("WHISPER_MIGRATE_DEV_URL")
+	if admin == "" {
+		// The test suite's server (CI sets it before generating).
+		admin = os.Getenv("WHISPER_TEST_DATABASE_URL")
+	}
 	if admin == "" {
 		admin = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 	}
