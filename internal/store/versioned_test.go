@@ -2,13 +2,13 @@ package store_test
 
 import (
 	"context"
-	"fmt"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 
 	atlaspostgres "ariga.io/atlas/sql/postgres"
+	"ariga.io/atlas/sql/migrate"
 	"ariga.io/atlas/sql/schema"
 	atlassqlite "ariga.io/atlas/sql/sqlite"
 
@@ -64,7 +64,8 @@ func inspect(t *testing.T, db *store.DB) (*schema.Schema, schema.Differ) {
 	return s, drv
 }
 
-// sameSchema fails t with each difference between the schemas of a and b.
+// sameSchema fails t with the statements that would turn a's schema into
+// b's, if any.
 func sameSchema(t *testing.T, what string, a, b *store.DB) {
 	t.Helper()
 	sa, drv := inspect(t, a)
@@ -73,20 +74,18 @@ func sameSchema(t *testing.T, what string, a, b *store.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range changes {
-		t.Errorf("%s: %s", what, describe(c))
+	if len(changes) == 0 {
+		return
 	}
-}
-
-func describe(c schema.Change) string {
-	if m, ok := c.(*schema.ModifyTable); ok {
-		var parts []string
-		for _, tc := range m.Changes {
-			parts = append(parts, fmt.Sprintf("%T%+v", tc, tc))
-		}
-		return "table " + m.T.Name + ": " + strings.Join(parts, "; ")
+	plan, err := drv.(migrate.PlanApplier).PlanChanges(context.Background(), "diff", changes)
+	if err != nil {
+		t.Fatalf("%s: %d differences: %v", what, len(changes), err)
 	}
-	return fmt.Sprintf("%T %+v", c, c)
+	var stmts []string
+	for _, c := range plan.Changes {
+		stmts = append(stmts, c.Cmd)
+	}
+	t.Errorf("%s: the schemas differ by:\n%s\n(a schema change without its migration? run go generate ./...)", what, strings.Join(stmts, ";\n"))
 }
 
 // TestVersionedMatchesAutoMigration keeps the migration files and the ent
