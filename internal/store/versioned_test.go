@@ -7,8 +7,8 @@ import (
 	"sync"
 	"testing"
 
-	atlaspostgres "ariga.io/atlas/sql/postgres"
 	"ariga.io/atlas/sql/migrate"
+	atlaspostgres "ariga.io/atlas/sql/postgres"
 	"ariga.io/atlas/sql/schema"
 	atlassqlite "ariga.io/atlas/sql/sqlite"
 
