@@ -80,7 +80,12 @@ func TestTracingExportsHTTPGraphQLAndDatabaseSpans(t *testing.T) {
 
 	app, _ := startApp(t, testdb.URL(t), "-demo", "-otel-endpoint", collector.URL)
 	token, _ := login(t, app.URL(), "dr.chen@demo.clinic")
+	_, patel := login(t, app.URL(), "dr.patel@demo.clinic")
 	post(t, app.URL(), token, `query MyChannels { channels(first: 5) { edges { node { id } } } }`)
+	// A send runs in a write transaction with raw statements.
+	ch := post(t, app.URL(), token, `mutation { openConversation(input: {userIDs: ["`+patel+`"]}) { id } }`)
+	id := ch["openConversation"].(map[string]any)["id"].(string)
+	post(t, app.URL(), token, `mutation Send { sendMessage(input: {channelID: "`+id+`", body: "traced"}) { id } }`)
 	stopApp(t, app) // flushes the spans
 
 	recv.mu.Lock()
@@ -113,6 +118,21 @@ func TestTracingExportsHTTPGraphQLAndDatabaseSpans(t *testing.T) {
 	}
 	if dbSpans == 0 {
 		t.Errorf("no database span in the operation's trace")
+	}
+	var send *tracepb.Span
+	for _, s := range recv.spans {
+		if s.Name == "mutation Send" {
+			send = s
+		}
+	}
+	inserts := 0
+	for _, s := range recv.spans {
+		if send != nil && string(s.TraceId) == string(send.TraceId) && (s.Name == "INSERT" || s.Name == "UPDATE") {
+			inserts++
+		}
+	}
+	if send == nil || inserts == 0 {
+		t.Errorf("the send has no write statements in its trace (span %v, %d writes)", send, inserts)
 	}
 	for _, v := range recv.raw {
 		if strings.Contains(v, "whisper-demo") {
