@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	neturl "net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -74,6 +75,9 @@ type Config struct {
 	// -metrics-addr): empty serves it on the main listener outside
 	// production and nowhere in production; "off" serves it nowhere.
 	MetricsAddr string
+	// OTLPEndpoint is the OpenTelemetry collector's OTLP/HTTP base URL
+	// (OTEL_EXPORTER_OTLP_ENDPOINT, -otel-endpoint); empty: no tracing.
+	OTLPEndpoint string
 
 	// TimeZone is the practice's default time zone (WHISPER_TIME_ZONE,
 	// -time-zone); updatePracticeSettings overrides it.
@@ -136,6 +140,7 @@ var settings = []setting{
 	{"WHISPER_APQ_CACHE_BYTES", "apq-cache-bytes", "8388608", "bytes of query text the automatic persisted query cache keeps (least recently used dropped first); off: no persisted queries"},
 	{"WHISPER_PASSWORD_CHECKS_PER_MINUTE", "password-checks-per-minute", "60", "password checks one client address may make per minute (more: RESOURCE_EXHAUSTED)"},
 	{"WHISPER_MAX_DELIVERY_LAG", "max-delivery-lag", "30s", "live delivery lag past which /readyz answers 503"},
+	{"OTEL_EXPORTER_OTLP_ENDPOINT", "otel-endpoint", "", "OpenTelemetry collector base URL for OTLP/HTTP traces (e.g. http://collector:4318); unset: no tracing"},
 	{"WHISPER_METRICS_ADDR", "metrics-addr", "", "address of a separate listener for /metrics (default: /metrics on the main listener, none in production; off: none)"},
 }
 
@@ -156,6 +161,7 @@ func (f settingFlag) IsBoolFlag() bool   { return f.boolean }
 func Usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: whisper [flags]")
 	fmt.Fprintln(w, "       whisper healthcheck [-addr host:port]   (asks /readyz; exit 0 when ready)")
+	fmt.Fprintln(w, "       whisper migrate status|up [flags]        (lists applied and pending schema migrations; up runs them)")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Every setting is an environment variable with a flag equivalent; a flag wins over the variable.")
 	fmt.Fprintln(w, "Boolean flags may be given bare (-demo) or with a value (-demo=false).")
@@ -319,6 +325,12 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 	if c.MetricsAddr != "" && c.MetricsAddr != "off" {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
 			bad("metrics-addr", "must be host:port, :port or off, got %q", c.MetricsAddr)
+		}
+	}
+	c.OTLPEndpoint = strings.TrimSpace(raw["otel-endpoint"])
+	if c.OTLPEndpoint != "" {
+		if u, err := neturl.Parse(c.OTLPEndpoint); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			bad("otel-endpoint", "must be an http:// or https:// URL, got %q", c.OTLPEndpoint)
 		}
 	}
 	c.LettersDir, c.EPostURL = raw["letters-dir"], raw["epost-url"]

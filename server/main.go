@@ -33,6 +33,7 @@ import (
 	"github.com/whisper-health/whisper/internal/outbox"
 	settingsdb "github.com/whisper-health/whisper/internal/settings"
 	"github.com/whisper-health/whisper/internal/store"
+	"github.com/whisper-health/whisper/internal/tracing"
 	"github.com/whisper-health/whisper/server/explorer"
 )
 
@@ -48,6 +49,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 	if len(args) > 0 && args[0] == "bootstrap-admin" {
 		return bootstrapAdmin(args[1:], getenv, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "migrate" {
+		return migrateCommand(args[1:], getenv, stdout, stderr)
 	}
 	cfg, err := LoadConfig(args, getenv)
 	if errors.Is(err, flag.ErrHelp) {
@@ -94,6 +98,8 @@ type App struct {
 	maxLag      time.Duration // /readyz fails past this delivery lag
 	metricsHTTP *http.Server  // the /metrics listener, when separate
 	metricsAddr net.Addr
+
+	stopTracing func(context.Context) error // flushes and ends tracing (a no-op when off)
 }
 
 // serveMetrics serves handler at /metrics on its own listener at addr.
@@ -124,11 +130,17 @@ func (a *App) MetricsURL() string {
 // database) before it returns.
 func Start(ctx context.Context, cfg Config, stdout io.Writer) (*App, error) {
 	log := newLogger(cfg, stdout)
-	db, err := store.Open(ctx, cfg.DatabaseURL)
+	// Tracing first, so the database spans too when it is on.
+	stopTracing, err := tracing.Start(ctx, cfg.OTLPEndpoint)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, db: db, served: make(chan error, 1)}
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		_ = stopTracing(ctx)
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: log, db: db, served: make(chan error, 1), stopTracing: stopTracing}
 	if err := a.start(ctx, stdout); err != nil {
 		if cerr := a.stopBackground(); cerr != nil {
 			log.Warn("stopping after a failed start", "err", cerr)
@@ -188,6 +200,10 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := newMetrics(reg)
 
+	extensions := []graphql.HandlerExtension{metrics}
+	if tracing.Enabled() {
+		extensions = append(extensions, tracing.GraphQL{})
+	}
 	a.core, err = app.New(a.db, a.bus, app.Config{
 		TokenSecret:             secret,
 		AccessTokenTTL:          cfg.AccessTokenTTL,
@@ -212,7 +228,7 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 			MaxSocketsPerUser:   cfg.MaxSocketsPerUser,
 			PersistedQueryBytes: cfg.APQCacheBytes,
 			WebsocketOrigins:    cfg.WebsocketOrigins(),
-			Extensions:          []graphql.HandlerExtension{metrics},
+			Extensions:          extensions,
 		},
 		PatientNudgeAfter: cfg.PatientNudgeAfter,
 	}, log)
@@ -264,8 +280,12 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 		AllowCredentials: false,
 		MaxAge:           600,
 	})
+	handler := withRequestLog(log, metrics, corsMW.Handler(mux))
+	if tracing.Enabled() {
+		handler = withTracing(handler)
+	}
 	a.http = &http.Server{
-		Handler:           withRequestLog(log, metrics, corsMW.Handler(mux)),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -351,7 +371,14 @@ func (a *App) stopBackground() error {
 	if a.bus != nil {
 		err = a.bus.Close()
 	}
-	return errors.Join(err, a.db.Close())
+	err = errors.Join(err, a.db.Close())
+	if a.stopTracing != nil {
+		// Send the spans still buffered, within a bound.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err = errors.Join(err, a.stopTracing(ctx))
+	}
+	return err
 }
 
 func displayAddr(addr net.Addr) string {

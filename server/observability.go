@@ -13,6 +13,13 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/ast"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/whisper-health/whisper/internal/tracing"
 )
 
 func newLogger(cfg Config, w io.Writer) *slog.Logger {
@@ -82,6 +89,26 @@ func withRequestLog(log *slog.Logger, m *metrics, next http.Handler) http.Handle
 			level = slog.LevelDebug
 		}
 		log.Log(ctx, level, "request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", d)
+	})
+}
+
+// withTracing gives each request a server span ("POST /graphql"), joined
+// to the caller's trace when it sends traceparent; Start adds it only while
+// tracing is on. The route is a served path or "other", never the query
+// string.
+func withTracing(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		route := routeLabel(r.URL.Path)
+		ctx, span := tracing.Tracer().Start(ctx, r.Method+" "+route, trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("http.route", route)))
+		defer span.End()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r.WithContext(ctx))
+		span.SetAttributes(attribute.Int("http.response.status_code", rec.status))
+		if rec.status >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(rec.status))
+		}
 	})
 }
 

@@ -1,5 +1,6 @@
 // Package store owns the connection to Whisper's database — SQLite as the
-// embedded default, PostgreSQL in production — and keeps its schema current.
+// embedded default, PostgreSQL in production — and keeps its schema current
+// with the versioned migrations in migrations/ (see Migrate).
 package store
 
 import (
@@ -21,6 +22,7 @@ import (
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/migrate"
 	_ "github.com/whisper-health/whisper/ent/runtime" // policies, hooks and defaults
+	"github.com/whisper-health/whisper/internal/tracing"
 )
 
 // DefaultSQLitePath is where the embedded database lives when DATABASE_URL
@@ -76,7 +78,11 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		sqldb.Close()
 		return nil, fmt.Errorf("connecting to %s: %w", source, err)
 	}
-	client := ent.NewClient(ent.Driver(entsql.OpenDB(d, sqldb)))
+	var entDrv dialect.Driver = entsql.OpenDB(d, sqldb)
+	if tracing.Enabled() {
+		entDrv = tracedDriver{entsql.OpenDB(d, sqldb)}
+	}
+	client := ent.NewClient(ent.Driver(entDrv))
 	return &DB{Client: client, SQL: sqldb, Dialect: Dialect(d), Source: source}, nil
 }
 
@@ -128,24 +134,67 @@ func sqliteDSN(path string) string {
 // upgrades between replicas starting together.
 const migrationLockKey = 72_616_873 // "whisper" folded into an int
 
-// Migrate creates missing tables, columns and indexes. It never drops a
-// column or an index, so an upgrade keeps every existing row; on PostgreSQL it
-// holds an advisory lock so concurrent replicas upgrade one at a time.
+// Migrate brings the schema up to date: it runs the versioned migrations
+// this release carries that the database has not recorded yet, in order,
+// each recorded in RevisionTable (a database created by an older release's
+// auto-migration is adopted first; see migrateVersioned), then re-asserts
+// the objects outside the ent schema (extras). On PostgreSQL it holds an
+// advisory lock throughout, so replicas starting together upgrade one at a
+// time and the later ones find nothing to do.
 func (db *DB) Migrate(ctx context.Context) error {
-	if db.Dialect.IsPostgres() {
-		conn, err := db.SQL.Conn(ctx)
-		if err != nil {
-			return fmt.Errorf("reserving connection for migration lock: %w", err)
-		}
-		defer conn.Close()
-		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrationLockKey); err != nil {
-			return fmt.Errorf("taking migration lock: %w", err)
-		}
-		defer func() {
-			// Unlock on a fresh context so a cancelled start-up still releases it.
-			_, _ = conn.ExecContext(context.Background(), "SELECT pg_advisory_unlock($1)", migrationLockKey)
-		}()
+	unlock, err := db.lockMigrations(ctx)
+	if err != nil {
+		return err
 	}
+	defer unlock()
+	if _, err := db.migrateVersioned(ctx, time.Now()); err != nil {
+		return err
+	}
+	return db.extras(ctx)
+}
+
+// AutoMigrate is the upgrade of the releases before versioned migrations:
+// ent's auto-migration (creates missing tables, columns and indexes; never
+// drops a column or an index) and the row upgrades of older releases,
+// under the same lock as Migrate. It records nothing in RevisionTable.
+// Migrate uses it to adopt such databases, and tests compare the schema it
+// builds with the one the migration files build.
+func (db *DB) AutoMigrate(ctx context.Context) error {
+	unlock, err := db.lockMigrations(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := db.autoMigrate(ctx); err != nil {
+		return err
+	}
+	return db.extras(ctx)
+}
+
+// lockMigrations takes the migration lock on PostgreSQL (on a connection
+// of its own, released by the returned function); SQLite is one process.
+func (db *DB) lockMigrations(ctx context.Context) (unlock func(), err error) {
+	if !db.Dialect.IsPostgres() {
+		return func() {}, nil
+	}
+	conn, err := db.SQL.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reserving connection for migration lock: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrationLockKey); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("taking migration lock: %w", err)
+	}
+	return func() {
+		// Unlock on a fresh context so a cancelled start-up still releases it.
+		_, _ = conn.ExecContext(context.Background(), "SELECT pg_advisory_unlock($1)", migrationLockKey)
+		conn.Close()
+	}, nil
+}
+
+// autoMigrate runs ent's auto-migration and the row upgrades; the caller
+// holds the lock.
+func (db *DB) autoMigrate(ctx context.Context) error {
 	// Columns an older release had, read before the upgrade changes them.
 	oldLinks, err := db.hasColumn(ctx, "patients", "message_patients")
 	if err != nil {
@@ -163,8 +212,18 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrating schema: %w", err)
 	}
-	if err := db.upgradeData(ctx, oldLinks, !announcing); err != nil {
-		return err
+	return db.upgradeData(ctx, oldLinks, !announcing)
+}
+
+// extras creates, idempotently and at every start, what the ent schema
+// cannot say and so no migration file holds: the join-table index the
+// audit log reads by, and on PostgreSQL the stream horizon function and the
+// optional trigram indexes.
+func (db *DB) extras(ctx context.Context) error {
+	// The audit log reads a patient's messages through the join table.
+	if _, err := db.SQL.ExecContext(ctx,
+		`CREATE INDEX IF NOT EXISTS message_patients_patient ON message_patients (patient_id, message_id)`); err != nil {
+		return fmt.Errorf("creating the message_patients index: %w", err)
 	}
 	if db.Dialect.IsPostgres() {
 		if _, err := db.SQL.ExecContext(ctx, streamHorizon); err != nil {
@@ -194,8 +253,6 @@ func (db *DB) upgradeData(ctx context.Context, oldLinks, backfillAnnounced bool)
 			`UPDATE patients SET message_patients = NULL WHERE message_patients IS NOT NULL`)
 	}
 	steps = append(steps,
-		// The audit log reads a patient's messages through the join table.
-		`CREATE INDEX IF NOT EXISTS message_patients_patient ON message_patients (patient_id, message_id)`,
 		// Memberships from before membership history: they count from the
 		// channel's start (the hooks on ChannelMember keep it from now on).
 		`INSERT INTO membership_spans (id, channel_id, user_id, joined_seq, created_at)

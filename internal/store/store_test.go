@@ -46,6 +46,8 @@ func TestUpgradeKeepsRows(t *testing.T) {
 		`DROP TABLE label_messages`,
 		`DROP TABLE labels`,
 		`ALTER TABLE users DROP COLUMN job_title`,
+		// Releases before versioned migrations kept no record.
+		`DROP TABLE ` + store.RevisionTable,
 	} {
 		if _, err := old.SQL.ExecContext(ctx, stmt); err != nil {
 			t.Fatalf("making the old schema (%s): %v", stmt, err)

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/whisper-health/whisper/internal/store"
@@ -74,4 +75,35 @@ func OpenURL(t testing.TB, rawURL string) *store.DB {
 		t.Fatalf("migrating test database: %v", err)
 	}
 	return db
+}
+
+// PreviousRelease creates a database holding what the release before
+// versioned migrations left behind — its schema, made by auto-migration, and
+// rows in the important tables (the demo practice plus conversations,
+// messages, labels, a patient conversation, a notification, sessions) — and
+// returns its DATABASE_URL. The dumps are internal/store/testdata/release-0-*.sql
+// (sqlite3 .dump and pg_dump --inserts of that release's server).
+func PreviousRelease(t testing.TB) string {
+	t.Helper()
+	_, here, _, _ := runtime.Caller(0)
+	name := "release-0-sqlite.sql"
+	if Postgres() {
+		name = "release-0-postgres.sql"
+	}
+	script, err := os.ReadFile(filepath.Join(filepath.Dir(here), "..", "store", "testdata", name))
+	if err != nil {
+		t.Fatalf("reading the previous release's dump: %v", err)
+	}
+	rawURL := URL(t)
+	ctx := context.Background()
+	// A connection of its own: the dump changes session settings.
+	db, err := store.Open(ctx, rawURL)
+	if err != nil {
+		t.Fatalf("opening test database: %v", err)
+	}
+	defer db.Close()
+	if _, err := db.SQL.ExecContext(ctx, string(script)); err != nil {
+		t.Fatalf("loading the previous release's dump: %v", err)
+	}
+	return rawURL
 }
