@@ -393,6 +393,10 @@ func signInContext(ctx context.Context, next graphql.RootResolver) graphql.Marsh
 	switch graphql.GetRootFieldContext(ctx).Field.Name {
 	case "login", "refreshSession", "patientLogin", "patientRefreshSession", "acceptInvitation", "resetPassword":
 		ctx = viewer.NewPendingContext(ctx)
+	case "acceptPatientInvitation":
+		// The token is the credential: whoever the request was signed in
+		// as, the answer is read as the patient who accepts.
+		ctx = viewer.NewSignInContext(ctx)
 	}
 	return next(ctx)
 }

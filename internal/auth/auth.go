@@ -362,10 +362,14 @@ func (s *Service) ForgetUser(userID pulid.ID) {
 
 // SocketReason is the reason a revoked session's sockets give their
 // clients (extensions.reason): USER_DEACTIVATED for a deactivation,
+// PORTAL_ACCESS_REVOKED when a patient's portal access was taken away,
 // SESSION_REVOKED otherwise.
 func SocketReason(why string) string {
-	if why == ReasonUserDeactivated {
+	switch why {
+	case ReasonUserDeactivated:
 		return "USER_DEACTIVATED"
+	case ReasonPortalAccessRevoked:
+		return "PORTAL_ACCESS_REVOKED"
 	}
 	return "SESSION_REVOKED"
 }

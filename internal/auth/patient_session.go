@@ -209,3 +209,40 @@ func (s *Service) authenticatePatient(ctx context.Context, c claims) (*viewer.Vi
 	s.mu.Unlock()
 	return v, c.ExpiresAt.Time, nil
 }
+
+// ReasonPortalAccessRevoked: staff took the patient's portal access away
+// (their sockets end with PORTAL_ACCESS_REVOKED).
+const ReasonPortalAccessRevoked = "portal access revoked"
+
+// OpenPatientSession signs a patient in whose credential the caller has
+// checked (a portal invitation just redeemed): it opens a portal session
+// and, in a pending sign-in context, makes the patient its viewer.
+func (s *Service) OpenPatientSession(ctx context.Context, p *ent.Patient, meta Meta) (*PatientTokens, error) {
+	t, err := s.openPatientSession(ctx, p, meta, s.now())
+	if err != nil {
+		return nil, err
+	}
+	s.log.InfoContext(ctx, "patient signed in", "patient", p.ID)
+	return t, nil
+}
+
+// RevokePatientSessions revokes every live portal session of a patient and
+// closes their sockets on every replica, for reason; it returns how many it
+// revoked. except, when set, is kept. The caller has decided the viewer may
+// do this (rule.PortalRevoker, or the patient's own new password).
+func (s *Service) RevokePatientSessions(ctx context.Context, patientID pulid.ID, reason string, except pulid.ID) (int, error) {
+	sctx := system(ctx, "end every portal session of a patient (access taken away, or a new password)")
+	ids, err := s.client.PatientSession.Query().
+		Where(patientsession.PatientID(patientID), patientsession.RevokedAtIsNil(),
+			patientsession.ExpiresAtGT(s.now()), patientsession.IDNEQ(except)).
+		IDs(sctx)
+	if err != nil {
+		return 0, fmt.Errorf("finding portal sessions: %w", err)
+	}
+	for i, id := range ids {
+		if err := s.revokePatientSession(sctx, id, reason); err != nil {
+			return i, err
+		}
+	}
+	return len(ids), nil
+}

@@ -148,6 +148,18 @@ func NewPendingContext(ctx context.Context) context.Context {
 	return context.WithValue(ctx, pendingKey{}, new(atomic.Pointer[Viewer]))
 }
 
+// signedOut hides the viewer of an outer context (see NewSignInContext).
+type signedOut struct{}
+
+// NewSignInContext is NewPendingContext acting as nobody whatever ctx acted
+// as: a sign-in whose credential is its argument (a portal invitation
+// token) ignores the request's own bearer token, and its answer is read as
+// the one who signs in.
+func NewSignInContext(ctx context.Context) context.Context {
+	ctx = context.WithValue(ctx, ctxKey{}, signedOut{})
+	return context.WithValue(ctx, pendingKey{}, new(atomic.Pointer[Viewer]))
+}
+
 // SetPending sets the viewer of a pending context; it does nothing when ctx
 // is not pending or its viewer is already set.
 func SetPending(ctx context.Context, v *Viewer) {
