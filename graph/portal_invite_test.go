@@ -237,3 +237,20 @@ func TestPatientPortalAccessRevoked(t *testing.T) {
 	e.ok("", acceptPatientMutation, map[string]any{"t": again.Token, "p": portalPassword}, &acc)
 	e.ok(acc.AcceptPatientInvitation.AccessToken, `{ patientConversations { totalCount } }`, nil, nil)
 }
+
+// TestCareTeamBadgeAloneSeesNewPatientConversation: a care-team member
+// whose only stream is unreadBadge (the navigation badge, without a
+// channelUpdated stream) sees a conversation a patient starts counted at
+// once, as the dashboard counts it.
+func TestCareTeamBadgeAloneSeesNewPatientConversation(t *testing.T) {
+	e := newEnv(t)
+	chen := e.login(demo.ChenEmail)
+	olivia, _ := e.portalLogin(demo.PortalEmails[0])
+	badge := e.listen(t, chen.AccessToken, `subscription { unreadBadge { total channels { channel { id } unread } } }`, nil)
+	before := badgeTotal(t, badge.next(5*time.Second))
+	var out struct{ StartPatientConversation struct{ ID string } }
+	e.ok(olivia, `mutation { startPatientConversation(input: {topic: "Repeat prescription", body: "Could I have a repeat?"}) { id } }`, nil, &out)
+	if d := awaitBadge(t, badge, before+1); !strings.Contains(asJSON(d), out.StartPatientConversation.ID) {
+		t.Fatalf("Dr Chen's badge = %v, want the new conversation in it", d)
+	}
+}
