@@ -4,8 +4,8 @@
 // Builds the server; runs `whisper bootstrap-admin` on an empty database
 // (PostgreSQL when WHISPER_E2E_GOLIVE_DATABASE_URL is set, else a temporary
 // SQLite file); starts the server in production mode with a real SMTP
-// conversation on loopback (a small SMTP server in this script receives the
-// invitation and reset emails); the administrator accepts the invitation,
+// conversation on loopback (the small SMTP server of e2e/mailbox.mjs receives
+// the invitation and reset emails); the administrator accepts the invitation,
 // creates a doctor and a receptionist, invites them (the links are read from
 // the emails), they accept and sign in and chat live over graphql-ws; the
 // receptionist is deactivated and her socket ends at once with
