@@ -17,21 +17,18 @@
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 
+import { freePort, graphqlAt, run, untilReady } from './common.mjs';
 import { startMailbox, tokenIn } from './mailbox.mjs';
 
 const OVERALL_TIMEOUT_MS = 180_000;
 const WAIT_MS = 15_000;
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, '..');
 const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'whisper-golive-'));
 const binary = path.join(tmpDir, 'whisper');
 const output = [];
@@ -58,43 +55,10 @@ setTimeout(() => {
   process.exit(1);
 }, OVERALL_TIMEOUT_MS).unref();
 
-function run(cmd, args, env) {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('error', reject);
-    p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')}: exit ${code}\n${out}${err}`))));
-  });
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 // ------------------------------------------------------------- GraphQL --
 
-let base = '';
-async function post(token, query, variables = {}) {
-  const headers = { 'Content-Type': 'application/json' };
-  if (token) headers.Authorization = `Bearer ${token}`;
-  const res = await fetch(`${base}/graphql`, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
-  return res.json();
-}
-async function gql(token, query, variables) {
-  const body = await post(token, query, variables);
-  if (body.errors?.length) fail(`errors: ${JSON.stringify(body.errors)}\n  query: ${query}`);
-  return body.data;
-}
+let post;
+let gql;
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -104,7 +68,8 @@ async function main() {
   if (!databaseURL) databaseURL = `sqlite:${path.join(tmpDir, 'golive.db')}`;
   const smtp = await startMailbox('golive.test');
   const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
+  const base = `http://127.0.0.1:${port}`;
+  ({ post, gql } = graphqlAt(base));
   const env = {
     DATABASE_URL: databaseURL,
     WHISPER_PRODUCTION: 'true',
@@ -135,14 +100,7 @@ async function main() {
   server.stdout.on('data', (d) => output.push(d.toString()));
   server.stderr.on('data', (d) => output.push(d.toString()));
   server.on('exit', () => (serverExited = true));
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${base}/readyz`)).status === 200) break;
-    } catch {}
-    if (Date.now() > deadline) fail('the production server never became ready');
-    await sleep(100);
-  }
+  await untilReady(base, () => serverExited);
 
   const accept = `mutation($t: String!, $p: String!) { acceptInvitation(token: $t, password: $p) { accessToken user { id email } } }`;
   const ada = (await gql(null, accept, { t: tokenLine.slice('token: '.length), p: PASSWORD })).acceptInvitation;

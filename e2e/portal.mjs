@@ -21,15 +21,14 @@
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 
+import { freePort, graphqlAt, run, untilReady } from './common.mjs';
 import { startMailbox, tokenIn } from './mailbox.mjs';
 
 const OVERALL_TIMEOUT_MS = 240_000; // after the build
@@ -42,8 +41,6 @@ const CHEN = 'dr.chen@demo.clinic';
 const AMELIA = 'amelia.jones@example.com';
 const OLIVIA = 'olivia.brown@example.com';
 const PORTAL_PASSWORD = 'amelia portal password';
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, '..');
 const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'whisper-portal-'));
 const binary = path.join(tmpDir, 'whisper');
 const output = [];
@@ -67,43 +64,11 @@ process.on('exit', () => {
   fs.rmSync(tmpDir, { recursive: true, force: true });
 });
 
-function run(cmd, args) {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (out += d));
-    p.on('error', reject);
-    p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')}: exit ${code}\n${out}`))));
-  });
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 // ------------------------------------------------------------- GraphQL --
 
-let base = '';
 let wsURL = '';
-async function post(token, query, variables = {}) {
-  const headers = { 'Content-Type': 'application/json' };
-  if (token) headers.Authorization = `Bearer ${token}`;
-  const res = await fetch(`${base}/graphql`, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
-  return res.json();
-}
-async function gql(token, query, variables) {
-  const body = await post(token, query, variables);
-  if (body.errors?.length) fail(`errors: ${show(body.errors)}\n  query: ${query}`);
-  return body.data;
-}
+let post;
+let gql;
 async function login(email) {
   return (await gql(null, `mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }`, { e: email, p: DEMO_PASSWORD })).login;
 }
@@ -209,7 +174,8 @@ async function main() {
   const databaseURL = process.env.WHISPER_E2E_PORTAL_DATABASE_URL || `sqlite:${path.join(tmpDir, 'portal.db')}`;
   const smtp = await startMailbox('portal.test');
   const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
+  const base = `http://127.0.0.1:${port}`;
+  ({ post, gql } = graphqlAt(base));
   wsURL = `ws://127.0.0.1:${port}/graphql`;
   const env = {
     ...process.env,
@@ -228,15 +194,7 @@ async function main() {
   server.stdout.on('data', (d) => output.push(d.toString()));
   server.stderr.on('data', (d) => output.push(d.toString()));
   server.on('exit', () => (serverExited = true));
-  const ready = Date.now() + 60_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${base}/readyz`)).status === 200) break;
-    } catch {}
-    if (serverExited) fail('the server exited during start-up');
-    if (Date.now() > ready) fail('the server never became ready');
-    await sleep(100);
-  }
+  await untilReady(base, () => serverExited);
 
   // 1. The receptionist invites Amelia by email.
   const found = (await gql(await staff(RECEPTION), `{ patients(search: "Amelia Jones") { edges { node { id email portalAccess } } } }`)).patients.edges;
