@@ -4543,7 +4543,7 @@ extend type Mutation {
   BAD_USER_INPUT, writing nothing, when the patient has no email address (the portal signs in by email), no mobile for SMS, or opted out of the channel; CONFLICT when another portal patient signs in with the same email.
   """
   invitePatient(patientID: ID!, via: ContactChannel!): Invitation!
-  "Set the portal password with a portal invitation token and sign in (like patientLogin); the patient's other portal sessions end. A used, replaced, revoked or expired token is BAD_USER_INPUT. Acts as nobody, whatever the Authorization header says."
+  "Set the portal password with a portal invitation token and sign in (like patientLogin); the patient's other portal sessions end. A used, replaced, revoked or expired token is BAD_USER_INPUT. Needs no Authorization; the viewer a valid one names is ignored (the answer is read as the patient), and an expired or invalid one is refused like any request's."
   acceptPatientInvitation(token: String!, password: String!): PatientAuthPayload!
   "Take a patient's portal access away (ACCESS_WHISPER or DIRECTORY_MANAGE): the portal password and unused invitations go, every portal session is revoked and the patient's live streams end (UNAUTHENTICATED, reason PORTAL_ACCESS_REVOKED)."
   revokePatientPortalAccess(patientID: ID!): Patient!
