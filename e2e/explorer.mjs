@@ -26,7 +26,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { chromium } from 'playwright-core';
 
-import { freePort, run } from './lib.mjs';
+import { freePort, run } from './common.mjs';
 
 const OVERALL_TIMEOUT_MS = 120_000;
 const BUILD_TIMEOUT_MS = 600_000;

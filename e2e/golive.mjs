@@ -4,8 +4,8 @@
 // Builds the server; runs `whisper bootstrap-admin` on an empty database
 // (PostgreSQL when WHISPER_E2E_GOLIVE_DATABASE_URL is set, else a temporary
 // SQLite file); starts the server in production mode with a real SMTP
-// conversation on loopback (a small SMTP server in this script receives the
-// invitation and reset emails); the administrator accepts the invitation,
+// conversation on loopback (the small SMTP server of e2e/mailbox.mjs receives
+// the invitation and reset emails); the administrator accepts the invitation,
 // creates a doctor and a receptionist, invites them (the links are read from
 // the emails), they accept and sign in and chat live over graphql-ws; the
 // receptionist is deactivated and her socket ends at once with
@@ -17,7 +17,6 @@
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -25,7 +24,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 
-import { freePort, run } from './lib.mjs';
+import { freePort, graphqlAt, run, untilReady } from './common.mjs';
+import { startMailbox, tokenIn } from './mailbox.mjs';
 
 const OVERALL_TIMEOUT_MS = 180_000;
 const WAIT_MS = 15_000;
@@ -55,95 +55,10 @@ setTimeout(() => {
   process.exit(1);
 }, OVERALL_TIMEOUT_MS).unref();
 
-// ----------------------------------------------------------------- SMTP --
-
-// A minimal SMTP server: it accepts every message and keeps its decoded
-// text, so the test reads the links Whisper emailed.
-const mails = [];
-let mailArrived = () => {};
-function startSMTP() {
-  const srv = net.createServer((sock) => {
-    let buf = '';
-    let inData = false;
-    let data = '';
-    let rcpt = [];
-    sock.write('220 golive.test ESMTP\r\n');
-    sock.on('data', (chunk) => {
-      buf += chunk.toString('latin1');
-      let i;
-      while ((i = buf.indexOf('\r\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        if (inData) {
-          if (line === '.') {
-            inData = false;
-            mails.push({ to: rcpt, text: decodeQP(data) });
-            mailArrived();
-            rcpt = [];
-            data = '';
-            sock.write('250 OK queued\r\n');
-          } else {
-            data += (line.startsWith('..') ? line.slice(1) : line) + '\n';
-          }
-          continue;
-        }
-        const verb = line.slice(0, 4).toUpperCase();
-        if (verb === 'EHLO') sock.write('250-golive.test\r\n250 8BITMIME\r\n');
-        else if (verb === 'HELO') sock.write('250 golive.test\r\n');
-        else if (verb === 'RCPT') {
-          rcpt.push(line.replace(/^RCPT TO:\s*/i, '').replace(/[<>]/g, ''));
-          sock.write('250 OK\r\n');
-        } else if (verb === 'DATA') {
-          inData = true;
-          sock.write('354 go ahead\r\n');
-        } else if (verb === 'QUIT') {
-          sock.end('221 bye\r\n');
-        } else sock.write('250 OK\r\n'); // MAIL, RSET, NOOP
-      }
-    });
-    sock.on('error', () => {});
-  });
-  return new Promise((resolve) => srv.listen(0, '127.0.0.1', () => resolve(srv)));
-}
-
-function decodeQP(s) {
-  return s.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/gi, (_, h) => String.fromCharCode(parseInt(h, 16)));
-}
-
-async function mailTo(address, what) {
-  const deadline = Date.now() + WAIT_MS;
-  for (;;) {
-    const m = mails.find((x) => x.to.includes(address) && what.test(x.text));
-    if (m) {
-      mails.splice(mails.indexOf(m), 1);
-      return m.text;
-    }
-    const left = deadline - Date.now();
-    if (left <= 0) fail(`no email to ${address} matching ${what} within ${WAIT_MS / 1000} s (got ${mails.length} others)`);
-    await Promise.race([new Promise((r) => (mailArrived = r)), sleep(left)]);
-  }
-}
-
-function tokenIn(text, kind) {
-  const m = text.match(new RegExp(`/${kind}\\?token=([A-Za-z0-9_.~%-]+)`));
-  assert(m, `the ${kind} email carries no link: ${text.slice(0, 400)}`);
-  return decodeURIComponent(m[1]);
-}
-
 // ------------------------------------------------------------- GraphQL --
 
-let base = '';
-async function post(token, query, variables = {}) {
-  const headers = { 'Content-Type': 'application/json' };
-  if (token) headers.Authorization = `Bearer ${token}`;
-  const res = await fetch(`${base}/graphql`, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
-  return res.json();
-}
-async function gql(token, query, variables) {
-  const body = await post(token, query, variables);
-  if (body.errors?.length) fail(`errors: ${JSON.stringify(body.errors)}\n  query: ${query}`);
-  return body.data;
-}
+let post;
+let gql;
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -151,9 +66,10 @@ async function main() {
   await run('go', ['build', '-o', binary, './server']);
   let databaseURL = process.env.WHISPER_E2E_GOLIVE_DATABASE_URL;
   if (!databaseURL) databaseURL = `sqlite:${path.join(tmpDir, 'golive.db')}`;
-  const smtp = await startSMTP();
+  const smtp = await startMailbox('golive.test');
   const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
+  const base = `http://127.0.0.1:${port}`;
+  ({ post, gql } = graphqlAt(base));
   const env = {
     DATABASE_URL: databaseURL,
     WHISPER_PRODUCTION: 'true',
@@ -161,7 +77,7 @@ async function main() {
     WHISPER_CORS_ORIGINS: 'https://app.practice.test',
     WHISPER_APP_URL: 'https://app.practice.test',
     WHISPER_SMTP_HOST: '127.0.0.1',
-    WHISPER_SMTP_PORT: String(smtp.address().port),
+    WHISPER_SMTP_PORT: String(smtp.port),
     WHISPER_SMTP_FROM: 'whisper@practice.test',
     WHISPER_SMTP_STARTTLS: 'false',
     WHISPER_LOG_LEVEL: 'warn',
@@ -184,14 +100,7 @@ async function main() {
   server.stdout.on('data', (d) => output.push(d.toString()));
   server.stderr.on('data', (d) => output.push(d.toString()));
   server.on('exit', () => (serverExited = true));
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${base}/readyz`)).status === 200) break;
-    } catch {}
-    if (Date.now() > deadline) fail('the production server never became ready');
-    await sleep(100);
-  }
+  await untilReady(base, () => serverExited);
 
   const accept = `mutation($t: String!, $p: String!) { acceptInvitation(token: $t, password: $p) { accessToken user { id email } } }`;
   const ada = (await gql(null, accept, { t: tokenLine.slice('token: '.length), p: PASSWORD })).acceptInvitation;
@@ -207,8 +116,8 @@ async function main() {
   const invite = `mutation($id: ID!) { inviteUser(userID: $id) { url } }`;
   await gql(ada.accessToken, invite, { id: doctor.id });
   await gql(ada.accessToken, invite, { id: desk.id });
-  const samMail = await mailTo('sam@practice.test', /accept-invitation/);
-  const ritaMail = await mailTo('rita@practice.test', /accept-invitation/);
+  const samMail = await smtp.mailTo('sam@practice.test', /accept-invitation/);
+  const ritaMail = await smtp.mailTo('rita@practice.test', /accept-invitation/);
   assert(!samMail.includes(PASSWORD), 'an invitation email contains a password');
   await gql(null, accept, { t: tokenIn(samMail, 'accept-invitation'), p: PASSWORD });
   await gql(null, accept, { t: tokenIn(ritaMail, 'accept-invitation'), p: PASSWORD });
@@ -280,7 +189,7 @@ async function main() {
 
   // 6. The doctor resets his password through the emailed link.
   await gql(null, `mutation($e: String!) { requestPasswordReset(email: $e) }`, { e: 'sam@practice.test' });
-  const reset = await mailTo('sam@practice.test', /reset-password/);
+  const reset = await smtp.mailTo('sam@practice.test', /reset-password/);
   const NEW = 'a brand new long password';
   await gql(null, `mutation($t: String!, $p: String!) { resetPassword(token: $t, password: $p) { accessToken } }`, { t: tokenIn(reset, 'reset-password'), p: NEW });
   const again = await post(null, login, { e: 'sam@practice.test', p: NEW });

@@ -736,6 +736,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			usertoken.FieldCreatedAt: {Type: field.TypeTime, Column: usertoken.FieldCreatedAt},
 			usertoken.FieldUpdatedAt: {Type: field.TypeTime, Column: usertoken.FieldUpdatedAt},
 			usertoken.FieldUserID:    {Type: field.TypeString, Column: usertoken.FieldUserID},
+			usertoken.FieldPatientID: {Type: field.TypeString, Column: usertoken.FieldPatientID},
 			usertoken.FieldPurpose:   {Type: field.TypeEnum, Column: usertoken.FieldPurpose},
 			usertoken.FieldTokenHash: {Type: field.TypeString, Column: usertoken.FieldTokenHash},
 			usertoken.FieldExpiresAt: {Type: field.TypeTime, Column: usertoken.FieldExpiresAt},
@@ -4970,6 +4971,11 @@ func (f *UserTokenFilter) WhereUpdatedAt(p entql.TimeP) {
 // WhereUserID applies the entql string predicate on the user_id field.
 func (f *UserTokenFilter) WhereUserID(p entql.StringP) {
 	f.Where(p.Field(usertoken.FieldUserID))
+}
+
+// WherePatientID applies the entql string predicate on the patient_id field.
+func (f *UserTokenFilter) WherePatientID(p entql.StringP) {
+	f.Where(p.Field(usertoken.FieldPatientID))
 }
 
 // WherePurpose applies the entql string predicate on the purpose field.

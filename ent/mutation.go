@@ -30286,6 +30286,7 @@ type UserTokenMutation struct {
 	created_at    *time.Time
 	updated_at    *time.Time
 	user_id       *pulid.ID
+	patient_id    *pulid.ID
 	purpose       *usertoken.Purpose
 	token_hash    *string
 	expires_at    *time.Time
@@ -30504,9 +30505,71 @@ func (m *UserTokenMutation) OldUserID(ctx context.Context) (v pulid.ID, err erro
 	return oldValue.UserID, nil
 }
 
+// ClearUserID clears the value of the "user_id" field.
+func (m *UserTokenMutation) ClearUserID() {
+	m.user_id = nil
+	m.clearedFields[usertoken.FieldUserID] = struct{}{}
+}
+
+// UserIDCleared returns if the "user_id" field was cleared in this mutation.
+func (m *UserTokenMutation) UserIDCleared() bool {
+	_, ok := m.clearedFields[usertoken.FieldUserID]
+	return ok
+}
+
 // ResetUserID resets all changes to the "user_id" field.
 func (m *UserTokenMutation) ResetUserID() {
 	m.user_id = nil
+	delete(m.clearedFields, usertoken.FieldUserID)
+}
+
+// SetPatientID sets the "patient_id" field.
+func (m *UserTokenMutation) SetPatientID(pu pulid.ID) {
+	m.patient_id = &pu
+}
+
+// PatientID returns the value of the "patient_id" field in the mutation.
+func (m *UserTokenMutation) PatientID() (r pulid.ID, exists bool) {
+	v := m.patient_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPatientID returns the old "patient_id" field's value of the UserToken entity.
+// If the UserToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserTokenMutation) OldPatientID(ctx context.Context) (v *pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPatientID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPatientID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPatientID: %w", err)
+	}
+	return oldValue.PatientID, nil
+}
+
+// ClearPatientID clears the value of the "patient_id" field.
+func (m *UserTokenMutation) ClearPatientID() {
+	m.patient_id = nil
+	m.clearedFields[usertoken.FieldPatientID] = struct{}{}
+}
+
+// PatientIDCleared returns if the "patient_id" field was cleared in this mutation.
+func (m *UserTokenMutation) PatientIDCleared() bool {
+	_, ok := m.clearedFields[usertoken.FieldPatientID]
+	return ok
+}
+
+// ResetPatientID resets all changes to the "patient_id" field.
+func (m *UserTokenMutation) ResetPatientID() {
+	m.patient_id = nil
+	delete(m.clearedFields, usertoken.FieldPatientID)
 }
 
 // SetPurpose sets the "purpose" field.
@@ -30749,7 +30812,7 @@ func (m *UserTokenMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UserTokenMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 9)
 	if m.created_at != nil {
 		fields = append(fields, usertoken.FieldCreatedAt)
 	}
@@ -30758,6 +30821,9 @@ func (m *UserTokenMutation) Fields() []string {
 	}
 	if m.user_id != nil {
 		fields = append(fields, usertoken.FieldUserID)
+	}
+	if m.patient_id != nil {
+		fields = append(fields, usertoken.FieldPatientID)
 	}
 	if m.purpose != nil {
 		fields = append(fields, usertoken.FieldPurpose)
@@ -30788,6 +30854,8 @@ func (m *UserTokenMutation) Field(name string) (ent.Value, bool) {
 		return m.UpdatedAt()
 	case usertoken.FieldUserID:
 		return m.UserID()
+	case usertoken.FieldPatientID:
+		return m.PatientID()
 	case usertoken.FieldPurpose:
 		return m.Purpose()
 	case usertoken.FieldTokenHash:
@@ -30813,6 +30881,8 @@ func (m *UserTokenMutation) OldField(ctx context.Context, name string) (ent.Valu
 		return m.OldUpdatedAt(ctx)
 	case usertoken.FieldUserID:
 		return m.OldUserID(ctx)
+	case usertoken.FieldPatientID:
+		return m.OldPatientID(ctx)
 	case usertoken.FieldPurpose:
 		return m.OldPurpose(ctx)
 	case usertoken.FieldTokenHash:
@@ -30852,6 +30922,13 @@ func (m *UserTokenMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetUserID(v)
+		return nil
+	case usertoken.FieldPatientID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPatientID(v)
 		return nil
 	case usertoken.FieldPurpose:
 		v, ok := value.(usertoken.Purpose)
@@ -30918,6 +30995,12 @@ func (m *UserTokenMutation) AddField(name string, value ent.Value) error {
 // mutation.
 func (m *UserTokenMutation) ClearedFields() []string {
 	var fields []string
+	if m.FieldCleared(usertoken.FieldUserID) {
+		fields = append(fields, usertoken.FieldUserID)
+	}
+	if m.FieldCleared(usertoken.FieldPatientID) {
+		fields = append(fields, usertoken.FieldPatientID)
+	}
 	if m.FieldCleared(usertoken.FieldUsedAt) {
 		fields = append(fields, usertoken.FieldUsedAt)
 	}
@@ -30938,6 +31021,12 @@ func (m *UserTokenMutation) FieldCleared(name string) bool {
 // error if the field is not defined in the schema.
 func (m *UserTokenMutation) ClearField(name string) error {
 	switch name {
+	case usertoken.FieldUserID:
+		m.ClearUserID()
+		return nil
+	case usertoken.FieldPatientID:
+		m.ClearPatientID()
+		return nil
 	case usertoken.FieldUsedAt:
 		m.ClearUsedAt()
 		return nil
@@ -30960,6 +31049,9 @@ func (m *UserTokenMutation) ResetField(name string) error {
 		return nil
 	case usertoken.FieldUserID:
 		m.ResetUserID()
+		return nil
+	case usertoken.FieldPatientID:
+		m.ResetPatientID()
 		return nil
 	case usertoken.FieldPurpose:
 		m.ResetPurpose()

@@ -22,8 +22,10 @@ type UserToken struct {
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// UpdatedAt holds the value of the "updated_at" field.
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
-	// UserID holds the value of the "user_id" field.
+	// the staff user of an invitation or reset; empty for a portal invitation
 	UserID pulid.ID `json:"user_id,omitempty"`
+	// the patient of a portal invitation
+	PatientID *pulid.ID `json:"patient_id,omitempty"`
 	// Purpose holds the value of the "purpose" field.
 	Purpose usertoken.Purpose `json:"purpose,omitempty"`
 	// TokenHash holds the value of the "token_hash" field.
@@ -42,7 +44,7 @@ func (*UserToken) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case usertoken.FieldCreatedBy:
+		case usertoken.FieldPatientID, usertoken.FieldCreatedBy:
 			values[i] = &sql.NullScanner{S: new(pulid.ID)}
 		case usertoken.FieldID, usertoken.FieldUserID:
 			values[i] = new(pulid.ID)
@@ -88,6 +90,13 @@ func (_m *UserToken) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field user_id", values[i])
 			} else if value != nil {
 				_m.UserID = *value
+			}
+		case usertoken.FieldPatientID:
+			if value, ok := values[i].(*sql.NullScanner); !ok {
+				return fmt.Errorf("unexpected type %T for field patient_id", values[i])
+			} else if value.Valid {
+				_m.PatientID = new(pulid.ID)
+				*_m.PatientID = *value.S.(*pulid.ID)
 			}
 		case usertoken.FieldPurpose:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -165,6 +174,11 @@ func (_m *UserToken) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("user_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.UserID))
+	builder.WriteString(", ")
+	if v := _m.PatientID; v != nil {
+		builder.WriteString("patient_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteString(", ")
 	builder.WriteString("purpose=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Purpose))

@@ -58,6 +58,28 @@ func (_c *UserTokenCreate) SetUserID(v pulid.ID) *UserTokenCreate {
 	return _c
 }
 
+// SetNillableUserID sets the "user_id" field if the given value is not nil.
+func (_c *UserTokenCreate) SetNillableUserID(v *pulid.ID) *UserTokenCreate {
+	if v != nil {
+		_c.SetUserID(*v)
+	}
+	return _c
+}
+
+// SetPatientID sets the "patient_id" field.
+func (_c *UserTokenCreate) SetPatientID(v pulid.ID) *UserTokenCreate {
+	_c.mutation.SetPatientID(v)
+	return _c
+}
+
+// SetNillablePatientID sets the "patient_id" field if the given value is not nil.
+func (_c *UserTokenCreate) SetNillablePatientID(v *pulid.ID) *UserTokenCreate {
+	if v != nil {
+		_c.SetPatientID(*v)
+	}
+	return _c
+}
+
 // SetPurpose sets the "purpose" field.
 func (_c *UserTokenCreate) SetPurpose(v usertoken.Purpose) *UserTokenCreate {
 	_c.mutation.SetPurpose(v)
@@ -187,9 +209,6 @@ func (_c *UserTokenCreate) check() error {
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
 		return &ValidationError{Name: "updated_at", err: errors.New(`ent: missing required field "UserToken.updated_at"`)}
 	}
-	if _, ok := _c.mutation.UserID(); !ok {
-		return &ValidationError{Name: "user_id", err: errors.New(`ent: missing required field "UserToken.user_id"`)}
-	}
 	if _, ok := _c.mutation.Purpose(); !ok {
 		return &ValidationError{Name: "purpose", err: errors.New(`ent: missing required field "UserToken.purpose"`)}
 	}
@@ -256,6 +275,10 @@ func (_c *UserTokenCreate) createSpec() (*UserToken, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.UserID(); ok {
 		_spec.SetField(usertoken.FieldUserID, field.TypeString, value)
 		_node.UserID = value
+	}
+	if value, ok := _c.mutation.PatientID(); ok {
+		_spec.SetField(usertoken.FieldPatientID, field.TypeString, value)
+		_node.PatientID = &value
 	}
 	if value, ok := _c.mutation.Purpose(); ok {
 		_spec.SetField(usertoken.FieldPurpose, field.TypeEnum, value)
@@ -381,6 +404,9 @@ func (u *UserTokenUpsertOne) UpdateNewValues() *UserTokenUpsertOne {
 		}
 		if _, exists := u.create.mutation.UserID(); exists {
 			s.SetIgnore(usertoken.FieldUserID)
+		}
+		if _, exists := u.create.mutation.PatientID(); exists {
+			s.SetIgnore(usertoken.FieldPatientID)
 		}
 		if _, exists := u.create.mutation.Purpose(); exists {
 			s.SetIgnore(usertoken.FieldPurpose)
@@ -648,6 +674,9 @@ func (u *UserTokenUpsertBulk) UpdateNewValues() *UserTokenUpsertBulk {
 			}
 			if _, exists := b.mutation.UserID(); exists {
 				s.SetIgnore(usertoken.FieldUserID)
+			}
+			if _, exists := b.mutation.PatientID(); exists {
+				s.SetIgnore(usertoken.FieldPatientID)
 			}
 			if _, exists := b.mutation.Purpose(); exists {
 				s.SetIgnore(usertoken.FieldPurpose)

@@ -120,6 +120,12 @@ func (_u *UserTokenUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(usertoken.FieldUpdatedAt, field.TypeTime, value)
 	}
+	if _u.mutation.UserIDCleared() {
+		_spec.ClearField(usertoken.FieldUserID, field.TypeString)
+	}
+	if _u.mutation.PatientIDCleared() {
+		_spec.ClearField(usertoken.FieldPatientID, field.TypeString)
+	}
 	if value, ok := _u.mutation.UsedAt(); ok {
 		_spec.SetField(usertoken.FieldUsedAt, field.TypeTime, value)
 	}
@@ -271,6 +277,12 @@ func (_u *UserTokenUpdateOne) sqlSave(ctx context.Context) (_node *UserToken, er
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(usertoken.FieldUpdatedAt, field.TypeTime, value)
+	}
+	if _u.mutation.UserIDCleared() {
+		_spec.ClearField(usertoken.FieldUserID, field.TypeString)
+	}
+	if _u.mutation.PatientIDCleared() {
+		_spec.ClearField(usertoken.FieldPatientID, field.TypeString)
 	}
 	if value, ok := _u.mutation.UsedAt(); ok {
 		_spec.SetField(usertoken.FieldUsedAt, field.TypeTime, value)

@@ -31,7 +31,7 @@ const (
 // passwordFields are the root fields that verify a password: one operation
 // may hold only one of them.
 var passwordFields = map[string]bool{
-	"login": true, "patientLogin": true, "acceptInvitation": true,
+	"login": true, "patientLogin": true, "acceptInvitation": true, "acceptPatientInvitation": true,
 	"resetPassword": true, "changePassword": true,
 }
 

@@ -362,6 +362,15 @@ var matrixTable = []matrixRow{
 		// The care team records a patient's consent; a portal patient
 		// changes theirs by keyword or link, never here.
 		want: "staff admin:ok; *:FORBIDDEN"},
+	// Portal access (issue 12): the care team invites; the care team and
+	// directory managers take it away; each cell has a patient of its own.
+	{field: "Mutation.invitePatient", doc: `mutation($id: ID!) { invitePatient(patientID: $id, via: EMAIL) { url patient { id } } }`,
+		vars: idVar("id"), id: freshPatientID, want: "staff admin:ok; *:FORBIDDEN"},
+	{field: "Mutation.revokePatientPortalAccess", doc: `mutation($id: ID!) { revokePatientPortalAccess(patientID: $id) { id portalAccess } }`,
+		vars: idVar("id"), id: freshPatientID, want: "staff admin dir:ok; *:FORBIDDEN"},
+	// The token is the credential, as for acceptInvitation.
+	{field: "Mutation.acceptPatientInvitation", doc: `mutation { acceptPatientInvitation(token: "not-a-token", password: "long enough password") { accessToken } }`,
+		vars: noVars, want: "anon:BAD_USER_INPUT; *:BAD_USER_INPUT"},
 	{field: "Mutation.setBookingTypePrograms", doc: `mutation($id: ID!) { setBookingTypePrograms(bookingTypeID: $id, programIDs: []) { id } }`,
 		vars: idVar("id"), id: bookingTypeID, want: "pcm:ok; *:FORBIDDEN"},
 	{field: "Mutation.enrollPatient", doc: `mutation($id: ID!, $pt: ID!) { enrollPatient(input: {programID: $id, patientID: $pt}) { id } }`,
@@ -490,6 +499,10 @@ var (
 	// signing out one changes no other cell.
 	freshUserID = &idKind{name: "fresh user",
 		visible: func(f *matrixFixture, _ string) string { return f.freshUser() }}
+	// freshPatientID: a patient of its own per cell, with an email address
+	// (portal invitations sign in by email).
+	freshPatientID = &idKind{name: "fresh patient",
+		visible: func(f *matrixFixture, _ string) string { return f.freshPortalPatient() }}
 	freshGroupID = &idKind{name: "fresh security group",
 		visible: func(f *matrixFixture, _ string) string { return f.freshGroup() }}
 	serviceAccountID = &idKind{name: "service account",
@@ -763,6 +776,14 @@ func (f *matrixFixture) freshPatient() string {
 	var out struct{ UpsertPatient struct{ ID string } }
 	f.e.ok(demo.IntegrationKey, `mutation($x: String!) { upsertPatient(input: {externalID: $x, patientNumber: $x, firstName: "Mat", lastName: "Rix", mobile: "+61400000099"}) { id } }`,
 		map[string]any{"x": x}, &out)
+	return out.UpsertPatient.ID
+}
+
+func (f *matrixFixture) freshPortalPatient() string {
+	x := f.unique("mpp")
+	var out struct{ UpsertPatient struct{ ID string } }
+	f.e.ok(demo.IntegrationKey, `mutation($x: String!, $e: String!) { upsertPatient(input: {externalID: $x, patientNumber: $x, firstName: "Mat", lastName: "Rix", email: $e}) { id } }`,
+		map[string]any{"x": x, "e": x + "@patients.test"}, &out)
 	return out.UpsertPatient.ID
 }
 

@@ -307,6 +307,25 @@ func (r *mutationResolver) PatientRefreshSession(ctx context.Context, refreshTok
 	return patientAuthPayload(t), nil
 }
 
+// InvitePatient is the resolver for the invitePatient field.
+func (r *mutationResolver) InvitePatient(ctx context.Context, patientID pulid.ID, via model.ContactChannel) (*directory.Invitation, error) {
+	return r.Directory.InvitePatient(ctx, patientID, consent.Channel(via))
+}
+
+// AcceptPatientInvitation is the resolver for the acceptPatientInvitation field.
+func (r *mutationResolver) AcceptPatientInvitation(ctx context.Context, token string, password string) (*model.PatientAuthPayload, error) {
+	t, err := r.Directory.AcceptPatientInvitation(ctx, token, password, clientFromContext(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return patientAuthPayload(t), nil
+}
+
+// RevokePatientPortalAccess is the resolver for the revokePatientPortalAccess field.
+func (r *mutationResolver) RevokePatientPortalAccess(ctx context.Context, patientID pulid.ID) (*ent.Patient, error) {
+	return r.Directory.RevokePatientPortalAccess(ctx, patientID)
+}
+
 // UpsertPatient is the resolver for the upsertPatient field.
 func (r *mutationResolver) UpsertPatient(ctx context.Context, input model.PatientInput) (*ent.Patient, error) {
 	return r.Practice.UpsertPatient(ctx, practice.PatientInput{
@@ -504,6 +523,11 @@ func (r *notificationResolver) Overdue(ctx context.Context, obj *ent.Notificatio
 // Initials is the resolver for the initials field.
 func (r *patientResolver) Initials(ctx context.Context, obj *ent.Patient) (string, error) {
 	return initials(obj.FirstName, obj.LastName), nil
+}
+
+// PortalAccess is the resolver for the portalAccess field.
+func (r *patientResolver) PortalAccess(ctx context.Context, obj *ent.Patient) (bool, error) {
+	return directory.HasPortalAccess(obj), nil
 }
 
 // SmsConsent is the resolver for the smsConsent field.

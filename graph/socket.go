@@ -44,6 +44,9 @@ const (
 	SessionRevoked EndReason = "SESSION_REVOKED"
 	// UserDeactivated: the account was deactivated.
 	UserDeactivated EndReason = "USER_DEACTIVATED"
+	// PortalAccessRevoked: staff took the patient's portal access away;
+	// they cannot sign in until invited again.
+	PortalAccessRevoked EndReason = "PORTAL_ACCESS_REVOKED"
 	// AccessChanged: the principal's permissions changed; reconnect to get
 	// the streams they still may have.
 	AccessChanged EndReason = "ACCESS_CHANGED"
@@ -78,6 +81,8 @@ func (r EndReason) message() string {
 		return "session revoked: sign in again"
 	case UserDeactivated:
 		return "account deactivated"
+	case PortalAccessRevoked:
+		return "portal access revoked: ask the practice for a new invitation"
 	case AccessChanged:
 		return "your access changed: reconnect"
 	case SlowConsumer:

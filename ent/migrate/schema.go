@@ -1076,8 +1076,9 @@ var (
 		{Name: "id", Type: field.TypeString, Size: 28},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
-		{Name: "user_id", Type: field.TypeString},
-		{Name: "purpose", Type: field.TypeEnum, Enums: []string{"INVITATION", "RESET"}},
+		{Name: "user_id", Type: field.TypeString, Nullable: true},
+		{Name: "patient_id", Type: field.TypeString, Nullable: true},
+		{Name: "purpose", Type: field.TypeEnum, Enums: []string{"INVITATION", "RESET", "PATIENT_INVITATION"}},
 		{Name: "token_hash", Type: field.TypeString, Unique: true},
 		{Name: "expires_at", Type: field.TypeTime},
 		{Name: "used_at", Type: field.TypeTime, Nullable: true},
@@ -1092,7 +1093,12 @@ var (
 			{
 				Name:    "usertoken_user_id_purpose",
 				Unique:  false,
-				Columns: []*schema.Column{UserTokensColumns[3], UserTokensColumns[4]},
+				Columns: []*schema.Column{UserTokensColumns[3], UserTokensColumns[5]},
+			},
+			{
+				Name:    "usertoken_patient_id_purpose",
+				Unique:  false,
+				Columns: []*schema.Column{UserTokensColumns[4], UserTokensColumns[5]},
 			},
 		},
 	}

@@ -11,9 +11,10 @@ import (
 	"github.com/whisper-health/whisper/internal/trail"
 )
 
-// UserToken is a single-use invitation or password-reset link. Only a
-// SHA-256 of the token is stored; the token itself travels once, in the
-// invitation answer or the email.
+// UserToken is a single-use link: a staff invitation or password reset
+// (user_id), or a portal invitation (patient_id, purpose
+// PATIENT_INVITATION). Only a SHA-256 of the token is stored; the token
+// itself travels once, in the invitation answer and the email or SMS.
 type UserToken struct {
 	ent.Schema
 }
@@ -26,8 +27,11 @@ func (UserToken) Mixin() []ent.Mixin {
 // Fields of the UserToken.
 func (UserToken) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("user_id").GoType(pulid.ID("")).Immutable(),
-		field.Enum("purpose").Values("INVITATION", "RESET").Immutable(),
+		field.String("user_id").GoType(pulid.ID("")).Optional().Immutable().
+			Comment("the staff user of an invitation or reset; empty for a portal invitation"),
+		field.String("patient_id").GoType(pulid.ID("")).Optional().Nillable().Immutable().
+			Comment("the patient of a portal invitation"),
+		field.Enum("purpose").Values("INVITATION", "RESET", "PATIENT_INVITATION").Immutable(),
 		field.String("token_hash").Sensitive().Unique().Immutable(),
 		field.Time("expires_at").Immutable(),
 		field.Time("used_at").Optional().Nillable(),
@@ -37,7 +41,7 @@ func (UserToken) Fields() []ent.Field {
 
 // Indexes of the UserToken.
 func (UserToken) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("user_id", "purpose")}
+	return []ent.Index{index.Fields("user_id", "purpose"), index.Fields("patient_id", "purpose")}
 }
 
 // Annotations of the UserToken: never exposed as such (an Invitation is).

@@ -47,7 +47,9 @@ import (
 //     each user only their own), invitation and reset tokens redeemed or
 //     requested with no viewer yet, a password set by its owner (the password
 //     belongs to no editable field), invitation and reset emails queued in
-//     the outbox, and the directory log (append-only);
+//     the outbox, and the directory log (append-only); for the portal: a
+//     patient's invitation redeemed (no viewer yet), its email or SMS queued,
+//     another portal patient with the same sign-in address looked for, and their portal sessions ended when access is taken away;
 //   - throttle: counting sign-in attempts, before anyone is signed in;
 //   - whisper bootstrap-admin: the first administrator, before anyone exists.
 
@@ -156,7 +158,10 @@ func (PracticeProfile) Policy() ent.Policy {
 	}
 }
 
-// Policy of the Patient.
+// Policy of the Patient: staff and integrators read patients, a portal
+// patient their own record; integrators and directory managers write them,
+// and whoever may revoke portal access may remove a portal password and
+// change nothing else.
 func (Patient) Policy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
@@ -166,6 +171,7 @@ func (Patient) Policy() ent.Policy {
 		},
 		Mutation: privacy.MutationPolicy{
 			rule.AllowIf(rule.RecordWriter),
+			rule.AllowIfPortalAccessRemoved(),
 			privacy.AlwaysDenyRule(),
 		},
 	}
@@ -394,14 +400,16 @@ func (OutboxMessage) Policy() ent.Policy {
 	}
 }
 
-// Policy of the UserToken: directory managers issue invitations; tokens are
-// redeemed, and resets requested, by the directory worker (there is no
-// viewer yet); nobody reads them.
+// Policy of the UserToken: directory managers issue invitations, the care
+// team portal invitations (and nothing else); tokens are redeemed, resets
+// requested and replaced links retired by the directory worker (there is no
+// viewer yet, or the link belongs to someone else); nobody reads them.
 func (UserToken) Policy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{privacy.AlwaysDenyRule()},
 		Mutation: privacy.MutationPolicy{
 			privacy.OnMutationOperation(rule.AllowIf(rule.DirectoryManager), ent.OpCreate),
+			rule.AllowIfPortalInvitation(),
 			privacy.AlwaysDenyRule(),
 		},
 	}

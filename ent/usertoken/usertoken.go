@@ -24,6 +24,8 @@ const (
 	FieldUpdatedAt = "updated_at"
 	// FieldUserID holds the string denoting the user_id field in the database.
 	FieldUserID = "user_id"
+	// FieldPatientID holds the string denoting the patient_id field in the database.
+	FieldPatientID = "patient_id"
 	// FieldPurpose holds the string denoting the purpose field in the database.
 	FieldPurpose = "purpose"
 	// FieldTokenHash holds the string denoting the token_hash field in the database.
@@ -44,6 +46,7 @@ var Columns = []string{
 	FieldCreatedAt,
 	FieldUpdatedAt,
 	FieldUserID,
+	FieldPatientID,
 	FieldPurpose,
 	FieldTokenHash,
 	FieldExpiresAt,
@@ -86,8 +89,9 @@ type Purpose string
 
 // Purpose values.
 const (
-	PurposeINVITATION Purpose = "INVITATION"
-	PurposeRESET      Purpose = "RESET"
+	PurposeINVITATION         Purpose = "INVITATION"
+	PurposeRESET              Purpose = "RESET"
+	PurposePATIENT_INVITATION Purpose = "PATIENT_INVITATION"
 )
 
 func (pu Purpose) String() string {
@@ -97,7 +101,7 @@ func (pu Purpose) String() string {
 // PurposeValidator is a validator for the "purpose" field enum values. It is called by the builders before save.
 func PurposeValidator(pu Purpose) error {
 	switch pu {
-	case PurposeINVITATION, PurposeRESET:
+	case PurposeINVITATION, PurposeRESET, PurposePATIENT_INVITATION:
 		return nil
 	default:
 		return fmt.Errorf("usertoken: invalid enum value for purpose field: %q", pu)
@@ -125,6 +129,11 @@ func ByUpdatedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByUserID orders the results by the user_id field.
 func ByUserID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldUserID, opts...).ToFunc()
+}
+
+// ByPatientID orders the results by the patient_id field.
+func ByPatientID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPatientID, opts...).ToFunc()
 }
 
 // ByPurpose orders the results by the purpose field.

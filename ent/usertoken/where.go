@@ -70,6 +70,11 @@ func UserID(v pulid.ID) predicate.UserToken {
 	return predicate.UserToken(sql.FieldEQ(FieldUserID, v))
 }
 
+// PatientID applies equality check predicate on the "patient_id" field. It's identical to PatientIDEQ.
+func PatientID(v pulid.ID) predicate.UserToken {
+	return predicate.UserToken(sql.FieldEQ(FieldPatientID, v))
+}
+
 // TokenHash applies equality check predicate on the "token_hash" field. It's identical to TokenHashEQ.
 func TokenHash(v string) predicate.UserToken {
 	return predicate.UserToken(sql.FieldEQ(FieldTokenHash, v))
@@ -228,6 +233,16 @@ func UserIDHasSuffix(v pulid.ID) predicate.UserToken {
 	return predicate.UserToken(sql.FieldHasSuffix(FieldUserID, vc))
 }
 
+// UserIDIsNil applies the IsNil predicate on the "user_id" field.
+func UserIDIsNil() predicate.UserToken {
+	return predicate.UserToken(sql.FieldIsNull(FieldUserID))
+}
+
+// UserIDNotNil applies the NotNil predicate on the "user_id" field.
+func UserIDNotNil() predicate.UserToken {
+	return predicate.UserToken(sql.FieldNotNull(FieldUserID))
+}
+
 // UserIDEqualFold applies the EqualFold predicate on the "user_id" field.
 func UserIDEqualFold(v pulid.ID) predicate.UserToken {
 	vc := string(v)
@@ -238,6 +253,86 @@ func UserIDEqualFold(v pulid.ID) predicate.UserToken {
 func UserIDContainsFold(v pulid.ID) predicate.UserToken {
 	vc := string(v)
 	return predicate.UserToken(sql.FieldContainsFold(FieldUserID, vc))
+}
+
+// PatientIDEQ applies the EQ predicate on the "patient_id" field.
+func PatientIDEQ(v pulid.ID) predicate.UserToken {
+	return predicate.UserToken(sql.FieldEQ(FieldPatientID, v))
+}
+
+// PatientIDNEQ applies the NEQ predicate on the "patient_id" field.
+func PatientIDNEQ(v pulid.ID) predicate.UserToken {
+	return predicate.UserToken(sql.FieldNEQ(FieldPatientID, v))
+}
+
+// PatientIDIn applies the In predicate on the "patient_id" field.
+func PatientIDIn(vs ...pulid.ID) predicate.UserToken {
+	return predicate.UserToken(sql.FieldIn(FieldPatientID, vs...))
+}
+
+// PatientIDNotIn applies the NotIn predicate on the "patient_id" field.
+func PatientIDNotIn(vs ...pulid.ID) predicate.UserToken {
+	return predicate.UserToken(sql.FieldNotIn(FieldPatientID, vs...))
+}
+
+// PatientIDGT applies the GT predicate on the "patient_id" field.
+func PatientIDGT(v pulid.ID) predicate.UserToken {
+	return predicate.UserToken(sql.FieldGT(FieldPatientID, v))
+}
+
+// PatientIDGTE applies the GTE predicate on the "patient_id" field.
+func PatientIDGTE(v pulid.ID) predicate.UserToken {
+	return predicate.UserToken(sql.FieldGTE(FieldPatientID, v))
+}
+
+// PatientIDLT applies the LT predicate on the "patient_id" field.
+func PatientIDLT(v pulid.ID) predicate.UserToken {
+	return predicate.UserToken(sql.FieldLT(FieldPatientID, v))
+}
+
+// PatientIDLTE applies the LTE predicate on the "patient_id" field.
+func PatientIDLTE(v pulid.ID) predicate.UserToken {
+	return predicate.UserToken(sql.FieldLTE(FieldPatientID, v))
+}
+
+// PatientIDContains applies the Contains predicate on the "patient_id" field.
+func PatientIDContains(v pulid.ID) predicate.UserToken {
+	vc := string(v)
+	return predicate.UserToken(sql.FieldContains(FieldPatientID, vc))
+}
+
+// PatientIDHasPrefix applies the HasPrefix predicate on the "patient_id" field.
+func PatientIDHasPrefix(v pulid.ID) predicate.UserToken {
+	vc := string(v)
+	return predicate.UserToken(sql.FieldHasPrefix(FieldPatientID, vc))
+}
+
+// PatientIDHasSuffix applies the HasSuffix predicate on the "patient_id" field.
+func PatientIDHasSuffix(v pulid.ID) predicate.UserToken {
+	vc := string(v)
+	return predicate.UserToken(sql.FieldHasSuffix(FieldPatientID, vc))
+}
+
+// PatientIDIsNil applies the IsNil predicate on the "patient_id" field.
+func PatientIDIsNil() predicate.UserToken {
+	return predicate.UserToken(sql.FieldIsNull(FieldPatientID))
+}
+
+// PatientIDNotNil applies the NotNil predicate on the "patient_id" field.
+func PatientIDNotNil() predicate.UserToken {
+	return predicate.UserToken(sql.FieldNotNull(FieldPatientID))
+}
+
+// PatientIDEqualFold applies the EqualFold predicate on the "patient_id" field.
+func PatientIDEqualFold(v pulid.ID) predicate.UserToken {
+	vc := string(v)
+	return predicate.UserToken(sql.FieldEqualFold(FieldPatientID, vc))
+}
+
+// PatientIDContainsFold applies the ContainsFold predicate on the "patient_id" field.
+func PatientIDContainsFold(v pulid.ID) predicate.UserToken {
+	vc := string(v)
+	return predicate.UserToken(sql.FieldContainsFold(FieldPatientID, vc))
 }
 
 // PurposeEQ applies the EQ predicate on the "purpose" field.

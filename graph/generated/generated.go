@@ -334,6 +334,7 @@ type ComplexityRoot struct {
 	Invitation struct {
 		ExpiresAt func(childComplexity int) int
 		ID        func(childComplexity int) int
+		Patient   func(childComplexity int) int
 		Token     func(childComplexity int) int
 		URL       func(childComplexity int) int
 		User      func(childComplexity int) int
@@ -377,6 +378,7 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		AcceptInvitation           func(childComplexity int, token string, password string) int
+		AcceptPatientInvitation    func(childComplexity int, token string, password string) int
 		AcknowledgeNotification    func(childComplexity int, id pulid.ID) int
 		AddProgramAction           func(childComplexity int, input model.ProgramActionInput) int
 		AdvanceEnrollment          func(childComplexity int, id pulid.ID) int
@@ -394,6 +396,7 @@ type ComplexityRoot struct {
 		DeleteLabel                func(childComplexity int, id pulid.ID) int
 		DeleteSecurityGroup        func(childComplexity int, id pulid.ID) int
 		EnrollPatient              func(childComplexity int, input model.EnrollPatientInput) int
+		InvitePatient              func(childComplexity int, patientID pulid.ID, via model.ContactChannel) int
 		InviteUser                 func(childComplexity int, userID pulid.ID) int
 		LabelMessage               func(childComplexity int, messageID pulid.ID, labelID pulid.ID) int
 		Login                      func(childComplexity int, email string, password string) int
@@ -416,6 +419,7 @@ type ComplexityRoot struct {
 		ResetPassword              func(childComplexity int, token string, password string) int
 		ResumeEnrollment           func(childComplexity int, id pulid.ID) int
 		RevokeAPIKey               func(childComplexity int, id pulid.ID) int
+		RevokePatientPortalAccess  func(childComplexity int, patientID pulid.ID) int
 		RevokeSession              func(childComplexity int, id pulid.ID) int
 		RevokeUserSessions         func(childComplexity int, userID pulid.ID) int
 		SendAlert                  func(childComplexity int, body string) int
@@ -500,6 +504,7 @@ type ComplexityRoot struct {
 		LastName       func(childComplexity int) int
 		Mobile         func(childComplexity int) int
 		PatientNumber  func(childComplexity int) int
+		PortalAccess   func(childComplexity int) int
 		Postcode       func(childComplexity int) int
 		Region         func(childComplexity int) int
 		SmsConsent     func(childComplexity int) int
@@ -764,6 +769,9 @@ type MutationResolver interface {
 	StartPatientConversation(ctx context.Context, input model.StartPatientConversationInput) (*ent.Channel, error)
 	PatientLogin(ctx context.Context, email string, password string) (*model.PatientAuthPayload, error)
 	PatientRefreshSession(ctx context.Context, refreshToken string) (*model.PatientAuthPayload, error)
+	InvitePatient(ctx context.Context, patientID pulid.ID, via model.ContactChannel) (*directory.Invitation, error)
+	AcceptPatientInvitation(ctx context.Context, token string, password string) (*model.PatientAuthPayload, error)
+	RevokePatientPortalAccess(ctx context.Context, patientID pulid.ID) (*ent.Patient, error)
 	UpsertPatient(ctx context.Context, input model.PatientInput) (*ent.Patient, error)
 	UpsertBookingType(ctx context.Context, input model.BookingTypeInput) (*ent.BookingType, error)
 	UpsertBooking(ctx context.Context, input model.BookingInput) (*ent.Booking, error)
@@ -813,6 +821,7 @@ type NotificationResolver interface {
 }
 type PatientResolver interface {
 	Initials(ctx context.Context, obj *ent.Patient) (string, error)
+	PortalAccess(ctx context.Context, obj *ent.Patient) (bool, error)
 	SmsConsent(ctx context.Context, obj *ent.Patient) (consent.State, error)
 	EmailConsent(ctx context.Context, obj *ent.Patient) (consent.State, error)
 	ConsentHistory(ctx context.Context, obj *ent.Patient) ([]*ent.ConsentChange, error)
@@ -1873,6 +1882,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Invitation.ID(childComplexity), true
+	case "Invitation.patient":
+		if e.ComplexityRoot.Invitation.Patient == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Invitation.Patient(childComplexity), true
 	case "Invitation.token":
 		if e.ComplexityRoot.Invitation.Token == nil {
 			break
@@ -2056,6 +2071,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AcceptInvitation(childComplexity, args["token"].(string), args["password"].(string)), true
+	case "Mutation.acceptPatientInvitation":
+		if e.ComplexityRoot.Mutation.AcceptPatientInvitation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_acceptPatientInvitation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AcceptPatientInvitation(childComplexity, args["token"].(string), args["password"].(string)), true
 	case "Mutation.acknowledgeNotification":
 		if e.ComplexityRoot.Mutation.AcknowledgeNotification == nil {
 			break
@@ -2243,6 +2269,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.EnrollPatient(childComplexity, args["input"].(model.EnrollPatientInput)), true
+	case "Mutation.invitePatient":
+		if e.ComplexityRoot.Mutation.InvitePatient == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_invitePatient_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.InvitePatient(childComplexity, args["patientID"].(pulid.ID), args["via"].(model.ContactChannel)), true
 	case "Mutation.inviteUser":
 		if e.ComplexityRoot.Mutation.InviteUser == nil {
 			break
@@ -2480,6 +2517,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIKey(childComplexity, args["id"].(pulid.ID)), true
+	case "Mutation.revokePatientPortalAccess":
+		if e.ComplexityRoot.Mutation.RevokePatientPortalAccess == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokePatientPortalAccess_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokePatientPortalAccess(childComplexity, args["patientID"].(pulid.ID)), true
 	case "Mutation.revokeSession":
 		if e.ComplexityRoot.Mutation.RevokeSession == nil {
 			break
@@ -3012,6 +3060,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Patient.PatientNumber(childComplexity), true
+	case "Patient.portalAccess":
+		if e.ComplexityRoot.Patient.PortalAccess == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Patient.PortalAccess(childComplexity), true
 	case "Patient.postcode":
 		if e.ComplexityRoot.Patient.Postcode == nil {
 			break
@@ -4458,6 +4512,29 @@ extend type Mutation {
   patientRefreshSession(refreshToken: String!): PatientAuthPayload!
 }
 
+"How a patient is sent a portal invitation."
+enum ContactChannel {
+  EMAIL
+  SMS
+}
+
+extend type Patient {
+  "Whether the patient may sign in to the portal (they accepted an invitation, or were given a password, and it was not revoked since)."
+  portalAccess: Boolean!
+}
+
+extend type Mutation {
+  """
+  Invite a patient to the portal (ACCESS_WHISPER staff): a single-use link (WHISPER_APP_URL + /portal/accept-invitation?token=…, 7 days) sent through the outbox by EMAIL or SMS, with no clinical content; it replaces any earlier invitation.
+  BAD_USER_INPUT, writing nothing, when the patient has no email address (the portal signs in by email), no mobile for SMS, or opted out of the channel; CONFLICT when another portal patient signs in with the same email.
+  """
+  invitePatient(patientID: ID!, via: ContactChannel!): Invitation!
+  "Set the portal password with a portal invitation token and sign in (like patientLogin); the patient's other portal sessions end. A used, replaced, revoked or expired token is BAD_USER_INPUT. Needs no Authorization; the viewer a valid one names is ignored (the answer is read as the patient), and an expired or invalid one is refused like any request's."
+  acceptPatientInvitation(token: String!, password: String!): PatientAuthPayload!
+  "Take a patient's portal access away (ACCESS_WHISPER or DIRECTORY_MANAGE): the portal password and unused invitations go, every portal session is revoked and the patient's live streams end (UNAUTHENTICATED, reason PORTAL_ACCESS_REVOKED)."
+  revokePatientPortalAccess(patientID: ID!): Patient!
+}
+
 extend type Subscription {
   "conversationStats now, then again after every patient-conversation message and every change of the viewer's read state."
   conversationStatsUpdated: ConversationStats!
@@ -4935,10 +5012,13 @@ input StaffInput {
   active: Boolean
 }
 
-"A single-use link that lets a user set their password. The token is shown only here (and in the email)."
+"A single-use link that lets a staff user, or a patient (invitePatient), set their password. The token is shown only here (and in the email or SMS)."
 type Invitation {
   id: ID!
+  "The invited staff user; null for a portal invitation."
   user: User
+  "The invited patient; null for a staff invitation."
+  patient: Patient
   "WHISPER_APP_URL + /accept-invitation?token=…"
   url: String!
   token: String!
@@ -6434,6 +6514,8 @@ func (ec *executionContext) childFields_Invitation(ctx context.Context, field gr
 		return ec.fieldContext_Invitation_id(ctx, field)
 	case "user":
 		return ec.fieldContext_Invitation_user(ctx, field)
+	case "patient":
+		return ec.fieldContext_Invitation_patient(ctx, field)
 	case "url":
 		return ec.fieldContext_Invitation_url(ctx, field)
 	case "token":
@@ -6628,6 +6710,8 @@ func (ec *executionContext) childFields_Patient(ctx context.Context, field graph
 		return ec.fieldContext_Patient_gpEmail(ctx, field)
 	case "initials":
 		return ec.fieldContext_Patient_initials(ctx, field)
+	case "portalAccess":
+		return ec.fieldContext_Patient_portalAccess(ctx, field)
 	case "smsConsent":
 		return ec.fieldContext_Patient_smsConsent(ctx, field)
 	case "emailConsent":
@@ -7148,6 +7232,28 @@ func (ec *executionContext) field_Mutation_acceptInvitation_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_acceptPatientInvitation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "token",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["token"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "password",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["password"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_acknowledgeNotification_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7399,6 +7505,28 @@ func (ec *executionContext) field_Mutation_enrollPatient_args(ctx context.Contex
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_invitePatient_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "patientID",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["patientID"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "via",
+		func(ctx context.Context, v any) (model.ContactChannel, error) {
+			return ec.unmarshalNContactChannel2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐContactChannel(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["via"] = arg1
 	return args, nil
 }
 
@@ -7749,6 +7877,20 @@ func (ec *executionContext) field_Mutation_revokeAPIKey_args(ctx context.Context
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_revokePatientPortalAccess_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "patientID",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["patientID"] = arg0
 	return args, nil
 }
 
@@ -13185,6 +13327,38 @@ func (ec *executionContext) fieldContext_Invitation_user(_ context.Context, fiel
 	return fc, nil
 }
 
+func (ec *executionContext) _Invitation_patient(ctx context.Context, field graphql.CollectedField, obj *directory.Invitation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Invitation_patient(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Patient, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Patient) graphql.Marshaler {
+			return ec.marshalOPatient2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐPatient(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Invitation_patient(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Invitation",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Patient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Invitation_url(ctx context.Context, field graphql.CollectedField, obj *directory.Invitation) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14902,6 +15076,138 @@ func (ec *executionContext) fieldContext_Mutation_patientRefreshSession(ctx cont
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_patientRefreshSession_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_invitePatient(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_invitePatient(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().InvitePatient(ctx, fc.Args["patientID"].(pulid.ID), fc.Args["via"].(model.ContactChannel))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *directory.Invitation) graphql.Marshaler {
+			return ec.marshalNInvitation2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋdirectoryᚐInvitation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_invitePatient(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Invitation(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_invitePatient_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_acceptPatientInvitation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_acceptPatientInvitation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AcceptPatientInvitation(ctx, fc.Args["token"].(string), fc.Args["password"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PatientAuthPayload) graphql.Marshaler {
+			return ec.marshalNPatientAuthPayload2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐPatientAuthPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_acceptPatientInvitation(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PatientAuthPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_acceptPatientInvitation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_revokePatientPortalAccess(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_revokePatientPortalAccess(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RevokePatientPortalAccess(ctx, fc.Args["patientID"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Patient) graphql.Marshaler {
+			return ec.marshalNPatient2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐPatient(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_revokePatientPortalAccess(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Patient(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_revokePatientPortalAccess_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -17772,6 +18078,29 @@ func (ec *executionContext) _Patient_initials(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_Patient_initials(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Patient", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Patient_portalAccess(ctx context.Context, field graphql.CollectedField, obj *ent.Patient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Patient_portalAccess(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Patient().PortalAccess(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Patient_portalAccess(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Patient", field, true, true, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _Patient_smsConsent(ctx context.Context, field graphql.CollectedField, obj *ent.Patient) (ret graphql.Marshaler) {
@@ -27883,6 +28212,11 @@ func (ec *executionContext) _Invitation(ctx context.Context, sel ast.SelectionSe
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "patient":
+			out.Values[i] = ec._Invitation_patient(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "url":
 			out.Values[i] = ec._Invitation_url(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -28678,6 +29012,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "patientRefreshSession":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_patientRefreshSession(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "invitePatient":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_invitePatient(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "acceptPatientInvitation":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_acceptPatientInvitation(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revokePatientPortalAccess":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_revokePatientPortalAccess(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -29518,6 +29873,44 @@ func (ec *executionContext) _Patient(ctx context.Context, sel ast.SelectionSet, 
 					}
 				}()
 				res = ec._Patient_initials(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "portalAccess":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Patient_portalAccess(ctx, field, obj)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -32731,6 +33124,16 @@ func (ec *executionContext) unmarshalNConsentState2githubᚗcomᚋwhisperᚑheal
 }
 
 func (ec *executionContext) marshalNConsentState2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋconsentᚐState(ctx context.Context, sel ast.SelectionSet, v consent.State) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNContactChannel2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐContactChannel(ctx context.Context, v any) (model.ContactChannel, error) {
+	var res model.ContactChannel
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNContactChannel2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋgraphᚋmodelᚐContactChannel(ctx context.Context, sel ast.SelectionSet, v model.ContactChannel) graphql.Marshaler {
 	return v
 }
 

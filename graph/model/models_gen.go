@@ -509,6 +509,62 @@ func (e ChannelEventType) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// How a patient is sent a portal invitation.
+type ContactChannel string
+
+const (
+	ContactChannelEmail ContactChannel = "EMAIL"
+	ContactChannelSms   ContactChannel = "SMS"
+)
+
+var AllContactChannel = []ContactChannel{
+	ContactChannelEmail,
+	ContactChannelSms,
+}
+
+func (e ContactChannel) IsValid() bool {
+	switch e {
+	case ContactChannelEmail, ContactChannelSms:
+		return true
+	}
+	return false
+}
+
+func (e ContactChannel) String() string {
+	return string(e)
+}
+
+func (e *ContactChannel) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ContactChannel(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ContactChannel", str)
+	}
+	return nil
+}
+
+func (e ContactChannel) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ContactChannel) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ContactChannel) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 // Which patient conversations to list by the viewer's read state.
 type ReadFilter string
 

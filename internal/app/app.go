@@ -185,6 +185,7 @@ func New(db *store.DB, bus pubsub.Bus, cfg Config, log *slog.Logger) (*App, erro
 	}
 	a.Directory = directory.New(requests, bus, a.Auth, a.Messenger, log, directory.Config{AppURL: cfg.AppURL, Now: cfg.Now})
 	a.Consent = consent.New(requests, log, cfg.Now, consentKey(cfg.TokenSecret))
+	a.Directory.WithPortal(a.Consent, a.Settings)
 	nudgeConsent := cfg.NudgeConsent
 	if nudgeConsent == nil {
 		// The one contact policy (SPEC §13): a nudge never goes to a

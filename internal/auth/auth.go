@@ -85,6 +85,10 @@ const (
 	RefusedSessionRevoked = "SESSION_REVOKED"
 	// RefusedUserDeactivated: the account was deactivated.
 	RefusedUserDeactivated = "USER_DEACTIVATED"
+	// RefusedPortalAccessRevoked: staff took a patient's portal access
+	// away (the ending of their open streams; later requests are refused
+	// with SESSION_REVOKED like any revoked session).
+	RefusedPortalAccessRevoked = "PORTAL_ACCESS_REVOKED"
 )
 
 // Errors shown to clients. A wrong password and an unknown email share one.
@@ -236,75 +240,23 @@ func (s *Service) Login(ctx context.Context, email, password string, meta Meta) 
 	return s.issue(ctx, u, sess, secret, now)
 }
 
-// Refresh rotates a refresh token. Presenting a token that was already
-// rotated means it leaked (or a client raced itself): the session is revoked.
+// Refresh rotates a staff refresh token (see rotate): presenting a token
+// that was already rotated means it leaked (or a client raced itself), and
+// the session is revoked.
 func (s *Service) Refresh(ctx context.Context, token string, meta Meta) (*Tokens, error) {
-	sid, gen, secret, ok := parseRefresh(token)
-	if !ok {
-		return nil, ErrInvalidToken
-	}
-	now := s.now()
-	sctx := system(ctx, "rotate a refresh token")
-	sess, err := s.client.Session.Get(sctx, sid)
-	if ent.IsNotFound(err) {
-		return nil, ErrInvalidToken
-	}
+	sess, gen, secret, err := rotate(ctx, s, s.staffSessions(), token, meta)
 	if err != nil {
-		return nil, fmt.Errorf("finding session: %w", err)
+		return nil, err
 	}
-	if sess.RevokedAt != nil {
-		return nil, ErrSessionRevoked
-	}
-	if now.After(sess.ExpiresAt) {
-		return nil, ErrInvalidToken
-	}
-	if gen < sess.RefreshGeneration {
-		// Only a secret this session was really issued counts as reuse: the
-		// session id is readable in every access token, so a guessed
-		// "wr_<id>.0.x" must not be able to end someone's session.
-		if !hashEqual(secret, s.refreshSecret(sess.ID, gen)) {
-			return nil, ErrInvalidToken
-		}
-		if err := s.revoke(sctx, sess.ID, "refresh token reuse"); err != nil {
-			return nil, err
-		}
-		s.log.WarnContext(ctx, "refresh token reused; session revoked", "session", sess.ID)
-		return nil, ErrSessionRevoked
-	}
-	if gen != sess.RefreshGeneration || !hashEqual(sess.RefreshHash, hashSecret(secret)) {
-		return nil, ErrInvalidToken
-	}
-	newSecret := s.refreshSecret(sess.ID, gen+1)
-	newHash := hashSecret(newSecret)
-	// The generation check makes rotation a compare-and-swap: of two
-	// concurrent refreshes with one token, exactly one wins.
-	n, err := s.client.Session.Update().
-		Where(session.ID(sess.ID), session.RefreshGeneration(gen), session.RevokedAtIsNil()).
-		SetRefreshHash(newHash).
-		SetRefreshGeneration(gen + 1).
-		SetLastUsedAt(now).
-		SetExpiresAt(now.Add(s.cfg.RefreshTTL)).
-		SetUserAgent(truncate(meta.UserAgent, 512)).
-		SetIPAddress(truncate(meta.IP, 64)).
-		Save(sctx)
-	if err != nil {
-		return nil, fmt.Errorf("rotating refresh token: %w", err)
-	}
-	if n != 1 {
-		if err := s.revoke(sctx, sess.ID, "refresh token reuse"); err != nil {
-			return nil, err
-		}
-		return nil, ErrSessionRevoked
-	}
-	sess.RefreshGeneration = gen + 1
-	u, err := s.client.User.Get(sctx, sess.UserID)
+	sess.RefreshGeneration = gen
+	u, err := s.client.User.Get(system(ctx, "load the user of a refreshed session"), sess.UserID)
 	if err != nil {
 		return nil, fmt.Errorf("loading session user: %w", err)
 	}
 	if !u.Active {
 		return nil, ErrInvalidToken
 	}
-	return s.issue(ctx, u, sess, newSecret, now)
+	return s.issue(ctx, u, sess, secret, s.now())
 }
 
 // Logout revokes the viewer's current session.
@@ -378,10 +330,14 @@ func (s *Service) ForgetUser(userID pulid.ID) {
 
 // SocketReason is the reason a revoked session's sockets give their
 // clients (extensions.reason): USER_DEACTIVATED for a deactivation,
+// PORTAL_ACCESS_REVOKED when a patient's portal access was taken away,
 // SESSION_REVOKED otherwise.
 func SocketReason(why string) string {
-	if why == ReasonUserDeactivated {
+	switch why {
+	case ReasonUserDeactivated:
 		return RefusedUserDeactivated
+	case ReasonPortalAccessRevoked:
+		return RefusedPortalAccessRevoked
 	}
 	return RefusedSessionRevoked
 }
@@ -407,13 +363,24 @@ func (s *Service) issue(ctx context.Context, u *ent.User, sess *ent.Session, sec
 	}
 	v.SessionID = sess.ID
 	viewer.SetPending(ctx, v)
+	signed, exp, err := s.sign(sess.ID, u.ID, now)
+	if err != nil {
+		return nil, err
+	}
+	refresh := refreshToken(sess.ID, sess.RefreshGeneration, secret)
+	return &Tokens{AccessToken: signed, RefreshToken: refresh, ExpiresAt: exp, User: u}, nil
+}
+
+// sign signs the access token of a session (sid) of subject (a user or a
+// patient), and returns it with its expiry.
+func (s *Service) sign(sid, subject pulid.ID, now time.Time) (string, time.Time, error) {
 	exp := now.Add(s.cfg.AccessTTL)
 	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims{
-		SessionID: sess.ID,
+		SessionID: sid,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    issuer,
 			Audience:  jwt.ClaimStrings{audience},
-			Subject:   string(u.ID),
+			Subject:   string(subject),
 			IssuedAt:  jwt.NewNumericDate(now),
 			NotBefore: jwt.NewNumericDate(now.Add(-time.Minute)),
 			ExpiresAt: jwt.NewNumericDate(exp),
@@ -421,10 +388,15 @@ func (s *Service) issue(ctx context.Context, u *ent.User, sess *ent.Session, sec
 	})
 	signed, err := tok.SignedString(s.cfg.Secret)
 	if err != nil {
-		return nil, fmt.Errorf("signing access token: %w", err)
+		return "", time.Time{}, fmt.Errorf("signing access token: %w", err)
 	}
-	refresh := refreshPrefix + string(sess.ID) + "." + strconv.Itoa(sess.RefreshGeneration) + "." + secret
-	return &Tokens{AccessToken: signed, RefreshToken: refresh, ExpiresAt: exp, User: u}, nil
+	return signed, exp, nil
+}
+
+// refreshToken is the refresh token of a session's generation:
+// wr_<session>.<generation>.<secret>.
+func refreshToken(sid pulid.ID, gen int, secret string) string {
+	return refreshPrefix + string(sid) + "." + strconv.Itoa(gen) + "." + secret
 }
 
 // Authenticate turns a bearer credential (access token or API key) into a

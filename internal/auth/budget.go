@@ -84,6 +84,16 @@ func (s *Service) VerifyPassword(ctx context.Context, hash, pw string) (bool, er
 	return CheckPassword(hash, pw), nil
 }
 
+// HashNewPassword hashes a password its owner is setting (a portal
+// invitation accepted), within the request's password budget and the
+// client address's rate like a check: hashing costs what checking does.
+func (s *Service) HashNewPassword(ctx context.Context, pw string) (string, error) {
+	if err := s.allowPasswordCheck(ctx); err != nil {
+		return "", err
+	}
+	return HashPassword(pw)
+}
+
 // allowPasswordCheck spends one password check of the request and of its
 // client address.
 func (s *Service) allowPasswordCheck(ctx context.Context) error {

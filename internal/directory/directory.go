@@ -1,4 +1,4 @@
-// Package directory owns who is who in the practice: users, security groups and their membership, invitations and passwords, service accounts and API keys, preferences, the staff feed and the directory log.
+// Package directory owns who is who in the practice: users, security groups and their membership, invitations and passwords, patients' portal access, service accounts and API keys, preferences, the staff feed and the directory log.
 package directory
 
 import (
@@ -12,10 +12,12 @@ import (
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/directorylogentry"
 	"github.com/whisper-health/whisper/internal/auth"
+	"github.com/whisper-health/whisper/internal/consent"
 	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/rule"
+	"github.com/whisper-health/whisper/internal/settings"
 	"github.com/whisper-health/whisper/internal/throttle"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
@@ -73,6 +75,9 @@ type Service struct {
 	tx     *txn.Runner
 	// resets limits reset emails per address, across replicas.
 	resets *throttle.Shared
+	// consent and settings serve portal invitations (WithPortal).
+	consent  *consent.Service
+	settings *settings.Service
 }
 
 // New returns the directory over client. Group channels follow security

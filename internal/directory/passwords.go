@@ -23,11 +23,13 @@ import (
 	"github.com/whisper-health/whisper/internal/rule"
 )
 
-// Invitation is a single-use link that lets a user set their password.
-// Token is shown this once (and emailed); only its hash is stored.
+// Invitation is a single-use link that lets a staff user (User) or a
+// patient (Patient, a portal invitation) set their password. Token is shown
+// this once (and emailed or texted); only its hash is stored.
 type Invitation struct {
 	ID        pulid.ID
 	User      *ent.User
+	Patient   *ent.Patient
 	URL       string
 	Token     string
 	ExpiresAt time.Time
@@ -144,55 +146,129 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) erro
 	return s.record(ctx, s.client, entry{action: directorylogentry.ActionPASSWORD_CHANGED, user: u})
 }
 
-// issue makes a token for u, retires u's earlier unused ones of the same
-// purpose, and queues its email, all in c's transaction. createdBy is the
-// inviting manager (nil for a reset).
-func (s *Service) issue(ctx context.Context, c *ent.Client, u *ent.User, purpose usertoken.Purpose, createdBy *pulid.ID) (*Invitation, error) {
+// Link paths under WHISPER_APP_URL, by purpose.
+const (
+	invitationPath       = "/accept-invitation"
+	resetPath            = "/reset-password"
+	PortalInvitationPath = "/portal/accept-invitation"
+)
+
+// link is a freshly issued single-use link: its row, and the token and URL
+// that travel once.
+type link struct {
+	row   *ent.UserToken
+	token string
+	url   string
+}
+
+// mint issues a single-use link of purpose in c's transaction, for a staff
+// user (userID) or a patient (patientID), and retires the holder's earlier
+// unused links of that purpose together with their queued messages: a new
+// link replaces the previous one. createdBy is who issued it (nil for a
+// reset). ctx is the viewer issuing it (the UserToken policy decides), or
+// the directory worker's for a reset.
+func (s *Service) mint(ctx context.Context, c *ent.Client, purpose usertoken.Purpose, userID, patientID pulid.ID, createdBy *pulid.ID) (*link, error) {
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
 		return nil, fmt.Errorf("reading randomness: %w", err)
 	}
 	token := base64.RawURLEncoding.EncodeToString(raw)
 	now := s.now()
-	ttl, path := InvitationTTL, "/accept-invitation"
-	if purpose == usertoken.PurposeRESET {
-		ttl, path = ResetTTL, "/reset-password"
+	ttl, path := InvitationTTL, invitationPath
+	switch purpose {
+	case usertoken.PurposeRESET:
+		ttl, path = ResetTTL, resetPath
+	case usertoken.PurposePATIENT_INVITATION:
+		path = PortalInvitationPath
 	}
-	wctx := system(ctx, "retire a user's earlier unused links when a new one is issued")
-	earlier, err := c.UserToken.Query().
-		Where(usertoken.UserID(u.ID), usertoken.PurposeEQ(purpose), usertoken.UsedAtIsNil()).
-		IDs(wctx)
-	if err != nil {
+	if err := s.retire(ctx, c, purpose, userID, patientID); err != nil {
 		return nil, err
 	}
-	if len(earlier) > 0 {
-		if err := c.UserToken.Update().Where(usertoken.IDIn(earlier...)).SetUsedAt(now).Exec(wctx); err != nil {
-			return nil, err
-		}
-		if err := forgetEmails(ctx, c, earlier...); err != nil {
-			return nil, err
-		}
-	}
-	// An invitation is created as the directory manager (the UserToken
-	// policy); a reset has no viewer and ctx is the directory worker's.
-	t, err := c.UserToken.Create().
-		SetUserID(u.ID).
+	create := c.UserToken.Create().
 		SetPurpose(purpose).
 		SetTokenHash(hashToken(token)).
 		SetExpiresAt(now.Add(ttl)).
-		SetNillableCreatedBy(createdBy).
+		SetNillableCreatedBy(createdBy)
+	if userID != "" {
+		create.SetUserID(userID)
+	}
+	if patientID != "" {
+		create.SetPatientID(patientID)
+	}
+	t, err := create.Save(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &link{row: t, token: token, url: s.cfg.AppURL + path + "?token=" + url.QueryEscape(token)}, nil
+}
+
+// retire marks a holder's unused links of purpose used and forgets their
+// queued messages, in c's transaction: a replaced link, or every portal
+// invitation of a patient whose access was taken away, opens nothing.
+func (s *Service) retire(ctx context.Context, c *ent.Client, purpose usertoken.Purpose, userID, patientID pulid.ID) error {
+	wctx := system(ctx, "retire a holder's earlier unused links when a new one is issued or access is taken away")
+	holder := usertoken.UserID(userID)
+	if patientID != "" {
+		holder = usertoken.PatientID(patientID)
+	}
+	earlier, err := c.UserToken.Query().
+		Where(holder, usertoken.PurposeEQ(purpose), usertoken.UsedAtIsNil()).
+		IDs(wctx)
+	if err != nil || len(earlier) == 0 {
+		return err
+	}
+	if err := c.UserToken.Update().Where(usertoken.IDIn(earlier...)).SetUsedAt(s.now()).Exec(wctx); err != nil {
+		return err
+	}
+	return forgetEmails(ctx, c, earlier...)
+}
+
+// consume uses a link once in c's transaction: the token is marked used
+// only if it is unused and unexpired, and its queued message is forgotten.
+// Any other token is errBadToken. ctx is the directory worker's (nobody is
+// signed in while a link is redeemed).
+func (s *Service) consume(ctx context.Context, c *ent.Client, purpose usertoken.Purpose, token string) (*ent.UserToken, error) {
+	now := s.now()
+	t, err := c.UserToken.Query().
+		Where(usertoken.TokenHash(hashToken(token)), usertoken.PurposeEQ(purpose)).
+		Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, errBadToken
+	}
+	if err != nil {
+		return nil, err
+	}
+	n, err := c.UserToken.Update().
+		Where(usertoken.ID(t.ID), usertoken.UsedAtIsNil(), usertoken.ExpiresAtGT(now)).
+		SetUsedAt(now).
 		Save(ctx)
 	if err != nil {
 		return nil, err
 	}
-	link := s.cfg.AppURL + path + "?token=" + url.QueryEscape(token)
+	if n != 1 {
+		return nil, errBadToken
+	}
+	return t, forgetEmails(ctx, c, t.ID)
+}
+
+// issue makes a link for staff user u (an invitation or a reset), replacing
+// u's earlier unused one, and queues its email, all in c's transaction.
+// createdBy is the inviting manager (nil for a reset).
+func (s *Service) issue(ctx context.Context, c *ent.Client, u *ent.User, purpose usertoken.Purpose, createdBy *pulid.ID) (*Invitation, error) {
+	// An invitation is created as the directory manager (the UserToken
+	// policy); a reset has no viewer and ctx is the directory worker's.
+	l, err := s.mint(ctx, c, purpose, u.ID, "", createdBy)
+	if err != nil {
+		return nil, err
+	}
+	t := l.row
 	subject, body := "You are invited to Whisper",
 		fmt.Sprintf("Hello %s,\n\nYou have been invited to Whisper, your practice's messenger. Choose your password here:\n\n%s\n\nThe link can be used once and expires on %s.\n",
-			u.Name, link, t.ExpiresAt.Format("2 January 2006 15:04 MST"))
+			u.Name, l.url, t.ExpiresAt.Format("2 January 2006 15:04 MST"))
 	if purpose == usertoken.PurposeRESET {
 		subject, body = "Reset your Whisper password",
 			fmt.Sprintf("Hello %s,\n\nSomeone (hopefully you) asked to reset your Whisper password. Choose a new one here:\n\n%s\n\nThe link can be used once and expires in one hour. If you did not ask, ignore this email: your password stays as it is.\n",
-				u.Name, link)
+				u.Name, l.url)
 	}
 	if err := c.OutboxMessage.Create().
 		SetChannel(outboxmessage.ChannelEMAIL).
@@ -200,11 +276,11 @@ func (s *Service) issue(ctx context.Context, c *ent.Client, u *ent.User, purpose
 		SetSubject(subject).
 		SetBody(body).
 		SetIdempotencyKey(emailKey(t.ID)).
-		SetNextAttemptAt(now).
+		SetNextAttemptAt(s.now()).
 		Exec(system(ctx, "queue an invitation or reset email in the outbox")); err != nil {
 		return nil, err
 	}
-	return &Invitation{ID: t.ID, User: u, URL: link, Token: token, ExpiresAt: t.ExpiresAt}, nil
+	return &Invitation{ID: t.ID, User: u, URL: l.url, Token: l.token, ExpiresAt: t.ExpiresAt}, nil
 }
 
 // redeem uses a token once: in one transaction it marks the token used
@@ -223,25 +299,9 @@ func (s *Service) redeem(ctx context.Context, purpose usertoken.Purpose, token, 
 	var u *ent.User
 	err = s.tx.Run(sctx, func(tx *ent.Tx, _ txn.Emit) error {
 		c := tx.Client()
-		now := s.now()
-		t, err := c.UserToken.Query().
-			Where(usertoken.TokenHash(hashToken(token)), usertoken.PurposeEQ(purpose)).
-			Only(sctx)
-		if ent.IsNotFound(err) {
-			return errBadToken
-		}
+		t, err := s.consume(sctx, c, purpose, token)
 		if err != nil {
 			return err
-		}
-		n, err := c.UserToken.Update().
-			Where(usertoken.ID(t.ID), usertoken.UsedAtIsNil(), usertoken.ExpiresAtGT(now)).
-			SetUsedAt(now).
-			Save(sctx)
-		if err != nil {
-			return err
-		}
-		if n != 1 {
-			return errBadToken
 		}
 		u, err = c.User.Query().Where(user.ID(t.UserID), user.KindEQ(user.KindSTAFF), user.Active(true)).Only(sctx)
 		if ent.IsNotFound(err) {
@@ -251,9 +311,6 @@ func (s *Service) redeem(ctx context.Context, purpose usertoken.Purpose, token, 
 			return err
 		}
 		if err := c.User.UpdateOneID(u.ID).SetPasswordHash(hash).SetFailedLogins(0).ClearLockedUntil().Exec(sctx); err != nil {
-			return err
-		}
-		if err := forgetEmails(ctx, c, t.ID); err != nil {
 			return err
 		}
 		action := directorylogentry.ActionINVITATION_ACCEPTED

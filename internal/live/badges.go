@@ -113,16 +113,20 @@ func (s *badgeSub) reload(client *ent.Client) error {
 func (s *badgeSub) message(m *ent.Message) {
 	s.mu.Lock()
 	line := s.state[m.ChannelID]
+	changed := false
 	if line == nil && s.counts(m) {
-		// A patient conversation started a moment ago.
+		// A patient conversation started a moment ago: its line is new
+		// (and already counts m, read with the channel), so the badge
+		// changed even for a viewer without a channelUpdated stream, whose
+		// badge the channel's creation does not reload.
 		line = s.patientLine(m.Edges.Channel)
 		s.state[m.ChannelID] = line
+		changed = true
 	}
 	if line == nil {
 		s.mu.Unlock()
 		return // a channel joined a moment ago: the membership event reloads
 	}
-	changed := false
 	if m.Seq > line.last {
 		line.last, changed = m.Seq, true
 	}

@@ -5,9 +5,11 @@ import (
 
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/channel"
+	"github.com/whisper-health/whisper/ent/patient"
 	"github.com/whisper-health/whisper/ent/privacy"
 	"github.com/whisper-health/whisper/ent/securitygroup"
 	"github.com/whisper-health/whisper/ent/user"
+	"github.com/whisper-health/whisper/ent/usertoken"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
 
@@ -114,5 +116,71 @@ func FilterSecurityGroupsForPatients() privacy.QueryRule {
 		}
 		q.Where(securitygroup.IDIn())
 		return privacy.Allowf("a patient reads no security groups")
+	})
+}
+
+// Who gives and takes away portal access (SPEC §12).
+var (
+	// PortalInviter: may invite a patient to the portal (invitePatient): the
+	// care team (ACCESS_WHISPER), who see the patient and hear how they want
+	// to be reached.
+	PortalInviter = Predicate{"PortalInviter", "inviting a patient to the portal needs ACCESS_WHISPER", func(v *viewer.Viewer) bool {
+		return Messaging.holds(v)
+	}}
+
+	// PortalRevoker: may take a patient's portal access away
+	// (revokePatientPortalAccess): the care team, and directory managers,
+	// who manage who may sign in.
+	PortalRevoker = Predicate{"PortalRevoker", "revoking a patient's portal access needs ACCESS_WHISPER or DIRECTORY_MANAGE", func(v *viewer.Viewer) bool {
+		return Messaging.holds(v) || DirectoryManager.holds(v)
+	}}
+)
+
+// AllowIfPortalInvitation lets a PortalInviter create a portal invitation
+// link (a PATIENT_INVITATION token for a patient) and no other kind of
+// link: staff invitations and resets stay the directory managers' and the
+// directory worker's.
+func AllowIfPortalInvitation() privacy.MutationRule {
+	return privacy.UserTokenMutationRuleFunc(func(ctx context.Context, m *ent.UserTokenMutation) error {
+		if !PortalInviter.Holds(viewer.FromContext(ctx)) || !m.Op().Is(ent.OpCreate) {
+			return privacy.Skip
+		}
+		purpose, _ := m.Purpose()
+		_, forPatient := m.PatientID()
+		uid, _ := m.UserID()
+		if purpose != usertoken.PurposePATIENT_INVITATION || !forPatient || uid != "" {
+			return privacy.Denyf("the care team issues portal invitations only")
+		}
+		return privacy.Allow
+	})
+}
+
+// portalAccessFields are the patient columns revoking portal access
+// changes: the portal password, and the update time.
+var portalAccessFields = map[string]bool{
+	patient.FieldPortalPasswordHash: true,
+	patient.FieldUpdatedAt:          true,
+}
+
+// AllowIfPortalAccessRemoved lets a PortalRevoker remove a patient's portal
+// password and change nothing else of the record (the practice system owns
+// it).
+func AllowIfPortalAccessRemoved() privacy.MutationRule {
+	return privacy.PatientMutationRuleFunc(func(ctx context.Context, m *ent.PatientMutation) error {
+		if !PortalRevoker.Holds(viewer.FromContext(ctx)) || !m.Op().Is(ent.OpUpdateOne) {
+			return privacy.Skip
+		}
+		if !m.PortalPasswordHashCleared() {
+			return privacy.Skip
+		}
+		for _, f := range append(m.Fields(), m.ClearedFields()...) {
+			if !portalAccessFields[f] {
+				return privacy.Skip
+			}
+		}
+		if len(m.AddedEdges()) > 0 || len(m.RemovedEdges()) > 0 || len(m.ClearedEdges()) > 0 {
+			return privacy.Skip
+		}
+		return privacy.Allow
 	})
 }
