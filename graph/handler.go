@@ -250,8 +250,10 @@ func (h *Handler) initSocket(ctx context.Context, payload transport.InitPayload)
 	ip := clientFromContext(ctx).IP
 	// A valid credential is always accepted: failures from an address (a
 	// stale tab, a neighbour behind the same NAT) never lock out its good
-	// tokens. Only refusals are throttled, and a database error is not a
-	// refusal: it closes with 4500, which graphql-ws clients retry.
+	// tokens. Only genuinely invalid credentials are throttled: an expired
+	// or revoked token Whisper issued is refused without counting, and a
+	// database error is not a refusal: it closes with 4500, which
+	// graphql-ws clients retry.
 	reject := func(err error) (context.Context, *transport.InitPayload, error) {
 		if h.initFails.Blocked(ip, time.Now()) {
 			return transport.WithWebsocketCloseCode(ctx, 4429), nil, apperr.New(apperr.Unauthenticated, "too many failed connection attempts; try again later")
@@ -268,6 +270,12 @@ func (h *Handler) initSocket(ctx context.Context, payload transport.InitPayload)
 		if _, safe := apperr.As(err); !safe {
 			h.log.ErrorContext(ctx, "authenticating websocket", "err", err)
 			return transport.WithWebsocketCloseCode(ctx, 4500), nil, apperr.New(apperr.Internal, "could not authenticate; try again")
+		}
+		if errors.Is(err, auth.ErrTokenExpired) || errors.Is(err, auth.ErrSessionRevoked) {
+			// A token Whisper issued (its signature holds), expired or
+			// signed out: a stale tab or a client about to refresh, not a
+			// guess. Refused, never counted.
+			return transport.WithWebsocketCloseCode(ctx, 4403), nil, err
 		}
 		return reject(err)
 	}

@@ -82,7 +82,10 @@ var (
 	ErrInvalidCredentials = apperr.New(apperr.Unauthenticated, "invalid email or password")
 	ErrThrottled          = apperr.New(apperr.Unauthenticated, "too many failed sign-in attempts; try again later")
 	ErrInvalidToken       = apperr.New(apperr.Unauthenticated, "invalid or expired token")
-	ErrSessionRevoked     = apperr.New(apperr.Unauthenticated, "session has been revoked")
+	// ErrTokenExpired is an access token Whisper issued (its signature
+	// holds) whose time is up: a client to refresh, not a guess.
+	ErrTokenExpired   = apperr.New(apperr.Unauthenticated, "access token expired: refresh it")
+	ErrSessionRevoked = apperr.New(apperr.Unauthenticated, "session has been revoked")
 )
 
 // Service signs users in and authenticates requests.
@@ -432,6 +435,11 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*viewer.View
 		jwt.WithTimeFunc(s.cfg.Now),
 	)
 	if err != nil {
+		if errors.Is(err, jwt.ErrTokenExpired) && !errors.Is(err, jwt.ErrTokenSignatureInvalid) {
+			// The signature is checked before the claims, so this is a
+			// token Whisper issued, only expired.
+			return nil, time.Time{}, ErrTokenExpired
+		}
 		return nil, time.Time{}, ErrInvalidToken
 	}
 	if pulid.ID(c.Subject).Prefix() == "pa" {
