@@ -162,7 +162,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *Handler {
 		srv.Use(ext)
 	}
 	srv.AroundOperations(auditPatientReads(r))
-	srv.Use(sessionEnds{})
+	srv.Use(sessionEnds{present: presentError(r.Log)})
 	srv.AroundRootFields(signInContext)
 	srv.AroundFields(checkText)
 	srv.AroundFields(markResolverErrors)
@@ -304,19 +304,26 @@ func (c closeReasonContext) Value(key any) any {
 	return v
 }
 
-// streamEnds makes the reason a live stream gives when it ends for lost
-// access the subscription's error, with its extensions.code, sent before
-// the stream completes.
-func (r *Resolver) streamEnds(ctx context.Context) context.Context {
-	present := presentError(r.Log)
+// streamEnds makes the reason a live stream gives when the server ends it
+// the subscription's error, sent before the stream completes: FORBIDDEN or
+// NOT_FOUND when the viewer lost access, UNAVAILABLE with a reason when the
+// server could not keep the stream. A subscriber that fell behind ends its
+// whole socket (every stream of it ends with SLOW_CONSUMER, then the socket
+// closes with 1001): one mechanism for every stream, in socket.go.
+func streamEnds(ctx context.Context, present graphql.ErrorPresenterFunc) context.Context {
 	return live.OnEnd(ctx, func(err error) {
 		if errors.Is(err, live.ErrSlowConsumer) && endSocketFor(ctx, SlowConsumer) {
-			// The socket's every stream ends with UNAVAILABLE /
-			// SLOW_CONSUMER and the client resumes them by cursor.
 			return
 		}
+		out := present(ctx, err)
+		switch {
+		case errors.Is(err, live.ErrSlowConsumer):
+			out.Extensions["reason"] = string(SlowConsumer)
+		case errors.Is(err, live.ErrEventsLost):
+			out.Extensions["reason"] = EventsLost
+		}
 		defer func() { _ = recover() }() // a transport without subscription errors
-		transport.AddSubscriptionError(ctx, present(ctx, err))
+		transport.AddSubscriptionError(ctx, out)
 	})
 }
 

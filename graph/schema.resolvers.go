@@ -847,7 +847,7 @@ func (r *subscriptionResolver) MessageAdded(ctx context.Context, channelID *puli
 		}
 		cur = &c
 	}
-	return r.Live.Messages(r.streamEnds(ctx), channelID, cur)
+	return r.Live.Messages(ctx, channelID, cur)
 }
 
 // UnreadBadge is the resolver for the unreadBadge field.

@@ -203,40 +203,9 @@ type ChannelEvent struct {
 }
 
 type chanSub struct {
+	*feed[*ChannelEvent]
 	ctx    context.Context
 	viewer *viewer.Viewer
-	out    chan *ChannelEvent
-	done   chan struct{}
-
-	mu     sync.Mutex
-	closed bool
-}
-
-// send queues e; a client too far behind is cut off (it reloads its list).
-func (s *chanSub) send(e *ChannelEvent) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return
-	}
-	select {
-	case s.out <- e:
-	default:
-		s.closed = true
-		close(s.done)
-		close(s.out)
-	}
-}
-
-// cut ends the stream: its client reloads its channel list.
-func (s *chanSub) cut() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.closed {
-		s.closed = true
-		close(s.done)
-		close(s.out)
-	}
 }
 
 // ChannelEvents streams changes to the viewer's channels: created, renamed,
@@ -246,7 +215,7 @@ func (h *Hub) ChannelEvents(ctx context.Context) (<-chan *ChannelEvent, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &chanSub{ctx: ctx, viewer: v, out: make(chan *ChannelEvent, h.cfg.Buffer), done: make(chan struct{})}
+	s := &chanSub{feed: newFeed[*ChannelEvent](ctx, h.cfg.Buffer), ctx: ctx, viewer: v}
 	h.chans.add(&h.mu, principal(v), s, ctx.Done(), s.done)
 	reportReady(ctx)
 	return s.out, nil

@@ -53,15 +53,15 @@ func (s *msgSub) push(batch []*ent.Message) {
 	select {
 	case s.queue <- batch:
 	default:
+		// Reported at once: the stream's goroutine may be blocked handing
+		// a message to a client that does not read. Nothing queued is
+		// delivered after it; the client resumes by cursor.
 		s.closed = true
 		s.reason = ErrSlowConsumer
 		close(s.done)
+		reportEnd(s.ctx, ErrSlowConsumer)
 	}
 }
-
-// ErrSlowConsumer is the end of a stream whose subscriber fell too far
-// behind: the transport tells the client to resume with after:.
-var ErrSlowConsumer = apperr.New(apperr.Unavailable, "too far behind: resume with after:")
 
 // end stops the subscription because its viewer lost access to its only
 // channel; reason is sent to the client before the stream completes.
@@ -202,9 +202,11 @@ func (h *Hub) Messages(ctx context.Context, channelID *pulid.ID, after *messenge
 			case <-ctx.Done():
 				return
 			case <-s.done:
-				// Deliver what is queued, then end: with the reason when
-				// access was lost, else quietly (too slow; the client
-				// resumes by cursor).
+				if s.endReason() == ErrSlowConsumer {
+					return // reported when it fell behind
+				}
+				// Access was lost: deliver what is queued (it was the
+				// viewer's when released), then end with the reason.
 				for {
 					select {
 					case batch := <-s.queue:
