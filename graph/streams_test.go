@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -201,5 +202,56 @@ func TestEveryStreamIsToldItFellBehind(t *testing.T) {
 				t.Errorf("socket closed with %d, want 1001", status)
 			}
 		})
+	}
+}
+
+// TestBadgeChannelsAreCurrent: the Channel inside each unreadBadge event is
+// read when the event is delivered, not when the subscription started, so
+// a normalised client cache (Apollo's) is never overwritten with stale
+// values: in every event the channel's unreadCount and lastMessage are the
+// server's at that time.
+func TestBadgeChannelsAreCurrent(t *testing.T) {
+	e := newEnv(t)
+	chen, patel := e.login(demo.ChenEmail), e.login(demo.PatelEmail)
+	ch := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
+	badge := e.listen(t, patel.AccessToken,
+		`subscription { unreadBadge { total channels { unread channel { id unreadCount lastMessage { id } } } } }`, nil)
+	var sent []string
+	check := func(d map[string]any) (unread int) {
+		t.Helper()
+		for _, c := range d["unreadBadge"].(map[string]any)["channels"].([]any) {
+			c := c.(map[string]any)
+			got := c["channel"].(map[string]any)
+			if got["id"] != ch.ID {
+				continue
+			}
+			unread = int(c["unread"].(float64))
+			if n := int(got["unreadCount"].(float64)); n != unread {
+				t.Errorf("an event says %d unread but its channel's unreadCount is %d", unread, n)
+			}
+			last, _ := got["lastMessage"].(map[string]any)
+			if unread > len(sent) || last == nil || last["id"] != sent[unread-1] {
+				t.Errorf("with %d of %d messages unread the event's channel.lastMessage is %v, want %s", unread, len(sent), last, sent[min(unread, len(sent))-1])
+			}
+		}
+		return unread
+	}
+	for i := 1; i <= 3; i++ {
+		sent = append(sent, e.send(chen.AccessToken, ch.ID, fmt.Sprintf("message %d", i), nil).ID)
+		for {
+			d := badge.next(5 * time.Second)
+			if d == nil {
+				t.Fatalf("no badge event showing message %d", i)
+			}
+			if check(d) == i {
+				break
+			}
+		}
+	}
+	// The server agrees with the last event.
+	var out struct{ Node struct{ UnreadCount int } }
+	e.ok(patel.AccessToken, `query($id: ID!) { node(id: $id) { ... on Channel { unreadCount } } }`, map[string]any{"id": ch.ID}, &out)
+	if out.Node.UnreadCount != 3 {
+		t.Errorf("the server says %d unread, want 3", out.Node.UnreadCount)
 	}
 }

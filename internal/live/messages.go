@@ -325,7 +325,7 @@ func (st *stream) deliver(ctx context.Context, m *ent.Message) bool {
 
 func (st *stream) send(ctx context.Context, m *ent.Message) bool {
 	select {
-	case st.out <- m:
+	case st.out <- current(m):
 	case <-ctx.Done():
 		return false
 	}
@@ -342,6 +342,20 @@ func (st *stream) forward(ctx context.Context, batch []*ent.Message) bool {
 		}
 	}
 	return true
+}
+
+// current is the message as a subscriber receives it: without the channel
+// the hub read when it released the message (in its own context, for
+// everyone), so the message's channel is read as the viewer when the event
+// is delivered — its unreadCount, lastMessage and members as they are then.
+// The sender is kept (read with the release, it is what the message says).
+func current(m *ent.Message) *ent.Message {
+	if m.Edges.Channel == nil {
+		return m
+	}
+	c := *m
+	c.Edges = ent.MessageEdges{Sender: m.Edges.Sender}
+	return &c
 }
 
 // replay sends the messages between after and until that the viewer can
