@@ -111,11 +111,15 @@ func (l smallBuffers) Accept() (net.Conn, error) {
 // stalledSocket opens a socket, as token, over small socket buffers, with
 // every stream subscribed, whose client then stops reading until the test
 // reads its endings.
-func stalledSocket(t *testing.T, e *env, token, observed string) *wsClient {
+//
+// The returned channel is signalled when one of its streams falls behind
+// (the hub drops it), so the test reads only once that happened.
+func stalledSocket(t *testing.T, e *env, token, observed string) (*wsClient, <-chan struct{}) {
 	t.Helper()
-	ready := make(chan struct{}, 64)
+	ready, behind := make(chan struct{}, 64), make(chan struct{}, 64)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := live.OnReady(r.Context(), func() { ready <- struct{}{} })
+		ctx = live.OnFellBehind(ctx, func() { behind <- struct{}{} })
 		e.gql.ServeHTTP(w, r.WithContext(ctx))
 	}))
 	srv.Listener = smallBuffers{srv.Listener}
@@ -146,7 +150,7 @@ func stalledSocket(t *testing.T, e *env, token, observed string) *wsClient {
 		t.Fatalf("init: %s %v", b, err)
 	}
 	subscribeAll(t, c, ready, observed)
-	return c
+	return c, behind
 }
 
 // TestEveryStreamIsToldItFellBehind: whichever stream's queue overflows
@@ -194,8 +198,13 @@ func TestEveryStreamIsToldItFellBehind(t *testing.T) {
 			e := newEnv(t, func(s *envSetup) { s.cfg.LiveBuffer = 1 })
 			admin, chen, patel := e.login(demo.AdminEmail), e.login(demo.ChenEmail), e.login(demo.PatelEmail)
 			ch := e.open(chen.AccessToken, map[string]any{"userIDs": []string{admin.User.ID}})
-			c := stalledSocket(t, e, admin.AccessToken, patel.User.ID)
+			c, behind := stalledSocket(t, e, admin.AccessToken, patel.User.ID)
 			flood(t, e, admin.User.ID, chen.User.ID, ch.ID)
+			select {
+			case <-behind:
+			case <-time.After(60 * time.Second):
+				t.Fatal("no stream fell behind")
+			}
 			ends, status := endingsOf(t, newWSClient(t, c.conn))
 			endsWith(t, ends, `"UNAVAILABLE"/"SLOW_CONSUMER"`)
 			if status != websocket.StatusGoingAway {

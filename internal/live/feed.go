@@ -47,6 +47,7 @@ func (f *feed[T]) send(v T) {
 	select {
 	case f.out <- v:
 	default:
+		reportFellBehind(f.ctx)
 		f.endLocked(ErrSlowConsumer)
 	}
 }

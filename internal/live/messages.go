@@ -59,6 +59,7 @@ func (s *msgSub) push(batch []*ent.Message) {
 		s.closed = true
 		s.reason = ErrSlowConsumer
 		close(s.done)
+		reportFellBehind(s.ctx)
 		reportEnd(s.ctx, ErrSlowConsumer)
 	}
 }
