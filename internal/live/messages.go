@@ -179,6 +179,14 @@ func (h *Hub) Messages(ctx context.Context, channelID *pulid.ID, after *messenge
 	start := h.pos
 	h.msgs[s] = struct{}{}
 	h.mu.Unlock()
+	if channelID == nil && after == nil {
+		if err := st.startNow(ctx); err != nil {
+			h.mu.Lock()
+			delete(h.msgs, s)
+			h.mu.Unlock()
+			return nil, err
+		}
+	}
 	reportReady(ctx)
 
 	out := make(chan *ent.Message)
@@ -239,6 +247,29 @@ type stream struct {
 	out   chan<- *ent.Message
 	after *messenger.Cursor
 	last  map[pulid.ID]int64
+}
+
+// startNow makes an all-channels stream without a cursor start now: it
+// reads, after the stream is registered, each visible channel's last
+// sequence number (as the viewer, so the privacy rules decide). A message
+// committed before that read — even one the hub releases only later — is
+// at or below its channel's mark and is not sent; one committed after it
+// is above, and was released after the registration, so it is sent. Inside
+// a channel sequence order is commit order, which makes the cut exact
+// without a stream-wide position (a transaction may commit after one that
+// began later).
+func (st *stream) startNow(ctx context.Context) error {
+	var marks []struct {
+		ID      pulid.ID `json:"id"`
+		LastSeq int64    `json:"last_seq"`
+	}
+	if err := st.h.client.Channel.Query().Select(channel.FieldID, channel.FieldLastSeq).Scan(ctx, &marks); err != nil {
+		return err
+	}
+	for _, m := range marks {
+		st.last[m.ID] = m.LastSeq
+	}
+	return nil
 }
 
 // replay sends what the viewer missed before the live stream takes over at
