@@ -618,7 +618,7 @@ func TestUpsertStaff(t *testing.T) {
 // database).
 func TestSignInThrottleIsSharedByReplicas(t *testing.T) {
 	e := newEnv(t)
-	other, err := auth.New(e.db.Client, auth.Config{Secret: []byte(strings.Repeat("k", 32)), Now: e.clock.Now},
+	other, err := auth.New(e.db.Client, auth.Config{Secret: []byte(strings.Repeat("k", 32)), Now: e.clock.Now, Dialect: e.db.Dialect},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)

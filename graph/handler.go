@@ -187,7 +187,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *Handler {
 		srv.Use(ext)
 	}
 	srv.AroundOperations(auditPatientReads(r))
-	srv.Use(sessionEnds{})
+	srv.Use(sessionEnds{present: presentError(r.Log)})
 	srv.AroundRootFields(signInContext)
 	srv.AroundFields(checkText)
 	srv.AroundFields(markResolverErrors)
@@ -299,8 +299,10 @@ func (h *Handler) initSocket(ctx context.Context, payload transport.InitPayload)
 	ip := clientFromContext(ctx).IP
 	// A valid credential is always accepted: failures from an address (a
 	// stale tab, a neighbour behind the same NAT) never lock out its good
-	// tokens. Only refusals are throttled, and a database error is not a
-	// refusal: it closes with 4500, which graphql-ws clients retry.
+	// tokens. Only genuinely invalid credentials are throttled: an expired
+	// or revoked token Whisper issued is refused without counting, and a
+	// database error is not a refusal: it closes with 4500, which
+	// graphql-ws clients retry.
 	reject := func(err error) (context.Context, *transport.InitPayload, error) {
 		if h.initFails.Blocked(ip, time.Now()) {
 			return transport.WithWebsocketCloseCode(ctx, 4429), nil, apperr.New(apperr.Unauthenticated, "too many failed connection attempts; try again later")
@@ -322,6 +324,12 @@ func (h *Handler) initSocket(ctx context.Context, payload transport.InitPayload)
 		if _, safe := apperr.As(err); !safe {
 			h.log.ErrorContext(ctx, "authenticating websocket", "err", err)
 			return transport.WithWebsocketCloseCode(ctx, 4500), nil, apperr.New(apperr.Internal, "could not authenticate; try again")
+		}
+		if errors.Is(err, auth.ErrTokenExpired) || errors.Is(err, auth.ErrSessionRevoked) {
+			// A token Whisper issued (its signature holds), expired or
+			// signed out: a stale tab or a client about to refresh, not a
+			// guess. Refused, never counted.
+			return transport.WithWebsocketCloseCode(ctx, 4403), nil, err
 		}
 		return reject(err)
 	}
@@ -350,18 +358,25 @@ func (c closeReasonContext) Value(key any) any {
 	return v
 }
 
-// streamEnds makes the reason a live stream gives when it ends for lost
-// access the subscription's error, with its extensions.code, sent before
-// the stream completes.
-func (r *Resolver) streamEnds(ctx context.Context) context.Context {
-	present := presentError(r.Log)
+// streamEnds makes the reason a live stream gives when the server ends it
+// the subscription's error, sent before the stream completes: FORBIDDEN or
+// NOT_FOUND when the viewer lost access, UNAVAILABLE with a reason when the
+// server could not keep the stream. A subscriber that fell behind ends its
+// whole socket (every stream of it ends with SLOW_CONSUMER, then the socket
+// closes with 1001): one mechanism for every stream, in socket.go.
+func streamEnds(ctx context.Context, present graphql.ErrorPresenterFunc) context.Context {
 	return live.OnEnd(ctx, func(err error) {
 		if errors.Is(err, live.ErrSlowConsumer) && endSocketFor(ctx, SlowConsumer) {
-			// The socket's every stream ends with UNAVAILABLE /
-			// SLOW_CONSUMER and the client resumes them by cursor.
 			return
 		}
-		endStream(ctx, present(ctx, err))
+		out := present(ctx, err)
+		switch {
+		case errors.Is(err, live.ErrSlowConsumer):
+			out.Extensions["reason"] = string(SlowConsumer)
+		case errors.Is(err, live.ErrEventsLost):
+			out.Extensions["reason"] = EventsLost
+		}
+		endStream(ctx, out)
 	})
 }
 

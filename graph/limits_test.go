@@ -410,6 +410,39 @@ func TestFailedInitsNeverRefuseAValidToken(t *testing.T) {
 	}
 }
 
+// TestExpiredTokensAreNotFailedInits: a tab reconnecting with an expired
+// (or signed-out) token Whisper issued is refused with 4403 every time but
+// never counted: after many of them the address still has all its failures
+// left, and the first genuinely invalid credentials are refused with 4403,
+// not 4429.
+func TestExpiredTokensAreNotFailedInits(t *testing.T) {
+	e := newEnv(t, withAccessTTL(time.Minute))
+	chen := e.login(demo.ChenEmail)
+	e.clock.Advance(2 * time.Minute) // Chen's token has expired
+	kim := e.login(demo.KimEmail)
+	e.do(kim.AccessToken, `mutation { logout }`, nil) // Kim's is signed out
+	for i := range 12 {
+		tok := chen.AccessToken
+		if i%2 == 1 {
+			tok = kim.AccessToken
+		}
+		_, err := dialWS(t, e, map[string]any{"Authorization": "Bearer " + tok})
+		if got := websocket.CloseStatus(err); got != 4403 {
+			t.Fatalf("expired or signed-out token %d: close status %d (%v), want 4403", i+1, got, err)
+		}
+	}
+	for i := range 11 {
+		_, err := dialWS(t, e, map[string]any{"Authorization": "Bearer nonsense"})
+		want := websocket.StatusCode(4403)
+		if i >= 10 {
+			want = 4429
+		}
+		if got := websocket.CloseStatus(err); got != want {
+			t.Fatalf("bad init %d after the expired ones: close status %d (%v), want %d (expired tokens counted as failures)", i+1, got, err, want)
+		}
+	}
+}
+
 // TestWebsocketFrameWithInvalidUTF8IsRefused: a frame JSON decoding would
 // rewrite (invalid UTF-8, a lone surrogate) ends the socket instead.
 func TestWebsocketFrameWithInvalidUTF8IsRefused(t *testing.T) {

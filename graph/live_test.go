@@ -696,7 +696,8 @@ func (e *env) writeSilently(t *testing.T, ch, sender, body string) {
 // TestResyncRechecksOpenStreams: after lost events (Resync), the hub reads
 // again what they would have said — a revoked session closes its socket, a
 // member removed meanwhile loses their one-channel stream with FORBIDDEN,
-// channel-event streams are cut off for a reload, badges are recounted.
+// channel-event streams end with UNAVAILABLE / EVENTS_LOST for a reload,
+// badges are recounted.
 func TestResyncRechecksOpenStreams(t *testing.T) {
 	e := newEnv(t, withPoll(time.Hour))
 	chen, patel, kim := e.login(demo.ChenEmail), e.login(demo.PatelEmail), e.login(demo.KimEmail)
@@ -720,8 +721,8 @@ func TestResyncRechecksOpenStreams(t *testing.T) {
 	if msg := streamEnd(t, one); msg["type"] != "error" || !containsCode(msg, "FORBIDDEN") {
 		t.Errorf("the removed member's channel stream ended with %v, want FORBIDDEN", msg)
 	}
-	if msg := streamEnd(t, events); msg["type"] != "complete" {
-		t.Errorf("channelUpdated after a resync: %v, want it cut off (complete) so the client reloads", msg)
+	if msg := streamEnd(t, events); msg["type"] != "error" || !containsCode(msg, "UNAVAILABLE") || !strings.Contains(mustJSON(msg), `"EVENTS_LOST"`) {
+		t.Errorf("channelUpdated after a resync: %v, want it ended with UNAVAILABLE / EVENTS_LOST (never a bare complete) so the client subscribes again and reloads", msg)
 	}
 	if reason := closeReason(t, kimSub.c, 5*time.Second); !strings.Contains(reason, "SESSION_REVOKED") {
 		t.Errorf("a session revoked while its event was lost: the socket ended with %q, want SESSION_REVOKED", reason)

@@ -80,9 +80,13 @@ func (r *channelResolver) SecurityGroup(ctx context.Context, obj *ent.Channel) (
 
 // Type is the resolver for the type field.
 func (r *channelEventResolver) Type(ctx context.Context, obj *live.ChannelEvent) (model.ChannelEventType, error) {
-	t := model.ChannelEventType(obj.Type)
+	change, err := obj.Change(ctx)
+	if err != nil {
+		return "", err
+	}
+	t := model.ChannelEventType(change)
 	if !t.IsValid() {
-		return "", fmt.Errorf("unknown channel event type %q", obj.Type)
+		return "", fmt.Errorf("unknown channel event type %q", change)
 	}
 	return t, nil
 }
@@ -878,7 +882,7 @@ func (r *subscriptionResolver) MessageAdded(ctx context.Context, channelID *puli
 		c := messenger.CursorOf(m)
 		cur = &c
 	}
-	return r.Live.Messages(r.streamEnds(ctx), channelID, cur)
+	return r.Live.Messages(ctx, channelID, cur)
 }
 
 // UnreadBadge is the resolver for the unreadBadge field.
@@ -915,9 +919,13 @@ func (r *templateResolver) Segments(ctx context.Context, obj *ent.Template) (int
 
 // Notifications is the resolver for the notifications field.
 func (r *unreadBadgeResolver) Notifications(ctx context.Context, obj *live.Badge) ([]*model.NotificationUnread, error) {
+	counts, err := obj.Counts(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := []*model.NotificationUnread{}
-	for _, k := range slices.Sorted(maps.Keys(obj.Notifications)) {
-		if n := obj.Notifications[k]; n > 0 {
+	for _, k := range slices.Sorted(maps.Keys(counts.Notifications)) {
+		if n := counts.Notifications[k]; n > 0 {
 			out = append(out, &model.NotificationUnread{Kind: notification.Kind(k), Unread: n})
 		}
 	}

@@ -58,6 +58,11 @@ const (
 	SlowConsumer EndReason = "SLOW_CONSUMER"
 )
 
+// EventsLost is the reason of a single stream (channelUpdated,
+// notificationAdded) ended because its missed events cannot be
+// reconstructed (after a resync): subscribe again and reload.
+const EventsLost = "EVENTS_LOST"
+
 // code is the extensions.code of the reason's error: the server's own
 // reasons are UNAVAILABLE (come back and resume), the others are about the
 // credential.
@@ -467,9 +472,12 @@ func (s *socketEnd) leave() {
 	s.subs.Done()
 }
 
-// sessionEnds is the gqlgen extension that ends a socket's subscriptions
-// with its socketEnd's error.
-type sessionEnds struct{}
+// sessionEnds is the gqlgen extension that ends every subscription the way
+// the server ended it: with the reason its live stream reports (see
+// streamEnds) and, on a websocket, with its socketEnd's error.
+type sessionEnds struct {
+	present graphql.ErrorPresenterFunc
+}
 
 var _ interface {
 	graphql.HandlerExtension
@@ -483,9 +491,8 @@ func (sessionEnds) ExtensionName() string { return "SessionEnds" }
 func (sessionEnds) Validate(graphql.ExecutableSchema) error { return nil }
 
 // InterceptOperation implements graphql.OperationInterceptor.
-func (sessionEnds) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-	se, ok := ctx.Value(socketEndKey{}).(*socketEnd)
-	if !ok || !graphql.HasOperationContext(ctx) {
+func (e sessionEnds) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	if !graphql.HasOperationContext(ctx) {
 		return next(ctx)
 	}
 	if op := graphql.GetOperationContext(ctx).Operation; op == nil || op.Operation != ast.Subscription {
@@ -495,6 +502,11 @@ func (sessionEnds) InterceptOperation(ctx context.Context, next graphql.Operatio
 	if ctx.Value(eventStreamKey{}) != nil {
 		last = &streamTail{}
 		ctx = context.WithValue(ctx, streamTailKey{}, last)
+	}
+	ctx = streamEnds(ctx, e.present)
+	se, ok := ctx.Value(socketEndKey{}).(*socketEnd)
+	if !ok {
+		return next(ctx)
 	}
 	if refusal := se.join(); refusal != nil {
 		// The socket is ending, or has no room: the subscription gets the

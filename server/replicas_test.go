@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -263,5 +266,57 @@ func TestReplicaResumeWithLateCommit(t *testing.T) {
 	}
 	if body, _ := resumed.nextMessage(400 * time.Millisecond); body != "" {
 		t.Errorf("then got %q: delivered twice", body)
+	}
+}
+
+// signInCode tries a sign-in without a token and returns the error's
+// extensions.code ("" when it succeeded).
+func signInCode(t *testing.T, base, email, password string) string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{
+		"query":     `mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }`,
+		"variables": map[string]any{"e": email, "p": password},
+	})
+	res, err := http.Post(base+"/graphql", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out struct {
+		Errors []struct{ Extensions map[string]any }
+	}
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Errors) == 0 {
+		return ""
+	}
+	code, _ := out.Errors[0].Extensions["code"].(string)
+	return code
+}
+
+// TestPasswordRateIsSharedByReplicas: the password checks one client
+// address may make per minute are counted in the database, so spreading
+// them over two replicas gets no more of them than one replica gives.
+func TestPasswordRateIsSharedByReplicas(t *testing.T) {
+	url := testdb.URL(t)
+	a, _ := startApp(t, url, "-demo", "-password-checks-per-minute", "3")
+	defer stopApp(t, a)
+	b, _ := startApp(t, url, "-password-checks-per-minute", "3")
+	defer stopApp(t, b)
+
+	// Three checks from this address, spread over both replicas (distinct
+	// unknown accounts, so no account's failure count is involved).
+	for i, base := range []string{a.URL(), b.URL(), a.URL()} {
+		if got := signInCode(t, base, fmt.Sprintf("guess%d@x.test", i), "wrong password"); got != "UNAUTHENTICATED" {
+			t.Fatalf("check %d: %q, want UNAUTHENTICATED (a checked, wrong password)", i+1, got)
+		}
+	}
+	// The fourth is refused on either replica, before any hashing, even
+	// with the right password.
+	for _, base := range []string{b.URL(), a.URL()} {
+		if got := signInCode(t, base, "dr.chen@demo.clinic", "whisper-demo"); got != "RESOURCE_EXHAUSTED" {
+			t.Errorf("a fourth check in the minute on %s: %q, want RESOURCE_EXHAUSTED (the rate is shared)", base, got)
+		}
 	}
 }

@@ -11435,7 +11435,7 @@ func (ec *executionContext) _ChannelEvent_channel(ctx context.Context, field gra
 			return ec.fieldContext_ChannelEvent_channel(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Channel, nil
+			return obj.Channel(ctx)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Channel) graphql.Marshaler {
@@ -11449,7 +11449,7 @@ func (ec *executionContext) fieldContext_ChannelEvent_channel(_ context.Context,
 	fc = &graphql.FieldContext{
 		Object:     "ChannelEvent",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Channel(ctx, field)
@@ -21631,7 +21631,7 @@ func (ec *executionContext) _UnreadBadge_total(ctx context.Context, field graphq
 			return ec.fieldContext_UnreadBadge_total(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Total, nil
+			return obj.Total(ctx)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
@@ -21642,7 +21642,7 @@ func (ec *executionContext) _UnreadBadge_total(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_UnreadBadge_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("UnreadBadge", field, false, false, errors.New("field of type Int does not have child fields"))
+	return graphql.NewScalarFieldContext("UnreadBadge", field, true, false, errors.New("field of type Int does not have child fields"))
 }
 
 func (ec *executionContext) _UnreadBadge_channels(ctx context.Context, field graphql.CollectedField, obj *live.Badge) (ret graphql.Marshaler) {
@@ -21654,11 +21654,11 @@ func (ec *executionContext) _UnreadBadge_channels(ctx context.Context, field gra
 			return ec.fieldContext_UnreadBadge_channels(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Channels, nil
+			return obj.Channels(ctx)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []live.ChannelUnread) graphql.Marshaler {
-			return ec.marshalNChannelUnread2ᚕgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋliveᚐChannelUnreadᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*live.ChannelUnread) graphql.Marshaler {
+			return ec.marshalNChannelUnread2ᚕᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋliveᚐChannelUnreadᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -21668,7 +21668,7 @@ func (ec *executionContext) fieldContext_UnreadBadge_channels(_ context.Context,
 	fc = &graphql.FieldContext{
 		Object:     "UnreadBadge",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ChannelUnread(ctx, field)
@@ -27041,10 +27041,43 @@ func (ec *executionContext) _ChannelEvent(ctx context.Context, sel ast.Selection
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "channel":
-			out.Values[i] = ec._ChannelEvent_channel(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ChannelEvent_channel(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
 			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -31967,15 +32000,81 @@ func (ec *executionContext) _UnreadBadge(ctx context.Context, sel ast.SelectionS
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("UnreadBadge")
 		case "total":
-			out.Values[i] = ec._UnreadBadge_total(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._UnreadBadge_total(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
 			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "channels":
-			out.Values[i] = ec._UnreadBadge_channels(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._UnreadBadge_channels(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
 			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "notifications":
 			field := field
 
@@ -33071,15 +33170,11 @@ func (ec *executionContext) marshalNChannelKind2githubᚗcomᚋwhisperᚑhealth�
 	return v
 }
 
-func (ec *executionContext) marshalNChannelUnread2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋliveᚐChannelUnread(ctx context.Context, sel ast.SelectionSet, v live.ChannelUnread) graphql.Marshaler {
-	return ec._ChannelUnread(ctx, sel, &v)
-}
-
-func (ec *executionContext) marshalNChannelUnread2ᚕgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋliveᚐChannelUnreadᚄ(ctx context.Context, sel ast.SelectionSet, v []live.ChannelUnread) graphql.Marshaler {
+func (ec *executionContext) marshalNChannelUnread2ᚕᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋliveᚐChannelUnreadᚄ(ctx context.Context, sel ast.SelectionSet, v []*live.ChannelUnread) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNChannelUnread2githubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋliveᚐChannelUnread(ctx, sel, v[i])
+		return ec.marshalNChannelUnread2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋliveᚐChannelUnread(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -33089,6 +33184,16 @@ func (ec *executionContext) marshalNChannelUnread2ᚕgithubᚗcomᚋwhisperᚑhe
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNChannelUnread2ᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋinternalᚋliveᚐChannelUnread(ctx context.Context, sel ast.SelectionSet, v *live.ChannelUnread) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ChannelUnread(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNConsentChange2ᚕᚖgithubᚗcomᚋwhisperᚑhealthᚋwhisperᚋentᚐConsentChangeᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.ConsentChange) graphql.Marshaler {

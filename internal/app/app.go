@@ -167,6 +167,7 @@ func New(db *store.DB, bus pubsub.Bus, cfg Config, log *slog.Logger) (*App, erro
 		RefreshTTL:     cfg.RefreshTokenTTL,
 		Now:            cfg.Now,
 		PasswordChecks: cfg.PasswordChecksPerMinute,
+		Dialect:        db.Dialect,
 		Revoked: func(id pulid.ID, reason string) {
 			// This replica's sockets of the session end at once; the
 			// others' when the event reaches their hub.

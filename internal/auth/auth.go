@@ -28,6 +28,7 @@ import (
 	"github.com/whisper-health/whisper/ent/user"
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/store"
 	"github.com/whisper-health/whisper/internal/throttle"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
@@ -49,8 +50,11 @@ type Config struct {
 	// address (default 15 minutes).
 	LockFor time.Duration
 	// PasswordChecks is how many password checks one client address may
-	// make per minute (default DefaultPasswordChecks).
+	// make per minute (default DefaultPasswordChecks), on all replicas
+	// together.
 	PasswordChecks int
+	// Dialect selects the SQL of the shared password-check rate.
+	Dialect store.Dialect
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Revoked is told of every session this replica revokes, with the
@@ -108,7 +112,7 @@ type Service struct {
 	log     *slog.Logger
 	unknown *throttle.Shared // failed sign-ins per (address, account), shared by replicas
 
-	passwordRate *throttle.Rate
+	passwordRate *throttle.SharedRate // password checks per address, shared by replicas
 
 	mu      sync.Mutex
 	checked map[pulid.ID]checkedSession // guarded by mu
@@ -157,7 +161,7 @@ func New(client *ent.Client, cfg Config, log *slog.Logger) (*Service, error) {
 		log:     log,
 		unknown: throttle.NewShared(client, cfg.MaxFailures, cfg.LockFor),
 
-		passwordRate: newPasswordRate(cfg.PasswordChecks),
+		passwordRate: newPasswordRate(client, cfg.Dialect, cfg.PasswordChecks),
 	}, nil
 }
 

@@ -5,14 +5,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/internal/apperr"
+	"github.com/whisper-health/whisper/internal/store"
 	"github.com/whisper-health/whisper/internal/throttle"
 )
 
 // A password check (argon2id, 19 MiB) is the most expensive thing a client
 // can make the server do without signing in, so it is budgeted twice: one
 // request verifies at most one password (WithPasswordBudget), and each
-// client address gets a bounded rate of them (Config.PasswordChecks). Every
+// client address gets a bounded rate of them (Config.PasswordChecks, counted
+// in the database: every replica shares it). Every
 // flow that checks a password — sign-in, portal sign-in, accepting an
 // invitation, resetting or changing a password — goes through
 // VerifyPassword, so the budgets hold for flows added later.
@@ -66,12 +69,13 @@ func ClientFromContext(ctx context.Context) Meta {
 	return m
 }
 
-// newPasswordRate is the per-address rate of password checks.
-func newPasswordRate(perMinute int) *throttle.Rate {
+// newPasswordRate is the per-address rate of password checks, counted in
+// the database so that every replica shares it.
+func newPasswordRate(client *ent.Client, dialect store.Dialect, perMinute int) *throttle.SharedRate {
 	if perMinute <= 0 {
 		perMinute = DefaultPasswordChecks
 	}
-	return throttle.NewRate(perMinute, time.Minute/time.Duration(perMinute))
+	return throttle.NewSharedRate(client, dialect.IsPostgres(), perMinute, time.Minute)
 }
 
 // VerifyPassword checks pw against hash, within the request's budget and
@@ -100,7 +104,11 @@ func (s *Service) allowPasswordCheck(ctx context.Context) error {
 	if err := spendPasswordCheck(ctx); err != nil {
 		return err
 	}
-	if !s.passwordRate.Allow(ClientFromContext(ctx).IP, s.now()) {
+	ok, err := s.passwordRate.Allow(ctx, ClientFromContext(ctx).IP, s.now())
+	if err != nil {
+		return err
+	}
+	if !ok {
 		return ErrPasswordRate
 	}
 	return nil

@@ -17,13 +17,54 @@ import (
 	"github.com/whisper-health/whisper/internal/viewer"
 )
 
-// Badge is a viewer's unread totals.
+// Badge is one unreadBadge event: the viewer's unread totals, read from the
+// database as the viewer when the event is delivered (its fields are
+// resolved), not when the hub noticed the change — so every Channel it
+// carries has today's unreadCount and lastMessage, and a normalised client
+// cache is never overwritten with stale values.
 type Badge struct {
+	read func(context.Context) (*BadgeCounts, error)
+
+	once   sync.Once
+	counts *BadgeCounts
+	err    error
+}
+
+// BadgeCounts is what a Badge says.
+type BadgeCounts struct {
 	// Total is unread messages plus unacknowledged notifications.
 	Total    int
 	Channels []ChannelUnread
 	// Notifications counts unacknowledged notifications per kind.
 	Notifications map[string]int
+}
+
+// Counts reads the badge's figures (once per event) as ctx's viewer.
+func (b *Badge) Counts(ctx context.Context) (*BadgeCounts, error) {
+	b.once.Do(func() { b.counts, b.err = b.read(ctx) })
+	return b.counts, b.err
+}
+
+// Total is unread messages plus unacknowledged notifications.
+func (b *Badge) Total(ctx context.Context) (int, error) {
+	c, err := b.Counts(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return c.Total, nil
+}
+
+// Channels are the channels with unread messages, each as it is now.
+func (b *Badge) Channels(ctx context.Context) ([]*ChannelUnread, error) {
+	c, err := b.Counts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*ChannelUnread, len(c.Channels))
+	for i := range c.Channels {
+		out[i] = &c.Channels[i]
+	}
+	return out, nil
 }
 
 // ChannelUnread is one channel's unread count.
@@ -34,9 +75,12 @@ type ChannelUnread struct {
 
 // badgeSub is one unreadBadge subscription. Its state is the viewer's read
 // marks and each channel's last sequence number; new messages move it in
-// memory, read-mark and membership events reload it from the database.
+// memory, read-mark and membership events reload it from the database. The
+// state decides when an event is due; what the event says is read again
+// when it is delivered.
 type badgeSub struct {
 	ctx    context.Context
+	client *ent.Client
 	viewer *viewer.Viewer
 	now    func() time.Time
 
@@ -58,8 +102,8 @@ func (h *Hub) Badge(ctx context.Context) (<-chan *Badge, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &badgeSub{ctx: ctx, viewer: v, now: h.cfg.Now, out: make(chan *Badge, 1)}
-	if err := s.reload(h.client); err != nil {
+	s := &badgeSub{ctx: ctx, client: h.client, viewer: v, now: h.cfg.Now, out: make(chan *Badge, 1)}
+	if err := s.reload(); err != nil {
 		return nil, err
 	}
 	h.badges.add(&h.mu, principal(v), s, ctx.Done())
@@ -68,26 +112,39 @@ func (h *Hub) Badge(ctx context.Context) (<-chan *Badge, error) {
 	return s.out, nil
 }
 
-// reload reads the viewer's memberships and their channels, as the viewer.
-func (s *badgeSub) reload(client *ent.Client) error {
-	ms, err := client.ChannelMember.Query().
-		Where(channelmember.UserID(s.viewer.UserID)).
-		WithChannel().
-		All(s.ctx)
+// reload reads the badge's state again from the database.
+func (s *badgeSub) reload() error {
+	state, notes, err := s.load(s.ctx)
 	if err != nil {
 		return err
+	}
+	s.mu.Lock()
+	s.state, s.notes = state, notes
+	s.mu.Unlock()
+	return nil
+}
+
+// load reads the viewer's memberships and their channels, and their
+// unacknowledged notifications, as ctx's viewer (the privacy rules decide).
+func (s *badgeSub) load(ctx context.Context) (map[pulid.ID]*badgeLine, map[string]int, error) {
+	ms, err := s.client.ChannelMember.Query().
+		Where(channelmember.UserID(s.viewer.UserID)).
+		WithChannel().
+		All(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
 	var counts []struct {
 		Kind  string `json:"kind"`
 		Count int    `json:"count"`
 	}
-	err = client.Notification.Query().
+	err = s.client.Notification.Query().
 		Where(notification.AcknowledgedAtIsNil(), notification.DeliverAtLTE(s.now().UTC())).
 		GroupBy(notification.FieldKind).
 		Aggregate(ent.Count()).
-		Scan(s.ctx, &counts)
+		Scan(ctx, &counts)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	notes := map[string]int{}
 	for _, c := range counts {
@@ -100,13 +157,10 @@ func (s *badgeSub) reload(client *ent.Client) error {
 		}
 		state[m.ChannelID] = &badgeLine{channel: m.Edges.Channel, last: m.Edges.Channel.LastSeq, read: m.LastReadSeq}
 	}
-	if err := s.reloadPatientConversations(client, state); err != nil {
-		return err
+	if err := s.loadPatientConversations(ctx, state); err != nil {
+		return nil, nil, err
 	}
-	s.mu.Lock()
-	s.state, s.notes = state, notes
-	s.mu.Unlock()
-	return nil
+	return state, notes, nil
 }
 
 // message moves the state for a newly released message.
@@ -139,10 +193,10 @@ func (s *badgeSub) message(m *ent.Message) {
 	}
 }
 
-// emit offers the current badge, replacing an older one still unread by the
-// client: a badge is a state, only the latest matters.
+// emit offers a badge event, replacing one still unread by the client: a
+// badge is a state, only the latest matters, and it is read when delivered.
 func (s *badgeSub) emit() {
-	b := s.badge()
+	b := &Badge{read: s.figures}
 	for {
 		select {
 		case s.out <- b:
@@ -156,28 +210,31 @@ func (s *badgeSub) emit() {
 	}
 }
 
-func (s *badgeSub) badge() *Badge {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b := &Badge{Notifications: map[string]int{}}
-	for k, n := range s.notes {
+// figures reads the badge's figures now, as ctx's viewer.
+func (s *badgeSub) figures(ctx context.Context) (*BadgeCounts, error) {
+	state, notes, err := s.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b := &BadgeCounts{Notifications: map[string]int{}}
+	for k, n := range notes {
 		b.Notifications[k] = n
 		b.Total += n
 	}
-	for _, line := range s.state {
+	for _, line := range state {
 		if n := int(line.last - line.read); n > 0 {
 			b.Total += n
 			b.Channels = append(b.Channels, ChannelUnread{Channel: line.channel, Unread: n})
 		}
 	}
 	sort.Slice(b.Channels, func(i, j int) bool { return b.Channels[i].Channel.ID < b.Channels[j].Channel.ID })
-	return b
+	return b, nil
 }
 
 // reloadBadges refreshes a user's badges from the database.
 func (h *Hub) reloadBadges(_ context.Context, user pulid.ID) {
 	for _, s := range h.badges.of(&h.mu, user) {
-		if err := s.reload(h.client); err != nil {
+		if err := s.reload(); err != nil {
 			if s.ctx.Err() == nil {
 				h.log.Warn("reloading unread badge", "err", err)
 			}
@@ -200,47 +257,55 @@ func (h *Hub) reloadAllBadges(ctx context.Context) {
 	}
 }
 
-// ChannelEvent is a change to one of the viewer's channels.
+// ChannelEvent is a change to one of the viewer's channels. The channel is
+// read as the viewer when the event is delivered, so it is current (and the
+// privacy rules decide, per event): one the viewer can no longer see makes
+// the event REMOVED, with no channel.
 type ChannelEvent struct {
-	Type    string
-	Channel *ent.Channel
+	change string
+	id     pulid.ID
+	read   func(context.Context, pulid.ID) (*ent.Channel, error) // nil: removed
+
+	once sync.Once
+	ch   *ent.Channel
+	err  error
+}
+
+func (e *ChannelEvent) resolve(ctx context.Context) (*ent.Channel, error) {
+	e.once.Do(func() {
+		if e.read == nil {
+			return
+		}
+		e.ch, e.err = e.read(ctx, e.id)
+		if ent.IsNotFound(e.err) {
+			e.ch, e.err = nil, nil
+		}
+	})
+	return e.ch, e.err
+}
+
+// Change is the event's type: the change, or REMOVED when the channel is
+// gone for the viewer.
+func (e *ChannelEvent) Change(ctx context.Context) (string, error) {
+	ch, err := e.resolve(ctx)
+	switch {
+	case err != nil:
+		return "", err
+	case ch == nil:
+		return messenger.Removed, nil
+	}
+	return e.change, nil
+}
+
+// Channel is the channel as it is now; nil when it is gone for the viewer.
+func (e *ChannelEvent) Channel(ctx context.Context) (*ent.Channel, error) {
+	return e.resolve(ctx)
 }
 
 type chanSub struct {
+	*feed[*ChannelEvent]
 	ctx    context.Context
 	viewer *viewer.Viewer
-	out    chan *ChannelEvent
-	done   chan struct{}
-
-	mu     sync.Mutex
-	closed bool
-}
-
-// send queues e; a client too far behind is cut off (it reloads its list).
-func (s *chanSub) send(e *ChannelEvent) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return
-	}
-	select {
-	case s.out <- e:
-	default:
-		s.closed = true
-		close(s.done)
-		close(s.out)
-	}
-}
-
-// cut ends the stream: its client reloads its channel list.
-func (s *chanSub) cut() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.closed {
-		s.closed = true
-		close(s.done)
-		close(s.out)
-	}
 }
 
 // ChannelEvents streams changes to the viewer's channels: created, renamed,
@@ -250,7 +315,7 @@ func (h *Hub) ChannelEvents(ctx context.Context) (<-chan *ChannelEvent, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &chanSub{ctx: ctx, viewer: v, out: make(chan *ChannelEvent, h.cfg.Buffer), done: make(chan struct{})}
+	s := &chanSub{feed: newFeed[*ChannelEvent](ctx, h.cfg.Buffer), ctx: ctx, viewer: v}
 	h.chans.add(&h.mu, principal(v), s, ctx.Done(), s.done)
 	reportReady(ctx)
 	return s.out, nil
@@ -280,19 +345,9 @@ func (h *Hub) channelChanged(ctx context.Context, ev pubsub.Event) {
 		subs = append(subs, h.chans.of(&h.mu, u)...)
 	}
 	for _, s := range subs {
-		e := &ChannelEvent{Type: ev.Change}
-		if slices.Contains(ev.Removed, s.viewer.UserID) {
-			e.Type = messenger.Removed
-		} else {
-			ch, err := h.client.Channel.Get(s.ctx, ev.Channel)
-			switch {
-			case ent.IsNotFound(err):
-				e.Type = messenger.Removed
-			case err != nil:
-				continue
-			default:
-				e.Channel = ch
-			}
+		e := &ChannelEvent{change: ev.Change, id: ev.Channel}
+		if !slices.Contains(ev.Removed, s.viewer.UserID) {
+			e.read = h.client.Channel.Get
 		}
 		s.send(e)
 	}

@@ -215,8 +215,8 @@ func (h *Hub) handle(ctx context.Context, events []pubsub.Event, retry *time.Tim
 // the database. Badges reload; sessions of open streams that were revoked
 // meanwhile close their sockets; one-channel streams whose viewer lost the
 // channel end with the reason; channelUpdated and notificationAdded
-// streams, whose missed events cannot be reconstructed, are cut off so
-// their clients reload (as when they fall too far behind). Messages are
+// streams, whose missed events cannot be reconstructed, end with
+// ErrEventsLost so their clients subscribe again and reload. Messages are
 // caught up by the caller.
 func (h *Hub) resync(ctx context.Context) {
 	h.reloadAllBadges(ctx)
@@ -276,10 +276,10 @@ func (h *Hub) resync(ctx context.Context) {
 		h.recheck(ctx, s)
 	}
 	for _, s := range chans {
-		s.cut()
+		s.end(ErrEventsLost)
 	}
 	for _, s := range notes {
-		s.cut()
+		s.end(ErrEventsLost)
 	}
 }
 

@@ -53,15 +53,16 @@ func (s *msgSub) push(batch []*ent.Message) {
 	select {
 	case s.queue <- batch:
 	default:
+		// Reported at once: the stream's goroutine may be blocked handing
+		// a message to a client that does not read. Nothing queued is
+		// delivered after it; the client resumes by cursor.
 		s.closed = true
 		s.reason = ErrSlowConsumer
 		close(s.done)
+		reportFellBehind(s.ctx)
+		reportEnd(s.ctx, ErrSlowConsumer)
 	}
 }
-
-// ErrSlowConsumer is the end of a stream whose subscriber fell too far
-// behind: the transport tells the client to resume with after:.
-var ErrSlowConsumer = apperr.New(apperr.Unavailable, "too far behind: resume with after:")
 
 // end stops the subscription because its viewer lost access to its only
 // channel; reason is sent to the client before the stream completes.
@@ -178,6 +179,14 @@ func (h *Hub) Messages(ctx context.Context, channelID *pulid.ID, after *messenge
 	start := h.pos
 	h.msgs[s] = struct{}{}
 	h.mu.Unlock()
+	if channelID == nil && after == nil {
+		if err := st.startNow(ctx); err != nil {
+			h.mu.Lock()
+			delete(h.msgs, s)
+			h.mu.Unlock()
+			return nil, err
+		}
+	}
 	reportReady(ctx)
 
 	out := make(chan *ent.Message)
@@ -202,9 +211,11 @@ func (h *Hub) Messages(ctx context.Context, channelID *pulid.ID, after *messenge
 			case <-ctx.Done():
 				return
 			case <-s.done:
-				// Deliver what is queued, then end: with the reason when
-				// access was lost, else quietly (too slow; the client
-				// resumes by cursor).
+				if s.endReason() == ErrSlowConsumer {
+					return // reported when it fell behind
+				}
+				// Access was lost: deliver what is queued (it was the
+				// viewer's when released), then end with the reason.
 				for {
 					select {
 					case batch := <-s.queue:
@@ -236,6 +247,29 @@ type stream struct {
 	out   chan<- *ent.Message
 	after *messenger.Cursor
 	last  map[pulid.ID]int64
+}
+
+// startNow makes an all-channels stream without a cursor start now: it
+// reads, after the stream is registered, each visible channel's last
+// sequence number (as the viewer, so the privacy rules decide). A message
+// committed before that read — even one the hub releases only later — is
+// at or below its channel's mark and is not sent; one committed after it
+// is above, and was released after the registration, so it is sent. Inside
+// a channel sequence order is commit order, which makes the cut exact
+// without a stream-wide position (a transaction may commit after one that
+// began later).
+func (st *stream) startNow(ctx context.Context) error {
+	var marks []struct {
+		ID      pulid.ID `json:"id"`
+		LastSeq int64    `json:"last_seq"`
+	}
+	if err := st.h.client.Channel.Query().Select(channel.FieldID, channel.FieldLastSeq).Scan(ctx, &marks); err != nil {
+		return err
+	}
+	for _, m := range marks {
+		st.last[m.ID] = m.LastSeq
+	}
+	return nil
 }
 
 // replay sends what the viewer missed before the live stream takes over at
@@ -323,7 +357,7 @@ func (st *stream) deliver(ctx context.Context, m *ent.Message) bool {
 
 func (st *stream) send(ctx context.Context, m *ent.Message) bool {
 	select {
-	case st.out <- m:
+	case st.out <- current(m):
 	case <-ctx.Done():
 		return false
 	}
@@ -340,6 +374,20 @@ func (st *stream) forward(ctx context.Context, batch []*ent.Message) bool {
 		}
 	}
 	return true
+}
+
+// current is the message as a subscriber receives it: without the channel
+// the hub read when it released the message (in its own context, for
+// everyone), so the message's channel is read as the viewer when the event
+// is delivered — its unreadCount, lastMessage and members as they are then.
+// The sender is kept (read with the release, it is what the message says).
+func current(m *ent.Message) *ent.Message {
+	if m.Edges.Channel == nil {
+		return m
+	}
+	c := *m
+	c.Edges = ent.MessageEdges{Sender: m.Edges.Sender}
+	return &c
 }
 
 // replay sends the messages between after and until that the viewer can

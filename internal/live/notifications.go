@@ -4,7 +4,6 @@ import (
 	"context"
 	"github.com/whisper-health/whisper/internal/rule"
 	"slices"
-	"sync"
 
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/notification"
@@ -15,37 +14,10 @@ import (
 
 // noteSub is one notificationAdded subscription.
 type noteSub struct {
+	*feed[*ent.Notification]
 	ctx    context.Context
 	viewer *viewer.Viewer
 	kinds  []notification.Kind
-
-	mu     sync.Mutex
-	out    chan *ent.Notification
-	closed bool
-}
-
-func (s *noteSub) send(n *ent.Notification) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return
-	}
-	select {
-	case s.out <- n:
-	default:
-		s.closed = true
-		close(s.out) // a client this far behind reloads its folders
-	}
-}
-
-// cut ends the stream: its client reloads its folders.
-func (s *noteSub) cut() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.closed {
-		s.closed = true
-		close(s.out)
-	}
 }
 
 // Notifications streams the viewer's new notifications of some kinds (all
@@ -55,8 +27,8 @@ func (h *Hub) Notifications(ctx context.Context, kinds []notification.Kind) (<-c
 	if err != nil {
 		return nil, err
 	}
-	s := &noteSub{ctx: ctx, viewer: v, kinds: kinds, out: make(chan *ent.Notification, h.cfg.Buffer)}
-	h.notes.add(&h.mu, v.UserID, s, ctx.Done())
+	s := &noteSub{feed: newFeed[*ent.Notification](ctx, h.cfg.Buffer), ctx: ctx, viewer: v, kinds: kinds}
+	h.notes.add(&h.mu, v.UserID, s, ctx.Done(), s.done)
 	reportReady(ctx)
 	return s.out, nil
 }

@@ -59,14 +59,15 @@ func (s *badgeSub) patientLine(ch *ent.Channel) *badgeLine {
 	return line
 }
 
-// reloadPatientConversations adds to state the patient conversations the
-// viewer sees but is no member of (read as the viewer, so the privacy rules
-// decide): every one for the care team, their own for a portal patient.
-func (s *badgeSub) reloadPatientConversations(client *ent.Client, state map[pulid.ID]*badgeLine) error {
+// loadPatientConversations adds to state the patient conversations the
+// viewer sees but is no member of (read as ctx's viewer, so the privacy
+// rules decide): every one for the care team, their own for a portal
+// patient.
+func (s *badgeSub) loadPatientConversations(ctx context.Context, state map[pulid.ID]*badgeLine) error {
 	if !rule.Messaging.Holds(s.viewer) && !rule.PortalPatient.Holds(s.viewer) {
 		return nil
 	}
-	chans, err := client.Channel.Query().Where(channel.KindEQ(channel.KindPATIENT)).All(s.ctx)
+	chans, err := s.client.Channel.Query().Where(channel.KindEQ(channel.KindPATIENT)).All(ctx)
 	if err != nil {
 		return err
 	}

@@ -22,3 +22,21 @@ func reportReady(ctx context.Context) {
 		ready()
 	}
 }
+
+type behindKey struct{}
+
+// OnFellBehind returns ctx carrying behind: a stream started with it calls
+// behind when the hub drops it for falling behind (its queue was full),
+// just before its end is reported. A caller that holds a client still to
+// see that moment (a test of a client that stopped reading) waits for it.
+func OnFellBehind(ctx context.Context, behind func()) context.Context {
+	return context.WithValue(ctx, behindKey{}, behind)
+}
+
+// reportFellBehind tells the caller of OnFellBehind that the stream started
+// with ctx fell behind.
+func reportFellBehind(ctx context.Context) {
+	if behind, ok := ctx.Value(behindKey{}).(func()); ok {
+		behind()
+	}
+}

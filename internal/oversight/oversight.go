@@ -115,6 +115,18 @@ func (s *Service) ObserveMessages(ctx context.Context, userID pulid.ID,
 			if !s.mayObserve(ctx, v.UserID) {
 				return
 			}
+			if m.Edges.Channel == nil {
+				// The stream leaves the channel to be read when delivered;
+				// the administrator reads it as the observed user sees it
+				// now (the one read-only context that may).
+				ch, err := m.QueryChannel().Only(octx)
+				if err != nil {
+					continue // no longer theirs
+				}
+				c := *m
+				c.Edges.Channel = ch
+				m = &c
+			}
 			select {
 			case out <- m:
 			case <-ctx.Done():
