@@ -303,17 +303,20 @@ func (h *Handler) initSocket(ctx context.Context, payload transport.InitPayload)
 	// or revoked token Whisper issued is refused without counting, and a
 	// database error is not a refusal: it closes with 4500, which
 	// graphql-ws clients retry.
-	reject := func(err error) (context.Context, *transport.InitPayload, error) {
-		if h.initFails.Blocked(ip, time.Now()) {
-			return transport.WithWebsocketCloseCode(ctx, 4429), nil, apperr.New(apperr.Unauthenticated, "too many failed connection attempts; try again later")
-		}
-		h.initFails.Fail(ip, time.Now())
+	refuse := func(err error) (context.Context, *transport.InitPayload, error) {
 		if e, ok := apperr.As(err); ok && e.Reason != "" {
 			// The close frame says why, as HTTP's extensions.reason does
 			// (TOKEN_EXPIRED: refresh and reconnect).
 			ctx = transport.AppendCloseReason(ctx, e.Reason)
 		}
 		return transport.WithWebsocketCloseCode(ctx, 4403), nil, err
+	}
+	reject := func(err error) (context.Context, *transport.InitPayload, error) {
+		if h.initFails.Blocked(ip, time.Now()) {
+			return transport.WithWebsocketCloseCode(ctx, 4429), nil, apperr.New(apperr.Unauthenticated, "too many failed connection attempts; try again later")
+		}
+		h.initFails.Fail(ip, time.Now())
+		return refuse(err)
 	}
 	bearer, ok := bearerToken(payload.Authorization())
 	if !ok {
@@ -329,7 +332,7 @@ func (h *Handler) initSocket(ctx context.Context, payload transport.InitPayload)
 			// A token Whisper issued (its signature holds), expired or
 			// signed out: a stale tab or a client about to refresh, not a
 			// guess. Refused, never counted.
-			return transport.WithWebsocketCloseCode(ctx, 4403), nil, err
+			return refuse(err)
 		}
 		return reject(err)
 	}

@@ -370,7 +370,7 @@ var matrixTable = []matrixRow{
 		vars: idVar("id"), id: freshPatientID, want: "staff admin dir:ok; *:FORBIDDEN"},
 	// The token is the credential, as for acceptInvitation.
 	{field: "Mutation.acceptPatientInvitation", doc: `mutation { acceptPatientInvitation(token: "not-a-token", password: "long enough password") { accessToken } }`,
-		vars: noVars, want: "anon:BAD_USER_INPUT; *:BAD_USER_INPUT"},
+		vars: noVars, want: "anon expired:BAD_USER_INPUT; *:BAD_USER_INPUT"},
 	{field: "Mutation.setBookingTypePrograms", doc: `mutation($id: ID!) { setBookingTypePrograms(bookingTypeID: $id, programIDs: []) { id } }`,
 		vars: idVar("id"), id: bookingTypeID, want: "pcm:ok; *:FORBIDDEN"},
 	{field: "Mutation.enrollPatient", doc: `mutation($id: ID!, $pt: ID!) { enrollPatient(input: {programID: $id, patientID: $pt}) { id } }`,
