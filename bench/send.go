@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"sync"
 	"sync/atomic"
@@ -21,10 +23,46 @@ const openMutation = `mutation($input: OpenConversationInput!) { openConversatio
 // (connection pools, query caches, the planner).
 const sendWarmup = 50
 
+// sender is a send baseline: op i writes message i.
+type sender interface {
+	send(ctx context.Context, i int) error
+	Close()
+}
+
 // runSend measures sendMessage over HTTP against raw lib/pq transactions
 // doing the same writes, with the same concurrency and count.
 func runSend(ctx context.Context, srv *server, o Options) (Result, error) {
-	logf("bench: send: %d messages from %d concurrent clients, ours and baseline taking turns in %d rounds", o.Sends, o.Concurrency, o.Rounds)
+	return measureSend(ctx, "send", srv, o, func(ctx context.Context, from, to string) (sender, error) {
+		return newSendBaseline(ctx, srv.dsn, from, to)
+	})
+}
+
+// runSendSQLite measures sendMessage on a server of its own over SQLite
+// (the default database) against a loop of raw modernc.org/sqlite
+// transactions doing the same writes in a database file of its own.
+func runSendSQLite(ctx context.Context, _ *server, o Options) (Result, error) {
+	dir, err := os.MkdirTemp("", "whisper-bench-sqlite-")
+	if err != nil {
+		return Result{}, err
+	}
+	defer os.RemoveAll(dir)
+	var srv *server
+	pprof.Do(ctx, pprof.Labels("side", "whisper"), func(ctx context.Context) {
+		srv, err = startServer(ctx, "sqlite:"+filepath.Join(dir, "whisper.db"), o.ServerLog)
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("starting the SQLite server: %w", err)
+	}
+	defer srv.Close()
+	return measureSend(ctx, "send-sqlite", srv, o, func(ctx context.Context, from, to string) (sender, error) {
+		return newSQLiteSendBaseline(ctx, filepath.Join(dir, "baseline.db"), from, to)
+	})
+}
+
+// measureSend measures sendMessage over HTTP on srv against the baseline
+// newBase builds, with the same concurrency and count, taking turns.
+func measureSend(ctx context.Context, name string, srv *server, o Options, newBase func(ctx context.Context, from, to string) (sender, error)) (Result, error) {
+	logf("bench: %s: %d messages from %d concurrent clients, ours and baseline taking turns in %d rounds", name, o.Sends, o.Concurrency, o.Rounds)
 	token, chenID, err := srv.login(ctx, demo.ChenEmail, demo.Password)
 	if err != nil {
 		return Result{}, err
@@ -49,9 +87,9 @@ func runSend(ctx context.Context, srv *server, o Options) (Result, error) {
 			"body":      fmt.Sprintf("bench message %d: the results for your patient are in, please call back", i),
 		}}, nil)
 	}
-	var base *sendBaseline
+	var base sender
 	pprof.Do(ctx, pprof.Labels("side", "baseline"), func(ctx context.Context) {
-		base, err = newSendBaseline(ctx, srv.dsn, string(chenID), string(patelID))
+		base, err = newBase(ctx, string(chenID), string(patelID))
 	})
 	if err != nil {
 		return Result{}, fmt.Errorf("baseline set-up: %w", err)
@@ -66,7 +104,7 @@ func runSend(ctx context.Context, srv *server, o Options) (Result, error) {
 
 	// Ours and the baseline take turns, a slice of the sends at a time, so
 	// that both meet the same background load and the same table sizes.
-	stop, err := profile(o, "send")
+	stop, err := profile(o, name)
 	if err != nil {
 		return Result{}, err
 	}
@@ -106,14 +144,15 @@ func runSend(ctx context.Context, srv *server, o Options) (Result, error) {
 	stop()
 
 	r := Result{
-		Name:     "send",
+		Name:     name,
+		Unit:     "msg/s",
 		Ours:     float64(o.Sends) / ourElapsed.Seconds(),
 		Baseline: float64(o.Sends) / baseElapsed.Seconds(),
 	}
 	r.Ratio = ratio(r.Ours, r.Baseline)
 	r.P50, r.P99 = percentile(ourLat, 50), percentile(ourLat, 99)
 	r.BaselineP50, r.BaselineP99 = percentile(baseLat, 50), percentile(baseLat, 99)
-	logf("bench: send: ours %.0f/s in %v, baseline %.0f/s in %v", r.Ours, ourElapsed.Round(time.Millisecond), r.Baseline, baseElapsed.Round(time.Millisecond))
+	logf("bench: %s: ours %.0f/s in %v, baseline %.0f/s in %v", name, r.Ours, ourElapsed.Round(time.Millisecond), r.Baseline, baseElapsed.Round(time.Millisecond))
 	return r, nil
 }
 
