@@ -5,6 +5,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,8 +16,8 @@ import (
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
-	_ "github.com/lib/pq"  // PostgreSQL driver
-	_ "modernc.org/sqlite" // pure-Go SQLite driver
+	"github.com/lib/pq"  // PostgreSQL driver
+	"modernc.org/sqlite" // pure-Go SQLite driver
 
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/migrate"
@@ -55,16 +56,23 @@ type DB struct {
 // whisper.db), "sqlite:<path>" or "file:<path>" (SQLite), or
 // "postgres://…" / "postgresql://…" (PostgreSQL).
 func Open(ctx context.Context, rawURL string) (*DB, error) {
-	drv, dsn, source, err := parse(rawURL)
+	drvName, dsn, source, err := parse(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	sqldb, err := sql.Open(drv, dsn)
+	var connector driver.Connector
+	if drvName == "postgres" {
+		connector, err = pq.NewConnector(dsn)
+	} else {
+		connector, err = sqlite.NewConnector(dsn)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opening database: %w", err)
 	}
+	// Statements stay prepared on their connection (see cachingConnector).
+	sqldb := sql.OpenDB(cachingConnector{connector})
 	d := dialect.SQLite
-	if drv == "postgres" {
+	if drvName == "postgres" {
 		d = dialect.Postgres
 		sqldb.SetMaxOpenConns(20)
 		sqldb.SetMaxIdleConns(10)
@@ -76,7 +84,11 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		sqldb.Close()
 		return nil, fmt.Errorf("connecting to %s: %w", source, err)
 	}
-	client := ent.NewClient(ent.Driver(entsql.OpenDB(d, sqldb)))
+	var drv dialect.Driver = entsql.OpenDB(d, sqldb)
+	if d == dialect.SQLite {
+		drv = newGatedDriver(drv.(*entsql.Driver))
+	}
+	client := ent.NewClient(ent.Driver(drv))
 	return &DB{Client: client, SQL: sqldb, Dialect: Dialect(d), Source: source}, nil
 }
 
