@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -215,6 +216,7 @@ type sendBaseline struct {
 	db      *sql.DB
 	channel string
 	sender  string
+	sqlite  bool // the send-sqlite baseline (see newSQLiteSendBaseline)
 }
 
 var baselineSchema = []string{
@@ -299,28 +301,44 @@ func (b *sendBaseline) send(ctx context.Context, i int) (err error) {
 		}
 	}()
 	var last int64
-	if err := tx.QueryRowContext(ctx, `SELECT last_seq FROM bench_channels WHERE id = $1 FOR UPDATE`, b.channel).Scan(&last); err != nil {
+	lock := `SELECT last_seq FROM bench_channels WHERE id = $1 FOR UPDATE`
+	if b.sqlite {
+		lock = `SELECT last_seq FROM bench_channels WHERE id = $1` // the transaction holds the write lock
+	}
+	if err := tx.QueryRowContext(ctx, b.q(lock), b.channel).Scan(&last); err != nil {
 		return err
 	}
 	seq, now := last+1, time.Now().UTC()
-	if _, err := tx.ExecContext(ctx,
+	txid := "pg_current_xact_id()::text::bigint"
+	if b.sqlite {
+		txid = "$3" // SQLite has no transaction id: the sequence number serves
+	}
+	if _, err := tx.ExecContext(ctx, b.q(
 		`INSERT INTO bench_messages (id, channel_id, seq, kind, sender_id, body, sms, created_at, txid)
-		 VALUES ($1, $2, $3, 'USER', $4, $5, false, $6, pg_current_xact_id()::text::bigint)`,
+		 VALUES ($1, $2, $3, 'USER', $4, $5, false, $6, `+txid+`)`),
 		string(pulid.New("ms")), b.channel, seq, b.sender,
 		fmt.Sprintf("bench message %d: the results for your patient are in, please call back", i), now); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx,
-		`UPDATE bench_channels SET last_seq = $1, message_count = message_count + 1, last_activity_at = $2 WHERE id = $3`,
+	if _, err := tx.ExecContext(ctx, b.q(
+		`UPDATE bench_channels SET last_seq = $1, message_count = message_count + 1, last_activity_at = $2 WHERE id = $3`),
 		seq, now, b.channel); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx,
-		`UPDATE bench_members SET last_read_seq = $1 WHERE channel_id = $2 AND user_id = $3`,
+	if _, err := tx.ExecContext(ctx, b.q(
+		`UPDATE bench_members SET last_read_seq = $1 WHERE channel_id = $2 AND user_id = $3`),
 		seq, b.channel, b.sender); err != nil {
 		return err
 	}
 	return tx.Commit()
+}
+
+// q writes a statement's $n placeholders as SQLite's ?n on SQLite.
+func (b *sendBaseline) q(stmt string) string {
+	if b.sqlite {
+		return strings.ReplaceAll(stmt, "$", "?")
+	}
+	return stmt
 }
 
 func (b *sendBaseline) Close() { b.db.Close() }

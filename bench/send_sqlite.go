@@ -13,19 +13,14 @@ import (
 	"github.com/whisper-health/whisper/internal/pulid"
 )
 
-// sqliteSendBaseline is sendBaseline on SQLite: the same look-alike tables
-// in a database file of its own, opened with the store's settings (WAL,
-// synchronous NORMAL, foreign keys, immediate write transactions, busy
-// timeout) through one connection, and the same writes in one transaction
-// per message — plain statements, as a hand-written loop would run them.
-// SQLite has no transaction id: the message's txid is its sequence number.
-type sqliteSendBaseline struct {
-	db      *sql.DB
-	channel string
-	sender  string
-}
-
-func newSQLiteSendBaseline(ctx context.Context, path, sender, other string) (*sqliteSendBaseline, error) {
+// newSQLiteSendBaseline is sendBaseline on SQLite: the same look-alike
+// tables in a database file of its own, opened with the store's settings
+// (WAL, synchronous NORMAL, foreign keys, immediate write transactions,
+// busy timeout) through one connection, and the same writes in one
+// transaction per message — plain statements, as a hand-written loop would
+// run them. SQLite has no transaction id: the message's txid is its
+// sequence number.
+func newSQLiteSendBaseline(ctx context.Context, path, sender, other string) (*sendBaseline, error) {
 	dsn := "file:" + filepath.ToSlash(path) +
 		"?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
@@ -35,7 +30,7 @@ func newSQLiteSendBaseline(ctx context.Context, path, sender, other string) (*sq
 	// SQLite has one writer at a time: one connection queues the senders in
 	// Go instead of in SQLite's busy handler.
 	db.SetMaxOpenConns(1)
-	b := &sqliteSendBaseline{db: db, channel: string(pulid.New("ch")), sender: sender}
+	b := &sendBaseline{db: db, channel: string(pulid.New("ch")), sender: sender, sqlite: true}
 	for _, s := range baselineSchema {
 		if _, err := db.ExecContext(ctx, strings.ReplaceAll(s, "timestamptz", "datetime")); err != nil {
 			db.Close()
@@ -60,40 +55,3 @@ func newSQLiteSendBaseline(ctx context.Context, path, sender, other string) (*sq
 	}
 	return b, nil
 }
-
-func (b *sqliteSendBaseline) send(ctx context.Context, i int) (err error) {
-	tx, err := b.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
-		}
-	}()
-	var last int64
-	if err := tx.QueryRowContext(ctx, `SELECT last_seq FROM bench_channels WHERE id = ?`, b.channel).Scan(&last); err != nil {
-		return err
-	}
-	seq, now := last+1, time.Now().UTC()
-	if _, err := tx.ExecContext(ctx,
-		`INSERT INTO bench_messages (id, channel_id, seq, kind, sender_id, body, sms, created_at, txid)
-		 VALUES (?, ?, ?, 'USER', ?, ?, false, ?, ?)`,
-		string(pulid.New("ms")), b.channel, seq, b.sender,
-		fmt.Sprintf("bench message %d: the results for your patient are in, please call back", i), now, seq); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx,
-		`UPDATE bench_channels SET last_seq = ?, message_count = message_count + 1, last_activity_at = ? WHERE id = ?`,
-		seq, now, b.channel); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx,
-		`UPDATE bench_members SET last_read_seq = ? WHERE channel_id = ? AND user_id = ?`,
-		seq, b.channel, b.sender); err != nil {
-		return err
-	}
-	return tx.Commit()
-}
-
-func (b *sqliteSendBaseline) Close() { b.db.Close() }
