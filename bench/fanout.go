@@ -210,15 +210,30 @@ func oldestWriters(ctx context.Context, srv *server) string {
 // second instead of a minute on two cores. Sign-in is not what this
 // scenario measures.
 func makeSubscribers(ctx context.Context, srv *server, n int, realHash bool) (pulid.ID, []string, error) {
+	emails, group, err := createUsers(ctx, srv, "subscriber", n, realHash)
+	if err != nil {
+		return "", nil, err
+	}
+	ch, err := srv.app.Messenger.EnsureGroupChannel(ctx, group)
+	if err != nil {
+		return "", nil, fmt.Errorf("building the group channel: %w", err)
+	}
+	return ch.ID, emails, nil
+}
+
+// createUsers creates n staff users bench.<kind>.<i>@bench.clinic in the
+// demo "Default" security group, all with the demo password (see
+// makeSubscribers for the hash), and returns their emails and the group.
+func createUsers(ctx context.Context, srv *server, kind string, n int, realHash bool) ([]string, pulid.ID, error) {
 	sctx := viewer.NewSystemContext(ctx, "bench")
 	client := srv.db.Client
 	group, err := client.SecurityGroup.Query().Where(securitygroup.Name("Default")).Only(sctx)
 	if err != nil {
-		return "", nil, fmt.Errorf("finding the Default security group: %w", err)
+		return nil, "", fmt.Errorf("finding the Default security group: %w", err)
 	}
 	hash, err := subscriberHash(realHash)
 	if err != nil {
-		return "", nil, err
+		return nil, "", err
 	}
 	emails := make([]string, n)
 	const batch = 250
@@ -226,23 +241,19 @@ func makeSubscribers(ctx context.Context, srv *server, n int, realHash bool) (pu
 		hi := min(lo+batch, n)
 		builders := make([]*ent.UserCreate, 0, hi-lo)
 		for i := lo; i < hi; i++ {
-			emails[i] = fmt.Sprintf("bench.subscriber.%05d@bench.clinic", i)
+			emails[i] = fmt.Sprintf("bench.%s.%05d@bench.clinic", kind, i)
 			builders = append(builders, client.User.Create().
-				SetName(fmt.Sprintf("Bench Subscriber %05d", i)).
+				SetName(fmt.Sprintf("Bench %s %05d", kind, i)).
 				SetEmail(emails[i]).
-				SetJobTitle("Benchmark subscriber").
+				SetJobTitle("Benchmark "+kind).
 				SetPasswordHash(hash).
 				AddSecurityGroupIDs(group.ID))
 		}
 		if _, err := client.User.CreateBulk(builders...).Save(sctx); err != nil {
-			return "", nil, fmt.Errorf("creating subscribers: %w", err)
+			return nil, "", fmt.Errorf("creating %s users: %w", kind, err)
 		}
 	}
-	ch, err := srv.app.Messenger.EnsureGroupChannel(ctx, group.ID)
-	if err != nil {
-		return "", nil, fmt.Errorf("building the group channel: %w", err)
-	}
-	return ch.ID, emails, nil
+	return emails, group.ID, nil
 }
 
 // subscriberHash returns the PHC string every subscriber shares: the real

@@ -44,12 +44,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -100,20 +102,40 @@ type Options struct {
 	Actions int
 	// AuditMessages is the number of messages seeded in the audit scenario.
 	AuditMessages int
+	// EngineRounds is how many bursts ours and the baseline each take in
+	// the engine scenario (alternating).
+	EngineRounds int
+	// StormClients is N, the clients connecting at once in the storm
+	// scenario; StormConcurrency bounds the handshakes in flight.
+	StormClients, StormConcurrency int
+	// StormRounds is how many storms ours and the baseline each take.
+	StormRounds int
+	// IdleSockets is the number of idle sockets in the idle scenario.
+	IdleSockets int
+	// IdleClient, when set, makes this process the idle scenario's client
+	// (a child process bench starts, so that the parent's memory is the
+	// server's alone); it names the file of the child's orders.
+	IdleClient string
 }
 
 // Result is one scenario's figures; it is also the JSON line printed with
 // -json.
 type Result struct {
-	// Name is the scenario: "send", "fanout", "engine" or "audit".
+	// Name is the scenario: "send", "send-sqlite", "fanout", "engine",
+	// "storm", "idle", "audit" or one of "limits-…".
 	Name string `json:"name"`
-	// Ours is Whisper's throughput in operations per second (sends,
-	// deliveries to subscribers, engine actions, or audit pages).
+	// Ours is Whisper's figure in Unit: a throughput (sends, deliveries,
+	// subscribed connections or audit pages per second), or for "engine"
+	// the burst time in seconds and for "idle" the memory per socket.
 	Ours float64 `json:"ours"`
-	// Baseline is the baseline's throughput in the same unit.
+	// Baseline is the baseline's figure in the same unit.
 	Baseline float64 `json:"baseline"`
-	// Ratio is Ours / Baseline.
+	// Ratio is the figure where higher is better: Ours / Baseline for a
+	// throughput, Baseline / Ours for a time or a memory size.
 	Ratio float64 `json:"ratio"`
+	// Unit names the unit of Ours and Baseline ("ops/s" when empty in the
+	// table).
+	Unit string `json:"unit,omitempty"`
 	// P50 and P99 are Whisper's median and 99th-percentile latency in
 	// milliseconds (per request, or per delivery).
 	P50 float64 `json:"p50_ms"`
@@ -123,11 +145,26 @@ type Result struct {
 	// table only.
 	BaselineP50 float64 `json:"-"`
 	BaselineP99 float64 `json:"-"`
+
+	// Details are a scenario's further figures (errors, goroutines per
+	// socket, …), printed in the JSON line and on stderr.
+	Details map[string]float64 `json:"details,omitempty"`
+}
+
+// scenarios are the scenario names -scenario accepts, in the order they run.
+var scenarios = []string{"send", "send-sqlite", "fanout", "engine", "storm", "idle", "limits", "audit"}
+
+// wants reports whether the run includes scenario name.
+func (o Options) wants(name string) bool {
+	return o.Scenario == "all" || slices.Contains(strings.Split(o.Scenario, ","), name)
 }
 
 func main() {
 	opts := parseFlags(os.Args[1:])
 	raiseFileLimit()
+	if opts.IdleClient != "" {
+		os.Exit(idleClientMain(opts.IdleClient))
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -191,19 +228,29 @@ func parseFlags(args []string) Options {
 	fs.BoolVar(&o.JSON, "json", false, "print one JSON object per scenario per line")
 	fs.IntVar(&o.Actions, "actions", 10000, "due actions the engine runs in the engine scenario")
 	fs.IntVar(&o.AuditMessages, "audit-messages", 1000000, "messages seeded in the audit scenario (and a tenth as many notifications)")
-	fs.StringVar(&o.Scenario, "scenario", "all", "scenarios to run: send, fanout, engine, limits, audit or all")
+	fs.StringVar(&o.Scenario, "scenario", "all", "scenarios to run: all, or a comma-separated list of send, send-sqlite, fanout, engine, storm, idle, limits, audit")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of each scenario's measured phase, samples labelled side=whisper|baseline|client (cpu.pprof becomes cpu.send.pprof, cpu.fanout.pprof, cpu.engine.pprof and cpu.audit.pprof)")
 	fs.BoolVar(&o.RealHash, "real-password-hash", false, "give the fanout subscribers a full-cost argon2id password hash (sign-in then takes about a minute)")
 	fs.BoolVar(&o.ServerLog, "server-log", false, "show the server's warnings and errors on stderr")
-	fs.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "abandon the run (dropping the database) after this long")
+	fs.DurationVar(&o.Timeout, "timeout", 8*time.Minute, "abandon the run (dropping the database) after this long")
+	fs.IntVar(&o.EngineRounds, "engine-rounds", 2, "bursts ours and the baseline each take in the engine scenario, alternating")
+	fs.IntVar(&o.StormClients, "storm-clients", 2000, "clients connecting at once in the storm scenario")
+	fs.IntVar(&o.StormConcurrency, "storm-concurrency", 200, "connection attempts in flight in the storm scenario")
+	fs.IntVar(&o.StormRounds, "storm-rounds", 2, "storms ours and the baseline each take, alternating")
+	fs.IntVar(&o.IdleSockets, "idle-sockets", 2000, "idle sockets (three subscriptions each) in the idle scenario")
+	fs.StringVar(&o.IdleClient, "idle-client", "", "internal: run as the idle scenario's client process")
 	_ = fs.Parse(args)
 	switch {
-	case o.Subscribers < 1, o.Messages < 1, o.Sends < 1, o.Concurrency < 1, o.Rounds < 1, o.Actions < 1, o.AuditMessages < 10:
-		fmt.Fprintln(os.Stderr, "bench: -subscribers, -messages, -sends, -concurrency, -rounds and -actions must be positive, -audit-messages at least 10")
+	case o.Subscribers < 1, o.Messages < 1, o.Sends < 1, o.Concurrency < 1, o.Rounds < 1, o.Actions < 1, o.AuditMessages < 10,
+		o.EngineRounds < 1, o.StormClients < 1, o.StormConcurrency < 1, o.StormRounds < 1, o.IdleSockets < 1:
+		fmt.Fprintln(os.Stderr, "bench: -subscribers, -messages, -sends, -concurrency, -rounds, -actions, -engine-rounds, -storm-clients, -storm-concurrency, -storm-rounds and -idle-sockets must be positive, -audit-messages at least 10")
 		os.Exit(2)
-	case o.Scenario != "all" && o.Scenario != "send" && o.Scenario != "fanout" && o.Scenario != "engine" && o.Scenario != "audit" && o.Scenario != "limits":
-		fmt.Fprintln(os.Stderr, "bench: -scenario must be send, fanout, engine, limits, audit or all")
-		os.Exit(2)
+	}
+	for _, sc := range strings.Split(o.Scenario, ",") {
+		if !slices.Contains(scenarios, sc) && sc != "all" {
+			fmt.Fprintf(os.Stderr, "bench: -scenario must be all or a comma-separated list of %s\n", strings.Join(scenarios, ", "))
+			os.Exit(2)
+		}
 	}
 	return o
 }
@@ -241,43 +288,42 @@ func run(ctx context.Context, o Options, setDrop func(func())) ([]Result, error)
 	logf("bench: server ready in %v (GOMAXPROCS=%d)", time.Since(start).Round(time.Millisecond), runtime.GOMAXPROCS(0))
 
 	var results []Result
-	if o.Scenario == "all" || o.Scenario == "send" {
-		r, err := runSend(ctx, srv, o)
-		if err != nil {
-			return nil, fmt.Errorf("send scenario: %w", err)
-		}
-		results = append(results, r)
+	steps := []struct {
+		name string
+		run  func(context.Context, *server, Options) ([]Result, error)
+	}{
+		{"send", one(runSend)},
+		{"send-sqlite", one(runSendSQLite)},
+		{"fanout", one(runFanout)},
+		{"engine", one(runEngine)},
+		{"storm", one(runStorm)},
+		{"idle", one(runIdle)},
+		{"limits", runLimits},
+		{"audit", one(runAudit)},
 	}
-	if o.Scenario == "all" || o.Scenario == "fanout" {
-		r, err := runFanout(ctx, srv, o)
-		if err != nil {
-			return nil, fmt.Errorf("fanout scenario: %w", err)
+	for _, st := range steps {
+		if !o.wants(st.name) {
+			continue
 		}
-		results = append(results, r)
-	}
-	if o.Scenario == "all" || o.Scenario == "engine" {
-		r, err := runEngine(ctx, srv, o)
+		rs, err := st.run(ctx, srv, o)
 		if err != nil {
-			return nil, fmt.Errorf("engine scenario: %w", err)
-		}
-		results = append(results, r)
-	}
-	if o.Scenario == "all" || o.Scenario == "limits" {
-		rs, err := runLimits(ctx, srv, o)
-		if err != nil {
-			return nil, fmt.Errorf("limits scenario: %w", err)
+			return nil, fmt.Errorf("%s scenario: %w", st.name, err)
 		}
 		results = append(results, rs...)
 	}
-	if o.Scenario == "all" || o.Scenario == "audit" {
-		r, err := runAudit(ctx, srv, o)
-		if err != nil {
-			return nil, fmt.Errorf("audit scenario: %w", err)
-		}
-		results = append(results, r)
-	}
 	logf("bench: finished in %v", time.Since(start).Round(time.Millisecond))
 	return results, nil
+}
+
+// one adapts a scenario with one result to the list of steps.
+func one(f func(context.Context, *server, Options) (Result, error)) func(context.Context, *server, Options) ([]Result, error) {
+	return func(ctx context.Context, srv *server, o Options) ([]Result, error) {
+		r, err := f(ctx, srv, o)
+		if err != nil {
+			return nil, err
+		}
+		return []Result{r}, nil
+	}
 }
 
 // profile starts a CPU profile for scenario name when -cpuprofile is set and
@@ -326,10 +372,18 @@ func raiseFileLimit() {
 
 func writeTable(w io.Writer, results []Result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "scenario\tours(ops/s)\tbaseline(ops/s)\tratio\tp50(ms)\tp99(ms)\tbaseline p50(ms)\tbaseline p99(ms)")
+	fmt.Fprintln(tw, "scenario\tunit\tours\tbaseline\tratio\tp50(ms)\tp99(ms)\tbaseline p50(ms)\tbaseline p99(ms)\tdetails")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.3f\t%.2f\t%.2f\t%.2f\t%.2f\n",
-			r.Name, r.Ours, r.Baseline, r.Ratio, r.P50, r.P99, r.BaselineP50, r.BaselineP99)
+		unit := r.Unit
+		if unit == "" {
+			unit = "ops/s"
+		}
+		var details []string
+		for _, k := range slices.Sorted(maps.Keys(r.Details)) {
+			details = append(details, fmt.Sprintf("%s=%g", k, round(r.Details[k], 2)))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.2f\t%.2f\t%.3f\t%.2f\t%.2f\t%.2f\t%.2f\t%s\n",
+			r.Name, unit, r.Ours, r.Baseline, r.Ratio, r.P50, r.P99, r.BaselineP50, r.BaselineP99, strings.Join(details, " "))
 	}
 	tw.Flush()
 }
@@ -337,7 +391,10 @@ func writeTable(w io.Writer, results []Result) {
 func writeJSON(w io.Writer, results []Result) {
 	enc := json.NewEncoder(w)
 	for _, r := range results {
-		r.Ours, r.Baseline = round(r.Ours, 1), round(r.Baseline, 1)
+		r.Ours, r.Baseline = round(r.Ours, 2), round(r.Baseline, 2)
+		for k, v := range r.Details {
+			r.Details[k] = round(v, 2)
+		}
 		r.Ratio = round(r.Ratio, 3)
 		r.P50, r.P99 = round(r.P50, 2), round(r.P99, 2)
 		_ = enc.Encode(r)

@@ -4,7 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,10 +24,46 @@ const openMutation = `mutation($input: OpenConversationInput!) { openConversatio
 // (connection pools, query caches, the planner).
 const sendWarmup = 50
 
+// sender is a send baseline: op i writes message i.
+type sender interface {
+	send(ctx context.Context, i int) error
+	Close()
+}
+
 // runSend measures sendMessage over HTTP against raw lib/pq transactions
 // doing the same writes, with the same concurrency and count.
 func runSend(ctx context.Context, srv *server, o Options) (Result, error) {
-	logf("bench: send: %d messages from %d concurrent clients, ours and baseline taking turns in %d rounds", o.Sends, o.Concurrency, o.Rounds)
+	return measureSend(ctx, "send", srv, o, func(ctx context.Context, from, to string) (sender, error) {
+		return newSendBaseline(ctx, srv.dsn, from, to)
+	})
+}
+
+// runSendSQLite measures sendMessage on a server of its own over SQLite
+// (the default database) against a loop of raw modernc.org/sqlite
+// transactions doing the same writes in a database file of its own.
+func runSendSQLite(ctx context.Context, _ *server, o Options) (Result, error) {
+	dir, err := os.MkdirTemp("", "whisper-bench-sqlite-")
+	if err != nil {
+		return Result{}, err
+	}
+	defer os.RemoveAll(dir)
+	var srv *server
+	pprof.Do(ctx, pprof.Labels("side", "whisper"), func(ctx context.Context) {
+		srv, err = startServer(ctx, "sqlite:"+filepath.Join(dir, "whisper.db"), o.ServerLog)
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("starting the SQLite server: %w", err)
+	}
+	defer srv.Close()
+	return measureSend(ctx, "send-sqlite", srv, o, func(ctx context.Context, from, to string) (sender, error) {
+		return newSQLiteSendBaseline(ctx, filepath.Join(dir, "baseline.db"), from, to)
+	})
+}
+
+// measureSend measures sendMessage over HTTP on srv against the baseline
+// newBase builds, with the same concurrency and count, taking turns.
+func measureSend(ctx context.Context, name string, srv *server, o Options, newBase func(ctx context.Context, from, to string) (sender, error)) (Result, error) {
+	logf("bench: %s: %d messages from %d concurrent clients, ours and baseline taking turns in %d rounds", name, o.Sends, o.Concurrency, o.Rounds)
 	token, chenID, err := srv.login(ctx, demo.ChenEmail, demo.Password)
 	if err != nil {
 		return Result{}, err
@@ -49,9 +88,9 @@ func runSend(ctx context.Context, srv *server, o Options) (Result, error) {
 			"body":      fmt.Sprintf("bench message %d: the results for your patient are in, please call back", i),
 		}}, nil)
 	}
-	var base *sendBaseline
+	var base sender
 	pprof.Do(ctx, pprof.Labels("side", "baseline"), func(ctx context.Context) {
-		base, err = newSendBaseline(ctx, srv.dsn, string(chenID), string(patelID))
+		base, err = newBase(ctx, string(chenID), string(patelID))
 	})
 	if err != nil {
 		return Result{}, fmt.Errorf("baseline set-up: %w", err)
@@ -66,7 +105,7 @@ func runSend(ctx context.Context, srv *server, o Options) (Result, error) {
 
 	// Ours and the baseline take turns, a slice of the sends at a time, so
 	// that both meet the same background load and the same table sizes.
-	stop, err := profile(o, "send")
+	stop, err := profile(o, name)
 	if err != nil {
 		return Result{}, err
 	}
@@ -106,14 +145,15 @@ func runSend(ctx context.Context, srv *server, o Options) (Result, error) {
 	stop()
 
 	r := Result{
-		Name:     "send",
+		Name:     name,
+		Unit:     "msg/s",
 		Ours:     float64(o.Sends) / ourElapsed.Seconds(),
 		Baseline: float64(o.Sends) / baseElapsed.Seconds(),
 	}
 	r.Ratio = ratio(r.Ours, r.Baseline)
 	r.P50, r.P99 = percentile(ourLat, 50), percentile(ourLat, 99)
 	r.BaselineP50, r.BaselineP99 = percentile(baseLat, 50), percentile(baseLat, 99)
-	logf("bench: send: ours %.0f/s in %v, baseline %.0f/s in %v", r.Ours, ourElapsed.Round(time.Millisecond), r.Baseline, baseElapsed.Round(time.Millisecond))
+	logf("bench: %s: ours %.0f/s in %v, baseline %.0f/s in %v", name, r.Ours, ourElapsed.Round(time.Millisecond), r.Baseline, baseElapsed.Round(time.Millisecond))
 	return r, nil
 }
 
@@ -176,6 +216,7 @@ type sendBaseline struct {
 	db      *sql.DB
 	channel string
 	sender  string
+	sqlite  bool // the send-sqlite baseline (see newSQLiteSendBaseline)
 }
 
 var baselineSchema = []string{
@@ -260,28 +301,44 @@ func (b *sendBaseline) send(ctx context.Context, i int) (err error) {
 		}
 	}()
 	var last int64
-	if err := tx.QueryRowContext(ctx, `SELECT last_seq FROM bench_channels WHERE id = $1 FOR UPDATE`, b.channel).Scan(&last); err != nil {
+	lock := `SELECT last_seq FROM bench_channels WHERE id = $1 FOR UPDATE`
+	if b.sqlite {
+		lock = `SELECT last_seq FROM bench_channels WHERE id = $1` // the transaction holds the write lock
+	}
+	if err := tx.QueryRowContext(ctx, b.q(lock), b.channel).Scan(&last); err != nil {
 		return err
 	}
 	seq, now := last+1, time.Now().UTC()
-	if _, err := tx.ExecContext(ctx,
+	txid := "pg_current_xact_id()::text::bigint"
+	if b.sqlite {
+		txid = "$3" // SQLite has no transaction id: the sequence number serves
+	}
+	if _, err := tx.ExecContext(ctx, b.q(
 		`INSERT INTO bench_messages (id, channel_id, seq, kind, sender_id, body, sms, created_at, txid)
-		 VALUES ($1, $2, $3, 'USER', $4, $5, false, $6, pg_current_xact_id()::text::bigint)`,
+		 VALUES ($1, $2, $3, 'USER', $4, $5, false, $6, `+txid+`)`),
 		string(pulid.New("ms")), b.channel, seq, b.sender,
 		fmt.Sprintf("bench message %d: the results for your patient are in, please call back", i), now); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx,
-		`UPDATE bench_channels SET last_seq = $1, message_count = message_count + 1, last_activity_at = $2 WHERE id = $3`,
+	if _, err := tx.ExecContext(ctx, b.q(
+		`UPDATE bench_channels SET last_seq = $1, message_count = message_count + 1, last_activity_at = $2 WHERE id = $3`),
 		seq, now, b.channel); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx,
-		`UPDATE bench_members SET last_read_seq = $1 WHERE channel_id = $2 AND user_id = $3`,
+	if _, err := tx.ExecContext(ctx, b.q(
+		`UPDATE bench_members SET last_read_seq = $1 WHERE channel_id = $2 AND user_id = $3`),
 		seq, b.channel, b.sender); err != nil {
 		return err
 	}
 	return tx.Commit()
+}
+
+// q writes a statement's $n placeholders as SQLite's ?n on SQLite.
+func (b *sendBaseline) q(stmt string) string {
+	if b.sqlite {
+		return strings.ReplaceAll(stmt, "$", "?")
+	}
+	return stmt
 }
 
 func (b *sendBaseline) Close() { b.db.Close() }

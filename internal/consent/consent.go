@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -124,13 +125,7 @@ func (s *Service) state(ctx context.Context, c *ent.Client, ch Channel, patientI
 	if c == nil {
 		c = s.client
 	}
-	var subjects []string
-	if patientID != "" {
-		subjects = append(subjects, string(patientID))
-	}
-	if a := addressSubject(ch, address); a != "" {
-		subjects = append(subjects, a)
-	}
+	subjects := Subjects(ch, patientID, address)
 	if len(subjects) == 0 {
 		return Unknown, nil
 	}
@@ -140,18 +135,44 @@ func (s *Service) state(ctx context.Context, c *ent.Client, ch Channel, patientI
 	if err != nil {
 		return Unknown, fmt.Errorf("reading consent: %w", err)
 	}
+	return Decide(rows, ch, patientID, address), nil
+}
+
+// Subjects are the consent subjects that decide whether a patient may be
+// contacted on ch at address: the patient and the address itself.
+func Subjects(ch Channel, patientID pulid.ID, address string) []string {
+	var subjects []string
+	if patientID != "" {
+		subjects = append(subjects, string(patientID))
+	}
+	if a := addressSubject(ch, address); a != "" {
+		subjects = append(subjects, a)
+	}
+	return subjects
+}
+
+// Decide is the effective consent for a patient at an address on ch, from
+// consent rows that include every row of Subjects(ch, patientID, address)
+// (rows of other subjects and channels are ignored), so that a batch can
+// read the rows of many patients in one statement and decide each as
+// MayContact would.
+func Decide(rows []*ent.Consent, ch Channel, patientID pulid.ID, address string) State {
+	subjects := Subjects(ch, patientID, address)
 	st := Unknown
 	for _, r := range rows {
+		if string(r.Channel) != string(ch) || !slices.Contains(subjects, r.Subject) {
+			continue
+		}
 		switch State(r.State) {
 		case OptedOut:
-			return OptedOut, nil
+			return OptedOut
 		case OptedIn:
 			if r.Subject == string(patientID) || st == Unknown {
 				st = OptedIn
 			}
 		}
 	}
-	return st, nil
+	return st
 }
 
 // Of is a patient's consent on ch, as the viewer reads it (their mobile

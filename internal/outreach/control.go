@@ -24,8 +24,12 @@ func (e *Engine) Pause(ctx context.Context, id pulid.ID) (*ent.Enrollment, error
 
 // Resume restarts a paused enrolment; a failed action is tried again.
 func (e *Engine) Resume(ctx context.Context, id pulid.ID) (*ent.Enrollment, error) {
-	return e.transition(ctx, id, []enrollment.Status{enrollment.StatusPAUSED}, "only a paused enrolment can be resumed",
+	en, err := e.transition(ctx, id, []enrollment.Status{enrollment.StatusPAUSED}, "only a paused enrolment can be resumed",
 		func(upd *ent.EnrollmentUpdate) { upd.SetStatus(enrollment.StatusACTIVE).SetFlagged(false) })
+	if err == nil {
+		e.Wake() // the action it waited at may be due
+	}
+	return en, err
 }
 
 // Cancel ends an enrolment for good.
@@ -106,6 +110,7 @@ func (e *Engine) Advance(ctx context.Context, id pulid.ID) (*ent.Enrollment, err
 	if err != nil {
 		return nil, err
 	}
+	e.Wake() // the next action may be due now
 	return e.client.Enrollment.Get(ctx, id)
 }
 

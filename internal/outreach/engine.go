@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -66,6 +67,7 @@ type Engine struct {
 	log    *slog.Logger
 	cfg    EngineConfig
 	tx     *txn.Runner
+	wake   chan struct{}
 }
 
 // NewEngine returns the engine.
@@ -79,7 +81,7 @@ func NewEngine(client *ent.Client, log *slog.Logger, cfg EngineConfig) *Engine {
 	if cfg.Consent == nil {
 		cfg.Consent = consent.New(client, log, cfg.Now, nil)
 	}
-	return &Engine{client: client, log: log, cfg: cfg, tx: txn.New(client, nil, log)}
+	return &Engine{client: client, log: log, cfg: cfg, tx: txn.New(client, nil, log), wake: make(chan struct{}, 1)}
 }
 
 func (e *Engine) now() time.Time { return e.cfg.Now().UTC() }
@@ -207,58 +209,46 @@ func (e *Engine) Enroll(ctx context.Context, in EnrollInput) (*ent.Enrollment, e
 	if err != nil {
 		return nil, err
 	}
+	e.Wake() // its first action may be due now
 	return en.Unwrap(), nil
 }
 
-// RunDue runs every action that is due now, enrolment by enrolment, and
-// reports how many actions ran. Each enrolment advances in its own
-// transaction; on PostgreSQL its row is taken with SKIP LOCKED, so two
-// engines never run the same action. An enrolment whose step fails with an
-// error is paused and flagged for follow-up (its step records why), and the
-// pass goes on with the others: one bad enrolment never blocks the rest.
+// RunDue runs every action that is due now and reports how many actions
+// ran. Several workers (one on SQLite) take due enrolments in batches: one
+// statement locks a batch (SKIP LOCKED on PostgreSQL, so workers and
+// replicas never take the same enrolment), and a batch's plain sends are
+// written with multi-row statements in one transaction; any other case
+// (a pause, an edited or removed action, an opt-out, an undeliverable
+// message, a failing batch) runs enrolment by enrolment in its own
+// transaction. An enrolment whose step fails with an error is paused and
+// flagged for follow-up (its step records why), and the pass goes on with
+// the others: one bad enrolment never blocks the rest.
 func (e *Engine) RunDue(ctx context.Context) (int, error) {
 	wctx := workerCtx(ctx)
-	ran := 0
 	// The practice's settings, and a program's actions, are read once per
 	// pass, not once per enrolment.
 	practice, err := e.practice(wctx, nil)
 	if err != nil {
 		return 0, err
 	}
-	ps := &pass{practice: practice, actions: map[pulid.ID][]*ent.ProgramAction{}}
-	var failed []pulid.ID
-	for ctx.Err() == nil {
-		ids, err := e.client.Enrollment.Query().
-			Where(enrollment.StatusEQ(enrollment.StatusACTIVE), enrollment.NextDueAtLTE(e.now()), enrollment.IDNotIn(failed...)).
-			Order(ent.Asc(enrollment.FieldNextDueAt)).
-			Limit(100).
-			IDs(wctx)
-		if err != nil {
-			return ran, err
-		}
-		if len(ids) == 0 {
-			return ran, nil
-		}
-		progress := 0
-		for _, id := range ids {
-			n, err := e.step(wctx, id, ps)
-			switch {
-			case errors.Is(err, errTaken):
-				continue
-			case err != nil && ctx.Err() != nil:
-				return ran, ctx.Err()
-			case err != nil:
-				failed = append(failed, id)
-				e.poisoned(wctx, id, err)
-			}
-			ran += n
-			progress++
-		}
-		if progress == 0 {
-			return ran, nil // the rest is being run by another engine
-		}
+	sp := &sharedPass{pass: &pass{practice: practice, actions: map[pulid.ID][]*ent.ProgramAction{}}}
+	n := e.workers()
+	ran := make([]int, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ran[i], errs[i] = e.work(wctx, sp)
+		}()
 	}
-	return ran, ctx.Err()
+	wg.Wait()
+	total := 0
+	for _, r := range ran {
+		total += r
+	}
+	return total, errors.Join(errs...)
 }
 
 var errTaken = errors.New("taken by another engine")
@@ -329,11 +319,12 @@ func liveActions(ctx context.Context, c *ent.Client, programID pulid.ID) ([]*ent
 // and each program's actions.
 type pass struct {
 	practice settings.Practice
+	mu       sync.Mutex // guards actions (a pass's workers share it)
 	actions  map[pulid.ID][]*ent.ProgramAction
 }
 
 func (e *Engine) stepTx(ctx context.Context, c *ent.Client, id pulid.ID, ps *pass) (int, error) {
-	cache, zone := ps.actions, ps.practice.Zone()
+	zone := ps.practice.Zone()
 	q := c.Enrollment.Query().Where(enrollment.ID(id), enrollment.StatusEQ(enrollment.StatusACTIVE), enrollment.NextDueAtLTE(e.now()))
 	if e.cfg.Dialect.IsPostgres() {
 		q = q.ForUpdate(sqlSkipLocked())
@@ -345,12 +336,9 @@ func (e *Engine) stepTx(ctx context.Context, c *ent.Client, id pulid.ID, ps *pas
 	if err != nil {
 		return 0, err
 	}
-	actions, ok := cache[en.ProgramID]
-	if !ok {
-		if actions, err = liveActions(ctx, c, en.ProgramID); err != nil {
-			return 0, err
-		}
-		cache[en.ProgramID] = actions
+	actions, err := e.programActions(ctx, c, ps, en.ProgramID)
+	if err != nil {
+		return 0, err
 	}
 	// The cycle's steps, read once: which action is done and which is next.
 	steps, err := c.EnrollmentStep.Query().Where(enrollmentstep.EnrollmentID(en.ID), enrollmentstep.Cycle(en.Cycle)).All(ctx)
@@ -541,6 +529,12 @@ type rendered struct {
 // undeliverableError, or a skippedError when the patient opted out).
 // It writes nothing.
 func (e *Engine) render(ctx context.Context, c *ent.Client, en *ent.Enrollment, a *ent.ProgramAction, practice settings.Practice) (rendered, error) {
+	return e.renderWith(ctx, c, en, a, practice, nil)
+}
+
+// renderWith is render with the contact policy's answers already read
+// (by consentKey; a question not in decided is asked).
+func (e *Engine) renderWith(ctx context.Context, c *ent.Client, en *ent.Enrollment, a *ent.ProgramAction, practice settings.Practice, decided map[string]consent.State) (rendered, error) {
 	p := en.Edges.Patient
 	t := a.Edges.Template
 	if t == nil {
@@ -574,9 +568,13 @@ func (e *Engine) render(ctx context.Context, c *ent.Client, en *ent.Enrollment, 
 		channel, to = "LETTER", addressBlock(*p.GpName, deref(p.GpPractice), *p.GpAddress)
 	}
 	if channel == "SMS" || channel == "EMAIL" {
-		st, ok, err := e.cfg.Consent.MayContact(ctx, c, consent.Channel(channel), p.ID, to)
-		if err != nil {
-			return rendered{}, err
+		st, known := decided[consentKey(channel, string(p.ID), to)]
+		ok := st != consent.OptedOut
+		if !known {
+			var err error
+			if st, ok, err = e.cfg.Consent.MayContact(ctx, c, consent.Channel(channel), p.ID, to); err != nil {
+				return rendered{}, err
+			}
 		}
 		if !ok {
 			return rendered{}, skippedError{code: "OPTED_OUT", reason: fmt.Sprintf("the patient opted out of %s (%s)", channel, st)}
@@ -605,7 +603,21 @@ func (e *Engine) send(ctx context.Context, c *ent.Client, en *ent.Enrollment, a 
 	if err != nil {
 		return "", err
 	}
-	key := fmt.Sprintf("enrollment:%s:%d:%s", en.ID, en.Cycle, a.ID)
+	create := e.outboxCreate(c, en, a, r, practice)
+	id := pulid.New("ob")
+	err = create.SetID(id).Exec(ctx)
+	if err != nil {
+		return "", fmt.Errorf("queuing %s: %w", strings.ToLower(r.channel), err)
+	}
+	return id, nil
+}
+
+// outboxCreate is the outbox row of an action rendered for an enrolment:
+// its idempotency key (one per enrolment, cycle and action) makes a second
+// row for the same step impossible. A patient's SMS or email queued
+// outside the send window waits for it to open (held until then); an
+// email carries its unsubscribe link.
+func (e *Engine) outboxCreate(c *ent.Client, en *ent.Enrollment, a *ent.ProgramAction, r rendered, practice settings.Practice) *ent.OutboxMessageCreate {
 	create := c.OutboxMessage.Create()
 	if r.channel == "LETTER" && a.LetterOption != nil {
 		create.SetRoute(outboxmessage.Route(*a.LetterOption))
@@ -620,19 +632,12 @@ func (e *Engine) send(ctx context.Context, c *ent.Client, en *ent.Enrollment, a 
 	if r.channel == "EMAIL" {
 		create.SetUnsubscribeURL(e.cfg.Consent.UnsubscribeURL(e.cfg.PublicURL, en.PatientID))
 	}
-	id := pulid.New("ob")
-	err = create.
-		SetID(id).
+	return create.
 		SetChannel(outboxChannel(r.channel)).
 		SetRecipient(r.to).
 		SetSubject(r.subject).
 		SetBody(r.body).
-		SetIdempotencyKey(key).
-		Exec(ctx)
-	if err != nil {
-		return "", fmt.Errorf("queuing %s: %w", strings.ToLower(r.channel), err)
-	}
-	return id, nil
+		SetIdempotencyKey(fmt.Sprintf("enrollment:%s:%d:%s", en.ID, en.Cycle, a.ID))
 }
 
 // DeliveryFailed is told, inside the outbox worker's transaction, that the
@@ -762,8 +767,9 @@ func Render(text string, vals map[string]string) string {
 	})
 }
 
-// Run runs due actions every interval until ctx ends (so an action runs
-// within that interval of falling due); panics are recovered.
+// Run runs due actions every interval, and at once when woken (Wake: an
+// enrolment, a resumed one), until ctx ends (so an action runs within that
+// interval of falling due); panics are recovered.
 func (e *Engine) Run(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -782,6 +788,7 @@ func (e *Engine) Run(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-e.wake:
 		}
 	}
 }

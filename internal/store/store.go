@@ -6,6 +6,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,8 +17,8 @@ import (
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
-	_ "github.com/lib/pq"  // PostgreSQL driver
-	_ "modernc.org/sqlite" // pure-Go SQLite driver
+	"github.com/lib/pq"  // PostgreSQL driver
+	"modernc.org/sqlite" // pure-Go SQLite driver
 
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/migrate"
@@ -57,16 +58,23 @@ type DB struct {
 // whisper.db), "sqlite:<path>" or "file:<path>" (SQLite), or
 // "postgres://…" / "postgresql://…" (PostgreSQL).
 func Open(ctx context.Context, rawURL string) (*DB, error) {
-	drv, dsn, source, err := parse(rawURL)
+	drvName, dsn, source, err := parse(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	sqldb, err := sql.Open(drv, dsn)
+	var connector driver.Connector
+	if drvName == "postgres" {
+		connector, err = pq.NewConnector(dsn)
+	} else {
+		connector, err = sqlite.NewConnector(dsn)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opening database: %w", err)
 	}
+	// Statements stay prepared on their connection (see cachingConnector).
+	sqldb := sql.OpenDB(cachingConnector{connector})
 	d := dialect.SQLite
-	if drv == "postgres" {
+	if drvName == "postgres" {
 		d = dialect.Postgres
 		sqldb.SetMaxOpenConns(20)
 		sqldb.SetMaxIdleConns(10)
@@ -78,11 +86,16 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		sqldb.Close()
 		return nil, fmt.Errorf("connecting to %s: %w", source, err)
 	}
-	var entDrv dialect.Driver = entsql.OpenDB(d, sqldb)
-	if tracing.Enabled() {
-		entDrv = tracedDriver{entsql.OpenDB(d, sqldb)}
+	var drv dialect.Driver = entsql.OpenDB(d, sqldb)
+	switch {
+	case tracing.Enabled():
+		// Every statement gets a span; SQLite transactions then wait for
+		// each other in SQLite's busy handler rather than in the gate.
+		drv = tracedDriver{entsql.OpenDB(d, sqldb)}
+	case d == dialect.SQLite:
+		drv = newGatedDriver(drv.(*entsql.Driver))
 	}
-	client := ent.NewClient(ent.Driver(entDrv))
+	client := ent.NewClient(ent.Driver(drv))
 	return &DB{Client: client, SQL: sqldb, Dialect: Dialect(d), Source: source}, nil
 }
 
