@@ -172,9 +172,8 @@ func (s *Service) RevokePatientPortalAccess(ctx context.Context, patientID pulid
 		if err := s.retire(ctx, c, usertoken.PurposePATIENT_INVITATION, "", p.ID); err != nil {
 			return err
 		}
-		if p.PortalPasswordHash == "" {
-			return nil
-		}
+		// Cleared whatever p said before the transaction: an acceptance
+		// that committed since then set a password this must remove.
 		return c.Patient.UpdateOneID(p.ID).ClearPortalPasswordHash().Exec(ctx)
 	})
 	if err != nil {

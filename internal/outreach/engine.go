@@ -240,6 +240,14 @@ func (e *Engine) RunDue(ctx context.Context) (int, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// A worker's panic is its pass's error, as it was when the
+			// pass ran on Run's own goroutine: it never ends the process.
+			defer func() {
+				if r := recover(); r != nil {
+					e.log.Error("outreach: a worker panicked", apperr.PanicAttrs(r)...)
+					errs[i] = fmt.Errorf("outreach worker panicked: %T", r)
+				}
+			}()
 			ran[i], errs[i] = e.work(wctx, sp)
 		}()
 	}

@@ -86,14 +86,12 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		sqldb.Close()
 		return nil, fmt.Errorf("connecting to %s: %w", source, err)
 	}
-	var drv dialect.Driver = entsql.OpenDB(d, sqldb)
-	switch {
-	case tracing.Enabled():
-		// Every statement gets a span; SQLite transactions then wait for
-		// each other in SQLite's busy handler rather than in the gate.
-		drv = tracedDriver{entsql.OpenDB(d, sqldb)}
-	case d == dialect.SQLite:
+	var drv entDriver = entsql.OpenDB(d, sqldb)
+	if d == dialect.SQLite {
 		drv = newGatedDriver(drv.(*entsql.Driver))
+	}
+	if tracing.Enabled() {
+		drv = tracedDriver{drv}
 	}
 	client := ent.NewClient(ent.Driver(drv))
 	return &DB{Client: client, SQL: sqldb, Dialect: Dialect(d), Source: source}, nil

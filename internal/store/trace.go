@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"entgo.io/ent/dialect"
-	entsql "entgo.io/ent/dialect/sql"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -19,7 +18,16 @@ import (
 // arguments, which may hold patient data). Open uses it only while
 // tracing is on.
 type tracedDriver struct {
-	*entsql.Driver
+	entDriver
+}
+
+// entDriver is what ent's generated code calls on a driver: the plain
+// *entsql.Driver, or the SQLite writer gate around one.
+type entDriver interface {
+	dialect.Driver
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (dialect.Tx, error)
 }
 
 // span starts a span for query.
@@ -49,7 +57,7 @@ func system(d string) string {
 // Exec implements dialect.Driver.
 func (d tracedDriver) Exec(ctx context.Context, query string, args, v any) error {
 	ctx, end := span(ctx, system(d.Dialect()), query)
-	err := d.Driver.Exec(ctx, query, args, v)
+	err := d.entDriver.Exec(ctx, query, args, v)
 	end(err)
 	return err
 }
@@ -57,7 +65,7 @@ func (d tracedDriver) Exec(ctx context.Context, query string, args, v any) error
 // Query implements dialect.Driver.
 func (d tracedDriver) Query(ctx context.Context, query string, args, v any) error {
 	ctx, end := span(ctx, system(d.Dialect()), query)
-	err := d.Driver.Query(ctx, query, args, v)
+	err := d.entDriver.Query(ctx, query, args, v)
 	end(err)
 	return err
 }
@@ -65,7 +73,7 @@ func (d tracedDriver) Query(ctx context.Context, query string, args, v any) erro
 // ExecContext is what ent's generated ExecContext calls.
 func (d tracedDriver) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	ctx, end := span(ctx, system(d.Dialect()), query)
-	res, err := d.Driver.ExecContext(ctx, query, args...)
+	res, err := d.entDriver.ExecContext(ctx, query, args...)
 	end(err)
 	return res, err
 }
@@ -73,7 +81,7 @@ func (d tracedDriver) ExecContext(ctx context.Context, query string, args ...any
 // QueryContext is what ent's generated QueryContext calls.
 func (d tracedDriver) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	ctx, end := span(ctx, system(d.Dialect()), query)
-	rows, err := d.Driver.QueryContext(ctx, query, args...)
+	rows, err := d.entDriver.QueryContext(ctx, query, args...)
 	end(err)
 	return rows, err
 }
@@ -85,7 +93,7 @@ func (d tracedDriver) Tx(ctx context.Context) (dialect.Tx, error) {
 
 // BeginTx is what ent's generated BeginTx calls.
 func (d tracedDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (dialect.Tx, error) {
-	tx, err := d.Driver.BeginTx(ctx, opts)
+	tx, err := d.entDriver.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -45,7 +45,12 @@ func (d *gatedDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (dialect
 		release()
 		return nil, err
 	}
-	return &gatedTx{Tx: tx.(*entsql.Tx), release: sync.OnceFunc(release)}, nil
+	// The gate is also given back when ctx ends: database/sql rolls a
+	// transaction back then, and one abandoned without Commit or Rollback
+	// must not hold the gate until the process restarts.
+	release = sync.OnceFunc(release)
+	stop := context.AfterFunc(ctx, release)
+	return &gatedTx{Tx: tx.(*entsql.Tx), release: func() { stop(); release() }}, nil
 }
 
 // enter waits for the gate (at most writerWait) and returns its release.

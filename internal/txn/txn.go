@@ -79,6 +79,14 @@ func (r *Runner) try(ctx context.Context, fn func(tx *ent.Tx, emit Emit) error) 
 	if err != nil {
 		return fmt.Errorf("starting transaction: %w", err)
 	}
+	// A panic in fn rolls the transaction back before it goes on up: the
+	// connection, and on SQLite the writer gate, are given back at once.
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+	}()
 	var events []pubsub.Event
 	emit := func(e ...pubsub.Event) { events = append(events, e...) }
 	if r.begin != nil {

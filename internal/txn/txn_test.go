@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/lib/pq"
 
@@ -68,5 +69,40 @@ func TestRun(t *testing.T) {
 				t.Errorf("got %d events, want %d", got, tc.wantEvents)
 			}
 		})
+	}
+}
+
+// A panic inside a transaction rolls it back on its way up: the writes are
+// gone and the next transaction starts at once (on SQLite the writer gate
+// is free again; before, it stayed taken and every later transaction
+// waited out the gate's 10 s).
+func TestPanicRollsBack(t *testing.T) {
+	db := testdb.Open(t)
+	ctx := viewer.NewSystemContext(context.Background(), "test")
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	r := txn.New(db.Client, pubsub.NewMemory(), log)
+	before := db.Client.SecurityGroup.Query().CountX(ctx)
+	func() {
+		defer func() {
+			if p := recover(); p != "boom" {
+				t.Fatalf("recovered %v, want the panic to go on up", p)
+			}
+		}()
+		_ = r.Run(ctx, func(tx *ent.Tx, _ txn.Emit) error {
+			tx.SecurityGroup.Create().SetName("written, then a panic").ExecX(ctx)
+			panic("boom")
+		})
+	}()
+	// The next transaction must not wait for the abandoned one: it has 3 s
+	// (the gate would hold it for 10).
+	next, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := r.Run(next, func(tx *ent.Tx, _ txn.Emit) error {
+		return tx.SecurityGroup.Create().SetName("after the panic").Exec(next)
+	}); err != nil {
+		t.Fatalf("the transaction after a panic: %v", err)
+	}
+	if got := db.Client.SecurityGroup.Query().CountX(ctx); got != before+1 {
+		t.Errorf("got %d groups, want %d (the panicked write rolled back, the next one kept)", got, before+1)
 	}
 }
