@@ -11,6 +11,7 @@ import (
 
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/auth"
+	"github.com/whisper-health/whisper/internal/viewer"
 )
 
 // GraphQL validation is quadratic in places (overlapping fields are
@@ -92,12 +93,19 @@ func (documentLimits) MutateOperationContext(ctx context.Context, oc *graphql.Op
 		return nil
 	}
 	if oc.Operation.Operation == ast.Subscription {
-		// Over HTTP a subscription would hold the request (and a
-		// goroutine) open until the operation timeout.
+		// A subscription lives on a socket: a websocket, or a stream of
+		// server-sent events opened with a token. Anywhere else it would
+		// hold the request (and a goroutine) open until the timeout.
 		if _, ok := ctx.Value(socketEndKey{}).(*socketEnd); !ok {
+			if ctx.Value(sseRequestKey{}) != nil && viewer.FromContext(ctx) == nil {
+				return &gqlerror.Error{
+					Message:    "subscriptions need a signed-in viewer: send Authorization: Bearer <accessToken>",
+					Extensions: map[string]any{"code": apperr.Unauthenticated},
+				}
+			}
 			return &gqlerror.Error{
-				Message:    "subscriptions are served over websockets (graphql-transport-ws) only",
-				Extensions: map[string]any{"code": apperr.BadUserInput, "reason": "WEBSOCKET_REQUIRED"},
+				Message:    "subscriptions are served over websockets (graphql-transport-ws) or server-sent events (Accept: text/event-stream)",
+				Extensions: map[string]any{"code": apperr.BadUserInput, "reason": "STREAM_REQUIRED"},
 			}
 		}
 		return nil

@@ -277,6 +277,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if v != nil {
 		ctx = viewer.NewContext(ctx, v)
 	}
+	if h.isEventStream(r) {
+		ctx = context.WithValue(ctx, sseRequestKey{}, true)
+	}
 	if h.isEventStream(r) && v != nil {
 		// A stream of server-sent events lives like a websocket: until
 		// its token expires, its session is revoked or the server drains,
@@ -400,6 +403,10 @@ func (h *Handler) Drain(ctx context.Context) {
 
 // OpenSockets reports how many websockets are open.
 func (h *Handler) OpenSockets() int { return int(h.socketCount.Load()) }
+
+// sseRequestKey marks the context of a request that asked for server-sent
+// events (with or without a usable token).
+type sseRequestKey struct{}
 
 // eventStreamKey marks the context of a request answered with server-sent
 // events, whose subscriptions end with a last event (see endStream).

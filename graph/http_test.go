@@ -432,3 +432,22 @@ func TestServerSentEventsEndOnShutdownRevocationAndCountAsSockets(t *testing.T) 
 		t.Errorf("draining ended the stream with %s / %s, want UNAVAILABLE / SERVER_SHUTDOWN", code, reason)
 	}
 }
+
+// A graphql-sse client that subscribes without a token is told to sign in
+// (UNAUTHENTICATED), not that subscriptions need a websocket.
+func TestServerSentEventsWithoutATokenAskForOne(t *testing.T) {
+	e := newEnv(t)
+	body, _ := json.Marshal(map[string]any{"query": messageAdded})
+	r, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/graphql", bytes.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Accept", "text/event-stream")
+	res, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(raw), `"UNAUTHENTICATED"`) || strings.Contains(string(raw), "websockets") {
+		t.Errorf("an SSE subscription without a token answered %s, want UNAUTHENTICATED", raw)
+	}
+}

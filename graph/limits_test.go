@@ -97,7 +97,7 @@ var hostileDocuments = []struct {
 		fragment B on Mutation { b: login(email: "b@x.test", password: "x") { __typename } }`, "RESOURCE_EXHAUSTED", "PASSWORD_BUDGET"},
 	{"14,000 __typename", "{ u1: __typename " + strings.Repeat("__typename ", 14000) + "}", "BAD_USER_INPUT", "DOCUMENT_TOO_LARGE"},
 	{"many fragment spreads", "{ ...F " + strings.Repeat("...F ", 200) + "} fragment F on Query { __typename }", "BAD_USER_INPUT", "DOCUMENT_TOO_LARGE"},
-	{"subscription over POST", `subscription { messageAdded { id } }`, "BAD_USER_INPUT", "WEBSOCKET_REQUIRED"},
+	{"subscription over POST", `subscription { messageAdded { id } }`, "BAD_USER_INPUT", "STREAM_REQUIRED"},
 	{"NUL in login email", "mutation { login(email: \"a\\u0000@x.test\", password: \"x\") { __typename } }", "BAD_USER_INPUT", ""},
 	{"bidi override in login email", "mutation { login(email: \"a\\u202e@x.test\", password: \"x\") { __typename } }", "BAD_USER_INPUT", ""},
 }
