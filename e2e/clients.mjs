@@ -40,9 +40,9 @@ import WebSocket from 'ws';
 // consults it) do.
 globalThis.WebSocket ??= WebSocket;
 
-const OVERALL_TIMEOUT_MS = 180_000;
+const OVERALL_TIMEOUT_MS = 300_000; // includes building the server
 const WAIT_MS = 15_000;
-const TOKEN_TTL_S = 6; // short access tokens, so expiry is seen within the run
+const TOKEN_TTL_S = 12; // short access tokens, so expiry is seen within the run (long enough for a loaded machine)
 const PASSWORD = 'whisper-demo';
 const CHEN = 'dr.chen@demo.clinic';
 const PATEL = 'dr.patel@demo.clinic';

@@ -232,6 +232,9 @@ async function main() {
     if (got) break;
     assert(n < 20, 'Chen\'s notificationAdded stream never registered');
   }
+  // Her access token lives ACCESS_TTL_S and the probes above took some of
+  // it: step 3 starts with a fresh one (step 4 watches it run out).
+  her = { ...her, ...(await gql(null, `mutation($r: String!) { patientRefreshSession(refreshToken: $r) { accessToken refreshToken } }`, { r: her.refreshToken })).patientRefreshSession };
   const herWs = socket('amelia', her.accessToken);
   const herBadge = stream(herWs, 'unreadBadge', BADGE);
   const first = await herBadge.until('her first badge', () => true);
