@@ -88,7 +88,8 @@ type Config struct {
 	// patient before the patient is nudged (default 15 minutes).
 	PatientNudgeAfter time.Duration
 	// NudgeInterval is how often the nudge worker looks for due nudges
-	// (default 30 s; negative: not run in the background).
+	// (default 30 s, or a quarter of PatientNudgeAfter when that is
+	// shorter; negative: not run in the background).
 	NudgeInterval time.Duration
 	// NudgeConsent is the consent policy nudges ask (default: the consent
 	// service's MayContact, the one policy of SPEC §13).
@@ -306,7 +307,12 @@ func (a *App) Run(ctx context.Context) {
 	if a.cfg.NudgeInterval >= 0 {
 		every := a.cfg.NudgeInterval
 		if every == 0 {
+			// A nudge goes out within a quarter of its delay after it is
+			// due, and the worker looks at least every 30 s.
 			every = 30 * time.Second
+			if q := a.cfg.PatientNudgeAfter / 4; q > 0 && q < every {
+				every = max(q, time.Second)
+			}
 		}
 		start("patient nudges", func(ctx context.Context) { a.Nudges.Run(ctx, every) })
 	}
