@@ -46,6 +46,8 @@ type cachingConn struct {
 	prep   driver.ConnPrepareContext
 	byText map[string]*list.Element
 	lru    *list.List // of *cachedStmt, most recent first
+	inTx   bool       // a transaction is open on the connection
+	stale  bool       // a cached statement was found stale: not reused
 }
 
 type cachedStmt struct {
@@ -106,16 +108,23 @@ func (c *cachingConn) drop(e *list.Element) {
 	_ = cs.stmt.Close()
 }
 
-// forgetAfter drops query's statement after err if err says the statement
-// is stale (PostgreSQL: a table it reads changed shape); the next run
-// prepares it again.
-func (c *cachingConn) forgetAfter(query string, err error) {
+// forgetAfter looks at the error a cached statement ran into. When it says
+// the statement is stale (PostgreSQL: a table it reads changed shape, as
+// after a migration another replica ran), every statement of the
+// connection is suspect: the connection is given up, and outside a
+// transaction the error becomes driver.ErrBadConn, which database/sql
+// answers by running the statement again on another connection (the
+// statement had no effect). Inside a transaction the error stands: the
+// transaction is aborted, and the connection is not reused.
+func (c *cachingConn) forgetAfter(err error) error {
 	if !strings.Contains(err.Error(), "cached plan must not change result type") {
-		return
+		return err
 	}
-	if e, ok := c.byText[query]; ok && !e.Value.(*cachedStmt).busy {
-		c.drop(e)
+	c.stale = true
+	if c.inTx {
+		return err
 	}
+	return driver.ErrBadConn
 }
 
 // QueryContext runs query through its prepared statement.
@@ -124,8 +133,7 @@ func (c *cachingConn) QueryContext(ctx context.Context, query string, args []dri
 		if sq, ok := cs.stmt.(driver.StmtQueryContext); ok {
 			rows, err := sq.QueryContext(ctx, args)
 			if err != nil {
-				c.forgetAfter(query, err)
-				return nil, err
+				return nil, c.forgetAfter(err)
 			}
 			cs.busy = true
 			return &cachedRows{Rows: rows, cs: cs}, nil
@@ -140,9 +148,9 @@ func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driv
 		if se, ok := cs.stmt.(driver.StmtExecContext); ok {
 			res, err := se.ExecContext(ctx, args)
 			if err != nil {
-				c.forgetAfter(query, err)
+				return nil, c.forgetAfter(err)
 			}
-			return res, err
+			return res, nil
 		}
 	}
 	return c.Conn.(driver.ExecerContext).ExecContext(ctx, query, args)
@@ -155,10 +163,38 @@ func (c *cachingConn) PrepareContext(ctx context.Context, query string) (driver.
 
 // BeginTx starts a transaction on the connection.
 func (c *cachingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	var (
+		tx  driver.Tx
+		err error
+	)
 	if b, ok := c.Conn.(driver.ConnBeginTx); ok {
-		return b.BeginTx(ctx, opts)
+		tx, err = b.BeginTx(ctx, opts)
+	} else {
+		tx, err = c.Conn.Begin() //nolint:staticcheck // only for a driver without BeginTx
 	}
-	return c.Conn.Begin() //nolint:staticcheck // only for a driver without BeginTx
+	if err != nil {
+		return nil, err
+	}
+	c.inTx = true
+	return cachingTx{Tx: tx, c: c}, nil
+}
+
+// cachingTx notes on its connection when it ends.
+type cachingTx struct {
+	driver.Tx
+	c *cachingConn
+}
+
+// Commit commits the transaction.
+func (t cachingTx) Commit() error {
+	t.c.inTx = false
+	return t.Tx.Commit()
+}
+
+// Rollback rolls the transaction back.
+func (t cachingTx) Rollback() error {
+	t.c.inTx = false
+	return t.Tx.Rollback()
 }
 
 // Ping checks the connection.
@@ -179,6 +215,9 @@ func (c *cachingConn) ResetSession(ctx context.Context) error {
 
 // IsValid reports whether the connection may be reused.
 func (c *cachingConn) IsValid() bool {
+	if c.stale {
+		return false
+	}
 	if v, ok := c.Conn.(driver.Validator); ok {
 		return v.IsValid()
 	}

@@ -122,3 +122,37 @@ func writers(t *testing.T, client *ent.Client) {
 		t.Errorf("%d writers committed, want 10", n)
 	}
 }
+
+// A statement kept prepared goes stale when its table changes shape under
+// it (a migration run by another replica during a rolling upgrade): the
+// next run is answered from a fresh connection, not with an error.
+func TestStaleStatementIsRunAgain(t *testing.T) {
+	db := testdb.Open(t)
+	if !db.Dialect.IsPostgres() {
+		t.Skip("SQLite prepares a statement again by itself after a schema change")
+	}
+	ctx := context.Background()
+	db.SQL.SetMaxOpenConns(1) // the one connection that holds the statement
+	if _, err := db.SQL.ExecContext(ctx, `CREATE TABLE stale_probe (id int PRIMARY KEY, v int)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SQL.ExecContext(ctx, `INSERT INTO stale_probe VALUES (1, 7)`); err != nil {
+		t.Fatal(err)
+	}
+	read := func() (string, error) {
+		var v string
+		err := db.SQL.QueryRowContext(ctx, `SELECT v FROM stale_probe WHERE id = $1`, 1).Scan(&v)
+		return v, err
+	}
+	for range 6 { // prepared, and planned generically
+		if _, err := read(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.SQL.ExecContext(ctx, `ALTER TABLE stale_probe ALTER COLUMN v TYPE text`); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := read(); err != nil || v != "7" {
+		t.Fatalf("after the table changed: %q, %v; want 7 and no error", v, err)
+	}
+}
