@@ -9,10 +9,13 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/whisper-health/whisper/internal/store"
@@ -27,6 +30,13 @@ func Postgres() bool { return os.Getenv(EnvVar) != "" }
 // URL creates an empty database for t and returns its DATABASE_URL.
 func URL(t testing.TB) string {
 	t.Helper()
+	return newURL(t, "")
+}
+
+// newURL creates a database for t, a copy of template when one is named
+// (PostgreSQL only), and returns its DATABASE_URL.
+func newURL(t testing.TB, template string) string {
+	t.Helper()
 	admin := os.Getenv(EnvVar)
 	if admin == "" {
 		return "sqlite:" + filepath.Join(t.TempDir(), "whisper.db")
@@ -35,14 +45,16 @@ func URL(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("parsing %s: %v", EnvVar, err)
 	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "whisper_test_" + hex.EncodeToString(b)
+	name := "whisper_test_" + randomHex()
 	adb, err := sql.Open("postgres", admin)
 	if err != nil {
 		t.Fatalf("opening %s: %v", EnvVar, err)
 	}
-	if _, err := adb.Exec("CREATE DATABASE " + name); err != nil {
+	create := "CREATE DATABASE " + name
+	if template != "" {
+		create += " TEMPLATE " + template
+	}
+	if _, err := adb.Exec(create); err != nil {
 		adb.Close()
 		t.Fatalf("creating test database: %v", err)
 	}
@@ -56,10 +68,98 @@ func URL(t testing.TB) string {
 	return u.String()
 }
 
-// Open returns a migrated database for t, closed when t ends.
+// Open returns a migrated database for t, closed when t ends. On
+// PostgreSQL it is a copy of a template this test process migrated once
+// (migrating costs about a second a database there; copying a fraction).
 func Open(t testing.TB) *store.DB {
 	t.Helper()
-	return OpenURL(t, URL(t))
+	if !Postgres() {
+		return OpenURL(t, URL(t))
+	}
+	tmpl, err := migratedTemplate()
+	if err != nil {
+		t.Fatalf("preparing the template database: %v", err)
+	}
+	return OpenURL(t, newURL(t, tmpl))
+}
+
+func randomHex() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// templatePrefix names the template databases test processes migrate:
+// whisper_tmpl_<pid>_<random>.
+const templatePrefix = "whisper_tmpl_"
+
+var template struct {
+	once sync.Once
+	name string
+	err  error
+}
+
+// migratedTemplate creates and migrates this process's template database
+// once. Templates of processes that have ended (same machine) are dropped
+// first, so runs leave at most the template of a run that was killed.
+func migratedTemplate() (string, error) {
+	template.once.Do(func() {
+		admin := os.Getenv(EnvVar)
+		adb, err := sql.Open("postgres", admin)
+		if err != nil {
+			template.err = err
+			return
+		}
+		defer adb.Close()
+		dropDeadTemplates(adb)
+		name := fmt.Sprintf("%s%d_%s", templatePrefix, os.Getpid(), randomHex())
+		if _, err := adb.Exec("CREATE DATABASE " + name); err != nil {
+			template.err = err
+			return
+		}
+		u, err := url.Parse(admin)
+		if err != nil {
+			template.err = err
+			return
+		}
+		u.Path = "/" + name
+		ctx := context.Background()
+		db, err := store.Open(ctx, u.String())
+		if err != nil {
+			template.err = err
+			return
+		}
+		err = db.Migrate(ctx)
+		db.Close() // a template takes no connections while it is copied
+		template.name, template.err = name, err
+	})
+	return template.name, template.err
+}
+
+// dropDeadTemplates drops the templates whose test process is gone.
+func dropDeadTemplates(adb *sql.DB) {
+	rows, err := adb.Query(`SELECT datname FROM pg_database WHERE datname LIKE $1`, templatePrefix+"%")
+	if err != nil {
+		return
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if rows.Scan(&n) == nil {
+			names = append(names, n)
+		}
+	}
+	rows.Close()
+	for _, n := range names {
+		pid, _, ok := strings.Cut(strings.TrimPrefix(n, templatePrefix), "_")
+		if !ok {
+			continue
+		}
+		if _, err := os.Stat("/proc/" + pid); err == nil {
+			continue // its process still runs
+		}
+		_, _ = adb.Exec("DROP DATABASE IF EXISTS " + n + " WITH (FORCE)")
+	}
 }
 
 // OpenURL opens and migrates the database at rawURL, closed when t ends.
