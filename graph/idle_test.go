@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/whisper-health/whisper/internal/demo"
 	"github.com/whisper-health/whisper/internal/live"
 )
@@ -55,11 +57,13 @@ func TestIdleSocketGoroutines(t *testing.T) {
 	t.Cleanup(srv.Close)
 
 	before := runtime.NumGoroutine()
+	var clients []*wsClient
 	for range sockets {
 		c, err := dialURL(t, srv.URL, map[string]any{"Authorization": "Bearer " + token})
 		if err != nil {
 			t.Fatalf("connecting: %v", err)
 		}
+		clients = append(clients, c)
 		for id, q := range idleStreams {
 			c.send(map[string]any{"id": id, "type": "subscribe", "payload": map[string]any{"query": q}})
 		}
@@ -92,6 +96,19 @@ func TestIdleSocketGoroutines(t *testing.T) {
 	if perSocket > perSocketMax {
 		t.Errorf("an idle socket with %d subscriptions costs %.1f goroutines, want at most %d (4 + 1 per subscription); the sockets' goroutines:\n%s",
 			len(idleStreams), perSocket, perSocketMax, strings.Join(stacks, "\n\n"))
+	}
+
+	// Closed by their clients, the sockets leave nothing behind.
+	for _, c := range clients {
+		_ = c.conn.Close(websocket.StatusNormalClosure, "")
+	}
+	server, stacks = socketGoroutines(t, label)
+	for settle := time.Now().Add(5 * time.Second); server > 0 && time.Now().Before(settle); {
+		runtime.Gosched()
+		server, stacks = socketGoroutines(t, label)
+	}
+	if server > 0 {
+		t.Errorf("%d goroutines of closed sockets are left:\n%s", server, strings.Join(stacks, "\n\n"))
 	}
 }
 
