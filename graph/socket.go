@@ -393,7 +393,9 @@ func (h *Handler) EndPrincipal(id pulid.ID, reason EndReason) {
 // error before the socket itself closes.
 type socketEnd struct {
 	once   sync.Once
-	ending chan struct{}
+	ctx    context.Context // ends when the socket begins to end
+	endAll context.CancelFunc
+	ending <-chan struct{} // ctx.Done()
 	err    *gqlerror.Error
 
 	mu      sync.Mutex
@@ -408,7 +410,8 @@ type socketEnd struct {
 type socketEndKey struct{}
 
 func newSocketEnd(maxSubs int) *socketEnd {
-	return &socketEnd{ending: make(chan struct{}), max: maxSubs}
+	ctx, endAll := context.WithCancel(context.Background())
+	return &socketEnd{ctx: ctx, endAll: endAll, ending: ctx.Done(), max: maxSubs}
 }
 
 // refuse makes every subscription of the socket fail with err.
@@ -426,7 +429,7 @@ func (s *socketEnd) begin(reason EndReason) {
 			"code":   reason.code(),
 			"reason": string(reason),
 		}}
-		close(s.ending)
+		s.endAll()
 	})
 	s.mu.Lock()
 	s.closing = true
@@ -521,14 +524,10 @@ func (e sessionEnds) InterceptOperation(ctx context.Context, next graphql.Operat
 		}
 		return func(context.Context) *graphql.Response { return nil }
 	}
+	// The socket's end cancels the subscription: a callback, not a
+	// goroutine waiting for it.
 	sctx, cancel := context.WithCancel(ctx)
-	go func() {
-		select {
-		case <-se.ending:
-			cancel()
-		case <-sctx.Done():
-		}
-	}()
+	stopEnding := context.AfterFunc(se.ctx, cancel)
 	h := next(sctx)
 	var (
 		finished bool
@@ -536,6 +535,7 @@ func (e sessionEnds) InterceptOperation(ctx context.Context, next graphql.Operat
 	)
 	done := func() {
 		finished = true
+		stopEnding()
 		cancel()
 		se.leave()
 	}

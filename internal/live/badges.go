@@ -106,7 +106,7 @@ func (h *Hub) Badge(ctx context.Context) (<-chan *Badge, error) {
 	if err := s.reload(); err != nil {
 		return nil, err
 	}
-	h.badges.add(&h.mu, principal(v), s, ctx.Done())
+	h.badges.add(&h.mu, principal(v), s, ctx)
 	reportReady(ctx)
 	s.emit()
 	return s.out, nil
@@ -316,7 +316,7 @@ func (h *Hub) ChannelEvents(ctx context.Context) (<-chan *ChannelEvent, error) {
 		return nil, err
 	}
 	s := &chanSub{feed: newFeed[*ChannelEvent](ctx, h.cfg.Buffer), ctx: ctx, viewer: v}
-	h.chans.add(&h.mu, principal(v), s, ctx.Done(), s.done)
+	s.registered(h.chans.add(&h.mu, principal(v), s, ctx))
 	reportReady(ctx)
 	return s.out, nil
 }

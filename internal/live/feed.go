@@ -25,16 +25,29 @@ var (
 // notificationAdded): the hub never blocks on it; a subscriber whose queue is
 // full has fallen behind and its stream ends with ErrSlowConsumer.
 type feed[T any] struct {
-	ctx  context.Context // the subscriber's: where its end is reported
-	out  chan T
-	done chan struct{}
+	ctx context.Context // the subscriber's: where its end is reported
+	out chan T
 
-	mu     sync.Mutex
-	closed bool
+	mu         sync.Mutex
+	closed     bool
+	unregister func() // takes the stream out of the hub's registry
 }
 
 func newFeed[T any](ctx context.Context, size int) *feed[T] {
-	return &feed[T]{ctx: ctx, out: make(chan T, size), done: make(chan struct{})}
+	return &feed[T]{ctx: ctx, out: make(chan T, size)}
+}
+
+// registered records how the stream leaves the hub's registry when it is
+// cut off (it leaves by itself when its context ends); a stream already
+// cut off leaves now.
+func (f *feed[T]) registered(unregister func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		unregister()
+		return
+	}
+	f.unregister = unregister
 }
 
 // send queues v, or ends a subscriber that fell behind.
@@ -65,6 +78,8 @@ func (f *feed[T]) endLocked(err error) {
 	}
 	f.closed = true
 	reportEnd(f.ctx, err)
-	close(f.done)
+	if f.unregister != nil {
+		f.unregister()
+	}
 	close(f.out)
 }

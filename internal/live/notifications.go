@@ -28,7 +28,7 @@ func (h *Hub) Notifications(ctx context.Context, kinds []notification.Kind) (<-c
 		return nil, err
 	}
 	s := &noteSub{feed: newFeed[*ent.Notification](ctx, h.cfg.Buffer), ctx: ctx, viewer: v, kinds: kinds}
-	h.notes.add(&h.mu, v.UserID, s, ctx.Done(), s.done)
+	s.registered(h.notes.add(&h.mu, v.UserID, s, ctx))
 	reportReady(ctx)
 	return s.out, nil
 }

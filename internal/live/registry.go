@@ -1,6 +1,7 @@
 package live
 
 import (
+	"context"
 	"sync"
 
 	"github.com/whisper-health/whisper/internal/pulid"
@@ -10,24 +11,32 @@ import (
 // Its methods take the hub's lock.
 type byUser[T comparable] map[pulid.ID]map[T]struct{}
 
-// add registers s for user until done is closed (the subscription's context
-// ended, or it was cut off), then removes it.
-func (r byUser[T]) add(mu *sync.Mutex, user pulid.ID, s T, done ...<-chan struct{}) {
+// add registers s for user until ctx ends (the subscription ended), and
+// returns what removes it sooner (the stream was cut off). Either way it is
+// removed once, by a callback: no goroutine waits for the end.
+func (r byUser[T]) add(mu *sync.Mutex, user pulid.ID, s T, ctx context.Context) (remove func()) {
 	mu.Lock()
 	if r[user] == nil {
 		r[user] = map[T]struct{}{}
 	}
 	r[user][s] = struct{}{}
 	mu.Unlock()
-	go func() {
-		wait(done...)
-		mu.Lock()
-		delete(r[user], s)
-		if len(r[user]) == 0 {
-			delete(r, user)
-		}
-		mu.Unlock()
-	}()
+	var once sync.Once
+	drop := func() {
+		once.Do(func() {
+			mu.Lock()
+			delete(r[user], s)
+			if len(r[user]) == 0 {
+				delete(r, user)
+			}
+			mu.Unlock()
+		})
+	}
+	stop := context.AfterFunc(ctx, drop)
+	return func() {
+		stop()
+		drop()
+	}
 }
 
 // of lists user's subscriptions.
@@ -39,17 +48,4 @@ func (r byUser[T]) of(mu *sync.Mutex, user pulid.ID) []T {
 		out = append(out, s)
 	}
 	return out
-}
-
-// wait returns when any of chans is closed.
-func wait(chans ...<-chan struct{}) {
-	switch len(chans) {
-	case 1:
-		<-chans[0]
-	case 2:
-		select {
-		case <-chans[0]:
-		case <-chans[1]:
-		}
-	}
 }

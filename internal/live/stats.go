@@ -31,7 +31,7 @@ func (h *Hub) ConversationStats(ctx context.Context) (<-chan *messenger.Stats, e
 	}
 	s := &statsSub{ctx: ctx, viewer: v, kick: make(chan struct{}, 1), out: make(chan *messenger.Stats, 1)}
 	// Registered before the first value is read, so no change falls between.
-	h.stats.add(&h.mu, v.UserID, s, ctx.Done())
+	h.stats.add(&h.mu, v.UserID, s, ctx)
 	first, err := messenger.PatientStats(system(ctx, "compute the care-team viewer's conversation figures"), h.client, h.cfg.Dialect, v.UserID)
 	if err != nil {
 		return nil, err
