@@ -20,7 +20,6 @@
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +30,8 @@ import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
 import { getMainDefinition } from '@apollo/client/utilities';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
+
+import { freePort } from './common.mjs';
 
 const OVERALL_TIMEOUT_MS = 120_000;
 const BUILD_TIMEOUT_MS = 300_000;
@@ -100,16 +101,6 @@ function run(cmd, args, opts, timeoutMs) {
   });
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function startServer(databaseURL, port) {
   child = spawn(binary, ['-demo', '-addr', `127.0.0.1:${port}`], {

@@ -18,10 +18,8 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { ApolloClient, ApolloLink, CombinedGraphQLErrors, HttpLink, InMemoryCache, gql } from '@apollo/client';
@@ -36,6 +34,8 @@ import { createClient as createWSClient } from 'graphql-ws';
 import { from, switchMap } from 'rxjs';
 import WebSocket from 'ws';
 
+import { freePort, run, untilReady } from './common.mjs';
+
 // Node 20 has no global WebSocket; browsers (and Apollo's link, which
 // consults it) do.
 globalThis.WebSocket ??= WebSocket;
@@ -46,8 +46,6 @@ const TOKEN_TTL_S = 12; // short access tokens, so expiry is seen within the run
 const PASSWORD = 'whisper-demo';
 const CHEN = 'dr.chen@demo.clinic';
 const PATEL = 'dr.patel@demo.clinic';
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, '..');
 const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'whisper-clients-'));
 const binary = path.join(tmpDir, 'whisper');
 const output = [];
@@ -75,28 +73,6 @@ setTimeout(() => {
   console.error(output.join(''));
   process.exit(1);
 }, OVERALL_TIMEOUT_MS).unref();
-
-function run(cmd, args) {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (out += d));
-    p.on('error', reject);
-    p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')}: exit ${code}\n${out}`))));
-  });
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 // within resolves with promise's value, or fails after WAIT_MS naming what.
 function within(promise, what, ms = WAIT_MS) {
@@ -374,14 +350,7 @@ async function main() {
   server.stdout.on('data', (d) => output.push(d.toString()));
   server.stderr.on('data', (d) => output.push(d.toString()));
   server.on('exit', () => (serverExited = true));
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${base}/readyz`)).status === 200) break;
-    } catch {}
-    if (serverExited || Date.now() > deadline) fail('the server never became ready');
-    await sleep(100);
-  }
+  await untilReady(base, () => serverExited);
   const chen = await login(CHEN);
   const patel = await login(PATEL);
   const { openConversation: ch } = await plain(chen.access, `mutation($u: ID!) { openConversation(input: {userIDs: [$u]}) { id } }`, {

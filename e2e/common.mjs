@@ -1,5 +1,5 @@
 // Plumbing shared by the end-to-end suites that start their own server
-// (golive.mjs, portal.mjs, explorer.mjs): running a command, a free loopback port,
+// (golive.mjs, portal.mjs, explorer.mjs, clients.mjs, apollo-cache.mjs): running a command, a free loopback port,
 // waiting for /readyz, and GraphQL over HTTP.
 
 import { spawn } from 'node:child_process';
