@@ -104,7 +104,7 @@ func withRequestClient(wrap func(*store.DB) *ent.Client) envOption {
 // the tests step them with their clock (e.engine.RunDue, outbox.RunOnce).
 func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
-	url := testdb.URL(t)
+	url := testdb.MigratedURL(t)
 	db := testdb.OpenURL(t, url)
 	ctx := context.Background()
 	if _, err := demo.Load(ctx, db.Client, time.Now()); err != nil {

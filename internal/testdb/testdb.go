@@ -73,14 +73,22 @@ func newURL(t testing.TB, template string) string {
 // (migrating costs about a second a database there; copying a fraction).
 func Open(t testing.TB) *store.DB {
 	t.Helper()
+	return OpenURL(t, MigratedURL(t))
+}
+
+// MigratedURL creates a database for t whose schema is current and returns
+// its DATABASE_URL: on PostgreSQL a copy of the template this process
+// migrated once, on SQLite an empty file (opening it migrates it).
+func MigratedURL(t testing.TB) string {
+	t.Helper()
 	if !Postgres() {
-		return OpenURL(t, URL(t))
+		return URL(t)
 	}
 	tmpl, err := migratedTemplate()
 	if err != nil {
 		t.Fatalf("preparing the template database: %v", err)
 	}
-	return OpenURL(t, newURL(t, tmpl))
+	return newURL(t, tmpl)
 }
 
 func randomHex() string {
