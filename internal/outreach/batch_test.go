@@ -160,6 +160,13 @@ func TestABurstIsQueuedOnceByTwoEngines(t *testing.T) {
 func TestEnrollingWakesTheEngine(t *testing.T) {
 	e, c, ens, now := burst(t, 1)
 	ctx := viewer.NewSystemContext(context.Background(), "test")
+	passes := make(chan struct{}, 16)
+	e.passed = func() {
+		select {
+		case passes <- struct{}{}:
+		default:
+		}
+	}
 	run, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); e.Run(run, time.Hour) }()
@@ -168,14 +175,17 @@ func TestEnrollingWakesTheEngine(t *testing.T) {
 		return c.EnrollmentStep.Query().Where(enrollmentstep.HasEnrollmentWith(enrollment.PatientID(p)),
 			enrollmentstep.StatusEQ(enrollmentstep.StatusSENT)).ExistX(ctx)
 	}
+	// wait checks after each pass of the running engine; with an hourly
+	// tick, only the first pass and a wake-up can queue anything.
 	wait := func(p pulid.ID) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
+		timeout := time.After(10 * time.Second)
 		for !queued(p) {
-			if time.Now().After(deadline) {
+			select {
+			case <-passes:
+			case <-timeout:
 				t.Fatal("the enrolment's due action was not queued within 10 s")
 			}
-			time.Sleep(5 * time.Millisecond) // polling the database for the engine's write
 		}
 	}
 	wait(ens[0].PatientID) // by the first pass, or by the wake-up

@@ -68,6 +68,9 @@ type Engine struct {
 	cfg    EngineConfig
 	tx     *txn.Runner
 	wake   chan struct{}
+	// passed, when set, is called after each pass of Run: the signal a
+	// test waits on instead of polling for the engine's writes.
+	passed func()
 }
 
 // NewEngine returns the engine.
@@ -792,6 +795,9 @@ func (e *Engine) Run(ctx context.Context, every time.Duration) {
 				e.log.Warn("running due actions", "err", err)
 			}
 		}()
+		if e.passed != nil {
+			e.passed()
+		}
 		select {
 		case <-ctx.Done():
 			return
