@@ -218,7 +218,29 @@ func (e *Engine) completeCycle(ctx context.Context, c *ent.Client, en *ent.Enrol
 	return nil
 }
 
-// Steps lists an enrolment's steps, oldest first.
+// Steps lists an enrolment's steps, oldest first; steps due at the same
+// moment in the program's order (their actions' positions), whatever
+// order a pass wrote them in.
 func (e *Engine) Steps(ctx context.Context, en *ent.Enrollment) ([]*ent.EnrollmentStep, error) {
-	return en.QuerySteps().Order(ent.Asc(enrollmentstep.FieldCycle), ent.Asc(enrollmentstep.FieldScheduledAt)).All(ctx)
+	steps, err := en.QuerySteps().WithAction().
+		Order(ent.Asc(enrollmentstep.FieldCycle), ent.Asc(enrollmentstep.FieldScheduledAt)).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	position := func(s *ent.EnrollmentStep) int {
+		if s.Edges.Action == nil {
+			return 0
+		}
+		return s.Edges.Action.Position
+	}
+	slices.SortStableFunc(steps, func(a, b *ent.EnrollmentStep) int {
+		if a.Cycle != b.Cycle {
+			return a.Cycle - b.Cycle
+		}
+		if c := a.ScheduledAt.Compare(b.ScheduledAt); c != 0 {
+			return c
+		}
+		return position(a) - position(b)
+	})
+	return steps, nil
 }
