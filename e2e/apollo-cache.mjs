@@ -198,11 +198,14 @@ function watch(client, name, query, variables) {
   disposers.push(() => sub.unsubscribe());
   return {
     seen,
-    async until(what, cond) {
+    // until waits for a value satisfying cond: any value seen so far, or
+    // with latest only the newest one (a stream of states, like the badge,
+    // whose earlier values may satisfy cond by coincidence).
+    async until(what, cond, { latest = false } = {}) {
       const deadline = Date.now() + RECEIVE_TIMEOUT_MS;
       for (;;) {
         if (error) fail(`${name}: failed while waiting for ${what}: ${error?.message ?? show(error)}`);
-        const hit = seen.find(cond);
+        const hit = latest ? [seen.at(-1)].filter((d) => d !== undefined && cond(d))[0] : seen.find(cond);
         if (hit) return hit;
         const left = deadline - Date.now();
         if (left <= 0) fail(`${name}: no value with ${what} within ${RECEIVE_TIMEOUT_MS / 1000} s (last: ${show(seen.at(-1))})`);
@@ -292,7 +295,9 @@ async function main() {
   };
   const cached = () => apollo.cache.readFragment({ id: apollo.cache.identify({ __typename: 'Channel', id: ch.id }), fragment: CHANNEL_FIELDS });
   const settle = async (unread, lastID, what) => {
-    await badge.until(`${unread} unread in the conversation`, (d) => unreadIn(d) === unread);
+    // The badge is a state: an earlier event may have said the same count
+    // (2 unread on the way to 4), so only the newest one counts.
+    await badge.until(`${unread} unread in the conversation`, (d) => unreadIn(d) === unread, { latest: true });
     await messages.until(`message ${lastID}`, (d) => d.messageAdded.id === lastID);
     const server = await serverSays();
     assert(server.unreadCount === unread && server.lastMessage?.id === lastID, `${what}: the server says ${show(server)}`);
