@@ -187,6 +187,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *Handler {
 		srv.Use(ext)
 	}
 	srv.AroundOperations(auditPatientReads(r))
+	srv.AroundOperations(boundOperations(cfg.OperationTimeout, presentError(r.Log)))
 	srv.Use(sessionEnds{present: presentError(r.Log)})
 	srv.AroundRootFields(signInContext)
 	srv.AroundFields(checkText)
@@ -458,6 +459,42 @@ func withClient(ctx context.Context, m auth.Meta) context.Context {
 }
 
 func clientFromContext(ctx context.Context) auth.Meta { return auth.ClientFromContext(ctx) }
+
+// boundOperations bounds every query and mutation by OperationTimeout and
+// answers one that ran out of it with an error rather than nothing (gqlgen
+// ends a response whose context is done with no response, which a POST
+// writes as a bare null). Over plain HTTP the request's context carries the
+// bound; a query or mutation sent over server-sent events (graphql-sse lets
+// any operation use them) gets it here, counted from the operation's start,
+// since that request is not bounded: a subscription lives as long as its
+// stream.
+func boundOperations(timeout time.Duration, present graphql.ErrorPresenterFunc) graphql.OperationMiddleware {
+	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		op := graphql.GetOperationContext(ctx).Operation
+		if op == nil || op.Operation == ast.Subscription {
+			return next(ctx)
+		}
+		deadline, stream := time.Time{}, ctx.Value(eventStreamKey{}) != nil
+		if stream {
+			deadline = time.Now().Add(timeout)
+		}
+		responses := next(ctx)
+		answered := false
+		return func(ctx context.Context) *graphql.Response {
+			if stream {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithDeadline(ctx, deadline)
+				defer cancel()
+			}
+			r := responses(ctx)
+			if r == nil && !answered && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				r = &graphql.Response{Errors: gqlerror.List{present(ctx, context.DeadlineExceeded)}}
+			}
+			answered = answered || r != nil
+			return r
+		}
+	}
+}
 
 // auditPatientReads gives each operation a read log (see
 // trail.AuditPatientReads) and writes the patient records it read to the

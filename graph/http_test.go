@@ -19,6 +19,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/whisper-health/whisper/graph"
+	"github.com/whisper-health/whisper/internal/auth"
 	"github.com/whisper-health/whisper/internal/demo"
 	"github.com/whisper-health/whisper/internal/live"
 )
@@ -449,5 +450,34 @@ func TestServerSentEventsWithoutATokenAskForOne(t *testing.T) {
 	res.Body.Close()
 	if !strings.Contains(string(raw), `"UNAUTHENTICATED"`) || strings.Contains(string(raw), "websockets") {
 		t.Errorf("an SSE subscription without a token answered %s, want UNAUTHENTICATED", raw)
+	}
+}
+
+// A query sent over server-sent events (graphql-sse lets any operation use
+// them) is bounded by the operation timeout like one over plain HTTP: here
+// a timeout that has passed before any resolver runs.
+func TestQueriesOverServerSentEventsAreBounded(t *testing.T) {
+	e := newEnv(t, withHandler(func(c *graph.HandlerConfig) { c.OperationTimeout = time.Nanosecond }))
+	// Signed in directly: the login mutation is bounded too.
+	chen, err := e.auth.Login(context.Background(), demo.ChenEmail, demo.Password, auth.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const query = `{ channels(first: 1) { totalCount } }`
+	for _, accept := range []string{"application/json", "text/event-stream"} {
+		body, _ := json.Marshal(map[string]any{"query": query})
+		r, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/graphql", bytes.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Accept", accept)
+		r.Header.Set("Authorization", "Bearer "+chen.AccessToken)
+		res, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if !strings.Contains(string(raw), "took too long") || strings.Contains(string(raw), `"totalCount"`) {
+			t.Errorf("a query past the operation timeout, Accept: %s, answered %s; want an error saying it took too long", accept, raw)
+		}
 	}
 }
