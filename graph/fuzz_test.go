@@ -115,15 +115,31 @@ func FuzzWebsocketFrames(f *testing.F) {
 				break // the server closed the socket: allowed
 			}
 		}
-		// Read what came back until the socket goes quiet or closes.
-		for {
-			msg, err := c.read(100 * time.Millisecond)
-			if err != nil {
-				break
-			}
-			if msg["type"] == "error" || msg["type"] == "next" {
-				if strings.Contains(mustJSON(msg), `"INTERNAL"`) {
-					t.Fatalf("INTERNAL for client frames: %v", msg)
+		// Read what came back until the server answers a ping sent last
+		// (it handles a socket's frames in order, so every refusal of the
+		// frames before it is written by then) or closes the socket.
+		if err := c.conn.Write(context.Background(), websocket.MessageText, []byte(`{"type":"ping"}`)); err == nil {
+			deadline := time.NewTimer(10 * time.Second)
+			defer deadline.Stop()
+		read:
+			for {
+				select {
+				case r := <-c.inbox:
+					if r.err != nil {
+						break read // the server closed the socket: allowed
+					}
+					var msg map[string]any
+					_ = json.Unmarshal(r.msg, &msg)
+					switch msg["type"] {
+					case "pong":
+						break read
+					case "error", "next":
+						if strings.Contains(string(r.msg), `"INTERNAL"`) {
+							t.Fatalf("INTERNAL for client frames: %s", r.msg)
+						}
+					}
+				case <-deadline.C:
+					t.Fatalf("the server neither answered a ping nor closed the socket within 10 s")
 				}
 			}
 		}
