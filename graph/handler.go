@@ -152,13 +152,12 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *Handler {
 	srv := handler.New(NewSchema(r))
 	readLimit := cfg.MaxBodyBytes
 	srv.AddTransport(transport.Websocket{
-		Implementation: goingAway{transport.CoderWebsocketImplementation{
+		Implementation: goingAway{WebsocketImplementation: transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: cfg.WebsocketOrigins},
-		}},
+		}, ping: newPinger(cfg.PingInterval)}, // graphql-transport-ws ping/pong, one goroutine for all
 		InitFunc:              h.initSocket,
 		InitTimeout:           cfg.InitTimeout,
 		KeepAlivePingInterval: cfg.PingInterval, // legacy graphql-ws keep-alive
-		PingPongInterval:      cfg.PingInterval, // graphql-transport-ws ping/pong
 		PayloadReadLimit:      &readLimit,
 	})
 	srv.AddTransport(transport.Options{})
