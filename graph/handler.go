@@ -466,11 +466,21 @@ func auditPatientReads(r *Resolver) graphql.OperationMiddleware {
 		ctx, reads := trail.WithReadLog(ctx)
 		responses := next(ctx)
 		return func(ctx context.Context) *graphql.Response {
+			// A subscription parks in responses between events: this
+			// frame stays small (see sessionEnds).
 			resp := responses(ctx)
-			if err := reads.Flush(context.WithoutCancel(ctx), r.Client); err != nil {
-				r.Log.Error("recording patient reads", "err", err)
-			}
+			flushReads(ctx, r, reads)
 			return resp
 		}
+	}
+}
+
+// flushReads writes the patient records read while answering to the
+// access log.
+//
+//go:noinline
+func flushReads(ctx context.Context, r *Resolver, reads *trail.ReadLog) {
+	if err := reads.Flush(context.WithoutCancel(ctx), r.Client); err != nil {
+		r.Log.Error("recording patient reads", "err", err)
 	}
 }

@@ -655,49 +655,88 @@ func (e sessionEnds) InterceptOperation(ctx context.Context, next graphql.Operat
 	// The socket's end cancels the subscription: a callback, not a
 	// goroutine waiting for it.
 	sctx, cancel := context.WithCancel(ctx)
-	stopEnding := context.AfterFunc(se.ctx, cancel)
-	h := next(sctx)
-	var (
-		finished bool
-		callCtx  context.Context
-	)
-	done := func() {
-		finished = true
-		stopEnding()
-		cancel()
-		se.leave()
-	}
+	sub := &subscription{se: se, last: last, sctx: sctx, cancel: cancel}
+	sub.stopEnding = context.AfterFunc(se.ctx, cancel)
+	sub.h = next(sctx)
+	// The handler parks in h between events for as long as the
+	// subscription lives: its frame is kept small (the rest is in
+	// subscription's methods, which are not on the stack meanwhile), so
+	// that the goroutine's stack can shrink to its smallest size.
 	return func(ctx context.Context) *graphql.Response {
-		if finished {
-			return nil
+		if !sub.ready(ctx) {
+			return sub.finish()
 		}
-		if last != nil && last.sent {
-			// The last event (the ending error) is written: now the
-			// stream is done and the socket may close.
-			done()
-			return nil
+		if r := sub.h(sub.callCtx); r != nil {
+			return r
 		}
-		if callCtx == nil {
-			var stop context.CancelFunc
-			callCtx, stop = context.WithCancel(ctx)
-			context.AfterFunc(sctx, stop)
-		}
-		r := h(callCtx)
-		if r == nil {
-			select {
-			case <-se.ending:
-				endStream(sctx, se.err)
-				se.queued.Add(1)
-			default:
-			}
-			if errs := last.list(); len(errs) > 0 {
-				last.sent = true
-				return &graphql.Response{Errors: errs}
-			}
-			done()
-		}
-		return r
+		return sub.ended()
 	}
+}
+
+// subscription is the state of one websocket subscription's response
+// handler (see sessionEnds.InterceptOperation).
+type subscription struct {
+	se         *socketEnd
+	last       *streamTail
+	sctx       context.Context // ends with the socket's end or the subscription
+	cancel     context.CancelFunc
+	stopEnding func() bool
+	h          graphql.ResponseHandler
+	finished   bool
+	callCtx    context.Context // the response handler's context, ending with sctx too
+}
+
+// ready reports whether the next event is to be read; the first call
+// derives the context the events are read in.
+//
+//go:noinline
+func (s *subscription) ready(ctx context.Context) bool {
+	if s.finished || s.last != nil && s.last.sent {
+		return false
+	}
+	if s.callCtx == nil {
+		var stop context.CancelFunc
+		s.callCtx, stop = context.WithCancel(ctx)
+		context.AfterFunc(s.sctx, stop)
+	}
+	return true
+}
+
+// finish ends the subscription once its last event (the ending error) is
+// written: now the stream is done and the socket may close.
+//
+//go:noinline
+func (s *subscription) finish() *graphql.Response {
+	if !s.finished {
+		s.done()
+	}
+	return nil
+}
+
+// ended handles the end of the stream: its ending errors go out as one
+// last response, or the subscription is done.
+//
+//go:noinline
+func (s *subscription) ended() *graphql.Response {
+	select {
+	case <-s.se.ending:
+		endStream(s.sctx, s.se.err)
+		s.se.queued.Add(1)
+	default:
+	}
+	if errs := s.last.list(); len(errs) > 0 {
+		s.last.sent = true
+		return &graphql.Response{Errors: errs}
+	}
+	s.done()
+	return nil
+}
+
+func (s *subscription) done() {
+	s.finished = true
+	s.stopEnding()
+	s.cancel()
+	s.se.leave()
 }
 
 // streamTail collects the errors that end a subscription over server-sent
