@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -63,6 +64,12 @@ func idleClientMain(path string) int {
 // footprint is the process's live memory after a full collection (heap
 // objects and goroutine stacks) and its goroutines.
 func footprint() (bytes uint64, goroutines int) {
+	b, _, g := footprintParts()
+	return b, g
+}
+
+// footprintParts is footprint with the goroutine stacks apart.
+func footprintParts() (bytes, stacks uint64, goroutines int) {
 	var before int
 	for range 20 {
 		// Let goroutines that are still winding down finish.
@@ -77,12 +84,13 @@ func footprint() (bytes uint64, goroutines int) {
 	runtime.GC()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	return m.HeapAlloc + m.StackInuse, runtime.NumGoroutine()
+	return m.HeapAlloc + m.StackInuse, m.StackInuse, runtime.NumGoroutine()
 }
 
 // holdIdle has a client process open n sockets on the orders' server and
 // returns the server process's growth per socket in bytes and goroutines.
-func holdIdle(ctx context.Context, dir string, o idleOrders) (perSocket float64, goroutines float64, err error) {
+// held, when set, runs while the sockets are held (after measuring).
+func holdIdle(ctx context.Context, dir string, o idleOrders, held func() error) (perSocket float64, goroutines float64, err error) {
 	b, err := json.Marshal(o)
 	if err != nil {
 		return 0, 0, err
@@ -95,7 +103,7 @@ func holdIdle(ctx context.Context, dir string, o idleOrders) (perSocket float64,
 	if err != nil {
 		return 0, 0, err
 	}
-	mem0, g0 := footprint()
+	mem0, st0, g0 := footprintParts()
 	cmd := exec.CommandContext(ctx, self, "-idle-client", path)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
@@ -119,7 +127,13 @@ func holdIdle(ctx context.Context, dir string, o idleOrders) (perSocket float64,
 	if strings.TrimSpace(line) != "ready" {
 		return 0, 0, fmt.Errorf("the idle client process did not get ready (%q, %v)", line, rerr)
 	}
-	mem1, g1 := footprint()
+	mem1, st1, g1 := footprintParts()
+	logf("bench: idle: %.1f KB per socket, of which goroutine stacks %.1f KB", float64(int64(mem1)-int64(mem0))/float64(o.N)/1024, float64(int64(st1)-int64(st0))/float64(o.N)/1024)
+	if held != nil {
+		if err := held(); err != nil {
+			return 0, 0, err
+		}
+	}
 	return float64(int64(mem1)-int64(mem0)) / float64(o.N), float64(g1-g0) / float64(o.N), nil
 }
 
@@ -150,14 +164,18 @@ func runIdle(ctx context.Context, srv *server, o Options) (Result, error) {
 	}
 	defer bare.Close()
 	wsURL := "ws" + strings.TrimPrefix(srv.URL, "http")
-	ourMem, ourG, err := holdIdle(ctx, dir, idleOrders{URL: wsURL, Tokens: tokens, N: n})
+	var heap func() error
+	if o.MemProfile != "" {
+		heap = func() error { return writeHeapProfile(o.MemProfile, n) }
+	}
+	ourMem, ourG, err := holdIdle(ctx, dir, idleOrders{URL: wsURL, Tokens: tokens, N: n}, heap)
 	if err != nil {
 		return Result{}, fmt.Errorf("ours: %w", err)
 	}
 	if err := waitSocketsClosed(ctx, srv); err != nil {
 		return Result{}, err
 	}
-	baseMem, baseG, err := holdIdle(ctx, dir, idleOrders{URL: bare.url, N: n})
+	baseMem, baseG, err := holdIdle(ctx, dir, idleOrders{URL: bare.url, N: n}, nil)
 	if err != nil {
 		return Result{}, fmt.Errorf("baseline: %w", err)
 	}
@@ -177,4 +195,25 @@ func runIdle(ctx context.Context, srv *server, o Options) (Result, error) {
 	}
 	logf("bench: idle: ours %.1f KB and %.1f goroutines per socket, bare echo %.1f KB and %.1f goroutines", r.Ours, ourG, r.Baseline, baseG)
 	return r, nil
+}
+
+// writeHeapProfile writes the heap profile of this process (the server's,
+// with n idle sockets held) to path, and its goroutines (with their
+// stacks) to path.goroutines.txt.
+func writeHeapProfile(path string, n int) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		return err
+	}
+	g, err := os.Create(path + ".goroutines.txt")
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	logf("bench: idle: heap profile of the server with %d sockets held written to %s (goroutines in %s.goroutines.txt)", n, path, path)
+	return pprof.Lookup("goroutine").WriteTo(g, 1)
 }

@@ -90,6 +90,10 @@ type Options struct {
 	// scenario's measured phase (ours and baseline, labelled by side); the
 	// scenario name is inserted before the extension.
 	CPUProfile string
+	// MemProfile, when set, names the heap profile the idle scenario writes
+	// while its sockets are held (of the server's process: the clients run
+	// in a child process).
+	MemProfile string
 	// RealHash gives the fanout subscribers a full-cost argon2id password
 	// hash (auth.HashPassword); by default a minimal-cost one keeps their
 	// sign-in quick.
@@ -165,6 +169,9 @@ func main() {
 	if opts.IdleClient != "" {
 		os.Exit(idleClientMain(opts.IdleClient))
 	}
+	if opts.MemProfile != "" {
+		runtime.MemProfileRate = 4096 // fine enough to see per-socket objects
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -230,6 +237,7 @@ func parseFlags(args []string) Options {
 	fs.IntVar(&o.AuditMessages, "audit-messages", 1000000, "messages seeded in the audit scenario (and a tenth as many notifications)")
 	fs.StringVar(&o.Scenario, "scenario", "all", "scenarios to run: all, or a comma-separated list of send, send-sqlite, fanout, engine, storm, idle, limits, audit")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of each scenario's measured phase, samples labelled side=whisper|baseline|client (cpu.pprof becomes cpu.send.pprof, cpu.fanout.pprof, cpu.engine.pprof and cpu.audit.pprof)")
+	fs.StringVar(&o.MemProfile, "memprofile", "", "write a heap profile of the server while the idle scenario's sockets are held (go tool pprof -sample_index=inuse_space)")
 	fs.BoolVar(&o.RealHash, "real-password-hash", false, "give the fanout subscribers a full-cost argon2id password hash (sign-in then takes about a minute)")
 	fs.BoolVar(&o.ServerLog, "server-log", false, "show the server's warnings and errors on stderr")
 	fs.DurationVar(&o.Timeout, "timeout", 8*time.Minute, "abandon the run (dropping the database) after this long")

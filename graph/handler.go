@@ -152,13 +152,12 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *Handler {
 	srv := handler.New(NewSchema(r))
 	readLimit := cfg.MaxBodyBytes
 	srv.AddTransport(transport.Websocket{
-		Implementation: goingAway{transport.CoderWebsocketImplementation{
+		Implementation: goingAway{WebsocketImplementation: transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: cfg.WebsocketOrigins},
-		}},
+		}, ping: newPinger(cfg.PingInterval)}, // graphql-transport-ws ping/pong, one goroutine for all
 		InitFunc:              h.initSocket,
 		InitTimeout:           cfg.InitTimeout,
 		KeepAlivePingInterval: cfg.PingInterval, // legacy graphql-ws keep-alive
-		PingPongInterval:      cfg.PingInterval, // graphql-transport-ws ping/pong
 		PayloadReadLimit:      &readLimit,
 	})
 	srv.AddTransport(transport.Options{})
@@ -504,11 +503,21 @@ func auditPatientReads(r *Resolver) graphql.OperationMiddleware {
 		ctx, reads := trail.WithReadLog(ctx)
 		responses := next(ctx)
 		return func(ctx context.Context) *graphql.Response {
+			// A subscription parks in responses between events: this
+			// frame stays small (see sessionEnds).
 			resp := responses(ctx)
-			if err := reads.Flush(context.WithoutCancel(ctx), r.Client); err != nil {
-				r.Log.Error("recording patient reads", "err", err)
-			}
+			flushReads(ctx, r, reads)
 			return resp
 		}
+	}
+}
+
+// flushReads writes the patient records read while answering to the
+// access log.
+//
+//go:noinline
+func flushReads(ctx context.Context, r *Resolver, reads *trail.ReadLog) {
+	if err := reads.Flush(context.WithoutCancel(ctx), r.Client); err != nil {
+		r.Log.Error("recording patient reads", "err", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/whisper-health/whisper/internal/viewer"
 	"io"
 	"net/http"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -190,9 +191,11 @@ func withCloseCode(ctx context.Context) context.Context {
 
 // goingAway is the websocket implementation that closes with the code the
 // socket's end chose: gqlgen closes every ended socket with 1000, which
-// clients read as "finished".
+// clients read as "finished". It also pings the graphql-transport-ws
+// sockets (see pinger) when ping is set.
 type goingAway struct {
 	transport.WebsocketImplementation
+	ping *pinger
 }
 
 // Accept implements transport.WebsocketImplementation.
@@ -202,18 +205,34 @@ func (g goingAway) Accept(w http.ResponseWriter, r *http.Request, o transport.We
 		return nil, err
 	}
 	ws, _ := r.Context().Value(wsStateKey{}).(*wsState)
-	return goingAwayConn{WebsocketConn: conn, ws: ws}, nil
+	c := goingAwayConn{WebsocketConn: conn, ws: ws}
+	if g.ping != nil && conn.Subprotocol() == graphqlTransportWS {
+		c.pinged = g.ping.add(conn)
+	}
+	return c, nil
 }
+
+// graphqlTransportWS is the websocket subprotocol the pinger serves (the
+// legacy graphql-ws keeps gqlgen's own keep-alive).
+const graphqlTransportWS = "graphql-transport-ws"
 
 // goingAwayConn replaces a normal close with the chosen code and counts
 // the subscription errors written while the socket ends.
 type goingAwayConn struct {
 	transport.WebsocketConn
-	ws *wsState
+	ws     *wsState
+	pinged *pinged // nil: not pinged by the handler's pinger
+}
+
+// Close implements transport.WebsocketConn.
+func (c goingAwayConn) Close() error {
+	c.pinged.leave()
+	return c.WebsocketConn.Close()
 }
 
 // WriteClose implements transport.WebsocketConn.
 func (c goingAwayConn) WriteClose(code int, message string) error {
+	c.pinged.leave()
 	if c.ws != nil && code == transport.WebsocketCloseNormalClosure {
 		if chosen := c.ws.code.Load(); chosen != 0 {
 			code = int(chosen)
@@ -256,7 +275,116 @@ func (c goingAwayConn) NextReader() (int, io.Reader, error) {
 	if !validUTF8JSON(b) {
 		return typ, nil, errInvalidFrame
 	}
+	if c.pinged != nil && bytes.Contains(b, []byte(`"pong"`)) {
+		var m struct {
+			Type string `json:"type"`
+		}
+		if json.Unmarshal(b, &m) == nil && m.Type == "pong" {
+			c.pinged.pong.Store(true)
+		}
+	}
 	return typ, bytes.NewReader(b), nil
+}
+
+// pinger pings every graphql-transport-ws socket of a handler from one
+// goroutine (running while there are sockets) instead of a goroutine and a
+// ticker per socket: each interval it sends {"type":"ping"}, and closes a
+// socket whose client sent no pong for two intervals — what gqlgen's
+// PingPongInterval does, per socket. A ping is written by a short-lived
+// goroutine, so a client that does not read holds up only its own.
+type pinger struct {
+	every time.Duration
+
+	mu      sync.Mutex
+	conns   map[*pinged]struct{}
+	running bool
+}
+
+// pinged is one socket the pinger serves.
+type pinged struct {
+	p        *pinger
+	conn     transport.WebsocketConn
+	pong     atomic.Bool  // a pong arrived since the last check
+	writing  atomic.Bool  // a ping is being written
+	deadline atomic.Int64 // unix nanoseconds: closed when silent past it
+}
+
+func newPinger(every time.Duration) *pinger {
+	return &pinger{every: every, conns: map[*pinged]struct{}{}}
+}
+
+// add starts pinging conn.
+func (p *pinger) add(conn transport.WebsocketConn) *pinged {
+	c := &pinged{p: p, conn: conn}
+	c.deadline.Store(time.Now().Add(2 * p.every).UnixNano())
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.conns[c] = struct{}{}
+	if !p.running {
+		p.running = true
+		go p.run()
+	}
+	return c
+}
+
+// leave stops pinging the socket (it is closing); nil-safe.
+func (c *pinged) leave() {
+	if c == nil {
+		return
+	}
+	c.p.mu.Lock()
+	defer c.p.mu.Unlock()
+	delete(c.p.conns, c)
+}
+
+// pingMessage is graphql-transport-ws's ping.
+var pingMessage = map[string]string{"type": "ping"}
+
+func (p *pinger) run() {
+	// Shared by every socket: not labelled as the one that started it.
+	pprof.SetGoroutineLabels(context.Background())
+	tick := time.NewTicker(p.every)
+	defer tick.Stop()
+	var conns []*pinged
+	for range tick.C {
+		p.mu.Lock()
+		if len(p.conns) == 0 {
+			p.running = false
+			p.mu.Unlock()
+			return
+		}
+		conns = conns[:0]
+		for c := range p.conns {
+			conns = append(conns, c)
+		}
+		p.mu.Unlock()
+		now := time.Now()
+		for _, c := range conns {
+			if c.pong.Swap(false) {
+				c.deadline.Store(now.Add(2 * p.every).UnixNano())
+			} else if now.UnixNano() > c.deadline.Load() {
+				// Silent for two intervals: drop it (the read fails and
+				// gqlgen ends the socket), as gqlgen's read deadline does.
+				c.leave()
+				if d, ok := c.conn.(transport.WebsocketReadDeadliner); ok {
+					_ = d.SetReadDeadline(now)
+				} else {
+					_ = c.conn.Close()
+				}
+				continue
+			}
+			if c.writing.Swap(true) {
+				continue // the last ping is still being written
+			}
+			go func() {
+				defer c.writing.Store(false)
+				if c.conn.WriteJSON(pingMessage) != nil {
+					c.leave()
+				}
+			}()
+		}
+		clear(conns)
+	}
 }
 
 // errInvalidFrame ends a socket that sent a frame that is not valid UTF-8.
@@ -527,49 +655,88 @@ func (e sessionEnds) InterceptOperation(ctx context.Context, next graphql.Operat
 	// The socket's end cancels the subscription: a callback, not a
 	// goroutine waiting for it.
 	sctx, cancel := context.WithCancel(ctx)
-	stopEnding := context.AfterFunc(se.ctx, cancel)
-	h := next(sctx)
-	var (
-		finished bool
-		callCtx  context.Context
-	)
-	done := func() {
-		finished = true
-		stopEnding()
-		cancel()
-		se.leave()
-	}
+	sub := &subscription{se: se, last: last, sctx: sctx, cancel: cancel}
+	sub.stopEnding = context.AfterFunc(se.ctx, cancel)
+	sub.h = next(sctx)
+	// The handler parks in h between events for as long as the
+	// subscription lives: its frame is kept small (the rest is in
+	// subscription's methods, which are not on the stack meanwhile), so
+	// that the goroutine's stack can shrink to its smallest size.
 	return func(ctx context.Context) *graphql.Response {
-		if finished {
-			return nil
+		if !sub.ready(ctx) {
+			return sub.finish()
 		}
-		if last != nil && last.sent {
-			// The last event (the ending error) is written: now the
-			// stream is done and the socket may close.
-			done()
-			return nil
+		if r := sub.h(sub.callCtx); r != nil {
+			return r
 		}
-		if callCtx == nil {
-			var stop context.CancelFunc
-			callCtx, stop = context.WithCancel(ctx)
-			context.AfterFunc(sctx, stop)
-		}
-		r := h(callCtx)
-		if r == nil {
-			select {
-			case <-se.ending:
-				endStream(sctx, se.err)
-				se.queued.Add(1)
-			default:
-			}
-			if errs := last.list(); len(errs) > 0 {
-				last.sent = true
-				return &graphql.Response{Errors: errs}
-			}
-			done()
-		}
-		return r
+		return sub.ended()
 	}
+}
+
+// subscription is the state of one websocket subscription's response
+// handler (see sessionEnds.InterceptOperation).
+type subscription struct {
+	se         *socketEnd
+	last       *streamTail
+	sctx       context.Context // ends with the socket's end or the subscription
+	cancel     context.CancelFunc
+	stopEnding func() bool
+	h          graphql.ResponseHandler
+	finished   bool
+	callCtx    context.Context // the response handler's context, ending with sctx too
+}
+
+// ready reports whether the next event is to be read; the first call
+// derives the context the events are read in.
+//
+//go:noinline
+func (s *subscription) ready(ctx context.Context) bool {
+	if s.finished || s.last != nil && s.last.sent {
+		return false
+	}
+	if s.callCtx == nil {
+		var stop context.CancelFunc
+		s.callCtx, stop = context.WithCancel(ctx)
+		context.AfterFunc(s.sctx, stop)
+	}
+	return true
+}
+
+// finish ends the subscription once its last event (the ending error) is
+// written: now the stream is done and the socket may close.
+//
+//go:noinline
+func (s *subscription) finish() *graphql.Response {
+	if !s.finished {
+		s.done()
+	}
+	return nil
+}
+
+// ended handles the end of the stream: its ending errors go out as one
+// last response, or the subscription is done.
+//
+//go:noinline
+func (s *subscription) ended() *graphql.Response {
+	select {
+	case <-s.se.ending:
+		endStream(s.sctx, s.se.err)
+		s.se.queued.Add(1)
+	default:
+	}
+	if errs := s.last.list(); len(errs) > 0 {
+		s.last.sent = true
+		return &graphql.Response{Errors: errs}
+	}
+	s.done()
+	return nil
+}
+
+func (s *subscription) done() {
+	s.finished = true
+	s.stopEnding()
+	s.cancel()
+	s.se.leave()
 }
 
 // streamTail collects the errors that end a subscription over server-sent

@@ -405,3 +405,71 @@ func TestRepeatedFailedConnectionInitIsThrottled(t *testing.T) {
 		t.Errorf("good init after 10 failures: %v, want connection_ack", err)
 	}
 }
+
+// TestWebsocketPingsAndDropsSilentClients: the server pings every
+// graphql-transport-ws socket each PingInterval (one goroutine for all the
+// handler's sockets, not one per socket); a client that answers stays open
+// however many pings pass, one that never answers is closed after two
+// intervals of silence.
+func TestWebsocketPingsAndDropsSilentClients(t *testing.T) {
+	e := newEnv(t, func(s *envSetup) { s.cfg.Handler.PingInterval = 50 * time.Millisecond })
+	token := e.login(demo.ChenEmail).AccessToken
+	init := map[string]any{"Authorization": "Bearer " + token}
+
+	// nextType reads the next message of c's raw inbox and returns its
+	// type ("" once the socket is closed).
+	nextType := func(c *wsClient) string {
+		t.Helper()
+		select {
+		case r := <-c.inbox:
+			if r.err != nil {
+				return ""
+			}
+			var m map[string]any
+			if err := json.Unmarshal(r.msg, &m); err != nil {
+				t.Fatal(err)
+			}
+			typ, _ := m["type"].(string)
+			return typ
+		case <-time.After(10 * time.Second):
+			t.Fatal("no message and no close within 10 s")
+			return ""
+		}
+	}
+
+	answering, err := dialWS(t, e, init)
+	if err != nil {
+		t.Fatal(err)
+	}
+	silent, err := dialWS(t, e, init)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The answering client pongs each ping; ten pings are five times the
+	// silence the server allows.
+	for pings := 0; pings < 10; {
+		switch typ := nextType(answering); typ {
+		case "ping":
+			pings++
+			answering.send(map[string]any{"type": "pong"})
+		case "":
+			t.Fatalf("a client answering every ping was closed after %d pings", pings)
+		}
+	}
+	// The silent one has been closed meanwhile.
+	pings := 0
+	for typ := nextType(silent); typ != ""; typ = nextType(silent) {
+		if typ == "ping" {
+			pings++
+		}
+	}
+	if pings == 0 {
+		t.Error("the silent client was closed without a ping")
+	}
+	// And the answering one still serves.
+	answering.send(map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": "{ me { email } }"}})
+	msg, err := answering.read(5 * time.Second)
+	if err != nil || msg["type"] != "next" {
+		t.Fatalf("after the pings: %v, %v; want next", msg, err)
+	}
+}

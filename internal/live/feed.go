@@ -22,19 +22,31 @@ var (
 )
 
 // feed is the bounded queue of one event stream (channelUpdated,
-// notificationAdded): the hub never blocks on it; a subscriber whose queue is
-// full has fallen behind and its stream ends with ErrSlowConsumer.
+// notificationAdded): the hub never blocks on it; a subscriber with size
+// events waiting has fallen behind and its stream ends with ErrSlowConsumer.
+// The queue grows with what is waiting: a few events sit in the stream's
+// channel, more wait in a slice that a goroutine, running only while there
+// are some, hands on in order. An idle subscriber holds no buffer and no
+// goroutine of its own.
 type feed[T any] struct {
-	ctx context.Context // the subscriber's: where its end is reported
-	out chan T
+	ctx  context.Context // the subscriber's: where its end is reported
+	out  chan T
+	size int // most events waiting (Config.Buffer)
 
 	mu         sync.Mutex
+	over       []T           // waiting for room in out, in order
+	pumping    bool          // a goroutine hands over on: it closes out once ended
+	quit       chan struct{} // closed to stop the pump at once (fell behind)
 	closed     bool
 	unregister func() // takes the stream out of the hub's registry
 }
 
+// feedChan is the capacity of a feed's channel: the events a client has not
+// read yet beyond it wait in the feed's slice.
+const feedChan = 4
+
 func newFeed[T any](ctx context.Context, size int) *feed[T] {
-	return &feed[T]{ctx: ctx, out: make(chan T, size)}
+	return &feed[T]{ctx: ctx, out: make(chan T, min(size, feedChan)), size: size}
 }
 
 // registered records how the stream leaves the hub's registry when it is
@@ -57,11 +69,63 @@ func (f *feed[T]) send(v T) {
 	if f.closed {
 		return
 	}
-	select {
-	case f.out <- v:
-	default:
+	if !f.pumping {
+		select {
+		case f.out <- v:
+			return
+		default:
+		}
+	}
+	if len(f.out)+len(f.over) >= f.size {
 		reportFellBehind(f.ctx)
 		f.endLocked(ErrSlowConsumer)
+		return
+	}
+	f.over = append(f.over, v)
+	if !f.pumping {
+		f.pumping = true
+		f.quit = make(chan struct{})
+		go f.pump(f.quit)
+	}
+}
+
+// pump hands the waiting events on, in order, and ends once none wait (or
+// the subscriber is gone); a stream ended meanwhile closes after them.
+func (f *feed[T]) pump(quit <-chan struct{}) {
+	for {
+		f.mu.Lock()
+		if len(f.over) == 0 {
+			f.over = nil
+			f.pumping = false
+			if f.closed {
+				close(f.out)
+			}
+			f.mu.Unlock()
+			return
+		}
+		v := f.over[0]
+		var zero T
+		f.over[0] = zero
+		f.over = f.over[1:]
+		f.mu.Unlock()
+		select {
+		case f.out <- v:
+		case <-quit:
+			// Fell behind: what waits is dropped (the client resumes or
+			// reloads), and the stream closes after what its channel holds.
+			f.mu.Lock()
+			f.over = nil
+			f.pumping = false
+			close(f.out)
+			f.mu.Unlock()
+			return
+		case <-f.ctx.Done():
+			f.mu.Lock()
+			f.over = nil
+			f.pumping = false
+			f.mu.Unlock()
+			return
+		}
 	}
 }
 
@@ -81,5 +145,10 @@ func (f *feed[T]) endLocked(err error) {
 	if f.unregister != nil {
 		f.unregister()
 	}
-	close(f.out)
+	switch {
+	case !f.pumping:
+		close(f.out)
+	case err == ErrSlowConsumer:
+		close(f.quit)
+	}
 }

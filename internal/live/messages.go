@@ -23,11 +23,13 @@ type msgSub struct {
 	channel *pulid.ID
 	patient bool // may see every patient conversation (care team)
 
-	mu     sync.Mutex
-	queue  chan []*ent.Message // one slice per release, so a burst is one entry
-	closed bool
-	reason error // why the server ended the stream, when it was for access
-	done   chan struct{}
+	mu      sync.Mutex
+	pending [][]*ent.Message // one slice per release, so a burst is one entry
+	limit   int              // most releases pending (Config.Buffer)
+	wake    chan struct{}    // a nudge when pending was empty (capacity 1)
+	closed  bool
+	reason  error // why the server ended the stream, when it was for access
+	done    chan struct{}
 }
 
 // wants decides, per event, whether this subscriber may receive m now: it
@@ -50,9 +52,15 @@ func (s *msgSub) push(batch []*ent.Message) {
 	if s.closed {
 		return
 	}
-	select {
-	case s.queue <- batch:
-	default:
+	if len(s.pending) < s.limit {
+		// The queue grows with what is pending and is released once
+		// drained: an idle subscriber holds no buffer.
+		s.pending = append(s.pending, batch)
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	} else {
 		// Reported at once: the stream's goroutine may be blocked handing
 		// a message to a client that does not read. Nothing queued is
 		// delivered after it; the client resumes by cursor.
@@ -62,6 +70,22 @@ func (s *msgSub) push(batch []*ent.Message) {
 		reportFellBehind(s.ctx)
 		reportEnd(s.ctx, ErrSlowConsumer)
 	}
+}
+
+// next takes the oldest pending release, if any.
+func (s *msgSub) next() ([]*ent.Message, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.pending) == 0 {
+		return nil, false
+	}
+	batch := s.pending[0]
+	s.pending[0] = nil
+	s.pending = s.pending[1:]
+	if len(s.pending) == 0 {
+		s.pending = nil // the backing array goes with the burst
+	}
+	return batch, true
 }
 
 // end stops the subscription because its viewer lost access to its only
@@ -171,7 +195,8 @@ func (h *Hub) Messages(ctx context.Context, channelID *pulid.ID, after *messenge
 		viewer:  v,
 		channel: channelID,
 		patient: rule.Messaging.Holds(v),
-		queue:   make(chan []*ent.Message, h.cfg.Buffer),
+		limit:   h.cfg.Buffer,
+		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}
 	st.sub = s
@@ -217,19 +242,24 @@ func (h *Hub) Messages(ctx context.Context, channelID *pulid.ID, after *messenge
 				// Access was lost: deliver what is queued (it was the
 				// viewer's when released), then end with the reason.
 				for {
-					select {
-					case batch := <-s.queue:
-						if !st.forward(ctx, batch) {
-							return
-						}
-					default:
+					batch, ok := s.next()
+					if !ok {
 						reportEnd(ctx, s.endReason())
 						return
 					}
+					if !st.forward(ctx, batch) {
+						return
+					}
 				}
-			case batch := <-s.queue:
-				if !st.forward(ctx, batch) {
-					return
+			case <-s.wake:
+				for {
+					batch, ok := s.next()
+					if !ok {
+						break
+					}
+					if !st.forward(ctx, batch) {
+						return
+					}
 				}
 			}
 		}
