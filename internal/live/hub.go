@@ -453,9 +453,12 @@ func (h *Hub) release(ctx context.Context, batch []messenger.Cursor) error {
 			kind = m.Edges.Channel.Kind
 		}
 		patient = patient || kind == channel.KindPATIENT
+		// One copy for every subscriber: what each receives is the same
+		// message, so the transport may encode it once (graph/share.go).
+		shared := current(m)
 		for s := range h.msgs {
 			if s.wants(m, kind, in[m.ChannelID]) {
-				batches[s] = append(batches[s], m)
+				batches[s] = append(batches[s], shared)
 			}
 		}
 		for uid, subs := range h.badges {

@@ -1,0 +1,109 @@
+package graph_test
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/whisper-health/whisper/graph"
+	"github.com/whisper-health/whisper/internal/demo"
+)
+
+// sharedMessageAdded selects only fields that are the same for every viewer
+// who receives the message, so its events are executed once per kind of
+// principal and shared (graph/share.go).
+const sharedMessageAdded = `subscription($c: ID) { messageAdded(channelID: $c) { id seq kind body sms createdAt sender { id name jobTitle __typename } ...Pos } }
+fragment Pos on Message { cursor __typename }`
+
+// unsharedMessageAdded is the same selection with a directive, which the
+// share leaves alone: each subscriber's events are executed for them, as
+// every event was before sharing.
+const unsharedMessageAdded = `subscription($c: ID) { messageAdded(channelID: $c) { id seq kind body sms createdAt sender { id name jobTitle __typename } ...Pos @include(if: true) } }
+fragment Pos on Message { cursor __typename }`
+
+// TestSharedMessageEvents: staff members (two sockets of the sender, a
+// care-team nurse) and a portal patient subscribed with the same
+// viewer-independent selection receive exactly what each receives
+// unshared (the patient sees the staff sender's name and job title); notify
+// still differs per viewer; another portal patient with the same
+// subscription receives nothing; and the selection ran once per kind of
+// principal, not once per subscriber.
+func TestSharedMessageEvents(t *testing.T) {
+	e := newEnv(t)
+	chen, kim := e.login(demo.ChenEmail), e.login(demo.KimEmail)
+	conv := e.startPatient(chen.AccessToken, e.patientID(chen.AccessToken, "P0001"), "Blood test results", "Your results are in.")
+	olivia, _ := e.portalLogin(demo.PortalEmails[0])
+	liam, _ := e.portalLogin(demo.PortalEmails[1])
+
+	type viewerStreams struct {
+		name             string
+		shared, unshared *subscription
+		notify           *subscription
+	}
+	var vs []viewerStreams
+	for _, v := range []struct{ name, token string }{
+		{"Dr Chen", chen.AccessToken}, {"Dr Chen's second socket", chen.AccessToken},
+		{"Nurse Kim", kim.AccessToken}, {"Olivia", olivia}, {"Olivia's second socket", olivia},
+	} {
+		vs = append(vs, viewerStreams{
+			name:     v.name,
+			shared:   e.listen(t, v.token, sharedMessageAdded, nil),
+			unshared: e.listen(t, v.token, unsharedMessageAdded, nil),
+			notify:   e.listen(t, v.token, `subscription { messageAdded { body notify } }`, nil),
+		})
+	}
+	outsider := e.listen(t, liam, sharedMessageAdded, nil)
+
+	before := graph.SharedExecutions(e.gql)
+	e.send(chen.AccessToken, conv.ID, "All normal.", nil)
+	var first []byte
+	for _, v := range vs {
+		shared, unshared := v.shared.next(5*time.Second), v.unshared.next(5*time.Second)
+		a, _ := json.Marshal(shared)
+		b, _ := json.Marshal(unshared)
+		if shared == nil || string(a) != string(b) {
+			t.Fatalf("%s: shared event %s, unshared %s: want the same", v.name, a, b)
+		}
+		if first == nil {
+			first = a
+		} else if string(a) != string(first) {
+			t.Errorf("%s received %s, the others %s", v.name, a, first)
+		}
+	}
+	var got struct {
+		MessageAdded struct {
+			Body, Cursor string
+			Sender       map[string]any
+		}
+	}
+	if err := json.Unmarshal(first, &got); err != nil {
+		t.Fatal(err)
+	}
+	if m := got.MessageAdded; m.Body != "All normal." || m.Cursor == "" || m.Sender["name"] != "Dr Wei Chen" ||
+		m.Sender["jobTitle"] != "General Practitioner" || len(m.Sender) != 4 {
+		t.Errorf("event = %s, want the body, a cursor and the sender's name and job title", first)
+	}
+	// Every subscriber above has its event: the shared selection ran once
+	// for the staff (three subscriptions) and once for the patient (two).
+	if n := graph.SharedExecutions(e.gql) - before; n != 2 {
+		t.Errorf("the shared selection ran %d times for one message, want 2 (staff, patient)", n)
+	}
+	wantNotify := map[string]bool{"Dr Chen": false, "Dr Chen's second socket": false, "Nurse Kim": true, "Olivia": true, "Olivia's second socket": true}
+	for _, v := range vs {
+		d := v.notify.next(5 * time.Second)
+		m, _ := d["messageAdded"].(map[string]any)
+		if m["body"] != "All normal." || m["notify"] != wantNotify[v.name] {
+			t.Errorf("%s: notify stream got %v, want notify %v", v.name, d, wantNotify[v.name])
+		}
+	}
+	// Liam shares Olivia's subscription key, never her messages.
+	e.send(chen.AccessToken, conv.ID, "Second result.", nil)
+	for _, v := range vs {
+		if d := v.shared.next(5 * time.Second); d == nil {
+			t.Fatalf("%s: no second event", v.name)
+		}
+	}
+	if d := outsider.next(300 * time.Millisecond); d != nil {
+		t.Errorf("another patient received %v", d)
+	}
+}
