@@ -44,7 +44,7 @@ const shareCapacity = 4096
 
 // messageShare is the process-wide cache of encoded messageAdded events.
 type messageShare struct {
-	mu      sync.Mutex
+	mu      sync.RWMutex
 	entries map[shareKey]*shareEntry
 	order   []shareKey // insertion ring, for eviction
 	next    int
@@ -68,12 +68,18 @@ func newMessageShare() *messageShare {
 
 // claim returns the entry of k and whether the caller must fill it.
 func (c *messageShare) claim(k shareKey) (*shareEntry, bool) {
+	c.mu.RLock()
+	e, ok := c.entries[k]
+	c.mu.RUnlock()
+	if ok {
+		return e, false
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.entries[k]; ok {
 		return e, false
 	}
-	e := &shareEntry{ready: make(chan struct{})}
+	e = &shareEntry{ready: make(chan struct{})}
 	if old := c.order[c.next]; old.msg != nil {
 		delete(c.entries, old)
 	}
