@@ -107,3 +107,42 @@ func TestSharedMessageEvents(t *testing.T) {
 		t.Errorf("another patient received %v", d)
 	}
 }
+
+// TestSharedStreamsEndAsBefore: a shared one-channel stream ends the way
+// every stream does — a member removed from the channel gets FORBIDDEN and
+// nothing after it, while another member with the same subscription keeps
+// receiving; logging out ends a shared stream with SESSION_REVOKED.
+func TestSharedStreamsEndAsBefore(t *testing.T) {
+	e := newEnv(t)
+	chen, patel, kim := e.login(demo.ChenEmail), e.login(demo.PatelEmail), e.login(demo.KimEmail)
+	g := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID, kim.User.ID}})
+	vars := map[string]any{"c": g.ID}
+	kimStream := e.listen(t, kim.AccessToken, sharedMessageAdded, vars)
+	patelStream := e.listen(t, patel.AccessToken, sharedMessageAdded, vars)
+
+	e.send(chen.AccessToken, g.ID, "before", nil)
+	for _, s := range []*subscription{kimStream, patelStream} {
+		if body, _ := s.message(5 * time.Second); body != "before" {
+			t.Fatalf("got %q, want the first message", body)
+		}
+	}
+	const upd = `mutation($in: UpdateCustomGroupInput!) { updateCustomGroup(input: $in) { id } }`
+	e.ok(chen.AccessToken, upd, map[string]any{"in": map[string]any{"channelID": g.ID, "removeUserIDs": []string{kim.User.ID}}}, nil)
+	if msg := streamEnd(t, kimStream); msg["type"] != "error" || !containsCode(msg, "FORBIDDEN") {
+		t.Errorf("the removed member's shared stream ended with %v, want FORBIDDEN", msg)
+	}
+	e.send(chen.AccessToken, g.ID, "after Kim left", nil)
+	for {
+		body, _ := patelStream.message(5 * time.Second)
+		if body == "after Kim left" {
+			break
+		}
+		if body == "" || body == "<complete>" {
+			t.Fatalf("Patel's shared stream got %q, want the message sent after the removal", body)
+		}
+	}
+	e.ok(patel.AccessToken, `mutation { logout }`, nil, nil)
+	if msg := streamEnd(t, patelStream); msg["type"] != "error" || !containsCode(msg, "SESSION_REVOKED") {
+		t.Errorf("a shared stream of a revoked session ended with %v, want SESSION_REVOKED", msg)
+	}
+}
