@@ -147,7 +147,7 @@ type Handler struct {
 func NewHandler(r *Resolver, cfg HandlerConfig) *Handler {
 	cfg.defaults()
 	r.MaxPageSize = cfg.MaxPageSize
-	h := &Handler{auth: r.Auth, log: r.Log, cfg: cfg, initFails: throttle.New(10, time.Minute), share: newMessageShare()}
+	h := &Handler{auth: r.Auth, log: r.Log, cfg: cfg, initFails: throttle.New(10, time.Minute), share: newMessageShare(cfg.Extensions)}
 	h.drainCtx, h.drain = context.WithCancel(context.Background())
 
 	srv := handler.New(NewSchema(r))

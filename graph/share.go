@@ -50,6 +50,11 @@ type messageShare struct {
 	next    int
 
 	executions atomic.Int64 // selections executed for shareable streams (tests)
+
+	// around are the configured response interceptors (metrics, tracing):
+	// an event served from the share passes through them as an executed
+	// one does, first configured outermost, as gqlgen runs them.
+	around []graphql.ResponseInterceptor
 }
 
 type shareKey struct {
@@ -62,8 +67,24 @@ type shareEntry struct {
 	data  []byte        // nil: the owner failed; execute yourself
 }
 
-func newMessageShare() *messageShare {
-	return &messageShare{entries: map[shareKey]*shareEntry{}, order: make([]shareKey, shareCapacity)}
+func newMessageShare(exts []graphql.HandlerExtension) *messageShare {
+	c := &messageShare{entries: map[shareKey]*shareEntry{}, order: make([]shareKey, shareCapacity)}
+	for _, e := range exts {
+		if r, ok := e.(graphql.ResponseInterceptor); ok {
+			c.around = append(c.around, r)
+		}
+	}
+	return c
+}
+
+// respond returns a shared event through the response interceptors.
+func (c *messageShare) respond(ctx context.Context, r *graphql.Response) *graphql.Response {
+	next := func(context.Context) *graphql.Response { return r }
+	for i := len(c.around) - 1; i >= 0; i-- {
+		p, inner := c.around[i], next
+		next = func(ctx context.Context) *graphql.Response { return p.InterceptResponse(ctx, inner) }
+	}
+	return next(ctx)
 }
 
 // claim returns the entry of k and whether the caller must fill it.
@@ -156,7 +177,7 @@ func (c *messageShare) InterceptOperation(ctx context.Context, next graphql.Oper
 				return h(ctx) // ends the stream, as gqlgen would
 			}
 			if e.data != nil {
-				return &graphql.Response{Data: e.data}
+				return c.respond(ctx, &graphql.Response{Data: e.data})
 			}
 			c.executions.Add(1)
 			slot.feed <- m

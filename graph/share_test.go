@@ -1,9 +1,14 @@
 package graph_test
 
 import (
+	"context"
 	"encoding/json"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/whisper-health/whisper/graph"
 	"github.com/whisper-health/whisper/internal/demo"
@@ -144,5 +149,47 @@ func TestSharedStreamsEndAsBefore(t *testing.T) {
 	e.ok(patel.AccessToken, `mutation { logout }`, nil, nil)
 	if msg := streamEnd(t, patelStream); msg["type"] != "error" || !containsCode(msg, "SESSION_REVOKED") {
 		t.Errorf("a shared stream of a revoked session ended with %v, want SESSION_REVOKED", msg)
+	}
+}
+
+// eventCounter is a response interceptor (as the server's metrics are) that
+// counts the subscription events it sees.
+type eventCounter struct{ n atomic.Int64 }
+
+func (*eventCounter) ExtensionName() string                   { return "EventCounter" }
+func (*eventCounter) Validate(graphql.ExecutableSchema) error { return nil }
+func (c *eventCounter) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	r := next(ctx)
+	if r != nil && graphql.GetOperationContext(ctx).Operation.Operation == ast.Subscription {
+		c.n.Add(1)
+	}
+	return r
+}
+
+// TestSharedEventsPassResponseInterceptors: an event served from the share
+// still passes through the configured response interceptors (the server's
+// metrics count every event), once per subscriber.
+func TestSharedEventsPassResponseInterceptors(t *testing.T) {
+	counter := &eventCounter{}
+	e := newEnv(t, func(s *envSetup) { s.cfg.Handler.Extensions = append(s.cfg.Handler.Extensions, counter) })
+	chen, patel, kim := e.login(demo.ChenEmail), e.login(demo.PatelEmail), e.login(demo.KimEmail)
+	g := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID, kim.User.ID}})
+	subs := []*subscription{
+		e.listen(t, chen.AccessToken, sharedMessageAdded, nil),
+		e.listen(t, patel.AccessToken, sharedMessageAdded, nil),
+		e.listen(t, kim.AccessToken, sharedMessageAdded, nil),
+	}
+	before, runs := counter.n.Load(), graph.SharedExecutions(e.gql)
+	e.send(chen.AccessToken, g.ID, "counted", nil)
+	for _, s := range subs {
+		if body, _ := s.message(5 * time.Second); body != "counted" {
+			t.Fatalf("got %q", body)
+		}
+	}
+	if n := counter.n.Load() - before; n != 3 {
+		t.Errorf("the response interceptor saw %d events, want 3 (one per subscriber)", n)
+	}
+	if n := graph.SharedExecutions(e.gql) - runs; n != 1 {
+		t.Errorf("the selection ran %d times, want once", n)
 	}
 }
