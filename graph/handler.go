@@ -140,13 +140,14 @@ type Handler struct {
 	open        sockets
 	sockets     sync.WaitGroup
 	socketCount atomic.Int64
+	share       *messageShare
 }
 
 // NewHandler builds the GraphQL endpoint over r.
 func NewHandler(r *Resolver, cfg HandlerConfig) *Handler {
 	cfg.defaults()
 	r.MaxPageSize = cfg.MaxPageSize
-	h := &Handler{auth: r.Auth, log: r.Log, cfg: cfg, initFails: throttle.New(10, time.Minute)}
+	h := &Handler{auth: r.Auth, log: r.Log, cfg: cfg, initFails: throttle.New(10, time.Minute), share: newMessageShare(cfg.Extensions)}
 	h.drainCtx, h.drain = context.WithCancel(context.Background())
 
 	srv := handler.New(NewSchema(r))
@@ -188,6 +189,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *Handler {
 	srv.AroundOperations(auditPatientReads(r))
 	srv.AroundOperations(boundOperations(cfg.OperationTimeout, presentError(r.Log)))
 	srv.Use(sessionEnds{present: presentError(r.Log)})
+	srv.Use(h.share) // inside sessionEnds: see share.go
 	srv.AroundRootFields(signInContext)
 	srv.AroundFields(checkText)
 	srv.AroundFields(markResolverErrors)

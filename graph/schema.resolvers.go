@@ -882,7 +882,11 @@ func (r *subscriptionResolver) MessageAdded(ctx context.Context, channelID *puli
 		c := messenger.CursorOf(m)
 		cur = &c
 	}
-	return r.Live.Messages(ctx, channelID, cur)
+	live, err := r.Live.Messages(ctx, channelID, cur)
+	if err != nil {
+		return nil, err
+	}
+	return sharedFeed(ctx, live), nil
 }
 
 // UnreadBadge is the resolver for the unreadBadge field.

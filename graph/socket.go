@@ -200,7 +200,13 @@ type goingAway struct {
 
 // Accept implements transport.WebsocketImplementation.
 func (g goingAway) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
-	conn, err := g.WebsocketImplementation.Accept(w, r, o)
+	var conn transport.WebsocketConn
+	var err error
+	if coder, ok := g.WebsocketImplementation.(transport.CoderWebsocketImplementation); ok {
+		conn, err = acceptCoder(coder.AcceptOptions, w, r, o) // writes events without a second marshal
+	} else {
+		conn, err = g.WebsocketImplementation.Accept(w, r, o)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -243,6 +249,11 @@ func (c goingAwayConn) WriteClose(code int, message string) error {
 
 // WriteJSON implements transport.WebsocketConn.
 func (c goingAwayConn) WriteJSON(v any) error {
+	if raw, ok := c.WebsocketConn.(*coderConn); ok {
+		if b, ok := nextEnvelope(v); ok {
+			return raw.writeRaw(b) // an event, never an error to count
+		}
+	}
 	err := c.WebsocketConn.WriteJSON(v)
 	if c.ws != nil && c.ws.ending.Load() {
 		var m struct {

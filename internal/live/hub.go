@@ -427,7 +427,11 @@ func (h *Hub) release(ctx context.Context, batch []messenger.Cursor) error {
 	for id := range chanSet {
 		chanIDs = append(chanIDs, id)
 	}
-	members, err := h.client.ChannelMember.Query().Where(channelmember.ChannelIDIn(chanIDs...)).All(sctx)
+	// Only the two columns the decision needs: a large channel's members
+	// are read on every release (events are not ordered with the release,
+	// so a cached set could deliver to someone removed before it).
+	members, err := h.client.ChannelMember.Query().Where(channelmember.ChannelIDIn(chanIDs...)).
+		Select(channelmember.FieldChannelID, channelmember.FieldUserID).All(sctx)
 	if err != nil {
 		return err
 	}
@@ -453,9 +457,12 @@ func (h *Hub) release(ctx context.Context, batch []messenger.Cursor) error {
 			kind = m.Edges.Channel.Kind
 		}
 		patient = patient || kind == channel.KindPATIENT
+		// One copy for every subscriber: what each receives is the same
+		// message, so the transport may encode it once (graph/share.go).
+		shared := current(m)
 		for s := range h.msgs {
 			if s.wants(m, kind, in[m.ChannelID]) {
-				batches[s] = append(batches[s], m)
+				batches[s] = append(batches[s], shared)
 			}
 		}
 		for uid, subs := range h.badges {

@@ -1,0 +1,274 @@
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/whisper-health/whisper/ent"
+	"github.com/whisper-health/whisper/internal/viewer"
+)
+
+// This file makes one released message cost one execution per distinct
+// subscription, not one per subscriber: messageAdded subscriptions that ask
+// for the same viewer-independent selection (same document, operation and
+// variables, same kind of principal) share the encoded data of each live
+// message. Whom a message reaches is still decided per subscriber by the
+// hub (internal/live); only the bytes of what that subscriber may see are
+// shared.
+
+// sharedMessageFields are the fields of Message (and of its sender) whose
+// value is the same for every viewer who receives the message: they read
+// the message the hub released (and its sender, read with it) and nothing
+// else — no patient record (reads of those are audited per viewer), no
+// channel as the viewer sees it, nothing about the viewer.
+var sharedMessageFields = map[string]map[string]bool{
+	"Message": {"id": true, "seq": true, "kind": true, "body": true, "sms": true, "createdAt": true, "cursor": true, "__typename": true},
+	"User":    {"id": true, "name": true, "jobTitle": true, "__typename": true},
+}
+
+// sharedEdges are the object fields a shared selection may descend into.
+var sharedEdges = map[string]map[string]string{
+	"Message": {"sender": "User"},
+}
+
+// shareCapacity bounds the encoded messages kept for sharing: each entry is
+// one message under one subscription key, needed only while that message is
+// being delivered; an entry evicted early only costs an execution.
+const shareCapacity = 4096
+
+// messageShare is the process-wide cache of encoded messageAdded events.
+type messageShare struct {
+	mu      sync.RWMutex
+	entries map[shareKey]*shareEntry
+	order   []shareKey // insertion ring, for eviction
+	next    int
+
+	executions atomic.Int64 // selections executed for shareable streams (tests)
+
+	// around are the configured response interceptors (metrics, tracing):
+	// an event served from the share passes through them as an executed
+	// one does, first configured outermost, as gqlgen runs them.
+	around []graphql.ResponseInterceptor
+}
+
+type shareKey struct {
+	op  string       // principal kind, operation, variables, document
+	msg *ent.Message // the hub's released message, one pointer for every subscriber
+}
+
+type shareEntry struct {
+	ready chan struct{} // closed once data is set (or the owner gave up)
+	data  []byte        // nil: the owner failed; execute yourself
+}
+
+func newMessageShare(exts []graphql.HandlerExtension) *messageShare {
+	c := &messageShare{entries: map[shareKey]*shareEntry{}, order: make([]shareKey, shareCapacity)}
+	for _, e := range exts {
+		if r, ok := e.(graphql.ResponseInterceptor); ok {
+			c.around = append(c.around, r)
+		}
+	}
+	return c
+}
+
+// respond returns a shared event through the response interceptors.
+func (c *messageShare) respond(ctx context.Context, r *graphql.Response) *graphql.Response {
+	next := func(context.Context) *graphql.Response { return r }
+	for i := len(c.around) - 1; i >= 0; i-- {
+		p, inner := c.around[i], next
+		next = func(ctx context.Context) *graphql.Response { return p.InterceptResponse(ctx, inner) }
+	}
+	return next(ctx)
+}
+
+// claim returns the entry of k and whether the caller must fill it.
+func (c *messageShare) claim(k shareKey) (*shareEntry, bool) {
+	c.mu.RLock()
+	e, ok := c.entries[k]
+	c.mu.RUnlock()
+	if ok {
+		return e, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[k]; ok {
+		return e, false
+	}
+	e = &shareEntry{ready: make(chan struct{})}
+	if old := c.order[c.next]; old.msg != nil {
+		delete(c.entries, old)
+	}
+	c.order[c.next] = k
+	c.next = (c.next + 1) % len(c.order)
+	c.entries[k] = e
+	return e, true
+}
+
+// ExtensionName implements graphql.HandlerExtension.
+func (*messageShare) ExtensionName() string { return "MessageShare" }
+
+// Validate implements graphql.HandlerExtension.
+func (*messageShare) Validate(graphql.ExecutableSchema) error { return nil }
+
+// feedSlot is how the messageAdded resolver hands its live stream to the
+// share: the resolver returns feed to gqlgen, and the share passes each
+// live message on to it only when it must be executed.
+type feedSlot struct {
+	live <-chan *ent.Message
+	feed chan *ent.Message
+}
+
+type feedSlotKey struct{}
+
+// sharedFeed returns the channel the messageAdded resolver gives gqlgen:
+// live itself, or, when the operation's events are shared, a feed the share
+// controls.
+func sharedFeed(ctx context.Context, live <-chan *ent.Message) <-chan *ent.Message {
+	slot, ok := ctx.Value(feedSlotKey{}).(*feedSlot)
+	if !ok || slot.live != nil {
+		return live
+	}
+	slot.live = live
+	slot.feed = make(chan *ent.Message, 1)
+	return slot.feed
+}
+
+// InterceptOperation implements graphql.OperationInterceptor. It runs
+// inside sessionEnds, so the ends of a stream (nil responses, errors) reach
+// it exactly as before.
+func (c *messageShare) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	key, ok := shareableKey(ctx)
+	if !ok {
+		return next(ctx)
+	}
+	slot := &feedSlot{}
+	h := next(context.WithValue(ctx, feedSlotKey{}, slot))
+	if slot.live == nil {
+		return h // refused, or the resolver failed: as it was
+	}
+	closed := false
+	return func(ctx context.Context) *graphql.Response {
+		if closed {
+			return h(ctx)
+		}
+		var m *ent.Message
+		select {
+		case got, ok := <-slot.live:
+			if !ok {
+				closed = true
+				close(slot.feed)
+				return h(ctx)
+			}
+			m = got
+		case <-ctx.Done():
+			return h(ctx)
+		}
+		e, owner := c.claim(shareKey{op: key, msg: m})
+		if !owner {
+			select {
+			case <-e.ready:
+			case <-ctx.Done():
+				return h(ctx) // ends the stream, as gqlgen would
+			}
+			if e.data != nil {
+				return c.respond(ctx, &graphql.Response{Data: e.data})
+			}
+			c.executions.Add(1)
+			slot.feed <- m
+			return h(ctx)
+		}
+		defer close(e.ready)
+		c.executions.Add(1)
+		slot.feed <- m
+		r := h(ctx)
+		if r != nil && len(r.Errors) == 0 && len(r.Extensions) == 0 && len(r.Data) > 0 {
+			// gqlgen reuses its buffer for the next event: keep a copy.
+			e.data = append([]byte(nil), r.Data...)
+		}
+		return r
+	}
+}
+
+// shareableKey returns the key under which the subscription ctx runs may
+// share its events, or false when it must execute every event itself.
+func shareableKey(ctx context.Context) (string, bool) {
+	if !graphql.HasOperationContext(ctx) {
+		return "", false
+	}
+	oc := graphql.GetOperationContext(ctx)
+	op := oc.Operation
+	if op == nil || op.Operation != ast.Subscription || oc.RawQuery == "" || len(op.Directives) > 0 {
+		return "", false
+	}
+	v := viewer.FromContext(ctx)
+	if v == nil || v.ObservedBy != "" {
+		return "", false
+	}
+	if len(op.SelectionSet) != 1 {
+		return "", false
+	}
+	root, ok := op.SelectionSet[0].(*ast.Field)
+	if !ok || root.Name != "messageAdded" || len(root.Directives) > 0 {
+		return "", false
+	}
+	if !sharedSelection(oc.Doc, root.SelectionSet, "Message", 0) {
+		return "", false
+	}
+	vars, err := json.Marshal(oc.Variables) // map keys sorted: canonical
+	if err != nil {
+		return "", false
+	}
+	return strconv.Itoa(int(v.Kind)) + "\x00" + oc.OperationName + "\x00" + string(vars) + "\x00" + oc.RawQuery, true
+}
+
+// sharedSelection reports whether set, on typ, selects only
+// viewer-independent fields (see sharedMessageFields), without directives.
+func sharedSelection(doc *ast.QueryDocument, set ast.SelectionSet, typ string, depth int) bool {
+	if depth > 8 {
+		return false
+	}
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if len(s.Directives) > 0 || len(s.Arguments) > 0 {
+				return false
+			}
+			if child, ok := sharedEdges[typ][s.Name]; ok {
+				if !sharedSelection(doc, s.SelectionSet, child, depth+1) {
+					return false
+				}
+				continue
+			}
+			if !sharedMessageFields[typ][s.Name] || len(s.SelectionSet) > 0 {
+				return false
+			}
+		case *ast.InlineFragment:
+			if len(s.Directives) > 0 || (s.TypeCondition != "" && s.TypeCondition != typ) {
+				return false
+			}
+			if !sharedSelection(doc, s.SelectionSet, typ, depth+1) {
+				return false
+			}
+		case *ast.FragmentSpread:
+			if len(s.Directives) > 0 || doc == nil {
+				return false
+			}
+			f := doc.Fragments.ForName(s.Name)
+			if f == nil || f.TypeCondition != typ || len(f.Directives) > 0 {
+				return false
+			}
+			if !sharedSelection(doc, f.SelectionSet, typ, depth+1) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}

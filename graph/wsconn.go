@@ -1,0 +1,225 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/coder/websocket"
+)
+
+// coderConn is gqlgen's coder/websocket connection (transport's
+// coderWebsocketConn, v0.17.95, MIT licence) with one addition: writeRaw,
+// so a subscription event's envelope, built without reflection (see
+// nextEnvelope), is written as it is instead of marshalled a second time.
+type coderConn struct {
+	conn *websocket.Conn
+
+	mu                sync.Mutex
+	readDeadlineTimer *time.Timer
+	closeHandshakeCh  chan struct{}
+}
+
+var (
+	_ transport.WebsocketConn          = (*coderConn)(nil)
+	_ transport.WebsocketReadLimiter   = (*coderConn)(nil)
+	_ transport.WebsocketReadDeadliner = (*coderConn)(nil)
+)
+
+// acceptCoder is transport.CoderWebsocketImplementation.Accept, returning
+// a coderConn.
+func acceptCoder(base websocket.AcceptOptions, w http.ResponseWriter, r *http.Request, options transport.WebsocketAcceptOptions) (*coderConn, error) {
+	for key, values := range options.ResponseHeader {
+		for _, value := range values {
+			w.Header().Add(key, value)
+		}
+	}
+	opts := base
+	opts.Subprotocols = slices.Clone(base.Subprotocols)
+	for _, p := range options.Subprotocols {
+		if !slices.Contains(opts.Subprotocols, p) {
+			opts.Subprotocols = append(opts.Subprotocols, p)
+		}
+	}
+	conn, err := websocket.Accept(w, r, &opts)
+	if err != nil {
+		return nil, err
+	}
+	return &coderConn{conn: conn}, nil
+}
+
+// Close implements transport.WebsocketConn.
+func (c *coderConn) Close() error {
+	c.clearReadDeadlineTimer()
+	c.mu.Lock()
+	handshake := c.closeHandshakeCh != nil
+	c.mu.Unlock()
+	// WriteClose's goroutine owns the close once it started the handshake.
+	if handshake {
+		return nil
+	}
+	return c.conn.CloseNow()
+}
+
+// NextReader implements transport.WebsocketConn.
+func (c *coderConn) NextReader() (int, io.Reader, error) {
+	typ, data, err := c.conn.Read(context.Background())
+	if err != nil {
+		switch websocket.CloseStatus(err) {
+		case websocket.StatusNormalClosure, websocket.StatusNoStatusRcvd:
+			return int(typ), nil, transport.ErrWebsocketClosed
+		}
+		return int(typ), nil, err
+	}
+	return int(typ), bytes.NewReader(data), nil
+}
+
+// WriteJSON implements transport.WebsocketConn.
+func (c *coderConn) WriteJSON(v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return c.writeRaw(data)
+}
+
+// writeRaw writes one text message that is already JSON.
+func (c *coderConn) writeRaw(data []byte) error {
+	return c.conn.Write(context.Background(), websocket.MessageText, data)
+}
+
+// WriteClose implements transport.WebsocketConn: the close handshake, which
+// may wait for the peer, runs in the background.
+func (c *coderConn) WriteClose(code int, message string) error {
+	c.clearReadDeadlineTimer()
+	c.mu.Lock()
+	if c.closeHandshakeCh != nil {
+		c.mu.Unlock()
+		return nil
+	}
+	done := make(chan struct{})
+	c.closeHandshakeCh = done
+	c.mu.Unlock()
+	go func() {
+		defer close(done)
+		_ = c.conn.Close(websocket.StatusCode(code), message)
+	}()
+	return nil
+}
+
+// Subprotocol implements transport.WebsocketConn.
+func (c *coderConn) Subprotocol() string { return c.conn.Subprotocol() }
+
+// SetReadLimit implements transport.WebsocketReadLimiter.
+func (c *coderConn) SetReadLimit(limit int64) { c.conn.SetReadLimit(limit) }
+
+// SetReadDeadline implements transport.WebsocketReadDeadliner.
+func (c *coderConn) SetReadDeadline(deadline time.Time) error {
+	closeNow := false
+	c.mu.Lock()
+	c.stopReadDeadlineTimerLocked()
+	if !deadline.IsZero() {
+		if d := time.Until(deadline); d <= 0 {
+			closeNow = true
+		} else {
+			c.readDeadlineTimer = time.AfterFunc(d, func() { _ = c.conn.CloseNow() })
+		}
+	}
+	c.mu.Unlock()
+	if closeNow {
+		return c.conn.CloseNow()
+	}
+	return nil
+}
+
+func (c *coderConn) clearReadDeadlineTimer() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stopReadDeadlineTimerLocked()
+}
+
+func (c *coderConn) stopReadDeadlineTimerLocked() {
+	if c.readDeadlineTimer != nil {
+		c.readDeadlineTimer.Stop()
+		c.readDeadlineTimer = nil
+	}
+}
+
+// envelopeType is gqlgen's graphql-transport-ws message, recognised by its
+// shape on first use: Payload json.RawMessage `json:"payload,omitempty"`,
+// ID string `json:"id,omitempty"`, Type (a string) `json:"type"`, and an
+// unexported flag.
+var envelopeType sync.Map // reflect.Type → bool
+
+func isEnvelope(t reflect.Type) bool {
+	if ok, seen := envelopeType.Load(t); seen {
+		return ok.(bool)
+	}
+	ok := t.Kind() == reflect.Struct && t.Name() == "graphqltransportwsMessage" &&
+		t.PkgPath() == "github.com/99designs/gqlgen/graphql/handler/transport" && t.NumField() == 4
+	if ok {
+		p, id, typ, flag := t.Field(0), t.Field(1), t.Field(2), t.Field(3)
+		ok = p.Name == "Payload" && p.Type == reflect.TypeOf(json.RawMessage(nil)) && p.Tag.Get("json") == "payload,omitempty" &&
+			id.Name == "ID" && id.Type.Kind() == reflect.String && id.Tag.Get("json") == "id,omitempty" &&
+			typ.Name == "Type" && typ.Type.Kind() == reflect.String && typ.Tag.Get("json") == "type" &&
+			!flag.IsExported()
+	}
+	envelopeType.Store(t, ok)
+	return ok
+}
+
+// nextEnvelope returns the bytes json.Marshal writes for v when v is a
+// graphql-transport-ws "next" message (a subscription event), without
+// reflection over its payload: gqlgen made the payload with json.Marshal, so
+// it is already compact and escaped, and copying it is what marshalling it
+// again would write. Any other message is left to json.Marshal.
+func nextEnvelope(v any) ([]byte, bool) {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() || !isEnvelope(rv.Type().Elem()) {
+		return nil, false
+	}
+	rv = rv.Elem()
+	payload, id, typ := rv.Field(0).Bytes(), rv.Field(1).String(), rv.Field(2).String()
+	if typ != "next" || len(payload) == 0 || !plainJSONString(id) {
+		return nil, false
+	}
+	b := make([]byte, 0, len(payload)+len(id)+32)
+	b = append(b, `{"payload":`...)
+	b = append(b, payload...)
+	if id != "" {
+		b = append(b, `,"id":"`...)
+		b = append(b, id...)
+		b = append(b, '"')
+	}
+	b = append(b, `,"type":"next"}`...)
+	if checkEnvelopes {
+		if want, err := json.Marshal(v); err != nil || !bytes.Equal(b, want) {
+			panic(fmt.Sprintf("nextEnvelope wrote %s, json.Marshal %s (%v)", b, want, err))
+		}
+	}
+	return b, true
+}
+
+// checkEnvelopes makes nextEnvelope compare every envelope it builds with
+// json.Marshal's (set by the tests, so every event of every test checks it).
+var checkEnvelopes bool
+
+// plainJSONString reports whether s is written as itself between quotes
+// by json.Marshal (printable ASCII, nothing it escapes).
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
+}
