@@ -300,7 +300,9 @@ func (h *Hub) init(ctx context.Context) error {
 func (h *Hub) scan(ctx context.Context, from messenger.Cursor, newest bool) ([]messenger.Cursor, int64, error) {
 	horizon := "9223372036854775807"
 	if h.cfg.Dialect.IsPostgres() {
-		horizon = "whisper_stream_horizon()"
+		// A scalar subquery runs once per statement (an InitPlan); the bare
+		// call would run for every row returned, up to 500 times a scan.
+		horizon = "(SELECT whisper_stream_horizon())"
 	}
 	var q string
 	var args []any

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/channel"
@@ -13,6 +14,7 @@ import (
 	"github.com/whisper-health/whisper/ent/privacy"
 	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/rule"
 	"github.com/whisper-health/whisper/internal/testdb"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
@@ -114,4 +116,90 @@ func attempt(t *testing.T, c *ent.Client, fn func(tx *ent.Tx) (bool, error)) boo
 		t.Fatalf("attempt: %v", err)
 	}
 	return ok
+}
+
+// The send hands the Message policy the membership its UPDATE established
+// (rule.WithMembership) so the policy need not read it again. That fact
+// covers only its own channel and user: a post by anyone else, or in
+// another channel, is still decided by reading the membership.
+func TestMembershipFactCoversOnlyItsChannelAndUser(t *testing.T) {
+	db := testdb.Open(t)
+	ctx := context.Background()
+	sctx := viewer.NewSystemContext(ctx, "test seed")
+	c := db.Client
+	staff := func(name, email string) *viewer.Viewer {
+		u := c.User.Create().SetName(name).SetEmail(email).SaveX(sctx)
+		return &viewer.Viewer{Kind: viewer.Staff, UserID: u.ID, Perms: viewer.PermSet(viewer.AccessWhisper)}
+	}
+	member, outsider := staff("Dr Chen", "chen@x.test"), staff("Dr Patel", "patel@x.test")
+	group := c.Channel.Create().SetKind(channel.KindCUSTOM_GROUP).SetName("Rounds").SaveX(sctx)
+	other := c.Channel.Create().SetKind(channel.KindCUSTOM_GROUP).SetName("Lab").SaveX(sctx)
+	c.ChannelMember.Create().SetChannelID(group.ID).SetUserID(member.UserID).ExecX(sctx)
+	c.ChannelMember.Create().SetChannelID(other.ID).SetUserID(outsider.UserID).ExecX(sctx)
+
+	cases := []struct {
+		name      string
+		v         *viewer.Viewer
+		factCh    pulid.ID
+		factUser  *viewer.Viewer
+		postIn    pulid.ID
+		wantAllow bool
+	}{
+		{"the member, with the fact of their channel", member, group.ID, member, group.ID, true},
+		{"a non-member, with a member's fact", outsider, group.ID, member, group.ID, false},
+		{"a non-member, with their fact of another channel", outsider, other.ID, outsider, group.ID, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			vctx := rule.WithMembership(viewer.NewContext(ctx, tc.v), tc.factCh, tc.factUser.UserID, channel.KindCUSTOM_GROUP)
+			allowed := attempt(t, c, func(tx *ent.Tx) (bool, error) {
+				err := tx.Message.Create().SetChannelID(tc.postIn).SetSeq(1).SetBody("hello").SetSenderID(tc.v.UserID).Exec(vctx)
+				if errors.Is(err, privacy.Deny) {
+					return false, nil
+				}
+				return err == nil, err
+			})
+			if allowed != tc.wantAllow {
+				t.Errorf("post allowed = %v, want %v", allowed, tc.wantAllow)
+			}
+		})
+	}
+}
+
+// The send reads the other party of an individual channel in the statement
+// that advances it (PostgreSQL) or right after (SQLite): the fields the
+// send and the auto-reply need arrive intact on both databases.
+func TestAdvanceReadsTheOtherParty(t *testing.T) {
+	db := testdb.Open(t)
+	ctx := context.Background()
+	sctx := viewer.NewSystemContext(ctx, "test seed")
+	c := db.Client
+	until := time.Date(2031, 3, 4, 17, 30, 0, 0, time.UTC)
+	me := c.User.Create().SetName("Dr Chen").SetEmail("chen@x.test").SaveX(sctx)
+	them := c.User.Create().SetName("Dr Patel").SetEmail("patel@x.test").SetMobile("+15550100").
+		SetNeverReceiveDirect(true).SetStaffAutoReply("Away until Monday").SetStaffAutoReplyUntil(until).SaveX(sctx)
+	ch := c.Channel.Create().SetKind(channel.KindINDIVIDUAL).SaveX(sctx)
+	c.ChannelMember.Create().SetChannelID(ch.ID).SetUserID(me.ID).ExecX(sctx)
+	c.ChannelMember.Create().SetChannelID(ch.ID).SetUserID(them.ID).ExecX(sctx)
+
+	s := New(c, pubsub.NewMemory(), slog.New(slog.NewTextHandler(io.Discard, nil)), Config{Dialect: db.Dialect})
+	v := &viewer.Viewer{Kind: viewer.Staff, UserID: me.ID, Perms: viewer.PermSet(viewer.AccessWhisper)}
+	var got *ent.User
+	attempt(t, c, func(tx *ent.Tx) (bool, error) {
+		a, err := s.advance(viewer.NewContext(ctx, v), tx.Client(), ch.ID, me.ID, true)
+		got = a.party
+		return a.ok, err
+	})
+	switch {
+	case got == nil:
+		t.Fatal("no other party")
+	case got.ID != them.ID || got.Name != "Dr Patel" || !got.NeverReceiveDirect:
+		t.Errorf("party = %s %q never=%v, want %s %q never=true", got.ID, got.Name, got.NeverReceiveDirect, them.ID, "Dr Patel")
+	case got.Mobile == nil || *got.Mobile != "+15550100":
+		t.Errorf("party mobile = %v, want +15550100", got.Mobile)
+	case got.StaffAutoReply == nil || *got.StaffAutoReply != "Away until Monday":
+		t.Errorf("party auto-reply = %v", got.StaffAutoReply)
+	case got.StaffAutoReplyUntil == nil || !got.StaffAutoReplyUntil.Equal(until):
+		t.Errorf("party auto-reply until = %v, want %v", got.StaffAutoReplyUntil, until)
+	}
 }

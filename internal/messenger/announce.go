@@ -3,6 +3,7 @@ package messenger
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/internal/store"
@@ -15,32 +16,85 @@ const (
 	writeIdleTimeout      = "10s"
 )
 
+// announcedSetting is the transaction-local setting an announcement sets
+// with the lock: reading it tells a transaction whether it announced itself
+// already without reading pg_locks.
+const announcedSetting = "whisper.message_writer"
+
 // announceMessageWrite marks the transaction of c as one that may write
 // messages: it takes MessageWriterLock in shared mode until commit (the
 // stream horizon waits only for such transactions) and bounds its
 // statements and idle time. It reports whether the transaction had
 // announced itself already. The messenger's own transactions announce
 // themselves first thing, before they have an id, so any id they take is
-// taken once the horizon can see them; a transaction begun elsewhere (a
-// caller's, passed in) announces itself in advance, and its stream id is
-// then raised to the next statement's snapshot (see advance).
+// taken once the horizon can see them (see announcedTxs); a transaction
+// begun elsewhere (a caller's, passed in) announces itself in advance, and
+// its stream id is then raised to the next statement's snapshot (see
+// advance).
 func announceMessageWrite(ctx context.Context, c *ent.Client) (already bool, err error) {
-	q := fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory' "+
-		"AND classid = %d AND objid = %d AND objsubid = 2), "+
-		"pg_advisory_xact_lock_shared(%d, %d)::text, set_config('statement_timeout', '%s', true), "+
-		"set_config('idle_in_transaction_session_timeout', '%s', true)",
-		store.MessageWriterLockClass, store.MessageWriterLockID,
-		store.MessageWriterLockClass, store.MessageWriterLockID, writeStatementTimeout, writeIdleTimeout)
-	rows, err := c.QueryContext(ctx, q)
+	// The transaction-local setting says whether it has: no need to read
+	// pg_locks, which copies the server's whole lock table.
+	rows, err := c.QueryContext(ctx, "SELECT coalesce(current_setting('"+announcedSetting+"', true), '') = 'on'")
 	if err != nil {
 		return false, fmt.Errorf("announcing a message write: %w", err)
 	}
 	defer rows.Close()
 	if rows.Next() {
-		var lock, timeout, idle string
-		if err := rows.Scan(&already, &lock, &timeout, &idle); err != nil {
+		if err := rows.Scan(&already); err != nil {
 			return false, fmt.Errorf("announcing a message write: %w", err)
 		}
 	}
-	return already, rows.Close()
+	if err := rows.Close(); err != nil {
+		return false, fmt.Errorf("announcing a message write: %w", err)
+	}
+	if already {
+		return true, nil
+	}
+	return false, announce(ctx, c)
+}
+
+// announce takes MessageWriterLock, sets announcedSetting and the write
+// timeouts, in one statement.
+func announce(ctx context.Context, c *ent.Client) error {
+	q := fmt.Sprintf("SELECT pg_advisory_xact_lock_shared(%d, %d)::text, set_config('%s', 'on', true), "+
+		"set_config('statement_timeout', '%s', true), set_config('idle_in_transaction_session_timeout', '%s', true)",
+		store.MessageWriterLockClass, store.MessageWriterLockID, announcedSetting,
+		writeStatementTimeout, writeIdleTimeout)
+	if _, err := c.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("announcing a message write: %w", err)
+	}
+	return nil
+}
+
+// announcedTxs remembers the messenger's own transactions that announced
+// themselves when they began (by their client, which ent keeps for the
+// life of the transaction), so advance need not ask the database again.
+type announcedTxs struct{ m sync.Map }
+
+// begin announces tx and remembers it until it commits or rolls back.
+func (a *announcedTxs) begin(ctx context.Context, tx *ent.Tx) error {
+	c := tx.Client()
+	if err := announce(ctx, c); err != nil {
+		return err
+	}
+	a.m.Store(c, struct{}{})
+	tx.OnCommit(func(next ent.Committer) ent.Committer {
+		return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
+			defer a.m.Delete(c)
+			return next.Commit(ctx, tx)
+		})
+	})
+	tx.OnRollback(func(next ent.Rollbacker) ent.Rollbacker {
+		return ent.RollbackFunc(func(ctx context.Context, tx *ent.Tx) error {
+			defer a.m.Delete(c)
+			return next.Rollback(ctx, tx)
+		})
+	})
+	return nil
+}
+
+// has reports whether c is the client of a transaction begin announced.
+func (a *announcedTxs) has(c *ent.Client) bool {
+	_, ok := a.m.Load(c)
+	return ok
 }

@@ -55,6 +55,9 @@ type Service struct {
 	// consent is the contact policy an SMS copy is checked against (see
 	// WithConsent).
 	consent *consent.Service
+	// announced are the running transactions tx announced as message
+	// writers when they began (PostgreSQL).
+	announced announcedTxs
 }
 
 // New returns the messenger over client, publishing events on bus.
@@ -69,10 +72,7 @@ func New(client *ent.Client, bus pubsub.Bus, log *slog.Logger, cfg Config) *Serv
 	if cfg.Dialect.IsPostgres() {
 		// Announced before anything is written, so the transaction's id
 		// is taken after the stream horizon can see it (see advance).
-		s.tx.OnBegin(func(ctx context.Context, tx *ent.Tx) error {
-			_, err := announceMessageWrite(ctx, tx.Client())
-			return err
-		})
+		s.tx.OnBegin(s.announced.begin)
 	}
 	return s
 }

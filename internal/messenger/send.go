@@ -14,7 +14,6 @@ import (
 	"github.com/whisper-health/whisper/ent/channelmember"
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/patient"
-	"github.com/whisper-health/whisper/ent/user"
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/pulid"
@@ -233,6 +232,9 @@ type advanced struct {
 	// readMarkOf is the member whose read mark has been moved to seq
 	// already, if any.
 	readMarkOf pulid.ID
+	// member is the user the UPDATE found to be a member of the channel,
+	// if it was asked to check one.
+	member pulid.ID
 	// party is the other member of an individual channel, when asked for:
 	// the fields a send needs (Name, Mobile, NeverReceiveDirect and the
 	// staff auto-reply).
@@ -263,9 +265,12 @@ func (s *Service) advance(ctx context.Context, c *ent.Client, id, member pulid.I
 	a := advanced{at: s.now()}
 	mark, txid := "?", "max(last_txid, (SELECT COALESCE(MAX(txid), 0) + 1 FROM messages))"
 	if s.cfg.Dialect.IsPostgres() {
-		announced, err := announceMessageWrite(ctx, c)
-		if err != nil {
-			return a, err
+		announced := s.announced.has(c)
+		if !announced {
+			var err error
+			if announced, err = announceMessageWrite(ctx, c); err != nil {
+				return a, err
+			}
 		}
 		mark, txid = "$", "GREATEST(last_txid, pg_current_xact_id()::text::bigint)"
 		if !announced {
@@ -292,7 +297,7 @@ func (s *Service) advance(ctx context.Context, c *ent.Client, id, member pulid.I
 		q = "WITH a AS (" + q + " RETURNING id, kind, last_seq, last_txid AS txid), " +
 			"r AS (UPDATE channel_members SET last_read_seq = a.last_seq, updated_at = $1 FROM a " +
 			"WHERE channel_members.channel_id = a.id AND channel_members.user_id = $3) " +
-			"SELECT a.kind, a.last_seq, a.txid, u.id, u.name, u.mobile, u.never_receive_direct, u.staff_auto_reply, u.staff_auto_reply_until " +
+			"SELECT a.kind, a.last_seq, a.txid, " + partyColumns + " " +
 			"FROM a LEFT JOIN channel_members m ON a.kind = 'INDIVIDUAL' AND m.channel_id = a.id AND m.user_id <> $3 " +
 			"LEFT JOIN users u ON u.id = m.user_id LIMIT 1"
 	} else {
@@ -305,42 +310,91 @@ func (s *Service) advance(ctx context.Context, c *ent.Client, id, member pulid.I
 	defer rows.Close()
 	if rows.Next() {
 		dest := []any{&a.kind, &a.seq, &a.txid}
-		var uid, name, mobile, autoReply sql.NullString
-		var never sql.NullBool
-		var until sql.NullTime
+		var p partyRow
 		if joined {
-			dest = append(dest, &uid, &name, &mobile, &never, &autoReply, &until)
+			dest = append(dest, p.dest()...)
 		}
 		if err := rows.Scan(dest...); err != nil {
 			return a, fmt.Errorf("advancing channel: %w", err)
 		}
 		a.ok = true
+		a.member = member
 		if joined {
 			a.readMarkOf = member
 		}
-		if uid.Valid {
-			a.party = &ent.User{ID: pulid.ID(uid.String), Name: name.String, NeverReceiveDirect: never.Bool}
-			if mobile.Valid {
-				a.party.Mobile = &mobile.String
-			}
-			if autoReply.Valid {
-				a.party.StaffAutoReply = &autoReply.String
-			}
-			if until.Valid {
-				t := until.Time.UTC()
-				a.party.StaffAutoReplyUntil = &t
-			}
-		}
+		a.party = p.user()
 	}
 	if err := rows.Err(); err != nil {
 		return a, fmt.Errorf("advancing channel: %w", err)
 	}
+	if err := rows.Close(); err != nil {
+		return a, fmt.Errorf("advancing channel: %w", err)
+	}
 	if a.ok && party && member != "" && !joined && a.kind == channel.KindINDIVIDUAL {
-		if a.party, err = otherParty(ctx, c, id, member); err != nil {
+		// The UPDATE has found member in this individual channel: the
+		// other party is its other member (as the PostgreSQL statement
+		// reads it), read with the same plain statement.
+		if a.party, err = otherMember(ctx, c, id, member); err != nil {
 			return a, err
 		}
 	}
 	return a, nil
+}
+
+// partyRow is the other party of an individual channel as advance reads
+// it: the fields of advanced.party, all NULL when there is none.
+type partyRow struct {
+	id, name, mobile, autoReply sql.NullString
+	never                       sql.NullBool
+	until                       sql.NullTime
+}
+
+// partyColumns are partyRow's columns, of users u.
+const partyColumns = "u.id, u.name, u.mobile, u.never_receive_direct, u.staff_auto_reply, u.staff_auto_reply_until"
+
+func (p *partyRow) dest() []any {
+	return []any{&p.id, &p.name, &p.mobile, &p.never, &p.autoReply, &p.until}
+}
+
+// user is the party, or nil.
+func (p *partyRow) user() *ent.User {
+	if !p.id.Valid {
+		return nil
+	}
+	u := &ent.User{ID: pulid.ID(p.id.String), Name: p.name.String, NeverReceiveDirect: p.never.Bool}
+	if p.mobile.Valid {
+		u.Mobile = &p.mobile.String
+	}
+	if p.autoReply.Valid {
+		u.StaffAutoReply = &p.autoReply.String
+	}
+	if p.until.Valid {
+		t := p.until.Time.UTC()
+		u.StaffAutoReplyUntil = &t
+	}
+	return u
+}
+
+// otherMember reads the member of channel id other than me (see
+// partyRow), or nil; the caller has established that id is an individual
+// channel me belongs to.
+func otherMember(ctx context.Context, c *ent.Client, id, me pulid.ID) (*ent.User, error) {
+	rows, err := c.QueryContext(ctx, "SELECT "+partyColumns+" FROM channel_members m JOIN users u ON u.id = m.user_id "+
+		"WHERE m.channel_id = ? AND m.user_id <> ? LIMIT 1", id, me)
+	if err != nil {
+		return nil, fmt.Errorf("finding the other party: %w", err)
+	}
+	defer rows.Close()
+	var p partyRow
+	if rows.Next() {
+		if err := rows.Scan(p.dest()...); err != nil {
+			return nil, fmt.Errorf("finding the other party: %w", err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("finding the other party: %w", err)
+	}
+	return p.user(), nil
 }
 
 // refused explains why advance matched nothing for the viewer: the channel
@@ -371,6 +425,10 @@ func (s *Service) post(ctx context.Context, c *ent.Client, ch *ent.Channel, crea
 // writing transaction and time, then moves the sender's read mark (so the
 // sender never has their own message unread) unless advance has.
 func (s *Service) append(ctx context.Context, c *ent.Client, channelID pulid.ID, a advanced, create *ent.MessageCreate, emit func(...pubsub.Event)) (*ent.Message, error) {
+	if a.member != "" {
+		// The message policy need not read the membership advance has.
+		ctx = rule.WithMembership(ctx, channelID, a.member, a.kind)
+	}
 	msg, err := create.SetChannelID(channelID).SetSeq(a.seq).SetTxid(a.txid).SetCreatedAt(a.at).Save(ctx)
 	if err != nil {
 		return nil, err
@@ -385,26 +443,6 @@ func (s *Service) append(ctx context.Context, c *ent.Client, channelID pulid.ID,
 	}
 	emit(pubsub.Event{Kind: pubsub.Message, Channel: channelID, Message: msg.ID})
 	return msg, nil
-}
-
-// otherParty returns the member other than me of channel id if it is an
-// individual channel me belongs to, or nil, with the fields a send needs
-// (see advanced.party). It reads as the messenger: the caller decides
-// whether the viewer may see the channel at all.
-func otherParty(ctx context.Context, c *ent.Client, id, me pulid.ID) (*ent.User, error) {
-	u, err := c.User.Query().
-		Where(user.HasChannelsWith(channel.ID(id), channel.KindEQ(channel.KindINDIVIDUAL),
-			channel.HasMembershipsWith(channelmember.UserID(me))), user.IDNEQ(me)).
-		// What Send and autoReply read, not the whole row.
-		Select(user.FieldName, user.FieldMobile, user.FieldNeverReceiveDirect, user.FieldStaffAutoReply, user.FieldStaffAutoReplyUntil).
-		Only(system(ctx, "read the other party of an individual channel (name, mobile, preferences) for the send"))
-	if ent.IsNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("finding the other party: %w", err)
-	}
-	return u, nil
 }
 
 // Reply answers a message: to its sender in their individual channel

@@ -17,20 +17,24 @@ import (
 // context is the exception that ent/schema/policy.go lists, and this is how
 // an operator sees each use. With debug logging off it costs one check.
 func LogPrivilegedUse(c *ent.Client, log *slog.Logger) {
-	record := func(ctx context.Context, what string) {
+	// The message is built only when it is logged: this runs for every
+	// statement ent builds.
+	record := func(ctx context.Context, what func() string) {
 		if v := viewer.FromContext(ctx); Worker.Holds(v) && log.Enabled(ctx, slog.LevelDebug) {
-			log.DebugContext(ctx, "privileged "+what, "reason", v.Reason)
+			log.DebugContext(ctx, "privileged "+what(), "reason", v.Reason)
 		}
 	}
 	c.Intercept(ent.InterceptFunc(func(next ent.Querier) ent.Querier {
 		return ent.QuerierFunc(func(ctx context.Context, q ent.Query) (ent.Value, error) {
-			record(ctx, "read of "+strings.TrimSuffix(strings.TrimPrefix(fmt.Sprintf("%T", q), "*ent."), "Query"))
+			record(ctx, func() string {
+				return "read of " + strings.TrimSuffix(strings.TrimPrefix(fmt.Sprintf("%T", q), "*ent."), "Query")
+			})
 			return next.Query(ctx, q)
 		})
 	}))
 	c.Use(func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
-			record(ctx, "write of "+m.Type())
+			record(ctx, func() string { return "write of " + m.Type() })
 			return next.Mutate(ctx, m)
 		})
 	})

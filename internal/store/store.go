@@ -333,23 +333,44 @@ const (
 
 // streamHorizon is the live stream's commit horizon (see internal/live):
 // the oldest transaction id, in the calling statement's snapshot, of the
-// running transactions that announced they write messages (they hold
-// MessageWriterLock), or the next id to be assigned. A writer that was not
-// yet visible when the horizon was read takes its messages' stream ids at
-// or above that next id (messenger's transactions announce themselves before
-// they take an id; one begun elsewhere has its stream id raised to its next
-// snapshot's xmax), so nothing can commit beneath a released position. The function
-// is STABLE, so it agrees with the rows its statement sees.
+// transactions still running that may write messages, or the next id to be
+// assigned. A writer that was not yet visible when the horizon was read
+// takes its messages' stream ids at or above that next id (messenger's
+// transactions announce themselves before they take an id; one begun
+// elsewhere has its stream id raised to its next snapshot's xmax), so
+// nothing can commit beneath a released position.
+//
+// Which running ids may write messages is read from one copy of the lock
+// table, taken after the snapshot: an id is left out only when the lock
+// table shows it held (its ExclusiveLock on itself) by a transaction that
+// does not hold MessageWriterLock in this database. Everything else holds
+// the horizon back: an announced writer (it takes MessageWriterLock before
+// its id, and gives its id lock back before MessageWriterLock), but also an
+// id whose lock is not in the copy — one assigned a moment ago (an id
+// enters snapshots before its lock is taken) or one that ended after the
+// snapshot (its rows are not in the snapshot, so nothing past it may be
+// released). Those last two hold back for one scan only. Waiters on an id
+// (ShareLock, not granted) do not count as its holder. Nothing here reads
+// pg_stat_activity, and PL/pgSQL keeps the plan for the session; the
+// function is STABLE, so it sees the calling statement's snapshot.
 const streamHorizon = `CREATE OR REPLACE FUNCTION whisper_stream_horizon() RETURNS bigint
-LANGUAGE sql STABLE AS $$
-  SELECT COALESCE(
-    (SELECT min(x::text::bigint) FROM pg_snapshot_xip(pg_current_snapshot()) AS x
-      WHERE (x::text::bigint % 4294967296) IN (
-        SELECT a.backend_xid::text::bigint FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-        WHERE l.locktype = 'advisory' AND l.classid = 1464357712 AND l.objid = 1 AND l.objsubid = 2
-          AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-          AND a.backend_xid IS NOT NULL)),
-    pg_snapshot_xmax(pg_current_snapshot())::text::bigint)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  snap pg_snapshot := pg_current_snapshot();
+  db oid := (SELECT oid FROM pg_database WHERE datname = current_database());
+BEGIN
+  RETURN COALESCE(
+    (WITH l AS MATERIALIZED (
+       SELECT locktype, virtualtransaction, transactionid::text::bigint AS xid, database FROM pg_locks
+       WHERE (locktype = 'transactionid' AND mode = 'ExclusiveLock' AND granted)
+          OR (locktype = 'advisory' AND classid = 1464357712 AND objid = 1 AND objsubid = 2))
+     SELECT min(x::text::bigint) FROM pg_snapshot_xip(snap) AS x
+     WHERE NOT EXISTS (
+       SELECT 1 FROM l t WHERE t.locktype = 'transactionid' AND t.xid = x::text::bigint % 4294967296
+         AND NOT EXISTS (SELECT 1 FROM l a WHERE a.locktype = 'advisory' AND a.database = db
+                           AND a.virtualtransaction = t.virtualtransaction))),
+    pg_snapshot_xmax(snap)::text::bigint);
+END
 $$`
 
 // Ping checks that the database answers.

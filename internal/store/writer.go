@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"sync"
 	"time"
 
@@ -23,9 +25,17 @@ const writerWait = 10 * time.Second
 // that finds the lock taken sleeps in SQLite's busy handler (1, 2, 5, 10 …
 // ms) and finds it free only after the sleep, while a queued one starts
 // the moment the previous one ends.
+//
+// The transactions that pass the gate all run on one connection (writer),
+// kept out of the pool: SQLite empties a connection's page cache whenever
+// another connection has written since its last transaction, so writers
+// taking turns on pooled connections each began with a cold cache.
 type gatedDriver struct {
 	*entsql.Driver
 	gate chan struct{}
+	// writer is the connection of gated transactions, taken from the pool
+	// on first use; only the holder of the gate touches it.
+	writer *sql.Conn
 }
 
 func newGatedDriver(d *entsql.Driver) *gatedDriver {
@@ -39,36 +49,93 @@ func (d *gatedDriver) Tx(ctx context.Context) (dialect.Tx, error) {
 
 // BeginTx starts a transaction with options once the gate is free.
 func (d *gatedDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (dialect.Tx, error) {
-	release := d.enter(ctx)
-	tx, err := d.Driver.BeginTx(ctx, opts)
+	free, gated := d.enter(ctx)
+	var tx *sql.Tx
+	var err error
+	if gated {
+		tx, err = d.writerTx(ctx, opts)
+	} else {
+		tx, err = d.DB().BeginTx(ctx, opts)
+	}
 	if err != nil {
-		release()
+		free()
 		return nil, err
 	}
 	// The gate is also given back when ctx ends: database/sql rolls a
 	// transaction back then, and one abandoned without Commit or Rollback
-	// must not hold the gate until the process restarts.
-	release = sync.OnceFunc(release)
-	stop := context.AfterFunc(ctx, release)
-	return &gatedTx{Tx: tx.(*entsql.Tx), release: func() { stop(); release() }}, nil
+	// must not hold the gate until the process restarts. The rollback runs
+	// on database/sql's own time, so the writer connection is let go (back
+	// to the pool once the rollback is done) and the next transaction
+	// takes another.
+	var once sync.Once
+	ended := func() { once.Do(free) }
+	abandoned := func() {
+		once.Do(func() {
+			if gated && d.writer != nil {
+				go d.writer.Close()
+				d.writer = nil
+			}
+			free()
+		})
+	}
+	stop := context.AfterFunc(ctx, abandoned)
+	return &gatedTx{Tx: &entsql.Tx{Conn: entsql.Conn{ExecQuerier: tx}, Tx: tx}, release: func() { stop(); ended() }}, nil
 }
 
-// enter waits for the gate (at most writerWait) and returns its release.
-func (d *gatedDriver) enter(ctx context.Context) func() {
+// Close lets the writer connection go, unless a transaction still runs on
+// it, and closes the database.
+func (d *gatedDriver) Close() error {
 	select {
 	case d.gate <- struct{}{}:
-		return func() { <-d.gate }
+		if d.writer != nil {
+			_ = d.writer.Close()
+			d.writer = nil
+		}
+		<-d.gate
+	default:
+	}
+	return d.Driver.Close()
+}
+
+// writerTx begins a transaction on the writer connection, taking one from
+// the pool when there is none or it has gone bad. The caller holds the
+// gate.
+func (d *gatedDriver) writerTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error) {
+	for attempt := 0; ; attempt++ {
+		if d.writer == nil {
+			c, err := d.DB().Conn(context.WithoutCancel(ctx))
+			if err != nil {
+				return nil, err
+			}
+			d.writer = c
+		}
+		tx, err := d.writer.BeginTx(ctx, opts)
+		if err == nil || attempt > 0 || ctx.Err() != nil ||
+			!(errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn)) {
+			return tx, err
+		}
+		d.writer.Close()
+		d.writer = nil
+	}
+}
+
+// enter waits for the gate (at most writerWait) and returns its release,
+// and whether the gate was taken (false: the wait ran out, or ctx ended).
+func (d *gatedDriver) enter(ctx context.Context) (func(), bool) {
+	select {
+	case d.gate <- struct{}{}:
+		return func() { <-d.gate }, true
 	default:
 	}
 	t := time.NewTimer(writerWait)
 	defer t.Stop()
 	select {
 	case d.gate <- struct{}{}:
-		return func() { <-d.gate }
+		return func() { <-d.gate }, true
 	case <-t.C:
 	case <-ctx.Done():
 	}
-	return func() {}
+	return func() {}, false
 }
 
 // gatedTx is a transaction that frees the gate when it ends.

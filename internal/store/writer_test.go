@@ -37,3 +37,40 @@ func TestAbandonedTransactionFreesTheWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Transactions on SQLite take turns on one connection, whatever else uses
+// the pool meanwhile: a connection that another one has written behind
+// starts its next transaction with an empty page cache. A TEMP table lives
+// on its connection only, so the second transaction sees the first one's
+// exactly when both ran on the same connection.
+func TestWriteTransactionsShareOneConnection(t *testing.T) {
+	db := testdb.Open(t)
+	if db.Dialect.IsPostgres() {
+		t.Skip("the writer connection is SQLite's")
+	}
+	ctx := viewer.NewSystemContext(context.Background(), "test")
+	tx, err := db.Client.Tx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TEMP TABLE writer_probe (n int)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	// A reader takes the pool's most recently used connection.
+	reader, err := db.SQL.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	tx, err = db.Client.Tx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO writer_probe VALUES (1)`); err != nil {
+		t.Errorf("the next transaction ran on another connection: %v", err)
+	}
+}
