@@ -84,10 +84,17 @@ type badgeSub struct {
 	viewer *viewer.Viewer
 	now    func() time.Time
 
-	mu    sync.Mutex
+	mu sync.Mutex
+	// state is nil until the first figures are read (at the first event's
+	// delivery, or by a reload): they are the starting point, so a new
+	// subscription reads the database once, not once to start and again
+	// to deliver.
 	state map[pulid.ID]*badgeLine
 	notes map[string]int
-	out   chan *Badge
+	// missed is set when a message arrived while state was still nil: the
+	// first read may have begun before its commit, so another event follows.
+	missed bool
+	out    chan *Badge
 }
 
 type badgeLine struct {
@@ -97,15 +104,15 @@ type badgeLine struct {
 }
 
 // Badge streams the viewer's unread totals: now, then after every change.
+// The stream is registered before anything is read, so no change is
+// missed; its first event, read when it is delivered, is also where its
+// state starts (figures).
 func (h *Hub) Badge(ctx context.Context) (<-chan *Badge, error) {
 	v, err := rule.ConversationParticipant.Check(ctx)
 	if err != nil {
 		return nil, err
 	}
 	s := &badgeSub{ctx: ctx, client: h.client, viewer: v, now: h.cfg.Now, out: make(chan *Badge, 1)}
-	if err := s.reload(); err != nil {
-		return nil, err
-	}
 	h.badges.add(&h.mu, principal(v), s, ctx)
 	reportReady(ctx)
 	s.emit()
@@ -166,6 +173,14 @@ func (s *badgeSub) load(ctx context.Context) (map[pulid.ID]*badgeLine, map[strin
 // message moves the state for a newly released message.
 func (s *badgeSub) message(m *ent.Message) {
 	s.mu.Lock()
+	if s.state == nil {
+		// Not started: the first event, read at its delivery, counts m
+		// unless its read began before m's commit — then figures emits
+		// again once the state is set.
+		s.missed = true
+		s.mu.Unlock()
+		return
+	}
 	line := s.state[m.ChannelID]
 	changed := false
 	if line == nil && s.counts(m) {
@@ -216,6 +231,9 @@ func (s *badgeSub) figures(ctx context.Context) (*BadgeCounts, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.start(state, notes) {
+		s.emit()
+	}
 	b := &BadgeCounts{Notifications: map[string]int{}}
 	for k, n := range notes {
 		b.Notifications[k] = n
@@ -229,6 +247,26 @@ func (s *badgeSub) figures(ctx context.Context) (*BadgeCounts, error) {
 	}
 	sort.Slice(b.Channels, func(i, j int) bool { return b.Channels[i].Channel.ID < b.Channels[j].Channel.ID })
 	return b, nil
+}
+
+// start makes state and notes, read by figures, the subscription's state
+// if it has none yet; it reports whether a message arrived before then,
+// which may be missing from them (another event is then due, read later).
+// The figures are copied: the event keeps its own.
+func (s *badgeSub) start(state map[pulid.ID]*badgeLine, notes map[string]int) (again bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != nil {
+		return false
+	}
+	s.state = make(map[pulid.ID]*badgeLine, len(state))
+	for id, line := range state {
+		l := *line
+		s.state[id] = &l
+	}
+	s.notes = notes
+	again, s.missed = s.missed, false
+	return again
 }
 
 // reloadBadges refreshes a user's badges from the database.
