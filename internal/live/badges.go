@@ -2,18 +2,23 @@ package live
 
 import (
 	"context"
-	"github.com/whisper-health/whisper/internal/rule"
+	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
+	entsql "entgo.io/ent/dialect/sql"
+
 	"github.com/whisper-health/whisper/ent"
+	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
 	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/rule"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
 
@@ -131,13 +136,11 @@ func (s *badgeSub) reload() error {
 	return nil
 }
 
-// load reads the viewer's memberships and their channels, and their
+// load reads the viewer's channels with their read marks (memberChannels),
+// the patient conversations they see without a membership, and their
 // unacknowledged notifications, as ctx's viewer (the privacy rules decide).
 func (s *badgeSub) load(ctx context.Context) (map[pulid.ID]*badgeLine, map[string]int, error) {
-	ms, err := s.client.ChannelMember.Query().
-		Where(channelmember.UserID(s.viewer.UserID)).
-		WithChannel().
-		All(ctx)
+	chans, err := s.memberChannels(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -158,16 +161,74 @@ func (s *badgeSub) load(ctx context.Context) (map[pulid.ID]*badgeLine, map[strin
 		notes[c.Kind] = c.Count
 	}
 	state := map[pulid.ID]*badgeLine{}
-	for _, m := range ms {
-		if m.Edges.Channel == nil {
-			continue
-		}
-		state[m.ChannelID] = &badgeLine{channel: m.Edges.Channel, last: m.Edges.Channel.LastSeq, read: m.LastReadSeq}
+	for _, m := range chans {
+		state[m.channel.ID] = &badgeLine{channel: m.channel, last: m.channel.LastSeq, read: m.read}
 	}
 	if err := s.loadPatientConversations(ctx, state); err != nil {
 		return nil, nil, err
 	}
 	return state, notes, nil
+}
+
+// memberChannel is a channel the viewer belongs to, with their read mark.
+type memberChannel struct {
+	channel *ent.Channel
+	read    int64
+}
+
+// lastReadColumn is the alias of the viewer's read mark in memberChannels.
+const lastReadColumn = "member_last_read_seq"
+
+// memberChannels reads the viewer's channels with their read marks in one
+// statement: the channels as the viewer (FilterChannelsToVisible decides)
+// joined to the viewer's own membership rows. That is the rule memberships
+// are read under (FilterMembershipsToVisible: the memberships of visible
+// channels), so it yields what a ChannelMember query with its channels
+// would, without the second statement for the channels.
+func (s *badgeSub) memberChannels(ctx context.Context) ([]memberChannel, error) {
+	q := s.client.Channel.Query()
+	q.Modify(func(sel *entsql.Selector) {
+		cm := entsql.Table(channelmember.Table)
+		sel.Join(cm).On(sel.C(channel.FieldID), cm.C(channelmember.FieldChannelID)).
+			Where(entsql.EQ(cm.C(channelmember.FieldUserID), string(s.viewer.UserID)))
+		sel.AppendSelect(entsql.As(cm.C(channelmember.FieldLastReadSeq), lastReadColumn))
+	})
+	chans, err := q.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]memberChannel, len(chans))
+	for i, ch := range chans {
+		v, err := ch.Value(lastReadColumn)
+		if err != nil {
+			return nil, err
+		}
+		read, err := asInt64(v)
+		if err != nil {
+			return nil, fmt.Errorf("reading the read mark of %s: %w", ch.ID, err)
+		}
+		out[i] = memberChannel{channel: ch, read: read}
+	}
+	return out, nil
+}
+
+// asInt64 is an integer column read without a declared Go type.
+func asInt64(v ent.Value) (int64, error) {
+	switch n := v.(type) {
+	case int64:
+		return n, nil
+	case int32:
+		return int64(n), nil
+	case int:
+		return int64(n), nil
+	case float64:
+		return int64(n), nil
+	case []byte:
+		return strconv.ParseInt(string(n), 10, 64)
+	case string:
+		return strconv.ParseInt(n, 10, 64)
+	}
+	return 0, fmt.Errorf("unexpected %T", v)
 }
 
 // message moves the state for a newly released message.
