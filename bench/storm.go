@@ -22,11 +22,14 @@ import (
 // The three streams every storm and idle client subscribes to, in the
 // order it subscribes: unreadBadge last, because it answers at once (its
 // first event is the unread totals now), so its first event also shows
-// that the socket has read the two subscriptions before it.
+// that the socket has read the two subscriptions before it. It asks for
+// the total, as a client showing a badge does: the figures are read when
+// the event is delivered, so a selection of only __typename would read
+// nothing.
 var threeStreams = []string{
 	`subscription { messageAdded { id body } }`,
 	`subscription { channelUpdated { __typename } }`,
-	`subscription { unreadBadge { __typename } }`,
+	`subscription { unreadBadge { total } }`,
 }
 
 // connectTimeout bounds one client's connection (dial to first event).

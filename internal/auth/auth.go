@@ -440,33 +440,17 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*viewer.View
 	}
 	started := tombstoneAt()
 	sctx := system(ctx, "authenticate: load the session and the user behind a token")
-	sess, err := s.client.Session.Get(sctx, c.SessionID)
-	if ent.IsNotFound(err) {
-		return nil, time.Time{}, ErrInvalidToken
-	}
-	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("loading session: %w", err)
-	}
-	if sess.RevokedAt != nil {
-		if sess.RevokedReason == ReasonUserDeactivated {
-			return nil, time.Time{}, ErrUserDeactivated
-		}
-		return nil, time.Time{}, ErrSessionRevoked
-	}
-	if string(sess.UserID) != c.Subject {
-		return nil, time.Time{}, ErrInvalidToken
-	}
-	v, err := s.userViewer(sctx, sess.UserID)
+	v, err := s.checkSession(sctx, c.SessionID, c.Subject)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	v.SessionID = sess.ID
+	v.SessionID = c.SessionID
 	s.mu.Lock()
 	if len(s.checked) > 100_000 {
 		clear(s.checked) // bounded memory; the next requests re-check
 	}
-	if old, ok := s.checked[sess.ID]; !ok || !old.revoked || old.dropped.Before(started) {
-		s.checked[sess.ID] = checkedSession{viewer: v, at: now}
+	if old, ok := s.checked[c.SessionID]; !ok || !old.revoked || old.dropped.Before(started) {
+		s.checked[c.SessionID] = checkedSession{viewer: v, at: now}
 	}
 	s.mu.Unlock()
 	return v, c.ExpiresAt.Time, nil

@@ -2,18 +2,23 @@ package live
 
 import (
 	"context"
-	"github.com/whisper-health/whisper/internal/rule"
+	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
+	entsql "entgo.io/ent/dialect/sql"
+
 	"github.com/whisper-health/whisper/ent"
+	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/channelmember"
 	"github.com/whisper-health/whisper/ent/notification"
 	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/rule"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
 
@@ -84,10 +89,17 @@ type badgeSub struct {
 	viewer *viewer.Viewer
 	now    func() time.Time
 
-	mu    sync.Mutex
+	mu sync.Mutex
+	// state is nil until the first figures are read (at the first event's
+	// delivery, or by a reload): they are the starting point, so a new
+	// subscription reads the database once, not once to start and again
+	// to deliver.
 	state map[pulid.ID]*badgeLine
 	notes map[string]int
-	out   chan *Badge
+	// missed is set when a message arrived while state was still nil: the
+	// first read may have begun before its commit, so another event follows.
+	missed bool
+	out    chan *Badge
 }
 
 type badgeLine struct {
@@ -97,15 +109,15 @@ type badgeLine struct {
 }
 
 // Badge streams the viewer's unread totals: now, then after every change.
+// The stream is registered before anything is read, so no change is
+// missed; its first event, read when it is delivered, is also where its
+// state starts (figures).
 func (h *Hub) Badge(ctx context.Context) (<-chan *Badge, error) {
 	v, err := rule.ConversationParticipant.Check(ctx)
 	if err != nil {
 		return nil, err
 	}
 	s := &badgeSub{ctx: ctx, client: h.client, viewer: v, now: h.cfg.Now, out: make(chan *Badge, 1)}
-	if err := s.reload(); err != nil {
-		return nil, err
-	}
 	h.badges.add(&h.mu, principal(v), s, ctx)
 	reportReady(ctx)
 	s.emit()
@@ -124,13 +136,11 @@ func (s *badgeSub) reload() error {
 	return nil
 }
 
-// load reads the viewer's memberships and their channels, and their
+// load reads the viewer's channels with their read marks (memberChannels),
+// the patient conversations they see without a membership, and their
 // unacknowledged notifications, as ctx's viewer (the privacy rules decide).
 func (s *badgeSub) load(ctx context.Context) (map[pulid.ID]*badgeLine, map[string]int, error) {
-	ms, err := s.client.ChannelMember.Query().
-		Where(channelmember.UserID(s.viewer.UserID)).
-		WithChannel().
-		All(ctx)
+	chans, err := s.memberChannels(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -151,11 +161,8 @@ func (s *badgeSub) load(ctx context.Context) (map[pulid.ID]*badgeLine, map[strin
 		notes[c.Kind] = c.Count
 	}
 	state := map[pulid.ID]*badgeLine{}
-	for _, m := range ms {
-		if m.Edges.Channel == nil {
-			continue
-		}
-		state[m.ChannelID] = &badgeLine{channel: m.Edges.Channel, last: m.Edges.Channel.LastSeq, read: m.LastReadSeq}
+	for _, m := range chans {
+		state[m.channel.ID] = &badgeLine{channel: m.channel, last: m.channel.LastSeq, read: m.read}
 	}
 	if err := s.loadPatientConversations(ctx, state); err != nil {
 		return nil, nil, err
@@ -163,9 +170,78 @@ func (s *badgeSub) load(ctx context.Context) (map[pulid.ID]*badgeLine, map[strin
 	return state, notes, nil
 }
 
+// memberChannel is a channel the viewer belongs to, with their read mark.
+type memberChannel struct {
+	channel *ent.Channel
+	read    int64
+}
+
+// lastReadColumn is the alias of the viewer's read mark in memberChannels.
+const lastReadColumn = "member_last_read_seq"
+
+// memberChannels reads the viewer's channels with their read marks in one
+// statement: the channels as the viewer (FilterChannelsToVisible decides)
+// joined to the viewer's own membership rows. That is the rule memberships
+// are read under (FilterMembershipsToVisible: the memberships of visible
+// channels), so it yields what a ChannelMember query with its channels
+// would, without the second statement for the channels.
+func (s *badgeSub) memberChannels(ctx context.Context) ([]memberChannel, error) {
+	q := s.client.Channel.Query()
+	q.Modify(func(sel *entsql.Selector) {
+		cm := entsql.Table(channelmember.Table)
+		sel.Join(cm).On(sel.C(channel.FieldID), cm.C(channelmember.FieldChannelID)).
+			Where(entsql.EQ(cm.C(channelmember.FieldUserID), string(s.viewer.UserID)))
+		sel.AppendSelect(entsql.As(cm.C(channelmember.FieldLastReadSeq), lastReadColumn))
+	})
+	chans, err := q.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]memberChannel, len(chans))
+	for i, ch := range chans {
+		v, err := ch.Value(lastReadColumn)
+		if err != nil {
+			return nil, err
+		}
+		read, err := asInt64(v)
+		if err != nil {
+			return nil, fmt.Errorf("reading the read mark of %s: %w", ch.ID, err)
+		}
+		out[i] = memberChannel{channel: ch, read: read}
+	}
+	return out, nil
+}
+
+// asInt64 is an integer column read without a declared Go type.
+func asInt64(v ent.Value) (int64, error) {
+	switch n := v.(type) {
+	case int64:
+		return n, nil
+	case int32:
+		return int64(n), nil
+	case int:
+		return int64(n), nil
+	case float64:
+		return int64(n), nil
+	case []byte:
+		return strconv.ParseInt(string(n), 10, 64)
+	case string:
+		return strconv.ParseInt(n, 10, 64)
+	}
+	return 0, fmt.Errorf("unexpected %T", v)
+}
+
 // message moves the state for a newly released message.
 func (s *badgeSub) message(m *ent.Message) {
 	s.mu.Lock()
+	if s.state == nil {
+		// Not started: the first event, read at its delivery, counts m
+		// unless its read began before m's commit — then figures emits
+		// again once the state is set.
+		s.missed = true
+		s.mu.Unlock()
+		return
+	}
 	line := s.state[m.ChannelID]
 	changed := false
 	if line == nil && s.counts(m) {
@@ -216,6 +292,9 @@ func (s *badgeSub) figures(ctx context.Context) (*BadgeCounts, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.start(state, notes) {
+		s.emit()
+	}
 	b := &BadgeCounts{Notifications: map[string]int{}}
 	for k, n := range notes {
 		b.Notifications[k] = n
@@ -229,6 +308,26 @@ func (s *badgeSub) figures(ctx context.Context) (*BadgeCounts, error) {
 	}
 	sort.Slice(b.Channels, func(i, j int) bool { return b.Channels[i].Channel.ID < b.Channels[j].Channel.ID })
 	return b, nil
+}
+
+// start makes state and notes, read by figures, the subscription's state
+// if it has none yet; it reports whether a message arrived before then,
+// which may be missing from them (another event is then due, read later).
+// The figures are copied: the event keeps its own.
+func (s *badgeSub) start(state map[pulid.ID]*badgeLine, notes map[string]int) (again bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != nil {
+		return false
+	}
+	s.state = make(map[pulid.ID]*badgeLine, len(state))
+	for id, line := range state {
+		l := *line
+		s.state[id] = &l
+	}
+	s.notes = notes
+	again, s.missed = s.missed, false
+	return again
 }
 
 // reloadBadges refreshes a user's badges from the database.
