@@ -203,3 +203,63 @@ func TestAdvanceReadsTheOtherParty(t *testing.T) {
 		t.Errorf("party auto-reply until = %v, want %v", got.StaffAutoReplyUntil, until)
 	}
 }
+
+// A transaction begun elsewhere (a directory change that posts membership
+// notices in several channels) may take its id before it announces itself
+// as a message writer, so the live stream may release positions above its
+// id meanwhile. Every message it then writes — not only the first — must
+// be placed above what was committed before it announced itself, or the
+// live stream would skip it.
+func TestLateAnnouncedTransactionPlacesEveryMessageAbove(t *testing.T) {
+	if !testdb.Postgres() {
+		t.Skip("SQLite serialises writers")
+	}
+	db := testdb.Open(t)
+	ctx := context.Background()
+	sctx := viewer.NewSystemContext(ctx, "test")
+	c := db.Client
+	group := func(name string) pulid.ID {
+		return c.Channel.Create().SetKind(channel.KindCUSTOM_GROUP).SetName(name).SaveX(sctx).ID
+	}
+	a, b, other := group("A"), group("B"), group("Other")
+	s := New(c, pubsub.NewMemory(), slog.New(slog.NewTextHandler(io.Discard, nil)), Config{Dialect: db.Dialect})
+
+	// The caller's transaction takes its id first…
+	late, err := c.Tx(sctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer late.Rollback()
+	var own int64
+	rows, err := late.QueryContext(sctx, "SELECT pg_current_xact_id()::text::bigint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows.Next()
+	if err := rows.Scan(&own); err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+	// …a send commits meanwhile, above it…
+	var committed int64
+	if err := s.tx.Run(sctx, func(tx *ent.Tx, _ func(...pubsub.Event)) error {
+		adv, err := s.advance(sctx, tx.Client(), other, "", false)
+		committed = adv.txid
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if committed <= own {
+		t.Fatalf("the committed send's stream id %d is not above the open transaction's id %d", committed, own)
+	}
+	// …then the caller's transaction writes in two channels.
+	for _, ch := range []pulid.ID{a, b} {
+		adv, err := s.advance(sctx, late.Client(), ch, "", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if adv.txid <= committed {
+			t.Errorf("a message of the late transaction got stream id %d, not above %d committed before it announced itself", adv.txid, committed)
+		}
+	}
+}

@@ -21,6 +21,10 @@ const (
 // already without reading pg_locks.
 const announcedSetting = "whisper.message_writer"
 
+// streamFloorSetting is the transaction-local setting that holds the lowest
+// stream id a late-announced transaction's messages may take (see advance).
+const streamFloorSetting = "whisper.stream_floor"
+
 // announceMessageWrite marks the transaction of c as one that may write
 // messages: it takes MessageWriterLock in shared mode until commit (the
 // stream horizon waits only for such transactions) and bounds its

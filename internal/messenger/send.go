@@ -272,12 +272,18 @@ func (s *Service) advance(ctx context.Context, c *ent.Client, id, member pulid.I
 				return a, err
 			}
 		}
-		mark, txid = "$", "GREATEST(last_txid, pg_current_xact_id()::text::bigint)"
+		// A transaction that announced itself late (one begun elsewhere,
+		// which may have taken its id before the horizon could see it)
+		// keeps a floor: every message it writes goes above each position
+		// the horizon may have released before it announced itself.
+		mark, txid = "$", "GREATEST(last_txid, pg_current_xact_id()::text::bigint, "+
+			"COALESCE(NULLIF(current_setting('"+streamFloorSetting+"', true), '')::bigint, 0))"
 		if !announced {
-			// A transaction that may have taken its id before the horizon
-			// could see it: its stream id goes above every position the
-			// horizon may have released meanwhile.
-			txid = "GREATEST(last_txid, pg_current_xact_id()::text::bigint, pg_snapshot_xmax(pg_current_snapshot())::text::bigint)"
+			// The floor is this statement's snapshot's next id: the
+			// statement runs after the announcement, so any horizon
+			// computed without this transaction was below it.
+			txid = "GREATEST(last_txid, pg_current_xact_id()::text::bigint, " +
+				"set_config('" + streamFloorSetting + "', pg_snapshot_xmax(pg_current_snapshot())::text, true)::bigint)"
 		}
 	}
 	p := func(n int) string { return mark + strconv.Itoa(n) }
