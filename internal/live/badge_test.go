@@ -2,21 +2,15 @@ package live_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/whisper-health/whisper/ent"
-	"github.com/whisper-health/whisper/ent/user"
-	"github.com/whisper-health/whisper/internal/auth"
 	"github.com/whisper-health/whisper/internal/demo"
 	"github.com/whisper-health/whisper/internal/live"
 	"github.com/whisper-health/whisper/internal/messenger"
-	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/pulid"
-	"github.com/whisper-health/whisper/internal/testdb"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
 
@@ -26,25 +20,8 @@ import (
 // that first event counts a message sent after the subscription began, and
 // later messages still make badges due.
 func TestBadgeFirstEventReadsOnceAtDelivery(t *testing.T) {
-	db := testdb.Open(t)
-	ctx := context.Background()
-	if _, err := demo.Load(ctx, db.Client, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	bus := pubsub.NewMemory()
-	msgr := messenger.New(db.Client, bus, log, messenger.Config{Dialect: db.Dialect})
-	hub := live.New(db.Client, bus, log, live.Config{Dialect: db.Dialect, PollInterval: time.Hour})
-	hctx, stop := context.WithCancel(ctx)
-	defer stop()
-	go hub.Run(hctx)
-	<-hub.Started()
-
-	as := func(email string) context.Context {
-		sctx := viewer.NewSystemContext(ctx, "test")
-		u := db.Client.User.Query().Where(user.Email(email)).WithSecurityGroups().OnlyX(sctx)
-		return viewer.NewContext(ctx, &viewer.Viewer{Kind: viewer.Staff, UserID: u.ID, Perms: auth.EffectivePermissions(u)})
-	}
+	f := newLiveFixture(t, live.Config{PollInterval: time.Hour})
+	db, msgr, hub, as := f.db, f.msgr, f.hub, f.as
 	chen, patel := as(demo.ChenEmail), as(demo.PatelEmail)
 	// queries counts the statements run as Patel (the badge's reads).
 	var queries atomic.Int64

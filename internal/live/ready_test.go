@@ -2,19 +2,13 @@ package live_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
-	"github.com/whisper-health/whisper/ent/user"
-	"github.com/whisper-health/whisper/internal/auth"
 	"github.com/whisper-health/whisper/internal/demo"
 	"github.com/whisper-health/whisper/internal/live"
 	"github.com/whisper-health/whisper/internal/messenger"
-	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/pulid"
-	"github.com/whisper-health/whisper/internal/testdb"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
 
@@ -22,26 +16,10 @@ import (
 // reports, once, that it is registered — and that a message sent right
 // after that report reaches it — while a refused stream reports nothing.
 func TestOnReadyReportsRegisteredStreams(t *testing.T) {
-	db := testdb.Open(t)
-	ctx := context.Background()
-	if _, err := demo.Load(ctx, db.Client, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	bus := pubsub.NewMemory()
-	msgr := messenger.New(db.Client, bus, log, messenger.Config{Dialect: db.Dialect})
 	// An hour-long poll: the message below arrives by its event, not by
 	// the safety net.
-	hub := live.New(db.Client, bus, log, live.Config{Dialect: db.Dialect, PollInterval: time.Hour})
-	hctx, stop := context.WithCancel(ctx)
-	defer stop()
-	go hub.Run(hctx)
-
-	as := func(email string) context.Context {
-		sctx := viewer.NewSystemContext(ctx, "test")
-		u := db.Client.User.Query().Where(user.Email(email)).WithSecurityGroups().OnlyX(sctx)
-		return viewer.NewContext(ctx, &viewer.Viewer{Kind: viewer.Staff, UserID: u.ID, Perms: auth.EffectivePermissions(u)})
-	}
+	f := newLiveFixture(t, live.Config{PollInterval: time.Hour})
+	msgr, hub, as := f.msgr, f.hub, f.as
 	chen, patel := as(demo.ChenEmail), as(demo.PatelEmail)
 	conv, err := msgr.Open(chen, messenger.OpenInput{UserIDs: []pulid.ID{viewer.FromContext(patel).UserID}})
 	if err != nil {
@@ -76,7 +54,7 @@ func TestOnReadyReportsRegisteredStreams(t *testing.T) {
 		})
 	}
 	t.Run("refused", func(t *testing.T) {
-		sctx, n := ready(viewer.NewContext(ctx, &viewer.Viewer{Kind: viewer.Staff, UserID: viewer.FromContext(patel).UserID}))
+		sctx, n := ready(viewer.NewContext(context.Background(), &viewer.Viewer{Kind: viewer.Staff, UserID: viewer.FromContext(patel).UserID}))
 		if _, err := hub.Messages(sctx, nil, nil); err == nil {
 			t.Fatal("a viewer without ACCESS_WHISPER was given a stream")
 		}
