@@ -232,9 +232,6 @@ type advanced struct {
 	// readMarkOf is the member whose read mark has been moved to seq
 	// already, if any.
 	readMarkOf pulid.ID
-	// member is the user the UPDATE found to be a member of the channel,
-	// if it was asked to check one.
-	member pulid.ID
 	// party is the other member of an individual channel, when asked for:
 	// the fields a send needs (Name, Mobile, NeverReceiveDirect and the
 	// staff auto-reply).
@@ -324,7 +321,6 @@ func (s *Service) advance(ctx context.Context, c *ent.Client, id, member pulid.I
 			return a, fmt.Errorf("advancing channel: %w", err)
 		}
 		a.ok = true
-		a.member = member
 		if joined {
 			a.readMarkOf = member
 		}
@@ -431,10 +427,6 @@ func (s *Service) post(ctx context.Context, c *ent.Client, ch *ent.Channel, crea
 // writing transaction and time, then moves the sender's read mark (so the
 // sender never has their own message unread) unless advance has.
 func (s *Service) append(ctx context.Context, c *ent.Client, channelID pulid.ID, a advanced, create *ent.MessageCreate, emit func(...pubsub.Event)) (*ent.Message, error) {
-	if a.member != "" {
-		// The message policy need not read the membership advance has.
-		ctx = rule.WithMembership(ctx, channelID, a.member, a.kind)
-	}
 	msg, err := create.SetChannelID(channelID).SetSeq(a.seq).SetTxid(a.txid).SetCreatedAt(a.at).Save(ctx)
 	if err != nil {
 		return nil, err

@@ -129,28 +129,6 @@ func AllowMembershipChangesByMembers() privacy.MutationRule {
 	})
 }
 
-// membership is a user's membership of a channel of a kind, as the writing
-// transaction read it (see WithMembership).
-type membership struct {
-	channel, user pulid.ID
-	kind          channel.Kind
-}
-
-type membershipKey struct{}
-
-// WithMembership returns ctx carrying the fact that user is a member of
-// channel id, of kind, as the calling transaction has just established
-// under the channel's row lock — the messenger's send does in its one
-// UPDATE of the channel, which matches only a channel the user belongs to
-// (TestAdvanceAgreesWithTheMessagePolicy). AllowIfMemberPosts then decides
-// a post by that user in that channel without reading the membership
-// again; everything else it checks (the sender, the kind of message, who
-// may post in such a channel) it still checks. Use it only for writes in
-// the same transaction.
-func WithMembership(ctx context.Context, id, user pulid.ID, kind channel.Kind) context.Context {
-	return context.WithValue(ctx, membershipKey{}, membership{channel: id, user: user, kind: kind})
-}
-
 // AllowIfMemberPosts lets a member post in a channel they belong to, as
 // themself, or a system notice (no sender) of a change they made there.
 func AllowIfMemberPosts() privacy.MutationRule {
@@ -168,19 +146,15 @@ func AllowIfMemberPosts() privacy.MutationRule {
 			return privacy.Denyf("a member posts only as themself")
 		}
 		chID, _ := m.ChannelID()
-		var kinds []string
-		if p, ok := ctx.Value(membershipKey{}).(membership); ok && p.channel == chID && p.user == v.UserID {
-			// The transaction has just read it, under the channel's lock.
-			kinds = []string{string(p.kind)}
-		} else {
-			// One statement: the channel's kind if the viewer is a member.
-			var err error
-			kinds, err = m.Client().ChannelMember.Query().
-				Where(channelmember.ChannelID(chID), channelmember.UserID(v.UserID)).
-				QueryChannel().Select(channel.FieldKind).Strings(privacy.DecisionContext(ctx, privacy.Allow))
-			if err != nil {
-				return privacy.Denyf("checking membership: %v", err)
-			}
+		// One statement, after the send's UPDATE holds the channel's row
+		// lock: the channel's kind if the viewer is a member. (The UPDATE's
+		// own membership check ran on a snapshot from before it waited for
+		// the lock, so a removal committed meanwhile is seen only here.)
+		kinds, err := m.Client().ChannelMember.Query().
+			Where(channelmember.ChannelID(chID), channelmember.UserID(v.UserID)).
+			QueryChannel().Select(channel.FieldKind).Strings(privacy.DecisionContext(ctx, privacy.Allow))
+		if err != nil {
+			return privacy.Denyf("checking membership: %v", err)
 		}
 		if len(kinds) == 0 {
 			return privacy.Denyf("not a member of the channel")
