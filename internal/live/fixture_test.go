@@ -22,6 +22,7 @@ import (
 // and a running hub on an in-process bus.
 type liveFixture struct {
 	db   *store.DB
+	bus  pubsub.Bus
 	msgr *messenger.Service
 	hub  *live.Hub
 }
@@ -41,6 +42,7 @@ func newLiveFixture(t *testing.T, cfg live.Config) *liveFixture {
 	cfg.Dialect = db.Dialect
 	f := &liveFixture{
 		db:   db,
+		bus:  bus,
 		msgr: messenger.New(db.Client, bus, log, messenger.Config{Dialect: db.Dialect}),
 		hub:  live.New(db.Client, bus, log, cfg),
 	}

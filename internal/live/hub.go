@@ -374,6 +374,9 @@ func (h *Hub) catchUp(ctx context.Context, retry *time.Timer) {
 		}
 		if held {
 			h.lag.behind(time.Now())
+			if h.cfg.Dialect.IsPostgres() {
+				h.moveHorizon(ctx)
+			}
 			retry.Reset(20 * time.Millisecond)
 			return
 		}
@@ -383,6 +386,21 @@ func (h *Hub) catchUp(ctx context.Context, retry *time.Timer) {
 		if len(rows) < 500 {
 			return
 		}
+	}
+}
+
+// moveHorizon unblocks a message held by nothing running. A transaction
+// that announced itself late places its messages at the next transaction
+// id as it saw it (see messenger's advance); when nothing else runs, that
+// id is still the horizon after it committed, and the message would wait
+// for the next write anywhere. When no message writer holds the horizon
+// below the next id, this takes that id in a statement of its own, which
+// ends at once and moves the horizon past it.
+func (h *Hub) moveHorizon(ctx context.Context) {
+	_, err := h.client.ExecContext(ctx, "SELECT CASE WHEN (SELECT whisper_stream_horizon()) >= "+
+		"pg_snapshot_xmax(pg_current_snapshot())::text::bigint THEN pg_current_xact_id()::text END")
+	if err != nil && ctx.Err() == nil {
+		h.log.Warn("live hub: moving the horizon", "err", err)
 	}
 }
 

@@ -262,25 +262,19 @@ func (s *Service) advance(ctx context.Context, c *ent.Client, id, member pulid.I
 	a := advanced{at: s.now()}
 	mark, txid := "?", "max(last_txid, (SELECT COALESCE(MAX(txid), 0) + 1 FROM messages))"
 	if s.cfg.Dialect.IsPostgres() {
-		announced := s.announced.has(c)
-		if !announced {
-			var err error
-			if announced, err = announceMessageWrite(ctx, c); err != nil {
+		mark, txid = "$", "GREATEST(last_txid, pg_current_xact_id()::text::bigint)"
+		if !s.announced.has(c) {
+			if _, err := announceMessageWrite(ctx, c); err != nil {
 				return a, err
 			}
-		}
-		// A transaction that announced itself late (one begun elsewhere,
-		// which may have taken its id before the horizon could see it)
-		// keeps a floor: every message it writes goes above each position
-		// the horizon may have released before it announced itself.
-		mark, txid = "$", "GREATEST(last_txid, pg_current_xact_id()::text::bigint, "+
-			"COALESCE(NULLIF(current_setting('"+streamFloorSetting+"', true), '')::bigint, 0))"
-		if !announced {
-			// The floor is this statement's snapshot's next id: the
-			// statement runs after the announcement, so any horizon
-			// computed without this transaction was below it.
+			// A transaction begun elsewhere announces itself late: it may
+			// have taken its id before the horizon could see it. It keeps
+			// a floor, set by its first UPDATE that runs after the
+			// announcement (so any horizon computed without it was below
+			// the floor), and every message it writes goes above it.
 			txid = "GREATEST(last_txid, pg_current_xact_id()::text::bigint, " +
-				"set_config('" + streamFloorSetting + "', pg_snapshot_xmax(pg_current_snapshot())::text, true)::bigint)"
+				"COALESCE(NULLIF(current_setting('" + streamFloorSetting + "', true), '')::bigint, " +
+				"set_config('" + streamFloorSetting + "', pg_snapshot_xmax(pg_current_snapshot())::text, true)::bigint))"
 		}
 	}
 	p := func(n int) string { return mark + strconv.Itoa(n) }
