@@ -89,4 +89,3 @@ func TestLateWriterIsReleasedWithNothingElseRunning(t *testing.T) {
 	f.bus.Publish(ctx, pubsub.Event{Kind: pubsub.Message, Channel: conv.ID})
 	next("late")
 }
-
