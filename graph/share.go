@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"encoding/json"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -16,9 +15,9 @@ import (
 
 // This file makes one released message cost one execution per distinct
 // subscription, not one per subscriber: messageAdded subscriptions that ask
-// for the same viewer-independent selection (same document, operation and
-// variables, same kind of principal) share the encoded data of each live
-// message. Whom a message reaches is still decided per subscriber by the
+// for the same viewer-independent selection (same document and operation,
+// whatever their variables, same kind of principal) share the encoded data
+// of each live message. Whom a message reaches is still decided per subscriber by the
 // hub (internal/live); only the bytes of what that subscriber may see are
 // shared.
 
@@ -58,7 +57,7 @@ type messageShare struct {
 }
 
 type shareKey struct {
-	op  string       // principal kind, operation, variables, document
+	op  string       // principal kind, operation, document
 	msg *ent.Message // the hub's released message, one pointer for every subscriber
 }
 
@@ -220,11 +219,12 @@ func shareableKey(ctx context.Context) (string, bool) {
 	if !sharedSelection(oc.Doc, root.SelectionSet, "Message", 0) {
 		return "", false
 	}
-	vars, err := json.Marshal(oc.Variables) // map keys sorted: canonical
-	if err != nil {
-		return "", false
-	}
-	return strconv.Itoa(int(v.Kind)) + "\x00" + oc.OperationName + "\x00" + string(vars) + "\x00" + oc.RawQuery, true
+	// Variables are left out: a shared selection has no arguments or
+	// directives below the root field, so they can only be the root's
+	// (channelID, after), which choose the messages a stream receives but
+	// not how a message is encoded. Streams of one channel, of all
+	// channels, and resuming from different cursors share alike.
+	return strconv.Itoa(int(v.Kind)) + "\x00" + oc.OperationName + "\x00" + oc.RawQuery, true
 }
 
 // sharedSelection reports whether set, on typ, selects only

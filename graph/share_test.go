@@ -58,6 +58,25 @@ func TestSharedMessageEvents(t *testing.T) {
 		})
 	}
 	outsider := e.listen(t, liam, sharedMessageAdded, nil)
+	// The same subscription scoped to the conversation (other variables)
+	// shares too: the root's arguments choose messages, not their encoding.
+	scoped := e.listen(t, kim.AccessToken, sharedMessageAdded, map[string]any{"c": conv.ID})
+
+	// A first message, read by every stream: a stream that started with a
+	// replay from the database has finished it (a replayed message is read
+	// for that stream alone, so it is not shared), and the next one comes
+	// live to everyone.
+	e.send(chen.AccessToken, conv.ID, "Warm-up.", nil)
+	for _, v := range vs {
+		for _, s := range []*subscription{v.shared, v.unshared, v.notify} {
+			if d := s.next(5 * time.Second); d == nil {
+				t.Fatalf("%s: no first message", v.name)
+			}
+		}
+	}
+	if d := scoped.next(5 * time.Second); d == nil {
+		t.Fatal("the conversation's own stream: no first message")
+	}
 
 	before := graph.SharedExecutions(e.gql)
 	e.send(chen.AccessToken, conv.ID, "All normal.", nil)
@@ -75,6 +94,11 @@ func TestSharedMessageEvents(t *testing.T) {
 			t.Errorf("%s received %s, the others %s", v.name, a, first)
 		}
 	}
+	if d := scoped.next(5 * time.Second); d == nil {
+		t.Fatal("the conversation's own stream got nothing")
+	} else if a, _ := json.Marshal(d); string(a) != string(first) {
+		t.Errorf("the conversation's own stream received %s, the others %s", a, first)
+	}
 	var got struct {
 		MessageAdded struct {
 			Body, Cursor string
@@ -89,7 +113,8 @@ func TestSharedMessageEvents(t *testing.T) {
 		t.Errorf("event = %s, want the body, a cursor and the sender's name and job title", first)
 	}
 	// Every subscriber above has its event: the shared selection ran once
-	// for the staff (three subscriptions) and once for the patient (two).
+	// for the staff (four subscriptions, one of them scoped to the
+	// conversation) and once for the patient (two).
 	if n := graph.SharedExecutions(e.gql) - before; n != 2 {
 		t.Errorf("the shared selection ran %d times for one message, want 2 (staff, patient)", n)
 	}
