@@ -16,6 +16,7 @@ import (
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/store"
 	"github.com/whisper-health/whisper/internal/testdb"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
@@ -52,7 +53,7 @@ func TestAdvanceAgreesWithTheMessagePolicy(t *testing.T) {
 	own, other := conv(olivia), conv(liam)
 	portal := &viewer.Viewer{Kind: viewer.Patient, PatientID: olivia.ID}
 
-	s := New(c, pubsub.NewMemory(), slog.New(slog.NewTextHandler(io.Discard, nil)), Config{Dialect: db.Dialect})
+	s := quietService(db)
 	cases := []struct {
 		name string
 		v    *viewer.Viewer
@@ -135,7 +136,7 @@ func TestAdvanceReadsTheOtherParty(t *testing.T) {
 	c.ChannelMember.Create().SetChannelID(ch.ID).SetUserID(me.ID).ExecX(sctx)
 	c.ChannelMember.Create().SetChannelID(ch.ID).SetUserID(them.ID).ExecX(sctx)
 
-	s := New(c, pubsub.NewMemory(), slog.New(slog.NewTextHandler(io.Discard, nil)), Config{Dialect: db.Dialect})
+	s := quietService(db)
 	v := &viewer.Viewer{Kind: viewer.Staff, UserID: me.ID, Perms: viewer.PermSet(viewer.AccessWhisper)}
 	var got *ent.User
 	attempt(t, c, func(tx *ent.Tx) (bool, error) {
@@ -175,7 +176,7 @@ func TestLateAnnouncedTransactionPlacesEveryMessageAbove(t *testing.T) {
 		return c.Channel.Create().SetKind(channel.KindCUSTOM_GROUP).SetName(name).SaveX(sctx).ID
 	}
 	a, b, other := group("A"), group("B"), group("Other")
-	s := New(c, pubsub.NewMemory(), slog.New(slog.NewTextHandler(io.Discard, nil)), Config{Dialect: db.Dialect})
+	s := quietService(db)
 
 	// The caller's transaction takes its id first…
 	late, err := c.Tx(sctx)
@@ -233,7 +234,7 @@ func TestRemovalWhileASendWaitsRefusesTheSend(t *testing.T) {
 	group := c.Channel.Create().SetKind(channel.KindCUSTOM_GROUP).SetName("Rounds").SaveX(sctx)
 	c.ChannelMember.Create().SetChannelID(group.ID).SetUserID(chen.ID).ExecX(sctx)
 	c.ChannelMember.Create().SetChannelID(group.ID).SetUserID(kim.ID).ExecX(sctx)
-	s := New(c, pubsub.NewMemory(), slog.New(slog.NewTextHandler(io.Discard, nil)), Config{Dialect: db.Dialect})
+	s := quietService(db)
 
 	// The removal holds the channel's row and has deleted Kim's membership…
 	removal, err := c.Tx(sctx)
@@ -282,4 +283,9 @@ func TestRemovalWhileASendWaitsRefusesTheSend(t *testing.T) {
 	if n := c.Message.Query().Where(message.SenderID(kim.ID)).CountX(sctx); n != 0 {
 		t.Errorf("%d messages from the removed member were stored", n)
 	}
+}
+
+// quietService is a messenger over db with an in-process bus and no log.
+func quietService(db *store.DB) *Service {
+	return New(db.Client, pubsub.NewMemory(), slog.New(slog.NewTextHandler(io.Discard, nil)), Config{Dialect: db.Dialect})
 }
