@@ -71,6 +71,7 @@ type Config struct {
 	APQCacheBytes        int           // WHISPER_APQ_CACHE_BYTES, -apq-cache-bytes (negative: off)
 	PasswordChecksPerMin int           // WHISPER_PASSWORD_CHECKS_PER_MINUTE, -password-checks-per-minute
 	MaxDeliveryLag       time.Duration // WHISPER_MAX_DELIVERY_LAG, -max-delivery-lag
+	DBMaxConns           int           // WHISPER_DB_MAX_CONNS, -db-max-conns
 	// MetricsAddr is where /metrics is served (WHISPER_METRICS_ADDR,
 	// -metrics-addr): empty serves it on the main listener outside
 	// production and nowhere in production; "off" serves it nowhere.
@@ -140,6 +141,7 @@ var settings = []setting{
 	{"WHISPER_APQ_CACHE_BYTES", "apq-cache-bytes", "8388608", "bytes of query text the automatic persisted query cache keeps (least recently used dropped first); off: no persisted queries"},
 	{"WHISPER_PASSWORD_CHECKS_PER_MINUTE", "password-checks-per-minute", "60", "password checks one client address may make per minute (more: RESOURCE_EXHAUSTED)"},
 	{"WHISPER_MAX_DELIVERY_LAG", "max-delivery-lag", "30s", "live delivery lag past which /readyz answers 503"},
+	{"WHISPER_DB_MAX_CONNS", "db-max-conns", "20", "most PostgreSQL connections one replica holds (statements beyond wait for one; SQLite ignores it)"},
 	{"OTEL_EXPORTER_OTLP_ENDPOINT", "otel-endpoint", "", "OpenTelemetry collector base URL for OTLP/HTTP traces (e.g. http://collector:4318); unset: no tracing"},
 	{"WHISPER_METRICS_ADDR", "metrics-addr", "", "address of a separate listener for /metrics (default: /metrics on the main listener, none in production; off: none)"},
 }
@@ -321,6 +323,11 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 	}
 	c.PasswordChecksPerMin = int(parseInt("password-checks-per-minute"))
 	c.MaxDeliveryLag = parseDuration("max-delivery-lag")
+	if n := parseInt("db-max-conns"); n > 1000 {
+		bad("db-max-conns", "must be at most 1000, got %q", raw["db-max-conns"])
+	} else {
+		c.DBMaxConns = int(n)
+	}
 	c.MetricsAddr = strings.TrimSpace(raw["metrics-addr"])
 	if c.MetricsAddr != "" && c.MetricsAddr != "off" {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {

@@ -85,6 +85,8 @@ func TestLoadConfigErrorsNameTheSetting(t *testing.T) {
 		{"sms url not http", map[string]string{"WHISPER_SMS_URL": "sms.example"}, nil, "WHISPER_SMS_URL"},
 		{"e-post without a letters folder", map[string]string{"WHISPER_EPOST_URL": "https://epost.example"}, nil, "WHISPER_EPOST_URL"},
 		{"stray argument", nil, []string{"serve"}, "serve"},
+		{"no database connections", map[string]string{"WHISPER_DB_MAX_CONNS": "0"}, nil, "WHISPER_DB_MAX_CONNS"},
+		{"too many database connections", nil, []string{"-db-max-conns", "5000"}, "-db-max-conns"},
 		{"production demo", with(prod, "WHISPER_DEMO", "1"), nil, "WHISPER_DEMO"},
 		{"production without origins", with(prod, "WHISPER_CORS_ORIGINS", ""), nil, "WHISPER_CORS_ORIGINS"},
 		{"production with * origin", with(prod, "WHISPER_CORS_ORIGINS", "*"), nil, "WHISPER_CORS_ORIGINS"},

@@ -140,6 +140,7 @@ func Start(ctx context.Context, cfg Config, stdout io.Writer) (*App, error) {
 		_ = stopTracing(ctx)
 		return nil, err
 	}
+	db.SetPoolSize(cfg.DBMaxConns)
 	a := &App{cfg: cfg, log: log, db: db, served: make(chan error, 1), stopTracing: stopTracing}
 	if err := a.start(ctx, stdout); err != nil {
 		if cerr := a.stopBackground(); cerr != nil {

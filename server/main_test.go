@@ -617,3 +617,48 @@ func TestDemoPracticeIsAlive(t *testing.T) {
 		t.Errorf("demo enrolments: %d active of %d, want several in progress and one paused: %v", active, len(enrolments), enrolments)
 	}
 }
+
+// WHISPER_DB_MAX_CONNS bounds the PostgreSQL pool of a replica: with a
+// pool of two, a burst of concurrent reads all answer (statements wait for
+// a connection instead of failing), and the replica never holds more
+// connections than it was given.
+func TestDatabasePoolSizeIsConfigurable(t *testing.T) {
+	if !testdb.Postgres() {
+		t.Skip("SQLite has no connection pool to size")
+	}
+	app, _ := startApp(t, testdb.URL(t), "-demo", "-db-max-conns", "2")
+	defer stopApp(t, app)
+	if got := app.db.SQL.Stats().MaxOpenConnections; got != 2 {
+		t.Fatalf("pool holds at most %d connections, want 2", got)
+	}
+	token, _ := login(t, app.URL(), "dr.chen@demo.clinic")
+	body, _ := json.Marshal(map[string]any{"query": `{ me { name } channels(first: 5) { totalCount edges { node { id } } } }`})
+	answers := make(chan string, 20)
+	for range 20 {
+		go func() {
+			req, _ := http.NewRequest(http.MethodPost, app.URL()+"/graphql", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+token)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				answers <- err.Error()
+				return
+			}
+			defer res.Body.Close()
+			raw, _ := io.ReadAll(res.Body)
+			if res.StatusCode != http.StatusOK || bytes.Contains(raw, []byte(`"errors"`)) {
+				answers <- fmt.Sprintf("%d %s", res.StatusCode, raw)
+				return
+			}
+			answers <- ""
+		}()
+	}
+	for range 20 {
+		if a := <-answers; a != "" {
+			t.Errorf("with a pool of 2 a request answered %s", a)
+		}
+	}
+	if s := app.db.SQL.Stats(); s.OpenConnections > 2 {
+		t.Errorf("the replica holds %d connections, want at most 2", s.OpenConnections)
+	}
+}

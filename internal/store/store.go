@@ -76,8 +76,7 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	d := dialect.SQLite
 	if drvName == "postgres" {
 		d = dialect.Postgres
-		sqldb.SetMaxOpenConns(20)
-		sqldb.SetMaxIdleConns(10)
+		setPool(sqldb, DefaultPoolSize)
 		sqldb.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -95,6 +94,26 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	}
 	client := ent.NewClient(ent.Driver(drv))
 	return &DB{Client: client, SQL: sqldb, Dialect: Dialect(d), Source: source}, nil
+}
+
+// DefaultPoolSize is how many PostgreSQL connections a replica holds at
+// most unless SetPoolSize says otherwise (WHISPER_DB_MAX_CONNS).
+const DefaultPoolSize = 20
+
+// SetPoolSize makes the replica hold at most n PostgreSQL connections,
+// keeping half of them open while idle. Every statement waits for a free
+// connection beyond that; the server's own LISTEN connection and the
+// PostgreSQL server's max_connections are outside this count. SQLite has
+// one database file and ignores it.
+func (d *DB) SetPoolSize(n int) {
+	if d.Dialect.IsPostgres() && n > 0 {
+		setPool(d.SQL, n)
+	}
+}
+
+func setPool(sqldb *sql.DB, n int) {
+	sqldb.SetMaxOpenConns(n)
+	sqldb.SetMaxIdleConns(max(1, n/2))
 }
 
 // ValidateURL reports why rawURL is not a database location Open accepts
