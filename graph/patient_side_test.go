@@ -468,3 +468,69 @@ func TestPatientNudgeHonoursConsent(t *testing.T) {
 		t.Fatalf("nudges with both opted out = %d, %v; want 0", n, err)
 	}
 }
+
+// TestPatientReadsOwnConsent: a portal patient reads the consent of their
+// own record (SPEC §13) instead of voiding it with FORBIDDEN: their own
+// record shows both choices and the trail, a change by staff they have
+// never written to shows no name, and a message they send answers with
+// their consent when asked for it.
+func TestPatientReadsOwnConsent(t *testing.T) {
+	e := newEnv(t)
+	chen, patel := e.login(demo.ChenEmail), e.login(demo.PatelEmail)
+	pid := e.patientID(chen.AccessToken, "P0001")
+	conv := e.startPatient(chen.AccessToken, pid, "Reminders", "Shall we text you reminders?")
+	e.ok(chen.AccessToken, setConsent, map[string]any{"p": pid, "s": "OPTED_OUT"}, nil)
+	e.ok(patel.AccessToken, setConsent, map[string]any{"p": pid, "m": "OPTED_OUT"}, nil)
+	olivia, _ := e.portalLogin(demo.PortalEmails[0])
+
+	var own struct {
+		Patients struct {
+			Edges []struct {
+				Node struct {
+					ID                       string
+					SmsConsent, EmailConsent string
+					ConsentHistory           []struct {
+						Channel, State, Source string
+						By                     *struct{ Name string }
+					}
+				}
+			}
+		}
+	}
+	r := e.do(olivia, `{ patients(first: 5) { edges { node { id smsConsent emailConsent consentHistory { channel state source by { name } } } } } }`, nil)
+	if len(r.Errors) > 0 {
+		t.Fatalf("the patient's own consent: %+v", r.Errors)
+	}
+	if err := json.Unmarshal(r.Data, &own); err != nil {
+		t.Fatal(err)
+	}
+	if len(own.Patients.Edges) != 1 || own.Patients.Edges[0].Node.ID != pid {
+		t.Fatalf("patients as Olivia = %+v, want her own record only", own.Patients.Edges)
+	}
+	me := own.Patients.Edges[0].Node
+	if me.SmsConsent != "OPTED_OUT" || me.EmailConsent != "OPTED_OUT" {
+		t.Errorf("her consent reads sms=%s email=%s, want both OPTED_OUT", me.SmsConsent, me.EmailConsent)
+	}
+	if len(me.ConsentHistory) != 2 {
+		t.Fatalf("her consent trail = %+v, want the two staff changes", me.ConsentHistory)
+	}
+	for _, c := range me.ConsentHistory {
+		switch {
+		case c.Source != "STAFF" || c.State != "OPTED_OUT":
+			t.Errorf("trail entry %+v, want a staff opt-out", c)
+		case c.Channel == "SMS" && (c.By == nil || c.By.Name == ""):
+			t.Errorf("the SMS change shows by=%+v, want Dr Chen, who writes to her, by name", c.By)
+		case c.Channel == "EMAIL" && c.By != nil:
+			t.Errorf("the email change shows by=%+v, want no name: she has never been written to by its author", c.By)
+		}
+	}
+
+	r = e.do(olivia, `mutation($c: ID!) { sendMessage(input: {channelID: $c, body: "No texts, thanks"}) { body senderPatient { smsConsent emailConsent } } }`,
+		map[string]any{"c": conv.ID})
+	if len(r.Errors) > 0 {
+		t.Fatalf("her message was stored, but the answer carries errors: %+v", r.Errors)
+	}
+	if !strings.Contains(string(r.Data), `"smsConsent":"OPTED_OUT"`) {
+		t.Errorf("sendMessage answered %s, want her consent", r.Data)
+	}
+}

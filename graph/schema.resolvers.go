@@ -111,7 +111,12 @@ func (r *consentChangeResolver) By(ctx context.Context, obj *ent.ConsentChange) 
 	if obj.ActorID == nil {
 		return nil, nil
 	}
-	return r.Client.User.Get(ctx, *obj.ActorID)
+	u, err := r.Client.User.Get(ctx, *obj.ActorID)
+	if ent.IsNotFound(err) {
+		// A portal patient reads only the staff who write to them.
+		return nil, nil
+	}
+	return u, err
 }
 
 // Detail is the resolver for the detail field.

@@ -50,6 +50,8 @@ import (
 //     the outbox, and the directory log (append-only); for the portal: a
 //     patient's invitation redeemed (no viewer yet), its email or SMS queued,
 //     another portal patient with the same sign-in address looked for, and their portal sessions ended when access is taken away;
+//   - consent: a portal patient reading the consent of their own record
+//     (rule.OwnRecord): their choice and their number's and address's;
 //   - throttle: counting sign-in attempts, before anyone is signed in;
 //   - whisper bootstrap-admin: the first administrator, before anyone exists.
 

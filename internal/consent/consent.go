@@ -175,9 +175,20 @@ func Decide(rows []*ent.Consent, ch Channel, patientID pulid.ID, address string)
 	return st
 }
 
+// reader is the context p's consent is read under: the viewer's own, or,
+// for a portal patient reading their own record (rule.OwnRecord), a worker
+// context naming why — the consent policies keep consent rows to staff.
+func reader(ctx context.Context, p *ent.Patient) context.Context {
+	if rule.OwnRecord(viewer.FromContext(ctx), p.ID) {
+		return viewer.NewSystemContext(ctx, "consent: a portal patient reads their own consent")
+	}
+	return ctx
+}
+
 // Of is a patient's consent on ch, as the viewer reads it (their mobile
-// number or email address counts too).
+// number or email address counts too). A portal patient reads their own.
 func (s *Service) Of(ctx context.Context, p *ent.Patient, ch Channel) (State, error) {
+	ctx = reader(ctx, p)
 	addr := p.Email
 	if ch == SMS {
 		addr = p.Mobile
@@ -304,8 +315,10 @@ func worker(ctx context.Context, why string) context.Context {
 
 // History is a patient's consent trail, newest first: the changes of the
 // patient's own consent and of their current number's and address's (a
-// STOP texted from the number counts for them).
+// STOP texted from the number counts for them). A portal patient reads
+// their own.
 func (s *Service) History(ctx context.Context, p *ent.Patient) ([]*ent.ConsentChange, error) {
+	ctx = reader(ctx, p)
 	subjects := []string{string(p.ID)}
 	if p.Mobile != nil && *p.Mobile != "" {
 		subjects = append(subjects, addressSubject(SMS, *p.Mobile))

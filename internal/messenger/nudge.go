@@ -25,8 +25,8 @@ const DefaultNudgeAfter = 15 * time.Minute
 // NudgeConsent decides whether the patient may be contacted on channel
 // ("SMS" or "EMAIL") for a nudge. It is the hook for the consent policy of
 // SPEC §13 (OPTED_OUT blocks the channel; UNKNOWN and OPTED_IN allow a
-// nudge): until that policy is wired in, every channel with an address is
-// allowed. It reads through c as the nudge worker.
+// nudge); internal/app wires in consent.MayContact. It reads through c as
+// the nudge worker.
 type NudgeConsent func(ctx context.Context, c *ent.Client, p *ent.Patient, channel string) (bool, error)
 
 // NudgeConfig tunes the nudge worker.
@@ -35,7 +35,8 @@ type NudgeConfig struct {
 	// patient is nudged (default DefaultNudgeAfter).
 	After time.Duration
 	// Consent decides, per patient and channel, whether a nudge may go
-	// (default: always; see NudgeConsent).
+	// (nil allows every channel with an address: tests of the worker
+	// alone; the server sets the contact policy, see NudgeConsent).
 	Consent NudgeConsent
 	// Settings give the practice's name and calendar day (nil: the
 	// defaults, UTC).

@@ -6,6 +6,7 @@ import (
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/privacy"
 	"github.com/whisper-health/whisper/internal/apperr"
+	"github.com/whisper-health/whisper/internal/pulid"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
 
@@ -176,6 +177,16 @@ var (
 		return v.Kind == viewer.System
 	}}
 )
+
+// OwnRecord reports whether v is the portal patient whose record patientID
+// is. A portal patient reads the consent of their own record (their own
+// choice, and their number's and address's, as SPEC §13 keeps them) though
+// the Consent and ConsentChange policies keep consent rows to staff: the
+// consent service reads them for the patient when this holds (see the list
+// of worker contexts in ent/schema/policy.go).
+func OwnRecord(v *viewer.Viewer, patientID pulid.ID) bool {
+	return PortalPatient.Holds(v) && v.PatientID == patientID
+}
 
 // PostIn decides whether a viewer who is a member of a channel of kind may
 // post a message of their own in it: alerts are posted by administrators
