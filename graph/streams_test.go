@@ -265,6 +265,53 @@ func TestBadgeChannelsAreCurrent(t *testing.T) {
 	}
 }
 
+// TestChannelUpdatedChannelsAreCurrent: the Channel inside each
+// channelUpdated event is read when the event is delivered, as the viewer,
+// like unreadBadge's (TestBadgeChannelsAreCurrent): after several messages
+// and a read mark, each member's event shows the unreadCount, messageCount
+// and lastMessage a query answers that member at that time.
+func TestChannelUpdatedChannelsAreCurrent(t *testing.T) {
+	e := newEnv(t)
+	chen, patel, kim := e.login(demo.ChenEmail), e.login(demo.PatelEmail), e.login(demo.KimEmail)
+	g := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID, kim.User.ID}})
+	const fields = `id name unreadCount messageCount lastMessage { id body }`
+	members := map[string]string{"patel": patel.AccessToken, "kim": kim.AccessToken}
+	streams := map[string]*subscription{}
+	for who, tok := range members {
+		streams[who] = e.listen(t, tok, `subscription { channelUpdated { type channel { `+fields+` } } }`, nil)
+	}
+	for round := 1; round <= 3; round++ {
+		for i := 1; i <= round; i++ {
+			e.send(chen.AccessToken, g.ID, fmt.Sprintf("round %d message %d", round, i), nil)
+		}
+		if round == 2 {
+			// Kim reads: her count and Patel's part.
+			e.ok(kim.AccessToken, `mutation($c: ID!) { markChannelRead(channelID: $c) { id } }`, map[string]any{"c": g.ID}, nil)
+		}
+		name := fmt.Sprintf("Round %d", round)
+		e.ok(chen.AccessToken, `mutation($in: UpdateCustomGroupInput!) { updateCustomGroup(input: $in) { id } }`,
+			map[string]any{"in": map[string]any{"channelID": g.ID, "name": name}}, nil)
+		for who, tok := range members {
+			var got map[string]any
+			for got == nil {
+				d := streams[who].next(5 * time.Second)
+				if d == nil {
+					t.Fatalf("round %d: %s got no RENAMED event with a channel", round, who)
+				}
+				ev := d["channelUpdated"].(map[string]any)
+				if ev["type"] == "RENAMED" {
+					got, _ = ev["channel"].(map[string]any)
+				}
+			}
+			var now struct{ Node map[string]any }
+			e.ok(tok, `query($id: ID!) { node(id: $id) { ... on Channel { `+fields+` } } }`, map[string]any{"id": g.ID}, &now)
+			if asJSON(got) != asJSON(now.Node) || now.Node["name"] != name {
+				t.Errorf("round %d: %s's event carries %s, a query now says %s", round, who, asJSON(got), asJSON(now.Node))
+			}
+		}
+	}
+}
+
 // TestFromNowLeavesOutWhatCommittedBefore: an all-channels messageAdded
 // without a cursor starts now. A message committed before the subscription
 // started but released by the hub only after it registered (the hub had
