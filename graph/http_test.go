@@ -165,13 +165,20 @@ func TestRefusedCredentialsSayWhy(t *testing.T) {
 }
 
 // TestSignInIgnoresAStaleAuthorizationHeader: a client that still sends
-// its expired (or any) token can sign in, refresh, redeem a link and ask
-// for a reset; an operation that also asks for anything else is refused.
+// its expired (or any) token — a staff member's or a portal patient's — can
+// sign in, refresh (staff and portal alike), redeem a link and ask for a
+// reset; an operation that also asks for anything else is refused.
 func TestSignInIgnoresAStaleAuthorizationHeader(t *testing.T) {
 	e := newEnv(t, withAccessTTL(time.Minute))
 	chen := e.login(demo.ChenEmail)
+	olivia, _ := e.portalLogin(demo.PortalEmails[0])
 	e.clock.Advance(2 * time.Minute)
-	for _, header := range []string{"Bearer " + chen.AccessToken, "Bearer nonsense", "Basic x"} {
+	for _, tok := range []string{chen.AccessToken, olivia} {
+		if err := e.fails(tok, `{ patientConversations { totalCount } }`, nil, "UNAUTHENTICATED"); err.Extensions["reason"] != "TOKEN_EXPIRED" {
+			t.Fatalf("a token past its lifetime answers %+v, want TOKEN_EXPIRED", err)
+		}
+	}
+	for _, header := range []string{"Bearer " + chen.AccessToken, "Bearer " + olivia, "Bearer nonsense", "Basic x"} {
 		call := func(query string, vars map[string]any) (int, map[string]json.RawMessage) {
 			body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 			r, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/graphql", bytes.NewReader(body))
@@ -197,6 +204,24 @@ func TestSignInIgnoresAStaleAuthorizationHeader(t *testing.T) {
 		if status != 200 || body["errors"] != nil {
 			t.Errorf("refreshSession with header %q: status %d body %s", header, status, body)
 		}
+		// The portal's sign-in and refresh alike.
+		status, body = call(`mutation($e: String!, $p: String!) { patientLogin(email: $e, password: $p) { refreshToken patient { patientNumber } } }`,
+			map[string]any{"e": demo.PortalEmails[0], "p": demo.Password})
+		var portal struct {
+			PatientLogin struct {
+				RefreshToken string
+				Patient      struct{ PatientNumber string }
+			}
+		}
+		_ = json.Unmarshal(body["data"], &portal)
+		if status != 200 || body["errors"] != nil || portal.PatientLogin.Patient.PatientNumber != "P0001" {
+			t.Fatalf("patientLogin with header %q: status %d body %s", header, status, body)
+		}
+		status, body = call(`mutation($r: String!) { patientRefreshSession(refreshToken: $r) { accessToken patient { patientNumber } } }`,
+			map[string]any{"r": portal.PatientLogin.RefreshToken})
+		if status != 200 || body["errors"] != nil || !strings.Contains(string(body["data"]), "P0001") {
+			t.Errorf("patientRefreshSession with header %q: status %d body %s", header, status, body)
+		}
 		status, body = call(`mutation { requestPasswordReset(email: "nobody@demo.clinic") }`, nil)
 		if status != 200 || body["errors"] != nil {
 			t.Errorf("requestPasswordReset with header %q: status %d body %s", header, status, body)
@@ -210,6 +235,11 @@ func TestSignInIgnoresAStaleAuthorizationHeader(t *testing.T) {
 			map[string]any{"e": demo.PatelEmail, "p": demo.Password})
 		if status != 401 || firstError(t, body).Code() != "UNAUTHENTICATED" {
 			t.Errorf("login plus logout with header %q: status %d body %s, want 401", header, status, body)
+		}
+		status, body = call(`mutation($e: String!, $p: String!) { patientLogin(email: $e, password: $p) { accessToken } logout }`,
+			map[string]any{"e": demo.PortalEmails[0], "p": demo.Password})
+		if status != 401 || firstError(t, body).Code() != "UNAUTHENTICATED" {
+			t.Errorf("patientLogin plus logout with header %q: status %d body %s, want 401", header, status, body)
 		}
 	}
 	// A valid token of someone else: login acts as the person signing in.
