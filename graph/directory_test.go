@@ -641,6 +641,36 @@ func TestSignInThrottleIsSharedByReplicas(t *testing.T) {
 	}
 }
 
+// TestPatientSignInThrottleIsSharedByReplicas: portal sign-in failures
+// against a patient's email on one replica count on another, as staff
+// ones do (TestSignInThrottleIsSharedByReplicas): once throttled, even the
+// right password is refused on both.
+func TestPatientSignInThrottleIsSharedByReplicas(t *testing.T) {
+	e := newEnv(t)
+	other, err := auth.New(e.db.Client, auth.Config{Secret: []byte(strings.Repeat("k", 32)), Now: e.clock.Now, Dialect: e.db.Dialect},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same client address on both replicas: failures are counted per
+	// (address, email).
+	ctx := auth.NewClientContext(viewer.NewPendingContext(context.Background()), auth.Meta{IP: "127.0.0.1"})
+	liam := demo.PortalEmails[1]
+	for i := range 5 {
+		if i%2 == 0 {
+			e.fails("", patientLoginMutation, map[string]any{"e": liam, "p": "guess"}, "UNAUTHENTICATED")
+		} else if _, err := other.PatientLogin(ctx, liam, "guess"); err != auth.ErrInvalidCredentials {
+			t.Fatalf("attempt %d on the other replica: %v", i+1, err)
+		}
+	}
+	if _, err := other.PatientLogin(ctx, liam, demo.Password); err != auth.ErrThrottled {
+		t.Errorf("the sixth attempt (other replica, right password) answered %v, want the throttle", err)
+	}
+	if f := e.fails("", patientLoginMutation, map[string]any{"e": liam, "p": demo.Password}, "UNAUTHENTICATED"); !strings.Contains(f.Message, "too many") {
+		t.Errorf("the seventh attempt (this replica, right password) answered %q, want the throttle", f.Message)
+	}
+}
+
 // streamError returns the first error of a subscription (an error frame,
 // or a next frame carrying errors), or the complete that ended it.
 func streamError(t *testing.T, s *subscription) map[string]any {
