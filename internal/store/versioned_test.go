@@ -2,10 +2,12 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"ariga.io/atlas/sql/migrate"
 	atlaspostgres "ariga.io/atlas/sql/postgres"
@@ -15,6 +17,7 @@ import (
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/user"
+	"github.com/whisper-health/whisper/ent/usertoken"
 	"github.com/whisper-health/whisper/internal/store"
 	"github.com/whisper-health/whisper/internal/testdb"
 	"github.com/whisper-health/whisper/internal/viewer"
@@ -217,6 +220,98 @@ func TestUpgradeFromPreviousRelease(t *testing.T) {
 	if err := old.Migrate(ctx); err != nil {
 		t.Fatalf("migrating again: %v", err)
 	}
+}
+
+// TestPortalMigrationKeepsUserTokens: a database the baseline release left
+// with invitation and reset links in user_tokens goes through the portal
+// migration (on SQLite a rebuild of the table, on PostgreSQL a new column)
+// with every link kept as it was, no patient on any, the migration recorded
+// as run, and the schema a fresh database has; the current code finds a
+// link by its hash and reads its user.
+func TestPortalMigrationKeepsUserTokens(t *testing.T) {
+	const baseline, portal = "20261206211512", "20261206222755"
+	ctx := context.Background()
+	sctx := viewer.NewSystemContext(ctx, "test")
+	db := open(t, testdb.URL(t))
+	if err := db.MigrateThrough(ctx, baseline); err != nil {
+		t.Fatalf("migrating to the baseline: %v", err)
+	}
+	q := func(s string) string { // ? placeholders as the dialect writes them
+		if !db.Dialect.IsPostgres() {
+			return s
+		}
+		for i := 1; strings.Contains(s, "?"); i++ {
+			s = strings.Replace(s, "?", fmt.Sprintf("$%d", i), 1)
+		}
+		return s
+	}
+	at := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
+	for _, u := range []string{"us01BASELINEUSER0000000001", "us01BASELINEUSER0000000002"} {
+		if _, err := db.SQL.ExecContext(ctx, q(`INSERT INTO users (id, created_at, updated_at, name, email) VALUES (?, ?, ?, ?, ?)`),
+			u, at, at, "Baseline "+u[len(u)-1:], u+"@demo.clinic"); err != nil {
+			t.Fatalf("a user of the baseline release: %v", err)
+		}
+	}
+	used := at.Add(time.Hour)
+	type link struct {
+		id, user, purpose, hash string
+		expires                 time.Time
+		usedAt                  *time.Time
+		createdBy               *string
+	}
+	admin := "us01BASELINEUSER0000000002"
+	links := []link{
+		{"ut01BASELINELINK0000000001", "us01BASELINEUSER0000000001", "INVITATION", strings.Repeat("a", 64), at.Add(7 * 24 * time.Hour), nil, &admin},
+		{"ut01BASELINELINK0000000002", "us01BASELINEUSER0000000001", "RESET", strings.Repeat("b", 64), at.Add(time.Hour), &used, nil},
+		{"ut01BASELINELINK0000000003", "us01BASELINEUSER0000000002", "RESET", strings.Repeat("c", 64), at.Add(2 * time.Hour), nil, nil},
+	}
+	for _, l := range links {
+		if _, err := db.SQL.ExecContext(ctx, q(`INSERT INTO user_tokens (id, created_at, updated_at, user_id, purpose, token_hash, expires_at, used_at, created_by)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), l.id, at, at, l.user, l.purpose, l.hash, l.expires, l.usedAt, l.createdBy); err != nil {
+			t.Fatalf("a link of the baseline release: %v", err)
+		}
+	}
+	if st, _ := db.MigrationStatus(ctx); len(st) < 2 || st[0].Pending() || st[1].Version != portal || !st[1].Pending() {
+		t.Fatalf("before the upgrade: %+v, want the baseline run and the portal migration pending", st)
+	}
+
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("upgrading: %v", err)
+	}
+	st, err := db.MigrationStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range st {
+		if m.Pending() || m.Adopted {
+			t.Errorf("after the upgrade: %+v, want run", m)
+		}
+	}
+	got := db.Client.UserToken.Query().Order(usertoken.ByID()).AllX(sctx)
+	if len(got) != len(links) {
+		t.Fatalf("%d links after the upgrade, %d before", len(got), len(links))
+	}
+	for i, l := range links {
+		g := got[i]
+		same := string(g.ID) == l.id && string(g.UserID) == l.user && g.PatientID == nil &&
+			string(g.Purpose) == l.purpose && g.TokenHash == l.hash && g.ExpiresAt.Equal(l.expires) && g.CreatedAt.Equal(at) &&
+			(g.UsedAt == nil) == (l.usedAt == nil) && (l.usedAt == nil || g.UsedAt.Equal(*l.usedAt)) &&
+			(g.CreatedBy == nil) == (l.createdBy == nil) && (l.createdBy == nil || string(*g.CreatedBy) == *l.createdBy)
+		if !same {
+			t.Errorf("link %s after the upgrade: user %s patient %v purpose %s hash %s expires %v used %v by %v; before: user %s purpose %s hash %s expires %v used %v by %v",
+				l.id, g.UserID, g.PatientID, g.Purpose, g.TokenHash, g.ExpiresAt, g.UsedAt, g.CreatedBy,
+				l.user, l.purpose, l.hash, l.expires, l.usedAt, l.createdBy)
+		}
+	}
+	invite := db.Client.UserToken.Query().Where(usertoken.TokenHash(links[0].hash), usertoken.PurposeEQ(usertoken.PurposeINVITATION)).OnlyX(sctx)
+	if u := db.Client.User.GetX(sctx, invite.UserID); u.Email != links[0].user+"@demo.clinic" {
+		t.Errorf("the invitation's user is %s, want %s", u.Email, links[0].user)
+	}
+	fresh := open(t, testdb.URL(t))
+	if err := fresh.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sameSchema(t, "upgraded from the baseline → fresh", db, fresh)
 }
 
 // TestReplicasUpgradeTogether: three replicas start on the previous
