@@ -108,7 +108,7 @@ type sweepRoot struct {
 // her queries, mutations and streams reach (four object levels deep)
 // resolves without an error (FORBIDDEN, NOT_FOUND, INTERNAL or any other) —
 // to a value, null or an empty list — each mutation answers with its data,
-// and nothing of the other patient shows. Every root field the
+// and nothing of another patient or of a staff-only conversation shows. Every root field the
 // authorization matrix lets a patient call is swept.
 func TestPatientFieldSweep(t *testing.T) {
 	schema := generated.NewExecutableSchema(generated.Config{Resolvers: &graph.Resolver{}}).Schema()
@@ -138,6 +138,10 @@ func TestPatientFieldSweep(t *testing.T) {
 	e.ok(chen.AccessToken, `mutation($m: ID!) { replyToMessage(input: {messageID: $m, body: "See you soon", toAll: true}) { id } }`,
 		map[string]any{"m": hers.ID}, nil)
 	e.ok(chen.AccessToken, `mutation($c: ID!) { markChannelRead(channelID: $c) { id } }`, map[string]any{"c": conv.ID}, nil)
+	// Dr Patel answers Dr Chen's message privately (a staff conversation
+	// she may not read).
+	e.ok(patel.AccessToken, `mutation($m: ID!) { replyToMessage(input: {messageID: $m, body: "Shall I take this one?", toAll: false}) { id } }`,
+		map[string]any{"m": staffMsg.ID}, nil)
 	// Dr Chen links her and another patient to a message in her
 	// conversation and replies to it; Nurse Kim writes to her and is then
 	// deactivated.
@@ -150,6 +154,9 @@ func TestPatientFieldSweep(t *testing.T) {
 	e.ok(admin.AccessToken, `mutation($id: ID!) { deactivateUser(id: $id) { id } }`, map[string]any{"id": kim.User.ID}, nil)
 	var started struct{ StartPatientConversation struct{ ID string } }
 	e.ok(olivia, `mutation { startPatientConversation(input: {topic: "Repeat prescription", body: "Could I have a repeat?"}) { id } }`, nil, &started)
+
+	// Amelia is invited to the portal and accepts below.
+	invite := e.invitePatient(admin.AccessToken, e.patientByName("Amelia"), "EMAIL")
 
 	sel := &selector{schema: schema, skipped: map[string]string{}}
 	roots := []sweepRoot{
@@ -173,6 +180,8 @@ func TestPatientFieldSweep(t *testing.T) {
 			of: "Channel", mutation: true},
 		{field: "Mutation.patientRefreshSession", call: `mutation($r: String!) { patientRefreshSession(refreshToken: $r)`, of: "PatientAuthPayload",
 			vars: map[string]any{"r": refresh}, mutation: true},
+		{field: "Mutation.acceptPatientInvitation", call: `mutation($t: String!, $p: String!) { acceptPatientInvitation(token: $t, password: $p)`,
+			of: "PatientAuthPayload", vars: map[string]any{"t": invite.Token, "p": portalPassword}, mutation: true},
 		{field: "Mutation.patientLogin", call: `mutation($e: String!, $p: String!) { patientLogin(email: $e, password: $p)`, of: "PatientAuthPayload",
 			vars: map[string]any{"e": demo.PortalEmails[0], "p": demo.Password}, mutation: true},
 	}
@@ -198,9 +207,9 @@ func TestPatientFieldSweep(t *testing.T) {
 	check := func(name string, data json.RawMessage, errs []gqlError, mutation bool) {
 		t.Helper()
 		answered += len(data)
-		for _, theirs := range []string{"P0002", "Flu vaccine", liamID} {
+		for _, theirs := range []string{"P0002", "Flu vaccine", liamID, "Shall I take this one?"} {
 			if strings.Contains(string(data), theirs) {
-				t.Errorf("%s: the answer shows the other patient's %q", name, theirs)
+				t.Errorf("%s: the answer shows %q, which is not hers to read", name, theirs)
 			}
 		}
 		for _, er := range errs {
@@ -226,7 +235,7 @@ func TestPatientFieldSweep(t *testing.T) {
 			doc = r.call + " " + sel.of(r.of, sweepDepth) + " }"
 		}
 		token := olivia
-		if r.field == "Mutation.patientRefreshSession" || r.field == "Mutation.patientLogin" {
+		if strings.HasPrefix(r.field, "Mutation.patient") || r.field == "Mutation.acceptPatientInvitation" {
 			token = ""
 		}
 		res := e.do(token, doc, r.vars)
