@@ -151,15 +151,14 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *Handler {
 	h.drainCtx, h.drain = context.WithCancel(context.Background())
 
 	srv := handler.New(NewSchema(r))
-	readLimit := cfg.MaxBodyBytes
-	srv.AddTransport(transport.Websocket{
-		Implementation: goingAway{WebsocketImplementation: transport.CoderWebsocketImplementation{
+	srv.AddTransport(wsTransport{
+		accept: goingAway{WebsocketImplementation: transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: cfg.WebsocketOrigins},
 		}, ping: newPinger(cfg.PingInterval)}, // graphql-transport-ws ping/pong, one goroutine for all
-		InitFunc:              h.initSocket,
-		InitTimeout:           cfg.InitTimeout,
-		KeepAlivePingInterval: cfg.PingInterval, // legacy graphql-ws keep-alive
-		PayloadReadLimit:      &readLimit,
+		initFunc:    h.initSocket,
+		initTimeout: cfg.InitTimeout,
+		keepAlive:   cfg.PingInterval, // legacy graphql-ws keep-alive
+		readLimit:   cfg.MaxBodyBytes,
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
@@ -312,13 +311,13 @@ func (h *Handler) initSocket(ctx context.Context, payload transport.InitPayload)
 		if e, ok := apperr.As(err); ok && e.Reason != "" {
 			// The close frame says why, as HTTP's extensions.reason does
 			// (TOKEN_EXPIRED: refresh and reconnect).
-			ctx = transport.AppendCloseReason(ctx, e.Reason)
+			ctx = withCloseReason(ctx, e.Reason)
 		}
-		return transport.WithWebsocketCloseCode(ctx, 4403), nil, err
+		return withWSCloseCode(ctx, 4403), nil, err
 	}
 	reject := func(err error) (context.Context, *transport.InitPayload, error) {
 		if h.initFails.Blocked(ip, time.Now()) {
-			return transport.WithWebsocketCloseCode(ctx, 4429), nil, apperr.New(apperr.Unauthenticated, "too many failed connection attempts; try again later")
+			return withWSCloseCode(ctx, 4429), nil, apperr.New(apperr.Unauthenticated, "too many failed connection attempts; try again later")
 		}
 		h.initFails.Fail(ip, time.Now())
 		return refuse(err)
@@ -331,7 +330,7 @@ func (h *Handler) initSocket(ctx context.Context, payload transport.InitPayload)
 	if err != nil {
 		if _, safe := apperr.As(err); !safe {
 			h.log.ErrorContext(ctx, "authenticating websocket", "err", err)
-			return transport.WithWebsocketCloseCode(ctx, 4500), nil, apperr.New(apperr.Internal, "could not authenticate; try again")
+			return withWSCloseCode(ctx, 4500), nil, apperr.New(apperr.Internal, "could not authenticate; try again")
 		}
 		if errors.Is(err, auth.ErrTokenExpired) || errors.Is(err, auth.ErrSessionRevoked) {
 			// A token Whisper issued (its signature holds), expired or
@@ -342,7 +341,7 @@ func (h *Handler) initSocket(ctx context.Context, payload transport.InitPayload)
 		return reject(err)
 	}
 	ctx = viewer.NewContext(ctx, v)
-	ctx = transport.AppendCloseReason(ctx, closeReasonPending)
+	ctx = withCloseReason(ctx, closeReasonPending)
 	ctx = h.openSocket(ctx, v, expires)
 	return closeReasonContext{ctx}, nil, nil
 }

@@ -247,13 +247,17 @@ func (c goingAwayConn) WriteClose(code int, message string) error {
 	return c.WebsocketConn.WriteClose(code, message)
 }
 
+// writeRaw writes an event that is already JSON (see nextFrame): never an
+// error to count.
+func (c goingAwayConn) writeRaw(b []byte) error {
+	if raw, ok := c.WebsocketConn.(*coderConn); ok {
+		return raw.writeRaw(b)
+	}
+	return c.WebsocketConn.WriteJSON(json.RawMessage(b))
+}
+
 // WriteJSON implements transport.WebsocketConn.
 func (c goingAwayConn) WriteJSON(v any) error {
-	if raw, ok := c.WebsocketConn.(*coderConn); ok {
-		if b, ok := nextEnvelope(v); ok {
-			return raw.writeRaw(b) // an event, never an error to count
-		}
-	}
 	err := c.WebsocketConn.WriteJSON(v)
 	if c.ws != nil && c.ws.ending.Load() {
 		var m struct {
@@ -664,9 +668,16 @@ func (e sessionEnds) InterceptOperation(ctx context.Context, next graphql.Operat
 		return func(context.Context) *graphql.Response { return nil }
 	}
 	// The socket's end cancels the subscription: a callback, not a
-	// goroutine waiting for it.
-	sctx, cancel := context.WithCancel(ctx)
-	sub := &subscription{se: se, last: last, sctx: sctx, cancel: cancel}
+	// goroutine waiting for it. On a websocket the operation's own cancel
+	// context (see wsOperation) is the subscription's, and the response
+	// handler's context ends with it; elsewhere it is layered here.
+	sub := &subscription{se: se, last: last}
+	if op, ok := ctx.Value(wsOperationKey{}).(*wsOperation); ok {
+		sub.sctx, sub.cancel, sub.own = ctx, op.cancel, true
+	} else {
+		sub.sctx, sub.cancel = context.WithCancel(ctx)
+	}
+	sctx, cancel := sub.sctx, sub.cancel
 	sub.stopEnding = context.AfterFunc(se.ctx, cancel)
 	sub.h = next(sctx)
 	// The handler parks in h between events for as long as the
@@ -694,6 +705,7 @@ type subscription struct {
 	stopEnding func() bool
 	h          graphql.ResponseHandler
 	finished   bool
+	own        bool            // sctx is the websocket operation's context, which callCtx derives from
 	callCtx    context.Context // the response handler's context, ending with sctx too
 }
 
@@ -704,6 +716,9 @@ type subscription struct {
 func (s *subscription) ready(ctx context.Context) bool {
 	if s.finished || s.last != nil && s.last.sent {
 		return false
+	}
+	if s.callCtx == nil && s.own {
+		s.callCtx = ctx
 	}
 	if s.callCtx == nil {
 		var stop context.CancelFunc
@@ -783,6 +798,10 @@ func endStream(ctx context.Context, err *gqlerror.Error) {
 			}
 		}
 		t.errs = append(t.errs, err)
+		return
+	}
+	if op, ok := ctx.Value(wsOperationKey{}).(*wsOperation); ok {
+		op.addError(err)
 		return
 	}
 	defer func() { _ = recover() }() // a transport without subscription errors
