@@ -214,13 +214,7 @@ func (h *Handler) Server() *handler.Server { return h.srv }
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := withClient(r.Context(), auth.Meta{UserAgent: r.UserAgent(), IP: clientIP(r)})
 	if isWebsocket(r) {
-		h.sockets.Add(1)
-		h.socketCount.Add(1)
-		defer func() {
-			h.socketCount.Add(-1)
-			h.sockets.Done()
-		}()
-		h.srv.ServeHTTP(w, r.WithContext(withCloseCode(ctx)))
+		h.serveWebsocket(w, r.WithContext(ctx))
 		return
 	}
 	req := &httpRequest{}
@@ -294,6 +288,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.OperationTimeout)
 	defer cancel()
 	h.srv.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// serveWebsocket serves a websocket request. Once the socket is open its
+// read loop runs on a goroutine of its own and the request's handler
+// returns (see wsTransport.Do): an idle socket keeps no handler stack. The
+// socket counts as open (Drain waits for it) until that goroutine ends.
+func (h *Handler) serveWebsocket(w http.ResponseWriter, r *http.Request) {
+	h.sockets.Add(1)
+	h.socketCount.Add(1)
+	ws := newWSState(func() {
+		h.socketCount.Add(-1)
+		h.sockets.Done()
+	})
+	h.srv.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), wsStateKey{}, ws)))
+	if !ws.detached {
+		ws.release()
+	}
 }
 
 // initSocket authenticates a websocket from its connection_init payload. The

@@ -164,6 +164,12 @@ type wsState struct {
 	ending     atomic.Bool
 	errorsSent atomic.Int64
 	wrote      chan struct{} // a nudge per error written while ending
+
+	// detached is set (by the request's goroutine) when the socket's read
+	// loop went on in a goroutine of its own, which calls release when the
+	// socket is done; otherwise the request's handler calls it.
+	detached bool
+	release  func()
 }
 
 // flushed waits until n subscription errors were written, or deadline.
@@ -183,10 +189,10 @@ func (w *wsState) flushed(n int64, deadline time.Time) {
 // connection is accepted) into the socket.
 type wsStateKey struct{}
 
-// withCloseCode prepares a websocket request's context for openSocket and
-// the connection to share a wsState.
-func withCloseCode(ctx context.Context) context.Context {
-	return context.WithValue(ctx, wsStateKey{}, &wsState{wrote: make(chan struct{}, 1)})
+// newWSState is the state a websocket request's socket and connection
+// share; release is called once when the socket is done.
+func newWSState(release func()) *wsState {
+	return &wsState{wrote: make(chan struct{}, 1), release: release}
 }
 
 // goingAway is the websocket implementation that closes with the code the

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -39,6 +40,9 @@ import (
 //     legacy graphql-ws keep-alive ("ka") stays a ticker per socket;
 //   - a subscription event ("next") is written without marshalling its
 //     payload a second time (see nextFrame);
+//   - once connection_init is accepted, the read loop runs on a goroutine
+//     of its own and the HTTP handler returns (the connection is hijacked),
+//     so an idle socket does not keep the HTTP server's deep stack;
 //   - the init payload is not attached to each operation's context: nothing
 //     in Whisper reads it there (InitFunc receives it).
 
@@ -75,9 +79,16 @@ func (t wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 		transport.SendErrorf(w, http.StatusBadRequest, "unable to upgrade")
 		return
 	}
+	// A socket whose request carries a wsState outlives the request's
+	// handler (see below): its context must not end with the request's.
+	st, _ := r.Context().Value(wsStateKey{}).(*wsState)
+	ctx := r.Context()
+	if st != nil {
+		ctx = context.WithoutCancel(ctx)
+	}
 	c := &wsConn{
 		t:       &t,
-		ctx:     r.Context(),
+		ctx:     ctx,
 		conn:    ws,
 		exec:    exec,
 		headers: r.Header,
@@ -100,6 +111,27 @@ func (t wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	if !c.init() {
 		return
 	}
+	if st == nil {
+		c.run()
+		return
+	}
+	// The connection is hijacked: the request's handler may return while
+	// the socket lives on. The read loop goes on in a goroutine of its own,
+	// whose stack holds only the loop, not the HTTP server's frames (an
+	// idle socket's stack is half as large).
+	st.detached = true
+	go c.runDetached(st.release)
+}
+
+// runDetached is run on a goroutine of its own; release is called once the
+// socket is closed.
+func (c *wsConn) runDetached(release func()) {
+	defer release()
+	defer func() {
+		if r := recover(); r != nil {
+			log.Printf("panic serving websocket: %v\n%s", r, debug.Stack())
+		}
+	}()
 	c.run()
 }
 
