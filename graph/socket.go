@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"runtime/pprof"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -498,9 +499,9 @@ func (h *Handler) openSocket(ctx context.Context, v *viewer.Viewer, expires time
 	ctx = context.WithValue(ctx, socketEndKey{}, s.end)
 	ctx = context.WithValue(ctx, socketKey{}, s)
 	ctx, s.cancel = context.WithCancelCause(ctx)
+	var timer *time.Timer
 	if !expires.IsZero() {
-		timer := time.AfterFunc(time.Until(expires), func() { s.close(TokenExpired) })
-		context.AfterFunc(ctx, func() { timer.Stop() })
+		timer = time.AfterFunc(time.Until(expires), func() { s.close(TokenExpired) })
 	}
 	// Draining ends each subscription with UNAVAILABLE / SERVER_SHUTDOWN
 	// (never a bare complete, which a client reads as "finished"), then
@@ -516,6 +517,9 @@ func (h *Handler) openSocket(ctx context.Context, v *viewer.Viewer, expires time
 		})
 	}
 	context.AfterFunc(ctx, func() {
+		if timer != nil {
+			timer.Stop()
+		}
 		stopDrain()
 		h.open.remove(s)
 	})
@@ -551,6 +555,7 @@ type socketEnd struct {
 	closing bool // no subscription joins once set, so subs.Wait is safe
 	subs    sync.WaitGroup
 	queued  atomic.Int64    // ending errors handed to the transport
+	watched []*subscription // running subscriptions, cancelled by begin; guarded by mu
 	active  int             // subscriptions running, guarded by mu
 	max     int             // most subscriptions at once
 	refused *gqlerror.Error // set: every subscription is refused with it
@@ -582,7 +587,34 @@ func (s *socketEnd) begin(reason EndReason) {
 	})
 	s.mu.Lock()
 	s.closing = true
+	watched := s.watched
+	s.watched = nil
 	s.mu.Unlock()
+	for _, sub := range watched {
+		sub.cancel()
+	}
+}
+
+// watch makes the socket's end cancel sub (at once if it began already): a
+// slice entry rather than a context.AfterFunc per subscription.
+func (s *socketEnd) watch(sub *subscription) {
+	s.mu.Lock()
+	if !s.closing {
+		s.watched = append(s.watched, sub)
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	sub.cancel()
+}
+
+// unwatch forgets sub, which ended.
+func (s *socketEnd) unwatch(sub *subscription) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i := slices.Index(s.watched, sub); i >= 0 {
+		s.watched = slices.Delete(s.watched, i, i+1)
+	}
 }
 
 // wait waits (at most grace) for the subscriptions to deliver the error.
@@ -673,8 +705,8 @@ func (e sessionEnds) InterceptOperation(ctx context.Context, next graphql.Operat
 		}
 		return func(context.Context) *graphql.Response { return nil }
 	}
-	// The socket's end cancels the subscription: a callback, not a
-	// goroutine waiting for it. On a websocket the operation's own cancel
+	// The socket's end cancels the subscription (see socketEnd.watch): no
+	// goroutine waits for it. On a websocket the operation's own cancel
 	// context (see wsOperation) is the subscription's, and the response
 	// handler's context ends with it; elsewhere it is layered here.
 	sub := &subscription{se: se, last: last}
@@ -683,8 +715,8 @@ func (e sessionEnds) InterceptOperation(ctx context.Context, next graphql.Operat
 	} else {
 		sub.sctx, sub.cancel = context.WithCancel(ctx)
 	}
-	sctx, cancel := sub.sctx, sub.cancel
-	sub.stopEnding = context.AfterFunc(se.ctx, cancel)
+	sctx := sub.sctx
+	se.watch(sub)
 	sub.h = next(sctx)
 	// The handler parks in h between events for as long as the
 	// subscription lives: its frame is kept small (the rest is in
@@ -704,15 +736,14 @@ func (e sessionEnds) InterceptOperation(ctx context.Context, next graphql.Operat
 // subscription is the state of one websocket subscription's response
 // handler (see sessionEnds.InterceptOperation).
 type subscription struct {
-	se         *socketEnd
-	last       *streamTail
-	sctx       context.Context // ends with the socket's end or the subscription
-	cancel     context.CancelFunc
-	stopEnding func() bool
-	h          graphql.ResponseHandler
-	finished   bool
-	own        bool            // sctx is the websocket operation's context, which callCtx derives from
-	callCtx    context.Context // the response handler's context, ending with sctx too
+	se       *socketEnd
+	last     *streamTail
+	sctx     context.Context // ends with the socket's end or the subscription
+	cancel   context.CancelFunc
+	h        graphql.ResponseHandler
+	finished bool
+	own      bool            // sctx is the websocket operation's context, which callCtx derives from
+	callCtx  context.Context // the response handler's context, ending with sctx too
 }
 
 // ready reports whether the next event is to be read; the first call
@@ -766,7 +797,7 @@ func (s *subscription) ended() *graphql.Response {
 
 func (s *subscription) done() {
 	s.finished = true
-	s.stopEnding()
+	s.se.unwatch(s)
 	s.cancel()
 	s.se.leave()
 }
