@@ -151,15 +151,14 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *Handler {
 	h.drainCtx, h.drain = context.WithCancel(context.Background())
 
 	srv := handler.New(NewSchema(r))
-	readLimit := cfg.MaxBodyBytes
-	srv.AddTransport(transport.Websocket{
-		Implementation: goingAway{WebsocketImplementation: transport.CoderWebsocketImplementation{
+	srv.AddTransport(wsTransport{
+		accept: goingAway{WebsocketImplementation: transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: cfg.WebsocketOrigins},
 		}, ping: newPinger(cfg.PingInterval)}, // graphql-transport-ws ping/pong, one goroutine for all
-		InitFunc:              h.initSocket,
-		InitTimeout:           cfg.InitTimeout,
-		KeepAlivePingInterval: cfg.PingInterval, // legacy graphql-ws keep-alive
-		PayloadReadLimit:      &readLimit,
+		initFunc:    h.initSocket,
+		initTimeout: cfg.InitTimeout,
+		keepAlive:   cfg.PingInterval, // legacy graphql-ws keep-alive
+		readLimit:   cfg.MaxBodyBytes,
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
@@ -215,13 +214,7 @@ func (h *Handler) Server() *handler.Server { return h.srv }
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := withClient(r.Context(), auth.Meta{UserAgent: r.UserAgent(), IP: clientIP(r)})
 	if isWebsocket(r) {
-		h.sockets.Add(1)
-		h.socketCount.Add(1)
-		defer func() {
-			h.socketCount.Add(-1)
-			h.sockets.Done()
-		}()
-		h.srv.ServeHTTP(w, r.WithContext(withCloseCode(ctx)))
+		h.serveWebsocket(w, r.WithContext(ctx))
 		return
 	}
 	req := &httpRequest{}
@@ -297,6 +290,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.srv.ServeHTTP(w, r.WithContext(ctx))
 }
 
+// serveWebsocket serves a websocket request. Once the socket is open its
+// read loop runs on a goroutine of its own and the request's handler
+// returns (see wsTransport.Do): an idle socket keeps no handler stack. The
+// socket counts as open (Drain waits for it) until that goroutine ends.
+func (h *Handler) serveWebsocket(w http.ResponseWriter, r *http.Request) {
+	h.sockets.Add(1)
+	h.socketCount.Add(1)
+	ws := newWSState(func() {
+		h.socketCount.Add(-1)
+		h.sockets.Done()
+	})
+	h.srv.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), wsStateKey{}, ws)))
+	if !ws.detached {
+		ws.release()
+	}
+}
+
 // initSocket authenticates a websocket from its connection_init payload. The
 // context it returns ends when the access token expires, when the session
 // is revoked, or when the server drains; the socket then closes.
@@ -312,13 +322,13 @@ func (h *Handler) initSocket(ctx context.Context, payload transport.InitPayload)
 		if e, ok := apperr.As(err); ok && e.Reason != "" {
 			// The close frame says why, as HTTP's extensions.reason does
 			// (TOKEN_EXPIRED: refresh and reconnect).
-			ctx = transport.AppendCloseReason(ctx, e.Reason)
+			ctx = withCloseReason(ctx, e.Reason)
 		}
-		return transport.WithWebsocketCloseCode(ctx, 4403), nil, err
+		return withWSCloseCode(ctx, 4403), nil, err
 	}
 	reject := func(err error) (context.Context, *transport.InitPayload, error) {
 		if h.initFails.Blocked(ip, time.Now()) {
-			return transport.WithWebsocketCloseCode(ctx, 4429), nil, apperr.New(apperr.Unauthenticated, "too many failed connection attempts; try again later")
+			return withWSCloseCode(ctx, 4429), nil, apperr.New(apperr.Unauthenticated, "too many failed connection attempts; try again later")
 		}
 		h.initFails.Fail(ip, time.Now())
 		return refuse(err)
@@ -331,7 +341,7 @@ func (h *Handler) initSocket(ctx context.Context, payload transport.InitPayload)
 	if err != nil {
 		if _, safe := apperr.As(err); !safe {
 			h.log.ErrorContext(ctx, "authenticating websocket", "err", err)
-			return transport.WithWebsocketCloseCode(ctx, 4500), nil, apperr.New(apperr.Internal, "could not authenticate; try again")
+			return withWSCloseCode(ctx, 4500), nil, apperr.New(apperr.Internal, "could not authenticate; try again")
 		}
 		if errors.Is(err, auth.ErrTokenExpired) || errors.Is(err, auth.ErrSessionRevoked) {
 			// A token Whisper issued (its signature holds), expired or
@@ -342,7 +352,7 @@ func (h *Handler) initSocket(ctx context.Context, payload transport.InitPayload)
 		return reject(err)
 	}
 	ctx = viewer.NewContext(ctx, v)
-	ctx = transport.AppendCloseReason(ctx, closeReasonPending)
+	ctx = withCloseReason(ctx, closeReasonPending)
 	ctx = h.openSocket(ctx, v, expires)
 	return closeReasonContext{ctx}, nil, nil
 }

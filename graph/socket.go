@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"runtime/pprof"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -164,6 +165,12 @@ type wsState struct {
 	ending     atomic.Bool
 	errorsSent atomic.Int64
 	wrote      chan struct{} // a nudge per error written while ending
+
+	// detached is set (by the request's goroutine) when the socket's read
+	// loop went on in a goroutine of its own, which calls release when the
+	// socket is done; otherwise the request's handler calls it.
+	detached bool
+	release  func()
 }
 
 // flushed waits until n subscription errors were written, or deadline.
@@ -183,10 +190,10 @@ func (w *wsState) flushed(n int64, deadline time.Time) {
 // connection is accepted) into the socket.
 type wsStateKey struct{}
 
-// withCloseCode prepares a websocket request's context for openSocket and
-// the connection to share a wsState.
-func withCloseCode(ctx context.Context) context.Context {
-	return context.WithValue(ctx, wsStateKey{}, &wsState{wrote: make(chan struct{}, 1)})
+// newWSState is the state a websocket request's socket and connection
+// share; release is called once when the socket is done.
+func newWSState(release func()) *wsState {
+	return &wsState{wrote: make(chan struct{}, 1), release: release}
 }
 
 // goingAway is the websocket implementation that closes with the code the
@@ -247,13 +254,17 @@ func (c goingAwayConn) WriteClose(code int, message string) error {
 	return c.WebsocketConn.WriteClose(code, message)
 }
 
+// writeRaw writes an event that is already JSON (see nextFrame): never an
+// error to count.
+func (c goingAwayConn) writeRaw(b []byte) error {
+	if raw, ok := c.WebsocketConn.(*coderConn); ok {
+		return raw.writeRaw(b)
+	}
+	return c.WebsocketConn.WriteJSON(json.RawMessage(b))
+}
+
 // WriteJSON implements transport.WebsocketConn.
 func (c goingAwayConn) WriteJSON(v any) error {
-	if raw, ok := c.WebsocketConn.(*coderConn); ok {
-		if b, ok := nextEnvelope(v); ok {
-			return raw.writeRaw(b) // an event, never an error to count
-		}
-	}
 	err := c.WebsocketConn.WriteJSON(v)
 	if c.ws != nil && c.ws.ending.Load() {
 		var m struct {
@@ -488,9 +499,9 @@ func (h *Handler) openSocket(ctx context.Context, v *viewer.Viewer, expires time
 	ctx = context.WithValue(ctx, socketEndKey{}, s.end)
 	ctx = context.WithValue(ctx, socketKey{}, s)
 	ctx, s.cancel = context.WithCancelCause(ctx)
+	var timer *time.Timer
 	if !expires.IsZero() {
-		timer := time.AfterFunc(time.Until(expires), func() { s.close(TokenExpired) })
-		context.AfterFunc(ctx, func() { timer.Stop() })
+		timer = time.AfterFunc(time.Until(expires), func() { s.close(TokenExpired) })
 	}
 	// Draining ends each subscription with UNAVAILABLE / SERVER_SHUTDOWN
 	// (never a bare complete, which a client reads as "finished"), then
@@ -506,6 +517,9 @@ func (h *Handler) openSocket(ctx context.Context, v *viewer.Viewer, expires time
 		})
 	}
 	context.AfterFunc(ctx, func() {
+		if timer != nil {
+			timer.Stop()
+		}
 		stopDrain()
 		h.open.remove(s)
 	})
@@ -541,6 +555,7 @@ type socketEnd struct {
 	closing bool // no subscription joins once set, so subs.Wait is safe
 	subs    sync.WaitGroup
 	queued  atomic.Int64    // ending errors handed to the transport
+	watched []*subscription // running subscriptions, cancelled by begin; guarded by mu
 	active  int             // subscriptions running, guarded by mu
 	max     int             // most subscriptions at once
 	refused *gqlerror.Error // set: every subscription is refused with it
@@ -572,7 +587,34 @@ func (s *socketEnd) begin(reason EndReason) {
 	})
 	s.mu.Lock()
 	s.closing = true
+	watched := s.watched
+	s.watched = nil
 	s.mu.Unlock()
+	for _, sub := range watched {
+		sub.cancel()
+	}
+}
+
+// watch makes the socket's end cancel sub (at once if it began already): a
+// slice entry rather than a context.AfterFunc per subscription.
+func (s *socketEnd) watch(sub *subscription) {
+	s.mu.Lock()
+	if !s.closing {
+		s.watched = append(s.watched, sub)
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	sub.cancel()
+}
+
+// unwatch forgets sub, which ended.
+func (s *socketEnd) unwatch(sub *subscription) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i := slices.Index(s.watched, sub); i >= 0 {
+		s.watched = slices.Delete(s.watched, i, i+1)
+	}
 }
 
 // wait waits (at most grace) for the subscriptions to deliver the error.
@@ -663,11 +705,18 @@ func (e sessionEnds) InterceptOperation(ctx context.Context, next graphql.Operat
 		}
 		return func(context.Context) *graphql.Response { return nil }
 	}
-	// The socket's end cancels the subscription: a callback, not a
-	// goroutine waiting for it.
-	sctx, cancel := context.WithCancel(ctx)
-	sub := &subscription{se: se, last: last, sctx: sctx, cancel: cancel}
-	sub.stopEnding = context.AfterFunc(se.ctx, cancel)
+	// The socket's end cancels the subscription (see socketEnd.watch): no
+	// goroutine waits for it. On a websocket the operation's own cancel
+	// context (see wsOperation) is the subscription's, and the response
+	// handler's context ends with it; elsewhere it is layered here.
+	sub := &subscription{se: se, last: last}
+	if op, ok := ctx.Value(wsOperationKey{}).(*wsOperation); ok {
+		sub.sctx, sub.cancel, sub.own = ctx, op.cancel, true
+	} else {
+		sub.sctx, sub.cancel = context.WithCancel(ctx)
+	}
+	sctx := sub.sctx
+	se.watch(sub)
 	sub.h = next(sctx)
 	// The handler parks in h between events for as long as the
 	// subscription lives: its frame is kept small (the rest is in
@@ -687,14 +736,14 @@ func (e sessionEnds) InterceptOperation(ctx context.Context, next graphql.Operat
 // subscription is the state of one websocket subscription's response
 // handler (see sessionEnds.InterceptOperation).
 type subscription struct {
-	se         *socketEnd
-	last       *streamTail
-	sctx       context.Context // ends with the socket's end or the subscription
-	cancel     context.CancelFunc
-	stopEnding func() bool
-	h          graphql.ResponseHandler
-	finished   bool
-	callCtx    context.Context // the response handler's context, ending with sctx too
+	se       *socketEnd
+	last     *streamTail
+	sctx     context.Context // ends with the socket's end or the subscription
+	cancel   context.CancelFunc
+	h        graphql.ResponseHandler
+	finished bool
+	own      bool            // sctx is the websocket operation's context, which callCtx derives from
+	callCtx  context.Context // the response handler's context, ending with sctx too
 }
 
 // ready reports whether the next event is to be read; the first call
@@ -704,6 +753,9 @@ type subscription struct {
 func (s *subscription) ready(ctx context.Context) bool {
 	if s.finished || s.last != nil && s.last.sent {
 		return false
+	}
+	if s.callCtx == nil && s.own {
+		s.callCtx = ctx
 	}
 	if s.callCtx == nil {
 		var stop context.CancelFunc
@@ -745,7 +797,7 @@ func (s *subscription) ended() *graphql.Response {
 
 func (s *subscription) done() {
 	s.finished = true
-	s.stopEnding()
+	s.se.unwatch(s)
 	s.cancel()
 	s.se.leave()
 }
@@ -783,6 +835,10 @@ func endStream(ctx context.Context, err *gqlerror.Error) {
 			}
 		}
 		t.errs = append(t.errs, err)
+		return
+	}
+	if op, ok := ctx.Value(wsOperationKey{}).(*wsOperation); ok {
+		op.addError(err)
 		return
 	}
 	defer func() { _ = recover() }() // a transport without subscription errors

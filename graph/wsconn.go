@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
-	"reflect"
 	"slices"
 	"sync"
 	"time"
@@ -19,7 +17,7 @@ import (
 // coderConn is gqlgen's coder/websocket connection (transport's
 // coderWebsocketConn, v0.17.95, MIT licence) with one addition: writeRaw,
 // so a subscription event's envelope, built without reflection (see
-// nextEnvelope), is written as it is instead of marshalled a second time.
+// nextFrame), is written as it is instead of marshalled a second time.
 type coderConn struct {
 	conn *websocket.Conn
 
@@ -153,62 +151,7 @@ func (c *coderConn) stopReadDeadlineTimerLocked() {
 	}
 }
 
-// envelopeType is gqlgen's graphql-transport-ws message, recognised by its
-// shape on first use: Payload json.RawMessage `json:"payload,omitempty"`,
-// ID string `json:"id,omitempty"`, Type (a string) `json:"type"`, and an
-// unexported flag.
-var envelopeType sync.Map // reflect.Type → bool
-
-func isEnvelope(t reflect.Type) bool {
-	if ok, seen := envelopeType.Load(t); seen {
-		return ok.(bool)
-	}
-	ok := t.Kind() == reflect.Struct && t.Name() == "graphqltransportwsMessage" &&
-		t.PkgPath() == "github.com/99designs/gqlgen/graphql/handler/transport" && t.NumField() == 4
-	if ok {
-		p, id, typ, flag := t.Field(0), t.Field(1), t.Field(2), t.Field(3)
-		ok = p.Name == "Payload" && p.Type == reflect.TypeOf(json.RawMessage(nil)) && p.Tag.Get("json") == "payload,omitempty" &&
-			id.Name == "ID" && id.Type.Kind() == reflect.String && id.Tag.Get("json") == "id,omitempty" &&
-			typ.Name == "Type" && typ.Type.Kind() == reflect.String && typ.Tag.Get("json") == "type" &&
-			!flag.IsExported()
-	}
-	envelopeType.Store(t, ok)
-	return ok
-}
-
-// nextEnvelope returns the bytes json.Marshal writes for v when v is a
-// graphql-transport-ws "next" message (a subscription event), without
-// reflection over its payload: gqlgen made the payload with json.Marshal, so
-// it is already compact and escaped, and copying it is what marshalling it
-// again would write. Any other message is left to json.Marshal.
-func nextEnvelope(v any) ([]byte, bool) {
-	rv := reflect.ValueOf(v)
-	if rv.Kind() != reflect.Pointer || rv.IsNil() || !isEnvelope(rv.Type().Elem()) {
-		return nil, false
-	}
-	rv = rv.Elem()
-	payload, id, typ := rv.Field(0).Bytes(), rv.Field(1).String(), rv.Field(2).String()
-	if typ != "next" || len(payload) == 0 || !plainJSONString(id) {
-		return nil, false
-	}
-	b := make([]byte, 0, len(payload)+len(id)+32)
-	b = append(b, `{"payload":`...)
-	b = append(b, payload...)
-	if id != "" {
-		b = append(b, `,"id":"`...)
-		b = append(b, id...)
-		b = append(b, '"')
-	}
-	b = append(b, `,"type":"next"}`...)
-	if checkEnvelopes {
-		if want, err := json.Marshal(v); err != nil || !bytes.Equal(b, want) {
-			panic(fmt.Sprintf("nextEnvelope wrote %s, json.Marshal %s (%v)", b, want, err))
-		}
-	}
-	return b, true
-}
-
-// checkEnvelopes makes nextEnvelope compare every envelope it builds with
+// checkEnvelopes makes nextFrame compare every envelope it builds with
 // json.Marshal's (set by the tests, so every event of every test checks it).
 var checkEnvelopes bool
 

@@ -1,0 +1,749 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// This file is gqlgen's websocket transport (graphql/handler/transport's
+// websocket.go, websocket_graphqlws.go, websocket_graphql_transport_ws.go,
+// websocket_subprotocol.go, websocket_close_reason.go and
+// websocket_resolver_error.go, v0.17.95; MIT licence, Copyright (c) 2025
+// gqlgen authors), made lighter for sockets that stay open for hours with a
+// few subscriptions each. The protocols are gqlgen's, message for message
+// (graphql-transport-ws and the legacy graphql-ws, connection_init and its
+// InitFunc, ping/pong, the close codes and reasons); what changed:
+//
+//   - no goroutine waits for the socket's context to end: a callback
+//     (context.AfterFunc) closes the socket, and the read loop's exit
+//     closes it directly;
+//   - a subscription's context holds one cancel context and one value
+//     (wsOperation: its cancel and its subscription errors) above gqlgen's
+//     operation context, instead of a value, a cancel context and another
+//     value; sessionEnds ends the subscription with that same cancel rather
+//     than layering its own (see socket.go);
+//   - the ping/pong of graphql-transport-ws is the handler's one shared
+//     pinger (socket.go), so gqlgen's per-socket ping tickers are gone; the
+//     legacy graphql-ws keep-alive ("ka") stays a ticker per socket;
+//   - a subscription event ("next") is written without marshalling its
+//     payload a second time (see nextFrame);
+//   - once connection_init is accepted, the read loop runs on a goroutine
+//     of its own and the HTTP handler returns (the connection is hijacked),
+//     so an idle socket does not keep the HTTP server's deep stack;
+//   - the init payload is not attached to each operation's context: nothing
+//     in Whisper reads it there (InitFunc receives it).
+
+// wsTransport serves GraphQL over websockets.
+type wsTransport struct {
+	accept      goingAway
+	initFunc    transport.WebsocketInitFunc
+	initTimeout time.Duration
+	keepAlive   time.Duration // graphql-ws keep-alive ("ka") interval; 0: none
+	readLimit   int64         // largest message read; 0 or less: no limit
+}
+
+var _ graphql.Transport = wsTransport{}
+
+// Supports implements graphql.Transport.
+func (t wsTransport) Supports(r *http.Request) bool {
+	return r.Header.Get("Upgrade") != ""
+}
+
+// The websocket subprotocols served; a client that names none is served
+// graphql-ws, as gqlgen does.
+const graphqlWS = "graphql-ws"
+
+var wsSubprotocols = []string{graphqlWS, graphqlTransportWS}
+
+// Do implements graphql.Transport.
+func (t wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	ws, err := t.accept.Accept(w, r, transport.WebsocketAcceptOptions{
+		ResponseHeader: http.Header{},
+		Subprotocols:   wsSubprotocols,
+	})
+	if err != nil {
+		log.Printf("unable to upgrade %T to websocket %s: ", w, err.Error())
+		transport.SendErrorf(w, http.StatusBadRequest, "unable to upgrade")
+		return
+	}
+	// A socket whose request carries a wsState outlives the request's
+	// handler (see below): its context must not end with the request's.
+	st, _ := r.Context().Value(wsStateKey{}).(*wsState)
+	ctx := r.Context()
+	if st != nil {
+		ctx = context.WithoutCancel(ctx)
+	}
+	c := &wsConn{
+		t:       &t,
+		ctx:     ctx,
+		conn:    ws,
+		exec:    exec,
+		headers: r.Header,
+		active:  map[string]context.CancelFunc{},
+	}
+	switch ws.Subprotocol() {
+	default:
+		_ = ws.WriteClose(transport.WebsocketCloseProtocolError,
+			fmt.Sprintf("unsupported negotiated subprotocol %s", ws.Subprotocol()))
+		return
+	case graphqlWS, "":
+		c.legacy = true
+	case graphqlTransportWS:
+	}
+	if t.readLimit > 0 {
+		if limiter, ok := ws.(transport.WebsocketReadLimiter); ok {
+			limiter.SetReadLimit(t.readLimit)
+		}
+	}
+	if !c.init() {
+		return
+	}
+	if st == nil {
+		c.run()
+		return
+	}
+	// The connection is hijacked: the request's handler may return while
+	// the socket lives on. The read loop goes on in a goroutine of its own,
+	// whose stack holds only the loop, not the HTTP server's frames (an
+	// idle socket's stack is half as large).
+	st.detached = true
+	go c.runDetached(st.release)
+}
+
+// runDetached is run on a goroutine of its own; release is called once the
+// socket is closed.
+func (c *wsConn) runDetached(release func()) {
+	defer release()
+	defer func() {
+		if r := recover(); r != nil {
+			log.Printf("panic serving websocket: %v\n%s", r, debug.Stack())
+		}
+	}()
+	c.run()
+}
+
+// wsConn is one websocket's protocol state.
+type wsConn struct {
+	t       *wsTransport
+	ctx     context.Context
+	conn    transport.WebsocketConn
+	legacy  bool // graphql-ws rather than graphql-transport-ws
+	exec    graphql.GraphExecutor
+	headers http.Header
+
+	mu     sync.Mutex
+	active map[string]context.CancelFunc
+	closed bool
+}
+
+var errWSReadTimeout = errors.New("read timeout")
+
+func (c *wsConn) nextMessageWithTimeout(timeout time.Duration) (wsMessage, error) {
+	messages, errs := make(chan wsMessage, 1), make(chan error, 1)
+	go func() {
+		if m, err := c.nextMessage(); err != nil {
+			errs <- err
+		} else {
+			messages <- m
+		}
+	}()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case m := <-messages:
+		return m, nil
+	case err := <-errs:
+		return wsMessage{}, err
+	case <-timer.C:
+		return wsMessage{}, errWSReadTimeout
+	}
+}
+
+func (c *wsConn) init() bool {
+	var m wsMessage
+	var err error
+	if c.t.initTimeout != 0 {
+		m, err = c.nextMessageWithTimeout(c.t.initTimeout)
+	} else {
+		m, err = c.nextMessage()
+	}
+	if err != nil {
+		if err == errWSReadTimeout {
+			c.close(transport.WebsocketCloseProtocolError, "connection initialisation timeout")
+			return false
+		}
+		if err == errInvalidWSMessage {
+			c.sendConnectionError("invalid json")
+		}
+		c.close(transport.WebsocketCloseProtocolError, "decoding error")
+		return false
+	}
+
+	switch m.t {
+	case wsInit:
+		var initPayload transport.InitPayload
+		if len(m.payload) > 0 {
+			initPayload = make(transport.InitPayload)
+			if err := json.Unmarshal(m.payload, &initPayload); err != nil {
+				return false
+			}
+		}
+		var ackPayload *transport.InitPayload
+		if c.t.initFunc != nil {
+			var ctx context.Context
+			ctx, ackPayload, err = c.t.initFunc(c.ctx, initPayload)
+			if err != nil {
+				c.sendConnectionError("%s", err.Error())
+				reason := closeReasonFor(ctx)
+				if reason == "" {
+					reason = "terminated"
+				}
+				c.close(wsCloseCodeFor(ctx), reason)
+				return false
+			}
+			c.ctx = ctx
+		}
+		if ackPayload != nil {
+			b, err := json.Marshal(*ackPayload)
+			if err != nil {
+				panic(err)
+			}
+			c.write(&wsMessage{t: wsConnectionAck, payload: b})
+		} else {
+			c.write(&wsMessage{t: wsConnectionAck})
+		}
+		c.write(&wsMessage{t: wsKeepAlive})
+	case wsConnectionClose:
+		c.close(transport.WebsocketCloseNormalClosure, "terminated")
+		return false
+	default:
+		c.sendConnectionError("unexpected message %s", m.t)
+		c.close(transport.WebsocketCloseProtocolError, "unexpected message")
+		return false
+	}
+	return true
+}
+
+func (c *wsConn) write(msg *wsMessage) {
+	c.mu.Lock()
+	_ = c.send(msg)
+	c.mu.Unlock()
+}
+
+func (c *wsConn) run() {
+	// The socket closes when its context ends (expiry, revocation,
+	// draining…) — a callback, not a goroutine waiting for it — or when
+	// this loop ends.
+	stop := context.AfterFunc(c.ctx, c.closeOnCancel)
+	defer func() {
+		if stop() {
+			c.closeOnCancel()
+		}
+	}()
+
+	if c.legacy && c.t.keepAlive != 0 {
+		// graphql-ws keep-alive: a "ka" every interval.
+		ctx, cancel := context.WithCancel(c.ctx)
+		defer cancel()
+		go c.keepAliveLoop(ctx, time.NewTicker(c.t.keepAlive))
+	}
+
+	for {
+		start := graphql.Now()
+		m, err := c.nextMessage()
+		if err != nil {
+			return
+		}
+		switch m.t {
+		case wsStart:
+			c.subscribe(start, &m)
+		case wsStop:
+			c.mu.Lock()
+			closer := c.active[m.id]
+			c.mu.Unlock()
+			if closer != nil {
+				closer()
+			}
+		case wsConnectionClose:
+			c.close(transport.WebsocketCloseNormalClosure, "terminated")
+			return
+		case wsPing:
+			c.write(&wsMessage{t: wsPong, payload: m.payload})
+		case wsPong:
+			// The shared pinger saw it (goingAwayConn.NextReader); clear
+			// any read deadline, as gqlgen does.
+			if d, ok := c.conn.(transport.WebsocketReadDeadliner); ok {
+				_ = d.SetReadDeadline(time.Time{})
+			}
+		default:
+			c.sendConnectionError("unexpected message %s", m.t)
+			c.close(transport.WebsocketCloseProtocolError, "unexpected message")
+			return
+		}
+	}
+}
+
+func (c *wsConn) keepAliveLoop(ctx context.Context, tick *time.Ticker) {
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			c.write(&wsMessage{t: wsKeepAlive})
+		}
+	}
+}
+
+// closeOnCancel closes the socket, with the close reason its context
+// carries sent first as a connection error (graphql-ws only).
+func (c *wsConn) closeOnCancel() {
+	if r := closeReasonFor(c.ctx); r != "" {
+		c.sendConnectionError("%s", r)
+	}
+	c.close(transport.WebsocketCloseNormalClosure, "terminated")
+}
+
+// wsOperation is a websocket operation's context: its cancel context (one
+// per operation), which also carries the subscription's errors, written
+// before complete (see endStream). It is its own value, so the operation's
+// context needs no further layer.
+type wsOperation struct {
+	context.Context // a cancel context
+	cancel          context.CancelFunc
+
+	mu   sync.Mutex
+	errs []*gqlerror.Error
+}
+
+type wsOperationKey struct{}
+
+// Value implements context.Context.
+func (o *wsOperation) Value(key any) any {
+	if key == (wsOperationKey{}) {
+		return o
+	}
+	return o.Context.Value(key)
+}
+
+// addError queues err to end the subscription with.
+func (o *wsOperation) addError(err *gqlerror.Error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.errs = append(o.errs, err)
+}
+
+func (o *wsOperation) errors() []*gqlerror.Error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.errs
+}
+
+func (c *wsConn) subscribe(start time.Time, msg *wsMessage) {
+	ctx := graphql.StartOperationTrace(c.ctx)
+	params := &graphql.RawParams{}
+	if err := wsJSONDecode(msg.payload, params); err != nil {
+		c.sendError(msg.id, &gqlerror.Error{Message: "invalid json"})
+		c.complete(msg.id)
+		return
+	}
+	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
+	params.Headers = c.headers
+
+	rc, err := c.exec.CreateOperationContext(ctx, params)
+	if err != nil {
+		resp := c.exec.DispatchError(graphql.WithOperationContext(ctx, rc), err)
+		switch errcode.GetErrorKind(err) {
+		case errcode.KindProtocol:
+			c.sendError(msg.id, resp.Errors...)
+		default:
+			c.sendResponse(msg.id, &graphql.Response{Errors: err})
+		}
+		c.complete(msg.id)
+		return
+	}
+
+	op := &wsOperation{}
+	op.Context, op.cancel = context.WithCancel(graphql.WithOperationContext(ctx, rc))
+	c.mu.Lock()
+	c.active[msg.id] = op.cancel
+	c.mu.Unlock()
+	go c.serve(op, rc, msg.id)
+}
+
+// serve runs one operation and writes its responses, then its errors or
+// complete.
+func (c *wsConn) serve(op *wsOperation, rc *graphql.OperationContext, id string) {
+	defer c.served(op, rc, id)
+	responses, ctx := c.exec.DispatchOperation(op, rc)
+	for {
+		response := responses(ctx)
+		if response == nil {
+			break
+		}
+		c.sendResponse(id, response)
+	}
+}
+
+// served ends an operation: a panic's error, the subscription's errors, or
+// complete.
+func (c *wsConn) served(op *wsOperation, rc *graphql.OperationContext, id string) {
+	if r := recover(); r != nil {
+		err := rc.Recover(op, r)
+		var gqlerr *gqlerror.Error
+		if !errors.As(err, &gqlerr) {
+			gqlerr = &gqlerror.Error{}
+			if err != nil {
+				gqlerr.Message = err.Error()
+			}
+		}
+		c.sendError(id, gqlerr)
+	}
+	if errs := op.errors(); len(errs) != 0 {
+		c.sendError(id, errs...)
+	} else {
+		c.complete(id)
+	}
+	c.mu.Lock()
+	delete(c.active, id)
+	c.mu.Unlock()
+	op.cancel()
+}
+
+func (c *wsConn) sendResponse(id string, response *graphql.Response) {
+	b, err := json.Marshal(response)
+	if err != nil {
+		panic(err)
+	}
+	c.write(&wsMessage{payload: b, id: id, t: wsData})
+}
+
+func (c *wsConn) complete(id string) {
+	c.write(&wsMessage{id: id, t: wsComplete})
+}
+
+func (c *wsConn) sendError(id string, errors ...*gqlerror.Error) {
+	errs := make([]error, len(errors))
+	for i, err := range errors {
+		errs[i] = err
+	}
+	b, err := json.Marshal(errs)
+	if err != nil {
+		panic(err)
+	}
+	c.write(&wsMessage{t: wsError, id: id, payload: b})
+}
+
+func (c *wsConn) sendConnectionError(format string, args ...any) {
+	b, err := json.Marshal(&gqlerror.Error{Message: fmt.Sprintf(format, args...)})
+	if err != nil {
+		panic(err)
+	}
+	c.write(&wsMessage{t: wsConnectionError, payload: b})
+}
+
+func (c *wsConn) close(closeCode int, message string) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	_ = c.conn.WriteClose(closeCode, message)
+	for _, closer := range c.active {
+		closer()
+	}
+	c.closed = true
+	c.mu.Unlock()
+	_ = c.conn.Close()
+}
+
+func wsJSONDecode(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	return dec.Decode(v)
+}
+
+// Close codes and reasons an InitFunc sets on the context it returns.
+
+type wsCloseReasonKey struct{}
+
+// withCloseReason makes reason the websocket's close reason (and, on
+// graphql-ws, its connection error) when the context ends or init fails.
+func withCloseReason(ctx context.Context, reason string) context.Context {
+	return context.WithValue(ctx, wsCloseReasonKey{}, reason)
+}
+
+func closeReasonFor(ctx context.Context) string {
+	reason, _ := ctx.Value(wsCloseReasonKey{}).(string)
+	return reason
+}
+
+type wsCloseCodeKey struct{}
+
+// withWSCloseCode makes code the close code of a refused connection_init.
+func withWSCloseCode(ctx context.Context, code int) context.Context {
+	return context.WithValue(ctx, wsCloseCodeKey{}, code)
+}
+
+func wsCloseCodeFor(ctx context.Context) int {
+	if code, ok := ctx.Value(wsCloseCodeKey{}).(int); ok {
+		return code
+	}
+	return transport.WebsocketCloseNormalClosure
+}
+
+// The protocol's messages, whichever subprotocol carries them.
+
+type wsMessageType int
+
+const (
+	wsInit wsMessageType = iota
+	wsConnectionAck
+	wsKeepAlive
+	wsConnectionError
+	wsConnectionClose
+	wsStart
+	wsStop
+	wsData
+	wsComplete
+	wsError
+	wsPing
+	wsPong
+)
+
+func (t wsMessageType) String() string {
+	switch t {
+	case wsInit:
+		return "init"
+	case wsConnectionAck:
+		return "connection ack"
+	case wsKeepAlive:
+		return "keep alive"
+	case wsConnectionError:
+		return "connection error"
+	case wsConnectionClose:
+		return "connection close"
+	case wsStart:
+		return "start"
+	case wsStop:
+		return "stop subscription"
+	case wsData:
+		return "data"
+	case wsComplete:
+		return "complete"
+	case wsError:
+		return "error"
+	case wsPing:
+		return "ping"
+	case wsPong:
+		return "pong"
+	}
+	return "unknown"
+}
+
+type wsMessage struct {
+	payload json.RawMessage
+	id      string
+	t       wsMessageType
+}
+
+var errInvalidWSMessage = errors.New("invalid message received")
+
+// wsFrame is a message on the wire, in either subprotocol.
+type wsFrame struct {
+	Payload json.RawMessage `json:"payload,omitempty"`
+	ID      string          `json:"id,omitempty"`
+	Type    string          `json:"type"`
+}
+
+// wsTypeText decodes a message type, refusing the names the subprotocol
+// does not have (the whole message is then invalid, as in gqlgen).
+type wsTypeText struct {
+	s      *string
+	legacy bool
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (t wsTypeText) UnmarshalText(text []byte) error {
+	names := graphqlTransportWSTypes
+	if t.legacy {
+		names = graphqlWSTypes
+	}
+	for _, n := range names {
+		if n == string(text) {
+			*t.s = n
+			return nil
+		}
+	}
+	return fmt.Errorf("invalid message type %s", text)
+}
+
+var (
+	graphqlTransportWSTypes = []string{"connection_init", "connection_ack", "subscribe", "next", "error", "complete", "ping", "pong"}
+	graphqlWSTypes          = []string{"connection_init", "connection_terminate", "start", "stop", "connection_ack", "connection_error", "data", "error", "complete", "ka"}
+)
+
+// nextMessage reads the client's next message.
+func (c *wsConn) nextMessage() (wsMessage, error) {
+	_, r, err := c.conn.NextReader()
+	if err != nil {
+		return wsMessage{}, err
+	}
+	var f struct {
+		Payload json.RawMessage `json:"payload,omitempty"`
+		ID      string          `json:"id,omitempty"`
+		Type    wsTypeText      `json:"type"`
+	}
+	var typ string
+	f.Type = wsTypeText{s: &typ, legacy: c.legacy}
+	dec := json.NewDecoder(r)
+	dec.UseNumber()
+	if err := dec.Decode(&f); err != nil {
+		return wsMessage{}, errInvalidWSMessage
+	}
+	m := wsMessage{payload: f.Payload, id: f.ID}
+	if c.legacy {
+		switch typ {
+		case "connection_init":
+			m.t = wsInit
+		case "connection_terminate":
+			m.t = wsConnectionClose
+		case "start":
+			m.t = wsStart
+		case "stop":
+			m.t = wsStop
+		case "connection_ack":
+			m.t = wsConnectionAck
+		case "connection_error":
+			m.t = wsConnectionError
+		case "data":
+			m.t = wsData
+		case "error":
+			m.t = wsError
+		case "complete":
+			m.t = wsComplete
+		case "ka":
+			m.t = wsKeepAlive
+		default:
+			return m, fmt.Errorf("invalid client->server message type %s", typ)
+		}
+		return m, nil
+	}
+	switch typ {
+	case "connection_init":
+		m.t = wsInit
+	case "subscribe":
+		m.t = wsStart
+	case "complete":
+		m.t = wsStop
+	case "ping":
+		m.t = wsPing
+	case "pong":
+		m.t = wsPong
+	default:
+		return m, fmt.Errorf("invalid client->server message type %s", typ)
+	}
+	return m, nil
+}
+
+// send writes m in the socket's subprotocol; messages the subprotocol does
+// not have (a keep-alive on graphql-transport-ws, a ping on graphql-ws) are
+// not sent.
+func (c *wsConn) send(m *wsMessage) error {
+	f := wsFrame{Payload: m.payload, ID: m.id}
+	if c.legacy {
+		switch m.t {
+		case wsInit:
+			f.Type = "connection_init"
+		case wsConnectionAck:
+			f.Type = "connection_ack"
+		case wsKeepAlive:
+			f.Type = "ka"
+		case wsConnectionError:
+			f.Type = "connection_error"
+		case wsConnectionClose:
+			f.Type = "connection_terminate"
+		case wsStart:
+			f.Type = "start"
+		case wsStop:
+			f.Type = "stop"
+		case wsData:
+			f.Type = "data"
+		case wsComplete:
+			f.Type = "complete"
+		case wsError:
+			f.Type = "error"
+		case wsPing, wsPong:
+			return nil
+		default:
+			return fmt.Errorf("invalid server->client message type %s", m.t)
+		}
+		return c.conn.WriteJSON(&f)
+	}
+	switch m.t {
+	case wsConnectionAck:
+		f.Type = "connection_ack"
+	case wsKeepAlive, wsConnectionError:
+		return nil
+	case wsData:
+		f.Type = "next"
+		if b, ok := nextFrame(&f); ok {
+			if w, ok := c.conn.(rawWriter); ok {
+				return w.writeRaw(b)
+			}
+		}
+	case wsComplete:
+		f.Type = "complete"
+	case wsError:
+		f.Type = "error"
+	case wsPing:
+		f.Type = "ping"
+	case wsPong:
+		f.Type = "pong"
+	default:
+		return fmt.Errorf("invalid server->client message type %s", m.t)
+	}
+	return c.conn.WriteJSON(&f)
+}
+
+// rawWriter writes a message that is already JSON.
+type rawWriter interface{ writeRaw([]byte) error }
+
+// nextFrame returns the bytes json.Marshal writes for f, a
+// graphql-transport-ws "next" message (a subscription event), without
+// reflection over its payload: gqlgen made the payload with json.Marshal, so
+// it is already compact and escaped, and copying it is what marshalling it
+// again would write. An id json.Marshal would escape is left to it.
+func nextFrame(f *wsFrame) ([]byte, bool) {
+	if len(f.Payload) == 0 || !plainJSONString(f.ID) {
+		return nil, false
+	}
+	b := make([]byte, 0, len(f.Payload)+len(f.ID)+32)
+	b = append(b, `{"payload":`...)
+	b = append(b, f.Payload...)
+	if f.ID != "" {
+		b = append(b, `,"id":"`...)
+		b = append(b, f.ID...)
+		b = append(b, '"')
+	}
+	b = append(b, `,"type":"next"}`...)
+	if checkEnvelopes {
+		if want, err := json.Marshal(f); err != nil || !bytes.Equal(b, want) {
+			panic(fmt.Sprintf("nextFrame wrote %s, json.Marshal %s (%v)", b, want, err))
+		}
+	}
+	return b, true
+}
