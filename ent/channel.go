@@ -46,6 +46,8 @@ type Channel struct {
 	PatientReadSeq int64 `json:"patient_read_seq,omitempty"`
 	// LastActivityAt holds the value of the "last_activity_at" field.
 	LastActivityAt time.Time `json:"last_activity_at,omitempty"`
+	// raised in the transaction of every change to the channel's members (a trigger on channel_members, see internal/store), so a member set read at a version is current while the version is
+	MemberVersion int64 `json:"member_version,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ChannelQuery when eager-loading is set.
 	Edges        ChannelEdges `json:"edges"`
@@ -181,7 +183,7 @@ func (*Channel) scanValues(columns []string) ([]any, error) {
 			values[i] = &sql.NullScanner{S: new(pulid.ID)}
 		case channel.FieldID:
 			values[i] = new(pulid.ID)
-		case channel.FieldLastSeq, channel.FieldLastTxid, channel.FieldMessageCount, channel.FieldPatientReadSeq:
+		case channel.FieldLastSeq, channel.FieldLastTxid, channel.FieldMessageCount, channel.FieldPatientReadSeq, channel.FieldMemberVersion:
 			values[i] = new(sql.NullInt64)
 		case channel.FieldKind, channel.FieldName, channel.FieldTopic, channel.FieldUniqueKey:
 			values[i] = new(sql.NullString)
@@ -289,6 +291,12 @@ func (_m *Channel) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field last_activity_at", values[i])
 			} else if value.Valid {
 				_m.LastActivityAt = value.Time
+			}
+		case channel.FieldMemberVersion:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field member_version", values[i])
+			} else if value.Valid {
+				_m.MemberVersion = value.Int64
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -417,6 +425,9 @@ func (_m *Channel) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("last_activity_at=")
 	builder.WriteString(_m.LastActivityAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	builder.WriteString("member_version=")
+	builder.WriteString(fmt.Sprintf("%v", _m.MemberVersion))
 	builder.WriteByte(')')
 	return builder.String()
 }

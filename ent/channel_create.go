@@ -203,6 +203,20 @@ func (_c *ChannelCreate) SetNillableLastActivityAt(v *time.Time) *ChannelCreate 
 	return _c
 }
 
+// SetMemberVersion sets the "member_version" field.
+func (_c *ChannelCreate) SetMemberVersion(v int64) *ChannelCreate {
+	_c.mutation.SetMemberVersion(v)
+	return _c
+}
+
+// SetNillableMemberVersion sets the "member_version" field if the given value is not nil.
+func (_c *ChannelCreate) SetNillableMemberVersion(v *int64) *ChannelCreate {
+	if v != nil {
+		_c.SetMemberVersion(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *ChannelCreate) SetID(v pulid.ID) *ChannelCreate {
 	_c.mutation.SetID(v)
@@ -410,6 +424,10 @@ func (_c *ChannelCreate) defaults() error {
 		v := channel.DefaultLastActivityAt()
 		_c.mutation.SetLastActivityAt(v)
 	}
+	if _, ok := _c.mutation.MemberVersion(); !ok {
+		v := channel.DefaultMemberVersion
+		_c.mutation.SetMemberVersion(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if channel.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized channel.DefaultID (forgotten import ent/runtime?)")
@@ -488,6 +506,14 @@ func (_c *ChannelCreate) check() error {
 	}
 	if _, ok := _c.mutation.LastActivityAt(); !ok {
 		return &ValidationError{Name: "last_activity_at", err: errors.New(`ent: missing required field "Channel.last_activity_at"`)}
+	}
+	if _, ok := _c.mutation.MemberVersion(); !ok {
+		return &ValidationError{Name: "member_version", err: errors.New(`ent: missing required field "Channel.member_version"`)}
+	}
+	if v, ok := _c.mutation.MemberVersion(); ok {
+		if err := channel.MemberVersionValidator(v); err != nil {
+			return &ValidationError{Name: "member_version", err: fmt.Errorf(`ent: validator failed for field "Channel.member_version": %w`, err)}
+		}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := channel.IDValidator(string(v)); err != nil {
@@ -573,6 +599,10 @@ func (_c *ChannelCreate) createSpec() (*Channel, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.LastActivityAt(); ok {
 		_spec.SetField(channel.FieldLastActivityAt, field.TypeTime, value)
 		_node.LastActivityAt = value
+	}
+	if value, ok := _c.mutation.MemberVersion(); ok {
+		_spec.SetField(channel.FieldMemberVersion, field.TypeInt64, value)
+		_node.MemberVersion = value
 	}
 	if nodes := _c.mutation.PatientIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -959,6 +989,24 @@ func (u *ChannelUpsert) UpdateLastActivityAt() *ChannelUpsert {
 	return u
 }
 
+// SetMemberVersion sets the "member_version" field.
+func (u *ChannelUpsert) SetMemberVersion(v int64) *ChannelUpsert {
+	u.Set(channel.FieldMemberVersion, v)
+	return u
+}
+
+// UpdateMemberVersion sets the "member_version" field to the value that was provided on create.
+func (u *ChannelUpsert) UpdateMemberVersion() *ChannelUpsert {
+	u.SetExcluded(channel.FieldMemberVersion)
+	return u
+}
+
+// AddMemberVersion adds v to the "member_version" field.
+func (u *ChannelUpsert) AddMemberVersion(v int64) *ChannelUpsert {
+	u.Add(channel.FieldMemberVersion, v)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -1220,6 +1268,27 @@ func (u *ChannelUpsertOne) SetLastActivityAt(v time.Time) *ChannelUpsertOne {
 func (u *ChannelUpsertOne) UpdateLastActivityAt() *ChannelUpsertOne {
 	return u.Update(func(s *ChannelUpsert) {
 		s.UpdateLastActivityAt()
+	})
+}
+
+// SetMemberVersion sets the "member_version" field.
+func (u *ChannelUpsertOne) SetMemberVersion(v int64) *ChannelUpsertOne {
+	return u.Update(func(s *ChannelUpsert) {
+		s.SetMemberVersion(v)
+	})
+}
+
+// AddMemberVersion adds v to the "member_version" field.
+func (u *ChannelUpsertOne) AddMemberVersion(v int64) *ChannelUpsertOne {
+	return u.Update(func(s *ChannelUpsert) {
+		s.AddMemberVersion(v)
+	})
+}
+
+// UpdateMemberVersion sets the "member_version" field to the value that was provided on create.
+func (u *ChannelUpsertOne) UpdateMemberVersion() *ChannelUpsertOne {
+	return u.Update(func(s *ChannelUpsert) {
+		s.UpdateMemberVersion()
 	})
 }
 
@@ -1651,6 +1720,27 @@ func (u *ChannelUpsertBulk) SetLastActivityAt(v time.Time) *ChannelUpsertBulk {
 func (u *ChannelUpsertBulk) UpdateLastActivityAt() *ChannelUpsertBulk {
 	return u.Update(func(s *ChannelUpsert) {
 		s.UpdateLastActivityAt()
+	})
+}
+
+// SetMemberVersion sets the "member_version" field.
+func (u *ChannelUpsertBulk) SetMemberVersion(v int64) *ChannelUpsertBulk {
+	return u.Update(func(s *ChannelUpsert) {
+		s.SetMemberVersion(v)
+	})
+}
+
+// AddMemberVersion adds v to the "member_version" field.
+func (u *ChannelUpsertBulk) AddMemberVersion(v int64) *ChannelUpsertBulk {
+	return u.Update(func(s *ChannelUpsert) {
+		s.AddMemberVersion(v)
+	})
+}
+
+// UpdateMemberVersion sets the "member_version" field to the value that was provided on create.
+func (u *ChannelUpsertBulk) UpdateMemberVersion() *ChannelUpsertBulk {
+	return u.Update(func(s *ChannelUpsert) {
+		s.UpdateMemberVersion()
 	})
 }
 

@@ -233,6 +233,27 @@ func (_u *ChannelUpdate) SetNillableLastActivityAt(v *time.Time) *ChannelUpdate 
 	return _u
 }
 
+// SetMemberVersion sets the "member_version" field.
+func (_u *ChannelUpdate) SetMemberVersion(v int64) *ChannelUpdate {
+	_u.mutation.ResetMemberVersion()
+	_u.mutation.SetMemberVersion(v)
+	return _u
+}
+
+// SetNillableMemberVersion sets the "member_version" field if the given value is not nil.
+func (_u *ChannelUpdate) SetNillableMemberVersion(v *int64) *ChannelUpdate {
+	if v != nil {
+		_u.SetMemberVersion(*v)
+	}
+	return _u
+}
+
+// AddMemberVersion adds value to the "member_version" field.
+func (_u *ChannelUpdate) AddMemberVersion(v int64) *ChannelUpdate {
+	_u.mutation.AddMemberVersion(v)
+	return _u
+}
+
 // SetPatient sets the "patient" edge to the Patient entity.
 func (_u *ChannelUpdate) SetPatient(v *Patient) *ChannelUpdate {
 	return _u.SetPatientID(v.ID)
@@ -591,6 +612,11 @@ func (_u *ChannelUpdate) check() error {
 			return &ValidationError{Name: "patient_read_seq", err: fmt.Errorf(`ent: validator failed for field "Channel.patient_read_seq": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.MemberVersion(); ok {
+		if err := channel.MemberVersionValidator(v); err != nil {
+			return &ValidationError{Name: "member_version", err: fmt.Errorf(`ent: validator failed for field "Channel.member_version": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -656,6 +682,12 @@ func (_u *ChannelUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.LastActivityAt(); ok {
 		_spec.SetField(channel.FieldLastActivityAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.MemberVersion(); ok {
+		_spec.SetField(channel.FieldMemberVersion, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedMemberVersion(); ok {
+		_spec.AddField(channel.FieldMemberVersion, field.TypeInt64, value)
 	}
 	if _u.mutation.PatientCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1271,6 +1303,27 @@ func (_u *ChannelUpdateOne) SetNillableLastActivityAt(v *time.Time) *ChannelUpda
 	return _u
 }
 
+// SetMemberVersion sets the "member_version" field.
+func (_u *ChannelUpdateOne) SetMemberVersion(v int64) *ChannelUpdateOne {
+	_u.mutation.ResetMemberVersion()
+	_u.mutation.SetMemberVersion(v)
+	return _u
+}
+
+// SetNillableMemberVersion sets the "member_version" field if the given value is not nil.
+func (_u *ChannelUpdateOne) SetNillableMemberVersion(v *int64) *ChannelUpdateOne {
+	if v != nil {
+		_u.SetMemberVersion(*v)
+	}
+	return _u
+}
+
+// AddMemberVersion adds value to the "member_version" field.
+func (_u *ChannelUpdateOne) AddMemberVersion(v int64) *ChannelUpdateOne {
+	_u.mutation.AddMemberVersion(v)
+	return _u
+}
+
 // SetPatient sets the "patient" edge to the Patient entity.
 func (_u *ChannelUpdateOne) SetPatient(v *Patient) *ChannelUpdateOne {
 	return _u.SetPatientID(v.ID)
@@ -1642,6 +1695,11 @@ func (_u *ChannelUpdateOne) check() error {
 			return &ValidationError{Name: "patient_read_seq", err: fmt.Errorf(`ent: validator failed for field "Channel.patient_read_seq": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.MemberVersion(); ok {
+		if err := channel.MemberVersionValidator(v); err != nil {
+			return &ValidationError{Name: "member_version", err: fmt.Errorf(`ent: validator failed for field "Channel.member_version": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -1724,6 +1782,12 @@ func (_u *ChannelUpdateOne) sqlSave(ctx context.Context) (_node *Channel, err er
 	}
 	if value, ok := _u.mutation.LastActivityAt(); ok {
 		_spec.SetField(channel.FieldLastActivityAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.MemberVersion(); ok {
+		_spec.SetField(channel.FieldMemberVersion, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedMemberVersion(); ok {
+		_spec.AddField(channel.FieldMemberVersion, field.TypeInt64, value)
 	}
 	if _u.mutation.PatientCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -186,6 +186,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			channel.FieldMessageCount:    {Type: field.TypeInt, Column: channel.FieldMessageCount},
 			channel.FieldPatientReadSeq:  {Type: field.TypeInt64, Column: channel.FieldPatientReadSeq},
 			channel.FieldLastActivityAt:  {Type: field.TypeTime, Column: channel.FieldLastActivityAt},
+			channel.FieldMemberVersion:   {Type: field.TypeInt64, Column: channel.FieldMemberVersion},
 		},
 	}
 	graph.Nodes[7] = &sqlgraph.Node{
@@ -2174,6 +2175,11 @@ func (f *ChannelFilter) WherePatientReadSeq(p entql.Int64P) {
 // WhereLastActivityAt applies the entql time.Time predicate on the last_activity_at field.
 func (f *ChannelFilter) WhereLastActivityAt(p entql.TimeP) {
 	f.Where(p.Field(channel.FieldLastActivityAt))
+}
+
+// WhereMemberVersion applies the entql int64 predicate on the member_version field.
+func (f *ChannelFilter) WhereMemberVersion(p entql.Int64P) {
+	f.Where(p.Field(channel.FieldMemberVersion))
 }
 
 // WhereHasPatient applies a predicate to check if query has an edge patient.

@@ -4811,6 +4811,8 @@ type ChannelMutation struct {
 	patient_read_seq       *int64
 	addpatient_read_seq    *int64
 	last_activity_at       *time.Time
+	member_version         *int64
+	addmember_version      *int64
 	clearedFields          map[string]struct{}
 	patient                *pulid.ID
 	clearedpatient         bool
@@ -5546,6 +5548,62 @@ func (m *ChannelMutation) ResetLastActivityAt() {
 	m.last_activity_at = nil
 }
 
+// SetMemberVersion sets the "member_version" field.
+func (m *ChannelMutation) SetMemberVersion(i int64) {
+	m.member_version = &i
+	m.addmember_version = nil
+}
+
+// MemberVersion returns the value of the "member_version" field in the mutation.
+func (m *ChannelMutation) MemberVersion() (r int64, exists bool) {
+	v := m.member_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMemberVersion returns the old "member_version" field's value of the Channel entity.
+// If the Channel object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelMutation) OldMemberVersion(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMemberVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMemberVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMemberVersion: %w", err)
+	}
+	return oldValue.MemberVersion, nil
+}
+
+// AddMemberVersion adds i to the "member_version" field.
+func (m *ChannelMutation) AddMemberVersion(i int64) {
+	if m.addmember_version != nil {
+		*m.addmember_version += i
+	} else {
+		m.addmember_version = &i
+	}
+}
+
+// AddedMemberVersion returns the value that was added to the "member_version" field in this mutation.
+func (m *ChannelMutation) AddedMemberVersion() (r int64, exists bool) {
+	v := m.addmember_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMemberVersion resets all changes to the "member_version" field.
+func (m *ChannelMutation) ResetMemberVersion() {
+	m.member_version = nil
+	m.addmember_version = nil
+}
+
 // ClearPatient clears the "patient" edge to the Patient entity.
 func (m *ChannelMutation) ClearPatient() {
 	m.clearedpatient = true
@@ -6012,7 +6070,7 @@ func (m *ChannelMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ChannelMutation) Fields() []string {
-	fields := make([]string, 0, 13)
+	fields := make([]string, 0, 14)
 	if m.created_at != nil {
 		fields = append(fields, channel.FieldCreatedAt)
 	}
@@ -6052,6 +6110,9 @@ func (m *ChannelMutation) Fields() []string {
 	if m.last_activity_at != nil {
 		fields = append(fields, channel.FieldLastActivityAt)
 	}
+	if m.member_version != nil {
+		fields = append(fields, channel.FieldMemberVersion)
+	}
 	return fields
 }
 
@@ -6086,6 +6147,8 @@ func (m *ChannelMutation) Field(name string) (ent.Value, bool) {
 		return m.PatientReadSeq()
 	case channel.FieldLastActivityAt:
 		return m.LastActivityAt()
+	case channel.FieldMemberVersion:
+		return m.MemberVersion()
 	}
 	return nil, false
 }
@@ -6121,6 +6184,8 @@ func (m *ChannelMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldPatientReadSeq(ctx)
 	case channel.FieldLastActivityAt:
 		return m.OldLastActivityAt(ctx)
+	case channel.FieldMemberVersion:
+		return m.OldMemberVersion(ctx)
 	}
 	return nil, fmt.Errorf("unknown Channel field %s", name)
 }
@@ -6221,6 +6286,13 @@ func (m *ChannelMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetLastActivityAt(v)
 		return nil
+	case channel.FieldMemberVersion:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMemberVersion(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Channel field %s", name)
 }
@@ -6241,6 +6313,9 @@ func (m *ChannelMutation) AddedFields() []string {
 	if m.addpatient_read_seq != nil {
 		fields = append(fields, channel.FieldPatientReadSeq)
 	}
+	if m.addmember_version != nil {
+		fields = append(fields, channel.FieldMemberVersion)
+	}
 	return fields
 }
 
@@ -6257,6 +6332,8 @@ func (m *ChannelMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedMessageCount()
 	case channel.FieldPatientReadSeq:
 		return m.AddedPatientReadSeq()
+	case channel.FieldMemberVersion:
+		return m.AddedMemberVersion()
 	}
 	return nil, false
 }
@@ -6293,6 +6370,13 @@ func (m *ChannelMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddPatientReadSeq(v)
+		return nil
+	case channel.FieldMemberVersion:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMemberVersion(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Channel numeric field %s", name)
@@ -6386,6 +6470,9 @@ func (m *ChannelMutation) ResetField(name string) error {
 		return nil
 	case channel.FieldLastActivityAt:
 		m.ResetLastActivityAt()
+		return nil
+	case channel.FieldMemberVersion:
+		m.ResetMemberVersion()
 		return nil
 	}
 	return fmt.Errorf("unknown Channel field %s", name)

@@ -45,6 +45,8 @@ const (
 	FieldPatientReadSeq = "patient_read_seq"
 	// FieldLastActivityAt holds the string denoting the last_activity_at field in the database.
 	FieldLastActivityAt = "last_activity_at"
+	// FieldMemberVersion holds the string denoting the member_version field in the database.
+	FieldMemberVersion = "member_version"
 	// EdgePatient holds the string denoting the patient edge name in mutations.
 	EdgePatient = "patient"
 	// EdgeSecurityGroup holds the string denoting the security_group edge name in mutations.
@@ -130,6 +132,7 @@ var Columns = []string{
 	FieldMessageCount,
 	FieldPatientReadSeq,
 	FieldLastActivityAt,
+	FieldMemberVersion,
 }
 
 var (
@@ -200,6 +203,10 @@ var (
 	PatientReadSeqValidator func(int64) error
 	// DefaultLastActivityAt holds the default value on creation for the "last_activity_at" field.
 	DefaultLastActivityAt func() time.Time
+	// DefaultMemberVersion holds the default value on creation for the "member_version" field.
+	DefaultMemberVersion int64
+	// MemberVersionValidator is a validator for the "member_version" field. It is called by the builders before save.
+	MemberVersionValidator func(int64) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -304,6 +311,11 @@ func ByPatientReadSeq(opts ...sql.OrderTermOption) OrderOption {
 // ByLastActivityAt orders the results by the last_activity_at field.
 func ByLastActivityAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLastActivityAt, opts...).ToFunc()
+}
+
+// ByMemberVersion orders the results by the member_version field.
+func ByMemberVersion(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMemberVersion, opts...).ToFunc()
 }
 
 // ByPatientField orders the results by patient field.

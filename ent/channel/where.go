@@ -116,6 +116,11 @@ func LastActivityAt(v time.Time) predicate.Channel {
 	return predicate.Channel(sql.FieldEQ(FieldLastActivityAt, v))
 }
 
+// MemberVersion applies equality check predicate on the "member_version" field. It's identical to MemberVersionEQ.
+func MemberVersion(v int64) predicate.Channel {
+	return predicate.Channel(sql.FieldEQ(FieldMemberVersion, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Channel {
 	return predicate.Channel(sql.FieldEQ(FieldCreatedAt, v))
@@ -789,6 +794,46 @@ func LastActivityAtLT(v time.Time) predicate.Channel {
 // LastActivityAtLTE applies the LTE predicate on the "last_activity_at" field.
 func LastActivityAtLTE(v time.Time) predicate.Channel {
 	return predicate.Channel(sql.FieldLTE(FieldLastActivityAt, v))
+}
+
+// MemberVersionEQ applies the EQ predicate on the "member_version" field.
+func MemberVersionEQ(v int64) predicate.Channel {
+	return predicate.Channel(sql.FieldEQ(FieldMemberVersion, v))
+}
+
+// MemberVersionNEQ applies the NEQ predicate on the "member_version" field.
+func MemberVersionNEQ(v int64) predicate.Channel {
+	return predicate.Channel(sql.FieldNEQ(FieldMemberVersion, v))
+}
+
+// MemberVersionIn applies the In predicate on the "member_version" field.
+func MemberVersionIn(vs ...int64) predicate.Channel {
+	return predicate.Channel(sql.FieldIn(FieldMemberVersion, vs...))
+}
+
+// MemberVersionNotIn applies the NotIn predicate on the "member_version" field.
+func MemberVersionNotIn(vs ...int64) predicate.Channel {
+	return predicate.Channel(sql.FieldNotIn(FieldMemberVersion, vs...))
+}
+
+// MemberVersionGT applies the GT predicate on the "member_version" field.
+func MemberVersionGT(v int64) predicate.Channel {
+	return predicate.Channel(sql.FieldGT(FieldMemberVersion, v))
+}
+
+// MemberVersionGTE applies the GTE predicate on the "member_version" field.
+func MemberVersionGTE(v int64) predicate.Channel {
+	return predicate.Channel(sql.FieldGTE(FieldMemberVersion, v))
+}
+
+// MemberVersionLT applies the LT predicate on the "member_version" field.
+func MemberVersionLT(v int64) predicate.Channel {
+	return predicate.Channel(sql.FieldLT(FieldMemberVersion, v))
+}
+
+// MemberVersionLTE applies the LTE predicate on the "member_version" field.
+func MemberVersionLTE(v int64) predicate.Channel {
+	return predicate.Channel(sql.FieldLTE(FieldMemberVersion, v))
 }
 
 // HasPatient applies the HasEdge predicate on the "patient" edge.

@@ -225,6 +225,7 @@ var (
 		{Name: "message_count", Type: field.TypeInt, Default: 0},
 		{Name: "patient_read_seq", Type: field.TypeInt64, Default: 0},
 		{Name: "last_activity_at", Type: field.TypeTime},
+		{Name: "member_version", Type: field.TypeInt64, Default: 0},
 		{Name: "patient_id", Type: field.TypeString, Nullable: true, Size: 28},
 		{Name: "security_group_id", Type: field.TypeString, Nullable: true, Size: 28},
 	}
@@ -236,13 +237,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "channels_patients_patient",
-				Columns:    []*schema.Column{ChannelsColumns[12]},
+				Columns:    []*schema.Column{ChannelsColumns[13]},
 				RefColumns: []*schema.Column{PatientsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "channels_security_groups_security_group",
-				Columns:    []*schema.Column{ChannelsColumns[13]},
+				Columns:    []*schema.Column{ChannelsColumns[14]},
 				RefColumns: []*schema.Column{SecurityGroupsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -256,7 +257,7 @@ var (
 			{
 				Name:    "channel_patient_id",
 				Unique:  false,
-				Columns: []*schema.Column{ChannelsColumns[12]},
+				Columns: []*schema.Column{ChannelsColumns[13]},
 			},
 		},
 	}

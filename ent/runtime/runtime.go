@@ -354,6 +354,12 @@ func init() {
 	channelDescLastActivityAt := channelFields[10].Descriptor()
 	// channel.DefaultLastActivityAt holds the default value on creation for the last_activity_at field.
 	channel.DefaultLastActivityAt = channelDescLastActivityAt.Default.(func() time.Time)
+	// channelDescMemberVersion is the schema descriptor for member_version field.
+	channelDescMemberVersion := channelFields[11].Descriptor()
+	// channel.DefaultMemberVersion holds the default value on creation for the member_version field.
+	channel.DefaultMemberVersion = channelDescMemberVersion.Default.(int64)
+	// channel.MemberVersionValidator is a validator for the "member_version" field. It is called by the builders before save.
+	channel.MemberVersionValidator = channelDescMemberVersion.Validators[0].(func(int64) error)
 	// channelDescID is the schema descriptor for id field.
 	channelDescID := channelMixinFields0[0].Descriptor()
 	// channel.DefaultID holds the default value on creation for the id field.

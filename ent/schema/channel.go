@@ -47,6 +47,8 @@ func (Channel) Fields() []ent.Field {
 		field.Int64("patient_read_seq").Default(0).NonNegative().Annotations(skip).
 			Comment("the portal patient's read mark in a PATIENT channel (one patient per conversation)"),
 		field.Time("last_activity_at").Default(now).Annotations(entgql.OrderField("LAST_ACTIVITY_AT")),
+		field.Int64("member_version").Default(0).NonNegative().Annotations(skip).
+			Comment("raised in the transaction of every change to the channel's members (a trigger on channel_members, see internal/store), so a member set read at a version is current while the version is"),
 	}
 }
 

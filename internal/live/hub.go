@@ -25,7 +25,6 @@ import (
 
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/channel"
-	"github.com/whisper-health/whisper/ent/channelmember"
 	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/messenger"
@@ -65,6 +64,8 @@ type Hub struct {
 
 	lag lag // measured on the wall clock, whatever Now is
 
+	members *memberCache // only release uses it, on the hub's goroutine
+
 	mu      sync.Mutex
 	pos     messenger.Cursor
 	started chan struct{}
@@ -92,6 +93,7 @@ func New(client *ent.Client, bus pubsub.Bus, log *slog.Logger, cfg Config) *Hub 
 		log:     log,
 		cfg:     cfg,
 		started: make(chan struct{}),
+		members: newMemberCache(4096),
 		msgs:    map[*msgSub]struct{}{},
 		badges:  byUser[*badgeSub]{},
 		chans:   byUser[*chanSub]{},
@@ -404,9 +406,13 @@ func (h *Hub) moveHorizon(ctx context.Context) {
 	}
 }
 
-// release loads a batch of messages once, reads the current members of
-// their channels once, and hands each message to the subscribers that may
-// see it now.
+// readMembers is the reason of the hub's member reads (tests count them).
+const readMembers = "read the members of released channels whose membership changed"
+
+// release loads a batch of messages once, takes the current members of
+// their channels (kept, or read again when their version moved; see
+// memberCache), and hands each message to the subscribers that may see it
+// now.
 func (h *Hub) release(ctx context.Context, batch []messenger.Cursor) error {
 	last := batch[len(batch)-1]
 	h.mu.Lock()
@@ -443,24 +449,24 @@ func (h *Hub) release(ctx context.Context, batch []messenger.Cursor) error {
 	if err != nil {
 		return err
 	}
-	var chanIDs []pulid.ID
-	for id := range chanSet {
-		chanIDs = append(chanIDs, id)
+	// The channels' membership versions came with the messages (the
+	// channel rows are read after them); members are read again only for
+	// channels whose version moved since the hub kept their set.
+	versions := map[pulid.ID]int64{}
+	for _, m := range msgs {
+		if m.Edges.Channel != nil {
+			versions[m.ChannelID] = m.Edges.Channel.MemberVersion
+		}
 	}
-	// Only the two columns the decision needs: a large channel's members
-	// are read on every release (events are not ordered with the release,
-	// so a cached set could deliver to someone removed before it).
-	members, err := h.client.ChannelMember.Query().Where(channelmember.ChannelIDIn(chanIDs...)).
-		Select(channelmember.FieldChannelID, channelmember.FieldUserID).All(sctx)
+	var unversioned []pulid.ID
+	for id := range chanSet {
+		if _, ok := versions[id]; !ok {
+			unversioned = append(unversioned, id)
+		}
+	}
+	in, err := h.members.members(system(ctx, readMembers), h.client, versions, unversioned)
 	if err != nil {
 		return err
-	}
-	in := map[pulid.ID]map[pulid.ID]bool{}
-	for _, m := range members {
-		if in[m.ChannelID] == nil {
-			in[m.ChannelID] = map[pulid.ID]bool{}
-		}
-		in[m.ChannelID][m.UserID] = true
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()

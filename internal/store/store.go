@@ -225,6 +225,15 @@ func (db *DB) lockMigrations(ctx context.Context) (unlock func(), err error) {
 // autoMigrate runs ent's auto-migration and the row upgrades; the caller
 // holds the lock.
 func (db *DB) autoMigrate(ctx context.Context) error {
+	if !db.Dialect.IsPostgres() {
+		// A table ent rebuilds must not be named by a trigger (see
+		// dropMemberVersionSQLite); extras creates them again.
+		for _, s := range dropMemberVersionSQLite {
+			if _, err := db.SQL.ExecContext(ctx, s); err != nil {
+				return err
+			}
+		}
+	}
 	// Columns an older release had, read before the upgrade changes them.
 	oldLinks, err := db.hasColumn(ctx, "patients", "message_patients")
 	if err != nil {
@@ -247,9 +256,12 @@ func (db *DB) autoMigrate(ctx context.Context) error {
 
 // extras creates, idempotently and at every start, what the ent schema
 // cannot say and so no migration file holds: the join-table index the
-// audit log reads by, and on PostgreSQL the stream horizon function and the
-// optional trigram indexes.
+// audit log reads by, the membership version triggers (members.go), and on
+// PostgreSQL the stream horizon function and the optional trigram indexes.
 func (db *DB) extras(ctx context.Context) error {
+	if err := db.createMemberVersion(ctx); err != nil {
+		return err
+	}
 	// The audit log reads a patient's messages through the join table.
 	if _, err := db.SQL.ExecContext(ctx,
 		`CREATE INDEX IF NOT EXISTS message_patients_patient ON message_patients (patient_id, message_id)`); err != nil {

@@ -279,9 +279,21 @@ func (db *DB) apply(ctx context.Context, f atlasmigrate.File, now time.Time) err
 	if done > 0 {
 		return nil
 	}
+	if !db.Dialect.IsPostgres() {
+		for _, s := range dropMemberVersionSQLite {
+			if _, err := tx.ExecContext(ctx, s); err != nil {
+				return err
+			}
+		}
+	}
 	for _, s := range stmts {
 		if _, err := tx.ExecContext(ctx, s); err != nil {
 			return fmt.Errorf("migration %s: %w", f.Name(), err)
+		}
+	}
+	if !db.Dialect.IsPostgres() {
+		if err := recreateMemberVersionSQLite(ctx, tx); err != nil {
+			return err
 		}
 	}
 	if !db.Dialect.IsPostgres() {
