@@ -534,3 +534,38 @@ func TestPatientReadsOwnConsent(t *testing.T) {
 		t.Errorf("sendMessage answered %s, want her consent", r.Data)
 	}
 }
+
+// TestPatientRetryIsSafe: a portal patient's app that lost the answer to
+// sendMessage retries with the same clientMessageID and gets the first
+// message back instead of posting it twice; the same id in another of
+// her conversations is a CONFLICT that posts nothing.
+func TestPatientRetryIsSafe(t *testing.T) {
+	e := newEnv(t)
+	olivia, _ := e.portalLogin(demo.PortalEmails[0])
+	start := func(topic string) string {
+		var out struct{ StartPatientConversation struct{ ID string } }
+		e.ok(olivia, `mutation($t: String!) { startPatientConversation(input: {topic: $t, body: "Hello"}) { id } }`, map[string]any{"t": topic}, &out)
+		return out.StartPatientConversation.ID
+	}
+	first, second := start("Repeat prescription"), start("Travel vaccines")
+	const send = `mutation($c: ID!, $k: String) { sendMessage(input: {channelID: $c, body: "Is it ready?", clientMessageID: $k}) { id body } }`
+	type sent struct{ SendMessage struct{ ID, Body string } }
+	var a, b sent
+	e.ok(olivia, send, map[string]any{"c": first, "k": "phone-7f3a"}, &a)
+	e.ok(olivia, send, map[string]any{"c": first, "k": "phone-7f3a"}, &b)
+	if a.SendMessage.ID == "" || a.SendMessage.ID != b.SendMessage.ID {
+		t.Fatalf("retry answered %q, want the first message %q", b.SendMessage.ID, a.SendMessage.ID)
+	}
+	e.fails(olivia, send, map[string]any{"c": second, "k": "phone-7f3a"}, "CONFLICT")
+	count := func(c string) int {
+		var out struct{ Messages struct{ TotalCount int } }
+		e.ok(olivia, `query($c: ID!) { messages(channelID: $c, first: 1) { totalCount } }`, map[string]any{"c": c}, &out)
+		return out.Messages.TotalCount
+	}
+	if n := count(first); n != 2 {
+		t.Errorf("the conversation holds %d messages, want the opening one and one reply", n)
+	}
+	if n := count(second); n != 1 {
+		t.Errorf("the other conversation holds %d messages, want only its opening one", n)
+	}
+}

@@ -622,6 +622,11 @@ var (
 				Columns: []*schema.Column{MessagesColumns[9], MessagesColumns[5]},
 			},
 			{
+				Name:    "message_sender_patient_id_client_message_id",
+				Unique:  true,
+				Columns: []*schema.Column{MessagesColumns[10], MessagesColumns[5]},
+			},
+			{
 				Name:    "message_created_at",
 				Unique:  false,
 				Columns: []*schema.Column{MessagesColumns[6]},

@@ -67,6 +67,7 @@ func (Message) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("channel_id", "seq").Unique(),
 		index.Fields("sender_id", "client_message_id").Unique(),
+		index.Fields("sender_patient_id", "client_message_id").Unique(),
 		index.Fields("created_at"),
 		index.Fields("sender_id", "created_at"),
 		index.Fields("txid", "channel_id", "seq"),

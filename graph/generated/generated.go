@@ -4335,7 +4335,7 @@ input SendMessageInput {
   "Up to three linked patients."
   patientIDs: [ID!]
   replyToID: ID
-  "A client-chosen id that makes retries safe: the same id returns the first message."
+  "A client-chosen id that makes retries safe (staff and portal patients): the same id returns the first message."
   clientMessageID: String
 }
 

@@ -293,7 +293,7 @@ type SendMessageInput struct {
 	// Up to three linked patients.
 	PatientIDs []pulid.ID `json:"patientIDs,omitempty"`
 	ReplyToID  *pulid.ID  `json:"replyToID,omitempty"`
-	// A client-chosen id that makes retries safe: the same id returns the first message.
+	// A client-chosen id that makes retries safe (staff and portal patients): the same id returns the first message.
 	ClientMessageID *string `json:"clientMessageID,omitempty"`
 }
 

@@ -239,14 +239,24 @@ func PatientStats(ctx context.Context, client *ent.Client, d store.Dialect, uid 
 
 // patientSend posts a portal patient's message in one of their own patient
 // conversations: senderPatient is the patient, sender is empty. Patients
-// post plain text only (no SMS copy, linked patients, reply or client id).
+// post plain text only (no SMS copy, linked patients or reply); a retry
+// with the same clientMessageID returns the first message, as for staff.
 func (s *Service) patientSend(ctx context.Context, v *viewer.Viewer, in SendInput) (*ent.Message, error) {
 	body, err := validBody(in.Body)
 	if err != nil {
 		return nil, err
 	}
-	if in.SMS || len(in.PatientIDs) > 0 || in.ReplyToID != nil || in.ClientMessageID != nil {
+	if in.SMS || len(in.PatientIDs) > 0 || in.ReplyToID != nil {
 		return nil, apperr.Invalid("input", "patients send the message text only")
+	}
+	clientID, err := clientMessageID(in)
+	if err != nil {
+		return nil, err
+	}
+	if clientID != "" {
+		if m, err := s.sent(ctx, v, clientID, in.ChannelID); m != nil || err != nil {
+			return m, err
+		}
 	}
 	var msg *ent.Message
 	err = s.tx.Run(ctx, func(tx *ent.Tx, emit func(...pubsub.Event)) error {
@@ -267,9 +277,13 @@ func (s *Service) patientSend(ctx context.Context, v *viewer.Viewer, in SendInpu
 		if !a.ok {
 			return fmt.Errorf("advancing channel %s: not found", ch.ID)
 		}
-		msg, err = s.append(ctx, c, ch.ID, a, c.Message.Create().
+		create := c.Message.Create().
 			SetSenderPatientID(v.PatientID).
-			SetBody(body), emit)
+			SetBody(body)
+		if clientID != "" {
+			create.SetClientMessageID(clientID)
+		}
+		msg, err = s.append(ctx, c, ch.ID, a, create, emit)
 		if err != nil {
 			return err
 		}
@@ -279,6 +293,12 @@ func (s *Service) patientSend(ctx context.Context, v *viewer.Viewer, in SendInpu
 		}
 		return s.notifyOwner(ctx, c, ch, emit)
 	})
+	if isUnique(err) && clientID != "" {
+		// A concurrent retry with the same clientMessageID won the race.
+		if m, err := s.sent(ctx, v, clientID, in.ChannelID); m != nil || err != nil {
+			return m, err
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

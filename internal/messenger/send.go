@@ -53,12 +53,11 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, error) 
 	if len(patients) > MaxPatientLinks {
 		return nil, apperr.Invalid("patientIDs", "a message links at most %d patients", MaxPatientLinks)
 	}
-	var clientID string
-	if in.ClientMessageID != nil {
-		clientID = strings.TrimSpace(*in.ClientMessageID)
-		if clientID == "" || len(clientID) > 100 {
-			return nil, apperr.Invalid("clientMessageID", "clientMessageID must be 1 to 100 characters")
-		}
+	clientID, err := clientMessageID(in)
+	if err != nil {
+		return nil, err
+	}
+	if clientID != "" {
 		if m, err := s.sent(ctx, v, clientID, in.ChannelID); m != nil || err != nil {
 			return m, err
 		}
@@ -194,10 +193,27 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, error) 
 	return msg.Unwrap(), nil
 }
 
-// sent returns the viewer's earlier message with clientID, if any.
+// clientMessageID is a send's clientMessageID, checked ("" when none).
+func clientMessageID(in SendInput) (string, error) {
+	if in.ClientMessageID == nil {
+		return "", nil
+	}
+	id := strings.TrimSpace(*in.ClientMessageID)
+	if id == "" || len(id) > 100 {
+		return "", apperr.Invalid("clientMessageID", "clientMessageID must be 1 to 100 characters")
+	}
+	return id, nil
+}
+
+// sent returns the viewer's earlier message with clientID, if any: a staff
+// user's, or a portal patient's.
 func (s *Service) sent(ctx context.Context, v *viewer.Viewer, clientID string, channelID pulid.ID) (*ent.Message, error) {
+	by := message.SenderID(v.UserID)
+	if rule.PortalPatient.Holds(v) {
+		by = message.SenderPatientID(v.PatientID)
+	}
 	m, err := s.client.Message.Query().
-		Where(message.SenderID(v.UserID), message.ClientMessageID(clientID)).
+		Where(by, message.ClientMessageID(clientID)).
 		Only(ctx)
 	if ent.IsNotFound(err) {
 		return nil, nil
