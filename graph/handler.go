@@ -169,6 +169,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *Handler {
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(cfg.ParserTokenLimit)
+	srv.SetValidationRulesFn(cappedRules)
 	if cfg.PersistedQueryBytes > 0 {
 		// Apollo's createPersistedQueryLink, over POST and GET: a hash the
 		// cache lacks is PERSISTED_QUERY_NOT_FOUND and the client sends the

@@ -79,6 +79,15 @@ func aliases(n int, field func(i int) string) string {
 	return b.String()
 }
 
+// sameName writes n fields, one a line, without aliases.
+func sameName(n int, field func(i int) string) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "%s\n", field(i))
+	}
+	return b.String()
+}
+
 // hostileDocuments are the documents of issue 11 and their kin: each is
 // refused with code (and reason, when set) before any resolver runs. The
 // fuzz targets start from them.
@@ -96,6 +105,16 @@ var hostileDocuments = []struct {
 	{"two logins through fragments", `mutation { ...A ...B } fragment A on Mutation { login(email: "a@x.test", password: "x") { __typename } }
 		fragment B on Mutation { b: login(email: "b@x.test", password: "x") { __typename } }`, "RESOURCE_EXHAUSTED", "PASSWORD_BUDGET"},
 	{"14,000 __typename", "{ u1: __typename " + strings.Repeat("__typename ", 14000) + "}", "BAD_USER_INPUT", "DOCUMENT_TOO_LARGE"},
+	{"450 same-name fields with different arguments", "{" + sameName(450, func(i int) string {
+		return fmt.Sprintf("users(first: %d) { totalCount }", i)
+	}) + "}", "BAD_USER_INPUT", "DOCUMENT_TOO_LARGE"},
+	{"same-name different fields under merged parents", "{" + sameName(20, func(int) string {
+		return "me { x: id x: email }"
+	}) + "}", "BAD_USER_INPUT", "DOCUMENT_TOO_LARGE"},
+	{"same-name fields with different arguments through fragments", "{" + sameName(100, func(i int) string { return fmt.Sprintf("...F%d", i) }) + "}" +
+		sameName(100, func(i int) string {
+			return fmt.Sprintf("fragment F%d on Query { users(first: %d) { totalCount } users(first: %d) { totalCount } }", i, 2*i, 2*i+1)
+		}), "BAD_USER_INPUT", "DOCUMENT_TOO_LARGE"},
 	{"many fragment spreads", "{ ...F " + strings.Repeat("...F ", 200) + "} fragment F on Query { __typename }", "BAD_USER_INPUT", "DOCUMENT_TOO_LARGE"},
 	{"subscription over POST", `subscription { messageAdded { id } }`, "BAD_USER_INPUT", "STREAM_REQUIRED"},
 	{"NUL in login email", "mutation { login(email: \"a\\u0000@x.test\", password: \"x\") { __typename } }", "BAD_USER_INPUT", ""},
@@ -132,6 +151,28 @@ func TestLargestAcceptedDocumentIsCheap(t *testing.T) {
 	e.ok("", q, nil, nil)
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("a 1,000-selection document took %v", d)
+	}
+}
+
+// Validation reports at most 100 errors: a document within the limits can
+// hold thousands of mistakes, each an error to build and encode.
+func TestValidationErrorsAreCapped(t *testing.T) {
+	e := newEnv(t, withHandler(func(c *graph.HandlerConfig) { c.MaxBodyBytes = 1 << 20 }))
+	var b strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&b, "a%d: 1 ", i)
+	}
+	r := e.do("", "{ users("+b.String()+") { totalCount } }", nil)
+	if len(r.Errors) != 101 {
+		t.Fatalf("got %d errors, want the first 100 and one saying there are more", len(r.Errors))
+	}
+	for _, err := range r.Errors {
+		if err.Code() != "BAD_USER_INPUT" {
+			t.Errorf("error %q has code %q", err.Message, err.Code())
+		}
+	}
+	if last := r.Errors[100].Message; !strings.Contains(last, "too many validation errors") {
+		t.Errorf("last error = %q", last)
 	}
 }
 
