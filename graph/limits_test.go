@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -523,5 +524,67 @@ func TestWebsocketFrameWithInvalidUTF8IsRefused(t *testing.T) {
 	c.send(map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": `{ users(search: "é") { totalCount } }`}})
 	if msg := readFor(t, c, "1"); msg["type"] != "next" {
 		t.Errorf("valid frame: %v, want next", msg)
+	}
+}
+
+// postForwarded posts an operation as a proxy would, with X-Forwarded-For.
+func (e *env) postForwarded(forwardedFor, query string, vars map[string]any) response {
+	e.t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Forwarded-For", forwardedFor)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("posting query: %v", err)
+	}
+	defer res.Body.Close()
+	var r response
+	raw, _ := io.ReadAll(res.Body)
+	if err := json.Unmarshal(raw, &r); err != nil {
+		e.t.Fatalf("decoding response (status %d): %v: %s", res.StatusCode, err, raw)
+	}
+	return r
+}
+
+// Behind a trusted proxy each client has its own password budget and its
+// own failed sign-ins: the guesser is refused, the owner is not. Entries
+// the guesser writes to the left of the proxy's do not help it.
+func TestClientsBehindATrustedProxyHaveTheirOwnLimits(t *testing.T) {
+	e := newEnv(t, withHandler(func(c *graph.HandlerConfig) {
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	}), func(s *envSetup) { s.cfg.PasswordChecksPerMinute = 5 })
+	guesser := func(i int) string { return fmt.Sprintf("198.51.100.%d, 203.0.113.66", i) }
+	for i := range 5 {
+		r := e.postForwarded(guesser(i), loginMutation, map[string]any{"e": demo.KimEmail, "p": "guess"})
+		if len(r.Errors) == 0 || r.Errors[0].Code() != "UNAUTHENTICATED" {
+			t.Fatalf("guess %d: %+v, want UNAUTHENTICATED", i+1, r.Errors)
+		}
+	}
+	r := e.postForwarded(guesser(9), loginMutation, map[string]any{"e": demo.KimEmail, "p": demo.Password})
+	if len(r.Errors) == 0 {
+		t.Fatal("the guesser signed in after five wrong passwords by changing the forged part of X-Forwarded-For")
+	}
+	// The owner, behind the same proxy, signs in at once.
+	r = e.postForwarded("203.0.113.7", loginMutation, map[string]any{"e": demo.KimEmail, "p": demo.Password})
+	if len(r.Errors) != 0 {
+		t.Errorf("the owner behind the same proxy: %+v, want a sign-in", r.Errors)
+	}
+}
+
+// A peer that is not a trusted proxy chooses nothing with X-Forwarded-For.
+func TestForwardedForFromAnUntrustedPeerIsIgnored(t *testing.T) {
+	e := newEnv(t, withHandler(func(c *graph.HandlerConfig) {
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	}))
+	for i := range 5 {
+		r := e.postForwarded(fmt.Sprintf("203.0.113.%d", i), loginMutation, map[string]any{"e": demo.KimEmail, "p": "guess"})
+		if len(r.Errors) == 0 {
+			t.Fatal("a wrong password signed in")
+		}
+	}
+	r := e.postForwarded("203.0.113.99", loginMutation, map[string]any{"e": demo.KimEmail, "p": demo.Password})
+	if len(r.Errors) == 0 || !strings.Contains(r.Errors[0].Message, "too many") {
+		t.Errorf("after five wrong passwords, a new X-Forwarded-For: %+v, want still throttled", r.Errors)
 	}
 }

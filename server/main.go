@@ -229,6 +229,7 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 			MaxSocketsPerUser:   cfg.MaxSocketsPerUser,
 			PersistedQueryBytes: cfg.APQCacheBytes,
 			WebsocketOrigins:    cfg.WebsocketOrigins(),
+			TrustedProxies:      cfg.TrustedProxies,
 			Extensions:          extensions,
 		},
 		PatientNudgeAfter: cfg.PatientNudgeAfter,
