@@ -86,6 +86,7 @@ func TestLoadConfigErrorsNameTheSetting(t *testing.T) {
 		{"e-post without a letters folder", map[string]string{"WHISPER_EPOST_URL": "https://epost.example"}, nil, "WHISPER_EPOST_URL"},
 		{"stray argument", nil, []string{"serve"}, "serve"},
 		{"no database connections", map[string]string{"WHISPER_DB_MAX_CONNS": "0"}, nil, "WHISPER_DB_MAX_CONNS"},
+		{"empty subscriber queue", map[string]string{"WHISPER_SUBSCRIBER_QUEUE": "0"}, nil, "WHISPER_SUBSCRIBER_QUEUE"},
 		{"bad trusted proxy", map[string]string{"WHISPER_TRUSTED_PROXIES": "10.0.0.0/8, lb.internal"}, nil, "WHISPER_TRUSTED_PROXIES"},
 		{"too many database connections", nil, []string{"-db-max-conns", "5000"}, "-db-max-conns"},
 		{"production demo", with(prod, "WHISPER_DEMO", "1"), nil, "WHISPER_DEMO"},
@@ -118,8 +119,8 @@ func TestTrustedProxiesAreRanges(t *testing.T) {
 	if strings.Join(got, " ") != "10.0.0.0/8 192.0.2.7/32 2001:db8::/32" {
 		t.Errorf("trusted proxies = %v", got)
 	}
-	if c, _ := LoadConfig(nil, func(string) string { return "" }); len(c.TrustedProxies) != 0 {
-		t.Errorf("default trusted proxies = %v, want none", c.TrustedProxies)
+	if c, _ := LoadConfig(nil, func(string) string { return "" }); len(c.TrustedProxies) != 0 || c.SubscriberQueue != 512 {
+		t.Errorf("default trusted proxies = %v, subscriber queue %d, want none and 512", c.TrustedProxies, c.SubscriberQueue)
 	}
 }
 

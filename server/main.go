@@ -216,6 +216,7 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 		SendWindow:              cfg.SendWindow,
 		PublicURL:               cfg.PublicBase(),
 		PasswordChecksPerMinute: cfg.PasswordChecksPerMin,
+		LiveBuffer:              cfg.SubscriberQueue,
 		Handler: graph.HandlerConfig{
 			Introspection:       cfg.Introspection,
 			MaxDepth:            cfg.MaxDepth,
