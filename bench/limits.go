@@ -40,8 +40,15 @@ func hostileBench() map[string]string {
 		"20 login aliases": "mutation {" + aliases(20, func(int) string {
 			return `login(email: "nurse.kim@demo.clinic", password: "x") { __typename }`
 		}) + "}",
-		"14000 __typename":  "{ u1: __typename " + strings.Repeat("__typename ", 14000) + "}",
-		"200 spreads":       "{ ...F " + strings.Repeat("...F ", 200) + "} fragment F on Query { __typename }",
+		"14000 __typename": "{ u1: __typename " + strings.Repeat("__typename ", 14000) + "}",
+		"200 spreads":      "{ ...F " + strings.Repeat("...F ", 200) + "} fragment F on Query { __typename }",
+		"450 users(first: i)": "{" + func() string {
+			var b strings.Builder
+			for i := range 450 {
+				fmt.Fprintf(&b, "users(first: %d) { totalCount }\n", i)
+			}
+			return b.String()
+		}() + "}",
 		"NUL in login":      "mutation { login(email: \"a\\u0000@x.test\", password: \"x\") { __typename } }",
 		"largest accepted*": "{ " + aliases(99, func(int) string { return "__typename" }) + strings.Repeat("__typename ", 900) + "}",
 	}

@@ -12,7 +12,10 @@
 // webhook (their SMS consent becomes OPTED_OUT; a forged signature changes
 // nothing), refusal of a bad token (close code 4403), and a restart: each
 // subscription ends with UNAVAILABLE / SERVER_SHUTDOWN, the socket closes
-// with 1001, and the client resumes by cursor.
+// with 1001, and the client resumes by cursor; and a client that stops
+// reading while a sender floods its channel: its subscription ends with
+// UNAVAILABLE / SLOW_CONSUMER, the socket closes with 1001, and it resumes
+// by cursor, receiving everything it missed in order, nothing twice.
 //
 // Usage (from anywhere):  node e2e/run.mjs
 // Exit status 0 when every check passes; 1 with a "not ok" line otherwise.
@@ -29,7 +32,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 
-const OVERALL_TIMEOUT_MS = 120_000;
+const OVERALL_TIMEOUT_MS = 180_000;
 const BUILD_TIMEOUT_MS = 300_000; // a cold `go build` is not part of the 120 s
 const READY_TIMEOUT_MS = 60_000;
 const RECEIVE_TIMEOUT_MS = 10_000;
@@ -181,8 +184,8 @@ function redact(url) {
   return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
 }
 
-async function startServer(databaseURL, port) {
-  const env = { ...process.env, DATABASE_URL: databaseURL, WHISPER_LOG_LEVEL: 'warn', WHISPER_SMS_TOKEN: SMS_TOKEN };
+async function startServer(databaseURL, port, extraEnv = {}) {
+  const env = { ...process.env, DATABASE_URL: databaseURL, WHISPER_LOG_LEVEL: 'warn', WHISPER_SMS_TOKEN: SMS_TOKEN, ...extraEnv };
   child = spawn(binary, ['-demo', '-addr', `127.0.0.1:${port}`], {
     cwd: tmpDir,
     env,
@@ -275,11 +278,11 @@ function closeText(e) {
 // wsClient makes a graphql-ws client that never retries behind our back
 // (a lost socket must fail the test, not be papered over) and records the
 // close events it sees.
-function wsClient(label, port, token) {
+function wsClient(label, port, token, webSocketImpl = WebSocket) {
   const closes = [];
   const client = createClient({
     url: `ws://127.0.0.1:${port}/graphql`,
-    webSocketImpl: WebSocket,
+    webSocketImpl,
     connectionParams: { Authorization: `Bearer ${token}` },
     lazy: true,
     retryAttempts: 0,
@@ -335,6 +338,16 @@ function stream(client, name, query, variables) {
       if (result.errors?.length) fail(`${what}: errors while waiting for ${expecting}: ${show(result.errors)}`);
       assert(result.data, `${what}: a result without data: ${show(result)}`);
       return result.data;
+    },
+    // rest waits for the end and returns what arrived before it.
+    async rest(expecting, timeoutMs = RECEIVE_TIMEOUT_MS) {
+      const deadline = Date.now() + timeoutMs;
+      while (!end) {
+        const left = deadline - Date.now();
+        if (left <= 0) fail(`${what}: did not end within ${timeoutMs / 1000} s (waiting for ${expecting}; ${queue.length} results arrived)`);
+        await Promise.race([new Promise((r) => (wake = r)), sleep(left)]);
+      }
+      return { results: queue.splice(0), end };
     },
     async quiet(ms) {
       await sleep(ms);
@@ -859,7 +872,9 @@ async function main() {
   await patelDown.dispose();
   childExited = null;
   stopping = false;
-  httpBase = await startServer(databaseURL, port);
+  // From here each live subscriber may have only SLOW_QUEUE releases
+  // waiting (step 11).
+  httpBase = await startServer(databaseURL, port, { WHISPER_SUBSCRIBER_QUEUE: String(SLOW_QUEUE) });
   await send(chen.token, channelID, 'while away');
   const patelBack = wsClient('patel ws (resumed)', port, patel.token);
   const resumed = stream(patelBack, 'messageAdded(after:)', MESSAGE_ADDED_AFTER, { after: lastCursor });
@@ -877,6 +892,8 @@ async function main() {
   resumed.unsubscribe();
   await patelBack.dispose();
 
+  await slowConsumer(port, chen, patel, channelID);
+
   // the server shuts down cleanly
   stopping = true;
   await stopServer();
@@ -886,6 +903,127 @@ async function main() {
   );
   ok('the server stopped cleanly on SIGTERM');
   console.log('# all checks passed');
+}
+
+// A page of the flood: FLOOD_BATCH aliased sendMessage fields, bodies
+// "flood <n> xxx…" of about 3,900 characters.
+const SLOW_QUEUE = 64;
+const FLOOD = 600;
+const FLOOD_BATCH = 50;
+const FLOOD_PAD = 'x'.repeat(3_900);
+
+// The slow client asks for each body 100 times (99 aliases): every flood
+// message is about 390 KB to it, so the kernel's socket buffers (several
+// MB on loopback) fill after a few dozen and the server's queue after
+// SLOW_QUEUE more.
+const SLOW_MESSAGE_ADDED = `subscription SlowMessageAdded {
+  messageAdded { id body cursor channel { id } ${Array.from({ length: 99 }, (_, i) => `b${i}: body`).join(' ')} }
+}`;
+
+function floodNumber(m) {
+  const match = /^flood (\d+) /.exec(m.body);
+  return match ? Number(match[1]) : 0;
+}
+
+// 11. A graphql-ws client that stops reading (its socket paused) while Chen
+// floods the channel falls more than WHISPER_SUBSCRIBER_QUEUE releases
+// behind: once it reads again it gets what the server had written, then
+// UNAVAILABLE / SLOW_CONSUMER and close 1001; resuming with after: its last
+// cursor brings the rest, in order, nothing twice.
+async function slowConsumer(port, chen, patel, channelID) {
+  // A second subscriber that keeps reading: once it has the last flood
+  // message, the server has released every one to the slow subscriber too.
+  const witnessClient = wsClient('patel ws (witness)', port, patel.token);
+  const witness = stream(witnessClient, 'messageAdded', MESSAGE_ADDED);
+  await awaitAck(witnessClient, witness);
+  await probeLive(witness, 'patel ws (witness)', 'witness probe', (n) => send(chen.token, channelID, `witness probe ${n}`), (d) => d.messageAdded.body);
+
+  const sockets = [];
+  class TrackedWebSocket extends WebSocket {
+    constructor(...args) {
+      super(...args);
+      sockets.push(this);
+    }
+  }
+  const slowClient = wsClient('patel ws (slow)', port, patel.token, TrackedWebSocket);
+  const slow = stream(slowClient, 'messageAdded', SLOW_MESSAGE_ADDED);
+  await awaitAck(slowClient, slow);
+  const { sent } = await probeLive(slow, 'patel ws (slow)', 'slow probe', (n) => send(chen.token, channelID, `slow probe ${n}`), (d) => d.messageAdded.body);
+  // The slow client's last message so far: the last probe.
+  let lastCursor = null;
+  for (;;) {
+    const m = (await witness.next(`"slow probe ${sent.length}"`)).messageAdded;
+    if (m.body === `slow probe ${sent.length}`) {
+      lastCursor = m.cursor;
+      break;
+    }
+  }
+  assert(sockets.length === 1, `patel ws (slow): ${sockets.length} sockets, want 1`);
+  sockets[0].pause(); // stop reading: the kernel's buffers fill, then the server's queue
+
+  for (let first = 1; first <= FLOOD; first += FLOOD_BATCH) {
+    const fields = [];
+    for (let n = first; n < first + FLOOD_BATCH && n <= FLOOD; n++) {
+      fields.push(`m${n}: sendMessage(input: {channelID: $c, body: "flood ${n} ${FLOOD_PAD}"}) { id }`);
+    }
+    await gql(chen.token, `mutation Flood($c: ID!) { ${fields.join('\n')} }`, { c: channelID });
+  }
+  for (let want = 1; want <= FLOOD; ) {
+    const m = (await witness.next(`flood ${want}`)).messageAdded;
+    const n = floodNumber(m);
+    if (n === 0) continue;
+    assert(n === want, `patel ws (witness): got flood ${n}, want flood ${want}`);
+    want++;
+  }
+  ok(`Chen sent ${FLOOD} messages of 3,900 characters (each about 390 KB to the slow client) while Patel's slow client read nothing; his other socket received them all`);
+
+  sockets[0].resume();
+  const { results, end } = await slow.rest('the SLOW_CONSUMER ending');
+  assert(!end.complete, 'patel ws (slow): the subscription ended with a bare complete, want UNAVAILABLE / SLOW_CONSUMER');
+  const slowErr = Array.isArray(end.error) ? end.error[0] : null;
+  assert(
+    slowErr?.extensions?.code === 'UNAVAILABLE' && slowErr?.extensions?.reason === 'SLOW_CONSUMER',
+    `patel ws (slow): the subscription ended with ${closeText(end.error)}, want UNAVAILABLE / SLOW_CONSUMER`,
+  );
+  {
+    const deadline = Date.now() + RECEIVE_TIMEOUT_MS;
+    while (!slowClient.closes.length && Date.now() < deadline) await sleep(20);
+  }
+  assert(
+    slowClient.closes.some((e) => e.code === 1001),
+    `patel ws (slow): close events ${show(slowClient.closes.map((e) => e.code))}, want 1001 (going away)`,
+  );
+  const got = [];
+  for (const r of results) {
+    assert(!r.errors?.length, `patel ws (slow): errors before the ending: ${show(r.errors)}`);
+    const m = r.data.messageAdded;
+    if (m.channel?.id !== channelID) continue;
+    lastCursor = m.cursor;
+    if (floodNumber(m)) got.push(floodNumber(m));
+  }
+  assert(got.length < FLOOD, `patel ws (slow): received all ${FLOOD} messages before its ending`);
+  const before = got.length;
+  ok(`the slow client, reading again, got ${got.length} messages, then UNAVAILABLE / SLOW_CONSUMER, then the socket closed with 1001`);
+  await slowClient.dispose();
+  await witnessClient.dispose();
+
+  const backClient = wsClient('patel ws (slow, resumed)', port, patel.token);
+  const back = stream(backClient, 'messageAdded(after:)', MESSAGE_ADDED_AFTER, { after: lastCursor });
+  await awaitAck(backClient, back);
+  while (got.length === 0 || got[got.length - 1] < FLOOD) {
+    const m = (await back.next(`flood ${(got[got.length - 1] ?? 0) + 1}`)).messageAdded;
+    if (floodNumber(m)) got.push(floodNumber(m));
+  }
+  const wrong = got.findIndex((n, i) => n !== i + 1);
+  assert(
+    got.length === FLOOD && wrong === -1,
+    `patel ws (slow): before and after resuming, got ${got.length} flood messages; the ${wrong + 1}th is flood ${got[wrong]}, want 1…${FLOOD} once each in order`,
+  );
+  await send(chen.token, channelID, 'after the flood');
+  expectMessage((await back.next('"after the flood"')).messageAdded, { body: 'after the flood', channelID }, 'patel ws (slow, resumed): live after the replay');
+  ok(`resuming with after: its last cursor, the slow client received the other ${FLOOD - before} flood messages in order, nothing twice, then live`);
+  back.unsubscribe();
+  await backClient.dispose();
 }
 
 main().then(

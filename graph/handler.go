@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -80,6 +81,13 @@ type HandlerConfig struct {
 	PersistedQueryBytes int
 	// Extensions are added to the gqlgen server (metrics, for instance).
 	Extensions []graphql.HandlerExtension
+	// TrustedProxies are the load balancers and reverse proxies in front of
+	// the service. A request from one of them is from the right-most
+	// X-Forwarded-For address that is not itself trusted; every other
+	// request is from its peer address, X-Forwarded-For ignored. The
+	// per-address limits (password checks, failed sign-ins, websocket
+	// inits) key on that address.
+	TrustedProxies []netip.Prefix
 }
 
 func (c *HandlerConfig) defaults() {
@@ -168,6 +176,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *Handler {
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(cfg.ParserTokenLimit)
+	srv.SetValidationRulesFn(cappedRules)
 	if cfg.PersistedQueryBytes > 0 {
 		// Apollo's createPersistedQueryLink, over POST and GET: a hash the
 		// cache lacks is PERSISTED_QUERY_NOT_FOUND and the client sends the
@@ -212,7 +221,7 @@ func (h *Handler) Server() *handler.Server { return h.srv }
 // ServeHTTP authenticates the request (HTTP: the Authorization header;
 // websockets: the connection_init payload) and runs the operation.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ctx := withClient(r.Context(), auth.Meta{UserAgent: r.UserAgent(), IP: clientIP(r)})
+	ctx := withClient(r.Context(), auth.Meta{UserAgent: r.UserAgent(), IP: clientIP(r, h.cfg.TrustedProxies)})
 	if isWebsocket(r) {
 		h.serveWebsocket(w, r.WithContext(ctx))
 		return
@@ -457,12 +466,60 @@ func writeError(w http.ResponseWriter, status int, err error) {
 	})
 }
 
-func clientIP(r *http.Request) string {
+// clientIP is the address r comes from: its peer's, or, when the peer is a
+// trusted proxy, the right-most X-Forwarded-For entry that is not a trusted
+// proxy (entries to its left are the client's to write, and may be forged).
+// When every entry is trusted it is the left-most; an entry that is not an
+// address stops the walk at the proxy that wrote it.
+func clientIP(r *http.Request, trusted []netip.Prefix) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !isTrusted(peer, trusted) {
+		return host
+	}
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	client := peer
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, ok := parseHop(hops[i])
+		if !ok {
+			break
+		}
+		client = hop
+		if !isTrusted(hop, trusted) {
+			break
+		}
+	}
+	return client.String()
+}
+
+// isTrusted reports whether a is in one of the trusted ranges.
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	a = a.Unmap()
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseHop parses one X-Forwarded-For entry: an address, possibly with a
+// port ("192.0.2.1:4711", "[2001:db8::1]:4711").
+func parseHop(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Unmap(), true
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap(), true
+	}
+	return netip.Addr{}, false
 }
 
 func withClient(ctx context.Context, m auth.Meta) context.Context {

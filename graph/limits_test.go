@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -79,6 +80,15 @@ func aliases(n int, field func(i int) string) string {
 	return b.String()
 }
 
+// sameName writes n fields, one a line, without aliases.
+func sameName(n int, field func(i int) string) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "%s\n", field(i))
+	}
+	return b.String()
+}
+
 // hostileDocuments are the documents of issue 11 and their kin: each is
 // refused with code (and reason, when set) before any resolver runs. The
 // fuzz targets start from them.
@@ -96,6 +106,16 @@ var hostileDocuments = []struct {
 	{"two logins through fragments", `mutation { ...A ...B } fragment A on Mutation { login(email: "a@x.test", password: "x") { __typename } }
 		fragment B on Mutation { b: login(email: "b@x.test", password: "x") { __typename } }`, "RESOURCE_EXHAUSTED", "PASSWORD_BUDGET"},
 	{"14,000 __typename", "{ u1: __typename " + strings.Repeat("__typename ", 14000) + "}", "BAD_USER_INPUT", "DOCUMENT_TOO_LARGE"},
+	{"450 same-name fields with different arguments", "{" + sameName(450, func(i int) string {
+		return fmt.Sprintf("users(first: %d) { totalCount }", i)
+	}) + "}", "BAD_USER_INPUT", "DOCUMENT_TOO_LARGE"},
+	{"same-name different fields under merged parents", "{" + sameName(20, func(int) string {
+		return "me { x: id x: email }"
+	}) + "}", "BAD_USER_INPUT", "DOCUMENT_TOO_LARGE"},
+	{"same-name fields with different arguments through fragments", "{" + sameName(100, func(i int) string { return fmt.Sprintf("...F%d", i) }) + "}" +
+		sameName(100, func(i int) string {
+			return fmt.Sprintf("fragment F%d on Query { users(first: %d) { totalCount } users(first: %d) { totalCount } }", i, 2*i, 2*i+1)
+		}), "BAD_USER_INPUT", "DOCUMENT_TOO_LARGE"},
 	{"many fragment spreads", "{ ...F " + strings.Repeat("...F ", 200) + "} fragment F on Query { __typename }", "BAD_USER_INPUT", "DOCUMENT_TOO_LARGE"},
 	{"subscription over POST", `subscription { messageAdded { id } }`, "BAD_USER_INPUT", "STREAM_REQUIRED"},
 	{"NUL in login email", "mutation { login(email: \"a\\u0000@x.test\", password: \"x\") { __typename } }", "BAD_USER_INPUT", ""},
@@ -132,6 +152,28 @@ func TestLargestAcceptedDocumentIsCheap(t *testing.T) {
 	e.ok("", q, nil, nil)
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("a 1,000-selection document took %v", d)
+	}
+}
+
+// Validation reports at most 100 errors: a document within the limits can
+// hold thousands of mistakes, each an error to build and encode.
+func TestValidationErrorsAreCapped(t *testing.T) {
+	e := newEnv(t, withHandler(func(c *graph.HandlerConfig) { c.MaxBodyBytes = 1 << 20 }))
+	var b strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&b, "a%d: 1 ", i)
+	}
+	r := e.do("", "{ users("+b.String()+") { totalCount } }", nil)
+	if len(r.Errors) != 101 {
+		t.Fatalf("got %d errors, want the first 100 and one saying there are more", len(r.Errors))
+	}
+	for _, err := range r.Errors {
+		if err.Code() != "BAD_USER_INPUT" {
+			t.Errorf("error %q has code %q", err.Message, err.Code())
+		}
+	}
+	if last := r.Errors[100].Message; !strings.Contains(last, "too many validation errors") {
+		t.Errorf("last error = %q", last)
 	}
 }
 
@@ -482,5 +524,67 @@ func TestWebsocketFrameWithInvalidUTF8IsRefused(t *testing.T) {
 	c.send(map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": `{ users(search: "é") { totalCount } }`}})
 	if msg := readFor(t, c, "1"); msg["type"] != "next" {
 		t.Errorf("valid frame: %v, want next", msg)
+	}
+}
+
+// postForwarded posts an operation as a proxy would, with X-Forwarded-For.
+func (e *env) postForwarded(forwardedFor, query string, vars map[string]any) response {
+	e.t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Forwarded-For", forwardedFor)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("posting query: %v", err)
+	}
+	defer res.Body.Close()
+	var r response
+	raw, _ := io.ReadAll(res.Body)
+	if err := json.Unmarshal(raw, &r); err != nil {
+		e.t.Fatalf("decoding response (status %d): %v: %s", res.StatusCode, err, raw)
+	}
+	return r
+}
+
+// Behind a trusted proxy each client has its own password budget and its
+// own failed sign-ins: the guesser is refused, the owner is not. Entries
+// the guesser writes to the left of the proxy's do not help it.
+func TestClientsBehindATrustedProxyHaveTheirOwnLimits(t *testing.T) {
+	e := newEnv(t, withHandler(func(c *graph.HandlerConfig) {
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	}), func(s *envSetup) { s.cfg.PasswordChecksPerMinute = 5 })
+	guesser := func(i int) string { return fmt.Sprintf("198.51.100.%d, 203.0.113.66", i) }
+	for i := range 5 {
+		r := e.postForwarded(guesser(i), loginMutation, map[string]any{"e": demo.KimEmail, "p": "guess"})
+		if len(r.Errors) == 0 || r.Errors[0].Code() != "UNAUTHENTICATED" {
+			t.Fatalf("guess %d: %+v, want UNAUTHENTICATED", i+1, r.Errors)
+		}
+	}
+	r := e.postForwarded(guesser(9), loginMutation, map[string]any{"e": demo.KimEmail, "p": demo.Password})
+	if len(r.Errors) == 0 {
+		t.Fatal("the guesser signed in after five wrong passwords by changing the forged part of X-Forwarded-For")
+	}
+	// The owner, behind the same proxy, signs in at once.
+	r = e.postForwarded("203.0.113.7", loginMutation, map[string]any{"e": demo.KimEmail, "p": demo.Password})
+	if len(r.Errors) != 0 {
+		t.Errorf("the owner behind the same proxy: %+v, want a sign-in", r.Errors)
+	}
+}
+
+// A peer that is not a trusted proxy chooses nothing with X-Forwarded-For.
+func TestForwardedForFromAnUntrustedPeerIsIgnored(t *testing.T) {
+	e := newEnv(t, withHandler(func(c *graph.HandlerConfig) {
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	}))
+	for i := range 5 {
+		r := e.postForwarded(fmt.Sprintf("203.0.113.%d", i), loginMutation, map[string]any{"e": demo.KimEmail, "p": "guess"})
+		if len(r.Errors) == 0 {
+			t.Fatal("a wrong password signed in")
+		}
+	}
+	r := e.postForwarded("203.0.113.99", loginMutation, map[string]any{"e": demo.KimEmail, "p": demo.Password})
+	if len(r.Errors) == 0 || !strings.Contains(r.Errors[0].Message, "too many") {
+		t.Errorf("after five wrong passwords, a new X-Forwarded-For: %+v, want still throttled", r.Errors)
 	}
 }

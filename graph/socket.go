@@ -152,9 +152,21 @@ func endSocketFor(ctx context.Context, reason EndReason) bool {
 		return false
 	}
 	s.begin(reason)
-	go s.finish(reason, time.Second)
+	grace := time.Second
+	if reason == SlowConsumer {
+		grace = slowConsumerGrace
+	}
+	go s.finish(reason, grace)
 	return true
 }
+
+// slowConsumerGrace is how long a socket ended for SLOW_CONSUMER stays open
+// for its client to read the ending: the error is written after everything
+// the client has not read yet (megabytes in the kernel's buffers), so a
+// client that is slow rather than gone needs more than a second to reach
+// it. Its streams and their queues are released at once; a client that
+// reads nothing at all is closed after this, or earlier by the ping check.
+const slowConsumerGrace = 30 * time.Second
 
 // wsState is what a socket's end shares with its connection (see
 // goingAwayConn): the close code it asks for, and how many subscription

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	neturl "net/url"
 	"slices"
 	"strconv"
@@ -72,6 +73,10 @@ type Config struct {
 	PasswordChecksPerMin int           // WHISPER_PASSWORD_CHECKS_PER_MINUTE, -password-checks-per-minute
 	MaxDeliveryLag       time.Duration // WHISPER_MAX_DELIVERY_LAG, -max-delivery-lag
 	DBMaxConns           int           // WHISPER_DB_MAX_CONNS, -db-max-conns
+	SubscriberQueue      int           // WHISPER_SUBSCRIBER_QUEUE, -subscriber-queue
+	// TrustedProxies are the load balancers whose X-Forwarded-For names
+	// the client (WHISPER_TRUSTED_PROXIES, -trusted-proxies).
+	TrustedProxies []netip.Prefix
 	// MetricsAddr is where /metrics is served (WHISPER_METRICS_ADDR,
 	// -metrics-addr): empty serves it on the main listener outside
 	// production and nowhere in production; "off" serves it nowhere.
@@ -142,6 +147,8 @@ var settings = []setting{
 	{"WHISPER_PASSWORD_CHECKS_PER_MINUTE", "password-checks-per-minute", "60", "password checks one client address may make per minute (more: RESOURCE_EXHAUSTED)"},
 	{"WHISPER_MAX_DELIVERY_LAG", "max-delivery-lag", "30s", "live delivery lag past which /readyz answers 503"},
 	{"WHISPER_DB_MAX_CONNS", "db-max-conns", "20", "most PostgreSQL connections one replica holds (statements beyond wait for one; SQLite ignores it)"},
+	{"WHISPER_SUBSCRIBER_QUEUE", "subscriber-queue", "512", "releases (batches of messages) or events one live subscriber may have waiting; a subscriber further behind is ended with UNAVAILABLE / SLOW_CONSUMER and resumes with after:"},
+	{"WHISPER_TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated CIDRs (or addresses) of the load balancers and reverse proxies in front of the service: a request from one is from the right-most X-Forwarded-For address outside them; empty: the peer address, X-Forwarded-For ignored"},
 	{"OTEL_EXPORTER_OTLP_ENDPOINT", "otel-endpoint", "", "OpenTelemetry collector base URL for OTLP/HTTP traces (e.g. http://collector:4318); unset: no tracing"},
 	{"WHISPER_METRICS_ADDR", "metrics-addr", "", "address of a separate listener for /metrics (default: /metrics on the main listener, none in production; off: none)"},
 }
@@ -327,6 +334,23 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		bad("db-max-conns", "must be at most 1000, got %q", raw["db-max-conns"])
 	} else {
 		c.DBMaxConns = int(n)
+	}
+	if n := parseInt("subscriber-queue"); n < 1 || n > 1<<20 {
+		bad("subscriber-queue", "must be 1 to 1048576, got %q", raw["subscriber-queue"])
+	} else {
+		c.SubscriberQueue = int(n)
+	}
+	for _, v := range strings.Split(raw["trusted-proxies"], ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(v); err == nil {
+			c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+		} else if a, err := netip.ParseAddr(v); err == nil {
+			c.TrustedProxies = append(c.TrustedProxies, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+		} else {
+			bad("trusted-proxies", "%q is not a CIDR (10.0.0.0/8) or an address", v)
+		}
 	}
 	c.MetricsAddr = strings.TrimSpace(raw["metrics-addr"])
 	if c.MetricsAddr != "" && c.MetricsAddr != "off" {

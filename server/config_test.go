@@ -86,6 +86,8 @@ func TestLoadConfigErrorsNameTheSetting(t *testing.T) {
 		{"e-post without a letters folder", map[string]string{"WHISPER_EPOST_URL": "https://epost.example"}, nil, "WHISPER_EPOST_URL"},
 		{"stray argument", nil, []string{"serve"}, "serve"},
 		{"no database connections", map[string]string{"WHISPER_DB_MAX_CONNS": "0"}, nil, "WHISPER_DB_MAX_CONNS"},
+		{"empty subscriber queue", map[string]string{"WHISPER_SUBSCRIBER_QUEUE": "0"}, nil, "WHISPER_SUBSCRIBER_QUEUE"},
+		{"bad trusted proxy", map[string]string{"WHISPER_TRUSTED_PROXIES": "10.0.0.0/8, lb.internal"}, nil, "WHISPER_TRUSTED_PROXIES"},
 		{"too many database connections", nil, []string{"-db-max-conns", "5000"}, "-db-max-conns"},
 		{"production demo", with(prod, "WHISPER_DEMO", "1"), nil, "WHISPER_DEMO"},
 		{"production without origins", with(prod, "WHISPER_CORS_ORIGINS", ""), nil, "WHISPER_CORS_ORIGINS"},
@@ -102,6 +104,23 @@ func TestLoadConfigErrorsNameTheSetting(t *testing.T) {
 				t.Errorf("error %q, want one line naming %s", msg, tc.want)
 			}
 		})
+	}
+}
+
+func TestTrustedProxiesAreRanges(t *testing.T) {
+	c, err := LoadConfig([]string{"-trusted-proxies", "10.1.2.3/8, 192.0.2.7,2001:db8::/32"}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range c.TrustedProxies {
+		got = append(got, p.String())
+	}
+	if strings.Join(got, " ") != "10.0.0.0/8 192.0.2.7/32 2001:db8::/32" {
+		t.Errorf("trusted proxies = %v", got)
+	}
+	if c, _ := LoadConfig(nil, func(string) string { return "" }); len(c.TrustedProxies) != 0 || c.SubscriberQueue != 512 {
+		t.Errorf("default trusted proxies = %v, subscriber queue %d, want none and 512", c.TrustedProxies, c.SubscriberQueue)
 	}
 }
 

@@ -216,6 +216,7 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 		SendWindow:              cfg.SendWindow,
 		PublicURL:               cfg.PublicBase(),
 		PasswordChecksPerMinute: cfg.PasswordChecksPerMin,
+		LiveBuffer:              cfg.SubscriberQueue,
 		Handler: graph.HandlerConfig{
 			Introspection:       cfg.Introspection,
 			MaxDepth:            cfg.MaxDepth,
@@ -229,6 +230,7 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 			MaxSocketsPerUser:   cfg.MaxSocketsPerUser,
 			PersistedQueryBytes: cfg.APQCacheBytes,
 			WebsocketOrigins:    cfg.WebsocketOrigins(),
+			TrustedProxies:      cfg.TrustedProxies,
 			Extensions:          extensions,
 		},
 		PatientNudgeAfter: cfg.PatientNudgeAfter,

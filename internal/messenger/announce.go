@@ -11,7 +11,8 @@ import (
 
 // Timeouts of a message-writing transaction on PostgreSQL: while one runs
 // the live stream waits for it, so it must not run (or sit idle) for long.
-const (
+// They are variables only so that tests can shorten them.
+var (
 	writeStatementTimeout = "15s"
 	writeIdleTimeout      = "10s"
 )
