@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/lib/pq"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/whisper-health/whisper/ent"
@@ -117,7 +118,13 @@ func classify(ctx context.Context, err error) (code apperr.Code, msg string, kno
 	var ve *ent.ValidationError
 	var nf *ent.NotFoundError
 	var nse *ent.NotSingularError
+	var pe *pq.Error
 	switch {
+	case errors.As(err, &pe) && (pe.Code == "57014" || pe.Code == "25P03"):
+		// A statement or an idle transaction ran past PostgreSQL's
+		// timeout (see the README's Limits): the transaction was rolled
+		// back, so the client may simply try again.
+		return apperr.Unavailable, "the database took too long; nothing was changed, try again", true
 	case errors.As(err, &nf):
 		return apperr.NotFound, "not found", true
 	case errors.Is(err, privacy.Deny):

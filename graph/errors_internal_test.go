@@ -3,10 +3,13 @@ package graph
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/lib/pq"
 
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/privacy"
@@ -32,6 +35,8 @@ func TestPresentError(t *testing.T) {
 		{"denied anonymous", context.Background(), &resolverError{privacy.Deny}, apperr.Unauthenticated, ""},
 		{"internal", staff, &resolverError{errors.New(`pq: duplicate key value violates "users_email_key" (dr@x)`)}, apperr.Internal, "pq:"},
 		{"panic", staff, panicked, apperr.Internal, "Brown"},
+		{"statement timeout", staff, &resolverError{fmt.Errorf("sending: %w", &pq.Error{Code: "57014", Message: "canceling statement due to statement timeout"})}, apperr.Unavailable, "canceling"},
+		{"idle transaction timeout", staff, &resolverError{&pq.Error{Code: "25P03", Message: "terminating connection due to idle-in-transaction timeout"}}, apperr.Unavailable, "terminating"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
