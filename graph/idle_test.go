@@ -101,6 +101,30 @@ func TestIdleSocketGoroutines(t *testing.T) {
 		t.Errorf("an idle socket with %d subscriptions costs %.1f goroutines, want at most %d (1 + 1 per subscription); the sockets' goroutines:\n%s",
 			len(idleStreams), perSocket, perSocketMax, strings.Join(stacks, "\n\n"))
 	}
+	// Each read loop waits for its client in a few frames of its own
+	// (coderConn.waitReadable), not deep in the websocket reader: the
+	// runtime halves an idle goroutine's stack only while under a quarter
+	// of it is in use, and in the reader it stayed at 8 KB.
+	waiting := func() int {
+		n := 0
+		for _, g := range stacks {
+			if strings.Contains(g, "(*wsConn).runDetached") && strings.Contains(g, "(*coderConn).waitReadable") {
+				count, _ := strconv.Atoi(strings.Fields(g)[0])
+				n += count
+			}
+		}
+		return n
+	}
+	// The last socket's read loop may still be on its way back from its
+	// last message.
+	for settle := time.Now().Add(5 * time.Second); waiting() != sockets && time.Now().Before(settle); {
+		runtime.Gosched()
+		_, stacks = socketGoroutines(t, label)
+	}
+	if waiting := waiting(); waiting != sockets {
+		t.Errorf("%d of %d idle read loops wait in coderConn.waitReadable; the sockets' goroutines:\n%s",
+			waiting, sockets, strings.Join(stacks, "\n\n"))
+	}
 
 	// Closed by their clients, the sockets leave nothing behind.
 	for _, c := range clients {
