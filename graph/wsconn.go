@@ -98,7 +98,11 @@ func (h *hijackWatch) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 // deep inside coder/websocket's reader, and its stack (which the runtime
 // halves at a GC only while under a quarter of it is in use) stays at 4 KB
 // instead of 8. Skipped once the close handshake (which reads the buffer
-// in a goroutine of its own) began.
+// in a goroutine of its own) began. Bytes the client sent with its upgrade
+// request sit in front of the socket (websocket.Accept's MultiReader) only
+// until the first read, connection_init's, which moves them all into the
+// buffer (it is as large as the one they came from); the read loop waits
+// here only after it.
 func (c *coderConn) waitReadable() {
 	if c.raw == nil {
 		return
