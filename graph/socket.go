@@ -249,6 +249,14 @@ type goingAwayConn struct {
 	pinged *pinged // nil: not pinged by the handler's pinger
 }
 
+// waitReadable waits until the client sent something, where the
+// connection can tell (see coderConn.waitReadable).
+func (c goingAwayConn) waitReadable() {
+	if w, ok := c.WebsocketConn.(interface{ waitReadable() }); ok {
+		w.waitReadable()
+	}
+}
+
 // Close implements transport.WebsocketConn.
 func (c goingAwayConn) Close() error {
 	c.pinged.leave()

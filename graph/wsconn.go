@@ -1,13 +1,16 @@
 package graph
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
@@ -20,6 +23,12 @@ import (
 // nextFrame), is written as it is instead of marshalled a second time.
 type coderConn struct {
 	conn *websocket.Conn
+
+	// The hijacked connection's read buffer and raw socket, for
+	// waitReadable; raw is nil when the connection has no socket to poll
+	// (TLS, tests' pipes), and waitReadable then returns at once.
+	br  *bufio.Reader
+	raw syscall.RawConn
 
 	mu                sync.Mutex
 	readDeadlineTimer *time.Timer
@@ -47,11 +56,63 @@ func acceptCoder(base websocket.AcceptOptions, w http.ResponseWriter, r *http.Re
 			opts.Subprotocols = append(opts.Subprotocols, p)
 		}
 	}
-	conn, err := websocket.Accept(w, r, &opts)
+	hw := &hijackWatch{ResponseWriter: w}
+	conn, err := websocket.Accept(hw, r, &opts)
 	if err != nil {
 		return nil, err
 	}
-	return &coderConn{conn: conn}, nil
+	c := &coderConn{conn: conn}
+	if hw.brw != nil {
+		if sc, ok := hw.conn.(syscall.Conn); ok {
+			if raw, err := sc.SyscallConn(); err == nil {
+				c.br, c.raw = hw.brw.Reader, raw
+			}
+		}
+	}
+	return c, nil
+}
+
+// hijackWatch is the ResponseWriter websocket.Accept hijacks, keeping what
+// the hijack returned.
+type hijackWatch struct {
+	http.ResponseWriter
+	conn net.Conn
+	brw  *bufio.ReadWriter
+}
+
+// Hijack implements http.Hijacker.
+func (h *hijackWatch) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err == nil {
+		h.conn, h.brw = conn, brw
+	}
+	return conn, brw, err
+}
+
+// Unwrap lets http.ResponseController reach the writer's other methods.
+func (h *hijackWatch) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+
+// waitReadable returns once the client's socket has bytes to read (or is
+// closed), without reading them, when nothing is left in the read buffer:
+// an idle socket's read loop then waits in these few frames rather than
+// deep inside coder/websocket's reader, and its stack (which the runtime
+// halves at a GC only while under a quarter of it is in use) stays at 4 KB
+// instead of 8. Skipped once the close handshake (which reads the buffer
+// in a goroutine of its own) began. Bytes the client sent with its upgrade
+// request sit in front of the socket (websocket.Accept's MultiReader) only
+// until the first read, connection_init's, which moves them all into the
+// buffer (it is as large as the one they came from); the read loop waits
+// here only after it.
+func (c *coderConn) waitReadable() {
+	if c.raw == nil {
+		return
+	}
+	c.mu.Lock()
+	skip := c.closeHandshakeCh != nil || c.br.Buffered() > 0
+	c.mu.Unlock()
+	if !skip {
+		peekWait(c.raw)
+	}
 }
 
 // Close implements transport.WebsocketConn.

@@ -261,7 +261,13 @@ func (c *wsConn) run() {
 		go c.keepAliveLoop(ctx, time.NewTicker(c.t.keepAlive))
 	}
 
+	readable, _ := c.conn.(interface{ waitReadable() })
 	for {
+		if readable != nil {
+			// An idle socket waits here, in shallow frames (a smaller
+			// stack), rather than in the websocket reader.
+			readable.waitReadable()
+		}
 		start := graphql.Now()
 		m, err := c.nextMessage()
 		if err != nil {

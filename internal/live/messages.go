@@ -26,10 +26,16 @@ type msgSub struct {
 	mu      sync.Mutex
 	pending [][]*ent.Message // one slice per release, so a burst is one entry
 	limit   int              // most releases pending (Config.Buffer)
-	wake    chan struct{}    // a nudge when pending was empty (capacity 1)
 	closed  bool
 	reason  error // why the server ended the stream, when it was for access
-	done    chan struct{}
+
+	// The stream's forwarder goroutine runs only while there is something
+	// to do (see stream.run): running says one is (or the stream is
+	// finished), set and cleared under mu, so a release pushed while it
+	// decides to stop is never left behind and there is never more than
+	// one, which keeps the order. st is nil in unit tests of the queue.
+	running bool
+	st      *stream
 }
 
 // wants decides, per event, whether this subscriber may receive m now: it
@@ -56,26 +62,45 @@ func (s *msgSub) push(batch []*ent.Message) {
 		// The queue grows with what is pending and is released once
 		// drained: an idle subscriber holds no buffer.
 		s.pending = append(s.pending, batch)
-		select {
-		case s.wake <- struct{}{}:
-		default:
-		}
 	} else {
 		// Reported at once: the stream's goroutine may be blocked handing
 		// a message to a client that does not read. Nothing queued is
 		// delivered after it; the client resumes by cursor.
 		s.closed = true
 		s.reason = ErrSlowConsumer
-		close(s.done)
 		reportFellBehind(s.ctx)
 		reportEnd(s.ctx, ErrSlowConsumer)
 	}
+	s.kickLocked()
+}
+
+// kickLocked starts the stream's forwarder unless one is running; s.mu is
+// held.
+func (s *msgSub) kickLocked() {
+	if s.running || s.st == nil {
+		return
+	}
+	s.running = true
+	go s.st.run()
+}
+
+// kick starts the stream's forwarder unless one is running (when the
+// subscriber's context ends).
+func (s *msgSub) kick() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.kickLocked()
 }
 
 // next takes the oldest pending release, if any.
 func (s *msgSub) next() ([]*ent.Message, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.nextLocked()
+}
+
+// nextLocked is next with s.mu held.
+func (s *msgSub) nextLocked() ([]*ent.Message, bool) {
 	if len(s.pending) == 0 {
 		return nil, false
 	}
@@ -96,7 +121,7 @@ func (s *msgSub) end(reason error) {
 	if !s.closed {
 		s.closed = true
 		s.reason = reason
-		close(s.done)
+		s.kickLocked()
 	}
 }
 
@@ -196,8 +221,7 @@ func (h *Hub) Messages(ctx context.Context, channelID *pulid.ID, after *messenge
 		channel: channelID,
 		patient: rule.Messaging.Holds(v),
 		limit:   h.cfg.Buffer,
-		wake:    make(chan struct{}, 1),
-		done:    make(chan struct{}),
+		running: true, // the first forwarder replays (below)
 	}
 	st.sub = s
 	h.mu.Lock()
@@ -216,54 +240,11 @@ func (h *Hub) Messages(ctx context.Context, channelID *pulid.ID, after *messenge
 
 	out := make(chan *ent.Message)
 	st.out = out
-	go func() {
-		defer close(out)
-		defer func() {
-			h.mu.Lock()
-			delete(h.msgs, s)
-			h.mu.Unlock()
-		}()
-		defer func() {
-			if r := recover(); r != nil {
-				h.log.Error("panic in message stream", apperr.PanicAttrs(r)...)
-			}
-		}()
-		if !st.replay(ctx, start) {
-			return
-		}
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-s.done:
-				if s.endReason() == ErrSlowConsumer {
-					return // reported when it fell behind
-				}
-				// Access was lost: deliver what is queued (it was the
-				// viewer's when released), then end with the reason.
-				for {
-					batch, ok := s.next()
-					if !ok {
-						reportEnd(ctx, s.endReason())
-						return
-					}
-					if !st.forward(ctx, batch) {
-						return
-					}
-				}
-			case <-s.wake:
-				for {
-					batch, ok := s.next()
-					if !ok {
-						break
-					}
-					if !st.forward(ctx, batch) {
-						return
-					}
-				}
-			}
-		}
-	}()
+	st.start = start
+	s.st = st
+	// The context's end kicks the forwarder, which closes out promptly.
+	st.stop = context.AfterFunc(ctx, s.kick)
+	go st.run()
 	return out, nil
 }
 
@@ -277,6 +258,79 @@ type stream struct {
 	out   chan<- *ent.Message
 	after *messenger.Cursor
 	last  map[pulid.ID]int64
+
+	start    messenger.Cursor // where the live stream takes over from the replay
+	replayed bool             // the first forwarder replayed (only it touches this)
+	stop     func() bool      // undoes the context.AfterFunc
+}
+
+// run is the stream's forwarder, started on demand (msgSub.kickLocked, and
+// once by Messages for the replay): it delivers the pending releases in
+// order and returns when none is left, so an idle stream has no goroutine.
+// It ends the stream when the subscriber's context ends; when the
+// subscriber fell behind (SLOW_CONSUMER was reported then, and nothing
+// queued is delivered after it); and when the viewer lost access, after
+// delivering what is queued (it was the viewer's when released) and
+// reporting the reason.
+func (st *stream) run() {
+	defer func() {
+		if r := recover(); r != nil {
+			st.h.log.Error("panic in message stream", apperr.PanicAttrs(r)...)
+			st.finish()
+		}
+	}()
+	s, ctx := st.sub, st.sub.ctx
+	if !st.replayed {
+		st.replayed = true
+		if !st.replay(ctx, st.start) {
+			st.finish()
+			return
+		}
+	}
+	for {
+		s.mu.Lock()
+		if ctx.Err() != nil || (s.closed && s.reason == ErrSlowConsumer) {
+			s.mu.Unlock()
+			st.finish()
+			return
+		}
+		batch, ok := s.nextLocked()
+		if !ok {
+			if s.closed {
+				reason := s.reason
+				s.mu.Unlock()
+				reportEnd(ctx, reason)
+				st.finish()
+				return
+			}
+			// Checked and cleared under s.mu: a push after this starts
+			// the next forwarder.
+			s.running = false
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+		if !st.forward(ctx, batch) {
+			st.finish()
+			return
+		}
+	}
+}
+
+// finish ends the stream for good: nothing more is queued or forwarded
+// (running stays set), the hub forgets it, and out is closed.
+func (st *stream) finish() {
+	st.stop()
+	s := st.sub
+	s.mu.Lock()
+	s.closed = true
+	s.running = true
+	s.pending = nil
+	s.mu.Unlock()
+	st.h.mu.Lock()
+	delete(st.h.msgs, s)
+	st.h.mu.Unlock()
+	close(st.out)
 }
 
 // startNow makes an all-channels stream without a cursor start now: it
