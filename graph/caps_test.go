@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/whisper-health/whisper/graph"
 	"github.com/whisper-health/whisper/internal/demo"
 	"github.com/whisper-health/whisper/internal/live"
@@ -107,4 +109,62 @@ func TestSocketsPerPrincipalAreCapped(t *testing.T) {
 	}
 	// Another principal is unaffected.
 	e.listen(t, chen.AccessToken, messageAdded, nil)
+}
+
+// TestClosedSocketsFreeTheirPlace: a socket the client simply closes
+// (no expiry, revocation or drain) leaves the registry, so a user who
+// reconnects more often than WHISPER_MAX_SOCKETS_PER_USER within a token's
+// life is not refused (a detached read loop once kept every closed socket
+// registered until its token expired).
+func TestClosedSocketsFreeTheirPlace(t *testing.T) {
+	e := newEnv(t, withHandler(func(c *graph.HandlerConfig) { c.MaxSocketsPerUser = 1 }))
+	released := make(chan struct{}, 16)
+	graph.OnSocketReleased(e.gql, func() { released <- struct{}{} })
+	patel := e.login(demo.PatelEmail)
+	for i := range 3 {
+		c, ready := readySocket(t, e, patel.AccessToken)
+		c.send(map[string]any{"id": "s", "type": "subscribe", "payload": map[string]any{"query": messageAdded}})
+		select {
+		case <-ready:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("socket %d: the subscription was not registered: %v", i+1, readFor(t, c, "s"))
+		}
+		if err := c.conn.Close(websocket.StatusNormalClosure, "bye"); err != nil {
+			t.Fatalf("closing socket %d: %v", i+1, err)
+		}
+		select {
+		case <-released:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("socket %d was not released after the client closed it", i+1)
+		}
+	}
+}
+
+// TestDuplicateOperationIDClosesTheSocket: graphql-transport-ws closes a
+// socket with 4409 when a subscribe reuses the id of a running operation
+// (which would otherwise be orphaned: neither complete nor the socket's end
+// could stop it).
+func TestDuplicateOperationIDClosesTheSocket(t *testing.T) {
+	e := newEnv(t)
+	chen := e.login(demo.ChenEmail)
+	c, err := dialWS(t, e, map[string]any{"Authorization": "Bearer " + chen.AccessToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := map[string]any{"id": "a", "type": "subscribe", "payload": map[string]any{"query": messageAdded}}
+	c.send(sub)
+	c.send(sub)
+	for {
+		msg, err := c.read(5 * time.Second)
+		if err != nil {
+			if got := websocket.CloseStatus(err); got != 4409 {
+				t.Fatalf("after a duplicate id the socket ended with %v (status %d), want close 4409", err, got)
+			}
+			return
+		}
+		if msg["id"] == "a" && msg["type"] != "connection_ack" {
+			continue // the first operation's replay, or its end as the socket closes
+		}
+		t.Fatalf("after a duplicate id got %v, want close 4409", msg)
+	}
 }

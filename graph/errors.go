@@ -122,9 +122,10 @@ func classify(ctx context.Context, err error) (code apperr.Code, msg string, kno
 	switch {
 	case errors.As(err, &pe) && (pe.Code == "57014" || pe.Code == "25P03"):
 		// A statement or an idle transaction ran past PostgreSQL's
-		// timeout (see the README's Limits): the transaction was rolled
-		// back, so the client may simply try again.
-		return apperr.Unavailable, "the database took too long; nothing was changed, try again", true
+		// timeout (see the README's Limits), or was cancelled: its
+		// transaction was rolled back. A message send is one transaction,
+		// so it changed nothing and may simply be tried again.
+		return apperr.Unavailable, "the database took too long; try again", true
 	case errors.As(err, &nf):
 		return apperr.NotFound, "not found", true
 	case errors.Is(err, privacy.Deny):

@@ -5,3 +5,7 @@ package graph
 func SharedExecutions(h *Handler) int64 { return h.share.executions.Load() }
 
 func init() { checkEnvelopes = true }
+
+// OnSocketReleased has h call f each time a websocket is done (closed, out
+// of the registry and no longer counted as open), for the tests.
+func OnSocketReleased(h *Handler, f func()) { h.socketReleased = f }

@@ -148,7 +148,10 @@ type Handler struct {
 	open        sockets
 	sockets     sync.WaitGroup
 	socketCount atomic.Int64
-	share       *messageShare
+	// socketReleased, when set (tests), is called each time a websocket
+	// stops counting as open.
+	socketReleased func()
+	share          *messageShare
 }
 
 // NewHandler builds the GraphQL endpoint over r.
@@ -308,6 +311,9 @@ func (h *Handler) serveWebsocket(w http.ResponseWriter, r *http.Request) {
 	h.socketCount.Add(1)
 	ws := newWSState(func() {
 		h.socketCount.Add(-1)
+		if h.socketReleased != nil {
+			h.socketReleased()
+		}
 		h.sockets.Done()
 	})
 	h.srv.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), wsStateKey{}, ws)))

@@ -183,6 +183,17 @@ type wsState struct {
 	// socket is done; otherwise the request's handler calls it.
 	detached bool
 	release  func()
+
+	mu   sync.Mutex
+	done []func() // run by release before anything else
+}
+
+// whenDone has release run f (once the socket is closed, before the socket
+// stops counting as open).
+func (w *wsState) whenDone(f func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.done = append(w.done, f)
 }
 
 // flushed waits until n subscription errors were written, or deadline.
@@ -205,7 +216,18 @@ type wsStateKey struct{}
 // newWSState is the state a websocket request's socket and connection
 // share; release is called once when the socket is done.
 func newWSState(release func()) *wsState {
-	return &wsState{wrote: make(chan struct{}, 1), release: release}
+	w := &wsState{wrote: make(chan struct{}, 1)}
+	w.release = func() {
+		w.mu.Lock()
+		done := w.done
+		w.done = nil
+		w.mu.Unlock()
+		for _, f := range done {
+			f()
+		}
+		release()
+	}
+	return w
 }
 
 // goingAway is the websocket implementation that closes with the code the
@@ -536,13 +558,20 @@ func (h *Handler) openSocket(ctx context.Context, v *viewer.Viewer, expires time
 			Extensions: map[string]any{"code": apperr.ResourceExhausted, "reason": "TOO_MANY_SOCKETS"},
 		})
 	}
-	context.AfterFunc(ctx, func() {
+	// The socket leaves the registry (its place under MaxSocketsPerUser)
+	// when its context ends, and at the latest when its connection is
+	// done: a client that simply goes away ends neither token nor drain.
+	cleanup := sync.OnceFunc(func() {
 		if timer != nil {
 			timer.Stop()
 		}
 		stopDrain()
 		h.open.remove(s)
 	})
+	context.AfterFunc(ctx, cleanup)
+	if s.ws != nil {
+		s.ws.whenDone(cleanup)
+	}
 	return ctx
 }
 

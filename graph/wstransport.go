@@ -83,8 +83,13 @@ func (t wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	// handler (see below): its context must not end with the request's.
 	st, _ := r.Context().Value(wsStateKey{}).(*wsState)
 	ctx := r.Context()
+	// A detached socket's context ends when its read loop does, as the
+	// request's would have: the socket layer unregisters the socket (its
+	// place under WHISPER_MAX_SOCKETS_PER_USER, its expiry timer) and
+	// cancels its operations when it ends.
+	end := func() {}
 	if st != nil {
-		ctx = context.WithoutCancel(ctx)
+		ctx, end = context.WithCancel(context.WithoutCancel(ctx))
 	}
 	c := &wsConn{
 		t:       &t,
@@ -98,6 +103,7 @@ func (t wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	default:
 		_ = ws.WriteClose(transport.WebsocketCloseProtocolError,
 			fmt.Sprintf("unsupported negotiated subprotocol %s", ws.Subprotocol()))
+		end()
 		return
 	case graphqlWS, "":
 		c.legacy = true
@@ -109,10 +115,12 @@ func (t wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 		}
 	}
 	if !c.init() {
+		end()
 		return
 	}
 	if st == nil {
 		c.run()
+		end()
 		return
 	}
 	// The connection is hijacked: the request's handler may return while
@@ -120,13 +128,14 @@ func (t wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	// whose stack holds only the loop, not the HTTP server's frames (an
 	// idle socket's stack is half as large).
 	st.detached = true
-	go c.runDetached(st.release)
+	go c.runDetached(end, st.release)
 }
 
-// runDetached is run on a goroutine of its own; release is called once the
-// socket is closed.
-func (c *wsConn) runDetached(release func()) {
+// runDetached is run on a goroutine of its own; once the socket is closed
+// it ends the socket's context, then calls release.
+func (c *wsConn) runDetached(end, release func()) {
 	defer release()
+	defer end()
 	defer func() {
 		if r := recover(); r != nil {
 			log.Printf("panic serving websocket: %v\n%s", r, debug.Stack())
@@ -275,6 +284,19 @@ func (c *wsConn) run() {
 		}
 		switch m.t {
 		case wsStart:
+			c.mu.Lock()
+			_, running := c.active[m.id]
+			c.mu.Unlock()
+			if running {
+				// graphql-transport-ws: an id in use closes the socket
+				// (4409); the legacy protocol answers the operation.
+				if !c.legacy {
+					c.close(4409, "Subscriber for "+m.id+" already exists")
+					return
+				}
+				c.sendError(m.id, &gqlerror.Error{Message: "an operation with this id is already running"})
+				continue
+			}
 			c.subscribe(start, &m)
 		case wsStop:
 			c.mu.Lock()
@@ -418,14 +440,16 @@ func (c *wsConn) served(op *wsOperation, rc *graphql.OperationContext, id string
 		}
 		c.sendError(id, gqlerr)
 	}
+	// The id is free again before the client hears the operation ended,
+	// so a client reusing it at once is not taken for a duplicate.
+	c.mu.Lock()
+	delete(c.active, id)
+	c.mu.Unlock()
 	if errs := op.errors(); len(errs) != 0 {
 		c.sendError(id, errs...)
 	} else {
 		c.complete(id)
 	}
-	c.mu.Lock()
-	delete(c.active, id)
-	c.mu.Unlock()
 	op.cancel()
 }
 
