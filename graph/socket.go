@@ -570,7 +570,13 @@ func (h *Handler) openSocket(ctx context.Context, v *viewer.Viewer, expires time
 	})
 	context.AfterFunc(ctx, cleanup)
 	if s.ws != nil {
-		s.ws.whenDone(cleanup)
+		// The connection is done: whatever still runs in the socket's
+		// context ends, and the socket leaves the registry now.
+		cancel := s.cancel
+		s.ws.whenDone(func() {
+			cancel(context.Canceled)
+			cleanup()
+		})
 	}
 	return ctx
 }

@@ -83,13 +83,11 @@ func (t wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	// handler (see below): its context must not end with the request's.
 	st, _ := r.Context().Value(wsStateKey{}).(*wsState)
 	ctx := r.Context()
-	// A detached socket's context ends when its read loop does, as the
-	// request's would have: the socket layer unregisters the socket (its
-	// place under WHISPER_MAX_SOCKETS_PER_USER, its expiry timer) and
-	// cancels its operations when it ends.
-	end := func() {}
+	// A detached socket's context does not end with the request's: the
+	// socket layer ends it, and unregisters the socket, when the read loop
+	// is done (wsState.release runs its whenDone functions).
 	if st != nil {
-		ctx, end = context.WithCancel(context.WithoutCancel(ctx))
+		ctx = context.WithoutCancel(ctx)
 	}
 	c := &wsConn{
 		t:       &t,
@@ -103,7 +101,6 @@ func (t wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	default:
 		_ = ws.WriteClose(transport.WebsocketCloseProtocolError,
 			fmt.Sprintf("unsupported negotiated subprotocol %s", ws.Subprotocol()))
-		end()
 		return
 	case graphqlWS, "":
 		c.legacy = true
@@ -115,12 +112,10 @@ func (t wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 		}
 	}
 	if !c.init() {
-		end()
 		return
 	}
 	if st == nil {
 		c.run()
-		end()
 		return
 	}
 	// The connection is hijacked: the request's handler may return while
@@ -128,14 +123,13 @@ func (t wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	// whose stack holds only the loop, not the HTTP server's frames (an
 	// idle socket's stack is half as large).
 	st.detached = true
-	go c.runDetached(end, st.release)
+	go c.runDetached(st.release)
 }
 
-// runDetached is run on a goroutine of its own; once the socket is closed
-// it ends the socket's context, then calls release.
-func (c *wsConn) runDetached(end, release func()) {
+// runDetached is run on a goroutine of its own; release is called once the
+// socket is closed (it ends the socket's context and unregisters it).
+func (c *wsConn) runDetached(release func()) {
 	defer release()
-	defer end()
 	defer func() {
 		if r := recover(); r != nil {
 			log.Printf("panic serving websocket: %v\n%s", r, debug.Stack())
