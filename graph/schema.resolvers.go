@@ -887,11 +887,15 @@ func (r *subscriptionResolver) MessageAdded(ctx context.Context, channelID *puli
 		c := messenger.CursorOf(m)
 		cur = &c
 	}
-	live, err := r.Live.Messages(ctx, channelID, cur)
-	if err != nil {
-		return nil, err
+	if slot := shareSlot(ctx); slot != nil {
+		// Shared events: the share pulls the stream itself.
+		stream, err := r.Live.PullMessages(ctx, channelID, cur)
+		if err != nil {
+			return nil, err
+		}
+		return slot.take(stream.Next), nil
 	}
-	return sharedFeed(ctx, live), nil
+	return r.Live.Messages(ctx, channelID, cur)
 }
 
 // UnreadBadge is the resolver for the unreadBadge field.

@@ -78,6 +78,9 @@ func newMessageShare(exts []graphql.HandlerExtension) *messageShare {
 
 // respond returns a shared event through the response interceptors.
 func (c *messageShare) respond(ctx context.Context, r *graphql.Response) *graphql.Response {
+	if len(c.around) == 0 {
+		return r
+	}
 	next := func(context.Context) *graphql.Response { return r }
 	for i := len(c.around) - 1; i >= 0; i-- {
 		p, inner := c.around[i], next
@@ -116,24 +119,32 @@ func (*messageShare) ExtensionName() string { return "MessageShare" }
 func (*messageShare) Validate(graphql.ExecutableSchema) error { return nil }
 
 // feedSlot is how the messageAdded resolver hands its live stream to the
-// share: the resolver returns feed to gqlgen, and the share passes each
-// live message on to it only when it must be executed.
+// share: the resolver returns feed to gqlgen, and the share pulls each live
+// message itself (in gqlgen's goroutine for the subscription, with no
+// goroutine in between) and passes it on to feed only when it must be
+// executed.
 type feedSlot struct {
-	live <-chan *ent.Message
+	next func() (*ent.Message, bool)
 	feed chan *ent.Message
 }
 
 type feedSlotKey struct{}
 
-// sharedFeed returns the channel the messageAdded resolver gives gqlgen:
-// live itself, or, when the operation's events are shared, a feed the share
-// controls.
-func sharedFeed(ctx context.Context, live <-chan *ent.Message) <-chan *ent.Message {
+// shareSlot returns the slot of a subscription whose events are shared,
+// or nil: its messageAdded resolver opens a pulled stream and returns
+// slot.take(stream.Next).
+func shareSlot(ctx context.Context) *feedSlot {
 	slot, ok := ctx.Value(feedSlotKey{}).(*feedSlot)
-	if !ok || slot.live != nil {
-		return live
+	if !ok || slot.next != nil {
+		return nil
 	}
-	slot.live = live
+	return slot
+}
+
+// take hands the share the stream's next function and returns the channel
+// the resolver gives gqlgen.
+func (slot *feedSlot) take(next func() (*ent.Message, bool)) <-chan *ent.Message {
+	slot.next = next
 	slot.feed = make(chan *ent.Message, 1)
 	return slot.feed
 }
@@ -148,7 +159,7 @@ func (c *messageShare) InterceptOperation(ctx context.Context, next graphql.Oper
 	}
 	slot := &feedSlot{}
 	h := next(context.WithValue(ctx, feedSlotKey{}, slot))
-	if slot.live == nil {
+	if slot.next == nil {
 		return h // refused, or the resolver failed: as it was
 	}
 	closed := false
@@ -156,24 +167,23 @@ func (c *messageShare) InterceptOperation(ctx context.Context, next graphql.Oper
 		if closed {
 			return h(ctx)
 		}
-		var m *ent.Message
-		select {
-		case got, ok := <-slot.live:
-			if !ok {
-				closed = true
-				close(slot.feed)
-				return h(ctx)
-			}
-			m = got
-		case <-ctx.Done():
+		// The stream ends when the subscription's context does.
+		m, ok := slot.next()
+		if !ok {
+			closed = true
+			close(slot.feed)
 			return h(ctx)
 		}
 		e, owner := c.claim(shareKey{op: key, msg: m})
 		if !owner {
 			select {
-			case <-e.ready:
-			case <-ctx.Done():
-				return h(ctx) // ends the stream, as gqlgen would
+			case <-e.ready: // usually: the owner was first to run
+			default:
+				select {
+				case <-e.ready:
+				case <-ctx.Done():
+					return h(ctx) // ends the stream, as gqlgen would
+				}
 			}
 			if e.data != nil {
 				return c.respond(ctx, &graphql.Response{Data: e.data})

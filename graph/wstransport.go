@@ -448,11 +448,72 @@ func (c *wsConn) served(op *wsOperation, rc *graphql.OperationContext, id string
 }
 
 func (c *wsConn) sendResponse(id string, response *graphql.Response) {
-	b, err := json.Marshal(response)
-	if err != nil {
-		panic(err)
+	if !c.legacy {
+		if w, ok := c.conn.(rawWriter); ok {
+			if b, ok := nextMessage(id, response); ok {
+				c.mu.Lock()
+				_ = w.writeRaw(b)
+				c.mu.Unlock()
+				return
+			}
+		}
+	}
+	b, ok := dataPayload(response)
+	if !ok {
+		var err error
+		if b, err = json.Marshal(response); err != nil {
+			panic(err)
+		}
 	}
 	c.write(&wsMessage{payload: b, id: id, t: wsData})
+}
+
+// dataPayload returns the bytes json.Marshal writes for r when r is data
+// alone — what nearly every subscription event is — without reflection:
+// gqlgen wrote the data compact and escaped, so json.Marshal would copy it
+// as it is, unless it holds a character it escapes for HTML (<, >, &) or
+// U+2028/2029, which are left to it.
+func dataPayload(r *graphql.Response) ([]byte, bool) {
+	if !dataAlone(r) {
+		return nil, false
+	}
+	b := make([]byte, 0, len(r.Data)+10)
+	b = append(append(append(b, `{"data":`...), r.Data...), '}')
+	if checkEnvelopes {
+		if want, err := json.Marshal(r); err != nil || !bytes.Equal(b, want) {
+			panic(fmt.Sprintf("dataPayload wrote %s, json.Marshal %s (%v)", b, want, err))
+		}
+	}
+	return b, true
+}
+
+// dataAlone reports whether r is data alone that json.Marshal would copy
+// as it is (see dataPayload).
+func dataAlone(r *graphql.Response) bool {
+	return len(r.Errors) == 0 && r.Label == "" && len(r.Path) == 0 && r.HasNext == nil && len(r.Extensions) == 0 &&
+		len(r.Data) > 0 && !bytes.ContainsAny(r.Data, "<>&\u2028\u2029")
+}
+
+// nextMessage is the whole graphql-transport-ws "next" message of a
+// subscription event that is data alone, in one allocation: what
+// nextFrame writes around what dataPayload writes.
+func nextMessage(id string, r *graphql.Response) ([]byte, bool) {
+	if id == "" || !plainJSONString(id) || !dataAlone(r) {
+		return nil, false
+	}
+	b := make([]byte, 0, len(r.Data)+len(id)+48)
+	b = append(b, `{"payload":{"data":`...)
+	b = append(b, r.Data...)
+	b = append(b, `},"id":"`...)
+	b = append(b, id...)
+	b = append(b, `","type":"next"}`...)
+	if checkEnvelopes {
+		payload, _ := json.Marshal(r)
+		if want, err := json.Marshal(&wsFrame{Payload: payload, ID: id, Type: "next"}); err != nil || !bytes.Equal(b, want) {
+			panic(fmt.Sprintf("nextMessage wrote %s, json.Marshal %s (%v)", b, want, err))
+		}
+	}
+	return b, true
 }
 
 func (c *wsConn) complete(id string) {

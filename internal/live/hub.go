@@ -406,6 +406,15 @@ func (h *Hub) moveHorizon(ctx context.Context) {
 	}
 }
 
+// releasedMessage is a message of a release with what deciding who may
+// see it takes: its channel's kind and members.
+type releasedMessage struct {
+	m       *ent.Message // as read, with its channel
+	shared  *ent.Message // as delivered (see current)
+	kind    channel.Kind
+	members map[pulid.ID]bool
+}
+
 // readMembers is the reason of the hub's member reads (tests count them).
 const readMembers = "read the members of released channels whose membership changed"
 
@@ -470,7 +479,7 @@ func (h *Hub) release(ctx context.Context, batch []messenger.Cursor) error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	batches := map[*msgSub][]*ent.Message{}
+	var out []releasedMessage
 	patient := false
 	for _, m := range msgs {
 		c := messenger.CursorOf(m)
@@ -485,12 +494,7 @@ func (h *Hub) release(ctx context.Context, batch []messenger.Cursor) error {
 		patient = patient || kind == channel.KindPATIENT
 		// One copy for every subscriber: what each receives is the same
 		// message, so the transport may encode it once (graph/share.go).
-		shared := current(m)
-		for s := range h.msgs {
-			if s.wants(m, kind, in[m.ChannelID]) {
-				batches[s] = append(batches[s], shared)
-			}
-		}
+		out = append(out, releasedMessage{m: m, shared: current(m), kind: kind, members: in[m.ChannelID]})
 		for uid, subs := range h.badges {
 			member := in[m.ChannelID][uid]
 			for s := range subs {
@@ -500,8 +504,21 @@ func (h *Hub) release(ctx context.Context, batch []messenger.Cursor) error {
 			}
 		}
 	}
-	for s, batch := range batches {
-		s.push(batch)
+	if len(out) > 0 {
+		all := make([]*ent.Message, len(out))
+		for i, r := range out {
+			all[i] = r.shared
+		}
+		// Each subscriber's share is pushed as soon as it is known, so
+		// the first deliveries start while the rest are decided. A
+		// subscriber that may see the whole release gets the same slice
+		// as the others (nobody writes to it), so a release costs no
+		// allocation per subscriber.
+		for s := range h.msgs {
+			if batch := s.share(out, all); len(batch) > 0 {
+				s.push(batch)
+			}
+		}
 	}
 	if patient {
 		// Ids-only events, after commit: each subscriber recomputes its

@@ -36,6 +36,13 @@ type msgSub struct {
 	// one, which keeps the order. st is nil in unit tests of the queue.
 	running bool
 	st      *stream
+	// wake, in a pulled stream (see MessageStream), tells its consumer
+	// that there is something to do; it replaces the forwarder. done is
+	// set (under mu) once the subscriber's context has ended: cheaper to
+	// look at for every message than ctx.Err, which walks the context's
+	// chain of values.
+	wake chan struct{}
+	done bool
 }
 
 // wants decides, per event, whether this subscriber may receive m now: it
@@ -47,6 +54,29 @@ func (s *msgSub) wants(m *ent.Message, kind channel.Kind, members map[pulid.ID]b
 		return false
 	}
 	return members[s.viewer.UserID] || (kind == channel.KindPATIENT && (s.patient || ownConversation(s.viewer, m)))
+}
+
+// share returns the messages of a release the subscriber may see (see
+// wants): all itself when they may see every one, else a slice of their
+// own.
+func (s *msgSub) share(release []releasedMessage, all []*ent.Message) []*ent.Message {
+	var mine []*ent.Message
+	whole := true
+	for i, r := range release {
+		switch {
+		case s.wants(r.m, r.kind, r.members):
+			if !whole {
+				mine = append(mine, r.shared)
+			}
+		case whole:
+			whole = false
+			mine = append([]*ent.Message(nil), all[:i]...)
+		}
+	}
+	if whole {
+		return all
+	}
+	return mine
 }
 
 // push queues one release's messages without ever blocking the hub: a
@@ -74,9 +104,16 @@ func (s *msgSub) push(batch []*ent.Message) {
 	s.kickLocked()
 }
 
-// kickLocked starts the stream's forwarder unless one is running; s.mu is
-// held.
+// kickLocked starts the stream's forwarder unless one is running, or
+// wakes the consumer of a pulled stream; s.mu is held.
 func (s *msgSub) kickLocked() {
+	if s.wake != nil {
+		select {
+		case s.wake <- struct{}{}:
+		default: // already woken
+		}
+		return
+	}
 	if s.running || s.st == nil {
 		return
 	}
@@ -84,11 +121,12 @@ func (s *msgSub) kickLocked() {
 	go s.st.run()
 }
 
-// kick starts the stream's forwarder unless one is running (when the
-// subscriber's context ends).
+// kick starts the stream's forwarder unless one is running, or wakes a
+// pulled stream's consumer; it runs when the subscriber's context ends.
 func (s *msgSub) kick() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.done = true
 	s.kickLocked()
 }
 
@@ -188,6 +226,47 @@ func (h *Hub) recheck(ctx context.Context, s *msgSub) {
 // replayed from such a cursor. Whatever the cursor, no message is delivered
 // twice and no message at or before the cursor is delivered.
 func (h *Hub) Messages(ctx context.Context, channelID *pulid.ID, after *messenger.Cursor) (<-chan *ent.Message, error) {
+	st, err := h.open(ctx, channelID, after, false)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan *ent.Message)
+	st.out = out
+	st.closeOut = func() { close(out) }
+	st.sub.st = st
+	// The context's end kicks the forwarder, which closes out promptly.
+	st.stop = context.AfterFunc(ctx, st.sub.kick)
+	go st.run()
+	return out, nil
+}
+
+// MessageStream is a messageAdded stream its consumer pulls from (see
+// Hub.PullMessages): the same messages, in the same order, as Messages
+// sends on its channel, without a goroutine between the hub and the
+// consumer.
+type MessageStream struct {
+	st *stream
+}
+
+// PullMessages is Messages for a consumer that pulls: each Next call
+// returns the stream's next message, waiting for it as long as needed. The
+// consumer's own goroutine does the work the forwarder of Messages does,
+// so a live message reaches it with one wake-up and no hand-off; the
+// replay from a cursor, and the rare fill of a gap, run in a helper
+// goroutine for as long as they last, one message at a time.
+func (h *Hub) PullMessages(ctx context.Context, channelID *pulid.ID, after *messenger.Cursor) (*MessageStream, error) {
+	st, err := h.open(ctx, channelID, after, true)
+	if err != nil {
+		return nil, err
+	}
+	st.sub.st = st
+	st.stop = context.AfterFunc(ctx, st.sub.kick)
+	return &MessageStream{st: st}, nil
+}
+
+// open checks the viewer, fixes where the stream starts and registers it
+// with the hub; pull makes it a pulled stream (see PullMessages).
+func (h *Hub) open(ctx context.Context, channelID *pulid.ID, after *messenger.Cursor, pull bool) (*stream, error) {
 	v, err := rule.ConversationParticipant.Check(ctx)
 	if err != nil {
 		return nil, err
@@ -221,11 +300,14 @@ func (h *Hub) Messages(ctx context.Context, channelID *pulid.ID, after *messenge
 		channel: channelID,
 		patient: rule.Messaging.Holds(v),
 		limit:   h.cfg.Buffer,
-		running: true, // the first forwarder replays (below)
+		running: true, // the first forwarder replays (see run)
+	}
+	if pull {
+		s.wake = make(chan struct{}, 1)
 	}
 	st.sub = s
 	h.mu.Lock()
-	start := h.pos
+	st.start = h.pos
 	h.msgs[s] = struct{}{}
 	h.mu.Unlock()
 	if channelID == nil && after == nil {
@@ -237,15 +319,119 @@ func (h *Hub) Messages(ctx context.Context, channelID *pulid.ID, after *messenge
 		}
 	}
 	reportReady(ctx)
+	return st, nil
+}
 
-	out := make(chan *ent.Message)
-	st.out = out
-	st.start = start
-	s.st = st
-	// The context's end kicks the forwarder, which closes out promptly.
-	st.stop = context.AfterFunc(ctx, s.kick)
-	go st.run()
-	return out, nil
+// Next returns the stream's next message, or false once the stream has
+// ended (its context ended, the subscriber fell behind, or the viewer lost
+// access — reported as for Messages); after false it returns false again.
+// One goroutine calls it at a time.
+func (p *MessageStream) Next() (*ent.Message, bool) {
+	st := p.st
+	s, ctx := st.sub, st.sub.ctx
+	for {
+		if st.ended {
+			return nil, false
+		}
+		if (st.helping != nil || !st.replayed) && s.droppedOrDone() {
+			// Nothing more once the subscriber fell behind or left (a
+			// running helper gives up with the context, or at its next
+			// message, which nobody takes).
+			st.finish()
+			return nil, false
+		}
+		if st.helping != nil {
+			select {
+			case m, ok := <-st.helping:
+				if ok {
+					return m, true
+				}
+				// The helper is done, and everything it touched is
+				// this goroutine's again.
+				st.helping = nil
+				if !st.helped {
+					st.finish()
+					return nil, false
+				}
+			case <-ctx.Done():
+				// The helper gives up too (its sends watch ctx).
+				st.finish()
+				return nil, false
+			}
+			continue
+		}
+		if !st.replayed {
+			st.replayed = true
+			st.help(ctx, func(ctx context.Context) bool { return st.replay(ctx, st.start) })
+			continue
+		}
+		if len(st.cur) > 0 {
+			m := st.cur[0]
+			a := st.admit(m)
+			if a == fillFirst && st.filledFor != m {
+				// Once: a gap the database cannot fill is left as it is.
+				st.filledFor = m
+				last := st.last[m.ChannelID]
+				st.help(ctx, func(ctx context.Context) bool { return st.fill(ctx, m.ChannelID, last, m.Seq, nil) })
+				continue
+			}
+			st.cur = st.cur[1:]
+			if a == skip {
+				continue
+			}
+			st.sent(m)
+			return current(m), true
+		}
+		s.mu.Lock()
+		if s.done || (s.closed && s.reason == ErrSlowConsumer) {
+			s.mu.Unlock()
+			st.finish()
+			return nil, false
+		}
+		batch, ok := s.nextLocked()
+		if !ok {
+			if s.closed {
+				reason := s.reason
+				s.mu.Unlock()
+				reportEnd(ctx, reason)
+				st.finish()
+				return nil, false
+			}
+			s.mu.Unlock()
+			// A push, an end or the context's end (see kick) wakes it.
+			<-s.wake
+			continue
+		}
+		s.mu.Unlock()
+		st.cur = batch
+	}
+}
+
+// droppedOrDone reports whether the stream was ended for a slow consumer
+// or its context has ended.
+func (s *msgSub) droppedOrDone() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.done || (s.closed && s.reason == ErrSlowConsumer)
+}
+
+// help runs work (a replay or a gap fill, which send with st.send) in a
+// helper goroutine whose messages Next passes on until it is done; the
+// context work gets ends with ctx or when the stream finishes.
+func (st *stream) help(ctx context.Context, work func(context.Context) bool) {
+	c := make(chan *ent.Message)
+	st.out, st.helping, st.helped = c, c, false
+	ctx, st.stopHelper = context.WithCancel(ctx)
+	go func() {
+		defer close(c)
+		defer func() {
+			if r := recover(); r != nil {
+				st.h.log.Error("panic in message stream", apperr.PanicAttrs(r)...)
+				st.helped = false
+			}
+		}()
+		st.helped = work(ctx)
+	}()
 }
 
 // stream is one messageAdded subscription's delivery state: where it
@@ -262,6 +448,16 @@ type stream struct {
 	start    messenger.Cursor // where the live stream takes over from the replay
 	replayed bool             // the first forwarder replayed (only it touches this)
 	stop     func() bool      // undoes the context.AfterFunc
+	closeOut func()           // closes out, when the stream has a channel
+
+	// A pulled stream's own state (see MessageStream.Next), touched only
+	// by its consumer, or by its helper while helping is set.
+	cur        []*ent.Message      // the release being delivered
+	helping    <-chan *ent.Message // the running helper's messages
+	helped     bool                // the helper finished its work
+	stopHelper context.CancelFunc  // ends the last helper\'s work
+	filledFor  *ent.Message        // the message whose gap was filled last
+	ended      bool                // Next returned false
 }
 
 // run is the stream's forwarder, started on demand (msgSub.kickLocked, and
@@ -321,6 +517,10 @@ func (st *stream) run() {
 // (running stays set), the hub forgets it, and out is closed.
 func (st *stream) finish() {
 	st.stop()
+	if st.stopHelper != nil {
+		st.stopHelper()
+	}
+	st.ended = true
 	s := st.sub
 	s.mu.Lock()
 	s.closed = true
@@ -330,7 +530,9 @@ func (st *stream) finish() {
 	st.h.mu.Lock()
 	delete(st.h.msgs, s)
 	st.h.mu.Unlock()
-	close(st.out)
+	if st.closeOut != nil {
+		st.closeOut()
+	}
 }
 
 // startNow makes an all-channels stream without a cursor start now: it
@@ -418,23 +620,46 @@ func (st *stream) fill(ctx context.Context, id pulid.ID, from, until int64, upTo
 	}
 }
 
-// deliver sends m unless the client has it already: in a known channel, a
-// seq at or below the last one delivered; elsewhere a position at or below
-// the resume cursor. A gap in a known channel (a message released after a
-// later one of the same channel) is filled from the database first.
-func (st *stream) deliver(ctx context.Context, m *ent.Message) bool {
+// admission is what a stream does with a released message.
+type admission int
+
+const (
+	send      admission = iota // deliver it
+	skip                       // the client has it already
+	fillFirst                  // fill the gap below it from the database first
+)
+
+// admit decides whether m goes out: not when the client has it already —
+// in a known channel, a seq at or below the last one delivered; elsewhere
+// a position at or below the resume cursor — and only after the gap below
+// it, in a known channel, has been filled from the database (a message
+// released after a later one of the same channel).
+func (st *stream) admit(m *ent.Message) admission {
 	if last, ok := st.last[m.ChannelID]; ok {
-		if m.Seq <= last {
-			return true
-		}
-		if m.Seq > last+1 && !st.fill(ctx, m.ChannelID, last, m.Seq, nil) {
-			return false
-		}
-		if m.Seq <= st.last[m.ChannelID] {
-			return true
+		switch {
+		case m.Seq <= last:
+			return skip
+		case m.Seq > last+1:
+			return fillFirst
 		}
 	} else if st.after != nil && !st.after.Less(messenger.CursorOf(m)) {
+		return skip
+	}
+	return send
+}
+
+// deliver sends m as admit decides, filling a gap first.
+func (st *stream) deliver(ctx context.Context, m *ent.Message) bool {
+	switch st.admit(m) {
+	case skip:
 		return true
+	case fillFirst:
+		if !st.fill(ctx, m.ChannelID, st.last[m.ChannelID], m.Seq, nil) {
+			return false
+		}
+		if st.admit(m) == skip {
+			return true
+		}
 	}
 	return st.send(ctx, m)
 }
@@ -445,10 +670,15 @@ func (st *stream) send(ctx context.Context, m *ent.Message) bool {
 	case <-ctx.Done():
 		return false
 	}
+	st.sent(m)
+	return true
+}
+
+// sent records that m went out.
+func (st *stream) sent(m *ent.Message) {
 	if _, ok := st.last[m.ChannelID]; ok {
 		st.last[m.ChannelID] = m.Seq
 	}
-	return true
 }
 
 func (st *stream) forward(ctx context.Context, batch []*ent.Message) bool {

@@ -2,7 +2,9 @@ package pubsub
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -23,8 +25,11 @@ const maxPayload = 7500
 // Postgres is the bus between replicas sharing one PostgreSQL database:
 // NOTIFY to publish (outside any write transaction, batched), and lib/pq's
 // listener to receive. When the listener reconnects it cannot know what it
-// missed, so subscribers get Resync.
+// missed, so subscribers get Resync. The publishing replica's own
+// subscribers get its events at once, not by way of the database: each
+// event carries the replica's origin, and its echo is left out.
 type Postgres struct {
+	origin   string
 	db       *sql.DB
 	log      *slog.Logger
 	f        *fanout
@@ -42,7 +47,11 @@ type Postgres struct {
 // NewPostgres starts a bus over db; dsn is used for the listener's own
 // connection.
 func NewPostgres(db *sql.DB, dsn string, log *slog.Logger) (*Postgres, error) {
-	p := &Postgres{db: db, log: log, f: newFanout(), queue: make(chan Event, 10000)}
+	var id [8]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return nil, err
+	}
+	p := &Postgres{origin: hex.EncodeToString(id[:]), db: db, log: log, f: newFanout(), queue: make(chan Event, 10000)}
 	p.listener = pq.NewListener(dsn, 100*time.Millisecond, 5*time.Second, func(ev pq.ListenerEventType, err error) {
 		switch ev {
 		case pq.ListenerEventConnected:
@@ -73,11 +82,14 @@ func NewPostgres(db *sql.DB, dsn string, log *slog.Logger) (*Postgres, error) {
 // Ready reports whether the listener is connected.
 func (p *Postgres) Ready() bool { return p.ready.Load() }
 
-// Publish implements Bus: events are queued and sent by one goroutine, in
-// order, batched into as few NOTIFYs as fit.
+// Publish implements Bus: events are delivered here at once, and queued
+// for the other replicas, to which one goroutine sends them, in order,
+// batched into as few NOTIFYs as fit.
 func (p *Postgres) Publish(_ context.Context, events ...Event) {
+	p.f.deliver(events...)
 	dropped := false
 	for _, e := range events {
+		e.Origin = p.origin
 		select {
 		case p.queue <- e:
 		default:
@@ -137,11 +149,23 @@ func (p *Postgres) receive(ctx context.Context) {
 				p.f.deliver(Event{Kind: Resync})
 				continue
 			}
-			p.f.deliver(events...)
+			p.f.deliver(p.foreign(events)...)
 		case <-ping.C:
 			go func() { _ = p.listener.Ping() }()
 		}
 	}
+}
+
+// foreign leaves out of events those this replica published (and
+// delivered when it did).
+func (p *Postgres) foreign(events []Event) []Event {
+	out := events[:0]
+	for _, e := range events {
+		if e.Origin != p.origin {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func (p *Postgres) send(ctx context.Context) {

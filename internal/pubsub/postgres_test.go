@@ -88,6 +88,11 @@ func TestPublishFailureResyncs(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub.Publish(context.Background(), pubsub.Event{Kind: pubsub.ChannelChanged, Channel: pulid.New("ch")})
+	// Its own subscribers get the event without the database, then
+	// Resync, because the peers could not be told.
+	if got := recv(mine, 10*time.Second); got.Kind != pubsub.ChannelChanged {
+		t.Fatalf("the publisher's subscriber got %q, want its own event", got.Kind)
+	}
 	if got := recv(mine, 10*time.Second); got.Kind != pubsub.Resync {
 		t.Fatalf("after a failed publish the publisher's subscriber got %q, want resync", got.Kind)
 	}
@@ -100,6 +105,66 @@ func TestPublishFailureResyncs(t *testing.T) {
 	}
 	if got := recv(theirs, 10*time.Second); got.Kind != pubsub.Resync {
 		t.Fatalf("once the database was back the peer got %q, want resync", got.Kind)
+	}
+}
+
+// TestPublisherGetsItsOwnEventsOnce: a replica's subscribers get the
+// events it publishes at once, not by way of the database, and not again
+// when its NOTIFY comes back; the peers get them once, and the publisher
+// still gets the peers' events.
+func TestPublisherGetsItsOwnEventsOnce(t *testing.T) {
+	if !testdb.Postgres() {
+		t.Skip("PostgreSQL only")
+	}
+	dsn := testdb.URL(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	pub, err := pubsub.NewPostgres(db, dsn, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	peer, err := pubsub.NewPostgres(db, dsn, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	mine, theirs := pub.Subscribe(100), peer.Subscribe(100)
+	defer mine.Close()
+	defer theirs.Close()
+
+	own := pubsub.Event{Kind: pubsub.Message, Channel: pulid.New("ch"), Message: pulid.New("ms")}
+	pub.Publish(context.Background(), own)
+	// Delivered during Publish: already waiting.
+	select {
+	case got := <-mine.C():
+		if got.Kind != own.Kind || got.Message != own.Message || got.Origin != "" {
+			t.Fatalf("the publisher's subscriber got %+v, want %+v", got, own)
+		}
+	default:
+		t.Fatal("the publisher's own subscriber did not have the event when Publish returned")
+	}
+	if got := recv(theirs, 10*time.Second); got.Message != own.Message {
+		t.Fatalf("the peer got %+v, want %+v", got, own)
+	}
+	// The peer's event comes after the echo of the publisher's own, in
+	// NOTIFY order: the next thing the publisher's subscriber gets is the
+	// peer's event, not its own again.
+	other := pubsub.Event{Kind: pubsub.Message, Channel: pulid.New("ch"), Message: pulid.New("ms")}
+	peer.Publish(context.Background(), other)
+	if got := recv(mine, 10*time.Second); got.Message != other.Message {
+		t.Fatalf("the publisher's subscriber got %+v after its own event, want the peer's %+v", got, other)
+	}
+	if got := recv(theirs, 10*time.Second); got.Message != other.Message {
+		t.Fatalf("the peer got %+v, want its own %+v once", got, other)
+	}
+	peer.Publish(context.Background(), pubsub.Event{Kind: pubsub.Read, Users: []pulid.ID{pulid.New("us")}})
+	if got := recv(theirs, 10*time.Second); got.Kind != pubsub.Read {
+		t.Fatalf("the peer got %+v, want its read event (not its message twice)", got)
 	}
 }
 

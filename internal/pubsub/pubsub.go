@@ -56,6 +56,9 @@ type Event struct {
 	Session   pulid.ID   `json:"s,omitempty"`
 	Change    string     `json:"x,omitempty"`
 	Timestamp int64      `json:"t,omitempty"`
+	// Origin names the replica that published the event on a bus between
+	// replicas: that replica delivered it to its own subscribers already.
+	Origin string `json:"o,omitempty"`
 }
 
 // Bus carries events to every replica, this one included.
