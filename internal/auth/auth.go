@@ -116,7 +116,17 @@ type Service struct {
 
 	mu      sync.Mutex
 	checked map[pulid.ID]checkedSession // guarded by mu
+	// verified are tokens whose signature and claims checked out, by the
+	// token itself: a client sends the same token with every request and
+	// socket, and checking it again cost more than the rest of
+	// authenticating it. Only the time limits are checked again. Guarded
+	// by mu.
+	verified map[string]claims
 }
+
+// maxVerifiedTokens bounds Service.verified; when it is full it is emptied,
+// and the next requests check their tokens again.
+const maxVerifiedTokens = 10_000
 
 // checkedSession is a session recently found valid, with its viewer — or,
 // with revoked set, a tombstone: a check that began before a revocation
@@ -155,11 +165,12 @@ func New(client *ent.Client, cfg Config, log *slog.Logger) (*Service, error) {
 		cfg.SessionCheck = 10 * time.Second
 	}
 	return &Service{
-		checked: map[pulid.ID]checkedSession{},
-		client:  client,
-		cfg:     cfg,
-		log:     log,
-		unknown: throttle.NewShared(client, cfg.MaxFailures, cfg.LockFor),
+		checked:  map[pulid.ID]checkedSession{},
+		verified: map[string]claims{},
+		client:   client,
+		cfg:      cfg,
+		log:      log,
+		unknown:  throttle.NewShared(client, cfg.MaxFailures, cfg.LockFor),
 
 		passwordRate: newPasswordRate(client, cfg.Dialect, cfg.PasswordChecks),
 	}, nil
@@ -411,21 +422,9 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*viewer.View
 		v, err := s.authenticateKey(ctx, bearer)
 		return v, time.Time{}, err
 	}
-	var c claims
-	_, err := jwt.ParseWithClaims(bearer, &c, func(*jwt.Token) (any, error) { return s.cfg.Secret, nil },
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuer(issuer),
-		jwt.WithAudience(audience),
-		jwt.WithTimeFunc(s.cfg.Now),
-	)
-	if errors.Is(err, jwt.ErrTokenExpired) {
-		// Only a token whose signature checked out is called expired: jwt
-		// checks the signature before the claims.
-		return nil, time.Time{}, ErrTokenExpired
-	}
+	c, err := s.verify(bearer)
 	if err != nil {
-		return nil, time.Time{}, ErrInvalidToken
+		return nil, time.Time{}, err
 	}
 	if pulid.ID(c.Subject).Prefix() == "pa" {
 		// A portal patient's token names a portal session (patient_session.go).
@@ -454,6 +453,41 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*viewer.View
 	}
 	s.mu.Unlock()
 	return v, c.ExpiresAt.Time, nil
+}
+
+// verify checks a bearer token's signature and claims (once per token;
+// see Service.verified) and returns its claims.
+func (s *Service) verify(bearer string) (claims, error) {
+	now := s.cfg.Now()
+	s.mu.Lock()
+	c, ok := s.verified[bearer]
+	s.mu.Unlock()
+	if ok && c.ExpiresAt != nil && now.Before(c.ExpiresAt.Time) && (c.NotBefore == nil || !now.Before(c.NotBefore.Time)) {
+		return c, nil
+	}
+	c = claims{}
+	_, err := jwt.ParseWithClaims(bearer, &c, func(*jwt.Token) (any, error) { return s.cfg.Secret, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuer(issuer),
+		jwt.WithAudience(audience),
+		jwt.WithTimeFunc(s.cfg.Now),
+	)
+	if errors.Is(err, jwt.ErrTokenExpired) {
+		// Only a token whose signature checked out is called expired: jwt
+		// checks the signature before the claims.
+		return claims{}, ErrTokenExpired
+	}
+	if err != nil {
+		return claims{}, ErrInvalidToken
+	}
+	s.mu.Lock()
+	if len(s.verified) >= maxVerifiedTokens {
+		clear(s.verified)
+	}
+	s.verified[bearer] = c
+	s.mu.Unlock()
+	return c, nil
 }
 
 func (s *Service) authenticateKey(ctx context.Context, key string) (*viewer.Viewer, error) {

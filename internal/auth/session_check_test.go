@@ -124,3 +124,46 @@ func TestAuthenticateChecksSessionUserAndGroups(t *testing.T) {
 		t.Errorf("deleted session: %v, want %v", err, auth.ErrInvalidToken)
 	}
 }
+
+// TestVerifiedTokensStillExpire: a token that was accepted (and is not
+// checked again while it is valid) is refused as TOKEN_EXPIRED once its
+// lifetime has passed, and a token differing from it in its signature is
+// refused although the accepted one is still valid.
+func TestVerifiedTokensStillExpire(t *testing.T) {
+	db := testdb.Open(t)
+	ctx := context.Background()
+	sctx := viewer.NewSystemContext(ctx, "test")
+	hash, err := auth.HashPassword("a long enough password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := db.Client.User.Create().SetName("Ada").SetEmail("ada@example.test").SetPasswordHash(hash).
+		SetPermissions([]string{string(viewer.AccessWhisper)}).SaveX(sctx)
+	now := time.Now()
+	clock := func() time.Time { return now }
+	s, err := auth.New(db.Client, auth.Config{Secret: bytes.Repeat([]byte("s"), 32), Dialect: db.Dialect, Now: clock},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := s.Login(ctx, u.Email, "a long enough password", auth.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, _, err := s.Authenticate(ctx, tok.AccessToken); err != nil {
+			t.Fatalf("a fresh token: %v", err)
+		}
+	}
+	forged := tok.AccessToken[:len(tok.AccessToken)-2] + "AA"
+	if forged == tok.AccessToken {
+		forged = tok.AccessToken[:len(tok.AccessToken)-2] + "BB"
+	}
+	if _, _, err := s.Authenticate(ctx, forged); !errors.Is(err, auth.ErrInvalidToken) {
+		t.Fatalf("a token with another signature: %v, want ErrInvalidToken", err)
+	}
+	now = tok.ExpiresAt.Add(time.Second)
+	if _, _, err := s.Authenticate(ctx, tok.AccessToken); !errors.Is(err, auth.ErrTokenExpired) {
+		t.Fatalf("the accepted token past its lifetime: %v, want ErrTokenExpired", err)
+	}
+}

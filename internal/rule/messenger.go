@@ -150,22 +150,45 @@ func AllowIfMemberPosts() privacy.MutationRule {
 		// lock: the channel's kind if the viewer is a member. (The UPDATE's
 		// own membership check ran on a snapshot from before it waited for
 		// the lock, so a removal committed meanwhile is seen only here.)
-		kinds, err := m.Client().ChannelMember.Query().
-			Where(channelmember.ChannelID(chID), channelmember.UserID(v.UserID)).
-			QueryChannel().Select(channel.FieldKind).Strings(privacy.DecisionContext(ctx, privacy.Allow))
+		// Plain SQL ($n placeholders bind on both databases): it runs in
+		// every send's transaction, and building it with ent cost ten
+		// times what running it does.
+		member, chKind, err := memberOf(ctx, m.Client(), chID, v.UserID)
 		if err != nil {
 			return privacy.Denyf("checking membership: %v", err)
 		}
-		if len(kinds) == 0 {
+		if !member {
 			return privacy.Denyf("not a member of the channel")
 		}
 		if kind != message.KindSYSTEM {
-			if err := PostIn(v, channel.Kind(kinds[0])); err != nil {
+			if err := PostIn(v, chKind); err != nil {
 				return privacy.Denyf("%v", err)
 			}
 		}
 		return privacy.Allow
 	})
+}
+
+// memberOf reports whether user is a member of channel id, and the
+// channel's kind, in one statement.
+func memberOf(ctx context.Context, c *ent.Client, id, user pulid.ID) (bool, channel.Kind, error) {
+	rows, err := c.QueryContext(ctx, "SELECT c.kind FROM channel_members m JOIN channels c ON c.id = m.channel_id "+
+		"WHERE m.channel_id = $1 AND m.user_id = $2", string(id), string(user))
+	if err != nil {
+		return false, "", err
+	}
+	defer rows.Close()
+	var kind string
+	found := rows.Next()
+	if found {
+		if err := rows.Scan(&kind); err != nil {
+			return false, "", err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return false, "", err
+	}
+	return found, channel.Kind(kind), rows.Close()
 }
 
 // AllowIfQueuingOwnMessage lets a sender queue the SMS copy of a message
