@@ -66,18 +66,24 @@ func runFanout(ctx context.Context, srv *server, o Options) (Result, error) {
 		return Result{}, err
 	}
 
-	// Ours: N graphql-transport-ws subscriptions.
+	// Ours: N graphql-transport-ws subscriptions, in this process or, with
+	// -fanout-procs, in child processes.
 	t0 = time.Now()
 	wsURL := "ws" + strings.TrimPrefix(srv.URL, "http")
 	ours := newTracker(n, o.Messages)
-	clients, err := dialAll(ctx, n, func(ctx context.Context, i int) (*websocket.Conn, error) {
-		return dialGraphQL(ctx, wsURL, tokens[i], channelID)
-	}, ours)
-	defer closeAll(clients)
+	var clients clientSet
+	if o.FanoutProcs > 0 {
+		clients, err = startClientProcs(ctx, o.FanoutProcs, clientOrders{URL: wsURL, Tokens: tokens, ChannelID: channelID}, n, ours)
+	} else {
+		clients, err = dialAll(ctx, n, func(ctx context.Context, i int) (*websocket.Conn, error) {
+			return dialGraphQL(ctx, wsURL, tokens[i], channelID)
+		}, ours)
+	}
+	defer clients.close()
 	if err != nil {
 		return Result{}, err
 	}
-	logf("bench: fanout: %d graphql-transport-ws subscriptions open in %v", n, time.Since(t0).Round(time.Millisecond))
+	logf("bench: fanout: %d graphql-transport-ws subscriptions open in %v%s", n, time.Since(t0).Round(time.Millisecond), procsNote(o.FanoutProcs))
 	sendOurs := func(ctx context.Context, body string) error {
 		return srv.do(ctx, chenToken, sendMutation, map[string]any{"input": map[string]any{"channelID": channelID, "body": body}}, nil)
 	}
@@ -90,30 +96,46 @@ func runFanout(ctx context.Context, srv *server, o Options) (Result, error) {
 	}
 
 	// Baseline: N plain websockets of a broadcast server that writes them
-	// the bytes our subscribers received.
+	// the bytes our subscribers received; with -fanout-procs the server and
+	// the clients run in child processes.
 	t0 = time.Now()
-	var bc *broadcaster
-	pprof.Do(ctx, pprof.Labels("side", "baseline"), func(context.Context) { bc, err = startBroadcaster() })
+	var bc baselineServer
+	if o.FanoutProcs > 0 {
+		bc, err = startBroadcasterProc(ctx, template)
+	} else {
+		pprof.Do(ctx, pprof.Labels("side", "baseline"), func(context.Context) {
+			var b *broadcaster
+			if b, err = startBroadcaster(); err == nil {
+				bc = &localBaseline{b: b, template: template}
+			}
+		})
+	}
 	if err != nil {
 		return Result{}, err
 	}
 	defer bc.Close()
 	base := newTracker(n, o.Messages)
-	bclients, err := dialAll(ctx, n, func(ctx context.Context, _ int) (*websocket.Conn, error) {
-		c, _, err := websocket.Dial(ctx, bc.url, nil)
-		return c, err
-	}, base)
-	defer closeAll(bclients)
+	var bclients clientSet
+	if o.FanoutProcs > 0 {
+		bclients, err = startClientProcs(ctx, o.FanoutProcs, clientOrders{URL: bc.URL()}, n, base)
+	} else {
+		bclients, err = dialAll(ctx, n, func(ctx context.Context, _ int) (*websocket.Conn, error) {
+			c, _, err := websocket.Dial(ctx, bc.URL(), nil)
+			return c, err
+		}, base)
+	}
+	defer bclients.close()
 	if err != nil {
 		return Result{}, err
 	}
 	if err := bc.waitFor(ctx, n); err != nil {
 		return Result{}, err
 	}
-	logf("bench: fanout: %d plain websockets open in %v", n, time.Since(t0).Round(time.Millisecond))
+	logf("bench: fanout: %d plain websockets open in %v%s", n, time.Since(t0).Round(time.Millisecond), procsNote(o.FanoutProcs))
 	sendBase := func(ctx context.Context, body string) error {
-		pprof.Do(ctx, pprof.Labels("side", "baseline"), func(context.Context) { bc.broadcast(template.with(body)) })
-		return nil
+		var err error
+		pprof.Do(ctx, pprof.Labels("side", "baseline"), func(context.Context) { err = bc.broadcast(body) })
+		return err
 	}
 	if err := base.warmUp(ctx, sendBase); err != nil {
 		return Result{}, fmt.Errorf("baseline: %w", err)
@@ -149,10 +171,10 @@ func runFanout(ctx context.Context, srv *server, o Options) (Result, error) {
 		}
 	}
 	stop()
-	closeAll(clients)
-	closeAll(bclients)
-	ourLat, ourDeliveries := ours.latencies(clients)
-	baseLat, baseDeliveries := base.latencies(bclients)
+	clients.close()
+	bclients.close()
+	ourLat, ourDeliveries := clients.latencies()
+	baseLat, baseDeliveries := bclients.latencies()
 
 	want := n * o.Messages
 	if ourDeliveries < want || baseDeliveries < want {
@@ -347,8 +369,8 @@ type subscriber struct {
 
 // dialAll opens n websockets, a few at a time, and starts reading each
 // into t.
-func dialAll(ctx context.Context, n int, dial func(context.Context, int) (*websocket.Conn, error), t *tracker) ([]*subscriber, error) {
-	subs := make([]*subscriber, n)
+func dialAll(ctx context.Context, n int, dial func(context.Context, int) (*websocket.Conn, error), t *tracker) (localClients, error) {
+	subs := make(localClients, n)
 	_, _, err := loop(ctx, dialConcurrency, n, func(ctx context.Context, i int) error {
 		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
@@ -362,6 +384,32 @@ func dialAll(ctx context.Context, n int, dial func(context.Context, int) (*webso
 		return nil
 	})
 	return subs, err
+}
+
+// clientSet is the subscribers of one side of the fanout scenario, in this
+// process (localClients) or in child processes (clientProcs).
+type clientSet interface {
+	// close closes the websockets and waits until every delivery has been
+	// recorded; closing twice is harmless.
+	close()
+	// latencies returns the measured deliveries' latencies and their
+	// number; it is called after close.
+	latencies() ([]time.Duration, int)
+}
+
+// localClients are subscribers read by goroutines of this process.
+type localClients []*subscriber
+
+func (l localClients) close() { closeAll(l) }
+
+func (l localClients) latencies() ([]time.Duration, int) {
+	var all []time.Duration
+	for _, s := range l {
+		if s != nil {
+			all = append(all, s.lat...)
+		}
+	}
+	return all, len(all)
 }
 
 // closeAll closes the clients and waits for their readers to stop; closing
@@ -440,48 +488,81 @@ func (t *tracker) read(s *subscriber) {
 		if err != nil {
 			return
 		}
-		var m wireMessage
-		if err := json.Unmarshal(data, &m); err != nil {
-			t.fail("undecodable message: " + truncate(string(data), 200))
-			continue
-		}
-		switch m.Type {
-		case "ping":
+		f := parseFrame(data)
+		switch {
+		case f.ping:
 			_ = s.conn.Write(ctx, websocket.MessageText, []byte(`{"type":"pong"}`))
-			continue
-		case "pong":
-			continue
-		case "next":
-		default:
-			t.fail(truncate(string(data), 300))
-			continue
-		}
-		var p nextPayload
-		if err := json.Unmarshal(m.Payload, &p); err != nil || len(p.Errors) > 0 {
-			t.fail(truncate(string(data), 300))
-			continue
-		}
-		k, sent, ok := parseBody(p.Data.MessageAdded.Body)
-		if !ok || k >= len(t.counts) {
-			continue // not one of ours
-		}
-		if k < maxWarmup {
-			if !s.warmed {
-				s.warmed = true
-				t.warmed.Add(1)
+		case f.failure != "":
+			t.fail(f.failure)
+		case f.bench:
+			if f.k < 0 || f.k >= len(t.counts) {
+				continue // not one of ours
 			}
-		} else {
-			s.lat = append(s.lat, now.Sub(sent))
+			if t.captured.Load() == nil {
+				b := bytes.Clone(data)
+				t.captured.CompareAndSwap(nil, &b)
+			}
+			t.note(&s.warmed, &s.lat, f.k, f.sent, now)
 		}
-		if t.captured.Load() == nil {
-			b := bytes.Clone(data)
-			t.captured.CompareAndSwap(nil, &b)
+	}
+}
+
+// frame is what a subscriber makes of one websocket message.
+type frame struct {
+	// ping asks for a pong.
+	ping bool
+	// failure, when set, describes an error or an unexpected message.
+	failure string
+	// bench marks a delivery of message k, sent at sent.
+	bench bool
+	k     int
+	sent  time.Time
+}
+
+// parseFrame decodes one websocket message of a subscriber: a "next" of
+// the messageAdded subscription (ours and the baseline's alike), a ping or
+// pong, or anything else (a failure).
+func parseFrame(data []byte) frame {
+	var m wireMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		return frame{failure: "undecodable message: " + truncate(string(data), 200)}
+	}
+	switch m.Type {
+	case "ping":
+		return frame{ping: true}
+	case "pong":
+		return frame{}
+	case "next":
+	default:
+		return frame{failure: truncate(string(data), 300)}
+	}
+	var p nextPayload
+	if err := json.Unmarshal(m.Payload, &p); err != nil || len(p.Errors) > 0 {
+		return frame{failure: truncate(string(data), 300)}
+	}
+	k, sent, ok := parseBody(p.Data.MessageAdded.Body)
+	if !ok {
+		return frame{} // not one of ours
+	}
+	return frame{bench: true, k: k, sent: sent}
+}
+
+// note records one delivery of message k (sent at sent, received at now) to
+// the subscriber whose warm-up flag and latencies are warmed and lat. Calls
+// for one subscriber must not overlap.
+func (t *tracker) note(warmed *bool, lat *[]time.Duration, k int, sent, now time.Time) {
+	if k < maxWarmup {
+		if !*warmed {
+			*warmed = true
+			t.warmed.Add(1)
 		}
-		t.first[k].CompareAndSwap(0, now.UnixNano())
-		if t.counts[k].Add(1) == int64(t.subs) {
-			t.finished[k] = now
-			close(t.done[k])
-		}
+	} else {
+		*lat = append(*lat, now.Sub(sent))
+	}
+	t.first[k].CompareAndSwap(0, now.UnixNano())
+	if t.counts[k].Add(1) == int64(t.subs) {
+		t.finished[k] = now
+		close(t.done[k])
 	}
 }
 
@@ -580,16 +661,6 @@ func (t *tracker) spread() (send, toFirst, firstToLast float64) {
 	return percentile(c, 50), percentile(a, 50), percentile(b, 50)
 }
 
-// latencies gathers the measured deliveries of subs (whose readers have
-// stopped).
-func (t *tracker) latencies(subs []*subscriber) ([]time.Duration, int) {
-	var all []time.Duration
-	for _, s := range subs {
-		all = append(all, s.lat...)
-	}
-	return all, len(all)
-}
-
 // template is a captured "next" message with its body cut out.
 type template struct{ before, after []byte }
 
@@ -618,6 +689,37 @@ func (t *template) with(body string) []byte {
 	out = append(out, body...)
 	return append(out, t.after...)
 }
+
+// baselineServer is the fanout baseline's broadcast server, in this
+// process (localBaseline) or in a child process (broadcasterProc).
+type baselineServer interface {
+	// URL is the websocket address clients dial.
+	URL() string
+	// waitFor waits until n clients are registered.
+	waitFor(ctx context.Context, n int) error
+	// broadcast writes the captured "next" frame, carrying body, to every
+	// client.
+	broadcast(body string) error
+	// Close stops the server.
+	Close()
+}
+
+// localBaseline is the broadcaster in this process.
+type localBaseline struct {
+	b        *broadcaster
+	template *template
+}
+
+func (l *localBaseline) URL() string { return l.b.url }
+
+func (l *localBaseline) waitFor(ctx context.Context, n int) error { return l.b.waitFor(ctx, n) }
+
+func (l *localBaseline) broadcast(body string) error {
+	l.b.broadcast(l.template.with(body))
+	return nil
+}
+
+func (l *localBaseline) Close() { l.b.Close() }
 
 // broadcaster is the fanout baseline: a plain websocket server that writes
 // each broadcast to every connected client through a per-client writer

@@ -74,6 +74,14 @@ type Options struct {
 	Subscribers int
 	// Messages is M, the messages delivered to every subscriber.
 	Messages int
+	// FanoutProcs, when positive, runs the fanout scenario's subscribers
+	// (ours and the baseline's, FanoutProcs child processes each) and the
+	// baseline's broadcast server in child processes, so that no process
+	// holds more than about N sockets; 0 keeps everything in this process.
+	FanoutProcs int
+	// FanoutChild, when set, makes this process one of the fanout
+	// scenario's child processes: "clients" or "broadcaster".
+	FanoutChild string
 	// Sends is the number of messages sent in the send scenario (ours and
 	// baseline alike).
 	Sends int
@@ -169,6 +177,9 @@ func main() {
 	if opts.IdleClient != "" {
 		os.Exit(idleClientMain(opts.IdleClient))
 	}
+	if opts.FanoutChild != "" {
+		os.Exit(fanoutChildMain(opts.FanoutChild))
+	}
 	if opts.MemProfile != "" {
 		runtime.MemProfileRate = 4096 // fine enough to see per-socket objects
 	}
@@ -229,6 +240,8 @@ func parseFlags(args []string) Options {
 	fs.StringVar(&o.AdminURL, "admin-url", DefaultAdminURL, "PostgreSQL server on which the throw-away database is created")
 	fs.IntVar(&o.Subscribers, "subscribers", 1000, "websocket subscribers in the fanout scenario")
 	fs.IntVar(&o.Messages, "messages", 50, "messages delivered to every subscriber in the fanout scenario")
+	fs.IntVar(&o.FanoutProcs, "fanout-procs", 0, "run the fanout subscribers in this many child processes per side (ours, baseline) and the baseline's broadcast server in one more, so that 10,000 subscribers fit the open-files limit (0: all in this process)")
+	fs.StringVar(&o.FanoutChild, "fanout-child", "", "internal: run as one of the fanout scenario's child processes")
 	fs.IntVar(&o.Sends, "sends", 2000, "messages sent in the send scenario (ours and baseline each)")
 	fs.IntVar(&o.Concurrency, "concurrency", 4, "concurrent clients in the send scenario (ours and baseline each)")
 	fs.IntVar(&o.Rounds, "rounds", 4, "turns ours and the baseline take in the send scenario")
@@ -249,9 +262,9 @@ func parseFlags(args []string) Options {
 	fs.StringVar(&o.IdleClient, "idle-client", "", "internal: run as the idle scenario's client process")
 	_ = fs.Parse(args)
 	switch {
-	case o.Subscribers < 1, o.Messages < 1, o.Sends < 1, o.Concurrency < 1, o.Rounds < 1, o.Actions < 1, o.AuditMessages < 10,
+	case o.Subscribers < 1, o.Messages < 1, o.FanoutProcs < 0, o.Sends < 1, o.Concurrency < 1, o.Rounds < 1, o.Actions < 1, o.AuditMessages < 10,
 		o.EngineRounds < 1, o.StormClients < 1, o.StormConcurrency < 1, o.StormRounds < 1, o.IdleSockets < 1:
-		fmt.Fprintln(os.Stderr, "bench: -subscribers, -messages, -sends, -concurrency, -rounds, -actions, -engine-rounds, -storm-clients, -storm-concurrency, -storm-rounds and -idle-sockets must be positive, -audit-messages at least 10")
+		fmt.Fprintln(os.Stderr, "bench: -fanout-procs must not be negative; -subscribers, -messages, -sends, -concurrency, -rounds, -actions, -engine-rounds, -storm-clients, -storm-concurrency, -storm-rounds and -idle-sockets must be positive, -audit-messages at least 10")
 		os.Exit(2)
 	}
 	for _, sc := range strings.Split(o.Scenario, ",") {
