@@ -470,9 +470,11 @@ func (c *wsConn) sendResponse(id string, response *graphql.Response) {
 
 // dataPayload returns the bytes json.Marshal writes for r when r is data
 // alone — what nearly every subscription event is — without reflection:
-// gqlgen wrote the data compact and escaped, so json.Marshal would copy it
-// as it is, unless it holds a character it escapes for HTML (<, >, &) or
-// U+2028/2029, which are left to it.
+// gqlgen wrote the data compact, valid and escaped, so json.Marshal would
+// copy it as it is, unless it holds a character it escapes for HTML (<, >,
+// &) or U+2028/2029, which are left to it. (That rests on gqlgen's
+// marshalling: a scalar writing whitespace or invalid JSON would reach the
+// client as written; the tests compare every envelope with json.Marshal.)
 func dataPayload(r *graphql.Response) ([]byte, bool) {
 	if !dataAlone(r) {
 		return nil, false

@@ -260,8 +260,26 @@ func (h *Hub) PullMessages(ctx context.Context, channelID *pulid.ID, after *mess
 		return nil, err
 	}
 	st.sub.st = st
-	st.stop = context.AfterFunc(ctx, st.sub.kick)
+	st.stop = context.AfterFunc(ctx, st.abandon)
 	return &MessageStream{st: st}, nil
+}
+
+// abandon ends a pulled stream when its context ends: the hub forgets it
+// at once, whether or not its consumer calls Next again (gqlgen may stop
+// pulling a subscription as soon as its context ends), so it is never fed
+// again nor reported as a slow consumer; a waiting Next wakes and returns
+// false.
+func (st *stream) abandon() {
+	s := st.sub
+	s.mu.Lock()
+	s.done = true
+	s.closed = true
+	s.pending = nil
+	s.kickLocked()
+	s.mu.Unlock()
+	st.h.mu.Lock()
+	delete(st.h.msgs, s)
+	st.h.mu.Unlock()
 }
 
 // open checks the viewer, fixes where the stream starts and registers it

@@ -170,3 +170,41 @@ func chenChannel(t *testing.T, f *liveFixture) pulid.ID {
 	}
 	return conv.ID
 }
+
+// TestAbandonedPulledStreamIsForgotten: a pulled stream whose context ends
+// while its consumer no longer calls Next (gqlgen stops pulling a
+// subscription whose context has ended) is forgotten by the hub at once: it
+// is never fed again, nor reported as a slow consumer, which would end the
+// rest of its socket.
+func TestAbandonedPulledStreamIsForgotten(t *testing.T) {
+	f := newLiveFixture(t, live.Config{PollInterval: time.Hour, Buffer: 2})
+	chen := f.as(demo.ChenEmail)
+	ch := chenChannel(t, f)
+	pctx, stopPace := context.WithCancel(chen)
+	defer stopPace()
+	pace, err := f.hub.Messages(pctx, &ch, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	behind := make(chan struct{}, 10)
+	ended := make(chan error, 10)
+	sctx, cancel := context.WithCancel(live.OnFellBehind(live.OnEnd(chen, func(err error) { ended <- err }), func() { behind <- struct{}{} }))
+	if _, err := f.hub.PullMessages(sctx, &ch, nil); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	for i := range 4 {
+		body := fmt.Sprintf("M%d", i)
+		if _, err := f.msgr.Send(chen, messenger.SendInput{ChannelID: ch, Body: body}); err != nil {
+			t.Fatal(err)
+		}
+		expect(t, pace, body)
+	}
+	select {
+	case <-behind:
+		t.Fatal("a stream whose context had ended was fed and reported as fallen behind")
+	case err := <-ended:
+		t.Fatalf("a stream whose context had ended was ended again with %v", err)
+	default:
+	}
+}
