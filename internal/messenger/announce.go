@@ -59,9 +59,14 @@ func announceMessageWrite(ctx context.Context, c *ent.Client) (already bool, err
 }
 
 // announce takes MessageWriterLock, sets announcedSetting and the write
-// timeouts, in one statement.
+// timeouts, in one statement. It also makes the transaction's prepared
+// statements run their generic plans: a message write is a handful of
+// point reads and writes by key, which PostgreSQL would otherwise plan
+// again for their parameters every time (planning the send's WITH … UPDATE
+// took longer than running it).
 func announce(ctx context.Context, c *ent.Client) error {
 	q := fmt.Sprintf("SELECT pg_advisory_xact_lock_shared(%d, %d)::text, set_config('%s', 'on', true), "+
+		"set_config('plan_cache_mode', 'force_generic_plan', true), "+
 		"set_config('statement_timeout', '%s', true), set_config('idle_in_transaction_session_timeout', '%s', true)",
 		store.MessageWriterLockClass, store.MessageWriterLockID, announcedSetting,
 		writeStatementTimeout, writeIdleTimeout)

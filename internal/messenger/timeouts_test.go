@@ -56,16 +56,16 @@ func TestMessageWritesAreBoundedByTimeouts(t *testing.T) {
 		}
 	}
 
-	t.Run("the send's transaction carries both timeouts", func(t *testing.T) {
-		var statement, idle string
+	t.Run("the send's transaction carries both timeouts and generic plans", func(t *testing.T) {
+		var statement, idle, plans string
 		stall = func(ctx context.Context, tx *ent.Client) error {
-			rows, err := tx.QueryContext(ctx, "SELECT current_setting('statement_timeout'), current_setting('idle_in_transaction_session_timeout')")
+			rows, err := tx.QueryContext(ctx, "SELECT current_setting('statement_timeout'), current_setting('idle_in_transaction_session_timeout'), current_setting('plan_cache_mode')")
 			if err != nil {
 				return err
 			}
 			defer rows.Close()
 			for rows.Next() {
-				if err := rows.Scan(&statement, &idle); err != nil {
+				if err := rows.Scan(&statement, &idle, &plans); err != nil {
 					return err
 				}
 			}
@@ -77,18 +77,21 @@ func TestMessageWritesAreBoundedByTimeouts(t *testing.T) {
 		if statement != "15s" || idle != "10s" {
 			t.Errorf("statement_timeout = %q, idle_in_transaction_session_timeout = %q, want 15s and 10s", statement, idle)
 		}
+		if plans != "force_generic_plan" {
+			t.Errorf("plan_cache_mode = %q in a send's transaction, want force_generic_plan (planning the send's statements took longer than running them)", plans)
+		}
 		// Outside a message write the session's own settings hold again.
-		var after string
-		rows, err := c.QueryContext(ctx, "SELECT current_setting('statement_timeout')")
+		var after, afterPlans string
+		rows, err := c.QueryContext(ctx, "SELECT current_setting('statement_timeout'), current_setting('plan_cache_mode')")
 		if err != nil {
 			t.Fatal(err)
 		}
 		for rows.Next() {
-			_ = rows.Scan(&after)
+			_ = rows.Scan(&after, &afterPlans)
 		}
 		_ = rows.Close()
-		if after == "15s" {
-			t.Errorf("statement_timeout outlived the transaction")
+		if after == "15s" || afterPlans == "force_generic_plan" {
+			t.Errorf("statement_timeout (%s) or plan_cache_mode (%s) outlived the transaction", after, afterPlans)
 		}
 	})
 
