@@ -592,6 +592,9 @@ func auditPatientReads(r *Resolver) graphql.OperationMiddleware {
 //
 //go:noinline
 func flushReads(ctx context.Context, r *Resolver, reads *trail.ReadLog) {
+	if reads.Empty() {
+		return // most responses, and every shared event
+	}
 	if err := reads.Flush(context.WithoutCancel(ctx), r.Client); err != nil {
 		r.Log.Error("recording patient reads", "err", err)
 	}

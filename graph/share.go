@@ -64,6 +64,10 @@ type shareKey struct {
 type shareEntry struct {
 	ready chan struct{} // closed once data is set (or the owner gave up)
 	data  []byte        // nil: the owner failed; execute yourself
+	// resp is the response every subscriber gets when no response
+	// interceptor is configured: one value, read by the transports and
+	// never written after it is made.
+	resp *graphql.Response
 }
 
 func newMessageShare(exts []graphql.HandlerExtension) *messageShare {
@@ -185,6 +189,9 @@ func (c *messageShare) InterceptOperation(ctx context.Context, next graphql.Oper
 					return h(ctx) // ends the stream, as gqlgen would
 				}
 			}
+			if e.resp != nil {
+				return e.resp
+			}
 			if e.data != nil {
 				return c.respond(ctx, &graphql.Response{Data: e.data})
 			}
@@ -199,6 +206,9 @@ func (c *messageShare) InterceptOperation(ctx context.Context, next graphql.Oper
 		if r != nil && len(r.Errors) == 0 && len(r.Extensions) == 0 && len(r.Data) > 0 {
 			// gqlgen reuses its buffer for the next event: keep a copy.
 			e.data = append([]byte(nil), r.Data...)
+			if len(c.around) == 0 {
+				e.resp = &graphql.Response{Data: e.data}
+			}
 		}
 		return r
 	}

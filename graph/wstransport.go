@@ -493,7 +493,22 @@ func dataPayload(r *graphql.Response) ([]byte, bool) {
 // as it is (see dataPayload).
 func dataAlone(r *graphql.Response) bool {
 	return len(r.Errors) == 0 && r.Label == "" && len(r.Path) == 0 && r.HasNext == nil && len(r.Extensions) == 0 &&
-		len(r.Data) > 0 && !bytes.ContainsAny(r.Data, "<>&\u2028\u2029")
+		len(r.Data) > 0 && !htmlEscaped(r.Data)
+}
+
+// htmlEscaped reports whether json.Marshal escapes something in b when it
+// copies it: <, >, & or U+2028/2029 (E2 80 A8/A9), in one pass over the
+// bytes (bytes.ContainsAny with a non-ASCII set decodes every rune).
+func htmlEscaped(b []byte) bool {
+	for i, c := range b {
+		switch {
+		case c == '<' || c == '>' || c == '&':
+			return true
+		case c == 0xE2 && i+2 < len(b) && b[i+1] == 0x80 && (b[i+2] == 0xA8 || b[i+2] == 0xA9):
+			return true
+		}
+	}
+	return false
 }
 
 // nextMessage is the whole graphql-transport-ws "next" message of a

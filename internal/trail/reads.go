@@ -52,6 +52,13 @@ func (l *ReadLog) add(actor pulid.ID, patients []*gen.Patient) {
 	}
 }
 
+// Empty reports whether no read is waiting to be flushed.
+func (l *ReadLog) Empty() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.pending) == 0
+}
+
 // Flush appends a VIEW_PATIENT entry for each patient read since the last
 // flush (each viewer and patient once per request).
 func (l *ReadLog) Flush(ctx context.Context, client *gen.Client) error {
