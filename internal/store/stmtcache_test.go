@@ -156,3 +156,32 @@ func TestStaleStatementIsRunAgain(t *testing.T) {
 		t.Fatalf("after the table changed: %q, %v; want 7 and no error", v, err)
 	}
 }
+
+// TestSQLiteKeepsItsReaderConnections: connections readers used side by
+// side stay open for the next burst (a reopened connection runs its PRAGMAs
+// and prepares its statements again), up to store.SQLiteIdleConns.
+func TestSQLiteKeepsItsReaderConnections(t *testing.T) {
+	db := testdb.Open(t)
+	if db.Dialect.IsPostgres() {
+		t.Skip("SQLite's pool")
+	}
+	ctx := context.Background()
+	for range 3 {
+		conns := make([]*sql.Conn, 6)
+		for i := range conns {
+			c, err := db.SQL.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conns[i] = c
+		}
+		for _, c := range conns {
+			if err := c.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if st := db.SQL.Stats(); st.MaxIdleClosed > 0 || st.OpenConnections < 6 {
+		t.Errorf("after three bursts of 6 readers: %d connections closed for want of idle room, %d open; want none closed and at least 6 open", st.MaxIdleClosed, st.OpenConnections)
+	}
+}

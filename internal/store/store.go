@@ -78,6 +78,11 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		d = dialect.Postgres
 		setPool(sqldb, DefaultPoolSize)
 		sqldb.SetConnMaxIdleTime(5 * time.Minute)
+	} else {
+		// Readers run side by side (WAL); database/sql would keep only two
+		// of their connections open between uses, and open (PRAGMAs,
+		// statements prepared again) and close the others at every burst.
+		sqldb.SetMaxIdleConns(SQLiteIdleConns)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -95,6 +100,10 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	client := ent.NewClient(ent.Driver(drv))
 	return &DB{Client: client, SQL: sqldb, Dialect: Dialect(d), Source: source}, nil
 }
+
+// SQLiteIdleConns is how many SQLite connections a process keeps open
+// between uses (the writer's included); more are opened when needed.
+const SQLiteIdleConns = 8
 
 // DefaultPoolSize is how many PostgreSQL connections a replica holds at
 // most unless SetPoolSize says otherwise (WHISPER_DB_MAX_CONNS).
