@@ -63,20 +63,6 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, error) 
 		}
 	}
 
-	// On SQLite, where a write transaction holds the only writer, the other
-	// party of an individual channel is read before it begins (the members
-	// of an individual channel never change; what the party's row says is
-	// read a moment earlier than the lock, as a change to it a moment later
-	// would be missed anyway). On PostgreSQL advance reads it in its own
-	// statement.
-	var party *ent.User
-	partyRead := !s.cfg.Dialect.IsPostgres()
-	if partyRead {
-		if party, err = partyOf(ctx, s.client, in.ChannelID, v.UserID); err != nil {
-			return nil, err
-		}
-	}
-
 	var msg *ent.Message
 	var recipient *ent.User
 	var kind channel.Kind
@@ -85,14 +71,13 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, error) 
 		// One statement locks the channel, checks that the viewer is a
 		// member, takes the next sequence number and the writing
 		// transaction's id, and reads the other party of an individual
-		// channel (unless it was read above); everything below is rolled
-		// back on refusal.
-		a, err := s.advance(ctx, c, in.ChannelID, v.UserID, !partyRead)
+		// channel; everything below is rolled back on refusal. (The party
+		// is read under the lock: a change to their mobile number or to
+		// whether they take direct messages that committed before this
+		// send's turn holds for it.)
+		a, err := s.advance(ctx, c, in.ChannelID, v.UserID, true)
 		if err != nil {
 			return err
-		}
-		if partyRead && a.ok && a.kind == channel.KindINDIVIDUAL {
-			a.party = party
 		}
 		if !a.ok {
 			// The care team posts in a patient conversation without being
@@ -405,29 +390,6 @@ func (p *partyRow) user() *ent.User {
 	return u
 }
 
-// partyOf reads the other member of channel id when it is an individual
-// channel me belongs to (see partyRow), or nil, in one plain statement.
-func partyOf(ctx context.Context, c *ent.Client, id, me pulid.ID) (*ent.User, error) {
-	rows, err := c.QueryContext(ctx, "SELECT "+partyColumns+" FROM channels c "+
-		"JOIN channel_members me ON me.channel_id = c.id AND me.user_id = $2 "+
-		"JOIN channel_members m ON m.channel_id = c.id AND m.user_id <> $2 "+
-		"JOIN users u ON u.id = m.user_id WHERE c.id = $1 AND c.kind = 'INDIVIDUAL' LIMIT 1", string(id), string(me))
-	if err != nil {
-		return nil, fmt.Errorf("finding the other party: %w", err)
-	}
-	defer rows.Close()
-	var p partyRow
-	if rows.Next() {
-		if err := rows.Scan(p.dest()...); err != nil {
-			return nil, fmt.Errorf("finding the other party: %w", err)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("finding the other party: %w", err)
-	}
-	return p.user(), nil
-}
-
 // otherMember reads the member of channel id other than me (see
 // partyRow), or nil; the caller has established that id is an individual
 // channel me belongs to.
@@ -485,8 +447,9 @@ func (s *Service) append(ctx context.Context, c *ent.Client, channelID pulid.ID,
 	if msg.SenderID != nil && *msg.SenderID != a.readMarkOf {
 		// The sender's own row (as AllowMembershipChangesByMembers lets a
 		// member move their own read mark, and as advance's statement does
-		// on PostgreSQL); the insert above was the viewer's, as the rules
-		// decided. Plain SQL: this runs in every send's transaction.
+		// on PostgreSQL): the viewer's, whose insert the rules allowed, or
+		// the away recipient's for a staff auto-reply, which the system
+		// posts. Plain SQL: this runs in every send's transaction.
 		if _, err := c.ExecContext(ctx, "UPDATE channel_members SET last_read_seq = $1, updated_at = $2 "+
 			"WHERE channel_id = $3 AND user_id = $4", a.seq, a.at, string(channelID), string(*msg.SenderID)); err != nil {
 			return nil, fmt.Errorf("moving sender's read mark: %w", err)
