@@ -696,6 +696,40 @@ func TestStaffAutoReply(t *testing.T) {
 	}
 }
 
+// TestAutoReplyLeavesWhatItAnswersUnread: a staff auto-reply is posted in
+// the away user's name, but they have not read the message it answers: it
+// stays unread for them (with the auto-reply itself, until they open the
+// conversation), in the channel's unreadCount and on a badge stream opened
+// before; the sender's own message is read for the sender.
+func TestAutoReplyLeavesWhatItAnswersUnread(t *testing.T) {
+	e := newEnv(t)
+	chen, patel := e.login(demo.ChenEmail), e.login(demo.PatelEmail)
+	e.ok(patel.AccessToken, `mutation { updatePreferences(input: {staffAutoReply: {text: "On leave until Monday"}}) { id } }`, nil, nil)
+	ch := e.open(chen.AccessToken, map[string]any{"userIDs": []string{patel.User.ID}})
+	badge := e.subscribe(t, patel.AccessToken, `subscription { unreadBadge { total } }`, nil)
+	if d := badge.next(5 * time.Second); d == nil {
+		t.Fatal("no initial badge")
+	}
+	e.send(chen.AccessToken, ch.ID, "Can you see Mrs Jones today?", nil)
+	if c := e.channel(patel.AccessToken, ch.ID); c.UnreadCount != 2 {
+		t.Errorf("Patel's unread after Chen's message and his auto-reply = %d, want 2 (he has read neither)", c.UnreadCount)
+	}
+	if c := e.channel(chen.AccessToken, ch.ID); c.UnreadCount != 1 {
+		t.Errorf("Chen's unread = %d, want 1 (the auto-reply)", c.UnreadCount)
+	}
+	var total float64
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && total != 2; {
+		d := badge.next(time.Until(deadline))
+		if d == nil {
+			break
+		}
+		total = d["unreadBadge"].(map[string]any)["total"].(float64)
+	}
+	if total != 2 {
+		t.Errorf("Patel's badge shows %v, want 2", total)
+	}
+}
+
 // TestCustomGroupMembershipFollowsItsParts: updateCustomGroup adds and
 // removes users, security groups and included conversations; the system
 // message names only who actually joined or left; a user without

@@ -5,6 +5,7 @@ import (
 
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/channel"
+	"github.com/whisper-health/whisper/ent/message"
 	"github.com/whisper-health/whisper/ent/patientsession"
 	"github.com/whisper-health/whisper/ent/session"
 	"github.com/whisper-health/whisper/internal/pulid"
@@ -80,8 +81,13 @@ func (s *badgeSub) loadPatientConversations(ctx context.Context, state map[pulid
 }
 
 // ownMessage reports whether the viewer sent m (staff or patient): the
-// sender never has their own message unread.
+// sender never has their own message unread. A staff auto-reply is not
+// its away user's own in that sense: it does not mean they read what it
+// answers (see messenger's append).
 func ownMessage(v *viewer.Viewer, m *ent.Message) bool {
+	if m.Kind == message.KindAUTO_REPLY {
+		return false
+	}
 	if m.SenderID != nil {
 		return *m.SenderID == v.UserID && v.UserID != ""
 	}

@@ -444,7 +444,10 @@ func (s *Service) append(ctx context.Context, c *ent.Client, channelID pulid.ID,
 	if err != nil {
 		return nil, err
 	}
-	if msg.SenderID != nil && *msg.SenderID != a.readMarkOf {
+	// A staff auto-reply is posted in the away user's name, but they have
+	// not read what it answers: their mark stays (and the auto-reply
+	// itself counts for them until they open the conversation).
+	if msg.SenderID != nil && *msg.SenderID != a.readMarkOf && msg.Kind != message.KindAUTO_REPLY {
 		// The sender's own row (as AllowMembershipChangesByMembers lets a
 		// member move their own read mark, and as advance's statement does
 		// on PostgreSQL): the viewer's, whose insert the rules allowed, or
