@@ -195,3 +195,37 @@ func TestEnrollingWakesTheEngine(t *testing.T) {
 	}
 	wait(p.ID)
 }
+
+// A pass that runs more actions than EngineConfig.AnalyzeEvery refreshes
+// PostgreSQL's statistics of the tables it grew, so that the next batches
+// are planned for the tables as they are (stale statistics made each burst
+// of 10,000 actions slower than the one before).
+func TestABurstRefreshesThePlannersStatistics(t *testing.T) {
+	if !testdb.Postgres() {
+		t.Skip("PostgreSQL's planner")
+	}
+	e, c, _, _ := burst(t, 12)
+	e.cfg.AnalyzeEvery = 5
+	ctx := viewer.NewSystemContext(context.Background(), "test")
+	ran, err := e.RunDue(context.Background())
+	if err != nil || ran < 5 {
+		t.Fatalf("the pass ran %d actions (%v), want at least 5", ran, err)
+	}
+	steps := c.EnrollmentStep.Query().CountX(ctx)
+	rows, err := c.QueryContext(ctx, "SELECT reltuples::bigint FROM pg_class WHERE oid = 'enrollment_steps'::regclass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var planned int64 = -2
+	for rows.Next() {
+		if err := rows.Scan(&planned); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = rows.Close()
+	// Refreshed during the pass (after its 5th and 10th actions), so the
+	// planner has counted the table since it grew (-1: never).
+	if planned < 10 || planned > int64(steps) {
+		t.Errorf("the planner counts %d enrolment steps after the pass, the table holds %d: its statistics were not refreshed as it grew", planned, steps)
+	}
+}

@@ -59,7 +59,15 @@ type EngineConfig struct {
 	// PublicURL is the server's public base URL, for the one-click
 	// unsubscribe link of outreach email (none when empty).
 	PublicURL string
+	// AnalyzeEvery is how many actions a pass runs between refreshes of
+	// PostgreSQL's statistics of the tables it grows (enrolments, their
+	// steps, the outbox); default 5,000, negative for never. See
+	// sharedPass.count.
+	AnalyzeEvery int
 }
+
+// defaultAnalyzeEvery is EngineConfig.AnalyzeEvery's default.
+const defaultAnalyzeEvery = 5000
 
 // Engine enrols patients and runs due actions.
 type Engine struct {
@@ -77,6 +85,9 @@ type Engine struct {
 func NewEngine(client *ent.Client, log *slog.Logger, cfg EngineConfig) *Engine {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.AnalyzeEvery == 0 {
+		cfg.AnalyzeEvery = defaultAnalyzeEvery
 	}
 	if cfg.Settings == nil {
 		cfg.Settings = settings.New(client, settings.Practice{Name: cfg.Practice.Name, Phone: cfg.Practice.Phone, Address: cfg.Practice.Address})
