@@ -438,7 +438,9 @@ func (s *Service) post(ctx context.Context, c *ent.Client, ch *ent.Channel, crea
 
 // append inserts the message advance made room for: its sequence number,
 // writing transaction and time, then moves the sender's read mark (so the
-// sender never has their own message unread) unless advance has.
+// sender never has their own message unread) unless advance has — or the
+// message is a staff auto-reply, which does not mean its away user read
+// anything.
 func (s *Service) append(ctx context.Context, c *ent.Client, channelID pulid.ID, a advanced, create *ent.MessageCreate, emit func(...pubsub.Event)) (*ent.Message, error) {
 	msg, err := create.SetChannelID(channelID).SetSeq(a.seq).SetTxid(a.txid).SetCreatedAt(a.at).Save(ctx)
 	if err != nil {
@@ -448,11 +450,10 @@ func (s *Service) append(ctx context.Context, c *ent.Client, channelID pulid.ID,
 	// not read what it answers: their mark stays (and the auto-reply
 	// itself counts for them until they open the conversation).
 	if msg.SenderID != nil && *msg.SenderID != a.readMarkOf && msg.Kind != message.KindAUTO_REPLY {
-		// The sender's own row (as AllowMembershipChangesByMembers lets a
-		// member move their own read mark, and as advance's statement does
-		// on PostgreSQL): the viewer's, whose insert the rules allowed, or
-		// the away recipient's for a staff auto-reply, which the system
-		// posts. Plain SQL: this runs in every send's transaction.
+		// The sender's own row, the viewer's, whose insert the rules
+		// allowed (as AllowMembershipChangesByMembers lets a member move
+		// their own read mark, and as advance's statement does on
+		// PostgreSQL). Plain SQL: this runs in every send's transaction.
 		if _, err := c.ExecContext(ctx, "UPDATE channel_members SET last_read_seq = $1, updated_at = $2 "+
 			"WHERE channel_id = $3 AND user_id = $4", a.seq, a.at, string(channelID), string(*msg.SenderID)); err != nil {
 			return nil, fmt.Errorf("moving sender's read mark: %w", err)

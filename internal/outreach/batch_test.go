@@ -223,9 +223,36 @@ func TestABurstRefreshesThePlannersStatistics(t *testing.T) {
 		}
 	}
 	_ = rows.Close()
-	// Refreshed during the pass (after its 5th and 10th actions), so the
+	// Refreshed during the pass (once it had run 5 actions), so the
 	// planner has counted the table since it grew (-1: never).
 	if planned < 10 || planned > int64(steps) {
 		t.Errorf("the planner counts %d enrolment steps after the pass, the table holds %d: its statistics were not refreshed as it grew", planned, steps)
+	}
+}
+
+// Workers of a pass counting their actions side by side: exactly one of
+// them sees each multiple of AnalyzeEvery crossed, including by a batch
+// that jumps past one.
+func TestAPassRefreshesStatisticsOncePerCrossing(t *testing.T) {
+	sp := &sharedPass{}
+	var wg sync.WaitGroup
+	crossings := make([]int, 4)
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 2500 {
+				if sp.count(1, 1000) {
+					crossings[w]++
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := crossings[0] + crossings[1] + crossings[2] + crossings[3]; n != 10 {
+		t.Errorf("10,000 actions counted by 4 workers crossed a multiple of 1,000 %d times, want 10", n)
+	}
+	if !sp.count(1500, 1000) || sp.count(0, 1000) || sp.count(400, 1000) {
+		t.Error("a batch of 1,500 from 10,000 crosses 11,000 once; nothing, or 400 more, crosses nothing")
 	}
 }
