@@ -273,18 +273,8 @@ func startClientProc(ctx context.Context, self string, o clientOrders, t *tracke
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, self, "-fanout-child", "clients")
-	cmd.SysProcAttr = childProcAttr()
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
+	cmd, stdin, stdout, err := startChild(ctx, self, "clients")
 	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
 	cp := &clientProc{cmd: cmd, stdin: stdin, warmed: make([]bool, o.N), lat: make([]time.Duration, 0, o.N*t.messages),
@@ -448,18 +438,8 @@ func startBroadcasterProc(ctx context.Context, tpl *template) (*broadcasterProc,
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, self, "-fanout-child", "broadcaster")
-	cmd.SysProcAttr = childProcAttr()
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
+	cmd, stdin, stdout, err := startChild(ctx, self, "broadcaster")
 	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
 	b := &broadcasterProc{cmd: cmd, stdin: stdin, out: bufio.NewReader(stdout)}
@@ -507,4 +487,25 @@ func (b *broadcasterProc) Close() {
 			logf("bench: fanout: broadcaster process: %v", err)
 		}
 	})
+}
+
+// startChild starts the bench's own binary self as a -fanout-child of the
+// given role, with pipes to its standard input and output (its standard
+// error is the bench's); it dies with the bench (see childProcAttr).
+func startChild(ctx context.Context, self, role string) (*exec.Cmd, io.WriteCloser, io.ReadCloser, error) {
+	cmd := exec.CommandContext(ctx, self, "-fanout-child", role)
+	cmd.SysProcAttr = childProcAttr()
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, nil, err
+	}
+	return cmd, stdin, stdout, nil
 }

@@ -400,27 +400,17 @@ func (p *MessageStream) Next() (*ent.Message, bool) {
 			st.sent(m)
 			return current(m), true
 		}
-		s.mu.Lock()
-		if s.done || (s.closed && s.reason == ErrSlowConsumer) {
-			s.mu.Unlock()
+		batch, end, reason := s.step(false, false)
+		if end {
+			reportEnd(ctx, reason)
 			st.finish()
 			return nil, false
 		}
-		batch, ok := s.nextLocked()
-		if !ok {
-			if s.closed {
-				reason := s.reason
-				s.mu.Unlock()
-				reportEnd(ctx, reason)
-				st.finish()
-				return nil, false
-			}
-			s.mu.Unlock()
-			// A push, an end or the context's end (see kick) wakes it.
+		if batch == nil {
+			// A push, an end or the context's end (see abandon) wakes it.
 			<-s.wake
 			continue
 		}
-		s.mu.Unlock()
 		st.cur = batch
 	}
 }
@@ -502,33 +492,47 @@ func (st *stream) run() {
 		}
 	}
 	for {
-		s.mu.Lock()
-		if ctx.Err() != nil || (s.closed && s.reason == ErrSlowConsumer) {
-			s.mu.Unlock()
+		// Parked (running cleared under s.mu) when nothing is queued: a
+		// push after that starts the next forwarder.
+		batch, end, reason := s.step(ctx.Err() != nil, true)
+		if end {
+			reportEnd(ctx, reason)
 			st.finish()
 			return
 		}
-		batch, ok := s.nextLocked()
-		if !ok {
-			if s.closed {
-				reason := s.reason
-				s.mu.Unlock()
-				reportEnd(ctx, reason)
-				st.finish()
-				return
-			}
-			// Checked and cleared under s.mu: a push after this starts
-			// the next forwarder.
-			s.running = false
-			s.mu.Unlock()
+		if batch == nil {
 			return
 		}
-		s.mu.Unlock()
 		if !st.forward(ctx, batch) {
 			st.finish()
 			return
 		}
 	}
+}
+
+// step decides, under s.mu, what the stream does now. It ends (end set)
+// when gone says the subscriber left, when it fell behind (reported when
+// it did), or when it was ended for access and everything queued has gone
+// out — then reason is what the caller reports before finishing. It
+// delivers the oldest release queued (batch). Or it waits (neither): with
+// park, running is cleared in the same lock, so that the next push starts
+// a forwarder.
+func (s *msgSub) step(gone, park bool) (batch []*ent.Message, end bool, reason error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if gone || s.done || (s.closed && s.reason == ErrSlowConsumer) {
+		return nil, true, nil
+	}
+	batch, ok := s.nextLocked()
+	switch {
+	case ok:
+		return batch, false, nil
+	case s.closed:
+		return nil, true, s.reason
+	case park:
+		s.running = false
+	}
+	return nil, false, nil
 }
 
 // finish ends the stream for good: nothing more is queued or forwarded
