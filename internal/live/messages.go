@@ -92,6 +92,10 @@ func (s *msgSub) push(batch []*ent.Message) {
 		// The queue grows with what is pending and is released once
 		// drained: an idle subscriber holds no buffer.
 		s.pending = append(s.pending, batch)
+	} else if s.ctx.Err() != nil {
+		// Its subscriber has left (abandon, or the forwarder, has not run
+		// yet): nothing to report, and nobody to end the socket for.
+		s.closed, s.done, s.pending = true, true, nil
 	} else {
 		// Reported at once: the stream's goroutine may be blocked handing
 		// a message to a client that does not read. Nothing queued is
