@@ -458,7 +458,7 @@ type stream struct {
 	last  map[pulid.ID]int64
 
 	start    messenger.Cursor // where the live stream takes over from the replay
-	replayed bool             // the first forwarder replayed (only it touches this)
+	replayed bool             // the replay was started (by the first forwarder, or by Next)
 	stop     func() bool      // undoes the context.AfterFunc
 	closeOut func()           // closes out, when the stream has a channel
 
@@ -467,7 +467,7 @@ type stream struct {
 	cur        []*ent.Message      // the release being delivered
 	helping    <-chan *ent.Message // the running helper's messages
 	helped     bool                // the helper finished its work
-	stopHelper context.CancelFunc  // ends the last helper\'s work
+	stopHelper context.CancelFunc  // ends the last helper's work
 	filledFor  *ent.Message        // the message whose gap was filled last
 	ended      bool                // Next returned false
 }
