@@ -450,6 +450,16 @@ func TestPatientAutoReply(t *testing.T) {
 	if n := autoReplies(); n != 1 {
 		t.Fatalf("auto-replies on day one = %d, want 1", n)
 	}
+	// The auto-reply is not Dr Chen reading: the conversation stays one
+	// open PATIENT_PORTAL notification (his read mark, which names it, did
+	// not move), and everything since his first message is unread for him:
+	// Dr Patel's note, the patient's two messages and the auto-reply.
+	if n := e.portalNotifications(chen.AccessToken); n != 1 {
+		t.Errorf("Dr Chen's PATIENT_PORTAL notifications after his auto-reply = %d, want 1 for the conversation", n)
+	}
+	if c := e.channel(chen.AccessToken, conv.ID); c.UnreadCount != 4 {
+		t.Errorf("Dr Chen's unread after his auto-reply = %d, want 4", c.UnreadCount)
+	}
 	e.clock.Advance(25 * time.Hour)
 	chen, olivia = e.login(demo.ChenEmail), signIn()
 	send(olivia, "Next day")
