@@ -424,6 +424,11 @@ func (p *MessageStream) Next() (*ent.Message, bool) {
 func (s *msgSub) droppedOrDone() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.leftLocked()
+}
+
+// leftLocked is droppedOrDone with s.mu held.
+func (s *msgSub) leftLocked() bool {
 	return s.done || (s.closed && s.reason == ErrSlowConsumer)
 }
 
@@ -524,7 +529,7 @@ func (st *stream) run() {
 func (s *msgSub) step(gone, park bool) (batch []*ent.Message, end bool, reason error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if gone || s.done || (s.closed && s.reason == ErrSlowConsumer) {
+	if gone || s.leftLocked() {
 		return nil, true, nil
 	}
 	batch, ok := s.nextLocked()

@@ -28,12 +28,11 @@ func TestPublishFailureResyncs(t *testing.T) {
 		t.Skip("PostgreSQL only")
 	}
 	dsn := testdb.URL(t)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	admin, err := sql.Open("postgres", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer admin.Close()
+	t.Cleanup(func() { _ = admin.Close() }) // after the buses
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	role := "whisper_pub_" + hex.EncodeToString(b)
@@ -56,20 +55,8 @@ func TestPublishFailureResyncs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pubDB.Close()
-	pub, err := pubsub.NewPostgres(pubDB, u.String(), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	peer, err := pubsub.NewPostgres(admin, dsn, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	mine, theirs := pub.Subscribe(100), peer.Subscribe(100)
-	defer mine.Close()
-	defer theirs.Close()
+	t.Cleanup(func() { _ = pubDB.Close() }) // after the buses (cleanups run last first)
+	pub, _, mine, theirs := buses(t, pubDB, u.String(), admin, dsn)
 
 	// A working bus carries the event to both.
 	ev := pubsub.Event{Kind: pubsub.SessionRevoked, Session: pulid.New("se")}
@@ -117,25 +104,12 @@ func TestPublisherGetsItsOwnEventsOnce(t *testing.T) {
 		t.Skip("PostgreSQL only")
 	}
 	dsn := testdb.URL(t)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	db, err := sql.Open("postgres", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	pub, err := pubsub.NewPostgres(db, dsn, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	peer, err := pubsub.NewPostgres(db, dsn, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	mine, theirs := pub.Subscribe(100), peer.Subscribe(100)
-	defer mine.Close()
-	defer theirs.Close()
+	t.Cleanup(func() { _ = db.Close() })
+	pub, peer, mine, theirs := buses(t, db, dsn, db, dsn)
 
 	own := pubsub.Event{Kind: pubsub.Message, Channel: pulid.New("ch"), Message: pulid.New("ms")}
 	pub.Publish(context.Background(), own)
@@ -166,6 +140,27 @@ func TestPublisherGetsItsOwnEventsOnce(t *testing.T) {
 	if got := recv(theirs, 10*time.Second); got.Kind != pubsub.Read {
 		t.Fatalf("the peer got %+v, want its read event (not its message twice)", got)
 	}
+}
+
+// buses starts a publishing replica's bus and a peer's, each with a
+// subscriber; they stop when the test ends.
+func buses(t *testing.T, pubDB *sql.DB, pubDSN string, peerDB *sql.DB, peerDSN string) (pub, peer *pubsub.Postgres, mine, theirs *pubsub.Subscription) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	pub, err := pubsub.NewPostgres(pubDB, pubDSN, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pub.Close() })
+	peer, err = pubsub.NewPostgres(peerDB, peerDSN, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = peer.Close() })
+	mine, theirs = pub.Subscribe(100), peer.Subscribe(100)
+	t.Cleanup(mine.Close)
+	t.Cleanup(theirs.Close)
+	return pub, peer, mine, theirs
 }
 
 func recv(s *pubsub.Subscription, timeout time.Duration) pubsub.Event {
