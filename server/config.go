@@ -74,6 +74,7 @@ type Config struct {
 	MaxDeliveryLag       time.Duration // WHISPER_MAX_DELIVERY_LAG, -max-delivery-lag
 	DBMaxConns           int           // WHISPER_DB_MAX_CONNS, -db-max-conns
 	SubscriberQueue      int           // WHISPER_SUBSCRIBER_QUEUE, -subscriber-queue
+	LiveScanGap          time.Duration // WHISPER_LIVE_SCAN_GAP, -live-scan-gap (0: none)
 	// TrustedProxies are the load balancers whose X-Forwarded-For names
 	// the client (WHISPER_TRUSTED_PROXIES, -trusted-proxies).
 	TrustedProxies []netip.Prefix
@@ -148,6 +149,7 @@ var settings = []setting{
 	{"WHISPER_MAX_DELIVERY_LAG", "max-delivery-lag", "30s", "live delivery lag past which /readyz answers 503"},
 	{"WHISPER_DB_MAX_CONNS", "db-max-conns", "20", "most PostgreSQL connections one replica holds (statements beyond wait for one; SQLite ignores it)"},
 	{"WHISPER_SUBSCRIBER_QUEUE", "subscriber-queue", "512", "releases (batches of messages) or events one live subscriber may have waiting; a subscriber further behind is ended with UNAVAILABLE / SLOW_CONSUMER and resumes with after:"},
+	{"WHISPER_LIVE_SCAN_GAP", "live-scan-gap", "5ms", "least time between two reads of the message stream for live delivery while messages keep arriving: messages committed within it are delivered together, at most this much later (0: one read per message)"},
 	{"WHISPER_TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated CIDRs (or addresses) of the load balancers and reverse proxies in front of the service: a request from one is from the right-most X-Forwarded-For address outside them; empty: the peer address, X-Forwarded-For ignored"},
 	{"OTEL_EXPORTER_OTLP_ENDPOINT", "otel-endpoint", "", "OpenTelemetry collector base URL for OTLP/HTTP traces (e.g. http://collector:4318); unset: no tracing"},
 	{"WHISPER_METRICS_ADDR", "metrics-addr", "", "address of a separate listener for /metrics (default: /metrics on the main listener, none in production; off: none)"},
@@ -330,6 +332,13 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 	}
 	c.PasswordChecksPerMin = int(parseInt("password-checks-per-minute"))
 	c.MaxDeliveryLag = parseDuration("max-delivery-lag")
+	if d, err := time.ParseDuration(strings.TrimSpace(raw["live-scan-gap"])); err != nil || d < 0 || d > time.Second {
+		bad("live-scan-gap", "must be a duration from 0 to 1s such as 5ms, got %q", raw["live-scan-gap"])
+	} else if d == 0 {
+		c.LiveScanGap = -1 // none
+	} else {
+		c.LiveScanGap = d
+	}
 	if n := parseInt("db-max-conns"); n > 1000 {
 		bad("db-max-conns", "must be at most 1000, got %q", raw["db-max-conns"])
 	} else {

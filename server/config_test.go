@@ -24,6 +24,12 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if len(c.CORSOrigins) == 0 {
 		t.Errorf("outside production, localhost origins should be allowed by default")
 	}
+	if c.LiveScanGap != 5*time.Millisecond {
+		t.Errorf("live scan gap = %v, want 5ms", c.LiveScanGap)
+	}
+	if c, err := LoadConfig([]string{"-live-scan-gap", "0"}, func(string) string { return "" }); err != nil || c.LiveScanGap >= 0 {
+		t.Errorf("-live-scan-gap 0: gap %v, err %v; want a negative gap (none)", c.LiveScanGap, err)
+	}
 }
 
 func TestLoadConfigSources(t *testing.T) {
@@ -87,6 +93,8 @@ func TestLoadConfigErrorsNameTheSetting(t *testing.T) {
 		{"stray argument", nil, []string{"serve"}, "serve"},
 		{"no database connections", map[string]string{"WHISPER_DB_MAX_CONNS": "0"}, nil, "WHISPER_DB_MAX_CONNS"},
 		{"empty subscriber queue", map[string]string{"WHISPER_SUBSCRIBER_QUEUE": "0"}, nil, "WHISPER_SUBSCRIBER_QUEUE"},
+		{"scan gap past a second", map[string]string{"WHISPER_LIVE_SCAN_GAP": "2s"}, nil, "WHISPER_LIVE_SCAN_GAP"},
+		{"negative scan gap", nil, []string{"-live-scan-gap", "-5ms"}, "-live-scan-gap"},
 		{"bad trusted proxy", map[string]string{"WHISPER_TRUSTED_PROXIES": "10.0.0.0/8, lb.internal"}, nil, "WHISPER_TRUSTED_PROXIES"},
 		{"too many database connections", nil, []string{"-db-max-conns", "5000"}, "-db-max-conns"},
 		{"production demo", with(prod, "WHISPER_DEMO", "1"), nil, "WHISPER_DEMO"},

@@ -217,6 +217,7 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 		PublicURL:               cfg.PublicBase(),
 		PasswordChecksPerMinute: cfg.PasswordChecksPerMin,
 		LiveBuffer:              cfg.SubscriberQueue,
+		LiveScanGap:             cfg.LiveScanGap,
 		Handler: graph.HandlerConfig{
 			Introspection:       cfg.Introspection,
 			MaxDepth:            cfg.MaxDepth,
@@ -240,6 +241,7 @@ func (a *App) start(ctx context.Context, stdout io.Writer) error {
 	}
 	metrics.openSockets = a.core.Handler.OpenSockets
 	metrics.deliveryLag = a.core.Hub.DeliveryLag
+	metrics.liveScans = a.core.Hub.Scans
 	a.maxLag = cfg.MaxDeliveryLag
 	workers, stopWorkers := context.WithCancel(context.Background())
 	a.stopWorkers, a.workersDone = stopWorkers, make(chan struct{})

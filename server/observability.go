@@ -142,6 +142,7 @@ type metrics struct {
 	duration     *prometheus.HistogramVec
 	openSockets  func() int
 	deliveryLag  func() time.Duration
+	liveScans    func() int64
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -158,6 +159,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"type"}),
 		openSockets: func() int { return 0 },
 		deliveryLag: func() time.Duration { return 0 },
+		liveScans:   func() int64 { return 0 },
 	}
 	reg.MustRegister(m.httpRequests, m.operations, m.duration,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -166,7 +168,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "whisper_live_delivery_lag_seconds",
 			Help: "How long the oldest committed message not yet delivered to live streams has waited (0: caught up).",
-		}, func() float64 { return m.deliveryLag().Seconds() }))
+		}, func() float64 { return m.deliveryLag().Seconds() }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "whisper_live_scans_total",
+			Help: "Times the live hub has read the message stream for newly committed messages (at most one per WHISPER_LIVE_SCAN_GAP while events arrive).",
+		}, func() float64 { return float64(m.liveScans()) }))
 	return m
 }
 

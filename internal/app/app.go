@@ -73,6 +73,10 @@ type Config struct {
 	// LiveBuffer is each live subscriber's queue, in releases; one that
 	// falls this far behind is dropped and resumes by cursor (default 512).
 	LiveBuffer int
+	// LiveScanGap is the least time between two reads of the message
+	// stream while messages keep arriving (see live.Config.ScanGap): 0
+	// for the default, negative for none.
+	LiveScanGap time.Duration
 	// ReminderInterval is how often due reminders are announced (default 1 s).
 	ReminderInterval time.Duration
 	// EngineInterval is how often the Patient Connect engine runs due
@@ -218,6 +222,7 @@ func New(db *store.DB, bus pubsub.Bus, cfg Config, log *slog.Logger) (*App, erro
 		Dialect:      db.Dialect,
 		PollInterval: cfg.PollInterval,
 		Buffer:       cfg.LiveBuffer,
+		ScanGap:      cfg.LiveScanGap,
 		OnRevoke: func(id pulid.ID, reason string) {
 			a.Auth.SessionRevoked(id)
 			a.Handler.EndSession(id, graph.EndReason(reason))

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
@@ -53,7 +54,20 @@ type Config struct {
 	OnAccessEnded func(principal pulid.ID, reason string)
 	// Now is the clock (default time.Now): reminders count once due.
 	Now func() time.Time
+	// ScanGap is the least time between two catch-up scans started by
+	// message events (default DefaultScanGap; negative: none). Messages
+	// committed sooner after a scan are caught up together when it has
+	// passed, in one statement: under a steady stream of sends the hub
+	// reads the stream (and, on PostgreSQL, the commit horizon) at most
+	// once per gap instead of once per message. The first message after a
+	// quiet spell is caught up at once.
+	ScanGap time.Duration
 }
+
+// DefaultScanGap is Config.ScanGap's default: at most 200 catch-up scans a
+// second, and at most 5 ms added to a delivery, only while messages arrive
+// faster than that.
+const DefaultScanGap = 5 * time.Millisecond
 
 // Hub fans committed messages and events out to subscribers.
 type Hub struct {
@@ -63,6 +77,8 @@ type Hub struct {
 	cfg    Config
 
 	lag lag // measured on the wall clock, whatever Now is
+
+	scans atomic.Int64 // catch-up scans run (see Scans)
 
 	members *memberCache // only release uses it, on the hub's goroutine
 
@@ -86,6 +102,9 @@ func New(client *ent.Client, bus pubsub.Bus, log *slog.Logger, cfg Config) *Hub 
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.ScanGap == 0 {
+		cfg.ScanGap = DefaultScanGap
 	}
 	return &Hub{
 		client:  client,
@@ -142,14 +161,27 @@ func (h *Hub) loop(ctx context.Context, sub *pubsub.Subscription) {
 	defer poll.Stop()
 	retry := time.NewTimer(time.Hour)
 	defer retry.Stop()
+	// due fires when messages that arrived within ScanGap of the last scan
+	// are to be caught up (armed says it is set).
+	due := time.NewTimer(time.Hour)
+	due.Stop()
+	armed := false
+	var last time.Time // when the last catch-up began
+	catchUp := func() {
+		last = time.Now()
+		h.catchUp(ctx, retry)
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-poll.C:
-			h.catchUp(ctx, retry)
+			catchUp()
 		case <-retry.C:
-			h.catchUp(ctx, retry)
+			catchUp()
+		case <-due.C:
+			armed = false
+			catchUp()
 		case ev, ok := <-sub.C():
 			if !ok {
 				return
@@ -165,13 +197,23 @@ func (h *Hub) loop(ctx context.Context, sub *pubsub.Subscription) {
 					break drain
 				}
 			}
-			h.handle(ctx, events, retry)
+			if !h.handle(ctx, events) {
+				continue
+			}
+			if wait := h.cfg.ScanGap - time.Since(last); wait <= 0 {
+				catchUp()
+			} else if !armed {
+				armed = true
+				due.Reset(wait)
+			}
 		}
 	}
 }
 
-func (h *Hub) handle(ctx context.Context, events []pubsub.Event, retry *time.Timer) {
-	messages, resync := false, false
+// handle acts on a batch of events, but for messages: it reports whether
+// they announced any, for the caller to catch up.
+func (h *Hub) handle(ctx context.Context, events []pubsub.Event) (messages bool) {
+	resync := false
 	for _, ev := range events {
 		switch ev.Kind {
 		case pubsub.Message:
@@ -207,9 +249,7 @@ func (h *Hub) handle(ctx context.Context, events []pubsub.Event, retry *time.Tim
 	if resync {
 		h.resync(ctx)
 	}
-	if messages {
-		h.catchUp(ctx, retry)
-	}
+	return messages
 }
 
 // resync recovers from lost events (a failed publish here or on a peer, a
@@ -316,6 +356,9 @@ func (h *Hub) scan(ctx context.Context, from messenger.Cursor, newest bool) ([]m
 			h.ph(1) + ", " + h.ph(2) + ", " + h.ph(3) + ") ORDER BY txid, channel_id, seq LIMIT 500"
 		args = []any{from.TxID, string(from.Channel), from.Seq}
 	}
+	if !newest {
+		h.scans.Add(1)
+	}
 	rows, err := h.client.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("scanning messages: %w", err)
@@ -390,6 +433,10 @@ func (h *Hub) catchUp(ctx context.Context, retry *time.Timer) {
 		}
 	}
 }
+
+// Scans reports how many times the hub has read the stream beyond its
+// position (catch-up scans).
+func (h *Hub) Scans() int64 { return h.scans.Load() }
 
 // moveHorizon unblocks a message held by nothing running. A transaction
 // that announced itself late places its messages at the next transaction
