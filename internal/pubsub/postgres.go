@@ -22,6 +22,20 @@ const notifyChannel = "whisper_events"
 // maxPayload stays under PostgreSQL's 8000-byte NOTIFY payload limit.
 const maxPayload = 7500
 
+// DefaultNotifyGap is the least time between two NOTIFYs while events keep
+// coming: events published within it of the last NOTIFY go to the other
+// replicas together in the next, at most this much later. The first event
+// after a quiet spell goes at once. (Each NOTIFY is a statement, and wakes
+// every replica's listener.)
+const DefaultNotifyGap = 5 * time.Millisecond
+
+// Option configures a Postgres bus.
+type Option func(*Postgres)
+
+// WithNotifyGap sets the least time between two NOTIFYs (default
+// DefaultNotifyGap; negative: none).
+func WithNotifyGap(d time.Duration) Option { return func(p *Postgres) { p.gap = d } }
+
 // Postgres is the bus between replicas sharing one PostgreSQL database:
 // NOTIFY to publish (outside any write transaction, batched), and lib/pq's
 // listener to receive. When the listener reconnects it cannot know what it
@@ -34,6 +48,8 @@ type Postgres struct {
 	log      *slog.Logger
 	f        *fanout
 	queue    chan Event
+	gap      time.Duration // see DefaultNotifyGap
+	notifies atomic.Int64  // NOTIFY statements sent (see Notifies)
 	listener *pq.Listener
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -46,12 +62,15 @@ type Postgres struct {
 
 // NewPostgres starts a bus over db; dsn is used for the listener's own
 // connection.
-func NewPostgres(db *sql.DB, dsn string, log *slog.Logger) (*Postgres, error) {
+func NewPostgres(db *sql.DB, dsn string, log *slog.Logger, opts ...Option) (*Postgres, error) {
 	var id [8]byte
 	if _, err := rand.Read(id[:]); err != nil {
 		return nil, err
 	}
-	p := &Postgres{origin: hex.EncodeToString(id[:]), db: db, log: log, f: newFanout(), queue: make(chan Event, 10000)}
+	p := &Postgres{origin: hex.EncodeToString(id[:]), db: db, log: log, f: newFanout(), queue: make(chan Event, 10000), gap: DefaultNotifyGap}
+	for _, o := range opts {
+		o(p)
+	}
 	p.listener = pq.NewListener(dsn, 100*time.Millisecond, 5*time.Second, func(ev pq.ListenerEventType, err error) {
 		switch ev {
 		case pq.ListenerEventConnected:
@@ -171,6 +190,9 @@ func (p *Postgres) foreign(events []Event) []Event {
 func (p *Postgres) send(ctx context.Context) {
 	retry := time.NewTicker(time.Second)
 	defer retry.Stop()
+	gap := time.NewTimer(time.Hour)
+	gap.Stop()
+	var last time.Time // when the last NOTIFY went
 	for {
 		var batch []Event
 		select {
@@ -183,10 +205,21 @@ func (p *Postgres) send(ctx context.Context) {
 				continue
 			}
 		}
+		// Within the gap of the last NOTIFY, wait for the rest of it:
+		// whatever is published meanwhile goes in the same NOTIFY.
+		if wait := p.gap - time.Since(last); wait > 0 {
+			gap.Reset(wait)
+			select {
+			case <-ctx.Done():
+				gap.Stop()
+				return
+			case <-gap.C:
+			}
+		}
 		if p.lost.Swap(false) {
 			batch = append([]Event{{Kind: Resync}}, batch...)
 		}
-		// Gather what else is already queued, without waiting.
+		// Gather what else is queued, without waiting.
 	more:
 		for len(batch) < 200 {
 			select {
@@ -196,6 +229,7 @@ func (p *Postgres) send(ctx context.Context) {
 				break more
 			}
 		}
+		last = time.Now()
 		for _, payload := range chunk(batch) {
 			if err := p.notify(ctx, payload); err != nil {
 				p.log.Warn("publishing events failed; replicas will resync", "err", err, "events", len(batch))
@@ -205,7 +239,11 @@ func (p *Postgres) send(ctx context.Context) {
 	}
 }
 
+// Notifies reports how many NOTIFY statements the bus has sent.
+func (p *Postgres) Notifies() int64 { return p.notifies.Load() }
+
 func (p *Postgres) notify(ctx context.Context, payload string) error {
+	p.notifies.Add(1)
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
 		if _, err = p.db.ExecContext(ctx, "SELECT pg_notify($1, $2)", notifyChannel, payload); err == nil {

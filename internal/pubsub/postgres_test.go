@@ -142,12 +142,49 @@ func TestPublisherGetsItsOwnEventsOnce(t *testing.T) {
 	}
 }
 
+// Events published in quick succession go to the other replicas in few
+// NOTIFYs: the first at once, then at most one per gap while they keep
+// coming; the peer still gets every event, in order.
+func TestEventsWithinTheGapShareANotify(t *testing.T) {
+	if !testdb.Postgres() {
+		t.Skip("PostgreSQL only")
+	}
+	dsn := testdb.URL(t)
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	const gap = time.Second
+	pub, _, _, theirs := buses(t, db, dsn, db, dsn, pubsub.WithNotifyGap(gap))
+	const n = 20
+	sent := make([]pulid.ID, n)
+	start := time.Now()
+	for i := range sent {
+		sent[i] = pulid.New("ms")
+		pub.Publish(context.Background(), pubsub.Event{Kind: pubsub.Message, Channel: pulid.New("ch"), Message: sent[i]})
+		// Spaced as sends are: without the gap each would have a NOTIFY
+		// of its own.
+		time.Sleep(2 * time.Millisecond)
+	}
+	publishing := time.Since(start)
+	for i, want := range sent {
+		if got := recv(theirs, 10*time.Second); got.Message != want {
+			t.Fatalf("event %d: the peer got %+v, want message %s", i, got, want)
+		}
+	}
+	allowed := 2 + int64(publishing/gap)
+	if got := pub.Notifies(); got > allowed {
+		t.Errorf("%d events published over %v went in %d NOTIFYs, want at most %d (one per %v while they come)", n, publishing.Round(time.Millisecond), got, allowed, gap)
+	}
+}
+
 // buses starts a publishing replica's bus and a peer's, each with a
 // subscriber; they stop when the test ends.
-func buses(t *testing.T, pubDB *sql.DB, pubDSN string, peerDB *sql.DB, peerDSN string) (pub, peer *pubsub.Postgres, mine, theirs *pubsub.Subscription) {
+func buses(t *testing.T, pubDB *sql.DB, pubDSN string, peerDB *sql.DB, peerDSN string, opts ...pubsub.Option) (pub, peer *pubsub.Postgres, mine, theirs *pubsub.Subscription) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	pub, err := pubsub.NewPostgres(pubDB, pubDSN, log)
+	pub, err := pubsub.NewPostgres(pubDB, pubDSN, log, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
