@@ -16,6 +16,7 @@ import (
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/rule"
 	"github.com/whisper-health/whisper/internal/store"
 	"github.com/whisper-health/whisper/internal/testdb"
 	"github.com/whisper-health/whisper/internal/viewer"
@@ -120,6 +121,58 @@ func attempt(t *testing.T, c *ent.Client, fn func(tx *ent.Tx) (bool, error)) boo
 	return ok
 }
 
+// A send finds its sender's membership under the channel's lock once: its
+// statement says the membership holds as of the lock, and the Message
+// policy takes that finding (for that channel and that sender only)
+// instead of reading the membership again.
+func TestASendFindsTheMembershipOnceUnderTheLock(t *testing.T) {
+	db := testdb.Open(t)
+	ctx := context.Background()
+	sctx := viewer.NewSystemContext(ctx, "test seed")
+	c := db.Client
+	staff := func(name, email string) *viewer.Viewer {
+		u := c.User.Create().SetName(name).SetEmail(email).SaveX(sctx)
+		return &viewer.Viewer{Kind: viewer.Staff, UserID: u.ID, Perms: viewer.PermSet(viewer.AccessWhisper)}
+	}
+	member, outsider := staff("Dr Chen", "chen@x.test"), staff("Dr Patel", "patel@x.test")
+	group := c.Channel.Create().SetKind(channel.KindCUSTOM_GROUP).SetName("Rounds").SaveX(sctx)
+	elsewhere := c.Channel.Create().SetKind(channel.KindCUSTOM_GROUP).SetName("Theatre").SaveX(sctx)
+	c.ChannelMember.Create().SetChannelID(group.ID).SetUserID(member.UserID).ExecX(sctx)
+	s := quietService(db)
+
+	if !attempt(t, c, func(tx *ent.Tx) (bool, error) {
+		a, err := s.advance(viewer.NewContext(ctx, member), tx.Client(), group.ID, member.UserID, true)
+		return a.ok && a.memberLocked, err
+	}) {
+		t.Error("a member's send did not find the membership as of the lock")
+	}
+
+	post := func(v *viewer.Viewer, proofChannel, proofUser pulid.ID) bool {
+		return attempt(t, c, func(tx *ent.Tx) (bool, error) {
+			vctx := rule.WithLockedMembership(viewer.NewContext(ctx, v), proofChannel, proofUser, channel.KindCUSTOM_GROUP)
+			err := tx.Message.Create().SetChannelID(group.ID).SetSeq(1).SetBody("hello").SetSenderID(v.UserID).Exec(vctx)
+			if errors.Is(err, privacy.Deny) {
+				return false, nil
+			}
+			return err == nil, err
+		})
+	}
+	// The finding is taken as it stands: it is what spares the read…
+	if !post(outsider, group.ID, outsider.UserID) {
+		t.Error("the policy read the membership again despite the send's finding")
+	}
+	// …and only for its own channel and sender: anyone else is read.
+	if post(outsider, group.ID, member.UserID) {
+		t.Error("a finding about another member let a non-member post")
+	}
+	if post(outsider, elsewhere.ID, outsider.UserID) {
+		t.Error("a finding about another channel let a non-member post")
+	}
+	if !post(member, elsewhere.ID, member.UserID) {
+		t.Error("a member was refused when the finding was about another channel")
+	}
+}
+
 // The send reads the other party of an individual channel in the statement
 // that advances it (PostgreSQL) or right after (SQLite): the fields the
 // send and the auto-reply need arrive intact on both databases.
@@ -220,7 +273,9 @@ func TestLateAnnouncedTransactionPlacesEveryMessageAbove(t *testing.T) {
 
 // A member removed while their send waits for the channel's lock cannot
 // post: the send's UPDATE checks membership on a snapshot from before it
-// waited, so the message policy reads the membership again after the lock.
+// waited, and the removal raised the channel's member_version, so the
+// send's finding does not hold and the message policy reads the
+// membership again after the lock.
 func TestRemovalWhileASendWaitsRefusesTheSend(t *testing.T) {
 	if !testdb.Postgres() {
 		t.Skip("SQLite serialises writers: a send never waits on a removal in progress")

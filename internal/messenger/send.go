@@ -151,7 +151,12 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, error) 
 		if clientID != "" {
 			create.SetClientMessageID(clientID)
 		}
-		msg, err = s.append(ctx, c, in.ChannelID, a, create, emit)
+		wctx := ctx
+		if a.memberLocked {
+			// The message policy need not read the membership again.
+			wctx = rule.WithLockedMembership(ctx, in.ChannelID, v.UserID, a.kind)
+		}
+		msg, err = s.append(wctx, c, in.ChannelID, a, create, emit)
 		if err != nil {
 			return err
 		}
@@ -251,6 +256,10 @@ type advanced struct {
 	// readMarkOf is the member whose read mark has been moved to seq
 	// already, if any.
 	readMarkOf pulid.ID
+	// memberLocked says that the member advance was given is a member as
+	// of the row lock, and stays one until the transaction ends (see
+	// rule.WithLockedMembership).
+	memberLocked bool
 	// party is the other member of an individual channel, when asked for:
 	// the fields a send needs (Name, Mobile, NeverReceiveDirect and the
 	// staff auto-reply).
@@ -310,10 +319,19 @@ func (s *Service) advance(ctx context.Context, c *ent.Client, id, member pulid.I
 		// AllowMembershipChangesByMembers lets a member move their own).
 		// SQLite has no UPDATE inside WITH; there the party is read below
 		// and append moves the read mark.
-		q = "WITH a AS (" + q + " RETURNING id, kind, last_seq, last_txid AS txid), " +
+		//
+		// The membership check above ran on the statement's snapshot, from
+		// before any wait for the row lock. It still holds under the lock
+		// when the channel's member_version (raised by every change of its
+		// members, in the change's transaction) is the same in that
+		// snapshot — the subquery, which does not see the UPDATE — as in
+		// the row the UPDATE locked: then no change committed in between,
+		// and none can commit before this transaction ends.
+		q = "WITH a AS (" + q + " RETURNING id, kind, last_seq, last_txid AS txid, member_version), " +
 			"r AS (UPDATE channel_members SET last_read_seq = a.last_seq, updated_at = $1 FROM a " +
 			"WHERE channel_members.channel_id = a.id AND channel_members.user_id = $3) " +
-			"SELECT a.kind, a.last_seq, a.txid, " + partyColumns + " " +
+			"SELECT a.kind, a.last_seq, a.txid, " +
+			"a.member_version IS NOT DISTINCT FROM (SELECT member_version FROM channels WHERE id = $2), " + partyColumns + " " +
 			"FROM a LEFT JOIN channel_members m ON a.kind = 'INDIVIDUAL' AND m.channel_id = a.id AND m.user_id <> $3 " +
 			"LEFT JOIN users u ON u.id = m.user_id LIMIT 1"
 	} else {
@@ -328,6 +346,7 @@ func (s *Service) advance(ctx context.Context, c *ent.Client, id, member pulid.I
 		dest := []any{&a.kind, &a.seq, &a.txid}
 		var p partyRow
 		if joined {
+			dest = append(dest, &a.memberLocked)
 			dest = append(dest, p.dest()...)
 		}
 		if err := rows.Scan(dest...); err != nil {
@@ -336,6 +355,11 @@ func (s *Service) advance(ctx context.Context, c *ent.Client, id, member pulid.I
 		a.ok = true
 		if joined {
 			a.readMarkOf = member
+		} else if member != "" && !s.cfg.Dialect.IsPostgres() {
+			// A SQLite write transaction holds the write lock from its
+			// first statement: the check ran on the current membership,
+			// which no one else can change before it ends.
+			a.memberLocked = true
 		}
 		a.party = p.user()
 	}

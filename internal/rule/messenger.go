@@ -146,16 +146,23 @@ func AllowIfMemberPosts() privacy.MutationRule {
 			return privacy.Denyf("a member posts only as themself")
 		}
 		chID, _ := m.ChannelID()
-		// One statement, after the send's UPDATE holds the channel's row
-		// lock: the channel's kind if the viewer is a member. (The UPDATE's
-		// own membership check ran on a snapshot from before it waited for
-		// the lock, so a removal committed meanwhile is seen only here.)
-		// Plain SQL ($n placeholders bind on both databases): it runs in
-		// every send's transaction, and building it with ent cost ten
-		// times what running it does.
-		member, chKind, err := memberOf(ctx, m.Client(), chID, v.UserID)
-		if err != nil {
-			return privacy.Denyf("checking membership: %v", err)
+		member, chKind := false, channel.Kind("")
+		if l, ok := ctx.Value(lockedMemberKey{}).(lockedMember); ok && l.channel == chID && l.user == v.UserID {
+			// The send's statement found the membership under the
+			// channel's row lock, current (see WithLockedMembership).
+			member, chKind = true, l.kind
+		} else {
+			// One statement, after the send's UPDATE holds the channel's
+			// row lock: the channel's kind if the viewer is a member. (The
+			// UPDATE's own membership check ran on a snapshot from before
+			// it waited for the lock, so a removal committed meanwhile is
+			// seen only here.) Plain SQL ($n placeholders bind on both
+			// databases): building it with ent cost ten times what running
+			// it does.
+			var err error
+			if member, chKind, err = memberOf(ctx, m.Client(), chID, v.UserID); err != nil {
+				return privacy.Denyf("checking membership: %v", err)
+			}
 		}
 		if !member {
 			return privacy.Denyf("not a member of the channel")
@@ -167,6 +174,33 @@ func AllowIfMemberPosts() privacy.MutationRule {
 		}
 		return privacy.Allow
 	})
+}
+
+// lockedMemberKey is the context key of a lockedMember.
+type lockedMemberKey struct{}
+
+// lockedMember is a membership a message write established under its
+// channel's row lock (see WithLockedMembership).
+type lockedMember struct {
+	channel, user pulid.ID
+	kind          channel.Kind
+}
+
+// WithLockedMembership returns ctx for the message writes of a transaction
+// that holds channelID's row lock and has found, under it, that user is a
+// member of the channel (of kind) as of the lock: on PostgreSQL, by a
+// statement whose membership check ran on a snapshot that no membership
+// change of the channel committed after — the channel's member_version,
+// which every change of its members raises in the change's own
+// transaction, is the same in the statement's snapshot as in the row it
+// locked; on SQLite, by a statement of a transaction that holds the write
+// lock. The membership then stays as it is until the transaction ends: a
+// change must raise member_version, so it waits for the row lock (on
+// SQLite, for the writer). AllowIfMemberPosts takes that finding for
+// (channelID, user) instead of reading the membership again; anywhere
+// else, and for anyone else, it reads it.
+func WithLockedMembership(ctx context.Context, channelID, user pulid.ID, kind channel.Kind) context.Context {
+	return context.WithValue(ctx, lockedMemberKey{}, lockedMember{channel: channelID, user: user, kind: kind})
 }
 
 // memberOf reports whether user is a member of channel id, and the
