@@ -74,7 +74,7 @@ type Config struct {
 	MaxDeliveryLag       time.Duration // WHISPER_MAX_DELIVERY_LAG, -max-delivery-lag
 	DBMaxConns           int           // WHISPER_DB_MAX_CONNS, -db-max-conns
 	SubscriberQueue      int           // WHISPER_SUBSCRIBER_QUEUE, -subscriber-queue
-	LiveScanGap          time.Duration // WHISPER_LIVE_SCAN_GAP, -live-scan-gap (0: none)
+	LiveScanGap          time.Duration // WHISPER_LIVE_SCAN_GAP, -live-scan-gap (negative: none, from the setting 0)
 	// TrustedProxies are the load balancers whose X-Forwarded-For names
 	// the client (WHISPER_TRUSTED_PROXIES, -trusted-proxies).
 	TrustedProxies []netip.Prefix

@@ -171,7 +171,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, func() float64 { return m.deliveryLag().Seconds() }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "whisper_live_scans_total",
-			Help: "Times the live hub has read the message stream for newly committed messages (at most one per WHISPER_LIVE_SCAN_GAP while events arrive).",
+			Help: "Times the live hub has read the message stream for newly committed messages (message events start at most one read per WHISPER_LIVE_SCAN_GAP).",
 		}, func() float64 { return float64(m.liveScans()) }))
 	return m
 }

@@ -56,17 +56,18 @@ type Config struct {
 	Now func() time.Time
 	// ScanGap is the least time between two catch-up scans started by
 	// message events (default DefaultScanGap; negative: none). Messages
-	// committed sooner after a scan are caught up together when it has
-	// passed, in one statement: under a steady stream of sends the hub
-	// reads the stream (and, on PostgreSQL, the commit horizon) at most
-	// once per gap instead of once per message. The first message after a
-	// quiet spell is caught up at once.
+	// announced sooner after such a scan are caught up together when it
+	// has passed: under a steady stream of sends the hub reads the stream
+	// (and, on PostgreSQL, the commit horizon) once per gap instead of
+	// once per message. The first message after a quiet spell is caught up
+	// at once. (The poll, and the retries of a message held back by a
+	// running writer, scan on their own timers.)
 	ScanGap time.Duration
 }
 
-// DefaultScanGap is Config.ScanGap's default: at most 200 catch-up scans a
-// second, and at most 5 ms added to a delivery, only while messages arrive
-// faster than that.
+// DefaultScanGap is Config.ScanGap's default: event-started scans at most
+// 200 times a second, adding at most 5 ms to a delivery, and only while
+// messages arrive faster than that.
 const DefaultScanGap = 5 * time.Millisecond
 
 // Hub fans committed messages and events out to subscribers.
@@ -142,15 +143,17 @@ func (h *Hub) Run(ctx context.Context) {
 		}
 	}
 	close(h.started)
-	for ctx.Err() == nil {
-		h.loop(ctx, sub)
+	for restarted := false; ctx.Err() == nil; restarted = true {
+		h.loop(ctx, sub, restarted)
 	}
 }
 
 // Started is closed once the hub knows where the stream stands.
 func (h *Hub) Started() <-chan struct{} { return h.started }
 
-func (h *Hub) loop(ctx context.Context, sub *pubsub.Subscription) {
+// loop delivers until ctx ends or a panic; restarted says a panic ended
+// the previous loop.
+func (h *Hub) loop(ctx context.Context, sub *pubsub.Subscription, restarted bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			h.log.Error("panic in live hub", apperr.PanicAttrs(r)...)
@@ -161,14 +164,19 @@ func (h *Hub) loop(ctx context.Context, sub *pubsub.Subscription) {
 	defer poll.Stop()
 	retry := time.NewTimer(time.Hour)
 	defer retry.Stop()
-	// due fires when messages that arrived within ScanGap of the last scan
-	// are to be caught up (armed says it is set).
+	// due fires when messages that arrived within ScanGap of the last
+	// scan an event started are to be caught up (armed says it is set).
 	due := time.NewTimer(time.Hour)
 	due.Stop()
 	armed := false
-	var last time.Time // when the last catch-up began
-	catchUp := func() {
+	var last time.Time // when the last catch-up an event started began
+	onEvent := func() {
 		last = time.Now()
+		h.catchUp(ctx, retry)
+	}
+	if restarted {
+		// Anything announced before the panic (its due timer went with
+		// the loop) is caught up now.
 		h.catchUp(ctx, retry)
 	}
 	for {
@@ -176,12 +184,12 @@ func (h *Hub) loop(ctx context.Context, sub *pubsub.Subscription) {
 		case <-ctx.Done():
 			return
 		case <-poll.C:
-			catchUp()
+			h.catchUp(ctx, retry)
 		case <-retry.C:
-			catchUp()
+			h.catchUp(ctx, retry)
 		case <-due.C:
 			armed = false
-			catchUp()
+			onEvent()
 		case ev, ok := <-sub.C():
 			if !ok {
 				return
@@ -201,7 +209,7 @@ func (h *Hub) loop(ctx context.Context, sub *pubsub.Subscription) {
 				continue
 			}
 			if wait := h.cfg.ScanGap - time.Since(last); wait <= 0 {
-				catchUp()
+				onEvent()
 			} else if !armed {
 				armed = true
 				due.Reset(wait)
@@ -356,12 +364,12 @@ func (h *Hub) scan(ctx context.Context, from messenger.Cursor, newest bool) ([]m
 			h.ph(1) + ", " + h.ph(2) + ", " + h.ph(3) + ") ORDER BY txid, channel_id, seq LIMIT 500"
 		args = []any{from.TxID, string(from.Channel), from.Seq}
 	}
-	if !newest {
-		h.scans.Add(1)
-	}
 	rows, err := h.client.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("scanning messages: %w", err)
+	}
+	if !newest {
+		h.scans.Add(1)
 	}
 	defer rows.Close()
 	var out []messenger.Cursor
@@ -435,7 +443,7 @@ func (h *Hub) catchUp(ctx context.Context, retry *time.Timer) {
 }
 
 // Scans reports how many times the hub has read the stream beyond its
-// position (catch-up scans).
+// position (catch-up scans; one per page of 500 messages).
 func (h *Hub) Scans() int64 { return h.scans.Load() }
 
 // moveHorizon unblocks a message held by nothing running. A transaction

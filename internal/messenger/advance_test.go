@@ -157,7 +157,8 @@ func TestASendFindsTheMembershipOnceUnderTheLock(t *testing.T) {
 			return err == nil, err
 		})
 	}
-	// The finding is taken as it stands: it is what spares the read…
+	// The finding is taken as it stands — that is what spares the read, so
+	// only a statement that holds the channel's lock may make one…
 	if !post(outsider, group.ID, outsider.UserID) {
 		t.Error("the policy read the membership again despite the send's finding")
 	}

@@ -153,7 +153,9 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*ent.Message, error) 
 		}
 		wctx := ctx
 		if a.memberLocked {
-			// The message policy need not read the membership again.
+			// The message policy need not read the membership again. Only
+			// this message's Save gets wctx: nothing before it in this
+			// transaction changed the membership after advance found it.
 			wctx = rule.WithLockedMembership(ctx, in.ChannelID, v.UserID, a.kind)
 		}
 		msg, err = s.append(wctx, c, in.ChannelID, a, create, emit)

@@ -22,18 +22,23 @@ const notifyChannel = "whisper_events"
 // maxPayload stays under PostgreSQL's 8000-byte NOTIFY payload limit.
 const maxPayload = 7500
 
-// DefaultNotifyGap is the least time between two NOTIFYs while events keep
-// coming: events published within it of the last NOTIFY go to the other
-// replicas together in the next, at most this much later. The first event
-// after a quiet spell goes at once. (Each NOTIFY is a statement, and wakes
-// every replica's listener.)
+// maxBatch is the most events one batch takes from the queue (10,000
+// long): at one batch per DefaultNotifyGap, 200,000 events a second.
+const maxBatch = 1000
+
+// DefaultNotifyGap is the least time between two batches of NOTIFYs while
+// events keep coming: events published within it of the last batch go to
+// the other replicas together in the next (as few NOTIFYs as their payload
+// fits), at most this much later. The first event after a quiet spell goes
+// at once. (Each NOTIFY is a statement, and wakes every replica's
+// listener.)
 const DefaultNotifyGap = 5 * time.Millisecond
 
 // Option configures a Postgres bus.
 type Option func(*Postgres)
 
-// WithNotifyGap sets the least time between two NOTIFYs (default
-// DefaultNotifyGap; negative: none).
+// WithNotifyGap sets the least time between two batches of NOTIFYs
+// (default DefaultNotifyGap; negative: none).
 func WithNotifyGap(d time.Duration) Option { return func(p *Postgres) { p.gap = d } }
 
 // Postgres is the bus between replicas sharing one PostgreSQL database:
@@ -192,7 +197,7 @@ func (p *Postgres) send(ctx context.Context) {
 	defer retry.Stop()
 	gap := time.NewTimer(time.Hour)
 	gap.Stop()
-	var last time.Time // when the last NOTIFY went
+	var last time.Time
 	for {
 		var batch []Event
 		select {
@@ -205,8 +210,8 @@ func (p *Postgres) send(ctx context.Context) {
 				continue
 			}
 		}
-		// Within the gap of the last NOTIFY, wait for the rest of it:
-		// whatever is published meanwhile goes in the same NOTIFY.
+		// Within the gap of the last batch, wait for the rest of it:
+		// whatever is published meanwhile goes in the same batch.
 		if wait := p.gap - time.Since(last); wait > 0 {
 			gap.Reset(wait)
 			select {
@@ -221,7 +226,7 @@ func (p *Postgres) send(ctx context.Context) {
 		}
 		// Gather what else is queued, without waiting.
 	more:
-		for len(batch) < 200 {
+		for len(batch) < maxBatch {
 			select {
 			case e := <-p.queue:
 				batch = append(batch, e)
@@ -229,7 +234,7 @@ func (p *Postgres) send(ctx context.Context) {
 				break more
 			}
 		}
-		last = time.Now()
+		last = time.Now() // when the last batch went
 		for _, payload := range chunk(batch) {
 			if err := p.notify(ctx, payload); err != nil {
 				p.log.Warn("publishing events failed; replicas will resync", "err", err, "events", len(batch))
