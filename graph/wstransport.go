@@ -150,7 +150,15 @@ type wsConn struct {
 	mu     sync.Mutex
 	active map[string]context.CancelFunc
 	closed bool
+	// frame is the buffer the next "next" frame is built in (under mu),
+	// kept between events: a shared event is written to every subscriber,
+	// and allocating its frame each time was most of what they allocate.
+	frame []byte
 }
+
+// maxKeptFrame is the largest frame buffer a socket keeps between events;
+// a larger one (a big event) goes after use.
+const maxKeptFrame = 16 << 10
 
 var errWSReadTimeout = errors.New("read timeout")
 
@@ -450,12 +458,18 @@ func (c *wsConn) served(op *wsOperation, rc *graphql.OperationContext, id string
 func (c *wsConn) sendResponse(id string, response *graphql.Response) {
 	if !c.legacy {
 		if w, ok := c.conn.(rawWriter); ok {
-			if b, ok := nextMessage(id, response); ok {
-				c.mu.Lock()
+			c.mu.Lock()
+			if b, ok := appendNext(c.frame[:0], id, response); ok {
+				// The write copies b out before it returns.
 				_ = w.writeRaw(b)
+				c.frame = b
+				if cap(b) > maxKeptFrame {
+					c.frame = nil
+				}
 				c.mu.Unlock()
 				return
 			}
+			c.mu.Unlock()
 		}
 	}
 	b, ok := dataPayload(response)
@@ -515,10 +529,19 @@ func htmlEscaped(b []byte) bool {
 // subscription event that is data alone, in one allocation: what
 // nextFrame writes around what dataPayload writes.
 func nextMessage(id string, r *graphql.Response) ([]byte, bool) {
+	return appendNext(nil, id, r)
+}
+
+// appendNext is nextMessage appending to dst.
+func appendNext(dst []byte, id string, r *graphql.Response) ([]byte, bool) {
 	if id == "" || !plainJSONString(id) || !dataAlone(r) {
-		return nil, false
+		return dst, false
 	}
-	b := make([]byte, 0, len(r.Data)+len(id)+48)
+	b := dst
+	if need := len(r.Data) + len(id) + 48; cap(b)-len(b) < need {
+		b = make([]byte, len(b), len(b)+need)
+		copy(b, dst)
+	}
 	b = append(b, `{"payload":{"data":`...)
 	b = append(b, r.Data...)
 	b = append(b, `},"id":"`...)
@@ -526,8 +549,8 @@ func nextMessage(id string, r *graphql.Response) ([]byte, bool) {
 	b = append(b, `","type":"next"}`...)
 	if checkEnvelopes {
 		payload, _ := json.Marshal(r)
-		if want, err := json.Marshal(&wsFrame{Payload: payload, ID: id, Type: "next"}); err != nil || !bytes.Equal(b, want) {
-			panic(fmt.Sprintf("nextMessage wrote %s, json.Marshal %s (%v)", b, want, err))
+		if want, err := json.Marshal(&wsFrame{Payload: payload, ID: id, Type: "next"}); err != nil || !bytes.Equal(b[len(dst):], want) {
+			panic(fmt.Sprintf("nextMessage wrote %s, json.Marshal %s (%v)", b[len(dst):], want, err))
 		}
 	}
 	return b, true
