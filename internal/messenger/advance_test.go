@@ -34,10 +34,7 @@ func TestAdvanceAgreesWithTheMessagePolicy(t *testing.T) {
 	ctx := context.Background()
 	sctx := viewer.NewSystemContext(ctx, "test seed")
 	c := db.Client
-	staff := func(name, email string) *viewer.Viewer {
-		u := c.User.Create().SetName(name).SetEmail(email).SaveX(sctx)
-		return &viewer.Viewer{Kind: viewer.Staff, UserID: u.ID, Perms: viewer.PermSet(viewer.AccessWhisper)}
-	}
+	staff := func(name, email string) *viewer.Viewer { return staffViewer(sctx, c, name, email) }
 	member, outsider, leaver := staff("Dr Chen", "chen@x.test"), staff("Dr Patel", "patel@x.test"), staff("Kim", "kim@x.test")
 	group := c.Channel.Create().SetKind(channel.KindCUSTOM_GROUP).SetName("Rounds").SaveX(sctx)
 	c.ChannelMember.Create().SetChannelID(group.ID).SetUserID(member.UserID).ExecX(sctx)
@@ -130,10 +127,7 @@ func TestASendFindsTheMembershipOnceUnderTheLock(t *testing.T) {
 	ctx := context.Background()
 	sctx := viewer.NewSystemContext(ctx, "test seed")
 	c := db.Client
-	staff := func(name, email string) *viewer.Viewer {
-		u := c.User.Create().SetName(name).SetEmail(email).SaveX(sctx)
-		return &viewer.Viewer{Kind: viewer.Staff, UserID: u.ID, Perms: viewer.PermSet(viewer.AccessWhisper)}
-	}
+	staff := func(name, email string) *viewer.Viewer { return staffViewer(sctx, c, name, email) }
 	member, outsider := staff("Dr Chen", "chen@x.test"), staff("Dr Patel", "patel@x.test")
 	group := c.Channel.Create().SetKind(channel.KindCUSTOM_GROUP).SetName("Rounds").SaveX(sctx)
 	elsewhere := c.Channel.Create().SetKind(channel.KindCUSTOM_GROUP).SetName("Theatre").SaveX(sctx)
@@ -339,6 +333,13 @@ func TestRemovalWhileASendWaitsRefusesTheSend(t *testing.T) {
 	if n := c.Message.Query().Where(message.SenderID(kim.ID)).CountX(sctx); n != 0 {
 		t.Errorf("%d messages from the removed member were stored", n)
 	}
+}
+
+// staffViewer creates a staff user who may use Whisper and returns them as
+// a viewer.
+func staffViewer(sctx context.Context, c *ent.Client, name, email string) *viewer.Viewer {
+	u := c.User.Create().SetName(name).SetEmail(email).SaveX(sctx)
+	return &viewer.Viewer{Kind: viewer.Staff, UserID: u.ID, Perms: viewer.PermSet(viewer.AccessWhisper)}
 }
 
 // quietService is a messenger over db with an in-process bus and no log.

@@ -100,15 +100,7 @@ func TestPublishFailureResyncs(t *testing.T) {
 // when its NOTIFY comes back; the peers get them once, and the publisher
 // still gets the peers' events.
 func TestPublisherGetsItsOwnEventsOnce(t *testing.T) {
-	if !testdb.Postgres() {
-		t.Skip("PostgreSQL only")
-	}
-	dsn := testdb.URL(t)
-	db, err := sql.Open("postgres", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db, dsn := postgresOnly(t)
 	pub, peer, mine, theirs := buses(t, db, dsn, db, dsn)
 
 	own := pubsub.Event{Kind: pubsub.Message, Channel: pulid.New("ch"), Message: pulid.New("ms")}
@@ -146,15 +138,7 @@ func TestPublisherGetsItsOwnEventsOnce(t *testing.T) {
 // NOTIFYs: the first at once, then at most one per gap while they keep
 // coming; the peer still gets every event, in order.
 func TestEventsWithinTheGapShareANotify(t *testing.T) {
-	if !testdb.Postgres() {
-		t.Skip("PostgreSQL only")
-	}
-	dsn := testdb.URL(t)
-	db, err := sql.Open("postgres", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db, dsn := postgresOnly(t)
 	const gap = time.Second
 	pub, _, _, theirs := buses(t, db, dsn, db, dsn, pubsub.WithNotifyGap(gap))
 	const n = 20
@@ -177,6 +161,22 @@ func TestEventsWithinTheGapShareANotify(t *testing.T) {
 	if got := pub.Notifies(); got > allowed {
 		t.Errorf("%d events published over %v went in %d NOTIFYs, want at most %d (one per %v while they come)", n, publishing.Round(time.Millisecond), got, allowed, gap)
 	}
+}
+
+// postgresOnly skips the test unless it runs on PostgreSQL, and opens the
+// test database (closed when the test ends, after the buses).
+func postgresOnly(t *testing.T) (*sql.DB, string) {
+	t.Helper()
+	if !testdb.Postgres() {
+		t.Skip("PostgreSQL only")
+	}
+	dsn := testdb.URL(t)
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db, dsn
 }
 
 // buses starts a publishing replica's bus and a peer's, each with a
