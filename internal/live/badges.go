@@ -136,11 +136,11 @@ func (s *badgeSub) reload() error {
 	return nil
 }
 
-// load reads the channels the badge counts with the viewer's read marks
-// (badgeChannels) and their unacknowledged notifications, as ctx's viewer
-// (the privacy rules decide).
+// load reads the viewer's channels with their read marks (memberChannels),
+// the patient conversations they see without a membership, and their
+// unacknowledged notifications, as ctx's viewer (the privacy rules decide).
 func (s *badgeSub) load(ctx context.Context) (map[pulid.ID]*badgeLine, map[string]int, error) {
-	state, err := s.badgeChannels(ctx)
+	chans, err := s.memberChannels(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -160,46 +160,45 @@ func (s *badgeSub) load(ctx context.Context) (map[pulid.ID]*badgeLine, map[strin
 	for _, c := range counts {
 		notes[c.Kind] = c.Count
 	}
+	state := map[pulid.ID]*badgeLine{}
+	for _, m := range chans {
+		state[m.channel.ID] = &badgeLine{channel: m.channel, last: m.channel.LastSeq, read: m.read}
+	}
+	if err := s.loadPatientConversations(ctx, state); err != nil {
+		return nil, nil, err
+	}
 	return state, notes, nil
 }
 
-// lastReadColumn is the alias of the viewer's read mark in badgeChannels.
+// memberChannel is a channel the viewer belongs to, with their read mark.
+type memberChannel struct {
+	channel *ent.Channel
+	read    int64
+}
+
+// lastReadColumn is the alias of the viewer's read mark in memberChannels.
 const lastReadColumn = "member_last_read_seq"
 
-// badgeChannels reads, in one statement, the channels the badge counts:
-// the viewer's own, with their read marks, and — for a viewer the badge
-// counts patient conversations for without a membership (see counts) —
-// every patient conversation they see, which gets its patientLine unless
-// they are a member. The channels are read as the viewer
-// (FilterChannelsToVisible decides) with the viewer's own membership row
-// joined, which is the rule memberships are read under
-// (FilterMembershipsToVisible: the memberships of visible channels); a
-// channel has at most one membership row per user.
-func (s *badgeSub) badgeChannels(ctx context.Context) (map[pulid.ID]*badgeLine, error) {
-	patients := rule.Messaging.Holds(s.viewer) || rule.PortalPatient.Holds(s.viewer)
+// memberChannels reads the viewer's channels with their read marks in one
+// statement: the channels as the viewer (FilterChannelsToVisible decides)
+// joined to the viewer's own membership rows. That is the rule memberships
+// are read under (FilterMembershipsToVisible: the memberships of visible
+// channels), so it yields what a ChannelMember query with its channels
+// would, without the second statement for the channels.
+func (s *badgeSub) memberChannels(ctx context.Context) ([]memberChannel, error) {
 	q := s.client.Channel.Query()
 	q.Modify(func(sel *entsql.Selector) {
 		cm := entsql.Table(channelmember.Table)
-		sel.LeftJoin(cm).OnP(entsql.And(
-			entsql.ColumnsEQ(sel.C(channel.FieldID), cm.C(channelmember.FieldChannelID)),
-			entsql.EQ(cm.C(channelmember.FieldUserID), string(s.viewer.UserID)),
-		))
-		member := entsql.NotNull(cm.C(channelmember.FieldID))
-		if patients {
-			sel.Where(entsql.Or(member, entsql.EQ(sel.C(channel.FieldKind), channel.KindPATIENT)))
-		} else {
-			sel.Where(member)
-		}
-		// -1 without a membership (a read mark is never negative): a
-		// column that may be NULL has no type SQLite's driver can report.
-		sel.AppendSelect(entsql.As("COALESCE("+cm.C(channelmember.FieldLastReadSeq)+", -1)", lastReadColumn))
+		sel.Join(cm).On(sel.C(channel.FieldID), cm.C(channelmember.FieldChannelID)).
+			Where(entsql.EQ(cm.C(channelmember.FieldUserID), string(s.viewer.UserID)))
+		sel.AppendSelect(entsql.As(cm.C(channelmember.FieldLastReadSeq), lastReadColumn))
 	})
 	chans, err := q.All(ctx)
 	if err != nil {
 		return nil, err
 	}
-	state := make(map[pulid.ID]*badgeLine, len(chans))
-	for _, ch := range chans {
+	out := make([]memberChannel, len(chans))
+	for i, ch := range chans {
 		v, err := ch.Value(lastReadColumn)
 		if err != nil {
 			return nil, err
@@ -208,14 +207,9 @@ func (s *badgeSub) badgeChannels(ctx context.Context) (map[pulid.ID]*badgeLine, 
 		if err != nil {
 			return nil, fmt.Errorf("reading the read mark of %s: %w", ch.ID, err)
 		}
-		if read < 0 {
-			// Not a member: a patient conversation (see the WHERE).
-			state[ch.ID] = s.patientLine(ch)
-			continue
-		}
-		state[ch.ID] = &badgeLine{channel: ch, last: ch.LastSeq, read: read}
+		out[i] = memberChannel{channel: ch, read: read}
 	}
-	return state, nil
+	return out, nil
 }
 
 // asInt64 is an integer column read without a declared Go type.
