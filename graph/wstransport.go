@@ -150,15 +150,17 @@ type wsConn struct {
 	mu     sync.Mutex
 	active map[string]context.CancelFunc
 	closed bool
-	// frame is the buffer the next "next" frame is built in (under mu),
-	// kept between events: a shared event is written to every subscriber,
-	// and allocating its frame each time was most of what they allocate.
-	frame []byte
 }
 
-// maxKeptFrame is the largest frame buffer a socket keeps between events;
-// a larger one (a big event) goes after use.
-const maxKeptFrame = 16 << 10
+// frames are the buffers "next" frames are built in, shared by every
+// socket: a shared event is written to each of its subscribers, and
+// allocating its frame each time was most of what a delivery allocated. A
+// socket holds one only while it writes (an idle socket holds none).
+var frames = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// maxPooledFrame is the largest frame buffer put back in frames; a larger
+// one (a big event) goes after use.
+const maxPooledFrame = 16 << 10
 
 var errWSReadTimeout = errors.New("read timeout")
 
@@ -457,19 +459,8 @@ func (c *wsConn) served(op *wsOperation, rc *graphql.OperationContext, id string
 
 func (c *wsConn) sendResponse(id string, response *graphql.Response) {
 	if !c.legacy {
-		if w, ok := c.conn.(rawWriter); ok {
-			c.mu.Lock()
-			if b, ok := appendNext(c.frame[:0], id, response); ok {
-				// The write copies b out before it returns.
-				_ = w.writeRaw(b)
-				c.frame = b
-				if cap(b) > maxKeptFrame {
-					c.frame = nil
-				}
-				c.mu.Unlock()
-				return
-			}
-			c.mu.Unlock()
+		if w, ok := c.conn.(rawWriter); ok && c.writeNext(w, id, response) {
+			return
 		}
 	}
 	b, ok := dataPayload(response)
@@ -480,6 +471,26 @@ func (c *wsConn) sendResponse(id string, response *graphql.Response) {
 		}
 	}
 	c.write(&wsMessage{payload: b, id: id, t: wsData})
+}
+
+// writeNext writes response as one "next" frame built in a pooled buffer,
+// or reports that it is not data alone (see nextMessage).
+func (c *wsConn) writeNext(w rawWriter, id string, response *graphql.Response) bool {
+	bp := frames.Get().(*[]byte)
+	b, ok := appendNext((*bp)[:0], id, response)
+	if !ok {
+		frames.Put(bp)
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// The write copies b out before it returns: the buffer can go back.
+	_ = w.writeRaw(b)
+	if cap(b) <= maxPooledFrame {
+		*bp = b
+		frames.Put(bp)
+	}
+	return true
 }
 
 // dataPayload returns the bytes json.Marshal writes for r when r is data
