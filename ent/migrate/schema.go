@@ -620,11 +620,17 @@ var (
 				Name:    "message_sender_id_client_message_id",
 				Unique:  true,
 				Columns: []*schema.Column{MessagesColumns[9], MessagesColumns[5]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "client_message_id IS NOT NULL",
+				},
 			},
 			{
 				Name:    "message_sender_patient_id_client_message_id",
 				Unique:  true,
 				Columns: []*schema.Column{MessagesColumns[10], MessagesColumns[5]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "client_message_id IS NOT NULL",
+				},
 			},
 			{
 				Name:    "message_created_at",

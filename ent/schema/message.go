@@ -3,6 +3,7 @@ package schema
 import (
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
@@ -66,8 +67,14 @@ func (Message) Edges() []ent.Edge {
 func (Message) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("channel_id", "seq").Unique(),
-		index.Fields("sender_id", "client_message_id").Unique(),
-		index.Fields("sender_patient_id", "client_message_id").Unique(),
+		// A retry is found by its clientMessageID; most messages have
+		// none, and leaving them out of these two indexes spares every
+		// such send two index writes. "client_message_id = ?" implies
+		// the condition, so the lookup in Send still uses them.
+		index.Fields("sender_id", "client_message_id").Unique().
+			Annotations(entsql.IndexWhere("client_message_id IS NOT NULL")),
+		index.Fields("sender_patient_id", "client_message_id").Unique().
+			Annotations(entsql.IndexWhere("client_message_id IS NOT NULL")),
 		index.Fields("created_at"),
 		index.Fields("sender_id", "created_at"),
 		index.Fields("txid", "channel_id", "seq"),
