@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"runtime"
 	"sync"
 	"time"
 
@@ -79,7 +80,11 @@ func (d *gatedDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (dialect
 		})
 	}
 	stop := context.AfterFunc(ctx, abandoned)
-	return &gatedTx{Tx: &entsql.Tx{Conn: entsql.Conn{ExecQuerier: tx}, Tx: tx}, release: func() { stop(); ended() }}, nil
+	g := &gatedTx{Tx: &entsql.Tx{Conn: entsql.Conn{ExecQuerier: tx}, Tx: tx}, release: func() { stop(); ended() }}
+	if gated {
+		g.gate = d.gate
+	}
+	return g, nil
 }
 
 // Close lets the writer connection go, unless a transaction still runs on
@@ -129,8 +134,14 @@ func (d *gatedDriver) enter(ctx context.Context) (func(), bool) {
 	}
 	t := time.NewTimer(writerWait)
 	defer t.Stop()
+	if queued != nil {
+		queued()
+	}
 	select {
 	case d.gate <- struct{}{}:
+		if entered != nil {
+			entered()
+		}
 		return func() { <-d.gate }, true
 	case <-t.C:
 	case <-ctx.Done():
@@ -138,20 +149,37 @@ func (d *gatedDriver) enter(ctx context.Context) (func(), bool) {
 	return func() {}, false
 }
 
+// queued and entered, when set (by tests), are called by a transaction
+// about to wait for the gate, and once it has taken the gate it waited for.
+var queued, entered func()
+
 // gatedTx is a transaction that frees the gate when it ends.
 type gatedTx struct {
 	*entsql.Tx
 	release func()
+	gate    chan struct{} // the gate it holds; nil when it went ahead without
 }
 
 // Commit commits and frees the gate.
 func (t *gatedTx) Commit() error {
-	defer t.release()
+	defer t.end()
 	return t.Tx.Commit()
 }
 
 // Rollback rolls back and frees the gate.
 func (t *gatedTx) Rollback() error {
-	defer t.release()
+	defer t.end()
 	return t.Tx.Rollback()
+}
+
+// end frees the gate and, when a queued transaction took it, lets that
+// one run at once. The runtime readies the waiter to run next on this
+// goroutine's thread, but only once this goroutine blocks — after it has
+// answered its request, tens of microseconds in which nobody writes while
+// senders queue (a quarter of the time of each send on two cores).
+func (t *gatedTx) end() {
+	t.release()
+	if t.gate != nil && len(t.gate) > 0 {
+		runtime.Gosched()
+	}
 }
