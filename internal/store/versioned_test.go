@@ -360,3 +360,83 @@ func TestReplicasUpgradeTogether(t *testing.T) {
 		}
 	}
 }
+
+// TestRetryIndexMigrationKeepsMessages: the migration that leaves messages
+// without a clientMessageID out of the retry indexes rebuilds SQLite's
+// messages table. Every message survives it with its labels, patient links
+// and reply (the tables that point at messages delete on cascade, which a
+// rebuild with foreign keys on would trigger), and a retry's
+// clientMessageID is still unique per sender.
+func TestRetryIndexMigrationKeepsMessages(t *testing.T) {
+	const before = "20261207041845"
+	ctx := context.Background()
+	sctx := viewer.NewSystemContext(ctx, "test")
+	db := open(t, testdb.URL(t))
+	if err := db.MigrateThrough(ctx, before); err != nil {
+		t.Fatalf("migrating to %s: %v", before, err)
+	}
+	q := func(s string) string {
+		if !db.Dialect.IsPostgres() {
+			return s
+		}
+		for i := 1; strings.Contains(s, "?"); i++ {
+			s = strings.Replace(s, "?", fmt.Sprintf("$%d", i), 1)
+		}
+		return s
+	}
+	exec := func(stmt string, args ...any) {
+		t.Helper()
+		if _, err := db.SQL.ExecContext(ctx, q(stmt), args...); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	at := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
+	const chen, ch, olivia, lab = "us01RETRYUSER000000000001", "ch01RETRYCHANNEL000000001", "pa01RETRYPATIENT000000001", "la01RETRYLABEL00000000001"
+	exec(`INSERT INTO users (id, created_at, updated_at, name, email) VALUES (?, ?, ?, ?, ?)`, chen, at, at, "Dr Chen", "chen@retry.clinic")
+	exec(`INSERT INTO patients (id, created_at, updated_at, patient_number, first_name, last_name) VALUES (?, ?, ?, ?, ?, ?)`, olivia, at, at, "P1", "Olivia", "Brown")
+	exec(`INSERT INTO channels (id, created_at, updated_at, kind, last_seq, last_activity_at) VALUES (?, ?, ?, 'CUSTOM_GROUP', 3, ?)`, ch, at, at, at)
+	msgs := []struct {
+		id       string
+		clientID any
+		replyTo  any
+	}{
+		{"ms01RETRYMESSAGE000000001", nil, nil},
+		{"ms01RETRYMESSAGE000000002", "draft-7", nil},
+		{"ms01RETRYMESSAGE000000003", nil, "ms01RETRYMESSAGE000000001"},
+	}
+	for i, m := range msgs {
+		exec(`INSERT INTO messages (id, seq, kind, body, sms, client_message_id, created_at, txid, channel_id, sender_id, reply_to_id)
+			VALUES (?, ?, 'USER', ?, false, ?, ?, ?, ?, ?, ?)`, m.id, i+1, fmt.Sprintf("message %d", i+1), m.clientID, at, i+1, ch, chen, m.replyTo)
+	}
+	exec(`INSERT INTO labels (id, created_at, updated_at, name, owner_id) VALUES (?, ?, ?, 'Follow up', ?)`, lab, at, at, chen)
+	exec(`INSERT INTO label_messages (label_id, message_id) VALUES (?, ?)`, lab, msgs[0].id)
+	exec(`INSERT INTO message_patients (message_id, patient_id) VALUES (?, ?)`, msgs[1].id, olivia)
+
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("upgrading: %v", err)
+	}
+	got := db.Client.Message.Query().Order(message.BySeq()).WithLabels().WithPatients().AllX(sctx)
+	if len(got) != len(msgs) {
+		t.Fatalf("%d messages after the upgrade, %d before", len(got), len(msgs))
+	}
+	if l := got[0].Edges.Labels; len(l) != 1 || string(l[0].ID) != lab {
+		t.Errorf("message 1's labels after the upgrade: %v, want %s", l, lab)
+	}
+	if p := got[1].Edges.Patients; len(p) != 1 || string(p[0].ID) != olivia {
+		t.Errorf("message 2's patients after the upgrade: %v, want %s", p, olivia)
+	}
+	if got[1].ClientMessageID == nil || *got[1].ClientMessageID != "draft-7" {
+		t.Errorf("message 2's clientMessageID after the upgrade: %v, want draft-7", got[1].ClientMessageID)
+	}
+	if r := got[2].ReplyToID; r == nil || string(*r) != msgs[0].id {
+		t.Errorf("message 3 replies to %v after the upgrade, want %s", r, msgs[0].id)
+	}
+	// The same clientMessageID from the same sender is refused; messages
+	// without one are not in the index and never collide.
+	insert := `INSERT INTO messages (id, seq, kind, body, sms, client_message_id, created_at, txid, channel_id, sender_id)
+		VALUES (?, ?, 'USER', 'again', false, ?, ?, ?, ?, ?)`
+	if _, err := db.SQL.ExecContext(ctx, q(insert), "ms01RETRYMESSAGE000000004", 4, "draft-7", at, 4, ch, chen); err == nil {
+		t.Error("a second message with the sender's clientMessageID draft-7 was accepted")
+	}
+	exec(insert, "ms01RETRYMESSAGE000000005", 5, nil, at, 5, ch, chen)
+}

@@ -37,6 +37,10 @@ type gatedDriver struct {
 	// writer is the connection of gated transactions, taken from the pool
 	// on first use; only the holder of the gate touches it.
 	writer *sql.Conn
+	// queued and entered, set by tests before any use, are called by a
+	// transaction about to wait for the gate, and once it has taken the
+	// gate it waited for.
+	queued, entered func()
 }
 
 func newGatedDriver(d *entsql.Driver) *gatedDriver {
@@ -69,7 +73,10 @@ func (d *gatedDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (dialect
 	// to the pool once the rollback is done) and the next transaction
 	// takes another.
 	var once sync.Once
-	ended := func() { once.Do(free) }
+	ended := func() (freed bool) {
+		once.Do(func() { free(); freed = true })
+		return freed
+	}
 	abandoned := func() {
 		once.Do(func() {
 			if gated && d.writer != nil {
@@ -80,7 +87,7 @@ func (d *gatedDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (dialect
 		})
 	}
 	stop := context.AfterFunc(ctx, abandoned)
-	g := &gatedTx{Tx: &entsql.Tx{Conn: entsql.Conn{ExecQuerier: tx}, Tx: tx}, release: func() { stop(); ended() }}
+	g := &gatedTx{Tx: &entsql.Tx{Conn: entsql.Conn{ExecQuerier: tx}, Tx: tx}, release: func() bool { stop(); return ended() }}
 	if gated {
 		g.gate = d.gate
 	}
@@ -134,13 +141,13 @@ func (d *gatedDriver) enter(ctx context.Context) (func(), bool) {
 	}
 	t := time.NewTimer(writerWait)
 	defer t.Stop()
-	if queued != nil {
-		queued()
+	if d.queued != nil {
+		d.queued()
 	}
 	select {
 	case d.gate <- struct{}{}:
-		if entered != nil {
-			entered()
+		if d.entered != nil {
+			d.entered()
 		}
 		return func() { <-d.gate }, true
 	case <-t.C:
@@ -149,14 +156,10 @@ func (d *gatedDriver) enter(ctx context.Context) (func(), bool) {
 	return func() {}, false
 }
 
-// queued and entered, when set (by tests), are called by a transaction
-// about to wait for the gate, and once it has taken the gate it waited for.
-var queued, entered func()
-
 // gatedTx is a transaction that frees the gate when it ends.
 type gatedTx struct {
 	*entsql.Tx
-	release func()
+	release func() bool   // frees the gate; false if it was freed already
 	gate    chan struct{} // the gate it holds; nil when it went ahead without
 }
 
@@ -178,8 +181,7 @@ func (t *gatedTx) Rollback() error {
 // answered its request, tens of microseconds in which nobody writes while
 // senders queue (a quarter of the time of each send on two cores).
 func (t *gatedTx) end() {
-	t.release()
-	if t.gate != nil && len(t.gate) > 0 {
+	if t.release() && t.gate != nil && len(t.gate) > 0 {
 		runtime.Gosched()
 	}
 }
