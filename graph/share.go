@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"unique"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -57,7 +58,10 @@ type messageShare struct {
 }
 
 type shareKey struct {
-	op  string       // principal kind, operation, document
+	// op is the principal kind, operation and document, interned: every
+	// subscription of one key holds the same handle, so a lookup compares
+	// one pointer instead of reading the document twice.
+	op  unique.Handle[string]
 	msg *ent.Message // the hub's released message, one pointer for every subscriber
 }
 
@@ -157,10 +161,11 @@ func (slot *feedSlot) take(next func() (*ent.Message, bool)) <-chan *ent.Message
 // inside sessionEnds, so the ends of a stream (nil responses, errors) reach
 // it exactly as before.
 func (c *messageShare) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-	key, ok := shareableKey(ctx)
+	k, ok := shareableKey(ctx)
 	if !ok {
 		return next(ctx)
 	}
+	key := unique.Make(k)
 	slot := &feedSlot{}
 	h := next(context.WithValue(ctx, feedSlotKey{}, slot))
 	if slot.next == nil {

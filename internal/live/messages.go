@@ -24,8 +24,9 @@ type msgSub struct {
 	patient bool // may see every patient conversation (care team)
 
 	mu      sync.Mutex
-	pending [][]*ent.Message // one slice per release, so a burst is one entry
-	limit   int              // most releases pending (Config.Buffer)
+	pending [][]*ent.Message  // one slice per release, so a burst is one entry
+	first   [1][]*ent.Message // pending's array while one release is pending
+	limit   int               // most releases pending (Config.Buffer)
 	closed  bool
 	reason  error // why the server ended the stream, when it was for access
 
@@ -90,7 +91,11 @@ func (s *msgSub) push(batch []*ent.Message) {
 	}
 	if len(s.pending) < s.limit {
 		// The queue grows with what is pending and is released once
-		// drained: an idle subscriber holds no buffer.
+		// drained: an idle subscriber holds no buffer. The usual single
+		// release waits in first, so a push allocates nothing.
+		if s.pending == nil {
+			s.pending = s.first[:0]
+		}
 		s.pending = append(s.pending, batch)
 	} else if s.ctx.Err() != nil {
 		// Its subscriber has left (abandon, or the forwarder, has not run

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/whisper-health/whisper/internal/rule"
 	"sync"
+	"sync/atomic"
 
 	"entgo.io/ent"
 
@@ -23,6 +24,9 @@ type ReadLog struct {
 	mu      sync.Mutex
 	seen    map[[2]pulid.ID]bool
 	pending [][2]pulid.ID
+	// waiting is len(pending), written under mu: Empty, asked after every
+	// response (every live event), reads it without taking mu.
+	waiting atomic.Int32
 }
 
 type readLogKey struct{}
@@ -50,13 +54,12 @@ func (l *ReadLog) add(actor pulid.ID, patients []*gen.Patient) {
 			l.pending = append(l.pending, k)
 		}
 	}
+	l.waiting.Store(int32(len(l.pending)))
 }
 
 // Empty reports whether no read is waiting to be flushed.
 func (l *ReadLog) Empty() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.pending) == 0
+	return l.waiting.Load() == 0
 }
 
 // Flush appends a VIEW_PATIENT entry for each patient read since the last
@@ -65,6 +68,7 @@ func (l *ReadLog) Flush(ctx context.Context, client *gen.Client) error {
 	l.mu.Lock()
 	pending := l.pending
 	l.pending = nil
+	l.waiting.Store(0)
 	l.mu.Unlock()
 	if len(pending) == 0 {
 		return nil
