@@ -165,12 +165,12 @@ func (c *messageShare) InterceptOperation(ctx context.Context, next graphql.Oper
 	if !ok {
 		return next(ctx)
 	}
-	key := unique.Make(k)
 	slot := &feedSlot{}
 	h := next(context.WithValue(ctx, feedSlotKey{}, slot))
 	if slot.next == nil {
 		return h // refused, or the resolver failed: as it was
 	}
+	key := unique.Make(k)
 	closed := false
 	return func(ctx context.Context) *graphql.Response {
 		if closed {

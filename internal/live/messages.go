@@ -156,6 +156,7 @@ func (s *msgSub) nextLocked() ([]*ent.Message, bool) {
 	s.pending = s.pending[1:]
 	if len(s.pending) == 0 {
 		s.pending = nil // the backing array goes with the burst
+		s.first[0] = nil
 	}
 	return batch, true
 }
