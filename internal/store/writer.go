@@ -179,7 +179,7 @@ func (t *gatedTx) Rollback() error {
 // one run at once. The runtime readies the waiter to run next on this
 // goroutine's thread, but only once this goroutine blocks — after it has
 // answered its request, tens of microseconds in which nobody writes while
-// senders queue (a quarter of the time of each send on two cores).
+// senders queue (a fifth of the time of each send on two cores).
 func (t *gatedTx) end() {
 	if t.release() && t.gate != nil && len(t.gate) > 0 {
 		runtime.Gosched()
