@@ -20,22 +20,7 @@ import (
 // staff and patient retries, analysed.
 func TestARetryIsFoundThroughItsIndex(t *testing.T) {
 	db := testdb.Open(t)
-	ctx := context.Background()
-	q := func(s string) string {
-		if !db.Dialect.IsPostgres() {
-			return s
-		}
-		for i := 1; strings.Contains(s, "?"); i++ {
-			s = strings.Replace(s, "?", fmt.Sprintf("$%d", i), 1)
-		}
-		return s
-	}
-	exec := func(stmt string, args ...any) {
-		t.Helper()
-		if _, err := db.SQL.ExecContext(ctx, q(stmt), args...); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
+	exec := func(stmt string, args ...any) { t.Helper(); testdb.Exec(t, db, stmt, args...) }
 	at := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
 	exec(`INSERT INTO users (id, created_at, updated_at, name, email) VALUES ('us_retry', ?, ?, 'Dr Chen', 'chen@retry.clinic')`, at, at)
 	exec(`INSERT INTO patients (id, created_at, updated_at, patient_number, first_name, last_name) VALUES ('pa_retry', ?, ?, 'P1', 'Olivia', 'Brown')`, at, at)
@@ -56,7 +41,7 @@ func TestARetryIsFoundThroughItsIndex(t *testing.T) {
 		"message_sender_id_client_message_id":         "sender_id",
 		"message_sender_patient_id_client_message_id": "sender_patient_id",
 	} {
-		plan := explain(t, db, q("SELECT id FROM messages WHERE "+sender+" = ? AND client_message_id = ?"), "us_retry", "retry-000")
+		plan := explain(t, db, testdb.Rebind(db, "SELECT id FROM messages WHERE "+sender+" = ? AND client_message_id = ?"), "us_retry", "retry-000")
 		if !strings.Contains(plan, index) {
 			t.Errorf("a retry by %s is not looked up through %s: %s", sender, index, plan)
 		}

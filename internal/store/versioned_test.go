@@ -236,15 +236,7 @@ func TestPortalMigrationKeepsUserTokens(t *testing.T) {
 	if err := db.MigrateThrough(ctx, baseline); err != nil {
 		t.Fatalf("migrating to the baseline: %v", err)
 	}
-	q := func(s string) string { // ? placeholders as the dialect writes them
-		if !db.Dialect.IsPostgres() {
-			return s
-		}
-		for i := 1; strings.Contains(s, "?"); i++ {
-			s = strings.Replace(s, "?", fmt.Sprintf("$%d", i), 1)
-		}
-		return s
-	}
+	q := func(s string) string { return testdb.Rebind(db, s) }
 	at := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
 	for _, u := range []string{"us01BASELINEUSER0000000001", "us01BASELINEUSER0000000002"} {
 		if _, err := db.SQL.ExecContext(ctx, q(`INSERT INTO users (id, created_at, updated_at, name, email) VALUES (?, ?, ?, ?, ?)`),
@@ -375,21 +367,7 @@ func TestRetryIndexMigrationKeepsMessages(t *testing.T) {
 	if err := db.MigrateThrough(ctx, before); err != nil {
 		t.Fatalf("migrating to %s: %v", before, err)
 	}
-	q := func(s string) string {
-		if !db.Dialect.IsPostgres() {
-			return s
-		}
-		for i := 1; strings.Contains(s, "?"); i++ {
-			s = strings.Replace(s, "?", fmt.Sprintf("$%d", i), 1)
-		}
-		return s
-	}
-	exec := func(stmt string, args ...any) {
-		t.Helper()
-		if _, err := db.SQL.ExecContext(ctx, q(stmt), args...); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
+	exec := func(stmt string, args ...any) { t.Helper(); testdb.Exec(t, db, stmt, args...) }
 	at := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
 	const chen, ch, olivia, lab = "us01RETRYUSER000000000001", "ch01RETRYCHANNEL000000001", "pa01RETRYPATIENT000000001", "la01RETRYLABEL00000000001"
 	exec(`INSERT INTO users (id, created_at, updated_at, name, email) VALUES (?, ?, ?, ?, ?)`, chen, at, at, "Dr Chen", "chen@retry.clinic")
@@ -435,7 +413,7 @@ func TestRetryIndexMigrationKeepsMessages(t *testing.T) {
 	// without one are not in the index and never collide.
 	insert := `INSERT INTO messages (id, seq, kind, body, sms, client_message_id, created_at, txid, channel_id, sender_id)
 		VALUES (?, ?, 'USER', 'again', false, ?, ?, ?, ?, ?)`
-	if _, err := db.SQL.ExecContext(ctx, q(insert), "ms01RETRYMESSAGE000000004", 4, "draft-7", at, 4, ch, chen); err == nil {
+	if _, err := db.SQL.ExecContext(ctx, testdb.Rebind(db, insert), "ms01RETRYMESSAGE000000004", 4, "draft-7", at, 4, ch, chen); err == nil {
 		t.Error("a second message with the sender's clientMessageID draft-7 was accepted")
 	}
 	exec(insert, "ms01RETRYMESSAGE000000005", 5, nil, at, 5, ch, chen)

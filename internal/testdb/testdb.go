@@ -215,3 +215,25 @@ func PreviousRelease(t testing.TB) string {
 	}
 	return rawURL
 }
+
+// Rebind writes stmt's ? placeholders as db's dialect wants them: as they
+// are on SQLite, $1, $2, … on PostgreSQL. It is for tests' hand-written
+// SQL, whose literals hold no '?'.
+func Rebind(db *store.DB, stmt string) string {
+	if !db.Dialect.IsPostgres() {
+		return stmt
+	}
+	for i := 1; strings.Contains(stmt, "?"); i++ {
+		stmt = strings.Replace(stmt, "?", fmt.Sprintf("$%d", i), 1)
+	}
+	return stmt
+}
+
+// Exec runs hand-written SQL with ? placeholders on db (see Rebind),
+// failing t if it fails.
+func Exec(t testing.TB, db *store.DB, stmt string, args ...any) {
+	t.Helper()
+	if _, err := db.SQL.ExecContext(context.Background(), Rebind(db, stmt), args...); err != nil {
+		t.Fatalf("%s: %v", stmt, err)
+	}
+}
