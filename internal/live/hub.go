@@ -18,6 +18,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +28,7 @@ import (
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/message"
+	"github.com/whisper-health/whisper/ent/user"
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/pubsub"
@@ -400,25 +402,43 @@ func (h *Hub) catchUp(ctx context.Context, retry *time.Timer) {
 	for {
 		h.mu.Lock()
 		from := h.pos
+		idle := h.idleLocked()
 		h.mu.Unlock()
-		rows, xmin, err := h.scan(ctx, from, false)
+		var (
+			rows []messenger.Cursor
+			msgs []*ent.Message // rows' messages, read with them unless idle
+			xmin int64
+			err  error
+		)
+		if idle {
+			rows, xmin, err = h.scan(ctx, from, false)
+		} else {
+			msgs, xmin, err = h.read(ctx, from)
+			rows = make([]messenger.Cursor, len(msgs))
+			for i, m := range msgs {
+				rows[i] = messenger.CursorOf(m)
+			}
+		}
 		if err != nil {
 			h.log.Warn("live hub catch-up", "err", err)
 			h.lag.behind(time.Now())
 			retry.Reset(250 * time.Millisecond)
 			return
 		}
-		var ready []messenger.Cursor
-		held := false
-		for _, c := range rows {
+		ready := len(rows)
+		for i, c := range rows {
 			if c.TxID >= xmin {
-				held = true
+				ready = i
 				break
 			}
-			ready = append(ready, c)
 		}
-		if len(ready) > 0 {
-			if err := h.release(ctx, ready); err != nil {
+		held := ready < len(rows)
+		if ready > 0 {
+			var batch []*ent.Message
+			if msgs != nil {
+				batch = msgs[:ready]
+			}
+			if err := h.release(ctx, rows[:ready], batch); err != nil {
 				h.log.Warn("live hub delivery", "err", err)
 				h.lag.behind(time.Now())
 				retry.Reset(250 * time.Millisecond)
@@ -433,14 +453,66 @@ func (h *Hub) catchUp(ctx context.Context, retry *time.Timer) {
 			retry.Reset(20 * time.Millisecond)
 			return
 		}
-		if len(rows) < 500 {
+		if len(rows) < scanPage {
 			h.lag.caughtUp()
-		}
-		if len(rows) < 500 {
 			return
 		}
 	}
 }
+
+// scanPage is the most messages one catch-up scan reads.
+const scanPage = 500
+
+// idleLocked reports whether nobody is subscribed to what a release
+// delivers; h.mu is held.
+func (h *Hub) idleLocked() bool {
+	return len(h.msgs) == 0 && len(h.badges) == 0 && len(h.stats) == 0
+}
+
+// readReleased is the reason of the hub's reads of released messages.
+const readReleased = "read released messages once, before each stream re-reads them as its viewer"
+
+// read is scan for a hub with subscribers: the messages after from
+// themselves, in stream order, with the commit horizon in the same
+// statement (their senders and channels are read by release).
+func (h *Hub) read(ctx context.Context, from messenger.Cursor) ([]*ent.Message, int64, error) {
+	q := h.client.Message.Query().
+		Where(func(s *entsql.Selector) {
+			s.Where(entsql.CompositeGT([]string{s.C(message.FieldTxid), s.C(message.FieldChannelID), s.C(message.FieldSeq)},
+				from.TxID, string(from.Channel), from.Seq))
+		}).
+		Order(ent.Asc(message.FieldTxid), ent.Asc(message.FieldChannelID), ent.Asc(message.FieldSeq)).
+		Limit(scanPage)
+	pg := h.cfg.Dialect.IsPostgres()
+	if pg {
+		// As in scan: a scalar subquery runs once per statement. (Modify
+		// adds to q itself; its select builder is not needed.)
+		q.Modify(func(s *entsql.Selector) {
+			s.AppendSelectExprAs(entsql.Raw("(SELECT whisper_stream_horizon())"), horizonColumn)
+		})
+	}
+	msgs, err := q.All(system(ctx, readReleased))
+	if err != nil {
+		return nil, 0, fmt.Errorf("scanning messages: %w", err)
+	}
+	h.scans.Add(1)
+	xmin := int64(math.MaxInt64)
+	if pg && len(msgs) > 0 {
+		v, err := msgs[0].Value(horizonColumn)
+		if err != nil {
+			return nil, 0, fmt.Errorf("scanning messages: %w", err)
+		}
+		n, ok := v.(int64)
+		if !ok {
+			return nil, 0, fmt.Errorf("scanning messages: the horizon is %T, not an integer", v)
+		}
+		xmin = n
+	}
+	return msgs, xmin, nil
+}
+
+// horizonColumn names the commit horizon in read's statement.
+const horizonColumn = "stream_horizon"
 
 // Scans reports how many times the hub has read the stream beyond its
 // position (catch-up scans; one per page of 500 messages).
@@ -461,6 +533,68 @@ func (h *Hub) moveHorizon(ctx context.Context) {
 	}
 }
 
+// edges reads the senders and the channels of released messages and sets
+// them on each: two statements, side by side (a release waits for both,
+// and every round trip to the database delays the first delivery). The
+// channels are read after the messages committed, which the member cache
+// relies on. A message whose sender is a patient, or none, keeps a nil
+// sender.
+func (h *Hub) edges(ctx context.Context, msgs []*ent.Message) error {
+	var senders, channels []pulid.ID
+	seen := map[pulid.ID]bool{}
+	for _, m := range msgs {
+		if m.SenderID != nil && !seen[*m.SenderID] {
+			seen[*m.SenderID] = true
+			senders = append(senders, *m.SenderID)
+		}
+		if !seen[m.ChannelID] {
+			seen[m.ChannelID] = true
+			channels = append(channels, m.ChannelID)
+		}
+	}
+	var users []*ent.User
+	var uerr error
+	done := make(chan struct{})
+	if len(senders) > 0 {
+		go func() {
+			defer close(done)
+			defer func() {
+				// The hub's loop recovers its own panics, not this
+				// goroutine's: one here fails the release instead.
+				if r := recover(); r != nil {
+					uerr = fmt.Errorf("reading senders: panic: %v", r)
+				}
+			}()
+			users, uerr = h.client.User.Query().Where(user.IDIn(senders...)).All(ctx)
+		}()
+	} else {
+		close(done)
+	}
+	chans, cerr := h.client.Channel.Query().Where(channel.IDIn(channels...)).All(ctx)
+	<-done
+	if cerr != nil {
+		return fmt.Errorf("reading released messages' channels: %w", cerr)
+	}
+	if uerr != nil {
+		return fmt.Errorf("reading released messages' senders: %w", uerr)
+	}
+	userByID := make(map[pulid.ID]*ent.User, len(users))
+	for _, u := range users {
+		userByID[u.ID] = u
+	}
+	chanByID := make(map[pulid.ID]*ent.Channel, len(chans))
+	for _, c := range chans {
+		chanByID[c.ID] = c
+	}
+	for _, m := range msgs {
+		if m.SenderID != nil {
+			m.Edges.Sender = userByID[*m.SenderID]
+		}
+		m.Edges.Channel = chanByID[m.ChannelID]
+	}
+	return nil
+}
+
 // releasedMessage is a message of a release with what deciding who may
 // see it takes: its channel's kind and members.
 type releasedMessage struct {
@@ -473,16 +607,19 @@ type releasedMessage struct {
 // readMembers is the reason of the hub's member reads (tests count them).
 const readMembers = "read the members of released channels whose membership changed"
 
-// release loads a batch of messages once, takes the current members of
-// their channels (kept, or read again when their version moved; see
-// memberCache), and hands each message to the subscribers that may see it
-// now.
-func (h *Hub) release(ctx context.Context, batch []messenger.Cursor) error {
-	last := batch[len(batch)-1]
+// release hands a batch of released messages (the positions at, and the
+// messages themselves unless the hub was idle when it read them) to the
+// subscribers that may see each now: it reads their senders and channels
+// side by side, takes the current members of the channels (kept, or read
+// again when their version moved; see memberCache) and decides.
+func (h *Hub) release(ctx context.Context, at []messenger.Cursor, msgs []*ent.Message) error {
+	last := at[len(at)-1]
 	h.mu.Lock()
-	idle := len(h.msgs) == 0 && len(h.badges) == 0 && len(h.stats) == 0
+	idle := h.idleLocked()
 	if idle {
-		// Nobody to deliver to: the stream simply moves on.
+		// Nobody to deliver to: the stream simply moves on. (Deciding
+		// under the lock that subscribers take to join keeps a stream
+		// from starting beyond a message it was not given.)
 		if h.pos.Less(last) {
 			h.pos = last
 		}
@@ -491,27 +628,32 @@ func (h *Hub) release(ctx context.Context, batch []messenger.Cursor) error {
 	if idle {
 		return nil
 	}
-	sctx := system(ctx, "read released messages once, before each stream re-reads them as its viewer")
-	chanSet := map[pulid.ID]bool{}
-	for _, c := range batch {
-		chanSet[c.Channel] = true
+	sctx := system(ctx, readReleased)
+	if msgs == nil {
+		// Someone subscribed after an idle scan: read what it found.
+		first := at[0]
+		var err error
+		msgs, err = h.client.Message.Query().
+			Where(func(s *entsql.Selector) {
+				s.Where(entsql.And(
+					entsql.CompositeGT([]string{s.C(message.FieldTxid), s.C(message.FieldChannelID), s.C(message.FieldSeq)},
+						first.TxID, string(first.Channel), first.Seq-1),
+					entsql.Not(entsql.CompositeGT([]string{s.C(message.FieldTxid), s.C(message.FieldChannelID), s.C(message.FieldSeq)},
+						last.TxID, string(last.Channel), last.Seq)),
+				))
+			}).
+			Order(ent.Asc(message.FieldTxid), ent.Asc(message.FieldChannelID), ent.Asc(message.FieldSeq)).
+			All(sctx)
+		if err != nil {
+			return err
+		}
 	}
-	first := batch[0]
-	msgs, err := h.client.Message.Query().
-		Where(func(s *entsql.Selector) {
-			s.Where(entsql.And(
-				entsql.CompositeGT([]string{s.C(message.FieldTxid), s.C(message.FieldChannelID), s.C(message.FieldSeq)},
-					first.TxID, string(first.Channel), first.Seq-1),
-				entsql.Not(entsql.CompositeGT([]string{s.C(message.FieldTxid), s.C(message.FieldChannelID), s.C(message.FieldSeq)},
-					last.TxID, string(last.Channel), last.Seq)),
-			))
-		}).
-		Order(ent.Asc(message.FieldTxid), ent.Asc(message.FieldChannelID), ent.Asc(message.FieldSeq)).
-		WithSender().
-		WithChannel().
-		All(sctx)
-	if err != nil {
+	if err := h.edges(sctx, msgs); err != nil {
 		return err
+	}
+	chanSet := map[pulid.ID]bool{}
+	for _, c := range at {
+		chanSet[c.Channel] = true
 	}
 	// The channels' membership versions came with the messages (the
 	// channel rows are read after them); members are read again only for
