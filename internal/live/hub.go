@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,7 +46,7 @@ type Config struct {
 	// even without an event (default 1 s).
 	PollInterval time.Duration
 	// Buffer is each subscriber's queue, in releases (each a batch of up to
-	// 500 messages); a subscriber that falls this far behind is dropped and
+	// scanPage messages); a subscriber that falls this far behind is dropped and
 	// resumes by cursor (default 512).
 	Buffer int
 	// OnRevoke is called when any replica revokes a session, with the
@@ -84,6 +85,12 @@ type Hub struct {
 	scans atomic.Int64 // catch-up scans run (see Scans)
 
 	members *memberCache // only release uses it, on the hub's goroutine
+
+	// held says the last catch-up ended on a message held back by a
+	// running writer (read and written on the hub's goroutine only): its
+	// retries, every 20 ms while the writer runs, scan positions only
+	// rather than read whole messages they would set aside again.
+	held bool
 
 	mu      sync.Mutex
 	pos     messenger.Cursor
@@ -353,7 +360,8 @@ func (h *Hub) scan(ctx context.Context, from messenger.Cursor, newest bool) ([]m
 	horizon := "9223372036854775807"
 	if h.cfg.Dialect.IsPostgres() {
 		// A scalar subquery runs once per statement (an InitPlan); the bare
-		// call would run for every row returned, up to 500 times a scan.
+		// call would run for every row returned, up to scanPage times a
+		// scan.
 		horizon = "(SELECT whisper_stream_horizon())"
 	}
 	var q string
@@ -363,7 +371,7 @@ func (h *Hub) scan(ctx context.Context, from messenger.Cursor, newest bool) ([]m
 			" ORDER BY txid DESC, channel_id DESC, seq DESC LIMIT 1"
 	} else {
 		q = "SELECT txid, channel_id, seq, " + horizon + " FROM messages WHERE (txid, channel_id, seq) > (" +
-			h.ph(1) + ", " + h.ph(2) + ", " + h.ph(3) + ") ORDER BY txid, channel_id, seq LIMIT 500"
+			h.ph(1) + ", " + h.ph(2) + ", " + h.ph(3) + ") ORDER BY txid, channel_id, seq LIMIT " + strconv.Itoa(scanPage)
 		args = []any{from.TxID, string(from.Channel), from.Seq}
 	}
 	rows, err := h.client.QueryContext(ctx, q, args...)
@@ -402,15 +410,15 @@ func (h *Hub) catchUp(ctx context.Context, retry *time.Timer) {
 	for {
 		h.mu.Lock()
 		from := h.pos
-		idle := h.idleLocked()
+		whole := !h.idleLocked() && !h.held
 		h.mu.Unlock()
 		var (
 			rows []messenger.Cursor
-			msgs []*ent.Message // rows' messages, read with them unless idle
+			msgs []*ent.Message // rows' messages, when read with them
 			xmin int64
 			err  error
 		)
-		if idle {
+		if !whole {
 			rows, xmin, err = h.scan(ctx, from, false)
 		} else {
 			msgs, xmin, err = h.read(ctx, from)
@@ -433,6 +441,7 @@ func (h *Hub) catchUp(ctx context.Context, retry *time.Timer) {
 			}
 		}
 		held := ready < len(rows)
+		h.held = held
 		if ready > 0 {
 			var batch []*ent.Message
 			if msgs != nil {
@@ -470,11 +479,12 @@ func (h *Hub) idleLocked() bool {
 }
 
 // readReleased is the reason of the hub's reads of released messages.
-const readReleased = "read released messages once, before each stream re-reads them as its viewer"
+const readReleased = "read released messages, their senders and channels once, before each stream re-reads them as its viewer"
 
 // read is scan for a hub with subscribers: the messages after from
 // themselves, in stream order, with the commit horizon in the same
-// statement (their senders and channels are read by release).
+// statement (their senders and channels are read by release), so that a
+// release makes one round trip fewer.
 func (h *Hub) read(ctx context.Context, from messenger.Cursor) ([]*ent.Message, int64, error) {
 	q := h.client.Message.Query().
 		Where(func(s *entsql.Selector) {
@@ -502,11 +512,9 @@ func (h *Hub) read(ctx context.Context, from messenger.Cursor) ([]*ent.Message, 
 		if err != nil {
 			return nil, 0, fmt.Errorf("scanning messages: %w", err)
 		}
-		n, ok := v.(int64)
-		if !ok {
-			return nil, 0, fmt.Errorf("scanning messages: the horizon is %T, not an integer", v)
+		if xmin, err = asInt64(v); err != nil {
+			return nil, 0, fmt.Errorf("scanning messages: the horizon: %w", err)
 		}
-		xmin = n
 	}
 	return msgs, xmin, nil
 }
@@ -515,7 +523,7 @@ func (h *Hub) read(ctx context.Context, from messenger.Cursor) ([]*ent.Message, 
 const horizonColumn = "stream_horizon"
 
 // Scans reports how many times the hub has read the stream beyond its
-// position (catch-up scans; one per page of 500 messages).
+// position (catch-up scans; one per page of scanPage messages).
 func (h *Hub) Scans() int64 { return h.scans.Load() }
 
 // moveHorizon unblocks a message held by nothing running. A transaction
@@ -540,15 +548,18 @@ func (h *Hub) moveHorizon(ctx context.Context) {
 // relies on. A message whose sender is a patient, or none, keeps a nil
 // sender.
 func (h *Hub) edges(ctx context.Context, msgs []*ent.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
 	var senders, channels []pulid.ID
-	seen := map[pulid.ID]bool{}
+	seenUser, seenChannel := map[pulid.ID]bool{}, map[pulid.ID]bool{}
 	for _, m := range msgs {
-		if m.SenderID != nil && !seen[*m.SenderID] {
-			seen[*m.SenderID] = true
+		if m.SenderID != nil && !seenUser[*m.SenderID] {
+			seenUser[*m.SenderID] = true
 			senders = append(senders, *m.SenderID)
 		}
-		if !seen[m.ChannelID] {
-			seen[m.ChannelID] = true
+		if !seenChannel[m.ChannelID] {
+			seenChannel[m.ChannelID] = true
 			channels = append(channels, m.ChannelID)
 		}
 	}
@@ -562,6 +573,7 @@ func (h *Hub) edges(ctx context.Context, msgs []*ent.Message) error {
 				// The hub's loop recovers its own panics, not this
 				// goroutine's: one here fails the release instead.
 				if r := recover(); r != nil {
+					h.log.Error("panic in live hub reading senders", apperr.PanicAttrs(r)...)
 					uerr = fmt.Errorf("reading senders: panic: %v", r)
 				}
 			}()
@@ -608,7 +620,7 @@ type releasedMessage struct {
 const readMembers = "read the members of released channels whose membership changed"
 
 // release hands a batch of released messages (the positions at, and the
-// messages themselves unless the hub was idle when it read them) to the
+// messages themselves when the catch-up read them) to the
 // subscribers that may see each now: it reads their senders and channels
 // side by side, takes the current members of the channels (kept, or read
 // again when their version moved; see memberCache) and decides.
@@ -630,7 +642,8 @@ func (h *Hub) release(ctx context.Context, at []messenger.Cursor, msgs []*ent.Me
 	}
 	sctx := system(ctx, readReleased)
 	if msgs == nil {
-		// Someone subscribed after an idle scan: read what it found.
+		// The catch-up scanned positions only (the hub was idle, or
+		// retried a held message): read the messages of the batch.
 		first := at[0]
 		var err error
 		msgs, err = h.client.Message.Query().
@@ -645,7 +658,7 @@ func (h *Hub) release(ctx context.Context, at []messenger.Cursor, msgs []*ent.Me
 			Order(ent.Asc(message.FieldTxid), ent.Asc(message.FieldChannelID), ent.Asc(message.FieldSeq)).
 			All(sctx)
 		if err != nil {
-			return err
+			return fmt.Errorf("reading released messages: %w", err)
 		}
 	}
 	if err := h.edges(sctx, msgs); err != nil {
@@ -655,8 +668,8 @@ func (h *Hub) release(ctx context.Context, at []messenger.Cursor, msgs []*ent.Me
 	for _, c := range at {
 		chanSet[c.Channel] = true
 	}
-	// The channels' membership versions came with the messages (the
-	// channel rows are read after them); members are read again only for
+	// The channels' membership versions came with their rows, read in a
+	// statement after the messages'; members are read again only for
 	// channels whose version moved since the hub kept their set.
 	versions := map[pulid.ID]int64{}
 	for _, m := range msgs {

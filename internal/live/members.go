@@ -18,9 +18,10 @@ import (
 // trigger, see internal/store/members.go). A set is stored with the version
 // read before the set was read (a statement before it, or the same one), so
 // the set holds at least every change that version counts. A release reads
-// each released channel's version again — with its messages, after they
-// committed, where the hub used to read the members themselves — and uses
-// the kept set only when the version is the same: then no membership change
+// each released channel's version again — with the channel's row, in a
+// statement after its messages', so after they committed, where the hub
+// used to read the members themselves — and uses the kept set only when
+// the version is the same: then no membership change
 // committed between the set's version and now (any would have raised it),
 // so the set is exactly what a re-read would return. Otherwise, or for a
 // channel not kept, it reads the members, after that version read. A

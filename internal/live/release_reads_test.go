@@ -59,12 +59,22 @@ func TestAReleaseReadsTheStreamOnceThenItsEdgesSideBySide(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	scans := hub.Scans()
 	rec.start()
 	if _, err := f.msgr.Send(chen, messenger.SendInput{ChannelID: group.ID, Body: "one read"}); err != nil {
 		t.Fatal(err)
 	}
 	expect(t, stream, "one read")
 	stmts, overlapped := rec.stop()
+	if !overlapped {
+		t.Errorf("the senders and the channels of the release were read one after the other:\n%s", strings.Join(stmts, "\n"))
+	}
+	if n := hub.Scans() - scans; n != 1 {
+		// The horizon held the message back for a moment (a transaction
+		// id the server assigned just then), and a retry found it: the
+		// count below is of that retry, not of a release.
+		t.Skipf("the hub scanned %d times for one message; its reads are not counted", n)
+	}
 
 	var streamReads []string
 	for _, q := range stmts {
@@ -77,9 +87,6 @@ func TestAReleaseReadsTheStreamOnceThenItsEdgesSideBySide(t *testing.T) {
 	}
 	if db.Dialect.IsPostgres() && !strings.Contains(streamReads[0], "whisper_stream_horizon") {
 		t.Errorf("the stream was read without the commit horizon: %s", streamReads[0])
-	}
-	if !overlapped {
-		t.Errorf("the senders and the channels of the release were read one after the other:\n%s", strings.Join(stmts, "\n"))
 	}
 }
 
