@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/user"
 	"github.com/whisper-health/whisper/internal/auth"
 	"github.com/whisper-health/whisper/internal/demo"
@@ -32,6 +33,13 @@ type liveFixture struct {
 // when the test ends.
 func newLiveFixture(t *testing.T, cfg live.Config) *liveFixture {
 	t.Helper()
+	return newLiveFixtureReading(t, cfg, nil)
+}
+
+// newLiveFixtureReading is newLiveFixture with a hub that reads through
+// the client hubClient makes of the test database (nil: its own client).
+func newLiveFixtureReading(t *testing.T, cfg live.Config, hubClient func(*store.DB) *ent.Client) *liveFixture {
+	t.Helper()
 	db := testdb.Open(t)
 	ctx := context.Background()
 	if _, err := demo.Load(ctx, db.Client, time.Now()); err != nil {
@@ -40,11 +48,15 @@ func newLiveFixture(t *testing.T, cfg live.Config) *liveFixture {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	bus := pubsub.NewMemory()
 	cfg.Dialect = db.Dialect
+	client := db.Client
+	if hubClient != nil {
+		client = hubClient(db)
+	}
 	f := &liveFixture{
 		db:   db,
 		bus:  bus,
 		msgr: messenger.New(db.Client, bus, log, messenger.Config{Dialect: db.Dialect}),
-		hub:  live.New(db.Client, bus, log, cfg),
+		hub:  live.New(client, bus, log, cfg),
 	}
 	hctx, stop := context.WithCancel(ctx)
 	t.Cleanup(stop)

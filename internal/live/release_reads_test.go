@@ -3,8 +3,6 @@ package live_test
 import (
 	"context"
 	stdsql "database/sql"
-	"io"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -17,9 +15,8 @@ import (
 	"github.com/whisper-health/whisper/internal/demo"
 	"github.com/whisper-health/whisper/internal/live"
 	"github.com/whisper-health/whisper/internal/messenger"
-	"github.com/whisper-health/whisper/internal/pubsub"
 	"github.com/whisper-health/whisper/internal/pulid"
-	"github.com/whisper-health/whisper/internal/testdb"
+	"github.com/whisper-health/whisper/internal/store"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
 
@@ -29,24 +26,16 @@ import (
 // statement (on PostgreSQL with the commit horizon in it), then their
 // senders and their channels in two statements that run at the same time.
 func TestAReleaseReadsTheStreamOnceThenItsEdgesSideBySide(t *testing.T) {
-	db := testdb.Open(t)
-	ctx := context.Background()
-	if _, err := demo.Load(ctx, db.Client, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	name := dialect.SQLite
-	if db.Dialect.IsPostgres() {
-		name = dialect.Postgres
-	}
-	rec := &recordingDriver{Driver: entsql.OpenDB(name, db.SQL)}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	bus := pubsub.NewMemory()
-	hub := live.New(ent.NewClient(ent.Driver(rec)), bus, log, live.Config{Dialect: db.Dialect, PollInterval: time.Hour})
-	hctx, stop := context.WithCancel(ctx)
-	t.Cleanup(stop)
-	go hub.Run(hctx)
-	<-hub.Started()
-	f := &liveFixture{db: db, bus: bus, msgr: messenger.New(db.Client, bus, log, messenger.Config{Dialect: db.Dialect}), hub: hub}
+	rec := &recordingDriver{}
+	f := newLiveFixtureReading(t, live.Config{PollInterval: time.Hour}, func(db *store.DB) *ent.Client {
+		name := dialect.SQLite
+		if db.Dialect.IsPostgres() {
+			name = dialect.Postgres
+		}
+		rec.Driver = entsql.OpenDB(name, db.SQL)
+		return ent.NewClient(ent.Driver(rec))
+	})
+	db, hub := f.db, f.hub
 	chen, patel := f.as(demo.ChenEmail), f.as(demo.PatelEmail)
 	group, err := f.msgr.Open(chen, messenger.OpenInput{UserIDs: []pulid.ID{viewer.FromContext(patel).UserID}})
 	if err != nil {
