@@ -29,6 +29,7 @@ import (
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/message"
+	"github.com/whisper-health/whisper/ent/predicate"
 	"github.com/whisper-health/whisper/ent/user"
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/messenger"
@@ -486,13 +487,7 @@ const readReleased = "read released messages, their senders and channels once, b
 // statement (their senders and channels are read by release), so that a
 // release makes one round trip fewer.
 func (h *Hub) read(ctx context.Context, from messenger.Cursor) ([]*ent.Message, int64, error) {
-	q := h.client.Message.Query().
-		Where(func(s *entsql.Selector) {
-			s.Where(entsql.CompositeGT([]string{s.C(message.FieldTxid), s.C(message.FieldChannelID), s.C(message.FieldSeq)},
-				from.TxID, string(from.Channel), from.Seq))
-		}).
-		Order(ent.Asc(message.FieldTxid), ent.Asc(message.FieldChannelID), ent.Asc(message.FieldSeq)).
-		Limit(scanPage)
+	q := h.client.Message.Query().Where(beyond(from)).Order(streamOrder).Limit(scanPage)
 	pg := h.cfg.Dialect.IsPostgres()
 	if pg {
 		// As in scan: a scalar subquery runs once per statement. (Modify
@@ -517,6 +512,30 @@ func (h *Hub) read(ctx context.Context, from messenger.Cursor) ([]*ent.Message, 
 		}
 	}
 	return msgs, xmin, nil
+}
+
+// beyond selects the messages after c in stream order.
+func beyond(c messenger.Cursor) predicate.Message {
+	return func(s *entsql.Selector) {
+		s.Where(entsql.CompositeGT(streamColumns(s), c.TxID, string(c.Channel), c.Seq))
+	}
+}
+
+// notBeyond selects the messages at or before c in stream order.
+func notBeyond(c messenger.Cursor) predicate.Message {
+	return func(s *entsql.Selector) {
+		s.Where(entsql.Not(entsql.CompositeGT(streamColumns(s), c.TxID, string(c.Channel), c.Seq)))
+	}
+}
+
+// streamColumns are a message's stream position, in order.
+func streamColumns(s *entsql.Selector) []string {
+	return []string{s.C(message.FieldTxid), s.C(message.FieldChannelID), s.C(message.FieldSeq)}
+}
+
+// streamOrder orders messages by stream position.
+func streamOrder(s *entsql.Selector) {
+	ent.Asc(message.FieldTxid, message.FieldChannelID, message.FieldSeq)(s)
 }
 
 // horizonColumn names the commit horizon in read's statement.
@@ -644,19 +663,10 @@ func (h *Hub) release(ctx context.Context, at []messenger.Cursor, msgs []*ent.Me
 	if msgs == nil {
 		// The catch-up scanned positions only (the hub was idle, or
 		// retried a held message): read the messages of the batch.
-		first := at[0]
+		before := at[0]
+		before.Seq--
 		var err error
-		msgs, err = h.client.Message.Query().
-			Where(func(s *entsql.Selector) {
-				s.Where(entsql.And(
-					entsql.CompositeGT([]string{s.C(message.FieldTxid), s.C(message.FieldChannelID), s.C(message.FieldSeq)},
-						first.TxID, string(first.Channel), first.Seq-1),
-					entsql.Not(entsql.CompositeGT([]string{s.C(message.FieldTxid), s.C(message.FieldChannelID), s.C(message.FieldSeq)},
-						last.TxID, string(last.Channel), last.Seq)),
-				))
-			}).
-			Order(ent.Asc(message.FieldTxid), ent.Asc(message.FieldChannelID), ent.Asc(message.FieldSeq)).
-			All(sctx)
+		msgs, err = h.client.Message.Query().Where(beyond(before), notBeyond(last)).Order(streamOrder).All(sctx)
 		if err != nil {
 			return fmt.Errorf("reading released messages: %w", err)
 		}

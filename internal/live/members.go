@@ -21,9 +21,9 @@ import (
 // each released channel's version again — with the channel's row, in a
 // statement after its messages', so after they committed, where the hub
 // used to read the members themselves — and uses the kept set only when
-// the version is the same: then no membership change
-// committed between the set's version and now (any would have raised it),
-// so the set is exactly what a re-read would return. Otherwise, or for a
+// the version is the same: then no membership change committed between
+// the set's version and now (any would have raised it), so the set is
+// exactly what a re-read would return. Otherwise, or for a
 // channel not kept, it reads the members, after that version read. A
 // removal that commits before the release's version read is therefore
 // always seen, as it was when the members were read there; the membership

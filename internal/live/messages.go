@@ -2,10 +2,7 @@ package live
 
 import (
 	"context"
-	"github.com/whisper-health/whisper/internal/rule"
 	"sync"
-
-	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/channel"
@@ -13,6 +10,7 @@ import (
 	"github.com/whisper-health/whisper/internal/apperr"
 	"github.com/whisper-health/whisper/internal/messenger"
 	"github.com/whisper-health/whisper/internal/pulid"
+	"github.com/whisper-health/whisper/internal/rule"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
 
@@ -633,12 +631,7 @@ func (st *stream) fill(ctx context.Context, id pulid.ID, from, until int64, upTo
 			q.Where(message.SeqLT(until))
 		}
 		if upTo != nil {
-			c := *upTo
-			q.Where(func(sel *entsql.Selector) {
-				sel.Where(entsql.Not(entsql.CompositeGT(
-					[]string{sel.C(message.FieldTxid), sel.C(message.FieldChannelID), sel.C(message.FieldSeq)},
-					c.TxID, string(c.Channel), c.Seq)))
-			})
+			q.Where(notBeyond(*upTo))
 		}
 		page, err := q.All(ctx)
 		if err != nil {
@@ -744,19 +737,11 @@ func current(m *ent.Message) *ent.Message {
 // replay sends the messages between after and until that the viewer can
 // see, reading as the viewer (so the privacy rules decide), page by page.
 func (h *Hub) replay(ctx context.Context, s *msgSub, after, until messenger.Cursor, deliver func(*ent.Message) bool) bool {
-	cols := func(sel *entsql.Selector) []string {
-		return []string{sel.C(message.FieldTxid), sel.C(message.FieldChannelID), sel.C(message.FieldSeq)}
-	}
 	from := after
 	for {
 		q := h.client.Message.Query().
-			Where(func(sel *entsql.Selector) {
-				sel.Where(entsql.And(
-					entsql.CompositeGT(cols(sel), from.TxID, string(from.Channel), from.Seq),
-					entsql.Not(entsql.CompositeGT(cols(sel), until.TxID, string(until.Channel), until.Seq)),
-				))
-			}).
-			Order(ent.Asc(message.FieldTxid), ent.Asc(message.FieldChannelID), ent.Asc(message.FieldSeq)).
+			Where(beyond(from), notBeyond(until)).
+			Order(streamOrder).
 			WithSender().
 			Limit(200)
 		if s.channel != nil {
