@@ -9,3 +9,7 @@ func init() { checkEnvelopes = true }
 // OnSocketReleased has h call f each time a websocket is done (closed, out
 // of the registry and no longer counted as open), for the tests.
 func OnSocketReleased(h *Handler, f func()) { h.socketReleased = f }
+
+// DirectWrites reports how many subscription events h's hub wrote straight
+// to a socket (see messageShare.writeDirect).
+func DirectWrites(h *Handler) int64 { return h.share.direct.Load() }

@@ -893,7 +893,7 @@ func (r *subscriptionResolver) MessageAdded(ctx context.Context, channelID *puli
 		if err != nil {
 			return nil, err
 		}
-		return slot.take(stream.Next), nil
+		return slot.take(stream), nil
 	}
 	return r.Live.Messages(ctx, channelID, cur)
 }

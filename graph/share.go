@@ -5,12 +5,14 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unique"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/whisper-health/whisper/ent"
+	"github.com/whisper-health/whisper/internal/live"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
 
@@ -50,6 +52,7 @@ type messageShare struct {
 	next    int
 
 	executions atomic.Int64 // selections executed for shareable streams (tests)
+	direct     atomic.Int64 // events the hub's writers wrote straight to a socket (tests)
 
 	// around are the configured response interceptors (metrics, tracing):
 	// an event served from the share passes through them as an executed
@@ -67,7 +70,11 @@ type shareKey struct {
 
 type shareEntry struct {
 	ready chan struct{} // closed once data is set (or the owner gave up)
-	data  []byte        // nil: the owner failed; execute yourself
+	// owned is set once a subscription's goroutine took it on to execute
+	// the selection; an entry a direct writer made (see writeDirect)
+	// waits for one.
+	owned atomic.Bool
+	data  []byte // nil: the owner failed; execute yourself
 	// resp is the response every subscriber gets when no response
 	// interceptor is configured: one value, read by the transports and
 	// never written after it is made.
@@ -97,8 +104,15 @@ func (c *messageShare) respond(ctx context.Context, r *graphql.Response) *graphq
 	return next(ctx)
 }
 
-// claim returns the entry of k and whether the caller must fill it.
+// claim returns the entry of k and whether the caller, a subscription's
+// goroutine, must fill it: it is the first to claim it.
 func (c *messageShare) claim(k shareKey) (*shareEntry, bool) {
+	e, _ := c.entry(k)
+	return e, e.owned.CompareAndSwap(false, true)
+}
+
+// entry returns the entry of k, made now (not owned yet) if made is set.
+func (c *messageShare) entry(k shareKey) (e *shareEntry, made bool) {
 	c.mu.RLock()
 	e, ok := c.entries[k]
 	c.mu.RUnlock()
@@ -120,6 +134,50 @@ func (c *messageShare) claim(k shareKey) (*shareEntry, bool) {
 	return e, true
 }
 
+// directWait bounds how long a direct write waits for another
+// subscription's goroutine to encode the message; after it, the
+// subscription's own goroutine delivers the message.
+const directWait = 50 * time.Millisecond
+
+// writeDirect writes the shared encoding of k's message as an event of
+// op, a websocket subscription, from one of the hub's writer goroutines (see
+// live.MessageStream.WriteDirectly), or reports that the subscription's
+// own goroutine must deliver it: when nobody has encoded the message yet
+// (that goroutine then does), when the encoding failed, or when the socket
+// cannot take it now (see wsConn.writeDirect).
+func (c *messageShare) writeDirect(ctx context.Context, op *wsOperation, k shareKey) bool {
+	e, made := c.entry(k)
+	if made {
+		return false // this subscription's goroutine will encode it
+	}
+	select {
+	case <-e.ready:
+	default:
+		t := time.NewTimer(directWait)
+		defer t.Stop()
+		select {
+		case <-e.ready:
+		case <-t.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+	if e.data == nil {
+		return false
+	}
+	ok := op.ws.writeDirect(op, func() *graphql.Response {
+		if e.resp != nil {
+			return e.resp
+		}
+		return c.respond(ctx, &graphql.Response{Data: e.data})
+	})
+	if ok {
+		c.direct.Add(1)
+	}
+	return ok
+}
+
 // ExtensionName implements graphql.HandlerExtension.
 func (*messageShare) ExtensionName() string { return "MessageShare" }
 
@@ -132,15 +190,16 @@ func (*messageShare) Validate(graphql.ExecutableSchema) error { return nil }
 // goroutine in between) and passes it on to feed only when it must be
 // executed.
 type feedSlot struct {
-	next func() (*ent.Message, bool)
-	feed chan *ent.Message
+	stream *live.MessageStream
+	next   func() (*ent.Message, bool)
+	feed   chan *ent.Message
 }
 
 type feedSlotKey struct{}
 
 // shareSlot returns the slot of a subscription whose events are shared,
 // or nil: its messageAdded resolver opens a pulled stream and returns
-// slot.take(stream.Next).
+// slot.take(stream).
 func shareSlot(ctx context.Context) *feedSlot {
 	slot, ok := ctx.Value(feedSlotKey{}).(*feedSlot)
 	if !ok || slot.next != nil {
@@ -149,10 +208,10 @@ func shareSlot(ctx context.Context) *feedSlot {
 	return slot
 }
 
-// take hands the share the stream's next function and returns the channel
-// the resolver gives gqlgen.
-func (slot *feedSlot) take(next func() (*ent.Message, bool)) <-chan *ent.Message {
-	slot.next = next
+// take hands the share the stream and returns the channel the resolver
+// gives gqlgen.
+func (slot *feedSlot) take(stream *live.MessageStream) <-chan *ent.Message {
+	slot.stream, slot.next = stream, stream.Next
 	slot.feed = make(chan *ent.Message, 1)
 	return slot.feed
 }
@@ -172,6 +231,14 @@ func (c *messageShare) InterceptOperation(ctx context.Context, next graphql.Oper
 	}
 	key := unique.Make(k)
 	closed := false
+	if op, ok := ctx.Value(wsOperationKey{}).(*wsOperation); ok && op.ws != nil && op.ws.direct() {
+		// The hub writes this subscription's events to its socket while
+		// its goroutine waits: each event is then written from the
+		// entry, without waking it.
+		slot.stream.WriteDirectly(func(m *ent.Message) bool {
+			return c.writeDirect(ctx, op, shareKey{op: key, msg: m})
+		})
+	}
 	return func(ctx context.Context) *graphql.Response {
 		if closed {
 			return h(ctx)

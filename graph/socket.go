@@ -305,6 +305,21 @@ func (c goingAwayConn) writeRaw(b []byte) error {
 	return c.WebsocketConn.WriteJSON(json.RawMessage(b))
 }
 
+// keepsUp implements directConn for a coder/websocket connection.
+func (c goingAwayConn) keepsUp() bool {
+	raw, ok := c.WebsocketConn.(*coderConn)
+	return ok && raw.keepsUp()
+}
+
+// writeRawWithin implements directConn (keepsUp is true only for a
+// coder/websocket connection).
+func (c goingAwayConn) writeRawWithin(b []byte, d time.Duration) error {
+	if raw, ok := c.WebsocketConn.(*coderConn); ok {
+		return raw.writeRawWithin(b, d)
+	}
+	return c.writeRaw(b)
+}
+
 // WriteJSON implements transport.WebsocketConn.
 func (c goingAwayConn) WriteJSON(v any) error {
 	err := c.WebsocketConn.WriteJSON(v)

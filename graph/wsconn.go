@@ -29,6 +29,9 @@ type coderConn struct {
 	// (TLS, tests' pipes), and waitReadable then returns at once.
 	br  *bufio.Reader
 	raw syscall.RawConn
+	// nc is the hijacked connection, for the deadline of a direct write
+	// (nil when the connection was not hijacked).
+	nc net.Conn
 
 	mu                sync.Mutex
 	readDeadlineTimer *time.Timer
@@ -61,7 +64,7 @@ func acceptCoder(base websocket.AcceptOptions, w http.ResponseWriter, r *http.Re
 	if err != nil {
 		return nil, err
 	}
-	c := &coderConn{conn: conn}
+	c := &coderConn{conn: conn, nc: hw.conn}
 	if hw.brw != nil {
 		if sc, ok := hw.conn.(syscall.Conn); ok {
 			if raw, err := sc.SyscallConn(); err == nil {
@@ -153,6 +156,36 @@ func (c *coderConn) WriteJSON(v any) error {
 // writeRaw writes one text message that is already JSON.
 func (c *coderConn) writeRaw(data []byte) error {
 	return c.conn.Write(context.Background(), websocket.MessageText, data)
+}
+
+// keepsUp implements directConn: at most directBacklog bytes written to
+// the socket are still unacknowledged by the client (never, where that
+// cannot be told).
+func (c *coderConn) keepsUp() bool {
+	if c.raw == nil || c.nc == nil {
+		return false
+	}
+	n, ok := unacknowledged(c.raw)
+	return ok && n <= directBacklog
+}
+
+// directBacklog is the most unacknowledged bytes a socket may have for a
+// direct write to it: far below the smallest send buffer, so the write
+// goes straight into it.
+const directBacklog = 4096
+
+// writeRawWithin implements directConn.
+func (c *coderConn) writeRawWithin(data []byte, d time.Duration) error {
+	if err := c.nc.SetWriteDeadline(time.Now().Add(d)); err != nil {
+		return err
+	}
+	err := c.conn.Write(context.Background(), websocket.MessageText, data)
+	if err != nil {
+		// A frame may be cut short: nothing more can be written.
+		_ = c.conn.CloseNow()
+		return err
+	}
+	return c.nc.SetWriteDeadline(time.Time{})
 }
 
 // WriteClose implements transport.WebsocketConn: the close handshake, which

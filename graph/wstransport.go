@@ -95,7 +95,7 @@ func (t wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 		conn:    ws,
 		exec:    exec,
 		headers: r.Header,
-		active:  map[string]context.CancelFunc{},
+		active:  map[string]*wsOperation{},
 	}
 	switch ws.Subprotocol() {
 	default:
@@ -148,7 +148,7 @@ type wsConn struct {
 	headers http.Header
 
 	mu     sync.Mutex
-	active map[string]context.CancelFunc
+	active map[string]*wsOperation // the running operations, by id
 	closed bool
 }
 
@@ -304,10 +304,10 @@ func (c *wsConn) run() {
 			c.subscribe(start, &m)
 		case wsStop:
 			c.mu.Lock()
-			closer := c.active[m.id]
+			op := c.active[m.id]
 			c.mu.Unlock()
-			if closer != nil {
-				closer()
+			if op != nil {
+				op.cancel()
 			}
 		case wsConnectionClose:
 			c.close(transport.WebsocketCloseNormalClosure, "terminated")
@@ -359,6 +359,11 @@ type wsOperation struct {
 
 	mu   sync.Mutex
 	errs []*gqlerror.Error
+
+	// The socket and the id the operation's events are written with
+	// (see messageShare.writeDirect).
+	ws *wsConn
+	id string
 }
 
 type wsOperationKey struct{}
@@ -408,10 +413,10 @@ func (c *wsConn) subscribe(start time.Time, msg *wsMessage) {
 		return
 	}
 
-	op := &wsOperation{}
+	op := &wsOperation{ws: c, id: msg.id}
 	op.Context, op.cancel = context.WithCancel(graphql.WithOperationContext(ctx, rc))
 	c.mu.Lock()
-	c.active[msg.id] = op.cancel
+	c.active[msg.id] = op
 	c.mu.Unlock()
 	go c.serve(op, rc, msg.id)
 }
@@ -433,6 +438,12 @@ func (c *wsConn) serve(op *wsOperation, rc *graphql.OperationContext, id string)
 // served ends an operation: a panic's error, the subscription's errors, or
 // complete.
 func (c *wsConn) served(op *wsOperation, rc *graphql.OperationContext, id string) {
+	// The id is free again before the client hears the operation ended,
+	// so a client reusing it at once is not taken for a duplicate, and
+	// the hub's writers no longer write the operation's events.
+	c.mu.Lock()
+	delete(c.active, id)
+	c.mu.Unlock()
 	if r := recover(); r != nil {
 		err := rc.Recover(op, r)
 		var gqlerr *gqlerror.Error
@@ -444,11 +455,6 @@ func (c *wsConn) served(op *wsOperation, rc *graphql.OperationContext, id string
 		}
 		c.sendError(id, gqlerr)
 	}
-	// The id is free again before the client hears the operation ended,
-	// so a client reusing it at once is not taken for a duplicate.
-	c.mu.Lock()
-	delete(c.active, id)
-	c.mu.Unlock()
 	if errs := op.errors(); len(errs) != 0 {
 		c.sendError(id, errs...)
 	} else {
@@ -487,6 +493,71 @@ func (c *wsConn) writeNext(w rawWriter, id string, response *graphql.Response) b
 	// The write copies b out before it returns: the buffer can go back.
 	_ = w.writeRaw(b)
 	if cap(b) <= maxPooledFrame {
+		*bp = b
+		frames.Put(bp)
+	}
+	return true
+}
+
+// directConn is a socket the hub's writers may write subscription events
+// to directly (see wsConn.writeDirect).
+type directConn interface {
+	// keepsUp reports whether the client has acknowledged nearly all that
+	// was written to it, so that a small write does not wait.
+	keepsUp() bool
+	// writeRawWithin is writeRaw bounded by d; a write that does not
+	// finish in time closes the socket.
+	writeRawWithin(b []byte, d time.Duration) error
+}
+
+// directWriteTimeout bounds a direct write (see wsConn.writeDirect): one
+// that has not finished by then closes the socket, and the client resumes
+// from its last cursor. The writer it held up goes on with the next
+// subscriber.
+const directWriteTimeout = time.Second
+
+// direct reports whether the socket takes events written directly.
+func (c *wsConn) direct() bool {
+	_, ok := c.conn.(directConn)
+	return ok && !c.legacy
+}
+
+// writeDirect writes an event of op, a subscription, from a goroutine
+// other than the operation's, when the socket takes it at once: no other write
+// is under way on it, and its client has acknowledged nearly everything
+// written to it (keepsUp), so a slow client's socket never holds up the
+// hub's writer for long; else it reports false, and the operation's own
+// goroutine writes the event. resp is called only when the event is
+// written.
+func (c *wsConn) writeDirect(op *wsOperation, resp func() *graphql.Response) bool {
+	dc, ok := c.conn.(directConn)
+	if !ok || c.legacy || !c.mu.TryLock() {
+		return false
+	}
+	defer c.mu.Unlock()
+	// Not once the operation is over (its complete may be on the wire; a
+	// new operation may have its id), nor when the client lags.
+	if c.closed || c.active[op.id] != op || !dc.keepsUp() {
+		return false
+	}
+	id := op.id
+	r := resp()
+	bp := frames.Get().(*[]byte)
+	b, ok := appendNext((*bp)[:0], id, r)
+	if !ok {
+		// Not data alone: the envelope json.Marshal writes, as send does.
+		frames.Put(bp)
+		payload, err := json.Marshal(r)
+		if err != nil {
+			panic(err)
+		}
+		if b, err = json.Marshal(&wsFrame{Payload: payload, ID: id, Type: "next"}); err != nil {
+			panic(err)
+		}
+	}
+	// The write copies b out before it returns: the buffer can go back.
+	_ = dc.writeRawWithin(b, directWriteTimeout)
+	if ok && cap(b) <= maxPooledFrame {
 		*bp = b
 		frames.Put(bp)
 	}
@@ -598,8 +669,8 @@ func (c *wsConn) close(closeCode int, message string) {
 		return
 	}
 	_ = c.conn.WriteClose(closeCode, message)
-	for _, closer := range c.active {
-		closer()
+	for _, op := range c.active {
+		op.cancel()
 	}
 	c.closed = true
 	c.mu.Unlock()

@@ -734,10 +734,31 @@ func (h *Hub) release(ctx context.Context, at []messenger.Cursor, msgs []*ent.Me
 		// subscriber that may see the whole release gets the same slice
 		// as the others (nobody writes to it), so a release costs no
 		// allocation per subscriber.
+		//
+		// A subscriber whose consumer waits with nothing pending and who
+		// can be written to directly (MessageStream.WriteDirectly) is not
+		// woken: writer goroutines, one per directChunk of them, write
+		// the release to their clients.
+		var direct []directRelease
 		for s := range h.msgs {
-			if batch := s.share(out, all); len(batch) > 0 {
+			batch := s.share(out, all)
+			switch {
+			case len(batch) == 0:
+			case s.reserve():
+				if direct == nil {
+					direct = make([]directRelease, 0, directChunk)
+				}
+				direct = append(direct, directRelease{s: s, batch: batch})
+				if len(direct) == directChunk {
+					go h.writeDirect(direct)
+					direct = nil
+				}
+			default:
 				s.push(batch)
 			}
+		}
+		if len(direct) > 0 {
+			go h.writeDirect(direct)
 		}
 	}
 	if patient {
@@ -753,4 +774,12 @@ func (h *Hub) release(ctx context.Context, at []messenger.Cursor, msgs []*ent.Me
 		h.pos = last
 	}
 	return nil
+}
+
+// writeDirect delivers reserved releases, one subscriber after the other
+// (see Hub.release).
+func (h *Hub) writeDirect(list []directRelease) {
+	for _, d := range list {
+		d.s.deliverDirect(d.batch, h.log)
+	}
 }

@@ -2,6 +2,7 @@ package live
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 
 	"github.com/whisper-health/whisper/ent"
@@ -42,6 +43,81 @@ type msgSub struct {
 	// chain of values.
 	wake chan struct{}
 	done bool
+
+	// A pulled stream may have its live messages written straight to its
+	// client by the hub's writers (see MessageStream.WriteDirectly):
+	// direct writes one, parked says (under mu) that the consumer waits
+	// in Next with nothing in hand, and writing is held by a writer while
+	// it delivers a release that way and by the consumer while it decides
+	// what to do next (step), so that the two never deliver at once.
+	direct  func(*ent.Message) bool
+	parked  bool
+	writing sync.Mutex
+}
+
+// directChunk is how many subscribers one of the hub's writer goroutines
+// serves in a release (see Hub.release): a write that blocks holds up at
+// most the rest of its chunk.
+const directChunk = 64
+
+// directRelease is one subscriber's share of a release, reserved for a
+// direct write.
+type directRelease struct {
+	s     *msgSub
+	batch []*ent.Message
+}
+
+// reserve takes a release for a direct write when the subscriber's
+// consumer is parked with nothing pending and the stream goes on; the
+// caller then delivers it with deliverDirect, which lets writing go.
+func (s *msgSub) reserve() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.direct == nil || !s.parked || s.closed || s.done || len(s.pending) > 0 {
+		return false
+	}
+	return s.writing.TryLock()
+}
+
+// deliverDirect writes a reserved release to the client, deciding each
+// message as Next would; the first message it cannot write, and the rest
+// after it, go back in front of the queue for the consumer to deliver, in
+// order.
+func (s *msgSub) deliverDirect(batch []*ent.Message, log *slog.Logger) {
+	defer s.writing.Unlock()
+	st, i := s.st, 0
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("panic writing a message to a subscriber", apperr.PanicAttrs(r)...)
+			s.requeue(batch[i:])
+		}
+	}()
+	for ; i < len(batch); i++ {
+		m := batch[i]
+		switch st.admit(m) {
+		case skip:
+			continue
+		case send:
+			if s.direct(current(m)) {
+				st.sent(m)
+				continue
+			}
+		}
+		s.requeue(batch[i:])
+		return
+	}
+}
+
+// requeue puts what a direct write left in front of the queue and wakes
+// the consumer; nothing is queued once the stream is done for.
+func (s *msgSub) requeue(rest []*ent.Message) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.leftLocked() {
+		return
+	}
+	s.pending = append([][]*ent.Message{rest}, s.pending...)
+	s.kickLocked()
 }
 
 // wants decides, per event, whether this subscriber may receive m now: it
@@ -270,6 +346,21 @@ func (h *Hub) PullMessages(ctx context.Context, channelID *pulid.ID, after *mess
 	st.sub.st = st
 	st.stop = context.AfterFunc(ctx, st.abandon)
 	return &MessageStream{st: st}, nil
+}
+
+// WriteDirectly lets the hub deliver the stream's live messages with
+// write, from a writer goroutine of its own, whenever the consumer waits
+// in Next with nothing pending: such a message does not wake the
+// consumer's goroutine. The stream decides what goes out exactly as Next
+// does (order, resume cursor, gaps). write reports whether it delivered m;
+// when it did not, the consumer's Next returns m and what follows it. It
+// must not block for long: other subscribers' writes wait behind it. Call
+// it before the first Next.
+func (p *MessageStream) WriteDirectly(write func(*ent.Message) bool) {
+	s := p.st.sub
+	s.mu.Lock()
+	s.direct = write
+	s.mu.Unlock()
 }
 
 // abandon ends a pulled stream when its context ends: the hub forgets it
@@ -531,8 +622,14 @@ func (st *stream) run() {
 // park, running is cleared in the same lock, so that the next push starts
 // a forwarder.
 func (s *msgSub) step(gone, park bool) (batch []*ent.Message, end bool, reason error) {
+	if s.wake != nil {
+		// A direct write under way finishes first (see reserve).
+		s.writing.Lock()
+		defer s.writing.Unlock()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.parked = false
 	if gone || s.leftLocked() {
 		return nil, true, nil
 	}
@@ -544,6 +641,10 @@ func (s *msgSub) step(gone, park bool) (batch []*ent.Message, end bool, reason e
 		return nil, true, s.reason
 	case park:
 		s.running = false
+	default:
+		// A pulled stream's consumer (MessageStream.Next) about to wait,
+		// with no release in hand and no helper running.
+		s.parked = true
 	}
 	return nil, false, nil
 }

@@ -1,0 +1,76 @@
+//go:build linux
+
+package graph
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/coder/websocket"
+)
+
+// TestASocketKeepsUpUntilItsClientStopsReading: the hub's writers write
+// to a socket only while its client keeps up (see wsConn.writeDirect).
+// Against a client that stops reading, keepsUp turns false after a few
+// kilobytes, well before a write would have to wait.
+func TestASocketKeepsUpUntilItsClientStopsReading(t *testing.T) {
+	accepted := make(chan *coderConn, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := acceptCoder(websocket.AcceptOptions{}, w, r, transport.WebsocketAcceptOptions{})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		accepted <- c
+	}))
+	defer srv.Close()
+	dialer := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) }); err != nil {
+			return err
+		}
+		return serr
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	client, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), &websocket.DialOptions{
+		HTTPClient: &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.CloseNow()
+	c := <-accepted
+	defer c.Close()
+
+	if !c.keepsUp() {
+		t.Fatal("a new socket does not keep up")
+	}
+	frame := []byte(`"` + strings.Repeat("x", 2000) + `"`)
+	written := 0
+	for c.keepsUp() {
+		if written == 1000 {
+			t.Fatalf("still keeping up after %d frames the client did not read", written)
+		}
+		// A write that had to wait for the client fails here.
+		if err := c.writeRawWithin(frame, 2*time.Second); err != nil {
+			t.Fatalf("frame %d: the write waited for the client: %v", written, err)
+		}
+		written++
+	}
+	if written == 0 {
+		t.Fatal("no frame was written")
+	}
+	for i := range written {
+		if _, b, err := client.Read(ctx); err != nil || len(b) != len(frame) {
+			t.Fatalf("frame %d: read %d bytes, %v", i, len(b), err)
+		}
+	}
+}
