@@ -50,12 +50,12 @@ func TestASocketKeepsUpUntilItsClientStopsReading(t *testing.T) {
 	c := <-accepted
 	defer c.Close()
 
-	if !c.keepsUp() {
+	if !c.keepsUp(len(`""`) + 2000) {
 		t.Fatal("a new socket does not keep up")
 	}
 	frame := []byte(`"` + strings.Repeat("x", 2000) + `"`)
 	written := 0
-	for c.keepsUp() {
+	for c.keepsUp(len(frame)) {
 		if written == 1000 {
 			t.Fatalf("still keeping up after %d frames the client did not read", written)
 		}

@@ -13,3 +13,7 @@ func OnSocketReleased(h *Handler, f func()) { h.socketReleased = f }
 // DirectWrites reports how many subscription events h's hub wrote straight
 // to a socket (see messageShare.writeDirect).
 func DirectWrites(h *Handler) int64 { return h.share.direct.Load() }
+
+// LaggingWrites reports how many subscription events h's hub left to the
+// subscription's goroutine because its client lagged.
+func LaggingWrites(h *Handler) int64 { return h.share.lagging.Load() }

@@ -53,6 +53,7 @@ type messageShare struct {
 
 	executions atomic.Int64 // selections executed for shareable streams (tests)
 	direct     atomic.Int64 // events the hub's writers wrote straight to a socket (tests)
+	lagging    atomic.Int64 // events left to a subscription's goroutine because its client lagged (tests)
 
 	// around are the configured response interceptors (metrics, tracing):
 	// an event served from the share passes through them as an executed
@@ -72,8 +73,10 @@ type shareEntry struct {
 	ready chan struct{} // closed once data is set (or the owner gave up)
 	// owned is set once a subscription's goroutine took it on to execute
 	// the selection; an entry a direct writer made (see writeDirect)
-	// waits for one.
+	// waits for one. late is set once a writer waited directWait for it
+	// in vain: later writers do not wait again.
 	owned atomic.Bool
+	late  atomic.Bool
 	data  []byte // nil: the owner failed; execute yourself
 	// resp is the response every subscriber gets when no response
 	// interceptor is configured: one value, read by the transports and
@@ -134,9 +137,9 @@ func (c *messageShare) entry(k shareKey) (e *shareEntry, made bool) {
 	return e, true
 }
 
-// directWait bounds how long a direct write waits for another
-// subscription's goroutine to encode the message; after it, the
-// subscription's own goroutine delivers the message.
+// directWait bounds how long the hub's writers wait, together, for a
+// subscription's goroutine to encode a message: once one waited that long
+// in vain, the subscriptions' own goroutines deliver it.
 const directWait = 50 * time.Millisecond
 
 // writeDirect writes the shared encoding of k's message as an event of
@@ -153,11 +156,15 @@ func (c *messageShare) writeDirect(ctx context.Context, op *wsOperation, k share
 	select {
 	case <-e.ready:
 	default:
+		if e.late.Load() {
+			return false
+		}
 		t := time.NewTimer(directWait)
 		defer t.Stop()
 		select {
 		case <-e.ready:
 		case <-t.C:
+			e.late.Store(true)
 			return false
 		case <-ctx.Done():
 			return false
@@ -166,16 +173,19 @@ func (c *messageShare) writeDirect(ctx context.Context, op *wsOperation, k share
 	if e.data == nil {
 		return false
 	}
-	ok := op.ws.writeDirect(op, func() *graphql.Response {
+	switch op.ws.writeDirect(op, len(e.data), func() *graphql.Response {
 		if e.resp != nil {
 			return e.resp
 		}
 		return c.respond(ctx, &graphql.Response{Data: e.data})
-	})
-	if ok {
+	}) {
+	case written:
 		c.direct.Add(1)
+		return true
+	case lagging:
+		c.lagging.Add(1)
 	}
-	return ok
+	return false
 }
 
 // ExtensionName implements graphql.HandlerExtension.
@@ -232,6 +242,8 @@ func (c *messageShare) InterceptOperation(ctx context.Context, next graphql.Oper
 	key := unique.Make(k)
 	closed := false
 	if op, ok := ctx.Value(wsOperationKey{}).(*wsOperation); ok && op.ws != nil && op.ws.direct() {
+		// (Response interceptors then run in the writer, for the
+		// operation: they must be quick.)
 		// The hub writes this subscription's events to its socket while
 		// its goroutine waits: each event is then written from the
 		// entry, without waking it.

@@ -305,13 +305,19 @@ func (c goingAwayConn) writeRaw(b []byte) error {
 	return c.WebsocketConn.WriteJSON(json.RawMessage(b))
 }
 
-// keepsUp implements directConn for a coder/websocket connection.
-func (c goingAwayConn) keepsUp() bool {
+// canTell implements directConn: only for a coder/websocket connection.
+func (c goingAwayConn) canTell() bool {
 	raw, ok := c.WebsocketConn.(*coderConn)
-	return ok && raw.keepsUp()
+	return ok && raw.canTell()
 }
 
-// writeRawWithin implements directConn (keepsUp is true only for a
+// keepsUp implements directConn.
+func (c goingAwayConn) keepsUp(n int) bool {
+	raw, ok := c.WebsocketConn.(*coderConn)
+	return ok && raw.keepsUp(n)
+}
+
+// writeRawWithin implements directConn (canTell is true only for a
 // coder/websocket connection).
 func (c goingAwayConn) writeRawWithin(b []byte, d time.Duration) error {
 	if raw, ok := c.WebsocketConn.(*coderConn); ok {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -18,9 +19,11 @@ import (
 )
 
 // coderConn is gqlgen's coder/websocket connection (transport's
-// coderWebsocketConn, v0.17.95, MIT licence) with one addition: writeRaw,
-// so a subscription event's envelope, built without reflection (see
-// nextFrame), is written as it is instead of marshalled a second time.
+// coderWebsocketConn, v0.17.95, MIT licence) with additions: writeRaw, so
+// a subscription event's envelope, built without reflection (see
+// nextFrame), is written as it is instead of marshalled a second time; and
+// what the hub's writers need to write events directly (directConn:
+// canTell, keepsUp, writeRawWithin).
 type coderConn struct {
 	conn *websocket.Conn
 
@@ -32,6 +35,12 @@ type coderConn struct {
 	// nc is the hijacked connection, for the deadline of a direct write
 	// (nil when the connection was not hijacked).
 	nc net.Conn
+	// credit is how many bytes may still be written before keepsUp asks
+	// the kernel again how much is unacknowledged: what it answered last
+	// left that much room, and every write since spent some (an
+	// acknowledgement only adds room), so keepsUp asks about once per few
+	// kilobytes written rather than once per event.
+	credit atomic.Int64
 
 	mu                sync.Mutex
 	readDeadlineTimer *time.Timer
@@ -155,23 +164,45 @@ func (c *coderConn) WriteJSON(v any) error {
 
 // writeRaw writes one text message that is already JSON.
 func (c *coderConn) writeRaw(data []byte) error {
+	c.credit.Add(-int64(len(data) + frameOverhead))
 	return c.conn.Write(context.Background(), websocket.MessageText, data)
 }
 
-// keepsUp implements directConn: at most directBacklog bytes written to
-// the socket are still unacknowledged by the client (never, where that
-// cannot be told).
-func (c *coderConn) keepsUp() bool {
-	if c.raw == nil || c.nc == nil {
-		return false
-	}
-	n, ok := unacknowledged(c.raw)
-	return ok && n <= directBacklog
+// frameOverhead is what a write costs the credit beyond its data: the
+// frame's header, with room for the control frames (pings, pongs) that
+// coder/websocket writes on its own.
+const frameOverhead = 64
+
+// canTell implements directConn: how much is unacknowledged can be told
+// of a hijacked TCP connection, on Linux.
+func (c *coderConn) canTell() bool {
+	return c.raw != nil && c.nc != nil && tellsUnacknowledged
 }
 
-// directBacklog is the most unacknowledged bytes a socket may have for a
-// direct write to it: far below the smallest send buffer, so the write
-// goes straight into it.
+// keepsUp implements directConn: the bytes written to the socket and still
+// unacknowledged by the client, with n more, come to at most
+// directBacklog.
+func (c *coderConn) keepsUp(n int) bool {
+	if !c.canTell() {
+		return false
+	}
+	need := int64(n + frameOverhead)
+	if c.credit.Load() >= need {
+		return true
+	}
+	queued, ok := unacknowledged(c.raw)
+	if !ok {
+		return false
+	}
+	c.credit.Store(int64(directBacklog - queued))
+	return c.credit.Load() >= need
+}
+
+// directBacklog is the most a direct write may leave unacknowledged on a
+// socket: below the smallest send buffer the kernel gives a TCP socket
+// (tcp_wmem's minimum, 4 KiB, is its floor under memory pressure; 16 KiB
+// by default), so the write goes straight into it. A larger event goes
+// through the subscription's goroutine.
 const directBacklog = 4096
 
 // writeRawWithin implements directConn.
@@ -179,7 +210,7 @@ func (c *coderConn) writeRawWithin(data []byte, d time.Duration) error {
 	if err := c.nc.SetWriteDeadline(time.Now().Add(d)); err != nil {
 		return err
 	}
-	err := c.conn.Write(context.Background(), websocket.MessageText, data)
+	err := c.writeRaw(data)
 	if err != nil {
 		// A frame may be cut short: nothing more can be written.
 		_ = c.conn.CloseNow()

@@ -502,13 +502,26 @@ func (c *wsConn) writeNext(w rawWriter, id string, response *graphql.Response) b
 // directConn is a socket the hub's writers may write subscription events
 // to directly (see wsConn.writeDirect).
 type directConn interface {
-	// keepsUp reports whether the client has acknowledged nearly all that
-	// was written to it, so that a small write does not wait.
-	keepsUp() bool
-	// writeRawWithin is writeRaw bounded by d; a write that does not
-	// finish in time closes the socket.
+	// canTell reports whether keepsUp can ever be true.
+	canTell() bool
+	// keepsUp reports whether the client has acknowledged so much of
+	// what was written to it that n more bytes fit well inside the
+	// socket's send buffer: a write of them does not wait.
+	keepsUp(n int) bool
+	// writeRawWithin is writeRaw bounded by d (a deadline on the whole
+	// connection while it lasts); a write that does not finish in time
+	// closes the socket.
 	writeRawWithin(b []byte, d time.Duration) error
 }
+
+// directWrite is what became of a direct write (see wsConn.writeDirect).
+type directWrite int
+
+const (
+	written directWrite = iota // the event was written
+	busy                       // another write was under way, or the operation is over
+	lagging                    // the client has not acknowledged enough of what it was sent
+)
 
 // directWriteTimeout bounds a direct write (see wsConn.writeDirect): one
 // that has not finished by then closes the socket, and the client resumes
@@ -518,27 +531,30 @@ const directWriteTimeout = time.Second
 
 // direct reports whether the socket takes events written directly.
 func (c *wsConn) direct() bool {
-	_, ok := c.conn.(directConn)
-	return ok && !c.legacy
+	dc, ok := c.conn.(directConn)
+	return ok && !c.legacy && dc.canTell()
 }
 
 // writeDirect writes an event of op, a subscription, from a goroutine
-// other than the operation's, when the socket takes it at once: no other write
-// is under way on it, and its client has acknowledged nearly everything
-// written to it (keepsUp), so a slow client's socket never holds up the
-// hub's writer for long; else it reports false, and the operation's own
-// goroutine writes the event. resp is called only when the event is
-// written.
-func (c *wsConn) writeDirect(op *wsOperation, resp func() *graphql.Response) bool {
+// other than the operation's, when the socket takes it at once: no other
+// write of this transport is under way on it, and its client has
+// acknowledged enough of what it was sent for the event (about size bytes
+// of data) to fit (keepsUp), so a slow client's socket does not hold up
+// the hub's writer; else the operation's own goroutine writes the event.
+// resp is called only when the event is written.
+func (c *wsConn) writeDirect(op *wsOperation, size int, resp func() *graphql.Response) directWrite {
 	dc, ok := c.conn.(directConn)
 	if !ok || c.legacy || !c.mu.TryLock() {
-		return false
+		return busy
 	}
 	defer c.mu.Unlock()
-	// Not once the operation is over (its complete may be on the wire; a
-	// new operation may have its id), nor when the client lags.
-	if c.closed || c.active[op.id] != op || !dc.keepsUp() {
-		return false
+	// Not once the operation is over: its complete may be on the wire, a
+	// new operation may have its id, or the client stopped it.
+	if c.closed || c.active[op.id] != op || op.Err() != nil {
+		return busy
+	}
+	if !dc.keepsUp(size + len(op.id) + 64) {
+		return lagging
 	}
 	id := op.id
 	r := resp()
@@ -561,7 +577,7 @@ func (c *wsConn) writeDirect(op *wsOperation, resp func() *graphql.Response) boo
 		*bp = b
 		frames.Put(bp)
 	}
-	return true
+	return written
 }
 
 // dataPayload returns the bytes json.Marshal writes for r when r is data

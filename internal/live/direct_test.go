@@ -58,6 +58,7 @@ func (d *deliveries) wait(t *testing.T, n int) (bodies, how []string) {
 
 // waitFor waits until body was recorded, for at most 10 s.
 func (d *deliveries) waitFor(t *testing.T, body string) {
+	t.Helper()
 	timeout := time.After(10 * time.Second)
 	for {
 		d.mu.Lock()

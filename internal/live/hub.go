@@ -737,21 +737,22 @@ func (h *Hub) release(ctx context.Context, at []messenger.Cursor, msgs []*ent.Me
 		//
 		// A subscriber whose consumer waits with nothing pending and who
 		// can be written to directly (MessageStream.WriteDirectly) is not
-		// woken: writer goroutines, one per directChunk of them, write
-		// the release to their clients.
+		// woken: writer goroutines, one per directChunk of them (the
+		// first sooner), write the release to their clients.
 		var direct []directRelease
+		chunk := directFirstChunk
 		for s := range h.msgs {
 			batch := s.share(out, all)
 			switch {
 			case len(batch) == 0:
 			case s.reserve():
 				if direct == nil {
-					direct = make([]directRelease, 0, directChunk)
+					direct = make([]directRelease, 0, chunk)
 				}
 				direct = append(direct, directRelease{s: s, batch: batch})
-				if len(direct) == directChunk {
+				if len(direct) == chunk {
 					go h.writeDirect(direct)
-					direct = nil
+					direct, chunk = nil, directChunk
 				}
 			default:
 				s.push(batch)

@@ -56,9 +56,13 @@ type msgSub struct {
 }
 
 // directChunk is how many subscribers one of the hub's writer goroutines
-// serves in a release (see Hub.release): a write that blocks holds up at
-// most the rest of its chunk.
-const directChunk = 64
+// serves in a release (see Hub.release), after the first, which serves
+// directFirstChunk so that writing starts early: a write that waits holds
+// up at most the rest of its chunk.
+const (
+	directFirstChunk = 16
+	directChunk      = 64
+)
 
 // directRelease is one subscriber's share of a release, reserved for a
 // direct write.
@@ -88,6 +92,8 @@ func (s *msgSub) deliverDirect(batch []*ent.Message, log *slog.Logger) {
 	st, i := s.st, 0
 	defer func() {
 		if r := recover(); r != nil {
+			// The consumer delivers the message again (twice, should the
+			// panic have come after the write).
 			log.Error("panic writing a message to a subscriber", apperr.PanicAttrs(r)...)
 			s.requeue(batch[i:])
 		}
@@ -354,8 +360,9 @@ func (h *Hub) PullMessages(ctx context.Context, channelID *pulid.ID, after *mess
 // consumer's goroutine. The stream decides what goes out exactly as Next
 // does (order, resume cursor, gaps). write reports whether it delivered m;
 // when it did not, the consumer's Next returns m and what follows it. It
-// must not block for long: other subscribers' writes wait behind it. Call
-// it before the first Next.
+// must not block for long: up to directChunk other subscribers' writes
+// wait behind it (graph's waits at most 50 ms for an encoding, and 1 s for
+// a write). Call it before the first Next.
 func (p *MessageStream) WriteDirectly(write func(*ent.Message) bool) {
 	s := p.st.sub
 	s.mu.Lock()

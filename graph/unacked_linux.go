@@ -5,6 +5,9 @@ import (
 	"unsafe"
 )
 
+// tellsUnacknowledged: on Linux, unacknowledged can tell.
+const tellsUnacknowledged = true
+
 // unacknowledged returns how many bytes written to the TCP socket raw its
 // peer has not acknowledged yet (SIOCOUTQ).
 func unacknowledged(raw syscall.RawConn) (int, bool) {
