@@ -78,6 +78,7 @@ type shareEntry struct {
 	owned atomic.Bool
 	late  atomic.Bool
 	data  []byte // nil: the owner failed; execute yourself
+	size  int    // what data takes in a frame (json.Marshal writes <, >, & as 6 bytes each)
 	// resp is the response every subscriber gets when no response
 	// interceptor is configured: one value, read by the transports and
 	// never written after it is made.
@@ -173,7 +174,7 @@ func (c *messageShare) writeDirect(ctx context.Context, op *wsOperation, k share
 	if e.data == nil {
 		return false
 	}
-	switch op.ws.writeDirect(op, len(e.data), func() *graphql.Response {
+	switch op.ws.writeDirect(op, e.size, func() *graphql.Response {
 		if e.resp != nil {
 			return e.resp
 		}
@@ -290,6 +291,10 @@ func (c *messageShare) InterceptOperation(ctx context.Context, next graphql.Oper
 		if r != nil && len(r.Errors) == 0 && len(r.Extensions) == 0 && len(r.Data) > 0 {
 			// gqlgen reuses its buffer for the next event: keep a copy.
 			e.data = append([]byte(nil), r.Data...)
+			e.size = len(e.data)
+			if htmlEscaped(e.data) {
+				e.size *= 6
+			}
 			if len(c.around) == 0 {
 				e.resp = &graphql.Response{Data: e.data}
 			}

@@ -68,12 +68,20 @@ func acceptCoder(base websocket.AcceptOptions, w http.ResponseWriter, r *http.Re
 			opts.Subprotocols = append(opts.Subprotocols, p)
 		}
 	}
+	c := &coderConn{}
+	// coder/websocket answers a client's ping itself: the pong spends
+	// credit too (see keepsUp).
+	onPing := base.OnPingReceived
+	opts.OnPingReceived = func(ctx context.Context, payload []byte) bool {
+		c.credit.Add(-int64(len(payload) + frameOverhead))
+		return onPing == nil || onPing(ctx, payload)
+	}
 	hw := &hijackWatch{ResponseWriter: w}
 	conn, err := websocket.Accept(hw, r, &opts)
 	if err != nil {
 		return nil, err
 	}
-	c := &coderConn{conn: conn, nc: hw.conn}
+	c.conn, c.nc = conn, hw.conn
 	if hw.brw != nil {
 		if sc, ok := hw.conn.(syscall.Conn); ok {
 			if raw, err := sc.SyscallConn(); err == nil {
@@ -187,27 +195,31 @@ func (c *coderConn) keepsUp(n int) bool {
 		return false
 	}
 	need := int64(n + frameOverhead)
-	if c.credit.Load() >= need {
+	old := c.credit.Load()
+	if old >= need {
 		return true
 	}
 	queued, ok := unacknowledged(c.raw)
 	if !ok {
 		return false
 	}
-	c.credit.Store(int64(directBacklog - queued))
-	return c.credit.Load() >= need
+	// An Add, not a Store: what a write (a ping, a pong) spent meanwhile
+	// stays spent.
+	return c.credit.Add(int64(directBacklog-queued)-old) >= need
 }
 
 // directBacklog is the most a direct write may leave unacknowledged on a
-// socket: below the smallest send buffer the kernel gives a TCP socket
+// socket: the smallest send buffer the kernel gives a TCP socket
 // (tcp_wmem's minimum, 4 KiB, is its floor under memory pressure; 16 KiB
-// by default), so the write goes straight into it. A larger event goes
-// through the subscription's goroutine.
+// by default), so the write normally goes straight into it (the kernel
+// also counts each packet's overhead; the write's deadline bounds it
+// otherwise). A larger event goes through the subscription's goroutine.
 const directBacklog = 4096
 
 // writeRawWithin implements directConn.
 func (c *coderConn) writeRawWithin(data []byte, d time.Duration) error {
 	if err := c.nc.SetWriteDeadline(time.Now().Add(d)); err != nil {
+		_ = c.conn.CloseNow()
 		return err
 	}
 	err := c.writeRaw(data)

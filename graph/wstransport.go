@@ -438,12 +438,9 @@ func (c *wsConn) serve(op *wsOperation, rc *graphql.OperationContext, id string)
 // served ends an operation: a panic's error, the subscription's errors, or
 // complete.
 func (c *wsConn) served(op *wsOperation, rc *graphql.OperationContext, id string) {
-	// The id is free again before the client hears the operation ended,
-	// so a client reusing it at once is not taken for a duplicate, and
-	// the hub's writers no longer write the operation's events.
-	c.mu.Lock()
-	delete(c.active, id)
-	c.mu.Unlock()
+	// The hub's writers write none of the operation's events from now on
+	// (see writeDirect): nothing follows its error or complete.
+	op.cancel()
 	if r := recover(); r != nil {
 		err := rc.Recover(op, r)
 		var gqlerr *gqlerror.Error
@@ -455,12 +452,16 @@ func (c *wsConn) served(op *wsOperation, rc *graphql.OperationContext, id string
 		}
 		c.sendError(id, gqlerr)
 	}
+	// The id is free again before the client hears the operation ended,
+	// so a client reusing it at once is not taken for a duplicate.
+	c.mu.Lock()
+	delete(c.active, id)
+	c.mu.Unlock()
 	if errs := op.errors(); len(errs) != 0 {
 		c.sendError(id, errs...)
 	} else {
 		c.complete(id)
 	}
-	op.cancel()
 }
 
 func (c *wsConn) sendResponse(id string, response *graphql.Response) {
@@ -519,7 +520,7 @@ type directWrite int
 
 const (
 	written directWrite = iota // the event was written
-	busy                       // another write was under way, or the operation is over
+	busy                       // another write was under way, the operation is over, or the socket failed
 	lagging                    // the client has not acknowledged enough of what it was sent
 )
 
@@ -543,6 +544,7 @@ func (c *wsConn) direct() bool {
 // the hub's writer; else the operation's own goroutine writes the event.
 // resp is called only when the event is written.
 func (c *wsConn) writeDirect(op *wsOperation, size int, resp func() *graphql.Response) directWrite {
+	// size is what the event's frame takes beyond the id and envelope.
 	dc, ok := c.conn.(directConn)
 	if !ok || c.legacy || !c.mu.TryLock() {
 		return busy
@@ -553,7 +555,7 @@ func (c *wsConn) writeDirect(op *wsOperation, size int, resp func() *graphql.Res
 	if c.closed || c.active[op.id] != op || op.Err() != nil {
 		return busy
 	}
-	if !dc.keepsUp(size + len(op.id) + 64) {
+	if !dc.keepsUp(size + len(op.id) + len(`{"payload":{"data":},"id":"","type":"next"}`)) {
 		return lagging
 	}
 	id := op.id
@@ -572,10 +574,13 @@ func (c *wsConn) writeDirect(op *wsOperation, size int, resp func() *graphql.Res
 		}
 	}
 	// The write copies b out before it returns: the buffer can go back.
-	_ = dc.writeRawWithin(b, directWriteTimeout)
+	err := dc.writeRawWithin(b, directWriteTimeout)
 	if ok && cap(b) <= maxPooledFrame {
 		*bp = b
 		frames.Put(bp)
+	}
+	if err != nil {
+		return busy // the socket is closed: the stream ends
 	}
 	return written
 }
