@@ -65,15 +65,19 @@ func announceMessageWrite(ctx context.Context, c *ent.Client) (already bool, err
 // again for their parameters every time (planning the send's WITH … UPDATE
 // took longer than running it).
 func announce(ctx context.Context, c *ent.Client) error {
-	q := fmt.Sprintf("SELECT pg_advisory_xact_lock_shared(%d, %d)::text, set_config('%s', 'on', true), "+
+	if _, err := c.ExecContext(ctx, announcement()); err != nil {
+		return fmt.Errorf("announcing a message write: %w", err)
+	}
+	return nil
+}
+
+// announcement is announce's statement.
+func announcement() string {
+	return fmt.Sprintf("SELECT pg_advisory_xact_lock_shared(%d, %d)::text, set_config('%s', 'on', true), "+
 		"set_config('plan_cache_mode', 'force_generic_plan', true), "+
 		"set_config('statement_timeout', '%s', true), set_config('idle_in_transaction_session_timeout', '%s', true)",
 		store.MessageWriterLockClass, store.MessageWriterLockID, announcedSetting,
 		writeStatementTimeout, writeIdleTimeout)
-	if _, err := c.ExecContext(ctx, q); err != nil {
-		return fmt.Errorf("announcing a message write: %w", err)
-	}
-	return nil
 }
 
 // announcedTxs remembers the messenger's own transactions that announced
@@ -81,11 +85,14 @@ func announce(ctx context.Context, c *ent.Client) error {
 // life of the transaction), so advance need not ask the database again.
 type announcedTxs struct{ m sync.Map }
 
-// begin announces tx and remembers it until it commits or rolls back.
+// begin announces tx, unless it announced itself with its BEGIN (see
+// Service.New), and remembers it until it commits or rolls back.
 func (a *announcedTxs) begin(ctx context.Context, tx *ent.Tx) error {
 	c := tx.Client()
-	if err := announce(ctx, c); err != nil {
-		return err
+	if !store.RanAtBegin(ctx) {
+		if err := announce(ctx, c); err != nil {
+			return err
+		}
 	}
 	a.m.Store(c, struct{}{})
 	tx.OnCommit(func(next ent.Committer) ent.Committer {

@@ -72,7 +72,8 @@ func New(client *ent.Client, bus pubsub.Bus, log *slog.Logger, cfg Config) *Serv
 	if cfg.Dialect.IsPostgres() {
 		// Announced before anything is written, so the transaction's id
 		// is taken after the stream horizon can see it (see advance).
-		s.tx.OnBegin(s.announced.begin)
+		// The announcement travels with BEGIN, in its round trip.
+		s.tx.OnBegin(s.announced.begin).BeginWith(announcement)
 	}
 	return s
 }

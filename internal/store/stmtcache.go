@@ -20,6 +20,10 @@ const stmtCacheSize = 200
 // builds the same texts over and over, with the values as arguments.
 type cachingConnector struct {
 	driver.Connector
+	// postgres is set for lib/pq connections, whose transactions begin
+	// in beginPostgres (which can send a statement with BEGIN, see
+	// WithBeginStatement).
+	postgres bool
 }
 
 // Connect opens a connection with a statement cache.
@@ -34,7 +38,7 @@ func (c cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if !ok1 || !ok2 || !ok3 {
 		return conn, nil
 	}
-	return &cachingConn{Conn: conn, prep: prep, byText: map[string]*list.Element{}, lru: list.New()}, nil
+	return &cachingConn{Conn: conn, prep: prep, byText: map[string]*list.Element{}, lru: list.New(), postgres: c.postgres}, nil
 }
 
 // cachingConn is a connection with an LRU cache of prepared statements.
@@ -48,6 +52,11 @@ type cachingConn struct {
 	lru    *list.List // of *cachedStmt, most recent first
 	inTx   bool       // a transaction is open on the connection
 	stale  bool       // a cached statement was found stale: not reused
+	// postgres: the connection is lib/pq's (see beginPostgres).
+	postgres bool
+	// broken: a BEGIN (with its statement) failed and so did the rollback
+	// after it; the connection is not reused.
+	broken bool
 }
 
 type cachedStmt struct {
@@ -163,6 +172,11 @@ func (c *cachingConn) PrepareContext(ctx context.Context, query string) (driver.
 
 // BeginTx starts a transaction on the connection.
 func (c *cachingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	if c.postgres {
+		if tx, ok := c.Conn.(driver.Tx); ok {
+			return c.beginPostgres(ctx, opts, tx)
+		}
+	}
 	var (
 		tx  driver.Tx
 		err error
@@ -215,7 +229,7 @@ func (c *cachingConn) ResetSession(ctx context.Context) error {
 
 // IsValid reports whether the connection may be reused.
 func (c *cachingConn) IsValid() bool {
-	if c.stale {
+	if c.stale || c.broken {
 		return false
 	}
 	if v, ok := c.Conn.(driver.Validator); ok {

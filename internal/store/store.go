@@ -72,7 +72,7 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		return nil, fmt.Errorf("opening database: %w", err)
 	}
 	// Statements stay prepared on their connection (see cachingConnector).
-	sqldb := sql.OpenDB(cachingConnector{connector})
+	sqldb := sql.OpenDB(cachingConnector{Connector: connector, postgres: drvName == "postgres"})
 	d := dialect.SQLite
 	if drvName == "postgres" {
 		d = dialect.Postgres

@@ -14,6 +14,7 @@ import (
 
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/internal/pubsub"
+	"github.com/whisper-health/whisper/internal/store"
 )
 
 // MaxAttempts is how often a transaction runs before a retryable abort is
@@ -30,12 +31,24 @@ type Runner struct {
 	bus    pubsub.Bus
 	log    *slog.Logger
 	begin  func(context.Context, *ent.Tx) error
+	// first gives the statement sent with BEGIN (see BeginWith).
+	first func() string
 }
 
 // OnBegin makes f the first statement of every transaction r runs (before
 // the transaction writes anything), and returns r.
 func (r *Runner) OnBegin(f func(context.Context, *ent.Tx) error) *Runner {
 	r.begin = f
+	return r
+}
+
+// BeginWith makes the statement query returns (one without arguments)
+// run in the same round trip as each transaction's BEGIN where the
+// database allows it (store.WithBeginStatement), and returns r. The
+// OnBegin function is given a context in which store.RanAtBegin tells
+// whether it did; where it did not, that function runs it.
+func (r *Runner) BeginWith(query func() string) *Runner {
+	r.first = query
 	return r
 }
 
@@ -75,7 +88,11 @@ func Retryable(err error) bool {
 }
 
 func (r *Runner) try(ctx context.Context, fn func(tx *ent.Tx, emit Emit) error) error {
-	tx, err := r.client.Tx(ctx)
+	bctx := ctx
+	if r.first != nil {
+		bctx, _ = store.WithBeginStatement(ctx, r.first())
+	}
+	tx, err := r.client.Tx(bctx)
 	if err != nil {
 		return fmt.Errorf("starting transaction: %w", err)
 	}
@@ -90,7 +107,7 @@ func (r *Runner) try(ctx context.Context, fn func(tx *ent.Tx, emit Emit) error) 
 	var events []pubsub.Event
 	emit := func(e ...pubsub.Event) { events = append(events, e...) }
 	if r.begin != nil {
-		if err := r.begin(ctx, tx); err != nil {
+		if err := r.begin(bctx, tx); err != nil {
 			_ = tx.Rollback()
 			return err
 		}
