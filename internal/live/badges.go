@@ -136,11 +136,11 @@ func (s *badgeSub) reload() error {
 	return nil
 }
 
-// load reads the viewer's channels with their read marks (memberChannels),
-// the patient conversations they see without a membership, and their
+// load reads the viewer's channels with their read marks and the patient
+// conversations they see without a membership (badgeChannels), and their
 // unacknowledged notifications, as ctx's viewer (the privacy rules decide).
 func (s *badgeSub) load(ctx context.Context) (map[pulid.ID]*badgeLine, map[string]int, error) {
-	chans, err := s.memberChannels(ctx)
+	state, err := s.badgeChannels(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -160,45 +160,54 @@ func (s *badgeSub) load(ctx context.Context) (map[pulid.ID]*badgeLine, map[strin
 	for _, c := range counts {
 		notes[c.Kind] = c.Count
 	}
-	state := map[pulid.ID]*badgeLine{}
-	for _, m := range chans {
-		state[m.channel.ID] = &badgeLine{channel: m.channel, last: m.channel.LastSeq, read: m.read}
-	}
-	if err := s.loadPatientConversations(ctx, state); err != nil {
-		return nil, nil, err
-	}
 	return state, notes, nil
 }
 
-// memberChannel is a channel the viewer belongs to, with their read mark.
-type memberChannel struct {
-	channel *ent.Channel
-	read    int64
-}
-
-// lastReadColumn is the alias of the viewer's read mark in memberChannels.
+// lastReadColumn is the alias of the viewer's read mark in badgeChannels:
+// notMember for a channel they are no member of (a read mark is never
+// negative; a NULL would leave SQLite's driver without a column type).
 const lastReadColumn = "member_last_read_seq"
 
-// memberChannels reads the viewer's channels with their read marks in one
-// statement: the channels as the viewer (FilterChannelsToVisible decides)
-// joined to the viewer's own membership rows. That is the rule memberships
-// are read under (FilterMembershipsToVisible: the memberships of visible
-// channels), so it yields what a ChannelMember query with its channels
-// would, without the second statement for the channels.
-func (s *badgeSub) memberChannels(ctx context.Context) ([]memberChannel, error) {
+// notMember is lastReadColumn's value for a channel without the viewer's
+// membership.
+const notMember = -1
+
+// badgeChannels reads, in one statement, the badge's lines: the channels
+// as the viewer (FilterChannelsToVisible decides) that they are a member
+// of, each with their read mark from their own membership row, and — for
+// the care team and portal patients — the patient conversations they see
+// without a membership (see counts and patientLine). The membership is
+// joined under the rule memberships are read under
+// (FilterMembershipsToVisible: the memberships of visible channels), so
+// this yields what a ChannelMember query with its channels and a query of
+// the patient conversations would, in one round trip: a connecting
+// client's first badge is on the path of every reconnect. (For the care
+// team the OR across the join reads the channel table through rather than
+// by index; the patient conversations, which they see all of, were read
+// in full before too.)
+func (s *badgeSub) badgeChannels(ctx context.Context) (map[pulid.ID]*badgeLine, error) {
+	patients := rule.Messaging.Holds(s.viewer) || rule.PortalPatient.Holds(s.viewer)
 	q := s.client.Channel.Query()
 	q.Modify(func(sel *entsql.Selector) {
 		cm := entsql.Table(channelmember.Table)
-		sel.Join(cm).On(sel.C(channel.FieldID), cm.C(channelmember.FieldChannelID)).
-			Where(entsql.EQ(cm.C(channelmember.FieldUserID), string(s.viewer.UserID)))
-		sel.AppendSelect(entsql.As(cm.C(channelmember.FieldLastReadSeq), lastReadColumn))
+		sel.LeftJoin(cm).OnP(entsql.And(
+			entsql.ColumnsEQ(sel.C(channel.FieldID), cm.C(channelmember.FieldChannelID)),
+			entsql.EQ(cm.C(channelmember.FieldUserID), string(s.viewer.UserID)),
+		))
+		mine := entsql.NotNull(cm.C(channelmember.FieldUserID))
+		if patients {
+			sel.Where(entsql.Or(mine, entsql.EQ(sel.C(channel.FieldKind), channel.KindPATIENT.String())))
+		} else {
+			sel.Where(mine)
+		}
+		sel.AppendSelect(entsql.As("COALESCE("+cm.C(channelmember.FieldLastReadSeq)+", "+strconv.Itoa(notMember)+")", lastReadColumn))
 	})
 	chans, err := q.All(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]memberChannel, len(chans))
-	for i, ch := range chans {
+	state := make(map[pulid.ID]*badgeLine, len(chans))
+	for _, ch := range chans {
 		v, err := ch.Value(lastReadColumn)
 		if err != nil {
 			return nil, err
@@ -207,9 +216,14 @@ func (s *badgeSub) memberChannels(ctx context.Context) ([]memberChannel, error) 
 		if err != nil {
 			return nil, fmt.Errorf("reading the read mark of %s: %w", ch.ID, err)
 		}
-		out[i] = memberChannel{channel: ch, read: read}
+		if read == notMember {
+			// A patient conversation seen without a membership.
+			state[ch.ID] = s.patientLine(ch)
+			continue
+		}
+		state[ch.ID] = &badgeLine{channel: ch, last: ch.LastSeq, read: read}
 	}
-	return out, nil
+	return state, nil
 }
 
 // asInt64 is an integer column read without a declared Go type.

@@ -60,26 +60,6 @@ func (s *badgeSub) patientLine(ch *ent.Channel) *badgeLine {
 	return line
 }
 
-// loadPatientConversations adds to state the patient conversations the
-// viewer sees but is no member of (read as ctx's viewer, so the privacy
-// rules decide): every one for the care team, their own for a portal
-// patient.
-func (s *badgeSub) loadPatientConversations(ctx context.Context, state map[pulid.ID]*badgeLine) error {
-	if !rule.Messaging.Holds(s.viewer) && !rule.PortalPatient.Holds(s.viewer) {
-		return nil
-	}
-	chans, err := s.client.Channel.Query().Where(channel.KindEQ(channel.KindPATIENT)).All(ctx)
-	if err != nil {
-		return err
-	}
-	for _, ch := range chans {
-		if state[ch.ID] == nil {
-			state[ch.ID] = s.patientLine(ch)
-		}
-	}
-	return nil
-}
-
 // ownMessage reports whether the viewer sent m (staff or patient): the
 // sender never has their own message unread. A staff auto-reply is not
 // its away user's own in that sense: it does not mean they read what it
