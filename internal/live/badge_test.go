@@ -90,3 +90,88 @@ func TestBadgeFirstEventReadsOnceAtDelivery(t *testing.T) {
 		}
 	}
 }
+
+// TestFirstBadgeReadsItsChannelsInOneStatement: a badge's figures come from
+// two statements — its channels (the viewer's memberships with their read
+// marks, and the patient conversations they see without one) and its
+// notification counts — and each kind of line counts as it should: a
+// care-team member's own channel from their read mark, a patient
+// conversation they have not joined from its first message, a member's
+// patient conversation from their read mark, and a portal patient's own
+// conversation from the patient's read mark, without the staff channels.
+func TestFirstBadgeReadsItsChannelsInOneStatement(t *testing.T) {
+	f := newLiveFixture(t, live.Config{PollInterval: time.Hour})
+	db, msgr, hub, as := f.db, f.msgr, f.hub, f.as
+	chen, patel := as(demo.ChenEmail), as(demo.PatelEmail)
+	sctx := viewer.NewSystemContext(context.Background(), "test")
+	pv := viewer.FromContext(patel)
+	var queries atomic.Int64
+	db.Client.Intercept(ent.InterceptFunc(func(next ent.Querier) ent.Querier {
+		return ent.QuerierFunc(func(ctx context.Context, q ent.Query) (ent.Value, error) {
+			if viewer.FromContext(ctx) == pv {
+				queries.Add(1)
+			}
+			return next.Query(ctx, q)
+		})
+	}))
+	direct, err := msgr.Open(chen, messenger.OpenInput{UserIDs: []pulid.ID{pv.UserID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{"one", "two"} {
+		if _, err := msgr.Send(chen, messenger.SendInput{ChannelID: direct.ID, Body: body}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	olivia := db.Client.Patient.Query().FirstX(sctx)
+	unjoined, err := msgr.StartPatientConversation(chen, messenger.StartPatientInput{PatientID: olivia.ID, Topic: "Results", Body: "first"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined, err := msgr.StartPatientConversation(patel, messenger.StartPatientInput{PatientID: olivia.ID, Topic: "Referral", Body: "mine"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := msgr.Send(chen, messenger.SendInput{ChannelID: joined.ID, Body: "reply"}); err != nil {
+		t.Fatal(err)
+	}
+
+	lines := func(ctx context.Context) map[pulid.ID]int {
+		t.Helper()
+		bctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		badges, err := hub.Badge(bctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := (<-badges).Counts(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[pulid.ID]int{}
+		for _, l := range c.Channels {
+			out[l.Channel.ID] = l.Unread
+		}
+		return out
+	}
+	before := queries.Load()
+	got := lines(patel)
+	if n := queries.Load() - before; n != 2 {
+		t.Errorf("the first badge ran %d statements as its viewer, want 2 (its channels, its notifications)", n)
+	}
+	want := map[pulid.ID]int{direct.ID: 2, unjoined.ID: 1, joined.ID: 1}
+	for id, n := range want {
+		if got[id] != n {
+			t.Errorf("Patel's badge counts %d unread in %s, want %d (all lines: %v)", got[id], id, n, got)
+		}
+	}
+
+	// Olivia, signed in to the portal, has read nothing of either
+	// conversation about her: two messages in the one Patel started, one in
+	// the other; she sees no staff channel.
+	portal := viewer.NewContext(context.Background(), &viewer.Viewer{Kind: viewer.Patient, PatientID: olivia.ID})
+	got = lines(portal)
+	if len(got) != 2 || got[unjoined.ID] != 1 || got[joined.ID] != 2 {
+		t.Errorf("Olivia's badge lines are %v, want %s: 1 and %s: 2", got, unjoined.ID, joined.ID)
+	}
+}

@@ -3,6 +3,7 @@ package messenger
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -10,14 +11,17 @@ import (
 	"github.com/whisper-health/whisper/ent"
 	"github.com/whisper-health/whisper/ent/channel"
 	"github.com/whisper-health/whisper/ent/message"
+	"github.com/whisper-health/whisper/internal/store"
 	"github.com/whisper-health/whisper/internal/testdb"
 	"github.com/whisper-health/whisper/internal/viewer"
 )
 
 // A send's transaction holds the live stream back while it runs, so on
 // PostgreSQL it carries a statement timeout and an idle-in-transaction
-// timeout (README Limits: 15 s and 10 s). The test reads both inside a
-// send's transaction, then stalls a send past each (shortened) timeout:
+// timeout (README Limits: 15 s and 10 s), and it holds the shared
+// message-writer lock the stream horizon waits for (all of which its BEGIN
+// brings along). The test reads them inside a send's transaction, then
+// stalls a send past each (shortened) timeout:
 // the send answers an error and changes nothing.
 func TestMessageWritesAreBoundedByTimeouts(t *testing.T) {
 	if !testdb.Postgres() {
@@ -58,14 +62,17 @@ func TestMessageWritesAreBoundedByTimeouts(t *testing.T) {
 
 	t.Run("the send's transaction carries both timeouts and generic plans", func(t *testing.T) {
 		var statement, idle, plans string
+		var writerLocks int
 		stall = func(ctx context.Context, tx *ent.Client) error {
-			rows, err := tx.QueryContext(ctx, "SELECT current_setting('statement_timeout'), current_setting('idle_in_transaction_session_timeout'), current_setting('plan_cache_mode')")
+			rows, err := tx.QueryContext(ctx, "SELECT current_setting('statement_timeout'), current_setting('idle_in_transaction_session_timeout'), current_setting('plan_cache_mode'), "+
+				"(SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory' AND mode = 'ShareLock' AND granted "+
+				"AND classid = "+strconv.Itoa(store.MessageWriterLockClass)+" AND objid = "+strconv.Itoa(store.MessageWriterLockID)+")")
 			if err != nil {
 				return err
 			}
 			defer rows.Close()
 			for rows.Next() {
-				if err := rows.Scan(&statement, &idle, &plans); err != nil {
+				if err := rows.Scan(&statement, &idle, &plans, &writerLocks); err != nil {
 					return err
 				}
 			}
@@ -76,6 +83,9 @@ func TestMessageWritesAreBoundedByTimeouts(t *testing.T) {
 		}
 		if statement != "15s" || idle != "10s" {
 			t.Errorf("statement_timeout = %q, idle_in_transaction_session_timeout = %q, want 15s and 10s", statement, idle)
+		}
+		if writerLocks != 1 {
+			t.Errorf("the send's transaction holds %d shared message-writer locks, want 1 (the stream horizon waits for it)", writerLocks)
 		}
 		if plans != "force_generic_plan" {
 			t.Errorf("plan_cache_mode = %q in a send's transaction, want force_generic_plan (planning the send's statements took longer than running them)", plans)
