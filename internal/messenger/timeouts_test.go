@@ -19,8 +19,8 @@ import (
 // A send's transaction holds the live stream back while it runs, so on
 // PostgreSQL it carries a statement timeout and an idle-in-transaction
 // timeout (README Limits: 15 s and 10 s), and it holds the shared
-// message-writer lock the stream horizon waits for (all of which its BEGIN
-// brings along). The test reads them inside a send's transaction, then
+// message-writer lock the stream horizon waits for, before its message is
+// written. The test reads them inside a send's transaction, then
 // stalls a send past each (shortened) timeout:
 // the send answers an error and changes nothing.
 func TestMessageWritesAreBoundedByTimeouts(t *testing.T) {
@@ -66,7 +66,7 @@ func TestMessageWritesAreBoundedByTimeouts(t *testing.T) {
 		stall = func(ctx context.Context, tx *ent.Client) error {
 			rows, err := tx.QueryContext(ctx, "SELECT current_setting('statement_timeout'), current_setting('idle_in_transaction_session_timeout'), current_setting('plan_cache_mode'), "+
 				"(SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory' AND mode = 'ShareLock' AND granted "+
-				"AND classid = "+strconv.Itoa(store.MessageWriterLockClass)+" AND objid = "+strconv.Itoa(store.MessageWriterLockID)+")")
+				"AND classid = "+strconv.Itoa(store.MessageWriterLockClass)+" AND objid = "+strconv.Itoa(store.MessageWriterLockID)+" AND objsubid = 2)")
 			if err != nil {
 				return err
 			}
