@@ -7,12 +7,12 @@ import (
 	"fmt"
 )
 
-// beginStatementKey is the context key of a BeginStatement.
+// beginStatementKey is the context key of a beginStatement.
 type beginStatementKey struct{}
 
-// BeginStatement is a statement a transaction runs in the same round trip
-// as its BEGIN (see WithBeginStatement).
-type BeginStatement struct {
+// beginStatement is a statement a transaction runs in the same round trip
+// as its BEGIN (see WithBeginStatement); ran is set once it has.
+type beginStatement struct {
 	query string
 	ran   bool
 }
@@ -27,30 +27,26 @@ type BeginStatement struct {
 // one such statement (see messenger's announce).
 //
 // The context is for one transaction: once query has run, a later
-// transaction begun with the same context sends nothing more and Ran still
-// reports true. database/sql begins again on another connection when the
+// transaction begun with the same context sends nothing more and
+// RanAtBegin still reports true. database/sql begins again on another connection when the
 // first one turns out broken, so query may reach the server twice; it
 // must only have effects local to its transaction. Elsewhere (SQLite, a
-// connection not opened by Open) the transaction begins as usual and Ran
-// reports false: the caller then runs query itself.
-func WithBeginStatement(ctx context.Context, query string) (context.Context, *BeginStatement) {
-	bs := &BeginStatement{query: query}
-	return context.WithValue(ctx, beginStatementKey{}, bs), bs
+// connection not opened by Open) the transaction begins as usual and
+// RanAtBegin reports false: the caller then runs query itself.
+func WithBeginStatement(ctx context.Context, query string) context.Context {
+	return context.WithValue(ctx, beginStatementKey{}, &beginStatement{query: query})
 }
 
-// Ran reports whether the statement ran with its transaction's BEGIN.
-func (b *BeginStatement) Ran() bool { return b != nil && b.ran }
-
-// RanAtBegin reports whether ctx carries a BeginStatement that ran with
-// its transaction's BEGIN.
+// RanAtBegin reports whether ctx carries a statement (WithBeginStatement)
+// that ran with its transaction's BEGIN.
 func RanAtBegin(ctx context.Context) bool {
-	bs, _ := ctx.Value(beginStatementKey{}).(*BeginStatement)
-	return bs.Ran()
+	bs, _ := ctx.Value(beginStatementKey{}).(*beginStatement)
+	return bs != nil && bs.ran
 }
 
 // beginPostgres begins a transaction on a lib/pq connection with its own
-// BEGIN, followed in the same message by ctx's BeginStatement if it has
-// one. lib/pq's connection is its own driver.Tx and learns from the
+// BEGIN, followed in the same message by ctx's statement
+// (WithBeginStatement) if it has one. lib/pq's connection is its own driver.Tx and learns from the
 // server's ReadyForQuery that a transaction is open, so its Commit and
 // Rollback work as after its own BeginTx.
 //
@@ -87,7 +83,7 @@ func (c *cachingConn) beginPostgres(ctx context.Context, opts driver.TxOptions, 
 		mode += " READ WRITE"
 	}
 	q := "BEGIN" + mode
-	bs, _ := ctx.Value(beginStatementKey{}).(*BeginStatement)
+	bs, _ := ctx.Value(beginStatementKey{}).(*beginStatement)
 	if bs != nil && !bs.ran {
 		q += "; " + bs.query
 	}

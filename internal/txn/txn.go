@@ -90,7 +90,7 @@ func Retryable(err error) bool {
 func (r *Runner) try(ctx context.Context, fn func(tx *ent.Tx, emit Emit) error) error {
 	bctx := ctx
 	if r.first != nil {
-		bctx, _ = store.WithBeginStatement(ctx, r.first())
+		bctx = store.WithBeginStatement(ctx, r.first())
 	}
 	tx, err := r.client.Tx(bctx)
 	if err != nil {
