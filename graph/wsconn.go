@@ -93,7 +93,8 @@ func acceptCoder(base websocket.AcceptOptions, w http.ResponseWriter, r *http.Re
 }
 
 // hijackWatch is the ResponseWriter websocket.Accept hijacks, keeping what
-// the hijack returned.
+// the hijack returned. The socket gets buffers of its own, smaller than the
+// HTTP server's (see socketBuffers).
 type hijackWatch struct {
 	http.ResponseWriter
 	conn net.Conn
@@ -103,10 +104,38 @@ type hijackWatch struct {
 // Hijack implements http.Hijacker.
 func (h *hijackWatch) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
-	if err == nil {
-		h.conn, h.brw = conn, brw
+	if err != nil {
+		return conn, brw, err
 	}
-	return conn, brw, err
+	h.conn, h.brw = conn, socketBuffers(conn, brw)
+	return conn, h.brw, nil
+}
+
+// The buffers a websocket keeps for its life. The HTTP server's are 4 KiB
+// each, 8 KiB of an idle socket's memory; a websocket's reads are its
+// client's few small messages (connection_init, subscribe, complete,
+// pong), and a frame larger than the read buffer is read past it, straight
+// into the message, in one more read. Its writes are events: one up to the
+// write buffer's size (frame header included) goes out in one write, a
+// larger one in two.
+const (
+	socketReadBuffer  = 512
+	socketWriteBuffer = 2048
+)
+
+// socketBuffers returns the buffers the websocket on conn reads and writes
+// through instead of the HTTP server's brw (which is left to the garbage
+// collector). The reader comes with what the client sent after its upgrade
+// request and brw had already read, buffered, as websocket.Accept expects
+// of a hijacked reader: it takes those bytes out (Peek, then Reset) and
+// puts them in front of conn. Its buffer is at least as large as they are,
+// so the first read moves all of them back in (see
+// coderConn.waitReadable).
+func socketBuffers(conn net.Conn, brw *bufio.ReadWriter) *bufio.ReadWriter {
+	early, _ := brw.Reader.Peek(brw.Reader.Buffered())
+	r := bufio.NewReaderSize(bytes.NewReader(bytes.Clone(early)), max(socketReadBuffer, len(early)))
+	_, _ = r.Peek(len(early)) // buffers them all: the buffer holds them
+	return bufio.NewReadWriter(r, bufio.NewWriterSize(conn, socketWriteBuffer))
 }
 
 // Unwrap lets http.ResponseController reach the writer's other methods.
@@ -121,8 +150,8 @@ func (h *hijackWatch) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 // in a goroutine of its own) began. Bytes the client sent with its upgrade
 // request sit in front of the socket (websocket.Accept's MultiReader) only
 // until the first read, connection_init's, which moves them all into the
-// buffer (it is as large as the one they came from); the read loop waits
-// here only after it.
+// buffer (it is at least as large as they are, see socketBuffers); the
+// read loop waits here only after it.
 func (c *coderConn) waitReadable() {
 	if c.raw == nil {
 		return

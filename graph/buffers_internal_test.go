@@ -1,0 +1,74 @@
+package graph
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net"
+	"strings"
+	"testing"
+)
+
+// TestASocketKeepsSmallBuffers: a websocket reads and writes through
+// buffers of its own (512 B and 2 KiB), not the HTTP server's 4 KiB each,
+// and what the client sent right behind its upgrade request, already in
+// the HTTP server's buffer, is read first, whatever its size: the reader's
+// buffer grows to hold it (websocket.Accept takes the buffered bytes out
+// and puts them in front of the connection, and the first read has to
+// move them all back in; see coderConn.waitReadable).
+func TestASocketKeepsSmallBuffers(t *testing.T) {
+	for _, early := range []int{0, 100, socketReadBuffer, 3000} {
+		server, client := net.Pipe()
+		sent := strings.Repeat("e", early)
+		later := "after the upgrade"
+		go func() {
+			if early > 0 {
+				_, _ = client.Write([]byte(sent))
+			}
+			_, _ = client.Write([]byte(later))
+			client.Close()
+		}()
+		// The HTTP server's reader has read the early bytes.
+		httpBuf := bufio.NewReadWriter(bufio.NewReaderSize(server, 4096), bufio.NewWriterSize(server, 4096))
+		if early > 0 {
+			if _, err := httpBuf.Reader.Peek(early); err != nil {
+				t.Fatal(err)
+			}
+		}
+		brw := socketBuffers(server, httpBuf)
+		if got, want := brw.Reader.Size(), max(socketReadBuffer, early); got != want {
+			t.Errorf("%d early bytes: the read buffer holds %d bytes, want %d", early, got, want)
+		}
+		if got := brw.Writer.Size(); got != socketWriteBuffer {
+			t.Errorf("the write buffer holds %d bytes, want %d", got, socketWriteBuffer)
+		}
+		if got := brw.Reader.Buffered(); got != early {
+			t.Errorf("%d early bytes: %d buffered", early, got)
+		}
+		// What websocket.Accept does with a hijacked reader.
+		b, _ := brw.Reader.Peek(brw.Reader.Buffered())
+		brw.Reader.Reset(io.MultiReader(bytes.NewReader(b), server))
+		// The first read moves every early byte into the buffer.
+		if _, err := brw.Reader.ReadByte(); err != nil {
+			t.Fatal(err)
+		}
+		if got := brw.Reader.Buffered() + 1; got < early {
+			t.Errorf("%d early bytes: the first read buffered %d of them", early, got)
+		}
+		_ = brw.Reader.UnreadByte()
+		all, err := io.ReadAll(brw.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(all) != sent+later {
+			t.Errorf("%d early bytes: read %d bytes (%q…), want the early bytes then the connection's", early, len(all), truncateTest(string(all), 40))
+		}
+	}
+}
+
+func truncateTest(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
