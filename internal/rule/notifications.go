@@ -39,10 +39,10 @@ func FilterNotificationsToRecipient() privacy.QueryRule {
 			// Notification folders are part of messaging; anyone else
 			// finds none (as missing as a notification that does not exist).
 			q.Where(notification.IDIn())
-			return privacy.Allowf("viewer has no notifications")
+			return allowNoNotifications
 		}
 		q.Where(notification.RecipientID(v.UserID))
-		return privacy.Allowf("filtered to the viewer's notifications")
+		return allowOwnNotifications
 	})
 }
 

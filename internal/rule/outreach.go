@@ -26,6 +26,6 @@ func FilterDeliveriesToOutreach() privacy.QueryRule {
 			s.Where(sql.In(s.C(outboxmessage.FieldID),
 				sql.Select(steps.C(enrollmentstep.FieldOutboxID)).From(steps).Where(sql.NotNull(steps.C(enrollmentstep.FieldOutboxID)))))
 		})
-		return privacy.Allowf("filtered to rows queued by Patient Connect")
+		return allowQueuedByPatientConnect
 	})
 }

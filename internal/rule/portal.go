@@ -47,7 +47,7 @@ func FilterUsersToPatientCareTeam() privacy.QueryRule {
 		// The membership table is consulted as data (ent #2957): the
 		// patient could not read it themself, and needs no more than this.
 		q.Where(user.HasChannelsWith(channel.KindEQ(channel.KindPATIENT), channel.PatientID(v.PatientID)))
-		return privacy.Allowf("filtered to the staff of the patient's conversations")
+		return allowConversationStaff
 	})
 }
 
@@ -115,7 +115,7 @@ func FilterSecurityGroupsForPatients() privacy.QueryRule {
 			return privacy.Skip
 		}
 		q.Where(securitygroup.IDIn())
-		return privacy.Allowf("a patient reads no security groups")
+		return allowNoSecurityGroups
 	})
 }
 

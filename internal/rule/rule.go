@@ -62,7 +62,7 @@ func FilterUsersToSelf() privacy.QueryRule {
 			return privacy.Skip
 		}
 		q.Where(user.ID(v.UserID))
-		return privacy.Allowf("filtered to the viewer's own user")
+		return allowOwnUser
 	})
 }
 
@@ -113,7 +113,7 @@ func FilterSessionsToOwner() privacy.QueryRule {
 			return privacy.Skip
 		}
 		q.Where(session.UserID(v.UserID))
-		return privacy.Allowf("filtered to the viewer's own sessions")
+		return allowOwnSessions
 	})
 }
 
@@ -148,7 +148,7 @@ func FilterPatientsToSelf() privacy.QueryRule {
 			return privacy.Denyf("unexpected filter %T", f)
 		}
 		pf.WhereID(entql.StringEQ(string(v.PatientID)))
-		return privacy.Allowf("filtered to the patient's own record")
+		return allowOwnPatientRecord
 	})
 }
 
@@ -188,7 +188,7 @@ func FilterChannelsToVisible() privacy.QueryRule {
 			p = channel.IDIn()
 		}
 		q.Where(p)
-		return privacy.Allowf("filtered to visible channels")
+		return allowVisibleChannels
 	})
 }
 
@@ -200,7 +200,7 @@ func FilterMessagesToVisible() privacy.QueryRule {
 			p = channel.IDIn()
 		}
 		q.Where(message.HasChannelWith(p))
-		return privacy.Allowf("filtered to messages of visible channels")
+		return allowVisibleMessages
 	})
 }
 
@@ -212,7 +212,7 @@ func FilterMembershipsToVisible() privacy.QueryRule {
 			p = channel.IDIn()
 		}
 		q.Where(channelmember.HasChannelWith(p))
-		return privacy.Allowf("filtered to memberships of visible channels")
+		return allowVisibleMemberships
 	})
 }
 
@@ -223,10 +223,10 @@ func FilterLabelsToOwner() privacy.QueryRule {
 		if !StaffUser.Holds(v) {
 			// Only staff have labels; anyone else finds none.
 			q.Where(label.IDIn())
-			return privacy.Allowf("viewer has no labels")
+			return allowNoLabels
 		}
 		q.Where(label.OwnerID(v.UserID))
-		return privacy.Allowf("filtered to the viewer's labels")
+		return allowOwnLabels
 	})
 }
 
