@@ -2,10 +2,12 @@ package graph
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
@@ -85,6 +87,20 @@ var passwordFields = map[string]bool{
 // spreads before validation.
 type documentLimits struct {
 	tokens, selections, aliases, spreads int
+	// passed holds the SHA-256 of the most recent documents these limits
+	// passed (they depend on the text alone): a client sends the same few
+	// documents again and again, and each is parsed and counted here once
+	// rather than on every request (gqlgen's own query cache spares it
+	// only its second parse).
+	passed *lru.LRU[struct{}]
+}
+
+// passedDocuments is how many passed documents documentLimits remembers.
+const passedDocuments = 1000
+
+// newDocumentLimits returns the limits, remembering what they passed.
+func newDocumentLimits(tokens, selections, aliases, spreads int) documentLimits {
+	return documentLimits{tokens: tokens, selections: selections, aliases: aliases, spreads: spreads, passed: lru.New[struct{}](passedDocuments)}
 }
 
 var _ interface {
@@ -101,16 +117,38 @@ func (documentLimits) ExtensionName() string { return "DocumentLimits" }
 func (documentLimits) Validate(graphql.ExecutableSchema) error { return nil }
 
 // MutateOperationParameters implements graphql.OperationParameterMutator:
-// it runs before gqlgen parses and validates the document. Parsing is
-// linear and bounded by the token limit; a document that does not parse is
-// left to gqlgen to report.
-func (l documentLimits) MutateOperationParameters(_ context.Context, p *graphql.RawParams) *gqlerror.Error {
+// it runs before gqlgen parses and validates the document (but for a
+// document it passed recently). Parsing is linear and bounded by the token
+// limit; a document that does not parse is left to gqlgen to report.
+func (l documentLimits) MutateOperationParameters(ctx context.Context, p *graphql.RawParams) *gqlerror.Error {
 	if p.Query == "" {
 		return nil
 	}
-	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: p.Query}, l.tokens)
+	var key string
+	if l.passed != nil {
+		sum := sha256.Sum256([]byte(p.Query))
+		key = string(sum[:])
+		if _, ok := l.passed.Get(ctx, key); ok {
+			return nil
+		}
+	}
+	parsed, err := l.check(p.Query)
 	if err != nil {
-		return nil
+		return err
+	}
+	if parsed && l.passed != nil {
+		l.passed.Add(ctx, key, struct{}{})
+	}
+	return nil
+}
+
+// check counts query's selections, aliases and fragment spreads and checks
+// how its fields merge: an error when it is over the limits; parsed is
+// false when it does not parse (gqlgen reports that).
+func (l documentLimits) check(query string) (parsed bool, _ *gqlerror.Error) {
+	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: query}, l.tokens)
+	if err != nil {
+		return false, nil
 	}
 	var c docCount
 	for _, op := range doc.Operations {
@@ -121,13 +159,13 @@ func (l documentLimits) MutateOperationParameters(_ context.Context, p *graphql.
 	}
 	switch {
 	case c.selections > l.selections:
-		return documentError(fmt.Sprintf("document has too many selections (%d, limit %d)", c.selections, l.selections))
+		return true, documentError(fmt.Sprintf("document has too many selections (%d, limit %d)", c.selections, l.selections))
 	case c.aliases > l.aliases:
-		return documentError(fmt.Sprintf("document has too many aliases (%d, limit %d)", c.aliases, l.aliases))
+		return true, documentError(fmt.Sprintf("document has too many aliases (%d, limit %d)", c.aliases, l.aliases))
 	case c.spreads > l.spreads:
-		return documentError(fmt.Sprintf("document has too many fragment spreads (%d, limit %d)", c.spreads, l.spreads))
+		return true, documentError(fmt.Sprintf("document has too many fragment spreads (%d, limit %d)", c.spreads, l.spreads))
 	}
-	return mergeCheck(doc, expansionFactor*l.selections)
+	return true, mergeCheck(doc, expansionFactor*l.selections)
 }
 
 // MutateOperationContext implements graphql.OperationContextMutator: an

@@ -192,7 +192,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) *Handler {
 		srv.SetDisableSuggestion(true)
 	}
 	srv.Use(credentials{})
-	srv.Use(documentLimits{tokens: cfg.ParserTokenLimit, selections: cfg.MaxSelections, aliases: cfg.MaxAliases, spreads: cfg.MaxFragmentSpreads})
+	srv.Use(newDocumentLimits(cfg.ParserTokenLimit, cfg.MaxSelections, cfg.MaxAliases, cfg.MaxFragmentSpreads))
 	srv.Use(queryLimits{maxDepth: cfg.MaxDepth, maxComplexity: cfg.MaxComplexity, maxPage: cfg.MaxPageSize})
 	for _, ext := range cfg.Extensions {
 		srv.Use(ext)

@@ -127,17 +127,23 @@ func TestHostileDocumentsAreRefusedBeforeTheyRun(t *testing.T) {
 	for _, tc := range hostileDocuments {
 		t.Run(tc.name, func(t *testing.T) {
 			e := e.with(t)
-			before := n.Load()
-			start := time.Now()
-			got := e.fails("", tc.query, nil, tc.code)
-			if tc.reason != "" && got.Extensions["reason"] != tc.reason {
-				t.Errorf("reason = %v, want %s (%q)", got.Extensions["reason"], tc.reason, got.Message)
-			}
-			if d := n.Load() - before; d != 0 {
-				t.Errorf("%d statements reached the database, want none: no resolver may run", d)
-			}
-			if d := time.Since(start); d > 2*time.Second {
-				t.Errorf("refusal took %v", d)
+			// Sent again, a document is refused again (a document the
+			// document limits passed is not checked by them again, see
+			// TestDocumentLimitsRememberOnlyWhatTheyPassed, but every
+			// other check runs on every request).
+			for attempt := 1; attempt <= 2; attempt++ {
+				before := n.Load()
+				start := time.Now()
+				got := e.fails("", tc.query, nil, tc.code)
+				if tc.reason != "" && got.Extensions["reason"] != tc.reason {
+					t.Errorf("attempt %d: reason = %v, want %s (%q)", attempt, got.Extensions["reason"], tc.reason, got.Message)
+				}
+				if d := n.Load() - before; d != 0 {
+					t.Errorf("attempt %d: %d statements reached the database, want none: no resolver may run", attempt, d)
+				}
+				if d := time.Since(start); d > 2*time.Second {
+					t.Errorf("attempt %d: refusal took %v", attempt, d)
+				}
 			}
 		})
 	}
