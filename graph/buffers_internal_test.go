@@ -3,11 +3,68 @@ package graph
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/coder/websocket"
 )
+
+// TestAnAcceptedSocketReadsThroughItsOwnBuffer: the websocket the
+// transport accepts reads through socketBuffers' reader, not the HTTP
+// server's.
+func TestAnAcceptedSocketReadsThroughItsOwnBuffer(t *testing.T) {
+	accepted := make(chan *coderConn, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := acceptCoder(websocket.AcceptOptions{}, w, r, transport.WebsocketAcceptOptions{})
+		if err != nil {
+			t.Error(err)
+			close(accepted)
+			return
+		}
+		accepted <- c
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	client, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.CloseNow()
+	c := <-accepted
+	if c == nil {
+		t.FailNow()
+	}
+	defer c.Close()
+	if c.br == nil {
+		t.Fatal("the accepted socket has no read buffer to wait on")
+	}
+	if got := c.br.Size(); got != socketReadBuffer {
+		t.Errorf("the socket reads through a %d-byte buffer, want %d", got, socketReadBuffer)
+	}
+	// It works: a message each way.
+	if err := client.Write(ctx, websocket.MessageText, []byte(`"hello"`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, r, err := c.NextReader(); err != nil {
+		t.Fatal(err)
+	} else if b, _ := io.ReadAll(r); string(b) != `"hello"` {
+		t.Errorf("read %q", b)
+	}
+	if err := c.writeRaw([]byte(`"` + strings.Repeat("x", 3*socketWriteBuffer) + `"`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, b, err := client.Read(ctx); err != nil || len(b) != 3*socketWriteBuffer+2 {
+		t.Errorf("the client read %d bytes (%v), want %d", len(b), err, 3*socketWriteBuffer+2)
+	}
+}
 
 // TestASocketKeepsSmallBuffers: a websocket reads and writes through
 // buffers of its own (512 B and 2 KiB), not the HTTP server's 4 KiB each,
@@ -17,8 +74,9 @@ import (
 // and puts them in front of the connection, and the first read has to
 // move them all back in; see coderConn.waitReadable).
 func TestASocketKeepsSmallBuffers(t *testing.T) {
-	for _, early := range []int{0, 100, socketReadBuffer, 3000} {
+	for _, early := range []int{0, 100, socketReadBuffer, 3000, 4096} {
 		server, client := net.Pipe()
+		defer server.Close()
 		sent := strings.Repeat("e", early)
 		later := "after the upgrade"
 		go func() {

@@ -114,10 +114,12 @@ func (h *hijackWatch) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // The buffers a websocket keeps for its life. The HTTP server's are 4 KiB
 // each, 8 KiB of an idle socket's memory; a websocket's reads are its
 // client's few small messages (connection_init, subscribe, complete,
-// pong), and a frame larger than the read buffer is read past it, straight
-// into the message, in one more read. Its writes are events: one up to the
-// write buffer's size (frame header included) goes out in one write, a
-// larger one in two.
+// pong): a message larger than the read buffer takes more than one read
+// (what is left of a large one is read straight into the message). Its
+// writes are events: one that fits the write buffer with its frame header
+// goes out in one write, a larger one in two. A client that sent messages
+// right behind its upgrade request keeps a read buffer as large as they
+// were (at most the HTTP server's 4 KiB).
 const (
 	socketReadBuffer  = 512
 	socketWriteBuffer = 2048
