@@ -129,6 +129,7 @@ func (t wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 // runDetached is run on a goroutine of its own; release is called once the
 // socket is closed (it ends the socket's context and unregisters it).
 func (c *wsConn) runDetached(release func()) {
+	growStack()
 	defer release()
 	defer func() {
 		if r := recover(); r != nil {
@@ -424,6 +425,7 @@ func (c *wsConn) subscribe(start time.Time, msg *wsMessage) {
 // serve runs one operation and writes its responses, then its errors or
 // complete.
 func (c *wsConn) serve(op *wsOperation, rc *graphql.OperationContext, id string) {
+	growStack()
 	defer c.served(op, rc, id)
 	responses, ctx := c.exec.DispatchOperation(op, rc)
 	for {
@@ -975,3 +977,26 @@ func nextFrame(f *wsFrame) ([]byte, bool) {
 	}
 	return b, true
 }
+
+// stackReserve is the stack an operation's goroutine takes at its start
+// (see growStack).
+const stackReserve = 12 << 10
+
+// growStack grows the calling goroutine's stack at once to hold
+// stackReserve more bytes, while it is shallow. An operation's goroutine
+// starts with a small stack and runs deep (gqlgen's resolver chain, then
+// ent and the driver for the subscription's first figures); every time the
+// stack has to double on the way, the runtime copies it and adjusts every
+// frame's pointers, and the deeper the goroutine, the dearer the copy.
+// Grown here, it is copied once, with one frame in it. The garbage
+// collector shrinks it again once the goroutine waits with little of it
+// in use.
+//
+//go:noinline
+func growStack() {
+	var reserve [stackReserve]byte
+	keepStack(reserve[:])
+}
+
+//go:noinline
+func keepStack([]byte) {}
