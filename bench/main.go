@@ -249,7 +249,7 @@ func parseFlags(args []string) Options {
 	fs.IntVar(&o.Actions, "actions", 10000, "due actions the engine runs in the engine scenario")
 	fs.IntVar(&o.AuditMessages, "audit-messages", 1000000, "messages seeded in the audit scenario (and a tenth as many notifications)")
 	fs.StringVar(&o.Scenario, "scenario", "all", "scenarios to run: all, or a comma-separated list of send, send-sqlite, fanout, engine, storm, idle, limits, audit")
-	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of each scenario's measured phase, samples labelled side=whisper|baseline|client (cpu.pprof becomes cpu.send.pprof, cpu.fanout.pprof, cpu.engine.pprof and cpu.audit.pprof)")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of each scenario's measured phase, samples labelled side=whisper|baseline|client (cpu.pprof becomes cpu.send.pprof, cpu.fanout.pprof, cpu.storm.pprof, …), and its allocations (cpu.send.allocs.pprof, against cpu.send.allocs-start.pprof)")
 	fs.StringVar(&o.MemProfile, "memprofile", "", "write a heap profile of the server while the idle scenario's sockets are held (go tool pprof -sample_index=inuse_space)")
 	fs.BoolVar(&o.RealHash, "real-password-hash", false, "give the fanout subscribers a full-cost argon2id password hash (sign-in then takes about a minute)")
 	fs.BoolVar(&o.ServerLog, "server-log", false, "show the server's warnings and errors on stderr")
@@ -362,6 +362,18 @@ func profile(o Options, name string) (stop func(), err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The allocations of the phase: the heap profile's cumulative figures
+	// at its start and at its end (go tool pprof -sample_index=alloc_space
+	// -base <start> <end>), after a collection so that both are complete.
+	base := strings.TrimSuffix(path, ".pprof")
+	allocsAt := func(p string) {
+		runtime.GC()
+		if af, err := os.Create(p); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(af, 0)
+			af.Close()
+		}
+	}
+	allocsAt(base + ".allocs-start.pprof")
 	if err := pprof.StartCPUProfile(f); err != nil {
 		f.Close()
 		return nil, err
@@ -371,7 +383,8 @@ func profile(o Options, name string) (stop func(), err error) {
 		once.Do(func() {
 			pprof.StopCPUProfile()
 			f.Close()
-			logf("bench: CPU profile of %s written to %s (samples are labelled side=whisper, baseline or client)", name, path)
+			allocsAt(base + ".allocs.pprof")
+			logf("bench: CPU profile of %s written to %s (samples are labelled side=whisper, baseline or client), its allocations to %s.allocs.pprof (go tool pprof -sample_index=alloc_space -base %s.allocs-start.pprof)", name, path, base, base)
 		})
 	}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -251,10 +252,18 @@ func runStorm(ctx context.Context, srv *server, o Options) (Result, error) {
 	}
 	defer bare.Close()
 	wsURL := "ws" + strings.TrimPrefix(srv.URL, "http")
+	turn := 0
 	ours := func() (*stormTurn, error) {
+		gc0, cpu0 := gcCycles(), processCPU()
 		t := storm(ctx, n, conc, func(ctx context.Context, i int) (*websocket.Conn, error) {
 			return connectOurs(ctx, wsURL, tokens[i])
 		})
+		turn++
+		// The process's CPU (server and clients) and collections per
+		// turn: a first turn is slower (the heap and its stacks grow from
+		// the warm-up's size, with more collections on the way).
+		logf("bench: storm: our turn %d: %v, process CPU %v, %d collections",
+			turn, t.elapsed.Round(time.Millisecond), (processCPU() - cpu0).Round(time.Millisecond), gcCycles()-gc0)
 		t.close()
 		return t, waitSocketsClosed(ctx, srv)
 	}
@@ -409,4 +418,14 @@ func (s *echoServer) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = s.http.Shutdown(ctx)
+}
+
+// gcCycles is how many garbage collections this process has completed.
+func gcCycles() uint64 {
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
 }
