@@ -16,10 +16,11 @@ import (
 	"github.com/coder/websocket"
 )
 
-// TestAnAcceptedSocketReadsThroughItsOwnBuffer: the websocket the
-// transport accepts reads through socketBuffers' reader, not the HTTP
-// server's.
-func TestAnAcceptedSocketReadsThroughItsOwnBuffer(t *testing.T) {
+// acceptedPair has a websocket client (dialled with opts) connect to a
+// server that accepts it as the transport does; it returns both ends, and
+// a context for the client's calls. Both are closed when the test ends.
+func acceptedPair(t *testing.T, opts *websocket.DialOptions) (*coderConn, *websocket.Conn, context.Context) {
+	t.Helper()
 	accepted := make(chan *coderConn, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := acceptCoder(websocket.AcceptOptions{}, w, r, transport.WebsocketAcceptOptions{})
@@ -30,19 +31,27 @@ func TestAnAcceptedSocketReadsThroughItsOwnBuffer(t *testing.T) {
 		}
 		accepted <- c
 	}))
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	client, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	t.Cleanup(cancel)
+	client, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer client.CloseNow()
+	t.Cleanup(func() { _ = client.CloseNow() })
 	c := <-accepted
 	if c == nil {
 		t.FailNow()
 	}
-	defer c.Close()
+	t.Cleanup(func() { _ = c.Close() })
+	return c, client, ctx
+}
+
+// TestAnAcceptedSocketReadsThroughItsOwnBuffer: the websocket the
+// transport accepts reads through socketBuffers' reader, not the HTTP
+// server's.
+func TestAnAcceptedSocketReadsThroughItsOwnBuffer(t *testing.T) {
+	c, client, ctx := acceptedPair(t, nil)
 	if c.br == nil {
 		t.Fatal("the accepted socket has no read buffer to wait on")
 	}

@@ -3,14 +3,10 @@
 package graph
 
 import (
-	"context"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/coder/websocket"
 )
 
@@ -19,27 +15,7 @@ import (
 // Against a client that stops reading, keepsUp turns false after a few
 // kilobytes, well before a write would have to wait.
 func TestASocketKeepsUpUntilItsClientStopsReading(t *testing.T) {
-	accepted := make(chan *coderConn, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := acceptCoder(websocket.AcceptOptions{}, w, r, transport.WebsocketAcceptOptions{})
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		accepted <- c
-	}))
-	defer srv.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	client, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), &websocket.DialOptions{
-		HTTPClient: SmallReceiveBuffers(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.CloseNow()
-	c := <-accepted
-	defer c.Close()
+	c, client, ctx := acceptedPair(t, &websocket.DialOptions{HTTPClient: SmallReceiveBuffers()})
 
 	if !c.keepsUp(len(`""`) + 2000) {
 		t.Fatal("a new socket does not keep up")
