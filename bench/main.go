@@ -365,15 +365,23 @@ func profile(o Options, name string) (stop func(), err error) {
 	// The allocations of the phase: the heap profile's cumulative figures
 	// at its start and at its end (go tool pprof -sample_index=alloc_space
 	// -base <start> <end>), after a collection so that both are complete.
-	base := strings.TrimSuffix(path, ".pprof")
-	allocsAt := func(p string) {
+	base := strings.TrimSuffix(path, filepath.Ext(path))
+	allocsAt := func(p string) error {
 		runtime.GC()
-		if af, err := os.Create(p); err == nil {
-			_ = pprof.Lookup("allocs").WriteTo(af, 0)
-			af.Close()
+		af, err := os.Create(p)
+		if err != nil {
+			return err
 		}
+		if err := pprof.Lookup("allocs").WriteTo(af, 0); err != nil {
+			af.Close()
+			return err
+		}
+		return af.Close()
 	}
-	allocsAt(base + ".allocs-start.pprof")
+	if err := allocsAt(base + ".allocs-start.pprof"); err != nil {
+		f.Close()
+		return nil, err
+	}
 	if err := pprof.StartCPUProfile(f); err != nil {
 		f.Close()
 		return nil, err
@@ -383,8 +391,12 @@ func profile(o Options, name string) (stop func(), err error) {
 		once.Do(func() {
 			pprof.StopCPUProfile()
 			f.Close()
-			allocsAt(base + ".allocs.pprof")
-			logf("bench: CPU profile of %s written to %s (samples are labelled side=whisper, baseline or client), its allocations to %s.allocs.pprof (go tool pprof -sample_index=alloc_space -base %s.allocs-start.pprof)", name, path, base, base)
+			logf("bench: CPU profile of %s written to %s (samples are labelled side=whisper, baseline or client)", name, path)
+			if err := allocsAt(base + ".allocs.pprof"); err != nil {
+				logf("bench: the allocation profile of %s: %v", name, err)
+				return
+			}
+			logf("bench: its allocations written to %s.allocs.pprof (go tool pprof -sample_index=alloc_space -base %s.allocs-start.pprof)", base, base)
 		})
 	}, nil
 }

@@ -307,7 +307,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // returns (see wsTransport.Do): an idle socket keeps no handler stack. The
 // socket counts as open (Drain waits for it) until that goroutine ends.
 func (h *Handler) serveWebsocket(w http.ResponseWriter, r *http.Request) {
-	growStack() // the upgrade and connection_init run deep, see growStack
 	h.sockets.Add(1)
 	h.socketCount.Add(1)
 	ws := newWSState(func() {
