@@ -980,7 +980,7 @@ func nextFrame(f *wsFrame) ([]byte, bool) {
 
 // stackReserve is the frame growStack reserves: a goroutine that calls it
 // first thing gets a 16 KiB stack (the runtime doubles a new goroutine's
-// 2 KiB until the frame fits, with the guard it keeps).
+// small stack until the frame fits, with the guard it keeps).
 const stackReserve = 12 << 10
 
 // growStack grows the calling goroutine's stack at once to hold
